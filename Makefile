@@ -1,0 +1,37 @@
+# dsql: the two commands that matter are `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-quick bench lint install clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the embedded server (PostgreSQL endpoint on 127.0.0.1:5432, data in ./data).
+run: $(STAMP)
+	$(BIN)/dsql serve $(ARGS)
+
+## Install everything and run the whole test suite (slow tests included).
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(ARGS)
+
+## The quick subset, for use while working.
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest -q -m 'not slow' $(ARGS)
+
+## Benchmarks, side by side with a local PostgreSQL started for the run.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

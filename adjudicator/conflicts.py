@@ -1,0 +1,131 @@
+"""First committer wins: the conflict rule of snapshot isolation, as a pure table.
+
+For every key an adjudicator owns it remembers the τ of the last commit that
+wrote (or locked FOR UPDATE) it. A transaction that started at τ_start may
+commit only if none of the keys it writes or locks was committed after
+τ_start: otherwise a concurrent transaction got there first. Keys read with
+a dependency ("check" keys: the schema of each table a transaction writes)
+must not have been written after τ_start either, but checking them records
+nothing.
+
+Between the check and the journal's answer a transaction's keys are
+*pending*. A second transaction touching a pending key must not commit
+(if the first commits, the second overlapped it), so it is refused rather than
+made to wait: no statement and no commit ever waits for another transaction.
+The price is a rare abort of the second when the first then fails.
+
+History is bounded: entries older than the maximum transaction age are
+dropped and remembered only as `floor`, the τ at or below which every dropped
+commit happened. A transaction older than the floor conflicts on every key;
+such a transaction has outlived the age limit anyway. A new adjudicator (a
+restart, later a failover) starts with floor = now for the same reason:
+it knows nothing of earlier commits.
+
+No I/O, no clock, no trio: the role module feeds it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class ConflictKind(enum.Enum):
+    COMMITTED = "committed"  # a key was committed after τ_start
+    PENDING = "pending"  # a key is held by a transaction in flight
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    key: bytes
+    kind: ConflictKind
+
+
+class ConflictTable:
+    def __init__(self, floor: int) -> None:
+        self.floor = floor
+        self._last_commit: dict[bytes, int] = {}
+        self._writer: dict[bytes, int] = {}  # pending writes and locks: key -> txn id
+        self._readers: dict[bytes, set[int]] = {}  # pending checks: key -> txn ids
+        self._held: dict[int, tuple[tuple[bytes, ...], tuple[bytes, ...]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._last_commit)
+
+    def last_commit(self, key: bytes) -> int:
+        return self._last_commit.get(key, self.floor)
+
+    def check(
+        self, tau_start: int, writes: Iterable[bytes], checks: Iterable[bytes], txn_id: int = -1
+    ) -> Conflict | None:
+        last = self._last_commit
+        floor = self.floor
+        for key in writes:
+            if last.get(key, floor) > tau_start:
+                return Conflict(key, ConflictKind.COMMITTED)
+            holder = self._writer.get(key)
+            if holder is not None and holder != txn_id:
+                return Conflict(key, ConflictKind.PENDING)
+            readers = self._readers.get(key)
+            if readers and (len(readers) > 1 or txn_id not in readers):
+                return Conflict(key, ConflictKind.PENDING)
+        for key in checks:
+            if last.get(key, floor) > tau_start:
+                return Conflict(key, ConflictKind.COMMITTED)
+            holder = self._writer.get(key)
+            if holder is not None and holder != txn_id:
+                return Conflict(key, ConflictKind.PENDING)
+        return None
+
+    def prepare(
+        self, txn_id: int, tau_start: int, writes: tuple[bytes, ...], checks: tuple[bytes, ...]
+    ) -> Conflict | None:
+        """Check, and if clear hold the keys until `commit` or `abort`."""
+        assert txn_id not in self._held, txn_id
+        conflict = self.check(tau_start, writes, checks, txn_id)
+        if conflict is not None:
+            return conflict
+        for key in writes:
+            self._writer[key] = txn_id
+        for key in checks:
+            self._readers.setdefault(key, set()).add(txn_id)
+        self._held[txn_id] = (writes, checks)
+        return None
+
+    def commit(self, txn_id: int, tau_commit: int) -> None:
+        writes, _ = self._held[txn_id]
+        last = self._last_commit
+        for key in writes:
+            assert last.get(key, self.floor) < tau_commit, "τ_commit must exceed the key's last commit"
+            last[key] = tau_commit
+        self._release(txn_id)
+
+    def abort(self, txn_id: int) -> None:
+        if txn_id in self._held:
+            self._release(txn_id)
+
+    def is_held(self, txn_id: int) -> bool:
+        return txn_id in self._held
+
+    def _release(self, txn_id: int) -> None:
+        writes, checks = self._held.pop(txn_id)
+        for key in writes:
+            if self._writer.get(key) == txn_id:
+                del self._writer[key]
+        for key in checks:
+            readers = self._readers.get(key)
+            if readers is not None:
+                readers.discard(txn_id)
+                if not readers:
+                    del self._readers[key]
+
+    def forget_before(self, horizon: int) -> int:
+        """Drop history at or below `horizon`; returns how many keys were dropped."""
+        if horizon <= self.floor:
+            return 0
+        stale = [key for key, tau in self._last_commit.items() if tau <= horizon]
+        for key in stale:
+            del self._last_commit[key]
+        self.floor = horizon
+        return len(stale)

@@ -1,0 +1,215 @@
+"""The adjudicator as a service: conflict checks and commits for a key range.
+
+A commit moves through named stages:
+
+  checking    the coordinator (the adjudicator the QP asked) checks and holds
+              its own keys; the owners of the other keys are asked to
+              `prepare` theirs, in parallel. Any conflict aborts everyone.
+  journaling  the whole transaction is appended to the coordinator's journal
+              as one record. That append is the commit point: the journal
+              picks τ_commit > τ_start (above every earlier commit of these
+              keys, which the checks guarantee were ≤ τ_start).
+  deciding    every participant learns τ_commit, records it as the last
+              commit of its keys and releases them.
+  acknowledged the QP gets τ_commit (and then commit-waits).
+
+Only the coordinator's journal is written, so a cross-range transaction is
+one record and becomes visible atomically on every shard at τ_commit.
+(This follows DSQL's published description: every adjudicator owning a key
+votes, one journal append commits. The exact protocol AWS runs is not
+public; this is our reading of it.)
+
+Participants hold prepared keys until they hear the decision. In one process
+the coordinator always decides; the multi-process cluster issue adds a lease
+after which a participant asks the coordinator's journal.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+import trio
+
+from adjudicator.conflicts import Conflict, ConflictTable
+from cluster import codec
+from cluster.clock import Clock
+from cluster.topology import Topology
+from cluster.transport import InProcessTransport, Peer, wire_error
+from storage import keys
+
+log = logging.getLogger(__name__)
+
+# Transactions are capped at five minutes (DSQL); history is kept a little
+# longer so that the age check, not a missing entry, decides.
+TRANSACTION_AGE_MAX_NS = 300 * 1_000_000_000
+HISTORY_MARGIN_NS = 10 * 1_000_000_000
+FORGET_INTERVAL_S = 5.0
+
+
+@wire_error
+class CommitConflict(Exception):
+    """First committer wins: this transaction lost. `schema` is True when the
+    contested key is a catalog key (DSQL's OC001 rather than OC000)."""
+
+    def __init__(self, schema: bool, detail: str = "") -> None:
+        super().__init__(schema, detail)
+        self.schema = schema
+        self.detail = detail
+
+
+@wire_error
+class TransactionTooOld(Exception):
+    def __init__(self, age_ns: int) -> None:
+        super().__init__(age_ns)
+        self.age_ns = age_ns
+
+
+def _conflict_error(conflict: Conflict) -> CommitConflict:
+    schema = conflict.key.startswith(keys.NS_SYSTEM)
+    return CommitConflict(schema, f"{conflict.kind.value} key {conflict.key.hex()}")
+
+
+class Adjudicator:
+    def __init__(self, index: int, topology: Topology, transport: InProcessTransport, clock: Clock) -> None:
+        self.index = index
+        self.topology = topology
+        self.clock = clock
+        self.table = ConflictTable(floor=clock.latest())
+        self._journal: Peer = transport.connect(topology.journal_address(topology.journal_for_adjudicator(index)))
+        self._peers = [transport.connect(topology.adjudicator_address(i)) for i in range(topology.adjudicator_count)]
+        # Transaction ids are unique per coordinator; participants key their
+        # holds by (coordinator, id) folded into one int.
+        self._ids = itertools.count(1)
+        self.commits = 0
+        self.conflicts = 0
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        while True:
+            await trio.sleep(FORGET_INTERVAL_S)
+            horizon = self.clock.latest() - TRANSACTION_AGE_MAX_NS - HISTORY_MARGIN_NS
+            self.table.forget_before(horizon)
+
+    # -- RPC interface -----------------------------------------------------
+
+    async def rpc_commit(
+        self,
+        tau_start: int,
+        payload: bytes,
+        write_keys: tuple[bytes, ...],
+        check_keys: tuple[bytes, ...],
+    ) -> int:
+        """Commit a transaction whose post-images are `payload`; returns τ_commit.
+
+        `write_keys` are the keys written or locked FOR UPDATE; `check_keys`
+        must merely be unchanged since τ_start.
+        """
+        age = self.clock.latest() - tau_start
+        if age > TRANSACTION_AGE_MAX_NS:
+            raise TransactionTooOld(age)
+        txn_id = (next(self._ids) << 8) | self.index
+        by_owner = self._partition(write_keys, check_keys)
+        local = by_owner.pop(self.index, ((), ()))
+
+        # Stage: checking.
+        conflict = self.table.prepare(txn_id, tau_start, local[0], local[1])
+        if conflict is not None:
+            self.conflicts += 1
+            raise _conflict_error(conflict)
+        prepared: list[int] = []
+        try:
+            if by_owner:
+                await self._prepare_participants(txn_id, tau_start, by_owner, prepared)
+            # Stage: journaling (the commit point).
+            _, tau_commit = await self._journal.call("append", payload, tau_start + 1)
+        except BaseException:
+            self.table.abort(txn_id)
+            with trio.CancelScope(shield=True):
+                for owner in prepared:
+                    await self._decide(owner, txn_id, 0)
+            raise
+        assert tau_commit > tau_start
+        # Stage: deciding.
+        self.table.commit(txn_id, tau_commit)
+        if prepared:
+            with trio.CancelScope(shield=True):
+                async with trio.open_nursery() as nursery:
+                    for owner in prepared:
+                        nursery.start_soon(self._decide, owner, txn_id, tau_commit)
+        self.commits += 1
+        return tau_commit
+
+    async def rpc_prepare(
+        self, txn_id: int, tau_start: int, write_keys: tuple[bytes, ...], check_keys: tuple[bytes, ...]
+    ) -> None:
+        conflict = self.table.prepare(txn_id, tau_start, write_keys, check_keys)
+        if conflict is not None:
+            self.conflicts += 1
+            raise _conflict_error(conflict)
+
+    async def rpc_decide(self, txn_id: int, tau_commit: int) -> None:
+        """τ_commit of a prepared transaction, or 0 if it aborted."""
+        if not self.table.is_held(txn_id):
+            return
+        if tau_commit:
+            self.table.commit(txn_id, tau_commit)
+        else:
+            self.table.abort(txn_id)
+
+    async def rpc_status(self) -> dict:
+        return {"index": self.index, "commits": self.commits, "conflicts": self.conflicts, "keys": len(self.table)}
+
+    # -- internals ---------------------------------------------------------
+
+    async def _decide(self, owner: int, txn_id: int, tau_commit: int) -> None:
+        try:
+            await self._peers[owner].call("decide", txn_id, tau_commit)
+        except Exception:
+            # The participant's hold stays until it learns the outcome another
+            # way; in one process this cannot happen, so it is worth a log line.
+            log.exception("adjudicator %d: decide(%d) to %d failed", self.index, txn_id, owner)
+
+    def _partition(
+        self, write_keys: tuple[bytes, ...], check_keys: tuple[bytes, ...]
+    ) -> dict[int, tuple[tuple[bytes, ...], tuple[bytes, ...]]]:
+        ranges = self.topology.adjudicator_ranges
+        writes: dict[int, list[bytes]] = {}
+        checks: dict[int, list[bytes]] = {}
+        for key in write_keys:
+            writes.setdefault(ranges.owner(key), []).append(key)
+        for key in check_keys:
+            checks.setdefault(ranges.owner(key), []).append(key)
+        owners = set(writes) | set(checks)
+        return {o: (tuple(writes.get(o, ())), tuple(checks.get(o, ()))) for o in owners}
+
+    async def _prepare_participants(
+        self,
+        txn_id: int,
+        tau_start: int,
+        by_owner: dict[int, tuple[tuple[bytes, ...], tuple[bytes, ...]]],
+        prepared: list[int],
+    ) -> None:
+        failure: list[BaseException] = []
+
+        async def prepare_one(owner: int, writes: tuple[bytes, ...], checks: tuple[bytes, ...]) -> None:
+            # Failures are collected rather than raised so the caller sees the
+            # participant's own error, not a nursery's exception group.
+            try:
+                await self._peers[owner].call("prepare", txn_id, tau_start, writes, checks)
+                prepared.append(owner)
+            except Exception as exc:
+                failure.append(exc)
+
+        async with trio.open_nursery() as nursery:
+            for owner, (writes, checks) in by_owner.items():
+                nursery.start_soon(prepare_one, owner, writes, checks)
+        if failure:
+            if isinstance(failure[0], CommitConflict):
+                self.conflicts += 1
+            raise failure[0]
+
+
+def encode_commit_payload(writes: list[tuple[bytes, object]], catalog_version: int | None) -> bytes:
+    """The journal record of a transaction: its post-images (None deletes)."""
+    return codec.encode({"w": writes, "cv": catalog_version})

@@ -1,0 +1,71 @@
+"""The one encoding of everything that crosses a part boundary: msgpack.
+
+Requests, replies, journal records and checkpoints are all msgpack. Arrays
+decode as tuples (rows are tuples everywhere, and tuples hash). Types msgpack
+does not know travel as extension types: Decimal and UUID are handled here;
+higher layers register theirs (`register_ext`) for classes they own, such as
+the QP's Interval and Jsonb. A process that never registered an extension
+(a storage node, say) keeps such values as opaque `msgpack.ExtType`, which
+re-encodes to the same bytes, so values pass through parts that need not
+understand them.
+"""
+
+from __future__ import annotations
+
+import decimal
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+
+EXT_DECIMAL = 1
+EXT_UUID = 2
+# Codes 16..63 are for registered higher-layer types.
+
+_encoders: dict[type, tuple[int, Callable[[Any], bytes]]] = {}
+_decoders: dict[int, Callable[[bytes], Any]] = {}
+
+
+def register_ext(code: int, cls: type, encode: Callable[[Any], bytes], decode: Callable[[bytes], Any]) -> None:
+    assert 16 <= code < 64, code
+    existing = _decoders.get(code)
+    assert existing is None or existing is decode or _encoders.get(cls, (None,))[0] == code, code
+    _encoders[cls] = (code, encode)
+    _decoders[code] = decode
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, decimal.Decimal):
+        return msgpack.ExtType(EXT_DECIMAL, str(obj).encode())
+    if isinstance(obj, uuid.UUID):
+        return msgpack.ExtType(EXT_UUID, obj.bytes)
+    entry = _encoders.get(type(obj))
+    if entry is not None:
+        code, encode = entry
+        return msgpack.ExtType(code, encode(obj))
+    if isinstance(obj, (set, frozenset)):
+        return list(obj)
+    raise TypeError(f"cannot encode {type(obj).__name__} for the wire")
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    if code == EXT_DECIMAL:
+        return decimal.Decimal(data.decode())
+    if code == EXT_UUID:
+        return uuid.UUID(bytes=data)
+    decode = _decoders.get(code)
+    if decode is None:
+        return msgpack.ExtType(code, data)
+    return decode(data)
+
+
+_packer_options = {"default": _default, "use_bin_type": True, "datetime": False}
+
+
+def encode(obj: Any) -> bytes:
+    return msgpack.packb(obj, **_packer_options)
+
+
+def decode(data: bytes) -> Any:
+    return msgpack.unpackb(data, use_list=False, raw=False, ext_hook=_ext_hook, strict_map_key=False)

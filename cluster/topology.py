@@ -1,0 +1,94 @@
+"""Who owns what: the addresses of every part and the key ranges they own.
+
+One `Topology` describes a deployment, whether every part runs in one
+process (the embedded default) or each in its own. Parts find each other
+only through it: journals by id, adjudicators by key range, storage nodes by
+the shards they host.
+
+Key ranges are given by sorted split keys: range i covers
+[splits[i-1], splits[i]) with the first range starting at b"" and the last
+running to the end of the key space.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+from storage import keys
+
+
+@dataclass(frozen=True)
+class RangeMap:
+    splits: tuple[bytes, ...]
+
+    def __post_init__(self) -> None:
+        assert list(self.splits) == sorted(set(self.splits)), "split keys must be sorted and distinct"
+        assert b"" not in self.splits
+
+    def __len__(self) -> int:
+        return len(self.splits) + 1
+
+    def owner(self, key: bytes) -> int:
+        return bisect_right(self.splits, key)
+
+    def bounds(self, index: int) -> tuple[bytes, bytes | None]:
+        start = self.splits[index - 1] if index > 0 else b""
+        end = self.splits[index] if index < len(self.splits) else None
+        return start, end
+
+    def overlapping(self, start: bytes, end: bytes | None) -> list[tuple[int, bytes, bytes | None]]:
+        """The ranges a scan of [start, end) touches, each clipped to the scan."""
+        out = []
+        first = self.owner(start)
+        last = len(self) - 1 if end is None else self.owner(end)
+        for index in range(first, last + 1):
+            lo, hi = self.bounds(index)
+            lo = max(lo, start)
+            hi = end if hi is None else (hi if end is None else min(hi, end))
+            if hi is not None and lo >= hi:
+                continue
+            out.append((index, lo, hi))
+        return out
+
+
+def default_splits(sql_parts: int) -> tuple[bytes, ...]:
+    """Split points: system keys, then `sql_parts` ranges of SQL tables, then DynamoDB.
+
+    Tables' keys begin with 0x02 and a bit-reversed oid (`keys.table_key_id_for`),
+    so even splits of that 32-bit space spread consecutive tables over the ranges.
+    """
+    assert sql_parts >= 1
+    splits = [keys.NS_SQL]
+    for i in range(1, sql_parts):
+        boundary = (i << 32) // sql_parts
+        splits.append(keys.NS_SQL + boundary.to_bytes(4, "big"))
+    splits.append(keys.NS_DYNAMODB)
+    return tuple(splits)
+
+
+@dataclass
+class Topology:
+    journal_count: int = 1
+    adjudicator_ranges: RangeMap = field(default_factory=lambda: RangeMap(default_splits(2)))
+    shard_ranges: RangeMap = field(default_factory=lambda: RangeMap(default_splits(4)))
+    storage_node_count: int = 2
+
+    def journal_address(self, journal_id: int) -> str:
+        return f"journal/{journal_id}"
+
+    def adjudicator_address(self, index: int) -> str:
+        return f"adjudicator/{index}"
+
+    def storage_address(self, node: int) -> str:
+        return f"storage/{node}"
+
+    def journal_for_adjudicator(self, index: int) -> int:
+        return index % self.journal_count
+
+    @property
+    def adjudicator_count(self) -> int:
+        return len(self.adjudicator_ranges)
+
+    def storage_subscribers(self) -> tuple[str, ...]:
+        return tuple(self.storage_address(n) for n in range(self.storage_node_count))

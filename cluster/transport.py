@@ -1,0 +1,112 @@
+"""RPC between parts: the only way one part reaches another.
+
+A part serves an object at an address; its coroutine methods named `rpc_*`
+are the interface. Callers hold a `Peer` and `await peer.call("read", ...)`.
+The in-process transport below runs the handler in the caller's task (no
+extra task switch, which matters on the hot path), but it still encodes the
+request and the reply with `cluster.codec` and decodes them on the other side,
+so no two parts ever share an object, and moving a part to another process
+(the TCP transport) changes nothing above this module.
+
+Errors cross as values: an exception class decorated with `@wire_error`
+raised by a handler is re-raised at the caller as the same class with the
+same arguments. Anything else becomes `RemoteError`, because a bug in one
+part must not masquerade as a meaningful error in another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from cluster import codec
+
+E = TypeVar("E", bound=type)
+
+_error_classes: dict[str, type[Exception]] = {}
+
+
+def wire_error(cls: E) -> E:
+    """Register an exception class whose instances may cross the transport.
+
+    Its constructor must accept `*self.args`.
+    """
+    name = f"{cls.__module__}.{cls.__qualname__}"
+    _error_classes[name] = cls
+    cls._wire_name = name  # type: ignore[attr-defined]
+    return cls
+
+
+class RemoteError(Exception):
+    """A handler failed with an exception that has no meaning on the wire."""
+
+
+class Unreachable(Exception):
+    """No handler at that address (or the simulated network dropped the call)."""
+
+
+wire_error(Unreachable)
+
+
+class InProcessTransport:
+    """Addresses are strings; handlers live in this process.
+
+    `encode_messages=False` skips the encode/decode round trip; it exists only
+    so a benchmark can measure what the encoding costs. Tests and `dsql serve`
+    run with it on.
+    """
+
+    def __init__(self, *, encode_messages: bool = True) -> None:
+        self._handlers: dict[str, Any] = {}
+        self.encode_messages = encode_messages
+        self.calls = 0
+
+    def serve(self, address: str, handler: Any) -> None:
+        assert address not in self._handlers, address
+        self._handlers[address] = handler
+
+    def unserve(self, address: str) -> None:
+        self._handlers.pop(address, None)
+
+    def connect(self, address: str) -> Peer:
+        return Peer(self, address)
+
+    def _method(self, address: str, method: str) -> Callable[..., Any]:
+        handler = self._handlers.get(address)
+        if handler is None:
+            raise Unreachable(address)
+        return getattr(handler, "rpc_" + method)
+
+    async def call(self, address: str, method: str, args: tuple) -> Any:
+        self.calls += 1
+        fn = self._method(address, method)
+        if not self.encode_messages:
+            return await fn(*args)
+        args = codec.decode(codec.encode(args))
+        try:
+            result = await fn(*args)
+        except Exception as exc:
+            raise _cross(exc) from None
+        return codec.decode(codec.encode(result))
+
+
+def _cross(exc: Exception) -> Exception:
+    """The exception as the caller sees it after a trip over the wire."""
+    name = getattr(type(exc), "_wire_name", None)
+    if name is None or _error_classes.get(name) is not type(exc):
+        return RemoteError(f"{type(exc).__name__}: {exc}")
+    args = codec.decode(codec.encode(exc.args))
+    return type(exc)(*args)
+
+
+class Peer:
+    """A handle on a remote part."""
+
+    __slots__ = ("_transport", "address")
+
+    def __init__(self, transport: InProcessTransport, address: str) -> None:
+        self._transport = transport
+        self.address = address
+
+    async def call(self, method: str, *args: Any) -> Any:
+        return await self._transport.call(self.address, method, args)

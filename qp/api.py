@@ -1,0 +1,171 @@
+"""The seam between the PostgreSQL protocol (`pgwire/`) and the query processor.
+
+`pgwire` owns bytes, framing and the protocol's phases; the QP owns SQL,
+sessions, transactions and the encoding of values. Across this seam pass only
+the objects below: the protocol server calls a `Session`'s methods in the order
+messages arrive and turns the `Event`s it gets back into backend messages.
+
+Why the QP encodes result values (rather than pgwire): the encoding of a value
+depends on its SQL type and on the format the client bound, and the QP already
+has both when it builds a portal; it can pick one encoder per column once, so
+the per-row work is a list of calls. pgwire only frames the bytes.
+
+Errors: every method may raise `qp.errors.SqlError`. After an error the
+session has already put its transaction in the right state (aborted implicit
+transaction, or FAILED inside a block); pgwire sends the ErrorResponse and, in
+the extended protocol, skips messages until Sync.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class TransactionStatus(enum.Enum):
+    """The status byte of ReadyForQuery."""
+
+    IDLE = b"I"
+    IN_BLOCK = b"T"
+    FAILED = b"E"
+
+
+FORMAT_TEXT = 0
+FORMAT_BINARY = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One field of a RowDescription."""
+
+    name: str
+    type_oid: int
+    type_len: int  # pg_type.typlen: -1 for variable length, -2 for cstring
+    type_mod: int = -1
+    table_oid: int = 0
+    column_number: int = 0
+    format: int = FORMAT_TEXT
+
+
+# --- events a statement produces, in the order the client must see them -----
+
+@dataclass(slots=True)
+class RowDescription:
+    columns: list[Column]
+
+
+@dataclass(slots=True)
+class DataRows:
+    """Rows already encoded in the formats of their columns (None is SQL NULL)."""
+
+    rows: list[list[bytes | None]]
+
+
+@dataclass(slots=True)
+class CommandComplete:
+    tag: str  # exact PostgreSQL command tag, e.g. "INSERT 0 3", "SELECT 1", "BEGIN"
+
+
+@dataclass(slots=True)
+class EmptyQuery:
+    pass
+
+
+@dataclass(slots=True)
+class PortalSuspended:
+    pass
+
+
+@dataclass(slots=True)
+class Notice:
+    message: str
+    sqlstate: str = "00000"
+    severity: str = "NOTICE"
+    detail: str | None = None
+    hint: str | None = None
+
+
+@dataclass(slots=True)
+class ParameterStatus:
+    """A reported setting changed (SET TimeZone, SET application_name, ...)."""
+
+    name: str
+    value: str
+
+
+Event = RowDescription | DataRows | CommandComplete | EmptyQuery | PortalSuspended | Notice | ParameterStatus
+
+
+@dataclass(slots=True)
+class StatementDescription:
+    """What Describe of a prepared statement answers."""
+
+    param_oids: list[int]
+    columns: list[Column] | None  # None means NoData
+    extra: dict = field(default_factory=dict)
+
+
+class Session(Protocol):
+    """One client connection's view of the database."""
+
+    process_id: int
+    secret_key: int
+
+    def startup_parameters(self) -> dict[str, str]:
+        """The ParameterStatus messages to send after authentication."""
+
+    @property
+    def transaction_status(self) -> TransactionStatus: ...
+
+    # -- simple query protocol --
+    def simple_query(self, sql: str) -> AsyncIterator[Event]:
+        """Run every statement of `sql` in order; raising ends the query string."""
+
+    # -- extended query protocol --
+    async def parse(self, name: str, sql: str, param_oids: list[int]) -> None: ...
+
+    def describe_statement(self, name: str) -> StatementDescription: ...
+
+    async def bind(
+        self,
+        portal: str,
+        statement: str,
+        param_formats: list[int],
+        params: list[bytes | None],
+        result_formats: list[int],
+    ) -> None: ...
+
+    def describe_portal(self, portal: str) -> list[Column] | None: ...
+
+    def execute(self, portal: str, max_rows: int) -> AsyncIterator[Event]:
+        """DataRows*, then CommandComplete, PortalSuspended or EmptyQuery."""
+
+    def close_statement(self, name: str) -> None: ...
+
+    def close_portal(self, name: str) -> None: ...
+
+    async def sync(self) -> None:
+        """End of an extended-protocol batch: commit an implicit transaction."""
+
+    def mark_failed(self) -> None:
+        """An error happened outside the session (e.g. a malformed Bind)."""
+
+    # -- lifecycle --
+    def cancel(self) -> None:
+        """Interrupt the running statement (CancelRequest); it fails with 57014."""
+
+    async def close(self) -> None:
+        """The connection is gone: roll back whatever is open."""
+
+
+class SessionFactory(Protocol):
+    async def open_session(self, startup: dict[str, str]) -> Session:
+        """Start a session for a StartupMessage's parameters (user, database, options, GUCs).
+
+        Raises SqlError with severity FATAL to refuse the connection.
+        """
+
+    def cancel(self, process_id: int, secret_key: int) -> None:
+        """A CancelRequest arrived; cancel that session's statement if the key matches."""

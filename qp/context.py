@@ -1,0 +1,39 @@
+"""What an expression may read from its session while it runs.
+
+Most functions are pure. A few read the session: `now()` (the transaction's
+start time), text output and input of `timestamptz` (the session TimeZone),
+`current_setting()`, `current_user`. They receive an `EvalContext`, built by
+the session for each statement, instead of reaching into the session, so the
+function library stays free of QP state and is testable on its own.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+
+@dataclass(slots=True)
+class EvalContext:
+    timezone: str = "UTC"  # the TimeZone setting, as the user wrote it
+    tzinfo: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    # Microseconds since 2000-01-01 00:00:00 UTC (PostgreSQL's epoch).
+    transaction_timestamp_us: int = 0
+    statement_timestamp_us: int = 0
+    database: str = "postgres"
+    user: str = "postgres"
+    session_user: str = "postgres"
+    search_path: tuple[str, ...] = ("public",)
+    settings: dict[str, str] = field(default_factory=dict)  # lower-cased GUC name -> value
+    rng: random.Random = field(default_factory=random.Random)
+    extra_float_digits: int = 1
+    # Set by the session: how to read a GUC that is not in `settings` (defaults,
+    # read-only server settings such as server_version).
+    setting_default: dict[str, str] = field(default_factory=dict)
+
+    def get_setting(self, name: str) -> str | None:
+        key = name.lower()
+        if key in self.settings:
+            return self.settings[key]
+        return self.setting_default.get(key)

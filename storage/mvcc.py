@@ -1,0 +1,209 @@
+"""Multi-version key-value store of one shard replica.
+
+Every key holds its committed versions as (τ_commit, value) in ascending τ;
+a value of None is a deletion. A read as of τ returns the newest version at
+or below τ. Versions arrive in τ order from each journal, and mostly in τ
+order overall, so `apply` appends in the common case and inserts otherwise.
+
+Old versions are collected as they are superseded: once a key has a version
+at or below the GC horizon (the oldest τ any live transaction may still read
+at, i.e. the watermark minus the maximum transaction age), every older version
+is unreachable and is dropped. Transactions are capped at five minutes, which
+is what makes this simple rule enough (no VACUUM, as in DSQL).
+
+Filters pushed down by the QP are small trees evaluated here so that rows a
+query will discard never cross the transport:
+  ("and", f, ...), ("or", f, ...), ("not", f),
+  ("cmp", op, column_index, constant)   op in = <> < <= > >=
+  ("null", column_index), ("notnull", column_index)
+with SQL's three-valued logic (a row passes only when the filter is TRUE).
+The QP pushes down only comparisons whose Python order equals SQL's order
+for the column's type.
+"""
+
+from __future__ import annotations
+
+import operator
+from bisect import insort
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from sortedcontainers import SortedDict
+
+Version = tuple[int, Any]
+
+
+class VersionStore:
+    def __init__(self) -> None:
+        self._versions: SortedDict = SortedDict()
+        self.gc_horizon = 0
+        self.version_count = 0
+
+    def __len__(self) -> int:
+        return len(self._versions)
+
+    def apply(self, key: bytes, tau: int, value: Any) -> None:
+        versions = self._versions.get(key)
+        if versions is None:
+            if value is None:
+                # Deleting a key with no versions here: no older version needs
+                # hiding, so no tombstone is needed.
+                return
+            self._versions[key] = [(tau, value)]
+            self.version_count += 1
+            return
+        if tau >= versions[-1][0]:
+            versions.append((tau, value))
+        else:
+            insort(versions, (tau, value), key=lambda v: v[0])
+        self.version_count += 1
+        if versions[0][0] <= self.gc_horizon and len(versions) > 1:
+            self._collect(key, versions)
+
+    def _collect(self, key: bytes, versions: list[Version]) -> None:
+        horizon = self.gc_horizon
+        keep_from = 0
+        for i in range(1, len(versions)):
+            if versions[i][0] <= horizon:
+                keep_from = i
+            else:
+                break
+        if keep_from:
+            del versions[:keep_from]
+            self.version_count -= keep_from
+        if len(versions) == 1 and versions[0][1] is None and versions[0][0] <= horizon:
+            del self._versions[key]
+            self.version_count -= 1
+
+    def collect_all(self) -> None:
+        """A full sweep (tombstones and keys that stopped changing)."""
+        for key in list(self._versions.keys()):
+            versions = self._versions.get(key)
+            if versions is not None and versions[0][0] <= self.gc_horizon:
+                if len(versions) > 1 or versions[0][1] is None:
+                    self._collect(key, versions)
+
+    def get(self, key: bytes, tau: int) -> Any:
+        versions = self._versions.get(key)
+        if versions is None:
+            return None
+        for i in range(len(versions) - 1, -1, -1):
+            version = versions[i]
+            if version[0] <= tau:
+                return version[1]
+        return None
+
+    def scan(
+        self,
+        start: bytes,
+        end: bytes | None,
+        tau: int,
+        *,
+        limit: int = 0,
+        reverse: bool = False,
+        keep: Callable[[Any], bool] | None = None,
+    ) -> tuple[list[tuple[bytes, Any]], bytes | None]:
+        """Live (key, value) pairs in [start, end) as of τ.
+
+        Returns at most `limit` pairs (0: no limit) and, when it stopped early,
+        the key to resume from (exclusive in the direction of the scan).
+        """
+        out: list[tuple[bytes, Any]] = []
+        versions_of = self._versions
+        for key in versions_of.irange(start, end, inclusive=(True, False), reverse=reverse):
+            versions = versions_of[key]
+            value = None
+            for i in range(len(versions) - 1, -1, -1):
+                version = versions[i]
+                if version[0] <= tau:
+                    value = version[1]
+                    break
+            if value is None or (keep is not None and not keep(value)):
+                continue
+            out.append((key, value))
+            if limit and len(out) >= limit:
+                return out, key
+        return out, None
+
+    def latest_items(self) -> Iterator[tuple[bytes, int, Any]]:
+        """The newest version of every live key (what a checkpoint keeps)."""
+        for key, versions in self._versions.items():
+            tau, value = versions[-1]
+            if value is not None:
+                yield key, tau, value
+
+    def load(self, items) -> None:
+        for key, tau, value in items:
+            self._versions[key] = [(tau, value)]
+        self.version_count = len(self._versions)
+
+
+_COMPARATORS = {
+    "=": operator.eq,
+    "<>": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def compile_filter(tree: Any) -> Callable[[Any], bool | None]:
+    """Turn a pushed-down filter tree into a predicate over row tuples."""
+    kind = tree[0]
+    if kind == "cmp":
+        _, op, index, constant = tree
+        compare = _COMPARATORS[op]
+
+        def cmp(row: Any) -> bool | None:
+            value = row[index]
+            return None if value is None else compare(value, constant)
+
+        return cmp
+    if kind == "null":
+        index = tree[1]
+        return lambda row: row[index] is None
+    if kind == "notnull":
+        index = tree[1]
+        return lambda row: row[index] is not None
+    if kind == "not":
+        inner = compile_filter(tree[1])
+
+        def negate(row: Any) -> bool | None:
+            result = inner(row)
+            return None if result is None else not result
+
+        return negate
+    if kind in ("and", "or"):
+        parts = [compile_filter(t) for t in tree[1:]]
+        if kind == "and":
+
+            def conj(row: Any) -> bool | None:
+                unknown = False
+                for part in parts:
+                    result = part(row)
+                    if result is False:
+                        return False
+                    if result is None:
+                        unknown = True
+                return None if unknown else True
+
+            return conj
+
+        def disj(row: Any) -> bool | None:
+            unknown = False
+            for part in parts:
+                result = part(row)
+                if result is True:
+                    return True
+                if result is None:
+                    unknown = True
+            return None if unknown else False
+
+        return disj
+    raise ValueError(f"unknown filter node {kind!r}")
+
+
+def keep_where_true(tree: Any) -> Callable[[Any], bool]:
+    predicate = compile_filter(tree)
+    return lambda row: predicate(row) is True

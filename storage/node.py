@@ -1,0 +1,371 @@
+"""A storage node: replicas of range shards, fed by the journals.
+
+A node subscribes to every journal, merges their streams, and applies each
+committed post-image to the replica of the shard that owns its key (the
+crossbar's job in DSQL). It serves reads as of a τ:
+
+- A strong read at τ first waits until the node's watermark reaches τ. The
+  watermark is the minimum over journals of each journal's closed timestamp,
+  so once it is ≥ τ every commit with τ_commit ≤ τ has been applied here and
+  none can still arrive. If the watermark is behind, the node asks each
+  lagging journal to close τ (`close`), which costs one round trip when the
+  journal is idle instead of a wait for the next heartbeat.
+- An eventual read (DynamoDB's default) takes whatever the node has applied,
+  without waiting; a lagging node really returns stale data.
+
+Each read also carries the catalog version the QP planned with. The node
+knows the catalog version as of every τ (DDL records carry it), and refuses a
+read whose version differs (`CatalogChanged`): that is how a QP discovers,
+reactively, that its cached catalog is stale (DSQL does the same).
+
+Durability belongs to the journal; a node keeps only checkpoints, so that a
+restart loads the newest versions and replays the journal from the positions
+the checkpoint records instead of from the beginning. After a checkpoint is
+on disk the node tells each journal, which may then drop older segments.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import trio
+
+from cluster import codec
+from cluster.clock import Clock
+from cluster.topology import Topology
+from cluster.transport import InProcessTransport, wire_error
+from storage.mvcc import VersionStore, keep_where_true
+
+log = logging.getLogger(__name__)
+
+# Bounds and their reasons:
+# A read waits this long for the watermark before failing: far longer than any
+# healthy apply lag, short enough that a stuck replica surfaces as an error.
+READ_WAIT_TIMEOUT_S = 15.0
+# Records per subscription poll: one poll's apply work stays a few ms.
+POLL_RECORDS_MAX = 2_000
+POLL_WAIT_S = 1.0
+# A scan page: bounded so one reply is bounded in memory and transport time.
+SCAN_PAGE_ROWS_MAX = 10_000
+# Versions are kept this long behind the watermark (the transaction age
+# limit plus a margin), then collected.
+RETENTION_NS = 310 * 1_000_000_000
+GC_INTERVAL_S = 1.0
+FULL_SWEEP_INTERVAL_S = 60.0
+# Checkpoint after this many applied records or this long with changes.
+CHECKPOINT_RECORDS = 100_000
+CHECKPOINT_INTERVAL_S = 30.0
+
+
+@wire_error
+class CatalogChanged(Exception):
+    """The catalog as of the read's τ is not the version the QP planned with."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(version)
+        self.version = version
+
+
+@wire_error
+class StorageUnavailable(Exception):
+    pass
+
+
+@wire_error
+class WrongShard(Exception):
+    """The key range is not hosted here (a stale shard map)."""
+
+
+class StorageNode:
+    def __init__(
+        self,
+        node_id: int,
+        topology: Topology,
+        transport: InProcessTransport,
+        clock: Clock,
+        data_dir: str | None,
+        *,
+        hosted_shards: tuple[int, ...] | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.name = topology.storage_address(node_id)
+        self.topology = topology
+        self.clock = clock
+        self.data_dir = data_dir
+        shard_count = len(topology.shard_ranges)
+        hosted = range(shard_count) if hosted_shards is None else hosted_shards
+        self.shards: list[VersionStore | None] = [VersionStore() if i in hosted else None for i in range(shard_count)]
+        self._journals = [transport.connect(topology.journal_address(j)) for j in range(topology.journal_count)]
+        count = topology.journal_count
+        self.applied = [0] * count  # last position applied, per journal
+        self.closed = [0] * count  # closed timestamp, per journal
+        self._closes_waiting: list[list[tuple[int, int]]] = [[] for _ in range(count)]
+        self.watermark = 0
+        self._advanced = trio.Event()
+        # (τ, version) for each catalog change, ascending; version 0 before any DDL.
+        self.catalog_versions: list[tuple[int, int]] = [(0, 0)]
+        self._since_checkpoint = 0
+        self._last_checkpoint_s = time.monotonic()
+        self.paused = False  # tests hold a replica back to show stale eventual reads
+        self._unpaused = trio.Event()
+        self._unpaused.set()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        if self.data_dir is not None:
+            await self._load_checkpoint()
+        async with trio.open_nursery() as nursery:
+            for j in range(len(self._journals)):
+                nursery.start_soon(self._subscribe, j)
+            nursery.start_soon(self._gc_loop)
+            if self.data_dir is not None:
+                nursery.start_soon(self._checkpoint_loop)
+            task_status.started()
+
+    def pause(self) -> None:
+        self.paused = True
+        self._unpaused = trio.Event()
+
+    def resume(self) -> None:
+        self.paused = False
+        self._unpaused.set()
+
+    # -- RPC interface -----------------------------------------------------
+
+    async def rpc_get(self, keys: tuple[bytes, ...], tau: int, catalog_version: int | None) -> list:
+        await self._ready_for(tau, catalog_version)
+        ranges = self.topology.shard_ranges
+        out = []
+        for key in keys:
+            store = self.shards[ranges.owner(key)]
+            if store is None:
+                raise WrongShard(key.hex())
+            out.append(store.get(key, tau))
+        return out
+
+    async def rpc_get_latest(self, keys: tuple[bytes, ...]) -> list:
+        """Eventual read: the newest applied version, no waiting."""
+        ranges = self.topology.shard_ranges
+        out = []
+        for key in keys:
+            store = self.shards[ranges.owner(key)]
+            if store is None:
+                raise WrongShard(key.hex())
+            out.append(store.get(key, 1 << 63))
+        return out
+
+    async def rpc_scan(
+        self,
+        shard: int,
+        start: bytes,
+        end: bytes | None,
+        tau: int,
+        catalog_version: int | None,
+        limit: int,
+        reverse: bool,
+        filter_tree,
+        projection: tuple[int, ...] | None,
+    ) -> tuple[list, bytes | None]:
+        if tau >= 0:
+            await self._ready_for(tau, catalog_version)
+        else:
+            tau = 1 << 63  # eventual scan
+        store = self.shards[shard]
+        if store is None:
+            raise WrongShard(str(shard))
+        limit = SCAN_PAGE_ROWS_MAX if limit <= 0 else min(limit, SCAN_PAGE_ROWS_MAX)
+        keep = keep_where_true(filter_tree) if filter_tree is not None else None
+        pairs, resume = store.scan(start, end, tau, limit=limit, reverse=reverse, keep=keep)
+        if projection is not None:
+            pairs = [(key, tuple([row[i] for i in projection])) for key, row in pairs]
+        return pairs, resume
+
+    async def rpc_status(self) -> dict:
+        return {
+            "node": self.node_id,
+            "watermark": self.watermark,
+            "applied": list(self.applied),
+            "keys": sum(len(s) for s in self.shards if s is not None),
+            "versions": sum(s.version_count for s in self.shards if s is not None),
+        }
+
+    async def rpc_watermark(self) -> int:
+        return self.watermark
+
+    # -- reading as of τ ---------------------------------------------------
+
+    def catalog_version_at(self, tau: int) -> int:
+        versions = self.catalog_versions
+        for i in range(len(versions) - 1, -1, -1):
+            if versions[i][0] <= tau:
+                return versions[i][1]
+        return 0
+
+    async def _ready_for(self, tau: int, catalog_version: int | None) -> None:
+        if self.watermark < tau:
+            await self._wait_watermark(tau)
+        if catalog_version is not None:
+            current = self.catalog_version_at(tau)
+            if current != catalog_version:
+                raise CatalogChanged(current)
+
+    async def _wait_watermark(self, tau: int) -> None:
+        with trio.move_on_after(READ_WAIT_TIMEOUT_S):
+            if not self.paused:
+                for j, closed in enumerate(self.closed):
+                    if closed < tau:
+                        await self._request_close(j, tau)
+            while self.watermark < tau:
+                await self._advanced.wait()
+            return
+        raise StorageUnavailable(f"storage node {self.node_id} did not reach τ {tau} in time")
+
+    async def _request_close(self, j: int, tau: int) -> None:
+        closed_tau, position = await self._journals[j].call("close", tau)
+        if self.applied[j] >= position:
+            self._advance(j, closed_tau)
+        else:
+            self._closes_waiting[j].append((position, closed_tau))
+
+    def _advance(self, j: int, closed_tau: int) -> None:
+        if closed_tau <= self.closed[j]:
+            return
+        self.closed[j] = closed_tau
+        watermark = min(self.closed)
+        if watermark > self.watermark:
+            self.watermark = watermark
+            self._advanced.set()
+            self._advanced = trio.Event()
+
+    # -- applying the journals ---------------------------------------------
+
+    async def _subscribe(self, j: int) -> None:
+        journal = self._journals[j]
+        while True:
+            if self.paused:
+                await self._unpaused.wait()
+            records, closed_tau, tail = await journal.call(
+                "read", self.name, self.applied[j] + 1, POLL_RECORDS_MAX, POLL_WAIT_S
+            )
+            if self.paused:
+                # Drop what arrived while pausing; it is read again on resume.
+                continue
+            last_tau = 0
+            for position, tau, payload in records:
+                assert position == self.applied[j] + 1, "journal records must arrive in order"
+                self._apply(tau, payload)
+                self.applied[j] = position
+                last_tau = tau
+            self.applied[j] = max(self.applied[j], tail)
+            self._since_checkpoint += len(records)
+            # A record at τ means no later record of this journal is at or
+            # below τ, so τ is closed too.
+            self._advance(j, max(last_tau, closed_tau))
+            waiting = self._closes_waiting[j]
+            if waiting:
+                ready = [c for p, c in waiting if p <= self.applied[j]]
+                if ready:
+                    self._closes_waiting[j] = [(p, c) for p, c in waiting if p > self.applied[j]]
+                    self._advance(j, max(ready))
+
+    def _apply(self, tau: int, payload: bytes) -> None:
+        record = codec.decode(payload)
+        owner = self.topology.shard_ranges.owner
+        shards = self.shards
+        for key, value in record["w"]:
+            store = shards[owner(key)]
+            if store is not None:
+                store.apply(key, tau, value)
+        version = record.get("cv")
+        if version is not None:
+            assert tau >= self.catalog_versions[-1][0]
+            self.catalog_versions.append((tau, version))
+
+    async def _gc_loop(self) -> None:
+        last_sweep = time.monotonic()
+        while True:
+            await trio.sleep(GC_INTERVAL_S)
+            horizon = self.watermark - RETENTION_NS
+            sweep = time.monotonic() - last_sweep > FULL_SWEEP_INTERVAL_S
+            for store in self.shards:
+                if store is not None and horizon > store.gc_horizon:
+                    store.gc_horizon = horizon
+                    if sweep:
+                        store.collect_all()
+            if sweep:
+                last_sweep = time.monotonic()
+            versions = self.catalog_versions
+            while len(versions) > 1 and versions[1][0] <= horizon:
+                del versions[0]
+
+    # -- checkpoints -------------------------------------------------------
+
+    def _checkpoint_path(self) -> str:
+        directory = os.path.join(self.data_dir, f"storage-{self.node_id}")
+        os.makedirs(directory, exist_ok=True)
+        return os.path.join(directory, "checkpoint.msgpack")
+
+    async def _checkpoint_loop(self) -> None:
+        while True:
+            await trio.sleep(1.0)
+            due = self._since_checkpoint >= CHECKPOINT_RECORDS or (
+                self._since_checkpoint and time.monotonic() - self._last_checkpoint_s > CHECKPOINT_INTERVAL_S
+            )
+            if due:
+                await self.checkpoint()
+
+    async def checkpoint(self) -> None:
+        """Write every shard's newest versions and the journal positions they reflect."""
+        if self.data_dir is None:
+            return
+        header = {
+            "applied": list(self.applied),
+            "catalog_version": self.catalog_versions[-1][1],
+            "catalog_tau": self.catalog_versions[-1][0],
+        }
+        # Snapshot on the event loop (consistent with `applied`), encode and
+        # write in a thread.
+        items = {i: list(s.latest_items()) for i, s in enumerate(self.shards) if s is not None}
+        self._since_checkpoint = 0
+        self._last_checkpoint_s = time.monotonic()
+        path = self._checkpoint_path()
+        await trio.to_thread.run_sync(_write_checkpoint, path, header, items)
+        for j, journal in enumerate(self._journals):
+            await journal.call("checkpointed", self.name, header["applied"][j])
+
+    async def _load_checkpoint(self) -> None:
+        path = self._checkpoint_path()
+        if not os.path.exists(path):
+            return
+        header, items = await trio.to_thread.run_sync(_read_checkpoint, path)
+        if len(header["applied"]) != len(self.applied):
+            raise RuntimeError("checkpoint was written for a different number of journals")
+        self.applied = list(header["applied"])
+        self.catalog_versions = [(header["catalog_tau"], header["catalog_version"])]
+        for shard, shard_items in items.items():
+            if self.shards[shard] is not None:
+                self.shards[shard].load(shard_items)
+        log.info("storage node %d loaded checkpoint at %s", self.node_id, self.applied)
+
+
+def _write_checkpoint(path: str, header: dict, items: dict) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(codec.encode({"header": header, "shards": items}))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(os.path.dirname(path), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_checkpoint(path: str) -> tuple[dict, dict]:
+    with open(path, "rb") as f:
+        data = codec.decode(f.read())
+    return data["header"], data["shards"]

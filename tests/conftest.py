@@ -1,0 +1,151 @@
+"""Fixtures shared by dsql's integration tests.
+
+Servers
+    ``pg_server`` (session): a real PostgreSQL, initdb'd into a temporary directory and
+    started on a free port; the reference for differential tests. Fails (never skips)
+    when PostgreSQL is not installed.
+    ``dsql_server`` (session): ``dsql serve`` on a free port with a temporary data
+    directory; its log is kept beside the data directory (``dsql_server.log_path``).
+    Set ``DSQL_EXTERNAL_DSN`` to test a server you started yourself instead.
+    ``start_dsql`` (function): a factory ``start_dsql(data_dir=None, extra_args=())`` for
+    tests that stop, kill or restart the server; every server it starts is stopped at the
+    end of the test.
+
+    Both server handles have ``host``, ``port``, ``user``, ``dbname`` and ``dsn`` (a
+    ``postgresql://`` URL usable by psycopg, asyncpg and psql).
+
+Sessions and names
+    ``pg_session`` / ``dsql_session``: a ``support.pgsession.Session`` on each server.
+    ``table_name``: a table name unique to the test; ``names``: a factory for more.
+    dsql has one database and one schema, so tests share them and must name their tables
+    uniquely and drop them at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# The helpers live in tests/support; make them importable however pytest imports this file.
+_TESTS_DIR = str(Path(__file__).resolve().parent)
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
+
+from support import report  # noqa: E402
+from support.names import unique_name  # noqa: E402
+from support.pgsession import Session  # noqa: E402
+from support.servers import DsqlServer, ExternalServer, PostgresServer, ServerError  # noqa: E402
+
+
+def _start(server: DsqlServer) -> str | None:
+    """Start a dsql server; the error text if it fails (raised outside ``except`` to keep it short)."""
+    try:
+        server.start()
+    except ServerError as exc:
+        return str(exc)
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """The reference PostgreSQL (UTC, ISO dates, C locale, UTF-8, trust auth, user/db ``postgres``)."""
+    error = None
+    server: PostgresServer | None = None
+    try:
+        server = PostgresServer()
+        server.start()
+    except ServerError as exc:
+        error = str(exc)
+    if error is not None or server is None:
+        if server is not None:
+            server.stop()
+        pytest.fail(error or "PostgreSQL did not start", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def dsql_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DsqlServer | ExternalServer]:
+    """The server under test, shared by the whole session."""
+    external = os.environ.get("DSQL_EXTERNAL_DSN")
+    if external:
+        yield ExternalServer(external)
+        return
+    base = tmp_path_factory.mktemp("dsql-session")
+    server = DsqlServer(base / "data", log_path=base / "dsql.log")
+    error = _start(server)
+    if error is not None:
+        pytest.fail(error, pytrace=False)
+    try:
+        yield server
+    finally:
+        died = not server.running
+        code = server.stop()
+        if died:
+            report.add(f"dsql_server had exited (code {code}) before the session ended; log: {server.log_path}")
+
+
+@pytest.fixture
+def start_dsql(tmp_path: Path) -> Iterator[Callable[..., DsqlServer]]:
+    """Factory for private dsql servers: ``server = start_dsql(data_dir=None, extra_args=())``.
+
+    The handle has ``port``, ``dsn``, ``stop()`` (SIGINT, then SIGKILL), ``kill()`` (SIGKILL),
+    ``restart()`` (same data directory and port) and ``log_path``.
+    """
+    started: list[DsqlServer] = []
+
+    def start(data_dir: Path | str | None = None, extra_args: tuple[str, ...] | list[str] = ()) -> DsqlServer:
+        serial = len(started)
+        directory = Path(data_dir) if data_dir is not None else tmp_path / f"dsql-data-{serial}"
+        server = DsqlServer(directory, log_path=tmp_path / f"dsql-{serial}.log", extra_args=extra_args)
+        started.append(server)
+        error = _start(server)
+        if error is not None:
+            pytest.fail(error, pytrace=False)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+def pg_session(pg_server: PostgresServer) -> Iterator[Session]:
+    with Session(pg_server.dsn) as session:
+        yield session
+
+
+@pytest.fixture
+def dsql_session(dsql_server: DsqlServer) -> Iterator[Session]:
+    with Session(dsql_server.dsn) as session:
+        yield session
+
+
+@pytest.fixture
+def names(request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """``names("accounts")`` gives a table name unique to this test (and this call)."""
+
+    def make(base: str = "t") -> str:
+        return unique_name(f"{request.node.name}_{base}")
+
+    return make
+
+
+@pytest.fixture
+def table_name(names: Callable[[str], str]) -> str:
+    return names("t")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if report.SUMMARY_LINES:
+        terminalreporter.section("dsql test summary")
+        for line in report.SUMMARY_LINES:
+            terminalreporter.write_line(line)
