@@ -146,7 +146,7 @@ def read_range(directory: str, from_position: int, max_records: int) -> list[Rec
     """Records at positions ≥ from_position from disk (the slow path for lagging readers)."""
     out: list[Record] = []
     segments = list_segments(directory)
-    for i, (first, path) in enumerate(segments):
+    for i, (_, path) in enumerate(segments):
         following_first = segments[i + 1][0] if i + 1 < len(segments) else None
         if following_first is not None and following_first <= from_position:
             continue

@@ -1,0 +1,71 @@
+"""The `dsql` command: `dsql serve` runs every part in one process.
+
+    dsql serve [--host 127.0.0.1] [--port 5432] [--data-dir ./data | --memory]
+
+SIGINT and SIGTERM stop it cleanly: client connections are told the server
+is shutting down, storage nodes write a checkpoint (so the next start
+replays little), and the journal's files are closed. Acknowledged commits are
+durable in the journal at every moment, so `kill -9` loses nothing either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+import trio
+
+from cluster.embedded import ClusterConfig, EmbeddedCluster
+
+log = logging.getLogger("dsql")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dsql", description="A distributed SQL database in the shape of Aurora DSQL")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run every part in one process")
+    serve.add_argument("--host", default="127.0.0.1", help="address of the PostgreSQL endpoint")
+    serve.add_argument("--port", type=int, default=5432, help="port of the PostgreSQL endpoint (0: any free port)")
+    where = serve.add_mutually_exclusive_group()
+    where.add_argument("--data-dir", default="./data", help="where the journal and checkpoints live")
+    where.add_argument("--memory", action="store_true", help="keep nothing on disk (data is lost on exit)")
+    serve.add_argument("--clock-error-ns", type=int, default=0, help="clock error bound (ClockBound-style)")
+    serve.add_argument("--log-level", default="INFO")
+    return parser
+
+
+async def serve(args: argparse.Namespace) -> None:
+    from pgwire.server import serve as serve_pgwire
+    from qp.server import QueryProcessor
+
+    config = ClusterConfig(data_dir=None if args.memory else args.data_dir, clock_error_ns=args.clock_error_ns)
+    cluster = EmbeddedCluster(config)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(cluster.run)
+        qp = QueryProcessor(cluster.clock, cluster.topology, cluster.transport)
+        port = await nursery.start(serve_pgwire, qp, args.host, args.port)
+        where = "memory only" if args.memory else f"data in {args.data_dir}"
+        print(f"dsql: PostgreSQL endpoint on {args.host}:{port} ({where})", flush=True)
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                log.info("received %s, stopping", signal.Signals(signum).name)
+                break
+        with trio.move_on_after(10):
+            await cluster.checkpoint()
+        nursery.cancel_scope.cancel()
+    print("dsql: stopped", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        trio.run(serve, args)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

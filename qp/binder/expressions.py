@@ -1,0 +1,546 @@
+"""Binding expressions: parse-tree nodes to typed `qp.expr` trees.
+
+Types follow PostgreSQL's rules, delegated to the function library: operator
+and function resolution (with unknown-typed string literals and parameters
+taking the type the context needs), implicit casts, common types for CASE,
+COALESCE and IN. String literals are converted to their target type here,
+once, with the type's input function, as PostgreSQL does at parse analysis.
+Parameters whose type the client left open get the first type a context
+demands (`$1 + 1` makes $1 an integer), which is what Describe reports.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from qp import expr as E
+from qp.binder.context import AggCall, BindContext, QueryLevel
+from qp.binder.scope import Scope
+from qp.errors import SqlError
+from qp.functions import is_aggregate, resolve_aggregate, resolve_function, resolve_operator
+from qp.parse import node_body, node_kind, string_list
+from qp.types import (
+    BOOL,
+    INT4,
+    INT8,
+    NUMERIC,
+    TEXT,
+    UNKNOWN,
+    SqlType,
+    array_of,
+    common_type,
+    find_cast,
+    format_type,
+    resolve_type_name,
+)
+
+_INT4_MIN, _INT4_MAX = -(2**31), 2**31 - 1
+
+# Types whose values may be compared with Python's == and hashed (IN-list sets).
+SET_SAFE_OIDS = frozenset({16, 20, 21, 23, 26, 25, 1043, 19, 1082, 1114, 1184, 2950, 18})
+
+_SVF_FUNCTIONS = {
+    "SVFOP_CURRENT_DATE": "current_date",
+    "SVFOP_CURRENT_TIME": "current_time",
+    "SVFOP_CURRENT_TIME_N": "current_time",
+    "SVFOP_CURRENT_TIMESTAMP": "now",
+    "SVFOP_CURRENT_TIMESTAMP_N": "now",
+    "SVFOP_LOCALTIME": "localtime",
+    "SVFOP_LOCALTIME_N": "localtime",
+    "SVFOP_LOCALTIMESTAMP": "localtimestamp",
+    "SVFOP_LOCALTIMESTAMP_N": "localtimestamp",
+}
+_SVF_CONTEXT = {
+    "SVFOP_CURRENT_ROLE": "user",
+    "SVFOP_CURRENT_USER": "user",
+    "SVFOP_USER": "user",
+    "SVFOP_SESSION_USER": "session_user",
+    "SVFOP_CURRENT_CATALOG": "database",
+}
+
+
+def fold(expr: E.Expr, bc: BindContext) -> E.Expr:
+    """Evaluate an expression with no inputs now (constant folding)."""
+    if isinstance(expr, E.Const) or not E.is_constant(expr):
+        return expr
+    from qp.exec.compile import ExecFrame, Layout, compile_scalar
+
+    value = compile_scalar(expr, Layout([]))((), ExecFrame(ctx=bc.eval_ctx))
+    return E.Const(value, expr.type)
+
+
+def coerce(expr: E.Expr, target: SqlType, bc: BindContext, context: str = "implicit", what: str = "") -> E.Expr:
+    """Convert `expr` to type `target` (with its typmod), or fail as PG does."""
+    source = expr.type
+    if source == target:
+        return expr
+    if isinstance(expr, E.Param) and source == UNKNOWN:
+        bc.set_param_type(expr.index, target.base)
+        param = E.Param(expr.index, target.base)
+        return param if target.typmod == -1 else coerce(param, target, bc, context, what)
+    if isinstance(expr, E.Const) and expr.value is None:
+        return E.Const(None, target)
+    if source == UNKNOWN and isinstance(expr, E.Const):
+        cast = find_cast(UNKNOWN, target, "explicit")
+        if cast is None:
+            raise SqlError("42846", f"cannot cast type unknown to {format_type(target)}")
+        return E.Const(cast.fn(expr.value, bc.eval_ctx), target)
+    if source.base == target.base and target.typmod == -1:
+        return _retype(expr, target)
+    cast = find_cast(source, target, context)
+    if cast is None:
+        if context == "assignment" and what:
+            raise SqlError(
+                "42804",
+                f'column "{what}" is of type {format_type(target)} but expression is of type {format_type(source)}',
+            )
+        if context == "explicit":
+            raise SqlError("42846", f"cannot cast type {format_type(source)} to {format_type(target)}")
+        raise SqlError("42804", f"{what or 'expression'} must be type {format_type(target)}, not type {format_type(source)}")
+    return fold(E.Cast(expr, cast.fn, target), bc)
+
+
+def _retype(expr: E.Expr, target: SqlType) -> E.Expr:
+    """Same values, a type that differs only in its typmod (varchar(5) → varchar)."""
+    if isinstance(expr, E.Const):
+        return E.Const(expr.value, target)
+    return E.Cast(expr, _identity, target)
+
+
+def _identity(value: Any, ctx: Any) -> Any:
+    return value
+
+
+def resolve_unknown(expr: E.Expr, bc: BindContext) -> E.Expr:
+    """An unknown literal left at the end resolves to text (PG 10+)."""
+    if expr.type == UNKNOWN:
+        return coerce(expr, TEXT, bc)
+    return expr
+
+
+class ExprBinder:
+    def __init__(self, bc: BindContext, scope: Scope, level: QueryLevel, bind_subquery=None) -> None:
+        self.bc = bc
+        self.scope = scope
+        self.level = level
+        self.bind_subquery = bind_subquery  # (select_node, scope) -> BoundQuery
+
+    def bind(self, node: dict) -> E.Expr:
+        kind = node_kind(node)
+        method = getattr(self, "b_" + kind, None)
+        if method is None:
+            raise SqlError("0A000", f"{kind} expressions are not supported")
+        return method(node_body(node))
+
+    def bind_bool(self, node: dict, clause: str) -> E.Expr:
+        expr = self.bind(node)
+        if expr.type == BOOL:
+            return expr
+        if expr.type == UNKNOWN:
+            return coerce(expr, BOOL, self.bc)
+        raise SqlError("42804", f"argument of {clause} must be type boolean, not type {format_type(expr.type)}")
+
+    # -- leaves -----------------------------------------------------------------
+
+    def b_A_Const(self, n: dict) -> E.Expr:
+        if n.get("isnull"):
+            return E.Const(None, UNKNOWN)
+        if "ival" in n:
+            value = n["ival"].get("ival", 0)
+            return E.Const(value, INT4 if _INT4_MIN <= value <= _INT4_MAX else INT8)
+        if "fval" in n:
+            text = n["fval"].get("fval", "0")
+            value = Decimal(text)
+            if value == value.to_integral_value() and "." not in text and "e" not in text.lower():
+                iv = int(value)
+                if -(2**63) <= iv < 2**63:
+                    return E.Const(iv, INT8)
+            return E.Const(value, NUMERIC)
+        if "sval" in n:
+            return E.Const(n["sval"].get("sval", ""), UNKNOWN)
+        if "boolval" in n:
+            return E.Const(bool(n["boolval"].get("boolval", False)), BOOL)
+        if "bsval" in n:
+            raise SqlError("0A000", "bit string literals are not supported")
+        raise SqlError("0A000", "unsupported constant")
+
+    def b_ColumnRef(self, n: dict) -> E.Expr:
+        names = string_list(n.get("fields"))
+        if "*" in names:
+            raise SqlError("0A000", "a row reference (*) is not supported in this position")
+        return self.scope.lookup(names)
+
+    def b_ParamRef(self, n: dict) -> E.Expr:
+        index = n.get("number", 0) - 1
+        if index < 0:
+            raise SqlError("42P02", "there is no parameter $0")
+        declared = self.bc.param_type(index)
+        if declared is None or declared == UNKNOWN:
+            self.bc.note_param(index)
+            return E.Param(index, UNKNOWN)
+        return E.Param(index, declared)
+
+    def b_TypeCast(self, n: dict) -> E.Expr:
+        target = self.type_name(n["typeName"])
+        arg = self.bind(n["arg"])
+        return coerce(arg, target, self.bc, "explicit")
+
+    def type_name(self, tn: dict) -> SqlType:
+        names = string_list(tn.get("names"))
+        typmods = []
+        for mod in tn.get("typmods", ()):
+            const = mod.get("A_Const")
+            if const is None or "ival" not in const:
+                if const is not None and "sval" in const:
+                    raise SqlError("0A000", "type modifiers given as strings are not supported")
+                raise SqlError("42601", "type modifiers must be simple constants or identifiers")
+            typmods.append(const["ival"].get("ival", 0))
+        dims = len(tn.get("arrayBounds", ()))
+        if tn.get("setof"):
+            raise SqlError("0A000", "SETOF types are not supported here")
+        return resolve_type_name(names, typmods, dims)
+
+    def b_CollateClause(self, n: dict) -> E.Expr:
+        collation = string_list(n.get("collname"))
+        if collation and collation[-1].lower() not in ("c", "posix", "default", "ucs_basic"):
+            raise SqlError("0A000", f'collation "{collation[-1]}" is not supported; dsql uses the "C" collation')
+        return self.bind(n["arg"])
+
+    def b_SQLValueFunction(self, n: dict) -> E.Expr:
+        op = n.get("op", "")
+        if op in _SVF_CONTEXT:
+            from qp.types import NAME
+
+            return E.ContextValue(_SVF_CONTEXT[op], NAME)
+        if op == "SVFOP_CURRENT_SCHEMA":
+            return self.call_function("current_schema", [])
+        name = _SVF_FUNCTIONS.get(op)
+        if name is None:
+            raise SqlError("0A000", f"{op} is not supported")
+        return self.call_function(name, [])
+
+    # -- operators ----------------------------------------------------------------
+
+    def operator(self, name: str, left: E.Expr | None, right: E.Expr) -> E.Expr:
+        resolved = resolve_operator(name, left.type if left is not None else None, right.type)
+        args = [right] if left is None else [left, right]
+        args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
+        call = E.Call(
+            name,
+            resolved.impl,
+            tuple(args),
+            resolved.return_type,
+            resolved.strict,
+            resolved.needs_context,
+            resolved.volatility,
+        )
+        return fold(call, self.bc)
+
+    def equality(self, left_type: SqlType, right_type: SqlType):
+        resolved = resolve_operator("=", left_type, right_type)
+        return resolved
+
+    def b_A_Expr(self, n: dict) -> E.Expr:
+        kind = n.get("kind", "AEXPR_OP")
+        names = string_list(n.get("name"))
+        op = names[-1] if names else ""
+        if kind == "AEXPR_OP":
+            left = self.bind(n["lexpr"]) if "lexpr" in n else None
+            right = self.bind(n["rexpr"])
+            return self.operator(op, left, right)
+        if kind in ("AEXPR_LIKE", "AEXPR_ILIKE"):
+            left = self.bind(n["lexpr"])
+            right = self.bind(n["rexpr"])
+            return self.operator(op, left, right)
+        if kind == "AEXPR_SIMILAR":
+            left = self.bind(n["lexpr"])
+            right = self.bind(n["rexpr"])
+            return self.operator(op, left, right)
+        if kind in ("AEXPR_DISTINCT", "AEXPR_NOT_DISTINCT"):
+            left, right = self._pair(n)
+            left, right, eq = self._comparable(left, right)
+            return E.DistinctFrom(left, right, eq.impl, negated=(kind == "AEXPR_NOT_DISTINCT"))
+        if kind == "AEXPR_NULLIF":
+            left, right = self._pair(n)
+            common = common_type([left.type, right.type], "NULLIF")
+            left, right = coerce(left, common, self.bc), coerce(right, common, self.bc)
+            eq = resolve_operator("=", common, common)
+            return E.NullIf(left, right, eq.impl, left.type)
+        if kind == "AEXPR_IN":
+            return self._in_list(n, negated=(op == "<>"))
+        if kind in ("AEXPR_OP_ANY", "AEXPR_OP_ALL"):
+            return self._any_all(n, op, kind == "AEXPR_OP_ALL")
+        if kind in ("AEXPR_BETWEEN", "AEXPR_NOT_BETWEEN", "AEXPR_BETWEEN_SYM", "AEXPR_NOT_BETWEEN_SYM"):
+            return self._between(n, kind)
+        raise SqlError("0A000", f"operator form {kind} is not supported")
+
+    def _pair(self, n: dict) -> tuple[E.Expr, E.Expr]:
+        return self.bind(n["lexpr"]), self.bind(n["rexpr"])
+
+    def _comparable(self, left: E.Expr, right: E.Expr):
+        resolved = resolve_operator("=", left.type, right.type)
+        left = coerce(left, resolved.arg_types[0], self.bc)
+        right = coerce(right, resolved.arg_types[1], self.bc)
+        return left, right, resolved
+
+    def _between(self, n: dict, kind: str) -> E.Expr:
+        arg = self.bind(n["lexpr"])
+        bounds = n["rexpr"]["List"]["items"] if "List" in n["rexpr"] else n["rexpr"]
+        low, high = self.bind(bounds[0]), self.bind(bounds[1])
+        negated = "NOT" in kind
+
+        def between(lo: E.Expr, hi: E.Expr) -> E.Expr:
+            if negated:
+                return E.BoolOp("or", (self.operator("<", arg, lo), self.operator(">", arg, hi)))
+            return E.BoolOp("and", (self.operator(">=", arg, lo), self.operator("<=", arg, hi)))
+
+        if kind.endswith("_SYM"):
+            first, second = between(low, high), between(high, low)
+            return E.BoolOp("and" if negated else "or", (first, second))
+        return between(low, high)
+
+    def _in_list(self, n: dict, negated: bool) -> E.Expr:
+        arg = self.bind(n["lexpr"])
+        items_nodes = n["rexpr"]["List"]["items"] if "List" in n["rexpr"] else n["rexpr"]
+        items = [self.bind(i) for i in items_nodes]
+        common = common_type([arg.type, *[i.type for i in items]], "IN")
+        arg = coerce(arg, common, self.bc)
+        items = [coerce(i, common, self.bc) for i in items]
+        if common.oid in SET_SAFE_OIDS:
+            return E.InList(arg, tuple(items), None, negated)
+        eq = resolve_operator("=", common, common)
+        return E.InList(arg, tuple(items), eq.impl, negated)
+
+    def _any_all(self, n: dict, op: str, is_all: bool) -> E.Expr:
+        arg = self.bind(n["lexpr"])
+        array = self.bind(n["rexpr"])
+        if array.type == UNKNOWN:
+            array = coerce(array, array_of(arg.type if arg.type != UNKNOWN else TEXT), self.bc)
+        if not array.type.is_array:
+            raise SqlError("42809", "op ANY/ALL (array) requires array on right side")
+        element = array.type.elem
+        resolved = resolve_operator(op, arg.type, element)
+        arg = coerce(arg, resolved.arg_types[0], self.bc)
+        if resolved.arg_types[1] != element:
+            array = coerce(array, array_of(resolved.arg_types[1]), self.bc)
+        if resolved.return_type != BOOL:
+            raise SqlError("42809", "op ANY/ALL (array) requires operator to yield boolean")
+        return E.AnyAll(arg, array, resolved.impl, is_all)
+
+    def b_BoolExpr(self, n: dict) -> E.Expr:
+        op = n.get("boolop")
+        clause = {"AND_EXPR": "AND", "OR_EXPR": "OR", "NOT_EXPR": "NOT"}[op]
+        args = [self.bind_bool(a, clause) for a in n.get("args", ())]
+        if op == "NOT_EXPR":
+            return fold(E.Not(args[0]), self.bc)
+        return fold(E.BoolOp("and" if op == "AND_EXPR" else "or", tuple(args)), self.bc)
+
+    def b_NullTest(self, n: dict) -> E.Expr:
+        arg = self.bind(n["arg"])
+        return fold(E.IsNull(arg, negated=(n.get("nulltesttype") == "IS_NOT_NULL")), self.bc)
+
+    def b_BooleanTest(self, n: dict) -> E.Expr:
+        test = n.get("booltesttype", "IS_TRUE")
+        arg = self.bind_bool(n["arg"], test.replace("_", " "))
+        kind = {"IS_TRUE": "true", "IS_NOT_TRUE": "true", "IS_FALSE": "false", "IS_NOT_FALSE": "false",
+                "IS_UNKNOWN": "unknown", "IS_NOT_UNKNOWN": "unknown"}[test]
+        return fold(E.BoolTest(arg, kind, negated="_NOT_" in test), self.bc)
+
+    # -- conditional forms --------------------------------------------------------
+
+    def b_CaseExpr(self, n: dict) -> E.Expr:
+        operand = self.bind(n["arg"]) if "arg" in n else None
+        conditions: list[E.Expr] = []
+        results: list[E.Expr] = []
+        for when_node in n.get("args", ()):
+            when = when_node["CaseWhen"]
+            if operand is not None:
+                value = self.bind(when["expr"])
+                conditions.append(self.operator("=", operand, value))
+            else:
+                conditions.append(self.bind_bool(when["expr"], "CASE/WHEN"))
+            results.append(self.bind(when["result"]))
+        default = self.bind(n["defresult"]) if "defresult" in n else None
+        types = [r.type for r in results] + ([default.type] if default is not None else [])
+        common = common_type(types, "CASE")
+        results = [coerce(r, common, self.bc) for r in results]
+        if default is not None:
+            default = coerce(default, common, self.bc)
+        return fold(E.Case(tuple(zip(conditions, results, strict=True)), default, common), self.bc)
+
+    def b_CoalesceExpr(self, n: dict) -> E.Expr:
+        args = [self.bind(a) for a in n.get("args", ())]
+        common = common_type([a.type for a in args], "COALESCE")
+        return fold(E.Coalesce(tuple(coerce(a, common, self.bc) for a in args), common), self.bc)
+
+    def b_MinMaxExpr(self, n: dict) -> E.Expr:
+        op = "greatest" if n.get("op") == "IS_GREATEST" else "least"
+        args = [self.bind(a) for a in n.get("args", ())]
+        common = common_type([a.type for a in args], op.upper())
+        from qp.types import sort_key
+
+        return fold(E.MinMax(op, tuple(coerce(a, common, self.bc) for a in args), sort_key(common), common), self.bc)
+
+    def b_A_ArrayExpr(self, n: dict) -> E.Expr:
+        items = [self.bind(i) for i in n.get("elements", ())]
+        if not items:
+            raise SqlError("42P18", "cannot determine type of empty array")
+        if any(i.type.is_array for i in items):
+            raise SqlError("0A000", "multidimensional arrays are not supported")
+        common = common_type([i.type for i in items], "ARRAY")
+        if common == UNKNOWN:
+            common = TEXT
+        items = [coerce(i, common, self.bc) for i in items]
+        return fold(E.ArrayExpr(tuple(items), array_of(common)), self.bc)
+
+    def b_A_Indirection(self, n: dict) -> E.Expr:
+        arg = self.bind(n["arg"])
+        for step in n.get("indirection", ()):
+            if "A_Indices" not in step or step["A_Indices"].get("is_slice") or not arg.type.is_array:
+                raise SqlError("0A000", "this kind of subscript or field selection is not supported")
+            index = coerce(self.bind(step["A_Indices"]["uidx"]), INT4, self.bc)
+            arg = E.Call("[]", _subscript, (arg, index), arg.type.elem)
+        return arg
+
+    # -- functions ------------------------------------------------------------------
+
+    def call_function(self, name: str, args: list[E.Expr]) -> E.Expr:
+        resolved = resolve_function(name, [a.type for a in args])
+        if resolved.returns_set:
+            if not self.level.srf_allowed:
+                raise SqlError("0A000", f"set-returning function {name}() is not supported here")
+            self.level.has_srf = True
+        args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
+        call = E.Call(
+            name, resolved.impl, tuple(args), resolved.return_type, resolved.strict,
+            resolved.needs_context, resolved.volatility,
+        )
+        if resolved.returns_set:
+            return _SetReturning(call)
+        return fold(call, self.bc)
+
+    def b_FuncCall(self, n: dict) -> E.Expr:
+        names = string_list(n.get("funcname"))
+        if len(names) > 1 and names[0] not in ("pg_catalog",):
+            raise SqlError("42883", f"function {'.'.join(names)} does not exist")
+        name = names[-1]
+        if "over" in n:
+            raise SqlError("0A000", "window functions are not supported yet")
+        star = bool(n.get("agg_star"))
+        if is_aggregate(name):
+            return self._aggregate(name, n, star)
+        if star or n.get("agg_distinct") or "agg_filter" in n or "agg_order" in n:
+            raise SqlError("42809", f"{name}(*) specified, but {name} is not an aggregate function" if star
+                           else f"DISTINCT/ORDER BY/FILTER specified, but {name} is not an aggregate function")
+        if n.get("func_variadic"):
+            raise SqlError("0A000", "VARIADIC calls are not supported")
+        args = [self.bind(a) for a in n.get("args", ())]
+        return self.call_function(name, args)
+
+    def _aggregate(self, name: str, n: dict, star: bool) -> E.Expr:
+        level = self.level
+        if not level.agg_allowed:
+            raise SqlError("42803", f"aggregate functions are not allowed in {level.what}")
+        level.agg_allowed = False  # no aggregates inside aggregate arguments
+        try:
+            args = [self.bind(a) for a in n.get("args", ())]
+            args = [resolve_unknown(a, self.bc) for a in args]
+            filter_expr = self.bind_bool(n["agg_filter"], "FILTER") if "agg_filter" in n else None
+            order = tuple(self._sort_item(s) for s in n.get("agg_order", ()))
+        finally:
+            level.agg_allowed = True
+        if any(isinstance(x, E.OuterRef) for a in args for x in E.walk(a)) and not any(
+            isinstance(x, E.ColumnRef) for a in args for x in E.walk(a)
+        ):
+            raise SqlError("0A000", "aggregates over columns of an outer query are not supported")
+        resolved = resolve_aggregate(name, [a.type for a in args], star)
+        args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
+        cid = self.bc.new_cid(name)
+        call = AggCall(cid, name, resolved, tuple(args), bool(n.get("agg_distinct")), filter_expr, order, star,
+                       resolved.return_type)
+        level.aggregates.append(call)
+        return E.ColumnRef(cid, resolved.return_type, name)
+
+    def _sort_item(self, node: dict) -> tuple[E.Expr, bool, bool]:
+        sort = node["SortBy"]
+        expr = resolve_unknown(self.bind(sort["node"]), self.bc)
+        desc = sort.get("sortby_dir") == "SORTBY_DESC"
+        nulls = sort.get("sortby_nulls", "SORTBY_NULLS_DEFAULT")
+        nulls_first = desc if nulls == "SORTBY_NULLS_DEFAULT" else nulls == "SORTBY_NULLS_FIRST"
+        return expr, desc, nulls_first
+
+    # -- subqueries -------------------------------------------------------------------
+
+    def b_SubLink(self, n: dict) -> E.Expr:
+        if self.bind_subquery is None:
+            raise SqlError("0A000", "subqueries are not supported here")
+        link = n.get("subLinkType", "EXPR_SUBLINK")
+        query = self.bind_subquery(n["subselect"], self.scope)
+        correlated = bool(query.outer_refs)
+        columns = query.output_types()
+        if link == "EXISTS_SUBLINK":
+            return E.SubLink("exists", query, BOOL, correlated=correlated)
+        if link == "EXPR_SUBLINK":
+            if len(columns) != 1:
+                raise SqlError("42601", "subquery must return only one column")
+            return E.SubLink("scalar", query, columns[0], correlated=correlated)
+        if link == "ARRAY_SUBLINK":
+            if len(columns) != 1:
+                raise SqlError("42601", "subquery must return only one column")
+            return E.SubLink("array", query, array_of(columns[0]), correlated=correlated)
+        if link in ("ANY_SUBLINK", "ALL_SUBLINK"):
+            if len(columns) != 1:
+                raise SqlError("0A000", "row comparisons with subqueries are not supported")
+            test = self.bind(n["testexpr"])
+            op_names = string_list(n.get("operName")) or ["="]
+            resolved = resolve_operator(op_names[-1], test.type, columns[0])
+            test = coerce(test, resolved.arg_types[0], self.bc)
+            if resolved.arg_types[1] != columns[0]:
+                cast = find_cast(columns[0], resolved.arg_types[1], "implicit")
+                if cast is None:
+                    raise SqlError("42883", f"operator does not exist: {format_type(test.type)} {op_names[-1]} {format_type(columns[0])}")
+                compare = _compose_cast(resolved.impl, cast.fn, self.bc)
+            else:
+                compare = resolved.impl
+            kind = "all" if link == "ALL_SUBLINK" else "any"
+            return E.SubLink(kind, query, BOOL, test=test, op=compare, correlated=correlated)
+        raise SqlError("0A000", f"{link} subqueries are not supported")
+
+
+class _SetReturning(E.Expr):
+    """Marks a set-returning call in a select list (expanded by the planner)."""
+
+    __slots__ = ("call", "type")
+
+    def __init__(self, call: E.Call) -> None:
+        self.call = call
+        self.type = call.type
+
+    def children(self) -> tuple[E.Expr, ...]:
+        return self.call.args
+
+
+SetReturning = _SetReturning
+
+
+def _compose_cast(compare, cast_fn, bc):
+    ctx = bc.eval_ctx
+
+    def compare_after_cast(left, right):
+        return compare(left, cast_fn(right, ctx))
+
+    return compare_after_cast
+
+
+def _subscript(array: list, index: int) -> Any:
+    if 1 <= index <= len(array):
+        return array[index - 1]
+    return None
+
+
+def assert_no_sets(expr: E.Expr) -> None:
+    for node in E.walk(expr):
+        if isinstance(node, _SetReturning):
+            raise SqlError("0A000", "set-returning functions must appear at the top level of a select list")
+

@@ -1,0 +1,808 @@
+"""Binding queries: SELECT, VALUES and set operations to `Bound*` trees.
+
+The result says *what* a query computes, in terms of column identities:
+a FROM tree, a WHERE condition, grouping and aggregates, output expressions,
+sort keys, limits. The planner decides *how* (scans, indexes, joins).
+
+PostgreSQL's name rules are kept where clients can tell: GROUP BY prefers
+input columns and falls back to output names and positions; ORDER BY prefers
+output names and positions; ORDER BY expressions not in the select list
+become hidden sort columns, except under DISTINCT (42P10).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from qp import expr as E
+from qp.binder.context import AggCall, BindContext, QueryLevel  # noqa: F401 (AggCall: part of BoundSelect)
+from qp.binder.expressions import ExprBinder, SetReturning, assert_no_sets, coerce, resolve_unknown
+from qp.binder.scope import RangeItem, Scope, ScopeColumn
+from qp.catalog import TableDef
+from qp.errors import SqlError
+from qp.functions import resolve_function
+from qp.parse import node_body, node_kind, string_list
+from qp.types import INT8, UNKNOWN, SqlType, common_type
+
+# -- bound FROM items -----------------------------------------------------------
+
+
+@dataclass
+class FromTable:
+    table: TableDef
+    alias: str
+    cids: list[int | None]  # per table column (None: dropped)
+    for_update: bool = False
+
+
+@dataclass
+class FromJoin:
+    kind: str  # inner | left | right | full
+    left: Any
+    right: Any
+    condition: E.Expr | None
+
+
+@dataclass
+class FromSubquery:
+    query: Any  # BoundQuery
+    cids: list[int]
+    alias: str
+
+
+@dataclass
+class FromFunction:
+    call: E.Call
+    cids: list[int]
+    alias: str
+    ordinality: bool = False
+
+
+@dataclass
+class FromVirtual:
+    """A relation computed by the QP (pg_catalog, information_schema, sys.*)."""
+
+    relation: Any  # object with .columns [(name, type)] and async rows(session) -> list[tuple]
+    cids: list[int]
+    alias: str
+
+
+# -- bound queries ----------------------------------------------------------------
+
+
+@dataclass
+class SortKey:
+    cid: int
+    type: SqlType
+    desc: bool
+    nulls_first: bool
+
+
+@dataclass
+class BoundQueryBase:
+    names: list[str]
+    target_cids: list[int]
+    order_by: list[SortKey] = field(default_factory=list)
+    limit: E.Expr | None = None
+    offset: E.Expr | None = None
+    outer_refs: set[int] = field(default_factory=set)
+
+    def output_types(self) -> list[SqlType]:
+        raise NotImplementedError
+
+
+@dataclass
+class BoundSelect(BoundQueryBase):
+    from_: Any = None
+    where: E.Expr | None = None
+    group_exprs: list[E.Expr] = field(default_factory=list)  # pre-aggregation
+    group_cids: list[int] = field(default_factory=list)
+    aggregates: list[AggCall] = field(default_factory=list)
+    having: E.Expr | None = None
+    targets: list[E.Expr] = field(default_factory=list)  # post-aggregation, visible columns
+    hidden: list[E.Expr] = field(default_factory=list)  # sort-only columns, after targets
+    hidden_cids: list[int] = field(default_factory=list)
+    distinct: bool = False
+    distinct_on: list[int] | None = None  # output cids
+    aggregated: bool = False
+    has_srf: bool = False
+
+    def output_types(self) -> list[SqlType]:
+        return [t.type for t in self.targets]
+
+
+@dataclass
+class BoundValues(BoundQueryBase):
+    rows: list[list[E.Expr]] = field(default_factory=list)
+    types: list[SqlType] = field(default_factory=list)
+
+    def output_types(self) -> list[SqlType]:
+        return list(self.types)
+
+
+@dataclass
+class BoundSetOp(BoundQueryBase):
+    op: str = "union"  # union | intersect | except
+    all: bool = False
+    left: Any = None
+    right: Any = None
+    types: list[SqlType] = field(default_factory=list)
+    # Casts applied to each side's outputs (None: none needed).
+    left_casts: list[E.Expr] | None = None
+    right_casts: list[E.Expr] | None = None
+
+    def output_types(self) -> list[SqlType]:
+        return list(self.types)
+
+
+BoundQuery = BoundSelect | BoundValues | BoundSetOp
+
+
+# -- the binder --------------------------------------------------------------------
+
+
+class QueryBinder:
+    def __init__(self, bc: BindContext) -> None:
+        self.bc = bc
+
+    # Entry point for any query node (SelectStmt), possibly nested.
+    def bind_query(self, node: dict, parent: Scope | None = None, ctes: dict | None = None) -> BoundQuery:
+        body = node_body(node) if node_kind(node) == "SelectStmt" else node
+        scope = Scope(parent=parent, inherited_ctes=ctes or {})
+        if "withClause" in body:
+            self._bind_with(body["withClause"], scope)
+        op = body.get("op", "SETOP_NONE")
+        if op != "SETOP_NONE":
+            query = self._bind_setop(body, scope)
+        elif "valuesLists" in body:
+            query = self._bind_values(body, scope)
+        else:
+            query = self._bind_select(body, scope)
+        query.outer_refs = set(scope.outer_refs)
+        return query
+
+    def _bind_with(self, with_clause: dict, scope: Scope) -> None:
+        if with_clause.get("recursive"):
+            raise SqlError("0A000", "WITH RECURSIVE is not supported yet")
+        for cte_node in with_clause.get("ctes", ()):
+            cte = cte_node["CommonTableExpr"]
+            name = cte["ctename"]
+            if name in scope.ctes:
+                raise SqlError("42712", f'WITH query name "{name}" specified more than once')
+            if node_kind(cte["ctequery"]) != "SelectStmt":
+                raise SqlError("0A000", "data-modifying statements in WITH are not supported")
+            visible = scope.all_ctes()
+            # Bound here to check it and learn its column names; bound again at
+            # each reference so that every use gets its own column identities.
+            query = self.bind_query(cte["ctequery"], scope.parent, visible)
+            names = string_list(cte.get("aliascolnames")) or list(query.names)
+            if len(names) > len(query.names):
+                raise SqlError("42P10", f'WITH query "{name}" has {len(query.names)} columns available but {len(names)} columns specified')
+            scope.ctes[name] = (cte["ctequery"], names, scope.parent, visible)
+
+    # -- SELECT -----------------------------------------------------------------------
+
+    def _bind_select(self, body: dict, scope: Scope) -> BoundSelect:
+        bc = self.bc
+        level = QueryLevel()
+        binder = ExprBinder(bc, scope, level, self._subquery_binder)
+        from_tree = self._bind_from_list(body.get("fromClause", ()), scope, binder)
+        query = BoundSelect(names=[], target_cids=[], from_=from_tree)
+
+        if "whereClause" in body:
+            level.what = "WHERE"
+            query.where = binder.bind_bool(body["whereClause"], "WHERE")
+            assert_no_sets(query.where)
+
+        # Select list (aggregates allowed; set-returning functions too).
+        level.agg_allowed = True
+        level.srf_allowed = True
+        level.what = "SELECT"
+        raw_targets: list[E.Expr] = []
+        for target in body.get("targetList", ()):
+            res = target["ResTarget"]
+            value = res.get("val")
+            if value is not None and node_kind(value) == "ColumnRef" and _is_star(value):
+                for name, expr in self._expand_star(value, scope):
+                    raw_targets.append(expr)
+                    query.names.append(name)
+                continue
+            expr = resolve_unknown(binder.bind(value), bc)
+            raw_targets.append(expr)
+            query.names.append(res.get("name") or figure_colname(value))
+        level.srf_allowed = False
+        query.has_srf = level.has_srf
+
+        # GROUP BY: input columns, then output names and positions.
+        level.agg_allowed = False
+        level.what = "GROUP BY"
+        for item in body.get("groupClause", ()):
+            if node_kind(item) in ("GroupingSet",):
+                raise SqlError("0A000", "GROUPING SETS, ROLLUP and CUBE are not supported")
+            expr = self._group_item(item, raw_targets, query.names, binder)
+            if any(isinstance(n, SetReturning) for n in E.walk(expr)):
+                raise SqlError("0A000", "set-returning functions are not allowed in GROUP BY")
+            if any(isinstance(n, E.ColumnRef) and n.cid in {a.cid for a in level.aggregates} for n in E.walk(expr)):
+                raise SqlError("42803", "aggregate functions are not allowed in GROUP BY")
+            if expr not in query.group_exprs:
+                query.group_exprs.append(expr)
+
+        level.agg_allowed = True
+        if "havingClause" in body:
+            level.what = "HAVING"
+            query.having = binder.bind_bool(body["havingClause"], "HAVING")
+
+        # ORDER BY: output names and positions, else expressions over the input.
+        level.what = "ORDER BY"
+        order_items: list[tuple[int | None, E.Expr | None, bool, bool]] = []
+        for sort_node in body.get("sortClause", ()):
+            order_items.append(self._order_item(sort_node, raw_targets, query.names, binder))
+        level.agg_allowed = False
+
+        query.aggregated = bool(level.aggregates or query.group_exprs or query.having is not None)
+        query.aggregates = level.aggregates
+        if query.aggregated:
+            self._apply_grouping(query, raw_targets, order_items)
+        else:
+            query.targets = raw_targets
+
+        query.target_cids = [
+            t.cid if isinstance(t, E.ColumnRef) and t.cid not in query.target_cids else bc.new_cid(n)
+            for t, n in zip(query.targets, query.names, strict=True)
+        ]
+        # Each output needs its own identity even when two targets are the same column.
+        seen: set[int] = set()
+        for i, cid in enumerate(query.target_cids):
+            if cid in seen:
+                query.target_cids[i] = bc.new_cid(query.names[i])
+            seen.add(query.target_cids[i])
+
+        distinct_clause = body.get("distinctClause")
+        if distinct_clause is not None:
+            if distinct_clause == [{}] or all(not d for d in distinct_clause):
+                query.distinct = True
+            else:
+                query.distinct_on = [
+                    self._distinct_on_cid(d, query, binder) for d in distinct_clause
+                ]
+        self._finish_order(query, order_items)
+
+        if "limitCount" in body or "limitOffset" in body:
+            if body.get("limitOption") == "LIMIT_OPTION_WITH_TIES":
+                raise SqlError("0A000", "FETCH ... WITH TIES is not supported")
+        query.limit = self._limit(body.get("limitCount"), binder, "LIMIT")
+        query.offset = self._limit(body.get("limitOffset"), binder, "OFFSET")
+
+        for locking in body.get("lockingClause", ()):
+            self._apply_locking(locking["LockingClause"], from_tree, query)
+        return query
+
+    def _group_item(self, item: dict, targets: list[E.Expr], names: list[str], binder: ExprBinder) -> E.Expr:
+        if node_kind(item) == "A_Const" and "ival" in item["A_Const"]:
+            position = item["A_Const"]["ival"].get("ival", 0)
+            if not 1 <= position <= len(targets):
+                raise SqlError("42P10", f"GROUP BY position {position} is not in select list")
+            return targets[position - 1]
+        if node_kind(item) == "ColumnRef":
+            names_ = string_list(item["ColumnRef"].get("fields"))
+            if len(names_) == 1:
+                try:
+                    return binder.bind(item)
+                except SqlError as exc:
+                    if exc.sqlstate != "42703":
+                        raise
+                    if names_[0] in names:
+                        return targets[names.index(names_[0])]
+                    raise
+        return resolve_unknown(binder.bind(item), self.bc)
+
+    def _order_item(self, node: dict, targets: list[E.Expr], names: list[str], binder: ExprBinder):
+        sort = node["SortBy"]
+        if sort.get("sortby_dir") == "SORTBY_USING":
+            raise SqlError("0A000", "ORDER BY ... USING is not supported")
+        desc = sort.get("sortby_dir") == "SORTBY_DESC"
+        nulls = sort.get("sortby_nulls", "SORTBY_NULLS_DEFAULT")
+        nulls_first = desc if nulls == "SORTBY_NULLS_DEFAULT" else nulls == "SORTBY_NULLS_FIRST"
+        item = sort["node"]
+        if node_kind(item) == "A_Const" and "ival" in item["A_Const"]:
+            position = item["A_Const"]["ival"].get("ival", 0)
+            if not 1 <= position <= len(targets):
+                raise SqlError("42P10", f"ORDER BY position {position} is not in select list")
+            return position - 1, None, desc, nulls_first
+        if node_kind(item) == "ColumnRef":
+            names_ = string_list(item["ColumnRef"].get("fields"))
+            if len(names_) == 1 and names.count(names_[0]) >= 1:
+                if names.count(names_[0]) > 1:
+                    indexes = [i for i, n in enumerate(names) if n == names_[0]]
+                    if len({repr(targets[i]) for i in indexes}) > 1:
+                        raise SqlError("42702", f'ORDER BY "{names_[0]}" is ambiguous')
+                return names.index(names_[0]), None, desc, nulls_first
+        expr = resolve_unknown(binder.bind(item), self.bc)
+        assert_no_sets(expr)
+        return None, expr, desc, nulls_first
+
+    def _apply_grouping(self, query: BoundSelect, raw_targets: list[E.Expr], order_items: list) -> None:
+        bc = self.bc
+        group_map: list[tuple[E.Expr, int]] = []
+        for expr in query.group_exprs:
+            cid = expr.cid if isinstance(expr, E.ColumnRef) else bc.new_cid("group")
+            group_map.append((expr, cid))
+            query.group_cids.append(cid)
+        available = set(query.group_cids) | {a.cid for a in query.aggregates}
+
+        def rewrite(e: E.Expr) -> E.Expr:
+            for g, cid in group_map:
+                if e == g:
+                    return E.ColumnRef(cid, e.type, getattr(e, "name", ""))
+            if isinstance(e, E.ColumnRef):
+                if e.cid in available:
+                    return e
+                name = e.name or bc.cid_names.get(e.cid, "?")
+                raise SqlError(
+                    "42803", f'column "{name}" must appear in the GROUP BY clause or be used in an aggregate function'
+                )
+            if isinstance(e, E.SubLink):
+                for cid in e.query.outer_refs:
+                    if cid in _level_cids(query) and cid not in available:
+                        raise SqlError("42803", f'subquery uses ungrouped column "{bc.cid_names.get(cid, "?")}" from outer query')
+            return E.map_children(e, rewrite)
+
+        query.targets = [rewrite(t) for t in raw_targets]
+        if query.having is not None:
+            query.having = rewrite(query.having)
+        for i, (position, expr, desc, nulls_first) in enumerate(order_items):
+            if expr is not None:
+                order_items[i] = (position, rewrite(expr), desc, nulls_first)
+
+    def _finish_order(self, query: BoundSelect, order_items: list) -> None:
+        bc = self.bc
+        for position, expr, desc, nulls_first in order_items:
+            if position is not None:
+                cid, typ = query.target_cids[position], query.targets[position].type
+            else:
+                match = next((i for i, t in enumerate(query.targets) if t == expr), None)
+                if match is not None:
+                    cid, typ = query.target_cids[match], query.targets[match].type
+                else:
+                    if query.distinct or query.distinct_on is not None:
+                        raise SqlError("42P10", "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
+                    cid = bc.new_cid("sort")
+                    typ = expr.type
+                    query.hidden.append(expr)
+                    query.hidden_cids.append(cid)
+            query.order_by.append(SortKey(cid, typ, desc, nulls_first))
+
+    def _distinct_on_cid(self, node: dict, query: BoundSelect, binder: ExprBinder) -> int:
+        if node_kind(node) == "A_Const" and "ival" in node["A_Const"]:
+            return query.target_cids[node["A_Const"]["ival"]["ival"] - 1]
+        expr = binder.bind(node)
+        for i, t in enumerate(query.targets):
+            if t == expr:
+                return query.target_cids[i]
+        raise SqlError("0A000", "DISTINCT ON expressions must appear in the select list here")
+
+    def _limit(self, node: dict | None, binder: ExprBinder, what: str) -> E.Expr | None:
+        if node is None:
+            return None
+        if node_kind(node) == "A_Const" and node["A_Const"].get("isnull"):
+            return None
+        level = binder.level
+        saved = level.what, level.agg_allowed
+        level.what, level.agg_allowed = what, False
+        try:
+            expr = binder.bind(node)
+        finally:
+            level.what, level.agg_allowed = saved
+        if E.column_refs(expr):
+            raise SqlError("42P10", f"argument of {what} must not contain variables")
+        return coerce(expr, INT8, self.bc, "implicit", what)
+
+    def _apply_locking(self, clause: dict, from_tree: Any, query: BoundSelect) -> None:
+        strength = clause.get("strength", "LCS_FORUPDATE")
+        if strength != "LCS_FORUPDATE":
+            raise SqlError("0A000", "only SELECT ... FOR UPDATE is supported (FOR SHARE/NO KEY UPDATE/KEY SHARE are not)")
+        if clause.get("waitPolicy", "LockWaitBlock") != "LockWaitBlock":
+            pass  # NOWAIT/SKIP LOCKED: nothing ever waits here anyway
+        if query.aggregated or query.distinct or query.distinct_on is not None:
+            raise SqlError("0A000", "FOR UPDATE is not allowed with aggregate functions or DISTINCT clause")
+        targets = {r["RangeVar"]["relname"] for r in clause.get("lockedRels", ())}
+        tables = list(_from_tables(from_tree))
+        if not tables:
+            raise SqlError("42601", "FOR UPDATE must specify unqualified relation names")
+        for table in tables:
+            if not targets or table.alias in targets or table.table.name in targets:
+                table.for_update = True
+
+    # -- VALUES ----------------------------------------------------------------
+
+    def _bind_values(self, body: dict, scope: Scope) -> BoundValues:
+        binder = ExprBinder(self.bc, scope, QueryLevel(what="VALUES"), self._subquery_binder)
+        rows = []
+        for row_node in body["valuesLists"]:
+            items = row_node["List"]["items"] if "List" in row_node else row_node
+            rows.append([binder.bind(i) for i in items])
+        width = len(rows[0])
+        if any(len(r) != width for r in rows):
+            raise SqlError("42601", "VALUES lists must all be the same length")
+        types = []
+        for col in range(width):
+            t = common_type([r[col].type for r in rows], "VALUES")
+            if t == UNKNOWN:
+                from qp.types import TEXT
+
+                t = TEXT
+            types.append(t)
+        rows = [[coerce(r[c], types[c], self.bc) for c in range(width)] for r in rows]
+        names = [f"column{i + 1}" for i in range(width)]
+        query = BoundValues(names=names, target_cids=[self.bc.new_cid(n) for n in names], rows=rows, types=types)
+        self._setop_order_limit(body, query, scope)
+        return query
+
+    # -- UNION / INTERSECT / EXCEPT ------------------------------------------------------
+
+    def _bind_setop(self, body: dict, scope: Scope) -> BoundSetOp:
+        op = {"SETOP_UNION": "union", "SETOP_INTERSECT": "intersect", "SETOP_EXCEPT": "except"}[body["op"]]
+        left = self.bind_query({"SelectStmt": body["larg"]}, scope.parent, scope.all_ctes())
+        right = self.bind_query({"SelectStmt": body["rarg"]}, scope.parent, scope.all_ctes())
+        scope.outer_refs |= left.outer_refs | right.outer_refs
+        lt, rt = left.output_types(), right.output_types()
+        if len(lt) != len(rt):
+            raise SqlError("42601", f"each {op.upper()} query must have the same number of columns")
+        types = []
+        for a, b in zip(lt, rt, strict=True):
+            t = common_type([a, b], op.upper())
+            if t == UNKNOWN:
+                from qp.types import TEXT
+
+                t = TEXT
+            types.append(t)
+        query = BoundSetOp(
+            names=list(left.names),
+            target_cids=[self.bc.new_cid(n) for n in left.names],
+            op=op,
+            all=bool(body.get("all")),
+            left=left,
+            right=right,
+            types=types,
+        )
+        query.left_casts = self._side_casts(left, types)
+        query.right_casts = self._side_casts(right, types)
+        self._setop_order_limit(body, query, scope)
+        return query
+
+    def _side_casts(self, side: BoundQuery, types: list[SqlType]) -> list[E.Expr] | None:
+        refs = [E.ColumnRef(cid, t) for cid, t in zip(side.target_cids, side.output_types(), strict=True)]
+        casts = [coerce(r, t, self.bc) for r, t in zip(refs, types, strict=True)]
+        return None if casts == refs else casts
+
+    def _setop_order_limit(self, body: dict, query: BoundQueryBase, scope: Scope) -> None:
+        binder = ExprBinder(self.bc, scope, QueryLevel(what="ORDER BY"), self._subquery_binder)
+        for sort_node in body.get("sortClause", ()):
+            sort = sort_node["SortBy"]
+            desc = sort.get("sortby_dir") == "SORTBY_DESC"
+            nulls = sort.get("sortby_nulls", "SORTBY_NULLS_DEFAULT")
+            nulls_first = desc if nulls == "SORTBY_NULLS_DEFAULT" else nulls == "SORTBY_NULLS_FIRST"
+            item = sort["node"]
+            position = None
+            if node_kind(item) == "A_Const" and "ival" in item["A_Const"]:
+                position = item["A_Const"]["ival"].get("ival", 0) - 1
+                if not 0 <= position < len(query.names):
+                    raise SqlError("42P10", f"ORDER BY position {position + 1} is not in select list")
+            elif node_kind(item) == "ColumnRef":
+                names = string_list(item["ColumnRef"].get("fields"))
+                if len(names) == 1 and names[0] in query.names:
+                    position = query.names.index(names[0])
+            if position is None:
+                raise SqlError(
+                    "0A000",
+                    "ORDER BY on a UNION/INTERSECT/EXCEPT/VALUES result must name an output column or position",
+                )
+            types = query.output_types()
+            query.order_by.append(SortKey(query.target_cids[position], types[position], desc, nulls_first))
+        query.limit = self._limit(body.get("limitCount"), binder, "LIMIT")
+        query.offset = self._limit(body.get("limitOffset"), binder, "OFFSET")
+
+    # -- FROM ------------------------------------------------------------------------
+
+    def _bind_from_list(self, items: list, scope: Scope, binder: ExprBinder) -> Any:
+        tree = None
+        for item in items:
+            node = self._bind_from_item(item, scope, binder)
+            tree = node if tree is None else FromJoin("inner", tree, node, None)
+        return tree
+
+    def _bind_from_item(self, item: dict, scope: Scope, binder: ExprBinder) -> Any:
+        kind = node_kind(item)
+        body = node_body(item)
+        if kind == "RangeVar":
+            return self._bind_range_var(body, scope)
+        if kind == "JoinExpr":
+            return self._bind_join(body, scope, binder)
+        if kind == "RangeSubselect":
+            if body.get("lateral"):
+                raise SqlError("0A000", "LATERAL subqueries are not supported")
+            query = self.bind_query(body["subquery"], scope.parent, scope.all_ctes())
+            alias = body.get("alias", {}).get("aliasname") or "unnamed_subquery"
+            return self._subquery_item(query, body.get("alias"), alias, scope)
+        if kind == "RangeFunction":
+            return self._bind_range_function(body, scope, binder)
+        raise SqlError("0A000", f"{kind} in FROM is not supported")
+
+    def _subquery_item(self, query: BoundQuery, alias_node: dict | None, alias: str, scope: Scope) -> FromSubquery:
+        colnames = string_list((alias_node or {}).get("colnames"))
+        names = list(query.names)
+        if len(colnames) > len(names):
+            raise SqlError("42P10", f'table "{alias}" has {len(names)} columns available but {len(colnames)} columns specified')
+        names[: len(colnames)] = colnames
+        types = query.output_types()
+        cids = [self.bc.new_cid(n) for n in names]
+        columns = [ScopeColumn(n, E.ColumnRef(c, t, n)) for n, c, t in zip(names, cids, types, strict=True)]
+        scope.items.append(RangeItem(alias, columns))
+        scope.item_named(alias)
+        return FromSubquery(query, cids, alias)
+
+    def _bind_range_var(self, body: dict, scope: Scope) -> Any:
+        name = body["relname"]
+        schema = body.get("schemaname")
+        alias_node = body.get("alias")
+        alias = alias_node["aliasname"] if alias_node else name
+        ctes = scope.all_ctes()
+        if schema is None and name in ctes:
+            cte_query_node, cte_names, cte_parent, visible = ctes[name]
+            query = self.bind_query(cte_query_node, cte_parent, visible)
+            query.names = list(cte_names) + list(query.names[len(cte_names):])
+            return self._subquery_item(query, alias_node, alias, scope)
+        table = None
+        if schema in (None, "public"):
+            table = self.bc.catalog.find_table(name)
+        if table is None:
+            if self.bc.resolve_special_relation is not None:
+                relation = self.bc.resolve_special_relation(schema, name)
+                if relation is not None:
+                    return self._virtual_item(relation, alias_node, alias, scope)
+            qualified = f"{schema}.{name}" if schema else name
+            raise SqlError("42P01", f'relation "{qualified}" does not exist')
+        self.bc.tables_read.add(table.oid)
+        colnames = string_list((alias_node or {}).get("colnames"))
+        cids: list[int | None] = []
+        columns = []
+        live = 0
+        for attnum, column in enumerate(table.columns, start=1):
+            if column.dropped:
+                cids.append(None)
+                continue
+            shown = colnames[live] if live < len(colnames) else column.name
+            live += 1
+            cid = self.bc.new_cid(shown)
+            cids.append(cid)
+            columns.append(ScopeColumn(shown, E.ColumnRef(cid, column.type, shown), table_oid=table.oid, attnum=attnum))
+        scope.items.append(RangeItem(alias, columns, table))
+        scope.item_named(alias)
+        return FromTable(table, alias, cids)
+
+    def _virtual_item(self, relation: Any, alias_node: dict | None, alias: str, scope: Scope) -> FromVirtual:
+        colnames = string_list((alias_node or {}).get("colnames"))
+        cids, columns = [], []
+        for i, (name, typ) in enumerate(relation.columns):
+            shown = colnames[i] if i < len(colnames) else name
+            cid = self.bc.new_cid(shown)
+            cids.append(cid)
+            columns.append(ScopeColumn(shown, E.ColumnRef(cid, typ, shown)))
+        scope.items.append(RangeItem(alias, columns))
+        return FromVirtual(relation, cids, alias)
+
+    def _bind_range_function(self, body: dict, scope: Scope, binder: ExprBinder) -> FromFunction:
+        if body.get("lateral"):
+            raise SqlError("0A000", "LATERAL is not supported")
+        functions = body.get("functions", ())
+        if len(functions) != 1 or body.get("is_rowsfrom"):
+            raise SqlError("0A000", "ROWS FROM with several functions is not supported")
+        pair = functions[0]["List"]["items"]
+        call_node = pair[0]
+        if node_kind(call_node) != "FuncCall":
+            raise SqlError("0A000", "only function calls are supported in FROM")
+        fc = call_node["FuncCall"]
+        name = string_list(fc.get("funcname"))[-1]
+        # Arguments cannot see this FROM clause's items (no LATERAL).
+        inner = ExprBinder(self.bc, Scope(parent=scope.parent), QueryLevel(what="FROM"), self._subquery_binder)
+        args = [inner.bind(a) for a in fc.get("args", ())]
+        resolved = resolve_function(name, [a.type for a in args])
+        args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
+        call = E.Call(name, resolved.impl, tuple(args), resolved.return_type, resolved.strict,
+                      resolved.needs_context, resolved.volatility)
+        alias_node = body.get("alias")
+        alias = alias_node["aliasname"] if alias_node else name
+        colnames = string_list((alias_node or {}).get("colnames"))
+        rtype = resolved.return_type
+        if rtype.fields:
+            out = [(n, t) for n, t in rtype.fields]
+        else:
+            out = [(alias if alias_node else name, rtype)]
+        if body.get("ordinality"):
+            out.append(("ordinality", INT8))
+        names = [colnames[i] if i < len(colnames) else n for i, (n, _) in enumerate(out)]
+        if not resolved.returns_set:
+            raise SqlError("0A000", f"function {name}() in FROM must return a set")
+        cids = [self.bc.new_cid(n) for n in names]
+        columns = [ScopeColumn(n, E.ColumnRef(c, t, n)) for n, c, (_, t) in zip(names, cids, out, strict=True)]
+        scope.items.append(RangeItem(alias, columns))
+        scope.item_named(alias)
+        return FromFunction(call, cids, alias, bool(body.get("ordinality")))
+
+    def _bind_join(self, body: dict, scope: Scope, binder: ExprBinder) -> FromJoin:
+        kind = {"JOIN_INNER": "inner", "JOIN_LEFT": "left", "JOIN_RIGHT": "right", "JOIN_FULL": "full"}.get(
+            body.get("jointype", "JOIN_INNER")
+        )
+        if kind is None:
+            raise SqlError("0A000", f"join type {body.get('jointype')} is not supported")
+        before = len(scope.items)
+        left = self._bind_from_item(body["larg"], scope, binder)
+        middle = len(scope.items)
+        right = self._bind_from_item(body["rarg"], scope, binder)
+        left_items, right_items = scope.items[before:middle], scope.items[middle:]
+        condition = None
+        using = string_list(body.get("usingClause"))
+        if body.get("isNatural"):
+            left_names = [c.name for it in left_items for c in it.columns]
+            right_names = {c.name for it in right_items for c in it.columns}
+            using = [n for n in left_names if n in right_names]
+        if using:
+            conds = []
+            merged_columns = []
+            for name in using:
+                lcol = _find_unique(left_items, name, "left")
+                rcol = _find_unique(right_items, name, "right")
+                conds.append(binder.operator("=", lcol.expr, rcol.expr))
+                if kind == "full":
+                    typ = common_type([lcol.expr.type, rcol.expr.type], "JOIN/USING")
+                    merged = E.Coalesce((coerce(lcol.expr, typ, self.bc), coerce(rcol.expr, typ, self.bc)), typ)
+                else:
+                    merged = rcol.expr if kind == "right" else lcol.expr
+                merged_columns.append(ScopeColumn(name, merged))
+                for it in left_items + right_items:
+                    it.merged_away.add(name)
+            scope.using_columns = merged_columns + scope.using_columns
+            condition = E.and_all(conds)
+        elif "quals" in body:
+            saved = binder.level.what
+            binder.level.what = "JOIN conditions"
+            condition = binder.bind_bool(body["quals"], "JOIN/ON")
+            binder.level.what = saved
+        alias_node = body.get("alias")
+        if alias_node:
+            # A join alias hides the joined items' own names.
+            columns = [c for c in scope.using_columns if c.name in using] + [
+                c for it in left_items + right_items for c in it.columns if c.name not in using
+            ]
+            del scope.items[before:]
+            scope.items.append(RangeItem(alias_node["aliasname"], columns))
+        return FromJoin(kind, left, right, condition)
+
+    def _expand_star(self, node: dict, scope: Scope) -> list[tuple[str, E.Expr]]:
+        names = string_list(node["ColumnRef"].get("fields"))
+        if len(names) == 1:
+            if not scope.items:
+                raise SqlError("42601", "SELECT * with no tables specified is not valid")
+            out = [(c.name, c.expr) for c in scope.using_columns]
+            for item in scope.items:
+                out += [(c.name, c.expr) for c in item.columns if not c.hidden and c.name not in item.merged_away]
+            return out
+        item = scope.item_named(names[-2])
+        if item is None:
+            raise SqlError("42P01", f'missing FROM-clause entry for table "{names[-2]}"')
+        return [(c.name, c.expr) for c in item.columns if not c.hidden]
+
+    def _subquery_binder(self, node: dict, scope: Scope) -> BoundQuery:
+        return self.bind_query(node, scope, scope.all_ctes())
+
+
+def _find_unique(items: list[RangeItem], name: str, side: str) -> ScopeColumn:
+    found = [c for it in items for c in it.columns if c.name == name]
+    if not found:
+        raise SqlError("42703", f'column "{name}" specified in USING clause does not exist in {side} table')
+    if len(found) > 1:
+        raise SqlError("42702", f'common column name "{name}" appears more than once in {side} table')
+    return found[0]
+
+
+def _from_tables(tree: Any):
+    if isinstance(tree, FromTable):
+        yield tree
+    elif isinstance(tree, FromJoin):
+        yield from _from_tables(tree.left)
+        yield from _from_tables(tree.right)
+
+
+def _level_cids(query: BoundSelect) -> set[int]:
+    out: set[int] = set()
+
+    def collect(tree: Any) -> None:
+        if isinstance(tree, (FromTable, FromSubquery, FromFunction, FromVirtual)):
+            out.update(c for c in tree.cids if c is not None)
+        elif isinstance(tree, FromJoin):
+            collect(tree.left)
+            collect(tree.right)
+
+    collect(query.from_)
+    return out
+
+
+def _is_star(node: dict) -> bool:
+    fields = node["ColumnRef"].get("fields", ())
+    return bool(fields) and "A_Star" in fields[-1]
+
+
+def figure_colname(node: dict | None) -> str:
+    name, _ = _figure(node)
+    return name or "?column?"
+
+
+def _figure(node: dict | None) -> tuple[str | None, int]:
+    """PostgreSQL's FigureColname: the default name of an output column."""
+    if node is None:
+        return None, 0
+    kind = node_kind(node)
+    body = node_body(node)
+    if kind == "ColumnRef":
+        names = string_list(body.get("fields"))
+        return (names[-1] if names and names[-1] != "*" else None), 2
+    if kind == "A_Indirection":
+        name, strength = _figure(body.get("arg"))
+        for step in body.get("indirection", ()):
+            if "String" in step:
+                return step["String"]["sval"], 2
+        return name, strength
+    if kind == "FuncCall":
+        return string_list(body.get("funcname"))[-1], 2
+    if kind == "TypeCast":
+        name, strength = _figure(body.get("arg"))
+        if strength <= 1:
+            names = string_list(body["typeName"].get("names"))
+            return names[-1], 1
+        return name, strength
+    if kind == "CollateClause":
+        return _figure(body.get("arg"))
+    if kind == "CaseExpr":
+        name, strength = _figure(body.get("defresult"))
+        if strength <= 1:
+            return "case", 1
+        return name, strength
+    if kind == "A_ArrayExpr":
+        return "array", 2
+    if kind == "RowExpr":
+        return "row", 2
+    if kind == "CoalesceExpr":
+        return "coalesce", 2
+    if kind == "MinMaxExpr":
+        return ("greatest" if body.get("op") == "IS_GREATEST" else "least"), 2
+    if kind == "SQLValueFunction":
+        op = body.get("op", "")
+        return {
+            "SVFOP_CURRENT_DATE": "current_date", "SVFOP_CURRENT_TIME": "current_time",
+            "SVFOP_CURRENT_TIME_N": "current_time", "SVFOP_CURRENT_TIMESTAMP": "current_timestamp",
+            "SVFOP_CURRENT_TIMESTAMP_N": "current_timestamp", "SVFOP_LOCALTIME": "localtime",
+            "SVFOP_LOCALTIME_N": "localtime", "SVFOP_LOCALTIMESTAMP": "localtimestamp",
+            "SVFOP_LOCALTIMESTAMP_N": "localtimestamp", "SVFOP_CURRENT_ROLE": "current_role",
+            "SVFOP_CURRENT_USER": "current_user", "SVFOP_USER": "current_user",
+            "SVFOP_SESSION_USER": "session_user", "SVFOP_CURRENT_CATALOG": "current_catalog",
+            "SVFOP_CURRENT_SCHEMA": "current_schema",
+        }.get(op), 2
+    if kind == "SubLink":
+        link = body.get("subLinkType")
+        if link == "EXISTS_SUBLINK":
+            return "exists", 2
+        if link == "ARRAY_SUBLINK":
+            return "array", 2
+        if link == "EXPR_SUBLINK":
+            sub = body["subselect"]["SelectStmt"]
+            targets = sub.get("targetList", ())
+            if targets:
+                res = targets[0]["ResTarget"]
+                if res.get("name"):
+                    return res["name"], 2
+                return _figure(res.get("val"))
+        return None, 0
+    if kind == "A_Expr" and body.get("kind") == "AEXPR_NULLIF":
+        return "nullif", 2
+    return None, 0

@@ -1,0 +1,128 @@
+"""Name resolution: which FROM item and column a name in a query refers to.
+
+A `Scope` is one query level's FROM clause: a list of range items, each with
+an alias and named columns, plus the enclosing query's scope for correlated
+references. A column's meaning is an expression (usually a ColumnRef to the
+item's column identity; for `JOIN … USING` columns of a FULL join it is a
+COALESCE of both sides), so later stages never see names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from qp import expr as E
+from qp.errors import SqlError
+
+
+@dataclass
+class ScopeColumn:
+    name: str
+    expr: E.Expr
+    hidden: bool = False  # not expanded by `*` (USING duplicates)
+    table_oid: int = 0
+    attnum: int = 0
+
+
+@dataclass
+class RangeItem:
+    alias: str
+    columns: list[ScopeColumn]
+    table: object = None  # TableDef for base tables
+    # Names hidden from unqualified lookup because JOIN USING merged them.
+    merged_away: set[str] = field(default_factory=set)
+
+    def find(self, name: str) -> ScopeColumn | None:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        return None
+
+
+@dataclass
+class Scope:
+    items: list[RangeItem] = field(default_factory=list)
+    parent: Scope | None = None
+    # Columns introduced by JOIN USING at this level, visible unqualified.
+    using_columns: list[ScopeColumn] = field(default_factory=list)
+    # Filled in by lookups that fall through to an enclosing scope.
+    outer_refs: set[int] = field(default_factory=set)
+    # WITH queries defined at this level: name -> (node, column names, parent scope, CTEs it sees)
+    ctes: dict = field(default_factory=dict)
+    # WITH queries visible from enclosing levels.
+    inherited_ctes: dict = field(default_factory=dict)
+
+    def all_ctes(self) -> dict:
+        return {**self.inherited_ctes, **self.ctes}
+
+    def item_named(self, alias: str) -> RangeItem | None:
+        found = [item for item in self.items if item.alias == alias]
+        if len(found) > 1:
+            raise SqlError("42712", f'table name "{alias}" specified more than once')
+        return found[0] if found else None
+
+    def lookup(self, names: list[str]) -> E.Expr:
+        """The expression a (possibly qualified) column name denotes."""
+        scope: Scope | None = self
+        depth = 0
+        while scope is not None:
+            found = scope._lookup_here(names)
+            if found is not None:
+                if depth == 0:
+                    return found
+                return _as_outer(found, self, depth)
+            scope = scope.parent
+            depth += 1
+        if len(names) >= 2:
+            qualifier = names[-2]
+            if not self._has_alias_anywhere(qualifier):
+                raise SqlError("42P01", f'missing FROM-clause entry for table "{qualifier}"')
+            raise SqlError("42703", f"column {'.'.join(names[-2:])} does not exist")
+        raise SqlError("42703", f'column "{names[-1]}" does not exist')
+
+    def _has_alias_anywhere(self, alias: str) -> bool:
+        scope: Scope | None = self
+        while scope is not None:
+            if any(item.alias == alias for item in scope.items):
+                return True
+            scope = scope.parent
+        return False
+
+    def _lookup_here(self, names: list[str]) -> E.Expr | None:
+        if len(names) == 1:
+            name = names[0]
+            for column in self.using_columns:
+                if column.name == name:
+                    return column.expr
+            matches = []
+            for item in self.items:
+                if name in item.merged_away:
+                    continue
+                column = item.find(name)
+                if column is not None:
+                    matches.append(column)
+            if len(matches) > 1:
+                raise SqlError("42702", f'column reference "{name}" is ambiguous')
+            return matches[0].expr if matches else None
+        if len(names) > 3:
+            raise SqlError("42601", f"improper qualified name (too many dotted names): {'.'.join(names)}")
+        alias, name = names[-2], names[-1]
+        item = self.item_named(alias)
+        if item is None:
+            return None
+        column = item.find(name)
+        if column is None:
+            raise SqlError("42703", f"column {alias}.{name} does not exist")
+        return column.expr
+
+
+def _as_outer(found: E.Expr, inner: Scope, depth: int) -> E.Expr:
+    """A column of an enclosing query, seen from `inner` (depth levels down)."""
+    if not isinstance(found, E.ColumnRef):
+        raise SqlError("0A000", "correlated references to merged JOIN USING columns are not supported")
+    scope: Scope | None = inner
+    for _ in range(depth):
+        assert scope is not None
+        scope.outer_refs.add(found.cid)
+        scope = scope.parent
+    return E.OuterRef(found.cid, found.type, found.name)

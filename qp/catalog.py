@@ -1,0 +1,280 @@
+"""The catalog: tables, columns, indexes and constraints, stored in storage.
+
+Every descriptor is a row under the system key space, written by DDL
+transactions through the same adjudicators and journal as data, so DDL is
+transactional and versioned like everything else:
+
+  sys/cat/ver          the catalog version, bumped by every DDL (so two
+                       concurrent DDLs conflict: the later gets OC001)
+  sys/cat/oid          the next object id
+  sys/cat/rel/<oid>    a table descriptor, indexes and constraints inside it
+
+A DML transaction lists the descriptor key of each table it writes as a
+"check" key: if a DDL on that table commits after the transaction's τ_start,
+the adjudicator refuses the commit (OC001), because the writes were planned
+against a schema that no longer exists. Keeping a table's indexes inside its
+descriptor makes CREATE/DROP INDEX conflict with concurrent writers the same
+way.
+
+The QP caches the catalog by version (`CatalogSnapshot`, immutable); storage
+tells it when the version it planned with is not the one as of its τ.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from qp.errors import SqlError
+from qp.types import SqlType, type_by_oid
+from storage import keys
+
+CATALOG_PREFIX = keys.NS_SYSTEM + b"cat/"
+VERSION_KEY = CATALOG_PREFIX + b"ver"
+NEXT_OID_KEY = CATALOG_PREFIX + b"oid"
+RELATION_PREFIX = CATALOG_PREFIX + b"rel/"
+FIRST_USER_OID = 16384
+
+DEFAULT_SCHEMA = "public"
+
+# Which key encoding each type uses; types missing here cannot be in a key
+# (DSQL: interval, bytea? (allowed here), json, jsonb, arrays are not indexable).
+_KEY_KIND_BY_OID = {
+    16: "bool",
+    20: "int",
+    21: "int",
+    23: "int",
+    26: "int",
+    1082: "int",
+    1083: "int",
+    1114: "int",
+    1184: "int",
+    700: "float",
+    701: "float",
+    1700: "numeric",
+    25: "text",
+    1043: "text",
+    19: "text",
+    18: "text",
+    1042: "bpchar",
+    17: "bytes",
+    2950: "uuid",
+}
+
+
+def key_kind(t: SqlType) -> str | None:
+    return _KEY_KIND_BY_OID.get(t.oid)
+
+
+def relation_key(oid: int) -> bytes:
+    return RELATION_PREFIX + struct.pack(">I", oid)
+
+
+class IndexState:
+    WRITE_ONLY = "write_only"  # maintained by writers, not yet used by reads (being built)
+    PUBLIC = "public"
+
+
+@dataclass(frozen=True)
+class ColumnDef:
+    name: str
+    type: SqlType
+    not_null: bool = False
+    default_sql: str | None = None
+    dropped: bool = False
+
+
+@dataclass(frozen=True)
+class IndexDef:
+    oid: int
+    name: str
+    index_id: int
+    columns: tuple[int, ...]  # positions in TableDef.columns
+    unique: bool = False
+    primary: bool = False
+    state: str = IndexState.PUBLIC
+    constraint: bool = False  # created by a PRIMARY KEY / UNIQUE constraint
+
+
+@dataclass(frozen=True)
+class CheckDef:
+    name: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class TableDef:
+    oid: int
+    name: str
+    columns: tuple[ColumnDef, ...]
+    pk: tuple[int, ...] | None  # None: a hidden row id is the key
+    indexes: tuple[IndexDef, ...] = ()
+    checks: tuple[CheckDef, ...] = ()
+    schema: str = DEFAULT_SCHEMA
+    next_index_id: int = 2
+    key_id: int = 0
+    kind: str = "table"
+
+    # -- derived, never stored --------------------------------------------
+
+    @cached_property
+    def descriptor_key(self) -> bytes:
+        return relation_key(self.oid)
+
+    @cached_property
+    def primary_prefix(self) -> bytes:
+        return keys.table_prefix(self.key_id, keys.PRIMARY_INDEX_ID)
+
+    @cached_property
+    def primary_end(self) -> bytes:
+        return keys.prefix_end(self.primary_prefix)
+
+    @cached_property
+    def pk_encoders(self) -> tuple:
+        if self.pk is None:
+            return (keys.encode_int,)
+        return tuple(keys.encoder_for(key_kind(self.columns[i].type)) for i in self.pk)
+
+    @cached_property
+    def live_columns(self) -> tuple[int, ...]:
+        return tuple(i for i, c in enumerate(self.columns) if not c.dropped)
+
+    def column_index(self, name: str) -> int | None:
+        for i, column in enumerate(self.columns):
+            if column.name == name and not column.dropped:
+                return i
+        return None
+
+    def row_key(self, row: tuple) -> bytes:
+        assert self.pk is not None
+        pk = self.pk
+        if len(pk) == 1:
+            value = row[pk[0]]
+            return self.primary_prefix + self.pk_encoders[0](value)
+        return self.primary_prefix + b"".join(enc(row[i]) for enc, i in zip(self.pk_encoders, pk, strict=True))
+
+    def rowid_key(self, rowid: int) -> bytes:
+        return self.primary_prefix + keys.encode_int(rowid)
+
+    def index_prefix(self, index: IndexDef) -> bytes:
+        return keys.table_prefix(self.key_id, index.index_id)
+
+    def index_encoders(self, index: IndexDef) -> tuple:
+        return tuple(keys.encoder_for(key_kind(self.columns[i].type)) for i in index.columns)
+
+    def index_entry_key(self, index: IndexDef, row: tuple, row_key: bytes) -> bytes:
+        """The index entry of a row. Unique indexes key on the values alone
+        (so two rows with one value collide, in storage and at the adjudicator),
+        except when a value is NULL: NULLs are distinct, so the row key makes
+        the entry unique."""
+        values = [row[i] for i in index.columns]
+        encoded = keys.encode_values(self.index_encoders(index), values)
+        prefix = self.index_prefix(index)
+        if index.unique and None not in values:
+            return prefix + encoded
+        return prefix + encoded + row_key[len(self.primary_prefix) :]
+
+    @property
+    def secondary_indexes(self) -> tuple[IndexDef, ...]:
+        return tuple(ix for ix in self.indexes if not ix.primary)
+
+    def index_named(self, name: str) -> IndexDef | None:
+        for index in self.indexes:
+            if index.name == name:
+                return index
+        return None
+
+    # -- storage form ------------------------------------------------------
+
+    def to_record(self) -> dict:
+        return {
+            "kind": self.kind,
+            "oid": self.oid,
+            "name": self.name,
+            "schema": self.schema,
+            "key_id": self.key_id,
+            "columns": [
+                [c.name, c.type.oid, c.type.typmod, c.not_null, c.default_sql, c.dropped] for c in self.columns
+            ],
+            "pk": list(self.pk) if self.pk is not None else None,
+            "indexes": [
+                [ix.oid, ix.name, ix.index_id, list(ix.columns), ix.unique, ix.primary, ix.state, ix.constraint]
+                for ix in self.indexes
+            ],
+            "checks": [[c.name, c.sql] for c in self.checks],
+            "next_index_id": self.next_index_id,
+        }
+
+    @staticmethod
+    def from_record(record: dict) -> TableDef:
+        columns = tuple(
+            ColumnDef(name, type_by_oid(oid).with_typmod(typmod), not_null, default_sql, dropped)
+            for name, oid, typmod, not_null, default_sql, dropped in record["columns"]
+        )
+        indexes = tuple(
+            IndexDef(oid, name, index_id, tuple(cols), unique, primary, state, constraint)
+            for oid, name, index_id, cols, unique, primary, state, constraint in record["indexes"]
+        )
+        pk = record["pk"]
+        return TableDef(
+            oid=record["oid"],
+            name=record["name"],
+            schema=record["schema"],
+            key_id=record["key_id"],
+            columns=columns,
+            pk=tuple(pk) if pk is not None else None,
+            indexes=indexes,
+            checks=tuple(CheckDef(n, s) for n, s in record["checks"]),
+            next_index_id=record["next_index_id"],
+            kind=record.get("kind", "table"),
+        )
+
+
+@dataclass
+class CatalogSnapshot:
+    """The catalog at one version: immutable once built, shared by sessions."""
+
+    version: int
+    tables: dict[tuple[str, str], TableDef] = field(default_factory=dict)
+    next_oid: int = FIRST_USER_OID
+    # Per-snapshot caches of things derived from descriptors (bound defaults,
+    # compiled checks); keyed by table oid. Safe because the snapshot never changes.
+    derived: dict = field(default_factory=dict)
+
+    @cached_property
+    def by_oid(self) -> dict[int, TableDef]:
+        return {t.oid: t for t in self.tables.values()}
+
+    @cached_property
+    def indexes_by_name(self) -> dict[tuple[str, str], tuple[TableDef, IndexDef]]:
+        out = {}
+        for table in self.tables.values():
+            for index in table.indexes:
+                out[(table.schema, index.name)] = (table, index)
+        return out
+
+    def find_table(self, name: str, schema: str | None = None) -> TableDef | None:
+        return self.tables.get((schema or DEFAULT_SCHEMA, name))
+
+    def relation_name_taken(self, name: str, schema: str = DEFAULT_SCHEMA) -> bool:
+        return (schema, name) in self.tables or (schema, name) in self.indexes_by_name
+
+    @staticmethod
+    def from_rows(version: int, rows: list[tuple[bytes, object]], next_oid: int) -> CatalogSnapshot:
+        snapshot = CatalogSnapshot(version=version, next_oid=next_oid)
+        for _, record in rows:
+            table = TableDef.from_record(record)
+            snapshot.tables[(table.schema, table.name)] = table
+        return snapshot
+
+
+def require_key_type(column: ColumnDef, what: str) -> str:
+    kind = key_kind(column.type)
+    if kind is None:
+        from qp.types import format_type
+
+        raise SqlError(
+            "0A000", f'{what} on column "{column.name}" of type {format_type(column.type)} is not supported'
+        )
+    return kind

@@ -1,0 +1,622 @@
+"""INSERT, UPDATE and DELETE: binding, and applying rows to the write buffer.
+
+A DML statement first reads everything it needs (the source rows, the rows
+to change, existing keys), then computes the new rows, then buffers all its
+writes. Reading before writing gives PostgreSQL's statement semantics (a
+statement does not see its own changes, so `INSERT INTO t SELECT * FROM t`
+copies each row once).
+
+For every changed row the statement buffers the row's post-image under its
+primary key and the entries of every index. Those keys are the write set
+the adjudicator checks at COMMIT: two transactions that insert one primary
+key, or one value of a unique index, conflict there even though neither saw
+the other. Uniqueness against committed data is checked here, against the
+snapshot and the transaction's own writes (23505).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from qp import expr as E
+from qp.api import Column
+from qp.binder.context import BindContext, QueryLevel
+from qp.binder.expressions import ExprBinder, coerce, resolve_unknown
+from qp.binder.query import FromTable, QueryBinder, figure_colname
+from qp.binder.scope import RangeItem, Scope, ScopeColumn
+from qp.catalog import IndexDef, TableDef
+from qp.errors import SqlError
+from qp.exec.compile import Layout, compile_predicate, compile_row, compile_scalar
+from qp.exec.operators import Operator, SublinkSlots, collect
+from qp.exec.runtime import RunContext
+from qp.parse import node_kind
+from qp.plan.access import plan_table
+from qp.plan.planner import Planner
+from qp.txn import encoded_size
+from qp.types import UNKNOWN, text_encoder
+
+KEY_BYTES_MAX = 1024  # DSQL: primary and secondary index keys are at most 1 KiB
+ROW_BYTES_MAX = 2 * 1024 * 1024
+
+_rowid_counter = itertools.count()
+_EPOCH_2020_US = 1_577_836_800_000_000
+
+
+def new_rowid() -> int:
+    """A unique hidden row id: microseconds since 2020 and a counter (fits in 63 bits)."""
+    return ((time.time_ns() // 1000 - _EPOCH_2020_US) << 12) | (next(_rowid_counter) & 0xFFF)
+
+
+@dataclass
+class TableContext:
+    """A DML target: its scope (for SET, WHERE, RETURNING) and its column identities."""
+
+    table: TableDef
+    scope: Scope
+    cids: list[int | None]
+    alias: str
+
+
+def target_context(bc: BindContext, relation: dict) -> TableContext:
+    scope = Scope()
+    binder = QueryBinder(bc)
+    item = binder._bind_range_var(relation, scope)
+    if not isinstance(item, FromTable):
+        raise SqlError("42809", f'cannot change relation "{relation["relname"]}"')
+    if item.table.kind != "table":
+        raise SqlError("42809", f'cannot change {item.table.kind} "{item.table.name}"')
+    return TableContext(item.table, scope, item.cids, item.alias)
+
+
+@dataclass
+class Returning:
+    exprs: list[E.Expr]
+    columns: list[Column]
+    slots: SublinkSlots = field(default_factory=lambda: SublinkSlots([]))
+
+
+def bind_returning(bc: BindContext, tc: TableContext, nodes: list, extra_scope: Scope | None = None) -> Returning | None:
+    if not nodes:
+        return None
+    binder = ExprBinder(bc, extra_scope or tc.scope, QueryLevel(what="RETURNING"), QueryBinder(bc)._subquery_binder)
+    exprs, names = [], []
+    for node in nodes:
+        res = node["ResTarget"]
+        value = res["val"]
+        if node_kind(value) == "ColumnRef" and "A_Star" in value["ColumnRef"]["fields"][-1]:
+            for column in tc.scope.items[0].columns:
+                exprs.append(column.expr)
+                names.append(column.name)
+            continue
+        exprs.append(resolve_unknown(binder.bind(value), bc))
+        names.append(res.get("name") or figure_colname(value))
+    columns = [Column(n, e.type.oid, e.type.typlen, e.type.typmod) for n, e in zip(names, exprs, strict=True)]
+    return Returning(exprs, columns)
+
+
+class RowWriter:
+    """Checks constraints and buffers a table's rows and index entries."""
+
+    def __init__(self, bc: BindContext, tc: TableContext) -> None:
+        self.table = tc.table
+        self.tc = tc
+        table = tc.table
+        self.layout = Layout([c for c in tc.cids if c is not None])
+        live = [i for i, c in enumerate(tc.cids) if c is not None]
+        self.live_positions = live
+        # CHECK constraints, bound over the table's columns.
+        checks = []
+        binder = ExprBinder(bc, tc.scope, QueryLevel(what="check constraints"))
+        for check in table.checks:
+            expr = binder.bind_bool(json.loads(check.sql), "CHECK")
+            checks.append((check.name, compile_scalar(expr, self.layout)))
+        self.checks = checks
+        self.not_null = [i for i, c in enumerate(table.columns) if c.not_null and not c.dropped]
+
+    def _live(self, row: tuple) -> tuple:
+        return tuple(row[i] for i in self.live_positions)
+
+    def validate(self, row: tuple, frame) -> None:
+        table = self.table
+        for i in self.not_null:
+            if row[i] is None:
+                raise SqlError(
+                    "23502",
+                    f'null value in column "{table.columns[i].name}" of relation "{table.name}" violates not-null constraint',
+                    detail=f"Failing row contains {self.describe(row, frame)}.",
+                )
+        if self.checks:
+            live = self._live(row)
+            for name, fn in self.checks:
+                # A CHECK fails only when FALSE: NULL (unknown) passes.
+                if fn(live, frame) is False:
+                    raise SqlError(
+                        "23514",
+                        f'new row for relation "{table.name}" violates check constraint "{name}"',
+                        detail=f"Failing row contains {self.describe(row, frame)}.",
+                    )
+
+    def describe(self, row: tuple, frame) -> str:
+        parts = []
+        for i in self.live_positions:
+            value = row[i]
+            if value is None:
+                parts.append("null")
+            else:
+                parts.append(text_encoder(self.table.columns[i].type, frame.ctx)(value).decode())
+        return "(" + ", ".join(parts) + ")"
+
+    def key_text(self, columns: tuple[int, ...], row: tuple, frame) -> str:
+        names = ", ".join(self.table.columns[i].name for i in columns)
+        values = ", ".join(
+            "null" if row[i] is None else text_encoder(self.table.columns[i].type, frame.ctx)(row[i]).decode()
+            for i in columns
+        )
+        return f"Key ({names})=({values})"
+
+    def row_key(self, row: tuple) -> bytes:
+        table = self.table
+        key = table.row_key(row) if table.pk is not None else table.rowid_key(new_rowid())
+        if len(key) > KEY_BYTES_MAX:
+            raise SqlError("54000", "key size too large")
+        return key
+
+    def index_entries(self, row: tuple, row_key: bytes) -> list[tuple[IndexDef, bytes]]:
+        out = []
+        for index in self.table.secondary_indexes:
+            entry = self.table.index_entry_key(index, row, row_key)
+            if len(entry) > KEY_BYTES_MAX:
+                raise SqlError("54000", "key size too large")
+            out.append((index, entry))
+        return out
+
+
+# -- INSERT ------------------------------------------------------------------------------
+
+@dataclass
+class InsertPlan:
+    tc: TableContext
+    writer: RowWriter
+    target_positions: list[int]  # table column index for each source column
+    source: Operator
+    defaults: list[tuple[int, Any]]  # (column index, compiled default or None)
+    on_conflict: str | None  # None | "nothing" | "update"
+    arbiter: tuple[IndexDef, ...]  # unique indexes (the primary first) that ON CONFLICT covers
+    update_set: list[tuple[int, Any]]  # DO UPDATE: (column index, compiled fn over old+excluded)
+    update_where: Any
+    returning: Returning | None
+    returning_fn: Any
+
+    @property
+    def columns(self) -> list[Column] | None:
+        return self.returning.columns if self.returning else None
+
+
+def bind_insert(bc: BindContext, body: dict) -> InsertPlan:
+    if "withClause" in body:
+        raise SqlError("0A000", "WITH on INSERT is not supported")
+    tc = target_context(bc, body["relation"])
+    table = tc.table
+    names = [r["ResTarget"]["name"] for r in body.get("cols", ())]
+    if names:
+        positions = []
+        for name in names:
+            index = table.column_index(name)
+            if index is None:
+                raise SqlError("42703", f'column "{name}" of relation "{table.name}" does not exist')
+            if index in positions:
+                raise SqlError("42701", f'column "{name}" specified more than once')
+            positions.append(index)
+    else:
+        positions = list(table.live_columns)
+    select = body.get("selectStmt")
+    if body.get("override", "OVERRIDING_NOT_SET") != "OVERRIDING_NOT_SET":
+        raise SqlError("0A000", "OVERRIDING is not supported")
+    source, positions = _bind_insert_source(bc, tc, select, positions)
+    writer = RowWriter(bc, tc)
+    defaults = _bind_defaults(bc, tc, positions)
+    plan = InsertPlan(tc, writer, positions, source, defaults, None, (), [], None, None, None)
+    if "onConflictClause" in body:
+        _bind_on_conflict(bc, tc, body["onConflictClause"], plan)
+    plan.returning = bind_returning(bc, tc, _returning_nodes(body))
+    if plan.returning is not None:
+        plan.returning_fn = compile_row(plan.returning.exprs, writer.layout)
+    return plan
+
+
+_DEFAULT_MARK = object()
+
+
+def _bind_insert_source(bc: BindContext, tc: TableContext, select: dict | None, positions: list[int]):
+    table = tc.table
+    if select is None:  # DEFAULT VALUES
+        from qp.exec.operators import OneRow
+
+        return OneRow(), []
+    body = select["SelectStmt"]
+    if "valuesLists" in body and not any(k in body for k in ("sortClause", "limitCount", "withClause")):
+        binder = ExprBinder(bc, Scope(), QueryLevel(what="VALUES"), QueryBinder(bc)._subquery_binder)
+        rows = []
+        for row_node in body["valuesLists"]:
+            items = row_node["List"]["items"] if "List" in row_node else row_node
+            if len(items) > len(positions):
+                raise SqlError("42601", "INSERT has more expressions than target columns")
+            row = []
+            for pos, item in zip(positions, items, strict=False):
+                if node_kind(item) == "SetToDefault":
+                    row.append(E.Const(_DEFAULT_MARK, UNKNOWN))
+                    continue
+                column = table.columns[pos]
+                row.append(coerce(binder.bind(item), column.type, bc, "assignment", column.name))
+            rows.append(row)
+        width = max(len(r) for r in rows)
+        if any(len(r) != width for r in rows):
+            raise SqlError("42601", "VALUES lists must all be the same length")
+        positions = positions[:width]
+        from qp.exec.operators import ValuesOp
+
+        cids = [bc.new_cid() for _ in positions]
+        planner = Planner()
+        out_rows = []
+        slots_seen = SublinkSlots([])
+        for row in rows:
+            exprs, slots = planner.prepare_sublinks(row, [])
+            if slots:
+                if len(rows) > 1:
+                    raise SqlError("0A000", "subqueries in a multi-row VALUES list are not supported")
+                slots_seen = slots
+            out_rows.append(exprs)
+        return ValuesOp(out_rows, cids, slots_seen), positions
+    query = QueryBinder(bc).bind_query(select)
+    types = query.output_types()
+    if len(types) > len(positions):
+        raise SqlError("42601", "INSERT has more expressions than target columns")
+    positions = positions[: len(types)]
+    op = Planner().plan_query(query)
+    casts = [
+        coerce(E.ColumnRef(cid, t), table.columns[pos].type, bc, "assignment", table.columns[pos].name)
+        for cid, t, pos in zip(query.target_cids, types, positions, strict=True)
+    ]
+    if any(not isinstance(c, E.ColumnRef) for c in casts):
+        from qp.exec.operators import FilterProject
+
+        op = FilterProject(op, None, casts, [bc.new_cid() for _ in casts], SublinkSlots([]))
+    return op, positions
+
+
+def _bind_defaults(bc: BindContext, tc: TableContext, given: list[int]) -> list[tuple[int, Any]]:
+    """Default values for the columns an INSERT leaves out (or writes DEFAULT into)."""
+    out = []
+    binder = ExprBinder(bc, Scope(), QueryLevel(what="DEFAULT"))
+    for i, column in enumerate(tc.table.columns):
+        if column.dropped:
+            continue
+        if column.default_sql is None:
+            out.append((i, None))
+            continue
+        expr = coerce(binder.bind(json.loads(column.default_sql)), column.type, bc, "assignment", column.name)
+        out.append((i, compile_scalar(expr, Layout([]))))
+    return out
+
+
+def _bind_on_conflict(bc: BindContext, tc: TableContext, clause: dict, plan: InsertPlan) -> None:
+    table = tc.table
+    action = clause.get("action")
+    infer = clause.get("infer")
+    uniques = [ix for ix in table.indexes if ix.unique]
+    if infer is not None:
+        if "conname" in infer:
+            arbiter = [ix for ix in uniques if ix.name == infer["conname"]]
+            if not arbiter:
+                raise SqlError("42704", f'constraint "{infer["conname"]}" for table "{table.name}" does not exist')
+        else:
+            if "whereClause" in infer:
+                raise SqlError("0A000", "ON CONFLICT with a partial index predicate is not supported")
+            cols = set()
+            for elem in infer.get("indexElems", ()):
+                name = elem["IndexElem"].get("name")
+                index = table.column_index(name) if name else None
+                if index is None:
+                    raise SqlError("42703", f'column "{name}" does not exist')
+                cols.add(index)
+            arbiter = [ix for ix in uniques if set(ix.columns) == cols]
+            if not arbiter:
+                raise SqlError(
+                    "42P10", "there is no unique or exclusion constraint matching the ON CONFLICT specification"
+                )
+    else:
+        if action == "ONCONFLICT_UPDATE":
+            raise SqlError("42601", "ON CONFLICT DO UPDATE requires inference specification or constraint name")
+        arbiter = uniques
+    plan.arbiter = tuple(arbiter)
+    if action == "ONCONFLICT_NOTHING":
+        plan.on_conflict = "nothing"
+        return
+    plan.on_conflict = "update"
+    # SET and WHERE see the existing row (the table's name) and EXCLUDED.
+    scope = Scope(items=list(tc.scope.items))
+    excluded_cids = [bc.new_cid(c.name) if not c.dropped else None for c in table.columns]
+    scope.items.append(RangeItem("excluded", [
+        ScopeColumn(c.name, E.ColumnRef(cid, c.type, c.name))
+        for c, cid in zip(table.columns, excluded_cids, strict=True) if cid is not None
+    ]))
+    binder = ExprBinder(bc, scope, QueryLevel(what="ON CONFLICT DO UPDATE"))
+    layout = Layout([c for c in tc.cids if c is not None] + [c for c in excluded_cids if c is not None])
+    plan.update_set = _bind_set_list(bc, table, clause.get("targetList", ()), binder, layout)
+    if "whereClause" in clause:
+        plan.update_where = compile_predicate(binder.bind_bool(clause["whereClause"], "WHERE"), layout)
+
+
+def _bind_set_list(bc, table: TableDef, targets: list, binder: ExprBinder, layout: Layout) -> list[tuple[int, Any]]:
+    out: list[tuple[int, Any]] = []
+    seen: set[int] = set()
+    for node in targets:
+        res = node["ResTarget"]
+        name = res["name"]
+        if res.get("indirection"):
+            raise SqlError("0A000", "assigning to a subscript or field is not supported")
+        index = table.column_index(name)
+        if index is None:
+            raise SqlError("42703", f'column "{name}" of relation "{table.name}" does not exist')
+        if index in seen:
+            raise SqlError("42601", f'multiple assignments to same column "{name}"')
+        seen.add(index)
+        value = res["val"]
+        if node_kind(value) == "MultiAssignRef":
+            raise SqlError("0A000", "multiple-column assignment is not supported")
+        column = table.columns[index]
+        if node_kind(value) == "SetToDefault":
+            if column.default_sql is None:
+                expr: E.Expr = E.Const(None, column.type)
+            else:
+                expr = coerce(ExprBinder(bc, Scope(), QueryLevel()).bind(json.loads(column.default_sql)),
+                              column.type, bc, "assignment", name)
+        else:
+            expr = coerce(binder.bind(value), column.type, bc, "assignment", name)
+        if any(isinstance(n, E.SubLink) for n in E.walk(expr)):
+            raise SqlError("0A000", "subqueries in SET are not supported")
+        out.append((index, compile_scalar(expr, layout)))
+    return out
+
+
+async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]]:
+    txn = rc.txn
+    frame = rc.frame
+    table = plan.tc.table
+    writer = plan.writer
+    source_rows = await collect(plan.source, rc)
+    width = len(table.columns)
+    new_rows: list[tuple] = []
+    for src in source_rows:
+        row: list[Any] = [None] * width
+        given = set()
+        for pos, value in zip(plan.target_positions, src, strict=False):
+            if value is _DEFAULT_MARK:
+                continue
+            row[pos] = value
+            given.add(pos)
+        for pos, default in plan.defaults:
+            if pos not in given and default is not None:
+                row[pos] = default((), frame)
+        new_rows.append(tuple(row))
+    for row in new_rows:
+        writer.validate(row, frame)
+    keys = [writer.row_key(row) for row in new_rows]
+    existing = await txn.get(keys) if table.pk is not None else [None] * len(keys)
+    primary = next((ix for ix in table.indexes if ix.primary), None)
+    arbiter = {ix.oid for ix in plan.arbiter}
+    written: set[bytes] = set()
+    returning_rows: list[tuple] = []
+    affected = 0
+    for row, key, current in zip(new_rows, keys, existing, strict=True):
+        if key in written:
+            current = txn.buffer.values.get(key)  # inserted earlier by this statement
+        conflict = (primary, key, current) if current is not None else await _unique_conflict(txn, writer, row, key)
+        if conflict is not None:
+            index, existing_key, existing_row = conflict
+            if plan.on_conflict is None or index is None or index.oid not in arbiter:
+                columns = index.columns if index is not None else (table.pk or ())
+                name = index.name if index is not None else f"{table.name}_pkey"
+                raise SqlError(
+                    "23505",
+                    f'duplicate key value violates unique constraint "{name}"',
+                    detail=f"{writer.key_text(columns, row, frame)} already exists.",
+                )
+            if plan.on_conflict == "nothing":
+                continue
+            if existing_key in written:
+                raise SqlError(
+                    "21000",
+                    "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                    hint="Ensure that no rows proposed for insertion within the same command have duplicate "
+                    "constrained values.",
+                )
+            combined = writer._live(existing_row) + writer._live(row)
+            if plan.update_where is not None and not plan.update_where(combined, frame):
+                continue
+            updated = list(existing_row)
+            for pos, fn in plan.update_set:
+                updated[pos] = fn(combined, frame)
+            updated_row = tuple(updated)
+            writer.validate(updated_row, frame)
+            new_key = await _apply_update(txn, writer, existing_key, existing_row, updated_row, frame)
+            written.add(new_key)
+            affected += 1
+            if plan.returning is not None:
+                returning_rows.append(plan.returning_fn(writer._live(updated_row), frame))
+            continue
+        _buffer_row(txn, writer, key, row)
+        written.add(key)
+        affected += 1
+        if plan.returning is not None:
+            returning_rows.append(plan.returning_fn(writer._live(row), frame))
+    txn.depend_on(table.descriptor_key)
+    return affected, returning_rows
+
+
+async def _unique_conflict(txn, writer: RowWriter, row: tuple, key: bytes):
+    """(index, key, row) of an existing row holding one of `row`'s unique values, if any."""
+    for index, entry in writer.index_entries(row, key):
+        if not index.unique or any(row[i] is None for i in index.columns):
+            continue
+        (other_key,) = await txn.get([entry])
+        if other_key is not None and other_key != key:
+            (other,) = await txn.get([other_key])
+            if other is not None:
+                return index, other_key, other
+    return None
+
+
+def _buffer_row(txn, writer: RowWriter, key: bytes, row: tuple) -> None:
+    nbytes = encoded_size(row)
+    if nbytes > ROW_BYTES_MAX:
+        raise SqlError("54000", "maximum row size exceeded")
+    txn.count_rows(1, nbytes + len(key))
+    txn.put(key, row)
+    for _, entry in writer.index_entries(row, key):
+        txn.put(entry, key)
+
+
+async def _apply_update(txn, writer: RowWriter, old_key: bytes, old_row: tuple, new_row: tuple, frame) -> bytes:
+    """Buffer the change of one row; returns its (possibly new) key."""
+    table = writer.table
+    new_key = table.row_key(new_row) if table.pk is not None else old_key
+    if len(new_key) > KEY_BYTES_MAX:
+        raise SqlError("54000", "key size too large")
+    if new_key != old_key:
+        (existing,) = await txn.get([new_key])
+        if existing is not None:
+            raise SqlError(
+                "23505",
+                f'duplicate key value violates unique constraint "{table.name}_pkey"',
+                detail=f"{writer.key_text(table.pk, new_row, frame)} already exists.",
+            )
+        txn.put(old_key, None)
+    old_entries = dict((ix.oid, e) for ix, e in writer.index_entries(old_row, old_key))
+    for index, entry in writer.index_entries(new_row, new_key):
+        before = old_entries.get(index.oid)
+        if before == entry and new_key == old_key:
+            continue
+        if before is not None and before != entry:
+            txn.put(before, None)
+        if index.unique and not any(new_row[i] is None for i in index.columns):
+            (other,) = await txn.get([entry])
+            if other is not None and other != old_key:
+                (other_row,) = await txn.get([other])
+                if other_row is not None:
+                    raise SqlError(
+                        "23505",
+                        f'duplicate key value violates unique constraint "{index.name}"',
+                        detail=f"{writer.key_text(index.columns, new_row, frame)} already exists.",
+                    )
+        txn.put(entry, new_key)
+    nbytes = encoded_size(new_row)
+    if nbytes > ROW_BYTES_MAX:
+        raise SqlError("54000", "maximum row size exceeded")
+    txn.count_rows(1, nbytes + len(new_key))
+    txn.put(new_key, new_row)
+    return new_key
+
+
+# -- UPDATE and DELETE ---------------------------------------------------------------------
+
+@dataclass
+class ModifyPlan:
+    kind: str  # "update" | "delete"
+    tc: TableContext
+    writer: RowWriter
+    scan: Operator  # all columns (by table position of live columns) + the row key
+    set_list: list[tuple[int, Any]]
+    returning: Returning | None
+    returning_fn: Any
+    filter_slots: Any = None
+
+    @property
+    def columns(self) -> list[Column] | None:
+        return self.returning.columns if self.returning else None
+
+
+def bind_modify(bc: BindContext, body: dict, kind: str) -> ModifyPlan:
+    if "withClause" in body:
+        raise SqlError("0A000", f"WITH on {kind.upper()} is not supported")
+    if body.get("fromClause") or body.get("usingClause"):
+        raise SqlError("0A000", f"{'UPDATE ... FROM' if kind == 'update' else 'DELETE ... USING'} is not supported yet")
+    tc = target_context(bc, body["relation"])
+    table = tc.table
+    level = QueryLevel(what="WHERE")
+    qb = QueryBinder(bc)
+    binder = ExprBinder(bc, tc.scope, level, qb._subquery_binder)
+    where = binder.bind_bool(body["whereClause"], "WHERE") if "whereClause" in body else None
+    if "whereClause" in body and node_kind(body["whereClause"]) == "CurrentOfExpr":
+        raise SqlError("0A000", "WHERE CURRENT OF is not supported")
+    live_cids = [c for c in tc.cids if c is not None]
+    planner = Planner()
+    scan, later = plan_table(table, tc.cids, E.conjuncts(where), set(live_cids), for_update=False,
+                             outer_positions=None, with_key=True, all_columns=True)
+    if later:
+        exprs, slots = planner.prepare_sublinks([E.and_all(later)], scan.cids)
+        from qp.exec.operators import FilterProject
+
+        scan = FilterProject(scan, exprs[0], None, None, slots)
+    writer = RowWriter(bc, tc)
+    set_list = []
+    if kind == "update":
+        set_list = _bind_set_list(bc, table, body.get("targetList", ()), binder, writer.layout)
+    returning = bind_returning(bc, tc, _returning_nodes(body))
+    returning_fn = compile_row(returning.exprs, writer.layout) if returning is not None else None
+    return ModifyPlan(kind, tc, writer, scan, set_list, returning, returning_fn)
+
+
+async def run_modify(plan: ModifyPlan, rc: RunContext) -> tuple[int, list[tuple]]:
+    txn = rc.txn
+    frame = rc.frame
+    table = plan.tc.table
+    writer = plan.writer
+    live_positions = writer.live_positions
+    width = len(table.columns)
+    matches = await collect(plan.scan, rc)
+    returning_rows = []
+    seen: set[bytes] = set()
+    for match in matches:
+        key = match[-1]
+        if key in seen:
+            continue
+        seen.add(key)
+        old = [None] * width
+        for pos, value in zip(live_positions, match, strict=False):
+            old[pos] = value
+        old_row = tuple(old)
+        live = match[:-1]
+        if plan.kind == "delete":
+            txn.put(key, None)
+            for _, entry in writer.index_entries(old_row, key):
+                txn.put(entry, None)
+            txn.count_rows(1, len(key))
+            if plan.returning is not None:
+                returning_rows.append(plan.returning_fn(live, frame))
+            continue
+        new = list(old_row)
+        for pos, fn in plan.set_list:
+            new[pos] = fn(live, frame)
+        new_row = tuple(new)
+        writer.validate(new_row, frame)
+        await _apply_update(txn, writer, key, old_row, new_row, frame)
+        if plan.returning is not None:
+            returning_rows.append(plan.returning_fn(writer._live(new_row), frame))
+    txn.depend_on(table.descriptor_key)
+    return len(seen), returning_rows
+
+
+
+def _returning_nodes(body: dict) -> list:
+    """RETURNING targets (PostgreSQL 18's grammar wraps them in a ReturningClause)."""
+    clause = body.get("returningClause")
+    if clause is None:
+        return body.get("returningList", [])
+    if clause.get("options"):
+        raise SqlError("0A000", "RETURNING WITH (OLD/NEW) is not supported")
+    return clause.get("exprs", [])

@@ -1,0 +1,954 @@
+"""Physical operators: async producers of row batches.
+
+Every operator has `cids` (the column identities of its output rows, in
+order) and `run(rc)`, an async generator of non-empty lists of tuples.
+Work is per batch wherever possible: a filter or projection is one generated
+list comprehension per batch (see compile.py). Operators that evaluate
+subqueries per row (`SublinkSlots`) fall back to a row loop, because a
+subquery needs storage and storage is async.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from qp import expr as E
+from qp.errors import SqlError
+from qp.exec.compile import (
+    DeferredError,
+    ExecFrame,
+    Layout,
+    compile_batch,
+    compile_predicate,
+    compile_row,
+    compile_scalar,
+)
+from qp.exec.runtime import SCAN_CACHE_ROWS_MAX, RunContext
+
+BATCH_ROWS = 1024
+
+
+class Operator:
+    cids: list[int]
+
+    def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        raise NotImplementedError
+
+    def explain(self) -> list[str]:
+        return [type(self).__name__]
+
+    def children(self) -> list[Operator]:
+        return []
+
+
+async def collect(op: Operator, rc: RunContext) -> list[tuple]:
+    out: list[tuple] = []
+    async for batch in op.run(rc):
+        out += batch
+    return out
+
+
+# -- subqueries inside expressions -----------------------------------------------------
+
+class SublinkSlots:
+    """The subqueries of one operator's expressions, evaluated per input row."""
+
+    def __init__(self, slots: list[tuple[E.SubLink, Operator, Callable | None, Callable | None]]) -> None:
+        # (sublink, plan, outer extractor(row, X) -> tuple, test fn(row, X) -> value)
+        self.slots = slots
+
+    def __bool__(self) -> bool:
+        return bool(self.slots)
+
+    async def evaluate(self, row: tuple, rc: RunContext) -> list:
+        values = []
+        for link, plan, outer_fn, test_fn in self.slots:
+            try:
+                outer = outer_fn(row, rc.frame) if outer_fn is not None else ()
+                test = test_fn(row, rc.frame) if test_fn is not None else None
+                values.append(await run_sublink(link, plan, outer, test, rc))
+            except SqlError as exc:
+                values.append(DeferredError(exc))
+        return values
+
+
+async def run_sublink(link: E.SubLink, plan: Operator, outer: tuple, test: Any, rc: RunContext) -> Any:
+    memo = rc.caches.sublinks
+    try:
+        key = (id(link), outer)
+        hash(key)
+    except TypeError:
+        key = None
+    if link.kind in ("any", "all"):
+        values = memo.get(key) if key is not None else None
+        if values is None:
+            values = [r[0] for r in await collect(plan, rc.child(outer))]
+            if key is not None:
+                memo[key] = values
+        return _quantified(link, test, values)
+    if key is not None and key in memo:
+        return memo[key]
+    sub_rc = rc.child(outer)
+    if link.kind == "exists":
+        result = False
+        async for _ in plan.run(sub_rc):
+            result = True
+            break
+    elif link.kind == "scalar":
+        rows: list[tuple] = []
+        async for batch in plan.run(sub_rc):
+            rows += batch
+            if len(rows) > 1:
+                break
+        if len(rows) > 1:
+            raise SqlError("21000", "more than one row returned by a subquery used as an expression")
+        result = rows[0][0] if rows else None
+    elif link.kind == "array":
+        result = [r[0] for r in await collect(plan, sub_rc)]
+    else:
+        raise SqlError("0A000", f"{link.kind} subqueries are not supported")
+    if key is not None:
+        memo[key] = result
+    return result
+
+
+def _quantified(link: E.SubLink, test: Any, values: list) -> bool | None:
+    is_all = link.kind == "all"
+    if not values:
+        return is_all
+    if test is None:
+        return None
+    op = link.op
+    unknown = False
+    for value in values:
+        result = None if value is None else op(test, value)
+        if result is None:
+            unknown = True
+        elif is_all and result is False:
+            return False
+        elif not is_all and result is True:
+            return True
+    return None if unknown else is_all
+
+
+# -- leaves -------------------------------------------------------------------------------
+
+class OneRow(Operator):
+    def __init__(self) -> None:
+        self.cids = []
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        yield [()]
+
+
+class Empty(Operator):
+    def __init__(self, cids: list[int]) -> None:
+        self.cids = cids
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        return
+        yield  # pragma: no cover
+
+
+class ValuesOp(Operator):
+    def __init__(self, rows: list[list[E.Expr]], cids: list[int], sublinks: SublinkSlots) -> None:
+        self.cids = cids
+        self.sublinks = sublinks
+        layout = Layout([], None)
+        self._rows = [compile_row(r, layout) for r in rows]
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        frame = rc.frame
+        out = []
+        for fn in self._rows:
+            if self.sublinks:
+                frame.subs = await self.sublinks.evaluate((), rc)
+            out.append(fn((), frame))
+        if out:
+            yield out
+
+    def explain(self) -> list[str]:
+        return [f"Values Scan ({len(self._rows)} rows)"]
+
+
+class FunctionScan(Operator):
+    def __init__(self, call: E.Call, cids: list[int], ordinality: bool, record: bool) -> None:
+        self.cids = cids
+        self.call = call
+        self.ordinality = ordinality
+        self.record = record
+        self._args = compile_row(list(call.args), Layout([]))
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        args = self._args((), rc.frame)
+        if self.call.strict and any(a is None for a in args):
+            return
+        if self.call.needs_context:
+            args = (rc.ctx, *args)
+        results = self.call.impl(*args)
+        batch: list[tuple] = []
+        for n, value in enumerate(results, start=1):
+            row = tuple(value) if self.record else (value,)
+            if self.ordinality:
+                row = (*row, n)
+            batch.append(row)
+            if len(batch) >= BATCH_ROWS:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def explain(self) -> list[str]:
+        return [f"Function Scan on {self.call.name}"]
+
+
+class Rename(Operator):
+    """The same rows under new column identities (a subquery in FROM)."""
+
+    def __init__(self, child: Operator, cids: list[int]) -> None:
+        assert len(child.cids) == len(cids)
+        self.child = child
+        self.cids = cids
+
+    def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        return self.child.run(rc)
+
+    def explain(self) -> list[str]:
+        return ["Subquery Scan", *["  " + line for line in self.child.explain()]]
+
+    def children(self) -> list[Operator]:
+        return [self.child]
+
+
+# -- row-by-row and batch transforms ----------------------------------------------------------
+
+class FilterProject(Operator):
+    """WHERE and/or SELECT list over the child's rows."""
+
+    def __init__(
+        self,
+        child: Operator,
+        predicate: E.Expr | None,
+        exprs: list[E.Expr] | None,
+        cids: list[int] | None,
+        sublinks: SublinkSlots,
+        outer_positions: dict[int, int] | None = None,
+    ) -> None:
+        self.child = child
+        self.cids = cids if exprs is not None else child.cids
+        self.sublinks = sublinks
+        self.predicate_expr = predicate
+        self.exprs = exprs
+        layout = Layout(child.cids, outer_positions)
+        if sublinks:
+            self._pred = compile_predicate(predicate, layout) if predicate is not None else None
+            self._proj = compile_row(exprs, layout) if exprs is not None else None
+        else:
+            self._batch = compile_batch(exprs, predicate, layout)
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        frame = rc.frame
+        if not self.sublinks:
+            fn = self._batch
+            async for batch in self.child.run(rc):
+                out = fn(batch, frame)
+                if out:
+                    yield out
+            return
+        pred, proj, sublinks = self._pred, self._proj, self.sublinks
+        async for batch in self.child.run(rc):
+            out = []
+            for row in batch:
+                frame.subs = await sublinks.evaluate(row, rc)
+                if pred is not None and not pred(row, frame):
+                    continue
+                out.append(proj(row, frame) if proj is not None else row)
+            if out:
+                yield out
+
+    def explain(self) -> list[str]:
+        parts = []
+        if self.exprs is not None:
+            parts.append("Project")
+        if self.predicate_expr is not None:
+            parts.append("Filter")
+        return ["+".join(parts) or "Pass", *["  " + line for line in self.child.explain()]]
+
+    def children(self) -> list[Operator]:
+        return [self.child]
+
+
+class ProjectSet(Operator):
+    """A select list with set-returning functions: rows per input row, in lockstep."""
+
+    def __init__(self, child: Operator, exprs: list[E.Expr], cids: list[int], outer_positions=None) -> None:
+        from qp.binder.expressions import SetReturning
+
+        self.child = child
+        self.cids = cids
+        layout = Layout(child.cids, outer_positions)
+        self._parts: list[tuple[bool, Callable]] = []
+        for e in exprs:
+            if isinstance(e, SetReturning):
+                call = e.call
+                self._parts.append((True, (call, compile_row(list(call.args), layout))))
+            else:
+                self._parts.append((False, compile_scalar(e, layout)))
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        frame = rc.frame
+        async for batch in self.child.run(rc):
+            out = []
+            for row in batch:
+                scalars: list[Any] = []
+                sets: list[list] = []
+                for is_set, fn in self._parts:
+                    if is_set:
+                        call, args_fn = fn
+                        args = args_fn(row, frame)
+                        if call.strict and any(a is None for a in args):
+                            values: list = []
+                        else:
+                            values = list(call.impl(rc.ctx, *args) if call.needs_context else call.impl(*args))
+                        sets.append(values)
+                        scalars.append(None)
+                    else:
+                        scalars.append(fn(row, frame))
+                longest = max((len(s) for s in sets), default=0)
+                for i in range(longest):
+                    out.append(self._combine(scalars, sets, i))
+            if out:
+                yield out
+
+    def _combine(self, scalars: list, sets: list[list], i: int) -> tuple:
+        out = []
+        set_index = 0
+        for (is_set, _), value in zip(self._parts, scalars, strict=True):
+            if is_set:
+                values = sets[set_index]
+                set_index += 1
+                out.append(values[i] if i < len(values) else None)
+            else:
+                out.append(value)
+        return tuple(out)
+
+    def explain(self) -> list[str]:
+        return ["ProjectSet", *["  " + line for line in self.child.explain()]]
+
+    def children(self) -> list[Operator]:
+        return [self.child]
+
+
+class Limit(Operator):
+    def __init__(self, child: Operator, limit: E.Expr | None, offset: E.Expr | None) -> None:
+        self.child = child
+        self.cids = child.cids
+        self._limit = compile_scalar(limit, Layout([])) if limit is not None else None
+        self._offset = compile_scalar(offset, Layout([])) if offset is not None else None
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        limit = self._limit((), rc.frame) if self._limit else None
+        offset = self._offset((), rc.frame) if self._offset else 0
+        offset = offset or 0
+        if limit is not None and limit < 0:
+            raise SqlError("2201W", "LIMIT must not be negative")
+        if offset < 0:
+            raise SqlError("2201X", "OFFSET must not be negative")
+        if limit == 0:
+            return
+        remaining = limit
+        async for batch in self.child.run(rc):
+            if offset:
+                if offset >= len(batch):
+                    offset -= len(batch)
+                    continue
+                batch = batch[offset:]
+                offset = 0
+            if remaining is not None:
+                if len(batch) >= remaining:
+                    yield batch[:remaining]
+                    return
+                remaining -= len(batch)
+            yield batch
+
+    def explain(self) -> list[str]:
+        return ["Limit", *["  " + line for line in self.child.explain()]]
+
+    def children(self) -> list[Operator]:
+        return [self.child]
+
+
+def sort_rows(rows: list[tuple], keys: list[tuple[int, Callable | None, bool, bool]]) -> None:
+    """Sort in place by (position, value key, desc, nulls_first) keys, stably."""
+    for position, value_key, desc, nulls_first in reversed(keys):
+        null_rank = 1 if nulls_first == desc else 0
+        other = 1 - null_rank
+        if value_key is None:
+            rows.sort(key=lambda r, p=position, n=null_rank, o=other: (n, None) if r[p] is None else (o, r[p]),
+                      reverse=desc)
+        else:
+            rows.sort(
+                key=lambda r, p=position, n=null_rank, o=other, k=value_key: (n, None) if r[p] is None else (o, k(r[p])),
+                reverse=desc,
+            )
+
+
+class Sort(Operator):
+    def __init__(self, child: Operator, keys: list[tuple[int, Any, bool, bool]]) -> None:
+        """keys: (cid, sort key function or None, desc, nulls_first)."""
+        self.child = child
+        self.cids = child.cids
+        positions = {cid: i for i, cid in enumerate(child.cids)}
+        self._keys = [(positions[cid], fn, desc, nf) for cid, fn, desc, nf in keys]
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        rows: list[tuple] = []
+        async for batch in self.child.run(rc):
+            rows += batch
+        sort_rows(rows, self._keys)
+        for i in range(0, len(rows), BATCH_ROWS):
+            yield rows[i : i + BATCH_ROWS]
+
+    def explain(self) -> list[str]:
+        return ["Sort", *["  " + line for line in self.child.explain()]]
+
+    def children(self) -> list[Operator]:
+        return [self.child]
+
+
+class Distinct(Operator):
+    """Keep the first row of each distinct value of `key_cids` (all columns if None)."""
+
+    def __init__(self, child: Operator, key_fns: list[Callable | None], key_cids: list[int] | None = None) -> None:
+        self.child = child
+        self.cids = child.cids
+        positions = {cid: i for i, cid in enumerate(child.cids)}
+        cids = key_cids if key_cids is not None else child.cids
+        self._positions = [positions[c] for c in cids]
+        self._fns = key_fns
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        seen: set = set()
+        positions, fns = self._positions, self._fns
+        async for batch in self.child.run(rc):
+            out = []
+            for row in batch:
+                key = tuple(
+                    (fn(row[p]) if fn is not None and row[p] is not None else row[p])
+                    for p, fn in zip(positions, fns, strict=True)
+                )
+                if key not in seen:
+                    seen.add(key)
+                    out.append(row)
+            if out:
+                yield out
+
+    def explain(self) -> list[str]:
+        return ["Unique", *["  " + line for line in self.child.explain()]]
+
+    def children(self) -> list[Operator]:
+        return [self.child]
+
+
+class SetOperation(Operator):
+    def __init__(self, op: str, all_: bool, left: Operator, right: Operator, cids: list[int],
+                 key_fns: list[Callable | None]) -> None:
+        self.op = op
+        self.all = all_
+        self.left = left
+        self.right = right
+        self.cids = cids
+        self._fns = key_fns
+
+    def _key(self, row: tuple) -> tuple:
+        return tuple((fn(v) if fn is not None and v is not None else v) for fn, v in zip(self._fns, row, strict=True))
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        if self.op == "union" and self.all:
+            async for batch in self.left.run(rc):
+                yield batch
+            async for batch in self.right.run(rc):
+                yield batch
+            return
+        if self.op == "union":
+            seen: set = set()
+            for side in (self.left, self.right):
+                async for batch in side.run(rc):
+                    out = []
+                    for row in batch:
+                        key = self._key(row)
+                        if key not in seen:
+                            seen.add(key)
+                            out.append(row)
+                    if out:
+                        yield out
+            return
+        right_counts: dict = {}
+        for row in await collect(self.right, rc):
+            key = self._key(row)
+            right_counts[key] = right_counts.get(key, 0) + 1
+        out = []
+        emitted: dict = {}
+        for row in await collect(self.left, rc):
+            key = self._key(row)
+            available = right_counts.get(key, 0)
+            if self.op == "intersect":
+                if self.all:
+                    if available > 0:
+                        right_counts[key] = available - 1
+                        out.append(row)
+                elif available and key not in emitted:
+                    emitted[key] = 1
+                    out.append(row)
+            else:  # except
+                if self.all:
+                    if available > 0:
+                        right_counts[key] = available - 1
+                    else:
+                        out.append(row)
+                elif not available and key not in emitted:
+                    emitted[key] = 1
+                    out.append(row)
+        for i in range(0, len(out), BATCH_ROWS):
+            yield out[i : i + BATCH_ROWS]
+
+    def explain(self) -> list[str]:
+        name = {"union": "Append" if self.all else "HashSetOp Union", "intersect": "HashSetOp Intersect",
+                "except": "HashSetOp Except"}[self.op]
+        return [name, *["  " + line for line in self.left.explain()], *["  " + line for line in self.right.explain()]]
+
+    def children(self) -> list[Operator]:
+        return [self.left, self.right]
+
+
+# -- joins ------------------------------------------------------------------------------------
+
+class HashJoin(Operator):
+    """Equi-join: builds a hash table of the right side, probes with the left.
+
+    kind: inner | left | full (a right join is planned as a left join with the
+    sides swapped; output order is by cid, so the swap is invisible).
+    """
+
+    def __init__(self, kind: str, left: Operator, right: Operator, left_keys: list[E.Expr], right_keys: list[E.Expr],
+                 residual: E.Expr | None, key_fns: list[Callable | None], outer_positions=None) -> None:
+        self.kind = kind
+        self.left = left
+        self.right = right
+        self.cids = left.cids + right.cids
+        lay_left = Layout(left.cids, outer_positions)
+        lay_right = Layout(right.cids, outer_positions)
+        self._left_key = compile_row(left_keys, lay_left)
+        self._right_key = compile_row(right_keys, lay_right)
+        self._fns = key_fns
+        self._residual = compile_predicate(residual, Layout(self.cids, outer_positions)) if residual is not None else None
+        self._right_width = len(right.cids)
+        self._left_width = len(left.cids)
+
+    def _normalize(self, key: tuple) -> tuple | None:
+        if None in key:
+            return None
+        fns = self._fns
+        return tuple(fn(v) if fn is not None else v for fn, v in zip(fns, key, strict=True))
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        frame = rc.frame
+        table: dict[tuple, list[tuple]] = {}
+        right_rows = await collect(self.right, rc)
+        right_key = self._right_key
+        unmatched_right: set[int] | None = set(range(len(right_rows))) if self.kind == "full" else None
+        index_of: dict[int, int] = {}
+        for i, row in enumerate(right_rows):
+            key = self._normalize(right_key(row, frame))
+            if key is None:
+                continue
+            table.setdefault(key, []).append(row)
+            if unmatched_right is not None:
+                index_of[id(row)] = i
+        left_key, residual, kind = self._left_key, self._residual, self.kind
+        null_right = (None,) * self._right_width
+        async for batch in self.left.run(rc):
+            out = []
+            for row in batch:
+                key = self._normalize(left_key(row, frame))
+                matches = table.get(key) if key is not None else None
+                matched = False
+                if matches:
+                    for other in matches:
+                        combined = row + other
+                        if residual is None or residual(combined, frame):
+                            out.append(combined)
+                            matched = True
+                            if unmatched_right is not None:
+                                unmatched_right.discard(index_of[id(other)])
+                if not matched and kind in ("left", "full"):
+                    out.append(row + null_right)
+            if out:
+                yield out
+        if unmatched_right:
+            null_left = (None,) * self._left_width
+            out = [null_left + right_rows[i] for i in sorted(unmatched_right)]
+            for i in range(0, len(out), BATCH_ROWS):
+                yield out[i : i + BATCH_ROWS]
+
+    def explain(self) -> list[str]:
+        name = {"inner": "Hash Join", "left": "Hash Left Join", "full": "Hash Full Join"}[self.kind]
+        return [name, *["  " + line for line in self.left.explain()], *["  " + line for line in self.right.explain()]]
+
+    def children(self) -> list[Operator]:
+        return [self.left, self.right]
+
+
+class NestedLoopJoin(Operator):
+    def __init__(self, kind: str, left: Operator, right: Operator, condition: E.Expr | None,
+                 sublinks: SublinkSlots, outer_positions=None) -> None:
+        self.kind = kind
+        self.left = left
+        self.right = right
+        self.cids = left.cids + right.cids
+        self.sublinks = sublinks
+        self._cond = (
+            compile_predicate(condition, Layout(self.cids, outer_positions)) if condition is not None else None
+        )
+        self._right_width = len(right.cids)
+        self._left_width = len(left.cids)
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        frame = rc.frame
+        right_rows = await collect(self.right, rc)
+        cond, kind, sublinks = self._cond, self.kind, self.sublinks
+        null_right = (None,) * self._right_width
+        matched_right: set[int] = set()
+        async for batch in self.left.run(rc):
+            out = []
+            for row in batch:
+                matched = False
+                for i, other in enumerate(right_rows):
+                    combined = row + other
+                    if cond is not None:
+                        if sublinks:
+                            frame.subs = await sublinks.evaluate(combined, rc)
+                        if not cond(combined, frame):
+                            continue
+                    out.append(combined)
+                    matched = True
+                    if kind == "full":
+                        matched_right.add(i)
+                if not matched and kind in ("left", "full"):
+                    out.append(row + null_right)
+                if len(out) >= BATCH_ROWS:
+                    yield out
+                    out = []
+            if out:
+                yield out
+        if kind == "full":
+            null_left = (None,) * self._left_width
+            out = [null_left + r for i, r in enumerate(right_rows) if i not in matched_right]
+            if out:
+                yield out
+
+    def explain(self) -> list[str]:
+        name = {"inner": "Nested Loop", "left": "Nested Loop Left Join", "full": "Nested Loop Full Join"}[self.kind]
+        return [name, *["  " + line for line in self.left.explain()], *["  " + line for line in self.right.explain()]]
+
+    def children(self) -> list[Operator]:
+        return [self.left, self.right]
+
+
+# -- aggregation ---------------------------------------------------------------------------
+
+class HashAggregate(Operator):
+    """GROUP BY and aggregates. Output: group columns then aggregate results."""
+
+    def __init__(self, child: Operator, group_exprs: list[E.Expr], group_cids: list[int], aggregates: list,
+                 group_fns: list[Callable | None], outer_positions=None, sublinks: SublinkSlots | None = None) -> None:
+        self.child = child
+        self.cids = list(group_cids) + [a.cid for a in aggregates]
+        self.aggregates = aggregates
+        self._group_fns = group_fns
+        layout = Layout(child.cids, outer_positions)
+        self.sublinks = sublinks or SublinkSlots([])
+        # One projection computes every input the aggregation needs:
+        # group values, then each aggregate's arguments and FILTER.
+        inputs: list[E.Expr] = list(group_exprs)
+        self._arg_slices: list[tuple[int, int, int | None, list[tuple[int, Any, bool, bool]]]] = []
+        from qp.types import sort_key
+
+        for agg in aggregates:
+            start = len(inputs)
+            inputs += list(agg.args)
+            filter_pos = None
+            if agg.filter is not None:
+                filter_pos = len(inputs)
+                inputs.append(agg.filter)
+            order_keys = []
+            for expr, desc, nulls_first in agg.order:
+                order_keys.append((len(inputs), sort_key(expr.type), desc, nulls_first))
+                inputs.append(expr)
+            self._arg_slices.append((start, start + len(agg.args), filter_pos, order_keys))
+        self._ngroup = len(group_exprs)
+        self._inputs = compile_row(inputs, layout) if self.sublinks else compile_batch(inputs, None, layout)
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        frame = rc.frame
+        groups: dict[tuple, list] = {}
+        originals: dict[tuple, tuple] = {}
+        ngroup, slices, aggs = self._ngroup, self._arg_slices, self.aggregates
+        group_fns = self._group_fns
+        needs_state = any(a.distinct or a.order for a in aggs)
+        async for batch in self.child.run(rc):
+            if self.sublinks:
+                values_batch = []
+                for row in batch:
+                    frame.subs = await self.sublinks.evaluate(row, rc)
+                    values_batch.append(self._inputs(row, frame))
+            else:
+                values_batch = self._inputs(batch, frame)
+            for values in values_batch:
+                raw_key = values[:ngroup]
+                key = tuple(
+                    fn(v) if fn is not None and v is not None else v for fn, v in zip(group_fns, raw_key, strict=True)
+                ) if ngroup else ()
+                state = groups.get(key)
+                if state is None:
+                    state = groups[key] = [self._new_state(a) for a in aggs]
+                    originals[key] = raw_key
+                for i, agg in enumerate(aggs):
+                    start, stop, filter_pos, order_keys = slices[i]
+                    if filter_pos is not None and values[filter_pos] is not True:
+                        continue
+                    args = values[start:stop]
+                    if not agg.star and None in args and getattr(agg.resolved, "strict", True):
+                        continue
+                    if needs_state and (agg.distinct or agg.order):
+                        acc, seen, pending = state[i]
+                        if agg.distinct:
+                            dkey = args
+                            if dkey in seen:
+                                continue
+                            seen.add(dkey)
+                        if agg.order:
+                            pending.append((tuple(values[p] for p, _, _, _ in order_keys), args))
+                            continue
+                        acc.step(*args)
+                    else:
+                        state[i].step(*args)
+        if not groups and ngroup == 0:
+            groups[()] = [self._new_state(a) for a in aggs]
+            originals[()] = ()
+        out = []
+        for key, state in groups.items():
+            results = []
+            for i, agg in enumerate(aggs):
+                acc = state[i]
+                if agg.distinct or agg.order:
+                    acc, _, pending = acc
+                    if agg.order:
+                        # Feed the aggregate in its ORDER BY order.
+                        keys = [(j, fn, desc, nf) for j, (_, fn, desc, nf) in enumerate(slices[i][3])]
+                        ordered = [(*order_values, args) for order_values, args in pending]
+                        sort_rows(ordered, keys)
+                        for entry in ordered:
+                            acc.step(*entry[-1])
+                results.append(acc.final())
+            out.append(tuple(originals[key]) + tuple(results))
+            if len(out) >= BATCH_ROWS:
+                yield out
+                out = []
+        if out:
+            yield out
+
+    def _new_state(self, agg) -> Any:
+        acc = agg.resolved.make()
+        if agg.distinct or agg.order:
+            return (acc, set(), [])
+        return acc
+
+    def explain(self) -> list[str]:
+        name = "HashAggregate" if self._ngroup else "Aggregate"
+        return [name, *["  " + line for line in self.child.explain()]]
+
+    def children(self) -> list[Operator]:
+        return [self.child]
+
+
+# -- storage access ---------------------------------------------------------------------------
+
+class ScanSpec:
+    """How to read a table: key ranges (fixed or computed per execution) and pushdown."""
+
+    def __init__(self, *, ranges=None, range_fn=None, keys_fn=None, filter_template=None, reverse=False):
+        self.ranges = ranges  # [(start, end)] known at plan time
+        self.range_fn = range_fn  # (frame) -> [(start, end)] from parameters
+        self.keys_fn = keys_fn  # (frame) -> [key] for point reads
+        self.filter_template = filter_template  # pushed-down filter tree, ("param", i) placeholders
+        self.reverse = reverse
+
+
+def _instantiate(tree: Any, frame: ExecFrame) -> Any:
+    if isinstance(tree, tuple):
+        if tree and tree[0] == "$param":
+            return frame.params[tree[1]]
+        if tree and tree[0] == "$outer":
+            return frame.outer[tree[1]]
+        return tuple(_instantiate(t, frame) for t in tree)
+    return tree
+
+
+class TableScan(Operator):
+    """Rows of a table: point reads, primary-key ranges, or a full scan.
+
+    Output: the projected columns, then the row key if `with_key`.
+    """
+
+    def __init__(self, table, projection: tuple[int, ...], cids: list[int], spec: ScanSpec,
+                 residual: E.Expr | None, *, with_key: bool = False, lock: bool = False,
+                 sublinks: SublinkSlots | None = None, outer_positions=None, access: str = "Seq Scan",
+                 dependent: bool = False) -> None:
+        self.table = table
+        self.projection = projection
+        self.cids = cids
+        self.spec = spec
+        self.with_key = with_key
+        self.lock = lock
+        self.access = access
+        self.residual_expr = residual
+        self.sublinks = sublinks or SublinkSlots([])
+        self.dependent = dependent  # reads parameters or outer values: not cacheable
+        layout = Layout(cids, outer_positions)
+        if residual is not None:
+            self._residual = compile_predicate(residual, layout) if self.sublinks else compile_batch(None, residual, layout)
+        else:
+            self._residual = None
+
+    async def _pages(self, rc: RunContext) -> AsyncIterator[list[tuple[bytes, Any]]]:
+        txn = rc.txn
+        spec = self.spec
+        projection = self.projection
+        if spec.keys_fn is not None:
+            keys = spec.keys_fn(rc.frame)
+            if not keys:
+                return
+            values = await txn.get(keys)
+            pairs = [(k, v) for k, v in zip(keys, values, strict=True) if v is not None]
+            if spec.filter_template is not None:
+                from storage.mvcc import keep_where_true
+
+                keep = keep_where_true(_instantiate(spec.filter_template, rc.frame))
+                pairs = [(k, v) for k, v in pairs if keep(v)]
+            if pairs:
+                yield [(k, tuple(v[i] for i in projection)) for k, v in pairs]
+            return
+        ranges = spec.ranges if spec.ranges is not None else spec.range_fn(rc.frame)
+        filter_tree = _instantiate(spec.filter_template, rc.frame) if spec.filter_template is not None else None
+        for start, end in ranges:
+            async for page in txn.scan(start, end, filter_tree=filter_tree, projection=projection,
+                                       reverse=spec.reverse):
+                yield page
+
+    async def _cached_pages(self, rc: RunContext) -> AsyncIterator[list[tuple[bytes, Any]]]:
+        caches = rc.caches
+        key = (self.table.oid, self.projection, repr(self.spec.ranges), repr(self.spec.filter_template),
+               self.spec.reverse)
+        cached = caches.scans.get(key)
+        if cached is None:
+            cached = []
+            async for page in self._pages(rc):
+                cached += page
+            if caches.scan_rows + len(cached) <= SCAN_CACHE_ROWS_MAX:
+                caches.scans[key] = cached
+                caches.scan_rows += len(cached)
+        for i in range(0, len(cached), BATCH_ROWS):
+            yield cached[i : i + BATCH_ROWS]
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        frame = rc.frame
+        use_cache = rc.in_subquery and not self.dependent and not self.lock
+        pages = self._cached_pages(rc) if use_cache else self._pages(rc)
+        residual, with_key, lock = self._residual, self.with_key, self.lock
+        async for page in pages:
+            if lock:
+                for key, _ in page:
+                    rc.txn.lock(key)
+            rows = [v + (k,) for k, v in page] if with_key else [v for _, v in page]
+            if residual is not None:
+                if self.sublinks:
+                    kept = []
+                    for row in rows:
+                        frame.subs = await self.sublinks.evaluate(row, rc)
+                        if residual(row, frame):
+                            kept.append(row)
+                    rows = kept
+                else:
+                    rows = residual(rows, frame)
+            if rows:
+                yield rows
+
+    def explain(self) -> list[str]:
+        lines = [f"{self.access} on {self.table.name}"]
+        if self.spec.filter_template is not None:
+            lines.append("  Storage Filter (pushed down)")
+        if self.residual_expr is not None:
+            lines.append("  Filter")
+        return lines
+
+
+class IndexScan(Operator):
+    """Rows found through a secondary index: index range scan, then row reads."""
+
+    def __init__(self, table, index, projection: tuple[int, ...], cids: list[int], range_fn, residual: E.Expr | None,
+                 *, with_key: bool = False, lock: bool = False, outer_positions=None, reverse: bool = False) -> None:
+        self.table = table
+        self.index = index
+        self.projection = projection
+        self.cids = cids
+        self.range_fn = range_fn
+        self.with_key = with_key
+        self.lock = lock
+        self.reverse = reverse
+        self.residual_expr = residual
+        layout = Layout(cids, outer_positions)
+        self._residual = compile_batch(None, residual, layout) if residual is not None else None
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        txn = rc.txn
+        projection = self.projection
+        for start, end in self.range_fn(rc.frame):
+            async for page in txn.scan(start, end, reverse=self.reverse):
+                row_keys = [v for _, v in page]
+                rows = await txn.get(row_keys)
+                out = []
+                for key, row in zip(row_keys, rows, strict=True):
+                    if row is None:
+                        continue
+                    if self.lock:
+                        txn.lock(key)
+                    projected = tuple(row[i] for i in projection)
+                    out.append(projected + (key,) if self.with_key else projected)
+                if self._residual is not None:
+                    out = self._residual(out, rc.frame)
+                if out:
+                    yield out
+
+    def explain(self) -> list[str]:
+        lines = [f"Index Scan using {self.index.name} on {self.table.name}"]
+        if self.residual_expr is not None:
+            lines.append("  Filter")
+        return lines
+
+
+class VirtualScan(Operator):
+    """Rows of a relation the QP computes (catalog views)."""
+
+    def __init__(self, relation, cids: list[int]) -> None:
+        self.relation = relation
+        self.cids = cids
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        rows = await self.relation.rows(rc)
+        for i in range(0, len(rows), BATCH_ROWS):
+            yield rows[i : i + BATCH_ROWS]
+
+    def explain(self) -> list[str]:
+        return [f"Function Scan on {self.relation.name}"]

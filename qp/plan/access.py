@@ -1,0 +1,342 @@
+"""Access paths: how one table's rows are read, given the conditions on it.
+
+From the WHERE/ON conjuncts that mention only this table, choose (in order of
+preference): point reads by the full primary key (several keys for an IN
+list), a unique secondary index with every column bound, a primary-key range
+(equality on a prefix, then a range on the next column), a secondary index
+range, or a scan of the whole table. Conditions the chosen path enforces are
+dropped; simple comparisons of a column with a constant or parameter are
+pushed down to storage as a filter (so rows that fail them never cross the
+transport); the rest stay in the QP as a residual filter.
+
+Key values are computed when the statement runs (they may be parameters or
+values of an enclosing query's row), then key-encoded in the column's type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from qp import expr as E
+from qp.catalog import IndexDef, TableDef, key_kind
+from qp.exec.compile import Layout, compile_scalar
+from qp.exec.operators import IndexScan, ScanSpec, SublinkSlots, TableScan
+from storage import keys
+
+_FLIP = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_INT_FAMILY = frozenset({20, 21, 23})
+_TEXT_FAMILY = frozenset({25, 1043, 19})
+# Column types whose Python comparisons equal SQL's, so storage may evaluate them.
+_PUSHABLE_ORDER = frozenset({16, 20, 21, 23, 26, 25, 1043, 19, 1082, 1083, 1114, 1184, 2950, 17})
+_PUSHABLE_EQUALITY = _PUSHABLE_ORDER | {1700}
+
+
+@dataclass
+class Bound:
+    """One usable condition: column `position` <op> `value_expr`."""
+
+    position: int
+    op: str
+    value: E.Expr
+    conjunct: E.Expr
+
+
+def _column_of(e: E.Expr, positions: dict[int, int]) -> int | None:
+    """The table column an expression is (allowing casts within an integer or text family)."""
+    if isinstance(e, E.ColumnRef):
+        return positions.get(e.cid)
+    if isinstance(e, E.Cast) and isinstance(e.arg, E.ColumnRef):
+        src, dst = e.arg.type.oid, e.type.oid
+        if (src in _INT_FAMILY and dst in _INT_FAMILY) or (src in _TEXT_FAMILY and dst in _TEXT_FAMILY):
+            return positions.get(e.arg.cid)
+    return None
+
+
+def _independent(e: E.Expr, table_cids: set[int]) -> bool:
+    for node in E.walk(e):
+        if isinstance(node, E.ColumnRef) and node.cid in table_cids:
+            return False
+        if isinstance(node, (E.SubLink,)):
+            return False
+        if isinstance(node, E.Call) and node.volatility == "v":
+            return False
+    return True
+
+
+def _comparable(column_type, value_type) -> bool:
+    a, b = column_type.oid, value_type.oid
+    if a in _INT_FAMILY and b in _INT_FAMILY:
+        return True
+    if a in _TEXT_FAMILY and b in _TEXT_FAMILY:
+        return True
+    return a == b
+
+
+def find_bounds(table: TableDef, cids: list[int | None], conjuncts: list[E.Expr]) -> list[Bound]:
+    positions = {cid: i for i, cid in enumerate(cids) if cid is not None}
+    table_cids = set(positions)
+    out: list[Bound] = []
+    for conj in conjuncts:
+        if isinstance(conj, E.Call) and conj.name in _FLIP and len(conj.args) == 2:
+            left, right = conj.args
+            for col_side, val_side, op in ((left, right, conj.name), (right, left, _FLIP[conj.name])):
+                pos = _column_of(col_side, positions)
+                if pos is None or not _independent(val_side, table_cids):
+                    continue
+                column_type = table.columns[pos].type
+                if key_kind(column_type) is None or not _comparable(column_type, val_side.type):
+                    continue
+                if not _comparable(col_side.type, val_side.type):
+                    continue
+                out.append(Bound(pos, op, val_side, conj))
+                break
+        elif isinstance(conj, E.InList) and not conj.negated:
+            pos = _column_of(conj.arg, positions)
+            if pos is None or key_kind(table.columns[pos].type) is None:
+                continue
+            if all(_independent(i, table_cids) and _comparable(table.columns[pos].type, i.type) for i in conj.items):
+                out.append(Bound(pos, "in", E.ArrayExpr(conj.items, conj.arg.type), conj))
+    return out
+
+
+@dataclass
+class KeyPlan:
+    """Equality values for a prefix of an index's columns, then an optional range."""
+
+    eq: list[Bound]
+    lower: Bound | None = None
+    upper: Bound | None = None
+
+    @property
+    def used(self) -> list[E.Expr]:
+        out = [b.conjunct for b in self.eq]
+        if self.lower is not None:
+            out.append(self.lower.conjunct)
+        if self.upper is not None:
+            out.append(self.upper.conjunct)
+        return out
+
+
+def match_index(columns: tuple[int, ...], bounds: list[Bound]) -> KeyPlan:
+    plan = KeyPlan(eq=[])
+    for position in columns:
+        eq = [b for b in bounds if b.position == position and b.op == "="]
+        if eq:
+            plan.eq.append(eq[0])
+            continue
+        ins = [b for b in bounds if b.position == position and b.op == "in"]
+        if ins and len(plan.eq) == len(columns) - 1:
+            plan.eq.append(ins[0])
+            continue
+        lows = [b for b in bounds if b.position == position and b.op in (">", ">=")]
+        highs = [b for b in bounds if b.position == position and b.op in ("<", "<=")]
+        plan.lower = lows[0] if lows else None
+        plan.upper = highs[0] if highs else None
+        break
+    return plan
+
+
+class _KeyBuilder:
+    """Turns a KeyPlan into key ranges at run time."""
+
+    def __init__(self, prefix: bytes, encoders: list, plan: KeyPlan, layout: Layout, point: bool) -> None:
+        self.prefix = prefix
+        self.point = point
+        self.eq_fns = [compile_scalar(b.value, layout) for b in plan.eq]
+        self.eq_in = [b.op == "in" for b in plan.eq]
+        self.encoders = encoders
+        n = len(plan.eq)
+        self.range_encoder = encoders[n] if n < len(encoders) else None
+        self.lower = (compile_scalar(plan.lower.value, layout), plan.lower.op == ">=") if plan.lower else None
+        self.upper = (compile_scalar(plan.upper.value, layout), plan.upper.op == "<=") if plan.upper else None
+
+    def prefixes(self, frame) -> list[bytes]:
+        prefixes = [self.prefix]
+        for fn, is_in, enc in zip(self.eq_fns, self.eq_in, self.encoders, strict=False):
+            value = fn((), frame)
+            if value is None:
+                return []
+            choices = value if is_in else [value]
+            choices = [c for c in choices if c is not None]
+            if is_in:
+                choices = list(dict.fromkeys(choices))
+            prefixes = [p + enc(c) for p in prefixes for c in choices]
+            if not prefixes:
+                return []
+        return prefixes
+
+    def keys(self, frame) -> list[bytes]:
+        return self.prefixes(frame)
+
+    def ranges(self, frame) -> list[tuple[bytes, bytes | None]]:
+        out = []
+        low = high = None
+        if self.lower is not None:
+            value = self.lower[0]((), frame)
+            if value is None:
+                return []
+            low = self.range_encoder(value)
+            if not self.lower[1]:
+                low = keys.prefix_end(low)
+        if self.upper is not None:
+            value = self.upper[0]((), frame)
+            if value is None:
+                return []
+            high = self.range_encoder(value)
+            if self.upper[1]:
+                high = keys.prefix_end(high)
+        for prefix in self.prefixes(frame):
+            start = prefix + low if low is not None else prefix
+            if high is not None:
+                end = prefix + high
+            elif low is not None:
+                end = prefix + keys.NULL_KEY  # a range bound excludes NULLs, which sort last
+            else:
+                end = keys.prefix_end(prefix)
+            if start < end:
+                out.append((start, end))
+        return out
+
+
+def pushdown_tree(table: TableDef, cids: list[int | None], conj: E.Expr) -> Any:
+    """A storage filter tree for a conjunct, or None if storage cannot evaluate it."""
+    positions = {cid: i for i, cid in enumerate(cids) if cid is not None}
+
+    def value_of(e: E.Expr) -> Any:
+        if isinstance(e, E.Const):
+            return ("const", e.value)
+        if isinstance(e, E.Param):
+            return ("param", e.index)
+        return None
+
+    def build(e: E.Expr) -> Any:
+        if isinstance(e, E.Call) and e.name in _FLIP and len(e.args) == 2:
+            left, right = e.args
+            for col_side, val_side, op in ((left, right, e.name), (right, left, _FLIP[e.name])):
+                if not isinstance(col_side, E.ColumnRef) or col_side.cid not in positions:
+                    continue
+                oid = col_side.type.oid
+                allowed = _PUSHABLE_EQUALITY if op == "=" else _PUSHABLE_ORDER
+                if oid not in allowed or val_side.type.oid != oid:
+                    continue
+                value = value_of(val_side)
+                if value is None:
+                    continue
+                operand = value[1] if value[0] == "const" else ("$param", value[1])
+                if value[0] == "const" and operand is None:
+                    return ("and", ("null", positions[col_side.cid]), ("notnull", positions[col_side.cid]))
+                return ("cmp", "=" if op == "=" else op, positions[col_side.cid], operand)
+            return None
+        if isinstance(e, E.IsNull) and isinstance(e.arg, E.ColumnRef) and e.arg.cid in positions:
+            return ("notnull" if e.negated else "null", positions[e.arg.cid])
+        if isinstance(e, E.BoolOp):
+            parts = [build(a) for a in e.args]
+            if any(p is None for p in parts):
+                return None
+            return (e.op, *parts)
+        if isinstance(e, E.Not):
+            inner = build(e.arg)
+            return None if inner is None else ("not", inner)
+        return None
+
+    return build(conj)
+
+
+def plan_table(
+    table: TableDef,
+    cids: list[int | None],
+    conjuncts: list[E.Expr],
+    needed: set[int],
+    *,
+    for_update: bool,
+    outer_positions: dict[int, int] | None,
+    with_key: bool = False,
+    all_columns: bool = False,
+):
+    """The operator that reads `table` under `conjuncts`, and the conjuncts it left
+    for the caller (those with subqueries, which need a per-row filter above)."""
+    from qp.exec.compile import has_sublinks
+
+    later = [c for c in conjuncts if has_sublinks([c])]
+    conjuncts = [c for c in conjuncts if not has_sublinks([c])]
+    if all_columns:
+        projection = tuple(i for i, cid in enumerate(cids) if cid is not None)
+    else:
+        projection = tuple(i for i, cid in enumerate(cids) if cid is not None and cid in needed)
+    out_cids = [cids[i] for i in projection]
+    key_cid = None
+    if with_key:
+        key_cid = -table.oid  # the row key travels as a pseudo-column
+        out_cids = out_cids + [key_cid]
+    empty_layout = Layout([], outer_positions)
+    bounds = find_bounds(table, cids, conjuncts)
+    remaining = list(conjuncts)
+    dependent = any(not isinstance(b.value, E.Const) for b in bounds)
+
+    def finish_residual(rest: list[E.Expr]):
+        return E.and_all(rest), SublinkSlots([])
+
+    # 1. The primary key, fully bound: point reads.
+    if table.pk is not None:
+        plan = match_index(table.pk, bounds)
+        if len(plan.eq) == len(table.pk) and all(b.op in ("=", "in") for b in plan.eq):
+            builder = _KeyBuilder(table.primary_prefix, list(table.pk_encoders), plan, empty_layout, True)
+            for used in plan.used:
+                remaining.remove(used)
+            spec, rest = _with_pushdown(table, cids, remaining, ScanSpec(keys_fn=builder.keys))
+            residual, slots = finish_residual(rest)
+            return TableScan(table, projection, out_cids, spec, residual, with_key=with_key, lock=for_update,
+                             sublinks=slots, outer_positions=outer_positions, access="Point Get",
+                             dependent=True), later
+    # 2. A unique secondary index, fully bound.
+    best_index: tuple[IndexDef, KeyPlan] | None = None
+    for index in table.secondary_indexes:
+        if index.state != "public":
+            continue
+        plan = match_index(index.columns, bounds)
+        if not plan.eq and plan.lower is None and plan.upper is None:
+            continue
+        score = (index.unique and len(plan.eq) == len(index.columns), len(plan.eq), plan.lower is not None or plan.upper is not None)
+        if best_index is None or score > best_index[2]:
+            best_index = (index, plan, score)  # type: ignore[assignment]
+    pk_plan = match_index(table.pk, bounds) if table.pk is not None else KeyPlan(eq=[])
+    pk_score = (False, len(pk_plan.eq), pk_plan.lower is not None or pk_plan.upper is not None)
+    if best_index is not None and (best_index[2][0] or best_index[2] > pk_score):
+        index, plan, _ = best_index
+        encoders = list(table.index_encoders(index))
+        builder = _KeyBuilder(table.index_prefix(index), encoders, plan, empty_layout, False)
+        for used in plan.used:
+            remaining.remove(used)
+        residual, _ = finish_residual(remaining)
+        return IndexScan(table, index, projection, out_cids, builder.ranges, residual, with_key=with_key,
+                         lock=for_update, outer_positions=outer_positions), later
+    # 3. A primary-key range.
+    if pk_plan.eq or pk_plan.lower is not None or pk_plan.upper is not None:
+        builder = _KeyBuilder(table.primary_prefix, list(table.pk_encoders), pk_plan, empty_layout, False)
+        for used in pk_plan.used:
+            remaining.remove(used)
+        spec, rest = _with_pushdown(table, cids, remaining, ScanSpec(range_fn=builder.ranges))
+        residual, slots = finish_residual(rest)
+        return TableScan(table, projection, out_cids, spec, residual, with_key=with_key, lock=for_update,
+                         sublinks=slots, outer_positions=outer_positions, access="Range Scan",
+                         dependent=dependent), later
+    # 4. Everything.
+    spec, rest = _with_pushdown(table, cids, remaining, ScanSpec(ranges=[(table.primary_prefix, table.primary_end)]))
+    residual, slots = finish_residual(rest)
+    return TableScan(table, projection, out_cids, spec, residual, with_key=with_key, lock=for_update,
+                     sublinks=slots, outer_positions=outer_positions, access="Full Scan",
+                     dependent=spec.filter_template is not None and "$param" in repr(spec.filter_template)), later
+
+
+def _with_pushdown(table: TableDef, cids, conjuncts: list[E.Expr], spec: ScanSpec):
+    trees, rest = [], []
+    for conj in conjuncts:
+        tree = pushdown_tree(table, cids, conj)
+        if tree is None:
+            rest.append(conj)
+        else:
+            trees.append(tree)
+    if trees:
+        spec.filter_template = trees[0] if len(trees) == 1 else ("and", *trees)
+    return spec, rest

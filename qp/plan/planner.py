@@ -1,0 +1,414 @@
+"""The planner: bound queries to trees of physical operators.
+
+Rules, in the order they apply:
+1. WHERE is split into conjuncts and each is pushed as deep as it can go:
+   into a table's access path when it mentions only that table, into a
+   join's condition when it spans both sides of an inner join (so a
+   comma join with `a.x = b.y` in WHERE becomes a hash join), and never
+   below the null-extended side of an outer join.
+2. Joins with equality conditions become hash joins; others nested loops.
+3. Aggregation, HAVING, the select list (with set-returning functions if
+   any), DISTINCT, ORDER BY, DISTINCT ON, LIMIT, in SQL's order.
+4. Every subquery inside an expression gets its own plan; correlated ones
+   receive the enclosing row's columns they read as `outer` values.
+
+Each rule can be switched off (`Planner.rules`) to bisect a wrong result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from qp import expr as E
+from qp.binder.query import (
+    BoundSelect,
+    BoundSetOp,
+    BoundValues,
+    FromFunction,
+    FromJoin,
+    FromSubquery,
+    FromTable,
+    FromVirtual,
+)
+from qp.errors import SqlError
+from qp.exec.compile import Layout, compile_row, compile_scalar, has_sublinks
+from qp.exec.operators import (
+    Distinct,
+    Empty,
+    FilterProject,
+    FunctionScan,
+    HashAggregate,
+    HashJoin,
+    Limit,
+    NestedLoopJoin,
+    OneRow,
+    Operator,
+    ProjectSet,
+    Rename,
+    SetOperation,
+    Sort,
+    SublinkSlots,
+    ValuesOp,
+    VirtualScan,
+)
+from qp.plan.access import plan_table
+from qp.types import UNKNOWN, group_key, sort_key
+
+DEFAULT_RULES = frozenset({"pushdown", "hash_join", "access_paths"})
+
+_INT_FAMILY = frozenset({20, 21, 23})
+
+
+class Planner:
+    def __init__(self, outer_positions: dict[int, int] | None = None, rules: frozenset[str] = DEFAULT_RULES) -> None:
+        self.outer_positions = outer_positions or {}
+        self.rules = rules
+
+    # -- queries -------------------------------------------------------------------
+
+    def plan_query(self, q: Any) -> Operator:
+        if isinstance(q, BoundSelect):
+            return self._plan_select(q)
+        if isinstance(q, BoundValues):
+            return self._plan_values(q)
+        if isinstance(q, BoundSetOp):
+            return self._plan_setop(q)
+        raise SqlError("0A000", f"cannot plan {type(q).__name__}")
+
+    def _plan_select(self, q: BoundSelect) -> Operator:
+        needed = referenced_cids(q)
+        conjuncts = E.conjuncts(q.where)
+        if q.from_ is None:
+            op: Operator = OneRow()
+            leftover = conjuncts
+        else:
+            op, leftover = self._plan_from(q.from_, conjuncts, needed)
+        if leftover:
+            op = self._filter(op, E.and_all(leftover))
+        if q.aggregated:
+            group_exprs, agg_exprs = list(q.group_exprs), []
+            for agg in q.aggregates:
+                agg_exprs += list(agg.args) + ([agg.filter] if agg.filter is not None else [])
+                agg_exprs += [o[0] for o in agg.order]
+            exprs, slots = self.prepare_sublinks(group_exprs + agg_exprs, op.cids)
+            if slots:
+                group_exprs = exprs[: len(group_exprs)]
+                aggregates = _replace_agg_inputs(q.aggregates, exprs[len(group_exprs):])
+            else:
+                aggregates = q.aggregates
+            op = HashAggregate(
+                op, group_exprs, q.group_cids, aggregates,
+                [group_key(e.type) for e in group_exprs], self.outer_positions, slots,
+            )
+            if q.having is not None:
+                op = self._filter(op, q.having)
+        exprs = list(q.targets) + list(q.hidden)
+        cids = list(q.target_cids) + list(q.hidden_cids)
+        if q.has_srf:
+            if has_sublinks(exprs):
+                raise SqlError("0A000", "subqueries beside set-returning functions are not supported")
+            op = ProjectSet(op, exprs, cids, self.outer_positions)
+        elif not _is_identity(exprs, op.cids, cids):
+            op = self._project(op, exprs, cids)
+        if q.distinct:
+            fns = [group_key(t.type) for t in q.targets]
+            op = Distinct(op, fns, list(q.target_cids))
+        if q.order_by:
+            op = Sort(op, [(k.cid, sort_key(k.type), k.desc, k.nulls_first) for k in q.order_by])
+        if q.distinct_on is not None:
+            types = {cid: t.type for cid, t in zip(q.target_cids, q.targets, strict=True)}
+            op = Distinct(op, [group_key(types[c]) for c in q.distinct_on], list(q.distinct_on))
+        if q.limit is not None or q.offset is not None:
+            op = Limit(op, q.limit, q.offset)
+        if q.hidden:
+            op = FilterProject(op, None, [E.ColumnRef(c, UNKNOWN) for c in q.target_cids], list(q.target_cids),
+                               SublinkSlots([]), self.outer_positions)
+        return op
+
+    def _plan_values(self, q: BoundValues) -> Operator:
+        rows = []
+        slots_all = SublinkSlots([])
+        for row in q.rows:
+            exprs, slots = self.prepare_sublinks(row, [])
+            if slots:
+                if len(q.rows) > 1:
+                    raise SqlError("0A000", "subqueries inside a multi-row VALUES list are not supported")
+                slots_all = slots
+            rows.append(exprs)
+        op: Operator = ValuesOp(rows, list(q.target_cids), slots_all)
+        return self._order_limit(op, q)
+
+    def _plan_setop(self, q: BoundSetOp) -> Operator:
+        left = self._side(q.left, q.left_casts, q.target_cids)
+        right = self._side(q.right, q.right_casts, q.target_cids)
+        op: Operator = SetOperation(q.op, q.all, left, right, list(q.target_cids), [group_key(t) for t in q.types])
+        return self._order_limit(op, q)
+
+    def _side(self, query: Any, casts: list[E.Expr] | None, cids: list[int]) -> Operator:
+        op = self.plan_query(query)
+        if casts is None:
+            return Rename(op, cids)
+        return FilterProject(op, None, casts, cids, SublinkSlots([]), self.outer_positions)
+
+    def _order_limit(self, op: Operator, q: Any) -> Operator:
+        if q.order_by:
+            op = Sort(op, [(k.cid, sort_key(k.type), k.desc, k.nulls_first) for k in q.order_by])
+        if q.limit is not None or q.offset is not None:
+            op = Limit(op, q.limit, q.offset)
+        return op
+
+    # -- FROM --------------------------------------------------------------------------
+
+    def _plan_from(self, tree: Any, conjuncts: list[E.Expr], needed: set[int]) -> tuple[Operator, list[E.Expr]]:
+        """An operator for `tree` that applies as many of `conjuncts` as it can; the rest are returned."""
+        if isinstance(tree, FromTable):
+            mine = [c for c in conjuncts if _refs_within(c, tree.cids, self.outer_positions)]
+            rest = [c for c in conjuncts if c not in mine]
+            if "access_paths" not in self.rules:
+                op, later = plan_table(tree.table, tree.cids, [], needed, for_update=tree.for_update,
+                                       outer_positions=self.outer_positions)
+                return op, rest + mine
+            op, later = plan_table(tree.table, tree.cids, mine, needed, for_update=tree.for_update,
+                                   outer_positions=self.outer_positions)
+            if later:
+                op = self._filter(op, E.and_all(later))
+            return op, rest
+        if isinstance(tree, FromJoin):
+            return self._plan_join(tree, conjuncts, needed)
+        if isinstance(tree, FromSubquery):
+            sub = Planner(self.outer_positions, self.rules).plan_query(tree.query)
+            return Rename(sub, list(tree.cids)), conjuncts
+        if isinstance(tree, FromFunction):
+            record = bool(tree.call.type.fields)
+            return FunctionScan(tree.call, list(tree.cids), tree.ordinality, record), conjuncts
+        if isinstance(tree, FromVirtual):
+            return VirtualScan(tree.relation, list(tree.cids)), conjuncts
+        raise SqlError("0A000", f"cannot plan FROM item {type(tree).__name__}")
+
+    def _plan_join(self, j: FromJoin, conjuncts: list[E.Expr], needed: set[int]) -> tuple[Operator, list[E.Expr]]:
+        left_cids, right_cids = _tree_cids(j.left), _tree_cids(j.right)
+        on = E.conjuncts(j.condition)
+        kind = j.kind
+        pushdown = "pushdown" in self.rules
+        to_left: list[E.Expr] = []
+        to_right: list[E.Expr] = []
+        join_conds: list[E.Expr] = []
+        above: list[E.Expr] = []
+        for c in conjuncts:  # from WHERE (or an enclosing inner join)
+            if pushdown and kind in ("inner", "left") and _refs_within(c, left_cids, self.outer_positions):
+                to_left.append(c)
+            elif pushdown and kind in ("inner", "right") and _refs_within(c, right_cids, self.outer_positions):
+                to_right.append(c)
+            elif pushdown and kind == "inner" and _refs_within(c, left_cids | right_cids, self.outer_positions):
+                join_conds.append(c)
+            else:
+                above.append(c)
+        for c in on:
+            if pushdown and kind in ("inner", "right") and _refs_within(c, left_cids, self.outer_positions):
+                to_left.append(c)
+            elif pushdown and kind in ("inner", "left") and _refs_within(c, right_cids, self.outer_positions):
+                to_right.append(c)
+            else:
+                join_conds.append(c)
+        left, left_rest = self._plan_from(j.left, to_left, needed)
+        right, right_rest = self._plan_from(j.right, to_right, needed)
+        if left_rest:
+            left = self._filter(left, E.and_all(left_rest))
+        if right_rest:
+            right = self._filter(right, E.and_all(right_rest))
+        if kind == "right":
+            left, right = right, left
+            left_cids, right_cids = right_cids, left_cids
+            kind = "left"
+        op = self._join(kind, left, right, join_conds, set(left.cids), set(right.cids))
+        return op, above
+
+    def _join(self, kind: str, left: Operator, right: Operator, conds: list[E.Expr],
+              left_cids: set[int], right_cids: set[int]) -> Operator:
+        left_keys, right_keys, residual = [], [], []
+        if "hash_join" in self.rules:
+            for c in conds:
+                pair = _equi_pair(c, left_cids, right_cids)
+                if pair is None:
+                    residual.append(c)
+                else:
+                    left_keys.append(pair[0])
+                    right_keys.append(pair[1])
+        else:
+            residual = list(conds)
+        if left_keys:
+            rest = E.and_all(residual)
+            if rest is not None and has_sublinks([rest]):
+                op = HashJoin(kind, left, right, left_keys, right_keys, None,
+                              [group_key(k.type) for k in left_keys], self.outer_positions)
+                if kind != "inner":
+                    raise SqlError("0A000", "subqueries in outer join conditions are not supported")
+                return self._filter(op, rest)
+            return HashJoin(kind, left, right, left_keys, right_keys, rest,
+                            [group_key(k.type) for k in left_keys], self.outer_positions)
+        cond = E.and_all(residual)
+        slots = SublinkSlots([])
+        if cond is not None and has_sublinks([cond]):
+            exprs, slots = self.prepare_sublinks([cond], left.cids + right.cids)
+            cond = exprs[0]
+        return NestedLoopJoin(kind, left, right, cond, slots, self.outer_positions)
+
+    # -- expressions with subqueries --------------------------------------------------------
+
+    def _filter(self, op: Operator, predicate: E.Expr) -> Operator:
+        exprs, slots = self.prepare_sublinks([predicate], op.cids)
+        return FilterProject(op, exprs[0], None, None, slots, self.outer_positions)
+
+    def _project(self, op: Operator, exprs: list[E.Expr], cids: list[int]) -> Operator:
+        exprs, slots = self.prepare_sublinks(exprs, op.cids)
+        return FilterProject(op, None, exprs, cids, slots, self.outer_positions)
+
+    def prepare_sublinks(self, exprs: list[E.Expr], input_cids: list[int]) -> tuple[list[E.Expr], SublinkSlots]:
+        """Give each subquery in `exprs` a slot and a plan; returns the rewritten exprs."""
+        slots: list = []
+        input_set = set(input_cids)
+
+        def visit(e: E.Expr) -> E.Expr:
+            e = E.map_children(e, visit)
+            if not isinstance(e, E.SubLink):
+                return e
+            outer = sorted(e.query.outer_refs)
+            sub_positions = {cid: i for i, cid in enumerate(outer)}
+            plan = Planner(sub_positions, self.rules).plan_query(e.query)
+            layout = Layout(input_cids, self.outer_positions)
+            extractor = None
+            if outer:
+                refs = [E.ColumnRef(c, UNKNOWN) if c in input_set else E.OuterRef(c, UNKNOWN) for c in outer]
+                extractor = compile_row(refs, layout)
+            test_fn = compile_scalar(e.test, layout) if e.test is not None else None
+            linked = replace(e, slot=len(slots))
+            slots.append((linked, plan, extractor, test_fn))
+            return linked
+
+        out = [visit(e) if e is not None else None for e in exprs]
+        return out, SublinkSlots(slots)
+
+
+def _replace_agg_inputs(aggregates: list, exprs: list[E.Expr]) -> list:
+    out = []
+    i = 0
+    for agg in aggregates:
+        n = len(agg.args)
+        args = tuple(exprs[i : i + n])
+        i += n
+        filter_expr = None
+        if agg.filter is not None:
+            filter_expr = exprs[i]
+            i += 1
+        order = []
+        for _, desc, nulls_first in agg.order:
+            order.append((exprs[i], desc, nulls_first))
+            i += 1
+        out.append(replace(agg, args=args, filter=filter_expr, order=tuple(order)))
+    return out
+
+
+def _equi_pair(c: E.Expr, left: set[int], right: set[int]) -> tuple[E.Expr, E.Expr] | None:
+    if not (isinstance(c, E.Call) and c.name == "=" and len(c.args) == 2):
+        return None
+    a, b = c.args
+    if has_sublinks([a, b]) or any(isinstance(n, E.Call) and n.volatility == "v" for n in E.walk(c)):
+        return None
+    ra, rb = E.column_refs(a), E.column_refs(b)
+    if not ra or not rb:
+        return None
+    ta, tb = a.type.oid, b.type.oid
+    if ta != tb and not (ta in _INT_FAMILY and tb in _INT_FAMILY):
+        return None
+    if ra <= left and rb <= right:
+        return a, b
+    if ra <= right and rb <= left:
+        return b, a
+    return None
+
+
+def _refs_within(e: E.Expr, cids: Any, outer: Any = ()) -> bool:
+    """Whether `e` reads only the columns `cids` (and values of enclosing queries)."""
+    allowed = {c for c in cids if c is not None}
+    for node in E.walk(e):
+        if isinstance(node, E.ColumnRef) and node.cid not in allowed:
+            return False
+        if isinstance(node, E.SubLink):
+            if any(c not in allowed and c not in outer for c in node.query.outer_refs):
+                return False
+    return True
+
+
+def _tree_cids(tree: Any) -> set[int]:
+    if isinstance(tree, FromTable):
+        return {c for c in tree.cids if c is not None}
+    if isinstance(tree, (FromSubquery, FromFunction, FromVirtual)):
+        return set(tree.cids)
+    if isinstance(tree, FromJoin):
+        return _tree_cids(tree.left) | _tree_cids(tree.right)
+    return set()
+
+
+def _is_identity(exprs: list[E.Expr], input_cids: list[int], out_cids: list[int]) -> bool:
+    return (
+        len(exprs) == len(input_cids)
+        and all(isinstance(e, E.ColumnRef) and e.cid == c for e, c in zip(exprs, input_cids, strict=True))
+        and list(out_cids) == list(input_cids)
+    )
+
+
+def referenced_cids(q: Any) -> set[int]:
+    """Every column identity a query (and its subqueries) reads, for column pruning."""
+    out: set[int] = set()
+
+    def exprs_of(query: Any):
+        if isinstance(query, BoundSelect):
+            yield from (query.where, query.having, *query.targets, *query.hidden, *query.group_exprs)
+            for agg in query.aggregates:
+                yield from agg.args
+                yield agg.filter
+                yield from (o[0] for o in agg.order)
+            yield from _join_conditions(query.from_)
+            yield query.limit
+            yield query.offset
+        elif isinstance(query, BoundValues):
+            for row in query.rows:
+                yield from row
+        elif isinstance(query, BoundSetOp):
+            yield from exprs_of(query.left)
+            yield from exprs_of(query.right)
+
+    def visit(query: Any) -> None:
+        for e in exprs_of(query):
+            if e is None:
+                continue
+            for node in E.walk(e):
+                if isinstance(node, (E.ColumnRef, E.OuterRef)):
+                    out.add(node.cid)
+                elif isinstance(node, E.SubLink):
+                    out.update(node.query.outer_refs)
+                    visit(node.query)
+        if isinstance(query, BoundSelect):
+            _visit_from(query.from_)
+
+    def _visit_from(tree: Any) -> None:
+        if isinstance(tree, FromSubquery):
+            out.update(tree.query.outer_refs)
+        elif isinstance(tree, FromJoin):
+            _visit_from(tree.left)
+            _visit_from(tree.right)
+
+    visit(q)
+    return out
+
+
+def _join_conditions(tree: Any):
+    if isinstance(tree, FromJoin):
+        yield tree.condition
+        yield from _join_conditions(tree.left)
+        yield from _join_conditions(tree.right)
+
+
+def plan_empty(cids: list[int]) -> Operator:
+    return Empty(cids)

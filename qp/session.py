@@ -1,0 +1,797 @@
+"""A client session: transaction state, statements, portals, settings.
+
+Transaction states follow PostgreSQL (what ReadyForQuery reports):
+- IDLE: no transaction. A statement runs in an implicit transaction, which
+  commits when the statement (simple protocol: the whole query string;
+  extended protocol: everything up to Sync) completes.
+- IN_BLOCK: after BEGIN, until COMMIT or ROLLBACK.
+- FAILED: an error inside a block; everything is refused (25P02) until
+  ROLLBACK (COMMIT then also rolls back and reports ROLLBACK).
+
+Semantics are DSQL's: one isolation level (REPEATABLE READ: snapshot
+isolation), optimistic commits that may fail with 40001, READ ONLY blocks,
+one DDL per transaction and no DDL with DML.
+
+Catalog staleness: a statement is bound against the newest catalog this
+process knows. Storage refuses a read whose catalog version differs from the
+one as of τ_start; if that happens before the transaction has read anything,
+the session loads the catalog as of τ_start and runs the statement again;
+afterwards it is a conflict with a concurrent DDL (OC001).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import trio
+
+from qp import api
+from qp.api import Column, CommandComplete, DataRows, EmptyQuery, Notice, ParameterStatus, RowDescription
+from qp.context import EvalContext
+from qp.ddl import backfill_batch, create_index, create_table, drop, publish_index
+from qp.dml import run_insert, run_modify
+from qp.errors import SqlError, in_failed_transaction, schema_conflict
+from qp.exec.compile import ExecFrame
+from qp.exec.operators import collect
+from qp.exec.runtime import RunContext, StatementCaches
+from qp.parse import Statement, parse
+from qp.prepare import Prepared, explain_lines, prepare
+from qp.settings import DEFAULTS, REPORTED, canonical_name, normalize, zoneinfo_for
+from qp.txn import StaleCatalog, Transaction
+from qp.types import binary_decoder, binary_encoder, text_decoder, text_encoder
+
+log = logging.getLogger(__name__)
+
+# Codes that may mean "the catalog this statement was bound with is stale".
+_UNDEFINED = {"42P01", "42703", "42704", "42883", "42P07", "42710"}
+PREPARED_STATEMENTS_MAX = 10_000
+INDEX_BACKFILL_BATCH_ROWS = 1000
+
+
+@dataclass
+class Portal:
+    prepared: Prepared
+    params: tuple
+    formats: list[int]
+    columns: list[Column] | None
+    encoders: list | None = None
+    rows: list | None = None  # materialized on first Execute
+    position: int = 0
+    tag: str | None = None
+    done: bool = False
+    notices: list = field(default_factory=list)
+
+
+class Session:
+    def __init__(self, qp, process_id: int, secret_key: int, startup: dict[str, str]) -> None:
+        self.qp = qp
+        self.process_id = process_id
+        self.secret_key = secret_key
+        self.settings: dict[str, str] = dict(DEFAULTS)
+        user = startup.get("user", "postgres")
+        self.user = user
+        self.settings["session_authorization"] = user
+        self.settings["application_name"] = startup.get("application_name", "")
+        for name, value in startup.items():
+            if name in ("user", "database", "application_name", "replication", "client_encoding", "options"):
+                continue
+            self._startup_setting(name, value)
+        if "client_encoding" in startup:
+            self.settings["client_encoding"] = normalize("client_encoding", startup["client_encoding"])
+        for name, value in _parse_options(startup.get("options", "")):
+            self._startup_setting(name, value)
+        self.txn: Transaction | None = None
+        self.block = False  # explicit BEGIN
+        self.failed = False
+        self.block_read_only = False
+        self.statements: dict[str, Prepared] = {}
+        self.portals: dict[str, Portal] = {}
+        self._cancel_scope: trio.CancelScope | None = None
+        self.ctx = EvalContext()
+        self._refresh_ctx()
+
+    def _startup_setting(self, name: str, value: str) -> None:
+        canonical = canonical_name(name)
+        if canonical is None:
+            raise SqlError("42704", f'unrecognized configuration parameter "{name}"', severity="FATAL")
+        if canonical == "default_transaction_read_only" and normalize(canonical, value) == "on":
+            raise SqlError("0A000", f'setting configuration parameter "{name}" not supported', severity="FATAL")
+        self.settings[canonical] = normalize(canonical, value)
+
+    def _refresh_ctx(self) -> None:
+        ctx = self.ctx
+        ctx.timezone = self.settings["TimeZone"]
+        ctx.tzinfo = zoneinfo_for(ctx.timezone)
+        ctx.database = "postgres"
+        ctx.user = self.user
+        ctx.session_user = self.user
+        ctx.extra_float_digits = int(self.settings.get("extra_float_digits", "1"))
+        ctx.settings = {k.lower(): v for k, v in self.settings.items()}
+        ctx.setting_default = {"server_version": DEFAULTS["server_version"]}
+
+    # -- api.Session ----------------------------------------------------------------
+
+    def startup_parameters(self) -> dict[str, str]:
+        return {name: self.settings[name] for name in REPORTED}
+
+    @property
+    def transaction_status(self) -> api.TransactionStatus:
+        if self.failed:
+            return api.TransactionStatus.FAILED
+        if self.block:
+            return api.TransactionStatus.IN_BLOCK
+        return api.TransactionStatus.IDLE
+
+    async def simple_query(self, sql: str) -> AsyncIterator[api.Event]:
+        statements = parse(sql)
+        if not statements:
+            yield EmptyQuery()
+            return
+        try:
+            for i, statement in enumerate(statements):
+                prepared = self._prepare_unbound(statement)
+                events = await self._guarded(self._run(prepared, (), None))
+                if i == len(statements) - 1 and not self.block and self.txn is not None:
+                    # The implicit transaction of a query string commits before
+                    # the last CommandComplete, so a failed commit is reported
+                    # instead of it (as PostgreSQL does).
+                    txn, self.txn = self.txn, None
+                    await self._guarded(self._commit(txn))
+                for event in events:
+                    yield event
+        except BaseException:
+            await self._after_error()
+            raise
+
+    async def parse(self, name: str, sql: str, param_oids: list[int]) -> None:
+        if self.failed:
+            raise in_failed_transaction()
+        statements = parse(sql)
+        if len(statements) > 1:
+            raise SqlError("42601", "cannot insert multiple commands into a prepared statement")
+        statement = statements[0] if statements else None
+        if name and name in self.statements:
+            raise SqlError("42P05", f'prepared statement "{name}" already exists')
+        if len(self.statements) >= PREPARED_STATEMENTS_MAX:
+            raise SqlError("54000", "too many prepared statements")
+        prepared = await self._guarded(self._prepare_for_describe(statement, param_oids))
+        self.statements[name] = prepared
+
+    def describe_statement(self, name: str) -> api.StatementDescription:
+        prepared = self._statement(name)
+        return api.StatementDescription(prepared.param_oids, prepared.columns)
+
+    async def bind(self, portal: str, statement: str, param_formats: list[int], params: list[bytes | None],
+                   result_formats: list[int]) -> None:
+        if self.failed:
+            raise in_failed_transaction()
+        prepared = self._statement(statement)
+        if len(params) != len(prepared.param_types):
+            raise SqlError(
+                "08P01",
+                f'bind message supplies {len(params)} parameters, but prepared statement "{statement}" '
+                f"requires {len(prepared.param_types)}",
+            )
+        if len(param_formats) not in (0, 1, len(params)):
+            raise SqlError("08P01", f"bind message has {len(param_formats)} parameter formats but {len(params)} parameters")
+        values = []
+        for i, (raw, t) in enumerate(zip(params, prepared.param_types, strict=True)):
+            if raw is None:
+                values.append(None)
+                continue
+            fmt = param_formats[0] if len(param_formats) == 1 else (param_formats[i] if param_formats else 0)
+            try:
+                if fmt == 1:
+                    values.append(binary_decoder(t)(raw))
+                else:
+                    values.append(text_decoder(t, self.ctx)(raw.decode("utf-8")))
+            except UnicodeDecodeError:
+                raise SqlError("22021", "invalid byte sequence for encoding \"UTF8\"") from None
+            except SqlError:
+                raise
+            except Exception as exc:
+                raise SqlError("22P03", f"incorrect binary data format in bind parameter {i + 1}") from exc
+        columns = prepared.columns
+        if columns is not None and len(result_formats) not in (0, 1, len(columns)):
+            raise SqlError("08P01", f"bind message has {len(result_formats)} result formats but query has {len(columns)} columns")
+        formats = _expand_formats(result_formats, len(columns) if columns else 0)
+        described = [Column(c.name, c.type_oid, c.type_len, c.type_mod, c.table_oid, c.column_number, f)
+                     for c, f in zip(columns, formats, strict=True)] if columns is not None else None
+        self.portals[portal] = Portal(prepared, tuple(values), formats, described)
+
+    def describe_portal(self, portal: str) -> list[Column] | None:
+        return self._portal(portal).columns
+
+    async def execute(self, portal_name: str, max_rows: int) -> AsyncIterator[api.Event]:
+        portal = self._portal(portal_name)
+        try:
+            if portal.rows is None:
+                if self.failed and not _ends_block(portal.prepared):
+                    raise in_failed_transaction()
+                events = await self._guarded(self._run(portal.prepared, portal.params, portal.formats, portal))
+                for event in events:
+                    yield event
+            rows = portal.rows or []
+            if portal.prepared.kind == "empty":
+                yield EmptyQuery()
+                return
+            start = portal.position
+            stop = len(rows) if max_rows <= 0 else min(len(rows), start + max_rows)
+            if stop > start:
+                yield DataRows(rows[start:stop])
+            portal.position = stop
+            if max_rows > 0 and stop < len(rows):
+                yield api.PortalSuspended()
+                return
+            portal.done = True
+            yield CommandComplete(portal.tag or "SELECT 0")
+        except BaseException:
+            await self._after_error()
+            raise
+
+    def close_statement(self, name: str) -> None:
+        self.statements.pop(name, None)
+
+    def close_portal(self, name: str) -> None:
+        self.portals.pop(name, None)
+
+    async def sync(self) -> None:
+        # The implicit transaction of an extended-protocol batch ends here.
+        if self.txn is not None and not self.block and not self.failed:
+            txn = self.txn
+            self.txn = None
+            self._drop_portals()
+            await self._guarded(self._commit(txn))
+        elif not self.block:
+            self.txn = None
+            self._drop_portals()
+
+    def mark_failed(self) -> None:
+        if self.block:
+            self.failed = True
+        else:
+            self.txn = None
+
+    def cancel(self) -> None:
+        if self._cancel_scope is not None:
+            self._cancel_scope.cancel()
+
+    async def close(self) -> None:
+        self.txn = None
+        self.qp.session_closed(self)
+
+    # -- errors and cancellation ----------------------------------------------------
+
+    async def _guarded(self, awaitable):
+        """Run one unit of work so that a CancelRequest interrupts it (57014)."""
+        with trio.CancelScope() as scope:
+            self._cancel_scope = scope
+            try:
+                return await awaitable
+            finally:
+                self._cancel_scope = None
+        raise SqlError("57014", "canceling statement due to user request")
+
+    async def _after_error(self) -> None:
+        if self.block:
+            self.failed = True
+        else:
+            self.txn = None
+            self._drop_portals()
+
+    def _drop_portals(self) -> None:
+        self.portals = {name: p for name, p in self.portals.items() if p.rows is None and not p.done}
+
+    def _statement(self, name: str) -> Prepared:
+        prepared = self.statements.get(name)
+        if prepared is None:
+            raise SqlError("26000", f'prepared statement "{name}" does not exist')
+        return prepared
+
+    def _portal(self, name: str) -> Portal:
+        portal = self.portals.get(name)
+        if portal is None:
+            raise SqlError("34000", f'portal "{name}" does not exist')
+        return portal
+
+    # -- preparing ---------------------------------------------------------------------
+
+    def _prepare_unbound(self, statement: Statement) -> Prepared:
+        from qp.prepare import classify
+
+        return Prepared(statement, classify(statement))
+
+    async def _prepare_for_describe(self, statement: Statement | None, param_oids: list[int]) -> Prepared:
+        """Bind a statement for Parse: its parameter and result types are needed now."""
+        from qp.prepare import classify
+
+        kind = classify(statement)
+        if kind in ("query", "insert", "update", "delete"):
+            return await self._bind_checked(statement, param_oids)
+        return prepare(statement, self.qp.catalog_guess(), self.ctx, param_oids)
+
+    async def _bind_checked(self, statement: Statement, param_oids: list[int],
+                            txn: Transaction | None = None) -> Prepared:
+        """Bind against the newest catalog; if a name is missing, make sure the catalog is current."""
+        catalog = txn.catalog if txn is not None and txn.catalog is not None else self.qp.catalog_guess()
+        try:
+            return prepare(statement, catalog, self.ctx, param_oids, special_relations=self._special_relation)
+        except SqlError as exc:
+            if exc.sqlstate not in _UNDEFINED or (txn is not None and txn.catalog_validated):
+                raise
+            probe = txn or self._new_txn(read_only=True)
+            fresh = await self.qp.load_catalog(probe)
+            if fresh.version == catalog.version:
+                raise
+            if txn is not None:
+                txn.catalog = fresh
+                txn.catalog_validated = True
+            return prepare(statement, fresh, self.ctx, param_oids, special_relations=self._special_relation)
+
+    def _special_relation(self, schema: str | None, name: str):
+        return None
+
+    # -- running statements ----------------------------------------------------------------
+
+    def _new_txn(self, *, read_only: bool = False, explicit: bool = False) -> Transaction:
+        qp = self.qp
+        return Transaction(qp.clock, qp.storage, qp.topology, qp.transport, read_only=read_only, explicit=explicit)
+
+    def _current_txn(self) -> Transaction:
+        if self.txn is None:
+            read_only = self.settings.get("default_transaction_read_only") == "on"
+            self.txn = self._new_txn(read_only=read_only)
+        return self.txn
+
+    async def _run(self, prepared: Prepared, params: tuple, formats: list[int] | None,
+                   portal: Portal | None = None) -> list[api.Event]:
+        """Run one statement. Without a portal, returns all its events; with one,
+        leaves rows and the command tag on the portal and returns the rest."""
+        self._refresh_statement_time()
+        kind = prepared.kind
+        if self.failed and not _ends_block(prepared):
+            raise in_failed_transaction()
+        if kind == "empty":
+            events: list[api.Event] = [EmptyQuery()]
+        elif kind == "utility":
+            events = await self._utility(prepared.statement, portal)
+        else:
+            txn = self._current_txn()
+            txn.check_age()
+            if kind == "ddl":
+                events = await self._ddl(prepared.statement, txn)
+            else:
+                events = await self._dml_or_query(prepared, params, formats, txn, portal is not None)
+        if portal is None:
+            return events
+        portal.tag = _take_tag(events)
+        portal.rows = _take_rows(events)
+        return [e for e in events if not isinstance(e, (CommandComplete, DataRows, RowDescription, EmptyQuery))]
+
+    async def _dml_or_query(self, prepared: Prepared, params: tuple, formats: list[int] | None,
+                            txn: Transaction, described: bool) -> list[api.Event]:
+        kind = prepared.kind
+        if kind in ("insert", "update", "delete"):
+            if txn.read_only:
+                raise SqlError("25006", f"cannot execute {kind.upper()} in a read-only transaction")
+            if txn.ddl_count:
+                raise SqlError("0A000", "ddl and dml are not supported in the same transaction")
+        txn.begin_snapshot()
+        for _ in range(3):
+            bound = await self._bound_for(prepared, txn, described)
+            try:
+                return await self._execute_bound(bound, params, formats, txn)
+            except StaleCatalog:
+                if txn.catalog_validated:
+                    raise schema_conflict() from None
+                txn.catalog = await self.qp.load_catalog(txn)
+                txn.catalog_validated = True
+        raise schema_conflict()
+
+    async def _bound_for(self, prepared: Prepared, txn: Transaction, described: bool) -> Prepared:
+        """`prepared`, bound and planned against the transaction's catalog."""
+        catalog = txn.catalog or self.qp.catalog_guess()
+        if prepared.plan is None or prepared.catalog_version != catalog.version:
+            bound = await self._bind_checked(prepared.statement, prepared.declared_oids, txn)
+            if described and prepared.columns is not None and (
+                bound.columns is None
+                or [(c.name, c.type_oid) for c in bound.columns] != [(c.name, c.type_oid) for c in prepared.columns]
+            ):
+                raise SqlError("0A000", "cached plan must not change result type")
+            prepared.plan, prepared.catalog_version = bound.plan, bound.catalog_version
+            prepared.result_types, prepared.catalog = bound.result_types, bound.catalog
+            if prepared.columns is None or not described:
+                prepared.columns = bound.columns
+        if txn.catalog is None:
+            txn.catalog = prepared.catalog
+        return prepared
+
+    async def _execute_bound(self, prepared: Prepared, params: tuple, formats: list[int] | None,
+                             txn: Transaction) -> list[api.Event]:
+        frame = ExecFrame(params, (), self.ctx)
+        rc = RunContext(txn, frame, StatementCaches(), self)
+        kind = prepared.kind
+        if kind == "query":
+            rows = await collect(prepared.plan, rc)
+            tag = f"SELECT {len(rows)}"
+        elif kind == "insert":
+            count, rows = await run_insert(prepared.plan, rc)
+            tag = f"INSERT 0 {count}"
+            txn.dml_count += 1
+        else:
+            count, rows = await run_modify(prepared.plan, rc)
+            tag = f"{kind.upper()} {count}"
+            txn.dml_count += 1
+        columns = prepared.columns
+        if columns is None:
+            return [CommandComplete(tag)]
+        fmts = formats if formats is not None else [0] * len(columns)
+        encoders = [
+            binary_encoder(t) if f == 1 else text_encoder(t, self.ctx)
+            for t, f in zip(prepared.result_types, _expand_formats(fmts, len(columns)), strict=True)
+        ]
+        return [RowDescription(columns), DataRows(_encode_rows(rows, encoders)), CommandComplete(tag)]
+
+    def _refresh_statement_time(self) -> None:
+        now_us = (self.qp.clock.now().latest // 1000) - 946_684_800_000_000
+        self.ctx.statement_timestamp_us = now_us
+        if self.txn is None or self.txn.tau_start is None:
+            self.ctx.transaction_timestamp_us = now_us
+
+    async def _commit(self, txn: Transaction) -> None:
+        await txn.commit()
+        if txn.catalog_version_written is not None:
+            # Our own DDL: later transactions of this process bind against it.
+            fresh = self._new_txn(read_only=True)
+            await self.qp.load_catalog(fresh)
+
+    # -- DDL ------------------------------------------------------------------------------------
+
+    async def _ddl(self, statement: Statement, txn: Transaction) -> list[api.Event]:
+        if txn.read_only:
+            raise SqlError("25006", f"cannot execute {_ddl_tag(statement)} in a read-only transaction")
+        if txn.dml_count:
+            raise SqlError("0A000", "ddl and dml are not supported in the same transaction")
+        if txn.ddl_count:
+            raise SqlError("0A000", "multiple ddl statements are not supported in a transaction")
+        txn.begin_snapshot()
+        catalog = await self.qp.load_catalog(txn)
+        txn.catalog = catalog
+        txn.catalog_validated = True
+        from qp.binder.context import BindContext
+
+        bc = BindContext(catalog, self.ctx)
+        kind = statement.kind
+        body = statement.body
+        if kind == "CreateStmt":
+            result = await create_table(body, txn, catalog, bc)
+        elif kind == "DropStmt":
+            result = await drop(body, txn, catalog)
+        elif kind == "IndexStmt":
+            if body.get("concurrent"):
+                raise SqlError("0A000", "CREATE INDEX CONCURRENTLY is not supported; indexes are built online")
+            if self.block:
+                raise SqlError("0A000", "CREATE INDEX cannot run inside a transaction block here")
+            result = await create_index(body, txn, catalog)
+        else:
+            raise SqlError("0A000", f"unsupported statement: {kind.removesuffix('Stmt')}")
+        events: list[api.Event] = [Notice(n) for n in result.notices]
+        if result.build_index is not None:
+            # CREATE INDEX commits its first step itself, then builds online.
+            self.txn = None
+            await self._commit(txn)
+            await self._build_index(*result.build_index)
+        events.append(CommandComplete(result.tag))
+        return events
+
+    async def _build_index(self, table_oid: int, index_name: str) -> None:
+        failure: SqlError | None = None
+        start: bytes | None = None
+        while failure is None:
+            txn = self._new_txn()
+            txn.begin_snapshot()
+            catalog = await self.qp.load_catalog(txn)
+            txn.catalog = catalog
+            table = catalog.by_oid.get(table_oid)
+            index = table.index_named(index_name) if table is not None else None
+            if index is None:
+                raise SqlError("40001", "schema has been updated by another transaction (OC001)")
+            try:
+                resume = await backfill_batch(txn, table, index, start or table.primary_prefix,
+                                              INDEX_BACKFILL_BATCH_ROWS, self.ctx)
+                await txn.commit()
+            except SqlError as exc:
+                if exc.sqlstate == "40001":
+                    continue  # a row changed under the batch: read it again
+                failure = exc
+                break
+            if resume is None:
+                break
+            start = resume
+        for _ in range(100):
+            txn = self._new_txn()
+            txn.begin_snapshot()
+            catalog = await self.qp.load_catalog(txn)
+            if catalog.by_oid.get(table_oid) is None:
+                break
+            try:
+                await publish_index(txn, catalog, table_oid, index_name, drop_it=failure is not None)
+                await self._commit(txn)
+                break
+            except SqlError as exc:
+                if exc.sqlstate != "40001":
+                    raise
+        if failure is not None:
+            raise failure
+
+    # -- utility statements --------------------------------------------------------------------
+
+    async def _utility(self, statement: Statement, portal: Portal | None) -> list[api.Event]:
+        kind = statement.kind
+        body = statement.body
+        if kind == "TransactionStmt":
+            return await self._transaction_statement(body)
+        if self.failed:
+            raise in_failed_transaction()
+        if kind == "VariableSetStmt":
+            return self._set(body)
+        if kind == "VariableShowStmt":
+            return self._show(body.get("name", ""))
+        if kind == "DiscardStmt":
+            if self.block:
+                raise SqlError("25001", "DISCARD ALL cannot run inside a transaction block")
+            self.statements.clear()
+            self.portals.clear()
+            self.settings.update({k: v for k, v in DEFAULTS.items() if k not in ("session_authorization",)})
+            self._refresh_ctx()
+            return [CommandComplete("DISCARD ALL")]
+        if kind == "DeallocateStmt":
+            name = body.get("name")
+            if name is None or body.get("isall"):
+                self.statements = {k: v for k, v in self.statements.items() if k == ""}
+                return [CommandComplete("DEALLOCATE ALL")]
+            if name not in self.statements:
+                raise SqlError("26000", f'prepared statement "{name}" does not exist')
+            del self.statements[name]
+            return [CommandComplete("DEALLOCATE")]
+        if kind == "UnlistenStmt":
+            return [CommandComplete("UNLISTEN")]
+        if kind == "ClosePortalStmt":
+            if body.get("portalname") is None:
+                return [CommandComplete("CLOSE CURSOR ALL")]
+            raise SqlError("34000", f'cursor "{body.get("portalname")}" does not exist')
+        if kind == "ExplainStmt":
+            return await self._explain(body)
+        raise SqlError("0A000", f"unsupported statement: {kind.removesuffix('Stmt')}")
+
+    async def _transaction_statement(self, body: dict) -> list[api.Event]:
+        kind = body.get("kind")
+        if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
+            tag = "BEGIN" if kind == "TRANS_STMT_BEGIN" else "START TRANSACTION"
+            if self.failed:
+                raise in_failed_transaction()
+            read_only = self._transaction_options(body.get("options", ()))
+            if self.block:
+                return [Notice("there is already a transaction in progress", "25001", "WARNING"), CommandComplete(tag)]
+            self.block = True
+            if self.txn is None:
+                self.txn = self._new_txn(explicit=True)
+            self.txn.explicit = True
+            if read_only is not None:
+                self.txn.read_only = read_only
+            self.ctx.transaction_timestamp_us = self.ctx.statement_timestamp_us
+            return [CommandComplete(tag)]
+        if kind == "TRANS_STMT_COMMIT":
+            if body.get("chain"):
+                raise SqlError("0A000", "COMMIT AND CHAIN is not supported")
+            if not self.block:
+                self.txn = None
+                return [Notice("there is no transaction in progress", "25P01", "WARNING"), CommandComplete("COMMIT")]
+            txn, failed = self.txn, self.failed
+            self.txn, self.block, self.failed = None, False, False
+            self._drop_portals()
+            if failed or txn is None:
+                return [CommandComplete("ROLLBACK")]
+            await self._commit(txn)
+            return [CommandComplete("COMMIT")]
+        if kind == "TRANS_STMT_ROLLBACK":
+            if body.get("chain"):
+                raise SqlError("0A000", "ROLLBACK AND CHAIN is not supported")
+            was_block = self.block
+            self.txn, self.block, self.failed = None, False, False
+            self._drop_portals()
+            if not was_block:
+                return [Notice("there is no transaction in progress", "25P01", "WARNING"), CommandComplete("ROLLBACK")]
+            return [CommandComplete("ROLLBACK")]
+        if kind in ("TRANS_STMT_SAVEPOINT", "TRANS_STMT_RELEASE", "TRANS_STMT_ROLLBACK_TO"):
+            raise SqlError("0A000", "SAVEPOINT is not supported")
+        raise SqlError("0A000", "two-phase commit is not supported")
+
+    def _transaction_options(self, options) -> bool | None:
+        read_only = None
+        for option in options:
+            elem = option["DefElem"]
+            name = elem.get("defname")
+            arg = elem.get("arg", {}).get("A_Const", {})
+            if name == "transaction_isolation":
+                level = arg.get("sval", {}).get("sval", "")
+                normalize("transaction_isolation", level)
+            elif name == "transaction_read_only":
+                read_only = bool(arg.get("ival", {}).get("ival", 0))
+            elif name == "transaction_deferrable":
+                pass
+        return read_only
+
+    def _set(self, body: dict) -> list[api.Event]:
+        kind = body.get("kind")
+        name = body.get("name", "")
+        if kind == "VAR_SET_MULTI":
+            if name in ("TRANSACTION", "SESSION CHARACTERISTICS"):
+                read_only = self._transaction_options(body.get("args", ()))
+                if read_only is not None:
+                    if name == "TRANSACTION" and self.txn is not None:
+                        if self.txn.has_writes and read_only is False:
+                            pass
+                        self.txn.read_only = read_only
+                    elif name == "SESSION CHARACTERISTICS":
+                        self.settings["default_transaction_read_only"] = "on" if read_only else "off"
+                return [CommandComplete("SET")]
+            raise SqlError("0A000", f"SET {name} is not supported")
+        if kind == "VAR_RESET_ALL":
+            for key, value in DEFAULTS.items():
+                if key not in ("session_authorization", "application_name", "client_encoding"):
+                    self.settings[key] = value
+            self._refresh_ctx()
+            return [CommandComplete("RESET")]
+        canonical = canonical_name(name)
+        if canonical is None:
+            raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
+        if kind in ("VAR_SET_DEFAULT", "VAR_RESET"):
+            value = DEFAULTS.get(canonical, "")
+            if canonical in ("TimeZone",):
+                value = "UTC"
+        else:
+            value = _set_value(body.get("args", ()))
+            value = normalize(canonical, value)
+        if canonical == "transaction_read_only" and self.txn is not None:
+            self.txn.read_only = value == "on"
+        self.settings[canonical] = value
+        self._refresh_ctx()
+        events: list[api.Event] = []
+        if canonical in REPORTED:
+            events.append(ParameterStatus(canonical, value))
+        events.append(CommandComplete("RESET" if kind == "VAR_RESET" else "SET"))
+        return events
+
+    def _show(self, name: str) -> list[api.Event]:
+        if name.lower() == "all":
+            rows = [[k.encode(), v.encode(), b""] for k, v in sorted(self.settings.items(), key=lambda kv: kv[0].lower())]
+            columns = [Column("name", 25, -1), Column("setting", 25, -1), Column("description", 25, -1)]
+            return [RowDescription(columns), DataRows(rows), CommandComplete("SHOW")]
+        lowered = name.lower()
+        if lowered == "transaction isolation level":
+            lowered, canonical = "transaction_isolation", "transaction_isolation"
+        elif lowered == "session authorization":
+            canonical = "session_authorization"
+        else:
+            canonical = canonical_name(lowered)
+        if canonical is None or canonical not in self.settings:
+            raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
+        value = self.settings[canonical]
+        if canonical == "transaction_read_only" and self.txn is not None:
+            value = "on" if self.txn.read_only else "off"
+        column_name = lowered if lowered != "timezone" else "TimeZone"
+        column_name = canonical if canonical in ("DateStyle", "IntervalStyle", "TimeZone") else column_name
+        return [RowDescription([Column(column_name, 25, -1)]), DataRows([[value.encode()]]), CommandComplete("SHOW")]
+
+    async def _explain(self, body: dict) -> list[api.Event]:
+        for option in body.get("options", ()):
+            name = option["DefElem"].get("defname")
+            if name in ("analyze",):
+                raise SqlError("0A000", "EXPLAIN ANALYZE is not supported yet")
+        query_node = body["query"]
+        kind = next(iter(query_node))
+        statement = Statement(query_node, "", 0)
+        if kind not in ("SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt"):
+            raise SqlError("0A000", f"EXPLAIN of {kind.removesuffix('Stmt')} is not supported")
+        txn = self._current_txn()
+        txn.begin_snapshot()
+        prepared = await self._bind_checked(statement, [], txn)
+        lines = explain_lines(prepared)
+        return [RowDescription([Column("QUERY PLAN", 25, -1)]), DataRows([[line.encode()] for line in lines]),
+                CommandComplete("EXPLAIN")]
+
+
+def _parse_options(options: str) -> list[tuple[str, str]]:
+    """The `options` startup parameter: -c name=value and --name=value pairs."""
+    out = []
+    parts = options.split()
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        if part == "-c" and i + 1 < len(parts):
+            part = parts[i + 1]
+            i += 1
+        elif part.startswith("-c"):
+            part = part[2:]
+        elif part.startswith("--"):
+            part = part[2:]
+        if "=" in part:
+            name, value = part.split("=", 1)
+            out.append((name.replace("-", "_"), value))
+        i += 1
+    return out
+
+
+def _set_value(args) -> str:
+    values = []
+    for arg in args:
+        const = arg.get("A_Const")
+        if const is None:
+            if "TypeCast" in arg:
+                const = arg["TypeCast"]["arg"].get("A_Const", {})
+            else:
+                raise SqlError("42601", "SET value must be a constant")
+        if "sval" in const:
+            values.append(const["sval"].get("sval", ""))
+        elif "ival" in const:
+            values.append(str(const["ival"].get("ival", 0)))
+        elif "fval" in const:
+            values.append(const["fval"].get("fval", "0"))
+        elif "boolval" in const:
+            values.append("on" if const["boolval"].get("boolval") else "off")
+        else:
+            values.append("")
+    return ", ".join(values)
+
+
+def _expand_formats(formats: list[int], n: int) -> list[int]:
+    if not formats:
+        return [0] * n
+    if len(formats) == 1:
+        return [formats[0]] * n
+    return list(formats)
+
+
+def _encode_rows(rows: list[tuple], encoders: list) -> list[list[bytes | None]]:
+    if len(encoders) == 1:
+        enc = encoders[0]
+        return [[None if r[0] is None else enc(r[0])] for r in rows]
+    return [[None if v is None else enc(v) for enc, v in zip(encoders, row, strict=True)] for row in rows]
+
+
+def _ends_block(prepared: Prepared) -> bool:
+    statement = prepared.statement
+    if statement is None or statement.kind != "TransactionStmt":
+        return False
+    return statement.body.get("kind") in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_ROLLBACK_TO")
+
+
+def _take_tag(events: list) -> str | None:
+    for event in events:
+        if isinstance(event, CommandComplete):
+            return event.tag
+    return None
+
+
+def _take_rows(events: list) -> list:
+    rows: list = []
+    for event in events:
+        if isinstance(event, DataRows):
+            rows += event.rows
+    return rows
+
+
+def _ddl_tag(statement: Statement) -> str:
+    body = statement.body
+    kind = statement.kind
+    if kind == "CreateStmt":
+        return "CREATE TABLE"
+    if kind == "IndexStmt":
+        return "CREATE INDEX"
+    if kind == "DropStmt":
+        return "DROP TABLE" if body.get("removeType") == "OBJECT_TABLE" else "DROP INDEX"
+    return kind.removesuffix("Stmt").upper()
+

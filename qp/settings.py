@@ -1,0 +1,179 @@
+"""Session settings (GUCs): defaults, validation, and which ones clients track.
+
+The server reports itself as PostgreSQL 16 (DSQL's base) everywhere a client
+can ask: the ParameterStatus `server_version`, `SHOW server_version`,
+`server_version_num`, `version()` and `current_setting()`.
+
+Settings in `REPORTED` are sent as ParameterStatus at startup and again when
+SET changes them, because drivers read them from there rather than asking
+(psycopg reads TimeZone and DateStyle live; psycopg2 requires client_encoding).
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from qp.errors import SqlError
+
+SERVER_VERSION = "16.9"
+SERVER_VERSION_NUM = "160009"
+VERSION_STRING = f"PostgreSQL {SERVER_VERSION} (dsql) on x86_64-pc-linux-gnu, compiled by Python, 64-bit"
+
+REPORTED = (
+    "server_version",
+    "server_encoding",
+    "client_encoding",
+    "application_name",
+    "DateStyle",
+    "IntervalStyle",
+    "TimeZone",
+    "integer_datetimes",
+    "standard_conforming_strings",
+    "is_superuser",
+    "session_authorization",
+    "default_transaction_read_only",
+    "in_hot_standby",
+)
+
+# name (as shown) -> default value
+DEFAULTS: dict[str, str] = {
+    "server_version": SERVER_VERSION,
+    "server_version_num": SERVER_VERSION_NUM,
+    "server_encoding": "UTF8",
+    "client_encoding": "UTF8",
+    "application_name": "",
+    "DateStyle": "ISO, MDY",
+    "IntervalStyle": "postgres",
+    "TimeZone": "UTC",
+    "integer_datetimes": "on",
+    "standard_conforming_strings": "on",
+    "is_superuser": "on",
+    "session_authorization": "postgres",
+    "default_transaction_read_only": "off",
+    "transaction_read_only": "off",
+    "in_hot_standby": "off",
+    "transaction_isolation": "repeatable read",
+    "default_transaction_isolation": "repeatable read",
+    "default_transaction_deferrable": "off",
+    "transaction_deferrable": "off",
+    "search_path": '"$user", public',
+    "extra_float_digits": "1",
+    "max_identifier_length": "63",
+    "lc_collate": "C",
+    "lc_ctype": "C",
+    "lc_messages": "C",
+    "lc_monetary": "C",
+    "lc_numeric": "C",
+    "lc_time": "C",
+    "block_size": "8192",
+    "statement_timeout": "0",
+    "lock_timeout": "0",
+    "idle_in_transaction_session_timeout": "0",
+    "client_min_messages": "notice",
+    "bytea_output": "hex",
+    "jit": "off",
+    "synchronous_commit": "on",
+    "max_connections": "10000",
+    "timezone_abbreviations": "Default",
+    "row_security": "on",
+    "check_function_bodies": "on",
+    "escape_string_warning": "on",
+    "backslash_quote": "safe_encoding",
+    "xmloption": "content",
+    "geqo": "on",
+    "work_mem": "4MB",
+}
+
+_CANONICAL = {name.lower(): name for name in DEFAULTS}
+READ_ONLY = {
+    "server_version", "server_version_num", "server_encoding", "integer_datetimes", "max_identifier_length",
+    "lc_collate", "lc_ctype", "block_size", "in_hot_standby", "is_superuser", "max_connections",
+}
+_ISOLATION_OK = {"repeatable read"}
+
+
+def canonical_name(name: str) -> str | None:
+    """The setting's display name, or None if unknown (custom `a.b` names are allowed)."""
+    lower = name.lower()
+    if lower in _CANONICAL:
+        return _CANONICAL[lower]
+    if lower == "timezone":
+        return "TimeZone"
+    if "." in lower:
+        return lower
+    return None
+
+
+def normalize(name: str, value: str) -> str:
+    """Validate a new value; returns it as SHOW will print it."""
+    if name in READ_ONLY:
+        raise SqlError("55P02", f'parameter "{name}" cannot be changed')
+    if name == "client_encoding":
+        cleaned = value.strip("'\"").upper().replace("-", "").replace("_", "")
+        if cleaned not in ("UTF8", "UNICODE"):
+            raise SqlError("0A000", f'client_encoding "{value}" is not supported; dsql speaks UTF8 only')
+        return "UTF8"
+    if name == "DateStyle":
+        parts = [p.strip().upper() for p in value.replace(",", " ").split()]
+        if parts and parts[0] not in ("ISO",) and "ISO" not in parts:
+            raise SqlError("0A000", f'DateStyle "{value}" is not supported; only ISO is')
+        order = "MDY"
+        for part in parts:
+            if part in ("MDY", "DMY", "YMD", "US", "NONEURO", "NONEUROPEAN"):
+                order = "MDY" if part in ("US", "NONEURO", "NONEUROPEAN") else part
+            elif part in ("EURO", "EUROPEAN"):
+                order = "DMY"
+        return f"ISO, {order}"
+    if name == "IntervalStyle":
+        if value.lower() != "postgres":
+            raise SqlError("0A000", f'IntervalStyle "{value}" is not supported; only postgres is')
+        return "postgres"
+    if name == "TimeZone":
+        zone = _zone_name(value)
+        return zone
+    if name in ("transaction_isolation", "default_transaction_isolation"):
+        level = " ".join(value.lower().split())
+        if level not in _ISOLATION_OK:
+            raise SqlError("0A000", f"Unsupported isolation level: {level.upper()}")
+        return level
+    if name == "standard_conforming_strings":
+        if value.lower() not in ("on", "true", "1", "yes"):
+            raise SqlError("0A000", "standard_conforming_strings must stay on")
+        return "on"
+    if name == "extra_float_digits":
+        try:
+            digits = int(value)
+        except ValueError:
+            raise SqlError("22023", f'invalid value for parameter "extra_float_digits": "{value}"') from None
+        if not -15 <= digits <= 3:
+            raise SqlError("22023", f"{digits} is outside the valid range for parameter \"extra_float_digits\" (-15 .. 3)")
+        return str(digits)
+    if name in ("default_transaction_read_only", "transaction_read_only", "jit"):
+        return _bool(name, value)
+    return value
+
+
+def _bool(name: str, value: str) -> str:
+    v = value.lower()
+    if v in ("on", "true", "yes", "1", "t", "y"):
+        return "on"
+    if v in ("off", "false", "no", "0", "f", "n"):
+        return "off"
+    raise SqlError("22023", f'parameter "{name}" requires a Boolean value')
+
+
+def _zone_name(value: str) -> str:
+    v = value.strip()
+    if v.upper() in ("UTC", "GMT", "Z", "ZULU", "UCT"):
+        return "UTC" if v.upper() != "GMT" else "GMT"
+    if v.lower() == "local" or v.lower() == "default":
+        return "UTC"
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SqlError("22023", f'invalid value for parameter "TimeZone": "{value}"') from None
+    return v
+
+
+def zoneinfo_for(name: str) -> ZoneInfo:
+    return ZoneInfo("UTC" if name in ("UTC", "GMT") else name)

@@ -1,0 +1,280 @@
+"""A transaction in the QP: its snapshot, its buffered writes, its commit.
+
+- Snapshot: τ_start is taken at the first statement that needs one; every
+  storage read is as of τ_start (storage waits for its watermark), so the
+  transaction sees exactly the commits with τ_commit ≤ τ_start.
+- Writes never leave the QP before COMMIT. They sit in `WriteBuffer`
+  (key → post-image, None for a delete), and every read merges them over
+  what storage returns, so a transaction reads its own writes.
+- COMMIT of a transaction that wrote nothing and locked nothing does
+  nothing. Otherwise the write set (plus keys locked FOR UPDATE, plus the
+  schema keys of the tables written, as check-only keys) goes to the
+  adjudicator that owns the first key; it commits through the journal and
+  returns τ_commit; the QP then waits until τ_commit is certainly in the past
+  before acknowledging (commit wait; see cluster/clock.py for why).
+
+DSQL's limits are enforced here: 3,000 modified rows (at the statement that
+crosses it), 10 MiB of modified data and 300 s of age (at COMMIT).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import AsyncIterator
+from typing import Any
+
+from adjudicator.role import CommitConflict, TransactionTooOld, encode_commit_payload
+from cluster import codec
+from cluster.clock import Clock
+from cluster.topology import Topology
+from cluster.transport import InProcessTransport, RemoteError, Unreachable
+from qp.catalog import CatalogSnapshot
+from qp.errors import SqlError, change_conflict, schema_conflict
+from storage.client import StorageClient
+from storage.mvcc import keep_where_true
+from storage.node import CatalogChanged, StorageUnavailable
+
+ROWS_PER_TRANSACTION_MAX = 3000
+BYTES_PER_TRANSACTION_MAX = 10 * 1024 * 1024
+AGE_MAX_NS = 300 * 1_000_000_000
+
+
+class StaleCatalog(Exception):
+    """Storage reports another catalog version as of τ_start than the one planned with."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(version)
+        self.version = version
+
+
+class WriteBuffer:
+    """Post-images by key, with the keys kept sorted for merging into scans."""
+
+    __slots__ = ("values", "_sorted", "_dirty")
+
+    def __init__(self) -> None:
+        self.values: dict[bytes, Any] = {}
+        self._sorted: list[bytes] = []
+        self._dirty = False
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def put(self, key: bytes, value: Any) -> None:
+        if key not in self.values:
+            if self._dirty or (self._sorted and key < self._sorted[-1]):
+                self._dirty = True
+            else:
+                self._sorted.append(key)
+        self.values[key] = value
+
+    def keys_in(self, start: bytes, end: bytes | None) -> list[bytes]:
+        if self._dirty:
+            self._sorted = sorted(self.values)
+            self._dirty = False
+        keys = self._sorted
+        lo = bisect_left(keys, start)
+        hi = len(keys) if end is None else bisect_left(keys, end)
+        return keys[lo:hi]
+
+    def has_keys_in(self, start: bytes, end: bytes | None) -> bool:
+        if not self.values:
+            return False
+        return bool(self.keys_in(start, end))
+
+
+class Transaction:
+    def __init__(
+        self,
+        clock: Clock,
+        storage: StorageClient,
+        topology: Topology,
+        transport: InProcessTransport,
+        *,
+        read_only: bool = False,
+        explicit: bool = False,
+    ) -> None:
+        self.clock = clock
+        self.storage = storage
+        self.topology = topology
+        self.transport = transport
+        self.read_only = read_only
+        self.explicit = explicit
+        self.tau_start: int | None = None
+        self.catalog: CatalogSnapshot | None = None
+        self.buffer = WriteBuffer()
+        self.locks: set[bytes] = set()
+        self.checks: set[bytes] = set()
+        self.rows_modified = 0
+        self.bytes_modified = 0
+        self.catalog_version_written: int | None = None
+        self.ddl_count = 0
+        self.dml_count = 0
+        # True once storage has confirmed `catalog` is the version as of τ_start.
+        self.catalog_validated = False
+
+    # -- snapshot ---------------------------------------------------------------
+
+    def begin_snapshot(self) -> int:
+        if self.tau_start is None:
+            self.tau_start = self.clock.now().latest
+        return self.tau_start
+
+    @property
+    def catalog_version(self) -> int | None:
+        return self.catalog.version if self.catalog is not None else None
+
+    def check_age(self) -> None:
+        if self.tau_start is not None:
+            age = self.clock.latest() - self.tau_start
+            if age > AGE_MAX_NS:
+                raise SqlError(
+                    "54000",
+                    "transaction age limit of 300s exceeded",
+                    detail=f"Current transaction age {age // 1_000_000_000}s exceeds 300s",
+                )
+
+    # -- reads (storage merged with the buffer) ---------------------------------------
+
+    async def get(self, keys: list[bytes], catalog_check: bool = True) -> list[Any]:
+        tau = self.begin_snapshot()
+        buffered = self.buffer.values
+        missing = [k for k in keys if k not in buffered] if buffered else keys
+        fetched: dict[bytes, Any] = {}
+        if missing:
+            version = self._check_version(catalog_check)
+            values = await self._storage_call(self.storage.get(missing, tau, version))
+            if version is not None:
+                self.catalog_validated = True
+            fetched = dict(zip(missing, values, strict=True))
+        return [buffered[k] if k in buffered else fetched.get(k) for k in keys]
+
+    async def scan(
+        self,
+        start: bytes,
+        end: bytes | None,
+        *,
+        filter_tree: Any = None,
+        projection: tuple[int, ...] | None = None,
+        reverse: bool = False,
+        limit: int = 0,
+        catalog_check: bool = True,
+    ) -> AsyncIterator[list[tuple[bytes, Any]]]:
+        """Pages of (key, value) in key order, the transaction's writes included."""
+        tau = self.begin_snapshot()
+        version = self._check_version(catalog_check)
+        pages = self.storage.scan(
+            start, end, tau, version, limit=0 if self.buffer.has_keys_in(start, end) else limit,
+            reverse=reverse, filter_tree=filter_tree, projection=projection,
+        )
+        if not self.buffer.has_keys_in(start, end):
+            try:
+                async for page in pages:
+                    if version is not None:
+                        self.catalog_validated = True
+                    yield page
+            except (CatalogChanged, StorageUnavailable, Unreachable, RemoteError) as exc:
+                raise self._map_storage_error(exc) from None
+            if version is not None:
+                self.catalog_validated = True
+            return
+        # Some keys of this range were written here: take storage's answer
+        # whole, then lay the buffer over it.
+        rows: dict[bytes, Any] = {}
+        try:
+            async for page in pages:
+                rows.update(page)
+        except (CatalogChanged, StorageUnavailable, Unreachable, RemoteError) as exc:
+            raise self._map_storage_error(exc) from None
+        if version is not None:
+            self.catalog_validated = True
+        keep = keep_where_true(filter_tree) if filter_tree is not None else None
+        for key in self.buffer.keys_in(start, end):
+            value = self.buffer.values[key]
+            if value is None or (keep is not None and not keep(value)):
+                rows.pop(key, None)
+            else:
+                rows[key] = value if projection is None else tuple(value[i] for i in projection)
+        ordered = sorted(rows.items(), reverse=reverse)
+        if limit:
+            ordered = ordered[:limit]
+        for i in range(0, len(ordered), 10_000):
+            yield ordered[i : i + 10_000]
+
+    def _check_version(self, catalog_check: bool) -> int | None:
+        return self.catalog_version if catalog_check else None
+
+    async def _storage_call(self, awaitable):
+        try:
+            return await awaitable
+        except (CatalogChanged, StorageUnavailable, Unreachable, RemoteError) as exc:
+            raise self._map_storage_error(exc) from None
+
+    def _map_storage_error(self, exc: Exception) -> Exception:
+        if isinstance(exc, CatalogChanged):
+            return StaleCatalog(exc.version)
+        return SqlError("XX000", "server unavailable", detail=str(exc))
+
+    # -- writes ----------------------------------------------------------------------
+
+    def put(self, key: bytes, value: Any) -> None:
+        self.buffer.put(key, value)
+
+    def count_rows(self, rows: int, nbytes: int) -> None:
+        self.rows_modified += rows
+        self.bytes_modified += nbytes
+        if self.rows_modified > ROWS_PER_TRANSACTION_MAX:
+            raise SqlError("54000", "transaction row limit exceeded")
+
+    def lock(self, key: bytes) -> None:
+        self.locks.add(key)
+
+    def depend_on(self, key: bytes) -> None:
+        self.checks.add(key)
+
+    @property
+    def has_writes(self) -> bool:
+        return bool(self.buffer.values or self.locks)
+
+    # -- commit ------------------------------------------------------------------------
+
+    async def commit(self) -> int | None:
+        """Make the writes durable and visible; returns τ_commit (None if read-only)."""
+        if not self.has_writes:
+            return None
+        assert self.tau_start is not None
+        self.check_age()
+        writes = list(self.buffer.values.items())
+        payload = encode_commit_payload(writes, self.catalog_version_written)
+        if len(payload) > BYTES_PER_TRANSACTION_MAX:
+            raise SqlError(
+                "54000",
+                "transaction size limit 10mb exceeded",
+                detail=f"Current transaction size {len(payload) // 1024}kb exceeds 10240kb",
+            )
+        write_keys = tuple(self.buffer.values) + tuple(k for k in self.locks if k not in self.buffer.values)
+        checks = tuple(k for k in self.checks if k not in self.buffer.values)
+        ranges = self.topology.adjudicator_ranges
+        coordinator = self.transport.connect(self.topology.adjudicator_address(ranges.owner(write_keys[0])))
+        try:
+            tau_commit = await coordinator.call("commit", self.tau_start, payload, write_keys, checks)
+        except CommitConflict as exc:
+            raise (schema_conflict() if exc.schema else change_conflict()) from None
+        except TransactionTooOld as exc:
+            raise SqlError(
+                "54000",
+                "transaction age limit of 300s exceeded",
+                detail=f"Current transaction age {exc.age_ns // 1_000_000_000}s exceeds 300s",
+            ) from None
+        except (Unreachable, RemoteError) as exc:
+            raise SqlError("XX000", "server unavailable", detail=str(exc)) from None
+        # Commit wait: acknowledge only once τ_commit is certainly past, so
+        # any transaction that starts after this returns sees the commit.
+        self.clock.observe(tau_commit)
+        await self.clock.wait_until_past(tau_commit)
+        return tau_commit
+
+
+def encoded_size(value: Any) -> int:
+    return len(codec.encode(value))
+
