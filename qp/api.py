@@ -110,8 +110,8 @@ class StatementDescription:
 class Session(Protocol):
     """One client connection's view of the database."""
 
-    process_id: int
-    secret_key: int
+    process_id: int  # sent in BackendKeyData as 32 bits: keep both in 0 <= x < 2**32,
+    secret_key: int  # which is how a CancelRequest brings them back to SessionFactory.cancel
 
     def startup_parameters(self) -> dict[str, str]:
         """The ParameterStatus messages to send after authentication."""
@@ -135,12 +135,23 @@ class Session(Protocol):
         param_formats: list[int],
         params: list[bytes | None],
         result_formats: list[int],
-    ) -> None: ...
+    ) -> None:
+        """Create `portal` from `statement`; the format lists are as in the Bind message.
+
+        Zero codes mean all text, one code applies to every value, otherwise one per
+        value. pgwire has already checked that every code is 0 or 1 and that a list of
+        more than one parameter format matches len(params); the statement's parameter
+        count and the result format count against the columns are the session's to check.
+        """
 
     def describe_portal(self, portal: str) -> list[Column] | None: ...
 
     def execute(self, portal: str, max_rows: int) -> AsyncIterator[Event]:
-        """DataRows*, then CommandComplete, PortalSuspended or EmptyQuery."""
+        """DataRows*, then CommandComplete, PortalSuspended or EmptyQuery.
+
+        `max_rows` 0 means all rows (pgwire passes a negative limit as 0, as PostgreSQL
+        reads it); after `max_rows` rows end with PortalSuspended and keep the portal.
+        """
 
     def close_statement(self, name: str) -> None: ...
 
@@ -164,7 +175,11 @@ class SessionFactory(Protocol):
     async def open_session(self, startup: dict[str, str]) -> Session:
         """Start a session for a StartupMessage's parameters (user, database, options, GUCs).
 
-        Raises SqlError with severity FATAL to refuse the connection.
+        Raises SqlError with severity FATAL to refuse the connection. pgwire guarantees
+        `user` is present and non-empty, fills an absent `database` with the user name
+        (as PostgreSQL does) and removes `_pq_.` protocol options. Values are passed as
+        the client sent them (asyncpg sends client_encoding `'utf-8'`, quotes included);
+        pgwire decodes all text as UTF-8, so refuse any other client_encoding.
         """
 
     def cancel(self, process_id: int, secret_key: int) -> None:

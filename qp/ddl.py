@@ -461,8 +461,11 @@ async def backfill_batch(txn, table: TableDef, index: IndexDef, start: bytes, ba
 
     resume = None
     count = 0
+    width = len(table.columns)
     async for page in txn.scan(start, table.primary_end, limit=batch_rows):
         for row_key, row in page:
+            if len(row) < width:
+                row = row + (None,) * (width - len(row))  # rows from before ADD COLUMN
             entry = table.index_entry_key(index, row, row_key)
             if index.unique and not any(row[i] is None for i in index.columns):
                 (other,) = await txn.get([entry])
@@ -488,3 +491,146 @@ async def backfill_batch(txn, table: TableDef, index: IndexDef, start: bytes, ba
     if count < batch_rows or resume is None:
         return None
     return resume + b"\x00"
+
+
+# -- ALTER TABLE ---------------------------------------------------------------------------------
+
+async def alter_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
+    relation = body["relation"]
+    _schema_of(relation)
+    if body.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
+        raise SqlError("0A000", "ALTER of this object type is not supported")
+    table = catalog.find_table(relation["relname"])
+    if table is None:
+        if body.get("missing_ok"):
+            return DdlResult("ALTER TABLE", [f'relation "{relation["relname"]}" does not exist, skipping'])
+        raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
+    notices: list[str] = []
+    for cmd_node in body.get("cmds", ()):
+        cmd = cmd_node["AlterTableCmd"]
+        table = _alter_one(table, cmd, catalog, bc, notices)
+    version, next_oid = await _catalog_counters(txn)
+    _write_catalog(txn, version, None, [(table.descriptor_key, table.to_record())])
+    return DdlResult("ALTER TABLE", notices)
+
+
+def _alter_one(table: TableDef, cmd: dict, catalog: CatalogSnapshot, bc: BindContext, notices: list[str]) -> TableDef:
+    subtype = cmd.get("subtype")
+    name = cmd.get("name")
+    if subtype == "AT_AddColumn":
+        cd = cmd["def"]["ColumnDef"]
+        col_name = _check_name(cd["colname"])
+        if table.column_index(col_name) is not None:
+            if cmd.get("missing_ok"):
+                notices.append(f'column "{col_name}" of relation "{table.name}" already exists, skipping')
+                return table
+            raise SqlError("42701", f'column "{col_name}" of relation "{table.name}" already exists')
+        if cd.get("constraints") or cd.get("is_not_null"):
+            # DSQL adds bare columns only; existing rows are not rewritten.
+            raise SqlError("0A000", "ALTER TABLE ADD COLUMN with constraint not supported")
+        if len(table.live_columns) >= COLUMNS_PER_TABLE_MAX:
+            raise SqlError("54011", f"tables can have at most {COLUMNS_PER_TABLE_MAX} columns")
+        column = ColumnDef(col_name, _column_type(cd["typeName"]))
+        return replace(table, columns=table.columns + (column,))
+    if subtype == "AT_DropColumn":
+        index = table.column_index(name)
+        if index is None:
+            if cmd.get("missing_ok"):
+                notices.append(f'column "{name}" of relation "{table.name}" does not exist, skipping')
+                return table
+            raise SqlError("42703", f'column "{name}" of relation "{table.name}" does not exist')
+        if table.pk is not None and index in table.pk:
+            raise SqlError("0A000", "dropping a primary key column is not supported")
+        if len(table.live_columns) == 1:
+            raise SqlError("0A000", "cannot drop the last column of a table")
+        columns = list(table.columns)
+        columns[index] = replace(columns[index], dropped=True, not_null=False, default_sql=None)
+        indexes = tuple(ix for ix in table.indexes if index not in ix.columns)
+        checks = tuple(c for c in table.checks if name not in _column_names_in(json.loads(c.sql)))
+        return replace(table, columns=tuple(columns), indexes=indexes, checks=checks)
+    if subtype == "AT_ColumnDefault":
+        index = _existing_column(table, name)
+        column = table.columns[index]
+        default = cmd.get("def")
+        if default is None:
+            return _set_column(table, index, replace(column, default_sql=None))
+        binder = ExprBinder(bc, Scope(), QueryLevel(what="DEFAULT expressions"))
+        expr = binder.bind(default)
+        if any(isinstance(n, (E.ColumnRef, E.OuterRef)) for n in E.walk(expr)):
+            raise SqlError("0A000", "cannot use column reference in DEFAULT expression")
+        coerce(expr, column.type, bc, "assignment", column.name)
+        return _set_column(table, index, replace(column, default_sql=json.dumps(default)))
+    if subtype == "AT_DropNotNull":
+        index = _existing_column(table, name)
+        if table.pk is not None and index in table.pk:
+            raise SqlError("42P16", f'column "{name}" is in a primary key')
+        return _set_column(table, index, replace(table.columns[index], not_null=False))
+    if subtype in ("AT_SetNotNull", "AT_AlterColumnType"):
+        raise SqlError("0A000", f"ALTER TABLE {'SET NOT NULL' if subtype == 'AT_SetNotNull' else 'ALTER COLUMN TYPE'} is not supported")
+    raise SqlError("0A000", f"ALTER TABLE {subtype.removeprefix('AT_')} is not supported yet")
+
+
+def _existing_column(table: TableDef, name: str) -> int:
+    index = table.column_index(name)
+    if index is None:
+        raise SqlError("42703", f'column "{name}" of relation "{table.name}" does not exist')
+    return index
+
+
+def _set_column(table: TableDef, index: int, column: ColumnDef) -> TableDef:
+    columns = list(table.columns)
+    columns[index] = column
+    return replace(table, columns=tuple(columns))
+
+
+async def rename(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
+    kind = body.get("renameType")
+    relation = body.get("relation")
+    new_name = _check_name(body["newname"])
+    if kind in ("OBJECT_TABLE", "OBJECT_COLUMN"):
+        _schema_of(relation)
+        table = catalog.find_table(relation["relname"])
+        if table is None:
+            if body.get("missing_ok"):
+                return DdlResult("ALTER TABLE", [f'relation "{relation["relname"]}" does not exist, skipping'])
+            raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
+        if kind == "OBJECT_TABLE":
+            if catalog.relation_name_taken(new_name, table.schema):
+                raise SqlError("42P07", f'relation "{new_name}" already exists')
+            table = replace(table, name=new_name)
+        else:
+            old = body["subname"]
+            index = _existing_column(table, old)
+            if table.column_index(new_name) is not None:
+                raise SqlError("42701", f'column "{new_name}" of relation "{table.name}" already exists')
+            table = _set_column(table, index, replace(table.columns[index], name=new_name))
+            checks = tuple(replace(c, sql=json.dumps(_rename_refs(json.loads(c.sql), old, new_name)))
+                           for c in table.checks)
+            table = replace(table, checks=checks)
+    elif kind == "OBJECT_INDEX":
+        found = catalog.indexes_by_name.get(("public", relation["relname"]))
+        if found is None:
+            raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
+        if catalog.relation_name_taken(new_name):
+            raise SqlError("42P07", f'relation "{new_name}" already exists')
+        table, index = found
+        table = replace(table, indexes=tuple(replace(ix, name=new_name) if ix.oid == index.oid else ix
+                                             for ix in table.indexes))
+    else:
+        raise SqlError("0A000", "this kind of RENAME is not supported")
+    version, _ = await _catalog_counters(txn)
+    _write_catalog(txn, version, None, [(table.descriptor_key, table.to_record())])
+    return DdlResult("ALTER TABLE" if kind != "OBJECT_INDEX" else "ALTER INDEX")
+
+
+def _rename_refs(node: Any, old: str, new: str) -> Any:
+    if isinstance(node, dict):
+        if "ColumnRef" in node:
+            fields = node["ColumnRef"].get("fields", [])
+            if fields and fields[-1].get("String", {}).get("sval") == old:
+                fields = [*fields[:-1], {"String": {"sval": new}}]
+                return {"ColumnRef": {**node["ColumnRef"], "fields": fields}}
+        return {k: _rename_refs(v, old, new) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rename_refs(v, old, new) for v in node]
+    return node

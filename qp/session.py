@@ -30,7 +30,7 @@ import trio
 from qp import api
 from qp.api import Column, CommandComplete, DataRows, EmptyQuery, Notice, ParameterStatus, RowDescription
 from qp.context import EvalContext
-from qp.ddl import backfill_batch, create_index, create_table, drop, publish_index
+from qp.ddl import alter_table, backfill_batch, create_index, create_table, drop, publish_index, rename
 from qp.dml import run_insert, run_modify
 from qp.errors import SqlError, in_failed_transaction, schema_conflict
 from qp.exec.compile import ExecFrame
@@ -373,6 +373,8 @@ class Session:
     async def _dml_or_query(self, prepared: Prepared, params: tuple, formats: list[int] | None,
                             txn: Transaction, described: bool) -> list[api.Event]:
         kind = prepared.kind
+        if txn.read_only and kind == "query" and prepared.statement.body.get("lockingClause"):
+            raise SqlError("25006", "cannot execute SELECT FOR UPDATE in a read-only transaction")
         if kind in ("insert", "update", "delete"):
             if txn.read_only:
                 raise SqlError("25006", f"cannot execute {kind.upper()} in a read-only transaction")
@@ -475,6 +477,10 @@ class Session:
             if self.block:
                 raise SqlError("0A000", "CREATE INDEX cannot run inside a transaction block here")
             result = await create_index(body, txn, catalog)
+        elif kind == "AlterTableStmt":
+            result = await alter_table(body, txn, catalog, bc)
+        elif kind == "RenameStmt":
+            result = await rename(body, txn, catalog)
         else:
             raise SqlError("0A000", f"unsupported statement: {kind.removesuffix('Stmt')}")
         events: list[api.Event] = [Notice(n) for n in result.notices]
@@ -793,5 +799,7 @@ def _ddl_tag(statement: Statement) -> str:
         return "CREATE INDEX"
     if kind == "DropStmt":
         return "DROP TABLE" if body.get("removeType") == "OBJECT_TABLE" else "DROP INDEX"
+    if kind in ("AlterTableStmt", "RenameStmt"):
+        return "ALTER TABLE"
     return kind.removesuffix("Stmt").upper()
 

@@ -31,7 +31,7 @@ from cluster.transport import InProcessTransport, RemoteError, Unreachable
 from qp.catalog import CatalogSnapshot
 from qp.errors import SqlError, change_conflict, schema_conflict
 from storage.client import StorageClient
-from storage.mvcc import keep_where_true
+from storage.mvcc import keep_where_true, project
 from storage.node import CatalogChanged, StorageUnavailable
 
 ROWS_PER_TRANSACTION_MAX = 3000
@@ -194,7 +194,7 @@ class Transaction:
             if value is None or (keep is not None and not keep(value)):
                 rows.pop(key, None)
             else:
-                rows[key] = value if projection is None else tuple(value[i] for i in projection)
+                rows[key] = value if projection is None else project(value, projection, max(projection, default=-1) + 1)
         ordered = sorted(rows.items(), reverse=reverse)
         if limit:
             ordered = ordered[:limit]

@@ -156,16 +156,16 @@ def compile_filter(tree: Any) -> Callable[[Any], bool | None]:
         compare = _COMPARATORS[op]
 
         def cmp(row: Any) -> bool | None:
-            value = row[index]
+            value = row[index] if index < len(row) else None
             return None if value is None else compare(value, constant)
 
         return cmp
     if kind == "null":
         index = tree[1]
-        return lambda row: row[index] is None
+        return lambda row: index >= len(row) or row[index] is None
     if kind == "notnull":
         index = tree[1]
-        return lambda row: row[index] is not None
+        return lambda row: index < len(row) and row[index] is not None
     if kind == "not":
         inner = compile_filter(tree[1])
 
@@ -202,6 +202,14 @@ def compile_filter(tree: Any) -> Callable[[Any], bool | None]:
 
         return disj
     raise ValueError(f"unknown filter node {kind!r}")
+
+
+def project(row: tuple, projection: tuple[int, ...], width_needed: int) -> tuple:
+    """Columns `projection` of a stored row. Rows written before a column was
+    added are shorter than the table; the missing columns read as NULL."""
+    if len(row) >= width_needed:
+        return tuple([row[i] for i in projection])
+    return tuple([row[i] if i < len(row) else None for i in projection])
 
 
 def keep_where_true(tree: Any) -> Callable[[Any], bool]:

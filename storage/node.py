@@ -36,7 +36,7 @@ from cluster import codec
 from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport, wire_error
-from storage.mvcc import VersionStore, keep_where_true
+from storage.mvcc import VersionStore, keep_where_true, project
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,8 @@ class StorageNode:
         keep = keep_where_true(filter_tree) if filter_tree is not None else None
         pairs, resume = store.scan(start, end, tau, limit=limit, reverse=reverse, keep=keep)
         if projection is not None:
-            pairs = [(key, tuple([row[i] for i in projection])) for key, row in pairs]
+            width = max(projection) + 1 if projection else 0
+            pairs = [(key, project(row, projection, width)) for key, row in pairs]
         return pairs, resume
 
     async def rpc_status(self) -> dict:

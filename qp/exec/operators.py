@@ -25,6 +25,7 @@ from qp.exec.compile import (
     compile_scalar,
 )
 from qp.exec.runtime import SCAN_CACHE_ROWS_MAX, RunContext
+from storage.mvcc import project
 
 BATCH_ROWS = 1024
 
@@ -838,7 +839,8 @@ class TableScan(Operator):
                 keep = keep_where_true(_instantiate(spec.filter_template, rc.frame))
                 pairs = [(k, v) for k, v in pairs if keep(v)]
             if pairs:
-                yield [(k, tuple(v[i] for i in projection)) for k, v in pairs]
+                width = max(projection) + 1 if projection else 0
+                yield [(k, project(v, projection, width)) for k, v in pairs]
             return
         ranges = spec.ranges if spec.ranges is not None else spec.range_fn(rc.frame)
         filter_tree = _instantiate(spec.filter_template, rc.frame) if spec.filter_template is not None else None
@@ -914,6 +916,7 @@ class IndexScan(Operator):
     async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
         txn = rc.txn
         projection = self.projection
+        width = max(projection) + 1 if projection else 0
         for start, end in self.range_fn(rc.frame):
             async for page in txn.scan(start, end, reverse=self.reverse):
                 row_keys = [v for _, v in page]
@@ -924,7 +927,7 @@ class IndexScan(Operator):
                         continue
                     if self.lock:
                         txn.lock(key)
-                    projected = tuple(row[i] for i in projection)
+                    projected = project(row, projection, width)
                     out.append(projected + (key,) if self.with_key else projected)
                 if self._residual is not None:
                     out = self._residual(out, rc.frame)

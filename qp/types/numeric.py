@@ -318,24 +318,18 @@ def parse_float4(s: str) -> float:
     v = _strtod(s, "real")
     if math.isinf(v) or math.isnan(v):
         return v
-    if abs(v) > FLT_MAX:
-        # values just above FLT_MAX still round down to it
-        try:
-            return _F4.unpack(_F4.pack(v))[0]
-        except OverflowError:
-            raise SqlError("22003", f'"{s}" is out of range for type real') from None
+    # (the native struct format rounds out-of-range values to inf silently)
     r = _F4.unpack(_F4.pack(v))[0]
-    if r == 0.0 and v != 0.0:
+    if math.isinf(r) or (r == 0.0 and v != 0.0):
         raise SqlError("22003", f'"{s}" is out of range for type real')
     return r
 
 
 def to_float4(v: float) -> float:
     """Round a double to single precision, raising PG's overflow/underflow errors."""
-    try:
-        r = _F4.unpack(_F4.pack(v))[0]
-    except OverflowError:
-        raise SqlError("22003", "value out of range: overflow") from None
+    r = _F4.unpack(_F4.pack(v))[0]
+    if math.isinf(r) and not math.isinf(v):
+        raise SqlError("22003", "value out of range: overflow")
     if r == 0.0 and v != 0.0:
         raise SqlError("22003", "value out of range: underflow")
     return r
@@ -388,15 +382,15 @@ def float8_out(v: float) -> str:
     if v != v:
         return "NaN"
     r = repr(v)
+    if r == "inf":
+        return "Infinity"
+    if r == "-inf":
+        return "-Infinity"
     if "e" not in r:
         if r[-2:] == ".0":
             r = r[:-2]
         if -1e15 < v < 1e15:
             return r
-    elif r == "inf":
-        return "Infinity"
-    elif r == "-inf":
-        return "-Infinity"
     else:
         return r  # Python and Ryu agree on exponent form for |exp| >= 16 or < -4
     digits, exp = _shortest(r)
@@ -417,7 +411,7 @@ def float4_out(v: float) -> str:
     pack = _F4.pack
     target = pack(v)
     for p in range(0, 9):
-        s = "%.*e" % (p, v)
+        s = f"{v:.{p}e}"
         if pack(float(s)) == target:
             break
     m, e = s.split("e")
@@ -440,7 +434,7 @@ def make_float_out(is_float4: bool, extra_float_digits: int):
             return "NaN"
         if v in (math.inf, -math.inf):
             return "Infinity" if v > 0 else "-Infinity"
-        return "%.*g" % (prec, v)
+        return f"{v:.{prec}g}"
 
     return out
 
@@ -469,7 +463,7 @@ def float_to_numeric(v: float) -> Decimal:
         return D_NAN
     if math.isinf(v):
         return D_INF if v > 0 else D_NINF
-    return normalize_scale(Decimal("%.15g" % v))
+    return normalize_scale(Decimal(f"{v:.15g}"))
 
 
 def float4_to_numeric(v: float) -> Decimal:
@@ -477,7 +471,7 @@ def float4_to_numeric(v: float) -> Decimal:
         return D_NAN
     if math.isinf(v):
         return D_INF if v > 0 else D_NINF
-    return normalize_scale(Decimal("%.6g" % v))
+    return normalize_scale(Decimal(f"{v:.6g}"))
 
 
 def float_to_int(v: float, lo: int, hi: int, name: str) -> int:
