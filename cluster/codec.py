@@ -36,14 +36,14 @@ def register_ext(code: int, cls: type, encode: Callable[[Any], bytes], decode: C
 
 
 def _default(obj: Any) -> Any:
-    if isinstance(obj, decimal.Decimal):
-        return msgpack.ExtType(EXT_DECIMAL, str(obj).encode())
-    if isinstance(obj, uuid.UUID):
-        return msgpack.ExtType(EXT_UUID, obj.bytes)
     entry = _encoders.get(type(obj))
     if entry is not None:
         code, encode = entry
         return msgpack.ExtType(code, encode(obj))
+    if isinstance(obj, decimal.Decimal):
+        return msgpack.ExtType(EXT_DECIMAL, str(obj).encode())
+    if isinstance(obj, uuid.UUID):
+        return msgpack.ExtType(EXT_UUID, obj.bytes)
     if isinstance(obj, (set, frozenset)):
         return list(obj)
     raise TypeError(f"cannot encode {type(obj).__name__} for the wire")

@@ -26,7 +26,7 @@ from qp import expr as E
 from qp.api import Column
 from qp.binder.context import BindContext, QueryLevel
 from qp.binder.expressions import ExprBinder, coerce, resolve_unknown
-from qp.binder.query import FromTable, QueryBinder, figure_colname
+from qp.binder.query import FromJoin, FromTable, QueryBinder, figure_colname
 from qp.binder.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog import IndexDef, TableDef
 from qp.errors import SqlError
@@ -34,7 +34,6 @@ from qp.exec.compile import Layout, compile_predicate, compile_row, compile_scal
 from qp.exec.operators import Operator, SublinkSlots, collect
 from qp.exec.runtime import RunContext
 from qp.parse import node_kind
-from qp.plan.access import plan_table
 from qp.plan.planner import Planner
 from qp.txn import encoded_size
 from qp.types import UNKNOWN, text_encoder
@@ -61,8 +60,8 @@ class TableContext:
     alias: str
 
 
-def target_context(bc: BindContext, relation: dict) -> TableContext:
-    scope = Scope()
+def target_context(bc: BindContext, relation: dict, ctes: dict | None = None) -> TableContext:
+    scope = Scope(inherited_ctes=ctes or {})
     binder = QueryBinder(bc)
     item = binder._bind_range_var(relation, scope)
     if not isinstance(item, FromTable):
@@ -197,9 +196,8 @@ class InsertPlan:
 
 
 def bind_insert(bc: BindContext, body: dict) -> InsertPlan:
-    if "withClause" in body:
-        raise SqlError("0A000", "WITH on INSERT is not supported")
-    tc = target_context(bc, body["relation"])
+    ctes = QueryBinder(bc).bind_with(body.get("withClause"))
+    tc = target_context(bc, body["relation"], ctes)
     table = tc.table
     names = [r["ResTarget"]["name"] for r in body.get("cols", ())]
     if names:
@@ -216,7 +214,7 @@ def bind_insert(bc: BindContext, body: dict) -> InsertPlan:
     select = body.get("selectStmt")
     if body.get("override", "OVERRIDING_NOT_SET") != "OVERRIDING_NOT_SET":
         raise SqlError("0A000", "OVERRIDING is not supported")
-    source, positions = _bind_insert_source(bc, tc, select, positions)
+    source, positions = _bind_insert_source(bc, tc, select, positions, ctes)
     writer = RowWriter(bc, tc)
     defaults = _bind_defaults(bc, tc, positions)
     plan = InsertPlan(tc, writer, positions, source, defaults, None, (), [], None, None, None)
@@ -231,7 +229,8 @@ def bind_insert(bc: BindContext, body: dict) -> InsertPlan:
 _DEFAULT_MARK = object()
 
 
-def _bind_insert_source(bc: BindContext, tc: TableContext, select: dict | None, positions: list[int]):
+def _bind_insert_source(bc: BindContext, tc: TableContext, select: dict | None, positions: list[int],
+                        ctes: dict):
     table = tc.table
     if select is None:  # DEFAULT VALUES
         from qp.exec.operators import OneRow
@@ -239,7 +238,7 @@ def _bind_insert_source(bc: BindContext, tc: TableContext, select: dict | None, 
         return OneRow(), []
     body = select["SelectStmt"]
     if "valuesLists" in body and not any(k in body for k in ("sortClause", "limitCount", "withClause")):
-        binder = ExprBinder(bc, Scope(), QueryLevel(what="VALUES"), QueryBinder(bc)._subquery_binder)
+        binder = ExprBinder(bc, Scope(inherited_ctes=ctes), QueryLevel(what="VALUES"), QueryBinder(bc)._subquery_binder)
         rows = []
         for row_node in body["valuesLists"]:
             items = row_node["List"]["items"] if "List" in row_node else row_node
@@ -271,7 +270,7 @@ def _bind_insert_source(bc: BindContext, tc: TableContext, select: dict | None, 
                 slots_seen = slots
             out_rows.append(exprs)
         return ValuesOp(out_rows, cids, slots_seen), positions
-    query = QueryBinder(bc).bind_query(select)
+    query = QueryBinder(bc).bind_query(select, None, ctes)
     types = query.output_types()
     if len(types) > len(positions):
         raise SqlError("42601", "INSERT has more expressions than target columns")
@@ -352,35 +351,10 @@ def _bind_on_conflict(bc: BindContext, tc: TableContext, clause: dict, plan: Ins
 
 
 def _bind_set_list(bc, table: TableDef, targets: list, binder: ExprBinder, layout: Layout) -> list[tuple[int, Any]]:
-    out: list[tuple[int, Any]] = []
-    seen: set[int] = set()
-    for node in targets:
-        res = node["ResTarget"]
-        name = res["name"]
-        if res.get("indirection"):
-            raise SqlError("0A000", "assigning to a subscript or field is not supported")
-        index = table.column_index(name)
-        if index is None:
-            raise SqlError("42703", f'column "{name}" of relation "{table.name}" does not exist')
-        if index in seen:
-            raise SqlError("42601", f'multiple assignments to same column "{name}"')
-        seen.add(index)
-        value = res["val"]
-        if node_kind(value) == "MultiAssignRef":
-            raise SqlError("0A000", "multiple-column assignment is not supported")
-        column = table.columns[index]
-        if node_kind(value) == "SetToDefault":
-            if column.default_sql is None:
-                expr: E.Expr = E.Const(None, column.type)
-            else:
-                expr = coerce(ExprBinder(bc, Scope(), QueryLevel()).bind(json.loads(column.default_sql)),
-                              column.type, bc, "assignment", name)
-        else:
-            expr = coerce(binder.bind(value), column.type, bc, "assignment", name)
-        if any(isinstance(n, E.SubLink) for n in E.walk(expr)):
-            raise SqlError("0A000", "subqueries in SET are not supported")
-        out.append((index, compile_scalar(expr, layout)))
-    return out
+    positions, exprs = _bind_set_exprs(bc, table, targets, binder)
+    if any(isinstance(n, E.SubLink) for e in exprs for n in E.walk(e)):
+        raise SqlError("0A000", "subqueries in ON CONFLICT DO UPDATE SET are not supported")
+    return [(pos, compile_scalar(expr, layout)) for pos, expr in zip(positions, exprs, strict=True)]
 
 
 async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]]:
@@ -529,11 +503,14 @@ class ModifyPlan:
     kind: str  # "update" | "delete"
     tc: TableContext
     writer: RowWriter
-    scan: Operator  # all columns (by table position of live columns) + the row key
-    set_list: list[tuple[int, Any]]
+    scan: Operator  # the target's columns and row key, joined with FROM/USING items if any
+    column_positions: list[int | None]  # for each table column, its position in the scan's rows
+    key_position: int
+    set_positions: list[int]  # table columns that SET assigns, in order
+    set_fn: Any  # row, frame -> new values for set_positions
+    slots: SublinkSlots
     returning: Returning | None
     returning_fn: Any
-    filter_slots: Any = None
 
     @property
     def columns(self) -> list[Column] | None:
@@ -541,34 +518,86 @@ class ModifyPlan:
 
 
 def bind_modify(bc: BindContext, body: dict, kind: str) -> ModifyPlan:
-    if "withClause" in body:
-        raise SqlError("0A000", f"WITH on {kind.upper()} is not supported")
-    if body.get("fromClause") or body.get("usingClause"):
-        raise SqlError("0A000", f"{'UPDATE ... FROM' if kind == 'update' else 'DELETE ... USING'} is not supported yet")
-    tc = target_context(bc, body["relation"])
-    table = tc.table
-    level = QueryLevel(what="WHERE")
-    qb = QueryBinder(bc)
-    binder = ExprBinder(bc, tc.scope, level, qb._subquery_binder)
-    where = binder.bind_bool(body["whereClause"], "WHERE") if "whereClause" in body else None
     if "whereClause" in body and node_kind(body["whereClause"]) == "CurrentOfExpr":
         raise SqlError("0A000", "WHERE CURRENT OF is not supported")
-    live_cids = [c for c in tc.cids if c is not None]
-    planner = Planner()
-    scan, later = plan_table(table, tc.cids, E.conjuncts(where), set(live_cids), for_update=False,
-                             outer_positions=None, with_key=True, all_columns=True)
-    if later:
-        exprs, slots = planner.prepare_sublinks([E.and_all(later)], scan.cids)
-        from qp.exec.operators import FilterProject
-
-        scan = FilterProject(scan, exprs[0], None, None, slots)
-    writer = RowWriter(bc, tc)
-    set_list = []
+    tc = target_context(bc, body["relation"], QueryBinder(bc).bind_with(body.get("withClause")))
+    table = tc.table
+    qb = QueryBinder(bc)
+    binder = ExprBinder(bc, tc.scope, QueryLevel(what="WHERE"), qb._subquery_binder)
+    # UPDATE ... FROM and DELETE ... USING join the target with more tables.
+    extra = qb._bind_from_list(body.get("fromClause") or body.get("usingClause") or (), tc.scope, binder)
+    where = binder.bind_bool(body["whereClause"], "WHERE") if "whereClause" in body else None
+    set_positions: list[int] = []
+    set_exprs: list[E.Expr] = []
     if kind == "update":
-        set_list = _bind_set_list(bc, table, body.get("targetList", ()), binder, writer.layout)
+        set_binder = ExprBinder(bc, tc.scope, QueryLevel(what="UPDATE"), qb._subquery_binder)
+        set_positions, set_exprs = _bind_set_exprs(bc, table, body.get("targetList", ()), set_binder)
     returning = bind_returning(bc, tc, _returning_nodes(body))
-    returning_fn = compile_row(returning.exprs, writer.layout) if returning is not None else None
-    return ModifyPlan(kind, tc, writer, scan, set_list, returning, returning_fn)
+    target = FromTable(table, tc.alias, tc.cids, with_key=True, all_columns=True)
+    tree = target if extra is None else FromJoin("inner", target, extra, None)
+    planner = Planner()
+    needed = referenced_cids_of([where, *set_exprs, *(returning.exprs if returning else [])]) | {
+        c for c in tc.cids if c is not None
+    }
+    scan, leftover = planner._plan_from(tree, E.conjuncts(where), needed)
+    if leftover:
+        scan = planner._filter(scan, E.and_all(leftover))
+    positions = {cid: i for i, cid in enumerate(scan.cids)}
+    column_positions = [positions.get(cid) if cid is not None else None for cid in tc.cids]
+    exprs, slots = planner.prepare_sublinks(set_exprs, scan.cids)
+    set_fn = compile_row(exprs, Layout(scan.cids)) if exprs else None
+    writer = RowWriter(bc, tc)
+    returning_fn = None
+    if returning is not None:
+        # RETURNING sees the new row: the scan's layout with the target's columns replaced.
+        ret_exprs, ret_slots = planner.prepare_sublinks(returning.exprs, scan.cids)
+        if ret_slots:
+            raise SqlError("0A000", "subqueries in RETURNING are not supported")
+        returning_fn = compile_row(ret_exprs, Layout(scan.cids))
+    return ModifyPlan(kind, tc, writer, scan, column_positions, positions[-table.oid], set_positions, set_fn,
+                      slots, returning, returning_fn)
+
+
+def _bind_set_exprs(bc, table: TableDef, targets: list, binder: ExprBinder) -> tuple[list[int], list[E.Expr]]:
+    positions: list[int] = []
+    exprs: list[E.Expr] = []
+    for node in targets:
+        res = node["ResTarget"]
+        name = res["name"]
+        if res.get("indirection"):
+            raise SqlError("0A000", "assigning to a subscript or field is not supported")
+        index = table.column_index(name)
+        if index is None:
+            raise SqlError("42703", f'column "{name}" of relation "{table.name}" does not exist')
+        if index in positions:
+            raise SqlError("42601", f'multiple assignments to same column "{name}"')
+        value = res["val"]
+        if node_kind(value) == "MultiAssignRef":
+            raise SqlError("0A000", "multiple-column assignment is not supported")
+        column = table.columns[index]
+        if node_kind(value) == "SetToDefault":
+            if column.default_sql is None:
+                expr: E.Expr = E.Const(None, column.type)
+            else:
+                expr = ExprBinder(bc, Scope(), QueryLevel()).bind(json.loads(column.default_sql))
+        else:
+            expr = binder.bind(value)
+        positions.append(index)
+        exprs.append(coerce(expr, column.type, bc, "assignment", name))
+    return positions, exprs
+
+
+def referenced_cids_of(exprs: list[E.Expr | None]) -> set[int]:
+    out: set[int] = set()
+    for e in exprs:
+        if e is None:
+            continue
+        for node in E.walk(e):
+            if isinstance(node, (E.ColumnRef, E.OuterRef)):
+                out.add(node.cid)
+            elif isinstance(node, E.SubLink):
+                out |= node.query.outer_refs
+    return out
 
 
 async def run_modify(plan: ModifyPlan, rc: RunContext) -> tuple[int, list[tuple]]:
@@ -576,40 +605,41 @@ async def run_modify(plan: ModifyPlan, rc: RunContext) -> tuple[int, list[tuple]
     frame = rc.frame
     table = plan.tc.table
     writer = plan.writer
-    live_positions = writer.live_positions
-    width = len(table.columns)
-    matches = await collect(plan.scan, rc)
+    column_positions = plan.column_positions
+    matches = await collect(plan.scan, rc)  # everything is read before anything is written
     returning_rows = []
     seen: set[bytes] = set()
     for match in matches:
-        key = match[-1]
+        key = match[plan.key_position]
         if key in seen:
-            continue
+            continue  # joined to several FROM rows: the first one counts, as in PostgreSQL
         seen.add(key)
-        old = [None] * width
-        for pos, value in zip(live_positions, match, strict=False):
-            old[pos] = value
-        old_row = tuple(old)
-        live = match[:-1]
+        old_row = tuple(match[p] if p is not None else None for p in column_positions)
         if plan.kind == "delete":
             txn.put(key, None)
             for _, entry in writer.index_entries(old_row, key):
                 txn.put(entry, None)
             txn.count_rows(1, len(key))
-            if plan.returning is not None:
-                returning_rows.append(plan.returning_fn(live, frame))
+            if plan.returning_fn is not None:
+                returning_rows.append(plan.returning_fn(match, frame))
             continue
         new = list(old_row)
-        for pos, fn in plan.set_list:
-            new[pos] = fn(live, frame)
+        if plan.set_fn is not None:
+            if plan.slots:
+                frame.subs = await plan.slots.evaluate(match, rc)
+            for pos, value in zip(plan.set_positions, plan.set_fn(match, frame), strict=True):
+                new[pos] = value
         new_row = tuple(new)
         writer.validate(new_row, frame)
         await _apply_update(txn, writer, key, old_row, new_row, frame)
-        if plan.returning is not None:
-            returning_rows.append(plan.returning_fn(writer._live(new_row), frame))
+        if plan.returning_fn is not None:
+            after = list(match)
+            for pos, p in enumerate(column_positions):
+                if p is not None:
+                    after[p] = new_row[pos]
+            returning_rows.append(plan.returning_fn(tuple(after), frame))
     txn.depend_on(table.descriptor_key)
     return len(seen), returning_rows
-
 
 
 def _returning_nodes(body: dict) -> list:

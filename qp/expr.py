@@ -236,6 +236,7 @@ class SubLink(Expr):
     test: Expr | None = None  # left side for any/all
     op: Any = None  # comparison impl for any/all
     correlated: bool = False
+    row: bool = False  # test and subquery rows are tuples (row IN (subquery))
     slot: int = field(default=-1, compare=False)
 
     def children(self) -> tuple[Expr, ...]:
@@ -264,6 +265,19 @@ class ContextValue(Expr):
     type: SqlType
 
 
+class SetReturning(Expr):
+    """A set-returning call in a select list; the planner turns it into a ProjectSet column."""
+
+    __slots__ = ("call", "type")
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+        self.type = call.type
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.call.args
+
+
 def walk(expr: Expr):
     """Every node of an expression tree (not descending into subqueries)."""
     stack = [expr]
@@ -280,7 +294,7 @@ def column_refs(expr: Expr) -> set[int]:
 def is_constant(expr: Expr) -> bool:
     """No columns, no parameters, no subqueries, nothing volatile."""
     for node in walk(expr):
-        if isinstance(node, (ColumnRef, OuterRef, Param, SubLink, AggRef, WindowRef, ContextValue)):
+        if isinstance(node, (ColumnRef, OuterRef, Param, SubLink, AggRef, WindowRef, ContextValue, SetReturning)):
             return False
         if isinstance(node, Call) and (node.volatility != "i" or node.needs_context):
             return False
@@ -312,7 +326,9 @@ def map_children(e: Expr, fn) -> Expr:
 
     if isinstance(e, (Call,)):
         args = tuple(fn(a) for a in e.args)
-        return e if args == e.args else replace(e, args=args)
+        # Identity, not equality: a SubLink given its slot compares equal to the
+        # one without (the slot is not part of its value) but must replace it.
+        return e if all(a is b for a, b in zip(args, e.args, strict=True)) else replace(e, args=args)
     if isinstance(e, (Cast, Not, IsNull, BoolTest)):
         arg = fn(e.arg)
         return e if arg is e.arg else replace(e, arg=arg)
@@ -333,7 +349,7 @@ def map_children(e: Expr, fn) -> Expr:
         return replace(e, arg=fn(e.arg), array=fn(e.array))
     if isinstance(e, SubLink):
         return e if e.test is None else replace(e, test=fn(e.test))
-    if hasattr(e, "call"):  # a set-returning call marker
+    if isinstance(e, SetReturning):
         call = fn(e.call)
-        return e if call is e.call else type(e)(call)
+        return e if call is e.call else SetReturning(call)
     return e

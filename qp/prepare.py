@@ -105,8 +105,10 @@ def prepare(
     if kind in ("ddl", "utility"):
         prepared.param_types = [t or TEXT for t in declared_types(declared)]
         if statement.kind == "VariableShowStmt":
+            from qp.settings import show_name
+
             name = statement.body.get("name", "")
-            prepared.columns = [Column(name.lower() if name != "all" else "name", TEXT.oid, -1)]
+            prepared.columns = [Column(show_name(name) or name.lower(), TEXT.oid, -1)]
             if name.lower() == "all":
                 prepared.columns = [Column("name", 25, -1), Column("setting", 25, -1), Column("description", 25, -1)]
         elif statement.kind == "ExplainStmt":

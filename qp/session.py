@@ -38,7 +38,7 @@ from qp.exec.operators import collect
 from qp.exec.runtime import RunContext, StatementCaches
 from qp.parse import Statement, parse
 from qp.prepare import Prepared, explain_lines, prepare
-from qp.settings import DEFAULTS, REPORTED, canonical_name, normalize, zoneinfo_for
+from qp.settings import DEFAULTS, REPORTED, canonical_name, normalize, show_name, zoneinfo_for
 from qp.txn import StaleCatalog, Transaction
 from qp.types import binary_decoder, binary_encoder, text_decoder, text_encoder
 
@@ -146,17 +146,21 @@ class Session:
             raise
 
     async def parse(self, name: str, sql: str, param_oids: list[int]) -> None:
-        if self.failed:
-            raise in_failed_transaction()
         statements = parse(sql)
         if len(statements) > 1:
             raise SqlError("42601", "cannot insert multiple commands into a prepared statement")
         statement = statements[0] if statements else None
-        if name and name in self.statements:
-            raise SqlError("42P05", f'prepared statement "{name}" already exists')
-        if len(self.statements) >= PREPARED_STATEMENTS_MAX:
-            raise SqlError("54000", "too many prepared statements")
-        prepared = await self._guarded(self._prepare_for_describe(statement, param_oids))
+        if self.failed and not _ends_block(Prepared(statement, "utility")):
+            raise in_failed_transaction()
+        try:
+            if name and name in self.statements:
+                raise SqlError("42P05", f'prepared statement "{name}" already exists')
+            if len(self.statements) >= PREPARED_STATEMENTS_MAX:
+                raise SqlError("54000", "too many prepared statements")
+            prepared = await self._guarded(self._prepare_for_describe(statement, param_oids))
+        except BaseException:
+            await self._after_error()
+            raise
         self.statements[name] = prepared
 
     def describe_statement(self, name: str) -> api.StatementDescription:
@@ -165,9 +169,17 @@ class Session:
 
     async def bind(self, portal: str, statement: str, param_formats: list[int], params: list[bytes | None],
                    result_formats: list[int]) -> None:
-        if self.failed:
-            raise in_failed_transaction()
+        try:
+            self._bind(portal, statement, param_formats, params, result_formats)
+        except BaseException:
+            await self._after_error()
+            raise
+
+    def _bind(self, portal: str, statement: str, param_formats: list[int], params: list[bytes | None],
+              result_formats: list[int]) -> None:
         prepared = self._statement(statement)
+        if self.failed and not _ends_block(prepared):
+            raise in_failed_transaction()
         if len(params) != len(prepared.param_types):
             raise SqlError(
                 "08P01",
@@ -676,21 +688,13 @@ class Session:
             rows = [[k.encode(), v.encode(), b""] for k, v in sorted(self.settings.items(), key=lambda kv: kv[0].lower())]
             columns = [Column("name", 25, -1), Column("setting", 25, -1), Column("description", 25, -1)]
             return [RowDescription(columns), DataRows(rows), CommandComplete("SHOW")]
-        lowered = name.lower()
-        if lowered == "transaction isolation level":
-            lowered, canonical = "transaction_isolation", "transaction_isolation"
-        elif lowered == "session authorization":
-            canonical = "session_authorization"
-        else:
-            canonical = canonical_name(lowered)
+        canonical = show_name(name)
         if canonical is None or canonical not in self.settings:
             raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
         value = self.settings[canonical]
         if canonical == "transaction_read_only" and self.txn is not None:
             value = "on" if self.txn.read_only else "off"
-        column_name = lowered if lowered != "timezone" else "TimeZone"
-        column_name = canonical if canonical in ("DateStyle", "IntervalStyle", "TimeZone") else column_name
-        return [RowDescription([Column(column_name, 25, -1)]), DataRows([[value.encode()]]), CommandComplete("SHOW")]
+        return [RowDescription([Column(canonical, 25, -1)]), DataRows([[value.encode()]]), CommandComplete("SHOW")]
 
     async def _explain(self, body: dict) -> list[api.Event]:
         for option in body.get("options", ()):

@@ -104,6 +104,16 @@ def canonical_name(name: str) -> str | None:
     return None
 
 
+def show_name(name: str) -> str | None:
+    """The setting SHOW <name> reads (its column is named after it)."""
+    lowered = " ".join(name.lower().split())
+    if lowered == "transaction isolation level":
+        return "transaction_isolation"
+    if lowered == "session authorization":
+        return "session_authorization"
+    return canonical_name(lowered)
+
+
 def normalize(name: str, value: str) -> str:
     """Validate a new value; returns it as SHOW will print it."""
     if name in READ_ONLY:

@@ -28,6 +28,7 @@ from cluster import codec
 from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport, RemoteError, Unreachable
+from qp import wire  # noqa: F401 (registers jsonb and interval for the wire)
 from qp.catalog import CatalogSnapshot
 from qp.errors import SqlError, change_conflict, schema_conflict
 from storage.client import StorageClient

@@ -75,6 +75,9 @@ class BindContext:
         # Hook for relations that are not user tables (pg_catalog views, …).
         self.resolve_special_relation = resolve_special_relation
         self.tables_read: set[int] = set()
+        # > 0 while binding arguments that constant folding may later prune
+        # (COALESCE, CASE, AND, OR): folding errors wait until then.
+        self.lenient = 0
 
     def new_cid(self, name: str = "") -> int:
         cid = next(self._cids)

@@ -61,13 +61,49 @@ _SVF_CONTEXT = {
 
 
 def fold(expr: E.Expr, bc: BindContext) -> E.Expr:
-    """Evaluate an expression with no inputs now (constant folding)."""
+    """Evaluate an expression with no inputs now (constant folding).
+
+    As in PostgreSQL, an error while folding is the statement's error (so
+    `SELECT 1/0 FROM t WHERE false` fails), except inside the arguments of
+    COALESCE, CASE, AND and OR, which are folded leniently (`bc.lenient`)
+    and then strictly once branches that can never be evaluated are pruned:
+    `coalesce(1, 1/0)` is 1.
+    """
     if isinstance(expr, E.Const) or not E.is_constant(expr):
         return expr
     from qp.exec.compile import ExecFrame, Layout, compile_scalar
 
-    value = compile_scalar(expr, Layout([]))((), ExecFrame(ctx=bc.eval_ctx))
+    try:
+        value = compile_scalar(expr, Layout([]))((), ExecFrame(ctx=bc.eval_ctx))
+    except SqlError:
+        if bc.lenient:
+            return expr
+        raise
     return E.Const(value, expr.type)
+
+
+def fold_strict(expr: E.Expr, bc: BindContext) -> E.Expr:
+    """Fold what lenient folding left (raising its errors), children first."""
+    if isinstance(expr, E.Const) or isinstance(expr, E.SubLink):
+        return expr
+    if E.is_constant(expr):
+        return fold(expr, bc)
+    return E.map_children(expr, lambda child: fold_strict(child, bc))
+
+
+class _Lenient:
+    def __init__(self, bc: BindContext) -> None:
+        self.bc = bc
+
+    def __enter__(self) -> None:
+        self.bc.lenient += 1
+
+    def __exit__(self, *exc) -> None:
+        self.bc.lenient -= 1
+
+
+def _is_const(e: E.Expr, value: object) -> bool:
+    return isinstance(e, E.Const) and e.value is value
 
 
 def coerce(expr: E.Expr, target: SqlType, bc: BindContext, context: str = "implicit", what: str = "") -> E.Expr:
@@ -82,7 +118,10 @@ def coerce(expr: E.Expr, target: SqlType, bc: BindContext, context: str = "impli
     if isinstance(expr, E.Const) and expr.value is None:
         return E.Const(None, target)
     if source == UNKNOWN and isinstance(expr, E.Const):
-        cast = find_cast(UNKNOWN, target, "explicit")
+        # The literal goes through the type's input function with the
+        # context's typmod rules: 'abcdefghi' into varchar(8) fails on
+        # assignment (22001) but is truncated by an explicit cast.
+        cast = find_cast(UNKNOWN, target, context) or find_cast(UNKNOWN, target, "explicit")
         if cast is None:
             raise SqlError("42846", f"cannot cast type unknown to {format_type(target)}")
         return E.Const(cast.fn(expr.value, bc.eval_ctx), target)
@@ -150,10 +189,15 @@ class ExprBinder:
             value = n["ival"].get("ival", 0)
             return E.Const(value, INT4 if _INT4_MIN <= value <= _INT4_MAX else INT8)
         if "fval" in n:
+            # An integer too big for int4 arrives as a float token; like
+            # PostgreSQL's make_const, type it int4 or int8 when it fits
+            # (-2147483648 is an int4: the minus sign is folded into the token).
             text = n["fval"].get("fval", "0")
             value = Decimal(text)
-            if value == value.to_integral_value() and "." not in text and "e" not in text.lower():
+            if "." not in text and "e" not in text.lower():
                 iv = int(value)
+                if _INT4_MIN <= iv <= _INT4_MAX:
+                    return E.Const(iv, INT4)
                 if -(2**63) <= iv < 2**63:
                     return E.Const(iv, INT8)
             return E.Const(value, NUMERIC)
@@ -331,9 +375,18 @@ class ExprBinder:
     def b_BoolExpr(self, n: dict) -> E.Expr:
         op = n.get("boolop")
         clause = {"AND_EXPR": "AND", "OR_EXPR": "OR", "NOT_EXPR": "NOT"}[op]
-        args = [self.bind_bool(a, clause) for a in n.get("args", ())]
         if op == "NOT_EXPR":
-            return fold(E.Not(args[0]), self.bc)
+            return fold(E.Not(self.bind_bool(n["args"][0], clause)), self.bc)
+        with _Lenient(self.bc):
+            args = [self.bind_bool(a, clause) for a in n.get("args", ())]
+        decisive = op == "OR_EXPR"  # TRUE decides an OR, FALSE an AND
+        if any(_is_const(a, decisive) for a in args):
+            return E.Const(decisive, BOOL)
+        args = [fold_strict(a, self.bc) for a in args if not _is_const(a, not decisive)]
+        if not args:
+            return E.Const(not decisive, BOOL)
+        if len(args) == 1:
+            return args[0]
         return fold(E.BoolOp("and" if op == "AND_EXPR" else "or", tuple(args)), self.bc)
 
     def b_NullTest(self, n: dict) -> E.Expr:
@@ -353,26 +406,56 @@ class ExprBinder:
         operand = self.bind(n["arg"]) if "arg" in n else None
         conditions: list[E.Expr] = []
         results: list[E.Expr] = []
-        for when_node in n.get("args", ()):
-            when = when_node["CaseWhen"]
-            if operand is not None:
-                value = self.bind(when["expr"])
-                conditions.append(self.operator("=", operand, value))
-            else:
-                conditions.append(self.bind_bool(when["expr"], "CASE/WHEN"))
-            results.append(self.bind(when["result"]))
-        default = self.bind(n["defresult"]) if "defresult" in n else None
-        types = [r.type for r in results] + ([default.type] if default is not None else [])
-        common = common_type(types, "CASE")
-        results = [coerce(r, common, self.bc) for r in results]
-        if default is not None:
-            default = coerce(default, common, self.bc)
-        return fold(E.Case(tuple(zip(conditions, results, strict=True)), default, common), self.bc)
+        with _Lenient(self.bc):
+            for when_node in n.get("args", ()):
+                when = when_node["CaseWhen"]
+                if operand is not None:
+                    value = self.bind(when["expr"])
+                    conditions.append(self.operator("=", operand, value))
+                else:
+                    conditions.append(self.bind_bool(when["expr"], "CASE/WHEN"))
+                results.append(self.bind(when["result"]))
+            default = self.bind(n["defresult"]) if "defresult" in n else None
+            types = [r.type for r in results] + ([default.type] if default is not None else [])
+            common = common_type(types, "CASE")
+            results = [coerce(r, common, self.bc) for r in results]
+            if default is not None:
+                default = coerce(default, common, self.bc)
+        # Prune arms that can never run (constant FALSE/NULL conditions, and
+        # everything after a constant TRUE one) before folding what remains.
+        whens: list[tuple[E.Expr, E.Expr]] = []
+        for cond, result in zip(conditions, results, strict=True):
+            cond = fold_strict(cond, self.bc)
+            if isinstance(cond, E.Const) and cond.value is not True:
+                continue
+            if _is_const(cond, True):
+                default = result
+                break
+            whens.append((cond, result))
+        whens = [(c, fold_strict(r, self.bc)) for c, r in whens]
+        default = fold_strict(default, self.bc) if default is not None else None
+        if not whens:
+            return default if default is not None else E.Const(None, common)
+        return fold(E.Case(tuple(whens), default, common), self.bc)
 
     def b_CoalesceExpr(self, n: dict) -> E.Expr:
-        args = [self.bind(a) for a in n.get("args", ())]
-        common = common_type([a.type for a in args], "COALESCE")
-        return fold(E.Coalesce(tuple(coerce(a, common, self.bc) for a in args), common), self.bc)
+        with _Lenient(self.bc):
+            args = [self.bind(a) for a in n.get("args", ())]
+            common = common_type([a.type for a in args], "COALESCE")
+            args = [coerce(a, common, self.bc) for a in args]
+        kept: list[E.Expr] = []
+        for arg in args:
+            arg = fold_strict(arg, self.bc)
+            if _is_const(arg, None):
+                continue
+            kept.append(arg)
+            if isinstance(arg, E.Const):
+                break  # later arguments can never be evaluated
+        if not kept:
+            return E.Const(None, common)
+        if len(kept) == 1:
+            return kept[0]
+        return fold(E.Coalesce(tuple(kept), common), self.bc)
 
     def b_MinMaxExpr(self, n: dict) -> E.Expr:
         op = "greatest" if n.get("op") == "IS_GREATEST" else "least"
@@ -462,6 +545,35 @@ class ExprBinder:
         level.aggregates.append(call)
         return E.ColumnRef(cid, resolved.return_type, name)
 
+    def _row_sublink(self, n: dict, query, columns, correlated: bool, is_all: bool) -> E.Expr:
+        test_node = n["testexpr"]
+        if node_kind(test_node) != "RowExpr":
+            raise SqlError("42601", "subquery has too many columns")
+        items = [self.bind(a) for a in test_node["RowExpr"].get("args", ())]
+        if len(items) != len(columns):
+            raise SqlError("42601", "subquery has too many columns" if len(columns) > len(items)
+                           else "subquery has too few columns")
+        op_names = string_list(n.get("operName")) or ["="]
+        if op_names[-1] not in ("=", "<>"):
+            raise SqlError("0A000", "row comparisons other than = and <> are not supported")
+        ops, tests = [], []
+        for item, column in zip(items, columns, strict=True):
+            resolved = resolve_operator("=", item.type, column)
+            tests.append(coerce(item, resolved.arg_types[0], self.bc))
+            if resolved.arg_types[1] != column:
+                raise SqlError("0A000", "row comparisons needing a cast of the subquery's columns are not supported")
+            ops.append(resolved.impl)
+        compare = _row_compare(ops, is_all)
+        if op_names[-1] == "<>":
+            inner = compare
+
+            def compare(a, b, inner=inner):
+                result = inner(a, b)
+                return None if result is None else not result
+        test = E.ArrayExpr(tuple(tests), UNKNOWN)
+        return E.SubLink("all" if is_all else "any", query, BOOL, test=test, op=compare, correlated=correlated,
+                         row=True)
+
     def _sort_item(self, node: dict) -> tuple[E.Expr, bool, bool]:
         sort = node["SortBy"]
         expr = resolve_unknown(self.bind(sort["node"]), self.bc)
@@ -489,9 +601,9 @@ class ExprBinder:
             if len(columns) != 1:
                 raise SqlError("42601", "subquery must return only one column")
             return E.SubLink("array", query, array_of(columns[0]), correlated=correlated)
+        if link in ("ANY_SUBLINK", "ALL_SUBLINK") and len(columns) > 1:
+            return self._row_sublink(n, query, columns, correlated, link == "ALL_SUBLINK")
         if link in ("ANY_SUBLINK", "ALL_SUBLINK"):
-            if len(columns) != 1:
-                raise SqlError("0A000", "row comparisons with subqueries are not supported")
             test = self.bind(n["testexpr"])
             op_names = string_list(n.get("operName")) or ["="]
             resolved = resolve_operator(op_names[-1], test.type, columns[0])
@@ -508,20 +620,24 @@ class ExprBinder:
         raise SqlError("0A000", f"{link} subqueries are not supported")
 
 
-class _SetReturning(E.Expr):
-    """Marks a set-returning call in a select list (expanded by the planner)."""
+def _row_compare(ops: list, negate_all: bool):
+    """(a, b) = (x, y) over rows: AND of the column comparisons, with 3VL."""
 
-    __slots__ = ("call", "type")
+    def compare(left: tuple, right: tuple) -> bool | None:
+        unknown = False
+        for op, a, b in zip(ops, left, right, strict=True):
+            result = None if a is None or b is None else op(a, b)
+            if result is False:
+                return False
+            if result is None:
+                unknown = True
+        return None if unknown else True
 
-    def __init__(self, call: E.Call) -> None:
-        self.call = call
-        self.type = call.type
-
-    def children(self) -> tuple[E.Expr, ...]:
-        return self.call.args
+    return compare
 
 
-SetReturning = _SetReturning
+SetReturning = E.SetReturning
+_SetReturning = E.SetReturning
 
 
 def _compose_cast(compare, cast_fn, bc):

@@ -34,6 +34,8 @@ class FromTable:
     alias: str
     cids: list[int | None]  # per table column (None: dropped)
     for_update: bool = False
+    with_key: bool = False  # DML targets: the row key as a pseudo-column (cid -oid)
+    all_columns: bool = False
 
 
 @dataclass
@@ -147,7 +149,16 @@ class QueryBinder:
         self.bc = bc
 
     # Entry point for any query node (SelectStmt), possibly nested.
-    def bind_query(self, node: dict, parent: Scope | None = None, ctes: dict | None = None) -> BoundQuery:
+    def bind_with(self, with_clause: dict | None, parent: Scope | None = None) -> dict:
+        """The WITH queries of a statement other than SELECT (INSERT/UPDATE/DELETE)."""
+        if not with_clause:
+            return {}
+        scope = Scope(parent=parent)
+        self._bind_with(with_clause, scope)
+        return scope.ctes
+
+    def bind_query(self, node: dict, parent: Scope | None = None, ctes: dict | None = None,
+                   keep_unknown: bool = False) -> BoundQuery:
         body = node_body(node) if node_kind(node) == "SelectStmt" else node
         scope = Scope(parent=parent, inherited_ctes=ctes or {})
         if "withClause" in body:
@@ -158,7 +169,7 @@ class QueryBinder:
         elif "valuesLists" in body:
             query = self._bind_values(body, scope)
         else:
-            query = self._bind_select(body, scope)
+            query = self._bind_select(body, scope, keep_unknown)
         query.outer_refs = set(scope.outer_refs)
         return query
 
@@ -183,7 +194,7 @@ class QueryBinder:
 
     # -- SELECT -----------------------------------------------------------------------
 
-    def _bind_select(self, body: dict, scope: Scope) -> BoundSelect:
+    def _bind_select(self, body: dict, scope: Scope, keep_unknown: bool = False) -> BoundSelect:
         bc = self.bc
         level = QueryLevel()
         binder = ExprBinder(bc, scope, level, self._subquery_binder)
@@ -208,7 +219,9 @@ class QueryBinder:
                     raw_targets.append(expr)
                     query.names.append(name)
                 continue
-            expr = resolve_unknown(binder.bind(value), bc)
+            expr = binder.bind(value)
+            if not keep_unknown:  # a UNION leaf keeps 'literals' open for the set operation's type
+                expr = resolve_unknown(expr, bc)
             raw_targets.append(expr)
             query.names.append(res.get("name") or figure_colname(value))
         level.srf_allowed = False
@@ -443,8 +456,8 @@ class QueryBinder:
 
     def _bind_setop(self, body: dict, scope: Scope) -> BoundSetOp:
         op = {"SETOP_UNION": "union", "SETOP_INTERSECT": "intersect", "SETOP_EXCEPT": "except"}[body["op"]]
-        left = self.bind_query({"SelectStmt": body["larg"]}, scope.parent, scope.all_ctes())
-        right = self.bind_query({"SelectStmt": body["rarg"]}, scope.parent, scope.all_ctes())
+        left = self.bind_query({"SelectStmt": body["larg"]}, scope.parent, scope.all_ctes(), keep_unknown=True)
+        right = self.bind_query({"SelectStmt": body["rarg"]}, scope.parent, scope.all_ctes(), keep_unknown=True)
         scope.outer_refs |= left.outer_refs | right.outer_refs
         lt, rt = left.output_types(), right.output_types()
         if len(lt) != len(rt):
@@ -604,9 +617,12 @@ class QueryBinder:
             raise SqlError("0A000", "only function calls are supported in FROM")
         fc = call_node["FuncCall"]
         name = string_list(fc.get("funcname"))[-1]
-        # Arguments cannot see this FROM clause's items (no LATERAL).
-        inner = ExprBinder(self.bc, Scope(parent=scope.parent), QueryLevel(what="FROM"), self._subquery_binder)
+        # Arguments cannot see this FROM clause's items (no LATERAL), but may
+        # read enclosing queries' columns, which this query then depends on.
+        outside = Scope(parent=scope.parent, inherited_ctes=scope.all_ctes())
+        inner = ExprBinder(self.bc, outside, QueryLevel(what="FROM"), self._subquery_binder)
         args = [inner.bind(a) for a in fc.get("args", ())]
+        scope.outer_refs |= outside.outer_refs
         resolved = resolve_function(name, [a.type for a in args])
         args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
         call = E.Call(name, resolved.impl, tuple(args), resolved.return_type, resolved.strict,

@@ -57,7 +57,8 @@ def _sub(value: Any) -> Any:
 
 # Types whose Python comparison operators implement SQL's ordering exactly
 # when both sides have the same type (floats are excluded: NaN).
-_NATURAL_ORDER_OIDS = frozenset({16, 20, 21, 23, 26, 25, 1043, 19, 1082, 1083, 1114, 1184, 1700, 2950, 17})
+# (Not numeric: Decimal NaN cannot be ordered, and PostgreSQL's NaN equals itself.)
+_NATURAL_ORDER_OIDS = frozenset({16, 20, 21, 23, 26, 25, 1043, 19, 1082, 1083, 1114, 1184, 2950, 17})
 _INLINE_COMPARISONS = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _INT_OIDS = frozenset({20, 21, 23})
 

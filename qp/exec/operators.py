@@ -84,7 +84,8 @@ async def run_sublink(link: E.SubLink, plan: Operator, outer: tuple, test: Any, 
     if link.kind in ("any", "all"):
         values = memo.get(key) if key is not None else None
         if values is None:
-            values = [r[0] for r in await collect(plan, rc.child(outer))]
+            rows = await collect(plan, rc.child(outer))
+            values = rows if link.row else [r[0] for r in rows]
             if key is not None:
                 memo[key] = values
         return _quantified(link, test, values)
@@ -120,10 +121,12 @@ def _quantified(link: E.SubLink, test: Any, values: list) -> bool | None:
         return is_all
     if test is None:
         return None
+    if link.row:
+        test = tuple(test)
     op = link.op
     unknown = False
     for value in values:
-        result = None if value is None else op(test, value)
+        result = None if value is None else op(test, value)  # rows are never None
         if result is None:
             unknown = True
         elif is_all and result is False:
@@ -174,12 +177,13 @@ class ValuesOp(Operator):
 
 
 class FunctionScan(Operator):
-    def __init__(self, call: E.Call, cids: list[int], ordinality: bool, record: bool) -> None:
+    def __init__(self, call: E.Call, cids: list[int], ordinality: bool, record: bool,
+                 outer_positions: dict[int, int] | None = None) -> None:
         self.cids = cids
         self.call = call
         self.ordinality = ordinality
         self.record = record
-        self._args = compile_row(list(call.args), Layout([]))
+        self._args = compile_row(list(call.args), Layout([], outer_positions))
 
     async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
         args = self._args((), rc.frame)
@@ -281,58 +285,40 @@ class FilterProject(Operator):
 
 
 class ProjectSet(Operator):
-    """A select list with set-returning functions: rows per input row, in lockstep."""
+    """Set-returning functions of a select list, run in lockstep per input row.
 
-    def __init__(self, child: Operator, exprs: list[E.Expr], cids: list[int], outer_positions=None) -> None:
-        from qp.binder.expressions import SetReturning
+    Output: the input columns, then one column per function. An input row
+    yields as many rows as its longest function result; shorter ones are
+    padded with NULL (PostgreSQL 10+ semantics). A row whose functions all
+    return nothing yields nothing.
+    """
 
+    def __init__(self, child: Operator, calls: list[E.Call], cids: list[int], outer_positions=None) -> None:
         self.child = child
-        self.cids = cids
+        self.calls = calls
+        self.cids = child.cids + cids
         layout = Layout(child.cids, outer_positions)
-        self._parts: list[tuple[bool, Callable]] = []
-        for e in exprs:
-            if isinstance(e, SetReturning):
-                call = e.call
-                self._parts.append((True, (call, compile_row(list(call.args), layout))))
-            else:
-                self._parts.append((False, compile_scalar(e, layout)))
+        self._args = [compile_row(list(call.args), layout) for call in calls]
 
     async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
         frame = rc.frame
+        calls, args_fns = self.calls, self._args
         async for batch in self.child.run(rc):
             out = []
             for row in batch:
-                scalars: list[Any] = []
-                sets: list[list] = []
-                for is_set, fn in self._parts:
-                    if is_set:
-                        call, args_fn = fn
-                        args = args_fn(row, frame)
-                        if call.strict and any(a is None for a in args):
-                            values: list = []
-                        else:
-                            values = list(call.impl(rc.ctx, *args) if call.needs_context else call.impl(*args))
-                        sets.append(values)
-                        scalars.append(None)
-                    else:
-                        scalars.append(fn(row, frame))
-                longest = max((len(s) for s in sets), default=0)
+                sets = []
+                for call, args_fn in zip(calls, args_fns, strict=True):
+                    args = args_fn(row, frame)
+                    if call.strict and any(a is None for a in args):
+                        sets.append([])
+                        continue
+                    values = call.impl(rc.ctx, *args) if call.needs_context else call.impl(*args)
+                    sets.append(list(values))
+                longest = max((len(v) for v in sets), default=0)
                 for i in range(longest):
-                    out.append(self._combine(scalars, sets, i))
+                    out.append(row + tuple(v[i] if i < len(v) else None for v in sets))
             if out:
                 yield out
-
-    def _combine(self, scalars: list, sets: list[list], i: int) -> tuple:
-        out = []
-        set_index = 0
-        for (is_set, _), value in zip(self._parts, scalars, strict=True):
-            if is_set:
-                values = sets[set_index]
-                set_index += 1
-                out.append(values[i] if i < len(values) else None)
-            else:
-                out.append(value)
-        return tuple(out)
 
     def explain(self) -> list[str]:
         return ["ProjectSet", *["  " + line for line in self.child.explain()]]

@@ -706,7 +706,3 @@ _reg("timezone", [TEXT, TIMESTAMP], TIMESTAMPTZ, lambda z, ts: _ts_at_zone(ts, z
 _reg("timezone", [TEXT, TIMESTAMPTZ], TIMESTAMP, lambda z, ts: _tstz_at_zone(ts, zone_by_name(z)))
 _reg("timezone", [INTERVAL, TIMESTAMP], TIMESTAMPTZ, lambda z, ts: _ts_at_zone(ts, _interval_zone(z)))
 _reg("timezone", [INTERVAL, TIMESTAMPTZ], TIMESTAMP, lambda z, ts: _tstz_at_zone(ts, _interval_zone(z)))
-_reg("timezone", [TIMESTAMP], TIMESTAMPTZ, lambda ctx, ts: _ts_at_zone(ts, ctx.tzinfo), ctx=True,
-     volatility="s")
-_reg("timezone", [TIMESTAMPTZ], TIMESTAMP, lambda ctx, ts: _tstz_at_zone(ts, ctx.tzinfo), ctx=True,
-     volatility="s")

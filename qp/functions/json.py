@@ -758,7 +758,6 @@ register_function("json_each", [JSON], EACH_JSON, json_each, srf=True)
 register_function("json_each_text", [JSON], EACH_TEXT, lambda s: ((k, _json_scalar_text(r)) for k, r in
                                                                   json_each(s)), srf=True)
 register_function("json_strip_nulls", [JSON], JSON, lambda s: _json_strip(s))
-register_function("json", [JSONB], JSON, lambda j: jsonb_out(j.value))
 
 
 def _json_strip(s: str) -> str:

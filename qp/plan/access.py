@@ -29,7 +29,7 @@ _INT_FAMILY = frozenset({20, 21, 23})
 _TEXT_FAMILY = frozenset({25, 1043, 19})
 # Column types whose Python comparisons equal SQL's, so storage may evaluate them.
 _PUSHABLE_ORDER = frozenset({16, 20, 21, 23, 26, 25, 1043, 19, 1082, 1083, 1114, 1184, 2950, 17})
-_PUSHABLE_EQUALITY = _PUSHABLE_ORDER | {1700}
+_PUSHABLE_EQUALITY = _PUSHABLE_ORDER  # not numeric: PostgreSQL's NaN = NaN, Python's is not
 
 
 @dataclass

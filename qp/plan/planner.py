@@ -17,6 +17,7 @@ Each rule can be switched off (`Planner.rules`) to bisect a wrong result.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from typing import Any
 
@@ -106,9 +107,9 @@ class Planner:
         exprs = list(q.targets) + list(q.hidden)
         cids = list(q.target_cids) + list(q.hidden_cids)
         if q.has_srf:
-            if has_sublinks(exprs):
-                raise SqlError("0A000", "subqueries beside set-returning functions are not supported")
-            op = ProjectSet(op, exprs, cids, self.outer_positions)
+            calls, srf_cids, exprs = _extract_set_returning(exprs)
+            op = ProjectSet(op, calls, srf_cids, self.outer_positions)
+            op = self._project(op, exprs, cids)
         elif not _is_identity(exprs, op.cids, cids):
             op = self._project(op, exprs, cids)
         if q.distinct:
@@ -165,12 +166,12 @@ class Planner:
         if isinstance(tree, FromTable):
             mine = [c for c in conjuncts if _refs_within(c, tree.cids, self.outer_positions)]
             rest = [c for c in conjuncts if c not in mine]
+            options = {"for_update": tree.for_update, "outer_positions": self.outer_positions,
+                       "with_key": tree.with_key, "all_columns": tree.all_columns}
             if "access_paths" not in self.rules:
-                op, later = plan_table(tree.table, tree.cids, [], needed, for_update=tree.for_update,
-                                       outer_positions=self.outer_positions)
+                op, later = plan_table(tree.table, tree.cids, [], needed, **options)
                 return op, rest + mine
-            op, later = plan_table(tree.table, tree.cids, mine, needed, for_update=tree.for_update,
-                                   outer_positions=self.outer_positions)
+            op, later = plan_table(tree.table, tree.cids, mine, needed, **options)
             if later:
                 op = self._filter(op, E.and_all(later))
             return op, rest
@@ -181,7 +182,7 @@ class Planner:
             return Rename(sub, list(tree.cids)), conjuncts
         if isinstance(tree, FromFunction):
             record = bool(tree.call.type.fields)
-            return FunctionScan(tree.call, list(tree.cids), tree.ordinality, record), conjuncts
+            return FunctionScan(tree.call, list(tree.cids), tree.ordinality, record, self.outer_positions), conjuncts
         if isinstance(tree, FromVirtual):
             return VirtualScan(tree.relation, list(tree.cids)), conjuncts
         raise SqlError("0A000", f"cannot plan FROM item {type(tree).__name__}")
@@ -288,6 +289,28 @@ class Planner:
 
         out = [visit(e) if e is not None else None for e in exprs]
         return out, SublinkSlots(slots)
+
+
+_synthetic_cids = itertools.count(1 << 40)  # identities the planner invents (never clash with the binder's)
+
+
+def _extract_set_returning(exprs: list[E.Expr]) -> tuple[list[E.Call], list[int], list[E.Expr]]:
+    """Replace each set-returning call in `exprs` by a column its ProjectSet will fill."""
+    from qp.binder.expressions import SetReturning
+
+    calls: list[E.Call] = []
+    cids: list[int] = []
+
+    def visit(e: E.Expr) -> E.Expr:
+        if isinstance(e, SetReturning):
+            if any(isinstance(n, SetReturning) for a in e.call.args for n in E.walk(a)):
+                raise SqlError("0A000", "set-returning functions nested in set-returning function arguments are not supported")
+            calls.append(e.call)
+            cids.append(next(_synthetic_cids))
+            return E.ColumnRef(cids[-1], e.type)
+        return E.map_children(e, visit)
+
+    return calls, cids, [visit(e) for e in exprs]
 
 
 def _replace_agg_inputs(aggregates: list, exprs: list[E.Expr]) -> list:

@@ -48,8 +48,10 @@ from qp.types.numeric import (
     float_to_int,
     float_to_numeric,
     make_numeric_typmod_applier,
+    numeric_out,
     numeric_to_float,
     numeric_to_int,
+    parse_float4,
     to_float4,
     to_float4_cast,
 )
@@ -142,7 +144,8 @@ def _int_to_float4(v: int, ctx: EvalContext) -> float:
 
 
 def _numeric_to_float4(v: Decimal, ctx: EvalContext) -> float:
-    return to_float4_cast(numeric_to_float(v)) if v.is_finite() else float(v)
+    # numeric_float4 reads the numeric's text with float4in (so its range error)
+    return parse_float4(numeric_out(v))
 
 
 def _numeric_to_float8(v: Decimal, ctx: EvalContext) -> float:

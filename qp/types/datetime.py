@@ -12,6 +12,8 @@ offsets, with instants clamped into its range.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from datetime import date as _pydate
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from qp.errors import SqlError
@@ -136,7 +138,6 @@ def is_finite_date(d: int) -> bool:
 
 # --- time zones ------------------------------------------------------------------
 
-UTC = UTC
 _PY_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _PY_EPOCH_NAIVE = datetime(2000, 1, 1)
 _PY_MIN_US = (datetime(1, 1, 2) - _PY_EPOCH_NAIVE) // timedelta(microseconds=1)
@@ -154,13 +155,46 @@ def _clamp(us: int) -> int:
     return _PY_MIN_US if us < _PY_MIN_US else _PY_MAX_US if us > _PY_MAX_US else us
 
 
+def _utc_offset_exact(tz: ZoneInfo | timezone, us: int) -> int:
+    off = (_PY_EPOCH + timedelta(microseconds=_clamp(us))).astimezone(tz).utcoffset()
+    return int(off.total_seconds()) if off is not None else 0
+
+
+def _local_offset_exact(tz: ZoneInfo | timezone, local_us: int) -> int:
+    naive = _PY_EPOCH_NAIVE + timedelta(microseconds=_clamp(local_us))
+    a = naive.replace(tzinfo=tz, fold=0).utcoffset()
+    b = naive.replace(tzinfo=tz, fold=1).utcoffset()
+    off = min(a, b) if a is not None and b is not None else (a or b)
+    return int(off.total_seconds()) if off is not None else 0
+
+
+# Offsets are cached per zone and 15-minute bucket, but only for buckets that
+# contain no transition (checked at both ends), so the cache never changes a
+# result; it only saves building Python datetimes for every value.
+_BUCKET = 900_000_000
+_UTC_CACHE: dict[tuple[object, int], int] = {}
+_LOCAL_CACHE: dict[tuple[object, int], int] = {}
+
+
+def _cached(cache: dict, exact: object, tz: ZoneInfo | timezone, us: int) -> int:
+    key = (tz, us // _BUCKET)
+    off = cache.get(key)
+    if off is not None:
+        return off
+    off = exact(tz, us)  # type: ignore[operator]
+    start = key[1] * _BUCKET
+    if exact(tz, start) == off and exact(tz, start + _BUCKET - 1) == off:  # type: ignore[operator]
+        if len(cache) > 100_000:
+            cache.clear()
+        cache[key] = off
+    return off
+
+
 def utc_offset(tz: ZoneInfo | timezone, us: int) -> int:
     """Seconds east of UTC in `tz` at the UTC instant `us`."""
     if is_utc(tz):
         return 0
-    dt = _PY_EPOCH + timedelta(microseconds=_clamp(us))
-    off = dt.astimezone(tz).utcoffset()
-    return int(off.total_seconds()) if off is not None else 0
+    return _cached(_UTC_CACHE, _utc_offset_exact, tz, us)
 
 
 def local_to_utc(tz: ZoneInfo | timezone, local_us: int) -> int:
@@ -175,11 +209,7 @@ def local_to_utc(tz: ZoneInfo | timezone, local_us: int) -> int:
 def local_offset(tz: ZoneInfo | timezone, local_us: int) -> int:
     if is_utc(tz):
         return 0
-    naive = _PY_EPOCH_NAIVE + timedelta(microseconds=_clamp(local_us))
-    a = naive.replace(tzinfo=tz, fold=0).utcoffset()
-    b = naive.replace(tzinfo=tz, fold=1).utcoffset()
-    off = min(a, b) if a is not None and b is not None else (a or b)
-    return int(off.total_seconds()) if off is not None else 0
+    return _cached(_LOCAL_CACHE, _local_offset_exact, tz, local_us)
 
 
 def tz_abbrev(tz: ZoneInfo | timezone, us: int) -> str:
@@ -213,14 +243,26 @@ def _year_str(y: int) -> tuple[str, str]:
     return f"{1 - y:04d}", " BC"
 
 
+_ORDINAL_2000 = 730120  # date(2000, 1, 1).toordinal()
+_PY_DAYS_MIN, _PY_DAYS_MAX = 1 - _ORDINAL_2000, 3652059 - _ORDINAL_2000  # years 1..9999
+
+
+@lru_cache(maxsize=8192)
+def _date_str(d: int) -> str:
+    """ISO text of a date (days from 2000-01-01), cached: result sets repeat dates."""
+    if _PY_DAYS_MIN <= d <= _PY_DAYS_MAX:
+        return _pydate.fromordinal(d + _ORDINAL_2000).isoformat()
+    y, m, dd = j2date(d + POSTGRES_EPOCH_JDATE)
+    ys, bc = _year_str(y)
+    return f"{ys}-{m:02d}-{dd:02d}{bc}"
+
+
 def date_out(d: int) -> str:
     if d == DATE_POS_INF:
         return "infinity"
     if d == DATE_NEG_INF:
         return "-infinity"
-    y, m, dd = j2date(d + POSTGRES_EPOCH_JDATE)
-    ys, bc = _year_str(y)
-    return f"{ys}-{m:02d}-{dd:02d}{bc}"
+    return _date_str(d)
 
 
 def time_out(us: int) -> str:
@@ -230,14 +272,22 @@ def time_out(us: int) -> str:
     return f"{h:02d}:{mi:02d}:{s:02d}{_frac(f)}"
 
 
-def timestamp_out(us: int) -> str:
+def timestamp_out(us: int, suffix: str = "") -> str:
+    """ISO timestamp text; `suffix` (a zone offset) goes before a BC marker."""
     if us == TS_POS_INF:
         return "infinity"
     if us == TS_NEG_INF:
         return "-infinity"
-    y, m, d, h, mi, s, f = ts_to_fields(us)
-    ys, bc = _year_str(y)
-    return f"{ys}-{m:02d}-{d:02d} {h:02d}:{mi:02d}:{s:02d}{_frac(f)}{bc}"
+    days, t = divmod(us, USECS_PER_DAY)
+    s, f = divmod(t, USECS_PER_SEC)
+    h, s = divmod(s, 3600)
+    mi, s = divmod(s, 60)
+    ds = _date_str(days)
+    if ds[-3:] == " BC":
+        ds, suffix = ds[:-3], suffix + " BC"
+    if f:
+        return f"{ds} {h:02d}:{mi:02d}:{s:02d}.{f:06d}".rstrip("0") + suffix
+    return f"{ds} {h:02d}:{mi:02d}:{s:02d}{suffix}"
 
 
 def format_offset(off: int) -> str:
@@ -259,23 +309,13 @@ def timestamptz_out(us: int, tz: ZoneInfo | timezone) -> str:
     if us == TS_NEG_INF:
         return "-infinity"
     off = utc_offset(tz, us)
-    y, m, d, h, mi, s, f = ts_to_fields(us + off * USECS_PER_SEC)
-    ys, bc = _year_str(y)
-    return f"{ys}-{m:02d}-{d:02d} {h:02d}:{mi:02d}:{s:02d}{_frac(f)}{format_offset(off)}{bc}"
+    return timestamp_out(us + off * USECS_PER_SEC, format_offset(off))
 
 
 def make_timestamptz_out(tz: ZoneInfo | timezone):
     """timestamptz output specialised for one session zone (UTC is the common case)."""
     if is_utc(tz):
-        def out_utc(us: int) -> str:
-            if us == TS_POS_INF:
-                return "infinity"
-            if us == TS_NEG_INF:
-                return "-infinity"
-            y, m, d, h, mi, s, f = ts_to_fields(us)
-            ys, bc = _year_str(y)
-            return f"{ys}-{m:02d}-{d:02d} {h:02d}:{mi:02d}:{s:02d}{_frac(f)}+00{bc}"
-        return out_utc
+        return lambda us: timestamp_out(us, "+00")
     return lambda us: timestamptz_out(us, tz)
 
 

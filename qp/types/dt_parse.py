@@ -26,9 +26,9 @@ from qp.types.datetime import (
     UNIX_EPOCH_US,
     date2j,
     days_in_month,
-    is_utc,
     j2date,
     local_offset,
+    local_to_utc,
     utc_to_local,
 )
 
@@ -635,7 +635,8 @@ def _local_us(tm: _TM) -> int:
 # --- the input functions ---------------------------------------------------------
 
 _ISO_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)")
-_ISO_TS = re.compile(r"(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d)(?::(\d\d)(\.\d{1,6})?)?")
+_ISO_TS = re.compile(r"(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d)(?::(\d\d)(\.\d{1,6})?)?"
+                     r"(?:([+-])(\d\d)(?::?(\d\d))?|(Z))?")
 
 
 def _in_range_julian(y: int, m: int, d: int) -> bool:
@@ -680,16 +681,26 @@ def _ts_from_tm(tm: _TM, s: str, with_tz: bool) -> int:
 def parse_timestamp(s: str, now_us: int, tz: ZoneInfo | timezone, with_tz: bool) -> int:
     typename = "timestamp with time zone" if with_tz else "timestamp"
     m = _ISO_TS.fullmatch(s)
-    if m is not None and (not with_tz or is_utc(tz)):
+    if m is not None:
+        # fast path: ISO 8601 as drivers send it, with or without an offset
         y, mo, d, h, mi = (int(m.group(k)) for k in range(1, 6))
         sec = int(m.group(6) or 0)
-        frac = m.group(7)
         if _in_range_julian(y, mo, d) and h < 24 and mi < 60 and sec < 60:
             us = (date2j(y, mo, d) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY + \
                 ((h * 60 + mi) * 60 + sec) * 1000000
+            frac = m.group(7)
             if frac:
                 us += int(frac[1:].ljust(6, "0"))
-            return us
+            if not with_tz:
+                return us
+            if m.group(8):
+                off = (int(m.group(9)) * 60 + int(m.group(10) or 0)) * 60
+                if int(m.group(9)) <= 15:
+                    return us - (off if m.group(8) == "+" else -off) * 1000000
+            elif m.group(11):
+                return us
+            else:
+                return local_to_utc(tz, us)
     try:
         dtype, tm, _ = decode_datetime(s, now_us, tz)
     except _DtErr as e:

@@ -119,9 +119,15 @@ _NUM_RE = re.compile(
     r"|(nan|inf|infinity))[ \t\n\r\v\f]*\Z", re.IGNORECASE)
 
 
+_PLAIN_NUM = re.compile(r"-?\d+(?:\.\d+)?")
+
+
 def parse_numeric(s: str) -> Decimal:
     """numeric_in: PG 16's syntax, returning a Decimal whose exponent is
     -dscale (never positive)."""
+    if _PLAIN_NUM.fullmatch(s):  # the common case: no exponent, no spaces
+        d = Decimal(s)
+        return d if d or not d.is_signed() else d.copy_abs()
     m = _NUM_RE.match(s)
     if m is None or (m.group(2) is not None and m.group(2).strip(".") == ""):
         raise SqlError("22P02", f'invalid input syntax for type numeric: "{s}"')
@@ -222,18 +228,20 @@ def select_div_scale(a: Decimal, b: Decimal) -> int:
 
 
 def div_round(a: Decimal, b: Decimal, rscale: int) -> Decimal:
-    """a / b correctly rounded (half away from zero) to rscale digits."""
-    sa, da, ea = a.as_tuple()
-    sb, db, eb = b.as_tuple()
-    ma = int("".join(map(str, da))) if da else 0
-    mb = int("".join(map(str, db)))
-    # a/b * 10^rscale = ma/mb * 10^(ea - eb + rscale)
-    k = ea - eb + rscale  # type: ignore[operator]
-    num, den = (ma * 10**k, mb) if k >= 0 else (ma, mb * 10**-k)
+    """a / b correctly rounded (half away from zero) to rscale digits,
+    exactly, in integer arithmetic (as PG's div_var)."""
+    na, da = a.as_integer_ratio()
+    nb, db = b.as_integer_ratio()
+    num = abs(na) * db
+    den = da * abs(nb)
+    if rscale >= 0:
+        num *= 10**rscale
+    else:
+        den *= 10**-rscale
     q, r = divmod(num, den)
     if 2 * r >= den:
         q += 1
-    if sa != sb and q:
+    if (na < 0) != (nb < 0) and q:
         q = -q
     return Decimal(q).scaleb(-rscale, context=DEC)
 
@@ -410,10 +418,16 @@ def float4_out(v: float) -> str:
         return "-0" if math.copysign(1.0, v) < 0 else "0"
     pack = _F4.pack
     target = pack(v)
-    for p in range(0, 9):
-        s = f"{v:.{p}e}"
-        if pack(float(s)) == target:
-            break
+    # the fewest digits that read back as the same float4; round-tripping is
+    # monotonic in the digit count, so bisect over 1..9 significant digits
+    lo, hi = 0, 8
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if pack(float("%.*e" % (mid, v))) == target:  # noqa: UP031 (fastest form here)
+            hi = mid
+        else:
+            lo = mid + 1
+    s = "%.*e" % (lo, v)  # noqa: UP031
     m, e = s.split("e")
     digits = m.lstrip("-").replace(".", "").rstrip("0") or "0"
     exp = int(e)
