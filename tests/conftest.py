@@ -88,7 +88,9 @@ def dsql_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DsqlServer
         died = not server.running
         code = server.stop()
         if died:
-            report.add(f"dsql_server had exited (code {code}) before the session ended; log: {server.log_path}")
+            report.add(
+                f"dsql_server had exited (code {code}) before the session ended; log: {server.log_path}"
+            )
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ This package holds what the tests need to do that and nothing else:
   them and compare the results of two servers (the differential suite).
 - ``slt``: a sqllogictest runner.
 - ``wire``: a raw-socket PostgreSQL frontend for sending malformed messages.
+- ``bank``: the bank workload (concurrent transfers, a checking reader, a ledger).
 - ``names``: unique table names so tests can share one server.
 - ``report``: lines printed in pytest's terminal summary (pass rates, counts).
 """

@@ -117,7 +117,9 @@ class Session:
 
     # -- statements --------------------------------------------------------------------------------------
 
-    def run(self, sql: str, *, protocol: str | None = None, timeout_s: float | None = None) -> Result | SqlError:
+    def run(
+        self, sql: str, *, protocol: str | None = None, timeout_s: float | None = None
+    ) -> Result | SqlError:
         """Run one statement; return its Result or the SqlError (never raises SqlError)."""
         try:
             return self.execute(sql, protocol=protocol, timeout_s=timeout_s)
@@ -214,9 +216,7 @@ class Session:
     def _to_result(res: pq.PGresult) -> Result:
         columns = [_decode(res.fname(i)) or "" for i in range(res.nfields)]
         type_oids = [res.ftype(i) for i in range(res.nfields)]
-        rows = [
-            tuple(_decode(res.get_value(r, c)) for c in range(res.nfields)) for r in range(res.ntuples)
-        ]
+        rows = [tuple(_decode(res.get_value(r, c)) for c in range(res.nfields)) for r in range(res.ntuples)]
         tag = _decode(res.command_status) or ""
         return Result(tag=tag, columns=columns, type_oids=type_oids, rows=rows)
 

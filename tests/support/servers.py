@@ -59,7 +59,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 def port_accepts_postgres(host: str, port: int, user: str, dbname: str, timeout_s: float = 3.0) -> str | None:
     """None if a PostgreSQL session can be opened on host:port, else why not."""
     conninfo = make_conninfo(
-        host=host, port=port, user=user, dbname=dbname, sslmode="disable", connect_timeout=max(2, int(timeout_s))
+        host=host,
+        port=port,
+        user=user,
+        dbname=dbname,
+        sslmode="disable",
+        connect_timeout=max(2, int(timeout_s)),
     )
     pgconn = pq.PGconn.connect(conninfo.encode())
     try:
@@ -258,7 +263,17 @@ class PostgresServer(_Endpoint):
         try:
             if (self.data_dir / "postmaster.pid").exists():
                 stopped = self._run(
-                    [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "60", "stop"],
+                    [
+                        str(self.bin_dir / "pg_ctl"),
+                        "-D",
+                        str(self.data_dir),
+                        "-m",
+                        "fast",
+                        "-w",
+                        "-t",
+                        "60",
+                        "stop",
+                    ],
                     timeout_s=90,
                 )
                 if stopped.returncode != 0:

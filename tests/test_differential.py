@@ -1,0 +1,76 @@
+"""Differential tests: every script in tests/sql runs on dsql and on PostgreSQL.
+
+dsql promises PostgreSQL's behaviour everywhere except its transaction model, so
+the real PostgreSQL started by the tests is the oracle. Each script runs
+statement by statement in its own autocommit connection on both servers, with
+the simple protocol (as psql) and with the extended protocol (as psycopg 3 and
+asyncpg); per statement the command tag, column names and types, the exact text
+of every value (rows as multisets unless the statement has a top-level ORDER BY)
+and error SQLSTATEs must agree. See ``support/sqlscript.py`` for the rules and
+the ``-- @dsql-error`` / ``-- @skip-pg`` annotations.
+
+``test_scripts_are_sound_on_postgres`` runs every script against PostgreSQL on
+both sides: it proves the scripts are deterministic, clean up after themselves
+and that the runner compares what it should, so a failure of the dsql tests
+points at dsql.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support import report
+from support.sqlscript import compare_runs, load_script, public_relations, run_statements
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+SCRIPTS = sorted(SQL_DIR.glob("*.sql"))
+STATEMENTS_MIN = 400  # the suite's coverage floor; scripts only grow
+MISMATCHES_SHOWN_MAX = 5  # later mismatches are often echoes of the first
+
+
+def _failure_text(script: str, mismatches: list[str], statements: int) -> str:
+    shown = "\n\n".join(mismatches[:MISMATCHES_SHOWN_MAX])
+    more = len(mismatches) - MISMATCHES_SHOWN_MAX
+    tail = f"\n\n... and {more} more mismatching statements" if more > 0 else ""
+    return f"{script}: {len(mismatches)} of {statements} statements differ from PostgreSQL\n\n{shown}{tail}"
+
+
+@pytest.mark.parametrize("protocol", ["simple", "extended"])
+@pytest.mark.parametrize("script", SCRIPTS, ids=[p.name for p in SCRIPTS])
+def test_script_matches_postgres(script: Path, protocol: str, pg_server, dsql_server) -> None:
+    statements = load_script(script)
+    reference = run_statements(pg_server.dsn, statements, is_postgres=True, protocol=protocol)
+    candidate = run_statements(dsql_server.dsn, statements, is_postgres=False, protocol=protocol)
+    comparison = compare_runs(script.name, statements, reference, candidate)
+    report.add(
+        f"differential {script.name} [{protocol}]: {comparison.compared} statements compared, "
+        f"{len(comparison.mismatches)} mismatches"
+    )
+    if comparison.mismatches:
+        pytest.fail(_failure_text(script.name, comparison.mismatches, comparison.statements), pytrace=False)
+
+
+def test_scripts_are_sound_on_postgres(pg_server) -> None:
+    """PostgreSQL against itself: deterministic results, no leftovers, enough statements."""
+    assert SCRIPTS, f"no scripts in {SQL_DIR}"
+    total = 0
+    failures = []
+    for script in SCRIPTS:
+        statements = load_script(script)
+        total += len(statements)
+        before = public_relations(pg_server.dsn)
+        first = run_statements(pg_server.dsn, statements, is_postgres=True, protocol="simple")
+        leftovers = public_relations(pg_server.dsn) - before
+        if leftovers:
+            failures.append(f"{script.name} leaves relations behind: {sorted(leftovers)}")
+        second = run_statements(pg_server.dsn, statements, is_postgres=True, protocol="extended")
+        comparison = compare_runs(
+            script.name, statements, first, second, reference_label="PostgreSQL (simple)",
+            candidate_label="PostgreSQL (extended)",
+        )  # fmt: skip
+        if comparison.mismatches:
+            failures.append(_failure_text(script.name, comparison.mismatches, comparison.statements))
+    report.add(f"differential scripts: {len(SCRIPTS)} files, {total} statements (PostgreSQL self-check)")
+    assert not failures, "\n\n".join(failures)
+    assert total >= STATEMENTS_MIN, f"only {total} statements in {SQL_DIR}; keep at least {STATEMENTS_MIN}"

@@ -1,0 +1,112 @@
+"""Arrays: literals and their text form, element casts, comparisons,
+containment, array functions, ANY/ALL through the element operator,
+unnest and generate_series, compared with a live PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_functions_harness import PG, assert_same, evaluate, pg_fixture  # noqa: F401  (pg_fixture provides the "pg" fixture)
+
+ARRAYS = [
+    'array_length(ARRAY[1,2,3], 1)',
+    'array_length(ARRAY[1,2,3], 2)',
+    "array_length('{}'::int[], 1)",
+    'array_upper(ARRAY[[1,2],[3,4]], 2)',
+    'array_lower(ARRAY[1], 1)',
+    'array_ndims(ARRAY[[1]])',
+    'array_dims(ARRAY[[1,2,3],[4,5,6]])',
+    'cardinality(ARRAY[[1,2],[3,4]])',
+    "cardinality('{}'::int[])",
+    'array_position(ARRAY[1,NULL,3], NULL)',
+    "array_position(ARRAY['a','b','a'], 'a', 2)",
+    'array_positions(ARRAY[1,2,1], 1)',
+    'array_append(NULL::int[], 1)',
+    'array_prepend(0, ARRAY[1])',
+    'array_cat(ARRAY[1], NULL)',
+    'array_cat(ARRAY[[1,2]], ARRAY[3,4])',
+    'ARRAY[1,2] || ARRAY[[3,4]]',
+    'array_remove(ARRAY[1,2,1,NULL], 1)',
+    'array_remove(ARRAY[1,NULL], NULL)',
+    'array_replace(ARRAY[1,2,1], 1, 9)',
+    'ARRAY[1,2,3] @> ARRAY[3,1]',
+    'ARRAY[1,NULL] @> ARRAY[NULL::int]',
+    'ARRAY[1,2] && ARRAY[2,3]',
+    'ARRAY[1] <@ ARRAY[1,2]',
+    'trim_array(ARRAY[1,2,3], 1)',
+    'ARRAY[1,2] || ARRAY[[3,4],[5,6]]',
+    'array_cat(ARRAY[1,2], ARRAY[[[3]]])',
+    'unnest(ARRAY[[1,2],[3,4]])',
+    "unnest(ARRAY['a',NULL])",
+    'generate_series(1, 3)',
+    'generate_series(1, 10, 0)',
+    'generate_series(1, 10, 3)',
+    'generate_series(10, 1, -4)',
+    'generate_series(5, 1)',
+    'generate_series(1.5, 3)',
+    'generate_series(0.1, 0.35, 0.1)',
+    "generate_series('2024-01-01'::timestamp, '2024-01-03', '1 day')",
+    "generate_series('2024-01-31'::timestamp, '2024-05-01', '1 month')",
+    'generate_series(1::int8, 3::int8)',
+    "num_nulls(1, NULL, 'a')",
+    'num_nonnulls(1, NULL)',
+    'ARRAY[1,2,3] = ARRAY[1,2,3]',
+    'ARRAY[1,2] < ARRAY[1,3]',
+    'ARRAY[1,2] < ARRAY[1,2,0]',
+    'ARRAY[1,NULL] = ARRAY[1,NULL]',
+    'ARRAY[NULL,1] > ARRAY[5,1]',
+    'ARRAY[1.0, 2] = ARRAY[1, 2.00]',
+    "ARRAY['a','b'] < ARRAY['a','c']",
+    'ARRAY[1,2] = ARRAY[1::int8, 2]',
+    'ARRAY[1, 2.5]',
+    'ARRAY[1, NULL]',
+    "ARRAY['x', NULL]",
+    'ARRAY[[1,2],[3,4]]',
+    'ARRAY[ARRAY[1,2], ARRAY[3,4]]',
+    "ARRAY[1, 'a']",
+    "ARRAY[1, '2']",
+    "'{1,2,NULL}'::int[]",
+    "'{{1,2},{3,4}}'::int[]",
+    "'{}'::text[]",
+    '\'{"a b", "c\\"d", e}\'::text[]',
+    '\'{1, 2 , " a ",  b c }\'::text[]',
+    '\'{"a\\"b", a\\,b}\'::text[]',
+    "'{1,2'::int[]",
+    "'{{1,2},{3}}'::int[]",
+    "'[1:2]={1,2}'::int[]",
+    "'1,2'::int[]",
+    "'{1,a}'::int[]",
+    '\'{null,NULL,"NULL"}\'::text[]',
+    'ARRAY[\'a b\', NULL, \'\', \'NULL\', \'x"y\', \'a\\b\', \'{}\', \'é\']::text[]',
+    'ARRAY[1.5,2]::numeric[]',
+    "ARRAY['\\x01'::bytea]",
+    'ARRAY[1,2]::text[]',
+    "ARRAY['1','2']::int[]",
+    'ARRAY[1.7, 2.2]::int[]',
+    "'{1,2}'::int[]::text",
+    'ARRAY[1,2]::text',
+    "ARRAY['2024-01-01'::date]::text[]",
+    'ARRAY[true, false]',
+    'ARRAY[1.5::float8, NULL]',
+    'ARRAY[\'{"a":1}\'::jsonb]',
+    "ARRAY[interval '1 day']",
+    "ARRAY[timestamp '2024-01-01 10:00']",
+    "'{a,b}'::varchar(1)[]",
+    "'{ab,b}'::varchar(1)[]",
+    "'{1.234}'::numeric(3,1)[]",
+    '1 = ANY(ARRAY[1,2])',
+    '3 = ANY(ARRAY[1,NULL])',
+    '1 = ALL(ARRAY[1,1])',
+    "'a' = ANY('{a,b}')",
+]
+
+
+@pytest.mark.parametrize("expr", ARRAYS)
+def test_arrays_match_postgres(pg: PG, expr: str) -> None:
+    assert_same(pg, expr)
+
+
+def test_lower_bounds_other_than_one_are_not_supported() -> None:
+    assert evaluate("'[2:3]={1,2}'::int[]") == (
+        "ERROR", "0A000", "arrays with lower bounds other than 1 are not supported")
+    assert evaluate("'[1:2]={1,2}'::int[]") == "{1,2}"
