@@ -38,7 +38,8 @@ if _TESTS_DIR not in sys.path:
 from support import report  # noqa: E402
 from support.names import unique_name  # noqa: E402
 from support.pgsession import Session  # noqa: E402
-from support.servers import DsqlServer, ExternalServer, PostgresServer, ServerError  # noqa: E402
+
+from bench.servers import DsqlServer, ExternalServer, PostgresServer, ServerError  # noqa: E402
 
 
 def _start(server: DsqlServer) -> str | None:

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 from support import report
-from support.servers import REPO_ROOT
 from support.slt import FileResult, run_file
+
+from bench.servers import REPO_ROOT
 
 DSQL_PASS_RATE_MIN = 1.0  # records passed / records run, over all three files (every record passes today)
 SLT_FILES = ("select1.test", "select2.test", "select3.test")

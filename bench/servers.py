@@ -1,4 +1,4 @@
-"""Start and stop the two servers the tests talk to.
+"""Start and stop the two servers the tests and benchmarks talk to.
 
 ``PostgresServer`` is the reference: a throwaway PostgreSQL cluster made with
 initdb in a temporary directory, listening on a free port of 127.0.0.1. initdb
@@ -37,7 +37,7 @@ from pathlib import Path
 from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 DSQL_STARTUP_TIMEOUT_S = 30.0  # the embedded cluster (journal replicas, shards) must be up by then
 DSQL_STOP_GRACE_S = 15.0  # time to shut down cleanly after SIGINT before SIGKILL
@@ -153,9 +153,15 @@ def _as_user(user: str | None, argv: list[str]) -> list[str]:
 
 
 class PostgresServer(_Endpoint):
-    """A temporary PostgreSQL cluster; ``start()`` then ``stop()`` (which deletes it)."""
+    """A temporary PostgreSQL cluster; ``start()`` then ``stop()`` (which deletes it).
 
-    def __init__(self) -> None:
+    ``durable=True`` keeps PostgreSQL's crash-safety settings (fsync, synchronous
+    commit), which is what a benchmark against dsql must compare with; the
+    tests' reference runs without them.
+    """
+
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable
         self.host = "127.0.0.1"
         self.port = 0
         self.bin_dir = find_postgres_bin_dir()
@@ -236,10 +242,11 @@ class PostgresServer(_Endpoint):
             "port": str(self.port),
             "listen_addresses": "'127.0.0.1'",
             "unix_socket_directories": f"'{self.base_dir}'",
-            # A reference, not a database of record: durability buys nothing here.
-            "fsync": "off",
-            "synchronous_commit": "off",
-            "full_page_writes": "off",
+            # The tests' reference is not a database of record: durability buys
+            # nothing there. Benchmarks keep it (durable=True).
+            "fsync": "on" if self.durable else "off",
+            "synchronous_commit": "on" if self.durable else "off",
+            "full_page_writes": "on" if self.durable else "off",
             # The same environment as dsql: UTC, ISO dates, English messages.
             "timezone": "'UTC'",
             "log_timezone": "'UTC'",

@@ -1,0 +1,107 @@
+"""`make bench`: dsql and a local PostgreSQL, side by side, in one run.
+
+    python -m bench [--seconds 10] [--connections 8] [--only point_select,update_txn]
+
+Starts a durable PostgreSQL (initdb into a temporary directory, fsync on) and
+`dsql serve` on a data directory, runs every workload against both with the
+same client code, and prints a table with the ratio dsql / PostgreSQL. The
+client runs in this process (asyncio + asyncpg), so on a small machine the
+client's own CPU use is part of what is measured, for both servers alike.
+Results are also written as JSON under bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.servers import DsqlServer, PostgresServer
+from bench.workloads import WORKLOADS, Result, run_workload
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured time per workload and server")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured time before each measurement")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--only", default="", help="comma-separated workload names")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(width=max(Console().width, 130))
+    names = [n for n in args.only.split(",") if n] or list(WORKLOADS)
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        console.print(f"unknown workloads: {', '.join(unknown)}; known: {', '.join(WORKLOADS)}")
+        return 2
+    results: dict[str, dict[str, Result]] = {n: {} for n in names}
+    with tempfile.TemporaryDirectory(prefix="dsql-bench-") as data_dir:
+        postgres = PostgresServer(durable=True)
+        dsql = DsqlServer(data_dir=Path(data_dir) / "dsql")
+        with console.status("starting PostgreSQL and dsql"):
+            postgres.start()
+            dsql.start()
+        console.print(f"PostgreSQL: {postgres.version} on port {postgres.port}; dsql on port {dsql.port}")
+        try:
+            for name in names:
+                for label, server in (("dsql", dsql), ("postgres", postgres)):
+                    results[name][label] = asyncio.run(
+                        run_workload(name, server.dsn, args.connections, args.seconds, args.warmup, console, label)
+                    )
+        finally:
+            dsql.stop()
+            postgres.stop()
+    _print(console, results, args)
+    _save(results, args)
+    return 0
+
+
+def _print(console: Console, results: dict[str, dict[str, Result]], args: argparse.Namespace) -> None:
+    table = Table(title=f"dsql vs PostgreSQL ({args.connections} connections, {args.seconds:g} s each)")
+    table.add_column("workload")
+    table.add_column("dsql ops/s", justify="right")
+    table.add_column("PostgreSQL ops/s", justify="right")
+    table.add_column("ratio", justify="right")
+    table.add_column("dsql p50 / p99 ms", justify="right")
+    table.add_column("PG p50 / p99 ms", justify="right")
+    table.add_column("dsql retries (40001)", justify="right")
+    for name, by_server in results.items():
+        d, p = by_server["dsql"], by_server["postgres"]
+        ratio = d.ops_per_s / p.ops_per_s if p.ops_per_s else float("nan")
+        table.add_row(
+            name,
+            f"{d.ops_per_s:,.0f}",
+            f"{p.ops_per_s:,.0f}",
+            f"{ratio:.2f}×",
+            f"{d.p50_ms:.2f} / {d.p99_ms:.2f}",
+            f"{p.p50_ms:.2f} / {p.p99_ms:.2f}",
+            f"{d.retries:,}",
+        )
+    console.print(table)
+
+
+def _save(results: dict[str, dict[str, Result]], args: argparse.Namespace) -> None:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    payload = {
+        "connections": args.connections,
+        "seconds": args.seconds,
+        "results": {n: {s: r.as_dict() for s, r in by.items()} for n, by in results.items()},
+    }
+    path.write_text(json.dumps(payload, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
