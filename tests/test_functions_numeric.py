@@ -373,6 +373,13 @@ def test_numeric_power_scale_pg16(expr: str) -> None:
     assert evaluate(expr) == PG16_POWER[expr]
 
 
+@pytest.mark.parametrize("expr", sorted(PG16_POWER))
+def test_numeric_power_scale_pg15_switch(pg: PG, expr: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qp.functions import numeric_math
+    monkeypatch.setattr(numeric_math, "POWER_INT_SCALE_PG15", True)
+    assert_same(pg, expr)
+
+
 # PostgreSQL 16 accepts underscores and non-decimal prefixes in integer and
 # numeric input (not PG 15), e.g. '1_000'::int = 1000, '0x1F'::int = 31.
 PG16_INPUT = {

@@ -125,6 +125,17 @@ def test_binary_recv_reads_postgres(pg: PG, expr: str) -> None:
     assert text_encoder(t, make_ctx())(got).decode() == pg.value(expr)
 
 
+def test_binary_recv_applies_typmod() -> None:
+    v3 = resolve_type_name(["varchar"], [3])
+    assert binary_decoder(v3)(b"abc") == "abc"
+    with pytest.raises(SqlError) as e:
+        binary_decoder(v3)(b"abcd")
+    assert e.value.sqlstate == "22001"
+    n = resolve_type_name(["numeric"], [4, 1])
+    assert binary_decoder(n)(binary_encoder(NUMERIC)(Decimal("1.25"))) == Decimal("1.3")
+    assert binary_decoder(resolve_type_name(["bpchar"], [3]))(b"a") == "a  "
+
+
 def test_binary_recv_errors() -> None:
     with pytest.raises(SqlError) as e:
         binary_decoder(INT4)(b"\x00\x01")

@@ -10,11 +10,15 @@ from qp.functions import (  # noqa: F401  (imported for their registrations)
     aggregates,
     arrays,
     datetime,
+    dt_extract,
     dt_ops,
     formatting,
+    formatting_num,
     json,
+    json_text,
     math,
     operators,
+    patterns,
     strings,
 )
 from qp.functions.registry import (

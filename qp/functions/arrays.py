@@ -25,6 +25,7 @@ from qp.types import core as C
 from qp.types.core import BOOL, INT4, INT8, INTERVAL, NUMERIC, TEXT, TIMESTAMP, TIMESTAMPTZ, SqlType, array_of
 from qp.types.datetime import timestamp_pl_interval, timestamptz_pl_interval
 from qp.types.keys import group_key
+from qp.types.numeric import DEC
 
 INT4_ARRAY = array_of(INT4)
 A, AE = C.ANYARRAY, C.ANYELEMENT
@@ -294,7 +295,7 @@ def _series_numeric(start: Decimal, stop: Decimal, step: Decimal = Decimal(1)) -
         cur = start
         scale = max(_dscale(start), _dscale(step))
         q = Decimal(1).scaleb(-scale)
-        cur = cur.quantize(q)
+        cur = cur.quantize(q, context=DEC)
         if step > 0:
             while cur <= stop:
                 yield cur

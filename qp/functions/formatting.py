@@ -1,34 +1,26 @@
-"""to_char, to_date, to_timestamp(text, text) and to_number: PostgreSQL's
-formatting.c templates.
+"""to_char for dates, timestamps and intervals, to_date and
+to_timestamp(text, text): PostgreSQL's formatting.c datetime templates
+(numbers are in formatting_num.py).
 
-Datetime templates: YYYY YYY YY Y Y,YYY IYYY IYY IY I MM MON Mon mon MONTH
-Month month DD DDD D ID W WW IW IDDD CC J Q RM rm HH HH12 HH24 MI SS SSSS
-SSSSS MS US FF1..FF6 AM/PM (a.m., A.M. ...) BC/AD TZ tz TZH TZM OF, with
-the FM (fill mode) prefix, the TH/th suffix, "quoted text" and \\ escapes.
-Keywords are matched longest first, as PG's keyword table does. Numeric
-templates: 9 0 . , D G S MI PL SG PR FM V EEEE RN TH L; digits are
-right-aligned in the template's positions, the sign goes just before the
-first digit unless placed explicitly, and too many digits print as '#'.
+Templates: YYYY YYY YY Y Y,YYY IYYY IYY IY I MM MON Mon mon MONTH Month
+month DD DDD D ID W WW IW IDDD CC J Q RM rm HH HH12 HH24 MI SS SSSS SSSSS
+MS US FF1..FF6 AM/PM (a.m., A.M. ...) BC/AD TZ tz TZH TZM OF, with the FM
+(fill mode) prefix, the TH/th suffix, "quoted text" and \\ escapes.
+Keywords are matched longest first, as PG's keyword table does.
 """
 
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from qp.context import EvalContext
 from qp.errors import SqlError
-from qp.functions.datetime import isoweek, isoyear, j2day
+from qp.functions.dt_extract import isoweek, isoyear, j2day
 from qp.functions.registry import register_function
 from qp.types.core import (
     DATE,
-    FLOAT4,
-    FLOAT8,
-    INT4,
-    INT8,
     INTERVAL,
-    NUMERIC,
     TEXT,
     TIMESTAMP,
     TIMESTAMPTZ,
@@ -46,7 +38,6 @@ from qp.types.datetime import (
     tz_abbrev,
     utc_offset,
 )
-from qp.types.numeric import DEC
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December"]
@@ -128,8 +119,7 @@ def _case(s: str, kw: str) -> str:
 
 
 class _TmInfo:
-    __slots__ = ("year", "mon", "mday", "hour", "min", "sec", "fsec", "tz_off", "tz_name", "is_interval",
-                 "days_total")
+    __slots__ = ("year", "mon", "mday", "hour", "min", "sec", "fsec", "tz_off", "tz_name", "is_interval")
 
     def __init__(self, year: int, mon: int, mday: int, hour: int, mi: int, sec: int, fsec: int,
                  tz_off: int | None = None, tz_name: str = "", is_interval: bool = False) -> None:
@@ -297,248 +287,6 @@ def to_char_interval(iv: Interval, fmt: str) -> str:
 register_function("to_char", [TIMESTAMP, TEXT], TEXT, to_char_timestamp, volatility="s")
 register_function("to_char", [TIMESTAMPTZ, TEXT], TEXT, to_char_timestamptz, ctx=True, volatility="s")
 register_function("to_char", [INTERVAL, TEXT], TEXT, to_char_interval, volatility="s")
-
-# --- numbers ---------------------------------------------------------------------------------
-
-_NUM_TOKENS = ["EEEE", "FM", "fm", "PR", "pr", "MI", "mi", "PL", "pl", "SG", "sg", "RN", "rn", "TH", "th",
-               "9", "0", ".", ",", "D", "d", "G", "g", "S", "s", "V", "v", "L", "l", "B", "b"]
-
-
-class _NumFmt:
-    def __init__(self, fmt: str) -> None:
-        self.tokens: list[str] = []
-        i = 0
-        while i < len(fmt):
-            if fmt[i] == '"':
-                j = fmt.find('"', i + 1)
-                j = len(fmt) if j < 0 else j
-                self.tokens.append("'" + fmt[i + 1:j])
-                i = j + 1
-                continue
-            tok = next((t for t in _NUM_TOKENS if fmt.startswith(t, i)), None)
-            if tok is None:
-                self.tokens.append("'" + fmt[i])
-                i += 1
-            else:
-                self.tokens.append(tok.upper())
-                i += len(tok)
-        t = self.tokens
-        self.fm = "FM" in t
-        self.eeee = "EEEE" in t
-        self.rn = "RN" in t
-        self.pr = "PR" in t
-        self.th = "TH" in t
-        point = next((k for k, x in enumerate(t) if x in (".", "D")), None)
-        vpos = next((k for k, x in enumerate(t) if x == "V"), None)
-        self.point = point
-        digits_before = [k for k, x in enumerate(t) if x in ("9", "0") and (point is None or k < point)]
-        digits_after = [k for k, x in enumerate(t) if x in ("9", "0") and point is not None and k > point]
-        self.multiplier = 0
-        if vpos is not None:
-            self.multiplier = sum(1 for k, x in enumerate(t) if x in ("9", "0") and k > vpos)
-        self.pre = len(digits_before)
-        self.post = len(digits_after) if point is not None else 0
-        self.explicit_sign = any(x in ("S", "MI", "PL", "SG", "PR") for x in t)
-
-
-def _roman(n: int) -> str:
-    vals = [(1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"), (50, "L"), (40, "XL"),
-            (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")]
-    out = []
-    for v, r in vals:
-        while n >= v:
-            out.append(r)
-            n -= v
-    return "".join(out)
-
-
-def _num_to_char(value: Decimal, fmt: str, float_digits: int = 0, fval: float | None = None) -> str:
-    """NUM_processor for to_char. `fval` is the float being printed (floats
-    round like C's %.*f, i.e. half-even on the exact binary value)."""
-    nf = _NumFmt(fmt)
-    if nf.rn:
-        n = int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP, context=DEC)) if value.is_finite() else 0
-        if n < 1 or n > 3999:
-            return "#" * 15
-        r = _roman(n)
-        if "rn" in fmt:
-            r = r.lower()
-        return r if nf.fm else r.rjust(15)
-    if value.is_nan():
-        width = nf.pre + nf.post + (1 if nf.post else 0) + 1
-        return "NaN" if nf.fm else "NaN".rjust(width)
-    neg = value.is_signed() and bool(value)
-    if nf.eeee:
-        if not value.is_finite():
-            return "#" * (nf.pre + nf.post + 6)
-        m = f"{abs(value):.{nf.post}e}"
-        mant, exp = m.split("e")
-        e = int(exp)
-        return ("-" if neg else ("" if nf.fm else " ")) + f"{mant}e{'-' if e < 0 else '+'}{abs(e):02d}"
-    if nf.multiplier:
-        value = value.scaleb(nf.multiplier, context=DEC)
-        if fval is not None:
-            fval = fval * 10 ** nf.multiplier
-    post = nf.post
-    post_eff = post
-    if float_digits and value.is_finite():
-        int_len = len(f"{abs(fval if fval is not None else value):.0f}")
-        if int_len >= float_digits:
-            post_eff = 0
-        elif int_len + post > float_digits:
-            post_eff = float_digits - int_len
-    overflow = not value.is_finite()
-    ip = fp = ""
-    if not overflow:
-        if fval is not None:
-            txt = f"{abs(fval):.{post_eff}f}"
-        else:
-            rounded = abs(value).quantize(Decimal(1).scaleb(-post_eff), rounding=ROUND_HALF_UP, context=DEC)
-            txt = format(rounded, "f")
-        ip, _, fp = txt.partition(".")
-        fp = (fp + "0" * post)[:post]
-        if ip == "0" and post > 0:
-            ip = ""
-        if len(ip) > nf.pre:
-            overflow = True
-        if not ip.strip("0") and not fp.strip("0"):
-            neg = False
-    t = nf.tokens
-    out: list[str] = []
-    anchor: int | None = None  # index in `out` where the number starts (sign goes before it)
-    digit_slot = 0
-    started = False
-    zero_fill = False
-    frac_i = 0
-    last_zero_after = max((k for k, x in enumerate(t) if x == "0" and nf.point is not None and k > nf.point),
-                          default=-1)
-    last_nonzero_frac = len(fp.rstrip("0"))
-    sign_at: int | None = None
-    for k, tok in enumerate(t):
-        if tok in ("9", "0") and (nf.point is None or k < nf.point):
-            idx = digit_slot - (nf.pre - len(ip))
-            digit_slot += 1
-            if tok == "0":
-                zero_fill = True
-            if overflow:
-                ch = "#"
-            elif idx >= 0:
-                ch = ip[idx]
-            elif zero_fill:
-                ch = "0"
-            else:
-                out.append("" if nf.fm else " ")
-                continue
-            if anchor is None:
-                anchor = len(out)
-            started = True
-            out.append(ch)
-        elif tok in (".", "D"):
-            if post > 0:
-                if anchor is None:
-                    anchor = len(out)
-                out.append(".")
-                started = True
-        elif tok in ("9", "0"):
-            if overflow:
-                out.append("#")
-                continue
-            d = fp[frac_i] if frac_i < len(fp) else "0"
-            frac_i += 1
-            if nf.fm and tok == "9" and frac_i > last_nonzero_frac and k > last_zero_after:
-                out.append("")
-            else:
-                out.append(d)
-        elif tok in (",", "G"):
-            out.append("," if started else ("" if nf.fm else " "))
-        elif tok == "S":
-            if anchor is None:
-                sign_at = -1  # before the number
-            else:
-                out.append("-" if neg else "+")
-        elif tok == "MI":
-            out.append("-" if neg else ("" if nf.fm else " "))
-        elif tok == "PL":
-            out.append("+" if not neg else ("" if nf.fm else " "))
-        elif tok == "SG":
-            out.append("-" if neg else "+")
-        elif tok == "PR":
-            out.append(">" if neg else ("" if nf.fm else " "))
-        elif tok == "TH":
-            if not neg and not overflow:
-                out.append(_ordinal(int(ip or "0"), "th" not in fmt))
-        elif tok == "L":
-            out.append(" ")
-        elif tok.startswith("'"):
-            out.append(tok[1:])
-    if anchor is None:
-        anchor = len(out)
-    if sign_at == -1:
-        lead = "-" if neg else "+"
-    elif nf.pr:
-        lead = "<" if neg else ("" if nf.fm else " ")
-    elif any(x in ("S", "MI", "SG") for x in t):
-        lead = ""
-    else:
-        lead = "-" if neg else ("" if nf.fm else " ")
-    out.insert(anchor, lead)
-    return "".join(out)
-
-
-def to_char_numeric(v: Decimal, fmt: str) -> str:
-    return _num_to_char(v, fmt)
-
-
-def to_char_int(v: int, fmt: str) -> str:
-    return _num_to_char(Decimal(v), fmt)
-
-
-def to_char_float8(v: float, fmt: str) -> str:
-    if v != v:
-        return _num_to_char(Decimal("NaN"), fmt)
-    if v in (float("inf"), float("-inf")):
-        return _num_to_char(Decimal("Infinity"), fmt)
-    return _num_to_char(Decimal(repr(v)), fmt, 15, v)
-
-
-def to_char_float4(v: float, fmt: str) -> str:
-    if v != v:
-        return _num_to_char(Decimal("NaN"), fmt)
-    if v in (float("inf"), float("-inf")):
-        return _num_to_char(Decimal("Infinity"), fmt)
-    return _num_to_char(Decimal(f"{v:.6g}"), fmt, 6, v)
-
-
-register_function("to_char", [NUMERIC, TEXT], TEXT, to_char_numeric, volatility="s")
-register_function("to_char", [INT4, TEXT], TEXT, to_char_int, volatility="s")
-register_function("to_char", [INT8, TEXT], TEXT, to_char_int, volatility="s")
-register_function("to_char", [FLOAT8, TEXT], TEXT, to_char_float8, volatility="s")
-register_function("to_char", [FLOAT4, TEXT], TEXT, to_char_float4, volatility="s")
-
-
-def to_number(s: str, fmt: str) -> Decimal:
-    """to_number: digits are read around the template's decimal point; group
-    separators, currency and spaces are skipped; '-', a trailing S/MI sign
-    or <...> (PR) make the number negative."""
-    nf = _NumFmt(fmt)
-    neg = ("<" in s and ">" in s) or "-" in s
-    if nf.point is not None and "." in s:
-        head, _, tail = s.partition(".")
-        digits_int = "".join(c for c in head if c.isdigit())
-        digits_frac = "".join(c for c in tail if c.isdigit())[:nf.post]
-    else:
-        digits_int = "".join(c for c in s if c.isdigit())
-        digits_frac = ""
-    if not digits_int and not digits_frac:
-        raise SqlError("22P02", 'invalid input syntax for type numeric: " "')
-    num = Decimal((digits_int or "0") + ("." + digits_frac if digits_frac else ""))
-    if nf.multiplier:
-        from qp.functions.numeric_math import num_div
-        num = num_div(num, Decimal(10) ** nf.multiplier)
-    return -num if neg and num else num
-
-
-register_function("to_number", [TEXT, TEXT], NUMERIC, to_number, volatility="s")
 
 # --- to_date / to_timestamp --------------------------------------------------------------------
 

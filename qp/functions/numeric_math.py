@@ -252,8 +252,8 @@ def num_power(a: Decimal, b: Decimal) -> Decimal:
         return _power_int(a, int(b), dscale(b))
     if not a:
         return Decimal(0).scaleb(-NUMERIC_MIN_SIG_DIGITS)
-    # non-integer exponent, positive base
-    ln_dweight = estimate_ln_dweight(a)
+    # non-integer exponent, positive base: the result's decimal weight from a
+    # low-precision exp * ln(base), as power_var estimates it
     ln_base = math.log(float(a)) if float(a) not in (0.0, math.inf) else float(DEC.ln(a))
     val = ln_base * float(b)
     if abs(val) > NUMERIC_MAX_RESULT_SCALE * 3.01:
@@ -263,9 +263,15 @@ def num_power(a: Decimal, b: Decimal) -> Decimal:
     val *= 0.434294481903252
     rscale = NUMERIC_MIN_SIG_DIGITS - int(val)
     rscale = min(max(rscale, dscale(a), dscale(b), 0), NUMERIC_MAX_DISPLAY_SCALE)
-    del ln_dweight
     ctx = _work_ctx(max(int(val) + 1, 1) + rscale + 15)
     return _round_to(ctx.power(a, b), rscale)
+
+
+# PostgreSQL 16 (commit 40c7fcb) picks the scale of numeric power() with an
+# integer exponent from the result's estimated weight: power(2.0, 10) is
+# 1024.0000000000000. PostgreSQL 15 used max(16, scale of the base):
+# 1024.0000000000000000. True reproduces 15's results.
+POWER_INT_SCALE_PG15 = False
 
 
 def _power_int(a: Decimal, e: int, exp_dscale: int) -> Decimal:
@@ -283,8 +289,11 @@ def _power_int(a: Decimal, e: int, exp_dscale: int) -> Decimal:
         raise _overflow()
     if f_est + 1 < -NUMERIC_MAX_DISPLAY_SCALE:
         return Decimal(0).scaleb(-NUMERIC_MAX_DISPLAY_SCALE)
-    rscale = NUMERIC_MIN_SIG_DIGITS - int(f_est)
-    rscale = min(max(rscale, dscale(a), exp_dscale, 0), NUMERIC_MAX_DISPLAY_SCALE)
+    if POWER_INT_SCALE_PG15:
+        rscale = min(max(NUMERIC_MIN_SIG_DIGITS, dscale(a), 0), NUMERIC_MAX_DISPLAY_SCALE)
+    else:
+        rscale = NUMERIC_MIN_SIG_DIGITS - int(f_est)
+        rscale = min(max(rscale, dscale(a), exp_dscale, 0), NUMERIC_MAX_DISPLAY_SCALE)
     if e == 0:
         return Decimal(1).quantize(Decimal(1).scaleb(-rscale), context=DEC)
     if not a:

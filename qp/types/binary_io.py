@@ -306,13 +306,21 @@ def binary_encoder(t: SqlType) -> Callable[[Any], bytes]:
 
 
 def binary_decoder(t: SqlType) -> Callable[[bytes], Any]:
-    """Bytes in PG's binary (recv) format -> value (typmods are applied by casts)."""
+    """Bytes in PG's binary (recv) format -> value. Like PG's recv functions,
+    this applies the type's typmod (varchar(n) length, numeric(p,s)...)."""
     if t.is_array:
-        return make_array_recv(t)
-    f = _DEC.get(t.oid)
-    if f is not None:
-        return f
-    raise SqlError("0A000", f"binary input of type {format_type(t)} is not supported")
+        f = make_array_recv(t)
+    else:
+        f = _DEC.get(t.oid)
+        if f is None:
+            raise SqlError("0A000", f"binary input of type {format_type(t)} is not supported")
+    if t.typmod >= 0:
+        from qp.types.casts import typmod_coercion
+        coerce = typmod_coercion(t, False)
+        if coerce is not None:
+            recv = f
+            return lambda b: coerce(recv(b))
+    return f
 
 
 def _record_send(v: tuple) -> bytes:

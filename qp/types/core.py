@@ -430,33 +430,36 @@ def format_type(t: SqlType) -> str:
 # --- value classes ------------------------------------------------------------
 
 
-class Interval(tuple):
+class Interval:
     """An interval value: (months, days, micros), as PostgreSQL stores it.
 
     Equality, hashing and order follow PG's interval_cmp: an interval is
     compared by its span with a month counted as 30 days and a day as 24
     hours, so '1 mon' = '30 days' (they also group together).
+
+    Not a tuple subclass, so that the wire codec sees the type (a tuple
+    subclass would be packed as a plain array and come back as a tuple);
+    indexing and unpacking still work as on (months, days, micros).
     """
 
-    __slots__ = ()
+    __slots__ = ("months", "days", "micros")
 
-    def __new__(cls, months: int = 0, days: int = 0, micros: int = 0) -> Interval:
-        return tuple.__new__(cls, (months, days, micros))
+    def __init__(self, months: int = 0, days: int = 0, micros: int = 0) -> None:
+        self.months = months
+        self.days = days
+        self.micros = micros
 
-    @property
-    def months(self) -> int:
-        return self[0]
+    def __getitem__(self, index: int) -> int:
+        return (self.months, self.days, self.micros)[index]
 
-    @property
-    def days(self) -> int:
-        return self[1]
+    def __iter__(self):
+        return iter((self.months, self.days, self.micros))
 
-    @property
-    def micros(self) -> int:
-        return self[2]
+    def __len__(self) -> int:
+        return 3
 
     def span(self) -> int:
-        return (self[0] * 30 + self[1]) * USECS_PER_DAY + self[2]
+        return (self.months * 30 + self.days) * USECS_PER_DAY + self.micros
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Interval):
@@ -468,26 +471,26 @@ class Interval(tuple):
             return self.span() != other.span()
         return NotImplemented
 
-    def __lt__(self, other: Interval) -> bool:  # type: ignore[override]
+    def __lt__(self, other: Interval) -> bool:
         return self.span() < other.span()
 
-    def __le__(self, other: Interval) -> bool:  # type: ignore[override]
+    def __le__(self, other: Interval) -> bool:
         return self.span() <= other.span()
 
-    def __gt__(self, other: Interval) -> bool:  # type: ignore[override]
+    def __gt__(self, other: Interval) -> bool:
         return self.span() > other.span()
 
-    def __ge__(self, other: Interval) -> bool:  # type: ignore[override]
+    def __ge__(self, other: Interval) -> bool:
         return self.span() >= other.span()
 
     def __hash__(self) -> int:
         return hash(self.span())
 
     def __repr__(self) -> str:
-        return f"Interval({self[0]}, {self[1]}, {self[2]})"
+        return f"Interval({self.months}, {self.days}, {self.micros})"
 
-    def __getnewargs__(self) -> tuple[int, int, int]:  # pickling keeps the fields
-        return (self[0], self[1], self[2])
+    def __reduce__(self):
+        return (Interval, (self.months, self.days, self.micros))
 
 
 class Jsonb:

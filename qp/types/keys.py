@@ -108,7 +108,19 @@ def sort_key(t: SqlType) -> Callable[[Any], Any] | None:
         return _bpchar_key
     if oid == 3802:
         return JsonbSortKey
+    if oid == 2249:
+        return _record_key(t)
     return None
+
+
+def _record_key(t: SqlType) -> Callable[[tuple], tuple]:
+    """Records compare field by field, NULL fields above any value."""
+    keys = [sort_key(ft) for _, ft in t.fields] if t.fields is not None else None
+
+    def key(v: tuple) -> tuple:
+        return tuple((1,) if x is None else (0, keys[i](x) if keys is not None and keys[i] is not None else x)
+                     for i, x in enumerate(v))
+    return key
 
 
 def _freeze(elem: Callable[[Any], Any] | None) -> Callable[[list], tuple]:

@@ -289,6 +289,7 @@ _FLOAT_RE = re.compile(
     re.IGNORECASE)
 _NONZERO_MANTISSA = re.compile(r"[1-9]")
 _F4 = struct.Struct("f")
+_U4 = struct.Struct("I")
 FLT_MAX = 3.4028234663852886e38
 
 
@@ -394,20 +395,65 @@ def float8_out(v: float) -> str:
         return "Infinity"
     if r == "-inf":
         return "-Infinity"
-    if "e" not in r:
-        if r[-2:] == ".0":
-            r = r[:-2]
-        if -1e15 < v < 1e15:
-            return r
-    else:
-        return r  # Python and Ryu agree on exponent form for |exp| >= 16 or < -4
-    digits, exp = _shortest(r)
+    if -9007199254740992.0 < v < 9007199254740992.0:
+        if "e" not in r:
+            if r[-2:] == ".0":
+                r = r[:-2]
+            if -1e15 < v < 1e15:
+                return r
+        else:
+            return r  # Python and Ryu agree on exponent form for |exp| >= 16 or < -4
+        digits, exp = _shortest(r)
+        return _expform(digits, exp, v < 0)
+    digits, exp = _f8_large_shortest(v, r)
+    if -4 <= exp < 15:
+        return _fixedform(digits, exp, v < 0)
     return _expform(digits, exp, v < 0)
 
 
+def _f8_large_shortest(v: float, r: str) -> tuple[str, int]:
+    """Shortest digits for |v| >= 2**53, where doubles are integers.
+
+    PG builds Ryu without STRICTLY_SHORTEST: a decimal lying exactly halfway
+    between two doubles is never chosen (Python's repr may choose it: 1e23
+    prints as 1e+23 there but 9.999999999999999e+22 in PG). Above 2**53 the
+    midpoints are integers, so the check is exact integer arithmetic; below,
+    a midpoint needs more than 17 digits and can never be the shortest."""
+    a = abs(v)
+    m, e = math.frexp(a)
+    ulp = 1 << (e - 53)
+    ai = int(a)
+    lo_mid = ai - (ulp // 4 if m == 0.5 else ulp // 2)
+    hi_mid = ai + ulp // 2
+    digits, exp = _shortest(r)
+    if lo_mid < int(digits) * 10 ** (exp - len(digits) + 1) < hi_mid:
+        return digits, exp
+    for p in range(1, 18):
+        found = _inside(a, p, lo_mid, hi_mid)
+        if found is not None:
+            return found
+    return _shortest(f"{a:.16e}")
+
+
+def _inside(a: float, p: int, lo: int, hi: int) -> tuple[str, int] | None:
+    """The p-digit decimal Ryu would pick strictly inside (lo, hi), if any."""
+    mant, e = f"{a:.{p - 1}e}".split("e")
+    digits = mant.replace(".", "")
+    exp = int(e)
+    scale = exp - p + 1
+    n = int(digits)
+    for cand in (n, n + 1 if n * 10**scale < a else n - 1):
+        value = cand * 10**scale if scale >= 0 else None
+        if value is not None and lo < value < hi:
+            d = str(cand)
+            return d.rstrip("0") or "0", exp + (len(d) - p)
+    return None
+
+
 def float4_out(v: float) -> str:
-    """float4out: shortest digits that round-trip through single precision,
-    fixed notation for decimal exponents -4..5."""
+    """float4out: shortest digits strictly inside float4's rounding interval
+    (PG's Ryu excludes the interval bounds), fixed notation for decimal
+    exponents -4..5."""
     if v != v:
         return "NaN"
     if v == math.inf:
@@ -418,16 +464,38 @@ def float4_out(v: float) -> str:
         return "-0" if math.copysign(1.0, v) < 0 else "0"
     pack = _F4.pack
     target = pack(v)
-    # the fewest digits that read back as the same float4; round-tripping is
-    # monotonic in the digit count, so bisect over 1..9 significant digits
+    bits = _U4.unpack(target)[0]
+    # the neighbouring float4s and the midpoints to them (exact as doubles)
+    up = _F4.unpack(_U4.pack(bits + 1))[0]
+    down = _F4.unpack(_U4.pack(bits - 1))[0] if bits & 0x7FFFFFFF else -up
+    mid_a, mid_b = (v + up) / 2, (v + down) / 2
+
+    def ok(s: str) -> bool:
+        d = float(s)
+        return d != mid_a and d != mid_b and pack(d) == target
+
+    # fewest digits that read back as the same float4; this is monotonic in
+    # the digit count, so bisect over 1..9 significant digits
     lo, hi = 0, 8
     while lo < hi:
         mid = (lo + hi) // 2
-        if pack(float("%.*e" % (mid, v))) == target:  # noqa: UP031 (fastest form here)
+        if ok("%.*e" % (mid, v)):  # noqa: UP031 (fastest form here)
             hi = mid
         else:
             lo = mid + 1
     s = "%.*e" % (lo, v)  # noqa: UP031
+    if lo > 0:
+        # the rounded candidate one digit shorter may sit exactly on a bound
+        # while its neighbour towards v is inside (Ryu takes that one)
+        shorter = "%.*e" % (lo - 1, v)  # noqa: UP031
+        mant, e = shorter.split("e")
+        unit = 10.0 ** (int(e) - (lo - 1))
+        d = float(shorter)
+        if d == mid_a or d == mid_b:
+            alt = d + unit if d < v else d - unit
+            alt_s = "%.*e" % (lo - 1, alt)  # noqa: UP031
+            if ok(alt_s):
+                s = alt_s
     m, e = s.split("e")
     digits = m.lstrip("-").replace(".", "").rstrip("0") or "0"
     exp = int(e)

@@ -30,8 +30,8 @@ from qp.types.datetime import (
     time_out,
     timestamp_out,
 )
+from qp.types.dt_input import parse_date, parse_time, parse_timestamp
 from qp.types.dt_interval import parse_interval
-from qp.types.dt_parse import parse_date, parse_time, parse_timestamp
 from qp.types.json import jsonb_out, parse_jsonb, validate_json
 from qp.types.numeric import (
     make_float_out,
@@ -169,12 +169,41 @@ def text_out(t: SqlType, ctx: EvalContext | None = None) -> Callable[[Any], str]
     raise SqlError("0A000", f"output of type {format_type(t)} is not supported")
 
 
+# The reg* types print names, which needs the catalog; without one we can
+# name the built-in types and schemas (what pg_typeof() returns), print '-'
+# for 0, and fall back to the number (the engine may override these).
+_NAMESPACES = {11: "pg_catalog", 2200: "public", 99: "pg_toast"}
+
+
+def regtype_name(oid: int) -> str | None:
+    t = C._BASE_BY_OID.get(oid)
+    if t is None:
+        return None
+    if oid == 1042:
+        return "character"
+    if oid == 1014:
+        return "character[]"
+    return format_type(t)
+
+
+def _regtype_out(v: int) -> str:
+    return "-" if v == 0 else (regtype_name(v) or str(v))
+
+
+def _regoid_out(v: int) -> str:
+    return "-" if v == 0 else str(v)
+
+
+def _regnamespace_out(v: int) -> str:
+    return "-" if v == 0 else _NAMESPACES.get(v, str(v))
+
+
 _OUT: dict[int, Callable[[Any], str]] = {
-    16: _bool_out, 17: _bytea_out, 18: char_out, 19: str, 20: str, 21: str, 23: str, 24: str,
+    16: _bool_out, 17: _bytea_out, 18: char_out, 19: str, 20: str, 21: str, 23: str, 24: _regoid_out,
     25: str, 26: str, 114: str, 705: str, 1042: str, 1043: str, 1700: numeric_out,
-    1082: date_out, 1083: time_out, 1114: timestamp_out, 1186: interval_out, 2205: str,
-    2206: str, 4089: str, 2950: _uuid_out, 3802: lambda j: jsonb_out(j.value), 2278: _void_out,
-    2275: str,
+    1082: date_out, 1083: time_out, 1114: timestamp_out, 1186: interval_out, 2205: _regoid_out,
+    2206: _regtype_out, 4089: _regnamespace_out, 2950: _uuid_out, 3802: lambda j: jsonb_out(j.value),
+    2278: _void_out, 2275: str,
 }
 
 _INT_ENC = b"%d".__mod__
@@ -184,7 +213,7 @@ _BOOL_ENC = {True: b"t", False: b"f"}.__getitem__
 def text_encoder(t: SqlType, ctx: EvalContext | None = None) -> Callable[[Any], bytes]:
     """Value -> bytes in PG's text format (one closure per column)."""
     oid = t.oid
-    if oid in (20, 21, 23, 26, 24, 2205, 2206, 4089):
+    if oid in (20, 21, 23, 26):
         return _INT_ENC
     if oid == 16:
         return _BOOL_ENC
@@ -323,8 +352,39 @@ def _parse_regnum(typename: str) -> Callable[[str], int]:
             return parse_oid(t)
         if t == "-":
             return 0
+        if typename == "regtype":
+            return parse_regtype(t)
+        if typename == "regnamespace":
+            name = t[1:-1].replace('""', '"') if t.startswith('"') and t.endswith('"') else t.lower()
+            for oid, n in _NAMESPACES.items():
+                if n == name:
+                    return oid
+            raise SqlError("3F000", f'schema "{name}" does not exist')
         raise SqlError("0A000", f"{typename} input from a name is not supported here")
     return parse
+
+
+def parse_regtype(s: str) -> int:
+    """regtypein for the built-in types: 'integer', 'character varying(10)',
+    'pg_catalog.int4', 'text[]', '"char"' (typmods are ignored, as in PG)."""
+    from qp.types.core import resolve_type_name
+    text = s.strip()
+    dims = 0
+    while text.endswith("[]"):
+        text, dims = text[:-2].rstrip(), dims + 1
+    if text.endswith(")") and "(" in text:
+        # a typmod does not change the type's oid; it only has to be well formed
+        text, _, inner = text[:-1].partition("(")
+        text = text.rstrip()
+        if not all(x.strip().lstrip("-").isdigit() for x in inner.split(",")):
+            raise SqlError("42601", f'invalid type name "{s}"')
+    parts = [p.strip() for p in text.split(".")] if not text.startswith('"') else [text]
+    names = [p[1:-1] if p.startswith('"') and p != '"char"' else p.lower() for p in parts]
+    try:
+        t = resolve_type_name(names, [], dims)
+    except SqlError:
+        raise SqlError("42704", f'type "{s}" does not exist') from None
+    return t.oid
 
 
 def make_varchar_in(typmod: int, bpchar: bool, explicit: bool = False) -> Callable[[str], str]:
@@ -370,8 +430,8 @@ def text_decoder(t: SqlType, ctx: EvalContext | None = None) -> Callable[[str], 
         with_tz = oid == 1184
 
         def ts_in(s: str) -> int:
-            return parse_timestamp(s, ctx.statement_timestamp_us or ctx.transaction_timestamp_us,
-                                   ctx.tzinfo, with_tz)
+            # 'now' in input is the transaction's start time, like now()
+            return parse_timestamp(s, ctx.transaction_timestamp_us, ctx.tzinfo, with_tz)
         if mod >= 0:
             adj = make_timestamp_typmod(mod)
             return lambda s: adj(ts_in(s))

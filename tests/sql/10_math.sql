@@ -42,7 +42,9 @@ SELECT abs(-5), abs(5), abs(-1.50), abs(-2.5::float8), abs(NULL::int);
 SELECT sign(-3), sign(0), sign(2.5), sign(-0.1::float8);
 
 -- powers, roots, logs
-SELECT power(2, 10), power(2.0, 10), power(2, -1), power(4, 0.5), power(-8, 3), 2 ^ 0.5;
+-- power(2.0, 10) prints with scale 13 from PostgreSQL 16 on (dsql's version) and 16 before,
+-- so its value is compared rounded; qp/functions tests pin the PG 16 scale.
+SELECT power(2, 10), round(power(2.0, 10), 4), power(2, -1), power(4, 0.5), power(-8, 3), 2 ^ 0.5;
 SELECT sqrt(16), sqrt(2), sqrt(2.0), sqrt(16.0), cbrt(27);
 SELECT sqrt(-1);
 SELECT exp(1), exp(0.0), ln(1), ln(10), log(100), log(2, 8);

@@ -1,0 +1,255 @@
+"""The text operators and pattern matching: || on text/bytea (and text
+with any non-array, via its cast to text), LIKE/ILIKE (~~ ~~*), POSIX
+regex (~ ~*), ^@ and the ~<~ family, like_escape/similar_to_escape, the
+regexp_* functions and substring(... from pattern). The regex translation
+itself is in regex.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from qp.errors import SqlError
+from qp.functions import regex as RX
+from qp.functions.registry import register_function, register_operator
+from qp.functions.strings import _to_text_cast
+from qp.types.core import ANYNONARRAY, BOOL, BPCHAR, BYTEA, INT4, NAME, TEXT, SqlType, array_of
+
+TEXT_ARRAY = array_of(TEXT)
+
+
+def _reg(name: str, args: list[SqlType], ret: SqlType, impl: Callable[..., Any], **kw: Any) -> None:
+    register_function(name, args, ret, impl, **kw)
+
+
+# --- operators --------------------------------------------------------------------------
+
+register_operator("||", TEXT, TEXT, TEXT, str.__add__)
+register_operator("||", BYTEA, BYTEA, BYTEA, bytes.__add__)
+
+
+def _textanycat(args: list[SqlType], ret: SqlType) -> Callable[..., Any]:
+    out = _to_text_cast(args[1])
+    return lambda ctx, a, b: a + out(ctx, b)
+
+
+def _anytextcat(args: list[SqlType], ret: SqlType) -> Callable[..., Any]:
+    out = _to_text_cast(args[0])
+    return lambda ctx, a, b: out(ctx, a) + b
+
+
+register_operator("||", TEXT, ANYNONARRAY, TEXT, factory=_textanycat, ctx=True, volatility="s")
+register_operator("||", ANYNONARRAY, TEXT, TEXT, factory=_anytextcat, ctx=True, volatility="s")
+
+for _t in (TEXT, NAME, BPCHAR):
+    register_operator("~~", _t, TEXT, BOOL, RX.like)
+    register_operator("!~~", _t, TEXT, BOOL, lambda s, p: not RX.like(s, p))
+    register_operator("~~*", _t, TEXT, BOOL, RX.ilike)
+    register_operator("!~~*", _t, TEXT, BOOL, lambda s, p: not RX.ilike(s, p))
+    register_operator("~", _t, TEXT, BOOL, lambda s, p: RX.regex_match(s, p))
+    register_operator("!~", _t, TEXT, BOOL, lambda s, p: not RX.regex_match(s, p))
+    register_operator("~*", _t, TEXT, BOOL, lambda s, p: RX.regex_match(s, p, True))
+    register_operator("!~*", _t, TEXT, BOOL, lambda s, p: not RX.regex_match(s, p, True))
+register_operator("~~", BYTEA, BYTEA, BOOL, RX.like_bytes)
+register_operator("!~~", BYTEA, BYTEA, BOOL, lambda s, p: not RX.like_bytes(s, p))
+register_operator("^@", TEXT, TEXT, BOOL, str.startswith)
+for _n, _f in (("~<~", str.__lt__), ("~<=~", str.__le__), ("~>~", str.__gt__), ("~>=~", str.__ge__)):
+    register_operator(_n, TEXT, TEXT, BOOL, _f)
+    register_operator(_n, BPCHAR, BPCHAR, BOOL, (lambda g: lambda a, b: g(a.rstrip(" "), b.rstrip(" ")))(_f))
+_reg("like_escape", [TEXT, TEXT], TEXT, RX.like_escape)
+_reg("similar_to_escape", [TEXT], TEXT, RX.similar_to_escape)
+_reg("similar_to_escape", [TEXT, TEXT], TEXT, RX.similar_to_escape)
+_reg("similar_escape", [TEXT, TEXT], TEXT, RX.similar_to_escape, strict=False)
+
+# --- regular expressions -----------------------------------------------------------------
+
+
+def _rx(pat: str, flags: str = "") -> tuple[re.Pattern, bool]:
+    f, glob = RX.parse_flags(flags)
+    return RX.compile_regex(pat, f, "q" in flags), glob
+
+
+_REPL_RE = re.compile(r"\\(\d|&|\\)?")
+
+
+def _expand_repl(repl: str) -> Callable[[re.Match], str]:
+    if "\\" not in repl:
+        return lambda m: repl
+    pieces: list[Any] = []
+    pos = 0
+    for m in _REPL_RE.finditer(repl):
+        pieces.append(repl[pos:m.start()])
+        g = m.group(1)
+        if g is None:
+            pieces.append("\\")
+        elif g == "\\":
+            pieces.append("\\")
+        elif g == "&":
+            pieces.append(0)
+        else:
+            pieces.append(int(g))
+        pos = m.end()
+    pieces.append(repl[pos:])
+
+    def sub(m: re.Match) -> str:
+        out = []
+        for p in pieces:
+            if isinstance(p, int):
+                if p <= (m.re.groups if p else 0) or p == 0:
+                    out.append(m.group(p) or "")
+            else:
+                out.append(p)
+        return "".join(out)
+    return sub
+
+
+def regexp_replace(s: str, pat: str, repl: str, *rest: Any) -> str:
+    start, n, flags = 1, None, ""
+    if len(rest) == 1 and isinstance(rest[0], str):
+        flags = rest[0]
+    else:
+        if len(rest) >= 1:
+            start = rest[0]
+        if len(rest) >= 2:
+            n = rest[1]
+        if len(rest) >= 3:
+            flags = rest[2]
+    if start < 1:
+        raise SqlError("22023", f'invalid value for parameter "start": {start}')
+    if n is not None and n < 0:
+        raise SqlError("22023", f'invalid value for parameter "n": {n}')
+    rx, glob = _rx(pat, flags or "")
+    sub = _expand_repl(repl)
+    if n is None:
+        n = 0 if glob else 1
+    count = 0
+    out = [s[:start - 1]]
+    pos = start - 1
+    for m in rx.finditer(s, start - 1):
+        count += 1
+        if n and count < n:
+            continue
+        out.append(s[pos:m.start()])
+        out.append(sub(m))
+        pos = m.end()
+        if n:
+            break
+    out.append(s[pos:])
+    return "".join(out)
+
+
+for _sig in ([TEXT, TEXT, TEXT], [TEXT, TEXT, TEXT, TEXT], [TEXT, TEXT, TEXT, INT4],
+             [TEXT, TEXT, TEXT, INT4, INT4], [TEXT, TEXT, TEXT, INT4, INT4, TEXT]):
+    _reg("regexp_replace", _sig, TEXT, regexp_replace)
+
+
+def _match_groups(m: re.Match) -> list[str | None]:
+    if m.re.groups == 0:
+        return [m.group(0)]
+    return list(m.groups())
+
+
+def regexp_match(s: str, pat: str, flags: str = "") -> list | None:
+    rx, glob = _rx(pat, flags)
+    if glob:
+        raise SqlError("22023", 'regexp_match() does not support the "global" option',
+                       hint="Use the regexp_matches function instead.")
+    m = rx.search(s)
+    return _match_groups(m) if m else None
+
+
+def regexp_matches(s: str, pat: str, flags: str = "") -> Iterator[list]:
+    rx, glob = _rx(pat, flags)
+    if not glob:
+        m = rx.search(s)
+        if m:
+            yield _match_groups(m)
+        return
+    for m in rx.finditer(s):
+        yield _match_groups(m)
+
+
+_reg("regexp_match", [TEXT, TEXT], TEXT_ARRAY, regexp_match)
+_reg("regexp_match", [TEXT, TEXT, TEXT], TEXT_ARRAY, regexp_match)
+_reg("regexp_matches", [TEXT, TEXT], TEXT_ARRAY, regexp_matches, srf=True)
+_reg("regexp_matches", [TEXT, TEXT, TEXT], TEXT_ARRAY, regexp_matches, srf=True)
+
+
+def regexp_split(s: str, pat: str, flags: str = "") -> list[str]:
+    """regexp_split_to_array: zero-length matches at the start, at the end or
+    right after a previous match are ignored (PG's ignore_degenerate)."""
+    rx, glob = _rx(pat, flags)
+    if glob:
+        raise SqlError("22023", 'regexp_split_to_array() does not support the "global" option')
+    out = []
+    n = len(s)
+    prev_end = 0
+    search = 0
+    while True:
+        m = rx.search(s, search)
+        if m is None:
+            break
+        so, eo = m.span()
+        if so < n and eo > prev_end:
+            out.append(s[prev_end:so])
+            prev_end = eo
+        search = eo + 1 if so == eo else eo
+        if search > n:
+            break
+    out.append(s[prev_end:])
+    return out
+
+
+_reg("regexp_split_to_array", [TEXT, TEXT], TEXT_ARRAY, regexp_split)
+_reg("regexp_split_to_array", [TEXT, TEXT, TEXT], TEXT_ARRAY, regexp_split)
+_reg("regexp_split_to_table", [TEXT, TEXT], TEXT, lambda *a: iter(regexp_split(*a)), srf=True)
+_reg("regexp_split_to_table", [TEXT, TEXT, TEXT], TEXT, lambda *a: iter(regexp_split(*a)), srf=True)
+
+
+def regexp_count(s: str, pat: str, start: int = 1, flags: str = "") -> int:
+    if start < 1:
+        raise SqlError("22023", f'invalid value for parameter "start": {start}')
+    rx, _ = _rx(pat, flags)
+    return sum(1 for _ in rx.finditer(s, start - 1))
+
+
+_reg("regexp_count", [TEXT, TEXT], INT4, regexp_count)
+_reg("regexp_count", [TEXT, TEXT, INT4], INT4, regexp_count)
+_reg("regexp_count", [TEXT, TEXT, INT4, TEXT], INT4, regexp_count)
+
+
+def regexp_like(s: str, pat: str, flags: str = "") -> bool:
+    rx, glob = _rx(pat, flags)
+    if glob:
+        raise SqlError("22023", 'regexp_like() does not support the "global" option')
+    return rx.search(s) is not None
+
+
+_reg("regexp_like", [TEXT, TEXT], BOOL, regexp_like)
+_reg("regexp_like", [TEXT, TEXT, TEXT], BOOL, regexp_like)
+
+
+def substring_regex(s: str, pat: str) -> str | None:
+    """substring(s from pattern): the first group if any, else the match."""
+    m = RX.compile_regex(pat).search(s)
+    if m is None:
+        return None
+    if m.re.groups:
+        return m.group(1)
+    return m.group(0)
+
+
+def substring_similar(s: str, pat: str, esc: str) -> str | None:
+    """substring(s similar pattern escape esc): the part between the #" markers."""
+    rx_src = RX.similar_to_escape(pat, esc)
+    m = RX.compile_regex(rx_src).search(s)
+    if m is None:
+        return None
+    return m.group(0)
+
+
+_reg("substring", [TEXT, TEXT], TEXT, substring_regex)
+_reg("substring", [TEXT, TEXT, TEXT], TEXT, substring_similar)
+
