@@ -66,7 +66,7 @@ class TransactionTooOld(Exception):
 
 
 def _conflict_error(conflict: Conflict) -> CommitConflict:
-    schema = conflict.key.startswith(keys.NS_SYSTEM)
+    schema = keys.is_schema_key(conflict.key)
     return CommitConflict(schema, f"{conflict.kind.value} key {conflict.key.hex()}")
 
 
@@ -134,9 +134,12 @@ class Adjudicator:
         self.table.commit(txn_id, tau_commit)
         if prepared:
             with trio.CancelScope(shield=True):
-                async with trio.open_nursery() as nursery:
-                    for owner in prepared:
-                        nursery.start_soon(self._decide, owner, txn_id, tau_commit)
+                if len(prepared) == 1:
+                    await self._decide(prepared[0], txn_id, tau_commit)
+                else:
+                    async with trio.open_nursery() as nursery:
+                        for owner in prepared:
+                            nursery.start_soon(self._decide, owner, txn_id, tau_commit)
         self.commits += 1
         return tau_commit
 
@@ -201,9 +204,13 @@ class Adjudicator:
             except Exception as exc:
                 failure.append(exc)
 
-        async with trio.open_nursery() as nursery:
-            for owner, (writes, checks) in by_owner.items():
-                nursery.start_soon(prepare_one, owner, writes, checks)
+        if len(by_owner) == 1:  # the common cross-range case; a nursery costs more than the call
+            ((owner, (writes, checks)),) = by_owner.items()
+            await prepare_one(owner, writes, checks)
+        else:
+            async with trio.open_nursery() as nursery:
+                for owner, (writes, checks) in by_owner.items():
+                    nursery.start_soon(prepare_one, owner, writes, checks)
         if failure:
             if isinstance(failure[0], CommitConflict):
                 self.conflicts += 1

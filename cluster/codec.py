@@ -13,6 +13,7 @@ understand them.
 from __future__ import annotations
 
 import decimal
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -60,11 +61,30 @@ def _ext_hook(code: int, data: bytes) -> Any:
     return decode(data)
 
 
-_packer_options = {"default": _default, "use_bin_type": True, "datetime": False}
+# A Packer per thread, reused: packers are not thread-safe, and making one per
+# call costs more than the packing of a small message. An extension encoder
+# that encodes its own contents (jsonb) re-enters `encode` while the thread's
+# packer is busy; that nested call gets a fresh packer.
+_local = threading.local()
+
+
+def _new_packer() -> msgpack.Packer:
+    return msgpack.Packer(default=_default, use_bin_type=True, datetime=False)
 
 
 def encode(obj: Any) -> bytes:
-    return msgpack.packb(obj, **_packer_options)
+    local = _local
+    packer = getattr(local, "packer", None)
+    if packer is None:
+        packer = local.packer = _new_packer()
+        local.busy = False
+    if local.busy:
+        return _new_packer().pack(obj)
+    local.busy = True
+    try:
+        return packer.pack(obj)
+    finally:
+        local.busy = False
 
 
 def decode(data: bytes) -> Any:

@@ -133,9 +133,10 @@ class Journal:
         self.clock.observe(closed)
         batch = self._open if self._open.records else self._in_flight
         if batch is None:
-            if closed > self._published_closed:
-                self._published_closed = closed
-                self._wake_readers()
+            # The caller learns the new closed timestamp from the reply; other
+            # subscribers learn it with the next record or heartbeat, so they
+            # are not woken for every fresh read.
+            self._published_closed = max(self._published_closed, closed)
             return self._published_closed, self._durable_position
         batch.closes.append(closed)
         await batch.durable.wait()

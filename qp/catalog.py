@@ -9,12 +9,15 @@ transactional and versioned like everything else:
   sys/cat/oid          the next object id
   sys/cat/rel/<oid>    a table descriptor, indexes and constraints inside it
 
-A DML transaction lists the descriptor key of each table it writes as a
-"check" key: if a DDL on that table commits after the transaction's τ_start,
-the adjudicator refuses the commit (OC001), because the writes were planned
-against a schema that no longer exists. Keeping a table's indexes inside its
-descriptor makes CREATE/DROP INDEX conflict with concurrent writers the same
-way.
+Every DDL on a table also rewrites the table's schema stamp, a key inside the
+table's own key range (index id 0). A DML transaction lists the stamp of each
+table it writes as a "check" key: if a DDL on that table commits after the
+transaction's τ_start, the adjudicator refuses the commit (OC001), because the
+writes were planned against a schema that no longer exists. The stamp lives
+with the table's rows, so a single-table write transaction is checked by one
+adjudicator; only DDL spans the catalog's range and the table's. Keeping a
+table's indexes inside its descriptor makes CREATE/DROP INDEX conflict with
+concurrent writers the same way.
 
 The QP caches the catalog by version (`CatalogSnapshot`, immutable); storage
 tells it when the version it planned with is not the one as of its τ.
@@ -121,6 +124,10 @@ class TableDef:
     @cached_property
     def descriptor_key(self) -> bytes:
         return relation_key(self.oid)
+
+    @cached_property
+    def schema_key(self) -> bytes:
+        return keys.table_prefix(self.key_id, keys.SCHEMA_STAMP_INDEX_ID)
 
     @cached_property
     def primary_prefix(self) -> bytes:

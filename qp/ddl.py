@@ -42,7 +42,6 @@ from qp.catalog import (
     IndexDef,
     IndexState,
     TableDef,
-    relation_key,
     require_key_type,
 )
 from qp.errors import SqlError
@@ -69,9 +68,11 @@ async def _catalog_counters(txn) -> tuple[int, int]:
     return version or 0, next_oid or FIRST_USER_OID
 
 
-def _write_catalog(txn, version: int, next_oid: int | None, changes: list[tuple[bytes, Any]]) -> None:
-    for key, value in changes:
-        txn.put(key, value)
+def _write_catalog(txn, version: int, next_oid: int | None, changes: list[tuple[TableDef, dict | None]]) -> None:
+    """Write changed descriptors (None drops), their schema stamps, and the next catalog version."""
+    for table, record in changes:
+        txn.put(table.descriptor_key, record)
+        txn.put(table.schema_key, version + 1)
     txn.put(VERSION_KEY, version + 1)
     if next_oid is not None:
         txn.put(NEXT_OID_KEY, next_oid)
@@ -274,7 +275,7 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
             con_name = pick_name(base)
         check_defs.append(CheckDef(con_name, json.dumps(raw)))
     table = replace(table, checks=tuple(check_defs))
-    _write_catalog(txn, version, next_oid, [(relation_key(oid), table.to_record())])
+    _write_catalog(txn, version, next_oid, [(table, table.to_record())])
     return DdlResult("CREATE TABLE")
 
 
@@ -336,7 +337,7 @@ async def drop(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
         raise SqlError("0A000", f"DROP {what.upper()} is not supported")
     noun = "table" if kind == "OBJECT_TABLE" else "index"
     notices = []
-    changes: list[tuple[bytes, Any]] = []
+    changes: list[tuple[TableDef, dict | None]] = []
     changed_tables: dict[int, TableDef] = {}
     for obj in body.get("objects", ()):
         names = string_list(obj["List"]["items"]) if "List" in obj else string_list([obj])
@@ -356,7 +357,7 @@ async def drop(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
                     notices.append(f'table "{name}" does not exist, skipping')
                     continue
                 raise SqlError("42P01", f'table "{name}" does not exist')
-            changes.append((table.descriptor_key, None))
+            changes.append((table, None))
             changed_tables[table.oid] = table
         else:
             found = catalog.indexes_by_name.get(("public", name))
@@ -378,8 +379,8 @@ async def drop(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
                 )
             table = replace(table, indexes=tuple(ix for ix in table.indexes if ix.oid != index.oid))
             changed_tables[table.oid] = table
-            changes = [(k, v) for k, v in changes if k != table.descriptor_key]
-            changes.append((table.descriptor_key, table.to_record()))
+            changes = [(t, v) for t, v in changes if t.oid != table.oid]
+            changes.append((table, table.to_record()))
     if body.get("behavior") == "DROP_CASCADE":
         pass  # nothing depends on tables or indexes yet (no views or foreign keys)
     if changes:
@@ -440,7 +441,7 @@ async def create_index(body: dict, txn, catalog: CatalogSnapshot, *, asynchronou
     index = IndexDef(oid, index_name, table.next_index_id, tuple(columns), bool(body.get("unique")), False,
                      IndexState.WRITE_ONLY)
     updated = replace(table, indexes=table.indexes + (index,), next_index_id=table.next_index_id + 1)
-    _write_catalog(txn, version, oid + 1, [(table.descriptor_key, updated.to_record())])
+    _write_catalog(txn, version, oid + 1, [(updated, updated.to_record())])
     return DdlResult("CREATE INDEX", build_index=(table.oid, index_name))
 
 
@@ -452,7 +453,8 @@ async def publish_index(txn, catalog: CatalogSnapshot, table_oid: int, index_nam
     else:
         indexes = tuple(replace(ix, state=IndexState.PUBLIC) if ix.name == index_name else ix for ix in table.indexes)
     version, _ = await _catalog_counters(txn)
-    _write_catalog(txn, version, None, [(table.descriptor_key, replace(table, indexes=indexes).to_record())])
+    updated = replace(table, indexes=indexes)
+    _write_catalog(txn, version, None, [(updated, updated.to_record())])
 
 
 async def backfill_batch(txn, table: TableDef, index: IndexDef, start: bytes, batch_rows: int, frame_ctx) -> bytes | None:
@@ -487,7 +489,7 @@ async def backfill_batch(txn, table: TableDef, index: IndexDef, start: bytes, ba
             txn.depend_on(row_key)
             count += 1
             resume = row_key
-    txn.depend_on(table.descriptor_key)
+    txn.depend_on(table.schema_key)
     if count < batch_rows or resume is None:
         return None
     return resume + b"\x00"
@@ -510,7 +512,7 @@ async def alter_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext
         cmd = cmd_node["AlterTableCmd"]
         table = _alter_one(table, cmd, catalog, bc, notices)
     version, next_oid = await _catalog_counters(txn)
-    _write_catalog(txn, version, None, [(table.descriptor_key, table.to_record())])
+    _write_catalog(txn, version, None, [(table, table.to_record())])
     return DdlResult("ALTER TABLE", notices)
 
 
@@ -619,7 +621,7 @@ async def rename(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
     else:
         raise SqlError("0A000", "this kind of RENAME is not supported")
     version, _ = await _catalog_counters(txn)
-    _write_catalog(txn, version, None, [(table.descriptor_key, table.to_record())])
+    _write_catalog(txn, version, None, [(table, table.to_record())])
     return DdlResult("ALTER TABLE" if kind != "OBJECT_INDEX" else "ALTER INDEX")
 
 

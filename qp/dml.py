@@ -428,7 +428,7 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
         affected += 1
         if plan.returning is not None:
             returning_rows.append(plan.returning_fn(writer._live(row), frame))
-    txn.depend_on(table.descriptor_key)
+    txn.depend_on(table.schema_key)
     return affected, returning_rows
 
 
@@ -638,7 +638,7 @@ async def run_modify(plan: ModifyPlan, rc: RunContext) -> tuple[int, list[tuple]
                 if p is not None:
                     after[p] = new_row[pos]
             returning_rows.append(plan.returning_fn(tuple(after), frame))
-    txn.depend_on(table.descriptor_key)
+    txn.depend_on(table.schema_key)
     return len(seen), returning_rows
 
 

@@ -255,7 +255,8 @@ class Session:
             txn = self.txn
             self.txn = None
             self._drop_portals()
-            await self._guarded(self._commit(txn))
+            if txn.has_writes:
+                await self._guarded(self._commit(txn))
         elif not self.block:
             self.txn = None
             self._drop_portals()

@@ -13,7 +13,8 @@ Key space layout (first byte):
   0x03  DynamoDB tables (a later issue)
 
 Index id 1 is a table's primary index (the row itself, keyed by its primary
-key); other ids are secondary indexes whose entries point at primary keys.
+key); other ids are secondary indexes whose entries point at primary keys;
+index id 0 is the table's schema stamp (a single key).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ NS_SQL = b"\x02"
 NS_DYNAMODB = b"\x03"
 
 PRIMARY_INDEX_ID = 1
+# Index id 0 of a table holds one key: its schema stamp, rewritten by every DDL
+# on the table. Writers of the table depend on it (see qp/catalog.py).
+SCHEMA_STAMP_INDEX_ID = 0
 
 TAG_FALSE = 0x10
 TAG_TRUE = 0x11
@@ -130,6 +134,11 @@ def encode_values(encoders, values) -> bytes:
 
 def table_prefix(table_key_id: int, index_id: int) -> bytes:
     return _table_prefix.pack(NS_SQL, table_key_id, index_id)
+
+
+def is_schema_key(key: bytes) -> bool:
+    """Catalog keys and tables' schema stamps: a conflict on one is a schema conflict."""
+    return key.startswith(NS_SYSTEM) or (key[:1] == NS_SQL and key[5:7] == b"\x00\x00")
 
 
 def prefix_end(prefix: bytes) -> bytes:

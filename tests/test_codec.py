@@ -61,3 +61,10 @@ def test_unknown_extension_passes_through_opaque():
 
     opaque = msgpack.ExtType(63, b"abc")
     assert codec.decode(codec.encode(opaque)) == opaque
+
+
+def test_nested_extension_values_in_one_message():
+    # A row holding several jsonb values: each is encoded from inside the
+    # outer encoding (regression: a shared packer corrupted the message).
+    row = (Jsonb({"a": 1}), Jsonb([Jsonb is not None, {"b": [1, 2]}]), Interval(0, 1, 2), Jsonb("x"))
+    assert codec.decode(codec.encode(row)) == row

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qp import expr as E
-from qp.catalog import IndexDef, TableDef, key_kind
+from qp.catalog import TableDef, key_kind
 from qp.exec.compile import Layout, compile_scalar
 from qp.exec.operators import IndexScan, ScanSpec, SublinkSlots, TableScan
 from storage import keys
@@ -255,27 +255,41 @@ def plan_table(
     all_columns: bool = False,
 ):
     """The operator that reads `table` under `conjuncts`, and the conjuncts it left
-    for the caller (those with subqueries, which need a per-row filter above)."""
+    for the caller (those with subqueries, which need a per-row filter above).
+
+    `needed` is what the rest of the query reads of this table (not counting
+    `conjuncts`); the operator outputs those columns plus what its own
+    residual filter reads, so columns used only to find rows are not fetched.
+    """
     from qp.exec.compile import has_sublinks
 
     later = [c for c in conjuncts if has_sublinks([c])]
     conjuncts = [c for c in conjuncts if not has_sublinks([c])]
-    if all_columns:
-        projection = tuple(i for i, cid in enumerate(cids) if cid is not None)
-    else:
-        projection = tuple(i for i, cid in enumerate(cids) if cid is not None and cid in needed)
-    out_cids = [cids[i] for i in projection]
-    key_cid = None
-    if with_key:
-        key_cid = -table.oid  # the row key travels as a pseudo-column
-        out_cids = out_cids + [key_cid]
     empty_layout = Layout([], outer_positions)
     bounds = find_bounds(table, cids, conjuncts)
     remaining = list(conjuncts)
     dependent = any(not isinstance(b.value, E.Const) for b in bounds)
 
-    def finish_residual(rest: list[E.Expr]):
-        return E.and_all(rest), SublinkSlots([])
+    def columns(residual: E.Expr | None) -> tuple[tuple[int, ...], list[int]]:
+        if all_columns:
+            wanted = {c for c in cids if c is not None}
+        else:
+            wanted = set(needed)
+            for extra in ([residual] if residual is not None else []) + later:
+                wanted |= {n.cid for n in E.walk(extra) if isinstance(n, E.ColumnRef)}
+                wanted |= {c for n in E.walk(extra) if isinstance(n, E.SubLink) for c in n.query.outer_refs}
+        projection = tuple(i for i, cid in enumerate(cids) if cid is not None and cid in wanted)
+        out_cids = [cids[i] for i in projection]
+        if with_key:
+            out_cids.append(-table.oid)  # the row key travels as a pseudo-column
+        return projection, out_cids
+
+    def scan(spec: ScanSpec, rest: list[E.Expr], access: str, is_dependent: bool) -> TableScan:
+        residual = E.and_all(rest)
+        projection, out_cids = columns(residual)
+        return TableScan(table, projection, out_cids, spec, residual, with_key=with_key, lock=for_update,
+                         sublinks=SublinkSlots([]), outer_positions=outer_positions, access=access,
+                         dependent=is_dependent)
 
     # 1. The primary key, fully bound: point reads.
     if table.pk is not None:
@@ -285,30 +299,28 @@ def plan_table(
             for used in plan.used:
                 remaining.remove(used)
             spec, rest = _with_pushdown(table, cids, remaining, ScanSpec(keys_fn=builder.keys))
-            residual, slots = finish_residual(rest)
-            return TableScan(table, projection, out_cids, spec, residual, with_key=with_key, lock=for_update,
-                             sublinks=slots, outer_positions=outer_positions, access="Point Get",
-                             dependent=True), later
-    # 2. A unique secondary index, fully bound.
-    best_index: tuple[IndexDef, KeyPlan] | None = None
+            return scan(spec, rest, "Point Get", True), later
+    # 2. A unique secondary index fully bound, or the best index by bound columns.
+    best_index = None
     for index in table.secondary_indexes:
         if index.state != "public":
             continue
         plan = match_index(index.columns, bounds)
         if not plan.eq and plan.lower is None and plan.upper is None:
             continue
-        score = (index.unique and len(plan.eq) == len(index.columns), len(plan.eq), plan.lower is not None or plan.upper is not None)
+        score = (index.unique and len(plan.eq) == len(index.columns), len(plan.eq),
+                 plan.lower is not None or plan.upper is not None)
         if best_index is None or score > best_index[2]:
-            best_index = (index, plan, score)  # type: ignore[assignment]
+            best_index = (index, plan, score)
     pk_plan = match_index(table.pk, bounds) if table.pk is not None else KeyPlan(eq=[])
     pk_score = (False, len(pk_plan.eq), pk_plan.lower is not None or pk_plan.upper is not None)
     if best_index is not None and (best_index[2][0] or best_index[2] > pk_score):
         index, plan, _ = best_index
-        encoders = list(table.index_encoders(index))
-        builder = _KeyBuilder(table.index_prefix(index), encoders, plan, empty_layout, False)
+        builder = _KeyBuilder(table.index_prefix(index), list(table.index_encoders(index)), plan, empty_layout, False)
         for used in plan.used:
             remaining.remove(used)
-        residual, _ = finish_residual(remaining)
+        residual = E.and_all(remaining)
+        projection, out_cids = columns(residual)
         return IndexScan(table, index, projection, out_cids, builder.ranges, residual, with_key=with_key,
                          lock=for_update, outer_positions=outer_positions), later
     # 3. A primary-key range.
@@ -317,16 +329,11 @@ def plan_table(
         for used in pk_plan.used:
             remaining.remove(used)
         spec, rest = _with_pushdown(table, cids, remaining, ScanSpec(range_fn=builder.ranges))
-        residual, slots = finish_residual(rest)
-        return TableScan(table, projection, out_cids, spec, residual, with_key=with_key, lock=for_update,
-                         sublinks=slots, outer_positions=outer_positions, access="Range Scan",
-                         dependent=dependent), later
+        return scan(spec, rest, "Range Scan", dependent), later
     # 4. Everything.
     spec, rest = _with_pushdown(table, cids, remaining, ScanSpec(ranges=[(table.primary_prefix, table.primary_end)]))
-    residual, slots = finish_residual(rest)
-    return TableScan(table, projection, out_cids, spec, residual, with_key=with_key, lock=for_update,
-                     sublinks=slots, outer_positions=outer_positions, access="Full Scan",
-                     dependent=spec.filter_template is not None and "$param" in repr(spec.filter_template)), later
+    uses_params = spec.filter_template is not None and "$param" in repr(spec.filter_template)
+    return scan(spec, rest, "Full Scan", uses_params), later
 
 
 def _with_pushdown(table: TableDef, cids, conjuncts: list[E.Expr], spec: ScanSpec):

@@ -78,8 +78,8 @@ class Planner:
         raise SqlError("0A000", f"cannot plan {type(q).__name__}")
 
     def _plan_select(self, q: BoundSelect) -> Operator:
-        needed = referenced_cids(q)
         conjuncts = E.conjuncts(q.where)
+        needed = referenced_cids(q, include_where=False)
         if q.from_ is None:
             op: Operator = OneRow()
             leftover = conjuncts
@@ -166,6 +166,8 @@ class Planner:
         if isinstance(tree, FromTable):
             mine = [c for c in conjuncts if _refs_within(c, tree.cids, self.outer_positions)]
             rest = [c for c in conjuncts if c not in mine]
+            # What the rest of the query reads; the scan adds what its own filter reads.
+            needed = needed | _refs(rest)
             options = {"for_update": tree.for_update, "outer_positions": self.outer_positions,
                        "with_key": tree.with_key, "all_columns": tree.all_columns}
             if "access_paths" not in self.rules:
@@ -212,8 +214,11 @@ class Planner:
                 to_right.append(c)
             else:
                 join_conds.append(c)
-        left, left_rest = self._plan_from(j.left, to_left, needed)
-        right, right_rest = self._plan_from(j.right, to_right, needed)
+        # Each side must also output what the join's own condition and the
+        # other side's conditions read.
+        needed = needed | _refs(join_conds) | _refs(above)
+        left, left_rest = self._plan_from(j.left, to_left, needed | _refs(to_right))
+        right, right_rest = self._plan_from(j.right, to_right, needed | _refs(to_left))
         if left_rest:
             left = self._filter(left, E.and_all(left_rest))
         if right_rest:
@@ -381,13 +386,30 @@ def _is_identity(exprs: list[E.Expr], input_cids: list[int], out_cids: list[int]
     )
 
 
-def referenced_cids(q: Any) -> set[int]:
-    """Every column identity a query (and its subqueries) reads, for column pruning."""
+def _refs(exprs: list[E.Expr]) -> set[int]:
     out: set[int] = set()
+    for e in exprs:
+        for node in E.walk(e):
+            if isinstance(node, (E.ColumnRef, E.OuterRef)):
+                out.add(node.cid)
+            elif isinstance(node, E.SubLink):
+                out |= referenced_cids(node.query) | node.query.outer_refs
+    return out
+
+
+def referenced_cids(q: Any, include_where: bool = True) -> set[int]:
+    """Every column identity a query (and its subqueries) reads, for column pruning.
+
+    `include_where=False` leaves out the top level's WHERE: the planner adds
+    back whatever of it is not consumed by an access path.
+    """
+    out: set[int] = set()
+    top = q
 
     def exprs_of(query: Any):
         if isinstance(query, BoundSelect):
-            yield from (query.where, query.having, *query.targets, *query.hidden, *query.group_exprs)
+            where = query.where if (include_where or query is not top) else None
+            yield from (where, query.having, *query.targets, *query.hidden, *query.group_exprs)
             for agg in query.aggregates:
                 yield from agg.args
                 yield agg.filter
