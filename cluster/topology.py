@@ -52,18 +52,25 @@ class RangeMap:
         return out
 
 
-def default_splits(sql_parts: int) -> tuple[bytes, ...]:
-    """Split points: system keys, then `sql_parts` ranges of SQL tables, then DynamoDB.
+def default_splits(sql_parts: int, dynamodb_parts: int | None = None) -> tuple[bytes, ...]:
+    """Split points: system keys, `sql_parts` ranges of SQL tables, `dynamodb_parts` of DynamoDB.
 
     Tables' keys begin with 0x02 and a bit-reversed oid (`keys.table_key_id_for`),
     so even splits of that 32-bit space spread consecutive tables over the ranges.
+    DynamoDB items' keys begin with 0x03 and a hash of the partition key, so even
+    splits of the hash spread every table's items over its ranges (hash
+    partitioning riding on range shards).
     """
     assert sql_parts >= 1
+    dynamodb_parts = sql_parts if dynamodb_parts is None else dynamodb_parts
     splits = [keys.NS_SQL]
     for i in range(1, sql_parts):
         boundary = (i << 32) // sql_parts
         splits.append(keys.NS_SQL + boundary.to_bytes(4, "big"))
     splits.append(keys.NS_DYNAMODB)
+    for i in range(1, dynamodb_parts):
+        boundary = (i << 32) // dynamodb_parts
+        splits.append(keys.NS_DYNAMODB + boundary.to_bytes(4, "big"))
     return tuple(splits)
 
 
