@@ -38,7 +38,7 @@ from qp.exec.operators import collect
 from qp.exec.runtime import RunContext, StatementCaches
 from qp.parse import Statement, parse
 from qp.prepare import Prepared, explain_lines, prepare
-from qp.settings import DEFAULTS, REPORTED, canonical_name, normalize, show_name, zoneinfo_for
+from qp.settings import DEFAULTS, REPORTED, VERSION_STRING, canonical_name, normalize, show_name, zoneinfo_for
 from qp.txn import StaleCatalog, Transaction
 from qp.types import binary_decoder, binary_encoder, text_decoder, text_encoder
 
@@ -109,7 +109,7 @@ class Session:
         ctx.session_user = self.user
         ctx.extra_float_digits = int(self.settings.get("extra_float_digits", "1"))
         ctx.settings = {k.lower(): v for k, v in self.settings.items()}
-        ctx.setting_default = {"server_version": DEFAULTS["server_version"]}
+        ctx.setting_default = {"server_version": DEFAULTS["server_version"], "server_version_full": VERSION_STRING}
 
     # -- api.Session ----------------------------------------------------------------
 

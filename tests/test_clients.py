@@ -406,3 +406,20 @@ def test_json_text_agrees_between_clients(dsql_server):
     text = asyncio.run(fetch())
     assert json.loads(text) == {"a": [True, None], "b": 1}
     assert text == '{"a": [true, null], "b": 1}'
+
+
+def test_version_is_reported_consistently(dsql_server):
+    """ParameterStatus, SHOW, current_setting() and version() all name one PostgreSQL 16 version."""
+    import psycopg
+
+    with psycopg.connect(dsql_server.dsn, autocommit=True) as conn:
+        reported = conn.info.parameter_status("server_version")
+        shown = conn.execute("SHOW server_version").fetchone()[0]
+        setting = conn.execute("SELECT current_setting('server_version')").fetchone()[0]
+        number = conn.execute("SHOW server_version_num").fetchone()[0]
+        full = conn.execute("SELECT version()").fetchone()[0]
+    assert reported == shown == setting
+    assert reported.startswith("16.")
+    major, minor = reported.split(".")
+    assert number == f"{int(major)}{int(minor):04d}"
+    assert full.startswith(f"PostgreSQL {reported} ")
