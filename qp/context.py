@@ -31,6 +31,9 @@ class EvalContext:
     # Set by the session: how to read a GUC that is not in `settings` (defaults,
     # read-only server settings such as server_version).
     setting_default: dict[str, str] = field(default_factory=dict)
+    # The catalog snapshot of the running statement (qp.catalog.CatalogSnapshot),
+    # for functions that name relations (regclass output, pg_get_indexdef, ...).
+    catalog: object = None
 
     def get_setting(self, name: str) -> str | None:
         key = name.lower()

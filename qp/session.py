@@ -344,7 +344,18 @@ class Session:
             return prepare(statement, fresh, self.ctx, param_oids, special_relations=self._special_relation)
 
     def _special_relation(self, schema: str | None, name: str):
-        return None
+        from qp.pgcatalog import resolve_relation
+
+        return resolve_relation(schema, name)
+
+    async def catalog_for(self, txn: Transaction):
+        """The catalog as of the transaction's snapshot, confirmed by storage
+        (a statement that reads only system views still sees committed DDL)."""
+        if txn.catalog is None or not txn.catalog_validated:
+            txn.begin_snapshot()
+            txn.catalog = await self.qp.load_catalog(txn)
+            txn.catalog_validated = True
+        return txn.catalog
 
     # -- running statements ----------------------------------------------------------------
 
@@ -426,6 +437,7 @@ class Session:
     async def _execute_bound(self, prepared: Prepared, params: tuple, formats: list[int] | None,
                              txn: Transaction) -> list[api.Event]:
         frame = ExecFrame(params, (), self.ctx)
+        self.ctx.catalog = txn.catalog
         rc = RunContext(txn, frame, StatementCaches(), self)
         kind = prepared.kind
         if kind == "query":
