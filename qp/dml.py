@@ -642,6 +642,39 @@ async def run_modify(plan: ModifyPlan, rc: RunContext) -> tuple[int, list[tuple]
     return len(seen), returning_rows
 
 
+# -- TRUNCATE -------------------------------------------------------------------------------
+
+async def run_truncate(bc: BindContext, body: dict, rc: RunContext) -> int:
+    """TRUNCATE as a transactional delete of every row (and index entry).
+
+    DSQL has no TRUNCATE; PostgreSQL's is a catalog swap. Here it is DML, so it
+    obeys snapshot isolation (a concurrent writer of the table conflicts) and
+    the transaction's row limit like any DELETE.
+    """
+    if body.get("restart_seqs"):
+        raise SqlError("0A000", "TRUNCATE ... RESTART IDENTITY is not supported")
+    tables = []
+    for relation_node in body.get("relations", ()):
+        tc = target_context(bc, relation_node["RangeVar"])
+        if tc.table.oid not in [t.table.oid for t in tables]:
+            tables.append(tc)
+    txn = rc.txn
+    count = 0
+    for tc in tables:
+        table = tc.table
+        writer = RowWriter(bc, tc)
+        async for page in txn.scan(table.primary_prefix, table.primary_end):
+            for key, row in page:
+                row = tuple(row) + (None,) * (len(table.columns) - len(row))
+                txn.put(key, None)
+                for _, entry in writer.index_entries(row, key):
+                    txn.put(entry, None)
+                txn.count_rows(1, len(key))
+                count += 1
+        txn.depend_on(table.schema_key)
+    return count
+
+
 def _returning_nodes(body: dict) -> list:
     """RETURNING targets (PostgreSQL 18's grammar wraps them in a ReturningClause)."""
     clause = body.get("returningClause")

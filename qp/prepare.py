@@ -23,7 +23,7 @@ from qp.plan.planner import Planner
 from qp.types import TEXT, SqlType, type_by_oid
 
 QUERY_KINDS = {"SelectStmt"}
-DML_KINDS = {"InsertStmt": "insert", "UpdateStmt": "update", "DeleteStmt": "delete"}
+DML_KINDS = {"InsertStmt": "insert", "UpdateStmt": "update", "DeleteStmt": "delete", "TruncateStmt": "truncate"}
 DDL_KINDS = {"CreateStmt", "DropStmt", "IndexStmt", "AlterTableStmt", "RenameStmt", "ViewStmt",
              "CreateSeqStmt", "AlterSeqStmt", "CreateSchemaStmt"}
 UTILITY_KINDS = {"TransactionStmt", "VariableSetStmt", "VariableShowStmt", "DiscardStmt", "DeallocateStmt",
@@ -32,7 +32,7 @@ UTILITY_KINDS = {"TransactionStmt", "VariableSetStmt", "VariableShowStmt", "Disc
 
 # DSQL names unsupported statements by their parse node: "unsupported statement: Truncate".
 _UNSUPPORTED_NAMES = {
-    "TruncateStmt": "Truncate", "CreatedbStmt": "CreateDatabase", "DropdbStmt": "DropDatabase",
+    "CreatedbStmt": "CreateDatabase", "DropdbStmt": "DropDatabase",
     "CreateExtensionStmt": "CreateExtension", "CreateEnumStmt": "CreateEnum", "CreateTrigStmt": "CreateTrigger",
     "CreatePolicyStmt": "CreatePolicy", "CreateFunctionStmt": "CreateFunction", "DoStmt": "Do",
     "CopyStmt": "Copy", "GrantStmt": "Grant", "GrantRoleStmt": "GrantRole", "CreateRoleStmt": "CreateRole",
@@ -124,6 +124,12 @@ def prepare(
         types = query.output_types()
         prepared.result_types = types
         prepared.columns = [Column(n, t.oid, t.typlen, t.typmod) for n, t in zip(query.names, types, strict=True)]
+    elif kind == "truncate":
+        from qp.dml import target_context
+
+        for relation in statement.body.get("relations", ()):
+            target_context(bc, relation["RangeVar"])  # the tables must exist (42P01) now
+        prepared.plan = statement.body
     elif kind == "insert":
         plan = bind_insert(bc, statement.body)
         prepared.plan = plan

@@ -31,7 +31,7 @@ from qp import api
 from qp.api import Column, CommandComplete, DataRows, EmptyQuery, Notice, ParameterStatus, RowDescription
 from qp.context import EvalContext
 from qp.ddl import alter_table, backfill_batch, create_index, create_table, drop, publish_index, rename
-from qp.dml import run_insert, run_modify
+from qp.dml import run_insert, run_modify, run_truncate
 from qp.errors import SqlError, in_failed_transaction, schema_conflict
 from qp.exec.compile import ExecFrame
 from qp.exec.operators import collect
@@ -399,7 +399,7 @@ class Session:
         kind = prepared.kind
         if txn.read_only and kind == "query" and prepared.statement.body.get("lockingClause"):
             raise SqlError("25006", "cannot execute SELECT FOR UPDATE in a read-only transaction")
-        if kind in ("insert", "update", "delete"):
+        if kind in ("insert", "update", "delete", "truncate"):
             if txn.read_only:
                 raise SqlError("25006", f"cannot execute {kind.upper()} in a read-only transaction")
             if txn.ddl_count:
@@ -446,6 +446,12 @@ class Session:
         elif kind == "insert":
             count, rows = await run_insert(prepared.plan, rc)
             tag = f"INSERT 0 {count}"
+            txn.dml_count += 1
+        elif kind == "truncate":
+            from qp.binder.context import BindContext
+
+            await run_truncate(BindContext(txn.catalog, self.ctx), prepared.plan, rc)
+            rows, tag = [], "TRUNCATE TABLE"
             txn.dml_count += 1
         else:
             count, rows = await run_modify(prepared.plan, rc)
@@ -589,6 +595,12 @@ class Session:
             return [CommandComplete("DEALLOCATE")]
         if kind == "UnlistenStmt":
             return [CommandComplete("UNLISTEN")]
+        if kind == "VacuumStmt":
+            # Nothing to do: old versions are collected continuously (DSQL has
+            # no VACUUM either); accepted so that tools such as pgbench run.
+            return [CommandComplete("VACUUM" if body.get("is_vacuumcmd") else "ANALYZE")]
+        if kind == "CheckPointStmt":
+            return [CommandComplete("CHECKPOINT")]
         if kind == "ClosePortalStmt":
             if body.get("portalname") is None:
                 return [CommandComplete("CLOSE CURSOR ALL")]

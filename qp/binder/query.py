@@ -23,7 +23,7 @@ from qp.catalog import TableDef
 from qp.errors import SqlError
 from qp.functions import resolve_function
 from qp.parse import node_body, node_kind, string_list
-from qp.types import INT8, UNKNOWN, SqlType, common_type
+from qp.types import INT8, TEXT, UNKNOWN, SqlType, common_type
 
 # -- bound FROM items -----------------------------------------------------------
 
@@ -59,6 +59,32 @@ class FromFunction:
     cids: list[int]
     alias: str
     ordinality: bool = False
+
+
+@dataclass
+class WorkTable:
+    """The rows a recursive query's last iteration produced, read by its recursive term."""
+
+    name: str
+    names: list[str]
+    types: list[SqlType]
+
+
+@dataclass
+class FromWorkTable:
+    work: WorkTable
+    cids: list[int]
+    alias: str
+
+
+@dataclass
+class CteDef:
+    name: str
+    node: dict
+    names: list[str]
+    parent: Any
+    visible: dict
+    recursive: bool = False
 
 
 @dataclass
@@ -138,7 +164,23 @@ class BoundSetOp(BoundQueryBase):
         return list(self.types)
 
 
-BoundQuery = BoundSelect | BoundValues | BoundSetOp
+@dataclass
+class BoundRecursive(BoundQueryBase):
+    """WITH RECURSIVE's query: left UNION [ALL] right, right reading `work`."""
+
+    left: Any = None
+    right: Any = None
+    all: bool = False
+    work: WorkTable | None = None
+    types: list[SqlType] = field(default_factory=list)
+    left_casts: list[E.Expr] | None = None
+    right_casts: list[E.Expr] | None = None
+
+    def output_types(self) -> list[SqlType]:
+        return list(self.types)
+
+
+BoundQuery = BoundSelect | BoundValues | BoundSetOp | BoundRecursive
 
 
 # -- the binder --------------------------------------------------------------------
@@ -174,8 +216,7 @@ class QueryBinder:
         return query
 
     def _bind_with(self, with_clause: dict, scope: Scope) -> None:
-        if with_clause.get("recursive"):
-            raise SqlError("0A000", "WITH RECURSIVE is not supported yet")
+        recursive = bool(with_clause.get("recursive"))
         for cte_node in with_clause.get("ctes", ()):
             cte = cte_node["CommonTableExpr"]
             name = cte["ctename"]
@@ -183,14 +224,53 @@ class QueryBinder:
                 raise SqlError("42712", f'WITH query name "{name}" specified more than once')
             if node_kind(cte["ctequery"]) != "SelectStmt":
                 raise SqlError("0A000", "data-modifying statements in WITH are not supported")
+            if cte.get("search_clause") or cte.get("cycle_clause"):
+                raise SqlError("0A000", "SEARCH and CYCLE clauses are not supported")
             visible = scope.all_ctes()
+            aliases = string_list(cte.get("aliascolnames"))
+            definition = CteDef(name, cte["ctequery"], aliases, scope.parent, visible,
+                                recursive and _references(cte["ctequery"], name))
             # Bound here to check it and learn its column names; bound again at
             # each reference so that every use gets its own column identities.
-            query = self.bind_query(cte["ctequery"], scope.parent, visible)
-            names = string_list(cte.get("aliascolnames")) or list(query.names)
+            query = self._bind_cte(definition)
+            names = aliases or list(query.names)
             if len(names) > len(query.names):
                 raise SqlError("42P10", f'WITH query "{name}" has {len(query.names)} columns available but {len(names)} columns specified')
-            scope.ctes[name] = (cte["ctequery"], names, scope.parent, visible)
+            definition.names = names
+            scope.ctes[name] = definition
+
+    def _bind_cte(self, cte: CteDef) -> BoundQuery:
+        if not cte.recursive:
+            return self.bind_query(cte.node, cte.parent, cte.visible)
+        body = node_body(cte.node)
+        if body.get("op") != "SETOP_UNION":
+            raise SqlError("42P19", f'recursive query "{cte.name}" does not have the form non-recursive-term UNION [ALL] recursive-term')
+        for clause in ("sortClause", "limitCount", "limitOffset", "lockingClause", "withClause"):
+            if body.get(clause):
+                raise SqlError("0A000", f"{clause} in a recursive query is not supported")
+        left = self.bind_query({"SelectStmt": body["larg"]}, cte.parent, cte.visible)
+        if _references({"SelectStmt": body["larg"]}, cte.name):
+            raise SqlError("42P19", f'recursive reference to query "{cte.name}" must not appear within its non-recursive term')
+        types = [t if t != UNKNOWN else TEXT for t in left.output_types()]
+        names = list(cte.names or left.names)
+        names += list(left.names[len(names):])
+        work = WorkTable(cte.name, names, types)
+        right = self.bind_query({"SelectStmt": body["rarg"]}, cte.parent, {**cte.visible, cte.name: work})
+        if len(right.output_types()) != len(types):
+            raise SqlError("42601", "each UNION query must have the same number of columns")
+        query = BoundRecursive(
+            names=names,
+            target_cids=[self.bc.new_cid(n) for n in names],
+            left=left,
+            right=right,
+            all=bool(body.get("all")),
+            work=work,
+            types=types,
+        )
+        query.left_casts = self._side_casts(left, types)
+        query.right_casts = self._side_casts(right, types)
+        query.outer_refs = left.outer_refs | right.outer_refs
+        return query
 
     # -- SELECT -----------------------------------------------------------------------
 
@@ -562,9 +642,16 @@ class QueryBinder:
         alias = alias_node["aliasname"] if alias_node else name
         ctes = scope.all_ctes()
         if schema is None and name in ctes:
-            cte_query_node, cte_names, cte_parent, visible = ctes[name]
-            query = self.bind_query(cte_query_node, cte_parent, visible)
-            query.names = list(cte_names) + list(query.names[len(cte_names):])
+            cte = ctes[name]
+            if isinstance(cte, WorkTable):
+                # The recursive term's reference to its own query.
+                cids = [self.bc.new_cid(n) for n in cte.names]
+                columns = [ScopeColumn(n, E.ColumnRef(c, t, n)) for n, c, t in zip(cte.names, cids, cte.types, strict=True)]
+                scope.items.append(RangeItem(alias, columns))
+                scope.item_named(alias)
+                return FromWorkTable(cte, cids, alias)
+            query = self._bind_cte(cte)
+            query.names = list(cte.names) + list(query.names[len(cte.names):])
             return self._subquery_item(query, alias_node, alias, scope)
         table = None
         if schema in (None, "public"):
@@ -713,6 +800,19 @@ class QueryBinder:
         return self.bind_query(node, scope, scope.all_ctes())
 
 
+def _references(node: Any, name: str) -> bool:
+    """Whether a parse tree mentions relation `name` (unqualified) anywhere."""
+    if isinstance(node, dict):
+        if "RangeVar" in node:
+            rv = node["RangeVar"]
+            if rv.get("relname") == name and not rv.get("schemaname"):
+                return True
+        return any(_references(v, name) for v in node.values())
+    if isinstance(node, list):
+        return any(_references(v, name) for v in node)
+    return False
+
+
 def _find_unique(items: list[RangeItem], name: str, side: str) -> ScopeColumn:
     found = [c for it in items for c in it.columns if c.name == name]
     if not found:
@@ -722,7 +822,7 @@ def _find_unique(items: list[RangeItem], name: str, side: str) -> ScopeColumn:
     return found[0]
 
 
-def _from_tables(tree: Any):
+def _from_tables(tree: Any):  # noqa: D401
     if isinstance(tree, FromTable):
         yield tree
     elif isinstance(tree, FromJoin):
@@ -734,7 +834,7 @@ def _level_cids(query: BoundSelect) -> set[int]:
     out: set[int] = set()
 
     def collect(tree: Any) -> None:
-        if isinstance(tree, (FromTable, FromSubquery, FromFunction, FromVirtual)):
+        if isinstance(tree, (FromTable, FromSubquery, FromFunction, FromVirtual, FromWorkTable)):
             out.update(c for c in tree.cids if c is not None)
         elif isinstance(tree, FromJoin):
             collect(tree.left)

@@ -509,6 +509,79 @@ class SetOperation(Operator):
         return [self.left, self.right]
 
 
+# Iterations of one recursive query before it is deemed runaway (PostgreSQL
+# has no limit; a bound turns an infinite recursion into an error, not a hang).
+RECURSION_ITERATIONS_MAX = 100_000
+RECURSION_ROWS_MAX = 10_000_000
+
+
+class RecursiveUnion(Operator):
+    """WITH RECURSIVE: the non-recursive term, then the recursive term run
+    against the previous iteration's rows until it produces none (UNION drops
+    rows seen before, so a cycle ends; UNION ALL keeps everything)."""
+
+    def __init__(self, left: Operator, right: Operator, all_: bool, work: Any, key_fns: list) -> None:
+        self.left = left
+        self.right = right
+        self.all = all_
+        self.work = work
+        self.cids = left.cids
+        self._fns = key_fns
+
+    def _key(self, row: tuple) -> tuple:
+        return tuple((fn(v) if fn is not None and v is not None else v) for fn, v in zip(self._fns, row, strict=True))
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        seen: set = set()
+        total = 0
+
+        def fresh(rows: list[tuple]) -> list[tuple]:
+            if self.all:
+                return rows
+            out = []
+            for row in rows:
+                key = self._key(row)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(row)
+            return out
+
+        current = fresh(await collect(self.left, rc))
+        for _ in range(RECURSION_ITERATIONS_MAX):
+            if not current:
+                return
+            total += len(current)
+            if total > RECURSION_ROWS_MAX:
+                raise SqlError("54001", "recursive query produced too many rows")
+            yield current
+            # Each run of the recursive term sees a fresh statement cache: its
+            # scans of the work table must not be served from an earlier iteration.
+            rc.caches.worktables[id(self.work)] = current
+            current = fresh(await collect(self.right, rc))
+        raise SqlError("54001", "recursive query did not terminate")
+
+    def explain(self) -> list[str]:
+        return ["Recursive Union", *["  " + line for line in self.left.explain()],
+                *["  " + line for line in self.right.explain()]]
+
+    def children(self) -> list[Operator]:
+        return [self.left, self.right]
+
+
+class WorkTableScan(Operator):
+    def __init__(self, work: Any, cids: list[int]) -> None:
+        self.work = work
+        self.cids = cids
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        rows = rc.caches.worktables.get(id(self.work), [])
+        for i in range(0, len(rows), BATCH_ROWS):
+            yield rows[i : i + BATCH_ROWS]
+
+    def explain(self) -> list[str]:
+        return [f"WorkTable Scan on {self.work.name}"]
+
+
 # -- joins ------------------------------------------------------------------------------------
 
 class HashJoin(Operator):

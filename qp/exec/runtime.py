@@ -23,12 +23,13 @@ SCAN_CACHE_ROWS_MAX = 200_000
 
 
 class StatementCaches:
-    __slots__ = ("scans", "scan_rows", "sublinks")
+    __slots__ = ("scans", "scan_rows", "sublinks", "worktables")
 
     def __init__(self) -> None:
         self.scans: dict[Any, list] = {}
         self.scan_rows = 0
         self.sublinks: dict[Any, Any] = {}
+        self.worktables: dict[int, list] = {}  # WITH RECURSIVE: the last iteration's rows
 
 
 class RunContext:

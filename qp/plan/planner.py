@@ -23,6 +23,7 @@ from typing import Any
 
 from qp import expr as E
 from qp.binder.query import (
+    BoundRecursive,
     BoundSelect,
     BoundSetOp,
     BoundValues,
@@ -31,6 +32,7 @@ from qp.binder.query import (
     FromSubquery,
     FromTable,
     FromVirtual,
+    FromWorkTable,
 )
 from qp.errors import SqlError
 from qp.exec.compile import Layout, compile_row, compile_scalar, has_sublinks
@@ -46,12 +48,14 @@ from qp.exec.operators import (
     OneRow,
     Operator,
     ProjectSet,
+    RecursiveUnion,
     Rename,
     SetOperation,
     Sort,
     SublinkSlots,
     ValuesOp,
     VirtualScan,
+    WorkTableScan,
 )
 from qp.plan.access import plan_table
 from qp.types import UNKNOWN, group_key, sort_key
@@ -75,6 +79,11 @@ class Planner:
             return self._plan_values(q)
         if isinstance(q, BoundSetOp):
             return self._plan_setop(q)
+        if isinstance(q, BoundRecursive):
+            left = self._side(q.left, q.left_casts, q.target_cids)
+            right = self._side(q.right, q.right_casts, q.target_cids)
+            op: Operator = RecursiveUnion(left, right, q.all, q.work, [group_key(t) for t in q.types])
+            return self._order_limit(op, q)
         raise SqlError("0A000", f"cannot plan {type(q).__name__}")
 
     def _plan_select(self, q: BoundSelect) -> Operator:
@@ -187,6 +196,8 @@ class Planner:
             return FunctionScan(tree.call, list(tree.cids), tree.ordinality, record, self.outer_positions), conjuncts
         if isinstance(tree, FromVirtual):
             return VirtualScan(tree.relation, list(tree.cids)), conjuncts
+        if isinstance(tree, FromWorkTable):
+            return WorkTableScan(tree.work, list(tree.cids)), conjuncts
         raise SqlError("0A000", f"cannot plan FROM item {type(tree).__name__}")
 
     def _plan_join(self, j: FromJoin, conjuncts: list[E.Expr], needed: set[int]) -> tuple[Operator, list[E.Expr]]:
@@ -371,7 +382,7 @@ def _refs_within(e: E.Expr, cids: Any, outer: Any = ()) -> bool:
 def _tree_cids(tree: Any) -> set[int]:
     if isinstance(tree, FromTable):
         return {c for c in tree.cids if c is not None}
-    if isinstance(tree, (FromSubquery, FromFunction, FromVirtual)):
+    if isinstance(tree, (FromSubquery, FromFunction, FromVirtual, FromWorkTable)):
         return set(tree.cids)
     if isinstance(tree, FromJoin):
         return _tree_cids(tree.left) | _tree_cids(tree.right)
@@ -420,7 +431,7 @@ def referenced_cids(q: Any, include_where: bool = True) -> set[int]:
         elif isinstance(query, BoundValues):
             for row in query.rows:
                 yield from row
-        elif isinstance(query, BoundSetOp):
+        elif isinstance(query, (BoundSetOp, BoundRecursive)):
             yield from exprs_of(query.left)
             yield from exprs_of(query.right)
 
