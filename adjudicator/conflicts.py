@@ -6,7 +6,10 @@ commit only if none of the keys it writes or locks was committed after
 τ_start: otherwise a concurrent transaction got there first. Keys read with
 a dependency ("check" keys: the schema of each table a transaction writes)
 must not have been written after τ_start either, but checking them records
-nothing.
+nothing. "Share" keys are DSQL's KEY SHARE (a foreign key's parent row): they
+are checked like check keys and also recorded, so that a later writer of the
+key that started before the share committed conflicts too — a child insert
+and a concurrent delete of its parent never both commit, whichever is first.
 
 Between the check and the journal's answer a transaction's keys are
 *pending*. A second transaction touching a pending key must not commit
@@ -46,9 +49,10 @@ class ConflictTable:
     def __init__(self, floor: int) -> None:
         self.floor = floor
         self._last_commit: dict[bytes, int] = {}
+        self._last_share: dict[bytes, int] = {}
         self._writer: dict[bytes, int] = {}  # pending writes and locks: key -> txn id
-        self._readers: dict[bytes, set[int]] = {}  # pending checks: key -> txn ids
-        self._held: dict[int, tuple[tuple[bytes, ...], tuple[bytes, ...]]] = {}
+        self._readers: dict[bytes, set[int]] = {}  # pending checks and shares: key -> txn ids
+        self._held: dict[int, tuple[tuple[bytes, ...], tuple[bytes, ...], tuple[bytes, ...]]] = {}
 
     def __len__(self) -> int:
         return len(self._last_commit)
@@ -60,9 +64,10 @@ class ConflictTable:
         self, tau_start: int, writes: Iterable[bytes], checks: Iterable[bytes], txn_id: int = -1
     ) -> Conflict | None:
         last = self._last_commit
+        shared = self._last_share
         floor = self.floor
         for key in writes:
-            if last.get(key, floor) > tau_start:
+            if last.get(key, floor) > tau_start or shared.get(key, 0) > tau_start:
                 return Conflict(key, ConflictKind.COMMITTED)
             holder = self._writer.get(key)
             if holder is not None and holder != txn_id:
@@ -79,26 +84,35 @@ class ConflictTable:
         return None
 
     def prepare(
-        self, txn_id: int, tau_start: int, writes: tuple[bytes, ...], checks: tuple[bytes, ...]
+        self,
+        txn_id: int,
+        tau_start: int,
+        writes: tuple[bytes, ...],
+        checks: tuple[bytes, ...],
+        shares: tuple[bytes, ...] = (),
     ) -> Conflict | None:
         """Check, and if clear hold the keys until `commit` or `abort`."""
         assert txn_id not in self._held, txn_id
-        conflict = self.check(tau_start, writes, checks, txn_id)
+        conflict = self.check(tau_start, writes, checks + shares, txn_id)
         if conflict is not None:
             return conflict
         for key in writes:
             self._writer[key] = txn_id
-        for key in checks:
+        for key in checks + shares:
             self._readers.setdefault(key, set()).add(txn_id)
-        self._held[txn_id] = (writes, checks)
+        self._held[txn_id] = (writes, checks, shares)
         return None
 
     def commit(self, txn_id: int, tau_commit: int) -> None:
-        writes, _ = self._held[txn_id]
+        writes, _, shares = self._held[txn_id]
         last = self._last_commit
         for key in writes:
             assert last.get(key, self.floor) < tau_commit, "τ_commit must exceed the key's last commit"
             last[key] = tau_commit
+        shared = self._last_share
+        for key in shares:
+            if shared.get(key, 0) < tau_commit:
+                shared[key] = tau_commit
         self._release(txn_id)
 
     def abort(self, txn_id: int) -> None:
@@ -109,11 +123,11 @@ class ConflictTable:
         return txn_id in self._held
 
     def _release(self, txn_id: int) -> None:
-        writes, checks = self._held.pop(txn_id)
+        writes, checks, shares = self._held.pop(txn_id)
         for key in writes:
             if self._writer.get(key) == txn_id:
                 del self._writer[key]
-        for key in checks:
+        for key in checks + shares:
             readers = self._readers.get(key)
             if readers is not None:
                 readers.discard(txn_id)
@@ -127,5 +141,9 @@ class ConflictTable:
         stale = [key for key, tau in self._last_commit.items() if tau <= horizon]
         for key in stale:
             del self._last_commit[key]
+        # A share at or below the horizon can only conflict with transactions
+        # older than the floor, which conflict on every key anyway.
+        for key in [k for k, tau in self._last_share.items() if tau <= horizon]:
+            del self._last_share[key]
         self.floor = horizon
         return len(stale)

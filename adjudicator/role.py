@@ -99,21 +99,23 @@ class Adjudicator:
         payload: bytes,
         write_keys: tuple[bytes, ...],
         check_keys: tuple[bytes, ...],
+        share_keys: tuple[bytes, ...] = (),
     ) -> int:
         """Commit a transaction whose post-images are `payload`; returns τ_commit.
 
         `write_keys` are the keys written or locked FOR UPDATE; `check_keys`
-        must merely be unchanged since τ_start.
+        must merely be unchanged since τ_start; `share_keys` are held KEY SHARE
+        (see conflicts.py).
         """
         age = self.clock.latest() - tau_start
         if age > TRANSACTION_AGE_MAX_NS:
             raise TransactionTooOld(age)
         txn_id = (next(self._ids) << 8) | self.index
-        by_owner = self._partition(write_keys, check_keys)
-        local = by_owner.pop(self.index, ((), ()))
+        by_owner = self._partition(write_keys, check_keys, share_keys)
+        local = by_owner.pop(self.index, ((), (), ()))
 
         # Stage: checking.
-        conflict = self.table.prepare(txn_id, tau_start, local[0], local[1])
+        conflict = self.table.prepare(txn_id, tau_start, *local)
         if conflict is not None:
             self.conflicts += 1
             raise _conflict_error(conflict)
@@ -144,9 +146,14 @@ class Adjudicator:
         return tau_commit
 
     async def rpc_prepare(
-        self, txn_id: int, tau_start: int, write_keys: tuple[bytes, ...], check_keys: tuple[bytes, ...]
+        self,
+        txn_id: int,
+        tau_start: int,
+        write_keys: tuple[bytes, ...],
+        check_keys: tuple[bytes, ...],
+        share_keys: tuple[bytes, ...] = (),
     ) -> None:
-        conflict = self.table.prepare(txn_id, tau_start, write_keys, check_keys)
+        conflict = self.table.prepare(txn_id, tau_start, write_keys, check_keys, share_keys)
         if conflict is not None:
             self.conflicts += 1
             raise _conflict_error(conflict)
@@ -174,43 +181,43 @@ class Adjudicator:
             log.exception("adjudicator %d: decide(%d) to %d failed", self.index, txn_id, owner)
 
     def _partition(
-        self, write_keys: tuple[bytes, ...], check_keys: tuple[bytes, ...]
-    ) -> dict[int, tuple[tuple[bytes, ...], tuple[bytes, ...]]]:
-        ranges = self.topology.adjudicator_ranges
-        writes: dict[int, list[bytes]] = {}
-        checks: dict[int, list[bytes]] = {}
-        for key in write_keys:
-            writes.setdefault(ranges.owner(key), []).append(key)
-        for key in check_keys:
-            checks.setdefault(ranges.owner(key), []).append(key)
-        owners = set(writes) | set(checks)
-        return {o: (tuple(writes.get(o, ())), tuple(checks.get(o, ()))) for o in owners}
+        self, *key_classes: tuple[bytes, ...]
+    ) -> dict[int, tuple[tuple[bytes, ...], ...]]:
+        """Each owner's share of the keys: (writes, checks, shares) per adjudicator."""
+        owner = self.topology.adjudicator_ranges.owner
+        by_class: list[dict[int, list[bytes]]] = [{} for _ in key_classes]
+        for keys_of_class, grouped in zip(key_classes, by_class, strict=True):
+            for key in keys_of_class:
+                grouped.setdefault(owner(key), []).append(key)
+        owners = set().union(*by_class)
+        return {o: tuple(tuple(grouped.get(o, ())) for grouped in by_class) for o in owners}
 
     async def _prepare_participants(
         self,
         txn_id: int,
         tau_start: int,
-        by_owner: dict[int, tuple[tuple[bytes, ...], tuple[bytes, ...]]],
+        by_owner: dict[int, tuple[tuple[bytes, ...], ...]],
         prepared: list[int],
     ) -> None:
         failure: list[BaseException] = []
 
-        async def prepare_one(owner: int, writes: tuple[bytes, ...], checks: tuple[bytes, ...]) -> None:
+        async def prepare_one(owner: int, writes: tuple[bytes, ...], checks: tuple[bytes, ...],
+                              shares: tuple[bytes, ...]) -> None:
             # Failures are collected rather than raised so the caller sees the
             # participant's own error, not a nursery's exception group.
             try:
-                await self._peers[owner].call("prepare", txn_id, tau_start, writes, checks)
+                await self._peers[owner].call("prepare", txn_id, tau_start, writes, checks, shares)
                 prepared.append(owner)
             except Exception as exc:
                 failure.append(exc)
 
         if len(by_owner) == 1:  # the common cross-range case; a nursery costs more than the call
-            ((owner, (writes, checks)),) = by_owner.items()
-            await prepare_one(owner, writes, checks)
+            ((owner, keys_of_owner),) = by_owner.items()
+            await prepare_one(owner, *keys_of_owner)
         else:
             async with trio.open_nursery() as nursery:
-                for owner, (writes, checks) in by_owner.items():
-                    nursery.start_soon(prepare_one, owner, writes, checks)
+                for owner, keys_of_owner in by_owner.items():
+                    nursery.start_soon(prepare_one, owner, *keys_of_owner)
         if failure:
             if isinstance(failure[0], CommitConflict):
                 self.conflicts += 1

@@ -106,6 +106,7 @@ class Transaction:
         self.buffer = WriteBuffer()
         self.locks: set[bytes] = set()
         self.checks: set[bytes] = set()
+        self.shares: set[bytes] = set()  # KEY SHARE: foreign keys' parent rows
         self.rows_modified = 0
         self.bytes_modified = 0
         self.catalog_version_written: int | None = None
@@ -233,6 +234,9 @@ class Transaction:
     def depend_on(self, key: bytes) -> None:
         self.checks.add(key)
 
+    def share(self, key: bytes) -> None:
+        self.shares.add(key)
+
     @property
     def has_writes(self) -> bool:
         return bool(self.buffer.values or self.locks)
@@ -254,11 +258,13 @@ class Transaction:
                 detail=f"Current transaction size {len(payload) // 1024}kb exceeds 10240kb",
             )
         write_keys = tuple(self.buffer.values) + tuple(k for k in self.locks if k not in self.buffer.values)
-        checks = tuple(k for k in self.checks if k not in self.buffer.values)
+        written = self.buffer.values
+        checks = tuple(k for k in self.checks if k not in written and k not in self.locks)
+        shares = tuple(k for k in self.shares if k not in written and k not in self.locks)
         ranges = self.topology.adjudicator_ranges
         coordinator = self.transport.connect(self.topology.adjudicator_address(ranges.owner(write_keys[0])))
         try:
-            tau_commit = await coordinator.call("commit", self.tau_start, payload, write_keys, checks)
+            tau_commit = await coordinator.call("commit", self.tau_start, payload, write_keys, checks, shares)
         except CommitConflict as exc:
             raise (schema_conflict() if exc.schema else change_conflict()) from None
         except TransactionTooOld as exc:

@@ -1,0 +1,89 @@
+"""The adjudicator's conflict rule as a pure table (adjudicator/conflicts.py).
+
+Each test states one clause of first-committer-wins snapshot isolation and
+DSQL's KEY SHARE, and would fail if the table dropped it.
+"""
+
+from __future__ import annotations
+
+from adjudicator.conflicts import ConflictKind, ConflictTable
+
+K, L = b"k", b"l"
+
+
+def committed(table: ConflictTable, txn: int, tau_start: int, tau_commit: int, writes=(), checks=(), shares=()):
+    assert table.prepare(txn, tau_start, tuple(writes), tuple(checks), tuple(shares)) is None
+    table.commit(txn, tau_commit)
+
+
+def test_write_after_a_later_commit_conflicts():
+    table = ConflictTable(floor=0)
+    committed(table, 1, tau_start=10, tau_commit=20, writes=[K])
+    conflict = table.prepare(2, 15, (K,), ())
+    assert conflict is not None and conflict.kind is ConflictKind.COMMITTED
+    assert table.prepare(3, 20, (K,), ()) is None  # started at the commit: it saw it
+
+
+def test_disjoint_keys_do_not_conflict():
+    table = ConflictTable(floor=0)
+    committed(table, 1, 10, 20, writes=[K])
+    assert table.prepare(2, 15, (L,), ()) is None
+
+
+def test_pending_writer_blocks_nobody_but_refuses_a_second_writer():
+    table = ConflictTable(floor=0)
+    assert table.prepare(1, 10, (K,), ()) is None
+    conflict = table.prepare(2, 10, (K,), ())
+    assert conflict is not None and conflict.kind is ConflictKind.PENDING
+    table.abort(1)
+    assert table.prepare(3, 10, (K,), ()) is None
+
+
+def test_check_key_sees_writes_but_records_nothing():
+    table = ConflictTable(floor=0)
+    committed(table, 1, 10, 20, writes=[K])
+    assert table.prepare(2, 15, (), (K,)) is not None  # written after my snapshot
+    committed(table, 3, 25, 30, checks=[K])
+    assert table.prepare(4, 26, (K,), ()) is None  # a check leaves no mark
+
+
+def test_share_conflicts_with_an_earlier_started_writer_in_either_order():
+    # Child insert (share on the parent) commits first; a parent delete that
+    # started before it must then conflict.
+    table = ConflictTable(floor=0)
+    committed(table, 1, 10, 20, shares=[K])
+    assert table.prepare(2, 15, (K,), ()) is not None
+    assert table.prepare(3, 20, (K,), ()) is None  # started after the share: it saw the child
+    # Parent delete commits first; the child's share conflicts like a check.
+    table2 = ConflictTable(floor=0)
+    committed(table2, 1, 10, 20, writes=[K])
+    assert table2.prepare(2, 15, (), (), (K,)) is not None
+
+
+def test_shares_do_not_conflict_with_each_other():
+    table = ConflictTable(floor=0)
+    assert table.prepare(1, 10, (), (), (K,)) is None
+    assert table.prepare(2, 10, (), (), (K,)) is None  # two children of one parent
+    table.commit(1, 20)
+    table.commit(2, 21)
+
+
+def test_a_pending_share_refuses_a_writer():
+    table = ConflictTable(floor=0)
+    assert table.prepare(1, 10, (), (), (K,)) is None
+    assert table.prepare(2, 10, (K,), ()) is not None
+
+
+def test_floor_makes_old_snapshots_conflict_everywhere():
+    table = ConflictTable(floor=100)
+    assert table.prepare(1, 50, (K,), ()) is not None
+    assert table.prepare(2, 100, (K,), ()) is None
+
+
+def test_forgetting_history_raises_the_floor():
+    table = ConflictTable(floor=0)
+    committed(table, 1, 10, 20, writes=[K], shares=[L])
+    assert table.forget_before(25) == 1
+    assert len(table) == 0
+    assert table.prepare(2, 24, (L,), ()) is not None  # older than the floor
+    assert table.prepare(3, 25, (K, L), ()) is None
