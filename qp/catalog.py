@@ -103,7 +103,24 @@ class IndexDef:
 @dataclass(frozen=True)
 class CheckDef:
     name: str
-    sql: str
+    sql: str  # the expression's parse tree, as JSON
+    validated: bool = True  # False: enforced on new rows, existing rows not yet checked (NOT VALID)
+
+
+# Foreign-key actions, as pg_constraint.confdeltype/confupdtype letters.
+FK_NO_ACTION, FK_RESTRICT, FK_CASCADE, FK_SET_NULL, FK_SET_DEFAULT = "a", "r", "c", "n", "d"
+
+
+@dataclass(frozen=True)
+class ForeignKeyDef:
+    name: str
+    columns: tuple[int, ...]  # positions in this table
+    ref_oid: int  # the referenced table
+    ref_columns: tuple[int, ...]  # positions in the referenced table (a unique key there)
+    on_delete: str = FK_NO_ACTION
+    on_update: str = FK_NO_ACTION
+    match_full: bool = False
+    validated: bool = True
 
 
 @dataclass(frozen=True)
@@ -114,6 +131,7 @@ class TableDef:
     pk: tuple[int, ...] | None  # None: a hidden row id is the key
     indexes: tuple[IndexDef, ...] = ()
     checks: tuple[CheckDef, ...] = ()
+    foreign_keys: tuple[ForeignKeyDef, ...] = ()
     schema: str = DEFAULT_SCHEMA
     next_index_id: int = 2
     key_id: int = 0
@@ -184,7 +202,39 @@ class TableDef:
 
     @property
     def secondary_indexes(self) -> tuple[IndexDef, ...]:
-        return tuple(ix for ix in self.indexes if not ix.primary)
+        """Indexes with entries of their own: all but the physical primary key.
+
+        A primary key added to a table created without one (ALTER TABLE ADD
+        PRIMARY KEY) is `primary` for clients but stored as a unique index:
+        its rows stay keyed by their hidden row id."""
+        return tuple(ix for ix in self.indexes if ix.index_id != keys.PRIMARY_INDEX_ID)
+
+    @property
+    def primary_index(self) -> IndexDef | None:
+        """The PRIMARY KEY constraint's index, physical or not."""
+        for index in self.indexes:
+            if index.primary:
+                return index
+        return None
+
+    def unique_index_on(self, columns: tuple[int, ...]) -> IndexDef | None:
+        """A unique index whose key is exactly `columns` (in any order)."""
+        for index in self.indexes:
+            if index.unique and set(index.columns) == set(columns) and len(index.columns) == len(columns):
+                return index
+        return None
+
+    def constraint_named(self, name: str):
+        for index in self.indexes:
+            if index.constraint and index.name == name:
+                return index
+        for check in self.checks:
+            if check.name == name:
+                return check
+        for fk in self.foreign_keys:
+            if fk.name == name:
+                return fk
+        return None
 
     def index_named(self, name: str) -> IndexDef | None:
         for index in self.indexes:
@@ -209,7 +259,12 @@ class TableDef:
                 [ix.oid, ix.name, ix.index_id, list(ix.columns), ix.unique, ix.primary, ix.state, ix.constraint]
                 for ix in self.indexes
             ],
-            "checks": [[c.name, c.sql] for c in self.checks],
+            "checks": [[c.name, c.sql, c.validated] for c in self.checks],
+            "foreign_keys": [
+                [fk.name, list(fk.columns), fk.ref_oid, list(fk.ref_columns), fk.on_delete, fk.on_update,
+                 fk.match_full, fk.validated]
+                for fk in self.foreign_keys
+            ],
             "next_index_id": self.next_index_id,
         }
 
@@ -232,7 +287,11 @@ class TableDef:
             columns=columns,
             pk=tuple(pk) if pk is not None else None,
             indexes=indexes,
-            checks=tuple(CheckDef(n, s) for n, s in record["checks"]),
+            checks=tuple(CheckDef(*c) for c in record["checks"]),
+            foreign_keys=tuple(
+                ForeignKeyDef(name, tuple(cols), ref, tuple(ref_cols), on_delete, on_update, full, valid)
+                for name, cols, ref, ref_cols, on_delete, on_update, full, valid in record.get("foreign_keys", ())
+            ),
             next_index_id=record["next_index_id"],
             kind=record.get("kind", "table"),
         )
@@ -252,6 +311,15 @@ class CatalogSnapshot:
     @cached_property
     def by_oid(self) -> dict[int, TableDef]:
         return {t.oid: t for t in self.tables.values()}
+
+    @cached_property
+    def referencing(self) -> dict[int, list[tuple[TableDef, ForeignKeyDef]]]:
+        """For each table oid, the foreign keys (of any table) that reference it."""
+        out: dict[int, list[tuple[TableDef, ForeignKeyDef]]] = {}
+        for table in self.tables.values():
+            for fk in table.foreign_keys:
+                out.setdefault(fk.ref_oid, []).append((table, fk))
+        return out
 
     @cached_property
     def indexes_by_name(self) -> dict[tuple[str, str], tuple[TableDef, IndexDef]]:

@@ -17,6 +17,9 @@ own transaction, so writers are never blocked:
      makes the batch conflict and retry at a new snapshot);
   3. the index becomes public (readers may use it).
 A unique build that finds a duplicate drops the index and fails with 23505.
+ADD CONSTRAINT (PRIMARY KEY, UNIQUE, CHECK, FOREIGN KEY) works the same way:
+added NOT VALID or write-only, validated against existing rows, then
+published (`finish_constraint`) or taken back.
 
 Dropping a table or index removes its descriptor; its keys are never reused
 (object ids only grow), so the rows left behind are unreachable.
@@ -39,11 +42,13 @@ from qp.catalog import (
     CatalogSnapshot,
     CheckDef,
     ColumnDef,
+    ForeignKeyDef,
     IndexDef,
     IndexState,
     TableDef,
     require_key_type,
 )
+from qp.constraints import default_fk_name, foreign_key_from
 from qp.errors import SqlError
 from qp.parse import node_kind, string_list
 from qp.types import format_type, resolve_type_name
@@ -57,9 +62,20 @@ NAME_BYTES_MAX = 63
 
 
 class DdlResult:
-    def __init__(self, tag: str, notices: list[str] | None = None, build_index: tuple[int, str] | None = None) -> None:
+    """What a DDL statement did, and what must run after it commits.
+
+    `followups` are the later steps of online changes, run by the session in
+    their own transactions: ("build_index", table oid, index name) and
+    ("validate", table oid, constraint name) (which also covers NOT NULL of a
+    new primary key's columns)."""
+
+    def __init__(self, tag: str, notices: list[str] | None = None, build_index: tuple[int, str] | None = None,
+                 followups: list[tuple] | None = None) -> None:
         self.tag = tag
         self.notices = notices or []
+        self.followups = list(followups or [])
+        if build_index is not None:
+            self.followups.append(("build_index", *build_index))
         self.build_index = build_index  # (table oid, index name): run the online build after commit
 
 
@@ -124,6 +140,7 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
     checks: list[tuple[str | None, dict, int | None]] = []
     not_null: set[int] = set()
     table_constraints: list[dict] = []
+    foreign: list[tuple[dict, int | None]] = []
     for element in body.get("tableElts", ()):
         kind = node_kind(element)
         if kind == "ColumnDef":
@@ -162,7 +179,7 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
                 elif contype in ("CONSTR_IDENTITY", "CONSTR_GENERATED"):
                     raise SqlError("0A000", "identity and generated columns are not supported yet")
                 elif contype == "CONSTR_FOREIGN":
-                    raise SqlError("0A000", "foreign keys are not supported yet")
+                    foreign.append((con, index))
                 elif contype in ("CONSTR_ATTR_DEFERRABLE", "CONSTR_ATTR_NOT_DEFERRABLE",
                                  "CONSTR_ATTR_DEFERRED", "CONSTR_ATTR_IMMEDIATE"):
                     continue
@@ -200,7 +217,7 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
         elif contype == "CONSTR_CHECK":
             checks.append((con.get("conname"), con["raw_expr"], None))
         elif contype == "CONSTR_FOREIGN":
-            raise SqlError("0A000", "foreign keys are not supported yet")
+            foreign.append((con, None))
         elif contype == "CONSTR_EXCLUSION":
             raise SqlError("0A000", "exclusion constraints are not supported")
         else:
@@ -275,6 +292,15 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
             con_name = pick_name(base)
         check_defs.append(CheckDef(con_name, json.dumps(raw)))
     table = replace(table, checks=tuple(check_defs))
+    fks = []
+    for con, column_index in foreign:
+        cols = (column_index,) if column_index is not None else tuple(
+            positions.get(n, -1) for n in string_list(con.get("fk_attrs"))
+        )
+        con_name = con.get("conname") or pick_name(default_fk_name(table, tuple(c for c in cols if c >= 0)))
+        fk = foreign_key_from(con, table, column_index, catalog, con_name)
+        fks.append(replace(fk, validated=True))  # a new table has no rows to check
+    table = replace(table, foreign_keys=tuple(fks))
     _write_catalog(txn, version, next_oid, [(table, table.to_record())])
     return DdlResult("CREATE TABLE")
 
@@ -381,8 +407,25 @@ async def drop(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
             changed_tables[table.oid] = table
             changes = [(t, v) for t, v in changes if t.oid != table.oid]
             changes.append((table, table.to_record()))
-    if body.get("behavior") == "DROP_CASCADE":
-        pass  # nothing depends on tables or indexes yet (no views or foreign keys)
+    dropped = {t.oid for t, v in changes if v is None}
+    for oid in list(dropped):
+        for child, fk in catalog.referencing.get(oid, ()):
+            if child.oid in dropped:
+                continue
+            parent_name = catalog.by_oid[oid].name
+            if body.get("behavior") != "DROP_CASCADE":
+                raise SqlError(
+                    "2BP01",
+                    f"cannot drop table {parent_name} because other objects depend on it",
+                    detail=f"constraint {fk.name} on table {child.name} depends on table {parent_name}",
+                    hint="Use DROP ... CASCADE to drop the dependent objects too.",
+                )
+            notices.append(f"drop cascades to constraint {fk.name} on table {child.name}")
+            current = changed_tables.get(child.oid, child)
+            current = replace(current, foreign_keys=tuple(f for f in current.foreign_keys if f.name != fk.name))
+            changed_tables[child.oid] = current
+            changes = [(t, v) for t, v in changes if t.oid != child.oid]
+            changes.append((current, current.to_record()))
     if changes:
         version, _ = await _catalog_counters(txn)
         _write_catalog(txn, version, None, changes)
@@ -445,18 +488,6 @@ async def create_index(body: dict, txn, catalog: CatalogSnapshot, *, asynchronou
     return DdlResult("CREATE INDEX", build_index=(table.oid, index_name))
 
 
-async def publish_index(txn, catalog: CatalogSnapshot, table_oid: int, index_name: str, drop_it: bool = False) -> None:
-    """Step 3 of the build (or its undoing after a duplicate)."""
-    table = catalog.by_oid[table_oid]
-    if drop_it:
-        indexes = tuple(ix for ix in table.indexes if ix.name != index_name)
-    else:
-        indexes = tuple(replace(ix, state=IndexState.PUBLIC) if ix.name == index_name else ix for ix in table.indexes)
-    version, _ = await _catalog_counters(txn)
-    updated = replace(table, indexes=indexes)
-    _write_catalog(txn, version, None, [(updated, updated.to_record())])
-
-
 async def backfill_batch(txn, table: TableDef, index: IndexDef, start: bytes, batch_rows: int, frame_ctx) -> bytes | None:
     """Write the index entries of up to `batch_rows` rows from `start`; returns where to resume."""
     from qp.dml import RowWriter  # noqa: F401 (kept for symmetry with DML's key rules)
@@ -508,12 +539,161 @@ async def alter_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext
             return DdlResult("ALTER TABLE", [f'relation "{relation["relname"]}" does not exist, skipping'])
         raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
     notices: list[str] = []
+    followups: list[tuple] = []
+    version, next_oid = await _catalog_counters(txn)
+    next_oid = max(next_oid, catalog.next_oid)
+    others: dict[int, TableDef] = {}  # other tables changed (a DROP CONSTRAINT never needs this yet)
     for cmd_node in body.get("cmds", ()):
         cmd = cmd_node["AlterTableCmd"]
-        table = _alter_one(table, cmd, catalog, bc, notices)
-    version, next_oid = await _catalog_counters(txn)
+        subtype = cmd.get("subtype")
+        if subtype == "AT_AddConstraint":
+            table, next_oid = _add_constraint(table, cmd["def"]["Constraint"], catalog, bc, next_oid, followups)
+        elif subtype == "AT_DropConstraint":
+            table = _drop_constraint(table, cmd, catalog, notices)
+        elif subtype == "AT_ValidateConstraint":
+            constraint = table.constraint_named(cmd["name"])
+            if constraint is None:
+                raise SqlError("42704", f'constraint "{cmd["name"]}" of relation "{table.name}" does not exist')
+            if isinstance(constraint, (CheckDef, ForeignKeyDef)) and not constraint.validated:
+                # Writers already enforce it, so one pass over the rows at this
+                # snapshot covers every row it has not seen.
+                from qp.constraints import validate_rows
+
+                await validate_rows(txn, catalog, table, constraint, bc.eval_ctx, bc)
+                table = _set_validated(table, constraint.name)
+        else:
+            table = _alter_one(table, cmd, catalog, bc, notices)
+    _write_catalog(txn, version, next_oid, [(table, table.to_record()), *[(t, t.to_record()) for t in others.values()]])
+    return DdlResult("ALTER TABLE", notices, followups=followups)
+
+
+def _add_constraint(table: TableDef, con: dict, catalog: CatalogSnapshot, bc: BindContext, next_oid: int,
+                    followups: list[tuple]) -> tuple[TableDef, int]:
+    """Add a constraint NOT VALID / write-only; `followups` validate and publish it."""
+    contype = con.get("contype")
+    name = con.get("conname")
+    if name and table.constraint_named(name) is not None:
+        raise SqlError("42710", f'constraint "{name}" for relation "{table.name}" already exists')
+
+    def columns_of() -> tuple[int, ...]:
+        out = []
+        for column_name in string_list(con.get("keys")):
+            index = table.column_index(column_name)
+            if index is None:
+                raise SqlError("42703", f'column "{column_name}" named in key does not exist')
+            out.append(index)
+        if len(out) > COLUMNS_PER_KEY_MAX:
+            raise SqlError("54011", f"more than {COLUMNS_PER_KEY_MAX} column keys in an index are not supported")
+        return tuple(out)
+
+    def fresh_name(base: str) -> str:
+        candidate, n = base[:NAME_BYTES_MAX], 0
+        while catalog.relation_name_taken(candidate, table.schema) or table.constraint_named(candidate):
+            n += 1
+            candidate = f"{base[:NAME_BYTES_MAX - len(str(n))]}{n}"
+        return candidate
+
+    if contype in ("CONSTR_PRIMARY", "CONSTR_UNIQUE"):
+        if con.get("indexname"):
+            raise SqlError("0A000", "ADD CONSTRAINT ... USING INDEX is not supported")
+        cols = columns_of()
+        for i in cols:
+            require_key_type(table.columns[i], "a primary key" if contype == "CONSTR_PRIMARY" else "a unique constraint")
+        primary = contype == "CONSTR_PRIMARY"
+        if primary and (table.pk is not None or table.primary_index is not None):
+            raise SqlError("42P16", f'multiple primary keys for table "{table.name}" are not allowed')
+        if name and catalog.relation_name_taken(name, table.schema):
+            raise SqlError("42P07", f'relation "{name}" already exists')
+        index_name = name or fresh_name(
+            f"{table.name}_pkey" if primary else f"{table.name}_{'_'.join(table.columns[i].name for i in cols)}_key"
+        )
+        index = IndexDef(next_oid, index_name, table.next_index_id, cols, True, primary, IndexState.WRITE_ONLY, True)
+        columns = list(table.columns)
+        if primary:
+            for i in cols:  # enforced by writers from now on; existing rows are checked next
+                columns[i] = replace(columns[i], not_null=True)
+            followups.append(("validate", table.oid, index_name))
+        followups.append(("build_index", table.oid, index_name))
+        table = replace(table, columns=tuple(columns), indexes=table.indexes + (index,),
+                        next_index_id=table.next_index_id + 1)
+        return table, next_oid + 1
+    if contype == "CONSTR_CHECK":
+        scope = _table_scope(table, bc)
+        ExprBinder(bc, scope, QueryLevel(what="check constraints")).bind_bool(con["raw_expr"], "CHECK")
+        if not name:
+            used = [n for n in _column_names_in(con["raw_expr"]) if table.column_index(n) is not None]
+            name = fresh_name(f"{table.name}_{used[0]}_check" if used else f"{table.name}_check")
+        check = CheckDef(name, json.dumps(con["raw_expr"]), validated=False)
+        if not con.get("skip_validation"):
+            followups.append(("validate", table.oid, name))
+        return replace(table, checks=table.checks + (check,)), next_oid
+    if contype == "CONSTR_FOREIGN":
+        cols = tuple(table.column_index(n) if table.column_index(n) is not None else -1
+                     for n in string_list(con.get("fk_attrs")))
+        fk_name = name or fresh_name(default_fk_name(table, tuple(c for c in cols if c >= 0)))
+        fk = replace(foreign_key_from(con, table, None, catalog, fk_name), validated=False)
+        if not con.get("skip_validation"):
+            followups.append(("validate", table.oid, fk_name))
+        return replace(table, foreign_keys=table.foreign_keys + (fk,)), next_oid
+    raise SqlError("0A000", f"ALTER TABLE ADD CONSTRAINT {contype.removeprefix('CONSTR_')} is not supported")
+
+
+def _drop_constraint(table: TableDef, cmd: dict, catalog: CatalogSnapshot, notices: list[str]) -> TableDef:
+    name = cmd["name"]
+    constraint = table.constraint_named(name)
+    if constraint is None:
+        if cmd.get("missing_ok"):
+            notices.append(f'constraint "{name}" of relation "{table.name}" does not exist, skipping')
+            return table
+        raise SqlError("42704", f'constraint "{name}" of relation "{table.name}" does not exist')
+    if isinstance(constraint, IndexDef):
+        if constraint.index_id == keys.PRIMARY_INDEX_ID:
+            raise SqlError("0A000", "dropping a table's physical primary key is not supported")
+        for child, fk in catalog.referencing.get(table.oid, ()):
+            if set(fk.ref_columns) == set(constraint.columns):
+                raise SqlError(
+                    "2BP01", f"cannot drop constraint {name} on table {table.name} because other objects depend on it",
+                    detail=f"constraint {fk.name} on table {child.name} depends on index {name}",
+                )
+        return replace(table, indexes=tuple(ix for ix in table.indexes if ix.oid != constraint.oid))
+    if isinstance(constraint, CheckDef):
+        return replace(table, checks=tuple(c for c in table.checks if c.name != name))
+    return replace(table, foreign_keys=tuple(f for f in table.foreign_keys if f.name != name))
+
+
+def _set_validated(table: TableDef, name: str) -> TableDef:
+    return replace(
+        table,
+        checks=tuple(replace(c, validated=True) if c.name == name else c for c in table.checks),
+        foreign_keys=tuple(replace(f, validated=True) if f.name == name else f for f in table.foreign_keys),
+    )
+
+
+async def finish_constraint(txn, catalog: CatalogSnapshot, table_oid: int, name: str, failed: bool) -> None:
+    """The last step of an online ADD CONSTRAINT: mark it valid, or take it back."""
+    table = catalog.by_oid[table_oid]
+    constraint = table.constraint_named(name)
+    if constraint is None:
+        return
+    if failed:
+        if isinstance(constraint, IndexDef):
+            table = replace(table, indexes=tuple(ix for ix in table.indexes if ix.oid != constraint.oid))
+            if constraint.primary:  # the NOT NULL came with the key
+                columns = list(table.columns)
+                for i in constraint.columns:
+                    columns[i] = replace(columns[i], not_null=False)
+                table = replace(table, columns=tuple(columns))
+        elif isinstance(constraint, CheckDef):
+            table = replace(table, checks=tuple(c for c in table.checks if c.name != name))
+        else:
+            table = replace(table, foreign_keys=tuple(f for f in table.foreign_keys if f.name != name))
+    elif isinstance(constraint, IndexDef):
+        table = replace(table, indexes=tuple(replace(ix, state=IndexState.PUBLIC) if ix.oid == constraint.oid else ix
+                                             for ix in table.indexes))
+    else:
+        table = _set_validated(table, name)
+    version, _ = await _catalog_counters(txn)
     _write_catalog(txn, version, None, [(table, table.to_record())])
-    return DdlResult("ALTER TABLE", notices)
 
 
 def _alter_one(table: TableDef, cmd: dict, catalog: CatalogSnapshot, bc: BindContext, notices: list[str]) -> TableDef:

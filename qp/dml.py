@@ -29,14 +29,16 @@ from qp.binder.expressions import ExprBinder, coerce, resolve_unknown
 from qp.binder.query import FromJoin, FromTable, QueryBinder, figure_colname
 from qp.binder.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog import IndexDef, TableDef
+from qp.constraints import check_parents, enforce_children
 from qp.errors import SqlError
-from qp.exec.compile import Layout, compile_predicate, compile_row, compile_scalar
+from qp.exec.compile import ExecFrame, Layout, compile_predicate, compile_row, compile_scalar
 from qp.exec.operators import Operator, SublinkSlots, collect
 from qp.exec.runtime import RunContext
 from qp.parse import node_kind
 from qp.plan.planner import Planner
 from qp.txn import encoded_size
 from qp.types import UNKNOWN, text_encoder
+from storage import keys as storage_keys
 
 KEY_BYTES_MAX = 1024  # DSQL: primary and secondary index keys are at most 1 KiB
 ROW_BYTES_MAX = 2 * 1024 * 1024
@@ -98,11 +100,20 @@ def bind_returning(bc: BindContext, tc: TableContext, nodes: list, extra_scope: 
 
 
 class RowWriter:
-    """Checks constraints and buffers a table's rows and index entries."""
+    """Checks constraints and buffers a table's rows and index entries.
 
-    def __init__(self, bc: BindContext, tc: TableContext) -> None:
+    `insert_rows`, `update_row` and `delete_row` also enforce foreign keys on
+    both sides (see qp/constraints.py); cascades reach other tables through
+    `writer_for`, which shares one writer per table within a statement.
+    """
+
+    def __init__(self, bc: BindContext, tc: TableContext, writers: dict | None = None) -> None:
         self.table = tc.table
         self.tc = tc
+        self.bc = bc
+        self.writers = writers if writers is not None else {}
+        self.writers.setdefault(tc.table.oid, self)
+        self._defaults: dict[int, Any] = {}
         table = tc.table
         self.layout = Layout([c for c in tc.cids if c is not None])
         live = [i for i, c in enumerate(tc.cids) if c is not None]
@@ -172,6 +183,50 @@ class RowWriter:
                 raise SqlError("54000", "key size too large")
             out.append((index, entry))
         return out
+
+    # -- row operations, with foreign keys ------------------------------------------
+
+    def writer_for(self, table: TableDef) -> RowWriter:
+        writer = self.writers.get(table.oid)
+        if writer is None:
+            scope = Scope()
+            item = QueryBinder(self.bc)._bind_range_var({"relname": table.name}, scope)
+            writer = RowWriter(self.bc, TableContext(table, scope, item.cids, table.name), self.writers)
+        return writer
+
+    def default_value(self, index: int, ctx) -> Any:
+        column = self.table.columns[index]
+        if column.default_sql is None:
+            return None
+        fn = self._defaults.get(index)
+        if fn is None:
+            binder = ExprBinder(self.bc, Scope(), QueryLevel(what="DEFAULT"))
+            expr = coerce(binder.bind(json.loads(column.default_sql)), column.type, self.bc, "assignment", column.name)
+            fn = self._defaults[index] = compile_scalar(expr, Layout([]))
+        return fn((), ExecFrame(ctx=ctx))
+
+    async def insert_rows(self, txn, keyed_rows: list[tuple[bytes, tuple]], frame) -> None:
+        if self.table.foreign_keys:
+            await check_parents(txn, self.bc.catalog, self.table, [r for _, r in keyed_rows], frame.ctx)
+        for key, row in keyed_rows:
+            _buffer_row(txn, self, key, row)
+
+    async def update_row(self, txn, key: bytes, old: tuple, new: tuple, frame, depth: int = 0) -> bytes:
+        if depth:
+            self.validate(new, frame)
+        if self.table.foreign_keys:
+            await check_parents(txn, self.bc.catalog, self.table, [new], frame.ctx, [old])
+        if self.bc.catalog.referencing.get(self.table.oid):
+            await enforce_children(txn, self.bc.catalog, self.table, self.writer_for, old, new, frame, depth)
+        return await _apply_update(txn, self, key, old, new, frame)
+
+    async def delete_row(self, txn, key: bytes, row: tuple, frame, depth: int = 0) -> None:
+        if self.bc.catalog.referencing.get(self.table.oid):
+            await enforce_children(txn, self.bc.catalog, self.table, self.writer_for, row, None, frame, depth)
+        txn.put(key, None)
+        for _, entry in self.index_entries(row, key):
+            txn.put(entry, None)
+        txn.count_rows(1, len(key))
 
 
 # -- INSERT ------------------------------------------------------------------------------
@@ -381,13 +436,16 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
         writer.validate(row, frame)
     keys = [writer.row_key(row) for row in new_rows]
     existing = await txn.get(keys) if table.pk is not None else [None] * len(keys)
-    primary = next((ix for ix in table.indexes if ix.primary), None)
+    primary = next((ix for ix in table.indexes if ix.index_id == storage_keys.PRIMARY_INDEX_ID), None)
     arbiter = {ix.oid for ix in plan.arbiter}
     written: set[bytes] = set()
     returning_rows: list[tuple] = []
+    pending: list[tuple[bytes, tuple]] = []
     affected = 0
     for row, key, current in zip(new_rows, keys, existing, strict=True):
         if key in written:
+            await writer.insert_rows(txn, pending, frame)  # make earlier rows of this statement visible
+            pending = []
             current = txn.buffer.values.get(key)  # inserted earlier by this statement
         conflict = (primary, key, current) if current is not None else await _unique_conflict(txn, writer, row, key)
         if conflict is not None:
@@ -417,17 +475,22 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
                 updated[pos] = fn(combined, frame)
             updated_row = tuple(updated)
             writer.validate(updated_row, frame)
-            new_key = await _apply_update(txn, writer, existing_key, existing_row, updated_row, frame)
+            new_key = await writer.update_row(txn, existing_key, existing_row, updated_row, frame)
             written.add(new_key)
             affected += 1
             if plan.returning is not None:
                 returning_rows.append(plan.returning_fn(writer._live(updated_row), frame))
             continue
-        _buffer_row(txn, writer, key, row)
+        pending.append((key, row))
         written.add(key)
         affected += 1
         if plan.returning is not None:
             returning_rows.append(plan.returning_fn(writer._live(row), frame))
+        if len(pending) >= 1000:  # bounded: buffered writes are checked against foreign keys in batches
+            await writer.insert_rows(txn, pending, frame)
+            pending = []
+    if pending:
+        await writer.insert_rows(txn, pending, frame)
     txn.depend_on(table.schema_key)
     return affected, returning_rows
 
@@ -616,10 +679,7 @@ async def run_modify(plan: ModifyPlan, rc: RunContext) -> tuple[int, list[tuple]
         seen.add(key)
         old_row = tuple(match[p] if p is not None else None for p in column_positions)
         if plan.kind == "delete":
-            txn.put(key, None)
-            for _, entry in writer.index_entries(old_row, key):
-                txn.put(entry, None)
-            txn.count_rows(1, len(key))
+            await writer.delete_row(txn, key, old_row, frame)
             if plan.returning_fn is not None:
                 returning_rows.append(plan.returning_fn(match, frame))
             continue
@@ -631,7 +691,7 @@ async def run_modify(plan: ModifyPlan, rc: RunContext) -> tuple[int, list[tuple]
                 new[pos] = value
         new_row = tuple(new)
         writer.validate(new_row, frame)
-        await _apply_update(txn, writer, key, old_row, new_row, frame)
+        await writer.update_row(txn, key, old_row, new_row, frame)
         if plan.returning_fn is not None:
             after = list(match)
             for pos, p in enumerate(column_positions):
@@ -658,6 +718,22 @@ async def run_truncate(bc: BindContext, body: dict, rc: RunContext) -> int:
         tc = target_context(bc, relation_node["RangeVar"])
         if tc.table.oid not in [t.table.oid for t in tables]:
             tables.append(tc)
+    cascade = body.get("behavior") == "DROP_CASCADE"
+    chosen = {tc.table.oid for tc in tables}
+    i = 0
+    while i < len(tables):  # children of truncated tables: added (CASCADE) or refused
+        for child, _ in bc.catalog.referencing.get(tables[i].table.oid, ()):
+            if child.oid in chosen:
+                continue
+            if not cascade:
+                raise SqlError(
+                    "0A000", "cannot truncate a table referenced in a foreign key constraint",
+                    detail=f'Table "{child.name}" references "{tables[i].table.name}".',
+                    hint=f'Truncate table "{child.name}" at the same time, or use TRUNCATE ... CASCADE.',
+                )
+            chosen.add(child.oid)
+            tables.append(target_context(bc, {"relname": child.name}))
+        i += 1
     txn = rc.txn
     count = 0
     for tc in tables:
@@ -666,7 +742,7 @@ async def run_truncate(bc: BindContext, body: dict, rc: RunContext) -> int:
         async for page in txn.scan(table.primary_prefix, table.primary_end):
             for key, row in page:
                 row = tuple(row) + (None,) * (len(table.columns) - len(row))
-                txn.put(key, None)
+                txn.put(key, None)  # no foreign-key actions: every referencing table is truncated too
                 for _, entry in writer.index_entries(row, key):
                     txn.put(entry, None)
                 txn.count_rows(1, len(key))

@@ -30,7 +30,7 @@ import trio
 from qp import api
 from qp.api import Column, CommandComplete, DataRows, EmptyQuery, Notice, ParameterStatus, RowDescription
 from qp.context import EvalContext
-from qp.ddl import alter_table, backfill_batch, create_index, create_table, drop, publish_index, rename
+from qp.ddl import alter_table, backfill_batch, create_index, create_table, drop, rename
 from qp.dml import run_insert, run_modify, run_truncate
 from qp.errors import SqlError, in_failed_transaction, schema_conflict
 from qp.exec.compile import ExecFrame
@@ -505,8 +505,6 @@ class Session:
         elif kind == "IndexStmt":
             if body.get("concurrent"):
                 raise SqlError("0A000", "CREATE INDEX CONCURRENTLY is not supported; indexes are built online")
-            if self.block:
-                raise SqlError("0A000", "CREATE INDEX cannot run inside a transaction block here")
             result = await create_index(body, txn, catalog)
         elif kind == "AlterTableStmt":
             result = await alter_table(body, txn, catalog, bc)
@@ -515,18 +513,69 @@ class Session:
         else:
             raise SqlError("0A000", f"unsupported statement: {kind.removesuffix('Stmt')}")
         events: list[api.Event] = [Notice(n) for n in result.notices]
-        if result.build_index is not None:
-            # CREATE INDEX commits its first step itself, then builds online.
+        if result.followups:
+            # Online changes commit their first step now, then run the rest in
+            # transactions of their own (see qp/ddl.py).
+            if self.block:
+                raise SqlError("0A000", f"{_ddl_tag(statement)} of this kind cannot run inside a transaction block")
             self.txn = None
             await self._commit(txn)
-            await self._build_index(*result.build_index)
+            await self._run_followups(result.followups)
         events.append(CommandComplete(result.tag))
         return events
 
-    async def _build_index(self, table_oid: int, index_name: str) -> None:
+    async def _run_followups(self, followups: list[tuple]) -> None:
+        """Validate and build what an online DDL added; publish it, or take it back."""
+        from qp.ddl import finish_constraint
+
+        table_oid, name = followups[0][1], followups[0][2]
         failure: SqlError | None = None
+        for step in followups:
+            try:
+                if step[0] == "build_index":
+                    await self._build_index(step[1], step[2])
+                elif step[0] == "validate":
+                    await self._validate(step[1], step[2])
+            except SqlError as exc:
+                failure = exc
+                break
+        for _ in range(100):  # retried on conflicts with concurrent DDL
+            txn = self._new_txn()
+            txn.begin_snapshot()
+            catalog = await self.qp.load_catalog(txn)
+            if catalog.by_oid.get(table_oid) is None:
+                break
+            try:
+                await finish_constraint(txn, catalog, table_oid, name, failed=failure is not None)
+                await self._commit(txn)
+                break
+            except SqlError as exc:
+                if exc.sqlstate != "40001":
+                    raise
+        if failure is not None:
+            raise failure
+
+    async def _validate(self, table_oid: int, name: str) -> None:
+        """Check existing rows against a constraint writers already enforce."""
+        from qp.binder.context import BindContext
+        from qp.catalog import IndexDef
+        from qp.constraints import validate_rows
+
+        txn = self._new_txn(read_only=True)
+        txn.begin_snapshot()
+        catalog = await self.qp.load_catalog(txn)
+        txn.catalog, txn.catalog_validated = catalog, True
+        table = catalog.by_oid.get(table_oid)
+        constraint = table.constraint_named(name) if table is not None else None
+        if constraint is None:
+            raise SqlError("40001", "schema has been updated by another transaction (OC001)")
+        if isinstance(constraint, IndexDef):
+            constraint = constraint.columns  # a new primary key: its columns must hold no NULLs
+        await validate_rows(txn, catalog, table, constraint, self.ctx, BindContext(catalog, self.ctx))
+
+    async def _build_index(self, table_oid: int, index_name: str) -> None:
         start: bytes | None = None
-        while failure is None:
+        while True:
             txn = self._new_txn()
             txn.begin_snapshot()
             catalog = await self.qp.load_catalog(txn)
@@ -542,26 +591,10 @@ class Session:
             except SqlError as exc:
                 if exc.sqlstate == "40001":
                     continue  # a row changed under the batch: read it again
-                failure = exc
-                break
+                raise
             if resume is None:
-                break
+                return
             start = resume
-        for _ in range(100):
-            txn = self._new_txn()
-            txn.begin_snapshot()
-            catalog = await self.qp.load_catalog(txn)
-            if catalog.by_oid.get(table_oid) is None:
-                break
-            try:
-                await publish_index(txn, catalog, table_oid, index_name, drop_it=failure is not None)
-                await self._commit(txn)
-                break
-            except SqlError as exc:
-                if exc.sqlstate != "40001":
-                    raise
-        if failure is not None:
-            raise failure
 
     # -- utility statements --------------------------------------------------------------------
 
