@@ -33,7 +33,7 @@ from qp.errors import SqlError
 from qp.types import SqlType, type_by_oid
 from storage import keys
 
-CATALOG_PREFIX = keys.NS_SYSTEM + b"cat/"
+CATALOG_PREFIX = keys.CATALOG_PREFIX
 VERSION_KEY = CATALOG_PREFIX + b"ver"
 NEXT_OID_KEY = CATALOG_PREFIX + b"oid"
 RELATION_PREFIX = CATALOG_PREFIX + b"rel/"
@@ -86,6 +86,10 @@ class ColumnDef:
     not_null: bool = False
     default_sql: str | None = None
     dropped: bool = False
+    # Columns filled from a sequence: serial (default nextval) and identity
+    # columns ("a" GENERATED ALWAYS, "d" BY DEFAULT).
+    sequence_oid: int | None = None
+    identity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -252,7 +256,8 @@ class TableDef:
             "schema": self.schema,
             "key_id": self.key_id,
             "columns": [
-                [c.name, c.type.oid, c.type.typmod, c.not_null, c.default_sql, c.dropped] for c in self.columns
+                [c.name, c.type.oid, c.type.typmod, c.not_null, c.default_sql, c.dropped, c.sequence_oid, c.identity]
+                for c in self.columns
             ],
             "pk": list(self.pk) if self.pk is not None else None,
             "indexes": [
@@ -271,8 +276,7 @@ class TableDef:
     @staticmethod
     def from_record(record: dict) -> TableDef:
         columns = tuple(
-            ColumnDef(name, type_by_oid(oid).with_typmod(typmod), not_null, default_sql, dropped)
-            for name, oid, typmod, not_null, default_sql, dropped in record["columns"]
+            ColumnDef(name, type_by_oid(oid).with_typmod(typmod), *rest) for name, oid, typmod, *rest in record["columns"]
         )
         indexes = tuple(
             IndexDef(oid, name, index_id, tuple(cols), unique, primary, state, constraint)
@@ -297,12 +301,62 @@ class TableDef:
         )
 
 
+SEQUENCE_STATE_PREFIX = keys.NS_SYSTEM + b"seq/"
+
+
+@dataclass(frozen=True)
+class SequenceDef:
+    """A sequence. Its state (the next value not yet handed to any session)
+    is a row of its own under `state_key`, advanced a cached block at a time
+    by transactions of its own, so nextval is not rolled back with the
+    transaction that called it (as in PostgreSQL)."""
+
+    oid: int
+    name: str
+    type_oid: int  # int2, int4 or int8
+    start: int
+    increment: int
+    min_value: int
+    max_value: int
+    cache: int
+    cycle: bool = False
+    owned_by: tuple[int, int] | None = None  # (table oid, column position)
+    schema: str = DEFAULT_SCHEMA
+    kind: str = "sequence"
+
+    @cached_property
+    def descriptor_key(self) -> bytes:
+        return relation_key(self.oid)
+
+    @cached_property
+    def state_key(self) -> bytes:
+        return SEQUENCE_STATE_PREFIX + struct.pack(">I", self.oid)
+
+    def to_record(self) -> dict:
+        return {
+            "kind": "sequence", "oid": self.oid, "name": self.name, "schema": self.schema,
+            "type_oid": self.type_oid, "start": self.start, "increment": self.increment,
+            "min_value": self.min_value, "max_value": self.max_value, "cache": self.cache,
+            "cycle": self.cycle, "owned_by": list(self.owned_by) if self.owned_by else None,
+        }
+
+    @staticmethod
+    def from_record(record: dict) -> SequenceDef:
+        owned = record.get("owned_by")
+        return SequenceDef(
+            record["oid"], record["name"], record["type_oid"], record["start"], record["increment"],
+            record["min_value"], record["max_value"], record["cache"], record["cycle"],
+            tuple(owned) if owned else None, record["schema"],
+        )
+
+
 @dataclass
 class CatalogSnapshot:
     """The catalog at one version: immutable once built, shared by sessions."""
 
     version: int
     tables: dict[tuple[str, str], TableDef] = field(default_factory=dict)
+    sequences: dict[tuple[str, str], SequenceDef] = field(default_factory=dict)
     next_oid: int = FIRST_USER_OID
     # Per-snapshot caches of things derived from descriptors (bound defaults,
     # compiled checks); keyed by table oid. Safe because the snapshot never changes.
@@ -333,12 +387,27 @@ class CatalogSnapshot:
         return self.tables.get((schema or DEFAULT_SCHEMA, name))
 
     def relation_name_taken(self, name: str, schema: str = DEFAULT_SCHEMA) -> bool:
-        return (schema, name) in self.tables or (schema, name) in self.indexes_by_name
+        return (
+            (schema, name) in self.tables
+            or (schema, name) in self.indexes_by_name
+            or (schema, name) in self.sequences
+        )
+
+    def find_sequence(self, name: str, schema: str | None = None) -> SequenceDef | None:
+        return self.sequences.get((schema or DEFAULT_SCHEMA, name))
+
+    @cached_property
+    def sequences_by_oid(self) -> dict[int, SequenceDef]:
+        return {s.oid: s for s in self.sequences.values()}
 
     @staticmethod
     def from_rows(version: int, rows: list[tuple[bytes, object]], next_oid: int) -> CatalogSnapshot:
         snapshot = CatalogSnapshot(version=version, next_oid=next_oid)
         for _, record in rows:
+            if record.get("kind") == "sequence":
+                sequence = SequenceDef.from_record(record)
+                snapshot.sequences[(sequence.schema, sequence.name)] = sequence
+                continue
             table = TableDef.from_record(record)
             snapshot.tables[(table.schema, table.name)] = table
         return snapshot

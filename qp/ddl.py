@@ -51,6 +51,7 @@ from qp.catalog import (
 from qp.constraints import default_fk_name, foreign_key_from
 from qp.errors import SqlError
 from qp.parse import node_kind, string_list
+from qp.sequences import sequence_options, with_owner
 from qp.types import format_type, resolve_type_name
 from storage import keys
 
@@ -76,6 +77,7 @@ class DdlResult:
         self.followups = list(followups or [])
         if build_index is not None:
             self.followups.append(("build_index", *build_index))
+        self.sequence_oid: int | None = None
         self.build_index = build_index  # (table oid, index name): run the online build after commit
 
 
@@ -141,6 +143,7 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
     not_null: set[int] = set()
     table_constraints: list[dict] = []
     foreign: list[tuple[dict, int | None]] = []
+    sequenced: list[tuple[int, tuple | None]] = []  # serial and identity columns
     for element in body.get("tableElts", ()):
         kind = node_kind(element)
         if kind == "ColumnDef":
@@ -148,12 +151,13 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
             col_name = _check_name(cd["colname"])
             if any(c.name == col_name for c in columns):
                 raise SqlError("42701", f'column "{col_name}" specified more than once')
-            col_type = _column_type(cd["typeName"])
+            col_type, serial = _column_type(cd["typeName"])
             if "collClause" in cd:
                 coll = string_list(cd["collClause"]["CollateClause"].get("collname"))
                 if coll and coll[-1].lower() not in ("c", "posix", "default"):
                     raise SqlError("0A000", f'collation "{coll[-1]}" is not supported')
             default = None
+            identity = None
             index = len(columns)
             if cd.get("is_not_null"):
                 not_null.add(index)
@@ -176,8 +180,12 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
                     uniques.append((con.get("conname"), (index,)))
                 elif contype == "CONSTR_CHECK":
                     checks.append((con.get("conname"), con["raw_expr"], index))
-                elif contype in ("CONSTR_IDENTITY", "CONSTR_GENERATED"):
-                    raise SqlError("0A000", "identity and generated columns are not supported yet")
+                elif contype == "CONSTR_IDENTITY":
+                    if serial or identity is not None:
+                        raise SqlError("42601", f'multiple identity specifications for column "{col_name}"')
+                    identity = (con.get("generated_when", "a"), con.get("options", []))
+                elif contype == "CONSTR_GENERATED":
+                    raise SqlError("0A000", "generated columns are not supported yet")
                 elif contype == "CONSTR_FOREIGN":
                     foreign.append((con, index))
                 elif contype in ("CONSTR_ATTR_DEFERRABLE", "CONSTR_ATTR_NOT_DEFERRABLE",
@@ -185,7 +193,15 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
                     continue
                 else:
                     raise SqlError("0A000", f"constraint {contype} is not supported")
-            columns.append(ColumnDef(col_name, col_type, False, json.dumps(default) if default else None))
+            if (serial or identity) and default is not None:
+                raise SqlError("42601", f'both default and identity specified for column "{col_name}" of table "{name}"')
+            if identity is not None and col_type.oid not in (20, 21, 23):
+                raise SqlError("22023", "identity column type must be smallint, integer, or bigint")
+            if serial or identity:
+                not_null.add(index)
+                sequenced.append((index, identity))
+            columns.append(ColumnDef(col_name, col_type, False, json.dumps(default) if default else None,
+                                     identity=identity[0] if identity else None))
         elif kind == "Constraint":
             table_constraints.append(element["Constraint"])
         elif kind == "TableLikeClause":
@@ -301,12 +317,35 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
         fk = foreign_key_from(con, table, column_index, catalog, con_name)
         fks.append(replace(fk, validated=True))  # a new table has no rows to check
     table = replace(table, foreign_keys=tuple(fks))
+    # Each serial or identity column gets a sequence of its own, owned by it.
+    sequences = []
+    columns = list(table.columns)
+    for column_index, identity in sequenced:
+        column = columns[column_index]
+        seq_name = pick_name(f"{name}_{column.name}_seq")
+        definition, _, _ = sequence_options(
+            identity[1] if identity else [], name=seq_name, oid=next_oid, type_oid=column.type.oid,
+            require_cache=identity is not None,
+        )
+        sequences.append(with_owner(definition, oid, column_index))
+        columns[column_index] = replace(column, sequence_oid=next_oid)
+        next_oid += 1
+    table = replace(table, columns=tuple(columns))
     _write_catalog(txn, version, next_oid, [(table, table.to_record())])
+    for sequence in sequences:
+        txn.put(sequence.descriptor_key, sequence.to_record())
     return DdlResult("CREATE TABLE")
 
 
+_SERIAL_TYPES = {"serial": "int4", "serial4": "int4", "bigserial": "int8", "serial8": "int8",
+                 "smallserial": "int2", "serial2": "int2"}
+
+
 def _column_type(type_name: dict):
+    """A column's type, and whether it was written as serial (an integer filled from a sequence)."""
     names = string_list(type_name.get("names"))
+    if len(names) == 1 and names[0] in _SERIAL_TYPES and not type_name.get("arrayBounds"):
+        return resolve_type_name([_SERIAL_TYPES[names[0]]], [], 0), True
     typmods = []
     for mod in type_name.get("typmods", ()):
         const = mod.get("A_Const", {})
@@ -314,14 +353,12 @@ def _column_type(type_name: dict):
             raise SqlError("42601", "type modifiers must be simple constants")
         typmods.append(const["ival"].get("ival", 0))
     dims = len(type_name.get("arrayBounds", ()))
-    if names and names[-1] in ("serial", "bigserial", "smallserial", "serial4", "serial8", "serial2"):
-        raise SqlError("0A000", "serial columns are not supported yet; use uuid keys (gen_random_uuid())")
     t = resolve_type_name(names, typmods, dims)
     if t.category == "P" or t.oid in (2249, 2278, 705):
         raise SqlError("42P16", f"column cannot be of type {format_type(t)}")
     if t.is_array:
         raise SqlError("0A000", "array columns are not supported (DSQL: arrays are runtime-only types)")
-    return t
+    return t, False
 
 
 def _column_names_in(node: Any) -> list[str]:
@@ -358,6 +395,8 @@ def _table_scope(table: TableDef, bc: BindContext) -> Scope:
 
 async def drop(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
     kind = body.get("removeType")
+    if kind == "OBJECT_SEQUENCE":
+        return await drop_sequences(body, txn, catalog)
     if kind not in ("OBJECT_TABLE", "OBJECT_INDEX"):
         what = (kind or "OBJECT_UNKNOWN").removeprefix("OBJECT_").lower()
         raise SqlError("0A000", f"DROP {what.upper()} is not supported")
@@ -429,6 +468,10 @@ async def drop(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
     if changes:
         version, _ = await _catalog_counters(txn)
         _write_catalog(txn, version, None, changes)
+        for sequence in catalog.sequences.values():  # sequences owned by dropped tables go with them
+            if sequence.owned_by and sequence.owned_by[0] in dropped:
+                txn.put(sequence.descriptor_key, None)
+                txn.put(sequence.state_key, None)
     tag = "DROP TABLE" if noun == "table" else "DROP INDEX"
     return DdlResult(tag, notices)
 
@@ -524,6 +567,99 @@ async def backfill_batch(txn, table: TableDef, index: IndexDef, start: bytes, ba
     if count < batch_rows or resume is None:
         return None
     return resume + b"\x00"
+
+
+# -- sequences ---------------------------------------------------------------------------------------
+
+async def create_sequence(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
+    relation = body["sequence"]
+    schema = _schema_of(relation)
+    name = _check_name(relation["relname"])
+    if relation.get("relpersistence") == "t":
+        raise SqlError("0A000", "TEMPORARY sequences are not supported")
+    if catalog.relation_name_taken(name, schema):
+        if body.get("if_not_exists"):
+            return DdlResult("CREATE SEQUENCE", [f'relation "{name}" already exists, skipping'])
+        raise SqlError("42P07", f'relation "{name}" already exists')
+    version, next_oid = await _catalog_counters(txn)
+    oid = max(next_oid, catalog.next_oid)
+    definition, _, owned = sequence_options(body.get("options", []), name=name, oid=oid)
+    if owned and owned != ["none"]:
+        definition = _owner(definition, owned, catalog)
+    txn.put(definition.descriptor_key, definition.to_record())
+    txn.put(VERSION_KEY, version + 1)
+    txn.put(NEXT_OID_KEY, oid + 1)
+    txn.catalog_version_written = version + 1
+    txn.ddl_count += 1
+    return DdlResult("CREATE SEQUENCE")
+
+
+def _owner(definition, owned: list[str], catalog: CatalogSnapshot):
+    if len(owned) < 2:
+        raise SqlError("42601", "invalid OWNED BY option", hint="Specify OWNED BY table.column or OWNED BY NONE.")
+    table = catalog.find_table(owned[-2])
+    if table is None:
+        raise SqlError("42P01", f'relation "{owned[-2]}" does not exist')
+    column = table.column_index(owned[-1])
+    if column is None:
+        raise SqlError("42703", f'column "{owned[-1]}" of relation "{table.name}" does not exist')
+    return with_owner(definition, table.oid, column)
+
+
+async def alter_sequence(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
+    relation = body["sequence"]
+    _schema_of(relation)
+    sequence = catalog.find_sequence(relation["relname"])
+    if sequence is None:
+        if body.get("missing_ok"):
+            return DdlResult("ALTER SEQUENCE", [f'relation "{relation["relname"]}" does not exist, skipping'])
+        raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
+    definition, restart, owned = sequence_options(body.get("options", []), name=sequence.name, oid=sequence.oid,
+                                                 base=sequence)
+    if owned is not None:
+        definition = replace(definition, owned_by=None) if owned == ["none"] else _owner(definition, owned, catalog)
+    version, _ = await _catalog_counters(txn)
+    txn.put(definition.descriptor_key, definition.to_record())
+    if restart is not None:
+        txn.put(definition.state_key, definition.start if restart == -1 else restart)
+    txn.put(VERSION_KEY, version + 1)
+    txn.catalog_version_written = version + 1
+    txn.ddl_count += 1
+    result = DdlResult("ALTER SEQUENCE")
+    result.sequence_oid = sequence.oid
+    return result
+
+
+async def drop_sequences(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
+    notices = []
+    dropping = []
+    for obj in body.get("objects", ()):
+        names = string_list(obj["List"]["items"]) if "List" in obj else string_list([obj])
+        sequence = catalog.find_sequence(names[-1]) if len(names) == 1 or names[-2] == "public" else None
+        if sequence is None:
+            if body.get("missing_ok"):
+                notices.append(f'sequence "{names[-1]}" does not exist, skipping')
+                continue
+            raise SqlError("42P01", f'sequence "{names[-1]}" does not exist')
+        for table in catalog.tables.values():
+            for column in table.columns:
+                if column.sequence_oid == sequence.oid and not column.dropped:
+                    raise SqlError(
+                        "2BP01", f"cannot drop sequence {sequence.name} because other objects depend on it",
+                        detail=f"default value for column {column.name} of table {table.name} depends on sequence "
+                        f"{sequence.name}",
+                        hint="Use DROP ... CASCADE to drop the dependent objects too.",
+                    )
+        dropping.append(sequence)
+    if dropping:
+        version, _ = await _catalog_counters(txn)
+        for sequence in dropping:
+            txn.put(sequence.descriptor_key, None)
+            txn.put(sequence.state_key, None)
+        txn.put(VERSION_KEY, version + 1)
+        txn.catalog_version_written = version + 1
+        txn.ddl_count += 1
+    return DdlResult("DROP SEQUENCE", notices)
 
 
 # -- ALTER TABLE ---------------------------------------------------------------------------------
@@ -712,7 +848,10 @@ def _alter_one(table: TableDef, cmd: dict, catalog: CatalogSnapshot, bc: BindCon
             raise SqlError("0A000", "ALTER TABLE ADD COLUMN with constraint not supported")
         if len(table.live_columns) >= COLUMNS_PER_TABLE_MAX:
             raise SqlError("54011", f"tables can have at most {COLUMNS_PER_TABLE_MAX} columns")
-        column = ColumnDef(col_name, _column_type(cd["typeName"]))
+        col_type, serial = _column_type(cd["typeName"])
+        if serial:
+            raise SqlError("0A000", "ALTER TABLE ADD COLUMN with constraint not supported")
+        column = ColumnDef(col_name, col_type)
         return replace(table, columns=table.columns + (column,))
     if subtype == "AT_DropColumn":
         index = table.column_index(name)

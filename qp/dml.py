@@ -196,6 +196,8 @@ class RowWriter:
 
     def default_value(self, index: int, ctx) -> Any:
         column = self.table.columns[index]
+        if column.sequence_oid is not None:
+            raise SqlError("0A000", "ON DELETE/UPDATE SET DEFAULT to a serial or identity column is not supported")
         if column.default_sql is None:
             return None
         fn = self._defaults.get(index)
@@ -205,20 +207,27 @@ class RowWriter:
             fn = self._defaults[index] = compile_scalar(expr, Layout([]))
         return fn((), ExecFrame(ctx=ctx))
 
+    # Foreign keys are checked after the rows are buffered, so that a row
+    # may reference another row of the same statement (PostgreSQL checks at
+    # the end of the statement); a failure fails the statement, and with it
+    # the transaction, so nothing partial is ever committed.
+
     async def insert_rows(self, txn, keyed_rows: list[tuple[bytes, tuple]], frame) -> None:
-        if self.table.foreign_keys:
-            await check_parents(txn, self.bc.catalog, self.table, [r for _, r in keyed_rows], frame.ctx)
         for key, row in keyed_rows:
             _buffer_row(txn, self, key, row)
+        if self.table.foreign_keys:
+            await check_parents(txn, self.bc.catalog, self.table, [r for _, r in keyed_rows], frame.ctx)
 
     async def update_row(self, txn, key: bytes, old: tuple, new: tuple, frame, depth: int = 0) -> bytes:
         if depth:
             self.validate(new, frame)
+        new_key = await _apply_update(txn, self, key, old, new, frame)
         if self.table.foreign_keys:
             await check_parents(txn, self.bc.catalog, self.table, [new], frame.ctx, [old])
         if self.bc.catalog.referencing.get(self.table.oid):
+            # After the parent's own write, so ON UPDATE CASCADE children find the new key.
             await enforce_children(txn, self.bc.catalog, self.table, self.writer_for, old, new, frame, depth)
-        return await _apply_update(txn, self, key, old, new, frame)
+        return new_key
 
     async def delete_row(self, txn, key: bytes, row: tuple, frame, depth: int = 0) -> None:
         if self.bc.catalog.referencing.get(self.table.oid):
@@ -244,6 +253,7 @@ class InsertPlan:
     update_where: Any
     returning: Returning | None
     returning_fn: Any
+    ignored_positions: set[int] = field(default_factory=set)  # OVERRIDING USER VALUE
 
     @property
     def columns(self) -> list[Column] | None:
@@ -267,12 +277,23 @@ def bind_insert(bc: BindContext, body: dict) -> InsertPlan:
     else:
         positions = list(table.live_columns)
     select = body.get("selectStmt")
-    if body.get("override", "OVERRIDING_NOT_SET") != "OVERRIDING_NOT_SET":
-        raise SqlError("0A000", "OVERRIDING is not supported")
+    override = body.get("override", "OVERRIDING_NOT_SET")
     source, positions = _bind_insert_source(bc, tc, select, positions, ctes)
+    # Identity columns: GENERATED ALWAYS refuses given values unless
+    # OVERRIDING SYSTEM VALUE; OVERRIDING USER VALUE ignores given values.
+    for pos in list(positions):
+        column = table.columns[pos]
+        if column.identity == "a" and override != "OVERRIDING_SYSTEM_VALUE" and override != "OVERRIDING_USER_VALUE":
+            raise SqlError(
+                "428C9",
+                f'cannot insert a non-DEFAULT value into column "{column.name}"',
+                detail=f'Column "{column.name}" is an identity column defined as GENERATED ALWAYS.',
+                hint="Use OVERRIDING SYSTEM VALUE to override.",
+            )
+    ignored = {pos for pos in positions if override == "OVERRIDING_USER_VALUE" and table.columns[pos].identity}
     writer = RowWriter(bc, tc)
     defaults = _bind_defaults(bc, tc, positions)
-    plan = InsertPlan(tc, writer, positions, source, defaults, None, (), [], None, None, None)
+    plan = InsertPlan(tc, writer, positions, source, defaults, None, (), [], None, None, None, ignored)
     if "onConflictClause" in body:
         _bind_on_conflict(bc, tc, body["onConflictClause"], plan)
     plan.returning = bind_returning(bc, tc, _returning_nodes(body))
@@ -349,6 +370,9 @@ def _bind_defaults(bc: BindContext, tc: TableContext, given: list[int]) -> list[
     for i, column in enumerate(tc.table.columns):
         if column.dropped:
             continue
+        if column.sequence_oid is not None:
+            out.append((i, ("nextval", column.sequence_oid)))
+            continue
         if column.default_sql is None:
             out.append((i, None))
             continue
@@ -407,7 +431,7 @@ def _bind_on_conflict(bc: BindContext, tc: TableContext, clause: dict, plan: Ins
 
 def _bind_set_list(bc, table: TableDef, targets: list, binder: ExprBinder, layout: Layout) -> list[tuple[int, Any]]:
     positions, exprs = _bind_set_exprs(bc, table, targets, binder)
-    if any(isinstance(n, E.SubLink) for e in exprs for n in E.walk(e)):
+    if any(isinstance(n, (E.SubLink, E.AsyncCall)) for e in exprs for n in E.walk(e)):
         raise SqlError("0A000", "subqueries in ON CONFLICT DO UPDATE SET are not supported")
     return [(pos, compile_scalar(expr, layout)) for pos, expr in zip(positions, exprs, strict=True)]
 
@@ -424,12 +448,16 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
         row: list[Any] = [None] * width
         given = set()
         for pos, value in zip(plan.target_positions, src, strict=False):
-            if value is _DEFAULT_MARK:
+            if value is _DEFAULT_MARK or pos in plan.ignored_positions:
                 continue
             row[pos] = value
             given.add(pos)
         for pos, default in plan.defaults:
-            if pos not in given and default is not None:
+            if pos in given or default is None:
+                continue
+            if type(default) is tuple:  # a serial or identity column
+                row[pos] = await rc.session.sequences.nextval(rc.session, writer.bc.catalog, default[1])
+            else:
                 row[pos] = default((), frame)
         new_rows.append(tuple(row))
     for row in new_rows:
@@ -440,12 +468,10 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
     arbiter = {ix.oid for ix in plan.arbiter}
     written: set[bytes] = set()
     returning_rows: list[tuple] = []
-    pending: list[tuple[bytes, tuple]] = []
+    inserted: list[tuple] = []
     affected = 0
     for row, key, current in zip(new_rows, keys, existing, strict=True):
         if key in written:
-            await writer.insert_rows(txn, pending, frame)  # make earlier rows of this statement visible
-            pending = []
             current = txn.buffer.values.get(key)  # inserted earlier by this statement
         conflict = (primary, key, current) if current is not None else await _unique_conflict(txn, writer, row, key)
         if conflict is not None:
@@ -481,16 +507,14 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
             if plan.returning is not None:
                 returning_rows.append(plan.returning_fn(writer._live(updated_row), frame))
             continue
-        pending.append((key, row))
+        _buffer_row(txn, writer, key, row)
+        inserted.append(row)
         written.add(key)
         affected += 1
         if plan.returning is not None:
             returning_rows.append(plan.returning_fn(writer._live(row), frame))
-        if len(pending) >= 1000:  # bounded: buffered writes are checked against foreign keys in batches
-            await writer.insert_rows(txn, pending, frame)
-            pending = []
-    if pending:
-        await writer.insert_rows(txn, pending, frame)
+    if inserted and table.foreign_keys:  # at the end of the statement, as PostgreSQL does
+        await check_parents(txn, writer.bc.catalog, table, inserted, frame.ctx)
     txn.depend_on(table.schema_key)
     return affected, returning_rows
 
@@ -639,10 +663,19 @@ def _bind_set_exprs(bc, table: TableDef, targets: list, binder: ExprBinder) -> t
             raise SqlError("0A000", "multiple-column assignment is not supported")
         column = table.columns[index]
         if node_kind(value) == "SetToDefault":
-            if column.default_sql is None:
-                expr: E.Expr = E.Const(None, column.type)
+            if column.sequence_oid is not None:
+                from qp.binder.expressions import _SEQUENCE_FUNCTIONS
+                from qp.types import INT8, OID
+
+                expr: E.Expr = E.AsyncCall("nextval", _SEQUENCE_FUNCTIONS["nextval"],
+                                           (E.Const(column.sequence_oid, OID),), INT8)
+            elif column.default_sql is None:
+                expr = E.Const(None, column.type)
             else:
                 expr = ExprBinder(bc, Scope(), QueryLevel()).bind(json.loads(column.default_sql))
+        elif column.identity == "a":
+            raise SqlError("428C9", f'column "{name}" can only be updated to DEFAULT',
+                           detail=f'Column "{name}" is an identity column defined as GENERATED ALWAYS.')
         else:
             expr = binder.bind(value)
         positions.append(index)

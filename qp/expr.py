@@ -244,6 +244,21 @@ class SubLink(Expr):
 
 
 @dataclass(frozen=True, slots=True)
+class AsyncCall(Expr):
+    """A function that needs the session and storage (nextval, setval):
+    evaluated per row before the row's expressions, like a subquery."""
+
+    name: str
+    fn: Any  # async fn(rc, *args)
+    args: tuple[Expr, ...]
+    type: SqlType
+    slot: int = field(default=-1, compare=False)
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
+
+@dataclass(frozen=True, slots=True)
 class AggRef(Expr):
     """The result of the i-th aggregate of the enclosing SELECT."""
 
@@ -294,7 +309,8 @@ def column_refs(expr: Expr) -> set[int]:
 def is_constant(expr: Expr) -> bool:
     """No columns, no parameters, no subqueries, nothing volatile."""
     for node in walk(expr):
-        if isinstance(node, (ColumnRef, OuterRef, Param, SubLink, AggRef, WindowRef, ContextValue, SetReturning)):
+        if isinstance(node, (ColumnRef, OuterRef, Param, SubLink, AggRef, WindowRef, ContextValue, SetReturning,
+                             AsyncCall)):
             return False
         if isinstance(node, Call) and (node.volatility != "i" or node.needs_context):
             return False
@@ -349,6 +365,9 @@ def map_children(e: Expr, fn) -> Expr:
         return replace(e, arg=fn(e.arg), array=fn(e.array))
     if isinstance(e, SubLink):
         return e if e.test is None else replace(e, test=fn(e.test))
+    if isinstance(e, AsyncCall):
+        args = tuple(fn(a) for a in e.args)
+        return e if all(a is b for a, b in zip(args, e.args, strict=True)) else replace(e, args=args)
     if isinstance(e, SetReturning):
         call = fn(e.call)
         return e if call is e.call else SetReturning(call)

@@ -30,7 +30,16 @@ import trio
 from qp import api
 from qp.api import Column, CommandComplete, DataRows, EmptyQuery, Notice, ParameterStatus, RowDescription
 from qp.context import EvalContext
-from qp.ddl import alter_table, backfill_batch, create_index, create_table, drop, rename
+from qp.ddl import (
+    alter_sequence,
+    alter_table,
+    backfill_batch,
+    create_index,
+    create_sequence,
+    create_table,
+    drop,
+    rename,
+)
 from qp.dml import run_insert, run_modify, run_truncate
 from qp.errors import SqlError, in_failed_transaction, schema_conflict
 from qp.exec.compile import ExecFrame
@@ -90,6 +99,9 @@ class Session:
         self.portals: dict[str, Portal] = {}
         self._cancel_scope: trio.CancelScope | None = None
         self.ctx = EvalContext()
+        from qp.sequences import SessionSequences
+
+        self.sequences = SessionSequences()
         self._refresh_ctx()
 
     def _startup_setting(self, name: str, value: str) -> None:
@@ -510,6 +522,11 @@ class Session:
             result = await alter_table(body, txn, catalog, bc)
         elif kind == "RenameStmt":
             result = await rename(body, txn, catalog)
+        elif kind == "CreateSeqStmt":
+            result = await create_sequence(body, txn, catalog)
+        elif kind == "AlterSeqStmt":
+            result = await alter_sequence(body, txn, catalog)
+            self.sequences.forget(result.sequence_oid)  # this session's cached block is stale now
         else:
             raise SqlError("0A000", f"unsupported statement: {kind.removesuffix('Stmt')}")
         events: list[api.Event] = [Notice(n) for n in result.notices]
@@ -863,5 +880,9 @@ def _ddl_tag(statement: Statement) -> str:
         return "DROP TABLE" if body.get("removeType") == "OBJECT_TABLE" else "DROP INDEX"
     if kind in ("AlterTableStmt", "RenameStmt"):
         return "ALTER TABLE"
+    if kind == "CreateSeqStmt":
+        return "CREATE SEQUENCE"
+    if kind == "AlterSeqStmt":
+        return "ALTER SEQUENCE"
     return kind.removesuffix("Stmt").upper()
 

@@ -136,9 +136,12 @@ def table_prefix(table_key_id: int, index_id: int) -> bytes:
     return _table_prefix.pack(NS_SQL, table_key_id, index_id)
 
 
+CATALOG_PREFIX = NS_SYSTEM + b"cat/"
+
+
 def is_schema_key(key: bytes) -> bool:
     """Catalog keys and tables' schema stamps: a conflict on one is a schema conflict."""
-    return key.startswith(NS_SYSTEM) or (key[:1] == NS_SQL and key[5:7] == b"\x00\x00")
+    return key.startswith(CATALOG_PREFIX) or (key[:1] == NS_SQL and key[5:7] == b"\x00\x00")
 
 
 def prefix_end(prefix: bytes) -> bytes:

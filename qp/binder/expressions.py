@@ -489,6 +489,8 @@ class ExprBinder:
     # -- functions ------------------------------------------------------------------
 
     def call_function(self, name: str, args: list[E.Expr]) -> E.Expr:
+        if name in _SEQUENCE_FUNCTIONS:
+            return self._sequence_call(name, args)
         resolved = resolve_function(name, [a.type for a in args])
         if resolved.returns_set:
             if not self.level.srf_allowed:
@@ -502,6 +504,35 @@ class ExprBinder:
         if resolved.returns_set:
             return _SetReturning(call)
         return fold(call, self.bc)
+
+    def _sequence_call(self, name: str, args: list[E.Expr]) -> E.Expr:
+        """nextval, currval, setval, lastval: they read and write sequence state."""
+        expected = {"nextval": 1, "currval": 1, "lastval": 0, "setval": (2, 3)}[name]
+        if len(args) not in (expected if isinstance(expected, tuple) else (expected,)):
+            raise SqlError("42883", f"function {name}({', '.join(format_type(a.type) for a in args)}) does not exist")
+        if args:
+            args[0] = self._sequence_oid(args[0])
+        if name == "setval":
+            args[1] = coerce(args[1], INT8, self.bc)
+            if len(args) == 3:
+                args[2] = coerce(args[2], BOOL, self.bc)
+        return E.AsyncCall(name, _SEQUENCE_FUNCTIONS[name], tuple(args), INT8)
+
+    def _sequence_oid(self, arg: E.Expr) -> E.Expr:
+        from qp.types import OID
+
+        if isinstance(arg, E.Const) and isinstance(arg.value, str):
+            name = arg.value
+            parts = [p.strip('"') for p in name.split(".")]
+            if len(parts) == 2 and parts[0] != "public":
+                raise SqlError("42P01", f'relation "{name}" does not exist')
+            sequence = self.bc.catalog.find_sequence(parts[-1] if len(parts) < 2 else parts[1])
+            if sequence is None:
+                raise SqlError("42P01", f'relation "{name}" does not exist')
+            return E.Const(sequence.oid, OID)
+        if isinstance(arg, E.Const) and arg.value is None:
+            return E.Const(None, OID)
+        return coerce(arg, OID, self.bc, "explicit")
 
     def b_FuncCall(self, n: dict) -> E.Expr:
         names = string_list(n.get("funcname"))
@@ -618,6 +649,32 @@ class ExprBinder:
             kind = "all" if link == "ALL_SUBLINK" else "any"
             return E.SubLink(kind, query, BOOL, test=test, op=compare, correlated=correlated)
         raise SqlError("0A000", f"{link} subqueries are not supported")
+
+
+async def _nextval(rc, oid):
+    if oid is None:
+        return None
+    return await rc.session.sequences.nextval(rc.session, await rc.session.catalog_for(rc.txn), oid)
+
+
+async def _currval(rc, oid):
+    if oid is None:
+        return None
+    return rc.session.sequences.currval(await rc.session.catalog_for(rc.txn), oid)
+
+
+async def _lastval(rc):
+    return rc.session.sequences.lastval()
+
+
+async def _setval(rc, oid, value, is_called=True):
+    if oid is None or value is None:
+        return None
+    catalog = await rc.session.catalog_for(rc.txn)
+    return await rc.session.sequences.setval(rc.session, catalog, oid, value, is_called is not False)
+
+
+_SEQUENCE_FUNCTIONS = {"nextval": _nextval, "currval": _currval, "lastval": _lastval, "setval": _setval}
 
 
 def _row_compare(ops: list, negate_all: bool):

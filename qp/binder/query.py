@@ -633,6 +633,10 @@ class QueryBinder:
         columns = [ScopeColumn(n, E.ColumnRef(c, t, n)) for n, c, t in zip(names, cids, types, strict=True)]
         scope.items.append(RangeItem(alias, columns))
         scope.item_named(alias)
+        # A derived table (or WITH query) cannot see this level's other FROM
+        # items, so what it reads from outside comes from enclosing queries:
+        # this query depends on those values too.
+        scope.outer_refs |= query.outer_refs
         return FromSubquery(query, cids, alias)
 
     def _bind_range_var(self, body: dict, scope: Scope) -> Any:

@@ -129,7 +129,14 @@ class _Codegen:
         return f"O[{position}]"
 
     def gen_SubLink(self, e: E.SubLink) -> str:
-        assert e.slot >= 0
+        if e.slot < 0:
+            raise SqlError("0A000", "subqueries are not supported in this position")
+        self.uses.add("S")
+        return f"_sub(S[{e.slot}])"
+
+    def gen_AsyncCall(self, e: E.AsyncCall) -> str:
+        if e.slot < 0:
+            raise SqlError("0A000", f"{e.name}() is not supported in this position")
         self.uses.add("S")
         return f"_sub(S[{e.slot}])"
 
@@ -375,4 +382,5 @@ def compile_batch(
 
 
 def has_sublinks(exprs: list[E.Expr | None]) -> bool:
-    return any(isinstance(n, E.SubLink) for e in exprs if e is not None for n in E.walk(e))
+    """Whether evaluating `exprs` needs per-row async work (subqueries, nextval)."""
+    return any(isinstance(n, (E.SubLink, E.AsyncCall)) for e in exprs if e is not None for n in E.walk(e))

@@ -66,6 +66,9 @@ class SublinkSlots:
         values = []
         for link, plan, outer_fn, test_fn in self.slots:
             try:
+                if isinstance(link, E.AsyncCall):  # outer_fn computes its arguments
+                    values.append(await link.fn(rc, *outer_fn(row, rc.frame)))
+                    continue
                 outer = outer_fn(row, rc.frame) if outer_fn is not None else ()
                 test = test_fn(row, rc.frame) if test_fn is not None else None
                 values.append(await run_sublink(link, plan, outer, test, rc))

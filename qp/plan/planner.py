@@ -288,6 +288,11 @@ class Planner:
 
         def visit(e: E.Expr) -> E.Expr:
             e = E.map_children(e, visit)
+            if isinstance(e, E.AsyncCall):
+                args_fn = compile_row(list(e.args), Layout(input_cids, self.outer_positions))
+                linked = replace(e, slot=len(slots))
+                slots.append((linked, None, args_fn, None))
+                return linked
             if not isinstance(e, E.SubLink):
                 return e
             outer = sorted(e.query.outer_refs)
