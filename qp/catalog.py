@@ -301,6 +301,40 @@ class TableDef:
         )
 
 
+@dataclass(frozen=True)
+class ViewDef:
+    """A view: a stored query (its parse tree as JSON) expanded where it is named.
+
+    Views are read-only, as in DSQL. `depends_on` lists the relations the query
+    names, so dropping one of them is refused (or cascades to the view)."""
+
+    oid: int
+    name: str
+    query: str  # the SelectStmt parse tree, as JSON
+    sql: str  # the query as the user wrote it
+    columns: tuple[tuple[str, int, int], ...]  # (name, type oid, typmod)
+    depends_on: tuple[int, ...] = ()
+    schema: str = DEFAULT_SCHEMA
+    kind: str = "view"
+
+    @cached_property
+    def descriptor_key(self) -> bytes:
+        return relation_key(self.oid)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c[0] for c in self.columns]
+
+    def to_record(self) -> dict:
+        return {"kind": "view", "oid": self.oid, "name": self.name, "schema": self.schema, "query": self.query,
+                "sql": self.sql, "columns": [list(c) for c in self.columns], "depends_on": list(self.depends_on)}
+
+    @staticmethod
+    def from_record(record: dict) -> ViewDef:
+        return ViewDef(record["oid"], record["name"], record["query"], record["sql"],
+                       tuple(tuple(c) for c in record["columns"]), tuple(record["depends_on"]), record["schema"])
+
+
 SEQUENCE_STATE_PREFIX = keys.NS_SYSTEM + b"seq/"
 
 
@@ -357,6 +391,7 @@ class CatalogSnapshot:
     version: int
     tables: dict[tuple[str, str], TableDef] = field(default_factory=dict)
     sequences: dict[tuple[str, str], SequenceDef] = field(default_factory=dict)
+    views: dict[tuple[str, str], ViewDef] = field(default_factory=dict)
     next_oid: int = FIRST_USER_OID
     # Per-snapshot caches of things derived from descriptors (bound defaults,
     # compiled checks); keyed by table oid. Safe because the snapshot never changes.
@@ -391,7 +426,14 @@ class CatalogSnapshot:
             (schema, name) in self.tables
             or (schema, name) in self.indexes_by_name
             or (schema, name) in self.sequences
+            or (schema, name) in self.views
         )
+
+    def find_view(self, name: str, schema: str | None = None) -> ViewDef | None:
+        return self.views.get((schema or DEFAULT_SCHEMA, name))
+
+    def dependent_views(self, oid: int) -> list[ViewDef]:
+        return [v for v in self.views.values() if oid in v.depends_on]
 
     def find_sequence(self, name: str, schema: str | None = None) -> SequenceDef | None:
         return self.sequences.get((schema or DEFAULT_SCHEMA, name))
@@ -407,6 +449,10 @@ class CatalogSnapshot:
             if record.get("kind") == "sequence":
                 sequence = SequenceDef.from_record(record)
                 snapshot.sequences[(sequence.schema, sequence.name)] = sequence
+                continue
+            if record.get("kind") == "view":
+                view = ViewDef.from_record(record)
+                snapshot.views[(view.schema, view.name)] = view
                 continue
             table = TableDef.from_record(record)
             snapshot.tables[(table.schema, table.name)] = table

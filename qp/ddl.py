@@ -46,6 +46,7 @@ from qp.catalog import (
     IndexDef,
     IndexState,
     TableDef,
+    ViewDef,
     require_key_type,
 )
 from qp.constraints import default_fk_name, foreign_key_from
@@ -91,11 +92,7 @@ def _write_catalog(txn, version: int, next_oid: int | None, changes: list[tuple[
     for table, record in changes:
         txn.put(table.descriptor_key, record)
         txn.put(table.schema_key, version + 1)
-    txn.put(VERSION_KEY, version + 1)
-    if next_oid is not None:
-        txn.put(NEXT_OID_KEY, next_oid)
-    txn.catalog_version_written = version + 1
-    txn.ddl_count += 1
+    _bump_version(txn, version, next_oid)
 
 
 def _check_name(name: str) -> str:
@@ -397,6 +394,8 @@ async def drop(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
     kind = body.get("removeType")
     if kind == "OBJECT_SEQUENCE":
         return await drop_sequences(body, txn, catalog)
+    if kind == "OBJECT_VIEW":
+        return await drop_views(body, txn, catalog)
     if kind not in ("OBJECT_TABLE", "OBJECT_INDEX"):
         what = (kind or "OBJECT_UNKNOWN").removeprefix("OBJECT_").lower()
         raise SqlError("0A000", f"DROP {what.upper()} is not supported")
@@ -447,6 +446,10 @@ async def drop(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
             changes = [(t, v) for t, v in changes if t.oid != table.oid]
             changes.append((table, table.to_record()))
     dropped = {t.oid for t, v in changes if v is None}
+    views = _views_to_drop(catalog, dropped, body.get("behavior") == "DROP_CASCADE",
+                           {oid: f"table {catalog.by_oid[oid].name}" for oid in dropped}, notices)
+    for view in views:
+        txn.put(view.descriptor_key, None)
     for oid in list(dropped):
         for child, fk in catalog.referencing.get(oid, ()):
             if child.oid in dropped:
@@ -465,7 +468,7 @@ async def drop(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
             changed_tables[child.oid] = current
             changes = [(t, v) for t, v in changes if t.oid != child.oid]
             changes.append((current, current.to_record()))
-    if changes:
+    if changes or views:
         version, _ = await _catalog_counters(txn)
         _write_catalog(txn, version, None, changes)
         for sequence in catalog.sequences.values():  # sequences owned by dropped tables go with them
@@ -567,6 +570,112 @@ async def backfill_batch(txn, table: TableDef, index: IndexDef, start: bytes, ba
     if count < batch_rows or resume is None:
         return None
     return resume + b"\x00"
+
+
+# -- views ------------------------------------------------------------------------------------------
+
+async def create_view(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext, sql: str) -> DdlResult:
+    from qp.binder.query import QueryBinder
+
+    relation = body["view"]
+    schema = _schema_of(relation)
+    name = _check_name(relation["relname"])
+    if relation.get("relpersistence") == "t":
+        raise SqlError("0A000", "TEMPORARY or TEMP view not supported")
+    if body.get("withCheckOption", "NO_CHECK_OPTION") != "NO_CHECK_OPTION":
+        raise SqlError("0A000", "WITH CHECK OPTION is not supported: views are read-only")
+    query_node = body["query"]
+    query = QueryBinder(bc).bind_query(query_node)
+    names = list(query.names)
+    aliases = string_list(body.get("aliases"))
+    if len(aliases) > len(names):
+        raise SqlError("42601", "CREATE VIEW specifies more column names than columns")
+    names[: len(aliases)] = aliases
+    if len(set(names)) != len(names):
+        duplicate = next(n for n in names if names.count(n) > 1)
+        raise SqlError("42701", f'column "{duplicate}" specified more than once')
+    types = query.output_types()
+    columns = tuple((n, t.oid, t.typmod) for n, t in zip(names, types, strict=True))
+    existing = catalog.find_view(name)
+    if existing is not None and not body.get("replace"):
+        raise SqlError("42P07", f'relation "{name}" already exists')
+    if existing is None and catalog.relation_name_taken(name, schema):
+        raise SqlError("42P07" if not body.get("replace") else "42809", f'relation "{name}" already exists'
+                       if not body.get("replace") else f'"{name}" is not a view')
+    version, next_oid = await _catalog_counters(txn)
+    if existing is not None:
+        for (old_name, old_type, _), (new_name, new_type, _) in zip(existing.columns, columns, strict=False):
+            if old_name != new_name:
+                raise SqlError("42P16", f'cannot change name of view column "{old_name}" to "{new_name}"')
+            if old_type != new_type:
+                raise SqlError("42P16", f'cannot change data type of view column "{old_name}"')
+        if len(columns) < len(existing.columns):
+            raise SqlError("42P16", "cannot drop columns from view")
+        oid = existing.oid
+    else:
+        oid = max(next_oid, catalog.next_oid)
+    depends = tuple(sorted(o for o in bc.tables_read if o != oid))
+    view = ViewDef(oid, name, json.dumps(query_node), sql, columns, depends, schema)
+    txn.put(view.descriptor_key, view.to_record())
+    _bump_version(txn, version, None if existing else oid + 1)
+    return DdlResult("CREATE VIEW")
+
+
+def _bump_version(txn, version: int, next_oid: int | None) -> None:
+    txn.put(VERSION_KEY, version + 1)
+    if next_oid is not None:
+        txn.put(NEXT_OID_KEY, next_oid)
+    txn.catalog_version_written = version + 1
+    txn.ddl_count += 1
+
+
+def _views_to_drop(catalog: CatalogSnapshot, oids: set[int], cascade: bool, what: dict[int, str],
+                   notices: list[str]) -> list[ViewDef]:
+    """Views that depend on `oids` (transitively): refused unless CASCADE."""
+    out: list[ViewDef] = []
+    pending = list(oids)
+    seen = set(oids)
+    while pending:
+        oid = pending.pop()
+        for view in catalog.dependent_views(oid):
+            if view.oid in seen:
+                continue
+            if not cascade:
+                raise SqlError(
+                    "2BP01", f"cannot drop {what[oid]} because other objects depend on it",
+                    detail=f"view {view.name} depends on {what[oid]}",
+                    hint="Use DROP ... CASCADE to drop the dependent objects too.",
+                )
+            notices.append(f"drop cascades to view {view.name}")
+            seen.add(view.oid)
+            what[view.oid] = f"view {view.name}"
+            out.append(view)
+            pending.append(view.oid)
+    return out
+
+
+async def drop_views(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
+    notices: list[str] = []
+    chosen: list[ViewDef] = []
+    for obj in body.get("objects", ()):
+        names = string_list(obj["List"]["items"]) if "List" in obj else string_list([obj])
+        view = catalog.find_view(names[-1]) if len(names) == 1 or names[-2] == "public" else None
+        if view is None:
+            if catalog.find_table(names[-1]) is not None:
+                raise SqlError("42809", f'"{names[-1]}" is not a view', hint="Use DROP TABLE to remove a table.")
+            if body.get("missing_ok"):
+                notices.append(f'view "{names[-1]}" does not exist, skipping')
+                continue
+            raise SqlError("42P01", f'view "{names[-1]}" does not exist')
+        chosen.append(view)
+    what = {v.oid: f"view {v.name}" for v in chosen}
+    chosen += _views_to_drop(catalog, {v.oid for v in chosen}, body.get("behavior") == "DROP_CASCADE", what, notices)
+    if chosen:
+        version, _ = await _catalog_counters(txn)
+        for view in chosen:
+            txn.put(view.descriptor_key, None)
+        _bump_version(txn, version, None)
+    return DdlResult("DROP VIEW", notices)
 
 
 # -- sequences ---------------------------------------------------------------------------------------
@@ -853,6 +962,11 @@ def _alter_one(table: TableDef, cmd: dict, catalog: CatalogSnapshot, bc: BindCon
             raise SqlError("0A000", "ALTER TABLE ADD COLUMN with constraint not supported")
         column = ColumnDef(col_name, col_type)
         return replace(table, columns=table.columns + (column,))
+    if subtype in ("AT_DropColumn", "AT_AlterColumnType") and catalog.dependent_views(table.oid):
+        view = catalog.dependent_views(table.oid)[0]
+        raise SqlError("2BP01", f"cannot alter table {table.name} because other objects depend on it",
+                       detail=f"view {view.name} depends on table {table.name}",
+                       hint="Drop the view first (DROP VIEW), then recreate it.")
     if subtype == "AT_DropColumn":
         index = table.column_index(name)
         if index is None:
@@ -908,6 +1022,16 @@ async def rename(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
     kind = body.get("renameType")
     relation = body.get("relation")
     new_name = _check_name(body["newname"])
+    if kind == "OBJECT_VIEW":
+        view = catalog.find_view(relation["relname"])
+        if view is None:
+            raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
+        if catalog.relation_name_taken(new_name):
+            raise SqlError("42P07", f'relation "{new_name}" already exists')
+        version, _ = await _catalog_counters(txn)
+        txn.put(view.descriptor_key, replace(view, name=new_name).to_record())
+        _bump_version(txn, version, None)
+        return DdlResult("ALTER VIEW")
     if kind in ("OBJECT_TABLE", "OBJECT_COLUMN"):
         _schema_of(relation)
         table = catalog.find_table(relation["relname"])
@@ -915,6 +1039,12 @@ async def rename(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
             if body.get("missing_ok"):
                 return DdlResult("ALTER TABLE", [f'relation "{relation["relname"]}" does not exist, skipping'])
             raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
+        if catalog.dependent_views(table.oid):
+            view = catalog.dependent_views(table.oid)[0]
+            # Views name their tables and columns and are bound again where they
+            # are used, so a rename would break them (PostgreSQL would follow it).
+            raise SqlError("0A000", f"cannot rename {table.name} or its columns while view {view.name} depends on it",
+                           hint="Drop the view first (DROP VIEW), then recreate it.")
         if kind == "OBJECT_TABLE":
             if catalog.relation_name_taken(new_name, table.schema):
                 raise SqlError("42P07", f'relation "{new_name}" already exists')

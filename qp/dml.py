@@ -65,6 +65,8 @@ class TableContext:
 def target_context(bc: BindContext, relation: dict, ctes: dict | None = None) -> TableContext:
     scope = Scope(inherited_ctes=ctes or {})
     binder = QueryBinder(bc)
+    if bc.catalog.find_view(relation["relname"]) is not None and relation.get("schemaname") in (None, "public"):
+        raise SqlError("0A000", f'cannot change view "{relation["relname"]}": views are read-only (as in DSQL)')
     item = binder._bind_range_var(relation, scope)
     if not isinstance(item, FromTable):
         raise SqlError("42809", f'cannot change relation "{relation["relname"]}"')

@@ -37,6 +37,7 @@ from qp.ddl import (
     create_index,
     create_sequence,
     create_table,
+    create_view,
     drop,
     rename,
 )
@@ -524,6 +525,8 @@ class Session:
             result = await rename(body, txn, catalog)
         elif kind == "CreateSeqStmt":
             result = await create_sequence(body, txn, catalog)
+        elif kind == "ViewStmt":
+            result = await create_view(body, txn, catalog, bc, statement.text)
         elif kind == "AlterSeqStmt":
             result = await alter_sequence(body, txn, catalog)
             self.sequences.forget(result.sequence_oid)  # this session's cached block is stale now
@@ -877,11 +880,13 @@ def _ddl_tag(statement: Statement) -> str:
     if kind == "IndexStmt":
         return "CREATE INDEX"
     if kind == "DropStmt":
-        return "DROP TABLE" if body.get("removeType") == "OBJECT_TABLE" else "DROP INDEX"
+        return "DROP " + body.get("removeType", "OBJECT_TABLE").removeprefix("OBJECT_")
     if kind in ("AlterTableStmt", "RenameStmt"):
         return "ALTER TABLE"
     if kind == "CreateSeqStmt":
         return "CREATE SEQUENCE"
+    if kind == "ViewStmt":
+        return "CREATE VIEW"
     if kind == "AlterSeqStmt":
         return "ALTER SEQUENCE"
     return kind.removesuffix("Stmt").upper()

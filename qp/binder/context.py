@@ -78,6 +78,7 @@ class BindContext:
         # > 0 while binding arguments that constant folding may later prune
         # (COALESCE, CASE, AND, OR): folding errors wait until then.
         self.lenient = 0
+        self.view_depth = 0
 
     def new_cid(self, name: str = "") -> int:
         cid = next(self._cids)

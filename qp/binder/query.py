@@ -12,6 +12,7 @@ become hidden sort columns, except under DISTINCT (42P10).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,10 @@ from qp.errors import SqlError
 from qp.functions import resolve_function
 from qp.parse import node_body, node_kind, string_list
 from qp.types import INT8, TEXT, UNKNOWN, SqlType, common_type
+
+# Views may name views; this bounds how deep (a cycle made by CREATE OR
+# REPLACE VIEW would otherwise recurse forever).
+VIEW_NESTING_MAX = 64
 
 # -- bound FROM items -----------------------------------------------------------
 
@@ -660,6 +665,9 @@ class QueryBinder:
         table = None
         if schema in (None, "public"):
             table = self.bc.catalog.find_table(name)
+            view = self.bc.catalog.find_view(name) if table is None else None
+            if view is not None:
+                return self._bind_view(view, alias_node, alias, scope)
         if table is None:
             if self.bc.resolve_special_relation is not None:
                 relation = self.bc.resolve_special_relation(schema, name)
@@ -684,6 +692,19 @@ class QueryBinder:
         scope.items.append(RangeItem(alias, columns, table))
         scope.item_named(alias)
         return FromTable(table, alias, cids)
+
+    def _bind_view(self, view: Any, alias_node: dict | None, alias: str, scope: Scope) -> FromSubquery:
+        """A view is its query, bound afresh where it is named (it sees no outer query)."""
+        self.bc.view_depth += 1
+        try:
+            if self.bc.view_depth > VIEW_NESTING_MAX:
+                raise SqlError("42P17", f'infinite recursion detected in rules for relation "{view.name}"')
+            query = self.bind_query(json.loads(view.query))
+        finally:
+            self.bc.view_depth -= 1
+        query.names = list(view.column_names) + list(query.names[len(view.column_names):])
+        self.bc.tables_read.add(view.oid)
+        return self._subquery_item(query, alias_node, alias, scope)
 
     def _virtual_item(self, relation: Any, alias_node: dict | None, alias: str, scope: Scope) -> FromVirtual:
         colnames = string_list((alias_node or {}).get("colnames"))
