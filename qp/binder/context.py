@@ -45,6 +45,7 @@ class WindowCall:
     type: SqlType
     filter: E.Expr | None = None
     distinct: bool = False
+    star: bool = False
 
 
 @dataclass
@@ -56,6 +57,8 @@ class QueryLevel:
     what: str = "WHERE"  # the clause being bound, for error messages
     srf_allowed: bool = False
     has_srf: bool = False
+    named_windows: dict = field(default_factory=dict)  # WINDOW w AS (...)
+    in_aggregate: bool = False
 
 
 class BindContext:

@@ -539,9 +539,9 @@ class ExprBinder:
         if len(names) > 1 and names[0] not in ("pg_catalog",):
             raise SqlError("42883", f"function {'.'.join(names)} does not exist")
         name = names[-1]
-        if "over" in n:
-            raise SqlError("0A000", "window functions are not supported yet")
         star = bool(n.get("agg_star"))
+        if "over" in n:
+            return self._window(name, n, star)
         if is_aggregate(name):
             return self._aggregate(name, n, star)
         if star or n.get("agg_distinct") or "agg_filter" in n or "agg_order" in n:
@@ -557,6 +557,7 @@ class ExprBinder:
         if not level.agg_allowed:
             raise SqlError("42803", f"aggregate functions are not allowed in {level.what}")
         level.agg_allowed = False  # no aggregates inside aggregate arguments
+        level.in_aggregate = True
         try:
             args = [self.bind(a) for a in n.get("args", ())]
             args = [resolve_unknown(a, self.bc) for a in args]
@@ -564,6 +565,7 @@ class ExprBinder:
             order = tuple(self._sort_item(s) for s in n.get("agg_order", ()))
         finally:
             level.agg_allowed = True
+            level.in_aggregate = False
         if any(isinstance(x, E.OuterRef) for a in args for x in E.walk(a)) and not any(
             isinstance(x, E.ColumnRef) for a in args for x in E.walk(a)
         ):
@@ -604,6 +606,107 @@ class ExprBinder:
         test = E.ArrayExpr(tuple(tests), UNKNOWN)
         return E.SubLink("all" if is_all else "any", query, BOOL, test=test, op=compare, correlated=correlated,
                          row=True)
+
+    def _window(self, name: str, n: dict, star: bool) -> E.Expr:
+        from qp.binder.context import WindowCall
+        from qp.exec.windows import DEFAULT_FRAME, RANKING, WINDOW_ONLY, Frame, check_frame
+
+        level = self.level
+        if level.in_aggregate:
+            raise SqlError("42803", "aggregate function calls cannot contain window function calls")
+        if not level.window_allowed:
+            raise SqlError("42P20", f"window functions are not allowed in {level.what}")
+        if n.get("agg_distinct"):
+            raise SqlError("0A000", "DISTINCT is not implemented for window functions")
+        if n.get("agg_order"):
+            raise SqlError("0A000", "aggregate ORDER BY is not implemented for window functions")
+        spec = self._window_spec(n["over"])
+        level.window_allowed = False  # no window calls inside window calls
+        try:
+            args = [resolve_unknown(self.bind(a), self.bc) for a in n.get("args", ())]
+            partition = [resolve_unknown(self.bind(p), self.bc) for p in spec.get("partitionClause", ())]
+            order = [self._sort_item(o) for o in spec.get("orderClause", ())]
+            filter_expr = self.bind_bool(n["agg_filter"], "FILTER") if "agg_filter" in n else None
+            options = spec.get("frameOptions", DEFAULT_FRAME)
+            start = self._frame_offset(spec.get("startOffset"))
+            end = self._frame_offset(spec.get("endOffset"))
+        finally:
+            level.window_allowed = True
+        frame = Frame(options, start, end)
+        check_frame(frame)
+        if name in WINDOW_ONLY:
+            if filter_expr is not None:
+                raise SqlError("0A000", "FILTER is not implemented for non-aggregate window functions")
+            resolved, return_type, args = self._window_function(name, args)
+            if name in RANKING and name != "ntile":
+                args = []
+        elif is_aggregate(name):
+            resolved = resolve_aggregate(name, [a.type for a in args], star)
+            args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
+            return_type = resolved.return_type
+        else:
+            raise SqlError("42809", f"OVER specified, but {name} is not a window function nor an aggregate function")
+        cid = self.bc.new_cid(name)
+        level.windows.append(WindowCall(cid, name, resolved, tuple(args), tuple(partition), tuple(order), frame,
+                                        return_type, filter_expr, False, star))
+        return E.ColumnRef(cid, return_type, name)
+
+    def _window_spec(self, over: dict) -> dict:
+        """The window definition, with a named window (WINDOW w AS ...) merged in."""
+        # `OVER w` sets name (a reference, in a call); `OVER (w ORDER BY x)` sets refname.
+        ref = over.get("refname") or over.get("name")
+        if ref is None:
+            return over
+        base = self.level.named_windows.get(ref)
+        if base is None:
+            raise SqlError("42704", f'window "{ref}" does not exist')
+        merged = dict(base)
+        if over.get("partitionClause"):
+            raise SqlError("42P20", f'cannot override PARTITION BY clause of window "{ref}"')
+        if over.get("orderClause"):
+            if base.get("orderClause"):
+                raise SqlError("42P20", f'cannot override ORDER BY clause of window "{ref}"')
+            merged["orderClause"] = over["orderClause"]
+        if over.get("frameOptions", 0) & 1:
+            merged["frameOptions"] = over["frameOptions"]
+            merged["startOffset"] = over.get("startOffset")
+            merged["endOffset"] = over.get("endOffset")
+        return merged
+
+    def _frame_offset(self, node: dict | None) -> E.Expr | None:
+        if node is None:
+            return None
+        expr = coerce(self.bind(node), INT8, self.bc)
+        if E.column_refs(expr):
+            raise SqlError("42P10", "argument of ROWS must not contain variables")
+        return expr
+
+    def _window_function(self, name: str, args: list[E.Expr]):
+        """The signature of a pure window function: (marker, return type, coerced args)."""
+        from qp.types import FLOAT8
+
+        counts = {"row_number": (0,), "rank": (0,), "dense_rank": (0,), "percent_rank": (0,), "cume_dist": (0,),
+                  "ntile": (1,), "lag": (1, 2, 3), "lead": (1, 2, 3), "first_value": (1,), "last_value": (1,),
+                  "nth_value": (2,)}[name]
+        if len(args) not in counts:
+            raise SqlError("42883", f"function {name}({', '.join(format_type(a.type) for a in args)}) does not exist")
+        if name in ("row_number", "rank", "dense_rank"):
+            return name, INT8, args
+        if name in ("percent_rank", "cume_dist"):
+            return name, FLOAT8, args
+        if name == "ntile":
+            return name, INT4, [coerce(args[0], INT4, self.bc)]
+        value_type = args[0].type
+        rest = []
+        if name in ("lag", "lead"):
+            if len(args) > 1:
+                rest.append(coerce(args[1], INT4, self.bc))
+            if len(args) > 2:
+                common = common_type([value_type, args[2].type], name)
+                return name, common, [coerce(args[0], common, self.bc), rest[0], coerce(args[2], common, self.bc)]
+        elif name == "nth_value":
+            rest.append(coerce(args[1], INT4, self.bc))
+        return name, value_type, [args[0], *rest]
 
     def _sort_item(self, node: dict) -> tuple[E.Expr, bool, bool]:
         sort = node["SortBy"]

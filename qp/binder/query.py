@@ -140,6 +140,7 @@ class BoundSelect(BoundQueryBase):
     distinct_on: list[int] | None = None  # output cids
     aggregated: bool = False
     has_srf: bool = False
+    windows: list = field(default_factory=list)  # WindowCall, computed after grouping
 
     def output_types(self) -> list[SqlType]:
         return [t.type for t in self.targets]
@@ -291,8 +292,14 @@ class QueryBinder:
             query.where = binder.bind_bool(body["whereClause"], "WHERE")
             assert_no_sets(query.where)
 
-        # Select list (aggregates allowed; set-returning functions too).
+        for window_node in body.get("windowClause", ()):
+            window = window_node["WindowDef"]
+            if window["name"] in level.named_windows:
+                raise SqlError("42P20", f'window "{window["name"]}" is already defined')
+            level.named_windows[window["name"]] = window
+        # Select list (aggregates and window functions allowed; set-returning functions too).
         level.agg_allowed = True
+        level.window_allowed = True
         level.srf_allowed = True
         level.what = "SELECT"
         raw_targets: list[E.Expr] = []
@@ -314,6 +321,7 @@ class QueryBinder:
 
         # GROUP BY: input columns, then output names and positions.
         level.agg_allowed = False
+        level.window_allowed = False
         level.what = "GROUP BY"
         for item in body.get("groupClause", ()):
             if node_kind(item) in ("GroupingSet",):
@@ -333,13 +341,16 @@ class QueryBinder:
 
         # ORDER BY: output names and positions, else expressions over the input.
         level.what = "ORDER BY"
+        level.window_allowed = True
         order_items: list[tuple[int | None, E.Expr | None, bool, bool]] = []
         for sort_node in body.get("sortClause", ()):
             order_items.append(self._order_item(sort_node, raw_targets, query.names, binder))
         level.agg_allowed = False
+        level.window_allowed = False
 
         query.aggregated = bool(level.aggregates or query.group_exprs or query.having is not None)
         query.aggregates = level.aggregates
+        query.windows = level.windows
         if query.aggregated:
             self._apply_grouping(query, raw_targets, order_items)
         else:
@@ -427,7 +438,9 @@ class QueryBinder:
             cid = expr.cid if isinstance(expr, E.ColumnRef) else bc.new_cid("group")
             group_map.append((expr, cid))
             query.group_cids.append(cid)
-        available = set(query.group_cids) | {a.cid for a in query.aggregates}
+        # Window calls run after grouping: their results are available to the
+        # select list, and their inputs are rewritten like it.
+        available = set(query.group_cids) | {a.cid for a in query.aggregates} | {w.cid for w in query.windows}
 
         def rewrite(e: E.Expr) -> E.Expr:
             for g, cid in group_map:
@@ -449,6 +462,12 @@ class QueryBinder:
         query.targets = [rewrite(t) for t in raw_targets]
         if query.having is not None:
             query.having = rewrite(query.having)
+        for window in query.windows:
+            window.args = tuple(rewrite(a) for a in window.args)
+            window.partition = tuple(rewrite(p) for p in window.partition)
+            window.order = tuple((rewrite(e), d, nf) for e, d, nf in window.order)
+            if window.filter is not None:
+                window.filter = rewrite(window.filter)
         for i, (position, expr, desc, nulls_first) in enumerate(order_items):
             if expr is not None:
                 order_items[i] = (position, rewrite(expr), desc, nulls_first)

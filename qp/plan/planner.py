@@ -113,6 +113,8 @@ class Planner:
             )
             if q.having is not None:
                 op = self._filter(op, q.having)
+        if q.windows:
+            op = self._windows(op, q.windows)
         exprs = list(q.targets) + list(q.hidden)
         cids = list(q.target_cids) + list(q.hidden_cids)
         if q.has_srf:
@@ -135,6 +137,14 @@ class Planner:
             op = FilterProject(op, None, [E.ColumnRef(c, UNKNOWN) for c in q.target_cids], list(q.target_cids),
                                SublinkSlots([]), self.outer_positions)
         return op
+
+    def _windows(self, op: Operator, windows: list) -> Operator:
+        from qp.exec.windows import WindowAgg
+
+        inputs = [e for w in windows for e in (*w.args, *w.partition, *(o[0] for o in w.order))]
+        if has_sublinks(inputs):
+            raise SqlError("0A000", "subqueries inside window function calls are not supported")
+        return WindowAgg(op, windows, self.outer_positions)
 
     def _plan_values(self, q: BoundValues) -> Operator:
         rows = []
@@ -426,6 +436,8 @@ def referenced_cids(q: Any, include_where: bool = True) -> set[int]:
         if isinstance(query, BoundSelect):
             where = query.where if (include_where or query is not top) else None
             yield from (where, query.having, *query.targets, *query.hidden, *query.group_exprs)
+            for window in query.windows:
+                yield from (*window.args, *window.partition, *(o[0] for o in window.order), window.filter)
             for agg in query.aggregates:
                 yield from agg.args
                 yield agg.filter
