@@ -79,6 +79,7 @@ class DdlResult:
         if build_index is not None:
             self.followups.append(("build_index", *build_index))
         self.sequence_oid: int | None = None
+        self.object_id: int | None = None  # the index a build job is about
         self.build_index = build_index  # (table oid, index name): run the online build after commit
 
 
@@ -531,7 +532,9 @@ async def create_index(body: dict, txn, catalog: CatalogSnapshot, *, asynchronou
                      IndexState.WRITE_ONLY)
     updated = replace(table, indexes=table.indexes + (index,), next_index_id=table.next_index_id + 1)
     _write_catalog(txn, version, oid + 1, [(updated, updated.to_record())])
-    return DdlResult("CREATE INDEX", build_index=(table.oid, index_name))
+    result = DdlResult("CREATE INDEX", build_index=(table.oid, index_name))
+    result.object_id = oid
+    return result
 
 
 async def backfill_batch(txn, table: TableDef, index: IndexDef, start: bytes, batch_rows: int, frame_ctx) -> bytes | None:
@@ -773,7 +776,8 @@ async def drop_sequences(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult
 
 # -- ALTER TABLE ---------------------------------------------------------------------------------
 
-async def alter_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
+async def alter_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext,
+                      asynchronous: bool = False) -> DdlResult:
     relation = body["relation"]
     _schema_of(relation)
     if body.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
@@ -800,6 +804,9 @@ async def alter_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext
             if constraint is None:
                 raise SqlError("42704", f'constraint "{cmd["name"]}" of relation "{table.name}" does not exist')
             if isinstance(constraint, (CheckDef, ForeignKeyDef)) and not constraint.validated:
+                if asynchronous:  # DSQL's ALTER TABLE ASYNC ... VALIDATE CONSTRAINT: a job
+                    followups.append(("revalidate", table.oid, constraint.name))
+                    continue
                 # Writers already enforce it, so one pass over the rows at this
                 # snapshot covers every row it has not seen.
                 from qp.constraints import validate_rows
@@ -917,7 +924,7 @@ def _set_validated(table: TableDef, name: str) -> TableDef:
 async def finish_constraint(txn, catalog: CatalogSnapshot, table_oid: int, name: str, failed: bool) -> None:
     """The last step of an online ADD CONSTRAINT: mark it valid, or take it back."""
     table = catalog.by_oid[table_oid]
-    constraint = table.constraint_named(name)
+    constraint = table.index_named(name) or table.constraint_named(name)
     if constraint is None:
         return
     if failed:

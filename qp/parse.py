@@ -14,6 +14,7 @@ statements, ORMs) skip the parser.
 from __future__ import annotations
 
 import json
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ class Statement:
     node: dict  # {"SelectStmt": {...}} etc.
     text: str  # the statement's own source text
     location: int  # offset of the statement in the query string
+    asynchronous: bool = False  # DSQL's CREATE INDEX ASYNC / ALTER TABLE ASYNC
 
     @property
     def kind(self) -> str:
@@ -51,6 +53,8 @@ def parse(sql: str) -> list[Statement]:
     if cached is not None:
         _cache.move_to_end(sql)
         return cached
+    original = sql
+    sql, async_at = _strip_async(sql)
     try:
         tree = json.loads(parse_sql_json(sql))
     except ParseError as exc:
@@ -72,12 +76,41 @@ def parse(sql: str) -> list[Statement]:
             encoded = encoded or sql.encode()
             piece = encoded[start : start + length] if length else encoded[start:]
             text = piece.decode(errors="replace")
-        statements.append(Statement(node, text.strip(), start))
-    if len(sql) <= CACHEABLE_QUERY_CHARS_MAX:
-        _cache[sql] = statements
+        end = start + length if length else len(sql)
+        statements.append(Statement(node, text.strip(), start, any(start <= p < end for p in async_at)))
+    if len(original) <= CACHEABLE_QUERY_CHARS_MAX:
+        _cache[original] = statements
         if len(_cache) > CACHE_ENTRIES_MAX:
             _cache.popitem(last=False)
     return statements
+
+
+# DSQL's ASYNC keyword is not PostgreSQL grammar: `CREATE [UNIQUE] INDEX ASYNC`
+# is parsed as CREATE INDEX CONCURRENTLY and `ALTER TABLE ASYNC` as ALTER TABLE,
+# with the statement marked asynchronous. (The rewrite keeps offsets simple by
+# noting where it happened in the rewritten text.)
+_ASYNC_INDEX = re.compile(r"\b(CREATE\s+(?:UNIQUE\s+)?INDEX\s+)ASYNC\b", re.IGNORECASE)
+_ASYNC_ALTER = re.compile(r"\b(ALTER\s+TABLE\s+)ASYNC\s+", re.IGNORECASE)
+
+
+def _strip_async(sql: str) -> tuple[str, list[int]]:
+    if "async" not in sql.lower():
+        return sql, []
+    positions: list[int] = []
+    out = []
+    last = 0
+    for match in sorted([*_ASYNC_INDEX.finditer(sql), *_ASYNC_ALTER.finditer(sql)], key=lambda m: m.start()):
+        out.append(sql[last : match.start()])
+        head = match.group(1)
+        positions.append(sum(len(p) for p in out))
+        out.append(head + ("CONCURRENTLY" if "INDEX" in head.upper() else ""))
+        last = match.end()
+    out.append(sql[last:])
+    rewritten = "".join(out)
+    # Byte offsets: pglast reports statement locations in UTF-8 bytes.
+    if not rewritten.isascii():
+        positions = [len(rewritten[:p].encode()) for p in positions]
+    return rewritten, positions
 
 
 def node_kind(node: dict) -> str:

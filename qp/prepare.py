@@ -28,7 +28,8 @@ DDL_KINDS = {"CreateStmt", "DropStmt", "IndexStmt", "AlterTableStmt", "RenameStm
              "CreateSeqStmt", "AlterSeqStmt", "CreateSchemaStmt"}
 UTILITY_KINDS = {"TransactionStmt", "VariableSetStmt", "VariableShowStmt", "DiscardStmt", "DeallocateStmt",
                  "ListenStmt", "UnlistenStmt", "NotifyStmt", "ClosePortalStmt", "ExplainStmt", "CheckPointStmt",
-                 "VacuumStmt", "PrepareStmt", "ExecuteStmt", "LoadStmt", "DeclareCursorStmt", "FetchStmt"}
+                 "VacuumStmt", "PrepareStmt", "ExecuteStmt", "LoadStmt", "DeclareCursorStmt", "FetchStmt",
+                 "CallStmt"}
 
 # DSQL names unsupported statements by their parse node: "unsupported statement: Truncate".
 _UNSUPPORTED_NAMES = {
@@ -38,7 +39,7 @@ _UNSUPPORTED_NAMES = {
     "CopyStmt": "Copy", "GrantStmt": "Grant", "GrantRoleStmt": "GrantRole", "CreateRoleStmt": "CreateRole",
     "AlterRoleStmt": "AlterRole", "DropRoleStmt": "DropRole", "CommentStmt": "Comment", "LockStmt": "Lock",
     "ReindexStmt": "Reindex", "ClusterStmt": "Cluster", "CreateTableAsStmt": "CreateTableAs",
-    "RefreshMatViewStmt": "RefreshMatView", "CallStmt": "Call", "MergeStmt": "Merge",
+    "RefreshMatViewStmt": "RefreshMatView", "MergeStmt": "Merge",
     "CreateDomainStmt": "CreateDomain", "CompositeTypeStmt": "CompositeType", "AlterSystemStmt": "AlterSystem",
 }
 
@@ -72,6 +73,8 @@ def classify(statement: Statement | None) -> str:
         return "ddl"
     if kind in UTILITY_KINDS:
         return "utility"
+    if kind == "CopyStmt":
+        return "copy"  # run by qp/copy.py, streaming its data through the session's events
     name = _UNSUPPORTED_NAMES.get(kind, kind.removesuffix("Stmt"))
     raise SqlError("0A000", f"unsupported statement: {name}")
 
@@ -102,7 +105,7 @@ def prepare(
     prepared = Prepared(statement, kind, declared_oids=list(declared))
     if kind == "empty":
         return prepared
-    if kind in ("ddl", "utility"):
+    if kind in ("ddl", "utility", "copy"):
         prepared.param_types = [t or TEXT for t in declared_types(declared)]
         if statement.kind == "VariableShowStmt":
             from qp.settings import show_name
@@ -113,7 +116,13 @@ def prepare(
                 prepared.columns = [Column("name", 25, -1), Column("setting", 25, -1), Column("description", 25, -1)]
         elif statement.kind == "ExplainStmt":
             prepared.columns = [Column("QUERY PLAN", TEXT.oid, -1)]
+        elif statement.asynchronous:  # DSQL's ASYNC DDL answers with the job's id
+            prepared.columns = [Column("job_id", TEXT.oid, -1)]
+        elif statement.kind == "CallStmt":
+            prepared.columns = [Column("wait_for_job", 16, 1)]
         return prepared
+    # Literals are converted while binding; reg* ones ('t'::regclass) look names up in this catalog.
+    eval_ctx.catalog = catalog
     bc = BindContext(catalog, eval_ctx, declared_types(declared), resolve_special_relation=special_relations)
     prepared.catalog_version = catalog.version
     prepared.catalog = catalog

@@ -48,7 +48,16 @@ from qp.exec.operators import collect
 from qp.exec.runtime import RunContext, StatementCaches
 from qp.parse import Statement, parse
 from qp.prepare import Prepared, explain_lines, prepare
-from qp.settings import DEFAULTS, REPORTED, VERSION_STRING, canonical_name, normalize, show_name, zoneinfo_for
+from qp.settings import (
+    DEFAULTS,
+    REPORTED,
+    VERSION_STRING,
+    canonical_name,
+    normalize,
+    show_name,
+    transaction_limits,
+    zoneinfo_for,
+)
 from qp.txn import StaleCatalog, Transaction
 from qp.types import binary_decoder, binary_encoder, text_decoder, text_encoder
 
@@ -103,6 +112,9 @@ class Session:
         from qp.sequences import SessionSequences
 
         self.sequences = SessionSequences()
+        from qp.cursors import Cursors
+
+        self.cursors = Cursors(self)  # DECLARE'd cursors (qp/cursors.py); pg_cursors reads them
         self._refresh_ctx()
 
     def _startup_setting(self, name: str, value: str) -> None:
@@ -123,6 +135,18 @@ class Session:
         ctx.extra_float_digits = int(self.settings.get("extra_float_digits", "1"))
         ctx.settings = {k.lower(): v for k, v in self.settings.items()}
         ctx.setting_default = {"server_version": DEFAULTS["server_version"], "server_version_full": VERSION_STRING}
+        ctx.backend_pid = self.process_id
+        ctx.set_config = self._set_config
+
+    def _set_config(self, name: str, value: str, is_local: bool) -> str:
+        """set_config(name, value, is_local): SET from an expression (SET LOCAL is SET here)."""
+        canonical = canonical_name(name)
+        if canonical is None:
+            raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
+        value = normalize(canonical, value)
+        self.settings[canonical] = value
+        self._refresh_ctx()
+        return value
 
     # -- api.Session ----------------------------------------------------------------
 
@@ -145,7 +169,12 @@ class Session:
         try:
             for i, statement in enumerate(statements):
                 prepared = self._prepare_unbound(statement)
-                events = await self._guarded(self._run(prepared, (), None))
+                if prepared.kind == "copy":  # streams: CopyIn/OutResponse now, CommandComplete in events
+                    events = []
+                    async for event in self._copy(prepared, events):
+                        yield event
+                else:
+                    events = await self._guarded(self._run(prepared, (), None))
                 if i == len(statements) - 1 and not self.block and self.txn is not None:
                     # The implicit transaction of a query string commits before
                     # the last CommandComplete, so a failed commit is reported
@@ -227,11 +256,18 @@ class Session:
         self.portals[portal] = Portal(prepared, tuple(values), formats, described)
 
     def describe_portal(self, portal: str) -> list[Column] | None:
+        if portal not in self.portals and (cursor := self.cursors.find(portal)) is not None:
+            return cursor.columns  # a DECLAREd cursor is a portal too (psycopg 3 describes it)
         return self._portal(portal).columns
 
     async def execute(self, portal_name: str, max_rows: int) -> AsyncIterator[api.Event]:
         portal = self._portal(portal_name)
         try:
+            if portal.prepared.kind == "copy" and portal.rows is None:
+                portal.rows, tail = [], []
+                async for event in self._copy(portal.prepared, tail):
+                    yield event
+                portal.tag = tail[-1].tag if tail else None
             if portal.rows is None:
                 if self.failed and not _ends_block(portal.prepared):
                     raise in_failed_transaction()
@@ -336,6 +372,10 @@ class Session:
         kind = classify(statement)
         if kind in ("query", "insert", "update", "delete"):
             return await self._bind_checked(statement, param_oids)
+        if statement.kind in ("DeclareCursorStmt", "FetchStmt"):
+            from qp.cursors import prepare_cursor_statement
+
+            return await prepare_cursor_statement(self, statement, param_oids)
         return prepare(statement, self.qp.catalog_guess(), self.ctx, param_oids)
 
     async def _bind_checked(self, statement: Statement, param_oids: list[int],
@@ -357,6 +397,10 @@ class Session:
             return prepare(statement, fresh, self.ctx, param_oids, special_relations=self._special_relation)
 
     def _special_relation(self, schema: str | None, name: str):
+        if schema == "sys" and name == "jobs":
+            from qp.jobs import JobsRelation
+
+            return JobsRelation()
         from qp.pgcatalog import resolve_relation
 
         return resolve_relation(schema, name)
@@ -374,7 +418,15 @@ class Session:
 
     def _new_txn(self, *, read_only: bool = False, explicit: bool = False) -> Transaction:
         qp = self.qp
-        return Transaction(qp.clock, qp.storage, qp.topology, qp.transport, read_only=read_only, explicit=explicit)
+        txn = Transaction(qp.clock, qp.storage, qp.topology, qp.transport, read_only=read_only, explicit=explicit)
+        txn.rows_max, txn.bytes_max = transaction_limits(self.settings)  # dsql.transaction_*_max
+        return txn
+
+    def _copy(self, prepared: Prepared, tail: list) -> AsyncIterator[api.Event]:
+        """COPY (qp/copy.py): its streamed events; its CommandComplete goes to `tail`."""
+        from qp.copy import run_copy
+
+        return run_copy(self, prepared.statement, tail)
 
     def _current_txn(self) -> Transaction:
         if self.txn is None:
@@ -393,7 +445,7 @@ class Session:
         if kind == "empty":
             events: list[api.Event] = [EmptyQuery()]
         elif kind == "utility":
-            events = await self._utility(prepared.statement, portal)
+            events = await self._utility(prepared.statement, portal, params)
         else:
             txn = self._current_txn()
             txn.check_age()
@@ -516,11 +568,10 @@ class Session:
         elif kind == "DropStmt":
             result = await drop(body, txn, catalog)
         elif kind == "IndexStmt":
-            if body.get("concurrent"):
-                raise SqlError("0A000", "CREATE INDEX CONCURRENTLY is not supported; indexes are built online")
+            # CONCURRENTLY changes nothing: every index is built online.
             result = await create_index(body, txn, catalog)
         elif kind == "AlterTableStmt":
-            result = await alter_table(body, txn, catalog, bc)
+            result = await alter_table(body, txn, catalog, bc, asynchronous=statement.asynchronous)
         elif kind == "RenameStmt":
             result = await rename(body, txn, catalog)
         elif kind == "CreateSeqStmt":
@@ -535,12 +586,26 @@ class Session:
         events: list[api.Event] = [Notice(n) for n in result.notices]
         if result.followups:
             # Online changes commit their first step now, then run the rest in
-            # transactions of their own (see qp/ddl.py).
+            # transactions of their own (see qp/ddl.py) — here, or as a
+            # background job for DSQL's ASYNC forms.
             if self.block:
                 raise SqlError("0A000", f"{_ddl_tag(statement)} of this kind cannot run inside a transaction block")
             self.txn = None
             await self._commit(txn)
-            await self._run_followups(result.followups)
+            if statement.asynchronous:
+                from qp import jobs
+
+                step, table_oid, name = result.followups[0]
+                job_type = "INDEX_BUILD" if step == "build_index" else "VALIDATE_CONSTRAINT"
+                if step == "revalidate":
+                    self.txn = None  # nothing to commit: the statement only started a job
+                object_id = result.object_id or table_oid
+                job_id = await jobs.submit(self, job_type, object_id, name, result.followups)
+                events += [RowDescription([Column("job_id", 25, -1)]), DataRows([[job_id.encode()]])]
+            else:
+                await self._run_followups(result.followups)
+        elif statement.asynchronous:
+            raise SqlError("0A000", "ASYNC is supported for CREATE INDEX and ALTER TABLE ... VALIDATE CONSTRAINT")
         events.append(CommandComplete(result.tag))
         return events
 
@@ -554,11 +619,13 @@ class Session:
             try:
                 if step[0] == "build_index":
                     await self._build_index(step[1], step[2])
-                elif step[0] == "validate":
+                elif step[0] in ("validate", "revalidate"):
                     await self._validate(step[1], step[2])
             except SqlError as exc:
                 failure = exc
                 break
+        if failure is not None and followups[0][0] == "revalidate":
+            raise failure  # VALIDATE CONSTRAINT failed: the constraint stays as it was (NOT VALID)
         for _ in range(100):  # retried on conflicts with concurrent DDL
             txn = self._new_txn()
             txn.begin_snapshot()
@@ -618,7 +685,7 @@ class Session:
 
     # -- utility statements --------------------------------------------------------------------
 
-    async def _utility(self, statement: Statement, portal: Portal | None) -> list[api.Event]:
+    async def _utility(self, statement: Statement, portal: Portal | None, params: tuple = ()) -> list[api.Event]:
         kind = statement.kind
         body = statement.body
         if kind == "TransactionStmt":
@@ -634,6 +701,7 @@ class Session:
                 raise SqlError("25001", "DISCARD ALL cannot run inside a transaction block")
             self.statements.clear()
             self.portals.clear()
+            self.cursors.clear()
             self.settings.update({k: v for k, v in DEFAULTS.items() if k not in ("session_authorization",)})
             self._refresh_ctx()
             return [CommandComplete("DISCARD ALL")]
@@ -654,12 +722,14 @@ class Session:
             return [CommandComplete("VACUUM" if body.get("is_vacuumcmd") else "ANALYZE")]
         if kind == "CheckPointStmt":
             return [CommandComplete("CHECKPOINT")]
-        if kind == "ClosePortalStmt":
-            if body.get("portalname") is None:
-                return [CommandComplete("CLOSE CURSOR ALL")]
-            raise SqlError("34000", f'cursor "{body.get("portalname")}" does not exist')
+        if kind in ("DeclareCursorStmt", "FetchStmt", "ClosePortalStmt"):
+            from qp.cursors import run_cursor_statement
+
+            return await run_cursor_statement(self, statement, portal)
         if kind == "ExplainStmt":
             return await self._explain(body)
+        if kind == "CallStmt":
+            return await self._call(body, params)
         raise SqlError("0A000", f"unsupported statement: {kind.removesuffix('Stmt')}")
 
     async def _transaction_statement(self, body: dict) -> list[api.Event]:
@@ -773,6 +843,26 @@ class Session:
         if canonical == "transaction_read_only" and self.txn is not None:
             value = "on" if self.txn.read_only else "off"
         return [RowDescription([Column(canonical, 25, -1)]), DataRows([[value.encode()]]), CommandComplete("SHOW")]
+
+    async def _call(self, body: dict, params: tuple) -> list[api.Event]:
+        from qp import jobs
+        from qp.parse import string_list
+
+        call = body["funccall"]
+        names = string_list(call.get("funcname"))
+        if names != ["sys", "wait_for_job"]:
+            raise SqlError("42883", f"procedure {'.'.join(names)} does not exist")
+        args = call.get("args", ())
+        arg = args[0] if len(args) == 1 else {}
+        if "A_Const" in arg and "sval" in arg["A_Const"]:
+            job_id = arg["A_Const"]["sval"].get("sval", "")
+        elif "ParamRef" in arg and 0 < arg["ParamRef"].get("number", 0) <= len(params):
+            job_id = params[arg["ParamRef"]["number"] - 1]
+        else:
+            raise SqlError("42883", "procedure sys.wait_for_job takes one job id (text)")
+        done = await jobs.wait_for_job(self, str(job_id))
+        return [RowDescription([Column("wait_for_job", 16, 1)]), DataRows([[b"t" if done else b"f"]]),
+                CommandComplete("CALL")]
 
     async def _explain(self, body: dict) -> list[api.Event]:
         for option in body.get("options", ()):
