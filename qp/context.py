@@ -10,6 +10,7 @@ function library stays free of QP state and is testable on its own.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -34,6 +35,10 @@ class EvalContext:
     # The catalog snapshot of the running statement (qp.catalog.CatalogSnapshot),
     # for functions that name relations (regclass output, pg_get_indexdef, ...).
     catalog: object = None
+    # The session's process id (pg_backend_pid) and its set_config(name, value,
+    # is_local) -> value, which changes a setting as SET does.
+    backend_pid: int = 0
+    set_config: Callable[[str, str, bool], str] | None = None
 
     def get_setting(self, name: str) -> str | None:
         key = name.lower()
