@@ -162,8 +162,8 @@ def explain_lines(prepared: Prepared) -> list[str]:
     source = getattr(plan, "scan", None) or getattr(plan, "source", None)
     head = {"insert": "Insert", "update": "Update", "delete": "Delete"}.get(prepared.kind, prepared.kind)
     table = plan.tc.table.name if hasattr(plan, "tc") else ""
-    lines = [f"{head} on {table}"]
+    lines = [f"{head} on {table}", "  Writes: buffered in the transaction until COMMIT"]
     if source is not None and hasattr(source, "explain"):
-        lines += ["  " + line for line in source.explain()]
+        lines += ["  ->  " + line if i == 0 else "      " + line for i, line in enumerate(source.explain())]
     return lines
 

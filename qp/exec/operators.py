@@ -36,8 +36,17 @@ class Operator:
     def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
         raise NotImplementedError
 
+    def title(self) -> str:
+        return type(self).__name__
+
+    def details(self) -> list[str]:
+        return []
+
     def explain(self) -> list[str]:
-        return [type(self).__name__]
+        from qp.exec.explain import render
+
+        return render(self)
+
 
     def children(self) -> list[Operator]:
         return []
@@ -175,9 +184,11 @@ class ValuesOp(Operator):
         if out:
             yield out
 
-    def explain(self) -> list[str]:
-        return [f"Values Scan ({len(self._rows)} rows)"]
+    def title(self) -> str:
+        return "Values Scan"
 
+    def details(self) -> list[str]:
+        return [f"Rows: {len(self._rows)}"]
 
 class FunctionScan(Operator):
     def __init__(self, call: E.Call, cids: list[int], ordinality: bool, record: bool,
@@ -207,9 +218,8 @@ class FunctionScan(Operator):
         if batch:
             yield batch
 
-    def explain(self) -> list[str]:
-        return [f"Function Scan on {self.call.name}"]
-
+    def title(self) -> str:
+        return f"Function Scan on {self.call.name}"
 
 class Rename(Operator):
     """The same rows under new column identities (a subquery in FROM)."""
@@ -222,12 +232,12 @@ class Rename(Operator):
     def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
         return self.child.run(rc)
 
-    def explain(self) -> list[str]:
-        return ["Subquery Scan", *["  " + line for line in self.child.explain()]]
 
     def children(self) -> list[Operator]:
         return [self.child]
 
+    def title(self) -> str:
+        return "Subquery Scan"
 
 # -- row-by-row and batch transforms ----------------------------------------------------------
 
@@ -275,17 +285,24 @@ class FilterProject(Operator):
             if out:
                 yield out
 
-    def explain(self) -> list[str]:
-        parts = []
-        if self.exprs is not None:
-            parts.append("Project")
-        if self.predicate_expr is not None:
-            parts.append("Filter")
-        return ["+".join(parts) or "Pass", *["  " + line for line in self.child.explain()]]
 
     def children(self) -> list[Operator]:
         return [self.child]
 
+    def title(self) -> str:
+        if self.predicate_expr is not None:
+            return "Filter"
+        return "Project"
+
+    def details(self) -> list[str]:
+        from qp.exec.explain import expr_text
+
+        out = []
+        if self.predicate_expr is not None:
+            out.append(f"Filter: {expr_text(self.predicate_expr)}")
+        if self.sublinks:
+            out.append(f"SubPlans: {len(self.sublinks.slots)} (evaluated per row)")
+        return out
 
 class ProjectSet(Operator):
     """Set-returning functions of a select list, run in lockstep per input row.
@@ -323,12 +340,12 @@ class ProjectSet(Operator):
             if out:
                 yield out
 
-    def explain(self) -> list[str]:
-        return ["ProjectSet", *["  " + line for line in self.child.explain()]]
 
     def children(self) -> list[Operator]:
         return [self.child]
 
+    def title(self) -> str:
+        return "ProjectSet"
 
 class Limit(Operator):
     def __init__(self, child: Operator, limit: E.Expr | None, offset: E.Expr | None) -> None:
@@ -362,8 +379,6 @@ class Limit(Operator):
                 remaining -= len(batch)
             yield batch
 
-    def explain(self) -> list[str]:
-        return ["Limit", *["  " + line for line in self.child.explain()]]
 
     def children(self) -> list[Operator]:
         return [self.child]
@@ -383,6 +398,8 @@ def sort_rows(rows: list[tuple], keys: list[tuple[int, Callable | None, bool, bo
                 reverse=desc,
             )
 
+    def title(self) -> str:
+        return "Limit"
 
 class Sort(Operator):
     def __init__(self, child: Operator, keys: list[tuple[int, Any, bool, bool]]) -> None:
@@ -400,12 +417,17 @@ class Sort(Operator):
         for i in range(0, len(rows), BATCH_ROWS):
             yield rows[i : i + BATCH_ROWS]
 
-    def explain(self) -> list[str]:
-        return ["Sort", *["  " + line for line in self.child.explain()]]
 
     def children(self) -> list[Operator]:
         return [self.child]
 
+    def title(self) -> str:
+        return "Sort"
+
+    def details(self) -> list[str]:
+        keys = [f"#{p + 1}{' DESC' if desc else ''}{' NULLS FIRST' if nf and not desc else ''}"
+                for p, _, desc, nf in self._keys]
+        return [f"Sort Key: {', '.join(keys)}"]
 
 class Distinct(Operator):
     """Keep the first row of each distinct value of `key_cids` (all columns if None)."""
@@ -434,12 +456,12 @@ class Distinct(Operator):
             if out:
                 yield out
 
-    def explain(self) -> list[str]:
-        return ["Unique", *["  " + line for line in self.child.explain()]]
 
     def children(self) -> list[Operator]:
         return [self.child]
 
+    def title(self) -> str:
+        return "Unique"
 
 class SetOperation(Operator):
     def __init__(self, op: str, all_: bool, left: Operator, right: Operator, cids: list[int],
@@ -503,10 +525,11 @@ class SetOperation(Operator):
         for i in range(0, len(out), BATCH_ROWS):
             yield out[i : i + BATCH_ROWS]
 
-    def explain(self) -> list[str]:
-        name = {"union": "Append" if self.all else "HashSetOp Union", "intersect": "HashSetOp Intersect",
-                "except": "HashSetOp Except"}[self.op]
-        return [name, *["  " + line for line in self.left.explain()], *["  " + line for line in self.right.explain()]]
+
+    def title(self) -> str:
+        if self.op == "union":
+            return "Append" if self.all else "HashAggregate (UNION)"
+        return f"HashSetOp {self.op.capitalize()}{' All' if self.all else ''}"
 
     def children(self) -> list[Operator]:
         return [self.left, self.right]
@@ -516,7 +539,6 @@ class SetOperation(Operator):
 # has no limit; a bound turns an infinite recursion into an error, not a hang).
 RECURSION_ITERATIONS_MAX = 100_000
 RECURSION_ROWS_MAX = 10_000_000
-
 
 class RecursiveUnion(Operator):
     """WITH RECURSIVE: the non-recursive term, then the recursive term run
@@ -563,13 +585,12 @@ class RecursiveUnion(Operator):
             current = fresh(await collect(self.right, rc))
         raise SqlError("54001", "recursive query did not terminate")
 
-    def explain(self) -> list[str]:
-        return ["Recursive Union", *["  " + line for line in self.left.explain()],
-                *["  " + line for line in self.right.explain()]]
 
     def children(self) -> list[Operator]:
         return [self.left, self.right]
 
+    def title(self) -> str:
+        return "Recursive Union" if not self.all else "Recursive Union All"
 
 class WorkTableScan(Operator):
     def __init__(self, work: Any, cids: list[int]) -> None:
@@ -581,9 +602,8 @@ class WorkTableScan(Operator):
         for i in range(0, len(rows), BATCH_ROWS):
             yield rows[i : i + BATCH_ROWS]
 
-    def explain(self) -> list[str]:
-        return [f"WorkTable Scan on {self.work.name}"]
-
+    def title(self) -> str:
+        return f"WorkTable Scan on {self.work.name}"
 
 # -- joins ------------------------------------------------------------------------------------
 
@@ -600,6 +620,7 @@ class HashJoin(Operator):
         self.left = left
         self.right = right
         self.cids = left.cids + right.cids
+        self.left_keys, self.right_keys, self.residual_expr = left_keys, right_keys, residual
         lay_left = Layout(left.cids, outer_positions)
         lay_right = Layout(right.cids, outer_positions)
         self._left_key = compile_row(left_keys, lay_left)
@@ -655,13 +676,21 @@ class HashJoin(Operator):
             for i in range(0, len(out), BATCH_ROWS):
                 yield out[i : i + BATCH_ROWS]
 
-    def explain(self) -> list[str]:
-        name = {"inner": "Hash Join", "left": "Hash Left Join", "full": "Hash Full Join"}[self.kind]
-        return [name, *["  " + line for line in self.left.explain()], *["  " + line for line in self.right.explain()]]
 
     def children(self) -> list[Operator]:
         return [self.left, self.right]
 
+    def title(self) -> str:
+        return {"inner": "Hash Join", "left": "Hash Left Join", "full": "Hash Full Join"}[self.kind]
+
+    def details(self) -> list[str]:
+        from qp.exec.explain import expr_text
+
+        conds = [f"({expr_text(a)} = {expr_text(b)})" for a, b in zip(self.left_keys, self.right_keys, strict=True)]
+        out = [f"Hash Cond: {' AND '.join(conds)}"]
+        if self.residual_expr is not None:
+            out.append(f"Join Filter: {expr_text(self.residual_expr)}")
+        return out
 
 class NestedLoopJoin(Operator):
     def __init__(self, kind: str, left: Operator, right: Operator, condition: E.Expr | None,
@@ -671,6 +700,7 @@ class NestedLoopJoin(Operator):
         self.right = right
         self.cids = left.cids + right.cids
         self.sublinks = sublinks
+        self.condition = condition
         self._cond = (
             compile_predicate(condition, Layout(self.cids, outer_positions)) if condition is not None else None
         )
@@ -711,13 +741,17 @@ class NestedLoopJoin(Operator):
             if out:
                 yield out
 
-    def explain(self) -> list[str]:
-        name = {"inner": "Nested Loop", "left": "Nested Loop Left Join", "full": "Nested Loop Full Join"}[self.kind]
-        return [name, *["  " + line for line in self.left.explain()], *["  " + line for line in self.right.explain()]]
 
     def children(self) -> list[Operator]:
         return [self.left, self.right]
 
+    def title(self) -> str:
+        return {"inner": "Nested Loop", "left": "Nested Loop Left Join", "full": "Nested Loop Full Join"}[self.kind]
+
+    def details(self) -> list[str]:
+        from qp.exec.explain import expr_text
+
+        return [f"Join Filter: {expr_text(self.condition)}"] if self.condition is not None else []
 
 # -- aggregation ---------------------------------------------------------------------------
 
@@ -828,13 +862,15 @@ class HashAggregate(Operator):
             return (acc, set(), [])
         return acc
 
-    def explain(self) -> list[str]:
-        name = "HashAggregate" if self._ngroup else "Aggregate"
-        return [name, *["  " + line for line in self.child.explain()]]
 
     def children(self) -> list[Operator]:
         return [self.child]
 
+    def title(self) -> str:
+        return "HashAggregate" if self._ngroup else "Aggregate"
+
+    def details(self) -> list[str]:
+        return [f"Aggregates: {', '.join(a.name for a in self.aggregates)}"] if self.aggregates else []
 
 # -- storage access ---------------------------------------------------------------------------
 
@@ -949,14 +985,24 @@ class TableScan(Operator):
             if rows:
                 yield rows
 
-    def explain(self) -> list[str]:
-        lines = [f"{self.access} on {self.table.name}"]
-        if self.spec.filter_template is not None:
-            lines.append("  Storage Filter (pushed down)")
-        if self.residual_expr is not None:
-            lines.append("  Filter")
-        return lines
+    def title(self) -> str:
+        return f"{self.access} on {self.table.name}"
 
+    def details(self) -> list[str]:
+        from qp.exec.explain import expr_text, filter_text
+
+        names = [c.name for c in self.table.columns]
+        out = []
+        if self.access != "Full Scan":
+            out.append(f"Key: {self.table.primary_index.name if self.table.primary_index else 'row id'}")
+        if self.spec.filter_template is not None:
+            out.append(f"Storage Filter: {filter_text(self.spec.filter_template, names)}")
+        out.append(f"Projections: {', '.join(names[i] for i in self.projection) or '(none)'}")
+        if self.residual_expr is not None:
+            out.append(f"Filter: {expr_text(self.residual_expr)}")
+        if self.lock:
+            out.append("Lock: FOR UPDATE (read keys join the write set)")
+        return out
 
 class IndexScan(Operator):
     """Rows found through a secondary index: index range scan, then row reads."""
@@ -996,12 +1042,18 @@ class IndexScan(Operator):
                 if out:
                     yield out
 
-    def explain(self) -> list[str]:
-        lines = [f"Index Scan using {self.index.name} on {self.table.name}"]
-        if self.residual_expr is not None:
-            lines.append("  Filter")
-        return lines
+    def title(self) -> str:
+        return f"Index Scan using {self.index.name} on {self.table.name}"
 
+    def details(self) -> list[str]:
+        from qp.exec.explain import expr_text
+
+        names = [c.name for c in self.table.columns]
+        out = [f"Index Cond on: {', '.join(names[i] for i in self.index.columns)}",
+               f"Projections: {', '.join(names[i] for i in self.projection) or '(none)'}"]
+        if self.residual_expr is not None:
+            out.append(f"Filter: {expr_text(self.residual_expr)}")
+        return out
 
 class VirtualScan(Operator):
     """Rows of a relation the QP computes (catalog views)."""
@@ -1015,5 +1067,6 @@ class VirtualScan(Operator):
         for i in range(0, len(rows), BATCH_ROWS):
             yield rows[i : i + BATCH_ROWS]
 
-    def explain(self) -> list[str]:
-        return [f"Function Scan on {self.relation.name}"]
+    def title(self) -> str:
+        return f"Function Scan on {self.relation.name}"
+

@@ -144,8 +144,11 @@ class WindowAgg(Operator):
                 result[index] = value
         return result
 
-    def explain(self) -> list[str]:
-        return ["WindowAgg", *["  " + line for line in self.child.explain()]]
+    def title(self) -> str:
+        return "WindowAgg"
+
+    def details(self) -> list[str]:
+        return [f"Window Functions: {', '.join(c.name for c in self.calls)}"]
 
     def children(self) -> list[Operator]:
         return [self.child]
