@@ -649,7 +649,8 @@ class ParameterDescription:
 
 
 def _notice_fields(
-    severity: str, sqlstate: str, message: str, detail: str | None, hint: str | None, position: int | None
+    severity: str, sqlstate: str, message: str, detail: str | None, hint: str | None, position: int | None,
+    context: str | None = None,
 ) -> bytes:
     parts = [b"S", _cstr(severity), b"V", _cstr(severity), b"C", _cstr(sqlstate), b"M", _cstr(message)]
     if detail is not None:
@@ -658,6 +659,8 @@ def _notice_fields(
         parts += [b"H", _cstr(hint)]
     if position is not None:
         parts += [b"P", _cstr(str(position))]
+    if context is not None:  # after P, in the order PostgreSQL sends its fields
+        parts += [b"W", _cstr(context)]
     parts.append(b"\0")
     return b"".join(parts)
 
@@ -670,10 +673,14 @@ class ErrorResponse:
     detail: str | None = None
     hint: str | None = None
     position: int | None = None
+    context: str | None = None
 
     @classmethod
     def from_error(cls, error: SqlError) -> ErrorResponse:
-        return cls(error.severity, error.sqlstate, error.message, error.detail, error.hint, error.position)
+        return cls(
+            error.severity, error.sqlstate, error.message, error.detail, error.hint, error.position,
+            error.context,
+        )
 
     @property
     def fatal(self) -> bool:
@@ -682,7 +689,9 @@ class ErrorResponse:
     def encode(self) -> bytes:
         return _frame(
             b"E",
-            _notice_fields(self.severity, self.sqlstate, self.message, self.detail, self.hint, self.position),
+            _notice_fields(
+                self.severity, self.sqlstate, self.message, self.detail, self.hint, self.position, self.context
+            ),
         )
 
     def encode_legacy(self) -> bytes:
@@ -745,11 +754,21 @@ class CopyDataMessage:
         return _frame(b"d", self.data)
 
 
+@dataclass(frozen=True, slots=True)
+class CopyDataMessages:
+    """Several server CopyData messages framed at once (COPY TO sends one per row)."""
+
+    chunks: Sequence[bytes]
+
+    def encode(self) -> bytes:
+        return b"".join([_frame(b"d", chunk) for chunk in self.chunks])
+
+
 BackendMessage = (
     EncryptionResponse | AuthenticationOk | AuthenticationCleartextPassword | AuthenticationMD5Password
     | AuthenticationSASL | AuthenticationSASLContinue | AuthenticationSASLFinal | ParameterStatus
     | BackendKeyData | ReadyForQuery | RowDescription | DataRow | DataRows | CommandComplete
     | EmptyQueryResponse | ParseComplete | BindComplete | CloseComplete | NoData | PortalSuspended
     | ParameterDescription | ErrorResponse | NoticeResponse | NegotiateProtocolVersion
-    | CopyInResponse | CopyOutResponse | CopyDataMessage | CopyDoneMessage
+    | CopyInResponse | CopyOutResponse | CopyDataMessage | CopyDataMessages | CopyDoneMessage
 )

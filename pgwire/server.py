@@ -145,6 +145,9 @@ def _event_converters() -> dict[type, Callable[[Any], m.BackendMessage]]:
         api.PortalSuspended: lambda e: m.PortalSuspended(),
         api.Notice: lambda e: m.NoticeResponse(e.severity, e.sqlstate, e.message, e.detail, e.hint),
         api.ParameterStatus: lambda e: m.ParameterStatus(e.name, e.value),
+        api.CopyOutResponse: lambda e: m.CopyOutResponse(e.overall_format, e.column_formats),
+        api.CopyData: lambda e: m.CopyDataMessages(e.chunks),
+        api.CopyDone: lambda e: m.CopyDoneMessage(),
     }
 
 
@@ -366,9 +369,35 @@ class _Client:
         high_water = self.limits.output_high_water_bytes
         async with aclosing(events) as stream:
             async for event in stream:
+                if type(event) is api.CopyInResponse:
+                    await self._copy_in(event)  # the session's stream resumes after the copy data
+                    continue
                 self._write(convert[type(event)](event))
                 if self._out_bytes >= high_water:
                     await self._flush()
+
+    async def _copy_in(self, event: api.CopyInResponse) -> None:
+        """COPY FROM STDIN: hand the client's copy data to the session's sink until CopyDone/CopyFail.
+
+        A SqlError from the sink propagates to `_serve_commands`, which sends it
+        (the connection then leaves COPY_IN and drops the rest of the client's copy
+        data); the `aclosing` in `_write_events` closes the session's event stream.
+        """
+        self._write(m.CopyInResponse(event.overall_format, event.column_formats))
+        await self._flush()
+        sink = event.sink
+        while True:
+            message = await self._receive()
+            if isinstance(message, m.CopyData):
+                await sink.data(message.data)
+            elif isinstance(message, m.CopyDone):
+                await sink.done()
+                return
+            elif isinstance(message, m.CopyFail):
+                await sink.fail(message.message)
+                raise SqlError("57014", f"COPY from stdin failed: {message.message}")  # a sink must raise
+            else:  # Terminate, or the socket closed in the middle of the COPY
+                raise _ClientGone()
 
     async def _on_query(self, message: m.Query) -> None:
         await self._write_events(self.session.simple_query(message.sql))

@@ -95,7 +95,60 @@ class ParameterStatus:
     value: str
 
 
-Event = RowDescription | DataRows | CommandComplete | EmptyQuery | PortalSuspended | Notice | ParameterStatus
+# --- COPY ---------------------------------------------------------------------
+#
+# COPY FROM STDIN: the statement's events include one `CopyInResponse`. pgwire
+# sends it, then feeds the client's CopyData, CopyDone or CopyFail into its
+# `sink` (in order, awaiting each call) before it takes the next event. A
+# method that raises SqlError ends the COPY with that error (pgwire sends it and
+# drops whatever copy data the client still sends, as PostgreSQL does); the
+# event stream is then closed, which is how the session learns of it.
+#
+# COPY TO STDOUT: `CopyOutResponse`, then `CopyData` events (each chunk is one
+# CopyData message: PostgreSQL sends one per row, and psycopg parses each
+# message as one row), then `CopyDone`, then CommandComplete "COPY n".
+
+
+class CopySink(Protocol):
+    """Where pgwire delivers the client's COPY data (see above)."""
+
+    async def data(self, data: bytes) -> None:
+        """One CopyData message's payload (rows may be split across messages anywhere)."""
+
+    async def done(self) -> None:
+        """CopyDone: the data is complete; load what is left (errors are raised here)."""
+
+    async def fail(self, message: str) -> None:
+        """CopyFail: always raises SqlError 57014 "COPY from stdin failed: <message>"."""
+
+
+@dataclass(slots=True)
+class CopyInResponse:
+    overall_format: int  # FORMAT_TEXT (text and csv) or FORMAT_BINARY
+    column_formats: list[int]
+    sink: CopySink
+
+
+@dataclass(slots=True)
+class CopyOutResponse:
+    overall_format: int
+    column_formats: list[int]
+
+
+@dataclass(slots=True)
+class CopyData:
+    chunks: list[bytes]  # each one is sent as one CopyData message
+
+
+@dataclass(slots=True)
+class CopyDone:
+    pass
+
+
+Event = (
+    RowDescription | DataRows | CommandComplete | EmptyQuery | PortalSuspended | Notice | ParameterStatus
+    | CopyInResponse | CopyOutResponse | CopyData | CopyDone
+)
 
 
 @dataclass(slots=True)

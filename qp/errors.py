@@ -27,6 +27,7 @@ class SqlError(Exception):
         hint: str | None = None,
         position: int | None = None,
         severity: str = "ERROR",
+        context: str | None = None,
     ) -> None:
         assert len(sqlstate) == 5, sqlstate
         super().__init__(message)
@@ -36,6 +37,8 @@ class SqlError(Exception):
         self.hint = hint
         self.position = position  # 1-based character offset into the query, as PG reports it
         self.severity = severity
+        # PostgreSQL's CONTEXT line ('W'), e.g. `COPY t, line 3, column a: "x"`.
+        self.context = context
 
     def __repr__(self) -> str:
         return f"SqlError({self.sqlstate!r}, {self.message!r})"

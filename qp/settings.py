@@ -82,7 +82,27 @@ DEFAULTS: dict[str, str] = {
     "xmloption": "content",
     "geqo": "on",
     "work_mem": "4MB",
+    # dsql's own settings (see "DSQL limits" below).
+    "dsql.transaction_rows_max": "3000",
+    "dsql.transaction_bytes_max": str(10 * 1024 * 1024),
+    "dsql.copy_batch_rows": "0",
 }
+
+# -- DSQL limits -------------------------------------------------------------------
+#
+# DSQL refuses a transaction that modifies more than 3,000 rows or 10 MiB
+# (54000). dsql enforces the same limits by default but lets them be raised,
+# per session (SET, or `-c name=value` in the startup options / PGOPTIONS) or
+# for the whole server (`configure_defaults`, which `dsql serve` calls with
+# its flags before any session starts):
+#   dsql.transaction_rows_max   rows one transaction may modify (>= 1)
+#   dsql.transaction_bytes_max  bytes of modified data one transaction may
+#                               commit (>= 1; accepts kB, MB and GB units)
+#   dsql.copy_batch_rows        0: a COPY FROM is one transaction (or part of
+#                               the enclosing block), as in DSQL; N > 0: COPY
+#                               commits every N rows as a transaction of its
+#                               own, even inside a block (see qp/copy.py)
+LIMIT_SETTINGS = ("dsql.transaction_rows_max", "dsql.transaction_bytes_max", "dsql.copy_batch_rows")
 
 _CANONICAL = {name.lower(): name for name in DEFAULTS}
 READ_ONLY = {
@@ -160,7 +180,48 @@ def normalize(name: str, value: str) -> str:
         return str(digits)
     if name in ("default_transaction_read_only", "transaction_read_only", "jit"):
         return _bool(name, value)
+    if name in LIMIT_SETTINGS:
+        return _limit(name, value)
     return value
+
+
+_BYTE_UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+
+
+def _limit(name: str, value: str) -> str:
+    """A non-negative integer (bytes may carry kB/MB/GB, as PostgreSQL's memory settings do)."""
+    text = value.strip().lower().replace(" ", "")
+    unit = text.lstrip("0123456789")
+    digits = text[: len(text) - len(unit)]
+    scale = _BYTE_UNITS.get(unit) if name == "dsql.transaction_bytes_max" else (1 if unit == "" else None)
+    if not digits or scale is None:
+        raise SqlError("22023", f'invalid value for parameter "{name}": "{value}"')
+    number = int(digits) * scale
+    lowest = 0 if name == "dsql.copy_batch_rows" else 1
+    if not lowest <= number <= 2**62:
+        raise SqlError(
+            "22023", f'{number} is outside the valid range for parameter "{name}" ({lowest} .. {2**62})'
+        )
+    return str(number)
+
+
+def configure_defaults(overrides: dict[str, str]) -> None:
+    """Server-wide defaults (e.g. from `dsql serve` flags), validated; call before sessions start.
+
+    Sessions copy DEFAULTS when they open and RESET ALL goes back to them, so
+    an override here is what every new session starts with.
+    """
+    for name, value in overrides.items():
+        canonical = canonical_name(name)
+        if canonical is None or canonical in READ_ONLY:
+            raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
+        DEFAULTS[canonical] = normalize(canonical, value)
+        _CANONICAL[canonical.lower()] = canonical
+
+
+def transaction_limits(settings: dict[str, str]) -> tuple[int, int]:
+    """(rows_max, bytes_max) for a new transaction of a session with these settings."""
+    return int(settings["dsql.transaction_rows_max"]), int(settings["dsql.transaction_bytes_max"])
 
 
 def _bool(name: str, value: str) -> str:

@@ -13,8 +13,11 @@
   returns τ_commit; the QP then waits until τ_commit is certainly in the past
   before acknowledging (commit wait; see cluster/clock.py for why).
 
-DSQL's limits are enforced here: 3,000 modified rows (at the statement that
-crosses it), 10 MiB of modified data and 300 s of age (at COMMIT).
+DSQL's limits are enforced here: 3,000 modified rows and 10 MiB of
+modified data (at the statement that crosses them, and the commit payload
+again at COMMIT) and 300 s of age. The row and byte limits are per
+transaction (`rows_max`, `bytes_max`); sessions set them from their
+`dsql.transaction_rows_max` / `dsql.transaction_bytes_max` settings.
 """
 
 from __future__ import annotations
@@ -110,6 +113,9 @@ class Transaction:
         self.rows_modified = 0
         self.bytes_modified = 0
         self.catalog_version_written: int | None = None
+        self.rows_max = ROWS_PER_TRANSACTION_MAX
+        self.bytes_max = BYTES_PER_TRANSACTION_MAX
+        self.committed = False  # set by a successful commit() (read-only ones included)
         self.ddl_count = 0
         self.dml_count = 0
         # True once storage has confirmed `catalog` is the version as of τ_start.
@@ -225,8 +231,12 @@ class Transaction:
     def count_rows(self, rows: int, nbytes: int) -> None:
         self.rows_modified += rows
         self.bytes_modified += nbytes
-        if self.rows_modified > ROWS_PER_TRANSACTION_MAX:
+        if self.rows_modified > self.rows_max:
             raise SqlError("54000", "transaction row limit exceeded")
+        if self.bytes_modified > self.bytes_max:
+            # Refused at the statement rather than only at COMMIT, so that a
+            # bulk load (COPY, INSERT ... SELECT) stops before it buffers more.
+            raise self._size_error(self.bytes_modified)
 
     def lock(self, key: bytes) -> None:
         self.locks.add(key)
@@ -246,17 +256,14 @@ class Transaction:
     async def commit(self) -> int | None:
         """Make the writes durable and visible; returns τ_commit (None if read-only)."""
         if not self.has_writes:
+            self.committed = True
             return None
         assert self.tau_start is not None
         self.check_age()
         writes = list(self.buffer.values.items())
         payload = encode_commit_payload(writes, self.catalog_version_written)
-        if len(payload) > BYTES_PER_TRANSACTION_MAX:
-            raise SqlError(
-                "54000",
-                "transaction size limit 10mb exceeded",
-                detail=f"Current transaction size {len(payload) // 1024}kb exceeds 10240kb",
-            )
+        if len(payload) > self.bytes_max:
+            raise self._size_error(len(payload))
         write_keys = tuple(self.buffer.values) + tuple(k for k in self.locks if k not in self.buffer.values)
         written = self.buffer.values
         checks = tuple(k for k in self.checks if k not in written and k not in self.locks)
@@ -279,7 +286,18 @@ class Transaction:
         # any transaction that starts after this returns sees the commit.
         self.clock.observe(tau_commit)
         await self.clock.wait_until_past(tau_commit)
+        self.committed = True
         return tau_commit
+
+    def _size_error(self, nbytes: int) -> SqlError:
+        # DSQL's wording names the limit in (binary) megabytes: "10mb" for 10 MiB.
+        limit_kb = self.bytes_max // 1024
+        limit = f"{self.bytes_max // (1024 * 1024)}mb" if self.bytes_max % (1024 * 1024) == 0 else f"{limit_kb}kb"
+        return SqlError(
+            "54000",
+            f"transaction size limit {limit} exceeded",
+            detail=f"Current transaction size {nbytes // 1024}kb exceeds {limit_kb}kb",
+        )
 
 
 def encoded_size(value: Any) -> int:
