@@ -682,6 +682,11 @@ class QueryBinder:
             query.names = list(cte.names) + list(query.names[len(cte.names):])
             return self._subquery_item(query, alias_node, alias, scope)
         table = None
+        if schema is None and self.bc.resolve_special_relation is not None:
+            # pg_catalog is searched before public, as PostgreSQL's search_path does.
+            relation = self.bc.resolve_special_relation(None, name)
+            if relation is not None:
+                return self._virtual_item(relation, alias_node, alias, scope)
         if schema in (None, "public"):
             table = self.bc.catalog.find_table(name)
             view = self.bc.catalog.find_view(name) if table is None else None

@@ -9,6 +9,7 @@ __all__ (see qp/types/CONTRACT.md).
 from qp.functions import (  # noqa: F401  (imported for their registrations)
     aggregates,
     arrays,
+    catalog,
     datetime,
     dt_extract,
     dt_ops,

@@ -164,7 +164,7 @@ _ENC: dict[int, Callable[[Any], bytes]] = {
     700: _F4.pack, 701: _F8.pack,
     1700: numeric_send,
     25: str.encode, 1043: str.encode, 1042: str.encode, 19: str.encode, 705: str.encode,
-    114: str.encode, 2275: str.encode,
+    114: str.encode, 2275: str.encode, 194: str.encode,
     1082: _I4.pack, 1083: _I8.pack, 1114: _I8.pack, 1184: _I8.pack,
     1186: _interval_send,
     2950: lambda v: v.bytes,

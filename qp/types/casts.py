@@ -195,6 +195,7 @@ for _r in (24, 26, 2205, 2206, 4089):
     _reg(_r, tuple(x for x in (26,) + _REGS if x != _r), "i", _identity)
 _reg(25, 18, "a", _f(lambda v: v.encode()[:1].decode("latin-1") if v else ""))
 _reg(25, 19, "i", _f(truncate_name))
+_reg(194, 25, "i", _identity)  # pg_node_tree is binary coercible to text
 _reg((25, 1043), (1042, 1043, 25), "i", _identity)
 _reg(1042, (25, 1043), "i", _f(lambda v: v.rstrip(" ")))
 _reg(1042, 1042, "i", _identity)

@@ -111,6 +111,9 @@ REGTYPE = _t(2206, "regtype", 4, "N", False, 2211)
 UUID = _t(2950, "uuid", 16, "U", False, 2951)
 JSONB = _t(3802, "jsonb", -1, "U", False, 3807)
 REGNAMESPACE = _t(4089, "regnamespace", 4, "N", False, 4090)
+# The system catalogs' stored expressions (pg_attrdef.adbin, ...): text that
+# only the catalog functions read (pg_get_expr), as in PostgreSQL.
+PG_NODE_TREE = _t(194, "pg_node_tree", -1, "Z", False, 0)
 # Pseudo-types: used in function signatures and for untyped values.
 RECORD = _t(2249, "record", -1, "P", False, 2287)
 CSTRING = _t(2275, "cstring", -2, "P", False, 1263)

@@ -155,6 +155,8 @@ def text_out(t: SqlType, ctx: EvalContext | None = None) -> Callable[[Any], str]
         elem = t.elem
         plain = elem.oid in (16, 20, 21, 23, 26, 700, 701, 1700, 24, 2205, 2206, 4089, 1082, 2950)
         return make_array_out(text_out(elem, ctx), plain)
+    if oid in _REG_OIDS:
+        return _reg_out(oid, ctx)
     f = _OUT.get(oid)
     if f is not None:
         return f
@@ -172,7 +174,8 @@ def text_out(t: SqlType, ctx: EvalContext | None = None) -> Callable[[Any], str]
 # The reg* types print names, which needs the catalog; without one we can
 # name the built-in types and schemas (what pg_typeof() returns), print '-'
 # for 0, and fall back to the number (the engine may override these).
-_NAMESPACES = {11: "pg_catalog", 2200: "public", 99: "pg_toast"}
+_NAMESPACES = {11: "pg_catalog", 2200: "public", 99: "pg_toast", 13207: "information_schema"}
+_REG_OIDS = frozenset({24, 2205, 2206, 4089})
 
 
 def regtype_name(oid: int) -> str | None:
@@ -198,12 +201,46 @@ def _regnamespace_out(v: int) -> str:
     return "-" if v == 0 else _NAMESPACES.get(v, str(v))
 
 
+def _reg_out(oid: int, ctx: EvalContext) -> Callable[[Any], str]:
+    """reg* output: names from the statement's catalog snapshot when it has
+    one (`ctx.catalog`, read at call time: the closure outlives binding),
+    else what the library can name without one."""
+    static = _OUT[oid]
+
+    def out(v: int) -> str:
+        catalog = ctx.catalog
+        if catalog is None or v == 0:
+            return static(v)
+        from qp.pgcatalog.names import reg_output
+
+        name = reg_output(oid, catalog, v, ctx)
+        return static(v) if name is None else name
+    return out
+
+
+def _reg_in(oid: int, ctx: EvalContext) -> Callable[[str], int]:
+    """reg* input: names looked up in `ctx.catalog` (42P01 and friends when
+    missing); numbers, '-' and built-in type names need no catalog."""
+    static = _IN[oid]
+
+    def parse(s: str) -> int:
+        t = s.strip()
+        catalog = ctx.catalog
+        if catalog is None or t.isdigit() or t == "-" or oid == 2206:
+            return static(s)
+        from qp.pgcatalog.names import reg_input
+
+        found = reg_input(oid, catalog, t, ctx)
+        return static(s) if found is None else found
+    return parse
+
+
 _OUT: dict[int, Callable[[Any], str]] = {
     16: _bool_out, 17: _bytea_out, 18: char_out, 19: str, 20: str, 21: str, 23: str, 24: _regoid_out,
     25: str, 26: str, 114: str, 705: str, 1042: str, 1043: str, 1700: numeric_out,
     1082: date_out, 1083: time_out, 1114: timestamp_out, 1186: interval_out, 2205: _regoid_out,
     2206: _regtype_out, 4089: _regnamespace_out, 2950: _uuid_out, 3802: lambda j: jsonb_out(j.value),
-    2278: _void_out, 2275: str,
+    2278: _void_out, 2275: str, 194: str,
 }
 
 _INT_ENC = b"%d".__mod__
@@ -217,7 +254,7 @@ def text_encoder(t: SqlType, ctx: EvalContext | None = None) -> Callable[[Any], 
         return _INT_ENC
     if oid == 16:
         return _BOOL_ENC
-    if oid in (25, 1043, 19, 1042, 705, 114, 2275):
+    if oid in (25, 1043, 19, 1042, 705, 114, 2275, 194):
         return str.encode
     f = text_out(t, ctx)
     return lambda v: f(v).encode()
@@ -387,6 +424,10 @@ def parse_regtype(s: str) -> int:
     return t.oid
 
 
+def _node_tree_in(s: str) -> str:
+    raise SqlError("0A000", "cannot accept a value of type pg_node_tree")
+
+
 def make_varchar_in(typmod: int, bpchar: bool, explicit: bool = False) -> Callable[[str], str]:
     """varchar(n)/char(n) input and length coercion. Too-long input is an
     error (22001) unless the excess is spaces or the cast is explicit."""
@@ -450,6 +491,8 @@ def text_decoder(t: SqlType, ctx: EvalContext | None = None) -> Callable[[str], 
             iadj = make_interval_typmod(mod)
             return lambda s: iadj(parse_interval(s, mod))
         return parse_interval
+    if oid in _REG_OIDS:
+        return _reg_in(oid, ctx)
     f = _IN.get(oid)
     if f is not None:
         return f
@@ -465,7 +508,7 @@ _IN: dict[int, Callable[[str], Any]] = {
     21: parse_int2, 23: parse_int4, 25: str, 26: parse_oid, 114: validate_json,
     700: parse_float4, 701: parse_float8, 705: str, 2950: parse_uuid, 3802: parse_jsonb,
     24: _parse_regnum("regproc"), 2205: _parse_regnum("regclass"), 2206: _parse_regnum("regtype"),
-    4089: _parse_regnum("regnamespace"), 2278: lambda s: None, 2275: str,
+    4089: _parse_regnum("regnamespace"), 2278: lambda s: None, 2275: str, 194: _node_tree_in,
 }
 
 

@@ -1,0 +1,490 @@
+"""Functions that read the system catalogs: visibility, names, definitions,
+sizes, privileges, descriptions, and the session facts clients ask for.
+
+They read the statement's catalog snapshot (`EvalContext.catalog`, set by
+the session before a statement runs and by every scan of a system relation)
+through `qp.pgcatalog`'s model, imported when first called: `qp.pgcatalog`
+imports this library, not the other way round.
+
+Answers follow PostgreSQL 16 where dsql has the same objects. Where it has
+none: privileges are always granted (one superuser), publications,
+partitions, statistics objects, rules and triggers do not exist, and
+relation sizes are estimates (one 8 kB page per relation, which is what an
+empty PostgreSQL table reports).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+from qp.context import EvalContext
+from qp.errors import SqlError
+from qp.functions.registry import register_function
+from qp.types import core as C
+from qp.types.core import (
+    BOOL,
+    CHAR,
+    INT2,
+    INT4,
+    INT8,
+    NAME,
+    NUMERIC,
+    OID,
+    PG_NODE_TREE,
+    REGCLASS,
+    REGNAMESPACE,
+    REGPROC,
+    REGTYPE,
+    TEXT,
+    VOID,
+    SqlType,
+    array_of,
+    format_type,
+    record_type,
+)
+
+PAGE_BYTES = 8192
+
+
+def _model(ctx: EvalContext):
+    from qp.pgcatalog.model import model_for
+
+    if ctx.catalog is None:
+        raise SqlError("XX000", "no catalog snapshot for this statement")
+    return model_for(ctx.catalog)
+
+
+def _path(ctx: EvalContext) -> tuple[str, ...]:
+    from qp.pgcatalog.model import search_path_of
+
+    return search_path_of(ctx)
+
+
+def _reg(name: str, args: list[SqlType], ret: SqlType, impl: Callable[..., Any], **kw: Any) -> None:
+    """A catalog function: stable, reads the session's context."""
+    kw.setdefault("volatility", "s")
+    register_function(name, args, ret, impl, ctx=True, **kw)
+
+
+# -- visibility and names ---------------------------------------------------------------------------
+
+
+def _table_is_visible(ctx: EvalContext, oid: int) -> bool | None:
+    model = _model(ctx)
+    relation = model.relation(oid)
+    return None if relation is None else model.is_visible(relation, _path(ctx))
+
+
+def _type_is_visible(ctx: EvalContext, oid: int) -> bool | None:
+    from qp.pgcatalog import builtin_data
+
+    return True if oid in builtin_data.TYPES else None
+
+
+def _function_is_visible(ctx: EvalContext, oid: int) -> bool | None:
+    from qp.pgcatalog.builtins import proc_by_oid
+
+    return True if oid in proc_by_oid() else None
+
+
+_reg("pg_table_is_visible", [OID], BOOL, _table_is_visible)
+_reg("pg_type_is_visible", [OID], BOOL, _type_is_visible)
+_reg("pg_function_is_visible", [OID], BOOL, _function_is_visible)
+_reg("pg_collation_is_visible", [OID], BOOL, lambda ctx, oid: True)
+_reg("pg_opclass_is_visible", [OID], BOOL, lambda ctx, oid: True)
+_reg("pg_operator_is_visible", [OID], BOOL, lambda ctx, oid: True)
+
+
+def _userbyid(ctx: EvalContext, oid: int) -> str:
+    from qp.pgcatalog import oids
+
+    if oid == oids.BOOTSTRAP_SUPERUSER:
+        return ctx.session_user or ctx.user
+    for role_oid, name in oids.PREDEFINED_ROLES:
+        if role_oid == oid:
+            return name
+    return f"unknown (OID={oid})"
+
+
+_reg("pg_get_userbyid", [OID], NAME, _userbyid)
+
+
+def _current_schemas(ctx: EvalContext, include_implicit: bool) -> list[str]:
+    from qp.pgcatalog import oids
+    from qp.pgcatalog.model import effective_path
+
+    names = [oids.NAMESPACE_NAMES[nsp] for nsp in effective_path(_path(ctx))]
+    return names if include_implicit else [n for n in names if n in _path(ctx)]
+
+
+_reg("current_schemas", [BOOL], array_of(NAME), _current_schemas)
+
+
+def _to_regclass(ctx: EvalContext, text: str) -> int | None:
+    from qp.pgcatalog.names import regclass_oid
+
+    return regclass_oid(_model(ctx), text, _path(ctx), missing_ok=True)
+
+
+def _to_regtype(ctx: EvalContext, text: str) -> int | None:
+    from qp.types.text_io import parse_regtype
+
+    try:
+        return parse_regtype(text)
+    except SqlError:
+        return None
+
+
+def _to_regnamespace(ctx: EvalContext, text: str) -> int | None:
+    from qp.pgcatalog.names import namespace_oid
+
+    return namespace_oid(text, missing_ok=True)
+
+
+def _to_regproc(ctx: EvalContext, text: str) -> int | None:
+    from qp.pgcatalog.names import proc_oid
+
+    return proc_oid(text, missing_ok=True)
+
+
+_reg("to_regclass", [TEXT], REGCLASS, _to_regclass)
+_reg("to_regtype", [TEXT], REGTYPE, _to_regtype)
+_reg("to_regnamespace", [TEXT], REGNAMESPACE, _to_regnamespace)
+_reg("to_regproc", [TEXT], REGPROC, _to_regproc)
+
+
+def _format_type(ctx: EvalContext, oid: int | None, typmod: int | None) -> str | None:
+    """format_type(type, typmod): not strict in PostgreSQL (a NULL typmod means
+    "no typmod", which prints bpchar as `character`); unknown types print ???."""
+    if oid is None:
+        return None
+    t = C._BASE_BY_OID.get(oid)
+    if t is None:
+        return "???"
+    if typmod is None:
+        if oid == 1042:
+            return "character"
+        if oid == 1014:
+            return "character[]"
+        return format_type(t)
+    return format_type(t.with_typmod(typmod) if typmod >= 0 else t)
+
+
+_reg("format_type", [OID, INT4], TEXT, _format_type, strict=False)
+
+
+# -- definitions ------------------------------------------------------------------------------------
+
+
+def _indexdef(ctx: EvalContext, oid: int, column: int = 0, pretty: bool = False) -> str | None:
+    from qp.pgcatalog.definitions import index_definition
+
+    model = _model(ctx)
+    relation = model.relation(oid)
+    if relation is None or relation.index is None:
+        return None
+    return index_definition(model, relation, column, pretty, _path(ctx))
+
+
+def _constraintdef(ctx: EvalContext, oid: int, pretty: bool = False) -> str | None:
+    from qp.pgcatalog.definitions import constraint_definition
+
+    model = _model(ctx)
+    constraint = model.constraint_by_oid.get(oid)
+    return None if constraint is None else constraint_definition(model, constraint, pretty, ctx)
+
+
+def _get_expr(ctx: EvalContext, tree: str, relation: int, pretty: bool = False) -> str | None:
+    from qp.pgcatalog.definitions import stored_expression
+
+    return stored_expression(_model(ctx), tree, relation, pretty, ctx)
+
+
+def _viewdef(ctx: EvalContext, view: Any, pretty: bool = False) -> str | None:
+    """The view's query as it was written (PostgreSQL prints its own deparse)."""
+    model = _model(ctx)
+    if isinstance(view, str):
+        from qp.pgcatalog.names import regclass_oid
+
+        oid = regclass_oid(model, view, _path(ctx), missing_ok=False)
+    else:
+        oid = view
+    relation = model.relation(oid)
+    if relation is None or relation.view is None:
+        return None
+    return relation.view.sql
+
+
+_reg("pg_get_indexdef", [OID], TEXT, _indexdef)
+_reg("pg_get_indexdef", [OID, INT4, BOOL], TEXT, _indexdef)
+_reg("pg_get_constraintdef", [OID], TEXT, _constraintdef)
+_reg("pg_get_constraintdef", [OID, BOOL], TEXT, _constraintdef)
+_reg("pg_get_expr", [PG_NODE_TREE, OID], TEXT, _get_expr)
+_reg("pg_get_expr", [PG_NODE_TREE, OID, BOOL], TEXT, _get_expr)
+_reg("pg_get_viewdef", [OID], TEXT, _viewdef)
+_reg("pg_get_viewdef", [OID, BOOL], TEXT, _viewdef)
+_reg("pg_get_viewdef", [TEXT], TEXT, _viewdef)
+_reg("pg_get_viewdef", [TEXT, BOOL], TEXT, _viewdef)
+# No triggers, rules or statistics objects exist: their definitions are NULL.
+_reg("pg_get_triggerdef", [OID], TEXT, lambda ctx, oid: None)
+_reg("pg_get_triggerdef", [OID, BOOL], TEXT, lambda ctx, oid, pretty: None)
+_reg("pg_get_ruledef", [OID], TEXT, lambda ctx, oid: None)
+_reg("pg_get_ruledef", [OID, BOOL], TEXT, lambda ctx, oid, pretty: None)
+_reg("pg_get_statisticsobjdef_columns", [OID], TEXT, lambda ctx, oid: None)
+_reg("pg_get_statisticsobjdef", [OID], TEXT, lambda ctx, oid: None)
+
+
+def _serial_sequence(ctx: EvalContext, table: str, column: str) -> str | None:
+    """pg_get_serial_sequence: the sequence a serial or identity column uses,
+    schema-qualified (PostgreSQL's format), or NULL."""
+    from qp.functions.strings import quote_ident
+    from qp.pgcatalog.names import qualified_name, regclass_oid
+
+    model = _model(ctx)
+    oid = regclass_oid(model, table, _path(ctx), missing_ok=False)
+    relation = model.relation(oid)
+    name = qualified_name(column)[0] if column.startswith('"') else column
+    for attribute in relation.attributes if relation is not None else ():
+        if attribute.name == name and not attribute.dropped:
+            sequence = model.relation(attribute.sequence_oid) if attribute.sequence_oid is not None else None
+            if sequence is None:
+                return None
+            return f"{quote_ident(sequence.schema)}.{quote_ident(sequence.name)}"
+    raise SqlError("42703", f'column "{column}" of relation "{table}" does not exist')
+
+
+_reg("pg_get_serial_sequence", [TEXT, TEXT], TEXT, _serial_sequence)
+
+
+def _function_arguments(ctx: EvalContext, oid: int) -> str | None:
+    from qp.pgcatalog.builtins import proc_by_oid
+
+    proc = proc_by_oid().get(oid)
+    if proc is None:
+        return None
+    names = [format_type(C._BASE_BY_OID[a]) if a in C._BASE_BY_OID else str(a) for a in proc.arg_types]
+    if proc.variadic and names:
+        names[-1] = "VARIADIC " + names[-1]
+    return ", ".join(names)
+
+
+def _function_result(ctx: EvalContext, oid: int) -> str | None:
+    from qp.pgcatalog.builtins import proc_by_oid
+
+    proc = proc_by_oid().get(oid)
+    if proc is None:
+        return None
+    t = C._BASE_BY_OID.get(proc.ret)
+    name = format_type(t) if t is not None else str(proc.ret)
+    return f"SETOF {name}" if proc.retset else name
+
+
+_reg("pg_get_function_arguments", [OID], TEXT, _function_arguments)
+_reg("pg_get_function_identity_arguments", [OID], TEXT, _function_arguments)
+_reg("pg_get_function_result", [OID], TEXT, _function_result)
+
+
+# -- descriptions -----------------------------------------------------------------------------------
+
+_CATALOG_OIDS = {"pg_namespace": 2615, "pg_class": 1259, "pg_proc": 1255, "pg_type": 1247,
+                 "pg_extension": 3079, "pg_language": 2612, "pg_constraint": 2606}
+
+
+def _obj_description(ctx: EvalContext, oid: int, catalog: str | None = None) -> str | None:
+    from qp.pgcatalog.objects import DESCRIPTIONS
+
+    classoid = _CATALOG_OIDS.get(catalog) if catalog is not None else None
+    for objoid, cls, subid, text in DESCRIPTIONS:
+        if objoid == oid and subid == 0 and (classoid is None or cls == classoid):
+            return text
+    return None
+
+
+def _shobj_description(ctx: EvalContext, oid: int, catalog: str) -> str | None:
+    from qp.pgcatalog.objects import SHARED_DESCRIPTIONS
+
+    for objoid, _, text in SHARED_DESCRIPTIONS:
+        if objoid == oid:
+            return text
+    return None
+
+
+_reg("obj_description", [OID, NAME], TEXT, _obj_description)
+_reg("obj_description", [OID], TEXT, _obj_description)
+_reg("col_description", [OID, INT4], TEXT, lambda ctx, oid, column: None)  # dsql has no COMMENT ON
+_reg("shobj_description", [OID, NAME], TEXT, _shobj_description)
+
+# -- encodings --------------------------------------------------------------------------------------
+
+_ENCODINGS = {0: "SQL_ASCII", 6: "UTF8", 8: "LATIN1"}
+register_function("pg_encoding_to_char", [INT4], NAME, lambda e: _ENCODINGS.get(e, ""))
+register_function("pg_char_to_encoding", [NAME], INT4,
+                  lambda n: next((k for k, v in _ENCODINGS.items() if v == n.upper().replace("-", "")), -1))
+register_function("getdatabaseencoding", [], NAME, lambda: "UTF8")
+register_function("pg_client_encoding", [], NAME, lambda: "UTF8")
+
+# -- publications, partitions -----------------------------------------------------------------------
+
+
+def _publishable(ctx: EvalContext, oid: int) -> bool | None:
+    """PostgreSQL's rule: ordinary user tables can be published."""
+    relation = _model(ctx).relation(oid)
+    if relation is None:
+        return None
+    return relation.relkind in ("r", "p") and relation.system is None
+
+
+def _no_rows(ctx: EvalContext, oid: int) -> Iterator[int]:
+    return iter(())
+
+
+_reg("pg_relation_is_publishable", [REGCLASS], BOOL, _publishable)
+# Only partitions and partitioned tables have ancestors; dsql has neither.
+_reg("pg_partition_ancestors", [REGCLASS], REGCLASS, _no_rows, srf=True)
+_reg("pg_partition_root", [REGCLASS], REGCLASS, lambda ctx, oid: None)
+
+# -- sizes ------------------------------------------------------------------------------------------
+
+
+def _relation_size(ctx: EvalContext, oid: int, fork: str = "main") -> int | None:
+    relation = _model(ctx).relation(oid)
+    if relation is None:
+        return None
+    if relation.system is not None or relation.relkind == "v" or fork != "main":
+        return 0
+    return PAGE_BYTES
+
+
+def _table_size(ctx: EvalContext, oid: int) -> int | None:
+    """What PostgreSQL reports for an empty table: nothing for its heap, one
+    page for the index of its TOAST table if it has a column that can be
+    toasted; an index has its metapage."""
+    from qp.pgcatalog.builtins import type_facts
+
+    relation = _model(ctx).relation(oid)
+    if relation is None:
+        return None
+    if relation.system is not None or relation.relkind == "v":
+        return 0
+    if relation.relkind == "i" or relation.relkind == "S":
+        return PAGE_BYTES
+    toastable = any(not a.dropped and type_facts(a.type.oid).storage != "p" for a in relation.attributes)
+    return PAGE_BYTES if toastable else 0
+
+
+def _total_size(ctx: EvalContext, oid: int) -> int | None:
+    model = _model(ctx)
+    relation = model.relation(oid)
+    if relation is None:
+        return None
+    if relation.system is not None or relation.relkind == "v":
+        return 0
+    return (_table_size(ctx, oid) or 0) + PAGE_BYTES * len(model.indexes_of(oid))
+
+
+def _indexes_size(ctx: EvalContext, oid: int) -> int | None:
+    model = _model(ctx)
+    if model.relation(oid) is None:
+        return None
+    return PAGE_BYTES * len(model.indexes_of(oid))
+
+
+_reg("pg_relation_size", [REGCLASS], INT8, _relation_size)
+_reg("pg_relation_size", [REGCLASS, TEXT], INT8, _relation_size)
+_reg("pg_table_size", [REGCLASS], INT8, _table_size)
+_reg("pg_total_relation_size", [REGCLASS], INT8, _total_size)
+_reg("pg_indexes_size", [REGCLASS], INT8, _indexes_size)
+_reg("pg_database_size", [NAME], INT8, lambda ctx, name: PAGE_BYTES * 1000)
+_reg("pg_database_size", [OID], INT8, lambda ctx, oid: PAGE_BYTES * 1000)
+_reg("pg_tablespace_location", [OID], TEXT, lambda ctx, oid: "")
+
+# pg_size_pretty's units (PostgreSQL 16): name, limit, half-rounded, bits.
+_SIZE_UNITS = (("bytes", 10 * 1024, False, 0), ("kB", 20 * 1024 - 1, True, 10), ("MB", 20 * 1024 - 1, True, 20),
+               ("GB", 20 * 1024 - 1, True, 30), ("TB", 20 * 1024 - 1, True, 40), ("PB", 20 * 1024 - 1, True, 50))
+
+
+def _trunc_div(a: int, b: int) -> int:
+    """C's integer division (toward zero)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def _size_pretty(size: int | Decimal) -> str:
+    """pg_size_pretty, as dbsize.c computes it: each unit is used below its
+    limit, the larger ones rounded half away from zero."""
+    value = int(size)
+    for i, (unit, limit, rounded, bits) in enumerate(_SIZE_UNITS):
+        last = i == len(_SIZE_UNITS) - 1
+        if last or abs(value) < limit:
+            if rounded:
+                value = _trunc_div(value + (-1 if value < 0 else 1), 2)
+            return f"{value} {unit}"
+        following = _SIZE_UNITS[i + 1]
+        shift = following[3] - bits - int(following[2]) + int(rounded)
+        value = _trunc_div(value, 1 << shift)
+    raise AssertionError("unreachable")
+
+
+register_function("pg_size_pretty", [INT8], TEXT, _size_pretty)
+register_function("pg_size_pretty", [NUMERIC], TEXT, _size_pretty)
+
+# -- privileges: one superuser has them all ---------------------------------------------------------
+
+for _name, _objects in (("has_table_privilege", (TEXT, OID)), ("has_schema_privilege", (TEXT, OID)),
+                        ("has_database_privilege", (TEXT, OID)), ("has_sequence_privilege", (TEXT, OID)),
+                        ("has_function_privilege", (TEXT, OID)), ("has_tablespace_privilege", (TEXT, OID)),
+                        ("has_language_privilege", (TEXT, OID)), ("has_any_column_privilege", (TEXT, OID))):
+    for _object in _objects:
+        register_function(_name, [_object, TEXT], BOOL, lambda *a: True, volatility="s")
+        register_function(_name, [NAME, _object, TEXT], BOOL, lambda *a: True, volatility="s")
+        register_function(_name, [OID, _object, TEXT], BOOL, lambda *a: True, volatility="s")
+for _object in (TEXT, OID):
+    register_function("has_column_privilege", [_object, TEXT, TEXT], BOOL, lambda *a: True, volatility="s")
+    register_function("has_column_privilege", [_object, INT2, TEXT], BOOL, lambda *a: True, volatility="s")
+    register_function("has_column_privilege", [NAME, _object, TEXT, TEXT], BOOL, lambda *a: True, volatility="s")
+register_function("pg_has_role", [NAME, TEXT], BOOL, lambda *a: True, volatility="s")
+register_function("pg_has_role", [NAME, NAME, TEXT], BOOL, lambda *a: True, volatility="s")
+register_function("pg_has_role", [OID, TEXT], BOOL, lambda *a: True, volatility="s")
+
+# -- the session and the server ---------------------------------------------------------------------
+
+_reg("pg_backend_pid", [], INT4, lambda ctx: getattr(ctx, "backend_pid", 0))
+register_function("pg_is_in_recovery", [], BOOL, lambda: False, volatility="v")
+register_function("pg_my_temp_schema", [], OID, lambda: 0, volatility="s")
+register_function("pg_is_other_temp_schema", [OID], BOOL, lambda oid: False, volatility="s")
+register_function("pg_jit_available", [], BOOL, lambda: False, volatility="v")
+# Advisory locks do not exist in DSQL; asyncpg's pool reset calls this one.
+register_function("pg_advisory_unlock_all", [], VOID, lambda: None, volatility="v")
+
+
+def _set_config(ctx: EvalContext, name: str, value: str, is_local: bool) -> str:
+    setter = getattr(ctx, "set_config", None)
+    if setter is None:
+        raise SqlError("0A000", "set_config() is not available here")
+    return setter(name, value, is_local)
+
+
+register_function("set_config", [TEXT, TEXT, BOOL], TEXT, _set_config, ctx=True, volatility="v")
+
+# -- keywords ---------------------------------------------------------------------------------------
+
+_KEYWORD_KINDS = (("RESERVED_KEYWORDS", "R", "reserved"), ("TYPE_FUNC_NAME_KEYWORDS", "T",
+                  "reserved (can be function or type name)"), ("COL_NAME_KEYWORDS", "C", "unreserved (cannot be "
+                  "function or type name)"), ("UNRESERVED_KEYWORDS", "U", "unreserved"))
+_KEYWORD_ROW = record_type([("word", TEXT), ("catcode", CHAR), ("barelabel", BOOL), ("catdesc", TEXT),
+                            ("baredesc", TEXT)])
+
+
+def _keywords() -> Iterator[tuple]:
+    import pglast.keywords as K
+
+    rows = []
+    for attr, code, description in _KEYWORD_KINDS:
+        for word in getattr(K, attr):
+            rows.append((word, code, True, description, "can be bare label"))
+    return iter(sorted(rows))
+
+
+register_function("pg_get_keywords", [], _KEYWORD_ROW, _keywords, srf=True, volatility="s")

@@ -1,0 +1,217 @@
+"""Catalogs of the cluster and the session: namespaces, the database, roles,
+tablespaces, settings, activity, prepared statements and cursors.
+
+dsql has one database (`postgres`), the schemas pg_catalog, public and
+information_schema, and no role catalog: whoever connects is shown as the
+bootstrap superuser (oid 10) under the name they connected with, next to
+PostgreSQL's predefined roles. Those rows depend on the session, so these
+relations are rebuilt for each scan (they are a few rows each).
+"""
+
+from __future__ import annotations
+
+from qp.pgcatalog import oids
+from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
+from qp.settings import DEFAULTS, READ_ONLY
+
+SESSION = Lifetime.SESSION
+STATIC = Lifetime.STATIC
+
+
+def session_user(src: Source) -> str:
+    session = src.session
+    return getattr(session, "user", None) or "postgres"
+
+
+@system_relation("pg_catalog", "pg_namespace", 2615, "oid:oid nspname:name nspowner:oid nspacl:aclitem[]",
+                 lifetime=STATIC, relkind="r")
+def pg_namespace(src: Source) -> list[tuple]:
+    owner = oids.BOOTSTRAP_SUPERUSER
+    return [
+        (oids.PG_CATALOG_NAMESPACE, "pg_catalog", owner, None),
+        (oids.PG_TOAST_NAMESPACE, "pg_toast", owner, None),
+        (oids.PUBLIC_NAMESPACE, "public", oids.PG_DATABASE_OWNER,
+         ["pg_database_owner=UC/pg_database_owner", "=U/pg_database_owner"]),
+        (oids.INFORMATION_SCHEMA_NAMESPACE, "information_schema", owner, None),
+    ]
+
+
+@system_relation("pg_catalog", "pg_database", 1262, """
+    oid:oid datname:name datdba:oid encoding:int4 datlocprovider:char datistemplate:bool datallowconn:bool
+    datconnlimit:int4 datfrozenxid:xid datminmxid:xid dattablespace:oid datcollate:text datctype:text
+    daticulocale:text daticurules:text datcollversion:text datacl:aclitem[]""", lifetime=STATIC, relkind="r")
+def pg_database(src: Source) -> list[tuple]:
+    return [(oids.DATABASE_OID, oids.DATABASE_NAME, oids.BOOTSTRAP_SUPERUSER, oids.ENCODING_UTF8, "c", False, True,
+             -1, 0, 1, oids.DEFAULT_TABLESPACE, "C", "C", None, None, None, None)]
+
+
+@system_relation("pg_catalog", "pg_tablespace", 1213,
+                 "oid:oid spcname:name spcowner:oid spcacl:aclitem[] spcoptions:text[]", lifetime=STATIC, relkind="r")
+def pg_tablespace(src: Source) -> list[tuple]:
+    return [(oids.DEFAULT_TABLESPACE, "pg_default", oids.BOOTSTRAP_SUPERUSER, None, None),
+            (oids.GLOBAL_TABLESPACE, "pg_global", oids.BOOTSTRAP_SUPERUSER, None, None)]
+
+
+# -- roles ------------------------------------------------------------------------------------------
+
+
+def _roles(src: Source) -> list[tuple]:
+    """(oid, name, super, inherit, createrole, createdb, canlogin, replication, bypassrls) per role."""
+    me = (oids.BOOTSTRAP_SUPERUSER, session_user(src), True, True, True, True, True, True, True)
+    others = [(oid, name, False, True, False, False, False, False, False) for oid, name in oids.PREDEFINED_ROLES]
+    return sorted([me] + others)
+
+
+@system_relation("pg_catalog", "pg_authid", 1260, """
+    oid:oid rolname:name rolsuper:bool rolinherit:bool rolcreaterole:bool rolcreatedb:bool rolcanlogin:bool
+    rolreplication:bool rolbypassrls:bool rolconnlimit:int4 rolpassword:text rolvaliduntil:timestamptz""",
+                 lifetime=SESSION, relkind="r")
+def pg_authid(src: Source) -> list[tuple]:
+    return [(*role, -1, None, None) for role in _roles(src)]
+
+
+@system_relation("pg_catalog", "pg_roles", 12000, """
+    rolname:name rolsuper:bool rolinherit:bool rolcreaterole:bool rolcreatedb:bool rolcanlogin:bool
+    rolreplication:bool rolconnlimit:int4 rolpassword:text rolvaliduntil:timestamptz rolbypassrls:bool
+    rolconfig:text[] oid:oid""", lifetime=SESSION)
+def pg_roles(src: Source) -> list[tuple]:
+    return [(name, sup, inherit, createrole, createdb, login, repl, -1, "********", None, bypass, None, oid)
+            for oid, name, sup, inherit, createrole, createdb, login, repl, bypass in _roles(src)]
+
+
+@system_relation("pg_catalog", "pg_user", 12014, """
+    usename:name usesysid:oid usecreatedb:bool usesuper:bool userepl:bool usebypassrls:bool passwd:text
+    valuntil:timestamptz useconfig:text[]""", lifetime=SESSION)
+def pg_user(src: Source) -> list[tuple]:
+    return [(name, oid, createdb, sup, repl, bypass, "********", None, None)
+            for oid, name, sup, _, _, createdb, login, repl, bypass in _roles(src) if login]
+
+
+@system_relation("pg_catalog", "pg_auth_members", 1261, """
+    oid:oid roleid:oid member:oid grantor:oid admin_option:bool inherit_option:bool set_option:bool""",
+                 lifetime=STATIC, relkind="r")
+def pg_auth_members(src: Source) -> list[tuple]:
+    return [(6301 + i, role, member, oids.BOOTSTRAP_SUPERUSER, False, True, True)
+            for i, (member, role) in enumerate(oids.PREDEFINED_MEMBERSHIPS)]
+
+
+# -- the session ------------------------------------------------------------------------------------
+
+# pg_settings facts for the settings dsql has: name -> (category, short_desc, vartype, unit).
+_SETTING_FACTS = {
+    "application_name": ("Reporting and Logging / What to Log", "Sets the application name to be reported in "
+                         "statistics and logs.", "string", None),
+    "client_encoding": ("Client Connection Defaults / Locale and Formatting",
+                        "Sets the client's character set encoding.", "string", None),
+    "DateStyle": ("Client Connection Defaults / Locale and Formatting",
+                  "Sets the display format for date and time values.", "string", None),
+    "IntervalStyle": ("Client Connection Defaults / Locale and Formatting",
+                      "Sets the display format for interval values.", "enum", None),
+    "TimeZone": ("Client Connection Defaults / Locale and Formatting",
+                 "Sets the time zone for displaying and interpreting time stamps.", "string", None),
+    "search_path": ("Client Connection Defaults / Statement Behavior",
+                    "Sets the schema search order for names that are not schema-qualified.", "string", None),
+    "statement_timeout": ("Client Connection Defaults / Statement Behavior",
+                          "Sets the maximum allowed duration of any statement.", "integer", "ms"),
+    "lock_timeout": ("Client Connection Defaults / Statement Behavior",
+                     "Sets the maximum allowed duration of any wait for a lock.", "integer", "ms"),
+    "idle_in_transaction_session_timeout": ("Client Connection Defaults / Statement Behavior",
+                                            "Sets the maximum allowed idle time between queries, when in a "
+                                            "transaction.", "integer", "ms"),
+    "extra_float_digits": ("Client Connection Defaults / Locale and Formatting",
+                           "Sets the number of digits displayed for floating-point values.", "integer", None),
+    "work_mem": ("Resource Usage / Memory", "Sets the maximum memory to be used for query workspaces.",
+                 "integer", "kB"),
+    "block_size": ("Preset Options", "Shows the size of a disk block.", "integer", None),
+    "max_identifier_length": ("Preset Options", "Shows the maximum identifier length.", "integer", None),
+    "max_connections": ("Connections and Authentication / Connection Settings",
+                        "Sets the maximum number of concurrent connections.", "integer", None),
+}
+
+
+def _setting_value(name: str, value: str) -> str:
+    """pg_settings.setting is in the setting's base unit (work_mem '4MB' -> '4096')."""
+    if name == "work_mem" and value.upper().endswith("MB") and value[:-2].isdigit():
+        return str(int(value[:-2]) * 1024)
+    return value
+
+
+@system_relation("pg_catalog", "pg_settings", 12104, """
+    name:text setting:text unit:text category:text short_desc:text extra_desc:text context:text vartype:text
+    source:text min_val:text max_val:text enumvals:text[] boot_val:text reset_val:text sourcefile:text
+    sourceline:int4 pending_restart:bool""", lifetime=SESSION)
+def pg_settings(src: Source) -> list[tuple]:
+    settings = dict(DEFAULTS)
+    settings.update(getattr(src.session, "settings", {}) or {})
+    out = []
+    for name in sorted(settings, key=str.lower):
+        value = settings[name]
+        default = DEFAULTS.get(name)
+        category, description, vartype, unit = _SETTING_FACTS.get(name, ("Ungrouped", None, _vartype(value), None))
+        context = "internal" if name in READ_ONLY else "user"
+        source = "default" if value == default else "session"
+        out.append((name, _setting_value(name, value), unit, category, description, None, context, vartype, source,
+                    None, None, None, default, default, None, None, False))
+    return out
+
+
+def _vartype(value: str) -> str:
+    if value in ("on", "off"):
+        return "bool"
+    if value.lstrip("-").isdigit():
+        return "integer"
+    return "string"
+
+
+@system_relation("pg_catalog", "pg_stat_activity", 12222, """
+    datid:oid datname:name pid:int4 leader_pid:int4 usesysid:oid usename:name application_name:text
+    client_addr:inet client_hostname:text client_port:int4 backend_start:timestamptz xact_start:timestamptz
+    query_start:timestamptz state_change:timestamptz wait_event_type:text wait_event:text state:text
+    backend_xid:xid backend_xmin:xid query_id:int8 query:text backend_type:text""", lifetime=SESSION)
+def pg_stat_activity(src: Source) -> list[tuple]:
+    """This process's sessions (dsql does not gather activity across processes)."""
+    me = src.session
+    qp = getattr(me, "qp", None)
+    sessions = list(getattr(qp, "sessions", {}).values()) if qp is not None else [me]
+    out = []
+    for session in sorted(sessions, key=lambda s: s.process_id):
+        settings = getattr(session, "settings", {}) or {}
+        in_block = bool(getattr(session, "block", False))
+        if session is me:
+            state = "active"
+        else:
+            state = "idle in transaction" if in_block else "idle"
+        out.append((oids.DATABASE_OID, oids.DATABASE_NAME, session.process_id, None, oids.BOOTSTRAP_SUPERUSER,
+                    getattr(session, "user", None), settings.get("application_name", ""), None, None, None,
+                    None, None, None, None, None, None, state, None, None, None, "", "client backend"))
+    return out
+
+
+@system_relation("pg_catalog", "pg_prepared_statements", 12095, """
+    name:text statement:text prepare_time:timestamptz parameter_types:regtype[] result_types:regtype[]
+    from_sql:bool generic_plans:int8 custom_plans:int8""", lifetime=SESSION)
+def pg_prepared_statements(src: Source) -> list[tuple]:
+    out = []
+    for name, prepared in sorted((getattr(src.session, "statements", {}) or {}).items()):
+        if not name:
+            continue  # the unnamed statement is not listed
+        statement = prepared.statement
+        columns = prepared.columns
+        out.append((name, statement.text if statement is not None else "", None, prepared.param_oids,
+                    [c.type_oid for c in columns] if columns is not None else None, False, 0, 0))
+    return out
+
+
+@system_relation("pg_catalog", "pg_cursors", 12077, """
+    name:text statement:text is_holdable:bool is_binary:bool is_scrollable:bool
+    creation_time:timestamptz""", lifetime=SESSION)
+def pg_cursors(src: Source) -> list[tuple]:
+    """The session's DECLAREd cursors (`Session.cursors`, qp/cursors.py)."""
+    cursors = getattr(src.session, "cursors", None)
+    return sorted(cursors.pg_cursors_rows()) if cursors is not None else []
+
+
+system_relation("pg_catalog", "pg_locks", 12073, """
+    locktype:text database:oid relation:oid page:int4 tuple:int2 virtualxid:text transactionid:xid classid:oid
+    objid:oid objsubid:int2 virtualtransaction:text pid:int4 mode:text granted:bool fastpath:bool
+    waitstart:timestamptz""", lifetime=STATIC)(empty)

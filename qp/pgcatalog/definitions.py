@@ -1,0 +1,90 @@
+"""The text of definitions: pg_get_indexdef, pg_get_constraintdef, pg_get_expr.
+
+The output is PostgreSQL's, byte for byte where dsql has the same object:
+`CREATE UNIQUE INDEX t_pkey ON public.t USING btree (id)` (the table left
+unqualified in pretty mode when it is visible), `PRIMARY KEY (a, b)`,
+`UNIQUE (a)`, `CHECK (a > 0)` (see `deparse` for the expression rules).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from qp.functions.strings import quote_ident
+from qp.pgcatalog.deparse import expression_text
+from qp.pgcatalog.model import CatalogModel, ConstraintInfo, RelationInfo, search_path_of
+
+
+def index_definition(model: CatalogModel, relation: RelationInfo, column: int, pretty: bool,
+                     search_path: tuple[str, ...]) -> str:
+    """pg_get_indexdef(index, column, pretty): the whole CREATE INDEX for column
+    0, else that key column's name ('' past the last one)."""
+    index, table = relation.index, relation.table
+    assert index is not None and table is not None
+    names = [quote_ident(table.columns[p].name) for p in index.columns]
+    if column > 0:
+        return names[column - 1] if column <= len(names) else ""
+    table_relation = model.relation(table.oid)
+    table_name = quote_ident(table.name)
+    if not (pretty and table_relation is not None and model.is_visible(table_relation, search_path)):
+        table_name = f"{quote_ident(table.schema)}.{table_name}"
+    unique = "UNIQUE " if index.unique else ""
+    return f"CREATE {unique}INDEX {quote_ident(index.name)} ON {table_name} USING btree ({', '.join(names)})"
+
+
+_FK_ACTIONS = {"r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+
+
+def constraint_definition(model: CatalogModel, constraint: ConstraintInfo, pretty: bool, ctx: Any) -> str:
+    table = constraint.table
+    columns = ", ".join(quote_ident(table.columns[a - 1].name) for a in constraint.attnums)
+    if constraint.contype in ("p", "u"):
+        return f"{'PRIMARY KEY' if constraint.contype == 'p' else 'UNIQUE'} ({columns})"
+    if constraint.contype == "f":
+        fk, referenced = constraint.foreign_key, constraint.referenced
+        assert fk is not None
+        if referenced is not None:
+            ref_name = regclass_name(model, referenced.oid, search_path_of(ctx))
+            ref_columns = ", ".join(quote_ident(referenced.columns[a - 1].name) for a in constraint.ref_attnums)
+        else:
+            ref_name, ref_columns = str(fk.ref_oid), ""
+        text = f"FOREIGN KEY ({columns}) REFERENCES {ref_name}({ref_columns})"
+        if fk.match_full:
+            text += " MATCH FULL"
+        if fk.on_update in _FK_ACTIONS:
+            text += f" ON UPDATE {_FK_ACTIONS[fk.on_update]}"
+        if fk.on_delete in _FK_ACTIONS:
+            text += f" ON DELETE {_FK_ACTIONS[fk.on_delete]}"
+    else:
+        assert constraint.check is not None
+        text = f"CHECK ({expression_text(table, constraint.check.sql, pretty, ctx)})"
+    if not constraint.validated:
+        text += " NOT VALID"
+    return text
+
+
+def regclass_name(model: CatalogModel, oid: int, search_path: tuple[str, ...]) -> str:
+    from qp.pgcatalog.names import regclass_name as name_of
+
+    return name_of(model, oid, search_path)
+
+
+def stored_expression(model: CatalogModel, tree: str, relation_oid: int, pretty: bool, ctx: Any) -> str | None:
+    """pg_get_expr(tree, relation): `tree` is what pg_attrdef.adbin or
+    pg_constraint.conbin hold (see objects.py); anything else gives NULL."""
+    try:
+        stored = json.loads(tree)
+    except ValueError:
+        return None
+    if not isinstance(stored, dict) or "tree" not in stored:
+        return None
+    relation = model.relation(relation_oid)
+    table = relation.table if relation is not None else None
+    raw = json.dumps(stored["tree"])
+    attnum = stored.get("dsql_default")
+    if attnum is not None:
+        if table is None or not 1 <= attnum <= len(table.columns):
+            return None
+        return expression_text(table, raw, pretty, ctx, target=table.columns[attnum - 1].type)
+    return expression_text(table, raw, pretty, ctx)

@@ -1,0 +1,313 @@
+"""One catalog snapshot seen as PostgreSQL's catalogs see it.
+
+dsql's catalog (`qp.catalog.CatalogSnapshot`) holds tables with their
+columns, indexes and checks inside them. PostgreSQL spreads the same facts
+over pg_class (tables *and* indexes), pg_attribute (columns of both),
+pg_index, pg_constraint and pg_attrdef, each row with an oid. A
+`CatalogModel` is that second view, computed once per snapshot and kept in
+the snapshot's `derived` cache (the snapshot never changes, so neither does
+its model): every relation (user tables, their indexes, and the system
+relations themselves) with its attributes, every constraint and column
+default with its oid, and the lookups the reg* types and catalog functions
+need (by oid, by name along the search path).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from qp.catalog import (
+    CatalogSnapshot,
+    CheckDef,
+    ForeignKeyDef,
+    IndexDef,
+    IndexState,
+    SequenceDef,
+    TableDef,
+    ViewDef,
+)
+from qp.pgcatalog import oids
+from qp.types import BOOL, INT8, SqlType, type_by_oid
+
+_MODEL_KEY = "pgcatalog.model"
+
+# dsql's relation kinds -> pg_class.relkind
+RELKINDS = {"table": "r", "view": "v", "materialized view": "m", "sequence": "S"}
+
+
+@dataclass(frozen=True)
+class Attribute:
+    attnum: int
+    name: str
+    type: SqlType
+    not_null: bool = False
+    default_sql: str | None = None  # the default's parse tree (JSON), as dsql stores it
+    dropped: bool = False
+    identity: str = ""  # attidentity: 'a' (ALWAYS), 'd' (BY DEFAULT) or ''
+    sequence_oid: int | None = None  # serial and identity columns
+
+
+@dataclass(eq=False)
+class RelationInfo:
+    """One pg_class row's worth: a table, an index or a system relation."""
+
+    oid: int
+    name: str
+    namespace: int
+    relkind: str
+    attributes: tuple[Attribute, ...]
+    table: TableDef | None = None  # user tables; for indexes, the indexed table
+    index: IndexDef | None = None
+    system: Any = None  # qp.pgcatalog.relation.SystemRelation
+    sequence: SequenceDef | None = None
+    view: ViewDef | None = None
+
+    @property
+    def schema(self) -> str:
+        return oids.NAMESPACE_NAMES[self.namespace]
+
+
+@dataclass(eq=False)
+class ConstraintInfo:
+    oid: int
+    name: str
+    contype: str  # 'p' primary key, 'u' unique, 'c' check, 'f' foreign key
+    table: TableDef
+    index: IndexDef | None = None  # p, u: the constraint's index; f: the referenced key's
+    check: CheckDef | None = None
+    attnums: tuple[int, ...] = ()
+    foreign_key: ForeignKeyDef | None = None
+    referenced: TableDef | None = None
+    ref_attnums: tuple[int, ...] = ()
+
+    @property
+    def validated(self) -> bool:
+        if self.check is not None:
+            return self.check.validated
+        if self.foreign_key is not None:
+            return self.foreign_key.validated
+        return True
+
+
+@dataclass(eq=False)
+class DefaultInfo:
+    oid: int
+    table: TableDef
+    attnum: int
+    sql: str
+
+
+@dataclass(eq=False)
+class CatalogModel:
+    snapshot: CatalogSnapshot
+    relations: list[RelationInfo] = field(default_factory=list)
+    by_oid: dict[int, RelationInfo] = field(default_factory=dict)
+    by_name: dict[tuple[int, str], RelationInfo] = field(default_factory=dict)
+    constraints: list[ConstraintInfo] = field(default_factory=list)
+    constraint_by_oid: dict[int, ConstraintInfo] = field(default_factory=dict)
+    defaults: list[DefaultInfo] = field(default_factory=list)
+    # Rows of CATALOG-lifetime relations, keyed by (schema, name).
+    rows: dict[tuple[str, str], list[tuple]] = field(default_factory=dict)
+
+    # -- lookups ----------------------------------------------------------------------------------
+
+    def relation(self, oid: int) -> RelationInfo | None:
+        return self.by_oid.get(oid)
+
+    def lookup(self, name: str, schema: str | None, search_path: tuple[str, ...]) -> RelationInfo | None:
+        """The relation `name` names: in `schema`, or the first match along the search path."""
+        if schema is not None:
+            nsp = oids.NAMESPACE_OIDS.get(schema)
+            return None if nsp is None else self.by_name.get((nsp, name))
+        for nsp in effective_path(search_path):
+            found = self.by_name.get((nsp, name))
+            if found is not None:
+                return found
+        return None
+
+    def is_visible(self, relation: RelationInfo, search_path: tuple[str, ...]) -> bool:
+        """pg_table_is_visible: the relation is what its bare name finds."""
+        return self.lookup(relation.name, None, search_path) is relation
+
+    def indexes_of(self, table_oid: int) -> list[RelationInfo]:
+        return [r for r in self.relations if r.relkind == "i" and r.table is not None and r.table.oid == table_oid]
+
+    def referenced_by(self, table_oid: int) -> list[ConstraintInfo]:
+        return [c for c in self.constraints if c.referenced is not None and c.referenced.oid == table_oid]
+
+
+def effective_path(search_path: tuple[str, ...]) -> list[int]:
+    """Namespace oids searched for a bare name: pg_catalog first unless the
+    path names it elsewhere (PostgreSQL's rule), then the path's schemas that
+    exist ("$user" names no schema in dsql)."""
+    out: list[int] = []
+    if "pg_catalog" not in search_path:
+        out.append(oids.PG_CATALOG_NAMESPACE)
+    for schema in search_path:
+        nsp = oids.NAMESPACE_OIDS.get(schema)
+        if nsp is not None and nsp not in out and nsp != oids.PG_TOAST_NAMESPACE:
+            out.append(nsp)
+    return out
+
+
+def search_path_of(ctx: Any) -> tuple[str, ...]:
+    """The session's search path as schema names (from its search_path setting)."""
+    settings = getattr(ctx, "settings", None) or {}
+    raw = settings.get("search_path")
+    if raw is None:
+        return tuple(getattr(ctx, "search_path", ("public",)))
+    names = []
+    for part in raw.split(","):
+        part = part.strip()
+        if part.startswith('"') and part.endswith('"') and len(part) >= 2:
+            part = part[1:-1].replace('""', '"')
+        else:
+            part = part.lower()
+        if part:
+            names.append(part)
+    return tuple(names)
+
+
+# -- building ---------------------------------------------------------------------------------------
+
+
+def model_for(snapshot: CatalogSnapshot) -> CatalogModel:
+    """The model of `snapshot`, built on first use and kept with the snapshot."""
+    model = snapshot.derived.get(_MODEL_KEY)
+    if model is None:
+        model = _build(snapshot)
+        snapshot.derived[_MODEL_KEY] = model
+    return model
+
+
+_SYSTEM_RELATIONS: list[RelationInfo] | None = None
+
+
+def system_relations() -> list[RelationInfo]:
+    """pg_class entries for the system relations themselves (pg_catalog.pg_class, ...)."""
+    global _SYSTEM_RELATIONS
+    if _SYSTEM_RELATIONS is None:
+        from qp.pgcatalog.relation import REGISTRY
+
+        out = []
+        for (schema, name), relation in sorted(REGISTRY.items(), key=lambda kv: kv[1].oid):
+            # PostgreSQL's catalog tables declare their fixed-width columns NOT NULL.
+            attributes = tuple(Attribute(i, col, t, relation.relkind == "r" and t.typlen > 0)
+                               for i, (col, t) in enumerate(relation.columns, start=1))
+            out.append(RelationInfo(relation.oid, name, oids.NAMESPACE_OIDS[schema], relation.relkind, attributes,
+                                    system=relation))
+        _SYSTEM_RELATIONS = out
+    return _SYSTEM_RELATIONS
+
+
+# The columns PostgreSQL 16 gives a sequence relation.
+SEQUENCE_ATTRIBUTES = (Attribute(1, "last_value", INT8, True), Attribute(2, "log_cnt", INT8, True),
+                       Attribute(3, "is_called", BOOL, True))
+
+
+def _build(snapshot: CatalogSnapshot) -> CatalogModel:
+    model = CatalogModel(snapshot)
+    relations = list(system_relations())
+    taken: set[int] = set()
+    sequences = snapshot.sequences_by_oid
+    for table in sorted(snapshot.tables.values(), key=lambda t: t.oid):
+        namespace = oids.NAMESPACE_OIDS.get(table.schema, oids.PUBLIC_NAMESPACE)
+        attributes = tuple(_attribute(attnum, column, sequences) for attnum, column in enumerate(table.columns, start=1))
+        relations.append(RelationInfo(table.oid, table.name, namespace, RELKINDS.get(table.kind, "r"), attributes,
+                                      table=table))
+        for attribute in attributes:
+            if attribute.default_sql is not None:
+                oid = oids.derived_oid("attrdef", table.oid, str(attribute.attnum), taken)
+                model.defaults.append(DefaultInfo(oid, table, attribute.attnum, attribute.default_sql))
+        for index in table.indexes:
+            index_attributes = tuple(
+                Attribute(i, table.columns[position].name, table.columns[position].type)
+                for i, position in enumerate(index.columns, start=1)
+            )
+            relations.append(RelationInfo(index.oid, index.name, namespace, "i", index_attributes, table=table,
+                                          index=index))
+            if index.constraint and index.state == IndexState.PUBLIC:
+                contype = "p" if index.primary else "u"
+                oid = oids.derived_oid("constraint", table.oid, index.name, taken)
+                attnums = tuple(p + 1 for p in index.columns)
+                model.constraints.append(ConstraintInfo(oid, index.name, contype, table, index=index, attnums=attnums))
+        for check in table.checks:
+            oid = oids.derived_oid("constraint", table.oid, check.name, taken)
+            attnums = _check_attnums(table, check)
+            model.constraints.append(ConstraintInfo(oid, check.name, "c", table, check=check, attnums=attnums))
+        for fk in table.foreign_keys:
+            referenced = snapshot.by_oid.get(fk.ref_oid)
+            oid = oids.derived_oid("constraint", table.oid, fk.name, taken)
+            key = referenced.unique_index_on(fk.ref_columns) if referenced is not None else None
+            model.constraints.append(ConstraintInfo(
+                oid, fk.name, "f", table, index=key, attnums=tuple(p + 1 for p in fk.columns), foreign_key=fk,
+                referenced=referenced, ref_attnums=tuple(p + 1 for p in fk.ref_columns)))
+    for sequence in sorted(snapshot.sequences.values(), key=lambda q: q.oid):
+        namespace = oids.NAMESPACE_OIDS.get(sequence.schema, oids.PUBLIC_NAMESPACE)
+        relations.append(RelationInfo(sequence.oid, sequence.name, namespace, "S", SEQUENCE_ATTRIBUTES,
+                                      sequence=sequence))
+    for view in sorted(snapshot.views.values(), key=lambda v: v.oid):
+        namespace = oids.NAMESPACE_OIDS.get(view.schema, oids.PUBLIC_NAMESPACE)
+        attributes = tuple(Attribute(attnum, name, type_by_oid(type_oid).with_typmod(typmod))
+                           for attnum, (name, type_oid, typmod) in enumerate(view.columns, start=1))
+        relations.append(RelationInfo(view.oid, view.name, namespace, "v", attributes, view=view))
+    model.relations = relations
+    model.by_oid = {r.oid: r for r in relations}
+    model.by_name = {(r.namespace, r.name): r for r in relations}
+    model.constraint_by_oid = {c.oid: c for c in model.constraints}
+    return model
+
+
+def _attribute(attnum: int, column: Any, sequences: dict[int, SequenceDef]) -> Attribute:
+    default_sql = None if column.dropped or _is_null_default(column.default_sql) else column.default_sql
+    sequence_oid = getattr(column, "sequence_oid", None)
+    identity = getattr(column, "identity", None) or ""
+    if sequence_oid is not None and not identity and not column.dropped:
+        # serial: PostgreSQL stores the default nextval('<sequence>'::regclass).
+        sequence = sequences.get(sequence_oid)
+        if sequence is not None:
+            default_sql = json.dumps(_nextval_tree(sequence))
+    return Attribute(attnum, column.name, column.type, column.not_null, default_sql, column.dropped, identity,
+                     sequence_oid)
+
+
+def _nextval_tree(sequence: SequenceDef) -> dict:
+    from qp.functions.strings import quote_ident
+
+    name = f"{quote_ident(sequence.schema)}.{quote_ident(sequence.name)}"
+    regclass = {"TypeCast": {"arg": {"A_Const": {"sval": {"sval": name}}},
+                             "typeName": {"names": [{"String": {"sval": "regclass"}}]}}}
+    return {"FuncCall": {"funcname": [{"String": {"sval": "nextval"}}], "args": [regclass]}}
+
+
+def _is_null_default(default_sql: str | None) -> bool:
+    """PostgreSQL stores no default for DEFAULT NULL (with or without a cast)."""
+    if default_sql is None:
+        return True
+    node = json.loads(default_sql)
+    while "TypeCast" in node:
+        node = node["TypeCast"].get("arg", {})
+    return "A_Const" in node and bool(node["A_Const"].get("isnull"))
+
+
+def _check_attnums(table: TableDef, check: CheckDef) -> tuple[int, ...]:
+    """The columns a check mentions, as conkey lists them (attnum order)."""
+    names: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("ColumnRef")
+            if ref is not None:
+                fields = ref.get("fields", ())
+                if fields and "String" in fields[-1]:
+                    names.add(fields[-1]["String"]["sval"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(json.loads(check.sql))
+    return tuple(i for i, c in enumerate(table.columns, start=1) if not c.dropped and c.name in names)

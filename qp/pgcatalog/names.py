@@ -1,0 +1,145 @@
+"""Names and oids of catalog objects: the reg* types' input and output.
+
+`'t'::regclass` finds a relation along the search path (42P01 when there is
+none); `oid::regclass` prints the relation's name, schema-qualified only when
+the bare name would find something else, as PostgreSQL's regclassout does.
+regproc does the same for functions, regnamespace for schemas. regtype needs
+no catalog (every type is built in); its output is the library's.
+
+`qp.types.text_io` calls `reg_output` / `reg_input` when the statement has a
+catalog snapshot (`EvalContext.catalog`); without one it prints oids.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qp.errors import SqlError
+from qp.functions.strings import quote_ident
+from qp.pgcatalog import builtins, oids
+from qp.pgcatalog.model import CatalogModel, model_for, search_path_of
+
+REGPROC, REGCLASS, REGTYPE, REGNAMESPACE = 24, 2205, 2206, 4089
+
+
+def reg_output(type_oid: int, snapshot: Any, value: int, ctx: Any) -> str | None:
+    """The text of a reg* value, or None to let the library print it."""
+    if type_oid == REGCLASS:
+        return regclass_name(model_for(snapshot), value, search_path_of(ctx))
+    if type_oid == REGNAMESPACE:
+        return oids.NAMESPACE_NAMES.get(value)
+    if type_oid == REGPROC:
+        proc = builtins.proc_by_oid().get(value)
+        return None if proc is None else quote_ident(proc.name)
+    return None
+
+
+def reg_input(type_oid: int, snapshot: Any, text: str, ctx: Any) -> int | None:
+    """The oid a reg* literal names, or None to let the library parse it."""
+    if type_oid == REGCLASS:
+        return regclass_oid(model_for(snapshot), text, search_path_of(ctx), missing_ok=False)
+    if type_oid == REGNAMESPACE:
+        return namespace_oid(text, missing_ok=False)
+    if type_oid == REGPROC:
+        return proc_oid(text, missing_ok=False)
+    return None
+
+
+def regclass_name(model: CatalogModel, oid: int, search_path: tuple[str, ...]) -> str:
+    relation = model.relation(oid)
+    if relation is None:
+        return str(oid)
+    if model.is_visible(relation, search_path):
+        return quote_ident(relation.name)
+    return f"{quote_ident(relation.schema)}.{quote_ident(relation.name)}"
+
+
+def regclass_oid(model: CatalogModel, text: str, search_path: tuple[str, ...], missing_ok: bool) -> int | None:
+    stripped = text.strip()
+    if stripped.isdigit():
+        return int(stripped)
+    parts = qualified_name(stripped)
+    if len(parts) > 3 or len(parts) == 3 and parts[0] != oids.DATABASE_NAME:
+        if missing_ok:
+            return None
+        raise SqlError("0A000", f"cross-database references are not implemented: {stripped}")
+    schema, name = (parts[-2], parts[-1]) if len(parts) >= 2 else (None, parts[0])
+    relation = model.lookup(name, schema, search_path)
+    if relation is None:
+        if missing_ok:
+            return None
+        if schema is not None and schema not in oids.NAMESPACE_OIDS:
+            raise SqlError("3F000", f'schema "{schema}" does not exist')
+        shown = f"{schema}.{name}" if schema else name
+        raise SqlError("42P01", f'relation "{shown}" does not exist')
+    return relation.oid
+
+
+def namespace_oid(text: str, missing_ok: bool) -> int | None:
+    stripped = text.strip()
+    if stripped.isdigit():
+        return int(stripped)
+    parts = qualified_name(stripped)
+    oid = oids.NAMESPACE_OIDS.get(parts[0]) if len(parts) == 1 else None
+    if oid is None and not missing_ok:
+        raise SqlError("3F000", f'schema "{parts[-1]}" does not exist')
+    return oid
+
+
+def proc_oid(text: str, missing_ok: bool) -> int | None:
+    stripped = text.strip()
+    if stripped.isdigit():
+        return int(stripped)
+    parts = qualified_name(stripped)
+    if len(parts) == 2 and parts[0] != "pg_catalog" or len(parts) > 2:
+        if missing_ok:
+            return None
+        raise SqlError("42883", f'function "{stripped}" does not exist')
+    found = builtins.procs_by_name().get(parts[-1], [])
+    if len(found) == 1:
+        return found[0].oid
+    if missing_ok:
+        return None
+    if not found:
+        raise SqlError("42883", f'function "{stripped}" does not exist')
+    raise SqlError("42725", f'more than one function named "{stripped}"')
+
+
+def qualified_name(text: str) -> list[str]:
+    """PostgreSQL's stringToQualifiedNameList: dotted identifiers, unquoted
+    ones folded to lower case, quoted ones kept as written."""
+    parts: list[str] = []
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i].isspace():
+            i += 1
+        if i < n and text[i] == '"':
+            i += 1
+            buf = []
+            while True:
+                if i >= n:
+                    raise SqlError("22P02", f'invalid name syntax: "{text}"')
+                if text[i] == '"':
+                    if i + 1 < n and text[i + 1] == '"':
+                        buf.append('"')
+                        i += 2
+                        continue
+                    i += 1
+                    break
+                buf.append(text[i])
+                i += 1
+            parts.append("".join(buf))
+        else:
+            start = i
+            while i < n and text[i] != "." and not text[i].isspace():
+                i += 1
+            if i == start:
+                raise SqlError("22P02", "invalid name syntax")
+            parts.append(text[start:i].lower())
+        while i < n and text[i].isspace():
+            i += 1
+        if i >= n:
+            return parts
+        if text[i] != ".":
+            raise SqlError("22P02", "invalid name syntax")
+        i += 1
