@@ -247,6 +247,11 @@ class CopyFrom:
         try:
             return step(*args)
         except SqlError as exc:
+            partial = getattr(exc, "partial_fields", None)
+            if partial:  # binary: the fields read before the data ended are decoded first
+                line_no = self.parser.line_no + 1
+                n = len(partial)
+                self._decode_binary(line_no, partial, self.target.names[:n], self.decoders[:n])
             if exc.context is not None:
                 exc.context = self._context(exc.context)
             raise

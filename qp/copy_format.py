@@ -843,7 +843,11 @@ class BinaryParser:
                 p += length
             if not complete:
                 if final:
-                    raise copy_data_error("unexpected EOF in COPY data", context=f"line {line_no}")
+                    error = copy_data_error("unexpected EOF in COPY data", context=f"line {line_no}")
+                    # PostgreSQL decodes each field as it reads it, so a bad field before the
+                    # end is reported first: the loader decodes these, then raises the error.
+                    error.partial_fields = fields  # type: ignore[attr-defined]
+                    raise error
                 if size - pos > PENDING_LINE_BYTES_MAX:
                     raise SqlError("54000", "maximum row size exceeded")
                 break

@@ -201,14 +201,45 @@ async def run_cursor_statement(session: Any, statement: Statement, portal: Any) 
     body = statement.body
     if kind == "DeclareCursorStmt":
         return await _declare(session, statement, portal)
+    name = body.get("portalname")
+    if name is not None and session.cursors.find(name) is None and name in session.portals:
+        return await _protocol_portal(session, body, name, kind)
     if kind == "FetchStmt":
         return _fetch(session, body, portal)
-    name = body.get("portalname")
     if name is None:
         session.cursors.clear()
         return [CommandComplete("CLOSE CURSOR ALL")]
     session.cursors.close(name)
     return [CommandComplete("CLOSE CURSOR")]
+
+
+async def _protocol_portal(session: Any, body: dict, name: str, kind: str) -> list[api.Event]:
+    """FETCH, MOVE or CLOSE naming a portal made by Bind (asyncpg's Cursor.forward sends
+    `MOVE FORWARD n <portal>`). Such portals only go forward, as in PostgreSQL."""
+    portal = session.portals[name]
+    if kind == "ClosePortalStmt":
+        del session.portals[name]
+        return [CommandComplete("CLOSE CURSOR")]
+    if portal.rows is None:  # bound but not executed yet: run it now, as Execute would
+        await session._run(portal.prepared, portal.params, portal.formats, portal)
+    rows = portal.rows or []
+    direction, count = body.get("direction", "FETCH_FORWARD"), body.get("howMany", 0)
+    if direction == "FETCH_FORWARD" and count < 0:
+        direction, count = "FETCH_BACKWARD", -count
+    if direction != "FETCH_FORWARD" or count == 0:
+        raise SqlError("55000", "cursor can only scan forward",
+                       hint="Declare it with SCROLL option to enable backward scan.")
+    start = portal.position
+    stop = len(rows) if count >= FETCH_ALL else min(len(rows), start + count)
+    portal.position = stop
+    if body.get("ismove"):
+        return [CommandComplete(f"MOVE {stop - start}")]
+    if any(portal.formats):
+        # Its rows are held already encoded in the Bind's formats.
+        raise SqlError("0A000", f'FETCH from portal "{name}" with binary results is not supported; use Execute')
+    columns = [Column(c.name, c.type_oid, c.type_len, c.type_mod, c.table_oid, c.column_number)
+               for c in portal.columns or ()]
+    return [RowDescription(columns), DataRows(rows[start:stop]), CommandComplete(f"FETCH {stop - start}")]
 
 
 async def _declare(session: Any, statement: Statement, portal: Any) -> list[api.Event]:
