@@ -203,7 +203,8 @@ def _get_expr(ctx: EvalContext, tree: str, relation: int, pretty: bool = False) 
 
 
 def _viewdef(ctx: EvalContext, view: Any, pretty: bool = False) -> str | None:
-    """The view's query as it was written (PostgreSQL prints its own deparse)."""
+    from qp.pgcatalog.definitions import view_definition
+
     model = _model(ctx)
     if isinstance(view, str):
         from qp.pgcatalog.names import regclass_oid
@@ -212,9 +213,7 @@ def _viewdef(ctx: EvalContext, view: Any, pretty: bool = False) -> str | None:
     else:
         oid = view
     relation = model.relation(oid)
-    if relation is None or relation.view is None:
-        return None
-    return relation.view.sql
+    return None if relation is None else view_definition(model, relation, ctx)
 
 
 _reg("pg_get_indexdef", [OID], TEXT, _indexdef)
@@ -357,12 +356,26 @@ def _relation_size(ctx: EvalContext, oid: int, fork: str = "main") -> int | None
     return PAGE_BYTES
 
 
+# PostgreSQL gives a table a TOAST table when its widest possible row exceeds this.
+TOAST_TUPLE_THRESHOLD = 2032
+
+
+def _max_width(t: SqlType) -> int | None:
+    """The most bytes a value of `t` can take (type_maximum_size), None if unbounded."""
+    if t.typlen > 0:
+        return t.typlen
+    if t.oid in (1042, 1043) and t.typmod >= 0:
+        return (t.typmod - 4) * 4 + 4  # UTF8: up to 4 bytes a character
+    if t.oid == 1700 and t.typmod >= 0:
+        precision = ((t.typmod - 4) >> 16) & 0xFFFF
+        return (precision + 3) // 4 * 2 + 8
+    return None
+
+
 def _table_size(ctx: EvalContext, oid: int) -> int | None:
     """What PostgreSQL reports for an empty table: nothing for its heap, one
-    page for the index of its TOAST table if it has a column that can be
-    toasted; an index has its metapage."""
-    from qp.pgcatalog.builtins import type_facts
-
+    page for the index of its TOAST table when it has one (a row could
+    outgrow a page's share); an index has its metapage."""
     relation = _model(ctx).relation(oid)
     if relation is None:
         return None
@@ -370,8 +383,9 @@ def _table_size(ctx: EvalContext, oid: int) -> int | None:
         return 0
     if relation.relkind == "i" or relation.relkind == "S":
         return PAGE_BYTES
-    toastable = any(not a.dropped and type_facts(a.type.oid).storage != "p" for a in relation.attributes)
-    return PAGE_BYTES if toastable else 0
+    widths = [_max_width(a.type) for a in relation.attributes if not a.dropped]
+    toasted = any(w is None for w in widths) or sum(w or 0 for w in widths) > TOAST_TUPLE_THRESHOLD
+    return PAGE_BYTES if toasted else 0
 
 
 def _total_size(ctx: EvalContext, oid: int) -> int | None:

@@ -9,10 +9,11 @@ unqualified in pretty mode when it is visible), `PRIMARY KEY (a, b)`,
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from qp.functions.strings import quote_ident
-from qp.pgcatalog.deparse import expression_text
+from qp.pgcatalog.deparse import expression_text, view_query_text
 from qp.pgcatalog.model import CatalogModel, ConstraintInfo, RelationInfo, search_path_of
 
 
@@ -88,3 +89,34 @@ def stored_expression(model: CatalogModel, tree: str, relation_oid: int, pretty:
             return None
         return expression_text(table, raw, pretty, ctx, target=table.columns[attnum - 1].type)
     return expression_text(table, raw, pretty, ctx)
+
+
+def view_definition(model: CatalogModel, relation: RelationInfo, ctx: Any) -> str | None:
+    """pg_get_viewdef: PostgreSQL's layout for simple views, else the query as written."""
+    view = relation.view
+    if view is None:
+        return None
+    path = search_path_of(ctx)
+
+    def columns_of(schema: str | None, name: str):
+        found = model.lookup(name, schema, path)
+        if found is None:
+            return None
+        return {a.name: a.type for a in found.attributes if not a.dropped}
+
+    text = view_query_text(view.query, columns_of, [a.name for a in relation.attributes], ctx)
+    return text if text is not None else " " + _query_part(view.sql).rstrip().rstrip(";") + ";"
+
+
+_VIEW_HEAD = re.compile(
+    r"""\s*create\s+(?:or\s+replace\s+)?(?:temp(?:orary)?\s+)?(?:recursive\s+)?view\s+
+        (?:"(?:[^"]|"")*"|[^\s.(]+)(?:\s*\.\s*(?:"(?:[^"]|"")*"|[^\s.(]+))?   # the name
+        \s*(?:\((?:[^()"]|"(?:[^"]|"")*")*\))?                                # column names
+        \s*(?:with\s*\((?:[^()]|\([^()]*\))*\))?                              # options
+        \s*as\s+""", re.IGNORECASE | re.VERBOSE)
+
+
+def _query_part(sql: str) -> str:
+    """The query of a CREATE VIEW statement (everything after its AS)."""
+    match = _VIEW_HEAD.match(sql)
+    return sql[match.end():] if match else sql

@@ -41,6 +41,7 @@ from qp.types import (
     INT8,
     NAME,
     NUMERIC,
+    REGCLASS,
     TEXT,
     TIMESTAMP,
     TIMESTAMPTZ,
@@ -182,6 +183,8 @@ _SVF = {
     "SVFOP_CURRENT_SCHEMA": ("CURRENT_SCHEMA", NAME),
 }
 
+_SEQUENCE_FUNCTIONS = {"nextval": (REGCLASS,), "currval": (REGCLASS,), "setval": (REGCLASS, INT8, BOOL)}
+
 _BOOLTESTS = {
     "IS_TRUE": " IS TRUE", "IS_NOT_TRUE": " IS NOT TRUE", "IS_FALSE": " IS FALSE",
     "IS_NOT_FALSE": " IS NOT FALSE", "IS_UNKNOWN": " IS UNKNOWN", "IS_NOT_UNKNOWN": " IS NOT UNKNOWN",
@@ -189,8 +192,10 @@ _BOOLTESTS = {
 
 
 class _Analyzer:
-    def __init__(self, table: TableDef | None, ctx: Any) -> None:
-        self.columns = {c.name: c.type for c in table.columns if not c.dropped} if table is not None else {}
+    def __init__(self, table: TableDef | None, ctx: Any, columns: dict[str, SqlType] | None = None) -> None:
+        if columns is None:
+            columns = {c.name: c.type for c in table.columns if not c.dropped} if table is not None else {}
+        self.columns = columns
         self.ctx = ctx
 
     def analyze(self, node: dict) -> _Node:
@@ -338,6 +343,12 @@ class _Analyzer:
             return _Func(resolved.return_type, name, [_Raw(TEXT, field_text), self.coerce(source, resolved.arg_types[1])],
                          "extract")
         args = [self.analyze(a) for a in raw_args]
+        if name in _SEQUENCE_FUNCTIONS:
+            # nextval & co. are not in the function library (the binder runs them).
+            declared = _SEQUENCE_FUNCTIONS[name]
+            if len(args) not in (len(declared), len(declared) - 1) or name != "setval" and len(args) != len(declared):
+                raise _Unsupported(name)
+            return _Func(INT8, name, [self.coerce(a, t) for a, t in zip(args, declared, strict=False)])
         resolved = self._resolve(name, [a.type for a in args])
         coerced = [self.coerce(a, t) for a, t in zip(args, resolved.arg_types, strict=False)]
         return _Func(resolved.return_type, resolved.name or name, coerced)
@@ -466,11 +477,11 @@ class _Printer:
     def write(self, s: str) -> None:
         self.parts.append(s)
 
-    def keyword(self, s: str, indent_before: int, indent_after: int) -> None:
+    def keyword(self, s: str, indent_before: int, indent_after: int, indent_plus: int = 0) -> None:
         """appendContextKeyword with PRETTYFLAG_INDENT, which both modes use."""
         self.indent_level += indent_before
         text = "".join(self.parts).rstrip(" ")
-        self.parts = [text, "\n", " " * max(self.indent_level, 0), s]
+        self.parts = [text, "\n", " " * (max(self.indent_level, 0) + indent_plus), s]
         self.indent_level = max(self.indent_level + indent_after, 0)
 
     # -- get_rule_expr_paren / isSimpleNode
@@ -757,3 +768,89 @@ def expression_text(table: TableDef | None, tree_json: str, pretty: bool, ctx: A
     printer = _Printer(pretty)
     printer.expr(node, False)
     return printer.text()
+
+
+# -- views ------------------------------------------------------------------------------------------
+
+PRETTYINDENT_STD = 8
+
+
+def view_query_text(query_json: str, relation_columns: Any, view_columns: list[str], ctx: Any) -> str | None:
+    """pg_get_viewdef's pretty layout for a view over one relation (PostgreSQL
+    16 prints such columns unqualified):
+
+         SELECT id,
+            name
+           FROM items
+          WHERE id > 0;
+
+    `relation_columns(schema, name)` gives the named relation's columns
+    ({name: type}) or None. Returns None for queries this does not model
+    (joins, subqueries, set operations, grouping): the caller falls back to
+    the query as written."""
+    select = json.loads(query_json).get("SelectStmt", {})
+    unsupported = ("op", "withClause", "groupClause", "havingClause", "windowClause", "valuesLists",
+                   "lockingClause", "distinctClause", "limitOffset")
+    if any(select.get(k) not in (None, "SETOP_NONE") for k in unsupported):
+        return None
+    from_list = select.get("fromClause", ())
+    if len(from_list) != 1 or "RangeVar" not in from_list[0]:
+        return None
+    range_var = from_list[0]["RangeVar"]
+    columns = relation_columns(range_var.get("schemaname"), range_var["relname"])
+    if columns is None:
+        return None
+    analyzer = _Analyzer(None, ctx, columns)
+    printer = _Printer(True, indent_level=PRETTYINDENT_STD)
+    printer.write(" SELECT")
+    targets: list[tuple[_Node, str | None]] = []
+    try:
+        for target in select.get("targetList", ()):
+            res = target["ResTarget"]
+            value = res.get("val", {})
+            if "ColumnRef" in value and "A_Star" in value["ColumnRef"]["fields"][-1]:
+                targets += [(_Var(t, name), None) for name, t in columns.items()]
+                continue
+            node = analyzer.analyze(value)
+            if node.type == UNKNOWN:
+                node = analyzer.coerce(node, TEXT)
+            targets.append((node, res.get("name")))
+        where = analyzer.coerce(analyzer.analyze(select["whereClause"]), BOOL) if "whereClause" in select else None
+        order = [(analyzer.analyze(s["SortBy"]["node"]), s["SortBy"].get("sortby_dir", ""))
+                 for s in select.get("sortClause", ())]
+        limit = analyzer.analyze(select["limitCount"]) if "limitCount" in select else None
+    except _Unsupported:
+        return None
+    if len(targets) != len(view_columns):
+        return None
+    for i, ((node, _), column) in enumerate(zip(targets, view_columns, strict=True)):
+        if i:
+            printer.write(",")
+            printer.keyword("", -PRETTYINDENT_STD, PRETTYINDENT_STD, PRETTYINDENT_VAR)
+        else:
+            printer.write(" ")
+        printer.expr(node, False)
+        if not (isinstance(node, _Var) and node.name == column):
+            printer.write(f" AS {quote_ident(column)}")
+    printer.keyword(" FROM ", -PRETTYINDENT_STD, PRETTYINDENT_STD, 2)
+    relation_name = quote_ident(range_var["relname"])
+    if range_var.get("schemaname"):
+        relation_name = f"{quote_ident(range_var['schemaname'])}.{relation_name}"
+    printer.write(relation_name)
+    alias = range_var.get("alias", {}).get("aliasname")
+    if alias and alias != range_var["relname"]:
+        printer.write(f" {quote_ident(alias)}")
+    if where is not None:
+        printer.keyword(" WHERE ", -PRETTYINDENT_STD, PRETTYINDENT_STD, 1)
+        printer.expr(where, False)
+    if order:
+        printer.keyword(" ORDER BY ", -PRETTYINDENT_STD, PRETTYINDENT_STD, 1)
+        for i, (node, direction) in enumerate(order):
+            if i:
+                printer.write(", ")
+            printer.expr(node, False)
+            printer.write(" DESC" if direction == "SORTBY_DESC" else "")
+    if limit is not None:
+        printer.keyword(" LIMIT ", -PRETTYINDENT_STD, PRETTYINDENT_STD, 0)
+        printer.expr(limit, False)
+    return printer.text() + ";"

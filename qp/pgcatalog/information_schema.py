@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from qp.pgcatalog import oids
 from qp.pgcatalog.cluster_tables import session_user
-from qp.pgcatalog.definitions import constraint_definition, stored_expression
+from qp.pgcatalog.definitions import constraint_definition, stored_expression, view_definition
 from qp.pgcatalog.model import RelationInfo
 from qp.pgcatalog.objects import default_tree
 from qp.pgcatalog.relation import Lifetime, Source, system_relation
@@ -246,9 +246,9 @@ def character_sets(src: Source) -> list[tuple]:
 @system_relation(SCHEMA, "views", 13496, """
     table_catalog:name table_schema:name table_name:name view_definition:varchar check_option:varchar
     is_updatable:varchar is_insertable_into:varchar is_trigger_updatable:varchar is_trigger_deletable:varchar
-    is_trigger_insertable_into:varchar""", lifetime=CATALOG)
+    is_trigger_insertable_into:varchar""", lifetime=SESSION)
 def views(src: Source) -> list[tuple]:
-    return [(DB, r.schema, r.name, r.view.sql, "NONE", "NO", "NO", "NO", "NO", "NO")
+    return [(DB, r.schema, r.name, view_definition(src.model, r, src.ctx), "NONE", "NO", "NO", "NO", "NO", "NO")
             for r in src.model.relations if r.view is not None]
 
 

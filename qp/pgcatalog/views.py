@@ -8,7 +8,7 @@ so they are built per scan.
 from __future__ import annotations
 
 from qp.pgcatalog.cluster_tables import session_user
-from qp.pgcatalog.definitions import index_definition
+from qp.pgcatalog.definitions import index_definition, view_definition
 from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
 
 SESSION = Lifetime.SESSION
@@ -35,7 +35,7 @@ def pg_indexes(src: Source) -> list[tuple]:
                  lifetime=SESSION)
 def pg_views(src: Source) -> list[tuple]:
     owner = session_user(src)
-    return [(r.schema, r.name, owner, r.view.sql if r.view is not None else None)
+    return [(r.schema, r.name, owner, view_definition(src.model, r, src.ctx))
             for r in src.model.relations if r.relkind == "v"]
 
 
