@@ -75,6 +75,21 @@ def port_accepts_postgres(host: str, port: int, user: str, dbname: str, timeout_
         pgconn.finish()
 
 
+def port_answers_http(host: str, port: int, timeout_s: float = 3.0) -> str | None:
+    """None if ``GET /`` on host:port answers 200 (the DynamoDB endpoint's health check), else why not."""
+    import http.client
+
+    connection = http.client.HTTPConnection(host, port, timeout=timeout_s)
+    try:
+        connection.request("GET", "/")
+        status = connection.getresponse().status
+        return None if status == 200 else f"GET / answered {status}"
+    except OSError as exc:
+        return str(exc) or type(exc).__name__
+    finally:
+        connection.close()
+
+
 def _tail(path: Path) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -327,8 +342,13 @@ class DsqlServer(_Endpoint):
         port: int | None = None,
         extra_args: tuple[str, ...] | list[str] = (),
         startup_timeout_s: float = DSQL_STARTUP_TIMEOUT_S,
+        dynamodb_port: int | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        # The DynamoDB endpoint is off unless asked for (its default port, 8000,
+        # would collide between servers that tests run side by side); 0 picks a
+        # free port at start.
+        self.dynamodb_port = dynamodb_port
         self.host = host
         self.port = port or 0
         self.extra_args = tuple(extra_args)
@@ -345,12 +365,19 @@ class DsqlServer(_Endpoint):
             "--host", self.host,
             "--port", str(self.port),
             "--data-dir", str(self.data_dir),
+            "--dynamodb-port", str(self.dynamodb_port or 0),
             *self.extra_args,
         ]  # fmt: skip
 
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def dynamodb_url(self) -> str:
+        """``http://host:port`` of the DynamoDB endpoint (started with ``dynamodb_port``)."""
+        assert self.dynamodb_port, "started without a DynamoDB endpoint"
+        return f"http://{self.host}:{self.dynamodb_port}"
 
     @property
     def pid(self) -> int | None:
@@ -364,6 +391,8 @@ class DsqlServer(_Endpoint):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if not self.port:
             self.port = free_port(self.host)
+        if self.dynamodb_port == 0:
+            self.dynamodb_port = free_port(self.host)
         self.starts += 1
         with open(self.log_path, "ab") as log:
             log.write(f"\n=== start #{self.starts}: {shlex.join(self.argv)}\n".encode())
@@ -393,6 +422,8 @@ class DsqlServer(_Endpoint):
                     f"log ({self.log_path}):\n{self.log_tail()}"
                 )
             why = port_accepts_postgres(self.host, self.port, self.user, self.dbname) or ""
+            if not why and self.dynamodb_port:
+                why = port_answers_http(self.host, self.dynamodb_port) or ""
             if not why:
                 return
             if time.monotonic() > deadline:

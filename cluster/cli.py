@@ -1,6 +1,7 @@
 """The `dsql` command: `dsql serve` runs every part in one process.
 
     dsql serve [--host 127.0.0.1] [--port 5432] [--data-dir ./data | --memory]
+               [--dynamodb-port 8000] [--dynamodb-auth off|enforce --dynamodb-credentials AKID:SECRET]
 
 SIGINT and SIGTERM stop it cleanly: client connections are told the server
 is shutting down, storage nodes write a checkpoint (so the next start
@@ -33,6 +34,19 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--memory", action="store_true", help="keep nothing on disk (data is lost on exit)")
     serve.add_argument("--clock-error-ns", type=int, default=0, help="clock error bound (ClockBound-style)")
     serve.add_argument("--log-level", default="INFO")
+    serve.add_argument("--dynamodb-port", type=int, default=8000, help="port of the DynamoDB endpoint (0: off)")
+    serve.add_argument(
+        "--dynamodb-auth", choices=("off", "enforce"), default="off",
+        help="SigV4 signature verification on the DynamoDB endpoint (off, as in DynamoDB Local)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--dynamodb-credentials", default="",
+        help="AKID:SECRET[,AKID:SECRET...] accepted when --dynamodb-auth enforce",
+    )  # fmt: skip
+    serve.add_argument(
+        "--dynamodb-test-hooks", action="store_true",
+        help="TESTS ONLY: serve /_dsql/test/replicas/<n>/pause|resume on the DynamoDB port",
+    )  # fmt: skip
     return parser
 
 
@@ -48,6 +62,9 @@ async def serve(args: argparse.Namespace) -> None:
         port = await nursery.start(serve_pgwire, qp, args.host, args.port)
         where = "memory only" if args.memory else f"data in {args.data_dir}"
         print(f"dsql: PostgreSQL endpoint on {args.host}:{port} ({where})", flush=True)
+        if args.dynamodb_port:
+            ddb_port = await nursery.start(_serve_dynamodb, cluster, args)
+            print(f"dsql: DynamoDB endpoint on http://{args.host}:{ddb_port}", flush=True)
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
                 log.info("received %s, stopping", signal.Signals(signum).name)
@@ -61,6 +78,23 @@ async def serve(args: argparse.Namespace) -> None:
                 log.exception("checkpoint at shutdown failed; the next start replays the journal")
         nursery.cancel_scope.cancel()
     print("dsql: stopped", flush=True)
+
+
+async def _serve_dynamodb(cluster: EmbeddedCluster, args: argparse.Namespace, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    from kv.dynamodb import DynamoDBApp, DynamoDBService, ReplicaControl
+    from kv.dynamodb.server import serve as serve_http
+    from kv.dynamodb.sigv4 import SigV4Verifier, parse_credentials
+
+    service = DynamoDBService(cluster.clock, cluster.topology, cluster.transport)
+    verifier = None
+    if args.dynamodb_auth == "enforce":
+        verifier = SigV4Verifier(parse_credentials(args.dynamodb_credentials))
+    hooks = ReplicaControl(cluster.storage_nodes) if args.dynamodb_test_hooks else None
+    app = DynamoDBApp(service, verifier=verifier, hooks=hooks)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(service.run)
+        port = await nursery.start(serve_http, app, args.host, args.dynamodb_port)
+        task_status.started(port)
 
 
 def main(argv: list[str] | None = None) -> int:

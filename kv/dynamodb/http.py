@@ -1,0 +1,229 @@
+"""DynamoDB's JSON 1.0 protocol over HTTP/1.1, as an ASGI application.
+
+    POST /   X-Amz-Target: DynamoDB_20120810.<Operation>   body: JSON   ->  200 JSON
+    GET  /   health check: 200 "healthy: <host>"
+
+Every answer is `application/x-amz-json-1.0` with an `x-amzn-RequestId`
+and an `x-amz-crc32` computed over the exact bytes sent (responses are
+never compressed, so the CRC botocore checks is the CRC of what it reads; a
+wrong CRC would make it retry). Errors are DynamoDB's
+`{"__type": ..., "message": ...}` with the status botocore expects: 400
+for the client's mistakes, 413 past the 16 MB body limit, 500 for our own
+faults (which SDKs retry). Request bodies may be gzip- or
+deflate-compressed. No `Server` header is sent.
+
+Optional pieces: SigV4 verification (`sigv4`) and, only when `dsql serve
+--dynamodb-test-hooks` turns them on, the `/_dsql/test/...` paths that hold
+back and release a storage replica, which the strong-versus-eventual tests
+use. DynamoDB clients never send anything there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import zlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+
+from kv.dynamodb.errors import DynamoError, internal, serialization
+from kv.dynamodb.service import DynamoDBService
+from kv.dynamodb.sigv4 import SigV4Verifier
+
+log = logging.getLogger(__name__)
+
+TARGET_PREFIX = "DynamoDB_20120810."
+CONTENT_TYPE = b"application/x-amz-json-1.0"
+BODY_BYTES_MAX = 16 * 1024 * 1024  # DynamoDB's request size limit; 413 above it
+TEST_HOOK_PREFIX = "/_dsql/test/"
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class PayloadTooLarge(Exception):
+    pass
+
+
+class ReplicaControl:
+    """The test hook: hold back or release one storage replica (a `StorageNode`)."""
+
+    def __init__(self, nodes: list[Any]) -> None:
+        self.nodes = nodes
+
+    def handle(self, method: str, path: str) -> tuple[int, dict[str, Any]]:
+        parts = path[len(TEST_HOOK_PREFIX) :].strip("/").split("/")
+        if parts == ["replicas"] and method == "GET":
+            return 200, {"replicas": [self._status(n) for n in range(len(self.nodes))]}
+        if len(parts) == 3 and parts[0] == "replicas" and method == "POST" and parts[2] in ("pause", "resume"):
+            try:
+                node = self.nodes[int(parts[1])]
+            except (ValueError, IndexError):
+                return 404, {"error": f"no replica {parts[1]}"}
+            node.pause() if parts[2] == "pause" else node.resume()
+            return 200, self._status(int(parts[1]))
+        return 404, {"error": "unknown test hook"}
+
+    def _status(self, n: int) -> dict[str, Any]:
+        node = self.nodes[n]
+        return {"replica": n, "paused": bool(node.paused), "watermark": node.watermark}
+
+
+def _request_id() -> str:
+    # DynamoDB's request ids are 52 upper-case letters and digits.
+    return os.urandom(26).hex().upper()
+
+
+def _json_body(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class DynamoDBApp:
+    def __init__(
+        self,
+        service: DynamoDBService,
+        *,
+        verifier: SigV4Verifier | None = None,
+        hooks: ReplicaControl | None = None,
+        body_bytes_max: int = BODY_BYTES_MAX,
+    ) -> None:
+        self.service = service
+        self.verifier = verifier
+        self.hooks = hooks
+        self.body_bytes_max = body_bytes_max
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        method = scope["method"]
+        path = scope["path"]
+        if method == "GET" and path == "/":
+            host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+            await self._send(send, 200, f"healthy: {host}".encode(), b"text/plain; charset=utf-8")
+            return
+        if self.hooks is not None and path.startswith(TEST_HOOK_PREFIX):
+            await self._drain(receive)
+            status, payload = self.hooks.handle(method, path)
+            await self._send(send, status, _json_body(payload))
+            return
+        if method != "POST" or path != "/":
+            await self._error(send, DynamoError("UnknownOperationException", "An unknown operation was requested.", status=404 if method == "GET" else 400))
+            return
+        try:
+            raw = await self._read_body(scope, receive)
+        except PayloadTooLarge:
+            await self._error(send, DynamoError("PayloadTooLarge", "Request size exceeds the maximum allowed size", status=413))
+            return
+        try:
+            response = await self._handle(scope, raw)
+        except DynamoError as exc:
+            await self._error(send, exc)
+            return
+        except trio.Cancelled:
+            raise
+        except Exception:
+            log.exception("dynamodb: internal error")
+            await self._error(send, internal())
+            return
+        await self._send(send, 200, b"" if response is None else _json_body(response))
+
+    async def _handle(self, scope: Scope, raw: bytes) -> dict[str, Any] | None:
+        headers: dict[str, list[str]] = {}
+        for name, value in scope["headers"]:
+            headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+        if self.verifier is not None:
+            self.verifier.verify(
+                scope["method"], scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?")[0],
+                scope.get("query_string", b"").decode("latin-1"), headers, raw,
+            )  # fmt: skip
+        body = self._decode(raw, headers.get("content-encoding", [""])[0])
+        target = headers.get("x-amz-target", [""])[0]
+        if not target.startswith(TARGET_PREFIX):
+            raise DynamoError("UnknownOperationException", "An unknown operation was requested.")
+        operation = target[len(TARGET_PREFIX) :]
+        try:
+            request = json.loads(body) if body else {}
+        except (ValueError, UnicodeDecodeError):
+            raise serialization() from None
+        if not isinstance(request, dict):
+            raise serialization("Start of structure or map found where not expected")
+        return await self.service.handle(operation, request)
+
+    def _decode(self, raw: bytes, encoding: str) -> bytes:
+        encoding = encoding.strip().lower()
+        if encoding in ("", "identity"):
+            return raw
+        if encoding not in ("gzip", "deflate"):
+            # DynamoDB answers an unknown Content-Encoding with a 500 (Alternator's finding).
+            raise DynamoError("InternalServerError", f"Unsupported Content-Encoding: {encoding}", status=500)
+        decoder = zlib.decompressobj(wbits=47)  # 32+15: gzip or zlib header, detected
+        try:
+            body = decoder.decompress(raw, self.body_bytes_max + 1)
+        except zlib.error:
+            raise serialization("Invalid compressed request body") from None
+        if len(body) > self.body_bytes_max:
+            raise DynamoError("PayloadTooLarge", "Request size exceeds the maximum allowed size", status=413)
+        return body
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    if int(value) > self.body_bytes_max:
+                        raise PayloadTooLarge()
+                except ValueError:
+                    pass
+        chunks = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.body_bytes_max:
+                raise PayloadTooLarge()
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _drain(self, receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect" or not message.get("more_body"):
+                return
+
+    async def _error(self, send: Send, exc: DynamoError) -> None:
+        await self._send(send, exc.status, _json_body(exc.body()))
+
+    async def _send(self, send: Send, status: int, body: bytes, content_type: bytes = CONTENT_TYPE) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", content_type),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-amzn-requestid", _request_id().encode()),
+                    (b"x-amz-crc32", str(zlib.crc32(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return

@@ -1,0 +1,47 @@
+"""Serving the DynamoDB endpoint: hypercorn on trio, inside `dsql serve`.
+
+hypercorn speaks HTTP/1.1 (keep-alive, chunked bodies, pipelining) and hands
+each request to the ASGI app in `http`; everything runs in the caller's trio
+nursery, beside the PostgreSQL endpoint and the cluster's parts.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve as hypercorn_serve
+
+from kv.dynamodb.http import DynamoDBApp
+
+log = logging.getLogger(__name__)
+_HYPERCORN_LOG = logging.getLogger("kv.dynamodb.hypercorn")
+_HYPERCORN_LOG.setLevel(logging.WARNING)
+
+# Idle keep-alive connections are closed after this long (boto3 pools and
+# reuses its connections, so this only bounds what idle clients hold).
+KEEP_ALIVE_S = 75.0
+# Largest request head hypercorn buffers (DynamoDB caps headers at 16 KB).
+HEADER_BYTES_MAX = 64 * 1024
+
+
+async def serve(
+    app: DynamoDBApp, host: str, port: int, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Serve `app` on host:port (0: any free port); reports the bound port through `task_status`."""
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.include_server_header = False  # DynamoDB-compatible endpoints send none
+    config.accesslog = None
+    config.keep_alive_timeout = KEEP_ALIVE_S
+    config.h11_max_incomplete_size = HEADER_BYTES_MAX
+    config.graceful_timeout = 2.0
+    # hypercorn's own messages go through our logging (its default adds a
+    # second stderr handler); its "Running on" line is left to `dsql serve`.
+    config.errorlog = _HYPERCORN_LOG
+    async with trio.open_nursery() as nursery:
+        binds = await nursery.start(partial(hypercorn_serve, app, config, mode="asgi"))
+        bound = int(binds[0].rsplit(":", 1)[1])
+        task_status.started(bound)

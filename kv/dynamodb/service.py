@@ -1,0 +1,116 @@
+"""The DynamoDB service: one object per process, the operations, and what they share.
+
+Like the SQL side's `QueryProcessor`, the service takes the clock, the
+topology and the transport as arguments and reaches every other part only
+through them (storage replicas for reads, adjudicators for commits), so it
+runs inside `dsql serve` now and can run in a process of its own later.
+
+`handle(operation, request)` is the whole interface: a request dict in
+(DynamoDB's JSON), a response dict out, or a `DynamoError`. The HTTP layer
+(`http`) is a thin wrapper around it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+
+from cluster.clock import Clock
+from cluster.topology import Topology
+from cluster.transport import InProcessTransport
+from kv.dynamodb import batch, control, items, partiql, query, transact
+from kv.dynamodb.catalog import Catalog
+from kv.dynamodb.errors import DynamoError
+from kv.dynamodb.maintenance import Maintenance
+from kv.dynamodb.replicas import Replicas
+from kv.dynamodb.txn import Committer
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["DynamoDBService", dict[str, Any]], Awaitable[dict[str, Any] | None]]
+
+OPERATIONS: dict[str, Handler] = {
+    # control plane
+    "CreateTable": control.create_table,
+    "DescribeTable": control.describe_table,
+    "ListTables": control.list_tables,
+    "UpdateTable": control.update_table,
+    "DeleteTable": control.delete_table,
+    "UpdateTimeToLive": control.update_time_to_live,
+    "DescribeTimeToLive": control.describe_time_to_live,
+    "TagResource": control.tag_resource,
+    "UntagResource": control.untag_resource,
+    "ListTagsOfResource": control.list_tags_of_resource,
+    "DescribeLimits": control.describe_limits,
+    "DescribeEndpoints": control.describe_endpoints,
+    "DescribeContinuousBackups": control.describe_continuous_backups,
+    # items
+    "PutItem": items.put_item,
+    "GetItem": items.get_item,
+    "UpdateItem": items.update_item,
+    "DeleteItem": items.delete_item,
+    "Query": query.query,
+    "Scan": query.scan,
+    "BatchGetItem": batch.batch_get_item,
+    "BatchWriteItem": batch.batch_write_item,
+    "TransactWriteItems": transact.transact_write_items,
+    "TransactGetItems": transact.transact_get_items,
+    # PartiQL
+    "ExecuteStatement": partiql.execute_statement,
+    "BatchExecuteStatement": partiql.batch_execute_statement,
+    "ExecuteTransaction": partiql.execute_transaction,
+}
+
+
+class DynamoDBService:
+    def __init__(
+        self,
+        clock: Clock,
+        topology: Topology,
+        transport: InProcessTransport,
+        *,
+        region: str = "us-east-1",
+        account: str = "000000000000",
+        rng: random.Random | None = None,
+        ttl_interval_s: float = 1.0,
+        reaper_interval_s: float = 2.0,
+    ) -> None:
+        self.clock = clock
+        self.topology = topology
+        self.transport = transport
+        self.region = region
+        self.account = account
+        self.rng = rng or random.Random()
+        self.replicas = Replicas(topology, transport)
+        self.committer = Committer(clock, topology, transport)
+        self.catalog = Catalog(self.replicas, self.committer)
+        self.maintenance = Maintenance(self, ttl_interval_s=ttl_interval_s, reaper_interval_s=reaper_interval_s)
+        self.requests = 0
+        self.errors = 0
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Background work (TTL, reaping, backfills); the service answers requests without it too."""
+        await self.maintenance.run(task_status=task_status)
+
+    async def handle(self, operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
+        """Run one operation; raises DynamoError with what the client should see."""
+        self.requests += 1
+        handler = OPERATIONS.get(operation)
+        if handler is None:
+            raise DynamoError("UnknownOperationException", "An unknown operation was requested.")
+        try:
+            return await handler(self, request)
+        except DynamoError:
+            self.errors += 1
+            raise
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+            # A request shape our checks did not anticipate: still the client's
+            # input, so a 400 rather than a fault SDKs would retry. Logged as a
+            # warning because it may also be a bug worth a closer check.
+            self.errors += 1
+            log.warning("dynamodb: %s: unexpected request shape", operation, exc_info=True)
+            raise DynamoError("ValidationException", f"Invalid request: {type(exc).__name__}: {exc}") from None

@@ -1,0 +1,123 @@
+"""DynamoDB writes as one-shot transactions on the adjudicator/journal path.
+
+Every write, from one PutItem to a 100-action TransactWriteItems, is the
+same shape as a SQL transaction (see qp/txn.py), compressed into one
+request:
+
+  1. τ_start = now().latest;
+  2. read what the write depends on, strongly, as of τ_start (the item, for
+     a condition, ReturnValues or its old index entries);
+  3. decide the post-images (or fail a condition: nothing is written);
+  4. commit through the adjudicator that owns the first written key, with
+     every written key (item and index entries) as a write key and every key
+     only checked (ConditionCheck) as a check key, so that any commit to
+     those keys after τ_start makes this one lose (first committer wins):
+     the condition was evaluated on exactly the state the write replaces;
+  5. commit wait: acknowledge only once τ_commit is certainly past, so any
+     read that starts after the client hears back sees the write.
+
+A lost commit race raises `Conflict`. Single-item and batch writes retry on
+it (`with_retries`), so clients see DynamoDB's behaviour: a conditional
+write is atomic and a contended item just takes a little longer.
+TransactWriteItems does not retry: DynamoDB cancels a transaction that
+meets a concurrent one (TransactionConflict).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import trio
+
+from adjudicator.role import CommitConflict, TransactionTooOld, encode_commit_payload
+from cluster.clock import Clock
+from cluster.topology import Topology
+from cluster.transport import InProcessTransport, Peer, RemoteError, Unreachable
+from kv.dynamodb.errors import internal, transaction_conflict, validation
+
+# One journal record stays well under the journal's 64 MiB frame limit.
+PAYLOAD_BYTES_MAX = 32 * 1024 * 1024
+# Retries of a single-item or batch write that lost a commit race: enough
+# that a hot item under heavy contention still gets through (each round has
+# a winner), bounded so a pathological case ends in an error, not a hang.
+RETRIES_MAX = 40
+BACKOFF_BASE_S = 0.001
+BACKOFF_CAP_S = 0.05
+
+T = TypeVar("T")
+
+
+class Conflict(Exception):
+    """The commit lost to another transaction on `key` (None if unknown)."""
+
+    def __init__(self, key: bytes | None) -> None:
+        super().__init__(key.hex() if key else "unknown key")
+        self.key = key
+
+
+def _conflict_key(detail: str) -> bytes | None:
+    # CommitConflict's detail reads "<kind> key <hex>".
+    try:
+        return bytes.fromhex(detail.rsplit(" ", 1)[-1])
+    except ValueError:
+        return None
+
+
+class Committer:
+    def __init__(self, clock: Clock, topology: Topology, transport: InProcessTransport) -> None:
+        self.clock = clock
+        self.ranges = topology.adjudicator_ranges
+        self._adjudicators: list[Peer] = [
+            transport.connect(topology.adjudicator_address(i)) for i in range(topology.adjudicator_count)
+        ]
+        self.commits = 0
+        self.conflicts = 0
+
+    def begin(self) -> int:
+        """τ_start of a new transaction: at or after true time, so it sees every acknowledged write."""
+        return self.clock.now().latest
+
+    async def commit(
+        self,
+        tau_start: int,
+        writes: list[tuple[bytes, Any]],
+        write_keys: list[bytes],
+        check_keys: list[bytes] | tuple[bytes, ...] = (),
+    ) -> int:
+        """Commit post-images `writes` (value None deletes); returns τ_commit after commit wait."""
+        assert write_keys, "a commit must write or lock at least one key"
+        payload = encode_commit_payload(writes, None)
+        if len(payload) > PAYLOAD_BYTES_MAX:
+            raise validation("Transaction request size exceeded the maximum allowed size")
+        coordinator = self._adjudicators[self.ranges.owner(write_keys[0])]
+        try:
+            tau_commit = await coordinator.call("commit", tau_start, payload, tuple(write_keys), tuple(check_keys))
+        except CommitConflict as exc:
+            self.conflicts += 1
+            raise Conflict(_conflict_key(exc.detail)) from None
+        except TransactionTooOld:
+            self.conflicts += 1
+            raise Conflict(None) from None
+        except (Unreachable, RemoteError) as exc:
+            raise internal(f"commit failed: {exc}") from None
+        assert tau_commit > tau_start
+        self.commits += 1
+        # Commit wait (cluster/clock.py): the write is acknowledged only once
+        # τ_commit is certainly in the past.
+        self.clock.observe(tau_commit)
+        await self.clock.wait_until_past(tau_commit)
+        return tau_commit
+
+
+async def with_retries(attempt: Callable[[], Awaitable[T]], rng: random.Random, retries: int = RETRIES_MAX) -> T:
+    """Run `attempt` until it commits, backing off with jitter after each lost race."""
+    for n in range(retries):
+        try:
+            return await attempt()
+        except Conflict:
+            if n == retries - 1:
+                break
+            await trio.sleep(rng.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2**n))))
+    raise transaction_conflict()
