@@ -213,7 +213,7 @@ def _viewdef(ctx: EvalContext, view: Any, pretty: bool = False) -> str | None:
     else:
         oid = view
     relation = model.relation(oid)
-    return None if relation is None else view_definition(model, relation, ctx)
+    return None if relation is None else view_definition(model, relation, ctx, pretty)
 
 
 _reg("pg_get_indexdef", [OID], TEXT, _indexdef)
@@ -351,9 +351,9 @@ def _relation_size(ctx: EvalContext, oid: int, fork: str = "main") -> int | None
     relation = _model(ctx).relation(oid)
     if relation is None:
         return None
-    if relation.system is not None or relation.relkind == "v" or fork != "main":
-        return 0
-    return PAGE_BYTES
+    if relation.system is not None or relation.relkind not in ("i", "S") or fork != "main":
+        return 0  # an empty heap has no pages yet
+    return PAGE_BYTES  # an index's metapage, a sequence's one page
 
 
 # PostgreSQL gives a table a TOAST table when its widest possible row exceeds this.
@@ -469,8 +469,9 @@ register_function("pg_is_in_recovery", [], BOOL, lambda: False, volatility="v")
 register_function("pg_my_temp_schema", [], OID, lambda: 0, volatility="s")
 register_function("pg_is_other_temp_schema", [OID], BOOL, lambda oid: False, volatility="s")
 register_function("pg_jit_available", [], BOOL, lambda: False, volatility="v")
-# Advisory locks do not exist in DSQL; asyncpg's pool reset calls this one.
-register_function("pg_advisory_unlock_all", [], VOID, lambda: None, volatility="v")
+# Advisory locks do not exist in DSQL; asyncpg's pool reset calls this one. A void
+# result is not NULL in PostgreSQL: an empty value (which void's output prints).
+register_function("pg_advisory_unlock_all", [], VOID, lambda: "", volatility="v")
 
 
 def _set_config(ctx: EvalContext, name: str, value: str, is_local: bool) -> str:

@@ -91,7 +91,7 @@ def stored_expression(model: CatalogModel, tree: str, relation_oid: int, pretty:
     return expression_text(table, raw, pretty, ctx)
 
 
-def view_definition(model: CatalogModel, relation: RelationInfo, ctx: Any) -> str | None:
+def view_definition(model: CatalogModel, relation: RelationInfo, ctx: Any, pretty: bool = False) -> str | None:
     """pg_get_viewdef: PostgreSQL's layout for simple views, else the query as written."""
     view = relation.view
     if view is None:
@@ -104,7 +104,7 @@ def view_definition(model: CatalogModel, relation: RelationInfo, ctx: Any) -> st
             return None
         return {a.name: a.type for a in found.attributes if not a.dropped}
 
-    text = view_query_text(view.query, columns_of, [a.name for a in relation.attributes], ctx)
+    text = view_query_text(view.query, columns_of, [a.name for a in relation.attributes], ctx, pretty)
     return text if text is not None else " " + _query_part(view.sql).rstrip().rstrip(";") + ";"
 
 

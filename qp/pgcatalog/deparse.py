@@ -775,9 +775,11 @@ def expression_text(table: TableDef | None, tree_json: str, pretty: bool, ctx: A
 PRETTYINDENT_STD = 8
 
 
-def view_query_text(query_json: str, relation_columns: Any, view_columns: list[str], ctx: Any) -> str | None:
+def view_query_text(query_json: str, relation_columns: Any, view_columns: list[str], ctx: Any,
+                    pretty: bool = True) -> str | None:
     """pg_get_viewdef's pretty layout for a view over one relation (PostgreSQL
-    16 prints such columns unqualified):
+    16 prints such columns unqualified; without `pretty`, operators keep
+    their parentheses but the layout is the same):
 
          SELECT id,
             name
@@ -801,7 +803,7 @@ def view_query_text(query_json: str, relation_columns: Any, view_columns: list[s
     if columns is None:
         return None
     analyzer = _Analyzer(None, ctx, columns)
-    printer = _Printer(True, indent_level=PRETTYINDENT_STD)
+    printer = _Printer(pretty, indent_level=PRETTYINDENT_STD)
     printer.write(" SELECT")
     targets: list[tuple[_Node, str | None]] = []
     try:

@@ -82,12 +82,24 @@ def columns(src: Source) -> list[tuple]:
                 None, None, None, None,
                 None, None, None, None, DB,
                 "pg_catalog", t.name, None, None, None,
-                None, str(a.attnum), "NO", "NO",
-                None, None, None, None,
-                None, "NO", "NEVER", None,
+                None, str(a.attnum), "NO", *_identity(model, a),
+                "NEVER", None,
                 updatable,
             ))
     return out
+
+
+_GENERATIONS = {"a": "ALWAYS", "d": "BY DEFAULT"}
+
+
+def _identity(model, attribute) -> tuple:
+    """is_identity, identity_generation, _start, _increment, _maximum, _minimum, _cycle."""
+    sequence = model.relation(attribute.sequence_oid) if attribute.identity and attribute.sequence_oid else None
+    q = sequence.sequence if sequence is not None else None
+    if q is None:
+        return "NO", None, None, None, None, None, "NO"
+    return ("YES", _GENERATIONS[attribute.identity], str(q.start), str(q.increment), str(q.max_value),
+            str(q.min_value), _yes(q.cycle))
 
 
 def _data_type(t: SqlType) -> str:
@@ -240,7 +252,7 @@ def constraint_column_usage(src: Source) -> list[tuple]:
     form_of_use:name default_collate_catalog:name default_collate_schema:name default_collate_name:name""",
                  lifetime=Lifetime.STATIC)
 def character_sets(src: Source) -> list[tuple]:
-    return [(None, None, "UTF8", "UCS", "UTF8", DB, "pg_catalog", "C")]
+    return [(None, None, "UTF8", "UCS", "UTF8", DB, "pg_catalog", "ucs_basic")]
 
 
 @system_relation(SCHEMA, "views", 13496, """
@@ -250,6 +262,13 @@ def character_sets(src: Source) -> list[tuple]:
 def views(src: Source) -> list[tuple]:
     return [(DB, r.schema, r.name, view_definition(src.model, r, src.ctx), "NONE", "NO", "NO", "NO", "NO", "NO")
             for r in src.model.relations if r.view is not None]
+
+
+def _is_identity_sequence(src: Source, sequence) -> bool:
+    if sequence.owned_by is None:
+        return False
+    owner = src.model.relation(sequence.owned_by[0])
+    return owner is not None and bool(owner.attributes[sequence.owned_by[1]].identity)
 
 
 _RULES = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
@@ -281,8 +300,8 @@ def sequences(src: Source) -> list[tuple]:
     out = []
     for r in src.model.relations:
         q = r.sequence
-        if q is None:
-            continue
+        if q is None or _is_identity_sequence(src, q):
+            continue  # PostgreSQL leaves out the sequences of identity columns
         t = type_by_oid(q.type_oid)
         out.append((DB, r.schema, r.name, format_type(t), _numeric_precision(t), 2, 0, str(q.start),
                     str(q.min_value), str(q.max_value), str(q.increment), _yes(q.cycle)))

@@ -293,16 +293,17 @@ def _is_null_default(default_sql: str | None) -> bool:
 
 
 def _check_attnums(table: TableDef, check: CheckDef) -> tuple[int, ...]:
-    """The columns a check mentions, as conkey lists them (attnum order)."""
-    names: set[str] = set()
+    """The columns a check mentions, in the order PostgreSQL's conkey lists them
+    (first mention in the expression)."""
+    names: list[str] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             ref = node.get("ColumnRef")
             if ref is not None:
                 fields = ref.get("fields", ())
-                if fields and "String" in fields[-1]:
-                    names.add(fields[-1]["String"]["sval"])
+                if fields and "String" in fields[-1] and fields[-1]["String"]["sval"] not in names:
+                    names.append(fields[-1]["String"]["sval"])
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -310,4 +311,5 @@ def _check_attnums(table: TableDef, check: CheckDef) -> tuple[int, ...]:
                 walk(item)
 
     walk(json.loads(check.sql))
-    return tuple(i for i, c in enumerate(table.columns, start=1) if not c.dropped and c.name in names)
+    positions = {c.name: i for i, c in enumerate(table.columns, start=1) if not c.dropped}
+    return tuple(positions[n] for n in names if n in positions)

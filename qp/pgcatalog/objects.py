@@ -152,7 +152,7 @@ def pg_constraint(src: Source) -> list[tuple]:
         out.append((
             c.oid, c.name, namespace, c.contype, False, False, c.validated,
             c.table.oid, 0, c.index.oid if c.index is not None else 0, 0, confrelid, upd, dele,
-            match, True, 0, False, list(c.attnums), confkey,
+            match, True, 0, c.contype != "c", list(c.attnums), confkey,
             None, None, None, None, None,
             conbin,
         ))
@@ -166,8 +166,10 @@ def pg_depend(src: Source) -> list[tuple]:
     its table's columns ('a'), or on its constraint ('i'); a constraint and a
     default on the columns they use ('a')."""
     out = []
-    by_index = {c.index.oid: c for c in src.model.constraints if c.index is not None}
+    by_index = {c.index.oid: c for c in src.model.constraints if c.index is not None and c.contype != "f"}
     for r in src.model.relations:
+        if r.system is None and r.relkind in ("r", "v", "S", "m"):
+            out.append((PG_CLASS_OID, r.oid, 0, PG_NAMESPACE_OID, r.namespace, 0, "n"))
         if r.index is None or r.table is None:
             continue
         constraint = by_index.get(r.oid)
@@ -177,6 +179,12 @@ def pg_depend(src: Source) -> list[tuple]:
             out += [(PG_CLASS_OID, r.oid, 0, PG_CLASS_OID, r.table.oid, p + 1, "a") for p in r.index.columns]
     for c in src.model.constraints:
         out += [(PG_CONSTRAINT_OID, c.oid, 0, PG_CLASS_OID, c.table.oid, attnum, "a") for attnum in c.attnums]
+        if c.referenced is not None:
+            # A foreign key also depends on the key it references: its index and columns.
+            if c.index is not None:
+                out.append((PG_CONSTRAINT_OID, c.oid, 0, PG_CLASS_OID, c.index.oid, 0, "n"))
+            out += [(PG_CONSTRAINT_OID, c.oid, 0, PG_CLASS_OID, c.referenced.oid, attnum, "n")
+                    for attnum in c.ref_attnums]
     for d in src.model.defaults:
         out.append((PG_ATTRDEF_OID, d.oid, 0, PG_CLASS_OID, d.table.oid, d.attnum, "a"))
     for r in src.model.relations:
