@@ -13,16 +13,10 @@ from decimal import Decimal
 import pytest
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
-from dynamodb_servers import (  # noqa: F401 (fixtures)
-    client,
-    create_table,
-    ddb,
-    ddb_server,
-    error_code,
-    names,
-    resource,
-    table_name,
-)
+from dynamodb_support import client, create_table, error_code, resource
+
+# Fixtures: ddb_server, ddb, ddb_table_name, ddb_names (tests/dynamodb_servers.py).
+pytest_plugins = ["dynamodb_servers"]
 
 
 def expect_error(code: str, call, *args, message: str | None = None, **kwargs):
@@ -37,8 +31,8 @@ def expect_error(code: str, call, *args, message: str | None = None, **kwargs):
 # -- tables ---------------------------------------------------------------------------------------------
 
 
-def test_create_describe_list_delete(ddb, names):
-    first, second = names("a"), names("b")
+def test_create_describe_list_delete(ddb, ddb_names):
+    first, second = ddb_names("a"), ddb_names("b")
     created = create_table(ddb, first)["TableDescription"]
     assert created["TableName"] == first
     assert created["TableStatus"] == "ACTIVE"
@@ -68,8 +62,8 @@ def test_create_describe_list_delete(ddb, names):
     ddb.delete_table(TableName=second)
 
 
-def test_list_tables_pages(ddb, names):
-    made = sorted(names(f"p{i}") for i in range(5))
+def test_list_tables_pages(ddb, ddb_names):
+    made = sorted(ddb_names(f"p{i}") for i in range(5))
     for name in made:
         create_table(ddb, name, range_key=None)
     seen = []
@@ -86,31 +80,31 @@ def test_list_tables_pages(ddb, names):
         ddb.delete_table(TableName=name)
 
 
-def test_recreated_table_is_empty(ddb, table_name):
-    create_table(ddb, table_name)
-    ddb.put_item(TableName=table_name, Item={"pk": {"S": "a"}, "sk": {"S": "1"}})
-    ddb.delete_table(TableName=table_name)
-    create_table(ddb, table_name)
-    assert "Item" not in ddb.get_item(TableName=table_name, Key={"pk": {"S": "a"}, "sk": {"S": "1"}}, ConsistentRead=True)
-    assert ddb.scan(TableName=table_name, ConsistentRead=True)["Count"] == 0
+def test_recreated_table_is_empty(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name)
+    ddb.put_item(TableName=ddb_table_name, Item={"pk": {"S": "a"}, "sk": {"S": "1"}})
+    ddb.delete_table(TableName=ddb_table_name)
+    create_table(ddb, ddb_table_name)
+    assert "Item" not in ddb.get_item(TableName=ddb_table_name, Key={"pk": {"S": "a"}, "sk": {"S": "1"}}, ConsistentRead=True)
+    assert ddb.scan(TableName=ddb_table_name, ConsistentRead=True)["Count"] == 0
 
 
-def test_create_table_validation(ddb, table_name):
+def test_create_table_validation(ddb, ddb_table_name):
     expect_error(
-        "ValidationException", ddb.create_table, TableName=table_name,
+        "ValidationException", ddb.create_table, TableName=ddb_table_name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "x", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
         message="does not exactly match",
     )  # fmt: skip
     expect_error(
-        "ValidationException", ddb.create_table, TableName=table_name,
+        "ValidationException", ddb.create_table, TableName=ddb_table_name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         message="ReadCapacityUnits and WriteCapacityUnits must both be specified",
     )  # fmt: skip
     expect_error(
-        "ValidationException", ddb.create_table, TableName=table_name,
+        "ValidationException", ddb.create_table, TableName=ddb_table_name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "g", "AttributeType": "S"}],
         LocalSecondaryIndexes=[{"IndexName": "lsi", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
@@ -118,21 +112,21 @@ def test_create_table_validation(ddb, table_name):
         BillingMode="PAY_PER_REQUEST",
     )  # fmt: skip
     # Nothing was created by the refused requests.
-    assert table_name not in ddb.list_tables()["TableNames"]
+    assert ddb_table_name not in ddb.list_tables()["TableNames"]
 
 
-def test_provisioned_table(ddb, table_name):
+def test_provisioned_table(ddb, ddb_table_name):
     ddb.create_table(
-        TableName=table_name,
+        TableName=ddb_table_name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "N"}],
         ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 7},
     )
-    table = ddb.describe_table(TableName=table_name)["Table"]
+    table = ddb.describe_table(TableName=ddb_table_name)["Table"]
     assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 5
     assert table["ProvisionedThroughput"]["WriteCapacityUnits"] == 7
-    ddb.update_table(TableName=table_name, BillingMode="PAY_PER_REQUEST")
-    assert ddb.describe_table(TableName=table_name)["Table"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    ddb.update_table(TableName=ddb_table_name, BillingMode="PAY_PER_REQUEST")
+    assert ddb.describe_table(TableName=ddb_table_name)["Table"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
 
 
 # -- items ------------------------------------------------------------------------------------------------
@@ -156,10 +150,10 @@ EVERY_TYPE = {
 }
 
 
-def test_every_attribute_type_round_trips(ddb, table_name):
-    create_table(ddb, table_name)
-    ddb.put_item(TableName=table_name, Item=EVERY_TYPE)
-    item = ddb.get_item(TableName=table_name, Key={"pk": {"S": "key"}, "sk": {"S": "sort"}}, ConsistentRead=True)["Item"]
+def test_every_attribute_type_round_trips(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name)
+    ddb.put_item(TableName=ddb_table_name, Item=EVERY_TYPE)
+    item = ddb.get_item(TableName=ddb_table_name, Key={"pk": {"S": "key"}, "sk": {"S": "sort"}}, ConsistentRead=True)["Item"]
     for name, value in EVERY_TYPE.items():
         ((kind, body),) = value.items()
         if kind in ("SS", "NS", "BS"):
@@ -168,12 +162,12 @@ def test_every_attribute_type_round_trips(ddb, table_name):
             assert item[name] == value, name
 
 
-def test_numbers_are_exact_and_canonical(ddb, table_name):
-    create_table(ddb, table_name, range_key=("sk", "N"))
+def test_numbers_are_exact_and_canonical(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name, range_key=("sk", "N"))
     big = "9" * 38
-    ddb.put_item(TableName=table_name, Item={"pk": {"S": "n"}, "sk": {"N": "1.50"}, "big": {"N": big}, "tiny": {"N": "1E-130"},
+    ddb.put_item(TableName=ddb_table_name, Item={"pk": {"S": "n"}, "sk": {"N": "1.50"}, "big": {"N": big}, "tiny": {"N": "1E-130"},
                                               "e": {"N": "1e2"}, "neg": {"N": "-0.000100"}})  # fmt: skip
-    item = ddb.get_item(TableName=table_name, Key={"pk": {"S": "n"}, "sk": {"N": "1.5"}}, ConsistentRead=True)["Item"]
+    item = ddb.get_item(TableName=ddb_table_name, Key={"pk": {"S": "n"}, "sk": {"N": "1.5"}}, ConsistentRead=True)["Item"]
     assert item["sk"] == {"N": "1.5"}
     assert item["big"] == {"N": big}
     assert item["e"] == {"N": "100"}
@@ -187,20 +181,20 @@ def test_numbers_are_exact_and_canonical(ddb, table_name):
         ("12abc", "numeric"),
     ):
         expect_error(
-            "ValidationException", ddb.put_item, TableName=table_name,
+            "ValidationException", ddb.put_item, TableName=ddb_table_name,
             Item={"pk": {"S": "n"}, "sk": {"N": "2"}, "x": {"N": bad}}, message=message,
         )  # fmt: skip
     # Arithmetic stays exact.
-    ddb.update_item(TableName=table_name, Key={"pk": {"S": "n"}, "sk": {"N": "1.5"}}, UpdateExpression="SET big = big - :a",
+    ddb.update_item(TableName=ddb_table_name, Key={"pk": {"S": "n"}, "sk": {"N": "1.5"}}, UpdateExpression="SET big = big - :a",
                     ExpressionAttributeValues={":a": {"N": "9"}})  # fmt: skip
-    item = ddb.get_item(TableName=table_name, Key={"pk": {"S": "n"}, "sk": {"N": "1.5"}}, ConsistentRead=True)["Item"]
+    item = ddb.get_item(TableName=ddb_table_name, Key={"pk": {"S": "n"}, "sk": {"N": "1.5"}}, ConsistentRead=True)["Item"]
     assert item["big"] == {"N": "9" * 37 + "0"}
 
 
-def test_resource_api_and_decimals(ddb_server, table_name):
+def test_resource_api_and_decimals(ddb_server, ddb_table_name):
     ddb_resource = resource(ddb_server.dynamodb_url)
     table = ddb_resource.create_table(
-        TableName=table_name,
+        TableName=ddb_table_name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}],
         BillingMode="PAY_PER_REQUEST",
@@ -224,31 +218,31 @@ def test_resource_api_and_decimals(ddb_server, table_name):
     assert table.scan(ConsistentRead=True)["Count"] == 1
 
 
-def test_conditional_put_and_return_values(ddb, table_name):
-    create_table(ddb, table_name)
+def test_conditional_put_and_return_values(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name)
     key = {"pk": {"S": "c"}, "sk": {"S": "1"}}
-    ddb.put_item(TableName=table_name, Item={**key, "v": {"N": "1"}}, ConditionExpression="attribute_not_exists(pk)")
+    ddb.put_item(TableName=ddb_table_name, Item={**key, "v": {"N": "1"}}, ConditionExpression="attribute_not_exists(pk)")
     err = expect_error(
-        "ConditionalCheckFailedException", ddb.put_item, TableName=table_name, Item={**key, "v": {"N": "2"}},
+        "ConditionalCheckFailedException", ddb.put_item, TableName=ddb_table_name, Item={**key, "v": {"N": "2"}},
         ConditionExpression="attribute_not_exists(pk)", ReturnValuesOnConditionCheckFailure="ALL_OLD",
         message="The conditional request failed",
     )  # fmt: skip
     assert err.response["Item"] == {**key, "v": {"N": "1"}}
-    old = ddb.put_item(TableName=table_name, Item={**key, "v": {"N": "3"}}, ReturnValues="ALL_OLD",
+    old = ddb.put_item(TableName=ddb_table_name, Item={**key, "v": {"N": "3"}}, ReturnValues="ALL_OLD",
                        ConditionExpression="v = :one", ExpressionAttributeValues={":one": {"N": "1"}})  # fmt: skip
     assert old["Attributes"]["v"] == {"N": "1"}
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item=key, ReturnValues="ALL_NEW")
-    gone = ddb.delete_item(TableName=table_name, Key=key, ReturnValues="ALL_OLD")
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item=key, ReturnValues="ALL_NEW")
+    gone = ddb.delete_item(TableName=ddb_table_name, Key=key, ReturnValues="ALL_OLD")
     assert gone["Attributes"]["v"] == {"N": "3"}
-    assert "Attributes" not in ddb.delete_item(TableName=table_name, Key=key, ReturnValues="ALL_OLD")
-    expect_error("ConditionalCheckFailedException", ddb.delete_item, TableName=table_name, Key=key,
+    assert "Attributes" not in ddb.delete_item(TableName=ddb_table_name, Key=key, ReturnValues="ALL_OLD")
+    expect_error("ConditionalCheckFailedException", ddb.delete_item, TableName=ddb_table_name, Key=key,
                  ConditionExpression="attribute_exists(pk)")  # fmt: skip
 
 
-def test_condition_expression_operators(ddb, table_name):
-    create_table(ddb, table_name)
+def test_condition_expression_operators(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name)
     key = {"pk": {"S": "x"}, "sk": {"S": "y"}}
-    ddb.put_item(TableName=table_name, Item={**key, "n": {"N": "5"}, "s": {"S": "hello"}, "ss": {"SS": ["a", "b"]},
+    ddb.put_item(TableName=ddb_table_name, Item={**key, "n": {"N": "5"}, "s": {"S": "hello"}, "ss": {"SS": ["a", "b"]},
                                               "l": {"L": [{"S": "q"}]}, "m": {"M": {"in": {"N": "1"}}}})  # fmt: skip
     values = {":5": {"N": "5"}, ":1": {"N": "1"}, ":9": {"N": "9"}, ":he": {"S": "he"}, ":a": {"S": "a"}, ":q": {"S": "q"},
               ":S": {"S": "S"}, ":z": {"S": "zzz"}}  # fmt: skip
@@ -265,7 +259,7 @@ def test_condition_expression_operators(ddb, table_name):
         if used:
             kwargs["ExpressionAttributeValues"] = used
         try:
-            ddb.put_item(TableName=table_name, Item={**key, "n": {"N": "5"}, "s": {"S": "hello"}, "ss": {"SS": ["a", "b"]},
+            ddb.put_item(TableName=ddb_table_name, Item={**key, "n": {"N": "5"}, "s": {"S": "hello"}, "ss": {"SS": ["a", "b"]},
                                                       "l": {"L": [{"S": "q"}]}, "m": {"M": {"in": {"N": "1"}}}},
                          ConditionExpression=expression, **kwargs)  # fmt: skip
             held = True
@@ -275,19 +269,19 @@ def test_condition_expression_operators(ddb, table_name):
         assert held == (expression in holds), expression
 
 
-def test_update_expressions(ddb, table_name):
-    create_table(ddb, table_name)
+def test_update_expressions(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name)
     key = {"pk": {"S": "u"}, "sk": {"S": "1"}}
-    ddb.put_item(TableName=table_name, Item={**key, "n": {"N": "10"}, "l": {"L": [{"N": "1"}, {"N": "2"}, {"N": "3"}]},
+    ddb.put_item(TableName=ddb_table_name, Item={**key, "n": {"N": "10"}, "l": {"L": [{"N": "1"}, {"N": "2"}, {"N": "3"}]},
                                               "ss": {"SS": ["a", "b", "c"]}, "m": {"M": {"x": {"N": "1"}}}, "gone": {"S": "bye"}})  # fmt: skip
     ddb.update_item(
-        TableName=table_name, Key=key,
+        TableName=ddb_table_name, Key=key,
         UpdateExpression="SET n = n + :two, l = list_append(l, :more), fresh = if_not_exists(fresh, :zero), "
                          "m.y = :two REMOVE gone ADD hits :two, ss :d",
         ExpressionAttributeValues={":two": {"N": "2"}, ":more": {"L": [{"N": "4"}]}, ":zero": {"N": "0"}, ":d": {"SS": ["d"]}},
     )  # fmt: skip
     result = ddb.update_item(
-        TableName=table_name, Key=key, UpdateExpression="SET l[0] = :nine REMOVE l[1] DELETE ss :del",
+        TableName=ddb_table_name, Key=key, UpdateExpression="SET l[0] = :nine REMOVE l[1] DELETE ss :del",
         ExpressionAttributeValues={":nine": {"N": "9"}, ":del": {"SS": ["a", "zz"]}}, ReturnValues="ALL_NEW",
     )["Attributes"]  # fmt: skip
     assert result["n"] == {"N": "12"}
@@ -297,27 +291,27 @@ def test_update_expressions(ddb, table_name):
     assert "gone" not in result
     assert result["hits"] == {"N": "2"}
     assert sorted(result["ss"]["SS"]) == ["b", "c", "d"]
-    updated_old = ddb.update_item(TableName=table_name, Key=key, UpdateExpression="SET n = :one",
+    updated_old = ddb.update_item(TableName=ddb_table_name, Key=key, UpdateExpression="SET n = :one",
                                   ExpressionAttributeValues={":one": {"N": "1"}}, ReturnValues="UPDATED_OLD")  # fmt: skip
     assert updated_old["Attributes"] == {"n": {"N": "12"}}
-    updated_new = ddb.update_item(TableName=table_name, Key=key, UpdateExpression="SET m.x = :one",
+    updated_new = ddb.update_item(TableName=ddb_table_name, Key=key, UpdateExpression="SET m.x = :one",
                                   ExpressionAttributeValues={":one": {"N": "7"}}, ReturnValues="UPDATED_NEW")  # fmt: skip
     assert updated_new["Attributes"] == {"m": {"M": {"x": {"N": "7"}}}}
     # Emptying a set removes the attribute.
-    ddb.update_item(TableName=table_name, Key=key, UpdateExpression="DELETE ss :all",
+    ddb.update_item(TableName=ddb_table_name, Key=key, UpdateExpression="DELETE ss :all",
                     ExpressionAttributeValues={":all": {"SS": ["b", "c", "d"]}})  # fmt: skip
-    item = ddb.get_item(TableName=table_name, Key=key, ConsistentRead=True)["Item"]
+    item = ddb.get_item(TableName=ddb_table_name, Key=key, ConsistentRead=True)["Item"]
     assert "ss" not in item
     # UpdateItem creates a missing item (upsert).
     new_key = {"pk": {"S": "u"}, "sk": {"S": "2"}}
-    ddb.update_item(TableName=table_name, Key=new_key, UpdateExpression="ADD hits :one", ExpressionAttributeValues={":one": {"N": "1"}})
-    assert ddb.get_item(TableName=table_name, Key=new_key, ConsistentRead=True)["Item"] == {**new_key, "hits": {"N": "1"}}
+    ddb.update_item(TableName=ddb_table_name, Key=new_key, UpdateExpression="ADD hits :one", ExpressionAttributeValues={":one": {"N": "1"}})
+    assert ddb.get_item(TableName=ddb_table_name, Key=new_key, ConsistentRead=True)["Item"] == {**new_key, "hits": {"N": "1"}}
 
 
-def test_update_expression_errors(ddb, table_name):
-    create_table(ddb, table_name)
+def test_update_expression_errors(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name)
     key = {"pk": {"S": "e"}, "sk": {"S": "1"}}
-    ddb.put_item(TableName=table_name, Item={**key, "s": {"S": "text"}, "n": {"N": "1"}})
+    ddb.put_item(TableName=ddb_table_name, Item={**key, "s": {"S": "text"}, "n": {"N": "1"}})
     cases = [
         ("SET pk = :v", {":v": {"S": "x"}}, "Cannot update attribute pk"),
         ("SET s = s + :v", {":v": {"N": "1"}}, "incorrect data type"),
@@ -331,92 +325,92 @@ def test_update_expression_errors(ddb, table_name):
         ("SET status = :v", {":v": {"N": "1"}}, "reserved keyword"),
     ]
     for expression, values, message in cases:
-        expect_error("ValidationException", ddb.update_item, TableName=table_name, Key=key, UpdateExpression=expression,
+        expect_error("ValidationException", ddb.update_item, TableName=ddb_table_name, Key=key, UpdateExpression=expression,
                      ExpressionAttributeValues=values, message=message)  # fmt: skip
     # None of the refused updates changed the item.
-    assert ddb.get_item(TableName=table_name, Key=key, ConsistentRead=True)["Item"] == {**key, "s": {"S": "text"}, "n": {"N": "1"}}
+    assert ddb.get_item(TableName=ddb_table_name, Key=key, ConsistentRead=True)["Item"] == {**key, "s": {"S": "text"}, "n": {"N": "1"}}
 
 
-def test_projection_expression(ddb, table_name):
-    create_table(ddb, table_name)
+def test_projection_expression(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name)
     key = {"pk": {"S": "p"}, "sk": {"S": "1"}}
-    ddb.put_item(TableName=table_name, Item={**key, "a": {"M": {"b": {"N": "1"}, "c": {"N": "2"}}},
+    ddb.put_item(TableName=ddb_table_name, Item={**key, "a": {"M": {"b": {"N": "1"}, "c": {"N": "2"}}},
                                               "l": {"L": [{"S": "x"}, {"S": "y"}, {"S": "z"}]}, "name": {"S": "n"}})  # fmt: skip
-    item = ddb.get_item(TableName=table_name, Key=key, ProjectionExpression="a.b, l[2], l[0], #n",
+    item = ddb.get_item(TableName=ddb_table_name, Key=key, ProjectionExpression="a.b, l[2], l[0], #n",
                         ExpressionAttributeNames={"#n": "name"}, ConsistentRead=True)["Item"]  # fmt: skip
     assert item == {"a": {"M": {"b": {"N": "1"}}}, "l": {"L": [{"S": "x"}, {"S": "z"}]}, "name": {"S": "n"}}
-    expect_error("ValidationException", ddb.get_item, TableName=table_name, Key=key, ProjectionExpression="a, a.b",
+    expect_error("ValidationException", ddb.get_item, TableName=ddb_table_name, Key=key, ProjectionExpression="a, a.b",
                  message="overlap")  # fmt: skip
-    assert ddb.get_item(TableName=table_name, Key=key, AttributesToGet=["name"], ConsistentRead=True)["Item"] == {"name": {"S": "n"}}
+    assert ddb.get_item(TableName=ddb_table_name, Key=key, AttributesToGet=["name"], ConsistentRead=True)["Item"] == {"name": {"S": "n"}}
 
 
-def test_expression_placeholder_validation(ddb, table_name):
-    create_table(ddb, table_name)
+def test_expression_placeholder_validation(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name)
     key = {"pk": {"S": "v"}, "sk": {"S": "1"}}
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item=key, ConditionExpression="a = :a",
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item=key, ConditionExpression="a = :a",
                  ExpressionAttributeValues={":a": {"S": "x"}, ":unused": {"S": "y"}}, message="unused in expressions: keys: {:unused}")  # fmt: skip
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item=key, ConditionExpression="#a = :a",
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item=key, ConditionExpression="#a = :a",
                  ExpressionAttributeNames={"#a": "a", "#b": "b"}, ExpressionAttributeValues={":a": {"S": "x"}},
                  message="ExpressionAttributeNames unused")  # fmt: skip
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item=key, ConditionExpression="a = :nope",
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item=key, ConditionExpression="a = :nope",
                  ExpressionAttributeValues={":a": {"S": "x"}}, message="attribute value: :nope")  # fmt: skip
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item=key, ConditionExpression="#nope = :a",
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item=key, ConditionExpression="#nope = :a",
                  ExpressionAttributeValues={":a": {"S": "x"}}, message="attribute name: #nope")  # fmt: skip
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item=key,
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item=key,
                  ExpressionAttributeValues={":a": {"S": "x"}}, message="can only be specified when using expressions")  # fmt: skip
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item=key, ConditionExpression="a = :a AND",
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item=key, ConditionExpression="a = :a AND",
                  ExpressionAttributeValues={":a": {"S": "x"}}, message="Syntax error")  # fmt: skip
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item=key, ConditionExpression="((a = :a))",
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item=key, ConditionExpression="((a = :a))",
                  ExpressionAttributeValues={":a": {"S": "x"}}, message="redundant parentheses")  # fmt: skip
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item=key, ConditionExpression="a = :a",
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item=key, ConditionExpression="a = :a",
                  Expected={"a": {"Exists": False}}, ExpressionAttributeValues={":a": {"S": "x"}},
                  message="Can not use both expression and non-expression parameters")  # fmt: skip
-    assert "Item" not in ddb.get_item(TableName=table_name, Key=key, ConsistentRead=True)
+    assert "Item" not in ddb.get_item(TableName=ddb_table_name, Key=key, ConsistentRead=True)
 
 
-def test_key_validation(ddb, table_name):
-    create_table(ddb, table_name, range_key=("sk", "N"))
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item={"pk": {"S": "a"}}, message="Missing the key sk")
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item={"pk": {"S": "a"}, "sk": {"S": "1"}},
+def test_key_validation(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name, range_key=("sk", "N"))
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item={"pk": {"S": "a"}}, message="Missing the key sk")
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item={"pk": {"S": "a"}, "sk": {"S": "1"}},
                  message="Type mismatch for key sk expected: N actual: S")  # fmt: skip
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item={"pk": {"S": ""}, "sk": {"N": "1"}},
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item={"pk": {"S": ""}, "sk": {"N": "1"}},
                  message="cannot contain an empty string value")  # fmt: skip
-    expect_error("ValidationException", ddb.get_item, TableName=table_name, Key={"pk": {"S": "a"}},
+    expect_error("ValidationException", ddb.get_item, TableName=ddb_table_name, Key={"pk": {"S": "a"}},
                  message="The provided key element does not match the schema")  # fmt: skip
-    expect_error("ValidationException", ddb.get_item, TableName=table_name, Key={"pk": {"S": "a"}, "sk": {"N": "1"}, "x": {"S": "y"}},
+    expect_error("ValidationException", ddb.get_item, TableName=ddb_table_name, Key={"pk": {"S": "a"}, "sk": {"N": "1"}, "x": {"S": "y"}},
                  message="The provided key element does not match the schema")  # fmt: skip
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item={"pk": {"S": "k" * 2049}, "sk": {"N": "1"}},
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item={"pk": {"S": "k" * 2049}, "sk": {"N": "1"}},
                  message="Size of hashkey has exceeded")  # fmt: skip
-    expect_error("ResourceNotFoundException", ddb.get_item, TableName=table_name + "X", Key={"pk": {"S": "a"}, "sk": {"N": "1"}})
-    assert ddb.scan(TableName=table_name, ConsistentRead=True)["Count"] == 0
+    expect_error("ResourceNotFoundException", ddb.get_item, TableName=ddb_table_name + "X", Key={"pk": {"S": "a"}, "sk": {"N": "1"}})
+    assert ddb.scan(TableName=ddb_table_name, ConsistentRead=True)["Count"] == 0
 
 
-def test_item_size_limit(ddb, table_name):
-    create_table(ddb, table_name)
+def test_item_size_limit(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name)
     # 400 KB counts attribute names and values: this item is exactly at the limit.
     key = {"pk": {"S": "big"}, "sk": {"S": "1"}}
     overhead = len("pk") + len("big") + len("sk") + len("1") + len("data")
-    ddb.put_item(TableName=table_name, Item={**key, "data": {"S": "x" * (400 * 1024 - overhead)}})
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item={**key, "data": {"S": "x" * (400 * 1024 - overhead + 1)}},
+    ddb.put_item(TableName=ddb_table_name, Item={**key, "data": {"S": "x" * (400 * 1024 - overhead)}})
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item={**key, "data": {"S": "x" * (400 * 1024 - overhead + 1)}},
                  message="Item size has exceeded the maximum allowed size")  # fmt: skip
-    expect_error("ValidationException", ddb.update_item, TableName=table_name, Key=key, UpdateExpression="SET more = :x",
+    expect_error("ValidationException", ddb.update_item, TableName=ddb_table_name, Key=key, UpdateExpression="SET more = :x",
                  ExpressionAttributeValues={":x": {"S": "yy"}}, message="Item size to update has exceeded")  # fmt: skip
-    item = ddb.get_item(TableName=table_name, Key=key, ConsistentRead=True)["Item"]
+    item = ddb.get_item(TableName=ddb_table_name, Key=key, ConsistentRead=True)["Item"]
     assert len(item["data"]["S"]) == 400 * 1024 - overhead and "more" not in item
 
 
-def test_sets_and_nesting_validation(ddb, table_name):
-    create_table(ddb, table_name)
+def test_sets_and_nesting_validation(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name)
     key = {"pk": {"S": "s"}, "sk": {"S": "1"}}
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item={**key, "e": {"SS": []}}, message="may not be empty")
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item={**key, "d": {"SS": ["a", "a"]}}, message="duplicates")
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item={**key, "d": {"NS": ["1", "1.0"]}}, message="duplicates")
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item={**key, "z": {"NULL": False}})
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item={**key, "e": {"SS": []}}, message="may not be empty")
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item={**key, "d": {"SS": ["a", "a"]}}, message="duplicates")
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item={**key, "d": {"NS": ["1", "1.0"]}}, message="duplicates")
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item={**key, "z": {"NULL": False}})
     deep: dict = {"S": "leaf"}
     for _ in range(31):
         deep = {"L": [deep]}
-    ddb.put_item(TableName=table_name, Item={**key, "deep": deep})
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item={**key, "deep": {"L": [deep]}}, message="Nesting")
+    ddb.put_item(TableName=ddb_table_name, Item={**key, "deep": deep})
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item={**key, "deep": {"L": [deep]}}, message="Nesting")
 
 
 # -- query and scan -------------------------------------------------------------------------------------------
@@ -430,12 +424,12 @@ def _fill(ddb, table, partitions=("a", "b"), count=20, extra=None):
             ddb.put_item(TableName=table, Item=item)
 
 
-def test_query_key_conditions_and_order(ddb, table_name):
-    create_table(ddb, table_name, range_key=("sk", "N"))
-    _fill(ddb, table_name, count=12)
+def test_query_key_conditions_and_order(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name, range_key=("sk", "N"))
+    _fill(ddb, ddb_table_name, count=12)
 
     def sks(condition, values, **kwargs):
-        result = ddb.query(TableName=table_name, KeyConditionExpression=condition, ExpressionAttributeValues=values,
+        result = ddb.query(TableName=ddb_table_name, KeyConditionExpression=condition, ExpressionAttributeValues=values,
                            ConsistentRead=True, **kwargs)  # fmt: skip
         return [int(i["sk"]["N"]) for i in result["Items"]]
 
@@ -449,29 +443,29 @@ def test_query_key_conditions_and_order(ddb, table_name):
     assert sks("pk = :p AND sk BETWEEN :lo AND :hi", {**a, ":lo": {"N": "4"}, ":hi": {"N": "6"}}) == [4, 5, 6]
     assert sks(":p = pk", a, ScanIndexForward=False) == list(range(11, -1, -1))
     assert sks("pk = :p", {":p": {"S": "nobody"}}) == []
-    expect_error("ValidationException", ddb.query, TableName=table_name, KeyConditionExpression="sk = :v",
+    expect_error("ValidationException", ddb.query, TableName=ddb_table_name, KeyConditionExpression="sk = :v",
                  ExpressionAttributeValues={":v": {"N": "1"}}, message="Query condition missed key schema element: pk")  # fmt: skip
-    expect_error("ValidationException", ddb.query, TableName=table_name, KeyConditionExpression="pk = :p OR sk = :v",
+    expect_error("ValidationException", ddb.query, TableName=ddb_table_name, KeyConditionExpression="pk = :p OR sk = :v",
                  ExpressionAttributeValues={**a, ":v": {"N": "1"}}, message="OR")  # fmt: skip
-    expect_error("ValidationException", ddb.query, TableName=table_name, KeyConditionExpression="pk = :p AND word = :v",
+    expect_error("ValidationException", ddb.query, TableName=ddb_table_name, KeyConditionExpression="pk = :p AND word = :v",
                  ExpressionAttributeValues={**a, ":v": {"S": "x"}})  # fmt: skip
-    expect_error("ValidationException", ddb.query, TableName=table_name, KeyConditionExpression="pk = :p",
+    expect_error("ValidationException", ddb.query, TableName=ddb_table_name, KeyConditionExpression="pk = :p",
                  ExpressionAttributeValues={":p": {"N": "1"}}, message="Condition parameter type does not match schema type")  # fmt: skip
 
 
-def test_query_begins_with_on_strings(ddb, table_name):
-    create_table(ddb, table_name)
+def test_query_begins_with_on_strings(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name)
     for sk in ("apple", "apricot", "banana", "ap", "a", "b\x00", "appl"):
-        ddb.put_item(TableName=table_name, Item={"pk": {"S": "f"}, "sk": {"S": sk}})
-    result = ddb.query(TableName=table_name, KeyConditionExpression="pk = :p AND begins_with(sk, :b)",
+        ddb.put_item(TableName=ddb_table_name, Item={"pk": {"S": "f"}, "sk": {"S": sk}})
+    result = ddb.query(TableName=ddb_table_name, KeyConditionExpression="pk = :p AND begins_with(sk, :b)",
                        ExpressionAttributeValues={":p": {"S": "f"}, ":b": {"S": "ap"}}, ConsistentRead=True)  # fmt: skip
     assert [i["sk"]["S"] for i in result["Items"]] == ["ap", "appl", "apple", "apricot"]
 
 
-def test_query_paging_limit_filter_select(ddb, table_name):
-    create_table(ddb, table_name, range_key=("sk", "N"))
-    _fill(ddb, table_name, partitions=("a",), count=25)
-    base = {"TableName": table_name, "KeyConditionExpression": "pk = :p", "ConsistentRead": True}
+def test_query_paging_limit_filter_select(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name, range_key=("sk", "N"))
+    _fill(ddb, ddb_table_name, partitions=("a",), count=25)
+    base = {"TableName": ddb_table_name, "KeyConditionExpression": "pk = :p", "ConsistentRead": True}
     # Limit counts items read before the filter, and the page says where to resume.
     page = ddb.query(**base, ExpressionAttributeValues={":p": {"S": "a"}, ":t": {"BOOL": True}},
                      FilterExpression="even = :t", Limit=5)  # fmt: skip
@@ -495,44 +489,44 @@ def test_query_paging_limit_filter_select(ddb, table_name):
     assert [int(i["sk"]["N"]) for i in start["Items"]] == [21, 22, 23, 24]
 
 
-def test_query_one_megabyte_pages(ddb, table_name):
-    create_table(ddb, table_name, range_key=("sk", "N"))
+def test_query_one_megabyte_pages(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name, range_key=("sk", "N"))
     blob = "x" * (100 * 1024)
     for i in range(25):
-        ddb.put_item(TableName=table_name, Item={"pk": {"S": "big"}, "sk": {"N": str(i)}, "blob": {"S": blob}})
-    page = ddb.query(TableName=table_name, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "big"}},
+        ddb.put_item(TableName=ddb_table_name, Item={"pk": {"S": "big"}, "sk": {"N": str(i)}, "blob": {"S": blob}})
+    page = ddb.query(TableName=ddb_table_name, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "big"}},
                      ConsistentRead=True, Select="COUNT")  # fmt: skip
     # About 1 MB of items read: 10 or 11 items of 100 KB, then a LastEvaluatedKey.
     assert 10 <= page["ScannedCount"] <= 11 and "LastEvaluatedKey" in page
     total = 0
-    for p in ddb.get_paginator("query").paginate(TableName=table_name, KeyConditionExpression="pk = :p",
+    for p in ddb.get_paginator("query").paginate(TableName=ddb_table_name, KeyConditionExpression="pk = :p",
                                                  ExpressionAttributeValues={":p": {"S": "big"}}, Select="COUNT"):  # fmt: skip
         total += p["Count"]
     assert total == 25
 
 
-def test_scan_segments_and_filters(ddb, table_name):
-    create_table(ddb, table_name, range_key=("sk", "N"))
-    _fill(ddb, table_name, partitions=tuple(f"p{i}" for i in range(10)), count=5)
+def test_scan_segments_and_filters(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name, range_key=("sk", "N"))
+    _fill(ddb, ddb_table_name, partitions=tuple(f"p{i}" for i in range(10)), count=5)
     everything = set()
     for segment in range(4):
-        for page in ddb.get_paginator("scan").paginate(TableName=table_name, Segment=segment, TotalSegments=4,
+        for page in ddb.get_paginator("scan").paginate(TableName=ddb_table_name, Segment=segment, TotalSegments=4,
                                                        ConsistentRead=True, PaginationConfig={"PageSize": 7}):  # fmt: skip
             for item in page["Items"]:
                 key = (item["pk"]["S"], item["sk"]["N"])
                 assert key not in everything  # segments are disjoint
                 everything.add(key)
     assert len(everything) == 50
-    filtered = ddb.scan(TableName=table_name, FilterExpression="pk = :p AND sk >= :n", ConsistentRead=True,
+    filtered = ddb.scan(TableName=ddb_table_name, FilterExpression="pk = :p AND sk >= :n", ConsistentRead=True,
                         ExpressionAttributeValues={":p": {"S": "p3"}, ":n": {"N": "3"}})  # fmt: skip
     assert filtered["Count"] == 2 and filtered["ScannedCount"] == 50
-    expect_error("ValidationException", ddb.scan, TableName=table_name, Segment=4, TotalSegments=4, message="Segment")
-    expect_error("ValidationException", ddb.scan, TableName=table_name, Segment=1, message="TotalSegments")
+    expect_error("ValidationException", ddb.scan, TableName=ddb_table_name, Segment=4, TotalSegments=4, message="Segment")
+    expect_error("ValidationException", ddb.scan, TableName=ddb_table_name, Segment=1, message="TotalSegments")
 
 
-def test_secondary_indexes(ddb, table_name):
+def test_secondary_indexes(ddb, ddb_table_name):
     create_table(
-        ddb, table_name, range_key=("sk", "N"), extra_attributes=(("g", "S"), ("rank", "N")),
+        ddb, ddb_table_name, range_key=("sk", "N"), extra_attributes=(("g", "S"), ("rank", "N")),
         GlobalSecondaryIndexes=[
             {"IndexName": "by_g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
              "Projection": {"ProjectionType": "KEYS_ONLY"}},
@@ -542,81 +536,81 @@ def test_secondary_indexes(ddb, table_name):
              "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["word"]}},
         ],
     )  # fmt: skip
-    description = ddb.describe_table(TableName=table_name)["Table"]
+    description = ddb.describe_table(TableName=ddb_table_name)["Table"]
     assert description["GlobalSecondaryIndexes"][0]["IndexStatus"] == "ACTIVE"
     assert description["LocalSecondaryIndexes"][0]["Projection"]["NonKeyAttributes"] == ["word"]
     for i in range(10):
         item = {"pk": {"S": "a"}, "sk": {"N": str(i)}, "rank": {"N": str(100 - i)}, "word": {"S": f"w{i}"}, "other": {"S": "o"}}
         if i % 3:
             item["g"] = {"S": "x" if i % 2 else "y"}  # sparse: items without g are not in by_g
-        ddb.put_item(TableName=table_name, Item=item)
-    gsi = ddb.query(TableName=table_name, IndexName="by_g", KeyConditionExpression="g = :g", ExpressionAttributeValues={":g": {"S": "x"}})
+        ddb.put_item(TableName=ddb_table_name, Item=item)
+    gsi = ddb.query(TableName=ddb_table_name, IndexName="by_g", KeyConditionExpression="g = :g", ExpressionAttributeValues={":g": {"S": "x"}})
     assert [int(i["sk"]["N"]) for i in gsi["Items"]] == [1, 5, 7]
     assert set(gsi["Items"][0]) == {"pk", "sk", "g"}  # KEYS_ONLY
     assert "LastEvaluatedKey" not in gsi
-    limited = ddb.query(TableName=table_name, IndexName="by_g", KeyConditionExpression="g = :g", Limit=1,
+    limited = ddb.query(TableName=ddb_table_name, IndexName="by_g", KeyConditionExpression="g = :g", Limit=1,
                         ExpressionAttributeValues={":g": {"S": "x"}})  # fmt: skip
     assert limited["LastEvaluatedKey"] == {"pk": {"S": "a"}, "sk": {"N": "1"}, "g": {"S": "x"}}
-    lsi = ddb.query(TableName=table_name, IndexName="by_rank", KeyConditionExpression="pk = :p AND #r > :r",
+    lsi = ddb.query(TableName=ddb_table_name, IndexName="by_rank", KeyConditionExpression="pk = :p AND #r > :r",
                     ExpressionAttributeNames={"#r": "rank"}, ExpressionAttributeValues={":p": {"S": "a"}, ":r": {"N": "95"}},
                     ConsistentRead=True)  # fmt: skip
     assert [int(i["rank"]["N"]) for i in lsi["Items"]] == [96, 97, 98, 99, 100]
     assert set(lsi["Items"][0]) == {"pk", "sk", "rank", "word"}
     # An LSI fetches what it does not project when asked for everything.
-    full = ddb.query(TableName=table_name, IndexName="by_rank", KeyConditionExpression="pk = :p", Select="ALL_ATTRIBUTES",
+    full = ddb.query(TableName=ddb_table_name, IndexName="by_rank", KeyConditionExpression="pk = :p", Select="ALL_ATTRIBUTES",
                      ExpressionAttributeValues={":p": {"S": "a"}}, Limit=1)  # fmt: skip
     assert full["Items"][0]["other"] == {"S": "o"}
     # Updating an item moves its index entries; deleting it removes them.
-    ddb.update_item(TableName=table_name, Key={"pk": {"S": "a"}, "sk": {"N": "1"}}, UpdateExpression="SET g = :y",
+    ddb.update_item(TableName=ddb_table_name, Key={"pk": {"S": "a"}, "sk": {"N": "1"}}, UpdateExpression="SET g = :y",
                     ExpressionAttributeValues={":y": {"S": "y"}})  # fmt: skip
-    ddb.delete_item(TableName=table_name, Key={"pk": {"S": "a"}, "sk": {"N": "5"}})
-    gsi = ddb.query(TableName=table_name, IndexName="by_g", KeyConditionExpression="g = :g", ExpressionAttributeValues={":g": {"S": "x"}})
+    ddb.delete_item(TableName=ddb_table_name, Key={"pk": {"S": "a"}, "sk": {"N": "5"}})
+    gsi = ddb.query(TableName=ddb_table_name, IndexName="by_g", KeyConditionExpression="g = :g", ExpressionAttributeValues={":g": {"S": "x"}})
     assert [int(i["sk"]["N"]) for i in gsi["Items"]] == [7]
-    expect_error("ValidationException", ddb.query, TableName=table_name, IndexName="by_g", KeyConditionExpression="g = :g",
+    expect_error("ValidationException", ddb.query, TableName=ddb_table_name, IndexName="by_g", KeyConditionExpression="g = :g",
                  ExpressionAttributeValues={":g": {"S": "x"}}, ConsistentRead=True,
                  message="Consistent reads are not supported on global secondary indexes")  # fmt: skip
-    expect_error("ValidationException", ddb.query, TableName=table_name, IndexName="nope", KeyConditionExpression="g = :g",
+    expect_error("ValidationException", ddb.query, TableName=ddb_table_name, IndexName="nope", KeyConditionExpression="g = :g",
                  ExpressionAttributeValues={":g": {"S": "x"}}, message="does not have the specified index")  # fmt: skip
-    expect_error("ValidationException", ddb.put_item, TableName=table_name, Item={"pk": {"S": "a"}, "sk": {"N": "99"}, "g": {"N": "1"}},
+    expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item={"pk": {"S": "a"}, "sk": {"N": "99"}, "g": {"N": "1"}},
                  message="Type mismatch for Index Key g")  # fmt: skip
-    scanned = ddb.scan(TableName=table_name, IndexName="by_g")
+    scanned = ddb.scan(TableName=ddb_table_name, IndexName="by_g")
     assert scanned["Count"] == 5
 
 
-def test_update_table_adds_and_removes_a_gsi(ddb, table_name):
-    create_table(ddb, table_name)
+def test_update_table_adds_and_removes_a_gsi(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name)
     for i in range(30):
-        ddb.put_item(TableName=table_name, Item={"pk": {"S": f"p{i}"}, "sk": {"S": "x"}, "color": {"S": "red" if i % 3 else "blue"}})
+        ddb.put_item(TableName=ddb_table_name, Item={"pk": {"S": f"p{i}"}, "sk": {"S": "x"}, "color": {"S": "red" if i % 3 else "blue"}})
     ddb.update_table(
-        TableName=table_name,
+        TableName=ddb_table_name,
         AttributeDefinitions=[{"AttributeName": "color", "AttributeType": "S"}],
         GlobalSecondaryIndexUpdates=[{"Create": {"IndexName": "by_color", "KeySchema": [{"AttributeName": "color", "KeyType": "HASH"}],
                                                  "Projection": {"ProjectionType": "ALL"}}}],
     )  # fmt: skip
     # Writes during the backfill are indexed too.
-    ddb.put_item(TableName=table_name, Item={"pk": {"S": "late"}, "sk": {"S": "x"}, "color": {"S": "blue"}})
+    ddb.put_item(TableName=ddb_table_name, Item={"pk": {"S": "late"}, "sk": {"S": "x"}, "color": {"S": "blue"}})
     deadline = time.monotonic() + 30
     while True:
-        status = ddb.describe_table(TableName=table_name)["Table"]["GlobalSecondaryIndexes"][0]["IndexStatus"]
+        status = ddb.describe_table(TableName=ddb_table_name)["Table"]["GlobalSecondaryIndexes"][0]["IndexStatus"]
         if status == "ACTIVE":
             break
         assert status == "CREATING"
         assert time.monotonic() < deadline, "backfill did not finish"
         time.sleep(0.5)
-    blue = ddb.query(TableName=table_name, IndexName="by_color", KeyConditionExpression="color = :c",
+    blue = ddb.query(TableName=ddb_table_name, IndexName="by_color", KeyConditionExpression="color = :c",
                      ExpressionAttributeValues={":c": {"S": "blue"}})  # fmt: skip
     assert sorted(i["pk"]["S"] for i in blue["Items"]) == sorted([f"p{i}" for i in range(0, 30, 3)] + ["late"])
-    ddb.update_table(TableName=table_name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by_color"}}])
-    assert "GlobalSecondaryIndexes" not in ddb.describe_table(TableName=table_name)["Table"]
-    expect_error("ValidationException", ddb.query, TableName=table_name, IndexName="by_color", KeyConditionExpression="color = :c",
+    ddb.update_table(TableName=ddb_table_name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by_color"}}])
+    assert "GlobalSecondaryIndexes" not in ddb.describe_table(TableName=ddb_table_name)["Table"]
+    expect_error("ValidationException", ddb.query, TableName=ddb_table_name, IndexName="by_color", KeyConditionExpression="color = :c",
                  ExpressionAttributeValues={":c": {"S": "blue"}})  # fmt: skip
 
 
 # -- batches -------------------------------------------------------------------------------------------------
 
 
-def test_batch_get_and_write(ddb, names):
-    first, second = names("one"), names("two")
+def test_batch_get_and_write(ddb, ddb_names):
+    first, second = ddb_names("one"), ddb_names("two")
     create_table(ddb, first)
     create_table(ddb, second, range_key=None)
     response = ddb.batch_write_item(RequestItems={
@@ -648,139 +642,139 @@ def test_batch_get_and_write(ddb, names):
     assert "Item" not in ddb.get_item(TableName=first, Key={"pk": {"S": "fine"}, "sk": {"S": "s"}}, ConsistentRead=True)
 
 
-def test_batch_write_limit(ddb, table_name):
-    create_table(ddb, table_name, range_key=None)
+def test_batch_write_limit(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name, range_key=None)
     raw = client(ddb.meta.endpoint_url, parameter_validation=False)  # botocore would refuse 26 itself
     expect_error("ValidationException", raw.batch_write_item,
-                 RequestItems={table_name: [{"PutRequest": {"Item": {"pk": {"S": f"k{i}"}}}} for i in range(26)]},
+                 RequestItems={ddb_table_name: [{"PutRequest": {"Item": {"pk": {"S": f"k{i}"}}}} for i in range(26)]},
                  message="less than or equal to 25")  # fmt: skip
-    assert ddb.scan(TableName=table_name, ConsistentRead=True)["Count"] == 0
+    assert ddb.scan(TableName=ddb_table_name, ConsistentRead=True)["Count"] == 0
 
 
 # -- transactions --------------------------------------------------------------------------------------------
 
 
-def test_transact_write_and_get(ddb, table_name):
-    create_table(ddb, table_name)
-    ddb.put_item(TableName=table_name, Item={"pk": {"S": "acct1"}, "sk": {"S": "x"}, "bal": {"N": "100"}})
-    ddb.put_item(TableName=table_name, Item={"pk": {"S": "acct2"}, "sk": {"S": "x"}, "bal": {"N": "0"}})
-    ddb.put_item(TableName=table_name, Item={"pk": {"S": "bank"}, "sk": {"S": "x"}})
+def test_transact_write_and_get(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name)
+    ddb.put_item(TableName=ddb_table_name, Item={"pk": {"S": "acct1"}, "sk": {"S": "x"}, "bal": {"N": "100"}})
+    ddb.put_item(TableName=ddb_table_name, Item={"pk": {"S": "acct2"}, "sk": {"S": "x"}, "bal": {"N": "0"}})
+    ddb.put_item(TableName=ddb_table_name, Item={"pk": {"S": "bank"}, "sk": {"S": "x"}})
     ddb.transact_write_items(TransactItems=[
-        {"Update": {"TableName": table_name, "Key": {"pk": {"S": "acct1"}, "sk": {"S": "x"}}, "UpdateExpression": "SET bal = bal - :a",
+        {"Update": {"TableName": ddb_table_name, "Key": {"pk": {"S": "acct1"}, "sk": {"S": "x"}}, "UpdateExpression": "SET bal = bal - :a",
                     "ConditionExpression": "bal >= :a", "ExpressionAttributeValues": {":a": {"N": "30"}}}},
-        {"Update": {"TableName": table_name, "Key": {"pk": {"S": "acct2"}, "sk": {"S": "x"}}, "UpdateExpression": "SET bal = bal + :a",
+        {"Update": {"TableName": ddb_table_name, "Key": {"pk": {"S": "acct2"}, "sk": {"S": "x"}}, "UpdateExpression": "SET bal = bal + :a",
                     "ExpressionAttributeValues": {":a": {"N": "30"}}}},
-        {"Put": {"TableName": table_name, "Item": {"pk": {"S": "log"}, "sk": {"S": "1"}}}},
-        {"ConditionCheck": {"TableName": table_name, "Key": {"pk": {"S": "bank"}, "sk": {"S": "x"}}, "ConditionExpression": "attribute_exists(pk)"}},
+        {"Put": {"TableName": ddb_table_name, "Item": {"pk": {"S": "log"}, "sk": {"S": "1"}}}},
+        {"ConditionCheck": {"TableName": ddb_table_name, "Key": {"pk": {"S": "bank"}, "sk": {"S": "x"}}, "ConditionExpression": "attribute_exists(pk)"}},
     ])  # fmt: skip
     got = ddb.transact_get_items(TransactItems=[
-        {"Get": {"TableName": table_name, "Key": {"pk": {"S": "acct1"}, "sk": {"S": "x"}}}},
-        {"Get": {"TableName": table_name, "Key": {"pk": {"S": "nobody"}, "sk": {"S": "x"}}}},
-        {"Get": {"TableName": table_name, "Key": {"pk": {"S": "acct2"}, "sk": {"S": "x"}}, "ProjectionExpression": "bal"}},
+        {"Get": {"TableName": ddb_table_name, "Key": {"pk": {"S": "acct1"}, "sk": {"S": "x"}}}},
+        {"Get": {"TableName": ddb_table_name, "Key": {"pk": {"S": "nobody"}, "sk": {"S": "x"}}}},
+        {"Get": {"TableName": ddb_table_name, "Key": {"pk": {"S": "acct2"}, "sk": {"S": "x"}}, "ProjectionExpression": "bal"}},
     ])["Responses"]  # fmt: skip
     assert got[0]["Item"]["bal"] == {"N": "70"}
     assert got[1] == {}
     assert got[2]["Item"] == {"bal": {"N": "30"}}
     err = expect_error("TransactionCanceledException", ddb.transact_write_items, TransactItems=[
-        {"Put": {"TableName": table_name, "Item": {"pk": {"S": "new"}, "sk": {"S": "1"}}}},
-        {"Update": {"TableName": table_name, "Key": {"pk": {"S": "acct1"}, "sk": {"S": "x"}}, "UpdateExpression": "SET bal = bal - :a",
+        {"Put": {"TableName": ddb_table_name, "Item": {"pk": {"S": "new"}, "sk": {"S": "1"}}}},
+        {"Update": {"TableName": ddb_table_name, "Key": {"pk": {"S": "acct1"}, "sk": {"S": "x"}}, "UpdateExpression": "SET bal = bal - :a",
                     "ConditionExpression": "bal >= :a", "ExpressionAttributeValues": {":a": {"N": "1000"}},
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
-        {"ConditionCheck": {"TableName": table_name, "Key": {"pk": {"S": "ghost"}, "sk": {"S": "x"}}, "ConditionExpression": "attribute_exists(pk)"}},
+        {"ConditionCheck": {"TableName": ddb_table_name, "Key": {"pk": {"S": "ghost"}, "sk": {"S": "x"}}, "ConditionExpression": "attribute_exists(pk)"}},
     ], message="[None, ConditionalCheckFailed, ConditionalCheckFailed]")  # fmt: skip
     reasons = err.response["CancellationReasons"]
     assert [r["Code"] for r in reasons] == ["None", "ConditionalCheckFailed", "ConditionalCheckFailed"]
     assert reasons[1]["Item"]["bal"] == {"N": "70"}
     assert "Message" not in reasons[0]
-    assert "Item" not in ddb.get_item(TableName=table_name, Key={"pk": {"S": "new"}, "sk": {"S": "1"}}, ConsistentRead=True)
+    assert "Item" not in ddb.get_item(TableName=ddb_table_name, Key={"pk": {"S": "new"}, "sk": {"S": "1"}}, ConsistentRead=True)
     expect_error("ValidationException", ddb.transact_write_items, TransactItems=[
-        {"Put": {"TableName": table_name, "Item": {"pk": {"S": "d"}, "sk": {"S": "1"}}}},
-        {"Delete": {"TableName": table_name, "Key": {"pk": {"S": "d"}, "sk": {"S": "1"}}}},
+        {"Put": {"TableName": ddb_table_name, "Item": {"pk": {"S": "d"}, "sk": {"S": "1"}}}},
+        {"Delete": {"TableName": ddb_table_name, "Key": {"pk": {"S": "d"}, "sk": {"S": "1"}}}},
     ], message="multiple operations on one item")  # fmt: skip
 
 
-def test_transact_client_request_token(ddb, table_name):
-    create_table(ddb, table_name)
-    items = [{"Update": {"TableName": table_name, "Key": {"pk": {"S": "c"}, "sk": {"S": "1"}}, "UpdateExpression": "ADD n :one",
+def test_transact_client_request_token(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name)
+    items = [{"Update": {"TableName": ddb_table_name, "Key": {"pk": {"S": "c"}, "sk": {"S": "1"}}, "UpdateExpression": "ADD n :one",
                          "ExpressionAttributeValues": {":one": {"N": "1"}}}}]  # fmt: skip
     ddb.transact_write_items(TransactItems=items, ClientRequestToken="token-1")
     ddb.transact_write_items(TransactItems=items, ClientRequestToken="token-1")  # a replay: applied once
-    item = ddb.get_item(TableName=table_name, Key={"pk": {"S": "c"}, "sk": {"S": "1"}}, ConsistentRead=True)["Item"]
+    item = ddb.get_item(TableName=ddb_table_name, Key={"pk": {"S": "c"}, "sk": {"S": "1"}}, ConsistentRead=True)["Item"]
     assert item["n"] == {"N": "1"}
-    other = [{"Put": {"TableName": table_name, "Item": {"pk": {"S": "c"}, "sk": {"S": "2"}}}}]
+    other = [{"Put": {"TableName": ddb_table_name, "Item": {"pk": {"S": "c"}, "sk": {"S": "2"}}}}]
     expect_error("IdempotentParameterMismatchException", ddb.transact_write_items, TransactItems=other, ClientRequestToken="token-1")
     ddb.transact_write_items(TransactItems=items, ClientRequestToken="token-2")
-    item = ddb.get_item(TableName=table_name, Key={"pk": {"S": "c"}, "sk": {"S": "1"}}, ConsistentRead=True)["Item"]
+    item = ddb.get_item(TableName=ddb_table_name, Key={"pk": {"S": "c"}, "sk": {"S": "1"}}, ConsistentRead=True)["Item"]
     assert item["n"] == {"N": "2"}
 
 
 # -- PartiQL ----------------------------------------------------------------------------------------------------
 
 
-def test_partiql_statements(ddb, table_name):
-    create_table(ddb, table_name, range_key=("sk", "N"))
-    ddb.execute_statement(Statement=f"INSERT INTO \"{table_name}\" VALUE {{'pk': 'a', 'sk': 1, 'n': 0, 'tags': <<'x', 'y'>>, 'doc': {{'k': [1, 'two']}}}}")
-    ddb.execute_statement(Statement=f'INSERT INTO "{table_name}" VALUE {{\'pk\': ?, \'sk\': ?, \'n\': 5}}',
+def test_partiql_statements(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name, range_key=("sk", "N"))
+    ddb.execute_statement(Statement=f"INSERT INTO \"{ddb_table_name}\" VALUE {{'pk': 'a', 'sk': 1, 'n': 0, 'tags': <<'x', 'y'>>, 'doc': {{'k': [1, 'two']}}}}")
+    ddb.execute_statement(Statement=f'INSERT INTO "{ddb_table_name}" VALUE {{\'pk\': ?, \'sk\': ?, \'n\': 5}}',
                           Parameters=[{"S": "a"}, {"N": "2"}])  # fmt: skip
     expect_error("DuplicateItemException", ddb.execute_statement,
-                 Statement=f"INSERT INTO \"{table_name}\" VALUE {{'pk': 'a', 'sk': 1}}")  # fmt: skip
-    rows = ddb.execute_statement(Statement=f'SELECT * FROM "{table_name}" WHERE pk = ? ORDER BY sk DESC', Parameters=[{"S": "a"}])["Items"]
+                 Statement=f"INSERT INTO \"{ddb_table_name}\" VALUE {{'pk': 'a', 'sk': 1}}")  # fmt: skip
+    rows = ddb.execute_statement(Statement=f'SELECT * FROM "{ddb_table_name}" WHERE pk = ? ORDER BY sk DESC', Parameters=[{"S": "a"}])["Items"]
     assert [r["sk"]["N"] for r in rows] == ["2", "1"]
     assert sorted(rows[1]["tags"]["SS"]) == ["x", "y"]
     assert rows[1]["doc"] == {"M": {"k": {"L": [{"N": "1"}, {"S": "two"}]}}}
-    rows = ddb.execute_statement(Statement=f'SELECT sk, n FROM "{table_name}" WHERE n > 1')["Items"]
+    rows = ddb.execute_statement(Statement=f'SELECT sk, n FROM "{ddb_table_name}" WHERE n > 1')["Items"]
     assert rows == [{"sk": {"N": "2"}, "n": {"N": "5"}}]
     updated = ddb.execute_statement(
-        Statement=f"UPDATE \"{table_name}\" SET n = n + 1 SET tags = set_add(tags, <<'z'>>) REMOVE doc WHERE pk = 'a' AND sk = 1 RETURNING ALL NEW *"
+        Statement=f"UPDATE \"{ddb_table_name}\" SET n = n + 1 SET tags = set_add(tags, <<'z'>>) REMOVE doc WHERE pk = 'a' AND sk = 1 RETURNING ALL NEW *"
     )["Items"][0]  # fmt: skip
     assert "doc" not in updated and sorted(updated["tags"]["SS"]) == ["x", "y", "z"]
     assert updated["n"] == {"N": "1"}
     expect_error("ValidationException", ddb.execute_statement,
-                 Statement=f"UPDATE \"{table_name}\" SET n = nope + 1 WHERE pk = 'a' AND sk = 1")  # fmt: skip
+                 Statement=f"UPDATE \"{ddb_table_name}\" SET n = nope + 1 WHERE pk = 'a' AND sk = 1")  # fmt: skip
     expect_error("ConditionalCheckFailedException", ddb.execute_statement,
-                 Statement=f"UPDATE \"{table_name}\" SET n = 1 WHERE pk = 'zz' AND sk = 1")  # fmt: skip
-    ddb.execute_statement(Statement=f"DELETE FROM \"{table_name}\" WHERE pk = 'a' AND sk = 2")
-    ddb.execute_statement(Statement=f"DELETE FROM \"{table_name}\" WHERE pk = 'a' AND sk = 2")  # missing: still a success
-    assert ddb.scan(TableName=table_name, ConsistentRead=True)["Count"] == 1
+                 Statement=f"UPDATE \"{ddb_table_name}\" SET n = 1 WHERE pk = 'zz' AND sk = 1")  # fmt: skip
+    ddb.execute_statement(Statement=f"DELETE FROM \"{ddb_table_name}\" WHERE pk = 'a' AND sk = 2")
+    ddb.execute_statement(Statement=f"DELETE FROM \"{ddb_table_name}\" WHERE pk = 'a' AND sk = 2")  # missing: still a success
+    assert ddb.scan(TableName=ddb_table_name, ConsistentRead=True)["Count"] == 1
     batch = ddb.batch_execute_statement(Statements=[
-        {"Statement": f"INSERT INTO \"{table_name}\" VALUE {{'pk': 'b', 'sk': 1}}"},
-        {"Statement": f"INSERT INTO \"{table_name}\" VALUE {{'pk': 'a', 'sk': 1}}"},
+        {"Statement": f"INSERT INTO \"{ddb_table_name}\" VALUE {{'pk': 'b', 'sk': 1}}"},
+        {"Statement": f"INSERT INTO \"{ddb_table_name}\" VALUE {{'pk': 'a', 'sk': 1}}"},
     ])["Responses"]  # fmt: skip
     assert "Error" not in batch[0] and batch[1]["Error"]["Code"] == "DuplicateItem"
-    expect_error("ValidationException", ddb.execute_statement, Statement=f'SELEC * FROM "{table_name}"')
+    expect_error("ValidationException", ddb.execute_statement, Statement=f'SELEC * FROM "{ddb_table_name}"')
     ddb.execute_transaction(TransactStatements=[
-        {"Statement": f"INSERT INTO \"{table_name}\" VALUE {{'pk': 'c', 'sk': 1}}"},
-        {"Statement": f"UPDATE \"{table_name}\" SET n = 100 WHERE pk = 'b' AND sk = 1"},
+        {"Statement": f"INSERT INTO \"{ddb_table_name}\" VALUE {{'pk': 'c', 'sk': 1}}"},
+        {"Statement": f"UPDATE \"{ddb_table_name}\" SET n = 100 WHERE pk = 'b' AND sk = 1"},
     ])  # fmt: skip
-    assert ddb.get_item(TableName=table_name, Key={"pk": {"S": "b"}, "sk": {"N": "1"}}, ConsistentRead=True)["Item"]["n"] == {"N": "100"}
+    assert ddb.get_item(TableName=ddb_table_name, Key={"pk": {"S": "b"}, "sk": {"N": "1"}}, ConsistentRead=True)["Item"]["n"] == {"N": "100"}
 
 
 # -- TTL and tags ---------------------------------------------------------------------------------------------
 
 
-def test_time_to_live_deletes_expired_items(ddb, table_name):
-    create_table(ddb, table_name)
-    assert ddb.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]["TimeToLiveStatus"] == "DISABLED"
-    ddb.update_time_to_live(TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"})
-    described = ddb.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
+def test_time_to_live_deletes_expired_items(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name)
+    assert ddb.describe_time_to_live(TableName=ddb_table_name)["TimeToLiveDescription"]["TimeToLiveStatus"] == "DISABLED"
+    ddb.update_time_to_live(TableName=ddb_table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"})
+    described = ddb.describe_time_to_live(TableName=ddb_table_name)["TimeToLiveDescription"]
     assert described == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires"}
     now = int(time.time())
-    ddb.put_item(TableName=table_name, Item={"pk": {"S": "old"}, "sk": {"S": "1"}, "expires": {"N": str(now - 10)}})
-    ddb.put_item(TableName=table_name, Item={"pk": {"S": "future"}, "sk": {"S": "1"}, "expires": {"N": str(now + 3600)}})
-    ddb.put_item(TableName=table_name, Item={"pk": {"S": "ancient"}, "sk": {"S": "1"}, "expires": {"N": str(now - 6 * 365 * 86400)}})
-    ddb.put_item(TableName=table_name, Item={"pk": {"S": "text"}, "sk": {"S": "1"}, "expires": {"S": "0"}})
+    ddb.put_item(TableName=ddb_table_name, Item={"pk": {"S": "old"}, "sk": {"S": "1"}, "expires": {"N": str(now - 10)}})
+    ddb.put_item(TableName=ddb_table_name, Item={"pk": {"S": "future"}, "sk": {"S": "1"}, "expires": {"N": str(now + 3600)}})
+    ddb.put_item(TableName=ddb_table_name, Item={"pk": {"S": "ancient"}, "sk": {"S": "1"}, "expires": {"N": str(now - 6 * 365 * 86400)}})
+    ddb.put_item(TableName=ddb_table_name, Item={"pk": {"S": "text"}, "sk": {"S": "1"}, "expires": {"S": "0"}})
     deadline = time.monotonic() + 20
-    while "Item" in ddb.get_item(TableName=table_name, Key={"pk": {"S": "old"}, "sk": {"S": "1"}}, ConsistentRead=True):
+    while "Item" in ddb.get_item(TableName=ddb_table_name, Key={"pk": {"S": "old"}, "sk": {"S": "1"}}, ConsistentRead=True):
         assert time.monotonic() < deadline, "expired item was not deleted"
         time.sleep(0.5)
-    left = {i["pk"]["S"] for i in ddb.scan(TableName=table_name, ConsistentRead=True)["Items"]}
+    left = {i["pk"]["S"] for i in ddb.scan(TableName=ddb_table_name, ConsistentRead=True)["Items"]}
     assert left == {"future", "ancient", "text"}
-    expect_error("ValidationException", ddb.update_time_to_live, TableName=table_name,
+    expect_error("ValidationException", ddb.update_time_to_live, TableName=ddb_table_name,
                  TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"})  # fmt: skip
 
 
-def test_tags(ddb, table_name):
-    arn = create_table(ddb, table_name)["TableDescription"]["TableArn"]
+def test_tags(ddb, ddb_table_name):
+    arn = create_table(ddb, ddb_table_name)["TableDescription"]["TableArn"]
     ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "team", "Value": "db"}, {"Key": "env", "Value": "test"}])
     tags = ddb.list_tags_of_resource(ResourceArn=arn)["Tags"]
     assert sorted((t["Key"], t["Value"]) for t in tags) == [("env", "test"), ("team", "db")]
@@ -789,11 +783,11 @@ def test_tags(ddb, table_name):
     expect_error("ResourceNotFoundException", ddb.list_tags_of_resource, ResourceArn=arn + "nope")
 
 
-def test_consumed_capacity(ddb, table_name):
-    create_table(ddb, table_name)
-    put = ddb.put_item(TableName=table_name, Item={"pk": {"S": "a"}, "sk": {"S": "1"}, "d": {"S": "x" * 1500}}, ReturnConsumedCapacity="TOTAL")
-    assert put["ConsumedCapacity"] == {"TableName": table_name, "CapacityUnits": 2.0, "WriteCapacityUnits": 2.0}
-    get = ddb.get_item(TableName=table_name, Key={"pk": {"S": "a"}, "sk": {"S": "1"}}, ReturnConsumedCapacity="TOTAL")
+def test_consumed_capacity(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name)
+    put = ddb.put_item(TableName=ddb_table_name, Item={"pk": {"S": "a"}, "sk": {"S": "1"}, "d": {"S": "x" * 1500}}, ReturnConsumedCapacity="TOTAL")
+    assert put["ConsumedCapacity"] == {"TableName": ddb_table_name, "CapacityUnits": 2.0, "WriteCapacityUnits": 2.0}
+    get = ddb.get_item(TableName=ddb_table_name, Key={"pk": {"S": "a"}, "sk": {"S": "1"}}, ReturnConsumedCapacity="TOTAL")
     assert get["ConsumedCapacity"]["CapacityUnits"] == 0.5  # eventually consistent: half a unit per 4 KB
-    get = ddb.get_item(TableName=table_name, Key={"pk": {"S": "a"}, "sk": {"S": "1"}}, ReturnConsumedCapacity="TOTAL", ConsistentRead=True)
+    get = ddb.get_item(TableName=ddb_table_name, Key={"pk": {"S": "a"}, "sk": {"S": "1"}}, ReturnConsumedCapacity="TOTAL", ConsistentRead=True)
     assert get["ConsumedCapacity"]["CapacityUnits"] == 1.0
