@@ -14,8 +14,14 @@ and a concurrent delete of its parent never both commit, whichever is first.
 Between the check and the journal's answer a transaction's keys are
 *pending*. A second transaction touching a pending key must not commit
 (if the first commits, the second overlapped it), so it is refused rather than
-made to wait: no statement and no commit ever waits for another transaction.
-The price is a rare abort of the second when the first then fails.
+made to wait. The price is a rare abort of the second when the first then
+fails. One exception keeps writers of dependency keys (DDL writing a table's
+schema stamp, the delete of a foreign key's parent) from starving behind a
+stream of readers: a write that finds only in-flight check/share holders
+(READERS) may declare an *intent* on those keys, which makes every new check
+or share of them conflict, and retry once the holders already in flight have
+finished (the role waits a few milliseconds for that). No SQL statement ever
+waits; only such a commit, for commits already in progress.
 
 History is bounded: entries older than the maximum transaction age are
 dropped and remembered only as `floor`, the τ at or below which every dropped
@@ -37,6 +43,7 @@ from dataclasses import dataclass
 class ConflictKind(enum.Enum):
     COMMITTED = "committed"  # a key was committed after τ_start
     PENDING = "pending"  # a key is held by a transaction in flight
+    READERS = "readers"  # a write found only in-flight check/share holders on a key
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +59,7 @@ class ConflictTable:
         self._last_share: dict[bytes, int] = {}
         self._writer: dict[bytes, int] = {}  # pending writes and locks: key -> txn id
         self._readers: dict[bytes, set[int]] = {}  # pending checks and shares: key -> txn ids
+        self._intents: dict[bytes, int] = {}  # writers waiting for readers to drain: key -> txn id
         self._held: dict[int, tuple[tuple[bytes, ...], tuple[bytes, ...], tuple[bytes, ...]]] = {}
 
     def __len__(self) -> int:
@@ -72,16 +80,40 @@ class ConflictTable:
             holder = self._writer.get(key)
             if holder is not None and holder != txn_id:
                 return Conflict(key, ConflictKind.PENDING)
+            intent = self._intents.get(key)
+            if intent is not None and intent != txn_id:
+                return Conflict(key, ConflictKind.PENDING)
             readers = self._readers.get(key)
             if readers and (len(readers) > 1 or txn_id not in readers):
-                return Conflict(key, ConflictKind.PENDING)
+                return Conflict(key, ConflictKind.READERS)
         for key in checks:
             if last.get(key, floor) > tau_start:
                 return Conflict(key, ConflictKind.COMMITTED)
             holder = self._writer.get(key)
             if holder is not None and holder != txn_id:
                 return Conflict(key, ConflictKind.PENDING)
+            intent = self._intents.get(key)
+            if intent is not None and intent != txn_id:
+                return Conflict(key, ConflictKind.PENDING)
         return None
+
+    def readers_of(self, keys: Iterable[bytes], txn_id: int) -> bool:
+        """Whether any other transaction holds a check or share on `keys`."""
+        return any(self._readers.get(k, set()) - {txn_id} for k in keys)
+
+    def intend(self, txn_id: int, keys: Iterable[bytes]) -> list[bytes]:
+        """Claim `keys` for a waiting writer; returns the keys it newly claimed."""
+        claimed = []
+        for key in keys:
+            if key not in self._intents:
+                self._intents[key] = txn_id
+                claimed.append(key)
+        return claimed
+
+    def drop_intents(self, txn_id: int, keys: Iterable[bytes]) -> None:
+        for key in keys:
+            if self._intents.get(key) == txn_id:
+                del self._intents[key]
 
     def prepare(
         self,

@@ -31,7 +31,7 @@ import logging
 
 import trio
 
-from adjudicator.conflicts import Conflict, ConflictTable
+from adjudicator.conflicts import Conflict, ConflictKind, ConflictTable
 from cluster import codec
 from cluster.clock import Clock
 from cluster.topology import Topology
@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 TRANSACTION_AGE_MAX_NS = 300 * 1_000_000_000
 HISTORY_MARGIN_NS = 10 * 1_000_000_000
 FORGET_INTERVAL_S = 5.0
+# How long a writer of dependency keys waits for in-flight readers of them
+# (commits already past their check; they finish within a journal append).
+READERS_WAIT_MAX_S = 2.0
+READERS_POLL_S = 0.0005
 
 
 @wire_error
@@ -115,7 +119,7 @@ class Adjudicator:
         local = by_owner.pop(self.index, ((), (), ()))
 
         # Stage: checking.
-        conflict = self.table.prepare(txn_id, tau_start, *local)
+        conflict = await self._prepare_local(txn_id, tau_start, *local)
         if conflict is not None:
             self.conflicts += 1
             raise _conflict_error(conflict)
@@ -153,7 +157,7 @@ class Adjudicator:
         check_keys: tuple[bytes, ...],
         share_keys: tuple[bytes, ...] = (),
     ) -> None:
-        conflict = self.table.prepare(txn_id, tau_start, write_keys, check_keys, share_keys)
+        conflict = await self._prepare_local(txn_id, tau_start, write_keys, check_keys, share_keys)
         if conflict is not None:
             self.conflicts += 1
             raise _conflict_error(conflict)
@@ -171,6 +175,22 @@ class Adjudicator:
         return {"index": self.index, "commits": self.commits, "conflicts": self.conflicts, "keys": len(self.table)}
 
     # -- internals ---------------------------------------------------------
+
+    async def _prepare_local(self, txn_id: int, tau_start: int, writes: tuple[bytes, ...],
+                             checks: tuple[bytes, ...], shares: tuple[bytes, ...] = ()):
+        """Prepare on this adjudicator's table; a write blocked only by in-flight
+        readers claims the keys and waits for them (see conflicts.py)."""
+        conflict = self.table.prepare(txn_id, tau_start, writes, checks, shares)
+        if conflict is None or conflict.kind is not ConflictKind.READERS:
+            return conflict
+        claimed = self.table.intend(txn_id, writes)
+        try:
+            with trio.move_on_after(READERS_WAIT_MAX_S):
+                while self.table.readers_of(writes, txn_id):
+                    await trio.sleep(READERS_POLL_S)
+            return self.table.prepare(txn_id, tau_start, writes, checks, shares)
+        finally:
+            self.table.drop_intents(txn_id, claimed)
 
     async def _decide(self, owner: int, txn_id: int, tau_commit: int) -> None:
         try:

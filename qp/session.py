@@ -67,6 +67,7 @@ log = logging.getLogger(__name__)
 _UNDEFINED = {"42P01", "42703", "42704", "42883", "42P07", "42710"}
 PREPARED_STATEMENTS_MAX = 10_000
 INDEX_BACKFILL_BATCH_ROWS = 1000
+FINISH_ATTEMPTS_MAX = 100  # publishing an online change, against concurrent DDL
 
 
 @dataclass
@@ -626,7 +627,7 @@ class Session:
                 break
         if failure is not None and followups[0][0] == "revalidate":
             raise failure  # VALIDATE CONSTRAINT failed: the constraint stays as it was (NOT VALID)
-        for _ in range(100):  # retried on conflicts with concurrent DDL
+        for attempt in range(FINISH_ATTEMPTS_MAX):  # retried on conflicts with concurrent DDL
             txn = self._new_txn()
             txn.begin_snapshot()
             catalog = await self.qp.load_catalog(txn)
@@ -637,8 +638,9 @@ class Session:
                 await self._commit(txn)
                 break
             except SqlError as exc:
-                if exc.sqlstate != "40001":
+                if exc.sqlstate != "40001" or attempt == FINISH_ATTEMPTS_MAX - 1:
                     raise
+                await trio.sleep(0.001 * (attempt + 1))
         if failure is not None:
             raise failure
 

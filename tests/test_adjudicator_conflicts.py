@@ -87,3 +87,19 @@ def test_forgetting_history_raises_the_floor():
     assert len(table) == 0
     assert table.prepare(2, 24, (L,), ()) is not None  # older than the floor
     assert table.prepare(3, 25, (K, L), ()) is None
+
+
+def test_writer_blocked_only_by_readers_can_claim_and_then_proceed():
+    table = ConflictTable(floor=0)
+    assert table.prepare(1, 10, (), (K,)) is None  # a DML's schema check, in flight
+    conflict = table.prepare(2, 10, (K,), ())  # a DDL writing the stamp
+    assert conflict is not None and conflict.kind is ConflictKind.READERS
+    table.intend(2, (K,))
+    assert table.prepare(3, 10, (), (K,)) is not None  # new readers are turned away
+    assert table.readers_of((K,), 2)
+    table.commit(1, 20)
+    assert not table.readers_of((K,), 2)
+    assert table.prepare(2, 10, (K,), ()) is None
+    table.drop_intents(2, (K,))
+    table.commit(2, 30)
+    assert table.prepare(4, 25, (), (K,)) is not None  # the DDL committed after its snapshot
