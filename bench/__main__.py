@@ -1,13 +1,16 @@
 """`make bench`: dsql and a local PostgreSQL, side by side, in one run.
 
-    python -m bench [--seconds 10] [--connections 8] [--only point_select,update_txn]
+    python -m bench [--seconds 10] [--connections 8] [--only point_select,update_txn,pgbench_tpcb_simple]
 
 Starts a durable PostgreSQL (initdb into a temporary directory, fsync on) and
 `dsql serve` on a data directory, runs every workload against both with the
 same client code, and prints a table with the ratio dsql / PostgreSQL. The
 client runs in this process (asyncio + asyncpg), so on a small machine the
 client's own CPU use is part of what is measured, for both servers alike.
-Results are also written as JSON under bench/results/.
+The `pgbench_*` workloads run PostgreSQL's pgbench instead (TPC-B-like
+transactions at scale 1, in simple and prepared query modes, 40001 retried
+with --max-tries; see bench/pgbench.py): ops/s is its TPS, and the retries
+column counts its retries. Results are also written as JSON under bench/results/.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench.pgbench import PGBENCH_WORKLOADS, run_pgbench_workload
 from bench.servers import DsqlServer, PostgresServer
 from bench.workloads import WORKLOADS, Result, run_workload
 
@@ -41,10 +45,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(width=max(Console().width, 130))
-    names = [n for n in args.only.split(",") if n] or list(WORKLOADS)
-    unknown = [n for n in names if n not in WORKLOADS]
+    known = [*WORKLOADS, *PGBENCH_WORKLOADS]
+    names = [n for n in args.only.split(",") if n] or known
+    unknown = [n for n in names if n not in known]
     if unknown:
-        console.print(f"unknown workloads: {', '.join(unknown)}; known: {', '.join(WORKLOADS)}")
+        console.print(f"unknown workloads: {', '.join(unknown)}; known: {', '.join(known)}")
         return 2
     results: dict[str, dict[str, Result]] = {n: {} for n in names}
     with tempfile.TemporaryDirectory(prefix="dsql-bench-") as data_dir:
@@ -55,8 +60,14 @@ def main(argv: list[str] | None = None) -> int:
             dsql.start()
         console.print(f"PostgreSQL: {postgres.version} on port {postgres.port}; dsql on port {dsql.port}")
         try:
+            pgbench_ready: set[str] = set()  # servers whose pgbench tables are loaded
             for name in names:
                 for label, server in (("dsql", dsql), ("postgres", postgres)):
+                    if name in PGBENCH_WORKLOADS:
+                        results[name][label] = run_pgbench_workload(
+                            name, server, label, args.connections, args.seconds, console, pgbench_ready
+                        )
+                        continue
                     results[name][label] = asyncio.run(
                         run_workload(name, server.dsn, args.connections, args.seconds, args.warmup, console, label)
                     )
