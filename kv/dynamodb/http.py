@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = b"application/x-amz-json-1.0"
 BODY_BYTES_MAX = 16 * 1024 * 1024  # DynamoDB's request size limit; 413 above it
+# A body over the limit is still read (and dropped) up to this much, so that a
+# client that sends the whole body before reading the answer gets the 413
+# instead of a broken connection; past it the connection is simply closed.
+DRAIN_BYTES_MAX = 64 * 1024 * 1024
 TEST_HOOK_PREFIX = "/_dsql/test/"
 
 Scope = dict[str, Any]
@@ -173,13 +177,15 @@ class DynamoDBApp:
         return body
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        declared = 0
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
-                    if int(value) > self.body_bytes_max:
-                        raise PayloadTooLarge()
+                    declared = int(value)
                 except ValueError:
                     pass
+        if declared > DRAIN_BYTES_MAX:
+            raise PayloadTooLarge()
         chunks = []
         size = 0
         while True:
@@ -188,11 +194,14 @@ class DynamoDBApp:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.body_bytes_max:
+            if size > DRAIN_BYTES_MAX:
                 raise PayloadTooLarge()
-            chunks.append(chunk)
+            if size <= self.body_bytes_max:
+                chunks.append(chunk)
             if not message.get("more_body"):
                 break
+        if size > self.body_bytes_max:
+            raise PayloadTooLarge()
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _drain(self, receive: Receive) -> None:
