@@ -826,6 +826,8 @@ class Session:
         if canonical == "transaction_read_only" and self.txn is not None:
             self.txn.read_only = value == "on"
         self.settings[canonical] = value
+        if self.txn is not None and canonical in ("dsql.transaction_rows_max", "dsql.transaction_bytes_max"):
+            self.txn.rows_max, self.txn.bytes_max = transaction_limits(self.settings)  # the open one too
         self._refresh_ctx()
         events: list[api.Event] = []
         if canonical in REPORTED:

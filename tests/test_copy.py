@@ -528,3 +528,33 @@ def test_batched_copy_inside_a_block_commits_independently(dsql_server, names):
         conn.execute("ROLLBACK")
         # ...and its ROLLBACK does not undo them.
         assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (1200,)
+
+
+def test_set_inside_a_block_applies_to_the_open_transaction(dsql_server, names):
+    table = names("setblock")
+    with connect(dsql_server) as conn:
+        conn.execute(f"CREATE TABLE {table} (a int)")
+        with conn.transaction():
+            conn.execute(f"INSERT INTO {table} SELECT g FROM generate_series(1, 2000) AS g")
+            conn.execute("SET dsql.transaction_rows_max = 4000")
+            assert copy_in(conn, f"COPY {table} FROM STDIN", numbers(0, 1500)) == ("ok", 1500)
+        assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (3500,)
+
+
+def test_server_wide_defaults_are_validated_and_used_by_new_sessions():
+    """`configure_defaults` is how `dsql serve` flags set server-wide defaults."""
+    from qp import settings
+
+    saved = dict(settings.DEFAULTS)
+    try:
+        settings.configure_defaults({"dsql.transaction_rows_max": "10000", "DSQL.COPY_BATCH_ROWS": "500",
+                                     "dsql.transaction_bytes_max": "64MB"})
+        assert settings.transaction_limits(dict(settings.DEFAULTS)) == (10_000, 64 * 1024 * 1024)
+        assert settings.DEFAULTS["dsql.copy_batch_rows"] == "500"
+        with pytest.raises(Exception, match="outside the valid range"):
+            settings.configure_defaults({"dsql.transaction_rows_max": "0"})
+        with pytest.raises(Exception, match="unrecognized configuration parameter"):
+            settings.configure_defaults({"no_such_setting": "1"})
+    finally:
+        settings.DEFAULTS.clear()
+        settings.DEFAULTS.update(saved)
