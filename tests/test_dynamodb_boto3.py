@@ -302,6 +302,11 @@ def test_update_expressions(ddb, ddb_table_name):
                     ExpressionAttributeValues={":all": {"SS": ["b", "c", "d"]}})  # fmt: skip
     item = ddb.get_item(TableName=ddb_table_name, Key=key, ConsistentRead=True)["Item"]
     assert "ss" not in item
+    # An update that only removes things does not create a missing item.
+    ghost = {"pk": {"S": "u"}, "sk": {"S": "ghost"}}
+    response = ddb.update_item(TableName=ddb_table_name, Key=ghost, UpdateExpression="REMOVE x", ReturnValues="ALL_NEW")
+    assert "Attributes" not in response
+    assert "Item" not in ddb.get_item(TableName=ddb_table_name, Key=ghost, ConsistentRead=True)
     # UpdateItem creates a missing item (upsert).
     new_key = {"pk": {"S": "u"}, "sk": {"S": "2"}}
     ddb.update_item(TableName=ddb_table_name, Key=new_key, UpdateExpression="ADD hits :one", ExpressionAttributeValues={":one": {"N": "1"}})

@@ -221,7 +221,12 @@ def updated_item(table: TableSchema, key: Item, update: Update, old: Item | None
     return new
 
 
-def update_result(return_values: str, update: Update, old: Item | None, new: Item) -> Item | None:
+def creates_nothing(update: Update, old: Item | None) -> bool:
+    """An update of a missing item that only removes things does not create it (DynamoDB's rule)."""
+    return old is None and not update.sets and not update.adds and bool(update.removes or update.deletes)
+
+
+def update_result(return_values: str, update: Update, old: Item | None, new: Item | None) -> Item | None:
     if return_values == "ALL_OLD":
         return old
     if return_values == "ALL_NEW":
@@ -229,7 +234,7 @@ def update_result(return_values: str, update: Update, old: Item | None, new: Ite
     if return_values == "UPDATED_OLD":
         return project(old, update.paths()) if old else None
     if return_values == "UPDATED_NEW":
-        return project(new, update.paths())
+        return project(new, update.paths()) if new else None
     return None
 
 
@@ -255,6 +260,8 @@ async def update_item(service: DynamoDBService, request: dict[str, Any]) -> dict
     def decide(old: Item | None) -> tuple[Any, Any]:
         if condition is not None and not evaluate(condition, old):
             raise failed(old, on_failure)
+        if creates_nothing(update, old):
+            return UNCHANGED, (None, None)
         new = updated_item(table, key, update, old)
         return new, (old, new)
 

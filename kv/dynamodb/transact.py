@@ -39,7 +39,7 @@ from kv.dynamodb.errors import DynamoError, validation
 from kv.dynamodb.expr_ast import Condition, Path, Update
 from kv.dynamodb.expr_eval import evaluate, project
 from kv.dynamodb.expr_parser import Placeholders, parse_condition, parse_projection, parse_update
-from kv.dynamodb.items import check_size, require_expressions, stored_item, updated_item
+from kv.dynamodb.items import check_size, creates_nothing, require_expressions, stored_item, updated_item
 from kv.dynamodb.schema import TableSchema
 from kv.dynamodb.txn import Conflict
 
@@ -203,7 +203,8 @@ async def run_write_transaction(
                     new = action.item
                 elif action.kind == "Update":
                     assert action.update is not None
-                    new = updated_item(action.table, action.key, action.update, old)
+                    if not creates_nothing(action.update, old):
+                        new = updated_item(action.table, action.key, action.update, old)
             except DynamoError as exc:
                 if exc.type_name != "ValidationException":
                     raise
@@ -222,7 +223,7 @@ async def run_write_transaction(
                 checks.append(action.storage_key)
                 owner[action.storage_key] = n
                 continue
-            if action.kind == "Delete" and old is None:
+            if (action.kind == "Delete" or (action.kind == "Update" and new is None)) and old is None:
                 # Deleting nothing writes nothing, but the key must still not
                 # change under us: it was part of what this transaction saw.
                 checks.append(action.storage_key)
