@@ -738,6 +738,11 @@ class QueryBinder:
             cid = self.bc.new_cid(shown)
             cids.append(cid)
             columns.append(ScopeColumn(shown, E.ColumnRef(cid, typ, shown)))
+        for name, typ in getattr(relation, "system_columns", ()):
+            # Like a table's tableoid: readable by name, not part of `*`.
+            cid = self.bc.new_cid(name)
+            cids.append(cid)
+            columns.append(ScopeColumn(name, E.ColumnRef(cid, typ, name), hidden=True))
         scope.items.append(RangeItem(alias, columns))
         return FromVirtual(relation, cids, alias)
 

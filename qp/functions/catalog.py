@@ -95,12 +95,21 @@ _reg("pg_function_is_visible", [OID], BOOL, _function_is_visible)
 _reg("pg_collation_is_visible", [OID], BOOL, lambda ctx, oid: True)
 _reg("pg_opclass_is_visible", [OID], BOOL, lambda ctx, oid: True)
 _reg("pg_operator_is_visible", [OID], BOOL, lambda ctx, oid: True)
+for _what in ("opfamily", "conversion", "statistics_obj", "ts_parser", "ts_dict", "ts_template", "ts_config"):
+    # dsql has none of these objects: whatever is asked about is "visible".
+    _reg(f"pg_{_what}_is_visible", [OID], BOOL, lambda ctx, oid: True)
 
 
 def _userbyid(ctx: EvalContext, oid: int) -> str:
     from qp.pgcatalog import oids
 
-    if oid == oids.BOOTSTRAP_SUPERUSER:
+    if ctx.catalog is not None:
+        from qp.roles import visible_roles
+
+        for role in visible_roles(ctx.catalog, ctx.session_user or ctx.user):
+            if role.oid == oid:
+                return role.name
+    elif oid == oids.BOOTSTRAP_SUPERUSER:
         return ctx.session_user or ctx.user
     for role_oid, name in oids.PREDEFINED_ROLES:
         if role_oid == oid:

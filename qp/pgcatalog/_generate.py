@@ -72,6 +72,18 @@ def main(dsn: str) -> None:
                     " WHERE oprname = %s AND oprleft = %s AND oprright = %s", (name, left, right)).fetchone()
                 if row is not None:
                     operators[f"{name}({left},{right})"] = tuple(row)
+        from qp.types.casts import _CASTS
+
+        casts = {}
+        for source, target in sorted(_CASTS):
+            row = conn.execute("SELECT oid, castfunc::int8, castcontext, castmethod FROM pg_cast"
+                               " WHERE castsource = %s AND casttarget = %s", (source, target)).fetchone()
+            if row is not None:
+                casts[(source, target)] = tuple(row)
+                if row[1] and row[1] not in io_procs:  # the cast's function, so pg_proc can name it
+                    io_procs[row[1]] = tuple(conn.execute(
+                        "SELECT proname, prorettype, proargtypes::oid[]::int8[], proisstrict, provolatile"
+                        " FROM pg_proc WHERE oid = %s", (row[1],)).fetchone())
         version = conn.execute("SELECT version()").fetchone()[0]
     lines = [
         '"""PostgreSQL\'s oids and pg_type rows for the built-ins dsql implements.',
@@ -85,7 +97,8 @@ def main(dsn: str) -> None:
         *(f"    {oid}: {row!r}," for oid, row in types.items()),
         "}",
         "",
-        "# I/O functions named by TYPES: oid -> (proname, prorettype, proargtypes, proisstrict, provolatile)",
+        "# Functions named by TYPES (I/O) and CASTS: oid -> (proname, prorettype, proargtypes, proisstrict,",
+        "# provolatile)",
         "IO_PROCS = {",
         *(f"    {oid}: {row!r}," for oid, row in sorted(io_procs.items())),
         "}",
@@ -104,10 +117,15 @@ def main(dsn: str) -> None:
         *(f"    {key!r}: {row!r}," for key, row in sorted(operators.items())),
         "}",
         "",
+        "# (source, target) -> (oid, castfunc, castcontext, castmethod), for the casts dsql has",
+        "CASTS = {",
+        *(f"    {key!r}: {row!r}," for key, row in sorted(casts.items())),
+        "}",
+        "",
     ]
     OUT.write_text("\n".join(lines))
     print(f"wrote {OUT}: {len(types)} types, {len(procs)} functions, {len(aggregates)} aggregates, "
-          f"{len(operators)} operators")
+          f"{len(operators)} operators, {len(casts)} casts")
 
 
 def _signature(name: str, arg_oids: list[int]) -> str:

@@ -102,9 +102,32 @@ def pg_aggregate(src: Source) -> list[tuple]:
             for p in builtins.procs() if p.kind == "a"]
 
 
+@system_relation("pg_catalog", "pg_cast", 2605, """
+    oid:oid castsource:oid casttarget:oid castfunc:oid castcontext:char castmethod:char""", lifetime=STATIC,
+                 relkind="r")
+def pg_cast(src: Source) -> list[tuple]:
+    """The casts dsql has that PostgreSQL lists (others are I/O conversions, which pg_cast omits)."""
+    from qp.pgcatalog.builtin_data import CASTS
+
+    return sorted((oid, source, target, func, context, method)
+                  for (source, target), (oid, func, context, method) in CASTS.items())
+
+
 # dsql has no range, multirange or enum types (yet).
 system_relation("pg_catalog", "pg_range", 3541, """
     rngtypid:oid rngsubtype:oid rngmultitypid:oid rngcollation:oid rngsubopc:oid rngcanonical:regproc
     rngsubdiff:regproc""", lifetime=STATIC, relkind="r")(empty)
 system_relation("pg_catalog", "pg_enum", 3501, "oid:oid enumtypid:oid enumsortorder:float4 enumlabel:name",
+                lifetime=STATIC, relkind="r")(empty)
+# Nor conversions, foreign data wrappers, servers or user mappings.
+system_relation("pg_catalog", "pg_conversion", 2607, """
+    oid:oid conname:name connamespace:oid conowner:oid conforencoding:int4 contoencoding:int4 conproc:regproc
+    condefault:bool""", lifetime=STATIC, relkind="r")(empty)
+system_relation("pg_catalog", "pg_foreign_data_wrapper", 2328, """
+    oid:oid fdwname:name fdwowner:oid fdwhandler:oid fdwvalidator:oid fdwacl:aclitem[] fdwoptions:text[]""",
+                lifetime=STATIC, relkind="r")(empty)
+system_relation("pg_catalog", "pg_foreign_server", 1417, """
+    oid:oid srvname:name srvowner:oid srvfdw:oid srvtype:text srvversion:text srvacl:aclitem[]
+    srvoptions:text[]""", lifetime=STATIC, relkind="r")(empty)
+system_relation("pg_catalog", "pg_user_mapping", 1418, "oid:oid umuser:oid umserver:oid umoptions:text[]",
                 lifetime=STATIC, relkind="r")(empty)

@@ -121,6 +121,11 @@ class SystemRelation:
     relkind: str = "v"  # 'r' for PostgreSQL's catalog tables, 'v' for its views
     _static_rows: list[tuple] | None = field(default=None, repr=False)
 
+    @property
+    def system_columns(self) -> list[tuple[str, SqlType]]:
+        """Columns every catalog table has besides its own (not in `*`); views have none."""
+        return [("tableoid", OID)] if self.relkind == "r" else []
+
     async def rows(self, rc) -> list[tuple]:
         from qp.pgcatalog.model import model_for
 
@@ -143,8 +148,12 @@ class SystemRelation:
         return self._checked(self.build(Source(model, session, rc.frame.ctx)))
 
     def _checked(self, rows: list[tuple]) -> list[tuple]:
+        """The builder's rows, with the system columns' values after them."""
         width = len(self.columns)
         assert all(len(r) == width for r in rows), f"{self.schema}.{self.name}: rows must have {width} values"
+        if self.relkind == "r":
+            extra = (self.oid,)
+            return [r + extra for r in rows]
         return rows
 
 
