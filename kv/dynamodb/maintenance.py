@@ -53,6 +53,9 @@ BACKFILL_BATCH_ITEMS = 100
 COUNT_CHEAP_S = 0.05
 COUNTS_REUSE_S = 60.0
 COUNT_BUDGET_S = 1.0
+# Background passes are spaced at least this many times their own duration
+# apart (a 5% share of the process).
+BACKGROUND_SHARE_INVERSE = 20
 
 
 class Maintenance:
@@ -75,13 +78,18 @@ class Maintenance:
             task_status.started()
 
     async def _loop(self, interval_s: float, work) -> None:
+        pause_s = interval_s
         while True:
-            await trio.sleep(interval_s)
+            await trio.sleep(pause_s)
+            started = time.monotonic()
             try:
                 await work()
             except (DynamoError, Exception):
                 # Background work retries at its next round; the log says why.
                 log.exception("dynamodb maintenance: %s failed", work.__name__)
+            # A pass over a large key space waits proportionally longer for the
+            # next, so background work stays a small share of the process.
+            pause_s = max(interval_s, (time.monotonic() - started) * BACKGROUND_SHARE_INVERSE)
 
     # -- TTL ---------------------------------------------------------------------------------------
 
