@@ -17,7 +17,8 @@ Layout:
   views.py              pg_tables, pg_indexes, ...
   information_schema.py the SQL standard's views
   definitions.py        pg_get_indexdef / pg_get_constraintdef / pg_get_expr text
-  deparse.py            expressions printed as PostgreSQL's ruleutils prints them
+  analyze.py            stored expressions typed as PostgreSQL's parser types them
+  ruleutils.py          expressions and view queries printed as PostgreSQL's ruleutils prints them
   names.py              reg* input and output (relation, function, schema names <-> oids)
 """
 

@@ -3,7 +3,7 @@
 The output is PostgreSQL's, byte for byte where dsql has the same object:
 `CREATE UNIQUE INDEX t_pkey ON public.t USING btree (id)` (the table left
 unqualified in pretty mode when it is visible), `PRIMARY KEY (a, b)`,
-`UNIQUE (a)`, `CHECK (a > 0)` (see `deparse` for the expression rules).
+`UNIQUE (a)`, `CHECK (a > 0)` (see `ruleutils` for the expression rules).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import re
 from typing import Any
 
 from qp.functions.strings import quote_ident
-from qp.pgcatalog.deparse import expression_text, view_query_text
 from qp.pgcatalog.model import CatalogModel, ConstraintInfo, RelationInfo, search_path_of
+from qp.pgcatalog.ruleutils import expression_text, view_query_text
 
 
 def index_definition(model: CatalogModel, relation: RelationInfo, column: int, pretty: bool,
