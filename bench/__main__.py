@@ -11,6 +11,9 @@ The `pgbench_*` workloads run PostgreSQL's pgbench instead (TPC-B-like
 transactions at scale 1, in simple and prepared query modes, 40001 retried
 with --max-tries; see bench/pgbench.py): ops/s is its TPS, and the retries
 column counts its retries. Results are also written as JSON under bench/results/.
+
+The `ddb_*` workloads (bench/dynamodb.py) run boto3 against dsql's DynamoDB
+endpoint and moto's server instead, side by side (`--ddb-clients` processes).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench import dynamodb as ddb_bench
 from bench.pgbench import PGBENCH_WORKLOADS, run_pgbench_workload
 from bench.servers import DsqlServer, PostgresServer
 from bench.workloads import WORKLOADS, Result, run_workload
@@ -39,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured time before each measurement")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--only", default="", help="comma-separated workload names")
+    parser.add_argument("--ddb-clients", type=int, default=4, help="boto3 client processes for the ddb_* workloads")
     return parser
 
 
@@ -46,11 +51,29 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(width=max(Console().width, 130))
     known = [*WORKLOADS, *PGBENCH_WORKLOADS]
-    names = [n for n in args.only.split(",") if n] or known
-    unknown = [n for n in names if n not in known]
+    every = [*known, *ddb_bench.WORKLOADS]
+    requested = [n for n in args.only.split(",") if n] or every
+    unknown = [n for n in requested if n not in every]
     if unknown:
-        console.print(f"unknown workloads: {', '.join(unknown)}; known: {', '.join(known)}")
+        console.print(f"unknown workloads: {', '.join(unknown)}; known: {', '.join(every)}")
         return 2
+    names = [n for n in requested if n in known]
+    ddb_names = [n for n in requested if n in ddb_bench.WORKLOADS]
+    if names:
+        results = _run_postgres_side(names, args, console)
+        _print(console, results, args)
+        _save(results, args)
+    if ddb_names:
+        # The DynamoDB workloads compare with moto's server, not PostgreSQL (bench/dynamodb.py).
+        ddb_results = ddb_bench.run(
+            ddb_names, seconds=args.seconds, warmup=args.warmup, clients=args.ddb_clients, console=console
+        )
+        ddb_bench.print_table(console, ddb_results, args.seconds, args.ddb_clients)
+        _save_dynamodb(ddb_results, args)
+    return 0
+
+
+def _run_postgres_side(names: list[str], args: argparse.Namespace, console: Console) -> dict[str, dict[str, Result]]:
     results: dict[str, dict[str, Result]] = {n: {} for n in names}
     with tempfile.TemporaryDirectory(prefix="dsql-bench-") as data_dir:
         postgres = PostgresServer(durable=True)
@@ -74,9 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             dsql.stop()
             postgres.stop()
-    _print(console, results, args)
-    _save(results, args)
-    return 0
+    return results
 
 
 def _print(console: Console, results: dict[str, dict[str, Result]], args: argparse.Namespace) -> None:
@@ -108,6 +129,17 @@ def _save(results: dict[str, dict[str, Result]], args: argparse.Namespace) -> No
     path = RESULTS_DIR / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     payload = {
         "connections": args.connections,
+        "seconds": args.seconds,
+        "results": {n: {s: r.as_dict() for s, r in by.items()} for n, by in results.items()},
+    }
+    path.write_text(json.dumps(payload, indent=2))
+
+
+def _save_dynamodb(results: dict[str, dict[str, ddb_bench.Result]], args: argparse.Namespace) -> None:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"bench-dynamodb-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    payload = {
+        "clients": args.ddb_clients,
         "seconds": args.seconds,
         "results": {n: {s: r.as_dict() for s, r in by.items()} for n, by in results.items()},
     }
