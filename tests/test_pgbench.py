@@ -107,6 +107,7 @@ def test_init_in_one_transaction_with_raised_limits(init_server):
     assert_initialized(init_server, done)
 
 
+@pytest.mark.slow
 def test_init_is_refused_by_default_limits(init_server):
     """DSQL's 3,000-row limit: the COPY of pgbench_accounts fails and its transaction rolls back."""
     done = initialize(init_server, steps="dtg")
