@@ -92,6 +92,9 @@ def pg_attribute(src: Source) -> list[tuple]:
                 name, type_oid, collation = f"........pg.dropped.{a.attnum}........", 0, 0
             else:
                 name, type_oid, collation = a.name, t.oid, type_collation(t.oid)
+                if r.system is not None and r.relkind == "r" and collation == oids.DEFAULT_COLLATION:
+                    # PostgreSQL's catalogs collate their text columns as "C"; aclitem has no collation.
+                    collation = 0 if a.name in r.system.stand_ins else oids.C_COLLATION
             out.append((
                 r.oid, name, type_oid, -1, t.typlen, a.attnum, 1 if t.is_array else 0,
                 -1, t.typmod, facts.byval, facts.align, facts.storage, "",
@@ -269,4 +272,6 @@ system_relation("pg_catalog", "pg_default_acl", 826, """
 system_relation("pg_catalog", "pg_seclabel", 3596, """
     objoid:oid classoid:oid objsubid:int4 provider:text label:text""", relkind="r")(empty)
 system_relation("pg_catalog", "pg_db_role_setting", 2964, "setdatabase:oid setrole:oid setconfig:text[]",
+                relkind="r")(empty)
+system_relation("pg_catalog", "pg_parameter_acl", 6243, "oid:oid parname:text paracl:aclitem[]",
                 relkind="r")(empty)

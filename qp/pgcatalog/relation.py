@@ -84,6 +84,12 @@ _TYPES: dict[str, SqlType] = {
     "xid": OID,
     "inet": TEXT,
 }
+_STAND_INS = frozenset({"aclitem[]", "anyarray", "xid", "inet"})
+
+
+def stand_in_columns(spec: str) -> frozenset[str]:
+    """The columns of a declaration whose PostgreSQL type dsql does not have."""
+    return frozenset(name for name, _, t in (item.partition(":") for item in spec.split()) if t in _STAND_INS)
 
 
 def parse_columns(spec: str) -> list[tuple[str, SqlType]]:
@@ -119,6 +125,7 @@ class SystemRelation:
     build: Callable[[Source], list[tuple]]
     lifetime: Lifetime = Lifetime.CATALOG
     relkind: str = "v"  # 'r' for PostgreSQL's catalog tables, 'v' for its views
+    stand_ins: frozenset[str] = frozenset()  # columns typed with a stand-in (see the module docstring)
     _static_rows: list[tuple] | None = field(default=None, repr=False)
 
     @property
@@ -168,7 +175,8 @@ def system_relation(schema: str, name: str, oid: int, columns: str, *, lifetime:
     def register(build: Callable[[Source], list[tuple]]) -> Callable[[Source], list[tuple]]:
         key = (schema, name)
         assert key not in REGISTRY, key
-        REGISTRY[key] = SystemRelation(schema, name, oid, parse_columns(columns), build, lifetime, relkind)
+        REGISTRY[key] = SystemRelation(schema, name, oid, parse_columns(columns), build, lifetime, relkind,
+                                       stand_in_columns(columns))
         return build
 
     return register
