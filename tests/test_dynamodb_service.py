@@ -153,3 +153,22 @@ async def test_a_table_spreads_over_the_range_shards(service):
     key = keycodec.item_key(table.table_id, {"S": "user1"}, {"N": "0"})
     assert keycodec.owner_ids(key) == (table.table_id, 0)
     assert av.kind_of({"S": "x"}) == "S"
+
+
+async def test_client_request_tokens_are_forgotten_after_their_window(service, monkeypatch):
+    from kv.dynamodb import maintenance
+
+    await service.handle("CreateTable", table_request("Tokens"))
+    request = {"TransactItems": [{"Update": {"TableName": "Tokens", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}},
+                                             "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}}],
+               "ClientRequestToken": "tok"}  # fmt: skip
+    await service.handle("TransactWriteItems", request)
+    await service.handle("TransactWriteItems", request)  # within the window: a replay
+    assert len(await service.catalog.tokens()) == 1
+    await service.maintenance.reap_once()
+    assert len(await service.catalog.tokens()) == 1  # still within ten minutes
+    monkeypatch.setattr(maintenance, "TOKEN_WINDOW_S", -1.0)
+    await service.maintenance.reap_once()
+    assert await service.catalog.tokens() == []
+    item = await service.handle("GetItem", {"TableName": "Tokens", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}, "ConsistentRead": True})
+    assert item["Item"]["n"] == {"N": "1"}

@@ -31,9 +31,9 @@ import struct
 import time
 from typing import Any
 
-from kv.dynamodb.errors import not_found, table_not_found
+from kv.dynamodb.errors import DynamoError, table_not_found
 from kv.dynamodb.replicas import Replicas
-from kv.dynamodb.schema import TableSchema
+from kv.dynamodb.schema import TableSchema, check_table_name
 from kv.dynamodb.txn import Committer
 from storage import keys
 
@@ -84,12 +84,11 @@ class Catalog:
         return schema
 
     async def get(self, name: Any, *, describe_style: bool = False) -> TableSchema:
-        """The table, or ResourceNotFoundException."""
-        if not isinstance(name, str):
-            raise not_found()
+        """The table, or ResourceNotFoundException (ValidationException for a malformed name)."""
+        check_table_name(name)
         schema = await self.find(name)
         if schema is None:
-            raise table_not_found(name) if describe_style else not_found()
+            raise table_not_found(name) if describe_style else DynamoError("ResourceNotFoundException", "Requested resource not found")
         return schema
 
     def remember(self, schema: TableSchema | None, name: str) -> None:
@@ -108,6 +107,14 @@ class Catalog:
         out: list[TableSchema] = []
         async for page in self.replicas.scan(TABLE_PREFIX, keys.prefix_end(TABLE_PREFIX), tau):
             out.extend(TableSchema.from_record(record) for _, record in page)
+        return out
+
+    async def tokens(self) -> list[tuple[bytes, dict[str, Any]]]:
+        """Every remembered ClientRequestToken (key, record)."""
+        tau = self.committer.begin()
+        out: list[tuple[bytes, dict[str, Any]]] = []
+        async for page in self.replicas.scan(TOKEN_PREFIX, keys.prefix_end(TOKEN_PREFIX), tau):
+            out.extend(page)
         return out
 
     async def dropped(self) -> list[tuple[bytes, dict[str, Any]]]:

@@ -38,6 +38,7 @@ from kv.dynamodb import values as av
 from kv.dynamodb.control import modify_table
 from kv.dynamodb.errors import DynamoError
 from kv.dynamodb.schema import TableSchema
+from kv.dynamodb.transact import TOKEN_WINDOW_S
 from kv.dynamodb.txn import with_retries
 
 if TYPE_CHECKING:
@@ -160,6 +161,10 @@ class Maintenance:
                 await self._blind_delete(batch)
             await self._blind_delete([marker_key])
             removed += len(doomed)
+        # ClientRequestTokens are remembered for ten minutes after their call.
+        stale = [key for key, record in await service.catalog.tokens() if time.time() - record["at"] > TOKEN_WINDOW_S]
+        for i in range(0, len(stale), DELETE_BATCH_KEYS):
+            await self._blind_delete(stale[i : i + DELETE_BATCH_KEYS])
         self.reaped += removed
         return removed
 
