@@ -19,9 +19,9 @@ from kv.dynamodb.errors import DynamoError
 from kv.dynamodb.expr_ast import And, Compare, Not, Or
 from kv.dynamodb.expr_eval import apply_update, evaluate, project
 from kv.dynamodb.expr_parser import Placeholders, parse_condition, parse_projection, parse_update
-from kv.dynamodb.partiql import Statement
-from kv.dynamodb.schema import table_from_request
+from kv.dynamodb.partiql_parse import Statement
 from kv.dynamodb.sigv4 import SigV4Verifier
+from kv.dynamodb.table_requests import table_from_request
 
 
 def fails(code: str, fn, *args, match: str = "", **kwargs) -> DynamoError:

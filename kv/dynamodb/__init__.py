@@ -11,10 +11,10 @@ protocol over HTTP). Module map:
     query             Query and Scan (paging, filters, parallel scan)
     batch             BatchGetItem, BatchWriteItem
     transact          TransactWriteItems, TransactGetItems, ClientRequestToken
-    partiql           ExecuteStatement, BatchExecuteStatement, ExecuteTransaction (sqlglot)
+    partiql(_parse)   ExecuteStatement, BatchExecuteStatement, ExecuteTransaction; statements parsed with sqlglot
     expr_*            expression trees, parser and evaluator; legacy parameters in `legacy`
     values, numbers   attribute values and DynamoDB's 38-digit numbers
-    schema, catalog   table metadata and where it is stored
+    schema, catalog   table metadata and where it is stored; table_requests checks CreateTable/UpdateTable
     keycodec, itemkeys  storage keys of items and index entries
     replicas, txn     strong/eventual reads and one-shot transactions
     maintenance       TTL expiry, reaping dropped tables, GSI backfill, item counts

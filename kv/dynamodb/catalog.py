@@ -33,7 +33,8 @@ from typing import Any
 
 from kv.dynamodb.errors import DynamoError, table_not_found
 from kv.dynamodb.replicas import Replicas
-from kv.dynamodb.schema import TableSchema, check_table_name
+from kv.dynamodb.schema import TableSchema
+from kv.dynamodb.table_requests import check_table_name
 from kv.dynamodb.txn import Committer
 from storage import keys
 

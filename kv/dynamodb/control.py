@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from kv.dynamodb import catalog as cat
 from kv.dynamodb import params
 from kv.dynamodb.errors import DynamoError, in_use, invalid_params, not_found, table_not_found, validation
-from kv.dynamodb.schema import (
+from kv.dynamodb.schema import TableSchema
+from kv.dynamodb.table_requests import (
     GSI_MAX,
     KEY_TYPES,
-    TableSchema,
     already_exists,
     check_projected_count,
     check_stream,

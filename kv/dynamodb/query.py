@@ -247,7 +247,7 @@ def _exclusive_start(target: Target, raw: Any, hash_value: dict[str, Any] | None
     return target.storage_key(start)
 
 
-async def _read_page(
+async def read_page(
     service: DynamoDBService,
     target: Target,
     start: bytes,
@@ -383,7 +383,7 @@ async def query(service: DynamoDBService, request: dict[str, Any]) -> dict[str, 
             )
     after = _exclusive_start(target, request.get("ExclusiveStartKey"), hash_value)
     scan_filter = None  # a Query's prefix holds only this table's keys
-    response = await _read_page(
+    response = await read_page(
         service, target, start, end,
         consistent=consistent, forward=forward, limit=limit, after=after,
         filter_condition=filter_condition, projection=projection, select=select, scan_filter=scan_filter,
@@ -436,7 +436,7 @@ async def scan(service: DynamoDBService, request: dict[str, Any]) -> dict[str, A
             "The provided Exclusive start key does not map to the provided Segment and TotalSegments values."
         )
     scan_filter = ("and", ("cmp", "=", 0, table.table_id), ("cmp", "=", 1, target.number))
-    response = await _read_page(
+    response = await read_page(
         service, target, start, end,
         consistent=consistent, forward=True, limit=limit, after=after,
         filter_condition=filter_condition, projection=projection, select=select, scan_filter=scan_filter,

@@ -95,7 +95,7 @@ def _parse_action(raw: Any, table: TableSchema) -> Action:
     return Action(kind, table, key, itemkeys.storage_key(table, key), condition, on_failure, update=update)
 
 
-def _request_hash(request: dict[str, Any]) -> str:
+def hash_request(request: dict[str, Any]) -> str:
     # Order-insensitive in map keys (LocalStack got this wrong), order-sensitive in lists.
     canonical = {k: v for k, v in request.items() if k not in ("ClientRequestToken", "ReturnConsumedCapacity")}
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -139,7 +139,7 @@ async def transact_write_items(service: DynamoDBService, request: dict[str, Any]
         spec = next(iter(raw.values()))
         table = await service.catalog.get((spec or {}).get("TableName"))
         actions.append(_parse_action(raw, table))
-    request_hash = _request_hash(request) if token else ""
+    request_hash = hash_request(request) if token else ""
     replay = await run_write_transaction(service, actions, token, request_hash)
     response: dict[str, Any] = {}
     if consumed != "NONE":
