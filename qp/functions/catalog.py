@@ -22,7 +22,6 @@ from typing import Any
 from qp.context import EvalContext
 from qp.errors import SqlError
 from qp.functions.registry import register_function
-from qp.types import core as C
 from qp.types.core import (
     BOOL,
     CHAR,
@@ -43,9 +42,17 @@ from qp.types.core import (
     array_of,
     format_type,
     record_type,
+    type_by_oid,
 )
 
 PAGE_BYTES = 8192
+
+
+def _type(oid: int) -> SqlType | None:
+    try:
+        return type_by_oid(oid)
+    except SqlError:
+        return None
 
 
 def _model(ctx: EvalContext):
@@ -169,7 +176,7 @@ def _format_type(ctx: EvalContext, oid: int | None, typmod: int | None) -> str |
     "no typmod", which prints bpchar as `character`); unknown types print ???."""
     if oid is None:
         return None
-    t = C._BASE_BY_OID.get(oid)
+    t = _type(oid)
     if t is None:
         return "???"
     if typmod is None:
@@ -272,7 +279,7 @@ def _function_arguments(ctx: EvalContext, oid: int) -> str | None:
     proc = proc_by_oid().get(oid)
     if proc is None:
         return None
-    names = [format_type(C._BASE_BY_OID[a]) if a in C._BASE_BY_OID else str(a) for a in proc.arg_types]
+    names = [format_type(t) if (t := _type(a)) is not None else str(a) for a in proc.arg_types]
     if proc.variadic and names:
         names[-1] = "VARIADIC " + names[-1]
     return ", ".join(names)
@@ -284,7 +291,7 @@ def _function_result(ctx: EvalContext, oid: int) -> str | None:
     proc = proc_by_oid().get(oid)
     if proc is None:
         return None
-    t = C._BASE_BY_OID.get(proc.ret)
+    t = _type(proc.ret)
     name = format_type(t) if t is not None else str(proc.ret)
     return f"SETOF {name}" if proc.retset else name
 

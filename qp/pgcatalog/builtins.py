@@ -152,7 +152,7 @@ def _proc_from_def(oid: int, name: str, args: tuple[int, ...], definition, kind:
     retset = bool(getattr(definition, "returns_set", False))
     variadic = 0
     if getattr(definition, "variadic", False) and args:
-        last = C._BASE_BY_OID.get(args[-1])
+        last = C.type_by_oid(args[-1])
         variadic = last.elem.oid if last is not None and last.is_array and last.elem is not None else args[-1]
     return ProcInfo(oid, name, args, ret, kind, strict, volatility, retset, variadic)
 
