@@ -5,7 +5,8 @@ COPY FROM STDIN binds its target as an INSERT without a source (the same
 unique and foreign-key checks, index entries) and feeds it the decoded rows
 in chunks of `FLUSH_ROWS`, so its rows meet exactly the rules INSERT's do.
 The data arrives through an `api.CopySink` (`CopyFrom`), which pgwire feeds
-with the client's CopyData messages; the formats live in `qp/copy_format.py`.
+with the client's CopyData messages; the formats live in `qp/copy_format.py`
+(options, output) and `qp/copy_parse.py` (input).
 
 Transactions follow DSQL:
 - By default a COPY is one transaction, or part of the enclosing block, so it
@@ -41,19 +42,15 @@ from qp.binder.context import BindContext
 from qp.catalog import CatalogSnapshot, TableDef
 from qp.copy_format import (
     DEFAULT,
-    BinaryParser,
     CopyOptions,
-    CsvParser,
-    Record,
-    TextParser,
     binary_header,
     binary_row,
     display,
     header_line,
-    missing_column_error,
     parse_options,
     row_encoder,
 )
+from qp.copy_parse import BinaryParser, CsvParser, Record, TextParser, missing_column_error
 from qp.dml import _DEFAULT_MARK as DEFAULT_MARK  # what INSERT's VALUES use for DEFAULT
 from qp.dml import InsertPlan, RowWriter, run_insert, target_context
 from qp.dml import _bind_defaults as bind_defaults  # INSERT's defaults, identity and serial columns

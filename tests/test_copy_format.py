@@ -1,4 +1,5 @@
-"""COPY's formats without a server: options, the text/CSV/binary parsers and the encoders.
+"""COPY's formats without a server: options and encoders (qp/copy_format.py), the
+text/CSV/binary parsers (qp/copy_parse.py).
 
 Every parser case is also fed one byte at a time, because CopyData messages may
 split a line anywhere (pgbench sends one message per line, psql and psycopg
@@ -14,16 +15,14 @@ import pytest
 
 from qp.copy_format import (
     DEFAULT,
-    BinaryParser,
     CopyOptions,
-    CsvParser,
-    TextParser,
     binary_header,
     binary_row,
     header_line,
     parse_options,
     row_encoder,
 )
+from qp.copy_parse import BinaryParser, CsvParser, TextParser
 from qp.errors import SqlError
 from qp.parse import parse
 
