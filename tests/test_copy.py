@@ -558,3 +558,26 @@ def test_server_wide_defaults_are_validated_and_used_by_new_sessions():
     finally:
         settings.DEFAULTS.clear()
         settings.DEFAULTS.update(saved)
+
+
+def test_psql_backslash_copy_both_ways(dsql_server, names, tmp_path):
+    import subprocess
+
+    from bench.servers import find_postgres_bin_dir
+
+    table = names("psqlcopy")
+    source, target = tmp_path / "in.csv", tmp_path / "out.txt"
+    source.write_text('id,name\n1,a\n2,"b,c"\n3,\n')
+    script = (
+        f"CREATE TABLE {table} (id int PRIMARY KEY, name text);\n"
+        f"\\copy {table} FROM '{source}' WITH (FORMAT csv, HEADER)\n"
+        f"\\copy {table} TO '{target}'\n"
+        f"\\copy (SELECT id FROM {table} WHERE id > 1 ORDER BY id) TO STDOUT WITH CSV\n"
+    )
+    done = subprocess.run(
+        [str(find_postgres_bin_dir() / "psql"), *dsql_server.psql_args(), "-X", "-q", "-v", "ON_ERROR_STOP=1"],
+        input=script, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "2\n3\n"
+    assert target.read_text() == "1\ta\n2\tb,c\n3\t\\N\n"
