@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--only", default="", help="comma-separated workload names")
     parser.add_argument("--ddb-clients", type=int, default=4, help="boto3 client processes for the ddb_* workloads")
+    parser.add_argument("--ddb-memory", action="store_true", help="ddb_* workloads: dsql serve --memory, as moto keeps no files")
     return parser
 
 
@@ -66,9 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     if ddb_names:
         # The DynamoDB workloads compare with moto's server, not PostgreSQL (bench/dynamodb.py).
         ddb_results = ddb_bench.run(
-            ddb_names, seconds=args.seconds, warmup=args.warmup, clients=args.ddb_clients, console=console
-        )
-        ddb_bench.print_table(console, ddb_results, args.seconds, args.ddb_clients)
+            ddb_names, seconds=args.seconds, warmup=args.warmup, clients=args.ddb_clients, console=console,
+            memory=args.ddb_memory,
+        )  # fmt: skip
+        ddb_bench.print_table(console, ddb_results, args.seconds, args.ddb_clients, args.ddb_memory)
         _save_dynamodb(ddb_results, args)
     return 0
 
@@ -140,6 +142,7 @@ def _save_dynamodb(results: dict[str, dict[str, ddb_bench.Result]], args: argpar
     path = RESULTS_DIR / f"bench-dynamodb-{time.strftime('%Y%m%d-%H%M%S')}.json"
     payload = {
         "clients": args.ddb_clients,
+        "dsql_memory_only": args.ddb_memory,
         "seconds": args.seconds,
         "results": {n: {s: r.as_dict() for s, r in by.items()} for n, by in results.items()},
     }

@@ -1,6 +1,6 @@
 """DynamoDB API benchmark: boto3 against dsql's endpoint and moto's server, side by side.
 
-    python -m bench --only ddb_put_item,ddb_get_item,ddb_query [--seconds 10] [--ddb-clients 4]
+    python -m bench --only ddb_put_item,ddb_get_item,ddb_query [--seconds 10] [--ddb-clients 4] [--ddb-memory]
 
 Both servers get the same table (partition key S, sort key N, on-demand) and
 the same preloaded items, then each workload runs the same boto3 client code
@@ -11,6 +11,10 @@ measurement is read from /proc, so the table also shows what one operation
 costs the server, which on a small machine is the fairer figure: boto3
 itself costs about a millisecond of CPU per call, and client and server
 share the cores.
+
+dsql runs durable by default (every commit fsynced by its journal), moto
+keeps everything in memory; `--ddb-memory` runs `dsql serve --memory` for a
+like-for-like comparison.
 
 - ddb_put_item: PutItem of a new ~200-byte item (random partition, fresh sort key);
 - ddb_get_item: GetItem (eventually consistent, the default) of a random preloaded item;
@@ -233,21 +237,38 @@ def run_workload(workload: str, url: str, server_pid: int | None, clients: int, 
     return result
 
 
-def run(
-    names: list[str], *, seconds: float, warmup: float, clients: int, console: Any
-) -> dict[str, dict[str, Result]]:
-    """Start dsql (DynamoDB endpoint) and moto's server, run `names` on both, return results."""
+def _dsql_server(base: Path, memory: bool):
     from bench.servers import DsqlServer
 
+    class MemoryDsqlServer(DsqlServer):
+        """`dsql serve --memory`: nothing on disk, like moto (the durable default fsyncs every commit)."""
+
+        @property
+        def argv(self) -> list[str]:
+            argv = super().argv
+            at = argv.index("--data-dir")
+            return [*argv[:at], "--memory", *argv[at + 2 :]]
+
+    return (MemoryDsqlServer if memory else DsqlServer)(base / "dsql", dynamodb_port=0)
+
+
+def run(
+    names: list[str], *, seconds: float, warmup: float, clients: int, console: Any, memory: bool = False
+) -> dict[str, dict[str, Result]]:
+    """Start dsql (DynamoDB endpoint) and moto's server, run `names` on both, return results."""
     results: dict[str, dict[str, Result]] = {name: {} for name in names}
     with tempfile.TemporaryDirectory(prefix="dsql-bench-ddb-") as base:
-        dsql = DsqlServer(Path(base) / "dsql", dynamodb_port=0)
+        dsql = _dsql_server(Path(base), memory)
         moto = MotoServer(log_path=Path(base) / "moto.log")
         with console.status("starting dsql and moto"):
             dsql.start()
             moto.start()
         servers = (("dsql", dsql.dynamodb_url, dsql.pid), ("moto", moto.url, moto.pid))
-        console.print(f"dsql DynamoDB endpoint {dsql.dynamodb_url}; moto {moto.url}; {clients} boto3 client processes")
+        durability = "memory only (--memory)" if memory else "durable (journal fsync per commit)"
+        console.print(
+            f"dsql DynamoDB endpoint {dsql.dynamodb_url}, {durability}; moto {moto.url} (memory only); "
+            f"{clients} boto3 client processes"
+        )
         try:
             for label, url, _ in servers:
                 with console.status(f"loading {PARTITIONS * ITEMS_PER_PARTITION} items into {label}"):
@@ -262,10 +283,13 @@ def run(
     return results
 
 
-def print_table(console: Any, results: dict[str, dict[str, Result]], seconds: float, clients: int) -> None:
+def print_table(
+    console: Any, results: dict[str, dict[str, Result]], seconds: float, clients: int, memory: bool = False
+) -> None:
     from rich.table import Table
 
-    table = Table(title=f"DynamoDB API: dsql vs moto server (boto3, {clients} client processes, {seconds:g} s each)")
+    mode = "dsql --memory" if memory else "dsql (durable)"
+    table = Table(title=f"DynamoDB API: {mode} vs moto server (boto3, {clients} client processes, {seconds:g} s each)")
     table.add_column("workload")
     table.add_column("dsql ops/s", justify="right")
     table.add_column("moto ops/s", justify="right")
