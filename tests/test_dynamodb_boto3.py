@@ -796,3 +796,42 @@ def test_consumed_capacity(ddb, ddb_table_name):
     assert get["ConsumedCapacity"]["CapacityUnits"] == 0.5  # eventually consistent: half a unit per 4 KB
     get = ddb.get_item(TableName=ddb_table_name, Key={"pk": {"S": "a"}, "sk": {"S": "1"}}, ReturnConsumedCapacity="TOTAL", ConsistentRead=True)
     assert get["ConsumedCapacity"]["CapacityUnits"] == 1.0
+
+
+def test_legacy_parameters(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name, range_key=("sk", "N"))
+    key = {"pk": {"S": "old"}, "sk": {"N": "1"}}
+    ddb.put_item(TableName=ddb_table_name, Item={**key, "v": {"N": "1"}, "s": {"SS": ["a", "b"]}},
+                 Expected={"pk": {"Exists": False}})  # fmt: skip
+    expect_error("ConditionalCheckFailedException", ddb.put_item, TableName=ddb_table_name, Item=key,
+                 Expected={"v": {"Value": {"N": "2"}}})  # fmt: skip
+    ddb.update_item(TableName=ddb_table_name, Key=key, AttributeUpdates={
+        "v": {"Action": "ADD", "Value": {"N": "4"}}, "s": {"Action": "DELETE", "Value": {"SS": ["a"]}},
+        "w": {"Action": "PUT", "Value": {"S": "new"}}}, Expected={"v": {"ComparisonOperator": "LE", "AttributeValueList": [{"N": "1"}]}})  # fmt: skip
+    item = ddb.get_item(TableName=ddb_table_name, Key=key, AttributesToGet=["v", "s", "w"], ConsistentRead=True)["Item"]
+    assert item == {"v": {"N": "5"}, "s": {"SS": ["b"]}, "w": {"S": "new"}}
+    for i in range(2, 8):
+        ddb.put_item(TableName=ddb_table_name, Item={"pk": {"S": "old"}, "sk": {"N": str(i)}, "v": {"N": str(i)}})
+    result = ddb.query(TableName=ddb_table_name, ConsistentRead=True, KeyConditions={
+        "pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "old"}]},
+        "sk": {"ComparisonOperator": "BETWEEN", "AttributeValueList": [{"N": "2"}, {"N": "6"}]}},
+        QueryFilter={"v": {"ComparisonOperator": "GT", "AttributeValueList": [{"N": "3"}]}})  # fmt: skip
+    assert [int(i["sk"]["N"]) for i in result["Items"]] == [4, 5, 6] and result["ScannedCount"] == 5
+    scanned = ddb.scan(TableName=ddb_table_name, ConsistentRead=True, ConditionalOperator="OR", ScanFilter={
+        "v": {"ComparisonOperator": "IN", "AttributeValueList": [{"N": "2"}, {"N": "7"}]},
+        "w": {"ComparisonOperator": "NOT_NULL"}})  # fmt: skip
+    assert sorted(int(i["sk"]["N"]) for i in scanned["Items"]) == [1, 2, 7]
+    expect_error("ValidationException", ddb.query, TableName=ddb_table_name,
+                 KeyConditions={"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "old"}]}},
+                 KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "old"}},
+                 message="Can not use both expression and non-expression parameters")  # fmt: skip
+
+
+def test_describe_table_counts_items(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name)
+    for i in range(7):
+        ddb.put_item(TableName=ddb_table_name, Item={"pk": {"S": f"p{i}"}, "sk": {"S": "x"}, "pad": {"S": "y" * 100}})
+    table = ddb.describe_table(TableName=ddb_table_name)["Table"]
+    # DynamoDB refreshes these about every six hours; dsql counts small tables at once.
+    assert table["ItemCount"] == 7
+    assert table["TableSizeBytes"] == 7 * (len("pk") + 2 + len("sk") + 1 + len("pad") + 100)
