@@ -173,10 +173,9 @@ def key_range(target: Target, condition: Condition) -> tuple[dict[str, Any], tup
                 raise validation("Query key condition not supported")
             op, operands = "begins_with", [part.args[1].value]
         else:
-            fname = part.name if isinstance(part, Function) else type(part).__name__
+            operator = part.name if isinstance(part, Function) else type(part).__name__.upper()
             raise invalid_expression(
-                "KeyConditionExpression", f"Invalid function name; function: {fname}"
-                if isinstance(part, Function) else "Query key condition not supported"
+                "KeyConditionExpression", f"Invalid operator used in KeyConditionExpression: {operator}"
             )
         if name in seen:
             raise validation("KeyConditionExpressions must only contain one condition per key")
@@ -320,12 +319,10 @@ async def _base_item(service: DynamoDBService, target: Target, entry: Item, tau:
     return entry if stored is None else stored[2]
 
 
-def _common(request: dict[str, Any], placeholders: Placeholders, filter_legacy: str, key_fields: tuple[str, ...]):
-    legacy.check_not_mixed(
-        request,
-        (filter_legacy, "AttributesToGet", "ConditionalOperator", *key_fields[:1]),
-        ("FilterExpression", "ProjectionExpression", *key_fields[1:]),
-    )
+def _filter_and_projection(
+    request: dict[str, Any], placeholders: Placeholders, filter_legacy: str
+) -> tuple[Condition | None, list[Path] | None]:
+    """The FilterExpression (or legacy QueryFilter/ScanFilter) and the projection of a Query or Scan."""
     filter_condition: Condition | None = None
     if request.get("FilterExpression") is not None:
         filter_condition = parse_condition(request["FilterExpression"], placeholders, "FilterExpression")
@@ -361,14 +358,18 @@ async def query(service: DynamoDBService, request: dict[str, Any]) -> dict[str, 
     consumed = params.enum(request, "ReturnConsumedCapacity", params.RETURN_CONSUMED, "NONE")
     require_expressions(request, ("KeyConditionExpression", "FilterExpression", "ProjectionExpression"))
     placeholders = Placeholders.from_request(request)
-    legacy.check_not_mixed(request, ("KeyConditions",), ("KeyConditionExpression",))
+    legacy.check_not_mixed(
+        request,
+        ("KeyConditions", "QueryFilter", "AttributesToGet", "ConditionalOperator"),
+        ("KeyConditionExpression", "FilterExpression", "ProjectionExpression"),
+    )
     if request.get("KeyConditionExpression") is not None:
         key_condition = parse_condition(request["KeyConditionExpression"], placeholders, "KeyConditionExpression")
     elif request.get("KeyConditions") is not None:
         key_condition = legacy.key_conditions(request["KeyConditions"])
     else:
         raise validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
-    filter_condition, projection = _common(request, placeholders, "QueryFilter", ("KeyConditions", "KeyConditionExpression"))
+    filter_condition, projection = _filter_and_projection(request, placeholders, "QueryFilter")
     placeholders.check_all_used()
     table = await service.catalog.get(request.get("TableName"))
     target = _target(table, request, consistent)
@@ -421,7 +422,10 @@ async def scan(service: DynamoDBService, request: dict[str, Any]) -> dict[str, A
         )
     require_expressions(request, ("FilterExpression", "ProjectionExpression"))
     placeholders = Placeholders.from_request(request)
-    filter_condition, projection = _common(request, placeholders, "ScanFilter", ())
+    legacy.check_not_mixed(
+        request, ("ScanFilter", "AttributesToGet", "ConditionalOperator"), ("FilterExpression", "ProjectionExpression")
+    )
+    filter_condition, projection = _filter_and_projection(request, placeholders, "ScanFilter")
     placeholders.check_all_used()
     table = await service.catalog.get(request.get("TableName"))
     target = _target(table, request, consistent)
