@@ -561,7 +561,8 @@ class Session:
         txn.catalog_validated = True
         from qp.binder.context import BindContext
 
-        bc = BindContext(catalog, self.ctx)
+        # Views may read the system catalogs (CREATE VIEW ... FROM pg_class).
+        bc = BindContext(catalog, self.ctx, resolve_special_relation=self._special_relation)
         kind = statement.kind
         body = statement.body
         if kind == "CreateStmt":

@@ -245,6 +245,18 @@ def test_views(pg_server, dsql_server, objects):
         assert dsql.query(f"SELECT definition FROM pg_views WHERE viewname = '{p}_v'") == [(actual[0][1],)]
 
 
+def test_views_over_the_catalogs(pg_server, dsql_server, objects):
+    p = objects
+    on_both(pg_server, dsql_server, [f"CREATE VIEW {p}_cat AS SELECT c.relname, c.relkind FROM pg_class c "
+                                     f"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"])
+    try:
+        rows = assert_same(pg_server, dsql_server, f"SELECT relname, relkind FROM {p}_cat WHERE relname LIKE '{p}%' "
+                                                   f"ORDER BY 1")
+        assert (f"{p}_items", "r") in rows
+    finally:
+        on_both(pg_server, dsql_server, [f"DROP VIEW {p}_cat"])
+
+
 def test_information_schema(pg_server, dsql_server, objects):
     p = objects
     like = f"LIKE '{p}%'"
