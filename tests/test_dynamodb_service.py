@@ -172,3 +172,22 @@ async def test_client_request_tokens_are_forgotten_after_their_window(service, m
     assert await service.catalog.tokens() == []
     item = await service.handle("GetItem", {"TableName": "Tokens", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}, "ConsistentRead": True})
     assert item["Item"]["n"] == {"N": "1"}
+
+
+async def test_writes_to_one_item_take_turns(service):
+    await service.handle("CreateTable", table_request("Hot"))
+    key = {"pk": {"S": "hot"}, "sk": {"N": "1"}}
+
+    async def add() -> None:
+        for _ in range(10):
+            await service.handle("UpdateItem", {"TableName": "Hot", "Key": key, "UpdateExpression": "ADD n :one",
+                                                "ExpressionAttributeValues": {":one": {"N": "1"}}})  # fmt: skip
+
+    conflicts_before = service.committer.conflicts
+    async with trio.open_nursery() as nursery:
+        for _ in range(20):
+            nursery.start_soon(add)
+    item = await service.handle("GetItem", {"TableName": "Hot", "Key": key, "ConsistentRead": True})
+    assert item["Item"]["n"] == {"N": "200"}
+    assert service.committer.conflicts == conflicts_before  # queued, not raced
+    assert len(service.item_locks) == 0

@@ -114,7 +114,8 @@ async def write_one(
         await service.committer.commit(tau_start, writes, [key for key, _ in writes])
         return result
 
-    return await with_retries(attempt, service.rng)
+    async with service.item_locks.hold(storage_key):
+        return await with_retries(attempt, service.rng)
 
 
 def _write_capacity(table: TableSchema, mode: str, old: Item | None, new: Item | None) -> params.Capacity:

@@ -27,7 +27,7 @@ from kv.dynamodb.catalog import Catalog
 from kv.dynamodb.errors import DynamoError
 from kv.dynamodb.maintenance import Maintenance
 from kv.dynamodb.replicas import Replicas
-from kv.dynamodb.txn import Committer
+from kv.dynamodb.txn import Committer, KeyLocks
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ class DynamoDBService:
         self.replicas = Replicas(topology, transport)
         self.committer = Committer(clock, topology, transport)
         self.catalog = Catalog(self.replicas, self.committer)
+        self.item_locks = KeyLocks()
         self.maintenance = Maintenance(self, ttl_interval_s=ttl_interval_s, reaper_interval_s=reaper_interval_s)
         self.requests = 0
         self.errors = 0
