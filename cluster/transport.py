@@ -42,10 +42,17 @@ class RemoteError(Exception):
 
 
 class Unreachable(Exception):
-    """No handler at that address (or the simulated network dropped the call)."""
+    """The call reached no handler (no handler at that address, a refused
+    connection, a dropped request): nothing happened there."""
+
+
+class ReplyLost(Unreachable):
+    """The call may have reached the handler and run, but no reply came back
+    (a connection lost mid-call, a dropped reply): the caller cannot know."""
 
 
 wire_error(Unreachable)
+wire_error(ReplyLost)
 
 
 class InProcessTransport:
@@ -92,11 +99,26 @@ class InProcessTransport:
 
 def _cross(exc: Exception) -> Exception:
     """The exception as the caller sees it after a trip over the wire."""
+    return decode_error(*encode_error(exc))
+
+
+def encode_error(exc: Exception) -> tuple[str, bytes]:
+    """(class name, msgpack of its arguments) of a handler's exception, for the wire.
+
+    An exception class not marked `@wire_error` travels as `RemoteError`.
+    """
     name = getattr(type(exc), "_wire_name", None)
     if name is None or _error_classes.get(name) is not type(exc):
-        return RemoteError(f"{type(exc).__name__}: {exc}")
-    args = codec.decode(codec.encode(exc.args))
-    return type(exc)(*args)
+        return "", codec.encode((f"{type(exc).__name__}: {exc}",))
+    return name, codec.encode(exc.args)
+
+
+def decode_error(name: str, args: bytes) -> Exception:
+    """The exception a caller raises for an error that crossed the wire."""
+    cls = _error_classes.get(name) if name else None
+    if cls is None:
+        return RemoteError(*codec.decode(args)) if not name else RemoteError(f"{name}: {codec.decode(args)}")
+    return cls(*codec.decode(args))
 
 
 class Peer:

@@ -1,0 +1,283 @@
+"""RPC over TCP: the transport for parts in separate processes.
+
+The interface is `cluster.transport`'s: a process serves objects at logical
+addresses (`serve(address, handler)`, their `rpc_*` methods), and reaches
+others with `connect(address).call(method, *args)`. An address book maps
+every logical address to the (host, port) of the process serving it;
+calls to an address this process serves itself run in-process, as on
+`InProcessTransport`.
+
+Wire format: frames of `u32 length | msgpack body` (`cluster.codec`).
+  request  (call id, address, method, args)
+  reply    (call id, True, result) or (call id, False, (error class, args))
+Many calls share one connection per peer process, each answered by id, so a
+long poll never blocks another call; the server runs each request in its own
+task (at most `REQUESTS_PER_CONNECTION_MAX` at once per connection, after
+which it stops reading: back-pressure).
+
+Errors cross as on the in-process transport (`@wire_error` classes are
+re-raised with their arguments, anything else as `RemoteError`), plus the
+transport's own:
+  Unreachable  no connection, or the request was not fully sent: the
+               handler did not run
+  ReplyLost    the connection broke after the request was sent: the handler
+               may have run
+
+Run it with `await nursery.start(transport.run)` (and `listen` to accept
+calls); connection tasks live in that nursery.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import struct
+from typing import Any
+
+import trio
+
+from cluster import codec
+from cluster.transport import Peer, ReplyLost, Unreachable, decode_error, encode_error
+
+log = logging.getLogger(__name__)
+
+_length = struct.Struct(">I")
+# A frame holds one request or reply: a journal Accept of one slot (a
+# transaction is at most 10 MiB) or a page of a scan.
+FRAME_BYTES_MAX = 64 * 1024 * 1024
+# Requests one connection may have running on the server at once.
+REQUESTS_PER_CONNECTION_MAX = 1024
+CONNECT_TIMEOUT_S = 2.0
+_READ_CHUNK = 1 << 16
+
+
+class _Call:
+    __slots__ = ("done", "reply")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.reply: tuple | None = None
+
+
+class _FrameReader:
+    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
+        self._stream = stream
+        self._buffer = bytearray()
+
+    async def next(self) -> bytes | None:
+        """The next frame's body, or None at a clean end of stream."""
+        while True:
+            if len(self._buffer) >= 4:
+                (length,) = _length.unpack_from(self._buffer)
+                if length > FRAME_BYTES_MAX:
+                    raise ValueError(f"frame of {length} bytes")
+                if len(self._buffer) >= 4 + length:
+                    body = bytes(self._buffer[4 : 4 + length])
+                    del self._buffer[: 4 + length]
+                    return body
+            data = await self._stream.receive_some(_READ_CHUNK)
+            if not data:
+                if self._buffer:
+                    raise trio.BrokenResourceError("stream ended inside a frame")
+                return None
+            self._buffer += data
+
+
+def _frame(body: bytes) -> bytes:
+    return _length.pack(len(body)) + body
+
+
+class _Connection:
+    """One client connection to a peer process, shared by every call to it."""
+
+    def __init__(self, stream: trio.SocketStream, endpoint: tuple[str, int]) -> None:
+        self.stream = stream
+        self.endpoint = endpoint
+        self.calls: dict[int, _Call] = {}
+        self.send_lock = trio.Lock()
+        self.broken = False
+
+    async def receive_loop(self) -> None:
+        reader = _FrameReader(self.stream)
+        try:
+            while True:
+                body = await reader.next()
+                if body is None:
+                    break
+                try:
+                    call_id, ok, payload = codec.decode(body)
+                except Exception as exc:  # noqa: BLE001 - a garbled reply ends the connection
+                    raise ValueError(f"undecodable reply: {exc}") from None
+                call = self.calls.pop(call_id, None)
+                if call is not None:
+                    call.reply = (ok, payload)
+                    call.done.set()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, ValueError, OSError) as exc:
+            log.debug("connection to %s:%d broke: %s", *self.endpoint, exc)
+        finally:
+            self.fail_all()
+            await trio.aclose_forcefully(self.stream)
+
+    def fail_all(self) -> None:
+        self.broken = True
+        calls, self.calls = self.calls, {}
+        for call in calls.values():
+            call.done.set()  # reply None: lost
+
+
+class TcpTransport:
+    def __init__(self, addresses: dict[str, tuple[str, int]] | None = None) -> None:
+        self.addresses: dict[str, tuple[str, int]] = dict(addresses or {})
+        self._handlers: dict[str, Any] = {}
+        self._connections: dict[tuple[str, int], _Connection] = {}
+        self._connecting: dict[tuple[str, int], trio.Lock] = {}
+        self._ids = itertools.count(1)
+        self._nursery: trio.Nursery | None = None
+        self.calls = 0
+
+    # -- the transport interface ---------------------------------------------
+
+    def serve(self, address: str, handler: Any) -> None:
+        assert address not in self._handlers, address
+        self._handlers[address] = handler
+
+    def unserve(self, address: str) -> None:
+        self._handlers.pop(address, None)
+
+    def connect(self, address: str) -> Peer:
+        return Peer(self, address)  # type: ignore[arg-type]
+
+    async def call(self, address: str, method: str, args: tuple) -> Any:
+        self.calls += 1
+        handler = self._handlers.get(address)
+        if handler is not None:
+            return await self._call_local(handler, method, args)
+        endpoint = self.addresses.get(address)
+        if endpoint is None:
+            raise Unreachable(f"{address}: not in the address book")
+        connection = await self._connection(endpoint)
+        call_id = next(self._ids)
+        call = _Call()
+        connection.calls[call_id] = call
+        frame = _frame(codec.encode((call_id, address, method, args)))
+        try:
+            async with connection.send_lock:
+                await connection.stream.send_all(frame)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            connection.calls.pop(call_id, None)
+            self._drop(connection)
+            raise Unreachable(f"{address}: send failed: {exc}") from None
+        try:
+            await call.done.wait()
+        finally:
+            connection.calls.pop(call_id, None)
+        if call.reply is None:
+            raise ReplyLost(f"{address}: connection lost during {method}")
+        ok, payload = call.reply
+        if ok:
+            return payload
+        name, error_args = payload
+        raise decode_error(name, error_args)
+
+    async def _call_local(self, handler: Any, method: str, args: tuple) -> Any:
+        fn = getattr(handler, "rpc_" + method)
+        args = codec.decode(codec.encode(args))
+        try:
+            result = await fn(*args)
+        except Exception as exc:
+            raise decode_error(*encode_error(exc)) from None
+        return codec.decode(codec.encode(result))
+
+    # -- running -------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Hold the nursery that connection tasks live in (until cancelled)."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            await trio.sleep_forever()
+
+    async def listen(self, host: str, port: int, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        """Accept calls on host:port for every address served here; reports the port."""
+        listeners = await trio.open_tcp_listeners(port, host=host)
+        bound = listeners[0].socket.getsockname()[1]
+        async with trio.open_nursery() as nursery:
+            task_status.started(bound)
+            await trio.serve_listeners(self._serve_connection, listeners, handler_nursery=nursery)
+
+    async def _serve_connection(self, stream: trio.SocketStream) -> None:
+        send_lock = trio.Lock()
+        limiter = trio.CapacityLimiter(REQUESTS_PER_CONNECTION_MAX)
+        try:
+            async with trio.open_nursery() as nursery:
+                await self._read_requests(stream, nursery, send_lock, limiter)
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    async def _read_requests(
+        self, stream: trio.SocketStream, nursery: trio.Nursery, send_lock: trio.Lock, limiter: trio.CapacityLimiter
+    ) -> None:
+        # Errors end this connection only; they must not escape into the
+        # listener (and take the process down with it).
+        reader = _FrameReader(stream)
+        try:
+            while True:
+                body = await reader.next()
+                if body is None:
+                    return
+                await limiter.acquire_on_behalf_of(body)
+                nursery.start_soon(self._answer, stream, send_lock, limiter, body)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, ValueError, OSError) as exc:
+            log.debug("serving a connection ended: %s", exc)
+
+    async def _answer(self, stream: trio.SocketStream, send_lock: trio.Lock, limiter: trio.CapacityLimiter, body: bytes) -> None:
+        try:
+            try:
+                call_id, address, method, args = codec.decode(body)
+            except Exception:  # noqa: BLE001 - a garbled request gets no answer
+                log.warning("undecodable request of %d bytes", len(body))
+                return
+            handler = self._handlers.get(address)
+            try:
+                if handler is None:
+                    raise Unreachable(f"{address}: not served here")
+                result = await getattr(handler, "rpc_" + method)(*args)
+                reply = (call_id, True, result)
+            except Exception as exc:
+                reply = (call_id, False, encode_error(exc))
+            frame = _frame(codec.encode(reply))
+            try:
+                async with send_lock:
+                    await stream.send_all(frame)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                pass  # the caller is gone; it hears ReplyLost from its side
+        finally:
+            limiter.release_on_behalf_of(body)
+
+    async def _connection(self, endpoint: tuple[str, int]) -> _Connection:
+        connection = self._connections.get(endpoint)
+        if connection is not None and not connection.broken:
+            return connection
+        lock = self._connecting.setdefault(endpoint, trio.Lock())
+        async with lock:
+            connection = self._connections.get(endpoint)
+            if connection is not None and not connection.broken:
+                return connection
+            if self._nursery is None:
+                raise RuntimeError("TcpTransport.run must be started before calls to other processes")
+            try:
+                with trio.fail_after(CONNECT_TIMEOUT_S):
+                    stream = await trio.open_tcp_stream(*endpoint)
+            except (OSError, trio.TooSlowError) as exc:
+                raise Unreachable(f"{endpoint[0]}:{endpoint[1]}: {exc}") from None
+            connection = _Connection(stream, endpoint)
+            self._connections[endpoint] = connection
+            self._nursery.start_soon(connection.receive_loop)
+            return connection
+
+    def _drop(self, connection: _Connection) -> None:
+        connection.fail_all()
+        if self._connections.get(connection.endpoint) is connection:
+            del self._connections[connection.endpoint]
+        if self._nursery is not None:
+            self._nursery.start_soon(trio.aclose_forcefully, connection.stream)
