@@ -5,16 +5,23 @@ A commit moves through named stages:
   checking    the coordinator (the adjudicator the QP asked) checks and holds
               its own keys; the owners of the other keys are asked to
               `prepare` theirs, in parallel. Any conflict aborts everyone.
-  journaling  the whole transaction is appended to the coordinator's journal
-              as one record. That append is the commit point: the journal
-              picks τ_commit > τ_start (above every earlier commit of these
-              keys, which the checks guarantee were ≤ τ_start).
+  journaling  the whole transaction is appended to one journal as one
+              record (the coordinator spreads its commits over the journals).
+              That append is the commit point: the journal's leader picks
+              τ_commit > τ_start (above every earlier commit of these keys,
+              which the checks guarantee were ≤ τ_start), and answers once
+              the record is chosen by a majority of the journal's replicas.
+              An append whose fate the journal cannot tell (a timeout, a lost
+              leader) may still be chosen later, so its keys are recorded as
+              committed at the highest τ it could have (`tau_max`), which
+              makes every transaction that overlapped it lose, exactly as if
+              it had committed; the client hears "server unavailable".
   deciding    every participant learns τ_commit, records it as the last
               commit of its keys and releases them.
   acknowledged the QP gets τ_commit (and then commit-waits).
 
-Only the coordinator's journal is written, so a cross-range transaction is
-one record and becomes visible atomically on every shard at τ_commit.
+Only one journal is written, so a cross-range transaction is one record and
+becomes visible atomically on every shard at τ_commit.
 (This follows DSQL's published description: every adjudicator owning a key
 votes, one journal append commits. The exact protocol AWS runs is not
 public; this is our reading of it.)
@@ -35,7 +42,9 @@ from adjudicator.conflicts import Conflict, ConflictKind, ConflictTable
 from cluster import codec
 from cluster.clock import Clock
 from cluster.topology import Topology
-from cluster.transport import InProcessTransport, Peer, wire_error
+from cluster.transport import InProcessTransport, wire_error
+from journal.client import JournalClient
+from journal.errors import AppendUncertain
 from storage import keys
 
 log = logging.getLogger(__name__)
@@ -45,6 +54,11 @@ log = logging.getLogger(__name__)
 TRANSACTION_AGE_MAX_NS = 300 * 1_000_000_000
 HISTORY_MARGIN_NS = 10 * 1_000_000_000
 FORGET_INTERVAL_S = 5.0
+# A journal may give an append any τ up to this far past our clock (its
+# leader's clock may be ahead by the error bound, and τ never repeats). Past
+# it the leader refuses, so an append we lost track of is known to carry a
+# τ at or below clock + this: the τ its keys are held at (see "journaling").
+APPEND_TAU_SLACK_NS = 2 * 1_000_000_000
 # How long a writer of dependency keys waits for in-flight readers of them
 # (commits already past their check; they finish within a journal append).
 READERS_WAIT_MAX_S = 2.0
@@ -80,13 +94,17 @@ class Adjudicator:
         self.topology = topology
         self.clock = clock
         self.table = ConflictTable(floor=clock.latest())
-        self._journal: Peer = transport.connect(topology.journal_address(topology.journal_for_adjudicator(index)))
+        self._journals = [
+            JournalClient(transport, topology.journal_addresses(j)) for j in range(topology.journal_count)
+        ]
+        self._next_journal = topology.journal_for_adjudicator(index)
         self._peers = [transport.connect(topology.adjudicator_address(i)) for i in range(topology.adjudicator_count)]
         # Transaction ids are unique per coordinator; participants key their
         # holds by (coordinator, id) folded into one int.
         self._ids = itertools.count(1)
         self.commits = 0
         self.conflicts = 0
+        self.uncertain = 0
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -124,16 +142,37 @@ class Adjudicator:
             self.conflicts += 1
             raise _conflict_error(conflict)
         prepared: list[int] = []
+        # What the keys are held at if the append's fate is unknown: 0 while
+        # nothing may have been appended, then the highest τ it could carry.
+        uncertain_tau = 0
         try:
             if by_owner:
                 await self._prepare_participants(txn_id, tau_start, by_owner, prepared)
             # Stage: journaling (the commit point).
-            _, tau_commit = await self._journal.call("append", payload, tau_start + 1)
+            journal = self._journals[self._next_journal]
+            self._next_journal = (self._next_journal + 1) % len(self._journals)
+            tau_max = max(self.clock.latest(), tau_start) + APPEND_TAU_SLACK_NS + 2 * self.clock.error_bound_ns
+            uncertain_tau = tau_max
+            try:
+                _, tau_commit = await journal.append(payload, tau_start + 1, tau_max)
+            except AppendUncertain as exc:
+                uncertain_tau = exc.tau_bound or tau_max
+                raise
+            except Exception:
+                uncertain_tau = 0  # the journal's error says nothing was appended
+                raise
         except BaseException:
-            self.table.abort(txn_id)
             with trio.CancelScope(shield=True):
+                if uncertain_tau:
+                    # It may yet be chosen: hold every key as committed at the
+                    # highest τ it could have, so nothing that overlaps it commits.
+                    self.uncertain += 1
+                    log.warning("adjudicator %d: commit %d uncertain; keys held at τ %d", self.index, txn_id, uncertain_tau)
+                    self.table.commit(txn_id, uncertain_tau)
+                else:
+                    self.table.abort(txn_id)
                 for owner in prepared:
-                    await self._decide(owner, txn_id, 0)
+                    await self._decide(owner, txn_id, uncertain_tau)
             raise
         assert tau_commit > tau_start
         # Stage: deciding.
@@ -172,7 +211,10 @@ class Adjudicator:
             self.table.abort(txn_id)
 
     async def rpc_status(self) -> dict:
-        return {"index": self.index, "commits": self.commits, "conflicts": self.conflicts, "keys": len(self.table)}
+        return {
+            "index": self.index, "commits": self.commits, "conflicts": self.conflicts,
+            "uncertain": self.uncertain, "keys": len(self.table),
+        }  # fmt: skip
 
     # -- internals ---------------------------------------------------------
 

@@ -16,9 +16,11 @@ import trio
 
 from adjudicator.role import Adjudicator
 from cluster.clock import Clock
+from cluster.disk import Disk, MemoryDisk, OsDisk
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport
-from journal.role import Journal, journal_directory
+from journal.paxos import PaxosConfig
+from journal.replica import JournalReplica, ReplicaConfig
 from storage.client import StorageClient
 from storage.node import StorageNode
 
@@ -32,6 +34,34 @@ class ClusterConfig:
     clock_error_ns: int = 0
     heartbeat_interval_s: float = 0.01
     encode_messages: bool = True
+    # A journal leader's lease. It must outlast twice the clock error bound
+    # (a leader closes τ only within its lease, and τ runs up to `latest`),
+    # so the configured value is raised to 2ε + 250 ms when needed.
+    journal_lease_s: float = 0.5
+
+
+def journal_replica_config(config: ClusterConfig, replicas: int) -> ReplicaConfig:
+    lease_ns = max(int(config.journal_lease_s * 1e9), 2 * config.clock_error_ns + 250_000_000)
+    paxos = PaxosConfig(
+        replica_count=replicas,
+        lease_ns=lease_ns,
+        election_timeout_ns=lease_ns + lease_ns // 10,
+        heartbeat_ns=min(int(config.heartbeat_interval_s * 1e9), lease_ns // 4),
+    )
+    return ReplicaConfig(paxos=paxos)
+
+
+def journal_replica_directory(data_dir: str, journal_id: int, replica: int) -> str:
+    """Each replica's write-ahead files live in their own directory (in DSQL, their own AZ)."""
+    journal_dir = os.path.join(data_dir, f"journal-{journal_id}")
+    if os.path.isdir(journal_dir) and any(n.startswith("segment-") for n in os.listdir(journal_dir)):
+        raise RuntimeError(
+            f"{journal_dir} holds a single-log journal from an older dsql; "
+            "this version runs a replicated journal and cannot read it (start on a new --data-dir)"
+        )
+    path = os.path.join(journal_dir, f"replica-{replica}")
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 class EmbeddedCluster:
@@ -45,24 +75,36 @@ class EmbeddedCluster:
         topo = self.topology
         if config.data_dir is not None:
             os.makedirs(config.data_dir, exist_ok=True)
-        self.journals = [
-            Journal(
-                j,
-                journal_directory(config.data_dir, j) if config.data_dir else None,
-                self.clock,
-                subscribers=topo.storage_subscribers(),
-                heartbeat_interval_s=config.heartbeat_interval_s,
-            )
-            for j in range(topo.journal_count)
-        ]
+        # Every journal runs 2f+1 replicas in this process, each with its own
+        # write-ahead files; they still talk only through the transport.
+        replica_config = journal_replica_config(config, topo.journal_replica_count)
+        self.journal_replicas: list[list[JournalReplica]] = []
+        for j in range(topo.journal_count):
+            addresses = topo.journal_addresses(j)
+            replicas = []
+            for r in range(topo.journal_replica_count):
+                disk: Disk
+                if config.data_dir is None:
+                    disk = MemoryDisk()
+                else:
+                    disk = OsDisk(journal_replica_directory(config.data_dir, j, r))
+                replicas.append(
+                    JournalReplica(
+                        j, r, addresses, self.transport, self.clock, disk,
+                        config=replica_config, subscribers=topo.storage_subscribers(),
+                    )  # fmt: skip
+                )
+            self.journal_replicas.append(replicas)
         self.storage_nodes = [
             StorageNode(n, topo, self.transport, self.clock, config.data_dir)
             for n in range(topo.storage_node_count)
         ]
-        for j, journal in enumerate(self.journals):
-            self.transport.serve(topo.journal_address(j), journal)
+        for replicas in self.journal_replicas:
+            for replica in replicas:
+                self.transport.serve(replica.name, replica)
         for n, node in enumerate(self.storage_nodes):
             self.transport.serve(topo.storage_address(n), node)
+        self._replica_scopes: dict[str, trio.CancelScope] = {}
         # Adjudicators start after journal recovery, so their floor (the time
         # before which they know nothing) is above every recovered commit.
         self.adjudicators: list[Adjudicator] = []
@@ -70,8 +112,9 @@ class EmbeddedCluster:
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         try:
             async with trio.open_nursery() as nursery:
-                for journal in self.journals:
-                    await nursery.start(journal.run)
+                for replicas in self.journal_replicas:
+                    for replica in replicas:
+                        await nursery.start(self._run_replica, replica)
                 for node in self.storage_nodes:
                     await nursery.start(node.run)
                 topo = self.topology
@@ -83,8 +126,22 @@ class EmbeddedCluster:
                     await nursery.start(adjudicator.run)
                 task_status.started(self)
         finally:
-            for journal in self.journals:
-                journal.close_files()
+            for replicas in self.journal_replicas:
+                for replica in replicas:
+                    replica.close_files()
+
+    async def _run_replica(self, replica: JournalReplica, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        # Each replica in its own cancel scope, so that one can be killed alone.
+        with trio.CancelScope() as scope:
+            self._replica_scopes[replica.name] = scope
+            await replica.run(task_status=task_status)
+
+    def kill_journal_replica(self, journal_id: int, replica: int) -> None:
+        """Stop one journal replica as a crash would (its synced files stay); for tests."""
+        target = self.journal_replicas[journal_id][replica]
+        self.transport.unserve(target.name)
+        self._replica_scopes[target.name].cancel()
+        target.close_files()
 
     def storage_client(self) -> StorageClient:
         return StorageClient(self.topology, self.transport)

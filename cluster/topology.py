@@ -76,13 +76,25 @@ def default_splits(sql_parts: int, dynamodb_parts: int | None = None) -> tuple[b
 
 @dataclass
 class Topology:
+    # Journals: each is its own Multi-Paxos log of `journal_replica_count`
+    # replicas (2f+1); adjudicators spread commits over all of them and every
+    # storage node merges them by τ_commit.
     journal_count: int = 1
     adjudicator_ranges: RangeMap = field(default_factory=lambda: RangeMap(default_splits(2)))
     shard_ranges: RangeMap = field(default_factory=lambda: RangeMap(default_splits(4)))
     storage_node_count: int = 2
+    journal_replica_count: int = 3
 
-    def journal_address(self, journal_id: int) -> str:
-        return f"journal/{journal_id}"
+    def __post_init__(self) -> None:
+        assert self.journal_count >= 1
+        assert self.journal_replica_count >= 1 and self.journal_replica_count % 2 == 1, "2f+1 journal replicas"
+
+    def journal_address(self, journal_id: int, replica: int = 0) -> str:
+        return f"journal/{journal_id}/{replica}"
+
+    def journal_addresses(self, journal_id: int) -> list[str]:
+        """Every replica of one journal, in replica order."""
+        return [self.journal_address(journal_id, r) for r in range(self.journal_replica_count)]
 
     def adjudicator_address(self, index: int) -> str:
         return f"adjudicator/{index}"
@@ -91,6 +103,7 @@ class Topology:
         return f"storage/{node}"
 
     def journal_for_adjudicator(self, index: int) -> int:
+        """The journal an adjudicator tries first (it spreads its commits over all of them)."""
         return index % self.journal_count
 
     @property

@@ -1,180 +1,160 @@
-"""Write-ahead files of a journal: framed, checksummed records in segments.
+"""Write-ahead files: checksummed frames in numbered segment files on a `Disk`.
 
-A record on disk is `u32 length | u32 crc32c(body) | body`, where the body is
-the msgpack of (position, τ, payload). Segments are files named after the
-first position they hold; a new one starts past `segment_bytes_max`.
+A frame on disk is `u32 length | u32 crc32c(body) | body`; what a body means
+is the caller's business (`journal.wal`). Frames are appended to the newest
+segment, `wal-<sequence>.log`; a new segment starts once the newest passes
+`segment_bytes_max`, and it begins with header frames the caller supplies
+(its durable state in brief), so that older segments can be deleted without
+losing anything still needed.
 
 Recovery reads every segment in order and stops at the first frame that is
-short or whose checksum fails: that is a torn write from a crash (the bytes
-after the last fsync), so the file is cut there and the frame is never
-applied. A bad frame followed by good ones would be corruption of
-acknowledged data, which the caller reports rather than hides.
+short or fails its checksum. In the newest segment that is a torn write from
+a crash (bytes after the last sync, which nobody was told about), so the file
+is cut there and nothing after it is applied. A bad frame in an older segment
+would be damage to data that was synced and acknowledged: that is reported
+(`CorruptJournal`), never silently cut.
 
-Everything here is synchronous file I/O; the journal runs it in a worker
-thread so fsync never stalls the event loop.
+A frame's checksum is computed when it is written and checked again whenever
+it is read back.
 """
 
 from __future__ import annotations
 
-import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import crc32c
 
-from cluster import codec
+from cluster.disk import Disk
 
 _frame_header = struct.Struct(">II")
 FRAME_HEADER_BYTES = _frame_header.size
 # Why 64 MiB: big enough that rotation is rare at full speed, small enough that
 # compaction frees space in useful steps.
 SEGMENT_BYTES_MAX = 64 * 1024 * 1024
-# A frame longer than this is garbage, not a record (records are bounded by
-# the 10 MiB transaction size limit plus framing).
+# A frame longer than this is garbage, not a record: a frame holds at most one
+# slot, and a slot at most one 10 MiB transaction beyond its byte budget.
 FRAME_BYTES_MAX = 64 * 1024 * 1024
+_PREFIX = "wal-"
+_SUFFIX = ".log"
 
 
 class CorruptJournal(Exception):
-    """A damaged record in the middle of the log: acknowledged data is at risk."""
+    """A damaged frame where no torn write can be: acknowledged data is at risk."""
 
 
 @dataclass(frozen=True, slots=True)
-class Record:
-    position: int
-    tau: int
-    payload: bytes
+class Location:
+    """Where a frame lives: enough to read it back without scanning."""
+
+    segment: int
+    offset: int
+    length: int  # of the whole frame, header included
 
 
-def encode_frame(record: Record) -> bytes:
-    body = codec.encode((record.position, record.tau, record.payload))
+def encode_frame(body: bytes) -> bytes:
     return _frame_header.pack(len(body), crc32c.crc32c(body)) + body
 
 
-def _segment_name(first_position: int) -> str:
-    return f"segment-{first_position:020d}.log"
-
-
-def list_segments(directory: str) -> list[tuple[int, str]]:
-    out = []
-    for name in os.listdir(directory):
-        if name.startswith("segment-") and name.endswith(".log"):
-            out.append((int(name[8:-4]), os.path.join(directory, name)))
-    out.sort()
-    return out
-
-
-def read_frames(path: str) -> Iterator[tuple[int, Record]]:
-    """(offset after the frame, record) for each good frame, stopping at the first bad one."""
-    with open(path, "rb") as f:
-        data = f.read()
+def parse_frames(data: bytes) -> tuple[list[tuple[int, int, bytes]], int]:
+    """(offset, frame length, body) of each good frame, and where the good frames end."""
+    frames = []
     offset = 0
     while offset + FRAME_HEADER_BYTES <= len(data):
         length, checksum = _frame_header.unpack_from(data, offset)
         start = offset + FRAME_HEADER_BYTES
         end = start + length
         if length > FRAME_BYTES_MAX or end > len(data):
-            return
+            break
         body = data[start:end]
         if crc32c.crc32c(body) != checksum:
-            return
-        position, tau, payload = codec.decode(body)
-        yield end, Record(position, tau, payload)
+            break
+        frames.append((offset, end - offset, body))
         offset = end
+    return frames, offset
 
 
-class SegmentWriter:
-    """Appends frames to the current segment and fsyncs them."""
-
-    def __init__(self, directory: str, next_position: int) -> None:
-        self.directory = directory
-        self._file = None
-        self._file_bytes = 0
-        self._next_position = next_position
-        existing = list_segments(directory)
-        if existing:
-            path = existing[-1][1]
-            self._file = open(path, "ab")  # noqa: SIM115 - kept open for the journal's life
-            self._file_bytes = self._file.tell()
-
-    def write_and_sync(self, frames: bytes, first_position: int, last_position: int) -> None:
-        if self._file is None or self._file_bytes >= SEGMENT_BYTES_MAX:
-            self._rotate(first_position)
-        self._file.write(frames)
-        self._file.flush()
-        os.fdatasync(self._file.fileno())
-        self._file_bytes += len(frames)
-        self._next_position = last_position + 1
-
-    def _rotate(self, first_position: int) -> None:
-        if self._file is not None:
-            self._file.close()
-        path = os.path.join(self.directory, _segment_name(first_position))
-        self._file = open(path, "ab")  # noqa: SIM115
-        self._file_bytes = self._file.tell()
-        _fsync_directory(self.directory)
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+def segment_name(sequence: int) -> str:
+    return f"{_PREFIX}{sequence:010d}{_SUFFIX}"
 
 
-def recover(directory: str) -> list[Record]:
-    """Every intact record, in order; torn tails are cut off the files."""
-    os.makedirs(directory, exist_ok=True)
-    records: list[Record] = []
-    segments = list_segments(directory)
-    for index, (_, path) in enumerate(segments):
-        good_end = 0
-        for good_end, record in read_frames(path):  # noqa: B007 - good_end is used after the loop
-            if records and record.position != records[-1].position + 1:
-                raise CorruptJournal(f"{path}: position {record.position} after {records[-1].position}")
-            records.append(record)
-        size = os.path.getsize(path)
-        if good_end < size:
-            if index != len(segments) - 1:
-                raise CorruptJournal(f"{path}: damaged record at byte {good_end} before later segments")
-            with open(path, "r+b") as f:
-                f.truncate(good_end)
-                f.flush()
-                os.fsync(f.fileno())
-    return records
+def _sequence_of(name: str) -> int | None:
+    if name.startswith(_PREFIX) and name.endswith(_SUFFIX):
+        digits = name[len(_PREFIX) : -len(_SUFFIX)]
+        if digits.isdigit():
+            return int(digits)
+    return None
 
 
-def read_range(directory: str, from_position: int, max_records: int) -> list[Record]:
-    """Records at positions ≥ from_position from disk (the slow path for lagging readers)."""
-    out: list[Record] = []
-    segments = list_segments(directory)
-    for i, (_, path) in enumerate(segments):
-        following_first = segments[i + 1][0] if i + 1 < len(segments) else None
-        if following_first is not None and following_first <= from_position:
-            continue
-        for _, record in read_frames(path):
-            if record.position >= from_position:
-                out.append(record)
-                if len(out) >= max_records:
-                    return out
-    return out
+class SegmentFiles:
+    """The segments of one write-ahead log."""
 
+    def __init__(self, disk: Disk, *, segment_bytes_max: int = SEGMENT_BYTES_MAX) -> None:
+        self.disk = disk
+        self.segment_bytes_max = segment_bytes_max
+        self._segments: list[int] = []  # sequences, ascending
+        self._current_bytes = 0
+        self.torn_bytes_cut = 0  # how much recovery cut off (tests and logs)
 
-def delete_segments_below(directory: str, position: int) -> int:
-    """Remove segments whose every record is below `position`; returns how many."""
-    segments = list_segments(directory)
-    removed = 0
-    for i, (_, path) in enumerate(segments[:-1]):
-        following_first = segments[i + 1][0]
-        if following_first <= position:
-            os.remove(path)
-            removed += 1
-    if removed:
-        _fsync_directory(directory)
-    return removed
+    @property
+    def segments(self) -> list[int]:
+        return list(self._segments)
 
+    async def recover(self) -> list[tuple[Location, bytes]]:
+        """Every intact frame in order; a torn tail of the newest segment is cut off."""
+        sequences = sorted(s for s in map(_sequence_of, await self.disk.names()) if s is not None)
+        out: list[tuple[Location, bytes]] = []
+        for index, sequence in enumerate(sequences):
+            name = segment_name(sequence)
+            data = await self.disk.read(name)
+            frames, good_end = parse_frames(data)
+            for offset, length, body in frames:
+                out.append((Location(sequence, offset, length), body))
+            if good_end < len(data):
+                if index != len(sequences) - 1:
+                    raise CorruptJournal(f"{name}: damaged frame at byte {good_end} before later segments")
+                self.torn_bytes_cut += len(data) - good_end
+                await self.disk.truncate(name, good_end)
+            self._current_bytes = good_end
+        self._segments = sequences
+        return out
 
-def _fsync_directory(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    async def write(self, bodies: list[bytes], header: Callable[[], list[bytes]]) -> list[Location]:
+        """Append frames and sync once; their locations, in order.
+
+        `header()` gives the frames a new segment must start with; it is
+        called only when this write starts one.
+        """
+        frames: list[bytes] = []
+        if not self._segments or self._current_bytes >= self.segment_bytes_max:
+            sequence = self._segments[-1] + 1 if self._segments else 1
+            self._segments.append(sequence)
+            self._current_bytes = 0
+            frames.extend(encode_frame(b) for b in header())
+        first_own = len(frames)
+        frames.extend(encode_frame(b) for b in bodies)
+        data = b"".join(frames)
+        sequence = self._segments[-1]
+        start = await self.disk.append(segment_name(sequence), data, sync=True)
+        assert start == self._current_bytes, (start, self._current_bytes)
+        locations = []
+        offset = start
+        for i, frame in enumerate(frames):
+            if i >= first_own:
+                locations.append(Location(sequence, offset, len(frame)))
+            offset += len(frame)
+        self._current_bytes = offset
+        return locations
+
+    async def read_frame(self, location: Location) -> bytes:
+        data = await self.disk.read_at(segment_name(location.segment), location.offset, location.length)
+        frames, _ = parse_frames(data)
+        if len(frames) != 1 or frames[0][1] != location.length:
+            raise CorruptJournal(f"{segment_name(location.segment)}: bad frame at byte {location.offset}")
+        return frames[0][2]
+
+    async def remove(self, sequence: int) -> None:
+        assert sequence != self._segments[-1], "the newest segment is never removed"
+        self._segments.remove(sequence)
+        await self.disk.remove(segment_name(sequence))

@@ -1,8 +1,14 @@
 """A storage node: replicas of range shards, fed by the journals.
 
-A node subscribes to every journal, merges their streams, and applies each
-committed post-image to the replica of the shard that owns its key (the
-crossbar's job in DSQL). It serves reads as of a τ:
+A node subscribes to every journal, merges their streams by τ_commit, and
+applies each committed post-image to the replica of the shard that owns its
+key (the crossbar's job in DSQL). Each journal is a set of replicas; the node
+reads from any of them (the leader first) and moves to another when one
+fails, resuming from the position it has received. Records of one journal
+arrive in τ order; across journals a record is applied only once every
+journal has shown (by a later record or a closed timestamp) that nothing at
+or below its τ can still come, and then in τ order. It serves reads as of a
+τ:
 
 - A strong read at τ first waits until the node's watermark reaches τ. The
   watermark is the minimum over journals of each journal's closed timestamp,
@@ -29,6 +35,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
 
 import trio
 
@@ -36,6 +43,8 @@ from cluster import codec
 from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport, wire_error
+from journal.client import JournalClient
+from journal.errors import JournalUnavailable, PositionCompacted
 from storage.mvcc import VersionStore, keep_where_true, project
 
 log = logging.getLogger(__name__)
@@ -47,6 +56,8 @@ READ_WAIT_TIMEOUT_S = 15.0
 # Records per subscription poll: one poll's apply work stays a few ms.
 POLL_RECORDS_MAX = 2_000
 POLL_WAIT_S = 1.0
+# After a failed poll (no journal replica answered), wait this long before the next.
+POLL_RETRY_S = 0.05
 # A scan page: bounded so one reply is bounded in memory and transport time.
 SCAN_PAGE_ROWS_MAX = 10_000
 # Versions are kept this long behind the watermark (the transaction age
@@ -97,9 +108,15 @@ class StorageNode:
         shard_count = len(topology.shard_ranges)
         hosted = range(shard_count) if hosted_shards is None else hosted_shards
         self.shards: list[VersionStore | None] = [VersionStore() if i in hosted else None for i in range(shard_count)]
-        self._journals = [transport.connect(topology.journal_address(j)) for j in range(topology.journal_count)]
+        self._journals = [
+            JournalClient(transport, topology.journal_addresses(j)) for j in range(topology.journal_count)
+        ]
         count = topology.journal_count
         self.applied = [0] * count  # last position applied, per journal
+        self._received = [0] * count  # last position read, per journal (>= applied)
+        # Records read but not yet applied: they wait for the other journals
+        # to pass their τ (only ever non-empty with more than one journal).
+        self._pending: list[deque[tuple[int, int, bytes]]] = [deque() for _ in range(count)]
         self.closed = [0] * count  # closed timestamp, per journal
         self._closes_waiting: list[list[tuple[int, int]]] = [[] for _ in range(count)]
         self.watermark = 0
@@ -121,8 +138,7 @@ class StorageNode:
             for j in range(len(self._journals)):
                 nursery.start_soon(self._subscribe, j)
             nursery.start_soon(self._gc_loop)
-            if self.data_dir is not None:
-                nursery.start_soon(self._checkpoint_loop)
+            nursery.start_soon(self._checkpoint_loop)
             task_status.started()
 
     def pause(self) -> None:
@@ -228,8 +244,14 @@ class StorageNode:
         raise StorageUnavailable(f"storage node {self.node_id} did not reach τ {tau} in time")
 
     async def _request_close(self, j: int, tau: int) -> None:
-        closed_tau, position = await self._journals[j].call("close", tau)
-        if self.applied[j] >= position:
+        try:
+            closed_tau, position = await self._journals[j].close(tau)
+        except JournalUnavailable as exc:
+            # No leader right now (an election): the read waits for the
+            # subscription instead, and fails only past its own timeout.
+            log.info("storage node %d: close(%d) on journal %d failed: %s", self.node_id, tau, j, exc)
+            return
+        if self._received[j] >= position:
             self._advance(j, closed_tau)
         else:
             self._closes_waiting[j].append((position, closed_tau))
@@ -240,39 +262,74 @@ class StorageNode:
         self.closed[j] = closed_tau
         watermark = min(self.closed)
         if watermark > self.watermark:
+            if len(self._pending) > 1:
+                self._apply_merged(watermark)
             self.watermark = watermark
             self._advanced.set()
             self._advanced = trio.Event()
+
+    def _apply_merged(self, frontier: int) -> None:
+        """Apply, in τ order, every record read from any journal with τ <= frontier
+        (every journal has shown that nothing more at or below it can come)."""
+        pending = self._pending
+        while True:
+            best = -1
+            best_tau = frontier + 1
+            for j, queue in enumerate(pending):
+                if queue and queue[0][1] < best_tau:
+                    best, best_tau = j, queue[0][1]
+            if best < 0:
+                return
+            position, tau, payload = pending[best].popleft()
+            self._apply(tau, payload)
+            self.applied[best] = position
+            self._since_checkpoint += 1
 
     # -- applying the journals ---------------------------------------------
 
     async def _subscribe(self, j: int) -> None:
         journal = self._journals[j]
+        merged = len(self._journals) > 1
         while True:
             if self.paused:
                 await self._unpaused.wait()
-            records, closed_tau, tail = await journal.call(
-                "read", self.name, self.applied[j] + 1, POLL_RECORDS_MAX, POLL_WAIT_S
-            )
+            try:
+                records, closed_tau, tail = await journal.read(
+                    self.name, self._received[j] + 1, POLL_RECORDS_MAX, POLL_WAIT_S
+                )
+            except (JournalUnavailable, PositionCompacted) as exc:
+                log.warning("storage node %d: journal %d read failed: %s", self.node_id, j, exc)
+                await trio.sleep(POLL_RETRY_S)
+                continue
             if self.paused:
                 # Drop what arrived while pausing; it is read again on resume.
                 continue
             last_tau = 0
-            for position, tau, payload in records:
-                assert position == self.applied[j] + 1, "journal records must arrive in order"
-                self._apply(tau, payload)
-                self.applied[j] = position
+            for record in records:
+                position, tau, payload = record
+                assert position == self._received[j] + 1, "journal records must arrive in order"
+                assert tau > last_tau, "τ rises along a journal"
+                self._received[j] = position
                 last_tau = tau
-            self.applied[j] = max(self.applied[j], tail)
-            self._since_checkpoint += len(records)
+                if merged:
+                    self._pending[j].append(record)
+                else:
+                    self._apply(tau, payload)
+                    self.applied[j] = position
+            if not merged:
+                self._since_checkpoint += len(records)
+            if tail > self._received[j]:
+                self._received[j] = tail
+                if not merged:
+                    self.applied[j] = tail
             # A record at τ means no later record of this journal is at or
             # below τ, so τ is closed too.
             self._advance(j, max(last_tau, closed_tau))
             waiting = self._closes_waiting[j]
             if waiting:
-                ready = [c for p, c in waiting if p <= self.applied[j]]
+                ready = [c for p, c in waiting if p <= self._received[j]]
                 if ready:
-                    self._closes_waiting[j] = [(p, c) for p, c in waiting if p > self.applied[j]]
+                    self._closes_waiting[j] = [(p, c) for p, c in waiting if p > self._received[j]]
                     self._advance(j, max(ready))
 
     def _apply(self, tau: int, payload: bytes) -> None:
@@ -324,6 +381,13 @@ class StorageNode:
     async def checkpoint(self) -> None:
         """Write every shard's newest versions and the journal positions they reflect."""
         if self.data_dir is None:
+            # Nothing to write, and nothing to replay after a restart (the
+            # journals are in memory too): the journals may forget what has
+            # been applied here.
+            self._since_checkpoint = 0
+            self._last_checkpoint_s = time.monotonic()
+            for j, journal in enumerate(self._journals):
+                await journal.checkpointed(self.name, self.applied[j])
             return
         header = {
             "applied": list(self.applied),
@@ -338,7 +402,7 @@ class StorageNode:
         path = self._checkpoint_path()
         await trio.to_thread.run_sync(_write_checkpoint, path, header, items)
         for j, journal in enumerate(self._journals):
-            await journal.call("checkpointed", self.name, header["applied"][j])
+            await journal.checkpointed(self.name, header["applied"][j])
 
     async def _load_checkpoint(self) -> None:
         path = self._checkpoint_path()
@@ -348,6 +412,7 @@ class StorageNode:
         if len(header["applied"]) != len(self.applied):
             raise RuntimeError("checkpoint was written for a different number of journals")
         self.applied = list(header["applied"])
+        self._received = list(self.applied)
         self.catalog_versions = [(header["catalog_tau"], header["catalog_version"])]
         for shard, shard_items in items.items():
             if self.shards[shard] is not None:

@@ -1,0 +1,166 @@
+"""How the other parts reach a journal: find the leader, fail over, never guess.
+
+A journal is 2f+1 replicas at known addresses. Appends and closes go to the
+leader (remembered from the last answer, or from a `NotLeader` hint); reads
+go to any replica, the leader first, and move to another when one fails.
+
+What an append's caller may conclude is exact (see `journal.errors`):
+the client retries only answers that prove nothing was appended (a
+`NotLeader` reply, a call that never reached a handler) and turns everything
+else (a timeout, a lost reply, a failed handler) into `AppendUncertain`,
+because sending the append again could append it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import trio
+
+from cluster.transport import RemoteError, Unreachable
+from journal.errors import AppendUncertain, JournalUnavailable, NotLeader
+
+log = logging.getLogger(__name__)
+
+# An append is given this long in all (leader changes included) before the
+# caller hears "uncertain": longer than the replica's own append wait, so
+# that the replica's exact answer usually arrives first.
+APPEND_TIMEOUT_S = 12.0
+CLOSE_TIMEOUT_S = 2.0
+# While no replica knows a leader (an election), wait this long between tries.
+NO_LEADER_BACKOFF_S = 0.02
+# A read long poll gets this much longer than it asked for before the call is
+# abandoned and another replica is tried.
+READ_MARGIN_S = 5.0
+
+
+class JournalClient:
+    def __init__(self, transport: Any, addresses: list[str], *, append_timeout_s: float = APPEND_TIMEOUT_S) -> None:
+        assert addresses
+        self.addresses = list(addresses)
+        self._replicas = [transport.connect(a) for a in addresses]
+        self.leader = 0  # the replica to try first
+        self.reader = 0
+        self.append_timeout_s = append_timeout_s
+        self.failovers = 0
+
+    def _next(self, index: int) -> int:
+        return (index + 1) % len(self._replicas)
+
+    async def append(self, payload: bytes, tau_min: int, tau_max: int = 0) -> tuple[int, int]:
+        """Append one record; (position, τ) once it is chosen.
+
+        Raises JournalUnavailable (certainly not appended) or AppendUncertain.
+        """
+        deadline = trio.current_time() + self.append_timeout_s
+        target = self.leader
+        tries = 0
+        while True:
+            remaining = deadline - trio.current_time()
+            if remaining <= 0:
+                raise JournalUnavailable(f"no journal leader within {self.append_timeout_s:g} s")
+            with trio.move_on_after(remaining) as scope:
+                try:
+                    result = await self._replicas[target].call("append", payload, tau_min, tau_max)
+                except NotLeader as exc:
+                    tries += 1
+                    if 0 <= exc.leader < len(self._replicas) and exc.leader != target:
+                        target = exc.leader
+                    else:
+                        target = self._next(target)
+                        if tries % len(self._replicas) == 0:
+                            await trio.sleep(NO_LEADER_BACKOFF_S)
+                    continue
+                except AppendUncertain:
+                    raise
+                except JournalUnavailable:
+                    raise
+                except Unreachable as exc:
+                    if type(exc) is not Unreachable:
+                        # A subclass that is not a journal error: the
+                        # transport lost the reply, not the request.
+                        raise AppendUncertain(tau_max, f"reply lost: {exc}") from None
+                    tries += 1
+                    target = self._next(target)
+                    if tries % len(self._replicas) == 0:
+                        await trio.sleep(NO_LEADER_BACKOFF_S)
+                    continue
+                except RemoteError as exc:
+                    raise AppendUncertain(tau_max, f"replica failed: {exc}") from None
+                self.leader = target
+                return result[0], result[1]
+            if scope.cancelled_caught:
+                raise AppendUncertain(tau_max, "append timed out")
+
+    async def close(self, tau: int) -> tuple[int, int]:
+        """(closed τ, position) from the leader; raises JournalUnavailable if none answers."""
+        deadline = trio.current_time() + CLOSE_TIMEOUT_S
+        target = self.leader
+        tries = 0
+        last_error: Exception | None = None
+        while trio.current_time() < deadline:
+            with trio.move_on_after(deadline - trio.current_time()):
+                try:
+                    result = await self._replicas[target].call("close", tau)
+                except NotLeader as exc:
+                    last_error = exc
+                    tries += 1
+                    if 0 <= exc.leader < len(self._replicas) and exc.leader != target:
+                        target = exc.leader
+                    else:
+                        target = self._next(target)
+                        if tries % len(self._replicas) == 0:
+                            await trio.sleep(NO_LEADER_BACKOFF_S)
+                    continue
+                except (Unreachable, RemoteError) as exc:
+                    last_error = exc
+                    tries += 1
+                    target = self._next(target)
+                    if tries % len(self._replicas) == 0:
+                        await trio.sleep(NO_LEADER_BACKOFF_S)
+                    continue
+                # Read from the leader too: it learns chosen slots first.
+                self.leader = self.reader = target
+                return result[0], result[1]
+        raise JournalUnavailable(f"close({tau}) not answered: {last_error}")
+
+    async def read(
+        self, subscriber: str, from_position: int, max_records: int, wait_s: float
+    ) -> tuple[list[tuple[int, int, bytes]], int, int]:
+        """One poll of the chosen log from some replica; raises JournalUnavailable if none answers."""
+        last_error: Exception | None = None
+        target = self.reader
+        for _ in range(len(self._replicas)):
+            with trio.move_on_after(wait_s + READ_MARGIN_S):
+                try:
+                    records, closed, tail = await self._replicas[target].call(
+                        "read", subscriber, from_position, max_records, wait_s
+                    )
+                except (Unreachable, RemoteError) as exc:
+                    last_error = exc
+                    target = self._next(target)
+                    self.failovers += 1
+                    continue
+                self.reader = target
+                return list(records), closed, tail
+            last_error = TimeoutError(f"read from {self.addresses[target]} timed out")
+            target = self._next(target)
+        raise JournalUnavailable(f"no journal replica answered a read: {last_error}")
+
+    async def checkpointed(self, subscriber: str, position: int) -> None:
+        """Tell every replica (each compacts its own files); unreachable ones hear next time."""
+        for replica in self._replicas:
+            try:
+                await replica.call("checkpointed", subscriber, position)
+            except (Unreachable, RemoteError) as exc:
+                log.debug("checkpointed(%s, %d) not delivered: %s", subscriber, position, exc)
+
+    async def status(self) -> list[dict | None]:
+        out: list[dict | None] = []
+        for replica in self._replicas:
+            try:
+                out.append(await replica.call("status"))
+            except (Unreachable, RemoteError):
+                out.append(None)
+        return out

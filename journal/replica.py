@@ -1,0 +1,551 @@
+"""One journal replica: the trio shell around the Multi-Paxos core.
+
+The core (`journal.paxos`) decides; this module does the I/O it asks for:
+
+* Disk. Records the core asks to persist join the open batch; one writer
+  task writes a batch to the write-ahead segments with one sync, and only
+  then releases the replies that depend on it. While one batch syncs the next
+  fills, so each replica syncs once per batch, not per transaction (group
+  commit), and the sync runs in a worker thread (`OsDisk`).
+* Network. Each peer has an outbox and a sender task that ships everything
+  queued as one `deliver` call; the protocol tolerates loss, so a full outbox
+  drops its oldest messages. Messages to this replica itself go straight back
+  into the core.
+* Time. A ticker drives elections, heartbeats and retransmissions; `Now`
+  carries the monotonic clock (leases) and the bounded clock (τ).
+* Service. `append`, `close`, `read`, `checkpointed` and `status` are the
+  journal's RPC interface (see `journal/__init__.py`); `deliver` carries
+  replica-to-replica messages.
+
+Clock, transport, disk and the monotonic time source are arguments, so the
+simulator runs this same shell on trio's MockClock with a faulty network
+and a disk that forgets unsynced writes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import trio
+
+from cluster.clock import Clock
+from cluster.disk import Disk, MemoryDisk
+from journal import wal
+from journal.errors import AppendUncertain, JournalUnavailable, NotLeader, PositionCompacted
+from journal.log import ChosenLog
+from journal.messages import Learn, Message, Value, describe, from_wire, value_bytes
+from journal.paxos import Now, Output, PaxosConfig, PaxosCore, Role
+from journal.segments import SEGMENT_BYTES_MAX, Location, SegmentFiles
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReplicaConfig:
+    paxos: PaxosConfig = field(default_factory=PaxosConfig)
+    # The core's timers are multiples of this; 5 ms keeps heartbeats within
+    # 5 ms of due at a few hundred wake-ups a second.
+    tick_s: float = 0.005
+    # An append waits this long for its slot to be chosen, then the caller
+    # hears "uncertain" (with the τ it was given) rather than waiting forever
+    # on a leader that lost its majority.
+    append_wait_s: float = 10.0
+    close_wait_s: float = 5.0
+    # Records kept in memory for subscribers; older ones come from disk.
+    memory_records_max: int = 200_000
+    # A read returns at most this many records so one reply stays bounded.
+    read_records_max: int = 10_000
+    # A long poll waits at most this long, whatever the caller asks.
+    read_wait_max_s: float = 5.0
+    # Messages queued for one peer; past this the oldest are dropped (the
+    # protocol retransmits what matters).
+    outbox_messages_max: int = 20_000
+    # After a failed delivery, wait this long before trying that peer again.
+    peer_retry_s: float = 0.02
+    segment_bytes_max: int = SEGMENT_BYTES_MAX
+
+
+class Observer(Protocol):
+    """Hooks for the simulator's checkers (production passes none)."""
+
+    def durable_accept(self, replica: str, slot: int, ballot: int, value: Value) -> None: ...
+
+    def learned(self, replica: str, slot: int, value: Value) -> None: ...
+
+
+class _Waiter:
+    __slots__ = ("event", "result", "error")
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+        self.result: Any = None
+        self.error: Exception | None = None
+
+
+class _DiskBatch:
+    __slots__ = ("frames", "slots", "accepts", "after", "must_sync")
+
+    def __init__(self) -> None:
+        self.must_sync = False  # holds more than hints (which never cause a sync alone)
+        self.frames: list[bytes] = []
+        self.slots: list[int] = []
+        self.accepts: list[tuple[int, int, Value]] = []
+        self.after: list[tuple[int, Message]] = []
+
+
+class _Outbox:
+    __slots__ = ("messages", "ready")
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.ready = trio.Event()
+
+
+def _monotonic_ns() -> int:
+    return int(trio.current_time() * 1e9)
+
+
+class JournalReplica:
+    def __init__(
+        self,
+        journal_id: int,
+        index: int,
+        addresses: list[str],
+        transport: Any,
+        clock: Clock,
+        disk: Disk | None,
+        *,
+        config: ReplicaConfig | None = None,
+        subscribers: tuple[str, ...] = (),
+        monotonic_ns: Callable[[], int] = _monotonic_ns,
+        observer: Observer | None = None,
+        trace: Callable[[str], None] | None = None,
+    ) -> None:
+        self.config = config or ReplicaConfig()
+        assert len(addresses) == self.config.paxos.replica_count
+        self.journal_id = journal_id
+        self.index = index
+        self.name = addresses[index]
+        self.clock = clock
+        self.disk: Disk = disk if disk is not None else MemoryDisk()
+        self.subscribers = subscribers
+        self._monotonic_ns = monotonic_ns
+        self._observer = observer
+        self._trace = trace
+        self._peers = {i: transport.connect(a) for i, a in enumerate(addresses) if i != index}
+        self._outboxes = {i: _Outbox() for i in self._peers}
+        self.segments = SegmentFiles(self.disk, segment_bytes_max=self.config.segment_bytes_max)
+        self.core: PaxosCore | None = None
+        self.log: ChosenLog | None = None
+        self._batch = _DiskBatch()
+        self._batch_ready = trio.Event()
+        self._writing = False
+        self._flush_needed = trio.Event()
+        self._published = trio.Event()
+        self._waiters: dict[int, _Waiter] = {}
+        self._requests = itertools.count(1)
+        self._locations: dict[int, Location] = {}  # slot -> latest frame, for slots not yet chosen
+        self._segment_max_slot: dict[int, int] = {}
+        self._checkpoints: dict[str, int] = {}
+        self._nursery: trio.Nursery | None = None
+        self.fsyncs = 0
+        self.records_written = 0
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        frames = await self.segments.recover()
+        recovered = wal.recover(frames)
+        self._segment_max_slot = dict(recovered.segment_max_slot)
+        self._locations = dict(recovered.locations)
+        chosen_locations = {slot: location for slot, _, location in recovered.chosen}
+        self.log = ChosenLog(recovered.base_position, recovered.base_tau, self.config.memory_records_max)
+        self.core = PaxosCore(self.index, self.config.paxos, recovered, self._now())
+        self._locations.update(chosen_locations)
+        # Values accepted but not yet known chosen may be chosen later with
+        # the τ they carry; nothing in this process may hand out a τ below them.
+        for _, value in [*recovered.accepted.values(), *((0, v) for v in recovered.learned.values())]:
+            if value[1]:
+                self.clock.observe(value[1][-1][0])
+        if self.segments.torn_bytes_cut:
+            self._note(f"cut a torn tail of {self.segments.torn_bytes_cut} bytes")
+        self._note(
+            f"recovered {recovered.records} records: promised {recovered.promised}, "
+            f"chosen through slot {self.core.chosen_upto}, {len(recovered.accepted)} slots accepted beyond"
+        )
+        self._dispatch()
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            nursery.start_soon(self._disk_loop)
+            nursery.start_soon(self._tick_loop)
+            nursery.start_soon(self._flush_loop)
+            for peer in self._peers:
+                nursery.start_soon(self._send_loop, peer)
+            task_status.started()
+
+    def close_files(self) -> None:
+        self.disk.close()
+
+    def _now(self) -> Now:
+        interval = self.clock.now()
+        return Now(self._monotonic_ns(), interval.earliest, interval.latest)
+
+    def _note(self, text: str) -> None:
+        if self._trace is not None:
+            self._trace(f"{self.name}: {text}")
+        else:
+            log.info("journal %d replica %d: %s", self.journal_id, self.index, text)
+
+    # -- RPC interface -----------------------------------------------------
+
+    async def rpc_deliver(self, sender: int, messages: list) -> None:
+        core = self.core
+        if core is None:
+            return  # still recovering; the sender retransmits
+        now = self._now()
+        for item in messages:
+            core.on_message(sender, from_wire(item), now)
+        self._dispatch()
+
+    async def rpc_append(self, payload: bytes, tau_min: int, tau_max: int = 0) -> tuple[int, int]:
+        core = self._ready_core()
+        request = next(self._requests)
+        waiter = self._waiters[request] = _Waiter()
+        if core.submit(request, payload, tau_min, tau_max, self._now()):
+            self._flush_needed.set()
+        else:
+            self._dispatch()
+        try:
+            with trio.move_on_after(self.config.append_wait_s):
+                await waiter.event.wait()
+        finally:
+            if not waiter.event.is_set():
+                self._waiters.pop(request, None)
+                state, tau = core.abandon(request)
+                if state == "queued":
+                    waiter.error = JournalUnavailable("append not sequenced in time")
+                else:
+                    waiter.error = AppendUncertain(tau or tau_max, "append not chosen in time")
+        if waiter.error is not None:
+            raise waiter.error
+        self.clock.observe(waiter.result[1])
+        return waiter.result
+
+    async def rpc_close(self, tau: int) -> tuple[int, int]:
+        core = self._ready_core()
+        request = next(self._requests)
+        waiter = self._waiters[request] = _Waiter()
+        core.close(request, tau, self._now())
+        self._dispatch()
+        try:
+            with trio.move_on_after(self.config.close_wait_s):
+                await waiter.event.wait()
+        finally:
+            self._waiters.pop(request, None)
+        if not waiter.event.is_set():
+            raise NotLeader(-1, "close not answered in time")
+        if waiter.error is not None:
+            raise waiter.error
+        closed, position = waiter.result
+        self.clock.observe(closed)
+        return closed, position
+
+    async def rpc_read(
+        self, subscriber: str, from_position: int, max_records: int, wait_s: float
+    ) -> tuple[list[tuple[int, int, bytes]], int, int]:
+        core = self._ready_core()
+        chosen = self.log
+        assert chosen is not None
+        if from_position > chosen.end and wait_s > 0:
+            # Long poll: return on the next record or closed-timestamp change.
+            with trio.move_on_after(min(wait_s, self.config.read_wait_max_s)):
+                await self._published.wait()
+        if from_position < chosen.first_position:
+            raise PositionCompacted(chosen.first_position)
+        max_records = max(1, min(max_records, self.config.read_records_max))
+        records = chosen.memory_range(from_position, max_records)
+        if records is None:
+            records = await self._read_from_disk(from_position, max_records)
+        tail = records[-1][0] if records else min(from_position - 1, chosen.end)
+        # The closed timestamp speaks for the whole chosen log, so it is only
+        # given to a subscriber that this reply brings up to the end.
+        closed = 0
+        if tail >= chosen.end:
+            closed = chosen.last_tau
+            if core.closed_position <= tail and core.closed_tau > closed:
+                closed = core.closed_tau
+        return records, closed, tail
+
+    async def rpc_checkpointed(self, subscriber: str, position: int) -> None:
+        self._checkpoints[subscriber] = max(position, self._checkpoints.get(subscriber, 0))
+        if not self.subscribers or any(s not in self._checkpoints for s in self.subscribers):
+            return
+        safe = min(self._checkpoints[s] for s in self.subscribers)
+        core, chosen = self.core, self.log
+        if core is None or chosen is None:
+            return
+        point = chosen.compaction_point(safe)
+        if point is None or point[0] <= core.base_slot:
+            return
+        core.compact(*point, self._now())
+        chosen.drop_before(point[0])
+        self._dispatch()
+        # The BASE record is in the open batch; old segments go once it is on disk.
+        self._batch_ready.set()
+
+    async def rpc_status(self) -> dict:
+        core = self.core
+        if core is None:
+            return {"name": self.name, "role": "recovering"}
+        assert self.log is not None
+        return {
+            "name": self.name,
+            "journal_id": self.journal_id,
+            "index": self.index,
+            "role": core.role.value,
+            "ballot": core.ballot if core.role is not Role.FOLLOWER else core.promised,
+            "leader": core.leader_hint,
+            "chosen_upto": core.chosen_upto,
+            "end_position": self.log.end,
+            "closed_tau": core.closed_tau,
+            "voids": core.voids,
+            "fsyncs": self.fsyncs,
+            "records_written": self.records_written,
+            "segments": len(self.segments.segments),
+        }
+
+    def _ready_core(self) -> PaxosCore:
+        if self.core is None:
+            raise NotLeader(-1, "replica is recovering")
+        return self.core
+
+    # -- carrying out the core's output ------------------------------------
+
+    def _dispatch(self) -> None:
+        """Do what the core asked; messages to this replica go back in at once."""
+        core = self.core
+        assert core is not None
+        while True:
+            out = core.take_output()
+            if not out:
+                return
+            self._carry_out(out)
+
+    def _carry_out(self, out: Output) -> None:
+        for event in out.events:
+            self._note(event)
+        if out.rebase is not None:
+            assert self.log is not None
+            self.log.rebase(out.rebase[1], out.rebase[2])
+        if out.learned:
+            self._publish(out)
+        if out.persist:
+            batch = self._batch
+            batch.frames.extend(out.persist)
+            batch.slots.extend(out.persist_slots)
+            batch.accepts.extend(out.accepts)
+            batch.must_sync = True
+            self._batch_ready.set()
+        if out.persist_lazy:
+            # After the values they cover (in this batch or an earlier one),
+            # but no reason to sync.
+            batch = self._batch
+            batch.frames.extend(out.persist_lazy)
+            batch.slots.extend(0 for _ in out.persist_lazy)
+        if out.send_after:
+            if self._batch.must_sync or self._writing:
+                self._batch.after.extend(out.send_after)
+                self._batch_ready.set()
+            else:
+                self._route(out.send_after)
+        if out.send:
+            self._route(out.send)
+        for request, result, error in out.resolved:
+            waiter = self._waiters.pop(request, None)
+            if waiter is not None:
+                waiter.result, waiter.error = result, error
+                waiter.event.set()
+        for peer, from_slot, base in out.serve_from_disk:
+            if self._nursery is not None:
+                self._nursery.start_soon(self._serve_from_disk, peer, from_slot, base)
+        if out.closed_changed and not out.learned:
+            self._wake_readers()
+        if self.core is not None and self.core.last_tau:
+            self.clock.observe(self.core.last_tau)
+
+    def _route(self, messages: list[tuple[int, Message]]) -> None:
+        core = self.core
+        assert core is not None
+        own = []
+        for to, message in messages:
+            if to == self.index:
+                own.append(message)
+                continue
+            box = self._outboxes[to]
+            box.messages.append(message)
+            if len(box.messages) > self.config.outbox_messages_max:
+                del box.messages[: len(box.messages) // 2]
+            box.ready.set()
+        if own:
+            now = self._now()
+            for message in own:
+                core.on_message(self.index, message, now)
+            # The caller's loop (`_dispatch`) takes the core's new output.
+
+    def _publish(self, out: Output) -> None:
+        chosen = self.log
+        assert chosen is not None
+        for slot, value, first_position, effective, tau_before in out.learned:
+            location = self._locations.pop(slot, None)
+            chosen.append_slot(slot, first_position, effective, tau_before, location)
+            if self._observer is not None:
+                self._observer.learned(self.name, slot, value)
+        self._wake_readers()
+
+    def _wake_readers(self) -> None:
+        self._published.set()
+        self._published = trio.Event()
+
+    # -- tasks -------------------------------------------------------------
+
+    async def _disk_loop(self) -> None:
+        core = self.core
+        assert core is not None
+        while True:
+            await self._batch_ready.wait()
+            self._batch_ready = trio.Event()
+            batch = self._batch
+            if batch.must_sync:
+                self._batch = _DiskBatch()
+                self._writing = True
+                try:
+                    locations = await self.segments.write(batch.frames, self._segment_header)
+                finally:
+                    self._writing = False
+                self.fsyncs += 1
+                self.records_written += len(batch.frames)
+                self._note_locations(batch, locations)
+                if self._observer is not None:
+                    for slot, ballot, value in batch.accepts:
+                        self._observer.durable_accept(self.name, slot, ballot, value)
+                await self._delete_compacted_segments()
+            elif batch.after:
+                # Replies that waited for the batch that was being written;
+                # any hints stay for the next batch.
+                after, batch.after = batch.after, []
+                self._route(after)
+                self._dispatch()
+                continue
+            else:
+                continue
+            if batch.after:
+                self._route(batch.after)
+                self._dispatch()
+
+    def _segment_header(self) -> list[bytes]:
+        core = self.core
+        assert core is not None
+        bodies = core.durable_summary()
+        # The chosen mark restates what older segments hold; if the values it
+        # covers were cut by a torn write, recovery stops at the gap.
+        bodies.append(wal.chosen_record(core.chosen_marked))
+        return bodies
+
+    def _note_locations(self, batch: _DiskBatch, locations: list[Location]) -> None:
+        chosen = self.log
+        assert chosen is not None
+        for slot, location in zip(batch.slots, locations, strict=True):
+            if not slot:
+                continue
+            previous = self._segment_max_slot.get(location.segment, 0)
+            if slot > previous:
+                self._segment_max_slot[location.segment] = slot
+            if chosen.has_slot(slot):
+                chosen.set_location(slot, location)
+            elif slot > chosen.last_slot:
+                self._locations[slot] = location
+
+    async def _delete_compacted_segments(self) -> None:
+        core = self.core
+        assert core is not None
+        segments = self.segments.segments
+        for sequence in segments[:-1]:
+            if self._segment_max_slot.get(sequence, 0) < core.base_slot:
+                await self.segments.remove(sequence)
+                self._segment_max_slot.pop(sequence, None)
+            else:
+                break  # keep segments in order: recovery replays them in sequence
+
+    async def _tick_loop(self) -> None:
+        core = self.core
+        assert core is not None
+        while True:
+            await trio.sleep(self.config.tick_s)
+            core.on_tick(self._now())
+            self._dispatch()
+
+    async def _flush_loop(self) -> None:
+        core = self.core
+        assert core is not None
+        while True:
+            await self._flush_needed.wait()
+            self._flush_needed = trio.Event()
+            core.flush(self._now())
+            self._dispatch()
+
+    async def _send_loop(self, peer: int) -> None:
+        box = self._outboxes[peer]
+        target = self._peers[peer]
+        while True:
+            await box.ready.wait()
+            box.ready = trio.Event()
+            while box.messages:
+                messages, box.messages = box.messages, []
+                try:
+                    await target.call("deliver", self.index, [m.wire() for m in messages])
+                except Exception as exc:  # noqa: BLE001 - any failure is a lost message
+                    if self._trace is not None:
+                        self._trace(f"{self.name}: to {peer} lost {len(messages)} ({type(exc).__name__})")
+                    await trio.sleep(self.config.peer_retry_s)
+
+    async def _serve_from_disk(self, peer: int, from_slot: int, base: tuple[int, int, int] | None) -> None:
+        """Chosen values older than the core keeps in memory, for a lagging peer."""
+        core, chosen = self.core, self.log
+        assert core is not None and chosen is not None
+        slots = []
+        budget = self.config.paxos.message_bytes_max
+        for slot, _, _, location in chosen.slots_from_slot(from_slot, 4096):
+            if location is None:
+                break
+            _, value = wal.value_of(await self.segments.read_frame(location))
+            size = value_bytes(value)
+            if slots and size > budget:
+                break
+            slots.append((slot, value))
+            budget -= size
+        if slots or base is not None:
+            self._outboxes[peer].messages.append(Learn(base, tuple(slots), core.chosen_upto))
+            self._outboxes[peer].ready.set()
+
+    async def _read_from_disk(self, from_position: int, max_records: int) -> list[tuple[int, int, bytes]]:
+        chosen = self.log
+        assert chosen is not None
+        out: list[tuple[int, int, bytes]] = []
+        for _, first_position, tau_before, location in chosen.slots_from(from_position, 4096):
+            if location is None:
+                break
+            _, value = wal.value_of(await self.segments.read_frame(location))
+            for record in ChosenLog.records_of(value, first_position, tau_before):
+                if record[0] >= from_position:
+                    out.append(record)
+            if len(out) >= max_records:
+                break
+        return out[:max_records]
+
+
+def describe_messages(messages: list[Message]) -> str:
+    return "; ".join(describe(m) for m in messages)

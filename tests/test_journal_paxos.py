@@ -1,0 +1,357 @@
+"""The Multi-Paxos core without trio: messages in, effects out.
+
+A small harness plays the shell: it keeps each replica's persisted records,
+delivers messages (replies that depend on a record only after the record is
+"synced", which here is at once), and moves time by hand. The simulator
+(`tests/test_sim_journal.py`) runs the real shell under faults; these tests
+pin down the rules one at a time.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import pytest
+
+from journal import wal
+from journal.errors import AppendRefused, NotLeader
+from journal.messages import (
+    Accept,
+    Accepted,
+    Learn,
+    LearnRequest,
+    Nack,
+    Prepare,
+    Promise,
+    effective_records,
+    make_ballot,
+)
+from journal.paxos import Bug, Now, PaxosConfig, PaxosCore, Role
+from journal.segments import Location
+
+MS = 1_000_000
+EPOCH = 1_750_000_000 * 1_000_000_000
+CONFIG = PaxosConfig(replica_count=3, lease_ns=200 * MS, election_timeout_ns=220 * MS, heartbeat_ns=20 * MS)
+
+
+class Harness:
+    def __init__(self, n: int = 3, config: PaxosConfig = CONFIG, recovered: list[wal.Recovered] | None = None) -> None:
+        self.mono = 10 * MS
+        self.config = config
+        self.disks: list[list[bytes]] = [[] for _ in range(n)]
+        self.queue: deque = deque()
+        self.down: set[int] = set()
+        self.cut: set[tuple[int, int]] = set()
+        self.learned: list[list[tuple[int, int, bytes]]] = [[] for _ in range(n)]
+        self.results: dict[int, object] = {}
+        self.sent_before_sync: list = []
+        recovered = recovered or [wal.Recovered() for _ in range(n)]
+        self.cores = [PaxosCore(i, config, recovered[i], self.now()) for i in range(n)]
+        for i in range(n):
+            self._drain(i)
+        self._ids = 0
+
+    def now(self) -> Now:
+        tau = EPOCH + self.mono
+        return Now(self.mono, tau, tau)
+
+    def _drain(self, i: int) -> None:
+        out = self.cores[i].take_output()
+        self.disks[i] += out.persist + out.persist_lazy
+        for to, message in out.send:
+            if isinstance(message, (Accepted, Promise)):
+                self.sent_before_sync.append(message)
+            self.queue.append((i, to, message))
+        for to, message in out.send_after:
+            self.queue.append((i, to, message))
+        for _, _, _, effective, _ in out.learned:
+            self.learned[i].extend(effective)
+        for request, result, error in out.resolved:
+            self.results[request] = error if error is not None else result
+        for peer, from_slot, base in out.serve_from_disk:
+            self._serve_from_disk(i, peer, from_slot, base)
+
+    def _serve_from_disk(self, i: int, peer: int, from_slot: int, base) -> None:
+        """What the shell does: read chosen values back from the replica's records."""
+        state = wal.recover([(Location(1, k, 0), body) for k, body in enumerate(self.disks[i])])
+        slots = tuple((s, v) for s, v, _ in state.chosen if s >= from_slot)
+        self.queue.append((i, peer, Learn(base, slots, self.cores[i].chosen_upto)))
+
+    def deliver(self, steps: int = 100_000) -> None:
+        for _ in range(steps):
+            if not self.queue:
+                return
+            sender, to, message = self.queue.popleft()
+            if to in self.down or sender in self.down or (sender, to) in self.cut:
+                continue
+            self.cores[to].on_message(sender, message, self.now())
+            self._drain(to)
+
+    def run(self, ms: int) -> None:
+        for _ in range(ms):
+            self.mono += MS
+            for i, core in enumerate(self.cores):
+                if i not in self.down:
+                    core.on_tick(self.now())
+                    self._drain(i)
+            self.deliver()
+
+    def leader(self) -> int:
+        leaders = [i for i, c in enumerate(self.cores) if c.role is Role.LEADER and i not in self.down]
+        assert len(leaders) == 1, leaders
+        return leaders[0]
+
+    def append(self, payload: bytes, tau_min: int = 0, tau_max: int = 0, at: int | None = None) -> int:
+        self._ids += 1
+        target = self.leader() if at is None else at
+        self.cores[target].submit(self._ids, payload, tau_min, tau_max, self.now())
+        self.cores[target].flush(self.now())
+        self._drain(target)
+        return self._ids
+
+    def restart(self, i: int) -> None:
+        """kill -9 and back: the core is rebuilt from what it persisted."""
+        frames = [(Location(1, k, 0), body) for k, body in enumerate(self.disks[i])]
+        self.cores[i] = PaxosCore(i, self.config, wal.recover(frames), self.now())
+        self.learned[i] = []
+        self._drain(i)
+
+
+def test_a_leader_is_elected_and_appends_get_dense_positions_and_rising_tau():
+    h = Harness()
+    h.run(5)
+    assert h.leader() == 0, "a fresh replica 0 campaigns at once"
+    requests = [h.append(b"r%d" % i) for i in range(10)]
+    h.run(5)
+    positions = [h.results[r][0] for r in requests]
+    assert sorted(positions) == list(range(1, 11))
+    taus = [h.results[r][1] for r in sorted(requests, key=lambda r: h.results[r][0])]
+    assert taus == sorted(taus) and len(set(taus)) == 10
+    h.run(30)
+    for i in range(3):
+        assert [p for p, _, _ in h.learned[i]] == list(range(1, 11)), f"replica {i} learns every slot"
+
+
+def test_tau_respects_tau_min_and_tau_max():
+    h = Harness()
+    h.run(5)
+    far = EPOCH + 10**12
+    ok = h.append(b"a", tau_min=far)
+    refused = h.append(b"b", tau_min=0, tau_max=EPOCH)  # τ would have to exceed it
+    h.run(5)
+    assert h.results[ok][1] == far
+    assert isinstance(h.results[refused], AppendRefused)
+    later = h.append(b"c")
+    h.run(5)
+    assert h.results[later][1] > far, "τ rises with position, whatever the clock says"
+
+
+def test_replies_wait_for_the_sync_of_what_they_reveal():
+    h = Harness()
+    h.run(20)
+    h.append(b"x")
+    h.run(5)
+    assert h.sent_before_sync == [], "Accepted and Promise go out only after their records are synced"
+
+
+def test_reply_before_sync_bug_is_visible_to_the_harness():
+    h = Harness(config=PaxosConfig(**{**CONFIG.__dict__, "bug": Bug.REPLY_BEFORE_SYNC}))
+    h.run(20)
+    h.append(b"x")
+    h.run(5)
+    assert h.sent_before_sync, "the broken variant answers before syncing"
+
+
+def test_not_leader_points_at_the_leader():
+    h = Harness()
+    h.run(50)
+    request = h.append(b"x", at=1)
+    assert isinstance(h.results[request], NotLeader) and h.results[request].leader == 0
+
+
+def test_failover_keeps_chosen_records_and_tau_rises_across_leaders():
+    h = Harness()
+    h.run(5)
+    first = [h.append(b"a%d" % i) for i in range(5)]
+    h.run(5)
+    old_tau = max(h.results[r][1] for r in first)
+    h.down.add(0)
+    h.run(100)
+    assert all(c.role is not Role.LEADER for c in h.cores[1:]), "followers honour the old leader's lease"
+    h.run(400)
+    new_leader = h.leader()
+    assert new_leader in (1, 2)
+    second = [h.append(b"b%d" % i) for i in range(5)]
+    h.run(10)
+    assert sorted(h.results[r][0] for r in second) == list(range(6, 11))
+    assert min(h.results[r][1] for r in second) > old_tau
+
+
+def test_an_acknowledged_append_survives_losing_the_leader_and_its_disk_state():
+    h = Harness()
+    h.run(5)
+    request = h.append(b"kept")
+    h.run(3)
+    position, tau = h.results[request]
+    # The leader dies before telling anyone the slot is chosen; the others
+    # must find it in phase 1 and re-propose it.
+    h.down.add(0)
+    h.run(600)
+    h.append(b"next")
+    h.run(10)
+    survivor = h.leader()
+    assert (position, tau, b"kept") in h.learned[survivor]
+
+
+def test_a_follower_refuses_other_candidates_while_it_grants_a_lease():
+    h = Harness()
+    h.run(30)
+    follower = h.cores[1]
+    ballot = make_ballot(50, 2)
+    follower.on_message(2, Prepare(ballot, 1), h.now())
+    out = follower.take_output()
+    assert any(isinstance(m, Nack) for _, m in out.send), "bound by the lease granted to the leader"
+    assert follower.promised < ballot
+    h.down.add(0)
+    h.run(250)  # the leader is silent for longer than the lease
+    follower.on_message(2, Prepare(make_ballot(99, 2), 1), h.now())
+    out = follower.take_output()
+    assert any(isinstance(m, Promise) for _, m in out.send_after)
+
+
+def test_a_restarted_replica_promises_nothing_for_a_lease():
+    h = Harness()
+    h.run(30)
+    h.append(b"x")
+    h.run(5)
+    h.restart(1)
+    core = h.cores[1]
+    core.on_message(2, Prepare(make_ballot(99, 2), 1), h.now())
+    out = core.take_output()
+    assert any(isinstance(m, Nack) for _, m in out.send), "grants it made before the crash may still run"
+    h.mono += CONFIG.lease_ns + MS
+    core.on_message(2, Prepare(make_ballot(100, 2), 1), h.now())
+    assert any(isinstance(m, Promise) for _, m in core.take_output().send_after)
+
+
+def test_recovery_restores_promises_accepts_and_the_chosen_prefix():
+    h = Harness()
+    h.run(5)
+    for i in range(4):
+        h.append(b"v%d" % i)
+    h.run(50)
+    before = h.cores[1]
+    h.restart(1)
+    after = h.cores[1]
+    assert after.promised == before.promised
+    assert after.chosen_upto == before.chosen_upto
+    assert after.next_position == before.next_position
+    assert [p for p, _, _ in h.learned[1]] == [1, 2, 3, 4], "the recovered prefix is published again"
+
+
+def test_close_needs_the_lease_and_new_leaders_start_above_it():
+    h = Harness()
+    h.run(30)
+    # Cut off from its followers, the leader's lease runs out and it stops closing.
+    h.cut.update({(1, 0), (2, 0)})
+    h.run(CONFIG.lease_ns // MS + 5)
+    h.cores[0].close(900, EPOCH, h.now())
+    h._drain(0)
+    assert isinstance(h.results[900], NotLeader), "without a lease a leader closes nothing"
+    h.cut.clear()
+    h.run(30)
+    h.cores[0].close(901, EPOCH + h.mono + 50 * MS, h.now())
+    h._drain(0)
+    closed, position = h.results[901]
+    assert closed >= EPOCH + h.mono
+    h.down.add(0)
+    h.run(700)
+    request = h.append(b"after")
+    h.run(10)
+    new_position, new_tau = h.results[request]
+    assert new_position == position + 1 and new_tau > closed
+
+
+def test_close_answers_only_after_records_in_flight_are_chosen():
+    h = Harness()
+    h.run(30)
+    h.append(b"x")  # in flight: nothing delivered yet
+    h.cores[0].close(77, EPOCH, h.now())
+    h._drain(0)
+    assert 77 not in h.results
+    h.deliver()
+    closed, position = h.results[77]
+    assert position == 1
+
+
+def test_drop_rule_discards_values_that_can_never_be_chosen():
+    """Slot 12 holds an old value on A only, beyond what the leader of ballot b2
+    found; B followed b2 (max_found 10) and accepted its slot 11. A new leader
+    must re-propose slot 11 and drop slot 12 (else it would put τ 120 after τ 200)."""
+    b1, b2 = make_ballot(1, 0), make_ballot(2, 1)
+    old = (b1, ((EPOCH + 120, b"old"),))
+    new = (b2, ((EPOCH + 200, b"new"),))
+    chosen = [(s, (b1, ((EPOCH + s, b"c%d" % s),)), Location(1, 0, 0)) for s in range(1, 11)]
+    a = wal.Recovered(promised=b2, chosen=list(chosen), accepted={12: (b1, old)}, records=1)
+    b = wal.Recovered(promised=b2, chosen=list(chosen), accepted={11: (b2, new)}, leaders={b2: 10}, records=1)
+    c = wal.Recovered(promised=b2, chosen=list(chosen), records=1)
+    h = Harness(recovered=[a, b, c])
+    h.run(800)
+    h.run(50)
+    for i in range(3):
+        positions = [(p, payload) for p, _, payload in h.learned[i]]
+        assert (11, b"new") in positions
+        assert b"old" not in [payload for _, payload in positions]
+
+
+def test_void_rule_keeps_tau_rising():
+    value = (1, ((10, b"a"), (5, b"late"), (11, b"b")))
+    effective, where, last = effective_records(value, 7, 9)
+    assert effective == [(7, 10, b"a"), (8, 11, b"b")]
+    assert where == [7, None, 8] and last == 11
+
+
+def test_a_lagging_replica_catches_up_and_jumps_a_compaction_point():
+    h = Harness(config=PaxosConfig(**{**CONFIG.__dict__, "chosen_window_slots": 4}))
+    h.run(5)
+    h.down.add(2)
+    for i in range(12):
+        h.append(b"x%d" % i)
+        h.run(2)
+    leader = h.cores[0]
+    # Beyond the in-memory window the core asks its shell to read the disk.
+    leader.on_message(2, LearnRequest(1), h.now())
+    out = leader.take_output()
+    assert out.serve_from_disk and out.serve_from_disk[0][:2] == (2, 1)
+    leader.compact(6, 6, EPOCH, h.now())
+    h._drain(0)
+    leader.on_message(2, LearnRequest(1), h.now())
+    out = leader.take_output()
+    learn = [m for _, m in out.send if isinstance(m, Learn)] or [None]
+    base = learn[0].base if learn[0] is not None else out.serve_from_disk[0][2]
+    assert base is not None and base[0] == 6, "a replica behind the compaction point is sent the base"
+    h.down.clear()
+    h.run(100)
+    assert h.cores[2].chosen_upto == leader.chosen_upto
+
+
+def test_a_chosen_value_never_changes_is_asserted():
+    h = Harness()
+    h.run(5)
+    h.append(b"x")
+    h.run(5)
+    core = h.cores[1]
+    slot = core.chosen_upto
+    assert slot >= 1
+    with pytest.raises(AssertionError, match="two values"):
+        core._mark_chosen(slot, (make_ballot(77, 2), ((EPOCH, b"other"),)))
+
+
+def test_accept_at_a_lower_ballot_is_refused():
+    h = Harness()
+    h.run(30)
+    follower = h.cores[1]
+    follower.on_message(2, Accept(1, 0, 5, 0, ((1, (1, ((EPOCH, b"stale"),))),), 0, 0), h.now())
+    out = follower.take_output()
+    assert any(isinstance(m, Nack) for _, m in out.send_after)
+    assert 1 not in follower.accepted or follower.accepted[1][0] != 1
