@@ -14,6 +14,9 @@ column counts its retries. Results are also written as JSON under bench/results/
 
 The `ddb_*` workloads (bench/dynamodb.py) run boto3 against dsql's DynamoDB
 endpoint and moto's server instead, side by side (`--ddb-clients` processes).
+
+`journal_append` (bench/journal.py) measures the replicated journal alone:
+append throughput and p50/p99 on 3 replicas, beside the disk's fsync rate.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import dynamodb as ddb_bench
+from bench import journal as journal_bench
 from bench.pgbench import PGBENCH_WORKLOADS, run_pgbench_workload
 from bench.servers import DsqlServer, PostgresServer
 from bench.workloads import WORKLOADS, Result, run_workload
@@ -52,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(width=max(Console().width, 130))
     known = [*WORKLOADS, *PGBENCH_WORKLOADS]
-    every = [*known, *ddb_bench.WORKLOADS]
+    every = [*known, *ddb_bench.WORKLOADS, *journal_bench.WORKLOADS]
     requested = [n for n in args.only.split(",") if n] or every
     unknown = [n for n in requested if n not in every]
     if unknown:
@@ -72,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         ddb_bench.print_table(console, ddb_results, args.seconds, args.ddb_clients, args.ddb_memory)
         _save_dynamodb(ddb_results, args)
+    if any(n in journal_bench.WORKLOADS for n in requested):
+        rate, journal_results = journal_bench.run(seconds=args.seconds, warmup=args.warmup, console=console)
+        journal_bench.print_table(console, rate, journal_results)
+        journal_bench.save(rate, journal_results, RESULTS_DIR)
     return 0
 
 
