@@ -56,15 +56,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def port_accepts_postgres(host: str, port: int, user: str, dbname: str, timeout_s: float = 3.0) -> str | None:
+def port_accepts_postgres(
+    host: str, port: int, user: str, dbname: str, timeout_s: float = 3.0, password: str | None = None
+) -> str | None:
     """None if a PostgreSQL session can be opened on host:port, else why not."""
     conninfo = make_conninfo(
         host=host,
         port=port,
         user=user,
         dbname=dbname,
-        sslmode="disable",
+        sslmode="prefer",  # so that a server that requires TLS is seen as up too
         connect_timeout=max(2, int(timeout_s)),
+        **({"password": password} if password is not None else {}),
     )
     pgconn = pq.PGconn.connect(conninfo.encode())
     try:
@@ -100,8 +103,11 @@ def _tail(path: Path) -> str:
     return text
 
 
-def _dsn(host: str, port: int, user: str, dbname: str) -> str:
-    return f"postgresql://{user}@{host}:{port}/{dbname}?sslmode=disable"
+def _dsn(host: str, port: int, user: str, dbname: str, password: str | None = None) -> str:
+    from urllib.parse import quote
+
+    who = user if password is None else f"{quote(user, safe='')}:{quote(password, safe='')}"
+    return f"postgresql://{who}@{host}:{port}/{dbname}?sslmode=disable"
 
 
 class _Endpoint:
@@ -109,11 +115,12 @@ class _Endpoint:
     port: int
     user: str = "postgres"
     dbname: str = "postgres"
+    password: str | None = None
 
     @property
     def dsn(self) -> str:
         """A libpq/asyncpg/psycopg URL (SSL off; ``SSLRequest`` has its own test)."""
-        return _dsn(self.host, self.port, self.user, self.dbname)
+        return _dsn(self.host, self.port, self.user, self.dbname, self.password)
 
     def psql_args(self) -> list[str]:
         return ["-h", self.host, "-p", str(self.port), "-U", self.user, "-d", self.dbname]
@@ -343,8 +350,14 @@ class DsqlServer(_Endpoint):
         extra_args: tuple[str, ...] | list[str] = (),
         startup_timeout_s: float = DSQL_STARTUP_TIMEOUT_S,
         dynamodb_port: int | None = None,
+        user: str = "postgres",
+        password: str | None = None,
     ) -> None:
+        """`user`/`password`: whom to connect as (a server started with --auth scram-sha-256
+        and a password for `admin` needs both)."""
         self.data_dir = Path(data_dir)
+        self.user = user
+        self.password = password
         # The DynamoDB endpoint is off unless asked for (its default port, 8000,
         # would collide between servers that tests run side by side); 0 picks a
         # free port at start.
@@ -421,7 +434,7 @@ class DsqlServer(_Endpoint):
                     f"dsql exited with code {code} during startup.\ncommand: {shlex.join(self.argv)}\n"
                     f"log ({self.log_path}):\n{self.log_tail()}"
                 )
-            why = port_accepts_postgres(self.host, self.port, self.user, self.dbname) or ""
+            why = port_accepts_postgres(self.host, self.port, self.user, self.dbname, password=self.password) or ""
             if not why and self.dynamodb_port:
                 why = port_answers_http(self.host, self.dynamodb_port) or ""
             if not why:

@@ -1,7 +1,17 @@
 """The `dsql` command: `dsql serve` runs every part in one process.
 
     dsql serve [--host 127.0.0.1] [--port 5432] [--data-dir ./data | --memory]
+               [--auth trust|scram-sha-256] [--password-file FILE]
+               [--tls-self-signed | --tls-cert FILE --tls-key FILE] [--require-tls]
                [--dynamodb-port 8000] [--dynamodb-auth off|enforce --dynamodb-credentials AKID:SECRET]
+
+Security: `--auth trust` (the default, for local development) lets any user
+name in; `--auth scram-sha-256` checks passwords. The predefined superuser
+`admin` gets its password from `--password-file` or the DSQL_PASSWORD
+environment variable; other roles from CREATE ROLE ... PASSWORD. With a
+certificate (`--tls-cert/--tls-key`, or `--tls-self-signed`, which writes one
+into <data-dir>/tls on first start) clients that ask for TLS get it, and
+`--require-tls` refuses the ones that do not.
 
 SIGINT and SIGTERM stop it cleanly: client connections are told the server
 is shutting down, storage nodes write a checkpoint (so the next start
@@ -12,9 +22,14 @@ durable in the journal at every moment, so `kill -9` loses nothing either.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
+import os
 import signal
 import sys
+import tempfile
+from functools import partial
+from pathlib import Path
 
 import trio
 
@@ -33,6 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--data-dir", default="./data", help="where the journal and checkpoints live")
     where.add_argument("--memory", action="store_true", help="keep nothing on disk (data is lost on exit)")
     serve.add_argument("--clock-error-ns", type=int, default=0, help="clock error bound (ClockBound-style)")
+    serve.add_argument("--auth", choices=("trust", "scram-sha-256"), default="trust",
+                       help="how PostgreSQL clients authenticate (trust: any user name, for local development)")
+    serve.add_argument("--password-file", help="a file whose first line is the password of the role admin "
+                       "(default: the DSQL_PASSWORD environment variable, if set)")
+    tls = serve.add_mutually_exclusive_group()
+    tls.add_argument("--tls-self-signed", action="store_true",
+                     help="serve TLS with a self-signed certificate kept in <data-dir>/tls (made on first start)")
+    tls.add_argument("--tls-cert", help="PEM certificate (chain) for TLS; needs --tls-key")
+    serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    serve.add_argument("--require-tls", action="store_true", help="refuse clients that do not use TLS")
     serve.add_argument("--log-level", default="INFO")
     serve.add_argument("--dynamodb-port", type=int, default=8000, help="port of the DynamoDB endpoint (0: off)")
     serve.add_argument(
@@ -54,14 +79,19 @@ async def serve(args: argparse.Namespace) -> None:
     from pgwire.server import serve as serve_pgwire
     from qp.server import QueryProcessor
 
+    security = _security(args)
+    password = _admin_password(args)
     config = ClusterConfig(data_dir=None if args.memory else args.data_dir, clock_error_ns=args.clock_error_ns)
     cluster = EmbeddedCluster(config)
     async with trio.open_nursery() as nursery:
         await nursery.start(cluster.run)
         qp = QueryProcessor(cluster.clock, cluster.topology, cluster.transport)
-        port = await nursery.start(serve_pgwire, qp, args.host, args.port)
+        if password is not None:
+            await qp.set_bootstrap_password(password)
+        port = await nursery.start(partial(serve_pgwire, qp, args.host, args.port, security=security))
         where = "memory only" if args.memory else f"data in {args.data_dir}"
-        print(f"dsql: PostgreSQL endpoint on {args.host}:{port} ({where})", flush=True)
+        tls = f", TLS certificate {security.tls.cert_path}" if security.tls else ""
+        print(f"dsql: PostgreSQL endpoint on {args.host}:{port} ({where}; auth {args.auth}{tls})", flush=True)
         if args.dynamodb_port:
             ddb_port = await nursery.start(_serve_dynamodb, cluster, args)
             print(f"dsql: DynamoDB endpoint on http://{args.host}:{ddb_port}", flush=True)
@@ -78,6 +108,54 @@ async def serve(args: argparse.Namespace) -> None:
                 log.exception("checkpoint at shutdown failed; the next start replays the journal")
         nursery.cancel_scope.cancel()
     print("dsql: stopped", flush=True)
+
+
+class ConfigError(Exception):
+    """A command-line setting that cannot work; printed without a traceback."""
+
+
+def _security(args: argparse.Namespace):
+    from pgwire import tls
+    from pgwire.server import Security
+
+    config = None
+    if args.tls_self_signed:
+        directory = Path(tempfile.mkdtemp(prefix="dsql-tls-")) if args.memory else Path(args.data_dir) / "tls"
+        cert, key = tls.ensure_self_signed(directory, [args.host])
+        config = tls.load(cert, key)
+    elif args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            raise ConfigError("--tls-cert and --tls-key go together")
+        try:
+            config = tls.load(args.tls_cert, args.tls_key)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    if args.require_tls and config is None:
+        raise ConfigError("--require-tls needs a certificate: --tls-self-signed or --tls-cert/--tls-key")
+    if args.auth == "trust" and not _is_loopback(args.host):
+        log.warning("--auth trust on %s: anyone who can reach this address connects as a superuser", args.host)
+    return Security(auth=args.auth, tls=config, require_tls=args.require_tls)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _admin_password(args: argparse.Namespace) -> str | None:
+    if args.password_file:
+        try:
+            lines = Path(args.password_file).read_text().splitlines()
+        except OSError as exc:
+            raise ConfigError(f"cannot read --password-file: {exc}") from None
+        if not lines or not lines[0]:
+            raise ConfigError(f"--password-file {args.password_file} is empty")
+        return lines[0]
+    return os.environ.get("DSQL_PASSWORD") or None
 
 
 async def _serve_dynamodb(cluster: EmbeddedCluster, args: argparse.Namespace, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -101,7 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
-        trio.run(serve, args)
+        try:
+            trio.run(serve, args)
+        except ConfigError as exc:
+            print(f"dsql: {exc}", file=sys.stderr)
+            return 2
         return 0
     return 2
 

@@ -18,16 +18,21 @@ module only decides *when* bytes move and what happens when things fail:
   "terminating connection due to administrator command", closes each
   session and then the socket, each bounded by `shutdown_grace_s`.
 
-Authentication is trust for now; `_authenticate` is the one place where
-SCRAM-SHA-256 will go (the state machine already routes 'p' messages after an
-AuthenticationSASL), and `_on_encryption_request` the place to answer 'S' and
-wrap the stream in TLS.
+Security (`Security`): with a certificate, an SSLRequest is answered ``S``
+and the rest of the connection runs inside TLS; `require_tls` refuses
+clients that do not ask for it, as a ``hostssl``-only pg_hba.conf would.
+Authentication is ``trust`` (any user name; a name that is not a role acts
+as the bootstrap superuser, for local development) or ``scram-sha-256``
+(`pgwire.scram`, with channel binding over TLS). Either way a role that may
+not log in is refused with 28000, after authentication, as in PostgreSQL.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import secrets
+import time
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -39,6 +44,7 @@ from qp import api
 from qp.errors import SqlError
 
 from . import messages as m
+from . import scram
 from .connection import (
     MESSAGE_BYTES_MAX_DEFAULT,
     NEED_DATA,
@@ -50,6 +56,23 @@ from .connection import (
 )
 
 log = logging.getLogger("dsql.pgwire")
+
+AUTH_METHODS = ("trust", "scram-sha-256")
+
+
+@dataclass(frozen=True)
+class Security:
+    """How clients prove who they are, and whether their bytes are encrypted."""
+
+    auth: str = "trust"  # one of AUTH_METHODS
+    tls: Any = None  # a pgwire.tls.TlsConfig: answer SSLRequest with S
+    require_tls: bool = False  # refuse sessions that did not start TLS (28000)
+
+    def __post_init__(self) -> None:
+        if self.auth not in AUTH_METHODS:
+            raise ValueError(f"unknown authentication method {self.auth!r}; use one of {AUTH_METHODS}")
+        if self.require_tls and self.tls is None:
+            raise ValueError("require_tls needs a TLS certificate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +110,7 @@ async def serve(
     port: int = 5432,
     *,
     limits: ServerLimits | None = None,
+    security: Security | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve PostgreSQL clients on `host:port` until cancelled.
@@ -96,7 +120,7 @@ async def serve(
     listener gets its own port and this is the first one's).
     """
     listeners = await trio.open_tcp_listeners(port, host=host)
-    await serve_listeners(factory, listeners, limits=limits, task_status=task_status)
+    await serve_listeners(factory, listeners, limits=limits, security=security, task_status=task_status)
 
 
 async def serve_listeners(
@@ -104,10 +128,11 @@ async def serve_listeners(
     listeners: Sequence[trio.SocketListener],
     *,
     limits: ServerLimits | None = None,
+    security: Security | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve clients from already-open listeners (TCP or Unix sockets); announces the first's port."""
-    server = _ServerState(factory, limits or ServerLimits())
+    server = _ServerState(factory, limits or ServerLimits(), security or Security())
     address = listeners[0].socket.getsockname()
     port = address[1] if isinstance(address, tuple) else 0
     async with trio.open_nursery() as nursery:
@@ -117,9 +142,13 @@ async def serve_listeners(
 
 
 class _ServerState:
-    def __init__(self, factory: api.SessionFactory, limits: ServerLimits) -> None:
+    def __init__(self, factory: api.SessionFactory, limits: ServerLimits, security: Security) -> None:
         self.factory = factory
         self.limits = limits
+        self.security = security
+        # Salts for users with no password are derived from this, so repeated tries
+        # see the same salt and cannot tell a missing role from a wrong password.
+        self.mock_secret = secrets.token_bytes(32)
         self.sessions = 0  # sessions past startup, bounded by limits.connections_max
         self._ids = itertools.count(1)
 
@@ -168,6 +197,7 @@ class _Client:
         self._sending = False  # True while send_all runs; if it is interrupted the framing is lost
         self._counted = False
         self._shutting_down = False
+        self.tls = False  # the stream is a TLS stream now
         self._handlers: dict[type, Callable[[Any], Any]] = {
             m.Query: self._on_query,
             m.Parse: self._on_parse,
@@ -213,7 +243,10 @@ class _Client:
                     await self.session.close()
                 except Exception:
                     log.exception("connection %d: session.close() failed", self.id)
-            await self.stream.aclose()
+            try:
+                await self.stream.aclose()
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # a TLS stream whose peer went away without close_notify
         if scope.cancelled_caught:
             # the socket is still closed: trio.serve_listeners closes each stream after its handler
             log.warning("connection %d: cleanup took over %.1f s; abandoned", self.id, self.limits.shutdown_grace_s)
@@ -291,15 +324,73 @@ class _Client:
         return True
 
     async def _on_encryption_request(self, request: m.SSLRequest | m.GSSENCRequest) -> None:
-        # TLS goes here: answer b"S", wrap self.stream in trio.SSLStream, keep reading.
-        self._write(m.EncryptionResponse(b"N"))
+        tls = self.server.security.tls
+        if not isinstance(request, m.SSLRequest) or tls is None:
+            self._write(m.EncryptionResponse(b"N"))
+            await self._flush()
+            return
+        self._write(m.EncryptionResponse(b"S"))
         await self._flush()
+        if self.conn.buffered_bytes:
+            return  # plaintext sent before our answer: the connection refuses it at the next read
+        stream = trio.SSLStream(self.stream, tls.context, server_side=True)
+        try:
+            await stream.do_handshake()
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            log.info("connection %d: TLS handshake failed: %s", self.id, exc.__cause__ or exc)
+            raise _ClientGone() from exc
+        self.stream = stream
+        self.tls = True
 
     async def _authenticate(self, startup: m.StartupMessage) -> None:
-        # Trust. SCRAM-SHA-256 goes here: send AuthenticationSASL, read the
-        # SASLInitialResponse/SASLResponse with self._receive(), verify, send
-        # AuthenticationSASLContinue/Final; raise SqlError 28P01 FATAL on failure.
+        security = self.server.security
+        user = startup.parameters["user"]
+        if security.require_tls and not self.tls:
+            database = startup.parameters.get("database") or user
+            raise SqlError(
+                "28000", f'no pg_hba.conf entry for host "{self._peer_host()}", user "{user}", '
+                f'database "{database}", no encryption', severity="FATAL",
+            )  # fmt: skip
+        role = await self.server.factory.find_role(user)
+        if security.auth == "scram-sha-256":
+            await self._scram(user, role)
+        if role is not None and not role.can_login:
+            raise SqlError("28000", f'role "{user}" is not permitted to log in', severity="FATAL")
         self._write(m.AuthenticationOk())
+
+    async def _scram(self, user: str, role: api.LoginRole | None) -> None:
+        verifier = None
+        if role is not None and role.password is not None:
+            expired = role.valid_until_us is not None and role.valid_until_us < time.time() * 1e6
+            verifier = None if expired else scram.parse_verifier(role.password)
+        tls = self.server.security.tls
+        exchange = scram.ScramExchange(
+            user, verifier, mock_secret=self.server.mock_secret,
+            channel_binding=tls.channel_binding if self.tls else None,
+        )  # fmt: skip
+        try:
+            self._write(m.AuthenticationSASL(exchange.mechanisms()))
+            await self._flush()
+            first = await self._receive()
+            if not isinstance(first, m.SASLInitialResponse):
+                raise _ClientGone()  # psql hangs up here to ask for a password, then reconnects
+            self._write(m.AuthenticationSASLContinue(exchange.client_first(first.mechanism, first.data)))
+            await self._flush()
+            final = await self._receive()
+            if not isinstance(final, m.SASLResponse):
+                raise _ClientGone()
+            self._write(m.AuthenticationSASLFinal(exchange.client_final(final.data)))
+        except scram.ScramError as exc:
+            log.info("connection %d: authentication of %r failed: %s", self.id, user, exc.message)
+            raise SqlError(exc.sqlstate, exc.message, detail=exc.detail, severity="FATAL") from None
+
+    def _peer_host(self) -> str:
+        stream = self.stream.transport_stream if isinstance(self.stream, trio.SSLStream) else self.stream
+        try:
+            address = stream.socket.getpeername()
+        except (AttributeError, OSError):
+            return "[local]"
+        return address[0] if isinstance(address, tuple) else "[local]"
 
     def _cancel(self, request: m.CancelRequest) -> None:
         try:

@@ -224,7 +224,20 @@ class Session(Protocol):
         """The connection is gone: roll back whatever is open."""
 
 
+@dataclass(frozen=True, slots=True)
+class LoginRole:
+    """What authentication needs to know about a role (from the catalog, as of now)."""
+
+    name: str
+    can_login: bool
+    password: str | None  # a SCRAM-SHA-256 verifier, or None: no password login
+    valid_until_us: int | None = None  # the password's expiry, µs since the Unix epoch
+
+
 class SessionFactory(Protocol):
+    async def find_role(self, user: str) -> LoginRole | None:
+        """The role a client names in its startup packet; None if there is no such role."""
+
     async def open_session(self, startup: dict[str, str]) -> Session:
         """Start a session for a StartupMessage's parameters (user, database, options, GUCs).
 

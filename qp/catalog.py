@@ -7,7 +7,8 @@ transactional and versioned like everything else:
   sys/cat/ver          the catalog version, bumped by every DDL (so two
                        concurrent DDLs conflict: the later gets OC001)
   sys/cat/oid          the next object id
-  sys/cat/rel/<oid>    a table descriptor, indexes and constraints inside it
+  sys/cat/rel/<oid>    a table descriptor, indexes and constraints inside it;
+                       a view, a sequence or a role (its `kind` says which)
 
 Every DDL on a table also rewrites the table's schema stamp, a key inside the
 table's own key range (index id 0). A DML transaction lists the stamp of each
@@ -384,6 +385,49 @@ class SequenceDef:
         )
 
 
+BOOTSTRAP_SUPERUSER_OID = 10  # PostgreSQL's oid for the role initdb creates
+BOOTSTRAP_SUPERUSER = "admin"  # DSQL's predefined role
+
+
+@dataclass(frozen=True)
+class RoleDef:
+    """A role (CREATE ROLE/USER). The password is kept only as a SCRAM-SHA-256
+    verifier, as PostgreSQL stores it. Roles belong to the cluster, not to a
+    schema, and are versioned with the rest of the catalog, so a role created or
+    altered by a committed DDL is what the next connection authenticates against."""
+
+    oid: int
+    name: str
+    login: bool = False
+    superuser: bool = False
+    createdb: bool = False
+    createrole: bool = False
+    inherit: bool = True
+    replication: bool = False
+    bypassrls: bool = False
+    connection_limit: int = -1
+    password: str | None = None
+    valid_until: int | None = None  # a timestamptz (µs since 2000-01-01 UTC)
+    kind: str = "role"
+
+    @cached_property
+    def descriptor_key(self) -> bytes:
+        return relation_key(self.oid)
+
+    def to_record(self) -> dict:
+        return {
+            "kind": "role", "oid": self.oid, "name": self.name, "login": self.login,
+            "superuser": self.superuser, "createdb": self.createdb, "createrole": self.createrole,
+            "inherit": self.inherit, "replication": self.replication, "bypassrls": self.bypassrls,
+            "connection_limit": self.connection_limit, "password": self.password, "valid_until": self.valid_until,
+        }
+
+    @staticmethod
+    def from_record(record: dict) -> RoleDef:
+        fields = {k: v for k, v in record.items() if k != "kind"}
+        return RoleDef(**fields)
+
+
 @dataclass
 class CatalogSnapshot:
     """The catalog at one version: immutable once built, shared by sessions."""
@@ -392,6 +436,7 @@ class CatalogSnapshot:
     tables: dict[tuple[str, str], TableDef] = field(default_factory=dict)
     sequences: dict[tuple[str, str], SequenceDef] = field(default_factory=dict)
     views: dict[tuple[str, str], ViewDef] = field(default_factory=dict)
+    roles: dict[str, RoleDef] = field(default_factory=dict)
     next_oid: int = FIRST_USER_OID
     # Per-snapshot caches of things derived from descriptors (bound defaults,
     # compiled checks); keyed by table oid. Safe because the snapshot never changes.
@@ -453,6 +498,10 @@ class CatalogSnapshot:
             if record.get("kind") == "view":
                 view = ViewDef.from_record(record)
                 snapshot.views[(view.schema, view.name)] = view
+                continue
+            if record.get("kind") == "role":
+                role = RoleDef.from_record(record)
+                snapshot.roles[role.name] = role
                 continue
             table = TableDef.from_record(record)
             snapshot.tables[(table.schema, table.name)] = table

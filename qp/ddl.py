@@ -1092,3 +1092,39 @@ def _rename_refs(node: Any, old: str, new: str) -> Any:
     if isinstance(node, list):
         return [_rename_refs(v, old, new) for v in node]
     return node
+
+
+# -- roles ------------------------------------------------------------------------------------------------
+
+_ROLE_TAGS = {"CreateRoleStmt": "CREATE ROLE", "AlterRoleStmt": "ALTER ROLE", "DropRoleStmt": "DROP ROLE",
+              "RenameStmt": "ALTER ROLE"}
+
+
+def role_tag(statement) -> str:
+    if statement.kind == "CreateRoleStmt" and statement.body.get("stmt_type") == "ROLESTMT_USER":
+        return "CREATE ROLE"  # PostgreSQL tags CREATE USER as CREATE ROLE too
+    return _ROLE_TAGS[statement.kind]
+
+
+async def role_ddl(statement, txn, catalog: CatalogSnapshot, user: str, ctx) -> DdlResult:
+    """CREATE/ALTER/DROP ROLE and ALTER ROLE ... RENAME (see qp/roles.py)."""
+    from qp import roles
+
+    kind, body = statement.kind, statement.body
+    if kind == "CreateRoleStmt":
+        notices = await roles.create_role(body, txn, catalog, user, ctx, _catalog_counters, _bump_version)
+    elif kind == "AlterRoleStmt":
+        notices = await roles.alter_role(body, txn, catalog, user, ctx, _catalog_counters, _bump_version)
+    elif kind == "DropRoleStmt":
+        notices = await roles.drop_roles(body, txn, catalog, user, _catalog_counters, _bump_version)
+    else:
+        notices = await roles.rename_role(body, txn, catalog, user, _catalog_counters, _bump_version)
+    return DdlResult(role_tag(statement), notices)
+
+
+async def set_bootstrap_password(txn, catalog: CatalogSnapshot, password: str) -> bool:
+    """Write `admin`'s password into `txn`; False if it already has this one (nothing written)."""
+    from qp import roles
+
+    roles.set_bootstrap_password(catalog, txn, password, await _catalog_counters(txn), _bump_version)
+    return txn.catalog_version_written is not None

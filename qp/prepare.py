@@ -25,7 +25,8 @@ from qp.types import TEXT, SqlType, type_by_oid
 QUERY_KINDS = {"SelectStmt"}
 DML_KINDS = {"InsertStmt": "insert", "UpdateStmt": "update", "DeleteStmt": "delete", "TruncateStmt": "truncate"}
 DDL_KINDS = {"CreateStmt", "DropStmt", "IndexStmt", "AlterTableStmt", "RenameStmt", "ViewStmt",
-             "CreateSeqStmt", "AlterSeqStmt", "CreateSchemaStmt"}
+             "CreateSeqStmt", "AlterSeqStmt", "CreateSchemaStmt", "CreateRoleStmt", "AlterRoleStmt",
+             "DropRoleStmt"}
 UTILITY_KINDS = {"TransactionStmt", "VariableSetStmt", "VariableShowStmt", "DiscardStmt", "DeallocateStmt",
                  "ListenStmt", "UnlistenStmt", "NotifyStmt", "ClosePortalStmt", "ExplainStmt", "CheckPointStmt",
                  "VacuumStmt", "PrepareStmt", "ExecuteStmt", "LoadStmt", "DeclareCursorStmt", "FetchStmt",
@@ -36,8 +37,8 @@ _UNSUPPORTED_NAMES = {
     "CreatedbStmt": "CreateDatabase", "DropdbStmt": "DropDatabase",
     "CreateExtensionStmt": "CreateExtension", "CreateEnumStmt": "CreateEnum", "CreateTrigStmt": "CreateTrigger",
     "CreatePolicyStmt": "CreatePolicy", "CreateFunctionStmt": "CreateFunction", "DoStmt": "Do",
-    "CopyStmt": "Copy", "GrantStmt": "Grant", "GrantRoleStmt": "GrantRole", "CreateRoleStmt": "CreateRole",
-    "AlterRoleStmt": "AlterRole", "DropRoleStmt": "DropRole", "CommentStmt": "Comment", "LockStmt": "Lock",
+    "CopyStmt": "Copy", "GrantStmt": "Grant", "GrantRoleStmt": "GrantRole", "AlterRoleSetStmt": "AlterRoleSet",
+    "CommentStmt": "Comment", "LockStmt": "Lock",
     "ReindexStmt": "Reindex", "ClusterStmt": "Cluster", "CreateTableAsStmt": "CreateTableAs",
     "RefreshMatViewStmt": "RefreshMatView", "MergeStmt": "Merge",
     "CreateDomainStmt": "CreateDomain", "CompositeTypeStmt": "CompositeType", "AlterSystemStmt": "AlterSystem",

@@ -48,14 +48,63 @@ class QueryProcessor:
         database = startup.get("database") or startup.get("user") or "postgres"
         if database != "postgres":
             raise SqlError("3D000", f'database "{database}" does not exist', severity="FATAL")
+        await self._check_connection_limit(startup.get("user", ""))
         session = Session(self, next(self._pids), secrets.randbits(31), startup)
         self.sessions[session.process_id] = session
         return session
+
+    async def find_role(self, user: str):
+        """The role `user` names, from the newest committed catalog (for authentication)."""
+        from qp import api, roles
+        from qp.txn import Transaction
+
+        txn = Transaction(self.clock, self.storage, self.topology, self.transport, read_only=True)
+        txn.begin_snapshot()
+        role = roles.find_role(await self.load_catalog(txn), user)
+        if role is None:
+            return None
+        valid_until = None if role.valid_until is None else role.valid_until + 946_684_800_000_000
+        return api.LoginRole(role.name, role.login, role.password, valid_until)
+
+    async def set_bootstrap_password(self, password: str) -> None:
+        """Give the predefined `admin` role this password (a DDL transaction; a no-op if it has it)."""
+        from qp import ddl
+        from qp.txn import Transaction
+
+        for _ in range(100):  # retried on conflicts with concurrent DDL
+            txn = Transaction(self.clock, self.storage, self.topology, self.transport)
+            txn.begin_snapshot()
+            catalog = txn.catalog = await self.load_catalog(txn)
+            txn.catalog_validated = True
+            if not await ddl.set_bootstrap_password(txn, catalog, password):
+                return
+            try:
+                await txn.commit()
+                return
+            except SqlError as exc:
+                if exc.sqlstate != "40001":
+                    raise
 
     def cancel(self, process_id: int, secret_key: int) -> None:
         session = self.sessions.get(process_id)
         if session is not None and session.secret_key == secret_key:
             session.cancel()
+
+    async def _check_connection_limit(self, user: str) -> None:
+        """A role's CONNECTION LIMIT, as PostgreSQL applies it (superusers are exempt)."""
+        from qp import roles
+        from qp.txn import Transaction
+
+        catalog = self.latest_catalog
+        if catalog is None:
+            txn = Transaction(self.clock, self.storage, self.topology, self.transport, read_only=True)
+            txn.begin_snapshot()
+            catalog = await self.load_catalog(txn)
+        role = roles.find_role(catalog, user)
+        if role is None or role.superuser or role.connection_limit < 0:
+            return
+        if sum(1 for s in self.sessions.values() if s.user == user) >= role.connection_limit:
+            raise SqlError("53300", f'too many connections for role "{user}"', severity="FATAL")
 
     def session_closed(self, session) -> None:
         self.sessions.pop(session.process_id, None)

@@ -40,6 +40,8 @@ from qp.ddl import (
     create_view,
     drop,
     rename,
+    role_ddl,
+    role_tag,
 )
 from qp.dml import run_insert, run_modify, run_truncate
 from qp.errors import SqlError, in_failed_transaction, schema_conflict
@@ -574,6 +576,8 @@ class Session:
             result = await create_index(body, txn, catalog)
         elif kind == "AlterTableStmt":
             result = await alter_table(body, txn, catalog, bc, asynchronous=statement.asynchronous)
+        elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
+            result = await role_ddl(statement, txn, catalog, self.user, self.ctx)
         elif kind == "RenameStmt":
             result = await rename(body, txn, catalog)
         elif kind == "CreateSeqStmt":
@@ -583,6 +587,8 @@ class Session:
         elif kind == "AlterSeqStmt":
             result = await alter_sequence(body, txn, catalog)
             self.sequences.forget(result.sequence_oid)  # this session's cached block is stale now
+        elif kind in ("CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt"):
+            result = await role_ddl(statement, txn, catalog, self.user, self.ctx)
         else:
             raise SqlError("0A000", f"unsupported statement: {kind.removesuffix('Stmt')}")
         events: list[api.Event] = [Notice(n) for n in result.notices]
@@ -976,6 +982,8 @@ def _ddl_tag(statement: Statement) -> str:
         return "CREATE INDEX"
     if kind == "DropStmt":
         return "DROP " + body.get("removeType", "OBJECT_TABLE").removeprefix("OBJECT_")
+    if kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
+        return "ALTER ROLE"
     if kind in ("AlterTableStmt", "RenameStmt"):
         return "ALTER TABLE"
     if kind == "CreateSeqStmt":
@@ -984,5 +992,7 @@ def _ddl_tag(statement: Statement) -> str:
         return "CREATE VIEW"
     if kind == "AlterSeqStmt":
         return "ALTER SEQUENCE"
+    if kind in ("CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt"):
+        return role_tag(statement)
     return kind.removesuffix("Stmt").upper()
 

@@ -27,6 +27,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,17 +97,20 @@ def dsql_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DsqlServer
 
 @pytest.fixture
 def start_dsql(tmp_path: Path) -> Iterator[Callable[..., DsqlServer]]:
-    """Factory for private dsql servers: ``server = start_dsql(data_dir=None, extra_args=())``.
+    """Factory for private dsql servers: ``server = start_dsql(data_dir=None, extra_args=(), **options)``
+    (options go to ``DsqlServer``: ``user``, ``password``, ``dynamodb_port``...).
 
     The handle has ``port``, ``dsn``, ``stop()`` (SIGINT, then SIGKILL), ``kill()`` (SIGKILL),
     ``restart()`` (same data directory and port) and ``log_path``.
     """
     started: list[DsqlServer] = []
 
-    def start(data_dir: Path | str | None = None, extra_args: tuple[str, ...] | list[str] = ()) -> DsqlServer:
+    def start(
+        data_dir: Path | str | None = None, extra_args: tuple[str, ...] | list[str] = (), **options: Any
+    ) -> DsqlServer:
         serial = len(started)
         directory = Path(data_dir) if data_dir is not None else tmp_path / f"dsql-data-{serial}"
-        server = DsqlServer(directory, log_path=tmp_path / f"dsql-{serial}.log", extra_args=extra_args)
+        server = DsqlServer(directory, log_path=tmp_path / f"dsql-{serial}.log", extra_args=extra_args, **options)
         started.append(server)
         error = _start(server)
         if error is not None:

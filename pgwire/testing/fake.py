@@ -153,7 +153,11 @@ class FakeSessionFactory:
     startups: list[dict[str, str]] = field(default_factory=list)
     refuse: SqlError | None = None  # raised by open_session
     close_delay_s: float = 0.0  # how long session.close() takes
+    roles: dict[str, api.LoginRole] = field(default_factory=dict)  # what find_role knows
     _next_pid: int = 1000
+
+    async def find_role(self, user: str) -> api.LoginRole | None:
+        return self.roles.get(user)
 
     async def open_session(self, startup: dict[str, str]) -> FakeSession:
         if self.refuse is not None:

@@ -1,11 +1,11 @@
 """Catalogs of the cluster and the session: namespaces, the database, roles,
 tablespaces, settings, activity, prepared statements and cursors.
 
-dsql has one database (`postgres`), the schemas pg_catalog, public and
-information_schema, and no role catalog: whoever connects is shown as the
-bootstrap superuser (oid 10) under the name they connected with, next to
-PostgreSQL's predefined roles. Those rows depend on the session, so these
-relations are rebuilt for each scan (they are a few rows each).
+dsql has one database (`postgres`) and the schemas pg_catalog, public and
+information_schema. Roles are the catalog's (qp/roles.py): `admin` (oid 10,
+shown under a trust-mode session's own name when that name is no role), the
+created ones, and PostgreSQL's predefined roles. Those rows depend on the
+session, so these relations are rebuilt for each scan (they are a few rows each).
 """
 
 from __future__ import annotations
@@ -56,10 +56,18 @@ def pg_tablespace(src: Source) -> list[tuple]:
 
 
 def _roles(src: Source) -> list[tuple]:
-    """(oid, name, super, inherit, createrole, createdb, canlogin, replication, bypassrls) per role."""
-    me = (oids.BOOTSTRAP_SUPERUSER, session_user(src), True, True, True, True, True, True, True)
-    others = [(oid, name, False, True, False, False, False, False, False) for oid, name in oids.PREDEFINED_ROLES]
-    return sorted([me] + others)
+    """(oid, name, super, inherit, createrole, createdb, canlogin, replication, bypassrls, connlimit,
+    password, valid until) per role: the roles of the catalog (qp/roles.py) and the predefined ones."""
+    from qp.roles import session_role, visible_roles
+
+    catalog, user = src.model.snapshot, session_user(src)
+    see_passwords = session_role(catalog, user).superuser  # PostgreSQL keeps pg_authid to superusers
+    mine = [(r.oid, r.name, r.superuser, r.inherit, r.createrole, r.createdb, r.login, r.replication, r.bypassrls,
+             r.connection_limit, r.password if see_passwords else None, r.valid_until)
+            for r in visible_roles(catalog, user)]
+    others = [(oid, name, False, True, False, False, False, False, False, -1, None, None)
+              for oid, name in oids.PREDEFINED_ROLES]
+    return sorted(mine + others)
 
 
 @system_relation("pg_catalog", "pg_authid", 1260, """
@@ -67,7 +75,7 @@ def _roles(src: Source) -> list[tuple]:
     rolreplication:bool rolbypassrls:bool rolconnlimit:int4 rolpassword:text rolvaliduntil:timestamptz""",
                  lifetime=SESSION, relkind="r")
 def pg_authid(src: Source) -> list[tuple]:
-    return [(*role, -1, None, None) for role in _roles(src)]
+    return _roles(src)
 
 
 @system_relation("pg_catalog", "pg_roles", 12000, """
@@ -75,16 +83,16 @@ def pg_authid(src: Source) -> list[tuple]:
     rolreplication:bool rolconnlimit:int4 rolpassword:text rolvaliduntil:timestamptz rolbypassrls:bool
     rolconfig:text[] oid:oid""", lifetime=SESSION)
 def pg_roles(src: Source) -> list[tuple]:
-    return [(name, sup, inherit, createrole, createdb, login, repl, -1, "********", None, bypass, None, oid)
-            for oid, name, sup, inherit, createrole, createdb, login, repl, bypass in _roles(src)]
+    return [(name, sup, inherit, createrole, createdb, login, repl, limit, "********", until, bypass, None, oid)
+            for oid, name, sup, inherit, createrole, createdb, login, repl, bypass, limit, _, until in _roles(src)]
 
 
 @system_relation("pg_catalog", "pg_user", 12014, """
     usename:name usesysid:oid usecreatedb:bool usesuper:bool userepl:bool usebypassrls:bool passwd:text
     valuntil:timestamptz useconfig:text[]""", lifetime=SESSION)
 def pg_user(src: Source) -> list[tuple]:
-    return [(name, oid, createdb, sup, repl, bypass, "********", None, None)
-            for oid, name, sup, _, _, createdb, login, repl, bypass in _roles(src) if login]
+    return [(name, oid, createdb, sup, repl, bypass, "********", until, None)
+            for oid, name, sup, _, _, createdb, login, repl, bypass, _, _, until in _roles(src) if login]
 
 
 @system_relation("pg_catalog", "pg_auth_members", 1261, """

@@ -36,9 +36,9 @@ NAMESPACE_NAMES = {oid: name for name, oid in NAMESPACE_OIDS.items()}
 
 # -- roles, database, tablespaces ------------------------------------------------------------------
 
-# The bootstrap superuser. dsql has no role catalog: every session's user is
-# shown as this role (the owner of everything), so `\du`, `\dt`'s Owner and
-# pg_get_userbyid agree with whoever is connected.
+# The bootstrap superuser, `admin` (qp/roles.py), the owner of everything. A
+# trust-mode session whose user name is no role acts as it and sees it under
+# its own name, so `\du`, `\dt`'s Owner and pg_get_userbyid agree with it.
 BOOTSTRAP_SUPERUSER = 10
 PG_DATABASE_OWNER = 6171
 
