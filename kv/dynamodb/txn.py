@@ -48,6 +48,8 @@ PAYLOAD_BYTES_MAX = 32 * 1024 * 1024
 RETRY_BUDGET_S = 10.0
 BACKOFF_BASE_S = 0.001
 BACKOFF_CAP_S = 0.05
+# Longer than any healthy commit (milliseconds), short enough not to hold up a shutdown.
+COMMIT_TIMEOUT_S = 5.0
 
 T = TypeVar("T")
 
@@ -96,7 +98,16 @@ class Committer:
             raise validation("Transaction request size exceeded the maximum allowed size")
         coordinator = self._adjudicators[self.ranges.owner(write_keys[0])]
         try:
-            tau_commit = await coordinator.call("commit", tau_start, payload, tuple(write_keys), tuple(check_keys))
+            # Shielded: a client that hangs up mid-commit must not leave the
+            # outcome to chance (DynamoDB finishes a write it has started).
+            # Bounded, so a stuck journal cannot hold a shutdown forever.
+            with trio.CancelScope(shield=True) as scope:
+                scope.deadline = trio.current_time() + COMMIT_TIMEOUT_S
+                tau_commit = await coordinator.call(
+                    "commit", tau_start, payload, tuple(write_keys), tuple(check_keys)
+                )
+            if scope.cancelled_caught:
+                raise internal("commit timed out; the write may or may not have been applied")
         except CommitConflict as exc:
             self.conflicts += 1
             raise Conflict(_conflict_key(exc.detail)) from None
