@@ -141,6 +141,7 @@ class EmbeddedCluster:
         target = self.journal_replicas[journal_id][replica]
         self.transport.unserve(target.name)
         self._replica_scopes[target.name].cancel()
+        target.crash()
         target.close_files()
 
     def storage_client(self) -> StorageClient:

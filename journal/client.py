@@ -18,7 +18,7 @@ from typing import Any
 
 import trio
 
-from cluster.transport import RemoteError, Unreachable
+from cluster.transport import InProcessTransport, RemoteError, Unreachable
 from journal.errors import AppendUncertain, JournalUnavailable, NotLeader
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,21 @@ NO_LEADER_BACKOFF_S = 0.02
 READ_MARGIN_S = 5.0
 
 
+class _NoDeadline:
+    """Stands in for a cancel scope that never fires."""
+
+    cancelled_caught = False
+
+    def __enter__(self) -> _NoDeadline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_DEADLINE = _NoDeadline()
+
+
 class JournalClient:
     def __init__(self, transport: Any, addresses: list[str], *, append_timeout_s: float = APPEND_TIMEOUT_S) -> None:
         assert addresses
@@ -43,7 +58,17 @@ class JournalClient:
         self.leader = 0  # the replica to try first
         self.reader = 0
         self.append_timeout_s = append_timeout_s
+        # In one process a call cannot be lost, and every replica bounds its
+        # own waits, so calls need no deadline of their own (a cancel scope
+        # per call costs as much as the rest of an append). Across a network
+        # a peer can hang, so there they get one.
+        self._deadlines = not isinstance(transport, InProcessTransport)
         self.failovers = 0
+
+    def _scope(self, seconds: float) -> trio.CancelScope | _NoDeadline:
+        if self._deadlines:
+            return trio.move_on_after(seconds)
+        return _NO_DEADLINE
 
     def _next(self, index: int) -> int:
         return (index + 1) % len(self._replicas)
@@ -60,7 +85,7 @@ class JournalClient:
             remaining = deadline - trio.current_time()
             if remaining <= 0:
                 raise JournalUnavailable(f"no journal leader within {self.append_timeout_s:g} s")
-            with trio.move_on_after(remaining) as scope:
+            with self._scope(remaining) as scope:
                 try:
                     result = await self._replicas[target].call("append", payload, tau_min, tau_max)
                 except NotLeader as exc:
@@ -100,7 +125,7 @@ class JournalClient:
         tries = 0
         last_error: Exception | None = None
         while trio.current_time() < deadline:
-            with trio.move_on_after(deadline - trio.current_time()):
+            with self._scope(deadline - trio.current_time()):
                 try:
                     result = await self._replicas[target].call("close", tau)
                 except NotLeader as exc:
@@ -132,7 +157,7 @@ class JournalClient:
         last_error: Exception | None = None
         target = self.reader
         for _ in range(len(self._replicas)):
-            with trio.move_on_after(wait_s + READ_MARGIN_S):
+            with self._scope(wait_s + READ_MARGIN_S):
                 try:
                     records, closed, tail = await self._replicas[target].call(
                         "read", subscriber, from_position, max_records, wait_s

@@ -30,7 +30,7 @@ replica`.
   record is synced) acknowledges it. Acceptors ack only after their record is
   synced.
 * Learning. The leader tells followers its chosen prefix in every Accept and
-  in a commit notice whenever it moves. A follower marks a slot chosen when
+  heartbeat, and in a commit notice at the next tick after it moves. A follower marks a slot chosen when
   it accepted that slot at the leader's ballot (a leader proposes one value
   per slot, and every ballot above the one a value was chosen at carries the
   same value); for anything else it asks for the chosen values (Learn), from
@@ -369,6 +369,17 @@ class PaxosCore:
                 return
             if now.mono_ns - self.last_heartbeat_ns >= self.config.heartbeat_ns:
                 self._heartbeat(now)
+            elif self.chosen_upto > self.commit_sent:
+                # A commit notice: followers (and their subscribers) learn
+                # within a tick. Accepts carry the chosen prefix too, so under
+                # load this rarely sends anything, and it never sends one
+                # message per slot.
+                self.commit_sent = self.chosen_upto
+                message = Accept(
+                    self.ballot, self.max_found, 0, self.chosen_upto, (), self.closed_tau, self.closed_position
+                )
+                for peer in self.peers:
+                    self._send(peer, message)
             self._retransmit(now)
         self._finish(now)
 
@@ -1007,11 +1018,3 @@ class PaxosCore:
         if self.chosen_upto > self._chosen_marked:
             self._chosen_marked = self.chosen_upto
             self.out.persist_lazy.append(wal.chosen_record(self.chosen_upto))
-        if self.role is Role.LEADER and self.chosen_upto > self.commit_sent:
-            # A commit notice, so followers (and their subscribers) learn now.
-            self.commit_sent = self.chosen_upto
-            message = Accept(
-                self.ballot, self.max_found, 0, self.chosen_upto, (), self.closed_tau, self.closed_position
-            )
-            for peer in self.peers:
-                self._send(peer, message)

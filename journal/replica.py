@@ -34,6 +34,7 @@ import trio
 
 from cluster.clock import Clock
 from cluster.disk import Disk, MemoryDisk
+from cluster.transport import ReplyLost
 from journal import wal
 from journal.errors import AppendUncertain, JournalUnavailable, NotLeader, PositionCompacted
 from journal.log import ChosenLog
@@ -55,12 +56,13 @@ class ReplicaConfig:
     # on a leader that lost its majority.
     append_wait_s: float = 10.0
     close_wait_s: float = 5.0
+    # How often waits past their deadline are looked for: the resolution of
+    # the two waits above.
+    sweep_interval_s: float = 0.1
     # Records kept in memory for subscribers; older ones come from disk.
     memory_records_max: int = 200_000
     # A read returns at most this many records so one reply stays bounded.
     read_records_max: int = 10_000
-    # A long poll waits at most this long, whatever the caller asks.
-    read_wait_max_s: float = 5.0
     # Messages queued for one peer; past this the oldest are dropped (the
     # protocol retransmits what matters).
     outbox_messages_max: int = 20_000
@@ -78,12 +80,20 @@ class Observer(Protocol):
 
 
 class _Waiter:
-    __slots__ = ("event", "result", "error")
+    __slots__ = ("event", "result", "error", "deadline", "kind", "tau_max")
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: float, kind: str, tau_max: int = 0) -> None:
         self.event = trio.Event()
         self.result: Any = None
         self.error: Exception | None = None
+        self.deadline = deadline  # trio time after which the sweeper answers for the core
+        self.kind = kind  # "append" or "close"
+        self.tau_max = tau_max
+
+    def answer(self, result: Any, error: Exception | None) -> None:
+        if not self.event.is_set():
+            self.result, self.error = result, error
+            self.event.set()
 
 
 class _DiskBatch:
@@ -146,6 +156,8 @@ class JournalReplica:
         self._writing = False
         self._flush_needed = trio.Event()
         self._published = trio.Event()
+        self._written = trio.Event()  # set after each batch reaches the disk
+        self._crashed = False
         self._waiters: dict[int, _Waiter] = {}
         self._requests = itertools.count(1)
         self._locations: dict[int, Location] = {}  # slot -> latest frame, for slots not yet chosen
@@ -183,12 +195,26 @@ class JournalReplica:
             nursery.start_soon(self._disk_loop)
             nursery.start_soon(self._tick_loop)
             nursery.start_soon(self._flush_loop)
+            nursery.start_soon(self._sweep_loop)
             for peer in self._peers:
                 nursery.start_soon(self._send_loop, peer)
             task_status.started()
 
     def close_files(self) -> None:
         self.disk.close()
+
+    def crash(self) -> None:
+        """Stop answering, as a crash would: callers waiting in this replica hear
+        that their connection broke (in one process their tasks outlive it)."""
+        self._crashed = True
+        waiters, self._waiters = self._waiters, {}
+        for waiter in waiters.values():
+            if waiter.kind == "append":
+                waiter.answer(None, AppendUncertain(waiter.tau_max, "replica crashed"))
+            else:
+                waiter.answer(None, NotLeader(-1, "replica crashed"))
+        self._wake_readers()
+        self._written.set()
 
     def _now(self) -> Now:
         interval = self.clock.now()
@@ -214,22 +240,20 @@ class JournalReplica:
     async def rpc_append(self, payload: bytes, tau_min: int, tau_max: int = 0) -> tuple[int, int]:
         core = self._ready_core()
         request = next(self._requests)
-        waiter = self._waiters[request] = _Waiter()
+        # No cancel scope per call (they cost as much as the rest of an
+        # append): the sweeper task answers waiters whose deadline passed.
+        waiter = self._waiters[request] = _Waiter(
+            trio.current_time() + self.config.append_wait_s, "append", tau_max
+        )
         if core.submit(request, payload, tau_min, tau_max, self._now()):
             self._flush_needed.set()
         else:
             self._dispatch()
         try:
-            with trio.move_on_after(self.config.append_wait_s):
-                await waiter.event.wait()
+            await waiter.event.wait()
         finally:
-            if not waiter.event.is_set():
-                self._waiters.pop(request, None)
-                state, tau = core.abandon(request)
-                if state == "queued":
-                    waiter.error = JournalUnavailable("append not sequenced in time")
-                else:
-                    waiter.error = AppendUncertain(tau or tau_max, "append not chosen in time")
+            if not waiter.event.is_set():  # the caller was cancelled
+                self._expire(request, waiter)
         if waiter.error is not None:
             raise waiter.error
         self.clock.observe(waiter.result[1])
@@ -238,21 +262,40 @@ class JournalReplica:
     async def rpc_close(self, tau: int) -> tuple[int, int]:
         core = self._ready_core()
         request = next(self._requests)
-        waiter = self._waiters[request] = _Waiter()
+        waiter = self._waiters[request] = _Waiter(trio.current_time() + self.config.close_wait_s, "close")
         core.close(request, tau, self._now())
         self._dispatch()
         try:
-            with trio.move_on_after(self.config.close_wait_s):
-                await waiter.event.wait()
+            await waiter.event.wait()
         finally:
             self._waiters.pop(request, None)
-        if not waiter.event.is_set():
-            raise NotLeader(-1, "close not answered in time")
         if waiter.error is not None:
             raise waiter.error
         closed, position = waiter.result
         self.clock.observe(closed)
         return closed, position
+
+    def _expire(self, request: int, waiter: _Waiter) -> None:
+        """Answer a waiter the core has not answered in time, with what is certain."""
+        self._waiters.pop(request, None)
+        if waiter.kind == "close":
+            waiter.answer(None, NotLeader(-1, "close not answered in time"))
+            return
+        assert self.core is not None
+        state, tau = self.core.abandon(request)
+        if state == "queued":
+            waiter.answer(None, JournalUnavailable("append not sequenced in time"))
+        else:
+            waiter.answer(None, AppendUncertain(tau or waiter.tau_max, "append not chosen in time"))
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await trio.sleep(self.config.sweep_interval_s)
+            now = trio.current_time()
+            expired = [(r, w) for r, w in self._waiters.items() if w.deadline <= now]
+            for request, waiter in expired:
+                self._expire(request, waiter)
+            self._wake_readers()
 
     async def rpc_read(
         self, subscriber: str, from_position: int, max_records: int, wait_s: float
@@ -261,9 +304,12 @@ class JournalReplica:
         chosen = self.log
         assert chosen is not None
         if from_position > chosen.end and wait_s > 0:
-            # Long poll: return on the next record or closed-timestamp change.
-            with trio.move_on_after(min(wait_s, self.config.read_wait_max_s)):
-                await self._published.wait()
+            # Long poll: return on the next record or closed-timestamp change
+            # (heartbeats change it every few ms), or when the sweeper wakes
+            # every reader; a long poll may always end early.
+            await self._published.wait()
+        if self._crashed:
+            raise ReplyLost(f"{self.name} crashed")
         if from_position < chosen.first_position:
             raise PositionCompacted(chosen.first_position)
         max_records = max(1, min(max_records, self.config.read_records_max))
@@ -367,8 +413,7 @@ class JournalReplica:
         for request, result, error in out.resolved:
             waiter = self._waiters.pop(request, None)
             if waiter is not None:
-                waiter.result, waiter.error = result, error
-                waiter.event.set()
+                waiter.answer(result, error)
         for peer, from_slot, base in out.serve_from_disk:
             if self._nursery is not None:
                 self._nursery.start_soon(self._serve_from_disk, peer, from_slot, base)
@@ -429,6 +474,8 @@ class JournalReplica:
                 self.fsyncs += 1
                 self.records_written += len(batch.frames)
                 self._note_locations(batch, locations)
+                self._written.set()
+                self._written = trio.Event()
                 if self._observer is not None:
                     for slot, ballot, value in batch.accepts:
                         self._observer.durable_accept(self.name, slot, ballot, value)
@@ -537,6 +584,11 @@ class JournalReplica:
         out: list[tuple[int, int, bytes]] = []
         for _, first_position, tau_before, location in chosen.slots_from(from_position, 4096):
             if location is None:
+                # Learned (say, from a peer in one big catch-up) but its frame
+                # is still in the batch being written: wait for that write.
+                if not out:
+                    await self._written.wait()
+                    return await self._read_from_disk(from_position, max_records)
                 break
             _, value = wal.value_of(await self.segments.read_frame(location))
             for record in ChosenLog.records_of(value, first_position, tau_before):

@@ -115,7 +115,6 @@ def replica_config(replicas: int, bug: Bug) -> ReplicaConfig:
         append_wait_s=3.0,
         close_wait_s=1.0,
         memory_records_max=32,  # so subscribers also read from disk
-        read_wait_max_s=0.3,
         segment_bytes_max=4096,  # so segments rotate and compaction deletes them
     )
 

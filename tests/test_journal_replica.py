@@ -67,6 +67,7 @@ class Replicas:
     def kill(self, i: int) -> None:
         self.transport.unserve(ADDRESSES[i])
         self.scopes[i].cancel()
+        self.replicas[i].crash()
         self.replicas[i].close_files()
         self.replicas[i] = None
 
