@@ -25,7 +25,9 @@ append: NotLeader / AppendRefused / AppendVoid / JournalUnavailable (not
 appended) or AppendUncertain (maybe, with a bound on its τ).
 
 Modules: `messages` (what replicas say, what a slot holds), `paxos` (the
-sans-I/O core), `wal` and `segments` (write-ahead records and files), `log`
+sans-I/O core: acceptor and learner, and the arguments), `proposer` (its
+candidate and leader half), `core_io` (its configuration, inputs and
+outputs), `wal` and `segments` (write-ahead records and files), `log`
 (the chosen log by position), `replica` (the trio shell), `client`,
 `replica_main` (one replica as a process over TCP), `sim` (fault schedules in
 the simulator).

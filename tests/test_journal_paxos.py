@@ -355,3 +355,33 @@ def test_accept_at_a_lower_ballot_is_refused():
     out = follower.take_output()
     assert any(isinstance(m, Nack) for _, m in out.send_after)
     assert 1 not in follower.accepted or follower.accepted[1][0] != 1
+
+
+def test_the_append_queue_bound_at_the_limit_and_one_past():
+    h = Harness(config=PaxosConfig(**{**CONFIG.__dict__, "queue_records_max": 3}))
+    h.run(30)
+    leader = h.cores[h.leader()]
+    accepted = [leader.submit(100 + i, b"q", 0, 0, h.now()) for i in range(3)]
+    refused = leader.submit(200, b"q", 0, 0, h.now())
+    h._drain(h.leader())
+    assert accepted == [True, True, True] and refused is False
+    assert isinstance(h.results[200], AppendRefused), "past the bound: shed with a clear error"
+    leader.flush(h.now())
+    h._drain(h.leader())
+    h.run(5)
+    assert all(isinstance(h.results[100 + i], tuple) for i in range(3))
+
+
+def test_a_slot_holds_at_most_its_record_bound():
+    h = Harness(config=PaxosConfig(**{**CONFIG.__dict__, "slot_records_max": 4, "pipeline_slots_max": 1}))
+    h.run(30)
+    leader = h.cores[h.leader()]
+    first_slot = leader.next_slot
+    for i in range(9):
+        leader.submit(300 + i, b"r", 0, 0, h.now())
+    leader.flush(h.now())
+    h._drain(h.leader())
+    assert leader.next_slot == first_slot + 1 and len(leader.queue) == 5, "one slot of 4 in flight"
+    h.run(10)
+    assert leader.next_slot == first_slot + 3 and not leader.queue
+    assert sorted(h.results[300 + i][0] for i in range(9)) == list(range(1, 10))

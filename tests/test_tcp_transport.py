@@ -108,3 +108,15 @@ async def test_local_addresses_are_called_in_process(nursery):
     transport = TcpTransport()
     transport.serve("svc", Service())
     assert await transport.connect("svc").call("add", 2, 3) == 5
+
+
+async def test_a_frame_past_the_bound_ends_the_connection_not_the_server(nursery, monkeypatch):
+    import cluster.tcp as tcp
+
+    monkeypatch.setattr(tcp, "FRAME_BYTES_MAX", 1024)
+    _, client = await _pair(nursery, Service())
+    peer = client.connect("svc")
+    assert await peer.call("add", b"x" * 900, b"") == b"x" * 900, "at the bound"
+    with pytest.raises((ReplyLost, Unreachable)):
+        await peer.call("add", b"x" * 2000, b"")  # one past: the server drops the connection
+    assert await peer.call("add", 1, 2) == 3, "a new connection works"
