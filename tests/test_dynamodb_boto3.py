@@ -835,3 +835,18 @@ def test_describe_table_counts_items(ddb, ddb_table_name):
     # DynamoDB refreshes these about every six hours; dsql counts small tables at once.
     assert table["ItemCount"] == 7
     assert table["TableSizeBytes"] == 7 * (len("pk") + 2 + len("sk") + 1 + len("pad") + 100)
+
+
+def test_transaction_limits(ddb, ddb_table_name):
+    create_table(ddb, ddb_table_name, range_key=None)
+    raw = client(ddb.meta.endpoint_url, parameter_validation=False)  # botocore would refuse these itself
+    puts = [{"Put": {"TableName": ddb_table_name, "Item": {"pk": {"S": f"k{i}"}}}} for i in range(101)]
+    expect_error("ValidationException", raw.transact_write_items, TransactItems=puts, message="less than or equal to 100")
+    ddb.transact_write_items(TransactItems=puts[:100])  # exactly at the limit
+    assert ddb.scan(TableName=ddb_table_name, ConsistentRead=True, Select="COUNT")["Count"] == 100
+    gets = [{"Get": {"TableName": ddb_table_name, "Key": {"pk": {"S": f"k{i}"}}}} for i in range(101)]
+    expect_error("ValidationException", raw.transact_get_items, TransactItems=gets, message="less than or equal to 100")
+    assert len(ddb.transact_get_items(TransactItems=gets[:100])["Responses"]) == 100
+    expect_error("ValidationException", ddb.transact_get_items, TransactItems=gets[:1] * 2, message="multiple operations on one item")
+    expect_error("ValidationException", raw.transact_write_items, ClientRequestToken="x" * 37,
+                 TransactItems=[{"Put": {"TableName": ddb_table_name, "Item": {"pk": {"S": "t"}}}}])  # fmt: skip
