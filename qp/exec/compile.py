@@ -86,8 +86,8 @@ class _Codegen:
     def constant(self, value: Any) -> str:
         if value is None or value is True or value is False:
             return repr(value)
-        if type(value) is int or type(value) is str:
-            return repr(value)
+        # Every other constant is a name, so the source (and its compiled code,
+        # see _build) is the same whatever the literal.
         n = self.name("k")
         self.namespace[n] = value
         return n
@@ -335,10 +335,23 @@ _PROLOGUE = {
 }
 
 
+# Compiled code by source text. Constants live in each function's namespace,
+# not in its source, so statements that differ only in their literals (as
+# simple-protocol clients send them) share code objects; compiling costs far
+# more than running the code for one row.
+_CODE_CACHE: dict[str, Any] = {}
+CODE_CACHE_ENTRIES_MAX = 4096
+
+
 def _build(source_body: str, gen: _Codegen, signature: str, name: str) -> Callable:
     prologue = "".join(f"    {_PROLOGUE[u]}\n" for u in sorted(gen.uses))
     source = f"def {name}({signature}):\n{prologue}{source_body}"
-    code = compile(source, f"<sql {name}>", "exec")
+    code = _CODE_CACHE.get(source)
+    if code is None:
+        code = compile(source, f"<sql {name}>", "exec")
+        if len(_CODE_CACHE) >= CODE_CACHE_ENTRIES_MAX:
+            del _CODE_CACHE[next(iter(_CODE_CACHE))]
+        _CODE_CACHE[source] = code
     exec(code, gen.namespace)
     fn = gen.namespace[name]
     fn.__source__ = source  # for EXPLAIN VERBOSE and debugging
