@@ -3,6 +3,7 @@
     dsql serve [--host 127.0.0.1] [--port 5432] [--data-dir ./data | --memory]
                [--auth trust|scram-sha-256] [--password-file FILE]
                [--tls-self-signed | --tls-cert FILE --tls-key FILE] [--require-tls]
+               [-c NAME=VALUE ...]
                [--dynamodb-port 8000] [--dynamodb-auth off|enforce --dynamodb-credentials AKID:SECRET]
 
 Security: `--auth trust` (the default, for local development) lets any user
@@ -12,6 +13,10 @@ environment variable; other roles from CREATE ROLE ... PASSWORD. With a
 certificate (`--tls-cert/--tls-key`, or `--tls-self-signed`, which writes one
 into <data-dir>/tls on first start) clients that ask for TLS get it, and
 `--require-tls` refuses the ones that do not.
+
+Settings: `-c NAME=VALUE` sets the server-wide default of any setting a
+session can SET, as `postgres -c` does; DSQL's limits among them
+(`dsql.transaction_rows_max`, `dsql.transaction_bytes_max`, `dsql.copy_batch_rows`).
 
 SIGINT and SIGTERM stop it cleanly: client connections are told the server
 is shutting down, storage nodes write a checkpoint (so the next start
@@ -58,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     tls.add_argument("--tls-cert", help="PEM certificate (chain) for TLS; needs --tls-key")
     serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
     serve.add_argument("--require-tls", action="store_true", help="refuse clients that do not use TLS")
+    serve.add_argument("-c", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                       help="a setting's server-wide default, as `postgres -c` (e.g. -c dsql.transaction_rows_max=10000)")
     serve.add_argument("--log-level", default="INFO")
     serve.add_argument("--dynamodb-port", type=int, default=8000, help="port of the DynamoDB endpoint (0: off)")
     serve.add_argument(
@@ -79,6 +86,7 @@ async def serve(args: argparse.Namespace) -> None:
     from pgwire.server import serve as serve_pgwire
     from qp.server import QueryProcessor
 
+    _configure_settings(args.settings)
     security = _security(args)
     password = _admin_password(args)
     config = ClusterConfig(data_dir=None if args.memory else args.data_dir, clock_error_ns=args.clock_error_ns)
@@ -135,6 +143,22 @@ def _security(args: argparse.Namespace):
     if args.auth == "trust" and not _is_loopback(args.host):
         log.warning("--auth trust on %s: anyone who can reach this address connects as a superuser", args.host)
     return Security(auth=args.auth, tls=config, require_tls=args.require_tls)
+
+
+def _configure_settings(pairs: list[str]) -> None:
+    from qp.errors import SqlError
+    from qp.settings import configure_defaults
+
+    overrides = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name.strip():
+            raise ConfigError(f"-c {pair}: expected NAME=VALUE")
+        overrides[name.strip()] = value
+    try:
+        configure_defaults(overrides)
+    except SqlError as exc:
+        raise ConfigError(f"-c: {exc.message}") from None
 
 
 def _is_loopback(host: str) -> bool:
