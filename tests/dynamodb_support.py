@@ -7,6 +7,7 @@ plugin the test modules name in `pytest_plugins`).
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,19 @@ def hook(server: DsqlServer, path: str, method: str = "POST") -> dict[str, Any]:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
+
+
+def eventually(read: Any, check: Any, timeout_s: float = 10.0) -> Any:
+    """GSIs and default reads are eventually consistent: repeat `read()` until `check(result)` holds.
+
+    Returns the last result either way, so the caller's own assertion shows what was seen.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = read()
+        if check(result) or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
 
 
 def error_code(exc: Any) -> str:

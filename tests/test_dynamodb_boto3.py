@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
-from dynamodb_support import client, create_table, error_code, resource
+from dynamodb_support import client, create_table, error_code, eventually, resource
 
 # Fixtures: ddb_server, ddb, ddb_table_name, ddb_names (tests/dynamodb_servers.py).
 pytest_plugins = ["dynamodb_servers"]
@@ -504,7 +504,7 @@ def test_query_one_megabyte_pages(ddb, ddb_table_name):
     # About 1 MB of items read: 10 or 11 items of 100 KB, then a LastEvaluatedKey.
     assert 10 <= page["ScannedCount"] <= 11 and "LastEvaluatedKey" in page
     total = 0
-    for p in ddb.get_paginator("query").paginate(TableName=ddb_table_name, KeyConditionExpression="pk = :p",
+    for p in ddb.get_paginator("query").paginate(TableName=ddb_table_name, KeyConditionExpression="pk = :p", ConsistentRead=True,
                                                  ExpressionAttributeValues={":p": {"S": "big"}}, Select="COUNT"):  # fmt: skip
         total += p["Count"]
     assert total == 25
@@ -549,13 +549,25 @@ def test_secondary_indexes(ddb, ddb_table_name):
         if i % 3:
             item["g"] = {"S": "x" if i % 2 else "y"}  # sparse: items without g are not in by_g
         ddb.put_item(TableName=ddb_table_name, Item=item)
-    gsi = ddb.query(TableName=ddb_table_name, IndexName="by_g", KeyConditionExpression="g = :g", ExpressionAttributeValues={":g": {"S": "x"}})
-    assert [int(i["sk"]["N"]) for i in gsi["Items"]] == [1, 5, 7]
+    def by_g(value: str) -> dict:
+        return ddb.query(TableName=ddb_table_name, IndexName="by_g", KeyConditionExpression="g = :g",
+                         ExpressionAttributeValues={":g": {"S": value}})  # fmt: skip
+
+    def sks(result: dict) -> list[int]:
+        return [int(i["sk"]["N"]) for i in result["Items"]]
+
+    # A GSI is read eventually (DynamoDB refuses strong reads on one), so reads retry until they converge.
+    gsi = eventually(lambda: by_g("x"), lambda r: sks(r) == [1, 5, 7])
+    assert sks(gsi) == [1, 5, 7]
     assert set(gsi["Items"][0]) == {"pk", "sk", "g"}  # KEYS_ONLY
     assert "LastEvaluatedKey" not in gsi
-    limited = ddb.query(TableName=ddb_table_name, IndexName="by_g", KeyConditionExpression="g = :g", Limit=1,
-                        ExpressionAttributeValues={":g": {"S": "x"}})  # fmt: skip
-    assert limited["LastEvaluatedKey"] == {"pk": {"S": "a"}, "sk": {"N": "1"}, "g": {"S": "x"}}
+    first_of_x = {"pk": {"S": "a"}, "sk": {"N": "1"}, "g": {"S": "x"}}
+    limited = eventually(
+        lambda: ddb.query(TableName=ddb_table_name, IndexName="by_g", KeyConditionExpression="g = :g", Limit=1,
+                          ExpressionAttributeValues={":g": {"S": "x"}}),
+        lambda r: r.get("LastEvaluatedKey") == first_of_x,
+    )  # fmt: skip
+    assert limited["LastEvaluatedKey"] == first_of_x
     lsi = ddb.query(TableName=ddb_table_name, IndexName="by_rank", KeyConditionExpression="pk = :p AND #r > :r",
                     ExpressionAttributeNames={"#r": "rank"}, ExpressionAttributeValues={":p": {"S": "a"}, ":r": {"N": "95"}},
                     ConsistentRead=True)  # fmt: skip
@@ -563,14 +575,14 @@ def test_secondary_indexes(ddb, ddb_table_name):
     assert set(lsi["Items"][0]) == {"pk", "sk", "rank", "word"}
     # An LSI fetches what it does not project when asked for everything.
     full = ddb.query(TableName=ddb_table_name, IndexName="by_rank", KeyConditionExpression="pk = :p", Select="ALL_ATTRIBUTES",
-                     ExpressionAttributeValues={":p": {"S": "a"}}, Limit=1)  # fmt: skip
+                     ExpressionAttributeValues={":p": {"S": "a"}}, Limit=1, ConsistentRead=True)  # fmt: skip
     assert full["Items"][0]["other"] == {"S": "o"}
     # Updating an item moves its index entries; deleting it removes them.
     ddb.update_item(TableName=ddb_table_name, Key={"pk": {"S": "a"}, "sk": {"N": "1"}}, UpdateExpression="SET g = :y",
                     ExpressionAttributeValues={":y": {"S": "y"}})  # fmt: skip
     ddb.delete_item(TableName=ddb_table_name, Key={"pk": {"S": "a"}, "sk": {"N": "5"}})
-    gsi = ddb.query(TableName=ddb_table_name, IndexName="by_g", KeyConditionExpression="g = :g", ExpressionAttributeValues={":g": {"S": "x"}})
-    assert [int(i["sk"]["N"]) for i in gsi["Items"]] == [7]
+    gsi = eventually(lambda: by_g("x"), lambda r: sks(r) == [7])
+    assert sks(gsi) == [7]
     expect_error("ValidationException", ddb.query, TableName=ddb_table_name, IndexName="by_g", KeyConditionExpression="g = :g",
                  ExpressionAttributeValues={":g": {"S": "x"}}, ConsistentRead=True,
                  message="Consistent reads are not supported on global secondary indexes")  # fmt: skip
@@ -578,7 +590,7 @@ def test_secondary_indexes(ddb, ddb_table_name):
                  ExpressionAttributeValues={":g": {"S": "x"}}, message="does not have the specified index")  # fmt: skip
     expect_error("ValidationException", ddb.put_item, TableName=ddb_table_name, Item={"pk": {"S": "a"}, "sk": {"N": "99"}, "g": {"N": "1"}},
                  message="Type mismatch for Index Key g")  # fmt: skip
-    scanned = ddb.scan(TableName=ddb_table_name, IndexName="by_g")
+    scanned = eventually(lambda: ddb.scan(TableName=ddb_table_name, IndexName="by_g"), lambda r: r["Count"] == 5)
     assert scanned["Count"] == 5
 
 
@@ -602,9 +614,13 @@ def test_update_table_adds_and_removes_a_gsi(ddb, ddb_table_name):
         assert status == "CREATING"
         assert time.monotonic() < deadline, "backfill did not finish"
         time.sleep(0.5)
-    blue = ddb.query(TableName=ddb_table_name, IndexName="by_color", KeyConditionExpression="color = :c",
-                     ExpressionAttributeValues={":c": {"S": "blue"}})  # fmt: skip
-    assert sorted(i["pk"]["S"] for i in blue["Items"]) == sorted([f"p{i}" for i in range(0, 30, 3)] + ["late"])
+    expected = sorted([f"p{i}" for i in range(0, 30, 3)] + ["late"])
+    blue = eventually(
+        lambda: ddb.query(TableName=ddb_table_name, IndexName="by_color", KeyConditionExpression="color = :c",
+                          ExpressionAttributeValues={":c": {"S": "blue"}}),
+        lambda r: sorted(i["pk"]["S"] for i in r["Items"]) == expected,
+    )  # fmt: skip
+    assert sorted(i["pk"]["S"] for i in blue["Items"]) == expected
     ddb.update_table(TableName=ddb_table_name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by_color"}}])
     assert "GlobalSecondaryIndexes" not in ddb.describe_table(TableName=ddb_table_name)["Table"]
     expect_error("ValidationException", ddb.query, TableName=ddb_table_name, IndexName="by_color", KeyConditionExpression="color = :c",
@@ -626,7 +642,7 @@ def test_batch_get_and_write(ddb, ddb_names):
     got = ddb.batch_get_item(RequestItems={
         first: {"Keys": [{"pk": {"S": f"k{i}"}, "sk": {"S": "s"}} for i in range(0, 15, 2)] + [{"pk": {"S": "none"}, "sk": {"S": "s"}}],
                 "ProjectionExpression": "v", "ConsistentRead": True},
-        second: {"Keys": [{"pk": {"S": "k1"}}]},
+        second: {"Keys": [{"pk": {"S": "k1"}}], "ConsistentRead": True},
     })  # fmt: skip
     assert got["UnprocessedKeys"] == {}
     assert sorted(int(i["v"]["N"]) for i in got["Responses"][first]) == list(range(0, 15, 2))
@@ -723,11 +739,12 @@ def test_partiql_statements(ddb, ddb_table_name):
                           Parameters=[{"S": "a"}, {"N": "2"}])  # fmt: skip
     expect_error("DuplicateItemException", ddb.execute_statement,
                  Statement=f"INSERT INTO \"{ddb_table_name}\" VALUE {{'pk': 'a', 'sk': 1}}")  # fmt: skip
-    rows = ddb.execute_statement(Statement=f'SELECT * FROM "{ddb_table_name}" WHERE pk = ? ORDER BY sk DESC', Parameters=[{"S": "a"}])["Items"]
+    rows = ddb.execute_statement(Statement=f'SELECT * FROM "{ddb_table_name}" WHERE pk = ? ORDER BY sk DESC', Parameters=[{"S": "a"}],
+                                 ConsistentRead=True)["Items"]  # fmt: skip
     assert [r["sk"]["N"] for r in rows] == ["2", "1"]
     assert sorted(rows[1]["tags"]["SS"]) == ["x", "y"]
     assert rows[1]["doc"] == {"M": {"k": {"L": [{"N": "1"}, {"S": "two"}]}}}
-    rows = ddb.execute_statement(Statement=f'SELECT sk, n FROM "{ddb_table_name}" WHERE n > 1')["Items"]
+    rows = ddb.execute_statement(Statement=f'SELECT sk, n FROM "{ddb_table_name}" WHERE n > 1', ConsistentRead=True)["Items"]
     assert rows == [{"sk": {"N": "2"}, "n": {"N": "5"}}]
     updated = ddb.execute_statement(
         Statement=f"UPDATE \"{ddb_table_name}\" SET n = n + 1 SET tags = set_add(tags, <<'z'>>) REMOVE doc WHERE pk = 'a' AND sk = 1 RETURNING ALL NEW *"

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from dynamodb_support import eventually
 from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
@@ -83,7 +84,7 @@ def test_aws_cli_end_to_end(ddb_server, ddb_table_name, tmp_path):
     queried = out(aws(ddb_server, "query", "--table-name", t, "--key-condition-expression", "pk = :p",
                       "--expression-attribute-values", json.dumps({":p": {"S": "a"}}), "--page-size", "3", "--consistent-read"))  # fmt: skip
     assert [int(i["sk"]["N"]) for i in queried["Items"]] == list(range(1, 22))
-    counted = out(aws(ddb_server, "scan", "--table-name", t, "--select", "COUNT", "--page-size", "4"))
+    counted = out(aws(ddb_server, "scan", "--table-name", t, "--select", "COUNT", "--page-size", "4", "--consistent-read"))
     assert counted["Count"] == 21
     updated = out(aws(ddb_server, "update-item", "--table-name", t, "--key", json.dumps({"pk": {"S": "a"}, "sk": {"N": "1"}}),
                       "--update-expression", "SET hits = if_not_exists(hits, :z) + :one",
@@ -96,7 +97,7 @@ def test_aws_cli_end_to_end(ddb_server, ddb_table_name, tmp_path):
     transact = [{"Put": {"TableName": t, "Item": {"pk": {"S": "b"}, "sk": {"N": "1"}}}},
                 {"Delete": {"TableName": t, "Key": {"pk": {"S": "a"}, "sk": {"N": "2"}}}}]  # fmt: skip
     aws(ddb_server, "transact-write-items", "--transact-items", json.dumps(transact))
-    rows = out(aws(ddb_server, "execute-statement", "--statement", f"SELECT * FROM \"{t}\" WHERE pk = 'b'"))["Items"]
+    rows = out(aws(ddb_server, "execute-statement", "--statement", f"SELECT * FROM \"{t}\" WHERE pk = 'b'", "--consistent-read"))["Items"]
     assert rows == [{"pk": {"S": "b"}, "sk": {"N": "1"}}]
     described = out(aws(ddb_server, "describe-table", "--table-name", t))["Table"]
     assert described["KeySchema"][1] == {"AttributeName": "sk", "KeyType": "RANGE"}
@@ -165,13 +166,15 @@ def test_pynamodb_models(ddb_server, ddb_table_name):
     with pytest.raises(DoesNotExist):
         Post.get("u1", 99)
     assert [p.post_id for p in Post.query("u1", Post.post_id.between(4, 6), consistent_read=True)] == [4, 5, 6]
-    assert [p.post_id for p in Post.query("u1", Post.post_id < 3, scan_index_forward=False)] == [2, 1, 0]
+    assert [p.post_id for p in Post.query("u1", Post.post_id < 3, scan_index_forward=False, consistent_read=True)] == [2, 1, 0]
     filtered = list(Post.query("u1", filter_condition=Post.score >= 95, consistent_read=True))
     assert sorted(p.post_id for p in filtered) == [0, 1, 2, 3, 4, 5]
-    paged = Post.query("u1", limit=5, page_size=2)
+    paged = Post.query("u1", limit=5, page_size=2, consistent_read=True)
     assert len(list(paged)) == 5
-    assert sorted(p.post_id for p in Post.by_email.query("e1@x")) == [1, 4, 7, 10]
-    assert [p.score for p in Post.by_score.query("u1", Post.score > 96)] == [97, 98, 99, 100]
+    # A GSI is read eventually (DynamoDB refuses strong reads on one): retry until it converges.
+    by_email = eventually(lambda: sorted(p.post_id for p in Post.by_email.query("e1@x")), lambda r: r == [1, 4, 7, 10])
+    assert by_email == [1, 4, 7, 10]
+    assert [p.score for p in Post.by_score.query("u1", Post.score > 96, consistent_read=True)] == [97, 98, 99, 100]
     post.update(actions=[Post.score.add(5), Post.tags.delete({"a"}), Post.history.set([1]),
                          Post.address.set({"city": "Oslo"}), Post.email.remove()])  # fmt: skip
     post.refresh(consistent_read=True)
@@ -186,7 +189,7 @@ def test_pynamodb_models(ddb_server, ddb_table_name):
         for i in range(100, 140):
             batch.save(Post(user_id="u2", post_id=i))
     assert Post.count("u2", consistent_read=True) == 40
-    assert len(list(Post.batch_get([("u2", i) for i in range(100, 110)]))) == 10
+    assert len(list(Post.batch_get([("u2", i) for i in range(100, 110)], consistent_read=True))) == 10
     connection = Connection(host=ddb_server.dynamodb_url, region="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
     with TransactWrite(connection=connection) as transaction:
         transaction.update(Post(user_id="u2", post_id=100), actions=[Post.score.set(7)])
