@@ -544,27 +544,39 @@ async def backfill_batch(txn, table: TableDef, index: IndexDef, start: bytes, ba
     resume = None
     count = 0
     width = len(table.columns)
+
+    def duplicated(row: tuple) -> SqlError:
+        from qp.types import text_encoder
+
+        names = ", ".join(table.columns[i].name for i in index.columns)
+        values = ", ".join(text_encoder(table.columns[i].type, frame_ctx)(row[i]).decode() for i in index.columns)
+        return SqlError("23505", f'could not create unique index "{index.name}"',
+                        detail=f"Key ({names})=({values}) is duplicated.")
+
     async for page in txn.scan(start, table.primary_end, limit=batch_rows):
+        entries: list[tuple[bytes, bytes, tuple]] = []
         for row_key, row in page:
             if len(row) < width:
                 row = row + (None,) * (width - len(row))  # rows from before ADD COLUMN
-            entry = table.index_entry_key(index, row, row_key)
-            if index.unique and not any(row[i] is None for i in index.columns):
-                (other,) = await txn.get([entry])
-                if other is not None and other != row_key:
-                    (other_row,) = await txn.get([other])
+            entries.append((table.index_entry_key(index, row, row_key), row_key, row))
+        if index.unique:
+            # One read for the whole page: entries already there (written by
+            # concurrent writers while the index is write-only, or by an
+            # earlier batch) that point at another live row are duplicates.
+            checked = [(e, k, r) for e, k, r in entries if not any(r[i] is None for i in index.columns)]
+            seen: dict[bytes, bytes] = {}
+            for entry, row_key, row in checked:
+                if seen.setdefault(entry, row_key) != row_key:
+                    raise duplicated(row)
+            existing = await txn.get([e for e, _, _ in checked]) if checked else []
+            clashes = [(other, row) for (_, row_key, row), other in zip(checked, existing, strict=True)
+                       if other is not None and other != row_key]
+            if clashes:
+                others = await txn.get([other for other, _ in clashes])
+                for (_, row), other_row in zip(clashes, others, strict=True):
                     if other_row is not None:
-                        names = ", ".join(table.columns[i].name for i in index.columns)
-                        from qp.types import text_encoder
-
-                        values = ", ".join(
-                            text_encoder(table.columns[i].type, frame_ctx)(row[i]).decode() for i in index.columns
-                        )
-                        raise SqlError(
-                            "23505",
-                            f'could not create unique index "{index.name}"',
-                            detail=f"Key ({names})=({values}) is duplicated.",
-                        )
+                        raise duplicated(row)
+        for entry, row_key, _ in entries:
             txn.put(entry, row_key)
             txn.depend_on(row_key)
             count += 1

@@ -52,6 +52,24 @@ def test_unique_index_build_fails_on_duplicates_and_leaves_nothing(conn, table_n
     conn.execute(f"DROP TABLE {table_name}")
 
 
+@pytest.mark.parametrize("second", [2, 999, 1000, 2500])
+def test_unique_index_build_finds_duplicates_within_and_across_batches(conn, table_name, second):
+    """The backfill checks a page of rows at a time: a duplicate in the same page
+    and one in a later batch (1,000 rows each) are both found, and named."""
+    conn.execute(f"CREATE TABLE {table_name} (id int PRIMARY KEY, v int)")
+    for start in range(1, 3001, 1000):  # DSQL's 3,000-row limit: three transactions
+        conn.execute(f"INSERT INTO {table_name} SELECT g, g FROM generate_series({start}, {start + 999}) AS g")
+    conn.execute(f"UPDATE {table_name} SET v = 1 WHERE id = {second}")
+    with pytest.raises(psycopg.errors.UniqueViolation) as failed:
+        conn.execute(f"CREATE UNIQUE INDEX {ix(table_name, 'u')} ON {table_name} (v)")
+    assert failed.value.diag.message_detail == "Key (v)=(1) is duplicated."
+    conn.execute(f"UPDATE {table_name} SET v = {second} WHERE id = {second}")
+    conn.execute(f"CREATE UNIQUE INDEX {ix(table_name, 'u')} ON {table_name} (v)")
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        conn.execute(f"INSERT INTO {table_name} VALUES (5000, 1)")
+    conn.execute(f"DROP TABLE {table_name}")
+
+
 def test_index_build_while_writers_run(dsql_server, conn, table_name):
     """Rows written during the build are indexed (by the writers), rows from before
     by the backfill: afterwards the index answers exactly like a scan."""
