@@ -449,9 +449,14 @@ class _Client:
     async def _ready_for_query(self) -> None:
         try:
             status = self.session.transaction_status
+            # Reported settings that changed, however they changed, go out just
+            # before ReadyForQuery (PostgreSQL's ReportChangedGUCOptions).
+            changes = self.session.parameter_changes()
         except Exception as exc:
             log.exception("connection %d: transaction_status failed", self.id)
             raise SqlError("XX000", f"internal error: {exc!r}", severity="FATAL") from exc
+        for change in changes:
+            self._write(m.ParameterStatus(change.name, change.value))
         self._write(m.ReadyForQuery(status))
         await self._flush()
 

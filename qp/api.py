@@ -172,6 +172,10 @@ class Session(Protocol):
     @property
     def transaction_status(self) -> TransactionStatus: ...
 
+    def parameter_changes(self) -> list[ParameterStatus]:
+        """Reported settings changed since they were last sent; pgwire sends them
+        before each ReadyForQuery (each change once)."""
+
     # -- simple query protocol --
     def simple_query(self, sql: str) -> AsyncIterator[Event]:
         """Run every statement of `sql` in order; raising ends the query string."""

@@ -163,6 +163,17 @@ class Cursors:
     def clear(self) -> None:
         self._by_name.clear()
 
+    def open_cursors(self) -> list[Cursor]:
+        """The cursors open now (a savepoint keeps this list)."""
+        return list(self._by_name.values())
+
+    def close_opened_since(self, before: list[Cursor]) -> None:
+        """ROLLBACK TO SAVEPOINT: close cursors declared after `before` was taken
+        (PostgreSQL closes them; closing and fetching are not undone)."""
+        kept = {id(cursor) for cursor in before}
+        for name in [name for name, cursor in self._by_name.items() if id(cursor) not in kept]:
+            del self._by_name[name]
+
     def pg_cursors_rows(self) -> list[tuple[str, str, bool, bool, bool, int]]:
         """(name, statement, is_holdable, is_binary, is_scrollable, creation_time) per live cursor."""
         return [(c.name, c.statement, c.is_holdable, c.is_binary, c.is_scrollable, c.creation_time) for c in self]

@@ -76,7 +76,7 @@ def _spec_name(spec: dict, user: str) -> str:
     raise SqlError("0A000", "ALTER ROLE on PUBLIC or ALL is not supported")
 
 
-def _password(value: str | None, notices: list[str]) -> str | None:
+def _password(value: str | None, notices: list[str], iterations: int = scram.ITERATIONS_DEFAULT) -> str | None:
     if value is None:
         return None
     if value == "":
@@ -89,7 +89,7 @@ def _password(value: str | None, notices: list[str]) -> str | None:
     if len(value) == 35 and value.startswith("md5") and all(c in "0123456789abcdef" for c in value[3:]):
         raise SqlError("0A000", "MD5 password hashes are not supported",
                        hint="Give the password in clear text or as a SCRAM-SHA-256 verifier.")
-    return scram.make_verifier(value)
+    return scram.make_verifier(value, iterations=iterations)
 
 
 def _apply_options(role: RoleDef, options: list, ctx, notices: list[str], *, creating: bool) -> RoleDef:
@@ -107,7 +107,8 @@ def _apply_options(role: RoleDef, options: list, ctx, notices: list[str], *, cre
         if name in flags:
             changes[flags[name]] = arg["Boolean"].get("boolval", False)
         elif name == "password":
-            changes["password"] = _password(arg["String"]["sval"] if arg else None, notices)
+            iterations = int(ctx.settings.get("scram_iterations", scram.ITERATIONS_DEFAULT))  # the session's
+            changes["password"] = _password(arg["String"]["sval"] if arg else None, notices, iterations)
         elif name == "connectionlimit":
             limit = arg["Integer"].get("ival", 0)
             if limit < -1:

@@ -50,8 +50,11 @@ from qp.exec.operators import collect
 from qp.exec.runtime import RunContext, StatementCaches
 from qp.parse import Statement, parse
 from qp.prepare import Prepared, explain_lines, prepare
+from qp.savepoints import Savepoint
+from qp.setting_stack import SettingStack
 from qp.settings import (
     DEFAULTS,
+    READ_ONLY,
     REPORTED,
     VERSION_STRING,
     canonical_name,
@@ -70,6 +73,11 @@ _UNDEFINED = {"42P01", "42703", "42704", "42883", "42P07", "42710"}
 PREPARED_STATEMENTS_MAX = 10_000
 INDEX_BACKFILL_BATCH_ROWS = 1000
 FINISH_ATTEMPTS_MAX = 100  # publishing an online change, against concurrent DDL
+# Settings that describe the open transaction: any SET of them is undone at its end.
+_TRANSACTION_SETTINGS = frozenset({"transaction_read_only", "transaction_isolation", "transaction_deferrable"})
+_LIMIT_SETTINGS = frozenset({"dsql.transaction_rows_max", "dsql.transaction_bytes_max"})
+# RESET ALL leaves these alone (PostgreSQL's GUC_NO_RESET_ALL).
+_NOT_RESET_BY_ALL = _TRANSACTION_SETTINGS | {"session_authorization"}
 
 
 @dataclass
@@ -104,6 +112,15 @@ class Session:
             self.settings["client_encoding"] = normalize("client_encoding", startup["client_encoding"])
         for name, value in _parse_options(startup.get("options", "")):
             self._startup_setting(name, value)
+        # RESET goes back to the values the session started with (the startup
+        # packet's count, as PostgreSQL's PGC_S_CLIENT source does).
+        self.reset_values: dict[str, str] = dict(self.settings)
+        self.setting_stack = SettingStack(self.settings)  # what the open transaction must undo
+        self._settings_touched = False  # REPORTED values may differ from the last ParameterStatus sent
+        self._reported: dict[str, str] = {}
+        self.savepoints: list[Savepoint] = []  # open savepoints of the block, oldest first
+        self._xact_open = False  # a transaction (block or implicit) has started and not ended
+        self._implicit_block = False  # a simple query of several statements (PostgreSQL's implicit block)
         self.txn: Transaction | None = None
         self.block = False  # explicit BEGIN
         self.failed = False
@@ -142,19 +159,70 @@ class Session:
         ctx.set_config = self._set_config
 
     def _set_config(self, name: str, value: str, is_local: bool) -> str:
-        """set_config(name, value, is_local): SET from an expression (SET LOCAL is SET here)."""
+        """set_config(name, value, is_local): SET, or SET LOCAL, from an expression."""
         canonical = canonical_name(name)
         if canonical is None:
             raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
         value = normalize(canonical, value)
-        self.settings[canonical] = value
-        self._refresh_ctx()
+        self._change_setting(canonical, value, local=is_local)
         return value
+
+    # -- settings, transactionally (qp/setting_stack.py) --------------------------------
+
+    def _change_setting(self, name: str, value: str, *, local: bool = False) -> None:
+        """SET (or SET LOCAL) one setting in the open transaction, which may undo it."""
+        if name in _TRANSACTION_SETTINGS:
+            local = True  # they describe the transaction: its end puts them back
+        self.setting_stack.change(name, value, len(self.savepoints) + 1, local=local)
+        self._settings_changed({name})
+
+    def _settings_changed(self, names: set[str]) -> None:
+        if not names:
+            return
+        self._settings_touched = True
+        txn = self.txn
+        if txn is not None:
+            if "transaction_read_only" in names:
+                txn.read_only = self.settings.get("transaction_read_only") == "on"
+            if names & _LIMIT_SETTINGS:
+                txn.rows_max, txn.bytes_max = transaction_limits(self.settings)  # the open one too
+        self._refresh_ctx()
+
+    def end_setting_levels(self, level: int, commit: bool) -> None:
+        """End the setting levels from the innermost down to `level` (1: the whole transaction)."""
+        if not self.setting_stack:
+            return
+        changed: set[str] = set()
+        for each in range(len(self.savepoints) + 1, level - 1, -1):
+            changed |= self.setting_stack.end(each, commit)
+        self._settings_changed(changed)
+
+    def _transaction_ended(self, commit: bool) -> None:
+        """The transaction (a block or an implicit one) is over: keep or undo what it SET."""
+        self._xact_open = False
+        self.end_setting_levels(1, commit)
+        if self.savepoints:
+            self.savepoints.clear()
 
     # -- api.Session ----------------------------------------------------------------
 
     def startup_parameters(self) -> dict[str, str]:
-        return {name: self.settings[name] for name in REPORTED}
+        self._reported = {name: self.settings[name] for name in REPORTED}
+        return dict(self._reported)
+
+    def parameter_changes(self) -> list[ParameterStatus]:
+        """Reported settings whose value differs from the last one sent (PostgreSQL's
+        ReportChangedGUCOptions, run before each ReadyForQuery)."""
+        if not self._settings_touched:
+            return []
+        self._settings_touched = False
+        changes = []
+        for name in REPORTED:
+            value = self.settings.get(name, "")
+            if self._reported.get(name) != value:
+                self._reported[name] = value
+                changes.append(ParameterStatus(name, value))
+        return changes
 
     @property
     def transaction_status(self) -> api.TransactionStatus:
@@ -169,6 +237,7 @@ class Session:
         if not statements:
             yield EmptyQuery()
             return
+        self._implicit_block = len(statements) > 1
         try:
             for i, statement in enumerate(statements):
                 prepared = self._prepare_unbound(statement)
@@ -184,6 +253,8 @@ class Session:
                     # instead of it (as PostgreSQL does).
                     txn, self.txn = self.txn, None
                     await self._guarded(self._commit(txn))
+                if i == len(statements) - 1 and not self.block:
+                    self._transaction_ended(commit=True)
                 for event in events:
                     yield event
         except BaseException:
@@ -308,16 +379,23 @@ class Session:
             self.txn = None
             self._drop_portals()
             if txn.has_writes:
-                await self._guarded(self._commit(txn))
+                try:
+                    await self._guarded(self._commit(txn))
+                except BaseException:
+                    self._transaction_ended(commit=False)
+                    raise
         elif not self.block:
             self.txn = None
             self._drop_portals()
+        if not self.block:
+            self._transaction_ended(commit=True)
 
     def mark_failed(self) -> None:
         if self.block:
-            self.failed = True
+            self._block_failed()
         else:
             self.txn = None
+            self._transaction_ended(commit=False)
 
     def cancel(self) -> None:
         if self._cancel_scope is not None:
@@ -341,10 +419,17 @@ class Session:
 
     async def _after_error(self) -> None:
         if self.block:
-            self.failed = True
+            self._block_failed()
         else:
             self.txn = None
             self._drop_portals()
+            self._transaction_ended(commit=False)
+
+    def _block_failed(self) -> None:
+        """An error inside a block: PostgreSQL aborts the innermost (sub)transaction
+        at once, so what it SET is undone now, before ROLLBACK [TO SAVEPOINT]."""
+        self.failed = True
+        self.end_setting_levels(len(self.savepoints) + 1, commit=False)
 
     def _drop_portals(self) -> None:
         self.portals = {name: p for name, p in self.portals.items() if p.rows is None and not p.done}
@@ -538,7 +623,11 @@ class Session:
     def _refresh_statement_time(self) -> None:
         now_us = (self.qp.clock.now().latest // 1000) - 946_684_800_000_000
         self.ctx.statement_timestamp_us = now_us
-        if self.txn is None or self.txn.tau_start is None:
+        if not self._xact_open:
+            # now() is the start of the transaction: BEGIN's time in a block
+            # (PostgreSQL's rule; DSQL documents nothing else), else the first
+            # statement of the implicit transaction.
+            self._xact_open = True
             self.ctx.transaction_timestamp_us = now_us
 
     async def _commit(self, txn: Transaction) -> None:
@@ -711,8 +800,7 @@ class Session:
             self.statements.clear()
             self.portals.clear()
             self.cursors.clear()
-            self.settings.update({k: v for k, v in DEFAULTS.items() if k not in ("session_authorization",)})
-            self._refresh_ctx()
+            self._reset_all()
             return [CommandComplete("DISCARD ALL")]
         if kind == "DeallocateStmt":
             name = body.get("name")
@@ -756,20 +844,27 @@ class Session:
             self.txn.explicit = True
             if read_only is not None:
                 self.txn.read_only = read_only
-            self.ctx.transaction_timestamp_us = self.ctx.statement_timestamp_us
             return [CommandComplete(tag)]
         if kind == "TRANS_STMT_COMMIT":
             if body.get("chain"):
                 raise SqlError("0A000", "COMMIT AND CHAIN is not supported")
-            if not self.block:
-                self.txn = None
-                return [Notice("there is no transaction in progress", "25P01", "WARNING"), CommandComplete("COMMIT")]
-            txn, failed = self.txn, self.failed
+            txn, failed, was_block = self.txn, self.failed, self.block
             self.txn, self.block, self.failed = None, False, False
             self._drop_portals()
             if failed or txn is None:
-                return [CommandComplete("ROLLBACK")]
-            await self._commit(txn)
+                self._transaction_ended(commit=not failed)
+                events = [] if was_block else [Notice("there is no transaction in progress", "25P01", "WARNING")]
+                return [*events, CommandComplete("ROLLBACK" if failed else "COMMIT")]
+            # Outside a block this commits the implicit transaction (what came
+            # before it in the same query string), as PostgreSQL does.
+            try:
+                await self._commit(txn)
+            except BaseException:
+                self._transaction_ended(commit=False)
+                raise
+            self._transaction_ended(commit=True)
+            if not was_block:
+                return [Notice("there is no transaction in progress", "25P01", "WARNING"), CommandComplete("COMMIT")]
             return [CommandComplete("COMMIT")]
         if kind == "TRANS_STMT_ROLLBACK":
             if body.get("chain"):
@@ -777,11 +872,14 @@ class Session:
             was_block = self.block
             self.txn, self.block, self.failed = None, False, False
             self._drop_portals()
+            self._transaction_ended(commit=False)
             if not was_block:
                 return [Notice("there is no transaction in progress", "25P01", "WARNING"), CommandComplete("ROLLBACK")]
             return [CommandComplete("ROLLBACK")]
         if kind in ("TRANS_STMT_SAVEPOINT", "TRANS_STMT_RELEASE", "TRANS_STMT_ROLLBACK_TO"):
-            raise SqlError("0A000", "SAVEPOINT is not supported")
+            from qp.savepoints import run_savepoint_statement
+
+            return run_savepoint_statement(self, kind, body.get("savepoint_name", ""))
         raise SqlError("0A000", "two-phase commit is not supported")
 
     def _transaction_options(self, options) -> bool | None:
@@ -811,36 +909,37 @@ class Session:
                             pass
                         self.txn.read_only = read_only
                     elif name == "SESSION CHARACTERISTICS":
-                        self.settings["default_transaction_read_only"] = "on" if read_only else "off"
+                        self._change_setting("default_transaction_read_only", "on" if read_only else "off")
                 return [CommandComplete("SET")]
             raise SqlError("0A000", f"SET {name} is not supported")
         if kind == "VAR_RESET_ALL":
-            for key, value in DEFAULTS.items():
-                if key not in ("session_authorization", "application_name", "client_encoding"):
-                    self.settings[key] = value
-            self._refresh_ctx()
+            self._reset_all()
             return [CommandComplete("RESET")]
         canonical = canonical_name(name)
         if canonical is None:
             raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
         if kind in ("VAR_SET_DEFAULT", "VAR_RESET"):
-            value = DEFAULTS.get(canonical, "")
-            if canonical in ("TimeZone",):
-                value = "UTC"
+            if canonical in READ_ONLY:
+                raise SqlError("55P02", f'parameter "{canonical}" cannot be changed')
+            value = self.reset_values.get(canonical, "")
         else:
             value = _set_value(body.get("args", ()))
             value = normalize(canonical, value)
-        if canonical == "transaction_read_only" and self.txn is not None:
-            self.txn.read_only = value == "on"
-        self.settings[canonical] = value
-        if self.txn is not None and canonical in ("dsql.transaction_rows_max", "dsql.transaction_bytes_max"):
-            self.txn.rows_max, self.txn.bytes_max = transaction_limits(self.settings)  # the open one too
-        self._refresh_ctx()
         events: list[api.Event] = []
-        if canonical in REPORTED:
-            events.append(ParameterStatus(canonical, value))
+        local = bool(body.get("is_local"))
+        if local and not self.block and not self._implicit_block:
+            # PostgreSQL warns, then applies it to the statement's own transaction (no effect).
+            events.append(Notice("SET LOCAL can only be used in transaction blocks", "25P01", "WARNING"))
+        self._change_setting(canonical, value, local=local)
         events.append(CommandComplete("RESET" if kind == "VAR_RESET" else "SET"))
         return events
+
+    def _reset_all(self) -> None:
+        """RESET ALL (and DISCARD ALL): every changeable setting back to its value at startup."""
+        for key, value in self.reset_values.items():
+            if key in READ_ONLY or key in _NOT_RESET_BY_ALL or self.settings.get(key) == value:
+                continue
+            self._change_setting(key, value)
 
     def _show(self, name: str) -> list[api.Event]:
         if name.lower() == "all":

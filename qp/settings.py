@@ -4,9 +4,12 @@ The server reports itself as PostgreSQL 16 (DSQL's base) everywhere a client
 can ask: the ParameterStatus `server_version`, `SHOW server_version`,
 `server_version_num`, `version()` and `current_setting()`.
 
-Settings in `REPORTED` are sent as ParameterStatus at startup and again when
-SET changes them, because drivers read them from there rather than asking
-(psycopg reads TimeZone and DateStyle live; psycopg2 requires client_encoding).
+Settings in `REPORTED` (PostgreSQL 16's GUC_REPORT list) are sent as
+ParameterStatus at startup and again, before ReadyForQuery, whenever their
+value differs from the last one sent, however it changed (SET, RESET,
+set_config(), a rollback undoing a SET), because drivers read them from there
+rather than asking (psycopg reads TimeZone and DateStyle live; psycopg2
+requires client_encoding).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ REPORTED = (
     "session_authorization",
     "default_transaction_read_only",
     "in_hot_standby",
+    "scram_iterations",  # reported since PostgreSQL 16
 )
 
 # name (as shown) -> default value
@@ -82,6 +86,7 @@ DEFAULTS: dict[str, str] = {
     "xmloption": "content",
     "geqo": "on",
     "work_mem": "4MB",
+    "scram_iterations": "4096",  # PBKDF2 rounds of verifiers made by CREATE/ALTER ROLE ... PASSWORD
     # dsql's own settings (see "DSQL limits" below).
     "dsql.transaction_rows_max": "3000",
     "dsql.transaction_bytes_max": str(10 * 1024 * 1024),
@@ -182,6 +187,14 @@ def normalize(name: str, value: str) -> str:
         return _bool(name, value)
     if name in LIMIT_SETTINGS:
         return _limit(name, value)
+    if name == "scram_iterations":
+        try:
+            rounds = int(value)
+        except ValueError:
+            raise SqlError("22023", f'invalid value for parameter "{name}": "{value}"') from None
+        if not 1 <= rounds <= 2**31 - 1:
+            raise SqlError("22023", f'{rounds} is outside the valid range for parameter "{name}" (1 .. 2147483647)')
+        return str(rounds)
     return value
 
 

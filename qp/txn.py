@@ -5,7 +5,8 @@
   transaction sees exactly the commits with τ_commit ≤ τ_start.
 - Writes never leave the QP before COMMIT. They sit in `WriteBuffer`
   (key → post-image, None for a delete), and every read merges them over
-  what storage returns, so a transaction reads its own writes.
+  what storage returns, so a transaction reads its own writes. Savepoints
+  are positions in the buffer's undo log (kept only while one is open).
 - COMMIT of a transaction that wrote nothing and locked nothing does
   nothing. Otherwise the write set (plus keys locked FOR UPDATE, plus the
   schema keys of the tables written, as check-only keys) goes to the
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from adjudicator.role import CommitConflict, TransactionTooOld, encode_commit_payload
@@ -51,26 +53,53 @@ class StaleCatalog(Exception):
         self.version = version
 
 
-class WriteBuffer:
-    """Post-images by key, with the keys kept sorted for merging into scans."""
+_ABSENT = object()  # undo log: the key was not in the buffer before
 
-    __slots__ = ("values", "_sorted", "_dirty")
+
+class WriteBuffer:
+    """Post-images by key, with the keys kept sorted for merging into scans.
+
+    While a savepoint is open (`undo` is a list), every put first logs what
+    it replaces, so ROLLBACK TO SAVEPOINT can put the buffer back as it was;
+    without savepoints the log is None and a put costs one extra test.
+    """
+
+    __slots__ = ("values", "_sorted", "_dirty", "undo")
 
     def __init__(self) -> None:
         self.values: dict[bytes, Any] = {}
         self._sorted: list[bytes] = []
         self._dirty = False
+        self.undo: list[tuple[bytes, Any]] | None = None
 
     def __len__(self) -> int:
         return len(self.values)
 
     def put(self, key: bytes, value: Any) -> None:
+        if self.undo is not None:
+            self.undo.append((key, self.values.get(key, _ABSENT)))
         if key not in self.values:
             if self._dirty or (self._sorted and key < self._sorted[-1]):
                 self._dirty = True
             else:
                 self._sorted.append(key)
         self.values[key] = value
+
+    def undo_to(self, mark: int) -> None:
+        """Take back every put logged after position `mark` of the undo log."""
+        undo = self.undo
+        assert undo is not None and 0 <= mark <= len(undo), (mark, undo is None)
+        values = self.values
+        removed = False
+        for key, before in reversed(undo[mark:]):
+            if before is _ABSENT:
+                values.pop(key, None)
+                removed = True
+            else:
+                values[key] = before
+        del undo[mark:]
+        if removed:
+            self._dirty = True  # _sorted may name removed keys: rebuilt from `values` on next use
 
     def keys_in(self, start: bytes, end: bytes | None) -> list[bytes]:
         if self._dirty:
@@ -85,6 +114,18 @@ class WriteBuffer:
         if not self.values:
             return False
         return bool(self.keys_in(start, end))
+
+
+@dataclass(frozen=True, slots=True)
+class SavepointState:
+    """What a transaction had written when a savepoint was taken."""
+
+    undo_mark: int  # length of the buffer's undo log
+    rows_modified: int
+    bytes_modified: int
+    ddl_count: int
+    dml_count: int
+    catalog_version_written: int | None
 
 
 class Transaction:
@@ -246,6 +287,31 @@ class Transaction:
 
     def share(self, key: bytes) -> None:
         self.shares.add(key)
+
+    # -- savepoints -------------------------------------------------------------------
+    #
+    # Nothing leaves the QP before COMMIT, so a savepoint is a position in the
+    # buffer's undo log plus the counters that go with the buffer. Keys locked
+    # FOR UPDATE or KEY SHARE and keys read stay in their sets after ROLLBACK
+    # TO SAVEPOINT: that can only make the conflict check stricter.
+
+    def savepoint(self) -> SavepointState:
+        """The state ROLLBACK TO SAVEPOINT goes back to; starts the undo log if needed."""
+        if self.buffer.undo is None:
+            self.buffer.undo = []
+        return SavepointState(len(self.buffer.undo), self.rows_modified, self.bytes_modified,
+                              self.ddl_count, self.dml_count, self.catalog_version_written)
+
+    def rollback_to(self, state: SavepointState) -> None:
+        """Forget every write (and DDL or DML statement) since `state` was taken."""
+        self.buffer.undo_to(state.undo_mark)
+        self.rows_modified, self.bytes_modified = state.rows_modified, state.bytes_modified
+        self.ddl_count, self.dml_count = state.ddl_count, state.dml_count
+        self.catalog_version_written = state.catalog_version_written
+
+    def savepoints_closed(self) -> None:
+        """No savepoint is open any more: puts stop logging."""
+        self.buffer.undo = None
 
     @property
     def has_writes(self) -> bool:

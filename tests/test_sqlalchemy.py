@@ -6,14 +6,14 @@ check and foreign-key constraints, views) and with `autoload_with`, runs a
 little CRUD, and drops it with `drop_all`; the same scenario runs on the
 reference PostgreSQL and everything reflected must be equal.
 
-Two DSQL rules shape the setup, as they would for any application:
-- DSQL runs one DDL statement per transaction, so DDL goes through an
-  AUTOCOMMIT engine (create_all otherwise sends every CREATE in one
-  transaction);
-- DSQL has no SAVEPOINT, and SQLAlchemy's psycopg 3 dialect looks hstore up
-  with psycopg's TypeInfo.fetch inside a transaction, which psycopg wraps in
-  a savepoint; `use_native_hstore=False` skips that lookup (TypeInfo.fetch
-  itself works: see test_pgcatalog.test_psycopg_type_info).
+DSQL runs one DDL statement per transaction, so DDL goes through an
+AUTOCOMMIT engine (create_all otherwise sends every CREATE in one
+transaction), as it would for any application.
+
+The engines keep their defaults otherwise: SQLAlchemy's psycopg 3 dialect
+looks hstore up with psycopg's TypeInfo.fetch inside a transaction, which
+psycopg wraps in a SAVEPOINT (dsql has savepoints though DSQL has not; see
+qp/savepoints.py), and the sync scenarios use `begin_nested()` too.
 """
 
 from __future__ import annotations
@@ -45,11 +45,13 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.orm import Session
 
 pytestmark = pytest.mark.timeout(180)
 
-ENGINE_OPTIONS = {"psycopg2": {}, "psycopg": {"use_native_hstore": False}}
+ENGINE_OPTIONS: dict[str, dict[str, Any]] = {"psycopg2": {}, "psycopg": {}}
 
 
 def model(p: str) -> tuple[MetaData, Table, Table]:
@@ -109,6 +111,29 @@ def crud(connection, parent: Table, child: Table) -> list:
     return [tuple(r) for r in rows]
 
 
+def nested(engine, parent: Table) -> list:
+    """Savepoints through begin_nested(): one rolled back, one failing, one released."""
+    with engine.begin() as conn:
+        conn.execute(insert(parent).values(id=3, name="three", score=Decimal("3")))
+        savepoint = conn.begin_nested()
+        conn.execute(insert(parent).values(id=4, name="four"))
+        savepoint.rollback()
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(parent).values(id=5, name="one"))  # a duplicate name
+        except IntegrityError:
+            pass  # the savepoint was rolled back; the transaction goes on
+        with conn.begin_nested():
+            conn.execute(insert(parent).values(id=6, name="six"))
+    with Session(engine) as session, session.begin():
+        session.execute(insert(parent).values(id=7, name="seven"))
+        with session.begin_nested() as orm_savepoint:
+            session.execute(insert(parent).values(id=8, name="eight"))
+            orm_savepoint.rollback()
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(parent.c.id, parent.c.name).order_by(parent.c.id))]
+
+
 def sync_scenario(dsn: str, driver: str, p: str) -> dict[str, Any]:
     url = dsn.replace("postgresql://", f"postgresql+{driver}://", 1)
     engine = create_engine(url, **ENGINE_OPTIONS[driver])
@@ -123,6 +148,7 @@ def sync_scenario(dsn: str, driver: str, p: str) -> dict[str, Any]:
                 out = reflect(conn, p)
             with engine.begin() as conn:
                 out["crud"] = crud(conn, parent, child)
+            out["nested"] = nested(engine, parent)
         finally:
             with ddl.connect() as conn:
                 conn.execute(text(f"DROP VIEW {p}_named"))
@@ -173,6 +199,8 @@ def check(out: dict[str, Any], p: str) -> None:
         (["parent_id"], f"{p}_parent", ["id"], {"ondelete": "CASCADE"})
     assert out["crud"] == [(1, "one", Decimal("1.50"), True, 1), (2, "two", None, True, 0)]
     assert out["after_drop"] is False
+    if "nested" in out:
+        assert out["nested"] == [(1, "one"), (2, "two"), (3, "three"), (6, "six"), (7, "seven")]
 
 
 @pytest.mark.parametrize("driver", ["psycopg2", "psycopg"])

@@ -197,6 +197,9 @@ class FakeSession:
     def transaction_status(self) -> TransactionStatus:
         return self.status
 
+    def parameter_changes(self) -> list[api.ParameterStatus]:
+        return []  # this fake reports its changes as events instead
+
     def _fail(self) -> None:
         if self.status is TransactionStatus.IN_BLOCK:
             self.status = TransactionStatus.FAILED
