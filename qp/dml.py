@@ -613,7 +613,10 @@ def bind_modify(bc: BindContext, body: dict, kind: str) -> ModifyPlan:
     table = tc.table
     qb = QueryBinder(bc)
     binder = ExprBinder(bc, tc.scope, QueryLevel(what="WHERE"), qb._subquery_binder)
-    # UPDATE ... FROM and DELETE ... USING join the target with more tables.
+    # UPDATE ... FROM and DELETE ... USING join the target with more tables;
+    # LATERAL items among them cannot read the target (PostgreSQL).
+    for item in tc.scope.items:
+        qb.lateral_blocked[id(item)] = _target_not_lateral
     extra = qb._bind_from_list(body.get("fromClause") or body.get("usingClause") or (), tc.scope, binder)
     where = binder.bind_bool(body["whereClause"], "WHERE") if "whereClause" in body else None
     set_positions: list[int] = []
@@ -645,6 +648,11 @@ def bind_modify(bc: BindContext, body: dict, kind: str) -> ModifyPlan:
         returning_fn = compile_row(ret_exprs, Layout(scan.cids))
     return ModifyPlan(kind, tc, writer, scan, column_positions, positions[-table.oid], set_positions, set_fn,
                       slots, returning, returning_fn)
+
+
+def _target_not_lateral(alias: str) -> SqlError:
+    return SqlError("42P01", f'invalid reference to FROM-clause entry for table "{alias}"',
+                    hint=f'There is an entry for table "{alias}", but it cannot be referenced from this part of the query.')
 
 
 def _bind_set_exprs(bc, table: TableDef, targets: list, binder: ExprBinder) -> tuple[list[int], list[E.Expr]]:

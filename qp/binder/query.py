@@ -13,6 +13,7 @@ become hidden sort columns, except under DISTINCT (42P10).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,15 @@ from qp.errors import SqlError
 from qp.functions import resolve_function
 from qp.parse import node_body, node_kind, string_list
 from qp.types import INT8, TEXT, UNKNOWN, SqlType, common_type
+
+# Set-returning functions whose one result column is a named OUT parameter
+# (pg_proc.proargnames): in FROM, the column takes that name even under an alias.
+_OUT_COLUMN_NAMES = {
+    "json_array_elements": "value",
+    "json_array_elements_text": "value",
+    "jsonb_array_elements": "value",
+    "jsonb_array_elements_text": "value",
+}
 
 # Views may name views; this bounds how deep (a cycle made by CREATE OR
 # REPLACE VIEW would otherwise recurse forever).
@@ -56,6 +66,9 @@ class FromSubquery:
     query: Any  # BoundQuery
     cids: list[int]
     alias: str
+    # LATERAL: the columns of FROM items to its left that it reads (as OuterRefs);
+    # the planner runs it once per row of those items.
+    lateral_refs: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -64,6 +77,7 @@ class FromFunction:
     cids: list[int]
     alias: str
     ordinality: bool = False
+    lateral_refs: frozenset[int] = frozenset()  # as FromSubquery's (functions in FROM are always LATERAL)
 
 
 @dataclass
@@ -195,6 +209,9 @@ BoundQuery = BoundSelect | BoundValues | BoundSetOp | BoundRecursive
 class QueryBinder:
     def __init__(self, bc: BindContext) -> None:
         self.bc = bc
+        # FROM items a LATERAL item to their right may not read (the left side of a
+        # RIGHT or FULL join, a DML target), by id: the error a reference gets, by alias.
+        self.lateral_blocked: dict[int, Callable[[str], SqlError]] = {}
 
     # Entry point for any query node (SelectStmt), possibly nested.
     def bind_with(self, with_clause: dict | None, parent: Scope | None = None) -> dict:
@@ -637,16 +654,37 @@ class QueryBinder:
         if kind == "JoinExpr":
             return self._bind_join(body, scope, binder)
         if kind == "RangeSubselect":
-            if body.get("lateral"):
-                raise SqlError("0A000", "LATERAL subqueries are not supported")
-            query = self.bind_query(body["subquery"], scope.parent, scope.all_ctes())
             alias = body.get("alias", {}).get("aliasname") or "unnamed_subquery"
+            if body.get("lateral"):
+                lateral = self._lateral_scope(scope)
+                query = self.bind_query(body["subquery"], lateral, scope.all_ctes())
+                return self._subquery_item(query, body.get("alias"), alias, scope, lateral)
+            # Without LATERAL it sees enclosing queries only; its siblings are
+            # named in the error when it reaches for them.
+            siblings = Scope(parent=scope.parent, inherited_ctes=scope.all_ctes(), invisible=list(scope.items))
+            query = self.bind_query(body["subquery"], siblings, scope.all_ctes())
             return self._subquery_item(query, body.get("alias"), alias, scope)
         if kind == "RangeFunction":
             return self._bind_range_function(body, scope, binder)
         raise SqlError("0A000", f"{kind} in FROM is not supported")
 
-    def _subquery_item(self, query: BoundQuery, alias_node: dict | None, alias: str, scope: Scope) -> FromSubquery:
+    def _lateral_scope(self, scope: Scope) -> Scope:
+        """What a LATERAL item sees: the FROM items to its left, then the enclosing queries.
+
+        Lookups that reach it from inside the item are outer references; those
+        that go further (to enclosing queries) are noted in its `outer_refs`, so
+        the item's own references to its left are the difference.
+        """
+        items = [
+            _BlockedItem(item.alias, item.columns, item.table, item.merged_away, error=self.lateral_blocked[id(item)])
+            if id(item) in self.lateral_blocked else item
+            for item in scope.items
+        ]
+        return Scope(items=items, parent=scope.parent, using_columns=list(scope.using_columns),
+                     inherited_ctes=scope.all_ctes())
+
+    def _subquery_item(self, query: BoundQuery, alias_node: dict | None, alias: str, scope: Scope,
+                       lateral: Scope | None = None) -> FromSubquery:
         colnames = string_list((alias_node or {}).get("colnames"))
         names = list(query.names)
         if len(colnames) > len(names):
@@ -657,6 +695,11 @@ class QueryBinder:
         columns = [ScopeColumn(n, E.ColumnRef(c, t, n)) for n, c, t in zip(names, cids, types, strict=True)]
         scope.items.append(RangeItem(alias, columns))
         scope.item_named(alias)
+        if lateral is not None:
+            # What it reads from enclosing queries, this query depends on too;
+            # what it reads from its left is the join's business.
+            scope.outer_refs |= lateral.outer_refs
+            return FromSubquery(query, cids, alias, frozenset(query.outer_refs - lateral.outer_refs))
         # A derived table (or WITH query) cannot see this level's other FROM
         # items, so what it reads from outside comes from enclosing queries:
         # this query depends on those values too.
@@ -747,8 +790,6 @@ class QueryBinder:
         return FromVirtual(relation, cids, alias)
 
     def _bind_range_function(self, body: dict, scope: Scope, binder: ExprBinder) -> FromFunction:
-        if body.get("lateral"):
-            raise SqlError("0A000", "LATERAL is not supported")
         functions = body.get("functions", ())
         if len(functions) != 1 or body.get("is_rowsfrom"):
             raise SqlError("0A000", "ROWS FROM with several functions is not supported")
@@ -758,12 +799,15 @@ class QueryBinder:
             raise SqlError("0A000", "only function calls are supported in FROM")
         fc = call_node["FuncCall"]
         name = string_list(fc.get("funcname"))[-1]
-        # Arguments cannot see this FROM clause's items (no LATERAL), but may
-        # read enclosing queries' columns, which this query then depends on.
-        outside = Scope(parent=scope.parent, inherited_ctes=scope.all_ctes())
+        # A function in FROM is LATERAL whether it says so or not (PostgreSQL):
+        # its arguments may read the FROM items to its left, and enclosing
+        # queries' columns, which this query then depends on.
+        lateral = self._lateral_scope(scope)
+        outside = Scope(parent=lateral, inherited_ctes=scope.all_ctes())
         inner = ExprBinder(self.bc, outside, QueryLevel(what="FROM"), self._subquery_binder)
         args = [inner.bind(a) for a in fc.get("args", ())]
-        scope.outer_refs |= outside.outer_refs
+        scope.outer_refs |= lateral.outer_refs
+        lateral_refs = frozenset(outside.outer_refs - lateral.outer_refs)
         resolved = resolve_function(name, [a.type for a in args])
         args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
         call = E.Call(name, resolved.impl, tuple(args), resolved.return_type, resolved.strict,
@@ -774,8 +818,8 @@ class QueryBinder:
         rtype = resolved.return_type
         if rtype.fields:
             out = [(n, t) for n, t in rtype.fields]
-        else:
-            out = [(alias if alias_node else name, rtype)]
+        else:  # one column: its OUT parameter's name if it has one, else the alias or function name
+            out = [(_OUT_COLUMN_NAMES.get(name) or (alias if alias_node else name), rtype)]
         if body.get("ordinality"):
             out.append(("ordinality", INT8))
         names = [colnames[i] if i < len(colnames) else n for i, (n, _) in enumerate(out)]
@@ -783,9 +827,12 @@ class QueryBinder:
             raise SqlError("0A000", f"function {name}() in FROM must return a set")
         cids = [self.bc.new_cid(n) for n in names]
         columns = [ScopeColumn(n, E.ColumnRef(c, t, n)) for n, c, (_, t) in zip(names, cids, out, strict=True)]
+        if not rtype.fields and not body.get("ordinality") and names[0] != alias:
+            # The alias alone names the function's one column (PostgreSQL's whole-row reference).
+            columns.append(ScopeColumn(alias, E.ColumnRef(cids[0], rtype, alias), hidden=True, whole_row=True))
         scope.items.append(RangeItem(alias, columns))
         scope.item_named(alias)
-        return FromFunction(call, cids, alias, bool(body.get("ordinality")))
+        return FromFunction(call, cids, alias, bool(body.get("ordinality")), lateral_refs)
 
     def _bind_join(self, body: dict, scope: Scope, binder: ExprBinder) -> FromJoin:
         kind = {"JOIN_INNER": "inner", "JOIN_LEFT": "left", "JOIN_RIGHT": "right", "JOIN_FULL": "full"}.get(
@@ -796,13 +843,25 @@ class QueryBinder:
         before = len(scope.items)
         left = self._bind_from_item(body["larg"], scope, binder)
         middle = len(scope.items)
-        right = self._bind_from_item(body["rarg"], scope, binder)
+        blocked = []
+        if kind in ("right", "full"):
+            # A LATERAL item on the right may not read the left side of these joins.
+            def error(alias: str) -> SqlError:
+                return SqlError("42P10", f'invalid reference to FROM-clause entry for table "{alias}"',
+                                detail="The combining JOIN type must be INNER or LEFT for a LATERAL reference.")
+            blocked = [id(item) for item in scope.items[before:middle] if id(item) not in self.lateral_blocked]
+            self.lateral_blocked.update(dict.fromkeys(blocked, error))
+        try:
+            right = self._bind_from_item(body["rarg"], scope, binder)
+        finally:
+            for key in blocked:
+                del self.lateral_blocked[key]
         left_items, right_items = scope.items[before:middle], scope.items[middle:]
         condition = None
         using = string_list(body.get("usingClause"))
         if body.get("isNatural"):
-            left_names = [c.name for it in left_items for c in it.columns]
-            right_names = {c.name for it in right_items for c in it.columns}
+            left_names = [c.name for it in left_items for c in it.columns if not c.whole_row]
+            right_names = {c.name for it in right_items for c in it.columns if not c.whole_row}
             using = [n for n in left_names if n in right_names]
         if using:
             conds = []
@@ -830,7 +889,7 @@ class QueryBinder:
         if alias_node:
             # A join alias hides the joined items' own names.
             columns = [c for c in scope.using_columns if c.name in using] + [
-                c for it in left_items + right_items for c in it.columns if c.name not in using
+                c for it in left_items + right_items for c in it.columns if c.name not in using and not c.whole_row
             ]
             del scope.items[before:]
             scope.items.append(RangeItem(alias_node["aliasname"], columns))
@@ -854,6 +913,20 @@ class QueryBinder:
         return self.bind_query(node, scope, scope.all_ctes())
 
 
+class _BlockedItem(RangeItem):
+    """A FROM item a LATERAL item can name but not read: finding a column in it is `error`."""
+
+    def __init__(self, alias: str, columns: list[ScopeColumn], table: object, merged_away: set[str], *,
+                 error: Callable[[str], SqlError]) -> None:
+        super().__init__(alias, columns, table, merged_away)
+        self.error = error
+
+    def find(self, name: str) -> ScopeColumn | None:
+        if super().find(name) is None:
+            return None
+        raise self.error(self.alias)
+
+
 def _references(node: Any, name: str) -> bool:
     """Whether a parse tree mentions relation `name` (unqualified) anywhere."""
     if isinstance(node, dict):
@@ -868,7 +941,7 @@ def _references(node: Any, name: str) -> bool:
 
 
 def _find_unique(items: list[RangeItem], name: str, side: str) -> ScopeColumn:
-    found = [c for it in items for c in it.columns if c.name == name]
+    found = [c for it in items for c in it.columns if c.name == name and not c.whole_row]
     if not found:
         raise SqlError("42703", f'column "{name}" specified in USING clause does not exist in {side} table')
     if len(found) > 1:

@@ -20,6 +20,9 @@ class ScopeColumn:
     name: str
     expr: E.Expr
     hidden: bool = False  # not expanded by `*` (USING duplicates)
+    # A function's whole-row name (its alias) standing for its one column: found
+    # by an unqualified name only when no column of that name exists.
+    whole_row: bool = False
     table_oid: int = 0
     attnum: int = 0
 
@@ -34,7 +37,13 @@ class RangeItem:
 
     def find(self, name: str) -> ScopeColumn | None:
         for column in self.columns:
-            if column.name == name:
+            if column.name == name and not column.whole_row:
+                return column
+        return None
+
+    def find_whole_row(self, name: str) -> ScopeColumn | None:
+        for column in self.columns:
+            if column.name == name and column.whole_row:
                 return column
         return None
 
@@ -51,6 +60,9 @@ class Scope:
     ctes: dict = field(default_factory=dict)
     # WITH queries visible from enclosing levels.
     inherited_ctes: dict = field(default_factory=dict)
+    # FROM items that exist but may not be referenced from here (a subquery's
+    # siblings without LATERAL): only for PostgreSQL's hint when a name misses.
+    invisible: list[RangeItem] = field(default_factory=list)
 
     def all_ctes(self) -> dict:
         return {**self.inherited_ctes, **self.ctes}
@@ -76,9 +88,29 @@ class Scope:
         if len(names) >= 2:
             qualifier = names[-2]
             if not self._has_alias_anywhere(qualifier):
+                if any(item.alias == qualifier for item in self._invisible_items()):
+                    raise SqlError(
+                        "42P01", f'invalid reference to FROM-clause entry for table "{qualifier}"',
+                        hint=f'There is an entry for table "{qualifier}", but it cannot be referenced from this '
+                             "part of the query.",
+                    )
                 raise SqlError("42P01", f'missing FROM-clause entry for table "{qualifier}"')
             raise SqlError("42703", f"column {'.'.join(names[-2:])} does not exist")
-        raise SqlError("42703", f'column "{names[-1]}" does not exist')
+        name = names[-1]
+        owner = next((item for item in self._invisible_items() if item.find(name) is not None), None)
+        if owner is not None:
+            raise SqlError("42703", f'column "{name}" does not exist',
+                           hint=f'There is a column named "{name}" in table "{owner.alias}", but it cannot be '
+                                "referenced from this part of the query.")
+        raise SqlError("42703", f'column "{name}" does not exist')
+
+    def _invisible_items(self) -> list[RangeItem]:
+        out: list[RangeItem] = []
+        scope: Scope | None = self
+        while scope is not None:
+            out += scope.invisible
+            scope = scope.parent
+        return out
 
     def _has_alias_anywhere(self, alias: str) -> bool:
         scope: Scope | None = self
@@ -103,6 +135,8 @@ class Scope:
                     matches.append(column)
             if len(matches) > 1:
                 raise SqlError("42702", f'column reference "{name}" is ambiguous')
+            if not matches:
+                matches = [c for item in self.items if (c := item.find_whole_row(name)) is not None]
             return matches[0].expr if matches else None
         if len(names) > 3:
             raise SqlError("42601", f"improper qualified name (too many dotted names): {'.'.join(names)}")

@@ -753,6 +753,72 @@ class NestedLoopJoin(Operator):
 
         return [f"Join Filter: {expr_text(self.condition)}"] if self.condition is not None else []
 
+class LateralJoin(Operator):
+    """A nested loop whose right side reads the left row (LATERAL, functions in FROM).
+
+    For each left row the right plan runs again with an outer frame of this
+    level's outer values followed by the left row's `lateral` columns (the
+    planner numbered them that way). kind: inner | left.
+    """
+
+    def __init__(self, kind: str, left: Operator, right: Operator, lateral: list[int], condition: E.Expr | None,
+                 sublinks: SublinkSlots, outer_positions=None) -> None:
+        assert kind in ("inner", "left"), kind
+        self.kind = kind
+        self.left = left
+        self.right = right
+        self.cids = left.cids + right.cids
+        self.lateral = lateral
+        self.condition = condition
+        self.sublinks = sublinks
+        self._picks = [left.cids.index(cid) for cid in lateral]
+        self._cond = (
+            compile_predicate(condition, Layout(self.cids, outer_positions)) if condition is not None else None
+        )
+        self._right_width = len(right.cids)
+
+    async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        frame = rc.frame
+        outer, picks = frame.outer, self._picks
+        cond, sublinks, keep_unmatched = self._cond, self.sublinks, self.kind == "left"
+        null_right = (None,) * self._right_width
+        async for batch in self.left.run(rc):
+            out = []
+            for row in batch:
+                matched = False
+                inner = rc.child(outer + tuple(row[i] for i in picks))
+                async for right_rows in self.right.run(inner):
+                    for other in right_rows:
+                        combined = row + other
+                        if cond is not None:
+                            if sublinks:
+                                frame.subs = await sublinks.evaluate(combined, rc)
+                            if not cond(combined, frame):
+                                continue
+                        out.append(combined)
+                        matched = True
+                if not matched and keep_unmatched:
+                    out.append(row + null_right)
+                if len(out) >= BATCH_ROWS:
+                    yield out
+                    out = []
+            if out:
+                yield out
+
+    def children(self) -> list[Operator]:
+        return [self.left, self.right]
+
+    def title(self) -> str:
+        return "Nested Loop Left Join" if self.kind == "left" else "Nested Loop"
+
+    def details(self) -> list[str]:
+        from qp.exec.explain import expr_text
+
+        out = [f"Lateral: {len(self.lateral)} column(s) of the left side, right side run per row"]
+        if self.condition is not None:
+            out.append(f"Join Filter: {expr_text(self.condition)}")
+        return out
+
 # -- aggregation ---------------------------------------------------------------------------
 
 class HashAggregate(Operator):

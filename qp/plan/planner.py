@@ -7,6 +7,9 @@ Rules, in the order they apply:
    comma join with `a.x = b.y` in WHERE becomes a hash join), and never
    below the null-extended side of an outer join.
 2. Joins with equality conditions become hash joins; others nested loops.
+   A join whose right side reads its left side's columns (LATERAL, or a
+   function in FROM) is a nested loop that runs the right side once per
+   left row, with those columns as outer values.
 3. Aggregation, HAVING, the select list (with set-returning functions if
    any), DISTINCT, ORDER BY, DISTINCT ON, LIMIT, in SQL's order.
 4. Every subquery inside an expression gets its own plan; correlated ones
@@ -43,6 +46,7 @@ from qp.exec.operators import (
     FunctionScan,
     HashAggregate,
     HashJoin,
+    LateralJoin,
     Limit,
     NestedLoopJoin,
     OneRow,
@@ -212,6 +216,9 @@ class Planner:
 
     def _plan_join(self, j: FromJoin, conjuncts: list[E.Expr], needed: set[int]) -> tuple[Operator, list[E.Expr]]:
         left_cids, right_cids = _tree_cids(j.left), _tree_cids(j.right)
+        lateral = lateral_refs(j.right) & left_cids
+        if lateral:
+            return self._plan_lateral_join(j, conjuncts, needed, left_cids, sorted(lateral))
         on = E.conjuncts(j.condition)
         kind = j.kind
         pushdown = "pushdown" in self.rules
@@ -250,6 +257,37 @@ class Planner:
             kind = "left"
         op = self._join(kind, left, right, join_conds, set(left.cids), set(right.cids))
         return op, above
+
+    def _plan_lateral_join(self, j: FromJoin, conjuncts: list[E.Expr], needed: set[int], left_cids: set[int],
+                           lateral: list[int]) -> tuple[Operator, list[E.Expr]]:
+        """The right side reads `lateral` columns of the left: run it once per left row."""
+        if j.kind not in ("inner", "left"):  # the binder refuses such references
+            raise SqlError("42P10", "a LATERAL reference needs an INNER or LEFT join")
+        to_left: list[E.Expr] = []
+        above: list[E.Expr] = []
+        for c in conjuncts:  # WHERE conjuncts on the left alone filter it first
+            if "pushdown" in self.rules and _refs_within(c, left_cids, self.outer_positions):
+                to_left.append(c)
+            else:
+                above.append(c)
+        conds = E.conjuncts(j.condition)
+        needed = needed | _refs(conds) | _refs(above)
+        left, left_rest = self._plan_from(j.left, to_left, needed | set(lateral))
+        if left_rest:
+            left = self._filter(left, E.and_all(left_rest))
+        # The right side sees this level's outer values where they were, then
+        # the lateral columns after them.
+        positions = dict(self.outer_positions)
+        for cid in lateral:
+            positions[cid] = len(positions)
+        right, right_rest = Planner(positions, self.rules)._plan_from(j.right, [], needed)
+        assert not right_rest
+        cond = E.and_all(conds)
+        slots = SublinkSlots([])
+        if cond is not None and has_sublinks([cond]):
+            exprs, slots = self.prepare_sublinks([cond], left.cids + right.cids)
+            cond = exprs[0]
+        return LateralJoin(j.kind, left, right, lateral, cond, slots, self.outer_positions), above
 
     def _join(self, kind: str, left: Operator, right: Operator, conds: list[E.Expr],
               left_cids: set[int], right_cids: set[int]) -> Operator:
@@ -394,6 +432,15 @@ def _refs_within(e: E.Expr, cids: Any, outer: Any = ()) -> bool:
     return True
 
 
+def lateral_refs(tree: Any) -> set[int]:
+    """Columns from outside `tree` (to its left) that LATERAL items inside it read."""
+    if isinstance(tree, (FromSubquery, FromFunction)):
+        return set(tree.lateral_refs)
+    if isinstance(tree, FromJoin):
+        return lateral_refs(tree.left) | (lateral_refs(tree.right) - _tree_cids(tree.left))
+    return set()
+
+
 def _tree_cids(tree: Any) -> set[int]:
     if isinstance(tree, FromTable):
         return {c for c in tree.cids if c is not None}
@@ -468,6 +515,8 @@ def referenced_cids(q: Any, include_where: bool = True) -> set[int]:
     def _visit_from(tree: Any) -> None:
         if isinstance(tree, FromSubquery):
             out.update(tree.query.outer_refs)
+        elif isinstance(tree, FromFunction):
+            out.update(tree.lateral_refs)
         elif isinstance(tree, FromJoin):
             _visit_from(tree.left)
             _visit_from(tree.right)

@@ -135,3 +135,38 @@ SELECT current_setting('my.custom');
 RESET ALL;
 SHOW application_name;
 SHOW TimeZone;
+
+-- LATERAL: subqueries and functions in FROM that read the items to their left.
+CREATE TABLE fid_la (id int PRIMARY KEY, n int, doc jsonb);
+CREATE TABLE fid_lb (id int PRIMARY KEY, a_id int, v text);
+INSERT INTO fid_la VALUES (1, 2, '[1, "x", {"k": 2}]'), (2, 0, '[]'), (3, 3, NULL);
+INSERT INTO fid_lb VALUES (10, 1, 'p'), (11, 1, 'q'), (12, 2, 'r'), (13, 9, 'z');
+SELECT a.id, s.* FROM fid_la a, LATERAL (SELECT b.v FROM fid_lb b WHERE b.a_id = a.id) s ORDER BY 1, 2;
+SELECT a.id, s.* FROM fid_la a CROSS JOIN LATERAL (SELECT count(*) AS c, max(v) AS m FROM fid_lb b WHERE b.a_id = a.id) s ORDER BY 1;
+SELECT a.id, s.v FROM fid_la a LEFT JOIN LATERAL (SELECT v FROM fid_lb b WHERE b.a_id = a.id ORDER BY v DESC LIMIT 1) s ON true ORDER BY 1;
+SELECT a.id, s.c FROM fid_la a LEFT JOIN LATERAL (SELECT count(*) AS c FROM fid_lb b WHERE b.a_id = a.id) s ON s.c > 0 ORDER BY 1;
+SELECT a.id, s.v FROM fid_la a JOIN LATERAL (SELECT v FROM fid_lb b WHERE b.a_id = a.id) s ON s.v <> 'p' ORDER BY 1, 2;
+SELECT * FROM fid_la a, LATERAL (SELECT * FROM fid_lb b WHERE b.a_id = a.id) s WHERE s.v = 'q';
+SELECT a.id, s.x, t.y FROM fid_la a, LATERAL (SELECT a.n + 1 AS x) s, LATERAL (SELECT s.x * 2 AS y) t ORDER BY 1;
+SELECT a.id, q.v FROM fid_la a, LATERAL (SELECT v FROM fid_lb WHERE a_id = a.id UNION ALL SELECT 'extra' WHERE a.n > 1) q ORDER BY 1, 2;
+SELECT x.id, s.v FROM (SELECT * FROM fid_la WHERE id < 3) x, LATERAL (SELECT v FROM fid_lb WHERE a_id = x.id ORDER BY v LIMIT 1) s ORDER BY 1;
+WITH w AS (SELECT id FROM fid_la) SELECT w.id, s.v FROM w, LATERAL (SELECT v FROM fid_lb WHERE a_id = w.id) s ORDER BY 1, 2;
+SELECT (SELECT string_agg(s.v, ',' ORDER BY s.v) FROM LATERAL (SELECT v FROM fid_lb WHERE a_id = a.id) s) FROM fid_la a ORDER BY 1;
+SELECT a.id, s.* FROM fid_la a, LATERAL (SELECT b.v, (SELECT count(*) FROM fid_lb b2 WHERE b2.a_id = a.id) AS c FROM fid_lb b WHERE b.a_id = a.id) s ORDER BY 1, 2;
+SELECT a.id, s.v FROM fid_la a, LATERAL (SELECT v FROM fid_lb WHERE a_id = a.id) s FOR UPDATE OF a;
+-- functions in FROM are LATERAL with or without the keyword
+SELECT a.id, g FROM fid_la a, generate_series(1, a.n) g ORDER BY 1, 2;
+SELECT a.id, g FROM fid_la a, LATERAL generate_series(1, a.n) AS g ORDER BY 1, 2;
+SELECT a.id, e.value FROM fid_la a, jsonb_array_elements(a.doc) e ORDER BY 1, 2;
+SELECT a.id, e FROM fid_la a LEFT JOIN LATERAL jsonb_array_elements(a.doc) e ON true ORDER BY 1, 2;
+SELECT a.id, e.* FROM fid_la a, jsonb_array_elements_text(a.doc) WITH ORDINALITY e ORDER BY 1, 2;
+SELECT a.id, k.* FROM fid_la a, jsonb_each(a.doc -> 2) k ORDER BY 1;
+SELECT a.id, u FROM fid_la a, unnest(ARRAY[a.id, a.n]) u ORDER BY 1, 2;
+-- what LATERAL may not read
+SELECT a.id, s.v FROM fid_la a, (SELECT v FROM fid_lb WHERE fid_lb.a_id = a.id) s;
+SELECT a.id, s.v FROM fid_la a, (SELECT v FROM fid_lb WHERE a_id = n) s;
+SELECT a.id FROM fid_la a RIGHT JOIN LATERAL (SELECT a.id AS x) s ON true;
+SELECT a.id FROM fid_la a FULL JOIN LATERAL (SELECT a.id AS x) s ON true;
+UPDATE fid_la SET n = n + 1 FROM LATERAL (SELECT fid_la.id) s;
+DROP TABLE fid_la;
+DROP TABLE fid_lb;
