@@ -48,6 +48,11 @@ def journal_replica_config(config: ClusterConfig, replicas: int) -> ReplicaConfi
         election_timeout_ns=lease_ns + lease_ns // 10,
         heartbeat_ns=min(int(config.heartbeat_interval_s * 1e9), lease_ns // 4),
     )
+    if config.data_dir is None:
+        # The "disk" is memory too: smaller segments, so compaction frees
+        # memory in smaller steps, and a small tail, since reading the disk
+        # back costs no I/O.
+        return ReplicaConfig(paxos=paxos, segment_bytes_max=8 << 20, memory_records_max=20_000)
     return ReplicaConfig(paxos=paxos)
 
 

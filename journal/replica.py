@@ -60,7 +60,8 @@ class ReplicaConfig:
     # the two waits above.
     sweep_interval_s: float = 0.1
     # Records kept in memory for subscribers; older ones come from disk.
-    memory_records_max: int = 200_000
+    # (Each replica keeps its own; subscribers mostly read from the leader.)
+    memory_records_max: int = 100_000
     # A read returns at most this many records so one reply stays bounded.
     read_records_max: int = 10_000
     # Messages queued for one peer; past this the oldest are dropped (the

@@ -12,8 +12,11 @@ that checkpoints (so replicas compact). Meanwhile a nemesis, for a few
 simulated seconds, crashes replicas (any number at once; their disks keep
 only what was synced, sometimes with a torn tail), restarts them, partitions
 and heals the network, and turns message loss, duplication and reordering up
-and down. Then the network heals and every replica comes back, and the
-schedule must settle.
+and down. Seeds 3 mod 4 run a harsh profile (`HARSH`: every replica killed
+at once at a third of the nemesis steps, syncs up to 30 ms, so crashes land
+mid-sync), seeds 1 mod 4 one that often cuts the leader off from its
+followers while appends come in sparse bursts (`LEADER_ISOLATION`). Then the
+network heals and every replica comes back, and the schedule must settle.
 
 Checks, after every schedule:
   agreement    no slot has two chosen values: derived independently from the
@@ -68,6 +71,17 @@ class ScheduleOptions:
     bug: Bug = Bug.NONE
     trace_lines: int = 200  # of the trace kept in a failing outcome
     keep_trace: bool = False
+    # Probability that a nemesis step kills every replica at once (kill -9 of
+    # everything): the schedule where unsynced state is lost everywhere.
+    crash_all: float = 0.04
+    # Simulated sync latency: the longer, the more crashes land mid-sync.
+    sync_latency_max_s: float = 0.006
+    # Each appender waits up to this long between appends; longer gaps leave
+    # a leader idle, which is when it closes timestamps on its own.
+    append_gap_max_s: float = 0.1
+    # Probability that a nemesis step cuts the leader off from its followers
+    # (not from the client).
+    isolate_leader: float = 0.03
 
 
 @dataclass
@@ -217,7 +231,7 @@ async def _schedule(sim: Simulation, options: ScheduleOptions) -> Outcome:
     rng = sim.rng
     while sim.now < end:
         await trio.sleep(rng.uniform(0.02, 0.4))
-        await _inject_fault(sim, names, rng)
+        await _inject_fault(sim, names, rng, options, replicas)
 
     # -- settle: heal everything, bring every replica back ---------------------------
     work.stop = True
@@ -295,10 +309,26 @@ async def _schedule(sim: Simulation, options: ScheduleOptions) -> Outcome:
     return Outcome(sim.seed, violations, stats, trace)
 
 
-async def _inject_fault(sim: Simulation, names: list[str], rng: Any) -> None:
+async def _inject_fault(
+    sim: Simulation, names: list[str], rng: Any, options: ScheduleOptions, replicas: dict[str, JournalReplica]
+) -> None:
     nodes = [sim.nodes[name] for name in names]
     alive = [node for node in nodes if node.alive]
     down = [node for node in nodes if not node.alive]
+    if rng.random() < options.crash_all:
+        for node in nodes:  # kill -9 of everything at once
+            node.crash()
+        for node in nodes:
+            await node.start()
+        return
+    if rng.random() < options.isolate_leader:
+        # The leader loses its followers but not its clients: once its lease
+        # is gone it must stop closing timestamps, as a successor may exist.
+        leaders = [n for n in names if sim.nodes[n].alive and replicas.get(n) is not None
+                   and replicas[n].core is not None and replicas[n].core.role.value == "leader"]  # fmt: skip
+        if leaders:
+            sim.network.partition(leaders[:1], [n for n in names if n != leaders[0]])
+            return
     roll = rng.random()
     if roll < 0.22 and alive:
         rng.choice(alive).crash()
@@ -308,11 +338,6 @@ async def _inject_fault(sim: Simulation, names: list[str], rng: Any) -> None:
         node = rng.choice(nodes)
         node.crash()
         await node.start()  # kill -9 and straight back
-    elif roll < 0.52:
-        for node in nodes:  # kill -9 of everything at once
-            node.crash()
-        for node in nodes:
-            await node.start()
     elif roll < 0.58:
         hosts = names + ["client"]
         rng.shuffle(hosts)
@@ -369,7 +394,7 @@ async def _appender(env: NodeEnv, addresses: list[str], options: ScheduleOptions
             env.trace(f"append {payload!r} -> position {position} τ {tau}")
             if tau < tau_min:
                 work.violations.append(f"append {payload!r}: τ {tau} below tau_min {tau_min}")
-        await trio.sleep(env.rng.uniform(0, 0.1))
+        await trio.sleep(env.rng.uniform(0, options.append_gap_max_s))
     work.appenders_done += 1
 
 
@@ -465,14 +490,31 @@ def _check_logs(logs: dict[str, dict[int, tuple[int, bytes]]], work: Workload) -
     return violations
 
 
+# Kill -9 of every replica at a third of the nemesis steps, syncs up to 30 ms:
+# crashes land mid-sync everywhere.
+HARSH = {"crash_all": 0.3, "sync_latency_max_s": 0.03}
+# The leader is cut off from its followers (not from the client) at a third
+# of the steps, and appends come in sparse bursts, so an isolated leader is
+# often idle: when only its lease stops it from closing timestamps.
+LEADER_ISOLATION = {"isolate_leader": 0.3, "append_gap_max_s": 1.0}
+
+
+def options_for(seed: int, **overrides: Any) -> ScheduleOptions:
+    """The schedule profile a seed runs: seeds 3 mod 4 are harsh, 1 mod 4 isolate
+    the leader, the rest mixed."""
+    profile = dict(HARSH) if seed % 4 == 3 else dict(LEADER_ISOLATION) if seed % 4 == 1 else {}
+    profile.update(overrides)
+    return ScheduleOptions(**profile)
+
+
 def run_schedule(seed: int, options: ScheduleOptions | None = None) -> Outcome:
-    options = options or ScheduleOptions()
+    options = options or options_for(seed)
     return simulator.run(
         seed,
         lambda sim: _schedule(sim, options),
         network_faults=NetworkFaults(),
         # Syncs slow enough that crashes often land while one is in flight.
-        disk_faults=DiskFaults(sync_latency_min_s=0.0002, sync_latency_max_s=0.006),
+        disk_faults=DiskFaults(sync_latency_min_s=0.0002, sync_latency_max_s=options.sync_latency_max_s),
         clock_error_ns=2_000_000,
         clock_rate_error=0.5e-3,
     )
@@ -486,10 +528,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bug", default="none", choices=[b.value for b in Bug])
     parser.add_argument("--trace", action="store_true", help="print the whole trace of --seed")
     args = parser.parse_args(argv)
-    options = ScheduleOptions(bug=Bug(args.bug))
     if args.seed is not None:
+        options = options_for(args.seed, bug=Bug(args.bug))
         if args.trace:
-            options = ScheduleOptions(bug=Bug(args.bug), keep_trace=True, trace_lines=10**9)
+            options = options_for(args.seed, bug=Bug(args.bug), keep_trace=True, trace_lines=10**9)
         outcome = run_schedule(args.seed, options)
         print(outcome.report())
         if args.trace and outcome.ok:
@@ -498,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     failures = 0
     started = time.perf_counter()
     for seed in range(args.first, args.first + args.schedules):
-        outcome = run_schedule(seed, options)
+        outcome = run_schedule(seed, options_for(seed, bug=Bug(args.bug)))
         if not outcome.ok:
             failures += 1
             print(outcome.report())

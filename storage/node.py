@@ -58,6 +58,10 @@ POLL_RECORDS_MAX = 2_000
 POLL_WAIT_S = 1.0
 # After a failed poll (no journal replica answered), wait this long before the next.
 POLL_RETRY_S = 0.05
+# Records of one journal held back by the merge (waiting for the other
+# journals to pass their τ); past this the node stops reading that journal
+# until the others catch up, so a lagging journal cannot fill memory.
+PENDING_RECORDS_MAX = 50_000
 # A scan page: bounded so one reply is bounded in memory and transport time.
 SCAN_PAGE_ROWS_MAX = 10_000
 # Versions are kept this long behind the watermark (the transaction age
@@ -293,6 +297,9 @@ class StorageNode:
         while True:
             if self.paused:
                 await self._unpaused.wait()
+            if merged and len(self._pending[j]) > PENDING_RECORDS_MAX:
+                await self._advanced.wait()
+                continue
             try:
                 records, closed_tau, tail = await journal.read(
                     self.name, self._received[j] + 1, POLL_RECORDS_MAX, POLL_WAIT_S

@@ -11,8 +11,9 @@ A failure prints its seed, its violations and its trace; replay it with
 
 The checks are proven able to fail: deliberately broken variants of the
 protocol (a leader that skips phase 1, one that counts a single
-acknowledgement as a majority, acceptors that answer before syncing) must
-each be caught within a few schedules.
+acknowledgement as a majority, acceptors that answer before syncing, a
+leader that closes timestamps without its lease) must each be caught within
+a few schedules.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sys
 import pytest
 
 from journal.paxos import Bug
-from journal.sim import ScheduleOptions, run_schedule
+from journal.sim import HARSH, LEADER_ISOLATION, ScheduleOptions, options_for, run_schedule
 
 SCHEDULES = int(os.environ.get("DSQL_SIM_SCHEDULES", "500"))
 FIRST_SEED = int(os.environ.get("DSQL_SIM_FIRST_SEED", "0"))
@@ -44,22 +45,33 @@ def test_seeded_fault_schedules(first: int) -> None:
     assert not failed, "\n\n".join(o.report() for o in failed[:2])
 
 
-@pytest.mark.parametrize("bug", [Bug.SKIP_PHASE1, Bug.ACK_WITHOUT_MAJORITY, Bug.REPLY_BEFORE_SYNC])
-def test_a_broken_protocol_is_caught(bug: Bug) -> None:
+@pytest.mark.parametrize(
+    ("bug", "profile"),
+    [
+        # Losing an acknowledged record needs crashes that land mid-sync: the harsh profile.
+        (Bug.SKIP_PHASE1, HARSH),
+        (Bug.ACK_WITHOUT_MAJORITY, HARSH),
+        (Bug.REPLY_BEFORE_SYNC, HARSH),
+        # A stale leader answering a close needs it cut off, idle, beside its successor.
+        (Bug.CLOSE_WITHOUT_LEASE, LEADER_ISOLATION),
+    ],
+    ids=lambda value: value.value if isinstance(value, Bug) else ("harsh" if value is HARSH else "isolation"),
+)
+def test_a_broken_protocol_is_caught(bug: Bug, profile: dict) -> None:
     for seed in range(BUG_SEEDS):
-        outcome = run_schedule(seed, ScheduleOptions(bug=bug))
+        outcome = run_schedule(seed, ScheduleOptions(bug=bug, **profile))
         if not outcome.ok:
             return
     pytest.fail(f"the simulator did not catch {bug.value} in {BUG_SEEDS} schedules")
 
 
 def test_a_seed_replays_exactly() -> None:
-    options = ScheduleOptions(keep_trace=True, trace_lines=10**9)
+    options = options_for(4242, keep_trace=True, trace_lines=10**9)
     first = run_schedule(4242, options)
     second = run_schedule(4242, options)
     assert first.trace == second.trace and first.stats == second.stats
     assert len(first.trace.splitlines()) > 100
-    other = run_schedule(4243, options)
+    other = run_schedule(4243, options_for(4243, keep_trace=True, trace_lines=10**9))
     assert other.trace != first.trace
 
 
