@@ -112,10 +112,6 @@ def _position(table: TableDef, name: str) -> int:
     return index
 
 
-def default_fk_name(table: TableDef, columns: tuple[int, ...]) -> str:
-    return f"{table.name}_{'_'.join(table.columns[i].name for i in columns)}_fkey"
-
-
 def parent_lookup_key(parent: TableDef, fk: ForeignKeyDef, values: tuple) -> bytes:
     """The key that holds the parent row with referenced values `values`:
     its row key when the reference is the physical primary key, else the

@@ -49,8 +49,9 @@ from qp.catalog import (
     ViewDef,
     require_key_type,
 )
-from qp.constraints import default_fk_name, foreign_key_from
+from qp.constraints import foreign_key_from
 from qp.errors import SqlError
+from qp.naming import check_column, choose_name, constraint_names, name_addition
 from qp.parse import node_kind, string_list
 from qp.sequences import sequence_options, with_owner
 from qp.types import format_type, resolve_type_name
@@ -96,6 +97,25 @@ def _write_catalog(txn, version: int, next_oid: int | None, changes: list[tuple[
     _bump_version(txn, version, next_oid)
 
 
+def _distinct_index_constraints(constraints: list[list]) -> list[tuple[str | None, tuple[int, ...], bool]]:
+    """PostgreSQL's transformIndexConstraints: the primary key first, then the others
+    in order, each dropped if an earlier one has the same columns (in the same
+    order), handing its name to that one if it had none."""
+    primary = next((c for c in constraints if c[2]), None)
+    final = [list(primary)] if primary is not None else []
+    for constraint in constraints:
+        if constraint is primary:
+            continue
+        for prior in final:
+            if tuple(prior[1]) == tuple(constraint[1]):
+                if prior[0] is None:
+                    prior[0] = constraint[0]
+                break
+        else:
+            final.append(list(constraint))
+    return [(n, tuple(cols), is_primary) for n, cols, is_primary in final]
+
+
 def _check_name(name: str) -> str:
     if len(name.encode()) > NAME_BYTES_MAX:
         # PostgreSQL truncates identifiers to 63 bytes with a NOTICE; we refuse
@@ -136,8 +156,9 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
 
     columns: list[ColumnDef] = []
     pk: tuple[int, ...] | None = None
-    uniques: list[tuple[str | None, tuple[int, ...]]] = []
-    checks: list[tuple[str | None, dict, int | None]] = []
+    # PRIMARY KEY and UNIQUE, in the order written: [name or None, columns, primary]
+    index_constraints: list[list] = []
+    checks: list[tuple[str | None, dict]] = []
     not_null: set[int] = set()
     table_constraints: list[dict] = []
     foreign: list[tuple[dict, int | None]] = []
@@ -172,12 +193,11 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
                     if pk is not None:
                         raise SqlError("42P16", f'multiple primary keys for table "{name}" are not allowed')
                     pk = (index,)
-                    pk_name = con.get("conname")
-                    _ = pk_name
+                    index_constraints.append([con.get("conname"), pk, True])
                 elif contype == "CONSTR_UNIQUE":
-                    uniques.append((con.get("conname"), (index,)))
+                    index_constraints.append([con.get("conname"), (index,), False])
                 elif contype == "CONSTR_CHECK":
-                    checks.append((con.get("conname"), con["raw_expr"], index))
+                    checks.append((con.get("conname"), con["raw_expr"]))
                 elif contype == "CONSTR_IDENTITY":
                     if serial or identity is not None:
                         raise SqlError("42601", f'multiple identity specifications for column "{col_name}"')
@@ -226,10 +246,11 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
             if pk is not None:
                 raise SqlError("42P16", f'multiple primary keys for table "{name}" are not allowed')
             pk = key_columns(con)
+            index_constraints.append([con.get("conname"), pk, True])
         elif contype == "CONSTR_UNIQUE":
-            uniques.append((con.get("conname"), key_columns(con)))
+            index_constraints.append([con.get("conname"), key_columns(con), False])
         elif contype == "CONSTR_CHECK":
-            checks.append((con.get("conname"), con["raw_expr"], None))
+            checks.append((con.get("conname"), con["raw_expr"]))
         elif contype == "CONSTR_FOREIGN":
             foreign.append((con, None))
         elif contype == "CONSTR_EXCLUSION":
@@ -249,42 +270,25 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
     version, next_oid = await _catalog_counters(txn)
     oid = max(next_oid, catalog.next_oid)
     next_oid = oid + 1
-    indexes: list[IndexDef] = []
-    index_names = set()
+    # Names are chosen in PostgreSQL's order (qp/naming.py): sequences of serial
+    # and identity columns, checks, the index-backed constraints (the primary
+    # key first), then foreign keys; each avoids what exists by then.
+    new_relations = {name}
+    schema_constraints = constraint_names(catalog, schema)
+    own_constraints: set[str] = set()
 
-    def pick_name(base: str) -> str:
-        candidate = base[:NAME_BYTES_MAX]
-        n = 0
-        while candidate in index_names or catalog.relation_name_taken(candidate, schema) or candidate == name:
-            n += 1
-            candidate = f"{base[:NAME_BYTES_MAX - len(str(n))]}{n}"
-        index_names.add(candidate)
-        return candidate
+    def relation_taken(candidate: str) -> bool:
+        return candidate in new_relations or catalog.relation_name_taken(candidate, schema)
 
-    if pk is not None:
-        index_name = pick_name(f"{name}_pkey")
-        indexes.append(IndexDef(next_oid, index_name, keys.PRIMARY_INDEX_ID, pk, True, True, IndexState.PUBLIC, True))
-        next_oid += 1
-    next_index_id = 2
-    for con_name, cols in uniques:
-        for i in cols:
-            require_key_type(columns[i], "a unique constraint")
-        if len(cols) > COLUMNS_PER_KEY_MAX:
-            raise SqlError("54011", f"more than {COLUMNS_PER_KEY_MAX} column keys in an index are not supported")
-        if pk is not None and tuple(cols) == tuple(pk):
-            continue
-        index_name = con_name or pick_name(f"{name}_{'_'.join(columns[i].name for i in cols)}_key")
-        if con_name:
-            if con_name in index_names or catalog.relation_name_taken(con_name, schema):
-                raise SqlError("42P07", f'relation "{con_name}" already exists')
-            index_names.add(con_name)
-        indexes.append(IndexDef(next_oid, index_name, next_index_id, cols, True, False, IndexState.PUBLIC, True))
-        next_oid += 1
-        next_index_id += 1
+    sequence_names = []
+    for column_index, _ in sequenced:
+        seq_name = choose_name(name, columns[column_index].name, "seq", relation_taken)
+        new_relations.add(seq_name)
+        sequence_names.append(seq_name)
 
     # Bind defaults and checks now, so a bad one fails CREATE TABLE (as in PG).
-    table = TableDef(oid=oid, name=name, columns=tuple(columns), pk=pk, indexes=tuple(indexes), schema=schema,
-                     next_index_id=next_index_id, key_id=keys.table_key_id_for(oid))
+    table = TableDef(oid=oid, name=name, columns=tuple(columns), pk=pk, schema=schema,
+                     key_id=keys.table_key_id_for(oid))
     scope = _table_scope(table, bc)
     for column in columns:
         if column.default_sql is not None:
@@ -294,33 +298,63 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
                 raise SqlError("0A000", "cannot use column reference in DEFAULT expression")
             coerce(expr, column.type, bc, "assignment", column.name)
     check_defs = []
-    for con_name, raw, column_index in checks:
+    for con_name, raw in checks:
         binder = ExprBinder(bc, scope, QueryLevel(what="check constraints"))
         binder.bind_bool(raw, "CHECK")
         if con_name is None:
-            referenced = column_index
-            if referenced is None:
-                names_used = [n for n in _column_names_in(raw) if n in positions]
-                referenced = positions[names_used[0]] if names_used else None
-            base = f"{name}_{columns[referenced].name}_check" if referenced is not None else f"{name}_check"
-            con_name = pick_name(base)
+            column_name = check_column(n for n in _column_names_in(raw) if n in positions)
+            con_name = choose_name(name, column_name, "check",
+                                   lambda c: c in own_constraints or c in schema_constraints)
+        elif con_name in own_constraints:
+            raise SqlError("42710", f'check constraint "{con_name}" already exists')
+        own_constraints.add(con_name)
+        schema_constraints.add(con_name)
         check_defs.append(CheckDef(con_name, json.dumps(raw)))
-    table = replace(table, checks=tuple(check_defs))
+
+    indexes: list[IndexDef] = []
+    next_index_id = 2
+    for con_name, cols, primary in _distinct_index_constraints(index_constraints):
+        for i in cols:
+            require_key_type(columns[i], "a primary key" if primary else "a unique constraint")
+        if len(cols) > COLUMNS_PER_KEY_MAX:
+            raise SqlError("54011", f"more than {COLUMNS_PER_KEY_MAX} column keys in an index are not supported")
+        if con_name is None:
+            addition = None if primary else name_addition(columns[i].name for i in cols)
+            con_name = choose_name(name, addition, "pkey" if primary else "key",
+                                   lambda c: relation_taken(c) or c in schema_constraints)
+        elif relation_taken(con_name):
+            raise SqlError("42P07", f'relation "{con_name}" already exists')
+        elif con_name in own_constraints:
+            raise SqlError("42710", f'constraint "{con_name}" for relation "{name}" already exists')
+        new_relations.add(con_name)
+        own_constraints.add(con_name)
+        schema_constraints.add(con_name)
+        if primary:
+            indexes.append(IndexDef(next_oid, con_name, keys.PRIMARY_INDEX_ID, cols, True, True,
+                                    IndexState.PUBLIC, True))
+        else:
+            indexes.append(IndexDef(next_oid, con_name, next_index_id, cols, True, False, IndexState.PUBLIC, True))
+            next_index_id += 1
+        next_oid += 1
+    table = replace(table, indexes=tuple(indexes), next_index_id=next_index_id, checks=tuple(check_defs))
     fks = []
     for con, column_index in foreign:
-        cols = (column_index,) if column_index is not None else tuple(
-            positions.get(n, -1) for n in string_list(con.get("fk_attrs"))
-        )
-        con_name = con.get("conname") or pick_name(default_fk_name(table, tuple(c for c in cols if c >= 0)))
+        attr_names = [columns[column_index].name] if column_index is not None else string_list(con.get("fk_attrs"))
+        con_name = con.get("conname")
+        if con_name is None:
+            con_name = choose_name(name, name_addition(attr_names), "fkey", lambda c: c in schema_constraints)
+        elif con_name in own_constraints:
+            raise SqlError("42710", f'constraint "{con_name}" for relation "{name}" already exists')
+        own_constraints.add(con_name)
+        schema_constraints.add(con_name)
         fk = foreign_key_from(con, table, column_index, catalog, con_name)
         fks.append(replace(fk, validated=True))  # a new table has no rows to check
     table = replace(table, foreign_keys=tuple(fks))
     # Each serial or identity column gets a sequence of its own, owned by it.
     sequences = []
     columns = list(table.columns)
-    for column_index, identity in sequenced:
+    for (column_index, identity), seq_name in zip(sequenced, sequence_names, strict=True):
         column = columns[column_index]
-        seq_name = pick_name(f"{name}_{column.name}_seq")
         definition, _, _ = sequence_options(
             identity[1] if identity else [], name=seq_name, oid=next_oid, type_oid=column.type.oid,
             require_cache=identity is not None,
@@ -436,7 +470,7 @@ async def drop(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
             table, index = found
             table = changed_tables.get(table.oid, table)
             if index.constraint:
-                constraint = f"{table.name}_pkey" if index.primary else index.name
+                constraint = index.name  # a constraint and its index share their name
                 raise SqlError(
                     "2BP01",
                     f"cannot drop index {index.name} because constraint {constraint} on table {table.name} requires it",
@@ -521,11 +555,8 @@ async def create_index(body: dict, txn, catalog: CatalogSnapshot, *, asynchronou
                 return DdlResult("CREATE INDEX", [f'relation "{index_name}" already exists, skipping'])
             raise SqlError("42P07", f'relation "{index_name}" already exists')
     else:
-        base = f"{table.name}_{'_'.join(table.columns[i].name for i in columns)}_idx"[:NAME_BYTES_MAX]
-        index_name, n = base, 0
-        while catalog.relation_name_taken(index_name, table.schema):
-            n += 1
-            index_name = f"{base[:NAME_BYTES_MAX - len(str(n))]}{n}"
+        index_name = choose_name(table.name, name_addition(table.columns[i].name for i in columns), "idx",
+                                 lambda c: catalog.relation_name_taken(c, table.schema))
     version, next_oid = await _catalog_counters(txn)
     oid = max(next_oid, catalog.next_oid)
     index = IndexDef(oid, index_name, table.next_index_id, tuple(columns), bool(body.get("unique")), False,
@@ -850,12 +881,15 @@ def _add_constraint(table: TableDef, con: dict, catalog: CatalogSnapshot, bc: Bi
             raise SqlError("54011", f"more than {COLUMNS_PER_KEY_MAX} column keys in an index are not supported")
         return tuple(out)
 
-    def fresh_name(base: str) -> str:
-        candidate, n = base[:NAME_BYTES_MAX], 0
-        while catalog.relation_name_taken(candidate, table.schema) or table.constraint_named(candidate):
-            n += 1
-            candidate = f"{base[:NAME_BYTES_MAX - len(str(n))]}{n}"
-        return candidate
+    schema_constraints = constraint_names(catalog, table.schema) | {
+        c.name for c in (*table.checks, *table.foreign_keys)} | {ix.name for ix in table.indexes if ix.constraint}
+
+    def fresh_name(name2: str | None, label: str, *, relation: bool = False) -> str:
+        """PostgreSQL's default name (qp/naming.py); index-backed ones avoid relations too."""
+        def taken(candidate: str) -> bool:
+            return candidate in schema_constraints or (
+                relation and catalog.relation_name_taken(candidate, table.schema))
+        return choose_name(table.name, name2, label, taken)
 
     if contype in ("CONSTR_PRIMARY", "CONSTR_UNIQUE"):
         if con.get("indexname"):
@@ -869,7 +903,8 @@ def _add_constraint(table: TableDef, con: dict, catalog: CatalogSnapshot, bc: Bi
         if name and catalog.relation_name_taken(name, table.schema):
             raise SqlError("42P07", f'relation "{name}" already exists')
         index_name = name or fresh_name(
-            f"{table.name}_pkey" if primary else f"{table.name}_{'_'.join(table.columns[i].name for i in cols)}_key"
+            None if primary else name_addition(table.columns[i].name for i in cols), "pkey" if primary else "key",
+            relation=True,
         )
         index = IndexDef(next_oid, index_name, table.next_index_id, cols, True, primary, IndexState.WRITE_ONLY, True)
         columns = list(table.columns)
@@ -886,15 +921,13 @@ def _add_constraint(table: TableDef, con: dict, catalog: CatalogSnapshot, bc: Bi
         ExprBinder(bc, scope, QueryLevel(what="check constraints")).bind_bool(con["raw_expr"], "CHECK")
         if not name:
             used = [n for n in _column_names_in(con["raw_expr"]) if table.column_index(n) is not None]
-            name = fresh_name(f"{table.name}_{used[0]}_check" if used else f"{table.name}_check")
+            name = fresh_name(check_column(used), "check")
         check = CheckDef(name, json.dumps(con["raw_expr"]), validated=False)
         if not con.get("skip_validation"):
             followups.append(("validate", table.oid, name))
         return replace(table, checks=table.checks + (check,)), next_oid
     if contype == "CONSTR_FOREIGN":
-        cols = tuple(table.column_index(n) if table.column_index(n) is not None else -1
-                     for n in string_list(con.get("fk_attrs")))
-        fk_name = name or fresh_name(default_fk_name(table, tuple(c for c in cols if c >= 0)))
+        fk_name = name or fresh_name(name_addition(string_list(con.get("fk_attrs"))), "fkey")
         fk = replace(foreign_key_from(con, table, None, catalog, fk_name), validated=False)
         if not con.get("skip_validation"):
             followups.append(("validate", table.oid, fk_name))

@@ -480,7 +480,7 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
             index, existing_key, existing_row = conflict
             if plan.on_conflict is None or index is None or index.oid not in arbiter:
                 columns = index.columns if index is not None else (table.pk or ())
-                name = index.name if index is not None else f"{table.name}_pkey"
+                name = index.name if index is not None else _primary_key_name(table)
                 raise SqlError(
                     "23505",
                     f'duplicate key value violates unique constraint "{name}"',
@@ -555,7 +555,7 @@ async def _apply_update(txn, writer: RowWriter, old_key: bytes, old_row: tuple, 
         if existing is not None:
             raise SqlError(
                 "23505",
-                f'duplicate key value violates unique constraint "{table.name}_pkey"',
+                f'duplicate key value violates unique constraint "{_primary_key_name(table)}"',
                 detail=f"{writer.key_text(table.pk, new_row, frame)} already exists.",
             )
         txn.put(old_key, None)
@@ -648,6 +648,12 @@ def bind_modify(bc: BindContext, body: dict, kind: str) -> ModifyPlan:
         returning_fn = compile_row(ret_exprs, Layout(scan.cids))
     return ModifyPlan(kind, tc, writer, scan, column_positions, positions[-table.oid], set_positions, set_fn,
                       slots, returning, returning_fn)
+
+
+def _primary_key_name(table: TableDef) -> str:
+    """The primary key constraint's name (its index's: CONSTRAINT x PRIMARY KEY names both)."""
+    index = table.primary_index
+    return index.name if index is not None else f"{table.name}_pkey"
 
 
 def _target_not_lateral(alias: str) -> SqlError:

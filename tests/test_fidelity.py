@@ -18,6 +18,7 @@ import pytest
 from psycopg.types import TypeInfo
 from support.pgsession import Session
 
+from qp.naming import check_column, choose_name, make_object_name, name_addition
 from qp.setting_stack import SettingStack
 from qp.txn import WriteBuffer
 
@@ -250,3 +251,24 @@ def test_scram_iterations_is_reported_and_used(dsql_server, names) -> None:
             assert verifier is not None and verifier[0].startswith("SCRAM-SHA-256$1000:")
         finally:
             conn.execute(f"DROP ROLE {role}")
+
+
+# -- default names (qp/naming.py) ------------------------------------------------------------
+
+
+def test_object_names_are_cut_like_postgres() -> None:
+    long_table = "t" * 62
+    long_column = "c" * 63
+    assert make_object_name("t", "a", "check") == "t_a_check"
+    assert make_object_name(long_table, None, "pkey") == "t" * 58 + "_pkey"
+    # The longer part gives way first, until both fit beside the label.
+    assert make_object_name(long_table, long_column, "key") == "t" * 29 + "_" + "c" * 29 + "_key"
+    assert make_object_name(long_table, "r", "fkey") == "t" * 56 + "_r_fkey"
+    # A multibyte character is never split: it goes whole.
+    assert make_object_name("é" * 31, None, "pkey") == "é" * 29 + "_pkey"
+    # A clash numbers the label, and the names shrink to make room for it.
+    taken = {"t" * 58 + "_pkey"}
+    assert choose_name(long_table, None, "pkey", taken.__contains__) == "t" * 57 + "_pkey1"
+    assert choose_name("t", "a", "check", {"t_a_check", "t_a_check1"}.__contains__) == "t_a_check2"
+    assert name_addition(["a", "b"]) == "a_b"
+    assert check_column(["a", "a"]) == "a" and check_column(["a", "b"]) is None and check_column([]) is None

@@ -107,7 +107,8 @@ def proc_oid(text: str, missing_ok: bool) -> int | None:
 
 def qualified_name(text: str) -> list[str]:
     """PostgreSQL's stringToQualifiedNameList: dotted identifiers, unquoted
-    ones folded to lower case, quoted ones kept as written."""
+    ones folded to lower case, quoted ones kept as written, each cut to 63
+    bytes as the parser cuts identifiers."""
     parts: list[str] = []
     i, n = 0, len(text)
     while True:
@@ -128,14 +129,14 @@ def qualified_name(text: str) -> list[str]:
                     break
                 buf.append(text[i])
                 i += 1
-            parts.append("".join(buf))
+            parts.append(_truncate_identifier("".join(buf)))
         else:
             start = i
             while i < n and text[i] != "." and not text[i].isspace():
                 i += 1
             if i == start:
                 raise SqlError("22P02", "invalid name syntax")
-            parts.append(text[start:i].lower())
+            parts.append(_truncate_identifier(text[start:i].lower()))
         while i < n and text[i].isspace():
             i += 1
         if i >= n:
@@ -143,3 +144,9 @@ def qualified_name(text: str) -> list[str]:
         if text[i] != ".":
             raise SqlError("22P02", "invalid name syntax")
         i += 1
+
+
+def _truncate_identifier(name: str) -> str:
+    """truncate_identifier: at most NAMEDATALEN - 1 bytes, never half a character."""
+    data = name.encode()
+    return name if len(data) <= 63 else data[:63].decode("utf-8", "ignore")

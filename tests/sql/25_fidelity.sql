@@ -170,3 +170,66 @@ SELECT a.id FROM fid_la a FULL JOIN LATERAL (SELECT a.id AS x) s ON true;
 UPDATE fid_la SET n = n + 1 FROM LATERAL (SELECT fid_la.id) s;
 DROP TABLE fid_la;
 DROP TABLE fid_lb;
+
+-- Default constraint names: <table>_<column>_check only when the expression
+-- reads exactly one column; numbered labels on clashes (schema-wide for
+-- constraints); duplicate index constraints merged; 63-byte truncation.
+CREATE TABLE fid_ck1 (a int CHECK (a > 0), b int CHECK (b > a), c int CHECK (1 > 0), CHECK (c > 0), CHECK (a > b), CHECK (a > 0), CHECK (a + a > 0));
+SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'fid_ck1'::regclass ORDER BY conname;
+CREATE TABLE fid_ck2 (a int, CONSTRAINT fid_ck2_a_check CHECK (a > 1), CHECK (a > 0));
+SELECT conname FROM pg_constraint WHERE conrelid = 'fid_ck2'::regclass ORDER BY conname;
+CREATE TABLE fid_ck3 (a int CHECK (a > 0), CONSTRAINT fid_ck3_a_check CHECK (a > 1));
+CREATE TABLE fid_ck4 (v int CONSTRAINT fid_ck5_a_check CHECK (v > 0));
+CREATE TABLE fid_ck5 (a int CHECK (a > 0), b int REFERENCES fid_ck4 (v));
+CREATE TABLE fid_ck6 (a int UNIQUE, b int, UNIQUE (a, b), UNIQUE (b), CONSTRAINT fid_ck6_b_key1 UNIQUE (a), PRIMARY KEY (b));
+SELECT conname, contype FROM pg_constraint WHERE conrelid = 'fid_ck6'::regclass ORDER BY conname;
+SELECT relname FROM pg_class WHERE relname LIKE 'fid_ck6%' ORDER BY 1;
+CREATE TABLE fid_ck7 (a int PRIMARY KEY, CONSTRAINT fid_ck7_named UNIQUE (a));
+SELECT conname, contype FROM pg_constraint WHERE conrelid = 'fid_ck7'::regclass;
+CREATE TABLE fid_ck8 (a int CONSTRAINT fid_ck8_c CHECK (a > 0), b int CONSTRAINT fid_ck8_c UNIQUE);
+CREATE TABLE fid_ck8 (a int, b int, c int, FOREIGN KEY (b) REFERENCES fid_ck6 (b), FOREIGN KEY (a, b) REFERENCES fid_ck6 (a, b));
+ALTER TABLE fid_ck8 ADD CHECK (a > 0);
+ALTER TABLE fid_ck8 ADD CHECK (a > b);
+ALTER TABLE fid_ck8 ADD CHECK (a > 1);
+ALTER TABLE fid_ck8 ADD FOREIGN KEY (b) REFERENCES fid_ck6 (b);
+SELECT conname, contype FROM pg_constraint WHERE conrelid = 'fid_ck8'::regclass ORDER BY conname;
+CREATE INDEX ON fid_ck8 (a);
+CREATE INDEX ON fid_ck8 (a);
+CREATE INDEX ON fid_ck8 (a, b);
+SELECT relname FROM pg_class WHERE relname LIKE 'fid_ck8%' ORDER BY 1;
+CREATE TABLE fid_ck9 (s serial, t serial PRIMARY KEY);
+SELECT relname FROM pg_class WHERE relname LIKE 'fid_ck9%' ORDER BY 1;
+CREATE TABLE fid_abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdef12 (id int PRIMARY KEY, abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij123 int UNIQUE CHECK (abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij123 > 0), r int REFERENCES fid_ck6 (b));
+SELECT conname, contype FROM pg_constraint WHERE conrelid = 'fid_abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdef12'::regclass ORDER BY conname;
+CREATE TABLE fid_abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdef1 (id int PRIMARY KEY);
+SELECT conname FROM pg_constraint WHERE conrelid = 'fid_abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdef1'::regclass;
+DROP TABLE fid_abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdef12;
+DROP TABLE fid_abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdef1;
+DROP TABLE fid_ck9;
+DROP TABLE fid_ck8;
+DROP TABLE fid_ck7;
+DROP TABLE fid_ck5;
+DROP TABLE fid_ck6;
+DROP TABLE fid_ck4;
+DROP TABLE fid_ck2;
+DROP TABLE fid_ck1;
+
+-- Named primary keys: the name is the constraint's and its index's.
+CREATE TABLE fid_pk1 (id int CONSTRAINT fid_pk1_named PRIMARY KEY, v int);
+CREATE TABLE fid_pk2 (id int, v int, CONSTRAINT fid_pk2_named PRIMARY KEY (id));
+SELECT conname, contype, conindid::regclass FROM pg_constraint WHERE conrelid IN ('fid_pk1'::regclass, 'fid_pk2'::regclass) ORDER BY conname;
+SELECT indexrelid::regclass, indisprimary FROM pg_index WHERE indrelid = 'fid_pk2'::regclass;
+INSERT INTO fid_pk1 VALUES (1, 1), (1, 2);
+INSERT INTO fid_pk2 VALUES (1, 1), (2, 2);
+INSERT INTO fid_pk2 VALUES (1, 1);
+UPDATE fid_pk2 SET id = 1 WHERE id = 2;
+INSERT INTO fid_pk2 VALUES (1, 1) ON CONFLICT ON CONSTRAINT fid_pk2_named DO NOTHING;
+DROP INDEX fid_pk2_named;
+DROP TABLE fid_pk1;
+DROP TABLE fid_pk2;
+
+-- Identifiers are cut to 63 bytes, in SQL text and in regclass input alike.
+CREATE TABLE fid_abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefgh12 (id int PRIMARY KEY);
+SELECT relname FROM pg_class WHERE oid = 'fid_abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefgh12'::regclass;
+SELECT conname FROM pg_constraint WHERE conrelid = 'fid_abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefgh1'::regclass;
+DROP TABLE fid_abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefgh1;
