@@ -221,6 +221,10 @@ class Proposer:
             budget -= size
         self.commit_sent = self.chosen_upto
         self._grant_self(stamp)
+        if peers == self.peers:
+            # Every follower gets a stamped message: acknowledgements renew the
+            # lease as a heartbeat's would, so under load no heartbeat is due.
+            self.last_heartbeat_ns = now.mono_ns
         for chunk in chunks:
             message = Accept(
                 self.ballot, self.max_found, stamp, self.chosen_upto, tuple(chunk),

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 class ReplicaConfig:
     paxos: PaxosConfig = field(default_factory=PaxosConfig)
     # The core's timers are multiples of this; 5 ms keeps heartbeats within
-    # 5 ms of due at a few hundred wake-ups a second.
+    # 5 ms of due at 200 wake-ups a second per replica.
     tick_s: float = 0.005
     # An append waits this long for its slot to be chosen, then the caller
     # hears "uncertain" (with the τ it was given) rather than waiting forever
