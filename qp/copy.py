@@ -368,7 +368,7 @@ def _quote_identifier(name: str) -> str:
 async def _copy_to(session: Any, statement: Statement, body: dict, opts: CopyOptions,
                    tail: list[api.Event]) -> AsyncIterator[api.Event]:
     if body.get("query") is not None:
-        query = Statement(body["query"], statement.text, statement.location)
+        query = Statement(body["query"], statement.text, statement.location, source=statement.source)
     else:
         query = await _table_query(session, body)
     prepared = session._prepare_unbound(query)

@@ -186,7 +186,7 @@ async def prepare_cursor_statement(session: Any, statement: Statement, param_oid
     """Parse-time description of DECLARE (its parameters are its query's) and FETCH (the cursor's columns)."""
     prepared = Prepared(statement, "utility", declared_oids=list(param_oids))
     if statement.kind == "DeclareCursorStmt":
-        query = Statement(statement.body["query"], statement.text, statement.location)
+        query = Statement(statement.body["query"], statement.text, statement.location, source=statement.source)
         bound = await session._bind_checked(query, param_oids)
         prepared.param_types = bound.param_types
         return prepared
@@ -266,7 +266,7 @@ async def _declare(session: Any, statement: Statement, portal: Any) -> list[api.
         raise SqlError("42P03", f'cursor "{name}" already exists')
     params: tuple = portal.params if portal is not None else ()
     param_oids = portal.prepared.param_oids if portal is not None else []
-    query = Prepared(Statement(body["query"], statement.text, statement.location), "query",
+    query = Prepared(Statement(body["query"], statement.text, statement.location, source=statement.source), "query",
                      declared_oids=list(param_oids))
     txn = session._current_txn()
     txn.check_age()

@@ -26,15 +26,15 @@ from qp import expr as E
 from qp.api import Column
 from qp.binder.context import BindContext, QueryLevel
 from qp.binder.expressions import ExprBinder, coerce, resolve_unknown
-from qp.binder.query import FromJoin, FromTable, QueryBinder, figure_colname
+from qp.binder.query import BoundSelect, FromJoin, FromTable, QueryBinder, figure_colname
 from qp.binder.scope import RangeItem, Scope, ScopeColumn
-from qp.catalog import IndexDef, TableDef
+from qp.catalog import ColumnDef, IndexDef, TableDef
 from qp.constraints import check_parents, enforce_children
-from qp.errors import SqlError
+from qp.errors import SqlError, locate
 from qp.exec.compile import ExecFrame, Layout, compile_predicate, compile_row, compile_scalar
 from qp.exec.operators import Operator, SublinkSlots, collect
 from qp.exec.runtime import RunContext
-from qp.parse import node_kind
+from qp.parse import node_kind, node_location
 from qp.plan.planner import Planner
 from qp.txn import encoded_size
 from qp.types import UNKNOWN, text_encoder
@@ -266,13 +266,15 @@ def bind_insert(bc: BindContext, body: dict) -> InsertPlan:
     ctes = QueryBinder(bc).bind_with(body.get("withClause"))
     tc = target_context(bc, body["relation"], ctes)
     table = tc.table
-    names = [r["ResTarget"]["name"] for r in body.get("cols", ())]
-    if names:
+    targets = [r["ResTarget"] for r in body.get("cols", ())]
+    if targets:
         positions = []
-        for name in names:
+        for target in targets:
+            name = target["name"]
             index = table.column_index(name)
             if index is None:
-                raise SqlError("42703", f'column "{name}" of relation "{table.name}" does not exist')
+                error = SqlError("42703", f'column "{name}" of relation "{table.name}" does not exist')
+                raise locate(error, target.get("location"))
             if index in positions:
                 raise SqlError("42701", f'column "{name}" specified more than once')
             positions.append(index)
@@ -328,7 +330,7 @@ def _bind_insert_source(bc: BindContext, tc: TableContext, select: dict | None, 
                     row.append(E.Const(_DEFAULT_MARK, UNKNOWN))
                     continue
                 column = table.columns[pos]
-                row.append(coerce(binder.bind(item), column.type, bc, "assignment", column.name))
+                row.append(_assign(binder.bind(item), column, bc, item))
             rows.append(row)
         width = max(len(r) for r in rows)
         if any(len(r) != width for r in rows):
@@ -348,16 +350,36 @@ def _bind_insert_source(bc: BindContext, tc: TableContext, select: dict | None, 
                 slots_seen = slots
             out_rows.append(exprs)
         return ValuesOp(out_rows, cids, slots_seen), positions
-    query = QueryBinder(bc).bind_query(select, None, ctes)
+    # A plain SELECT's string literals stay untyped, so that they take the
+    # columns' types as in VALUES (PostgreSQL: INSERT ... SELECT '5' into an int).
+    plain = body.get("op", "SETOP_NONE") == "SETOP_NONE" and "valuesLists" not in body and not any(
+        body.get(k) for k in ("sortClause", "groupClause", "distinctClause", "havingClause"))
+    query = QueryBinder(bc).bind_query(select, None, ctes, keep_unknown=plain)
+    if plain and isinstance(query, BoundSelect):
+        targets = []
+        for i, target in enumerate(query.targets):
+            if target.type == UNKNOWN and isinstance(target, E.Const) and i < len(positions):
+                column = table.columns[positions[i]]
+                target = coerce(target, column.type, bc, "assignment", column.name)
+            targets.append(resolve_unknown(target, bc))
+        query.targets = targets
     types = query.output_types()
     if len(types) > len(positions):
         raise SqlError("42601", "INSERT has more expressions than target columns")
     positions = positions[: len(types)]
     op = Planner().plan_query(query)
-    casts = [
-        coerce(E.ColumnRef(cid, t), table.columns[pos].type, bc, "assignment", table.columns[pos].name)
-        for cid, t, pos in zip(query.target_cids, types, positions, strict=True)
-    ]
+    target_nodes = [t["ResTarget"].get("val") for t in body.get("targetList", ())]
+    if any(isinstance(n, dict) and node_kind(n) == "ColumnRef" and "A_Star" in n["ColumnRef"]["fields"][-1]
+           for n in target_nodes):
+        target_nodes = []  # `*` expands: the nodes no longer line up with the columns
+    casts = []
+    for i, (cid, t, pos) in enumerate(zip(query.target_cids, types, positions, strict=True)):
+        column = table.columns[pos]
+        node = target_nodes[i] if i < len(target_nodes) and isinstance(target_nodes[i], dict) else None
+        if node is None:
+            casts.append(coerce(E.ColumnRef(cid, t), column.type, bc, "assignment", column.name))
+        else:
+            casts.append(_assign(E.ColumnRef(cid, t), column, bc, node))
     if any(not isinstance(c, E.ColumnRef) for c in casts):
         from qp.exec.operators import FilterProject
 
@@ -671,7 +693,8 @@ def _bind_set_exprs(bc, table: TableDef, targets: list, binder: ExprBinder) -> t
             raise SqlError("0A000", "assigning to a subscript or field is not supported")
         index = table.column_index(name)
         if index is None:
-            raise SqlError("42703", f'column "{name}" of relation "{table.name}" does not exist')
+            error = SqlError("42703", f'column "{name}" of relation "{table.name}" does not exist')
+            raise locate(error, res.get("location"))
         if index in positions:
             raise SqlError("42601", f'multiple assignments to same column "{name}"')
         value = res["val"]
@@ -695,8 +718,17 @@ def _bind_set_exprs(bc, table: TableDef, targets: list, binder: ExprBinder) -> t
         else:
             expr = binder.bind(value)
         positions.append(index)
-        exprs.append(coerce(expr, column.type, bc, "assignment", name))
+        exprs.append(_assign(expr, column, bc, value))
     return positions, exprs
+
+
+def _assign(expr: E.Expr, column: ColumnDef, bc: BindContext, node: dict) -> E.Expr:
+    """`expr` converted for storing in `column` (PostgreSQL points at the expression if it cannot be)."""
+    try:
+        return coerce(expr, column.type, bc, "assignment", column.name)
+    except SqlError as exc:
+        locate(exc, node_location(node))
+        raise
 
 
 def referenced_cids_of(exprs: list[E.Expr | None]) -> set[int]:

@@ -36,6 +36,10 @@ class SqlError(Exception):
         self.detail = detail
         self.hint = hint
         self.position = position  # 1-based character offset into the query, as PG reports it
+        # Where the binder found the problem: a byte offset into the parsed query
+        # string (pglast's `location`), turned into `position` by the session, which
+        # has the text (-1: never give this error a position).
+        self.location: int | None = None
         self.severity = severity
         # PostgreSQL's CONTEXT line ('W'), e.g. `COPY t, line 3, column a: "x"`.
         self.context = context
@@ -47,6 +51,25 @@ class SqlError(Exception):
 # Constructors for the SQLSTATEs used across the QP, named as PostgreSQL's
 # errcodes.txt names them. Keep this list short: a SQLSTATE used in one place
 # can be written there directly.
+
+# Errors PostgreSQL points at the offending part of the statement (psql's
+# LINE n / caret): names that do not resolve, mistyped expressions.
+LOCATED_SQLSTATES = frozenset({"42703", "42P01", "42883", "42702", "42804", "42725", "42P10"})
+
+
+def locate(error: SqlError, location: int | None) -> SqlError:
+    """Note where `error` happened, unless something closer already did."""
+    if error.location is None and location is not None and location >= 0 and error.sqlstate in LOCATED_SQLSTATES:
+        error.location = location
+    return error
+
+
+def position_in(source: str, location: int) -> int:
+    """PostgreSQL's cursor position: 1-based, in characters, for a byte offset into `source`."""
+    if source.isascii():
+        return location + 1
+    return len(source.encode()[:location].decode("utf-8", "ignore")) + 1
+
 
 def feature_not_supported(message: str) -> SqlError:
     return SqlError("0A000", message)

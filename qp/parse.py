@@ -34,6 +34,7 @@ class Statement:
     text: str  # the statement's own source text
     location: int  # offset of the statement in the query string
     asynchronous: bool = False  # DSQL's CREATE INDEX ASYNC / ALTER TABLE ASYNC
+    source: str = ""  # the whole query string parsed: node locations are byte offsets into it
 
     @property
     def kind(self) -> str:
@@ -77,7 +78,7 @@ def parse(sql: str) -> list[Statement]:
             piece = encoded[start : start + length] if length else encoded[start:]
             text = piece.decode(errors="replace")
         end = start + length if length else len(sql)
-        statements.append(Statement(node, text.strip(), start, any(start <= p < end for p in async_at)))
+        statements.append(Statement(node, text.strip(), start, any(start <= p < end for p in async_at), sql))
     if len(original) <= CACHEABLE_QUERY_CHARS_MAX:
         _cache[original] = statements
         if len(_cache) > CACHE_ENTRIES_MAX:
@@ -119,6 +120,30 @@ def node_kind(node: dict) -> str:
 
 def node_body(node: dict) -> dict:
     return next(iter(node.values()))
+
+
+def node_location(node: dict) -> int | None:
+    """Where an expression starts (byte offset), as PostgreSQL's exprLocation says:
+    a cast, operator or call starts at its leftmost part, not at its `::`,
+    operator symbol or name."""
+    kind = node_kind(node)
+    body = node_body(node)
+    location = body.get("location")
+    own = location if isinstance(location, int) and location >= 0 else None
+    if kind in ("TypeCast", "CollateClause", "A_Indirection"):
+        inner = node_location(body["arg"]) if isinstance(body.get("arg"), dict) else None
+    elif kind == "A_Expr":
+        inner = node_location(body["lexpr"]) if isinstance(body.get("lexpr"), dict) else None
+    elif kind in ("FuncCall", "BoolExpr"):
+        args = body.get("args") or ()
+        inner = node_location(args[0]) if args and isinstance(args[0], dict) else None
+    elif kind == "SubLink":
+        inner = node_location(body["testexpr"]) if isinstance(body.get("testexpr"), dict) else None
+    else:
+        inner = None
+    if own is None or (inner is not None and inner < own):
+        return inner
+    return own
 
 
 def string_list(nodes: list | None) -> list[str]:

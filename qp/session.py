@@ -44,7 +44,7 @@ from qp.ddl import (
     role_tag,
 )
 from qp.dml import run_insert, run_modify, run_truncate
-from qp.errors import SqlError, in_failed_transaction, schema_conflict
+from qp.errors import SqlError, in_failed_transaction, position_in, schema_conflict
 from qp.exec.compile import ExecFrame
 from qp.exec.operators import collect
 from qp.exec.runtime import RunContext, StatementCaches
@@ -257,7 +257,8 @@ class Session:
                     self._transaction_ended(commit=True)
                 for event in events:
                     yield event
-        except BaseException:
+        except BaseException as exc:
+            _give_position(exc, statement)
             await self._after_error()
             raise
 
@@ -274,7 +275,8 @@ class Session:
             if len(self.statements) >= PREPARED_STATEMENTS_MAX:
                 raise SqlError("54000", "too many prepared statements")
             prepared = await self._guarded(self._prepare_for_describe(statement, param_oids))
-        except BaseException:
+        except BaseException as exc:
+            _give_position(exc, statement)
             await self._after_error()
             raise
         self.statements[name] = prepared
@@ -362,7 +364,8 @@ class Session:
                 return
             portal.done = True
             yield CommandComplete(portal.tag or "SELECT 0")
-        except BaseException:
+        except BaseException as exc:
+            _give_position(exc, portal.prepared.statement)
             await self._after_error()
             raise
 
@@ -990,6 +993,16 @@ class Session:
         lines = explain_lines(prepared)
         return [RowDescription([Column("QUERY PLAN", 25, -1)]), DataRows([[line.encode()] for line in lines]),
                 CommandComplete("EXPLAIN")]
+
+
+def _give_position(error: BaseException, statement: Statement | None) -> None:
+    """The ErrorResponse position of an error the binder located (a byte offset
+    into the query string): 1-based characters, as PostgreSQL reports it."""
+    if not isinstance(error, SqlError) or error.position is not None or statement is None:
+        return
+    location = error.location
+    if location is not None and location >= 0 and statement.source:
+        error.position = position_in(statement.source, location)
 
 
 def _parse_options(options: str) -> list[tuple[str, str]]:

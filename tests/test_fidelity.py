@@ -11,6 +11,8 @@ psql's LINE/caret excerpts built from the error position — and the pure parts
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 
 import psycopg
@@ -272,3 +274,77 @@ def test_object_names_are_cut_like_postgres() -> None:
     assert choose_name("t", "a", "check", {"t_a_check", "t_a_check1"}.__contains__) == "t_a_check2"
     assert name_addition(["a", "b"]) == "a_b"
     assert check_column(["a", "a"]) == "a" and check_column(["a", "b"]) is None and check_column([]) is None
+
+
+# -- error positions (psql's LINE n and caret) ------------------------------------------------
+
+POSITION_SCRIPT = """\
+CREATE TABLE {t} (a int, v varchar(3), n numeric(3,1), d date, b text);
+SELECT nosuch FROM {t};
+SELECT {t}.nosuch FROM {t};
+SELECT x.a FROM {t};
+SELECT * FROM {t}_missing;
+SELECT 'a'::int;
+SELECT 1 + 'a';
+SELECT int4('a');
+SELECT '99999999999'::int;
+SELECT '123.45'::numeric(3,1);
+INSERT INTO {t} (v) VALUES ('abcdef');
+INSERT INTO {t} (d) VALUES ('2020-13-45');
+INSERT INTO {t} (a) VALUES ('x'::text);
+INSERT INTO {t} (nosuch) VALUES (1);
+INSERT INTO {t} SELECT 'q';
+INSERT INTO {t} SELECT 'q'::text;
+UPDATE {t} SET nosuch = 1;
+UPDATE {t} SET a = 'w';
+SELECT * FROM {t} WHERE a = 'z';
+SELECT * FROM {t} WHERE 1;
+SELECT nosuchfn(1);
+SELECT 'a'::text + 1;
+SELECT a FROM {t} p1, {t} p2;
+SELECT 1 +;
+SELECT 1 FROM {t} ORDER BY 3;
+SELECT lower(1, 2);
+SELECT 'é' frm {t};
+SELECT 'éé',
+  nosuch;
+SELECT * FROM {t} WHERE a IN (SELECT v FROM {t});
+SELECT 1::nosuchtype;
+SELECT coalesce(1, 'a');
+SELECT 1/0;
+SELECT * FROM {t}, (SELECT v FROM {t} x WHERE x.a = {t}.a) s;
+SELECT * FROM {t} x, (SELECT {t}.a) s;
+SELECT {t}.a FROM {t} x;
+SELECT * FROM {t} x WHERE EXISTS (SELECT 1 FROM {t} y WHERE {t}.a = 1);
+CREATE TABLE {t}_x (a int DEFAULT nosuch);
+DROP TABLE {t};
+"""
+
+
+def _psql_script(server, script: str) -> str:
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "PGCLIENTENCODING": "UTF8"}
+    env.pop("PGOPTIONS", None)
+    proc = subprocess.run(["psql", "-X", *server.psql_args()], input=script, capture_output=True, text=True,
+                          timeout=60, env=env)
+    return proc.stdout + proc.stderr
+
+
+def test_psql_error_positions_match_postgres(pg_server, dsql_server, table_name) -> None:
+    script = POSITION_SCRIPT.format(t=table_name)
+    expected = _psql_script(pg_server, script)
+    actual = _psql_script(dsql_server, script)
+    assert actual == expected
+    assert expected.count("LINE ") >= 25  # the script is about positions
+
+
+def test_error_position_in_extended_protocol(pg_server, dsql_server) -> None:
+    """psycopg (Parse/Bind/Execute) sees the same StatementPosition as with the simple protocol."""
+    statements = ["SELECT 1,\n  nosuch", "SELECT 'é', 1 + 'x'", "SELECT * FROM nosuch_relation"]
+    for statement in statements:
+        seen = []
+        for server in (pg_server, dsql_server):
+            with _connect(server, autocommit=True) as conn:
+                with pytest.raises(psycopg.Error) as caught:
+                    conn.execute(statement)
+                seen.append((caught.value.sqlstate, caught.value.diag.statement_position))
+        assert seen[0] == seen[1] and seen[0][1] is not None, statement

@@ -82,6 +82,17 @@ class BindContext:
         # (COALESCE, CASE, AND, OR): folding errors wait until then.
         self.lenient = 0
         self.view_depth = 0
+        # Where each string literal of the statement is (byte offsets), for
+        # the error position of one its type rejects; by id, with the literal kept.
+        self._literal_locations: dict[int, tuple[E.Const, int]] = {}
+
+    def note_literal(self, literal: E.Const, location: int | None) -> None:
+        if location is not None and self.view_depth == 0:
+            self._literal_locations[id(literal)] = (literal, location)
+
+    def literal_location(self, literal: E.Const) -> int | None:
+        found = self._literal_locations.get(id(literal))
+        return found[1] if found is not None and found[0] is literal else None
 
     def new_cid(self, name: str = "") -> int:
         cid = next(self._cids)

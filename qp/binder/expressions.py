@@ -17,9 +17,9 @@ from typing import Any
 from qp import expr as E
 from qp.binder.context import AggCall, BindContext, QueryLevel
 from qp.binder.scope import Scope
-from qp.errors import SqlError
+from qp.errors import SqlError, locate
 from qp.functions import is_aggregate, resolve_aggregate, resolve_function, resolve_operator
-from qp.parse import node_body, node_kind, string_list
+from qp.parse import node_body, node_kind, node_location, string_list
 from qp.types import (
     BOOL,
     INT4,
@@ -124,7 +124,11 @@ def coerce(expr: E.Expr, target: SqlType, bc: BindContext, context: str = "impli
         cast = find_cast(UNKNOWN, target, context) or find_cast(UNKNOWN, target, "explicit")
         if cast is None:
             raise SqlError("42846", f"cannot cast type unknown to {format_type(target)}")
-        return E.Const(cast.fn(expr.value, bc.eval_ctx), target)
+        try:
+            return E.Const(cast.fn(expr.value, bc.eval_ctx), target)
+        except SqlError as exc:
+            _locate_literal(exc, expr, target, bc)
+            raise
     if source.base == target.base and target.typmod == -1:
         return _retype(expr, target)
     cast = find_cast(source, target, context)
@@ -133,11 +137,38 @@ def coerce(expr: E.Expr, target: SqlType, bc: BindContext, context: str = "impli
             raise SqlError(
                 "42804",
                 f'column "{what}" is of type {format_type(target)} but expression is of type {format_type(source)}',
+                hint="You will need to rewrite or cast the expression.",
             )
         if context == "explicit":
             raise SqlError("42846", f"cannot cast type {format_type(source)} to {format_type(target)}")
         raise SqlError("42804", f"{what or 'expression'} must be type {format_type(target)}, not type {format_type(source)}")
     return fold(E.Cast(expr, cast.fn, target), bc)
+
+
+def _locate_literal(error: SqlError, literal: E.Const, target: SqlType, bc: BindContext) -> None:
+    """PostgreSQL points at a literal its type's input function rejects, but not at
+    one that only breaks the typmod (numeric(3,1) overflow, varchar(3) too long)."""
+    location = bc.literal_location(literal)
+    if location is None or error.location is not None:
+        return
+    if target.typmod != -1:
+        base = find_cast(UNKNOWN, target.base, "explicit")
+        try:
+            if base is not None:
+                base.fn(literal.value, bc.eval_ctx)
+            return  # the input is fine: the typmod failed
+        except SqlError:
+            pass
+    error.location = location
+
+
+def _type_named(name: str) -> SqlType | None:
+    """The type whose catalog name (pg_type.typname) is `name`, if any."""
+    try:
+        found = resolve_type_name([name])
+    except SqlError:
+        return None
+    return found if found.name == name and not found.is_array else None
 
 
 def _retype(expr: E.Expr, target: SqlType) -> E.Expr:
@@ -170,7 +201,15 @@ class ExprBinder:
         method = getattr(self, "b_" + kind, None)
         if method is None:
             raise SqlError("0A000", f"{kind} expressions are not supported")
-        return method(node_body(node))
+        body = node_body(node)
+        try:
+            return method(body)
+        except SqlError as exc:
+            # The innermost node that fails names the place (a missing column's
+            # reference, an unknown function's call, an operator's symbol).
+            if exc.location is None and self.bc.view_depth == 0:
+                locate(exc, body.get("location"))
+            raise
 
     def bind_bool(self, node: dict, clause: str) -> E.Expr:
         expr = self.bind(node)
@@ -178,7 +217,8 @@ class ExprBinder:
             return expr
         if expr.type == UNKNOWN:
             return coerce(expr, BOOL, self.bc)
-        raise SqlError("42804", f"argument of {clause} must be type boolean, not type {format_type(expr.type)}")
+        error = SqlError("42804", f"argument of {clause} must be type boolean, not type {format_type(expr.type)}")
+        raise locate(error, node_location(node))
 
     # -- leaves -----------------------------------------------------------------
 
@@ -202,7 +242,9 @@ class ExprBinder:
                     return E.Const(iv, INT8)
             return E.Const(value, NUMERIC)
         if "sval" in n:
-            return E.Const(n["sval"].get("sval", ""), UNKNOWN)
+            literal = E.Const(n["sval"].get("sval", ""), UNKNOWN)
+            self.bc.note_literal(literal, n.get("location"))
+            return literal
         if "boolval" in n:
             return E.Const(bool(n["boolval"].get("boolval", False)), BOOL)
         if "bsval" in n:
@@ -213,6 +255,10 @@ class ExprBinder:
         names = string_list(n.get("fields"))
         if "*" in names:
             raise SqlError("0A000", "a row reference (*) is not supported in this position")
+        if self.level.what == "DEFAULT expressions":
+            error = SqlError("0A000", "cannot use column reference in DEFAULT expression")
+            error.location = n.get("location")
+            raise error
         return self.scope.lookup(names)
 
     def b_ParamRef(self, n: dict) -> E.Expr:
@@ -243,7 +289,12 @@ class ExprBinder:
         dims = len(tn.get("arrayBounds", ()))
         if tn.get("setof"):
             raise SqlError("0A000", "SETOF types are not supported here")
-        return resolve_type_name(names, typmods, dims)
+        try:
+            return resolve_type_name(names, typmods, dims)
+        except SqlError as exc:
+            if exc.sqlstate == "42704" and exc.location is None and self.bc.view_depth == 0:
+                exc.location = tn.get("location")  # type "x" does not exist: PostgreSQL points at the name
+            raise
 
     def b_CollateClause(self, n: dict) -> E.Expr:
         collation = string_list(n.get("collname"))
@@ -491,6 +542,11 @@ class ExprBinder:
     def call_function(self, name: str, args: list[E.Expr]) -> E.Expr:
         if name in _SEQUENCE_FUNCTIONS:
             return self._sequence_call(name, args)
+        if len(args) == 1 and args[0].type == UNKNOWN and isinstance(args[0], E.Const):
+            # typename('literal') is a cast of the literal (PostgreSQL's func_get_detail).
+            target = _type_named(name)
+            if target is not None:
+                return coerce(args[0], target, self.bc, "explicit")
         resolved = resolve_function(name, [a.type for a in args])
         if resolved.returns_set:
             if not self.level.srf_allowed:
@@ -509,7 +565,7 @@ class ExprBinder:
         """nextval, currval, setval, lastval: they read and write sequence state."""
         expected = {"nextval": 1, "currval": 1, "lastval": 0, "setval": (2, 3)}[name]
         if len(args) not in (expected if isinstance(expected, tuple) else (expected,)):
-            raise SqlError("42883", f"function {name}({', '.join(format_type(a.type) for a in args)}) does not exist")
+            raise SqlError("42883", f"function {name}({', '.join(format_type(a.type.base) for a in args)}) does not exist")
         if args:
             args[0] = self._sequence_oid(args[0])
         if name == "setval":
@@ -689,7 +745,7 @@ class ExprBinder:
                   "ntile": (1,), "lag": (1, 2, 3), "lead": (1, 2, 3), "first_value": (1,), "last_value": (1,),
                   "nth_value": (2,)}[name]
         if len(args) not in counts:
-            raise SqlError("42883", f"function {name}({', '.join(format_type(a.type) for a in args)}) does not exist")
+            raise SqlError("42883", f"function {name}({', '.join(format_type(a.type.base) for a in args)}) does not exist")
         if name in ("row_number", "rank", "dense_rank"):
             return name, INT8, args
         if name in ("percent_rank", "cume_dist"):
@@ -745,7 +801,7 @@ class ExprBinder:
             if resolved.arg_types[1] != columns[0]:
                 cast = find_cast(columns[0], resolved.arg_types[1], "implicit")
                 if cast is None:
-                    raise SqlError("42883", f"operator does not exist: {format_type(test.type)} {op_names[-1]} {format_type(columns[0])}")
+                    raise SqlError("42883", f"operator does not exist: {format_type(test.type.base)} {op_names[-1]} {format_type(columns[0].base)}")
                 compare = _compose_cast(resolved.impl, cast.fn, self.bc)
             else:
                 compare = resolved.impl

@@ -22,7 +22,7 @@ from qp.binder.context import AggCall, BindContext, QueryLevel  # noqa: F401 (Ag
 from qp.binder.expressions import ExprBinder, SetReturning, assert_no_sets, coerce, resolve_unknown
 from qp.binder.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog import TableDef
-from qp.errors import SqlError
+from qp.errors import SqlError, locate
 from qp.functions import resolve_function
 from qp.parse import node_body, node_kind, string_list
 from qp.types import INT8, TEXT, UNKNOWN, SqlType, common_type
@@ -408,7 +408,8 @@ class QueryBinder:
         if node_kind(item) == "A_Const" and "ival" in item["A_Const"]:
             position = item["A_Const"]["ival"].get("ival", 0)
             if not 1 <= position <= len(targets):
-                raise SqlError("42P10", f"GROUP BY position {position} is not in select list")
+                error = SqlError("42P10", f"GROUP BY position {position} is not in select list")
+                raise locate(error, item["A_Const"].get("location"))
             return targets[position - 1]
         if node_kind(item) == "ColumnRef":
             names_ = string_list(item["ColumnRef"].get("fields"))
@@ -434,7 +435,8 @@ class QueryBinder:
         if node_kind(item) == "A_Const" and "ival" in item["A_Const"]:
             position = item["A_Const"]["ival"].get("ival", 0)
             if not 1 <= position <= len(targets):
-                raise SqlError("42P10", f"ORDER BY position {position} is not in select list")
+                error = SqlError("42P10", f"ORDER BY position {position} is not in select list")
+                raise locate(error, item["A_Const"].get("location"))
             return position - 1, None, desc, nulls_first
         if node_kind(item) == "ColumnRef":
             names_ = string_list(item["ColumnRef"].get("fields"))
@@ -741,7 +743,7 @@ class QueryBinder:
                 if relation is not None:
                     return self._virtual_item(relation, alias_node, alias, scope)
             qualified = f"{schema}.{name}" if schema else name
-            raise SqlError("42P01", f'relation "{qualified}" does not exist')
+            raise locate(SqlError("42P01", f'relation "{qualified}" does not exist'), body.get("location"))
         self.bc.tables_read.add(table.oid)
         colnames = string_list((alias_node or {}).get("colnames"))
         cids: list[int | None] = []
@@ -767,6 +769,10 @@ class QueryBinder:
             if self.bc.view_depth > VIEW_NESTING_MAX:
                 raise SqlError("42P17", f'infinite recursion detected in rules for relation "{view.name}"')
             query = self.bind_query(json.loads(view.query))
+        except SqlError as exc:
+            if exc.location is None:
+                exc.location = -1  # its locations are in the view's text, not this statement's
+            raise
         finally:
             self.bc.view_depth -= 1
         query.names = list(view.column_names) + list(query.names[len(view.column_names):])

@@ -88,13 +88,7 @@ class Scope:
         if len(names) >= 2:
             qualifier = names[-2]
             if not self._has_alias_anywhere(qualifier):
-                if any(item.alias == qualifier for item in self._invisible_items()):
-                    raise SqlError(
-                        "42P01", f'invalid reference to FROM-clause entry for table "{qualifier}"',
-                        hint=f'There is an entry for table "{qualifier}", but it cannot be referenced from this '
-                             "part of the query.",
-                    )
-                raise SqlError("42P01", f'missing FROM-clause entry for table "{qualifier}"')
+                raise self._missing_entry(qualifier)
             raise SqlError("42703", f"column {'.'.join(names[-2:])} does not exist")
         name = names[-1]
         owner = next((item for item in self._invisible_items() if item.find(name) is not None), None)
@@ -103,6 +97,25 @@ class Scope:
                            hint=f'There is a column named "{name}" in table "{owner.alias}", but it cannot be '
                                 "referenced from this part of the query.")
         raise SqlError("42703", f'column "{name}" does not exist')
+
+    def _missing_entry(self, qualifier: str) -> SqlError:
+        """PostgreSQL's errorMissingRTE: the hint depends on what the name could have meant."""
+        found, visible = None, False
+        scope: Scope | None = self
+        while scope is not None and found is None:  # innermost level first, as searchRangeTableForRel
+            for item, item_visible in [(i, True) for i in scope.items] + [(i, False) for i in scope.invisible]:
+                table_name = getattr(item.table, "name", None)
+                if item.alias == qualifier or table_name == qualifier:
+                    found, visible = item, item_visible
+                    break
+            scope = scope.parent
+        message = f'invalid reference to FROM-clause entry for table "{qualifier}"'
+        if found is None:
+            return SqlError("42P01", f'missing FROM-clause entry for table "{qualifier}"')
+        if visible and found.alias != qualifier:  # SELECT foo.x FROM foo f
+            return SqlError("42P01", message, hint=f'Perhaps you meant to reference the table alias "{found.alias}".')
+        return SqlError("42P01", message, hint=f'There is an entry for table "{found.alias}", but it cannot be '
+                                               "referenced from this part of the query.")
 
     def _invisible_items(self) -> list[RangeItem]:
         out: list[RangeItem] = []

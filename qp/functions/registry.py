@@ -374,7 +374,7 @@ def _resolve(defs: list[FuncDef], actual: list[SqlType], is_operator: bool) -> t
 
 
 def _type_list(types: list[SqlType]) -> str:
-    return ", ".join(format_type(t) for t in types)
+    return ", ".join(format_type(t.base) for t in types)
 
 
 @lru_cache(maxsize=8192)
@@ -446,9 +446,10 @@ def _resolve_operator_cached(name: str, left: SqlType | None, right: SqlType) ->
 
 
 def _op_text(name: str, left: SqlType | None, right: SqlType) -> str:
+    # PostgreSQL names the argument types without their typmods here (format_type_be).
     if left is None:
-        return f"{name} {format_type(right)}"
-    return f"{format_type(left)} {name} {format_type(right)}"
+        return f"{name} {format_type(right.base)}"
+    return f"{format_type(left.base)} {name} {format_type(right.base)}"
 
 
 def resolve_operator(name: str, left: SqlType | None, right: SqlType) -> Resolved:

@@ -233,3 +233,18 @@ CREATE TABLE fid_abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefgh12 (i
 SELECT relname FROM pg_class WHERE oid = 'fid_abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefgh12'::regclass;
 SELECT conname FROM pg_constraint WHERE conrelid = 'fid_abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefgh1'::regclass;
 DROP TABLE fid_abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefgh1;
+
+-- A plain INSERT ... SELECT's string literals take the target columns' types,
+-- as in VALUES; typename('literal') is a cast of the literal.
+CREATE TABLE fid_ins (a int, b text, d date);
+INSERT INTO fid_ins SELECT '5', 'r', '2024-02-29';
+INSERT INTO fid_ins (a) SELECT '6' FROM generate_series(1, 2);
+INSERT INTO fid_ins SELECT '7', 'x' UNION ALL SELECT '8', 'y';
+INSERT INTO fid_ins (a) SELECT x FROM (SELECT '9') s(x);
+INSERT INTO fid_ins SELECT '10', 'z' ORDER BY 1;
+INSERT INTO fid_ins SELECT 'q';
+SELECT * FROM fid_ins ORDER BY a;
+SELECT int4('12'), date('2024-01-02 10:00'), numeric('1.50'), text('t'), bool('yes');
+SELECT int4('x');
+DROP TABLE fid_ins;
+CREATE TABLE fid_def (a int DEFAULT nosuch);
