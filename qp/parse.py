@@ -18,7 +18,7 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from pglast.parser import ParseError, parse_sql_json
+from pglast.parser import ParseError, parse_sql_json, scan
 
 from qp.errors import SqlError
 
@@ -62,6 +62,8 @@ def parse(sql: str) -> list[Statement]:
         message, location = (exc.args + (None, None))[:2]
         position = location + 1 if isinstance(location, int) else None
         raise SqlError("42601", str(message), position=position) from None
+    if "\\v" in sql:
+        _unescape_v_as_postgres(sql, tree)
     statements = []
     encoded = None
     for raw in tree.get("stmts", ()):
@@ -112,6 +114,46 @@ def _strip_async(sql: str) -> tuple[str, list[int]]:
     if not rewritten.isascii():
         positions = [len(rewritten[:p].encode()) for p in positions]
     return rewritten, positions
+
+
+# pglast's parser (PostgreSQL 18's scanner) reads \v in an E'' string as a
+# vertical tab; PostgreSQL 16 (and 15) read it as a plain "v", as any
+# backslash before a character without an escape meaning. The few literals
+# that contain one are read again with \v spelled \x76.
+def _unescape_v_as_postgres(sql: str, tree: dict) -> None:
+    fixed: dict[int, str] = {}
+    data = sql.encode()
+    for token in scan(sql):
+        if token.name != "SCONST":
+            continue
+        text = data[token.start : token.end + 1].decode()
+        if text[:1] not in "eE" or "\\v" not in text:
+            continue
+        out, i = [], 0
+        while i < len(text):
+            if text[i] == "\\" and i + 1 < len(text):
+                out.append("\\x76" if text[i + 1] == "v" else text[i : i + 2])
+                i += 2
+            else:
+                out.append(text[i])
+                i += 1
+        again = json.loads(parse_sql_json("SELECT " + "".join(out)))
+        fixed[token.start] = again["stmts"][0]["stmt"]["SelectStmt"]["targetList"][0]["ResTarget"]["val"][
+            "A_Const"]["sval"]["sval"]
+    if fixed:
+        _patch_literals(tree, fixed)
+
+
+def _patch_literals(node: object, fixed: dict[int, str]) -> None:
+    if isinstance(node, dict):
+        const = node.get("A_Const")
+        if isinstance(const, dict) and "sval" in const and const.get("location") in fixed:
+            const["sval"]["sval"] = fixed[const["location"]]
+        for value in node.values():
+            _patch_literals(value, fixed)
+    elif isinstance(node, list):
+        for value in node:
+            _patch_literals(value, fixed)
 
 
 def node_kind(node: dict) -> str:

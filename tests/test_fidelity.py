@@ -348,3 +348,20 @@ def test_error_position_in_extended_protocol(pg_server, dsql_server) -> None:
                     conn.execute(statement)
                 seen.append((caught.value.sqlstate, caught.value.diag.statement_position))
         assert seen[0] == seen[1] and seen[0][1] is not None, statement
+
+
+def test_for_update_through_a_subquery_locks_its_rows(dsql_server, table_name) -> None:
+    """FOR UPDATE on a derived table locks the rows of the tables under it (PostgreSQL's rule):
+    a concurrent write of a locked row makes COMMIT fail with 40001."""
+    with Session(dsql_server.dsn) as a, Session(dsql_server.dsn) as b:
+        a.execute(f"CREATE TABLE {table_name} (id int PRIMARY KEY, v int)")
+        try:
+            a.execute(f"INSERT INTO {table_name} VALUES (1, 0)")
+            a.execute("BEGIN")
+            a.execute(f"SELECT * FROM (SELECT * FROM {table_name}) s FOR UPDATE")
+            b.execute(f"UPDATE {table_name} SET v = 1 WHERE id = 1")
+            with pytest.raises(Exception) as caught:
+                a.execute("COMMIT")
+            assert getattr(caught.value, "sqlstate", None) == "40001"
+        finally:
+            a.execute(f"DROP TABLE {table_name}")

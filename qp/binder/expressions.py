@@ -234,6 +234,8 @@ class ExprBinder:
             # (-2147483648 is an int4: the minus sign is folded into the token).
             text = n["fval"].get("fval", "0")
             value = Decimal(text)
+            if value.is_zero() and value.is_signed():
+                value = -value  # numeric has no negative zero: (-0.0)::float8 is 0, as in PostgreSQL
             if "." not in text and "e" not in text.lower():
                 iv = int(value)
                 if _INT4_MIN <= iv <= _INT4_MAX:

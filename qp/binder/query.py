@@ -69,6 +69,7 @@ class FromSubquery:
     # LATERAL: the columns of FROM items to its left that it reads (as OuterRefs);
     # the planner runs it once per row of those items.
     lateral_refs: frozenset[int] = frozenset()
+    cte: bool = False  # a WITH query's reference (FOR UPDATE passes it by)
 
 
 @dataclass
@@ -535,24 +536,48 @@ class QueryBinder:
         return coerce(expr, INT8, self.bc, "implicit", what)
 
     def _apply_locking(self, clause: dict, from_tree: Any, query: BoundSelect) -> None:
-        strength = clause.get("strength", "LCS_FORUPDATE")
-        if strength != "LCS_FORUPDATE":
-            raise SqlError("0A000", "only SELECT ... FOR UPDATE is supported (FOR SHARE/NO KEY UPDATE/KEY SHARE are not)")
-        if clause.get("waitPolicy", "LockWaitBlock") != "LockWaitBlock":
-            pass  # NOWAIT/SKIP LOCKED: nothing ever waits here anyway
-        if query.aggregated or query.distinct or query.distinct_on is not None:
-            raise SqlError("0A000", "FOR UPDATE is not allowed with aggregate functions or DISTINCT clause")
-        targets = {r["RangeVar"]["relname"] for r in clause.get("lockedRels", ())}
-        tables = list(_from_tables(from_tree))
-        if not tables:
-            raise SqlError("42601", "FOR UPDATE must specify unqualified relation names")
-        for table in tables:
-            if not targets or table.alias in targets or table.table.name in targets:
-                table.for_update = True
+        """FOR UPDATE [OF names]: mark the tables whose rows are locked, as PostgreSQL's
+        transformLockingClause picks them (subqueries and views pass it to their tables;
+        functions, VALUES and WITH queries have nothing to lock). NOWAIT and SKIP
+        LOCKED change nothing: nothing ever waits here."""
+        strength = _LOCK_STRENGTHS[clause.get("strength", "LCS_FORUPDATE")]
+        _check_lockable(query, strength)
+        marked: list[FromTable] = []
+        relations = [node["RangeVar"] for node in clause.get("lockedRels", ())]
+        if not relations:
+            _lock_all(from_tree, strength, marked)
+        for relation in relations:
+            name = relation["relname"]
+            item = _locked_item(from_tree, name)
+            if relation.get("schemaname"):
+                error = SqlError("42601", f"FOR {strength} must specify unqualified relation names")
+            elif item is None:
+                error = SqlError("42P01", f'relation "{name}" in FOR {strength} clause not found in FROM clause')
+            elif isinstance(item, FromTable):
+                marked.append(item)
+                continue
+            elif isinstance(item, FromSubquery) and not item.cte:
+                _check_lockable(item.query, strength)
+                if isinstance(item.query, BoundSelect):
+                    _lock_all(item.query.from_, strength, marked)
+                continue
+            else:
+                what = "a function" if isinstance(item, FromFunction) else "a WITH query" if getattr(
+                    item, "cte", False) else "this relation"
+                error = SqlError("0A000", f"FOR {strength} cannot be applied to {what}")
+            error.location = relation.get("location")  # PostgreSQL points at the name
+            raise error
+        if marked and strength != "UPDATE":
+            raise SqlError("0A000", f"SELECT ... FOR {strength} is not supported (only FOR UPDATE is)")
+        for table in marked:
+            table.for_update = True
 
     # -- VALUES ----------------------------------------------------------------
 
     def _bind_values(self, body: dict, scope: Scope) -> BoundValues:
+        for locking in body.get("lockingClause", ()):
+            strength = _LOCK_STRENGTHS[locking["LockingClause"].get("strength", "LCS_FORUPDATE")]
+            raise SqlError("0A000", f"FOR {strength} cannot be applied to VALUES")
         binder = ExprBinder(self.bc, scope, QueryLevel(what="VALUES"), self._subquery_binder)
         rows = []
         for row_node in body["valuesLists"]:
@@ -579,6 +604,9 @@ class QueryBinder:
 
     def _bind_setop(self, body: dict, scope: Scope) -> BoundSetOp:
         op = {"SETOP_UNION": "union", "SETOP_INTERSECT": "intersect", "SETOP_EXCEPT": "except"}[body["op"]]
+        for locking in body.get("lockingClause", ()):
+            strength = _LOCK_STRENGTHS[locking["LockingClause"].get("strength", "LCS_FORUPDATE")]
+            raise SqlError("0A000", f"FOR {strength} is not allowed with UNION/INTERSECT/EXCEPT")
         left = self.bind_query({"SelectStmt": body["larg"]}, scope.parent, scope.all_ctes(), keep_unknown=True)
         right = self.bind_query({"SelectStmt": body["rarg"]}, scope.parent, scope.all_ctes(), keep_unknown=True)
         scope.outer_refs |= left.outer_refs | right.outer_refs
@@ -725,7 +753,9 @@ class QueryBinder:
                 return FromWorkTable(cte, cids, alias)
             query = self._bind_cte(cte)
             query.names = list(cte.names) + list(query.names[len(cte.names):])
-            return self._subquery_item(query, alias_node, alias, scope)
+            item = self._subquery_item(query, alias_node, alias, scope)
+            item.cte = True
+            return item
         table = None
         if schema is None and self.bc.resolve_special_relation is not None:
             # pg_catalog is searched before public, as PostgreSQL's search_path does.
@@ -955,12 +985,48 @@ def _find_unique(items: list[RangeItem], name: str, side: str) -> ScopeColumn:
     return found[0]
 
 
-def _from_tables(tree: Any):  # noqa: D401
+_LOCK_STRENGTHS = {"LCS_FORUPDATE": "UPDATE", "LCS_FORNOKEYUPDATE": "NO KEY UPDATE", "LCS_FORSHARE": "SHARE",
+                   "LCS_FORKEYSHARE": "KEY SHARE"}
+
+
+def _check_lockable(query: Any, strength: str) -> None:
+    """PostgreSQL's CheckSelectLocking: what a query with row locks may not have."""
+    if not isinstance(query, BoundSelect):
+        if isinstance(query, (BoundSetOp, BoundRecursive)):
+            raise SqlError("0A000", f"FOR {strength} is not allowed with UNION/INTERSECT/EXCEPT")
+        return
+    problem = (
+        "DISTINCT clause" if query.distinct or query.distinct_on is not None
+        else "GROUP BY clause" if query.group_exprs
+        else "HAVING clause" if query.having is not None
+        else "aggregate functions" if query.aggregates
+        else "window functions" if query.windows
+        else "set-returning functions in the target list" if query.has_srf
+        else None
+    )
+    if problem is not None:
+        raise SqlError("0A000", f"FOR {strength} is not allowed with {problem}")
+
+
+def _lock_all(tree: Any, strength: str, marked: list) -> None:
     if isinstance(tree, FromTable):
-        yield tree
+        marked.append(tree)
     elif isinstance(tree, FromJoin):
-        yield from _from_tables(tree.left)
-        yield from _from_tables(tree.right)
+        _lock_all(tree.left, strength, marked)
+        _lock_all(tree.right, strength, marked)
+    elif isinstance(tree, FromSubquery) and not tree.cte:
+        _check_lockable(tree.query, strength)
+        if isinstance(tree.query, BoundSelect):
+            _lock_all(tree.query.from_, strength, marked)
+
+
+def _locked_item(tree: Any, name: str) -> Any:
+    """The FROM item FOR UPDATE OF `name` names (by its alias, as PostgreSQL matches)."""
+    if isinstance(tree, FromJoin):
+        return _locked_item(tree.left, name) or _locked_item(tree.right, name)
+    if getattr(tree, "alias", None) == name:
+        return tree
+    return None
 
 
 def _level_cids(query: BoundSelect) -> set[int]:

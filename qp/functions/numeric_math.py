@@ -58,6 +58,8 @@ def num_mul(a: Decimal, b: Decimal) -> Decimal:
         return D_NAN  # inf * 0
     if r.is_finite() and r and r.adjusted() >= 131072:
         raise _overflow()
+    if r.is_zero() and r.is_signed():
+        r = -r  # 0 * -1: numeric has no negative zero (it would show as -0 once cast to float)
     if r.is_finite() and dscale(r) > 16383:
         r = r.quantize(Decimal(1).scaleb(-16383), context=DEC)
     return r

@@ -248,3 +248,39 @@ SELECT int4('12'), date('2024-01-02 10:00'), numeric('1.50'), text('t'), bool('y
 SELECT int4('x');
 DROP TABLE fid_ins;
 CREATE TABLE fid_def (a int DEFAULT nosuch);
+
+-- Small ones: numeric has no negative zero; E'\v' is "v" (no escape meaning
+-- in PostgreSQL 16); FOR UPDATE with nothing to lock, through subqueries and
+-- views, and PostgreSQL's errors where it cannot apply.
+SELECT -0.0::float8, (-0.0)::float8, '-0'::float8, -0.0, (-0.0)::float4, (-0.0)::text;
+SELECT (a * -1)::float8, (-a)::float8, greatest(a * -1, -1)::float8, round(-0.4)::float8 FROM (VALUES (0.0)) t(a);
+SELECT E'\v', E'a\vb' = 'avb', E'\\v', E'\v\x41\101', length(E'\v'), e'\V';
+SELECT 1 FOR UPDATE;
+SELECT 1 FOR SHARE;
+SELECT 1 FOR UPDATE NOWAIT;
+SELECT * FROM (SELECT 1) s FOR UPDATE;
+SELECT * FROM generate_series(1, 2) g FOR UPDATE;
+SELECT * FROM generate_series(1, 2) g FOR UPDATE OF g;
+CREATE TABLE fid_fu (id int PRIMARY KEY, v int);
+INSERT INTO fid_fu VALUES (1, 1), (2, 2);
+SELECT * FROM fid_fu x FOR UPDATE OF fid_fu;
+SELECT * FROM fid_fu x FOR UPDATE OF x;
+SELECT * FROM fid_fu FOR UPDATE OF public.fid_fu;
+SELECT * FROM (SELECT * FROM fid_fu) s FOR UPDATE;
+SELECT * FROM (SELECT * FROM fid_fu) s FOR UPDATE OF s;
+SELECT * FROM (SELECT count(*) FROM fid_fu) s FOR UPDATE;
+SELECT count(*) FROM fid_fu FOR UPDATE;
+SELECT v FROM fid_fu GROUP BY v FOR UPDATE;
+SELECT DISTINCT v FROM fid_fu FOR UPDATE;
+WITH w AS (SELECT * FROM fid_fu) SELECT * FROM w FOR UPDATE;
+WITH w AS (SELECT * FROM fid_fu) SELECT * FROM w FOR UPDATE OF w;
+SELECT * FROM fid_fu UNION SELECT * FROM fid_fu FOR UPDATE;
+VALUES (1) FOR UPDATE;
+SELECT * FROM (VALUES (1)) v(x) FOR UPDATE;
+SELECT * FROM fid_fu FOR UPDATE OF nosuch;
+SELECT row_number() OVER () FROM fid_fu FOR UPDATE;
+SELECT generate_series(1, 2) FROM fid_fu FOR UPDATE;
+-- DSQL locks rows only FOR UPDATE; the other strengths stay refused where there is a row to lock.
+-- @dsql-error 0A000
+SELECT * FROM fid_fu FOR SHARE;
+DROP TABLE fid_fu;
