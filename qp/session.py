@@ -10,7 +10,10 @@ Transaction states follow PostgreSQL (what ReadyForQuery reports):
 
 Semantics are DSQL's: one isolation level (REPEATABLE READ: snapshot
 isolation), optimistic commits that may fail with 40001, READ ONLY blocks,
-one DDL per transaction and no DDL with DML.
+one DDL per transaction and no DDL with DML. Savepoints (qp/savepoints.py)
+are PostgreSQL's, which DSQL lacks; settings changed by SET are undone with
+the transaction or savepoint that changed them (qp/setting_stack.py), and
+`_transaction_ended` is where every transaction, block or implicit, ends.
 
 Catalog staleness: a statement is bound against the newest catalog this
 process knows. Storage refuses a read whose catalog version differs from the
