@@ -22,16 +22,20 @@ replica`.
   followed. With a majority of complete reports, the candidate first learns
   the longest chosen prefix any of them knows (catch-up), then becomes leader:
   in each slot after its prefix it re-proposes the value accepted at the
-  highest ballot (after the drop rule below), fills holes with no-ops, and
-  proposes new batches only after the last slot anything was found in
-  (`max_found`).
+  highest ballot (after the drop rule below), fills holes with no-ops, adds
+  one more no-op (so the prefix settles at once, and a deposed leader waiting
+  on a slot there learns its append is void), and proposes new batches only
+  after that (`max_found` is the last slot anything was found in).
 * Phase 2 is pipelined: up to `pipeline_slots_max` slots in flight. A slot
   is chosen when a majority (the leader's own acceptor included, once its
   record is synced) acknowledges it. Acceptors ack only after their record is
-  synced.
+  synced. Stamped Accepts renew the lease like heartbeats, so heartbeats go
+  out only when no Accept has for `heartbeat_ns`.
 * Learning. The leader tells followers its chosen prefix in every Accept and
-  heartbeat, and in a commit notice at the next tick after it moves. A follower marks a slot chosen when
-  it accepted that slot at the leader's ballot (a leader proposes one value
+  heartbeat, and in a commit notice when it moves with nothing in flight (or
+  at the next tick). A
+  follower marks a slot chosen when it accepted that slot at the leader's
+  ballot (a leader proposes one value
   per slot, and every ballot above the one a value was chosen at carries the
   same value); for anything else it asks for the chosen values (Learn), from
   memory or, further back, from the sender's disk. A replica behind a peer's
@@ -51,6 +55,17 @@ replica`.
   b before it, and after it a majority refuses ballots below b. A new leader
   drops such values instead of re-proposing them. This is what keeps an old
   value from surfacing after a closed timestamp (below).
+
+Durability
+----------
+An acceptor's promise and accepted values are written to its own
+write-ahead files and synced before any reply that reveals them goes out
+(`Output.send_after`), so what a majority acknowledged is on a majority of
+disks. Recovery replays those files (checksummed; a torn tail is bytes
+after the last sync, never acknowledged, and is cut), so a replica restarted
+after `kill -9` promises and accepts exactly as before the crash; if every
+replica is killed at once, the next leader's phase 1 still meets a majority
+that durably accepted every chosen value. Chosen marks are only hints.
 
 A deposed leader never acknowledges an append that is not chosen: it
 acknowledges only when it learns the slot chosen (with its own value; a
@@ -88,7 +103,8 @@ and ρ the bound on monotonic-clock rate error:
    accepted below the closing leader's ballot after its max_found and are
    dropped (the drop rule; a lease holder's (b, max_found) is on a majority
    of disks, so every later leader learns it), or come after a record of a
-   later era and are void.
+   later era and are void. The closing leader's own records come before the
+   position (made before the close) or above the closed τ (made after it).
 
 So `close` needs a valid lease (NotLeader otherwise), and a leader that loses
 its lease stops closing: it cannot know whether a successor exists.
@@ -246,16 +262,7 @@ class PaxosCore(Proposer):
             if now.mono_ns - self.last_heartbeat_ns >= self.config.heartbeat_ns:
                 self._heartbeat(now)
             elif self.chosen_upto > self.commit_sent:
-                # A commit notice: followers (and their subscribers) learn
-                # within a tick. Accepts carry the chosen prefix too, so under
-                # load this rarely sends anything, and it never sends one
-                # message per slot.
-                self.commit_sent = self.chosen_upto
-                message = Accept(
-                    self.ballot, self.max_found, 0, self.chosen_upto, (), self.closed_tau, self.closed_position
-                )
-                for peer in self.peers:
-                    self._send(peer, message)
+                self._commit_notice()  # what the slots in flight have not carried yet
             self._retransmit(now)
         self._finish(now)
 
@@ -590,3 +597,8 @@ class PaxosCore(Proposer):
         if self.chosen_upto > self._chosen_marked:
             self._chosen_marked = self.chosen_upto
             self.out.persist_lazy.append(wal.chosen_record(self.chosen_upto))
+        if self.role is Role.LEADER and self.chosen_upto > self.commit_sent and not self.inflight:
+            # Nothing in flight, so no Accept will carry the news soon: tell
+            # the followers now (their subscribers see the records at once).
+            # Under load a slot is always in flight and this sends nothing.
+            self._commit_notice()

@@ -235,6 +235,13 @@ class Proposer:
             if chunk and own:
                 self._on_accept(self.me, message, now)
 
+    def _commit_notice(self) -> None:
+        """Tell the followers the chosen prefix (an Accept of no slots that asks no answer)."""
+        self.commit_sent = self.chosen_upto
+        message = Accept(self.ballot, self.max_found, 0, self.chosen_upto, (), self.closed_tau, self.closed_position)
+        for peer in self.peers:
+            self._send(peer, message)
+
     def _grant_self(self, stamp: int) -> None:
         self.grant_ballot = self.ballot
         self.grant_until_ns = max(self.grant_until_ns, stamp + self.config.lease_ns)
