@@ -35,7 +35,9 @@ class ChosenLog:
         self._slot_tau_before: list[int] = []
         self._locations: dict[int, Location] = {}
 
-    def __len__(self) -> int:
+    @property
+    def count(self) -> int:
+        """Records still readable (a log compacted to its end holds none, yet exists)."""
         return self.end - self.first_position + 1
 
     @property

@@ -38,7 +38,7 @@ from cluster.transport import ReplyLost
 from journal import wal
 from journal.errors import AppendUncertain, JournalUnavailable, NotLeader, PositionCompacted
 from journal.log import ChosenLog
-from journal.messages import Learn, Message, Value, describe, from_wire, value_bytes
+from journal.messages import Learn, Message, Value, from_wire, value_bytes
 from journal.paxos import Now, Output, PaxosConfig, PaxosCore, Role
 from journal.segments import SEGMENT_BYTES_MAX, Location, SegmentFiles
 
@@ -599,6 +599,3 @@ class JournalReplica:
                 break
         return out[:max_records]
 
-
-def describe_messages(messages: list[Message]) -> str:
-    return "; ".join(describe(m) for m in messages)
