@@ -36,6 +36,7 @@ from cluster.transport import InProcessTransport, RemoteError, Unreachable
 from qp import wire  # noqa: F401 (registers jsonb and interval for the wire)
 from qp.catalog import CatalogSnapshot
 from qp.errors import SqlError, change_conflict, schema_conflict
+from storage import keys as storage_keys
 from storage.client import StorageClient
 from storage.mvcc import keep_where_true, project
 from storage.node import CatalogChanged, StorageUnavailable
@@ -161,6 +162,12 @@ class Transaction:
         self.dml_count = 0
         # True once storage has confirmed `catalog` is the version as of τ_start.
         self.catalog_validated = False
+        # Keys read here that storage says have a version committed after
+        # τ_start. Writing, locking or depending on one of them dooms the
+        # transaction (the adjudicator would refuse it), so that is refused
+        # at the statement: conflicts surface "by COMMIT at the latest", and
+        # a doomed transaction stops spending work.
+        self.newer: set[bytes] = set()
 
     # -- snapshot ---------------------------------------------------------------
 
@@ -192,7 +199,10 @@ class Transaction:
         fetched: dict[bytes, Any] = {}
         if missing:
             version = self._check_version(catalog_check)
-            values = await self._storage_call(self.storage.get(missing, tau, version))
+            newer: list[bytes] = []
+            values = await self._storage_call(self.storage.get(missing, tau, version, newer=newer))
+            if newer:
+                self.newer.update(newer)
             if version is not None:
                 self.catalog_validated = True
             fetched = dict(zip(missing, values, strict=True))
@@ -212,15 +222,19 @@ class Transaction:
         """Pages of (key, value) in key order, the transaction's writes included."""
         tau = self.begin_snapshot()
         version = self._check_version(catalog_check)
+        newer: list[bytes] = []
         pages = self.storage.scan(
             start, end, tau, version, limit=0 if self.buffer.has_keys_in(start, end) else limit,
-            reverse=reverse, filter_tree=filter_tree, projection=projection,
+            reverse=reverse, filter_tree=filter_tree, projection=projection, newer=newer,
         )
         if not self.buffer.has_keys_in(start, end):
             try:
                 async for page in pages:
                     if version is not None:
                         self.catalog_validated = True
+                    if newer:
+                        self.newer.update(newer)
+                        newer.clear()
                     yield page
             except (CatalogChanged, StorageUnavailable, Unreachable, RemoteError) as exc:
                 raise self._map_storage_error(exc) from None
@@ -235,6 +249,7 @@ class Transaction:
                 rows.update(page)
         except (CatalogChanged, StorageUnavailable, Unreachable, RemoteError) as exc:
             raise self._map_storage_error(exc) from None
+        self.newer.update(newer)
         if version is not None:
             self.catalog_validated = True
         keep = keep_where_true(filter_tree) if filter_tree is not None else None
@@ -267,6 +282,8 @@ class Transaction:
     # -- writes ----------------------------------------------------------------------
 
     def put(self, key: bytes, value: Any) -> None:
+        if key in self.newer:
+            raise self._doomed(key)
         self.buffer.put(key, value)
 
     def count_rows(self, rows: int, nbytes: int) -> None:
@@ -280,13 +297,23 @@ class Transaction:
             raise self._size_error(self.bytes_modified)
 
     def lock(self, key: bytes) -> None:
+        if key in self.newer:
+            raise self._doomed(key)
         self.locks.add(key)
 
     def depend_on(self, key: bytes) -> None:
+        if key in self.newer:
+            raise self._doomed(key)
         self.checks.add(key)
 
     def share(self, key: bytes) -> None:
+        if key in self.newer:
+            raise self._doomed(key)
         self.shares.add(key)
+
+    def _doomed(self, key: bytes) -> SqlError:
+        """The error COMMIT would give: `key` was committed after τ_start by someone else."""
+        return schema_conflict() if storage_keys.is_schema_key(key) else change_conflict()
 
     # -- savepoints -------------------------------------------------------------------
     #

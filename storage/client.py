@@ -32,8 +32,14 @@ class StorageClient:
         hosts = self._hosts[shard]
         return self._nodes[hosts[next(self._turn) % len(hosts)]]
 
-    async def get(self, keys: list[bytes], tau: int, catalog_version: int | None) -> list[Any]:
-        """Values of `keys` as of τ (None where absent), in the order asked."""
+    async def get(
+        self, keys: list[bytes], tau: int, catalog_version: int | None, *, newer: list[bytes] | None = None
+    ) -> list[Any]:
+        """Values of `keys` as of τ (None where absent), in the order asked.
+
+        `newer`, if given, receives the keys that have a version committed after τ."""
+        if newer is not None:
+            return await self._get_many(keys, "get", (tau, catalog_version, True), newer)
         if len(keys) == 1:
             key = keys[0]
             return list(await self._node_for(self.ranges.owner(key)).call("get", (key,), tau, catalog_version))
@@ -43,7 +49,8 @@ class StorageClient:
         """Eventual read: each node's newest applied versions, no waiting, possibly stale."""
         return await self._get_many(keys, "get_latest", ())
 
-    async def _get_many(self, keys: list[bytes], method: str, extra: tuple) -> list[Any]:
+    async def _get_many(self, keys: list[bytes], method: str, extra: tuple,
+                        newer: list[bytes] | None = None) -> list[Any]:
         by_node: dict[int, list[int]] = {}
         node_of_shard: dict[int, int] = {}
         owner = self.ranges.owner
@@ -57,6 +64,9 @@ class StorageClient:
         out: list[Any] = [None] * len(keys)
         for node, indexes in by_node.items():
             values = await self._nodes[node].call(method, tuple(keys[i] for i in indexes), *extra)
+            if newer is not None:
+                values, stale = values
+                newer.extend(stale)
             for i, value in zip(indexes, values, strict=True):
                 out[i] = value
         return out
@@ -73,8 +83,11 @@ class StorageClient:
         filter_tree: Any = None,
         projection: tuple[int, ...] | None = None,
         page_rows: int = 0,
+        newer: list[bytes] | None = None,
     ) -> AsyncIterator[list[tuple[bytes, Any]]]:
-        """Pages of (key, value) in [start, end) as of τ (τ < 0: eventual)."""
+        """Pages of (key, value) in [start, end) as of τ (τ < 0: eventual).
+
+        `newer`, if given, receives the returned keys that have a version after τ."""
         remaining = limit
         pieces = self.ranges.overlapping(start, end)
         if reverse:
@@ -84,9 +97,17 @@ class StorageClient:
             resume_lo, resume_hi = lo, hi
             while True:
                 want = remaining if remaining and (not page_rows or remaining < page_rows) else page_rows
-                pairs, resume = await node.call(
-                    "scan", shard, resume_lo, resume_hi, tau, catalog_version, want, reverse, filter_tree, projection
-                )
+                if newer is None:
+                    pairs, resume = await node.call(
+                        "scan", shard, resume_lo, resume_hi, tau, catalog_version, want, reverse, filter_tree,
+                        projection,
+                    )  # fmt: skip
+                else:
+                    pairs, resume, stale = await node.call(
+                        "scan", shard, resume_lo, resume_hi, tau, catalog_version, want, reverse, filter_tree,
+                        projection, True,
+                    )  # fmt: skip
+                    newer.extend(stale)
                 if pairs:
                     yield pairs
                     if remaining:

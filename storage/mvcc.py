@@ -102,11 +102,14 @@ class VersionStore:
         limit: int = 0,
         reverse: bool = False,
         keep: Callable[[Any], bool] | None = None,
+        newer: list[bytes] | None = None,
     ) -> tuple[list[tuple[bytes, Any]], bytes | None]:
         """Live (key, value) pairs in [start, end) as of τ.
 
         Returns at most `limit` pairs (0: no limit) and, when it stopped early,
         the key to resume from (exclusive in the direction of the scan).
+        `newer`, if given, receives the returned keys that also have a version
+        after τ (see `newer_than`).
         """
         out: list[tuple[bytes, Any]] = []
         versions_of = self._versions
@@ -120,10 +123,23 @@ class VersionStore:
                     break
             if value is None or (keep is not None and not keep(value)):
                 continue
+            if newer is not None and versions[-1][0] > tau:
+                newer.append(key)
             out.append((key, value))
             if limit and len(out) >= limit:
                 return out, key
         return out, None
+
+    def newer_than(self, key: bytes, tau: int) -> bool:
+        """Whether `key` has a version committed after τ (applied here so far).
+
+        A transaction that read `key` as of τ and writes it can no longer
+        commit: the adjudicator refuses a write to a key committed after the
+        writer's τ_start. The QP uses this to fail such a transaction at the
+        statement instead of at COMMIT.
+        """
+        versions = self._versions.get(key)
+        return versions is not None and versions[-1][0] > tau
 
     def latest_items(self) -> Iterator[tuple[bytes, int, Any]]:
         """The newest version of every live key (what a checkpoint keeps)."""

@@ -155,16 +155,22 @@ class StorageNode:
 
     # -- RPC interface -----------------------------------------------------
 
-    async def rpc_get(self, keys: tuple[bytes, ...], tau: int, catalog_version: int | None) -> list:
+    async def rpc_get(
+        self, keys: tuple[bytes, ...], tau: int, catalog_version: int | None, newer: bool = False
+    ) -> list | tuple[list, list[bytes]]:
+        """Values as of τ; with `newer`, also the keys that have a version after τ."""
         await self._ready_for(tau, catalog_version)
         ranges = self.topology.shard_ranges
         out = []
+        stale: list[bytes] = []
         for key in keys:
             store = self.shards[ranges.owner(key)]
             if store is None:
                 raise WrongShard(key.hex())
             out.append(store.get(key, tau))
-        return out
+            if newer and store.newer_than(key, tau):
+                stale.append(key)
+        return (out, stale) if newer else out
 
     async def rpc_get_latest(self, keys: tuple[bytes, ...]) -> list:
         """Eventual read: the newest applied version, no waiting."""
@@ -188,7 +194,9 @@ class StorageNode:
         reverse: bool,
         filter_tree,
         projection: tuple[int, ...] | None,
-    ) -> tuple[list, bytes | None]:
+        newer: bool = False,
+    ) -> tuple[list, bytes | None] | tuple[list, bytes | None, list[bytes]]:
+        """A page of live pairs; with `newer`, also the returned keys that have a version after τ."""
         if tau >= 0:
             await self._ready_for(tau, catalog_version)
         else:
@@ -198,11 +206,12 @@ class StorageNode:
             raise WrongShard(str(shard))
         limit = SCAN_PAGE_ROWS_MAX if limit <= 0 else min(limit, SCAN_PAGE_ROWS_MAX)
         keep = keep_where_true(filter_tree) if filter_tree is not None else None
-        pairs, resume = store.scan(start, end, tau, limit=limit, reverse=reverse, keep=keep)
+        stale: list[bytes] | None = [] if newer else None
+        pairs, resume = store.scan(start, end, tau, limit=limit, reverse=reverse, keep=keep, newer=stale)
         if projection is not None:
             width = max(projection) + 1 if projection else 0
             pairs = [(key, project(row, projection, width)) for key, row in pairs]
-        return pairs, resume
+        return (pairs, resume, stale) if newer else (pairs, resume)
 
     async def rpc_status(self) -> dict:
         return {

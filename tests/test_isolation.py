@@ -229,6 +229,33 @@ def test_p4_lost_update_prevented(connect, test_table):
     assert committed_state(connect, test_table) == {1: 11, 2: 20}
 
 
+def test_a_doomed_write_fails_at_its_statement(connect, test_table):
+    """Writing a row that someone committed after our snapshot can never commit,
+    so the statement itself fails with 40001; reading it, or writing other rows, is fine."""
+    t1, t2 = connect(), connect()
+    t1.execute("BEGIN")
+    assert rows_of(t1, f"SELECT value FROM {test_table} WHERE id = 1") == [(10,)]  # the snapshot
+    t2.execute(f"UPDATE {test_table} SET value = 11 WHERE id = 1")  # autocommit
+    assert rows_of(t1, f"SELECT value FROM {test_table}") == [(10,), (20,)]  # reads never fail
+    t1.execute(f"UPDATE {test_table} SET value = 21 WHERE id = 2")
+    with pytest.raises(SqlError) as doomed:
+        t1.execute(f"UPDATE {test_table} SET value = value + 1 WHERE id = 1")
+    assert doomed.value.sqlstate == "40001" and CONFLICT in doomed.value.message
+    t1.run("ROLLBACK")
+    # The same through SELECT ... FOR UPDATE, and with a savepoint to go back to.
+    t1.execute("BEGIN")
+    assert rows_of(t1, f"SELECT value FROM {test_table} WHERE id = 2") == [(20,)]
+    t2.execute(f"UPDATE {test_table} SET value = 22 WHERE id = 2")
+    t1.execute("SAVEPOINT before_lock")
+    with pytest.raises(SqlError) as locked:
+        t1.execute(f"SELECT value FROM {test_table} WHERE id = 2 FOR UPDATE")
+    assert locked.value.sqlstate == "40001"
+    t1.execute("ROLLBACK TO SAVEPOINT before_lock")
+    t1.execute(f"UPDATE {test_table} SET value = 100 WHERE id = 3")  # no such row: writes nothing
+    commit(t1)
+    assert committed_state(connect, test_table) == {1: 11, 2: 22}
+
+
 def test_g_single_read_skew_prevented(connect, test_table):
     """G-single: T1 reads row 1 before and row 2 after T2's commit, both from its snapshot."""
     t1, t2 = connect(), connect()
