@@ -38,7 +38,8 @@ from pathlib import Path
 
 import trio
 
-from cluster.embedded import ClusterConfig, EmbeddedCluster
+from cluster.embedded import ClusterConfig, EmbeddedCluster, LayoutMismatch
+from cluster.topology import RangeMap, Topology, default_splits
 
 log = logging.getLogger("dsql")
 
@@ -52,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     where = serve.add_mutually_exclusive_group()
     where.add_argument("--data-dir", default="./data", help="where the journal and checkpoints live")
     where.add_argument("--memory", action="store_true", help="keep nothing on disk (data is lost on exit)")
+    serve.add_argument("--journals", type=int, default=1,
+                       help="number of Multi-Paxos journals; adjudicators spread commits over them")
+    serve.add_argument("--journal-replicas", type=int, default=3,
+                       help="replicas of each journal (2f+1: odd; a commit needs a majority)")
     serve.add_argument("--clock-error-ns", type=int, default=0, help="clock error bound (ClockBound-style)")
     serve.add_argument("--auth", choices=("trust", "scram-sha-256"), default="trust",
                        help="how PostgreSQL clients authenticate (trust: any user name, for local development)")
@@ -89,8 +94,14 @@ async def serve(args: argparse.Namespace) -> None:
     _configure_settings(args.settings)
     security = _security(args)
     password = _admin_password(args)
-    config = ClusterConfig(data_dir=None if args.memory else args.data_dir, clock_error_ns=args.clock_error_ns)
-    cluster = EmbeddedCluster(config)
+    config = ClusterConfig(
+        data_dir=None if args.memory else args.data_dir, clock_error_ns=args.clock_error_ns,
+        topology=_topology(args),
+    )  # fmt: skip
+    try:
+        cluster = EmbeddedCluster(config)
+    except LayoutMismatch as exc:
+        raise ConfigError(str(exc)) from None
     async with trio.open_nursery() as nursery:
         await nursery.start(cluster.run)
         qp = QueryProcessor(cluster.clock, cluster.topology, cluster.transport)
@@ -120,6 +131,21 @@ async def serve(args: argparse.Namespace) -> None:
 
 class ConfigError(Exception):
     """A command-line setting that cannot work; printed without a traceback."""
+
+
+def _topology(args: argparse.Namespace) -> Topology:
+    if args.journal_replicas < 1 or args.journal_replicas % 2 == 0:
+        raise ConfigError(f"--journal-replicas {args.journal_replicas}: must be odd (2f+1), at least 1")
+    if args.journals < 1:
+        raise ConfigError(f"--journals {args.journals}: at least 1")
+    topology = Topology(journal_count=args.journals, journal_replica_count=args.journal_replicas)
+    # Each adjudicator appends to one journal (adjudicator i to journal
+    # i mod n), so there must be at least as many adjudicators as journals.
+    sql_parts = 2
+    while topology.adjudicator_count < args.journals:
+        sql_parts += 1
+        topology.adjudicator_ranges = RangeMap(default_splits(sql_parts))
+    return topology
 
 
 def _security(args: argparse.Namespace):

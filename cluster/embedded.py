@@ -8,6 +8,7 @@ every part's tasks, and cancelling it stops them all.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -69,6 +70,42 @@ def journal_replica_directory(data_dir: str, journal_id: int, replica: int) -> s
     return path
 
 
+class LayoutMismatch(RuntimeError):
+    """A data dir written with another number of journals or journal replicas."""
+
+
+def check_layout(data_dir: str, topo: Topology) -> None:
+    """Refuse a data dir made with another journal layout; record the layout on first use.
+
+    Fewer journals would leave commits stranded in the ones dropped, and
+    another replica count would change what a majority is under the promises
+    the replicas already hold, so neither may change under existing data.
+    """
+    path = os.path.join(data_dir, "layout.json")
+    layout = {"journals": topo.journal_count, "journal_replicas": topo.journal_replica_count}
+    try:
+        with open(path) as f:
+            recorded = json.load(f)
+    except FileNotFoundError:
+        if any(name.startswith("journal-") for name in os.listdir(data_dir)):
+            recorded = {"journals": 1, "journal_replicas": 3}  # made before the layout was recorded
+        else:
+            recorded = None
+    if recorded is not None and recorded != layout:
+        raise LayoutMismatch(
+            f"{data_dir} was made with {recorded['journals']} journal(s) of {recorded['journal_replicas']} "
+            f"replicas; start with --journals {recorded['journals']} "
+            f"--journal-replicas {recorded['journal_replicas']} (or use a new --data-dir)"
+        )
+    if recorded is None:
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(layout, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+
 class EmbeddedCluster:
     """Journals, adjudicators and storage nodes, wired on one transport."""
 
@@ -80,6 +117,7 @@ class EmbeddedCluster:
         topo = self.topology
         if config.data_dir is not None:
             os.makedirs(config.data_dir, exist_ok=True)
+            check_layout(config.data_dir, topo)
         # Every journal runs 2f+1 replicas in this process, each with its own
         # write-ahead files; they still talk only through the transport.
         replica_config = journal_replica_config(config, topo.journal_replica_count)
