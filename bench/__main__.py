@@ -9,7 +9,7 @@ client runs in this process (asyncio + asyncpg), so on a small machine the
 client's own CPU use is part of what is measured, for both servers alike.
 The `pgbench_*` workloads run PostgreSQL's pgbench instead (TPC-B-like
 transactions at scale 1, in simple and prepared query modes, 40001 retried
-with --max-tries; see bench/pgbench.py): ops/s is its TPS, and the retries
+with --max-tries=0; see bench/pgbench.py): ops/s is its TPS, and the retries
 column counts its retries. Results are also written as JSON under bench/results/.
 
 The `ddb_*` workloads (bench/dynamodb.py) run boto3 against dsql's DynamoDB

@@ -667,6 +667,34 @@ async def create_view(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext
     return DdlResult("CREATE VIEW")
 
 
+async def truncate_swap(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
+    """TRUNCATE outside a transaction block: each table moves to a new, empty key range.
+
+    PostgreSQL's TRUNCATE gives a table a new relfilenode; here the table gets
+    a new `key_id`, so it is empty at once whatever its size (DSQL's row limit
+    bounds rows written, and this writes none). It is a catalog change like
+    DDL: both the old and the new schema stamps are written, so a concurrent
+    writer of the table (which depends on the old stamp) fails with OC001
+    instead of committing rows into the abandoned range, and readers at older
+    snapshots still see the rows. The old range's versions are left to
+    storage, as a dropped table's are.
+    """
+    from qp.dml import truncate_targets
+
+    targets = truncate_targets(bc, body)
+    version, next_oid = await _catalog_counters(txn)
+    next_oid = max(next_oid, catalog.next_oid)
+    changes = []
+    for tc in targets:
+        table = tc.table
+        txn.put(table.schema_key, version + 1)  # the old stamp: writers of the old range conflict
+        moved = replace(table, key_id=keys.table_key_id_for(next_oid))
+        next_oid += 1  # key ids come from oids, so no table ever had this one
+        changes.append((moved, moved.to_record()))
+    _write_catalog(txn, version, next_oid, changes)
+    return DdlResult("TRUNCATE TABLE")
+
+
 def _bump_version(txn, version: int, next_oid: int | None) -> None:
     txn.put(VERSION_KEY, version + 1)
     if next_oid is not None:

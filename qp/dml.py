@@ -785,13 +785,8 @@ async def run_modify(plan: ModifyPlan, rc: RunContext) -> tuple[int, list[tuple]
 
 # -- TRUNCATE -------------------------------------------------------------------------------
 
-async def run_truncate(bc: BindContext, body: dict, rc: RunContext) -> int:
-    """TRUNCATE as a transactional delete of every row (and index entry).
-
-    DSQL has no TRUNCATE; PostgreSQL's is a catalog swap. Here it is DML, so it
-    obeys snapshot isolation (a concurrent writer of the table conflicts) and
-    the transaction's row limit like any DELETE.
-    """
+def truncate_targets(bc: BindContext, body: dict) -> list:
+    """The tables a TRUNCATE empties: those named, and with CASCADE those referencing them."""
     if body.get("restart_seqs"):
         raise SqlError("0A000", "TRUNCATE ... RESTART IDENTITY is not supported")
     tables = []
@@ -815,6 +810,18 @@ async def run_truncate(bc: BindContext, body: dict, rc: RunContext) -> int:
             chosen.add(child.oid)
             tables.append(target_context(bc, {"relname": child.name}))
         i += 1
+    return tables
+
+
+async def run_truncate(bc: BindContext, body: dict, rc: RunContext) -> int:
+    """TRUNCATE inside a transaction block: a transactional delete of every row (and index entry).
+
+    DSQL has no TRUNCATE; PostgreSQL's is a catalog swap, which dsql does
+    outside a block (`qp.ddl.truncate_swap`). Inside one it is DML, so it
+    mixes with other DML, obeys snapshot isolation (a concurrent writer of the
+    table conflicts) and the transaction's row limit like any DELETE.
+    """
+    tables = truncate_targets(bc, body)
     txn = rc.txn
     count = 0
     for tc in tables:

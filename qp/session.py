@@ -45,6 +45,7 @@ from qp.ddl import (
     rename,
     role_ddl,
     role_tag,
+    truncate_swap,
 )
 from qp.dml import run_insert, run_modify, run_truncate
 from qp.errors import SqlError, in_failed_transaction, position_in, schema_conflict
@@ -561,6 +562,10 @@ class Session:
         if kind in ("insert", "update", "delete", "truncate"):
             if txn.read_only:
                 raise SqlError("25006", f"cannot execute {kind.upper()} in a read-only transaction")
+            if kind == "truncate" and not (self.block or self._implicit_block or txn.dml_count or txn.ddl_count):
+                # Outside a block TRUNCATE is PostgreSQL's catalog swap (instant,
+                # any size); inside one, a transactional delete (see qp/dml.py).
+                return await self._ddl(prepared.statement, txn)
             if txn.ddl_count:
                 raise SqlError("0A000", "ddl and dml are not supported in the same transaction")
         txn.begin_snapshot()
@@ -684,6 +689,8 @@ class Session:
             self.sequences.forget(result.sequence_oid)  # this session's cached block is stale now
         elif kind in ("CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt"):
             result = await role_ddl(statement, txn, catalog, self.user, self.ctx)
+        elif kind == "TruncateStmt":
+            result = await truncate_swap(body, txn, catalog, bc)
         else:
             raise SqlError("0A000", f"unsupported statement: {kind.removesuffix('Stmt')}")
         events: list[api.Event] = [Notice(n) for n in result.notices]

@@ -1,5 +1,5 @@
 -- WITH RECURSIVE (counting, graphs with cycles, UNION vs UNION ALL, several
--- references), TRUNCATE (as a transactional delete) and VACUUM/ANALYZE.
+-- references), TRUNCATE (a catalog swap, and in a block a transactional delete) and VACUUM/ANALYZE.
 
 CREATE TABLE rc_edge (src int, dst int);
 INSERT INTO rc_edge VALUES (1, 2), (2, 3), (3, 4), (4, 2), (5, 6), (1, 5);
