@@ -38,12 +38,16 @@ class StorageClient:
         """Values of `keys` as of τ (None where absent), in the order asked.
 
         `newer`, if given, receives the keys that have a version committed after τ."""
-        if newer is not None:
-            return await self._get_many(keys, "get", (tau, catalog_version, True), newer)
-        if len(keys) == 1:
+        if len(keys) == 1:  # the common case: no grouping by node
             key = keys[0]
-            return list(await self._node_for(self.ranges.owner(key)).call("get", (key,), tau, catalog_version))
-        return await self._get_many(keys, "get", (tau, catalog_version))
+            node = self._node_for(self.ranges.owner(key))
+            if newer is None:
+                return list(await node.call("get", (key,), tau, catalog_version))
+            values, stale = await node.call("get", (key,), tau, catalog_version, True)
+            newer.extend(stale)
+            return list(values)
+        extra = (tau, catalog_version) if newer is None else (tau, catalog_version, True)
+        return await self._get_many(keys, "get", extra, newer)
 
     async def get_latest(self, keys: list[bytes]) -> list[Any]:
         """Eventual read: each node's newest applied versions, no waiting, possibly stale."""

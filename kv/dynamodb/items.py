@@ -134,6 +134,22 @@ def _write_capacity(table: TableSchema, mode: str, old: Item | None, new: Item |
     return capacity
 
 
+def _write_response(
+    table: TableSchema, attributes: Item | None, consumed: str, old: Item | None, new: Item | None,
+    key: Item, metrics: str,
+) -> dict[str, Any]:
+    """The answer to a single-item write: returned attributes, consumed capacity, collection metrics."""
+    response: dict[str, Any] = {}
+    if attributes:
+        response["Attributes"] = av.item_to_wire(attributes)
+    if consumed != "NONE":
+        _write_capacity(table, consumed, old, new).attach(response)
+    collection = params.item_collection_metrics(table, key, metrics)
+    if collection is not None:
+        response["ItemCollectionMetrics"] = collection
+    return response
+
+
 # -- PutItem --------------------------------------------------------------------------------------------
 
 
@@ -160,15 +176,7 @@ async def put_item(service: DynamoDBService, request: dict[str, Any]) -> dict[st
         return item, old
 
     old = await write_one(service, table, key, decide, need_old=condition is not None or return_values == "ALL_OLD" or consumed != "NONE")
-    response: dict[str, Any] = {}
-    if return_values == "ALL_OLD" and old:
-        response["Attributes"] = av.item_to_wire(old)
-    if consumed != "NONE":
-        _write_capacity(table, consumed, old, item).attach(response)
-    collection = params.item_collection_metrics(table, item, metrics)
-    if collection is not None:
-        response["ItemCollectionMetrics"] = collection
-    return response
+    return _write_response(table, old if return_values == "ALL_OLD" else None, consumed, old, item, item, metrics)
 
 
 # -- GetItem --------------------------------------------------------------------------------------------
@@ -267,16 +275,8 @@ async def update_item(service: DynamoDBService, request: dict[str, Any]) -> dict
         return new, (old, new)
 
     old, new = await write_one(service, table, storage_key, decide, need_old=True)
-    response: dict[str, Any] = {}
     attributes = update_result(return_values, update, old, new)
-    if attributes:
-        response["Attributes"] = av.item_to_wire(attributes)
-    if consumed != "NONE":
-        _write_capacity(table, consumed, old, new).attach(response)
-    collection = params.item_collection_metrics(table, key, metrics)
-    if collection is not None:
-        response["ItemCollectionMetrics"] = collection
-    return response
+    return _write_response(table, attributes, consumed, old, new, key, metrics)
 
 
 # -- DeleteItem -----------------------------------------------------------------------------------------
@@ -306,12 +306,4 @@ async def delete_item(service: DynamoDBService, request: dict[str, Any]) -> dict
         return None, old
 
     old = await write_one(service, table, storage_key, decide, need_old=need_old)
-    response: dict[str, Any] = {}
-    if return_values == "ALL_OLD" and old:
-        response["Attributes"] = av.item_to_wire(old)
-    if consumed != "NONE":
-        _write_capacity(table, consumed, old, None).attach(response)
-    collection = params.item_collection_metrics(table, key, metrics)
-    if collection is not None:
-        response["ItemCollectionMetrics"] = collection
-    return response
+    return _write_response(table, old if return_values == "ALL_OLD" else None, consumed, old, None, key, metrics)
