@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cluster.timeslice import checkpoint_if_due
 from qp.catalog import (
     FK_CASCADE,
     FK_NO_ACTION,
@@ -277,6 +278,7 @@ async def validate_rows(txn, catalog: CatalogSnapshot, table: TableDef, constrai
             return fn(tuple(row[i] for i in live), frame) is not False
 
     async for page in txn.scan(table.primary_prefix, table.primary_end):
+        await checkpoint_if_due()  # (cluster/timeslice.py) tables of millions of rows
         rows = [tuple(r) + (None,) * (width - len(r)) for _, r in page]
         if check_fn is not None:
             for row in rows:

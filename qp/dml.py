@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from cluster.timeslice import checkpoint_if_due
 from qp import expr as E
 from qp.api import Column
 from qp.binder.context import BindContext, QueryLevel
@@ -495,6 +496,7 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
     inserted: list[tuple] = []
     affected = 0
     for row, key, current in zip(new_rows, keys, existing, strict=True):
+        await checkpoint_if_due()  # (cluster/timeslice.py) rows_max may be raised to millions
         if key in written:
             current = txn.buffer.values.get(key)  # inserted earlier by this statement
         conflict = (primary, key, current) if current is not None else await _unique_conflict(txn, writer, row, key)
@@ -754,6 +756,7 @@ async def run_modify(plan: ModifyPlan, rc: RunContext) -> tuple[int, list[tuple]
     returning_rows = []
     seen: set[bytes] = set()
     for match in matches:
+        await checkpoint_if_due()
         key = match[plan.key_position]
         if key in seen:
             continue  # joined to several FROM rows: the first one counts, as in PostgreSQL
@@ -828,6 +831,7 @@ async def run_truncate(bc: BindContext, body: dict, rc: RunContext) -> int:
         table = tc.table
         writer = RowWriter(bc, tc)
         async for page in txn.scan(table.primary_prefix, table.primary_end):
+            await checkpoint_if_due()
             for key, row in page:
                 row = tuple(row) + (None,) * (len(table.columns) - len(row))
                 txn.put(key, None)  # no foreign-key actions: every referencing table is truncated too

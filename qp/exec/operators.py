@@ -6,13 +6,21 @@ Work is per batch wherever possible: a filter or projection is one generated
 list comprehension per batch (see compile.py). Operators that evaluate
 subqueries per row (`SublinkSlots`) fall back to a row loop, because a
 subquery needs storage and storage is async.
+
+Nothing here may hold the thread for long (see cluster/timeslice.py): leaves
+call `checkpoint_if_due()` per batch or page, operators that loop over
+materialized rows call it per batch or per outer row, and sorts of more than
+`SORT_RUN_ROWS` rows are cut into runs merged lazily.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from cluster.timeslice import checkpoint_if_due
 from qp import expr as E
 from qp.errors import SqlError
 from qp.exec.compile import (
@@ -181,6 +189,10 @@ class ValuesOp(Operator):
             if self.sublinks:
                 frame.subs = await self.sublinks.evaluate((), rc)
             out.append(fn((), frame))
+            if len(out) >= BATCH_ROWS:
+                yield out
+                out = []
+                await checkpoint_if_due()
         if out:
             yield out
 
@@ -205,17 +217,18 @@ class FunctionScan(Operator):
             return
         if self.call.needs_context:
             args = (rc.ctx, *args)
-        results = self.call.impl(*args)
-        batch: list[tuple] = []
-        for n, value in enumerate(results, start=1):
-            row = tuple(value) if self.record else (value,)
-            if self.ordinality:
-                row = (*row, n)
-            batch.append(row)
-            if len(batch) >= BATCH_ROWS:
-                yield batch
-                batch = []
-        if batch:
+        results = iter(self.call.impl(*args))
+        record, ordinality = self.record, self.ordinality
+        n = 0
+        while True:
+            await checkpoint_if_due()
+            values = list(itertools.islice(results, BATCH_ROWS))
+            if not values:
+                return
+            batch = [tuple(v) for v in values] if record else [(v,) for v in values]
+            if ordinality:
+                batch = [(*row, n + i) for i, row in enumerate(batch, start=1)]
+                n += len(batch)
             yield batch
 
     def title(self) -> str:
@@ -278,6 +291,7 @@ class FilterProject(Operator):
         async for batch in self.child.run(rc):
             out = []
             for row in batch:
+                await checkpoint_if_due()
                 frame.subs = await sublinks.evaluate(row, rc)
                 if pred is not None and not pred(row, frame):
                     continue
@@ -330,13 +344,21 @@ class ProjectSet(Operator):
                 for call, args_fn in zip(calls, args_fns, strict=True):
                     args = args_fn(row, frame)
                     if call.strict and any(a is None for a in args):
-                        sets.append([])
+                        sets.append(())
                         continue
-                    values = call.impl(rc.ctx, *args) if call.needs_context else call.impl(*args)
-                    sets.append(list(values))
-                longest = max((len(v) for v in sets), default=0)
-                for i in range(longest):
-                    out.append(row + tuple(v[i] if i < len(v) else None for v in sets))
+                    sets.append(call.impl(rc.ctx, *args) if call.needs_context else call.impl(*args))
+                # Lockstep, shorter results padded with NULL; consumed lazily, so
+                # a set of millions streams in batches like any other input.
+                combos = zip(sets[0]) if len(sets) == 1 else itertools.zip_longest(*sets)
+                while True:
+                    chunk = list(itertools.islice(combos, BATCH_ROWS))
+                    if not chunk:
+                        break
+                    out += [row + combo for combo in chunk]
+                    if len(out) >= BATCH_ROWS:
+                        yield out
+                        out = []
+                        await checkpoint_if_due()
             if out:
                 yield out
 
@@ -384,8 +406,16 @@ class Limit(Operator):
         return [self.child]
 
 
+# A sort of more rows than this is cut into runs of this many, each sorted in
+# one call (a few ms), then merged lazily: one list.sort() of millions of rows
+# would hold the thread for seconds.
+SORT_RUN_ROWS = 8192
+
+
 def sort_rows(rows: list[tuple], keys: list[tuple[int, Callable | None, bool, bool]]) -> None:
-    """Sort in place by (position, value key, desc, nulls_first) keys, stably."""
+    """Sort in place by (position, value key, desc, nulls_first) keys, stably.
+
+    One call sorts everything: for lists of any size use `sort_rows_async`."""
     for position, value_key, desc, nulls_first in reversed(keys):
         null_rank = 1 if nulls_first == desc else 0
         other = 1 - null_rank
@@ -398,8 +428,96 @@ def sort_rows(rows: list[tuple], keys: list[tuple[int, Callable | None, bool, bo
                 reverse=desc,
             )
 
-    def title(self) -> str:
-        return "Limit"
+
+class _Descending:
+    """A sort key compared in reverse (for merging runs sorted with reverse=True)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __lt__(self, other: _Descending) -> bool:
+        return other.value < self.value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Descending) and self.value == other.value
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _merge_key(keys: list[tuple[int, Callable | None, bool, bool]]) -> tuple[Callable[[tuple], Any], bool]:
+    """(key, reverse) for heapq.merge that orders rows as sort_rows' passes do.
+
+    When every key goes the same way this is sort_rows' own key and direction
+    (what it computes per row is the merge's main cost); mixed directions wrap
+    the descending parts so one ascending comparison orders them all."""
+    spec = [(p, fn, desc, 1 if nf == desc else 0) for p, fn, desc, nf in keys]
+    if len({desc for _, _, desc, _ in spec}) == 1:
+        reverse = spec[0][2]
+        if len(spec) == 1:
+            position, value_key, _, null_rank = spec[0]
+            other = 1 - null_rank
+            if value_key is None:
+                return (lambda r: (null_rank, None) if r[position] is None else (other, r[position])), reverse
+            return (lambda r: (null_rank, None) if r[position] is None else (other, value_key(r[position]))), reverse
+
+        def same_way(row: tuple) -> tuple:
+            return tuple(
+                (null_rank, None) if (v := row[p]) is None else (1 - null_rank, fn(v) if fn is not None else v)
+                for p, fn, _, null_rank in spec
+            )
+
+        return same_way, reverse
+
+    def mixed(row: tuple) -> tuple:
+        parts = []
+        for position, value_key, desc, null_rank in spec:
+            value = row[position]
+            rank = null_rank if value is None else 1 - null_rank
+            if value is None:
+                parts.append((-rank if desc else rank, None))
+            else:
+                value = value_key(value) if value_key is not None else value
+                parts.append((-rank, _Descending(value)) if desc else (rank, value))
+        return tuple(parts)
+
+    return mixed, False
+
+
+async def sorted_batches(rows: list[tuple], keys: list[tuple[int, Callable | None, bool, bool]]
+                         ) -> AsyncIterator[list[tuple]]:
+    """`rows` in sort order, in batches, giving the scheduler a turn between runs and batches."""
+    if len(rows) <= SORT_RUN_ROWS:
+        sort_rows(rows, keys)
+        for i in range(0, len(rows), BATCH_ROWS):
+            yield rows[i : i + BATCH_ROWS]
+            await checkpoint_if_due()
+        return
+    runs = []
+    for i in range(0, len(rows), SORT_RUN_ROWS):
+        run = rows[i : i + SORT_RUN_ROWS]
+        sort_rows(run, keys)
+        runs.append(run)
+        await checkpoint_if_due()
+    # heapq.merge keeps equal keys in run order, and runs are consecutive: stable.
+    key, reverse = _merge_key(keys)
+    merged = heapq.merge(*runs, key=key, reverse=reverse)
+    while batch := list(itertools.islice(merged, BATCH_ROWS)):
+        yield batch
+        await checkpoint_if_due()
+
+
+async def sort_rows_async(rows: list[tuple], keys: list[tuple[int, Callable | None, bool, bool]]) -> None:
+    """sort_rows for lists of any size, without holding the thread (see sorted_batches)."""
+    if len(rows) <= SORT_RUN_ROWS:
+        sort_rows(rows, keys)
+        return
+    out: list[tuple] = []
+    async for batch in sorted_batches(rows, keys):
+        out += batch
+    rows[:] = out
+
 
 class Sort(Operator):
     def __init__(self, child: Operator, keys: list[tuple[int, Any, bool, bool]]) -> None:
@@ -413,9 +531,8 @@ class Sort(Operator):
         rows: list[tuple] = []
         async for batch in self.child.run(rc):
             rows += batch
-        sort_rows(rows, self._keys)
-        for i in range(0, len(rows), BATCH_ROWS):
-            yield rows[i : i + BATCH_ROWS]
+        async for batch in sorted_batches(rows, self._keys):
+            yield batch
 
 
     def children(self) -> list[Operator]:
@@ -497,33 +614,35 @@ class SetOperation(Operator):
                         yield out
             return
         right_counts: dict = {}
-        for row in await collect(self.right, rc):
-            key = self._key(row)
-            right_counts[key] = right_counts.get(key, 0) + 1
-        out = []
+        async for batch in self.right.run(rc):
+            for row in batch:
+                key = self._key(row)
+                right_counts[key] = right_counts.get(key, 0) + 1
         emitted: dict = {}
-        for row in await collect(self.left, rc):
-            key = self._key(row)
-            available = right_counts.get(key, 0)
-            if self.op == "intersect":
-                if self.all:
-                    if available > 0:
-                        right_counts[key] = available - 1
+        async for batch in self.left.run(rc):
+            out = []
+            for row in batch:
+                key = self._key(row)
+                available = right_counts.get(key, 0)
+                if self.op == "intersect":
+                    if self.all:
+                        if available > 0:
+                            right_counts[key] = available - 1
+                            out.append(row)
+                    elif available and key not in emitted:
+                        emitted[key] = 1
                         out.append(row)
-                elif available and key not in emitted:
-                    emitted[key] = 1
-                    out.append(row)
-            else:  # except
-                if self.all:
-                    if available > 0:
-                        right_counts[key] = available - 1
-                    else:
+                else:  # except
+                    if self.all:
+                        if available > 0:
+                            right_counts[key] = available - 1
+                        else:
+                            out.append(row)
+                    elif not available and key not in emitted:
+                        emitted[key] = 1
                         out.append(row)
-                elif not available and key not in emitted:
-                    emitted[key] = 1
-                    out.append(row)
-        for i in range(0, len(out), BATCH_ROWS):
-            yield out[i : i + BATCH_ROWS]
+            if out:
+                yield out
 
 
     def title(self) -> str:
@@ -560,18 +679,20 @@ class RecursiveUnion(Operator):
         seen: set = set()
         total = 0
 
-        def fresh(rows: list[tuple]) -> list[tuple]:
-            if self.all:
-                return rows
-            out = []
-            for row in rows:
-                key = self._key(row)
-                if key not in seen:
-                    seen.add(key)
-                    out.append(row)
+        async def fresh(plan: Operator) -> list[tuple]:
+            out: list[tuple] = []
+            async for batch in plan.run(rc):
+                if self.all:
+                    out += batch
+                    continue
+                for row in batch:
+                    key = self._key(row)
+                    if key not in seen:
+                        seen.add(key)
+                        out.append(row)
             return out
 
-        current = fresh(await collect(self.left, rc))
+        current = await fresh(self.left)
         for _ in range(RECURSION_ITERATIONS_MAX):
             if not current:
                 return
@@ -582,7 +703,7 @@ class RecursiveUnion(Operator):
             # Each run of the recursive term sees a fresh statement cache: its
             # scans of the work table must not be served from an earlier iteration.
             rc.caches.worktables[id(self.work)] = current
-            current = fresh(await collect(self.right, rc))
+            current = await fresh(self.right)
         raise SqlError("54001", "recursive query did not terminate")
 
 
@@ -600,6 +721,7 @@ class WorkTableScan(Operator):
     async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
         rows = rc.caches.worktables.get(id(self.work), [])
         for i in range(0, len(rows), BATCH_ROWS):
+            await checkpoint_if_due()
             yield rows[i : i + BATCH_ROWS]
 
     def title(self) -> str:
@@ -639,17 +761,19 @@ class HashJoin(Operator):
     async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
         frame = rc.frame
         table: dict[tuple, list[tuple]] = {}
-        right_rows = await collect(self.right, rc)
+        right_rows: list[tuple] = []
         right_key = self._right_key
-        unmatched_right: set[int] | None = set(range(len(right_rows))) if self.kind == "full" else None
+        full = self.kind == "full"
         index_of: dict[int, int] = {}
-        for i, row in enumerate(right_rows):
-            key = self._normalize(right_key(row, frame))
-            if key is None:
-                continue
-            table.setdefault(key, []).append(row)
-            if unmatched_right is not None:
-                index_of[id(row)] = i
+        async for batch in self.right.run(rc):
+            for row in batch:
+                key = self._normalize(right_key(row, frame))
+                if full:
+                    index_of[id(row)] = len(right_rows)
+                right_rows.append(row)
+                if key is not None:
+                    table.setdefault(key, []).append(row)
+        unmatched_right: set[int] | None = set(range(len(right_rows))) if full else None
         left_key, residual, kind = self._left_key, self._residual, self.kind
         null_right = (None,) * self._right_width
         async for batch in self.left.run(rc):
@@ -668,12 +792,17 @@ class HashJoin(Operator):
                                 unmatched_right.discard(index_of[id(other)])
                 if not matched and kind in ("left", "full"):
                     out.append(row + null_right)
+                if len(out) >= BATCH_ROWS:  # many matches per row: bound the batch and the slice
+                    yield out
+                    out = []
+                    await checkpoint_if_due()
             if out:
                 yield out
         if unmatched_right:
             null_left = (None,) * self._left_width
             out = [null_left + right_rows[i] for i in sorted(unmatched_right)]
             for i in range(0, len(out), BATCH_ROWS):
+                await checkpoint_if_due()
                 yield out[i : i + BATCH_ROWS]
 
 
@@ -716,6 +845,7 @@ class NestedLoopJoin(Operator):
         async for batch in self.left.run(rc):
             out = []
             for row in batch:
+                await checkpoint_if_due()  # one left row may meet many right rows
                 matched = False
                 for i, other in enumerate(right_rows):
                     combined = row + other
@@ -785,6 +915,7 @@ class LateralJoin(Operator):
         async for batch in self.left.run(rc):
             out = []
             for row in batch:
+                await checkpoint_if_due()
                 matched = False
                 inner = rc.child(outer + tuple(row[i] for i in picks))
                 async for right_rows in self.right.run(inner):
@@ -864,6 +995,7 @@ class HashAggregate(Operator):
             if self.sublinks:
                 values_batch = []
                 for row in batch:
+                    await checkpoint_if_due()
                     frame.subs = await self.sublinks.evaluate(row, rc)
                     values_batch.append(self._inputs(row, frame))
             else:
@@ -911,7 +1043,7 @@ class HashAggregate(Operator):
                         # Feed the aggregate in its ORDER BY order.
                         keys = [(j, fn, desc, nf) for j, (_, fn, desc, nf) in enumerate(slices[i][3])]
                         ordered = [(*order_values, args) for order_values, args in pending]
-                        sort_rows(ordered, keys)
+                        await sort_rows_async(ordered, keys)
                         for entry in ordered:
                             acc.step(*entry[-1])
                 results.append(acc.final())
@@ -919,6 +1051,7 @@ class HashAggregate(Operator):
             if len(out) >= BATCH_ROWS:
                 yield out
                 out = []
+                await checkpoint_if_due()
         if out:
             yield out
 
@@ -1026,6 +1159,7 @@ class TableScan(Operator):
                 caches.scans[key] = cached
                 caches.scan_rows += len(cached)
         for i in range(0, len(cached), BATCH_ROWS):
+            await checkpoint_if_due()
             yield cached[i : i + BATCH_ROWS]
 
     async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
@@ -1034,6 +1168,7 @@ class TableScan(Operator):
         pages = self._cached_pages(rc) if use_cache else self._pages(rc)
         residual, with_key, lock = self._residual, self.with_key, self.lock
         async for page in pages:
+            await checkpoint_if_due()
             if lock:
                 for key, _ in page:
                     rc.txn.lock(key)
@@ -1042,6 +1177,7 @@ class TableScan(Operator):
                 if self.sublinks:
                     kept = []
                     for row in rows:
+                        await checkpoint_if_due()
                         frame.subs = await self.sublinks.evaluate(row, rc)
                         if residual(row, frame):
                             kept.append(row)
@@ -1093,6 +1229,7 @@ class IndexScan(Operator):
         width = max(projection) + 1 if projection else 0
         for start, end in self.range_fn(rc.frame):
             async for page in txn.scan(start, end, reverse=self.reverse):
+                await checkpoint_if_due()
                 row_keys = [v for _, v in page]
                 rows = await txn.get(row_keys)
                 out = []
@@ -1131,6 +1268,7 @@ class VirtualScan(Operator):
     async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
         rows = await self.relation.rows(rc)
         for i in range(0, len(rows), BATCH_ROWS):
+            await checkpoint_if_due()
             yield rows[i : i + BATCH_ROWS]
 
     def title(self) -> str:

@@ -13,6 +13,10 @@ offsets in RANGE mode, GROUPS and EXCLUDE raise 0A000). Peers (rows with equal
 ORDER BY keys) share the value of RANGE frames, as in PostgreSQL. Aggregates
 over frames that only grow (the default with ORDER BY, and whole partitions)
 are computed incrementally; other frames are recomputed per row.
+
+Every loop over a partition's rows gives the scheduler a turn every
+`_SLICE_ROWS` rows (cluster/timeslice.py): a window over millions of rows
+must not hold the thread.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from cluster.timeslice import checkpoint_if_due
 from qp import expr as E
 from qp.errors import SqlError
 from qp.exec.compile import Layout, compile_row
-from qp.exec.operators import BATCH_ROWS, Operator, collect, sort_rows
+from qp.exec.operators import BATCH_ROWS, Operator, collect, sort_rows_async
 from qp.exec.runtime import RunContext
 
 # frameOptions bits (PostgreSQL's parsenodes.h)
@@ -51,6 +56,8 @@ _INCREMENTAL = {"count", "sum", "avg", "min", "max", "bool_and", "bool_or", "eve
 RANKING = {"row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile"}
 VALUE = {"lag", "lead", "first_value", "last_value", "nth_value"}
 WINDOW_ONLY = RANKING | VALUE
+
+_SLICE_ROWS = 1024  # rows between checkpoint_if_due() calls in the loops below
 
 
 @dataclass
@@ -105,19 +112,25 @@ class WindowAgg(Operator):
 
     async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
         rows = await collect(self.child, rc)
-        columns = [self._compute(call, plan, rows, rc) for call, plan in zip(self.calls, self._plans, strict=True)]
-        out = [row + tuple(col[i] for col in columns) for i, row in enumerate(rows)]
-        for i in range(0, len(out), BATCH_ROWS):
-            yield out[i : i + BATCH_ROWS]
+        columns = [await self._compute(call, plan, rows, rc)
+                   for call, plan in zip(self.calls, self._plans, strict=True)]
+        for i in range(0, len(rows), BATCH_ROWS):
+            await checkpoint_if_due()
+            yield [row + tuple(col[j] for col in columns) for j, row in enumerate(rows[i : i + BATCH_ROWS], i)]
 
-    def _compute(self, call, plan, rows: list[tuple], rc: RunContext) -> list:
+    async def _compute(self, call, plan, rows: list[tuple], rc: RunContext) -> list:
         values_fn, offsets_fn, partition_keys, order_keys, peer_keys = plan
         frame = rc.frame
         nparts = len(call.partition)
         norder = len(call.order)
-        evaluated = [values_fn(row, frame) for row in rows]
+        evaluated = []
+        for i in range(0, len(rows), _SLICE_ROWS):
+            await checkpoint_if_due()
+            evaluated += [values_fn(row, frame) for row in rows[i : i + _SLICE_ROWS]]
         partitions: dict[tuple, list[int]] = {}
         for i, values in enumerate(evaluated):
+            if not i % _SLICE_ROWS:
+                await checkpoint_if_due()
             key = tuple(
                 fn(v) if fn is not None and v is not None else v
                 for fn, v in zip(partition_keys, values[:nparts], strict=True)
@@ -133,13 +146,14 @@ class WindowAgg(Operator):
         args_at = nparts + norder
         for members in partitions.values():
             ordered = [(evaluated[i], i) for i in members]
+            await checkpoint_if_due()
             if order_keys:
                 keyed = [(*vals, i) for vals, i in ordered]
-                sort_rows(keyed, order_keys)
+                await sort_rows_async(keyed, order_keys)
                 ordered = [(tuple(k[:-1]), k[-1]) for k in keyed]
-            peers = _peer_groups([vals[nparts:args_at] for vals, _ in ordered], peer_keys)
+            peers = await _peer_groups([vals[nparts:args_at] for vals, _ in ordered], peer_keys)
             args = [vals[args_at:] for vals, _ in ordered]
-            values = _window_values(call, args, peers, offsets)
+            values = await _window_values(call, args, peers, offsets)
             for (_, index), value in zip(ordered, values, strict=True):
                 result[index] = value
         return result
@@ -154,7 +168,7 @@ class WindowAgg(Operator):
         return [self.child]
 
 
-def _peer_groups(order_values: list[tuple], key_fns: list) -> list[tuple[int, int]]:
+async def _peer_groups(order_values: list[tuple], key_fns: list) -> list[tuple[int, int]]:
     """For each row (in window order), the first and last index of its peers."""
     n = len(order_values)
     if not key_fns:
@@ -166,6 +180,8 @@ def _peer_groups(order_values: list[tuple], key_fns: list) -> list[tuple[int, in
     out: list[tuple[int, int]] = [(0, 0)] * n
     start = 0
     for i in range(1, n + 1):
+        if not i % _SLICE_ROWS:
+            await checkpoint_if_due()
         if i == n or normalized[i] != normalized[start]:
             for j in range(start, i):
                 out[j] = (start, i - 1)
@@ -198,7 +214,7 @@ def _frame_bounds(call, i: int, n: int, peers: list[tuple[int, int]], offsets: l
     return max(lo, 0), min(hi, n - 1)
 
 
-def _window_values(call, args: list[tuple], peers: list[tuple[int, int]], offsets: list) -> list:
+async def _window_values(call, args: list[tuple], peers: list[tuple[int, int]], offsets: list) -> list:
     n = len(args)
     name = call.name
     if name == "row_number":
@@ -250,6 +266,8 @@ def _window_values(call, args: list[tuple], peers: list[tuple[int, int]], offset
     if name in ("first_value", "last_value", "nth_value"):
         out = []
         for i in range(n):
+            if not i % _SLICE_ROWS:
+                await checkpoint_if_due()
             lo, hi = _frame_bounds(call, i, n, peers, offsets)
             if lo > hi:
                 out.append(None)
@@ -266,10 +284,10 @@ def _window_values(call, args: list[tuple], peers: list[tuple[int, int]], offset
                     raise SqlError("22016", "argument of nth_value must be greater than zero")
                 out.append(args[lo + k - 1][0] if lo + k - 1 <= hi else None)
         return out
-    return _aggregate_values(call, args, peers, offsets)
+    return await _aggregate_values(call, args, peers, offsets)
 
 
-def _aggregate_values(call, args: list[tuple], peers: list[tuple[int, int]], offsets: list) -> list:
+async def _aggregate_values(call, args: list[tuple], peers: list[tuple[int, int]], offsets: list) -> list:
     n = len(args)
     resolved = call.resolved
     strict = getattr(resolved, "strict", True)
@@ -291,7 +309,9 @@ def _aggregate_values(call, args: list[tuple], peers: list[tuple[int, int]], off
         # Frames that only grow: step through the rows once.
         acc = resolved.make()
         out, fed = [], 0
-        for _, hi in bounds:
+        for i, (_, hi) in enumerate(bounds):
+            if not i % _SLICE_ROWS:
+                await checkpoint_if_due()
             while fed <= hi:
                 feed(acc, args[fed])
                 fed += 1
@@ -299,11 +319,16 @@ def _aggregate_values(call, args: list[tuple], peers: list[tuple[int, int]], off
         return out
     out = []
     cache: dict[tuple[int, int], Any] = {}
+    fed = 0
     for lo, hi in bounds:
         if (lo, hi) not in cache:
             acc = resolved.make()
             for j in range(lo, hi + 1):
                 feed(acc, args[j])
+            fed += hi - lo + 1
+            if fed >= _SLICE_ROWS:  # sliding frames cost O(rows × frame): count rows fed
+                fed = 0
+                await checkpoint_if_due()
             cache[(lo, hi)] = acc.final()
         out.append(cache[(lo, hi)])
     return out
