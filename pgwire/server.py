@@ -16,7 +16,12 @@ module only decides *when* bytes move and what happens when things fail:
   connection reaches the listener or another connection.
 - Cancelling the nursery that runs `serve` tells every client FATAL 57P01
   "terminating connection due to administrator command", closes each
-  session and then the socket, each bounded by `shutdown_grace_s`.
+  session and then the socket, each bounded by `shutdown_grace_s`. So does
+  `pg_terminate_backend()` for one connection: the session calls back
+  (`Session.on_terminate`) and the connection's command loop is cancelled.
+- While waiting for a command after ReadyForQuery, the session's
+  `idle_limit()` (idle_in_transaction_session_timeout, idle_session_timeout)
+  bounds the wait; past it the connection ends with the session's FATAL error.
 
 Security (`Security`): with a certificate, an SSLRequest is answered ``S``
 and the rest of the connection runs inside TLS; `require_tls` refuses
@@ -198,6 +203,7 @@ class _Client:
         self._counted = False
         self._shutting_down = False
         self.tls = False  # the stream is a TLS stream now
+        self._commands: trio.CancelScope | None = None  # cancelled by pg_terminate_backend()
         self._handlers: dict[type, Callable[[Any], Any]] = {
             m.Query: self._on_query,
             m.Parse: self._on_parse,
@@ -215,7 +221,11 @@ class _Client:
     async def run(self) -> None:
         try:
             if await self._start():
-                await self._serve_commands()
+                with trio.CancelScope() as self._commands:
+                    self.session.on_terminate(self._commands.cancel)
+                    await self._serve_commands()
+                if self._commands.cancelled_caught:
+                    raise SqlError("57P01", "terminating connection due to administrator command", severity="FATAL")
         except SqlError as exc:  # FATAL: from the client's bytes, the startup, or a session
             await self._say_fatal_and_linger(exc)
         except _ClientGone:
@@ -405,7 +415,7 @@ class _Client:
         handlers = self._handlers
         while True:
             try:
-                event = await self._receive()
+                event = await self._receive_command()
             except ProtocolViolation as exc:
                 if exc.severity != "ERROR":
                     raise
@@ -544,6 +554,17 @@ class _Client:
 
     async def _on_function_call(self, message: m.FunctionCall) -> None:
         raise ProtocolViolation("0A000", "fast-path function calls are not supported")
+
+    async def _receive_command(self) -> m.FrontendMessage | ConnectionClosed:
+        """The next message; after ReadyForQuery, within the session's idle limit if it has one."""
+        limit = self.session.idle_limit() if self.conn.phase is Phase.READY else None
+        if limit is None:
+            return await self._receive()
+        seconds, error = limit
+        with trio.move_on_after(seconds):
+            return await self._receive()
+        log.info("connection %d: %s", self.id, error.message)
+        raise error
 
     # --- bytes ----------------------------------------------------------------------
 

@@ -19,9 +19,9 @@ the extended protocol, skips messages until Sync.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class TransactionStatus(enum.Enum):
@@ -223,6 +223,15 @@ class Session(Protocol):
     # -- lifecycle --
     def cancel(self) -> None:
         """Interrupt the running statement (CancelRequest); it fails with 57014."""
+
+    def on_terminate(self, callback: Callable[[], None]) -> None:
+        """Register what ends the connection when the session is terminated from
+        elsewhere (pg_terminate_backend): pgwire sends FATAL 57P01 and closes."""
+
+    def idle_limit(self) -> tuple[float, Any] | None:
+        """While pgwire waits for the next command after ReadyForQuery: how many
+        seconds it may wait in the session's current state, and the FATAL
+        SqlError to end the connection with then; None for no limit."""
 
     async def close(self) -> None:
         """The connection is gone: roll back whatever is open."""

@@ -39,6 +39,11 @@ class EvalContext:
     # is_local) -> value, which changes a setting as SET does.
     backend_pid: int = 0
     set_config: Callable[[str, str, bool], str] | None = None
+    # pg_cancel_backend / pg_terminate_backend: signal_backend(pid, terminate) -> found.
+    signal_backend: Callable[[int, bool], bool] | None = None
+    # WARNINGs and NOTICEs a function raises while the statement runs, as
+    # (severity, sqlstate, message); the session sends them before its result.
+    notices: list[tuple[str, str, str]] = field(default_factory=list)
 
     def get_setting(self, name: str) -> str | None:
         key = name.lower()

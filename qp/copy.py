@@ -35,8 +35,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import trio
-
+from cluster.timeslice import checkpoint_if_due
 from qp import api
 from qp.binder.context import BindContext
 from qp.catalog import CatalogSnapshot, TableDef
@@ -59,6 +58,7 @@ from qp.exec.compile import ExecFrame
 from qp.exec.operators import Operator
 from qp.exec.runtime import RunContext, StatementCaches
 from qp.parse import Statement, parse
+from qp.results import ResultRows
 from qp.types import binary_decoder, text_decoder
 
 log = logging.getLogger(__name__)
@@ -221,11 +221,13 @@ class CopyFrom:
     # -- api.CopySink --
 
     async def data(self, data: bytes) -> None:
+        self.session._check_interrupts()  # a cancel or timeout while the client was sending
         self._take(self._parse(self.parser.feed, data))
         while len(self.pending) >= self.flush_rows:
             await self._flush(self.flush_rows)
 
     async def done(self) -> None:
+        self.session._check_interrupts()
         self._take(self._parse(self.parser.finish))
         while self.pending:
             await self._flush(self.flush_rows)
@@ -322,7 +324,7 @@ class CopyFrom:
                 exc.context = self._context(line if line is not None else self.parser.line_no)
             raise
         self.count += len(rows)
-        await trio.lowlevel.checkpoint()  # a long COPY must not starve the other connections
+        await checkpoint_if_due()  # a long COPY must not starve the other connections
 
     async def _insert(self, txn: Any, rows: list[tuple]) -> None:
         session = self.session
@@ -379,29 +381,37 @@ async def _copy_to(session: Any, statement: Statement, body: dict, opts: CopyOpt
     fmt = api.FORMAT_BINARY if opts.binary else api.FORMAT_TEXT
     events = await session._guarded(session._run(prepared, (), [fmt]))
     names: list[str] = []
-    rows: list[list[bytes | None]] = []
+    results: ResultRows | None = None
     for event in events:
         if isinstance(event, api.RowDescription):
             names = [c.name for c in event.columns]
-        elif isinstance(event, api.DataRows):
-            rows += event.rows
+        elif isinstance(event, ResultRows):
+            results = event
     yield api.CopyOutResponse(fmt, [fmt] * len(names))
+    count = len(results) if results is not None else 0
+    # Encoded and sent a chunk at a time: a large COPY TO streams, and a cancel
+    # or statement_timeout can stop it between chunks.
+    encode = binary_row if opts.binary else row_encoder(opts, names)
+    first: list[bytes] = []
     if opts.binary:
-        chunks = [binary_row(r) for r in rows]
-        if chunks:
-            chunks[0] = binary_header() + chunks[0]  # PostgreSQL sends the header with the first row
-            chunks.append(b"\xff\xff")
-        else:
-            chunks = [binary_header() + b"\xff\xff"]
-    else:
-        encode = row_encoder(opts, names)
-        chunks = [encode(r) for r in rows]
-        if opts.header:
-            chunks.insert(0, header_line(opts, names))
-    for start in range(0, len(chunks), OUT_ROWS_PER_EVENT):
-        yield api.CopyData(chunks[start : start + OUT_ROWS_PER_EVENT])
+        first.append(binary_header())  # PostgreSQL sends the header with the first row
+    elif opts.header:
+        first.append(header_line(opts, names))
+    for start in range(0, count, OUT_ROWS_PER_EVENT):
+        session._check_interrupts()
+        chunk = [encode(r) for r in results.encode(start, start + OUT_ROWS_PER_EVENT)]
+        if first and opts.binary:
+            chunk[0], first = first[0] + chunk[0], []
+        elif first:
+            chunk, first = first + chunk, []
+        yield api.CopyData(chunk)
+        await checkpoint_if_due()
+    if opts.binary:
+        yield api.CopyData([(first[0] if first else b"") + b"\xff\xff"])
+    elif first:
+        yield api.CopyData(first)
     yield api.CopyDone()
-    tail.append(api.CommandComplete(f"COPY {len(rows)}"))
+    tail.append(api.CommandComplete(f"COPY {count}"))
 
 
 async def _table_query(session: Any, body: dict) -> Statement:

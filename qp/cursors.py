@@ -43,6 +43,7 @@ from qp.exec.operators import collect
 from qp.exec.runtime import RunContext, StatementCaches
 from qp.parse import Statement
 from qp.prepare import Prepared
+from qp.results import ResultRows
 from qp.txn import StaleCatalog
 from qp.types import SqlType, binary_encoder, text_encoder
 
@@ -250,7 +251,8 @@ async def _protocol_portal(session: Any, body: dict, name: str, kind: str) -> li
         raise SqlError("0A000", f'FETCH from portal "{name}" with binary results is not supported; use Execute')
     columns = [Column(c.name, c.type_oid, c.type_len, c.type_mod, c.table_oid, c.column_number)
                for c in portal.columns or ()]
-    return [RowDescription(columns), DataRows(rows[start:stop]), CommandComplete(f"FETCH {stop - start}")]
+    fetched = rows.encode(start, stop) if isinstance(rows, ResultRows) else rows[start:stop]
+    return [RowDescription(columns), DataRows(fetched), CommandComplete(f"FETCH {stop - start}")]
 
 
 async def _declare(session: Any, statement: Statement, portal: Any) -> list[api.Event]:

@@ -16,6 +16,7 @@ from typing import Any
 from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport
+from qp import roles
 from qp.catalog import NEXT_OID_KEY, RELATION_PREFIX, VERSION_KEY, CatalogSnapshot
 from qp.errors import SqlError
 from storage import keys
@@ -90,9 +91,37 @@ class QueryProcessor:
         if session is not None and session.secret_key == secret_key:
             session.cancel()
 
+    def signal_backend(self, process_id: int, terminate: bool, sender: str) -> bool:
+        """pg_cancel_backend / pg_terminate_backend, with PostgreSQL's permission rules
+        (pg_signal_backend): a superuser may signal anyone; another role only
+        sessions of its own role, never a superuser's. False if there is no such session."""
+        session = self.sessions.get(process_id)
+        if session is None:
+            return False
+        if not self._is_superuser(sender):
+            what = "terminate process" if terminate else "cancel query"
+            if self._is_superuser(session.user):
+                noun = "terminate processes" if terminate else "cancel queries"
+                raise SqlError("42501", f"permission denied to {what}", detail=f"Only roles with the SUPERUSER "
+                               f"attribute may {noun} of roles with the SUPERUSER attribute.")
+            if session.user != sender:
+                detail = ("Only roles with privileges of the role whose process is being terminated or with "
+                          'privileges of the "pg_signal_backend" role may terminate this process.') if terminate \
+                    else ("Only roles with privileges of the role whose query is being canceled or with "
+                          'privileges of the "pg_signal_backend" role may cancel this query.')
+                raise SqlError("42501", f"permission denied to {what}", detail=detail)
+        if terminate:
+            session.terminate()
+        else:
+            session.cancel()
+        return True
+
+    def _is_superuser(self, user: str) -> bool:
+        role = roles.find_role(self.catalog_guess(), user)
+        return role is None or role.superuser  # no such role: trust auth's bootstrap superuser
+
     async def _check_connection_limit(self, user: str) -> None:
         """A role's CONNECTION LIMIT, as PostgreSQL applies it (superusers are exempt)."""
-        from qp import roles
         from qp.txn import Transaction
 
         catalog = self.latest_catalog

@@ -15,6 +15,16 @@ are PostgreSQL's, which DSQL lacks; settings changed by SET are undone with
 the transaction or savepoint that changed them (qp/setting_stack.py), and
 `_transaction_ended` is where every transaction, block or implicit, ends.
 
+Interrupts (PostgreSQL's): a CancelRequest or pg_cancel_backend() cancels the
+running statement (57014), as does its statement_timeout; the executor gives
+the scheduler a turn every few ms (cluster/timeslice.py), which is where a
+cancel lands, and result rows are encoded and streamed in chunks that check
+for it too. pg_terminate_backend() ends the connection (FATAL 57P01) through
+the callback pgwire registers. COMMIT is never interrupted halfway: its
+adjudication and journal append run shielded, bounded by
+`COMMIT_OUTCOME_WAIT_S`, and a commit whose outcome cannot be known is
+reported as such (08007), never as cancelled.
+
 Catalog staleness: a statement is bound against the newest catalog this
 process knows. Storage refuses a read whose catalog version differs from the
 one as of τ_start; if that happens before the transaction has read anything,
@@ -25,11 +35,13 @@ afterwards it is a conflict with a concurrent DDL (OC001).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import math
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import trio
 
+from cluster.timeslice import checkpoint_if_due
 from qp import api
 from qp.api import Column, CommandComplete, DataRows, EmptyQuery, Notice, ParameterStatus, RowDescription
 from qp.context import EvalContext
@@ -54,6 +66,7 @@ from qp.exec.operators import collect
 from qp.exec.runtime import RunContext, StatementCaches
 from qp.parse import Statement, parse
 from qp.prepare import Prepared, explain_lines, prepare
+from qp.results import ResultRows
 from qp.savepoints import Savepoint
 from qp.setting_stack import SettingStack
 from qp.settings import (
@@ -62,12 +75,13 @@ from qp.settings import (
     REPORTED,
     VERSION_STRING,
     canonical_name,
+    duration_s,
     normalize,
     show_name,
     transaction_limits,
     zoneinfo_for,
 )
-from qp.txn import StaleCatalog, Transaction
+from qp.txn import StaleCatalog, Transaction, outcome_unknown
 from qp.types import binary_decoder, binary_encoder, text_decoder, text_encoder
 
 log = logging.getLogger(__name__)
@@ -77,6 +91,13 @@ _UNDEFINED = {"42P01", "42703", "42704", "42883", "42P07", "42710"}
 PREPARED_STATEMENTS_MAX = 10_000
 INDEX_BACKFILL_BATCH_ROWS = 1000
 FINISH_ATTEMPTS_MAX = 100  # publishing an online change, against concurrent DDL
+# A COMMIT runs shielded from cancels and timeouts (see the module docstring);
+# this bounds it. The journal gives up on an append well before (12 s), so
+# reaching it means something is badly wrong, and the outcome is unknown.
+COMMIT_OUTCOME_WAIT_S = 30.0
+# Result rows are encoded and handed to pgwire this many at a time, so a large
+# result streams (and can be cancelled) instead of being encoded in one go.
+OUTPUT_CHUNK_ROWS = 1024
 # Settings that describe the open transaction: any SET of them is undone at its end.
 _TRANSACTION_SETTINGS = frozenset({"transaction_read_only", "transaction_isolation", "transaction_deferrable"})
 _LIMIT_SETTINGS = frozenset({"dsql.transaction_rows_max", "dsql.transaction_bytes_max"})
@@ -90,7 +111,7 @@ class Portal:
     params: tuple
     formats: list[int]
     columns: list[Column] | None
-    encoders: list | None = None
+    encoders: list | None = None  # set when `rows` are values still to encode
     rows: list | None = None  # materialized on first Execute
     position: int = 0
     tag: str | None = None
@@ -131,7 +152,14 @@ class Session:
         self.block_read_only = False
         self.statements: dict[str, Prepared] = {}
         self.portals: dict[str, Portal] = {}
+        # Interrupts (see the module docstring): the running statement's cancel
+        # scope and deadline, whether a statement is running (a cancel outside one
+        # is ignored, as in PostgreSQL), and what interrupted it.
         self._cancel_scope: trio.CancelScope | None = None
+        self._deadline = math.inf
+        self._active = False
+        self._interrupt: str | None = None  # "cancel" | "terminate"
+        self._on_terminate: Callable[[], None] | None = None
         self.ctx = EvalContext()
         from qp.sequences import SessionSequences
 
@@ -161,6 +189,11 @@ class Session:
         ctx.setting_default = {"server_version": DEFAULTS["server_version"], "server_version_full": VERSION_STRING}
         ctx.backend_pid = self.process_id
         ctx.set_config = self._set_config
+        ctx.signal_backend = self._signal_backend
+
+    def _signal_backend(self, pid: int, terminate: bool) -> bool:
+        """pg_cancel_backend / pg_terminate_backend from this session (False: no such backend)."""
+        return self.qp.signal_backend(pid, terminate, self.user)
 
     def _set_config(self, name: str, value: str, is_local: bool) -> str:
         """set_config(name, value, is_local): SET, or SET LOCAL, from an expression."""
@@ -244,23 +277,28 @@ class Session:
         self._implicit_block = len(statements) > 1
         try:
             for i, statement in enumerate(statements):
-                prepared = self._prepare_unbound(statement)
-                if prepared.kind == "copy":  # streams: CopyIn/OutResponse now, CommandComplete in events
-                    events = []
-                    async for event in self._copy(prepared, events):
+                # statement_timeout applies to each statement of the string (PostgreSQL 13+).
+                self._statement_started()
+                try:
+                    prepared = self._prepare_unbound(statement)
+                    if prepared.kind == "copy":  # streams: CopyIn/OutResponse now, CommandComplete in events
+                        events = []
+                        async for event in self._copy(prepared, events):
+                            yield event
+                    else:
+                        events = await self._guarded(self._run(prepared, (), None))
+                    if i == len(statements) - 1 and not self.block and self.txn is not None:
+                        # The implicit transaction of a query string commits before
+                        # the last CommandComplete, so a failed commit is reported
+                        # instead of it (as PostgreSQL does).
+                        txn, self.txn = self.txn, None
+                        await self._guarded(self._commit(txn))
+                    if i == len(statements) - 1 and not self.block:
+                        self._transaction_ended(commit=True)
+                    async for event in self._stream(events):
                         yield event
-                else:
-                    events = await self._guarded(self._run(prepared, (), None))
-                if i == len(statements) - 1 and not self.block and self.txn is not None:
-                    # The implicit transaction of a query string commits before
-                    # the last CommandComplete, so a failed commit is reported
-                    # instead of it (as PostgreSQL does).
-                    txn, self.txn = self.txn, None
-                    await self._guarded(self._commit(txn))
-                if i == len(statements) - 1 and not self.block:
-                    self._transaction_ended(commit=True)
-                for event in events:
-                    yield event
+                finally:
+                    self._statement_ended()
         except BaseException as exc:
             _give_position(exc, statement)
             await self._after_error()
@@ -278,11 +316,14 @@ class Session:
                 raise SqlError("42P05", f'prepared statement "{name}" already exists')
             if len(self.statements) >= PREPARED_STATEMENTS_MAX:
                 raise SqlError("54000", "too many prepared statements")
+            self._statement_started()
             prepared = await self._guarded(self._prepare_for_describe(statement, param_oids))
         except BaseException as exc:
             _give_position(exc, statement)
             await self._after_error()
             raise
+        finally:
+            self._statement_ended()
         self.statements[name] = prepared
 
     def describe_statement(self, name: str) -> api.StatementDescription:
@@ -342,6 +383,7 @@ class Session:
 
     async def execute(self, portal_name: str, max_rows: int) -> AsyncIterator[api.Event]:
         portal = self._portal(portal_name)
+        self._statement_started()
         try:
             if portal.prepared.kind == "copy" and portal.rows is None:
                 portal.rows, tail = [], []
@@ -361,7 +403,11 @@ class Session:
             start = portal.position
             stop = len(rows) if max_rows <= 0 else min(len(rows), start + max_rows)
             if stop > start:
-                yield DataRows(rows[start:stop])
+                if isinstance(rows, ResultRows):
+                    async for event in self._stream_rows(rows, start, stop):
+                        yield event
+                else:
+                    yield DataRows(rows[start:stop])
             portal.position = stop
             if max_rows > 0 and stop < len(rows):
                 yield api.PortalSuspended()
@@ -372,6 +418,8 @@ class Session:
             _give_position(exc, portal.prepared.statement)
             await self._after_error()
             raise
+        finally:
+            self._statement_ended()
 
     def close_statement(self, name: str) -> None:
         self.statements.pop(name, None)
@@ -405,24 +453,95 @@ class Session:
             self._transaction_ended(commit=False)
 
     def cancel(self) -> None:
+        """A CancelRequest or pg_cancel_backend(): stop the running statement, if any (57014)."""
+        if not self._active:
+            return  # nothing running: PostgreSQL ignores it too
+        if self._interrupt is None:
+            self._interrupt = "cancel"
         if self._cancel_scope is not None:
             self._cancel_scope.cancel()
+
+    def on_terminate(self, callback: Callable[[], None]) -> None:
+        """What ends this session's connection (pgwire's; used by pg_terminate_backend)."""
+        self._on_terminate = callback
+
+    def terminate(self) -> None:
+        """pg_terminate_backend(): end the connection (FATAL 57P01), whatever it is doing."""
+        self._interrupt = "terminate"
+        if self._on_terminate is not None:
+            self._on_terminate()
+        elif self._cancel_scope is not None:
+            self._cancel_scope.cancel()
+
+    def idle_limit(self) -> tuple[float, SqlError] | None:
+        """How long pgwire may wait for the next command in this state, and the FATAL error then."""
+        if self.transaction_status is api.TransactionStatus.IDLE:
+            seconds = duration_s(self.settings, "idle_session_timeout")
+            error = SqlError("57P05", "terminating connection due to idle-session timeout", severity="FATAL")
+        else:
+            seconds = duration_s(self.settings, "idle_in_transaction_session_timeout")
+            error = SqlError("25P03", "terminating connection due to idle-in-transaction timeout", severity="FATAL")
+        return (seconds, error) if seconds > 0 else None
 
     async def close(self) -> None:
         self.txn = None
         self.qp.session_closed(self)
 
-    # -- errors and cancellation ----------------------------------------------------
+    # -- errors and interrupts ------------------------------------------------------
+
+    def _statement_started(self) -> None:
+        """A statement begins: cancels now reach it, and its statement_timeout starts."""
+        self._active = True
+        self.ctx.notices.clear()
+        timeout = duration_s(self.settings, "statement_timeout")
+        self._deadline = trio.current_time() + timeout if timeout > 0 else math.inf
+
+    def _statement_ended(self) -> None:
+        self._active = False
+        self._deadline = math.inf
+        if self._interrupt == "cancel":
+            self._interrupt = None  # a cancel is for one statement only
+
+    def _interrupted(self) -> SqlError:
+        """The error for a statement stopped by a cancel, a terminate or its timeout."""
+        if self._interrupt == "terminate":
+            return SqlError("57P01", "terminating connection due to administrator command", severity="FATAL")
+        if self._interrupt == "cancel":
+            return SqlError("57014", "canceling statement due to user request")
+        return SqlError("57014", "canceling statement due to statement timeout")
+
+    def _check_interrupts(self) -> None:
+        """Between chunks of output, where no cancel scope runs."""
+        if self._interrupt is not None or trio.current_time() >= self._deadline:
+            raise self._interrupted()
 
     async def _guarded(self, awaitable):
-        """Run one unit of work so that a CancelRequest interrupts it (57014)."""
-        with trio.CancelScope() as scope:
+        """Run one unit of work so that a cancel or the statement's timeout interrupts it (57014)."""
+        if self._interrupt is not None:
+            awaitable.close()
+            raise self._interrupted()
+        with trio.CancelScope(deadline=self._deadline) as scope:
             self._cancel_scope = scope
             try:
                 return await awaitable
             finally:
                 self._cancel_scope = None
-        raise SqlError("57014", "canceling statement due to user request")
+        raise self._interrupted()
+
+    async def _stream(self, events: list) -> AsyncIterator[api.Event]:
+        """A statement's events for pgwire, its result rows encoded a chunk at a time."""
+        for event in events:
+            if isinstance(event, ResultRows):
+                async for chunk in self._stream_rows(event, 0, len(event)):
+                    yield chunk
+            else:
+                yield event
+
+    async def _stream_rows(self, rows: ResultRows, start: int, stop: int) -> AsyncIterator[DataRows]:
+        for encoded in rows.chunks(start, stop):
+            self._check_interrupts()
+            yield DataRows(encoded)
+            await checkpoint_if_due()
 
     async def _after_error(self) -> None:
         if self.block:
@@ -552,7 +671,8 @@ class Session:
             return events
         portal.tag = _take_tag(events)
         portal.rows = _take_rows(events)
-        return [e for e in events if not isinstance(e, (CommandComplete, DataRows, RowDescription, EmptyQuery))]
+        return [e for e in events
+                if not isinstance(e, (CommandComplete, DataRows, ResultRows, RowDescription, EmptyQuery))]
 
     async def _dml_or_query(self, prepared: Prepared, params: tuple, formats: list[int] | None,
                             txn: Transaction, described: bool) -> list[api.Event]:
@@ -621,15 +741,18 @@ class Session:
             count, rows = await run_modify(prepared.plan, rc)
             tag = f"{kind.upper()} {count}"
             txn.dml_count += 1
+        # What functions warned about (pg_cancel_backend of an unknown PID...) goes first.
+        notices: list[api.Event] = [Notice(message, code, severity) for severity, code, message in self.ctx.notices]
+        self.ctx.notices.clear()
         columns = prepared.columns
         if columns is None:
-            return [CommandComplete(tag)]
+            return [*notices, CommandComplete(tag)]
         fmts = formats if formats is not None else [0] * len(columns)
         encoders = [
             binary_encoder(t) if f == 1 else text_encoder(t, self.ctx)
             for t, f in zip(prepared.result_types, _expand_formats(fmts, len(columns)), strict=True)
         ]
-        return [RowDescription(columns), DataRows(_encode_rows(rows, encoders)), CommandComplete(tag)]
+        return [*notices, RowDescription(columns), ResultRows(rows, encoders), CommandComplete(tag)]
 
     def _refresh_statement_time(self) -> None:
         now_us = (self.qp.clock.now().latest // 1000) - 946_684_800_000_000
@@ -642,11 +765,22 @@ class Session:
             self.ctx.transaction_timestamp_us = now_us
 
     async def _commit(self, txn: Transaction) -> None:
-        await txn.commit()
-        if txn.catalog_version_written is not None:
-            # Our own DDL: later transactions of this process bind against it.
-            fresh = self._new_txn(read_only=True)
-            await self.qp.load_catalog(fresh)
+        """Commit, shielded from cancels and timeouts (PostgreSQL holds interrupts
+        here too): once adjudication starts, the client hears the real outcome."""
+        with trio.move_on_after(COMMIT_OUTCOME_WAIT_S) as scope:
+            scope.shield = True
+            await txn.commit()
+            if txn.catalog_version_written is not None:
+                # Our own DDL: later transactions of this process bind against it.
+                fresh = self._new_txn(read_only=True)
+                try:
+                    await self.qp.load_catalog(fresh)
+                except SqlError:
+                    log.warning("catalog reload after DDL failed; the next statement reloads it")
+            return
+        if txn.committed:
+            return  # only the catalog reload ran out of time
+        raise outcome_unknown(f"COMMIT did not finish within {COMMIT_OUTCOME_WAIT_S:g} s")
 
     # -- DDL ------------------------------------------------------------------------------------
 
@@ -1066,13 +1200,6 @@ def _expand_formats(formats: list[int], n: int) -> list[int]:
     return list(formats)
 
 
-def _encode_rows(rows: list[tuple], encoders: list) -> list[list[bytes | None]]:
-    if len(encoders) == 1:
-        enc = encoders[0]
-        return [[None if r[0] is None else enc(r[0])] for r in rows]
-    return [[None if v is None else enc(v) for enc, v in zip(encoders, row, strict=True)] for row in rows]
-
-
 def _ends_block(prepared: Prepared) -> bool:
     statement = prepared.statement
     if statement is None or statement.kind != "TransactionStmt":
@@ -1087,9 +1214,12 @@ def _take_tag(events: list) -> str | None:
     return None
 
 
-def _take_rows(events: list) -> list:
+def _take_rows(events: list) -> list | ResultRows:
+    """A portal's rows: encoded already, or values still to encode (ResultRows)."""
     rows: list = []
     for event in events:
+        if isinstance(event, ResultRows):
+            return event
         if isinstance(event, DataRows):
             rows += event.rows
     return rows

@@ -73,6 +73,7 @@ DEFAULTS: dict[str, str] = {
     "statement_timeout": "0",
     "lock_timeout": "0",
     "idle_in_transaction_session_timeout": "0",
+    "idle_session_timeout": "0",
     "client_min_messages": "notice",
     "bytea_output": "hex",
     "jit": "off",
@@ -187,6 +188,8 @@ def normalize(name: str, value: str) -> str:
         return _bool(name, value)
     if name in LIMIT_SETTINGS:
         return _limit(name, value)
+    if name in DURATION_SETTINGS:
+        return _show_ms(_duration_ms(name, value))
     if name == "scram_iterations":
         try:
             rounds = int(value)
@@ -199,6 +202,54 @@ def normalize(name: str, value: str) -> str:
 
 
 _BYTE_UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+
+# -- timeouts ----------------------------------------------------------------------
+#
+# PostgreSQL's millisecond settings: an integer of milliseconds or a number with a
+# unit (case-sensitive, as in PostgreSQL), 0 meaning "no limit"; SHOW prints the
+# largest unit that divides the value. The session applies statement_timeout to
+# each statement (57014); pgwire applies the idle ones while it waits for the
+# next command (FATAL 25P03 / 57P05).
+DURATION_SETTINGS = frozenset({
+    "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout",
+})
+_MS_PER_UNIT = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+_DURATION_MAX_MS = 2**31 - 1
+
+
+def _duration_ms(name: str, value: str) -> int:
+    text = value.strip()
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz").rstrip()
+    unit = text[len(number):].strip()
+    if unit and unit not in _MS_PER_UNIT:
+        raise SqlError("22023", f'invalid value for parameter "{name}": "{value}"',
+                       hint='Valid units for this parameter are "us", "ms", "s", "min", "h", and "d".')
+    try:
+        ms = float(number) * _MS_PER_UNIT[unit or "ms"]
+    except ValueError:
+        raise SqlError("22023", f'invalid value for parameter "{name}": "{value}"') from None
+    if ms != ms or not -_DURATION_MAX_MS - 1 <= ms <= _DURATION_MAX_MS:
+        raise SqlError("22023", f'invalid value for parameter "{name}": "{value}"',
+                       hint="Value exceeds integer range.")
+    rounded = int(ms + 0.5) if ms >= 0 else -int(-ms + 0.5)
+    if rounded < 0:
+        raise SqlError("22023", f'{rounded} ms is outside the valid range for parameter "{name}" '
+                       f"(0 .. {_DURATION_MAX_MS})")
+    return rounded
+
+
+def _show_ms(ms: int) -> str:
+    if ms == 0:
+        return "0"
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
+def duration_s(settings: dict[str, str], name: str) -> float:
+    """A timeout setting in seconds (0: no limit), from its SHOW form."""
+    return _duration_ms(name, settings.get(name, "0")) / 1000
 
 
 def _limit(name: str, value: str) -> str:

@@ -32,7 +32,8 @@ from adjudicator.role import CommitConflict, TransactionTooOld, encode_commit_pa
 from cluster import codec
 from cluster.clock import Clock
 from cluster.topology import Topology
-from cluster.transport import InProcessTransport, RemoteError, Unreachable
+from cluster.transport import InProcessTransport, RemoteError, ReplyLost, Unreachable
+from journal.errors import AppendUncertain
 from qp import wire  # noqa: F401 (registers jsonb and interval for the wire)
 from qp.catalog import CatalogSnapshot
 from qp.errors import SqlError, change_conflict, schema_conflict
@@ -44,6 +45,15 @@ from storage.node import CatalogChanged, StorageUnavailable
 ROWS_PER_TRANSACTION_MAX = 3000
 BYTES_PER_TRANSACTION_MAX = 10 * 1024 * 1024
 AGE_MAX_NS = 300 * 1_000_000_000
+
+
+def outcome_unknown(detail: str) -> SqlError:
+    """A COMMIT that may or may not have taken effect (PostgreSQL's 08007): never
+    reported as a failure, which a client would retry, nor as a success."""
+    return SqlError(
+        "08007", "transaction resolution unknown: the commit may or may not have been applied",
+        detail=detail, hint="Read the rows the transaction wrote to learn whether it committed.",
+    )
 
 
 class StaleCatalog(Exception):
@@ -373,6 +383,8 @@ class Transaction:
                 "transaction age limit of 300s exceeded",
                 detail=f"Current transaction age {exc.age_ns // 1_000_000_000}s exceeds 300s",
             ) from None
+        except (AppendUncertain, ReplyLost) as exc:
+            raise outcome_unknown(str(exc)) from None
         except (Unreachable, RemoteError) as exc:
             raise SqlError("XX000", "server unavailable", detail=str(exc)) from None
         # Commit wait: acknowledge only once τ_commit is certainly past, so

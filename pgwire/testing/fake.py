@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
@@ -153,6 +153,7 @@ class FakeSessionFactory:
     startups: list[dict[str, str]] = field(default_factory=list)
     refuse: SqlError | None = None  # raised by open_session
     close_delay_s: float = 0.0  # how long session.close() takes
+    idle_limit: tuple[float, SqlError] | None = None  # what every session's idle_limit() answers
     roles: dict[str, api.LoginRole] = field(default_factory=dict)  # what find_role knows
     _next_pid: int = 1000
 
@@ -189,6 +190,7 @@ class FakeSession:
         self.sync_error: SqlError | None = None  # raised by the next sync() (e.g. a commit conflict)
         self._cancel_scope: trio.CancelScope | None = None
         self._cancel_requested = False
+        self.terminate: Callable[[], None] | None = None  # set by pgwire (on_terminate)
 
     def startup_parameters(self) -> dict[str, str]:
         return dict(STARTUP_PARAMETERS)
@@ -476,6 +478,12 @@ class FakeSession:
             self._cancel_scope.cancel()
         else:
             self._cancel_requested = True
+
+    def on_terminate(self, callback: Callable[[], None]) -> None:
+        self.terminate = callback  # tests end the connection as pg_terminate_backend() would
+
+    def idle_limit(self) -> tuple[float, SqlError] | None:
+        return self.factory.idle_limit
 
     async def close(self) -> None:
         self.calls.append(("close",))

@@ -482,6 +482,30 @@ register_function("pg_has_role", [OID, TEXT], BOOL, lambda *a: True, volatility=
 
 _reg("pg_backend_pid", [], INT4, lambda ctx: getattr(ctx, "backend_pid", 0))
 register_function("pg_is_in_recovery", [], BOOL, lambda: False, volatility="v")
+
+
+def _signal_backend(ctx: EvalContext, pid: int, timeout_ms: int = 0, *, terminate: bool) -> bool:
+    """pg_cancel_backend / pg_terminate_backend: true once the signal is sent.
+
+    The target is interrupted at its next scheduler checkpoint (a few ms), so
+    a terminate `timeout` has nothing to wait for beyond that."""
+    if timeout_ms < 0:
+        raise SqlError("22023", '"timeout" must not be negative')
+    signal = getattr(ctx, "signal_backend", None)
+    if signal is None:
+        raise SqlError("0A000", "signalling backends is not available here")
+    if signal(pid, terminate):
+        return True
+    ctx.notices.append(("WARNING", "01000", f"PID {pid} is not a PostgreSQL backend process"))
+    return False
+
+
+register_function("pg_cancel_backend", [INT4], BOOL, lambda ctx, pid: _signal_backend(ctx, pid, terminate=False),
+                  ctx=True, volatility="v")
+register_function("pg_terminate_backend", [INT4], BOOL,
+                  lambda ctx, pid: _signal_backend(ctx, pid, terminate=True), ctx=True, volatility="v")
+register_function("pg_terminate_backend", [INT4, INT8], BOOL,
+                  lambda ctx, pid, timeout: _signal_backend(ctx, pid, timeout, terminate=True), ctx=True, volatility="v")
 register_function("pg_my_temp_schema", [], OID, lambda: 0, volatility="s")
 register_function("pg_is_other_temp_schema", [OID], BOOL, lambda oid: False, volatility="s")
 register_function("pg_jit_available", [], BOOL, lambda: False, volatility="v")
