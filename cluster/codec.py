@@ -15,7 +15,7 @@ from __future__ import annotations
 import decimal
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgpack
@@ -89,3 +89,11 @@ def encode(obj: Any) -> bytes:
 
 def decode(data: bytes) -> Any:
     return msgpack.unpackb(data, use_list=False, raw=False, ext_hook=_ext_hook, strict_map_key=False)
+
+
+def decode_stream(file: Any) -> Iterator[Any]:
+    """The objects of a file written as a sequence of `encode`d values, one at a time."""
+    unpacker = msgpack.Unpacker(
+        file, use_list=False, raw=False, ext_hook=_ext_hook, strict_map_key=False, max_buffer_size=0
+    )
+    yield from unpacker

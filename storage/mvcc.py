@@ -77,11 +77,24 @@ class VersionStore:
 
     def collect_all(self) -> None:
         """A full sweep (tombstones and keys that stopped changing)."""
-        for key in list(self._versions.keys()):
-            versions = self._versions.get(key)
-            if versions is not None and versions[0][0] <= self.gc_horizon:
+        after = None
+        while (after := self.collect_some(after, 1 << 62)) is not None:
+            pass
+
+    def collect_some(self, after: bytes | None, count: int) -> bytes | None:
+        """Sweep up to `count` keys past `after` (None: from the start); returns
+        where to go on, None when the sweep is done. A sweep of millions of keys
+        goes in pieces, each a few ms, so the node's other work keeps running."""
+        versions_of = self._versions
+        start = 0 if after is None else versions_of.bisect_right(after)
+        keys = versions_of.keys()[start : start + count]
+        horizon = self.gc_horizon
+        for key in keys:
+            versions = versions_of.get(key)
+            if versions is not None and versions[0][0] <= horizon:
                 if len(versions) > 1 or versions[0][1] is None:
                     self._collect(key, versions)
+        return keys[-1] if len(keys) == count else None
 
     def get(self, key: bytes, tau: int) -> Any:
         versions = self._versions.get(key)
@@ -103,17 +116,26 @@ class VersionStore:
         reverse: bool = False,
         keep: Callable[[Any], bool] | None = None,
         newer: list[bytes] | None = None,
+        examine: int = 0,
     ) -> tuple[list[tuple[bytes, Any]], bytes | None]:
         """Live (key, value) pairs in [start, end) as of τ.
 
         Returns at most `limit` pairs (0: no limit) and, when it stopped early,
-        the key to resume from (exclusive in the direction of the scan).
+        the key to resume from (exclusive in the direction of the scan). It also
+        stops after looking at `examine` keys (0: no bound), so a filter that
+        rejects nearly everything still returns (a short page) within bounded work.
         `newer`, if given, receives the returned keys that also have a version
         after τ (see `newer_than`).
         """
         out: list[tuple[bytes, Any]] = []
         versions_of = self._versions
+        examined = 0
+        last: bytes | None = None
         for key in versions_of.irange(start, end, inclusive=(True, False), reverse=reverse):
+            if examined == examine and examine:
+                return out, last  # resume after the last key looked at
+            examined += 1
+            last = key
             versions = versions_of[key]
             value = None
             for i in range(len(versions) - 1, -1, -1):
@@ -147,6 +169,27 @@ class VersionStore:
             tau, value = versions[-1]
             if value is not None:
                 yield key, tau, value
+
+    def items_as_of(self, tau: int, after: bytes | None, count: int) -> tuple[list[tuple[bytes, int, Any]], bytes | None]:
+        """The newest version at or below τ of up to `count` keys past `after`
+        (None: from the start), live ones only; and where to go on (None: done).
+
+        A checkpoint reads the store this way a piece at a time while the node
+        goes on applying records above τ: the pieces together are the store as
+        it was at τ (versions at or below τ stay until the GC horizon passes τ)."""
+        versions_of = self._versions
+        start = 0 if after is None else versions_of.bisect_right(after)
+        keys = versions_of.keys()[start : start + count]
+        out = []
+        for key in keys:
+            versions = versions_of[key]
+            for i in range(len(versions) - 1, -1, -1):
+                version_tau, value = versions[i]
+                if version_tau <= tau:
+                    if value is not None:
+                        out.append((key, version_tau, value))
+                    break
+        return out, (keys[-1] if len(keys) == count else None)
 
     def load(self, items) -> None:
         for key, tau, value in items:

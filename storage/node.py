@@ -41,6 +41,7 @@ import trio
 
 from cluster import codec
 from cluster.clock import Clock
+from cluster.timeslice import checkpoint_if_due
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport, wire_error
 from journal.client import JournalClient
@@ -62,8 +63,17 @@ POLL_RETRY_S = 0.05
 # journals to pass their τ); past this the node stops reading that journal
 # until the others catch up, so a lagging journal cannot fill memory.
 PENDING_RECORDS_MAX = 50_000
-# A scan page: bounded so one reply is bounded in memory and transport time.
-SCAN_PAGE_ROWS_MAX = 10_000
+# A scan page: bounded so one reply is bounded in memory and transport time,
+# and so that producing it (scan, encode, decode: ~10 ms for 4,096 rows) never
+# holds the thread long. A page also ends after looking at this many keys, so
+# a filter that rejects almost every row still answers within bounded work.
+SCAN_PAGE_ROWS_MAX = 4096
+SCAN_EXAMINE_MAX = 4096
+# Keys per piece of a checkpoint or a GC sweep (a few ms each), between which
+# the node's other work runs (cluster/timeslice.py).
+SWEEP_KEYS = 4096
+# A checkpoint is written this many bytes at a time (by a worker thread).
+CHECKPOINT_WRITE_BYTES = 4 * 1024 * 1024
 # Versions are kept this long behind the watermark (the transaction age
 # limit plus a margin), then collected.
 RETENTION_NS = 310 * 1_000_000_000
@@ -124,6 +134,8 @@ class StorageNode:
         self.closed = [0] * count  # closed timestamp, per journal
         self._closes_waiting: list[list[tuple[int, int]]] = [[] for _ in range(count)]
         self.watermark = 0
+        self.applied_tau = 0  # τ of the last record applied: everything at or below it is applied
+        self._checkpointing = False
         self._advanced = trio.Event()
         # (τ, version) for each catalog change, ascending; version 0 before any DDL.
         self.catalog_versions: list[tuple[int, int]] = [(0, 0)]
@@ -207,7 +219,8 @@ class StorageNode:
         limit = SCAN_PAGE_ROWS_MAX if limit <= 0 else min(limit, SCAN_PAGE_ROWS_MAX)
         keep = keep_where_true(filter_tree) if filter_tree is not None else None
         stale: list[bytes] | None = [] if newer else None
-        pairs, resume = store.scan(start, end, tau, limit=limit, reverse=reverse, keep=keep, newer=stale)
+        pairs, resume = store.scan(start, end, tau, limit=limit, reverse=reverse, keep=keep, newer=stale,
+                                   examine=SCAN_EXAMINE_MAX)
         if projection is not None:
             width = max(projection) + 1 if projection else 0
             pairs = [(key, project(row, projection, width)) for key, row in pairs]
@@ -322,6 +335,7 @@ class StorageNode:
                 continue
             last_tau = 0
             for record in records:
+                await checkpoint_if_due()  # a poll may bring 2,000 records of 3,000 rows
                 position, tau, payload = record
                 assert position == self._received[j] + 1, "journal records must arrive in order"
                 assert tau > last_tau, "τ rises along a journal"
@@ -349,6 +363,7 @@ class StorageNode:
                     self._advance(j, max(ready))
 
     def _apply(self, tau: int, payload: bytes) -> None:
+        self.applied_tau = tau  # records are applied in τ order (one journal, or merged)
         record = codec.decode(payload)
         owner = self.topology.shard_ranges.owner
         shards = self.shards
@@ -370,8 +385,9 @@ class StorageNode:
             for store in self.shards:
                 if store is not None and horizon > store.gc_horizon:
                     store.gc_horizon = horizon
-                    if sweep:
-                        store.collect_all()
+                    after = None
+                    while sweep and (after := store.collect_some(after, SWEEP_KEYS)) is not None:
+                        await checkpoint_if_due()
             if sweep:
                 last_sweep = time.monotonic()
             versions = self.catalog_versions
@@ -395,7 +411,13 @@ class StorageNode:
                 await self.checkpoint()
 
     async def checkpoint(self) -> None:
-        """Write every shard's newest versions and the journal positions they reflect."""
+        """Write every shard's versions as of the last applied record, and the
+        journal positions they reflect; then the journals may drop what is older.
+
+        The store is read a piece at a time as of that record's τ, encoded and
+        written (by a worker thread) as it goes, while the node keeps applying
+        newer records: versions at or below the cut stay until the GC horizon
+        passes it, so the pieces add up to the store as it was at the cut."""
         if self.data_dir is None:
             # Nothing to write, and nothing to replay after a restart (the
             # journals are in memory too): the journals may forget what has
@@ -405,20 +427,60 @@ class StorageNode:
             for j, journal in enumerate(self._journals):
                 await journal.checkpointed(self.name, self.applied[j])
             return
-        header = {
-            "applied": list(self.applied),
-            "catalog_version": self.catalog_versions[-1][1],
-            "catalog_tau": self.catalog_versions[-1][0],
-        }
-        # Snapshot on the event loop (consistent with `applied`), encode and
-        # write in a thread.
-        items = {i: list(s.latest_items()) for i, s in enumerate(self.shards) if s is not None}
-        self._since_checkpoint = 0
-        self._last_checkpoint_s = time.monotonic()
-        path = self._checkpoint_path()
-        await trio.to_thread.run_sync(_write_checkpoint, path, header, items)
+        if self._checkpointing:
+            return  # one at a time (the periodic one and the one at shutdown may meet)
+        self._checkpointing = True
+        try:
+            cut = self.applied_tau
+            header = {
+                "applied": list(self.applied),
+                "catalog_version": self.catalog_versions[-1][1],
+                "catalog_tau": self.catalog_versions[-1][0],
+                "cut": cut,
+            }
+            self._since_checkpoint = 0
+            self._last_checkpoint_s = time.monotonic()
+            path = self._checkpoint_path()
+            if not await self._write_checkpoint_as_of(path, header, cut):
+                return
+        finally:
+            self._checkpointing = False
         for j, journal in enumerate(self._journals):
             await journal.checkpointed(self.name, header["applied"][j])
+
+    async def _write_checkpoint_as_of(self, path: str, header: dict, cut: int) -> bool:
+        tmp = path + ".tmp"
+        out = await trio.to_thread.run_sync(open, tmp, "wb")
+        try:
+            pending = [codec.encode({"format": 2, "header": header})]
+            size = len(pending[0])
+            rows = 0
+            for shard, store in enumerate(self.shards):
+                after = None
+                while store is not None:
+                    items, after = store.items_as_of(cut, after, SWEEP_KEYS)
+                    if items:
+                        pending.append(codec.encode((shard, items)))
+                        size += len(pending[-1])
+                        rows += len(items)
+                    if size >= CHECKPOINT_WRITE_BYTES:
+                        await trio.to_thread.run_sync(out.write, b"".join(pending))
+                        pending, size = [], 0
+                    if after is None:
+                        break
+                    if store.gc_horizon >= cut:
+                        log.warning("storage node %d: checkpoint outlived the retention of its cut; dropped",
+                                    self.node_id)
+                        return False
+                    await checkpoint_if_due()
+            pending.append(codec.encode({"end": rows}))
+            await trio.to_thread.run_sync(_finish_checkpoint, out, b"".join(pending), tmp, path)
+            return True
+        finally:
+            if not out.closed:
+                out.close()
+                with trio.CancelScope(shield=True):
+                    await trio.to_thread.run_sync(_remove_if_exists, tmp)
 
     async def _load_checkpoint(self) -> None:
         path = self._checkpoint_path()
@@ -433,15 +495,18 @@ class StorageNode:
         for shard, shard_items in items.items():
             if self.shards[shard] is not None:
                 self.shards[shard].load(shard_items)
+        # A checkpoint of the first format did not record its cut: its newest version is it.
+        self.applied_tau = header.get("cut") or max(
+            (tau for shard_items in items.values() for _, tau, _ in shard_items), default=0
+        )
         log.info("storage node %d loaded checkpoint at %s", self.node_id, self.applied)
 
 
-def _write_checkpoint(path: str, header: dict, items: dict) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(codec.encode({"header": header, "shards": items}))
-        f.flush()
-        os.fsync(f.fileno())
+def _finish_checkpoint(out, tail: bytes, tmp: str, path: str) -> None:
+    out.write(tail)
+    out.flush()
+    os.fsync(out.fileno())
+    out.close()
     os.replace(tmp, path)
     fd = os.open(os.path.dirname(path), os.O_RDONLY)
     try:
@@ -450,7 +515,27 @@ def _write_checkpoint(path: str, header: dict, items: dict) -> None:
         os.close(fd)
 
 
+def _remove_if_exists(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
 def _read_checkpoint(path: str) -> tuple[dict, dict]:
+    """(header, {shard: [(key, τ, value)]}), from either checkpoint format:
+    format 2 is a stream of pieces ended by a marker; the first was one map."""
     with open(path, "rb") as f:
-        data = codec.decode(f.read())
-    return data["header"], data["shards"]
+        stream = codec.decode_stream(f)
+        first = next(stream)
+        if "shards" in first:
+            return first["header"], first["shards"]
+        header, shards = first["header"], {}
+        for piece in stream:
+            if isinstance(piece, dict):
+                if sum(len(v) for v in shards.values()) != piece["end"]:
+                    raise RuntimeError(f"checkpoint {path} is inconsistent: {piece['end']} rows announced")
+                return header, shards
+            shard, items = piece
+            shards.setdefault(shard, []).extend(items)
+    raise RuntimeError(f"checkpoint {path} is truncated (no end marker)")

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from cluster.timeslice import checkpoint_if_due
 from kv.dynamodb import catalog as cat
 from kv.dynamodb import itemkeys, keycodec
 from kv.dynamodb import values as av
@@ -110,6 +111,7 @@ class Maintenance:
         pages = self.service.replicas.scan(keycodec.NS, keycodec.NS_END, -1, filter_tree=scan_filter)
         async with contextlib.aclosing(pages):
             async for page in pages:
+                await checkpoint_if_due()
                 candidates += [key for key, stored in page if _expired(stored[2], table.ttl_attribute, now)]
         deleted = 0
         for i in range(0, len(candidates), DELETE_BATCH_KEYS):
@@ -155,6 +157,7 @@ class Maintenance:
             pages = service.replicas.scan(keycodec.NS, keycodec.NS_END, service.committer.begin(), filter_tree=scan_filter)
             async with contextlib.aclosing(pages):
                 async for page in pages:
+                    await checkpoint_if_due()
                     doomed += [key for key, _ in page]
             for i in range(0, len(doomed), DELETE_BATCH_KEYS):
                 batch = doomed[i : i + DELETE_BATCH_KEYS]
@@ -211,6 +214,7 @@ class Maintenance:
         pages = service.replicas.scan(keycodec.NS, keycodec.NS_END, service.committer.begin(), filter_tree=scan_filter)
         async with contextlib.aclosing(pages):
             async for page in pages:
+                await checkpoint_if_due()
                 item_keys += [key for key, _ in page]
         for i in range(0, len(item_keys), BACKFILL_BATCH_ITEMS):
             await self._backfill_batch(table, index_no, item_keys[i : i + BACKFILL_BATCH_ITEMS])
@@ -264,6 +268,7 @@ class Maintenance:
             )
             async with contextlib.aclosing(pages):
                 async for page in pages:
+                    await checkpoint_if_due()
                     for _, stored in page:
                         entry = tally.setdefault(stored[1], [0, 0])
                         entry[0] += 1

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+from cluster.timeslice import checkpoint_if_due
 from kv.dynamodb import itemkeys, keycodec, legacy, params
 from kv.dynamodb import values as av
 from kv.dynamodb.errors import invalid_expression, invalid_params, validation
@@ -286,6 +287,7 @@ async def read_page(
         )
         async with contextlib.aclosing(pages):
             async for page in pages:
+                await checkpoint_if_due()  # (cluster/timeslice.py) a 1 MB page is work to cut
                 for _, stored in page:
                     item = stored[2]
                     scanned += 1

@@ -1,0 +1,180 @@
+"""Storage in pieces: bounded scan pages, sweeps, and checkpoints taken while writes go on.
+
+A storage node shares its thread with every other part of an embedded server,
+so its long loops (a scan whose filter rejects nearly everything, a GC sweep,
+a checkpoint of every key) run a bounded piece at a time. These tests check
+that cutting the work into pieces changes no answer: paged scans return what
+one unbounded scan returns, a piecewise checkpoint is the store as of its cut
+even while newer records are applied between the pieces, and a restart from
+it (or from a checkpoint in the first, single-map format) loses nothing.
+"""
+
+from __future__ import annotations
+
+import os
+
+import trio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cluster import codec, timeslice
+from storage import node as storage_node
+from storage.mvcc import VersionStore, keep_where_true
+from tests.test_kernel import commit, sql_key, start
+
+
+def _store(versions: dict[int, list[tuple[int, int | None]]]) -> VersionStore:
+    store = VersionStore()
+    for tau in sorted({t for history in versions.values() for t, _ in history}):
+        for key, history in versions.items():
+            for t, value in history:
+                if t == tau:
+                    store.apply(b"k%05d" % key, t, None if value is None else (key, value))
+    return store
+
+
+_histories = st.dictionaries(
+    st.integers(0, 300),
+    st.lists(st.tuples(st.integers(1, 6), st.one_of(st.none(), st.integers(0, 9))), min_size=1, max_size=4),
+    max_size=120,
+)
+
+
+def _paged(store: VersionStore, tau: int, *, limit: int, examine: int, reverse: bool, keep) -> list:
+    out: list = []
+    start, end = b"k", b"l"
+    while True:
+        pairs, resume = store.scan(start, end, tau, limit=limit, reverse=reverse, keep=keep, examine=examine)
+        out += pairs
+        if resume is None:
+            return out
+        if reverse:
+            end = resume
+        else:
+            start = resume + b"\x00"
+
+
+@settings(max_examples=150, deadline=None)
+@given(_histories, st.integers(0, 7), st.integers(1, 9), st.integers(1, 9), st.booleans(), st.integers(0, 9))
+def test_paged_scans_equal_one_scan(histories, tau, limit, examine, reverse, threshold) -> None:
+    store = _store(histories)
+    keep = keep_where_true(("cmp", ">=", 1, threshold))
+    whole, resume = store.scan(b"k", b"l", tau, reverse=reverse, keep=keep)
+    assert resume is None
+    assert _paged(store, tau, limit=limit, examine=examine, reverse=reverse, keep=keep) == whole
+
+
+def test_a_filter_that_rejects_everything_still_answers_in_bounded_pages() -> None:
+    store = VersionStore()
+    for i in range(1000):
+        store.apply(b"k%05d" % i, 1, (i,))
+    pairs, resume = store.scan(b"k", b"l", 5, keep=keep_where_true(("cmp", "<", 0, 0)), examine=100)
+    assert pairs == [] and resume == b"k00099"
+
+
+@settings(max_examples=100, deadline=None)
+@given(_histories, st.integers(0, 7), st.integers(1, 9))
+def test_items_as_of_in_pieces_is_the_store_at_the_cut(histories, cut, piece) -> None:
+    store = _store(histories)
+    expected = [
+        (key, tau, value)
+        for key, value in store.scan(b"k", b"l", cut)[0]
+        for tau in [max(t for t, _ in histories[int(key[1:])] if t <= cut)]
+    ]
+    got, after = [], None
+    while True:
+        items, after = store.items_as_of(cut, after, piece)
+        got += items
+        if after is None:
+            break
+    assert got == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(_histories, st.integers(0, 7), st.integers(1, 9))
+def test_a_sweep_in_pieces_collects_what_one_sweep_does(histories, horizon, piece) -> None:
+    whole, pieces = _store(histories), _store(histories)
+    whole.gc_horizon = pieces.gc_horizon = horizon
+    whole.collect_all()
+    after = None
+    while (after := pieces.collect_some(after, piece)) is not None:
+        pass
+    assert list(whole._versions.items()) == list(pieces._versions.items())
+    assert whole.version_count == pieces.version_count
+
+
+async def test_checkpoint_taken_while_writes_go_on_restarts_to_the_last_commit(tmp_path, monkeypatch) -> None:
+    """A checkpoint read a few keys at a time while a writer keeps committing: each
+    piece is as of the cut, and replay from the checkpoint's positions brings
+    every key to its last committed value."""
+    monkeypatch.setattr(storage_node, "SWEEP_KEYS", 7)
+    monkeypatch.setattr(storage_node, "checkpoint_if_due", timeslice.checkpoint)  # yield after every piece
+    data_dir = str(tmp_path)
+    count = 400
+    last: dict[int, int] = {}
+    commits: list[int] = []
+    async with trio.open_nursery() as nursery:
+        cluster = await start(nursery, data_dir)
+        await commit(cluster, cluster.clock.latest(), [(sql_key(16385, i), (i, 0)) for i in range(count)])
+        for i in range(count):
+            last[i] = 0
+        done = trio.Event()
+
+        async def writer() -> None:
+            round_ = 0
+            while not done.is_set():
+                round_ += 1
+                batch = [(i, round_) for i in range(round_ % 13, count, 13)]
+                await commit(cluster, cluster.clock.latest(), [(sql_key(16385, i), (i, v)) for i, v in batch])
+                last.update(batch)
+                commits.append(round_)
+
+        nursery.start_soon(writer)
+        await trio.sleep(0.05)
+        before = len(commits)
+        await cluster.checkpoint()
+        assert len(commits) > before, "the writer committed nothing while the checkpoint ran"
+        done.set()
+        await trio.sleep(0.05)
+        nursery.cancel_scope.cancel()
+    checkpoints = [os.path.join(root, name) for root, _, names in os.walk(data_dir) for name in names
+                   if name == "checkpoint.msgpack"]
+    assert checkpoints
+    with open(checkpoints[0], "rb") as f:
+        first = next(codec.decode_stream(f))
+    assert first["format"] == 2 and first["header"]["cut"] > 0
+    async with trio.open_nursery() as nursery:
+        cluster = await start(nursery, data_dir)
+        values = await cluster.storage_client().get([sql_key(16385, i) for i in range(count)],
+                                                    cluster.clock.latest(), None)
+        assert values == [(i, last[i]) for i in range(count)]
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_checkpoint_of_the_first_format_still_loads(tmp_path) -> None:
+    data_dir = str(tmp_path)
+    async with trio.open_nursery() as nursery:
+        cluster = await start(nursery, data_dir)
+        await commit(cluster, cluster.clock.latest(), [(sql_key(16385, i), (i,)) for i in range(50)])
+        await cluster.checkpoint()
+        nursery.cancel_scope.cancel()
+    for root, _, names in os.walk(data_dir):
+        if "checkpoint.msgpack" in names:
+            path = os.path.join(root, "checkpoint.msgpack")
+            header, shards = storage_node._read_checkpoint(path)
+            del header["cut"]
+            with open(path, "wb") as f:  # the single map the first format wrote
+                f.write(codec.encode({"header": header, "shards": shards}))
+    async with trio.open_nursery() as nursery:
+        cluster = await start(nursery, data_dir)
+        client = cluster.storage_client()
+        assert await client.get([sql_key(16385, i) for i in range(50)], cluster.clock.latest(), None) == [
+            (i,) for i in range(50)
+        ]
+        # and the next checkpoint, cut at the loaded state, keeps it
+        await cluster.checkpoint()
+        nursery.cancel_scope.cancel()
+    async with trio.open_nursery() as nursery:
+        cluster = await start(nursery, data_dir)
+        assert await cluster.storage_client().get([sql_key(16385, 7)], cluster.clock.latest(), None) == [(7,)]
+        nursery.cancel_scope.cancel()
