@@ -19,6 +19,7 @@ from qp.binder.context import AggCall, BindContext, QueryLevel
 from qp.binder.scope import Scope
 from qp.errors import SqlError, locate
 from qp.functions import is_aggregate, resolve_aggregate, resolve_function, resolve_operator
+from qp.functions.waiting import ASYNC_FUNCTIONS
 from qp.parse import node_body, node_kind, node_location, string_list
 from qp.types import (
     BOOL,
@@ -544,6 +545,10 @@ class ExprBinder:
     def call_function(self, name: str, args: list[E.Expr]) -> E.Expr:
         if name in _SEQUENCE_FUNCTIONS:
             return self._sequence_call(name, args)
+        if name in ASYNC_FUNCTIONS and len(args) == len(ASYNC_FUNCTIONS[name][0]):
+            arg_types, result, fn = ASYNC_FUNCTIONS[name]  # they wait: awaited per row (qp/functions/waiting.py)
+            args = [coerce(a, t, self.bc) for a, t in zip(args, arg_types, strict=True)]
+            return E.AsyncCall(name, fn, tuple(args), result)
         if len(args) == 1 and args[0].type == UNKNOWN and isinstance(args[0], E.Const):
             # typename('literal') is a cast of the literal (PostgreSQL's func_get_detail).
             target = _type_named(name)

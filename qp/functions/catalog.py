@@ -490,7 +490,7 @@ def _signal_backend(ctx: EvalContext, pid: int, timeout_ms: int = 0, *, terminat
     The target is interrupted at its next scheduler checkpoint (a few ms), so
     a terminate `timeout` has nothing to wait for beyond that."""
     if timeout_ms < 0:
-        raise SqlError("22023", '"timeout" must not be negative')
+        raise SqlError("22003", '"timeout" must not be negative')
     signal = getattr(ctx, "signal_backend", None)
     if signal is None:
         raise SqlError("0A000", "signalling backends is not available here")
