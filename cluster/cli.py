@@ -253,7 +253,7 @@ def _connect_banner(args: argparse.Namespace, port: int, ddb_port: int | None) -
             key, secret = args.dynamodb_credentials.split(",")[0].partition(":")[0], "..."
             comment = "    # the secret of that key in --dynamodb-credentials"
         lines.append(
-            f'    boto3.client("dynamodb", endpoint_url="{_http_url(args.host, ddb_port)}", region_name="us-east-1", '
+            f'    import boto3; ddb = boto3.client("dynamodb", endpoint_url="{_http_url(args.host, ddb_port)}", region_name="us-east-1", '
             f'aws_access_key_id="{key}", aws_secret_access_key="{secret}"){comment}'
         )
     return "\n".join(lines)

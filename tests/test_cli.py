@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import boto3
 import psycopg
 import pytest
 
@@ -238,5 +237,6 @@ def test_serve_prints_how_to_connect(start_dsql) -> None:
     assert (done.returncode, done.stdout) == (0, "postgres\n"), done.stderr
     snippet = next(line.strip() for line in banner if "boto3.client(" in line)
     assert f'endpoint_url="http://127.0.0.1:{server.dynamodb_port}"' in snippet
-    client = eval(snippet, {"boto3": boto3})  # the line a user would paste
-    assert "TableNames" in client.list_tables()
+    pasted: dict = {}
+    exec(snippet, pasted)  # the line a user would paste into Python
+    assert "TableNames" in pasted["ddb"].list_tables()
