@@ -135,6 +135,8 @@ async def serve(args: argparse.Namespace) -> None:
         cluster = EmbeddedCluster(config)
     except (DirectoryInUse, LayoutMismatch) as exc:
         raise ConfigError(str(exc)) from None
+    except OSError as exc:  # a data dir that cannot be made, locked or read
+        raise ConfigError(f"cannot use --data-dir {args.data_dir}: {exc.strerror or exc}") from None
     try:
         await _serve_cluster(cluster, args)
     except BaseExceptionGroup as group:

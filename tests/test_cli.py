@@ -240,3 +240,11 @@ def test_serve_prints_how_to_connect(start_dsql) -> None:
     pasted: dict = {}
     exec(snippet, pasted)  # the line a user would paste into Python
     assert "TableNames" in pasted["ddb"].list_tables()
+
+
+def test_a_data_dir_that_cannot_be_used_stops_serve_with_one_line(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    done = dsql("serve", "--data-dir", str(not_a_dir), "--port", "0", "--dynamodb-port", "0")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"dsql: cannot use --data-dir {not_a_dir}: File exists"], done.stderr
