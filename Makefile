@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Start the embedded server (PostgreSQL endpoint on 127.0.0.1:5432, data in ./data).
+## Start the embedded server (PostgreSQL on 127.0.0.1:5432, DynamoDB on http://127.0.0.1:8000,
+## data in ./data); once ready it prints how to connect. ARGS="--port 6543" passes options.
 run: $(STAMP)
 	$(BIN)/dsql serve $(ARGS)
 

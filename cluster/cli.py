@@ -22,32 +22,69 @@ SIGINT and SIGTERM stop it cleanly: client connections are told the server
 is shutting down, storage nodes write a checkpoint (so the next start
 replays little), and the journal's files are closed. Acknowledged commits are
 durable in the journal at every moment, so `kill -9` loses nothing either.
+
+Refusals are one line on stderr and exit status 2, never a traceback: a bad
+setting, a data directory another process holds (it is locked before
+anything in it is opened, `cluster.dirlock`), a port in use. Whatever had
+started by then is stopped first: the journal's files closed, the data
+directory unlocked. Once both endpoints listen, it prints how to reach them.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import importlib.metadata
 import ipaddress
 import logging
 import os
 import signal
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
 import trio
 
+from cluster.dirlock import DirectoryInUse
 from cluster.embedded import ClusterConfig, EmbeddedCluster, LayoutMismatch
 from cluster.topology import RangeMap, Topology, default_splits
 
 log = logging.getLogger("dsql")
 
 
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Every option's help ends with its default (argparse's own formatter would
+    print `None` and `False`, and repeat a default the help already explains)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if not action.option_strings or action.default is argparse.SUPPRESS or "(default" in text:
+            return text
+        if action.default in (None, "", []):
+            shown = "none"
+        elif action.default is False:
+            shown = "off"
+        else:
+            shown = "%(default)s"
+        return f"{text} (default: {shown})"
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("dsql")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dsql", description="A distributed SQL database in the shape of Aurora DSQL")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run every part in one process")
+    serve = sub.add_parser("serve", help="run every part in one process", formatter_class=_HelpWithDefaults,
+                           description="Run every part of dsql in one process: the PostgreSQL endpoint, "
+                           "the DynamoDB endpoint, the journals, adjudicators and storage.")
     serve.add_argument("--host", default="127.0.0.1", help="address of the PostgreSQL endpoint")
     serve.add_argument("--port", type=int, default=5432, help="port of the PostgreSQL endpoint (0: any free port)")
     where = serve.add_mutually_exclusive_group()
@@ -70,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--require-tls", action="store_true", help="refuse clients that do not use TLS")
     serve.add_argument("-c", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                        help="a setting's server-wide default, as `postgres -c` (e.g. -c dsql.transaction_rows_max=10000)")
-    serve.add_argument("--log-level", default="INFO")
+    serve.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     serve.add_argument("--dynamodb-port", type=int, default=8000, help="port of the DynamoDB endpoint (0: off)")
     serve.add_argument(
         "--dynamodb-auth", choices=("off", "enforce"), default="off",
@@ -88,32 +125,54 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def serve(args: argparse.Namespace) -> None:
+    _configure_settings(args.settings)
+    topology = _topology(args)
+    config = ClusterConfig(
+        data_dir=None if args.memory else args.data_dir, clock_error_ns=args.clock_error_ns, topology=topology,
+    )  # fmt: skip
+    try:
+        # The first thing to touch the data dir: it is locked before anything in it is opened.
+        cluster = EmbeddedCluster(config)
+    except (DirectoryInUse, LayoutMismatch) as exc:
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:  # a data dir that cannot be made, locked or read
+        raise ConfigError(f"cannot use --data-dir {args.data_dir}: {exc.strerror or exc}") from None
+    try:
+        await _serve_cluster(cluster, args)
+    except BaseExceptionGroup as group:
+        # A refusal raised inside the nursery comes out wrapped in a group,
+        # after trio has stopped everything else; unwrap it for main().
+        refusals, others = group.split(ConfigError)
+        if refusals is None or others is not None:
+            raise
+        raise _first_leaf(refusals) from None
+    finally:
+        cluster.close()  # run() has closed it already, unless it never started
+
+
+async def _serve_cluster(cluster: EmbeddedCluster, args: argparse.Namespace) -> None:
     from pgwire.server import serve as serve_pgwire
     from qp.server import QueryProcessor
 
-    _configure_settings(args.settings)
     security = _security(args)
     password = _admin_password(args)
-    config = ClusterConfig(
-        data_dir=None if args.memory else args.data_dir, clock_error_ns=args.clock_error_ns,
-        topology=_topology(args),
-    )  # fmt: skip
-    try:
-        cluster = EmbeddedCluster(config)
-    except LayoutMismatch as exc:
-        raise ConfigError(str(exc)) from None
     async with trio.open_nursery() as nursery:
         await nursery.start(cluster.run)
         qp = QueryProcessor(cluster.clock, cluster.topology, cluster.transport)
         if password is not None:
             await qp.set_bootstrap_password(password)
-        port = await nursery.start(partial(serve_pgwire, qp, args.host, args.port, security=security))
+        pgwire = partial(serve_pgwire, qp, args.host, args.port, security=security)
+        port = await _start_listening(nursery, pgwire, args.host, args.port, "--port")
+        ddb_port = None
+        if args.dynamodb_port:
+            dynamodb = partial(_serve_dynamodb, cluster, args)
+            ddb_port = await _start_listening(nursery, dynamodb, args.host, args.dynamodb_port, "--dynamodb-port")
         where = "memory only" if args.memory else f"data in {args.data_dir}"
         tls = f", TLS certificate {security.tls.cert_path}" if security.tls else ""
-        print(f"dsql: PostgreSQL endpoint on {args.host}:{port} ({where}; auth {args.auth}{tls})", flush=True)
-        if args.dynamodb_port:
-            ddb_port = await nursery.start(_serve_dynamodb, cluster, args)
-            print(f"dsql: DynamoDB endpoint on http://{args.host}:{ddb_port}", flush=True)
+        print(f"dsql: PostgreSQL endpoint on {args.host}:{port} ({where}; auth {args.auth}{tls})")
+        if ddb_port is not None:
+            print(f"dsql: DynamoDB endpoint on {_http_url(args.host, ddb_port)}")
+        print(_connect_banner(args, port, ddb_port), flush=True)
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
                 log.info("received %s, stopping", signal.Signals(signum).name)
@@ -131,6 +190,75 @@ async def serve(args: argparse.Namespace) -> None:
 
 class ConfigError(Exception):
     """A command-line setting that cannot work; printed without a traceback."""
+
+
+def _first_leaf(group: BaseExceptionGroup) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+def _bind_error(exc: BaseException) -> OSError | None:
+    """The OSError of a failed bind, however deep in exception groups a server put it."""
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _bind_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+async def _start_listening(nursery: trio.Nursery, server: Callable[..., Awaitable[None]], host: str, port: int,
+                           flag: str) -> int:
+    """Start `server` (it binds host:port and reports the port it got); a bind
+    that fails becomes a ConfigError naming the flag that chooses the port."""
+    try:
+        return await nursery.start(server)
+    except (OSError, BaseExceptionGroup) as exc:
+        error = _bind_error(exc)
+        if error is None:
+            raise
+        if error.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} on {host} is in use; choose another with {flag}") from None
+        raise ConfigError(f"cannot listen on {host} port {port} ({flag}): {error.strerror or error}") from None
+
+
+def _client_host(host: str) -> str:
+    """Where a client on this machine reaches a server bound to `host` (not to a wildcard)."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "::1"
+    return host
+
+
+def _http_url(host: str, port: int) -> str:
+    host = _client_host(host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _connect_banner(args: argparse.Namespace, port: int, ddb_port: int | None) -> str:
+    """How to connect, for the actual endpoints: a psql command line, and boto3 when DynamoDB is on."""
+    # dsql has one database, `postgres`; psql would default it to the user name.
+    user = "admin" if args.auth == "scram-sha-256" else "postgres"
+    psql = f"psql -h {_client_host(args.host)} -p {port} -U {user} -d postgres"
+    if args.require_tls:
+        psql = "PGSSLMODE=require " + psql
+    if args.auth == "scram-sha-256":
+        psql += "    # admin's password: --password-file or DSQL_PASSWORD"
+    lines = ["dsql: ready (Ctrl-C stops it); connect with", f"    {psql}"]
+    if ddb_port is not None:
+        key, secret = "x", "x"  # any credentials do while signatures are not checked
+        comment = ""
+        if args.dynamodb_auth == "enforce":
+            key, secret = args.dynamodb_credentials.split(",")[0].partition(":")[0], "..."
+            comment = "    # the secret of that key in --dynamodb-credentials"
+        lines.append(
+            f'    import boto3; ddb = boto3.client("dynamodb", endpoint_url="{_http_url(args.host, ddb_port)}", region_name="us-east-1", '
+            f'aws_access_key_id="{key}", aws_secret_access_key="{secret}"){comment}'
+        )
+    return "\n".join(lines)
 
 
 def _topology(args: argparse.Namespace) -> Topology:

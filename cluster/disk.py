@@ -22,10 +22,15 @@ queue, which costs about half of what `trio.to_thread` does per call: this
 is on the commit path of every replica), and `SimDisk` sleeps for a
 simulated latency. `MemoryDisk` keeps everything in memory and forgets it at
 exit (`dsql serve --memory`, and tests of other parts).
+
+An `OsDisk` owns its directory: it locks it (`cluster.dirlock`) when it is
+made and gives it up only once `close()` has closed every file, so no two
+disks, in one process or two, ever append to the same files.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -34,6 +39,14 @@ from typing import Any, Protocol
 
 import outcome
 import trio
+
+from cluster.dirlock import lock_directory
+
+log = logging.getLogger(__name__)
+
+# How long `close()` waits for a call still running in the I/O thread (an
+# fsync, at worst a slow one) before it leaves the thread to finish alone.
+CLOSE_WAIT_S = 10.0
 
 
 class Disk(Protocol):
@@ -95,21 +108,29 @@ class _IoThread:
         """Run `fn` in the thread after everything queued, without waiting for it."""
         self._queue.put((fn, None, None))
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = 0.0) -> bool:
+        """Stop after everything queued; True if the thread has ended within `wait_s`."""
         self._queue.put(None)
+        if wait_s > 0:
+            self._thread.join(wait_s)
+        return not self._thread.is_alive()
 
 
 class OsDisk:
-    """Files in one directory of the local file system."""
+    """Files in one directory of the local file system, which it holds locked until closed."""
 
     def __init__(self, directory: str) -> None:
-        os.makedirs(directory, exist_ok=True)
+        # Before anything in the directory is read: DirectoryInUse if another disk has it.
+        self._lock = lock_directory(directory)
         self.directory = directory
         self._fds: dict[str, int] = {}  # files open for appending, kept open for the disk's life
         self._io: _IoThread | None = None
         self.syncs = 0
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if not self._lock.held:
+            # Closed: the directory may belong to another disk by now.
+            raise trio.ClosedResourceError(f"{self.directory}: the disk is closed")
         if self._io is None:
             self._io = _IoThread(f"disk {self.directory}")
         return await self._io.call(lambda: fn(*args))
@@ -188,18 +209,27 @@ class OsDisk:
             os.close(fd)
 
     def close(self) -> None:
+        """Close every file, then unlock the directory (a no-op once closed)."""
         fds = list(self._fds.values())
         self._fds.clear()
+        lock = self._lock
 
         def close_all() -> None:
-            for fd in fds:
-                os.close(fd)
+            try:
+                for fd in fds:
+                    os.close(fd)
+            finally:
+                lock.release()  # only now may another disk open these files
 
         if self._io is not None:
             # In the I/O thread, after any call still running there: closing
             # under a running write could hand its descriptor to another file.
+            # Waiting for it means the directory is free when close() returns
+            # (a replica restarted in this process locks it at once).
             self._io.submit(close_all)
-            self._io.stop()
+            if not self._io.stop(wait_s=CLOSE_WAIT_S):
+                log.warning("%s: a disk call still runs after %.0f s; the directory stays locked until it ends",
+                            self.directory, CLOSE_WAIT_S)
             self._io = None
         else:
             close_all()

@@ -4,6 +4,12 @@ The parts are the same objects that will run as separate processes; here
 they are served on an in-process transport that still encodes every message,
 so nothing here may hand one part an object of another. The nursery owns
 every part's tasks, and cancelling it stops them all.
+
+A data directory belongs to one process: the cluster locks it
+(`cluster.dirlock`) before it reads or writes anything there, and each
+journal replica's `OsDisk` locks the replica's own directory, so neither a
+second server nor a stray `journal.replica_main` can write these files.
+`close()` (which `run` ends with) closes the journal files, then unlocks.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import trio
 
 from adjudicator.role import Adjudicator
 from cluster.clock import Clock
+from cluster.dirlock import DirectoryLock, lock_directory
 from cluster.disk import Disk, MemoryDisk, OsDisk
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport
@@ -115,33 +122,23 @@ class EmbeddedCluster:
         self.clock = Clock(config.clock_error_ns)
         self.transport = InProcessTransport(encode_messages=config.encode_messages)
         topo = self.topology
-        if config.data_dir is not None:
-            os.makedirs(config.data_dir, exist_ok=True)
-            check_layout(config.data_dir, topo)
-        # Every journal runs 2f+1 replicas in this process, each with its own
-        # write-ahead files; they still talk only through the transport.
-        replica_config = journal_replica_config(config, topo.journal_replica_count)
         self.journal_replicas: list[list[JournalReplica]] = []
-        for j in range(topo.journal_count):
-            addresses = topo.journal_addresses(j)
-            replicas = []
-            for r in range(topo.journal_replica_count):
-                disk: Disk
-                if config.data_dir is None:
-                    disk = MemoryDisk()
-                else:
-                    disk = OsDisk(journal_replica_directory(config.data_dir, j, r))
-                replicas.append(
-                    JournalReplica(
-                        j, r, addresses, self.transport, self.clock, disk,
-                        config=replica_config, subscribers=topo.storage_subscribers(),
-                    )  # fmt: skip
-                )
-            self.journal_replicas.append(replicas)
-        self.storage_nodes = [
-            StorageNode(n, topo, self.transport, self.clock, config.data_dir)
-            for n in range(topo.storage_node_count)
-        ]
+        self._disks: list[Disk] = []
+        # Before anything in the data dir is read or written: DirectoryInUse if a process has it.
+        self._dir_lock: DirectoryLock | None = None
+        if config.data_dir is not None:
+            self._dir_lock = lock_directory(config.data_dir)
+        try:
+            if config.data_dir is not None:
+                check_layout(config.data_dir, topo)
+            self._make_journals(config)
+            self.storage_nodes = [
+                StorageNode(n, topo, self.transport, self.clock, config.data_dir)
+                for n in range(topo.storage_node_count)
+            ]
+        except BaseException:
+            self.close()
+            raise
         for replicas in self.journal_replicas:
             for replica in replicas:
                 self.transport.serve(replica.name, replica)
@@ -151,6 +148,29 @@ class EmbeddedCluster:
         # Adjudicators start after journal recovery, so their floor (the time
         # before which they know nothing) is above every recovered commit.
         self.adjudicators: list[Adjudicator] = []
+
+    def _make_journals(self, config: ClusterConfig) -> None:
+        topo = self.topology
+        # Every journal runs 2f+1 replicas in this process, each with its own
+        # write-ahead files; they still talk only through the transport.
+        replica_config = journal_replica_config(config, topo.journal_replica_count)
+        for j in range(topo.journal_count):
+            addresses = topo.journal_addresses(j)
+            replicas = []
+            for r in range(topo.journal_replica_count):
+                disk: Disk
+                if config.data_dir is None:
+                    disk = MemoryDisk()
+                else:
+                    disk = OsDisk(journal_replica_directory(config.data_dir, j, r))
+                self._disks.append(disk)
+                replicas.append(
+                    JournalReplica(
+                        j, r, addresses, self.transport, self.clock, disk,
+                        config=replica_config, subscribers=topo.storage_subscribers(),
+                    )  # fmt: skip
+                )
+            self.journal_replicas.append(replicas)
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         try:
@@ -169,9 +189,18 @@ class EmbeddedCluster:
                     await nursery.start(adjudicator.run)
                 task_status.started(self)
         finally:
-            for replicas in self.journal_replicas:
-                for replica in replicas:
-                    replica.close_files()
+            self.close()
+
+    def close(self) -> None:
+        """Close every journal file, then give the data directory up (a no-op once closed).
+
+        `run` ends with it; a caller that made a cluster and never ran it calls it.
+        """
+        for disk in self._disks:
+            disk.close()
+        if self._dir_lock is not None:
+            self._dir_lock.release()
+            self._dir_lock = None
 
     async def _run_replica(self, replica: JournalReplica, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         # Each replica in its own cancel scope, so that one can be killed alone.

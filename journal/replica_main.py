@@ -17,7 +17,10 @@ Flags override the file. Replica i serves `journal/<journal_id>/<i>` on the
 port of peers[i] and reaches the others at theirs. It prints one line,
 `journal replica <address> listening on <host>:<port>`, once it accepts calls;
 SIGINT or SIGTERM stop it (files are synced at every batch, so SIGKILL loses
-nothing acknowledged either).
+nothing acknowledged either). Its directory is locked while it runs
+(`cluster.dirlock`): a second process on the same --data-dir, or one on a
+directory `dsql serve` is using, stops at once with one line naming the
+holder's PID and exit status 2.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import tomllib
 import trio
 
 from cluster.clock import Clock
+from cluster.dirlock import DirectoryInUse
 from cluster.disk import OsDisk
 from cluster.tcp import TcpTransport
 from journal.paxos import PaxosConfig
@@ -75,6 +79,7 @@ def settings(argv: list[str] | None = None) -> dict:
 
 
 async def serve(values: dict) -> None:
+    disk = OsDisk(values["data_dir"])  # locks the directory before anything else is opened
     journal_id = int(values["journal_id"])
     index = int(values["index"])
     endpoints = [_endpoint(p) for p in values["peers"]]
@@ -88,7 +93,7 @@ async def serve(values: dict) -> None:
     )
     replica = JournalReplica(
         journal_id, index, addresses, transport, Clock(int(values["clock_error_ns"])),
-        OsDisk(values["data_dir"]), config=config, subscribers=tuple(values["subscribers"]),
+        disk, config=config, subscribers=tuple(values["subscribers"]),
     )  # fmt: skip
     transport.serve(addresses[index], replica)
     try:
@@ -111,7 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=values["log_level"].upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    trio.run(serve, values)
+    try:
+        trio.run(serve, values)
+    except DirectoryInUse as exc:
+        print(f"journal.replica_main: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -320,7 +320,8 @@ class _Client:
         if not parameters.get("database"):
             parameters["database"] = parameters["user"]  # PostgreSQL's default, applied before the QP sees it
         try:
-            self.session = session = await self.server.factory.open_session(parameters)
+            client = _client_address(self.stream)  # for pg_stat_activity
+            self.session = session = await self.server.factory.open_session(parameters, client)
             for name, value in session.startup_parameters().items():
                 self._write(m.ParameterStatus(name, value))
             self._write(m.BackendKeyData(session.process_id, session.secret_key))
@@ -598,3 +599,16 @@ class _Client:
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise _ClientGone() from exc
         self._sending = False
+
+
+def _client_address(stream: trio.abc.Stream) -> api.ClientAddress | None:
+    """Where a connection comes from; None if its stream has no socket (tests' memory streams)."""
+    if isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
+    try:
+        address = stream.socket.getpeername()
+    except (AttributeError, OSError):
+        return None
+    if isinstance(address, tuple):
+        return api.ClientAddress(address[0], address[1])
+    return api.ClientAddress(None, -1)  # a Unix-domain socket

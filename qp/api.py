@@ -247,12 +247,21 @@ class LoginRole:
     valid_until_us: int | None = None  # the password's expiry, µs since the Unix epoch
 
 
+@dataclass(frozen=True, slots=True)
+class ClientAddress:
+    """Where a connection comes from (pg_stat_activity's client_addr and client_port)."""
+
+    host: str | None  # None for a Unix-domain socket
+    port: int  # -1 for a Unix-domain socket, as PostgreSQL shows it
+
+
 class SessionFactory(Protocol):
     async def find_role(self, user: str) -> LoginRole | None:
         """The role a client names in its startup packet; None if there is no such role."""
 
-    async def open_session(self, startup: dict[str, str]) -> Session:
-        """Start a session for a StartupMessage's parameters (user, database, options, GUCs).
+    async def open_session(self, startup: dict[str, str], client: ClientAddress | None = None) -> Session:
+        """Start a session for a StartupMessage's parameters (user, database, options, GUCs),
+        from `client` (None when pgwire cannot tell).
 
         Raises SqlError with severity FATAL to refuse the connection. pgwire guarantees
         `user` is present and non-empty, fills an absent `database` with the user name

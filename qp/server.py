@@ -16,7 +16,7 @@ from typing import Any
 from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport
-from qp import roles
+from qp import api, roles
 from qp.catalog import NEXT_OID_KEY, RELATION_PREFIX, VERSION_KEY, CatalogSnapshot
 from qp.errors import SqlError
 from storage import keys
@@ -41,7 +41,7 @@ class QueryProcessor:
 
     # -- SessionFactory ----------------------------------------------------------
 
-    async def open_session(self, startup: dict[str, str]):
+    async def open_session(self, startup: dict[str, str], client: api.ClientAddress | None = None):
         from qp.session import Session
 
         if len(self.sessions) >= SESSIONS_MAX:
@@ -51,6 +51,7 @@ class QueryProcessor:
             raise SqlError("3D000", f'database "{database}" does not exist', severity="FATAL")
         await self._check_connection_limit(startup.get("user", ""))
         session = Session(self, next(self._pids), secrets.randbits(31), startup)
+        session.activity.client = client
         self.sessions[session.process_id] = session
         return session
 

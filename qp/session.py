@@ -43,6 +43,7 @@ import trio
 
 from cluster.timeslice import checkpoint_if_due
 from qp import api
+from qp.activity import Activity
 from qp.api import Column, CommandComplete, DataRows, EmptyQuery, Notice, ParameterStatus, RowDescription
 from qp.context import EvalContext
 from qp.ddl import (
@@ -161,6 +162,7 @@ class Session:
         self._interrupt: str | None = None  # "cancel" | "terminate"
         self._on_terminate: Callable[[], None] | None = None
         self.ctx = EvalContext()
+        self.activity = Activity(qp.clock)  # what pg_stat_activity shows (qp/activity.py)
         from qp.sequences import SessionSequences
 
         self.sequences = SessionSequences()
@@ -237,6 +239,7 @@ class Session:
     def _transaction_ended(self, commit: bool) -> None:
         """The transaction (a block or an implicit one) is over: keep or undo what it SET."""
         self._xact_open = False
+        self.activity.transaction_ended()
         self.end_setting_levels(1, commit)
         if self.savepoints:
             self.savepoints.clear()
@@ -250,6 +253,7 @@ class Session:
     def parameter_changes(self) -> list[ParameterStatus]:
         """Reported settings whose value differs from the last one sent (PostgreSQL's
         ReportChangedGUCOptions, run before each ReadyForQuery)."""
+        self.activity.waiting(self.transaction_status)  # where PostgreSQL reports the idle states too
         if not self._settings_touched:
             return []
         self._settings_touched = False
@@ -270,6 +274,7 @@ class Session:
         return api.TransactionStatus.IDLE
 
     async def simple_query(self, sql: str) -> AsyncIterator[api.Event]:
+        self.activity.running(sql)
         statements = parse(sql)
         if not statements:
             yield EmptyQuery()
@@ -305,6 +310,7 @@ class Session:
             raise
 
     async def parse(self, name: str, sql: str, param_oids: list[int]) -> None:
+        self.activity.running(sql)
         statements = parse(sql)
         if len(statements) > 1:
             raise SqlError("42601", "cannot insert multiple commands into a prepared statement")
@@ -384,6 +390,7 @@ class Session:
     async def execute(self, portal_name: str, max_rows: int) -> AsyncIterator[api.Event]:
         portal = self._portal(portal_name)
         self._statement_started()
+        self.activity.running_statement(portal.prepared.statement)
         try:
             if portal.prepared.kind == "copy" and portal.rows is None:
                 portal.rows, tail = [], []
@@ -763,6 +770,7 @@ class Session:
             # statement of the implicit transaction.
             self._xact_open = True
             self.ctx.transaction_timestamp_us = now_us
+            self.activity.transaction_started(now_us)
 
     async def _commit(self, txn: Transaction) -> None:
         """Commit, shielded from cancels and timeouts (PostgreSQL holds interrupts

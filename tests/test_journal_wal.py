@@ -49,7 +49,7 @@ async def test_a_torn_tail_is_cut_and_never_applied(tmp_path):
     with open(tmp_path / name, "ab") as f:
         f.write(torn[: len(torn) // 2])  # a crash in the middle of a write
     disk.close()
-    files = SegmentFiles(OsDisk(str(tmp_path)))
+    files = SegmentFiles(disk := OsDisk(str(tmp_path)))
     frames = await files.recover()
     state = wal.recover(frames)
     assert 1 in state.accepted and 2 not in state.accepted
@@ -57,6 +57,7 @@ async def test_a_torn_tail_is_cut_and_never_applied(tmp_path):
     assert (tmp_path / name).stat().st_size == sum(loc.length for loc, _ in frames), "the file is cut"
     # Appending after recovery continues from the cut.
     await files.write([wal.accept_record(2, 256, value(256, b"again"))], header)
+    disk.close()  # one disk per directory at a time (cluster.dirlock)
     state = wal.recover(await SegmentFiles(OsDisk(str(tmp_path))).recover())
     assert state.accepted[2][1] == value(256, b"again")
 

@@ -160,7 +160,7 @@ class FakeSessionFactory:
     async def find_role(self, user: str) -> api.LoginRole | None:
         return self.roles.get(user)
 
-    async def open_session(self, startup: dict[str, str]) -> FakeSession:
+    async def open_session(self, startup: dict[str, str], client: api.ClientAddress | None = None) -> FakeSession:
         if self.refuse is not None:
             raise self.refuse
         self.startups.append(startup)

@@ -10,8 +10,10 @@ session, so these relations are rebuilt for each scan (they are a few rows each)
 
 from __future__ import annotations
 
+from qp.activity import State
 from qp.pgcatalog import oids
 from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
+from qp.roles import session_role
 from qp.settings import DEFAULTS, READ_ONLY
 
 SESSION = Lifetime.SESSION
@@ -177,21 +179,38 @@ def _vartype(value: str) -> str:
     query_start:timestamptz state_change:timestamptz wait_event_type:text wait_event:text state:text
     backend_xid:xid backend_xmin:xid query_id:int8 query:text backend_type:text""", lifetime=SESSION)
 def pg_stat_activity(src: Source) -> list[tuple]:
-    """This process's sessions (dsql does not gather activity across processes)."""
+    """The client sessions of this process, from each one's `Activity` (qp/activity.py).
+
+    dsql does not gather activity across processes, runs no background
+    processes PostgreSQL would list, and has no transaction ids or query ids
+    (backend_xid, backend_xmin, query_id are NULL). As in PostgreSQL, a role
+    sees the details of its own sessions, a superuser those of every session;
+    for the others only who and where, with query `<insufficient privilege>`.
+    """
     me = src.session
     qp = getattr(me, "qp", None)
     sessions = list(getattr(qp, "sessions", {}).values()) if qp is not None else [me]
+    catalog, viewer = src.model.snapshot, session_user(src)
+    sees_all = session_role(catalog, viewer).superuser
     out = []
     for session in sorted(sessions, key=lambda s: s.process_id):
+        user = getattr(session, "user", None) or "postgres"
         settings = getattr(session, "settings", {}) or {}
-        in_block = bool(getattr(session, "block", False))
-        if session is me:
-            state = "active"
-        else:
-            state = "idle in transaction" if in_block else "idle"
-        out.append((oids.DATABASE_OID, oids.DATABASE_NAME, session.process_id, None, oids.BOOTSTRAP_SUPERUSER,
-                    getattr(session, "user", None), settings.get("application_name", ""), None, None, None,
-                    None, None, None, None, None, None, state, None, None, None, "", "client backend"))
+        who = (oids.DATABASE_OID, oids.DATABASE_NAME, session.process_id, None, session_role(catalog, user).oid,
+               user, settings.get("application_name", ""))
+        activity = getattr(session, "activity", None)
+        if activity is None or not (sees_all or user == viewer):
+            out.append((*who, None, None, None, None, None, None, None, None, None, None, None, None, None,
+                        "<insufficient privilege>", None))
+            continue
+        client = activity.client
+        waiting = activity.state is not State.ACTIVE  # an idle backend waits to read from its client
+        out.append((
+            *who, client.host if client else None, None, client.port if client else None,
+            activity.backend_start_us, activity.xact_start_us, activity.query_start_us, activity.state_change_us,
+            "Client" if waiting else None, "ClientRead" if waiting else None, activity.state.value,
+            None, None, None, activity.query, "client backend",
+        ))  # fmt: skip
     return out
 
 
