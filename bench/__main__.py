@@ -17,6 +17,9 @@ endpoint and moto's server instead, side by side (`--ddb-clients` processes).
 
 `journal_append` (bench/journal.py) measures the replicated journal alone:
 append throughput and p50/p99 on 3 replicas, beside the disk's fsync rate.
+
+`stall` (bench/stall.py): `SELECT 1` latency while another connection runs a
+CPU-bound query, and the journal elections dsql logged meanwhile.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from bench import dynamodb as ddb_bench
 from bench import journal as journal_bench
 from bench.pgbench import PGBENCH_WORKLOADS, run_pgbench_workload
 from bench.servers import DsqlServer, PostgresServer
+from bench.stall import elections, run_stall
 from bench.workloads import WORKLOADS, Result, run_workload
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -55,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(width=max(Console().width, 130))
-    known = [*WORKLOADS, *PGBENCH_WORKLOADS]
+    known = [*WORKLOADS, *PGBENCH_WORKLOADS, "stall"]
     every = [*known, *ddb_bench.WORKLOADS, *journal_bench.WORKLOADS]
     requested = [n for n in args.only.split(",") if n] or every
     unknown = [n for n in requested if n not in every]
@@ -96,6 +100,14 @@ def _run_postgres_side(names: list[str], args: argparse.Namespace, console: Cons
             pgbench_ready: set[str] = set()  # servers whose pgbench tables are loaded
             for name in names:
                 for label, server in (("dsql", dsql), ("postgres", postgres)):
+                    if name == "stall":
+                        before = elections(dsql.log_path)
+                        results[name][label] = asyncio.run(
+                            run_stall(server.dsn, args.seconds, args.warmup, console, label)
+                        )
+                        if label == "dsql":
+                            console.print(f"stall: journal elections during the run: {elections(dsql.log_path) - before}")
+                        continue
                     if name in PGBENCH_WORKLOADS:
                         results[name][label] = run_pgbench_workload(
                             name, server, label, args.connections, args.seconds, console, pgbench_ready
