@@ -47,6 +47,7 @@ from pathlib import Path
 
 import trio
 
+from cluster import heap, stallwatch
 from cluster.dirlock import DirectoryInUse
 from cluster.embedded import ClusterConfig, EmbeddedCluster, LayoutMismatch
 from cluster.topology import RangeMap, Topology, default_splits
@@ -108,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("-c", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                        help="a setting's server-wide default, as `postgres -c` (e.g. -c dsql.transaction_rows_max=10000)")
     serve.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    serve.add_argument("--log-stalls-ms", type=float, default=None, metavar="MS",
+                       help="log a warning, with the code responsible, whenever one task holds the server's "
+                       "thread longer than MS (default: off, or $DSQL_LOG_STALLS_MS)")
     serve.add_argument("--dynamodb-port", type=int, default=8000, help="port of the DynamoDB endpoint (0: off)")
     serve.add_argument(
         "--dynamodb-auth", choices=("off", "enforce"), default="off",
@@ -125,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def serve(args: argparse.Namespace) -> None:
+    stallwatch.install_from(args.log_stalls_ms)
     _configure_settings(args.settings)
     topology = _topology(args)
     config = ClusterConfig(
@@ -157,7 +162,8 @@ async def _serve_cluster(cluster: EmbeddedCluster, args: argparse.Namespace) -> 
     security = _security(args)
     password = _admin_password(args)
     async with trio.open_nursery() as nursery:
-        await nursery.start(cluster.run)
+        with heap.loading():  # checkpoints of millions of rows (cluster/heap.py)
+            await nursery.start(cluster.run)
         qp = QueryProcessor(cluster.clock, cluster.topology, cluster.transport)
         if password is not None:
             await qp.set_bootstrap_password(password)

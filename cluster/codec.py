@@ -93,7 +93,11 @@ def decode(data: bytes) -> Any:
 
 def decode_stream(file: Any) -> Iterator[Any]:
     """The objects of a file written as a sequence of `encode`d values, one at a time."""
-    unpacker = msgpack.Unpacker(
+    yield from unpacker(file)
+
+
+def unpacker(file: Any = None) -> msgpack.Unpacker:
+    """A streaming decoder (iterate it; without a file, `feed()` it bytes as they come)."""
+    return msgpack.Unpacker(
         file, use_list=False, raw=False, ext_hook=_ext_hook, strict_map_key=False, max_buffer_size=0
     )
-    yield from unpacker
