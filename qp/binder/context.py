@@ -85,6 +85,9 @@ class BindContext:
         # Where each string literal of the statement is (byte offsets), for
         # the error position of one its type rejects; by id, with the literal kept.
         self._literal_locations: dict[int, tuple[E.Const, int]] = {}
+        # Where each aggregate call is (byte offset), by its result's identity:
+        # PostgreSQL points at the inner call of two nested ones.
+        self.agg_locations: dict[int, int] = {}
 
     def note_literal(self, literal: E.Const, location: int | None) -> None:
         if location is not None and self.view_depth == 0:

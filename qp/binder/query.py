@@ -70,6 +70,7 @@ class FromSubquery:
     # the planner runs it once per row of those items.
     lateral_refs: frozenset[int] = frozenset()
     cte: bool = False  # a WITH query's reference (FOR UPDATE passes it by)
+    cte_def: Any = None  # CteDef: the WITH query it reads (shared by all its references)
 
 
 @dataclass
@@ -97,14 +98,28 @@ class FromWorkTable:
     alias: str
 
 
-@dataclass
+@dataclass(eq=False)
 class CteDef:
+    """A WITH query, bound once where it is defined.
+
+    Every reference reads the one bound `query` under column identities of its
+    own. The planner decides, as PostgreSQL 12+ does, whether the references
+    share one evaluation (MATERIALIZED, referenced more than once, recursive
+    and referenced more than once, or volatile) or each runs the query inline;
+    `refcount` counts the references found while binding the statement.
+    """
+
     name: str
     node: dict
     names: list[str]
-    parent: Any
+    parent: Any  # the scope its query sees (that of the level enclosing its WITH)
     visible: dict
     recursive: bool = False
+    materialized: str = "default"  # default | always | never
+    owner: Any = None  # the scope of the query whose WITH defines it
+    query: Any = None  # the bound query (BoundQuery)
+    refcount: int = 0
+    fold_error: Exception | None = None  # a constant's error, raised if the query is referenced
 
 
 @dataclass
@@ -252,15 +267,31 @@ class QueryBinder:
                 raise SqlError("0A000", "SEARCH and CYCLE clauses are not supported")
             visible = scope.all_ctes()
             aliases = string_list(cte.get("aliascolnames"))
+            materialized = {"CTEMaterializeAlways": "always", "CTEMaterializeNever": "never"}.get(
+                cte.get("ctematerialized", ""), "default")
             definition = CteDef(name, cte["ctequery"], aliases, scope.parent, visible,
-                                recursive and _references(cte["ctequery"], name))
-            # Bound here to check it and learn its column names; bound again at
-            # each reference so that every use gets its own column identities.
-            query = self._bind_cte(definition)
+                                recursive and _references(cte["ctequery"], name), materialized, scope)
+            # Bound once, here; each reference reads this query under its own column identities.
+            try:
+                query = self._bind_cte(definition)
+            except SqlError as exc:
+                # PostgreSQL plans (and so folds the constants of) only the WITH
+                # queries that are referenced: `WITH x AS (SELECT 1/0) SELECT 1`
+                # is fine. Bound again with folding errors left for run time, the
+                # query is good unless something else is wrong with it; its first
+                # reference raises the folding error.
+                self.bc.lenient += 1
+                try:
+                    query = self._bind_cte(definition)
+                finally:
+                    self.bc.lenient -= 1
+                definition.fold_error = exc
             names = aliases or list(query.names)
             if len(names) > len(query.names):
                 raise SqlError("42P10", f'WITH query "{name}" has {len(query.names)} columns available but {len(names)} columns specified')
+            query.names = list(names) + list(query.names[len(names):])
             definition.names = names
+            definition.query = query
             scope.ctes[name] = definition
 
     def _bind_cte(self, cte: CteDef) -> BoundQuery:
@@ -301,6 +332,7 @@ class QueryBinder:
     def _bind_select(self, body: dict, scope: Scope, keep_unknown: bool = False) -> BoundSelect:
         bc = self.bc
         level = QueryLevel()
+        scope.level = level
         binder = ExprBinder(bc, scope, level, self._subquery_binder)
         from_tree = self._bind_from_list(body.get("fromClause", ()), scope, binder)
         query = BoundSelect(names=[], target_cids=[], from_=from_tree)
@@ -711,7 +743,7 @@ class QueryBinder:
             for item in scope.items
         ]
         return Scope(items=items, parent=scope.parent, using_columns=list(scope.using_columns),
-                     inherited_ctes=scope.all_ctes())
+                     inherited_ctes=scope.all_ctes(), agg_error="FROM clause of their own query level")
 
     def _subquery_item(self, query: BoundQuery, alias_node: dict | None, alias: str, scope: Scope,
                        lateral: Scope | None = None) -> FromSubquery:
@@ -751,10 +783,22 @@ class QueryBinder:
                 scope.items.append(RangeItem(alias, columns))
                 scope.item_named(alias)
                 return FromWorkTable(cte, cids, alias)
-            query = self._bind_cte(cte)
-            query.names = list(cte.names) + list(query.names[len(cte.names):])
-            item = self._subquery_item(query, alias_node, alias, scope)
+            if cte.fold_error is not None:
+                raise cte.fold_error
+            cte.refcount += 1
+            item = self._subquery_item(cte.query, alias_node, alias, scope)
             item.cte = True
+            item.cte_def = cte
+            # The WITH query reads values of the levels enclosing its definition:
+            # every level from this reference up to the definition needs them.
+            refs = cte.query.outer_refs
+            if refs:
+                for level in scope.chain()[1:]:
+                    if level is cte.parent:
+                        break
+                    level.outer_refs |= refs
+                    if level is cte.owner:
+                        break
             return item
         table = None
         if schema is None and self.bc.resolve_special_relation is not None:
@@ -839,8 +883,9 @@ class QueryBinder:
         # its arguments may read the FROM items to its left, and enclosing
         # queries' columns, which this query then depends on.
         lateral = self._lateral_scope(scope)
+        lateral.agg_error = "functions in FROM"
         outside = Scope(parent=lateral, inherited_ctes=scope.all_ctes())
-        inner = ExprBinder(self.bc, outside, QueryLevel(what="FROM"), self._subquery_binder)
+        inner = ExprBinder(self.bc, outside, QueryLevel(what="functions in FROM"), self._subquery_binder)
         args = [inner.bind(a) for a in fc.get("args", ())]
         scope.outer_refs |= lateral.outer_refs
         lateral_refs = frozenset(outside.outer_refs - lateral.outer_refs)

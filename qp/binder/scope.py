@@ -10,6 +10,7 @@ COALESCE of both sides), so later stages never see names.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from qp import expr as E
 from qp.errors import SqlError
@@ -63,6 +64,37 @@ class Scope:
     # FROM items that exist but may not be referenced from here (a subquery's
     # siblings without LATERAL): only for PostgreSQL's hint when a name misses.
     invisible: list[RangeItem] = field(default_factory=list)
+    # The clause being bound at this query level (a QueryLevel): where an
+    # aggregate over this level's columns, found in a subquery, is computed.
+    level: Any = None
+    # Set on the scope a LATERAL item sees of its own query level: an aggregate
+    # over those columns would belong to that level but sits in its FROM clause.
+    agg_error: str | None = None
+    # Aggregates computed at this level (their result identities): their
+    # results count as this level's columns when an enclosing aggregate is placed.
+    agg_cids: set[int] = field(default_factory=set)
+
+    def chain(self) -> list[Scope]:
+        """This scope, then each enclosing one."""
+        out: list[Scope] = []
+        scope: Scope | None = self
+        while scope is not None:
+            out.append(scope)
+            scope = scope.parent
+        return out
+
+    def owns(self, cid: int) -> bool:
+        """Whether column identity `cid` is one of this level's own (FROM items, USING, aggregates)."""
+        if cid in self.agg_cids:
+            return True
+        for column in self.using_columns:
+            if isinstance(column.expr, E.ColumnRef) and column.expr.cid == cid:
+                return True
+        for item in self.items:
+            for column in item.columns:
+                if isinstance(column.expr, E.ColumnRef) and column.expr.cid == cid:
+                    return True
+        return False
 
     def all_ctes(self) -> dict:
         return {**self.inherited_ctes, **self.ctes}

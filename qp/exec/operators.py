@@ -168,10 +168,11 @@ class Empty(Operator):
 
 
 class ValuesOp(Operator):
-    def __init__(self, rows: list[list[E.Expr]], cids: list[int], sublinks: SublinkSlots) -> None:
+    def __init__(self, rows: list[list[E.Expr]], cids: list[int], sublinks: SublinkSlots,
+                 outer_positions: dict[int, int] | None = None) -> None:
         self.cids = cids
         self.sublinks = sublinks
-        layout = Layout([], None)
+        layout = Layout([], outer_positions)
         self._rows = [compile_row(r, layout) for r in rows]
 
     async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
@@ -348,11 +349,13 @@ class ProjectSet(Operator):
         return "ProjectSet"
 
 class Limit(Operator):
-    def __init__(self, child: Operator, limit: E.Expr | None, offset: E.Expr | None) -> None:
+    def __init__(self, child: Operator, limit: E.Expr | None, offset: E.Expr | None,
+                 outer_positions: dict[int, int] | None = None) -> None:
         self.child = child
         self.cids = child.cids
-        self._limit = compile_scalar(limit, Layout([])) if limit is not None else None
-        self._offset = compile_scalar(offset, Layout([])) if offset is not None else None
+        layout = Layout([], outer_positions)  # a correlated subquery's LIMIT may read the enclosing row
+        self._limit = compile_scalar(limit, layout) if limit is not None else None
+        self._offset = compile_scalar(offset, layout) if offset is not None else None
 
     async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
         limit = self._limit((), rc.frame) if self._limit else None

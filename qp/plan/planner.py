@@ -38,7 +38,9 @@ from qp.binder.query import (
     FromWorkTable,
 )
 from qp.errors import SqlError
+from qp.exec.append import Append
 from qp.exec.compile import Layout, compile_row, compile_scalar, has_sublinks
+from qp.exec.cte_scan import CteScan
 from qp.exec.operators import (
     Distinct,
     Empty,
@@ -62,6 +64,7 @@ from qp.exec.operators import (
     WorkTableScan,
 )
 from qp.plan.access import plan_table
+from qp.plan.ctes import must_materialize
 from qp.types import UNKNOWN, group_key, sort_key
 
 DEFAULT_RULES = frozenset({"pushdown", "hash_join", "access_paths"})
@@ -70,9 +73,16 @@ _INT_FAMILY = frozenset({20, 21, 23})
 
 
 class Planner:
-    def __init__(self, outer_positions: dict[int, int] | None = None, rules: frozenset[str] = DEFAULT_RULES) -> None:
+    def __init__(self, outer_positions: dict[int, int] | None = None, rules: frozenset[str] = DEFAULT_RULES,
+                 cte_plans: dict[int, Operator] | None = None) -> None:
         self.outer_positions = outer_positions or {}
         self.rules = rules
+        # Plans of materialized WITH queries, by definition: planned once per statement.
+        self.cte_plans: dict[int, Operator] = cte_plans if cte_plans is not None else {}
+
+    def _nested(self, outer_positions: dict[int, int]) -> Planner:
+        """A planner for a query nested in this one (a subquery, a LATERAL item)."""
+        return Planner(outer_positions, self.rules, self.cte_plans)
 
     # -- queries -------------------------------------------------------------------
 
@@ -136,7 +146,7 @@ class Planner:
             types = {cid: t.type for cid, t in zip(q.target_cids, q.targets, strict=True)}
             op = Distinct(op, [group_key(types[c]) for c in q.distinct_on], list(q.distinct_on))
         if q.limit is not None or q.offset is not None:
-            op = Limit(op, q.limit, q.offset)
+            op = Limit(op, q.limit, q.offset, self.outer_positions)
         if q.hidden:
             op = FilterProject(op, None, [E.ColumnRef(c, UNKNOWN) for c in q.target_cids], list(q.target_cids),
                                SublinkSlots([]), self.outer_positions)
@@ -151,17 +161,28 @@ class Planner:
         return WindowAgg(op, windows, self.outer_positions)
 
     def _plan_values(self, q: BoundValues) -> Operator:
-        rows = []
-        slots_all = SublinkSlots([])
-        for row in q.rows:
-            exprs, slots = self.prepare_sublinks(row, [])
-            if slots:
-                if len(q.rows) > 1:
-                    raise SqlError("0A000", "subqueries inside a multi-row VALUES list are not supported")
-                slots_all = slots
-            rows.append(exprs)
-        op: Operator = ValuesOp(rows, list(q.target_cids), slots_all)
+        prepared = [self.prepare_sublinks(row, []) for row in q.rows]
+        cids = list(q.target_cids)
+        op: Operator
+        if len(prepared) > 1 and any(slots for _, slots in prepared):
+            # Each row evaluates its own subqueries: one VALUES operator per row, in order.
+            op = Append([ValuesOp([exprs], cids, slots, self.outer_positions) for exprs, slots in prepared], cids)
+        else:
+            slots = prepared[0][1] if prepared else SublinkSlots([])
+            op = ValuesOp([exprs for exprs, _ in prepared], cids, slots, self.outer_positions)
         return self._order_limit(op, q)
+
+    def _cte_scan(self, tree: FromSubquery) -> Operator:
+        """A reference to a WITH query evaluated once for all its references."""
+        cte = tree.cte_def
+        outer = sorted(cte.query.outer_refs)
+        plan = self.cte_plans.get(id(cte))
+        if plan is None:
+            plan = self._nested({cid: i for i, cid in enumerate(outer)}).plan_query(cte.query)
+            self.cte_plans[id(cte)] = plan
+        missing = [cid for cid in outer if cid not in self.outer_positions]
+        assert not missing, f"WITH query {cte.name} reads outer columns {missing} not passed here"
+        return CteScan(cte, plan, list(tree.cids), [self.outer_positions[cid] for cid in outer])
 
     def _plan_setop(self, q: BoundSetOp) -> Operator:
         left = self._side(q.left, q.left_casts, q.target_cids)
@@ -179,7 +200,7 @@ class Planner:
         if q.order_by:
             op = Sort(op, [(k.cid, sort_key(k.type), k.desc, k.nulls_first) for k in q.order_by])
         if q.limit is not None or q.offset is not None:
-            op = Limit(op, q.limit, q.offset)
+            op = Limit(op, q.limit, q.offset, self.outer_positions)
         return op
 
     # -- FROM --------------------------------------------------------------------------
@@ -203,7 +224,9 @@ class Planner:
         if isinstance(tree, FromJoin):
             return self._plan_join(tree, conjuncts, needed)
         if isinstance(tree, FromSubquery):
-            sub = Planner(self.outer_positions, self.rules).plan_query(tree.query)
+            if tree.cte_def is not None and must_materialize(tree.cte_def):
+                return self._cte_scan(tree), conjuncts
+            sub = self._nested(self.outer_positions).plan_query(tree.query)
             return Rename(sub, list(tree.cids)), conjuncts
         if isinstance(tree, FromFunction):
             record = bool(tree.call.type.fields)
@@ -280,7 +303,7 @@ class Planner:
         positions = dict(self.outer_positions)
         for cid in lateral:
             positions[cid] = len(positions)
-        right, right_rest = Planner(positions, self.rules)._plan_from(j.right, [], needed)
+        right, right_rest = self._nested(positions)._plan_from(j.right, [], needed)
         assert not right_rest
         cond = E.and_all(conds)
         slots = SublinkSlots([])
@@ -345,7 +368,7 @@ class Planner:
                 return e
             outer = sorted(e.query.outer_refs)
             sub_positions = {cid: i for i, cid in enumerate(outer)}
-            plan = Planner(sub_positions, self.rules).plan_query(e.query)
+            plan = self._nested(sub_positions).plan_query(e.query)
             layout = Layout(input_cids, self.outer_positions)
             extractor = None
             if outer:
