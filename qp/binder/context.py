@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qp import expr as E
+from qp.binder.collation import Collations
 from qp.catalog import CatalogSnapshot
 from qp.context import EvalContext
 from qp.errors import SqlError
@@ -88,6 +89,8 @@ class BindContext:
         # Where each aggregate call is (byte offset), by its result's identity:
         # PostgreSQL points at the inner call of two nested ones.
         self.agg_locations: dict[int, int] = {}
+        # Explicit COLLATE clauses seen so far, for PostgreSQL's conflict rules.
+        self.collations = Collations()
 
     def note_literal(self, literal: E.Const, location: int | None) -> None:
         if location is not None and self.view_depth == 0:

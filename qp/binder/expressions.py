@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from qp import expr as E
+from qp.binder.collation import check_collatable, resolve_collation
 from qp.binder.context import AggCall, BindContext, QueryLevel
 from qp.binder.scope import Scope
 from qp.errors import SqlError, locate
@@ -203,7 +204,10 @@ class ExprBinder:
             raise SqlError("0A000", f"{kind} expressions are not supported")
         body = node_body(node)
         try:
-            return method(body)
+            result = method(body)
+            if self.bc.collations:  # nothing to check until a COLLATE clause was seen
+                self.bc.collations.derive(kind, body, result.type)
+            return result
         except SqlError as exc:
             # The innermost node that fails names the place (a missing column's
             # reference, an unknown function's call, an operator's symbol).
@@ -299,10 +303,18 @@ class ExprBinder:
             raise
 
     def b_CollateClause(self, n: dict) -> E.Expr:
-        collation = string_list(n.get("collname"))
-        if collation and collation[-1].lower() not in ("c", "posix", "default", "ucs_basic"):
-            raise SqlError("0A000", f'collation "{collation[-1]}" is not supported; dsql uses the "C" collation')
-        return self.bind(n["arg"])
+        """`expr COLLATE name`: the value unchanged (every collation dsql has sorts as C),
+        checked as PostgreSQL's transformCollateClause does."""
+        arg = self.bind(n["arg"])
+        check_collatable(arg.type)
+        location = n.get("location") if self.bc.view_depth == 0 else None
+        try:
+            collation = resolve_collation(string_list(n.get("collname")))
+        except SqlError as exc:
+            exc.location = location
+            raise
+        self.bc.collations.note(n, collation, location)
+        return arg
 
     def b_SQLValueFunction(self, n: dict) -> E.Expr:
         op = n.get("op", "")

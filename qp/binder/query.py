@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qp import expr as E
+from qp.binder.collation import setop_collations
 from qp.binder.context import AggCall, BindContext, QueryLevel  # noqa: F401 (AggCall: part of BoundSelect)
 from qp.binder.expressions import ExprBinder, SetReturning, assert_no_sets, coerce, resolve_unknown
 from qp.binder.scope import RangeItem, Scope, ScopeColumn
@@ -618,6 +619,8 @@ class QueryBinder:
         width = len(rows[0])
         if any(len(r) != width for r in rows):
             raise SqlError("42601", "VALUES lists must all be the same length")
+        if self.bc.collations:
+            setop_collations(self.bc.collations, body)
         types = []
         for col in range(width):
             t = common_type([r[col].type for r in rows], "VALUES")
@@ -641,6 +644,8 @@ class QueryBinder:
             raise SqlError("0A000", f"FOR {strength} is not allowed with UNION/INTERSECT/EXCEPT")
         left = self.bind_query({"SelectStmt": body["larg"]}, scope.parent, scope.all_ctes(), keep_unknown=True)
         right = self.bind_query({"SelectStmt": body["rarg"]}, scope.parent, scope.all_ctes(), keep_unknown=True)
+        if self.bc.collations:
+            setop_collations(self.bc.collations, body)
         scope.outer_refs |= left.outer_refs | right.outer_refs
         lt, rt = left.output_types(), right.output_types()
         if len(lt) != len(rt):

@@ -25,6 +25,7 @@ from qp.exec.compile import (
     compile_scalar,
 )
 from qp.exec.runtime import SCAN_CACHE_ROWS_MAX, RunContext
+from qp.types import group_key
 from storage.mvcc import project
 
 BATCH_ROWS = 1024
@@ -855,6 +856,9 @@ class HashAggregate(Operator):
             self._arg_slices.append((start, start + len(agg.args), filter_pos, order_keys))
         self._ngroup = len(group_exprs)
         self._inputs = compile_row(inputs, layout) if self.sublinks else compile_batch(inputs, None, layout)
+        # DISTINCT compares argument values as PostgreSQL's equality does (arrays, numerics, floats).
+        self._distinct_keys = [_distinct_key_fn([a.type for a in agg.args]) if agg.distinct else None
+                               for agg in aggregates]
 
     async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
         frame = rc.frame
@@ -890,7 +894,8 @@ class HashAggregate(Operator):
                     if needs_state and (agg.distinct or agg.order):
                         acc, seen, pending = state[i]
                         if agg.distinct:
-                            dkey = args
+                            key_fn = self._distinct_keys[i]
+                            dkey = args if key_fn is None else key_fn(args)
                             if dkey in seen:
                                 continue
                             seen.add(dkey)
@@ -940,6 +945,13 @@ class HashAggregate(Operator):
 
     def details(self) -> list[str]:
         return [f"Aggregates: {', '.join(a.name for a in self.aggregates)}"] if self.aggregates else []
+
+def _distinct_key_fn(types: list) -> Callable[[tuple], tuple] | None:
+    fns = [group_key(t) for t in types]
+    if not any(fns):
+        return None
+    return lambda args: tuple(fn(v) if fn is not None and v is not None else v for fn, v in zip(fns, args, strict=True))
+
 
 # -- storage access ---------------------------------------------------------------------------
 
