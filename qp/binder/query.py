@@ -229,6 +229,8 @@ class QueryBinder:
         # FROM items a LATERAL item to their right may not read (the left side of a
         # RIGHT or FULL join, a DML target), by id: the error a reference gets, by alias.
         self.lateral_blocked: dict[int, Callable[[str], SqlError]] = {}
+        # Each join's output columns (USING columns merged, then the rest), by id.
+        self._join_outputs: dict[int, tuple[FromJoin, list[ScopeColumn]]] = {}
 
     # Entry point for any query node (SelectStmt), possibly nested.
     def bind_with(self, with_clause: dict | None, parent: Scope | None = None) -> dict:
@@ -334,6 +336,7 @@ class QueryBinder:
         bc = self.bc
         level = QueryLevel()
         scope.level = level
+        scope.star_columns = []
         binder = ExprBinder(bc, scope, level, self._subquery_binder)
         from_tree = self._bind_from_list(body.get("fromClause", ()), scope, binder)
         query = BoundSelect(names=[], target_cids=[], from_=from_tree)
@@ -709,7 +712,10 @@ class QueryBinder:
     def _bind_from_list(self, items: list, scope: Scope, binder: ExprBinder) -> Any:
         tree = None
         for item in items:
+            before = len(scope.items)
             node = self._bind_from_item(item, scope, binder)
+            if scope.star_columns is not None:
+                scope.star_columns += self._side_columns(node, scope.items[before:])
             tree = node if tree is None else FromJoin("inner", tree, node, None)
         return tree
 
@@ -754,8 +760,7 @@ class QueryBinder:
                        lateral: Scope | None = None) -> FromSubquery:
         colnames = string_list((alias_node or {}).get("colnames"))
         names = list(query.names)
-        if len(colnames) > len(names):
-            raise SqlError("42P10", f'table "{alias}" has {len(names)} columns available but {len(colnames)} columns specified')
+        _check_alias_count(alias, len(names), colnames)
         names[: len(colnames)] = colnames
         types = query.output_types()
         cids = [self.bc.new_cid(n) for n in names]
@@ -825,6 +830,7 @@ class QueryBinder:
             raise locate(SqlError("42P01", f'relation "{qualified}" does not exist'), body.get("location"))
         self.bc.tables_read.add(table.oid)
         colnames = string_list((alias_node or {}).get("colnames"))
+        _check_alias_count(alias, len(table.live_columns), colnames)
         cids: list[int | None] = []
         columns = []
         live = 0
@@ -860,6 +866,7 @@ class QueryBinder:
 
     def _virtual_item(self, relation: Any, alias_node: dict | None, alias: str, scope: Scope) -> FromVirtual:
         colnames = string_list((alias_node or {}).get("colnames"))
+        _check_alias_count(alias, len(relation.columns), colnames)
         cids, columns = [], []
         for i, (name, typ) in enumerate(relation.columns):
             shown = colnames[i] if i < len(colnames) else name
@@ -908,6 +915,7 @@ class QueryBinder:
             out = [(_OUT_COLUMN_NAMES.get(name) or (alias if alias_node else name), rtype)]
         if body.get("ordinality"):
             out.append(("ordinality", INT8))
+        _check_alias_count(alias, len(out), colnames)
         names = [colnames[i] if i < len(colnames) else n for i, (n, _) in enumerate(out)]
         if not resolved.returns_set:
             raise SqlError("0A000", f"function {name}() in FROM must return a set")
@@ -943,49 +951,86 @@ class QueryBinder:
             for key in blocked:
                 del self.lateral_blocked[key]
         left_items, right_items = scope.items[before:middle], scope.items[middle:]
+        # What each side offers the join: a nested join's own output (its USING
+        # columns merged), or a relation's columns.
+        left_out = self._side_columns(left, left_items)
+        right_out = self._side_columns(right, right_items)
         condition = None
         using = string_list(body.get("usingClause"))
         if body.get("isNatural"):
-            left_names = [c.name for it in left_items for c in it.columns if not c.whole_row]
-            right_names = {c.name for it in right_items for c in it.columns if not c.whole_row}
-            using = [n for n in left_names if n in right_names]
+            right_names = {c.name for c in right_out}
+            using = [c.name for c in left_out if c.name in right_names]
+        merged_columns: list[ScopeColumn] = []
         if using:
             conds = []
-            merged_columns = []
-            for name in using:
-                lcol = _find_unique(left_items, name, "left")
-                rcol = _find_unique(right_items, name, "right")
+            consumed: list[ScopeColumn] = []
+            for i, name in enumerate(using):
+                if name in using[:i]:
+                    raise SqlError("42701", f'column name "{name}" appears more than once in USING clause')
+                lcol = _find_unique(left_out, name, "left")
+                rcol = _find_unique(right_out, name, "right")
                 conds.append(binder.operator("=", lcol.expr, rcol.expr))
+                # PostgreSQL's buildMergedJoinVar: the common type, from the side that
+                # is never null-extended (both, through COALESCE, for FULL).
+                typ = common_type([lcol.expr.type, rcol.expr.type], "JOIN/USING")
                 if kind == "full":
-                    typ = common_type([lcol.expr.type, rcol.expr.type], "JOIN/USING")
                     merged = E.Coalesce((coerce(lcol.expr, typ, self.bc), coerce(rcol.expr, typ, self.bc)), typ)
                 else:
-                    merged = rcol.expr if kind == "right" else lcol.expr
+                    merged = coerce(rcol.expr if kind == "right" else lcol.expr, typ, self.bc)
                 merged_columns.append(ScopeColumn(name, merged))
+                consumed += [lcol, rcol]
                 for it in left_items + right_items:
                     it.merged_away.add(name)
-            scope.using_columns = merged_columns + scope.using_columns
+            # A nested join's merged column consumed here is now this join's.
+            scope.using_columns = merged_columns + [c for c in scope.using_columns
+                                                    if not any(c is k for k in consumed)]
             condition = E.and_all(conds)
         elif "quals" in body:
             saved = binder.level.what
             binder.level.what = "JOIN conditions"
             condition = binder.bind_bool(body["quals"], "JOIN/ON")
             binder.level.what = saved
+        output = merged_columns + [c for c in left_out if c.name not in using] + [
+            c for c in right_out if c.name not in using]
+        using_alias = body.get("join_using_alias")
+        if using_alias:
+            # `USING (x) AS j` names the merged columns only; the joined names stay visible.
+            name = using_alias["aliasname"]
+            scope.items.append(RangeItem(name, [ScopeColumn(c.name, c.expr) for c in merged_columns],
+                                         merged_away=set(using)))
+            scope.item_named(name)
         alias_node = body.get("alias")
         if alias_node:
-            # A join alias hides the joined items' own names.
-            columns = [c for c in scope.using_columns if c.name in using] + [
-                c for it in left_items + right_items for c in it.columns if c.name not in using and not c.whole_row
-            ]
+            # A join alias hides the joined items' own names (and may rename the columns).
+            name = alias_node["aliasname"]
+            colnames = string_list(alias_node.get("colnames"))
+            if len(colnames) > len(output):
+                raise SqlError("42P10", f'join expression "{name}" has {len(output)} columns available but '
+                                        f"{len(colnames)} columns specified")
+            output = [ScopeColumn(colnames[i] if i < len(colnames) else c.name, c.expr)
+                      for i, c in enumerate(output)]
+            scope.using_columns = [c for c in scope.using_columns if not any(c is m for m in merged_columns)]
             del scope.items[before:]
-            scope.items.append(RangeItem(alias_node["aliasname"], columns))
-        return FromJoin(kind, left, right, condition)
+            scope.items.append(RangeItem(name, output))
+            scope.item_named(name)
+        tree = FromJoin(kind, left, right, condition)
+        self._join_outputs[id(tree)] = (tree, output)
+        return tree
+
+    def _side_columns(self, tree: Any, items: list[RangeItem]) -> list[ScopeColumn]:
+        """The columns one side of a join (or one FROM entry) offers, in order."""
+        found = self._join_outputs.get(id(tree))
+        if found is not None and found[0] is tree:
+            return found[1]
+        return [c for it in items for c in it.columns if not c.hidden]
 
     def _expand_star(self, node: dict, scope: Scope) -> list[tuple[str, E.Expr]]:
         names = string_list(node["ColumnRef"].get("fields"))
         if len(names) == 1:
             if not scope.items:
                 raise SqlError("42601", "SELECT * with no tables specified is not valid")
+            if scope.star_columns is not None:  # a SELECT's FROM entries, in order
+                return [(c.name, c.expr) for c in scope.star_columns]
             out = [(c.name, c.expr) for c in scope.using_columns]
             for item in scope.items:
                 out += [(c.name, c.expr) for c in item.columns if not c.hidden and c.name not in item.merged_away]
@@ -1026,8 +1071,15 @@ def _references(node: Any, name: str) -> bool:
     return False
 
 
-def _find_unique(items: list[RangeItem], name: str, side: str) -> ScopeColumn:
-    found = [c for it in items for c in it.columns if c.name == name and not c.whole_row]
+def _check_alias_count(alias: str, available: int, colnames: list[str]) -> None:
+    """More column aliases than the relation has columns (PostgreSQL's buildRelationAliases)."""
+    if len(colnames) > available:
+        raise SqlError("42P10", f'table "{alias}" has {available} columns available but {len(colnames)} columns '
+                                "specified")
+
+
+def _find_unique(columns: list[ScopeColumn], name: str, side: str) -> ScopeColumn:
+    found = [c for c in columns if c.name == name]
     if not found:
         raise SqlError("42703", f'column "{name}" specified in USING clause does not exist in {side} table')
     if len(found) > 1:

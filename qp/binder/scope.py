@@ -70,6 +70,9 @@ class Scope:
     # Set on the scope a LATERAL item sees of its own query level: an aggregate
     # over those columns would belong to that level but sits in its FROM clause.
     agg_error: str | None = None
+    # A SELECT's FROM entries' columns, in order, for `*` (a join's USING columns
+    # first, once); None where `*` is made from the items (DML scopes).
+    star_columns: list[ScopeColumn] | None = None
     # Aggregates computed at this level (their result identities): their
     # results count as this level's columns when an enclosing aggregate is placed.
     agg_cids: set[int] = field(default_factory=set)
@@ -168,10 +171,7 @@ class Scope:
     def _lookup_here(self, names: list[str]) -> E.Expr | None:
         if len(names) == 1:
             name = names[0]
-            for column in self.using_columns:
-                if column.name == name:
-                    return column.expr
-            matches = []
+            matches = [column for column in self.using_columns if column.name == name]
             for item in self.items:
                 if name in item.merged_away:
                     continue
