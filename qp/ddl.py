@@ -143,10 +143,16 @@ def _check_collation(column_def: dict, column_type: Any) -> None:
     location = clause.get("location")
     try:
         check_collatable(column_type, unknown_ok=False)
-        resolve_collation(string_list(clause.get("collname")))
+        name = resolve_collation(string_list(clause.get("collname")))
     except SqlError as exc:
         exc.location = location
         raise
+    if name not in ("default", "C"):
+        # dsql keeps no collation per column. "C" and the default sort the same and never
+        # conflict (the default yields to any other); two different non-default column
+        # collations meeting in a comparison are an error in PostgreSQL that dsql could not see.
+        raise SqlError("0A000", f'column collation "{name}" is not supported: dsql columns use the default '
+                                'collation (C); use COLLATE "C" or none')
 
 
 def _schema_of(relation: dict) -> str:
@@ -565,6 +571,9 @@ async def create_index(body: dict, txn, catalog: CatalogSnapshot, *, asynchronou
         position = table.column_index(name)
         if position is None:
             raise SqlError("42703", f'column "{name}" does not exist')
+        if elem.get("collation"):  # every collation sorts as C: only checked
+            check_collatable(table.columns[position].type, unknown_ok=False)
+            resolve_collation(string_list(elem["collation"]))
         require_key_type(table.columns[position], "an index")
         columns.append(position)
     if len(columns) > COLUMNS_PER_KEY_MAX:

@@ -64,11 +64,13 @@ class TableContext:
 
 
 def target_context(bc: BindContext, relation: dict, ctes: dict | None = None) -> TableContext:
-    scope = Scope(inherited_ctes=ctes or {})
+    scope = Scope()
     binder = QueryBinder(bc)
     if bc.catalog.find_view(relation["relname"]) is not None and relation.get("schemaname") in (None, "public"):
         raise SqlError("0A000", f'cannot change view "{relation["relname"]}": views are read-only (as in DSQL)')
+    # The target is always a table, even one a WITH query's name would hide.
     item = binder._bind_range_var(relation, scope)
+    scope.inherited_ctes = ctes or {}
     if not isinstance(item, FromTable):
         raise SqlError("42809", f'cannot change relation "{relation["relname"]}"')
     if item.table.kind != "table":

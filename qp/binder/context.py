@@ -89,6 +89,9 @@ class BindContext:
         # Where each aggregate call is (byte offset), by its result's identity:
         # PostgreSQL points at the inner call of two nested ones.
         self.agg_locations: dict[int, int] = {}
+        # Each scalar subquery's first output name, by its SubLink node (kept with
+        # it): the default name of a select-list column that is one.
+        self.sublink_names: dict[int, tuple[dict, str]] = {}
         # Explicit COLLATE clauses seen so far, for PostgreSQL's conflict rules.
         self.collations = Collations()
 

@@ -279,6 +279,9 @@ class ExprBinder:
 
     def b_TypeCast(self, n: dict) -> E.Expr:
         target = self.type_name(n["typeName"])
+        source = n["arg"]
+        if node_kind(source) == "A_ArrayExpr" and not node_body(source).get("elements") and target.is_array:
+            return E.Const([], target)  # ARRAY[]::int[]: the cast gives the empty array its type
         arg = self.bind(n["arg"])
         return coerce(arg, target, self.bc, "explicit")
 
@@ -610,6 +613,8 @@ class ExprBinder:
             raise SqlError("42883", f"function {'.'.join(names)} does not exist")
         name = names[-1]
         star = bool(n.get("agg_star"))
+        if n.get("agg_within_group"):
+            raise SqlError("0A000", f"ordered-set aggregate {name}() (WITHIN GROUP) is not supported")
         if "over" in n:
             return self._window(name, n, star)
         if is_aggregate(name):
@@ -636,6 +641,8 @@ class ExprBinder:
         # What the arguments add to the enclosing levels' outer references is
         # undone if the aggregate moves out: it is computed there, not read here.
         saved_refs = [set(s.outer_refs) for s in chain] if len(chain) > 1 else None
+        # WITH queries of the levels in between: one the arguments read keeps the aggregate here.
+        cte_counts = [(cte, cte.refcount) for s in chain[:-1] for cte in s.ctes.values()]
         was_in_aggregate = level.in_aggregate
         level.in_aggregate = True
         try:
@@ -667,6 +674,9 @@ class ExprBinder:
         if owner_level.in_aggregate:
             raise self._at(SqlError("42803", "aggregate function calls cannot be nested"), here)
         if depth > 0:
+            inner = chain[:depth]
+            if any(cte.refcount != count and any(cte.owner is s for s in inner) for cte, count in cte_counts):
+                raise self._at(SqlError("0A000", "outer-level aggregate cannot use a nested CTE"), here)
             assert saved_refs is not None
             for scope, refs in zip(chain[:depth], saved_refs, strict=False):
                 scope.outer_refs.clear()
@@ -871,6 +881,7 @@ class ExprBinder:
         if link == "EXPR_SUBLINK":
             if len(columns) != 1:
                 raise SqlError("42601", "subquery must return only one column")
+            self.bc.sublink_names[id(n)] = (n, query.names[0])
             return E.SubLink("scalar", query, columns[0], correlated=correlated)
         if link == "ARRAY_SUBLINK":
             if len(columns) != 1:

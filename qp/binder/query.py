@@ -21,12 +21,13 @@ from qp import expr as E
 from qp.binder.collation import setop_collations
 from qp.binder.context import AggCall, BindContext, QueryLevel  # noqa: F401 (AggCall: part of BoundSelect)
 from qp.binder.expressions import ExprBinder, SetReturning, assert_no_sets, coerce, resolve_unknown
+from qp.binder.recursion import order_recursive_list
 from qp.binder.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog import TableDef
 from qp.errors import SqlError, locate
 from qp.functions import resolve_function
-from qp.parse import node_body, node_kind, string_list
-from qp.types import INT8, TEXT, UNKNOWN, SqlType, common_type
+from qp.parse import node_body, node_kind, node_location, string_list
+from qp.types import INT8, TEXT, UNKNOWN, SqlType, common_type, format_type
 
 # Set-returning functions whose one result column is a named OUT parameter
 # (pg_proc.proargnames): in FROM, the column takes that name even under an alias.
@@ -258,12 +259,17 @@ class QueryBinder:
         return query
 
     def _bind_with(self, with_clause: dict, scope: Scope) -> None:
-        recursive = bool(with_clause.get("recursive"))
-        for cte_node in with_clause.get("ctes", ()):
-            cte = cte_node["CommonTableExpr"]
+        ctes = [cte_node["CommonTableExpr"] for cte_node in with_clause.get("ctes", ())]
+        for i, cte in enumerate(ctes):
+            if any(other["ctename"] == cte["ctename"] for other in ctes[:i]):
+                error = SqlError("42712", f'WITH query name "{cte["ctename"]}" specified more than once')
+                error.location = cte.get("location") if self.bc.view_depth == 0 else None
+                raise error
+        # WITH RECURSIVE: every item sees every other, so they are bound in an
+        # order without forward references; the self-referencing ones are recursive.
+        ordered = order_recursive_list(ctes) if with_clause.get("recursive") else [(c, False) for c in ctes]
+        for cte, recursive in ordered:
             name = cte["ctename"]
-            if name in scope.ctes:
-                raise SqlError("42712", f'WITH query name "{name}" specified more than once')
             if node_kind(cte["ctequery"]) != "SelectStmt":
                 raise SqlError("0A000", "data-modifying statements in WITH are not supported")
             if cte.get("search_clause") or cte.get("cycle_clause"):
@@ -272,8 +278,7 @@ class QueryBinder:
             aliases = string_list(cte.get("aliascolnames"))
             materialized = {"CTEMaterializeAlways": "always", "CTEMaterializeNever": "never"}.get(
                 cte.get("ctematerialized", ""), "default")
-            definition = CteDef(name, cte["ctequery"], aliases, scope.parent, visible,
-                                recursive and _references(cte["ctequery"], name), materialized, scope)
+            definition = CteDef(name, cte["ctequery"], aliases, scope.parent, visible, recursive, materialized, scope)
             # Bound once, here; each reference reads this query under its own column identities.
             try:
                 query = self._bind_cte(definition)
@@ -300,22 +305,30 @@ class QueryBinder:
     def _bind_cte(self, cte: CteDef) -> BoundQuery:
         if not cte.recursive:
             return self.bind_query(cte.node, cte.parent, cte.visible)
-        body = node_body(cte.node)
-        if body.get("op") != "SETOP_UNION":
-            raise SqlError("42P19", f'recursive query "{cte.name}" does not have the form non-recursive-term UNION [ALL] recursive-term')
-        for clause in ("sortClause", "limitCount", "limitOffset", "lockingClause", "withClause"):
-            if body.get(clause):
-                raise SqlError("0A000", f"{clause} in a recursive query is not supported")
-        left = self.bind_query({"SelectStmt": body["larg"]}, cte.parent, cte.visible)
-        if _references({"SelectStmt": body["larg"]}, cte.name):
-            raise SqlError("42P19", f'recursive reference to query "{cte.name}" must not appear within its non-recursive term')
+        body = node_body(cte.node)  # its form was checked with the WITH list (qp.binder.recursion)
+        visible = dict(cte.visible)
+        if body.get("withClause"):
+            # WITH queries of the UNION itself: both terms see them (not the work table).
+            with_scope = Scope(parent=cte.parent, inherited_ctes=cte.visible)
+            self._bind_with(body["withClause"], with_scope)
+            visible.update(with_scope.ctes)
+        left = self.bind_query({"SelectStmt": body["larg"]}, cte.parent, visible)
         types = [t if t != UNKNOWN else TEXT for t in left.output_types()]
         names = list(cte.names or left.names)
         names += list(left.names[len(names):])
         work = WorkTable(cte.name, names, types)
-        right = self.bind_query({"SelectStmt": body["rarg"]}, cte.parent, {**cte.visible, cte.name: work})
+        right = self.bind_query({"SelectStmt": body["rarg"]}, cte.parent, {**visible, cte.name: work})
         if len(right.output_types()) != len(types):
             raise SqlError("42601", "each UNION query must have the same number of columns")
+        for i, (ltype, rtype) in enumerate(zip(types, right.output_types(), strict=True), start=1):
+            # The work table has the non-recursive term's types; the UNION's must be the same.
+            overall = common_type([ltype, TEXT if rtype == UNKNOWN else rtype], "UNION")
+            typmod = ltype.typmod if ltype.typmod == rtype.typmod else -1
+            if overall.base != ltype.base or typmod != ltype.typmod:
+                shown = overall.base if typmod == -1 else overall.base.with_typmod(typmod)
+                raise SqlError("42804", f'recursive query "{cte.name}" column {i} has type {format_type(ltype)} in '
+                                        f"non-recursive term but type {format_type(shown)} overall",
+                               hint="Cast the output of the non-recursive term to the correct type.")
         query = BoundRecursive(
             names=names,
             target_cids=[self.bc.new_cid(n) for n in names],
@@ -369,7 +382,7 @@ class QueryBinder:
             if not keep_unknown:  # a UNION leaf keeps 'literals' open for the set operation's type
                 expr = resolve_unknown(expr, bc)
             raw_targets.append(expr)
-            query.names.append(res.get("name") or figure_colname(value))
+            query.names.append(res.get("name") or figure_colname(value, bc.sublink_names))
         level.srf_allowed = False
         query.has_srf = level.has_srf
 
@@ -538,13 +551,17 @@ class QueryBinder:
                 if match is not None:
                     cid, typ = query.target_cids[match], query.targets[match].type
                 else:
-                    if query.distinct or query.distinct_on is not None:
+                    # DISTINCT ON may sort by more than it shows (the row kept per group);
+                    # plain DISTINCT compares whole output rows, so it may not.
+                    if query.distinct:
                         raise SqlError("42P10", "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
                     cid = bc.new_cid("sort")
                     typ = expr.type
                     query.hidden.append(expr)
                     query.hidden_cids.append(cid)
             query.order_by.append(SortKey(cid, typ, desc, nulls_first))
+        if query.distinct_on is not None and not _distinct_on_leads(query):
+            raise SqlError("42P10", "SELECT DISTINCT ON expressions must match initial ORDER BY expressions")
 
     def _distinct_on_cid(self, node: dict, query: BoundSelect, binder: ExprBinder) -> int:
         if node_kind(node) == "A_Const" and "ival" in node["A_Const"]:
@@ -727,7 +744,13 @@ class QueryBinder:
         if kind == "JoinExpr":
             return self._bind_join(body, scope, binder)
         if kind == "RangeSubselect":
-            alias = body.get("alias", {}).get("aliasname") or "unnamed_subquery"
+            if not body.get("alias"):
+                # PostgreSQL 16 would name it unnamed_subquery; 15, the reference, refuses it.
+                what = "VALUES" if "valuesLists" in node_body(body["subquery"]) else "SELECT"
+                error = SqlError("42601", f"{'VALUES' if what == 'VALUES' else 'subquery'} in FROM must have an "
+                                          "alias", hint=f"For example, FROM ({what} ...) [AS] foo.")
+                raise locate_any(error, node_location(body["subquery"]), self.bc)
+            alias = body["alias"]["aliasname"]
             if body.get("lateral"):
                 lateral = self._lateral_scope(scope)
                 query = self.bind_query(body["subquery"], lateral, scope.all_ctes())
@@ -1058,17 +1081,24 @@ class _BlockedItem(RangeItem):
         raise self.error(self.alias)
 
 
-def _references(node: Any, name: str) -> bool:
-    """Whether a parse tree mentions relation `name` (unqualified) anywhere."""
-    if isinstance(node, dict):
-        if "RangeVar" in node:
-            rv = node["RangeVar"]
-            if rv.get("relname") == name and not rv.get("schemaname"):
-                return True
-        return any(_references(v, name) for v in node.values())
-    if isinstance(node, list):
-        return any(_references(v, name) for v in node)
-    return False
+def _distinct_on_leads(query: BoundSelect) -> bool:
+    """PostgreSQL's transformDistinctOnClause: the ORDER BY items that are DISTINCT ON
+    expressions come before any other (or the row kept per group would be arbitrary)."""
+    on = set(query.distinct_on or ())
+    skipped = False
+    for key in query.order_by:
+        if key.cid not in on:
+            skipped = True
+        elif skipped:
+            return False
+    return not skipped or on <= {key.cid for key in query.order_by}
+
+
+def locate_any(error: SqlError, location: int | None, bc: BindContext) -> SqlError:
+    """`error` located where PostgreSQL points, whatever its SQLSTATE (not inside a view)."""
+    if error.location is None and isinstance(location, int) and location >= 0 and bc.view_depth == 0:
+        error.location = location
+    return error
 
 
 def _check_alias_count(alias: str, available: int, colnames: list[str]) -> None:
@@ -1150,13 +1180,18 @@ def _is_star(node: dict) -> bool:
     return bool(fields) and "A_Star" in fields[-1]
 
 
-def figure_colname(node: dict | None) -> str:
-    name, _ = _figure(node)
+def figure_colname(node: dict | None, sublink_names: dict | None = None) -> str:
+    name, _ = _figure(node, sublink_names or {})
     return name or "?column?"
 
 
-def _figure(node: dict | None) -> tuple[str | None, int]:
-    """PostgreSQL's FigureColname: the default name of an output column."""
+def _figure(node: dict | None, sublink_names: dict | None = None) -> tuple[str | None, int]:
+    """PostgreSQL's FigureColname: the default name of an output column.
+
+    `sublink_names`: the bound subqueries' first column names, by SubLink node
+    (PostgreSQL names `(subquery)` after its transformed query's column, which
+    for a VALUES list is column1)."""
+    sublink_names = sublink_names if sublink_names is not None else {}
     if node is None:
         return None, 0
     kind = node_kind(node)
@@ -1165,7 +1200,7 @@ def _figure(node: dict | None) -> tuple[str | None, int]:
         names = string_list(body.get("fields"))
         return (names[-1] if names and names[-1] != "*" else None), 2
     if kind == "A_Indirection":
-        name, strength = _figure(body.get("arg"))
+        name, strength = _figure(body.get("arg"), sublink_names)
         for step in body.get("indirection", ()):
             if "String" in step:
                 return step["String"]["sval"], 2
@@ -1173,15 +1208,15 @@ def _figure(node: dict | None) -> tuple[str | None, int]:
     if kind == "FuncCall":
         return string_list(body.get("funcname"))[-1], 2
     if kind == "TypeCast":
-        name, strength = _figure(body.get("arg"))
+        name, strength = _figure(body.get("arg"), sublink_names)
         if strength <= 1:
             names = string_list(body["typeName"].get("names"))
             return names[-1], 1
         return name, strength
     if kind == "CollateClause":
-        return _figure(body.get("arg"))
+        return _figure(body.get("arg"), sublink_names)
     if kind == "CaseExpr":
-        name, strength = _figure(body.get("defresult"))
+        name, strength = _figure(body.get("defresult"), sublink_names)
         if strength <= 1:
             return "case", 1
         return name, strength
@@ -1212,13 +1247,16 @@ def _figure(node: dict | None) -> tuple[str | None, int]:
         if link == "ARRAY_SUBLINK":
             return "array", 2
         if link == "EXPR_SUBLINK":
+            bound = sublink_names.get(id(body))
+            if bound is not None and bound[0] is body:
+                return bound[1], 2
             sub = body["subselect"]["SelectStmt"]
             targets = sub.get("targetList", ())
             if targets:
                 res = targets[0]["ResTarget"]
                 if res.get("name"):
                     return res["name"], 2
-                return _figure(res.get("val"))
+                return _figure(res.get("val"), sublink_names)
         return None, 0
     if kind == "A_Expr" and body.get("kind") == "AEXPR_NULLIF":
         return "nullif", 2

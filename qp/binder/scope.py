@@ -126,6 +126,9 @@ class Scope:
                 raise self._missing_entry(qualifier)
             raise SqlError("42703", f"column {'.'.join(names[-2:])} does not exist")
         name = names[-1]
+        if self._has_alias_anywhere(name):
+            # A FROM item's name alone is its whole row, a record: dsql has no record values.
+            raise SqlError("0A000", f'whole-row reference "{name}" is not supported')
         owner = next((item for item in self._invisible_items() if item.find(name) is not None), None)
         if owner is not None:
             raise SqlError("42703", f'column "{name}" does not exist',

@@ -73,7 +73,10 @@ class SublinkSlots:
         return bool(self.slots)
 
     async def evaluate(self, row: tuple, rc: RunContext) -> list:
-        values = []
+        values: list = []
+        # A subquery nested in another's test (`CASE WHEN x IN (SELECT ...) ...` IN
+        # (SELECT ...)) has the lower slot: the later test reads it from the frame.
+        rc.frame.subs = values
         for link, plan, outer_fn, test_fn in self.slots:
             try:
                 if isinstance(link, E.AsyncCall):  # outer_fn computes its arguments

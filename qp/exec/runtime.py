@@ -30,8 +30,9 @@ class StatementCaches:
         self.scan_rows = 0
         self.sublinks: dict[Any, Any] = {}
         self.worktables: dict[int, list] = {}  # WITH RECURSIVE: the last iteration's rows
-        # Materialized WITH queries: (the outer values they were computed for, their rows).
-        self.ctes: dict[int, tuple[tuple, list]] = {}
+        # Materialized WITH queries: (the outer values and work-table rows they were
+        # computed for, their rows).
+        self.ctes: dict[int, tuple[tuple, tuple, list]] = {}
 
 
 class RunContext:

@@ -1,4 +1,4 @@
-"""Which WITH queries the planner materializes, and the walk that decides it.
+"""Which WITH queries the planner materializes, and what decides it.
 
 PostgreSQL 12+ (SS_process_ctes) inlines a WITH query into the query that
 reads it when it is referenced once (or declared NOT MATERIALIZED), is not
@@ -11,20 +11,11 @@ agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from qp import expr as E
-from qp.binder.query import (
-    BoundRecursive,
-    BoundSelect,
-    BoundSetOp,
-    BoundValues,
-    CteDef,
-    FromFunction,
-    FromJoin,
-    FromSubquery,
-)
+from qp.binder.query import BoundRecursive, BoundSelect, CteDef, FromWorkTable
+from qp.binder.walk import from_items, nested_queries, own_exprs
 
 
 def must_materialize(cte: CteDef) -> bool:
@@ -40,55 +31,28 @@ def must_materialize(cte: CteDef) -> bool:
 
 
 def is_volatile(query: Any) -> bool:
-    """Whether a bound query calls a volatile function anywhere (subqueries included)."""
-    for expr in query_exprs(query):
-        for node in E.walk(expr):
-            if isinstance(node, E.AsyncCall) or (isinstance(node, E.Call) and node.volatility == "v"):
-                return True
+    """Whether a bound query calls a volatile function anywhere (its subqueries
+    included; the WITH queries it reads are judged on their own, as PostgreSQL's
+    contain_volatile_functions does)."""
+    for q in nested_queries(query):
+        for expr in own_exprs(q):
+            for node in E.walk(expr):
+                if isinstance(node, E.AsyncCall) or (isinstance(node, E.Call) and node.volatility == "v"):
+                    return True
     return False
 
 
-def query_exprs(query: Any) -> Iterator[E.Expr]:
-    """Every expression of a bound query and of the queries nested in it (not
-    the WITH queries it references: those are judged on their own)."""
-    pending = [query]
-    while pending:
-        q = pending.pop()
-        for expr in _own_exprs(q, pending):
-            yield expr
-            for node in E.walk(expr):
-                if isinstance(node, E.SubLink):
-                    pending.append(node.query)
-
-
-def _own_exprs(q: Any, pending: list) -> Iterator[E.Expr | None]:
-    if isinstance(q, BoundSelect):
-        yield from (e for e in (q.where, q.having, q.limit, q.offset) if e is not None)
-        yield from (*q.targets, *q.hidden, *q.group_exprs)
-        for agg in q.aggregates:
-            yield from agg.args
-            yield from (o[0] for o in agg.order)
-            if agg.filter is not None:
-                yield agg.filter
-        for window in q.windows:
-            yield from (*window.args, *window.partition, *(o[0] for o in window.order))
-            if window.filter is not None:
-                yield window.filter
-        yield from _from_exprs(q.from_, pending)
-    elif isinstance(q, BoundValues):
-        for row in q.rows:
-            yield from row
-    elif isinstance(q, (BoundSetOp, BoundRecursive)):
-        pending += [q.left, q.right]
-
-
-def _from_exprs(tree: Any, pending: list) -> Iterator[E.Expr]:
-    if isinstance(tree, FromJoin):
-        if tree.condition is not None:
-            yield tree.condition
-        yield from _from_exprs(tree.left, pending)
-        yield from _from_exprs(tree.right, pending)
-    elif isinstance(tree, FromFunction):
-        yield tree.call
-    elif isinstance(tree, FromSubquery) and tree.cte_def is None:
-        pending.append(tree.query)
+def foreign_work_tables(query: Any) -> list:
+    """The work tables of enclosing recursive queries that `query` reads (through
+    the WITH queries it references too): a WITH query inside a recursive term
+    changes with every iteration."""
+    read: dict[int, Any] = {}
+    defined: set[int] = set()
+    for q in nested_queries(query, into_ctes=True):
+        if isinstance(q, BoundRecursive) and q.work is not None:
+            defined.add(id(q.work))
+        if isinstance(q, BoundSelect):
+            for item in from_items(q.from_):
+                if isinstance(item, FromWorkTable):
+                    read[id(item.work)] = item.work
+    return [work for key, work in read.items() if key not in defined]

@@ -64,7 +64,7 @@ from qp.exec.operators import (
     WorkTableScan,
 )
 from qp.plan.access import plan_table
-from qp.plan.ctes import must_materialize
+from qp.plan.ctes import foreign_work_tables, is_volatile, must_materialize
 from qp.types import UNKNOWN, group_key, sort_key
 
 DEFAULT_RULES = frozenset({"pushdown", "hash_join", "access_paths"})
@@ -103,8 +103,13 @@ class Planner:
     def _plan_select(self, q: BoundSelect) -> Operator:
         conjuncts = E.conjuncts(q.where)
         needed = referenced_cids(q, include_where=False)
-        if q.from_ is None:
-            op: Operator = OneRow()
+        if q.aggregated and not q.group_exprs and not q.aggregates:
+            # HAVING alone: one group whatever the input, and nothing reads its rows,
+            # so (as in PostgreSQL's plan) FROM and WHERE are never run.
+            op: Operator = Empty([])
+            leftover: list[E.Expr] = []
+        elif q.from_ is None:
+            op = OneRow()
             leftover = conjuncts
         else:
             op, leftover = self._plan_from(q.from_, conjuncts, needed)
@@ -112,15 +117,14 @@ class Planner:
             op = self._filter(op, E.and_all(leftover))
         if q.aggregated:
             group_exprs, agg_exprs = list(q.group_exprs), []
-            for agg in q.aggregates:
+            aggregates = [_guarded_by_filter(agg) for agg in q.aggregates]
+            for agg in aggregates:
                 agg_exprs += list(agg.args) + ([agg.filter] if agg.filter is not None else [])
                 agg_exprs += [o[0] for o in agg.order]
             exprs, slots = self.prepare_sublinks(group_exprs + agg_exprs, op.cids)
             if slots:
                 group_exprs = exprs[: len(group_exprs)]
-                aggregates = _replace_agg_inputs(q.aggregates, exprs[len(group_exprs):])
-            else:
-                aggregates = q.aggregates
+                aggregates = _replace_agg_inputs(aggregates, exprs[len(group_exprs):])
             op = HashAggregate(
                 op, group_exprs, q.group_cids, aggregates,
                 [group_key(e.type) for e in group_exprs], self.outer_positions, slots,
@@ -182,7 +186,8 @@ class Planner:
             self.cte_plans[id(cte)] = plan
         missing = [cid for cid in outer if cid not in self.outer_positions]
         assert not missing, f"WITH query {cte.name} reads outer columns {missing} not passed here"
-        return CteScan(cte, plan, list(tree.cids), [self.outer_positions[cid] for cid in outer])
+        return CteScan(cte, plan, list(tree.cids), [self.outer_positions[cid] for cid in outer],
+                       foreign_work_tables(cte.query))
 
     def _plan_setop(self, q: BoundSetOp) -> Operator:
         left = self._side(q.left, q.left_casts, q.target_cids)
@@ -226,7 +231,8 @@ class Planner:
         if isinstance(tree, FromSubquery):
             if tree.cte_def is not None and must_materialize(tree.cte_def):
                 return self._cte_scan(tree), conjuncts
-            sub = self._nested(self.outer_positions).plan_query(tree.query)
+            query = _prune_outputs(tree.query, tree.cids, needed | _refs(conjuncts))
+            sub = self._nested(self.outer_positions).plan_query(query)
             return Rename(sub, list(tree.cids)), conjuncts
         if isinstance(tree, FromFunction):
             record = bool(tree.call.type.fields)
@@ -403,6 +409,61 @@ def _extract_set_returning(exprs: list[E.Expr]) -> tuple[list[E.Call], list[int]
         return E.map_children(e, visit)
 
     return calls, cids, [visit(e) for e in exprs]
+
+
+def _guarded_by_filter(agg: Any) -> Any:
+    """An aggregate whose arguments are computed only for rows its FILTER keeps.
+
+    HashAggregate computes every input of a row in one projection; PostgreSQL
+    evaluates the arguments only for rows that pass the FILTER, so
+    `sum(1/x) FILTER (WHERE x > 0)` must not divide by zero. A row the filter
+    rejects is skipped before its arguments are read, so what they hold then
+    does not matter (a volatile filter is left alone: evaluating it twice could
+    disagree with itself).
+    """
+    condition = agg.filter
+    if condition is None or has_sublinks([condition]) or _calls_volatile(condition):
+        return agg
+
+    def guarded(e: E.Expr) -> E.Expr:
+        if isinstance(e, (E.ColumnRef, E.OuterRef, E.Const, E.Param)):
+            return e  # cannot fail
+        return E.Case(((condition, e),), None, e.type)
+
+    return replace(agg, args=tuple(guarded(a) for a in agg.args),
+                   order=tuple((guarded(e), desc, nulls_first) for e, desc, nulls_first in agg.order))
+
+
+def _calls_volatile(e: E.Expr) -> bool:
+    """Whether `e` calls a volatile function, in its subqueries too."""
+    for node in E.walk(e):
+        if isinstance(node, E.AsyncCall) or (isinstance(node, E.Call) and node.volatility == "v"):
+            return True
+        if isinstance(node, E.SubLink) and is_volatile(node.query):
+            return True
+    return False
+
+
+def _prune_outputs(query: Any, cids: list[int], needed: set[int]) -> Any:
+    """A FROM subquery without the outputs nothing above reads (they become NULLs).
+
+    PostgreSQL's remove_unused_subquery_outputs: besides saving the work, an
+    unread column is never evaluated, so its errors never happen
+    (`SELECT a FROM (SELECT a, (SELECT b FROM many_rows) AS b FROM t) s` returns
+    rows). Outputs that sort, DISTINCT, set-returning functions and volatile
+    expressions stay, as there.
+    """
+    if not isinstance(query, BoundSelect) or query.distinct or query.distinct_on is not None or query.has_srf:
+        return query
+    sorted_by = {key.cid for key in query.order_by}
+    targets = list(query.targets)
+    for i, (cid, target, target_cid) in enumerate(zip(cids, query.targets, query.target_cids, strict=True)):
+        if cid in needed or target_cid in sorted_by or isinstance(target, E.Const) or _calls_volatile(target):
+            continue
+        targets[i] = E.Const(None, target.type)
+    if all(a is b for a, b in zip(targets, query.targets, strict=True)):
+        return query
+    return replace(query, targets=targets)
 
 
 def _replace_agg_inputs(aggregates: list, exprs: list[E.Expr]) -> list:
