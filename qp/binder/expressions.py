@@ -704,6 +704,7 @@ class ExprBinder:
                                               "in argument list")
                     raise locate(error, node_location(sort_node["SortBy"]["node"]))
         resolved = resolve_aggregate(name, [a.type for a in args], star)
+        _check_parameterless(name, args, star)
         args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
         cid = self.bc.new_cid(name)
         call = AggCall(cid, name, resolved, tuple(args), distinct, filter_expr, order, star, resolved.return_type)
@@ -773,6 +774,7 @@ class ExprBinder:
             order = [self._sort_item(o) for o in spec.get("orderClause", ())]
             filter_expr = self.bind_bool(n["agg_filter"], "FILTER") if "agg_filter" in n else None
             options = spec.get("frameOptions", DEFAULT_FRAME)
+            check_frame(Frame(options))  # what is not supported, before binding offsets it could not use
             start = self._frame_offset(spec.get("startOffset"))
             end = self._frame_offset(spec.get("endOffset"))
         finally:
@@ -787,6 +789,7 @@ class ExprBinder:
                 args = []
         elif is_aggregate(name):
             resolved = resolve_aggregate(name, [a.type for a in args], star)
+            _check_parameterless(name, args, star)
             args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
             return_type = resolved.return_type
         else:
@@ -930,6 +933,12 @@ async def _setval(rc, oid, value, is_called=True):
 
 
 _SEQUENCE_FUNCTIONS = {"nextval": _nextval, "currval": _currval, "lastval": _lastval, "setval": _setval}
+
+
+def _check_parameterless(name: str, args: list, star: bool) -> None:
+    """An aggregate without arguments is called with `*` (PostgreSQL's ParseFuncOrColumn)."""
+    if not args and not star:
+        raise SqlError("42809", f"{name}(*) must be used to call a parameterless aggregate function")
 
 
 def _aggregate_depth(inputs: list[E.Expr], chain: list[Scope]) -> int:

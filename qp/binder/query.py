@@ -61,6 +61,7 @@ class FromJoin:
     left: Any
     right: Any
     condition: E.Expr | None
+    alias: str | None = None  # `(...) AS j` or `USING (...) AS j`: a name FOR UPDATE OF cannot use
 
 
 @dataclass
@@ -398,6 +399,8 @@ class QueryBinder:
                 raise SqlError("0A000", "set-returning functions are not allowed in GROUP BY")
             if any(isinstance(n, E.ColumnRef) and n.cid in {a.cid for a in level.aggregates} for n in E.walk(expr)):
                 raise SqlError("42803", "aggregate functions are not allowed in GROUP BY")
+            if any(isinstance(n, E.ColumnRef) and n.cid in {w.cid for w in level.windows} for n in E.walk(expr)):
+                raise SqlError("42P20", "window functions are not allowed in GROUP BY")  # GROUP BY 1 naming one
             if expr not in query.group_exprs:
                 query.group_exprs.append(expr)
 
@@ -442,7 +445,14 @@ class QueryBinder:
                 query.distinct_on = [
                     self._distinct_on_cid(d, query, binder) for d in distinct_clause
                 ]
-        self._finish_order(query, order_items)
+        sort_locations = [node_location(n["SortBy"]["node"]) for n in body.get("sortClause", ())]
+        self._finish_order(query, order_items, sort_locations)
+        if query.distinct_on is not None:
+            offending = _distinct_on_not_leading(query)
+            if offending is not None:
+                error = SqlError("42P10", "SELECT DISTINCT ON expressions must match initial ORDER BY expressions")
+                where = node_location(distinct_clause[query.distinct_on.index(offending)])
+                raise locate_any(error, where, self.bc)
 
         if "limitCount" in body or "limitOffset" in body:
             if body.get("limitOption") == "LIMIT_OPTION_WITH_TIES":
@@ -541,9 +551,9 @@ class QueryBinder:
             if expr is not None:
                 order_items[i] = (position, rewrite(expr), desc, nulls_first)
 
-    def _finish_order(self, query: BoundSelect, order_items: list) -> None:
+    def _finish_order(self, query: BoundSelect, order_items: list, locations: list[int | None]) -> None:
         bc = self.bc
-        for position, expr, desc, nulls_first in order_items:
+        for (position, expr, desc, nulls_first), location in zip(order_items, locations, strict=True):
             if position is not None:
                 cid, typ = query.target_cids[position], query.targets[position].type
             else:
@@ -554,14 +564,13 @@ class QueryBinder:
                     # DISTINCT ON may sort by more than it shows (the row kept per group);
                     # plain DISTINCT compares whole output rows, so it may not.
                     if query.distinct:
-                        raise SqlError("42P10", "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
+                        error = SqlError("42P10", "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
+                        raise locate_any(error, location, bc)
                     cid = bc.new_cid("sort")
                     typ = expr.type
                     query.hidden.append(expr)
                     query.hidden_cids.append(cid)
             query.order_by.append(SortKey(cid, typ, desc, nulls_first))
-        if query.distinct_on is not None and not _distinct_on_leads(query):
-            raise SqlError("42P10", "SELECT DISTINCT ON expressions must match initial ORDER BY expressions")
 
     def _distinct_on_cid(self, node: dict, query: BoundSelect, binder: ExprBinder) -> int:
         if node_kind(node) == "A_Const" and "ival" in node["A_Const"]:
@@ -616,7 +625,7 @@ class QueryBinder:
                 continue
             else:
                 what = "a function" if isinstance(item, FromFunction) else "a WITH query" if getattr(
-                    item, "cte", False) else "this relation"
+                    item, "cte", False) else "a join" if isinstance(item, FromJoin) else "this relation"
                 error = SqlError("0A000", f"FOR {strength} cannot be applied to {what}")
             error.location = relation.get("location")  # PostgreSQL points at the name
             raise error
@@ -958,6 +967,9 @@ class QueryBinder:
         if kind is None:
             raise SqlError("0A000", f"join type {body.get('jointype')} is not supported")
         before = len(scope.items)
+        saved_names_from = scope.names_from
+        if body.get("alias"):
+            scope.names_from = before  # its alias will hide the names bound inside it
         left = self._bind_from_item(body["larg"], scope, binder)
         middle = len(scope.items)
         blocked = []
@@ -1034,9 +1046,11 @@ class QueryBinder:
                       for i, c in enumerate(output)]
             scope.using_columns = [c for c in scope.using_columns if not any(c is m for m in merged_columns)]
             del scope.items[before:]
+            scope.names_from = saved_names_from
             scope.items.append(RangeItem(name, output))
             scope.item_named(name)
-        tree = FromJoin(kind, left, right, condition)
+        scope.names_from = saved_names_from
+        tree = FromJoin(kind, left, right, condition, alias=(alias_node or using_alias or {}).get("aliasname"))
         self._join_outputs[id(tree)] = (tree, output)
         return tree
 
@@ -1058,10 +1072,10 @@ class QueryBinder:
             for item in scope.items:
                 out += [(c.name, c.expr) for c in item.columns if not c.hidden and c.name not in item.merged_away]
             return out
-        item = scope.item_named(names[-2])
-        if item is None:
+        columns = scope.star_of(names[-2])
+        if columns is None:
             raise SqlError("42P01", f'missing FROM-clause entry for table "{names[-2]}"')
-        return [(c.name, c.expr) for c in item.columns if not c.hidden]
+        return columns
 
     def _subquery_binder(self, node: dict, scope: Scope) -> BoundQuery:
         return self.bind_query(node, scope, scope.all_ctes())
@@ -1081,17 +1095,19 @@ class _BlockedItem(RangeItem):
         raise self.error(self.alias)
 
 
-def _distinct_on_leads(query: BoundSelect) -> bool:
+def _distinct_on_not_leading(query: BoundSelect) -> int | None:
     """PostgreSQL's transformDistinctOnClause: the ORDER BY items that are DISTINCT ON
-    expressions come before any other (or the row kept per group would be arbitrary)."""
-    on = set(query.distinct_on or ())
+    expressions come before any other (or the row kept per group would be arbitrary).
+    The DISTINCT ON output that breaks the rule, if one does."""
+    on = list(query.distinct_on or ())
     skipped = False
     for key in query.order_by:
         if key.cid not in on:
             skipped = True
         elif skipped:
-            return False
-    return not skipped or on <= {key.cid for key in query.order_by}
+            return key.cid
+    sorted_by = {key.cid for key in query.order_by}
+    return next((cid for cid in on if cid not in sorted_by), None) if skipped else None
 
 
 def locate_any(error: SqlError, location: int | None, bc: BindContext) -> SqlError:
@@ -1155,6 +1171,8 @@ def _lock_all(tree: Any, strength: str, marked: list) -> None:
 def _locked_item(tree: Any, name: str) -> Any:
     """The FROM item FOR UPDATE OF `name` names (by its alias, as PostgreSQL matches)."""
     if isinstance(tree, FromJoin):
+        if tree.alias == name:
+            return tree
         return _locked_item(tree.left, name) or _locked_item(tree.right, name)
     if getattr(tree, "alias", None) == name:
         return tree

@@ -37,10 +37,10 @@ class RangeItem:
     merged_away: set[str] = field(default_factory=set)
 
     def find(self, name: str) -> ScopeColumn | None:
-        for column in self.columns:
-            if column.name == name and not column.whole_row:
-                return column
-        return None
+        found = [column for column in self.columns if column.name == name and not column.whole_row]
+        if len(found) > 1:  # a subquery or join alias may name two columns alike
+            raise SqlError("42702", f'column reference "{name}" is ambiguous')
+        return found[0] if found else None
 
     def find_whole_row(self, name: str) -> ScopeColumn | None:
         for column in self.columns:
@@ -70,6 +70,9 @@ class Scope:
     # Set on the scope a LATERAL item sees of its own query level: an aggregate
     # over those columns would belong to that level but sits in its FROM clause.
     agg_error: str | None = None
+    # Where the items of the join being bound begin: an aliased join hides its
+    # items' names, so they may repeat one from outside it (x JOIN (y x ...) j).
+    names_from: int = 0
     # A SELECT's FROM entries' columns, in order, for `*` (a join's USING columns
     # first, once); None where `*` is made from the items (DML scopes).
     star_columns: list[ScopeColumn] | None = None
@@ -103,10 +106,26 @@ class Scope:
         return {**self.inherited_ctes, **self.ctes}
 
     def item_named(self, alias: str) -> RangeItem | None:
-        found = [item for item in self.items if item.alias == alias]
-        if len(found) > 1:
+        inner = [item for item in self.items[self.names_from:] if item.alias == alias]
+        if len(inner) > 1:
             raise SqlError("42712", f'table name "{alias}" specified more than once')
-        return found[0] if found else None
+        if inner:
+            return inner[0]
+        return next((item for item in self.items[: self.names_from] if item.alias == alias), None)
+
+    def star_of(self, alias: str) -> list[tuple[str, E.Expr]] | None:
+        """`alias.*`: the columns of the FROM item named `alias` here or in an enclosing
+        query (a LATERAL item's `left.*`), as this scope reads them."""
+        scope: Scope | None = self
+        depth = 0
+        while scope is not None:
+            item = scope.item_named(alias)
+            if item is not None:
+                columns = [(c.name, c.expr) for c in item.columns if not c.hidden]
+                return columns if depth == 0 else [(n, _as_outer(e, self, depth)) for n, e in columns]
+            scope = scope.parent
+            depth += 1
+        return None
 
     def lookup(self, names: list[str]) -> E.Expr:
         """The expression a (possibly qualified) column name denotes."""
