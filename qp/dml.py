@@ -94,9 +94,10 @@ def bind_returning(bc: BindContext, tc: TableContext, nodes: list, extra_scope: 
         res = node["ResTarget"]
         value = res["val"]
         if node_kind(value) == "ColumnRef" and "A_Star" in value["ColumnRef"]["fields"][-1]:
-            for column in tc.scope.items[0].columns:
-                exprs.append(column.expr)
-                names.append(column.name)
+            # `*` is every FROM entry (UPDATE ... FROM, DELETE ... USING too); `s.*` is s's.
+            for name, expr in QueryBinder(bc)._expand_star(value, extra_scope or tc.scope):
+                exprs.append(expr)
+                names.append(name)
             continue
         exprs.append(resolve_unknown(binder.bind(value), bc))
         names.append(res.get("name") or figure_colname(value))

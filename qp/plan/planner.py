@@ -232,6 +232,8 @@ class Planner:
             if tree.cte_def is not None and must_materialize(tree.cte_def):
                 return self._cte_scan(tree), conjuncts
             query = _prune_outputs(tree.query, tree.cids, needed | _refs(conjuncts))
+            if "pushdown" in self.rules:
+                query, conjuncts = _push_into_subquery(query, tree.cids, conjuncts)
             sub = self._nested(self.outer_positions).plan_query(query)
             return Rename(sub, list(tree.cids)), conjuncts
         if isinstance(tree, FromFunction):
@@ -293,10 +295,15 @@ class Planner:
         if j.kind not in ("inner", "left"):  # the binder refuses such references
             raise SqlError("42P10", "a LATERAL reference needs an INNER or LEFT join")
         to_left: list[E.Expr] = []
+        to_right: list[E.Expr] = []
         above: list[E.Expr] = []
-        for c in conjuncts:  # WHERE conjuncts on the left alone filter it first
+        right_cids = _tree_cids(j.right)
+        for c in conjuncts:  # WHERE conjuncts on one side alone filter that side first
             if "pushdown" in self.rules and _refs_within(c, left_cids, self.outer_positions):
                 to_left.append(c)
+            elif ("pushdown" in self.rules and j.kind == "inner" and not has_sublinks([c])
+                  and _refs_within(c, right_cids, self.outer_positions)):
+                to_right.append(c)
             else:
                 above.append(c)
         conds = E.conjuncts(j.condition)
@@ -309,8 +316,10 @@ class Planner:
         positions = dict(self.outer_positions)
         for cid in lateral:
             positions[cid] = len(positions)
-        right, right_rest = self._nested(positions)._plan_from(j.right, [], needed)
-        assert not right_rest
+        right_planner = self._nested(positions)
+        right, right_rest = right_planner._plan_from(j.right, to_right, needed)
+        if right_rest:
+            right = right_planner._filter(right, E.and_all(right_rest))
         cond = E.and_all(conds)
         slots = SublinkSlots([])
         if cond is not None and has_sublinks([cond]):
@@ -464,6 +473,41 @@ def _prune_outputs(query: Any, cids: list[int], needed: set[int]) -> Any:
     if all(a is b for a, b in zip(targets, query.targets, strict=True)):
         return query
     return replace(query, targets=targets)
+
+
+def _push_into_subquery(query: Any, cids: list[int], conjuncts: list[E.Expr]) -> tuple[Any, list[E.Expr]]:
+    """WHERE conjuncts on a FROM subquery's outputs, moved into its own WHERE.
+
+    PostgreSQL's set_subquery_pathlist pushes such quals down (where they can use
+    the subquery's indexes), so its select list is computed only for the rows that
+    pass them: `SELECT * FROM (SELECT x, 1/x AS r FROM t) s WHERE x <> 0` does not
+    divide by zero. As there, only into a plain SELECT (no aggregation, window,
+    DISTINCT, LIMIT or set-returning function) and only conjuncts without
+    subqueries, over outputs that call nothing volatile. Returns the new query and
+    the conjuncts left for above it.
+    """
+    if (not isinstance(query, BoundSelect) or query.aggregated or query.windows or query.distinct
+            or query.distinct_on is not None or query.has_srf or query.limit is not None or query.offset is not None):
+        return query, conjuncts
+    outputs = dict(zip(cids, query.targets, strict=True))
+    pushed: list[E.Expr] = []
+    rest: list[E.Expr] = []
+
+    def substitute(e: E.Expr) -> E.Expr:
+        if isinstance(e, E.ColumnRef):
+            return outputs[e.cid]
+        return E.map_children(e, substitute)
+
+    for c in conjuncts:
+        reads = E.column_refs(c)
+        if (reads and reads <= outputs.keys() and not has_sublinks([c]) and not _calls_volatile(c)
+                and not any(has_sublinks([outputs[cid]]) or _calls_volatile(outputs[cid]) for cid in reads)):
+            pushed.append(substitute(c))
+        else:
+            rest.append(c)
+    if not pushed:
+        return query, conjuncts
+    return replace(query, where=E.and_all([*E.conjuncts(query.where), *pushed])), rest
 
 
 def _replace_agg_inputs(aggregates: list, exprs: list[E.Expr]) -> list:

@@ -244,6 +244,20 @@ SELECT z FROM (SELECT x AS q1, 1 / (x - 1) AS z FROM bf_t) ss;
 SELECT sum(1 / (x - 1)) FILTER (WHERE x > 1) FROM bf_t;
 SELECT array_agg(1 / (x - 1) ORDER BY 1 / (x - 1)) FILTER (WHERE x > 1) FROM bf_t;
 SELECT 1 AS one FROM bf_t WHERE 1 / (x - 1) = 1 HAVING 1 < 2;
+-- WHERE conditions on a FROM subquery filter its rows before its select list is computed.
+SELECT * FROM (SELECT x, 1 / (x - 1) AS r FROM bf_t) s WHERE x <> 1 ORDER BY x;
+SELECT * FROM bf_t a JOIN LATERAL (SELECT a.x + b.x AS w, 1 / (b.x - 1) AS z FROM bf_t b) s ON true
+WHERE s.w > 12 ORDER BY 1, 5;
+-- RETURNING * is every FROM entry; s.* is s's.
+CREATE TABLE bf_r (id int PRIMARY KEY, v int);
+CREATE TABLE bf_r2 (id int, w int);
+INSERT INTO bf_r VALUES (1, 10), (2, 20);
+INSERT INTO bf_r2 VALUES (1, 100), (2, 200);
+UPDATE bf_r SET v = bf_r2.w FROM bf_r2 WHERE bf_r.id = bf_r2.id RETURNING *;
+UPDATE bf_r SET v = s.w + 1 FROM bf_r2 s WHERE bf_r.id = s.id RETURNING s.*, bf_r.v;
+DELETE FROM bf_r USING bf_r2 s WHERE bf_r.id = s.id AND s.id = 1 RETURNING s.*;
+DROP TABLE bf_r2;
+DROP TABLE bf_r;
 SELECT ARRAY[]::integer[] AS e, array_length(ARRAY[]::text[], 1) AS n;
 SELECT (SELECT 1 AS a)::text, (VALUES (1)), (SELECT v FROM (VALUES (2)) w(v));
 SELECT rank() OVER (ORDER BY 1), count(*) FROM bf_t GROUP BY 1;
