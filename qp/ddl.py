@@ -32,6 +32,7 @@ from dataclasses import replace
 from typing import Any
 
 from qp import expr as E
+from qp.binder.collation import check_collatable, resolve_collation
 from qp.binder.context import BindContext, QueryLevel
 from qp.binder.expressions import ExprBinder, coerce
 from qp.binder.scope import RangeItem, Scope, ScopeColumn
@@ -124,6 +125,36 @@ def _check_name(name: str) -> str:
     return name
 
 
+# The columns PostgreSQL gives every table (heap.c's SysAtt): a user column may
+# not take their names, which clients can select from any PostgreSQL table.
+SYSTEM_COLUMN_NAMES = frozenset({"tableoid", "cmax", "xmax", "cmin", "xmin", "ctid"})
+
+
+def _check_not_system_column(name: str) -> None:
+    if name in SYSTEM_COLUMN_NAMES:
+        raise SqlError("42701", f'column name "{name}" conflicts with a system column name')
+
+
+def _check_collation(column_def: dict, column_type: Any) -> None:
+    """A column's COLLATE clause: an existing collation (all sort as C) on a collatable type."""
+    clause = column_def.get("collClause")
+    if clause is None:
+        return
+    location = clause.get("location")
+    try:
+        check_collatable(column_type, unknown_ok=False)
+        name = resolve_collation(string_list(clause.get("collname")))
+    except SqlError as exc:
+        exc.location = location
+        raise
+    if name not in ("default", "C"):
+        # dsql keeps no collation per column. "C" and the default sort the same and never
+        # conflict (the default yields to any other); two different non-default column
+        # collations meeting in a comparison are an error in PostgreSQL that dsql could not see.
+        raise SqlError("0A000", f'column collation "{name}" is not supported: dsql columns use the default '
+                                'collation (C); use COLLATE "C" or none')
+
+
 def _schema_of(relation: dict) -> str:
     schema = relation.get("schemaname")
     if schema not in (None, "public"):
@@ -171,10 +202,7 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
             if any(c.name == col_name for c in columns):
                 raise SqlError("42701", f'column "{col_name}" specified more than once')
             col_type, serial = _column_type(cd["typeName"])
-            if "collClause" in cd:
-                coll = string_list(cd["collClause"]["CollateClause"].get("collname"))
-                if coll and coll[-1].lower() not in ("c", "posix", "default"):
-                    raise SqlError("0A000", f'collation "{coll[-1]}" is not supported')
+            _check_collation(cd, col_type)
             default = None
             identity = None
             index = len(columns)
@@ -226,6 +254,8 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
             raise SqlError("0A000", "CREATE TABLE ... LIKE is not supported yet")
         else:
             raise SqlError("0A000", f"{kind} in CREATE TABLE is not supported")
+    for column in columns:  # after the duplicate check, as PostgreSQL's CheckAttributeNamesTypes
+        _check_not_system_column(column.name)
     if not columns:
         raise SqlError("0A000", "tables without columns are not supported")
     if len(columns) > COLUMNS_PER_TABLE_MAX:
@@ -541,6 +571,9 @@ async def create_index(body: dict, txn, catalog: CatalogSnapshot, *, asynchronou
         position = table.column_index(name)
         if position is None:
             raise SqlError("42703", f'column "{name}" does not exist')
+        if elem.get("collation"):  # every collation sorts as C: only checked
+            check_collatable(table.columns[position].type, unknown_ok=False)
+            resolve_collation(string_list(elem["collation"]))
         require_key_type(table.columns[position], "an index")
         columns.append(position)
     if len(columns) > COLUMNS_PER_KEY_MAX:
@@ -1027,6 +1060,7 @@ def _alter_one(table: TableDef, cmd: dict, catalog: CatalogSnapshot, bc: BindCon
     if subtype == "AT_AddColumn":
         cd = cmd["def"]["ColumnDef"]
         col_name = _check_name(cd["colname"])
+        _check_not_system_column(col_name)
         if table.column_index(col_name) is not None:
             if cmd.get("missing_ok"):
                 notices.append(f'column "{col_name}" of relation "{table.name}" already exists, skipping')
@@ -1040,6 +1074,7 @@ def _alter_one(table: TableDef, cmd: dict, catalog: CatalogSnapshot, bc: BindCon
         col_type, serial = _column_type(cd["typeName"])
         if serial:
             raise SqlError("0A000", "ALTER TABLE ADD COLUMN with constraint not supported")
+        _check_collation(cd, col_type)
         column = ColumnDef(col_name, col_type)
         return replace(table, columns=table.columns + (column,))
     if subtype in ("AT_DropColumn", "AT_AlterColumnType") and catalog.dependent_views(table.oid):
@@ -1048,6 +1083,8 @@ def _alter_one(table: TableDef, cmd: dict, catalog: CatalogSnapshot, bc: BindCon
                        detail=f"view {view.name} depends on table {table.name}",
                        hint="Drop the view first (DROP VIEW), then recreate it.")
     if subtype == "AT_DropColumn":
+        if name in SYSTEM_COLUMN_NAMES:
+            raise SqlError("0A000", f'cannot drop system column "{name}"')
         index = table.column_index(name)
         if index is None:
             if cmd.get("missing_ok"):
@@ -1131,7 +1168,10 @@ async def rename(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
             table = replace(table, name=new_name)
         else:
             old = body["subname"]
+            if old in SYSTEM_COLUMN_NAMES:
+                raise SqlError("0A000", f'cannot rename system column "{old}"')
             index = _existing_column(table, old)
+            _check_not_system_column(new_name)
             if table.column_index(new_name) is not None:
                 raise SqlError("42701", f'column "{new_name}" of relation "{table.name}" already exists')
             table = _set_column(table, index, replace(table.columns[index], name=new_name))

@@ -32,6 +32,7 @@ from qp.binder.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog import ColumnDef, IndexDef, TableDef
 from qp.constraints import check_parents, enforce_children
 from qp.errors import SqlError, locate
+from qp.exec.append import Append
 from qp.exec.compile import ExecFrame, Layout, compile_predicate, compile_row, compile_scalar
 from qp.exec.operators import Operator, SublinkSlots, collect
 from qp.exec.runtime import RunContext
@@ -64,11 +65,13 @@ class TableContext:
 
 
 def target_context(bc: BindContext, relation: dict, ctes: dict | None = None) -> TableContext:
-    scope = Scope(inherited_ctes=ctes or {})
+    scope = Scope()
     binder = QueryBinder(bc)
     if bc.catalog.find_view(relation["relname"]) is not None and relation.get("schemaname") in (None, "public"):
         raise SqlError("0A000", f'cannot change view "{relation["relname"]}": views are read-only (as in DSQL)')
+    # The target is always a table, even one a WITH query's name would hide.
     item = binder._bind_range_var(relation, scope)
+    scope.inherited_ctes = ctes or {}
     if not isinstance(item, FromTable):
         raise SqlError("42809", f'cannot change relation "{relation["relname"]}"')
     if item.table.kind != "table":
@@ -92,9 +95,10 @@ def bind_returning(bc: BindContext, tc: TableContext, nodes: list, extra_scope: 
         res = node["ResTarget"]
         value = res["val"]
         if node_kind(value) == "ColumnRef" and "A_Star" in value["ColumnRef"]["fields"][-1]:
-            for column in tc.scope.items[0].columns:
-                exprs.append(column.expr)
-                names.append(column.name)
+            # `*` is every FROM entry (UPDATE ... FROM, DELETE ... USING too); `s.*` is s's.
+            for name, expr in QueryBinder(bc)._expand_star(value, extra_scope or tc.scope):
+                exprs.append(expr)
+                names.append(name)
             continue
         exprs.append(resolve_unknown(binder.bind(value), bc))
         names.append(res.get("name") or figure_colname(value))
@@ -283,7 +287,9 @@ def bind_insert(bc: BindContext, body: dict) -> InsertPlan:
         positions = list(table.live_columns)
     select = body.get("selectStmt")
     override = body.get("override", "OVERRIDING_NOT_SET")
-    source, positions = _bind_insert_source(bc, tc, select, positions, ctes)
+    # With a column list, every column named needs a value (PostgreSQL's transformInsertRow).
+    named_at = [t.get("location") for t in targets] if targets else None
+    source, positions = _bind_insert_source(bc, tc, select, positions, ctes, named_at)
     # Identity columns: GENERATED ALWAYS refuses given values unless
     # OVERRIDING SYSTEM VALUE; OVERRIDING USER VALUE ignores given values.
     for pos in list(positions):
@@ -310,8 +316,25 @@ def bind_insert(bc: BindContext, body: dict) -> InsertPlan:
 _DEFAULT_MARK = object()
 
 
+def _check_insert_width(width: int, positions: list[int], named_at: list | None, expression_at=None) -> None:
+    """INSERT's arity errors, located as PostgreSQL locates them: at the first
+    expression without a column, or at the first named column without a value."""
+    if width > len(positions):
+        error = SqlError("42601", "INSERT has more expressions than target columns")
+        raise locate_any(error, expression_at(len(positions)) if expression_at is not None else None)
+    if named_at is not None and width < len(positions):
+        error = SqlError("42601", "INSERT has more target columns than expressions")
+        raise locate_any(error, named_at[width])
+
+
+def locate_any(error: SqlError, location: int | None) -> SqlError:
+    if isinstance(location, int) and location >= 0:
+        error.location = location
+    return error
+
+
 def _bind_insert_source(bc: BindContext, tc: TableContext, select: dict | None, positions: list[int],
-                        ctes: dict):
+                        ctes: dict, named_at: list | None = None):
     table = tc.table
     if select is None:  # DEFAULT VALUES
         from qp.exec.operators import OneRow
@@ -320,11 +343,13 @@ def _bind_insert_source(bc: BindContext, tc: TableContext, select: dict | None, 
     body = select["SelectStmt"]
     if "valuesLists" in body and not any(k in body for k in ("sortClause", "limitCount", "withClause")):
         binder = ExprBinder(bc, Scope(inherited_ctes=ctes), QueryLevel(what="VALUES"), QueryBinder(bc)._subquery_binder)
+        lists = [row_node["List"]["items"] if "List" in row_node else row_node for row_node in body["valuesLists"]]
+        for items in lists:  # row by row, as PostgreSQL checks each row when it reaches it
+            if len(items) != len(lists[0]):
+                raise SqlError("42601", "VALUES lists must all be the same length")
+            _check_insert_width(len(items), positions, named_at, lambda i, items=items: node_location(items[i]))
         rows = []
-        for row_node in body["valuesLists"]:
-            items = row_node["List"]["items"] if "List" in row_node else row_node
-            if len(items) > len(positions):
-                raise SqlError("42601", "INSERT has more expressions than target columns")
+        for items in lists:
             row = []
             for pos, item in zip(positions, items, strict=False):
                 if node_kind(item) == "SetToDefault":
@@ -333,24 +358,16 @@ def _bind_insert_source(bc: BindContext, tc: TableContext, select: dict | None, 
                 column = table.columns[pos]
                 row.append(_assign(binder.bind(item), column, bc, item))
             rows.append(row)
-        width = max(len(r) for r in rows)
-        if any(len(r) != width for r in rows):
-            raise SqlError("42601", "VALUES lists must all be the same length")
-        positions = positions[:width]
+        positions = positions[: len(lists[0])]
         from qp.exec.operators import ValuesOp
 
         cids = [bc.new_cid() for _ in positions]
         planner = Planner()
-        out_rows = []
-        slots_seen = SublinkSlots([])
-        for row in rows:
-            exprs, slots = planner.prepare_sublinks(row, [])
-            if slots:
-                if len(rows) > 1:
-                    raise SqlError("0A000", "subqueries in a multi-row VALUES list are not supported")
-                slots_seen = slots
-            out_rows.append(exprs)
-        return ValuesOp(out_rows, cids, slots_seen), positions
+        prepared = [planner.prepare_sublinks(row, []) for row in rows]
+        if len(prepared) > 1 and any(slots for _, slots in prepared):
+            # Each row evaluates its own subqueries: one VALUES operator per row, in order.
+            return Append([ValuesOp([exprs], cids, slots) for exprs, slots in prepared], cids), positions
+        return ValuesOp([exprs for exprs, _ in prepared], cids, prepared[0][1]), positions
     # A plain SELECT's string literals stay untyped, so that they take the
     # columns' types as in VALUES (PostgreSQL: INSERT ... SELECT '5' into an int).
     plain = body.get("op", "SETOP_NONE") == "SETOP_NONE" and "valuesLists" not in body and not any(
@@ -365,8 +382,9 @@ def _bind_insert_source(bc: BindContext, tc: TableContext, select: dict | None, 
             targets.append(resolve_unknown(target, bc))
         query.targets = targets
     types = query.output_types()
-    if len(types) > len(positions):
-        raise SqlError("42601", "INSERT has more expressions than target columns")
+    select_targets = [t["ResTarget"].get("val") for t in body.get("targetList", ())]
+    _check_insert_width(len(types), positions, named_at,
+                        lambda i: node_location(select_targets[i]) if i < len(select_targets) else None)
     positions = positions[: len(types)]
     op = Planner().plan_query(query)
     target_nodes = [t["ResTarget"].get("val") for t in body.get("targetList", ())]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qp import expr as E
+from qp.binder.collation import Collations
 from qp.catalog import CatalogSnapshot
 from qp.context import EvalContext
 from qp.errors import SqlError
@@ -85,6 +86,14 @@ class BindContext:
         # Where each string literal of the statement is (byte offsets), for
         # the error position of one its type rejects; by id, with the literal kept.
         self._literal_locations: dict[int, tuple[E.Const, int]] = {}
+        # Where each aggregate call is (byte offset), by its result's identity:
+        # PostgreSQL points at the inner call of two nested ones.
+        self.agg_locations: dict[int, int] = {}
+        # Each scalar subquery's first output name, by its SubLink node (kept with
+        # it): the default name of a select-list column that is one.
+        self.sublink_names: dict[int, tuple[dict, str]] = {}
+        # Explicit COLLATE clauses seen so far, for PostgreSQL's conflict rules.
+        self.collations = Collations()
 
     def note_literal(self, literal: E.Const, location: int | None) -> None:
         if location is not None and self.view_depth == 0:

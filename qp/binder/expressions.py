@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from qp import expr as E
+from qp.binder.collation import check_collatable, resolve_collation
 from qp.binder.context import AggCall, BindContext, QueryLevel
 from qp.binder.scope import Scope
 from qp.errors import SqlError, locate
@@ -204,7 +205,10 @@ class ExprBinder:
             raise SqlError("0A000", f"{kind} expressions are not supported")
         body = node_body(node)
         try:
-            return method(body)
+            result = method(body)
+            if self.bc.collations:  # nothing to check until a COLLATE clause was seen
+                self.bc.collations.derive(kind, body, result.type)
+            return result
         except SqlError as exc:
             # The innermost node that fails names the place (a missing column's
             # reference, an unknown function's call, an operator's symbol).
@@ -276,6 +280,9 @@ class ExprBinder:
 
     def b_TypeCast(self, n: dict) -> E.Expr:
         target = self.type_name(n["typeName"])
+        source = n["arg"]
+        if node_kind(source) == "A_ArrayExpr" and not node_body(source).get("elements") and target.is_array:
+            return E.Const([], target)  # ARRAY[]::int[]: the cast gives the empty array its type
         arg = self.bind(n["arg"])
         return coerce(arg, target, self.bc, "explicit")
 
@@ -300,10 +307,18 @@ class ExprBinder:
             raise
 
     def b_CollateClause(self, n: dict) -> E.Expr:
-        collation = string_list(n.get("collname"))
-        if collation and collation[-1].lower() not in ("c", "posix", "default", "ucs_basic"):
-            raise SqlError("0A000", f'collation "{collation[-1]}" is not supported; dsql uses the "C" collation')
-        return self.bind(n["arg"])
+        """`expr COLLATE name`: the value unchanged (every collation dsql has sorts as C),
+        checked as PostgreSQL's transformCollateClause does."""
+        arg = self.bind(n["arg"])
+        check_collatable(arg.type)
+        location = n.get("location") if self.bc.view_depth == 0 else None
+        try:
+            collation = resolve_collation(string_list(n.get("collname")))
+        except SqlError as exc:
+            exc.location = location
+            raise
+        self.bc.collations.note(n, collation, location)
+        return arg
 
     def b_SQLValueFunction(self, n: dict) -> E.Expr:
         op = n.get("op", "")
@@ -603,6 +618,8 @@ class ExprBinder:
             raise SqlError("42883", f"function {'.'.join(names)} does not exist")
         name = names[-1]
         star = bool(n.get("agg_star"))
+        if n.get("agg_within_group"):
+            raise SqlError("0A000", f"ordered-set aggregate {name}() (WITHIN GROUP) is not supported")
         if "over" in n:
             return self._window(name, n, star)
         if is_aggregate(name):
@@ -616,30 +633,101 @@ class ExprBinder:
         return self.call_function(name, args)
 
     def _aggregate(self, name: str, n: dict, star: bool) -> E.Expr:
+        """An aggregate call, computed at the query level its arguments come from.
+
+        As PostgreSQL's agglevelsup: the level is the innermost one any of its
+        arguments' columns (or FILTER's, or ORDER BY's) belongs to, so in
+        `SELECT (SELECT max(o.x)) FROM t o` max() aggregates the outer query's
+        rows and the subquery reads its result as an outer value. Whether an
+        aggregate is allowed is decided by the clause that level is binding.
+        """
         level = self.level
-        if not level.agg_allowed:
-            raise SqlError("42803", f"aggregate functions are not allowed in {level.what}")
-        level.agg_allowed = False  # no aggregates inside aggregate arguments
+        chain = self.scope.chain()
+        # What the arguments add to the enclosing levels' outer references is
+        # undone if the aggregate moves out: it is computed there, not read here.
+        saved_refs = [set(s.outer_refs) for s in chain] if len(chain) > 1 else None
+        # WITH queries of the levels in between: one the arguments read keeps the aggregate here.
+        cte_counts = [(cte, cte.refcount) for s in chain[:-1] for cte in s.ctes.values()]
+        was_in_aggregate = level.in_aggregate
         level.in_aggregate = True
         try:
             args = [self.bind(a) for a in n.get("args", ())]
             args = [resolve_unknown(a, self.bc) for a in args]
-            filter_expr = self.bind_bool(n["agg_filter"], "FILTER") if "agg_filter" in n else None
-            order = tuple(self._sort_item(s) for s in n.get("agg_order", ()))
+            filter_expr = None
+            if "agg_filter" in n:
+                saved = level.what, level.agg_allowed
+                level.what, level.agg_allowed = "FILTER", False
+                try:
+                    filter_expr = self.bind_bool(n["agg_filter"], "FILTER")
+                finally:
+                    level.what, level.agg_allowed = saved
+            sort_nodes = n.get("agg_order", ())
+            order = tuple(self._sort_item(s) for s in sort_nodes)
         finally:
-            level.agg_allowed = True
-            level.in_aggregate = False
-        if any(isinstance(x, E.OuterRef) for a in args for x in E.walk(a)) and not any(
-            isinstance(x, E.ColumnRef) for a in args for x in E.walk(a)
-        ):
-            raise SqlError("0A000", "aggregates over columns of an outer query are not supported")
+            level.in_aggregate = was_in_aggregate
+        inputs = [*args, *([filter_expr] if filter_expr is not None else []), *(o[0] for o in order)]
+        depth = _aggregate_depth(inputs, chain)
+        owner = chain[depth]
+        owner_level = level if depth == 0 else owner.level
+        here = n.get("location")
+        if owner.agg_error is not None:
+            raise self._at(SqlError("42803", f"aggregate functions are not allowed in {owner.agg_error}"), here)
+        if owner_level is None:
+            raise SqlError("0A000", "aggregates over columns of an outer query are not supported here")
+        if not owner_level.agg_allowed:
+            raise self._at(SqlError("42803", f"aggregate functions are not allowed in {owner_level.what}"), here)
+        if owner_level.in_aggregate:
+            raise self._at(SqlError("42803", "aggregate function calls cannot be nested"), here)
+        if depth > 0:
+            inner = chain[:depth]
+            if any(cte.refcount != count and any(cte.owner is s for s in inner) for cte, count in cte_counts):
+                raise self._at(SqlError("0A000", "outer-level aggregate cannot use a nested CTE"), here)
+            assert saved_refs is not None
+            for scope, refs in zip(chain[:depth], saved_refs, strict=False):
+                scope.outer_refs.clear()
+                scope.outer_refs.update(refs)
+
+            def lower(e: E.Expr) -> E.Expr:
+                if isinstance(e, E.OuterRef) and owner.owns(e.cid):
+                    return E.ColumnRef(e.cid, e.type, e.name)
+                return E.map_children(e, lower)
+
+            args = [lower(a) for a in args]
+            filter_expr = lower(filter_expr) if filter_expr is not None else None
+            order = tuple((lower(e), desc, nulls_first) for e, desc, nulls_first in order)
+            inputs = [*args, *([filter_expr] if filter_expr is not None else []), *(o[0] for o in order)]
+        nested = _aggregate_in(inputs, owner.agg_cids)
+        if nested is not None:
+            raise self._at(SqlError("42803", "aggregate function calls cannot be nested"),
+                           self.bc.agg_locations.get(nested))
+        distinct = bool(n.get("agg_distinct"))
+        if distinct and order:
+            # PostgreSQL sorts the distinct argument values: every sort key must be one of them.
+            for (expr, _, _), sort_node in zip(order, sort_nodes, strict=True):
+                if expr not in args:
+                    error = SqlError("42P10", "in an aggregate with DISTINCT, ORDER BY expressions must appear "
+                                              "in argument list")
+                    raise locate(error, node_location(sort_node["SortBy"]["node"]))
         resolved = resolve_aggregate(name, [a.type for a in args], star)
+        _check_parameterless(name, args, star)
         args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
         cid = self.bc.new_cid(name)
-        call = AggCall(cid, name, resolved, tuple(args), bool(n.get("agg_distinct")), filter_expr, order, star,
-                       resolved.return_type)
-        level.aggregates.append(call)
-        return E.ColumnRef(cid, resolved.return_type, name)
+        call = AggCall(cid, name, resolved, tuple(args), distinct, filter_expr, order, star, resolved.return_type)
+        owner_level.aggregates.append(call)
+        owner.agg_cids.add(cid)
+        if isinstance(here, int):
+            self.bc.agg_locations[cid] = here
+        if depth == 0:
+            return E.ColumnRef(cid, resolved.return_type, name)
+        for scope in chain[:depth]:
+            scope.outer_refs.add(cid)
+        return E.OuterRef(cid, resolved.return_type, name)
+
+    def _at(self, error: SqlError, location: int | None) -> SqlError:
+        """`error` located at `location` (what PostgreSQL points at), whatever its SQLSTATE."""
+        if error.location is None and isinstance(location, int) and location >= 0 and self.bc.view_depth == 0:
+            error.location = location
+        return error
 
     def _row_sublink(self, n: dict, query, columns, correlated: bool, is_all: bool) -> E.Expr:
         test_node = n["testexpr"]
@@ -691,6 +779,7 @@ class ExprBinder:
             order = [self._sort_item(o) for o in spec.get("orderClause", ())]
             filter_expr = self.bind_bool(n["agg_filter"], "FILTER") if "agg_filter" in n else None
             options = spec.get("frameOptions", DEFAULT_FRAME)
+            check_frame(Frame(options))  # what is not supported, before binding offsets it could not use
             start = self._frame_offset(spec.get("startOffset"))
             end = self._frame_offset(spec.get("endOffset"))
         finally:
@@ -705,6 +794,7 @@ class ExprBinder:
                 args = []
         elif is_aggregate(name):
             resolved = resolve_aggregate(name, [a.type for a in args], star)
+            _check_parameterless(name, args, star)
             args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
             return_type = resolved.return_type
         else:
@@ -785,7 +875,13 @@ class ExprBinder:
         if self.bind_subquery is None:
             raise SqlError("0A000", "subqueries are not supported here")
         link = n.get("subLinkType", "EXPR_SUBLINK")
-        query = self.bind_subquery(n["subselect"], self.scope)
+        # An aggregate inside the subquery over this level's columns is computed
+        # here, if the clause being bound here allows aggregates.
+        saved_level, self.scope.level = self.scope.level, self.level
+        try:
+            query = self.bind_subquery(n["subselect"], self.scope)
+        finally:
+            self.scope.level = saved_level
         correlated = bool(query.outer_refs)
         columns = query.output_types()
         if link == "EXISTS_SUBLINK":
@@ -793,6 +889,7 @@ class ExprBinder:
         if link == "EXPR_SUBLINK":
             if len(columns) != 1:
                 raise SqlError("42601", "subquery must return only one column")
+            self.bc.sublink_names[id(n)] = (n, query.names[0])
             return E.SubLink("scalar", query, columns[0], correlated=correlated)
         if link == "ARRAY_SUBLINK":
             if len(columns) != 1:
@@ -841,6 +938,47 @@ async def _setval(rc, oid, value, is_called=True):
 
 
 _SEQUENCE_FUNCTIONS = {"nextval": _nextval, "currval": _currval, "lastval": _lastval, "setval": _setval}
+
+
+def _check_parameterless(name: str, args: list, star: bool) -> None:
+    """An aggregate without arguments is called with `*` (PostgreSQL's ParseFuncOrColumn)."""
+    if not args and not star:
+        raise SqlError("42809", f"{name}(*) must be used to call a parameterless aggregate function")
+
+
+def _aggregate_depth(inputs: list[E.Expr], chain: list[Scope]) -> int:
+    """How many levels up the innermost column an aggregate's inputs read lives
+    (PostgreSQL's find_minimum_var_level; 0 when they read none)."""
+    depth: int | None = None
+    for expr in inputs:
+        for node in E.walk(expr):
+            if isinstance(node, E.ColumnRef):
+                return 0
+            if isinstance(node, E.OuterRef):
+                cids: Any = (node.cid,)
+            elif isinstance(node, E.SubLink):
+                cids = node.query.outer_refs
+            else:
+                continue
+            for cid in cids:
+                found = next((i for i, scope in enumerate(chain) if scope.owns(cid)), 0)
+                depth = found if depth is None else min(depth, found)
+    return depth or 0
+
+
+def _aggregate_in(inputs: list[E.Expr], agg_cids: set[int]) -> int | None:
+    """An aggregate of `agg_cids` that `inputs` read (directly or in a subquery), if any."""
+    if not agg_cids:
+        return None
+    for expr in inputs:
+        for node in E.walk(expr):
+            if isinstance(node, E.ColumnRef) and node.cid in agg_cids:
+                return node.cid
+            if isinstance(node, E.SubLink):
+                found = next((c for c in node.query.outer_refs if c in agg_cids), None)
+                if found is not None:
+                    return found
+    return None
 
 
 def _row_compare(ops: list, negate_all: bool):

@@ -18,14 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qp import expr as E
+from qp.binder.collation import setop_collations
 from qp.binder.context import AggCall, BindContext, QueryLevel  # noqa: F401 (AggCall: part of BoundSelect)
 from qp.binder.expressions import ExprBinder, SetReturning, assert_no_sets, coerce, resolve_unknown
+from qp.binder.recursion import order_recursive_list
 from qp.binder.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog import TableDef
 from qp.errors import SqlError, locate
 from qp.functions import resolve_function
-from qp.parse import node_body, node_kind, string_list
-from qp.types import INT8, TEXT, UNKNOWN, SqlType, common_type
+from qp.parse import node_body, node_kind, node_location, string_list
+from qp.types import INT8, TEXT, UNKNOWN, SqlType, common_type, format_type
 
 # Set-returning functions whose one result column is a named OUT parameter
 # (pg_proc.proargnames): in FROM, the column takes that name even under an alias.
@@ -59,6 +61,7 @@ class FromJoin:
     left: Any
     right: Any
     condition: E.Expr | None
+    alias: str | None = None  # `(...) AS j` or `USING (...) AS j`: a name FOR UPDATE OF cannot use
 
 
 @dataclass
@@ -70,6 +73,7 @@ class FromSubquery:
     # the planner runs it once per row of those items.
     lateral_refs: frozenset[int] = frozenset()
     cte: bool = False  # a WITH query's reference (FOR UPDATE passes it by)
+    cte_def: Any = None  # CteDef: the WITH query it reads (shared by all its references)
 
 
 @dataclass
@@ -97,14 +101,28 @@ class FromWorkTable:
     alias: str
 
 
-@dataclass
+@dataclass(eq=False)
 class CteDef:
+    """A WITH query, bound once where it is defined.
+
+    Every reference reads the one bound `query` under column identities of its
+    own. The planner decides, as PostgreSQL 12+ does, whether the references
+    share one evaluation (MATERIALIZED, referenced more than once, recursive
+    and referenced more than once, or volatile) or each runs the query inline;
+    `refcount` counts the references found while binding the statement.
+    """
+
     name: str
     node: dict
     names: list[str]
-    parent: Any
+    parent: Any  # the scope its query sees (that of the level enclosing its WITH)
     visible: dict
     recursive: bool = False
+    materialized: str = "default"  # default | always | never
+    owner: Any = None  # the scope of the query whose WITH defines it
+    query: Any = None  # the bound query (BoundQuery)
+    refcount: int = 0
+    fold_error: Exception | None = None  # a constant's error, raised if the query is referenced
 
 
 @dataclass
@@ -213,6 +231,8 @@ class QueryBinder:
         # FROM items a LATERAL item to their right may not read (the left side of a
         # RIGHT or FULL join, a DML target), by id: the error a reference gets, by alias.
         self.lateral_blocked: dict[int, Callable[[str], SqlError]] = {}
+        # Each join's output columns (USING columns merged, then the rest), by id.
+        self._join_outputs: dict[int, tuple[FromJoin, list[ScopeColumn]]] = {}
 
     # Entry point for any query node (SelectStmt), possibly nested.
     def bind_with(self, with_clause: dict | None, parent: Scope | None = None) -> dict:
@@ -240,48 +260,76 @@ class QueryBinder:
         return query
 
     def _bind_with(self, with_clause: dict, scope: Scope) -> None:
-        recursive = bool(with_clause.get("recursive"))
-        for cte_node in with_clause.get("ctes", ()):
-            cte = cte_node["CommonTableExpr"]
+        ctes = [cte_node["CommonTableExpr"] for cte_node in with_clause.get("ctes", ())]
+        for i, cte in enumerate(ctes):
+            if any(other["ctename"] == cte["ctename"] for other in ctes[:i]):
+                error = SqlError("42712", f'WITH query name "{cte["ctename"]}" specified more than once')
+                error.location = cte.get("location") if self.bc.view_depth == 0 else None
+                raise error
+        # WITH RECURSIVE: every item sees every other, so they are bound in an
+        # order without forward references; the self-referencing ones are recursive.
+        ordered = order_recursive_list(ctes) if with_clause.get("recursive") else [(c, False) for c in ctes]
+        for cte, recursive in ordered:
             name = cte["ctename"]
-            if name in scope.ctes:
-                raise SqlError("42712", f'WITH query name "{name}" specified more than once')
             if node_kind(cte["ctequery"]) != "SelectStmt":
                 raise SqlError("0A000", "data-modifying statements in WITH are not supported")
             if cte.get("search_clause") or cte.get("cycle_clause"):
                 raise SqlError("0A000", "SEARCH and CYCLE clauses are not supported")
             visible = scope.all_ctes()
             aliases = string_list(cte.get("aliascolnames"))
-            definition = CteDef(name, cte["ctequery"], aliases, scope.parent, visible,
-                                recursive and _references(cte["ctequery"], name))
-            # Bound here to check it and learn its column names; bound again at
-            # each reference so that every use gets its own column identities.
-            query = self._bind_cte(definition)
+            materialized = {"CTEMaterializeAlways": "always", "CTEMaterializeNever": "never"}.get(
+                cte.get("ctematerialized", ""), "default")
+            definition = CteDef(name, cte["ctequery"], aliases, scope.parent, visible, recursive, materialized, scope)
+            # Bound once, here; each reference reads this query under its own column identities.
+            try:
+                query = self._bind_cte(definition)
+            except SqlError as exc:
+                # PostgreSQL plans (and so folds the constants of) only the WITH
+                # queries that are referenced: `WITH x AS (SELECT 1/0) SELECT 1`
+                # is fine. Bound again with folding errors left for run time, the
+                # query is good unless something else is wrong with it; its first
+                # reference raises the folding error.
+                self.bc.lenient += 1
+                try:
+                    query = self._bind_cte(definition)
+                finally:
+                    self.bc.lenient -= 1
+                definition.fold_error = exc
             names = aliases or list(query.names)
             if len(names) > len(query.names):
                 raise SqlError("42P10", f'WITH query "{name}" has {len(query.names)} columns available but {len(names)} columns specified')
+            query.names = list(names) + list(query.names[len(names):])
             definition.names = names
+            definition.query = query
             scope.ctes[name] = definition
 
     def _bind_cte(self, cte: CteDef) -> BoundQuery:
         if not cte.recursive:
             return self.bind_query(cte.node, cte.parent, cte.visible)
-        body = node_body(cte.node)
-        if body.get("op") != "SETOP_UNION":
-            raise SqlError("42P19", f'recursive query "{cte.name}" does not have the form non-recursive-term UNION [ALL] recursive-term')
-        for clause in ("sortClause", "limitCount", "limitOffset", "lockingClause", "withClause"):
-            if body.get(clause):
-                raise SqlError("0A000", f"{clause} in a recursive query is not supported")
-        left = self.bind_query({"SelectStmt": body["larg"]}, cte.parent, cte.visible)
-        if _references({"SelectStmt": body["larg"]}, cte.name):
-            raise SqlError("42P19", f'recursive reference to query "{cte.name}" must not appear within its non-recursive term')
+        body = node_body(cte.node)  # its form was checked with the WITH list (qp.binder.recursion)
+        visible = dict(cte.visible)
+        if body.get("withClause"):
+            # WITH queries of the UNION itself: both terms see them (not the work table).
+            with_scope = Scope(parent=cte.parent, inherited_ctes=cte.visible)
+            self._bind_with(body["withClause"], with_scope)
+            visible.update(with_scope.ctes)
+        left = self.bind_query({"SelectStmt": body["larg"]}, cte.parent, visible)
         types = [t if t != UNKNOWN else TEXT for t in left.output_types()]
         names = list(cte.names or left.names)
         names += list(left.names[len(names):])
         work = WorkTable(cte.name, names, types)
-        right = self.bind_query({"SelectStmt": body["rarg"]}, cte.parent, {**cte.visible, cte.name: work})
+        right = self.bind_query({"SelectStmt": body["rarg"]}, cte.parent, {**visible, cte.name: work})
         if len(right.output_types()) != len(types):
             raise SqlError("42601", "each UNION query must have the same number of columns")
+        for i, (ltype, rtype) in enumerate(zip(types, right.output_types(), strict=True), start=1):
+            # The work table has the non-recursive term's types; the UNION's must be the same.
+            overall = common_type([ltype, TEXT if rtype == UNKNOWN else rtype], "UNION")
+            typmod = ltype.typmod if ltype.typmod == rtype.typmod else -1
+            if overall.base != ltype.base or typmod != ltype.typmod:
+                shown = overall.base if typmod == -1 else overall.base.with_typmod(typmod)
+                raise SqlError("42804", f'recursive query "{cte.name}" column {i} has type {format_type(ltype)} in '
+                                        f"non-recursive term but type {format_type(shown)} overall",
+                               hint="Cast the output of the non-recursive term to the correct type.")
         query = BoundRecursive(
             names=names,
             target_cids=[self.bc.new_cid(n) for n in names],
@@ -301,6 +349,8 @@ class QueryBinder:
     def _bind_select(self, body: dict, scope: Scope, keep_unknown: bool = False) -> BoundSelect:
         bc = self.bc
         level = QueryLevel()
+        scope.level = level
+        scope.star_columns = []
         binder = ExprBinder(bc, scope, level, self._subquery_binder)
         from_tree = self._bind_from_list(body.get("fromClause", ()), scope, binder)
         query = BoundSelect(names=[], target_cids=[], from_=from_tree)
@@ -333,7 +383,7 @@ class QueryBinder:
             if not keep_unknown:  # a UNION leaf keeps 'literals' open for the set operation's type
                 expr = resolve_unknown(expr, bc)
             raw_targets.append(expr)
-            query.names.append(res.get("name") or figure_colname(value))
+            query.names.append(res.get("name") or figure_colname(value, bc.sublink_names))
         level.srf_allowed = False
         query.has_srf = level.has_srf
 
@@ -349,6 +399,8 @@ class QueryBinder:
                 raise SqlError("0A000", "set-returning functions are not allowed in GROUP BY")
             if any(isinstance(n, E.ColumnRef) and n.cid in {a.cid for a in level.aggregates} for n in E.walk(expr)):
                 raise SqlError("42803", "aggregate functions are not allowed in GROUP BY")
+            if any(isinstance(n, E.ColumnRef) and n.cid in {w.cid for w in level.windows} for n in E.walk(expr)):
+                raise SqlError("42P20", "window functions are not allowed in GROUP BY")  # GROUP BY 1 naming one
             if expr not in query.group_exprs:
                 query.group_exprs.append(expr)
 
@@ -393,7 +445,14 @@ class QueryBinder:
                 query.distinct_on = [
                     self._distinct_on_cid(d, query, binder) for d in distinct_clause
                 ]
-        self._finish_order(query, order_items)
+        sort_locations = [node_location(n["SortBy"]["node"]) for n in body.get("sortClause", ())]
+        self._finish_order(query, order_items, sort_locations)
+        if query.distinct_on is not None:
+            offending = _distinct_on_not_leading(query)
+            if offending is not None:
+                error = SqlError("42P10", "SELECT DISTINCT ON expressions must match initial ORDER BY expressions")
+                where = node_location(distinct_clause[query.distinct_on.index(offending)])
+                raise locate_any(error, where, self.bc)
 
         if "limitCount" in body or "limitOffset" in body:
             if body.get("limitOption") == "LIMIT_OPTION_WITH_TIES":
@@ -492,9 +551,9 @@ class QueryBinder:
             if expr is not None:
                 order_items[i] = (position, rewrite(expr), desc, nulls_first)
 
-    def _finish_order(self, query: BoundSelect, order_items: list) -> None:
+    def _finish_order(self, query: BoundSelect, order_items: list, locations: list[int | None]) -> None:
         bc = self.bc
-        for position, expr, desc, nulls_first in order_items:
+        for (position, expr, desc, nulls_first), location in zip(order_items, locations, strict=True):
             if position is not None:
                 cid, typ = query.target_cids[position], query.targets[position].type
             else:
@@ -502,8 +561,11 @@ class QueryBinder:
                 if match is not None:
                     cid, typ = query.target_cids[match], query.targets[match].type
                 else:
-                    if query.distinct or query.distinct_on is not None:
-                        raise SqlError("42P10", "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
+                    # DISTINCT ON may sort by more than it shows (the row kept per group);
+                    # plain DISTINCT compares whole output rows, so it may not.
+                    if query.distinct:
+                        error = SqlError("42P10", "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
+                        raise locate_any(error, location, bc)
                     cid = bc.new_cid("sort")
                     typ = expr.type
                     query.hidden.append(expr)
@@ -563,7 +625,7 @@ class QueryBinder:
                 continue
             else:
                 what = "a function" if isinstance(item, FromFunction) else "a WITH query" if getattr(
-                    item, "cte", False) else "this relation"
+                    item, "cte", False) else "a join" if isinstance(item, FromJoin) else "this relation"
                 error = SqlError("0A000", f"FOR {strength} cannot be applied to {what}")
             error.location = relation.get("location")  # PostgreSQL points at the name
             raise error
@@ -586,6 +648,8 @@ class QueryBinder:
         width = len(rows[0])
         if any(len(r) != width for r in rows):
             raise SqlError("42601", "VALUES lists must all be the same length")
+        if self.bc.collations:
+            setop_collations(self.bc.collations, body)
         types = []
         for col in range(width):
             t = common_type([r[col].type for r in rows], "VALUES")
@@ -609,6 +673,8 @@ class QueryBinder:
             raise SqlError("0A000", f"FOR {strength} is not allowed with UNION/INTERSECT/EXCEPT")
         left = self.bind_query({"SelectStmt": body["larg"]}, scope.parent, scope.all_ctes(), keep_unknown=True)
         right = self.bind_query({"SelectStmt": body["rarg"]}, scope.parent, scope.all_ctes(), keep_unknown=True)
+        if self.bc.collations:
+            setop_collations(self.bc.collations, body)
         scope.outer_refs |= left.outer_refs | right.outer_refs
         lt, rt = left.output_types(), right.output_types()
         if len(lt) != len(rt):
@@ -672,7 +738,10 @@ class QueryBinder:
     def _bind_from_list(self, items: list, scope: Scope, binder: ExprBinder) -> Any:
         tree = None
         for item in items:
+            before = len(scope.items)
             node = self._bind_from_item(item, scope, binder)
+            if scope.star_columns is not None:
+                scope.star_columns += self._side_columns(node, scope.items[before:])
             tree = node if tree is None else FromJoin("inner", tree, node, None)
         return tree
 
@@ -684,7 +753,13 @@ class QueryBinder:
         if kind == "JoinExpr":
             return self._bind_join(body, scope, binder)
         if kind == "RangeSubselect":
-            alias = body.get("alias", {}).get("aliasname") or "unnamed_subquery"
+            if not body.get("alias"):
+                # PostgreSQL 16 would name it unnamed_subquery; 15, the reference, refuses it.
+                what = "VALUES" if "valuesLists" in node_body(body["subquery"]) else "SELECT"
+                error = SqlError("42601", f"{'VALUES' if what == 'VALUES' else 'subquery'} in FROM must have an "
+                                          "alias", hint=f"For example, FROM ({what} ...) [AS] foo.")
+                raise locate_any(error, node_location(body["subquery"]), self.bc)
+            alias = body["alias"]["aliasname"]
             if body.get("lateral"):
                 lateral = self._lateral_scope(scope)
                 query = self.bind_query(body["subquery"], lateral, scope.all_ctes())
@@ -711,14 +786,13 @@ class QueryBinder:
             for item in scope.items
         ]
         return Scope(items=items, parent=scope.parent, using_columns=list(scope.using_columns),
-                     inherited_ctes=scope.all_ctes())
+                     inherited_ctes=scope.all_ctes(), agg_error="FROM clause of their own query level")
 
     def _subquery_item(self, query: BoundQuery, alias_node: dict | None, alias: str, scope: Scope,
                        lateral: Scope | None = None) -> FromSubquery:
         colnames = string_list((alias_node or {}).get("colnames"))
         names = list(query.names)
-        if len(colnames) > len(names):
-            raise SqlError("42P10", f'table "{alias}" has {len(names)} columns available but {len(colnames)} columns specified')
+        _check_alias_count(alias, len(names), colnames)
         names[: len(colnames)] = colnames
         types = query.output_types()
         cids = [self.bc.new_cid(n) for n in names]
@@ -751,10 +825,22 @@ class QueryBinder:
                 scope.items.append(RangeItem(alias, columns))
                 scope.item_named(alias)
                 return FromWorkTable(cte, cids, alias)
-            query = self._bind_cte(cte)
-            query.names = list(cte.names) + list(query.names[len(cte.names):])
-            item = self._subquery_item(query, alias_node, alias, scope)
+            if cte.fold_error is not None:
+                raise cte.fold_error
+            cte.refcount += 1
+            item = self._subquery_item(cte.query, alias_node, alias, scope)
             item.cte = True
+            item.cte_def = cte
+            # The WITH query reads values of the levels enclosing its definition:
+            # every level from this reference up to the definition needs them.
+            refs = cte.query.outer_refs
+            if refs:
+                for level in scope.chain()[1:]:
+                    if level is cte.parent:
+                        break
+                    level.outer_refs |= refs
+                    if level is cte.owner:
+                        break
             return item
         table = None
         if schema is None and self.bc.resolve_special_relation is not None:
@@ -776,6 +862,7 @@ class QueryBinder:
             raise locate(SqlError("42P01", f'relation "{qualified}" does not exist'), body.get("location"))
         self.bc.tables_read.add(table.oid)
         colnames = string_list((alias_node or {}).get("colnames"))
+        _check_alias_count(alias, len(table.live_columns), colnames)
         cids: list[int | None] = []
         columns = []
         live = 0
@@ -811,6 +898,7 @@ class QueryBinder:
 
     def _virtual_item(self, relation: Any, alias_node: dict | None, alias: str, scope: Scope) -> FromVirtual:
         colnames = string_list((alias_node or {}).get("colnames"))
+        _check_alias_count(alias, len(relation.columns), colnames)
         cids, columns = [], []
         for i, (name, typ) in enumerate(relation.columns):
             shown = colnames[i] if i < len(colnames) else name
@@ -839,8 +927,9 @@ class QueryBinder:
         # its arguments may read the FROM items to its left, and enclosing
         # queries' columns, which this query then depends on.
         lateral = self._lateral_scope(scope)
+        lateral.agg_error = "functions in FROM"
         outside = Scope(parent=lateral, inherited_ctes=scope.all_ctes())
-        inner = ExprBinder(self.bc, outside, QueryLevel(what="FROM"), self._subquery_binder)
+        inner = ExprBinder(self.bc, outside, QueryLevel(what="functions in FROM"), self._subquery_binder)
         args = [inner.bind(a) for a in fc.get("args", ())]
         scope.outer_refs |= lateral.outer_refs
         lateral_refs = frozenset(outside.outer_refs - lateral.outer_refs)
@@ -858,6 +947,7 @@ class QueryBinder:
             out = [(_OUT_COLUMN_NAMES.get(name) or (alias if alias_node else name), rtype)]
         if body.get("ordinality"):
             out.append(("ordinality", INT8))
+        _check_alias_count(alias, len(out), colnames)
         names = [colnames[i] if i < len(colnames) else n for i, (n, _) in enumerate(out)]
         if not resolved.returns_set:
             raise SqlError("0A000", f"function {name}() in FROM must return a set")
@@ -877,6 +967,9 @@ class QueryBinder:
         if kind is None:
             raise SqlError("0A000", f"join type {body.get('jointype')} is not supported")
         before = len(scope.items)
+        saved_names_from = scope.names_from
+        if body.get("alias"):
+            scope.names_from = before  # its alias will hide the names bound inside it
         left = self._bind_from_item(body["larg"], scope, binder)
         middle = len(scope.items)
         blocked = []
@@ -893,57 +986,96 @@ class QueryBinder:
             for key in blocked:
                 del self.lateral_blocked[key]
         left_items, right_items = scope.items[before:middle], scope.items[middle:]
+        # What each side offers the join: a nested join's own output (its USING
+        # columns merged), or a relation's columns.
+        left_out = self._side_columns(left, left_items)
+        right_out = self._side_columns(right, right_items)
         condition = None
         using = string_list(body.get("usingClause"))
         if body.get("isNatural"):
-            left_names = [c.name for it in left_items for c in it.columns if not c.whole_row]
-            right_names = {c.name for it in right_items for c in it.columns if not c.whole_row}
-            using = [n for n in left_names if n in right_names]
+            right_names = {c.name for c in right_out}
+            using = [c.name for c in left_out if c.name in right_names]
+        merged_columns: list[ScopeColumn] = []
         if using:
             conds = []
-            merged_columns = []
-            for name in using:
-                lcol = _find_unique(left_items, name, "left")
-                rcol = _find_unique(right_items, name, "right")
+            consumed: list[ScopeColumn] = []
+            for i, name in enumerate(using):
+                if name in using[:i]:
+                    raise SqlError("42701", f'column name "{name}" appears more than once in USING clause')
+                lcol = _find_unique(left_out, name, "left")
+                rcol = _find_unique(right_out, name, "right")
                 conds.append(binder.operator("=", lcol.expr, rcol.expr))
+                # PostgreSQL's buildMergedJoinVar: the common type, from the side that
+                # is never null-extended (both, through COALESCE, for FULL).
+                typ = common_type([lcol.expr.type, rcol.expr.type], "JOIN/USING")
                 if kind == "full":
-                    typ = common_type([lcol.expr.type, rcol.expr.type], "JOIN/USING")
                     merged = E.Coalesce((coerce(lcol.expr, typ, self.bc), coerce(rcol.expr, typ, self.bc)), typ)
                 else:
-                    merged = rcol.expr if kind == "right" else lcol.expr
+                    merged = coerce(rcol.expr if kind == "right" else lcol.expr, typ, self.bc)
                 merged_columns.append(ScopeColumn(name, merged))
+                consumed += [lcol, rcol]
                 for it in left_items + right_items:
                     it.merged_away.add(name)
-            scope.using_columns = merged_columns + scope.using_columns
+            # A nested join's merged column consumed here is now this join's.
+            scope.using_columns = merged_columns + [c for c in scope.using_columns
+                                                    if not any(c is k for k in consumed)]
             condition = E.and_all(conds)
         elif "quals" in body:
             saved = binder.level.what
             binder.level.what = "JOIN conditions"
             condition = binder.bind_bool(body["quals"], "JOIN/ON")
             binder.level.what = saved
+        output = merged_columns + [c for c in left_out if c.name not in using] + [
+            c for c in right_out if c.name not in using]
+        using_alias = body.get("join_using_alias")
+        if using_alias:
+            # `USING (x) AS j` names the merged columns only; the joined names stay visible.
+            name = using_alias["aliasname"]
+            scope.items.append(RangeItem(name, [ScopeColumn(c.name, c.expr) for c in merged_columns],
+                                         merged_away=set(using)))
+            scope.item_named(name)
         alias_node = body.get("alias")
         if alias_node:
-            # A join alias hides the joined items' own names.
-            columns = [c for c in scope.using_columns if c.name in using] + [
-                c for it in left_items + right_items for c in it.columns if c.name not in using and not c.whole_row
-            ]
+            # A join alias hides the joined items' own names (and may rename the columns).
+            name = alias_node["aliasname"]
+            colnames = string_list(alias_node.get("colnames"))
+            if len(colnames) > len(output):
+                raise SqlError("42P10", f'join expression "{name}" has {len(output)} columns available but '
+                                        f"{len(colnames)} columns specified")
+            output = [ScopeColumn(colnames[i] if i < len(colnames) else c.name, c.expr)
+                      for i, c in enumerate(output)]
+            scope.using_columns = [c for c in scope.using_columns if not any(c is m for m in merged_columns)]
             del scope.items[before:]
-            scope.items.append(RangeItem(alias_node["aliasname"], columns))
-        return FromJoin(kind, left, right, condition)
+            scope.names_from = saved_names_from
+            scope.items.append(RangeItem(name, output))
+            scope.item_named(name)
+        scope.names_from = saved_names_from
+        tree = FromJoin(kind, left, right, condition, alias=(alias_node or using_alias or {}).get("aliasname"))
+        self._join_outputs[id(tree)] = (tree, output)
+        return tree
+
+    def _side_columns(self, tree: Any, items: list[RangeItem]) -> list[ScopeColumn]:
+        """The columns one side of a join (or one FROM entry) offers, in order."""
+        found = self._join_outputs.get(id(tree))
+        if found is not None and found[0] is tree:
+            return found[1]
+        return [c for it in items for c in it.columns if not c.hidden]
 
     def _expand_star(self, node: dict, scope: Scope) -> list[tuple[str, E.Expr]]:
         names = string_list(node["ColumnRef"].get("fields"))
         if len(names) == 1:
             if not scope.items:
                 raise SqlError("42601", "SELECT * with no tables specified is not valid")
+            if scope.star_columns is not None:  # a SELECT's FROM entries, in order
+                return [(c.name, c.expr) for c in scope.star_columns]
             out = [(c.name, c.expr) for c in scope.using_columns]
             for item in scope.items:
                 out += [(c.name, c.expr) for c in item.columns if not c.hidden and c.name not in item.merged_away]
             return out
-        item = scope.item_named(names[-2])
-        if item is None:
+        columns = scope.star_of(names[-2])
+        if columns is None:
             raise SqlError("42P01", f'missing FROM-clause entry for table "{names[-2]}"')
-        return [(c.name, c.expr) for c in item.columns if not c.hidden]
+        return columns
 
     def _subquery_binder(self, node: dict, scope: Scope) -> BoundQuery:
         return self.bind_query(node, scope, scope.all_ctes())
@@ -963,21 +1095,37 @@ class _BlockedItem(RangeItem):
         raise self.error(self.alias)
 
 
-def _references(node: Any, name: str) -> bool:
-    """Whether a parse tree mentions relation `name` (unqualified) anywhere."""
-    if isinstance(node, dict):
-        if "RangeVar" in node:
-            rv = node["RangeVar"]
-            if rv.get("relname") == name and not rv.get("schemaname"):
-                return True
-        return any(_references(v, name) for v in node.values())
-    if isinstance(node, list):
-        return any(_references(v, name) for v in node)
-    return False
+def _distinct_on_not_leading(query: BoundSelect) -> int | None:
+    """PostgreSQL's transformDistinctOnClause: the ORDER BY items that are DISTINCT ON
+    expressions come before any other (or the row kept per group would be arbitrary).
+    The DISTINCT ON output that breaks the rule, if one does."""
+    on = list(query.distinct_on or ())
+    skipped = False
+    for key in query.order_by:
+        if key.cid not in on:
+            skipped = True
+        elif skipped:
+            return key.cid
+    sorted_by = {key.cid for key in query.order_by}
+    return next((cid for cid in on if cid not in sorted_by), None) if skipped else None
 
 
-def _find_unique(items: list[RangeItem], name: str, side: str) -> ScopeColumn:
-    found = [c for it in items for c in it.columns if c.name == name and not c.whole_row]
+def locate_any(error: SqlError, location: int | None, bc: BindContext) -> SqlError:
+    """`error` located where PostgreSQL points, whatever its SQLSTATE (not inside a view)."""
+    if error.location is None and isinstance(location, int) and location >= 0 and bc.view_depth == 0:
+        error.location = location
+    return error
+
+
+def _check_alias_count(alias: str, available: int, colnames: list[str]) -> None:
+    """More column aliases than the relation has columns (PostgreSQL's buildRelationAliases)."""
+    if len(colnames) > available:
+        raise SqlError("42P10", f'table "{alias}" has {available} columns available but {len(colnames)} columns '
+                                "specified")
+
+
+def _find_unique(columns: list[ScopeColumn], name: str, side: str) -> ScopeColumn:
+    found = [c for c in columns if c.name == name]
     if not found:
         raise SqlError("42703", f'column "{name}" specified in USING clause does not exist in {side} table')
     if len(found) > 1:
@@ -1023,6 +1171,8 @@ def _lock_all(tree: Any, strength: str, marked: list) -> None:
 def _locked_item(tree: Any, name: str) -> Any:
     """The FROM item FOR UPDATE OF `name` names (by its alias, as PostgreSQL matches)."""
     if isinstance(tree, FromJoin):
+        if tree.alias == name:
+            return tree
         return _locked_item(tree.left, name) or _locked_item(tree.right, name)
     if getattr(tree, "alias", None) == name:
         return tree
@@ -1048,13 +1198,18 @@ def _is_star(node: dict) -> bool:
     return bool(fields) and "A_Star" in fields[-1]
 
 
-def figure_colname(node: dict | None) -> str:
-    name, _ = _figure(node)
+def figure_colname(node: dict | None, sublink_names: dict | None = None) -> str:
+    name, _ = _figure(node, sublink_names or {})
     return name or "?column?"
 
 
-def _figure(node: dict | None) -> tuple[str | None, int]:
-    """PostgreSQL's FigureColname: the default name of an output column."""
+def _figure(node: dict | None, sublink_names: dict | None = None) -> tuple[str | None, int]:
+    """PostgreSQL's FigureColname: the default name of an output column.
+
+    `sublink_names`: the bound subqueries' first column names, by SubLink node
+    (PostgreSQL names `(subquery)` after its transformed query's column, which
+    for a VALUES list is column1)."""
+    sublink_names = sublink_names if sublink_names is not None else {}
     if node is None:
         return None, 0
     kind = node_kind(node)
@@ -1063,7 +1218,7 @@ def _figure(node: dict | None) -> tuple[str | None, int]:
         names = string_list(body.get("fields"))
         return (names[-1] if names and names[-1] != "*" else None), 2
     if kind == "A_Indirection":
-        name, strength = _figure(body.get("arg"))
+        name, strength = _figure(body.get("arg"), sublink_names)
         for step in body.get("indirection", ()):
             if "String" in step:
                 return step["String"]["sval"], 2
@@ -1071,15 +1226,15 @@ def _figure(node: dict | None) -> tuple[str | None, int]:
     if kind == "FuncCall":
         return string_list(body.get("funcname"))[-1], 2
     if kind == "TypeCast":
-        name, strength = _figure(body.get("arg"))
+        name, strength = _figure(body.get("arg"), sublink_names)
         if strength <= 1:
             names = string_list(body["typeName"].get("names"))
             return names[-1], 1
         return name, strength
     if kind == "CollateClause":
-        return _figure(body.get("arg"))
+        return _figure(body.get("arg"), sublink_names)
     if kind == "CaseExpr":
-        name, strength = _figure(body.get("defresult"))
+        name, strength = _figure(body.get("defresult"), sublink_names)
         if strength <= 1:
             return "case", 1
         return name, strength
@@ -1110,13 +1265,16 @@ def _figure(node: dict | None) -> tuple[str | None, int]:
         if link == "ARRAY_SUBLINK":
             return "array", 2
         if link == "EXPR_SUBLINK":
+            bound = sublink_names.get(id(body))
+            if bound is not None and bound[0] is body:
+                return bound[1], 2
             sub = body["subselect"]["SelectStmt"]
             targets = sub.get("targetList", ())
             if targets:
                 res = targets[0]["ResTarget"]
                 if res.get("name"):
                     return res["name"], 2
-                return _figure(res.get("val"))
+                return _figure(res.get("val"), sublink_names)
         return None, 0
     if kind == "A_Expr" and body.get("kind") == "AEXPR_NULLIF":
         return "nullif", 2

@@ -10,6 +10,7 @@ COALESCE of both sides), so later stages never see names.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from qp import expr as E
 from qp.errors import SqlError
@@ -36,10 +37,10 @@ class RangeItem:
     merged_away: set[str] = field(default_factory=set)
 
     def find(self, name: str) -> ScopeColumn | None:
-        for column in self.columns:
-            if column.name == name and not column.whole_row:
-                return column
-        return None
+        found = [column for column in self.columns if column.name == name and not column.whole_row]
+        if len(found) > 1:  # a subquery or join alias may name two columns alike
+            raise SqlError("42702", f'column reference "{name}" is ambiguous')
+        return found[0] if found else None
 
     def find_whole_row(self, name: str) -> ScopeColumn | None:
         for column in self.columns:
@@ -63,15 +64,68 @@ class Scope:
     # FROM items that exist but may not be referenced from here (a subquery's
     # siblings without LATERAL): only for PostgreSQL's hint when a name misses.
     invisible: list[RangeItem] = field(default_factory=list)
+    # The clause being bound at this query level (a QueryLevel): where an
+    # aggregate over this level's columns, found in a subquery, is computed.
+    level: Any = None
+    # Set on the scope a LATERAL item sees of its own query level: an aggregate
+    # over those columns would belong to that level but sits in its FROM clause.
+    agg_error: str | None = None
+    # Where the items of the join being bound begin: an aliased join hides its
+    # items' names, so they may repeat one from outside it (x JOIN (y x ...) j).
+    names_from: int = 0
+    # A SELECT's FROM entries' columns, in order, for `*` (a join's USING columns
+    # first, once); None where `*` is made from the items (DML scopes).
+    star_columns: list[ScopeColumn] | None = None
+    # Aggregates computed at this level (their result identities): their
+    # results count as this level's columns when an enclosing aggregate is placed.
+    agg_cids: set[int] = field(default_factory=set)
+
+    def chain(self) -> list[Scope]:
+        """This scope, then each enclosing one."""
+        out: list[Scope] = []
+        scope: Scope | None = self
+        while scope is not None:
+            out.append(scope)
+            scope = scope.parent
+        return out
+
+    def owns(self, cid: int) -> bool:
+        """Whether column identity `cid` is one of this level's own (FROM items, USING, aggregates)."""
+        if cid in self.agg_cids:
+            return True
+        for column in self.using_columns:
+            if isinstance(column.expr, E.ColumnRef) and column.expr.cid == cid:
+                return True
+        for item in self.items:
+            for column in item.columns:
+                if isinstance(column.expr, E.ColumnRef) and column.expr.cid == cid:
+                    return True
+        return False
 
     def all_ctes(self) -> dict:
         return {**self.inherited_ctes, **self.ctes}
 
     def item_named(self, alias: str) -> RangeItem | None:
-        found = [item for item in self.items if item.alias == alias]
-        if len(found) > 1:
+        inner = [item for item in self.items[self.names_from:] if item.alias == alias]
+        if len(inner) > 1:
             raise SqlError("42712", f'table name "{alias}" specified more than once')
-        return found[0] if found else None
+        if inner:
+            return inner[0]
+        return next((item for item in self.items[: self.names_from] if item.alias == alias), None)
+
+    def star_of(self, alias: str) -> list[tuple[str, E.Expr]] | None:
+        """`alias.*`: the columns of the FROM item named `alias` here or in an enclosing
+        query (a LATERAL item's `left.*`), as this scope reads them."""
+        scope: Scope | None = self
+        depth = 0
+        while scope is not None:
+            item = scope.item_named(alias)
+            if item is not None:
+                columns = [(c.name, c.expr) for c in item.columns if not c.hidden]
+                return columns if depth == 0 else [(n, _as_outer(e, self, depth)) for n, e in columns]
+            scope = scope.parent
+            depth += 1
+        return None
 
     def lookup(self, names: list[str]) -> E.Expr:
         """The expression a (possibly qualified) column name denotes."""
@@ -91,6 +145,9 @@ class Scope:
                 raise self._missing_entry(qualifier)
             raise SqlError("42703", f"column {'.'.join(names[-2:])} does not exist")
         name = names[-1]
+        if self._has_alias_anywhere(name):
+            # A FROM item's name alone is its whole row, a record: dsql has no record values.
+            raise SqlError("0A000", f'whole-row reference "{name}" is not supported')
         owner = next((item for item in self._invisible_items() if item.find(name) is not None), None)
         if owner is not None:
             raise SqlError("42703", f'column "{name}" does not exist',
@@ -136,10 +193,7 @@ class Scope:
     def _lookup_here(self, names: list[str]) -> E.Expr | None:
         if len(names) == 1:
             name = names[0]
-            for column in self.using_columns:
-                if column.name == name:
-                    return column.expr
-            matches = []
+            matches = [column for column in self.using_columns if column.name == name]
             for item in self.items:
                 if name in item.merged_away:
                     continue

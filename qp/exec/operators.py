@@ -33,6 +33,7 @@ from qp.exec.compile import (
     compile_scalar,
 )
 from qp.exec.runtime import SCAN_CACHE_ROWS_MAX, RunContext
+from qp.types import group_key
 from storage.mvcc import project
 
 BATCH_ROWS = 1024
@@ -80,7 +81,10 @@ class SublinkSlots:
         return bool(self.slots)
 
     async def evaluate(self, row: tuple, rc: RunContext) -> list:
-        values = []
+        values: list = []
+        # A subquery nested in another's test (`CASE WHEN x IN (SELECT ...) ...` IN
+        # (SELECT ...)) has the lower slot: the later test reads it from the frame.
+        rc.frame.subs = values
         for link, plan, outer_fn, test_fn in self.slots:
             try:
                 if isinstance(link, E.AsyncCall):  # outer_fn computes its arguments
@@ -176,10 +180,11 @@ class Empty(Operator):
 
 
 class ValuesOp(Operator):
-    def __init__(self, rows: list[list[E.Expr]], cids: list[int], sublinks: SublinkSlots) -> None:
+    def __init__(self, rows: list[list[E.Expr]], cids: list[int], sublinks: SublinkSlots,
+                 outer_positions: dict[int, int] | None = None) -> None:
         self.cids = cids
         self.sublinks = sublinks
-        layout = Layout([], None)
+        layout = Layout([], outer_positions)
         self._rows = [compile_row(r, layout) for r in rows]
 
     async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
@@ -370,11 +375,13 @@ class ProjectSet(Operator):
         return "ProjectSet"
 
 class Limit(Operator):
-    def __init__(self, child: Operator, limit: E.Expr | None, offset: E.Expr | None) -> None:
+    def __init__(self, child: Operator, limit: E.Expr | None, offset: E.Expr | None,
+                 outer_positions: dict[int, int] | None = None) -> None:
         self.child = child
         self.cids = child.cids
-        self._limit = compile_scalar(limit, Layout([])) if limit is not None else None
-        self._offset = compile_scalar(offset, Layout([])) if offset is not None else None
+        layout = Layout([], outer_positions)  # a correlated subquery's LIMIT may read the enclosing row
+        self._limit = compile_scalar(limit, layout) if limit is not None else None
+        self._offset = compile_scalar(offset, layout) if offset is not None else None
 
     async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
         limit = self._limit((), rc.frame) if self._limit else None
@@ -983,6 +990,9 @@ class HashAggregate(Operator):
             self._arg_slices.append((start, start + len(agg.args), filter_pos, order_keys))
         self._ngroup = len(group_exprs)
         self._inputs = compile_row(inputs, layout) if self.sublinks else compile_batch(inputs, None, layout)
+        # DISTINCT compares argument values as PostgreSQL's equality does (arrays, numerics, floats).
+        self._distinct_keys = [_distinct_key_fn([a.type for a in agg.args]) if agg.distinct else None
+                               for agg in aggregates]
 
     async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
         frame = rc.frame
@@ -1019,7 +1029,8 @@ class HashAggregate(Operator):
                     if needs_state and (agg.distinct or agg.order):
                         acc, seen, pending = state[i]
                         if agg.distinct:
-                            dkey = args
+                            key_fn = self._distinct_keys[i]
+                            dkey = args if key_fn is None else key_fn(args)
                             if dkey in seen:
                                 continue
                             seen.add(dkey)
@@ -1070,6 +1081,13 @@ class HashAggregate(Operator):
 
     def details(self) -> list[str]:
         return [f"Aggregates: {', '.join(a.name for a in self.aggregates)}"] if self.aggregates else []
+
+def _distinct_key_fn(types: list) -> Callable[[tuple], tuple] | None:
+    fns = [group_key(t) for t in types]
+    if not any(fns):
+        return None
+    return lambda args: tuple(fn(v) if fn is not None and v is not None else v for fn, v in zip(fns, args, strict=True))
+
 
 # -- storage access ---------------------------------------------------------------------------
 

@@ -23,13 +23,16 @@ SCAN_CACHE_ROWS_MAX = 200_000
 
 
 class StatementCaches:
-    __slots__ = ("scans", "scan_rows", "sublinks", "worktables")
+    __slots__ = ("scans", "scan_rows", "sublinks", "worktables", "ctes")
 
     def __init__(self) -> None:
         self.scans: dict[Any, list] = {}
         self.scan_rows = 0
         self.sublinks: dict[Any, Any] = {}
         self.worktables: dict[int, list] = {}  # WITH RECURSIVE: the last iteration's rows
+        # Materialized WITH queries: (the outer values and work-table rows they were
+        # computed for, their rows).
+        self.ctes: dict[int, tuple[tuple, tuple, list]] = {}
 
 
 class RunContext:

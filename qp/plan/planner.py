@@ -38,7 +38,9 @@ from qp.binder.query import (
     FromWorkTable,
 )
 from qp.errors import SqlError
+from qp.exec.append import Append
 from qp.exec.compile import Layout, compile_row, compile_scalar, has_sublinks
+from qp.exec.cte_scan import CteScan
 from qp.exec.operators import (
     Distinct,
     Empty,
@@ -62,6 +64,7 @@ from qp.exec.operators import (
     WorkTableScan,
 )
 from qp.plan.access import plan_table
+from qp.plan.ctes import foreign_work_tables, is_volatile, must_materialize
 from qp.types import UNKNOWN, group_key, sort_key
 
 DEFAULT_RULES = frozenset({"pushdown", "hash_join", "access_paths"})
@@ -70,9 +73,16 @@ _INT_FAMILY = frozenset({20, 21, 23})
 
 
 class Planner:
-    def __init__(self, outer_positions: dict[int, int] | None = None, rules: frozenset[str] = DEFAULT_RULES) -> None:
+    def __init__(self, outer_positions: dict[int, int] | None = None, rules: frozenset[str] = DEFAULT_RULES,
+                 cte_plans: dict[int, Operator] | None = None) -> None:
         self.outer_positions = outer_positions or {}
         self.rules = rules
+        # Plans of materialized WITH queries, by definition: planned once per statement.
+        self.cte_plans: dict[int, Operator] = cte_plans if cte_plans is not None else {}
+
+    def _nested(self, outer_positions: dict[int, int]) -> Planner:
+        """A planner for a query nested in this one (a subquery, a LATERAL item)."""
+        return Planner(outer_positions, self.rules, self.cte_plans)
 
     # -- queries -------------------------------------------------------------------
 
@@ -93,8 +103,13 @@ class Planner:
     def _plan_select(self, q: BoundSelect) -> Operator:
         conjuncts = E.conjuncts(q.where)
         needed = referenced_cids(q, include_where=False)
-        if q.from_ is None:
-            op: Operator = OneRow()
+        if q.aggregated and not q.group_exprs and not q.aggregates:
+            # HAVING alone: one group whatever the input, and nothing reads its rows,
+            # so (as in PostgreSQL's plan) FROM and WHERE are never run.
+            op: Operator = Empty([])
+            leftover: list[E.Expr] = []
+        elif q.from_ is None:
+            op = OneRow()
             leftover = conjuncts
         else:
             op, leftover = self._plan_from(q.from_, conjuncts, needed)
@@ -102,15 +117,14 @@ class Planner:
             op = self._filter(op, E.and_all(leftover))
         if q.aggregated:
             group_exprs, agg_exprs = list(q.group_exprs), []
-            for agg in q.aggregates:
+            aggregates = [_guarded_by_filter(agg) for agg in q.aggregates]
+            for agg in aggregates:
                 agg_exprs += list(agg.args) + ([agg.filter] if agg.filter is not None else [])
                 agg_exprs += [o[0] for o in agg.order]
             exprs, slots = self.prepare_sublinks(group_exprs + agg_exprs, op.cids)
             if slots:
                 group_exprs = exprs[: len(group_exprs)]
-                aggregates = _replace_agg_inputs(q.aggregates, exprs[len(group_exprs):])
-            else:
-                aggregates = q.aggregates
+                aggregates = _replace_agg_inputs(aggregates, exprs[len(group_exprs):])
             op = HashAggregate(
                 op, group_exprs, q.group_cids, aggregates,
                 [group_key(e.type) for e in group_exprs], self.outer_positions, slots,
@@ -136,7 +150,7 @@ class Planner:
             types = {cid: t.type for cid, t in zip(q.target_cids, q.targets, strict=True)}
             op = Distinct(op, [group_key(types[c]) for c in q.distinct_on], list(q.distinct_on))
         if q.limit is not None or q.offset is not None:
-            op = Limit(op, q.limit, q.offset)
+            op = Limit(op, q.limit, q.offset, self.outer_positions)
         if q.hidden:
             op = FilterProject(op, None, [E.ColumnRef(c, UNKNOWN) for c in q.target_cids], list(q.target_cids),
                                SublinkSlots([]), self.outer_positions)
@@ -151,17 +165,29 @@ class Planner:
         return WindowAgg(op, windows, self.outer_positions)
 
     def _plan_values(self, q: BoundValues) -> Operator:
-        rows = []
-        slots_all = SublinkSlots([])
-        for row in q.rows:
-            exprs, slots = self.prepare_sublinks(row, [])
-            if slots:
-                if len(q.rows) > 1:
-                    raise SqlError("0A000", "subqueries inside a multi-row VALUES list are not supported")
-                slots_all = slots
-            rows.append(exprs)
-        op: Operator = ValuesOp(rows, list(q.target_cids), slots_all)
+        prepared = [self.prepare_sublinks(row, []) for row in q.rows]
+        cids = list(q.target_cids)
+        op: Operator
+        if len(prepared) > 1 and any(slots for _, slots in prepared):
+            # Each row evaluates its own subqueries: one VALUES operator per row, in order.
+            op = Append([ValuesOp([exprs], cids, slots, self.outer_positions) for exprs, slots in prepared], cids)
+        else:
+            slots = prepared[0][1] if prepared else SublinkSlots([])
+            op = ValuesOp([exprs for exprs, _ in prepared], cids, slots, self.outer_positions)
         return self._order_limit(op, q)
+
+    def _cte_scan(self, tree: FromSubquery) -> Operator:
+        """A reference to a WITH query evaluated once for all its references."""
+        cte = tree.cte_def
+        outer = sorted(cte.query.outer_refs)
+        plan = self.cte_plans.get(id(cte))
+        if plan is None:
+            plan = self._nested({cid: i for i, cid in enumerate(outer)}).plan_query(cte.query)
+            self.cte_plans[id(cte)] = plan
+        missing = [cid for cid in outer if cid not in self.outer_positions]
+        assert not missing, f"WITH query {cte.name} reads outer columns {missing} not passed here"
+        return CteScan(cte, plan, list(tree.cids), [self.outer_positions[cid] for cid in outer],
+                       foreign_work_tables(cte.query))
 
     def _plan_setop(self, q: BoundSetOp) -> Operator:
         left = self._side(q.left, q.left_casts, q.target_cids)
@@ -179,7 +205,7 @@ class Planner:
         if q.order_by:
             op = Sort(op, [(k.cid, sort_key(k.type), k.desc, k.nulls_first) for k in q.order_by])
         if q.limit is not None or q.offset is not None:
-            op = Limit(op, q.limit, q.offset)
+            op = Limit(op, q.limit, q.offset, self.outer_positions)
         return op
 
     # -- FROM --------------------------------------------------------------------------
@@ -203,7 +229,12 @@ class Planner:
         if isinstance(tree, FromJoin):
             return self._plan_join(tree, conjuncts, needed)
         if isinstance(tree, FromSubquery):
-            sub = Planner(self.outer_positions, self.rules).plan_query(tree.query)
+            if tree.cte_def is not None and must_materialize(tree.cte_def):
+                return self._cte_scan(tree), conjuncts
+            query = _prune_outputs(tree.query, tree.cids, needed | _refs(conjuncts))
+            if "pushdown" in self.rules:
+                query, conjuncts = _push_into_subquery(query, tree.cids, conjuncts)
+            sub = self._nested(self.outer_positions).plan_query(query)
             return Rename(sub, list(tree.cids)), conjuncts
         if isinstance(tree, FromFunction):
             record = bool(tree.call.type.fields)
@@ -264,10 +295,15 @@ class Planner:
         if j.kind not in ("inner", "left"):  # the binder refuses such references
             raise SqlError("42P10", "a LATERAL reference needs an INNER or LEFT join")
         to_left: list[E.Expr] = []
+        to_right: list[E.Expr] = []
         above: list[E.Expr] = []
-        for c in conjuncts:  # WHERE conjuncts on the left alone filter it first
+        right_cids = _tree_cids(j.right)
+        for c in conjuncts:  # WHERE conjuncts on one side alone filter that side first
             if "pushdown" in self.rules and _refs_within(c, left_cids, self.outer_positions):
                 to_left.append(c)
+            elif ("pushdown" in self.rules and j.kind == "inner" and not has_sublinks([c])
+                  and _refs_within(c, right_cids, self.outer_positions)):
+                to_right.append(c)
             else:
                 above.append(c)
         conds = E.conjuncts(j.condition)
@@ -280,8 +316,10 @@ class Planner:
         positions = dict(self.outer_positions)
         for cid in lateral:
             positions[cid] = len(positions)
-        right, right_rest = Planner(positions, self.rules)._plan_from(j.right, [], needed)
-        assert not right_rest
+        right_planner = self._nested(positions)
+        right, right_rest = right_planner._plan_from(j.right, to_right, needed)
+        if right_rest:
+            right = right_planner._filter(right, E.and_all(right_rest))
         cond = E.and_all(conds)
         slots = SublinkSlots([])
         if cond is not None and has_sublinks([cond]):
@@ -345,7 +383,7 @@ class Planner:
                 return e
             outer = sorted(e.query.outer_refs)
             sub_positions = {cid: i for i, cid in enumerate(outer)}
-            plan = Planner(sub_positions, self.rules).plan_query(e.query)
+            plan = self._nested(sub_positions).plan_query(e.query)
             layout = Layout(input_cids, self.outer_positions)
             extractor = None
             if outer:
@@ -380,6 +418,96 @@ def _extract_set_returning(exprs: list[E.Expr]) -> tuple[list[E.Call], list[int]
         return E.map_children(e, visit)
 
     return calls, cids, [visit(e) for e in exprs]
+
+
+def _guarded_by_filter(agg: Any) -> Any:
+    """An aggregate whose arguments are computed only for rows its FILTER keeps.
+
+    HashAggregate computes every input of a row in one projection; PostgreSQL
+    evaluates the arguments only for rows that pass the FILTER, so
+    `sum(1/x) FILTER (WHERE x > 0)` must not divide by zero. A row the filter
+    rejects is skipped before its arguments are read, so what they hold then
+    does not matter (a volatile filter is left alone: evaluating it twice could
+    disagree with itself).
+    """
+    condition = agg.filter
+    if condition is None or has_sublinks([condition]) or _calls_volatile(condition):
+        return agg
+
+    def guarded(e: E.Expr) -> E.Expr:
+        if isinstance(e, (E.ColumnRef, E.OuterRef, E.Const, E.Param)):
+            return e  # cannot fail
+        return E.Case(((condition, e),), None, e.type)
+
+    return replace(agg, args=tuple(guarded(a) for a in agg.args),
+                   order=tuple((guarded(e), desc, nulls_first) for e, desc, nulls_first in agg.order))
+
+
+def _calls_volatile(e: E.Expr) -> bool:
+    """Whether `e` calls a volatile function, in its subqueries too."""
+    for node in E.walk(e):
+        if isinstance(node, E.AsyncCall) or (isinstance(node, E.Call) and node.volatility == "v"):
+            return True
+        if isinstance(node, E.SubLink) and is_volatile(node.query):
+            return True
+    return False
+
+
+def _prune_outputs(query: Any, cids: list[int], needed: set[int]) -> Any:
+    """A FROM subquery without the outputs nothing above reads (they become NULLs).
+
+    PostgreSQL's remove_unused_subquery_outputs: besides saving the work, an
+    unread column is never evaluated, so its errors never happen
+    (`SELECT a FROM (SELECT a, (SELECT b FROM many_rows) AS b FROM t) s` returns
+    rows). Outputs that sort, DISTINCT, set-returning functions and volatile
+    expressions stay, as there.
+    """
+    if not isinstance(query, BoundSelect) or query.distinct or query.distinct_on is not None or query.has_srf:
+        return query
+    sorted_by = {key.cid for key in query.order_by}
+    targets = list(query.targets)
+    for i, (cid, target, target_cid) in enumerate(zip(cids, query.targets, query.target_cids, strict=True)):
+        if cid in needed or target_cid in sorted_by or isinstance(target, E.Const) or _calls_volatile(target):
+            continue
+        targets[i] = E.Const(None, target.type)
+    if all(a is b for a, b in zip(targets, query.targets, strict=True)):
+        return query
+    return replace(query, targets=targets)
+
+
+def _push_into_subquery(query: Any, cids: list[int], conjuncts: list[E.Expr]) -> tuple[Any, list[E.Expr]]:
+    """WHERE conjuncts on a FROM subquery's outputs, moved into its own WHERE.
+
+    PostgreSQL's set_subquery_pathlist pushes such quals down (where they can use
+    the subquery's indexes), so its select list is computed only for the rows that
+    pass them: `SELECT * FROM (SELECT x, 1/x AS r FROM t) s WHERE x <> 0` does not
+    divide by zero. As there, only into a plain SELECT (no aggregation, window,
+    DISTINCT, LIMIT or set-returning function) and only conjuncts without
+    subqueries, over outputs that call nothing volatile. Returns the new query and
+    the conjuncts left for above it.
+    """
+    if (not isinstance(query, BoundSelect) or query.aggregated or query.windows or query.distinct
+            or query.distinct_on is not None or query.has_srf or query.limit is not None or query.offset is not None):
+        return query, conjuncts
+    outputs = dict(zip(cids, query.targets, strict=True))
+    pushed: list[E.Expr] = []
+    rest: list[E.Expr] = []
+
+    def substitute(e: E.Expr) -> E.Expr:
+        if isinstance(e, E.ColumnRef):
+            return outputs[e.cid]
+        return E.map_children(e, substitute)
+
+    for c in conjuncts:
+        reads = E.column_refs(c)
+        if (reads and reads <= outputs.keys() and not has_sublinks([c]) and not _calls_volatile(c)
+                and not any(has_sublinks([outputs[cid]]) or _calls_volatile(outputs[cid]) for cid in reads)):
+            pushed.append(substitute(c))
+        else:
+            rest.append(c)
+    if not pushed:
+        return query, conjuncts
+    return replace(query, where=E.and_all([*E.conjuncts(query.where), *pushed])), rest
 
 
 def _replace_agg_inputs(aggregates: list, exprs: list[E.Expr]) -> list:
