@@ -272,8 +272,8 @@ def num_power(a: Decimal, b: Decimal) -> Decimal:
 # PostgreSQL 16 (commit 40c7fcb) picks the scale of numeric power() with an
 # integer exponent from the result's estimated weight: power(2.0, 10) is
 # 1024.0000000000000. PostgreSQL 15 used max(16, scale of the base):
-# 1024.0000000000000000. True reproduces 15's results.
-POWER_INT_SCALE_PG15 = False
+# 1024.0000000000000000. True reproduces 15's results, which the reference server is.
+POWER_INT_SCALE_PG15 = True
 
 
 def _power_int(a: Decimal, e: int, exp_dscale: int) -> Decimal:
