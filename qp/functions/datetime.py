@@ -149,17 +149,17 @@ def _trunc_fields(unit: str, us: int, typename: str) -> tuple[int, bool]:
 
 def date_trunc_timestamp(field: str, ts: int) -> int:
     tn = "timestamp without time zone"
-    unit = _unit(field, tn)
     if not is_finite_ts(ts):
-        return ts
+        return ts  # before the unit is checked, as PostgreSQL does
+    unit = _unit(field, tn)
     return check_ts(_trunc_fields(unit, ts, tn)[0])
 
 
 def _trunc_tz(field: str, ts: int, tz: Any) -> int:
     tn = "timestamp with time zone"
-    unit = _unit(field, tn)
     if not is_finite_ts(ts):
-        return ts
+        return ts  # before the unit is checked, as PostgreSQL does
+    unit = _unit(field, tn)
     off = utc_offset(tz, ts)
     local, redo = _trunc_fields(unit, ts + off * 1000000, tn)
     if redo:
@@ -214,7 +214,9 @@ _reg("date_trunc", [TEXT, INTERVAL], INTERVAL, date_trunc_interval)
 
 
 def _age(t1: int, t2: int) -> Interval:
-    if not (is_finite_ts(t1) and is_finite_ts(t2)):
+    # PostgreSQL 15 breaks 'infinity' down like any value (294277-01-09
+    # 04:00:54.775807) and so answers; '-infinity' falls outside the calendar.
+    if t1 == C.TS_NEG_INF or t2 == C.TS_NEG_INF:
         raise SqlError("22008", "timestamp out of range")
     a = ts_to_fields(t1)
     b = ts_to_fields(t2)
@@ -252,8 +254,13 @@ def _age(t1: int, t2: int) -> Interval:
     return check_interval(year * 12 + mon, mday, ((hour * 60 + mi) * 60 + sec) * 1000000 + usec)
 
 
+def _local_raw(tz: Zone, t: int) -> int:
+    """The wall clock of any instant, 'infinity' too (timestamp2tm's view of it)."""
+    return t if t == C.TS_NEG_INF else t + utc_offset(tz, t) * 1000000
+
+
 def _age_tz(ctx: EvalContext, t1: int, t2: int) -> Interval:
-    return _age(utc_to_local(ctx.tzinfo, t1), utc_to_local(ctx.tzinfo, t2))
+    return _age(_local_raw(ctx.tzinfo, t1), _local_raw(ctx.tzinfo, t2))
 
 
 def _midnight(ctx: EvalContext) -> int:
@@ -263,7 +270,7 @@ def _midnight(ctx: EvalContext) -> int:
 _reg("age", [TIMESTAMP, TIMESTAMP], INTERVAL, _age)
 _reg("age", [TIMESTAMPTZ, TIMESTAMPTZ], INTERVAL, _age_tz, ctx=True)
 _reg("age", [TIMESTAMP], INTERVAL, lambda ctx, t: _age(_midnight(ctx), t), ctx=True, volatility="s")
-_reg("age", [TIMESTAMPTZ], INTERVAL, lambda ctx, t: _age(_midnight(ctx), utc_to_local(ctx.tzinfo, t)),
+_reg("age", [TIMESTAMPTZ], INTERVAL, lambda ctx, t: _age(_midnight(ctx), _local_raw(ctx.tzinfo, t)),
      ctx=True, volatility="s")
 
 # --- make_* ----------------------------------------------------------------------------------
@@ -472,6 +479,9 @@ _reg("isfinite", [TIMESTAMPTZ], C.BOOL, is_finite_ts)
 _reg("isfinite", [INTERVAL], C.BOOL, lambda iv: True)
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 def date_bin(stride: Interval, ts: int, origin: int) -> int:
     if not is_finite_ts(ts):
         return ts
@@ -480,9 +490,18 @@ def date_bin(stride: Interval, ts: int, origin: int) -> int:
     if stride[0] != 0:
         raise SqlError("0A000", "timestamps cannot be binned into intervals containing months or years")
     step = stride[1] * USECS_PER_DAY + stride[2]
+    if not _INT64_MIN <= step <= _INT64_MAX:
+        raise SqlError("22008", "interval out of range")
     if step <= 0:
         raise SqlError("22008", "stride must be greater than zero")
-    return check_ts(origin + ((ts - origin) // step) * step)
+    diff = ts - origin
+    if not _INT64_MIN <= diff <= _INT64_MAX:
+        raise SqlError("22008", "interval out of range")
+    delta = (diff // step) * step  # the bin's start, also when the origin is later
+    result = origin + delta
+    if not _INT64_MIN <= delta <= _INT64_MAX or not _INT64_MIN <= result <= _INT64_MAX:
+        raise SqlError("22008", "timestamp out of range")
+    return check_ts(result)
 
 
 _reg("date_bin", [INTERVAL, TIMESTAMP, TIMESTAMP], TIMESTAMP, date_bin)

@@ -495,4 +495,7 @@ def timestamp_mi(a: int, b: int) -> Interval:
     """timestamp - timestamp: a days+time interval (justify_hours applied)."""
     if not (is_finite_ts(a) and is_finite_ts(b)):
         raise SqlError("22008", "cannot subtract infinite timestamps")
-    return check_interval(*interval_justify_hours(0, 0, a - b))
+    # PostgreSQL 15 subtracts in int64 without an overflow check: a span past
+    # 292 thousand years wraps around (and that is what it prints).
+    diff = (a - b + 2**63) % 2**64 - 2**63
+    return check_interval(*interval_justify_hours(0, 0, diff))
