@@ -164,8 +164,8 @@ def num_exp(a: Decimal) -> Decimal:
         if val > 0:
             raise _overflow()
         return Decimal(0).scaleb(-rscale)
-    val = weight
-    ctx = _work_ctx(max(int(val) + 1, 1) + rscale + 10)
+    # every digit of the result is kept: size the precision by its true weight, not the clamped one
+    ctx = _work_ctx(max(int(val * 0.434294481903252) + 1, 1) + rscale + 10)
     return _round_to(ctx.exp(a), rscale)
 
 

@@ -29,6 +29,7 @@ NUMERIC_MIN_SIG_DIGITS = 16
 NUMERIC_MAX_DISPLAY_SCALE = 1000
 NUMERIC_MAX_RESULT_SCALE = 2000
 NUMERIC_MAX_WEIGHT_DIGITS = 131072  # decimal digits before the point
+NUMERIC_DSCALE_MAX = 16383  # decimal digits after the point a numeric can hold
 
 D_ZERO = Decimal(0)
 D_ONE = Decimal(1)
@@ -146,8 +147,10 @@ def parse_numeric(s: str) -> Decimal:
         e = int(exp[1:])
         if abs(e) > 1000 + 131072:
             raise SqlError("22003", "value overflows numeric format")
-    d = Decimal(sign + mant.replace("_", "") + (exp or ""))
-    return normalize_scale(d)
+    d = normalize_scale(Decimal(sign + mant.replace("_", "") + (exp or "")))
+    if -d.as_tuple().exponent > NUMERIC_DSCALE_MAX:  # type: ignore[operator]
+        raise SqlError("22003", "value overflows numeric format")
+    return check_numeric_range(d)
 
 
 def normalize_scale(d: Decimal) -> Decimal:
