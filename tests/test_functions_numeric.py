@@ -127,6 +127,19 @@ ARITHMETIC = [
 ]
 
 MATH = [
+    "round(4.5e131071, -131072)",
+    "round(5.5e131071, -131072)",
+    "round(5e-16383, 16383) = 5e-16383",
+    "trunc(9.9e131071, -1000000)",
+    "trunc(5e-16383, 1000000) = 5e-16383",
+    "9.9e131071 + 1e131071",
+    "length(exp(-1000000::numeric)::text)",
+    "exp(5000::numeric)",
+    "power(float8 '-1', float8 'inf')",
+    "power(float8 '-1.1', float8 '-inf')",
+    "to_char(1234::int8, '9.99eeee')",
+    "to_char(4567890123456789::int8, 'FMRN')",
+    "'1e-20000'::numeric",
     "@ '1'",
     "|/ '4'",
     "abs('-1')",
