@@ -12,13 +12,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
+
+from qp.timezones import UTC, Zone
 
 
 @dataclass(slots=True)
 class EvalContext:
     timezone: str = "UTC"  # the TimeZone setting, as the user wrote it
-    tzinfo: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    tzinfo: Zone = UTC  # the session zone (qp.timezones; zones are immutable)
     # Microseconds since 2000-01-01 00:00:00 UTC (PostgreSQL's epoch).
     transaction_timestamp_us: int = 0
     statement_timestamp_us: int = 0

@@ -14,9 +14,11 @@ requires client_encoding).
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+import re
 
 from qp.errors import SqlError
+from qp.timezones import UTC, Zone, pg_tzset, pg_tzset_offset
+from qp.types.dt_interval import parse_interval
 
 SERVER_VERSION = "16.9"
 SERVER_VERSION_NUM = "160009"
@@ -165,8 +167,14 @@ def normalize(name: str, value: str) -> str:
             raise SqlError("0A000", f'IntervalStyle "{value}" is not supported; only postgres is')
         return "postgres"
     if name == "TimeZone":
-        zone = _zone_name(value)
-        return zone
+        return _zone_name(value)
+    if name == "timezone_abbreviations":
+        # Only PostgreSQL's Default set is built in (qp/types/tz_abbrevs.py).
+        if value == "Default":
+            return value
+        if value in ("Australia", "India"):
+            raise SqlError("0A000", f'timezone_abbreviations "{value}" is not supported; only Default is')
+        raise SqlError("22023", f'invalid value for parameter "timezone_abbreviations": "{value}"')
     if name in ("transaction_isolation", "default_transaction_isolation"):
         level = " ".join(value.lower().split())
         if level not in _ISOLATION_OK:
@@ -297,18 +305,46 @@ def _bool(name: str, value: str) -> str:
     raise SqlError("22023", f'parameter "{name}" requires a Boolean value')
 
 
+_STRTOD = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
 def _zone_name(value: str) -> str:
-    v = value.strip()
-    if v.upper() in ("UTC", "GMT", "Z", "ZULU", "UCT"):
-        return "UTC" if v.upper() != "GMT" else "GMT"
-    if v.lower() == "local" or v.lower() == "default":
-        return "UTC"
-    try:
-        ZoneInfo(v)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SqlError("22023", f'invalid value for parameter "TimeZone": "{value}"') from None
-    return v
+    """check_timezone: the zone's canonical name (what SHOW TimeZone prints).
+
+    `INTERVAL '...'` and a plain number of hours take the SQL sign (east
+    positive) and become fixed zones named like '<+05>-05'; anything else is
+    a tzdata name (any case) or a POSIX TZ string ('+02:00' is two hours
+    *west*), as pg_tzset reads them."""
+    zone: Zone | None
+    if value[:8].lower() == "interval":
+        rest = value[8:].lstrip()
+        if not rest.startswith("'") or rest.count("'") != 2 or not rest.endswith("'"):
+            raise _bad_zone(value)
+        iv = parse_interval(rest[1:-1])
+        if iv.months or iv.days:
+            raise _bad_zone(value, "Cannot specify months in time zone interval." if iv.months
+                            else "Cannot specify days in time zone interval.")
+        micros = iv.micros
+        seconds = abs(micros) // 1_000_000 * (1 if micros >= 0 else -1)
+        zone = pg_tzset_offset(-seconds)
+        if zone is None:
+            raise _bad_zone(value, "UTC timezone offset is out of range.")
+    elif _STRTOD.fullmatch(value):
+        hours = float(value)
+        zone = pg_tzset_offset(int(-hours * 3600)) if abs(hours) < 1e9 else None
+        if zone is None:
+            raise _bad_zone(value, "UTC timezone offset is out of range.")
+    else:
+        zone = pg_tzset(value)
+        if zone is None:
+            raise _bad_zone(value)
+    return zone.name
 
 
-def zoneinfo_for(name: str) -> ZoneInfo:
-    return ZoneInfo("UTC" if name in ("UTC", "GMT") else name)
+def _bad_zone(value: str, detail: str | None = None) -> SqlError:
+    return SqlError("22023", f'invalid value for parameter "TimeZone": "{value}"', detail=detail)
+
+
+def zoneinfo_for(name: str) -> Zone:
+    """The zone of a TimeZone setting (already checked by normalize)."""
+    return pg_tzset(name) or UTC

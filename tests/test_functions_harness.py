@@ -24,7 +24,6 @@ import subprocess
 import tempfile
 import time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -35,6 +34,7 @@ from psycopg import pq
 from qp.context import EvalContext
 from qp.errors import SqlError
 from qp.functions import resolve_function, resolve_operator
+from qp.settings import zoneinfo_for
 from qp.types import (
     BOOL,
     INT4,
@@ -140,7 +140,7 @@ class Value:
 def make_ctx(timezone: str = "UTC") -> EvalContext:
     # 2024-01-31 12:34:56.789012 UTC, a fixed "now" for now()/'today'
     now = 760019696789012
-    return EvalContext(timezone=timezone, tzinfo=ZoneInfo(timezone), transaction_timestamp_us=now,
+    return EvalContext(timezone=timezone, tzinfo=zoneinfo_for(timezone), transaction_timestamp_us=now,
                        statement_timestamp_us=now)
 
 

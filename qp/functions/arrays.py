@@ -254,11 +254,19 @@ register_operator("&&", A, A, BOOL, factory=_overlap_factory)
 register_function("unnest", [A], AE, lambda arr: flatten(arr), srf=True)
 
 
+MAX_ARRAY_SIZE = 134217727  # MaxArraySize: MaxAllocSize / sizeof(Datum) elements
+
+
 def _array_fill(value: Any, dims_: list, lbs: list | None = None) -> list:
     if dims_ is None:
         raise SqlError("22004", "dimension array or low bound array cannot be null")
     if lbs is not None and any(lb != 1 for lb in lbs):
         raise SqlError("0A000", "arrays with lower bounds other than 1 are not supported")
+    total = 1
+    for n in dims_:
+        total *= max(n or 0, 0)
+    if total > MAX_ARRAY_SIZE:
+        raise SqlError("54000", f"array size exceeds the maximum allowed ({MAX_ARRAY_SIZE})")
 
     def build(level: int) -> list:
         n = dims_[level]

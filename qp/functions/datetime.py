@@ -13,13 +13,15 @@ from __future__ import annotations
 import math
 import time as _time
 from collections.abc import Callable
-from datetime import timezone
+from functools import lru_cache
 from typing import Any
 
 from qp.context import EvalContext
 from qp.errors import SqlError
 from qp.functions.dt_extract import _unit, isoweek_monday
 from qp.functions.registry import register_function
+from qp.functions.util import ascii_lower
+from qp.timezones import Zone, pg_tzset, pg_tzset_offset
 from qp.types import core as C
 from qp.types.core import (
     DATE,
@@ -49,13 +51,21 @@ from qp.types.datetime import (
     is_finite_date,
     is_finite_ts,
     j2date,
+    local_offset,
     local_to_utc,
     round_to_precision,
     ts_to_fields,
     utc_offset,
     utc_to_local,
 )
-from qp.types.dt_parse import TZ_ABBREVS, find_zone
+from qp.types.dt_parse import (
+    TZDISP_OVERFLOW,
+    _DtErr,
+    abbrev_offset_at_local,
+    abbrev_offset_at_utc,
+    decode_timezone,
+    lookup_abbrev,
+)
 
 INF = math.inf
 
@@ -139,17 +149,17 @@ def _trunc_fields(unit: str, us: int, typename: str) -> tuple[int, bool]:
 
 def date_trunc_timestamp(field: str, ts: int) -> int:
     tn = "timestamp without time zone"
-    unit = _unit(field, tn)
     if not is_finite_ts(ts):
-        return ts
+        return ts  # before the unit is checked, as PostgreSQL does
+    unit = _unit(field, tn)
     return check_ts(_trunc_fields(unit, ts, tn)[0])
 
 
 def _trunc_tz(field: str, ts: int, tz: Any) -> int:
     tn = "timestamp with time zone"
-    unit = _unit(field, tn)
     if not is_finite_ts(ts):
-        return ts
+        return ts  # before the unit is checked, as PostgreSQL does
+    unit = _unit(field, tn)
     off = utc_offset(tz, ts)
     local, redo = _trunc_fields(unit, ts + off * 1000000, tn)
     if redo:
@@ -196,7 +206,7 @@ def date_trunc_interval(field: str, iv: Interval) -> Interval:
 _reg("date_trunc", [TEXT, TIMESTAMP], TIMESTAMP, date_trunc_timestamp)
 _reg("date_trunc", [TEXT, TIMESTAMPTZ], TIMESTAMPTZ, lambda ctx, f, ts: _trunc_tz(f, ts, ctx.tzinfo), ctx=True,
      volatility="s")
-_reg("date_trunc", [TEXT, TIMESTAMPTZ, TEXT], TIMESTAMPTZ, lambda f, ts, z: _trunc_tz(f, ts, zone_by_name(z)),
+_reg("date_trunc", [TEXT, TIMESTAMPTZ, TEXT], TIMESTAMPTZ, lambda f, ts, z: _trunc_tz(f, ts, zone_for_trunc(z)),
      volatility="s")
 _reg("date_trunc", [TEXT, INTERVAL], INTERVAL, date_trunc_interval)
 
@@ -204,7 +214,9 @@ _reg("date_trunc", [TEXT, INTERVAL], INTERVAL, date_trunc_interval)
 
 
 def _age(t1: int, t2: int) -> Interval:
-    if not (is_finite_ts(t1) and is_finite_ts(t2)):
+    # PostgreSQL 15 breaks 'infinity' down like any value (294277-01-09
+    # 04:00:54.775807) and so answers; '-infinity' falls outside the calendar.
+    if t1 == C.TS_NEG_INF or t2 == C.TS_NEG_INF:
         raise SqlError("22008", "timestamp out of range")
     a = ts_to_fields(t1)
     b = ts_to_fields(t2)
@@ -242,8 +254,13 @@ def _age(t1: int, t2: int) -> Interval:
     return check_interval(year * 12 + mon, mday, ((hour * 60 + mi) * 60 + sec) * 1000000 + usec)
 
 
+def _local_raw(tz: Zone, t: int) -> int:
+    """The wall clock of any instant, 'infinity' too (timestamp2tm's view of it)."""
+    return t if t == C.TS_NEG_INF else t + utc_offset(tz, t) * 1000000
+
+
 def _age_tz(ctx: EvalContext, t1: int, t2: int) -> Interval:
-    return _age(utc_to_local(ctx.tzinfo, t1), utc_to_local(ctx.tzinfo, t2))
+    return _age(_local_raw(ctx.tzinfo, t1), _local_raw(ctx.tzinfo, t2))
 
 
 def _midnight(ctx: EvalContext) -> int:
@@ -253,7 +270,7 @@ def _midnight(ctx: EvalContext) -> int:
 _reg("age", [TIMESTAMP, TIMESTAMP], INTERVAL, _age)
 _reg("age", [TIMESTAMPTZ, TIMESTAMPTZ], INTERVAL, _age_tz, ctx=True)
 _reg("age", [TIMESTAMP], INTERVAL, lambda ctx, t: _age(_midnight(ctx), t), ctx=True, volatility="s")
-_reg("age", [TIMESTAMPTZ], INTERVAL, lambda ctx, t: _age(_midnight(ctx), utc_to_local(ctx.tzinfo, t)),
+_reg("age", [TIMESTAMPTZ], INTERVAL, lambda ctx, t: _age(_midnight(ctx), _local_raw(ctx.tzinfo, t)),
      ctx=True, volatility="s")
 
 # --- make_* ----------------------------------------------------------------------------------
@@ -299,8 +316,83 @@ def make_timestamp(y: int, m: int, d: int, h: int, mi: int, sec: float) -> int:
 def make_timestamptz(ctx: EvalContext, y: int, m: int, d: int, h: int, mi: int, sec: float,
                      zone: str | None = None) -> int:
     local = make_timestamp(y, m, d, h, mi, sec)
-    tz = zone_by_name(zone) if zone is not None else ctx.tzinfo
-    return check_ts(local_to_utc(tz, local))
+    if zone is None:
+        return check_ts(local_to_utc(ctx.tzinfo, local))
+    return check_ts(local - _sane_zone_offset(zone, local) * 1000000)
+
+
+def _sane_zone_offset(name: str, local: int) -> int:
+    """parse_sane_timezone: seconds east for make_timestamptz's zone argument.
+    A numeric zone takes the SQL sign ('+2' is east of Greenwich, unlike the
+    POSIX '+2' a zone name means); then abbreviations, then zone names."""
+    if name[:1].isdigit():
+        raise SqlError("22023", f'invalid input syntax for type numeric time zone: "{name}"',
+                       hint='Numeric time zones must have "-" or "+" as first character.')
+    try:
+        return decode_timezone(name)
+    except _DtErr as e:
+        if e.kind == TZDISP_OVERFLOW:
+            raise SqlError("22023", f'numeric time zone "{name}" out of range') from None
+    return _NamedZone.lookup(name).local_offset(local)
+
+
+class _NamedZone:
+    """A zone named in AT TIME ZONE, timezone(), make_timestamptz: a fixed
+    abbreviation (EST), a dynamic one (MSK, read in its zone's history) or a
+    zone name (America/New_York, 'UTC+5', '+05', where POSIX signs apply)."""
+
+    __slots__ = ("fixed", "zone", "abbrev")
+
+    def __init__(self, fixed: int | None, zone: Zone | None, abbrev: str) -> None:
+        self.fixed, self.zone, self.abbrev = fixed, zone, abbrev
+
+    @staticmethod
+    def lookup(name: str) -> _NamedZone:
+        return _named_zone(name)
+
+    def utc_offset(self, us: int) -> int:
+        """Seconds east at the UTC instant `us`."""
+        if self.fixed is not None:
+            return self.fixed
+        assert self.zone is not None
+        if self.abbrev:
+            return abbrev_offset_at_utc(self.zone, self.abbrev, us // 1000000 + _UNIX_SECS_2000)
+        return utc_offset(self.zone, us)
+
+    def local_offset(self, local: int) -> int:
+        """Seconds east for the wall-clock time `local`."""
+        if self.fixed is not None:
+            return self.fixed
+        assert self.zone is not None
+        if self.abbrev:
+            return abbrev_offset_at_local(self.zone, self.abbrev, local // 1000000 + _UNIX_SECS_2000)
+        return local_offset(self.zone, local)
+
+
+_UNIX_SECS_2000 = 946684800
+_NAMEDATALEN = 64
+
+
+@lru_cache(maxsize=256)
+def _named_zone(name: str) -> _NamedZone:
+    abbrev = lookup_abbrev(_downcase_identifier(name))
+    if isinstance(abbrev, tuple):
+        return _NamedZone(abbrev[0], None, "")
+    if abbrev is not None:
+        return _NamedZone(None, abbrev, name)
+    zone = pg_tzset(name)
+    if zone is None:
+        raise SqlError("22023", f'time zone "{name}" not recognized')
+    return _NamedZone(None, zone, "")
+
+
+def _downcase_identifier(name: str) -> str:
+    """downcase_truncate_identifier: ASCII lower case, cut to NAMEDATALEN-1 bytes."""
+    low = ascii_lower(name)
+    raw = low.encode()
+    if len(raw) >= _NAMEDATALEN:
+        low = raw[:_NAMEDATALEN - 1].decode("utf-8", "ignore")
+    return low
 
 
 def make_interval(years: int = 0, months: int = 0, weeks: int = 0, days: int = 0, hours: int = 0,
@@ -387,6 +479,9 @@ _reg("isfinite", [TIMESTAMPTZ], C.BOOL, is_finite_ts)
 _reg("isfinite", [INTERVAL], C.BOOL, lambda iv: True)
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 def date_bin(stride: Interval, ts: int, origin: int) -> int:
     if not is_finite_ts(ts):
         return ts
@@ -395,9 +490,18 @@ def date_bin(stride: Interval, ts: int, origin: int) -> int:
     if stride[0] != 0:
         raise SqlError("0A000", "timestamps cannot be binned into intervals containing months or years")
     step = stride[1] * USECS_PER_DAY + stride[2]
+    if not _INT64_MIN <= step <= _INT64_MAX:
+        raise SqlError("22008", "interval out of range")
     if step <= 0:
         raise SqlError("22008", "stride must be greater than zero")
-    return check_ts(origin + ((ts - origin) // step) * step)
+    diff = ts - origin
+    if not _INT64_MIN <= diff <= _INT64_MAX:
+        raise SqlError("22008", "interval out of range")
+    delta = (diff // step) * step  # the bin's start, also when the origin is later
+    result = origin + delta
+    if not _INT64_MIN <= delta <= _INT64_MAX or not _INT64_MIN <= result <= _INT64_MAX:
+        raise SqlError("22008", "timestamp out of range")
+    return check_ts(result)
 
 
 _reg("date_bin", [INTERVAL, TIMESTAMP, TIMESTAMP], TIMESTAMP, date_bin)
@@ -406,49 +510,53 @@ _reg("date_bin", [INTERVAL, TIMESTAMPTZ, TIMESTAMPTZ], TIMESTAMPTZ, date_bin)
 # --- AT TIME ZONE -----------------------------------------------------------------------------
 
 
-def zone_by_name(name: str) -> Any:
-    """A time zone given as text: an abbreviation, a full name, or a POSIX
-    offset ('+08' and 'UTC+8' are 8 hours *west*, as in POSIX)."""
-    from datetime import timedelta
-    low = name.lower()
-    if low in TZ_ABBREVS:
-        return timezone(timedelta(seconds=TZ_ABBREVS[low]))
-    z = find_zone(name)
-    if z is not None:
-        return z
-    import re
-    m = re.fullmatch(r"(?:([a-z]{3,})\s*)?([+-]?)(\d{1,2})(?::(\d\d)(?::(\d\d))?)?", low)
-    if m is not None:
-        secs = int(m.group(3)) * 3600 + int(m.group(4) or 0) * 60 + int(m.group(5) or 0)
-        west = m.group(2) != "-"
-        if secs < 24 * 3600:
-            return timezone(timedelta(seconds=-secs if west else secs))
-    raise SqlError("22023", f'time zone "{name}" not recognized')
+def zone_for_trunc(name: str) -> Zone:
+    """date_trunc(unit, ts, zone)'s zone: a fixed abbreviation becomes a fixed
+    zone, a dynamic one its zone, else a zone name."""
+    abbrev = lookup_abbrev(_downcase_identifier(name))
+    if isinstance(abbrev, tuple):
+        zone = pg_tzset_offset(-abbrev[0])
+        assert zone is not None
+        return zone
+    if abbrev is not None:
+        return abbrev
+    zone = pg_tzset(name)
+    if zone is None:
+        raise SqlError("22023", f'time zone "{name}" not recognized')
+    return zone
 
 
-def _interval_zone(iv: Interval) -> Any:
-    from datetime import timedelta
+def _interval_offset(iv: Interval) -> int:
+    """timezone(interval, ...): seconds east, whole seconds (PG truncates the rest)."""
     if iv[0] or iv[1]:
         from qp.types.datetime import interval_out
         raise SqlError("22023", f'interval time zone "{interval_out(iv)}" must not include months or days')
-    return timezone(timedelta(microseconds=iv[2]))
+    return _trunc_div(iv[2], 1000000)
 
 
-def _ts_at_zone(ts: int, tz: Any) -> int:
-    """timestamp AT TIME ZONE z -> timestamptz (local time in z)."""
+def _ts_at_zone(ts: int, z: _NamedZone) -> int:
+    """timestamp AT TIME ZONE z -> timestamptz (the wall clock read in z)."""
     if not is_finite_ts(ts):
         return ts
-    return check_ts(local_to_utc(tz, ts))
+    return check_ts(ts - z.local_offset(ts) * 1000000)
 
 
-def _tstz_at_zone(ts: int, tz: Any) -> int:
-    """timestamptz AT TIME ZONE z -> timestamp (wall clock in z)."""
+def _tstz_at_zone(ts: int, z: _NamedZone) -> int:
+    """timestamptz AT TIME ZONE z -> timestamp (the wall clock in z)."""
     if not is_finite_ts(ts):
         return ts
-    return check_ts(utc_to_local(tz, ts))
+    return check_ts(ts + z.utc_offset(ts) * 1000000)
 
 
-_reg("timezone", [TEXT, TIMESTAMP], TIMESTAMPTZ, lambda z, ts: _ts_at_zone(ts, zone_by_name(z)))
-_reg("timezone", [TEXT, TIMESTAMPTZ], TIMESTAMP, lambda z, ts: _tstz_at_zone(ts, zone_by_name(z)))
-_reg("timezone", [INTERVAL, TIMESTAMP], TIMESTAMPTZ, lambda z, ts: _ts_at_zone(ts, _interval_zone(z)))
-_reg("timezone", [INTERVAL, TIMESTAMPTZ], TIMESTAMP, lambda z, ts: _tstz_at_zone(ts, _interval_zone(z)))
+def _ts_at_offset(ts: int, off: int) -> int:
+    return ts if not is_finite_ts(ts) else check_ts(ts - off * 1000000)
+
+
+def _tstz_at_offset(ts: int, off: int) -> int:
+    return ts if not is_finite_ts(ts) else check_ts(ts + off * 1000000)
+
+
+_reg("timezone", [TEXT, TIMESTAMP], TIMESTAMPTZ, lambda z, ts: _ts_at_zone(ts, _named_zone(z)))
+_reg("timezone", [TEXT, TIMESTAMPTZ], TIMESTAMP, lambda z, ts: _tstz_at_zone(ts, _named_zone(z)))
+_reg("timezone", [INTERVAL, TIMESTAMP], TIMESTAMPTZ, lambda z, ts: _ts_at_offset(ts, _interval_offset(z)))
+_reg("timezone", [INTERVAL, TIMESTAMPTZ], TIMESTAMP, lambda z, ts: _tstz_at_offset(ts, _interval_offset(z)))

@@ -209,7 +209,16 @@ def _dch_to_char(tm: _TmInfo, fmt: str) -> str:
         elif k == "Q":
             num = (tm.mon - 1) // 3 + 1
         elif k == "RM":
-            s = _case(ROMAN_MONTHS[tm.mon - 1], kw)
+            if tm.is_interval:
+                # an interval's months may be 0 (whole years: XII, or I when
+                # negative; nothing when there are no years either) or negative
+                # (-1 is XII, -2 XI...), as DCH_RM counts them
+                if not tm.mon and not y:
+                    continue
+                index = (12 if y >= 0 else 1) if tm.mon == 0 else (13 + tm.mon if tm.mon < 0 else tm.mon)
+            else:
+                index = tm.mon
+            s = _case(ROMAN_MONTHS[index - 1], kw)
             if not fm:
                 s = s.ljust(4)
         elif k in ("HH", "HH12"):

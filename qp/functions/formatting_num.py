@@ -17,7 +17,7 @@ from qp.types.numeric import DEC
 
 # --- numbers ---------------------------------------------------------------------------------
 
-_NUM_TOKENS = ["EEEE", "FM", "fm", "PR", "pr", "MI", "mi", "PL", "pl", "SG", "sg", "RN", "rn", "TH", "th",
+_NUM_TOKENS = ["EEEE", "eeee", "FM", "fm", "PR", "pr", "MI", "mi", "PL", "pl", "SG", "sg", "RN", "rn", "TH", "th",
                "9", "0", ".", ",", "D", "d", "G", "g", "S", "s", "V", "v", "L", "l", "B", "b"]
 
 
@@ -27,10 +27,21 @@ class _NumFmt:
         i = 0
         while i < len(fmt):
             if fmt[i] == '"':
-                j = fmt.find('"', i + 1)
-                j = len(fmt) if j < 0 else j
-                self.tokens.append("'" + fmt[i + 1:j])
-                i = j + 1
+                # a quoted literal; a backslash takes the next character as is
+                i += 1
+                text = []
+                while i < len(fmt) and fmt[i] != '"':
+                    if fmt[i] == "\\" and i + 1 < len(fmt):
+                        i += 1
+                    text.append(fmt[i])
+                    i += 1
+                i += 1
+                self.tokens.append("'" + "".join(text))
+                continue
+            if fmt.startswith('\\"', i):
+                i += 1  # outside quotes a backslash only escapes a double quote
+                self.tokens.append("'" + fmt[i])
+                i += 1
                 continue
             tok = next((t for t in _NUM_TOKENS if fmt.startswith(t, i)), None)
             if tok is None:
@@ -209,13 +220,28 @@ def _num_to_char(value: Decimal, fmt: str, float_digits: int = 0, fval: float | 
     return "".join(out)
 
 
+def _roman_int4(v: Decimal) -> None:
+    """numeric and int8 to_char RN go through int4: past it, PostgreSQL's error."""
+    if v.is_finite() and not -(2**31) <= int(v.to_integral_value(rounding=ROUND_HALF_UP)) < 2**31:
+        raise SqlError("22003", "integer out of range")
+
+
 def to_char_numeric(v: Decimal, fmt: str) -> str:
+    if _NumFmt(fmt).rn:
+        _roman_int4(v)
     return _num_to_char(v, fmt)
 
 
-def to_char_int(v: int, fmt: str) -> str:
-    # int4_to_char/int8_to_char print EEEE through the float8 path (%e rounding)
+def to_char_int4(v: int, fmt: str) -> str:
+    # int4_to_char prints EEEE through float8 (%e rounding), which holds any int4 exactly
     return _num_to_char(Decimal(v), fmt, 0, float(v) if "EEEE" in fmt.upper() else None)
+
+
+def to_char_int8(v: int, fmt: str) -> str:
+    # int8_to_char: RN through int4, EEEE through numeric (a double would lose digits)
+    if _NumFmt(fmt).rn:
+        _roman_int4(Decimal(v))
+    return _num_to_char(Decimal(v), fmt)
 
 
 def to_char_float8(v: float, fmt: str) -> str:
@@ -235,8 +261,8 @@ def to_char_float4(v: float, fmt: str) -> str:
 
 
 register_function("to_char", [NUMERIC, TEXT], TEXT, to_char_numeric, volatility="s")
-register_function("to_char", [INT4, TEXT], TEXT, to_char_int, volatility="s")
-register_function("to_char", [INT8, TEXT], TEXT, to_char_int, volatility="s")
+register_function("to_char", [INT4, TEXT], TEXT, to_char_int4, volatility="s")
+register_function("to_char", [INT8, TEXT], TEXT, to_char_int8, volatility="s")
 register_function("to_char", [FLOAT8, TEXT], TEXT, to_char_float8, volatility="s")
 register_function("to_char", [FLOAT4, TEXT], TEXT, to_char_float4, volatility="s")
 

@@ -61,7 +61,8 @@ for _n, _f in (("~<~", str.__lt__), ("~<=~", str.__le__), ("~>~", str.__gt__), (
 _reg("like_escape", [TEXT, TEXT], TEXT, RX.like_escape)
 _reg("similar_to_escape", [TEXT], TEXT, RX.similar_to_escape)
 _reg("similar_to_escape", [TEXT, TEXT], TEXT, RX.similar_to_escape)
-_reg("similar_escape", [TEXT, TEXT], TEXT, RX.similar_to_escape, strict=False)
+_reg("similar_escape", [TEXT, TEXT], TEXT,  # the pre-13 spelling; not strict: a NULL escape is the default
+     lambda p, e: None if p is None else RX.similar_to_escape(p, e), strict=False)
 
 # --- regular expressions -----------------------------------------------------------------
 
@@ -243,11 +244,7 @@ def substring_regex(s: str, pat: str) -> str | None:
 
 def substring_similar(s: str, pat: str, esc: str) -> str | None:
     """substring(s similar pattern escape esc): the part between the #" markers."""
-    rx_src = RX.similar_to_escape(pat, esc)
-    m = RX.compile_regex(rx_src).search(s)
-    if m is None:
-        return None
-    return m.group(0)
+    return RX.similar_substring(s, pat, esc)
 
 
 _reg("substring", [TEXT, TEXT], TEXT, substring_regex)

@@ -259,7 +259,7 @@ def like_escape(pat: str, esc: str) -> str:
     if esc == "\\":
         return pat
     if len(esc) > 1:
-        raise SqlError("22019", "invalid escape string", hint="Escape string must be empty or one character.")
+        raise SqlError("22025", "invalid escape string", hint="Escape string must be empty or one character.")
     out = []
     i, n = 0, len(pat)
     while i < n:
@@ -280,35 +280,115 @@ def like_escape(pat: str, esc: str) -> str:
 
 
 def similar_to_escape(pat: str, esc: str | None = "\\") -> str:
-    """SIMILAR TO pattern -> POSIX regex (similar_to_escape)."""
-    out = ["^(?:"]
-    i, n = 0, len(pat)
-    in_bracket = False
-    while i < n:
-        c = pat[i]
-        if esc and c == esc:
-            if i + 1 >= n:
-                raise SqlError("2201B", "invalid escape string")
-            out.append("\\" + pat[i + 1] if pat[i + 1] not in "\\" else "\\\\")
-            i += 2
-            continue
-        if in_bracket:
-            if c == "]":
-                in_bracket = False
-            out.append(c)
+    """SIMILAR TO pattern -> POSIX regex, as PostgreSQL's similar_to_escape()
+    writes it (the text is visible: `SELECT similar_to_escape(...)`, EXPLAIN)."""
+    return "".join(similar_parts(pat, esc))
+
+
+_SIMILAR_SEPARATORS = ("){1,1}?(", "){1,1}(?:")
+
+
+def similar_parts(pat: str, esc: str | None = "\\") -> list[str]:
+    """similar_escape_internal, split where it writes its pieces: the prefix
+    `^(?:`, the pattern (one piece per escape-double-quote part, separated by
+    `){1,1}?(` and `){1,1}(?:`) and the suffix `)$`.
+
+    `esc` None is the default escape (backslash); '' means none. Inside a
+    bracket expression `%`, `_`, `.`, `(`... are literal, a backslash is
+    doubled, `]` right after `[` or `[^` is a member (not the end), and a
+    nested `[` (as in `[[:alpha:]]`) needs its own `]`.
+    """
+    if esc is None:
+        esc = "\\"
+    if len(esc) > 1:
+        raise SqlError("22025", "invalid escape string", hint="Escape string must be empty or one character.")
+    out: list[str] = ["^(?:"]
+    piece: list[str] = []
+    after_escape = False
+    bracket_depth = 0
+    charclass_pos = 0  # 1 right after '[', 2 after '[^', 3 further in
+    nquotes = 0
+    for c in pat:
+        if after_escape:
+            if c == '"' and bracket_depth < 1:
+                if nquotes >= 2:
+                    raise SqlError("2200C", "SQL regular expression may not contain more than two "
+                                            "escape-double-quote separators")
+                out.append("".join(piece))
+                out.append(_SIMILAR_SEPARATORS[nquotes])
+                piece = []
+                nquotes += 1
+            else:
+                # any character may be escaped (\d and friends pass through)
+                piece.append("\\" + c)
+                charclass_pos = 3
+            after_escape = False
+        elif esc and c == esc:
+            after_escape = True
+        elif bracket_depth > 0:
+            if c == "\\":
+                piece.append("\\")
+            piece.append(c)
+            if c == "]" and charclass_pos > 2:
+                bracket_depth -= 1
+            elif c == "[":
+                bracket_depth += 1
+                charclass_pos = 3
+            elif c == "^" and charclass_pos == 1:
+                charclass_pos = 2
+            else:
+                charclass_pos = 3
         elif c == "[":
-            in_bracket = True
-            out.append(c)
+            piece.append(c)
+            bracket_depth = 1
+            charclass_pos = 1
         elif c == "%":
-            out.append(".*")
+            piece.append(".*")
         elif c == "_":
-            out.append(".")
-        elif c == ".":
-            out.append("\\.")
-        elif c in "^$":
-            out.append("\\" + c)
+            piece.append(".")
+        elif c == "(":
+            piece.append("(?:")  # non-capturing: substring() takes only the "-delimited part
+        elif c in "\\.^$":
+            piece.append("\\" + c)
         else:
-            out.append(c)
-        i += 1
+            piece.append(c)
+    out.append("".join(piece))
     out.append(")$")
-    return "".join(out)
+    return out
+
+
+def similar_substring(s: str, pat: str, esc: str | None) -> str | None:
+    """substring(s similar pat escape esc): the part of `s` matched by the
+    pattern's middle part (between the two escape-double-quotes).
+
+    PostgreSQL's regex engine gives the first part the shortest match and
+    the middle part the longest one (the `{1,1}?` and `{1,1}` quantifiers it
+    writes); Python's backtracking engine does not order whole
+    subexpressions that way, so the split points are searched for here,
+    with each part compiled on its own."""
+    parts = similar_parts(pat, esc)
+    whole = compile_regex("".join(parts))
+    if whole.search(s) is None:
+        return None
+    pieces = parts[1:-1:2]  # the pattern pieces, without prefix, separators and suffix
+    if len(pieces) == 1:
+        return s
+    try:
+        rxs = [compile_regex(p) for p in pieces]
+    except SqlError:
+        # a part with unbalanced parentheses (balanced only across the
+        # separators): Python's own choice of the capture is the best we have
+        m = whole.search(s)
+        return m.group(1) if m is not None else None
+    n = len(s)
+    first, middle = rxs[0], rxs[1]
+    last = rxs[2] if len(rxs) > 2 else None
+    tail_ok = [last is None and j == n or last is not None and last.fullmatch(s, j) is not None
+               for j in range(n + 1)]
+    for i in range(n + 1):
+        if first.fullmatch(s, 0, i) is None:
+            continue
+        for j in range(n, i - 1, -1):
+            if tail_ok[j] and middle.fullmatch(s, i, j) is not None:
+                return s[i:j]
+    return None

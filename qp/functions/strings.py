@@ -12,6 +12,7 @@ import base64
 import hashlib
 import re
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
 from qp.context import EvalContext
@@ -345,13 +346,15 @@ def _format_factory(args: list[SqlType], ret: SqlType) -> Callable[..., Any]:
                 if width.startswith("*"):
                     if wpos:
                         k = int(wpos) - 1
+                        if k < 0:
+                            raise SqlError("22023", "format specifies argument 0, but arguments are numbered from 1")
                     else:
                         k = argi
-                        argi += 1
+                    argi = k + 1  # the value comes from the argument after the width's
                     if k >= len(vals):
                         raise SqlError("22023", "too few arguments for format()")
                     wv = vals[k]
-                    w = int(wv) if wv is not None else 0
+                    w = _format_width(wv) if wv is not None else 0
                     if w < 0:
                         left, w = True, -w
                 else:
@@ -381,6 +384,19 @@ def _format_factory(args: list[SqlType], ret: SqlType) -> Callable[..., Any]:
             i = m.end()
         return "".join(out)
     return fmt
+
+
+def _format_width(value: Any) -> int:
+    """A '*' width argument, as int4 (PostgreSQL casts it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
+        raise SqlError("22P02", f'invalid input syntax for type integer: "{value}"')
+    try:
+        w = int(value) if not isinstance(value, str) else int(value.strip())
+    except (ValueError, OverflowError):
+        raise SqlError("22P02", f'invalid input syntax for type integer: "{value}"') from None
+    if not -(2**31) <= w < 2**31:
+        raise SqlError("22003", "integer out of range")
+    return w
 
 
 register_function("format", [TEXT], TEXT, factory=_format_factory, strict=False, volatility="s", ctx=True)

@@ -5,18 +5,17 @@ Values are integers counted from PostgreSQL's epoch 2000-01-01 (days for
 date, microseconds for time/timestamp), so ordering and hashing are plain
 int operations. The calendar code is PG's own Julian-day arithmetic
 (date2j/j2date), which covers 4714 BC .. 5874897 AD, far outside what
-Python's datetime can hold; Python's zoneinfo is only consulted for UTC
-offsets, with instants clamped into its range.
+Python's datetime can hold; time zones are PostgreSQL's reading of the
+tz database (timezones.py), valid over the same range.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
 from datetime import date as _pydate
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from qp.errors import SqlError
+from qp.timezones import Zone
 from qp.types.core import (
     DATE_NEG_INF,
     DATE_POS_INF,
@@ -137,91 +136,54 @@ def is_finite_date(d: int) -> bool:
 
 
 # --- time zones ------------------------------------------------------------------
+# Zones (qp.timezones.Zone) work on whole seconds since 1970, as
+# PostgreSQL's do: an instant's fractional second never changes its offset.
 
-_PY_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_PY_EPOCH_NAIVE = datetime(2000, 1, 1)
-_PY_MIN_US = (datetime(1, 1, 2) - _PY_EPOCH_NAIVE) // timedelta(microseconds=1)
-_PY_MAX_US = (datetime(9999, 12, 30) - _PY_EPOCH_NAIVE) // timedelta(microseconds=1)
-_UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu", "UCT",
-                        "Etc/UCT", "GMT", "Etc/GMT", "Etc/Greenwich", "Greenwich", "GMT0", "Etc/GMT0",
-                        "GMT+0", "GMT-0", "Etc/GMT+0", "Etc/GMT-0"})
+_UNIX_SECS_2000 = -UNIX_EPOCH_US // USECS_PER_SEC  # 946684800: 2000-01-01 in Unix seconds
 
 
-def is_utc(tz: object) -> bool:
-    return tz is UTC or getattr(tz, "key", None) in _UTC_NAMES
+def _unix_secs(us: int) -> int:
+    return us // USECS_PER_SEC + _UNIX_SECS_2000
 
 
-def _clamp(us: int) -> int:
-    return _PY_MIN_US if us < _PY_MIN_US else _PY_MAX_US if us > _PY_MAX_US else us
+def is_utc(tz: Zone) -> bool:
+    """True for a zone that is UTC+0 at all times (UTC, GMT, Etc/UCT...)."""
+    return tz.is_utc
 
 
-def _utc_offset_exact(tz: ZoneInfo | timezone, us: int) -> int:
-    off = (_PY_EPOCH + timedelta(microseconds=_clamp(us))).astimezone(tz).utcoffset()
-    return int(off.total_seconds()) if off is not None else 0
-
-
-def _local_offset_exact(tz: ZoneInfo | timezone, local_us: int) -> int:
-    naive = _PY_EPOCH_NAIVE + timedelta(microseconds=_clamp(local_us))
-    a = naive.replace(tzinfo=tz, fold=0).utcoffset()
-    b = naive.replace(tzinfo=tz, fold=1).utcoffset()
-    off = min(a, b) if a is not None and b is not None else (a or b)
-    return int(off.total_seconds()) if off is not None else 0
-
-
-# Offsets are cached per zone and 15-minute bucket, but only for buckets that
-# contain no transition (checked at both ends), so the cache never changes a
-# result; it only saves building Python datetimes for every value.
-_BUCKET = 900_000_000
-_UTC_CACHE: dict[tuple[object, int], int] = {}
-_LOCAL_CACHE: dict[tuple[object, int], int] = {}
-
-
-def _cached(cache: dict, exact: object, tz: ZoneInfo | timezone, us: int) -> int:
-    key = (tz, us // _BUCKET)
-    off = cache.get(key)
-    if off is not None:
-        return off
-    off = exact(tz, us)  # type: ignore[operator]
-    start = key[1] * _BUCKET
-    if exact(tz, start) == off and exact(tz, start + _BUCKET - 1) == off:  # type: ignore[operator]
-        if len(cache) > 100_000:
-            cache.clear()
-        cache[key] = off
-    return off
-
-
-def utc_offset(tz: ZoneInfo | timezone, us: int) -> int:
+def utc_offset(tz: Zone, us: int) -> int:
     """Seconds east of UTC in `tz` at the UTC instant `us`."""
-    if is_utc(tz):
-        return 0
-    return _cached(_UTC_CACHE, _utc_offset_exact, tz, us)
+    fixed = tz.fixed
+    if fixed is not None:
+        return fixed.utoff
+    return tz.utc_offset(_unix_secs(us))
 
 
-def local_to_utc(tz: ZoneInfo | timezone, local_us: int) -> int:
-    """The UTC instant of a local wall-clock time in `tz`. In a DST gap PG
-    uses the offset from before the transition, in an overlap the one after
-    (DetermineTimeZoneOffset); both mean: the smaller of the two offsets."""
-    if is_utc(tz) or local_us in (TS_POS_INF, TS_NEG_INF):
+def local_to_utc(tz: Zone, local_us: int) -> int:
+    """The UTC instant of a local wall-clock time in `tz` (DetermineTimeZoneOffset:
+    in a DST gap the offset from before the transition, in an overlap the one after)."""
+    if local_us in (TS_POS_INF, TS_NEG_INF):
         return local_us
     return local_us - local_offset(tz, local_us) * USECS_PER_SEC
 
 
-def local_offset(tz: ZoneInfo | timezone, local_us: int) -> int:
-    if is_utc(tz):
-        return 0
-    return _cached(_LOCAL_CACHE, _local_offset_exact, tz, local_us)
+def local_offset(tz: Zone, local_us: int) -> int:
+    """Seconds east of UTC that `tz` gives the wall-clock time `local_us`."""
+    fixed = tz.fixed
+    if fixed is not None:
+        return fixed.utoff
+    return tz.local_offset(_unix_secs(local_us))
 
 
-def tz_abbrev(tz: ZoneInfo | timezone, us: int) -> str:
+def tz_abbrev(tz: Zone, us: int) -> str:
     """The zone abbreviation in effect at a UTC instant (to_char's TZ)."""
-    if is_utc(tz):
-        return "UTC"
-    dt = (_PY_EPOCH + timedelta(microseconds=_clamp(us))).astimezone(tz)
-    name = dt.tzname() or ""
-    return name
+    fixed = tz.fixed
+    if fixed is not None:
+        return fixed.abbr
+    return tz.type_at(_unix_secs(us)).abbr
 
 
-def utc_to_local(tz: ZoneInfo | timezone, us: int) -> int:
+def utc_to_local(tz: Zone, us: int) -> int:
     if us in (TS_POS_INF, TS_NEG_INF):
         return us
     return us + utc_offset(tz, us) * USECS_PER_SEC
@@ -303,7 +265,7 @@ def format_offset(off: int) -> str:
     return f"{sign}{h:02d}"
 
 
-def timestamptz_out(us: int, tz: ZoneInfo | timezone) -> str:
+def timestamptz_out(us: int, tz: Zone) -> str:
     if us == TS_POS_INF:
         return "infinity"
     if us == TS_NEG_INF:
@@ -312,7 +274,7 @@ def timestamptz_out(us: int, tz: ZoneInfo | timezone) -> str:
     return timestamp_out(us + off * USECS_PER_SEC, format_offset(off))
 
 
-def make_timestamptz_out(tz: ZoneInfo | timezone):
+def make_timestamptz_out(tz: Zone):
     """timestamptz output specialised for one session zone (UTC is the common case)."""
     if is_utc(tz):
         return lambda us: timestamp_out(us, "+00")
@@ -431,7 +393,7 @@ def date_to_timestamp(d: int) -> int:
     return us
 
 
-def date_to_timestamptz(d: int, tz: ZoneInfo | timezone) -> int:
+def date_to_timestamptz(d: int, tz: Zone) -> int:
     if d == DATE_POS_INF:
         return TS_POS_INF
     if d == DATE_NEG_INF:
@@ -449,7 +411,7 @@ def timestamp_to_date(us: int) -> int:
     return us // USECS_PER_DAY
 
 
-def timestamptz_to_date(us: int, tz: ZoneInfo | timezone) -> int:
+def timestamptz_to_date(us: int, tz: Zone) -> int:
     if us == TS_POS_INF:
         return DATE_POS_INF
     if us == TS_NEG_INF:
@@ -457,13 +419,13 @@ def timestamptz_to_date(us: int, tz: ZoneInfo | timezone) -> int:
     return utc_to_local(tz, us) // USECS_PER_DAY
 
 
-def timestamp_to_timestamptz(us: int, tz: ZoneInfo | timezone) -> int:
+def timestamp_to_timestamptz(us: int, tz: Zone) -> int:
     if us in (TS_POS_INF, TS_NEG_INF):
         return us
     return check_ts(local_to_utc(tz, us))
 
 
-def timestamptz_to_timestamp(us: int, tz: ZoneInfo | timezone) -> int:
+def timestamptz_to_timestamp(us: int, tz: Zone) -> int:
     if us in (TS_POS_INF, TS_NEG_INF):
         return us
     return check_ts(utc_to_local(tz, us))
@@ -497,7 +459,7 @@ def timestamp_pl_interval(us: int, iv: Interval) -> int:
     return check_ts(us + t)
 
 
-def timestamptz_pl_interval(us: int, iv: Interval, tz: ZoneInfo | timezone) -> int:
+def timestamptz_pl_interval(us: int, iv: Interval, tz: Zone) -> int:
     """timestamptz + interval: months and days move the local wall clock
     (so a day across a DST change is 23 or 25 hours), time moves the instant."""
     if us in (TS_POS_INF, TS_NEG_INF):
@@ -533,4 +495,7 @@ def timestamp_mi(a: int, b: int) -> Interval:
     """timestamp - timestamp: a days+time interval (justify_hours applied)."""
     if not (is_finite_ts(a) and is_finite_ts(b)):
         raise SqlError("22008", "cannot subtract infinite timestamps")
-    return check_interval(*interval_justify_hours(0, 0, a - b))
+    # PostgreSQL 15 subtracts in int64 without an overflow check: a span past
+    # 292 thousand years wraps around (and that is what it prints).
+    diff = (a - b + 2**63) % 2**64 - 2**63
+    return check_interval(*interval_justify_hours(0, 0, diff))

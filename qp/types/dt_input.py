@@ -6,10 +6,9 @@ DecodeDateTime port in dt_parse.py, with PG's range errors.
 from __future__ import annotations
 
 import re
-from datetime import timezone
-from zoneinfo import ZoneInfo
 
 from qp.errors import SqlError
+from qp.timezones import Zone
 from qp.types.core import DATE_NEG_INF, DATE_POS_INF, TS_NEG_INF, TS_POS_INF, USECS_PER_DAY
 from qp.types.datetime import (
     DATE_END,
@@ -49,7 +48,7 @@ def _in_range_julian(y: int, m: int, d: int) -> bool:
     return 1 <= m <= 12 and 1 <= d <= days_in_month(y, m) and y >= 1
 
 
-def parse_date(s: str, now_us: int, tz: ZoneInfo | timezone) -> int:
+def parse_date(s: str, now_us: int, tz: Zone) -> int:
     m = _ISO_DATE.fullmatch(s)
     if m is not None:
         y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
@@ -84,7 +83,7 @@ def _ts_from_tm(tm: _TM, s: str, with_tz: bool) -> int:
     return us
 
 
-def parse_timestamp(s: str, now_us: int, tz: ZoneInfo | timezone, with_tz: bool) -> int:
+def parse_timestamp(s: str, now_us: int, tz: Zone, with_tz: bool) -> int:
     typename = "timestamp with time zone" if with_tz else "timestamp"
     m = _ISO_TS.fullmatch(s)
     if m is not None:
@@ -120,7 +119,7 @@ def parse_timestamp(s: str, now_us: int, tz: ZoneInfo | timezone, with_tz: bool)
     return _ts_from_tm(tm, s, with_tz)
 
 
-def parse_time(s: str, now_us: int, tz: ZoneInfo | timezone) -> int:
+def parse_time(s: str, now_us: int, tz: Zone) -> int:
     m = re.fullmatch(r"(\d\d):(\d\d)(?::(\d\d)(\.\d{1,6})?)?", s)
     if m is not None:
         h, mi, sec = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)

@@ -11,11 +11,9 @@ drivers send almost always. Interval input lives in dt_interval.py.
 from __future__ import annotations
 
 import re
-from datetime import UTC, timezone
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from qp.errors import SqlError
+from qp.timezones import Zone, pg_tzset
 from qp.types.core import USECS_PER_DAY
 from qp.types.datetime import (
     POSTGRES_EPOCH_JDATE,
@@ -25,13 +23,14 @@ from qp.types.datetime import (
     local_offset,
     utc_to_local,
 )
+from qp.types.tz_abbrevs import DYNAMIC, FIXED
 
 # field-type codes of ParseDateTime
 NUMBER, STRING, DATE, TIME, TZ, SPECIAL = range(6)
 
 # field masks (DTK_M)
-M_YEAR, M_MONTH, M_DAY, M_HOUR, M_MIN, M_SEC, M_FSEC, M_TZ, M_DOY, M_DOW, M_AMPM, M_ADBC = (
-    1 << i for i in range(12))
+M_YEAR, M_MONTH, M_DAY, M_HOUR, M_MIN, M_SEC, M_FSEC, M_TZ, M_DOY, M_DOW, M_AMPM, M_ADBC, M_DTZ, M_DTZMOD, M_RESERV = (
+    1 << i for i in range(15))
 M_DATE = M_YEAR | M_MONTH | M_DAY
 M_TIME = M_HOUR | M_MIN | M_SEC | M_FSEC
 
@@ -69,60 +68,42 @@ _MONTHS = {"jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3
 _DAYS = {"sun": 0, "sunday": 0, "mon": 1, "monday": 1, "tue": 2, "tues": 2, "tuesday": 2,
          "wed": 3, "wednesday": 3, "wednes": 3, "thu": 4, "thur": 4, "thurs": 4, "thursday": 4,
          "fri": 5, "friday": 5, "sat": 6, "saturday": 6}
-_SPECIALS = {"epoch", "infinity", "-infinity", "+infinity", "now", "today", "tomorrow", "yesterday",
-             "allballs", "zulu"}
+_SPECIALS = {"epoch", "infinity", "-infinity", "now", "today", "tomorrow", "yesterday",
+             "allballs"}
 _KEYWORDS = set(_MONTHS) | set(_DAYS) | _SPECIALS | {"am", "pm", "a.m.", "p.m.", "ad", "bc", "t", "j",
                                                       "on", "at", "z", "ago", "current"}
 
-# PostgreSQL's 'Default' timezone abbreviation set (pg_timezone_abbrevs): name -> seconds east.
-_ABBREV_DATA = (
-    "acdt 37800 acsst 37800 acst 34200 act -18000 acwst 31500 adt -10800 aedt 39600 aesst 39600 "
-    "aest 36000 aft 16200 akdt -28800 akst -32400 almst 25200 almt 21600 amst 14400 amt -14400 "
-    "anast 43200 anat 43200 arst -10800 art -10800 ast -14400 awsst 32400 awst 28800 azost 0 "
-    "azot -3600 azst 14400 azt 14400 bdst 7200 bdt 21600 bnt 28800 bort 28800 bot -14400 "
-    "bra -10800 brst -7200 brt -10800 bst 3600 btt 21600 cadt 37800 cast 34200 cct 28800 "
-    "cdt -18000 cest 7200 cet 3600 cetdst 7200 chadt 49500 chast 45900 chut 36000 ckt -36000 "
-    "clst -10800 clt -10800 cot -18000 cst -21600 cxt 25200 davt 25200 ddut 36000 easst -18000 "
-    "east -18000 eat 10800 edt -14400 eest 10800 eet 7200 eetdst 10800 egst 0 egt -3600 "
-    "est -18000 fet 10800 fjst 46800 fjt 43200 fkst -10800 fkt -10800 fnst -3600 fnt -7200 "
-    "galt -21600 gamt -32400 gest 14400 get 14400 gft -10800 gilt 43200 gmt 0 gyt -14400 "
-    "hkt 28800 hst -36000 ict 25200 idt 10800 iot 21600 irkst 28800 irkt 28800 irt 12600 "
-    "ist 7200 jayt 32400 jst 32400 kdt 36000 kgst 21600 kgt 21600 kost 39600 krast 25200 "
-    "krat 25200 kst 32400 lhdt 39600 lhst 37800 ligt 36000 lint 50400 lkt 19800 magst 39600 "
-    "magt 39600 mart -34200 mawt 18000 mdt -21600 mest 7200 mesz 7200 met 3600 metdst 7200 "
-    "mez 3600 mht 43200 mmt 23400 mpt 36000 msd 14400 msk 10800 mst -25200 must 18000 "
-    "mut 14400 mvt 18000 myt 28800 ndt -9000 nft -12600 novst 25200 novt 25200 npt 20700 "
-    "nst -12600 nut -39600 nzdt 46800 nzst 43200 nzt 43200 omsst 21600 omst 21600 pdt -25200 "
-    "pet -18000 petst 43200 pett 43200 pgt 36000 pht 28800 pkst 21600 pkt 18000 pmdt -7200 "
-    "pmst -10800 pont 39600 pst -28800 pwt 32400 pyst -10800 pyt -10800 ret 14400 sadt 37800 "
-    "sast 7200 sct 14400 sgt 28800 taht -36000 tft 18000 tjt 18000 tkt 46800 tmt 18000 "
-    "tot 46800 trut 36000 tvt 43200 uct 0 ulast 32400 ulat 28800 ut 0 utc 0 uyst -7200 "
-    "uyt -10800 uzst 21600 uzt 18000 vet -14400 vlast 36000 vlat 36000 volt 10800 vut 39600 "
-    "wadt 28800 wakt 43200 wast 25200 wat 3600 wdt 32400 wet 0 wetdst 3600 wft 43200 "
-    "wgst -7200 wgt -10800 xjt 21600 yakst 32400 yakt 32400 yapt 36000 yekst 21600 yekt 18000 "
-    "z 0 zulu 0")
-_w = _ABBREV_DATA.split()
-TZ_ABBREVS: dict[str, int] = {_w[i]: int(_w[i + 1]) for i in range(0, len(_w), 2)}
-del _w
+def find_zone(name: str) -> Zone | None:
+    """A zone named in input ('America/New_York', 'PST8PDT', 'GMT+8'), as pg_tzset finds it."""
+    return pg_tzset(name)
 
 
-@lru_cache(maxsize=1)
-def _zone_names() -> dict[str, str]:
-    return {n.lower(): n for n in available_timezones()}
+def lookup_abbrev(word: str) -> tuple[int, bool] | Zone | None:
+    """DecodeTimezoneAbbrev (lower-case word): (seconds east, is DST) for a
+    fixed abbreviation, the zone deciding a dynamic one (MSK), or None."""
+    fixed = FIXED.get(word)
+    if fixed is not None:
+        return fixed
+    zone_name = DYNAMIC.get(word)
+    if zone_name is not None:
+        return pg_tzset(zone_name)
+    return None
 
 
-@lru_cache(maxsize=512)
-def find_zone(name: str) -> ZoneInfo | timezone | None:
-    """A full zone name (case-insensitive), as pg_tzset finds it."""
-    key = _zone_names().get(name.lower())
-    if key is None:
-        if name.upper() in ("UTC", "GMT", "Z"):
-            return UTC
-        return None
-    try:
-        return ZoneInfo(key)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+def abbrev_offset_at_local(zone: Zone, abbr: str, local_s: int) -> int:
+    """DetermineTimeZoneAbbrevOffset: seconds east that a dynamic abbreviation
+    gives the wall-clock second `local_s` (Unix seconds, as if UTC)."""
+    zone_offset = zone.local_offset(local_s)
+    meaning = zone.abbrev_type(abbr.upper(), local_s - zone_offset)
+    return meaning.utoff if meaning is not None else zone_offset
+
+
+def abbrev_offset_at_utc(zone: Zone, abbr: str, utc_s: int) -> int:
+    """DetermineTimeZoneAbbrevOffsetTS: seconds east of a dynamic abbreviation at an instant."""
+    meaning = zone.abbrev_type(abbr.upper(), utc_s)
+    if meaning is not None:
+        return meaning.utoff
+    return zone.local_offset(utc_s + zone.utc_offset(utc_s))
 
 
 def _isdigit(c: str) -> bool:
@@ -220,21 +201,47 @@ def parse_tokens(s: str) -> list[tuple[int, str]]:
     return out
 
 
+MAX_TZDISP_HOUR = 15  # datatype/timestamp.h
+
+
+def _strtoint(s: str, i: int) -> tuple[int, int]:
+    """C strtol from s[i]: (value, index after it); (0, i) when there are no digits."""
+    j = i
+    while j < len(s) and s[j] in " \t\n\r\v\f":
+        j += 1
+    k = j
+    if k < len(s) and s[k] in "+-":
+        k += 1
+    d = k
+    while d < len(s) and s[d].isdigit():
+        d += 1
+    if d == k:
+        return 0, i
+    value = int(s[j:d])
+    if not -(2**31) <= value < 2**31:
+        raise _DtErr(TZDISP_OVERFLOW)
+    return value, d
+
+
 def decode_timezone(s: str) -> int:
-    """DecodeTimezone: '+05', '+0530', '+05:30', '-08:00:00' -> seconds east."""
+    """DecodeTimezone: '+05', '+0530', '+05:30', '-08:00:00' -> seconds east
+    (the SQL sign convention). Out-of-range parts are TZDISP_OVERFLOW even
+    when junk follows; junk is BAD_FORMAT."""
     if not s or s[0] not in "+-":
         raise _DtErr(BAD_FORMAT)
-    m = re.match(r"(\d+)(?::(\d+)(?::(\d+))?)?", s[1:])
-    if m is None:
-        raise _DtErr(BAD_FORMAT)
-    hr = int(m.group(1))
-    mins = int(m.group(2)) if m.group(2) is not None else 0
-    sec = int(m.group(3)) if m.group(3) is not None else 0
-    if m.group(2) is None and len(s) > 3 and m.end() == len(s) - 1:
-        hr, mins = divmod(hr, 100)
-    if hr > 15 or mins >= 60 or sec >= 60:
+    hr, i = _strtoint(s, 1)
+    sec = 0
+    if i < len(s) and s[i] == ":":
+        mins, i = _strtoint(s, i + 1)
+        if i < len(s) and s[i] == ":":
+            sec, i = _strtoint(s, i + 1)
+    elif i == len(s) and len(s) > 3:
+        hr, mins = hr // 100, hr % 100
+    else:
+        mins = 0
+    if not 0 <= hr <= MAX_TZDISP_HOUR or not 0 <= mins < 60 or not 0 <= sec < 60:
         raise _DtErr(TZDISP_OVERFLOW)
-    if m.end() != len(s) - 1:
+    if i != len(s):
         raise _DtErr(BAD_FORMAT)
     off = (hr * 60 + mins) * 60 + sec
     return -off if s[0] == "-" else off
@@ -248,7 +255,7 @@ def _parse_fraction(frac: str) -> int:
 
 
 class _TM:
-    __slots__ = ("year", "mon", "mday", "hour", "min", "sec", "fsec", "yday", "tz", "zone")
+    __slots__ = ("year", "mon", "mday", "hour", "min", "sec", "fsec", "yday", "tz", "zone", "abbrev")
 
     def __init__(self) -> None:
         self.year = 0
@@ -260,7 +267,8 @@ class _TM:
         self.fsec = 0
         self.yday = 0
         self.tz: int | None = None  # explicit offset, seconds east
-        self.zone: ZoneInfo | timezone | None = None  # named zone to resolve later
+        self.zone: Zone | None = None  # named zone (or a dynamic abbreviation's zone) to resolve later
+        self.abbrev = ""  # the dynamic abbreviation (MSK) that `zone` interprets
 
 
 def _decode_time(s: str) -> tuple[int, int, int, int]:
@@ -403,7 +411,7 @@ def _decode_date(s: str, fmask: int, tm: _TM, is2digits: bool) -> tuple[int, boo
     return tmask, is2digits
 
 
-def decode_datetime(s: str, now_us: int, tz: ZoneInfo | timezone, time_only: bool = False
+def decode_datetime(s: str, now_us: int, tz: Zone, time_only: bool = False
                     ) -> tuple[str, _TM, int]:
     """DecodeDateTime. Returns (dtype, fields, fmask); tm.tz is the offset
     (seconds east) to use, resolved against the session zone when absent."""
@@ -506,10 +514,20 @@ def decode_datetime(s: str, now_us: int, tz: ZoneInfo | timezone, time_only: boo
                     tmask, is2digits = _decode_number(field, have_text_month, fmask, tm, is2digits)
         else:  # STRING / SPECIAL
             word = field
-            if word in TZ_ABBREVS and word not in ("mon",):
-                tm.tz = TZ_ABBREVS[word]
+            abbrev = lookup_abbrev(word) if ftype == STRING else None  # abbreviations come first
+            if isinstance(abbrev, tuple):
+                tm.tz = abbrev[0]
+                tmask = M_TZ | M_DTZ if abbrev[1] else M_TZ
+            elif abbrev is not None:
+                tm.zone = abbrev
+                tm.abbrev = word
                 tmask = M_TZ
-            elif word in _SPECIALS or word == "+infinity":
+            elif word == "dst":
+                # DTZMOD: one hour more on the zone given before ("MET DST"); checked at the end
+                tmask = M_DTZMOD | M_DTZ
+                if tm.tz is not None:
+                    tm.tz += 3600
+            elif word in _SPECIALS:
                 if word in ("now",):
                     tmask = M_DATE | M_TIME | M_TZ
                     tm.tz = None
@@ -521,13 +539,15 @@ def decode_datetime(s: str, now_us: int, tz: ZoneInfo | timezone, time_only: boo
                     local = utc_to_local(tz, now_us)
                     delta = {"today": 0, "tomorrow": 1, "yesterday": -1}[word]
                     tm.year, tm.mon, tm.mday = j2date(local // USECS_PER_DAY + POSTGRES_EPOCH_JDATE + delta)
-                elif word in ("allballs", "zulu"):
+                elif word == "allballs":
                     tmask = M_TIME | M_TZ
                     tm.hour = tm.min = tm.sec = tm.fsec = 0
                     tm.tz = 0
                 else:
-                    tmask = M_DATE | M_TIME | M_TZ
-                    dtype = {"epoch": DT_EPOCH, "infinity": DT_LATE, "+infinity": DT_LATE,
+                    # PostgreSQL 15 gives these a mask bit of their own: other
+                    # fields may come too (a date only before them), the value wins
+                    tmask = M_RESERV
+                    dtype = {"epoch": DT_EPOCH, "infinity": DT_LATE,
                              "-infinity": DT_EARLY}[word]
             elif word in _MONTHS:
                 tmask = M_MONTH
@@ -579,10 +599,14 @@ def decode_datetime(s: str, now_us: int, tz: ZoneInfo | timezone, time_only: boo
             tm.hour += 12
     if dtype == DT_DATE and not time_only and (fmask & M_DATE) != M_DATE:
         raise _DtErr(BAD_FORMAT)
-    if dtype == DT_DATE and tm.tz is None:
-        zone = tm.zone or tz
+    if fmask & M_DTZMOD and (tm.zone is not None or not fmask & M_TZ):
+        raise _DtErr(BAD_FORMAT)  # DST needs a fixed zone before it
+    if dtype == DT_DATE and (tm.tz is None or tm.zone is not None):
         local = _local_us(tm) if (fmask & M_DATE) == M_DATE else 0
-        tm.tz = local_offset(zone, local)
+        if tm.zone is not None and tm.abbrev:
+            tm.tz = abbrev_offset_at_local(tm.zone, tm.abbrev, local // 1000000 + _UNIX_SECS_2000)
+        else:
+            tm.tz = local_offset(tm.zone or tz, local)
     return dtype, tm, fmask
 
 
@@ -624,4 +648,7 @@ def _local_us(tm: _TM) -> int:
             + ((tm.hour * 60 + tm.min) * 60 + tm.sec) * 1000000 + tm.fsec)
 
 
-__all__ = ["decode_datetime", "find_zone", "TZ_ABBREVS", "decode_timezone", "parse_tokens"]
+_UNIX_SECS_2000 = 946684800
+
+__all__ = ["abbrev_offset_at_local", "abbrev_offset_at_utc", "decode_datetime", "decode_timezone", "find_zone",
+           "lookup_abbrev", "parse_tokens"]

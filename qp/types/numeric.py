@@ -29,6 +29,7 @@ NUMERIC_MIN_SIG_DIGITS = 16
 NUMERIC_MAX_DISPLAY_SCALE = 1000
 NUMERIC_MAX_RESULT_SCALE = 2000
 NUMERIC_MAX_WEIGHT_DIGITS = 131072  # decimal digits before the point
+NUMERIC_DSCALE_MAX = 16383  # decimal digits after the point a numeric can hold
 
 D_ZERO = Decimal(0)
 D_ONE = Decimal(1)
@@ -146,8 +147,10 @@ def parse_numeric(s: str) -> Decimal:
         e = int(exp[1:])
         if abs(e) > 1000 + 131072:
             raise SqlError("22003", "value overflows numeric format")
-    d = Decimal(sign + mant.replace("_", "") + (exp or ""))
-    return normalize_scale(d)
+    d = normalize_scale(Decimal(sign + mant.replace("_", "") + (exp or "")))
+    if -d.as_tuple().exponent > NUMERIC_DSCALE_MAX:  # type: ignore[operator]
+        raise SqlError("22003", "value overflows numeric format")
+    return check_numeric_range(d)
 
 
 def normalize_scale(d: Decimal) -> Decimal:
@@ -251,28 +254,31 @@ def div_trunc_int(a: Decimal, b: Decimal) -> Decimal:
     return DEC.divide_int(a, b).quantize(D_ONE, context=DEC)
 
 
+# numeric_round/numeric_trunc clamp the scale to what a numeric can hold:
+# 16383 digits after the point, and one digit more than the 131072 before it
+# (-(NUMERIC_WEIGHT_MAX + 1) * DEC_DIGITS - 1), so that a carry can overflow.
+ROUND_SCALE_MIN, ROUND_SCALE_MAX = -131073, 16383
+
+
 def round_scale(d: Decimal, scale: int) -> Decimal:
     """round(d, scale): half away from zero; negative scales round left of the point."""
-    if not d.is_finite():
-        return d
-    scale = max(min(scale, NUMERIC_MAX_DISPLAY_SCALE), -NUMERIC_MAX_DISPLAY_SCALE * 100)
-    r = d.quantize(Decimal(1).scaleb(-scale), context=DEC)
-    if scale < 0:
-        r = r.quantize(D_ONE, context=DEC)
-    if not r and r.is_signed():
-        r = r.copy_abs()
-    return r
+    return _to_scale(d, scale, DEC)
 
 
 def trunc_scale(d: Decimal, scale: int) -> Decimal:
+    return _to_scale(d, scale, DEC_TRUNC)
+
+
+def _to_scale(d: Decimal, scale: int, ctx: Context) -> Decimal:
     if not d.is_finite():
         return d
-    r = d.quantize(Decimal(1).scaleb(-scale), context=DEC_TRUNC)
+    scale = max(min(scale, ROUND_SCALE_MAX), ROUND_SCALE_MIN)
+    r = d.quantize(Decimal(1).scaleb(-scale, context=DEC), context=ctx)
     if scale < 0:
-        r = r.quantize(D_ONE, context=DEC)
+        r = r.quantize(D_ONE, context=DEC)  # a negative scale still shows as scale 0
     if not r and r.is_signed():
         r = r.copy_abs()
-    return r
+    return check_numeric_range(r)
 
 
 def check_numeric_range(d: Decimal) -> Decimal:
