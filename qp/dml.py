@@ -192,7 +192,7 @@ class RowWriter:
         writer = self.writers.get(table.oid)
         if writer is None:
             scope = Scope()
-            item = QueryBinder(self.bc)._bind_range_var({"relname": table.name}, scope)
+            item = QueryBinder(self.bc)._bind_range_var({"relname": table.name, "schemaname": table.schema}, scope)
             writer = RowWriter(self.bc, TableContext(table, scope, item.cids, table.name), self.writers)
         return writer
 
@@ -808,7 +808,7 @@ def truncate_targets(bc: BindContext, body: dict) -> list:
                     hint=f'Truncate table "{child.name}" at the same time, or use TRUNCATE ... CASCADE.',
                 )
             chosen.add(child.oid)
-            tables.append(target_context(bc, {"relname": child.name}))
+            tables.append(target_context(bc, {"relname": child.name, "schemaname": child.schema}))
         i += 1
     return tables
 

@@ -589,7 +589,7 @@ class Session:
     async def _bound_for(self, prepared: Prepared, txn: Transaction, described: bool) -> Prepared:
         """`prepared`, bound and planned against the transaction's catalog."""
         catalog = txn.catalog or self.qp.catalog_guess()
-        if prepared.plan is None or prepared.catalog_version != catalog.version:
+        if not prepared.planned_for(catalog, self.ctx):
             bound = await self._bind_checked(prepared.statement, prepared.declared_oids, txn)
             if described and prepared.columns is not None and (
                 bound.columns is None
@@ -598,6 +598,7 @@ class Session:
                 raise SqlError("0A000", "cached plan must not change result type")
             prepared.plan, prepared.catalog_version = bound.plan, bound.catalog_version
             prepared.result_types, prepared.catalog = bound.result_types, bound.catalog
+            prepared.search_path = bound.search_path
             if prepared.columns is None or not described:
                 prepared.columns = bound.columns
         if txn.catalog is None:
@@ -676,22 +677,22 @@ class Session:
         if kind == "CreateStmt":
             result = await create_table(body, txn, catalog, bc)
         elif kind == "DropStmt":
-            result = await drop(body, txn, catalog)
+            result = await drop(body, txn, catalog, bc)
         elif kind == "IndexStmt":
             # CONCURRENTLY changes nothing: every index is built online.
-            result = await create_index(body, txn, catalog)
+            result = await create_index(body, txn, catalog, bc)
         elif kind == "AlterTableStmt":
             result = await alter_table(body, txn, catalog, bc, asynchronous=statement.asynchronous)
         elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
             result = await role_ddl(statement, txn, catalog, self.user, self.ctx)
         elif kind == "RenameStmt":
-            result = await rename(body, txn, catalog)
+            result = await rename(body, txn, catalog, bc)
         elif kind == "CreateSeqStmt":
-            result = await create_sequence(body, txn, catalog)
+            result = await create_sequence(body, txn, catalog, bc)
         elif kind == "ViewStmt":
             result = await create_view(body, txn, catalog, bc, statement.text)
         elif kind == "AlterSeqStmt":
-            result = await alter_sequence(body, txn, catalog)
+            result = await alter_sequence(body, txn, catalog, bc)
             self.sequences.forget(result.sequence_oid)  # this session's cached block is stale now
         elif kind in ("CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt"):
             result = await role_ddl(statement, txn, catalog, self.user, self.ctx)
