@@ -35,6 +35,7 @@ from qp.exec.compile import ExecFrame, Layout, compile_predicate, compile_row, c
 from qp.exec.operators import Operator, SublinkSlots, collect
 from qp.exec.runtime import RunContext
 from qp.parse import node_kind, node_location
+from qp.pgcatalog.search_path import USER_SCHEMA, lookup_schema
 from qp.plan.planner import Planner
 from qp.txn import encoded_size
 from qp.types import UNKNOWN, text_encoder
@@ -65,7 +66,8 @@ class TableContext:
 def target_context(bc: BindContext, relation: dict, ctes: dict | None = None) -> TableContext:
     scope = Scope(inherited_ctes=ctes or {})
     binder = QueryBinder(bc)
-    if bc.catalog.find_view(relation["relname"]) is not None and relation.get("schemaname") in (None, "public"):
+    schema = lookup_schema(relation.get("schemaname"), bc.eval_ctx)  # public, if the search path reaches it
+    if schema == USER_SCHEMA and bc.catalog.find_view(relation["relname"]) is not None:
         raise SqlError("0A000", f'cannot change view "{relation["relname"]}": views are read-only (as in DSQL)')
     item = binder._bind_range_var(relation, scope)
     if not isinstance(item, FromTable):

@@ -67,6 +67,7 @@ SELECT count(*) > 0 FROM pg_catalog.pg_class;
 INSERT INTO ssf_t VALUES (2, 'two');
 UPDATE ssf_t SET v = 'x';
 DELETE FROM ssf_t;
+INSERT INTO ssf_v VALUES (3, 'three');
 INSERT INTO public.ssf_t VALUES (2, 'two');
 SELECT nextval('ssf_seq');
 SELECT nextval('public.ssf_seq');
