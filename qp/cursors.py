@@ -68,44 +68,144 @@ class Cursor:
     is_holdable: bool
     creation_time: int  # timestamptz: µs since 2000-01-01 UTC
     txn: Any  # the declaring transaction while it may still end; None once held past its commit
-    position: int = 0  # 0: before the first row; 1..n: on that row; n + 1: after the last
+    # Where the rows are read from (a tuplestore's read pointer): 0 before the
+    # first row, k on row k, len(rows) + 1 after the last.
+    position: int = 0
+    # PostgreSQL's portal state over it (Portal.atStart, atEnd, portalPos),
+    # which decides what a FETCH or MOVE at either end does and counts.
+    at_start: bool = True
+    at_end: bool = False
+    portal_pos: int = 0
+    failed: bool = False  # a FETCH or MOVE failed: the cursor can only be closed (MarkPortalFailed)
 
-    def move(self, direction: str, count: int) -> list[tuple]:
-        """The rows FETCH returns (MOVE counts them), moving as PostgreSQL's DoPortalRunFetch does."""
-        rows, n, p = self.rows, len(self.rows), self.position
+    def fetch(self, direction: str, count: int, *, move: bool = False) -> tuple[list[tuple], int]:
+        """FETCH (or MOVE) `direction` `count`: the rows FETCH returns and the count
+        its command tag shows, moving as PostgreSQL's PortalRunFetch does."""
+        if self.failed:
+            raise SqlError("55000", f'portal "{self.name}" cannot be run')
+        out: list[tuple] | None = None if move else []
+        try:
+            processed = self._run_fetch(direction, count, out)
+        except SqlError:
+            self.failed = True
+            raise
+        return out or [], processed
+
+    # -- pquery.c's DoPortalRunFetch, PortalRunSelect and DoPortalRewind, over `rows` --------
+
+    def _run_fetch(self, direction: str, count: int, out: list[tuple] | None) -> int:
         if direction == "FETCH_FORWARD" and count < 0:
             direction, count = "FETCH_BACKWARD", -count
         elif direction == "FETCH_BACKWARD" and count < 0:
             direction, count = "FETCH_FORWARD", -count
-        if direction == "FETCH_ABSOLUTE":
-            target = count if count >= 0 else n + 1 + count
-            target = min(max(target, 0), n + 1)
-            self._check_scroll(target <= p and target != 0 or (target == 0 and p > 0))
-            self.position = target
-            return [rows[target - 1]] if 1 <= target <= n else []
-        if count == 0:  # FORWARD 0, BACKWARD 0, RELATIVE 0: the current row again, if on one
-            if not 1 <= p <= n:
-                return []
-            self._check_scroll(True)
-            return [rows[p - 1]]
-        if direction == "FETCH_RELATIVE":
-            target = min(max(p + count, 0), n + 1)
-            self._check_scroll(count < 0)
-            self.position = target
-            return [rows[target - 1]] if 1 <= target <= n else []
-        if direction == "FETCH_FORWARD":
-            stop = min(p + count, n + 1) if count < FETCH_ALL else n + 1
-            out = rows[p:min(stop, n)]
-            self.position = stop
-            return out
-        self._check_scroll(True)  # FETCH_BACKWARD
-        stop = max(p - count, 0) if count < FETCH_ALL else 0
-        out = rows[max(stop, 1) - 1 : min(p - 1, n)][::-1]
-        self.position = stop
-        return out
+        elif direction == "FETCH_ABSOLUTE":
+            if count > 0:
+                # Rewind and advance count - 1 rows, or get there from where we are.
+                if count - 1 <= self.portal_pos // 2:
+                    self._rewind()
+                    if count > 1:
+                        self._select(True, count - 1, None)
+                else:
+                    pos = self.portal_pos + (1 if self.at_end else 0)
+                    if count <= pos:
+                        self._select(False, pos - count + 1, None)
+                    elif count > pos + 1:
+                        self._select(True, count - pos - 1, None)
+                return self._select(True, 1, out)
+            if count < 0:
+                # To the end, back abs(count) - 1 rows, return the one before.
+                self._select(True, FETCH_ALL, None)
+                if count < -1:
+                    self._select(False, -count - 1, None)
+                return self._select(False, 1, out)
+            self._rewind()
+            return self._select(True, 0, out)
+        elif direction == "FETCH_RELATIVE":
+            if count > 0:
+                if count > 1:
+                    self._select(True, count - 1, None)
+                return self._select(True, 1, out)
+            if count < 0:
+                if count < -1:
+                    self._select(False, -count - 1, None)
+                return self._select(False, 1, out)
+            direction = "FETCH_FORWARD"  # RELATIVE 0 is FORWARD 0
+        forward = direction == "FETCH_FORWARD"
+        if count == 0:
+            # The current row again, if the cursor is on one.
+            on_row = not self.at_start and not self.at_end
+            if out is None:
+                return 1 if on_row else 0  # MOVE 0 counts what FETCH 0 would return
+            if on_row:
+                self._select(False, 1, None)
+                count, forward = 1, True
+        if not forward and count == FETCH_ALL and out is None:
+            # MOVE BACKWARD ALL is a rewind.
+            moved = self.portal_pos
+            if moved > 0 and not self.at_end:
+                moved -= 1
+            self._rewind()
+            return moved
+        return self._select(forward, count, out)
 
-    def _check_scroll(self, backwards: bool) -> None:
-        if backwards and not self.is_scrollable:
+    def _select(self, forward: bool, count: int, out: list[tuple] | None) -> int:
+        """PortalRunSelect: up to `count` rows (FETCH_ALL: all) in one direction."""
+        if not forward:
+            self._check_scroll()
+        blocked = self.at_end if forward else self.at_start
+        if blocked or count <= 0:
+            return 0
+        processed = self._read(forward, 0 if count == FETCH_ALL else count, out)
+        wanted = 0 if count == FETCH_ALL else count
+        if forward:
+            if processed > 0:
+                self.at_start = False
+            if wanted == 0 or processed < wanted:
+                self.at_end = True
+            self.portal_pos += processed
+        else:
+            if processed > 0 and self.at_end:
+                self.at_end = False
+                self.portal_pos += 1  # the endpoint case
+            if wanted == 0 or processed < wanted:
+                self.at_start = True
+                self.portal_pos = 0
+            else:
+                self.portal_pos -= processed
+        return processed
+
+    def _read(self, forward: bool, count: int, out: list[tuple] | None) -> int:
+        """RunFromStore: read rows one by one (count 0: until there are none)."""
+        rows, n = self.rows, len(self.rows)
+        processed = 0
+        while count == 0 or processed < count:
+            if forward:
+                if self.position > n:
+                    break
+                self.position += 1
+                if self.position > n:
+                    break
+            else:
+                if self.position > n:
+                    self.position = n  # just past the end: the last row comes back first
+                elif self.position > 0:
+                    self.position -= 1
+                if self.position == 0:
+                    break
+            if out is not None:
+                out.append(rows[self.position - 1])
+            processed += 1
+        return processed
+
+    def _rewind(self) -> None:
+        """DoPortalRewind: back before the first row (a NO SCROLL cursor only if it never moved)."""
+        if self.at_start and not self.at_end:
+            return
+        self._check_scroll()
+        self.position, self.at_start, self.at_end, self.portal_pos = 0, True, False, 0
+
+    def _check_scroll(self) -> None:
+        if not self.is_scrollable:
             raise SqlError("55000", "cursor can only scan forward",
                            hint="Declare it with SCROLL option to enable backward scan.")
 
@@ -314,9 +414,10 @@ def _fetch(session: Any, body: dict, portal: Any) -> list[api.Event]:
     cursor = session.cursors.get(body.get("portalname", ""))
     direction = body.get("direction", "FETCH_FORWARD")
     count = body.get("howMany", 0)
-    rows = cursor.move(direction, count)
     if body.get("ismove"):
-        return [CommandComplete(f"MOVE {len(rows)}")]
+        _, moved = cursor.fetch(direction, count, move=True)
+        return [CommandComplete(f"MOVE {moved}")]
+    rows, _ = cursor.fetch(direction, count)
     ncols = len(cursor.columns)
     if portal is not None and len(portal.formats) == ncols:
         formats = list(portal.formats)  # the extended protocol: the Bind's result formats

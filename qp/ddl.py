@@ -54,6 +54,7 @@ from qp.constraints import foreign_key_from
 from qp.errors import SqlError
 from qp.naming import check_column, choose_name, constraint_names, name_addition
 from qp.parse import node_kind, string_list
+from qp.pgcatalog.search_path import USER_SCHEMA, creation_schema, session_search_path
 from qp.sequences import sequence_options, with_owner
 from qp.types import format_type, resolve_type_name
 from storage import keys
@@ -155,11 +156,29 @@ def _check_collation(column_def: dict, column_type: Any) -> None:
                                 'collation (C); use COLLATE "C" or none')
 
 
-def _schema_of(relation: dict) -> str:
+def _schema_of(relation: dict) -> str | None:
+    """The schema a statement names (None: unqualified); dsql's objects are all in public."""
     schema = relation.get("schemaname")
-    if schema not in (None, "public"):
+    if schema not in (None, USER_SCHEMA):
         raise SqlError("3F000", f'schema "{schema}" does not exist')
-    return "public"
+    return schema
+
+
+def _search_schema(schema: str | None, bc: BindContext | None) -> str | None:
+    """Where to find an existing object named `[schema.]name`: its schema, or for an
+    unqualified name public if the session's search path reaches it, else None
+    (nothing is found, as PostgreSQL finds nothing outside the path)."""
+    if schema is not None or bc is None:
+        return schema or USER_SCHEMA
+    return session_search_path(bc.eval_ctx).user_schema
+
+
+def _creation_schema(relation: dict, bc: BindContext | None) -> str:
+    """The schema CREATE puts a relation in: the one named, else the search path's first
+    (3F000 when it has none); dsql creates only in public."""
+    if bc is None:
+        return _schema_of(relation) or USER_SCHEMA
+    return creation_schema(relation.get("schemaname"), relation["relname"], bc.eval_ctx)
 
 
 # -- CREATE TABLE ------------------------------------------------------------------------
@@ -167,9 +186,9 @@ def _schema_of(relation: dict) -> str:
 async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
     relation = body["relation"]
     name = _check_name(relation["relname"])
-    schema = _schema_of(relation)
     if relation.get("relpersistence") == "t":
         raise SqlError("0A000", "TEMPORARY or TEMP table not supported")
+    schema = _creation_schema(relation, bc)
     for unsupported, message in (
         ("partspec", "PARTITION BY clause not supported for CREATE TABLE"),
         ("inhRelations", "INHERITS is not supported"),
@@ -455,12 +474,12 @@ def _table_scope(table: TableDef, bc: BindContext) -> Scope:
 
 # -- DROP ------------------------------------------------------------------------------------
 
-async def drop(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
+async def drop(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None) -> DdlResult:
     kind = body.get("removeType")
     if kind == "OBJECT_SEQUENCE":
-        return await drop_sequences(body, txn, catalog)
+        return await drop_sequences(body, txn, catalog, bc)
     if kind == "OBJECT_VIEW":
-        return await drop_views(body, txn, catalog)
+        return await drop_views(body, txn, catalog, bc)
     if kind not in ("OBJECT_TABLE", "OBJECT_INDEX"):
         what = (kind or "OBJECT_UNKNOWN").removeprefix("OBJECT_").lower()
         raise SqlError("0A000", f"DROP {what.upper()} is not supported")
@@ -477,10 +496,11 @@ async def drop(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
                 notices.append(f'schema "{schema}" does not exist, skipping')
                 continue
             raise SqlError("3F000", f'schema "{schema}" does not exist')
+        where = _search_schema(schema, bc)
         if kind == "OBJECT_TABLE":
-            table = catalog.find_table(name)
+            table = catalog.find_table(name, where) if where else None
             if table is None or table.oid in changed_tables:
-                if catalog.indexes_by_name.get(("public", name)) and table is None:
+                if where and catalog.indexes_by_name.get((where, name)) and table is None:
                     raise SqlError("42809", f'"{name}" is not a table', hint="Use DROP INDEX to remove an index.")
                 if body.get("missing_ok"):
                     notices.append(f'table "{name}" does not exist, skipping')
@@ -489,9 +509,9 @@ async def drop(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
             changes.append((table, None))
             changed_tables[table.oid] = table
         else:
-            found = catalog.indexes_by_name.get(("public", name))
+            found = catalog.indexes_by_name.get((where, name)) if where else None
             if found is None:
-                if catalog.find_table(name) is not None:
+                if where and catalog.find_table(name, where) is not None:
                     raise SqlError("42809", f'"{name}" is not an index', hint="Use DROP TABLE to remove a table.")
                 if body.get("missing_ok"):
                     notices.append(f'index "{name}" does not exist, skipping')
@@ -546,10 +566,11 @@ async def drop(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
 
 # -- CREATE INDEX ------------------------------------------------------------------------------
 
-async def create_index(body: dict, txn, catalog: CatalogSnapshot, *, asynchronous: bool = False) -> DdlResult:
+async def create_index(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None, *,
+                       asynchronous: bool = False) -> DdlResult:
     relation = body["relation"]
-    _schema_of(relation)
-    table = catalog.find_table(relation["relname"])
+    where = _search_schema(_schema_of(relation), bc)
+    table = catalog.find_table(relation["relname"], where) if where else None
     if table is None:
         raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
     if body.get("accessMethod", "btree") not in ("btree", "btree_index"):
@@ -657,10 +678,10 @@ async def create_view(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext
     from qp.binder.query import QueryBinder
 
     relation = body["view"]
-    schema = _schema_of(relation)
     name = _check_name(relation["relname"])
     if relation.get("relpersistence") == "t":
         raise SqlError("0A000", "TEMPORARY or TEMP view not supported")
+    schema = _creation_schema(relation, bc)
     if body.get("withCheckOption", "NO_CHECK_OPTION") != "NO_CHECK_OPTION":
         raise SqlError("0A000", "WITH CHECK OPTION is not supported: views are read-only")
     query_node = body["query"]
@@ -675,7 +696,7 @@ async def create_view(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext
         raise SqlError("42701", f'column "{duplicate}" specified more than once')
     types = query.output_types()
     columns = tuple((n, t.oid, t.typmod) for n, t in zip(names, types, strict=True))
-    existing = catalog.find_view(name)
+    existing = catalog.find_view(name, schema)
     if existing is not None and not body.get("replace"):
         raise SqlError("42P07", f'relation "{name}" already exists')
     if existing is None and catalog.relation_name_taken(name, schema):
@@ -761,14 +782,15 @@ def _views_to_drop(catalog: CatalogSnapshot, oids: set[int], cascade: bool, what
     return out
 
 
-async def drop_views(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
+async def drop_views(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None) -> DdlResult:
     notices: list[str] = []
     chosen: list[ViewDef] = []
     for obj in body.get("objects", ()):
         names = string_list(obj["List"]["items"]) if "List" in obj else string_list([obj])
-        view = catalog.find_view(names[-1]) if len(names) == 1 or names[-2] == "public" else None
+        where = _search_schema(None, bc) if len(names) == 1 else names[-2]
+        view = catalog.find_view(names[-1], where) if where == USER_SCHEMA else None
         if view is None:
-            if catalog.find_table(names[-1]) is not None:
+            if where == USER_SCHEMA and catalog.find_table(names[-1], where) is not None:
                 raise SqlError("42809", f'"{names[-1]}" is not a view', hint="Use DROP TABLE to remove a table.")
             if body.get("missing_ok"):
                 notices.append(f'view "{names[-1]}" does not exist, skipping')
@@ -787,12 +809,12 @@ async def drop_views(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
 
 # -- sequences ---------------------------------------------------------------------------------------
 
-async def create_sequence(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
+async def create_sequence(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None) -> DdlResult:
     relation = body["sequence"]
-    schema = _schema_of(relation)
     name = _check_name(relation["relname"])
     if relation.get("relpersistence") == "t":
         raise SqlError("0A000", "TEMPORARY sequences are not supported")
+    schema = _creation_schema(relation, bc)
     if catalog.relation_name_taken(name, schema):
         if body.get("if_not_exists"):
             return DdlResult("CREATE SEQUENCE", [f'relation "{name}" already exists, skipping'])
@@ -801,7 +823,7 @@ async def create_sequence(body: dict, txn, catalog: CatalogSnapshot) -> DdlResul
     oid = max(next_oid, catalog.next_oid)
     definition, _, owned = sequence_options(body.get("options", []), name=name, oid=oid)
     if owned and owned != ["none"]:
-        definition = _owner(definition, owned, catalog)
+        definition = _owner(definition, owned, catalog, bc)
     txn.put(definition.descriptor_key, definition.to_record())
     txn.put(VERSION_KEY, version + 1)
     txn.put(NEXT_OID_KEY, oid + 1)
@@ -810,10 +832,11 @@ async def create_sequence(body: dict, txn, catalog: CatalogSnapshot) -> DdlResul
     return DdlResult("CREATE SEQUENCE")
 
 
-def _owner(definition, owned: list[str], catalog: CatalogSnapshot):
+def _owner(definition, owned: list[str], catalog: CatalogSnapshot, bc: BindContext | None):
     if len(owned) < 2:
         raise SqlError("42601", "invalid OWNED BY option", hint="Specify OWNED BY table.column or OWNED BY NONE.")
-    table = catalog.find_table(owned[-2])
+    where = _search_schema(owned[-3] if len(owned) > 2 else None, bc)
+    table = catalog.find_table(owned[-2], where) if where == USER_SCHEMA else None
     if table is None:
         raise SqlError("42P01", f'relation "{owned[-2]}" does not exist')
     column = table.column_index(owned[-1])
@@ -822,10 +845,10 @@ def _owner(definition, owned: list[str], catalog: CatalogSnapshot):
     return with_owner(definition, table.oid, column)
 
 
-async def alter_sequence(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
+async def alter_sequence(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None) -> DdlResult:
     relation = body["sequence"]
-    _schema_of(relation)
-    sequence = catalog.find_sequence(relation["relname"])
+    where = _search_schema(_schema_of(relation), bc)
+    sequence = catalog.find_sequence(relation["relname"], where) if where else None
     if sequence is None:
         if body.get("missing_ok"):
             return DdlResult("ALTER SEQUENCE", [f'relation "{relation["relname"]}" does not exist, skipping'])
@@ -833,7 +856,7 @@ async def alter_sequence(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult
     definition, restart, owned = sequence_options(body.get("options", []), name=sequence.name, oid=sequence.oid,
                                                  base=sequence)
     if owned is not None:
-        definition = replace(definition, owned_by=None) if owned == ["none"] else _owner(definition, owned, catalog)
+        definition = replace(definition, owned_by=None) if owned == ["none"] else _owner(definition, owned, catalog, bc)
     version, _ = await _catalog_counters(txn)
     txn.put(definition.descriptor_key, definition.to_record())
     if restart is not None:
@@ -846,12 +869,13 @@ async def alter_sequence(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult
     return result
 
 
-async def drop_sequences(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
+async def drop_sequences(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None) -> DdlResult:
     notices = []
     dropping = []
     for obj in body.get("objects", ()):
         names = string_list(obj["List"]["items"]) if "List" in obj else string_list([obj])
-        sequence = catalog.find_sequence(names[-1]) if len(names) == 1 or names[-2] == "public" else None
+        where = _search_schema(None, bc) if len(names) == 1 else names[-2]
+        sequence = catalog.find_sequence(names[-1], where) if where == USER_SCHEMA else None
         if sequence is None:
             if body.get("missing_ok"):
                 notices.append(f'sequence "{names[-1]}" does not exist, skipping')
@@ -883,10 +907,10 @@ async def drop_sequences(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult
 async def alter_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext,
                       asynchronous: bool = False) -> DdlResult:
     relation = body["relation"]
-    _schema_of(relation)
+    where = _search_schema(_schema_of(relation), bc)
     if body.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
         raise SqlError("0A000", "ALTER of this object type is not supported")
-    table = catalog.find_table(relation["relname"])
+    table = catalog.find_table(relation["relname"], where) if where else None
     if table is None:
         if body.get("missing_ok"):
             return DdlResult("ALTER TABLE", [f'relation "{relation["relname"]}" does not exist, skipping'])
@@ -1135,12 +1159,13 @@ def _set_column(table: TableDef, index: int, column: ColumnDef) -> TableDef:
     return replace(table, columns=tuple(columns))
 
 
-async def rename(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
+async def rename(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None) -> DdlResult:
     kind = body.get("renameType")
     relation = body.get("relation")
     new_name = _check_name(body["newname"])
+    where = _search_schema(_schema_of(relation), bc) if relation is not None else None
     if kind == "OBJECT_VIEW":
-        view = catalog.find_view(relation["relname"])
+        view = catalog.find_view(relation["relname"], where) if where else None
         if view is None:
             raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
         if catalog.relation_name_taken(new_name):
@@ -1150,8 +1175,7 @@ async def rename(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
         _bump_version(txn, version, None)
         return DdlResult("ALTER VIEW")
     if kind in ("OBJECT_TABLE", "OBJECT_COLUMN"):
-        _schema_of(relation)
-        table = catalog.find_table(relation["relname"])
+        table = catalog.find_table(relation["relname"], where) if where else None
         if table is None:
             if body.get("missing_ok"):
                 return DdlResult("ALTER TABLE", [f'relation "{relation["relname"]}" does not exist, skipping'])
@@ -1179,7 +1203,7 @@ async def rename(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
                            for c in table.checks)
             table = replace(table, checks=checks)
     elif kind == "OBJECT_INDEX":
-        found = catalog.indexes_by_name.get(("public", relation["relname"]))
+        found = catalog.indexes_by_name.get((where, relation["relname"])) if where else None
         if found is None:
             raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
         if catalog.relation_name_taken(new_name):

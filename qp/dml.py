@@ -37,6 +37,7 @@ from qp.exec.compile import ExecFrame, Layout, compile_predicate, compile_row, c
 from qp.exec.operators import Operator, SublinkSlots, collect
 from qp.exec.runtime import RunContext
 from qp.parse import node_kind, node_location
+from qp.pgcatalog.search_path import USER_SCHEMA, lookup_schema
 from qp.plan.planner import Planner
 from qp.txn import encoded_size
 from qp.types import UNKNOWN, text_encoder
@@ -67,7 +68,8 @@ class TableContext:
 def target_context(bc: BindContext, relation: dict, ctes: dict | None = None) -> TableContext:
     scope = Scope()
     binder = QueryBinder(bc)
-    if bc.catalog.find_view(relation["relname"]) is not None and relation.get("schemaname") in (None, "public"):
+    schema = lookup_schema(relation.get("schemaname"), bc.eval_ctx)  # public, if the search path reaches it
+    if schema == USER_SCHEMA and bc.catalog.find_view(relation["relname"]) is not None:
         raise SqlError("0A000", f'cannot change view "{relation["relname"]}": views are read-only (as in DSQL)')
     # The target is always a table, even one a WITH query's name would hide.
     item = binder._bind_range_var(relation, scope)
@@ -197,7 +199,7 @@ class RowWriter:
         writer = self.writers.get(table.oid)
         if writer is None:
             scope = Scope()
-            item = QueryBinder(self.bc)._bind_range_var({"relname": table.name}, scope)
+            item = QueryBinder(self.bc)._bind_range_var({"relname": table.name, "schemaname": table.schema}, scope)
             writer = RowWriter(self.bc, TableContext(table, scope, item.cids, table.name), self.writers)
         return writer
 
@@ -829,7 +831,7 @@ def truncate_targets(bc: BindContext, body: dict) -> list:
                     hint=f'Truncate table "{child.name}" at the same time, or use TRUNCATE ... CASCADE.',
                 )
             chosen.add(child.oid)
-            tables.append(target_context(bc, {"relname": child.name}))
+            tables.append(target_context(bc, {"relname": child.name, "schemaname": child.schema}))
         i += 1
     return tables
 

@@ -2,8 +2,10 @@
 
 The result (`Prepared`) is what a named or unnamed prepared statement holds:
 its parameter types (declared or inferred), its RowDescription, and its plan
-for the catalog version it was bound against. Utility statements (BEGIN,
-SET, SHOW, ...) and DDL are carried unbound; the session runs them.
+for the catalog version and the search path it was bound under (a plan is
+bound again when either differs, as PostgreSQL's plan cache re-plans when the
+search_path changes). Utility statements (BEGIN, SET, SHOW, ...) and DDL are
+carried unbound; the session runs them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from qp.context import EvalContext
 from qp.dml import bind_insert, bind_modify
 from qp.errors import SqlError
 from qp.parse import Statement
+from qp.pgcatalog.search_path import SearchPath, session_search_path
 from qp.plan.planner import Planner
 from qp.types import TEXT, SqlType, type_by_oid
 
@@ -56,10 +59,16 @@ class Prepared:
     catalog_version: int | None = None
     declared_oids: list[int] = field(default_factory=list)
     catalog: CatalogSnapshot | None = None  # what the plan was bound against
+    search_path: SearchPath | None = None  # what its unqualified names were resolved along
 
     @property
     def param_oids(self) -> list[int]:
         return [t.oid for t in self.param_types]
+
+    def planned_for(self, catalog: CatalogSnapshot, eval_ctx: EvalContext) -> bool:
+        """Whether the plan may run against `catalog` in a session with this context."""
+        return (self.plan is not None and self.catalog_version == catalog.version
+                and self.search_path == session_search_path(eval_ctx))
 
 
 def classify(statement: Statement | None) -> str:
@@ -127,6 +136,7 @@ def prepare(
     bc = BindContext(catalog, eval_ctx, declared_types(declared), resolve_special_relation=special_relations)
     prepared.catalog_version = catalog.version
     prepared.catalog = catalog
+    prepared.search_path = session_search_path(eval_ctx)
     node = statement.node
     if kind == "query":
         query = QueryBinder(bc).bind_query(node)

@@ -69,6 +69,13 @@ from qp.parse import Statement, parse
 from qp.prepare import Prepared, explain_lines, prepare
 from qp.results import ResultRows
 from qp.savepoints import Savepoint
+from qp.session_settings import (
+    refuse_characteristics,
+    run_set,
+    run_show,
+    set_characteristics,
+    transaction_characteristics,
+)
 from qp.setting_stack import SettingStack
 from qp.settings import (
     DEFAULTS,
@@ -78,7 +85,6 @@ from qp.settings import (
     canonical_name,
     duration_s,
     normalize,
-    show_name,
     transaction_limits,
     zoneinfo_for,
 )
@@ -710,7 +716,7 @@ class Session:
     async def _bound_for(self, prepared: Prepared, txn: Transaction, described: bool) -> Prepared:
         """`prepared`, bound and planned against the transaction's catalog."""
         catalog = txn.catalog or self.qp.catalog_guess()
-        if prepared.plan is None or prepared.catalog_version != catalog.version:
+        if not prepared.planned_for(catalog, self.ctx):
             bound = await self._bind_checked(prepared.statement, prepared.declared_oids, txn)
             if described and prepared.columns is not None and (
                 bound.columns is None
@@ -719,6 +725,7 @@ class Session:
                 raise SqlError("0A000", "cached plan must not change result type")
             prepared.plan, prepared.catalog_version = bound.plan, bound.catalog_version
             prepared.result_types, prepared.catalog = bound.result_types, bound.catalog
+            prepared.search_path = bound.search_path
             if prepared.columns is None or not described:
                 prepared.columns = bound.columns
         if txn.catalog is None:
@@ -812,22 +819,22 @@ class Session:
         if kind == "CreateStmt":
             result = await create_table(body, txn, catalog, bc)
         elif kind == "DropStmt":
-            result = await drop(body, txn, catalog)
+            result = await drop(body, txn, catalog, bc)
         elif kind == "IndexStmt":
             # CONCURRENTLY changes nothing: every index is built online.
-            result = await create_index(body, txn, catalog)
+            result = await create_index(body, txn, catalog, bc)
         elif kind == "AlterTableStmt":
             result = await alter_table(body, txn, catalog, bc, asynchronous=statement.asynchronous)
         elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
             result = await role_ddl(statement, txn, catalog, self.user, self.ctx)
         elif kind == "RenameStmt":
-            result = await rename(body, txn, catalog)
+            result = await rename(body, txn, catalog, bc)
         elif kind == "CreateSeqStmt":
-            result = await create_sequence(body, txn, catalog)
+            result = await create_sequence(body, txn, catalog, bc)
         elif kind == "ViewStmt":
             result = await create_view(body, txn, catalog, bc, statement.text)
         elif kind == "AlterSeqStmt":
-            result = await alter_sequence(body, txn, catalog)
+            result = await alter_sequence(body, txn, catalog, bc)
             self.sequences.forget(result.sequence_oid)  # this session's cached block is stale now
         elif kind in ("CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt"):
             result = await role_ddl(statement, txn, catalog, self.user, self.ctx)
@@ -990,16 +997,19 @@ class Session:
             tag = "BEGIN" if kind == "TRANS_STMT_BEGIN" else "START TRANSACTION"
             if self.failed:
                 raise in_failed_transaction()
-            read_only = self._transaction_options(body.get("options", ()))
+            options = transaction_characteristics(body.get("options", ()))
+            events: list[api.Event] = []
             if self.block:
-                return [Notice("there is already a transaction in progress", "25001", "WARNING"), CommandComplete(tag)]
-            self.block = True
-            if self.txn is None:
-                self.txn = self._new_txn(explicit=True)
-            self.txn.explicit = True
-            if read_only is not None:
-                self.txn.read_only = read_only
-            return [CommandComplete(tag)]
+                events.append(Notice("there is already a transaction in progress", "25001", "WARNING"))
+            else:
+                refuse_characteristics(options)  # before the block exists: a refused BEGIN starts none
+                self.block = True
+                if self.txn is None:
+                    read_only = self.settings.get("transaction_read_only") == "on"  # default_transaction_read_only
+                    self.txn = self._new_txn(read_only=read_only, explicit=True)
+                self.txn.explicit = True
+            self._transaction_options(options)  # PostgreSQL applies them even to a block already open
+            return [*events, CommandComplete(tag)]
         if kind == "TRANS_STMT_COMMIT":
             if body.get("chain"):
                 raise SqlError("0A000", "COMMIT AND CHAIN is not supported")
@@ -1037,57 +1047,12 @@ class Session:
             return run_savepoint_statement(self, kind, body.get("savepoint_name", ""))
         raise SqlError("0A000", "two-phase commit is not supported")
 
-    def _transaction_options(self, options) -> bool | None:
-        read_only = None
-        for option in options:
-            elem = option["DefElem"]
-            name = elem.get("defname")
-            arg = elem.get("arg", {}).get("A_Const", {})
-            if name == "transaction_isolation":
-                level = arg.get("sval", {}).get("sval", "")
-                normalize("transaction_isolation", level)
-            elif name == "transaction_read_only":
-                read_only = bool(arg.get("ival", {}).get("ival", 0))
-            elif name == "transaction_deferrable":
-                pass
-        return read_only
+    def _transaction_options(self, options: list[tuple[str, str]]) -> None:
+        """BEGIN's options, applied to the open transaction (qp/session_settings.py)."""
+        set_characteristics(self, options)
 
     def _set(self, body: dict) -> list[api.Event]:
-        kind = body.get("kind")
-        name = body.get("name", "")
-        if kind == "VAR_SET_MULTI":
-            if name in ("TRANSACTION", "SESSION CHARACTERISTICS"):
-                read_only = self._transaction_options(body.get("args", ()))
-                if read_only is not None:
-                    if name == "TRANSACTION" and self.txn is not None:
-                        if self.txn.has_writes and read_only is False:
-                            pass
-                        self.txn.read_only = read_only
-                    elif name == "SESSION CHARACTERISTICS":
-                        self._change_setting("default_transaction_read_only", "on" if read_only else "off")
-                return [CommandComplete("SET")]
-            raise SqlError("0A000", f"SET {name} is not supported")
-        if kind == "VAR_RESET_ALL":
-            self._reset_all()
-            return [CommandComplete("RESET")]
-        canonical = canonical_name(name)
-        if canonical is None:
-            raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
-        if kind in ("VAR_SET_DEFAULT", "VAR_RESET"):
-            if canonical in READ_ONLY:
-                raise SqlError("55P02", f'parameter "{canonical}" cannot be changed')
-            value = self.reset_values.get(canonical, "")
-        else:
-            value = _set_value(body.get("args", ()))
-            value = normalize(canonical, value)
-        events: list[api.Event] = []
-        local = bool(body.get("is_local"))
-        if local and not self.block and not self._implicit_block:
-            # PostgreSQL warns, then applies it to the statement's own transaction (no effect).
-            events.append(Notice("SET LOCAL can only be used in transaction blocks", "25P01", "WARNING"))
-        self._change_setting(canonical, value, local=local)
-        events.append(CommandComplete("RESET" if kind == "VAR_RESET" else "SET"))
-        return events
+        return run_set(self, body)  # qp/session_settings.py
 
     def _reset_all(self) -> None:
         """RESET ALL (and DISCARD ALL): every changeable setting back to its value at startup."""
@@ -1097,17 +1062,7 @@ class Session:
             self._change_setting(key, value)
 
     def _show(self, name: str) -> list[api.Event]:
-        if name.lower() == "all":
-            rows = [[k.encode(), v.encode(), b""] for k, v in sorted(self.settings.items(), key=lambda kv: kv[0].lower())]
-            columns = [Column("name", 25, -1), Column("setting", 25, -1), Column("description", 25, -1)]
-            return [RowDescription(columns), DataRows(rows), CommandComplete("SHOW")]
-        canonical = show_name(name)
-        if canonical is None or canonical not in self.settings:
-            raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
-        value = self.settings[canonical]
-        if canonical == "transaction_read_only" and self.txn is not None:
-            value = "on" if self.txn.read_only else "off"
-        return [RowDescription([Column(canonical, 25, -1)]), DataRows([[value.encode()]]), CommandComplete("SHOW")]
+        return run_show(self, name)  # qp/session_settings.py
 
     async def _call(self, body: dict, params: tuple) -> list[api.Event]:
         from qp import jobs
@@ -1176,28 +1131,6 @@ def _parse_options(options: str) -> list[tuple[str, str]]:
             out.append((name.replace("-", "_"), value))
         i += 1
     return out
-
-
-def _set_value(args) -> str:
-    values = []
-    for arg in args:
-        const = arg.get("A_Const")
-        if const is None:
-            if "TypeCast" in arg:
-                const = arg["TypeCast"]["arg"].get("A_Const", {})
-            else:
-                raise SqlError("42601", "SET value must be a constant")
-        if "sval" in const:
-            values.append(const["sval"].get("sval", ""))
-        elif "ival" in const:
-            values.append(str(const["ival"].get("ival", 0)))
-        elif "fval" in const:
-            values.append(const["fval"].get("fval", "0"))
-        elif "boolval" in const:
-            values.append("on" if const["boolval"].get("boolval") else "off")
-        else:
-            values.append("")
-    return ", ".join(values)
 
 
 def _expand_formats(formats: list[int], n: int) -> list[int]:

@@ -19,12 +19,22 @@ per nesting level (1 is the transaction, 2+ its savepoints) with the value
 to restore. It holds no session, no trio, no I/O: the session tells it what
 changed at which level and when a level ends, and applies what it returns.
 The common path (no SET inside transactions) is an empty dict.
+
+The transaction's own characteristics (transaction_isolation,
+transaction_read_only, transaction_deferrable) are not undone to an older
+value: every transaction starts from the session's defaults
+(default_transaction_*) as they are when it starts, which is what
+PostgreSQL's StartTransaction does. So when the transaction ends (and when
+the session opens) the stack sets each one to its default; changed inside a
+transaction (SET TRANSACTION, BEGIN ... READ ONLY), they last until its end.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+
+from qp.settings import TRANSACTION_DEFAULTS
 
 
 class Action(enum.Enum):
@@ -51,6 +61,17 @@ class SettingStack:
     def __init__(self, settings: dict[str, str]) -> None:
         self.settings = settings  # the live values; changed in place
         self._stacks: dict[str, list[_Entry]] = {}
+        self._start_characteristics()  # startup options may have set the defaults
+
+    def _start_characteristics(self) -> set[str]:
+        """What the next transaction starts with: each characteristic from its default."""
+        changed = set()
+        for name, default in TRANSACTION_DEFAULTS.items():
+            value = self.settings.get(default)
+            if value is not None and self.settings.get(name) != value:
+                self.settings[name] = value
+                changed.add(name)
+        return changed
 
     def __bool__(self) -> bool:
         return bool(self._stacks)
@@ -107,6 +128,8 @@ class SettingStack:
                 stack.pop()
             if not stack:
                 del self._stacks[name]
+        if level == 1:
+            changed |= self._start_characteristics()
         return changed
 
 

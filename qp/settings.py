@@ -117,7 +117,102 @@ READ_ONLY = {
     "server_version", "server_version_num", "server_encoding", "integer_datetimes", "max_identifier_length",
     "lc_collate", "lc_ctype", "block_size", "in_hot_standby", "is_superuser", "max_connections",
 }
-_ISOLATION_OK = {"repeatable read"}
+
+# -- isolation ---------------------------------------------------------------------
+#
+# PostgreSQL's four levels are valid values of transaction_isolation and
+# default_transaction_isolation; dsql runs only DSQL's one, REPEATABLE READ
+# (snapshot isolation), and refuses the others as Aurora DSQL does
+# ("Unsupported isolation level: READ COMMITTED", 0A000) rather than accept
+# a level it would not honour.
+ISOLATION_LEVELS = ("serializable", "repeatable read", "read committed", "read uncommitted")
+ISOLATION_LEVEL = "repeatable read"
+# The settings that describe the open transaction, and the session default
+# each one starts from when a transaction begins (PostgreSQL's StartTransaction).
+TRANSACTION_DEFAULTS = {
+    "transaction_isolation": "default_transaction_isolation",
+    "transaction_read_only": "default_transaction_read_only",
+    "transaction_deferrable": "default_transaction_deferrable",
+}
+_ENUMS = {"bytea_output": ("escape", "hex")}
+
+
+def isolation_level(name: str, value: str) -> str:
+    """A valid isolation level (PostgreSQL's enum: any case, exact spacing), not yet checked
+    against what dsql runs; 22023 otherwise."""
+    level = value.lower()
+    if level not in ISOLATION_LEVELS:
+        raise SqlError("22023", f'invalid value for parameter "{name}": "{value}"',
+                       hint=f"Available values: {', '.join(ISOLATION_LEVELS)}.")
+    return level
+
+
+def refuse_isolation(level: str) -> str:
+    """`level` if dsql runs it; DSQL's refusal of every other level."""
+    if level != ISOLATION_LEVEL:
+        raise SqlError("0A000", f"Unsupported isolation level: {level.upper()}")
+    return level
+
+
+# -- identifier lists (search_path) ---------------------------------------------------
+
+
+def split_identifier_list(value: str) -> list[str] | None:
+    """PostgreSQL's SplitIdentifierString(value, ','): the names of a list setting
+    such as search_path, or None if its syntax is invalid.
+
+    Unquoted names are folded to lower case (ASCII only, as the lexer folds
+    them) and may not be empty; quoted ones keep their case, `""` stands for
+    one quote, and `""` alone is an empty name. Names are cut to 63 bytes.
+    """
+    names: list[str] = []
+    i, n = 0, len(value)
+    while i < n and value[i] in _SCANNER_SPACE:
+        i += 1
+    if i == n:
+        return names
+    while True:
+        if value[i] == '"':
+            chars = []
+            i += 1
+            while True:
+                end = value.find('"', i)
+                if end < 0:
+                    return None  # mismatched quotes
+                chars.append(value[i:end])
+                if end + 1 < n and value[end + 1] == '"':
+                    chars.append('"')
+                    i = end + 2
+                    continue
+                i = end + 1
+                break
+            name = "".join(chars)
+        else:
+            start = i
+            while i < n and value[i] != "," and value[i] not in _SCANNER_SPACE:
+                i += 1
+            if i == start:
+                return None  # empty unquoted name
+            name = value[start:i].translate(_ASCII_LOWER)
+        while i < n and value[i] in _SCANNER_SPACE:
+            i += 1
+        names.append(_truncate_identifier(name))
+        if i == n:
+            return names
+        if value[i] != ",":
+            return None
+        i += 1
+        while i < n and value[i] in _SCANNER_SPACE:
+            i += 1
+
+
+_SCANNER_SPACE = frozenset(" \t\n\r\f\v")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _truncate_identifier(name: str) -> str:
+    data = name.encode()
+    return name if len(data) <= 63 else data[:63].decode("utf-8", "ignore")
 
 
 def canonical_name(name: str) -> str | None:
@@ -176,10 +271,18 @@ def normalize(name: str, value: str) -> str:
             raise SqlError("0A000", f'timezone_abbreviations "{value}" is not supported; only Default is')
         raise SqlError("22023", f'invalid value for parameter "timezone_abbreviations": "{value}"')
     if name in ("transaction_isolation", "default_transaction_isolation"):
-        level = " ".join(value.lower().split())
-        if level not in _ISOLATION_OK:
-            raise SqlError("0A000", f"Unsupported isolation level: {level.upper()}")
-        return level
+        return refuse_isolation(isolation_level(name, value))
+    if name in _ENUMS:
+        choices = _ENUMS[name]
+        if value.lower() not in choices:
+            raise SqlError("22023", f'invalid value for parameter "{name}": "{value}"',
+                           hint=f"Available values: {', '.join(choices)}.")
+        return value.lower()
+    if name == "search_path":
+        if split_identifier_list(value) is None:
+            raise SqlError("22023", f'invalid value for parameter "{name}": "{value}"',
+                           detail="List syntax is invalid.")
+        return value
     if name == "standard_conforming_strings":
         if value.lower() not in ("on", "true", "1", "yes"):
             raise SqlError("0A000", "standard_conforming_strings must stay on")
@@ -192,7 +295,8 @@ def normalize(name: str, value: str) -> str:
         if not -15 <= digits <= 3:
             raise SqlError("22023", f"{digits} is outside the valid range for parameter \"extra_float_digits\" (-15 .. 3)")
         return str(digits)
-    if name in ("default_transaction_read_only", "transaction_read_only", "jit"):
+    if name in ("default_transaction_read_only", "transaction_read_only", "jit", "transaction_deferrable",
+                "default_transaction_deferrable"):
         return _bool(name, value)
     if name in LIMIT_SETTINGS:
         return _limit(name, value)

@@ -18,8 +18,8 @@ from qp.context import EvalContext
 from qp.errors import SqlError
 from qp.functions.catalog import _size_pretty
 from qp.functions.registry import FUNCTIONS
-from qp.pgcatalog import REGISTRY, builtins, oids
-from qp.pgcatalog.model import effective_path, model_for, search_path_of
+from qp.pgcatalog import REGISTRY, builtins, oids, search_path
+from qp.pgcatalog.model import model_for, search_path_of
 from qp.pgcatalog.names import qualified_name, regclass_name, regclass_oid
 from qp.pgcatalog.ruleutils import expression_text
 from qp.types import BOOL, INT4, INT8, NUMERIC, TEXT, VARCHAR, numeric_typmod
@@ -116,11 +116,40 @@ def test_builtin_rows():
     assert {r[0] for r in builtins.type_rows()} >= {16, 23, 25, 1007, 1043, 2205}
 
 
+@pytest.mark.parametrize("setting, user, searched, explicit", [
+    ('"$user", public', "postgres", ("pg_catalog", "public"), ("public",)),
+    ("public, pg_catalog", "postgres", ("public", "pg_catalog"), ("public", "pg_catalog")),
+    ("nosuch", "postgres", ("pg_catalog",), ()),
+    ("", "postgres", ("pg_catalog",), ()),
+    ('nosuch, "$user", PUBLIC, public', "postgres", ("pg_catalog", "public"), ("public",)),
+    ('"$user"', "public", ("pg_catalog", "public"), ("public",)),  # a user named like a schema
+    ('"Public", pg_temp, information_schema', "postgres", ("pg_catalog", "information_schema"),
+     ("information_schema",)),
+    ("a,,b", "postgres", ("pg_catalog",), ()),  # refused by SET; searched as PostgreSQL would
+])
+def test_search_path_resolution(setting, user, searched, explicit):
+    path = search_path.resolve(setting, user)
+    assert (path.searched, path.explicit) == (searched, explicit)
+    assert path.current_schema == (explicit[0] if explicit else None)
+    assert path.user_schema == ("public" if "public" in searched else None)
+
+
+def test_creation_schema():
+    def ctx(setting: str) -> EvalContext:
+        return EvalContext(settings={"search_path": setting})
+
+    assert search_path.creation_schema(None, "t", ctx('"$user", public')) == "public"
+    for setting, schema, sqlstate in [("nosuch", None, "3F000"), ("pg_catalog, public", None, "42501"),
+                                      ("public", "pg_toast", "42501"), ("public", "nosuch", "3F000"),
+                                      ("information_schema", None, "0A000")]:
+        with pytest.raises(SqlError) as raised:
+            search_path.creation_schema(schema, "t", ctx(setting))
+        assert raised.value.sqlstate == sqlstate, (setting, schema)
+
+
 def test_search_path_and_model():
     ctx = EvalContext(settings={"search_path": '"$user", public'})
-    assert search_path_of(ctx) == ("$user", "public")
-    assert effective_path(search_path_of(ctx)) == [oids.PG_CATALOG_NAMESPACE, oids.PUBLIC_NAMESPACE]
-    assert effective_path(("public", "pg_catalog")) == [oids.PUBLIC_NAMESPACE, oids.PG_CATALOG_NAMESPACE]
+    assert search_path_of(ctx).namespace_oids() == [oids.PG_CATALOG_NAMESPACE, oids.PUBLIC_NAMESPACE]
     snapshot = CatalogSnapshot(version=1, tables={("public", "t"): TABLE, ("public", "pg_am"): TableDef(
         oid=16390, name="pg_am", pk=None, columns=(ColumnDef("x", INT4),))})
     model = model_for(snapshot)

@@ -22,6 +22,7 @@ from qp.errors import SqlError, locate
 from qp.functions import is_aggregate, resolve_aggregate, resolve_function, resolve_operator
 from qp.functions.waiting import ASYNC_FUNCTIONS
 from qp.parse import node_body, node_kind, node_location, string_list
+from qp.pgcatalog.search_path import STORED_DEFINITION_PATH, USER_SCHEMA, session_search_path
 from qp.types import (
     BOOL,
     INT4,
@@ -602,7 +603,11 @@ class ExprBinder:
         if isinstance(arg, E.Const) and isinstance(arg.value, str):
             name = arg.value
             parts = [p.strip('"') for p in name.split(".")]
-            if len(parts) == 2 and parts[0] != "public":
+            schema = parts[0] if len(parts) == 2 else None
+            if schema is None:
+                path = STORED_DEFINITION_PATH if self.bc.view_depth else session_search_path(self.bc.eval_ctx)
+                schema = path.user_schema
+            if schema != USER_SCHEMA:
                 raise SqlError("42P01", f'relation "{name}" does not exist')
             sequence = self.bc.catalog.find_sequence(parts[-1] if len(parts) < 2 else parts[1])
             if sequence is None:

@@ -27,6 +27,7 @@ from qp.catalog import TableDef
 from qp.errors import SqlError, locate
 from qp.functions import resolve_function
 from qp.parse import node_body, node_kind, node_location, string_list
+from qp.pgcatalog.search_path import STORED_DEFINITION_PATH, USER_SCHEMA, session_search_path
 from qp.types import INT8, TEXT, UNKNOWN, SqlType, common_type, format_type
 
 # Set-returning functions whose one result column is a named OUT parameter
@@ -843,21 +844,29 @@ class QueryBinder:
                         break
             return item
         table = None
-        if schema is None and self.bc.resolve_special_relation is not None:
-            # pg_catalog is searched before public, as PostgreSQL's search_path does.
-            relation = self.bc.resolve_special_relation(None, name)
-            if relation is not None:
-                return self._virtual_item(relation, alias_node, alias, scope)
-        if schema in (None, "public"):
-            table = self.bc.catalog.find_table(name)
-            view = self.bc.catalog.find_view(name) if table is None else None
-            if view is not None:
-                return self._bind_view(view, alias_node, alias, scope)
-        if table is None:
-            if self.bc.resolve_special_relation is not None:
-                relation = self.bc.resolve_special_relation(schema, name)
+        # An unqualified name is looked up along the session's search path (the
+        # system schemas hold system relations, public the user's), or in a
+        # view's query along the path stored definitions use; a qualified one
+        # in its schema only.
+        if schema is not None:
+            schemas: tuple[str, ...] = (schema,)
+        elif self.bc.view_depth:
+            schemas = STORED_DEFINITION_PATH.searched
+        else:
+            schemas = session_search_path(self.bc.eval_ctx).searched
+        for candidate in schemas:
+            if candidate == USER_SCHEMA:
+                table = self.bc.catalog.find_table(name)
+                if table is not None:
+                    break
+                view = self.bc.catalog.find_view(name)
+                if view is not None:
+                    return self._bind_view(view, alias_node, alias, scope)
+            elif self.bc.resolve_special_relation is not None:
+                relation = self.bc.resolve_special_relation(candidate, name)
                 if relation is not None:
                     return self._virtual_item(relation, alias_node, alias, scope)
+        if table is None:
             qualified = f"{schema}.{name}" if schema else name
             raise locate(SqlError("42P01", f'relation "{qualified}" does not exist'), body.get("location"))
         self.bc.tables_read.add(table.oid)

@@ -387,8 +387,6 @@ register_function("current_setting", [TEXT, BOOL], TEXT, _current_setting, ctx=T
 register_function("current_database", [], C.NAME, lambda ctx: ctx.database, ctx=True, volatility="s")
 register_function("current_user", [], C.NAME, lambda ctx: ctx.user, ctx=True, volatility="s")
 register_function("session_user", [], C.NAME, lambda ctx: ctx.session_user, ctx=True, volatility="s")
-register_function("current_schema", [], C.NAME, lambda ctx: ctx.search_path[0] if ctx.search_path else None,
-                  ctx=True, volatility="s", strict=False)
 register_function("version", [], TEXT, lambda ctx: ctx.get_setting("server_version_full") or
                   "PostgreSQL 16.0 on x86_64-pc-linux-gnu", ctx=True, volatility="s")
 register_function("interval_um", [INTERVAL], INTERVAL, interval_um)

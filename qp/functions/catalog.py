@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qp.context import EvalContext
 from qp.errors import SqlError
@@ -45,6 +45,9 @@ from qp.types.core import (
     type_by_oid,
 )
 
+if TYPE_CHECKING:
+    from qp.pgcatalog.search_path import SearchPath
+
 PAGE_BYTES = 8192
 
 
@@ -63,7 +66,7 @@ def _model(ctx: EvalContext):
     return model_for(ctx.catalog)
 
 
-def _path(ctx: EvalContext) -> tuple[str, ...]:
+def _path(ctx: EvalContext) -> SearchPath:
     from qp.pgcatalog.model import search_path_of
 
     return search_path_of(ctx)
@@ -128,14 +131,13 @@ _reg("pg_get_userbyid", [OID], NAME, _userbyid)
 
 
 def _current_schemas(ctx: EvalContext, include_implicit: bool) -> list[str]:
-    from qp.pgcatalog import oids
-    from qp.pgcatalog.model import effective_path
-
-    names = [oids.NAMESPACE_NAMES[nsp] for nsp in effective_path(_path(ctx))]
-    return names if include_implicit else [n for n in names if n in _path(ctx)]
+    path = _path(ctx)
+    return list(path.searched if include_implicit else path.explicit)
 
 
 _reg("current_schemas", [BOOL], array_of(NAME), _current_schemas)
+# current_schema: the first schema of the search path that exists (NULL when none does).
+_reg("current_schema", [], NAME, lambda ctx: _path(ctx).current_schema, strict=False)
 
 
 def _to_regclass(ctx: EvalContext, text: str) -> int | None:

@@ -111,7 +111,7 @@ def to_json_value(t: SqlType) -> Callable[[EvalContext, Any], Any]:
                                           for n, f, x in zip(names, convs, v, strict=False))
     if oid in (25, 1043, 19, 705):
         return lambda ctx, v: v
-    out = text_out(t) if oid not in (700, 701, 1184) else None
+    out = text_out(t) if oid not in (17, 700, 701, 1184) else None
     if out is not None:
         return lambda ctx, v: out(v)
     return lambda ctx, v: text_out(t, ctx)(v)
@@ -198,7 +198,7 @@ def _key_text(t: SqlType, i: int) -> Callable[[EvalContext, Any], str]:
         def bad(ctx: EvalContext, v: Any) -> str:
             raise SqlError("22023", "key value must be scalar, not array, composite, or json")
         return bad
-    out = text_out(t) if t.oid not in (700, 701, 1184) else None
+    out = text_out(t) if t.oid not in (17, 700, 701, 1184) else None
     if t.oid in (25, 1043, 705, 19):
         return lambda ctx, v: v
     if out is not None:

@@ -12,8 +12,8 @@ from qp.context import EvalContext
 from qp.types.core import SqlType
 from qp.types.text_io import text_out
 
-# Types whose text form depends on the session (float digits, time zone).
-_CTX_OIDS = frozenset({700, 701, 1184, 2249})
+# Types whose text form depends on the session (float digits, time zone, bytea_output).
+_CTX_OIDS = frozenset({17, 700, 701, 1184, 2249})
 
 
 def needs_ctx_for_text(t: SqlType) -> bool:

@@ -20,6 +20,7 @@ Layout:
   analyze.py            stored expressions typed as PostgreSQL's parser types them
   ruleutils.py          expressions and view queries printed as PostgreSQL's ruleutils prints them
   names.py              reg* input and output (relation, function, schema names <-> oids)
+  search_path.py        the search path: where unqualified names are found and created
 """
 
 from __future__ import annotations

@@ -15,10 +15,11 @@ from typing import Any
 from qp.functions.strings import quote_ident
 from qp.pgcatalog.model import CatalogModel, ConstraintInfo, RelationInfo, search_path_of
 from qp.pgcatalog.ruleutils import expression_text, view_query_text
+from qp.pgcatalog.search_path import SearchPath
 
 
 def index_definition(model: CatalogModel, relation: RelationInfo, column: int, pretty: bool,
-                     search_path: tuple[str, ...]) -> str:
+                     search_path: SearchPath | None) -> str:
     """pg_get_indexdef(index, column, pretty): the whole CREATE INDEX for column
     0, else that key column's name ('' past the last one)."""
     index, table = relation.index, relation.table
@@ -28,7 +29,8 @@ def index_definition(model: CatalogModel, relation: RelationInfo, column: int, p
         return names[column - 1] if column <= len(names) else ""
     table_relation = model.relation(table.oid)
     table_name = quote_ident(table.name)
-    if not (pretty and table_relation is not None and model.is_visible(table_relation, search_path)):
+    if not (pretty and search_path is not None and table_relation is not None
+            and model.is_visible(table_relation, search_path)):
         table_name = f"{quote_ident(table.schema)}.{table_name}"
     unique = "UNIQUE " if index.unique else ""
     return f"CREATE {unique}INDEX {quote_ident(index.name)} ON {table_name} USING btree ({', '.join(names)})"
@@ -65,7 +67,7 @@ def constraint_definition(model: CatalogModel, constraint: ConstraintInfo, prett
     return text
 
 
-def regclass_name(model: CatalogModel, oid: int, search_path: tuple[str, ...]) -> str:
+def regclass_name(model: CatalogModel, oid: int, search_path: SearchPath) -> str:
     from qp.pgcatalog.names import regclass_name as name_of
 
     return name_of(model, oid, search_path)

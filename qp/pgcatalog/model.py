@@ -29,6 +29,7 @@ from qp.catalog import (
     ViewDef,
 )
 from qp.pgcatalog import oids
+from qp.pgcatalog.search_path import SearchPath, session_search_path
 from qp.types import BOOL, INT8, SqlType, type_by_oid
 
 _MODEL_KEY = "pgcatalog.model"
@@ -116,18 +117,18 @@ class CatalogModel:
     def relation(self, oid: int) -> RelationInfo | None:
         return self.by_oid.get(oid)
 
-    def lookup(self, name: str, schema: str | None, search_path: tuple[str, ...]) -> RelationInfo | None:
+    def lookup(self, name: str, schema: str | None, search_path: SearchPath) -> RelationInfo | None:
         """The relation `name` names: in `schema`, or the first match along the search path."""
         if schema is not None:
             nsp = oids.NAMESPACE_OIDS.get(schema)
             return None if nsp is None else self.by_name.get((nsp, name))
-        for nsp in effective_path(search_path):
+        for nsp in search_path.namespace_oids():
             found = self.by_name.get((nsp, name))
             if found is not None:
                 return found
         return None
 
-    def is_visible(self, relation: RelationInfo, search_path: tuple[str, ...]) -> bool:
+    def is_visible(self, relation: RelationInfo, search_path: SearchPath) -> bool:
         """pg_table_is_visible: the relation is what its bare name finds."""
         return self.lookup(relation.name, None, search_path) is relation
 
@@ -138,36 +139,9 @@ class CatalogModel:
         return [c for c in self.constraints if c.referenced is not None and c.referenced.oid == table_oid]
 
 
-def effective_path(search_path: tuple[str, ...]) -> list[int]:
-    """Namespace oids searched for a bare name: pg_catalog first unless the
-    path names it elsewhere (PostgreSQL's rule), then the path's schemas that
-    exist ("$user" names no schema in dsql)."""
-    out: list[int] = []
-    if "pg_catalog" not in search_path:
-        out.append(oids.PG_CATALOG_NAMESPACE)
-    for schema in search_path:
-        nsp = oids.NAMESPACE_OIDS.get(schema)
-        if nsp is not None and nsp not in out and nsp != oids.PG_TOAST_NAMESPACE:
-            out.append(nsp)
-    return out
-
-
-def search_path_of(ctx: Any) -> tuple[str, ...]:
-    """The session's search path as schema names (from its search_path setting)."""
-    settings = getattr(ctx, "settings", None) or {}
-    raw = settings.get("search_path")
-    if raw is None:
-        return tuple(getattr(ctx, "search_path", ("public",)))
-    names = []
-    for part in raw.split(","):
-        part = part.strip()
-        if part.startswith('"') and part.endswith('"') and len(part) >= 2:
-            part = part[1:-1].replace('""', '"')
-        else:
-            part = part.lower()
-        if part:
-            names.append(part)
-    return tuple(names)
+def search_path_of(ctx: Any) -> SearchPath:
+    """The session's search path (qp/pgcatalog/search_path.py)."""
+    return session_search_path(ctx)
 
 
 # -- building ---------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from qp.errors import SqlError
 from qp.functions.strings import quote_ident
 from qp.pgcatalog import builtins, oids
 from qp.pgcatalog.model import CatalogModel, model_for, search_path_of
+from qp.pgcatalog.search_path import SearchPath
 
 REGPROC, REGCLASS, REGTYPE, REGNAMESPACE = 24, 2205, 2206, 4089
 
@@ -45,7 +46,7 @@ def reg_input(type_oid: int, snapshot: Any, text: str, ctx: Any) -> int | None:
     return None
 
 
-def regclass_name(model: CatalogModel, oid: int, search_path: tuple[str, ...]) -> str:
+def regclass_name(model: CatalogModel, oid: int, search_path: SearchPath) -> str:
     relation = model.relation(oid)
     if relation is None:
         return str(oid)
@@ -54,7 +55,7 @@ def regclass_name(model: CatalogModel, oid: int, search_path: tuple[str, ...]) -
     return f"{quote_ident(relation.schema)}.{quote_ident(relation.name)}"
 
 
-def regclass_oid(model: CatalogModel, text: str, search_path: tuple[str, ...], missing_ok: bool) -> int | None:
+def regclass_oid(model: CatalogModel, text: str, search_path: SearchPath, missing_ok: bool) -> int | None:
     stripped = text.strip()
     if stripped.isdigit():
         return int(stripped)

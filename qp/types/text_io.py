@@ -58,6 +58,30 @@ def _bytea_out(v: bytes) -> str:
     return "\\x" + v.hex()
 
 
+# byteaout's escape format: printable ASCII as itself, a backslash doubled,
+# every other byte as \ooo (octal).
+_BYTEA_ESCAPES = tuple(
+    "\\\\" if b == 0x5C else chr(b) if 0x20 <= b <= 0x7E else f"\\{b:03o}" for b in range(256)
+)
+
+
+def bytea_escape_out(v: bytes) -> str:
+    """bytea output when bytea_output = escape."""
+    return "".join([_BYTEA_ESCAPES[b] for b in v])
+
+
+def _make_bytea_out(ctx: EvalContext) -> Callable[[bytes], str]:
+    """bytea output in the session's bytea_output format, read when each value is
+    printed (as _reg_out reads the catalog): a plan bound under one setting can
+    run under another, and PostgreSQL's byteaout reads the setting at call time."""
+
+    def out(v: bytes) -> str:
+        if ctx.settings.get("bytea_output") == "escape":
+            return bytea_escape_out(v)
+        return "\\x" + v.hex()
+    return out
+
+
 def char_out(v: str) -> str:
     """"char" output: one byte; high bytes as \\ooo."""
     if not v:
@@ -134,7 +158,7 @@ def _guess_out(x: Any, ctx: EvalContext) -> str:
     if isinstance(x, float):
         return make_float_out(False, ctx.extra_float_digits)(x)
     if isinstance(x, bytes):
-        return _bytea_out(x)
+        return bytea_escape_out(x) if ctx.settings.get("bytea_output") == "escape" else _bytea_out(x)
     if isinstance(x, C.Jsonb):
         return jsonb_out(x.value)
     if isinstance(x, C.Interval):
@@ -157,6 +181,8 @@ def text_out(t: SqlType, ctx: EvalContext | None = None) -> Callable[[Any], str]
         return make_array_out(text_out(elem, ctx), plain)
     if oid in _REG_OIDS:
         return _reg_out(oid, ctx)
+    if oid == 17 and ctx is not _DEFAULT_CTX:
+        return _make_bytea_out(ctx)
     f = _OUT.get(oid)
     if f is not None:
         return f

@@ -59,6 +59,11 @@ EXACT_SQLSTATES = frozenset(
         "42702",  # ambiguous_column
         "42803",  # grouping_error
         "21000",  # cardinality_violation
+        "22023",  # invalid_parameter_value
+        "25001",  # active_sql_transaction
+        "3F000",  # invalid_schema_name
+        "42501",  # insufficient_privilege
+        "55000",  # object_not_in_prerequisite_state
     }
 )
 
