@@ -286,6 +286,12 @@ class Adjudicator:
             raise failure[0]
 
 
-def encode_commit_payload(writes: list[tuple[bytes, object]], catalog_version: int | None) -> bytes:
-    """The journal record of a transaction: its post-images (None deletes)."""
-    return codec.encode({"w": writes, "cv": catalog_version})
+def encode_commit_payload(writes: list[tuple[bytes, object]], catalog_version: int | None,
+                          dropped_ranges: list[tuple[bytes, bytes]] = ()) -> bytes:
+    """The journal record of a transaction: its post-images (None deletes), the
+    catalog version it writes, and the key ranges it abandons ([start, end): a
+    dropped table's, for storage to reclaim)."""
+    record: dict = {"w": writes, "cv": catalog_version}
+    if dropped_ranges:
+        record["rd"] = list(dropped_ranges)
+    return codec.encode(record)

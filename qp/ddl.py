@@ -91,12 +91,29 @@ async def _catalog_counters(txn) -> tuple[int, int]:
     return version or 0, next_oid or FIRST_USER_OID
 
 
-def _write_catalog(txn, version: int, next_oid: int | None, changes: list[tuple[TableDef, dict | None]]) -> None:
-    """Write changed descriptors (None drops), their schema stamps, and the next catalog version."""
+def _write_catalog(txn, version: int, next_oid: int | None, changes: list[tuple[TableDef, dict | None]],
+                   catalog: CatalogSnapshot) -> None:
+    """Write changed descriptors (None drops), their schema stamps, and the next catalog version.
+
+    Key ranges the change abandons (a dropped table's or index's, a truncated
+    table's old range) go with the commit as dropped ranges: storage removes
+    their keys once no snapshot can read them any more (storage/node.py)."""
     for table, record in changes:
         txn.put(table.descriptor_key, record)
         txn.put(table.schema_key, version + 1)
+        txn.drop_ranges(abandoned_ranges(catalog.by_oid.get(table.oid), table if record is not None else None))
     _bump_version(txn, version, next_oid)
+
+
+def abandoned_ranges(old: TableDef | None, new: TableDef | None) -> list[tuple[bytes, bytes]]:
+    """The key ranges of `old` that `new` (None: the table is dropped) no longer uses."""
+    if old is None:
+        return []
+    if new is None or new.key_id != old.key_id:
+        return [keys.table_range(old.key_id)]
+    kept = {ix.index_id for ix in new.indexes}
+    return [keys.index_range(old.key_id, ix.index_id) for ix in old.indexes
+            if ix.index_id not in kept and ix.index_id != keys.PRIMARY_INDEX_ID]
 
 
 def _distinct_index_constraints(constraints: list[list]) -> list[tuple[str | None, tuple[int, ...], bool]]:
@@ -412,7 +429,7 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
         columns[column_index] = replace(column, sequence_oid=next_oid)
         next_oid += 1
     table = replace(table, columns=tuple(columns))
-    _write_catalog(txn, version, next_oid, [(table, table.to_record())])
+    _write_catalog(txn, version, next_oid, [(table, table.to_record())], catalog)
     for sequence in sequences:
         txn.put(sequence.descriptor_key, sequence.to_record())
     return DdlResult("CREATE TABLE")
@@ -555,7 +572,7 @@ async def drop(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None
             changes.append((current, current.to_record()))
     if changes or views:
         version, _ = await _catalog_counters(txn)
-        _write_catalog(txn, version, None, changes)
+        _write_catalog(txn, version, None, changes, catalog)
         for sequence in catalog.sequences.values():  # sequences owned by dropped tables go with them
             if sequence.owned_by and sequence.owned_by[0] in dropped:
                 txn.put(sequence.descriptor_key, None)
@@ -616,7 +633,7 @@ async def create_index(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
     index = IndexDef(oid, index_name, table.next_index_id, tuple(columns), bool(body.get("unique")), False,
                      IndexState.WRITE_ONLY)
     updated = replace(table, indexes=table.indexes + (index,), next_index_id=table.next_index_id + 1)
-    _write_catalog(txn, version, oid + 1, [(updated, updated.to_record())])
+    _write_catalog(txn, version, oid + 1, [(updated, updated.to_record())], catalog)
     result = DdlResult("CREATE INDEX", build_index=(table.oid, index_name))
     result.object_id = oid
     return result
@@ -745,7 +762,7 @@ async def truncate_swap(body: dict, txn, catalog: CatalogSnapshot, bc: BindConte
         moved = replace(table, key_id=keys.table_key_id_for(next_oid))
         next_oid += 1  # key ids come from oids, so no table ever had this one
         changes.append((moved, moved.to_record()))
-    _write_catalog(txn, version, next_oid, changes)
+    _write_catalog(txn, version, next_oid, changes, catalog)
     return DdlResult("TRUNCATE TABLE")
 
 
@@ -943,7 +960,7 @@ async def alter_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext
                 table = _set_validated(table, constraint.name)
         else:
             table = _alter_one(table, cmd, catalog, bc, notices)
-    _write_catalog(txn, version, next_oid, [(table, table.to_record()), *[(t, t.to_record()) for t in others.values()]])
+    _write_catalog(txn, version, next_oid, [(table, table.to_record()), *[(t, t.to_record()) for t in others.values()]], catalog)
     return DdlResult("ALTER TABLE", notices, followups=followups)
 
 
@@ -1075,7 +1092,7 @@ async def finish_constraint(txn, catalog: CatalogSnapshot, table_oid: int, name:
     else:
         table = _set_validated(table, name)
     version, _ = await _catalog_counters(txn)
-    _write_catalog(txn, version, None, [(table, table.to_record())])
+    _write_catalog(txn, version, None, [(table, table.to_record())], catalog)
 
 
 def _alter_one(table: TableDef, cmd: dict, catalog: CatalogSnapshot, bc: BindContext, notices: list[str]) -> TableDef:
@@ -1214,7 +1231,7 @@ async def rename(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | No
     else:
         raise SqlError("0A000", "this kind of RENAME is not supported")
     version, _ = await _catalog_counters(txn)
-    _write_catalog(txn, version, None, [(table, table.to_record())])
+    _write_catalog(txn, version, None, [(table, table.to_record())], catalog)
     return DdlResult("ALTER TABLE" if kind != "OBJECT_INDEX" else "ALTER INDEX")
 
 

@@ -137,6 +137,7 @@ class SavepointState:
     ddl_count: int
     dml_count: int
     catalog_version_written: int | None
+    dropped_ranges: int  # how many key ranges the transaction had dropped
 
 
 class Transaction:
@@ -165,6 +166,9 @@ class Transaction:
         self.rows_modified = 0
         self.bytes_modified = 0
         self.catalog_version_written: int | None = None
+        # Key ranges this transaction's DDL abandons (qp/ddl.py); they travel in
+        # the commit record and storage reclaims them (storage/node.py).
+        self.dropped_ranges: list[tuple[bytes, bytes]] = []
         self.rows_max = ROWS_PER_TRANSACTION_MAX
         self.bytes_max = BYTES_PER_TRANSACTION_MAX
         self.committed = False  # set by a successful commit() (read-only ones included)
@@ -316,6 +320,10 @@ class Transaction:
             raise self._doomed(key)
         self.checks.add(key)
 
+    def drop_ranges(self, ranges: list[tuple[bytes, bytes]]) -> None:
+        """Key ranges no table uses any more once this commits (a dropped table or index)."""
+        self.dropped_ranges += ranges
+
     def share(self, key: bytes) -> None:
         if key in self.newer:
             raise self._doomed(key)
@@ -337,7 +345,8 @@ class Transaction:
         if self.buffer.undo is None:
             self.buffer.undo = []
         return SavepointState(len(self.buffer.undo), self.rows_modified, self.bytes_modified,
-                              self.ddl_count, self.dml_count, self.catalog_version_written)
+                              self.ddl_count, self.dml_count, self.catalog_version_written,
+                              len(self.dropped_ranges))
 
     def rollback_to(self, state: SavepointState) -> None:
         """Forget every write (and DDL or DML statement) since `state` was taken."""
@@ -345,6 +354,7 @@ class Transaction:
         self.rows_modified, self.bytes_modified = state.rows_modified, state.bytes_modified
         self.ddl_count, self.dml_count = state.ddl_count, state.dml_count
         self.catalog_version_written = state.catalog_version_written
+        del self.dropped_ranges[state.dropped_ranges:]
 
     def savepoints_closed(self) -> None:
         """No savepoint is open any more: puts stop logging."""
@@ -364,7 +374,7 @@ class Transaction:
         assert self.tau_start is not None
         self.check_age()
         writes = list(self.buffer.values.items())
-        payload = encode_commit_payload(writes, self.catalog_version_written)
+        payload = encode_commit_payload(writes, self.catalog_version_written, self.dropped_ranges)
         if len(payload) > self.bytes_max:
             raise self._size_error(len(payload))
         write_keys = tuple(self.buffer.values) + tuple(k for k in self.locks if k not in self.buffer.values)

@@ -136,6 +136,18 @@ def table_prefix(table_key_id: int, index_id: int) -> bytes:
     return _table_prefix.pack(NS_SQL, table_key_id, index_id)
 
 
+def table_range(table_key_id: int) -> tuple[bytes, bytes]:
+    """[start, end) of every key of a table: rows, index entries and its schema stamp."""
+    start = table_prefix(table_key_id, 0)[:5]
+    return start, prefix_end(start)
+
+
+def index_range(table_key_id: int, index_id: int) -> tuple[bytes, bytes]:
+    """[start, end) of one index's entries (index id 1: the rows themselves)."""
+    start = table_prefix(table_key_id, index_id)
+    return start, prefix_end(start)
+
+
 CATALOG_PREFIX = NS_SYSTEM + b"cat/"
 
 

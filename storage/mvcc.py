@@ -28,6 +28,7 @@ for the column's type.
 
 from __future__ import annotations
 
+import itertools
 import operator
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
@@ -103,6 +104,15 @@ class VersionStore:
                 if len(versions) > 1 or versions[0][1] is None:
                     self._collect(key, versions)
         return keys[-1] if len(keys) == count else None
+
+    def drop_range(self, start: bytes, end: bytes, count: int) -> bool:
+        """Remove up to `count` keys of [start, end) with all their versions (a
+        range no table uses any more, past every snapshot); True once none is left."""
+        versions_of = self._versions
+        doomed = list(itertools.islice(versions_of.irange(start, end, inclusive=(True, False)), count))
+        for key in doomed:
+            self.version_count -= len(versions_of.pop(key))
+        return len(doomed) < count
 
     def get(self, key: bytes, tau: int) -> Any:
         versions = self._versions.get(key)

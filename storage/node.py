@@ -24,6 +24,12 @@ knows the catalog version as of every τ (DDL records carry it), and refuses a
 read whose version differs (`CatalogChanged`): that is how a QP discovers,
 reactively, that its cached catalog is stale (DSQL does the same).
 
+Key ranges no table uses any more (a dropped table's or index's, a truncated
+table's old range) arrive in commit records as dropped ranges. Snapshots
+older than the drop may still read them, so their keys are removed only once
+the GC horizon passes the drop's τ, a piece at a time; a checkpoint cut after
+the drop leaves them out at once.
+
 Durability belongs to the journal; a node keeps only checkpoints, so that a
 restart loads the newest versions and replays the journal from the positions
 the checkpoint records instead of from the beginning. After a checkpoint is
@@ -35,6 +41,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from bisect import bisect_right
 from collections import deque
 
 import trio
@@ -135,6 +142,7 @@ class StorageNode:
         self._closes_waiting: list[list[tuple[int, int]]] = [[] for _ in range(count)]
         self.watermark = 0
         self.applied_tau = 0  # τ of the last record applied: everything at or below it is applied
+        self.dropped_ranges: list[tuple[int, bytes, bytes]] = []  # (τ of the drop, start, end) still to reclaim
         self._checkpointing = False
         self._advanced = trio.Event()
         # (τ, version) for each catalog change, ascending; version 0 before any DDL.
@@ -371,6 +379,8 @@ class StorageNode:
             store = shards[owner(key)]
             if store is not None:
                 store.apply(key, tau, value)
+        for start, end in record.get("rd", ()):
+            self.dropped_ranges.append((tau, start, end))
         version = record.get("cv")
         if version is not None:
             assert tau >= self.catalog_versions[-1][0]
@@ -393,6 +403,16 @@ class StorageNode:
             versions = self.catalog_versions
             while len(versions) > 1 and versions[1][0] <= horizon:
                 del versions[0]
+            await self._reclaim_dropped(horizon)
+
+    async def _reclaim_dropped(self, horizon: int) -> None:
+        """Remove the keys of ranges dropped at or below the horizon (no snapshot reads them)."""
+        for drop in [d for d in self.dropped_ranges if d[0] <= horizon]:
+            _, start, end = drop
+            for store in self.shards:
+                while store is not None and not store.drop_range(start, end, SWEEP_KEYS):
+                    await checkpoint_if_due()
+            self.dropped_ranges.remove(drop)
 
     # -- checkpoints -------------------------------------------------------
 
@@ -455,10 +475,14 @@ class StorageNode:
             pending = [codec.encode({"format": 2, "header": header})]
             size = len(pending[0])
             rows = 0
+            # Ranges dropped at or below the cut are gone as of the cut: left out.
+            dropped = sorted((start, end) for tau, start, end in self.dropped_ranges if tau <= cut)
             for shard, store in enumerate(self.shards):
                 after = None
                 while store is not None:
                     items, after = store.items_as_of(cut, after, SWEEP_KEYS)
+                    if dropped:
+                        items = [item for item in items if not _in_ranges(item[0], dropped)]
                     if items:
                         pending.append(codec.encode((shard, items)))
                         size += len(pending[-1])
@@ -537,6 +561,15 @@ async def _read_checkpoint_pieces(path: str) -> tuple[dict, dict[int, list]]:
                     shards.setdefault(shard, []).append(items)
                     rows += len(items)
     raise RuntimeError(f"checkpoint {path} is truncated (no end marker)")
+
+
+_AFTER_ANY_END = b"\xff" * 64  # sorts after the end of any range (ends are a few bytes)
+
+
+def _in_ranges(key: bytes, ranges: list[tuple[bytes, bytes]]) -> bool:
+    """Whether `key` falls in one of the sorted [start, end) ranges."""
+    i = bisect_right(ranges, (key, _AFTER_ANY_END)) - 1
+    return i >= 0 and ranges[i][0] <= key < ranges[i][1]
 
 
 def _finish_checkpoint(out, tail: bytes, tmp: str, path: str) -> None:
