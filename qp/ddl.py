@@ -31,6 +31,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from cluster.timeslice import checkpoint_if_due
 from qp import expr as E
 from qp.binder.collation import check_collatable, resolve_collation
 from qp.binder.context import BindContext, QueryLevel
@@ -656,6 +657,7 @@ async def backfill_batch(txn, table: TableDef, index: IndexDef, start: bytes, ba
                         detail=f"Key ({names})=({values}) is duplicated.")
 
     async for page in txn.scan(start, table.primary_end, limit=batch_rows):
+        await checkpoint_if_due()  # (cluster/timeslice.py) a batch is many rows of work
         entries: list[tuple[bytes, bytes, tuple]] = []
         for row_key, row in page:
             if len(row) < width:
@@ -670,6 +672,7 @@ async def backfill_batch(txn, table: TableDef, index: IndexDef, start: bytes, ba
             for entry, row_key, row in checked:
                 if seen.setdefault(entry, row_key) != row_key:
                     raise duplicated(row)
+            await checkpoint_if_due()
             existing = await txn.get([e for e, _, _ in checked]) if checked else []
             clashes = [(other, row) for (_, row_key, row), other in zip(checked, existing, strict=True)
                        if other is not None and other != row_key]
