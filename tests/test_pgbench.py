@@ -153,3 +153,43 @@ def test_single_client_never_conflicts(bench_server):
 def test_recommended_invocation_is_documented():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert f"PGOPTIONS='{DSQL_INIT_OPTIONS}' pgbench -i" in readme
+
+
+# -- scale 20: two million accounts, twice on one data directory ----------------------------------------
+
+SCALE_20 = (20, 200, 2_000_000, 0, 0, 20)
+BALANCES_SQL = (
+    "SELECT (SELECT sum(abalance) FROM pgbench_accounts), (SELECT sum(bbalance) FROM pgbench_branches),"
+    " (SELECT sum(tbalance) FROM pgbench_tellers), (SELECT coalesce(sum(delta), 0) FROM pgbench_history)"
+)
+
+
+@pytest.mark.slow
+def test_scale_20_loads_runs_and_loads_again_on_the_same_data_dir(tmp_path_factory):
+    """`pgbench -i -s 20` (2,000,000 accounts in 2,000 batched COPY transactions, then
+    ADD PRIMARY KEY on each table: an online index build over two million rows), a
+    TPC-B run, and the same load again on the same data directory: every step
+    completes, the run keeps TPC-B's balance invariant, and the second load's tables
+    hold only their own rows (the first load's ranges are dropped, and reclaimed)."""
+    with private_server(tmp_path_factory, "pgbench-scale-20") as server:
+        first = initialize(server, scale=20, pgoptions=DSQL_INIT_OPTIONS)
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert query(server, COUNTS_SQL) == SCALE_20
+        assert_primary_keys(server)
+        report, done = benchmark(server, builtin="tpcb-like", mode="prepared", clients=8, seconds=10)
+        check_run(report, done)
+        balances = query(server, BALANCES_SQL)
+        assert balances[0] == balances[1] == balances[2] == balances[3], balances  # every delta landed everywhere
+        assert query(server, "SELECT count(*) FROM pgbench_history")[0] == report.processed
+        second = initialize(server, scale=20, pgoptions=DSQL_INIT_OPTIONS)
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert query(server, COUNTS_SQL) == SCALE_20
+        assert_primary_keys(server)
+
+
+def assert_primary_keys(server) -> None:
+    """`pgbench -i`'s step p: the primary keys exist and are enforced."""
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        for table, column in (("pgbench_branches", "bid"), ("pgbench_tellers", "tid"), ("pgbench_accounts", "aid")):
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                conn.execute(f"INSERT INTO {table} ({column}) VALUES (1)")
