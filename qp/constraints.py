@@ -254,9 +254,16 @@ async def enforce_children(txn, catalog: CatalogSnapshot, table: TableDef, write
             await writer.update_row(txn, key, row, tuple(updated), frame, depth + 1)
 
 
-async def validate_rows(txn, catalog: CatalogSnapshot, table: TableDef, constraint: Any, ctx, bc) -> None:
-    """Check every existing row of `table` against a CHECK or FOREIGN KEY (or
-    the NOT NULL of a new primary key's columns); raises the violation."""
+async def validate_rows(txn, catalog: CatalogSnapshot, table: TableDef, constraint: Any, ctx, bc, *,
+                        start: bytes | None = None, limit: int = 0) -> bytes | None:
+    """Check the existing rows of `table` against a CHECK or FOREIGN KEY (or the
+    NOT NULL of a new primary key's columns); raises the violation.
+
+    With `limit`, checks at most that many rows from `start` and returns the key
+    to go on from (None when the table is done): a table of millions of rows is
+    validated in batches, each at a snapshot of its own (the constraint is
+    enforced by writers already, so rows changed after a batch's snapshot were
+    checked when they were written), so no snapshot outlives storage's retention."""
     from qp.catalog import CheckDef
 
     width = len(table.columns)
@@ -277,8 +284,12 @@ async def validate_rows(txn, catalog: CatalogSnapshot, table: TableDef, constrai
         def check_fn(row: tuple) -> bool:
             return fn(tuple(row[i] for i in live), frame) is not False
 
-    async for page in txn.scan(table.primary_prefix, table.primary_end):
+    seen = 0
+    last: bytes | None = None
+    async for page in txn.scan(start or table.primary_prefix, table.primary_end, limit=limit):
         await checkpoint_if_due()  # (cluster/timeslice.py) tables of millions of rows
+        seen += len(page)
+        last = page[-1][0] if page else last
         rows = [tuple(r) + (None,) * (width - len(r)) for _, r in page]
         if check_fn is not None:
             for row in rows:
@@ -304,3 +315,6 @@ async def validate_rows(txn, catalog: CatalogSnapshot, table: TableDef, constrai
                         raise SqlError(
                             "23502", f'column "{table.columns[i].name}" of relation "{table.name}" contains null values'
                         )
+    if limit and seen >= limit and last is not None:
+        return last + b"\x00"
+    return None

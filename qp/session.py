@@ -97,6 +97,9 @@ log = logging.getLogger(__name__)
 _UNDEFINED = {"42P01", "42703", "42704", "42883", "42P07", "42710"}
 PREPARED_STATEMENTS_MAX = 10_000
 INDEX_BACKFILL_BATCH_ROWS = 1000
+# Rows validated per read-only snapshot (a few seconds of work at most, far
+# inside storage's five-minute retention of old versions).
+VALIDATE_BATCH_ROWS = 100_000
 FINISH_ATTEMPTS_MAX = 100  # publishing an online change, against concurrent DDL
 # A COMMIT runs shielded from cancels and timeouts (see the module docstring);
 # this bounds it. The journal gives up on an append well before (12 s), so
@@ -903,22 +906,28 @@ class Session:
             raise failure
 
     async def _validate(self, table_oid: int, name: str) -> None:
-        """Check existing rows against a constraint writers already enforce."""
+        """Check existing rows against a constraint writers already enforce, in
+        batches of `VALIDATE_BATCH_ROWS`, each at a snapshot of its own."""
         from qp.binder.context import BindContext
         from qp.catalog import IndexDef
         from qp.constraints import validate_rows
 
-        txn = self._new_txn(read_only=True)
-        txn.begin_snapshot()
-        catalog = await self.qp.load_catalog(txn)
-        txn.catalog, txn.catalog_validated = catalog, True
-        table = catalog.by_oid.get(table_oid)
-        constraint = table.constraint_named(name) if table is not None else None
-        if constraint is None:
-            raise SqlError("40001", "schema has been updated by another transaction (OC001)")
-        if isinstance(constraint, IndexDef):
-            constraint = constraint.columns  # a new primary key: its columns must hold no NULLs
-        await validate_rows(txn, catalog, table, constraint, self.ctx, BindContext(catalog, self.ctx))
+        start: bytes | None = None
+        while True:
+            txn = self._new_txn(read_only=True)
+            txn.begin_snapshot()
+            catalog = await self.qp.load_catalog(txn)
+            txn.catalog, txn.catalog_validated = catalog, True
+            table = catalog.by_oid.get(table_oid)
+            constraint = table.constraint_named(name) if table is not None else None
+            if constraint is None:
+                raise SqlError("40001", "schema has been updated by another transaction (OC001)")
+            if isinstance(constraint, IndexDef):
+                constraint = constraint.columns  # a new primary key: its columns must hold no NULLs
+            start = await validate_rows(txn, catalog, table, constraint, self.ctx, BindContext(catalog, self.ctx),
+                                        start=start, limit=VALIDATE_BATCH_ROWS)
+            if start is None:
+                return
 
     async def _build_index(self, table_oid: int, index_name: str) -> None:
         start: bytes | None = None

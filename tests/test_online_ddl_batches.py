@@ -1,0 +1,72 @@
+"""Online DDL over large tables goes in batches, each a transaction of its own.
+
+An index build writes its entries 1,000 rows per transaction; validating a new
+CHECK, FOREIGN KEY or primary key's NOT NULL reads the rows in batches, each at
+a snapshot of its own, so no snapshot outlives storage's retention however
+large the table. These run the real parts in one process with the batch sizes
+made small, and check that a violation in any batch (the first, a middle one,
+the last row) is found, and that a clean table passes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cluster.embedded import ClusterConfig, EmbeddedCluster
+from qp import session as qp_session
+from qp.errors import SqlError
+from qp.server import QueryProcessor
+
+
+async def _sql(session, sql: str) -> list:
+    return [event async for event in session.simple_query(sql)]
+
+
+@pytest.fixture
+async def session(nursery, monkeypatch):
+    monkeypatch.setattr(qp_session, "VALIDATE_BATCH_ROWS", 7)
+    monkeypatch.setattr(qp_session, "INDEX_BACKFILL_BATCH_ROWS", 5)
+    cluster = await nursery.start(EmbeddedCluster(ClusterConfig()).run)
+    qp = QueryProcessor(cluster.clock, cluster.topology, cluster.transport)
+    return await qp.open_session({"user": "postgres", "database": "postgres"})
+
+
+@pytest.mark.parametrize("bad", [1, 20, 50])
+async def test_a_check_violated_in_any_batch_is_found(session, bad) -> None:
+    await _sql(session, "CREATE TABLE vb_t (a int PRIMARY KEY, b int)")
+    await _sql(session, f"INSERT INTO vb_t SELECT g, CASE WHEN g = {bad} THEN -1 ELSE g END FROM generate_series(1, 50) g")
+    with pytest.raises(SqlError) as caught:
+        await _sql(session, "ALTER TABLE vb_t ADD CONSTRAINT vb_positive CHECK (b > 0)")
+    assert caught.value.sqlstate == "23514"
+    await _sql(session, f"UPDATE vb_t SET b = 1 WHERE a = {bad}")
+    await _sql(session, "ALTER TABLE vb_t ADD CONSTRAINT vb_positive CHECK (b > 0)")
+    with pytest.raises(SqlError) as caught:
+        await _sql(session, "INSERT INTO vb_t VALUES (99, -5)")
+    assert caught.value.sqlstate == "23514"
+
+
+async def test_a_foreign_key_and_a_primary_key_over_many_batches(session) -> None:
+    await _sql(session, "CREATE TABLE vb_parent (id int PRIMARY KEY)")
+    await _sql(session, "INSERT INTO vb_parent SELECT g FROM generate_series(1, 30) g")
+    await _sql(session, "CREATE TABLE vb_child (id int, parent int)")
+    await _sql(session, "INSERT INTO vb_child SELECT g, g % 30 + 1 FROM generate_series(1, 60) g")
+    await _sql(session, "INSERT INTO vb_child VALUES (61, 31)")  # no such parent, in the last batch
+    with pytest.raises(SqlError) as caught:
+        await _sql(session, "ALTER TABLE vb_child ADD CONSTRAINT vb_fk FOREIGN KEY (parent) REFERENCES vb_parent (id)")
+    assert caught.value.sqlstate == "23503"
+    await _sql(session, "DELETE FROM vb_child WHERE id = 61")
+    await _sql(session, "ALTER TABLE vb_child ADD CONSTRAINT vb_fk FOREIGN KEY (parent) REFERENCES vb_parent (id)")
+    await _sql(session, "INSERT INTO vb_child VALUES (62, NULL)")  # a NULL key: the new primary key refuses it
+    with pytest.raises(SqlError) as caught:
+        await _sql(session, "ALTER TABLE vb_child ADD PRIMARY KEY (id, parent)")
+    assert caught.value.sqlstate == "23502"
+    await _sql(session, "DELETE FROM vb_child WHERE id = 62")
+    await _sql(session, "INSERT INTO vb_child VALUES (5, 6)")  # a duplicate (5, 6), found by the index build
+    with pytest.raises(SqlError) as caught:
+        await _sql(session, "ALTER TABLE vb_child ADD PRIMARY KEY (id, parent)")
+    assert caught.value.sqlstate == "23505"
+    await _sql(session, "DELETE FROM vb_child WHERE id = 5")
+    await _sql(session, "INSERT INTO vb_child VALUES (5, 6)")
+    await _sql(session, "ALTER TABLE vb_child ADD PRIMARY KEY (id, parent)")
+    events = await _sql(session, "SELECT count(*) FROM vb_child")
+    assert [e.rows for e in events if type(e).__name__ == "DataRows"] == [[[b"60"]]]
