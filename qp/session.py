@@ -48,7 +48,7 @@ from qp.ddl import (
     truncate_swap,
 )
 from qp.dml import run_insert, run_modify, run_truncate
-from qp.errors import SqlError, in_failed_transaction, position_in, schema_conflict
+from qp.errors import SqlError, cached_plan_changed, in_failed_transaction, position_in, schema_conflict
 from qp.exec.compile import ExecFrame
 from qp.exec.operators import collect
 from qp.exec.runtime import RunContext, StatementCaches
@@ -589,7 +589,7 @@ class Session:
                 bound.columns is None
                 or [(c.name, c.type_oid) for c in bound.columns] != [(c.name, c.type_oid) for c in prepared.columns]
             ):
-                raise SqlError("0A000", "cached plan must not change result type")
+                raise cached_plan_changed()
             prepared.plan, prepared.catalog_version = bound.plan, bound.catalog_version
             prepared.result_types, prepared.catalog = bound.result_types, bound.catalog
             if prepared.columns is None or not described:
