@@ -237,7 +237,7 @@ class Session:
         return api.TransactionStatus.IDLE
 
     async def simple_query(self, sql: str) -> AsyncIterator[api.Event]:
-        statements = parse(sql)
+        statements = await self._parsed(sql)
         if not statements:
             yield EmptyQuery()
             return
@@ -267,7 +267,7 @@ class Session:
             raise
 
     async def parse(self, name: str, sql: str, param_oids: list[int]) -> None:
-        statements = parse(sql)
+        statements = await self._parsed(sql)
         if len(statements) > 1:
             raise SqlError("42601", "cannot insert multiple commands into a prepared statement")
         statement = statements[0] if statements else None
@@ -284,6 +284,13 @@ class Session:
             await self._after_error()
             raise
         self.statements[name] = prepared
+
+    async def _parsed(self, sql: str) -> list[Statement]:
+        try:
+            return parse(sql)
+        except BaseException:  # a statement that does not parse (42601, 54001) fails the block too
+            await self._after_error()
+            raise
 
     def describe_statement(self, name: str) -> api.StatementDescription:
         prepared = self._statement(name)
