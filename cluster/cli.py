@@ -70,6 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--require-tls", action="store_true", help="refuse clients that do not use TLS")
     serve.add_argument("-c", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                        help="a setting's server-wide default, as `postgres -c` (e.g. -c dsql.transaction_rows_max=10000)")
+    serve.add_argument(
+        "--max-message-bytes", type=int, default=None, metavar="BYTES",
+        help="largest protocol message a client may send, a query text or bind parameter with it "
+        "(default and most: PostgreSQL's limit, 1073741822; lower it to bound a client's memory)",
+    )  # fmt: skip
     serve.add_argument("--log-level", default="INFO")
     serve.add_argument("--dynamodb-port", type=int, default=8000, help="port of the DynamoDB endpoint (0: off)")
     serve.add_argument(
@@ -93,6 +98,7 @@ async def serve(args: argparse.Namespace) -> None:
 
     _configure_settings(args.settings)
     security = _security(args)
+    limits = _server_limits(args)
     password = _admin_password(args)
     config = ClusterConfig(
         data_dir=None if args.memory else args.data_dir, clock_error_ns=args.clock_error_ns,
@@ -107,7 +113,7 @@ async def serve(args: argparse.Namespace) -> None:
         qp = QueryProcessor(cluster.clock, cluster.topology, cluster.transport)
         if password is not None:
             await qp.set_bootstrap_password(password)
-        port = await nursery.start(partial(serve_pgwire, qp, args.host, args.port, security=security))
+        port = await nursery.start(partial(serve_pgwire, qp, args.host, args.port, security=security, limits=limits))
         where = "memory only" if args.memory else f"data in {args.data_dir}"
         tls = f", TLS certificate {security.tls.cert_path}" if security.tls else ""
         print(f"dsql: PostgreSQL endpoint on {args.host}:{port} ({where}; auth {args.auth}{tls})", flush=True)
@@ -169,6 +175,20 @@ def _security(args: argparse.Namespace):
     if args.auth == "trust" and not _is_loopback(args.host):
         log.warning("--auth trust on %s: anyone who can reach this address connects as a superuser", args.host)
     return Security(auth=args.auth, tls=config, require_tls=args.require_tls)
+
+
+def _server_limits(args: argparse.Namespace):
+    from pgwire.connection import MESSAGE_BYTES_MAX_DEFAULT, SMALL_MESSAGE_BYTES_MAX
+    from pgwire.server import ServerLimits
+
+    if args.max_message_bytes is None:
+        return ServerLimits()
+    if not SMALL_MESSAGE_BYTES_MAX <= args.max_message_bytes <= MESSAGE_BYTES_MAX_DEFAULT:
+        raise ConfigError(
+            f"--max-message-bytes {args.max_message_bytes}: "
+            f"between {SMALL_MESSAGE_BYTES_MAX} and {MESSAGE_BYTES_MAX_DEFAULT} (PostgreSQL's limit)"
+        )
+    return ServerLimits(message_bytes_max=args.max_message_bytes)
 
 
 def _configure_settings(pairs: list[str]) -> None:

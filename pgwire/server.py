@@ -84,7 +84,8 @@ class ServerLimits:
     # max_connections. Each session holds buffers and QP state; 1000 is well within
     # what one trio process can serve while keeping memory bounded.
     connections_max: int = 1000
-    # The largest message a client may send (DSQL's own limit is 10 MiB).
+    # The largest message a client may send: PostgreSQL's limit unless lowered
+    # (see MESSAGE_BYTES_MAX_DEFAULT in pgwire/connection.py).
     message_bytes_max: int = MESSAGE_BYTES_MAX_DEFAULT
     # From accepting a socket to the first ReadyForQuery, as PostgreSQL's
     # authentication_timeout (60 s): a client that connects and says nothing is dropped.
