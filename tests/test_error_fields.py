@@ -12,8 +12,8 @@
 - HINTs on DSQL's transaction limits, naming the setting that moves each.
 - 54001 "stack depth limit exceeded" for statements and values nested too
   deeply, in each stage that recurses; never XX000, the session goes on and
-  nothing reaches the server log as a RecursionError. The raised recursion
-  limit is checked against the C stack in a subprocess.
+  nothing reaches the server log as a RecursionError (qp/stack.py's own
+  checks, and the recursion limit against the C stack: tests/test_stack.py).
 - Messages: a 20 MB query literal and bind parameter work from both drivers;
   a message over `dsql serve --max-message-bytes` gets PostgreSQL's
   "invalid message length" and the server carries on.
@@ -22,10 +22,8 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -387,60 +385,6 @@ def test_deep_statements_get_54001_and_the_session_goes_on(pg_server, dsql_serve
         bystander.close()
     log = _log_since(dsql_server, log_offset)
     assert "RecursionError" not in log and "internal error" not in log, log[-3000:]
-
-
-_C_STACK_PROBE = textwrap.dedent("""
-    import sys, threading
-    sys.path.insert(0, {repo!r})
-    from qp import stack
-    from qp.types.json import jsonb_out
-
-    limit = stack.install()
-    assert limit > 1000, limit
-    if {small_thread_stack!r}:
-        threading.stack_size(8 * 1024 * 1024)  # Linux's default thread stack, too small for the limit
-
-    def via_sort(n):  # each level is a key function called back by sorted(): about 5 KB of C stack
-        return 0 if n == 0 else sorted([n], key=lambda k: via_sort(k - 1))[0]
-
-    def deep_list(n):
-        value = []
-        for _ in range(n):
-            value = [value]
-        return value
-
-    def probe(where):
-        for name, work in (("sort", lambda: via_sort(10**6)), ("jsonb_out", lambda: jsonb_out(deep_list(10**5)))):
-            try:
-                work()
-                print(where, name, "finished")
-            except RecursionError:
-                print(where, name, "RecursionError", flush=True)
-
-    probe("main")
-    thread = threading.Thread(target=probe, args=("thread",))
-    thread.start()
-    thread.join()
-""")
-
-
-def _c_stack_probe(small_thread_stack: bool) -> subprocess.CompletedProcess:
-    script = _C_STACK_PROBE.format(repo=str(REPO), small_thread_stack=small_thread_stack)
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-
-
-def test_the_raised_recursion_limit_fits_the_c_stack_in_every_thread():
-    """The worst recursion measured (through sorted()'s key function) reaches the limit and gets
-    RecursionError, in the main thread and in a thread started later, instead of a segfault."""
-    done = _c_stack_probe(small_thread_stack=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split("\n")[:-1] == [
-        f"{where} {name} RecursionError" for where in ("main", "thread") for name in ("sort", "jsonb_out")
-    ]
-    # The control: the same limit in a thread with Linux's default stack overflows the C stack.
-    control = _c_stack_probe(small_thread_stack=True)
-    assert control.returncode == -signal.SIGSEGV, (control.returncode, control.stdout)
-    assert control.stdout.startswith("main sort RecursionError\nmain jsonb_out RecursionError\n")
 
 
 # -- large messages -------------------------------------------------------------------------------------------
