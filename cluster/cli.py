@@ -108,6 +108,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--require-tls", action="store_true", help="refuse clients that do not use TLS")
     serve.add_argument("-c", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                        help="a setting's server-wide default, as `postgres -c` (e.g. -c dsql.transaction_rows_max=10000)")
+    serve.add_argument(
+        "--max-message-bytes", type=int, default=None, metavar="BYTES",
+        help="largest protocol message a client may send, a query text or bind parameter with it "
+        "(default and most: PostgreSQL's limit, 1073741822; lower it to bound a client's memory)",
+    )  # fmt: skip
     serve.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     serve.add_argument("--log-stalls-ms", type=float, default=None, metavar="MS",
                        help="log a warning, with the code responsible, whenever one task holds the server's "
@@ -160,6 +165,7 @@ async def _serve_cluster(cluster: EmbeddedCluster, args: argparse.Namespace) -> 
     from qp.server import QueryProcessor
 
     security = _security(args)
+    limits = _server_limits(args)
     password = _admin_password(args)
     async with trio.open_nursery() as nursery:
         with heap.loading():  # checkpoints of millions of rows (cluster/heap.py)
@@ -167,7 +173,7 @@ async def _serve_cluster(cluster: EmbeddedCluster, args: argparse.Namespace) -> 
         qp = QueryProcessor(cluster.clock, cluster.topology, cluster.transport)
         if password is not None:
             await qp.set_bootstrap_password(password)
-        pgwire = partial(serve_pgwire, qp, args.host, args.port, security=security)
+        pgwire = partial(serve_pgwire, qp, args.host, args.port, security=security, limits=limits)
         port = await _start_listening(nursery, pgwire, args.host, args.port, "--port")
         ddb_port = None
         if args.dynamodb_port:
@@ -303,6 +309,20 @@ def _security(args: argparse.Namespace):
     if args.auth == "trust" and not _is_loopback(args.host):
         log.warning("--auth trust on %s: anyone who can reach this address connects as a superuser", args.host)
     return Security(auth=args.auth, tls=config, require_tls=args.require_tls)
+
+
+def _server_limits(args: argparse.Namespace):
+    from pgwire.connection import MESSAGE_BYTES_MAX_DEFAULT, SMALL_MESSAGE_BYTES_MAX
+    from pgwire.server import ServerLimits
+
+    if args.max_message_bytes is None:
+        return ServerLimits()
+    if not SMALL_MESSAGE_BYTES_MAX <= args.max_message_bytes <= MESSAGE_BYTES_MAX_DEFAULT:
+        raise ConfigError(
+            f"--max-message-bytes {args.max_message_bytes}: "
+            f"between {SMALL_MESSAGE_BYTES_MAX} and {MESSAGE_BYTES_MAX_DEFAULT} (PostgreSQL's limit)"
+        )
+    return ServerLimits(message_bytes_max=args.max_message_bytes)
 
 
 def _configure_settings(pairs: list[str]) -> None:

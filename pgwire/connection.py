@@ -64,9 +64,16 @@ from . import messages as m
 STARTUP_PACKET_BYTES_MIN = 8
 STARTUP_PACKET_BYTES_MAX = 10_000
 
-# Aurora DSQL refuses protocol messages over 10 MiB; so do we by default. The
-# bound keeps one client from making us buffer an arbitrary amount of memory.
-MESSAGE_BYTES_MAX_DEFAULT = 10 * 1024 * 1024
+# The largest message a client may send (its length word included), by default
+# PostgreSQL's own: PQ_LARGE_MESSAGE_LIMIT, MaxAllocSize - 1, just under 1 GiB,
+# so that any query text or bind parameter PostgreSQL takes, dsql takes too.
+# The bound is what keeps one client from making us buffer an arbitrary amount:
+# a message is held whole before it is decoded, and processing it holds a few
+# copies more (the decoded text, the parse tree), so a server that must serve
+# many clients in little memory lowers it (`dsql serve --max-message-bytes`).
+# Past it the client gets PostgreSQL's "invalid message length" and is
+# disconnected, which is what PostgreSQL does (it only logs the reason).
+MESSAGE_BYTES_MAX_DEFAULT = 0x3FFF_FFFF - 1
 
 # Messages that carry no user data are tiny; PostgreSQL caps them at 10000
 # bytes (PQ_SMALL_MESSAGE_LIMIT) whatever the large-message limit is.

@@ -650,8 +650,11 @@ class ParameterDescription:
 
 def _notice_fields(
     severity: str, sqlstate: str, message: str, detail: str | None, hint: str | None, position: int | None,
-    context: str | None = None,
+    context: str | None = None, objects: Sequence[str | None] = (), routine: str | None = None,
 ) -> bytes:
+    """The fields of an ErrorResponse or NoticeResponse, in the order PostgreSQL's
+    send_message_to_frontend writes them: S V C M D H P W, then the object names
+    s t c d n, then R (we send no F or L: there is no C source file to name)."""
     parts = [b"S", _cstr(severity), b"V", _cstr(severity), b"C", _cstr(sqlstate), b"M", _cstr(message)]
     if detail is not None:
         parts += [b"D", _cstr(detail)]
@@ -659,27 +662,40 @@ def _notice_fields(
         parts += [b"H", _cstr(hint)]
     if position is not None:
         parts += [b"P", _cstr(str(position))]
-    if context is not None:  # after P, in the order PostgreSQL sends its fields
+    if context is not None:
         parts += [b"W", _cstr(context)]
+    for code, name in zip(_OBJECT_FIELD_CODES, objects, strict=False):
+        if name is not None:
+            parts += [code, _cstr(name)]
+    if routine is not None:
+        parts += [b"R", _cstr(routine)]
     parts.append(b"\0")
     return b"".join(parts)
 
 
+# schema, table, column, data type, constraint: the order of ErrorResponse.objects
+_OBJECT_FIELD_CODES = (b"s", b"t", b"c", b"d", b"n")
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorResponse:
-    severity: str  # ERROR, FATAL or PANIC
+    severity: str  # ERROR, FATAL or PANIC; also sent as V, which PostgreSQL never translates
     sqlstate: str
     message: str
     detail: str | None = None
     hint: str | None = None
     position: int | None = None
     context: str | None = None
+    # Names of the objects the error is about, in _OBJECT_FIELD_CODES order (None: not sent).
+    objects: tuple[str | None, ...] = ()
+    routine: str | None = None  # PostgreSQL's function that reports the error ('R')
 
     @classmethod
     def from_error(cls, error: SqlError) -> ErrorResponse:
+        objects = (error.schema_name, error.table_name, error.column_name, error.datatype_name, error.constraint_name)
         return cls(
             error.severity, error.sqlstate, error.message, error.detail, error.hint, error.position,
-            error.context,
+            error.context, objects if any(name is not None for name in objects) else (), error.routine,
         )
 
     @property
@@ -690,7 +706,8 @@ class ErrorResponse:
         return _frame(
             b"E",
             _notice_fields(
-                self.severity, self.sqlstate, self.message, self.detail, self.hint, self.position, self.context
+                self.severity, self.sqlstate, self.message, self.detail, self.hint, self.position, self.context,
+                self.objects, self.routine,
             ),
         )
 

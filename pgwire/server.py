@@ -10,7 +10,8 @@ module only decides *when* bytes move and what happens when things fail:
   and whenever the buffer passes `output_high_water_bytes`; see `_write`.
 - A `SqlError` from a session method becomes an ErrorResponse. Any other
   exception is logged and becomes ErrorResponse XX000 "internal error: ...",
-  after `session.mark_failed()`, and the connection stays usable.
+  after `session.mark_failed()`, and the connection stays usable; a
+  RecursionError (a statement nested too deeply) becomes 54001 instead.
 - An error in the client's bytes (`ProtocolViolation`) is reported the same
   way; a FATAL one ends that connection only. No exception from one
   connection reaches the listener or another connection.
@@ -45,7 +46,7 @@ from typing import Any
 
 import trio
 
-from qp import api
+from qp import api, stack
 from qp.errors import SqlError
 
 from . import messages as m
@@ -88,7 +89,8 @@ class ServerLimits:
     # max_connections. Each session holds buffers and QP state; 1000 is well within
     # what one trio process can serve while keeping memory bounded.
     connections_max: int = 1000
-    # The largest message a client may send (DSQL's own limit is 10 MiB).
+    # The largest message a client may send: PostgreSQL's limit unless lowered
+    # (see MESSAGE_BYTES_MAX_DEFAULT in pgwire/connection.py).
     message_bytes_max: int = MESSAGE_BYTES_MAX_DEFAULT
     # From accepting a socket to the first ReadyForQuery, as PostgreSQL's
     # authentication_timeout (60 s): a client that connects and says nothing is dropped.
@@ -137,6 +139,7 @@ async def serve_listeners(
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve clients from already-open listeners (TCP or Unix sockets); announces the first's port."""
+    stack.install()  # the recursion a deep statement needs, within the C stack (qp/stack.py)
     server = _ServerState(factory, limits or ServerLimits(), security or Security())
     address = listeners[0].socket.getsockname()
     port = address[1] if isinstance(address, tuple) else 0
@@ -436,6 +439,9 @@ class _Client:
                 await self._report_error(exc, from_session=False)
             except SqlError as exc:
                 await self._report_error(exc, from_session=True)
+            except RecursionError:  # a recursion qp/stack.py's checks did not foresee
+                log.info("connection %d: %s nests too deeply", self.id, type(event).__name__)
+                await self._report_error(stack.stack_depth_exceeded(), from_session=False)
             except Exception as exc:
                 log.exception("connection %d: internal error in %s", self.id, type(event).__name__)
                 await self._report_error(SqlError("XX000", f"internal error: {exc!r}"), from_session=False)

@@ -39,7 +39,7 @@ from qp.catalog import (
     TableDef,
     key_kind,
 )
-from qp.errors import SqlError
+from qp.errors import SqlError, foreign_key_violation
 from qp.parse import string_list
 from qp.types import text_encoder
 from storage import keys
@@ -129,15 +129,18 @@ def parent_lookup_key(parent: TableDef, fk: ForeignKeyDef, values: tuple) -> byt
     return parent.index_prefix(index) + encoded
 
 
-def _key_values(fk: ForeignKeyDef, row: tuple) -> tuple | None:
+def _key_values(fk: ForeignKeyDef, row: tuple, table: TableDef) -> tuple | None:
     """The child's key values, or None if the row references nothing (NULLs)."""
     values = tuple(row[i] if i < len(row) else None for i in fk.columns)
     nulls = sum(v is None for v in values)
     if nulls == 0:
         return values
     if fk.match_full and nulls != len(values):
-        raise SqlError("23503", f'insert or update on table violates foreign key constraint "{fk.name}"',
-                       detail="MATCH FULL does not allow mixing of null and nonnull key values.")
+        raise foreign_key_violation(
+            f'insert or update on table "{table.name}" violates foreign key constraint "{fk.name}"',
+            "MATCH FULL does not allow mixing of null and nonnull key values.", table.schema, table.name, fk.name,
+            routine="RI_FKey_check",
+        )
     return None
 
 
@@ -159,10 +162,10 @@ async def check_parents(txn, catalog: CatalogSnapshot, table: TableDef, rows: li
             continue  # the parent was dropped with CASCADE in this transaction's catalog
         wanted: dict[bytes, tuple] = {}
         for i, row in enumerate(rows):
-            values = _key_values(fk, row)
+            values = _key_values(fk, row, table)
             if values is None:
                 continue
-            if old_rows is not None and old_rows[i] is not None and _key_values(fk, old_rows[i]) == values:
+            if old_rows is not None and old_rows[i] is not None and _key_values(fk, old_rows[i], table) == values:
                 continue  # the reference did not change (PostgreSQL skips the check too)
             wanted.setdefault(parent_lookup_key(parent, fk, values), values)
         if not wanted:
@@ -172,10 +175,10 @@ async def check_parents(txn, catalog: CatalogSnapshot, table: TableDef, rows: li
         for key, hit in zip(lookup, found, strict=True):
             if hit is None:
                 values = wanted[key]
-                raise SqlError(
-                    "23503",
+                raise foreign_key_violation(
                     f'insert or update on table "{table.name}" violates foreign key constraint "{fk.name}"',
-                    detail=f'{_key_text(table, fk.columns, values, ctx)} is not present in table "{parent.name}".',
+                    f'{_key_text(table, fk.columns, values, ctx)} is not present in table "{parent.name}".',
+                    table.schema, table.name, fk.name,
                 )
             # KEY SHARE: the parent row (found by its row key, or through its
             # unique index, whose entry holds the row key) must survive commit.
@@ -231,12 +234,11 @@ async def enforce_children(txn, catalog: CatalogSnapshot, table: TableDef, write
         if not children:
             continue
         if action in (FK_NO_ACTION, FK_RESTRICT):
-            raise SqlError(
-                "23503",
+            raise foreign_key_violation(
                 f'update or delete on table "{table.name}" violates foreign key constraint "{fk.name}" '
                 f'on table "{child.name}"',
-                detail=f'{_key_text(table, fk.ref_columns, old_values, ctx)} is still referenced from table '
-                f'"{child.name}".',
+                f'{_key_text(table, fk.ref_columns, old_values, ctx)} is still referenced from table "{child.name}".',
+                child.schema, child.name, fk.name,
             )
         writer = writer_for(child)
         for key, row in children:
@@ -295,7 +297,9 @@ async def validate_rows(txn, catalog: CatalogSnapshot, table: TableDef, constrai
             for row in rows:
                 if not check_fn(row):
                     raise SqlError(
-                        "23514", f'check constraint "{constraint.name}" of relation "{table.name}" is violated by some row'
+                        "23514", f'check constraint "{constraint.name}" of relation "{table.name}" is violated by some row',
+                        schema_name=table.schema, table_name=table.name, constraint_name=constraint.name,
+                        routine="ATRewriteTable",
                     )
         elif isinstance(constraint, ForeignKeyDef):
             probe = TableDef(table.oid, table.name, table.columns, table.pk, table.indexes, table.checks,
@@ -303,17 +307,18 @@ async def validate_rows(txn, catalog: CatalogSnapshot, table: TableDef, constrai
             try:
                 await check_parents(txn, catalog, probe, rows, ctx)
             except SqlError as exc:
-                raise SqlError(
-                    "23503",
+                raise foreign_key_violation(
                     f'insert or update on table "{table.name}" violates foreign key constraint "{constraint.name}"',
-                    detail=exc.detail,
+                    exc.detail, table.schema, table.name, constraint.name,
                 ) from None
         else:  # the NOT NULL of the columns `constraint` (a tuple) names
             for row in rows:
                 for i in constraint:
                     if row[i] is None:
                         raise SqlError(
-                            "23502", f'column "{table.columns[i].name}" of relation "{table.name}" contains null values'
+                            "23502", f'column "{table.columns[i].name}" of relation "{table.name}" contains null values',
+                            schema_name=table.schema, table_name=table.name, column_name=table.columns[i].name,
+                            routine="ATRewriteTable",
                         )
     if limit and seen >= limit and last is not None:
         return last + b"\x00"

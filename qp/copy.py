@@ -53,12 +53,19 @@ from qp.copy_parse import BinaryParser, CsvParser, Record, TextParser, missing_c
 from qp.dml import _DEFAULT_MARK as DEFAULT_MARK  # what INSERT's VALUES use for DEFAULT
 from qp.dml import InsertPlan, RowWriter, run_insert, target_context
 from qp.dml import _bind_defaults as bind_defaults  # INSERT's defaults, identity and serial columns
-from qp.errors import SqlError, in_failed_transaction, schema_conflict
+from qp.errors import (
+    TRANSACTION_ROWS_EXCEEDED,
+    SqlError,
+    copy_rows_hint,
+    in_failed_transaction,
+    schema_conflict,
+)
 from qp.exec.compile import ExecFrame
 from qp.exec.operators import Operator
 from qp.exec.runtime import RunContext, StatementCaches
 from qp.parse import Statement, parse
 from qp.results import ResultRows
+from qp.settings import transaction_limits
 from qp.types import binary_decoder, text_decoder
 
 log = logging.getLogger(__name__)
@@ -322,6 +329,9 @@ class CopyFrom:
         except SqlError as exc:
             if exc.context is None:
                 exc.context = self._context(line if line is not None else self.parser.line_no)
+            if exc.sqlstate == "54000" and exc.message == TRANSACTION_ROWS_EXCEEDED:
+                # Say how to load more rows: COPY has a way that other DML lacks.
+                exc.hint = copy_rows_hint(transaction_limits(self.session.settings)[0], self.batch_rows)
             raise
         self.count += len(rows)
         await checkpoint_if_due()  # a long COPY must not starve the other connections

@@ -31,7 +31,7 @@ from qp.binder.query import BoundSelect, FromJoin, FromTable, QueryBinder, figur
 from qp.binder.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog import ColumnDef, IndexDef, TableDef
 from qp.constraints import check_parents, enforce_children
-from qp.errors import SqlError, locate
+from qp.errors import SqlError, check_violation, locate, not_null_violation, unique_violation
 from qp.exec.append import Append
 from qp.exec.compile import ExecFrame, Layout, compile_predicate, compile_row, compile_scalar
 from qp.exec.operators import Operator, SublinkSlots, collect
@@ -143,20 +143,16 @@ class RowWriter:
         table = self.table
         for i in self.not_null:
             if row[i] is None:
-                raise SqlError(
-                    "23502",
-                    f'null value in column "{table.columns[i].name}" of relation "{table.name}" violates not-null constraint',
-                    detail=f"Failing row contains {self.describe(row, frame)}.",
+                raise not_null_violation(
+                    table.schema, table.name, table.columns[i].name, f"Failing row contains {self.describe(row, frame)}."
                 )
         if self.checks:
             live = self._live(row)
             for name, fn in self.checks:
                 # A CHECK fails only when FALSE: NULL (unknown) passes.
                 if fn(live, frame) is False:
-                    raise SqlError(
-                        "23514",
-                        f'new row for relation "{table.name}" violates check constraint "{name}"',
-                        detail=f"Failing row contains {self.describe(row, frame)}.",
+                    raise check_violation(
+                        table.schema, table.name, name, f"Failing row contains {self.describe(row, frame)}."
                     )
 
     def describe(self, row: tuple, frame) -> str:
@@ -525,11 +521,7 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
             if plan.on_conflict is None or index is None or index.oid not in arbiter:
                 columns = index.columns if index is not None else (table.pk or ())
                 name = index.name if index is not None else _primary_key_name(table)
-                raise SqlError(
-                    "23505",
-                    f'duplicate key value violates unique constraint "{name}"',
-                    detail=f"{writer.key_text(columns, row, frame)} already exists.",
-                )
+                raise unique_violation(table.schema, table.name, name, writer.key_text(columns, row, frame))
             if plan.on_conflict == "nothing":
                 continue
             if existing_key in written:
@@ -597,10 +589,8 @@ async def _apply_update(txn, writer: RowWriter, old_key: bytes, old_row: tuple, 
     if new_key != old_key:
         (existing,) = await txn.get([new_key])
         if existing is not None:
-            raise SqlError(
-                "23505",
-                f'duplicate key value violates unique constraint "{_primary_key_name(table)}"',
-                detail=f"{writer.key_text(table.pk, new_row, frame)} already exists.",
+            raise unique_violation(
+                table.schema, table.name, _primary_key_name(table), writer.key_text(table.pk, new_row, frame)
             )
         txn.put(old_key, None)
     old_entries = dict((ix.oid, e) for ix, e in writer.index_entries(old_row, old_key))
@@ -615,10 +605,8 @@ async def _apply_update(txn, writer: RowWriter, old_key: bytes, old_row: tuple, 
             if other is not None and other != old_key:
                 (other_row,) = await txn.get([other])
                 if other_row is not None:
-                    raise SqlError(
-                        "23505",
-                        f'duplicate key value violates unique constraint "{index.name}"',
-                        detail=f"{writer.key_text(index.columns, new_row, frame)} already exists.",
+                    raise unique_violation(
+                        table.schema, table.name, index.name, writer.key_text(index.columns, new_row, frame)
                     )
         txn.put(entry, new_key)
     nbytes = encoded_size(new_row)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pglast.parser import ParseError, parse_sql_json, scan
 
 from qp.errors import SqlError
+from qp.stack import check_parse_tree, stack_depth_exceeded
 
 # Queries longer than this are not cached (they are rarely repeated and
 # would crowd out the ones that are).
@@ -57,11 +58,15 @@ def parse(sql: str) -> list[Statement]:
     original = sql
     sql, async_at = _strip_async(sql)
     try:
-        tree = json.loads(parse_sql_json(sql))
+        tree_json = parse_sql_json(sql)
     except ParseError as exc:
         message, location = (exc.args + (None, None))[:2]
+        if message == "stack depth limit exceeded":  # the parser's own check_stack_depth
+            raise stack_depth_exceeded() from None
         position = location + 1 if isinstance(location, int) else None
         raise SqlError("42601", str(message), position=position) from None
+    check_parse_tree(tree_json)  # before anything recurses over the tree (qp/stack.py)
+    tree = json.loads(tree_json)
     if "\\v" in sql:
         _unescape_v_as_postgres(sql, tree)
     statements = []

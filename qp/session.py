@@ -61,7 +61,7 @@ from qp.ddl import (
     truncate_swap,
 )
 from qp.dml import run_insert, run_modify, run_truncate
-from qp.errors import SqlError, in_failed_transaction, position_in, schema_conflict
+from qp.errors import SqlError, cached_plan_changed, in_failed_transaction, position_in, schema_conflict
 from qp.exec.compile import ExecFrame
 from qp.exec.operators import collect
 from qp.exec.runtime import RunContext, StatementCaches
@@ -284,7 +284,7 @@ class Session:
 
     async def simple_query(self, sql: str) -> AsyncIterator[api.Event]:
         self.activity.running(sql)
-        statements = parse(sql)
+        statements = await self._parsed(sql)
         if not statements:
             yield EmptyQuery()
             return
@@ -320,7 +320,7 @@ class Session:
 
     async def parse(self, name: str, sql: str, param_oids: list[int]) -> None:
         self.activity.running(sql)
-        statements = parse(sql)
+        statements = await self._parsed(sql)
         if len(statements) > 1:
             raise SqlError("42601", "cannot insert multiple commands into a prepared statement")
         statement = statements[0] if statements else None
@@ -340,6 +340,13 @@ class Session:
         finally:
             self._statement_ended()
         self.statements[name] = prepared
+
+    async def _parsed(self, sql: str) -> list[Statement]:
+        try:
+            return parse(sql)
+        except BaseException:  # a statement that does not parse (42601, 54001) fails the block too
+            await self._after_error()
+            raise
 
     def describe_statement(self, name: str) -> api.StatementDescription:
         prepared = self._statement(name)
@@ -725,7 +732,7 @@ class Session:
                 bound.columns is None
                 or [(c.name, c.type_oid) for c in bound.columns] != [(c.name, c.type_oid) for c in prepared.columns]
             ):
-                raise SqlError("0A000", "cached plan must not change result type")
+                raise cached_plan_changed()
             prepared.plan, prepared.catalog_version = bound.plan, bound.catalog_version
             prepared.result_types, prepared.catalog = bound.result_types, bound.catalog
             prepared.search_path = bound.search_path

@@ -36,7 +36,13 @@ from cluster.transport import InProcessTransport, RemoteError, ReplyLost, Unreac
 from journal.errors import AppendUncertain
 from qp import wire  # noqa: F401 (registers jsonb and interval for the wire)
 from qp.catalog import CatalogSnapshot
-from qp.errors import SqlError, change_conflict, schema_conflict
+from qp.errors import (
+    SqlError,
+    change_conflict,
+    schema_conflict,
+    transaction_bytes_exceeded,
+    transaction_rows_exceeded,
+)
 from storage import keys as storage_keys
 from storage.client import StorageClient
 from storage.mvcc import keep_where_true, project
@@ -304,7 +310,7 @@ class Transaction:
         self.rows_modified += rows
         self.bytes_modified += nbytes
         if self.rows_modified > self.rows_max:
-            raise SqlError("54000", "transaction row limit exceeded")
+            raise transaction_rows_exceeded(self.rows_max)
         if self.bytes_modified > self.bytes_max:
             # Refused at the statement rather than only at COMMIT, so that a
             # bulk load (COPY, INSERT ... SELECT) stops before it buffers more.
@@ -408,10 +414,8 @@ class Transaction:
         # DSQL's wording names the limit in (binary) megabytes: "10mb" for 10 MiB.
         limit_kb = self.bytes_max // 1024
         limit = f"{self.bytes_max // (1024 * 1024)}mb" if self.bytes_max % (1024 * 1024) == 0 else f"{limit_kb}kb"
-        return SqlError(
-            "54000",
-            f"transaction size limit {limit} exceeded",
-            detail=f"Current transaction size {nbytes // 1024}kb exceeds {limit_kb}kb",
+        return transaction_bytes_exceeded(
+            limit, f"Current transaction size {nbytes // 1024}kb exceeds {limit_kb}kb", self.bytes_max
         )
 
 

@@ -130,6 +130,9 @@ BACKEND = [
     m.ParameterDescription([]),
     m.ErrorResponse("ERROR", "42601", 'syntax error at or near "selec"', position=1),
     m.ErrorResponse("FATAL", "28000", "no user", "a detail", "a hint"),
+    m.ErrorResponse("ERROR", "23505", "dup", "Key (a)=(1) already exists.", objects=("public", "t", None, None, "t_pkey"),
+                    routine="_bt_check_unique"),
+    m.ErrorResponse("ERROR", "0A000", "cached plan must not change result type", routine="RevalidateCachedQuery"),
     m.NoticeResponse("WARNING", "25001", "there is already a transaction in progress"),
     m.NoticeResponse("NOTICE", "00000", "hello", "detail", "hint"),
     m.NegotiateProtocolVersion(0, ("_pq_.foo", "_pq_.bar")),
@@ -212,6 +215,35 @@ def test_error_response_from_sql_error() -> None:
     assert m.ErrorResponse.from_error(error) == m.ErrorResponse("ERROR", "42P01", 'relation "t" does not exist', "d", "h", 15)
     assert not m.ErrorResponse.from_error(error).fatal
     assert m.ErrorResponse("FATAL", "57P01", "bye").fatal
+
+
+def test_error_response_carries_the_object_names_and_routine() -> None:
+    error = SqlError("23514", "check", schema_name="public", table_name="t", constraint_name="t_a_check",
+                     routine="ExecConstraints")
+    response = m.ErrorResponse.from_error(error)
+    assert response == m.ErrorResponse(
+        "ERROR", "23514", "check", objects=("public", "t", None, None, "t_a_check"), routine="ExecConstraints"
+    )
+    assert backend_round_trip(response) == response
+    fields = [f[:1] for f in response.encode()[5:].split(b"\0") if f]
+    assert fields == [b"S", b"V", b"C", b"M", b"s", b"t", b"n", b"R"]
+
+
+def test_constraint_error_bytes_match_postgresql_15() -> None:
+    """PostgreSQL 15.18's ErrorResponse to `INSERT INTO pe3 VALUES (NULL)` (pe3: a int NOT NULL),
+    without its F and L fields (a C file and line, which dsql does not have): same fields, same order."""
+    captured = [
+        b"SERROR", b"VERROR", b"C23502",
+        b'Mnull value in column "a" of relation "pe3" violates not-null constraint',
+        b"DFailing row contains (null).", b"spublic", b"tpe3", b"ca", b"FexecMain.c", b"L2023", b"RExecConstraints",
+    ]
+    body = b"".join(f + b"\0" for f in captured if f[:1] not in b"FL") + b"\0"
+    error = SqlError(
+        "23502", 'null value in column "a" of relation "pe3" violates not-null constraint',
+        detail="Failing row contains (null).", schema_name="public", table_name="pe3", column_name="a",
+        routine="ExecConstraints",
+    )
+    assert m.ErrorResponse.from_error(error).encode() == b"E" + struct.pack("!i", len(body) + 4) + body
 
 
 # --- malformed contents: the errors and wording PostgreSQL 15 gives ------------------------

@@ -147,7 +147,11 @@ def decode_backend(type_byte: bytes, body: bytes) -> m.BackendMessage:
         f = _fields(body)
         position = int(f["P"]) if "P" in f else None
         if type_byte == b"E":
-            return m.ErrorResponse(f["V"], f["C"], f["M"], f.get("D"), f.get("H"), position, f.get("W"))
+            objects = tuple(f.get(code) for code in "stcdn")
+            return m.ErrorResponse(
+                f["V"], f["C"], f["M"], f.get("D"), f.get("H"), position, f.get("W"),
+                objects if any(name is not None for name in objects) else (), f.get("R"),
+            )
         return m.NoticeResponse(f["V"], f["C"], f["M"], f.get("D"), f.get("H"))
     if type_byte == b"v":
         minor, count = struct.unpack_from("!ii", body)

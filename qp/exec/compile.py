@@ -25,6 +25,7 @@ from typing import Any
 from qp import expr as E
 from qp.context import EvalContext
 from qp.errors import SqlError
+from qp.stack import stack_depth_exceeded
 
 
 class ExecFrame:
@@ -348,7 +349,14 @@ def _build(source_body: str, gen: _Codegen, signature: str, name: str) -> Callab
     source = f"def {name}({signature}):\n{prologue}{source_body}"
     code = _CODE_CACHE.get(source)
     if code is None:
-        code = compile(source, f"<sql {name}>", "exec")
+        try:
+            code = compile(source, f"<sql {name}>", "exec")
+        except SyntaxError as exc:  # "too many nested parentheses": CPython's tokenizer stops at 200
+            if "nested" not in str(exc.msg):
+                raise
+            raise stack_depth_exceeded() from None
+        except (RecursionError, MemoryError):  # the compiler's own depth limits ("too complex to parse")
+            raise stack_depth_exceeded() from None
         if len(_CODE_CACHE) >= CODE_CACHE_ENTRIES_MAX:
             del _CODE_CACHE[next(iter(_CODE_CACHE))]
         _CODE_CACHE[source] = code

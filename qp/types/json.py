@@ -18,6 +18,7 @@ from json.decoder import JSONDecodeError
 from typing import Any
 
 from qp.errors import SqlError
+from qp.stack import check_json_text, stack_depth_exceeded
 from qp.types.core import Jsonb
 from qp.types.numeric import normalize_scale, numeric_out
 
@@ -95,11 +96,14 @@ def _check_surrogates(v: Any) -> None:
 
 
 def _parse(s: str, decoder: _json.JSONDecoder, typename: str) -> Any:
+    check_json_text(s)  # 54001 for values nested deeper than dsql can keep (qp/stack.py)
     try:
         v = decoder.decode(s)
     except SqlError:
         raise
-    except (ValueError, RecursionError) as e:
+    except RecursionError:
+        raise stack_depth_exceeded() from None
+    except ValueError as e:
         raise _syntax_error(s, e, "json") from None  # PG says "json" for jsonb input too
     if "\\u" in s or "\\U" in s:
         low = s.lower()
