@@ -24,7 +24,9 @@ finished (the role waits a few milliseconds for that). No SQL statement ever
 waits; only such a commit, for commits already in progress.
 
 History is bounded: entries older than the maximum transaction age are
-dropped and remembered only as `floor`, the τ at or below which every dropped
+dropped (a bounded number per call, oldest first: commits are also kept in
+the order they were recorded, so forgetting never walks the whole table)
+and remembered only as `floor`, the τ at or below which every dropped
 commit happened. A transaction older than the floor conflicts on every key;
 such a transaction has outlived the age limit anyway. A new adjudicator (a
 restart, later a failover) starts with floor = now for the same reason:
@@ -36,6 +38,7 @@ No I/O, no clock, no trio: the role module feeds it.
 from __future__ import annotations
 
 import enum
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -61,6 +64,9 @@ class ConflictTable:
         self._readers: dict[bytes, set[int]] = {}  # pending checks and shares: key -> txn ids
         self._intents: dict[bytes, int] = {}  # writers waiting for readers to drain: key -> txn id
         self._held: dict[int, tuple[tuple[bytes, ...], tuple[bytes, ...], tuple[bytes, ...]]] = {}
+        # (τ, key) of every recorded commit and share, in the order recorded (τ
+        # mostly rising): what forget_before walks instead of the whole table.
+        self._recorded: deque[tuple[int, bytes, bool]] = deque()
 
     def __len__(self) -> int:
         return len(self._last_commit)
@@ -138,13 +144,16 @@ class ConflictTable:
     def commit(self, txn_id: int, tau_commit: int) -> None:
         writes, _, shares = self._held[txn_id]
         last = self._last_commit
+        recorded = self._recorded
         for key in writes:
             assert last.get(key, self.floor) < tau_commit, "τ_commit must exceed the key's last commit"
             last[key] = tau_commit
+            recorded.append((tau_commit, key, False))
         shared = self._last_share
         for key in shares:
             if shared.get(key, 0) < tau_commit:
                 shared[key] = tau_commit
+                recorded.append((tau_commit, key, True))
         self._release(txn_id)
 
     def abort(self, txn_id: int) -> None:
@@ -167,15 +176,33 @@ class ConflictTable:
                     del self._readers[key]
 
     def forget_before(self, horizon: int) -> int:
-        """Drop history at or below `horizon`; returns how many keys were dropped."""
+        """Drop history at or below `horizon`; returns how many keys' commits were dropped."""
+        dropped = 0
+        while True:
+            count, more = self.forget_some(horizon, 1 << 62)
+            dropped += count
+            if not more:
+                return dropped
+
+    def forget_some(self, horizon: int, limit: int) -> tuple[int, bool]:
+        """forget_before, looking at no more than `limit` recorded commits, oldest
+        first: (commits dropped, whether more remain to look at)."""
         if horizon <= self.floor:
-            return 0
-        stale = [key for key, tau in self._last_commit.items() if tau <= horizon]
-        for key in stale:
-            del self._last_commit[key]
+            return 0, False
+        recorded, last, shared = self._recorded, self._last_commit, self._last_share
+        looked = dropped = 0
+        while recorded and recorded[0][0] <= horizon:
+            if looked == limit:
+                return dropped, True
+            tau, key, share = recorded.popleft()
+            looked += 1
+            table = shared if share else last
+            if table.get(key) == tau:  # not committed (or shared) again since
+                del table[key]
+                dropped += not share
         # A share at or below the horizon can only conflict with transactions
-        # older than the floor, which conflict on every key anyway.
-        for key in [k for k, tau in self._last_share.items() if tau <= horizon]:
-            del self._last_share[key]
+        # older than the floor, which conflict on every key anyway. (A commit
+        # recorded out of τ order may outlive the horizon a little: harmless,
+        # as such old transactions conflict on every key.)
         self.floor = horizon
-        return len(stale)
+        return dropped, False

@@ -41,6 +41,7 @@ import trio
 from adjudicator.conflicts import Conflict, ConflictKind, ConflictTable
 from cluster import codec
 from cluster.clock import Clock
+from cluster.timeslice import checkpoint_if_due
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport, wire_error
 from journal.client import JournalClient
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 TRANSACTION_AGE_MAX_NS = 300 * 1_000_000_000
 HISTORY_MARGIN_NS = 10 * 1_000_000_000
 FORGET_INTERVAL_S = 5.0
+FORGET_PIECE = 4096  # keys forgotten between scheduler turns (cluster/timeslice.py)
 # A journal may give an append any τ up to this far past our clock (its
 # leader's clock may be ahead by the error bound, and τ never repeats). Past
 # it the leader refuses, so an append we lost track of is known to carry a
@@ -111,7 +113,9 @@ class Adjudicator:
         while True:
             await trio.sleep(FORGET_INTERVAL_S)
             horizon = self.clock.latest() - TRANSACTION_AGE_MAX_NS - HISTORY_MARGIN_NS
-            self.table.forget_before(horizon)
+            # In pieces: a bulk load leaves millions of keys to forget at once.
+            while self.table.forget_some(horizon, FORGET_PIECE)[1]:
+                await checkpoint_if_due()
 
     # -- RPC interface -----------------------------------------------------
 
