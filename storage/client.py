@@ -13,6 +13,7 @@ import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cluster.timeslice import checkpoint_if_due
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport, Peer
 
@@ -112,6 +113,7 @@ class StorageClient:
                         projection, True,
                     )  # fmt: skip
                     newer.extend(stale)
+                await checkpoint_if_due()  # an in-process page is served in this task (cluster/timeslice.py)
                 if pairs:
                     yield pairs
                     if remaining:

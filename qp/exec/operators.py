@@ -1165,17 +1165,27 @@ class TableScan(Operator):
                 yield page
 
     async def _cached_pages(self, rc: RunContext) -> AsyncIterator[list[tuple[bytes, Any]]]:
+        """The scan's pages, from the statement's scan cache (a correlated subquery
+        runs the same scan once per outer row). A scan too large for the cache
+        streams as an uncached one would, past what it had gathered."""
         caches = rc.caches
         key = (self.table.oid, self.projection, repr(self.spec.ranges), repr(self.spec.filter_template),
                self.spec.reverse)
         cached = caches.scans.get(key)
         if cached is None:
-            cached = []
-            async for page in self._pages(rc):
-                cached += page
-            if caches.scan_rows + len(cached) <= SCAN_CACHE_ROWS_MAX:
-                caches.scans[key] = cached
-                caches.scan_rows += len(cached)
+            room = SCAN_CACHE_ROWS_MAX - caches.scan_rows
+            gathered: list = []
+            pages = self._pages(rc)
+            async for page in pages:
+                gathered += page
+                if len(gathered) > room:  # too big to keep: hand over what there is, then stream
+                    for i in range(0, len(gathered), BATCH_ROWS):
+                        yield gathered[i : i + BATCH_ROWS]
+                    async for rest in pages:
+                        yield rest
+                    return
+            cached = caches.scans[key] = gathered
+            caches.scan_rows += len(gathered)
         for i in range(0, len(cached), BATCH_ROWS):
             await checkpoint_if_due()
             yield cached[i : i + BATCH_ROWS]
