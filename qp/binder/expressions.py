@@ -11,7 +11,6 @@ demands (`$1 + 1` makes $1 an integer), which is what Describe reports.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from qp import expr as E
@@ -36,9 +35,11 @@ from qp.types import (
     find_cast,
     format_type,
     resolve_type_name,
+    text_decoder,
 )
 
 _INT4_MIN, _INT4_MAX = -(2**31), 2**31 - 1
+_NUMERIC_IN = text_decoder(NUMERIC)
 
 # Types whose values may be compared with Python's == and hashed (IN-list sets).
 SET_SAFE_OIDS = frozenset({16, 20, 21, 23, 26, 25, 1043, 19, 1082, 1114, 1184, 2950, 18})
@@ -238,10 +239,15 @@ class ExprBinder:
             # An integer too big for int4 arrives as a float token; like
             # PostgreSQL's make_const, type it int4 or int8 when it fits
             # (-2147483648 is an int4: the minus sign is folded into the token).
+            # Otherwise it is numeric input (make_const calls numeric_in), with
+            # its range checks: 1e-100000 fails (22003) rather than binding.
             text = n["fval"].get("fval", "0")
-            value = Decimal(text)
-            if value.is_zero() and value.is_signed():
-                value = -value  # numeric has no negative zero: (-0.0)::float8 is 0, as in PostgreSQL
+            try:
+                value = _NUMERIC_IN(text)
+            except SqlError as error:
+                if error.location is None and n.get("location", -1) >= 0:
+                    error.location = n["location"]  # PostgreSQL points at the literal
+                raise
             if "." not in text and "e" not in text.lower():
                 iv = int(value)
                 if _INT4_MIN <= iv <= _INT4_MAX:
