@@ -47,6 +47,9 @@ from qp.settings import (
     refuse_isolation,
     show_name,
 )
+from qp.types.core import INTERVAL, resolve_type_name
+from qp.types.datetime import interval_out, make_interval_typmod
+from qp.types.dt_interval import parse_interval
 
 # Settings whose list elements SET quotes as identifiers (PostgreSQL's
 # GUC_LIST_QUOTE): `SET search_path = 'My Schema', public` shows
@@ -200,10 +203,10 @@ def set_value(args: Any, *, quote: bool = False) -> str:
     for arg in args:
         const = arg.get("A_Const")
         if const is None:
-            if "TypeCast" in arg:
-                const = arg["TypeCast"]["arg"].get("A_Const", {})
-            else:
+            if "TypeCast" not in arg:
                 raise SqlError("42601", "SET value must be a constant")
+            values.append(_interval_value(arg["TypeCast"]))
+            continue
         if "sval" in const:
             text = const["sval"].get("sval", "")
             values.append(quote_ident(text) if quote else text)
@@ -217,3 +220,21 @@ def set_value(args: Any, *, quote: bool = False) -> str:
         else:
             values.append("")
     return ", ".join(values)
+
+
+def _interval_value(cast: dict) -> str:
+    """`SET TIME ZONE INTERVAL '...' [HOUR [TO MINUTE]]`, the only typed constant
+    the grammar lets into SET: the interval is read with its typmod and
+    written back as `INTERVAL '<interval_out>'`, as flatten_set_variable_args
+    does, so that check_timezone sees an interval (east of Greenwich) and not
+    the bare string, which it would read as a POSIX zone (west)."""
+    type_name = cast.get("typeName", {})
+    names = [n["String"]["sval"] for n in type_name.get("names", [])]
+    typmods = [m.get("A_Const", {}).get("ival", {}).get("ival", 0) for m in type_name.get("typmods", [])]
+    interval_type = resolve_type_name(names, typmods)
+    if interval_type.oid != INTERVAL.oid:
+        raise SqlError("42601", "SET value must be a constant")
+    text = cast.get("arg", {}).get("A_Const", {}).get("sval", {}).get("sval", "")
+    typmod = interval_type.typmod
+    value = make_interval_typmod(typmod)(parse_interval(text, typmod))
+    return f"INTERVAL '{interval_out(value)}'"

@@ -11,7 +11,6 @@ demands (`$1 + 1` makes $1 an integer), which is what Describe reports.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from qp import expr as E
@@ -36,9 +35,11 @@ from qp.types import (
     find_cast,
     format_type,
     resolve_type_name,
+    text_decoder,
 )
 
 _INT4_MIN, _INT4_MAX = -(2**31), 2**31 - 1
+_NUMERIC_IN = text_decoder(NUMERIC)
 
 # Types whose values may be compared with Python's == and hashed (IN-list sets).
 SET_SAFE_OIDS = frozenset({16, 20, 21, 23, 26, 25, 1043, 19, 1082, 1114, 1184, 2950, 18})
@@ -238,10 +239,15 @@ class ExprBinder:
             # An integer too big for int4 arrives as a float token; like
             # PostgreSQL's make_const, type it int4 or int8 when it fits
             # (-2147483648 is an int4: the minus sign is folded into the token).
+            # Otherwise it is numeric input (make_const calls numeric_in), with
+            # its range checks: 1e-100000 fails (22003) rather than binding.
             text = n["fval"].get("fval", "0")
-            value = Decimal(text)
-            if value.is_zero() and value.is_signed():
-                value = -value  # numeric has no negative zero: (-0.0)::float8 is 0, as in PostgreSQL
+            try:
+                value = _NUMERIC_IN(text)
+            except SqlError as error:
+                if error.location is None and n.get("location", -1) >= 0:
+                    error.location = n["location"]  # PostgreSQL points at the literal
+                raise
             if "." not in text and "e" not in text.lower():
                 iv = int(value)
                 if _INT4_MIN <= iv <= _INT4_MAX:
@@ -656,8 +662,10 @@ class ExprBinder:
         was_in_aggregate = level.in_aggregate
         level.in_aggregate = True
         try:
+            # Unknown literals stay unknown until the aggregate is chosen, as in
+            # PostgreSQL: string_agg(b, ',') is string_agg(bytea, bytea) and
+            # array_agg('a') is ambiguous (see _resolve_aggregate).
             args = [self.bind(a) for a in n.get("args", ())]
-            args = [resolve_unknown(a, self.bc) for a in args]
             filter_expr = None
             if "agg_filter" in n:
                 saved = level.what, level.agg_allowed
@@ -709,13 +717,11 @@ class ExprBinder:
         if distinct and order:
             # PostgreSQL sorts the distinct argument values: every sort key must be one of them.
             for (expr, _, _), sort_node in zip(order, sort_nodes, strict=True):
-                if expr not in args:
+                if expr not in args and expr not in [resolve_unknown(a, self.bc) for a in args]:
                     error = SqlError("42P10", "in an aggregate with DISTINCT, ORDER BY expressions must appear "
                                               "in argument list")
                     raise locate(error, node_location(sort_node["SortBy"]["node"]))
-        resolved = resolve_aggregate(name, [a.type for a in args], star)
-        _check_parameterless(name, args, star)
-        args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
+        resolved, args = self._resolve_aggregate(name, args, star)
         cid = self.bc.new_cid(name)
         call = AggCall(cid, name, resolved, tuple(args), distinct, filter_expr, order, star, resolved.return_type)
         owner_level.aggregates.append(call)
@@ -727,6 +733,15 @@ class ExprBinder:
         for scope in chain[:depth]:
             scope.outer_refs.add(cid)
         return E.OuterRef(cid, resolved.return_type, name)
+
+    def _resolve_aggregate(self, name: str, args: list[E.Expr], star: bool) -> tuple[Any, list[E.Expr]]:
+        """The aggregate `name` chosen for `args` (unknown literals included, as
+        func_select_candidate sees them) and the arguments coerced to it; an
+        unknown literal passed to an "any" argument becomes text."""
+        resolved = resolve_aggregate(name, [a.type for a in args], star)
+        _check_parameterless(name, args, star)
+        args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
+        return resolved, [resolve_unknown(a, self.bc) for a in args]
 
     def _at(self, error: SqlError, location: int | None) -> SqlError:
         """`error` located at `location` (what PostgreSQL points at), whatever its SQLSTATE."""
@@ -779,7 +794,9 @@ class ExprBinder:
         spec = self._window_spec(n["over"])
         level.window_allowed = False  # no window calls inside window calls
         try:
-            args = [resolve_unknown(self.bind(a), self.bc) for a in n.get("args", ())]
+            args = [self.bind(a) for a in n.get("args", ())]
+            if name in WINDOW_ONLY or not is_aggregate(name):
+                args = [resolve_unknown(a, self.bc) for a in args]
             partition = [resolve_unknown(self.bind(p), self.bc) for p in spec.get("partitionClause", ())]
             order = [self._sort_item(o) for o in spec.get("orderClause", ())]
             filter_expr = self.bind_bool(n["agg_filter"], "FILTER") if "agg_filter" in n else None
@@ -798,9 +815,7 @@ class ExprBinder:
             if name in RANKING and name != "ntile":
                 args = []
         elif is_aggregate(name):
-            resolved = resolve_aggregate(name, [a.type for a in args], star)
-            _check_parameterless(name, args, star)
-            args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
+            resolved, args = self._resolve_aggregate(name, args, star)
             return_type = resolved.return_type
         else:
             raise SqlError("42809", f"OVER specified, but {name} is not a window function nor an aggregate function")

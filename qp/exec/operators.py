@@ -71,10 +71,16 @@ async def collect(op: Operator, rc: RunContext) -> list[tuple]:
 # -- subqueries inside expressions -----------------------------------------------------
 
 class SublinkSlots:
-    """The subqueries of one operator's expressions, evaluated per input row."""
+    """The subqueries of one operator's expressions, evaluated per input row.
 
-    def __init__(self, slots: list[tuple[E.SubLink, Operator, Callable | None, Callable | None]]) -> None:
-        # (sublink, plan, outer extractor(row, X) -> tuple, test fn(row, X) -> value)
+    A slot is (sublink, plan, outer extractor(row, X) -> tuple, test fn(row, X)
+    -> value, memoize). With `memoize`, a subquery's result is kept for the
+    statement by its outer values (see run_sublink); the planner clears it for
+    a correlated subquery that calls a volatile function, which PostgreSQL
+    runs again for every row.
+    """
+
+    def __init__(self, slots: list[tuple[E.SubLink, Operator, Callable | None, Callable | None, bool]]) -> None:
         self.slots = slots
 
     def __bool__(self) -> bool:
@@ -85,26 +91,33 @@ class SublinkSlots:
         # A subquery nested in another's test (`CASE WHEN x IN (SELECT ...) ...` IN
         # (SELECT ...)) has the lower slot: the later test reads it from the frame.
         rc.frame.subs = values
-        for link, plan, outer_fn, test_fn in self.slots:
+        for link, plan, outer_fn, test_fn, memoize in self.slots:
             try:
                 if isinstance(link, E.AsyncCall):  # outer_fn computes its arguments
                     values.append(await link.fn(rc, *outer_fn(row, rc.frame)))
                     continue
                 outer = outer_fn(row, rc.frame) if outer_fn is not None else ()
                 test = test_fn(row, rc.frame) if test_fn is not None else None
-                values.append(await run_sublink(link, plan, outer, test, rc))
+                values.append(await run_sublink(link, plan, outer, test, rc, memoize))
             except SqlError as exc:
                 values.append(DeferredError(exc))
         return values
 
 
-async def run_sublink(link: E.SubLink, plan: Operator, outer: tuple, test: Any, rc: RunContext) -> Any:
+async def run_sublink(link: E.SubLink, plan: Operator, outer: tuple, test: Any, rc: RunContext,
+                      memoize: bool = True) -> Any:
+    """The value of one subquery for one row. With `memoize`, results are kept
+    for the statement by (subquery, outer values): a correlated subquery runs
+    once per distinct outer value and an uncorrelated one once, as
+    PostgreSQL's initplans do."""
     memo = rc.caches.sublinks
-    try:
-        key = (id(link), outer)
-        hash(key)
-    except TypeError:
-        key = None
+    key: tuple | None = None
+    if memoize:
+        try:
+            key = (id(link), outer)
+            hash(key)
+        except TypeError:
+            key = None
     if link.kind in ("any", "all"):
         values = memo.get(key) if key is not None else None
         if values is None:

@@ -6,9 +6,13 @@ enclosing row's values as `outer`).
 
 The scan cache serves repeated identical scans within one statement, which
 is what correlated subqueries without a usable key do (one scan per outer
-row); the memo serves repeated subquery evaluations for equal outer values.
-Both live only for the statement, and DML statements read everything they
-need before they write, so neither can return stale data.
+row); the memo serves repeated subquery evaluations for equal outer values,
+except for a correlated subquery that calls a volatile function, which
+PostgreSQL runs again for every row (the planner marks its slot). The scan
+cache holds table pages before any filter that is not storage's, so a
+volatile filter is still evaluated on every scan. Both live only for the
+statement, and DML statements read everything they need before they write,
+so neither can return stale data.
 """
 
 from __future__ import annotations

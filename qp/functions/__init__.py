@@ -21,6 +21,7 @@ from qp.functions import (  # noqa: F401  (imported for their registrations)
     operators,
     patterns,
     strings,
+    to_number,
 )
 from qp.functions.registry import (
     AGGREGATES,

@@ -1,6 +1,7 @@
 """Aggregates: count, sum, avg, min, max, string_agg, array_agg,
-bool_and/bool_or/every, bit_and/bit_or/bit_xor, the stddev/variance family
-and json[b]_agg / json[b]_object_agg, with pg_aggregate's result types
+bool_and/bool_or/every, bit_and/bit_or/bit_xor, the stddev/variance family,
+the two-variable statistics (regr_*, covar_*, corr) and json[b]_agg /
+json[b]_object_agg, with pg_aggregate's result types
 (sum(int4) is int8, sum(int8) and avg(int*) are numeric, sum(float4) is
 float4, avg(float*) is float8).
 
@@ -290,6 +291,107 @@ for _name, _mode in (("stddev", "stddev_samp"), ("stddev_samp", "stddev_samp"), 
         _reg(_name, [_t], NUMERIC, NumStats, mode=_mode)
     _reg(_name, [FLOAT4], FLOAT8, FloatStats, mode=_mode)
     _reg(_name, [FLOAT8], FLOAT8, FloatStats, mode=_mode)
+
+# --- two-variable statistics ------------------------------------------------------------------
+
+
+def _fdiv(a: float, b: float) -> float:
+    """C's double division: by zero it is an infinity (or NaN), not an exception."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a != a or a == 0.0:
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+class RegrStats(_Acc):
+    """float8_regr_accum: N, Sx, Sxx, Sy, Syy, Sxy kept with the Youngs-Cramer
+    update, so results have PostgreSQL's exact digits; `mode` picks the final
+    function (float8_regr_sxx, float8_covar_pop, float8_corr...). Arguments
+    are (Y, X), as the SQL standard orders them."""
+
+    __slots__ = ("n", "sx", "sxx", "sy", "syy", "sxy", "mode")
+
+    def __init__(self, argtypes: list[SqlType], rettype: SqlType, ctx: EvalContext, mode: str = "") -> None:
+        self.n = self.sx = self.sxx = self.sy = self.syy = self.sxy = 0.0
+        self.mode = mode
+
+    def step(self, y: float, x: float) -> None:
+        n_old, sx_old, sy_old = self.n, self.sx, self.sy
+        n = n_old + 1.0
+        sx = sx_old + x
+        sy = sy_old + y
+        sxx, syy, sxy = self.sxx, self.syy, self.sxy
+        if n_old > 0.0:
+            tmp_x = x * n - sx
+            tmp_y = y * n - sy
+            scale = 1.0 / (n * n_old)
+            sxx += tmp_x * tmp_x * scale
+            syy += tmp_y * tmp_y * scale
+            sxy += tmp_x * tmp_y * scale
+            # Only finite inputs giving infinite sums are an overflow; sums of
+            # squares that reach infinity from an infinite input become NaN.
+            if math.isinf(sx) or math.isinf(sxx) or math.isinf(sy) or math.isinf(syy) or math.isinf(sxy):
+                if (((math.isinf(sx) or math.isinf(sxx)) and not math.isinf(sx_old) and not math.isinf(x))
+                        or ((math.isinf(sy) or math.isinf(syy)) and not math.isinf(sy_old) and not math.isinf(y))
+                        or (math.isinf(sxy) and not math.isinf(sx_old) and not math.isinf(x)
+                            and not math.isinf(sy_old) and not math.isinf(y))):
+                    raise SqlError("22003", "value out of range: overflow")
+                if math.isinf(sxx):
+                    sxx = math.nan
+                if math.isinf(syy):
+                    syy = math.nan
+                if math.isinf(sxy):
+                    sxy = math.nan
+        else:
+            # a first input that is infinite or NaN makes the dependent sums NaN,
+            # or a single row would report a variance of zero
+            if math.isnan(x) or math.isinf(x):
+                sxx = sxy = math.nan
+            if math.isnan(y) or math.isinf(y):
+                syy = sxy = math.nan
+        self.n, self.sx, self.sy, self.sxx, self.syy, self.sxy = n, sx, sy, sxx, syy, sxy
+
+    def final(self) -> float | None:
+        n, mode = self.n, self.mode
+        if n < (2.0 if mode == "covar_samp" else 1.0):
+            return None
+        sxx, syy, sxy = self.sxx, self.syy, self.sxy
+        if mode == "sxx":
+            return sxx
+        if mode == "syy":
+            return syy
+        if mode == "sxy":
+            return sxy
+        if mode == "avgx":
+            return self.sx / n
+        if mode == "avgy":
+            return self.sy / n
+        if mode == "covar_pop":
+            return sxy / n
+        if mode == "covar_samp":
+            return sxy / (n - 1.0)
+        if mode == "corr":
+            if sxx == 0 or syy == 0:
+                return None  # per the standard: a horizontal or vertical line
+            return _fdiv(sxy, math.sqrt(sxx * syy))
+        if sxx == 0:
+            return None  # a vertical line
+        if mode == "r2":
+            return 1.0 if syy == 0 else _fdiv(sxy * sxy, sxx * syy)
+        if mode == "slope":
+            return sxy / sxx
+        assert mode == "intercept", mode
+        return (self.sy - self.sx * sxy / sxx) / n
+
+
+_reg("regr_count", [FLOAT8, FLOAT8], INT8, Count)
+for _name, _mode in (("regr_sxx", "sxx"), ("regr_syy", "syy"), ("regr_sxy", "sxy"), ("regr_avgx", "avgx"),
+                     ("regr_avgy", "avgy"), ("regr_r2", "r2"), ("regr_slope", "slope"),
+                     ("regr_intercept", "intercept"), ("covar_pop", "covar_pop"), ("covar_samp", "covar_samp"),
+                     ("corr", "corr")):
+    _reg(_name, [FLOAT8, FLOAT8], FLOAT8, RegrStats, mode=_mode)
 
 # --- min / max ---------------------------------------------------------------------------------
 

@@ -25,7 +25,6 @@ from qp.types import core as C
 from qp.types.core import BOOL, INT4, INT8, INTERVAL, NUMERIC, TEXT, TIMESTAMP, TIMESTAMPTZ, SqlType, array_of
 from qp.types.datetime import timestamp_pl_interval, timestamptz_pl_interval
 from qp.types.keys import group_key
-from qp.types.numeric import DEC
 
 INT4_ARRAY = array_of(INT4)
 A, AE = C.ANYARRAY, C.ANYELEMENT
@@ -300,10 +299,9 @@ def _series_numeric(start: Decimal, stop: Decimal, step: Decimal = Decimal(1)) -
         raise SqlError("22023", "step size cannot equal zero")
 
     def gen() -> Iterator[Decimal]:
+        # The first value keeps the start's own scale (generate_series(1, 3, 0.5)
+        # begins with 1, then 1.5, 2.0); the sums take the larger scale.
         cur = start
-        scale = max(_dscale(start), _dscale(step))
-        q = Decimal(1).scaleb(-scale)
-        cur = cur.quantize(q, context=DEC)
         if step > 0:
             while cur <= stop:
                 yield cur
@@ -315,25 +313,24 @@ def _series_numeric(start: Decimal, stop: Decimal, step: Decimal = Decimal(1)) -
     return gen()
 
 
-def _dscale(d: Decimal) -> int:
-    e = d.as_tuple().exponent
-    return -e if isinstance(e, int) and e < 0 else 0
-
-
 def _series_ts(start: int, stop: int, step: C.Interval,
                add: Callable[[int, C.Interval], int]) -> Iterator[int]:
+    """generate_series_timestamp(tz): PostgreSQL 15 takes infinite bounds (an
+    'infinity' stop makes an unbounded series, which a LIMIT or a cancel
+    ends; 'infinity' plus a step stays 'infinity'). Like PostgreSQL it
+    computes the next value before it returns the current one, so the step
+    past the last representable timestamp fails (22008) with the value
+    before it, not one row later."""
     if step.span() == 0:
         raise SqlError("22023", "step size cannot equal zero")
-    if C.TS_POS_INF in (start, stop) or C.TS_NEG_INF in (start, stop):
-        raise SqlError("22023", "start value cannot be infinity" if start in (C.TS_POS_INF, C.TS_NEG_INF)
-                       else "stop value cannot be infinity")
     positive = step.span() > 0
 
     def gen() -> Iterator[int]:
         cur = start
         while (cur <= stop) if positive else (cur >= stop):
-            yield cur
+            value = cur
             cur = add(cur, step)
+            yield value
     return gen()
 
 

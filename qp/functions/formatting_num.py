@@ -1,8 +1,9 @@
-"""to_char for numbers and to_number: PostgreSQL's NUM templates
+"""to_char for numbers: PostgreSQL's NUM templates
 (9 0 . , D G S MI PL SG PR FM V EEEE RN TH L). Digits are right-aligned in
 the template's positions, the sign goes just before the first digit unless
 placed explicitly, and too many digits print as '#'. Floats round like C's
 %.*f (half-even on the exact binary value), numerics half away from zero.
+to_number, which reads through the same templates, is in to_number.py.
 """
 
 from __future__ import annotations
@@ -12,17 +13,20 @@ from decimal import ROUND_HALF_UP, Decimal
 from qp.errors import SqlError
 from qp.functions.formatting import _ordinal
 from qp.functions.registry import register_function
+from qp.functions.to_number import parse_num_template
 from qp.types.core import FLOAT4, FLOAT8, INT4, INT8, NUMERIC, TEXT
 from qp.types.numeric import DEC
 
 # --- numbers ---------------------------------------------------------------------------------
 
-_NUM_TOKENS = ["EEEE", "eeee", "FM", "fm", "PR", "pr", "MI", "mi", "PL", "pl", "SG", "sg", "RN", "rn", "TH", "th",
-               "9", "0", ".", ",", "D", "d", "G", "g", "S", "s", "V", "v", "L", "l", "B", "b"]
+# B, C and SP are keywords that print nothing (formatting.c lists them for Oracle's sake)
+_NUM_TOKENS = ["EEEE", "eeee", "FM", "fm", "PR", "pr", "MI", "mi", "PL", "pl", "SG", "sg", "SP", "sp", "RN", "rn",
+               "TH", "th", "9", "0", ".", ",", "D", "d", "G", "g", "S", "s", "V", "v", "L", "l", "B", "b", "C", "c"]
 
 
 class _NumFmt:
     def __init__(self, fmt: str) -> None:
+        parse_num_template(fmt)  # PostgreSQL's checks on the template (42601 for "9.9.9", "S9S"...)
         self.tokens: list[str] = []
         i = 0
         while i < len(fmt):
@@ -265,29 +269,3 @@ register_function("to_char", [INT4, TEXT], TEXT, to_char_int4, volatility="s")
 register_function("to_char", [INT8, TEXT], TEXT, to_char_int8, volatility="s")
 register_function("to_char", [FLOAT8, TEXT], TEXT, to_char_float8, volatility="s")
 register_function("to_char", [FLOAT4, TEXT], TEXT, to_char_float4, volatility="s")
-
-
-def to_number(s: str, fmt: str) -> Decimal:
-    """to_number: digits are read around the template's decimal point; group
-    separators, currency and spaces are skipped; '-', a trailing S/MI sign
-    or <...> (PR) make the number negative."""
-    nf = _NumFmt(fmt)
-    neg = ("<" in s and ">" in s) or "-" in s
-    if nf.point is not None and "." in s:
-        head, _, tail = s.partition(".")
-        digits_int = "".join(c for c in head if c.isdigit())
-        digits_frac = "".join(c for c in tail if c.isdigit())[:nf.post]
-    else:
-        digits_int = "".join(c for c in s if c.isdigit())
-        digits_frac = ""
-    if not digits_int and not digits_frac:
-        raise SqlError("22P02", 'invalid input syntax for type numeric: " "')
-    num = Decimal((digits_int or "0") + ("." + digits_frac if digits_frac else ""))
-    if nf.multiplier:
-        from qp.functions.numeric_math import num_div
-        num = num_div(num, Decimal(10) ** nf.multiplier)
-    return num.copy_negate() if neg and num else num
-
-
-register_function("to_number", [TEXT, TEXT], NUMERIC, to_number, volatility="s")
-

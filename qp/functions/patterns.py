@@ -232,6 +232,78 @@ _reg("regexp_like", [TEXT, TEXT], BOOL, regexp_like)
 _reg("regexp_like", [TEXT, TEXT, TEXT], BOOL, regexp_like)
 
 
+def _positive(name: str, value: int, minimum: int = 1) -> int:
+    if value < minimum:
+        raise SqlError("22023", f'invalid value for parameter "{name}": {value}')
+    return value
+
+
+def _match_spans(s: str, pat: str, flags: str, fname: str, start: int,
+                 subexpr: int) -> tuple[list[list[tuple[int, int]]], int]:
+    """setup_regexp_matches for regexp_instr/regexp_substr: every match from
+    character `start - 1` on, each search starting where the previous match
+    ended (one character further after an empty match). Returns the spans
+    of each match (its groups' when `subexpr` asks for them and the pattern
+    has groups, else the whole match; (-1, -1) for a group that took no part)
+    and how many spans a match has."""
+    rx, glob = _rx(pat, flags)
+    if glob:
+        raise SqlError("22023", f'{fname}() does not support the "global" option')
+    groups = rx.groups if subexpr > 0 and rx.groups > 0 else 0
+    matches: list[list[tuple[int, int]]] = []
+    pos, n = start - 1, len(s)
+    while pos <= n:
+        m = rx.search(s, pos)
+        if m is None:
+            break
+        matches.append([m.span(i) for i in range(1, groups + 1)] if groups else [m.span()])
+        pos = m.end() + (1 if m.start() == m.end() else 0)
+    return matches, max(groups, 1)
+
+
+def _pick_span(matches: list[list[tuple[int, int]]], npatterns: int, n: int, subexpr: int) -> tuple[int, int] | None:
+    """The span regexp_instr/regexp_substr report: match `n`, group `subexpr`
+    (0: the whole match, which is also what group 1 of a pattern without
+    groups means); None past the matches or the groups."""
+    if n > len(matches) or subexpr > npatterns:
+        return None
+    return matches[n - 1][subexpr - 1 if subexpr > 0 else 0]
+
+
+def regexp_instr(s: str, pat: str, start: int = 1, n: int = 1, endoption: int = 0, flags: str = "",
+                 subexpr: int = 0) -> int:
+    """Where the n-th match (or its subexpression) begins, or ends with
+    endoption 1: a 1-based character position, 0 when there is none."""
+    _positive("start", start)
+    _positive("n", n)
+    if endoption not in (0, 1):
+        raise SqlError("22023", f'invalid value for parameter "endoption": {endoption}')
+    _positive("subexpr", subexpr, 0)
+    span = _pick_span(*_match_spans(s, pat, flags, "regexp_instr", start, subexpr), n, subexpr)
+    if span is None or span[endoption] < 0:
+        return 0
+    return span[endoption] + 1
+
+
+def regexp_substr(s: str, pat: str, start: int = 1, n: int = 1, flags: str = "", subexpr: int = 0) -> str | None:
+    """The text of the n-th match (or of its subexpression), NULL if none."""
+    _positive("start", start)
+    _positive("n", n)
+    _positive("subexpr", subexpr, 0)
+    span = _pick_span(*_match_spans(s, pat, flags, "regexp_substr", start, subexpr), n, subexpr)
+    if span is None or span[0] < 0 or span[1] < 0:
+        return None
+    return s[span[0]:span[1]]
+
+
+for _sig in ([TEXT, TEXT], [TEXT, TEXT, INT4], [TEXT, TEXT, INT4, INT4], [TEXT, TEXT, INT4, INT4, INT4],
+             [TEXT, TEXT, INT4, INT4, INT4, TEXT], [TEXT, TEXT, INT4, INT4, INT4, TEXT, INT4]):
+    _reg("regexp_instr", _sig, INT4, regexp_instr)
+for _sig in ([TEXT, TEXT], [TEXT, TEXT, INT4], [TEXT, TEXT, INT4, INT4], [TEXT, TEXT, INT4, INT4, TEXT],
+             [TEXT, TEXT, INT4, INT4, TEXT, INT4]):
+    _reg("regexp_substr", _sig, TEXT, regexp_substr)
+
+
 def substring_regex(s: str, pat: str) -> str | None:
     """substring(s from pattern): the first group if any, else the match."""
     m = RX.compile_regex(pat).search(s)

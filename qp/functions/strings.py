@@ -216,6 +216,60 @@ def _chr(n: int) -> str:
 
 
 _reg("chr", [INT4], TEXT, _chr)
+
+# unistr's escapes, tried in varlena.c's order: \XXXX, \uXXXX, \+XXXXXX, \UXXXXXXXX.
+_UNISTR_ESCAPES = tuple(re.compile(p) for p in (r"\\([0-9A-Fa-f]{4})", r"\\u([0-9A-Fa-f]{4})",
+                                                r"\\\+([0-9A-Fa-f]{6})", r"\\U([0-9A-Fa-f]{8})"))
+
+
+def unistr(s: str) -> str:
+    """unistr(): Unicode escapes (\\XXXX, \\+XXXXXX, \\uXXXX, \\UXXXXXXXX, \\\\ for a
+    backslash) decoded, UTF-16 surrogate pairs joined, with varlena.c's errors."""
+    out: list[str] = []
+    pair_first = 0
+    i, n = 0, len(s)
+    bad_pair = SqlError("42601", "invalid Unicode surrogate pair")
+    while i < n:
+        if s[i] != "\\":
+            if pair_first:
+                raise bad_pair
+            out.append(s[i])
+            i += 1
+            continue
+        if s.startswith("\\\\", i):
+            if pair_first:
+                raise bad_pair
+            out.append("\\")
+            i += 2
+            continue
+        for pattern in _UNISTR_ESCAPES:
+            m = pattern.match(s, i)
+            if m is not None:
+                break
+        else:
+            raise SqlError("42601", "invalid Unicode escape",
+                           hint="Unicode escapes must be \\XXXX, \\+XXXXXX, \\uXXXX, or \\UXXXXXXXX.")
+        code = int(m.group(1), 16)
+        if not 0 < code <= 0x10FFFF:
+            raise SqlError("22023", f"invalid Unicode code point: {code:04X}")
+        if pair_first:
+            if not 0xDC00 <= code <= 0xDFFF:
+                raise bad_pair
+            code = 0x10000 + ((pair_first - 0xD800) << 10) + (code - 0xDC00)
+            pair_first = 0
+        elif 0xDC00 <= code <= 0xDFFF:
+            raise bad_pair
+        if 0xD800 <= code <= 0xDBFF:
+            pair_first = code
+        else:
+            out.append(chr(code))
+        i = m.end()
+    if pair_first:
+        raise bad_pair
+    return "".join(out)
+
+
+_reg("unistr", [TEXT], TEXT, unistr)
 _reg("to_hex", [INT4], TEXT, lambda v: "%x" % (v & 0xFFFFFFFF))
 _reg("to_hex", [INT8], TEXT, lambda v: "%x" % (v & 0xFFFFFFFFFFFFFFFF))
 

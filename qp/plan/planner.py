@@ -377,7 +377,7 @@ class Planner:
             if isinstance(e, E.AsyncCall):
                 args_fn = compile_row(list(e.args), Layout(input_cids, self.outer_positions))
                 linked = replace(e, slot=len(slots))
-                slots.append((linked, None, args_fn, None))
+                slots.append((linked, None, args_fn, None, False))
                 return linked
             if not isinstance(e, E.SubLink):
                 return e
@@ -391,7 +391,11 @@ class Planner:
                 extractor = compile_row(refs, layout)
             test_fn = compile_scalar(e.test, layout) if e.test is not None else None
             linked = replace(e, slot=len(slots))
-            slots.append((linked, plan, extractor, test_fn))
+            # PostgreSQL runs a correlated subquery again for every row (only an
+            # uncorrelated one is an initplan, run once), so results kept by outer
+            # values would repeat what random() or nextval() gave an earlier row.
+            memoize = not (outer and is_volatile(e.query))
+            slots.append((linked, plan, extractor, test_fn, memoize))
             return linked
 
         out = [visit(e) if e is not None else None for e in exprs]

@@ -121,12 +121,14 @@ _NUM_RE = re.compile(
 
 
 _PLAIN_NUM = re.compile(r"-?\d+(?:\.\d+)?")
+_EXPONENT_MAX = (2**31 - 1) // 2  # set_var_from_str refuses exponents this large (INT_MAX / 2)
 
 
 def parse_numeric(s: str) -> Decimal:
     """numeric_in: PG 16's syntax, returning a Decimal whose exponent is
     -dscale (never positive)."""
-    if _PLAIN_NUM.fullmatch(s):  # the common case: no exponent, no spaces
+    # the common case: no exponent, no spaces, too short to be out of range
+    if len(s) <= NUMERIC_DSCALE_MAX and _PLAIN_NUM.fullmatch(s):
         d = Decimal(s)
         return d if d or not d.is_signed() else d.copy_abs()
     m = _NUM_RE.match(s)
@@ -143,11 +145,19 @@ def parse_numeric(s: str) -> Decimal:
     if mant is None:
         v = int((hx or oc or bn).replace("_", ""), 16 if hx else 8 if oc else 2)
         return Decimal(-v if sign == "-" else v)
+    d = Decimal(sign + mant.replace("_", ""))
     if exp is not None:
+        # set_var_from_str: the exponent moves the weight and the display scale
+        # (digits written after the point minus the exponent), then make_result
+        # checks both; checked before scaling so that 1e999999999 costs nothing.
         e = int(exp[1:])
-        if abs(e) > 1000 + 131072:
+        if not -_EXPONENT_MAX < e < _EXPONENT_MAX:
             raise SqlError("22003", "value overflows numeric format")
-    d = normalize_scale(Decimal(sign + mant.replace("_", "") + (exp or "")))
+        scale = max(0, -d.as_tuple().exponent - e)  # type: ignore[operator]
+        if scale > NUMERIC_DSCALE_MAX or (d and d.adjusted() + e >= NUMERIC_MAX_WEIGHT_DIGITS):
+            raise SqlError("22003", "value overflows numeric format")
+        d = d.scaleb(e, context=DEC) if d else Decimal(0).scaleb(-scale)
+    d = normalize_scale(d)
     if -d.as_tuple().exponent > NUMERIC_DSCALE_MAX:  # type: ignore[operator]
         raise SqlError("22003", "value overflows numeric format")
     return check_numeric_range(d)
