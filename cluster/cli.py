@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-message-bytes", type=int, default=None, metavar="BYTES",
         help="largest protocol message a client may send, a query text or bind parameter with it "
-        "(default and most: PostgreSQL's limit, 1073741822; lower it to bound a client's memory)",
+        "(default: 1073741822, PostgreSQL's limit and the most allowed; lower it to bound a client's memory)",
     )  # fmt: skip
     serve.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     serve.add_argument("--log-stalls-ms", type=float, default=None, metavar="MS",

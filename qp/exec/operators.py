@@ -7,6 +7,11 @@ list comprehension per batch (see compile.py). Operators that evaluate
 subqueries per row (`SublinkSlots`) fall back to a row loop, because a
 subquery needs storage and storage is async.
 
+Errors come out in row order, as PostgreSQL's row-at-a-time executor raises
+them: when a batch fails, the rows before the failing one are yielded first
+(`rows_until_error`), so a LIMIT that is satisfied by them never reaches the
+error (`SELECT 1/(x-3) FROM generate_series(1, 5) x LIMIT 2` gives two rows).
+
 Nothing here may hold the thread for long (see cluster/timeslice.py): leaves
 call `checkpoint_if_due()` per batch or page, operators that loop over
 materialized rows call it per batch or per outer row, and sorts of more than
@@ -59,6 +64,21 @@ class Operator:
 
     def children(self) -> list[Operator]:
         return []
+
+
+def rows_until_error(rows: list[tuple], keep: Callable | None, project: Callable | None,
+                     frame: ExecFrame) -> tuple[list[tuple], BaseException | None]:
+    """A failed batch, again a row at a time: the rows that pass before the first
+    error, and that error (None if every row went through)."""
+    out = []
+    for row in rows:
+        try:
+            if keep is not None and not keep(row, frame):
+                continue
+            out.append(project(row, frame) if project is not None else row)
+        except Exception as exc:
+            return out, exc
+    return out, None
 
 
 async def collect(op: Operator, rc: RunContext) -> list[tuple]:
@@ -204,9 +224,14 @@ class ValuesOp(Operator):
         frame = rc.frame
         out = []
         for fn in self._rows:
-            if self.sublinks:
-                frame.subs = await self.sublinks.evaluate((), rc)
-            out.append(fn((), frame))
+            try:
+                if self.sublinks:
+                    frame.subs = await self.sublinks.evaluate((), rc)
+                out.append(fn((), frame))
+            except Exception:
+                if out:  # the rows before the failing one first (see the module docstring)
+                    yield out
+                raise
             if len(out) >= BATCH_ROWS:
                 yield out
                 out = []
@@ -238,6 +263,11 @@ class FunctionScan(Operator):
         results = iter(self.call.impl(*args))
         record, ordinality = self.record, self.ordinality
         n = 0
+        # Unlike a projection, a function in FROM fails as soon as any of its first
+        # rows does: PostgreSQL computes its whole result before the first row
+        # goes up, so an error later in the result surfaces even under a LIMIT.
+        # (dsql streams it in batches instead, so that a series of millions of
+        # rows needs no memory; the batch is the unit that fails.)
         while True:
             await checkpoint_if_due()
             values = list(itertools.islice(results, BATCH_ROWS))
@@ -289,19 +319,34 @@ class FilterProject(Operator):
         self.sublinks = sublinks
         self.predicate_expr = predicate
         self.exprs = exprs
-        layout = Layout(child.cids, outer_positions)
+        self._layout = layout = Layout(child.cids, outer_positions)
+        self._pred: Callable | None = None
+        self._proj: Callable | None = None
         if sublinks:
-            self._pred = compile_predicate(predicate, layout) if predicate is not None else None
-            self._proj = compile_row(exprs, layout) if exprs is not None else None
+            self._row_functions()
         else:
             self._batch = compile_batch(exprs, predicate, layout)
+
+    def _row_functions(self) -> tuple[Callable | None, Callable | None]:
+        """The predicate and projection a row at a time (compiled when first needed)."""
+        if self._pred is None and self._proj is None:
+            layout = self._layout
+            self._pred = compile_predicate(self.predicate_expr, layout) if self.predicate_expr is not None else None
+            self._proj = compile_row(self.exprs, layout) if self.exprs is not None else None
+        return self._pred, self._proj
 
     async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
         frame = rc.frame
         if not self.sublinks:
             fn = self._batch
             async for batch in self.child.run(rc):
-                out = fn(batch, frame)
+                try:
+                    out = fn(batch, frame)
+                except Exception as batch_error:
+                    out, error = rows_until_error(batch, *self._row_functions(), frame)
+                    if out:
+                        yield out
+                    raise (error or batch_error) from None
                 if out:
                     yield out
             return
@@ -310,10 +355,15 @@ class FilterProject(Operator):
             out = []
             for row in batch:
                 await checkpoint_if_due()
-                frame.subs = await sublinks.evaluate(row, rc)
-                if pred is not None and not pred(row, frame):
-                    continue
-                out.append(proj(row, frame) if proj is not None else row)
+                try:
+                    frame.subs = await sublinks.evaluate(row, rc)
+                    if pred is not None and not pred(row, frame):
+                        continue
+                    out.append(proj(row, frame) if proj is not None else row)
+                except Exception:
+                    if out:
+                        yield out
+                    raise
             if out:
                 yield out
 
@@ -369,7 +419,14 @@ class ProjectSet(Operator):
                 # a set of millions streams in batches like any other input.
                 combos = zip(sets[0]) if len(sets) == 1 else itertools.zip_longest(*sets)
                 while True:
-                    chunk = list(itertools.islice(combos, BATCH_ROWS))
+                    chunk: list = []
+                    try:
+                        chunk.extend(itertools.islice(combos, BATCH_ROWS))  # keeps what came before an error
+                    except Exception:
+                        out += [row + combo for combo in chunk]
+                        if out:
+                            yield out
+                        raise
                     if not chunk:
                         break
                     out += [row + combo for combo in chunk]
@@ -798,24 +855,29 @@ class HashJoin(Operator):
         null_right = (None,) * self._right_width
         async for batch in self.left.run(rc):
             out = []
-            for row in batch:
-                key = self._normalize(left_key(row, frame))
-                matches = table.get(key) if key is not None else None
-                matched = False
-                if matches:
-                    for other in matches:
-                        combined = row + other
-                        if residual is None or residual(combined, frame):
-                            out.append(combined)
-                            matched = True
-                            if unmatched_right is not None:
-                                unmatched_right.discard(index_of[id(other)])
-                if not matched and kind in ("left", "full"):
-                    out.append(row + null_right)
-                if len(out) >= BATCH_ROWS:  # many matches per row: bound the batch and the slice
+            try:
+                for row in batch:
+                    key = self._normalize(left_key(row, frame))
+                    matches = table.get(key) if key is not None else None
+                    matched = False
+                    if matches:
+                        for other in matches:
+                            combined = row + other
+                            if residual is None or residual(combined, frame):
+                                out.append(combined)
+                                matched = True
+                                if unmatched_right is not None:
+                                    unmatched_right.discard(index_of[id(other)])
+                    if not matched and kind in ("left", "full"):
+                        out.append(row + null_right)
+                    if len(out) >= BATCH_ROWS:  # many matches per row: bound the batch and the slice
+                        yield out
+                        out = []
+                        await checkpoint_if_due()
+            except Exception:
+                if out:  # the rows before the failing one first (see the module docstring)
                     yield out
-                    out = []
-                    await checkpoint_if_due()
+                raise
             if out:
                 yield out
         if unmatched_right:
@@ -864,25 +926,30 @@ class NestedLoopJoin(Operator):
         matched_right: set[int] = set()
         async for batch in self.left.run(rc):
             out = []
-            for row in batch:
-                await checkpoint_if_due()  # one left row may meet many right rows
-                matched = False
-                for i, other in enumerate(right_rows):
-                    combined = row + other
-                    if cond is not None:
-                        if sublinks:
-                            frame.subs = await sublinks.evaluate(combined, rc)
-                        if not cond(combined, frame):
-                            continue
-                    out.append(combined)
-                    matched = True
-                    if kind == "full":
-                        matched_right.add(i)
-                if not matched and kind in ("left", "full"):
-                    out.append(row + null_right)
-                if len(out) >= BATCH_ROWS:
+            try:
+                for row in batch:
+                    await checkpoint_if_due()  # one left row may meet many right rows
+                    matched = False
+                    for i, other in enumerate(right_rows):
+                        combined = row + other
+                        if cond is not None:
+                            if sublinks:
+                                frame.subs = await sublinks.evaluate(combined, rc)
+                            if not cond(combined, frame):
+                                continue
+                        out.append(combined)
+                        matched = True
+                        if kind == "full":
+                            matched_right.add(i)
+                    if not matched and kind in ("left", "full"):
+                        out.append(row + null_right)
+                    if len(out) >= BATCH_ROWS:
+                        yield out
+                        out = []
+            except Exception:
+                if out:  # the rows before the failing one first (see the module docstring)
                     yield out
-                    out = []
+                raise
             if out:
                 yield out
         if kind == "full":
@@ -934,25 +1001,30 @@ class LateralJoin(Operator):
         null_right = (None,) * self._right_width
         async for batch in self.left.run(rc):
             out = []
-            for row in batch:
-                await checkpoint_if_due()
-                matched = False
-                inner = rc.child(outer + tuple(row[i] for i in picks))
-                async for right_rows in self.right.run(inner):
-                    for other in right_rows:
-                        combined = row + other
-                        if cond is not None:
-                            if sublinks:
-                                frame.subs = await sublinks.evaluate(combined, rc)
-                            if not cond(combined, frame):
-                                continue
-                        out.append(combined)
-                        matched = True
-                if not matched and keep_unmatched:
-                    out.append(row + null_right)
-                if len(out) >= BATCH_ROWS:
+            try:
+                for row in batch:
+                    await checkpoint_if_due()
+                    matched = False
+                    inner = rc.child(outer + tuple(row[i] for i in picks))
+                    async for right_rows in self.right.run(inner):
+                        for other in right_rows:
+                            combined = row + other
+                            if cond is not None:
+                                if sublinks:
+                                    frame.subs = await sublinks.evaluate(combined, rc)
+                                if not cond(combined, frame):
+                                    continue
+                            out.append(combined)
+                            matched = True
+                    if not matched and keep_unmatched:
+                        out.append(row + null_right)
+                    if len(out) >= BATCH_ROWS:
+                        yield out
+                        out = []
+            except Exception:
+                if out:  # the rows before the failing one first (see the module docstring)
                     yield out
-                    out = []
+                raise
             if out:
                 yield out
 
@@ -1145,7 +1217,7 @@ class TableScan(Operator):
         self.residual_expr = residual
         self.sublinks = sublinks or SublinkSlots([])
         self.dependent = dependent  # reads parameters or outer values: not cacheable
-        layout = Layout(cids, outer_positions)
+        self._layout = layout = Layout(cids, outer_positions)
         if residual is not None:
             self._residual = compile_predicate(residual, layout) if self.sublinks else compile_batch(None, residual, layout)
         else:
@@ -1219,12 +1291,24 @@ class TableScan(Operator):
                     kept = []
                     for row in rows:
                         await checkpoint_if_due()
-                        frame.subs = await self.sublinks.evaluate(row, rc)
-                        if residual(row, frame):
-                            kept.append(row)
+                        try:
+                            frame.subs = await self.sublinks.evaluate(row, rc)
+                            if residual(row, frame):
+                                kept.append(row)
+                        except Exception:
+                            if kept:  # the rows before the failing one first (see the module docstring)
+                                yield kept
+                            raise
                     rows = kept
                 else:
-                    rows = residual(rows, frame)
+                    try:
+                        rows = residual(rows, frame)
+                    except Exception as batch_error:
+                        keep = compile_predicate(self.residual_expr, self._layout)
+                        kept, error = rows_until_error(rows, keep, None, frame)
+                        if kept:
+                            yield kept
+                        raise (error or batch_error) from None
             if rows:
                 yield rows
 

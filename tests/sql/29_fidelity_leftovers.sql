@@ -190,3 +190,16 @@ SELECT unistr('\D800');
 SELECT unistr('\D83D\u0041');
 SELECT unistr('\X');
 SELECT unistr('\U00110000');
+
+-- Errors come out in row order: rows before a failing one satisfy a LIMIT first.
+SELECT 1 / (x - 3) FROM generate_series(1, 5) x LIMIT 2;
+SELECT 1 / (x - 3) FROM generate_series(1, 5) x LIMIT 3;
+SELECT x FROM generate_series(1, 5) x WHERE 1 / (x - 3) < 0 LIMIT 2;
+SELECT x FROM generate_series(1, 5) x WHERE 1 / (x - 3) < 0 LIMIT 3;
+SELECT * FROM (VALUES (1), (2), (1 / 0)) v(a) LIMIT 2;
+SELECT * FROM (VALUES (1), (2), (1 / 0)) v(a) LIMIT 3;
+SELECT generate_series(1, 3), 10 / (3 - generate_series(1, 3)) LIMIT 2;
+SELECT * FROM generate_series('294276-12-30'::timestamp, 'infinity', '1 day') LIMIT 1;
+SELECT * FROM generate_series('294276-12-30'::timestamp, 'infinity', '1 day') LIMIT 3;
+-- A function in FROM is computed whole first: its error surfaces under any LIMIT.
+SELECT * FROM generate_series(1, 3) g, LATERAL (SELECT 10 / (2 - g)) s LIMIT 1;
