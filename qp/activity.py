@@ -45,6 +45,8 @@ _WAITING = {
 
 
 def clip_query(text: str) -> str:
+    if len(text) * 4 <= QUERY_BYTES_MAX:  # UTF-8 takes at most 4 bytes a character: nothing to cut
+        return text
     return text.encode()[:QUERY_BYTES_MAX].decode("utf-8", "ignore")
 
 

@@ -67,7 +67,7 @@ from qp.exec.operators import collect
 from qp.exec.runtime import RunContext, StatementCaches
 from qp.parse import Statement, parse
 from qp.prepare import Prepared, explain_lines, prepare
-from qp.results import ResultRows
+from qp.results import CHUNK_ROWS, ResultRows
 from qp.savepoints import Savepoint
 from qp.session_settings import (
     refuse_characteristics,
@@ -105,9 +105,6 @@ FINISH_ATTEMPTS_MAX = 100  # publishing an online change, against concurrent DDL
 # this bounds it. The journal gives up on an append well before (12 s), so
 # reaching it means something is badly wrong, and the outcome is unknown.
 COMMIT_OUTCOME_WAIT_S = 30.0
-# Result rows are encoded and handed to pgwire this many at a time, so a large
-# result streams (and can be cancelled) instead of being encoded in one go.
-OUTPUT_CHUNK_ROWS = 1024
 # Settings that describe the open transaction: any SET of them is undone at its end.
 _TRANSACTION_SETTINGS = frozenset({"transaction_read_only", "transaction_isolation", "transaction_deferrable"})
 _LIMIT_SETTINGS = frozenset({"dsql.transaction_rows_max", "dsql.transaction_bytes_max"})
@@ -309,8 +306,15 @@ class Session:
                         await self._guarded(self._commit(txn))
                     if i == len(statements) - 1 and not self.block:
                         self._transaction_ended(commit=True)
-                    async for event in self._stream(events):
-                        yield event
+                    for event in events:
+                        if type(event) is not ResultRows:
+                            yield event
+                        elif len(event) <= CHUNK_ROWS:  # one chunk: no stream needed
+                            self._check_interrupts()
+                            yield DataRows(event.encode())
+                        else:
+                            async for chunk in self._stream_rows(event, 0, len(event)):
+                                yield chunk
                 finally:
                     self._statement_ended()
         except BaseException as exc:
@@ -426,11 +430,14 @@ class Session:
             start = portal.position
             stop = len(rows) if max_rows <= 0 else min(len(rows), start + max_rows)
             if stop > start:
-                if isinstance(rows, ResultRows):
+                if type(rows) is not ResultRows:
+                    yield DataRows(rows[start:stop])
+                elif stop - start <= CHUNK_ROWS:
+                    self._check_interrupts()
+                    yield DataRows(rows.encode(start, stop))
+                else:
                     async for event in self._stream_rows(rows, start, stop):
                         yield event
-                else:
-                    yield DataRows(rows[start:stop])
             portal.position = stop
             if max_rows > 0 and stop < len(rows):
                 yield api.PortalSuspended()
@@ -551,16 +558,8 @@ class Session:
                 self._cancel_scope = None
         raise self._interrupted()
 
-    async def _stream(self, events: list) -> AsyncIterator[api.Event]:
-        """A statement's events for pgwire, its result rows encoded a chunk at a time."""
-        for event in events:
-            if isinstance(event, ResultRows):
-                async for chunk in self._stream_rows(event, 0, len(event)):
-                    yield chunk
-            else:
-                yield event
-
     async def _stream_rows(self, rows: ResultRows, start: int, stop: int) -> AsyncIterator[DataRows]:
+        """Result rows start..stop for pgwire, encoded a chunk at a time."""
         for encoded in rows.chunks(start, stop):
             self._check_interrupts()
             yield DataRows(encoded)

@@ -14,6 +14,7 @@ requires client_encoding).
 
 from __future__ import annotations
 
+import functools
 import re
 
 from qp.errors import SqlError
@@ -329,6 +330,7 @@ _MS_PER_UNIT = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, 
 _DURATION_MAX_MS = 2**31 - 1
 
 
+@functools.lru_cache(maxsize=256)  # read at every statement (statement_timeout), set rarely
 def _duration_ms(name: str, value: str) -> int:
     text = value.strip()
     number = text.rstrip("abcdefghijklmnopqrstuvwxyz").rstrip()
