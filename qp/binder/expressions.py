@@ -88,11 +88,37 @@ def fold(expr: E.Expr, bc: BindContext) -> E.Expr:
 
 def fold_strict(expr: E.Expr, bc: BindContext) -> E.Expr:
     """Fold what lenient folding left (raising its errors), children first."""
-    if isinstance(expr, E.Const) or isinstance(expr, E.SubLink):
-        return expr
-    if E.is_constant(expr):
-        return fold(expr, bc)
-    return E.map_children(expr, lambda child: fold_strict(child, bc))
+    return _fold_strict(expr, bc)[0]
+
+
+# Nodes whose value is not known while binding (E.is_constant's list).
+_NEVER_CONSTANT = (E.ColumnRef, E.OuterRef, E.Param, E.SubLink, E.AggRef, E.WindowRef, E.ContextValue,
+                   E.SetReturning, E.AsyncCall)
+
+
+def _fold_strict(expr: E.Expr, bc: BindContext) -> tuple[E.Expr, bool]:
+    """(folded expression, whether it is a constant) in one pass over the tree:
+    asking E.is_constant at every node walked each subtree again, which made
+    a deeply nested COALESCE or CASE cubic to bind (seconds at 400 levels)."""
+    if isinstance(expr, E.Const):
+        return expr, True
+    if isinstance(expr, E.SubLink):
+        return expr, False
+    constant = not isinstance(expr, _NEVER_CONSTANT) and not (
+        isinstance(expr, E.Call) and (expr.volatility != "i" or expr.needs_context)
+    )
+
+    def child(node: E.Expr) -> E.Expr:
+        nonlocal constant
+        folded, child_constant = _fold_strict(node, bc)
+        constant = constant and child_constant
+        return folded
+
+    mapped = E.map_children(expr, child)
+    if constant:
+        folded = fold(mapped, bc)
+        return folded, isinstance(folded, E.Const)
+    return mapped, False
 
 
 class _Lenient:
