@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from qp.errors import SqlError
+from qp.types.text_io import utf8_char_length
 
 # A line (or CSV record) may not grow past this while it waits for its end:
 # a DSQL row is at most 2 MiB, and text escaping can at most quadruple it.
@@ -57,21 +58,9 @@ def display(text: str) -> str:
     return raw[:DISPLAY_BYTES_MAX].decode(errors="ignore") + "..."
 
 
-def _utf8_char_length(first_byte: int) -> int:
-    if first_byte < 0x80:
-        return 1
-    if first_byte & 0xE0 == 0xC0:
-        return 2
-    if first_byte & 0xF0 == 0xE0:
-        return 3
-    if first_byte & 0xF8 == 0xF0:
-        return 4
-    return 1
-
-
 def invalid_utf8(data: bytes, start: int, context: str | None = None) -> SqlError:
     """22021 worded as PostgreSQL's report_invalid_encoding (up to one character's bytes)."""
-    length = min(_utf8_char_length(data[start]), len(data) - start)
+    length = min(utf8_char_length(data[start]), len(data) - start)
     shown = " ".join(f"0x{b:02x}" for b in data[start : start + length])
     return SqlError("22021", f'invalid byte sequence for encoding "UTF8": {shown}', context=context)
 

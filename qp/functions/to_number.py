@@ -30,6 +30,7 @@ from qp.functions.numeric_math import num_mul, num_power
 from qp.functions.registry import register_function
 from qp.types.core import NUMERIC, TEXT
 from qp.types.numeric import make_numeric_typmod_applier, parse_numeric
+from qp.types.text_io import utf8_char_length
 
 __all__ = ["NumTemplate", "parse_num_template", "to_number"]
 
@@ -226,19 +227,6 @@ _DATA_CHARS = frozenset(b"0123456789.,+-")  # NUM_eat_non_data_chars stops at th
 _DECIMAL, _THOUSANDS, _NEGATIVE, _POSITIVE = ord("."), ord(","), ord("-"), ord("+")
 
 
-def _mblen(first_byte: int) -> int:
-    """pg_utf_mblen: a UTF-8 character's length from its first byte."""
-    if first_byte < 0x80:
-        return 1
-    if first_byte & 0xE0 == 0xC0:
-        return 2
-    if first_byte & 0xF0 == 0xE0:
-        return 3
-    if first_byte & 0xF8 == 0xF0:
-        return 4
-    return 1
-
-
 class _Reader:
     """NUMProc for to_number: the input, where the scan is, and the number
     read so far (`number[0]` is its sign: ' ', '-' or '+')."""
@@ -264,7 +252,7 @@ class _Reader:
         for _ in range(count):
             if self.at_end() or self.inp[self.pos] in _DATA_CHARS:
                 break
-            self.pos += _mblen(self.inp[self.pos])
+            self.pos += utf8_char_length(self.inp[self.pos])
 
     def numpart(self, key: str) -> None:
         """NUM_numpart_from_char: at a digit or decimal-point position, read a
@@ -332,7 +320,7 @@ class _Reader:
             key = node.key
             if key is None:
                 # a literal template character skips one input character, matching or not
-                self.pos += _mblen(inp[self.pos])
+                self.pos += utf8_char_length(inp[self.pos])
                 continue
             if key in ("9", "0", ".", "D"):
                 self.numpart(key)

@@ -684,3 +684,16 @@ def parse_array(s: str, elem_in: Callable[[str], Any], typename: str = "") -> li
     if result and isinstance(result[0], list) and not result[0]:
         return []
     return result
+
+
+def utf8_char_length(first_byte: int) -> int:
+    """PostgreSQL's pg_utf_mblen: how many bytes the UTF-8 sequence starting with this byte claims."""
+    if first_byte < 0x80:
+        return 1
+    if first_byte & 0xE0 == 0xC0:
+        return 2
+    if first_byte & 0xF0 == 0xE0:
+        return 3
+    if first_byte & 0xF8 == 0xF0:
+        return 4
+    return 1
