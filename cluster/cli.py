@@ -36,6 +36,7 @@ import argparse
 import errno
 import importlib.metadata
 import ipaddress
+import json
 import logging
 import os
 import signal
@@ -47,7 +48,8 @@ from pathlib import Path
 
 import trio
 
-from cluster import heap, stallwatch
+from cluster import heap, launcher, node, probe, stallwatch
+from cluster.config import ROLE_KINDS, ClusterSpec, ConfigInvalid
 from cluster.dirlock import DirectoryInUse
 from cluster.embedded import ClusterConfig, EmbeddedCluster, LayoutMismatch
 from cluster.topology import RangeMap, Topology, default_splits
@@ -130,7 +132,60 @@ def _parser() -> argparse.ArgumentParser:
         "--dynamodb-test-hooks", action="store_true",
         help="TESTS ONLY: serve /_dsql/test/replicas/<n>/pause|resume on the DynamoDB port",
     )  # fmt: skip
+    _add_cluster_commands(sub)
     return parser
+
+
+def _add_cluster_commands(sub: argparse._SubParsersAction) -> None:
+    node = sub.add_parser("node", help="run one role of a cluster (as `dsql cluster up` does)",
+                          formatter_class=_HelpWithDefaults,
+                          description="Run one role of a cluster described by a cluster.toml in this process.")
+    node.add_argument("--config", required=True, help="the cluster's cluster.toml (or its directory)")
+    node.add_argument("--role", required=True, choices=ROLE_KINDS, help="which role")
+    node.add_argument("--id", type=int, required=True, help="which one of that role (0-based)")
+    node.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+
+    cluster = sub.add_parser("cluster", help="a local cluster: every role its own process",
+                             description="Start, inspect and break a cluster of dsql processes on this "
+                             "machine (on network-namespace hosts with --hosts).")
+    commands = cluster.add_subparsers(dest="cluster_command", required=True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        parser = commands.add_parser(name, help=help_text, description=help_text, formatter_class=_HelpWithDefaults)
+        parser.add_argument("--dir", required=True, help="the cluster's directory (cluster.toml, logs/, run/, data/)")
+        parser.add_argument("--log-level", default="WARNING", help=argparse.SUPPRESS)
+        return parser
+
+    up = command("up", "start a cluster (a new one, or the one described in DIR again) and supervise it")
+    up.add_argument("--qps", type=int, default=2, help="query processor processes (they share the ports)")
+    up.add_argument("--storage-nodes", type=int, default=3, help="storage node processes")
+    up.add_argument("--replicas", type=int, default=None,
+                    help="replicas of each shard (every storage node holds every shard for now: "
+                    "must equal --storage-nodes)")
+    up.add_argument("--journal-replicas", type=int, default=3, help="replicas of each journal (odd)")
+    up.add_argument("--journals", type=int, default=1, help="Multi-Paxos journals")
+    up.add_argument("--adjudicators", type=int, default=2, help="adjudicator processes (key ranges spread over them)")
+    up.add_argument("--hosts", type=int, default=0, help="network-namespace hosts to spread the roles over (0: this machine)")
+    up.add_argument("--port", type=int, default=5432, help="PostgreSQL port of every QP (0: a free one)")
+    up.add_argument("--dynamodb-port", type=int, default=8000, help="DynamoDB port of every QP (0: off)")
+    up.add_argument("--clock-error-ns", type=int, default=0, help="clock error bound (ClockBound-style)")
+    up.add_argument("--detach", action="store_true", help="return once every endpoint answers; the cluster runs on")
+    command("down", "stop every process of the cluster (its data stays in DIR)")
+    command("status", "every role: host, pid, state, journal leader, replica lag").add_argument(
+        "--json", action="store_true", help="print JSON instead of a table")
+    command("supervise", argparse.SUPPRESS)
+    for name, text in (("kill", "kill -9 a role's process (it stays down until restart)"),
+                       ("pause", "stop a role's process (SIGSTOP): it holds its sockets but answers nothing"),
+                       ("resume", "continue a paused role (SIGCONT)"),
+                       ("restart", "start a role again (killing it first if it runs) and wait until it serves")):
+        command(name, text).add_argument("role", help="qp-0, adjudicator-1, journal-2, storage-0, journal-leader ...")
+    part = command("partition", "cut HOSTS off from the others (or from --from HOSTS): needs --hosts")
+    part.add_argument("hosts", nargs="+", help="hosts as h0/h1/..., or a role on the host (qp-0, journal-leader)")
+    part.add_argument("--from", dest="from_hosts", nargs="+", default=None, help="cut off only from these")
+    command("heal", "remove every partition and delay")
+    delay = command("delay", "delay every packet a host sends by MS milliseconds (tc netem; 0 removes it)")
+    delay.add_argument("host", help="h0/h1/... or a role on the host")
+    delay.add_argument("ms", type=float)
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -379,9 +434,50 @@ async def _serve_dynamodb(cluster: EmbeddedCluster, args: argparse.Namespace, *,
         task_status.started(port)
 
 
+def _cluster_command(args: argparse.Namespace) -> int:
+    what = args.cluster_command
+    try:
+        if what == "up":
+            if args.replicas is not None and args.replicas != args.storage_nodes:
+                raise launcher.LauncherError(
+                    "--replicas: every storage node holds every shard in this version, "
+                    "so the replica count is --storage-nodes"
+                )
+            shape = launcher.Shape(
+                qps=args.qps, storage_nodes=args.storage_nodes, journal_replicas=args.journal_replicas,
+                journals=args.journals, adjudicators=args.adjudicators, hosts=args.hosts, port=args.port,
+                dynamodb_port=args.dynamodb_port, clock_error_ns=args.clock_error_ns,
+            )  # fmt: skip
+            return launcher.up(args.dir, shape, detach=args.detach)
+        if what == "status":
+            spec = ClusterSpec.load(args.dir)
+            rows = probe.status(spec)
+            print(json.dumps(rows, indent=2) if args.json else probe.render(spec, rows), end="" if not args.json else "\n")
+            return 0
+        if what in ("kill", "pause", "resume", "restart"):
+            return getattr(launcher, what)(args.dir, args.role)
+        if what == "partition":
+            return launcher.partition(args.dir, args.hosts, args.from_hosts)
+        if what == "delay":
+            return launcher.delay(args.dir, args.host, args.ms)
+        return getattr(launcher, what)(args.dir)
+    except (launcher.LauncherError, ConfigInvalid, DirectoryInUse) as exc:
+        print(f"dsql cluster: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "node":
+        try:
+            node.run(args.config, args.role, args.id)
+        except (ConfigInvalid, DirectoryInUse) as exc:
+            print(f"dsql node: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    if args.command == "cluster":
+        return _cluster_command(args)
     if args.command == "serve":
         try:
             trio.run(serve, args)

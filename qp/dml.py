@@ -47,12 +47,31 @@ KEY_BYTES_MAX = 1024  # DSQL: primary and secondary index keys are at most 1 KiB
 ROW_BYTES_MAX = 2 * 1024 * 1024
 
 _rowid_counter = itertools.count()
-_EPOCH_2020_US = 1_577_836_800_000_000
+_EPOCH_2020_MS = 1_577_836_800_000
+# Hidden row ids are unique across query processors: milliseconds since 2020
+# (38 bits until 2028, 41 bits for 70 years), the QP's index (8 bits) and a
+# counter (14 bits: 16,384 rows per millisecond per QP, far above what one
+# process inserts), 63 bits in all. Two QPs never share an index, and one QP's
+# ids only grow (the counter's wrap lands in a later millisecond).
+_ROWID_COUNTER_BITS = 14
+_ROWID_QP_BITS = 8
+_rowid_qp = 0
+
+
+def set_rowid_qp(index: int) -> None:
+    """The index of the query processor this process runs (qp.server.QueryProcessor sets it)."""
+    global _rowid_qp
+    assert 0 <= index < 1 << _ROWID_QP_BITS, index
+    _rowid_qp = index
 
 
 def new_rowid() -> int:
-    """A unique hidden row id: microseconds since 2020 and a counter (fits in 63 bits)."""
-    return ((time.time_ns() // 1000 - _EPOCH_2020_US) << 12) | (next(_rowid_counter) & 0xFFF)
+    """A unique hidden row id (see above)."""
+    ms = time.time_ns() // 1_000_000 - _EPOCH_2020_MS
+    return (
+        (((ms << _ROWID_QP_BITS) | _rowid_qp) << _ROWID_COUNTER_BITS)
+        | (next(_rowid_counter) & ((1 << _ROWID_COUNTER_BITS) - 1))
+    )
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from cluster.clock import Clock
@@ -18,6 +19,7 @@ from cluster.topology import Topology
 from cluster.transport import InProcessTransport
 from qp import api, roles
 from qp.catalog import NEXT_OID_KEY, RELATION_PREFIX, VERSION_KEY, CatalogSnapshot
+from qp.dml import set_rowid_qp
 from qp.errors import SqlError
 from storage import keys
 from storage.client import StorageClient
@@ -26,10 +28,20 @@ log = logging.getLogger(__name__)
 
 CATALOG_SNAPSHOTS_KEPT = 8
 SESSIONS_MAX = 10_000  # DSQL's per-cluster connection limit
+# A backend PID names its query processor: pid = qp index << PID_QP_SHIFT | n,
+# so a CancelRequest that lands on another QP (they share one port with
+# SO_REUSEPORT) is forwarded to the one whose session it names. PIDs stay
+# positive int32s, as clients expect, for up to 256 QPs.
+PID_QP_SHIFT = 22
+PID_FIRST = 1000
+QP_INDEX_MAX = 255
 
 
 class QueryProcessor:
-    def __init__(self, clock: Clock, topology: Topology, transport: InProcessTransport) -> None:
+    def __init__(self, clock: Clock, topology: Topology, transport: InProcessTransport, *, index: int = 0) -> None:
+        assert 0 <= index <= QP_INDEX_MAX, index
+        self.index = index
+        set_rowid_qp(index)
         self.clock = clock
         self.topology = topology
         self.transport = transport
@@ -37,7 +49,9 @@ class QueryProcessor:
         self._catalogs: dict[int, CatalogSnapshot] = {}
         self.latest_catalog: CatalogSnapshot | None = None
         self.sessions: dict[int, Any] = {}
-        self._pids = itertools.count(1000)
+        self._pids = itertools.count(PID_FIRST)
+        # Set by a QP process that has peers: forwards a cancel meant for another QP.
+        self.forward_cancel: Callable[[int, int, int], None] | None = None
 
     # -- SessionFactory ----------------------------------------------------------
 
@@ -50,7 +64,7 @@ class QueryProcessor:
         if database != "postgres":
             raise SqlError("3D000", f'database "{database}" does not exist', severity="FATAL")
         await self._check_connection_limit(startup.get("user", ""))
-        session = Session(self, next(self._pids), secrets.randbits(31), startup)
+        session = Session(self, self._next_pid(), secrets.randbits(31), startup)
         session.activity.client = client
         self.sessions[session.process_id] = session
         return session
@@ -87,7 +101,19 @@ class QueryProcessor:
                 if exc.sqlstate != "40001":
                     raise
 
+    def _next_pid(self) -> int:
+        n = next(self._pids)
+        if n >= 1 << PID_QP_SHIFT:  # after four million sessions, start again
+            self._pids = itertools.count(PID_FIRST + 1)
+            n = PID_FIRST
+        return self.index << PID_QP_SHIFT | n
+
     def cancel(self, process_id: int, secret_key: int) -> None:
+        owner = process_id >> PID_QP_SHIFT
+        if owner != self.index:
+            if self.forward_cancel is not None:
+                self.forward_cancel(owner, process_id, secret_key)
+            return
         session = self.sessions.get(process_id)
         if session is not None and session.secret_key == secret_key:
             session.cancel()

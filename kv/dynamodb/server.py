@@ -28,11 +28,16 @@ HEADER_BYTES_MAX = 64 * 1024
 
 
 async def serve(
-    app: DynamoDBApp, host: str, port: int, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+    app: DynamoDBApp, host: str, port: int, *, fd: int | None = None,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve `app` on host:port (0: any free port); reports the bound port through `task_status`."""
+    """Serve `app` on host:port (0: any free port); reports the bound port through `task_status`.
+
+    With `fd`, serve on that listening socket instead (hypercorn takes it
+    over): a query processor of a cluster binds the port with SO_REUSEPORT
+    itself, so that every QP on a host shares it."""
     config = Config()
-    config.bind = [f"{host}:{port}"]
+    config.bind = [f"fd://{fd}"] if fd is not None else [f"{host}:{port}"]
     config.include_server_header = False  # DynamoDB-compatible endpoints send none
     config.accesslog = None
     config.keep_alive_timeout = KEEP_ALIVE_S

@@ -36,6 +36,12 @@ CONNECTION_ERRORS = (
     asyncpg.exceptions.CannotConnectNowError,
 )
 UNCERTAIN_MAX = 20  # subsets of more uncertain transfers than this are too many to enumerate
+# With `tolerate_faults` (a cluster whose parts are killed and restarted under
+# the workload), these errors mean "try again": a part was unreachable. Only
+# 08007 (and a connection lost during COMMIT) leave a transfer's fate unknown.
+RETRYABLE_STATES = {"XX000", "57P01", "08006", "08001", "08000", "53300", "40P01"}
+RECONNECT_TRIES = 200
+RECONNECT_PAUSE_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -56,13 +62,14 @@ class BankRun:
     skipped_insufficient: int = 0
     reads: int = 0
     connection_losses: int = 0
+    unavailable: int = 0  # errors that said a part was unreachable (tolerate_faults)
     violations: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"{self.commits} transfers committed, {self.conflicts} conflicts (40001) retried, "
             f"{self.reads} consistent reads, {len(self.uncertain)} commits without an answer, "
-            f"{self.connection_losses} connections lost"
+            f"{self.connection_losses} connections lost, {self.unavailable} unavailable errors"
         )
 
 
@@ -95,11 +102,24 @@ async def _rollback_quietly(conn: asyncpg.Connection) -> None:
         pass
 
 
+async def connect(dsn: str, *, tolerate_faults: bool = False) -> asyncpg.Connection:
+    """A connection; with `tolerate_faults`, retried while the cluster's parts restart."""
+    for attempt in range(RECONNECT_TRIES if tolerate_faults else 1):
+        try:
+            return await asyncpg.connect(dsn, command_timeout=COMMAND_TIMEOUT_S)
+        except (*CONNECTION_ERRORS, asyncpg.PostgresError):
+            if not tolerate_faults or attempt == RECONNECT_TRIES - 1:
+                raise
+            await asyncio.sleep(RECONNECT_PAUSE_S)
+    raise AssertionError("unreachable")
+
+
 async def transfer_worker(
-    dsn: str, table: str, seed: int, stop: asyncio.Event, run: BankRun, *, expect_crash: bool
+    dsn: str, table: str, seed: int, stop: asyncio.Event, run: BankRun, *, expect_crash: bool,
+    tolerate_faults: bool = False,
 ) -> None:
     rng = random.Random(seed)
-    conn = await asyncpg.connect(dsn, command_timeout=COMMAND_TIMEOUT_S)
+    conn = await connect(dsn, tolerate_faults=tolerate_faults)
     try:
         while not stop.is_set():
             source, target = rng.sample(range(ACCOUNTS), 2)
@@ -141,10 +161,29 @@ async def transfer_worker(
                     run.connection_losses += 1
                     if committing and transfer is not None:
                         run.uncertain.append(transfer)
+                    if tolerate_faults:
+                        conn.terminate()
+                        conn = await connect(dsn, tolerate_faults=True)
+                        break  # a new transfer: this one is done or uncertain
                     if not expect_crash:
                         run.violations.append(f"transfer worker lost its connection: {exc!r}")
                     return
                 except asyncpg.PostgresError as exc:
+                    state = getattr(exc, "sqlstate", "")
+                    if tolerate_faults and committing and transfer is not None and (
+                        state == "08007" or state in RETRYABLE_STATES
+                    ):
+                        # Its fate is unknown (08007), or the error may have come after the
+                        # commit point: count it as uncertain, which the final check allows.
+                        run.uncertain.append(transfer)
+                        run.unavailable += 1
+                        conn = await _recover(conn, dsn)
+                        break
+                    if tolerate_faults and state in RETRYABLE_STATES and not committing:
+                        run.unavailable += 1
+                        conn = await _recover(conn, dsn)
+                        await asyncio.sleep(RECONNECT_PAUSE_S)
+                        continue
                     run.violations.append(f"transfer failed with an unexpected error: {exc!r}")
                     return
     finally:
@@ -152,12 +191,23 @@ async def transfer_worker(
             conn.terminate()
 
 
+async def _recover(conn: asyncpg.Connection, dsn: str) -> asyncpg.Connection:
+    """After an error: the same connection rolled back, or a new one if it is gone."""
+    try:
+        await _rollback_quietly(conn)
+        return conn
+    except CONNECTION_ERRORS:
+        conn.terminate()
+        return await connect(dsn, tolerate_faults=True)
+
+
 async def checking_reader(
-    dsn: str, table: str, stop: asyncio.Event, run: BankRun, *, expect_crash: bool
+    dsn: str, table: str, stop: asyncio.Event, run: BankRun, *, expect_crash: bool,
+    tolerate_faults: bool = False,
 ) -> None:
     """Sums all balances, alone and inside read-only transactions; the total must never move."""
     expected = ACCOUNTS * INITIAL_BALANCE
-    conn = await asyncpg.connect(dsn, command_timeout=COMMAND_TIMEOUT_S)
+    conn = await connect(dsn, tolerate_faults=tolerate_faults)
     try:
         while not stop.is_set():
             try:
@@ -168,10 +218,19 @@ async def checking_reader(
                 await conn.execute("COMMIT")
             except CONNECTION_ERRORS as exc:
                 run.connection_losses += 1
+                if tolerate_faults:
+                    conn.terminate()
+                    conn = await connect(dsn, tolerate_faults=True)
+                    continue
                 if not expect_crash:
                     run.violations.append(f"reader lost its connection: {exc!r}")
                 return
             except asyncpg.PostgresError as exc:
+                if tolerate_faults and getattr(exc, "sqlstate", "") in RETRYABLE_STATES:
+                    run.unavailable += 1
+                    conn = await _recover(conn, dsn)
+                    await asyncio.sleep(RECONNECT_PAUSE_S)
+                    continue
                 run.violations.append(f"a read-only transaction failed: {exc!r}")
                 return
             run.reads += 1
@@ -190,19 +249,31 @@ async def checking_reader(
 async def run_workload(
     dsn: str, table: str, *, workers: int, seconds: float, seed: int,
     crash_after_s: float | None = None, crash: Callable[[], object] | None = None,
+    faults: Callable[[], object] | None = None,
 ) -> BankRun:  # fmt: skip
-    """Run the transfers and the reader for ``seconds``, optionally calling ``crash`` part-way."""
+    """Run the transfers and the reader for ``seconds``, optionally calling ``crash`` part-way.
+
+    With ``faults`` (a blocking function, run in a thread from the start), the
+    workers ride through parts of a cluster being killed and restarted: they
+    reconnect and retry, and the run lasts until both ``seconds`` have passed
+    and ``faults`` has returned."""
     run = BankRun()
     stop = asyncio.Event()
     expect_crash = crash is not None
+    tolerate = faults is not None
     tasks = [
         asyncio.create_task(
-            transfer_worker(dsn, table, seed * 1000 + n, stop, run, expect_crash=expect_crash)
+            transfer_worker(dsn, table, seed * 1000 + n, stop, run, expect_crash=expect_crash,
+                            tolerate_faults=tolerate)
         )
         for n in range(workers)
     ]
-    tasks.append(asyncio.create_task(checking_reader(dsn, table, stop, run, expect_crash=expect_crash)))
-    if crash is not None and crash_after_s is not None:
+    tasks.append(asyncio.create_task(
+        checking_reader(dsn, table, stop, run, expect_crash=expect_crash, tolerate_faults=tolerate)
+    ))  # fmt: skip
+    if faults is not None:
+        await asyncio.gather(asyncio.to_thread(faults), asyncio.sleep(seconds))
+    elif crash is not None and crash_after_s is not None:
         await asyncio.sleep(crash_after_s)
         await asyncio.get_running_loop().run_in_executor(None, crash)
         await asyncio.sleep(max(0.0, seconds - crash_after_s))

@@ -1,0 +1,463 @@
+"""A local cluster: start, supervise, inspect and break every role's process.
+
+`dsql cluster up --dir D` writes `D/cluster.toml` (`cluster.config`) and runs
+a supervisor that starts one `dsql node` process per role, logs in
+`D/logs/ROLE.log`, and restarts a process that dies on its own. Everything
+the other commands need is in files under `D/run/`, so `dsql cluster kill`
+(or `status`, `restart`, ...) run from another shell act on the same cluster:
+
+    ROLE.want     what the operator wants: up | down | paused
+    ROLE.pid      the PID of the role's current process (written by the supervisor)
+    ROLE.ready    the PID of a process that serves (written by the node itself)
+    ROLE.restarts how many times the supervisor started it after the first
+    supervisor.pid, stop
+
+Only the supervisor starts processes; the other commands change `want` and
+signal processes. `kill` writes `down` first and then sends SIGKILL, so the
+supervisor never undoes it; `restart` kills the current process if any and
+writes `up`, and the supervisor starts a new one; `pause`/`resume` send
+SIGSTOP/SIGCONT. `down` asks the supervisor to stop everything (SIGTERM, then
+SIGKILL after a grace period) and waits for it.
+
+With `--hosts N` the roles are spread over N network namespaces joined by a
+bridge (`cluster.hosts`), each with its own address, so `partition`, `heal`
+and `delay` cut and slow real links. Without hosts those are refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+from cluster import probe
+from cluster.config import ClusterSpec, ConfigInvalid, HostSpec, RoleSpec, plan
+from cluster.runfiles import (
+    alive,
+    is_ready,
+    pid_of,
+    read_int,
+    run_path,
+    set_want,
+    supervisor_pid,
+    want_of,
+    write,
+)
+
+POLL_S = 0.1
+# A process that dies this soon after it started is restarted only after a pause.
+CRASH_LOOP_S = 2.0
+RESTART_PAUSE_S = 1.0
+STOP_GRACE_S = 15.0
+READY_TIMEOUT_S = 90.0
+
+
+class LauncherError(Exception):
+    """A command that cannot be carried out; printed as one line."""
+
+
+# -- planning ------------------------------------------------------------------
+
+
+@dataclass
+class Shape:
+    qps: int = 2
+    storage_nodes: int = 3
+    journal_replicas: int = 3
+    journals: int = 1
+    adjudicators: int = 2
+    hosts: int = 0
+    port: int = 5432
+    dynamodb_port: int = 8000
+    clock_error_ns: int = 0
+
+
+def _free_ports(host: str, count: int) -> list[int]:
+    """Ports free on `host` now (bound and released; taken soon after by the roles)."""
+    sockets, ports = [], []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((host, 0))
+            sockets.append(sock)
+            ports.append(sock.getsockname()[1])
+    finally:
+        for sock in sockets:
+            sock.close()
+    return ports
+
+
+def make_spec(directory: str, shape: Shape) -> ClusterSpec:
+    """A new cluster's spec (hosts made when `shape.hosts`), saved as D/cluster.toml."""
+    name = uuid.uuid4().hex[:6]
+    os.makedirs(directory, exist_ok=True)
+    role_count = shape.qps + shape.storage_nodes + shape.journals * shape.journal_replicas + shape.adjudicators
+    if shape.hosts:
+        from cluster import hosts as host_network
+
+        reason = host_network.available()
+        if reason is not None:
+            raise LauncherError(f"--hosts needs network namespaces: {reason}")
+        network = host_network.HostNetwork.create(name, shape.hosts, os.path.join(directory, "run"))
+        hosts = [HostSpec(f"h{i}", network.address(i), network.namespace(i)) for i in range(shape.hosts)]
+        rpc_ports = [7100 + i for i in range(role_count)]  # every host has its own address
+        port = shape.port or 5432
+    else:
+        hosts = [HostSpec("h0", "127.0.0.1")]
+        rpc_ports = _free_ports("127.0.0.1", role_count)
+        port = shape.port or _free_ports("127.0.0.1", 1)[0]
+    dynamodb_port = shape.dynamodb_port  # 0: off
+    spec = plan(
+        name=name, directory=directory, hosts=hosts, qps=shape.qps, adjudicators=shape.adjudicators,
+        storage_nodes=shape.storage_nodes, journals=shape.journals, journal_replicas=shape.journal_replicas,
+        port=port, dynamodb_port=dynamodb_port, rpc_ports=rpc_ports, clock_error_ns=shape.clock_error_ns,
+    )  # fmt: skip
+    spec.save()
+    return spec
+
+
+# -- the supervisor --------------------------------------------------------------
+
+
+def node_command(spec: ClusterSpec, role: RoleSpec) -> list[str]:
+    argv = [sys.executable, "-m", "cluster.cli", "node", "--config", os.path.join(spec.dir, "cluster.toml"),
+            "--role", role.kind, "--id", str(role.id)]  # fmt: skip
+    namespace = spec.host_of(role).namespace
+    return ["ip", "netns", "exec", namespace, *argv] if namespace else argv
+
+
+class Supervisor:
+    """Starts every wanted role and restarts the ones that die, until told to stop."""
+
+    def __init__(self, spec: ClusterSpec, *, announce: bool = False) -> None:
+        self.spec = spec
+        self.announce = announce
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.started_at: dict[str, float] = {}
+        self.restart_after: dict[str, float] = {}
+
+    def run(self) -> None:
+        spec = self.spec
+        os.makedirs(spec.run_dir(), exist_ok=True)
+        os.makedirs(os.path.join(spec.dir, "logs"), exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(run_path(spec, "stop"))
+        write(run_path(spec, "supervisor.pid"), str(os.getpid()))
+        stopping = False
+
+        def on_signal(signum: int, frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        announced = not self.announce
+        try:
+            while not stopping and not os.path.exists(run_path(spec, "stop")):
+                self.tick()
+                if not announced and all(is_ready(spec, r) for r in spec.roles):
+                    print(endpoints_text(spec), flush=True)
+                    announced = True
+                time.sleep(POLL_S)
+        finally:
+            self.stop_all()
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(run_path(spec, "supervisor.pid"))
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        for role in self.spec.roles:
+            process = self.processes.get(role.name)
+            running = process is not None and process.poll() is None
+            if running or want_of(self.spec, role) == "down":
+                continue
+            if process is not None and role.name not in self.restart_after:
+                lived = now - self.started_at.get(role.name, 0.0)
+                self.restart_after[role.name] = now + (RESTART_PAUSE_S if lived < CRASH_LOOP_S else 0.0)
+                _log_line(self.spec, role, f"exited with status {process.returncode}")
+            if now < self.restart_after.get(role.name, 0.0):
+                continue
+            self.restart_after.pop(role.name, None)
+            if process is not None:
+                count = (read_int(run_path(self.spec, f"{role.name}.restarts")) or 0) + 1
+                write(run_path(self.spec, f"{role.name}.restarts"), str(count))
+            self.start(role)
+
+    def start(self, role: RoleSpec) -> None:
+        spec = self.spec
+        with open(spec.log_path(role), "ab") as log:
+            process = subprocess.Popen(
+                node_command(spec, role), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, cwd=spec.dir,
+            )  # fmt: skip
+        self.processes[role.name] = process
+        self.started_at[role.name] = time.monotonic()
+        write(run_path(spec, f"{role.name}.pid"), str(process.pid))
+        if want_of(spec, role) == "paused":
+            set_want(spec, role, "up")
+
+    def stop_all(self) -> None:
+        live = {name: p for name, p in self.processes.items() if p.poll() is None}
+        for process in live.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGCONT)
+                process.terminate()
+        deadline = time.monotonic() + STOP_GRACE_S
+        for process in live.values():
+            try:
+                process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for role in self.spec.roles:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(run_path(self.spec, f"{role.name}.ready"))
+
+
+def _log_line(spec: ClusterSpec, role: RoleSpec, text: str) -> None:
+    with open(spec.log_path(role), "a") as log:
+        log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} supervisor: {role.name} {text}\n")
+
+
+def endpoints_text(spec: ClusterSpec) -> str:
+    qps = spec.of_kind("qp")
+    hosts = sorted({spec.host_of(r).address for r in qps})
+    lines = [f"dsql cluster {spec.name} ready in {spec.dir}: {len(spec.roles)} processes"]
+    for address in hosts:
+        lines.append(f"    psql -h {address} -p {spec.port} -U postgres -d postgres")
+        if spec.dynamodb_port:
+            lines.append(f"    DynamoDB endpoint http://{address}:{spec.dynamodb_port}")
+    lines.append(f"    dsql cluster status --dir {spec.dir}")
+    return "\n".join(lines)
+
+
+# -- commands --------------------------------------------------------------------
+
+
+def up(directory: str, shape: Shape, *, detach: bool) -> int:
+    directory = os.path.abspath(directory)
+    config_path = os.path.join(directory, "cluster.toml")
+    if os.path.exists(config_path):
+        spec = ClusterSpec.load(config_path)
+        if supervisor_pid(spec) is not None:
+            raise LauncherError(f"a cluster is already running in {directory} (dsql cluster down --dir {directory})")
+        print(f"dsql cluster: starting the cluster described in {config_path} again (its shape flags are ignored)")
+    else:
+        spec = make_spec(directory, shape)
+    for role in spec.roles:
+        if want_of(spec, role) == "paused":
+            set_want(spec, role, "up")
+    if not detach:
+        Supervisor(spec, announce=True).run()
+        print("dsql cluster: stopped", flush=True)
+        return 0
+    os.makedirs(os.path.join(spec.dir, "logs"), exist_ok=True)
+    with open(os.path.join(spec.dir, "logs", "supervisor.log"), "ab") as log:
+        subprocess.Popen(
+            [sys.executable, "-m", "cluster.cli", "cluster", "supervise", "--dir", spec.dir],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_ready(spec, spec.roles, READY_TIMEOUT_S)
+    except LauncherError:
+        down(directory)
+        raise
+    print(endpoints_text(spec), flush=True)
+    return 0
+
+
+def wait_ready(spec: ClusterSpec, roles: list[RoleSpec], timeout_s: float, *, not_pid: dict[str, int] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        waiting = [r for r in roles if not is_ready(spec, r) or (not_pid and pid_of(spec, r) == not_pid.get(r.name))]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            details = []
+            for role in waiting:
+                tail = _tail(spec.log_path(role), 3)
+                details.append(f"{role.name}: " + (" | ".join(tail) if tail else "no output"))
+            raise LauncherError(f"not ready after {timeout_s:.0f} s: " + "; ".join(details))
+        time.sleep(POLL_S)
+
+
+def _tail(path: str, count: int) -> list[str]:
+    try:
+        with open(path, errors="replace") as f:
+            return [line.rstrip() for line in f.readlines()[-count:]]
+    except FileNotFoundError:
+        return []
+
+
+def supervise(directory: str) -> int:
+    Supervisor(ClusterSpec.load(directory)).run()
+    return 0
+
+
+def down(directory: str) -> int:
+    spec = ClusterSpec.load(directory)
+    pid = supervisor_pid(spec)
+    if pid is not None:
+        write(run_path(spec, "stop"), "")
+        deadline = time.monotonic() + STOP_GRACE_S + 10
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+    # Whatever is left (the supervisor was killed): stop it directly.
+    for role in spec.roles:
+        role_pid = pid_of(spec, role)
+        if alive(role_pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(role_pid, signal.SIGCONT)
+                os.kill(role_pid, signal.SIGKILL)
+    if any(h.namespace for h in spec.hosts):
+        from cluster import hosts as host_network
+
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            host_network.HostNetwork.load(spec.run_dir()).destroy()
+    print(f"dsql cluster: {spec.name} in {spec.dir} is down", flush=True)
+    return 0
+
+
+def resolve_role(spec: ClusterSpec, name: str) -> RoleSpec:
+    if name == "journal-leader":
+        leader = probe.journal_leader(spec)
+        if leader is None:
+            raise LauncherError("no journal replica says it leads now")
+        return leader
+    try:
+        return spec.role(name)
+    except ConfigInvalid as exc:
+        raise LauncherError(str(exc)) from None
+
+
+def kill(directory: str, name: str) -> int:
+    spec = ClusterSpec.load(directory)
+    role = resolve_role(spec, name)
+    set_want(spec, role, "down")
+    pid = pid_of(spec, role)
+    if alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    print(f"dsql cluster: killed {role.name} (pid {pid})", flush=True)
+    return 0
+
+
+def restart(directory: str, name: str, *, wait: bool = True) -> int:
+    spec = ClusterSpec.load(directory)
+    role = resolve_role(spec, name)
+    if supervisor_pid(spec) is None:
+        raise LauncherError(f"no supervisor runs in {spec.dir}: start the cluster with `dsql cluster up`")
+    old = pid_of(spec, role)
+    if alive(old):
+        set_want(spec, role, "down")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(old, signal.SIGCONT)
+            os.kill(old, signal.SIGKILL)
+        while alive(old):
+            time.sleep(0.02)
+    set_want(spec, role, "up")
+    if wait:
+        wait_ready(spec, [role], READY_TIMEOUT_S, not_pid={role.name: old} if old else None)
+    print(f"dsql cluster: restarted {role.name} (pid {pid_of(spec, role)})", flush=True)
+    return 0
+
+
+def pause(directory: str, name: str) -> int:
+    return _signal(directory, name, signal.SIGSTOP, "paused")
+
+
+def resume(directory: str, name: str) -> int:
+    return _signal(directory, name, signal.SIGCONT, "up")
+
+
+def _signal(directory: str, name: str, signum: int, want: str) -> int:
+    spec = ClusterSpec.load(directory)
+    role = resolve_role(spec, name)
+    pid = pid_of(spec, role)
+    if not alive(pid):
+        raise LauncherError(f"{role.name} is not running")
+    set_want(spec, role, want)
+    os.kill(pid, signum)
+    print(f"dsql cluster: {want} {role.name} (pid {pid})", flush=True)
+    return 0
+
+
+def _network(spec: ClusterSpec):
+    if not any(h.namespace for h in spec.hosts):
+        raise LauncherError(
+            "this cluster runs on one host; partitions and delays need hosts "
+            "(start it with `dsql cluster up --hosts 3`)"
+        )
+    from cluster import hosts as host_network
+
+    return host_network.HostNetwork.load(spec.run_dir())
+
+
+def host_index(spec: ClusterSpec, name: str) -> int:
+    """A host named as h1, 1, or by a role on it (qp-0, journal-leader)."""
+    for i, host in enumerate(spec.hosts):
+        if name in (host.name, str(i), host.address):
+            return i
+    return resolve_role(spec, name).host
+
+
+def partition(directory: str, names: list[str], from_names: list[str] | None) -> int:
+    spec = ClusterSpec.load(directory)
+    network = _network(spec)
+    hosts = sorted({host_index(spec, n) for n in names})
+    others = sorted({host_index(spec, n) for n in from_names}) if from_names else None
+    network.isolate(hosts, others)
+    print(f"dsql cluster: partitioned {', '.join(spec.hosts[h].name for h in hosts)}", flush=True)
+    return 0
+
+
+def heal(directory: str) -> int:
+    spec = ClusterSpec.load(directory)
+    network = _network(spec)
+    network.heal()
+    for i in range(len(spec.hosts)):
+        network.clear_delay(i)
+    print("dsql cluster: healed", flush=True)
+    return 0
+
+
+def delay(directory: str, name: str, ms: float) -> int:
+    spec = ClusterSpec.load(directory)
+    network = _network(spec)
+    host = host_index(spec, name)
+    if ms <= 0:
+        network.clear_delay(host)
+    else:
+        network.delay(host, ms)
+    print(f"dsql cluster: {spec.hosts[host].name} delayed by {ms:g} ms", flush=True)
+    return 0
+
+
+def remove(directory: str) -> None:
+    """Delete a stopped cluster's directory (tests)."""
+    spec = ClusterSpec.load(directory)
+    if supervisor_pid(spec) is not None:
+        raise LauncherError("the cluster is running")
+    shutil.rmtree(spec.dir, ignore_errors=True)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
+def status_json(spec: ClusterSpec) -> str:
+    return json.dumps(probe.status(spec), indent=2)

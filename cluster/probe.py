@@ -1,0 +1,134 @@
+"""Asking a running cluster how it is: every role's status over its RPC endpoint.
+
+`dsql cluster status` and the tests use it. Each role is asked once, with a
+short deadline, in parallel; a role that does not answer (killed, paused,
+partitioned away) is reported as such rather than waited for.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import trio
+
+from cluster import runfiles
+from cluster.config import ClusterSpec, RoleSpec
+from cluster.tcp import TcpTransport
+
+STATUS_TIMEOUT_S = 1.5
+
+
+async def _ask_all(spec: ClusterSpec) -> dict[str, list[dict | None]]:
+    """role name -> the status of each logical address it serves (None: no answer)."""
+    transport = TcpTransport(spec.address_book())
+    answers: dict[str, list[dict | None]] = {}
+
+    async def ask(role: RoleSpec, address: str, slot: list, i: int) -> None:
+        with trio.move_on_after(STATUS_TIMEOUT_S):
+            try:
+                slot[i] = await transport.connect(address).call("status")
+            except Exception:  # noqa: BLE001 - any failure means "no answer" here
+                slot[i] = None
+
+    async with trio.open_nursery() as outer:
+        await outer.start(transport.run)
+        async with trio.open_nursery() as nursery:
+            for role in spec.roles:
+                addresses = spec.logical_addresses(role)
+                slot: list[dict | None] = [None] * len(addresses)
+                answers[role.name] = slot
+                for i, address in enumerate(addresses):
+                    nursery.start_soon(ask, role, address, slot, i)
+        outer.cancel_scope.cancel()
+    return answers
+
+
+def status(spec: ClusterSpec) -> list[dict[str, Any]]:
+    """One row per role: name, kind, host, pid, state, and what the role says of itself."""
+    answers = trio.run(_ask_all, spec)
+    now_ns = time.time_ns()
+    rows = []
+    for role in spec.roles:
+        replies = answers.get(role.name, [])
+        answered = [r for r in replies if r is not None]
+        row: dict[str, Any] = {
+            "name": role.name, "kind": role.kind, "host": spec.host_of(role).name,
+            "address": f"{spec.host_of(role).address}:{role.port}", "pid": runfiles.pid_of(spec, role),
+            "state": runfiles.state_of(spec, role), "answers": bool(answered) and len(answered) == len(replies),
+            "restarts": runfiles.restarts_of(spec, role),
+        }  # fmt: skip
+        if answered:
+            row.update(_detail(role, answered, now_ns))
+        rows.append(row)
+    return rows
+
+
+def _detail(role: RoleSpec, replies: list[dict], now_ns: int) -> dict[str, Any]:
+    if role.kind == "journal":
+        reply = replies[0]
+        return {
+            "journal_role": reply.get("role"), "ballot": reply.get("ballot"), "leader": reply.get("leader"),
+            "chosen_upto": reply.get("chosen_upto"),
+        }  # fmt: skip
+    if role.kind == "storage":
+        reply = replies[0]
+        watermark = reply.get("watermark", 0)
+        return {"watermark_lag_ms": max(0.0, (now_ns - watermark) / 1e6) if watermark else None,
+                "keys": reply.get("keys")}  # fmt: skip
+    if role.kind == "adjudicator":
+        return {
+            "ranges": [r.get("index") for r in replies], "commits": sum(r.get("commits", 0) for r in replies),
+            "conflicts": sum(r.get("conflicts", 0) for r in replies),
+        }  # fmt: skip
+    return {"sessions": replies[0].get("sessions")}
+
+
+def journal_leader(spec: ClusterSpec) -> RoleSpec | None:
+    """The journal replica that says it leads now (of journal 0), if any answers so."""
+    for row in status(spec):
+        if row["kind"] == "journal" and row.get("journal_role") == "leader":
+            role = spec.role(row["name"])
+            if spec.journal_of(role)[0] == 0:
+                return role
+    return None
+
+
+def render(spec: ClusterSpec, rows: list[dict[str, Any]]) -> str:
+    """The status as a table (rich), with the shard placement under it."""
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"dsql cluster {spec.name} ({spec.dir})")
+    for column in ("role", "host", "address", "pid", "state", "restarts", "detail"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["name"], row["host"], row["address"], str(row["pid"] or "-"), row["state"],
+            str(row["restarts"]), _detail_text(row),
+        )  # fmt: skip
+    out = StringIO()
+    console = Console(file=out, width=140, force_terminal=False)
+    console.print(table)
+    topo = spec.topology()
+    console.print(
+        f"shards: {len(topo.shard_ranges)} key ranges, each on every storage node "
+        f"({spec.storage_nodes} replicas: storage-0..{spec.storage_nodes - 1})"
+    )
+    return out.getvalue()
+
+
+def _detail_text(row: dict[str, Any]) -> str:
+    if not row["answers"]:
+        return "no answer"
+    kind = row["kind"]
+    if kind == "journal":
+        return f"{row['journal_role']} ballot {row['ballot']} chosen {row['chosen_upto']}"
+    if kind == "storage":
+        lag = row.get("watermark_lag_ms")
+        return f"watermark lag {lag:.0f} ms, {row['keys']} keys" if lag is not None else "no watermark yet"
+    if kind == "adjudicator":
+        return f"ranges {row['ranges']}, {row['commits']} commits, {row['conflicts']} conflicts"
+    return f"{row['sessions']} sessions"

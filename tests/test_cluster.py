@@ -1,0 +1,243 @@
+"""A cluster of processes: `dsql cluster up`, every role its own process, faults injected.
+
+Each test starts its own cluster with the real command (`dsql cluster up
+--detach`, free ports), talks to it with real clients, breaks it with the
+real commands (`dsql cluster kill|restart|pause|resume`), and stops it with
+`dsql cluster down`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import psycopg
+import pytest
+from support import report
+from support.bank import create_accounts, explain_final_state, read_balances, run_workload
+
+from cluster.config import ClusterSpec
+from cluster.runfiles import pid_of
+from qp.server import PID_QP_SHIFT
+
+pytestmark = pytest.mark.slow
+
+DSQL = [sys.executable, "-m", "cluster.cli"]
+
+
+def pid_owner(pid: int) -> int:
+    """The index of the QP that holds a backend PID."""
+    return pid >> PID_QP_SHIFT
+UP_TIMEOUT_S = 120
+
+
+class LocalCluster:
+    def __init__(self, directory: Path) -> None:
+        self.dir = str(directory)
+        self.spec: ClusterSpec | None = None
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        result = subprocess.run([*DSQL, "cluster", *args, "--dir", self.dir], capture_output=True, text=True,
+                                timeout=timeout)  # fmt: skip
+        if check and result.returncode != 0:
+            raise AssertionError(f"dsql cluster {' '.join(args)} failed ({result.returncode}): "
+                                 f"{result.stdout}\n{result.stderr}\n{self.logs()}")  # fmt: skip
+        return result
+
+    def up(self, *args: str) -> None:
+        self.cli("up", "--port", "0", "--dynamodb-port", "0", "--detach", *args, timeout=UP_TIMEOUT_S)
+        self.spec = ClusterSpec.load(self.dir)
+
+    @property
+    def dsn(self) -> str:
+        assert self.spec is not None
+        return f"postgresql://postgres@127.0.0.1:{self.spec.port}/postgres"
+
+    def logs(self, lines: int = 15) -> str:
+        out = []
+        log_dir = Path(self.dir, "logs")
+        for path in sorted(log_dir.glob("*.log")) if log_dir.exists() else []:
+            tail = path.read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {path.name}\n" + "\n".join(tail))
+        return "\n".join(out)
+
+
+@pytest.fixture
+def local_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    cluster = LocalCluster(tmp_path / "cluster")
+    try:
+        yield cluster
+    finally:
+        if Path(cluster.dir, "cluster.toml").exists():
+            cluster.cli("down", check=False)
+
+
+def test_cluster_up_serves_sql_from_every_qp_and_status_names_every_role(local_cluster: LocalCluster) -> None:
+    local_cluster.up()
+    spec = local_cluster.spec
+    assert spec is not None
+    # Every role is its own live process.
+    pids = {role.name: pid_of(spec, role) for role in spec.roles}
+    assert len(set(pids.values())) == len(spec.roles) == 10, pids
+    for name, pid in pids.items():
+        assert Path(f"/proc/{pid}").exists(), f"{name} (pid {pid}) is not running"
+
+    async def sessions() -> set[int]:
+        owners = set()
+        conns = [await asyncpg.connect(local_cluster.dsn) for _ in range(16)]
+        try:
+            await conns[0].execute("CREATE TABLE cl_t (id int PRIMARY KEY, v text)")
+            for i, conn in enumerate(conns):
+                await conn.execute("INSERT INTO cl_t VALUES ($1, $2)", i, f"row {i}")
+                owners.add(pid_owner(await conn.fetchval("SELECT pg_backend_pid()")))
+            # Every QP sees every other QP's commits at once (strong snapshot isolation).
+            for conn in conns:
+                assert await conn.fetchval("SELECT count(*) FROM cl_t") == len(conns)
+        finally:
+            for conn in conns:
+                await conn.close()
+        return owners
+
+    owners = asyncio.run(sessions())
+    # SO_REUSEPORT spread 16 connections over both QPs (a 2^-15 chance to miss one).
+    assert owners == {0, 1}, owners
+
+    status = local_cluster.cli("status").stdout
+    for role in spec.roles:
+        assert role.name in status
+    assert "leader" in status and "watermark lag" in status, status
+
+
+def test_a_cancel_request_reaches_the_qp_that_holds_the_session(local_cluster: LocalCluster) -> None:
+    """A CancelRequest arrives on a new connection, which SO_REUSEPORT may hand to the other QP."""
+    local_cluster.up()
+
+    # psycopg (sync) makes the cancel explicit: conn.cancel() sends the CancelRequest.
+    conns = [psycopg.connect(local_cluster.dsn, autocommit=True) for _ in range(8)]
+    try:
+        owners = {pid_owner(c.info.backend_pid) for c in conns}
+        assert owners == {0, 1}, f"8 connections all on one QP: {owners}"
+        errors: list[BaseException | None] = [None] * len(conns)
+
+        def sleep(i: int) -> None:
+            try:
+                conns[i].execute("SELECT pg_sleep(30)")
+            except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
+                errors[i] = exc
+
+        threads = [threading.Thread(target=sleep, args=(i,)) for i in range(len(conns))]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        started = time.monotonic()
+        for c in conns:
+            c.cancel()
+        for t in threads:
+            t.join(20)
+        assert all(not t.is_alive() for t in threads), "a pg_sleep was not cancelled"
+        assert time.monotonic() - started < 20
+        for exc in errors:
+            assert isinstance(exc, psycopg.errors.QueryCanceled), exc
+    finally:
+        for c in conns:
+            c.close()
+
+
+FAULT_ROLES = ("qp-0", "adjudicator-0", "journal-leader", "journal-follower", "storage-0")
+
+
+def _faults(cluster: LocalCluster, log: list[str]) -> None:
+    """kill -9 each role type in turn, let the workload run without it, restart it."""
+    assert cluster.spec is not None
+    for target in FAULT_ROLES:
+        time.sleep(2.0)
+        if target == "journal-follower":
+            rows = json.loads(cluster.cli("status", "--json").stdout)
+            target = next(r["name"] for r in rows if r["kind"] == "journal" and r.get("journal_role") == "follower")
+        killed = cluster.cli("kill", target).stdout.strip()
+        log.append(killed)
+        time.sleep(2.0)
+        name = killed.split()[3]
+        log.append(cluster.cli("restart", name).stdout.strip())
+
+
+def test_bank_on_a_cluster_survives_kill_9_of_each_role(local_cluster: LocalCluster) -> None:
+    local_cluster.up()
+    table = "cluster_bank"
+    seed = int(os.environ.get("DSQL_BANK_SEED", random.randrange(1 << 30)))
+    print(f"bank seed {seed}")
+    asyncio.run(create_accounts(local_cluster.dsn, table))
+    fault_log: list[str] = []
+    run = asyncio.run(run_workload(
+        local_cluster.dsn, table, workers=16, seconds=10, seed=seed,
+        faults=lambda: _faults(local_cluster, fault_log),
+    ))  # fmt: skip
+    report.add(f"cluster bank, kill -9 of {', '.join(FAULT_ROLES)}: {run.summary()}")
+    assert not run.violations, "\n".join(run.violations[:10]) + "\n" + local_cluster.logs()
+    assert run.commits > 0 and run.reads > 0, run.summary()
+    assert len(fault_log) == 2 * len(FAULT_ROLES), fault_log
+    final = asyncio.run(read_balances(local_cluster.dsn, table))
+    explained, how = explain_final_state(final, run)
+    report.add(f"cluster bank after the faults: {how}")
+    assert explained, how
+
+
+def test_cluster_down_stops_every_process_and_up_again_keeps_the_data(local_cluster: LocalCluster) -> None:
+    local_cluster.up()
+    spec = local_cluster.spec
+    assert spec is not None
+
+    async def write() -> None:
+        conn = await asyncpg.connect(local_cluster.dsn)
+        await conn.execute("CREATE TABLE cl_keep (id int PRIMARY KEY)")
+        await conn.execute("INSERT INTO cl_keep SELECT generate_series(1, 100)")
+        await conn.close()
+
+    asyncio.run(write())
+    pids = [pid_of(spec, role) for role in spec.roles]
+    local_cluster.cli("down")
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
+    # up again: the same cluster.toml, the same data
+    local_cluster.cli("up", "--detach", timeout=UP_TIMEOUT_S)
+
+    async def count() -> int:
+        conn = await asyncpg.connect(local_cluster.dsn)
+        try:
+            return await conn.fetchval("SELECT count(*) FROM cl_keep")
+        finally:
+            await conn.close()
+
+    assert asyncio.run(count()) == 100
+
+
+def test_cluster_commands_refuse_what_cannot_work(local_cluster: LocalCluster, tmp_path: Path) -> None:
+    missing = subprocess.run([*DSQL, "cluster", "status", "--dir", str(tmp_path / "nothing")],
+                             capture_output=True, text=True)  # fmt: skip
+    assert missing.returncode == 2 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
+    local_cluster.up()
+    again = local_cluster.cli("up", "--detach", check=False)
+    assert again.returncode == 2 and "already running" in again.stderr
+    unknown = local_cluster.cli("kill", "qp-7", check=False)
+    assert unknown.returncode == 2 and "no role 'qp-7'" in unknown.stderr
+    partition = local_cluster.cli("partition", "h0", check=False)
+    assert partition.returncode == 2 and "--hosts" in partition.stderr
+    # pause: the process holds its sockets but answers nothing; resume brings it back
+    local_cluster.cli("pause", "storage-1")
+    assert "paused" in local_cluster.cli("status").stdout
+    local_cluster.cli("resume", "storage-1")
+    spec = local_cluster.spec
+    assert spec is not None
+    pid = pid_of(spec, spec.role("storage-1"))
+    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    assert state != "T", "storage-1 is still stopped after resume"
+    assert "paused" not in local_cluster.cli("status").stdout
