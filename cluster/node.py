@@ -41,6 +41,7 @@ from journal.replica import JournalReplica
 from kv.dynamodb import DynamoDBApp, DynamoDBService
 from kv.dynamodb.server import serve as serve_http
 from pgwire.server import serve_listeners
+from qp.cluster_views import Member
 from qp.server import QueryProcessor
 from storage.node import StorageNode
 
@@ -150,7 +151,12 @@ class Node:
             await nursery.start(adjudicator.run)
 
     async def _start_qp(self, nursery: trio.Nursery) -> None:
-        qp = QueryProcessor(self.clock, self.topology, self.transport, index=self.role.id)
+        members = [
+            Member(role.name, role.kind, self.spec.host_of(role).name, address)
+            for role in self.spec.roles
+            for address in self.spec.logical_addresses(role)
+        ]
+        qp = QueryProcessor(self.clock, self.topology, self.transport, index=self.role.id, members=members)
         self.transport.serve(qp_address(self.role.id), QpService(qp, self.role.name))
 
         def forward_cancel(owner: int, process_id: int, secret_key: int) -> None:

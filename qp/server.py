@@ -19,6 +19,7 @@ from cluster.topology import Topology
 from cluster.transport import InProcessTransport
 from qp import api, roles
 from qp.catalog import NEXT_OID_KEY, RELATION_PREFIX, VERSION_KEY, CatalogSnapshot
+from qp.cluster_views import Member, embedded_members
 from qp.dml import set_rowid_qp
 from qp.errors import SqlError
 from storage import keys
@@ -38,9 +39,17 @@ QP_INDEX_MAX = 255
 
 
 class QueryProcessor:
-    def __init__(self, clock: Clock, topology: Topology, transport: InProcessTransport, *, index: int = 0) -> None:
+    def __init__(
+        self, clock: Clock, topology: Topology, transport: InProcessTransport, *, index: int = 0,
+        members: list[Member] | None = None,
+    ) -> None:
         assert 0 <= index <= QP_INDEX_MAX, index
         self.index = index
+        # The cluster's parts, for sys.cluster_nodes and sys.shards (qp/cluster_views.py).
+        self.address = f"qp/{index}"
+        self.members = members if members is not None else [
+            *embedded_members(topology), Member(f"qp-{index}", "qp", "local", self.address)
+        ]
         set_rowid_qp(index)
         self.clock = clock
         self.topology = topology

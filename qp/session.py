@@ -45,6 +45,7 @@ from cluster.timeslice import checkpoint_if_due
 from qp import api
 from qp.activity import Activity
 from qp.api import Column, CommandComplete, DataRows, EmptyQuery, Notice, ParameterStatus, RowDescription
+from qp.cluster_views import SYS_RELATIONS as SYS_CLUSTER_RELATIONS
 from qp.context import EvalContext
 from qp.ddl import (
     alter_sequence,
@@ -637,6 +638,8 @@ class Session:
             from qp.jobs import JobsRelation
 
             return JobsRelation()
+        if schema == "sys" and name in SYS_CLUSTER_RELATIONS:
+            return SYS_CLUSTER_RELATIONS[name]()
         from qp.pgcatalog import resolve_relation
 
         return resolve_relation(schema, name)

@@ -116,6 +116,18 @@ def test_cluster_up_serves_sql_from_every_qp_and_status_names_every_role(local_c
         assert role.name in status
     assert "leader" in status and "watermark lag" in status, status
 
+    # The same facts in SQL; a killed storage node shows as unreachable and one replica fewer.
+    with psycopg.connect(local_cluster.dsn, autocommit=True) as conn:
+        nodes = conn.execute("SELECT node_name, role, state, is_leader FROM sys.cluster_nodes").fetchall()
+        assert {n[0] for n in nodes} == {role.name for role in spec.roles}, nodes
+        assert all(n[2] == "up" for n in nodes), nodes
+        assert sum(1 for n in nodes if n[3]) == 1, nodes
+        assert conn.execute("SELECT min(replicas_up), max(replicas_up) FROM sys.shards").fetchone() == (3, 3)
+        local_cluster.cli("kill", "storage-2")
+        nodes = dict(conn.execute("SELECT node_name, state FROM sys.cluster_nodes").fetchall())
+        assert nodes["storage-2"] == "unreachable" and nodes["storage-1"] == "up", nodes
+        assert conn.execute("SELECT min(replicas_up), max(replicas_up) FROM sys.shards").fetchone() == (2, 2)
+
 
 def test_a_cancel_request_reaches_the_qp_that_holds_the_session(local_cluster: LocalCluster) -> None:
     """A CancelRequest arrives on a new connection, which SO_REUSEPORT may hand to the other QP."""
