@@ -18,6 +18,10 @@ endpoint and moto's server instead, side by side (`--ddb-clients` processes).
 `journal_append` (bench/journal.py) measures the replicated journal alone:
 append throughput and p50/p99 on 3 replicas, beside the disk's fsync rate.
 
+`cluster` (bench/cluster.py): pgbench select-only and TPC-B at scale 8 and
+commit latency on the embedded server and on local clusters of processes
+with 1 and 2 query processors: the cost of the split.
+
 `stall` (bench/stall.py): `SELECT 1` latency while another connection runs a
 CPU-bound query, and the journal elections dsql logged meanwhile.
 """
@@ -35,6 +39,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench import cluster as cluster_bench
 from bench import dynamodb as ddb_bench
 from bench import journal as journal_bench
 from bench.pgbench import PGBENCH_WORKLOADS, run_pgbench_workload
@@ -60,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(width=max(Console().width, 130))
     known = [*WORKLOADS, *PGBENCH_WORKLOADS, "stall"]
-    every = [*known, *ddb_bench.WORKLOADS, *journal_bench.WORKLOADS]
+    every = [*known, *ddb_bench.WORKLOADS, *journal_bench.WORKLOADS, *cluster_bench.WORKLOADS]
     requested = [n for n in args.only.split(",") if n] or every
     unknown = [n for n in requested if n not in every]
     if unknown:
@@ -84,6 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         rate, journal_results = journal_bench.run(seconds=args.seconds, warmup=args.warmup, console=console)
         journal_bench.print_table(console, rate, journal_results)
         journal_bench.save(rate, journal_results, RESULTS_DIR)
+    if any(n in cluster_bench.WORKLOADS for n in requested):
+        cluster_results = cluster_bench.run(
+            seconds=args.seconds, warmup=args.warmup, clients=args.connections, console=console
+        )
+        cluster_bench.print_table(console, cluster_results, args.connections, args.seconds)
+        RESULTS_DIR.mkdir(exist_ok=True)
+        path = RESULTS_DIR / f"bench-cluster-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        path.write_text(json.dumps({k: vars(v) for k, v in cluster_results.items()}, indent=2))
     return 0
 
 

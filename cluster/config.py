@@ -30,6 +30,7 @@ RPC endpoint). Nothing else is shared between processes.
     id = 0
     host = 0                     # index into hosts
     port = 7100                  # its RPC endpoint
+    metrics_port = 9100          # its Prometheus /metrics (0: none)
 
 Role names are `<kind>-<id>` (`qp-0`, `adjudicator-1`, `journal-2`,
 `storage-0`), as `dsql cluster status` prints them. Journal replica ids run
@@ -69,6 +70,7 @@ class RoleSpec:
     id: int
     host: int
     port: int
+    metrics_port: int = 0  # Prometheus /metrics (0: not served)
 
     @property
     def name(self) -> str:
@@ -129,6 +131,7 @@ class ClusterSpec:
             if ids != list(range(len(ids))):
                 raise ConfigInvalid(f"{kind} role ids must be 0..{len(ids) - 1}")
         endpoints = [(self.hosts[role.host].address, role.port) for role in self.roles]
+        endpoints += [(self.hosts[role.host].address, role.metrics_port) for role in self.roles if role.metrics_port]
         if len(set(endpoints)) != len(endpoints):
             raise ConfigInvalid("two roles share one host:port")
 
@@ -258,6 +261,7 @@ def plan(
     port: int = 5432,
     dynamodb_port: int = 8000,
     rpc_ports: list[int] | None = None,
+    metrics_ports: list[int] | None = None,
     clock_error_ns: int = 0,
 ) -> ClusterSpec:
     """A cluster of the given shape, its roles spread over the hosts.
@@ -277,9 +281,13 @@ def plan(
     ports = list(rpc_ports) if rpc_ports is not None else [7100 + i for i in range(len(kinds))]
     if len(ports) < len(kinds):
         raise ConfigInvalid(f"{len(kinds)} roles need {len(kinds)} RPC ports")
+    metrics = list(metrics_ports) if metrics_ports is not None else [9100 + i for i in range(len(kinds))]
+    if len(metrics) < len(kinds):
+        raise ConfigInvalid(f"{len(kinds)} roles need {len(kinds)} metrics ports")
     roles = []
     for n, (kind, role_id) in enumerate(kinds):
-        roles.append(RoleSpec(kind=kind, id=role_id, host=role_id % len(hosts), port=ports[n]))
+        roles.append(RoleSpec(kind=kind, id=role_id, host=role_id % len(hosts), port=ports[n],
+                              metrics_port=metrics[n]))  # fmt: skip
     return ClusterSpec(
         name=name, dir=os.path.abspath(directory), hosts=hosts, roles=roles, journals=journals,
         journal_replicas=journal_replicas, storage_nodes=storage_nodes, port=port,

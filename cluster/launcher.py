@@ -110,16 +110,19 @@ def make_spec(directory: str, shape: Shape) -> ClusterSpec:
         network = host_network.HostNetwork.create(name, shape.hosts, os.path.join(directory, "run"))
         hosts = [HostSpec(f"h{i}", network.address(i), network.namespace(i)) for i in range(shape.hosts)]
         rpc_ports = [7100 + i for i in range(role_count)]  # every host has its own address
+        metrics_ports = [9100 + i for i in range(role_count)]
         port = shape.port or 5432
     else:
         hosts = [HostSpec("h0", "127.0.0.1")]
-        rpc_ports = _free_ports("127.0.0.1", role_count)
+        free = _free_ports("127.0.0.1", 2 * role_count)
+        rpc_ports, metrics_ports = free[:role_count], free[role_count:]
         port = shape.port or _free_ports("127.0.0.1", 1)[0]
     dynamodb_port = shape.dynamodb_port  # 0: off
     spec = plan(
         name=name, directory=directory, hosts=hosts, qps=shape.qps, adjudicators=shape.adjudicators,
         storage_nodes=shape.storage_nodes, journals=shape.journals, journal_replicas=shape.journal_replicas,
-        port=port, dynamodb_port=dynamodb_port, rpc_ports=rpc_ports, clock_error_ns=shape.clock_error_ns,
+        port=port, dynamodb_port=dynamodb_port, rpc_ports=rpc_ports, metrics_ports=metrics_ports,
+        clock_error_ns=shape.clock_error_ns,
     )  # fmt: skip
     spec.save()
     return spec

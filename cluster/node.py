@@ -30,7 +30,7 @@ from typing import Any
 import trio
 
 from adjudicator.role import Adjudicator
-from cluster import heap
+from cluster import heap, metrics
 from cluster.clock import Clock
 from cluster.config import ClusterSpec, RoleSpec, qp_address
 from cluster.dirlock import lock_directory
@@ -102,6 +102,8 @@ class Node:
                 self.endpoints["rpc"] = await nursery.start(
                     self.transport.listen, _bind_host(self.host.address), self.role.port
                 )
+                if self.role.metrics_port:
+                    self.endpoints["metrics"] = metrics.serve(_bind_host(self.host.address), self.role.metrics_port)
                 self._announce()
                 task_status.started()
                 with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -140,6 +142,7 @@ class Node:
         self._close.append(lock.release)
         node = StorageNode(self.role.id, self.topology, self.transport, self.clock, directory)
         self._storage = node
+        metrics.watch_replica_lag(self.role.name, lambda: node.watermark)
         self.transport.serve(self.topology.storage_address(self.role.id), node)
         with heap.loading():  # a checkpoint of millions of rows (cluster/heap.py)
             await nursery.start(node.run)
