@@ -66,6 +66,7 @@ _SUBNET_PREFIX = "10.213"  # network <index> is 10.213.<index>.0/24
 _INDEX_COUNT = 256
 _FIRST_HOST_OCTET = 10  # .1 is the gateway; hosts start at .10 so addresses read as host numbers
 HOSTS_MAX = 240  # .10 to .249 within one /24
+_ALIAS_BYTES_MAX = 255  # IFALIASZ - 1
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 DELAY_MS_MAX = 60_000  # longer than any timeout worth testing; a larger value is a typo
@@ -192,6 +193,9 @@ class HostNetwork:
         self.state_dir = state_dir
         self._faults = _Faults()
         self._children: dict[int, subprocess.Popen] = {}  # delayers this process started, to reap
+        # While `create` builds, the namespaces it made: a failed build removes only those, never a
+        # namespace of the same name that another run made in the meantime. None: all of them.
+        self._built_namespaces: set[str] | None = None
 
     # ---- construction -------------------------------------------------------------------
 
@@ -214,12 +218,14 @@ class HostNetwork:
                                    f"is named {name!r} (cleanup_stale({name!r}) removes a dead one)")
         index = _claim_index(name, count, state_dir)
         network = cls(name, index, count, os.path.abspath(state_dir))
+        network._built_namespaces = set()
         try:
             network._build()
             network._save()
         except BaseException:
             network.destroy()
             raise
+        network._built_namespaces = None
         return network
 
     @classmethod
@@ -245,6 +251,7 @@ class HostNetwork:
         for i in range(self.count):
             namespace, veth = self.namespace(i), self._veth(i)
             _run(["ip", "netns", "add", namespace])
+            self._built_namespaces.add(namespace)
             _run(["ip", "link", "add", veth, "type", "veth", "peer", "name", _HOST_INTERFACE,
                   "netns", namespace])
             _run(["ip", "link", "set", veth, "master", bridge, "up"])
@@ -493,6 +500,8 @@ class HostNetwork:
             if spec["mechanism"] == "nfqueue":
                 _stop_process(spec["pid"], spec.get("start"), self._children.pop(spec["pid"], None))
         namespaces = _netns_names()
+        if self._built_namespaces is not None:
+            namespaces &= self._built_namespaces
         for i in range(self.count):
             namespace = self.namespace(i)
             if namespace in namespaces:
@@ -543,8 +552,10 @@ def _claim_index(name: str, count: int, state_dir: str) -> int:
                     text = f"{prefix}/{length}" if length is not None and "/" not in prefix else prefix
                     with contextlib.suppress(ValueError):
                         in_use.append(ipaddress.ip_network(text, strict=False))
-    alias = json.dumps({"dsql_hosts": name, "count": count, "pid": os.getpid(), "dir": state_dir},
-                       separators=(",", ":"))[:255]
+    owner = {"dsql_hosts": name, "count": count, "pid": os.getpid(), "dir": os.path.abspath(state_dir)}
+    alias = json.dumps(owner, separators=(",", ":"))
+    if len(alias) > _ALIAS_BYTES_MAX:  # a very long directory: the alias still names the network
+        alias = json.dumps({**owner, "dir": None}, separators=(",", ":"))
     for index in range(_INDEX_COUNT):
         subnet = ipaddress.ip_network(f"{_SUBNET_PREFIX}.{index}.0/24")
         if any(subnet.overlaps(net) for net in in_use):
@@ -590,6 +601,12 @@ def cleanup_stale(prefix: str = "") -> list[str]:
             continue
         if any(_netns_pids(ns) for ns in mine & namespaces):
             continue
+        state_dir = owner.get("dir")
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            with open(os.path.join(state_dir, STATE_FILE_NAME)) as file:
+                saved = json.load(file)
+            if (saved["name"], saved["index"]) == (name, index):
+                network.state_dir = state_dir  # so its destroy removes the saved state as well
         network.destroy()
         bridges.discard(index)
         removed.append(name)

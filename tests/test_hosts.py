@@ -53,6 +53,35 @@ ECHO_CLIENT = textwrap.dedent("""
         sys.exit(1)
 """)
 
+# Counts the UDP datagrams that arrive until none has for a second, then prints the count.
+UDP_COUNTER = textwrap.dedent("""
+    import socket, sys
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((sys.argv[1], int(sys.argv[2])))
+    print("ready", flush=True)
+    received = 0
+    sock.settimeout(10.0)  # the first datagram: the sender has yet to start
+    try:
+        while True:
+            sock.recv(64)
+            received += 1
+            sock.settimeout(1.0)
+    except TimeoutError:
+        pass
+    print(received, flush=True)
+""")
+
+UDP_SENDER = textwrap.dedent("""
+    import socket, sys, time
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for _ in range(int(sys.argv[3])):
+        try:
+            sock.sendto(b"x", (sys.argv[1], int(sys.argv[2])))
+        except PermissionError:  # dropped on the way out, which the kernel reports as EPERM
+            pass
+        time.sleep(0.001)
+""")
+
 PORT = 7070  # each namespace has its own ports, so every test's server can use this one
 REACH_TIMEOUT_S = 10.0  # a reachable host answers at once; this only bounds a stalled machine
 CUT_TIMEOUT_S = 0.5  # a cut host never answers: how long to wait before calling it unreachable
@@ -215,6 +244,15 @@ def test_loss_of_every_packet_cuts_a_host_until_cleared(make_network, servers):
     network.loss(1, 100)
     assert cut(network, 1, 0) and reachable(network, 2, 0)
     assert network.describe()[1].loss_percent == 100
+    network.loss(1, 50)
+    counter = subprocess.Popen(network.command(0, [sys.executable, "-c", UDP_COUNTER, network.address(0),
+                                                   str(PORT)]), stdout=subprocess.PIPE, text=True)
+    assert counter.stdout.readline().strip() == "ready"
+    subprocess.run(network.command(1, [sys.executable, "-c", UDP_SENDER, network.address(0), str(PORT), "400"]),
+                   check=True)
+    received = int(counter.stdout.readline())
+    counter.wait()
+    assert 80 <= received <= 320, received  # binomial(400, 0.5): outside this, odds below 1e-30
     network.loss(1, 0)
     assert reachable(network, 1, 0)
     assert hosts._NFT_TABLE not in namespace_rules(network, 1)
@@ -287,6 +325,7 @@ def test_bad_input_raises_value_error(make_network, tmp_path):
         hosts.HostNetwork.create(network.name, 1, str(tmp_path / "other"))
     with pytest.raises(hosts.HostNetworkError, match="already describes a host network"):
         hosts.HostNetwork.create(unique_name(), 1, network.state_dir)
+    assert {network.namespace(0), network.namespace(1)} <= hosts._netns_names()  # the refusal removed nothing
 
 
 def test_cleanup_stale_removes_networks_of_dead_runs_only(make_network, tmp_path):
@@ -303,5 +342,6 @@ def test_cleanup_stale_removes_networks_of_dead_runs_only(make_network, tmp_path
     assert hosts.cleanup_stale(prefix) == [dead_name]
     assert not {dead.namespace(0), dead.namespace(1)} & hosts._netns_names()
     assert dead.bridge not in {link["ifname"] for link in hosts._links()}
+    assert not (tmp_path / "dead" / hosts.STATE_FILE_NAME).exists()
     assert live.namespace(0) in hosts._netns_names()  # its creator (this process) lives
     assert hosts.cleanup_stale(prefix) == []
