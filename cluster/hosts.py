@@ -334,6 +334,8 @@ class HostNetwork:
         """
         group_of: dict[int, int] = {}
         for number, group in enumerate(groups):
+            if not isinstance(group, list | tuple | set | frozenset):
+                raise ValueError(f"a partition is a list of groups of hosts, like [[0], [1, 2]], not {groups!r}")
             for host in group:
                 if self._check_host(host) in group_of:
                     raise ValueError(f"host {host} is in more than one group of the partition")

@@ -311,6 +311,8 @@ def test_bad_input_raises_value_error(make_network, tmp_path):
             call()
     with pytest.raises(ValueError, match="more than one group"):
         network.partition([[0], [0, 1]])
+    with pytest.raises(ValueError, match=r"a partition is a list of groups of hosts, like \[\[0\], \[1, 2\]\]"):
+        network.partition([0, 1])
     with pytest.raises(ValueError, match="cut off from themselves"):
         network.isolate([0], from_hosts=[0, 1])
     with pytest.raises(ValueError, match="delay must be from 0"):
