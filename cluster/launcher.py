@@ -39,6 +39,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from cluster import hosts as host_network
 from cluster import probe
 from cluster.config import ClusterSpec, ConfigInvalid, HostSpec, RoleSpec, plan
 from cluster.runfiles import (
@@ -102,8 +103,6 @@ def make_spec(directory: str, shape: Shape) -> ClusterSpec:
     os.makedirs(directory, exist_ok=True)
     role_count = shape.qps + shape.storage_nodes + shape.journals * shape.journal_replicas + shape.adjudicators
     if shape.hosts:
-        from cluster import hosts as host_network
-
         reason = host_network.available()
         if reason is not None:
             raise LauncherError(f"--hosts needs network namespaces: {reason}")
@@ -322,8 +321,6 @@ def down(directory: str) -> int:
                 os.kill(role_pid, signal.SIGCONT)
                 os.kill(role_pid, signal.SIGKILL)
     if any(h.namespace for h in spec.hosts):
-        from cluster import hosts as host_network
-
         with contextlib.suppress(FileNotFoundError, ValueError):
             host_network.HostNetwork.load(spec.run_dir()).destroy()
     print(f"dsql cluster: {spec.name} in {spec.dir} is down", flush=True)
@@ -400,8 +397,6 @@ def _network(spec: ClusterSpec):
             "this cluster runs on one host; partitions and delays need hosts "
             "(start it with `dsql cluster up --hosts 3`)"
         )
-    from cluster import hosts as host_network
-
     return host_network.HostNetwork.load(spec.run_dir())
 
 
@@ -426,9 +421,7 @@ def partition(directory: str, names: list[str], from_names: list[str] | None) ->
 def heal(directory: str) -> int:
     spec = ClusterSpec.load(directory)
     network = _network(spec)
-    network.heal()
-    for i in range(len(spec.hosts)):
-        network.clear_delay(i)
+    network.heal()  # cuts, loss and delays
     print("dsql cluster: healed", flush=True)
     return 0
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import trio
 
-from cluster import runfiles
+from cluster import hosts, runfiles
 from cluster.config import ClusterSpec, RoleSpec
 from cluster.tcp import TcpTransport
 
@@ -113,6 +113,17 @@ def render(spec: ClusterSpec, rows: list[dict[str, Any]]) -> str:
     console = Console(file=out, width=140, force_terminal=False)
     console.print(table)
     topo = spec.topology()
+    if any(h.namespace for h in spec.hosts):
+        for row in hosts.HostNetwork.load(spec.run_dir()).describe():
+            faults = []
+            if row.cut_from:
+                faults.append("cut off from " + ", ".join(spec.hosts[h].name for h in row.cut_from))
+            if row.delay_ms:
+                faults.append(f"delayed {row.delay_ms:g} ms ({row.delay_mechanism})")
+            if row.loss_percent:
+                faults.append(f"{row.loss_percent:g} % loss")
+            console.print(f"host {spec.hosts[row.host].name} {row.address} ({row.namespace}): "
+                          + ("; ".join(faults) or "no faults"))  # fmt: skip
     console.print(
         f"shards: {len(topo.shard_ranges)} key ranges, each on every storage node "
         f"({spec.storage_nodes} replicas: storage-0..{spec.storage_nodes - 1})"
