@@ -75,7 +75,8 @@ CANDIDATES_MAX = 32
 # How many start nodes a search for any shortest cycle in a component tries.
 STARTS_MAX = 32
 
-FORBIDDEN_BASE = ("G0", "G1c", "G-single", "G-nonadjacent")
+# Explanations show only the last elements of a long list: the end is what orders things.
+SHOWN_ELEMENTS_MAX = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,9 @@ def _fmt(value: Any) -> str:
     if value is INIT:
         return "the initial empty list"
     if isinstance(value, tuple):
+        if len(value) > SHOWN_ELEMENTS_MAX:
+            tail = " ".join(_fmt(v) for v in value[-SHOWN_ELEMENTS_MAX:])
+            return f"[... ({len(value) - SHOWN_ELEMENTS_MAX} more) {tail}]"
         return "[" + " ".join(_fmt(v) for v in value) + "]"
     return repr(value)
 
@@ -123,6 +127,11 @@ class _Checker:
         self.node_of = {id(t): n for n, t in enumerate(self.nodes)}
         self.graph = Graph(len(self.nodes))
         self.why: dict[tuple[int, int, int], _Why] = {}
+        # What each committed transaction did, reads as tuples. In an ok completion a read of
+        # nil is the empty list (as in Jepsen); an info transaction's reads are unknown.
+        self.mops: list[tuple] = [
+            tuple((m[0], m[1], tuple(m[2] or ())) if m[0] == "r" else tuple(m) for m in t.value)
+            if t.type is OpType.OK else () for t in self.nodes]
 
     # -- preparation ---------------------------------------------------------------------------
 
@@ -160,15 +169,20 @@ class _Checker:
         # (key, last element or INIT) -> nodes that read exactly that version.
         self.values_read: dict[Any, set[tuple]] = defaultdict(set)
         self.readers: dict[tuple[Any, Any], list[int]] = defaultdict(list)
-        for node, txn in enumerate(self.nodes):
-            if txn.type is not OpType.OK:
-                continue
-            for mop in txn.value:
-                if mop[0] == "r" and mop[2] is not None:
-                    value = tuple(mop[2])
+        for node in range(len(self.nodes)):
+            for mop in self.mops[node]:
+                if mop[0] == "r":
+                    value = mop[2]
                     if value:
                         self.values_read[mop[1]].add(value)
                     self.readers[(mop[1], value[-1] if value else INIT)].append(node)
+        # Per key, the elements read that no committed-or-unknown transaction appended (a
+        # failed one did, or nobody): found once per key so that each read is a set test.
+        self.suspect: dict[Any, set[Any]] = {}
+        for key, values in self.values_read.items():
+            suspect = {e for e in set().union(*values) if (key, e) not in self.writer}
+            if suspect:
+                self.suspect[key] = suspect
 
     def _version_orders(self) -> None:
         """Each key's append order from its longest read; reports incompatible orders."""
@@ -194,22 +208,19 @@ class _Checker:
         for node, txn in enumerate(self.nodes):
             if txn.type is not OpType.OK:
                 continue
-            self._internal(txn)
+            self._internal(txn, self.mops[node])
             ext_read: dict[Any, Any] = {}
             touched: set[Any] = set()
             appended: set[Any] = set()
-            for mop in txn.value:
-                kind, key, value = mop
+            for kind, key, value in self.mops[node]:
                 if kind == "append":
                     touched.add(key)
                     appended.add(key)
                     continue
-                if value is None:
-                    continue
                 if key not in touched:
                     ext_read[key] = value[-1] if value else INIT
                     touched.add(key)
-                self._read_checks(node, txn, key, tuple(value))
+                self._read_checks(node, txn, key, value)
             for key in appended:
                 if key in ext_read:
                     first_reader_of[(key, ext_read[key])].append(node)
@@ -223,39 +234,40 @@ class _Checker:
                                          "ops": [self.nodes[n].invoke.index for n in nodes]}))
 
     def _read_checks(self, node: int, txn: Completed, key: Any, value: tuple) -> None:
-        where = f"{_txn_text(txn)} read key {key!r} = {_fmt(value)}"
+        def where() -> str:
+            return f"{_txn_text(txn)} read key {key!r} = {_fmt(value)}"
+
         if len(set(value)) != len(value):
             dups = sorted({e for e in value if value.count(e) > 1}, key=repr)
-            self.result.add(Anomaly("duplicate-elements", f"{where}, with {dups} more than once",
+            self.result.add(Anomaly("duplicate-elements", f"{where()}, with {dups} more than once",
                                     {"op": txn.invoke.index, "key": key, "duplicates": dups}))
-        for element in value:
+        suspect = self.suspect.get(key)
+        for element in (e for e in value if e in suspect) if suspect and not suspect.isdisjoint(value) else ():
             writer = self.failed_writer.get((key, element))
             if writer is not None:
-                self.result.add(Anomaly("G1a", f"{where}, which has {element!r}, appended by the failed "
+                self.result.add(Anomaly("G1a", f"{where()}, which has {element!r}, appended by the failed "
                                                f"transaction {_txn_text(writer)}",
                                         {"op": txn.invoke.index, "key": key, "element": element,
                                          "writer": writer.invoke.index}))
             elif (key, element) not in self.writer:
-                self.result.add(Anomaly("garbage-read", f"{where}, which has {element!r}, never appended",
+                self.result.add(Anomaly("garbage-read", f"{where()}, which has {element!r}, never appended",
                                         {"op": txn.invoke.index, "key": key, "element": element}))
         if value:
             writer_node = self.intermediate.get((key, value[-1]))
             if writer_node is not None and writer_node != node:
                 writer = self.nodes[writer_node]
-                self.result.add(Anomaly("G1b", f"{where}, ending in {value[-1]!r}, an intermediate append "
+                self.result.add(Anomaly("G1b", f"{where()}, ending in {value[-1]!r}, an intermediate append "
                                                f"of {_txn_text(writer)}",
                                         {"op": txn.invoke.index, "key": key, "element": value[-1],
                                          "writer": writer.invoke.index}))
 
-    def _internal(self, txn: Completed) -> None:
+    def _internal(self, txn: Completed, mops: tuple) -> None:
         """Cerone, Bernardi and Gotsman's INT: reads agree with the txn's own earlier reads and appends."""
         state: dict[Any, tuple[bool, list]] = {}  # key -> (prefix known, expected elements)
-        for kind, key, value in txn.value:
+        for kind, key, value in mops:
             if kind == "append":
                 known, elements = state.get(key, (False, []))
                 state[key] = (known, [*elements, value])
-                continue
-            if value is None:
                 continue
             value = list(value)
             expected = state.get(key)
@@ -291,7 +303,7 @@ class _Checker:
     def _build_graph(self) -> None:
         for node, txn in enumerate(self.nodes):
             if txn.type is OpType.OK:
-                for kind, key, value in txn.value:
+                for kind, key, value in self.mops[node]:
                     if kind == "r" and value:
                         writer = self.writer.get((key, value[-1]))
                         if writer is not None:
