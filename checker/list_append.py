@@ -167,14 +167,15 @@ class _Checker:
                     last[mop[1]] = mop[2]
         # Reads of committed transactions: key -> set of distinct values read, and
         # (key, last element or INIT) -> nodes that read exactly that version.
-        self.values_read: dict[Any, set[tuple]] = defaultdict(set)
+        # (dicts as ordered sets: ties between equally long reads go to the first read)
+        self.values_read: dict[Any, dict[tuple, None]] = defaultdict(dict)
         self.readers: dict[tuple[Any, Any], list[int]] = defaultdict(list)
         for node in range(len(self.nodes)):
             for mop in self.mops[node]:
                 if mop[0] == "r":
                     value = mop[2]
                     if value:
-                        self.values_read[mop[1]].add(value)
+                        self.values_read[mop[1]][value] = None
                     self.readers[(mop[1], value[-1] if value else INIT)].append(node)
         # Per key, the elements read that no committed-or-unknown transaction appended (a
         # failed one did, or nobody): found once per key so that each read is a set test.

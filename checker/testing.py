@@ -40,6 +40,9 @@ from checker.history import History
 # With LOST_WRITE, how many commits go by between two syncs: the ones since the last sync
 # are lost by a crash. Small, so a short run loses some.
 SYNC_EVERY = 8
+# With INTERMEDIATE_READ, how long the state between a commit's two steps is visible:
+# several pauses, so that other clients begin transactions in it.
+INTERMEDIATE_GAP_S = 0.01
 # Pauses between a client's operations, in (virtual) seconds: long enough for other clients
 # to interleave, short enough for many transactions per virtual second.
 PAUSE_MAX_S = 0.002
@@ -73,9 +76,9 @@ class Store:
         self.versions: dict[Any, list[_Version]] = {}
         self.tau = 0  # the last commit timestamp handed out
         self.durable_tau = 0
-        # With INTERMEDIATE_READ a commit awaits between its two steps; the lock keeps other
-        # commits from landing in between (readers still can).
-        self._commit_lock = trio.Lock()
+        # With INTERMEDIATE_READ, the keys of commits between their two steps: other commits
+        # to them fail, as if they were locked (readers still see the state between).
+        self.in_flight: set[Any] = set()
 
     def begin(self) -> Txn:
         return Txn(self, self.tau)
@@ -150,19 +153,21 @@ class Txn:
                 store._install({key: self.writes[key]})
                 await trio.sleep(store.rng.random() * PAUSE_MAX_S)
             return
-        async with store._commit_lock:
-            if Bug.LOST_UPDATE not in bugs and any(store.last_commit(key) > self.start_tau
-                                                   for key in self.writes):
-                self.abort()
-                raise Aborted("change conflicts with another transaction")
-            split = {key: ops[:-1] for key, ops in self.writes.items() if len(ops) > 1}
-            if Bug.INTERMEDIATE_READ in bugs and split:
-                store._install(split)
-                await trio.sleep(store.rng.random() * PAUSE_MAX_S)
-                # The second step adds what the first left out, on top of the first.
-                store._install({key: ops[-1:] if key in split else ops for key, ops in self.writes.items()})
-            else:
-                store._install(self.writes)
+        conflicts = store.in_flight.intersection(self.writes)
+        if Bug.LOST_UPDATE not in bugs:
+            conflicts.update(key for key in self.writes if store.last_commit(key) > self.start_tau)
+        if conflicts:
+            self.abort()
+            raise Aborted("change conflicts with another transaction")
+        split = {key: ops[:-1] for key, ops in self.writes.items() if len(ops) > 1}
+        if Bug.INTERMEDIATE_READ in bugs and split:
+            store._install({key: split.get(key, ops) for key, ops in self.writes.items()})
+            store.in_flight.update(split)
+            await trio.sleep(INTERMEDIATE_GAP_S)
+            store._install({key: ops[-1:] for key, ops in self.writes.items() if key in split})
+            store.in_flight.difference_update(split)
+        else:
+            store._install(self.writes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,6 +185,8 @@ class ListAppendWorkload:
     keys: int = 4
     mops_max: int = 4
     blind: bool = False  # transactions either only append or only read (no read-modify-write)
+    # Reads before appends in each transaction, so no transaction reads its own appends.
+    reads_first: bool = False
     abort_probability: float = 0.05
     info_probability: float = 0.0
 
@@ -202,6 +209,8 @@ async def run_list_append(store: Store, history: History, workload: ListAppendWo
                 mops.append(("append", key, next_element[0]))
             else:
                 mops.append(("r", key, None))
+        if workload.reads_first:
+            mops.sort(key=lambda mop: mop[0] != "r")
         return tuple(mops)
 
     async def client(worker: int) -> None:
