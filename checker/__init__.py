@@ -12,6 +12,14 @@ re-checked anywhere.
 - ``checker.report``: the result every checker returns, and its rendering;
 - ``checker.testing``: an in-memory transactional store with switchable bugs, to prove each
   check can fail.
+
+``python -m checker list-append run.jsonl --strict`` re-checks a saved history.
+
+A workload records with ``History``: ``handle = history.invoke(process, "txn", mops)`` before
+sending, then ``handle.ok(mops_with_reads)``, ``handle.fail(error)`` when the transaction
+certainly did not commit (SQLSTATE 40001, a rollback), or ``handle.info(error)`` when the
+outcome is unknown (a timeout, a lost connection during COMMIT); after ``info`` the client
+continues under a new process id (e.g. ``process + clients``).
 """
 
 from checker.history import (

@@ -186,8 +186,8 @@ def shortest_cycle_through(start: int, successors: Callable[[int], Iterable[int]
     return None
 
 
-def nonadjacent_cycle(graph: Graph, members: Collection[int], plain_mask: int
-                      ) -> list[tuple[int, bool]] | None:
+def nonadjacent_cycle(graph: Graph, members: Collection[int], plain_mask: int,
+                      candidates_max: int = 32) -> list[tuple[int, bool]] | None:
     """A shortest cycle (closed walk) on ``members`` with RW edges, no two of them adjacent.
 
     Returned as ``[(n0, _), (n1, rw1), ..., (n0, rw0)]``: each node with whether the walk
@@ -195,7 +195,9 @@ def nonadjacent_cycle(graph: Graph, members: Collection[int], plain_mask: int
 
     Other edges may be any of ``plain_mask``. States are ``2 * node + r``, with ``r`` = 1 when
     the state was entered by an RW edge; from such a state only plain edges leave. A closed
-    walk of this product graph that takes an RW edge is what we want.
+    walk of this product graph that takes an RW edge is what we want. Existence is exact
+    (an RW edge inside one component of the product graph); at most ``candidates_max`` such
+    edges are turned into example cycles, keeping the shortest.
     """
     succ = graph.succ
 
@@ -215,6 +217,7 @@ def nonadjacent_cycle(graph: Graph, members: Collection[int], plain_mask: int
     components = strongly_connected(states, successors)
     component_of = {state: number for number, states_ in enumerate(components) for state in states_}
     best: list[int] | None = None
+    tried = 0
     for a in members:
         for b, mask in succ[a].items():
             if not mask & RW or b not in members:
@@ -224,8 +227,11 @@ def nonadjacent_cycle(graph: Graph, members: Collection[int], plain_mask: int
             back = shortest_path(2 * b + 1, 2 * a, successors)
             if back is not None and (best is None or len(back) + 1 < len(best)):
                 best = [2 * a, *back]
-                if len(best) <= 3:
-                    break
+            tried += 1
+            if tried >= candidates_max:
+                break
+        if tried >= candidates_max:
+            break
     if best is None:
         return None
     return [(state // 2, bool(state % 2)) for state in best]

@@ -17,7 +17,10 @@ Aurora DSQL does; otherwise it fails. A commit is durable before it is acknowled
 - ``WRITE_CYCLE``: no first-committer-wins check, and a commit installs one key at a time,
   so two transactions writing the same keys can be ordered differently on each (G0);
 - ``LOST_WRITE``: commits are acknowledged before they are durable; ``crash()`` loses those
-  not yet made durable (every ``SYNC_EVERY`` commits).
+  not yet made durable (every ``SYNC_EVERY`` commits);
+- ``STALE_READ``: a transaction may start from a snapshot up to ``STALE_LAG_MAX`` commits
+  old, as if read from a lagging replica. That is still snapshot isolation, but not *strong*
+  snapshot isolation: a transaction can miss one acknowledged before it began.
 
 ``run_list_append`` and ``run_bank`` drive the store with concurrent clients and record the
 history; ``run`` runs one in trio with a ``MockClock`` that jumps, so a run of thousands of
@@ -40,6 +43,8 @@ from checker.history import History
 # With LOST_WRITE, how many commits go by between two syncs: the ones since the last sync
 # are lost by a crash. Small, so a short run loses some.
 SYNC_EVERY = 8
+# With STALE_READ, how many commits old a snapshot can be.
+STALE_LAG_MAX = 3
 # With INTERMEDIATE_READ, how long the state between a commit's two steps is visible:
 # several pauses, so that other clients begin transactions in it.
 INTERMEDIATE_GAP_S = 0.01
@@ -55,6 +60,7 @@ class Bug(enum.Enum):
     INTERMEDIATE_READ = "intermediate-read"
     WRITE_CYCLE = "write-cycle"
     LOST_WRITE = "lost-write"
+    STALE_READ = "stale-read"
 
 
 class Aborted(Exception):
@@ -81,6 +87,8 @@ class Store:
         self.in_flight: set[Any] = set()
 
     def begin(self) -> Txn:
+        if Bug.STALE_READ in self.bugs:
+            return Txn(self, max(0, self.tau - self.rng.randint(0, STALE_LAG_MAX)))
         return Txn(self, self.tau)
 
     def value_at(self, key: Any, tau: int) -> Any:

@@ -8,10 +8,14 @@ under test here. The cluster tests run the same checkers on histories of real cl
 
 from __future__ import annotations
 
+import ast
 import itertools
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
 import trio
@@ -460,3 +464,49 @@ def test_durability_after_a_crash(bug: Bug | None) -> None:
         assert result.valid, result.render()
     else:
         assert result.anomaly_kinds == {"lost-write"}, result.render()
+
+
+# ---------------------------------------------------------------------------------------------
+# The package itself
+
+
+def test_saved_history_is_rechecked_from_the_command_line(tmp_path) -> None:
+    path = tmp_path / "stale.jsonl"
+    serial(([A("x", 1)], "ok"), ([R("x", [])], "ok")).dump(path)
+    command = [sys.executable, "-m", "checker", "list-append", str(path)]
+    relaxed = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert relaxed.returncode == 0 and "list-append: valid" in relaxed.stdout
+    strict = subprocess.run([*command, "--strict"], capture_output=True, text=True, timeout=60)
+    assert strict.returncode == 1, strict.stderr
+    assert "G-single-realtime x1" in strict.stdout
+    path.write_text('{"index": 0, "process": 0, "type": "ok", "value": []}\n')
+    broken = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert broken.returncode == 2 and "has no invocation" in broken.stderr
+
+
+def test_checker_imports_no_other_dsql_package() -> None:
+    allowed = {"checker", "trio", "__future__"} | set(sys.stdlib_module_names)
+    package = Path(list_append.__file__).parent
+    for source in package.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] in allowed, f"{source.name} imports {name}"
+
+
+def test_stale_snapshots_are_snapshot_isolation_but_not_strong() -> None:
+    # Each run shows it almost surely; three runs nearly surely.
+    for seed in range(3):
+        history = _list_append_run((Bug.STALE_READ,), seed)
+        relaxed = list_append.check(history.ops)
+        assert relaxed.valid, relaxed.render()
+        strict = list_append.check(history.ops, strict=True)
+        assert strict.anomaly_kinds <= {"G-single-realtime", "G-nonadjacent-realtime"}, strict.render()
+        if "G-single-realtime" in strict.anomaly_kinds:
+            break
+    assert "G-single-realtime" in strict.anomaly_kinds, strict.render()
