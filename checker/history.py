@@ -228,7 +228,8 @@ def op_to_json(op: Op) -> str:
 
 def op_from_json(line: str) -> Op:
     record = json.loads(line)
-    return Op(process=record["process"], type=OpType(record["type"]), f=record.get("f", "txn"),
+    # elle-cli's histories have no "f" (or a null one): they are all transactions.
+    return Op(process=record["process"], type=OpType(record["type"]), f=record.get("f") or "txn",
               value=_from_json(record.get("value")), time_ns=record.get("time", 0),
               index=record["index"], error=record.get("error"))
 

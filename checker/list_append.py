@@ -69,8 +69,17 @@ from checker.graph import (
 from checker.history import Completed, HistoryError, Op, OpType, pair
 from checker.report import Anomaly, Result
 
-# The version before a key's first append: the empty list.
-INIT: Any = object()
+
+class _Initial:
+    """The version before a key's first append: the empty list (Elle's ``:init``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "init"
+
+
+INIT: Any = _Initial()
 # How many candidate edges a cycle search turns into example cycles, keeping the shortest;
 # existence is decided exactly beforehand, this only bounds the work spent on minimality.
 CANDIDATES_MAX = 32

@@ -9,6 +9,7 @@ summary that fits on a screen: a failing test shows it as its assertion message.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +70,19 @@ class Result:
 
     def __str__(self) -> str:
         return self.render()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as plain data (for a JSON report beside the saved history)."""
+        def cases(found: dict[str, list[Anomaly]]) -> dict[str, list[dict[str, Any]]]:
+            return {kind: [{"explanation": c.explanation, **c.data} for c in found_cases]
+                    for kind, found_cases in sorted(found.items())}
+
+        return {"checker": self.checker, "valid": self.valid, "anomalies": cases(self.anomalies),
+                "allowed": cases(self.allowed), "counts": dict(self.counts)}
+
+    def to_json(self) -> str:
+        # Values in the data that JSON lacks (sets, the initial-state marker) print as repr.
+        return json.dumps(self.to_dict(), default=repr, indent=1)
 
 
 def merge(checker: str, *results: Result) -> Result:
