@@ -16,8 +16,8 @@ Aurora DSQL does; otherwise it fails. A commit is durable before it is acknowled
   and its last one a moment later, so readers can see the state between (G1b);
 - ``WRITE_CYCLE``: no first-committer-wins check, and a commit installs one key at a time,
   so two transactions writing the same keys can be ordered differently on each (G0);
-- ``LOST_WRITE``: commits are acknowledged before they are durable; ``crash()`` loses those
-  not yet made durable (every ``SYNC_EVERY`` commits);
+- ``LOST_WRITE``: commits are acknowledged before they are durable, and syncing runs
+  ``UNSYNCED_COMMITS`` commits behind; ``crash()`` loses those not yet synced;
 - ``STALE_READ``: a transaction may start from a snapshot up to ``STALE_LAG_MAX`` commits
   old, as if read from a lagging replica. That is still snapshot isolation, but not *strong*
   snapshot isolation: a transaction can miss one acknowledged before it began.
@@ -40,9 +40,9 @@ import trio.testing
 
 from checker.history import History
 
-# With LOST_WRITE, how many commits go by between two syncs: the ones since the last sync
-# are lost by a crash. Small, so a short run loses some.
-SYNC_EVERY = 8
+# With LOST_WRITE, how many of the latest acknowledged commits are not yet durable: a crash
+# loses them. Several, so that a crash surely loses an acknowledged one.
+UNSYNCED_COMMITS = 4
 # With STALE_READ, how many commits old a snapshot can be.
 STALE_LAG_MAX = 3
 # With INTERMEDIATE_READ, how long the state between a commit's two steps is visible:
@@ -109,8 +109,8 @@ class Store:
             for kind, argument in ops:
                 value = (*(value or ()), argument) if kind == "append" else argument
             self.versions.setdefault(key, []).append(_Version(self.tau, value))
-        if Bug.LOST_WRITE not in self.bugs or self.tau % SYNC_EVERY == 0:
-            self.durable_tau = self.tau
+        lag = UNSYNCED_COMMITS if Bug.LOST_WRITE in self.bugs else 0
+        self.durable_tau = max(self.durable_tau, self.tau - lag)
 
     def crash(self) -> None:
         """Lose what was not durable, as a restart would."""
