@@ -126,6 +126,8 @@ def _txn_text(txn: Completed) -> str:
 
 
 class _Checker:
+    """One check of one history: indexes, then non-cycle checks, then the graph and its cycles."""
+
     def __init__(self, history: Iterable[Op] | Iterable[Completed], strict: bool, process: bool) -> None:
         items = list(history)
         completed = items if items and isinstance(items[0], Completed) else pair(items)  # type: ignore[arg-type]

@@ -124,6 +124,8 @@ class Store:
 
 @dataclass
 class Txn:
+    """A transaction: reads its snapshot and its own buffered writes; writes at commit."""
+
     store: Store
     start_tau: int
     writes: dict[Any, list[tuple[str, Any]]] = field(default_factory=dict)
