@@ -24,7 +24,10 @@ import psycopg
 import pytest
 from support import report
 from support.bank import create_accounts, explain_final_state, read_balances, run_workload
+from support.list_append import create_table as la_create_table
+from support.list_append import run_workload as la_run_workload
 
+from checker import list_append
 from cluster.config import ClusterSpec
 from cluster.runfiles import pid_of
 from qp.server import PID_QP_SHIFT
@@ -253,3 +256,24 @@ def test_cluster_commands_refuse_what_cannot_work(local_cluster: LocalCluster, t
     state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     assert state != "T", "storage-1 is still stopped after resume"
     assert "paused" not in local_cluster.cli("status").stdout
+
+
+def test_list_append_on_a_cluster_through_kill_9_has_no_anomaly(local_cluster: LocalCluster, tmp_path: Path) -> None:
+    """Elle's list-append through both QPs while each role type is killed and restarted:
+    no anomaly strong snapshot isolation forbids, in a history with uncertain commits."""
+    local_cluster.up()
+    table = "cluster_la"
+    seed = random.randrange(1 << 30)
+    asyncio.run(la_create_table(local_cluster.dsn, table))
+    fault_log: list[str] = []
+    run = asyncio.run(la_run_workload(
+        local_cluster.dsn, table, clients=12, seconds=10, seed=seed,
+        faults=lambda: _faults(local_cluster, fault_log),
+    ))  # fmt: skip
+    run.history.dump(tmp_path / "history.jsonl")  # kept with the test's tmp dir for `python -m checker`
+    result = list_append.check(run.history.ops, strict=True)
+    report.add(f"cluster list-append (seed {seed}), kill -9 of each role: {run.summary()}")
+    unexpected = [e for e in run.errors if not any(s in e for s in ("XX000", "08007", "57P01"))]
+    assert not unexpected, unexpected[:5]
+    assert run.ok > 100, run.summary()
+    assert result.valid, result.render()
