@@ -49,6 +49,7 @@ Pure bookkeeping: no trio, no I/O; times are the caller's monotonic seconds.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from adjudicator.interface import Outcome, OutcomeState, txn_coordinator
@@ -73,6 +74,9 @@ class Leases:
 
     def __len__(self) -> int:
         return len(self._leases)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._leases)
 
     def get(self, txn_id: int) -> Lease | None:
         return self._leases.get(txn_id)
