@@ -47,9 +47,10 @@ journal's log, costs a round of journal writes and a replicated fence):
   incarnation count is needed there (no disk: always incarnation 1).
 
 The incarnation count lives on the adjudicator's `Disk`, as a file of 8-byte
-big-endian numbers, one appended and synced per start before the adjudicator
-serves; it also keeps transaction ids unique across incarnations
-(interface.make_txn_id).
+big-endian numbers (`incarnation-<index>`, so the adjudicators of one
+process may share a disk), one appended and synced per start before the
+adjudicator serves; it also keeps transaction ids unique across
+incarnations (interface.make_txn_id).
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ from __future__ import annotations
 from cluster.clock import Clock
 from cluster.disk import Disk
 
-INCARNATION_FILE = "incarnation"
 _RECORD = 8
 
 # A journal may give an append a τ up to this far past the coordinator's
@@ -87,19 +87,25 @@ def recovered_floor(clock: Clock, incarnation: int) -> int:
     return latest + TAU_MAX_SLACK_NS + 4 * clock.error_bound_ns
 
 
-async def next_incarnation(disk: Disk) -> int:
-    """Count this start on `disk` (durably, before returning) and return its number (1 = first)."""
+def incarnation_file(index: int) -> str:
+    return f"incarnation-{index}"
+
+
+async def next_incarnation(disk: Disk, index: int) -> int:
+    """Count a start of adjudicator `index` on `disk` (durably, before returning);
+    returns its number (1 = the first)."""
+    name = incarnation_file(index)
     last = 0
-    if INCARNATION_FILE in await disk.names():
-        data = await disk.read(INCARNATION_FILE)
+    if name in await disk.names():
+        data = await disk.read(name)
         whole = len(data) - len(data) % _RECORD
         if whole != len(data):
             # A torn record: that start never finished (it syncs before serving).
-            await disk.truncate(INCARNATION_FILE, whole)
+            await disk.truncate(name, whole)
         if whole:
             last = int.from_bytes(data[whole - _RECORD : whole], "big")
     incarnation = last + 1
     assert incarnation < 1 << 63
-    await disk.append(INCARNATION_FILE, incarnation.to_bytes(_RECORD, "big"), sync=True)
+    await disk.append(name, incarnation.to_bytes(_RECORD, "big"), sync=True)
     return incarnation
 

@@ -155,7 +155,7 @@ class Adjudicator:
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         if not self.incarnation:
             assert self.disk is not None
-            self._start(await next_incarnation(self.disk))
+            self._start(await next_incarnation(self.disk, self.index))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._forget_loop)
             nursery.start_soon(self._lease_loop)

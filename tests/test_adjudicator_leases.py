@@ -17,12 +17,12 @@ import trio
 
 from adjudicator import role
 from adjudicator.client import AdjudicatorClient
-from adjudicator.interface import CommitConflict, OutcomeState, make_txn_id
+from adjudicator.interface import AdjudicatorStarting, CommitConflict, OutcomeState, make_txn_id
 from adjudicator.leases import Leases, Outcomes
-from adjudicator.recovery import INCARNATION_FILE, next_incarnation
+from adjudicator.recovery import TAU_MAX_SLACK_NS, incarnation_file, next_incarnation
 from adjudicator.role import Adjudicator, encode_commit_payload
 from cluster.clock import Clock
-from cluster.disk import MemoryDisk
+from cluster.disk import MemoryDisk, OsDisk
 from cluster.embedded import ClusterConfig, EmbeddedCluster
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport, ReplyLost
@@ -212,11 +212,28 @@ async def test_outcome_never_confuses_transactions_of_two_incarnations():
 
 
 async def test_incarnations_count_on_disk_and_a_torn_record_is_cut():
-    disk = MemoryDisk()
-    assert [await next_incarnation(disk) for _ in range(3)] == [1, 2, 3]
-    await disk.append(INCARNATION_FILE, b"\x00\x00\x00", sync=False)  # a start that died mid-write
-    assert await next_incarnation(disk) == 4
-    assert len(await disk.read(INCARNATION_FILE)) == 4 * 8
+    disk = MemoryDisk()  # shared by two adjudicators of one process
+    assert [await next_incarnation(disk, 3) for _ in range(3)] == [1, 2, 3]
+    assert await next_incarnation(disk, 4) == 1
+    await disk.append(incarnation_file(3), b"\x00\x00\x00", sync=False)  # a start that died mid-write
+    assert await next_incarnation(disk, 3) == 4
+    assert len(await disk.read(incarnation_file(3))) == 4 * 8
+
+
+async def test_an_adjudicator_on_a_disk_serves_once_it_has_counted_its_start(tmp_path):
+    key = sql_key(16385, 4)
+    for expected in (1, 2):
+        disk = OsDisk(str(tmp_path))
+        clock = Clock()
+        adjudicator = Adjudicator(0, Topology(), InProcessTransport(), clock, disk=disk)
+        with pytest.raises(AdjudicatorStarting):
+            await adjudicator.rpc_commit(clock.latest(), payload((key, (1,))), (key,), ())
+        async with trio.open_nursery() as nursery:
+            await nursery.start(adjudicator.run)
+            nursery.cancel_scope.cancel()
+        disk.close()
+        assert adjudicator.incarnation == expected
+    assert adjudicator.table.floor > clock.latest() + TAU_MAX_SLACK_NS - SECOND_NS
 
 
 def test_leases_renew_a_bounded_number_of_times():
