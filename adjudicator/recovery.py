@@ -40,10 +40,11 @@ journal's log, costs a round of journal writes and a replicated fence):
   commit from its stale table. Replacing one that may be alive (another
   adjudicator taking its ranges when its host is cut off) needs more: range
   ownership with epochs, kept in a replicated place (the journals' logs);
-  appends that carry the owner's epoch, refused by every journal once a
-  later epoch's fence record is chosen in its log (so the fence survives a
-  leader change); and then the taker's floor is the highest τ the journals
-  close at the fence, with no slack at all.
+  appends that carry the epoch of every range they prepared in (the
+  coordinator's and its participants'), refused by every journal once a
+  later epoch's fence record for one of those ranges is chosen in its log
+  (so the fence survives a leader change); then the taker's floor is the
+  highest τ the journals close at the fence, with no slack at all.
 
   The very first start (incarnation 1) had no predecessor, so its floor is
   just `latest`. In the embedded server every part restarts together and
