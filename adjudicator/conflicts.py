@@ -29,8 +29,9 @@ the order they were recorded, so forgetting never walks the whole table)
 and remembered only as `floor`, the τ at or below which every dropped
 commit happened. A transaction older than the floor conflicts on every key;
 such a transaction has outlived the age limit anyway. A new adjudicator (a
-restart, later a failover) starts with floor = now for the same reason:
-it knows nothing of earlier commits.
+restart, later a failover) knows nothing of earlier commits, so it starts
+with a floor at or above every τ they can have (role.py and recovery.py
+choose it).
 
 No I/O, no clock, no trio: the role module feeds it.
 """

@@ -3,19 +3,22 @@
 A commit moves through named stages:
 
   checking    the coordinator (the adjudicator the QP asked) checks and holds
-              its own keys; the owners of the other keys are asked to
-              `prepare` theirs, in parallel. Any conflict aborts everyone.
+              its own keys, and fixes `tau_max`, the highest τ the journal
+              may give the append (recovery.py); the owners of the other keys
+              are asked to `prepare` theirs, in parallel, with tau_max. Any
+              conflict aborts everyone.
   journaling  the whole transaction is appended to one journal as one
               record (the coordinator spreads its commits over the journals).
               That append is the commit point: the journal's leader picks
               τ_commit > τ_start (above every earlier commit of these keys,
-              which the checks guarantee were ≤ τ_start), and answers once
-              the record is chosen by a majority of the journal's replicas.
-              An append whose fate the journal cannot tell (a timeout, a lost
-              leader) may still be chosen later, so its keys are recorded as
-              committed at the highest τ it could have (`tau_max`), which
-              makes every transaction that overlapped it lose, exactly as if
-              it had committed; the client hears "server unavailable".
+              which the checks guarantee were ≤ τ_start) and ≤ tau_max, and
+              answers once the record is chosen by a majority of the
+              journal's replicas. An append whose fate the journal cannot
+              tell (a timeout, a lost leader) may still be chosen later, so
+              its keys are recorded as committed at the highest τ it could
+              have, which makes every transaction that overlapped it lose,
+              exactly as if it had committed; the client hears "server
+              unavailable".
   deciding    every participant learns τ_commit, records it as the last
               commit of its keys and releases them.
   acknowledged the QP gets τ_commit (and then commit-waits).
@@ -26,9 +29,13 @@ becomes visible atomically on every shard at τ_commit.
 votes, one journal append commits. The exact protocol AWS runs is not
 public; this is our reading of it.)
 
-Participants hold prepared keys until they hear the decision. In one process
-the coordinator always decides; the multi-process cluster issue adds a lease
-after which a participant asks the coordinator's journal.
+Failures (the arguments are in the modules named):
+- A participant that hears no decide holds its keys only for a lease, then
+  asks the coordinator (`outcome`) and, failing an exact answer, records
+  them as committed at tau_max (leases.py).
+- A restarted adjudicator counts its incarnation on its `Disk` and starts
+  with a floor above every τ its dead incarnation could have had a hand in
+  (recovery.py).
 """
 
 from __future__ import annotations
@@ -39,14 +46,32 @@ import logging
 import trio
 
 from adjudicator.conflicts import Conflict, ConflictKind, ConflictTable
+from adjudicator.interface import (
+    ADJUDICATORS_MAX,
+    AdjudicatorStarting,
+    CommitConflict,
+    Outcome,
+    OutcomeState,
+    TransactionTooOld,
+    make_txn_id,
+    same_incarnation,
+)
+from adjudicator.leases import Leases, Outcomes
+from adjudicator.recovery import APPEND_TAU_SLACK_NS, next_incarnation, recovered_floor, tau_max
 from cluster import codec
 from cluster.clock import Clock
+from cluster.disk import Disk
 from cluster.timeslice import checkpoint_if_due
 from cluster.topology import Topology
-from cluster.transport import InProcessTransport, wire_error
-from journal.client import JournalClient
+from cluster.transport import InProcessTransport, RemoteError, ReplyLost, Unreachable
+from journal.client import APPEND_TIMEOUT_S, JournalClient
 from journal.errors import AppendUncertain
 from storage import keys
+
+# Re-exported: callers imported these from here before interface.py existed.
+__all__ = [
+    "APPEND_TAU_SLACK_NS", "Adjudicator", "CommitConflict", "TransactionTooOld", "encode_commit_payload",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -56,33 +81,24 @@ TRANSACTION_AGE_MAX_NS = 300 * 1_000_000_000
 HISTORY_MARGIN_NS = 10 * 1_000_000_000
 FORGET_INTERVAL_S = 5.0
 FORGET_PIECE = 4096  # keys forgotten between scheduler turns (cluster/timeslice.py)
-# A journal may give an append any τ up to this far past our clock (its
-# leader's clock may be ahead by the error bound, and τ never repeats). Past
-# it the leader refuses, so an append we lost track of is known to carry a
-# τ at or below clock + this: the τ its keys are held at (see "journaling").
-APPEND_TAU_SLACK_NS = 2 * 1_000_000_000
 # How long a writer of dependency keys waits for in-flight readers of them
 # (commits already past their check; they finish within a journal append).
 READERS_WAIT_MAX_S = 2.0
 READERS_POLL_S = 0.0005
-
-
-@wire_error
-class CommitConflict(Exception):
-    """First committer wins: this transaction lost. `schema` is True when the
-    contested key is a catalog key (DSQL's OC001 rather than OC000)."""
-
-    def __init__(self, schema: bool, detail: str = "") -> None:
-        super().__init__(schema, detail)
-        self.schema = schema
-        self.detail = detail
-
-
-@wire_error
-class TransactionTooOld(Exception):
-    def __init__(self, age_ns: int) -> None:
-        super().__init__(age_ns)
-        self.age_ns = age_ns
+# A participant's hold lasts this long without a decide before it asks the
+# coordinator: longer than a live coordinator takes from prepare to decide
+# (other participants' readers wait, then the journal client's append
+# timeout), so that it is normally heard from first. Safety does not depend
+# on it (leases.py).
+PREPARE_LEASE_S = READERS_WAIT_MAX_S + APPEND_TIMEOUT_S + 1.0
+# A coordinator that says "still in flight" gets this many more leases, then
+# the hold ends anyway (at tau_max, which is always safe).
+LEASE_RENEWALS_MAX = 3
+# An `outcome` question gets this long before the coordinator counts as gone.
+OUTCOME_TIMEOUT_S = 2.0
+# How long a coordinator answers for a decision some participant may not
+# have heard: past every lease and renewal of that participant's hold.
+OUTCOME_RETENTION_S = PREPARE_LEASE_S * (LEASE_RENEWALS_MAX + 2)
 
 
 def _conflict_error(conflict: Conflict) -> CommitConflict:
@@ -91,25 +107,67 @@ def _conflict_error(conflict: Conflict) -> CommitConflict:
 
 
 class Adjudicator:
-    def __init__(self, index: int, topology: Topology, transport: InProcessTransport, clock: Clock) -> None:
+    def __init__(
+        self,
+        index: int,
+        topology: Topology,
+        transport: InProcessTransport,
+        clock: Clock,
+        *,
+        disk: Disk | None = None,
+        incarnation: int | None = None,
+        lease_s: float | None = None,
+    ) -> None:
+        """`incarnation` counts this adjudicator's starts (1: the first ever); if None it
+        is counted on `disk` when `run` starts (before that, calls are refused), or is
+        1 without a disk (the embedded server, see recovery.py)."""
+        assert topology.adjudicator_count <= ADJUDICATORS_MAX
         self.index = index
         self.topology = topology
         self.clock = clock
+        self.disk = disk
+        self.incarnation = 0  # 0 until known
         self.table = ConflictTable(floor=clock.latest())
         self._journals = [
             JournalClient(transport, topology.journal_addresses(j)) for j in range(topology.journal_count)
         ]
         self._next_journal = topology.journal_for_adjudicator(index)
         self._peers = [transport.connect(topology.adjudicator_address(i)) for i in range(topology.adjudicator_count)]
-        # Transaction ids are unique per coordinator; participants key their
-        # holds by (coordinator, id) folded into one int.
-        self._ids = itertools.count(1)
+        self._counter = itertools.count(1)
+        # As participant: holds for other coordinators, each with a lease.
+        self.leases = Leases(PREPARE_LEASE_S if lease_s is None else lease_s, LEASE_RENEWALS_MAX)
+        # As coordinator: what a participant whose lease ran out may ask about.
+        self.outcomes = Outcomes(OUTCOME_RETENTION_S)
+        self._crashed = False
         self.commits = 0
         self.conflicts = 0
         self.uncertain = 0
+        self.leases_expired = 0  # holds released at tau_max
+        if incarnation is not None or disk is None:
+            self._start(incarnation or 1)
+
+    def _start(self, incarnation: int) -> None:
+        self.incarnation = incarnation
+        self.table.floor = recovered_floor(self.clock, incarnation)
+        if incarnation > 1:
+            log.info("adjudicator %d: incarnation %d starts with floor %d", self.index, incarnation, self.table.floor)
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
+        if not self.incarnation:
+            assert self.disk is not None
+            self._start(await next_incarnation(self.disk, self.index))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._forget_loop)
+            nursery.start_soon(self._lease_loop)
+            task_status.started()
+
+    def crash(self) -> None:
+        """Stop as a crash would, for tests: no more calls leave this adjudicator
+        (decides, outcome questions), and commits in progress end without an answer.
+        (The caller also stops serving its address.)"""
+        self._crashed = True
+
+    async def _forget_loop(self) -> None:
         while True:
             await trio.sleep(FORGET_INTERVAL_S)
             horizon = self.clock.latest() - TRANSACTION_AGE_MAX_NS - HISTORY_MARGIN_NS
@@ -117,7 +175,11 @@ class Adjudicator:
             while self.table.forget_some(horizon, FORGET_PIECE)[1]:
                 await checkpoint_if_due()
 
-    # -- RPC interface -----------------------------------------------------
+    def _require_started(self) -> None:
+        if not self.incarnation or self._crashed:
+            raise AdjudicatorStarting(f"adjudicator {self.index} is not serving yet")
+
+    # -- RPC interface (adjudicator/interface.py) ----------------------------
 
     async def rpc_commit(
         self,
@@ -133,10 +195,11 @@ class Adjudicator:
         must merely be unchanged since τ_start; `share_keys` are held KEY SHARE
         (see conflicts.py).
         """
+        self._require_started()
         age = self.clock.latest() - tau_start
         if age > TRANSACTION_AGE_MAX_NS:
             raise TransactionTooOld(age)
-        txn_id = (next(self._ids) << 8) | self.index
+        txn_id = make_txn_id(self.incarnation, next(self._counter), self.index)
         by_owner = self._partition(write_keys, check_keys, share_keys)
         local = by_owner.pop(self.index, ((), (), ()))
 
@@ -145,22 +208,28 @@ class Adjudicator:
         if conflict is not None:
             self.conflicts += 1
             raise _conflict_error(conflict)
-        prepared: list[int] = []
+        # Fixed before anyone else holds a key for it: a participant's hold
+        # may end at this τ (leases.py), and a successor's floor is above it
+        # (recovery.py).
+        bound = tau_max(self.clock, tau_start, bool(by_owner))
+        to_decide: list[int] = []  # participants that hold (or may hold) keys
+        unsure = [False]  # some prepare's fate is unknown: remember the decision
         # What the keys are held at if the append's fate is unknown: 0 while
         # nothing may have been appended, then the highest τ it could carry.
         uncertain_tau = 0
+        if by_owner:
+            self.outcomes.begin(txn_id)
         try:
             if by_owner:
-                await self._prepare_participants(txn_id, tau_start, by_owner, prepared)
+                await self._prepare_participants(txn_id, tau_start, bound, by_owner, to_decide, unsure)
             # Stage: journaling (the commit point).
             journal = self._journals[self._next_journal]
             self._next_journal = (self._next_journal + 1) % len(self._journals)
-            tau_max = max(self.clock.latest(), tau_start) + APPEND_TAU_SLACK_NS + 2 * self.clock.error_bound_ns
-            uncertain_tau = tau_max
+            uncertain_tau = bound
             try:
-                _, tau_commit = await journal.append(payload, tau_start + 1, tau_max)
+                _, tau_commit = await journal.append(payload, tau_start + 1, bound)
             except AppendUncertain as exc:
-                uncertain_tau = exc.tau_bound or tau_max
+                uncertain_tau = exc.tau_bound or bound
                 raise
             except Exception:
                 uncertain_tau = 0  # the journal's error says nothing was appended
@@ -175,20 +244,17 @@ class Adjudicator:
                     self.table.commit(txn_id, uncertain_tau)
                 else:
                     self.table.abort(txn_id)
-                for owner in prepared:
-                    await self._decide(owner, txn_id, uncertain_tau)
+                if by_owner:
+                    await self._decide_all(to_decide, txn_id, uncertain_tau, unsure[0])
             raise
-        assert tau_commit > tau_start
+        assert tau_start < tau_commit <= bound, (tau_start, tau_commit, bound)
         # Stage: deciding.
         self.table.commit(txn_id, tau_commit)
-        if prepared:
+        if by_owner:
             with trio.CancelScope(shield=True):
-                if len(prepared) == 1:
-                    await self._decide(prepared[0], txn_id, tau_commit)
-                else:
-                    async with trio.open_nursery() as nursery:
-                        for owner in prepared:
-                            nursery.start_soon(self._decide, owner, txn_id, tau_commit)
+                await self._decide_all(to_decide, txn_id, tau_commit, unsure[0])
+        if self._crashed:
+            raise ReplyLost(f"adjudicator {self.index} crashed")
         self.commits += 1
         return tau_commit
 
@@ -196,28 +262,44 @@ class Adjudicator:
         self,
         txn_id: int,
         tau_start: int,
+        tau_max: int,
         write_keys: tuple[bytes, ...],
         check_keys: tuple[bytes, ...],
         share_keys: tuple[bytes, ...] = (),
     ) -> None:
+        """Check and hold this adjudicator's keys of another coordinator's
+        transaction, whose append will carry τ ≤ `tau_max`."""
+        self._require_started()
         conflict = await self._prepare_local(txn_id, tau_start, write_keys, check_keys, share_keys)
         if conflict is not None:
             self.conflicts += 1
             raise _conflict_error(conflict)
+        self.leases.grant(txn_id, tau_max, trio.current_time())
 
     async def rpc_decide(self, txn_id: int, tau_commit: int) -> None:
         """τ_commit of a prepared transaction, or 0 if it aborted."""
+        self.leases.drop(txn_id)
         if not self.table.is_held(txn_id):
-            return
+            return  # never held here, or its lease already ended
         if tau_commit:
             self.table.commit(txn_id, tau_commit)
         else:
             self.table.abort(txn_id)
 
+    async def rpc_outcome(self, txn_ids: tuple[int, ...]) -> tuple[Outcome, ...]:
+        """What this coordinator knows of each transaction (see leases.py)."""
+        now = trio.current_time()
+        return tuple(
+            self.outcomes.outcome(t, now) if same_incarnation(t, self.incarnation) else Outcome(OutcomeState.UNKNOWN)
+            for t in txn_ids
+        )
+
     async def rpc_status(self) -> dict:
         return {
-            "index": self.index, "commits": self.commits, "conflicts": self.conflicts,
-            "uncertain": self.uncertain, "keys": len(self.table),
+            "index": self.index, "incarnation": self.incarnation, "floor": self.table.floor,
+            "commits": self.commits, "conflicts": self.conflicts, "uncertain": self.uncertain,
+            "keys": len(self.table), "held_for_others": len(self.leases),
+            "leases_expired": self.leases_expired,
         }  # fmt: skip
 
     # -- internals ---------------------------------------------------------
@@ -238,13 +320,35 @@ class Adjudicator:
         finally:
             self.table.drop_intents(txn_id, claimed)
 
-    async def _decide(self, owner: int, txn_id: int, tau_commit: int) -> None:
-        try:
-            await self._peers[owner].call("decide", txn_id, tau_commit)
-        except Exception:
-            # The participant's hold stays until it learns the outcome another
-            # way; in one process this cannot happen, so it is worth a log line.
-            log.exception("adjudicator %d: decide(%d) to %d failed", self.index, txn_id, owner)
+    async def _call(self, owner: int, method: str, *args: object) -> object:
+        if self._crashed:
+            raise Unreachable(f"adjudicator {self.index} crashed")
+        return await self._peers[owner].call(method, *args)
+
+    async def _decide_all(self, owners: list[int], txn_id: int, tau: int, unsure: bool) -> None:
+        """Tell every participant the decision (τ, or 0: aborted). A participant
+        that does not hear it asks after its lease, so the decision is kept
+        for it (leases.py)."""
+        self.outcomes.decide(txn_id, tau)
+        failed = [False]
+
+        async def decide_one(owner: int) -> None:
+            try:
+                await self._call(owner, "decide", txn_id, tau)
+            except Exception as exc:  # noqa: BLE001 - any failure leaves the hold to its lease
+                failed[0] = True
+                log.warning("adjudicator %d: decide(%d) to %d failed: %s", self.index, txn_id, owner, exc)
+
+        if len(owners) == 1:  # the common cross-range case; a nursery costs more than the call
+            await decide_one(owners[0])
+        elif owners:
+            async with trio.open_nursery() as nursery:
+                for owner in owners:
+                    nursery.start_soon(decide_one, owner)
+        if failed[0] or unsure:
+            self.outcomes.keep(txn_id, trio.current_time())
+        else:
+            self.outcomes.delivered(txn_id)
 
     def _partition(
         self, *key_classes: tuple[bytes, ...]
@@ -262,8 +366,10 @@ class Adjudicator:
         self,
         txn_id: int,
         tau_start: int,
+        bound: int,
         by_owner: dict[int, tuple[tuple[bytes, ...], ...]],
-        prepared: list[int],
+        to_decide: list[int],
+        unsure: list[bool],
     ) -> None:
         failure: list[BaseException] = []
 
@@ -272,9 +378,15 @@ class Adjudicator:
             # Failures are collected rather than raised so the caller sees the
             # participant's own error, not a nursery's exception group.
             try:
-                await self._peers[owner].call("prepare", txn_id, tau_start, writes, checks, shares)
-                prepared.append(owner)
+                await self._call(owner, "prepare", txn_id, tau_start, bound, writes, checks, shares)
+                to_decide.append(owner)
+            except CommitConflict as exc:
+                failure.append(exc)  # it holds nothing
             except Exception as exc:
+                # It may hold the keys (a lost reply): tell it the decision
+                # too, and keep the decision for its lease's question.
+                to_decide.append(owner)
+                unsure[0] = True
                 failure.append(exc)
 
         if len(by_owner) == 1:  # the common cross-range case; a nursery costs more than the call
@@ -288,6 +400,48 @@ class Adjudicator:
             if isinstance(failure[0], CommitConflict):
                 self.conflicts += 1
             raise failure[0]
+
+    # -- leases (participant side) -----------------------------------------
+
+    async def _lease_loop(self) -> None:
+        while True:
+            await trio.sleep(self.leases.lease_s / 4)
+            if self._crashed:
+                return
+            await self.expire_leases()
+
+    async def expire_leases(self) -> None:
+        """End the holds whose lease ran out: as their coordinator says, else at tau_max."""
+        for coordinator, txn_ids in self.leases.expired(trio.current_time()).items():
+            answers: tuple = ()
+            with trio.move_on_after(OUTCOME_TIMEOUT_S):
+                try:
+                    answers = tuple(await self._call(coordinator, "outcome", tuple(txn_ids)))
+                except (Unreachable, RemoteError) as exc:
+                    log.info("adjudicator %d: coordinator %d gone (%s)", self.index, coordinator, exc)
+            now = trio.current_time()
+            for i, txn_id in enumerate(txn_ids):
+                outcome = Outcome(OutcomeState(answers[i][0]), answers[i][1]) if answers else Outcome(OutcomeState.UNKNOWN)
+                self._end_hold(txn_id, outcome, now)
+
+    def _end_hold(self, txn_id: int, outcome: Outcome, now: float) -> None:
+        lease = self.leases.get(txn_id)
+        if lease is None or not self.table.is_held(txn_id):
+            self.leases.drop(txn_id)  # decided while we asked
+            return
+        if outcome.state is OutcomeState.PENDING and self.leases.renew(txn_id, now):
+            return
+        self.leases.drop(txn_id)
+        if outcome.state is OutcomeState.COMMITTED:
+            self.table.commit(txn_id, outcome.tau)
+        elif outcome.state is OutcomeState.ABORTED:
+            self.table.abort(txn_id)
+        else:
+            # Committed or not, its τ is at most tau_max (leases.py).
+            self.leases_expired += 1
+            log.warning("adjudicator %d: hold of %d expired (%s); keys released as committed at τ %d",
+                        self.index, txn_id, outcome.state.name.lower(), lease.tau_max)
+            self.table.commit(txn_id, lease.tau_max)
 
 
 def encode_commit_payload(writes: list[tuple[bytes, object]], catalog_version: int | None,

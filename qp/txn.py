@@ -28,7 +28,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from adjudicator.role import CommitConflict, TransactionTooOld, encode_commit_payload
+from adjudicator.client import AdjudicatorClient
+from adjudicator.interface import CommitConflict, TransactionTooOld
+from adjudicator.role import encode_commit_payload
 from cluster import codec
 from cluster.clock import Clock
 from cluster.topology import Topology
@@ -156,11 +158,13 @@ class Transaction:
         *,
         read_only: bool = False,
         explicit: bool = False,
+        adjudicators: AdjudicatorClient | None = None,
     ) -> None:
         self.clock = clock
         self.storage = storage
         self.topology = topology
         self.transport = transport
+        self.adjudicators = adjudicators  # made at COMMIT if not given
         self.read_only = read_only
         self.explicit = explicit
         self.tau_start: int | None = None
@@ -387,10 +391,9 @@ class Transaction:
         written = self.buffer.values
         checks = tuple(k for k in self.checks if k not in written and k not in self.locks)
         shares = tuple(k for k in self.shares if k not in written and k not in self.locks)
-        ranges = self.topology.adjudicator_ranges
-        coordinator = self.transport.connect(self.topology.adjudicator_address(ranges.owner(write_keys[0])))
+        adjudicators = self.adjudicators or AdjudicatorClient(self.topology, self.transport)
         try:
-            tau_commit = await coordinator.call("commit", self.tau_start, payload, write_keys, checks, shares)
+            tau_commit = await adjudicators.commit(self.tau_start, payload, write_keys, checks, shares)
         except CommitConflict as exc:
             raise (schema_conflict() if exc.schema else change_conflict()) from None
         except TransactionTooOld as exc:

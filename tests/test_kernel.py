@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import trio
 
-from adjudicator.role import CommitConflict, encode_commit_payload
+from adjudicator.client import AdjudicatorClient
+from adjudicator.interface import CommitConflict
+from adjudicator.role import encode_commit_payload
 from cluster.embedded import ClusterConfig, EmbeddedCluster
 from storage import keys
 
@@ -22,9 +24,8 @@ def sql_key(oid: int, pk: int) -> bytes:
 
 async def commit(cluster: EmbeddedCluster, tau_start: int, writes, checks=()) -> int:
     write_keys = tuple(k for k, _ in writes)
-    ranges = cluster.topology.adjudicator_ranges
-    coordinator = cluster.transport.connect(cluster.topology.adjudicator_address(ranges.owner(write_keys[0])))
-    tau = await coordinator.call("commit", tau_start, encode_commit_payload(list(writes), None), write_keys, tuple(checks))
+    adjudicators = AdjudicatorClient(cluster.topology, cluster.transport)
+    tau = await adjudicators.commit(tau_start, encode_commit_payload(list(writes), None), write_keys, tuple(checks))
     await cluster.clock.wait_until_past(tau)
     return tau
 

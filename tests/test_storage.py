@@ -17,6 +17,8 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adjudicator.client import AdjudicatorClient
+from adjudicator.role import encode_commit_payload
 from cluster import codec, timeslice
 from storage import node as storage_node
 from storage.mvcc import VersionStore, keep_where_true
@@ -185,13 +187,10 @@ async def test_a_checkpoint_of_the_first_format_still_loads(tmp_path) -> None:
 
 
 async def _commit_record(cluster, writes, dropped=()) -> int:
-    from adjudicator.role import encode_commit_payload
-
     write_keys = tuple(k for k, _ in writes)
-    ranges = cluster.topology.adjudicator_ranges
-    coordinator = cluster.transport.connect(cluster.topology.adjudicator_address(ranges.owner(write_keys[0])))
-    tau = await coordinator.call("commit", cluster.clock.latest(),
-                                 encode_commit_payload(list(writes), None, list(dropped)), write_keys, ())
+    adjudicators = AdjudicatorClient(cluster.topology, cluster.transport)
+    tau = await adjudicators.commit(cluster.clock.latest(),
+                                    encode_commit_payload(list(writes), None, list(dropped)), write_keys)
     await cluster.clock.wait_until_past(tau)
     return tau
 

@@ -32,10 +32,12 @@ from typing import Any, TypeVar
 
 import trio
 
-from adjudicator.role import CommitConflict, TransactionTooOld, encode_commit_payload
+from adjudicator.client import AdjudicatorClient
+from adjudicator.interface import CommitConflict, CommitTimeout, TransactionTooOld
+from adjudicator.role import encode_commit_payload
 from cluster.clock import Clock
 from cluster.topology import Topology
-from cluster.transport import InProcessTransport, Peer, RemoteError, Unreachable
+from cluster.transport import InProcessTransport, RemoteError, Unreachable
 from kv.dynamodb.errors import internal, transaction_conflict, validation
 
 # One journal record stays well under the journal's 64 MiB frame limit.
@@ -73,10 +75,7 @@ def _conflict_key(detail: str) -> bytes | None:
 class Committer:
     def __init__(self, clock: Clock, topology: Topology, transport: InProcessTransport) -> None:
         self.clock = clock
-        self.ranges = topology.adjudicator_ranges
-        self._adjudicators: list[Peer] = [
-            transport.connect(topology.adjudicator_address(i)) for i in range(topology.adjudicator_count)
-        ]
+        self.adjudicators = AdjudicatorClient(topology, transport, timeout_s=COMMIT_TIMEOUT_S)
         self.commits = 0
         self.conflicts = 0
 
@@ -96,18 +95,13 @@ class Committer:
         payload = encode_commit_payload(writes, None)
         if len(payload) > PAYLOAD_BYTES_MAX:
             raise validation("Transaction request size exceeded the maximum allowed size")
-        coordinator = self._adjudicators[self.ranges.owner(write_keys[0])]
         try:
             # Shielded: a client that hangs up mid-commit must not leave the
             # outcome to chance (DynamoDB finishes a write it has started).
             # Bounded, so a stuck journal cannot hold a shutdown forever.
-            with trio.CancelScope(shield=True) as scope:
-                scope.deadline = trio.current_time() + COMMIT_TIMEOUT_S
-                tau_commit = await coordinator.call(
-                    "commit", tau_start, payload, tuple(write_keys), tuple(check_keys)
-                )
-            if scope.cancelled_caught:
-                raise internal("commit timed out; the write may or may not have been applied")
+            tau_commit = await self.adjudicators.commit(tau_start, payload, write_keys, check_keys, shield=True)
+        except CommitTimeout:
+            raise internal("commit timed out; the write may or may not have been applied") from None
         except CommitConflict as exc:
             self.conflicts += 1
             raise Conflict(_conflict_key(exc.detail)) from None

@@ -1,0 +1,87 @@
+"""The one way to commit: `AdjudicatorClient`, used by the QP, the DynamoDB front end and tests.
+
+A commit goes to one adjudicator, the coordinator, which prepares the keys
+other adjudicators own and appends the transaction to a journal
+(adjudicator/role.py). Any adjudicator could coordinate; the owner of the
+first written key does, so a single-range transaction (the common case)
+costs no prepare at all.
+
+The client bounds the call with a deadline, longer than the waits inside a
+commit (the journal client's append timeout, a participant's wait for
+in-flight readers), so that the coordinator's exact answer normally arrives
+first. If the deadline passes, `CommitTimeout` (a `ReplyLost`: the outcome
+is unknown) is raised. Errors are passed through as they came (see
+adjudicator/interface.py); what a caller tells its own client about each is
+the caller's business (SQLSTATEs in the QP, DynamoDB error types in
+kv/dynamodb).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+
+from adjudicator.interface import CommitTimeout
+from cluster.topology import Topology
+from cluster.transport import Peer
+from journal.client import APPEND_TIMEOUT_S
+
+# Longer than the longest a healthy coordinator takes to answer: the journal
+# append's own timeout, a participant's wait for in-flight readers (2 s) and
+# the prepare and decide round trips.
+COMMIT_TIMEOUT_S = APPEND_TIMEOUT_S + 8.0
+
+
+class AdjudicatorClient:
+    def __init__(self, topology: Topology, transport: Any, *, timeout_s: float = COMMIT_TIMEOUT_S) -> None:
+        self.ranges = topology.adjudicator_ranges
+        self.timeout_s = timeout_s
+        self._topology = topology
+        self._transport = transport
+        # Connected on first use: a client is cheap to make per transaction.
+        self._peers: dict[int, Peer] = {}
+
+    def coordinator_for(self, write_keys: tuple[bytes, ...] | list[bytes]) -> int:
+        """The adjudicator that coordinates a commit writing `write_keys`."""
+        assert write_keys, "a commit must write or lock at least one key"
+        return self.ranges.owner(write_keys[0])
+
+    def peer(self, index: int) -> Peer:
+        peer = self._peers.get(index)
+        if peer is None:
+            peer = self._peers[index] = self._transport.connect(self._topology.adjudicator_address(index))
+        return peer
+
+    async def commit(
+        self,
+        tau_start: int,
+        payload: bytes,
+        write_keys: tuple[bytes, ...] | list[bytes],
+        check_keys: tuple[bytes, ...] | list[bytes] = (),
+        share_keys: tuple[bytes, ...] | list[bytes] = (),
+        *,
+        timeout_s: float | None = None,
+        shield: bool = False,
+    ) -> int:
+        """Commit the post-images in `payload` (see `encode_commit_payload`); returns τ_commit.
+
+        `write_keys` are written or locked FOR UPDATE, `check_keys` must be
+        unchanged since τ_start, `share_keys` are held KEY SHARE. With
+        `shield`, cancelling the caller does not cancel the commit (only the
+        deadline ends it): a caller whose client hung up still finishes a
+        write it started. The caller still commit-waits on the result.
+        """
+        coordinator = self.peer(self.coordinator_for(write_keys))
+        with trio.CancelScope(shield=shield) as scope:
+            scope.deadline = trio.current_time() + (self.timeout_s if timeout_s is None else timeout_s)
+            tau_commit = await coordinator.call(
+                "commit", tau_start, payload, tuple(write_keys), tuple(check_keys), tuple(share_keys)
+            )
+        if scope.cancelled_caught:
+            raise CommitTimeout(f"no answer from {coordinator.address} within the commit deadline")
+        assert tau_commit > tau_start, (tau_commit, tau_start)
+        return tau_commit
+
+    async def status(self, index: int) -> dict:
+        return await self.peer(index).call("status")
