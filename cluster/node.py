@@ -148,10 +148,17 @@ class Node:
             await nursery.start(node.run)
 
     async def _start_adjudicator(self, nursery: trio.Nursery) -> None:
+        # The disk keeps each range's start count: a restarted adjudicator's
+        # floor must cover what its predecessor may still have appended
+        # (adjudicator/recovery.py). It is counted before the range is served.
+        directory = self.spec.data_dir(self.role)
+        os.makedirs(directory, exist_ok=True)
+        disk = OsDisk(directory)  # locks the directory
+        self._close.append(disk.close)
         for index in self.spec.adjudicator_ranges_of(self.role):
-            adjudicator = Adjudicator(index, self.topology, self.transport, self.clock)
-            self.transport.serve(self.topology.adjudicator_address(index), adjudicator)
+            adjudicator = Adjudicator(index, self.topology, self.transport, self.clock, disk=disk)
             await nursery.start(adjudicator.run)
+            self.transport.serve(self.topology.adjudicator_address(index), adjudicator)
 
     async def _start_qp(self, nursery: trio.Nursery) -> None:
         members = [
