@@ -14,10 +14,12 @@ because sending the append again could append it twice.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import trio
 
+from cluster import metrics
 from cluster.transport import InProcessTransport, RemoteError, Unreachable
 from journal.errors import AppendUncertain, JournalUnavailable, NotLeader
 
@@ -78,6 +80,12 @@ class JournalClient:
 
         Raises JournalUnavailable (certainly not appended) or AppendUncertain.
         """
+        started = time.perf_counter()
+        result = await self._append(payload, tau_min, tau_max)
+        metrics.JOURNAL_APPEND_SECONDS.observe(time.perf_counter() - started)
+        return result
+
+    async def _append(self, payload: bytes, tau_min: int, tau_max: int) -> tuple[int, int]:
         deadline = trio.current_time() + self.append_timeout_s
         target = self.leader
         tries = 0

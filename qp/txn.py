@@ -23,6 +23,7 @@ transaction (`rows_max`, `bytes_max`); sessions set them from their
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_left
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from typing import Any
 from adjudicator.client import AdjudicatorClient
 from adjudicator.interface import CommitConflict, TransactionTooOld
 from adjudicator.role import encode_commit_payload
-from cluster import codec
+from cluster import codec, metrics
 from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport, RemoteError, ReplyLost, Unreachable
@@ -392,6 +393,7 @@ class Transaction:
         checks = tuple(k for k in self.checks if k not in written and k not in self.locks)
         shares = tuple(k for k in self.shares if k not in written and k not in self.locks)
         adjudicators = self.adjudicators or AdjudicatorClient(self.topology, self.transport)
+        started = time.perf_counter()
         try:
             tau_commit = await adjudicators.commit(self.tau_start, payload, write_keys, checks, shares)
         except CommitConflict as exc:
@@ -411,6 +413,7 @@ class Transaction:
         self.clock.observe(tau_commit)
         await self.clock.wait_until_past(tau_commit)
         self.committed = True
+        metrics.COMMIT_SECONDS.labels(api="sql").observe(time.perf_counter() - started)
         return tau_commit
 
     def _size_error(self, nbytes: int) -> SqlError:
