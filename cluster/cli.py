@@ -237,6 +237,7 @@ async def _serve_cluster(cluster: EmbeddedCluster, args: argparse.Namespace) -> 
                                   f"(--metrics-port): {exc.strerror or exc}") from None
             print(f"dsql: Prometheus metrics on {_http_url(args.host, metrics_port)}/metrics")
         qp = QueryProcessor(cluster.clock, cluster.topology, cluster.transport)
+        await nursery.start(qp.run)
         if password is not None:
             await qp.set_bootstrap_password(password)
         pgwire = partial(serve_pgwire, qp, args.host, args.port, security=security, limits=limits)

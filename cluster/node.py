@@ -168,6 +168,7 @@ class Node:
         ]
         qp = QueryProcessor(self.clock, self.topology, self.transport, index=self.role.id, members=members)
         self.transport.serve(qp_address(self.role.id), QpService(qp, self.role.name))
+        await nursery.start(qp.run)
 
         def forward_cancel(owner: int, process_id: int, secret_key: int) -> None:
             peer = self.transport.connect(qp_address(owner))

@@ -14,10 +14,12 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+import trio
+
 from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport
-from qp import api, roles
+from qp import api, jobs, roles
 from qp.catalog import NEXT_OID_KEY, RELATION_PREFIX, VERSION_KEY, CatalogSnapshot
 from qp.cluster_views import Member, embedded_members
 from qp.dml import set_rowid_qp
@@ -61,6 +63,10 @@ class QueryProcessor:
         self._pids = itertools.count(PID_FIRST)
         # Set by a QP process that has peers: forwards a cancel meant for another QP.
         self.forward_cancel: Callable[[int, int, int], None] | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The QP's own background work: resuming jobs whose QP stopped (qp/jobs.py)."""
+        await jobs.resume_orphans(self, task_status=task_status)
 
     # -- SessionFactory ----------------------------------------------------------
 

@@ -290,3 +290,19 @@ def test_list_append_on_a_cluster_through_kill_9_has_no_anomaly(local_cluster: L
     assert not unexpected, unexpected[:5]
     assert run.ok > 100, run.summary()
     assert result.valid, result.render()
+
+
+def test_an_index_build_survives_the_qp_that_started_it(local_cluster: LocalCluster) -> None:
+    local_cluster.up()
+    with psycopg.connect(local_cluster.dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE cl_jobs (id int PRIMARY KEY, v int)")
+        conn.execute("SET dsql.transaction_rows_max = 100000")
+        conn.execute("INSERT INTO cl_jobs SELECT g, g % 101 FROM generate_series(1, 20000) AS g")
+        job_id = conn.execute("CREATE INDEX ASYNC cl_jobs_v ON cl_jobs (v)").fetchone()[0]
+        owner = pid_owner(conn.info.backend_pid)
+        local_cluster.cli("kill", f"qp-{owner}")  # the QP running the build
+    with psycopg.connect(local_cluster.dsn, autocommit=True) as conn:
+        assert pid_owner(conn.info.backend_pid) != owner
+        conn.execute("SET statement_timeout = '90s'")
+        assert conn.execute("CALL sys.wait_for_job(%s)", (job_id,)).fetchone()[0] is True
+        assert conn.execute("SELECT count(*) FROM cl_jobs WHERE v = 7").fetchone()[0] == 198
