@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import random
 import secrets
 from typing import Any
 
@@ -29,8 +30,13 @@ SESSIONS_MAX = 10_000  # DSQL's per-cluster connection limit
 
 
 class QueryProcessor:
-    def __init__(self, clock: Clock, topology: Topology, transport: InProcessTransport) -> None:
+    def __init__(
+        self, clock: Clock, topology: Topology, transport: InProcessTransport, *, rng: random.Random | None = None
+    ) -> None:
+        """`rng` makes the sessions' cancel keys (by default from `secrets`); the
+        simulator passes a seeded one, so that a run is a function of its seed."""
         self.clock = clock
+        self._rng = rng
         self.topology = topology
         self.transport = transport
         self.storage = StorageClient(topology, transport)
@@ -50,7 +56,8 @@ class QueryProcessor:
         if database != "postgres":
             raise SqlError("3D000", f'database "{database}" does not exist', severity="FATAL")
         await self._check_connection_limit(startup.get("user", ""))
-        session = Session(self, next(self._pids), secrets.randbits(31), startup)
+        secret_key = self._rng.getrandbits(31) if self._rng is not None else secrets.randbits(31)
+        session = Session(self, next(self._pids), secret_key, startup)
         session.activity.client = client
         self.sessions[session.process_id] = session
         return session
