@@ -58,7 +58,7 @@ from adjudicator.role import Adjudicator
 from cluster import sim as simulator
 from cluster import timeslice
 from cluster.sim import DiskFaults, NetworkFaults, NodeEnv, SimNode, Simulation
-from cluster.sim.workload import HostDown, WorkloadOptions, Workloads, check_bank, check_lists
+from cluster.sim.workload import HostDown, HostRefused, WorkloadOptions, Workloads, check_bank, check_lists
 from cluster.topology import RangeMap, Topology
 from journal.paxos import Bug as PaxosBug
 from journal.replica import JournalReplica
@@ -257,7 +257,7 @@ class SimCluster:
         async def on_host(fn: Callable[[Any], Awaitable[Any]]) -> Any:
             if not node.alive:
                 await trio.sleep(0.05)  # a refused connection takes a moment
-                raise HostDown(qp_host)
+                raise HostRefused(qp_host)
             box: dict[str, Any] = {}
             done = trio.Event()
             incarnation = node.incarnation
@@ -375,7 +375,10 @@ async def _run_cluster(sim: Simulation, options: RunOptions) -> Result:
         if not committed:
             await trio.sleep(0.1)
     if not committed:
-        violations.append("liveness: no transfer committed after healing")
+        violations.append(f"liveness: no transfer committed after healing (last: {work.bank.last_error})")
+    # The final reads get their own time: they need no adjudicator, so they
+    # tell a stuck commit path from a stuck cluster.
+    deadline = sim.now + options.settle_timeout_s
     final_balances = None
     while final_balances is None and sim.now < deadline:
         final_balances = await work.bank_read(final_process, on_final)
@@ -387,7 +390,8 @@ async def _run_cluster(sim: Simulation, options: RunOptions) -> Result:
         if final_lists is None:
             await trio.sleep(0.1)
     if final_balances is None or final_lists is None:
-        violations.append("liveness: no final read succeeded after healing")
+        last = work.bank.last_error if final_balances is None else work.lists.last_error
+        violations.append(f"liveness: no final read succeeded after healing (last: {last})")
     violations += check_bank(work.bank, options.workload, final_balances)
     violations += check_lists(work.lists, final_lists)
     violations += sim.failures

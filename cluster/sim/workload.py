@@ -42,12 +42,18 @@ from qp.errors import SqlError
 SERIALIZATION_FAILURE = "40001"
 # How many times a transfer that lost a conflict is tried again (each a new op).
 TRANSFER_RETRIES = 3
-# Brute force over the subsets of in-doubt transfers is cheap up to here.
-IN_DOUBT_SUBSET_MAX = 12
+# The final balances are checked against the acknowledged transfers plus any
+# subset of the in-doubt ones; past this many partial sums the check gives up.
+IN_DOUBT_STATES_MAX = 200_000
 
 
 class HostDown(Exception):
-    """The QP host the operation ran on crashed (or was down): the connection broke."""
+    """The QP host crashed while the operation ran on it: the connection broke,
+    and whatever the operation had sent may have taken effect."""
+
+
+class HostRefused(Exception):
+    """The QP host was down when the operation began: nothing was sent."""
 
 
 # Runs `await fn(session)` on the client's session on its QP host (see cluster.py).
@@ -58,12 +64,21 @@ OnHost = Callable[[Callable[[Any], Awaitable[Any]]], Awaitable[Any]]
 class History:
     trace: Callable[[str], None] | None = None
     ops: list[dict] = field(default_factory=list)
+    last_error: str = ""  # why the last operation that failed did
 
-    def add(self, process: int, type_: str, f: str, value: Any) -> None:
+    def add(self, process: int, type_: str, f: str, value: Any, why: object = None) -> None:
         self.ops.append({"process": process, "type": type_, "f": f, "value": value,
                          "time_ns": int(trio.current_time() * 1e9)})  # fmt: skip
+        if why is not None:
+            self.last_error = _why(why)
         if self.trace is not None:
-            self.trace(f"client {process}: {type_} {f} {value}")
+            self.trace(f"client {process}: {type_} {f} {value}" + (f" ({_why(why)})" if why is not None else ""))
+
+
+def _why(error: object) -> str:
+    if isinstance(error, SqlError):
+        return f"{error.sqlstate} {error}" + (f": {error.detail}" if error.detail else "")
+    return f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
 
 
 async def query(session: Any, sql: str) -> list[tuple]:
@@ -75,10 +90,10 @@ async def query(session: Any, sql: str) -> list[tuple]:
     return rows
 
 
-async def run_block(session: Any, statements: list[str]) -> tuple[list[list[tuple]], str | None]:
+async def run_block(session: Any, statements: list[str]) -> tuple[list[list[tuple]], SqlError | None]:
     """BEGIN; statements; COMMIT. Returns (rows of each statement, None) once
     committed; raises SqlError for a failure before COMMIT (after a ROLLBACK),
-    and returns (rows, sqlstate) when COMMIT itself failed with `sqlstate`."""
+    and returns (rows, error) when COMMIT itself failed."""
     await query(session, "BEGIN")
     results = []
     try:
@@ -93,7 +108,7 @@ async def run_block(session: Any, statements: list[str]) -> tuple[list[list[tupl
     try:
         await query(session, "COMMIT")
     except SqlError as exc:
-        return results, exc.sqlstate
+        return results, exc
     return results, None
 
 
@@ -156,26 +171,29 @@ class Workloads:
         try:
             _, commit_error = await on_host(lambda session: run_block(session, statements))
         except SqlError as exc:
-            self.bank.add(process, "fail", "transfer", value)
+            self.bank.add(process, "fail", "transfer", value, exc)
             return "conflict" if exc.sqlstate == SERIALIZATION_FAILURE else "fail"
-        except HostDown:
-            self.bank.add(process, "info", "transfer", value)
+        except HostRefused as exc:
+            self.bank.add(process, "fail", "transfer", value, exc)
+            return "fail"
+        except HostDown as exc:
+            self.bank.add(process, "info", "transfer", value, exc)
             return "info"
         if commit_error is None:
             self.bank.add(process, "ok", "transfer", value)
             return "ok"
-        if commit_error == SERIALIZATION_FAILURE:
-            self.bank.add(process, "fail", "transfer", value)
+        if commit_error.sqlstate == SERIALIZATION_FAILURE:
+            self.bank.add(process, "fail", "transfer", value, commit_error)
             return "conflict"
-        self.bank.add(process, "info", "transfer", value)
+        self.bank.add(process, "info", "transfer", value, commit_error)
         return "info"
 
     async def bank_read(self, process: int, on_host: OnHost) -> tuple[int, ...] | None:
         self.bank.add(process, "invoke", "read", None)
         try:
             rows = await on_host(lambda session: query(session, "SELECT id, balance FROM bank ORDER BY id"))
-        except (SqlError, HostDown):
-            self.bank.add(process, "fail", "read", None)
+        except (SqlError, HostDown, HostRefused) as exc:
+            self.bank.add(process, "fail", "read", None, exc)
             return None
         balances = tuple(int(balance) for _, balance in rows)
         self.bank.add(process, "ok", "read", balances)
@@ -204,15 +222,16 @@ class Workloads:
         ]
         try:
             results, commit_error = await on_host(lambda session: run_block(session, statements))
-        except SqlError:
-            self.lists.add(process, "fail", "txn", micro_ops)
+        except (SqlError, HostRefused) as exc:
+            self.lists.add(process, "fail", "txn", micro_ops, exc)
             return "fail"
-        except HostDown:
-            self.lists.add(process, "info", "txn", micro_ops)
+        except HostDown as exc:
+            self.lists.add(process, "info", "txn", micro_ops, exc)
             return "info"
         if commit_error is not None:
-            self.lists.add(process, "fail" if commit_error == SERIALIZATION_FAILURE else "info", "txn", micro_ops)
-            return "fail"
+            certain = commit_error.sqlstate == SERIALIZATION_FAILURE
+            self.lists.add(process, "fail" if certain else "info", "txn", micro_ops, commit_error)
+            return "fail" if certain else "info"
         completed = tuple(
             (f, key, _parse_list(rows) if f == "r" else x) for (f, key, x), rows in zip(micro_ops, results, strict=True)
         )
@@ -225,8 +244,8 @@ class Workloads:
         self.lists.add(process, "invoke", "txn", micro_ops)
         try:
             rows = await on_host(lambda session: query(session, "SELECT k, v FROM lists ORDER BY k"))
-        except (SqlError, HostDown):
-            self.lists.add(process, "fail", "txn", micro_ops)
+        except (SqlError, HostDown, HostRefused) as exc:
+            self.lists.add(process, "fail", "txn", micro_ops, exc)
             return None
         final = {int(k): tuple(int(x) for x in v.split()) for k, v in rows}
         self.lists.add(process, "ok", "txn", tuple(("r", k, final.get(k)) for k in range(self.options.list_keys)))
@@ -285,23 +304,28 @@ def check_bank(history: History, options: WorkloadOptions, final: tuple[int, ...
         violations.append(f"bank: the final read sees {len(final)} accounts, not {options.accounts}")
         return violations
     difference = [f - e for f, e in zip(final, expected, strict=True)]
-    if len(in_doubt) <= IN_DOUBT_SUBSET_MAX and not _explained(difference, in_doubt):
+    if _explained(difference, in_doubt) is False:
         violations.append(f"bank: final balances {final} are not the acknowledged transfers {tuple(expected)} "
                           f"plus some of the {len(in_doubt)} in doubt: an acknowledged transfer is lost, "
                           "or a failed one took effect")  # fmt: skip
     return violations
 
 
-def _explained(difference: list[int], in_doubt: list[dict]) -> bool:
-    for mask in range(1 << len(in_doubt)):
-        residue = list(difference)
-        for i, move in enumerate(in_doubt):
-            if mask >> i & 1:
-                residue[move["from"]] += move["amount"]
-                residue[move["to"]] -= move["amount"]
-        if not any(residue):
-            return True
-    return False
+def _explained(difference: list[int], in_doubt: list[dict]) -> bool | None:
+    """Whether some subset of the in-doubt transfers adds up to `difference`
+    (None: too many combinations to tell). Breadth over the reachable residues."""
+    residues = {tuple(difference)}
+    for move in in_doubt:
+        step = []
+        for residue in residues:
+            taken = list(residue)
+            taken[move["from"]] += move["amount"]
+            taken[move["to"]] -= move["amount"]
+            step.append(tuple(taken))
+        residues.update(step)
+        if len(residues) > IN_DOUBT_STATES_MAX:
+            return None
+    return tuple([0] * len(difference)) in residues
 
 
 def check_lists(history: History, final: dict[int, tuple[int, ...]] | None) -> list[str]:
