@@ -178,6 +178,7 @@ class SimCluster:
         self.storage_hosts = [f"storage-{n}" for n in range(topo.storage_node_count)]
         self.qp_hosts = [f"qp-{q}" for q in range(options.qps)]
         self.qps: dict[str, QueryProcessor] = {}
+        self.checkpoint_loads = 0  # storage restarts that resumed from a checkpoint
         self.journals: dict[str, JournalReplica] = {}
         for r, name in enumerate(self.journal_hosts):
             sim.add_node(name, self._journal_main(r))
@@ -230,7 +231,11 @@ class SimCluster:
                 checkpoint_records=options.checkpoint_records, checkpoint_interval_s=options.checkpoint_interval_s,
             )  # fmt: skip
             env.serve(topo.storage_address(node), storage)
-            await storage.run()
+            async with trio.open_nursery() as nursery:
+                await nursery.start(storage.run)
+                if any(storage.applied):
+                    self.checkpoint_loads += 1
+                    env.trace(f"resumed from its checkpoint at positions {storage.applied}")
 
         return main
 
@@ -418,7 +423,9 @@ def _result(sim: Simulation, cluster: SimCluster, work: Workloads, options: RunO
         "list_txns_ok": count(work.lists, "ok"),
         "fail": count(work.bank, "fail") + count(work.lists, "fail"),
         "info": count(work.bank, "info") + count(work.lists, "info"),
+        "transfers_in_doubt": sum(1 for op in work.bank.ops if op["type"] == "info" and op["f"] == "transfer"),
         "crashes": sum(node.disk.crashes for node in sim.nodes.values()),
+        "checkpoint_loads": cluster.checkpoint_loads,
         "messages": sim.network.messages,
         "dropped": sim.network.dropped,
         "sim_s": round(sim.now, 2),
