@@ -57,6 +57,7 @@ from adjudicator.conflicts import Conflict, ConflictKind, ConflictTable
 from adjudicator.role import Adjudicator
 from cluster import sim as simulator
 from cluster import timeslice
+from cluster.clock import Clock
 from cluster.sim import DiskFaults, NetworkFaults, NodeEnv, SimNode, Simulation
 from cluster.sim.workload import HostDown, HostRefused, WorkloadOptions, Workloads, check_bank, check_lists
 from cluster.topology import RangeMap, Topology
@@ -73,12 +74,19 @@ from storage.node import StorageNode
 BANK_OID = 16384
 LISTS_OID = 16386
 STARTUP = {"user": "postgres", "database": "postgres"}
+# The clock error bound of a quarter of the seeds: within what the simulated
+# journal's leases allow (a lease must outlast 2ε).
+WIDE_CLOCK_ERROR_NS = 50_000_000
+# How often a nemesis step kills every role at once (each loses what it had
+# not synced), which is when durability is tested hardest.
+CRASH_ALL = 0.03
 
 
 class Bug(enum.Enum):
     NONE = "none"
     SKIP_APPLY = "skip_apply"  # storage nodes skip applying some commits
     NO_CONFLICT_CHECK = "no_conflict_check"  # adjudicators let write-write conflicts commit
+    NO_COMMIT_WAIT = "no_commit_wait"  # QPs acknowledge a commit before its τ is certainly past
 
 
 @dataclass(frozen=True)
@@ -162,6 +170,13 @@ class _BlindConflictTable(ConflictTable):
         return conflict
 
 
+class _ImpatientClock(Clock):
+    """Bug.NO_COMMIT_WAIT: the QP's clock says every τ is already past."""
+
+    async def wait_until_past(self, tau: int) -> None:
+        return
+
+
 # -- the run ------------------------------------------------------------------------------
 
 
@@ -241,7 +256,10 @@ class SimCluster:
 
     def _qp_main(self, name: str) -> Callable[[NodeEnv], Awaitable[None]]:
         async def main(env: NodeEnv) -> None:
-            self.qps[name] = QueryProcessor(env.clock, self.topology, env.transport, rng=env.rng)
+            clock = env.clock
+            if self.options.bug is Bug.NO_COMMIT_WAIT:
+                clock = _ImpatientClock(clock.error_bound_ns, source_ns=clock._source_ns)
+            self.qps[name] = QueryProcessor(clock, self.topology, env.transport, rng=env.rng)
             await trio.sleep_forever()
 
         return main
@@ -443,6 +461,13 @@ async def _inject_fault(sim: Simulation, cluster: SimCluster) -> None:
     nodes = [sim.nodes[name] for name in cluster.role_hosts]
     alive = [node for node in nodes if node.alive]
     down = [node for node in nodes if not node.alive]
+    if rng.random() < CRASH_ALL:
+        sim.trace("nemesis: kill -9 of every role at once")
+        for node in nodes:
+            node.crash()
+        for node in nodes:
+            await node.start()
+        return
     roll = rng.random()
     if roll < 0.18 and alive:
         rng.choice(alive).crash()
@@ -493,9 +518,14 @@ async def _heal(sim: Simulation, cluster: SimCluster) -> None:
 
 
 def options_for(seed: int, **overrides: Any) -> RunOptions:
-    """Seeds vary the shape a little: odd seeds run three storage nodes, seeds
-    2 mod 3 a single QP."""
-    shape: dict[str, Any] = {"storage_nodes": 3 if seed % 2 else 2, "qps": 1 if seed % 3 == 2 else 2}
+    """Seeds vary the shape: odd seeds run three storage nodes, seeds 2 mod 3 a
+    single QP, and seeds 1 mod 4 clocks with a 50 ms error bound (commit waits
+    of 100 ms, and clocks far enough apart that a missing wait shows)."""
+    shape: dict[str, Any] = {
+        "storage_nodes": 3 if seed % 2 else 2,
+        "qps": 1 if seed % 3 == 2 else 2,
+        "clock_error_ns": WIDE_CLOCK_ERROR_NS if seed % 4 == 1 else RunOptions.clock_error_ns,
+    }
     shape.update(overrides)
     return RunOptions(**shape)
 

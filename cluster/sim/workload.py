@@ -330,7 +330,8 @@ def _explained(difference: list[int], in_doubt: list[dict]) -> bool | None:
 
 def check_lists(history: History, final: dict[int, tuple[int, ...]] | None) -> list[str]:
     """Acknowledged appends are in the final lists, failed ones are not, no
-    value twice, and every committed read is a prefix of the key's final list."""
+    value twice, every committed read is a prefix of the key's final list,
+    and sees every append acknowledged before its transaction began."""
     violations: list[str] = []
     if final is None:
         return ["lists: no final read"]
@@ -357,4 +358,28 @@ def check_lists(history: History, final: dict[int, tuple[int, ...]] | None) -> l
             for key, x in appends:
                 if x in where:
                     violations.append(f"lists: failed append of {x} to key {key} is in the final list")
+    return violations + _check_real_time(history)
+
+
+def _check_real_time(history: History) -> list[str]:
+    """Strong consistency: a transaction that began after an append was
+    acknowledged (in simulated real time) reads it."""
+    committed = [(invoke, done) for invoke, done in _completions(history)
+                 if done["f"] == "txn" and done["type"] == "ok"]  # fmt: skip
+    acknowledged = sorted((done["time_ns"], key, x) for invoke, done in committed
+                          for f, key, x in invoke["value"] if f == "append")  # fmt: skip
+    violations = []
+    for invoke, done in committed:
+        for f, key, read in done["value"]:
+            if f != "r" or read is None:
+                continue
+            seen = set(read)
+            for acked_ns, acked_key, x in acknowledged:
+                if acked_ns >= invoke["time_ns"]:
+                    break
+                if acked_key == key and x not in seen:
+                    violations.append(f"lists: a transaction of process {done['process']} begun at "
+                                      f"{invoke['time_ns']} ns read key {key} as {read}, without {x}, "
+                                      f"acknowledged at {acked_ns} ns")  # fmt: skip
+                    break
     return violations
