@@ -78,6 +78,17 @@ def test_histories_have_the_checkers_shape() -> None:
             if micro_op[0] == "r":
                 assert micro_op[2] is None or isinstance(micro_op[2], tuple)
     assert any(op["f"] == "transfer" and op["type"] == "ok" for op in result.bank_history)
+    for op in result.bank_history:
+        if op["f"] == "read" and op["type"] == "ok":
+            assert isinstance(op["value"], dict), "a read is a map of account to balance"
+    # A process whose operation ended in doubt is never used again (Jepsen's rule).
+    for history in (result.bank_history, result.list_history):
+        retired = set()
+        for op in history:
+            assert op["process"] not in retired, op
+            if op["type"] == "info":
+                retired.add(op["process"])
+    assert any(op["type"] == "info" for op in result.bank_history + result.list_history)
 
 
 @pytest.mark.parametrize("seed", [5, 6])
