@@ -17,19 +17,23 @@ host, so a QP crash breaks it as a lost connection would. For a fault phase
 a nemesis crashes and restarts roles (their disks keep only what was
 synced), partitions the network and cuts links, turns message loss,
 duplication and reordering up and down, and moves hosts' clocks within the
-error bound. Then it heals everything and restarts every role, and the run
-must settle: the clients' last operations finish, a transfer commits, and
+error bound (a quarter of the seeds with a 50 ms bound); now and then it
+kills every role at once. Then it heals everything and restarts every role,
+and the run must settle: the clients' last operations finish, a transfer commits, and
 the final read of every balance and list succeeds.
 
 Checks: every bank read sees the total; the final balances are the
 acknowledged transfers plus some of those in doubt; every acknowledged
 append is in the final lists, no failed one is, no value is there twice,
-and every committed read is a prefix of its key's final list; no role died
-of an exception; and the healed cluster makes progress. The histories are
+every committed read is a prefix of its key's final list, and a
+transaction that began after an append was acknowledged reads it (strong
+consistency); no role died of an exception and no session raised anything
+but an SQL error; and the healed cluster makes progress. The histories are
 returned in the shape a history checker takes (see `workload.py`).
 
 Bugs can be switched on (`Bug`) to prove the checks fail: a storage node
-that skips applying a commit, an adjudicator that skips the conflict check.
+that skips applying a commit, an adjudicator that skips the conflict check,
+a QP that acknowledges a commit without its commit wait.
 
 Decisions about determinism: every role's clock, monotonic time, disk,
 transport and random generator come from its host; the time slice
