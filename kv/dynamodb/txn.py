@@ -32,10 +32,11 @@ from typing import Any, TypeVar
 
 import trio
 
-from adjudicator.role import CommitConflict, TransactionTooOld, encode_commit_payload
+from adjudicator.role import CommitConflict, TransactionTooOld
 from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport, Peer, RemoteError, Unreachable
+from journal.interface import CommitRecord
 from kv.dynamodb.errors import internal, transaction_conflict, validation
 
 # One journal record stays well under the journal's 64 MiB frame limit.
@@ -93,7 +94,7 @@ class Committer:
     ) -> int:
         """Commit post-images `writes` (value None deletes); returns τ_commit after commit wait."""
         assert write_keys, "a commit must write or lock at least one key"
-        payload = encode_commit_payload(writes, None)
+        payload = CommitRecord(writes).encode()
         if len(payload) > PAYLOAD_BYTES_MAX:
             raise validation("Transaction request size exceeded the maximum allowed size")
         coordinator = self._adjudicators[self.ranges.owner(write_keys[0])]
