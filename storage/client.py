@@ -170,6 +170,8 @@ class StorageClient:
             if policy is not LEADER or self.clock is None:
                 raise ValueError(f"a {policy.value} read needs a τ")
             return self.clock.now().latest
+        if tau < 0:  # once the spelling of an eventual read: refused, not read as of the beginning of time
+            raise ValueError(f"a {policy.value} read at τ {tau}: use policy=EVENTUAL")
         return tau
 
     # -- point reads ---------------------------------------------------------------------

@@ -36,7 +36,7 @@ from kv.dynamodb.schema import TableSchema
 from kv.dynamodb.table_requests import check_table_name
 from kv.dynamodb.txn import Committer
 from storage import keys
-from storage.client import StorageClient
+from storage.client import EVENTUAL, STRONG, StorageClient
 
 PREFIX = keys.NS_SYSTEM + b"ddb/"
 TABLE_PREFIX = PREFIX + b"table/"
@@ -104,9 +104,10 @@ class Catalog:
 
     async def list_tables(self, *, eventual: bool = False) -> list[TableSchema]:
         """Every table, in name order (a strong scan of the metadata, unless `eventual`)."""
-        tau = -1 if eventual else self.committer.begin()
+        tau = None if eventual else self.committer.begin()
+        policy = EVENTUAL if eventual else STRONG
         out: list[TableSchema] = []
-        async for page in self.storage.scan(TABLE_PREFIX, keys.prefix_end(TABLE_PREFIX), tau):
+        async for page in self.storage.scan(TABLE_PREFIX, keys.prefix_end(TABLE_PREFIX), tau, policy=policy):
             out.extend(TableSchema.from_record(record) for _, record in page)
         return out
 
