@@ -123,6 +123,11 @@ class StorageClient:
     def hosts(self, shard: int) -> tuple[int, ...]:
         return self._hosts[shard]
 
+    def suspects(self) -> set[int]:
+        """Storage nodes asked last for now (they missed a strong read's deadline or failed)."""
+        now = self._monotonic()
+        return {n for n, until in enumerate(self._suspect_until) if until > now}
+
     # -- choosing replicas -------------------------------------------------------------
 
     def _order(self, hosts: tuple[int, ...]) -> Sequence[int]:
