@@ -24,6 +24,7 @@ import trio
 
 from cluster import codec, transport, wire_ids
 from cluster.embedded import ClusterConfig, EmbeddedCluster
+from cluster.tcp import TcpTransport
 from cluster.transport import RemoteError, decode_error, encode_error, wire_error
 from journal.interface import CommitRecord
 from storage import interface, keys
@@ -254,6 +255,9 @@ async def test_hosts_per_shard_are_obeyed(cluster, monkeypatch):
     placement[shard_a] = (1,)
     placement[shard_b] = (0,)
     client.set_placement(placement)
+    with trio.fail_after(10):  # node 0 has the first commit before it is held back
+        while (await client.status(0)).watermark < tau:
+            await trio.sleep(0.01)
     cluster.storage_nodes[0].pause()
     try:
         # Shard a lives only on node 1: a strong read never waits on node 0.
@@ -284,3 +288,26 @@ async def test_reads_need_a_proper_tau_and_status_is_typed(cluster):
     assert isinstance(status, NodeStatus) and status.node == 1
     await client.get([key], tau)
     assert (await client.status(0)).watermark >= tau or (await client.status(1)).watermark >= tau
+
+
+class Echo:
+    """Answers a storage request with a reply built from it, over a real socket."""
+
+    async def rpc_get(self, request: Get) -> Values:
+        if not request.keys:
+            raise StorageUnavailable("no keys")
+        return Values([(len(k),) for k in request.keys], list(request.keys) if request.newer else [])
+
+
+async def test_messages_and_numbered_errors_cross_tcp(nursery):
+    server = TcpTransport()
+    server.serve("storage-echo", Echo())
+    await nursery.start(server.run)
+    port = await nursery.start(server.listen, "127.0.0.1", 0)
+    client = TcpTransport({"storage-echo": ("127.0.0.1", port)})
+    await nursery.start(client.run)
+    peer = client.connect("storage-echo")
+    reply = await peer.call("get", Get((KEY, b"ab"), 5, None, True))
+    assert type(reply) is Values and tuple(reply.values) == ((len(KEY),), (2,)) and tuple(reply.newer) == (KEY, b"ab")
+    with pytest.raises(StorageUnavailable, match="no keys"):
+        await peer.call("get", Get((), 5))
