@@ -39,6 +39,15 @@ STORAGE_CATALOG_CHANGED = 200
 STORAGE_UNAVAILABLE = 201
 STORAGE_WRONG_SHARD = 202
 
+# -- journal messages (journal/interface.py) --------------------------------------
+JOURNAL_APPEND = 300
+JOURNAL_CLOSE = 301
+JOURNAL_READ = 302
+JOURNAL_CHECKPOINTED = 303
+JOURNAL_APPENDED = 310
+JOURNAL_CLOSED = 311
+JOURNAL_RECORDS = 312
+
 # -- journal errors (journal/errors.py) -------------------------------------------
 JOURNAL_UNAVAILABLE = 400
 JOURNAL_NOT_LEADER = 401

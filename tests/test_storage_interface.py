@@ -26,7 +26,8 @@ from cluster import codec, transport, wire_ids
 from cluster.embedded import ClusterConfig, EmbeddedCluster
 from cluster.tcp import TcpTransport
 from cluster.transport import RemoteError, decode_error, encode_error, wire_error
-from journal.interface import CommitRecord
+from journal import interface as journal_interface
+from journal.interface import Append, Appended, Checkpointed, Close, Closed, CommitRecord, Read, Records
 from storage import interface, keys
 from storage import node as storage_node
 from storage.client import EVENTUAL, LEADER, STRONG, StorageClient
@@ -64,6 +65,18 @@ MESSAGES = [
     WatermarkReply(99),
 ]
 
+JOURNAL_MESSAGES = [
+    Append(b"payload", 5, 9),
+    Append(CommitRecord([(KEY, ROW)]).encode(), 5),
+    Appended(3, 1_700_000_000_000_000_000),
+    Close(7),
+    Closed(7, 3),
+    Read("storage-0", 1, 2000, 1.0),
+    Records([(1, 5, b"a"), (2, 6, b"b")], 6, 2),
+    Records([], 0, 0),
+    Checkpointed("storage-1", 42),
+]
+
 
 def _plain(message: msgspec.Struct) -> tuple:
     """Fields with sequences as tuples (msgpack arrays decode as tuples)."""
@@ -76,7 +89,7 @@ def _plain(message: msgspec.Struct) -> tuple:
     return tuple(norm(v) for v in msgspec.structs.astuple(message))
 
 
-@pytest.mark.parametrize("message", MESSAGES, ids=lambda m: type(m).__name__)
+@pytest.mark.parametrize("message", MESSAGES + JOURNAL_MESSAGES, ids=lambda m: type(m).__name__)
 def test_every_message_round_trips_through_the_codec(message):
     data = codec.encode(message)
     back = codec.decode(data)
@@ -89,10 +102,12 @@ def test_every_message_round_trips_through_the_codec(message):
     assert type(message).__module__.encode() not in data and type(message).__name__.encode() not in data
 
 
-def test_every_storage_message_is_registered_under_its_table_id():
-    structs = [v for v in vars(interface).values() if isinstance(v, type) and issubclass(v, msgspec.Struct)
-               and v.__module__ == interface.__name__]  # fmt: skip
-    assert {type(m) for m in MESSAGES} == set(structs), "a storage message without a round-trip case above"
+@pytest.mark.parametrize(("module", "cases"), [(interface, MESSAGES), (journal_interface, JOURNAL_MESSAGES)],
+                         ids=["storage", "journal"])  # fmt: skip
+def test_every_message_is_registered_under_its_table_id(module, cases):
+    structs = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, msgspec.Struct)
+               and v.__module__ == module.__name__ and v is not CommitRecord]  # fmt: skip
+    assert {type(m) for m in cases} == set(structs), "a message without a round-trip case above"
     table = set(wire_ids.table().values())
     for cls in structs:
         ids = [i for i, c in codec._message_classes.items() if c is cls]
