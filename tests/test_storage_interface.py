@@ -326,3 +326,14 @@ async def test_messages_and_numbered_errors_cross_tcp(nursery):
     assert type(reply) is Values and tuple(reply.values) == ((len(KEY),), (2,)) and tuple(reply.newer) == (KEY, b"ab")
     with pytest.raises(StorageUnavailable, match="no keys"):
         await peer.call("get", Get((), 5))
+
+
+def test_a_failed_encode_inside_a_message_leaves_the_codec_usable():
+    with pytest.raises(TypeError, match="cannot encode object"):
+        codec.encode((Values([(object(),)]),))
+    # The packers of both depths were reset: the next messages encode whole.
+    nested = Values([(Values([(1,)]), Get((KEY,), 3))])
+    back = codec.decode(codec.encode((nested,)))[0]
+    assert type(back.values[0][0]) is Values and back.values[0][0].values == ((1,),)
+    assert back.values[0][1] == Get((KEY,), 3)
+    assert codec._local.depth == 0
