@@ -22,7 +22,7 @@ Why msgspec Structs and not frozen dataclasses, measured (one core of the
 fields...), encode + decode, best of 5, other agents running meanwhile):
 
                                        positional tuple   dataclass   Struct
-    a one-key Get request                    0.8-1.7 µs      3.1 µs   2.5 µs
+    a one-key Get request                    0.6-1.7 µs      3.1 µs   2.5 µs
     a 200-row ScanPage (7 kB)                 300-430 µs    420 µs    290-375 µs
     constructing a Get                             -          0.6-1.0 µs   0.10-0.15 µs
 
@@ -31,7 +31,13 @@ construction (a receiver builds every message it decodes) and reading the
 fields back for encoding, where a Struct (C) is 4-6x cheaper than a frozen
 dataclass (its __init__ goes through object.__setattr__). The typed Get costs
 about 1.5 µs more than the bare tuple it replaces, against some 250 µs of
-work per point select in the QP.
+work per point select in the QP. Measured end to end (`python -m bench --only
+point_select --seconds 10`, 8 connections, alternating runs on the loaded
+shared machine): before 1,011 / 2,426 / 1,620 ops/s, after 2,033 / 2,104 /
+1,807: no difference above the noise. A strong read through the client in one
+process (tests' embedded cluster, 20,000 reads): 73-100 µs before, 60-79 µs
+after at a fixed τ; 300-410 µs before, 285-355 µs after at τ = now (each
+read asks the journal to close τ).
 """
 
 from __future__ import annotations
