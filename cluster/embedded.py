@@ -228,7 +228,7 @@ class EmbeddedCluster:
         target.close_files()
 
     def storage_client(self) -> StorageClient:
-        return StorageClient(self.topology, self.transport)
+        return StorageClient(self.topology, self.transport, clock=self.clock)
 
     async def checkpoint(self) -> None:
         for node in self.storage_nodes:

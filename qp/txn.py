@@ -31,12 +31,12 @@ from typing import Any
 
 from adjudicator.client import AdjudicatorClient
 from adjudicator.interface import CommitConflict, TransactionTooOld
-from adjudicator.role import encode_commit_payload
 from cluster import codec, metrics
 from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport, RemoteError, ReplyLost, Unreachable
 from journal.errors import AppendUncertain
+from journal.interface import CommitRecord
 from qp import wire  # noqa: F401 (registers jsonb and interval for the wire)
 from qp.catalog import CatalogSnapshot
 from qp.errors import (
@@ -48,8 +48,8 @@ from qp.errors import (
 )
 from storage import keys as storage_keys
 from storage.client import StorageClient
+from storage.interface import CatalogChanged, StorageUnavailable
 from storage.mvcc import keep_where_true, project
-from storage.node import CatalogChanged, StorageUnavailable
 
 ROWS_PER_TRANSACTION_MAX = 3000
 BYTES_PER_TRANSACTION_MAX = 10 * 1024 * 1024
@@ -385,7 +385,7 @@ class Transaction:
         assert self.tau_start is not None
         self.check_age()
         writes = list(self.buffer.values.items())
-        payload = encode_commit_payload(writes, self.catalog_version_written, self.dropped_ranges)
+        payload = CommitRecord(writes, self.catalog_version_written, self.dropped_ranges).encode()
         if len(payload) > self.bytes_max:
             raise self._size_error(len(payload))
         write_keys = tuple(self.buffer.values) + tuple(k for k in self.locks if k not in self.buffer.values)

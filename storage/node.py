@@ -52,9 +52,24 @@ from cluster.clock import Clock
 from cluster.disk import Disk
 from cluster.timeslice import checkpoint_if_due
 from cluster.topology import Topology
-from cluster.transport import InProcessTransport, wire_error
+from cluster.transport import InProcessTransport
 from journal.client import JournalClient
 from journal.errors import JournalUnavailable, PositionCompacted
+from journal.interface import CommitRecord
+from storage.interface import (
+    CatalogChanged,
+    Get,
+    GetLatest,
+    NodeStatus,
+    Scan,
+    ScanPage,
+    Status,
+    StorageUnavailable,
+    Values,
+    Watermark,
+    WatermarkReply,
+    WrongShard,
+)
 from storage.mvcc import VersionStore, keep_where_true, project
 
 log = logging.getLogger(__name__)
@@ -100,25 +115,6 @@ CHECKPOINT_SPACING = 6.0
 # written to before it replaces it.
 CHECKPOINT_FILE = "checkpoint.msgpack"
 CHECKPOINT_TMP = "checkpoint.msgpack.tmp"
-
-
-@wire_error
-class CatalogChanged(Exception):
-    """The catalog as of the read's τ is not the version the QP planned with."""
-
-    def __init__(self, version: int) -> None:
-        super().__init__(version)
-        self.version = version
-
-
-@wire_error
-class StorageUnavailable(Exception):
-    pass
-
-
-@wire_error
-class WrongShard(Exception):
-    """The key range is not hosted here (a stale shard map)."""
 
 
 class StorageNode:
@@ -199,76 +195,68 @@ class StorageNode:
 
     # -- RPC interface -----------------------------------------------------
 
-    async def rpc_get(
-        self, keys: tuple[bytes, ...], tau: int, catalog_version: int | None, newer: bool = False
-    ) -> list | tuple[list, list[bytes]]:
+    async def rpc_get(self, request: Get) -> Values:
         """Values as of τ; with `newer`, also the keys that have a version after τ."""
-        await self._ready_for(tau, catalog_version)
-        ranges = self.topology.shard_ranges
+        tau = request.tau
+        await self._ready_for(tau, request.catalog_version)
+        owner = self.topology.shard_ranges.owner
+        shards = self.shards
         out = []
         stale: list[bytes] = []
-        for key in keys:
-            store = self.shards[ranges.owner(key)]
+        newer = request.newer
+        for key in request.keys:
+            store = shards[owner(key)]
             if store is None:
                 raise WrongShard(key.hex())
             out.append(store.get(key, tau))
             if newer and store.newer_than(key, tau):
                 stale.append(key)
-        return (out, stale) if newer else out
+        return Values(out, stale)
 
-    async def rpc_get_latest(self, keys: tuple[bytes, ...]) -> list:
+    async def rpc_get_latest(self, request: GetLatest) -> Values:
         """Eventual read: the newest applied version, no waiting."""
-        ranges = self.topology.shard_ranges
+        owner = self.topology.shard_ranges.owner
         out = []
-        for key in keys:
-            store = self.shards[ranges.owner(key)]
+        for key in request.keys:
+            store = self.shards[owner(key)]
             if store is None:
                 raise WrongShard(key.hex())
             out.append(store.get(key, 1 << 63))
-        return out
+        return Values(out)
 
-    async def rpc_scan(
-        self,
-        shard: int,
-        start: bytes,
-        end: bytes | None,
-        tau: int,
-        catalog_version: int | None,
-        limit: int,
-        reverse: bool,
-        filter_tree,
-        projection: tuple[int, ...] | None,
-        newer: bool = False,
-    ) -> tuple[list, bytes | None] | tuple[list, bytes | None, list[bytes]]:
+    async def rpc_scan(self, request: Scan) -> ScanPage:
         """A page of live pairs; with `newer`, also the returned keys that have a version after τ."""
-        if tau >= 0:
-            await self._ready_for(tau, catalog_version)
+        tau = request.tau
+        if tau is not None:
+            await self._ready_for(tau, request.catalog_version)
         else:
             tau = 1 << 63  # eventual scan
-        store = self.shards[shard]
+        store = self.shards[request.shard]
         if store is None:
-            raise WrongShard(str(shard))
+            raise WrongShard(str(request.shard))
+        limit = request.limit
         limit = SCAN_PAGE_ROWS_MAX if limit <= 0 else min(limit, SCAN_PAGE_ROWS_MAX)
-        keep = keep_where_true(filter_tree) if filter_tree is not None else None
-        stale: list[bytes] | None = [] if newer else None
-        pairs, resume = store.scan(start, end, tau, limit=limit, reverse=reverse, keep=keep, newer=stale,
-                                   examine=SCAN_EXAMINE_MAX)
+        keep = keep_where_true(request.filter) if request.filter is not None else None
+        stale: list[bytes] | None = [] if request.newer else None
+        pairs, resume = store.scan(request.start, request.end, tau, limit=limit, reverse=request.reverse, keep=keep,
+                                   newer=stale, examine=SCAN_EXAMINE_MAX)
+        projection = request.projection
         if projection is not None:
             width = max(projection) + 1 if projection else 0
             pairs = [(key, project(row, projection, width)) for key, row in pairs]
-        return (pairs, resume, stale) if newer else (pairs, resume)
+        return ScanPage(pairs, resume, stale or ())
 
-    async def rpc_status(self) -> dict:
-        return {
-            "node": self.node_id,
-            "watermark": self.watermark,
-            "applied": list(self.applied),
-            "keys": sum(len(s) for s in self.shards if s is not None),
-            "versions": sum(s.version_count for s in self.shards if s is not None),
-        }
+    async def rpc_status(self, request: Status) -> NodeStatus:
+        return NodeStatus(
+            node=self.node_id,
+            watermark=self.watermark,
+            applied=tuple(self.applied),
+            keys=sum(len(s) for s in self.shards if s is not None),
+            versions=sum(s.version_count for s in self.shards if s is not None),
+        )
 
-    async def rpc_watermark(self) -> int:
-        return self.watermark
+    async def rpc_watermark(self, request: Watermark) -> WatermarkReply:
+        return WatermarkReply(self.watermark)
 
     # -- reading as of τ ---------------------------------------------------
 
@@ -396,16 +384,16 @@ class StorageNode:
 
     def _apply(self, tau: int, payload: bytes) -> None:
         self.applied_tau = tau  # records are applied in τ order (one journal, or merged)
-        record = codec.decode(payload)
+        record = CommitRecord.decode(payload)
         owner = self.topology.shard_ranges.owner
         shards = self.shards
-        for key, value in record["w"]:
+        for key, value in record.writes:
             store = shards[owner(key)]
             if store is not None:
                 store.apply(key, tau, value)
-        for start, end in record.get("rd", ()):
+        for start, end in record.dropped_ranges:
             self.dropped_ranges.append((tau, start, end))
-        version = record.get("cv")
+        version = record.catalog_version
         if version is not None:
             assert tau >= self.catalog_versions[-1][0]
             self.catalog_versions.append((tau, version))

@@ -35,11 +35,11 @@ import trio
 
 from adjudicator.client import AdjudicatorClient
 from adjudicator.interface import CommitConflict, CommitTimeout, TransactionTooOld
-from adjudicator.role import encode_commit_payload
 from cluster import metrics
 from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport, RemoteError, Unreachable
+from journal.interface import CommitRecord
 from kv.dynamodb.errors import internal, transaction_conflict, validation
 
 # One journal record stays well under the journal's 64 MiB frame limit.
@@ -94,7 +94,7 @@ class Committer:
     ) -> int:
         """Commit post-images `writes` (value None deletes); returns τ_commit after commit wait."""
         assert write_keys, "a commit must write or lock at least one key"
-        payload = encode_commit_payload(writes, None)
+        payload = CommitRecord(writes).encode()
         if len(payload) > PAYLOAD_BYTES_MAX:
             raise validation("Transaction request size exceeded the maximum allowed size")
         started = time.perf_counter()
