@@ -15,6 +15,7 @@ import trio
 from cluster import hosts, runfiles
 from cluster.config import ClusterSpec, RoleSpec
 from cluster.tcp import TcpTransport
+from qp.cluster_views import part_status
 
 STATUS_TIMEOUT_S = 1.5
 
@@ -27,7 +28,7 @@ async def _ask_all(spec: ClusterSpec) -> dict[str, list[dict | None]]:
     async def ask(role: RoleSpec, address: str, slot: list, i: int) -> None:
         with trio.move_on_after(STATUS_TIMEOUT_S):
             try:
-                slot[i] = await transport.connect(address).call("status")
+                slot[i] = await part_status(transport, role.kind, address)
             except Exception:  # noqa: BLE001 - any failure means "no answer" here
                 slot[i] = None
 

@@ -19,9 +19,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import trio
 
 from qp.types import BOOL, BYTEA, FLOAT8, INT4, INT8, TEXT
+from storage.interface import Status
 
 STATUS_TIMEOUT_S = 1.0
 
@@ -48,6 +50,13 @@ def embedded_members(topology: Any) -> list[Member]:
     return members
 
 
+async def part_status(transport: Any, kind: str, address: str) -> dict:
+    """One part's status as a dict (storage answers a typed `Status` request; the others take none)."""
+    if kind == "storage":
+        return msgspec.structs.asdict(await transport.connect(address).call("status", Status()))
+    return await transport.connect(address).call("status")
+
+
 async def _statuses(qp: Any) -> list[tuple[Member, dict | None]]:
     members: list[Member] = qp.members
     answers: list[dict | None] = [None] * len(members)
@@ -55,7 +64,7 @@ async def _statuses(qp: Any) -> list[tuple[Member, dict | None]]:
     async def ask(i: int, member: Member) -> None:
         with trio.move_on_after(STATUS_TIMEOUT_S):
             try:
-                answers[i] = await qp.transport.connect(member.address).call("status")
+                answers[i] = await part_status(qp.transport, member.kind, member.address)
             except Exception:  # noqa: BLE001 - any failure shows as unreachable
                 answers[i] = None
 
