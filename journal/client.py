@@ -30,12 +30,20 @@ log = logging.getLogger(__name__)
 # caller hears "uncertain": longer than the replica's own append wait, so
 # that the replica's exact answer usually arrives first.
 APPEND_TIMEOUT_S = 12.0
+# One attempt at one replica gets this long (over a network, where a peer cut
+# off by a partition answers nothing at all). An append attempt that runs out
+# is uncertain, but the next append goes to another replica, so a leader cut
+# off from its clients costs one uncertain commit per client, not a stall:
+# the next replica answers with the new leader's name within a lease.
+APPEND_ATTEMPT_S = 2.0
 CLOSE_TIMEOUT_S = 2.0
+# A close changes nothing, so an attempt that runs out is retried elsewhere.
+CLOSE_ATTEMPT_S = 0.5
 # While no replica knows a leader (an election), wait this long between tries.
 NO_LEADER_BACKOFF_S = 0.02
 # A read long poll gets this much longer than it asked for before the call is
 # abandoned and another replica is tried.
-READ_MARGIN_S = 5.0
+READ_MARGIN_S = 2.0
 
 
 class _NoDeadline:
@@ -94,7 +102,7 @@ class JournalClient:
             remaining = deadline - trio.current_time()
             if remaining <= 0:
                 raise JournalUnavailable(f"no journal leader within {self.append_timeout_s:g} s")
-            with self._scope(remaining) as scope:
+            with self._scope(min(remaining, APPEND_ATTEMPT_S)) as scope:
                 try:
                     result = await self._replicas[target].call("append", Append(payload, tau_min, tau_max))
                 except NotLeader as exc:
@@ -125,7 +133,8 @@ class JournalClient:
                 self.leader = target
                 return result.position, result.tau
             if scope.cancelled_caught:
-                raise AppendUncertain(tau_max, "append timed out")
+                self.leader = self._next(target)  # the next append asks another replica who leads
+                raise AppendUncertain(tau_max, f"append to {self.addresses[target]} timed out")
 
     async def close(self, tau: int) -> tuple[int, int]:
         """(closed τ, position) from the leader; raises JournalUnavailable if none answers."""
@@ -134,7 +143,7 @@ class JournalClient:
         tries = 0
         last_error: Exception | None = None
         while trio.current_time() < deadline:
-            with self._scope(deadline - trio.current_time()):
+            with self._scope(min(deadline - trio.current_time(), CLOSE_ATTEMPT_S)) as scope:
                 try:
                     result = await self._replicas[target].call("close", Close(tau))
                 except NotLeader as exc:
@@ -157,6 +166,9 @@ class JournalClient:
                 # Read from the leader too: it learns chosen slots first.
                 self.leader = self.reader = target
                 return result.tau, result.position
+            if scope.cancelled_caught:
+                last_error = TimeoutError(f"close at {self.addresses[target]} timed out")
+                target = self._next(target)
         raise JournalUnavailable(f"close({tau}) not answered: {last_error}")
 
     async def read(
