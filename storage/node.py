@@ -47,7 +47,7 @@ from collections.abc import Callable
 
 import trio
 
-from cluster import codec
+from cluster import codec, metrics
 from cluster.clock import Clock
 from cluster.disk import Disk
 from cluster.timeslice import checkpoint_if_due
@@ -135,6 +135,11 @@ class StorageNode:
         with journals in memory). The clock, the monotonic time source and the
         disk are the caller's, so the simulator can run the node on its own."""
         self.node_id = node_id
+        # Reads this replica served (Prometheus, cluster/metrics.py), by kind.
+        reads = metrics.STORAGE_READS
+        self._reads_get = reads.labels(node=f"storage-{node_id}", kind="get")
+        self._reads_latest = reads.labels(node=f"storage-{node_id}", kind="get_latest")
+        self._reads_scan = reads.labels(node=f"storage-{node_id}", kind="scan_page")
         self.name = topology.storage_address(node_id)
         self.topology = topology
         self.clock = clock
@@ -197,6 +202,7 @@ class StorageNode:
 
     async def rpc_get(self, request: Get) -> Values:
         """Values as of τ; with `newer`, also the keys that have a version after τ."""
+        self._reads_get.inc()
         tau = request.tau
         await self._ready_for(tau, request.catalog_version)
         owner = self.topology.shard_ranges.owner
@@ -215,6 +221,7 @@ class StorageNode:
 
     async def rpc_get_latest(self, request: GetLatest) -> Values:
         """Eventual read: the newest applied version, no waiting."""
+        self._reads_latest.inc()
         owner = self.topology.shard_ranges.owner
         out = []
         for key in request.keys:
@@ -226,6 +233,7 @@ class StorageNode:
 
     async def rpc_scan(self, request: Scan) -> ScanPage:
         """A page of live pairs; with `newer`, also the returned keys that have a version after τ."""
+        self._reads_scan.inc()
         tau = request.tau
         if tau is not None:
             await self._ready_for(tau, request.catalog_version)

@@ -50,6 +50,10 @@ def test_commits_conflicts_appends_and_lag_are_measured(start_dsql) -> None:
     assert commits >= 8, commits  # DDL, insert, 5 updates, the winner
     assert _value(after["dsql_journal_append_seconds"], "dsql_journal_append_seconds_count") >= commits
     assert _value(after["dsql_conflicts"], "dsql_conflicts_total") >= 1, after["dsql_conflicts"]
+    reads = {(s.labels["node"], s.labels["kind"]): s.value for s in after["dsql_storage_reads"]
+             if s.name == "dsql_storage_reads_total"}  # fmt: skip
+    assert sum(v for (node, kind), v in reads.items() if kind == "get") > 0, reads
+    assert {node for node, _ in reads} == {"storage-0", "storage-1"}, reads
     lags = [s for s in after["dsql_replica_lag_seconds"] if s.name == "dsql_replica_lag_seconds"]
     assert {s.labels["node"] for s in lags} == {"storage-0", "storage-1"}
     assert all(0 <= s.value < 60 for s in lags), lags
