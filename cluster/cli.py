@@ -162,8 +162,7 @@ def _add_cluster_commands(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--qps", type=int, default=2, help="query processor processes (they share the ports)")
     up.add_argument("--storage-nodes", type=int, default=3, help="storage node processes")
     up.add_argument("--replicas", type=int, default=None,
-                    help="replicas of each shard (every storage node holds every shard for now: "
-                    "must equal --storage-nodes)")
+                    help="replicas of each shard, on distinct storage nodes (default: 3, or --storage-nodes if fewer)")
     up.add_argument("--journal-replicas", type=int, default=3, help="replicas of each journal (odd)")
     up.add_argument("--journals", type=int, default=1, help="Multi-Paxos journals")
     up.add_argument("--adjudicators", type=int, default=2, help="adjudicator processes (key ranges spread over them)")
@@ -450,13 +449,9 @@ def _cluster_command(args: argparse.Namespace) -> int:
     what = args.cluster_command
     try:
         if what == "up":
-            if args.replicas is not None and args.replicas != args.storage_nodes:
-                raise launcher.LauncherError(
-                    "--replicas: every storage node holds every shard in this version, "
-                    "so the replica count is --storage-nodes"
-                )
+            replicas = args.replicas if args.replicas is not None else min(3, args.storage_nodes)
             shape = launcher.Shape(
-                qps=args.qps, storage_nodes=args.storage_nodes, journal_replicas=args.journal_replicas,
+                qps=args.qps, storage_nodes=args.storage_nodes, replicas=replicas, journal_replicas=args.journal_replicas,
                 journals=args.journals, adjudicators=args.adjudicators, hosts=args.hosts, port=args.port,
                 dynamodb_port=args.dynamodb_port, clock_error_ns=args.clock_error_ns,
             )  # fmt: skip

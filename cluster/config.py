@@ -13,6 +13,7 @@ RPC endpoint). Nothing else is shared between processes.
     sql_parts = 2                # adjudicator key ranges (topology.default_splits)
     shard_parts = 4              # storage shard ranges
     storage_nodes = 3
+    replicas = 3                 # of each shard, on distinct storage nodes
     clock_error_ns = 0
     lease_ms = 500               # journal leader lease
 
@@ -47,7 +48,7 @@ from dataclasses import asdict, dataclass, field
 
 import tomli_w
 
-from cluster.topology import RangeMap, Topology, default_splits
+from cluster.topology import RangeMap, Topology, default_splits, spread_replicas
 
 ROLE_KINDS = ("journal", "storage", "adjudicator", "qp")
 CONFIG_NAME = "cluster.toml"
@@ -88,6 +89,7 @@ class ClusterSpec:
     sql_parts: int = 2
     shard_parts: int = 4
     storage_nodes: int = 3
+    replicas: int = 3
     clock_error_ns: int = 0
     lease_ms: int = 500
     port: int = 5432
@@ -107,6 +109,8 @@ class ClusterSpec:
             raise ConfigInvalid(f"journal_replicas = {self.journal_replicas}: must be odd (2f+1), at least 1")
         if self.storage_nodes < 1:
             raise ConfigInvalid(f"storage_nodes = {self.storage_nodes}: at least 1")
+        if not 1 <= self.replicas <= self.storage_nodes:
+            raise ConfigInvalid(f"replicas = {self.replicas}: between 1 and storage_nodes ({self.storage_nodes})")
         if not self.hosts:
             raise ConfigInvalid("no [[hosts]]")
         if len(self._by_name) != len(self.roles):
@@ -151,12 +155,14 @@ class ClusterSpec:
         return self.hosts[role.host]
 
     def topology(self) -> Topology:
+        shards = RangeMap(default_splits(self.shard_parts))
         return Topology(
             journal_count=self.journals,
             journal_replica_count=self.journal_replicas,
             adjudicator_ranges=RangeMap(default_splits(self.sql_parts)),
-            shard_ranges=RangeMap(default_splits(self.shard_parts)),
+            shard_ranges=shards,
             storage_node_count=self.storage_nodes,
+            shard_hosts=spread_replicas(len(shards), self.storage_nodes, self.replicas),
         )
 
     def journal_of(self, role: RoleSpec) -> tuple[int, int]:
@@ -205,7 +211,7 @@ class ClusterSpec:
         cluster = {
             "name": self.name, "dir": self.dir, "journals": self.journals,
             "journal_replicas": self.journal_replicas, "sql_parts": self.sql_parts,
-            "shard_parts": self.shard_parts, "storage_nodes": self.storage_nodes,
+            "shard_parts": self.shard_parts, "storage_nodes": self.storage_nodes, "replicas": self.replicas,
             "clock_error_ns": self.clock_error_ns, "lease_ms": self.lease_ms,
         }  # fmt: skip
         return tomli_w.dumps({
@@ -256,6 +262,7 @@ def plan(
     qps: int = 2,
     adjudicators: int = 2,
     storage_nodes: int = 3,
+    replicas: int = 3,
     journals: int = 1,
     journal_replicas: int = 3,
     port: int = 5432,
@@ -290,6 +297,6 @@ def plan(
                               metrics_port=metrics[n]))  # fmt: skip
     return ClusterSpec(
         name=name, dir=os.path.abspath(directory), hosts=hosts, roles=roles, journals=journals,
-        journal_replicas=journal_replicas, storage_nodes=storage_nodes, port=port,
+        journal_replicas=journal_replicas, storage_nodes=storage_nodes, replicas=replicas, port=port,
         dynamodb_port=dynamodb_port, clock_error_ns=clock_error_ns,
     )  # fmt: skip

@@ -73,6 +73,7 @@ class LauncherError(Exception):
 class Shape:
     qps: int = 2
     storage_nodes: int = 3
+    replicas: int = 3
     journal_replicas: int = 3
     journals: int = 1
     adjudicators: int = 2
@@ -119,7 +120,7 @@ def make_spec(directory: str, shape: Shape) -> ClusterSpec:
     dynamodb_port = shape.dynamodb_port  # 0: off
     spec = plan(
         name=name, directory=directory, hosts=hosts, qps=shape.qps, adjudicators=shape.adjudicators,
-        storage_nodes=shape.storage_nodes, journals=shape.journals, journal_replicas=shape.journal_replicas,
+        storage_nodes=shape.storage_nodes, replicas=shape.replicas, journals=shape.journals, journal_replicas=shape.journal_replicas,
         port=port, dynamodb_port=dynamodb_port, rpc_ports=rpc_ports, metrics_ports=metrics_ports,
         clock_error_ns=shape.clock_error_ns,
     )  # fmt: skip

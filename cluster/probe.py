@@ -125,10 +125,14 @@ def render(spec: ClusterSpec, rows: list[dict[str, Any]]) -> str:
                 faults.append(f"{row.loss_percent:g} % loss")
             console.print(f"host {spec.hosts[row.host].name} {row.address} ({row.namespace}): "
                           + ("; ".join(faults) or "no faults"))  # fmt: skip
-    console.print(
-        f"shards: {len(topo.shard_ranges)} key ranges, each on every storage node "
-        f"({spec.storage_nodes} replicas: storage-0..{spec.storage_nodes - 1})"
-    )
+    placement = Table(title=f"shards: {len(topo.shard_ranges)} key ranges, {spec.replicas} replicas each")
+    for column in ("shard", "start", "end", "replicas"):
+        placement.add_column(column)
+    for shard in range(len(topo.shard_ranges)):
+        start, end = topo.shard_ranges.bounds(shard)
+        names = ", ".join(f"storage-{n}" for n in topo.hosts_of_shard(shard))
+        placement.add_row(str(shard), start.hex() or "-", "-" if end is None else end.hex(), names)
+    console.print(placement)
     return out.getvalue()
 
 

@@ -52,6 +52,12 @@ class RangeMap:
         return out
 
 
+def spread_replicas(shards: int, nodes: int, replicas: int) -> tuple[tuple[int, ...], ...]:
+    """Each shard's `replicas` storage nodes, distinct, spread evenly: shard s on s, s+1, ... mod nodes."""
+    assert 1 <= replicas <= nodes, (replicas, nodes)
+    return tuple(tuple((s + k) % nodes for k in range(replicas)) for s in range(shards))
+
+
 def default_splits(sql_parts: int, dynamodb_parts: int | None = None) -> tuple[bytes, ...]:
     """Split points: system keys, `sql_parts` ranges of SQL tables, `dynamodb_parts` of DynamoDB.
 
@@ -84,10 +90,28 @@ class Topology:
     shard_ranges: RangeMap = field(default_factory=lambda: RangeMap(default_splits(4)))
     storage_node_count: int = 2
     journal_replica_count: int = 3
+    # Which storage nodes hold a replica of each shard (by shard index); None:
+    # every node holds every shard (the embedded default).
+    shard_hosts: tuple[tuple[int, ...], ...] | None = None
 
     def __post_init__(self) -> None:
         assert self.journal_count >= 1
         assert self.journal_replica_count >= 1 and self.journal_replica_count % 2 == 1, "2f+1 journal replicas"
+        if self.shard_hosts is not None:
+            assert len(self.shard_hosts) == len(self.shard_ranges), "one host list per shard"
+            for hosts in self.shard_hosts:
+                assert hosts and len(set(hosts)) == len(hosts), "distinct hosts, at least one"
+                assert all(0 <= n < self.storage_node_count for n in hosts)
+
+    def hosts_of_shard(self, shard: int) -> tuple[int, ...]:
+        """The storage nodes that hold a replica of `shard`."""
+        if self.shard_hosts is None:
+            return tuple(range(self.storage_node_count))
+        return self.shard_hosts[shard]
+
+    def shards_of_node(self, node: int) -> tuple[int, ...]:
+        """The shards storage node `node` holds a replica of."""
+        return tuple(s for s in range(len(self.shard_ranges)) if node in self.hosts_of_shard(s))
 
     def journal_address(self, journal_id: int, replica: int = 0) -> str:
         return f"journal/{journal_id}/{replica}"

@@ -121,11 +121,12 @@ class ShardsRelation:
         storage = [(m, s) for m, s in await _statuses(qp) if m.kind == "storage"]
         ranges = qp.topology.shard_ranges
         out = []
+        by_node = {m.address: (m, status) for m, status in storage}
         for shard in range(len(ranges)):
             start, end = ranges.bounds(shard)
-            # Every storage node hosts every shard in this version (placement comes with replica moves).
-            names = [m.name for m, _ in storage]
-            up = sum(1 for _, status in storage if status is not None)
+            hosts = [by_node.get(qp.topology.storage_address(n)) for n in qp.topology.hosts_of_shard(shard)]
+            names = [f"storage-{n}" for n in qp.topology.hosts_of_shard(shard)]
+            up = sum(1 for entry in hosts if entry is not None and entry[1] is not None)
             out.append((shard, start, end, ",".join(names), len(names), up))
         return out
 

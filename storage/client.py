@@ -109,7 +109,9 @@ class StorageClient:
         self._suspect_until = [0.0] * len(self._nodes)
         self._turn = itertools.count()
         self._hosts: list[tuple[int, ...]] = []
-        self.set_placement(hosts if hosts is not None else [range(len(self._nodes))] * len(self.ranges))
+        if hosts is None:
+            hosts = [topology.hosts_of_shard(s) for s in range(len(self.ranges))]
+        self.set_placement(hosts)
 
     def set_placement(self, hosts: Sequence[Sequence[int]]) -> None:
         """Which storage nodes host each shard (by shard index)."""

@@ -111,6 +111,8 @@ CHECKPOINT_INTERVAL_S = 30.0
 # the next one waits at least this many times as long as the last one took
 # (from its start), which keeps checkpoints to a sixth of the node's time.
 CHECKPOINT_SPACING = 6.0
+# A replica is caught up (and serves eventual reads) once its watermark is this close to now.
+CAUGHT_UP_LAG_NS = 1_000_000_000
 # The checkpoint's file on the node's disk, and the one a new checkpoint is
 # written to before it replaces it.
 CHECKPOINT_FILE = "checkpoint.msgpack"
@@ -148,7 +150,7 @@ class StorageNode:
         self._checkpoint_records = checkpoint_records
         self._checkpoint_interval_s = checkpoint_interval_s
         shard_count = len(topology.shard_ranges)
-        hosted = range(shard_count) if hosted_shards is None else hosted_shards
+        hosted = topology.shards_of_node(node_id) if hosted_shards is None else hosted_shards
         self.shards: list[VersionStore | None] = [VersionStore() if i in hosted else None for i in range(shard_count)]
         self._journals = [
             JournalClient(transport, topology.journal_addresses(j)) for j in range(topology.journal_count)
@@ -162,6 +164,11 @@ class StorageNode:
         self.closed = [0] * count  # closed timestamp, per journal
         self._closes_waiting: list[list[tuple[int, int]]] = [[] for _ in range(count)]
         self.watermark = 0
+        # False from a start until the watermark first comes within
+        # CAUGHT_UP_LAG_NS of now: until then eventual reads are refused (a
+        # restarted replica would answer with its checkpoint's old state), so
+        # clients read another replica. Strong reads wait for τ either way.
+        self.caught_up = False
         self.applied_tau = 0  # τ of the last record applied: everything at or below it is applied
         self.dropped_ranges: list[tuple[int, bytes, bytes]] = []  # (τ of the drop, start, end) still to reclaim
         self._checkpointing = False
@@ -222,6 +229,7 @@ class StorageNode:
     async def rpc_get_latest(self, request: GetLatest) -> Values:
         """Eventual read: the newest applied version, no waiting."""
         self._reads_latest.inc()
+        self._check_caught_up()
         owner = self.topology.shard_ranges.owner
         out = []
         for key in request.keys:
@@ -231,6 +239,10 @@ class StorageNode:
             out.append(store.get(key, 1 << 63))
         return Values(out)
 
+    def _check_caught_up(self) -> None:
+        if not self.caught_up:
+            raise StorageUnavailable(f"storage node {self.node_id} is catching up with the journals")
+
     async def rpc_scan(self, request: Scan) -> ScanPage:
         """A page of live pairs; with `newer`, also the returned keys that have a version after τ."""
         self._reads_scan.inc()
@@ -238,6 +250,7 @@ class StorageNode:
         if tau is not None:
             await self._ready_for(tau, request.catalog_version)
         else:
+            self._check_caught_up()
             tau = 1 << 63  # eventual scan
         store = self.shards[request.shard]
         if store is None:
@@ -321,6 +334,9 @@ class StorageNode:
             self.watermark = watermark
             self._advanced.set()
             self._advanced = trio.Event()
+            if not self.caught_up and self.clock.now().earliest - watermark < CAUGHT_UP_LAG_NS:
+                self.caught_up = True
+                log.info("storage node %d: caught up with the journals", self.node_id)
 
     def _apply_merged(self, frontier: int) -> None:
         """Apply, in τ order, every record read from any journal with τ <= frontier

@@ -306,3 +306,30 @@ def test_an_index_build_survives_the_qp_that_started_it(local_cluster: LocalClus
         conn.execute("SET statement_timeout = '90s'")
         assert conn.execute("CALL sys.wait_for_job(%s)", (job_id,)).fetchone()[0] is True
         assert conn.execute("SELECT count(*) FROM cl_jobs WHERE v = 7").fetchone()[0] == 198
+
+
+def test_shards_have_r_replicas_on_distinct_nodes_and_reads_fail_over(local_cluster: LocalCluster) -> None:
+    """4 storage nodes, 3 replicas per shard: a killed node leaves every shard 2 copies to read."""
+    local_cluster.up("--storage-nodes", "4", "--replicas", "3")
+    spec = local_cluster.spec
+    assert spec is not None
+    with psycopg.connect(local_cluster.dsn, autocommit=True) as conn:
+        rows = conn.execute("SELECT shard_id, replicas, replica_count, replicas_up FROM sys.shards").fetchall()
+        assert all(r[2] == 3 == r[3] for r in rows), rows
+        assert all(len(set(r[1].split(","))) == 3 for r in rows), rows
+        used = {name for r in rows for name in r[1].split(",")}
+        assert used == {f"storage-{n}" for n in range(4)}, used  # spread over every node
+        conn.execute("CREATE TABLE cl_r3 (id int PRIMARY KEY, v text)")
+        conn.execute("INSERT INTO cl_r3 SELECT g, 'v' || g FROM generate_series(1, 500) AS g")
+        local_cluster.cli("kill", "storage-1")
+        assert conn.execute("SELECT count(*), min(v) FROM cl_r3").fetchone() == (500, "v1")
+        up = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT shard_id, replicas, replicas_up FROM sys.shards")}
+        for shard, (replicas, count) in up.items():
+            assert count == (2 if "storage-1" in replicas.split(",") else 3), (shard, replicas, count)
+        conn.execute("INSERT INTO cl_r3 VALUES (501, 'after')")
+        local_cluster.cli("restart", "storage-1")
+        local_cluster.cli("kill", "storage-0")
+        local_cluster.cli("kill", "storage-2")
+        # Shards held by storage-1 and storage-3 only now: the restarted replica caught up (with
+        # the row written while it was down) before it answered.
+        assert conn.execute("SELECT v FROM cl_r3 WHERE id = 501").fetchone() == ("after",)
