@@ -59,6 +59,8 @@ import trio
 
 from adjudicator.conflicts import Conflict, ConflictKind, ConflictTable
 from adjudicator.role import Adjudicator
+from checker import bank, list_append
+from checker.history import Op, OpType
 from cluster import sim as simulator
 from cluster import timeslice
 from cluster.clock import Clock
@@ -422,8 +424,28 @@ async def _run_cluster(sim: Simulation, options: RunOptions) -> Result:
         violations.append(f"liveness: no final read succeeded after healing (last: {last})")
     violations += check_bank(work.bank, options.workload, final_balances)
     violations += check_lists(work.lists, final_lists)
+    violations += _checker_verdicts(work, options)
     violations += sim.failures
     return _result(sim, cluster, work, options, violations)
+
+
+def as_ops(history: list[dict]) -> list[Op]:
+    """A sim history in the checker package's types."""
+    return [Op(op["process"], OpType(op["type"]), op["f"], op["value"], op["time_ns"], i)
+            for i, op in enumerate(history)]  # fmt: skip
+
+
+def _checker_verdicts(work: Workloads, options: RunOptions) -> list[str]:
+    """The histories through `checker/`: strong SI on list-append (Elle), totals on every bank read."""
+    out = []
+    result = list_append.check(as_ops(work.lists.ops), strict=True)
+    if not result.valid:
+        out.append("list-append (checker): " + result.render())
+    total = options.workload.accounts * options.workload.initial_balance
+    bank_result = bank.check(as_ops(work.bank.ops), total)
+    if not bank_result.valid:
+        out.append("bank (checker): " + bank_result.render())
+    return out
 
 
 async def _one(session: Any, sql: str) -> None:
