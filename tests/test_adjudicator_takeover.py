@@ -37,6 +37,7 @@ class Host:
     def __init__(self, inner: InProcessTransport) -> None:
         self.inner = inner
         self.cut = False
+        self.blocked: tuple[str, ...] = ()  # address prefixes its calls cannot reach (a one-way cut)
         self._served: dict[str, object] = {}
 
     def serve(self, address: str, handler: object) -> None:
@@ -52,7 +53,7 @@ class Host:
         return Peer(self, address)  # type: ignore[arg-type]
 
     async def call(self, address: str, method: str, args: tuple) -> object:
-        if self.cut:
+        if self.cut or address.startswith(self.blocked):
             raise Unreachable(f"{address}: this host is cut off")
         return await self.inner.call(address, method, args)
 
@@ -272,3 +273,29 @@ async def test_a_restarted_process_reclaims_its_ranges_at_once_with_a_floor_abov
     await clock.wait_until_past(floor)
     tau = await client.commit(clock.latest(), payload((key, ("after",))), [key])
     assert tau > floor
+
+
+async def test_an_owner_that_cannot_confirm_a_renewal_stops_committing_when_its_lease_ends(nursery):
+    cluster, hosts, processes, client = await start(nursery)
+    owner = processes[0]
+    index = owner.default_ranges()[1]
+    key = key_in_range(cluster, index, 5)
+    clock = cluster.clock
+    await client.commit(clock.latest(), payload((key, ("v1",))), [key])
+    # Its renewals still reach the journal (so nobody else may claim the range),
+    # but it cannot read them back from storage: it never learns its lease was extended.
+    hosts[0].blocked = ("storage/",)
+    lease = owner.leases[index]
+    known = lease.expiry
+    await until(lambda: clock.now().earliest > known)
+    assert lease.expiry == known and not lease.deposed
+    with pytest.raises(LeaseExpiring):
+        await client.commit(clock.latest(), payload((key, ("v2",))), [key])
+    assert owner.adjudicators[index].lease_refusals >= 1
+    (stored,) = await read_leases(cluster.storage_client(), clock.latest(), [index])
+    assert (stored.epoch, stored.owner) == (lease.epoch, 0) and stored.expiry > known
+    # Once it reads again, its next renewal is confirmed and it commits again.
+    hosts[0].blocked = ()
+    await until(lambda: lease.expiry > clock.latest())
+    await client.commit(clock.latest(), payload((key, ("v3",))), [key])
+    assert processes[1].takeovers == 0
