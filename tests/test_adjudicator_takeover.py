@@ -8,25 +8,38 @@ it serves unreachable, as a network partition would, while its objects stay
 alive and keep running (so its lease cannot be renewed: the journal is on
 the other side). The embedded cluster's own adjudicators are not used; the
 processes serve their ranges at their own addresses (adjudicator/routing.py).
+
+The last test runs the two adjudicator processes as OS processes over TCP
+(tests/support/adjudicator_node.py) and cuts one off by SIGSTOP: alive, its
+sockets open, but silent, as behind a partition.
 """
 
 from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import trio
 
 from adjudicator.client import AdjudicatorClient
-from adjudicator.interface import CommitConflict, LeaseExpiring, NotOwner
+from adjudicator.interface import CommitConflict, CommitTimeout, LeaseExpiring, NotOwner
 from adjudicator.lease_record import LeaseClaim, LeaseState, encode_lease_payload, next_lease_state
 from adjudicator.ownership import AdjudicatorProcess
 from adjudicator.role import encode_commit_payload
-from adjudicator.routing import OwnerMap, owned_address, read_leases
+from adjudicator.routing import OwnerMap, address_book, owned_address, read_leases
+from bench.servers import free_port
 from cluster.clock import Clock
 from cluster.embedded import ClusterConfig, EmbeddedCluster
+from cluster.tcp import TcpTransport
 from cluster.transport import InProcessTransport, Peer, Unreachable
 from journal.client import JournalClient
 from storage import keys
 
+REPO = Path(__file__).resolve().parents[1]
 LEASE_S = 1.0
 SECOND_NS = 1_000_000_000
 
@@ -299,3 +312,89 @@ async def test_an_owner_that_cannot_confirm_a_renewal_stops_committing_when_its_
     await until(lambda: lease.expiry > clock.latest())
     await client.commit(clock.latest(), payload((key, ("v3",))), [key])
     assert processes[1].takeovers == 0
+
+
+@pytest.mark.slow
+async def test_over_tcp_a_paused_process_is_replaced_and_refuses_the_range_when_it_resumes(nursery):
+    cluster = await nursery.start(EmbeddedCluster(ClusterConfig()).run)
+    topo, clock = cluster.topology, cluster.clock
+    # This process serves the journals and storage nodes over TCP too.
+    backend = ("127.0.0.1", free_port())
+    ports = [free_port(), free_port()]
+    book = {address: backend for j in range(topo.journal_count) for address in topo.journal_addresses(j)}
+    book.update({address: backend for address in topo.storage_subscribers()})
+    book.update(address_book(topo.adjudicator_count, [("127.0.0.1", port) for port in ports]))
+    tcp = TcpTransport(book)
+    for replicas in cluster.journal_replicas:
+        for replica in replicas:
+            tcp.serve(replica.name, replica)
+    for n, node in enumerate(cluster.storage_nodes):
+        tcp.serve(topo.storage_address(n), node)
+    await nursery.start(tcp.run)
+    await nursery.start(tcp.listen, *backend)
+
+    wire_book = json.dumps({address: list(endpoint) for address, endpoint in book.items()})
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.support.adjudicator_node", "--process", str(p), "--processes", "2",
+             "--port", str(port), "--book", wire_book, "--lease-s", str(LEASE_S)],
+            stdout=subprocess.PIPE, text=True, cwd=REPO,
+        )  # fmt: skip
+        for p, port in enumerate(ports)
+    ]
+    try:
+        for p, proc in enumerate(procs):
+            with trio.fail_after(30):
+                line = await trio.to_thread.run_sync(proc.stdout.readline)
+            assert f"adjudicator process {p} ready" in line, line
+        client = AdjudicatorClient(topo, tcp, routes=OwnerMap(topo, tcp, clock, 2), timeout_s=3.0)
+        storage = cluster.storage_client()
+        index = 2  # an SQL range; process 0 claims it first (2 mod 2)
+        key = key_in_range(cluster, index, 6)
+        await client.commit(clock.latest(), payload((key, ("v1",))), [key])
+        tau_overlapping = clock.latest()
+        tau_b = await client.commit(clock.latest(), payload((key, ("v2",))), [key])
+        (before,) = await read_leases(storage, clock.latest(), [index])
+        assert before.owner == 0
+
+        procs[0].send_signal(signal.SIGSTOP)
+        with trio.fail_after(20):
+            while (await read_leases(storage, clock.latest(), [index]))[0].owner != 1:
+                await trio.sleep(0.05)
+        # Commits continue: a call already sent into the silent process times
+        # out (its outcome unknown to the client), and the client's next try
+        # goes to the new owner.
+        for _ in range(3):
+            try:
+                tau_c = await client.commit(clock.latest(), payload((key, ("v3",))), [key])
+                break
+            except CommitTimeout:
+                continue
+        else:
+            raise AssertionError("no commit reached the new owner")
+        assert client.routes.owner(index) == 1
+        with pytest.raises(CommitConflict):
+            await client.commit(tau_overlapping, payload((key, ("lost update",))), [key])
+
+        # It resumes: whatever it had not yet noticed, it refuses the range.
+        procs[0].send_signal(signal.SIGCONT)
+        stale = tcp.connect(owned_address(index, 0))
+        with trio.fail_after(10):
+            while True:
+                try:
+                    await stale.call("commit", clock.latest(), payload((key, ("stale",))), (key,), (), ())
+                except LeaseExpiring:
+                    await trio.sleep(0.05)  # its lease ran out; it has not yet read who took it
+                    continue
+                except NotOwner as exc:
+                    assert exc.owner == 1
+                    break
+                raise AssertionError("the deposed process committed")
+        await clock.wait_until_past(tau_c)
+        assert await storage.get([key], tau_b, None) == [("v2",)]
+        assert await storage.get([key], tau_c, None) == [("v3",)]
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGCONT)
+            proc.kill()
+            proc.wait()
