@@ -43,7 +43,10 @@ transaction with τ_start below the floor loses on every key of the range
 and one with τ_start ≥ floor reads as of a τ at which storage has applied
 every such record, so first-committer-wins holds across the change (no lost
 update). A self-claim by a restarted process is covered the same way:
-fence includes its dead incarnation's last expiry. Holds a deposed owner
+fence includes its dead incarnation's last expiry; and since that
+incarnation is dead, recovery.py's bound (`recovered_floor`) covers its
+appends too, so the floor is the lower of the two (a restart then costs no
+more than it did before leases, however long the lease). Holds a deposed owner
 kept for other coordinators need nothing: its successor's floor is above
 their tau_max. Transaction ids carry the epoch as their incarnation, so an
 outcome question about an old epoch's transaction gets UNKNOWN from the
@@ -78,6 +81,7 @@ import logging
 import trio
 
 from adjudicator.lease_record import LeaseClaim, LeaseState, encode_lease_payload
+from adjudicator.recovery import recovered_floor
 from adjudicator.role import Adjudicator
 from adjudicator.routing import OwnerMap, RangeLease, owned_address, read_leases
 from cluster.clock import Clock
@@ -207,7 +211,12 @@ class AdjudicatorProcess:
             return
         # Our record is the one applied: its τ is at most the read's, and
         # every earlier epoch's records are at or below `fence` (module docstring).
-        floor = max(self.clock.latest(), state.fence)
+        bound = state.fence
+        if seen.owner == self.process:
+            # Its dead incarnation (a restart, the directory lock says) could
+            # append nothing above recovery.py's bound either.
+            bound = min(bound, recovered_floor(self.clock, 2))
+        floor = max(self.clock.latest(), bound)
         lease = RangeLease(index, state.epoch, self.process, state.expiry, floor)
         if seen.epoch and seen.owner != self.process:
             self.takeovers += 1

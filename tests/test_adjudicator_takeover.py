@@ -30,7 +30,7 @@ from adjudicator.interface import CommitConflict, CommitTimeout, LeaseExpiring, 
 from adjudicator.lease_record import LeaseClaim, LeaseState, encode_lease_payload, next_lease_state
 from adjudicator.ownership import AdjudicatorProcess
 from adjudicator.role import encode_commit_payload
-from adjudicator.routing import OwnerMap, address_book, owned_address, read_leases
+from adjudicator.routing import OwnerMap, address_book, install, owned_address, read_leases
 from bench.servers import free_port
 from cluster.clock import Clock
 from cluster.embedded import ClusterConfig, EmbeddedCluster
@@ -116,8 +116,12 @@ async def start(nursery: trio.Nursery):
     for process in processes:
         await until(lambda process=process: all(process.owns(i) for i in process.default_ranges()))
         assert process.default_ranges() and not process.takeovers
+    # The clients' side (a QP process, say): its owner map, installed for its
+    # transport, so that every AdjudicatorClient made on it routes by it.
     routes = OwnerMap(cluster.topology, cluster.transport, cluster.clock, 2)
-    client = AdjudicatorClient(cluster.topology, cluster.transport, routes=routes)
+    install(cluster.transport, routes)
+    client = AdjudicatorClient(cluster.topology, cluster.transport)
+    assert client.routes is routes
     return cluster, hosts, processes, client
 
 
