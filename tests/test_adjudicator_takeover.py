@@ -40,7 +40,7 @@ from journal.client import JournalClient
 from storage import keys
 
 REPO = Path(__file__).resolve().parents[1]
-LEASE_S = 1.0
+LEASE_S = 2.0
 SECOND_NS = 1_000_000_000
 
 
