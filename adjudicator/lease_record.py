@@ -23,21 +23,18 @@ and storage applies it as a compare-and-set on the range's system key
 owner's commits can carry a τ above it, so a new owner's conflict floor is
 max(τ of its claim, fence).
 
-Pure data and rules: no I/O, no trio. The record travels as a commit record
-does (a msgpack map with no writes), so every reader of the journal that
-only looks at `"w"` passes over it.
+Pure data and rules: no I/O, no trio. The record is a `CommitRecord` with no
+writes and its `lease` set (journal/interface.py defines the record once).
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from cluster import codec
+from journal.interface import CommitRecord
 from storage import keys
 
 LEASE_PREFIX = keys.NS_SYSTEM + b"adj-lease/"
-# The record's field: the commit record uses "w", "cv" and "rd".
-LEASE_FIELD = "lz"
 
 
 def lease_key(index: int) -> bytes:
@@ -70,7 +67,7 @@ class LeaseClaim(NamedTuple):
 
 def encode_lease_payload(claim: LeaseClaim) -> bytes:
     """The journal record of a lease claim or renewal."""
-    return codec.encode({"w": [], "cv": None, LEASE_FIELD: list(claim)})
+    return CommitRecord((), lease=tuple(claim)).encode()
 
 
 def next_lease_state(stored: LeaseState, tau: int, claim: LeaseClaim) -> LeaseState | None:

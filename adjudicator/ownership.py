@@ -89,6 +89,7 @@ from cluster.topology import Topology
 from cluster.transport import RemoteError, Unreachable
 from journal.client import JournalClient
 from storage.client import StorageClient
+from storage.interface import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,7 @@ class AdjudicatorProcess:
                 _, tau = await self._journal.append(encode_lease_payload(claim), self.clock.latest())
                 self.clock.observe(tau)
                 (state,) = await read_leases(self._storage, tau, [claim.index])
-            except (Unreachable, RemoteError) as exc:
+            except (Unreachable, RemoteError, StorageUnavailable) as exc:
                 log.info("adjudicator process %d: lease record for range %d failed: %s", self.process,
                          claim.index, exc)
                 return None

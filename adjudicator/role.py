@@ -67,7 +67,7 @@ from adjudicator.interface import (
 from adjudicator.leases import Leases, Outcomes
 from adjudicator.recovery import APPEND_TAU_SLACK_NS, next_incarnation, recovered_floor, tau_max
 from adjudicator.routing import OwnerMap, RangeLease
-from cluster import codec
+from cluster import codec, metrics
 from cluster.clock import Clock
 from cluster.disk import Disk
 from cluster.timeslice import checkpoint_if_due
@@ -111,6 +111,7 @@ OUTCOME_RETENTION_S = PREPARE_LEASE_S * (LEASE_RENEWALS_MAX + 2)
 
 
 def _conflict_error(conflict: Conflict) -> CommitConflict:
+    metrics.CONFLICTS.labels(kind=conflict.kind.value).inc()
     schema = keys.is_schema_key(conflict.key)
     return CommitConflict(schema, f"{conflict.kind.value} key {conflict.key.hex()}")
 

@@ -40,6 +40,7 @@ from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import Peer, RemoteError, Unreachable
 from storage.client import StorageClient
+from storage.interface import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ class OwnerMap:
             with trio.move_on_after(REFRESH_TIMEOUT_S):
                 try:
                     states = await read_leases(self._storage, self.clock.latest(), list(range(len(self.states))))
-                except (Unreachable, RemoteError) as exc:
+                except (Unreachable, RemoteError, StorageUnavailable) as exc:
                     log.info("owner map: reading the leases failed: %s", exc)
                     return False
                 for index, state in enumerate(states):

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import trio
 
-from cluster import heap, launcher, node, probe, stallwatch
+from cluster import heap, launcher, metrics, node, probe, stallwatch
 from cluster.config import ROLE_KINDS, ClusterSpec, ConfigInvalid
 from cluster.dirlock import DirectoryInUse
 from cluster.embedded import ClusterConfig, EmbeddedCluster, LayoutMismatch
@@ -120,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="log a warning, with the code responsible, whenever one task holds the server's "
                        "thread longer than MS (default: off, or $DSQL_LOG_STALLS_MS)")
     serve.add_argument("--dynamodb-port", type=int, default=8000, help="port of the DynamoDB endpoint (0: off)")
+    serve.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                       help="serve Prometheus metrics at http://HOST:PORT/metrics (0: any free port; default: off)")
     serve.add_argument(
         "--dynamodb-auth", choices=("off", "enforce"), default="off",
         help="SigV4 signature verification on the DynamoDB endpoint (off, as in DynamoDB Local)",
@@ -225,7 +227,17 @@ async def _serve_cluster(cluster: EmbeddedCluster, args: argparse.Namespace) -> 
     async with trio.open_nursery() as nursery:
         with heap.loading():  # checkpoints of millions of rows (cluster/heap.py)
             await nursery.start(cluster.run)
+        for n, node in enumerate(cluster.storage_nodes):
+            metrics.watch_replica_lag(f"storage-{n}", partial(getattr, node, "watermark"))
+        if args.metrics_port is not None:
+            try:
+                metrics_port = metrics.serve(args.host, args.metrics_port)
+            except OSError as exc:
+                raise ConfigError(f"cannot serve metrics on {args.host} port {args.metrics_port} "
+                                  f"(--metrics-port): {exc.strerror or exc}") from None
+            print(f"dsql: Prometheus metrics on {_http_url(args.host, metrics_port)}/metrics")
         qp = QueryProcessor(cluster.clock, cluster.topology, cluster.transport)
+        await nursery.start(qp.run)
         if password is not None:
             await qp.set_bootstrap_password(password)
         pgwire = partial(serve_pgwire, qp, args.host, args.port, security=security, limits=limits)

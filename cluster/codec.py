@@ -8,24 +8,77 @@ the QP's Interval and Jsonb. A process that never registered an extension
 (a storage node, say) keeps such values as opaque `msgpack.ExtType`, which
 re-encodes to the same bytes, so values pass through parts that need not
 understand them.
+
+Typed messages (the requests and replies of each part's `interface.py`:
+msgspec Structs or frozen dataclasses) travel as one extension type,
+`EXT_MESSAGE`, whose body is the array (type id, field, field, ...): the id
+is a stable number from `cluster.wire_ids`, registered with
+`register_message(id, cls)`, never a Python path, and fields go by position.
+A message of an id this process does not know is an error
+(`UnknownMessage`), not an opaque value: unlike a row value, a request must
+be understood by whoever receives it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import decimal
+import operator
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import msgpack
+import msgspec
 
 EXT_DECIMAL = 1
 EXT_UUID = 2
+EXT_MESSAGE = 3
 # Codes 16..63 are for registered higher-layer types.
 
 _encoders: dict[type, tuple[int, Callable[[Any], bytes]]] = {}
 _decoders: dict[int, Callable[[bytes], Any]] = {}
+
+M = TypeVar("M", bound=type)
+
+
+class UnknownMessage(ValueError):
+    """A message whose type id no class is registered for in this process."""
+
+
+# Registered messages: class -> (id, its fields as a tuple), and id -> class.
+_message_fields: dict[type, tuple[int, Callable[[Any], tuple]]] = {}
+_message_classes: dict[int, type] = {}
+
+
+def register_message(message_id: int, cls: M) -> M:
+    """Let instances of `cls` (a msgspec Struct or a frozen dataclass, built
+    from its fields by position) cross the wire under `message_id`."""
+    existing = _message_classes.get(message_id)
+    if existing is not None and existing is not cls:
+        raise ValueError(f"message id {message_id} is already {existing.__qualname__}, not {cls.__qualname__}")
+    if issubclass(cls, msgspec.Struct):
+        fields: Callable[[Any], tuple] = msgspec.structs.astuple
+    elif dataclasses.is_dataclass(cls):
+        names = [f.name for f in dataclasses.fields(cls)]
+        if len(names) == 1:
+            getter = operator.attrgetter(names[0])
+            fields = lambda obj: (getter(obj),)  # noqa: E731
+        elif names:
+            fields = operator.attrgetter(*names)
+        else:
+            fields = lambda obj: ()  # noqa: E731
+    else:
+        raise TypeError(f"{cls.__qualname__} is neither a msgspec Struct nor a dataclass")
+    _message_fields[cls] = (message_id, fields)
+    _message_classes[message_id] = cls
+    return cls
+
+
+def message(message_id: int) -> Callable[[M], M]:
+    """Class decorator form of `register_message`."""
+    return lambda cls: register_message(message_id, cls)
 
 
 def register_ext(code: int, cls: type, encode: Callable[[Any], bytes], decode: Callable[[bytes], Any]) -> None:
@@ -37,10 +90,14 @@ def register_ext(code: int, cls: type, encode: Callable[[Any], bytes], decode: C
 
 
 def _default(obj: Any) -> Any:
+    registered = _message_fields.get(type(obj))
+    if registered is not None:
+        message_id, fields = registered
+        return msgpack.ExtType(EXT_MESSAGE, encode((message_id, *fields(obj))))
     entry = _encoders.get(type(obj))
     if entry is not None:
-        code, encode = entry
-        return msgpack.ExtType(code, encode(obj))
+        code, encode_ext = entry
+        return msgpack.ExtType(code, encode_ext(obj))
     if isinstance(obj, decimal.Decimal):
         return msgpack.ExtType(EXT_DECIMAL, str(obj).encode())
     if isinstance(obj, uuid.UUID):
@@ -51,20 +108,26 @@ def _default(obj: Any) -> Any:
 
 
 def _ext_hook(code: int, data: bytes) -> Any:
+    if code == EXT_MESSAGE:
+        body = decode(data)
+        cls = _message_classes.get(body[0])
+        if cls is None:
+            raise UnknownMessage(f"unknown message type id {body[0]!r} (this process registers no such message)")
+        return cls(*body[1:])
     if code == EXT_DECIMAL:
         return decimal.Decimal(data.decode())
     if code == EXT_UUID:
         return uuid.UUID(bytes=data)
-    decode = _decoders.get(code)
-    if decode is None:
+    decode_ext = _decoders.get(code)
+    if decode_ext is None:
         return msgpack.ExtType(code, data)
-    return decode(data)
+    return decode_ext(data)
 
 
-# A Packer per thread, reused: packers are not thread-safe, and making one per
-# call costs more than the packing of a small message. An extension encoder
-# that encodes its own contents (jsonb) re-enters `encode` while the thread's
-# packer is busy; that nested call gets a fresh packer.
+# Packers per thread, reused: packers are not thread-safe, and making one per
+# call costs more than the packing of a small message. An extension that
+# encodes its own contents (a message, jsonb) re-enters `encode` while the
+# thread's packer is busy; each depth of nesting has its packer.
 _local = threading.local()
 
 
@@ -74,17 +137,19 @@ def _new_packer() -> msgpack.Packer:
 
 def encode(obj: Any) -> bytes:
     local = _local
-    packer = getattr(local, "packer", None)
-    if packer is None:
-        packer = local.packer = _new_packer()
-        local.busy = False
-    if local.busy:
-        return _new_packer().pack(obj)
-    local.busy = True
     try:
-        return packer.pack(obj)
+        packers = local.packers
+        depth = local.depth
+    except AttributeError:
+        packers = local.packers = []
+        depth = local.depth = 0
+    if depth == len(packers):
+        packers.append(_new_packer())
+    local.depth = depth + 1
+    try:
+        return packers[depth].pack(obj)  # a failed pack leaves the packer empty (msgpack resets it)
     finally:
-        local.busy = False
+        local.depth = depth
 
 
 def decode(data: bytes) -> Any:

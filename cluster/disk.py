@@ -14,6 +14,12 @@ write-ahead log needs:
   read(name) / read_at(...)  whole file / a byte range
   truncate(name, size)       cut a torn tail; durable when it returns
   remove(name)               durable when it returns
+  replace(source, target)    rename `source` over `target` (which may exist),
+                             with `source`'s bytes synced first: when it
+                             returns, `target` holds all of them, durably; a
+                             crash before then leaves `target` as it was.
+                             Written and replaced, a file is updated
+                             atomically (storage checkpoints).
   names()                    the files, sorted
 
 Every method is async: `OsDisk` runs the system calls in a worker thread so
@@ -61,6 +67,8 @@ class Disk(Protocol):
     async def truncate(self, name: str, size: int) -> None: ...
 
     async def remove(self, name: str) -> None: ...
+
+    async def replace(self, source: str, target: str) -> None: ...
 
     def close(self) -> None: ...
 
@@ -201,6 +209,23 @@ class OsDisk:
         os.remove(self._path(name))
         self._sync_directory()
 
+    async def replace(self, source: str, target: str) -> None:
+        await self._call(self._replace, source, target)
+
+    def _replace(self, source: str, target: str) -> None:
+        fd = self._fds.pop(source, None)
+        if fd is None:
+            fd = os.open(self._path(source), os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the bytes before the name: a crash must not leave `target` short
+        finally:
+            os.close(fd)
+        old = self._fds.pop(target, None)
+        if old is not None:
+            os.close(old)
+        os.replace(self._path(source), self._path(target))
+        self._sync_directory()
+
     def _sync_directory(self) -> None:
         fd = os.open(self.directory, os.O_RDONLY)
         try:
@@ -264,6 +289,9 @@ class MemoryDisk:
 
     async def remove(self, name: str) -> None:
         del self.files[name]
+
+    async def replace(self, source: str, target: str) -> None:
+        self.files[target] = self.files.pop(source)
 
     def close(self) -> None:
         pass

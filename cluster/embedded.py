@@ -133,7 +133,7 @@ class EmbeddedCluster:
                 check_layout(config.data_dir, topo)
             self._make_journals(config)
             self.storage_nodes = [
-                StorageNode(n, topo, self.transport, self.clock, config.data_dir)
+                StorageNode(n, topo, self.transport, self.clock, self._storage_disk(config, n))
                 for n in range(topo.storage_node_count)
             ]
         except BaseException:
@@ -171,6 +171,17 @@ class EmbeddedCluster:
                     )  # fmt: skip
                 )
             self.journal_replicas.append(replicas)
+
+    def _storage_disk(self, config: ClusterConfig, node: int) -> Disk | None:
+        """A storage node's checkpoints: in `<data dir>/storage-N` (None in memory
+        mode, where the journals forget everything at exit too)."""
+        if config.data_dir is None:
+            return None
+        directory = os.path.join(config.data_dir, f"storage-{node}")
+        os.makedirs(directory, exist_ok=True)
+        disk = OsDisk(directory)
+        self._disks.append(disk)
+        return disk
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         try:
@@ -217,7 +228,7 @@ class EmbeddedCluster:
         target.close_files()
 
     def storage_client(self) -> StorageClient:
-        return StorageClient(self.topology, self.transport)
+        return StorageClient(self.topology, self.transport, clock=self.clock)
 
     async def checkpoint(self) -> None:
         for node in self.storage_nodes:

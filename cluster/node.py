@@ -33,7 +33,6 @@ from adjudicator.role import Adjudicator
 from cluster import heap, metrics
 from cluster.clock import Clock
 from cluster.config import ClusterSpec, RoleSpec, qp_address
-from cluster.dirlock import lock_directory
 from cluster.disk import OsDisk
 from cluster.embedded import ClusterConfig, journal_replica_config
 from cluster.tcp import TcpTransport
@@ -136,11 +135,9 @@ class Node:
         await nursery.start(replica.run)
 
     async def _start_storage(self, nursery: trio.Nursery) -> None:
-        directory = self.spec.data_dir(self.role)
-        os.makedirs(directory, exist_ok=True)
-        lock = lock_directory(directory)
-        self._close.append(lock.release)
-        node = StorageNode(self.role.id, self.topology, self.transport, self.clock, directory)
+        disk = OsDisk(self.spec.data_dir(self.role))  # its checkpoints; locks the directory first
+        self._close.append(disk.close)
+        node = StorageNode(self.role.id, self.topology, self.transport, self.clock, disk)
         self._storage = node
         metrics.watch_replica_lag(self.role.name, lambda: node.watermark)
         self.transport.serve(self.topology.storage_address(self.role.id), node)
@@ -168,6 +165,7 @@ class Node:
         ]
         qp = QueryProcessor(self.clock, self.topology, self.transport, index=self.role.id, members=members)
         self.transport.serve(qp_address(self.role.id), QpService(qp, self.role.name))
+        await nursery.start(qp.run)
 
         def forward_cancel(owner: int, process_id: int, secret_key: int) -> None:
             peer = self.transport.connect(qp_address(owner))

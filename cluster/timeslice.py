@@ -16,10 +16,19 @@ The slice is global to the thread rather than per task: a task that resumes
 right after another task's long slice may yield early, which only makes it
 more polite. Work that cannot be cut this way (one huge sort, one giant
 value) is split or bounded where it happens.
+
+The slice is measured on a real clock (`perf_counter`), so where a long loop
+yields depends on how fast the machine runs. That changes no outcome, but it
+changes the order in which tasks interleave, which the deterministic
+simulator (`cluster.sim`) must not allow: a simulation sets the source to
+its simulated time (`use_time_source`), on which computing takes no time, so
+a loop yields once at the start of each slice and then only when a task
+sleeps, the same on every run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import perf_counter
 
 import trio
@@ -30,23 +39,31 @@ import trio
 SLICE_S = 0.002
 
 _due = 0.0
+_now: Callable[[], float] = perf_counter
+
+
+def use_time_source(now: Callable[[], float] | None) -> None:
+    """Measure slices on `now` (seconds) from here on; None goes back to `perf_counter`."""
+    global _now, _due
+    _now = now or perf_counter
+    _due = 0.0
 
 
 async def checkpoint_if_due() -> None:
     """Yield to the scheduler (and let cancellation in) if this slice is used up."""
     global _due
-    if perf_counter() >= _due:
+    if _now() >= _due:
         await trio.lowlevel.checkpoint()
-        _due = perf_counter() + SLICE_S
+        _due = _now() + SLICE_S
 
 
 def due() -> bool:
     """Whether the current slice is used up (for loops that batch their own awaits)."""
-    return perf_counter() >= _due
+    return _now() >= _due
 
 
 async def checkpoint() -> None:
     """Yield to the scheduler now and start a new slice."""
     global _due
     await trio.lowlevel.checkpoint()
-    _due = perf_counter() + SLICE_S
+    _due = _now() + SLICE_S

@@ -8,9 +8,10 @@ request and the reply with `cluster.codec` and decodes them on the other side,
 so no two parts ever share an object, and moving a part to another process
 (the TCP transport) changes nothing above this module.
 
-Errors cross as values: an exception class decorated with `@wire_error`
-raised by a handler is re-raised at the caller as the same class with the
-same arguments. Anything else becomes `RemoteError`, because a bug in one
+Errors cross as values: an exception class decorated with `@wire_error(N)`
+(N its number in `cluster.wire_ids`; the number, not a module path, is what
+travels) raised by a handler is re-raised at the caller as the same class
+with the same arguments. Anything else becomes `RemoteError`, because a bug in one
 part must not masquerade as a meaningful error in another.
 """
 
@@ -19,21 +20,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from cluster import codec
+from cluster import codec, wire_ids
 
 E = TypeVar("E", bound=type)
 
-_error_classes: dict[str, type[Exception]] = {}
+# Registered error classes by wire key: a stable number from `cluster.wire_ids`
+# (`@wire_error(N)`), or, for classes not yet numbered, the module path.
+_error_classes: dict[int | str, type[Exception]] = {}
 
 
-def wire_error(cls: E) -> E:
+def wire_error(arg: E | int) -> Any:
     """Register an exception class whose instances may cross the transport.
 
-    Its constructor must accept `*self.args`.
+    `@wire_error(N)` sends it as the number N (listed in `cluster.wire_ids`);
+    bare `@wire_error` sends it by module path (the older form, kept while
+    classes are being numbered). Its constructor must accept `*self.args`.
     """
-    name = f"{cls.__module__}.{cls.__qualname__}"
-    _error_classes[name] = cls
-    cls._wire_name = name  # type: ignore[attr-defined]
+    if isinstance(arg, int):
+        return lambda cls: _register_error(arg, cls)
+    return _register_error(f"{arg.__module__}.{arg.__qualname__}", arg)
+
+
+def _register_error(key: int | str, cls: E) -> E:
+    existing = _error_classes.get(key)
+    if isinstance(key, int) and existing is not None and existing.__qualname__ != cls.__qualname__:
+        raise ValueError(f"wire error id {key} is already {existing.__qualname__}, not {cls.__qualname__}")
+    _error_classes[key] = cls
+    cls._wire_key = key  # type: ignore[attr-defined]
     return cls
 
 
@@ -51,8 +64,8 @@ class ReplyLost(Unreachable):
     (a connection lost mid-call, a dropped reply): the caller cannot know."""
 
 
-wire_error(Unreachable)
-wire_error(ReplyLost)
+wire_error(wire_ids.UNREACHABLE)(Unreachable)
+wire_error(wire_ids.REPLY_LOST)(ReplyLost)
 
 
 class InProcessTransport:
@@ -102,22 +115,27 @@ def _cross(exc: Exception) -> Exception:
     return decode_error(*encode_error(exc))
 
 
-def encode_error(exc: Exception) -> tuple[str, bytes]:
-    """(class name, msgpack of its arguments) of a handler's exception, for the wire.
+def encode_error(exc: Exception) -> tuple[int | str, bytes]:
+    """(wire key, msgpack of its arguments) of a handler's exception, for the wire.
 
-    An exception class not marked `@wire_error` travels as `RemoteError`.
+    The key is the class's number, or its module path if it has none yet; an
+    exception class not marked `@wire_error` travels as `RemoteError` (key "").
     """
-    name = getattr(type(exc), "_wire_name", None)
-    if name is None or _error_classes.get(name) is not type(exc):
+    key = getattr(type(exc), "_wire_key", None)
+    if key is None or _error_classes.get(key) is not type(exc):
         return "", codec.encode((f"{type(exc).__name__}: {exc}",))
-    return name, codec.encode(exc.args)
+    return key, codec.encode(exc.args)
 
 
-def decode_error(name: str, args: bytes) -> Exception:
+def decode_error(key: int | str, args: bytes) -> Exception:
     """The exception a caller raises for an error that crossed the wire."""
-    cls = _error_classes.get(name) if name else None
+    cls = _error_classes.get(key) if key != "" else None
     if cls is None:
-        return RemoteError(*codec.decode(args)) if not name else RemoteError(f"{name}: {codec.decode(args)}")
+        if key == "":
+            return RemoteError(*codec.decode(args))
+        if isinstance(key, int):
+            return RemoteError(f"error of unknown wire id {key}: {codec.decode(args)}")
+        return RemoteError(f"{key}: {codec.decode(args)}")
     return cls(*codec.decode(args))
 
 

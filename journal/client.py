@@ -14,12 +14,15 @@ because sending the append again could append it twice.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import trio
 
+from cluster import metrics
 from cluster.transport import InProcessTransport, RemoteError, Unreachable
 from journal.errors import AppendUncertain, JournalUnavailable, NotLeader
+from journal.interface import Append, Checkpointed, Close, Read
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,12 @@ class JournalClient:
 
         Raises JournalUnavailable (certainly not appended) or AppendUncertain.
         """
+        started = time.perf_counter()
+        result = await self._append(payload, tau_min, tau_max)
+        metrics.JOURNAL_APPEND_SECONDS.observe(time.perf_counter() - started)
+        return result
+
+    async def _append(self, payload: bytes, tau_min: int, tau_max: int) -> tuple[int, int]:
         deadline = trio.current_time() + self.append_timeout_s
         target = self.leader
         tries = 0
@@ -87,7 +96,7 @@ class JournalClient:
                 raise JournalUnavailable(f"no journal leader within {self.append_timeout_s:g} s")
             with self._scope(remaining) as scope:
                 try:
-                    result = await self._replicas[target].call("append", payload, tau_min, tau_max)
+                    result = await self._replicas[target].call("append", Append(payload, tau_min, tau_max))
                 except NotLeader as exc:
                     tries += 1
                     if 0 <= exc.leader < len(self._replicas) and exc.leader != target:
@@ -114,7 +123,7 @@ class JournalClient:
                 except RemoteError as exc:
                     raise AppendUncertain(tau_max, f"replica failed: {exc}") from None
                 self.leader = target
-                return result[0], result[1]
+                return result.position, result.tau
             if scope.cancelled_caught:
                 raise AppendUncertain(tau_max, "append timed out")
 
@@ -127,7 +136,7 @@ class JournalClient:
         while trio.current_time() < deadline:
             with self._scope(deadline - trio.current_time()):
                 try:
-                    result = await self._replicas[target].call("close", tau)
+                    result = await self._replicas[target].call("close", Close(tau))
                 except NotLeader as exc:
                     last_error = exc
                     tries += 1
@@ -147,7 +156,7 @@ class JournalClient:
                     continue
                 # Read from the leader too: it learns chosen slots first.
                 self.leader = self.reader = target
-                return result[0], result[1]
+                return result.tau, result.position
         raise JournalUnavailable(f"close({tau}) not answered: {last_error}")
 
     async def read(
@@ -159,8 +168,8 @@ class JournalClient:
         for _ in range(len(self._replicas)):
             with self._scope(wait_s + READ_MARGIN_S):
                 try:
-                    records, closed, tail = await self._replicas[target].call(
-                        "read", subscriber, from_position, max_records, wait_s
+                    reply = await self._replicas[target].call(
+                        "read", Read(subscriber, from_position, max_records, wait_s)
                     )
                 except (Unreachable, RemoteError) as exc:
                     last_error = exc
@@ -168,7 +177,7 @@ class JournalClient:
                     self.failovers += 1
                     continue
                 self.reader = target
-                return list(records), closed, tail
+                return list(reply.records), reply.closed, reply.tail
             last_error = TimeoutError(f"read from {self.addresses[target]} timed out")
             target = self._next(target)
         raise JournalUnavailable(f"no journal replica answered a read: {last_error}")
@@ -177,7 +186,7 @@ class JournalClient:
         """Tell every replica (each compacts its own files); unreachable ones hear next time."""
         for replica in self._replicas:
             try:
-                await replica.call("checkpointed", subscriber, position)
+                await replica.call("checkpointed", Checkpointed(subscriber, position))
             except (Unreachable, RemoteError) as exc:
                 log.debug("checkpointed(%s, %d) not delivered: %s", subscriber, position, exc)
 

@@ -22,15 +22,16 @@ tells them apart.
 
 from __future__ import annotations
 
+from cluster import wire_ids
 from cluster.transport import Unreachable, wire_error
 
 
-@wire_error
+@wire_error(wire_ids.JOURNAL_UNAVAILABLE)
 class JournalUnavailable(Unreachable):
     """No replica could take the request; nothing was appended."""
 
 
-@wire_error
+@wire_error(wire_ids.JOURNAL_NOT_LEADER)
 class NotLeader(JournalUnavailable):
     def __init__(self, leader: int = -1, detail: str = "") -> None:
         super().__init__(leader, detail)
@@ -38,17 +39,17 @@ class NotLeader(JournalUnavailable):
         self.detail = detail
 
 
-@wire_error
+@wire_error(wire_ids.JOURNAL_APPEND_REFUSED)
 class AppendRefused(JournalUnavailable):
     pass
 
 
-@wire_error
+@wire_error(wire_ids.JOURNAL_APPEND_VOID)
 class AppendVoid(JournalUnavailable):
     pass
 
 
-@wire_error
+@wire_error(wire_ids.JOURNAL_APPEND_UNCERTAIN)
 class AppendUncertain(JournalUnavailable):
     def __init__(self, tau_bound: int, detail: str = "") -> None:
         super().__init__(tau_bound, detail)
@@ -56,7 +57,7 @@ class AppendUncertain(JournalUnavailable):
         self.detail = detail
 
 
-@wire_error
+@wire_error(wire_ids.JOURNAL_POSITION_COMPACTED)
 class PositionCompacted(Exception):
     def __init__(self, first_position: int) -> None:
         super().__init__(first_position)

@@ -37,6 +37,7 @@ from cluster.disk import Disk, MemoryDisk
 from cluster.transport import ReplyLost
 from journal import wal
 from journal.errors import AppendUncertain, JournalUnavailable, NotLeader, PositionCompacted
+from journal.interface import Append, Appended, Checkpointed, Close, Closed, Read, Records
 from journal.log import ChosenLog
 from journal.messages import Learn, Message, Value, from_wire, value_bytes
 from journal.paxos import Now, Output, PaxosConfig, PaxosCore, Role
@@ -242,7 +243,8 @@ class JournalReplica:
             core.on_message(sender, from_wire(item), now)
         self._dispatch()
 
-    async def rpc_append(self, payload: bytes, tau_min: int, tau_max: int = 0) -> tuple[int, int]:
+    async def rpc_append(self, append: Append) -> Appended:
+        payload, tau_min, tau_max = append.payload, append.tau_min, append.tau_max
         core = self._ready_core()
         request = next(self._requests)
         # No cancel scope per call (they cost as much as the rest of an
@@ -261,10 +263,12 @@ class JournalReplica:
                 self._expire(request, waiter)
         if waiter.error is not None:
             raise waiter.error
-        self.clock.observe(waiter.result[1])
-        return waiter.result
+        position, tau = waiter.result
+        self.clock.observe(tau)
+        return Appended(position, tau)
 
-    async def rpc_close(self, tau: int) -> tuple[int, int]:
+    async def rpc_close(self, close: Close) -> Closed:
+        tau = close.tau
         core = self._ready_core()
         request = next(self._requests)
         waiter = self._waiters[request] = _Waiter(trio.current_time() + self.config.close_wait_s, "close")
@@ -278,7 +282,7 @@ class JournalReplica:
             raise waiter.error
         closed, position = waiter.result
         self.clock.observe(closed)
-        return closed, position
+        return Closed(closed, position)
 
     def _expire(self, request: int, waiter: _Waiter) -> None:
         """Answer a waiter the core has not answered in time, with what is certain."""
@@ -302,9 +306,8 @@ class JournalReplica:
                 self._expire(request, waiter)
             self._wake_readers()
 
-    async def rpc_read(
-        self, subscriber: str, from_position: int, max_records: int, wait_s: float
-    ) -> tuple[list[tuple[int, int, bytes]], int, int]:
+    async def rpc_read(self, read: Read) -> Records:
+        from_position, max_records, wait_s = read.from_position, read.max_records, read.wait_s
         core = self._ready_core()
         chosen = self.log
         assert chosen is not None
@@ -330,9 +333,10 @@ class JournalReplica:
             closed = chosen.last_tau
             if core.closed_position <= tail and core.closed_tau > closed:
                 closed = core.closed_tau
-        return records, closed, tail
+        return Records(records, closed, tail)
 
-    async def rpc_checkpointed(self, subscriber: str, position: int) -> None:
+    async def rpc_checkpointed(self, checkpointed: Checkpointed) -> None:
+        subscriber, position = checkpointed.subscriber, checkpointed.position
         self._checkpoints[subscriber] = max(position, self._checkpoints.get(subscriber, 0))
         if not self.subscribers or any(s not in self._checkpoints for s in self.subscribers):
             return

@@ -53,6 +53,7 @@ from cluster import sim as simulator
 from cluster.sim import DiskFaults, NetworkFaults, NodeEnv, Simulation
 from journal.client import JournalClient
 from journal.errors import AppendUncertain, JournalUnavailable
+from journal.interface import Read
 from journal.messages import Value
 from journal.paxos import Bug, PaxosConfig
 from journal.replica import JournalReplica, ReplicaConfig
@@ -445,7 +446,7 @@ async def _read_all(replica: JournalReplica) -> dict[int, tuple[int, bytes]]:
         return out
     position = replica.log.first_position
     while position <= replica.log.end:
-        records, _, _ = await replica.rpc_read("checker", position, 10_000, 0)
+        records = (await replica.rpc_read(Read("checker", position, 10_000, 0))).records
         if not records:
             break
         for pos, tau, payload in records:

@@ -10,6 +10,17 @@ completed | failed, so every session (and a later QP process) sees it.
 Finished jobs disappear from sys.jobs after 30 minutes, as in DSQL. The work
 itself is the same online build the synchronous statements run (qp/ddl.py),
 run by a system task of this QP process on a session of its own.
+
+A job outlives the QP that started it. Its record holds the work to do (the
+follow-up steps, plain data) and a lease: the owning QP's index and a
+heartbeat it renews every `HEARTBEAT_S` while the job runs. Every QP looks
+for jobs whose heartbeat is older than `STALE_S` (their QP died, or the
+server restarted) and claims one by rewriting its lease; writes of one key
+conflict, so of several claimants exactly one commits, and a renewal or a
+final status write made by a QP that lost its lease fails the same way
+(each of them re-reads the record and stops when another QP owns it). The
+winner runs the steps from the start: building an index and validating a
+constraint are idempotent, so a build cut off half-way costs only its time.
 """
 
 from __future__ import annotations
@@ -32,6 +43,10 @@ PG_CLASS_OID = 1259
 FINISHED_JOB_TTL_US = 30 * 60 * 1_000_000
 WAIT_POLL_S = 0.05
 STATUS_RETRIES_MAX = 50
+# A running job's lease (see the module docstring).
+HEARTBEAT_S = 2.0
+STALE_S = 10.0
+ORPHAN_CHECK_S = 3.0
 _PG_EPOCH_NS = 946_684_800_000_000_000
 
 
@@ -68,31 +83,114 @@ async def submit(session, job_type: str, object_id: int, object_name: str, follo
     now = _now_us(session)
     record = {"job_id": job_id, "status": "submitted", "details": None, "job_type": job_type,
               "class_id": PG_CLASS_OID, "object_id": object_id, "object_name": object_name,
-              "start_time": now, "update_time": now}
+              "start_time": now, "update_time": now, "followups": [list(step) for step in followups],
+              "owner": session.qp.index, "heartbeat_us": now}
     await _write(session, job_id, record)
-    trio.lowlevel.spawn_system_task(_run, session.qp, job_id, record, followups, name=f"job {job_id}")
+    trio.lowlevel.spawn_system_task(_run, session.qp, job_id, name=f"job {job_id}")
     return job_id
 
 
-async def _run(qp, job_id: str, record: dict, followups: list[tuple]) -> None:
+class LeaseLost(Exception):
+    """Another QP owns the job now (this one was taken for dead)."""
+
+
+async def _update_owned(worker, job_id: str, **changes) -> dict:
+    """Read the job's record and rewrite it with `changes`, if this QP still owns it."""
+    for _ in range(STATUS_RETRIES_MAX):
+        txn = worker._new_txn()
+        txn.begin_snapshot()
+        (record,) = await txn.get([_job_key(job_id)], catalog_check=False)
+        if record is None or record.get("owner", worker.qp.index) != worker.qp.index:
+            raise LeaseLost(job_id)
+        record = {**record, **changes, "heartbeat_us": _now_us(worker)}
+        txn.put(_job_key(job_id), record)
+        try:
+            await txn.commit()
+            return record
+        except SqlError as exc:
+            if exc.sqlstate != "40001":
+                raise
+    raise SqlError("40001", "change conflicts with another transaction (OC000)")
+
+
+async def _heartbeat(worker, job_id: str) -> None:
+    while True:
+        await trio.sleep(HEARTBEAT_S)
+        await _update_owned(worker, job_id)
+
+
+async def _run(qp, job_id: str) -> None:
     from qp.session import Session
 
     worker = Session(qp, 0, 0, {"user": "dsql_jobs"})
     try:
-        await _write(worker, job_id, {**record, "status": "processing", "update_time": _now_us(worker)})
-        try:
-            await worker._run_followups(followups)
-        except SqlError as exc:
-            details = exc.message if not exc.detail else f"{exc.message}: {exc.detail}"
-            if exc.sqlstate == "40001":
+        record = await _update_owned(worker, job_id, status="processing", update_time=_now_us(worker))
+        followups = [tuple(step) for step in record.get("followups", ())]
+        failure: SqlError | None = None
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_heartbeat, worker, job_id)
+            try:
+                await worker._run_followups(followups)
+            except SqlError as exc:
+                failure = exc
+            nursery.cancel_scope.cancel()
+        if failure is not None:
+            details = failure.message if not failure.detail else f"{failure.message}: {failure.detail}"
+            if failure.sqlstate == "40001":
                 details = "the object was dropped or changed while the job ran"
-            await _write(worker, job_id, {**record, "status": "failed", "details": details,
-                                          "update_time": _now_us(worker)})
+            await _update_owned(worker, job_id, status="failed", details=details, update_time=_now_us(worker))
             return
-        await _write(worker, job_id, {**record, "status": "completed", "update_time": _now_us(worker)})
-    except Exception:
+        await _update_owned(worker, job_id, status="completed", update_time=_now_us(worker))
+    except* LeaseLost:
+        log.info("background job %s: another query processor took it over", job_id)
+    except* Exception:
         # A system task must never raise (it would end the server): log it.
         log.exception("background job %s failed", job_id)
+
+
+async def resume_orphans(qp, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Run by every QP: claim and run jobs whose QP stopped renewing their lease."""
+    from qp.session import Session
+
+    worker = Session(qp, 0, 0, {"user": "dsql_jobs"})
+    task_status.started()
+    while True:
+        try:
+            await _claim_orphans(worker)
+        except Exception:  # noqa: BLE001 - storage unreachable now: try again next round
+            log.info("looking for orphaned jobs failed", exc_info=True)
+        await trio.sleep(ORPHAN_CHECK_S)
+
+
+async def _claim_orphans(worker) -> None:
+    txn = worker._new_txn(read_only=True)
+    records = await read_jobs(worker, txn)
+    stale_before = _now_us(worker) - int(STALE_S * 1_000_000)
+    for record in records:
+        if record["status"] not in ("submitted", "processing") or record.get("heartbeat_us", 0) > stale_before:
+            continue
+        job_id = record["job_id"]
+        claim = worker._new_txn()
+        claim.begin_snapshot()
+        (current,) = await claim.get([_job_key(job_id)], catalog_check=False)
+        if current is None or current.get("heartbeat_us", 0) > stale_before or current["status"] not in (
+            "submitted", "processing"
+        ):
+            continue
+        if "followups" not in current:  # written by an older dsql: nothing to resume from
+            claim.put(_job_key(job_id), {**current, "status": "failed", "update_time": _now_us(worker),
+                                         "details": "the query processor running the job stopped"})  # fmt: skip
+        else:
+            claim.put(_job_key(job_id), {**current, "owner": worker.qp.index, "heartbeat_us": _now_us(worker)})
+        try:
+            await claim.commit()
+        except SqlError as exc:
+            if exc.sqlstate == "40001":
+                continue  # another QP claimed it first
+            raise
+        if "followups" in current:
+            log.info("resuming background job %s, abandoned by query processor %s", job_id, current.get("owner"))
+            trio.lowlevel.spawn_system_task(_run, worker.qp, job_id, name=f"job {job_id}")
 
 
 async def read_jobs(session, txn) -> list[dict]:

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import itertools
 import logging
+import random
 import secrets
 from collections.abc import Callable
 from typing import Any
 
+import trio
+
 from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport
-from qp import api, roles
+from qp import api, jobs, roles
 from qp.catalog import NEXT_OID_KEY, RELATION_PREFIX, VERSION_KEY, CatalogSnapshot
 from qp.cluster_views import Member, embedded_members
 from qp.dml import set_rowid_qp
@@ -41,8 +44,12 @@ QP_INDEX_MAX = 255
 class QueryProcessor:
     def __init__(
         self, clock: Clock, topology: Topology, transport: InProcessTransport, *, index: int = 0,
-        members: list[Member] | None = None,
+        members: list[Member] | None = None, rng: random.Random | None = None,
     ) -> None:
+        """`index` names this QP among the cluster's (PIDs and hidden row ids carry it);
+        `members` are the cluster's parts (sys.cluster_nodes); `rng` makes the sessions'
+        cancel keys (by default from `secrets`): the simulator passes a seeded one, so
+        that a run is a function of its seed."""
         assert 0 <= index <= QP_INDEX_MAX, index
         self.index = index
         # The cluster's parts, for sys.cluster_nodes and sys.shards (qp/cluster_views.py).
@@ -52,6 +59,7 @@ class QueryProcessor:
         ]
         set_rowid_qp(index)
         self.clock = clock
+        self._rng = rng
         self.topology = topology
         self.transport = transport
         self.storage = StorageClient(topology, transport)
@@ -61,6 +69,10 @@ class QueryProcessor:
         self._pids = itertools.count(PID_FIRST)
         # Set by a QP process that has peers: forwards a cancel meant for another QP.
         self.forward_cancel: Callable[[int, int, int], None] | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The QP's own background work: resuming jobs whose QP stopped (qp/jobs.py)."""
+        await jobs.resume_orphans(self, task_status=task_status)
 
     # -- SessionFactory ----------------------------------------------------------
 
@@ -73,7 +85,8 @@ class QueryProcessor:
         if database != "postgres":
             raise SqlError("3D000", f'database "{database}" does not exist', severity="FATAL")
         await self._check_connection_limit(startup.get("user", ""))
-        session = Session(self, self._next_pid(), secrets.randbits(31), startup)
+        secret_key = self._rng.getrandbits(31) if self._rng is not None else secrets.randbits(31)
+        session = Session(self, self._next_pid(), secret_key, startup)
         session.activity.client = client
         self.sessions[session.process_id] = session
         return session

@@ -23,6 +23,7 @@ transaction (`rows_max`, `bytes_max`); sessions set them from their
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_left
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -30,12 +31,12 @@ from typing import Any
 
 from adjudicator.client import AdjudicatorClient
 from adjudicator.interface import CommitConflict, TransactionTooOld
-from adjudicator.role import encode_commit_payload
-from cluster import codec
+from cluster import codec, metrics
 from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport, RemoteError, ReplyLost, Unreachable
 from journal.errors import AppendUncertain
+from journal.interface import CommitRecord
 from qp import wire  # noqa: F401 (registers jsonb and interval for the wire)
 from qp.catalog import CatalogSnapshot
 from qp.errors import (
@@ -47,8 +48,8 @@ from qp.errors import (
 )
 from storage import keys as storage_keys
 from storage.client import StorageClient
+from storage.interface import CatalogChanged, StorageUnavailable
 from storage.mvcc import keep_where_true, project
-from storage.node import CatalogChanged, StorageUnavailable
 
 ROWS_PER_TRANSACTION_MAX = 3000
 BYTES_PER_TRANSACTION_MAX = 10 * 1024 * 1024
@@ -384,7 +385,7 @@ class Transaction:
         assert self.tau_start is not None
         self.check_age()
         writes = list(self.buffer.values.items())
-        payload = encode_commit_payload(writes, self.catalog_version_written, self.dropped_ranges)
+        payload = CommitRecord(writes, self.catalog_version_written, self.dropped_ranges).encode()
         if len(payload) > self.bytes_max:
             raise self._size_error(len(payload))
         write_keys = tuple(self.buffer.values) + tuple(k for k in self.locks if k not in self.buffer.values)
@@ -392,6 +393,7 @@ class Transaction:
         checks = tuple(k for k in self.checks if k not in written and k not in self.locks)
         shares = tuple(k for k in self.shares if k not in written and k not in self.locks)
         adjudicators = self.adjudicators or AdjudicatorClient(self.topology, self.transport)
+        started = time.perf_counter()
         try:
             tau_commit = await adjudicators.commit(self.tau_start, payload, write_keys, checks, shares)
         except CommitConflict as exc:
@@ -411,6 +413,7 @@ class Transaction:
         self.clock.observe(tau_commit)
         await self.clock.wait_until_past(tau_commit)
         self.committed = True
+        metrics.COMMIT_SECONDS.labels(api="sql").observe(time.perf_counter() - started)
         return tau_commit
 
     def _size_error(self, nbytes: int) -> SqlError:

@@ -1,128 +1,313 @@
-"""How the QP (and the KV front ends) reach storage: routing by key range.
+"""The one way to read storage: routing by key range, a read policy per call.
 
-The client knows the shard map and which storage nodes host each shard. A
-batch of point reads is split by shard and sent as one request per node; a
-range scan walks the shards it overlaps in key order (reverse order for a
-descending scan), page by page. Any node hosting a shard can serve a strong
-read, so the client spreads requests over them.
+The QP, the DynamoDB front end and the tests all read through `StorageClient`.
+It knows the shard map and, per shard, the storage nodes hosting a replica of
+it (`hosts`; today every node hosts every shard, and the cluster's placement
+will feed `set_placement`). A batch of point reads is split by shard and sent
+as one request per group of shards with the same hosts; a range scan walks
+the shards it overlaps in key order (reverse order for a descending scan),
+page by page. Requests and replies are the typed messages of
+`storage.interface`.
+
+Each call names its read policy:
+
+- `STRONG` (the default): as of the caller's τ. Any replica that reaches τ
+  gives the same answer (the snapshot invariant), so any host serves it, in
+  turn. A replica waits until its watermark reaches τ, so a held-back one
+  (paused, partitioned, slow to apply) would keep the read waiting for the
+  node's own 15 s limit: each replica but the last gets
+  `STRONG_READ_FAILOVER_S` to answer, then the next is asked, and the slow one
+  is remembered as suspect for `SUSPECT_FOR_S` so that the following reads go
+  elsewhere first. Failing over never changes a result. A replica that answers
+  `CatalogChanged` has answered (the catalog differs as of τ): that is raised
+  at once.
+- `EVENTUAL`: whatever some replica has applied, no waiting, possibly stale
+  (DynamoDB's default reads). Replicas are asked in turn, moving on only when
+  one fails; an eventual scan stays on one replica where it can, so its pages
+  come from one replica's history, which only moves forward.
+- `LEADER`: reserved for DynamoDB's ConsistentRead, which reads the item's
+  leader replica in DynamoDB. Storage replicas have no leader yet, so for now
+  it is `STRONG` as of the given τ, or as of now (the client's clock) when τ is
+  None, which sees every write acknowledged before the call.
+
+When every host of a shard fails, the client raises `StorageUnavailable`
+(the last replica's own, or one naming the last failure), which each caller
+maps to its own "unavailable" error.
 """
 
 from __future__ import annotations
 
+import enum
 import itertools
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+import trio
+
+from cluster.clock import Clock
 from cluster.timeslice import checkpoint_if_due
 from cluster.topology import Topology
-from cluster.transport import InProcessTransport, Peer
+from cluster.transport import InProcessTransport, Peer, RemoteError, Unreachable
+from storage.interface import (
+    Get,
+    GetLatest,
+    NodeStatus,
+    Scan,
+    ScanPage,
+    Status,
+    StorageUnavailable,
+    Values,
+    WrongShard,
+)
+
+# How long one replica gets to reach a strong read's τ before the read asks
+# another: far above a healthy replica's apply lag (milliseconds), short
+# enough that a held-back replica costs a client well under a second.
+STRONG_READ_FAILOVER_S = 0.25
+# A replica that missed that deadline (or failed) is asked last for this long.
+SUSPECT_FOR_S = 5.0
+
+# What a failed replica may answer, after which another may be asked.
+_REPLICA_FAILURES = (StorageUnavailable, Unreachable, RemoteError, WrongShard)
+
+
+class ReadPolicy(enum.Enum):
+    STRONG = "strong"
+    EVENTUAL = "eventual"
+    LEADER = "leader"
+
+
+STRONG = ReadPolicy.STRONG
+EVENTUAL = ReadPolicy.EVENTUAL
+LEADER = ReadPolicy.LEADER
 
 
 class StorageClient:
-    def __init__(self, topology: Topology, transport: InProcessTransport) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        transport: InProcessTransport,
+        *,
+        clock: Clock | None = None,
+        hosts: Sequence[Sequence[int]] | None = None,
+        page_rows: int = 0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`hosts[s]`: the storage nodes hosting shard s (default: every node
+        hosts every shard). `page_rows`: rows per scan page unless a call says
+        (0: the node's own page size). `clock` is needed only by `LEADER`
+        reads without a τ."""
         self.topology = topology
         self.ranges = topology.shard_ranges
+        self.clock = clock
+        self.page_rows = page_rows
+        self._monotonic = monotonic
         self._nodes: list[Peer] = [
             transport.connect(topology.storage_address(n)) for n in range(topology.storage_node_count)
         ]
-        # In the embedded topology every node hosts every shard.
-        self._hosts: list[list[int]] = [list(range(len(self._nodes))) for _ in range(len(self.ranges))]
+        self._suspect_until = [0.0] * len(self._nodes)
         self._turn = itertools.count()
+        self._hosts: list[tuple[int, ...]] = []
+        self.set_placement(hosts if hosts is not None else [range(len(self._nodes))] * len(self.ranges))
 
-    def _node_for(self, shard: int) -> Peer:
-        hosts = self._hosts[shard]
-        return self._nodes[hosts[next(self._turn) % len(hosts)]]
+    def set_placement(self, hosts: Sequence[Sequence[int]]) -> None:
+        """Which storage nodes host each shard (by shard index)."""
+        assert len(hosts) == len(self.ranges), "one host list per shard"
+        placement = [tuple(h) for h in hosts]
+        for shard, nodes in enumerate(placement):
+            if not nodes or not all(0 <= n < len(self._nodes) for n in nodes):
+                raise ValueError(f"shard {shard}: hosts {nodes} are not storage nodes of this topology")
+        self._hosts = placement
+
+    def hosts(self, shard: int) -> tuple[int, ...]:
+        return self._hosts[shard]
+
+    def suspects(self) -> set[int]:
+        """Storage nodes asked last for now (they missed a strong read's deadline or failed)."""
+        now = self._monotonic()
+        return {n for n, until in enumerate(self._suspect_until) if until > now}
+
+    # -- choosing replicas -------------------------------------------------------------
+
+    def _order(self, hosts: tuple[int, ...]) -> Sequence[int]:
+        """Hosts to ask, starting at the next in turn; suspects last."""
+        count = len(hosts)
+        if count == 1:
+            return hosts
+        first = next(self._turn) % count
+        order = hosts[first:] + hosts[:first]
+        suspect_until = self._suspect_until
+        now = self._monotonic()
+        if all(suspect_until[n] <= now for n in order):
+            return order
+        return [n for n in order if suspect_until[n] <= now] + [n for n in order if suspect_until[n] > now]
+
+    async def _strong(self, hosts: tuple[int, ...], method: str, request: Any) -> Any:
+        order = self._order(hosts)
+        last = len(order) - 1
+        for attempt, node in enumerate(order):
+            if attempt == last:  # the last one is waited for as long as the node itself allows
+                try:
+                    return await self._nodes[node].call(method, request)
+                except _REPLICA_FAILURES as exc:
+                    raise _unavailable(exc) from None
+            try:
+                with trio.move_on_after(STRONG_READ_FAILOVER_S):
+                    return await self._nodes[node].call(method, request)
+            except _REPLICA_FAILURES:
+                pass
+            self._suspect_until[node] = self._monotonic() + SUSPECT_FOR_S
+        raise AssertionError("unreachable: the last host's answer is returned or raised")
+
+    async def _eventual(self, order: Sequence[int], method: str, request: Any) -> Any:
+        last = len(order) - 1
+        for attempt, node in enumerate(order):
+            try:
+                return await self._nodes[node].call(method, request)
+            except _REPLICA_FAILURES as exc:
+                if attempt == last:
+                    raise _unavailable(exc) from None
+        raise AssertionError("unreachable: a shard has at least one host")
+
+    def _tau(self, tau: int | None, policy: ReadPolicy) -> int:
+        if tau is None:
+            if policy is not LEADER or self.clock is None:
+                raise ValueError(f"a {policy.value} read needs a τ")
+            return self.clock.now().latest
+        if tau < 0:  # once the spelling of an eventual read: refused, not read as of the beginning of time
+            raise ValueError(f"a {policy.value} read at τ {tau}: use policy=EVENTUAL")
+        return tau
+
+    # -- point reads ---------------------------------------------------------------------
 
     async def get(
-        self, keys: list[bytes], tau: int, catalog_version: int | None, *, newer: list[bytes] | None = None
+        self,
+        keys: Sequence[bytes],
+        tau: int | None = None,
+        catalog_version: int | None = None,
+        *,
+        policy: ReadPolicy = STRONG,
+        newer: list[bytes] | None = None,
     ) -> list[Any]:
-        """Values of `keys` as of τ (None where absent), in the order asked.
+        """Values of `keys` (None where absent), in the order asked: as of τ
+        (STRONG, LEADER) or each replica's newest (EVENTUAL).
 
         `newer`, if given, receives the keys that have a version committed after τ."""
-        if len(keys) == 1:  # the common case: no grouping by node
+        if not keys:
+            return []
+        if policy is EVENTUAL:
+            return await self._get_groups(keys, lambda group: GetLatest(group), eventual=True)
+        tau = self._tau(tau, policy)
+        want_newer = newer is not None
+        if len(keys) == 1:  # the common case: no grouping
             key = keys[0]
-            node = self._node_for(self.ranges.owner(key))
-            if newer is None:
-                return list(await node.call("get", (key,), tau, catalog_version))
-            values, stale = await node.call("get", (key,), tau, catalog_version, True)
-            newer.extend(stale)
-            return list(values)
-        extra = (tau, catalog_version) if newer is None else (tau, catalog_version, True)
-        return await self._get_many(keys, "get", extra, newer)
+            reply: Values = await self._strong(
+                self._hosts[self.ranges.owner(key)], "get", Get((key,), tau, catalog_version, want_newer)
+            )
+            if want_newer and reply.newer:
+                newer.extend(reply.newer)
+            return list(reply.values)
+        return await self._get_groups(keys, lambda group: Get(group, tau, catalog_version, want_newer), newer=newer)
 
-    async def get_latest(self, keys: list[bytes]) -> list[Any]:
-        """Eventual read: each node's newest applied versions, no waiting, possibly stale."""
-        return await self._get_many(keys, "get_latest", ())
+    async def get_latest(self, keys: Sequence[bytes]) -> list[Any]:
+        """`get(keys, policy=EVENTUAL)`."""
+        return await self.get(keys, policy=EVENTUAL)
 
-    async def _get_many(self, keys: list[bytes], method: str, extra: tuple,
-                        newer: list[bytes] | None = None) -> list[Any]:
-        by_node: dict[int, list[int]] = {}
-        node_of_shard: dict[int, int] = {}
+    async def _get_groups(
+        self, keys: Sequence[bytes], request: Callable[[tuple[bytes, ...]], Any], *, eventual: bool = False,
+        newer: list[bytes] | None = None,
+    ) -> list[Any]:
+        """One request per set of hosts (shards hosted alike share it)."""
+        groups: dict[tuple[int, ...], list[int]] = {}
         owner = self.ranges.owner
+        hosts_of = self._hosts
         for i, key in enumerate(keys):
-            shard = owner(key)
-            node = node_of_shard.get(shard)
-            if node is None:
-                hosts = self._hosts[shard]
-                node = node_of_shard[shard] = hosts[next(self._turn) % len(hosts)]
-            by_node.setdefault(node, []).append(i)
+            groups.setdefault(hosts_of[owner(key)], []).append(i)
         out: list[Any] = [None] * len(keys)
-        for node, indexes in by_node.items():
-            values = await self._nodes[node].call(method, tuple(keys[i] for i in indexes), *extra)
+        for hosts, indexes in groups.items():
+            message = request(tuple(keys[i] for i in indexes))
+            if eventual:
+                reply = await self._eventual(self._order(hosts), "get_latest", message)
+            else:
+                reply = await self._strong(hosts, "get", message)
             if newer is not None:
-                values, stale = values
-                newer.extend(stale)
-            for i, value in zip(indexes, values, strict=True):
+                newer.extend(reply.newer)
+            for i, value in zip(indexes, reply.values, strict=True):
                 out[i] = value
         return out
+
+    # -- range scans ----------------------------------------------------------------------
 
     async def scan(
         self,
         start: bytes,
         end: bytes | None,
-        tau: int,
-        catalog_version: int | None,
+        tau: int | None = None,
+        catalog_version: int | None = None,
         *,
+        policy: ReadPolicy = STRONG,
         limit: int = 0,
         reverse: bool = False,
         filter_tree: Any = None,
         projection: tuple[int, ...] | None = None,
-        page_rows: int = 0,
+        page_rows: int | None = None,
         newer: list[bytes] | None = None,
     ) -> AsyncIterator[list[tuple[bytes, Any]]]:
-        """Pages of (key, value) in [start, end) as of τ (τ < 0: eventual).
+        """Pages of (key, value) in [start, end), in key order (or reversed):
+        as of τ (STRONG, LEADER) or as some replica has applied (EVENTUAL).
 
-        `newer`, if given, receives the returned keys that have a version after τ."""
+        At most `limit` rows in all (0: no limit); `filter_tree` and
+        `projection` are applied by storage. `newer`, if given, receives the
+        returned keys that have a version after τ."""
+        eventual = policy is EVENTUAL
+        read_tau = None if eventual else self._tau(tau, policy)
+        rows_per_page = self.page_rows if page_rows is None else page_rows
+        want_newer = newer is not None
         remaining = limit
         pieces = self.ranges.overlapping(start, end)
         if reverse:
             pieces.reverse()
+        # An eventual scan keeps to one replica where the shards' hosts allow.
+        preference = self._order(tuple(range(len(self._nodes)))) if eventual else ()
         for shard, lo, hi in pieces:
-            node = self._node_for(shard)
+            hosts = self._hosts[shard]
+            order = [n for n in preference if n in hosts] if eventual else ()
             resume_lo, resume_hi = lo, hi
             while True:
-                want = remaining if remaining and (not page_rows or remaining < page_rows) else page_rows
-                if newer is None:
-                    pairs, resume = await node.call(
-                        "scan", shard, resume_lo, resume_hi, tau, catalog_version, want, reverse, filter_tree,
-                        projection,
-                    )  # fmt: skip
+                want = remaining if remaining and (not rows_per_page or remaining < rows_per_page) else rows_per_page
+                request = Scan(shard, resume_lo, resume_hi, read_tau, catalog_version, want, reverse, filter_tree,
+                               projection, want_newer)
+                if eventual:
+                    page: ScanPage = await self._eventual(order, "scan", request)
                 else:
-                    pairs, resume, stale = await node.call(
-                        "scan", shard, resume_lo, resume_hi, tau, catalog_version, want, reverse, filter_tree,
-                        projection, True,
-                    )  # fmt: skip
-                    newer.extend(stale)
+                    page = await self._strong(hosts, "scan", request)
+                if want_newer and page.newer:
+                    newer.extend(page.newer)
                 await checkpoint_if_due()  # an in-process page is served in this task (cluster/timeslice.py)
+                pairs = page.pairs
                 if pairs:
-                    yield pairs
+                    yield list(pairs)
                     if remaining:
                         remaining -= len(pairs)
                         if remaining <= 0:
                             return
+                resume = page.resume
                 if resume is None:
                     break
                 if reverse:
                     resume_hi = resume
                 else:
                     resume_lo = resume + b"\x00"
+
+    # -- node state ------------------------------------------------------------------------
+
+    async def status(self, node: int) -> NodeStatus:
+        """One storage node's counters (watermark, applied positions, sizes)."""
+        return await self._nodes[node].call("status", Status())
+
+
+def _unavailable(exc: Exception) -> StorageUnavailable:
+    if isinstance(exc, StorageUnavailable):
+        return exc
+    return StorageUnavailable(f"no replica answered: {type(exc).__name__}: {exc}")

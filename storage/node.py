@@ -30,8 +30,9 @@ older than the drop may still read them, so their keys are removed only once
 the GC horizon passes the drop's τ, a piece at a time; a checkpoint cut after
 the drop leaves them out at once.
 
-Durability belongs to the journal; a node keeps only checkpoints, so that a
-restart loads the newest versions and replays the journal from the positions
+Durability belongs to the journal; a node keeps only checkpoints (on the
+`Disk` it is given, written whole and then swapped in by `Disk.replace`, so a
+crash leaves the old one or the new one), so that a restart loads the newest versions and replays the journal from the positions
 the checkpoint records instead of from the beginning. After a checkpoint is
 on disk the node tells each journal, which may then drop older segments.
 """
@@ -39,21 +40,37 @@ on disk the node tells each journal, which may then drop older segments.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from bisect import bisect_right
 from collections import deque
+from collections.abc import Callable
 
 import trio
 
-from adjudicator.lease_record import LEASE_FIELD, LeaseClaim, LeaseState, lease_key, next_lease_state
+from adjudicator.lease_record import LeaseClaim, LeaseState, lease_key, next_lease_state
 from cluster import codec
 from cluster.clock import Clock
+from cluster.disk import Disk
 from cluster.timeslice import checkpoint_if_due
 from cluster.topology import Topology
-from cluster.transport import InProcessTransport, wire_error
+from cluster.transport import InProcessTransport
 from journal.client import JournalClient
 from journal.errors import JournalUnavailable, PositionCompacted
+from journal.interface import CommitRecord
+from storage.interface import (
+    CatalogChanged,
+    Get,
+    GetLatest,
+    NodeStatus,
+    Scan,
+    ScanPage,
+    Status,
+    StorageUnavailable,
+    Values,
+    Watermark,
+    WatermarkReply,
+    WrongShard,
+)
 from storage.mvcc import VersionStore, keep_where_true, project
 
 log = logging.getLogger(__name__)
@@ -80,7 +97,8 @@ SCAN_EXAMINE_MAX = 4096
 # Keys per piece of a checkpoint or a GC sweep (a few ms each), between which
 # the node's other work runs (cluster/timeslice.py).
 SWEEP_KEYS = 4096
-# A checkpoint is written this many bytes at a time (by a worker thread).
+# A checkpoint is written and read this many bytes at a time (the disk's own
+# thread does the I/O).
 CHECKPOINT_WRITE_BYTES = 4 * 1024 * 1024
 # Versions are kept this long behind the watermark (the transaction age
 # limit plus a margin), then collected.
@@ -94,25 +112,10 @@ CHECKPOINT_INTERVAL_S = 30.0
 # the next one waits at least this many times as long as the last one took
 # (from its start), which keeps checkpoints to a sixth of the node's time.
 CHECKPOINT_SPACING = 6.0
-
-
-@wire_error
-class CatalogChanged(Exception):
-    """The catalog as of the read's τ is not the version the QP planned with."""
-
-    def __init__(self, version: int) -> None:
-        super().__init__(version)
-        self.version = version
-
-
-@wire_error
-class StorageUnavailable(Exception):
-    pass
-
-
-@wire_error
-class WrongShard(Exception):
-    """The key range is not hosted here (a stale shard map)."""
+# The checkpoint's file on the node's disk, and the one a new checkpoint is
+# written to before it replaces it.
+CHECKPOINT_FILE = "checkpoint.msgpack"
+CHECKPOINT_TMP = "checkpoint.msgpack.tmp"
 
 
 class StorageNode:
@@ -122,15 +125,24 @@ class StorageNode:
         topology: Topology,
         transport: InProcessTransport,
         clock: Clock,
-        data_dir: str | None,
+        disk: Disk | None,
         *,
         hosted_shards: tuple[int, ...] | None = None,
+        monotonic_ns: Callable[[], int] = time.monotonic_ns,
+        checkpoint_records: int = CHECKPOINT_RECORDS,
+        checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S,
     ) -> None:
+        """`disk` holds this node's checkpoints (None: the node keeps none, as
+        with journals in memory). The clock, the monotonic time source and the
+        disk are the caller's, so the simulator can run the node on its own."""
         self.node_id = node_id
         self.name = topology.storage_address(node_id)
         self.topology = topology
         self.clock = clock
-        self.data_dir = data_dir
+        self.disk = disk
+        self._monotonic_ns = monotonic_ns
+        self._checkpoint_records = checkpoint_records
+        self._checkpoint_interval_s = checkpoint_interval_s
         shard_count = len(topology.shard_ranges)
         hosted = range(shard_count) if hosted_shards is None else hosted_shards
         self.shards: list[VersionStore | None] = [VersionStore() if i in hosted else None for i in range(shard_count)]
@@ -153,16 +165,19 @@ class StorageNode:
         # (τ, version) for each catalog change, ascending; version 0 before any DDL.
         self.catalog_versions: list[tuple[int, int]] = [(0, 0)]
         self._since_checkpoint = 0
-        self._last_checkpoint_s = time.monotonic()
+        self._last_checkpoint_s = self._monotonic_s()
         self._checkpoint_took_s = 0.0
         self.paused = False  # tests hold a replica back to show stale eventual reads
         self._unpaused = trio.Event()
         self._unpaused.set()
 
+    def _monotonic_s(self) -> float:
+        return self._monotonic_ns() / 1e9
+
     # -- lifecycle ---------------------------------------------------------
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        if self.data_dir is not None:
+        if self.disk is not None:
             await self._load_checkpoint()
         async with trio.open_nursery() as nursery:
             for j in range(len(self._journals)):
@@ -181,76 +196,68 @@ class StorageNode:
 
     # -- RPC interface -----------------------------------------------------
 
-    async def rpc_get(
-        self, keys: tuple[bytes, ...], tau: int, catalog_version: int | None, newer: bool = False
-    ) -> list | tuple[list, list[bytes]]:
+    async def rpc_get(self, request: Get) -> Values:
         """Values as of τ; with `newer`, also the keys that have a version after τ."""
-        await self._ready_for(tau, catalog_version)
-        ranges = self.topology.shard_ranges
+        tau = request.tau
+        await self._ready_for(tau, request.catalog_version)
+        owner = self.topology.shard_ranges.owner
+        shards = self.shards
         out = []
         stale: list[bytes] = []
-        for key in keys:
-            store = self.shards[ranges.owner(key)]
+        newer = request.newer
+        for key in request.keys:
+            store = shards[owner(key)]
             if store is None:
                 raise WrongShard(key.hex())
             out.append(store.get(key, tau))
             if newer and store.newer_than(key, tau):
                 stale.append(key)
-        return (out, stale) if newer else out
+        return Values(out, stale)
 
-    async def rpc_get_latest(self, keys: tuple[bytes, ...]) -> list:
+    async def rpc_get_latest(self, request: GetLatest) -> Values:
         """Eventual read: the newest applied version, no waiting."""
-        ranges = self.topology.shard_ranges
+        owner = self.topology.shard_ranges.owner
         out = []
-        for key in keys:
-            store = self.shards[ranges.owner(key)]
+        for key in request.keys:
+            store = self.shards[owner(key)]
             if store is None:
                 raise WrongShard(key.hex())
             out.append(store.get(key, 1 << 63))
-        return out
+        return Values(out)
 
-    async def rpc_scan(
-        self,
-        shard: int,
-        start: bytes,
-        end: bytes | None,
-        tau: int,
-        catalog_version: int | None,
-        limit: int,
-        reverse: bool,
-        filter_tree,
-        projection: tuple[int, ...] | None,
-        newer: bool = False,
-    ) -> tuple[list, bytes | None] | tuple[list, bytes | None, list[bytes]]:
+    async def rpc_scan(self, request: Scan) -> ScanPage:
         """A page of live pairs; with `newer`, also the returned keys that have a version after τ."""
-        if tau >= 0:
-            await self._ready_for(tau, catalog_version)
+        tau = request.tau
+        if tau is not None:
+            await self._ready_for(tau, request.catalog_version)
         else:
             tau = 1 << 63  # eventual scan
-        store = self.shards[shard]
+        store = self.shards[request.shard]
         if store is None:
-            raise WrongShard(str(shard))
+            raise WrongShard(str(request.shard))
+        limit = request.limit
         limit = SCAN_PAGE_ROWS_MAX if limit <= 0 else min(limit, SCAN_PAGE_ROWS_MAX)
-        keep = keep_where_true(filter_tree) if filter_tree is not None else None
-        stale: list[bytes] | None = [] if newer else None
-        pairs, resume = store.scan(start, end, tau, limit=limit, reverse=reverse, keep=keep, newer=stale,
-                                   examine=SCAN_EXAMINE_MAX)
+        keep = keep_where_true(request.filter) if request.filter is not None else None
+        stale: list[bytes] | None = [] if request.newer else None
+        pairs, resume = store.scan(request.start, request.end, tau, limit=limit, reverse=request.reverse, keep=keep,
+                                   newer=stale, examine=SCAN_EXAMINE_MAX)
+        projection = request.projection
         if projection is not None:
             width = max(projection) + 1 if projection else 0
             pairs = [(key, project(row, projection, width)) for key, row in pairs]
-        return (pairs, resume, stale) if newer else (pairs, resume)
+        return ScanPage(pairs, resume, stale or ())
 
-    async def rpc_status(self) -> dict:
-        return {
-            "node": self.node_id,
-            "watermark": self.watermark,
-            "applied": list(self.applied),
-            "keys": sum(len(s) for s in self.shards if s is not None),
-            "versions": sum(s.version_count for s in self.shards if s is not None),
-        }
+    async def rpc_status(self, request: Status) -> NodeStatus:
+        return NodeStatus(
+            node=self.node_id,
+            watermark=self.watermark,
+            applied=tuple(self.applied),
+            keys=sum(len(s) for s in self.shards if s is not None),
+            versions=sum(s.version_count for s in self.shards if s is not None),
+        )
 
-    async def rpc_watermark(self) -> int:
-        return self.watermark
+    async def rpc_watermark(self, request: Watermark) -> WatermarkReply:
+        return WatermarkReply(self.watermark)
 
     # -- reading as of τ ---------------------------------------------------
 
@@ -378,22 +385,21 @@ class StorageNode:
 
     def _apply(self, tau: int, payload: bytes) -> None:
         self.applied_tau = tau  # records are applied in τ order (one journal, or merged)
-        record = codec.decode(payload)
+        record = CommitRecord.decode(payload)
         owner = self.topology.shard_ranges.owner
         shards = self.shards
-        for key, value in record["w"]:
+        for key, value in record.writes:
             store = shards[owner(key)]
             if store is not None:
                 store.apply(key, tau, value)
-        for start, end in record.get("rd", ()):
+        for start, end in record.dropped_ranges:
             self.dropped_ranges.append((tau, start, end))
-        version = record.get("cv")
+        version = record.catalog_version
         if version is not None:
             assert tau >= self.catalog_versions[-1][0]
             self.catalog_versions.append((tau, version))
-        lease = record.get(LEASE_FIELD)
-        if lease is not None:
-            self._apply_lease(tau, LeaseClaim(*lease))
+        if record.lease is not None:
+            self._apply_lease(tau, LeaseClaim(*record.lease))
 
     def _apply_lease(self, tau: int, claim: LeaseClaim) -> None:
         """An adjudicator range's lease, as a compare-and-set on its system key
@@ -408,11 +414,11 @@ class StorageNode:
             store.apply(key, tau, tuple(new))
 
     async def _gc_loop(self) -> None:
-        last_sweep = time.monotonic()
+        last_sweep = self._monotonic_s()
         while True:
             await trio.sleep(GC_INTERVAL_S)
             horizon = self.watermark - RETENTION_NS
-            sweep = time.monotonic() - last_sweep > FULL_SWEEP_INTERVAL_S
+            sweep = self._monotonic_s() - last_sweep > FULL_SWEEP_INTERVAL_S
             for store in self.shards:
                 if store is not None and horizon > store.gc_horizon:
                     store.gc_horizon = horizon
@@ -420,7 +426,7 @@ class StorageNode:
                     while sweep and (after := store.collect_some(after, SWEEP_KEYS)) is not None:
                         await checkpoint_if_due()
             if sweep:
-                last_sweep = time.monotonic()
+                last_sweep = self._monotonic_s()
             versions = self.catalog_versions
             while len(versions) > 1 and versions[1][0] <= horizon:
                 del versions[0]
@@ -437,17 +443,12 @@ class StorageNode:
 
     # -- checkpoints -------------------------------------------------------
 
-    def _checkpoint_path(self) -> str:
-        directory = os.path.join(self.data_dir, f"storage-{self.node_id}")
-        os.makedirs(directory, exist_ok=True)
-        return os.path.join(directory, "checkpoint.msgpack")
-
     async def _checkpoint_loop(self) -> None:
         while True:
             await trio.sleep(1.0)
-            since_last = time.monotonic() - self._last_checkpoint_s
-            due = self._since_checkpoint >= CHECKPOINT_RECORDS or (
-                self._since_checkpoint and since_last > CHECKPOINT_INTERVAL_S
+            since_last = self._monotonic_s() - self._last_checkpoint_s
+            due = self._since_checkpoint >= self._checkpoint_records or (
+                self._since_checkpoint and since_last > self._checkpoint_interval_s
             )
             if due and since_last >= CHECKPOINT_SPACING * self._checkpoint_took_s:
                 await self.checkpoint()
@@ -460,12 +461,12 @@ class StorageNode:
         written (by a worker thread) as it goes, while the node keeps applying
         newer records: versions at or below the cut stay until the GC horizon
         passes it, so the pieces add up to the store as it was at the cut."""
-        if self.data_dir is None:
+        if self.disk is None:
             # Nothing to write, and nothing to replay after a restart (the
             # journals are in memory too): the journals may forget what has
             # been applied here.
             self._since_checkpoint = 0
-            self._last_checkpoint_s = time.monotonic()
+            self._last_checkpoint_s = self._monotonic_s()
             for j, journal in enumerate(self._journals):
                 await journal.checkpointed(self.name, self.applied[j])
             return
@@ -481,10 +482,9 @@ class StorageNode:
                 "cut": cut,
             }
             self._since_checkpoint = 0
-            self._last_checkpoint_s = started = time.monotonic()
-            path = self._checkpoint_path()
-            written = await self._write_checkpoint_as_of(path, header, cut)
-            self._checkpoint_took_s = time.monotonic() - started
+            self._last_checkpoint_s = started = self._monotonic_s()
+            written = await self._write_checkpoint_as_of(self.disk, header, cut)
+            self._checkpoint_took_s = self._monotonic_s() - started
             log.info("storage node %d: checkpoint at %s written in %.1f s", self.node_id, header["applied"],
                      self._checkpoint_took_s)
             if not written:
@@ -494,9 +494,13 @@ class StorageNode:
         for j, journal in enumerate(self._journals):
             await journal.checkpointed(self.name, header["applied"][j])
 
-    async def _write_checkpoint_as_of(self, path: str, header: dict, cut: int) -> bool:
-        tmp = path + ".tmp"
-        out = await trio.to_thread.run_sync(open, tmp, "wb")
+    async def _write_checkpoint_as_of(self, disk: Disk, header: dict, cut: int) -> bool:
+        """Stream the checkpoint into a new file (unsynced, a piece at a time),
+        then replace the old one with it: `Disk.replace` syncs it first, so a
+        crash leaves the old checkpoint or all of the new one."""
+        if CHECKPOINT_TMP in await disk.names():
+            await disk.remove(CHECKPOINT_TMP)  # a checkpoint cut short by a crash or a cancel
+        replaced = False
         try:
             pending = [codec.encode({"format": 2, "header": header})]
             size = len(pending[0])
@@ -514,7 +518,7 @@ class StorageNode:
                         size += len(pending[-1])
                         rows += len(items)
                     if size >= CHECKPOINT_WRITE_BYTES:
-                        await trio.to_thread.run_sync(out.write, b"".join(pending))
+                        await disk.append(CHECKPOINT_TMP, b"".join(pending), sync=False)
                         pending, size = [], 0
                     if after is None:
                         break
@@ -524,22 +528,28 @@ class StorageNode:
                         return False
                     await checkpoint_if_due()
             pending.append(codec.encode({"end": rows}))
-            await trio.to_thread.run_sync(_finish_checkpoint, out, b"".join(pending), tmp, path)
+            await disk.append(CHECKPOINT_TMP, b"".join(pending), sync=False)
+            await disk.replace(CHECKPOINT_TMP, CHECKPOINT_FILE)
+            replaced = True
             return True
         finally:
-            if not out.closed:
-                out.close()
+            if not replaced:
                 with trio.CancelScope(shield=True):
-                    await trio.to_thread.run_sync(_remove_if_exists, tmp)
+                    try:
+                        if CHECKPOINT_TMP in await disk.names():
+                            await disk.remove(CHECKPOINT_TMP)
+                    except (OSError, trio.ClosedResourceError):
+                        pass  # the disk is closing: the next checkpoint removes it
 
     async def _load_checkpoint(self) -> None:
         """Load the newest checkpoint a piece at a time (read by a worker thread,
         decoded and inserted here between scheduler turns), so that a large one
         does not hold the thread while the journal replicas elect a leader."""
-        path = self._checkpoint_path()
-        if not os.path.exists(path):
+        disk = self.disk
+        assert disk is not None
+        if CHECKPOINT_FILE not in await disk.names():
             return
-        header, shards = await _read_checkpoint_pieces(path)
+        header, shards = await _read_checkpoint_pieces(disk, CHECKPOINT_FILE)
         if len(header["applied"]) != len(self.applied):
             raise RuntimeError("checkpoint was written for a different number of journals")
         self.applied = list(header["applied"])
@@ -562,31 +572,32 @@ class StorageNode:
         log.info("storage node %d loaded checkpoint at %s", self.node_id, self.applied)
 
 
-async def _read_checkpoint_pieces(path: str) -> tuple[dict, dict[int, list]]:
+async def _read_checkpoint_pieces(disk: Disk, name: str) -> tuple[dict, dict[int, list]]:
     """(header, {shard: [pieces of (key, τ, value)]}) from either checkpoint format:
     format 2 is a stream of pieces ended by a marker; the first was one map."""
     stream = codec.unpacker()
     header: dict | None = None
     shards: dict[int, list] = {}
     rows = 0
-    with await trio.to_thread.run_sync(open, path, "rb") as f:
-        while data := await trio.to_thread.run_sync(f.read, CHECKPOINT_WRITE_BYTES):
-            stream.feed(data)
-            for piece in stream:
-                await checkpoint_if_due()
-                if header is None:
-                    if "shards" in piece:  # the first format: everything in one map
-                        return piece["header"], {shard: [items] for shard, items in piece["shards"].items()}
-                    header = piece["header"]
-                elif isinstance(piece, dict):
-                    if rows != piece["end"]:
-                        raise RuntimeError(f"checkpoint {path} is inconsistent: {piece['end']} rows announced")
-                    return header, shards
-                else:
-                    shard, items = piece
-                    shards.setdefault(shard, []).append(items)
-                    rows += len(items)
-    raise RuntimeError(f"checkpoint {path} is truncated (no end marker)")
+    offset = 0
+    while data := await disk.read_at(name, offset, CHECKPOINT_WRITE_BYTES):
+        offset += len(data)
+        stream.feed(data)
+        for piece in stream:
+            await checkpoint_if_due()
+            if header is None:
+                if "shards" in piece:  # the first format: everything in one map
+                    return piece["header"], {shard: [items] for shard, items in piece["shards"].items()}
+                header = piece["header"]
+            elif isinstance(piece, dict):
+                if rows != piece["end"]:
+                    raise RuntimeError(f"checkpoint {name} is inconsistent: {piece['end']} rows announced")
+                return header, shards
+            else:
+                shard, items = piece
+                shards.setdefault(shard, []).append(items)
+                rows += len(items)
+    raise RuntimeError(f"checkpoint {name} is truncated (no end marker)")
 
 
 _AFTER_ANY_END = b"\xff" * 64  # sorts after the end of any range (ends are a few bytes)
@@ -596,23 +607,3 @@ def _in_ranges(key: bytes, ranges: list[tuple[bytes, bytes]]) -> bool:
     """Whether `key` falls in one of the sorted [start, end) ranges."""
     i = bisect_right(ranges, (key, _AFTER_ANY_END)) - 1
     return i >= 0 and ranges[i][0] <= key < ranges[i][1]
-
-
-def _finish_checkpoint(out, tail: bytes, tmp: str, path: str) -> None:
-    out.write(tail)
-    out.flush()
-    os.fsync(out.fileno())
-    out.close()
-    os.replace(tmp, path)
-    fd = os.open(os.path.dirname(path), os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _remove_if_exists(path: str) -> None:
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass

@@ -16,12 +16,14 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from support import report
 from support.bank import create_accounts, explain_final_state, read_balances, run_workload
 from support.list_append import create_table as la_create_table
@@ -118,6 +120,17 @@ def test_cluster_up_serves_sql_from_every_qp_and_status_names_every_role(local_c
     for role in spec.roles:
         assert role.name in status
     assert "leader" in status and "watermark lag" in status, status
+
+    # Every process serves its Prometheus metrics: the QPs time commits, storage reports its lag.
+    commits = 0.0
+    for qp in spec.of_kind("qp"):
+        text = urllib.request.urlopen(f"http://127.0.0.1:{qp.metrics_port}/metrics", timeout=5).read().decode()
+        commits += sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                       if s.name == "dsql_commit_seconds_count")  # fmt: skip
+    assert commits >= 17, commits  # CREATE TABLE and 16 inserts
+    storage = spec.role("storage-0")
+    text = urllib.request.urlopen(f"http://127.0.0.1:{storage.metrics_port}/metrics", timeout=5).read().decode()
+    assert 'dsql_replica_lag_seconds{node="storage-0"}' in text, text[:500]
 
     # The same facts in SQL; a killed storage node shows as unreachable and one replica fewer.
     with psycopg.connect(local_cluster.dsn, autocommit=True) as conn:
@@ -277,3 +290,19 @@ def test_list_append_on_a_cluster_through_kill_9_has_no_anomaly(local_cluster: L
     assert not unexpected, unexpected[:5]
     assert run.ok > 100, run.summary()
     assert result.valid, result.render()
+
+
+def test_an_index_build_survives_the_qp_that_started_it(local_cluster: LocalCluster) -> None:
+    local_cluster.up()
+    with psycopg.connect(local_cluster.dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE cl_jobs (id int PRIMARY KEY, v int)")
+        conn.execute("SET dsql.transaction_rows_max = 100000")
+        conn.execute("INSERT INTO cl_jobs SELECT g, g % 101 FROM generate_series(1, 20000) AS g")
+        job_id = conn.execute("CREATE INDEX ASYNC cl_jobs_v ON cl_jobs (v)").fetchone()[0]
+        owner = pid_owner(conn.info.backend_pid)
+        local_cluster.cli("kill", f"qp-{owner}")  # the QP running the build
+    with psycopg.connect(local_cluster.dsn, autocommit=True) as conn:
+        assert pid_owner(conn.info.backend_pid) != owner
+        conn.execute("SET statement_timeout = '90s'")
+        assert conn.execute("CALL sys.wait_for_job(%s)", (job_id,)).fetchone()[0] is True
+        assert conn.execute("SELECT count(*) FROM cl_jobs WHERE v = 7").fetchone()[0] == 198

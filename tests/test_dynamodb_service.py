@@ -41,7 +41,7 @@ def table_request(name: str, **extra) -> dict:
 
 async def all_keys_of(svc: DynamoDBService, table_id: int) -> list[bytes]:
     found = []
-    async for page in svc.replicas.scan(keycodec.NS, keycodec.NS_END, svc.committer.begin(), filter_tree=("cmp", "=", 0, table_id)):
+    async for page in svc.storage.scan(keycodec.NS, keycodec.NS_END, svc.committer.begin(), filter_tree=("cmp", "=", 0, table_id)):
         found += [key for key, _ in page]
     return found
 

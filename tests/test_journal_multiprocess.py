@@ -24,6 +24,7 @@ from cluster.clock import Clock
 from cluster.tcp import TcpTransport
 from journal.client import JournalClient
 from journal.errors import AppendUncertain, JournalUnavailable
+from journal.interface import Read
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +88,7 @@ async def _read_log(transport: TcpTransport, address: str) -> list[tuple[int, in
     out: list[tuple[int, int, bytes]] = []
     position = 1
     while True:
-        records, _, tail = await peer.call("read", "checker", position, 10_000, 0)
+        records = (await peer.call("read", Read("checker", position, 10_000, 0))).records
         if not records:
             return out
         out += [tuple(r) for r in records]

@@ -19,6 +19,7 @@ from cluster.disk import OsDisk
 from cluster.transport import InProcessTransport
 from journal.client import JournalClient
 from journal.errors import PositionCompacted
+from journal.interface import Read
 from journal.paxos import PaxosConfig
 from journal.replica import JournalReplica, ReplicaConfig
 
@@ -91,7 +92,7 @@ async def read_all(replica: JournalReplica, start: int = 1) -> list[tuple[int, i
     out = []
     position = start
     while position <= replica.log.end:
-        records, _, _ = await replica.rpc_read("test", position, 1000, 0)
+        records = (await replica.rpc_read(Read("test", position, 1000, 0))).records
         out += records
         position = records[-1][0] + 1
     return out
@@ -110,9 +111,11 @@ async def test_appends_reads_and_closes(nursery, tmp_path):
     closed, position = await r.client.close(r.clock.latest())
     assert position == 30 and closed >= results[-1][1]
     # A read that reaches the end carries the closed timestamp; one that does not, none.
-    _, closed_at_end, tail = await r.replicas[1].rpc_read("test", 31, 10, 0)
+    reply = await r.replicas[1].rpc_read(Read("test", 31, 10, 0))
+    closed_at_end, tail = reply.closed, reply.tail
     assert tail == 30 and closed_at_end >= results[-1][1]
-    _, closed_midway, tail = await r.replicas[1].rpc_read("test", 1, 5, 0)
+    reply = await r.replicas[1].rpc_read(Read("test", 1, 5, 0))
+    closed_midway, tail = reply.closed, reply.tail
     assert tail == 5 and closed_midway == 0
 
 
@@ -192,12 +195,12 @@ async def test_compaction_after_every_subscriber_checkpointed(nursery, tmp_path)
     await r.wait_until(lambda: all(len(x.segments.segments) < b for x, b in zip(r.replicas, before, strict=True)))
     leader = r.replicas[r.leader()]
     with pytest.raises(PositionCompacted):
-        await leader.rpc_read("s1", 1, 10, 0)
-    records, _, _ = await leader.rpc_read("s1", 151, 10, 0)
+        await leader.rpc_read(Read("s1", 1, 10, 0))
+    records = (await leader.rpc_read(Read("s1", 151, 10, 0))).records
     assert records[0][0] == 151
     # A restart recovers from the remaining segments.
     i = r.leader()
     r.kill(i)
     replica = await r.start(i)
     assert replica.log.first_position > 1
-    assert (await replica.rpc_read("s1", 151, 1, 0))[0][0][2] == b"c150" + b"." * 100
+    assert (await replica.rpc_read(Read("s1", 151, 1, 0))).records[0][2] == b"c150" + b"." * 100

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from adjudicator.client import AdjudicatorClient
 from adjudicator.role import encode_commit_payload
 from cluster import codec, timeslice
+from cluster.disk import OsDisk
 from storage import node as storage_node
 from storage.mvcc import VersionStore, keep_where_true
 from tests.test_kernel import commit, sql_key, start
@@ -163,7 +164,11 @@ async def test_a_checkpoint_of_the_first_format_still_loads(tmp_path) -> None:
     for root, _, names in os.walk(data_dir):
         if "checkpoint.msgpack" in names:
             path = os.path.join(root, "checkpoint.msgpack")
-            header, pieces = await storage_node._read_checkpoint_pieces(path)
+            disk = OsDisk(root)
+            try:
+                header, pieces = await storage_node._read_checkpoint_pieces(disk, "checkpoint.msgpack")
+            finally:
+                disk.close()
             shards = {shard: [item for piece in items for item in piece] for shard, items in pieces.items()}
             del header["cut"]
             with open(path, "wb") as f:  # the single map the first format wrote

@@ -5,8 +5,9 @@
 
 The pieces (`Simulation`, `SimNode`, `NodeEnv`, `SimNetwork`, `SimDisk`) are
 general: any part that takes its transport, disk, clock and time source as
-arguments runs here unchanged. `journal.sim` is the first scenario built on
-it; adjudicators and storage nodes can be hosted the same way.
+arguments runs here unchanged. `journal.sim` runs the journal alone on it;
+`cluster.sim.cluster` runs every role of a cluster, each on its own host,
+with SQL workloads through real QP sessions (`python -m cluster.sim.cluster`).
 """
 
 from cluster.sim.disk import DiskFaults, SimDisk

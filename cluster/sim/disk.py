@@ -6,7 +6,8 @@ crash in between (or of bytes appended without sync) leaves a random prefix
 of the unsynced bytes, and sometimes garbles the end of that prefix, which is
 what a torn write looks like to recovery. A file that was never synced
 vanishes in a crash, as a new file's name does on a real file system until
-its directory is synced.
+its directory is synced. `replace` (write a file, then rename it over
+another) is atomic: a crash leaves either the old file or all of the new.
 
 Nothing here is random by itself: the simulation's seeded generator decides.
 """
@@ -66,6 +67,18 @@ class SimDisk:
     async def remove(self, name: str) -> None:
         del self.files[name]
         self._durable.pop(name, None)
+
+    async def replace(self, source: str, target: str) -> None:
+        """fsync `source`, rename it over `target`, fsync the directory: a
+        crash before it returns leaves `target` as it was (and `source` as
+        unsynced as it was); after, `target` is `source`'s bytes, durable."""
+        await trio.sleep(self._rng.uniform(self.faults.sync_latency_min_s, self.faults.sync_latency_max_s))
+        if source not in self.files:
+            return  # the machine crashed under the call (its task is being cancelled)
+        self.files[target] = self.files.pop(source)
+        self._durable.pop(source, None)
+        self._durable[target] = len(self.files[target])
+        self.syncs += 1
 
     def close(self) -> None:
         pass

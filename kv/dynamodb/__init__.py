@@ -16,7 +16,7 @@ protocol over HTTP). Module map:
     values, numbers   attribute values and DynamoDB's 38-digit numbers
     schema, catalog   table metadata and where it is stored; table_requests checks CreateTable/UpdateTable
     keycodec, itemkeys  storage keys of items and index entries
-    replicas, txn     strong/eventual reads and one-shot transactions
+    txn               one-shot transactions (reads: storage.client.StorageClient, by read policy)
     maintenance       TTL expiry, reaping dropped tables, GSI backfill, item counts
 """
 

@@ -24,6 +24,7 @@ from kv.dynamodb.expr_eval import project
 from kv.dynamodb.expr_parser import Placeholders
 from kv.dynamodb.items import check_size, projection_of, require_expressions, stored_item
 from kv.dynamodb.txn import with_retries
+from storage.client import EVENTUAL, LEADER
 
 if TYPE_CHECKING:
     from kv.dynamodb.service import DynamoDBService
@@ -76,9 +77,9 @@ async def batch_get_item(service: DynamoDBService, request: dict[str, Any]) -> d
     eventual = [k for plan in plans if not plan[6] for k in plan[4]]
     found: dict[bytes, Any] = {}
     if strong:
-        found.update(zip(strong, await service.replicas.get(strong, service.committer.begin()), strict=True))
+        found.update(zip(strong, await service.storage.get(strong, policy=LEADER), strict=True))
     if eventual:
-        found.update(zip(eventual, await service.replicas.get_latest(eventual), strict=True))
+        found.update(zip(eventual, await service.storage.get(eventual, policy=EVENTUAL), strict=True))
 
     responses: dict[str, list[Any]] = {}
     unprocessed: dict[str, Any] = {}
@@ -153,7 +154,7 @@ async def batch_write_item(service: DynamoDBService, request: dict[str, Any]) ->
         tau_start = service.committer.begin()
         old: dict[bytes, Any] = {}
         if need_old:
-            old = dict(zip(need_old, await service.replicas.get(need_old, tau_start), strict=True))
+            old = dict(zip(need_old, await service.storage.get(need_old, tau_start), strict=True))
         writes: list[tuple[bytes, Any]] = []
         for table, key, item, _ in operations:
             writes.append((key, None if item is None else (table.table_id, 0, item)))

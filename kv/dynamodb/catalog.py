@@ -32,11 +32,11 @@ import time
 from typing import Any
 
 from kv.dynamodb.errors import DynamoError, table_not_found
-from kv.dynamodb.replicas import Replicas
 from kv.dynamodb.schema import TableSchema
 from kv.dynamodb.table_requests import check_table_name
 from kv.dynamodb.txn import Committer
 from storage import keys
+from storage.client import EVENTUAL, STRONG, StorageClient
 
 PREFIX = keys.NS_SYSTEM + b"ddb/"
 TABLE_PREFIX = PREFIX + b"table/"
@@ -66,8 +66,8 @@ def token_key(token: str) -> bytes:
 
 
 class Catalog:
-    def __init__(self, replicas: Replicas, committer: Committer) -> None:
-        self.replicas = replicas
+    def __init__(self, storage: StorageClient, committer: Committer) -> None:
+        self.storage = storage
         self.committer = committer
         self._cache: dict[str, tuple[TableSchema, float]] = {}
 
@@ -76,7 +76,7 @@ class Catalog:
         entry = self._cache.get(name)
         if entry is not None and time.monotonic() - entry[1] < CACHE_TTL_S:
             return entry[0]
-        (record,) = await self.replicas.get([table_key(name)], self.committer.begin())
+        (record,) = await self.storage.get([table_key(name)], self.committer.begin())
         if record is None:
             self._cache.pop(name, None)
             return None
@@ -104,9 +104,10 @@ class Catalog:
 
     async def list_tables(self, *, eventual: bool = False) -> list[TableSchema]:
         """Every table, in name order (a strong scan of the metadata, unless `eventual`)."""
-        tau = -1 if eventual else self.committer.begin()
+        tau = None if eventual else self.committer.begin()
+        policy = EVENTUAL if eventual else STRONG
         out: list[TableSchema] = []
-        async for page in self.replicas.scan(TABLE_PREFIX, keys.prefix_end(TABLE_PREFIX), tau):
+        async for page in self.storage.scan(TABLE_PREFIX, keys.prefix_end(TABLE_PREFIX), tau, policy=policy):
             out.extend(TableSchema.from_record(record) for _, record in page)
         return out
 
@@ -114,13 +115,13 @@ class Catalog:
         """Every remembered ClientRequestToken (key, record)."""
         tau = self.committer.begin()
         out: list[tuple[bytes, dict[str, Any]]] = []
-        async for page in self.replicas.scan(TOKEN_PREFIX, keys.prefix_end(TOKEN_PREFIX), tau):
+        async for page in self.storage.scan(TOKEN_PREFIX, keys.prefix_end(TOKEN_PREFIX), tau):
             out.extend(page)
         return out
 
     async def dropped(self) -> list[tuple[bytes, dict[str, Any]]]:
         tau = self.committer.begin()
         out: list[tuple[bytes, dict[str, Any]]] = []
-        async for page in self.replicas.scan(DROPPED_PREFIX, keys.prefix_end(DROPPED_PREFIX), tau):
+        async for page in self.storage.scan(DROPPED_PREFIX, keys.prefix_end(DROPPED_PREFIX), tau):
             out.extend(page)
         return out

@@ -48,7 +48,7 @@ async def create_table(service: DynamoDBService, request: dict[str, Any]) -> dic
 
     async def attempt() -> TableSchema:
         tau_start = service.committer.begin()
-        existing, next_id = await service.replicas.get([key, cat.NEXT_TABLE_ID_KEY], tau_start)
+        existing, next_id = await service.storage.get([key, cat.NEXT_TABLE_ID_KEY], tau_start)
         if existing is not None:
             raise already_exists(name)
         table_id = next_id or 1
@@ -98,7 +98,7 @@ async def modify_table(
 
     async def attempt() -> tuple[TableSchema, TableSchema | None]:
         tau_start = service.committer.begin()
-        (record,) = await service.replicas.get([key], tau_start)
+        (record,) = await service.storage.get([key], tau_start)
         if record is None:
             raise table_not_found(name)
         before = TableSchema.from_record(record)

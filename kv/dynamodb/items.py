@@ -27,6 +27,7 @@ from kv.dynamodb.expr_eval import apply_update, evaluate, project
 from kv.dynamodb.expr_parser import Placeholders, parse_condition, parse_projection, parse_update
 from kv.dynamodb.schema import TableSchema
 from kv.dynamodb.txn import with_retries
+from storage.client import EVENTUAL, LEADER
 
 if TYPE_CHECKING:
     from kv.dynamodb.service import DynamoDBService
@@ -102,7 +103,7 @@ async def write_one(
         tau_start = service.committer.begin()
         old = None
         if need_old:
-            (stored,) = await service.replicas.get([storage_key], tau_start)
+            (stored,) = await service.storage.get([storage_key], tau_start)
             old = stored_item(stored)
         new, result = decide(old)
         if new is UNCHANGED:
@@ -195,9 +196,9 @@ async def get_item(service: DynamoDBService, request: dict[str, Any]) -> dict[st
     key = itemkeys.key_from_request(table, request["Key"])
     storage_key = itemkeys.storage_key(table, key)
     if consistent:
-        (stored,) = await service.replicas.get([storage_key], service.committer.begin())
+        (stored,) = await service.storage.get([storage_key], policy=LEADER)
     else:
-        (stored,) = await service.replicas.get_latest([storage_key])
+        (stored,) = await service.storage.get([storage_key], policy=EVENTUAL)
     item = stored_item(stored)
     response: dict[str, Any] = {}
     if item is not None:

@@ -41,6 +41,7 @@ from kv.dynamodb.errors import DynamoError
 from kv.dynamodb.schema import TableSchema
 from kv.dynamodb.transact import TOKEN_WINDOW_S
 from kv.dynamodb.txn import with_retries
+from storage.client import EVENTUAL
 
 if TYPE_CHECKING:
     from kv.dynamodb.service import DynamoDBService
@@ -108,7 +109,7 @@ class Maintenance:
         now = time.time()
         candidates: list[bytes] = []
         scan_filter = ("and", ("cmp", "=", 0, table.table_id), ("cmp", "=", 1, 0))
-        pages = self.service.replicas.scan(keycodec.NS, keycodec.NS_END, -1, filter_tree=scan_filter)
+        pages = self.service.storage.scan(keycodec.NS, keycodec.NS_END, policy=EVENTUAL, filter_tree=scan_filter)
         async with contextlib.aclosing(pages):
             async for page in pages:
                 await checkpoint_if_due()
@@ -123,7 +124,7 @@ class Maintenance:
 
         async def attempt() -> int:
             tau_start = service.committer.begin()
-            stored = await service.replicas.get(keys, tau_start)
+            stored = await service.storage.get(keys, tau_start)
             now = time.time()
             writes: list[tuple[bytes, Any]] = []
             count = 0
@@ -154,7 +155,7 @@ class Maintenance:
             if index_no != cat.WHOLE_TABLE:
                 scan_filter = ("and", scan_filter, ("cmp", "=", 1, index_no))
             doomed: list[bytes] = []
-            pages = service.replicas.scan(keycodec.NS, keycodec.NS_END, service.committer.begin(), filter_tree=scan_filter)
+            pages = service.storage.scan(keycodec.NS, keycodec.NS_END, service.committer.begin(), filter_tree=scan_filter)
             async with contextlib.aclosing(pages):
                 async for page in pages:
                     await checkpoint_if_due()
@@ -211,7 +212,7 @@ class Maintenance:
             return
         scan_filter = ("and", ("cmp", "=", 0, table_id), ("cmp", "=", 1, 0))
         item_keys: list[bytes] = []
-        pages = service.replicas.scan(keycodec.NS, keycodec.NS_END, service.committer.begin(), filter_tree=scan_filter)
+        pages = service.storage.scan(keycodec.NS, keycodec.NS_END, service.committer.begin(), filter_tree=scan_filter)
         async with contextlib.aclosing(pages):
             async for page in pages:
                 await checkpoint_if_due()
@@ -234,7 +235,7 @@ class Maintenance:
 
         async def attempt() -> None:
             tau_start = service.committer.begin()
-            stored = await service.replicas.get(keys, tau_start)
+            stored = await service.storage.get(keys, tau_start)
             writes: list[tuple[bytes, Any]] = []
             for value in stored:
                 if value is None:
@@ -263,8 +264,8 @@ class Maintenance:
         started = time.monotonic()
         tally: dict[int, list[int]] = {}
         with trio.move_on_after(COUNT_BUDGET_S) as scope:
-            pages = self.service.replicas.scan(
-                keycodec.NS, keycodec.NS_END, -1, filter_tree=("cmp", "=", 0, table.table_id)
+            pages = self.service.storage.scan(
+                keycodec.NS, keycodec.NS_END, policy=EVENTUAL, filter_tree=("cmp", "=", 0, table.table_id)
             )
             async with contextlib.aclosing(pages):
                 async for page in pages:

@@ -33,6 +33,7 @@ from kv.dynamodb.expr_parser import Placeholders, parse_condition
 from kv.dynamodb.items import projection_of, require_expressions
 from kv.dynamodb.schema import IndexSchema, TableSchema
 from storage import keys
+from storage.client import EVENTUAL, STRONG
 
 if TYPE_CHECKING:
     from kv.dynamodb.service import DynamoDBService
@@ -272,7 +273,7 @@ async def read_page(
     read_bytes = 0
     last: Item | None = None
     stopped = False
-    tau = service.committer.begin() if consistent else -1
+    tau = service.committer.begin() if consistent else None
     fetch_base = (
         target.index is not None
         and target.index.kind == "LSI"
@@ -282,8 +283,9 @@ async def read_page(
     if start < end:
         # Ask storage for no more rows than the page can use.
         page_rows = min(limit, PAGE_ROWS_MAX) if limit is not None else PAGE_ROWS_MAX
-        pages = service.replicas.scan(
-            start, end, tau, reverse=not forward, filter_tree=scan_filter, page_rows=page_rows
+        pages = service.storage.scan(
+            start, end, tau, policy=STRONG if consistent else EVENTUAL, reverse=not forward, filter_tree=scan_filter,
+            page_rows=page_rows,
         )
         async with contextlib.aclosing(pages):
             async for page in pages:
@@ -311,13 +313,10 @@ async def read_page(
     return response
 
 
-async def _base_item(service: DynamoDBService, target: Target, entry: Item, tau: int) -> Item:
+async def _base_item(service: DynamoDBService, target: Target, entry: Item, tau: int | None) -> Item:
     """An LSI entry with the table's attributes it does not project (fetched from the item)."""
     key = itemkeys.storage_key(target.table, entry)
-    if tau >= 0:
-        (stored,) = await service.replicas.get([key], tau)
-    else:
-        (stored,) = await service.replicas.get_latest([key])
+    (stored,) = await service.storage.get([key], tau, policy=EVENTUAL if tau is None else STRONG)
     return entry if stored is None else stored[2]
 
 

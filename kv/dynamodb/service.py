@@ -24,12 +24,17 @@ from cluster.topology import Topology
 from cluster.transport import InProcessTransport
 from kv.dynamodb import batch, control, items, partiql, query, transact
 from kv.dynamodb.catalog import Catalog
-from kv.dynamodb.errors import DynamoError
+from kv.dynamodb.errors import DynamoError, internal
 from kv.dynamodb.maintenance import Maintenance
-from kv.dynamodb.replicas import Replicas
 from kv.dynamodb.txn import Committer, KeyLocks
+from storage.client import StorageClient
+from storage.interface import StorageUnavailable
 
 log = logging.getLogger(__name__)
+
+# Rows per storage page of a scan: a DynamoDB page is at most 1 MB, usually
+# far fewer rows than storage's own page, and a Query often stops early.
+SCAN_PAGE_ROWS = 200
 
 Handler = Callable[["DynamoDBService", dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
@@ -85,9 +90,10 @@ class DynamoDBService:
         self.region = region
         self.account = account
         self.rng = rng or random.Random()
-        self.replicas = Replicas(topology, transport)
+        # Strong reads fail over from a held-back replica; eventual ones do not wait (storage/client.py).
+        self.storage = StorageClient(topology, transport, clock=clock, page_rows=SCAN_PAGE_ROWS)
         self.committer = Committer(clock, topology, transport)
-        self.catalog = Catalog(self.replicas, self.committer)
+        self.catalog = Catalog(self.storage, self.committer)
         self.item_locks = KeyLocks()
         self.maintenance = Maintenance(self, ttl_interval_s=ttl_interval_s, reaper_interval_s=reaper_interval_s)
         self.requests = 0
@@ -108,6 +114,9 @@ class DynamoDBService:
         except DynamoError:
             self.errors += 1
             raise
+        except StorageUnavailable as exc:
+            self.errors += 1
+            raise internal(f"storage unavailable: {exc}") from None
         except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
             # A request shape our checks did not anticipate: still the client's
             # input, so a 400 rather than a fault SDKs would retry. Logged as a

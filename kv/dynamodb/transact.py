@@ -177,7 +177,7 @@ async def run_write_transaction(
         """None: committed; a dict: the answer to a replayed token."""
         tau_start = service.committer.begin()
         read_keys = keys + ([token_key] if token_key else [])
-        stored = await service.replicas.get(read_keys, tau_start)
+        stored = await service.storage.get(read_keys, tau_start)
         if token_key is not None:
             record = stored[-1]
             if record is not None and time.time() - record["at"] < TOKEN_WINDOW_S:
@@ -306,7 +306,7 @@ async def transact_get_items(service: DynamoDBService, request: dict[str, Any]) 
     keys = [g[1] for g in gets]
     if len(set(keys)) != len(keys):
         raise validation("Transaction request cannot include multiple operations on one item")
-    stored = await service.replicas.get(keys, service.committer.begin())
+    stored = await service.storage.get(keys, service.committer.begin())
     responses = []
     by_table: dict[str, params.Capacity] = {}
     for (table, _, projection), value in zip(gets, stored, strict=True):

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -34,10 +35,11 @@ import trio
 
 from adjudicator.client import AdjudicatorClient
 from adjudicator.interface import CommitConflict, CommitTimeout, TransactionTooOld
-from adjudicator.role import encode_commit_payload
+from cluster import metrics
 from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport, RemoteError, Unreachable
+from journal.interface import CommitRecord
 from kv.dynamodb.errors import internal, transaction_conflict, validation
 
 # One journal record stays well under the journal's 64 MiB frame limit.
@@ -92,9 +94,10 @@ class Committer:
     ) -> int:
         """Commit post-images `writes` (value None deletes); returns τ_commit after commit wait."""
         assert write_keys, "a commit must write or lock at least one key"
-        payload = encode_commit_payload(writes, None)
+        payload = CommitRecord(writes).encode()
         if len(payload) > PAYLOAD_BYTES_MAX:
             raise validation("Transaction request size exceeded the maximum allowed size")
+        started = time.perf_counter()
         try:
             # Shielded: a client that hangs up mid-commit must not leave the
             # outcome to chance (DynamoDB finishes a write it has started).
@@ -116,6 +119,7 @@ class Committer:
         # τ_commit is certainly in the past.
         self.clock.observe(tau_commit)
         await self.clock.wait_until_past(tau_commit)
+        metrics.COMMIT_SECONDS.labels(api="dynamodb").observe(time.perf_counter() - started)
         return tau_commit
 
 

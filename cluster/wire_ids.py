@@ -1,0 +1,77 @@
+"""Every numeric id that names a type on the wire, in one table.
+
+Messages (`codec.register_message`) and errors (`transport.wire_error(N)`)
+travel as a number rather than a Python module path, so that a class can move
+between modules, and processes of different builds agree on what they send,
+as long as this table only grows: an id, once used, is never reused for
+another type, even after its type is gone (mark it retired here instead).
+
+Messages and errors are separate name spaces on the wire, but the ids are kept
+distinct across both so that a number in a trace names one thing. Ranges:
+
+    1..99       transport errors
+    100..199    storage messages        200..249 storage errors
+    300..399    journal messages        400..449 journal errors
+    500..599    adjudicator messages    600..649 adjudicator errors (reserved)
+
+The check at the bottom refuses to import a table in which an id repeats.
+"""
+
+from __future__ import annotations
+
+# -- transport errors (cluster/transport.py) --------------------------------------
+UNREACHABLE = 1
+REPLY_LOST = 2
+
+# -- storage messages (storage/interface.py) --------------------------------------
+STORAGE_GET = 100
+STORAGE_GET_LATEST = 101
+STORAGE_SCAN = 102
+STORAGE_STATUS = 103
+STORAGE_WATERMARK = 104
+STORAGE_VALUES = 110
+STORAGE_SCAN_PAGE = 111
+STORAGE_NODE_STATUS = 112
+STORAGE_WATERMARK_REPLY = 113
+
+# -- storage errors (storage/interface.py) ----------------------------------------
+STORAGE_CATALOG_CHANGED = 200
+STORAGE_UNAVAILABLE = 201
+STORAGE_WRONG_SHARD = 202
+
+# -- journal messages (journal/interface.py) --------------------------------------
+JOURNAL_APPEND = 300
+JOURNAL_CLOSE = 301
+JOURNAL_READ = 302
+JOURNAL_CHECKPOINTED = 303
+JOURNAL_APPENDED = 310
+JOURNAL_CLOSED = 311
+JOURNAL_RECORDS = 312
+
+# -- journal errors (journal/errors.py) -------------------------------------------
+JOURNAL_UNAVAILABLE = 400
+JOURNAL_NOT_LEADER = 401
+JOURNAL_APPEND_REFUSED = 402
+JOURNAL_APPEND_VOID = 403
+JOURNAL_APPEND_UNCERTAIN = 404
+JOURNAL_POSITION_COMPACTED = 405
+
+# -- adjudicator errors (adjudicator/; reserved: they still travel by name) -------
+ADJUDICATOR_COMMIT_CONFLICT = 600
+ADJUDICATOR_TRANSACTION_TOO_OLD = 601
+
+
+def table() -> dict[str, int]:
+    """Every id of this module by its name."""
+    return {name: value for name, value in globals().items() if name.isupper() and isinstance(value, int)}
+
+
+def _check_unique() -> None:
+    seen: dict[int, str] = {}
+    for name, value in table().items():
+        if value in seen:
+            raise AssertionError(f"wire id {value} is used twice: {seen[value]} and {name}")
+        seen[value] = name
+
+
+_check_unique()
