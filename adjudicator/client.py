@@ -22,23 +22,35 @@ from typing import Any
 
 import trio
 
-from adjudicator.interface import CommitTimeout
+from adjudicator.interface import AdjudicatorStarting, CommitTimeout, LeaseExpiring, NotOwner
+from adjudicator.routing import OwnerMap, installed
 from cluster.topology import Topology
-from cluster.transport import Peer
+from cluster.transport import Peer, Unreachable
 from journal.client import APPEND_TIMEOUT_S
 
 # Longer than the longest a healthy coordinator takes to answer: the journal
 # append's own timeout, a participant's wait for in-flight readers (2 s) and
 # the prepare and decide round trips.
 COMMIT_TIMEOUT_S = APPEND_TIMEOUT_S + 8.0
+# Tries of a commit whose owner answered "not here / not now" (routed clients only).
+ROUTE_ATTEMPTS = 4
+# After LeaseExpiring: the owner's next renewal is normally this close.
+LEASE_RETRY_S = 0.05
+
+
+def _nothing_done(exc: Exception) -> bool:
+    """Whether an error proves the commit did nothing (so it may go elsewhere)."""
+    return isinstance(exc, (NotOwner, LeaseExpiring, AdjudicatorStarting)) or type(exc) is Unreachable
 
 
 class AdjudicatorClient:
-    def __init__(self, topology: Topology, transport: Any, *, timeout_s: float = COMMIT_TIMEOUT_S) -> None:
+    def __init__(self, topology: Topology, transport: Any, *, timeout_s: float = COMMIT_TIMEOUT_S,
+                 routes: OwnerMap | None = None) -> None:
         self.ranges = topology.adjudicator_ranges
         self.timeout_s = timeout_s
         self._topology = topology
         self._transport = transport
+        self.routes = routes if routes is not None else installed(transport)
         # Connected on first use: a client is cheap to make per transaction.
         self._peers: dict[int, Peer] = {}
 
@@ -48,6 +60,8 @@ class AdjudicatorClient:
         return self.ranges.owner(write_keys[0])
 
     def peer(self, index: int) -> Peer:
+        if self.routes is not None:
+            return self.routes.peer(index)
         peer = self._peers.get(index)
         if peer is None:
             peer = self._peers[index] = self._transport.connect(self._topology.adjudicator_address(index))
@@ -72,16 +86,32 @@ class AdjudicatorClient:
         deadline ends it): a caller whose client hung up still finishes a
         write it started. The caller still commit-waits on the result.
         """
-        coordinator = self.peer(self.coordinator_for(write_keys))
+        index = self.coordinator_for(write_keys)
+        args = (tau_start, payload, tuple(write_keys), tuple(check_keys), tuple(share_keys))
+        coordinator = self.peer(index)
         with trio.CancelScope(shield=shield) as scope:
             scope.deadline = trio.current_time() + (self.timeout_s if timeout_s is None else timeout_s)
-            tau_commit = await coordinator.call(
-                "commit", tau_start, payload, tuple(write_keys), tuple(check_keys), tuple(share_keys)
-            )
+            if self.routes is None:
+                tau_commit = await coordinator.call("commit", *args)
+            else:
+                tau_commit = await self._commit_routed(self.routes, index, args)
         if scope.cancelled_caught:
+            if self.routes is not None:
+                await self.routes.refresh()  # the owner may be cut off: let the next commit go elsewhere
             raise CommitTimeout(f"no answer from {coordinator.address} within the commit deadline")
         assert tau_commit > tau_start, (tau_commit, tau_start)
         return tau_commit
+
+    async def _commit_routed(self, routes: OwnerMap, index: int, args: tuple) -> int:
+        for attempt in range(ROUTE_ATTEMPTS):
+            try:
+                return await routes.peer(index).call("commit", *args)
+            except Exception as exc:
+                if not _nothing_done(exc) or attempt == ROUTE_ATTEMPTS - 1:
+                    raise
+                if not await routes.reroute(index, exc):
+                    await trio.sleep(LEASE_RETRY_S * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def status(self, index: int) -> dict:
         return await self.peer(index).call("status")

@@ -21,6 +21,11 @@ methods below; nothing else of `adjudicator.role` is anyone's business.
   status() -> dict
       counters, for tests and `dsql cluster status`.
 
+In a cluster whose ranges are leased (adjudicator/ownership.py), commit and
+prepare may also raise NotOwner (this process does not own the range: go to
+`owner`) or LeaseExpiring (its lease leaves no room for the commit's τ);
+neither did anything, and `AdjudicatorClient` retries both.
+
 Replies are tuples on the wire; `Outcome` is a NamedTuple so that it travels
 as one and reads by name on both sides.
 """
@@ -54,6 +59,26 @@ class TransactionTooOld(Exception):
 @wire_error
 class AdjudicatorStarting(Unreachable):
     """The adjudicator has not recovered its incarnation yet; nothing was done."""
+
+
+@wire_error
+class NotOwner(Unreachable):
+    """This process does not own range `index` (it was deposed, or never owned
+    it); `owner` is the process it believes owns it (-1: unknown) under `epoch`.
+    Nothing was done."""
+
+    def __init__(self, index: int, owner: int = -1, epoch: int = 0) -> None:
+        super().__init__(index, owner, epoch)
+        self.index = index
+        self.owner = owner
+        self.epoch = epoch
+
+
+@wire_error
+class LeaseExpiring(Unreachable):
+    """The owner's lease on the range ends before a τ the commit could get (a
+    renewal is late, or a participant's lease is shorter than the coordinator's
+    bound). Nothing was done; a retry after the next renewal succeeds."""
 
 
 class CommitTimeout(ReplyLost):

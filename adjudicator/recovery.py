@@ -38,13 +38,9 @@ journal's log, costs a round of journal writes and a replicated fence):
   process was killed or exited: a supervisor restarting it knows that). An
   old incarnation that is merely paused or partitioned could come back and
   commit from its stale table. Replacing one that may be alive (another
-  adjudicator taking its ranges when its host is cut off) needs more: range
-  ownership with epochs, kept in a replicated place (the journals' logs);
-  appends that carry the epoch of every range they prepared in (the
-  coordinator's and its participants'), refused by every journal once a
-  later epoch's fence record for one of those ranges is chosen in its log
-  (so the fence survives a leader change); then the taker's floor is the
-  highest τ the journals close at the fence, with no slack at all.
+  adjudicator taking its ranges when its host is cut off) is ownership.py's
+  business: ranges leased in the journal's log, every τ an owner lets a
+  commit have bounded by its lease, the taker's floor above the lease.
 
   The very first start (incarnation 1) had no predecessor, so its floor is
   just `latest`. In the embedded server every part restarts together and

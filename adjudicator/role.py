@@ -36,6 +36,12 @@ Failures (the arguments are in the modules named):
 - A restarted adjudicator counts its incarnation on its `Disk` and starts
   with a floor above every τ its dead incarnation could have had a hand in
   (recovery.py).
+- In a cluster whose ranges are leased, so that another process can take
+  the ranges of one that is cut off (ownership.py), an adjudicator is given
+  its `RangeLease`: its epoch is its incarnation, its floor comes from the
+  lease, every τ it lets a commit or a prepare have is within the lease
+  (within the participants' too), a deposed one answers NotOwner, and it
+  reaches its peers through the process's `OwnerMap` (routing.py).
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ from adjudicator.interface import (
     ADJUDICATORS_MAX,
     AdjudicatorStarting,
     CommitConflict,
+    LeaseExpiring,
+    NotOwner,
     Outcome,
     OutcomeState,
     TransactionTooOld,
@@ -58,6 +66,7 @@ from adjudicator.interface import (
 )
 from adjudicator.leases import Leases, Outcomes
 from adjudicator.recovery import APPEND_TAU_SLACK_NS, next_incarnation, recovered_floor, tau_max
+from adjudicator.routing import OwnerMap, RangeLease
 from cluster import codec, metrics
 from cluster.clock import Clock
 from cluster.disk import Disk
@@ -118,10 +127,15 @@ class Adjudicator:
         disk: Disk | None = None,
         incarnation: int | None = None,
         lease_s: float | None = None,
+        range_lease: RangeLease | None = None,
+        routes: OwnerMap | None = None,
     ) -> None:
         """`incarnation` counts this adjudicator's starts (1: the first ever); if None it
         is counted on `disk` when `run` starts (before that, calls are refused), or is
-        1 without a disk (the embedded server, see recovery.py)."""
+        1 without a disk (the embedded server, see recovery.py).
+
+        With `range_lease` (a leased cluster, ownership.py) the lease's epoch is the
+        incarnation and its floor the conflict floor; `routes` then finds the peers."""
         assert topology.adjudicator_count <= ADJUDICATORS_MAX
         self.index = index
         self.topology = topology
@@ -144,7 +158,14 @@ class Adjudicator:
         self.conflicts = 0
         self.uncertain = 0
         self.leases_expired = 0  # holds released at tau_max
-        if incarnation is not None or disk is None:
+        self.range_lease = range_lease
+        self.routes = routes
+        self.lease_refusals = 0  # commits and prepares refused for want of lease
+        if range_lease is not None:
+            assert range_lease.index == index and routes is not None
+            self.incarnation = range_lease.epoch
+            self.table.floor = max(self.table.floor, range_lease.floor)
+        elif incarnation is not None or disk is None:
             self._start(incarnation or 1)
 
     def _start(self, incarnation: int) -> None:
@@ -203,6 +224,7 @@ class Adjudicator:
         txn_id = make_txn_id(self.incarnation, next(self._counter), self.index)
         by_owner = self._partition(write_keys, check_keys, share_keys)
         local = by_owner.pop(self.index, ((), (), ()))
+        lease_bound = 0 if self.range_lease is None else self._lease_bound(tau_start, by_owner)
 
         # Stage: checking.
         conflict = await self._prepare_local(txn_id, tau_start, *local)
@@ -213,6 +235,8 @@ class Adjudicator:
         # may end at this τ (leases.py), and a successor's floor is above it
         # (recovery.py).
         bound = tau_max(self.clock, tau_start, bool(by_owner))
+        if lease_bound:
+            bound = min(bound, lease_bound)
         to_decide: list[int] = []  # participants that hold (or may hold) keys
         unsure = [False]  # some prepare's fate is unknown: remember the decision
         # What the keys are held at if the append's fate is unknown: 0 while
@@ -271,6 +295,14 @@ class Adjudicator:
         """Check and hold this adjudicator's keys of another coordinator's
         transaction, whose append will carry τ ≤ `tau_max`."""
         self._require_started()
+        lease = self.range_lease
+        if lease is not None:
+            if lease.deposed:
+                raise lease.not_owner()
+            if tau_max > lease.expiry:
+                # A record of it could outlive the lease, and a successor's floor.
+                self.lease_refusals += 1
+                raise LeaseExpiring(f"range {self.index}: tau_max {tau_max} is past the lease's end {lease.expiry}")
         conflict = await self._prepare_local(txn_id, tau_start, write_keys, check_keys, share_keys)
         if conflict is not None:
             self.conflicts += 1
@@ -300,10 +332,29 @@ class Adjudicator:
             "index": self.index, "incarnation": self.incarnation, "floor": self.table.floor,
             "commits": self.commits, "conflicts": self.conflicts, "uncertain": self.uncertain,
             "keys": len(self.table), "held_for_others": len(self.leases),
-            "leases_expired": self.leases_expired,
+            "leases_expired": self.leases_expired, "lease_refusals": self.lease_refusals,
+            "epoch": self.range_lease.epoch if self.range_lease else 0,
+            "deposed": bool(self.range_lease and self.range_lease.deposed),
         }  # fmt: skip
 
     # -- internals ---------------------------------------------------------
+
+    def _lease_bound(self, tau_start: int, by_owner: dict) -> int:
+        """The highest τ this commit may get under the leases of its ranges: this
+        range's, and each participant's as last seen (it refuses a higher tau_max)."""
+        lease = self.range_lease
+        assert lease is not None and self.routes is not None
+        if lease.deposed:
+            raise lease.not_owner()
+        bound = lease.expiry
+        for participant in by_owner:
+            known = self.routes.expiry(participant)
+            if known:
+                bound = min(bound, known)
+        if bound <= max(tau_start, self.clock.latest()):
+            self.lease_refusals += 1
+            raise LeaseExpiring(f"range {self.index}: the leases end at τ {bound}, too soon for this commit")
+        return bound
 
     async def _prepare_local(self, txn_id: int, tau_start: int, writes: tuple[bytes, ...],
                              checks: tuple[bytes, ...], shares: tuple[bytes, ...] = ()):
@@ -324,7 +375,16 @@ class Adjudicator:
     async def _call(self, owner: int, method: str, *args: object) -> object:
         if self._crashed:
             raise Unreachable(f"adjudicator {self.index} crashed")
-        return await self._peers[owner].call(method, *args)
+        routes = self.routes
+        if routes is None:
+            return await self._peers[owner].call(method, *args)
+        try:
+            return await routes.peer(owner).call(method, *args)
+        except (NotOwner, Unreachable) as exc:
+            # Only answers that prove the call did nothing go elsewhere.
+            if not (isinstance(exc, NotOwner) or type(exc) is Unreachable) or not await routes.reroute(owner, exc):
+                raise
+        return await routes.peer(owner).call(method, *args)
 
     async def _decide_all(self, owners: list[int], txn_id: int, tau: int, unsure: bool) -> None:
         """Tell every participant the decision (τ, or 0: aborted). A participant
@@ -381,7 +441,7 @@ class Adjudicator:
             try:
                 await self._call(owner, "prepare", txn_id, tau_start, bound, writes, checks, shares)
                 to_decide.append(owner)
-            except CommitConflict as exc:
+            except (CommitConflict, NotOwner, LeaseExpiring) as exc:
                 failure.append(exc)  # it holds nothing
             except Exception as exc:
                 # It may hold the keys (a lost reply): tell it the decision

@@ -24,7 +24,9 @@ the one place that says it.
 The encoding is a msgpack map, `{"w": writes, "cv": catalog_version}` plus
 `"rd": dropped_ranges` when there are any, because records of that shape are
 already in journals on disk: a data directory written before this module
-replays unchanged.
+replays unchanged. A record may instead carry `"lz"`, an adjudicator range's
+lease claim or renewal (adjudicator/lease_record.py), which storage applies
+as a compare-and-set on the range's lease key.
 """
 
 from __future__ import annotations
@@ -109,14 +111,19 @@ class CommitRecord(msgspec.Struct, frozen=True):
     writes: list[tuple[bytes, Any]] | tuple[tuple[bytes, Any], ...]
     catalog_version: int | None = None
     dropped_ranges: list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...] = ()
+    # An adjudicator range's lease record (adjudicator.lease_record.LeaseClaim's
+    # fields) instead of a transaction; None for every commit.
+    lease: list[int] | tuple[int, ...] | None = None
 
     def encode(self) -> bytes:
         record: dict[str, Any] = {"w": self.writes, "cv": self.catalog_version}
         if self.dropped_ranges:
             record["rd"] = list(self.dropped_ranges)
+        if self.lease is not None:
+            record["lz"] = list(self.lease)
         return codec.encode(record)
 
     @classmethod
     def decode(cls, payload: bytes) -> CommitRecord:
         record = codec.decode(payload)
-        return cls(record["w"], record.get("cv"), record.get("rd", ()))
+        return cls(record["w"], record.get("cv"), record.get("rd", ()), record.get("lz"))

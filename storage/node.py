@@ -47,6 +47,7 @@ from collections.abc import Callable
 
 import trio
 
+from adjudicator.lease_record import LeaseClaim, LeaseState, lease_key, next_lease_state
 from cluster import codec, metrics
 from cluster.clock import Clock
 from cluster.disk import Disk
@@ -421,6 +422,20 @@ class StorageNode:
         if version is not None:
             assert tau >= self.catalog_versions[-1][0]
             self.catalog_versions.append((tau, version))
+        if record.lease is not None:
+            self._apply_lease(tau, LeaseClaim(*record.lease))
+
+    def _apply_lease(self, tau: int, claim: LeaseClaim) -> None:
+        """An adjudicator range's lease, as a compare-and-set on its system key
+        (adjudicator/lease_record.py): every replica applies the same log in the
+        same order, so all agree on who won."""
+        key = lease_key(claim.index)
+        store = self.shards[self.topology.shard_ranges.owner(key)]
+        if store is None:
+            return
+        new = next_lease_state(LeaseState.from_value(store.get(key, 1 << 63)), tau, claim)
+        if new is not None:
+            store.apply(key, tau, tuple(new))
 
     async def _gc_loop(self) -> None:
         last_sweep = self._monotonic_s()
