@@ -266,8 +266,12 @@ class AdjudicatorProcess:
                 task_status.started(scope)
 
     async def rpc_status(self) -> dict:
+        owned = sorted(i for i in self.leases if self.owns(i))
         return {
             "process": self.process, "claims": self.claims, "takeovers": self.takeovers,
             "ranges": {i: {"epoch": lease.epoch, "expiry": lease.expiry, "deposed": lease.deposed}
                        for i, lease in self.leases.items()},
+            "owned": owned,
+            "commits": sum(self.adjudicators[i].commits for i in owned if i in self.adjudicators),
+            "conflicts": sum(self.adjudicators[i].conflicts for i in owned if i in self.adjudicators),
         }  # fmt: skip

@@ -16,6 +16,7 @@ RPC endpoint). Nothing else is shared between processes.
     replicas = 3                 # of each shard, on distinct storage nodes
     clock_error_ns = 0
     lease_ms = 500               # journal leader lease
+    adjudicator_lease_ms = 3000  # a range owner's lease: another takes the range this long after it goes silent
 
     [endpoints]                  # where query processors take clients
     port = 5432                  # PostgreSQL, shared by every QP (SO_REUSEPORT)
@@ -37,7 +38,9 @@ Role names are `<kind>-<id>` (`qp-0`, `adjudicator-1`, `journal-2`,
 `storage-0`), as `dsql cluster status` prints them. Journal replica ids run
 over every journal: id = journal × journal_replicas + replica. The key
 ranges have more adjudicators (one per range) than there are adjudicator
-processes: process p serves every range i with i mod processes = p.
+processes: process p claims every range i with i mod processes = p, by a
+lease, and any process takes over a range whose owner's lease runs out
+(adjudicator/ownership.py); range i at process p is `adjudicator/i@p`.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from dataclasses import asdict, dataclass, field
 
 import tomli_w
 
+from adjudicator.routing import owned_address
 from cluster.topology import RangeMap, Topology, default_splits, spread_replicas
 
 ROLE_KINDS = ("journal", "storage", "adjudicator", "qp")
@@ -92,6 +96,7 @@ class ClusterSpec:
     replicas: int = 3
     clock_error_ns: int = 0
     lease_ms: int = 500
+    adjudicator_lease_ms: int = 3000
     port: int = 5432
     dynamodb_port: int = 8000
     _by_name: dict[str, RoleSpec] = field(default_factory=dict, repr=False, compare=False)
@@ -169,11 +174,6 @@ class ClusterSpec:
         """(journal id, replica index) of a journal role."""
         return divmod(role.id, self.journal_replicas)
 
-    def adjudicator_ranges_of(self, role: RoleSpec) -> list[int]:
-        """The key ranges (adjudicator indexes of the topology) one adjudicator process serves."""
-        processes = len(self.of_kind("adjudicator"))
-        return [i for i in range(self.topology().adjudicator_count) if i % processes == role.id]
-
     def logical_addresses(self, role: RoleSpec) -> list[str]:
         """The transport addresses a role's process serves."""
         topo = self.topology()
@@ -182,8 +182,16 @@ class ClusterSpec:
         if role.kind == "storage":
             return [topo.storage_address(role.id)]
         if role.kind == "adjudicator":
-            return [topo.adjudicator_address(i) for i in self.adjudicator_ranges_of(role)]
+            # The process itself (its status), then every range as it would serve it: any
+            # process may take any range over (adjudicator/ownership.py).
+            return [adjudicator_process_address(role.id)] + [
+                owned_address(i, role.id) for i in range(topo.adjudicator_count)
+            ]
         return [qp_address(role.id)]
+
+    def status_address(self, role: RoleSpec) -> str:
+        """The address a role answers `status` at (an adjudicator process: for all its ranges)."""
+        return self.logical_addresses(role)[0]
 
     def address_book(self) -> dict[str, tuple[str, int]]:
         """Every logical address of the cluster -> (host address, port) of the process serving it."""
@@ -213,6 +221,7 @@ class ClusterSpec:
             "journal_replicas": self.journal_replicas, "sql_parts": self.sql_parts,
             "shard_parts": self.shard_parts, "storage_nodes": self.storage_nodes, "replicas": self.replicas,
             "clock_error_ns": self.clock_error_ns, "lease_ms": self.lease_ms,
+            "adjudicator_lease_ms": self.adjudicator_lease_ms,
         }  # fmt: skip
         return tomli_w.dumps({
             "cluster": cluster,
@@ -252,6 +261,10 @@ class ClusterSpec:
 
 def qp_address(index: int) -> str:
     return f"qp/{index}"
+
+
+def adjudicator_process_address(index: int) -> str:
+    return f"adjudicators/{index}"
 
 
 def plan(

@@ -29,10 +29,11 @@ from typing import Any
 
 import trio
 
-from adjudicator.role import Adjudicator
+from adjudicator.ownership import AdjudicatorProcess
+from adjudicator.routing import OwnerMap, install
 from cluster import heap, metrics
 from cluster.clock import Clock
-from cluster.config import ClusterSpec, RoleSpec, qp_address
+from cluster.config import ClusterSpec, RoleSpec, adjudicator_process_address, qp_address
 from cluster.disk import OsDisk
 from cluster.embedded import ClusterConfig, journal_replica_config
 from cluster.tcp import TcpTransport
@@ -145,24 +146,32 @@ class Node:
             await nursery.start(node.run)
 
     async def _start_adjudicator(self, nursery: trio.Nursery) -> None:
-        # The disk keeps each range's start count: a restarted adjudicator's
-        # floor must cover what its predecessor may still have appended
-        # (adjudicator/recovery.py). It is counted before the range is served.
+        # The process claims its default key ranges (and takes over those whose owner's lease
+        # runs out) by leases in the journal (adjudicator/ownership.py). The directory lock
+        # proves its predecessor is dead, which is what lets it claim its ranges back at once.
         directory = self.spec.data_dir(self.role)
         os.makedirs(directory, exist_ok=True)
         disk = OsDisk(directory)  # locks the directory
         self._close.append(disk.close)
-        for index in self.spec.adjudicator_ranges_of(self.role):
-            adjudicator = Adjudicator(index, self.topology, self.transport, self.clock, disk=disk)
-            await nursery.start(adjudicator.run)
-            self.transport.serve(self.topology.adjudicator_address(index), adjudicator)
+        processes = len(self.spec.of_kind("adjudicator"))
+        routes = OwnerMap(self.topology, self.transport, self.clock, processes)
+        install(self.transport, routes)
+        process = AdjudicatorProcess(
+            self.role.id, processes, self.topology, self.transport, self.clock, routes=routes,
+            lease_s=self.spec.adjudicator_lease_ms / 1000,
+        )  # fmt: skip
+        self.transport.serve(adjudicator_process_address(self.role.id), process)
+        await nursery.start(process.run)
 
     async def _start_qp(self, nursery: trio.Nursery) -> None:
         members = [
-            Member(role.name, role.kind, self.spec.host_of(role).name, address)
+            Member(role.name, role.kind, self.spec.host_of(role).name, self.spec.status_address(role))
             for role in self.spec.roles
-            for address in self.spec.logical_addresses(role)
         ]
+        # Commits (SQL and DynamoDB) find each key range's current owner through this map.
+        routes = OwnerMap(self.topology, self.transport, self.clock, len(self.spec.of_kind("adjudicator")))
+        install(self.transport, routes)
+        nursery.start_soon(routes.run)
         qp = QueryProcessor(self.clock, self.topology, self.transport, index=self.role.id, members=members)
         self.transport.serve(qp_address(self.role.id), QpService(qp, self.role.name))
         await nursery.start(qp.run)

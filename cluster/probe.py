@@ -36,7 +36,7 @@ async def _ask_all(spec: ClusterSpec) -> dict[str, list[dict | None]]:
         await outer.start(transport.run)
         async with trio.open_nursery() as nursery:
             for role in spec.roles:
-                addresses = spec.logical_addresses(role)
+                addresses = [spec.status_address(role)]
                 slot: list[dict | None] = [None] * len(addresses)
                 answers[role.name] = slot
                 for i, address in enumerate(addresses):
@@ -78,9 +78,10 @@ def _detail(role: RoleSpec, replies: list[dict], now_ns: int) -> dict[str, Any]:
         return {"watermark_lag_ms": max(0.0, (now_ns - watermark) / 1e6) if watermark else None,
                 "keys": reply.get("keys")}  # fmt: skip
     if role.kind == "adjudicator":
+        reply = replies[0]
         return {
-            "ranges": [r.get("index") for r in replies], "commits": sum(r.get("commits", 0) for r in replies),
-            "conflicts": sum(r.get("conflicts", 0) for r in replies),
+            "ranges": reply.get("owned", []), "commits": reply.get("commits", 0),
+            "conflicts": reply.get("conflicts", 0), "takeovers": reply.get("takeovers", 0),
         }  # fmt: skip
     return {"sessions": replies[0].get("sessions")}
 
@@ -146,5 +147,6 @@ def _detail_text(row: dict[str, Any]) -> str:
         lag = row.get("watermark_lag_ms")
         return f"watermark lag {lag:.0f} ms, {row['keys']} keys" if lag is not None else "no watermark yet"
     if kind == "adjudicator":
-        return f"ranges {row['ranges']}, {row['commits']} commits, {row['conflicts']} conflicts"
+        taken = f", {row['takeovers']} taken over" if row.get("takeovers") else ""
+        return f"ranges {row['ranges']}{taken}, {row['commits']} commits, {row['conflicts']} conflicts"
     return f"{row['sessions']} sessions"

@@ -105,6 +105,11 @@ class JournalClient:
             with self._scope(min(remaining, APPEND_ATTEMPT_S)) as scope:
                 try:
                     result = await self._replicas[target].call("append", Append(payload, tau_min, tau_max))
+                except trio.Cancelled:
+                    # The caller gave up first (its own deadline, shorter than ours): the
+                    # next append asks another replica, or a silent leader would be asked forever.
+                    self.leader = self._next(target)
+                    raise
                 except NotLeader as exc:
                     tries += 1
                     if 0 <= exc.leader < len(self._replicas) and exc.leader != target:

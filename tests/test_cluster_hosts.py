@@ -51,6 +51,16 @@ def _status(cluster: LocalCluster) -> list[dict]:
     return json.loads(cluster.cli("status", "--json").stdout)
 
 
+def _journal_leader(cluster: LocalCluster) -> dict:
+    deadline = time.monotonic() + 20
+    while True:
+        leaders = [r for r in _status(cluster) if r["kind"] == "journal" and r.get("journal_role") == "leader"]
+        if leaders:
+            return leaders[0]
+        assert time.monotonic() < deadline, "no journal leader"
+        time.sleep(0.5)
+
+
 def _ok_between(run, start_ns: int, end_ns: int) -> int:
     return sum(1 for op in run.history.ops if op.type is OpType.OK and start_ns <= op.time_ns <= end_ns)
 
@@ -90,8 +100,17 @@ def test_a_minority_host_cut_off_changes_nothing_the_majority_sees(three_hosts: 
 def test_the_journal_leaders_host_cut_off_the_majority_goes_on(three_hosts: LocalCluster) -> None:
     spec = three_hosts.spec
     assert spec is not None
-    leader = next(r for r in _status(three_hosts) if r["kind"] == "journal" and r.get("journal_role") == "leader")
+    # The leader's host should also run an adjudicator process, so that cutting it off makes
+    # the other process take its key ranges over: move the leadership off h2 if it is there.
+    adjudicator_hosts = {spec.hosts[a.host].name for a in spec.of_kind("adjudicator")}
+    for _ in range(5):
+        leader = _journal_leader(three_hosts)
+        if leader["host"] in adjudicator_hosts:
+            break
+        three_hosts.cli("restart", leader["name"])
+        time.sleep(2)
     cut_host = leader["host"]
+    assert cut_host in adjudicator_hosts, f"the journal leader stayed on {cut_host}"
     majority_qp = next(q.name for q in spec.of_kind("qp") if spec.hosts[q.host].name != cut_host)
     minority_qp = next((q.name for q in spec.of_kind("qp") if spec.hosts[q.host].name == cut_host), None)
     dsn = _dsn(spec, majority_qp)
@@ -134,6 +153,9 @@ def test_the_journal_leaders_host_cut_off_the_majority_goes_on(three_hosts: Loca
     report.add(f"hosts: the journal leader's host {cut_host} cut off for 15 s: {run.summary()}; "
                f"minority client saw {sorted(set(minority_outcomes))}")  # fmt: skip
     assert result.valid, result.render()
+    # The adjudicator process on the majority side took the cut-off one's key ranges over.
+    takeovers = sum(r.get("takeovers", 0) for r in _status(three_hosts) if r["kind"] == "adjudicator")
+    assert takeovers >= 1, _status(three_hosts)
     # The majority side commits again within the cut (a new journal leader, ranges taken over).
     assert _ok_between(run, marks["cut"] + 8_000_000_000, marks["heal"]) > 0, "no commit on the majority side"
     # The cut-off side refused or waited; it never acknowledged a write it could not make durable.
