@@ -35,10 +35,11 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple, Protocol
 
+from cluster import wire_ids
 from cluster.transport import ReplyLost, Unreachable, wire_error
 
 
-@wire_error
+@wire_error(wire_ids.ADJUDICATOR_COMMIT_CONFLICT)
 class CommitConflict(Exception):
     """First committer wins: this transaction lost. `schema` is True when the
     contested key is a catalog key (DSQL's OC001 rather than OC000)."""
@@ -49,19 +50,19 @@ class CommitConflict(Exception):
         self.detail = detail
 
 
-@wire_error
+@wire_error(wire_ids.ADJUDICATOR_TRANSACTION_TOO_OLD)
 class TransactionTooOld(Exception):
     def __init__(self, age_ns: int) -> None:
         super().__init__(age_ns)
         self.age_ns = age_ns
 
 
-@wire_error
+@wire_error(wire_ids.ADJUDICATOR_STARTING)
 class AdjudicatorStarting(Unreachable):
     """The adjudicator has not recovered its incarnation yet; nothing was done."""
 
 
-@wire_error
+@wire_error(wire_ids.ADJUDICATOR_NOT_OWNER)
 class NotOwner(Unreachable):
     """This process does not own range `index` (it was deposed, or never owned
     it); `owner` is the process it believes owns it (-1: unknown) under `epoch`.
@@ -74,7 +75,7 @@ class NotOwner(Unreachable):
         self.epoch = epoch
 
 
-@wire_error
+@wire_error(wire_ids.ADJUDICATOR_LEASE_EXPIRING)
 class LeaseExpiring(Unreachable):
     """The owner's lease on the range ends before a τ the commit could get (a
     renewal is late, or a participant's lease is shorter than the coordinator's

@@ -12,7 +12,7 @@ distinct across both so that a number in a trace names one thing. Ranges:
     1..99       transport errors
     100..199    storage messages        200..249 storage errors
     300..399    journal messages        400..449 journal errors
-    500..599    adjudicator messages    600..649 adjudicator errors (reserved)
+    500..599    adjudicator messages    600..649 adjudicator errors
 
 The check at the bottom refuses to import a table in which an id repeats.
 """
@@ -56,9 +56,12 @@ JOURNAL_APPEND_VOID = 403
 JOURNAL_APPEND_UNCERTAIN = 404
 JOURNAL_POSITION_COMPACTED = 405
 
-# -- adjudicator errors (adjudicator/; reserved: they still travel by name) -------
+# -- adjudicator errors (adjudicator/interface.py) ---------------------------------
 ADJUDICATOR_COMMIT_CONFLICT = 600
 ADJUDICATOR_TRANSACTION_TOO_OLD = 601
+ADJUDICATOR_STARTING = 602
+ADJUDICATOR_NOT_OWNER = 603
+ADJUDICATOR_LEASE_EXPIRING = 604
 
 
 def table() -> dict[str, int]:

@@ -107,6 +107,14 @@ def test_cluster_up_serves_sql_from_every_qp_and_status_names_every_role(local_c
             # Every QP sees every other QP's commits at once (strong snapshot isolation).
             for conn in conns:
                 assert await conn.fetchval("SELECT count(*) FROM cl_t") == len(conns)
+            # Hidden row ids (no primary key) and sequence values made by both QPs at once never collide.
+            await conns[0].execute("CREATE TABLE cl_nopk (n bigserial, who int)")
+            await asyncio.gather(*(
+                conn.executemany("INSERT INTO cl_nopk (who) VALUES ($1)", [(i,)] * 50)
+                for i, conn in enumerate(conns)
+            ))  # fmt: skip
+            assert await conns[0].fetchval("SELECT count(*) FROM cl_nopk") == 50 * len(conns)
+            assert await conns[0].fetchval("SELECT count(DISTINCT n) FROM cl_nopk") == 50 * len(conns)
         finally:
             for conn in conns:
                 await conn.close()
