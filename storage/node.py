@@ -112,8 +112,6 @@ CHECKPOINT_INTERVAL_S = 30.0
 # the next one waits at least this many times as long as the last one took
 # (from its start), which keeps checkpoints to a sixth of the node's time.
 CHECKPOINT_SPACING = 6.0
-# A replica is caught up (and serves eventual reads) once its watermark is this close to now.
-CAUGHT_UP_LAG_NS = 1_000_000_000
 # The checkpoint's file on the node's disk, and the one a new checkpoint is
 # written to before it replaces it.
 CHECKPOINT_FILE = "checkpoint.msgpack"
@@ -165,11 +163,13 @@ class StorageNode:
         self.closed = [0] * count  # closed timestamp, per journal
         self._closes_waiting: list[list[tuple[int, int]]] = [[] for _ in range(count)]
         self.watermark = 0
-        # False from a start until the watermark first comes within
-        # CAUGHT_UP_LAG_NS of now: until then eventual reads are refused (a
-        # restarted replica would answer with its checkpoint's old state), so
-        # clients read another replica. Strong reads wait for τ either way.
+        # False from a start until a poll of every journal has come back short
+        # (the backlog that piled up while the node was down is read): until
+        # then eventual reads are refused (a restarted replica would answer with
+        # its checkpoint's old state), so clients read another replica. Strong
+        # reads wait for their τ either way.
         self.caught_up = False
+        self._drained = [False] * topology.journal_count
         self.applied_tau = 0  # τ of the last record applied: everything at or below it is applied
         self.dropped_ranges: list[tuple[int, bytes, bytes]] = []  # (τ of the drop, start, end) still to reclaim
         self._checkpointing = False
@@ -335,9 +335,6 @@ class StorageNode:
             self.watermark = watermark
             self._advanced.set()
             self._advanced = trio.Event()
-            if not self.caught_up and self.clock.now().earliest - watermark < CAUGHT_UP_LAG_NS:
-                self.caught_up = True
-                log.info("storage node %d: caught up with the journals", self.node_id)
 
     def _apply_merged(self, frontier: int) -> None:
         """Apply, in τ order, every record read from any journal with τ <= frontier
@@ -393,6 +390,11 @@ class StorageNode:
                     self.applied[j] = position
             if not merged:
                 self._since_checkpoint += len(records)
+            if not self.caught_up and len(records) < POLL_RECORDS_MAX:
+                self._drained[j] = True
+                if all(self._drained):
+                    self.caught_up = True
+                    log.info("storage node %d: caught up with the journals", self.node_id)
             if tail > self._received[j]:
                 self._received[j] = tail
                 if not merged:
