@@ -130,10 +130,6 @@ class _Job:
         self.waiting = False
         return trio.lowlevel.Abort.SUCCEEDED
 
-    async def wait(self) -> tuple[int, Any]:
-        await trio.lowlevel.wait_task_rescheduled(self.abort)
-        return self.reply
-
 
 class _Worker:
     """A task that runs one served address's handlers, one call at a time.
@@ -217,9 +213,16 @@ class InProcessTransport:
             args = codec.decode(codec.encode(args))
         if deadline != _NO_DEADLINE:
             with trio.fail_at(deadline):
-                kind, value = await self._exchange(endpoint, fn, args, trio.current_effective_deadline())
-        else:
-            kind, value = await self._exchange(endpoint, fn, args, trio.current_effective_deadline())
+                return await self._call(endpoint, fn, args)
+        return await self._call(endpoint, fn, args)
+
+    async def _call(self, endpoint: _Endpoint, fn: Callable[..., Any], args: tuple) -> Any:
+        deadline = trio.current_effective_deadline()
+        if deadline != _NO_DEADLINE and deadline <= trio.current_time():
+            await trio.lowlevel.checkpoint()  # its time is up (or it is cancelled): send nothing
+        job = self._submit(endpoint, fn, args, deadline, self.encode_messages)
+        await trio.lowlevel.wait_task_rescheduled(job.abort)
+        kind, value = job.reply
         if kind == _RESULT:
             return codec.decode(value) if self.encode_messages else value
         if kind == _ERROR:
@@ -237,7 +240,9 @@ class InProcessTransport:
             endpoint, fn = self._lookup(address, method)
         except (Unreachable, RemoteError) as exc:
             return False, exc
-        kind, value = await self._exchange(endpoint, fn, args, deadline, encode=False)
+        job = self._submit(endpoint, fn, args, deadline, False)
+        await trio.lowlevel.wait_task_rescheduled(job.abort)
+        kind, value = job.reply
         if kind == _RESULT:
             return True, value
         if isinstance(value, _DeadlinePassed):
@@ -253,18 +258,14 @@ class InProcessTransport:
             raise RemoteError(f"{address}: no method {method!r}")
         return endpoint, fn
 
-    async def _exchange(
-        self, endpoint: _Endpoint, fn: Callable[..., Any], args: tuple, deadline: float, *, encode: bool | None = None
-    ) -> tuple[int, Any]:
-        if deadline != _NO_DEADLINE and deadline <= trio.current_time():
-            # Its time is up (or it is cancelled already): send nothing.
-            await trio.lowlevel.checkpoint()
+    def _submit(self, endpoint: _Endpoint, fn: Callable[..., Any], args: tuple, deadline: float, encode: bool) -> _Job:
+        """Hand a call to an idle worker of the endpoint, or to a new one; the caller then parks."""
         nursery = self._nursery
         if nursery is None:
             if self._stopped:
                 raise Unreachable(f"{endpoint.address}: the transport has stopped")
             raise RuntimeError("InProcessTransport.run must be started before the first call")
-        job = _Job(fn, args, deadline, self.encode_messages if encode is None else encode)
+        job = _Job(fn, args, deadline, encode)
         if endpoint.idle:
             worker = endpoint.idle.pop()
             worker.job = job
@@ -273,7 +274,7 @@ class InProcessTransport:
             worker = _Worker(endpoint, job)
             endpoint.workers.add(worker)
             nursery.start_soon(self._work, worker)
-        return await job.wait()
+        return job
 
     async def _work(self, worker: _Worker) -> None:
         endpoint, scope = worker.endpoint, worker.scope
