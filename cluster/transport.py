@@ -38,10 +38,13 @@ In process, handlers run in worker tasks of the transport's own nursery
 (`run`, which whoever assembles the parts starts before the first call).
 Each served address keeps a few idle workers: a call hands its request to
 one (or starts one when all are busy) and parks until the worker wakes it
-with the reply, two scheduler turns per call, which is the least a call into
-another task can cost; a task per call costs more (bench/README.md has the
-figures). Parking and waking use trio's low-level `wait_task_rescheduled` /
-`reschedule` rather than an Event per call, for the same reason.
+with the reply. That is two scheduler turns per call, the least a call into
+another task can cost: about 18 µs of CPU for a small call here, against
+2 µs when the handler ran in the caller's task and 10 µs for a bare
+ping-pong between two trio tasks; a task per call, or an Event per call,
+costs a third more again. Under load the turns are shared between tasks: a
+strong point read from storage (about four calls) went from 41 to 66 µs
+of CPU with eight readers at once.
 """
 
 from __future__ import annotations
