@@ -241,9 +241,11 @@ class InProcessTransport:
         """
         try:
             endpoint, fn = self._lookup(address, method)
+            job = self._submit(endpoint, fn, args, deadline, False)
         except (Unreachable, RemoteError) as exc:
             return False, exc
-        job = self._submit(endpoint, fn, args, deadline, False)
+        except RuntimeError as exc:  # not running yet: as if nothing served the address
+            return False, Unreachable(f"{address}: {exc}")
         await trio.lowlevel.wait_task_rescheduled(job.abort)
         kind, value = job.reply
         if kind == _RESULT:
@@ -275,8 +277,11 @@ class InProcessTransport:
             trio.lowlevel.reschedule(worker.task)
         else:
             worker = _Worker(endpoint, job)
+            try:
+                nursery.start_soon(self._work, worker)
+            except RuntimeError:  # the nursery is closing: the transport is stopping
+                raise Unreachable(f"{endpoint.address}: the transport has stopped") from None
             endpoint.workers.add(worker)
-            nursery.start_soon(self._work, worker)
         return job
 
     async def _work(self, worker: _Worker) -> None:

@@ -55,6 +55,10 @@ class Harness:
         """The callee stops serving the address (its part stopped or crashed)."""
         self.callee.unserve(address)
 
+    def crash(self) -> None:
+        """The callee's whole process (or simulated host) stops."""
+        self.crash_callee()
+
 
 Scenario = Callable[[Harness], Awaitable[Any]]
 
@@ -75,26 +79,40 @@ def run(kind: str, scenario: Scenario) -> Any:
             c = s.add_node("client", client)
             await s.nodes["server"].start()
             await c.start()
-            return await scenario(Harness(c.env.transport, s.network, service, s.nursery))
+            harness = Harness(c.env.transport, s.network, service, s.nursery)
+            harness.crash_callee = s.nodes["server"].crash  # type: ignore[attr-defined]
+            return await scenario(harness)
 
         return sim.run(7, body)
 
     async def main() -> Any:
         async with trio.open_nursery() as nursery:
+            callee_scopes: list[trio.CancelScope] = []  # cancelled: the callee's process is gone
+
+            async def callee_task(fn, *args, task_status=trio.TASK_STATUS_IGNORED) -> None:
+                with trio.CancelScope() as scope:
+                    callee_scopes.append(scope)
+                    await fn(*args, task_status=task_status)
+
+            def crash_callee() -> None:
+                for scope in callee_scopes:
+                    scope.cancel()
+
             if kind == "in-process":
                 transport = InProcessTransport()
                 transport.serve("svc", service)
-                await nursery.start(transport.run)
+                await nursery.start(callee_task, transport.run)
                 harness = Harness(transport, transport, service, nursery)
             else:
                 server = TcpTransport()
                 server.serve("svc", service)
-                await nursery.start(server.run)
-                port = await nursery.start(server.listen, "127.0.0.1", 0)
+                await nursery.start(callee_task, server.run)
+                port = await nursery.start(callee_task, server.listen, "127.0.0.1", 0)
                 client = TcpTransport({"svc": ("127.0.0.1", port), "elsewhere": ("127.0.0.1", port)})
                 await nursery.start(client.run)
                 harness = Harness(client, server, service, nursery)
                 harness.port = port  # type: ignore[attr-defined]
+            harness.crash_callee = crash_callee  # type: ignore[attr-defined]
             # No trio.fail_after here: a deadline would travel with every call
             # (pytest-timeout bounds a hung test instead).
             result = await scenario(harness)
@@ -258,6 +276,27 @@ def test_a_callee_that_stops_mid_call_is_reply_lost_and_then_unreachable(kind):
     assert type(lost) is ReplyLost, "the handler may have run: the caller cannot know"
     assert type(after) is Unreachable, "nothing serves the address any more"
     assert cancelled == ["long"], "the handler stopped with its part"
+
+
+@each_transport
+def test_a_callee_that_crashes_mid_call_is_reply_lost_and_then_unreachable(kind):
+    async def scenario(h: Harness):
+        async def crash_soon() -> None:
+            await h.service.entered("long").wait()
+            h.crash()
+
+        h.nursery.start_soon(crash_soon)
+        with pytest.raises(ReplyLost) as lost:
+            await h.peer().call("sleep", 5, "long")
+        await trio.sleep(0.01)
+        with pytest.raises(Unreachable) as after:
+            await h.peer().call("echo", 1)
+        return lost.value, after.value, h.service.cancelled
+
+    lost, after, cancelled = run(kind, scenario)
+    assert type(lost) is ReplyLost
+    assert type(after) is Unreachable, "nothing answers any more (and nothing ran)"
+    assert cancelled == ["long"]
 
 
 # -- calls are independent --------------------------------------------------------------------------
