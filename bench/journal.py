@@ -110,6 +110,7 @@ async def _run_loads(root: str, loads: tuple[int, ...], seconds: float, warmup: 
         transport.serve(address, replica)
     results = []
     async with trio.open_nursery() as nursery:
+        await nursery.start(transport.run)
         for replica in replicas:
             await nursery.start(replica.run)
         client = JournalClient(transport, addresses)

@@ -2,8 +2,10 @@
 
 The parts are the same objects that will run as separate processes; here
 they are served on an in-process transport that still encodes every message,
-so nothing here may hand one part an object of another. The nursery owns
-every part's tasks, and cancelling it stops them all.
+so nothing here may hand one part an object of another, and runs every
+handler in a task of its own (its nursery starts first), never the caller's,
+so cancellation and deadlines cross a seam as they would over TCP. The
+nursery owns every part's tasks, and cancelling it stops them all.
 
 A data directory belongs to one process: the cluster locks it
 (`cluster.dirlock`) before it reads or writes anything there, and each
@@ -186,6 +188,8 @@ class EmbeddedCluster:
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         try:
             async with trio.open_nursery() as nursery:
+                # First: every handler runs in a task of the transport's nursery.
+                await nursery.start(self.transport.run)
                 for replicas in self.journal_replicas:
                     for replica in replicas:
                         await nursery.start(self._run_replica, replica)

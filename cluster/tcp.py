@@ -4,24 +4,38 @@ The interface is `cluster.transport`'s: a process serves objects at logical
 addresses (`serve(address, handler)`, their `rpc_*` methods), and reaches
 others with `connect(address).call(method, *args)`. An address book maps
 every logical address to the (host, port) of the process serving it;
-calls to an address this process serves itself run in-process, as on
-`InProcessTransport`.
+calls to an address this process serves itself go through an
+`InProcessTransport`, in whose worker tasks every handler runs, whether the
+call came from this process or over a connection.
 
-Wire format: frames of `u32 length | msgpack body` (`cluster.codec`).
-  request  (call id, address, method, args)
+Wire format: frames of `u32 length (big-endian) | msgpack body` (`cluster.codec`),
+at most `FRAME_BYTES_MAX` bytes of body.
+  request  (call id, address, method, args, timeout)
+           timeout: the seconds the caller has left (float), or None for no
+           deadline; relative, since clocks differ between processes, and
+           counted by the server from when the request arrives
   reply    (call id, True, result) or (call id, False, (error class, args))
 Many calls share one connection per peer process, each answered by id, so a
-long poll never blocks another call; the server runs each request in its own
-task (at most `REQUESTS_PER_CONNECTION_MAX` at once per connection, after
-which it stops reading: back-pressure).
+long poll never blocks another call; the server runs each request in a task
+of its own (at most `REQUESTS_PER_CONNECTION_MAX` at once per connection,
+after which it stops reading: back-pressure), as `InProcessTransport` does
+for the addresses this process serves (`cluster.transport` explains the
+semantics shared by every transport: callee tasks, deadlines, errors).
+A request whose deadline passes before its handler ends gets no reply.
 
 Errors cross as on the in-process transport (`@wire_error` classes are
 re-raised with their arguments, anything else as `RemoteError`), plus the
 transport's own:
-  Unreachable  no connection, or the request was not fully sent: the
-               handler did not run
-  ReplyLost    the connection broke after the request was sent: the handler
-               may have run
+  Unreachable    no connection, or the request was not fully sent: the
+                 handler did not run
+  FrameTooLarge  (an `Unreachable`) the request would exceed
+                 `FRAME_BYTES_MAX`; nothing was sent and the connection
+                 stays up (a reply too large comes back as `RemoteError`)
+  ReplyLost      the connection broke after the request was sent, or the
+                 address stopped being served during the call: the handler
+                 may have run
+A frame that is too long or does not decode ends that connection only (its
+calls in flight get `ReplyLost`); the process and its other connections go on.
 
 Run it with `await nursery.start(transport.run)` (and `listen` to accept
 calls); connection tasks live in that nursery.
@@ -31,13 +45,22 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import struct
 from typing import Any
 
 import trio
 
 from cluster import codec
-from cluster.transport import Peer, ReplyLost, Unreachable, decode_error, encode_error
+from cluster.transport import (
+    InProcessTransport,
+    Peer,
+    RemoteError,
+    ReplyLost,
+    Unreachable,
+    decode_error,
+    encode_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +72,10 @@ FRAME_BYTES_MAX = 64 * 1024 * 1024
 REQUESTS_PER_CONNECTION_MAX = 1024
 CONNECT_TIMEOUT_S = 2.0
 _READ_CHUNK = 1 << 16
+
+
+class FrameTooLarge(Unreachable):
+    """A request would exceed `FRAME_BYTES_MAX`: it was not sent."""
 
 
 class _Call:
@@ -128,7 +155,8 @@ class _Connection:
 class TcpTransport:
     def __init__(self, addresses: dict[str, tuple[str, int]] | None = None) -> None:
         self.addresses: dict[str, tuple[str, int]] = dict(addresses or {})
-        self._handlers: dict[str, Any] = {}
+        # The addresses this process serves, and the tasks their handlers run in.
+        self._local = InProcessTransport()
         self._connections: dict[tuple[str, int], _Connection] = {}
         self._connecting: dict[tuple[str, int], trio.Lock] = {}
         self._ids = itertools.count(1)
@@ -138,31 +166,44 @@ class TcpTransport:
     # -- the transport interface ---------------------------------------------
 
     def serve(self, address: str, handler: Any) -> None:
-        assert address not in self._handlers, address
-        self._handlers[address] = handler
+        self._local.serve(address, handler)
 
     def unserve(self, address: str) -> None:
-        self._handlers.pop(address, None)
+        """Stop serving `address`: its calls in flight (from here or from afar) get `ReplyLost`."""
+        self._local.unserve(address)
 
     def connect(self, address: str) -> Peer:
         return Peer(self, address)  # type: ignore[arg-type]
 
-    async def call(self, address: str, method: str, args: tuple) -> Any:
+    async def call(self, address: str, method: str, args: tuple, deadline: float = math.inf) -> Any:
         self.calls += 1
-        handler = self._handlers.get(address)
-        if handler is not None:
-            return await self._call_local(handler, method, args)
+        if self._local.serves(address):
+            return await self._local.call(address, method, args, deadline)
         endpoint = self.addresses.get(address)
         if endpoint is None:
             raise Unreachable(f"{address}: not in the address book")
-        connection = await self._connection(endpoint)
+        if deadline != math.inf:
+            with trio.fail_at(deadline):
+                return await self._call_remote(endpoint, address, method, args)
+        return await self._call_remote(endpoint, address, method, args)
+
+    async def _call_remote(self, endpoint: tuple[str, int], address: str, method: str, args: tuple) -> Any:
+        deadline = trio.current_effective_deadline()
+        timeout: float | None = None
+        if deadline != math.inf:
+            timeout = deadline - trio.current_time()
+            if timeout <= 0:
+                await trio.lowlevel.checkpoint()  # its time is up: send nothing
         call_id = next(self._ids)
+        body = codec.encode((call_id, address, method, args, timeout))
+        if len(body) > FRAME_BYTES_MAX:
+            raise FrameTooLarge(f"{address}: a {method} request of {len(body)} bytes (at most {FRAME_BYTES_MAX})")
+        connection = await self._connection(endpoint)
         call = _Call()
         connection.calls[call_id] = call
-        frame = _frame(codec.encode((call_id, address, method, args)))
         try:
             async with connection.send_lock:
-                await connection.stream.send_all(frame)
+                await connection.stream.send_all(_frame(body))
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             connection.calls.pop(call_id, None)
             self._drop(connection)
@@ -179,20 +220,12 @@ class TcpTransport:
         name, error_args = payload
         raise decode_error(name, error_args)
 
-    async def _call_local(self, handler: Any, method: str, args: tuple) -> Any:
-        fn = getattr(handler, "rpc_" + method)
-        args = codec.decode(codec.encode(args))
-        try:
-            result = await fn(*args)
-        except Exception as exc:
-            raise decode_error(*encode_error(exc)) from None
-        return codec.decode(codec.encode(result))
-
     # -- running -------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Hold the nursery that connection tasks live in (until cancelled)."""
+        """Hold the nursery that connection tasks and handlers live in (until cancelled)."""
         async with trio.open_nursery() as nursery:
+            await nursery.start(self._local.run)
             self._nursery = nursery
             task_status.started()
             await trio.sleep_forever()
@@ -225,34 +258,52 @@ class TcpTransport:
                 body = await reader.next()
                 if body is None:
                     return
-                await limiter.acquire_on_behalf_of(body)
-                nursery.start_soon(self._answer, stream, send_lock, limiter, body)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, ValueError, OSError) as exc:
+                try:
+                    call_id, address, method, args, timeout = codec.decode(body)
+                    if not (
+                        isinstance(address, str) and isinstance(method, str) and isinstance(args, tuple)
+                        and (timeout is None or isinstance(timeout, (int, float)))
+                    ):  # fmt: skip
+                        raise ValueError("malformed request")
+                except Exception as exc:  # noqa: BLE001 - a garbled request ends its connection
+                    raise ValueError(f"undecodable request of {len(body)} bytes: {exc}") from None
+                deadline = math.inf if timeout is None else trio.current_time() + timeout
+                token = object()  # the limiter's borrower: one per request
+                await limiter.acquire_on_behalf_of(token)
+                nursery.start_soon(self._answer, stream, send_lock, limiter, token, call_id, address, method, args,
+                                   deadline)
+        except ValueError as exc:
+            log.warning("closing a connection that sent a bad frame: %s", exc)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             log.debug("serving a connection ended: %s", exc)
+        finally:
+            # Close at once, not when the handlers in flight end: the peer
+            # hears of it now (its calls on this connection get ReplyLost).
+            await trio.aclose_forcefully(stream)
 
-    async def _answer(self, stream: trio.SocketStream, send_lock: trio.Lock, limiter: trio.CapacityLimiter, body: bytes) -> None:
+    async def _answer(
+        self, stream: trio.SocketStream, send_lock: trio.Lock, limiter: trio.CapacityLimiter, token: object,
+        call_id: Any, address: str, method: str, args: tuple, deadline: float,
+    ) -> None:  # fmt: skip
         try:
+            outcome = await self._local.handle(address, method, args, deadline)
+            if outcome is None:
+                return  # cancelled by its deadline: the caller has stopped waiting
+            ok, value = outcome
             try:
-                call_id, address, method, args = codec.decode(body)
-            except Exception:  # noqa: BLE001 - a garbled request gets no answer
-                log.warning("undecodable request of %d bytes", len(body))
-                return
-            handler = self._handlers.get(address)
-            try:
-                if handler is None:
-                    raise Unreachable(f"{address}: not served here")
-                result = await getattr(handler, "rpc_" + method)(*args)
-                reply = (call_id, True, result)
-            except Exception as exc:
-                reply = (call_id, False, encode_error(exc))
-            frame = _frame(codec.encode(reply))
+                reply = codec.encode((call_id, True, value) if ok else (call_id, False, encode_error(value)))
+            except Exception as exc:  # noqa: BLE001 - a result the codec cannot carry
+                reply = codec.encode((call_id, False, encode_error(exc)))
+            if len(reply) > FRAME_BYTES_MAX:
+                error = RemoteError(f"a {method} reply of {len(reply)} bytes (at most {FRAME_BYTES_MAX})")
+                reply = codec.encode((call_id, False, encode_error(error)))
             try:
                 async with send_lock:
-                    await stream.send_all(frame)
+                    await stream.send_all(_frame(reply))
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 pass  # the caller is gone; it hears ReplyLost from its side
         finally:
-            limiter.release_on_behalf_of(body)
+            limiter.release_on_behalf_of(token)
 
     async def _connection(self, endpoint: tuple[str, int]) -> _Connection:
         connection = self._connections.get(endpoint)

@@ -41,6 +41,7 @@ class Replicas:
         self.root = root
         self.clock = Clock()
         self.transport = InProcessTransport()
+        self.transport_running = False
         self.subscribers = subscribers
         self.replicas: list[JournalReplica | None] = [None, None, None]
         self.scopes: list[trio.CancelScope | None] = [None, None, None]
@@ -54,6 +55,9 @@ class Replicas:
             0, i, ADDRESSES, self.transport, self.clock, OsDisk(self.directory(i)),
             config=CONFIG, subscribers=self.subscribers,
         )  # fmt: skip
+        if not self.transport_running:  # the tasks the replicas' handlers run in
+            await self.nursery.start(self.transport.run)
+            self.transport_running = True
         self.transport.serve(ADDRESSES[i], replica)
         scope = trio.CancelScope()
 

@@ -107,6 +107,7 @@ async def test_a_connection_lost_mid_call_is_reply_lost(nursery):
 async def test_local_addresses_are_called_in_process(nursery):
     transport = TcpTransport()
     transport.serve("svc", Service())
+    await nursery.start(transport.run)
     assert await transport.connect("svc").call("add", 2, 3) == 5
 
 

@@ -16,18 +16,24 @@ cannot tell it from the in-process or TCP transports, except by the faults:
 * each message takes a random delay, and some take a much longer one, so
   messages overtake each other.
 
-Handlers run in their host's nursery, so crashing a host cancels them.
+Handlers run in their host's nursery, so crashing a host cancels them, and
+its callers hear `ReplyLost`; `unserve` does the same for one address. As
+on every transport (`cluster.transport`), a caller that is cancelled stops
+waiting while the handler runs on, and the caller's deadline travels as the
+time it has left: the handler runs in a cancel scope with that much time
+from when the request arrives, and sends no reply if it is cancelled by it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from cluster import codec
-from cluster.transport import Peer, ReplyLost, Unreachable, decode_error, encode_error
+from cluster.transport import Peer, RemoteError, ReplyLost, Unreachable, decode_error, encode_error
 
 if TYPE_CHECKING:
     from cluster.sim.simulation import Simulation
@@ -67,6 +73,9 @@ class SimNetwork:
         self.sim = sim
         self.faults = faults or NetworkFaults()
         self._handlers: dict[str, tuple[str, Any]] = {}  # address -> (host, handler)
+        # The cancel scopes of the handlers running at each address, for unserve.
+        # (Dicts, not sets: cancelled in a deterministic order.)
+        self._running: dict[str, dict[trio.CancelScope, None]] = {}
         self._blocked: set[tuple[str, str]] = set()  # (from host, to host); only ever tested, never iterated
         self.messages = 0
         self.dropped = 0
@@ -77,10 +86,18 @@ class SimNetwork:
     def serve(self, host: str, address: str, handler: Any) -> None:
         assert address not in self._handlers, address
         self._handlers[address] = (host, handler)
+        self._running[address] = {}
+
+    def unserve(self, address: str) -> None:
+        """Stop serving `address`: later calls are `Unreachable`, calls in flight `ReplyLost`."""
+        if self._handlers.pop(address, None) is not None:
+            for scope in self._running.pop(address, {}):
+                scope.cancel()
 
     def host_down(self, host: str) -> None:
         for address in [a for a, (h, _) in self._handlers.items() if h == host]:
             del self._handlers[address]
+            self._running.pop(address, None)  # the host's scope cancels them
 
     def transport(self, host: str) -> SimTransport:
         return SimTransport(self, host)
@@ -118,10 +135,19 @@ class SimNetwork:
             delay += rng.uniform(0, faults.reorder_max_s)
         return delay
 
-    async def call(self, source: str, address: str, method: str, args: tuple) -> Any:
+    async def call(self, source: str, address: str, method: str, args: tuple, deadline: float = math.inf) -> Any:
+        if deadline != math.inf:
+            with trio.fail_at(deadline):
+                return await self._call(source, address, method, args)
+        return await self._call(source, address, method, args)
+
+    async def _call(self, source: str, address: str, method: str, args: tuple) -> Any:
         sim, faults = self.sim, self.faults
         self.messages += 1
         data = codec.encode(args)
+        timeout = trio.current_effective_deadline() - trio.current_time()  # inf: no deadline
+        if timeout <= 0:
+            await trio.lowlevel.checkpoint()  # its time is up: send nothing
         entry = self._handlers.get(address)
         if entry is None:
             await trio.sleep(self._delay())
@@ -140,7 +166,9 @@ class SimNetwork:
             self.duplicated += 1
             sim.trace(f"net: duplicate {source}->{address} {method}")
         for copy in range(copies):
-            node.spawn(self._handle, call, source, host, address, handler, method, data, self._delay(), copy == 0)
+            node.spawn(
+                self._handle, call, source, host, address, handler, method, data, self._delay(), timeout, copy == 0
+            )
         await call.done.wait()
         if call.error is not None:
             raise call.error
@@ -148,7 +176,7 @@ class SimNetwork:
 
     async def _handle(
         self, call: _Call, source: str, host: str, address: str, handler: Any,
-        method: str, data: bytes, delay: float, primary: bool,
+        method: str, data: bytes, delay: float, timeout: float, primary: bool,
     ) -> None:  # fmt: skip
         faults, sim = self.faults, self.sim
         answered = False
@@ -160,11 +188,27 @@ class SimNetwork:
                     answered = True
                     sim.spawn(self._fail_later, call, Unreachable(f"{address}: request lost"))
                 return
-            fn = getattr(handler, "rpc_" + method)
-            try:
-                result, error = codec.encode(await fn(*codec.decode(data))), None
-            except Exception as exc:  # noqa: BLE001 - crosses the wire like any error
-                result, error = None, decode_error(*encode_error(exc))
+            running = self._running.get(address)
+            if running is None or self._handlers.get(address, (None, None))[1] is not handler:
+                return  # unserved while the request travelled: as a crash (the finally answers)
+            fn = getattr(handler, "rpc_" + method, None)
+            deadline = trio.current_time() + timeout
+            result, error = None, None
+            with trio.CancelScope(deadline=deadline) as scope:
+                running[scope] = None
+                try:
+                    if fn is None:
+                        error = RemoteError(f"{address}: no method {method!r}")
+                    else:
+                        result = codec.encode(await fn(*codec.decode(data)))
+                except Exception as exc:  # noqa: BLE001 - crosses the wire like any error
+                    error = decode_error(*encode_error(exc))
+                finally:
+                    running.pop(scope, None)
+            if scope.cancelled_caught:
+                if trio.current_time() >= deadline:
+                    answered = True  # cancelled by its deadline: the caller has stopped waiting
+                return  # else unserved mid-call: the finally answers ReplyLost
             if not primary:
                 return
             answered = True
@@ -177,7 +221,8 @@ class SimNetwork:
             call.finish(result, error)
         finally:
             if primary and not answered:
-                # The host crashed under the call: the caller's connection breaks.
+                # The host crashed under the call (or stopped serving the
+                # address): the caller's connection breaks.
                 sim.spawn(self._fail_later, call, ReplyLost(f"{address}: host crashed during {method}"))
 
     async def _fail_later(self, call: _Call, error: Exception) -> None:
@@ -195,8 +240,11 @@ class SimTransport:
     def serve(self, address: str, handler: Any) -> None:
         self.network.serve(self.host, address, handler)
 
+    def unserve(self, address: str) -> None:
+        self.network.unserve(address)
+
     def connect(self, address: str) -> Peer:
         return Peer(self, address)  # type: ignore[arg-type]
 
-    async def call(self, address: str, method: str, args: tuple) -> Any:
-        return await self.network.call(self.host, address, method, args)
+    async def call(self, address: str, method: str, args: tuple, deadline: float = math.inf) -> Any:
+        return await self.network.call(self.host, address, method, args, deadline)
