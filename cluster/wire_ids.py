@@ -38,6 +38,7 @@ STORAGE_WATERMARK_REPLY = 113
 STORAGE_CATALOG_CHANGED = 200
 STORAGE_UNAVAILABLE = 201
 STORAGE_WRONG_SHARD = 202
+STORAGE_CATCHING_UP = 203
 
 # -- journal messages (journal/interface.py) --------------------------------------
 JOURNAL_APPEND = 300

@@ -50,6 +50,7 @@ from cluster.timeslice import checkpoint_if_due
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport, Peer, RemoteError, Unreachable
 from storage.interface import (
+    CatchingUp,
     Get,
     GetLatest,
     NodeStatus,
@@ -69,6 +70,9 @@ STRONG_READ_FAILOVER_S = 0.25
 SUSPECT_FOR_S = 5.0
 
 # What a failed replica may answer, after which another may be asked.
+# How long eventual reads wait for replicas that are all catching up, and how often they ask.
+CATCH_UP_WAIT_S = 10.0
+CATCH_UP_POLL_S = 0.02
 _REPLICA_FAILURES = (StorageUnavailable, Unreachable, RemoteError, WrongShard)
 
 
@@ -163,14 +167,22 @@ class StorageClient:
         raise AssertionError("unreachable: the last host's answer is returned or raised")
 
     async def _eventual(self, order: Sequence[int], method: str, request: Any) -> Any:
-        last = len(order) - 1
-        for attempt, node in enumerate(order):
-            try:
-                return await self._nodes[node].call(method, request)
-            except _REPLICA_FAILURES as exc:
-                if attempt == last:
-                    raise _unavailable(exc) from None
-        raise AssertionError("unreachable: a shard has at least one host")
+        # Replicas that are all still catching up (a cluster just started, or every
+        # replica of a shard restarted) are asked again shortly, within a bound.
+        deadline = self._monotonic() + CATCH_UP_WAIT_S
+        while True:
+            catching_up = 0
+            for node in order:
+                try:
+                    return await self._nodes[node].call(method, request)
+                except CatchingUp as exc:
+                    catching_up += 1
+                    last_error: Exception = exc
+                except _REPLICA_FAILURES as exc:
+                    last_error = exc
+            if catching_up < len(order) or self._monotonic() > deadline:
+                raise _unavailable(last_error) from None
+            await trio.sleep(CATCH_UP_POLL_S)
 
     def _tau(self, tau: int | None, policy: ReadPolicy) -> int:
         if tau is None:

@@ -160,6 +160,12 @@ class StorageUnavailable(Exception):
     replica could (raised by the client after trying every host)."""
 
 
+@wire_error(wire_ids.STORAGE_CATCHING_UP)
+class CatchingUp(StorageUnavailable):
+    """A (re)started replica has not yet read the journal's backlog, so its
+    latest state may be far behind: it refuses eventual reads until then."""
+
+
 @wire_error(wire_ids.STORAGE_WRONG_SHARD)
 class WrongShard(Exception):
     """The key range is not hosted here (a stale shard map)."""

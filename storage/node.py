@@ -59,6 +59,7 @@ from journal.errors import JournalUnavailable, PositionCompacted
 from journal.interface import CommitRecord
 from storage.interface import (
     CatalogChanged,
+    CatchingUp,
     Get,
     GetLatest,
     NodeStatus,
@@ -242,7 +243,7 @@ class StorageNode:
 
     def _check_caught_up(self) -> None:
         if not self.caught_up:
-            raise StorageUnavailable(f"storage node {self.node_id} is catching up with the journals")
+            raise CatchingUp(f"storage node {self.node_id} is catching up with the journals")
 
     async def rpc_scan(self, request: Scan) -> ScanPage:
         """A page of live pairs; with `newer`, also the returned keys that have a version after τ."""

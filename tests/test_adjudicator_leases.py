@@ -25,7 +25,7 @@ from cluster.clock import Clock
 from cluster.disk import MemoryDisk, OsDisk
 from cluster.embedded import ClusterConfig, EmbeddedCluster
 from cluster.topology import Topology
-from cluster.transport import InProcessTransport, ReplyLost
+from cluster.transport import InProcessTransport
 from storage import keys
 
 SECOND_NS = 1_000_000_000
@@ -112,14 +112,18 @@ async def test_a_coordinator_killed_between_prepare_and_decide_leaves_the_keys_h
     with pytest.raises(CommitConflict, match="pending"):
         await client.commit(cluster.clock.latest(), payload((theirs, ("early",))), [theirs])
 
-    # The coordinator dies; the journal comes back and its append is chosen,
-    # but no decide ever reaches the participant (nor an answer the client).
-    kill_adjudicator(cluster, coordinator)
+    # The journal comes back and the append is chosen, but the decide cannot reach
+    # the participant (cut off meanwhile); then the coordinator dies, and with it
+    # its memory of the decision it still owed.
+    address = cluster.topology.adjudicator_address(participant.index)
+    cluster.transport.unserve(address)
     restore_journal(cluster)
     with trio.fail_after(20):
         while not results:
             await trio.sleep(0.01)
-    assert isinstance(results[0], ReplyLost), results
+    assert isinstance(results[0], int), results
+    kill_adjudicator(cluster, coordinator)
+    cluster.transport.serve(address, participant)
 
     # After its lease the participant asks the dead coordinator, hears nothing,
     # and records the keys as committed at tau_max.
