@@ -80,7 +80,6 @@ import logging
 
 import trio
 
-from adjudicator.lease_record import LeaseClaim, LeaseState, encode_lease_payload
 from adjudicator.recovery import recovered_floor
 from adjudicator.role import Adjudicator
 from adjudicator.routing import OwnerMap, RangeLease, owned_address, read_leases
@@ -90,6 +89,7 @@ from cluster.transport import RemoteError, Unreachable
 from journal.client import JournalClient
 from storage.client import StorageClient
 from storage.interface import StorageUnavailable
+from storage.lease_record import LeaseClaim, LeaseState, encode_lease_payload
 
 log = logging.getLogger(__name__)
 

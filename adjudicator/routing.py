@@ -35,12 +35,12 @@ from weakref import WeakKeyDictionary
 import trio
 
 from adjudicator.interface import NotOwner
-from adjudicator.lease_record import LeaseState, lease_key
 from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import Peer, RemoteError, Unreachable
 from storage.client import StorageClient
 from storage.interface import StorageUnavailable
+from storage.lease_record import LeaseState, lease_key
 
 log = logging.getLogger(__name__)
 

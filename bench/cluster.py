@@ -29,10 +29,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from assembly.config import ClusterSpec
 from bench.pgbench import DSQL_INIT_OPTIONS, benchmark, initialize
 from bench.servers import DsqlServer, _Endpoint
 from bench.workloads import run_workload
-from cluster.config import ClusterSpec
 
 WORKLOADS = ("cluster",)
 SCALE = 8
@@ -49,7 +49,7 @@ class LocalClusterServer(_Endpoint):
         self.port = 0
 
     def _cli(self, *args: str, timeout: float = UP_TIMEOUT_S) -> None:
-        done = subprocess.run([sys.executable, "-m", "cluster.cli", "cluster", *args, "--dir", str(self.directory)],
+        done = subprocess.run([sys.executable, "-m", "assembly.cli", "cluster", *args, "--dir", str(self.directory)],
                               capture_output=True, text=True, timeout=timeout)  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"dsql cluster {args[0]} failed: {done.stdout}{done.stderr}")

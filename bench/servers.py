@@ -322,14 +322,14 @@ class PostgresServer(_Endpoint):
 
 
 def dsql_command() -> list[str]:
-    """How to run the dsql CLI: ``python -m cluster.cli`` if importable, else the venv's ``dsql`` script."""
-    if importlib.util.find_spec("cluster.cli") is not None:
-        return [sys.executable, "-m", "cluster.cli"]
+    """How to run the dsql CLI: ``python -m assembly.cli`` if importable, else the venv's ``dsql`` script."""
+    if importlib.util.find_spec("assembly.cli") is not None:
+        return [sys.executable, "-m", "assembly.cli"]
     script = REPO_ROOT / ".venv" / "bin" / "dsql"
     if script.exists():
         return [str(script)]
     # Neither exists yet: run the module anyway so the failure shows Python's own message.
-    return [sys.executable, "-m", "cluster.cli"]
+    return [sys.executable, "-m", "assembly.cli"]
 
 
 class DsqlServer(_Endpoint):

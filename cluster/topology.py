@@ -15,7 +15,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from storage import keys
+from cluster import keyspace as keys
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def spread_replicas(shards: int, nodes: int, replicas: int) -> tuple[tuple[int, 
 def default_splits(sql_parts: int, dynamodb_parts: int | None = None) -> tuple[bytes, ...]:
     """Split points: system keys, `sql_parts` ranges of SQL tables, `dynamodb_parts` of DynamoDB.
 
-    Tables' keys begin with 0x02 and a bit-reversed oid (`keys.table_key_id_for`),
+    Tables' keys begin with 0x02 and a bit-reversed oid (`storage.keys.table_key_id_for`),
     so even splits of that 32-bit space spread consecutive tables over the ranges.
     DynamoDB items' keys begin with 0x03 and a hash of the partition key, so even
     splits of the hash spread every table's items over its ranges (hash

@@ -25,7 +25,7 @@ The encoding is a msgpack map, `{"w": writes, "cv": catalog_version}` plus
 `"rd": dropped_ranges` when there are any, because records of that shape are
 already in journals on disk: a data directory written before this module
 replays unchanged. A record may instead carry `"lz"`, an adjudicator range's
-lease claim or renewal (adjudicator/lease_record.py), which storage applies
+lease claim or renewal (storage/lease_record.py), which storage applies
 as a compare-and-set on the range's lease key.
 """
 
@@ -111,7 +111,7 @@ class CommitRecord(msgspec.Struct, frozen=True):
     writes: list[tuple[bytes, Any]] | tuple[tuple[bytes, Any], ...]
     catalog_version: int | None = None
     dropped_ranges: list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...] = ()
-    # An adjudicator range's lease record (adjudicator.lease_record.LeaseClaim's
+    # An adjudicator range's lease record (storage.lease_record.LeaseClaim's
     # fields) instead of a transaction; None for every commit.
     lease: list[int] | tuple[int, ...] | None = None
 

@@ -23,9 +23,7 @@ import struct
 import uuid
 from decimal import Decimal
 
-NS_SYSTEM = b"\x01"
-NS_SQL = b"\x02"
-NS_DYNAMODB = b"\x03"
+from cluster.keyspace import NS_DYNAMODB, NS_SQL, NS_SYSTEM  # noqa: F401 - parts name them storage.keys.NS_*
 
 PRIMARY_INDEX_ID = 1
 # Index id 0 of a table holds one key: its schema stamp, rewritten by every DDL

@@ -47,7 +47,6 @@ from collections.abc import Callable
 
 import trio
 
-from adjudicator.lease_record import LeaseClaim, LeaseState, lease_key, next_lease_state
 from cluster import codec, metrics
 from cluster.clock import Clock
 from cluster.disk import Disk
@@ -72,6 +71,7 @@ from storage.interface import (
     WatermarkReply,
     WrongShard,
 )
+from storage.lease_record import LeaseClaim, LeaseState, lease_key, next_lease_state
 from storage.mvcc import VersionStore, keep_where_true, project
 
 log = logging.getLogger(__name__)
@@ -430,7 +430,7 @@ class StorageNode:
 
     def _apply_lease(self, tau: int, claim: LeaseClaim) -> None:
         """An adjudicator range's lease, as a compare-and-set on its system key
-        (adjudicator/lease_record.py): every replica applies the same log in the
+        (storage/lease_record.py): every replica applies the same log in the
         same order, so all agree on who won."""
         key = lease_key(claim.index)
         store = self.shards[self.topology.shard_ranges.owner(key)]

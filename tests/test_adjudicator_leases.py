@@ -21,9 +21,9 @@ from adjudicator.interface import AdjudicatorStarting, CommitConflict, OutcomeSt
 from adjudicator.leases import Leases, Outcomes
 from adjudicator.recovery import TAU_MAX_SLACK_NS, incarnation_file, next_incarnation
 from adjudicator.role import Adjudicator, encode_commit_payload
+from assembly.embedded import ClusterConfig, EmbeddedCluster
 from cluster.clock import Clock
 from cluster.disk import MemoryDisk, OsDisk
-from cluster.embedded import ClusterConfig, EmbeddedCluster
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport
 from storage import keys

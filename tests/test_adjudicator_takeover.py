@@ -27,17 +27,17 @@ import trio
 
 from adjudicator.client import AdjudicatorClient
 from adjudicator.interface import CommitConflict, CommitTimeout, LeaseExpiring, NotOwner
-from adjudicator.lease_record import LeaseClaim, LeaseState, encode_lease_payload, next_lease_state
 from adjudicator.ownership import AdjudicatorProcess
 from adjudicator.role import encode_commit_payload
 from adjudicator.routing import OwnerMap, address_book, install, owned_address, read_leases
+from assembly.embedded import ClusterConfig, EmbeddedCluster
 from bench.servers import free_port
 from cluster.clock import Clock
-from cluster.embedded import ClusterConfig, EmbeddedCluster
 from cluster.tcp import TcpTransport
 from cluster.transport import InProcessTransport, Peer, Unreachable
 from journal.client import JournalClient
 from storage import keys
+from storage.lease_record import LeaseClaim, LeaseState, encode_lease_payload, next_lease_state
 
 REPO = Path(__file__).resolve().parents[1]
 LEASE_S = 2.0

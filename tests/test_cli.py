@@ -16,14 +16,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from cluster import cli
+from assembly import cli
 from cluster.dirlock import lock_directory
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def dsql(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cluster.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "assembly.cli", *args], capture_output=True, text=True,
                           timeout=timeout_s, cwd=REPO)
 
 
@@ -50,7 +50,7 @@ def test_dash_c_sets_server_wide_defaults_of_dsql_limits(start_dsql, table_name:
     (["-c", "noequals"], "expected NAME=VALUE"),
 ])
 def test_bad_settings_stop_serve_with_a_message(args: list[str], message: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "cluster.cli", "serve", "--memory", "--port", "0",
+    done = subprocess.run([sys.executable, "-m", "assembly.cli", "serve", "--memory", "--port", "0",
                            "--dynamodb-port", "0", *args], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert done.returncode == 2 and message in done.stderr, done.stderr
 
@@ -76,7 +76,7 @@ def test_two_journals_carry_commits_and_keep_them_across_a_restart(start_dsql, t
             assert conn.execute(f"select count(*), min(id), max(id) from {table}").fetchone() == (10, 0, 9)
     server.stop()
     # Dropping a journal under existing data would strand its commits: refused.
-    done = subprocess.run([sys.executable, "-m", "cluster.cli", "serve", "--data-dir", str(data), "--port", "0",
+    done = subprocess.run([sys.executable, "-m", "assembly.cli", "serve", "--data-dir", str(data), "--port", "0",
                            "--dynamodb-port", "0"], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert done.returncode == 2 and "--journals 2" in done.stderr, done.stderr
 
@@ -86,7 +86,7 @@ def test_two_journals_carry_commits_and_keep_them_across_a_restart(start_dsql, t
     (["--journals", "0"], "at least 1"),
 ])
 def test_bad_journal_layouts_stop_serve_with_a_message(args: list[str], message: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "cluster.cli", "serve", "--memory", "--port", "0",
+    done = subprocess.run([sys.executable, "-m", "assembly.cli", "serve", "--memory", "--port", "0",
                            "--dynamodb-port", "0", *args], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert done.returncode == 2 and message in done.stderr, done.stderr
 

@@ -29,14 +29,14 @@ from support.bank import create_accounts, explain_final_state, read_balances, ru
 from support.list_append import create_table as la_create_table
 from support.list_append import run_workload as la_run_workload
 
+from assembly.config import ClusterSpec
+from assembly.runfiles import pid_of
 from checker import list_append
-from cluster.config import ClusterSpec
-from cluster.runfiles import pid_of
 from qp.server import PID_QP_SHIFT
 
 pytestmark = pytest.mark.slow
 
-DSQL = [sys.executable, "-m", "cluster.cli"]
+DSQL = [sys.executable, "-m", "assembly.cli"]
 
 
 def pid_owner(pid: int) -> int:

@@ -21,10 +21,10 @@ from support import report
 from support.list_append import create_table, run_workload
 from test_cluster import LocalCluster
 
+from assembly import hosts as host_network
+from assembly.config import ClusterSpec
 from checker import list_append
 from checker.history import OpType
-from cluster import hosts as host_network
-from cluster.config import ClusterSpec
 
 pytestmark = pytest.mark.slow
 

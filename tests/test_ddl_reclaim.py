@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import trio
 
-from cluster.embedded import ClusterConfig, EmbeddedCluster
+from assembly.embedded import ClusterConfig, EmbeddedCluster
 from qp.server import QueryProcessor
 from storage import keys
 from storage import node as storage_node

@@ -13,7 +13,7 @@ import time
 import pytest
 import trio
 
-from cluster.embedded import ClusterConfig, EmbeddedCluster
+from assembly.embedded import ClusterConfig, EmbeddedCluster
 from kv.dynamodb import DynamoDBService, DynamoError, catalog, keycodec
 from kv.dynamodb import values as av
 

@@ -1,4 +1,4 @@
-"""cluster/hosts.py: hosts as network namespaces, and partitions, loss and delay between them.
+"""assembly/hosts.py: hosts as network namespaces, and partitions, loss and delay between them.
 
 Real namespaces, a real bridge and real packets: a TCP echo server runs inside a host and
 clients connect from other hosts and from the root namespace (this process's). A cut is
@@ -18,7 +18,7 @@ import threading
 
 import pytest
 
-from cluster import hosts
+from assembly import hosts
 
 ECHO_SERVER = textwrap.dedent("""
     import socket, sys, threading
@@ -210,7 +210,7 @@ def test_unlisted_hosts_form_a_group_and_isolate_adds_cuts(make_network, servers
 def test_faults_made_by_another_process_are_seen_and_healed(make_network, servers):
     network = make_network(3)
     servers(network.command(0, []), network.address(0))
-    program = ("import sys; from cluster.hosts import HostNetwork; "
+    program = ("import sys; from assembly.hosts import HostNetwork; "
                "getattr(HostNetwork.load(sys.argv[1]), sys.argv[2])(*map(eval, sys.argv[3:]))")
     subprocess.run([sys.executable, "-c", program, network.state_dir, "partition", "[[0], [1, 2]]"], check=True)
     assert [row.cut_from for row in network.describe()] == [(1, 2), (0,), (0,)]
@@ -334,7 +334,7 @@ def test_cleanup_stale_removes_networks_of_dead_runs_only(make_network, tmp_path
     live = make_network(1)
     prefix = f"t{os.getpid()}"
     dead_name = f"{prefix}dead"
-    program = ("import os, sys; from cluster.hosts import HostNetwork; "
+    program = ("import os, sys; from assembly.hosts import HostNetwork; "
                "HostNetwork.create(sys.argv[1], 2, sys.argv[2]); os._exit(0)")  # killed before destroy
     subprocess.run([sys.executable, "-c", program, dead_name, str(tmp_path / "dead")], check=True)
     dead = hosts.HostNetwork.load(str(tmp_path / "dead"))

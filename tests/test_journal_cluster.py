@@ -14,8 +14,8 @@ import trio
 from adjudicator.client import AdjudicatorClient
 from adjudicator.interface import CommitConflict
 from adjudicator.role import Adjudicator, encode_commit_payload
+from assembly.embedded import ClusterConfig, EmbeddedCluster
 from cluster.clock import Clock
-from cluster.embedded import ClusterConfig, EmbeddedCluster
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport
 from journal.errors import AppendUncertain, JournalUnavailable

@@ -14,7 +14,7 @@ import trio
 from adjudicator.client import AdjudicatorClient
 from adjudicator.interface import CommitConflict
 from adjudicator.role import encode_commit_payload
-from cluster.embedded import ClusterConfig, EmbeddedCluster
+from assembly.embedded import ClusterConfig, EmbeddedCluster
 from storage import keys
 
 

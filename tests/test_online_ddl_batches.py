@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from cluster.embedded import ClusterConfig, EmbeddedCluster
+from assembly.embedded import ClusterConfig, EmbeddedCluster
 from qp import session as qp_session
 from qp.errors import SqlError
 from qp.server import QueryProcessor

@@ -396,7 +396,7 @@ def test_serve_refuses_impossible_security_settings(tmp_path: Path) -> None:
         (["--tls-cert", str(tmp_path / "a"), "--tls-key", str(tmp_path / "b")], "cannot load TLS certificate"),
         (["--password-file", str(tmp_path / "absent")], "cannot read --password-file"),
     ]:
-        done = subprocess.run([sys.executable, "-m", "cluster.cli", "serve", "--memory", "--port", "0",
+        done = subprocess.run([sys.executable, "-m", "assembly.cli", "serve", "--memory", "--port", "0",
                                "--dynamodb-port", "0", *args], capture_output=True, text=True, timeout=60,
                               cwd=Path(__file__).resolve().parent.parent)
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)

@@ -1,6 +1,6 @@
 """The whole cluster under the deterministic simulator: seeded runs of every role under faults.
 
-Each run (`cluster/sim/cluster.py`) puts three journal replicas, two
+Each run (`assembly/sim/cluster.py`) puts three journal replicas, two
 adjudicators, storage nodes and QPs each on its own simulated host, runs a
 bank and a list-append workload in SQL through real QP sessions, crashes and
 restarts roles, partitions the network, loses, duplicates and reorders
@@ -10,7 +10,7 @@ totals, acknowledged commits, list-append reads and progress.
 The quick set runs `QUICK_SEEDS` seeds; the slow set `DSQL_SIM_CLUSTER_SEEDS`
 (default 200) from `DSQL_SIM_CLUSTER_FIRST_SEED`. A failure prints its seed,
 its violations and its trace; replay it with
-`python -m cluster.sim.cluster --seed N`.
+`python -m assembly.sim.cluster --seed N`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sys
 
 import pytest
 
-from cluster.sim.cluster import WIDE_CLOCK_ERROR_NS, Bug, options_for, run_seed
+from assembly.sim.cluster import WIDE_CLOCK_ERROR_NS, Bug, options_for, run_seed
 
 QUICK_SEEDS = 20
 SEEDS = int(os.environ.get("DSQL_SIM_CLUSTER_SEEDS", "200"))
@@ -103,7 +103,7 @@ def test_a_seed_replays_exactly(seed: int) -> None:
 
 def test_a_seed_replays_in_another_process() -> None:
     """Same seed, fresh interpreter, another hash seed: the same run."""
-    code = "from cluster.sim.cluster import run_seed; print(run_seed(8).stats)"
+    code = "from assembly.sim.cluster import run_seed; print(run_seed(8).stats)"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == str(run_seed(8).stats)
@@ -111,9 +111,9 @@ def test_a_seed_replays_in_another_process() -> None:
 
 def test_replay_command_reports_the_failure() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "cluster.sim.cluster", "--seed", "0", "--bug", "skip_apply"],
+        [sys.executable, "-m", "assembly.sim.cluster", "--seed", "0", "--bug", "skip_apply"],
         capture_output=True, text=True,
     )  # fmt: skip
     assert out.returncode == 1, out.stdout[-2000:] + out.stderr[-2000:]
-    assert "FAILED" in out.stdout and "replay: python -m cluster.sim.cluster --seed 0 --bug skip_apply" in out.stdout
+    assert "FAILED" in out.stdout and "replay: python -m assembly.sim.cluster --seed 0 --bug skip_apply" in out.stdout
     assert "trace (tail):" in out.stdout

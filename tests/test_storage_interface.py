@@ -22,8 +22,8 @@ import msgspec
 import pytest
 import trio
 
+from assembly.embedded import ClusterConfig, EmbeddedCluster
 from cluster import codec, transport, wire_ids
-from cluster.embedded import ClusterConfig, EmbeddedCluster
 from cluster.tcp import TcpTransport
 from cluster.transport import RemoteError, decode_error, encode_error, wire_error
 from journal import interface as journal_interface

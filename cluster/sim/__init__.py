@@ -6,8 +6,8 @@
 The pieces (`Simulation`, `SimNode`, `NodeEnv`, `SimNetwork`, `SimDisk`) are
 general: any part that takes its transport, disk, clock and time source as
 arguments runs here unchanged. `journal.sim` runs the journal alone on it;
-`cluster.sim.cluster` runs every role of a cluster, each on its own host,
-with SQL workloads through real QP sessions (`python -m cluster.sim.cluster`).
+`assembly.sim.cluster` runs every role of a cluster, each on its own host,
+with SQL workloads through real QP sessions (`python -m assembly.sim.cluster`).
 """
 
 from cluster.sim.disk import DiskFaults, SimDisk

@@ -1,6 +1,6 @@
 """A local cluster: start, supervise, inspect and break every role's process.
 
-`dsql cluster up --dir D` writes `D/cluster.toml` (`cluster.config`) and runs
+`dsql cluster up --dir D` writes `D/cluster.toml` (`assembly.config`) and runs
 a supervisor that starts one `dsql node` process per role, logs in
 `D/logs/ROLE.log`, and restarts a process that dies on its own. Everything
 the other commands need is in files under `D/run/`, so `dsql cluster kill`
@@ -20,7 +20,7 @@ SIGSTOP/SIGCONT. `down` asks the supervisor to stop everything (SIGTERM, then
 SIGKILL after a grace period) and waits for it.
 
 With `--hosts N` the roles are spread over N network namespaces joined by a
-bridge (`cluster.hosts`), each with its own address, so `partition`, `heal`
+bridge (`assembly.hosts`), each with its own address, so `partition`, `heal`
 and `delay` cut and slow real links. Without hosts those are refused.
 """
 
@@ -39,10 +39,10 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from cluster import hosts as host_network
-from cluster import probe
-from cluster.config import ClusterSpec, ConfigInvalid, HostSpec, RoleSpec, plan
-from cluster.runfiles import (
+from assembly import hosts as host_network
+from assembly import probe
+from assembly.config import ClusterSpec, ConfigInvalid, HostSpec, RoleSpec, plan
+from assembly.runfiles import (
     alive,
     is_ready,
     pid_of,
@@ -132,7 +132,7 @@ def make_spec(directory: str, shape: Shape) -> ClusterSpec:
 
 
 def node_command(spec: ClusterSpec, role: RoleSpec) -> list[str]:
-    argv = [sys.executable, "-m", "cluster.cli", "node", "--config", os.path.join(spec.dir, "cluster.toml"),
+    argv = [sys.executable, "-m", "assembly.cli", "node", "--config", os.path.join(spec.dir, "cluster.toml"),
             "--role", role.kind, "--id", str(role.id)]  # fmt: skip
     namespace = spec.host_of(role).namespace
     return ["ip", "netns", "exec", namespace, *argv] if namespace else argv
@@ -266,7 +266,7 @@ def up(directory: str, shape: Shape, *, detach: bool) -> int:
     os.makedirs(os.path.join(spec.dir, "logs"), exist_ok=True)
     with open(os.path.join(spec.dir, "logs", "supervisor.log"), "ab") as log:
         subprocess.Popen(
-            [sys.executable, "-m", "cluster.cli", "cluster", "supervise", "--dir", spec.dir],
+            [sys.executable, "-m", "assembly.cli", "cluster", "supervise", "--dir", spec.dir],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:

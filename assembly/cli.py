@@ -48,10 +48,11 @@ from pathlib import Path
 
 import trio
 
-from cluster import heap, launcher, metrics, node, probe, stallwatch
-from cluster.config import ROLE_KINDS, ClusterSpec, ConfigInvalid
+from assembly import launcher, node, probe
+from assembly.config import ROLE_KINDS, ClusterSpec, ConfigInvalid
+from assembly.embedded import ClusterConfig, EmbeddedCluster, LayoutMismatch
+from cluster import heap, metrics, stallwatch
 from cluster.dirlock import DirectoryInUse
-from cluster.embedded import ClusterConfig, EmbeddedCluster, LayoutMismatch
 from cluster.topology import RangeMap, Topology, default_splits
 
 log = logging.getLogger("dsql")

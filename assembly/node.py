@@ -1,6 +1,6 @@
 """One role of a cluster as its own process: `dsql node --config FILE --role KIND --id N`.
 
-The process reads the cluster's TOML (`cluster.config`), builds the same
+The process reads the cluster's TOML (`assembly.config`), builds the same
 objects the embedded server builds (a `JournalReplica`, a `StorageNode`, the
 `Adjudicator`s of its key ranges, or a `QueryProcessor` with its PostgreSQL
 and DynamoDB endpoints), and serves them on a TCP transport whose address book
@@ -31,11 +31,11 @@ import trio
 
 from adjudicator.ownership import AdjudicatorProcess
 from adjudicator.routing import OwnerMap, install
+from assembly.config import ClusterSpec, RoleSpec, adjudicator_process_address, qp_address
+from assembly.embedded import ClusterConfig, journal_replica_config
 from cluster import heap, metrics
 from cluster.clock import Clock
-from cluster.config import ClusterSpec, RoleSpec, adjudicator_process_address, qp_address
 from cluster.disk import OsDisk
-from cluster.embedded import ClusterConfig, journal_replica_config
 from cluster.tcp import TcpTransport
 from journal.replica import JournalReplica
 from kv.dynamodb import DynamoDBApp, DynamoDBService

@@ -1,8 +1,8 @@
 """The whole cluster in the simulator: every role on its own simulated host, under faults.
 
-    python -m cluster.sim.cluster --seed 1234          # replay one run, print its trace tail
-    python -m cluster.sim.cluster --seeds 200          # run seeds 0..199
-    python -m cluster.sim.cluster --seed 7 --bug skip_apply
+    python -m assembly.sim.cluster --seed 1234          # replay one run, print its trace tail
+    python -m assembly.sim.cluster --seeds 200          # run seeds 0..199
+    python -m assembly.sim.cluster --seed 7 --bug skip_apply
 
 One run (`run_seed(seed)`) builds a topology of real roles, each on its own
 `SimNode` (so a crash or a partition hits exactly one role): three journal
@@ -11,7 +11,7 @@ replicas (`JournalReplica` on a `SimDisk`), two adjudicators, storage nodes
 (`QueryProcessor`). The adjudicator ranges and the shards split the bank
 table between its accounts, so transfers are often cross-range commits.
 
-The clients (`cluster.sim.workload`) run a bank and a list-append workload
+The clients (`assembly.sim.workload`) run a bank and a list-append workload
 through sessions of the QPs; a client's transaction runs as a task of its QP
 host, so a QP crash breaks it as a lost connection would. For a fault phase
 a nemesis crashes and restarts roles (their disks keep only what was
@@ -59,13 +59,13 @@ import trio
 
 from adjudicator.conflicts import Conflict, ConflictKind, ConflictTable
 from adjudicator.role import Adjudicator
+from assembly.sim.workload import HostDown, HostRefused, WorkloadOptions, Workloads, check_bank, check_lists
 from checker import bank, list_append
 from checker.history import Op, OpType
 from cluster import sim as simulator
 from cluster import timeslice
 from cluster.clock import Clock
 from cluster.sim import DiskFaults, NetworkFaults, NodeEnv, SimNode, Simulation
-from cluster.sim.workload import HostDown, HostRefused, WorkloadOptions, Workloads, check_bank, check_lists
 from cluster.topology import RangeMap, Topology
 from journal.paxos import Bug as PaxosBug
 from journal.replica import JournalReplica
@@ -130,7 +130,7 @@ class Result:
         lines += [f"  violation: {v}" for v in self.violations[:20]]
         if not self.ok:
             bug = self.stats.get("bug", "none")
-            lines.append(f"  replay: python -m cluster.sim.cluster --seed {self.seed}"
+            lines.append(f"  replay: python -m assembly.sim.cluster --seed {self.seed}"
                          + (f" --bug {bug}" if bug != "none" else ""))  # fmt: skip
             lines.append("  trace (tail):")
             lines.append(self.trace)
@@ -574,7 +574,7 @@ def run_seed(seed: int, options: RunOptions | None = None) -> Result:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cluster.sim.cluster", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m assembly.sim.cluster", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, help="run (replay) this one seed and print its trace")
     parser.add_argument("--seeds", type=int, default=20, help="run seeds first..first+seeds-1")
     parser.add_argument("--first", type=int, default=0)

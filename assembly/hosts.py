@@ -27,7 +27,7 @@ Faults, applied inside each host's namespace so the root namespace is never affe
 - loss drops that share of the packets a host sends (nftables `numgen random`);
 - delay holds every packet a host sends for `ms` (± `jitter_ms`): with `tc qdisc netem`
   on `eth0` when the kernel has sch_netem, and otherwise (some VM kernels, this project's
-  CI among them, are built without it) with an NFQUEUE delayer (`cluster/netdelay.py`): a
+  CI among them, are built without it) with an NFQUEUE delayer (`assembly/netdelay.py`): a
   small process in the namespace that receives each outgoing packet over netlink and accepts
   it once its delay has passed. Either way no packet leaves before `ms`.
 """
@@ -49,7 +49,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 
-from cluster import netdelay
+from assembly import netdelay
 
 STATE_FILE_NAME = "hosts.json"
 _LOCK_FILE_NAME = "hosts.lock"

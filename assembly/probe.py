@@ -12,8 +12,8 @@ from typing import Any
 
 import trio
 
-from cluster import hosts, runfiles
-from cluster.config import ClusterSpec, RoleSpec
+from assembly import hosts, runfiles
+from assembly.config import ClusterSpec, RoleSpec
 from cluster.tcp import TcpTransport
 from qp.cluster_views import part_status
 

@@ -1,6 +1,6 @@
 """Delay packets without netem: hold each one queued by NFQUEUE, then accept it.
 
-`cluster/hosts.py` delays a host's outgoing packets with `tc qdisc netem`, but some kernels
+`assembly/hosts.py` delays a host's outgoing packets with `tc qdisc netem`, but some kernels
 (VM kernels, this project's CI among them) are built without sch_netem. There an iptables
 rule in the host's namespace (`-o eth0 -j NFQUEUE --queue-bypass`; nftables' own `queue`
 is often missing from the same kernels, iptables' NFQUEUE target rarely) sends each packet

@@ -1,15 +1,15 @@
 """The files under a cluster's `run/` directory: what each role should be and is.
 
 Written by `dsql cluster` commands, the supervisor and the nodes themselves
-(`cluster.launcher` explains who writes which); read by all of them and by
-`cluster.probe`. Writes are atomic (a temporary file renamed over the old).
+(`assembly.launcher` explains who writes which); read by all of them and by
+`assembly.probe`. Writes are atomic (a temporary file renamed over the old).
 """
 
 from __future__ import annotations
 
 import os
 
-from cluster.config import ClusterSpec, RoleSpec
+from assembly.config import ClusterSpec, RoleSpec
 
 
 def run_path(spec: ClusterSpec, name: str) -> str:
