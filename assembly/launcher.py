@@ -38,6 +38,9 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
 
 from assembly import hosts as host_network
 from assembly import probe
@@ -279,11 +282,22 @@ def up(directory: str, shape: Shape, *, detach: bool) -> int:
 
 
 def wait_ready(spec: ClusterSpec, roles: list[RoleSpec], timeout_s: float, *, not_pid: dict[str, int] | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
+    """Return once every role in `roles` serves; shows which it still waits for (on a terminal)."""
+    with Console(stderr=True).status("starting") as status:
+        _wait_ready(spec, roles, timeout_s, not_pid, status)
+
+
+def _wait_ready(spec: ClusterSpec, roles: list[RoleSpec], timeout_s: float, not_pid: dict[str, int] | None,
+                status: Any) -> None:  # fmt: skip
+    started = time.monotonic()
+    deadline = started + timeout_s
     while True:
         waiting = [r for r in roles if not is_ready(spec, r) or (not_pid and pid_of(spec, r) == not_pid.get(r.name))]
         if not waiting:
             return
+        names = ", ".join(r.name for r in waiting[:6]) + (" ..." if len(waiting) > 6 else "")
+        status.update(f"{len(roles) - len(waiting)} of {len(roles)} serving after "
+                      f"{time.monotonic() - started:.0f} s; waiting for {names}")  # fmt: skip
         if time.monotonic() > deadline:
             details = []
             for role in waiting:
