@@ -15,8 +15,11 @@ PostgreSQL. `serial` columns get an implicit sequence with CACHE 65536.
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from typing import Any
+
+import trio
 
 from qp.catalog import CatalogSnapshot, SequenceDef
 from qp.errors import SqlError
@@ -27,6 +30,7 @@ SERIAL_CACHE = DSQL_CACHE_MIN
 _BOUNDS = {21: (-(2**15), 2**15 - 1), 23: (-(2**31), 2**31 - 1), 20: (-(2**63), 2**63 - 1)}
 _TYPE_NAMES = {21: "smallint", 23: "integer", 20: "bigint"}
 ALLOCATION_RETRIES_MAX = 50
+ALLOCATION_BACKOFF_S = 0.001
 
 
 def _number(arg: dict | None) -> int | None:
@@ -173,7 +177,7 @@ def _past(sequence: SequenceDef, value: int, block_end: int) -> bool:
 
 async def _allocate(session, sequence: SequenceDef) -> tuple[int, int]:
     """Take the next block of the sequence in a transaction of its own."""
-    for _ in range(ALLOCATION_RETRIES_MAX):
+    for attempt in range(ALLOCATION_RETRIES_MAX):
         txn = session._new_txn()
         txn.begin_snapshot()
         (state,) = await txn.get([sequence.state_key], catalog_check=False)
@@ -187,12 +191,16 @@ async def _allocate(session, sequence: SequenceDef) -> tuple[int, int]:
             value = sequence.min_value if step > 0 else sequence.max_value
         end = value + step * (sequence.cache - 1)
         end = min(end, sequence.max_value) if step > 0 else max(end, sequence.min_value)
-        txn.put(sequence.state_key, end + step)
         try:
+            # put() already fails when the read saw a newer version (another session's block).
+            txn.put(sequence.state_key, end + step)
             await txn.commit()
         except SqlError as exc:
             if exc.sqlstate == "40001":
-                continue  # another session took a block first: read again
+                # Another session took a block first: read again, after a little jitter so
+                # that sessions which all start at once do not keep colliding.
+                await trio.sleep(random.uniform(0, ALLOCATION_BACKOFF_S * (attempt + 1)))
+                continue
             raise
         return value, end
     raise SqlError("40001", "change conflicts with another transaction (OC000)",
@@ -200,16 +208,17 @@ async def _allocate(session, sequence: SequenceDef) -> tuple[int, int]:
 
 
 async def _write_state(session, sequence: SequenceDef, next_value: int) -> None:
-    for _ in range(ALLOCATION_RETRIES_MAX):
+    for attempt in range(ALLOCATION_RETRIES_MAX):
         txn = session._new_txn()
         txn.begin_snapshot()
-        txn.put(sequence.state_key, next_value)
         try:
+            txn.put(sequence.state_key, next_value)
             await txn.commit()
             return
         except SqlError as exc:
             if exc.sqlstate != "40001":
                 raise
+            await trio.sleep(random.uniform(0, ALLOCATION_BACKOFF_S * (attempt + 1)))
     raise SqlError("40001", "change conflicts with another transaction (OC000)")
 
 
