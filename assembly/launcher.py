@@ -27,10 +27,7 @@ and `delay` cut and slow real links. Without hosts those are refused.
 from __future__ import annotations
 
 import contextlib
-import errno
-import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -451,24 +448,3 @@ def delay(directory: str, name: str, ms: float) -> int:
         network.delay(host, ms)
     print(f"dsql cluster: {spec.hosts[host].name} delayed by {ms:g} ms", flush=True)
     return 0
-
-
-def remove(directory: str) -> None:
-    """Delete a stopped cluster's directory (tests)."""
-    spec = ClusterSpec.load(directory)
-    if supervisor_pid(spec) is not None:
-        raise LauncherError("the cluster is running")
-    shutil.rmtree(spec.dir, ignore_errors=True)
-
-
-def port_in_use(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            return exc.errno == errno.EADDRINUSE
-    return False
-
-
-def status_json(spec: ClusterSpec) -> str:
-    return json.dumps(probe.status(spec), indent=2)

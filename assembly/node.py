@@ -100,10 +100,10 @@ class Node:
                 await nursery.start(self.transport.run)
                 await getattr(self, "_start_" + self.role.kind)(nursery)
                 self.endpoints["rpc"] = await nursery.start(
-                    self.transport.listen, _bind_host(self.host.address), self.role.port
+                    self.transport.listen, self.host.address, self.role.port
                 )
                 if self.role.metrics_port:
-                    self.endpoints["metrics"] = metrics.serve(_bind_host(self.host.address), self.role.metrics_port)
+                    self.endpoints["metrics"] = metrics.serve(self.host.address, self.role.metrics_port)
                 self._announce()
                 task_status.started()
                 with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -181,7 +181,7 @@ class Node:
             nursery.start_soon(_quietly, peer.call("cancel", process_id, secret_key))
 
         qp.forward_cancel = forward_cancel
-        client_host = _bind_host(self.host.address)
+        client_host = self.host.address
         sock = reuseport_socket(client_host, self.spec.port)
         listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
         self.endpoints["postgres"] = await nursery.start(partial(serve_listeners, qp, [listener]))
@@ -221,10 +221,6 @@ async def _quietly(call: Any) -> None:
         await call
     except Exception as exc:  # noqa: BLE001 - a cancel that cannot be forwarded is dropped, as PostgreSQL drops it
         log.info("forwarding a cancel failed: %s", exc)
-
-
-def _bind_host(address: str) -> str:
-    return address
 
 
 def run(config_path: str, kind: str, role_id: int) -> None:
