@@ -485,7 +485,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     if args.command == "cluster":
-        return _cluster_command(args)
+        try:
+            return _cluster_command(args)
+        except BrokenPipeError:  # `dsql cluster status | head`: the reader left; nothing is wrong
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     if args.command == "serve":
         try:
             trio.run(serve, args)

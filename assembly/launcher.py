@@ -254,6 +254,12 @@ def up(directory: str, shape: Shape, *, detach: bool) -> int:
         if supervisor_pid(spec) is not None:
             raise LauncherError(f"a cluster is already running in {directory} (dsql cluster down --dir {directory})")
         print(f"dsql cluster: starting the cluster described in {config_path} again (its shape flags are ignored)")
+        if any(h.namespace for h in spec.hosts):
+            # `down` removed its hosts: make them again (their addresses may change; every
+            # process reads them from cluster.toml, and the data lives in directories per role).
+            network = host_network.HostNetwork.create(spec.name, len(spec.hosts), spec.run_dir())
+            spec.hosts = [HostSpec(h.name, network.address(i), network.namespace(i)) for i, h in enumerate(spec.hosts)]
+            spec.save()
     else:
         spec = make_spec(directory, shape)
     for role in spec.roles:
