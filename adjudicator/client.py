@@ -34,6 +34,8 @@ from journal.client import APPEND_TIMEOUT_S
 COMMIT_TIMEOUT_S = APPEND_TIMEOUT_S + 8.0
 # Tries of a commit whose owner answered "not here / not now" (routed clients only).
 ROUTE_ATTEMPTS = 4
+# How often a routed commit waiting on its owner looks whether the range changed owner.
+OWNER_WATCH_S = 0.25
 # After LeaseExpiring: the owner's next renewal is normally this close.
 LEASE_RETRY_S = 0.05
 
@@ -105,13 +107,46 @@ class AdjudicatorClient:
     async def _commit_routed(self, routes: OwnerMap, index: int, args: tuple) -> int:
         for attempt in range(ROUTE_ATTEMPTS):
             try:
-                return await routes.peer(index).call("commit", *args)
+                return await self._call_owner(routes, index, args)
             except Exception as exc:
                 if not _nothing_done(exc) or attempt == ROUTE_ATTEMPTS - 1:
                     raise
                 if not await routes.reroute(index, exc):
                     await trio.sleep(LEASE_RETRY_S * (attempt + 1))
         raise AssertionError("unreachable")
+
+    async def _call_owner(self, routes: OwnerMap, index: int, args: tuple) -> int:
+        """The commit at the range's owner, given up once the range has a new owner.
+
+        An owner cut off by a partition answers nothing, and its lease runs out; once
+        another process has taken the range (a new epoch in the owner map), whatever
+        the old owner does with this commit gets a τ at or below its lease's end, so
+        the outcome is unknown but bounded: CommitTimeout now, rather than at the
+        commit deadline, and the next commit goes to the new owner."""
+        epoch = routes.states[index].epoch
+        box: dict[str, Any] = {}
+        done = trio.Event()
+
+        async def call() -> None:
+            try:
+                box["value"] = await routes.peer(index).call("commit", *args)
+            except Exception as exc:  # noqa: BLE001 - handed to the caller below
+                box["error"] = exc
+            done.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(call)
+            while not done.is_set():
+                with trio.move_on_after(OWNER_WATCH_S):
+                    await done.wait()
+                if not done.is_set() and routes.states[index].epoch != epoch:
+                    nursery.cancel_scope.cancel()
+                    break
+        if "error" in box:
+            raise box["error"]
+        if "value" in box:
+            return box["value"]
+        raise CommitTimeout(f"range {index} changed owner while the commit was in flight")
 
     async def status(self, index: int) -> dict:
         return await self.peer(index).call("status")
