@@ -123,10 +123,14 @@ async def transfer_worker(
     try:
         while not stop.is_set():
             source, target = rng.sample(range(ACCOUNTS), 2)
+            rollback_first = False  # after a conflict; done inside `try` so a lost connection is handled
             while not stop.is_set():  # one transfer, retried until it commits or is skipped
                 committing = False
                 transfer: Transfer | None = None
                 try:
+                    if rollback_first:
+                        rollback_first = False
+                        await _rollback_quietly(conn)
                     await conn.execute("BEGIN")
                     rows = await conn.fetch(
                         f"SELECT id, balance FROM {table} WHERE id = $1 OR id = $2", source, target
@@ -155,7 +159,7 @@ async def transfer_worker(
                     break
                 except asyncpg.exceptions.SerializationError:
                     run.conflicts += 1
-                    await _rollback_quietly(conn)
+                    rollback_first = True
                     await asyncio.sleep(rng.uniform(0, RETRY_BACKOFF_MAX_S))
                 except CONNECTION_ERRORS as exc:
                     run.connection_losses += 1

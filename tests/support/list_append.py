@@ -90,7 +90,10 @@ async def _worker(dsn: str, table: str, client: int, clients: int, seed: int, st
             except asyncpg.exceptions.SerializationError as exc:
                 handle.fail(exc.sqlstate)  # 40001: first committer won, this one did not commit
                 run.failed += 1
-                await _rollback(conn)
+                recovered = await _rollback_or_reconnect(conn, dsn, client, run, tolerate_faults)
+                if recovered is None:
+                    return
+                conn = recovered
             except CONNECTION_ERRORS as exc:
                 if committing:
                     handle.info(repr(exc))
@@ -117,22 +120,31 @@ async def _worker(dsn: str, table: str, client: int, clients: int, seed: int, st
                     run.errors.append(f"client {client}: {state} {exc}")
                     if not tolerate_faults:
                         return
-                try:
-                    await _rollback(conn)
-                except CONNECTION_ERRORS:
-                    conn.terminate()
-                    conn = await connect(dsn, tolerate_faults=True)
+                recovered = await _rollback_or_reconnect(conn, dsn, client, run, tolerate_faults)
+                if recovered is None:
+                    return
+                conn = recovered
                 await asyncio.sleep(0.01)
     finally:
         if not conn.is_closed():
             conn.terminate()
 
 
-async def _rollback(conn: asyncpg.Connection) -> None:
+async def _rollback_or_reconnect(conn: asyncpg.Connection, dsn: str, client: int, run: ListAppendRun,
+                                 tolerate_faults: bool) -> asyncpg.Connection | None:
+    """After an error: the same connection rolled back, a new one if it was lost (with
+    `tolerate_faults`), or None (the loss recorded) when the worker should stop."""
     try:
         await conn.execute("ROLLBACK")
+        return conn
+    except CONNECTION_ERRORS as exc:
+        conn.terminate()
+        if not tolerate_faults:
+            run.errors.append(f"client {client}: lost its connection rolling back: {exc!r}")
+            return None
+        return await connect(dsn, tolerate_faults=True)
     except asyncpg.PostgresError:
-        pass
+        return conn
 
 
 async def run_workload(dsn: str, table: str, *, clients: int, seconds: float, seed: int,
