@@ -175,6 +175,11 @@ class TcpTransport:
     def connect(self, address: str) -> Peer:
         return Peer(self, address)  # type: ignore[arg-type]
 
+    def learn_address(self, address: str, endpoint: tuple[str, int]) -> None:
+        """Add a part that joined after this process read its address book (a storage
+        node added to a running cluster; its endpoint comes with the shard placement)."""
+        self.addresses[address] = (str(endpoint[0]), int(endpoint[1]))
+
     async def call(self, address: str, method: str, args: tuple, deadline: float = math.inf) -> Any:
         self.calls += 1
         if self._local.serves(address):

@@ -222,6 +222,10 @@ class InProcessTransport:
     def connect(self, address: str) -> Peer:
         return Peer(self, address)
 
+    def learn_address(self, address: str, endpoint: tuple[str, int]) -> None:
+        """Where a part that joined later listens (a storage node added to a running
+        cluster): nothing to learn in one process, where parts serve by name."""
+
     async def call(self, address: str, method: str, args: tuple, deadline: float = _NO_DEADLINE) -> Any:
         self.calls += 1
         endpoint, fn = self._lookup(address, method)

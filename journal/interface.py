@@ -26,7 +26,8 @@ The encoding is a msgpack map, `{"w": writes, "cv": catalog_version}` plus
 already in journals on disk: a data directory written before this module
 replays unchanged. A record may instead carry `"lz"`, an adjudicator range's
 lease claim or renewal (storage/lease_record.py), which storage applies
-as a compare-and-set on the range's lease key.
+as a compare-and-set on the range's lease key, or `"pl"`, a new placement of
+shard replicas on storage nodes (storage/placement.py).
 """
 
 from __future__ import annotations
@@ -114,6 +115,10 @@ class CommitRecord(msgspec.Struct, frozen=True):
     # An adjudicator range's lease record (storage.lease_record.LeaseClaim's
     # fields) instead of a transaction; None for every commit.
     lease: list[int] | tuple[int, ...] | None = None
+    # A new shard placement (a storage.interface.Placement, encoded), which
+    # every storage node applies whether or not it holds the key it is
+    # written under; None for every other commit.
+    placement: bytes | None = None
 
     def encode(self) -> bytes:
         record: dict[str, Any] = {"w": self.writes, "cv": self.catalog_version}
@@ -121,9 +126,11 @@ class CommitRecord(msgspec.Struct, frozen=True):
             record["rd"] = list(self.dropped_ranges)
         if self.lease is not None:
             record["lz"] = list(self.lease)
+        if self.placement is not None:
+            record["pl"] = self.placement
         return codec.encode(record)
 
     @classmethod
     def decode(cls, payload: bytes) -> CommitRecord:
         record = codec.decode(payload)
-        return cls(record["w"], record.get("cv"), record.get("rd", ()), record.get("lz"))
+        return cls(record["w"], record.get("cv"), record.get("rd", ()), record.get("lz"), record.get("pl"))

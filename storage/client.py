@@ -2,8 +2,11 @@
 
 The QP, the DynamoDB front end and the tests all read through `StorageClient`.
 It knows the shard map and, per shard, the storage nodes hosting a replica of
-it (`hosts`; today every node hosts every shard, and the cluster's placement
-will feed `set_placement`). A batch of point reads is split by shard and sent
+it (`hosts`: the configuration's placement at first). Replicas move while the
+cluster runs (storage/placement.py); a node that no longer holds a shard
+answers `WrongShard`, and the client then asks the storage nodes for the
+newest placement (`refresh_placement`) and goes on with it, so it learns of
+every change the first time one costs it a read. A batch of point reads is split by shard and sent
 as one request per group of shards with the same hosts; a range scan walks
 the shards it overlaps in key order (reverse order for a descending scan),
 page by page. Requests and replies are the typed messages of
@@ -54,6 +57,8 @@ from storage.interface import (
     Get,
     GetLatest,
     NodeStatus,
+    Placement,
+    PlacementQuery,
     Scan,
     ScanPage,
     Status,
@@ -74,6 +79,13 @@ SUSPECT_FOR_S = 5.0
 CATCH_UP_WAIT_S = 10.0
 CATCH_UP_POLL_S = 0.02
 _REPLICA_FAILURES = (StorageUnavailable, Unreachable, RemoteError, WrongShard)
+# Asking a storage node for the placement: bounded, so a read that triggers a
+# refresh is never held long by a node that does not answer.
+PLACEMENT_QUERY_S = 0.5
+
+
+class _PlacementStale(Exception):
+    """Every host this client knows for a shard answered `WrongShard`."""
 
 
 class ReadPolicy(enum.Enum):
@@ -107,12 +119,14 @@ class StorageClient:
         self.clock = clock
         self.page_rows = page_rows
         self._monotonic = monotonic
-        self._nodes: list[Peer] = [
-            transport.connect(topology.storage_address(n)) for n in range(topology.storage_node_count)
-        ]
-        self._suspect_until = [0.0] * len(self._nodes)
+        self._transport = transport
+        self._nodes: dict[int, Peer] = {}
+        self._suspect_until: dict[int, float] = {}
         self._turn = itertools.count()
         self._hosts: list[tuple[int, ...]] = []
+        self.placement_version = 0
+        self._stale = False
+        self._refreshing = trio.Lock()
         if hosts is None:
             hosts = [topology.hosts_of_shard(s) for s in range(len(self.ranges))]
         self.set_placement(hosts)
@@ -122,9 +136,44 @@ class StorageClient:
         assert len(hosts) == len(self.ranges), "one host list per shard"
         placement = [tuple(h) for h in hosts]
         for shard, nodes in enumerate(placement):
-            if not nodes or not all(0 <= n < len(self._nodes) for n in nodes):
-                raise ValueError(f"shard {shard}: hosts {nodes} are not storage nodes of this topology")
+            if not nodes or not all(n >= 0 for n in nodes):
+                raise ValueError(f"shard {shard}: hosts {nodes} are not storage nodes")
         self._hosts = placement
+
+    def apply_placement(self, placement: Placement) -> bool:
+        """Take `placement` if it is newer than the one this client reads by."""
+        if placement.version <= self.placement_version:
+            return False
+        for node, host, port in placement.endpoints:
+            self._transport.learn_address(self.topology.storage_address(node), (host, port))
+        self.set_placement(placement.shard_hosts)
+        self.placement_version = placement.version
+        return True
+
+    async def refresh_placement(self) -> None:
+        """Ask the storage nodes this client knows for the newest placement."""
+        async with self._refreshing:
+            if not self._stale:
+                return  # another task refreshed meanwhile
+            known = sorted({n for hosts in self._hosts for n in hosts} | set(self._nodes))
+            newest: Placement | None = None
+            for node in known:
+                with trio.move_on_after(PLACEMENT_QUERY_S):
+                    try:
+                        placement = await self._node(node).call("placement", PlacementQuery())
+                    except _REPLICA_FAILURES:
+                        continue
+                    if newest is None or placement.version > newest.version:
+                        newest = placement
+            if newest is not None:
+                self.apply_placement(newest)
+            self._stale = False
+
+    def _node(self, node: int) -> Peer:
+        peer = self._nodes.get(node)
+        if peer is None:
+            peer = self._nodes[node] = self._transport.connect(self.topology.storage_address(node))
+        return peer
 
     def hosts(self, shard: int) -> tuple[int, ...]:
         return self._hosts[shard]
@@ -132,7 +181,7 @@ class StorageClient:
     def suspects(self) -> set[int]:
         """Storage nodes asked last for now (they missed a strong read's deadline or failed)."""
         now = self._monotonic()
-        return {n for n, until in enumerate(self._suspect_until) if until > now}
+        return {n for n, until in self._suspect_until.items() if until > now}
 
     # -- choosing replicas -------------------------------------------------------------
 
@@ -144,10 +193,14 @@ class StorageClient:
         first = next(self._turn) % count
         order = hosts[first:] + hosts[:first]
         suspect_until = self._suspect_until
-        now = self._monotonic()
-        if all(suspect_until[n] <= now for n in order):
+        if not suspect_until:
             return order
-        return [n for n in order if suspect_until[n] <= now] + [n for n in order if suspect_until[n] > now]
+        now = self._monotonic()
+        if all(suspect_until.get(n, 0.0) <= now for n in order):
+            return order
+        return [n for n in order if suspect_until.get(n, 0.0) <= now] + [
+            n for n in order if suspect_until.get(n, 0.0) > now
+        ]
 
     async def _strong(self, hosts: tuple[int, ...], method: str, request: Any) -> Any:
         order = self._order(hosts)
@@ -155,16 +208,35 @@ class StorageClient:
         for attempt, node in enumerate(order):
             if attempt == last:  # the last one is waited for as long as the node itself allows
                 try:
-                    return await self._nodes[node].call(method, request)
+                    return await self._node(node).call(method, request)
+                except WrongShard:
+                    self._stale = True
+                    raise _PlacementStale() from None
                 except _REPLICA_FAILURES as exc:
                     raise _unavailable(exc) from None
             try:
                 with trio.move_on_after(STRONG_READ_FAILOVER_S):
-                    return await self._nodes[node].call(method, request)
+                    return await self._node(node).call(method, request)
+            except WrongShard:
+                self._stale = True  # the replica moved away: learn where to, after this read
+                continue
             except _REPLICA_FAILURES:
                 pass
             self._suspect_until[node] = self._monotonic() + SUSPECT_FOR_S
         raise AssertionError("unreachable: the last host's answer is returned or raised")
+
+    async def _strong_shard(self, shard: int, method: str, request: Any) -> Any:
+        """`_strong` over the hosts of `shard`, asked again once with the newest
+        placement if every host it knew has given the shard away."""
+        try:
+            return await self._strong(self._hosts[shard], method, request)
+        except _PlacementStale:
+            pass
+        await self.refresh_placement()
+        try:
+            return await self._strong(self._hosts[shard], method, request)
+        except _PlacementStale:
+            raise StorageUnavailable(f"no storage node holds shard {shard} any more, as far as they say") from None
 
     async def _eventual(self, order: Sequence[int], method: str, request: Any) -> Any:
         # Replicas that are all still catching up (a cluster just started, or every
@@ -174,10 +246,13 @@ class StorageClient:
             catching_up = 0
             for node in order:
                 try:
-                    return await self._nodes[node].call(method, request)
+                    return await self._node(node).call(method, request)
                 except CatchingUp as exc:
                     catching_up += 1
                     last_error: Exception = exc
+                except WrongShard as exc:
+                    self._stale = True
+                    last_error = exc
                 except _REPLICA_FAILURES as exc:
                     last_error = exc
             if catching_up < len(order) or self._monotonic() > deadline:
@@ -214,10 +289,12 @@ class StorageClient:
             return await self._get_groups(keys, lambda group: GetLatest(group), eventual=True)
         tau = self._tau(tau, policy)
         want_newer = newer is not None
+        if self._stale:
+            await self.refresh_placement()
         if len(keys) == 1:  # the common case: no grouping
             key = keys[0]
-            reply: Values = await self._strong(
-                self._hosts[self.ranges.owner(key)], "get", Get((key,), tau, catalog_version, want_newer)
+            reply: Values = await self._strong_shard(
+                self.ranges.owner(key), "get", Get((key,), tau, catalog_version, want_newer)
             )
             if want_newer and reply.newer:
                 newer.extend(reply.newer)
@@ -233,6 +310,8 @@ class StorageClient:
         newer: list[bytes] | None = None,
     ) -> list[Any]:
         """One request per set of hosts (shards hosted alike share it)."""
+        if self._stale:
+            await self.refresh_placement()
         groups: dict[tuple[int, ...], list[int]] = {}
         owner = self.ranges.owner
         hosts_of = self._hosts
@@ -244,12 +323,33 @@ class StorageClient:
             if eventual:
                 reply = await self._eventual(self._order(hosts), "get_latest", message)
             else:
-                reply = await self._strong(hosts, "get", message)
+                try:
+                    reply = await self._strong(hosts, "get", message)
+                except _PlacementStale:
+                    # Placement moved under this group: read its keys one shard at a time.
+                    await self.refresh_placement()
+                    reply = await self._get_by_shard(message)
             if newer is not None:
                 newer.extend(reply.newer)
             for i, value in zip(indexes, reply.values, strict=True):
                 out[i] = value
         return out
+
+    async def _get_by_shard(self, message: Any) -> Values:
+        owner = self.ranges.owner
+        keys = message.keys
+        values: list[Any] = [None] * len(keys)
+        newer: list[bytes] = []
+        by_shard: dict[int, list[int]] = {}
+        for i, key in enumerate(keys):
+            by_shard.setdefault(owner(key), []).append(i)
+        for shard, indexes in by_shard.items():
+            part = Get(tuple(keys[i] for i in indexes), message.tau, message.catalog_version, message.newer)
+            reply = await self._strong_shard(shard, "get", part)
+            newer.extend(reply.newer)
+            for i, value in zip(indexes, reply.values, strict=True):
+                values[i] = value
+        return Values(values, newer)
 
     # -- range scans ----------------------------------------------------------------------
 
@@ -279,11 +379,13 @@ class StorageClient:
         rows_per_page = self.page_rows if page_rows is None else page_rows
         want_newer = newer is not None
         remaining = limit
+        if self._stale:
+            await self.refresh_placement()
         pieces = self.ranges.overlapping(start, end)
         if reverse:
             pieces.reverse()
         # An eventual scan keeps to one replica where the shards' hosts allow.
-        preference = self._order(tuple(range(len(self._nodes)))) if eventual else ()
+        preference = self._order(tuple(sorted({n for h in self._hosts for n in h}))) if eventual else ()
         for shard, lo, hi in pieces:
             hosts = self._hosts[shard]
             order = [n for n in preference if n in hosts] if eventual else ()
@@ -295,7 +397,7 @@ class StorageClient:
                 if eventual:
                     page: ScanPage = await self._eventual(order, "scan", request)
                 else:
-                    page = await self._strong(hosts, "scan", request)
+                    page = await self._strong_shard(shard, "scan", request)
                 if want_newer and page.newer:
                     newer.extend(page.newer)
                 await checkpoint_if_due()  # an in-process page is served in this task (cluster/timeslice.py)
@@ -318,7 +420,7 @@ class StorageClient:
 
     async def status(self, node: int) -> NodeStatus:
         """One storage node's counters (watermark, applied positions, sizes)."""
-        return await self._nodes[node].call("status", Status())
+        return await self._node(node).call("status", Status())
 
 
 def _unavailable(exc: Exception) -> StorageUnavailable:

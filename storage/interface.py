@@ -12,6 +12,15 @@ not on Python module paths.
                  an optional filter tree, projection, limit and direction      -> ScanPage
     Status       the node's counters                                           -> NodeStatus
     Watermark    the node's watermark                                          -> WatermarkReply
+    CopyShard    a page of one shard's versions as of τ, for a new replica      -> ShardPiece
+    NodeStateQuery  what a node joining the cluster starts from                -> NodeState
+    PlacementQuery  the shard placement this node has applied                  -> Placement
+
+The last three move replicas (storage/placement.py): a node given a shard
+copies it from a replica that has it (`CopyShard`, page by page, every
+version a snapshot may still read) while it applies the journal's newer
+records itself; a node added to a running cluster first takes a peer's
+journal positions, catalog versions and placement (`NodeStateQuery`).
 
 `newer` (in Get and Scan) asks the node for the keys it returns that have a
 version committed after τ: the QP dooms a transaction that writes one of them
@@ -105,7 +114,54 @@ class Watermark(msgspec.Struct, frozen=True):
     pass
 
 
+@message(wire_ids.STORAGE_COPY_SHARD)
+class CopyShard(msgspec.Struct, frozen=True):
+    """Up to `count` keys of shard `shard` after `after` (None: from the start),
+    each with every version at or below τ that the node still holds."""
+
+    shard: int
+    tau: int
+    after: bytes | None
+    count: int
+
+
+@message(wire_ids.STORAGE_NODE_STATE_QUERY)
+class NodeStateQuery(msgspec.Struct, frozen=True):
+    pass
+
+
+@message(wire_ids.STORAGE_PLACEMENT_QUERY)
+class PlacementQuery(msgspec.Struct, frozen=True):
+    pass
+
+
 # -- replies -------------------------------------------------------------------------
+
+
+@message(wire_ids.STORAGE_PLACEMENT)
+class Placement(msgspec.Struct, frozen=True):
+    """Which storage nodes hold a replica of each shard, as of some τ.
+
+    Version 0 comes from the cluster's configuration; each change is a
+    commit through the journal (storage/placement.py), applied by every node
+    in τ order, so all agree on the placement as of any τ. `endpoints` gives
+    (node, host, port) of nodes added after the configuration was written,
+    so processes that started before them can reach them."""
+
+    version: int
+    shard_hosts: tuple[tuple[int, ...], ...]
+    endpoints: tuple[tuple[int, str, int], ...] = ()
+
+    def hosts(self, shard: int) -> tuple[int, ...]:
+        return self.shard_hosts[shard]
+
+    def shards_of(self, node: int) -> tuple[int, ...]:
+        return tuple(s for s, hosts in enumerate(self.shard_hosts) if node in hosts)
+
+    def nodes(self) -> tuple[int, ...]:
+        """Every storage node named, as a host or by an endpoint."""
+        named = {n for hosts in self.shard_hosts for n in hosts} | {n for n, _, _ in self.endpoints}
+        return tuple(sorted(named))
 
 
 @message(wire_ids.STORAGE_VALUES)
@@ -135,6 +191,34 @@ class NodeStatus(msgspec.Struct, frozen=True):
     applied: tuple[int, ...]  # last journal position applied, per journal
     keys: int
     versions: int
+    placement_version: int = 0
+    shards: tuple[int, ...] = ()  # the shards this node holds a replica of
+    filling: tuple[int, ...] = ()  # of those, the ones still being copied (not serving)
+    caught_up: bool = True  # read the journals' backlog since it started
+
+
+@message(wire_ids.STORAGE_SHARD_PIECE)
+class ShardPiece(msgspec.Struct, frozen=True):
+    """(key, versions) with versions ((τ, value), ...) ascending, None for a
+    deletion; `resume` is the last key when there may be more, else None."""
+
+    chains: Sequence[tuple[bytes, Sequence[tuple[int, Any]]]]
+    resume: bytes | None
+    floor: int = 0  # the source replica serves reads from this τ (loaded from a checkpoint cut there)
+
+
+@message(wire_ids.STORAGE_NODE_STATE)
+class NodeState(msgspec.Struct, frozen=True):
+    """Everything but the rows a node needs to go on from where this one is:
+    the journal positions it has applied (and the τ they reach), the catalog
+    versions a read may still ask about, the placement, and the key ranges
+    dropped but not yet reclaimed."""
+
+    applied: tuple[int, ...]
+    applied_tau: int
+    catalog_versions: tuple[tuple[int, int], ...]
+    placement: Placement
+    dropped_ranges: tuple[tuple[int, bytes, bytes], ...] = ()
 
 
 @message(wire_ids.STORAGE_WATERMARK_REPLY)
@@ -164,6 +248,13 @@ class StorageUnavailable(Exception):
 class CatchingUp(StorageUnavailable):
     """A (re)started replica has not yet read the journal's backlog, so its
     latest state may be far behind: it refuses eventual reads until then."""
+
+
+@wire_error(wire_ids.STORAGE_HISTORY_GONE)
+class HistoryGone(StorageUnavailable):
+    """This replica does not hold the versions a read (or a copy) as of τ needs:
+    it was loaded from a checkpoint cut after τ, or its retention has passed τ.
+    Another replica may hold them."""
 
 
 @wire_error(wire_ids.STORAGE_WRONG_SHARD)

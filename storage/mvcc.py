@@ -40,10 +40,18 @@ Version = tuple[int, Any]
 
 
 class VersionStore:
-    def __init__(self) -> None:
+    def __init__(self, *, filling: bool = False, floor: int = 0) -> None:
         self._versions: SortedDict = SortedDict()
         self.gc_horizon = 0
         self.version_count = 0
+        # A replica being copied from another (storage/placement.py) applies
+        # newer records while older versions are still arriving: until the copy
+        # is done it keeps deletions of keys it has no version of yet, since an
+        # older version may come after them.
+        self.filling = filling
+        # Reads as of a τ below this are refused: the versions before it are not
+        # here (a store loaded from a checkpoint holds each key as of the cut).
+        self.floor = floor
 
     def __len__(self) -> int:
         return len(self._versions)
@@ -51,7 +59,7 @@ class VersionStore:
     def apply(self, key: bytes, tau: int, value: Any) -> None:
         versions = self._versions.get(key)
         if versions is None:
-            if value is None:
+            if value is None and not self.filling:
                 # Deleting a key with no versions here: no older version needs
                 # hiding, so no tombstone is needed.
                 return
@@ -208,6 +216,34 @@ class VersionStore:
                         out.append((key, version_tau, value))
                     break
         return out, (keys[-1] if len(keys) == count else None)
+
+    def chains_as_of(
+        self, tau: int, after: bytes | None, count: int
+    ) -> tuple[list[tuple[bytes, tuple[Version, ...]]], bytes | None]:
+        """Every version at or below τ of up to `count` keys past `after` (None:
+        from the start), and where to go on (None: done): what a new replica of
+        this shard copies, so that it can serve any snapshot this one can."""
+        versions_of = self._versions
+        start = 0 if after is None else versions_of.bisect_right(after)
+        keys = versions_of.keys()[start : start + count]
+        out = []
+        for key in keys:
+            versions = versions_of[key]
+            if versions[-1][0] > tau:
+                versions = tuple(v for v in versions if v[0] <= tau)
+            if versions and not (len(versions) == 1 and versions[0][1] is None):
+                out.append((key, versions))
+        return out, (keys[-1] if len(keys) == count else None)
+
+    def merge_older(self, key: bytes, older: tuple[Version, ...]) -> None:
+        """Put a copied key's versions (all older than any applied here) before its own."""
+        versions = self._versions.get(key)
+        if versions is None:
+            self._versions[key] = older
+        else:
+            assert not older or older[-1][0] < versions[0][0], "copied versions must be older than applied ones"
+            self._versions[key] = (*older, *versions)
+        self.version_count += len(older)
 
     def load(self, items) -> None:
         for key, tau, value in items:

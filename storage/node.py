@@ -52,18 +52,25 @@ from cluster.clock import Clock
 from cluster.disk import Disk
 from cluster.timeslice import checkpoint_if_due
 from cluster.topology import Topology
-from cluster.transport import InProcessTransport
+from cluster.transport import InProcessTransport, Peer, RemoteError, Unreachable
 from journal.client import JournalClient
 from journal.errors import JournalUnavailable, PositionCompacted
 from journal.interface import CommitRecord
 from storage.interface import (
     CatalogChanged,
     CatchingUp,
+    CopyShard,
     Get,
     GetLatest,
+    HistoryGone,
+    NodeState,
+    NodeStateQuery,
     NodeStatus,
+    Placement,
+    PlacementQuery,
     Scan,
     ScanPage,
+    ShardPiece,
     Status,
     StorageUnavailable,
     Values,
@@ -73,6 +80,7 @@ from storage.interface import (
 )
 from storage.lease_record import LeaseClaim, LeaseState, lease_key, next_lease_state
 from storage.mvcc import VersionStore, keep_where_true, project
+from storage.placement import decode_placement, encode_placement, initial_placement
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +125,17 @@ CHECKPOINT_SPACING = 6.0
 # written to before it replaces it.
 CHECKPOINT_FILE = "checkpoint.msgpack"
 CHECKPOINT_TMP = "checkpoint.msgpack.tmp"
+# A new replica copies its shard this many keys per request (each key with its
+# versions): a page of a few hundred kB, a few ms to produce and apply.
+COPY_KEYS = 2048
+# A copy (or a join) whose source fails waits this long before trying again,
+# from another replica; every failure is logged.
+COPY_RETRY_S = 0.2
+# What a peer may answer a copy or a join with, after which another is asked.
+_PEER_FAILURES = (StorageUnavailable, Unreachable, RemoteError, WrongShard)
+# The floor of a replica still being copied: above every τ, so that every read
+# of it is refused (`CatchingUp`) until the copy is done.
+_FILLING_FLOOR = 1 << 64
 
 
 class StorageNode:
@@ -128,14 +147,18 @@ class StorageNode:
         clock: Clock,
         disk: Disk | None,
         *,
-        hosted_shards: tuple[int, ...] | None = None,
+        join: bool = False,
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
         checkpoint_records: int = CHECKPOINT_RECORDS,
         checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S,
     ) -> None:
         """`disk` holds this node's checkpoints (None: the node keeps none, as
         with journals in memory). The clock, the monotonic time source and the
-        disk are the caller's, so the simulator can run the node on its own."""
+        disk are the caller's, so the simulator can run the node on its own.
+
+        `join`: the node was added to a running cluster; with no checkpoint of
+        its own it starts from a peer's journal positions (`NodeStateQuery`)
+        instead of from the journals' beginning, which may be compacted away."""
         self.node_id = node_id
         # Reads this replica served (Prometheus, cluster/metrics.py), by kind.
         reads = metrics.STORAGE_READS
@@ -149,9 +172,18 @@ class StorageNode:
         self._monotonic_ns = monotonic_ns
         self._checkpoint_records = checkpoint_records
         self._checkpoint_interval_s = checkpoint_interval_s
+        self._transport = transport
+        self._join = join
+        # The placement of shard replicas as of the last applied record (storage/placement.py).
+        self.placement: Placement = initial_placement(topology)
+        hosted = self.placement.shards_of(node_id)
         shard_count = len(topology.shard_ranges)
-        hosted = topology.shards_of_node(node_id) if hosted_shards is None else hosted_shards
         self.shards: list[VersionStore | None] = [VersionStore() if i in hosted else None for i in range(shard_count)]
+        self._peers: dict[int, Peer] = {}
+        # Shards being copied from a peer: the task doing it, by shard.
+        self._fills: dict[int, trio.CancelScope] = {}
+        self._nursery: trio.Nursery | None = None
+        self._rebuild = False  # the journal dropped records this node still needs: start over from a peer
         self._journals = [
             JournalClient(transport, topology.journal_addresses(j)) for j in range(topology.journal_count)
         ]
@@ -190,14 +222,32 @@ class StorageNode:
     # -- lifecycle ---------------------------------------------------------
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        loaded = False
         if self.disk is not None:
-            await self._load_checkpoint()
-        async with trio.open_nursery() as nursery:
-            for j in range(len(self._journals)):
-                nursery.start_soon(self._subscribe, j)
-            nursery.start_soon(self._gc_loop)
-            nursery.start_soon(self._checkpoint_loop)
-            task_status.started()
+            loaded = await self._load_checkpoint()
+        if self._join and not loaded:
+            await self._start_from_peer()
+        started = False
+        while True:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                for j in range(len(self._journals)):
+                    nursery.start_soon(self._subscribe, j)
+                nursery.start_soon(self._gc_loop)
+                nursery.start_soon(self._checkpoint_loop)
+                for shard, store in enumerate(self.shards):
+                    if store is not None and store.filling:
+                        self._start_fill(shard)
+                if not started:
+                    started = True
+                    task_status.started()
+            # Only a rebuild ends the nursery without an error or a cancel from outside:
+            # the journal has dropped records this node has not applied, so it starts
+            # again from a peer's positions and copies its shards.
+            self._nursery = None
+            assert self._rebuild
+            self._rebuild = False
+            await self._start_from_peer()
 
     def pause(self) -> None:
         self.paused = True
@@ -223,6 +273,8 @@ class StorageNode:
             store = shards[owner(key)]
             if store is None:
                 raise WrongShard(key.hex())
+            if tau < store.floor:
+                raise self._unreadable(store, tau)
             out.append(store.get(key, tau))
             if newer and store.newer_than(key, tau):
                 stale.append(key)
@@ -238,12 +290,19 @@ class StorageNode:
             store = self.shards[owner(key)]
             if store is None:
                 raise WrongShard(key.hex())
+            if store.filling:
+                raise self._unreadable(store, 1 << 63)
             out.append(store.get(key, 1 << 63))
         return Values(out)
 
     def _check_caught_up(self) -> None:
         if not self.caught_up:
             raise CatchingUp(f"storage node {self.node_id} is catching up with the journals")
+
+    def _unreadable(self, store: VersionStore, tau: int) -> StorageUnavailable:
+        if store.filling:
+            return CatchingUp(f"storage node {self.node_id} is still copying this shard from another replica")
+        return HistoryGone(f"storage node {self.node_id} holds this shard's versions from τ {store.floor}, not {tau}")
 
     async def rpc_scan(self, request: Scan) -> ScanPage:
         """A page of live pairs; with `newer`, also the returned keys that have a version after τ."""
@@ -257,6 +316,8 @@ class StorageNode:
         store = self.shards[request.shard]
         if store is None:
             raise WrongShard(str(request.shard))
+        if tau < store.floor or store.filling:
+            raise self._unreadable(store, tau)
         limit = request.limit
         limit = SCAN_PAGE_ROWS_MAX if limit <= 0 else min(limit, SCAN_PAGE_ROWS_MAX)
         keep = keep_where_true(request.filter) if request.filter is not None else None
@@ -276,7 +337,37 @@ class StorageNode:
             applied=tuple(self.applied),
             keys=sum(len(s) for s in self.shards if s is not None),
             versions=sum(s.version_count for s in self.shards if s is not None),
+            placement_version=self.placement.version,
+            shards=tuple(i for i, s in enumerate(self.shards) if s is not None),
+            filling=tuple(i for i, s in enumerate(self.shards) if s is not None and s.filling),
+            caught_up=self.caught_up,
         )
+
+    async def rpc_placement(self, request: PlacementQuery) -> Placement:
+        return self.placement
+
+    async def rpc_node_state(self, request: NodeStateQuery) -> NodeState:
+        """Where this node is: a node joining the cluster goes on from here."""
+        return NodeState(
+            applied=tuple(self.applied),
+            applied_tau=self.applied_tau,
+            catalog_versions=tuple(self.catalog_versions),
+            placement=self.placement,
+            dropped_ranges=tuple(self.dropped_ranges),
+        )
+
+    async def rpc_copy_shard(self, request: CopyShard) -> ShardPiece:
+        """A page of a shard's versions as of τ, for a replica being made elsewhere."""
+        tau = request.tau
+        await self._ready_for(tau, None)
+        store = self.shards[request.shard]
+        if store is None:
+            raise WrongShard(str(request.shard))
+        if tau < store.floor or store.filling:
+            raise self._unreadable(store, tau)
+        count = max(1, min(request.count, COPY_KEYS))
+        chains, resume = store.chains_as_of(tau, request.after, count)
+        return ShardPiece(chains, resume, store.floor)
 
     async def rpc_watermark(self, request: Watermark) -> WatermarkReply:
         return WatermarkReply(self.watermark)
@@ -369,7 +460,14 @@ class StorageNode:
                 records, closed_tau, tail = await journal.read(
                     self.name, self._received[j] + 1, POLL_RECORDS_MAX, POLL_WAIT_S
                 )
-            except (JournalUnavailable, PositionCompacted) as exc:
+            except PositionCompacted as exc:
+                log.error("storage node %d: journal %d no longer holds position %d (%s): starting again from a peer",
+                          self.node_id, j, self._received[j] + 1, exc)
+                self._rebuild = True
+                assert self._nursery is not None
+                self._nursery.cancel_scope.cancel()
+                return
+            except JournalUnavailable as exc:
                 log.warning("storage node %d: journal %d read failed: %s", self.node_id, j, exc)
                 await trio.sleep(POLL_RETRY_S)
                 continue
@@ -427,6 +525,153 @@ class StorageNode:
             self.catalog_versions.append((tau, version))
         if record.lease is not None:
             self._apply_lease(tau, LeaseClaim(*record.lease))
+        if record.placement is not None:
+            self._set_placement(decode_placement(record.placement))
+
+    # -- placement: replicas that come and go --------------------------------
+
+    def _set_placement(self, placement: Placement) -> None:
+        """Take the shards `placement` gives this node (copied from a peer, while
+        newer records are applied here) and drop those it takes away."""
+        if placement.version <= self.placement.version:
+            return
+        self.placement = placement
+        self._learn_endpoints(placement)
+        mine = set(placement.shards_of(self.node_id))
+        for shard, store in enumerate(self.shards):
+            if shard in mine and store is None:
+                log.info("storage node %d: takes a replica of shard %d (placement %d)", self.node_id, shard,
+                         placement.version)
+                self.shards[shard] = VersionStore(filling=True, floor=_FILLING_FLOOR)
+                if self._nursery is not None:
+                    self._start_fill(shard)
+            elif shard not in mine and store is not None:
+                log.info("storage node %d: drops its replica of shard %d (placement %d)", self.node_id, shard,
+                         placement.version)
+                self.shards[shard] = None
+                fill = self._fills.pop(shard, None)
+                if fill is not None:
+                    fill.cancel()
+
+    def _learn_endpoints(self, placement: Placement) -> None:
+        for node, host, port in placement.endpoints:
+            self._transport.learn_address(self.topology.storage_address(node), (host, port))
+
+    def _peer(self, node: int) -> Peer:
+        peer = self._peers.get(node)
+        if peer is None:
+            peer = self._peers[node] = self._transport.connect(self.topology.storage_address(node))
+        return peer
+
+    def _start_fill(self, shard: int) -> None:
+        assert self._nursery is not None
+        if shard in self._fills:
+            return
+        scope = trio.CancelScope()
+        self._fills[shard] = scope
+        self._nursery.start_soon(self._fill, shard, scope)
+
+    async def _fill(self, shard: int, scope: trio.CancelScope) -> None:
+        """Copy `shard` from its other replicas: every version at or below τ, the
+        τ of the last record applied here when the copy starts; the records after
+        it are applied here as they come. Until it is done the replica refuses
+        reads; a copy that fails starts again, as of a later τ."""
+        with scope:
+            try:
+                while True:
+                    store = VersionStore(filling=True, floor=_FILLING_FLOOR)
+                    self.shards[shard] = store  # records from here on are applied to it
+                    tau = self.applied_tau
+                    started = self._monotonic_s()
+                    floor = await self._copy_shard(shard, tau, store)
+                    if floor is not None:
+                        store.floor = floor
+                        store.filling = False
+                        self._since_checkpoint += 1
+                        log.info("storage node %d: shard %d copied as of τ %d (%d keys) in %.1f s", self.node_id,
+                                 shard, tau, len(store), self._monotonic_s() - started)
+                        return
+                    await trio.sleep(COPY_RETRY_S)
+            finally:
+                if self._fills.get(shard) is scope:
+                    del self._fills[shard]
+
+    async def _copy_shard(self, shard: int, tau: int, store: VersionStore) -> int | None:
+        """Copy the versions at or below τ into `store`; returns the lowest τ it can
+        serve reads at, or None if no replica could give the whole copy."""
+        sources = [n for n in self.placement.hosts(shard) if n != self.node_id]
+        if not sources:
+            log.error("storage node %d: shard %d has no other replica to copy from", self.node_id, shard)
+            return None
+        after: bytes | None = None
+        floor = 0
+        failures = 0
+        turn = self.node_id
+        while True:
+            source = sources[turn % len(sources)]
+            try:
+                piece: ShardPiece = await self._peer(source).call("copy_shard", CopyShard(shard, tau, after, COPY_KEYS))
+            except _PEER_FAILURES as exc:
+                failures += 1
+                log.warning("storage node %d: copying shard %d from storage node %d: %s", self.node_id, shard,
+                            source, exc)
+                if failures >= 3 * len(sources):
+                    return None
+                turn += 1
+                await trio.sleep(COPY_RETRY_S)
+                continue
+            for key, versions in piece.chains:
+                store.merge_older(key, tuple(map(tuple, versions)))
+            floor = max(floor, piece.floor)
+            if piece.resume is None:
+                return floor
+            after = piece.resume
+            await checkpoint_if_due()
+
+    async def _start_from_peer(self) -> None:
+        """Go on from a peer's journal positions, catalog versions and placement
+        (a node added to a running cluster, or one the journal has left behind);
+        every shard the placement gives this node is then copied."""
+        while True:
+            for node in self.placement.nodes():
+                if node == self.node_id:
+                    continue
+                try:
+                    state: NodeState = await self._peer(node).call("node_state", NodeStateQuery())
+                except _PEER_FAILURES as exc:
+                    log.warning("storage node %d: asking storage node %d where it is: %s", self.node_id, node, exc)
+                    continue
+                if len(state.applied) != len(self.applied):
+                    raise RuntimeError(f"storage node {node} reads {len(state.applied)} journals, not "
+                                       f"{len(self.applied)}")
+                self._go_on_from(state)
+                log.info("storage node %d: starts from storage node %d's positions %s (placement %d)", self.node_id,
+                         node, list(state.applied), state.placement.version)
+                return
+            await trio.sleep(COPY_RETRY_S)
+
+    def _go_on_from(self, state: NodeState) -> None:
+        count = len(self.applied)
+        self.applied = list(state.applied)
+        self._received = list(state.applied)
+        self._pending = [deque() for _ in range(count)]
+        self._closes_waiting = [[] for _ in range(count)]
+        self.applied_tau = state.applied_tau
+        # The peer had applied every record at or below applied_tau, and none
+        # after its positions is at or below it: it is closed on every journal.
+        self.closed = [state.applied_tau] * count
+        self.watermark = max(self.watermark, state.applied_tau)
+        self.catalog_versions = [tuple(v) for v in state.catalog_versions]  # type: ignore[misc]
+        self.dropped_ranges = [tuple(d) for d in state.dropped_ranges]  # type: ignore[misc]
+        self.placement = state.placement
+        self._learn_endpoints(state.placement)
+        mine = set(state.placement.shards_of(self.node_id))
+        self.shards = [
+            VersionStore(filling=True, floor=_FILLING_FLOOR) if s in mine else None for s in range(len(self.shards))
+        ]
+        self.caught_up = False
+        self._drained = [False] * count
+        self._since_checkpoint += 1
 
     def _apply_lease(self, tau: int, claim: LeaseClaim) -> None:
         """An adjudicator range's lease, as a compare-and-set on its system key
@@ -447,7 +692,9 @@ class StorageNode:
             horizon = self.watermark - RETENTION_NS
             sweep = self._monotonic_s() - last_sweep > FULL_SWEEP_INTERVAL_S
             for store in self.shards:
-                if store is not None and horizon > store.gc_horizon:
+                # A replica being copied keeps everything until the copy is done: a
+                # deletion it holds may hide a version still on its way.
+                if store is not None and not store.filling and horizon > store.gc_horizon:
                     store.gc_horizon = horizon
                     after = None
                     while sweep and (after := store.collect_some(after, SWEEP_KEYS)) is not None:
@@ -461,6 +708,8 @@ class StorageNode:
 
     async def _reclaim_dropped(self, horizon: int) -> None:
         """Remove the keys of ranges dropped at or below the horizon (no snapshot reads them)."""
+        if any(store is not None and store.filling for store in self.shards):
+            return  # a copy in progress may still bring keys of a dropped range: after it
         for drop in [d for d in self.dropped_ranges if d[0] <= horizon]:
             _, start, end = drop
             for store in self.shards:
@@ -507,6 +756,7 @@ class StorageNode:
                 "catalog_version": self.catalog_versions[-1][1],
                 "catalog_tau": self.catalog_versions[-1][0],
                 "cut": cut,
+                "placement": encode_placement(self.placement),
             }
             self._since_checkpoint = 0
             self._last_checkpoint_s = started = self._monotonic_s()
@@ -534,9 +784,13 @@ class StorageNode:
             rows = 0
             # Ranges dropped at or below the cut are gone as of the cut: left out.
             dropped = sorted((start, end) for tau, start, end in self.dropped_ranges if tau <= cut)
-            for shard, store in enumerate(self.shards):
+            # A replica still being copied is left out (a restart copies it again);
+            # the end marker names the shards written, so an empty one counts too.
+            complete = [(shard, store) for shard, store in enumerate(self.shards)
+                        if store is not None and not store.filling]
+            for shard, store in complete:
                 after = None
-                while store is not None:
+                while True:
                     items, after = store.items_as_of(cut, after, SWEEP_KEYS)
                     if dropped:
                         items = [item for item in items if not _in_ranges(item[0], dropped)]
@@ -554,7 +808,7 @@ class StorageNode:
                                     self.node_id)
                         return False
                     await checkpoint_if_due()
-            pending.append(codec.encode({"end": rows}))
+            pending.append(codec.encode({"end": rows, "shards": [shard for shard, _ in complete]}))
             await disk.append(CHECKPOINT_TMP, b"".join(pending), sync=False)
             await disk.replace(CHECKPOINT_TMP, CHECKPOINT_FILE)
             replaced = True
@@ -568,24 +822,41 @@ class StorageNode:
                     except (OSError, trio.ClosedResourceError):
                         pass  # the disk is closing: the next checkpoint removes it
 
-    async def _load_checkpoint(self) -> None:
+    async def _load_checkpoint(self) -> bool:
         """Load the newest checkpoint a piece at a time (read by a worker thread,
         decoded and inserted here between scheduler turns), so that a large one
-        does not hold the thread while the journal replicas elect a leader."""
+        does not hold the thread while the journal replicas elect a leader.
+        False if there is none.
+
+        Each key is loaded as of the cut, so reads below the cut are refused
+        (`HistoryGone`: another replica may serve them). Shards the placement
+        gives this node that the checkpoint lacks (still being copied when it
+        was cut) are copied again once the node runs."""
         disk = self.disk
         assert disk is not None
         if CHECKPOINT_FILE not in await disk.names():
-            return
+            return False
         header, shards = await _read_checkpoint_pieces(disk, CHECKPOINT_FILE)
         if len(header["applied"]) != len(self.applied):
             raise RuntimeError("checkpoint was written for a different number of journals")
         self.applied = list(header["applied"])
         self._received = list(self.applied)
         self.catalog_versions = [(header["catalog_tau"], header["catalog_version"])]
+        if "placement" in header:
+            self.placement = decode_placement(header["placement"])
+            self._learn_endpoints(self.placement)
+        mine = set(self.placement.shards_of(self.node_id))
+        complete = set(header.get("complete", mine))
+        cut = header.get("cut") or 0
+        self.shards = [
+            None if s not in mine else VersionStore(floor=cut) if s in complete
+            else VersionStore(filling=True, floor=_FILLING_FLOOR)
+            for s in range(len(self.shards))
+        ]
         newest = 0
         for shard, pieces in shards.items():
             store = self.shards[shard]
-            if store is None:
+            if store is None or store.filling:
                 continue
             versions: dict[bytes, tuple] = {}
             for items in pieces:
@@ -597,6 +868,7 @@ class StorageNode:
         # A checkpoint of the first format did not record its cut: its newest version is it.
         self.applied_tau = header.get("cut") or newest
         log.info("storage node %d loaded checkpoint at %s", self.node_id, self.applied)
+        return True
 
 
 async def _read_checkpoint_pieces(disk: Disk, name: str) -> tuple[dict, dict[int, list]]:
@@ -619,6 +891,8 @@ async def _read_checkpoint_pieces(disk: Disk, name: str) -> tuple[dict, dict[int
             elif isinstance(piece, dict):
                 if rows != piece["end"]:
                     raise RuntimeError(f"checkpoint {name} is inconsistent: {piece['end']} rows announced")
+                if "shards" in piece:
+                    header = {**header, "complete": piece["shards"]}
                 return header, shards
             else:
                 shard, items = piece

@@ -33,11 +33,17 @@ from storage import node as storage_node
 from storage.client import EVENTUAL, LEADER, STRONG, StorageClient
 from storage.interface import (
     CatalogChanged,
+    CopyShard,
     Get,
     GetLatest,
+    NodeState,
+    NodeStateQuery,
     NodeStatus,
+    Placement,
+    PlacementQuery,
     Scan,
     ScanPage,
+    ShardPiece,
     Status,
     StorageUnavailable,
     Values,
@@ -62,7 +68,17 @@ MESSAGES = [
     ScanPage([(KEY, ROW)] * 200, KEY, [KEY]),
     ScanPage([], None),
     NodeStatus(1, 99, (4, 5), 10, 12),
+    NodeStatus(3, 99, (4,), 10, 12, 7, (0, 2), (2,), False),
     WatermarkReply(99),
+    CopyShard(1, 1_700_000_000_000_000_000, None, 2048),
+    CopyShard(1, 5, KEY, 16),
+    NodeStateQuery(),
+    PlacementQuery(),
+    Placement(0, ((0, 1, 2), (1, 2, 0))),
+    Placement(4, ((0, 3), (1, 2)), ((3, "10.0.0.4", 7105),)),
+    ShardPiece([(KEY, ((5, ROW), (9, None)))], KEY, 3),
+    ShardPiece([], None),
+    NodeState((4, 5), 99, ((0, 0), (50, 3)), Placement(1, ((0,),)), ((60, KEY, KEY + b"\xff"),)),
 ]
 
 JOURNAL_MESSAGES = [
@@ -288,7 +304,9 @@ async def test_hosts_per_shard_are_obeyed(cluster, monkeypatch):
         cluster.storage_nodes[0].resume()
     assert await client.get([b, a], tau_later) == [("b2",), ("a",)]
     with pytest.raises(ValueError, match="not storage nodes"):
-        client.set_placement([(2,)] * len(client.ranges))
+        client.set_placement([(-1,)] * len(client.ranges))
+    with pytest.raises(ValueError, match="not storage nodes"):
+        client.set_placement([()] * len(client.ranges))
 
 
 async def test_reads_need_a_proper_tau_and_status_is_typed(cluster):

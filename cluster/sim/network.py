@@ -246,5 +246,8 @@ class SimTransport:
     def connect(self, address: str) -> Peer:
         return Peer(self, address)  # type: ignore[arg-type]
 
+    def learn_address(self, address: str, endpoint: tuple[str, int]) -> None:
+        """Simulated hosts serve by name: nothing to learn."""
+
     async def call(self, address: str, method: str, args: tuple, deadline: float = math.inf) -> Any:
         return await self.network.call(self.host, address, method, args, deadline)

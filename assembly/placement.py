@@ -1,0 +1,147 @@
+"""Moving shard replicas between storage nodes while the cluster serves.
+
+`PlacementDriver` carries out the moves storage/placement.py plans: to add a
+replica it commits the next placement (a read-modify-write of the placement
+key, through an adjudicator and the journal, so two drivers at once conflict
+instead of overwriting each other), waits until the new node reports the
+shard copied and caught up, and only then commits the placement without the
+old replica. The copies that serve a shard therefore never number fewer than
+before the move. `dsql cluster add-storage` and `dsql cluster drain` use it;
+it runs wherever a transport reaches the cluster (the CLI's own process, or
+one process for the embedded tests).
+
+Every wait has a bound (`READY_TIMEOUT_S` for a copy, `CHANGE_ATTEMPTS` for
+conflicting changes); a move cut short leaves the shard with one replica
+more than it needs, never fewer, and running the same command again finishes
+it (a node that already holds the shard is not given it twice).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from adjudicator.client import AdjudicatorClient
+from adjudicator.interface import CommitConflict
+from cluster.clock import Clock
+from cluster.topology import Topology
+from storage.client import StorageClient
+from storage.interface import NodeStatus, Placement
+from storage.placement import (
+    PLACEMENT_KEY,
+    PlacementInvalid,
+    decode_placement,
+    initial_placement,
+    placement_record,
+    plan_drain,
+    plan_spread,
+    with_endpoint,
+    with_replica,
+    without_replica,
+)
+
+log = logging.getLogger(__name__)
+
+# A new replica has this long to copy its shard and catch up: copying runs at
+# some hundred thousand keys a second, so this covers tens of millions of keys.
+READY_TIMEOUT_S = 600.0
+READY_POLL_S = 0.2
+# Changes that conflict with another driver's are read again and retried this often.
+CHANGE_ATTEMPTS = 20
+
+Progress = Callable[[str], None]
+
+
+class PlacementDriver:
+    def __init__(
+        self,
+        topology: Topology,
+        transport: Any,
+        clock: Clock,
+        *,
+        adjudicators: AdjudicatorClient | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.topology = topology
+        self.clock = clock
+        self.storage = StorageClient(topology, transport, clock=clock)
+        self.adjudicators = adjudicators if adjudicators is not None else AdjudicatorClient(topology, transport)
+        self._progress = progress or (lambda message: log.info("%s", message))
+
+    async def current(self) -> tuple[Placement, int]:
+        """The placement as of now, and the τ it was read at."""
+        tau = self.clock.now().latest
+        (value,) = await self.storage.get([PLACEMENT_KEY], tau)
+        placement = initial_placement(self.topology) if value is None else decode_placement(value)
+        self.storage.apply_placement(placement)
+        return placement, tau
+
+    async def change(self, edit: Callable[[Placement], Placement]) -> Placement:
+        """Commit `edit(current placement)`; read again and retry if another change got in first."""
+        for _ in range(CHANGE_ATTEMPTS):
+            placement, tau = await self.current()
+            new = edit(placement)
+            try:
+                await self.adjudicators.commit(tau, placement_record(new), [PLACEMENT_KEY])
+            except CommitConflict:
+                await trio.sleep(0.05)
+                continue
+            self.storage.apply_placement(new)
+            return new
+        raise RuntimeError(f"the placement kept changing under {CHANGE_ATTEMPTS} attempts to change it")
+
+    async def announce(self, node: int, endpoint: tuple[str, int]) -> Placement:
+        """Tell every process where a storage node added to the cluster listens."""
+        return await self.change(lambda p: with_endpoint(p, node, endpoint))
+
+    async def status(self, node: int) -> NodeStatus:
+        return await self.storage.status(node)
+
+    async def wait_ready(self, shard: int, node: int, version: int, timeout_s: float = READY_TIMEOUT_S) -> None:
+        """Until `node` has applied placement `version` and serves `shard` (copied, caught up)."""
+        with trio.fail_after(timeout_s):
+            while True:
+                try:
+                    status = await self.status(node)
+                except Exception as exc:  # noqa: BLE001 - a node restarting answers nothing for a while
+                    log.info("storage-%d does not answer yet: %s", node, exc)
+                else:
+                    if (status.placement_version >= version and status.caught_up and shard in status.shards
+                            and shard not in status.filling):
+                        return
+                await trio.sleep(READY_POLL_S)
+
+    async def move(self, shard: int, source: int, target: int) -> None:
+        """Give `shard` a replica on `target`, then take the one on `source` away."""
+        placement, _ = await self.current()
+        if target not in placement.hosts(shard):
+            self._progress(f"shard {shard}: copying to storage-{target}")
+            placement = await self.change(lambda p: with_replica(p, shard, target))
+        await self.wait_ready(shard, target, placement.version)
+        if source in placement.hosts(shard):
+            placement = await self.change(lambda p: without_replica(p, shard, source))
+        self._progress(f"shard {shard}: moved from storage-{source} to storage-{target} (placement {placement.version})")
+
+    async def drain(self, node: int, nodes: list[int]) -> list[tuple[int, int, int]]:
+        """Move every replica off `node` onto the other `nodes`; returns the moves made."""
+        placement, _ = await self.current()
+        moves = plan_drain(placement, node, nodes)
+        if not moves:
+            self._progress(f"storage-{node} holds no replica")
+        for shard, source, target in moves:
+            await self.move(shard, source, target)
+        return moves
+
+    async def spread(self, node: int, nodes: list[int]) -> list[tuple[int, int, int]]:
+        """Move replicas onto `node` (a storage node just added) until it holds its share."""
+        placement, _ = await self.current()
+        moves = plan_spread(placement, node, nodes)
+        for shard, source, target in moves:
+            await self.move(shard, source, target)
+        return moves
+
+
+__all__ = ["PlacementDriver", "PlacementInvalid"]

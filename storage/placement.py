@@ -1,0 +1,157 @@
+"""Where shard replicas live, and how that changes while the cluster runs.
+
+The placement (`storage.interface.Placement`) says which storage nodes hold
+a replica of each shard. Version 0 is the configuration's
+(`Topology.shard_hosts`). A change is an ordinary commit through an
+adjudicator and the journal: it writes the new placement under
+`PLACEMENT_KEY` (read-modify-write, so two changes made at once conflict
+and one retries) and carries it in the record's `placement` field, which
+every storage node applies in τ order, whether or not it holds the system
+shard the key lives in. So every node agrees on the placement as of every τ,
+and a node that gains a shard at τ knows exactly which versions to copy (at
+or below τ) and which to apply itself (above τ).
+
+A replica moves in two steps so that the caught-up copies of a shard never
+number fewer than before (the durability-while-scaling claim DSQL makes and
+Dynamo does not):
+
+1. `with_replica`: the new node is added to the shard's hosts. It copies the
+   shard from a replica that has it (`CopyShard`) and refuses reads until the
+   copy is done (`CatchingUp`), meanwhile applying newer records itself.
+2. Once the new node reports the shard caught up, `without_replica` removes
+   the old node, which drops its copy.
+
+`plan_drain` and `plan_spread` choose the moves that empty a node or give a
+new one its share; assembly/placement.py carries them out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from cluster import codec
+from cluster.keyspace import NS_SYSTEM
+from cluster.topology import Topology
+from journal.interface import CommitRecord
+from storage.interface import Placement
+
+PLACEMENT_KEY = NS_SYSTEM + b"placement"
+
+
+class PlacementInvalid(ValueError):
+    """A change that would leave a shard without a replica, or one asked of a node that cannot take it."""
+
+
+def initial_placement(topology: Topology) -> Placement:
+    """Version 0: the configuration's placement."""
+    hosts = tuple(topology.hosts_of_shard(s) for s in range(len(topology.shard_ranges)))
+    return Placement(0, hosts)
+
+
+def encode_placement(placement: Placement) -> bytes:
+    return codec.encode(placement)
+
+
+def decode_placement(value: bytes) -> Placement:
+    placement = codec.decode(value)
+    if not isinstance(placement, Placement):
+        raise PlacementInvalid(f"not a placement: {type(placement).__name__}")
+    return placement
+
+
+def placement_record(placement: Placement) -> bytes:
+    """The journal record (commit payload) that installs `placement`."""
+    value = encode_placement(placement)
+    return CommitRecord([(PLACEMENT_KEY, value)], placement=value).encode()
+
+
+def with_replica(placement: Placement, shard: int, node: int, endpoint: tuple[str, int] | None = None) -> Placement:
+    """The next placement: `node` also holds `shard` (and listens at `endpoint`, if given)."""
+    hosts = placement.shard_hosts[shard]
+    if node in hosts:
+        raise PlacementInvalid(f"storage node {node} already holds shard {shard}")
+    return _next(placement, shard, (*hosts, node), node, endpoint)
+
+
+def without_replica(placement: Placement, shard: int, node: int) -> Placement:
+    """The next placement: `node` no longer holds `shard`."""
+    hosts = placement.shard_hosts[shard]
+    if node not in hosts:
+        raise PlacementInvalid(f"storage node {node} does not hold shard {shard}")
+    if len(hosts) == 1:
+        raise PlacementInvalid(f"shard {shard} would have no replica left")
+    return _next(placement, shard, tuple(n for n in hosts if n != node), None, None)
+
+
+def with_endpoint(placement: Placement, node: int, endpoint: tuple[str, int]) -> Placement:
+    """The next placement: `node` (a storage node added to the cluster) listens at `endpoint`."""
+    return Placement(placement.version + 1, placement.shard_hosts, _endpoints(placement, node, endpoint))
+
+
+def _next(
+    placement: Placement, shard: int, hosts: tuple[int, ...], node: int | None, endpoint: tuple[str, int] | None
+) -> Placement:
+    shard_hosts = list(placement.shard_hosts)
+    shard_hosts[shard] = hosts
+    endpoints = placement.endpoints if node is None or endpoint is None else _endpoints(placement, node, endpoint)
+    return Placement(placement.version + 1, tuple(shard_hosts), endpoints)
+
+
+def _endpoints(placement: Placement, node: int, endpoint: tuple[str, int]) -> tuple[tuple[int, str, int], ...]:
+    others = tuple(e for e in placement.endpoints if e[0] != node)
+    return tuple(sorted((*others, (node, str(endpoint[0]), int(endpoint[1])))))
+
+
+def load(placement: Placement, nodes: list[int]) -> Counter[int]:
+    """Replicas per node, for every node in `nodes` (0 for one that holds none)."""
+    counts: Counter[int] = Counter({n: 0 for n in nodes})
+    for hosts in placement.shard_hosts:
+        counts.update(n for n in hosts if n in counts)
+    return counts
+
+
+def plan_drain(placement: Placement, node: int, nodes: list[int]) -> list[tuple[int, int, int]]:
+    """Moves (shard, from, to) that take every replica off `node`, each to the
+    least-loaded node of `nodes` that does not hold that shard yet."""
+    targets = [n for n in nodes if n != node]
+    counts = load(placement, targets)
+    moves = []
+    for shard in placement.shards_of(node):
+        hosts = placement.shard_hosts[shard]
+        free = [n for n in targets if n not in hosts]
+        if not free:
+            raise PlacementInvalid(
+                f"shard {shard} has replicas on every other node ({', '.join(map(str, hosts))}): "
+                f"add a storage node before draining storage-{node}"
+            )
+        target = min(free, key=lambda n: (counts[n], n))
+        counts[target] += 1
+        moves.append((shard, node, target))
+    return moves
+
+
+def plan_spread(placement: Placement, node: int, nodes: list[int]) -> list[tuple[int, int, int]]:
+    """Moves (shard, from, to) that give `node` its share of the replicas,
+    each taken from the most-loaded node holding a shard `node` lacks."""
+    everyone = sorted(set(nodes) | {node})
+    counts = load(placement, everyone)
+    total = sum(counts.values())
+    share = total // len(everyone)
+    hosts_of = [set(h) for h in placement.shard_hosts]
+    moves = []
+    while counts[node] < share:
+        candidates = [
+            (counts[source], shard, source)
+            for shard, hosts in enumerate(hosts_of)
+            if node not in hosts
+            for source in hosts
+            if counts[source] > share
+        ]
+        if not candidates:
+            break
+        _, shard, source = max(candidates, key=lambda c: (c[0], -c[1], c[2]))
+        hosts_of[shard] = (hosts_of[shard] - {source}) | {node}
+        counts[source] -= 1
+        counts[node] += 1
+        moves.append((shard, source, node))
+    return moves

@@ -1,0 +1,197 @@
+"""Shard replicas that move while the cluster serves (storage/placement.py, assembly/placement.py).
+
+- The planning functions: a drain empties a node and never puts two replicas
+  of a shard on one node; a spread gives a new node its share; a change that
+  would leave a shard without a replica is refused.
+- On a real embedded cluster (three storage nodes, two replicas per shard),
+  under a stream of commits: a fourth node joins from a peer's positions and
+  takes its share, then a node is drained. Sampled all along, every shard
+  keeps at least two replicas that serve (copied and caught up); afterwards
+  every replica of every shard holds exactly the committed values, the new
+  replicas serve old snapshots too (every version was copied), the drained
+  node holds nothing, and a client that still had the old placement reads
+  right (it learns the new one from `WrongShard`).
+- A replica loaded from a checkpoint refuses reads below its cut
+  (`HistoryGone`) rather than answering with newer versions.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import trio
+
+from adjudicator.client import AdjudicatorClient
+from adjudicator.interface import CommitConflict
+from assembly.embedded import ClusterConfig, EmbeddedCluster
+from assembly.placement import PlacementDriver
+from cluster.topology import Topology, spread_replicas
+from journal.interface import CommitRecord
+from storage import keys
+from storage import node as storage_node
+from storage.client import EVENTUAL
+from storage.interface import Get, GetLatest, HistoryGone, Placement, Status
+from storage.mvcc import VersionStore
+from storage.node import StorageNode
+from storage.placement import PlacementInvalid, plan_drain, plan_spread, with_replica, without_replica
+
+REPLICAS = 2
+
+
+def test_plans_keep_replicas_distinct_and_drain_everything():
+    placement = Placement(0, spread_replicas(9, 3, 2))
+    moves = plan_spread(placement, 3, [0, 1, 2, 3])
+    assert moves, "a new node gets replicas"
+    for shard, source, target in moves:
+        placement = without_replica(with_replica(placement, shard, target), shard, source)
+    counts = [len(placement.shards_of(n)) for n in range(4)]
+    assert max(counts) - min(counts) <= 1, counts
+    moves = plan_drain(placement, 0, [0, 1, 2, 3])
+    for shard, source, target in moves:
+        assert source == 0 and target != 0
+        placement = without_replica(with_replica(placement, shard, target), shard, source)
+    assert placement.shards_of(0) == ()
+    for hosts in placement.shard_hosts:
+        assert len(hosts) == 2 and len(set(hosts)) == 2
+    with pytest.raises(PlacementInvalid, match="no replica left"):
+        without_replica(Placement(0, ((1,),)), 0, 1)
+    with pytest.raises(PlacementInvalid, match="already holds"):
+        with_replica(placement, 0, placement.shard_hosts[0][0])
+    with pytest.raises(PlacementInvalid, match="add a storage node"):
+        plan_drain(Placement(0, ((0, 1), (1, 0))), 0, [0, 1])
+
+
+def test_a_copied_store_keeps_deletions_until_the_copy_is_done():
+    store = VersionStore(filling=True)
+    store.apply(b"k", 20, None)  # a deletion applied before the older version arrives
+    store.merge_older(b"k", ((10, ("old",)),))
+    assert store.get(b"k", 15) == ("old",) and store.get(b"k", 25) is None
+    chains, resume = store.chains_as_of(15, None, 10)
+    assert chains == [(b"k", ((10, ("old",)),))] and resume is None
+
+
+def _topology() -> Topology:
+    topo = Topology()
+    return Topology(storage_node_count=3, shard_hosts=spread_replicas(len(topo.shard_ranges), 3, REPLICAS))
+
+
+async def _serving(cluster: EmbeddedCluster, nodes: dict[int, StorageNode]) -> list[int]:
+    """Per shard, how many replicas serve it now (hold it copied, caught up)."""
+    counts = [0] * len(cluster.topology.shard_ranges)
+    for node in nodes.values():
+        status = await node.rpc_status(Status())
+        if not status.caught_up:
+            continue
+        for shard in status.shards:
+            if shard not in status.filling:
+                counts[shard] += 1
+    return counts
+
+
+async def test_a_node_joins_and_another_drains_under_load_with_two_replicas_serving_throughout(nursery, monkeypatch):
+    # Small copy pages, so that a copy takes many steps and the sampler below
+    # sees every moment of it (a copy of a few hundred keys is otherwise instant).
+    monkeypatch.setattr(storage_node, "COPY_KEYS", 4)
+    cluster = await nursery.start(EmbeddedCluster(ClusterConfig(topology=_topology())).run)
+    topo = cluster.topology
+    adjudicators = AdjudicatorClient(topo, cluster.transport)
+    stale_client = cluster.storage_client()  # keeps the first placement until a read tells it otherwise
+    rng = random.Random(7)
+    table_keys = [keys.table_prefix(rng.randrange(1 << 32), 1) + i.to_bytes(2, "big") for i in range(200)]
+    table_keys += [keys.NS_DYNAMODB + rng.randbytes(4) + i.to_bytes(2, "big") for i in range(100)]
+    values: dict[bytes, tuple] = {}
+    history: list[tuple[int, dict[bytes, tuple]]] = []
+
+    async def write(batch: list[tuple[bytes, tuple]]) -> None:
+        tau_start = cluster.clock.now().latest
+        try:
+            tau = await adjudicators.commit(tau_start, CommitRecord(batch).encode(), [k for k, _ in batch])
+        except CommitConflict:
+            return
+        values.update(batch)
+        history.append((tau, dict(values)))
+
+    for i in range(0, len(table_keys), 10):
+        await write([(k, ("v0", k.hex())) for k in table_keys[i : i + 10]])
+
+    nodes = {n: node for n, node in enumerate(cluster.storage_nodes)}
+    stop = trio.Event()
+    samples: list[list[int]] = []
+
+    async def writer() -> None:
+        n = 1
+        while not stop.is_set():
+            await write([(k, (f"v{n}", k.hex())) for k in rng.sample(table_keys, 3)])
+            n += 1
+            await trio.sleep(0.002)
+
+    async def sampler() -> None:
+        while not stop.is_set():
+            samples.append(await _serving(cluster, nodes))
+            await trio.sleep(0)  # between any two steps of the others
+
+    joiner = StorageNode(3, topo, cluster.transport, cluster.clock, None, join=True)
+    cluster.transport.serve(topo.storage_address(3), joiner)
+    nodes[3] = joiner
+    await nursery.start(joiner.run)
+    async with trio.open_nursery() as load:
+        load.start_soon(writer)
+        load.start_soon(sampler)
+        driver = PlacementDriver(topo, cluster.transport, cluster.clock, adjudicators=adjudicators)
+        with trio.fail_after(60):
+            spread = await driver.spread(3, [0, 1, 2, 3])
+            drained = await driver.drain(0, [0, 1, 2, 3])
+        await trio.sleep(0.05)
+        stop.set()
+
+    assert spread and drained
+    assert samples and min(min(s) for s in samples) >= REPLICAS, "a shard had fewer serving replicas than R"
+    placement, _ = await driver.current()
+    assert placement.shards_of(0) == ()
+    assert len(placement.shards_of(3)) >= 4
+    assert all(len(hosts) == REPLICAS for hosts in placement.shard_hosts)
+    with trio.fail_after(10):
+        while (await nodes[0].rpc_status(Status())).shards:
+            await trio.sleep(0.01)
+
+    # Every replica of every shard holds exactly what was committed, now and at an old snapshot.
+    last_tau, last_values = history[-1]
+    old_tau, old_values = history[len(history) // 3]
+    for key in table_keys:
+        shard = topo.shard_ranges.owner(key)
+        for node in placement.hosts(shard):
+            now = await nodes[node].rpc_get(Get((key,), last_tau))
+            assert list(now.values) == [last_values[key]], (node, key)
+            then = await nodes[node].rpc_get(Get((key,), old_tau))
+            assert list(then.values) == [old_values[key]], (node, key)
+            latest = await nodes[node].rpc_get_latest(GetLatest((key,)))
+            assert list(latest.values) == [values[key]]
+    # The client made before the moves reads right, and learns the placement once
+    # a read meets a node that gave its shard away (reading each key twice, one
+    # of the two reads asks node 0 first: replicas are asked in turn).
+    assert await stale_client.get(table_keys, last_tau) == [last_values[k] for k in table_keys]
+    assert await stale_client.get(table_keys, policy=EVENTUAL) == [values[k] for k in table_keys]
+    for key in table_keys * 2:
+        assert await stale_client.get([key], last_tau) == [last_values[key]]
+    assert stale_client.placement_version == placement.version
+
+
+async def test_a_replica_loaded_from_a_checkpoint_refuses_reads_below_its_cut(nursery, tmp_path):
+    config = ClusterConfig(data_dir=str(tmp_path))
+    async with trio.open_nursery() as first:
+        cluster = await first.start(EmbeddedCluster(config).run)
+        adjudicators = AdjudicatorClient(cluster.topology, cluster.transport)
+        key = keys.table_prefix(keys.table_key_id_for(16385), 1) + b"\x01"
+        tau_one = await adjudicators.commit(cluster.clock.now().latest, CommitRecord([(key, ("one",))]).encode(), [key])
+        tau_two = await adjudicators.commit(cluster.clock.now().latest, CommitRecord([(key, ("two",))]).encode(), [key])
+        await cluster.clock.wait_until_past(tau_two)
+        node = cluster.storage_nodes[0]
+        assert list((await node.rpc_get(Get((key,), tau_one))).values) == [("one",)]
+        await cluster.checkpoint()
+        first.cancel_scope.cancel()
+    cluster = await nursery.start(EmbeddedCluster(config).run)
+    node = cluster.storage_nodes[0]
+    with pytest.raises(HistoryGone):
+        await node.rpc_get(Get((key,), tau_one))  # it would have said "two"
+    assert list((await node.rpc_get(Get((key,), tau_two))).values) == [("two",)]
