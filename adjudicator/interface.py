@@ -37,20 +37,22 @@ the adjudicator acts on it: a malformed one (a string for a τ, a key that is
 not bytes, a commit that writes no key, another request type) is refused
 with a ValueError naming the request and the field, which the caller gets as
 `RemoteError` (a bug in the caller, not a meaningful answer), and nothing is
-held, counted or appended.
+held, counted or appended. (The codec builds a message from its fields as
+they come; without the check, a commit whose payload was a str reached the
+journal, and every storage node then failed to apply it.)
 
-Why msgspec Structs (as storage/interface.py and journal/interface.py),
-measured on one core of the shared 2-core machine, other agents running,
-best of 5: a commit of one 13-byte key and a 200-byte payload, encoded and
-decoded as the transport does (request in its argument tuple, reply alone),
-costs 1.6-1.7 µs positional (five arguments, an int back) and 4.1-4.2 µs
-typed (a `Commit`, a `Committed` back); the check of the request's field
-types (`checked`: asdict + msgspec.convert) 0.7-0.8 µs more. A commit with
-20 write keys: 3.2 µs positional, 5.8 µs typed, 2.1 µs the check. Against
-a commit's journal append (a majority's fsync, milliseconds) none of it
-shows: the embedded update benchmark (`python -m bench --only update_txn
---seconds 10`, 8 connections, alternating runs) gave <BEFORE> ops/s before
-and <AFTER> after.
+Why msgspec Structs (as storage/interface.py and journal/interface.py; the
+measurement there compares them with frozen dataclasses), and what typing
+costs, measured on one core of the shared 2-core machine with other agents
+running, best of 5: a commit request in its argument tuple and its reply,
+each encoded and decoded as the transport does, costs 1.1-1.2 µs positional
+(five arguments, an int back) and 4.2-4.6 µs typed (a `Commit`, a
+`Committed` back) for one 13-byte key and a 200-byte payload; 1.8-2.0 µs
+and 5.1-5.5 µs for 20 keys and a 950-byte payload. `checked` adds 0.7-0.8
+µs. Against a commit's journal append (a majority's fsync, milliseconds)
+none of it shows: the embedded update benchmark (`python -m bench --only
+update_txn --seconds 10`, 8 connections, alternating runs on the loaded
+machine) gave 773 / 400 / 418 ops/s before and 428 / 385 / 448 after.
 """
 
 from __future__ import annotations
@@ -211,7 +213,7 @@ class AdjudicatorStatus(msgspec.Struct, frozen=True):
     conflicts: int
     uncertain: int  # appends of unknown fate, their keys held at their highest τ
     keys: int  # keys in the conflict table
-    held_for_others: int  # keys prepared for other coordinators, awaiting a decide
+    held_for_others: int  # transactions prepared here for other coordinators, awaiting a decide
     leases_expired: int  # holds released at tau_max without a decide
     lease_refusals: int  # commits and prepares refused for want of lease
     epoch: int = 0
@@ -233,12 +235,11 @@ class AdjudicatorProcessStatus(msgspec.Struct, frozen=True):
     conflicts: int
 
 
-Request = Commit | Prepare | Decide | OutcomeQuery
 R = TypeVar("R", Commit, Prepare, Decide, OutcomeQuery)
 
 
 def checked(request: object, cls: type[R]) -> R:
-    """`request` if it is a well-formed `cls`, else ValueError saying what is wrong.
+    """`request` (a checked copy) if it is a well-formed `cls`, else ValueError saying what is wrong.
 
     The codec builds a message from its fields by position without looking at
     them, so a caller's bug (or a foreign client) could hand the adjudicator a
@@ -247,7 +248,8 @@ def checked(request: object, cls: type[R]) -> R:
     if type(request) is not cls:
         raise ValueError(f"expected a {cls.__name__} request, got {type(request).__name__}")
     try:
-        return msgspec.convert(msgspec.structs.asdict(request), cls)  # type: ignore[arg-type]
+        # builtin_types: bytes must be bytes (else msgspec takes a str as base64).
+        return msgspec.convert(msgspec.structs.asdict(request), cls, builtin_types=(bytes, bytearray))  # type: ignore[arg-type]
     except msgspec.ValidationError as exc:
         raise ValueError(f"malformed {cls.__name__} request: {exc}") from None
 
