@@ -22,7 +22,15 @@ from typing import Any
 
 import trio
 
-from adjudicator.interface import AdjudicatorStarting, CommitTimeout, LeaseExpiring, NotOwner
+from adjudicator.interface import (
+    AdjudicatorStarting,
+    AdjudicatorStatus,
+    Commit,
+    Committed,
+    CommitTimeout,
+    LeaseExpiring,
+    NotOwner,
+)
 from adjudicator.routing import OwnerMap, installed
 from cluster.topology import Topology
 from cluster.transport import Peer, Unreachable
@@ -89,25 +97,26 @@ class AdjudicatorClient:
         write it started. The caller still commit-waits on the result.
         """
         index = self.coordinator_for(write_keys)
-        args = (tau_start, payload, tuple(write_keys), tuple(check_keys), tuple(share_keys))
+        request = Commit(tau_start, payload, tuple(write_keys), tuple(check_keys), tuple(share_keys))
         coordinator = self.peer(index)
         with trio.CancelScope(shield=shield) as scope:
             scope.deadline = trio.current_time() + (self.timeout_s if timeout_s is None else timeout_s)
             if self.routes is None:
-                tau_commit = await coordinator.call("commit", *args)
+                committed = await coordinator.call("commit", request)
             else:
-                tau_commit = await self._commit_routed(self.routes, index, args)
+                committed = await self._commit_routed(self.routes, index, request)
         if scope.cancelled_caught:
             if self.routes is not None:
                 await self.routes.refresh()  # the owner may be cut off: let the next commit go elsewhere
             raise CommitTimeout(f"no answer from {coordinator.address} within the commit deadline")
+        tau_commit = committed.tau_commit
         assert tau_commit > tau_start, (tau_commit, tau_start)
         return tau_commit
 
-    async def _commit_routed(self, routes: OwnerMap, index: int, args: tuple) -> int:
+    async def _commit_routed(self, routes: OwnerMap, index: int, request: Commit) -> Committed:
         for attempt in range(ROUTE_ATTEMPTS):
             try:
-                return await self._call_owner(routes, index, args)
+                return await self._call_owner(routes, index, request)
             except Exception as exc:
                 if not _nothing_done(exc) or attempt == ROUTE_ATTEMPTS - 1:
                     raise
@@ -115,7 +124,7 @@ class AdjudicatorClient:
                     await trio.sleep(LEASE_RETRY_S * (attempt + 1))
         raise AssertionError("unreachable")
 
-    async def _call_owner(self, routes: OwnerMap, index: int, args: tuple) -> int:
+    async def _call_owner(self, routes: OwnerMap, index: int, request: Commit) -> Committed:
         """The commit at the range's owner, given up once the range has a new owner.
 
         An owner cut off by a partition answers nothing, and its lease runs out; once
@@ -129,7 +138,7 @@ class AdjudicatorClient:
 
         async def call() -> None:
             try:
-                box["value"] = await routes.peer(index).call("commit", *args)
+                box["value"] = await routes.peer(index).call("commit", request)
             except Exception as exc:  # noqa: BLE001 - handed to the caller below
                 box["error"] = exc
             done.set()
@@ -148,5 +157,5 @@ class AdjudicatorClient:
             return box["value"]
         raise CommitTimeout(f"range {index} changed owner while the commit was in flight")
 
-    async def status(self, index: int) -> dict:
+    async def status(self, index: int) -> AdjudicatorStatus:
         return await self.peer(index).call("status")

@@ -80,6 +80,7 @@ import logging
 
 import trio
 
+from adjudicator.interface import AdjudicatorProcessStatus
 from adjudicator.recovery import recovered_floor
 from adjudicator.role import Adjudicator
 from adjudicator.routing import OwnerMap, RangeLease, owned_address, read_leases
@@ -265,13 +266,12 @@ class AdjudicatorProcess:
                 await nursery.start(adjudicator.run)
                 task_status.started(scope)
 
-    async def rpc_status(self) -> dict:
-        owned = sorted(i for i in self.leases if self.owns(i))
-        return {
-            "process": self.process, "claims": self.claims, "takeovers": self.takeovers,
-            "ranges": {i: {"epoch": lease.epoch, "expiry": lease.expiry, "deposed": lease.deposed}
-                       for i, lease in self.leases.items()},
-            "owned": owned,
-            "commits": sum(self.adjudicators[i].commits for i in owned if i in self.adjudicators),
-            "conflicts": sum(self.adjudicators[i].conflicts for i in owned if i in self.adjudicators),
-        }  # fmt: skip
+    async def rpc_status(self) -> AdjudicatorProcessStatus:
+        owned = tuple(sorted(i for i in self.leases if self.owns(i)))
+        return AdjudicatorProcessStatus(
+            process=self.process, claims=self.claims, takeovers=self.takeovers,
+            ranges={i: (lease.epoch, lease.expiry, lease.deposed) for i, lease in self.leases.items()},
+            owned=owned,
+            commits=sum(self.adjudicators[i].commits for i in owned if i in self.adjudicators),
+            conflicts=sum(self.adjudicators[i].conflicts for i in owned if i in self.adjudicators),
+        )  # fmt: skip

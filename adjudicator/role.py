@@ -55,12 +55,20 @@ from adjudicator.conflicts import Conflict, ConflictKind, ConflictTable
 from adjudicator.interface import (
     ADJUDICATORS_MAX,
     AdjudicatorStarting,
+    AdjudicatorStatus,
+    Commit,
     CommitConflict,
+    Committed,
+    Decide,
     LeaseExpiring,
     NotOwner,
     Outcome,
+    OutcomeQuery,
+    OutcomeReply,
     OutcomeState,
+    Prepare,
     TransactionTooOld,
+    checked,
     make_txn_id,
     same_incarnation,
 )
@@ -203,26 +211,21 @@ class Adjudicator:
 
     # -- RPC interface (adjudicator/interface.py) ----------------------------
 
-    async def rpc_commit(
-        self,
-        tau_start: int,
-        payload: bytes,
-        write_keys: tuple[bytes, ...],
-        check_keys: tuple[bytes, ...],
-        share_keys: tuple[bytes, ...] = (),
-    ) -> int:
-        """Commit a transaction whose post-images are `payload`; returns τ_commit.
+    async def rpc_commit(self, request: Commit) -> Committed:
+        """Commit a transaction whose post-images are `request.payload`; returns τ_commit.
 
         `write_keys` are the keys written or locked FOR UPDATE; `check_keys`
         must merely be unchanged since τ_start; `share_keys` are held KEY SHARE
         (see conflicts.py).
         """
+        request = checked(request, Commit)
+        tau_start, payload = request.tau_start, request.payload
         self._require_started()
         age = self.clock.latest() - tau_start
         if age > TRANSACTION_AGE_MAX_NS:
             raise TransactionTooOld(age)
         txn_id = make_txn_id(self.incarnation, next(self._counter), self.index)
-        by_owner = self._partition(write_keys, check_keys, share_keys)
+        by_owner = self._partition(request.write_keys, request.check_keys, request.share_keys)
         local = by_owner.pop(self.index, ((), (), ()))
         lease_bound = 0 if self.range_lease is None else self._lease_bound(tau_start, by_owner)
 
@@ -281,19 +284,13 @@ class Adjudicator:
         if self._crashed:
             raise ReplyLost(f"adjudicator {self.index} crashed")
         self.commits += 1
-        return tau_commit
+        return Committed(tau_commit)
 
-    async def rpc_prepare(
-        self,
-        txn_id: int,
-        tau_start: int,
-        tau_max: int,
-        write_keys: tuple[bytes, ...],
-        check_keys: tuple[bytes, ...],
-        share_keys: tuple[bytes, ...] = (),
-    ) -> None:
+    async def rpc_prepare(self, request: Prepare) -> None:
         """Check and hold this adjudicator's keys of another coordinator's
         transaction, whose append will carry τ ≤ `tau_max`."""
+        request = checked(request, Prepare)
+        txn_id, tau_max = request.txn_id, request.tau_max
         self._require_started()
         lease = self.range_lease
         if lease is not None:
@@ -303,14 +300,17 @@ class Adjudicator:
                 # A record of it could outlive the lease, and a successor's floor.
                 self.lease_refusals += 1
                 raise LeaseExpiring(f"range {self.index}: tau_max {tau_max} is past the lease's end {lease.expiry}")
-        conflict = await self._prepare_local(txn_id, tau_start, write_keys, check_keys, share_keys)
+        conflict = await self._prepare_local(txn_id, request.tau_start, request.write_keys, request.check_keys,
+                                             request.share_keys)  # fmt: skip
         if conflict is not None:
             self.conflicts += 1
             raise _conflict_error(conflict)
         self.leases.grant(txn_id, tau_max, trio.current_time())
 
-    async def rpc_decide(self, txn_id: int, tau_commit: int) -> None:
+    async def rpc_decide(self, request: Decide) -> None:
         """τ_commit of a prepared transaction, or 0 if it aborted."""
+        request = checked(request, Decide)
+        txn_id, tau_commit = request.txn_id, request.tau_commit
         self.leases.drop(txn_id)
         if not self.table.is_held(txn_id):
             return  # never held here, or its lease already ended
@@ -319,23 +319,24 @@ class Adjudicator:
         else:
             self.table.abort(txn_id)
 
-    async def rpc_outcome(self, txn_ids: tuple[int, ...]) -> tuple[Outcome, ...]:
+    async def rpc_outcome(self, request: OutcomeQuery) -> OutcomeReply:
         """What this coordinator knows of each transaction (see leases.py)."""
+        request = checked(request, OutcomeQuery)
         now = trio.current_time()
-        return tuple(
+        return OutcomeReply(tuple(
             self.outcomes.outcome(t, now) if same_incarnation(t, self.incarnation) else Outcome(OutcomeState.UNKNOWN)
-            for t in txn_ids
-        )
+            for t in request.txn_ids
+        ))  # fmt: skip
 
-    async def rpc_status(self) -> dict:
-        return {
-            "index": self.index, "incarnation": self.incarnation, "floor": self.table.floor,
-            "commits": self.commits, "conflicts": self.conflicts, "uncertain": self.uncertain,
-            "keys": len(self.table), "held_for_others": len(self.leases),
-            "leases_expired": self.leases_expired, "lease_refusals": self.lease_refusals,
-            "epoch": self.range_lease.epoch if self.range_lease else 0,
-            "deposed": bool(self.range_lease and self.range_lease.deposed),
-        }  # fmt: skip
+    async def rpc_status(self) -> AdjudicatorStatus:
+        return AdjudicatorStatus(
+            index=self.index, incarnation=self.incarnation, floor=self.table.floor,
+            commits=self.commits, conflicts=self.conflicts, uncertain=self.uncertain,
+            keys=len(self.table), held_for_others=len(self.leases),
+            leases_expired=self.leases_expired, lease_refusals=self.lease_refusals,
+            epoch=self.range_lease.epoch if self.range_lease else 0,
+            deposed=bool(self.range_lease and self.range_lease.deposed),
+        )  # fmt: skip
 
     # -- internals ---------------------------------------------------------
 
@@ -372,19 +373,19 @@ class Adjudicator:
         finally:
             self.table.drop_intents(txn_id, claimed)
 
-    async def _call(self, owner: int, method: str, *args: object) -> object:
+    async def _call(self, owner: int, method: str, request: Prepare | Decide | OutcomeQuery) -> object:
         if self._crashed:
             raise Unreachable(f"adjudicator {self.index} crashed")
         routes = self.routes
         if routes is None:
-            return await self._peers[owner].call(method, *args)
+            return await self._peers[owner].call(method, request)
         try:
-            return await routes.peer(owner).call(method, *args)
+            return await routes.peer(owner).call(method, request)
         except (NotOwner, Unreachable) as exc:
             # Only answers that prove the call did nothing go elsewhere.
             if not (isinstance(exc, NotOwner) or type(exc) is Unreachable) or not await routes.reroute(owner, exc):
                 raise
-        return await routes.peer(owner).call(method, *args)
+        return await routes.peer(owner).call(method, request)
 
     async def _decide_all(self, owners: list[int], txn_id: int, tau: int, unsure: bool) -> None:
         """Tell every participant the decision (τ, or 0: aborted). A participant
@@ -395,7 +396,7 @@ class Adjudicator:
 
         async def decide_one(owner: int) -> None:
             try:
-                await self._call(owner, "decide", txn_id, tau)
+                await self._call(owner, "decide", Decide(txn_id, tau))
             except Exception as exc:  # noqa: BLE001 - any failure leaves the hold to its lease
                 failed[0] = True
                 log.warning("adjudicator %d: decide(%d) to %d failed: %s", self.index, txn_id, owner, exc)
@@ -439,7 +440,7 @@ class Adjudicator:
             # Failures are collected rather than raised so the caller sees the
             # participant's own error, not a nursery's exception group.
             try:
-                await self._call(owner, "prepare", txn_id, tau_start, bound, writes, checks, shares)
+                await self._call(owner, "prepare", Prepare(txn_id, tau_start, bound, writes, checks, shares))
                 to_decide.append(owner)
             except (CommitConflict, NotOwner, LeaseExpiring) as exc:
                 failure.append(exc)  # it holds nothing
@@ -474,16 +475,17 @@ class Adjudicator:
     async def expire_leases(self) -> None:
         """End the holds whose lease ran out: as their coordinator says, else at tau_max."""
         for coordinator, txn_ids in self.leases.expired(trio.current_time()).items():
-            answers: tuple = ()
+            answers: list[Outcome] = []
             with trio.move_on_after(OUTCOME_TIMEOUT_S):
                 try:
-                    answers = tuple(await self._call(coordinator, "outcome", tuple(txn_ids)))
+                    reply = await self._call(coordinator, "outcome", OutcomeQuery(tuple(txn_ids)))
+                    if isinstance(reply, OutcomeReply) and len(reply.answers) == len(txn_ids):
+                        answers = reply.outcomes()
                 except (Unreachable, RemoteError) as exc:
                     log.info("adjudicator %d: coordinator %d gone (%s)", self.index, coordinator, exc)
             now = trio.current_time()
             for i, txn_id in enumerate(txn_ids):
-                outcome = Outcome(OutcomeState(answers[i][0]), answers[i][1]) if answers else Outcome(OutcomeState.UNKNOWN)
-                self._end_hold(txn_id, outcome, now)
+                self._end_hold(txn_id, answers[i] if answers else Outcome(OutcomeState.UNKNOWN), now)
 
     def _end_hold(self, txn_id: int, outcome: Outcome, now: float) -> None:
         lease = self.leases.get(txn_id)

@@ -42,6 +42,7 @@ from kv.dynamodb import DynamoDBApp, DynamoDBService
 from kv.dynamodb.server import serve as serve_http
 from pgwire.server import serve_listeners
 from qp.cluster_views import Member
+from qp.interface import QpStatus
 from qp.server import QueryProcessor
 from storage.node import StorageNode
 
@@ -76,8 +77,8 @@ class QpService:
     async def rpc_cancel(self, process_id: int, secret_key: int) -> None:
         self.qp.cancel(process_id, secret_key)
 
-    async def rpc_status(self) -> dict:
-        return {"name": self.name, "index": self.qp.index, "sessions": len(self.qp.sessions)}
+    async def rpc_status(self) -> QpStatus:
+        return QpStatus(self.name, self.qp.index, len(self.qp.sessions))
 
 
 class Node:

@@ -12,18 +12,22 @@ from typing import Any
 
 import trio
 
+from adjudicator.interface import AdjudicatorProcessStatus
 from assembly import hosts, runfiles
 from assembly.config import ClusterSpec, RoleSpec
 from cluster.tcp import TcpTransport
-from qp.cluster_views import part_status
+from journal.interface import JournalStatus
+from qp.cluster_views import PartStatus, part_status
+from qp.interface import QpStatus
+from storage.interface import NodeStatus
 
 STATUS_TIMEOUT_S = 1.5
 
 
-async def _ask_all(spec: ClusterSpec) -> dict[str, list[dict | None]]:
+async def _ask_all(spec: ClusterSpec) -> dict[str, list[PartStatus | None]]:
     """role name -> the status of each logical address it serves (None: no answer)."""
     transport = TcpTransport(spec.address_book())
-    answers: dict[str, list[dict | None]] = {}
+    answers: dict[str, list[PartStatus | None]] = {}
 
     async def ask(role: RoleSpec, address: str, slot: list, i: int) -> None:
         with trio.move_on_after(STATUS_TIMEOUT_S):
@@ -37,7 +41,7 @@ async def _ask_all(spec: ClusterSpec) -> dict[str, list[dict | None]]:
         async with trio.open_nursery() as nursery:
             for role in spec.roles:
                 addresses = [spec.status_address(role)]
-                slot: list[dict | None] = [None] * len(addresses)
+                slot: list[PartStatus | None] = [None] * len(addresses)
                 answers[role.name] = slot
                 for i, address in enumerate(addresses):
                     nursery.start_soon(ask, role, address, slot, i)
@@ -65,25 +69,28 @@ def status(spec: ClusterSpec) -> list[dict[str, Any]]:
     return rows
 
 
-def _detail(role: RoleSpec, replies: list[dict], now_ns: int) -> dict[str, Any]:
+def _detail(role: RoleSpec, replies: list[Any], now_ns: int) -> dict[str, Any]:
+    # Each reply is the type its kind answers (qp.cluster_views.part_status checks);
+    # an adjudicator role's status address is its process's.
     if role.kind == "journal":
-        reply = replies[0]
+        reply: JournalStatus = replies[0]
         return {
-            "journal_role": reply.get("role"), "ballot": reply.get("ballot"), "leader": reply.get("leader"),
-            "chosen_upto": reply.get("chosen_upto"),
+            "journal_role": reply.role, "ballot": reply.ballot, "leader": reply.leader,
+            "chosen_upto": reply.chosen_upto,
         }  # fmt: skip
     if role.kind == "storage":
-        reply = replies[0]
-        watermark = reply.get("watermark", 0)
+        node: NodeStatus = replies[0]
+        watermark = node.watermark
         return {"watermark_lag_ms": max(0.0, (now_ns - watermark) / 1e6) if watermark else None,
-                "keys": reply.get("keys")}  # fmt: skip
+                "keys": node.keys}  # fmt: skip
     if role.kind == "adjudicator":
-        reply = replies[0]
+        process: AdjudicatorProcessStatus = replies[0]
         return {
-            "ranges": reply.get("owned", []), "commits": reply.get("commits", 0),
-            "conflicts": reply.get("conflicts", 0), "takeovers": reply.get("takeovers", 0),
+            "ranges": list(process.owned), "commits": process.commits,
+            "conflicts": process.conflicts, "takeovers": process.takeovers,
         }  # fmt: skip
-    return {"sessions": replies[0].get("sessions")}
+    qp: QpStatus = replies[0]
+    return {"sessions": qp.sessions}
 
 
 def journal_leader(spec: ClusterSpec) -> RoleSpec | None:

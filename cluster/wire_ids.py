@@ -13,6 +13,7 @@ distinct across both so that a number in a trace names one thing. Ranges:
     100..199    storage messages        200..249 storage errors
     300..399    journal messages        400..449 journal errors
     500..599    adjudicator messages    600..649 adjudicator errors
+    700..799    query processor messages
 
 The check at the bottom refuses to import a table in which an id repeats.
 """
@@ -55,6 +56,7 @@ JOURNAL_CHECKPOINTED = 303
 JOURNAL_APPENDED = 310
 JOURNAL_CLOSED = 311
 JOURNAL_RECORDS = 312
+JOURNAL_STATUS = 313
 
 # -- journal errors (journal/errors.py) -------------------------------------------
 JOURNAL_UNAVAILABLE = 400
@@ -64,12 +66,25 @@ JOURNAL_APPEND_VOID = 403
 JOURNAL_APPEND_UNCERTAIN = 404
 JOURNAL_POSITION_COMPACTED = 405
 
+# -- adjudicator messages (adjudicator/interface.py) ------------------------------
+ADJUDICATOR_COMMIT = 500
+ADJUDICATOR_PREPARE = 501
+ADJUDICATOR_DECIDE = 502
+ADJUDICATOR_OUTCOME_QUERY = 503
+ADJUDICATOR_COMMITTED = 510
+ADJUDICATOR_OUTCOMES = 511
+ADJUDICATOR_STATUS = 512
+ADJUDICATOR_PROCESS_STATUS = 513
+
 # -- adjudicator errors (adjudicator/interface.py) ---------------------------------
 ADJUDICATOR_COMMIT_CONFLICT = 600
 ADJUDICATOR_TRANSACTION_TOO_OLD = 601
 ADJUDICATOR_STARTING = 602
 ADJUDICATOR_NOT_OWNER = 603
 ADJUDICATOR_LEASE_EXPIRING = 604
+
+# -- query processor messages (qp/interface.py) -----------------------------------
+QP_STATUS = 700
 
 
 def table() -> dict[str, int]:

@@ -22,7 +22,7 @@ import trio
 from cluster import metrics
 from cluster.transport import InProcessTransport, RemoteError, Unreachable
 from journal.errors import AppendUncertain, JournalUnavailable, NotLeader
-from journal.interface import Append, Checkpointed, Close, Read
+from journal.interface import Append, Checkpointed, Close, JournalStatus, Read
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +207,8 @@ class JournalClient:
             except (Unreachable, RemoteError) as exc:
                 log.debug("checkpointed(%s, %d) not delivered: %s", subscriber, position, exc)
 
-    async def status(self) -> list[dict | None]:
-        out: list[dict | None] = []
+    async def status(self) -> list[JournalStatus | None]:
+        out: list[JournalStatus | None] = []
         for replica in self._replicas:
             try:
                 out.append(await replica.call("status"))

@@ -8,6 +8,7 @@ caller; the replicas' Paxos messages among themselves are their own):
     Close         promise no later record at or below τ             -> Closed
     Read          a subscriber's poll of the chosen log             -> Records
     Checkpointed  a subscriber has everything up to a position      -> None
+    status()      the replica's role, ballot and log                -> JournalStatus
 
 Their errors are in journal/errors.py. A typed reply costs one more copy of
 its body (a message travels as an extension whose body is packed first): for
@@ -99,6 +100,29 @@ class Checkpointed(msgspec.Struct, frozen=True):
 
     subscriber: str
     position: int
+
+
+@message(wire_ids.JOURNAL_STATUS)
+class JournalStatus(msgspec.Struct, frozen=True):
+    """A replica's view of its journal, for `dsql cluster status` and
+    sys.cluster_nodes. `role` is "follower", "candidate" or "leader", with
+    `ballot` the one it leads or last promised and `leader` the replica it
+    believes leads (-1: none); a replica still reading its files answers
+    "recovering" and None for the rest."""
+
+    name: str
+    journal_id: int
+    index: int
+    role: str
+    ballot: int | None = None
+    leader: int | None = None
+    chosen_upto: int | None = None
+    end_position: int | None = None
+    closed_tau: int | None = None
+    voids: int | None = None
+    fsyncs: int | None = None
+    records_written: int | None = None
+    segments: int | None = None
 
 
 class CommitRecord(msgspec.Struct, frozen=True):

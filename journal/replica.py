@@ -37,7 +37,7 @@ from cluster.disk import Disk, MemoryDisk
 from cluster.transport import ReplyLost
 from journal import wal
 from journal.errors import AppendUncertain, JournalUnavailable, NotLeader, PositionCompacted
-from journal.interface import Append, Appended, Checkpointed, Close, Closed, Read, Records
+from journal.interface import Append, Appended, Checkpointed, Close, Closed, JournalStatus, Read, Records
 from journal.log import ChosenLog
 from journal.messages import Learn, Message, Value, from_wire, value_bytes
 from journal.paxos import Now, Output, PaxosConfig, PaxosCore, Role
@@ -353,26 +353,26 @@ class JournalReplica:
         # The BASE record is in the open batch; old segments go once it is on disk.
         self._batch_ready.set()
 
-    async def rpc_status(self) -> dict:
+    async def rpc_status(self) -> JournalStatus:
         core = self.core
         if core is None:
-            return {"name": self.name, "role": "recovering"}
+            return JournalStatus(self.name, self.journal_id, self.index, "recovering")
         assert self.log is not None
-        return {
-            "name": self.name,
-            "journal_id": self.journal_id,
-            "index": self.index,
-            "role": core.role.value,
-            "ballot": core.ballot if core.role is not Role.FOLLOWER else core.promised,
-            "leader": core.leader_hint,
-            "chosen_upto": core.chosen_upto,
-            "end_position": self.log.end,
-            "closed_tau": core.closed_tau,
-            "voids": core.voids,
-            "fsyncs": self.fsyncs,
-            "records_written": self.records_written,
-            "segments": len(self.segments.segments),
-        }
+        return JournalStatus(
+            name=self.name,
+            journal_id=self.journal_id,
+            index=self.index,
+            role=core.role.value,
+            ballot=core.ballot if core.role is not Role.FOLLOWER else core.promised,
+            leader=core.leader_hint,
+            chosen_upto=core.chosen_upto,
+            end_position=self.log.end,
+            closed_tau=core.closed_tau,
+            voids=core.voids,
+            fsyncs=self.fsyncs,
+            records_written=self.records_written,
+            segments=len(self.segments.segments),
+        )
 
     def _ready_core(self) -> PaxosCore:
         if self.core is None:

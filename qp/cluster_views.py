@@ -19,11 +19,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 import trio
 
+from adjudicator.interface import AdjudicatorProcessStatus, AdjudicatorStatus
+from journal.interface import JournalStatus
+from qp.interface import QpStatus
 from qp.types import BOOL, BYTEA, FLOAT8, INT4, INT8, TEXT
-from storage.interface import Status
+from storage.interface import NodeStatus, Status
 
 STATUS_TIMEOUT_S = 1.0
 
@@ -50,16 +52,30 @@ def embedded_members(topology: Any) -> list[Member]:
     return members
 
 
-async def part_status(transport: Any, kind: str, address: str) -> dict:
-    """One part's status as a dict (storage answers a typed `Status` request; the others take none)."""
+# What each kind of part answers `status` with (an adjudicator: one range's
+# adjudicator in the embedded server, an adjudicator process in a cluster).
+PartStatus = NodeStatus | JournalStatus | AdjudicatorStatus | AdjudicatorProcessStatus | QpStatus
+STATUS_TYPES: dict[str, tuple[type, ...]] = {
+    "storage": (NodeStatus,), "journal": (JournalStatus,),
+    "adjudicator": (AdjudicatorStatus, AdjudicatorProcessStatus), "qp": (QpStatus,),
+}  # fmt: skip
+
+
+async def part_status(transport: Any, kind: str, address: str) -> PartStatus:
+    """One part's typed status (storage answers a typed `Status` request; the others take none).
+    A reply of another type (a part of another build) is a TypeError, as no answer."""
     if kind == "storage":
-        return msgspec.structs.asdict(await transport.connect(address).call("status", Status()))
-    return await transport.connect(address).call("status")
+        reply = await transport.connect(address).call("status", Status())
+    else:
+        reply = await transport.connect(address).call("status")
+    if not isinstance(reply, STATUS_TYPES[kind]):
+        raise TypeError(f"{address} answered status with a {type(reply).__name__}")
+    return reply
 
 
-async def _statuses(qp: Any) -> list[tuple[Member, dict | None]]:
+async def _statuses(qp: Any) -> list[tuple[Member, PartStatus | None]]:
     members: list[Member] = qp.members
-    answers: list[dict | None] = [None] * len(members)
+    answers: list[PartStatus | None] = [None] * len(members)
 
     async def ask(i: int, member: Member) -> None:
         with trio.move_on_after(STATUS_TIMEOUT_S):
@@ -71,7 +87,7 @@ async def _statuses(qp: Any) -> list[tuple[Member, dict | None]]:
     async with trio.open_nursery() as nursery:
         for i, member in enumerate(members):
             if member.kind == "qp" and member.address == qp.address:
-                answers[i] = {"sessions": len(qp.sessions)}  # this QP answers for itself
+                answers[i] = QpStatus(member.name, qp.index, len(qp.sessions))  # this QP answers for itself
                 continue
             nursery.start_soon(ask, i, member)
     return list(zip(members, answers, strict=True))
@@ -91,18 +107,19 @@ class ClusterNodesRelation:
         now_ns = time.time_ns()
         out = []
         for member, status in await _statuses(rc.session.qp):
-            s = status or {}
-            watermark = s.get("watermark") if member.kind == "storage" else None
+            journal = status if isinstance(status, JournalStatus) else None
+            adjudicator = status if isinstance(status, (AdjudicatorStatus, AdjudicatorProcessStatus)) else None
+            watermark = status.watermark if isinstance(status, NodeStatus) else None
             out.append((
                 member.name, member.kind, member.host, member.address,
                 "up" if status is not None else "unreachable",
-                (s.get("role") == "leader") if member.kind == "journal" and status is not None else None,
-                s.get("ballot") if member.kind == "journal" else None,
-                s.get("chosen_upto") if member.kind == "journal" else None,
+                journal.role == "leader" if journal else None,
+                journal.ballot if journal else None,
+                journal.chosen_upto if journal else None,
                 max(0.0, (now_ns - watermark) / 1e6) if watermark else None,
-                s.get("commits") if member.kind == "adjudicator" else None,
-                s.get("conflicts") if member.kind == "adjudicator" else None,
-                s.get("sessions") if member.kind == "qp" else None,
+                adjudicator.commits if adjudicator else None,
+                adjudicator.conflicts if adjudicator else None,
+                status.sessions if isinstance(status, QpStatus) else None,
             ))  # fmt: skip
         return out
 

@@ -17,7 +17,14 @@ import trio
 
 from adjudicator import role
 from adjudicator.client import AdjudicatorClient
-from adjudicator.interface import AdjudicatorStarting, CommitConflict, OutcomeState, make_txn_id
+from adjudicator.interface import (
+    AdjudicatorStarting,
+    Commit,
+    CommitConflict,
+    OutcomeQuery,
+    OutcomeState,
+    make_txn_id,
+)
 from adjudicator.leases import Leases, Outcomes
 from adjudicator.recovery import TAU_MAX_SLACK_NS, incarnation_file, next_incarnation
 from adjudicator.role import Adjudicator, encode_commit_payload
@@ -211,8 +218,8 @@ async def test_outcome_never_confuses_transactions_of_two_incarnations():
     adjudicator = Adjudicator(0, Topology(), InProcessTransport(), Clock(), incarnation=2)
     own, predecessors = make_txn_id(2, 1, 0), make_txn_id(1, 1, 0)
     adjudicator.outcomes.begin(own)
-    answers = await adjudicator.rpc_outcome((predecessors, own))
-    assert [a.state for a in answers] == [OutcomeState.UNKNOWN, OutcomeState.PENDING]
+    reply = await adjudicator.rpc_outcome(OutcomeQuery((predecessors, own)))
+    assert [a.state for a in reply.outcomes()] == [OutcomeState.UNKNOWN, OutcomeState.PENDING]
 
 
 async def test_incarnations_count_on_disk_and_a_torn_record_is_cut():
@@ -231,7 +238,7 @@ async def test_an_adjudicator_on_a_disk_serves_once_it_has_counted_its_start(tmp
         clock = Clock()
         adjudicator = Adjudicator(0, Topology(), InProcessTransport(), clock, disk=disk)
         with pytest.raises(AdjudicatorStarting):
-            await adjudicator.rpc_commit(clock.latest(), payload((key, (1,))), (key,), ())
+            await adjudicator.rpc_commit(Commit(clock.latest(), payload((key, (1,))), (key,)))
         async with trio.open_nursery() as nursery:
             await nursery.start(adjudicator.run)
             nursery.cancel_scope.cancel()

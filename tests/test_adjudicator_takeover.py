@@ -26,7 +26,7 @@ import pytest
 import trio
 
 from adjudicator.client import AdjudicatorClient
-from adjudicator.interface import CommitConflict, CommitTimeout, LeaseExpiring, NotOwner
+from adjudicator.interface import Commit, CommitConflict, CommitTimeout, LeaseExpiring, NotOwner, Prepare
 from adjudicator.ownership import AdjudicatorProcess
 from adjudicator.role import encode_commit_payload
 from adjudicator.routing import OwnerMap, address_book, install, owned_address, read_leases
@@ -201,7 +201,7 @@ async def test_a_cut_off_owner_is_replaced_and_commits_continue_without_lost_upd
     await until(lambda: old.leases[index].deposed)
     stale = cluster.transport.connect(owned_address(index, 0))
     with pytest.raises(NotOwner) as refused:
-        await stale.call("commit", clock.latest(), payload((key, ("stale",))), (key,), (), ())
+        await stale.call("commit", Commit(clock.latest(), payload((key, ("stale",))), (key,)))
     assert refused.value.owner == 1 and refused.value.epoch == lease.epoch
     # A client whose routes still name the old owner is sent on by its answer.
     late = AdjudicatorClient(cluster.topology, cluster.transport,
@@ -250,7 +250,7 @@ async def test_a_participant_refuses_a_bound_past_its_lease(nursery):
     expiry = processes[1].leases[index].expiry
     peer = cluster.transport.connect(owned_address(index, 1))
     with pytest.raises(LeaseExpiring):
-        await peer.call("prepare", 12345, cluster.clock.latest(), expiry + 1, (key,), (), ())
+        await peer.call("prepare", Prepare(12345, cluster.clock.latest(), expiry + 1, (key,)))
     assert participant.lease_refusals == 1 and not len(participant.leases)
 
 
@@ -386,7 +386,7 @@ async def test_over_tcp_a_paused_process_is_replaced_and_refuses_the_range_when_
         with trio.fail_after(10):
             while True:
                 try:
-                    await stale.call("commit", clock.latest(), payload((key, ("stale",))), (key,), (), ())
+                    await stale.call("commit", Commit(clock.latest(), payload((key, ("stale",))), (key,)))
                 except LeaseExpiring:
                     await trio.sleep(0.05)  # its lease ran out; it has not yet read who took it
                     continue

@@ -12,7 +12,7 @@ from __future__ import annotations
 import trio
 
 from adjudicator.client import AdjudicatorClient
-from adjudicator.interface import CommitConflict
+from adjudicator.interface import Commit, CommitConflict
 from adjudicator.role import Adjudicator, encode_commit_payload
 from assembly.embedded import ClusterConfig, EmbeddedCluster
 from cluster.clock import Clock
@@ -106,7 +106,7 @@ async def test_an_uncertain_append_holds_its_keys_at_the_highest_tau_it_could_ha
     journal.error = AppendUncertain(bound, "timed out")
     start = clock.latest()
     try:
-        await adjudicator.rpc_commit(start, payload, (key,), ())
+        await adjudicator.rpc_commit(Commit(start, payload, (key,)))
     except AppendUncertain:
         pass
     else:
@@ -114,12 +114,12 @@ async def test_an_uncertain_append_holds_its_keys_at_the_highest_tau_it_could_ha
     assert adjudicator.table.last_commit(key) == bound, "held as if committed at its highest possible τ"
     journal.error = None
     try:
-        await adjudicator.rpc_commit(clock.latest(), payload, (key,), ())
+        await adjudicator.rpc_commit(Commit(clock.latest(), payload, (key,)))
     except CommitConflict:
         pass
     else:
         raise AssertionError("a transaction that overlaps the uncertain one must lose")
-    assert await adjudicator.rpc_commit(bound, payload, (key,), ()) > bound
+    assert (await adjudicator.rpc_commit(Commit(bound, payload, (key,)))).tau_commit > bound
 
 
 async def test_a_definite_failure_releases_the_keys():
@@ -132,8 +132,8 @@ async def test_a_definite_failure_releases_the_keys():
     start = clock.latest()
     journal.error = JournalUnavailable("no leader")
     try:
-        await adjudicator.rpc_commit(start, payload, (key,), ())
+        await adjudicator.rpc_commit(Commit(start, payload, (key,)))
     except JournalUnavailable:
         pass
     journal.error = None
-    assert await adjudicator.rpc_commit(start, payload, (key,), ()) > start, "nothing was appended: no conflict"
+    assert (await adjudicator.rpc_commit(Commit(start, payload, (key,)))).tau_commit > start, "nothing was appended: no conflict"

@@ -69,8 +69,8 @@ class Cluster:
 
 async def _leader(client: JournalClient) -> int:
     for status in await client.status():
-        if status and status.get("role") == "leader":
-            return status["index"]
+        if status and status.role == "leader":
+            return status.index
     return -1
 
 

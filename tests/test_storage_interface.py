@@ -22,12 +22,23 @@ import msgspec
 import pytest
 import trio
 
+from adjudicator.interface import Commit
 from assembly.embedded import ClusterConfig, EmbeddedCluster
 from cluster import codec, transport, wire_ids
 from cluster.tcp import TcpTransport
 from cluster.transport import RemoteError, decode_error, encode_error, wire_error
 from journal import interface as journal_interface
-from journal.interface import Append, Appended, Checkpointed, Close, Closed, CommitRecord, Read, Records
+from journal.interface import (
+    Append,
+    Appended,
+    Checkpointed,
+    Close,
+    Closed,
+    CommitRecord,
+    JournalStatus,
+    Read,
+    Records,
+)
 from storage import interface, keys
 from storage import node as storage_node
 from storage.client import EVENTUAL, LEADER, STRONG, StorageClient
@@ -91,6 +102,8 @@ JOURNAL_MESSAGES = [
     Records([(1, 5, b"a"), (2, 6, b"b")], 6, 2),
     Records([], 0, 0),
     Checkpointed("storage-1", 42),
+    JournalStatus("journal/0/1", 0, 1, "leader", 7, 1, 99, 100, 1_700_000_000_000_000_000, 0, 12, 100, 2),
+    JournalStatus("journal/0/2", 0, 2, "recovering"),
 ]
 
 
@@ -226,7 +239,7 @@ async def commit(cluster: EmbeddedCluster, writes: list[tuple[bytes, object]]) -
     ranges = cluster.topology.adjudicator_ranges
     coordinator = cluster.transport.connect(cluster.topology.adjudicator_address(ranges.owner(write_keys[0])))
     payload = CommitRecord(list(writes)).encode()
-    tau = await coordinator.call("commit", cluster.clock.latest(), payload, write_keys, ())
+    tau = (await coordinator.call("commit", Commit(cluster.clock.latest(), payload, write_keys))).tau_commit
     await cluster.clock.wait_until_past(tau)
     return tau
 
