@@ -37,6 +37,12 @@ Checks, after every schedule:
 
 A failing schedule reports its violations and the tail of its trace; the seed
 alone replays it exactly.
+
+`run_availability(seed, scenario)` is not a fault schedule but a measurement
+on a clean network: one replica (a follower, or the leader) is cut off for
+many election timeouts and the network heals; it reports how long the
+journal went without a leader and without commits, and when an isolated
+leader stepped down (`python -m journal.sim --availability`).
 """
 
 from __future__ import annotations
@@ -699,7 +705,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first", type=int, default=0)
     parser.add_argument("--bug", default="none", choices=[b.value for b in Bug])
     parser.add_argument("--trace", action="store_true", help="print the whole trace of --seed")
+    parser.add_argument(
+        "--availability", action="store_true",
+        help="run the partition-and-heal scenarios for seeds first..first+schedules-1 and print what they saw",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.availability:
+        failures = 0
+        for seed in range(args.first, args.first + args.schedules):
+            for scenario in ("follower", "leader"):
+                seen = run_availability(seed, scenario)
+                failures += bool(seen.violations)
+                print(seen.report())
+        return 1 if failures else 0
     if args.seed is not None:
         options = options_for(args.seed, bug=Bug(args.bug))
         if args.trace:
