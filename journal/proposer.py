@@ -413,6 +413,16 @@ class Proposer:
     def _on_nack(self, sender: int, message: Nack, now: Now) -> None:
         if message.leader != NO_LEADER and message.leader != self.me:
             self.leader_hint = message.leader
+        if self.role is Role.LEADER and message.promised > self.ballot and now.mono_ns < self.lease_until_ns:
+            # A majority is bound by this leader's lease, so whoever promised
+            # the higher ballot got no majority for it: a stray, such as a
+            # replica whose campaign began just before a partition cut it off.
+            # Take a ballot above it at once (the followers, bound to this
+            # leader, promise it) rather than leave the journal leaderless for
+            # an election timeout.
+            self.out.events.append(f"nack: ballot {message.promised} promised by {sender}; campaign above it")
+            self._start_campaign(now, message.promised)
+            return
         if self.role is not Role.FOLLOWER and message.promised > self.ballot:
             self._step_down(now, f"nack: ballot {message.promised} promised")
             self.last_heard_ns = now.mono_ns

@@ -469,3 +469,26 @@ def test_a_leader_that_hears_no_majority_steps_down_within_an_election_timeout()
     h.cut.clear()
     h.run(100)
     assert h.leader() == successor and h.cores[successor].ballot == new_ballot, "and does not depose its successor"
+
+
+def test_a_leader_nacked_by_a_stray_higher_ballot_campaigns_above_it_at_once():
+    h = Harness()
+    h.run(30)
+    assert h.leader() == 0
+    _isolate(h, 2)
+    h.cores[2]._start_campaign(h.now())  # its pre-vote was won just before the cut
+    h._drain(2)
+    stray = h.cores[2].ballot
+    assert stray > h.cores[0].ballot
+    h.run(3 * CONFIG.election_timeout_ns // MS)
+    h.cut.clear()
+    leaderless = 0
+    for _ in range(CONFIG.election_timeout_ns // MS):
+        h.run(1)
+        leaderless += not any(c.role is Role.LEADER for c in h.cores)
+    assert h.leader() == 0 and h.cores[0].ballot > stray, "the leader re-took its place above the stray ballot"
+    assert leaderless <= 5, f"{leaderless} ms without a leader"
+    request = h.append(b"after")
+    h.run(50)
+    assert isinstance(h.results[request], tuple)
+    assert h.cores[2].role is Role.FOLLOWER and h.cores[2].promised == h.cores[0].ballot
