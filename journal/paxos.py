@@ -15,21 +15,10 @@ accepted since its last sync with one fsync). Ballots are `round << 8 |
 replica`.
 
 * Election. A follower that has not heard from a leader for the election
-  timeout (plus a deterministic per-replica jitter) first asks its peers
-  whether they would support it (PreVote, which changes nothing; Raft's
-  pre-vote, Ongaro's thesis §9.6): a peer says yes only if it has not heard
-  from a live leader for an election timeout and is bound by no lease. With a
-  majority of yeses it becomes a candidate with a higher ballot (above every
-  promise the replies reported) and sends Prepare(b, from_slot) for every slot
-  it does not know to be chosen; a candidate that does not win within the
-  timeout asks again before its next ballot. So a replica cut off from the
-  majority never raises its ballot, and when it comes back it cannot depose a
-  leader the majority follows (an acceptor refuses a higher ballot for an
-  election timeout after hearing a leader, too). Raft's log check on the
-  vote does not apply: a candidate learns the chosen prefix in phase 1.
-  A leader that has heard from no majority for an election timeout steps down
-  (check quorum), so one cut off on a minority side stops claiming to lead.
-  All of this is liveness only: phase 1 and the lease below are unchanged. Acceptors promise (durably) and report, in chunks, what
+  timeout (plus a deterministic per-replica jitter) asks first (pre-vote,
+  below); with a majority of yeses it becomes a candidate with a higher
+  ballot and sends Prepare(b, from_slot) for every slot it does not know to
+  be chosen. Acceptors promise (durably) and report, in chunks, what
   they accepted there, their chosen prefix, and the leaders they have
   followed. With a majority of complete reports, the candidate first learns
   the longest chosen prefix any of them knows (catch-up), then becomes leader:
@@ -38,6 +27,21 @@ replica`.
   one more no-op (so the prefix settles at once, and a deposed leader waiting
   on a slot there learns its append is void), and proposes new batches only
   after that (`max_found` is the last slot anything was found in).
+* Pre-vote, stickiness, check quorum (Raft's, Ongaro's thesis §9.6; liveness
+  only: phase 1 and the lease below are what safety rests on). Before raising
+  its ballot a replica sends PreVote, which changes nothing; a peer says yes
+  only if it is bound by no lease and has heard from no live leader for an
+  election timeout, and reports its promise so the campaign goes above it. A
+  candidate that does not win within the timeout asks again before its next
+  ballot. So a replica cut off from the majority never raises its ballot,
+  and when it comes back it cannot depose the leader the majority follows;
+  an acceptor also refuses a higher ballot for an election timeout after
+  hearing a leader. (Raft's log check on the vote does not apply: a candidate
+  learns the chosen prefix in phase 1.) A leader that no majority has
+  acknowledged for an election timeout steps down, so one cut off on a
+  minority side stops claiming to lead. A leader that meets a higher promise
+  (a Nack) while its lease holds campaigns above it at once: the lease means
+  the promise's owner has no majority.
 * Phase 2 is pipelined: up to `pipeline_slots_max` slots in flight. A slot
   is chosen when a majority (the leader's own acceptor included, once its
   record is synced) acknowledges it. Acceptors ack only after their record is
