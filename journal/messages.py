@@ -31,6 +31,12 @@ a table lookup.
   Learn(base, slots, chosen_upto)
                                  chosen values (and, if the asker is behind the
                                  sender's compaction point, the base to jump to)
+  PreVote(b)                     would you promise b if I campaigned now? Asked
+                                 before raising a ballot; changes nothing
+  PreVoteReply(b, granted, promised, leader)
+                                 the answer to PreVote(b), with the replier's
+                                 promised ballot (a campaign goes above it) and
+                                 leader hint
 """
 
 from __future__ import annotations
@@ -149,10 +155,32 @@ class Learn:
         return (7, self.base, self.slots, self.chosen_upto)
 
 
-Message = Prepare | Promise | Nack | Accept | Accepted | LearnRequest | Learn
+@dataclass(frozen=True, slots=True)
+class PreVote:
+    ballot: int  # the ballot the asker would campaign with; names the round of asking
+    KIND = 8
+
+    def wire(self) -> tuple:
+        return (8, self.ballot)
+
+
+@dataclass(frozen=True, slots=True)
+class PreVoteReply:
+    ballot: int  # the PreVote's
+    granted: bool
+    promised: int
+    leader: int
+    KIND = 9
+
+    def wire(self) -> tuple:
+        return (9, self.ballot, self.granted, self.promised, self.leader)
+
+
+Message = Prepare | Promise | Nack | Accept | Accepted | LearnRequest | Learn | PreVote | PreVoteReply
 
 _CLASSES: dict[int, Any] = {
-    1: Prepare, 2: Promise, 3: Nack, 4: Accept, 5: Accepted, 6: LearnRequest, 7: Learn,
+    1: Prepare, 2: Promise, 3: Nack, 4: Accept, 5: Accepted, 6: LearnRequest, 7: Learn, 8: PreVote,
+    9: PreVoteReply,
 }  # fmt: skip
 
 

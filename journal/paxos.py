@@ -15,9 +15,10 @@ accepted since its last sync with one fsync). Ballots are `round << 8 |
 replica`.
 
 * Election. A follower that has not heard from a leader for the election
-  timeout (plus a deterministic per-replica jitter) becomes a candidate with a
-  higher ballot and sends Prepare(b, from_slot) for every slot it does not
-  know to be chosen. Acceptors promise (durably) and report, in chunks, what
+  timeout (plus a deterministic per-replica jitter) asks first (pre-vote,
+  below); with a majority of yeses it becomes a candidate with a higher
+  ballot and sends Prepare(b, from_slot) for every slot it does not know to
+  be chosen. Acceptors promise (durably) and report, in chunks, what
   they accepted there, their chosen prefix, and the leaders they have
   followed. With a majority of complete reports, the candidate first learns
   the longest chosen prefix any of them knows (catch-up), then becomes leader:
@@ -26,6 +27,21 @@ replica`.
   one more no-op (so the prefix settles at once, and a deposed leader waiting
   on a slot there learns its append is void), and proposes new batches only
   after that (`max_found` is the last slot anything was found in).
+* Pre-vote, stickiness, check quorum (Raft's, Ongaro's thesis §9.6; liveness
+  only: phase 1 and the lease below are what safety rests on). Before raising
+  its ballot a replica sends PreVote, which changes nothing; a peer says yes
+  only if it is bound by no lease and has heard from no live leader for an
+  election timeout, and reports its promise so the campaign goes above it. A
+  candidate that does not win within the timeout asks again before its next
+  ballot. So a replica cut off from the majority never raises its ballot,
+  and when it comes back it cannot depose the leader the majority follows;
+  an acceptor also refuses a higher ballot for an election timeout after
+  hearing a leader. (Raft's log check on the vote does not apply: a candidate
+  learns the chosen prefix in phase 1.) A leader that no majority has
+  acknowledged for an election timeout steps down, so one cut off on a
+  minority side stops claiming to lead. A leader that meets a higher promise
+  (a Nack) while its lease holds campaigns above it at once: the lease means
+  the promise's owner has no majority.
 * Phase 2 is pipelined: up to `pipeline_slots_max` slots in flight. A slot
   is chosen when a majority (the leader's own acceptor included, once its
   record is synced) acknowledges it. Acceptors ack only after their record is
@@ -125,6 +141,8 @@ from journal.messages import (
     Message,
     Nack,
     Prepare,
+    PreVote,
+    PreVoteReply,
     Promise,
     Value,
     ballot_owner,
@@ -176,6 +194,16 @@ class PaxosCore(Proposer):
         first = max(self.quiet_until_ns, now.mono_ns) + me * config.first_election_stagger_ns
         self.election_deadline_ns = first
         self.last_heard_ns = now.mono_ns
+        # The last Accept (or heartbeat) from a leader, and its ballot: while
+        # it is recent this replica supports no other candidate (pre-vote and
+        # prepare alike). Never, at start: a restart is covered by the quiet time.
+        self.leader_heard_ns = -(1 << 62)
+        self.leader_heard_ballot = 0
+        # -- pre-vote (a follower asking whether it could win, before campaigning) --
+        self.prevote_ballot = 0  # the ballot it would campaign with; 0: not asking
+        self.prevote_yes: set[int] = set()
+        self.prevote_promised = 0  # the highest promise the replies reported
+        self.prevote_sent_ns = 0
         # -- candidate --
         self.campaign_started_ns = 0
         self.promise_done: dict[int, bool] = {}
@@ -194,6 +222,7 @@ class PaxosCore(Proposer):
         self.last_tau = self.last_tau_chosen  # last τ given or closed
         self.last_record_tau = self.last_tau_chosen
         self.acked_stamp = [0] * self.n
+        self.peer_heard_ns = [0] * self.n  # when each follower last acknowledged this leader
         self.lease_until_ns = 0
         self.leader_since_ns = 0
         self.closes: list[tuple[int, int, int]] = []  # (request id, closed τ, slot to wait for)
@@ -237,6 +266,10 @@ class PaxosCore(Proposer):
             self._on_learn_request(sender, message)
         elif isinstance(message, Learn):
             self._on_learn(sender, message, now)
+        elif isinstance(message, PreVote):
+            self._on_prevote(sender, message, now)
+        elif isinstance(message, PreVoteReply):
+            self._on_prevote_reply(sender, message, now)
         else:
             raise TypeError(f"not a journal message: {message!r}")
         self._finish(now)
@@ -244,10 +277,15 @@ class PaxosCore(Proposer):
     def on_tick(self, now: Now) -> None:
         if self.role is Role.FOLLOWER:
             if now.mono_ns >= self.election_deadline_ns and self._may_campaign(now):
-                self._start_campaign(now)
+                self._start_prevote(now)
+            elif self.prevote_ballot:
+                self._resend_prevotes(now)
         elif self.role is Role.CANDIDATE:
             if now.mono_ns - self.campaign_started_ns > self.config.election_timeout_ns:
-                self._start_campaign(now)
+                # A new round asks first, like the first: a candidate cut off
+                # mid-campaign must not go on raising its ballot.
+                self._step_down(now, "campaign timed out")
+                self._start_prevote(now)
             else:
                 self._resend_prepares(now)
                 if self.peer_chosen_upto > self.chosen_upto:
@@ -255,8 +293,8 @@ class PaxosCore(Proposer):
         else:
             if self.n == 1:
                 self.lease_until_ns = now.mono_ns + self._leader_lease_ns()
-            if self._lease_lapsed(now) and now.mono_ns - self.lease_until_ns > self.config.election_timeout_ns:
-                self._step_down(now, "no majority for an election timeout")
+            if self._quorum_silent(now):
+                self._step_down(now, "no majority heard for an election timeout")
                 self.on_tick(now)
                 return
             if now.mono_ns - self.last_heartbeat_ns >= self.config.heartbeat_ns:
@@ -378,17 +416,42 @@ class PaxosCore(Proposer):
             return True  # restarted: grants made before the crash may still run
         return self.grant_until_ns > now.mono_ns and ballot_owner(self.grant_ballot) != candidate
 
+    def _leader_alive(self, candidate: int, now: Now) -> bool:
+        """Heard from a leader other than `candidate` within an election timeout.
+
+        Liveness only (the lease above is what safety rests on): such a
+        replica neither supports a pre-vote nor promises a higher ballot, so a
+        replica that comes back from a partition cannot depose a leader that
+        a majority still follows.
+        """
+        return (
+            now.mono_ns - self.leader_heard_ns < self.config.election_timeout_ns
+            and ballot_owner(self.leader_heard_ballot) != candidate
+        )
+
+    def _would_support(self, candidate: int, now: Now) -> bool:
+        """Whether a pre-vote from `candidate` is granted: no live leader in sight."""
+        if self.role is Role.LEADER:
+            return False
+        return not self._lease_binds(candidate, now) and not self._leader_alive(candidate, now)
+
+    def _on_prevote(self, sender: int, message: PreVote, now: Now) -> None:
+        granted = self._would_support(sender, now)
+        self._send(sender, PreVoteReply(message.ballot, granted, self.promised, self.leader_hint))
+
     def _on_prepare(self, sender: int, message: Prepare, now: Now) -> None:
         ballot = message.ballot
         if ballot < self.promised:
             self._reply_after(sender, Nack(self.promised, self.leader_hint))
             return
         if ballot > self.promised:
-            if self._lease_binds(ballot_owner(ballot), now):
+            candidate = ballot_owner(ballot)
+            if self._lease_binds(candidate, now) or self._leader_alive(candidate, now):
                 self._send(sender, Nack(self.promised, self.leader_hint))
                 return
             self._promise(ballot, now)
             if sender != self.me:
+                self.prevote_ballot = 0
                 self.leader_hint = NO_LEADER
                 self.last_heard_ns = now.mono_ns
                 self._reset_election_deadline(now)
@@ -424,6 +487,9 @@ class PaxosCore(Proposer):
         if sender != self.me:
             self.leader_hint = ballot_owner(ballot)
             self.last_heard_ns = now.mono_ns
+            self.leader_heard_ns = now.mono_ns
+            self.leader_heard_ballot = ballot
+            self.prevote_ballot = 0  # a live leader: no campaign
             self._reset_election_deadline(now)
             # The lease: no other candidate gets a promise from us for a while.
             self.grant_ballot = ballot

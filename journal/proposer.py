@@ -3,11 +3,12 @@
 `Proposer` is a mixin of `journal.paxos.PaxosCore`, which holds the state
 both halves share (the acceptor's promises and accepted values, the chosen
 prefix, the output being built) and owns the arguments written in its
-module docstring. This half decides when to campaign, runs phase 1 over
-every slot not known chosen (applying the drop rule), re-proposes what it
-found and fills holes with no-ops, batches queued appends into pipelined
-slots, counts acknowledgements, keeps the lease, closes timestamps and
-steps down when a higher ballot appears or its majority stays silent.
+module docstring. This half decides when to campaign (after a pre-vote),
+runs phase 1 over every slot not known chosen (applying the drop rule),
+re-proposes what it found and fills holes with no-ops, batches queued
+appends into pipelined slots, counts acknowledgements, keeps the lease,
+closes timestamps and steps down when a higher ballot appears or its
+majority stays silent (check quorum).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from journal.messages import (
     Accepted,
     Nack,
     Prepare,
+    PreVote,
+    PreVoteReply,
     Promise,
     Value,
     ballot_round,
@@ -57,8 +60,57 @@ class Proposer:
             now.mono_ns + self.config.election_timeout_ns + _jitter(round_, self.me, self.config.election_jitter_ns)
         )
 
-    def _start_campaign(self, now: Now) -> None:
-        round_ = ballot_round(max(self.promised, self.ballot)) + 1
+    def _start_prevote(self, now: Now) -> None:
+        """Ask the peers whether they would promise, before raising the ballot (Raft's PreVote).
+
+        A peer says yes only if it sees no live leader (`_would_support`);
+        with a majority of yeses (this replica's own among them) the campaign
+        starts. A replica cut off from the majority therefore never raises
+        its ballot, and one that comes back cannot depose a leader with it.
+        The asking repeats every election timeout, and is re-sent to peers
+        that have not said yes every `retransmit_ns` meanwhile.
+        """
+        self.prevote_ballot = make_ballot(ballot_round(max(self.promised, self.ballot)) + 1, self.me)
+        self.prevote_yes = {self.me}
+        self.prevote_promised = self.promised
+        self._reset_election_deadline(now)
+        if len(self.prevote_yes) >= self.majority:
+            self._prevote_won(now)
+            return
+        self.out.events.append(f"pre-vote for ballot {self.prevote_ballot}")
+        self.prevote_sent_ns = now.mono_ns
+        for peer in self.peers:
+            self._send(peer, PreVote(self.prevote_ballot))
+
+    def _resend_prevotes(self, now: Now) -> None:
+        if now.mono_ns - self.prevote_sent_ns < self.config.retransmit_ns:
+            return
+        self.prevote_sent_ns = now.mono_ns
+        for peer in self.peers:
+            if peer not in self.prevote_yes:
+                self._send(peer, PreVote(self.prevote_ballot))
+
+    def _on_prevote_reply(self, sender: int, message: PreVoteReply, now: Now) -> None:
+        if self.role is not Role.FOLLOWER or not self.prevote_ballot or message.ballot != self.prevote_ballot:
+            return  # an answer to an earlier round
+        self.prevote_promised = max(self.prevote_promised, message.promised)
+        if not message.granted:
+            if message.leader != NO_LEADER and message.leader != self.me:
+                self.leader_hint = message.leader  # whom clients should try
+            return
+        self.prevote_yes.add(sender)
+        if len(self.prevote_yes) >= self.majority and self._may_campaign(now):
+            self._prevote_won(now)
+
+    def _prevote_won(self, now: Now) -> None:
+        above = self.prevote_promised
+        self.prevote_ballot = 0
+        self._start_campaign(now, above)
+
+    def _start_campaign(self, now: Now, above: int = 0) -> None:
+        """Phase 1 at a ballot above every one this replica knows of (`above`: a peer's promise)."""
+        round_ = ballot_round(max(self.promised, self.ballot, above)) + 1
+        self.prevote_ballot = 0
         self.ballot = make_ballot(round_, self.me)
         if self.role is Role.LEADER:
             self._step_down(now, "new campaign")
@@ -156,6 +208,7 @@ class Proposer:
         self.last_tau = max(self.last_tau, last_tau)
         self.last_record_tau = self.last_tau
         self.acked_stamp = [0] * self.n
+        self.peer_heard_ns = [0] * self.n
         self.lease_until_ns = 0
         self.inflight = {}
         slots = []
@@ -249,6 +302,8 @@ class Proposer:
     def _on_accepted(self, sender: int, message: Accepted, now: Now) -> None:
         if self.role is not Role.LEADER or message.ballot != self.ballot:
             return
+        if sender != self.me:
+            self.peer_heard_ns[sender] = now.mono_ns
         if sender != self.me and message.stamp > self.acked_stamp[sender]:
             self.acked_stamp[sender] = message.stamp
             self._update_lease()
@@ -266,6 +321,25 @@ class Proposer:
         if self.queue and len(self.inflight) < self.config.pipeline_slots_max:
             # A slot finished: the next batch goes now rather than at the next flush.
             self.flush(now)
+
+    def _quorum_silent(self, now: Now) -> bool:
+        """No majority has acknowledged this leader for an election timeout (Raft's CheckQuorum).
+
+        Such a leader steps down: it is cut off on a minority side (clients
+        then move on, and it stops claiming to lead), or its followers have
+        moved on. Nothing that safety rests on: the lease alone guards closes.
+        """
+        if self.config.bug is Bug.CLOSE_WITHOUT_LEASE:
+            # The variant also keeps the step-down rule from before check
+            # quorum (an election timeout after the lease lapsed): check quorum
+            # nearly closes the window in which a stale leader lives beside its
+            # successor, and the simulator needs that window to show what
+            # closing without the lease does. Timing is no proof; the lease is.
+            return self._lease_lapsed(now) and now.mono_ns - self.lease_until_ns > self.config.election_timeout_ns
+        if self.n == 1 or now.mono_ns - self.leader_since_ns <= self.config.election_timeout_ns:
+            return False
+        heard = sorted((self.peer_heard_ns[p] for p in self.peers), reverse=True)[self.majority - 2]
+        return now.mono_ns - heard > self.config.election_timeout_ns
 
     def _lease_lapsed(self, now: Now) -> bool:
         """Leader long enough to have a lease, and has none."""
@@ -339,6 +413,16 @@ class Proposer:
     def _on_nack(self, sender: int, message: Nack, now: Now) -> None:
         if message.leader != NO_LEADER and message.leader != self.me:
             self.leader_hint = message.leader
+        if self.role is Role.LEADER and message.promised > self.ballot and now.mono_ns < self.lease_until_ns:
+            # A majority is bound by this leader's lease, so whoever promised
+            # the higher ballot got no majority for it: a stray, such as a
+            # replica whose campaign began just before a partition cut it off.
+            # Take a ballot above it at once (the followers, bound to this
+            # leader, promise it) rather than leave the journal leaderless for
+            # an election timeout.
+            self.out.events.append(f"nack: ballot {message.promised} promised by {sender}; campaign above it")
+            self._start_campaign(now, message.promised)
+            return
         if self.role is not Role.FOLLOWER and message.promised > self.ballot:
             self._step_down(now, f"nack: ballot {message.promised} promised")
             self.last_heard_ns = now.mono_ns

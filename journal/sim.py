@@ -37,6 +37,12 @@ Checks, after every schedule:
 
 A failing schedule reports its violations and the tail of its trace; the seed
 alone replays it exactly.
+
+`run_availability(seed, scenario)` is not a fault schedule but a measurement
+on a clean network: one replica (a follower, or the leader) is cut off for
+many election timeouts and the network heals; it reports how long the
+journal went without a leader and without commits, and when an isolated
+leader stepped down (`python -m journal.sim --availability`).
 """
 
 from __future__ import annotations
@@ -521,6 +527,177 @@ def run_schedule(seed: int, options: ScheduleOptions | None = None) -> Outcome:
     )
 
 
+# -- availability scenarios -------------------------------------------------------------
+#
+# Not fault schedules: one partition, held for many election timeouts, then
+# healed, on an otherwise clean network, with a steady appender. They measure
+# what the schedules above only bound: how long the journal goes without a
+# leader, and without commits, when nothing is wrong on the majority side.
+
+
+@dataclass
+class Availability:
+    """What one partition-and-heal scenario saw; times in simulated seconds."""
+
+    scenario: str
+    seed: int
+    leader_before: tuple[str, int]  # (replica, ballot) leading when the partition began
+    leader_after: tuple[str, int] | None  # leading at the end
+    # The cut-off replica's highest promised ballot when the partition healed.
+    cut_off_ballot: int
+    leaderless_after_heal_s: float  # time with no replica leading, from the heal on
+    commit_gap_after_heal_s: float  # longest time without an acknowledged append, from the heal on
+    leaders_after_heal: list[tuple[str, int]]  # every (replica, ballot) seen leading after the heal
+    # Leader isolation only: when the isolated leader stopped leading, and
+    # when another replica led, after the partition began.
+    stepped_down_after_s: float | None
+    successor_after_s: float | None
+    caught_up: bool  # every replica holds the whole log at the end
+    violations: list[str]
+
+    def report(self) -> str:
+        fields = ", ".join(f"{k}={v}" for k, v in self.__dict__.items() if k != "violations")
+        return f"{fields}; violations: {self.violations}"
+
+
+SAMPLE_S = 0.005
+
+
+async def _availability(sim: Simulation, scenario: str, cut_s: float, after_s: float) -> Availability:
+    n = 3
+    addresses = [f"journal/{JOURNAL}/{i}" for i in range(n)]
+    names = [f"r{i}" for i in range(n)]
+    config = replica_config(n, Bug.NONE)
+    checker = Checker(n)
+    observer = checker.as_observer()
+    replicas: dict[str, JournalReplica] = {}
+    acks: list[float] = []
+    violations: list[str] = []
+    samples: list[tuple[float, list[tuple[str, int]]]] = []
+    stop = trio.Event()
+
+    def replica_main(index: int):
+        async def main(env: NodeEnv) -> None:
+            replica = JournalReplica(
+                JOURNAL, index, addresses, env.transport, env.clock, env.disk,
+                config=config, monotonic_ns=env.monotonic_ns, observer=observer, trace=env.trace,
+            )  # fmt: skip
+            replicas[env.name] = replica
+            env.serve(addresses[index], replica)
+            await replica.run()
+
+        return main
+
+    def leading() -> list[tuple[str, int]]:
+        out = []
+        for name in names:
+            replica = replicas.get(name)
+            core = replica.core if replica is not None else None
+            if core is not None and core.role.value == "leader":
+                out.append((name, core.ballot))
+        return out
+
+    async def appender(env: NodeEnv) -> None:
+        jc = JournalClient(env.transport, addresses, append_timeout_s=2.0)
+        i = 0
+        while not stop.is_set():
+            i += 1
+            try:
+                await jc.append(f"{sim.seed}:{i}".encode(), env.clock.latest())
+            except (AppendUncertain, JournalUnavailable) as exc:
+                env.trace(f"append {i} failed: {exc!r}")
+            else:
+                acks.append(sim.now)
+            await trio.sleep(0.02)
+
+    for i in range(n):
+        sim.add_node(names[i], replica_main(i))
+    client = sim.add_node("client", appender)
+    for name in names:
+        await sim.nodes[name].start()
+    await client.start()
+
+    async def sampler() -> None:
+        while True:
+            samples.append((sim.now, leading()))
+            await trio.sleep(SAMPLE_S)
+
+    sim.spawn(sampler)
+    with trio.move_on_after(10):
+        while len(acks) < 10 or len(leading()) != 1:
+            await trio.sleep(0.01)
+    before = leading()
+    if len(before) != 1:
+        violations.append(f"no single leader before the partition: {before}")
+        return Availability(scenario, sim.seed, ("", 0), None, 0, 0, 0, [], None, None, False, violations)
+    leader = before[0][0]
+    cut_at = sim.now
+    if scenario == "follower":
+        cut_off = next(name for name in names if name != leader)
+        sim.network.partition([cut_off], [name for name in names if name != cut_off] + ["client"])
+    else:
+        cut_off = leader  # cut off from its followers, not from the client
+        sim.network.partition([leader], [name for name in names if name != leader])
+    await trio.sleep(cut_s)
+    core = replicas[cut_off].core
+    cut_off_ballot = max(core.promised, core.ballot) if core is not None else 0
+    heal_at = sim.now
+    sim.network.heal()
+    await trio.sleep(after_s)
+    stop.set()
+    end_at = sim.now
+    after = leading()
+
+    stepped_down = successor = None
+    for at, who in samples:
+        if at < cut_at:
+            continue
+        if stepped_down is None and all(name != leader for name, _ in who):
+            stepped_down = round(at - cut_at, 3)
+        if successor is None and any(name != leader for name, _ in who):
+            successor = round(at - cut_at, 3)
+    leaderless = 0.0
+    seen: list[tuple[str, int]] = []
+    for (at, who), (next_at, _) in zip(samples, samples[1:], strict=False):
+        if at < heal_at or at >= end_at:
+            continue
+        if not who:
+            leaderless += next_at - at
+        for item in who:
+            if item not in seen:
+                seen.append(item)
+    times = [heal_at] + [t for t in acks if heal_at <= t <= end_at] + [end_at]
+    gap = max(b - a for a, b in zip(times, times[1:], strict=False))
+
+    # Let the cut-off replica finish catching up, then compare the logs.
+    caught_up = False
+    with trio.move_on_after(5):
+        while not caught_up:
+            await trio.sleep(0.05)
+            ends = [replicas[name].log.end if replicas[name].log is not None else -1 for name in names]
+            caught_up = len(set(ends)) == 1 and ends[0] >= len(acks)
+    violations += checker.violations + sim.failures
+    return Availability(
+        scenario, sim.seed, before[0], after[0] if len(after) == 1 else None, cut_off_ballot,
+        round(leaderless, 3), round(gap, 3), seen, stepped_down, successor, caught_up, violations,
+    )  # fmt: skip
+
+
+def run_availability(seed: int, scenario: str, cut_s: float = 4.0, after_s: float = 3.0) -> Availability:
+    """Cut one replica off for `cut_s` (scenario "follower": a follower, from
+    everyone; "leader": the leader, from its followers only), heal, and watch
+    for `after_s`."""
+    assert scenario in ("follower", "leader"), scenario
+    return simulator.run(
+        seed,
+        lambda sim: _availability(sim, scenario, cut_s, after_s),
+        network_faults=NetworkFaults(),
+        disk_faults=DiskFaults(sync_latency_min_s=0.0002, sync_latency_max_s=0.002),
+        clock_error_ns=2_000_000,
+        clock_rate_error=0.5e-3,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m journal.sim", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, help="run (replay) this one schedule and print its trace")
@@ -528,7 +705,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first", type=int, default=0)
     parser.add_argument("--bug", default="none", choices=[b.value for b in Bug])
     parser.add_argument("--trace", action="store_true", help="print the whole trace of --seed")
+    parser.add_argument(
+        "--availability", action="store_true",
+        help="run the partition-and-heal scenarios for seeds first..first+schedules-1 and print what they saw",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.availability:
+        failures = 0
+        for seed in range(args.first, args.first + args.schedules):
+            for scenario in ("follower", "leader"):
+                seen = run_availability(seed, scenario)
+                failures += bool(seen.violations)
+                print(seen.report())
+        return 1 if failures else 0
     if args.seed is not None:
         options = options_for(args.seed, bug=Bug(args.bug))
         if args.trace:

@@ -22,6 +22,8 @@ from journal.messages import (
     LearnRequest,
     Nack,
     Prepare,
+    PreVote,
+    PreVoteReply,
     Promise,
     effective_records,
     make_ballot,
@@ -385,3 +387,108 @@ def test_a_slot_holds_at_most_its_record_bound():
     h.run(10)
     assert leader.next_slot == first_slot + 3 and not leader.queue
     assert sorted(h.results[300 + i][0] for i in range(9)) == list(range(1, 10))
+
+
+# -- pre-vote and check quorum: liveness only, the rules above are untouched --------------
+
+
+def _isolate(h: Harness, i: int) -> None:
+    h.cut |= {(i, j) for j in range(len(h.cores)) if j != i} | {(j, i) for j in range(len(h.cores)) if j != i}
+
+
+def test_a_pre_vote_changes_nothing_and_is_refused_while_a_leader_is_heard():
+    h = Harness()
+    h.run(30)
+    follower = h.cores[1]
+    promised = follower.promised
+    follower.on_message(2, PreVote(make_ballot(50, 2)), h.now())
+    replies = [m for _, m in follower.take_output().send if isinstance(m, PreVoteReply)]
+    assert replies == [PreVoteReply(make_ballot(50, 2), False, promised, 0)], "a live leader: no, and who it is"
+    assert follower.promised == promised and follower.role is Role.FOLLOWER
+    h.down.add(0)
+    h.run(CONFIG.election_timeout_ns // MS + 1)  # the leader silent for an election timeout
+    follower.on_message(2, PreVote(make_ballot(50, 2)), h.now())
+    replies = [m for _, m in follower.take_output().send if isinstance(m, PreVoteReply)]
+    assert replies and replies[0].granted
+    assert follower.promised == promised, "granting a pre-vote promises nothing"
+
+
+def test_a_prepare_is_refused_for_an_election_timeout_after_hearing_the_leader():
+    h = Harness()
+    h.run(30)
+    h.down.add(0)
+    h.run((CONFIG.lease_ns + CONFIG.election_timeout_ns) // 2 // MS)  # past the lease, short of the timeout
+    follower = h.cores[1]
+    promised = follower.promised
+    follower.on_message(2, Prepare(make_ballot(50, 2), 1), h.now())
+    out = follower.take_output()
+    assert any(isinstance(m, Nack) for _, m in out.send) and follower.promised == promised
+    h.mono += CONFIG.election_timeout_ns  # (no ticks: nobody campaigns meanwhile)
+    follower.on_message(2, Prepare(make_ballot(51, 2), 1), h.now())
+    assert any(isinstance(m, Promise) for _, m in follower.take_output().send_after)
+
+
+def test_a_cut_off_replica_keeps_its_ballot_and_rejoins_under_the_same_leader():
+    h = Harness()
+    h.run(30)
+    leader = h.leader()
+    ballot = h.cores[leader].ballot
+    _isolate(h, 2)
+    h.run(20 * CONFIG.election_timeout_ns // MS)
+    assert h.cores[2].promised == ballot, "it asked, nobody answered, so it never raised its ballot"
+    assert h.cores[2].role is Role.FOLLOWER
+    during = [h.append(b"during%d" % i) for i in range(3)]
+    h.cut.clear()
+    h.run(5)
+    assert h.leader() == leader and h.cores[leader].ballot == ballot, "the leader kept its ballot"
+    after = [h.append(b"after%d" % i) for i in range(3)]
+    h.run(100)
+    assert h.leader() == leader and h.cores[leader].ballot == ballot
+    assert all(isinstance(h.results[r], tuple) for r in during + after)
+    assert [p for p, _, _ in h.learned[2]] == list(range(1, 7)), "the cut-off replica caught up"
+
+
+def test_a_leader_that_hears_no_majority_steps_down_within_an_election_timeout():
+    h = Harness()
+    h.run(30)
+    assert h.leader() == 0
+    ballot = h.cores[0].ballot
+    _isolate(h, 0)
+    h.run(CONFIG.election_timeout_ns // MS - 10)
+    assert h.cores[0].role is Role.LEADER
+    h.run(20)
+    assert h.cores[0].role is Role.FOLLOWER, "check quorum: no majority heard for an election timeout"
+    request = h.append(b"x", at=0)
+    assert isinstance(h.results[request], NotLeader)
+    h.run(CONFIG.election_timeout_ns // MS + CONFIG.election_jitter_ns // MS + 10)
+    successor = h.leader()
+    assert successor != 0
+    new_ballot = h.cores[successor].ballot
+    h.run(10 * CONFIG.election_timeout_ns // MS)
+    assert h.cores[0].promised == ballot, "the old leader, cut off, never raised its ballot"
+    h.cut.clear()
+    h.run(100)
+    assert h.leader() == successor and h.cores[successor].ballot == new_ballot, "and does not depose its successor"
+
+
+def test_a_leader_nacked_by_a_stray_higher_ballot_campaigns_above_it_at_once():
+    h = Harness()
+    h.run(30)
+    assert h.leader() == 0
+    _isolate(h, 2)
+    h.cores[2]._start_campaign(h.now())  # its pre-vote was won just before the cut
+    h._drain(2)
+    stray = h.cores[2].ballot
+    assert stray > h.cores[0].ballot
+    h.run(3 * CONFIG.election_timeout_ns // MS)
+    h.cut.clear()
+    leaderless = 0
+    for _ in range(CONFIG.election_timeout_ns // MS):
+        h.run(1)
+        leaderless += not any(c.role is Role.LEADER for c in h.cores)
+    assert h.leader() == 0 and h.cores[0].ballot > stray, "the leader re-took its place above the stray ballot"
+    assert leaderless <= 5, f"{leaderless} ms without a leader"
+    request = h.append(b"after")
+    h.run(50)
+    assert isinstance(h.results[request], tuple)
+    assert h.cores[2].role is Role.FOLLOWER and h.cores[2].promised == h.cores[0].ballot

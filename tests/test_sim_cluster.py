@@ -59,6 +59,8 @@ def test_an_injected_bug_is_caught(bug: Bug) -> None:
         wide = {"clock_error_ns": WIDE_CLOCK_ERROR_NS} if bug is Bug.NO_COMMIT_WAIT else {}
         result = run_seed(seed, options_for(seed, bug=bug, **wide))
         if not result.ok:
+            if all(v.startswith("setup:") for v in result.violations):
+                continue  # the bug ate a record of the setup (a table's DDL): no workload ran to show it
             assert any(v.startswith(("bank:", "lists:")) for v in result.violations), result.report()
             return
     pytest.fail(f"the simulated cluster did not catch {bug.value} in {BUG_SEEDS} seeds")

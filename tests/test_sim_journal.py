@@ -9,6 +9,11 @@ closed timestamps and liveness (see `journal/sim.py`). CI runs
 A failure prints its seed, its violations and its trace; replay it with
 `python -m journal.sim --seed N`.
 
+Availability is measured apart, on a clean network: a replica cut off for
+many election timeouts and then healed must not cost the majority its leader
+(pre-vote), and a leader cut off from its followers must step down within
+about an election timeout (check quorum).
+
 The checks are proven able to fail: deliberately broken variants of the
 protocol (a leader that skips phase 1, one that counts a single
 acknowledgement as a majority, acceptors that answer before syncing, a
@@ -25,7 +30,15 @@ import sys
 import pytest
 
 from journal.paxos import Bug
-from journal.sim import HARSH, LEADER_ISOLATION, ScheduleOptions, options_for, run_schedule
+from journal.sim import (
+    HARSH,
+    LEADER_ISOLATION,
+    ScheduleOptions,
+    options_for,
+    replica_config,
+    run_availability,
+    run_schedule,
+)
 
 SCHEDULES = int(os.environ.get("DSQL_SIM_SCHEDULES", "500"))
 FIRST_SEED = int(os.environ.get("DSQL_SIM_FIRST_SEED", "0"))
@@ -91,3 +104,34 @@ def test_replay_command_reports_the_failure() -> None:
     assert out.returncode == 1
     assert "FAILED" in out.stdout and "replay: python -m journal.sim --seed 1 --bug skip_phase1" in out.stdout
     assert "trace (tail):" in out.stdout
+
+
+TIMING = replica_config(3, Bug.NONE).paxos
+ELECTION_S = TIMING.election_timeout_ns / 1e9
+JITTER_S = TIMING.election_jitter_ns / 1e9
+CUT_S = 20 * ELECTION_S
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_replica_back_from_a_partition_leaves_the_leader_alone(seed: int) -> None:
+    seen = run_availability(seed, "follower", cut_s=CUT_S)
+    assert not seen.violations, seen.report()
+    assert seen.cut_off_ballot == seen.leader_before[1], "cut off, it never raised its ballot: " + seen.report()
+    assert seen.leaders_after_heal == [seen.leader_before], "the leader kept its ballot: " + seen.report()
+    assert seen.leaderless_after_heal_s == 0, seen.report()
+    # The appender appends every 20 ms; without a leader change nothing waits longer.
+    assert seen.commit_gap_after_heal_s < ELECTION_S / 2, seen.report()
+    assert seen.caught_up, seen.report()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_an_isolated_leader_steps_down_and_the_majority_goes_on(seed: int) -> None:
+    seen = run_availability(seed, "leader", cut_s=CUT_S)
+    assert not seen.violations, seen.report()
+    assert seen.stepped_down_after_s is not None and seen.stepped_down_after_s <= ELECTION_S + 0.03, seen.report()
+    assert seen.successor_after_s is not None and seen.successor_after_s <= ELECTION_S + JITTER_S + 0.05, seen.report()
+    assert seen.cut_off_ballot == seen.leader_before[1], "the old leader never raised its ballot: " + seen.report()
+    assert seen.leader_after is not None and seen.leader_after[0] != seen.leader_before[0], seen.report()
+    assert seen.leaders_after_heal == [seen.leader_after], "the heal did not depose the successor: " + seen.report()
+    assert seen.leaderless_after_heal_s == 0 and seen.commit_gap_after_heal_s < ELECTION_S / 2, seen.report()
+    assert seen.caught_up, seen.report()
