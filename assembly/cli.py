@@ -54,6 +54,7 @@ from assembly.embedded import ClusterConfig, EmbeddedCluster, LayoutMismatch
 from cluster import heap, metrics, stallwatch
 from cluster.dirlock import DirectoryInUse
 from cluster.topology import RangeMap, Topology, default_splits
+from storage.placement import PlacementInvalid
 
 log = logging.getLogger("dsql")
 
@@ -185,6 +186,9 @@ def _add_cluster_commands(sub: argparse._SubParsersAction) -> None:
     part.add_argument("hosts", nargs="+", help="hosts as h0/h1/..., or a role on the host (qp-0, journal-leader)")
     part.add_argument("--from", dest="from_hosts", nargs="+", default=None, help="cut off only from these")
     command("heal", "remove every partition and delay")
+    command("add-storage", "add a storage node to the running cluster and move its share of shard replicas onto it")
+    command("drain", "move every shard replica off a storage node (never fewer serving replicas than before)"
+            ).add_argument("role", help="storage-N")
     delay = command("delay", "delay every packet a host sends by MS milliseconds (tc netem; 0 removes it)")
     delay.add_argument("host", help="h0/h1/... or a role on the host")
     delay.add_argument("ms", type=float)
@@ -468,8 +472,12 @@ def _cluster_command(args: argparse.Namespace) -> int:
             return launcher.partition(args.dir, args.hosts, args.from_hosts)
         if what == "delay":
             return launcher.delay(args.dir, args.host, args.ms)
+        if what == "add-storage":
+            return launcher.add_storage(args.dir)
+        if what == "drain":
+            return launcher.drain(args.dir, args.role)
         return getattr(launcher, what)(args.dir)
-    except (launcher.LauncherError, ConfigInvalid, DirectoryInUse) as exc:
+    except (launcher.LauncherError, ConfigInvalid, DirectoryInUse, PlacementInvalid) as exc:
         print(f"dsql cluster: {exc}", file=sys.stderr)
         return 2
 

@@ -94,6 +94,10 @@ class ClusterSpec:
     shard_parts: int = 4
     storage_nodes: int = 3
     replicas: int = 3
+    # Storage nodes the cluster started with: the first placement spreads the
+    # shards over them. Nodes added later (`dsql cluster add-storage`) join from
+    # a peer and get their replicas by moves (storage/placement.py). 0: all.
+    initial_storage_nodes: int = 0
     clock_error_ns: int = 0
     lease_ms: int = 500
     adjudicator_lease_ms: int = 3000
@@ -114,8 +118,12 @@ class ClusterSpec:
             raise ConfigInvalid(f"journal_replicas = {self.journal_replicas}: must be odd (2f+1), at least 1")
         if self.storage_nodes < 1:
             raise ConfigInvalid(f"storage_nodes = {self.storage_nodes}: at least 1")
-        if not 1 <= self.replicas <= self.storage_nodes:
-            raise ConfigInvalid(f"replicas = {self.replicas}: between 1 and storage_nodes ({self.storage_nodes})")
+        if not 0 <= self.initial_storage_nodes <= self.storage_nodes:
+            raise ConfigInvalid(f"initial_storage_nodes = {self.initial_storage_nodes}: at most storage_nodes")
+        if not 1 <= self.replicas <= self.initial_storage_count:
+            raise ConfigInvalid(
+                f"replicas = {self.replicas}: between 1 and the storage nodes ({self.initial_storage_count})"
+            )
         if not self.hosts:
             raise ConfigInvalid("no [[hosts]]")
         if len(self._by_name) != len(self.roles):
@@ -146,6 +154,10 @@ class ClusterSpec:
 
     # -- lookups ---------------------------------------------------------------
 
+    @property
+    def initial_storage_count(self) -> int:
+        return self.initial_storage_nodes or self.storage_nodes
+
     def of_kind(self, kind: str) -> list[RoleSpec]:
         return sorted((r for r in self.roles if r.kind == kind), key=lambda r: r.id)
 
@@ -167,7 +179,7 @@ class ClusterSpec:
             adjudicator_ranges=RangeMap(default_splits(self.sql_parts)),
             shard_ranges=shards,
             storage_node_count=self.storage_nodes,
-            shard_hosts=spread_replicas(len(shards), self.storage_nodes, self.replicas),
+            shard_hosts=spread_replicas(len(shards), self.initial_storage_count, self.replicas),
         )
 
     def journal_of(self, role: RoleSpec) -> tuple[int, int]:
@@ -220,6 +232,7 @@ class ClusterSpec:
             "name": self.name, "dir": self.dir, "journals": self.journals,
             "journal_replicas": self.journal_replicas, "sql_parts": self.sql_parts,
             "shard_parts": self.shard_parts, "storage_nodes": self.storage_nodes, "replicas": self.replicas,
+            "initial_storage_nodes": self.initial_storage_nodes,
             "clock_error_ns": self.clock_error_ns, "lease_ms": self.lease_ms,
             "adjudicator_lease_ms": self.adjudicator_lease_ms,
         }  # fmt: skip

@@ -19,6 +19,12 @@ writes `up`, and the supervisor starts a new one; `pause`/`resume` send
 SIGSTOP/SIGCONT. `down` asks the supervisor to stop everything (SIGTERM, then
 SIGKILL after a grace period) and waits for it.
 
+`add-storage` adds a storage node to a running cluster: it appends the role to
+`cluster.toml` (the supervisor reads the file again when it changes and starts
+the new process), waits until it serves, and moves replicas onto it; `drain`
+moves every replica off a storage node (assembly/placement.py does the moves,
+never leaving a shard with fewer serving replicas than before).
+
 With `--hosts N` the roles are spread over N network namespaces joined by a
 bridge (`assembly.hosts`), each with its own address, so `partition`, `heal`
 and `delay` cut and slow real links. Without hosts those are refused.
@@ -40,7 +46,7 @@ from typing import Any
 from rich.console import Console
 
 from assembly import hosts as host_network
-from assembly import probe
+from assembly import placement, probe
 from assembly.config import ClusterSpec, ConfigInvalid, HostSpec, RoleSpec, plan
 from assembly.runfiles import (
     alive,
@@ -164,8 +170,17 @@ class Supervisor:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         announced = not self.announce
+        config_path = os.path.join(spec.dir, "cluster.toml")
+        config_mtime = _mtime(config_path)
         try:
             while not stopping and not os.path.exists(run_path(spec, "stop")):
+                if _mtime(config_path) != config_mtime:
+                    # `add-storage` added a role: start it too (roles are only ever added).
+                    config_mtime = _mtime(config_path)
+                    try:
+                        spec = self.spec = ClusterSpec.load(config_path)
+                    except ConfigInvalid as exc:
+                        print(f"dsql cluster: {config_path} changed but cannot be read: {exc}", flush=True)
                 self.tick()
                 if not announced and all(is_ready(spec, r) for r in spec.roles):
                     print(endpoints_text(spec), flush=True)
@@ -224,6 +239,13 @@ class Supervisor:
         for role in self.spec.roles:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(run_path(self.spec, f"{role.name}.ready"))
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def _log_line(spec: ClusterSpec, role: RoleSpec, text: str) -> None:
@@ -343,6 +365,48 @@ def down(directory: str) -> int:
             host_network.HostNetwork.load(spec.run_dir()).destroy()
     print(f"dsql cluster: {spec.name} in {spec.dir} is down", flush=True)
     return 0
+
+
+def add_storage(directory: str) -> int:
+    """Add a storage node to the running cluster and move its share of replicas onto it."""
+    spec = ClusterSpec.load(directory)
+    if supervisor_pid(spec) is None:
+        raise LauncherError(f"the cluster in {spec.dir} is not running (dsql cluster up --dir {spec.dir})")
+    node_id = spec.storage_nodes
+    host = node_id % len(spec.hosts)
+    if any(h.namespace for h in spec.hosts):
+        port, metrics_port = 7100 + len(spec.roles), 9100 + len(spec.roles)  # each host has its own address
+    else:
+        port, metrics_port = _free_ports(spec.hosts[host].address, 2)
+    role = RoleSpec(kind="storage", id=node_id, host=host, port=port, metrics_port=metrics_port)
+    spec.initial_storage_nodes = spec.initial_storage_count
+    spec.storage_nodes += 1
+    spec.roles.append(role)
+    spec._by_name[role.name] = role
+    spec.validate()
+    spec.save()  # the supervisor sees the new role and starts it
+    print(f"dsql cluster: added {role.name} on {spec.host_of(role).name} "
+          f"({spec.host_of(role).address}:{role.port})", flush=True)  # fmt: skip
+    wait_ready(spec, [role], READY_TIMEOUT_S)
+    moves = placement.run(spec, lambda driver: driver.add_node(node_id, storage_ids(spec),
+                                                               (spec.host_of(role).address, role.port)))
+    print(f"dsql cluster: {role.name} holds {len(moves)} shard replicas", flush=True)
+    return 0
+
+
+def drain(directory: str, name: str) -> int:
+    """Move every replica off a storage node (it keeps running, holding nothing)."""
+    spec = ClusterSpec.load(directory)
+    role = resolve_role(spec, name)
+    if role.kind != "storage":
+        raise LauncherError(f"{role.name} is not a storage node")
+    moves = placement.run(spec, lambda driver: driver.drain(role.id, storage_ids(spec)))
+    print(f"dsql cluster: {role.name} drained ({len(moves)} replicas moved); it holds none now", flush=True)
+    return 0
+
+
+def storage_ids(spec: ClusterSpec) -> list[int]:
+    return [r.id for r in spec.of_kind("storage")]
 
 
 def resolve_role(spec: ClusterSpec, name: str) -> RoleSpec:

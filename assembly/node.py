@@ -139,7 +139,9 @@ class Node:
     async def _start_storage(self, nursery: trio.Nursery) -> None:
         disk = OsDisk(self.spec.data_dir(self.role))  # its checkpoints; locks the directory first
         self._close.append(disk.close)
-        node = StorageNode(self.role.id, self.topology, self.transport, self.clock, disk)
+        # A node added to the running cluster starts from a peer's positions, not the journals' beginning.
+        joined = self.role.id >= self.spec.initial_storage_count
+        node = StorageNode(self.role.id, self.topology, self.transport, self.clock, disk, join=joined)
         self._storage = node
         metrics.watch_replica_lag(self.role.name, lambda: node.watermark)
         self.transport.serve(self.topology.storage_address(self.role.id), node)

@@ -19,14 +19,17 @@ it (a node that already holds the shard is not given it twice).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import trio
 
 from adjudicator.client import AdjudicatorClient
 from adjudicator.interface import CommitConflict
+from adjudicator.routing import OwnerMap, install
+from assembly.config import ClusterSpec
 from cluster.clock import Clock
+from cluster.tcp import TcpTransport
 from cluster.topology import Topology
 from storage.client import StorageClient
 from storage.interface import NodeStatus, Placement
@@ -53,6 +56,7 @@ READY_POLL_S = 0.2
 CHANGE_ATTEMPTS = 20
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 
 class PlacementDriver:
@@ -135,6 +139,11 @@ class PlacementDriver:
             await self.move(shard, source, target)
         return moves
 
+    async def add_node(self, node: int, nodes: list[int], endpoint: tuple[str, int]) -> list[tuple[int, int, int]]:
+        """A storage node just added: make its address known, then give it its share."""
+        await self.announce(node, endpoint)
+        return await self.spread(node, nodes)
+
     async def spread(self, node: int, nodes: list[int]) -> list[tuple[int, int, int]]:
         """Move replicas onto `node` (a storage node just added) until it holds its share."""
         placement, _ = await self.current()
@@ -144,4 +153,29 @@ class PlacementDriver:
         return moves
 
 
-__all__ = ["PlacementDriver", "PlacementInvalid"]
+def run(spec: ClusterSpec, action: Callable[[PlacementDriver], Awaitable[T]]) -> T:
+    """`action(driver)` against the running cluster `spec` describes, from this process (the CLI's)."""
+    return trio.run(_run, spec, action)
+
+
+async def _run(spec: ClusterSpec, action: Callable[[PlacementDriver], Awaitable[T]]) -> T:
+    transport = TcpTransport(spec.address_book())
+    clock = Clock(spec.clock_error_ns)
+    topology = spec.topology()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(transport.run)
+        # Commits find each key range's current owner through this map, as a QP's do.
+        routes = OwnerMap(topology, transport, clock, len(spec.of_kind("adjudicator")))
+        install(transport, routes)
+        nursery.start_soon(routes.run)
+        driver = PlacementDriver(topology, transport, clock, progress=_print)
+        result = await action(driver)
+        nursery.cancel_scope.cancel()
+    return result
+
+
+def _print(message: str) -> None:
+    print(f"dsql cluster: {message}", flush=True)
+
+
+__all__ = ["PlacementDriver", "PlacementInvalid", "run"]

@@ -82,7 +82,8 @@ def _detail(role: RoleSpec, replies: list[Any], now_ns: int) -> dict[str, Any]:
         node: NodeStatus = replies[0]
         watermark = node.watermark
         return {"watermark_lag_ms": max(0.0, (now_ns - watermark) / 1e6) if watermark else None,
-                "keys": node.keys}  # fmt: skip
+                "keys": node.keys, "shards": list(node.shards), "copying": list(node.filling),
+                "caught_up": node.caught_up, "placement_version": node.placement_version}  # fmt: skip
     if role.kind == "adjudicator":
         process: AdjudicatorProcessStatus = replies[0]
         return {
@@ -91,6 +92,22 @@ def _detail(role: RoleSpec, replies: list[Any], now_ns: int) -> dict[str, Any]:
         }  # fmt: skip
     qp: QpStatus = replies[0]
     return {"sessions": qp.sessions}
+
+
+def shard_replicas(spec: ClusterSpec, rows: list[dict[str, Any]]) -> list[dict[str, list[str]]]:
+    """Per shard, as the storage nodes say now: the nodes that serve it (copied and
+    caught up) and the ones still copying it. A node that does not answer counts
+    for neither."""
+    shards: list[dict[str, list[str]]] = [
+        {"serving": [], "copying": []} for _ in range(len(spec.topology().shard_ranges))
+    ]
+    for row in rows:
+        if row["kind"] != "storage" or not row["answers"]:
+            continue
+        for shard in row.get("shards", ()):
+            copying = shard in row.get("copying", ()) or not row.get("caught_up", True)
+            shards[shard]["copying" if copying else "serving"].append(row["name"])
+    return shards
 
 
 def journal_leader(spec: ClusterSpec) -> RoleSpec | None:
@@ -133,13 +150,15 @@ def render(spec: ClusterSpec, rows: list[dict[str, Any]]) -> str:
                 faults.append(f"{row.loss_percent:g} % loss")
             console.print(f"host {spec.hosts[row.host].name} {row.address} ({row.namespace}): "
                           + ("; ".join(faults) or "no faults"))  # fmt: skip
-    placement = Table(title=f"shards: {len(topo.shard_ranges)} key ranges, {spec.replicas} replicas each")
-    for column in ("shard", "start", "end", "replicas"):
+    versions = sorted({row["placement_version"] for row in rows if row.get("placement_version") is not None})
+    placement = Table(title=f"shards: {len(topo.shard_ranges)} key ranges, {spec.replicas} replicas each "
+                      f"(placement {', '.join(map(str, versions)) or '?'}, as the storage nodes say)")  # fmt: skip
+    for column in ("shard", "start", "end", "serving", "copying"):
         placement.add_column(column)
-    for shard in range(len(topo.shard_ranges)):
+    for shard, replicas in enumerate(shard_replicas(spec, rows)):
         start, end = topo.shard_ranges.bounds(shard)
-        names = ", ".join(f"storage-{n}" for n in topo.hosts_of_shard(shard))
-        placement.add_row(str(shard), start.hex() or "-", "-" if end is None else end.hex(), names)
+        placement.add_row(str(shard), start.hex() or "-", "-" if end is None else end.hex(),
+                          ", ".join(replicas["serving"]) or "none", ", ".join(replicas["copying"]))  # fmt: skip
     console.print(placement)
     return out.getvalue()
 
@@ -152,7 +171,9 @@ def _detail_text(row: dict[str, Any]) -> str:
         return f"{row['journal_role']} ballot {row['ballot']} chosen {row['chosen_upto']}"
     if kind == "storage":
         lag = row.get("watermark_lag_ms")
-        return f"watermark lag {lag:.0f} ms, {row['keys']} keys" if lag is not None else "no watermark yet"
+        shards = f", {len(row.get('shards', ()))} shards" + (
+            f" ({len(row['copying'])} copying)" if row.get("copying") else "")
+        return f"watermark lag {lag:.0f} ms, {row['keys']} keys{shards}" if lag is not None else "no watermark yet"
     if kind == "adjudicator":
         taken = f", {row['takeovers']} taken over" if row.get("takeovers") else ""
         return f"ranges {row['ranges']}{taken}, {row['commits']} commits, {row['conflicts']} conflicts"

@@ -125,26 +125,44 @@ class ClusterNodesRelation:
 
 
 class ShardsRelation:
-    """sys.shards: one row per shard (key range) and where its replicas are."""
+    """sys.shards: one row per shard (key range), the storage nodes the current
+    placement gives it, how many of them answer, and how many serve it (hold it
+    copied and caught up; a replica being moved in copies first)."""
 
     name = "shards"
     columns = [
         ("shard_id", INT4), ("start_key", BYTEA), ("end_key", BYTEA), ("replicas", TEXT),
-        ("replica_count", INT4), ("replicas_up", INT4),
+        ("replica_count", INT4), ("replicas_up", INT4), ("replicas_serving", INT4), ("placement_version", INT8),
     ]  # fmt: skip
 
     async def rows(self, rc: Any) -> list[tuple]:
         qp = rc.session.qp
-        storage = [(m, s) for m, s in await _statuses(qp) if m.kind == "storage"]
+        await qp.storage.refresh_placement(force=True)
+        placement = qp.storage.placement
+        statuses: dict[int, NodeStatus | None] = {}
+
+        async def ask(node: int) -> None:
+            statuses[node] = None
+            with trio.move_on_after(STATUS_TIMEOUT_S):
+                try:
+                    statuses[node] = await part_status(qp.transport, "storage", qp.topology.storage_address(node))
+                except Exception:  # noqa: BLE001 - any failure shows as not up
+                    pass
+
+        async with trio.open_nursery() as nursery:
+            for node in placement.nodes():
+                nursery.start_soon(ask, node)
         ranges = qp.topology.shard_ranges
         out = []
-        by_node = {m.address: (m, status) for m, status in storage}
         for shard in range(len(ranges)):
             start, end = ranges.bounds(shard)
-            hosts = [by_node.get(qp.topology.storage_address(n)) for n in qp.topology.hosts_of_shard(shard)]
-            names = [f"storage-{n}" for n in qp.topology.hosts_of_shard(shard)]
-            up = sum(1 for entry in hosts if entry is not None and entry[1] is not None)
-            out.append((shard, start, end, ",".join(names), len(names), up))
+            hosts = placement.hosts(shard)
+            answers = [statuses.get(n) for n in hosts]
+            up = sum(1 for s in answers if s is not None)
+            serving = sum(1 for s in answers if s is not None and s.caught_up and shard in s.shards
+                          and shard not in s.filling)  # fmt: skip
+            names = ",".join(f"storage-{n}" for n in hosts)
+            out.append((shard, start, end, names, len(hosts), up, serving, placement.version))
         return out
 
 

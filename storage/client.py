@@ -124,12 +124,13 @@ class StorageClient:
         self._suspect_until: dict[int, float] = {}
         self._turn = itertools.count()
         self._hosts: list[tuple[int, ...]] = []
-        self.placement_version = 0
+        self.placement = Placement(0, ())  # set below from `hosts`
         self._stale = False
         self._refreshing = trio.Lock()
         if hosts is None:
             hosts = [topology.hosts_of_shard(s) for s in range(len(self.ranges))]
         self.set_placement(hosts)
+        self.placement = Placement(0, tuple(self._hosts))
 
     def set_placement(self, hosts: Sequence[Sequence[int]]) -> None:
         """Which storage nodes host each shard (by shard index)."""
@@ -140,18 +141,25 @@ class StorageClient:
                 raise ValueError(f"shard {shard}: hosts {nodes} are not storage nodes")
         self._hosts = placement
 
+    @property
+    def placement_version(self) -> int:
+        return self.placement.version
+
     def apply_placement(self, placement: Placement) -> bool:
         """Take `placement` if it is newer than the one this client reads by."""
-        if placement.version <= self.placement_version:
+        if placement.version <= self.placement.version:
             return False
         for node, host, port in placement.endpoints:
             self._transport.learn_address(self.topology.storage_address(node), (host, port))
         self.set_placement(placement.shard_hosts)
-        self.placement_version = placement.version
+        self.placement = placement
         return True
 
-    async def refresh_placement(self) -> None:
-        """Ask the storage nodes this client knows for the newest placement."""
+    async def refresh_placement(self, *, force: bool = False) -> None:
+        """Ask the storage nodes this client knows for the newest placement
+        (after a `WrongShard`, or when `force`d)."""
+        if force:
+            self._stale = True
         async with self._refreshing:
             if not self._stale:
                 return  # another task refreshed meanwhile

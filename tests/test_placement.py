@@ -188,6 +188,7 @@ async def test_a_replica_loaded_from_a_checkpoint_refuses_reads_below_its_cut(nu
         await cluster.clock.wait_until_past(tau_two)
         node = cluster.storage_nodes[0]
         assert list((await node.rpc_get(Get((key,), tau_one))).values) == [("one",)]
+        assert list((await node.rpc_get(Get((key,), tau_two))).values) == [("two",)]  # applied: the cut is past it
         await cluster.checkpoint()
         first.cancel_scope.cancel()
     cluster = await nursery.start(EmbeddedCluster(config).run)
