@@ -172,6 +172,8 @@ def _add_cluster_commands(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--port", type=int, default=5432, help="PostgreSQL port of every QP (0: a free one)")
     up.add_argument("--dynamodb-port", type=int, default=8000, help="DynamoDB port of every QP (0: off)")
     up.add_argument("--clock-error-ns", type=int, default=0, help="clock error bound (ClockBound-style)")
+    up.add_argument("--copy-keys-per-s", type=int, default=0,
+                    help="how fast a storage node copies a shard replica it is given (0: no bound)")
     up.add_argument("--detach", action="store_true", help="return once every endpoint answers; the cluster runs on")
     command("down", "stop every process of the cluster (its data stays in DIR)")
     command("status", "every role: host, pid, state, journal leader, replica lag").add_argument(
@@ -459,6 +461,7 @@ def _cluster_command(args: argparse.Namespace) -> int:
                 qps=args.qps, storage_nodes=args.storage_nodes, replicas=replicas, journal_replicas=args.journal_replicas,
                 journals=args.journals, adjudicators=args.adjudicators, hosts=args.hosts, port=args.port,
                 dynamodb_port=args.dynamodb_port, clock_error_ns=args.clock_error_ns,
+                copy_keys_per_s=args.copy_keys_per_s,
             )  # fmt: skip
             return launcher.up(args.dir, shape, detach=args.detach)
         if what == "status":

@@ -98,6 +98,8 @@ class ClusterSpec:
     # shards over them. Nodes added later (`dsql cluster add-storage`) join from
     # a peer and get their replicas by moves (storage/placement.py). 0: all.
     initial_storage_nodes: int = 0
+    # Keys a second a storage node copies when it is given a shard (0: no bound).
+    copy_keys_per_s: int = 0
     clock_error_ns: int = 0
     lease_ms: int = 500
     adjudicator_lease_ms: int = 3000
@@ -232,7 +234,7 @@ class ClusterSpec:
             "name": self.name, "dir": self.dir, "journals": self.journals,
             "journal_replicas": self.journal_replicas, "sql_parts": self.sql_parts,
             "shard_parts": self.shard_parts, "storage_nodes": self.storage_nodes, "replicas": self.replicas,
-            "initial_storage_nodes": self.initial_storage_nodes,
+            "initial_storage_nodes": self.initial_storage_nodes, "copy_keys_per_s": self.copy_keys_per_s,
             "clock_error_ns": self.clock_error_ns, "lease_ms": self.lease_ms,
             "adjudicator_lease_ms": self.adjudicator_lease_ms,
         }  # fmt: skip
@@ -296,6 +298,7 @@ def plan(
     rpc_ports: list[int] | None = None,
     metrics_ports: list[int] | None = None,
     clock_error_ns: int = 0,
+    copy_keys_per_s: int = 0,
 ) -> ClusterSpec:
     """A cluster of the given shape, its roles spread over the hosts.
 
@@ -324,5 +327,5 @@ def plan(
     return ClusterSpec(
         name=name, dir=os.path.abspath(directory), hosts=hosts, roles=roles, journals=journals,
         journal_replicas=journal_replicas, storage_nodes=storage_nodes, replicas=replicas, port=port,
-        dynamodb_port=dynamodb_port, clock_error_ns=clock_error_ns,
+        dynamodb_port=dynamodb_port, clock_error_ns=clock_error_ns, copy_keys_per_s=copy_keys_per_s,
     )  # fmt: skip

@@ -87,6 +87,7 @@ class Shape:
     port: int = 5432
     dynamodb_port: int = 8000
     clock_error_ns: int = 0
+    copy_keys_per_s: int = 0
 
 
 def _free_ports(host: str, count: int) -> list[int]:
@@ -128,7 +129,7 @@ def make_spec(directory: str, shape: Shape) -> ClusterSpec:
         name=name, directory=directory, hosts=hosts, qps=shape.qps, adjudicators=shape.adjudicators,
         storage_nodes=shape.storage_nodes, replicas=shape.replicas, journals=shape.journals, journal_replicas=shape.journal_replicas,
         port=port, dynamodb_port=dynamodb_port, rpc_ports=rpc_ports, metrics_ports=metrics_ports,
-        clock_error_ns=shape.clock_error_ns,
+        clock_error_ns=shape.clock_error_ns, copy_keys_per_s=shape.copy_keys_per_s,
     )  # fmt: skip
     spec.save()
     return spec

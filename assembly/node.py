@@ -141,7 +141,8 @@ class Node:
         self._close.append(disk.close)
         # A node added to the running cluster starts from a peer's positions, not the journals' beginning.
         joined = self.role.id >= self.spec.initial_storage_count
-        node = StorageNode(self.role.id, self.topology, self.transport, self.clock, disk, join=joined)
+        node = StorageNode(self.role.id, self.topology, self.transport, self.clock, disk, join=joined,
+                           copy_keys_per_s=self.spec.copy_keys_per_s)  # fmt: skip
         self._storage = node
         metrics.watch_replica_lag(self.role.name, lambda: node.watermark)
         self.transport.serve(self.topology.storage_address(self.role.id), node)

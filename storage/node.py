@@ -148,6 +148,7 @@ class StorageNode:
         disk: Disk | None,
         *,
         join: bool = False,
+        copy_keys_per_s: float = 0.0,
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
         checkpoint_records: int = CHECKPOINT_RECORDS,
         checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S,
@@ -158,7 +159,10 @@ class StorageNode:
 
         `join`: the node was added to a running cluster; with no checkpoint of
         its own it starts from a peer's journal positions (`NodeStateQuery`)
-        instead of from the journals' beginning, which may be compacted away."""
+        instead of from the journals' beginning, which may be compacted away.
+        `copy_keys_per_s`: a bound on how fast this node copies a shard it is
+        given (0: as fast as it goes), so that moves leave room for the
+        foreground work of the nodes they copy from."""
         self.node_id = node_id
         # Reads this replica served (Prometheus, cluster/metrics.py), by kind.
         reads = metrics.STORAGE_READS
@@ -174,6 +178,7 @@ class StorageNode:
         self._checkpoint_interval_s = checkpoint_interval_s
         self._transport = transport
         self._join = join
+        self._copy_keys_per_s = copy_keys_per_s
         # The placement of shard replicas as of the last applied record (storage/placement.py).
         self.placement: Placement = initial_placement(topology)
         hosted = self.placement.shards_of(node_id)
@@ -607,10 +612,12 @@ class StorageNode:
         floor = 0
         failures = 0
         turn = self.node_id
+        rate = self._copy_keys_per_s
+        page = COPY_KEYS if rate <= 0 else max(1, min(COPY_KEYS, int(rate / 10)))
         while True:
             source = sources[turn % len(sources)]
             try:
-                piece: ShardPiece = await self._peer(source).call("copy_shard", CopyShard(shard, tau, after, COPY_KEYS))
+                piece: ShardPiece = await self._peer(source).call("copy_shard", CopyShard(shard, tau, after, page))
             except _PEER_FAILURES as exc:
                 failures += 1
                 log.warning("storage node %d: copying shard %d from storage node %d: %s", self.node_id, shard,
@@ -626,7 +633,10 @@ class StorageNode:
             if piece.resume is None:
                 return floor
             after = piece.resume
-            await checkpoint_if_due()
+            if rate > 0:
+                await trio.sleep(len(piece.chains) / rate)
+            else:
+                await checkpoint_if_due()
 
     async def _start_from_peer(self) -> None:
         """Go on from a peer's journal positions, catalog versions and placement

@@ -29,6 +29,7 @@ from support.bank import create_accounts, explain_final_state, read_balances, ru
 from support.list_append import create_table as la_create_table
 from support.list_append import run_workload as la_run_workload
 
+from assembly import probe
 from assembly.config import ClusterSpec
 from assembly.runfiles import pid_of
 from checker import list_append
@@ -345,3 +346,80 @@ def test_shards_have_r_replicas_on_distinct_nodes_and_reads_fail_over(local_clus
         # Shards held by storage-1 and storage-3 only now: the restarted replica caught up (with
         # the row written while it was down) before it answered.
         assert conn.execute("SELECT v FROM cl_r3 WHERE id = 501").fetchone() == ("after",)
+
+
+def _serving_counts(directory: str) -> list[int] | None:
+    """Per shard, the storage nodes that serve it now, as `dsql cluster status` reports
+    them; None if some storage node did not answer (the sample says nothing then)."""
+    spec = ClusterSpec.load(directory)
+    rows = probe.status(spec)
+    if not all(row["answers"] for row in rows if row["kind"] == "storage"):
+        return None
+    return [len(replicas["serving"]) for replicas in probe.shard_replicas(spec, rows)]
+
+
+def test_a_storage_node_added_and_one_drained_under_load_keep_r_replicas_serving(
+    local_cluster: LocalCluster,
+) -> None:
+    # Copies throttled so that each takes a few tenths of a second at least: long
+    # enough for the status samples below to see a replica that would stop serving
+    # before its replacement has copied (it fails so without the driver's wait).
+    local_cluster.up("--copy-keys-per-s", "100")
+    spec = local_cluster.spec
+    assert spec is not None and spec.replicas == 3
+    table = "cluster_moves"
+    seed = int(os.environ.get("DSQL_BANK_SEED", random.randrange(1 << 30)))
+    print(f"bank seed {seed}")
+    asyncio.run(create_accounts(local_cluster.dsn, table))
+    samples: list[list[int]] = []
+    unanswered = 0
+    moving = threading.Event()
+    outputs: list[str] = []
+
+    def sample() -> None:
+        nonlocal unanswered
+        while moving.is_set():
+            counts = _serving_counts(local_cluster.dir)
+            if counts is None:
+                unanswered += 1
+            else:
+                samples.append(counts)
+            time.sleep(0.1)
+
+    def moves() -> None:
+        moving.set()
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            outputs.append(local_cluster.cli("add-storage", timeout=300).stdout)
+            outputs.append(local_cluster.cli("drain", "storage-0", timeout=300).stdout)
+        finally:
+            moving.clear()
+            sampler.join()
+
+    run = asyncio.run(run_workload(local_cluster.dsn, table, workers=16, seconds=5, seed=seed, faults=moves))
+    report.add(f"cluster bank while storage-3 is added and storage-0 drained: {run.summary()}; "
+               f"{len(samples)} status samples, {unanswered} incomplete")  # fmt: skip
+    assert not run.violations, "\n".join(run.violations[:10]) + "\n" + local_cluster.logs()
+    assert "storage-3 holds" in outputs[0] and "storage-0 drained" in outputs[1], outputs
+    assert len(samples) >= 5, (len(samples), unanswered)
+    lowest = min(min(counts) for counts in samples)
+    assert lowest >= spec.replicas, f"a shard had {lowest} serving replicas during the moves: {samples}"
+    # Afterwards: storage-0 holds nothing, storage-3 its share, every shard R serving replicas.
+    spec = ClusterSpec.load(local_cluster.dir)
+    rows = {row["name"]: row for row in probe.status(spec)}
+    assert rows["storage-0"]["shards"] == [] and len(rows["storage-3"]["shards"]) >= 6, rows
+    final = asyncio.run(read_balances(local_cluster.dsn, table))
+    explained, how = explain_final_state(final, run)
+    assert explained, how
+
+    async def shards() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(local_cluster.dsn)
+        try:
+            return await conn.fetch("SELECT replicas, replicas_serving, placement_version FROM sys.shards")
+        finally:
+            await conn.close()
+
+    for row in asyncio.run(shards()):
+        assert row["replicas_serving"] == spec.replicas and "storage-0" not in row["replicas"], row
+        assert row["placement_version"] > 0
