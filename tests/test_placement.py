@@ -13,10 +13,14 @@
   right (it learns the new one from `WrongShard`).
 - A replica loaded from a checkpoint refuses reads below its cut
   (`HistoryGone`) rather than answering with newer versions.
+- A replica whose disk was lost after the journal dropped its beginning
+  starts from a peer's positions and copies its shards from it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import random
 
 import pytest
@@ -24,9 +28,12 @@ import trio
 
 from adjudicator.client import AdjudicatorClient
 from adjudicator.interface import CommitConflict
+from assembly import embedded
 from assembly.embedded import ClusterConfig, EmbeddedCluster
 from assembly.placement import PlacementDriver
 from cluster.topology import Topology, spread_replicas
+from journal.client import JournalClient
+from journal.errors import PositionCompacted
 from journal.interface import CommitRecord
 from storage import keys
 from storage import node as storage_node
@@ -196,3 +203,49 @@ async def test_a_replica_loaded_from_a_checkpoint_refuses_reads_below_its_cut(nu
     with pytest.raises(HistoryGone):
         await node.rpc_get(Get((key,), tau_one))  # it would have said "two"
     assert list((await node.rpc_get(Get((key,), tau_two))).values) == [("two",)]
+
+
+async def test_a_replica_that_lost_its_disk_after_the_journal_moved_on_copies_from_a_peer(
+    nursery, tmp_path, monkeypatch
+):
+    # Small journal segments, so that the checkpoints below let the journal drop its beginning.
+    def small_segments(config, replicas):
+        return dataclasses.replace(real_replica_config(config, replicas), segment_bytes_max=4096)
+
+    real_replica_config = embedded.journal_replica_config
+    monkeypatch.setattr(embedded, "journal_replica_config", small_segments)
+    config = ClusterConfig(data_dir=str(tmp_path))
+    written: dict[bytes, tuple] = {}
+    async with trio.open_nursery() as first:
+        cluster = await first.start(EmbeddedCluster(config).run)
+        adjudicators = AdjudicatorClient(cluster.topology, cluster.transport)
+        for i in range(300):
+            key = keys.table_prefix(keys.table_key_id_for(16385 + i % 7), 1) + i.to_bytes(4, "big")
+            value = (i, "x" * 40)
+            await adjudicators.commit(cluster.clock.now().latest, CommitRecord([(key, value)]).encode(), [key])
+            written[key] = value
+        await cluster.checkpoint()
+        # Another commit carries the journal's BASE record; then its old segments go.
+        await adjudicators.commit(cluster.clock.now().latest, CommitRecord([(key, value)]).encode(), [key])
+        journal = JournalClient(cluster.transport, cluster.topology.journal_addresses(0))
+        with trio.fail_after(10):
+            while True:
+                try:
+                    await journal.read("storage/1", 1, 1, 0)
+                except PositionCompacted:
+                    break
+                await trio.sleep(0.01)
+        first.cancel_scope.cancel()
+    os.remove(tmp_path / "storage-1" / storage_node.CHECKPOINT_FILE)  # a new disk
+
+    cluster = await nursery.start(EmbeddedCluster(config).run)
+    node = cluster.storage_nodes[1]
+    with trio.fail_after(30):
+        while True:
+            status = await node.rpc_status(Status())
+            if status.caught_up and not status.filling and status.keys >= len(written):
+                break
+            await trio.sleep(0.02)
+    tau = cluster.clock.now().latest
+    got = await node.rpc_get(Get(tuple(written), tau))
+    assert list(got.values) == list(written.values())
