@@ -51,10 +51,11 @@ import trio
 from assembly import launcher, node, probe
 from assembly.config import ROLE_KINDS, ClusterSpec, ConfigInvalid
 from assembly.embedded import ClusterConfig, EmbeddedCluster, LayoutMismatch
+from assembly.placement import PlacementDriver, split_loop
 from cluster import heap, metrics, stallwatch
 from cluster.dirlock import DirectoryInUse
 from cluster.topology import RangeMap, Topology, default_splits
-from storage.placement import PlacementInvalid
+from storage.placement import SPLIT_KEYS, PlacementInvalid
 
 log = logging.getLogger("dsql")
 
@@ -100,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--journal-replicas", type=int, default=3,
                        help="replicas of each journal (2f+1: odd; a commit needs a majority)")
     serve.add_argument("--clock-error-ns", type=int, default=0, help="clock error bound (ClockBound-style)")
+    serve.add_argument("--split-keys", type=int, default=SPLIT_KEYS,
+                       help="a shard splits in two once a replica of it holds more keys than this")
     serve.add_argument("--auth", choices=("trust", "scram-sha-256"), default="trust",
                        help="how PostgreSQL clients authenticate (trust: any user name, for local development)")
     serve.add_argument("--password-file", help="a file whose first line is the password of the role admin "
@@ -174,6 +177,8 @@ def _add_cluster_commands(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--clock-error-ns", type=int, default=0, help="clock error bound (ClockBound-style)")
     up.add_argument("--copy-keys-per-s", type=int, default=0,
                     help="how fast a storage node copies a shard replica it is given (0: no bound)")
+    up.add_argument("--split-keys", type=int, default=SPLIT_KEYS,
+                    help="a shard splits in two once a replica of it holds more keys than this")
     up.add_argument("--detach", action="store_true", help="return once every endpoint answers; the cluster runs on")
     command("down", "stop every process of the cluster (its data stays in DIR)")
     command("status", "every role: host, pid, state, journal leader, replica lag").add_argument(
@@ -244,6 +249,9 @@ async def _serve_cluster(cluster: EmbeddedCluster, args: argparse.Namespace) -> 
             print(f"dsql: Prometheus metrics on {_http_url(args.host, metrics_port)}/metrics")
         qp = QueryProcessor(cluster.clock, cluster.topology, cluster.transport)
         await nursery.start(qp.run)
+        # Shards that grow past --split-keys split in two (assembly/placement.py).
+        driver = PlacementDriver(cluster.topology, cluster.transport, cluster.clock)
+        nursery.start_soon(split_loop, driver, args.split_keys)
         if password is not None:
             await qp.set_bootstrap_password(password)
         pgwire = partial(serve_pgwire, qp, args.host, args.port, security=security, limits=limits)
@@ -461,7 +469,7 @@ def _cluster_command(args: argparse.Namespace) -> int:
                 qps=args.qps, storage_nodes=args.storage_nodes, replicas=replicas, journal_replicas=args.journal_replicas,
                 journals=args.journals, adjudicators=args.adjudicators, hosts=args.hosts, port=args.port,
                 dynamodb_port=args.dynamodb_port, clock_error_ns=args.clock_error_ns,
-                copy_keys_per_s=args.copy_keys_per_s,
+                copy_keys_per_s=args.copy_keys_per_s, split_keys=args.split_keys,
             )  # fmt: skip
             return launcher.up(args.dir, shape, detach=args.detach)
         if what == "status":

@@ -53,6 +53,7 @@ import tomli_w
 
 from adjudicator.routing import owned_address
 from cluster.topology import RangeMap, Topology, default_splits, spread_replicas
+from storage.placement import SPLIT_KEYS
 
 ROLE_KINDS = ("journal", "storage", "adjudicator", "qp")
 CONFIG_NAME = "cluster.toml"
@@ -100,6 +101,8 @@ class ClusterSpec:
     initial_storage_nodes: int = 0
     # Keys a second a storage node copies when it is given a shard (0: no bound).
     copy_keys_per_s: int = 0
+    # A shard splits once a replica of it holds more keys than this.
+    split_keys: int = SPLIT_KEYS
     clock_error_ns: int = 0
     lease_ms: int = 500
     adjudicator_lease_ms: int = 3000
@@ -235,6 +238,7 @@ class ClusterSpec:
             "journal_replicas": self.journal_replicas, "sql_parts": self.sql_parts,
             "shard_parts": self.shard_parts, "storage_nodes": self.storage_nodes, "replicas": self.replicas,
             "initial_storage_nodes": self.initial_storage_nodes, "copy_keys_per_s": self.copy_keys_per_s,
+            "split_keys": self.split_keys,
             "clock_error_ns": self.clock_error_ns, "lease_ms": self.lease_ms,
             "adjudicator_lease_ms": self.adjudicator_lease_ms,
         }  # fmt: skip
@@ -299,6 +303,7 @@ def plan(
     metrics_ports: list[int] | None = None,
     clock_error_ns: int = 0,
     copy_keys_per_s: int = 0,
+    split_keys: int = SPLIT_KEYS,
 ) -> ClusterSpec:
     """A cluster of the given shape, its roles spread over the hosts.
 
@@ -328,4 +333,5 @@ def plan(
         name=name, dir=os.path.abspath(directory), hosts=hosts, roles=roles, journals=journals,
         journal_replicas=journal_replicas, storage_nodes=storage_nodes, replicas=replicas, port=port,
         dynamodb_port=dynamodb_port, clock_error_ns=clock_error_ns, copy_keys_per_s=copy_keys_per_s,
+        split_keys=split_keys,
     )  # fmt: skip

@@ -59,6 +59,7 @@ from assembly.runfiles import (
     want_of,
     write,
 )
+from storage.placement import SPLIT_KEYS
 
 POLL_S = 0.1
 # A process that dies this soon after it started is restarted only after a pause.
@@ -88,6 +89,7 @@ class Shape:
     dynamodb_port: int = 8000
     clock_error_ns: int = 0
     copy_keys_per_s: int = 0
+    split_keys: int = SPLIT_KEYS
 
 
 def _free_ports(host: str, count: int) -> list[int]:
@@ -130,6 +132,7 @@ def make_spec(directory: str, shape: Shape) -> ClusterSpec:
         storage_nodes=shape.storage_nodes, replicas=shape.replicas, journals=shape.journals, journal_replicas=shape.journal_replicas,
         port=port, dynamodb_port=dynamodb_port, rpc_ports=rpc_ports, metrics_ports=metrics_ports,
         clock_error_ns=shape.clock_error_ns, copy_keys_per_s=shape.copy_keys_per_s,
+        split_keys=shape.split_keys,
     )  # fmt: skip
     spec.save()
     return spec

@@ -33,6 +33,7 @@ from adjudicator.ownership import AdjudicatorProcess
 from adjudicator.routing import OwnerMap, install
 from assembly.config import ClusterSpec, RoleSpec, adjudicator_process_address, qp_address
 from assembly.embedded import ClusterConfig, journal_replica_config
+from assembly.placement import PlacementDriver, split_loop
 from cluster import heap, metrics
 from cluster.clock import Clock
 from cluster.disk import OsDisk
@@ -179,6 +180,8 @@ class Node:
         qp = QueryProcessor(self.clock, self.topology, self.transport, index=self.role.id, members=members)
         self.transport.serve(qp_address(self.role.id), QpService(qp, self.role.name))
         await nursery.start(qp.run)
+        # Shards that grow past the cluster's split_keys split in two (assembly/placement.py).
+        nursery.start_soon(split_loop, PlacementDriver(self.topology, self.transport, self.clock), self.spec.split_keys)
 
         def forward_cancel(owner: int, process_id: int, secret_key: int) -> None:
             peer = self.transport.connect(qp_address(owner))

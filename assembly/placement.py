@@ -10,6 +10,11 @@ before the move. `dsql cluster add-storage` and `dsql cluster drain` use it;
 it runs wherever a transport reaches the cluster (the CLI's own process, or
 one process for the embedded tests).
 
+It also splits shards that have grown past a size (`split_loop`, run by
+every query processor; two splitting at once conflict on the placement key and
+one gives way): it asks a replica for a key near the shard's middle and
+commits the placement with the split, which every node then applies in place.
+
 Every wait has a bound (`READY_TIMEOUT_S` for a copy, `CHANGE_ATTEMPTS` for
 conflicting changes); a move cut short leaves the shard with one replica
 more than it needs, never fewer, and running the same command again finishes
@@ -19,6 +24,7 @@ it (a node that already holds the shard is not given it twice).
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -32,15 +38,18 @@ from cluster.clock import Clock
 from cluster.tcp import TcpTransport
 from cluster.topology import Topology
 from storage.client import StorageClient
-from storage.interface import NodeStatus, Placement
+from storage.interface import NodeStatus, Placement, SplitPoint
 from storage.placement import (
     PLACEMENT_KEY,
+    SPLIT_KEYS,
     PlacementInvalid,
     decode_placement,
     initial_placement,
     placement_record,
     plan_drain,
     plan_spread,
+    shard_map,
+    split_shard,
     with_endpoint,
     with_replica,
     without_replica,
@@ -54,6 +63,9 @@ READY_TIMEOUT_S = 600.0
 READY_POLL_S = 0.2
 # Changes that conflict with another driver's are read again and retried this often.
 CHANGE_ATTEMPTS = 20
+# How often the sizes of shards are looked at (a shard splits past SPLIT_KEYS keys).
+SPLIT_CHECK_S = 10.0
+STATUS_TIMEOUT_S = 2.0
 
 Progress = Callable[[str], None]
 T = TypeVar("T")
@@ -129,6 +141,57 @@ class PlacementDriver:
             placement = await self.change(lambda p: without_replica(p, shard, source))
         self._progress(f"shard {shard}: moved from storage-{source} to storage-{target} (placement {placement.version})")
 
+    async def split_large(self, split_keys: int) -> list[bytes]:
+        """Split every shard a replica of which holds more than `split_keys` keys,
+        once each (a half still too large splits on a later call); returns the split keys."""
+        placement, _ = await self.current()
+        sizes = await self._shard_sizes(placement)
+        done = []
+        for shard in [s for s, size in enumerate(sizes) if size > split_keys]:
+            start, end = shard_map(placement).bounds(shard)
+            key = await self._split_point(placement.hosts(shard), start, end)
+            if key is None:
+                continue
+
+            def split(p: Placement, key: bytes = key) -> Placement:
+                return split_shard(p, shard_map(p).owner(key), key)
+
+            try:
+                new = await self.change(split)
+            except PlacementInvalid:
+                continue  # another driver split it there first
+            self._progress(f"shard {shard} [{start.hex()}, {'end' if end is None else end.hex()}) split at "
+                           f"{key.hex()} ({sizes[shard]} keys; placement {new.version})")  # fmt: skip
+            done.append(key)
+        return done
+
+    async def _shard_sizes(self, placement: Placement) -> list[int]:
+        """The most keys any answering replica holds, per shard of `placement`."""
+        sizes = [0] * len(placement.shard_hosts)
+        for node in placement.nodes():
+            with trio.move_on_after(STATUS_TIMEOUT_S):
+                try:
+                    status = await self.status(node)
+                except Exception as exc:  # noqa: BLE001 - a node that does not answer is skipped this round
+                    log.info("storage-%d does not answer: %s", node, exc)
+                    continue
+                if status.splits != placement.splits:
+                    continue  # it has not applied this placement's shard map yet
+                for shard, keys in zip(status.shards, status.shard_keys, strict=True):
+                    sizes[shard] = max(sizes[shard], keys)
+        return sizes
+
+    async def _split_point(self, hosts: tuple[int, ...], start: bytes, end: bytes | None) -> bytes | None:
+        for node in hosts:
+            with trio.move_on_after(STATUS_TIMEOUT_S):
+                try:
+                    reply = await self.storage._node(node).call("split_point", SplitPoint(start, end))
+                except Exception as exc:  # noqa: BLE001 - another replica may answer
+                    log.info("storage-%d gave no split point: %s", node, exc)
+                    continue
+                return reply.key
+        return None
+
     async def drain(self, node: int, nodes: list[int]) -> list[tuple[int, int, int]]:
         """Move every replica off `node` onto the other `nodes`; returns the moves made."""
         placement, _ = await self.current()
@@ -151,6 +214,17 @@ class PlacementDriver:
         for shard, source, target in moves:
             await self.move(shard, source, target)
         return moves
+
+
+async def split_loop(driver: PlacementDriver, split_keys: int = SPLIT_KEYS, interval_s: float = SPLIT_CHECK_S) -> None:
+    """Split shards that grow past `split_keys`, looking every `interval_s` or so
+    (jittered, so that the query processors running it do not all look at once)."""
+    while True:
+        await trio.sleep(interval_s * random.uniform(0.5, 1.5))
+        try:
+            await driver.split_large(split_keys)
+        except Exception as exc:  # noqa: BLE001 - the next round tries again; a server never stops for it
+            log.warning("looking for shards to split failed: %s", exc)
 
 
 def run(spec: ClusterSpec, action: Callable[[PlacementDriver], Awaitable[T]]) -> T:

@@ -66,6 +66,7 @@ from storage.interface import (
     Values,
     WrongShard,
 )
+from storage.placement import shard_map
 
 # How long one replica gets to reach a strong read's τ before the read asks
 # another: far above a healthy replica's apply lag (milliseconds), short
@@ -130,7 +131,7 @@ class StorageClient:
         if hosts is None:
             hosts = [topology.hosts_of_shard(s) for s in range(len(self.ranges))]
         self.set_placement(hosts)
-        self.placement = Placement(0, tuple(self._hosts))
+        self.placement = Placement(0, tuple(self._hosts), splits=self.ranges.splits)
 
     def set_placement(self, hosts: Sequence[Sequence[int]]) -> None:
         """Which storage nodes host each shard (by shard index)."""
@@ -151,6 +152,7 @@ class StorageClient:
             return False
         for node, host, port in placement.endpoints:
             self._transport.learn_address(self.topology.storage_address(node), (host, port))
+        self.ranges = shard_map(placement)
         self.set_placement(placement.shard_hosts)
         self.placement = placement
         return True
@@ -233,25 +235,29 @@ class StorageClient:
             self._suspect_until[node] = self._monotonic() + SUSPECT_FOR_S
         raise AssertionError("unreachable: the last host's answer is returned or raised")
 
-    async def _strong_shard(self, shard: int, method: str, request: Any) -> Any:
-        """`_strong` over the hosts of `shard`, asked again once with the newest
-        placement if every host it knew has given the shard away."""
-        try:
-            return await self._strong(self._hosts[shard], method, request)
-        except _PlacementStale:
-            pass
-        await self.refresh_placement()
-        try:
-            return await self._strong(self._hosts[shard], method, request)
-        except _PlacementStale:
-            raise StorageUnavailable(f"no storage node holds shard {shard} any more, as far as they say") from None
+    async def _strong_key(self, key: bytes, method: str, request: Any) -> Any:
+        """`_strong` over the hosts of the shard holding `key`, asked again with
+        the newest placement if every host it knew has given the shard away."""
+        while True:
+            version = self.placement.version
+            try:
+                return await self._strong(self._hosts[self.ranges.owner(key)], method, request)
+            except _PlacementStale:
+                await self._learn_newer(version)
+
+    async def _learn_newer(self, version: int) -> None:
+        """Refresh the placement after every host of a shard refused it; if no node
+        knows a placement newer than `version`, no replica can serve the read."""
+        await self.refresh_placement(force=True)
+        if self.placement.version <= version:
+            raise StorageUnavailable(f"no storage node holds the shard any more (placement {version}), as they say")
 
     async def _eventual(self, order: Sequence[int], method: str, request: Any) -> Any:
         # Replicas that are all still catching up (a cluster just started, or every
         # replica of a shard restarted) are asked again shortly, within a bound.
         deadline = self._monotonic() + CATCH_UP_WAIT_S
         while True:
-            catching_up = 0
+            catching_up = wrong_shard = 0
             for node in order:
                 try:
                     return await self._node(node).call(method, request)
@@ -260,9 +266,12 @@ class StorageClient:
                     last_error: Exception = exc
                 except WrongShard as exc:
                     self._stale = True
+                    wrong_shard += 1
                     last_error = exc
                 except _REPLICA_FAILURES as exc:
                     last_error = exc
+            if wrong_shard == len(order):
+                raise _PlacementStale()
             if catching_up < len(order) or self._monotonic() > deadline:
                 raise _unavailable(last_error) from None
             await trio.sleep(CATCH_UP_POLL_S)
@@ -301,9 +310,7 @@ class StorageClient:
             await self.refresh_placement()
         if len(keys) == 1:  # the common case: no grouping
             key = keys[0]
-            reply: Values = await self._strong_shard(
-                self.ranges.owner(key), "get", Get((key,), tau, catalog_version, want_newer)
-            )
+            reply: Values = await self._strong_key(key, "get", Get((key,), tau, catalog_version, want_newer))
             if want_newer and reply.newer:
                 newer.extend(reply.newer)
             return list(reply.values)
@@ -326,38 +333,26 @@ class StorageClient:
         for i, key in enumerate(keys):
             groups.setdefault(hosts_of[owner(key)], []).append(i)
         out: list[Any] = [None] * len(keys)
+        version = self.placement.version
         for hosts, indexes in groups.items():
             message = request(tuple(keys[i] for i in indexes))
-            if eventual:
-                reply = await self._eventual(self._order(hosts), "get_latest", message)
-            else:
-                try:
+            try:
+                if eventual:
+                    reply = await self._eventual(self._order(hosts), "get_latest", message)
+                else:
                     reply = await self._strong(hosts, "get", message)
-                except _PlacementStale:
-                    # Placement moved under this group: read its keys one shard at a time.
-                    await self.refresh_placement()
-                    reply = await self._get_by_shard(message)
+            except _PlacementStale:
+                # The placement moved under this group: read its keys anew, by the newest placement.
+                await self._learn_newer(version)
+                values = await self._get_groups(message.keys, request, eventual=eventual, newer=newer)
+                for i, value in zip(indexes, values, strict=True):
+                    out[i] = value
+                continue
             if newer is not None:
                 newer.extend(reply.newer)
             for i, value in zip(indexes, reply.values, strict=True):
                 out[i] = value
         return out
-
-    async def _get_by_shard(self, message: Any) -> Values:
-        owner = self.ranges.owner
-        keys = message.keys
-        values: list[Any] = [None] * len(keys)
-        newer: list[bytes] = []
-        by_shard: dict[int, list[int]] = {}
-        for i, key in enumerate(keys):
-            by_shard.setdefault(owner(key), []).append(i)
-        for shard, indexes in by_shard.items():
-            part = Get(tuple(keys[i] for i in indexes), message.tau, message.catalog_version, message.newer)
-            reply = await self._strong_shard(shard, "get", part)
-            newer.extend(reply.newer)
-            for i, value in zip(indexes, reply.values, strict=True):
-                values[i] = value
-        return Values(values, newer)
 
     # -- range scans ----------------------------------------------------------------------
 
@@ -389,40 +384,55 @@ class StorageClient:
         remaining = limit
         if self._stale:
             await self.refresh_placement()
-        pieces = self.ranges.overlapping(start, end)
-        if reverse:
-            pieces.reverse()
         # An eventual scan keeps to one replica where the shards' hosts allow.
         preference = self._order(tuple(sorted({n for h in self._hosts for n in h}))) if eventual else ()
-        for shard, lo, hi in pieces:
+        # [lo_bound, hi_bound) is what is left to scan. Each page is asked of the shard
+        # at its near end as the client's shard map has it now; when a node says the
+        # map has changed (a shard split or moved), the next page is planned anew.
+        lo_bound, hi_bound = start, end
+        while True:
+            pieces = self.ranges.overlapping(lo_bound, hi_bound)
+            if not pieces:
+                return
+            shard, lo, hi = pieces[-1] if reverse else pieces[0]
             hosts = self._hosts[shard]
-            order = [n for n in preference if n in hosts] if eventual else ()
-            resume_lo, resume_hi = lo, hi
-            while True:
-                want = remaining if remaining and (not rows_per_page or remaining < rows_per_page) else rows_per_page
-                request = Scan(shard, resume_lo, resume_hi, read_tau, catalog_version, want, reverse, filter_tree,
-                               projection, want_newer)
+            want = remaining if remaining and (not rows_per_page or remaining < rows_per_page) else rows_per_page
+            request = Scan(shard, lo, hi, read_tau, catalog_version, want, reverse, filter_tree, projection,
+                           want_newer)  # fmt: skip
+            version = self.placement.version
+            try:
                 if eventual:
+                    order = [n for n in preference if n in hosts] or list(self._order(hosts))
                     page: ScanPage = await self._eventual(order, "scan", request)
                 else:
-                    page = await self._strong_shard(shard, "scan", request)
-                if want_newer and page.newer:
-                    newer.extend(page.newer)
-                await checkpoint_if_due()  # an in-process page is served in this task (cluster/timeslice.py)
-                pairs = page.pairs
-                if pairs:
-                    yield list(pairs)
-                    if remaining:
-                        remaining -= len(pairs)
-                        if remaining <= 0:
-                            return
-                resume = page.resume
-                if resume is None:
-                    break
+                    page = await self._strong(hosts, "scan", request)
+            except _PlacementStale:
+                await self._learn_newer(version)
+                continue
+            if want_newer and page.newer:
+                newer.extend(page.newer)
+            await checkpoint_if_due()  # an in-process page is served in this task (cluster/timeslice.py)
+            pairs = page.pairs
+            if pairs:
+                yield list(pairs)
+                if remaining:
+                    remaining -= len(pairs)
+                    if remaining <= 0:
+                        return
+            resume = page.resume
+            if resume is not None:
                 if reverse:
-                    resume_hi = resume
+                    hi_bound = resume
                 else:
-                    resume_lo = resume + b"\x00"
+                    lo_bound = resume + b"\x00"
+            elif reverse:  # this shard's part is done: on to the one before it
+                if lo <= lo_bound:
+                    return
+                hi_bound = lo
+            else:  # on to the next shard
+                if hi is None:
+                    return
+                lo_bound = hi
 
     # -- node state ------------------------------------------------------------------------
 

@@ -15,6 +15,13 @@ not on Python module paths.
     CopyShard    a page of one shard's versions as of τ, for a new replica      -> ShardPiece
     NodeStateQuery  what a node joining the cluster starts from                -> NodeState
     PlacementQuery  the shard placement this node has applied                  -> Placement
+    SplitPoint   a key near the middle of a shard, to split it at               -> SplitPointReply
+
+Shards are named on the wire by their key range, never by their index alone:
+a shard's index changes when one before it splits, and a caller may know an
+older placement than the node it asks. A node that does not hold exactly the
+range asked about (a `Scan` or `CopyShard` crossing its shard's end, after a
+split) answers `WrongShard`, and the caller learns the newer placement.
 
 The last three move replicas (storage/placement.py): a node given a shard
 copies it from a replica that has it (`CopyShard`, page by page, every
@@ -85,8 +92,9 @@ class GetLatest(msgspec.Struct, frozen=True):
 
 @message(wire_ids.STORAGE_SCAN)
 class Scan(msgspec.Struct, frozen=True):
-    """One page of live pairs of shard `shard` in [start, end) as of τ
-    (τ None: whatever the node has applied, no waiting).
+    """One page of live pairs in [start, end), which lies within one shard, as of τ
+    (τ None: whatever the node has applied, no waiting). `shard` is the caller's
+    index of that shard, for logs; the node finds the shard by `start`.
 
     `limit` 0 asks for a page of the node's own size (it caps every page);
     `filter` is a filter tree (storage/mvcc.py `keep_where_true`) and
@@ -116,13 +124,22 @@ class Watermark(msgspec.Struct, frozen=True):
 
 @message(wire_ids.STORAGE_COPY_SHARD)
 class CopyShard(msgspec.Struct, frozen=True):
-    """Up to `count` keys of shard `shard` after `after` (None: from the start),
-    each with every version at or below τ that the node still holds."""
+    """Up to `count` keys of the shard [start, end) after `after` (None: from
+    its start), each with every version at or below τ that the node still holds."""
 
-    shard: int
+    start: bytes
+    end: bytes | None
     tau: int
     after: bytes | None
     count: int
+
+
+@message(wire_ids.STORAGE_SPLIT_POINT)
+class SplitPoint(msgspec.Struct, frozen=True):
+    """A key near the middle of the shard [start, end), if it has two keys or more."""
+
+    start: bytes
+    end: bytes | None
 
 
 @message(wire_ids.STORAGE_NODE_STATE_QUERY)
@@ -151,6 +168,9 @@ class Placement(msgspec.Struct, frozen=True):
     version: int
     shard_hosts: tuple[tuple[int, ...], ...]
     endpoints: tuple[tuple[int, str, int], ...] = ()
+    # The split keys of the shard map (cluster.topology.RangeMap): shards split
+    # as they grow (storage/placement.py `split_shard`).
+    splits: tuple[bytes, ...] = ()
 
     def hosts(self, shard: int) -> tuple[int, ...]:
         return self.shard_hosts[shard]
@@ -192,9 +212,11 @@ class NodeStatus(msgspec.Struct, frozen=True):
     keys: int
     versions: int
     placement_version: int = 0
-    shards: tuple[int, ...] = ()  # the shards this node holds a replica of
+    shards: tuple[int, ...] = ()  # the shards this node holds a replica of (indexes in `splits`' map)
     filling: tuple[int, ...] = ()  # of those, the ones still being copied (not serving)
     caught_up: bool = True  # read the journals' backlog since it started
+    splits: tuple[bytes, ...] = ()  # the shard map this node's indexes refer to
+    shard_keys: tuple[int, ...] = ()  # keys held, per shard in `shards`
 
 
 @message(wire_ids.STORAGE_SHARD_PIECE)
@@ -205,6 +227,11 @@ class ShardPiece(msgspec.Struct, frozen=True):
     chains: Sequence[tuple[bytes, Sequence[tuple[int, Any]]]]
     resume: bytes | None
     floor: int = 0  # the source replica serves reads from this τ (loaded from a checkpoint cut there)
+
+
+@message(wire_ids.STORAGE_SPLIT_POINT_REPLY)
+class SplitPointReply(msgspec.Struct, frozen=True):
+    key: bytes | None
 
 
 @message(wire_ids.STORAGE_NODE_STATE)

@@ -217,6 +217,25 @@ class VersionStore:
                     break
         return out, (keys[-1] if len(keys) == count else None)
 
+    def split_off(self, key: bytes) -> VersionStore:
+        """Move every key at or after `key` into a new store (a shard split in two), and return it."""
+        upper = VersionStore(filling=self.filling, floor=self.floor)
+        upper.gc_horizon = self.gc_horizon
+        versions_of = self._versions
+        at = versions_of.bisect_left(key)
+        moved = versions_of.keys()[at:]
+        upper._versions.update((k, versions_of[k]) for k in moved)
+        moved_versions = sum(len(v) for v in upper._versions.values())
+        del versions_of.keys()[at:]  # SortedKeysView deletion removes the items
+        upper.version_count = moved_versions
+        self.version_count -= moved_versions
+        return upper
+
+    def middle_key(self) -> bytes | None:
+        """A key with about as many keys before it as after, if there are two or more."""
+        count = len(self._versions)
+        return self._versions.keys()[count // 2] if count >= 2 else None
+
     def chains_as_of(
         self, tau: int, after: bytes | None, count: int
     ) -> tuple[list[tuple[bytes, tuple[Version, ...]]], bytes | None]:

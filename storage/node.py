@@ -51,7 +51,7 @@ from cluster import codec, metrics
 from cluster.clock import Clock
 from cluster.disk import Disk
 from cluster.timeslice import checkpoint_if_due
-from cluster.topology import Topology
+from cluster.topology import RangeMap, Topology
 from cluster.transport import InProcessTransport, Peer, RemoteError, Unreachable
 from journal.client import JournalClient
 from journal.errors import JournalUnavailable, PositionCompacted
@@ -71,6 +71,8 @@ from storage.interface import (
     Scan,
     ScanPage,
     ShardPiece,
+    SplitPoint,
+    SplitPointReply,
     Status,
     StorageUnavailable,
     Values,
@@ -80,7 +82,7 @@ from storage.interface import (
 )
 from storage.lease_record import LeaseClaim, LeaseState, lease_key, next_lease_state
 from storage.mvcc import VersionStore, keep_where_true, project
-from storage.placement import decode_placement, encode_placement, initial_placement
+from storage.placement import decode_placement, encode_placement, initial_placement, shard_map
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +184,11 @@ class StorageNode:
         # The placement of shard replicas as of the last applied record (storage/placement.py).
         self.placement: Placement = initial_placement(topology)
         hosted = self.placement.shards_of(node_id)
-        shard_count = len(topology.shard_ranges)
-        self.shards: list[VersionStore | None] = [VersionStore() if i in hosted else None for i in range(shard_count)]
+        self.ranges = shard_map(self.placement)  # the shard map as of the last applied record
+        self._splits_applied = 0  # a checkpoint cut before a split is dropped (its stores were split under it)
+        self.shards: list[VersionStore | None] = [
+            VersionStore() if i in hosted else None for i in range(len(self.ranges))
+        ]
         self._peers: dict[int, Peer] = {}
         # Shards being copied from a peer: the task doing it, by shard.
         self._fills: dict[int, trio.CancelScope] = {}
@@ -269,7 +274,7 @@ class StorageNode:
         self._reads_get.inc()
         tau = request.tau
         await self._ready_for(tau, request.catalog_version)
-        owner = self.topology.shard_ranges.owner
+        owner = self.ranges.owner
         shards = self.shards
         out = []
         stale: list[bytes] = []
@@ -289,7 +294,7 @@ class StorageNode:
         """Eventual read: the newest applied version, no waiting."""
         self._reads_latest.inc()
         self._check_caught_up()
-        owner = self.topology.shard_ranges.owner
+        owner = self.ranges.owner
         out = []
         for key in request.keys:
             store = self.shards[owner(key)]
@@ -299,6 +304,21 @@ class StorageNode:
                 raise self._unreadable(store, 1 << 63)
             out.append(store.get(key, 1 << 63))
         return Values(out)
+
+    def _store_within(self, start: bytes, end: bytes | None, *, exact: bool = False) -> VersionStore:
+        """The store of the shard [start, end) lies in (`exact`: that is), or
+        `WrongShard` if it crosses a shard's end here or is not held here: the
+        caller knows another shard map or placement."""
+        shard = self.ranges.owner(start)
+        lo, hi = self.ranges.bounds(shard)
+        inside = hi is None or (end is not None and end <= hi)
+        if exact:
+            inside = lo == start and hi == end
+        store = self.shards[shard] if inside else None
+        if store is None:
+            raise WrongShard(f"[{start.hex()}, {'end' if end is None else end.hex()}) is not a shard held by "
+                             f"storage node {self.node_id} (placement {self.placement.version})")
+        return store
 
     def _check_caught_up(self) -> None:
         if not self.caught_up:
@@ -318,9 +338,7 @@ class StorageNode:
         else:
             self._check_caught_up()
             tau = 1 << 63  # eventual scan
-        store = self.shards[request.shard]
-        if store is None:
-            raise WrongShard(str(request.shard))
+        store = self._store_within(request.start, request.end)
         if tau < store.floor or store.filling:
             raise self._unreadable(store, tau)
         limit = request.limit
@@ -346,7 +364,16 @@ class StorageNode:
             shards=tuple(i for i, s in enumerate(self.shards) if s is not None),
             filling=tuple(i for i, s in enumerate(self.shards) if s is not None and s.filling),
             caught_up=self.caught_up,
+            splits=self.ranges.splits,
+            shard_keys=tuple(len(s) for s in self.shards if s is not None),
         )
+
+    async def rpc_split_point(self, request: SplitPoint) -> SplitPointReply:
+        """A key near the middle of a shard held here (a served replica's)."""
+        store = self._store_within(request.start, request.end, exact=True)
+        if store.filling:
+            raise self._unreadable(store, 1 << 63)
+        return SplitPointReply(store.middle_key())
 
     async def rpc_placement(self, request: PlacementQuery) -> Placement:
         return self.placement
@@ -365,9 +392,7 @@ class StorageNode:
         """A page of a shard's versions as of τ, for a replica being made elsewhere."""
         tau = request.tau
         await self._ready_for(tau, None)
-        store = self.shards[request.shard]
-        if store is None:
-            raise WrongShard(str(request.shard))
+        store = self._store_within(request.start, request.end, exact=True)
         if tau < store.floor or store.filling:
             raise self._unreadable(store, tau)
         count = max(1, min(request.count, COPY_KEYS))
@@ -516,7 +541,7 @@ class StorageNode:
     def _apply(self, tau: int, payload: bytes) -> None:
         self.applied_tau = tau  # records are applied in τ order (one journal, or merged)
         record = CommitRecord.decode(payload)
-        owner = self.topology.shard_ranges.owner
+        owner = self.ranges.owner
         shards = self.shards
         for key, value in record.writes:
             store = shards[owner(key)]
@@ -540,6 +565,8 @@ class StorageNode:
         newer records are applied here) and drop those it takes away."""
         if placement.version <= self.placement.version:
             return
+        if placement.splits != self.ranges.splits:
+            self._split(placement.splits)
         self.placement = placement
         self._learn_endpoints(placement)
         mine = set(placement.shards_of(self.node_id))
@@ -557,6 +584,26 @@ class StorageNode:
                 fill = self._fills.pop(shard, None)
                 if fill is not None:
                     fill.cancel()
+
+    def _split(self, splits: tuple[bytes, ...]) -> None:
+        """Split shards in place at each new split key (shards only ever split).
+        Shard indexes after a split shift, so copies in progress start again."""
+        new = sorted(set(splits) - set(self.ranges.splits))
+        assert set(self.ranges.splits) <= set(splits), "shards split, they never merge"
+        for key in new:
+            shard = self.ranges.owner(key)
+            store = self.shards[shard]
+            self.shards.insert(shard + 1, None if store is None else store.split_off(key))
+            self.ranges = RangeMap(tuple(sorted((*self.ranges.splits, key))))
+            log.info("storage node %d: shard %d split at %s", self.node_id, shard, key.hex())
+        self._splits_applied += 1
+        for scope in self._fills.values():
+            scope.cancel()
+        self._fills.clear()
+        if self._nursery is not None:
+            for shard, store in enumerate(self.shards):
+                if store is not None and store.filling:
+                    self._start_fill(shard)
 
     def _learn_endpoints(self, placement: Placement) -> None:
         for node, host, port in placement.endpoints:
@@ -617,7 +664,8 @@ class StorageNode:
         while True:
             source = sources[turn % len(sources)]
             try:
-                piece: ShardPiece = await self._peer(source).call("copy_shard", CopyShard(shard, tau, after, page))
+                start, end = self.ranges.bounds(shard)
+                piece: ShardPiece = await self._peer(source).call("copy_shard", CopyShard(start, end, tau, after, page))
             except _PEER_FAILURES as exc:
                 failures += 1
                 log.warning("storage node %d: copying shard %d from storage node %d: %s", self.node_id, shard,
@@ -674,10 +722,11 @@ class StorageNode:
         self.catalog_versions = [tuple(v) for v in state.catalog_versions]  # type: ignore[misc]
         self.dropped_ranges = [tuple(d) for d in state.dropped_ranges]  # type: ignore[misc]
         self.placement = state.placement
+        self.ranges = shard_map(state.placement)
         self._learn_endpoints(state.placement)
         mine = set(state.placement.shards_of(self.node_id))
         self.shards = [
-            VersionStore(filling=True, floor=_FILLING_FLOOR) if s in mine else None for s in range(len(self.shards))
+            VersionStore(filling=True, floor=_FILLING_FLOOR) if s in mine else None for s in range(len(self.ranges))
         ]
         self.caught_up = False
         self._drained = [False] * count
@@ -688,7 +737,7 @@ class StorageNode:
         (storage/lease_record.py): every replica applies the same log in the
         same order, so all agree on who won."""
         key = lease_key(claim.index)
-        store = self.shards[self.topology.shard_ranges.owner(key)]
+        store = self.shards[self.ranges.owner(key)]
         if store is None:
             return
         new = next_lease_state(LeaseState.from_value(store.get(key, 1 << 63)), tau, claim)
@@ -761,6 +810,7 @@ class StorageNode:
         self._checkpointing = True
         try:
             cut = self.applied_tau
+            splits_before = self._splits_applied
             header = {
                 "applied": list(self.applied),
                 "catalog_version": self.catalog_versions[-1][1],
@@ -770,7 +820,7 @@ class StorageNode:
             }
             self._since_checkpoint = 0
             self._last_checkpoint_s = started = self._monotonic_s()
-            written = await self._write_checkpoint_as_of(self.disk, header, cut)
+            written = await self._write_checkpoint_as_of(self.disk, header, cut, splits_before)
             self._checkpoint_took_s = self._monotonic_s() - started
             log.info("storage node %d: checkpoint at %s written in %.1f s", self.node_id, header["applied"],
                      self._checkpoint_took_s)
@@ -781,7 +831,7 @@ class StorageNode:
         for j, journal in enumerate(self._journals):
             await journal.checkpointed(self.name, header["applied"][j])
 
-    async def _write_checkpoint_as_of(self, disk: Disk, header: dict, cut: int) -> bool:
+    async def _write_checkpoint_as_of(self, disk: Disk, header: dict, cut: int, splits_before: int) -> bool:
         """Stream the checkpoint into a new file (unsynced, a piece at a time),
         then replace the old one with it: `Disk.replace` syncs it first, so a
         crash leaves the old checkpoint or all of the new one."""
@@ -801,6 +851,10 @@ class StorageNode:
             for shard, store in complete:
                 after = None
                 while True:
+                    if self._splits_applied != splits_before:
+                        # The stores were split under it (their upper halves moved to new ones).
+                        log.info("storage node %d: a shard split during the checkpoint; dropped", self.node_id)
+                        return False
                     items, after = store.items_as_of(cut, after, SWEEP_KEYS)
                     if dropped:
                         items = [item for item in items if not _in_ranges(item[0], dropped)]
@@ -854,6 +908,7 @@ class StorageNode:
         self.catalog_versions = [(header["catalog_tau"], header["catalog_version"])]
         if "placement" in header:
             self.placement = decode_placement(header["placement"])
+            self.ranges = shard_map(self.placement)
             self._learn_endpoints(self.placement)
         mine = set(self.placement.shards_of(self.node_id))
         complete = set(header.get("complete", mine))
@@ -861,7 +916,7 @@ class StorageNode:
         self.shards = [
             None if s not in mine else VersionStore(floor=cut) if s in complete
             else VersionStore(filling=True, floor=_FILLING_FLOOR)
-            for s in range(len(self.shards))
+            for s in range(len(self.ranges))
         ]
         newest = 0
         for shard, pieces in shards.items():

@@ -23,6 +23,12 @@ Dynamo does not):
 
 `plan_drain` and `plan_spread` choose the moves that empty a node or give a
 new one its share; assembly/placement.py carries them out.
+
+The placement also holds the shard map (its split keys). A shard that grows
+past a size splits in two at a key near its middle (`split_shard`): both
+halves stay on the nodes that held the whole, each of which splits its copy
+in place when it applies the change, so a split copies nothing and never
+lowers the number of replicas; the halves can then move apart.
 """
 
 from __future__ import annotations
@@ -31,11 +37,14 @@ from collections import Counter
 
 from cluster import codec
 from cluster.keyspace import NS_SYSTEM
-from cluster.topology import Topology
+from cluster.topology import RangeMap, Topology
 from journal.interface import CommitRecord
 from storage.interface import Placement
 
 PLACEMENT_KEY = NS_SYSTEM + b"placement"
+# A shard splits once one of its replicas holds more keys than this (by default;
+# `dsql serve --split-keys`, a cluster's `split_keys`).
+SPLIT_KEYS = 1_000_000
 
 
 class PlacementInvalid(ValueError):
@@ -45,7 +54,24 @@ class PlacementInvalid(ValueError):
 def initial_placement(topology: Topology) -> Placement:
     """Version 0: the configuration's placement."""
     hosts = tuple(topology.hosts_of_shard(s) for s in range(len(topology.shard_ranges)))
-    return Placement(0, hosts)
+    return Placement(0, hosts, splits=topology.shard_ranges.splits)
+
+
+def shard_map(placement: Placement) -> RangeMap:
+    """The key ranges of the placement's shards."""
+    assert len(placement.shard_hosts) == len(placement.splits) + 1, "a placement names its shard map"
+    return RangeMap(placement.splits)
+
+
+def split_shard(placement: Placement, shard: int, key: bytes) -> Placement:
+    """The next placement: `shard` split in two at `key`, both halves on its nodes."""
+    start, end = shard_map(placement).bounds(shard)
+    if not (key > start and (end is None or key < end)):
+        raise PlacementInvalid(f"{key.hex()} is not inside shard {shard}")
+    splits = tuple(sorted((*placement.splits, key)))
+    hosts = list(placement.shard_hosts)
+    hosts.insert(shard + 1, hosts[shard])
+    return Placement(placement.version + 1, tuple(hosts), placement.endpoints, splits)
 
 
 def encode_placement(placement: Placement) -> bytes:
@@ -85,7 +111,8 @@ def without_replica(placement: Placement, shard: int, node: int) -> Placement:
 
 def with_endpoint(placement: Placement, node: int, endpoint: tuple[str, int]) -> Placement:
     """The next placement: `node` (a storage node added to the cluster) listens at `endpoint`."""
-    return Placement(placement.version + 1, placement.shard_hosts, _endpoints(placement, node, endpoint))
+    return Placement(placement.version + 1, placement.shard_hosts, _endpoints(placement, node, endpoint),
+                     placement.splits)
 
 
 def _next(
@@ -94,7 +121,7 @@ def _next(
     shard_hosts = list(placement.shard_hosts)
     shard_hosts[shard] = hosts
     endpoints = placement.endpoints if node is None or endpoint is None else _endpoints(placement, node, endpoint)
-    return Placement(placement.version + 1, tuple(shard_hosts), endpoints)
+    return Placement(placement.version + 1, tuple(shard_hosts), endpoints, placement.splits)
 
 
 def _endpoints(placement: Placement, node: int, endpoint: tuple[str, int]) -> tuple[tuple[int, str, int], ...]:

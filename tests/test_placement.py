@@ -15,6 +15,10 @@
   (`HistoryGone`) rather than answering with newer versions.
 - A replica whose disk was lost after the journal dropped its beginning
   starts from a peer's positions and copies its shards from it.
+- A shard that grows past a size splits in place on every replica (nothing
+  copied, the same nodes hold both halves); a client with the old shard map
+  scans forwards and backwards through the splits and learns the new map; a
+  half moves like any shard.
 """
 
 from __future__ import annotations
@@ -41,7 +45,15 @@ from storage.client import EVENTUAL
 from storage.interface import Get, GetLatest, HistoryGone, Placement, Status
 from storage.mvcc import VersionStore
 from storage.node import StorageNode
-from storage.placement import PlacementInvalid, plan_drain, plan_spread, with_replica, without_replica
+from storage.placement import (
+    PlacementInvalid,
+    plan_drain,
+    plan_spread,
+    shard_map,
+    split_shard,
+    with_replica,
+    without_replica,
+)
 
 REPLICAS = 2
 
@@ -66,7 +78,12 @@ def test_plans_keep_replicas_distinct_and_drain_everything():
     with pytest.raises(PlacementInvalid, match="already holds"):
         with_replica(placement, 0, placement.shard_hosts[0][0])
     with pytest.raises(PlacementInvalid, match="add a storage node"):
-        plan_drain(Placement(0, ((0, 1), (1, 0))), 0, [0, 1])
+        plan_drain(Placement(0, ((0, 1), (1, 0)), splits=(b"m",)), 0, [0, 1])
+    split = split_shard(Placement(3, ((0, 1), (1, 2)), splits=(b"m",)), 1, b"t")
+    assert split == Placement(4, ((0, 1), (1, 2), (1, 2)), splits=(b"m", b"t"))
+    for outside in (b"m", b"a", b""):
+        with pytest.raises(PlacementInvalid, match="not inside"):
+            split_shard(split, 1, outside)
 
 
 def test_a_copied_store_keeps_deletions_until_the_copy_is_done():
@@ -249,3 +266,59 @@ async def test_a_replica_that_lost_its_disk_after_the_journal_moved_on_copies_fr
     tau = cluster.clock.now().latest
     got = await node.rpc_get(Get(tuple(written), tau))
     assert list(got.values) == list(written.values())
+
+
+async def test_a_shard_that_grows_splits_in_place_and_reads_follow(nursery):
+    cluster = await nursery.start(EmbeddedCluster(ClusterConfig(topology=_topology())).run)
+    topo = cluster.topology
+    adjudicators = AdjudicatorClient(topo, cluster.transport)
+    stale_client = cluster.storage_client()
+    prefix = keys.table_prefix(keys.table_key_id_for(16390), 1)
+    rows = {prefix + i.to_bytes(4, "big"): (i, f"row {i}") for i in range(300)}
+    items = list(rows.items())
+    for i in range(0, len(items), 50):
+        batch = items[i : i + 50]
+        tau = await adjudicators.commit(cluster.clock.now().latest, CommitRecord(batch).encode(), [k for k, _ in batch])
+    await cluster.clock.wait_until_past(tau)
+    driver = PlacementDriver(topo, cluster.transport, cluster.clock, adjudicators=adjudicators)
+    before, _ = await driver.current()
+    shard = topo.shard_ranges.owner(prefix)
+    hosts = before.hosts(shard)
+    splits: list[bytes] = []
+    with trio.fail_after(30):
+        for _ in range(10):  # each round splits every shard above the size once
+            # Sizes come from every node's status once it has applied the last split.
+            placement, _ = await driver.current()
+            while [(await n.rpc_status(Status())).splits for n in cluster.storage_nodes] != [placement.splits] * 3:
+                await trio.sleep(0.01)
+            done = await driver.split_large(100)
+            if not done:
+                break
+            splits += done
+    assert len(splits) >= 3, splits
+    after, _ = await driver.current()
+    assert len(after.shard_hosts) == len(before.shard_hosts) + len(splits)
+    # Every half stays on the nodes that held the whole, split in place (nothing copied).
+    for key in splits:
+        assert after.hosts(shard_map(after).owner(key)) == hosts
+    for node in cluster.storage_nodes:
+        status = await node.rpc_status(Status())
+        assert status.splits == after.splits and status.filling == ()
+        assert all(size <= 100 for size in status.shard_keys)
+    # A client with the first shard map reads through the splits, forwards and backwards.
+    tau = cluster.clock.now().latest
+    start, end = keys.index_range(keys.table_key_id_for(16390), 1)
+    forward = [pair async for page in stale_client.scan(start, end, tau, page_rows=7) for pair in page]
+    assert forward == sorted(rows.items())
+    backward = [pair async for page in stale_client.scan(start, end, tau, reverse=True, page_rows=7) for pair in page]
+    assert backward == sorted(rows.items(), reverse=True)
+    limited = [pair async for page in stale_client.scan(start, end, tau, limit=120) for pair in page]
+    assert limited == sorted(rows.items())[:120]
+    assert await stale_client.get(list(rows), tau) == list(rows.values())
+    assert stale_client.placement_version == after.version
+    # The halves move apart like any shard.
+    half = shard_map(after).owner(splits[0])
+    target = next(n for n in range(3) if n not in after.hosts(half))
+    with trio.fail_after(30):
+        await driver.move(half, after.hosts(half)[0], target)
+    assert await stale_client.get(list(rows), cluster.clock.now().latest) == list(rows.values())
