@@ -55,7 +55,7 @@ from assembly.placement import PlacementDriver, split_loop
 from cluster import heap, metrics, stallwatch
 from cluster.dirlock import DirectoryInUse
 from cluster.topology import RangeMap, Topology, default_splits
-from storage.placement import SPLIT_KEYS, PlacementInvalid
+from storage.placement import SPLIT_CHECK_S, SPLIT_KEYS, PlacementInvalid
 
 log = logging.getLogger("dsql")
 
@@ -179,6 +179,8 @@ def _add_cluster_commands(sub: argparse._SubParsersAction) -> None:
                     help="how fast a storage node copies a shard replica it is given (0: no bound)")
     up.add_argument("--split-keys", type=int, default=SPLIT_KEYS,
                     help="a shard splits in two once a replica of it holds more keys than this")
+    up.add_argument("--split-check-s", type=float, default=SPLIT_CHECK_S,
+                    help="how often the query processors look for shards to split")
     up.add_argument("--detach", action="store_true", help="return once every endpoint answers; the cluster runs on")
     command("down", "stop every process of the cluster (its data stays in DIR)")
     command("status", "every role: host, pid, state, journal leader, replica lag").add_argument(
@@ -470,6 +472,7 @@ def _cluster_command(args: argparse.Namespace) -> int:
                 journals=args.journals, adjudicators=args.adjudicators, hosts=args.hosts, port=args.port,
                 dynamodb_port=args.dynamodb_port, clock_error_ns=args.clock_error_ns,
                 copy_keys_per_s=args.copy_keys_per_s, split_keys=args.split_keys,
+                split_check_s=args.split_check_s,
             )  # fmt: skip
             return launcher.up(args.dir, shape, detach=args.detach)
         if what == "status":

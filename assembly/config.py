@@ -53,7 +53,7 @@ import tomli_w
 
 from adjudicator.routing import owned_address
 from cluster.topology import RangeMap, Topology, default_splits, spread_replicas
-from storage.placement import SPLIT_KEYS
+from storage.placement import SPLIT_CHECK_S, SPLIT_KEYS
 
 ROLE_KINDS = ("journal", "storage", "adjudicator", "qp")
 CONFIG_NAME = "cluster.toml"
@@ -103,6 +103,7 @@ class ClusterSpec:
     copy_keys_per_s: int = 0
     # A shard splits once a replica of it holds more keys than this.
     split_keys: int = SPLIT_KEYS
+    split_check_s: float = SPLIT_CHECK_S  # how often a QP looks for shards to split
     clock_error_ns: int = 0
     lease_ms: int = 500
     adjudicator_lease_ms: int = 3000
@@ -238,7 +239,7 @@ class ClusterSpec:
             "journal_replicas": self.journal_replicas, "sql_parts": self.sql_parts,
             "shard_parts": self.shard_parts, "storage_nodes": self.storage_nodes, "replicas": self.replicas,
             "initial_storage_nodes": self.initial_storage_nodes, "copy_keys_per_s": self.copy_keys_per_s,
-            "split_keys": self.split_keys,
+            "split_keys": self.split_keys, "split_check_s": self.split_check_s,
             "clock_error_ns": self.clock_error_ns, "lease_ms": self.lease_ms,
             "adjudicator_lease_ms": self.adjudicator_lease_ms,
         }  # fmt: skip
@@ -304,6 +305,7 @@ def plan(
     clock_error_ns: int = 0,
     copy_keys_per_s: int = 0,
     split_keys: int = SPLIT_KEYS,
+    split_check_s: float = SPLIT_CHECK_S,
 ) -> ClusterSpec:
     """A cluster of the given shape, its roles spread over the hosts.
 
@@ -333,5 +335,5 @@ def plan(
         name=name, dir=os.path.abspath(directory), hosts=hosts, roles=roles, journals=journals,
         journal_replicas=journal_replicas, storage_nodes=storage_nodes, replicas=replicas, port=port,
         dynamodb_port=dynamodb_port, clock_error_ns=clock_error_ns, copy_keys_per_s=copy_keys_per_s,
-        split_keys=split_keys,
+        split_keys=split_keys, split_check_s=split_check_s,
     )  # fmt: skip

@@ -59,7 +59,7 @@ from assembly.runfiles import (
     want_of,
     write,
 )
-from storage.placement import SPLIT_KEYS
+from storage.placement import SPLIT_CHECK_S, SPLIT_KEYS
 
 POLL_S = 0.1
 # A process that dies this soon after it started is restarted only after a pause.
@@ -90,6 +90,7 @@ class Shape:
     clock_error_ns: int = 0
     copy_keys_per_s: int = 0
     split_keys: int = SPLIT_KEYS
+    split_check_s: float = SPLIT_CHECK_S
 
 
 def _free_ports(host: str, count: int) -> list[int]:
@@ -132,7 +133,7 @@ def make_spec(directory: str, shape: Shape) -> ClusterSpec:
         storage_nodes=shape.storage_nodes, replicas=shape.replicas, journals=shape.journals, journal_replicas=shape.journal_replicas,
         port=port, dynamodb_port=dynamodb_port, rpc_ports=rpc_ports, metrics_ports=metrics_ports,
         clock_error_ns=shape.clock_error_ns, copy_keys_per_s=shape.copy_keys_per_s,
-        split_keys=shape.split_keys,
+        split_keys=shape.split_keys, split_check_s=shape.split_check_s,
     )  # fmt: skip
     spec.save()
     return spec

@@ -36,11 +36,12 @@ from adjudicator.routing import OwnerMap, install
 from assembly.config import ClusterSpec
 from cluster.clock import Clock
 from cluster.tcp import TcpTransport
-from cluster.topology import Topology
+from cluster.topology import RangeMap, Topology
 from storage.client import StorageClient
 from storage.interface import NodeStatus, Placement, SplitPoint
 from storage.placement import (
     PLACEMENT_KEY,
+    SPLIT_CHECK_S,
     SPLIT_KEYS,
     PlacementInvalid,
     decode_placement,
@@ -63,8 +64,8 @@ READY_TIMEOUT_S = 600.0
 READY_POLL_S = 0.2
 # Changes that conflict with another driver's are read again and retried this often.
 CHANGE_ATTEMPTS = 20
-# How often the sizes of shards are looked at (a shard splits past SPLIT_KEYS keys).
-SPLIT_CHECK_S = 10.0
+# A drain plans again after each round of moves (splits meanwhile leave halves behind).
+DRAIN_ROUNDS = 10
 STATUS_TIMEOUT_S = 2.0
 
 Progress = Callable[[str], None]
@@ -116,8 +117,9 @@ class PlacementDriver:
     async def status(self, node: int) -> NodeStatus:
         return await self.storage.status(node)
 
-    async def wait_ready(self, shard: int, node: int, version: int, timeout_s: float = READY_TIMEOUT_S) -> None:
-        """Until `node` has applied placement `version` and serves `shard` (copied, caught up)."""
+    async def wait_ready(self, start: bytes, node: int, version: int, timeout_s: float = READY_TIMEOUT_S) -> None:
+        """Until `node` has applied placement `version` and serves the shard that
+        begins at `start` (copied, caught up)."""
         with trio.fail_after(timeout_s):
             while True:
                 try:
@@ -125,21 +127,29 @@ class PlacementDriver:
                 except Exception as exc:  # noqa: BLE001 - a node restarting answers nothing for a while
                     log.info("storage-%d does not answer yet: %s", node, exc)
                 else:
+                    shard = RangeMap(tuple(status.splits)).owner(start)
                     if (status.placement_version >= version and status.caught_up and shard in status.shards
                             and shard not in status.filling):
                         return
                 await trio.sleep(READY_POLL_S)
 
-    async def move(self, shard: int, source: int, target: int) -> None:
-        """Give `shard` a replica on `target`, then take the one on `source` away."""
+    async def move(self, shard: int | bytes, source: int, target: int) -> None:
+        """Give a shard a replica on `target`, then take the one on `source` away.
+
+        The shard is named by its index in the current placement or by the key it
+        begins at; the move follows it by that key, so a split meanwhile (which
+        shifts indexes) cannot turn it into a move of another shard."""
         placement, _ = await self.current()
-        if target not in placement.hosts(shard):
-            self._progress(f"shard {shard}: copying to storage-{target}")
-            placement = await self.change(lambda p: with_replica(p, shard, target))
-        await self.wait_ready(shard, target, placement.version)
-        if source in placement.hosts(shard):
-            placement = await self.change(lambda p: without_replica(p, shard, source))
-        self._progress(f"shard {shard}: moved from storage-{source} to storage-{target} (placement {placement.version})")
+        start = shard if isinstance(shard, bytes) else shard_map(placement).bounds(shard)[0]
+        name = f"shard [{start.hex() or '-'}...)"
+        if target not in placement.hosts(_index(placement, start)):
+            self._progress(f"{name}: copying to storage-{target}")
+            placement = await self.change(lambda p: with_replica(p, _index(p, start), target))
+        await self.wait_ready(start, target, placement.version)
+        placement, _ = await self.current()
+        if source in placement.hosts(_index(placement, start)):
+            placement = await self.change(lambda p: without_replica(p, _index(p, start), source))
+        self._progress(f"{name}: moved from storage-{source} to storage-{target} (placement {placement.version})")
 
     async def split_large(self, split_keys: int) -> list[bytes]:
         """Split every shard a replica of which holds more than `split_keys` keys,
@@ -193,14 +203,23 @@ class PlacementDriver:
         return None
 
     async def drain(self, node: int, nodes: list[int]) -> list[tuple[int, int, int]]:
-        """Move every replica off `node` onto the other `nodes`; returns the moves made."""
-        placement, _ = await self.current()
-        moves = plan_drain(placement, node, nodes)
-        if not moves:
-            self._progress(f"storage-{node} holds no replica")
-        for shard, source, target in moves:
-            await self.move(shard, source, target)
-        return moves
+        """Move every replica off `node` onto the other `nodes`; returns the moves made.
+
+        Planned again until the node holds nothing: a shard that splits while it
+        moves leaves its other half where it was."""
+        made: list[tuple[int, int, int]] = []
+        for _ in range(DRAIN_ROUNDS):
+            placement, _ = await self.current()
+            moves = plan_drain(placement, node, nodes)
+            if not moves:
+                if not made:
+                    self._progress(f"storage-{node} holds no replica")
+                return made
+            starts = shard_map(placement)
+            for shard, source, target in moves:
+                await self.move(starts.bounds(shard)[0], source, target)  # by key: a split may come meanwhile
+            made += moves
+        raise RuntimeError(f"storage-{node} still holds replicas after {DRAIN_ROUNDS} rounds of moves")
 
     async def add_node(self, node: int, nodes: list[int], endpoint: tuple[str, int]) -> list[tuple[int, int, int]]:
         """A storage node just added: make its address known, then give it its share."""
@@ -211,8 +230,9 @@ class PlacementDriver:
         """Move replicas onto `node` (a storage node just added) until it holds its share."""
         placement, _ = await self.current()
         moves = plan_spread(placement, node, nodes)
+        starts = shard_map(placement)
         for shard, source, target in moves:
-            await self.move(shard, source, target)
+            await self.move(starts.bounds(shard)[0], source, target)  # by key: a split may come meanwhile
         return moves
 
 
@@ -225,6 +245,11 @@ async def split_loop(driver: PlacementDriver, split_keys: int = SPLIT_KEYS, inte
             await driver.split_large(split_keys)
         except Exception as exc:  # noqa: BLE001 - the next round tries again; a server never stops for it
             log.warning("looking for shards to split failed: %s", exc)
+
+
+def _index(placement: Placement, start: bytes) -> int:
+    """The index of the shard that begins at `start` (shards only split, so one does)."""
+    return shard_map(placement).owner(start)
 
 
 def run(spec: ClusterSpec, action: Callable[[PlacementDriver], Awaitable[T]]) -> T:

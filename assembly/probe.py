@@ -16,6 +16,7 @@ from adjudicator.interface import AdjudicatorProcessStatus
 from assembly import hosts, runfiles
 from assembly.config import ClusterSpec, RoleSpec
 from cluster.tcp import TcpTransport
+from cluster.topology import RangeMap
 from journal.interface import JournalStatus
 from qp.cluster_views import PartStatus, part_status
 from qp.interface import QpStatus
@@ -83,7 +84,8 @@ def _detail(role: RoleSpec, replies: list[Any], now_ns: int) -> dict[str, Any]:
         watermark = node.watermark
         return {"watermark_lag_ms": max(0.0, (now_ns - watermark) / 1e6) if watermark else None,
                 "keys": node.keys, "shards": list(node.shards), "copying": list(node.filling),
-                "caught_up": node.caught_up, "placement_version": node.placement_version}  # fmt: skip
+                "caught_up": node.caught_up, "placement_version": node.placement_version,
+                "splits": [key.hex() for key in node.splits], "shard_keys": list(node.shard_keys)}  # fmt: skip
     if role.kind == "adjudicator":
         process: AdjudicatorProcessStatus = replies[0]
         return {
@@ -94,19 +96,36 @@ def _detail(role: RoleSpec, replies: list[Any], now_ns: int) -> dict[str, Any]:
     return {"sessions": qp.sessions}
 
 
-def shard_replicas(spec: ClusterSpec, rows: list[dict[str, Any]]) -> list[dict[str, list[str]]]:
-    """Per shard, as the storage nodes say now: the nodes that serve it (copied and
-    caught up) and the ones still copying it. A node that does not answer counts
-    for neither."""
-    shards: list[dict[str, list[str]]] = [
-        {"serving": [], "copying": []} for _ in range(len(spec.topology().shard_ranges))
-    ]
+def shard_map(spec: ClusterSpec, rows: list[dict[str, Any]]) -> RangeMap:
+    """The newest shard map a storage node reports (shards split as they grow)."""
+    answering = [r for r in rows if r["kind"] == "storage" and r["answers"] and "splits" in r]
+    if not answering:
+        return spec.topology().shard_ranges
+    newest = max(answering, key=lambda r: r["placement_version"])
+    return RangeMap(tuple(bytes.fromhex(key) for key in newest["splits"]))
+
+
+def shard_replicas(spec: ClusterSpec, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per shard of the newest shard map, as the storage nodes say now: its
+    bounds, the nodes that serve it (copied and caught up) and the ones still
+    copying it. A node that has not applied the newest splits yet holds the
+    whole it was split from, which serves each half. A node that does not
+    answer counts for neither."""
+    ranges = shard_map(spec, rows)
+    shards: list[dict[str, Any]] = []
+    for shard in range(len(ranges)):
+        start, end = ranges.bounds(shard)
+        shards.append({"start": start, "end": end, "serving": [], "copying": []})
     for row in rows:
         if row["kind"] != "storage" or not row["answers"]:
             continue
-        for shard in row.get("shards", ()):
-            copying = shard in row.get("copying", ()) or not row.get("caught_up", True)
-            shards[shard]["copying" if copying else "serving"].append(row["name"])
+        own = RangeMap(tuple(bytes.fromhex(key) for key in row.get("splits", ()))) if "splits" in row else ranges
+        held, copying = set(row.get("shards", ())), set(row.get("copying", ()))
+        for entry in shards:
+            mine = own.owner(entry["start"])
+            if mine in held:
+                busy = mine in copying or not row.get("caught_up", True)
+                entry["copying" if busy else "serving"].append(row["name"])
     return shards
 
 
@@ -138,7 +157,6 @@ def render(spec: ClusterSpec, rows: list[dict[str, Any]]) -> str:
     out = StringIO()
     console = Console(file=out, width=140, force_terminal=False)
     console.print(table)
-    topo = spec.topology()
     if any(h.namespace for h in spec.hosts):
         for row in hosts.HostNetwork.load(spec.run_dir()).describe():
             faults = []
@@ -151,12 +169,12 @@ def render(spec: ClusterSpec, rows: list[dict[str, Any]]) -> str:
             console.print(f"host {spec.hosts[row.host].name} {row.address} ({row.namespace}): "
                           + ("; ".join(faults) or "no faults"))  # fmt: skip
     versions = sorted({row["placement_version"] for row in rows if row.get("placement_version") is not None})
-    placement = Table(title=f"shards: {len(topo.shard_ranges)} key ranges, {spec.replicas} replicas each "
+    placement = Table(title=f"shards: {len(shard_map(spec, rows))} key ranges, {spec.replicas} replicas each "
                       f"(placement {', '.join(map(str, versions)) or '?'}, as the storage nodes say)")  # fmt: skip
     for column in ("shard", "start", "end", "serving", "copying"):
         placement.add_column(column)
     for shard, replicas in enumerate(shard_replicas(spec, rows)):
-        start, end = topo.shard_ranges.bounds(shard)
+        start, end = replicas["start"], replicas["end"]
         placement.add_row(str(shard), start.hex() or "-", "-" if end is None else end.hex(),
                           ", ".join(replicas["serving"]) or "none", ", ".join(replicas["copying"]))  # fmt: skip
     console.print(placement)

@@ -22,6 +22,7 @@ from typing import Any
 import trio
 
 from adjudicator.interface import AdjudicatorProcessStatus, AdjudicatorStatus
+from cluster.topology import RangeMap
 from journal.interface import JournalStatus
 from qp.interface import QpStatus
 from qp.types import BOOL, BYTEA, FLOAT8, INT4, INT8, TEXT
@@ -152,18 +153,24 @@ class ShardsRelation:
         async with trio.open_nursery() as nursery:
             for node in placement.nodes():
                 nursery.start_soon(ask, node)
-        ranges = qp.topology.shard_ranges
+        ranges = qp.storage.ranges
         out = []
         for shard in range(len(ranges)):
             start, end = ranges.bounds(shard)
             hosts = placement.hosts(shard)
             answers = [statuses.get(n) for n in hosts]
             up = sum(1 for s in answers if s is not None)
-            serving = sum(1 for s in answers if s is not None and s.caught_up and shard in s.shards
-                          and shard not in s.filling)  # fmt: skip
+            serving = sum(1 for s in answers if s is not None and _serves(s, start))
             names = ",".join(f"storage-{n}" for n in hosts)
             out.append((shard, start, end, names, len(hosts), up, serving, placement.version))
         return out
+
+
+def _serves(status: NodeStatus, start: bytes) -> bool:
+    """Whether a node serves the shard starting at `start` (by its own shard map,
+    which is coarser when it has not applied the newest split yet)."""
+    shard = RangeMap(tuple(status.splits)).owner(start)
+    return status.caught_up and shard in status.shards and shard not in status.filling
 
 
 SYS_RELATIONS = {"cluster_nodes": ClusterNodesRelation, "shards": ShardsRelation}

@@ -45,6 +45,7 @@ PLACEMENT_KEY = NS_SYSTEM + b"placement"
 # A shard splits once one of its replicas holds more keys than this (by default;
 # `dsql serve --split-keys`, a cluster's `split_keys`).
 SPLIT_KEYS = 1_000_000
+SPLIT_CHECK_S = 10.0  # how often the shards' sizes are looked at
 
 
 class PlacementInvalid(ValueError):

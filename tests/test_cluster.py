@@ -358,15 +358,17 @@ def _serving_counts(directory: str) -> list[int] | None:
     return [len(replicas["serving"]) for replicas in probe.shard_replicas(spec, rows)]
 
 
-def test_a_storage_node_added_and_one_drained_under_load_keep_r_replicas_serving(
+def test_shards_split_and_a_storage_node_added_and_one_drained_under_load_keep_r_replicas_serving(
     local_cluster: LocalCluster,
 ) -> None:
     # Copies throttled so that each takes a few tenths of a second at least: long
     # enough for the status samples below to see a replica that would stop serving
     # before its replacement has copied (it fails so without the driver's wait).
-    local_cluster.up("--copy-keys-per-s", "100")
+    # Shards also split as they grow past 40 keys (the bank's 100 accounts, the catalog).
+    local_cluster.up("--copy-keys-per-s", "100", "--split-keys", "40", "--split-check-s", "0.5")
     spec = local_cluster.spec
     assert spec is not None and spec.replicas == 3
+    initial_shards = len(spec.topology().shard_ranges)
     table = "cluster_moves"
     seed = int(os.environ.get("DSQL_BANK_SEED", random.randrange(1 << 30)))
     print(f"bank seed {seed}")
@@ -420,6 +422,8 @@ def test_a_storage_node_added_and_one_drained_under_load_keep_r_replicas_serving
         finally:
             await conn.close()
 
-    for row in asyncio.run(shards()):
+    rows_of_shards = asyncio.run(shards())
+    assert len(rows_of_shards) > initial_shards, "no shard split"
+    for row in rows_of_shards:
         assert row["replicas_serving"] == spec.replicas and "storage-0" not in row["replicas"], row
         assert row["placement_version"] > 0
