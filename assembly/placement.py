@@ -119,7 +119,8 @@ class PlacementDriver:
 
     async def wait_ready(self, start: bytes, node: int, version: int, timeout_s: float = READY_TIMEOUT_S) -> None:
         """Until `node` has applied placement `version` and serves the shard that
-        begins at `start` (copied, caught up)."""
+        begins at `start`: copied, caught up, and in a checkpoint (a copy only in
+        memory would be lost by a crash, and the journal cannot replay it)."""
         with trio.fail_after(timeout_s):
             while True:
                 try:
@@ -129,7 +130,7 @@ class PlacementDriver:
                 else:
                     shard = RangeMap(tuple(status.splits)).owner(start)
                     if (status.placement_version >= version and status.caught_up and shard in status.shards
-                            and shard not in status.filling):
+                            and shard not in status.filling and shard not in status.unsaved):
                         return
                 await trio.sleep(READY_POLL_S)
 

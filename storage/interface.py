@@ -217,6 +217,7 @@ class NodeStatus(msgspec.Struct, frozen=True):
     caught_up: bool = True  # read the journals' backlog since it started
     splits: tuple[bytes, ...] = ()  # the shard map this node's indexes refer to
     shard_keys: tuple[int, ...] = ()  # keys held, per shard in `shards`
+    unsaved: tuple[int, ...] = ()  # copied and serving, but in no checkpoint yet (a crash would lose the copy)
 
 
 @message(wire_ids.STORAGE_SHARD_PIECE)

@@ -52,6 +52,10 @@ class VersionStore:
         # Reads as of a τ below this are refused: the versions before it are not
         # here (a store loaded from a checkpoint holds each key as of the cut).
         self.floor = floor
+        # False while a copied replica exists only in memory: the journal can
+        # replay what came after the copy's τ, not what came before, so until a
+        # checkpoint holds it a crash loses it (storage/node.py).
+        self.durable = True
 
     def __len__(self) -> int:
         return len(self._versions)
@@ -221,6 +225,7 @@ class VersionStore:
         """Move every key at or after `key` into a new store (a shard split in two), and return it."""
         upper = VersionStore(filling=self.filling, floor=self.floor)
         upper.gc_horizon = self.gc_horizon
+        upper.durable = self.durable
         versions_of = self._versions
         at = versions_of.bisect_left(key)
         moved = versions_of.keys()[at:]

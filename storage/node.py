@@ -194,6 +194,7 @@ class StorageNode:
         self._fills: dict[int, trio.CancelScope] = {}
         self._nursery: trio.Nursery | None = None
         self._rebuild = False  # the journal dropped records this node still needs: start over from a peer
+        self._checkpoint_soon = False  # a copied replica waits for a checkpoint to be durable
         self._journals = [
             JournalClient(transport, topology.journal_addresses(j)) for j in range(topology.journal_count)
         ]
@@ -364,6 +365,7 @@ class StorageNode:
             shards=tuple(i for i, s in enumerate(self.shards) if s is not None),
             filling=tuple(i for i, s in enumerate(self.shards) if s is not None and s.filling),
             caught_up=self.caught_up,
+            unsaved=tuple(i for i, s in enumerate(self.shards) if s is not None and not s.filling and not s.durable),
             splits=self.ranges.splits,
             shard_keys=tuple(len(s) for s in self.shards if s is not None),
         )
@@ -639,7 +641,9 @@ class StorageNode:
                     if floor is not None:
                         store.floor = floor
                         store.filling = False
-                        self._since_checkpoint += 1
+                        # Durable once a checkpoint holds it: one is written at once.
+                        store.durable = self.disk is None
+                        self._checkpoint_soon = True
                         log.info("storage node %d: shard %d copied as of τ %d (%d keys) in %.1f s", self.node_id,
                                  shard, tau, len(store), self._monotonic_s() - started)
                         return
@@ -785,7 +789,11 @@ class StorageNode:
             due = self._since_checkpoint >= self._checkpoint_records or (
                 self._since_checkpoint and since_last > self._checkpoint_interval_s
             )
-            if due and since_last >= CHECKPOINT_SPACING * self._checkpoint_took_s:
+            # A copied replica is not durable until a checkpoint holds it, and a
+            # move waits for that: its checkpoint does not wait for the spacing.
+            soon = self._checkpoint_soon
+            if soon or (due and since_last >= CHECKPOINT_SPACING * self._checkpoint_took_s):
+                self._checkpoint_soon = False
                 await self.checkpoint()
 
     async def checkpoint(self) -> None:
@@ -806,6 +814,7 @@ class StorageNode:
                 await journal.checkpointed(self.name, self.applied[j])
             return
         if self._checkpointing:
+            self._checkpoint_soon = self._checkpoint_soon or self._has_unsaved()  # the next one, then
             return  # one at a time (the periodic one and the one at shutdown may meet)
         self._checkpointing = True
         try:
@@ -825,11 +834,16 @@ class StorageNode:
             log.info("storage node %d: checkpoint at %s written in %.1f s", self.node_id, header["applied"],
                      self._checkpoint_took_s)
             if not written:
+                self._checkpoint_soon = self._has_unsaved()  # a copied replica still waits for one
                 return
         finally:
             self._checkpointing = False
+        self._checkpoint_soon = self._checkpoint_soon or self._has_unsaved()
         for j, journal in enumerate(self._journals):
             await journal.checkpointed(self.name, header["applied"][j])
+
+    def _has_unsaved(self) -> bool:
+        return any(store is not None and not store.filling and not store.durable for store in self.shards)
 
     async def _write_checkpoint_as_of(self, disk: Disk, header: dict, cut: int, splits_before: int) -> bool:
         """Stream the checkpoint into a new file (unsynced, a piece at a time),
@@ -876,6 +890,8 @@ class StorageNode:
             await disk.append(CHECKPOINT_TMP, b"".join(pending), sync=False)
             await disk.replace(CHECKPOINT_TMP, CHECKPOINT_FILE)
             replaced = True
+            for _, store in complete:
+                store.durable = True  # a restart loads it (and replays the journal after the cut)
             return True
         finally:
             if not replaced:

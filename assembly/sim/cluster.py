@@ -18,7 +18,10 @@ a nemesis crashes and restarts roles (their disks keep only what was
 synced), partitions the network and cuts links, turns message loss,
 duplication and reordering up and down, and moves hosts' clocks within the
 error bound (a quarter of the seeds with a 50 ms bound); now and then it
-kills every role at once. Then it heals everything and restarts every role,
+kills every role at once. In one seed of eight, each shard has two replicas
+on three storage nodes and the nemesis also changes the placement under the
+load: it moves a shard's replica to another node or splits the shards that
+have grown (assembly/placement.py, run from a QP host). Then it heals everything and restarts every role,
 and the run must settle: the clients' last operations finish, a transfer commits, and
 the final read of every balance and list succeeds.
 
@@ -57,8 +60,11 @@ from typing import Any
 
 import trio
 
+from adjudicator.client import AdjudicatorClient
 from adjudicator.conflicts import Conflict, ConflictKind, ConflictTable
+from adjudicator.interface import CommitConflict, TransactionTooOld
 from adjudicator.role import Adjudicator
+from assembly.placement import PlacementDriver
 from assembly.sim.workload import HostDown, HostRefused, WorkloadOptions, Workloads, check_bank, check_lists
 from checker import bank, list_append
 from checker.history import Op, OpType
@@ -66,14 +72,17 @@ from cluster import sim as simulator
 from cluster import timeslice
 from cluster.clock import Clock
 from cluster.sim import DiskFaults, NetworkFaults, NodeEnv, SimNode, Simulation
-from cluster.topology import RangeMap, Topology
+from cluster.topology import RangeMap, Topology, spread_replicas
+from cluster.transport import RemoteError, Unreachable
 from journal.paxos import Bug as PaxosBug
 from journal.replica import JournalReplica
 from journal.sim import replica_config
 from qp.errors import SqlError
 from qp.server import QueryProcessor
 from storage import keys
+from storage.interface import StorageUnavailable
 from storage.node import StorageNode
+from storage.placement import PlacementInvalid
 
 # The workload's tables get these oids (the first two tables of a fresh
 # catalog); the topology splits their key ranges, so setup checks them.
@@ -86,6 +95,16 @@ WIDE_CLOCK_ERROR_NS = 50_000_000
 # How often a nemesis step kills every role at once (each loses what it had
 # not synced), which is when durability is tested hardest.
 CRASH_ALL = 0.03
+# In seeds with placement changes: how often a nemesis step is one; how long one
+# may take before it is given up (a move cut short leaves an extra replica);
+# shards split past this many keys, up to this many shards.
+PLACEMENT_CHANGE = 0.35
+PLACEMENT_CHANGE_S = 3.0
+PLACEMENT_SPLIT_KEYS = 2
+PLACEMENT_SHARDS_MAX = 10
+# What a placement change may fail with under faults (anything else is a bug).
+PLACEMENT_FAILURES = (StorageUnavailable, Unreachable, RemoteError, CommitConflict, TransactionTooOld,
+                      PlacementInvalid, RuntimeError)  # fmt: skip
 
 
 class Bug(enum.Enum):
@@ -110,6 +129,10 @@ class RunOptions:
     # Storage checkpoints: often, so restarts load them and journals compact.
     checkpoint_records: int = 20
     checkpoint_interval_s: float = 0.5
+    # Replicas of each shard (0: every storage node holds every shard), and whether
+    # the nemesis moves replicas and splits shards.
+    replicas: int = 0
+    placement_changes: bool = False
 
 
 @dataclass
@@ -150,6 +173,7 @@ def sim_topology(options: RunOptions) -> Topology:
         shard_ranges=RangeMap(tuple(sorted((bank_middle, lists_middle)))),
         storage_node_count=options.storage_nodes,
         journal_replica_count=3,
+        shard_hosts=spread_replicas(3, options.storage_nodes, options.replicas) if options.replicas else None,
     )
 
 
@@ -199,6 +223,8 @@ class SimCluster:
         self.storage_hosts = [f"storage-{n}" for n in range(topo.storage_node_count)]
         self.qp_hosts = [f"qp-{q}" for q in range(options.qps)]
         self.qps: dict[str, QueryProcessor] = {}
+        self.qp_envs: dict[str, NodeEnv] = {}  # each QP host's current incarnation
+        self.placement_changes = 0
         self.checkpoint_loads = 0  # storage restarts that resumed from a checkpoint
         self.journals: dict[str, JournalReplica] = {}
         for r, name in enumerate(self.journal_hosts):
@@ -266,6 +292,7 @@ class SimCluster:
             if self.options.bug is Bug.NO_COMMIT_WAIT:
                 clock = _ImpatientClock(clock.error_bound_ns, source_ns=clock._source_ns)
             self.qps[name] = QueryProcessor(clock, self.topology, env.transport, rng=env.rng)
+            self.qp_envs[name] = env
             await trio.sleep_forever()
 
         return main
@@ -472,6 +499,7 @@ def _result(sim: Simulation, cluster: SimCluster, work: Workloads, options: RunO
         "transfers_in_doubt": sum(1 for op in work.bank.ops if op["type"] == "info" and op["f"] == "transfer"),
         "crashes": sum(node.disk.crashes for node in sim.nodes.values()),
         "checkpoint_loads": cluster.checkpoint_loads,
+        "placement_changes": cluster.placement_changes,
         "messages": sim.network.messages,
         "dropped": sim.network.dropped,
         "sim_s": round(sim.now, 2),
@@ -495,6 +523,9 @@ async def _inject_fault(sim: Simulation, cluster: SimCluster) -> None:
             node.crash()
         for node in nodes:
             await node.start()
+        return
+    if cluster.options.placement_changes and rng.random() < PLACEMENT_CHANGE:
+        _change_placement(sim, cluster)
         return
     roll = rng.random()
     if roll < 0.18 and alive:
@@ -525,6 +556,42 @@ async def _inject_fault(sim: Simulation, cluster: SimCluster) -> None:
         sim.trace(f"nemesis: drop {faults.drop} duplicate {faults.duplicate} reorder {faults.reorder}")
 
 
+def _change_placement(sim: Simulation, cluster: SimCluster) -> None:
+    """From a live QP host, in the background: move one shard's replica to a node
+    that lacks it, or split the shards that have grown (a few times a run)."""
+    rng = sim.rng
+    qps = [name for name in cluster.qp_hosts if sim.nodes[name].alive and name in cluster.qp_envs]
+    if not qps:
+        return
+    host = rng.choice(qps)
+    env = cluster.qp_envs[host]
+    split = rng.random() < 0.3
+    pick, source_pick, target_pick = rng.random(), rng.random(), rng.random()
+    topo = cluster.topology
+    cluster.placement_changes += 1
+
+    async def change() -> None:
+        driver = PlacementDriver(topo, env.transport, env.clock, adjudicators=AdjudicatorClient(topo, env.transport),
+                                 progress=lambda message: sim.trace(f"{host}: placement: {message}"))  # fmt: skip
+        with trio.move_on_after(PLACEMENT_CHANGE_S):
+            try:
+                placement, _ = await driver.current()
+                if split:
+                    if len(placement.shard_hosts) < PLACEMENT_SHARDS_MAX:
+                        await driver.split_large(PLACEMENT_SPLIT_KEYS)
+                    return
+                shard = int(pick * len(placement.shard_hosts))
+                hosts = placement.hosts(shard)
+                targets = [n for n in range(topo.storage_node_count) if n not in hosts]
+                if targets:
+                    source = hosts[int(source_pick * len(hosts))]
+                    await driver.move(shard, source, targets[int(target_pick * len(targets))])
+            except PLACEMENT_FAILURES as exc:
+                sim.trace(f"{host}: placement change failed: {type(exc).__name__}: {exc}")
+
+    sim.nodes[host].spawn(change)
+
+
 def _move_clock(sim: Simulation, node: SimNode) -> None:
     """A host's clock moves to another error within the bound (ClockBound's
     promise: true time stays within [earliest, latest])."""
@@ -547,10 +614,13 @@ async def _heal(sim: Simulation, cluster: SimCluster) -> None:
 
 def options_for(seed: int, **overrides: Any) -> RunOptions:
     """Seeds vary the shape: odd seeds run three storage nodes, seeds 2 mod 3 a
-    single QP, and seeds 1 mod 4 clocks with a 50 ms error bound (commit waits
-    of 100 ms, and clocks far enough apart that a missing wait shows)."""
+    single QP, seeds 1 mod 4 clocks with a 50 ms error bound (commit waits
+    of 100 ms, and clocks far enough apart that a missing wait shows), and
+    seeds 3 mod 8 two replicas per shard that the nemesis moves and splits."""
     shape: dict[str, Any] = {
         "storage_nodes": 3 if seed % 2 else 2,
+        "replicas": 2 if seed % 8 == 3 else 0,
+        "placement_changes": seed % 8 == 3,
         "qps": 1 if seed % 3 == 2 else 2,
         "clock_error_ns": WIDE_CLOCK_ERROR_NS if seed % 4 == 1 else RunOptions.clock_error_ns,
     }
