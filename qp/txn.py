@@ -48,7 +48,7 @@ from qp.errors import (
 )
 from storage import keys as storage_keys
 from storage.client import StorageClient
-from storage.interface import CatalogChanged, StorageUnavailable
+from storage.interface import CatalogChanged, HistoryGone, StorageUnavailable
 from storage.mvcc import keep_where_true, project
 
 ROWS_PER_TRANSACTION_MAX = 3000
@@ -302,6 +302,11 @@ class Transaction:
     def _map_storage_error(self, exc: Exception) -> Exception:
         if isinstance(exc, CatalogChanged):
             return StaleCatalog(exc.version)
+        if isinstance(exc, HistoryGone):
+            # Every replica asked holds the data only from a later τ (restarted from
+            # checkpoints cut after this snapshot): PostgreSQL's error for a snapshot
+            # whose old versions are gone. A new transaction reads fine.
+            return SqlError("72000", "snapshot too old", detail=str(exc))
         return SqlError("XX000", "server unavailable", detail=str(exc))
 
     # -- writes ----------------------------------------------------------------------
