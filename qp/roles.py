@@ -6,7 +6,7 @@ versioned and seen by the next connection once committed. `admin` is DSQL's
 predefined superuser (oid 10, as PostgreSQL's bootstrap role): it always
 exists, may only have its password changed, and cannot be dropped or renamed.
 
-Passwords are stored only as SCRAM-SHA-256 verifiers (`pgwire.scram`): a
+Passwords are stored only as SCRAM-SHA-256 verifiers (`qp.scram`): a
 plain password is hashed here, a verifier made elsewhere (psql's
 ``\\password``, a PostgreSQL dump) is stored as given, and MD5 hashes are
 refused rather than stored in a form nothing here could check.
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pgwire import scram
+from qp import scram
 from qp.catalog import BOOTSTRAP_SUPERUSER, BOOTSTRAP_SUPERUSER_OID, CatalogSnapshot, RoleDef
 from qp.errors import SqlError
 from qp.types import TIMESTAMPTZ, TS_POS_INF

@@ -4,7 +4,9 @@ Owns the password verifier format PostgreSQL stores in `pg_authid.rolpassword`
 (``SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>``, base64) and the
 server's half of the exchange: `ScramExchange` takes the client-first message
 and answers server-first, then checks the client-final message's proof and
-answers server-final. A verifier written by PostgreSQL works here and the
+answers server-final. It sits in `qp` (the catalog stores the verifiers) and
+`pgwire` runs the exchange with it, so neither package imports the other back.
+A verifier written by PostgreSQL works here and the
 other way round, so `ALTER ROLE ... PASSWORD 'SCRAM-SHA-256$...'` (what psql's
 ``\\password`` sends) and dumps from PostgreSQL carry over.
 
