@@ -208,8 +208,7 @@ class VersionStore:
         goes on applying records above τ: the pieces together are the store as
         it was at τ (versions at or below τ stay until the GC horizon passes τ)."""
         versions_of = self._versions
-        start = 0 if after is None else versions_of.bisect_right(after)
-        keys = versions_of.keys()[start : start + count]
+        keys = self._keys_after(after, count)
         out = []
         for key in keys:
             versions = versions_of[key]
@@ -220,6 +219,11 @@ class VersionStore:
                         out.append((key, version_tau, value))
                     break
         return out, (keys[-1] if len(keys) == count else None)
+
+    def _keys_after(self, after: bytes | None, count: int) -> list[bytes]:
+        """Up to `count` keys past `after` (None: from the start), in order."""
+        start = 0 if after is None else self._versions.bisect_right(after)
+        return self._versions.keys()[start : start + count]
 
     def split_off(self, key: bytes) -> VersionStore:
         """Move every key at or after `key` into a new store (a shard split in two), and return it."""
@@ -248,8 +252,7 @@ class VersionStore:
         from the start), and where to go on (None: done): what a new replica of
         this shard copies, so that it can serve any snapshot this one can."""
         versions_of = self._versions
-        start = 0 if after is None else versions_of.bisect_right(after)
-        keys = versions_of.keys()[start : start + count]
+        keys = self._keys_after(after, count)
         out = []
         for key in keys:
             versions = versions_of[key]
