@@ -123,11 +123,13 @@ class PlacementDriver:
         memory would be lost by a crash, and the journal cannot replay it)."""
         with trio.fail_after(timeout_s):
             while True:
-                try:
-                    status = await self.status(node)
-                except Exception as exc:  # noqa: BLE001 - a node restarting answers nothing for a while
-                    log.info("storage-%d does not answer yet: %s", node, exc)
-                else:
+                status = None
+                with trio.move_on_after(STATUS_TIMEOUT_S):
+                    try:
+                        status = await self.status(node)
+                    except Exception as exc:  # noqa: BLE001 - a node restarting answers nothing for a while
+                        log.info("storage-%d does not answer yet: %s", node, exc)
+                if status is not None:
                     shard = RangeMap(tuple(status.splits)).owner(start)
                     if (status.placement_version >= version and status.caught_up and shard in status.shards
                             and shard not in status.filling and shard not in status.unsaved):
