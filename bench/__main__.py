@@ -22,6 +22,9 @@ append throughput and p50/p99 on 3 replicas, beside the disk's fsync rate.
 commit latency on the embedded server and on local clusters of processes
 with 1 and 2 query processors: the cost of the split.
 
+`replica_move` (bench/replica_move.py): how long moving a shard replica
+to another storage node (copy, then drop) and splitting a shard take, by size.
+
 `stall` (bench/stall.py): `SELECT 1` latency while another connection runs a
 CPU-bound query, and the journal elections dsql logged meanwhile.
 """
@@ -42,6 +45,7 @@ from rich.table import Table
 from bench import cluster as cluster_bench
 from bench import dynamodb as ddb_bench
 from bench import journal as journal_bench
+from bench import replica_move as move_bench
 from bench.pgbench import PGBENCH_WORKLOADS, run_pgbench_workload
 from bench.servers import DsqlServer, PostgresServer
 from bench.stall import elections, run_stall
@@ -65,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(width=max(Console().width, 130))
     known = [*WORKLOADS, *PGBENCH_WORKLOADS, "stall"]
-    every = [*known, *ddb_bench.WORKLOADS, *journal_bench.WORKLOADS, *cluster_bench.WORKLOADS]
+    every = [*known, *ddb_bench.WORKLOADS, *journal_bench.WORKLOADS, *cluster_bench.WORKLOADS,
+             *move_bench.WORKLOADS]
     requested = [n for n in args.only.split(",") if n] or every
     unknown = [n for n in requested if n not in every]
     if unknown:
@@ -89,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         rate, journal_results = journal_bench.run(seconds=args.seconds, warmup=args.warmup, console=console)
         journal_bench.print_table(console, rate, journal_results)
         journal_bench.save(rate, journal_results, RESULTS_DIR)
+    if any(n in move_bench.WORKLOADS for n in requested):
+        move_bench.print_table(console, move_bench.run(console=console))
     if any(n in cluster_bench.WORKLOADS for n in requested):
         cluster_results = cluster_bench.run(
             seconds=args.seconds, warmup=args.warmup, clients=args.connections, console=console
