@@ -252,7 +252,7 @@ async def _serve_cluster(cluster: EmbeddedCluster, args: argparse.Namespace) -> 
         qp = QueryProcessor(cluster.clock, cluster.topology, cluster.transport)
         await nursery.start(qp.run)
         # Shards that grow past --split-keys split in two (assembly/placement.py).
-        driver = PlacementDriver(cluster.topology, cluster.transport, cluster.clock)
+        driver = PlacementDriver(cluster.topology, cluster.transport, cluster.clock, storage=qp.storage)
         nursery.start_soon(split_loop, driver, args.split_keys)
         if password is not None:
             await qp.set_bootstrap_password(password)

@@ -181,7 +181,7 @@ class Node:
         self.transport.serve(qp_address(self.role.id), QpService(qp, self.role.name))
         await nursery.start(qp.run)
         # Shards that grow past the cluster's split_keys split in two (assembly/placement.py).
-        driver = PlacementDriver(self.topology, self.transport, self.clock)
+        driver = PlacementDriver(self.topology, self.transport, self.clock, storage=qp.storage)
         nursery.start_soon(split_loop, driver, self.spec.split_keys, self.spec.split_check_s)
 
         def forward_cancel(owner: int, process_id: int, secret_key: int) -> None:

@@ -80,11 +80,15 @@ class PlacementDriver:
         clock: Clock,
         *,
         adjudicators: AdjudicatorClient | None = None,
+        storage: StorageClient | None = None,
         progress: Progress | None = None,
     ) -> None:
+        """`storage`: a client to read (and keep up to date) the placement with; a QP
+        passes its own, so that each look for shards to split also shows it the
+        newest placement (replicas added by moves get used within a round)."""
         self.topology = topology
         self.clock = clock
-        self.storage = StorageClient(topology, transport, clock=clock)
+        self.storage = storage if storage is not None else StorageClient(topology, transport, clock=clock)
         self.adjudicators = adjudicators if adjudicators is not None else AdjudicatorClient(topology, transport)
         self._progress = progress or (lambda message: log.info("%s", message))
 
