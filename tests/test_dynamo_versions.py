@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import random
 
 import crc32c
 import msgpack
@@ -447,7 +448,9 @@ def test_lww_put_replaces_even_a_blind_put_loses_to_nothing_later() -> None:
 
 
 @given(st.lists(st.tuples(st.sampled_from(ACTORS), st.booleans()), min_size=1, max_size=6), st.randoms())
-def test_reconcile_is_order_independent_and_idempotent(steps: list[tuple[str, bool]], rnd) -> None:
+def test_reconcile_is_order_independent_and_idempotent(
+    steps: list[tuple[str, bool]], rnd: random.Random
+) -> None:
     copies = []
     for i, (actor, with_context) in enumerate(steps):
         base = copies[rnd.randrange(len(copies))] if copies else None

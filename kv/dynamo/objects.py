@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from cluster import codec
@@ -150,7 +150,7 @@ def reconcile(objects: Iterable[StoredObject | None], allow_mult: bool) -> Store
 def _apply_write(
     stored: StoredObject | None,
     context: VClock | None,
-    sibling_for: Any,
+    sibling_for: Callable[[str], Sibling],
     actor: Actor,
     now_ns: int,
     allow_mult: bool,
