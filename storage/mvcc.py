@@ -225,34 +225,34 @@ class VersionStore:
         start = 0 if after is None else self._versions.bisect_right(after)
         return self._versions.keys()[start : start + count]
 
-    def split_off(self, key: bytes) -> VersionStore:
-        """Move every key at or after `key` into a new store (a shard split in two), and return it."""
-        upper = VersionStore(filling=self.filling, floor=self.floor)
-        upper.gc_horizon = self.gc_horizon
-        upper.durable = self.durable
+    def _bounds(self, lo: bytes, hi: bytes | None) -> tuple[int, int]:
+        """The positions of the keys in [lo, hi) (hi None: to the end)."""
         versions_of = self._versions
-        at = versions_of.bisect_left(key)
-        moved = versions_of.keys()[at:]
-        upper._versions.update((k, versions_of[k]) for k in moved)
-        moved_versions = sum(len(v) for v in upper._versions.values())
-        del versions_of.keys()[at:]  # SortedKeysView deletion removes the items
-        upper.version_count = moved_versions
-        self.version_count -= moved_versions
-        return upper
+        return versions_of.bisect_left(lo), (len(versions_of) if hi is None else versions_of.bisect_left(hi))
 
-    def middle_key(self) -> bytes | None:
-        """A key with about as many keys before it as after, if there are two or more."""
-        count = len(self._versions)
-        return self._versions.keys()[count // 2] if count >= 2 else None
+    def count_range(self, lo: bytes = b"", hi: bytes | None = None) -> int:
+        """How many keys [lo, hi) holds. After a split, two shards share one store
+        (storage/node.py), each counting its own range."""
+        first, last = self._bounds(lo, hi)
+        return max(0, last - first)
+
+    def middle_key(self, lo: bytes = b"", hi: bytes | None = None) -> bytes | None:
+        """A key of [lo, hi) with about as many keys of the range before it as after,
+        if the range holds two keys or more (a shard splits there)."""
+        first, last = self._bounds(lo, hi)
+        return self._versions.keys()[(first + last) // 2] if last - first >= 2 else None
 
     def chains_as_of(
-        self, tau: int, after: bytes | None, count: int
+        self, tau: int, after: bytes | None, count: int, lo: bytes = b"", hi: bytes | None = None
     ) -> tuple[list[tuple[bytes, tuple[Version, ...]]], bytes | None]:
-        """Every version at or below τ of up to `count` keys past `after` (None:
-        from the start), and where to go on (None: done): what a new replica of
-        this shard copies, so that it can serve any snapshot this one can."""
+        """Every version at or below τ of up to `count` keys of [lo, hi) past `after`
+        (None: from lo), and where to go on (None: done): what a new replica of this
+        shard copies, so that it can serve any snapshot this one can."""
         versions_of = self._versions
-        keys = self._keys_after(after, count)
+        first, last = self._bounds(lo, hi)
+        if after is not None:
+            first = max(first, versions_of.bisect_right(after))
+        keys = versions_of.keys()[first : min(last, first + count)]
         out = []
         for key in keys:
             versions = versions_of[key]
@@ -260,7 +260,7 @@ class VersionStore:
                 versions = tuple(v for v in versions if v[0] <= tau)
             if versions and not (len(versions) == 1 and versions[0][1] is None):
                 out.append((key, versions))
-        return out, (keys[-1] if len(keys) == count else None)
+        return out, (keys[-1] if len(keys) == count and first + count < last else None)
 
     def merge_older(self, key: bytes, older: tuple[Version, ...]) -> None:
         """Put a copied key's versions (all older than any applied here) before its own."""

@@ -185,7 +185,9 @@ class StorageNode:
         self.placement: Placement = initial_placement(topology)
         hosted = self.placement.shards_of(node_id)
         self.ranges = shard_map(self.placement)  # the shard map as of the last applied record
-        self._splits_applied = 0  # a checkpoint cut before a split is dropped (its stores were split under it)
+        # Key ranges to remove, a piece at a time, from stores still serving other
+        # shards: a shard split in two shares its store, and one half may move away.
+        self._to_clear: list[tuple[VersionStore, bytes, bytes | None]] = []
         self.shards: list[VersionStore | None] = [
             VersionStore() if i in hosted else None for i in range(len(self.ranges))
         ]
@@ -359,23 +361,27 @@ class StorageNode:
             node=self.node_id,
             watermark=self.watermark,
             applied=tuple(self.applied),
-            keys=sum(len(s) for s in self.shards if s is not None),
-            versions=sum(s.version_count for s in self.shards if s is not None),
+            keys=sum(len(s) for s in self._stores()),
+            versions=sum(s.version_count for s in self._stores()),
             placement_version=self.placement.version,
             shards=tuple(i for i, s in enumerate(self.shards) if s is not None),
             filling=tuple(i for i, s in enumerate(self.shards) if s is not None and s.filling),
             caught_up=self.caught_up,
             unsaved=tuple(i for i, s in enumerate(self.shards) if s is not None and not s.filling and not s.durable),
             splits=self.ranges.splits,
-            shard_keys=tuple(len(s) for s in self.shards if s is not None),
+            shard_keys=tuple(s.count_range(*self.ranges.bounds(i)) for i, s in enumerate(self.shards) if s is not None),
         )
+
+    def _stores(self) -> list[VersionStore]:
+        """Each store once (the halves of a split shard share one)."""
+        return list({id(s): s for s in self.shards if s is not None}.values())
 
     async def rpc_split_point(self, request: SplitPoint) -> SplitPointReply:
         """A key near the middle of a shard held here (a served replica's)."""
         store = self._store_within(request.start, request.end, exact=True)
         if store.filling:
             raise self._unreadable(store, 1 << 63)
-        return SplitPointReply(store.middle_key())
+        return SplitPointReply(store.middle_key(request.start, request.end))
 
     async def rpc_placement(self, request: PlacementQuery) -> Placement:
         return self.placement
@@ -398,7 +404,7 @@ class StorageNode:
         if tau < store.floor or store.filling:
             raise self._unreadable(store, tau)
         count = max(1, min(request.count, COPY_KEYS))
-        chains, resume = store.chains_as_of(tau, request.after, count)
+        chains, resume = store.chains_as_of(tau, request.after, count, request.start, request.end)
         return ShardPiece(chains, resume, store.floor)
 
     async def rpc_watermark(self, request: Watermark) -> WatermarkReply:
@@ -583,22 +589,30 @@ class StorageNode:
                 log.info("storage node %d: drops its replica of shard %d (placement %d)", self.node_id, shard,
                          placement.version)
                 self.shards[shard] = None
+                if any(other is store for other in self.shards):
+                    # The other half of a split still uses the store: this half's keys
+                    # go in the background (nothing reads them any more).
+                    self._to_clear.append((store, *self.ranges.bounds(shard)))
                 fill = self._fills.pop(shard, None)
                 if fill is not None:
                     fill.cancel()
 
     def _split(self, splits: tuple[bytes, ...]) -> None:
         """Split shards in place at each new split key (shards only ever split).
+
+        The two halves share the store of the whole: a split costs no copying and
+        no time (moving a million keys to a new store would hold the thread for a
+        second), and every read or copy of a shard is bounded by its range
+        anyway. A half that moves away later leaves its keys to be removed in the
+        background; a checkpoint's loader gives each half its own store.
         Shard indexes after a split shift, so copies in progress start again."""
         new = sorted(set(splits) - set(self.ranges.splits))
         assert set(self.ranges.splits) <= set(splits), "shards split, they never merge"
         for key in new:
             shard = self.ranges.owner(key)
-            store = self.shards[shard]
-            self.shards.insert(shard + 1, None if store is None else store.split_off(key))
+            self.shards.insert(shard + 1, self.shards[shard])
             self.ranges = RangeMap(tuple(sorted((*self.ranges.splits, key))))
             log.info("storage node %d: shard %d split at %s", self.node_id, shard, key.hex())
-        self._splits_applied += 1
         for scope in self._fills.values():
             scope.cancel()
         self._fills.clear()
@@ -754,10 +768,10 @@ class StorageNode:
             await trio.sleep(GC_INTERVAL_S)
             horizon = self.watermark - RETENTION_NS
             sweep = self._monotonic_s() - last_sweep > FULL_SWEEP_INTERVAL_S
-            for store in self.shards:
+            for store in self._stores():
                 # A replica being copied keeps everything until the copy is done: a
                 # deletion it holds may hide a version still on its way.
-                if store is not None and not store.filling and horizon > store.gc_horizon:
+                if not store.filling and horizon > store.gc_horizon:
                     store.gc_horizon = horizon
                     after = None
                     while sweep and (after := store.collect_some(after, SWEEP_KEYS)) is not None:
@@ -768,6 +782,11 @@ class StorageNode:
             while len(versions) > 1 and versions[1][0] <= horizon:
                 del versions[0]
             await self._reclaim_dropped(horizon)
+            while self._to_clear:
+                store, start, end = self._to_clear[0]
+                while not store.drop_range(start, end, SWEEP_KEYS):  # type: ignore[arg-type]
+                    await checkpoint_if_due()
+                self._to_clear.pop(0)
 
     async def _reclaim_dropped(self, horizon: int) -> None:
         """Remove the keys of ranges dropped at or below the horizon (no snapshot reads them)."""
@@ -775,8 +794,8 @@ class StorageNode:
             return  # a copy in progress may still bring keys of a dropped range: after it
         for drop in [d for d in self.dropped_ranges if d[0] <= horizon]:
             _, start, end = drop
-            for store in self.shards:
-                while store is not None and not store.drop_range(start, end, SWEEP_KEYS):
+            for store in self._stores():
+                while not store.drop_range(start, end, SWEEP_KEYS):
                     await checkpoint_if_due()
             self.dropped_ranges.remove(drop)
 
@@ -819,7 +838,6 @@ class StorageNode:
         self._checkpointing = True
         try:
             cut = self.applied_tau
-            splits_before = self._splits_applied
             header = {
                 "applied": list(self.applied),
                 "catalog_version": self.catalog_versions[-1][1],
@@ -829,7 +847,7 @@ class StorageNode:
             }
             self._since_checkpoint = 0
             self._last_checkpoint_s = started = self._monotonic_s()
-            written = await self._write_checkpoint_as_of(self.disk, header, cut, splits_before)
+            written = await self._write_checkpoint_as_of(self.disk, header, cut)
             self._checkpoint_took_s = self._monotonic_s() - started
             log.info("storage node %d: checkpoint at %s written in %.1f s", self.node_id, header["applied"],
                      self._checkpoint_took_s)
@@ -845,7 +863,7 @@ class StorageNode:
     def _has_unsaved(self) -> bool:
         return any(store is not None and not store.filling and not store.durable for store in self.shards)
 
-    async def _write_checkpoint_as_of(self, disk: Disk, header: dict, cut: int, splits_before: int) -> bool:
+    async def _write_checkpoint_as_of(self, disk: Disk, header: dict, cut: int) -> bool:
         """Stream the checkpoint into a new file (unsynced, a piece at a time),
         then replace the old one with it: `Disk.replace` syncs it first, so a
         crash leaves the old checkpoint or all of the new one."""
@@ -860,15 +878,14 @@ class StorageNode:
             dropped = sorted((start, end) for tau, start, end in self.dropped_ranges if tau <= cut)
             # A replica still being copied is left out (a restart copies it again);
             # the end marker names the shards written, so an empty one counts too.
+            # The halves of a split shard share a store, written once; the loader puts
+            # each key in its shard's store by the header's placement.
             complete = [(shard, store) for shard, store in enumerate(self.shards)
                         if store is not None and not store.filling]
-            for shard, store in complete:
+            distinct = {id(store): (shard, store) for shard, store in reversed(complete)}.values()
+            for shard, store in distinct:
                 after = None
                 while True:
-                    if self._splits_applied != splits_before:
-                        # The stores were split under it (their upper halves moved to new ones).
-                        log.info("storage node %d: a shard split during the checkpoint; dropped", self.node_id)
-                        return False
                     items, after = store.items_as_of(cut, after, SWEEP_KEYS)
                     if dropped:
                         items = [item for item in items if not _in_ranges(item[0], dropped)]
@@ -935,16 +952,22 @@ class StorageNode:
             for s in range(len(self.ranges))
         ]
         newest = 0
-        for shard, pieces in shards.items():
-            store = self.shards[shard]
-            if store is None or store.filling:
-                continue
-            versions: dict[bytes, tuple] = {}
+        # Each key goes to its shard's store by the checkpoint's shard map (the halves
+        # of a split shard were written from one shared store; here each gets its own),
+        # and keys of shards not held here (a half that moved away) are left out.
+        owner = self.ranges.owner
+        by_shard: dict[int, dict[bytes, tuple]] = {}
+        for pieces in shards.values():
             for items in pieces:
-                versions.update({key: ((tau, value),) for key, tau, value in items})
+                for key, tau, value in items:
+                    shard = owner(key)
+                    store = self.shards[shard]
+                    if store is not None and not store.filling:
+                        by_shard.setdefault(shard, {})[key] = ((tau, value),)
                 newest = max(newest, max((tau for _, tau, _ in items), default=0))
                 await checkpoint_if_due()
-            store.load_versions(versions)  # one sorted insert of presorted keys (~0.1 s per million)
+        for shard, versions in by_shard.items():
+            self.shards[shard].load_versions(versions)  # type: ignore[union-attr]  # one sorted insert (~0.1 s per million)
             await checkpoint_if_due()
         # A checkpoint of the first format did not record its cut: its newest version is it.
         self.applied_tau = header.get("cut") or newest

@@ -329,3 +329,37 @@ async def test_a_shard_that_grows_splits_in_place_and_reads_follow(nursery):
     with trio.fail_after(30):
         await driver.move(half, after.hosts(half)[0], target)
     assert await stale_client.get(list(rows), cluster.clock.now().latest) == list(rows.values())
+
+
+async def test_split_halves_share_a_store_until_a_restart_gives_each_its_own(nursery, tmp_path):
+    config = ClusterConfig(data_dir=str(tmp_path))
+    prefix = keys.table_prefix(keys.table_key_id_for(16391), 1)
+    rows = {prefix + i.to_bytes(4, "big"): (i,) for i in range(120)}
+    async with trio.open_nursery() as first:
+        cluster = await first.start(EmbeddedCluster(config).run)
+        adjudicators = AdjudicatorClient(cluster.topology, cluster.transport)
+        items = list(rows.items())
+        tau = await adjudicators.commit(cluster.clock.now().latest, CommitRecord(items).encode(), [items[0][0]])
+        await cluster.clock.wait_until_past(tau)
+        driver = PlacementDriver(cluster.topology, cluster.transport, cluster.clock, adjudicators=adjudicators)
+        with trio.fail_after(10):
+            while not await driver.split_large(100):
+                await trio.sleep(0.01)
+            placement, _ = await driver.current()
+            for node in cluster.storage_nodes:
+                while (await node.rpc_status(Status())).splits != placement.splits:
+                    await trio.sleep(0.01)
+        node = cluster.storage_nodes[0]
+        lower = shard_map(placement).owner(prefix)
+        assert node.shards[lower] is node.shards[lower + 1], "a split copies nothing: the halves share the store"
+        halves = (await node.rpc_status(Status())).shard_keys
+        await cluster.checkpoint()
+        first.cancel_scope.cancel()
+    cluster = await nursery.start(EmbeddedCluster(config).run)
+    node = cluster.storage_nodes[0]
+    status = await node.rpc_status(Status())
+    assert status.splits == placement.splits and status.shard_keys == halves
+    assert node.shards[lower] is not node.shards[lower + 1]
+    assert len(node.shards[lower]) + len(node.shards[lower + 1]) == len(rows)
+    tau = cluster.clock.now().latest
+    assert await cluster.storage_client().get(list(rows), tau) == list(rows.values())
