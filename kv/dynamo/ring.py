@@ -438,6 +438,17 @@ def _gap(positions: list[int], partition: int, size: int) -> int:
     return min((after - partition) % size, (partition - before) % size)
 
 
+def _own_gap(positions: list[int], partition: int, size: int) -> int:
+    """The ring distance from `partition`, one of `positions` (sorted), to
+    the nearest other of them, or `size` when it is the only one."""
+    if len(positions) == 1:
+        return size
+    at = bisect_left(positions, partition)
+    after = positions[(at + 1) % len(positions)]
+    before = positions[at - 1]
+    return min((after - partition) % size, (partition - before) % size)
+
+
 def _initial_claim(partitions: int, members: list[Node], target_n_val: int) -> list[Node]:
     """Round-robin (as Riak lays out a new ring), then the Q mod S partitions
     left over, one for each of the first nodes, inserted in rounds spread
@@ -486,11 +497,7 @@ def _claim_for_joiner(owners: list[Node], joiner: Node, target_n_val: int) -> li
             if donor == joiner or counts[donor] <= shares[donor]:
                 continue
             gap = _gap(positions[joiner], partition, size)
-            donor_positions = positions[donor]
-            donor_repeats = (
-                len(donor_positions) > 1
-                and _gap([p for p in donor_positions if p != partition], partition, size) < spacing
-            )
+            donor_repeats = _own_gap(positions[donor], partition, size) < spacing
             score = (gap >= spacing, donor_repeats, gap, -partition)
             if best is None or score > best:
                 best = score
