@@ -408,14 +408,15 @@ def test_merge_breaks_a_tie_of_versions_the_same_way_everywhere() -> None:
 
 
 @st.composite
-def churned_rings_of_four_or_more(draw: st.DrawFn) -> Ring:
-    """A ring after a few joins and leaves that never leave fewer than N + 1
-    nodes (with exactly N nodes only a period-N layout keeps every window
-    distinct, which Q = 2^k cannot have)."""
-    ring = Ring(draw(churn_ring_sizes), names(draw(st.integers(min_value=4, max_value=8))))
+def churned_rings_of_five_or_more(draw: st.DrawFn) -> Ring:
+    """A ring after a few joins and leaves that always leave at least
+    2N - 1 = 5 nodes: with fewer, a window of N partitions around a
+    leaver's partition sees every other node within N - 1 steps, so the
+    walk past N there is the price of moving nothing else."""
+    ring = Ring(draw(churn_ring_sizes), names(draw(st.integers(min_value=5, max_value=8))))
     for fresh in range(draw(st.integers(min_value=1, max_value=6))):
         members = ring.members
-        if len(members) > 4 and (len(members) == 8 or draw(st.booleans())):
+        if len(members) > 5 and (len(members) == 8 or draw(st.booleans())):
             ring = ring.without_node(draw(st.sampled_from(members)))
         else:
             ring = ring.with_node(f"joiner{fresh}")
@@ -423,11 +424,13 @@ def churned_rings_of_four_or_more(draw: st.DrawFn) -> Ring:
 
 
 @settings(max_examples=40, deadline=None)
-@given(churned_rings_of_four_or_more())
+@given(churned_rings_of_five_or_more())
 def test_the_walk_stays_short_through_churn(ring: Ring) -> None:
-    # Minimal movement comes first, so some windows repeat a node after a
-    # leave; the walk stays short on average and bounded at worst. (A ring
-    # of random owners averages about N + 1.3 steps with four nodes.)
+    # Minimal movement comes first, so after a leave some windows of N
+    # partitions repeat a node (no taker below its share may fit there);
+    # claim keeps those few and the walk short. (Reassigning a leaver's
+    # partitions without regard to spacing fails these bounds.)
     walks = [walk_length(ring, p, N) for p in range(ring.partitions)]
-    assert sum(walks) / len(walks) <= N + 1
+    assert sum(walks) / len(walks) <= N + 0.5
+    assert sum(1 for walk in walks if walk > N + 1) <= 0.1 * len(walks)
     assert max(walks) <= 3 * N

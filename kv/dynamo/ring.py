@@ -21,9 +21,14 @@ Why it is built this way
   more partitions than that balance requires; and, as Riak's claim tries
   to, a node's partitions are at least `target_n_val` apart around the
   ring, so the first N distinct nodes clockwise are found in about N steps.
-  The last goal is best-effort: with Q not a multiple of S some window of
-  the ring must repeat a node (Riak has the same wrap-around), and the tests
-  bound the walk rather than pretend otherwise.
+  The last goal is best-effort. A new ring keeps every window of N
+  partitions distinct when S >= 2N - 1, and joins keep it so; but a leave
+  hands each of the leaver's partitions to a node below its new share, and
+  with few such nodes some windows must repeat a node unless other
+  partitions move too, which this claim does not do (with S = N and Q not
+  a multiple of S, some window repeats whatever one does). So the walk to N
+  distinct nodes is usually N, sometimes a step or two more; the tests
+  bound it rather than pretend otherwise.
 * Preference list (§4.3): a key's partition, then the partitions clockwise
   from it, skipping nodes already listed, until N distinct nodes. Every key
   of a partition has the same list, which is why `preference_changes` can
