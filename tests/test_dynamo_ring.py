@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kv.dynamo.ring import (
@@ -425,6 +425,11 @@ def churned_rings_of_five_or_more(draw: st.DrawFn) -> Ring:
 
 @settings(max_examples=40, deadline=None)
 @given(churned_rings_of_five_or_more())
+# Two histories where leaves without regard to spacing go past the bounds.
+@example(Ring(64, names(8)).without_node("node0").without_node("node1").without_node("node6"))
+@example(
+    Ring(64, names(5)).with_node("joiner0").with_node("joiner1").without_node("node3").without_node("node4")
+)
 def test_the_walk_stays_short_through_churn(ring: Ring) -> None:
     # Minimal movement comes first, so after a leave some windows of N
     # partitions repeat a node (no taker below its share may fit there);
