@@ -13,6 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from cluster import codec
 from kv.dynamo.ring import (
     HASH_SPACE,
     Fallback,
@@ -317,6 +318,27 @@ def test_fallbacks_skip_down_nodes_and_carry_the_hint(
     assert [fallback.node for fallback in fallbacks] == expected
 
 
+@settings(max_examples=50, deadline=None)
+@given(churned_rings(), key_hashes, st.data())
+def test_sloppy_preference_list_is_the_first_n_healthy_nodes(
+    churned: tuple[Ring, list[Ring]], key_hash: int, data: st.DataObject
+) -> None:
+    ring, _history = churned
+    down = set(data.draw(st.lists(st.sampled_from(ring.members), unique=True, max_size=len(ring.members))))
+    targets = ring.sloppy_preference_list(key_hash, N, down)
+    healthy = [node for node in ring.members if node not in down]
+    assert len(targets) == min(N, len(healthy))
+    assert len({target.node for target in targets}) == len(targets)
+    assert not {target.node for target in targets} & down
+    # Healthy primaries first, unhinted and in list order; then one hinted
+    # fallback for each down primary, in list order.
+    preference = ring.preference_list(key_hash, N)
+    up = [(p, node, None) for p, node in preference if node not in down]
+    assert [tuple(target) for target in targets[: len(up)]] == up
+    hints = [target.hint for target in targets[len(up) :]]
+    assert hints == [node for _p, node in preference if node in down][: len(hints)]
+
+
 def test_fallback_example() -> None:
     ring = Ring(64, names(6))
     key_hash = ring.partition_start(10)
@@ -365,8 +387,6 @@ def test_decoding_bad_bytes_is_a_clear_error(mangle) -> None:
 
 
 def test_decoding_refuses_an_unknown_format() -> None:
-    from cluster import codec
-
     fields = codec.decode(Ring(64, names(4)).encode())
     with pytest.raises(RingDecodeError, match="format"):
         Ring.decode(codec.encode((2, *fields[1:])))

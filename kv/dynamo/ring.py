@@ -90,6 +90,15 @@ class Fallback(NamedTuple):
     hint: Node
 
 
+class Target(NamedTuple):
+    """Where one of a request's N replicas goes under sloppy quorum: a
+    healthy primary (hint None) or a fallback holding it for `hint`."""
+
+    partition: int
+    node: Node
+    hint: Node | None
+
+
 class Handoff(NamedTuple):
     """A partition whose owner changes between two rings."""
 
@@ -286,6 +295,15 @@ class Ring:
         for (index, home), stand_in in zip(homes, stand_ins, strict=False):
             result.append(Fallback(index, stand_in, home))
         return result
+
+    def sloppy_preference_list(self, key_hash: int, n: int, down: Collection[Node]) -> list[Target]:
+        """The first n healthy nodes for the key (§4.6): its healthy primaries
+        in list order, then the fallbacks for its down ones with their hints.
+        Shorter than n when fewer than n nodes are healthy."""
+        primaries = self._partition_preference(self.partition_of(key_hash), n)
+        targets = [Target(index, node, None) for index, node in primaries if node not in down]
+        targets.extend(Target(*fallback) for fallback in self.fallbacks(key_hash, n, down))
+        return targets
 
     # -- membership ------------------------------------------------------
 
