@@ -36,6 +36,8 @@ Why it is built this way
 * Sloppy quorum (§4.6): a down node of the list is replaced by the next
   healthy node past the list, which keeps the replica under the home
   node's partition with a hint naming the home node (Riak's fallback vnode).
+  `fallbacks` gives those stand-ins; `sloppy_preference_list` the n nodes a
+  request goes to (healthy primaries, then the hinted fallbacks).
 * A membership change gives a new ring with the next version. Until the
   handoffs complete the caller holds both rings: `handoffs` says which
   partitions change owner, and `preference_changes`/`placement_change` say,
