@@ -1,0 +1,10 @@
+"""Dynamo (DeCandia et al., SOSP 2007) as the paper describes it, served the
+way Riak KV serves it (its HTTP API and its bucket properties), on dsql's own
+storage nodes, so the same hosts can be driven as DSQL, as DynamoDB and as
+Dynamo and their differences shown. The pieces below are sans I/O (time and
+membership come in as arguments) so the coordinator, the storage-node side
+and the simulator all stand on the same code. Modules, as they come:
+
+    ring    consistent hashing with Q equal partitions (strategy 3): claim,
+            preference lists, fallbacks with hints, handoff plans, gossip encoding
+"""
