@@ -7,4 +7,7 @@ and the simulator all stand on the same code. Modules, as they come:
 
     ring    consistent hashing with Q equal partitions (strategy 3): claim,
             preference lists, fallbacks with hints, handoff plans, gossip encoding
+    vclock  vector clocks with Riak's pruning rules, the X-Riak-Vclock header
+    objects stored objects with siblings: put, delete, reconcile (siblings or
+            last-write-wins), read-repair plans, storage encoding
 """
