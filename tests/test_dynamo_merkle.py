@@ -229,6 +229,8 @@ def test_tree_errors():
     assert not tree.delete(b"absent")
     with pytest.raises(MerkleError, match="level 3"):
         tree.node_hashes(3, [0])
+    with pytest.raises(MerkleError, match="level -1"):
+        tree.node_hashes(-1, [])
     with pytest.raises(MerkleError, match="node 16"):
         tree.node_hashes(2, [16])
     with pytest.raises(MerkleError, match="node -1"):

@@ -46,9 +46,10 @@ differing segments' (key, digest) pairs and diffs them against its own. The
 result is the keys that differ with both digests (None where a side lacks
 the key): which side is newer is for the caller, which holds the vector
 clocks. With k differing keys the exchange takes `2 * (levels + 2)`
-messages (fewer when the trees are equal: two), carrying at most
-k * fanout hashes per level below the root and the pairs of at most k
-segments, instead of all n keys.
+messages (two when the trees are equal; more when a level's ids do not fit
+one message, past k * fanout > HASHES_PER_MESSAGE_MAX or k >
+SEGMENTS_PER_MESSAGE_MAX), carrying at most k * fanout hashes per level
+below the root and the pairs of at most k segments, instead of all n keys.
 
 The trees may change while an exchange runs (writes keep arriving on both
 sides). The exchange then may report a key that is already equal again, or
@@ -234,12 +235,12 @@ class MerkleTree:
     def node_hashes(self, level: int, ids: Iterable[int]) -> tuple[bytes, ...]:
         """The hashes of the nodes `ids` of `level` (the segments when
         `level == levels`)."""
+        self._check_id(level, 0)
         self._refresh()
-        row = self._hashes[level] if 0 <= level <= self.levels else None
+        row = self._hashes[level]
         result = []
         for node in ids:
             self._check_id(level, node)
-            assert row is not None
             result.append(row[node])
         return tuple(result)
 
