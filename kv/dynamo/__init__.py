@@ -10,4 +10,6 @@ and the simulator all stand on the same code. Modules, as they come:
     vclock  vector clocks with Riak's pruning rules, the X-Riak-Vclock header
     objects stored objects with siblings: put, delete, reconcile (siblings or
             last-write-wins), read-repair plans, storage encoding
+    merkle  per-partition Merkle trees, the exchange that finds the keys two
+            replicas disagree on, and the token bucket that rate-limits it
 """
