@@ -30,6 +30,17 @@ older than the drop may still read them, so their keys are removed only once
 the GC horizon passes the drop's τ, a piece at a time; a checkpoint cut after
 the drop leaves them out at once.
 
+Which shards a node holds is the placement (storage/placement.py), itself a
+commit the node applies in τ order. A shard it is given at τ is copied from a
+replica that has it (every version at or below τ, `CopyShard`) while the
+records above τ are applied here; until the copy is done the replica refuses
+reads, and until a checkpoint holds it, it is not durable (the journal can
+replay only what came after τ), which the placement driver waits for before
+it removes the old replica. A shard it loses is dropped; a shard that splits
+keeps one store for both halves. A node added to a running cluster, or one
+the journal has left behind (compacted past its position), starts from a
+peer's positions and copies its shards.
+
 Durability belongs to the journal; a node keeps only checkpoints (on the
 `Disk` it is given, written whole and then swapped in by `Disk.replace`, so a
 crash leaves the old one or the new one), so that a restart loads the newest versions and replays the journal from the positions
