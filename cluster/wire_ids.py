@@ -14,6 +14,7 @@ distinct across both so that a number in a trace names one thing. Ranges:
     300..399    journal messages        400..449 journal errors
     500..599    adjudicator messages    600..649 adjudicator errors
     700..799    query processor messages
+    800..849    Dynamo messages         850..899 Dynamo errors
 
 The check at the bottom refuses to import a table in which an id repeats.
 """
@@ -87,6 +88,32 @@ ADJUDICATOR_LEASE_EXPIRING = 604
 
 # -- query processor messages (qp/interface.py) -----------------------------------
 QP_STATUS = 700
+
+# -- Dynamo messages (kv/dynamo/interface.py) ---------------------------------------
+DYNAMO_FETCH = 800
+DYNAMO_COORDINATE = 801
+DYNAMO_STORE = 802
+DYNAMO_STORE_MANY = 803
+DYNAMO_LIST_KEYS = 804
+DYNAMO_GOSSIP = 805
+DYNAMO_JOIN = 806
+DYNAMO_LEAVE = 807
+DYNAMO_SET_PROPS = 808
+DYNAMO_AAE_MESSAGE = 809
+DYNAMO_HOLDINGS = 810
+DYNAMO_NODE_STATS = 811
+DYNAMO_BUCKET_PROPS = 812
+DYNAMO_FETCHED = 820
+DYNAMO_STORED = 821
+DYNAMO_KEYS = 822
+DYNAMO_GOSSIP_STATE = 823
+DYNAMO_AAE_REPLY = 824
+DYNAMO_HOLDINGS_REPLY = 825
+DYNAMO_NODE_STATS_REPLY = 826
+
+# -- Dynamo errors (kv/dynamo/interface.py) ----------------------------------------
+DYNAMO_SIBLING_LIMIT = 850
+DYNAMO_BAD_REQUEST = 851
 
 
 def table() -> dict[str, int]:
