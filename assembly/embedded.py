@@ -16,6 +16,7 @@ second server nor a stray `journal.replica_main` can write these files.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -31,6 +32,9 @@ from cluster.topology import Topology
 from cluster.transport import InProcessTransport
 from journal.paxos import PaxosConfig
 from journal.replica import JournalReplica, ReplicaConfig
+from kv.dynamo.interface import Join
+from kv.dynamo.node import DynamoNode, NodeConfig
+from kv.dynamo.store import DynamoStore
 from storage.client import StorageClient
 from storage.node import StorageNode
 
@@ -48,6 +52,10 @@ class ClusterConfig:
     # (a leader closes τ only within its lease, and τ runs up to `latest`),
     # so the configured value is raised to 2ε + 250 ms when needed.
     journal_lease_s: float = 0.5
+    # Dynamo's nodes (one per storage node in a cluster; here at least N+2 = 5
+    # so that sloppy quorum has nodes to fall back on) and their ring's size.
+    dynamo_nodes: int = 5
+    dynamo: NodeConfig = field(default_factory=NodeConfig)
 
 
 def journal_replica_config(config: ClusterConfig, replicas: int) -> ReplicaConfig:
@@ -77,6 +85,11 @@ def journal_replica_directory(data_dir: str, journal_id: int, replica: int) -> s
     path = os.path.join(journal_dir, f"replica-{replica}")
     os.makedirs(path, exist_ok=True)
     return path
+
+
+def dynamo_address(n: int) -> str:
+    """The address of Dynamo node n, served beside storage node n."""
+    return f"dynamo/{n}"
 
 
 class LayoutMismatch(RuntimeError):
@@ -125,6 +138,7 @@ class EmbeddedCluster:
         self.transport = InProcessTransport(encode_messages=config.encode_messages)
         topo = self.topology
         self.journal_replicas: list[list[JournalReplica]] = []
+        self._dynamo_memory: dict[int, MemoryDisk] = {}
         self._disks: list[Disk] = []
         # Before anything in the data dir is read or written: DirectoryInUse if a process has it.
         self._dir_lock: DirectoryLock | None = None
@@ -147,6 +161,11 @@ class EmbeddedCluster:
         for n, node in enumerate(self.storage_nodes):
             self.transport.serve(topo.storage_address(n), node)
         self._replica_scopes: dict[str, trio.CancelScope] = {}
+        # Dynamo's nodes: index -> the running node, its cancel scope and its end.
+        self.dynamo_nodes: dict[int, DynamoNode] = {}
+        self._dynamo_running: dict[int, tuple[trio.CancelScope, trio.Event, Disk]] = {}
+        self._dynamo_members = tuple(dynamo_address(n) for n in range(config.dynamo_nodes))
+        self._nursery: trio.Nursery | None = None
         # Adjudicators start after journal recovery, so their floor (the time
         # before which they know nothing) is above every recovered commit.
         self.adjudicators: list[Adjudicator] = []
@@ -195,6 +214,9 @@ class EmbeddedCluster:
                         await nursery.start(self._run_replica, replica)
                 for node in self.storage_nodes:
                     await nursery.start(node.run)
+                self._nursery = nursery
+                for n in range(self.config.dynamo_nodes):
+                    await self.start_dynamo_node(n)
                 topo = self.topology
                 self.adjudicators = [
                     Adjudicator(i, topo, self.transport, self.clock) for i in range(topo.adjudicator_count)
@@ -213,6 +235,8 @@ class EmbeddedCluster:
         """
         for disk in self._disks:
             disk.close()
+        for _scope, _ended, disk in getattr(self, "_dynamo_running", {}).values():
+            disk.close()
         if self._dir_lock is not None:
             self._dir_lock.release()
             self._dir_lock = None
@@ -230,6 +254,59 @@ class EmbeddedCluster:
         self._replica_scopes[target.name].cancel()
         target.crash()
         target.close_files()
+
+    # -- Dynamo's nodes ---------------------------------------------------------------
+
+    def _dynamo_disk(self, n: int) -> Disk:
+        if self.config.data_dir is None:
+            disk = self._dynamo_memory.setdefault(n, MemoryDisk())
+        else:
+            directory = os.path.join(self.config.data_dir, f"dynamo-{n}")
+            os.makedirs(directory, exist_ok=True)
+            disk = OsDisk(directory)
+        return disk
+
+    async def start_dynamo_node(self, n: int) -> DynamoNode:
+        """Start (or restart, from what its disk kept) Dynamo node n."""
+        if n in self._dynamo_running:
+            raise ValueError(f"Dynamo node {n} is running")
+        assert self._nursery is not None, "the cluster is not running"
+        disk = self._dynamo_disk(n)
+        config = dataclasses.replace(self.config.dynamo, members=self._dynamo_members)
+        node = DynamoNode(dynamo_address(n), self.transport, self.clock, DynamoStore(disk), config)
+        scope = trio.CancelScope()
+        ended = trio.Event()
+        self._dynamo_running[n] = (scope, ended, disk)
+
+        async def run_node(*, task_status=trio.TASK_STATUS_IGNORED) -> None:
+            try:
+                with scope:
+                    await node.run(task_status=task_status)
+            finally:
+                ended.set()
+
+        await self._nursery.start(run_node)
+        self.transport.serve(node.name, node)
+        self.dynamo_nodes[n] = node
+        return node
+
+    async def stop_dynamo_node(self, n: int) -> None:
+        """Stop Dynamo node n as a crash of its process would (what it synced stays)."""
+        scope, ended, disk = self._dynamo_running.pop(n)
+        self.transport.unserve(dynamo_address(n))
+        scope.cancel()
+        await ended.wait()
+        if self.config.data_dir is not None:
+            disk.close()
+        del self.dynamo_nodes[n]
+
+    async def add_dynamo_node(self) -> int:
+        """Start a new Dynamo node and join it to the ring through a running member."""
+        n = max([*self._dynamo_running, len(self._dynamo_members) - 1]) + 1
+        node = await self.start_dynamo_node(n)
+        member = next(iter(self.dynamo_nodes.values()))
+        await member.rpc_join(Join(node.name))
+        return n
 
     def storage_client(self) -> StorageClient:
         return StorageClient(self.topology, self.transport, clock=self.clock)
