@@ -125,6 +125,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="log a warning, with the code responsible, whenever one task holds the server's "
                        "thread longer than MS (default: off, or $DSQL_LOG_STALLS_MS)")
     serve.add_argument("--dynamodb-port", type=int, default=8000, help="port of the DynamoDB endpoint (0: off)")
+    serve.add_argument("--dynamo-port", type=int, default=8098,
+                       help="port of the Dynamo endpoint, Riak KV's HTTP API (0: off)")
+    serve.add_argument("--dynamo-nodes", type=int, default=5,
+                       help="Dynamo nodes in this process (at least n_val + 2 = 5, so sloppy quorum has fallbacks)")
     serve.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
                        help="serve Prometheus metrics at http://HOST:PORT/metrics (0: any free port; default: off)")
     serve.add_argument(
@@ -174,6 +178,7 @@ def _add_cluster_commands(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--hosts", type=int, default=0, help="network-namespace hosts to spread the roles over (0: this machine)")
     up.add_argument("--port", type=int, default=5432, help="PostgreSQL port of every QP (0: a free one)")
     up.add_argument("--dynamodb-port", type=int, default=8000, help="DynamoDB port of every QP (0: off)")
+    up.add_argument("--dynamo-port", type=int, default=8098, help="Dynamo (Riak HTTP) port of every QP (0: off)")
     up.add_argument("--clock-error-ns", type=int, default=0, help="clock error bound (ClockBound-style)")
     up.add_argument("--copy-keys-per-s", type=int, default=0,
                     help="how fast a storage node copies a shard replica it is given (0: no bound)")
@@ -209,6 +214,7 @@ async def serve(args: argparse.Namespace) -> None:
     topology = _topology(args)
     config = ClusterConfig(
         data_dir=None if args.memory else args.data_dir, clock_error_ns=args.clock_error_ns, topology=topology,
+        dynamo_nodes=args.dynamo_nodes,
     )  # fmt: skip
     try:
         # The first thing to touch the data dir: it is locked before anything in it is opened.
@@ -470,7 +476,7 @@ def _cluster_command(args: argparse.Namespace) -> int:
             shape = launcher.Shape(
                 qps=args.qps, storage_nodes=args.storage_nodes, replicas=replicas, journal_replicas=args.journal_replicas,
                 journals=args.journals, adjudicators=args.adjudicators, hosts=args.hosts, port=args.port,
-                dynamodb_port=args.dynamodb_port, clock_error_ns=args.clock_error_ns,
+                dynamodb_port=args.dynamodb_port, dynamo_port=args.dynamo_port, clock_error_ns=args.clock_error_ns,
                 copy_keys_per_s=args.copy_keys_per_s, split_keys=args.split_keys,
                 split_check_s=args.split_check_s,
             )  # fmt: skip

@@ -21,6 +21,7 @@ RPC endpoint). Nothing else is shared between processes.
     [endpoints]                  # where query processors take clients
     port = 5432                  # PostgreSQL, shared by every QP (SO_REUSEPORT)
     dynamodb_port = 8000         # 0: off
+    dynamo_port = 8098           # Dynamo's Riak HTTP API (0: off)
 
     [[hosts]]                    # one per host: a network namespace, or this machine
     name = "h0"
@@ -109,6 +110,7 @@ class ClusterSpec:
     adjudicator_lease_ms: int = 3000
     port: int = 5432
     dynamodb_port: int = 8000
+    dynamo_port: int = 8098
     _by_name: dict[str, RoleSpec] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -198,7 +200,7 @@ class ClusterSpec:
         if role.kind == "journal":
             return [topo.journal_address(*self.journal_of(role))]
         if role.kind == "storage":
-            return [topo.storage_address(role.id)]
+            return [topo.storage_address(role.id), topo.dynamo_address(role.id)]
         if role.kind == "adjudicator":
             # The process itself (its status), then every range as it would serve it: any
             # process may take any range over (adjudicator/ownership.py).
@@ -245,7 +247,7 @@ class ClusterSpec:
         }  # fmt: skip
         return tomli_w.dumps({
             "cluster": cluster,
-            "endpoints": {"port": self.port, "dynamodb_port": self.dynamodb_port},
+            "endpoints": {"port": self.port, "dynamodb_port": self.dynamodb_port, "dynamo_port": self.dynamo_port},
             "hosts": [asdict(h) for h in self.hosts],
             "roles": [asdict(r) for r in self.roles],
         })  # fmt: skip
@@ -300,6 +302,7 @@ def plan(
     journal_replicas: int = 3,
     port: int = 5432,
     dynamodb_port: int = 8000,
+    dynamo_port: int = 8098,
     rpc_ports: list[int] | None = None,
     metrics_ports: list[int] | None = None,
     clock_error_ns: int = 0,
@@ -334,6 +337,6 @@ def plan(
     return ClusterSpec(
         name=name, dir=os.path.abspath(directory), hosts=hosts, roles=roles, journals=journals,
         journal_replicas=journal_replicas, storage_nodes=storage_nodes, replicas=replicas, port=port,
-        dynamodb_port=dynamodb_port, clock_error_ns=clock_error_ns, copy_keys_per_s=copy_keys_per_s,
-        split_keys=split_keys, split_check_s=split_check_s,
+        dynamodb_port=dynamodb_port, dynamo_port=dynamo_port, clock_error_ns=clock_error_ns,
+        copy_keys_per_s=copy_keys_per_s, split_keys=split_keys, split_check_s=split_check_s,
     )  # fmt: skip

@@ -87,6 +87,7 @@ class Shape:
     hosts: int = 0
     port: int = 5432
     dynamodb_port: int = 8000
+    dynamo_port: int = 8098
     clock_error_ns: int = 0
     copy_keys_per_s: int = 0
     split_keys: int = SPLIT_KEYS
@@ -131,7 +132,7 @@ def make_spec(directory: str, shape: Shape) -> ClusterSpec:
     spec = plan(
         name=name, directory=directory, hosts=hosts, qps=shape.qps, adjudicators=shape.adjudicators,
         storage_nodes=shape.storage_nodes, replicas=shape.replicas, journals=shape.journals, journal_replicas=shape.journal_replicas,
-        port=port, dynamodb_port=dynamodb_port, rpc_ports=rpc_ports, metrics_ports=metrics_ports,
+        port=port, dynamodb_port=dynamodb_port, dynamo_port=shape.dynamo_port, rpc_ports=rpc_ports, metrics_ports=metrics_ports,
         clock_error_ns=shape.clock_error_ns, copy_keys_per_s=shape.copy_keys_per_s,
         split_keys=shape.split_keys, split_check_s=shape.split_check_s,
     )  # fmt: skip
@@ -266,6 +267,8 @@ def endpoints_text(spec: ClusterSpec) -> str:
         lines.append(f"    psql -h {address} -p {spec.port} -U postgres -d postgres")
         if spec.dynamodb_port:
             lines.append(f"    DynamoDB endpoint http://{address}:{spec.dynamodb_port}")
+        if spec.dynamo_port:
+            lines.append(f"    Dynamo (Riak HTTP) endpoint http://{address}:{spec.dynamo_port}")
     lines.append(f"    dsql cluster status --dir {spec.dir}")
     return "\n".join(lines)
 

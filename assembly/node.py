@@ -39,6 +39,8 @@ from cluster.clock import Clock
 from cluster.disk import OsDisk
 from cluster.tcp import TcpTransport
 from journal.replica import JournalReplica
+from kv.dynamo.node import DynamoNode, NodeConfig
+from kv.dynamo.store import DynamoStore
 from kv.dynamodb import DynamoDBApp, DynamoDBService
 from kv.dynamodb.server import serve as serve_http
 from pgwire.server import serve_listeners
@@ -149,6 +151,16 @@ class Node:
         self.transport.serve(self.topology.storage_address(self.role.id), node)
         with heap.loading():  # a checkpoint of millions of rows (cluster/heap.py)
             await nursery.start(node.run)
+        # Dynamo's copies on this storage node: their own store, beside the checkpoints.
+        dynamo_disk = OsDisk(self.spec.data_dir(self.role) + "-dynamo")
+        self._close.append(dynamo_disk.close)
+        members = tuple(self.topology.dynamo_address(i) for i in range(self.spec.storage_nodes))
+        dynamo = DynamoNode(
+            self.topology.dynamo_address(self.role.id), self.transport, self.clock, DynamoStore(dynamo_disk),
+            NodeConfig(members=members),
+        )  # fmt: skip
+        self.transport.serve(dynamo.name, dynamo)
+        await nursery.start(dynamo.run)
 
     async def _start_adjudicator(self, nursery: trio.Nursery) -> None:
         # The process claims its default key ranges (and takes over those whose owner's lease

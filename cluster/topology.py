@@ -126,6 +126,10 @@ class Topology:
     def storage_address(self, node: int) -> str:
         return f"storage/{node}"
 
+    def dynamo_address(self, node: int) -> str:
+        """Dynamo's node beside storage node `node` (kv/dynamo/node.py), in the same process."""
+        return f"dynamo/{node}"
+
     def journal_for_adjudicator(self, index: int) -> int:
         """The journal an adjudicator tries first (it spreads its commits over all of them)."""
         return index % self.journal_count
