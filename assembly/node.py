@@ -154,13 +154,17 @@ class Node:
         # Dynamo's copies on this storage node: their own store, beside the checkpoints.
         dynamo_disk = OsDisk(self.spec.data_dir(self.role) + "-dynamo")
         self._close.append(dynamo_disk.close)
-        members = tuple(self.topology.dynamo_address(i) for i in range(self.spec.storage_nodes))
+        # The ring starts with the cluster's first storage nodes (the same on every node, so
+        # every node starts from the same ring); one added later joins it (§4.8: an explicit join).
+        members = tuple(self.topology.dynamo_address(i) for i in range(self.spec.initial_storage_count))
         dynamo = DynamoNode(
             self.topology.dynamo_address(self.role.id), self.transport, self.clock, DynamoStore(dynamo_disk),
             NodeConfig(members=members),
         )  # fmt: skip
         self.transport.serve(dynamo.name, dynamo)
         await nursery.start(dynamo.run)
+        if dynamo.name not in dynamo.ring.members:
+            nursery.start_soon(dynamo.join_through, members)
 
     async def _start_adjudicator(self, nursery: trio.Nursery) -> None:
         # The process claims its default key ranges (and takes over those whose owner's lease

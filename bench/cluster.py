@@ -55,7 +55,7 @@ class LocalClusterServer(_Endpoint):
             raise RuntimeError(f"dsql cluster {args[0]} failed: {done.stdout}{done.stderr}")
 
     def start(self) -> LocalClusterServer:
-        self._cli("up", "--qps", str(self.qps), "--port", "0", "--dynamodb-port", "0", "--detach")
+        self._cli("up", "--qps", str(self.qps), "--port", "0", "--dynamodb-port", "0", "--dynamo-port", "0", "--detach")
         self.port = ClusterSpec.load(str(self.directory)).port
         return self
 

@@ -78,15 +78,16 @@ def port_accepts_postgres(
         pgconn.finish()
 
 
-def port_answers_http(host: str, port: int, timeout_s: float = 3.0) -> str | None:
-    """None if ``GET /`` on host:port answers 200 (the DynamoDB endpoint's health check), else why not."""
+def port_answers_http(host: str, port: int, timeout_s: float = 3.0, path: str = "/") -> str | None:
+    """None if ``GET path`` on host:port answers 200 (``/``: the DynamoDB endpoint's health
+    check; ``/ping``: Dynamo's), else why not."""
     import http.client
 
     connection = http.client.HTTPConnection(host, port, timeout=timeout_s)
     try:
-        connection.request("GET", "/")
+        connection.request("GET", path)
         status = connection.getresponse().status
-        return None if status == 200 else f"GET / answered {status}"
+        return None if status == 200 else f"GET {path} answered {status}"
     except OSError as exc:
         return str(exc) or type(exc).__name__
     finally:
@@ -350,6 +351,7 @@ class DsqlServer(_Endpoint):
         extra_args: tuple[str, ...] | list[str] = (),
         startup_timeout_s: float = DSQL_STARTUP_TIMEOUT_S,
         dynamodb_port: int | None = None,
+        dynamo_port: int | None = None,
         user: str = "postgres",
         password: str | None = None,
     ) -> None:
@@ -362,6 +364,7 @@ class DsqlServer(_Endpoint):
         # would collide between servers that tests run side by side); 0 picks a
         # free port at start.
         self.dynamodb_port = dynamodb_port
+        self.dynamo_port = dynamo_port  # Dynamo's Riak HTTP endpoint: off unless asked for, likewise
         self.host = host
         self.port = port or 0
         self.extra_args = tuple(extra_args)
@@ -379,6 +382,7 @@ class DsqlServer(_Endpoint):
             "--port", str(self.port),
             "--data-dir", str(self.data_dir),
             "--dynamodb-port", str(self.dynamodb_port or 0),
+            "--dynamo-port", str(self.dynamo_port or 0),
             *self.extra_args,
         ]  # fmt: skip
 
@@ -391,6 +395,12 @@ class DsqlServer(_Endpoint):
         """``http://host:port`` of the DynamoDB endpoint (started with ``dynamodb_port``)."""
         assert self.dynamodb_port, "started without a DynamoDB endpoint"
         return f"http://{self.host}:{self.dynamodb_port}"
+
+    @property
+    def dynamo_url(self) -> str:
+        """``http://host:port`` of the Dynamo (Riak HTTP) endpoint (started with ``dynamo_port``)."""
+        assert self.dynamo_port, "started without a Dynamo endpoint"
+        return f"http://{self.host}:{self.dynamo_port}"
 
     @property
     def pid(self) -> int | None:
@@ -406,6 +416,8 @@ class DsqlServer(_Endpoint):
             self.port = free_port(self.host)
         if self.dynamodb_port == 0:
             self.dynamodb_port = free_port(self.host)
+        if self.dynamo_port == 0:
+            self.dynamo_port = free_port(self.host)
         self.starts += 1
         with open(self.log_path, "ab") as log:
             log.write(f"\n=== start #{self.starts}: {shlex.join(self.argv)}\n".encode())
@@ -437,6 +449,8 @@ class DsqlServer(_Endpoint):
             why = port_accepts_postgres(self.host, self.port, self.user, self.dbname, password=self.password) or ""
             if not why and self.dynamodb_port:
                 why = port_answers_http(self.host, self.dynamodb_port) or ""
+            if not why and self.dynamo_port:
+                why = port_answers_http(self.host, self.dynamo_port, path="/ping") or ""
             if not why:
                 return
             if time.monotonic() > deadline:

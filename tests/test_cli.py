@@ -51,7 +51,7 @@ def test_dash_c_sets_server_wide_defaults_of_dsql_limits(start_dsql, table_name:
 ])
 def test_bad_settings_stop_serve_with_a_message(args: list[str], message: str) -> None:
     done = subprocess.run([sys.executable, "-m", "assembly.cli", "serve", "--memory", "--port", "0",
-                           "--dynamodb-port", "0", *args], capture_output=True, text=True, timeout=60, cwd=REPO)
+                           "--dynamodb-port", "0", "--dynamo-port", "0", *args], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert done.returncode == 2 and message in done.stderr, done.stderr
 
 
@@ -77,7 +77,7 @@ def test_two_journals_carry_commits_and_keep_them_across_a_restart(start_dsql, t
     server.stop()
     # Dropping a journal under existing data would strand its commits: refused.
     done = subprocess.run([sys.executable, "-m", "assembly.cli", "serve", "--data-dir", str(data), "--port", "0",
-                           "--dynamodb-port", "0"], capture_output=True, text=True, timeout=60, cwd=REPO)
+                           "--dynamodb-port", "0", "--dynamo-port", "0"], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert done.returncode == 2 and "--journals 2" in done.stderr, done.stderr
 
 
@@ -87,7 +87,7 @@ def test_two_journals_carry_commits_and_keep_them_across_a_restart(start_dsql, t
 ])
 def test_bad_journal_layouts_stop_serve_with_a_message(args: list[str], message: str) -> None:
     done = subprocess.run([sys.executable, "-m", "assembly.cli", "serve", "--memory", "--port", "0",
-                           "--dynamodb-port", "0", *args], capture_output=True, text=True, timeout=60, cwd=REPO)
+                           "--dynamodb-port", "0", "--dynamo-port", "0", *args], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert done.returncode == 2 and message in done.stderr, done.stderr
 
 
@@ -102,7 +102,7 @@ def test_a_second_server_on_a_held_data_dir_is_refused_and_the_first_keeps_servi
         conn.execute(f"create table {table_name} (id int primary key, v text)")
         conn.execute(f"insert into {table_name} values (1, 'before')")
     # Refused before it opens anything: one line naming the holder, and nothing on stdout.
-    second = dsql("serve", "--data-dir", str(data), "--port", "0", "--dynamodb-port", "0")
+    second = dsql("serve", "--data-dir", str(data), "--port", "0", "--dynamodb-port", "0", "--dynamo-port", "0")
     assert second.returncode != 0
     assert second.stderr.splitlines() == [
         f"dsql: data directory {data} is in use by process {first.pid}; stop it or choose another --data-dir"
@@ -164,9 +164,9 @@ def _listening_socket() -> socket.socket:
     return holder
 
 
-@pytest.mark.parametrize("flag", ["--port", "--dynamodb-port"])
+@pytest.mark.parametrize("flag", ["--port", "--dynamodb-port", "--dynamo-port"])
 def test_a_port_in_use_stops_serve_with_one_line(flag: str, tmp_path: Path) -> None:
-    ports = {"--port": "0", "--dynamodb-port": "0"}
+    ports = {"--port": "0", "--dynamodb-port": "0", "--dynamo-port": "0"}
     with _listening_socket() as holder:
         busy = holder.getsockname()[1]
         ports[flag] = str(busy)
@@ -183,7 +183,7 @@ def test_a_port_in_use_leaves_nothing_half_started(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with _listening_socket() as holder:
         argv = ["serve", "--data-dir", str(data), "--port", "0", "--dynamodb-port", str(holder.getsockname()[1]),
-                "--log-level", "WARNING"]
+                "--dynamo-port", "0", "--log-level", "WARNING"]
         assert cli.main(argv) == 2
     assert (data / "journal-0" / "replica-0").is_dir(), "the journals had started"
     still_open = []
@@ -245,6 +245,6 @@ def test_serve_prints_how_to_connect(start_dsql) -> None:
 def test_a_data_dir_that_cannot_be_used_stops_serve_with_one_line(tmp_path: Path) -> None:
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("")
-    done = dsql("serve", "--data-dir", str(not_a_dir), "--port", "0", "--dynamodb-port", "0")
+    done = dsql("serve", "--data-dir", str(not_a_dir), "--port", "0", "--dynamodb-port", "0", "--dynamo-port", "0")
     assert done.returncode == 2
     assert done.stderr.splitlines() == [f"dsql: cannot use --data-dir {not_a_dir}: File exists"], done.stderr

@@ -60,7 +60,7 @@ class LocalCluster:
         return result
 
     def up(self, *args: str) -> None:
-        self.cli("up", "--port", "0", "--dynamodb-port", "0", "--detach", *args, timeout=UP_TIMEOUT_S)
+        self.cli("up", "--port", "0", "--dynamodb-port", "0", "--dynamo-port", "0", "--detach", *args, timeout=UP_TIMEOUT_S)
         self.spec = ClusterSpec.load(self.dir)
 
     @property

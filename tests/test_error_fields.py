@@ -444,7 +444,7 @@ def test_a_message_over_the_bound_is_refused_and_the_server_carries_on(start_dsq
 def test_max_message_bytes_outside_postgresqls_range_is_refused(tmp_path):
     for value in ("9999", "1073741823"):
         done = subprocess.run(
-            [sys.executable, "-m", "assembly.cli", "serve", "--memory", "--port", "0", "--dynamodb-port", "0",
+            [sys.executable, "-m", "assembly.cli", "serve", "--memory", "--port", "0", "--dynamodb-port", "0", "--dynamo-port", "0",
              "--max-message-bytes", value],
             capture_output=True, text=True, timeout=60, cwd=REPO,
         )

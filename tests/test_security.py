@@ -397,6 +397,6 @@ def test_serve_refuses_impossible_security_settings(tmp_path: Path) -> None:
         (["--password-file", str(tmp_path / "absent")], "cannot read --password-file"),
     ]:
         done = subprocess.run([sys.executable, "-m", "assembly.cli", "serve", "--memory", "--port", "0",
-                               "--dynamodb-port", "0", *args], capture_output=True, text=True, timeout=60,
+                               "--dynamodb-port", "0", "--dynamo-port", "0", *args], capture_output=True, text=True, timeout=60,
                               cwd=Path(__file__).resolve().parent.parent)
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)

@@ -373,6 +373,20 @@ class DynamoNode:
             self._meta_dirty.set()
         return self._gossip_state()
 
+    async def join_through(self, members: Iterable[str], retry_s: float = 1.0) -> None:
+        """Ask members, in turn, to add this node to the ring until one does and gossip brings it here."""
+        while self.name not in self.ring.members:
+            for member in members:
+                try:
+                    state = await self._call(member, "join", Join(self.name))
+                except (Unreachable, trio.TooSlowError, RemoteError, NodeBadRequest) as exc:
+                    log.info("%s: joining the ring through %s failed: %r", self.name, member, exc)
+                    continue
+                self._merge_gossip(state.ring, state.buckets)
+                break
+            else:
+                await trio.sleep(retry_s)
+
     async def rpc_leave(self, request: Leave) -> GossipState:
         if not isinstance(request.node, str) or not request.node:
             raise NodeBadRequest("node must be a name")
