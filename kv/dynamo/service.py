@@ -180,12 +180,25 @@ class DynamoService:
         """Try the nodes believed down again (§4.8.3: periodic retries)."""
         while True:
             await trio.sleep(self.probe_interval_s)
-            for node in sorted(self.down):
-                try:
-                    await self._call(node, "gossip", Gossip(None, ()))
-                except NODE_ERRORS:
-                    continue
+            await self.check_nodes(sorted(self.down))
+
+    async def check_nodes(self, nodes: Sequence[str] | None = None) -> set[str]:
+        """Ask `nodes` (default: every member) whether they answer, now, and
+        update which are down; returns the nodes down afterwards."""
+        nodes = list(self._ring().members) if nodes is None else list(nodes)
+
+        async def probe(node: str) -> None:
+            try:
+                await self._call(node, "gossip", Gossip(None, ()))
+            except NODE_ERRORS:
+                self.down.add(node)
+            else:
                 self.down.discard(node)
+
+        async with trio.open_nursery() as nursery:
+            for node in nodes:
+                nursery.start_soon(probe, node)
+        return set(self.down)
 
     async def _call(self, node: str, method: str, request, timeout_s: float | None = None):
         with trio.fail_after(timeout_s or self.call_timeout_s):

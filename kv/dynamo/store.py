@@ -19,8 +19,10 @@ def split_merkle_key(mk: bytes) -> tuple[bytes, bytes]:
 class DynamoStore:
     def __init__(self, disk, **kw):
         self.disk = disk
-        self._objects: dict[tuple[bytes, bytes], tuple[int, bytes]] = {}
+        self._objects: dict[tuple[bytes, bytes], tuple[int, bytes]] = disk.__dict__.setdefault('_standin', {})
         self._trees: dict[int, merkle.MerkleTree] = {}
+        for (b, k), (p, o) in self._objects.items():
+            self.tree(p).insert(merkle_key(b, k), hashlib.blake2b(o, digest_size=16).digest())
         self._meta = None
 
     async def load(self):
