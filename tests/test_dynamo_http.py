@@ -116,6 +116,12 @@ async def test_put_then_get_returns_the_value_with_riaks_headers(riak):
     clock = VClock.decode(got.header("x-riak-vclock"))  # a real clock, one write
     assert sum(e.counter for e in clock.entries) == 1
 
+    # A conditional GET with the ETag it has: 304, no body.
+    etag = got.header("etag")
+    unchanged = await curl(key_url(riak, "fruit", "apple"), "-H", f"If-None-Match: {etag}")
+    assert unchanged.status == 304 and unchanged.body == b"" and unchanged.header("etag") == etag
+    assert (await curl(key_url(riak, "fruit", "apple"), "-H", 'If-None-Match: "other"')).status == 200
+
     # HEAD: the same headers, no body.
     head = await curl(key_url(riak, "fruit", "apple"), "-I")
     assert head.status == 200 and head.body == b""

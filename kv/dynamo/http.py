@@ -3,7 +3,8 @@
 What it serves (Riak's `riak_kv_web` routes, its `riak_kv_wm_*` resources):
 
     GET|HEAD /buckets/B/keys/K     ?r ?pr ?basic_quorum ?notfound_ok ?vtag ?timeout
-                                   200 one value | 300 siblings | 404 | 400 | 406 | 503
+                                   200 one value | 300 siblings | 304 (If-None-Match)
+                                   | 404 | 400 | 406 | 503
     PUT|POST /buckets/B/keys/K     ?w ?dw ?pw ?returnbody ?timeout   X-Riak-Vclock,
                                    Content-Type (required), X-Riak-Meta-*, If-Match,
                                    If-None-Match     204 | 200/300 (returnbody) | 400 | 412 | 413 | 503
@@ -528,7 +529,14 @@ class DynamoApp:
             if deleted_vclock is not False:
                 headers.append((b"x-riak-vclock", obj.clock.encode().encode()))
             raise HttpError(404, "not found\n", headers)
-        return self._object_answer(request, target.bucket, obj, request.query.get("vtag"), 200)
+        answer = self._object_answer(request, target.bucket, obj, request.query.get("vtag"), 200)
+        if_none_match = request.header("if-none-match")
+        etag = next((v.decode() for k, v in answer.headers or [] if k == b"etag"), None)
+        if if_none_match is not None and _etag_matches(if_none_match, etag and etag.strip('"')):
+            # Webmachine's conditional GET: the client's copy is current.
+            kept = (b"etag", b"x-riak-vclock", b"last-modified")
+            return Answer(304, b"", [(k, v) for k, v in answer.headers or [] if k in kept])
+        return answer
 
     def _object_answer(
         self, request: Request, bucket: bytes, obj: StoredObject, vtag: str | None, status: int,
@@ -644,9 +652,6 @@ class DynamoApp:
         if request.method == "DELETE":
             await self.service.reset_bucket_props(target.bucket)
             return Answer(204)
-        content_type = (request.header("content-type") or "application/octet-stream").split(";")[0].strip().lower()
-        if content_type != "application/json":
-            raise HttpError(415, "bucket properties must be sent as application/json\n")
         try:
             raw = await self._read_body(request, receive, PROPS_BYTES_MAX)
         except BodyTooLarge:
@@ -657,6 +662,10 @@ class DynamoApp:
             document = None
         if not isinstance(document, dict) or not isinstance(document.get("props"), dict):
             raise HttpError(400, 'bucket PUT must be a JSON object of the form:\n{"props":{...bucket properties...}}')
+        # Webmachine checks the media type after the body (malformed_request comes first).
+        content_type = (request.header("content-type") or "application/octet-stream").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise HttpError(415, "bucket properties must be sent as application/json\n")
         await self.service.set_bucket_props(target.bucket, document["props"])
         return Answer(204)
 
