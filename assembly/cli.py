@@ -55,6 +55,9 @@ from assembly.placement import PlacementDriver, split_loop
 from cluster import heap, metrics, stallwatch
 from cluster.dirlock import DirectoryInUse
 from cluster.topology import RangeMap, Topology, default_splits
+from kv.dynamo.http import DynamoApp
+from kv.dynamo.server import serve as serve_riak
+from kv.dynamo.service import DynamoService
 from storage.placement import SPLIT_CHECK_S, SPLIT_KEYS, PlacementInvalid
 
 log = logging.getLogger("dsql")
@@ -212,6 +215,8 @@ async def serve(args: argparse.Namespace) -> None:
     stallwatch.install_from(args.log_stalls_ms)
     _configure_settings(args.settings)
     topology = _topology(args)
+    if args.dynamo_nodes < 0 or (args.dynamo_port and args.dynamo_nodes < 1):
+        raise ConfigError(f"--dynamo-nodes {args.dynamo_nodes}: at least 1 while --dynamo-port serves Dynamo")
     config = ClusterConfig(
         data_dir=None if args.memory else args.data_dir, clock_error_ns=args.clock_error_ns, topology=topology,
         dynamo_nodes=args.dynamo_nodes,
@@ -268,12 +273,19 @@ async def _serve_cluster(cluster: EmbeddedCluster, args: argparse.Namespace) -> 
         if args.dynamodb_port:
             dynamodb = partial(_serve_dynamodb, cluster, args)
             ddb_port = await _start_listening(nursery, dynamodb, args.host, args.dynamodb_port, "--dynamodb-port")
+        dynamo_port = None
+        if args.dynamo_port:
+            dynamo = partial(_serve_dynamo, cluster, args)
+            dynamo_port = await _start_listening(nursery, dynamo, args.host, args.dynamo_port, "--dynamo-port")
         where = "memory only" if args.memory else f"data in {args.data_dir}"
         tls = f", TLS certificate {security.tls.cert_path}" if security.tls else ""
         print(f"dsql: PostgreSQL endpoint on {args.host}:{port} ({where}; auth {args.auth}{tls})")
         if ddb_port is not None:
             print(f"dsql: DynamoDB endpoint on {_http_url(args.host, ddb_port)}")
-        print(_connect_banner(args, port, ddb_port), flush=True)
+        if dynamo_port is not None:
+            print(f"dsql: Dynamo endpoint (Riak KV HTTP API) on {_http_url(args.host, dynamo_port)}, "
+                  f"{len(cluster.dynamo_nodes)} Dynamo nodes")
+        print(_connect_banner(args, port, ddb_port, dynamo_port), flush=True)
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
                 log.info("received %s, stopping", signal.Signals(signum).name)
@@ -339,7 +351,7 @@ def _http_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _connect_banner(args: argparse.Namespace, port: int, ddb_port: int | None) -> str:
+def _connect_banner(args: argparse.Namespace, port: int, ddb_port: int | None, dynamo_port: int | None = None) -> str:
     """How to connect, for the actual endpoints: a psql command line, and boto3 when DynamoDB is on."""
     # dsql has one database, `postgres`; psql would default it to the user name.
     user = "admin" if args.auth == "scram-sha-256" else "postgres"
@@ -359,6 +371,9 @@ def _connect_banner(args: argparse.Namespace, port: int, ddb_port: int | None) -
             f'    import boto3; ddb = boto3.client("dynamodb", endpoint_url="{_http_url(args.host, ddb_port)}", region_name="us-east-1", '
             f'aws_access_key_id="{key}", aws_secret_access_key="{secret}"){comment}'
         )
+    if dynamo_port is not None:
+        url = _http_url(args.host, dynamo_port)
+        lines.append(f"    curl -XPUT {url}/buckets/b/keys/k -H 'Content-Type: text/plain' -d hello; curl {url}/buckets/b/keys/k")
     return "\n".join(lines)
 
 
@@ -449,6 +464,15 @@ def _admin_password(args: argparse.Namespace) -> str | None:
             raise ConfigError(f"--password-file {args.password_file} is empty")
         return lines[0]
     return os.environ.get("DSQL_PASSWORD") or None
+
+
+async def _serve_dynamo(cluster: EmbeddedCluster, args: argparse.Namespace, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Dynamo's coordinator and its Riak HTTP endpoint, over the embedded server's Dynamo nodes."""
+    service = DynamoService(cluster.transport, [node.name for node in cluster.dynamo_nodes.values()])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(service.run)
+        port = await nursery.start(serve_riak, DynamoApp(service), args.host, args.dynamo_port)
+        task_status.started(port)
 
 
 async def _serve_dynamodb(cluster: EmbeddedCluster, args: argparse.Namespace, *, task_status=trio.TASK_STATUS_IGNORED) -> None:

@@ -39,7 +39,10 @@ from cluster.clock import Clock
 from cluster.disk import OsDisk
 from cluster.tcp import TcpTransport
 from journal.replica import JournalReplica
+from kv.dynamo.http import DynamoApp
 from kv.dynamo.node import DynamoNode, NodeConfig
+from kv.dynamo.server import serve as serve_riak
+from kv.dynamo.service import DynamoService
 from kv.dynamo.store import DynamoStore
 from kv.dynamodb import DynamoDBApp, DynamoDBService
 from kv.dynamodb.server import serve as serve_http
@@ -215,6 +218,15 @@ class Node:
             ddb_fd = reuseport_socket(client_host, self.spec.dynamodb_port).detach()  # hypercorn owns it now
             self.endpoints["dynamodb"] = await nursery.start(
                 partial(serve_http, DynamoDBApp(service), client_host, self.spec.dynamodb_port, fd=ddb_fd)
+            )
+        if self.spec.dynamo_port:
+            # Dynamo's coordinator: this QP's own view of the ring and of which nodes answer.
+            seeds = [self.topology.dynamo_address(i) for i in range(self.spec.initial_storage_count)]
+            dynamo = DynamoService(self.transport, seeds, name=f"dynamo-{self.role.name}")
+            await nursery.start(dynamo.run)
+            dynamo_fd = reuseport_socket(client_host, self.spec.dynamo_port).detach()
+            self.endpoints["dynamo"] = await nursery.start(
+                partial(serve_riak, DynamoApp(dynamo), client_host, self.spec.dynamo_port, fd=dynamo_fd)
             )
 
     # -- lifecycle ---------------------------------------------------------------
