@@ -25,6 +25,9 @@ with 1 and 2 query processors: the cost of the split.
 `replica_move` (bench/replica_move.py): how long moving a shard replica
 to another storage node (copy, then drop) and splitting a shard take, by size.
 
+`dynamo` (bench/dynamo.py): Dynamo's put and get at (3,2,2) and (3,1,1) through
+its Riak HTTP API, beside DynamoDB PutItem/GetItem on the same durable server.
+
 `stall` (bench/stall.py): `SELECT 1` latency while another connection runs a
 CPU-bound query, and the journal elections dsql logged meanwhile.
 """
@@ -43,6 +46,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import cluster as cluster_bench
+from bench import dynamo as dynamo_bench
 from bench import dynamodb as ddb_bench
 from bench import journal as journal_bench
 from bench import replica_move as move_bench
@@ -70,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=max(Console().width, 130))
     known = [*WORKLOADS, *PGBENCH_WORKLOADS, "stall"]
     every = [*known, *ddb_bench.WORKLOADS, *journal_bench.WORKLOADS, *cluster_bench.WORKLOADS,
-             *move_bench.WORKLOADS]
+             *move_bench.WORKLOADS, *dynamo_bench.WORKLOADS]
     requested = [n for n in args.only.split(",") if n] or every
     unknown = [n for n in requested if n not in every]
     if unknown:
@@ -94,6 +98,13 @@ def main(argv: list[str] | None = None) -> int:
         rate, journal_results = journal_bench.run(seconds=args.seconds, warmup=args.warmup, console=console)
         journal_bench.print_table(console, rate, journal_results)
         journal_bench.save(rate, journal_results, RESULTS_DIR)
+    if any(n in dynamo_bench.WORKLOADS for n in requested):
+        dynamo_results = dynamo_bench.run(seconds=args.seconds, warmup=args.warmup, clients=args.ddb_clients,
+                                          console=console)  # fmt: skip
+        dynamo_bench.print_table(console, dynamo_results, args.ddb_clients, args.seconds)
+        RESULTS_DIR.mkdir(exist_ok=True)
+        path = RESULTS_DIR / f"bench-dynamo-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        path.write_text(json.dumps({k: v.as_dict() for k, v in dynamo_results.items()}, indent=2))
     if any(n in move_bench.WORKLOADS for n in requested):
         move_bench.print_table(console, move_bench.run(console=console))
     if any(n in cluster_bench.WORKLOADS for n in requested):
