@@ -43,6 +43,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import trio
 from rich.console import Console
 
 from assembly import hosts as host_network
@@ -59,6 +60,8 @@ from assembly.runfiles import (
     want_of,
     write,
 )
+from cluster.transport import RemoteError, Unreachable
+from kv.dynamo.interface import Leave
 from storage.placement import SPLIT_CHECK_S, SPLIT_KEYS
 
 POLL_S = 0.1
@@ -408,8 +411,25 @@ def drain(directory: str, name: str) -> int:
     role = resolve_role(spec, name)
     if role.kind != "storage":
         raise LauncherError(f"{role.name} is not a storage node")
-    moves = placement.run(spec, lambda driver: driver.drain(role.id, storage_ids(spec)))
-    print(f"dsql cluster: {role.name} drained ({len(moves)} replicas moved); it holds none now", flush=True)
+    topology = spec.topology()
+
+    async def drain_and_leave(driver: placement.PlacementDriver) -> list:
+        moves = await driver.drain(role.id, storage_ids(spec))
+        # Its Dynamo node leaves the ring too: the nodes that take its partitions get its copies
+        # by handoff, and until then those keys have fewer than N copies in place.
+        others = [topology.dynamo_address(r.id) for r in spec.of_kind("storage") if r.id != role.id]
+        for member in others:
+            try:
+                with trio.fail_after(10):
+                    await driver.transport.connect(member).call("leave", Leave(topology.dynamo_address(role.id)))
+                break
+            except (Unreachable, RemoteError, trio.TooSlowError) as exc:
+                print(f"dsql cluster: {member} did not take the leave ({exc!r}); trying another", flush=True)
+        return moves
+
+    moves = placement.run(spec, drain_and_leave)
+    print(f"dsql cluster: {role.name} drained ({len(moves)} replicas moved) and left the Dynamo ring; "
+          "it holds none now", flush=True)  # fmt: skip
     return 0
 
 

@@ -162,7 +162,7 @@ class Node:
         members = tuple(self.topology.dynamo_address(i) for i in range(self.spec.initial_storage_count))
         dynamo = DynamoNode(
             self.topology.dynamo_address(self.role.id), self.transport, self.clock, DynamoStore(dynamo_disk),
-            NodeConfig(members=members),
+            NodeConfig(members=members, endpoint=(self.host.address, self.role.port)),
         )  # fmt: skip
         self.transport.serve(dynamo.name, dynamo)
         await nursery.start(dynamo.run)

@@ -87,6 +87,7 @@ class PlacementDriver:
         passes its own, so that each look for shards to split also shows it the
         newest placement (replicas added by moves get used within a round)."""
         self.topology = topology
+        self.transport = transport
         self.clock = clock
         self.storage = storage if storage is not None else StorageClient(topology, transport, clock=clock)
         self.adjudicators = adjudicators if adjudicators is not None else AdjudicatorClient(topology, transport)

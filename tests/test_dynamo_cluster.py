@@ -8,6 +8,8 @@ than refusing, and the coordinators must notice it themselves.
 
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -106,4 +108,52 @@ def test_riak_http_on_three_hosts_through_either_qp_and_a_host_cut_off(three_hos
         if status in (200, 300) and b"during" in body:
             break
         assert time.monotonic() < deadline, f"after the heal: {status} {body!r}"
+        time.sleep(1)
+
+
+def test_a_storage_node_added_joins_the_ring_and_one_drained_leaves_it_with_every_key_kept(tmp_path: Path) -> None:
+    """`add-storage` starts a Dynamo node that joins the ring (and takes partitions by handoff);
+    `drain` makes one leave (its copies handed to the new owners). Every key stays readable with
+    all three primaries of its new preference list answering."""
+    cluster = LocalCluster(tmp_path / "cluster")
+    try:
+        cluster.cli("up", "--port", "0", "--dynamodb-port", "0", "--dynamo-port", str(_free_port()), "--detach",
+                    timeout=300)
+        spec = ClusterSpec.load(cluster.dir)
+        base = f"http://127.0.0.1:{spec.dynamo_port}"
+        keys = [f"/buckets/moves/keys/k{i}" for i in range(60)]
+        for key in keys:
+            assert put(base + key, key.encode())[0] == 204
+
+        def ring_members() -> int:
+            return int(json.loads(curl(base + "/stats")[2])["ring_members"])
+
+        def every_key_in_place() -> bool:
+            for key in keys:
+                status, _, body = curl(base + key + "?pr=3&r=3")
+                if (status, body) != (200, key.encode()):
+                    return False
+            return True
+
+        cluster.cli("add-storage", timeout=300)
+        _eventually(lambda: ring_members() == 4, "the new storage node's Dynamo node joins the ring")
+        _eventually(every_key_in_place, "every key has its three primaries after the join")
+        cluster.cli("drain", "storage-0", timeout=300)
+        _eventually(lambda: ring_members() == 3, "the drained node leaves the ring")
+        _eventually(every_key_in_place, "every key has its three primaries after the leave")
+    finally:
+        if Path(cluster.dir, "cluster.toml").exists():
+            cluster.cli("down", check=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _eventually(check, what: str, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout_s:g} s: {what}"
         time.sleep(1)

@@ -280,17 +280,22 @@ class Gossip(msgspec.Struct, frozen=True):
 
     ring: bytes | None
     buckets: tuple[tuple[bytes, int, BucketProps], ...] = ()  # (bucket, version ns, props)
+    # Where members are served, (name, host, port): a node added to a running cluster is in
+    # nobody's address book until gossip brings its endpoint.
+    endpoints: tuple[tuple[str, str, int], ...] = ()
 
 
 @message(wire_ids.DYNAMO_GOSSIP_STATE)
 class GossipState(msgspec.Struct, frozen=True):
     ring: bytes
     buckets: tuple[tuple[bytes, int, BucketProps], ...]
+    endpoints: tuple[tuple[str, str, int], ...] = ()
 
 
 @message(wire_ids.DYNAMO_JOIN)
 class Join(msgspec.Struct, frozen=True):
     node: str
+    endpoint: tuple[str, int] | None = None  # where the joiner is served (None: in this process)
 
 
 @message(wire_ids.DYNAMO_LEAVE)

@@ -115,6 +115,7 @@ class NodeConfig:
     call_timeout_s: float = 2.0
     rng_seed: int | None = None
     members: tuple[str, ...] = field(default_factory=tuple)  # the ring's first members (config)
+    endpoint: tuple[str, int] | None = None  # where this node is served (a cluster's storage process)
 
 
 def _check_name(what: str, value: object, limit: int) -> bytes:
@@ -141,6 +142,9 @@ class DynamoNode:
         members = self.config.members or (name,)
         self.ring = Ring(self.config.partitions, members)
         self.bucket_props: dict[bytes, tuple[int, BucketProps]] = {}
+        self.endpoints: dict[str, tuple[str, int]] = {}
+        if self.config.endpoint is not None:
+            self.endpoints[name] = self.config.endpoint
         self.rng = random.Random(self.config.rng_seed)
         self.counters: dict[str, int] = {
             "vnode_gets": 0, "vnode_puts": 0, "coordinated_puts": 0, "hinted_puts": 0,
@@ -148,6 +152,7 @@ class DynamoNode:
             "aae_exchanges": 0, "aae_keys_repaired": 0, "gossip_rounds": 0,
         }  # fmt: skip
         self._aae_next = 0
+        self._was_member = False
         self._positions_cache: dict[int, int] = {}
         self._positions_of: Ring | None = None
         self._aae_bucket: merkle.TokenBucket | None = None
@@ -170,7 +175,8 @@ class DynamoNode:
 
     def _apply_meta(self, meta: bytes) -> None:
         try:
-            ring_bytes, buckets = codec.decode(meta)
+            ring_bytes, buckets, was_member = codec.decode(meta)
+            self._was_member = bool(was_member)
             self.ring = merge_rings(self.ring, Ring.decode(ring_bytes))
             for bucket, version, props in buckets:
                 self.bucket_props[bucket] = (version, props)
@@ -183,7 +189,8 @@ class DynamoNode:
             await self._meta_dirty.wait()
             self._meta_dirty = trio.Event()
             buckets = tuple((b, v, p) for b, (v, p) in sorted(self.bucket_props.items()))
-            await self.store.save_meta(codec.encode((self.ring.encode(), buckets)))
+            self._was_member = self._was_member or self.name in self.ring.members
+            await self.store.save_meta(codec.encode((self.ring.encode(), buckets, self._was_member)))
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -203,7 +210,20 @@ class DynamoNode:
 
     def _gossip_state(self) -> GossipState:
         buckets = tuple((b, v, p) for b, (v, p) in sorted(self.bucket_props.items()))
-        return GossipState(self.ring.encode(), buckets)
+        endpoints = tuple((node, host, port) for node, (host, port) in sorted(self.endpoints.items()))
+        return GossipState(self.ring.encode(), buckets, endpoints)
+
+    def _learn_endpoints(self, endpoints: Iterable[tuple[str, str, int]]) -> None:
+        for item in endpoints:
+            if (
+                not isinstance(item, tuple) or len(item) != 3 or not isinstance(item[0], str)
+                or not isinstance(item[1], str) or not isinstance(item[2], int)
+            ):  # fmt: skip
+                raise NodeBadRequest("endpoints are (name, host, port)")
+            node, host, port = item
+            if node != self.name and self.endpoints.get(node) != (host, port):
+                self.endpoints[node] = (host, port)
+                self.transport.learn_address(node, (host, port))
 
     def _merge_gossip(self, ring_bytes: bytes | None, buckets: Iterable[tuple[bytes, int, BucketProps]]) -> None:
         changed = False
@@ -356,14 +376,19 @@ class DynamoNode:
     async def rpc_gossip(self, request: Gossip) -> GossipState:
         if request.ring is not None and not isinstance(request.ring, bytes):
             raise NodeBadRequest("ring must be bytes")
-        if not isinstance(request.buckets, tuple):
-            raise NodeBadRequest("buckets must be a list")
+        if not isinstance(request.buckets, tuple) or not isinstance(request.endpoints, tuple):
+            raise NodeBadRequest("buckets and endpoints must be lists")
+        self._learn_endpoints(request.endpoints)
         self._merge_gossip(request.ring, request.buckets)
         return self._gossip_state()
 
     async def rpc_join(self, request: Join) -> GossipState:
         if not isinstance(request.node, str) or not request.node:
             raise NodeBadRequest("node must be a name")
+        if request.endpoint is not None:
+            if not isinstance(request.endpoint, tuple) or len(request.endpoint) != 2:
+                raise NodeBadRequest("endpoint is (host, port)")
+            self._learn_endpoints([(request.node, *request.endpoint)])
         if request.node not in self.ring.members:
             try:
                 self.ring = self.ring.with_node(request.node)
@@ -378,10 +403,11 @@ class DynamoNode:
         while self.name not in self.ring.members:
             for member in members:
                 try:
-                    state = await self._call(member, "join", Join(self.name))
+                    state = await self._call(member, "join", Join(self.name, self.config.endpoint))
                 except (Unreachable, trio.TooSlowError, RemoteError, NodeBadRequest) as exc:
                     log.info("%s: joining the ring through %s failed: %r", self.name, member, exc)
                     continue
+                self._learn_endpoints(state.endpoints)
                 self._merge_gossip(state.ring, state.buckets)
                 break
             else:
@@ -417,8 +443,9 @@ class DynamoNode:
             peer = self.rng.choice(peers)
             state = self._gossip_state()
             try:
-                reply = await self._call(peer, "gossip", Gossip(state.ring, state.buckets))
+                reply = await self._call(peer, "gossip", Gossip(state.ring, state.buckets, state.endpoints))
                 self._merge_gossip(reply.ring, reply.buckets)
+                self._learn_endpoints(reply.endpoints)
                 self.counters["gossip_rounds"] += 1
             except (Unreachable, trio.TooSlowError, RemoteError, NodeBadRequest) as exc:
                 log.debug("%s: gossip with %s failed: %r", self.name, peer, exc)
@@ -468,7 +495,15 @@ class DynamoNode:
 
     async def handoff_once(self) -> int:
         """Push every misplaced key to its preference list; drop the copies all N nodes took.
-        Returns the number of keys dropped."""
+        Returns the number of keys dropped.
+
+        A node that has never seen itself in the ring hands nothing off: it is
+        joining, and copies pushed to it belong to it in the ring it has not
+        heard of yet (a node that left, on the other hand, hands everything off)."""
+        if self.name in self.ring.members:
+            self._was_member = True
+        if not self._was_member:
+            return 0
         dropped = 0
         for (partition, n_val), keys in self._misplaced().items():
             nodes = [node for _i, node in self.ring.preference_list(self.ring.partition_start(partition), n_val)]

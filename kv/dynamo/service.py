@@ -127,6 +127,7 @@ class DynamoService:
         self.ring: Ring | None = None
         self.props: dict[bytes, tuple[int, BucketProps]] = {}
         self.down: set[str] = set()
+        self._endpoints: dict[str, tuple[str, int]] = {}
         self.counters: dict[str, int] = {
             "node_gets": 0, "node_puts": 0, "node_deletes": 0, "read_repairs": 0,
             "get_failures": 0, "put_failures": 0, "coordinator_retries": 0, "sloppy_targets": 0,
@@ -159,11 +160,15 @@ class DynamoService:
             except NODE_ERRORS:
                 self.down.add(node)
                 continue
-            self._learn(state.ring, state.buckets)
+            self._learn(state.ring, state.buckets, state.endpoints)
             return True
         return False
 
-    def _learn(self, ring_bytes: bytes, buckets) -> None:
+    def _learn(self, ring_bytes: bytes, buckets, endpoints=()) -> None:
+        for node, host, port in endpoints:
+            if self._endpoints.get(node) != (host, port):
+                self._endpoints[node] = (host, port)
+                self.transport.learn_address(node, (host, port))
         ring = Ring.decode(ring_bytes)
         self.ring = ring if self.ring is None else merge_rings(self.ring, ring)
         for bucket, version, props in buckets:
@@ -234,7 +239,7 @@ class DynamoService:
             except NODE_ERRORS as exc:
                 self._mark(node, exc)
                 continue
-            self._learn(state.ring, state.buckets)
+            self._learn(state.ring, state.buckets, state.endpoints)
             return
         raise RequestTimeout("setting bucket properties (no node reachable)")
 
@@ -518,7 +523,7 @@ class DynamoService:
             except NODE_ERRORS as exc:
                 self._mark(member, exc)
                 continue
-            self._learn(state.ring, state.buckets)
+            self._learn(state.ring, state.buckets, state.endpoints)
             return
         raise RequestTimeout("joining (no member reachable)")
 
