@@ -369,6 +369,9 @@ class DynamoNode:
         counters["ring_members"] = len(self.ring.members)
         counters["ring_partitions"] = self.ring.partitions
         counters["partitions_owned"] = self.ring.partition_counts().get(self.name, 0)
+        # Copies held here that the ring does not place here (hinted, or left by a
+        # membership change): until handed off, their keys may have fewer than N in place.
+        counters["handoff_pending_keys"] = sum(len(keys) for keys in self._misplaced().values())
         return NodeStatsReply(counters)
 
     # -- membership ----------------------------------------------------------------------
