@@ -14,9 +14,10 @@ the paper's R [DYN §4.5] with two refinements:
   `notfound_ok` (Riak's default) says a "not found" is an answer too;
 * `pr` replies must come from primaries (nodes of the key's own preference
   list, not fallbacks), so a read can refuse to be served by stand-ins;
-* `basic_quorum` (meaningful with notfound_ok false): once a majority of
-  the N replies are "not found" or failures, answer at once instead of
-  waiting for the rest.
+* `basic_quorum`: once a majority of the N replies are failures or (with
+  notfound_ok false) "not found"s, answer at once instead of waiting for
+  the rest (Riak's fail threshold min(N div 2 + 1, N - R + 1); its example:
+  r=1 with two errors fails without waiting for the third reply).
 
 When `r` (and `pr`) replies are in, the outcome is the syntactic
 reconciliation of the copies received so far (`objects.reconcile`): the
@@ -24,7 +25,8 @@ newest, or siblings. Replies keep arriving after that; once all are in,
 `repairs()` says which replicas answered with a stale or missing copy and
 must be sent the reconciled object (read repair, §5). A read whose quorum
 cannot be met fails with Riak's error: PR first, then "not found" when
-every answer was a not found, else R.
+every answer was a not found or a tombstone and none failed (a replica that
+did not answer may hold the only live copy), else R.
 
 Writes (`WriteQuorum`) follow Riak's put FSM (riak_kv_put_core). The first
 target coordinates: it applies the client's write to its own copy and is
@@ -151,19 +153,16 @@ class ReadQuorum:
             self.outcome = QuorumUnsatisfied("PR", self.primary_ok, self.pr)
         elif self.ok + left < self.r:
             self.outcome = self._short()
-        elif (
-            self.basic_quorum
-            and not self.notfound_ok
-            and self.notfound + len(self.failures) >= self.n_val // 2 + 1
-        ):
+        elif self.basic_quorum and self.notfound + len(self.failures) >= self.n_val // 2 + 1:
             self.outcome = self._short()
 
     def _short(self) -> ReadDone | QuorumUnsatisfied:
-        """The answer of a read that cannot reach r: not found when no replica
-        had the key and some said so, else R unsatisfied."""
-        found = [o for o in self.replies.values() if o is not None]
-        if not found and self.notfound > 0:
-            return ReadDone(None)
+        """The answer of a read that cannot reach r (Riak's get core): not
+        found (None, or the reconciled tombstones) when every reply was a not
+        found or a tombstone and nothing failed, else R unsatisfied."""
+        present = [o for o in self.replies.values() if o is not None]
+        if not self.failures and (self.notfound or present) and all(o.deleted for o in present):
+            return ReadDone(reconcile(present, self.allow_mult))
         return QuorumUnsatisfied("R", self.ok, self.r)
 
     def repairs(self) -> dict[str, StoredObject]:
