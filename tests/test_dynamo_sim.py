@@ -26,12 +26,13 @@ Crashes here may lose everything a node held (the store on main is a
 memory-only stand-in, and a wiped disk is a fault of its own), so the
 random runs crash one node at a time.
 
-Two tests, marked xfail (strict) until the node is fixed, show a node that
-coordinates a write without a local copy of the key restarting its actor's
-counter (Riak's KV679, basho/riak_kv#679), so that a later write's clock
-dominates an acknowledged write nobody saw and erases it: after its disk is
-lost, and as a fallback that handed the key home and dropped its copy (no
-data loss needed; seed 657 of the random runs finds it by itself).
+Two tests pin a bug this simulator found (Riak's KV679, basho/riak_kv#679):
+a node that coordinated a write without a local copy of the key restarted
+its actor's counter, so that a later write's clock dominated an
+acknowledged write nobody saw and erased it: after its disk was lost, and
+as a fallback that handed the key home and dropped its copy (no data loss
+needed; seeds 657 and 814 of the random runs found it by themselves). The
+node now writes as a key epoch (`DynamoNode._actor_for`).
 
 A failing seed replays from its number: `_run_faulty(seed)`.
 """
@@ -518,12 +519,6 @@ def _run_wiped_coordinator(seed: int) -> tuple[World, dict[bytes, Op], list[str]
     return sim.run(seed, body)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KV679 (basho/riak_kv#679): a node whose data is lost reuses its vector clock actor and counters, "
-    "so a later write dominates acknowledged writes it never saw; Riak's fix is a new actor id (vnodeid) "
-    "whenever the node's state is lost",
-)
 def test_a_coordinator_that_lost_its_data_does_not_erase_acknowledged_writes() -> None:
     world, final, problems = _run_wiped_coordinator(3)
     assert not problems, "\n".join(problems) + "\n" + world.report()
@@ -557,12 +552,6 @@ def _run_fallback_reuses_its_counter(seed: int) -> tuple[World, dict[bytes, Op],
     return sim.run(seed, body)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a node that coordinates a write with no local copy (a fallback after handoff dropped its copy, "
-    "or after data loss) restarts its actor's counter; Riak starts a new key epoch (actor) then "
-    "(riak_kv_vnode:maybe_new_key_epoch, basho/riak_kv#679)",
-)
 def test_a_fallback_that_handed_a_key_off_does_not_erase_a_later_write() -> None:
     world, final, clocks = _run_fallback_reuses_its_counter(1)
     # The premise: p1 and p2 had the same fallback coordinator, and p1' was written on top of p1.

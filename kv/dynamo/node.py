@@ -149,7 +149,7 @@ class DynamoNode:
         self.counters: dict[str, int] = {
             "vnode_gets": 0, "vnode_puts": 0, "coordinated_puts": 0, "hinted_puts": 0,
             "handoff_keys_sent": 0, "handoff_keys_dropped": 0, "read_repairs_received": 0,
-            "aae_exchanges": 0, "aae_keys_repaired": 0, "gossip_rounds": 0,
+            "aae_exchanges": 0, "aae_keys_repaired": 0, "gossip_rounds": 0, "key_epochs": 0,
         }  # fmt: skip
         self._aae_next = 0
         self._was_member = False
@@ -278,13 +278,14 @@ class DynamoNode:
                 raise NodeBadRequest(str(exc)) from None
         stored = self._local(bucket, key)
         now = self._now_ns()
+        actor = self._actor_for(stored, context)
         try:
             if request.delete:
-                obj = apply_delete(stored, context, self.name, now, request.allow_mult)
+                obj = apply_delete(stored, context, actor, now, request.allow_mult)
             else:
                 meta = tuple((str(k), str(v)) for k, v in request.user_meta)
                 content = NewContent(request.value, request.content_type, meta)
-                obj = apply_put(stored, context, content, self.name, now, request.allow_mult)
+                obj = apply_put(stored, context, content, actor, now, request.allow_mult)
         except TooManySiblings as exc:
             raise NodeSiblingLimit(str(exc)) from None
         data = encode_object(obj)
@@ -293,6 +294,28 @@ class DynamoNode:
             self.counters["hinted_puts"] += 1
         await self.store.put(self.partition(bucket, key), bucket, key, data, sync=request.durable)
         return Stored(data, request.durable)
+
+    def _actor_for(self, stored: StoredObject | None, context: VClock | None) -> str:
+        """The clock actor this node writes a key's next version as: a key epoch.
+
+        A node's counter for a key lives in its copy of the key, so a node without
+        its copy (never had it, handed it off, lost its disk) must not count on: it
+        would reissue a (actor, counter) it issued before, and the new version would
+        look like, or descend, an acknowledged write it never saw, which
+        reconciliation would then drop. So, as Riak's key epochs do
+        (riak_kv_vnode:maybe_new_key_epoch), the node writes as `name#epoch`, and
+        starts a new epoch whenever its copy does not hold the newest counter of
+        any of its epochs: no copy, or a client context that has seen more of this
+        node's writes than its copy has (a copy older than one it lost)."""
+        mine = self.name + "#"
+        local = {e.actor: e for e in stored.clock if e.actor.startswith(mine)} if stored is not None else {}
+        if local and all(
+            entry.counter <= local[entry.actor].counter if entry.actor in local else False
+            for entry in (context or VClock()) if entry.actor.startswith(mine)
+        ):  # fmt: skip
+            return max(local.values(), key=lambda e: (e.timestamp_ns, e.counter)).actor
+        self.counters["key_epochs"] += 1
+        return f"{mine}{self.rng.getrandbits(64):016x}"
 
     async def rpc_store(self, request: Store) -> Stored:
         bucket = _check_name("bucket", request.bucket, 255)
