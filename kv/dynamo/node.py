@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import random
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -99,6 +100,7 @@ log = logging.getLogger(__name__)
 # Riak's default ring size.
 PARTITIONS_DEFAULT = 64
 HANDOFF_BATCH_KEYS = 500
+KEY_LOCK_STRIPES = 256
 BUCKET_PROPS_MAX = 10_000
 
 
@@ -153,6 +155,11 @@ class DynamoNode:
         }  # fmt: skip
         self._aae_next = 0
         self._was_member = False
+        # A write reads the local copy, reconciles and stores: two writes of one key must not
+        # interleave (the second would store over the first without seeing it). One lock per
+        # stripe of keys (crc32, not hash(): the simulator's schedules must not depend on
+        # PYTHONHASHSEED) bounds the locks without a lock per key.
+        self._stripes = [trio.Lock() for _ in range(KEY_LOCK_STRIPES)]
         self._positions_cache: dict[int, int] = {}
         self._positions_of: Ring | None = None
         self._aae_bucket: merkle.TokenBucket | None = None
@@ -204,6 +211,9 @@ class DynamoNode:
     def _local(self, bucket: bytes, key: bytes) -> StoredObject | None:
         data = self.store.get(bucket, key)
         return None if data is None else decode_object(data)
+
+    def _lock(self, bucket: bytes, key: bytes) -> trio.Lock:
+        return self._stripes[zlib.crc32(key, zlib.crc32(bucket)) % KEY_LOCK_STRIPES]
 
     def _now_ns(self) -> int:
         return self.clock.latest()
@@ -276,23 +286,24 @@ class DynamoNode:
                 context = VClock.decode(request.context)
             except ValueError as exc:
                 raise NodeBadRequest(str(exc)) from None
-        stored = self._local(bucket, key)
-        now = self._now_ns()
-        actor = self._actor_for(stored, context)
-        try:
-            if request.delete:
-                obj = apply_delete(stored, context, actor, now, request.allow_mult)
-            else:
-                meta = tuple((str(k), str(v)) for k, v in request.user_meta)
-                content = NewContent(request.value, request.content_type, meta)
-                obj = apply_put(stored, context, content, actor, now, request.allow_mult)
-        except TooManySiblings as exc:
-            raise NodeSiblingLimit(str(exc)) from None
-        data = encode_object(obj)
-        self.counters["coordinated_puts"] += 1
-        if request.hint is not None:
-            self.counters["hinted_puts"] += 1
-        await self.store.put(self.partition(bucket, key), bucket, key, data, sync=request.durable)
+        async with self._lock(bucket, key):
+            stored = self._local(bucket, key)
+            now = self._now_ns()
+            actor = self._actor_for(stored, context)
+            try:
+                if request.delete:
+                    obj = apply_delete(stored, context, actor, now, request.allow_mult)
+                else:
+                    meta = tuple((str(k), str(v)) for k, v in request.user_meta)
+                    content = NewContent(request.value, request.content_type, meta)
+                    obj = apply_put(stored, context, content, actor, now, request.allow_mult)
+            except TooManySiblings as exc:
+                raise NodeSiblingLimit(str(exc)) from None
+            data = encode_object(obj)
+            self.counters["coordinated_puts"] += 1
+            if request.hint is not None:
+                self.counters["hinted_puts"] += 1
+            await self.store.put(self.partition(bucket, key), bucket, key, data, sync=request.durable)
         return Stored(data, request.durable)
 
     def _actor_for(self, stored: StoredObject | None, context: VClock | None) -> str:
@@ -332,12 +343,13 @@ class DynamoNode:
     async def _merge(self, bucket: bytes, key: bytes, incoming: StoredObject, allow_mult: bool, *, sync: bool) -> bytes:
         """Reconcile `incoming` into the local copy; store only when it changes anything."""
         self.counters["vnode_puts"] += 1
-        stored = self._local(bucket, key)
-        merged = reconcile([stored, incoming], allow_mult)
-        assert merged is not None
-        data = encode_object(merged)
-        if stored is None or data != self.store.get(bucket, key):
-            await self.store.put(self.partition(bucket, key), bucket, key, data, sync=sync)
+        async with self._lock(bucket, key):
+            stored = self._local(bucket, key)
+            merged = reconcile([stored, incoming], allow_mult)
+            assert merged is not None
+            data = encode_object(merged)
+            if stored is None or data != self.store.get(bucket, key):
+                await self.store.put(self.partition(bucket, key), bucket, key, data, sync=sync)
         return data
 
     async def rpc_store_many(self, request: StoreMany) -> Stored:
