@@ -1,0 +1,571 @@
+"""A Dynamo node's local store (`kv.dynamo.store`): round trips, reload after
+a restart, torn and damaged logs, durability under a simulated crash, group
+commit, Merkle trees, compaction (with puts running and crashes at each
+step), removal, limits, the metadata slot, and a model test against a dict."""
+
+from __future__ import annotations
+
+import logging
+import random
+import struct
+
+import pytest
+import trio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cluster.disk import MemoryDisk, OsDisk
+from cluster.sim.disk import DiskFaults, SimDisk
+from kv.dynamo import store as store_module
+from kv.dynamo.interface import BUCKET_BYTES_MAX, KEY_BYTES_MAX
+from kv.dynamo.merkle import MerkleTree
+from kv.dynamo.store import (
+    META_NAME,
+    OBJECT_BYTES_MAX,
+    CorruptStore,
+    DynamoStore,
+    log_name,
+    merkle_key,
+    object_digest,
+    split_merkle_key,
+)
+
+Contents = dict[tuple[bytes, bytes], tuple[int, bytes]]
+
+
+async def opened(disk, **options) -> DynamoStore:
+    store = DynamoStore(disk, **options)
+    await store.load()
+    return store
+
+
+def contents(store: DynamoStore) -> Contents:
+    """Everything the store holds, read through its public reading methods."""
+    out: Contents = {}
+    for bucket in store.buckets():
+        for key in store.bucket_keys(bucket):
+            partition = store.partition_of_key(bucket, key)
+            obj = store.get(bucket, key)
+            assert partition is not None and obj is not None
+            assert (bucket, key) in store.keys_in(partition)
+            out[(bucket, key)] = (partition, obj)
+    assert sum(len(store.keys_in(p)) for p in store.partitions()) == len(out)
+    return out
+
+
+def expected_roots(model: Contents, store: DynamoStore) -> dict[int, bytes]:
+    trees: dict[int, MerkleTree] = {}
+    for (bucket, key), (partition, obj) in model.items():
+        tree = trees.setdefault(partition, MerkleTree(fanout=store.merkle_fanout, levels=store.merkle_levels))
+        tree.insert(merkle_key(bucket, key), object_digest(obj))
+    return {p: t.root() for p, t in trees.items()}
+
+
+def roots(store: DynamoStore) -> dict[int, bytes]:
+    return {p: store.tree(p).root() for p in store.partitions()}
+
+
+def frames_of(data: bytes) -> list[tuple[int, int]]:
+    """(offset, length) of each frame in a log file's bytes."""
+    out, offset = [], 0
+    while offset + 8 <= len(data):
+        (length,) = struct.unpack_from(">I", data, offset)
+        out.append((offset, 8 + length))
+        offset += 8 + length
+    return out
+
+
+async def test_round_trip_and_the_indexes() -> None:
+    store = await opened(MemoryDisk())
+    assert store.get(b"b", b"k") is None and store.partitions() == set() and store.buckets() == []
+    await store.put(3, b"b", b"k1", b"one", sync=True)
+    await store.put(3, b"b", b"k2", b"two", sync=False)
+    await store.put(5, b"c", b"k1", b"three", sync=False)
+    await store.put(3, b"b", b"k1", b"one again", sync=False)  # replaces the copy
+    assert store.get(b"b", b"k1") == b"one again"
+    assert store.get(b"c", b"k1") == b"three"
+    assert store.get(b"c", b"k2") is None
+    assert store.partition_of_key(b"c", b"k1") == 5 and store.partition_of_key(b"x", b"k1") is None
+    assert store.partitions() == {3, 5}
+    assert store.keys_in(3) == [(b"b", b"k1"), (b"b", b"k2")] and store.keys_in(4) == []
+    assert store.bucket_keys(b"b") == [b"k1", b"k2"] and store.buckets() == [b"b", b"c"]
+    stats = store.stats()
+    assert stats["keys"] == 3 and stats["puts"] == 4 and stats["bytes_live"] < stats["bytes_log"]
+    # The tree is keyed and digested as documented, so a node can map differences back.
+    assert store.tree(3).get(merkle_key(b"b", b"k1")) == object_digest(b"one again")
+    assert split_merkle_key(merkle_key(b"b", b"k1")) == (b"b", b"k1")
+    assert split_merkle_key(merkle_key(b"", b"\x00\x01")) == (b"", b"\x00\x01")
+    assert len(store.tree(9)) == 0
+
+
+async def _fill(store: DynamoStore) -> None:
+    await store.put(1, b"b", b"k1", b"v1", sync=False)
+    await store.put_many(
+        [(1, b"b", b"k2", b"v2"), (2, b"b", b"k3", b"v3"), (2, b"c", b"k1", b"\x00" * 1000)], sync=True
+    )
+    await store.put(1, b"b", b"k1", b"v1 again", sync=True)
+    assert await store.remove([(2, b"b", b"k3")], sync=True) == 1
+
+
+@pytest.mark.parametrize("kind", ["os", "memory"])
+async def test_a_restarted_store_holds_what_it_held(tmp_path, kind: str) -> None:
+    disk = OsDisk(str(tmp_path)) if kind == "os" else MemoryDisk()
+    store = await opened(disk)
+    await _fill(store)
+    before, before_roots, before_stats = contents(store), roots(store), store.stats()
+    assert before == {
+        (b"b", b"k1"): (1, b"v1 again"),
+        (b"b", b"k2"): (1, b"v2"),
+        (b"c", b"k1"): (2, b"\x00" * 1000),
+    }
+    if kind == "os":
+        disk.close()
+        disk = OsDisk(str(tmp_path))
+    try:
+        again = await opened(disk)
+        assert contents(again) == before and roots(again) == before_roots
+        for name in ("keys", "bytes_live", "bytes_log", "files"):
+            assert again.stats()[name] == before_stats[name], name
+        # And it goes on appending where it left off.
+        await again.put(1, b"b", b"k4", b"v4", sync=True)
+        if kind == "os":
+            disk.close()
+            disk = OsDisk(str(tmp_path))
+        assert contents(await opened(disk)) == {**before, (b"b", b"k4"): (1, b"v4")}
+    finally:
+        disk.close()
+
+
+@pytest.mark.parametrize("tail", ["garbage", "half a record"])
+async def test_a_torn_tail_is_cut_and_what_came_before_kept(tail: str) -> None:
+    disk = MemoryDisk()
+    store = await opened(disk)
+    await _fill(store)
+    before = contents(store)
+    name = log_name(1)
+    good = bytes(disk.files[name])
+    if tail == "garbage":
+        torn = b"\x00\x00\x01\x00garbage"
+    else:
+        record = store_module.frame(store_module.codec.encode((store_module.PUT, 1, b"b", b"k9", b"v9" * 50)))
+        torn = record[: len(record) // 2]
+    disk.files[name] += torn
+    again = await opened(disk)
+    assert contents(again) == before
+    assert again.stats()["torn_bytes_cut"] == len(torn)
+    assert bytes(disk.files[name]) == good  # cut, so appends follow good records
+    await again.put(1, b"b", b"k9", b"v9", sync=True)
+    assert contents(await opened(disk)) == {**before, (b"b", b"k9"): (1, b"v9")}
+
+
+async def test_a_damaged_record_mid_file_stops_the_replay_of_that_file(caplog) -> None:
+    """In the newest file everything from the damaged record on is cut (the
+    frames after it cannot be found reliably); in an older file the rest of
+    that file is skipped and the later files are still replayed."""
+    disk = MemoryDisk()
+    store = await opened(disk)
+    for n in range(5):
+        await store.put(0, b"b", b"k%d" % n, b"v%d" % n, sync=True)
+    data = bytearray(disk.files[log_name(1)])
+    frames = frames_of(bytes(data))
+    assert len(frames) == 6  # the header and five records
+    offset, length = frames[3]  # the record of k2
+    data[offset + length - 1] ^= 0xFF
+    disk.files[log_name(1)] = data
+    with caplog.at_level(logging.WARNING, logger="kv.dynamo.store"):
+        again = await opened(disk)
+    assert contents(again) == {(b"b", b"k0"): (0, b"v0"), (b"b", b"k1"): (0, b"v1")}
+    assert any("cutting" in r.getMessage() for r in caplog.records)
+    assert len(disk.files[log_name(1)]) == offset
+
+    # An older file: records go to three files, one damaged in the middle one.
+    disk = MemoryDisk()
+    store = await opened(disk, file_bytes_max=100)
+    for n in range(9):
+        await store.put(0, b"b", b"k%d" % n, b"value %d" % n + b"." * 30, sync=True)
+    await store.put(0, b"b", b"k0", b"k0 in the newest file", sync=True)
+    assert store.stats()["files"] >= 3
+    victim = log_name(2)
+    frames = frames_of(bytes(disk.files[victim]))
+    assert len(frames) >= 3
+    offset, length = frames[1]  # the first record after the header
+    disk.files[victim][offset + 9] ^= 0xFF
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="kv.dynamo.store"):
+        again = await opened(disk, file_bytes_max=100)
+    lost = {store_module.codec.decode(bytes(disk.files[victim][o + 8 : o + n]))[3] for o, n in frames[1:]}
+    expected = {k: v for k, v in contents(store).items() if k[1] not in lost}
+    assert contents(again) == expected and len(expected) < len(contents(store))
+    assert again.get(b"b", b"k0") == b"k0 in the newest file"  # the later files were replayed
+    assert again.stats()["damaged_files"] == 1
+    assert any("damaged record" in r.getMessage() for r in caplog.records)
+
+
+def _snapshot(disk: SimDisk) -> dict[str, bytes]:
+    return {name: bytes(data) for name, data in disk.files.items()}
+
+
+async def _crash_under_load(seed: int) -> int:
+    """Four tasks put, half of them synced, until the machine crashes; after
+    the restart every key holds its last put acknowledged as synced or a
+    later one. Returns how many keys lost their last put."""
+    rng = random.Random(seed)
+    disk = SimDisk(random.Random(seed), DiskFaults(torn_garble=0.5))
+    store = await opened(disk, file_bytes_max=2000)  # several files, so rolls happen under load
+    history: dict[bytes, list[bytes]] = {}
+    durable: dict[bytes, int] = {}  # key -> index in history of its last put acknowledged as synced
+    crashed = False
+
+    async def writer(task: int) -> None:
+        for n in range(40):
+            key = b"t%d-%d" % (task, n % 5)
+            value = b"%d/%d:" % (task, n) + bytes(rng.randrange(60))
+            history.setdefault(key, []).append(value)  # before the put: it may land although it never returns
+            index = len(history[key]) - 1
+            sync = rng.random() < 0.5
+            await store.put(task, b"b", key, value, sync=sync)
+            if sync and not crashed:
+                durable[key] = index
+
+    async with trio.open_nursery() as nursery:
+        for task in range(4):
+            nursery.start_soon(writer, task)
+        await trio.sleep(rng.uniform(0.002, 0.03))
+        disk.crash()
+        crashed = True
+        at_crash = _snapshot(disk)
+        nursery.cancel_scope.cancel()  # kill -9: every task stops where it is
+    assert _snapshot(disk) == at_crash  # a dead node writes nothing
+    assert durable, "the crash came before any synced put"
+    again = await opened(disk)
+    vanished = 0
+    for key, values in history.items():
+        got = again.get(b"b", key)
+        if key in durable:
+            assert got in values[durable[key] :], (seed, key, got)
+        else:
+            assert got is None or got in values, (seed, key, got)
+        vanished += got != values[-1]
+    assert roots(again) == expected_roots(contents(again), again)
+    return vanished
+
+
+async def test_synced_puts_survive_a_crash_and_unsynced_ones_may_not(autojump_clock) -> None:
+    vanished = [await _crash_under_load(seed) for seed in range(8)]
+    assert sum(vanished) > 0, "no crash lost anything: the test would not see a missing sync"
+
+
+@pytest.mark.parametrize("kind", ["sim", "os"])
+async def test_concurrent_synced_puts_share_syncs(tmp_path, kind: str, autojump_clock) -> None:
+    disk = SimDisk(random.Random(4)) if kind == "sim" else OsDisk(str(tmp_path))
+    try:
+        store = await opened(disk)
+        await store.put(0, b"b", b"first", b"x", sync=True)  # the log file exists
+        syncs_before = store.stats()["syncs"]
+        puts = 32
+
+        async def put(n: int) -> None:
+            await store.put(n % 4, b"b", b"k%d" % n, b"v%d" % n * 100, sync=True)
+
+        async with trio.open_nursery() as nursery:
+            for n in range(puts):
+                nursery.start_soon(put, n)
+        syncs = store.stats()["syncs"] - syncs_before
+        assert 1 <= syncs < puts // 4, syncs
+        if kind == "sim":
+            disk.crash()  # every one was acknowledged as synced: none may go
+            again = await opened(disk)
+            assert contents(again) == contents(store)
+    finally:
+        disk.close()
+
+
+async def test_merkle_trees_depend_on_contents_not_on_order() -> None:
+    rng = random.Random(7)
+    final = {(b"b%d" % (n % 3), b"k%d" % n): (n % 4, b"object %d" % n) for n in range(60)}
+    stores = []
+    for _ in range(2):
+        store = await opened(MemoryDisk(), merkle_fanout=4, merkle_levels=2)
+        items = list(final.items())
+        rng.shuffle(items)
+        for (bucket, key), (partition, obj) in items:
+            if rng.random() < 0.3:  # an older copy first, then the final one
+                await store.put(partition, bucket, key, b"older " + obj, sync=False)
+            if rng.random() < 0.2:  # a copy that comes and goes
+                await store.put(partition, bucket, b"gone " + key, obj, sync=False)
+                await store.remove([(partition, bucket, b"gone " + key)], sync=False)
+            await store.put(partition, bucket, key, obj, sync=False)
+        stores.append(store)
+    a, b = stores
+    assert contents(a) == contents(b) == final
+    assert roots(a) == roots(b) == expected_roots(final, a)
+    # One differing copy changes that partition's root and only that one.
+    await b.put(2, b"b2", b"k2", b"a newer object", sync=False)
+    assert a.tree(2).root() != b.tree(2).root()
+    assert {p: r for p, r in roots(a).items() if p != 2} == {p: r for p, r in roots(b).items() if p != 2}
+
+
+async def test_compaction_keeps_every_copy_and_shrinks_the_log() -> None:
+    disk = MemoryDisk()
+    store = await opened(disk, file_bytes_max=4000, compact_log_bytes_min=10_000)
+    for round_ in range(20):
+        for n in range(20):
+            await store.put(n % 3, b"b", b"k%d" % n, b"round %d " % round_ + b"." * 50, sync=False)
+    await store.remove([(n % 3, b"b", b"k%d" % n) for n in range(5)], sync=True)
+    before, before_roots = contents(store), roots(store)
+    log_before = store.stats()["bytes_log"]
+    assert store.compaction_due() and store.stats()["files"] > 3
+    assert await store.compact()
+    stats = store.stats()
+    assert contents(store) == before and roots(store) == before_roots
+    assert stats["bytes_log"] < log_before / 4 and stats["files"] == 2 and stats["compactions"] == 1
+    assert stats["bytes_log"] <= 2 * stats["bytes_live"] and not store.compaction_due()
+    assert not await store.compact()  # not due: nothing happens
+    assert len(disk.files) == 2 and all(name.endswith(".log") for name in disk.files)
+    again = await opened(disk)
+    assert contents(again) == before and roots(again) == before_roots
+    assert again.stats()["bytes_log"] == stats["bytes_log"]
+
+
+async def test_puts_during_compaction_survive(autojump_clock) -> None:
+    disk = SimDisk(random.Random(11), DiskFaults(torn_garble=0.0))
+    store = await opened(disk, compact_log_bytes_min=0)
+    model: Contents = {}
+    for n in range(300):
+        model[(b"b", b"k%d" % (n % 50))] = (0, b"old %d" % n)
+        await store.put(0, b"b", b"k%d" % (n % 50), b"old %d" % n, sync=False)
+    compacting = True
+    during = 0
+
+    async def writer() -> None:
+        nonlocal during
+        n = 0
+        while compacting:
+            key = b"k%d" % (n % 70)
+            if n % 7 == 3 and (b"b", key) in model:
+                await store.remove([(0, b"b", key)], sync=False)
+                del model[(b"b", key)]
+            else:
+                await store.put(0, b"b", key, b"new %d" % n, sync=n % 10 == 0)
+                model[(b"b", key)] = (0, b"new %d" % n)
+            during += 1
+            n += 1
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(writer)
+        await trio.sleep(0)
+        assert await store.compact()
+        compacting = False
+    assert during >= 5, during  # the writer really ran while the compaction did
+    assert contents(store) == model
+    await store.put(0, b"b", b"last", b"synced", sync=True)
+    model[(b"b", b"last")] = (0, b"synced")
+    disk.crash()  # everything before the last synced put is durable with it
+    again = await opened(disk)
+    assert contents(again) == model and roots(again) == expected_roots(model, again)
+
+
+@pytest.mark.parametrize("seed", range(12))
+async def test_a_crash_at_any_moment_of_a_compaction_loses_nothing(seed: int, autojump_clock) -> None:
+    rng = random.Random(seed)
+    disk = SimDisk(random.Random(seed), DiskFaults(torn_garble=1.0))
+    store = await opened(disk, file_bytes_max=1500, compact_log_bytes_min=0)
+    model: Contents = {}
+    for n in range(120):
+        key = b"k%d" % (n % 30)
+        if n % 9 == 0 and (b"b", key) in model:
+            await store.remove([(1, b"b", key)], sync=True)
+            del model[(b"b", key)]
+        else:
+            await store.put(1, b"b", key, b"v%d" % n, sync=True)
+            model[(b"b", key)] = (1, b"v%d" % n)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(store.compact)
+        await trio.sleep(rng.uniform(0, 0.004))
+        disk.crash()
+        nursery.cancel_scope.cancel()
+    again = await opened(disk, file_bytes_max=1500)
+    assert contents(again) == model
+    assert not [n for n in disk.files if n.endswith(".compacting")]
+    # And the store still compacts and works after it.
+    await again.compact(force=True)
+    assert contents(await opened(disk)) == model
+
+
+class _DiskThatDiesOnRemove(MemoryDisk):
+    """A machine that crashes right after compaction's replace, before it
+    removes the old files (a MemoryDisk keeps everything it was given, as a
+    SimDisk does once every write is synced)."""
+
+    armed = False
+
+    async def remove(self, name: str) -> None:
+        if self.armed:
+            raise OSError("the machine died")
+        await super().remove(name)
+
+
+async def test_a_compaction_cut_short_after_its_replace_voids_the_older_files() -> None:
+    disk = _DiskThatDiesOnRemove()
+    store = await opened(disk, file_bytes_max=300)
+    for n in range(20):
+        await store.put(0, b"b", b"k%d" % n, b"value %d" % n + b"." * 40, sync=True)
+    # Removed copies live on in the older files: replaying those would bring them back.
+    await store.remove([(0, b"b", b"k%d" % n) for n in range(0, 20, 2)], sync=True)
+    model = contents(store)
+    files_before = len(disk.files)
+    disk.armed = True
+    with pytest.raises(OSError):
+        await store.compact(force=True)
+    assert len(disk.files) == files_before + 1  # the new active file; old ones all still there
+    disk.armed = False
+    again = await opened(disk)
+    assert contents(again) == model
+    assert len(disk.files) == 2  # the base file and the one after it
+
+
+async def test_remove() -> None:
+    disk = MemoryDisk()
+    store = await opened(disk)
+    await store.put(1, b"b", b"k1", b"v1", sync=False)
+    await store.put(1, b"b", b"k2", b"v2", sync=False)
+    await store.put(2, b"c", b"k1", b"v3", sync=False)
+    empty_root = MerkleTree().root()
+    removed = await store.remove(
+        [
+            (1, b"b", b"k1"),
+            (1, b"b", b"k1"),  # twice: one removal
+            (1, b"b", b"missing"),
+            (3, b"c", b"k1"),  # held under another partition: kept
+            (1, b"b", b"k2", b"not v2"),  # the copy changed since: kept
+        ],
+        sync=True,
+    )
+    assert removed == 1
+    assert contents(store) == {(b"b", b"k2"): (1, b"v2"), (b"c", b"k1"): (2, b"v3")}
+    assert await store.remove([(1, b"b", b"k2", b"v2"), (2, b"c", b"k1")], sync=True) == 2
+    assert store.partitions() == set() and store.buckets() == [] and store.stats()["bytes_live"] == 0
+    assert store.tree(1).root() == empty_root
+    assert contents(await opened(disk)) == {}
+    with pytest.raises(ValueError):
+        await store.remove([(1, b"b")], sync=True)
+
+
+async def test_oversize_and_malformed_writes_leave_the_store_untouched() -> None:
+    disk = MemoryDisk()
+    store = await opened(disk)
+    await store.put(0, b"b", b"k", b"v", sync=True)
+    files, stats, held = {n: bytes(d) for n, d in disk.files.items()}, store.stats(), contents(store)
+    bad_items = [
+        (0, b"b", b"big", bytes(OBJECT_BYTES_MAX + 1)),
+        (0, b"x" * (BUCKET_BYTES_MAX + 1), b"k", b"v"),
+        (0, b"b", b"k" * (KEY_BYTES_MAX + 1), b"v"),
+        (-1, b"b", b"k", b"v"),
+    ]
+    for bad in bad_items:
+        with pytest.raises(ValueError):
+            await store.put(*bad, sync=True)
+        with pytest.raises(ValueError):  # a batch with one bad item writes none of it
+            await store.put_many([(0, b"b", b"k2", b"v2"), bad], sync=True)
+    with pytest.raises(TypeError):
+        await store.put(0, b"b", "k", b"v", sync=True)  # type: ignore[arg-type]
+    assert {n: bytes(d) for n, d in disk.files.items()} == files
+    assert store.stats() == stats and contents(store) == held
+    # At the limits, exactly: stored and read back (the load reads the object in several chunks).
+    biggest = bytes(range(256)) * (OBJECT_BYTES_MAX // 256) + b"!" * (OBJECT_BYTES_MAX % 256)
+    assert len(biggest) == OBJECT_BYTES_MAX
+    await store.put(0, b"x" * BUCKET_BYTES_MAX, b"k" * KEY_BYTES_MAX, biggest, sync=True)
+    again = await opened(disk)
+    assert again.get(b"x" * BUCKET_BYTES_MAX, b"k" * KEY_BYTES_MAX) == biggest
+
+
+async def test_writing_before_load_is_an_error() -> None:
+    store = DynamoStore(MemoryDisk())
+    with pytest.raises(RuntimeError):
+        await store.put(0, b"b", b"k", b"v", sync=False)
+    await store.load()
+    with pytest.raises(RuntimeError):
+        await store.load()
+
+
+async def test_the_metadata_slot(autojump_clock) -> None:
+    disk = SimDisk(random.Random(3), DiskFaults(torn_garble=1.0))
+    store = await opened(disk)
+    assert await store.load_meta() is None
+    await store.save_meta(b"ring v1")
+    await store.save_meta(b"ring v2")
+    assert await store.load_meta() == b"ring v2"
+    disk.crash()  # durable on return, and the log's files are not disturbed by it
+    again = await opened(disk)
+    assert await again.load_meta() == b"ring v2" and contents(again) == {}
+    # A save cut short by a crash leaves the old slot.
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(again.save_meta, b"ring v3")
+        await trio.sleep(0)
+        disk.crash()
+        nursery.cancel_scope.cancel()
+    third = await opened(disk)
+    assert await third.load_meta() in (b"ring v2", b"ring v3")
+    assert "dynamo-meta.tmp" not in disk.files
+    disk.files[META_NAME][-1] ^= 0xFF
+    with pytest.raises(CorruptStore):
+        await third.load_meta()
+    with pytest.raises(ValueError):
+        await third.save_meta(bytes(store_module.META_BYTES_MAX + 1))
+
+
+# -- a model test ------------------------------------------------------------------------
+
+buckets = st.sampled_from([b"a", b"b", b""])
+keys = st.sampled_from([b"k1", b"k2", b"k3", b"\x00", b"long key " * 3])
+values = st.binary(max_size=80)
+partitions = st.integers(0, 3)
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("put"), partitions, buckets, keys, values, st.booleans()),
+        st.tuples(st.just("put_many"), st.lists(st.tuples(partitions, buckets, keys, values), max_size=5)),
+        st.tuples(st.just("remove"), partitions, buckets, keys, st.booleans()),
+        st.tuples(st.just("compact")),
+        st.tuples(st.just("restart")),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(operations)
+def test_the_store_behaves_like_a_dict(ops: list[tuple]) -> None:
+    async def run() -> None:
+        disk = MemoryDisk()
+        options = {"file_bytes_max": 400, "merkle_fanout": 4, "merkle_levels": 2}
+        store = await opened(disk, **options)
+        model: Contents = {}
+        for op in ops:
+            kind = op[0]
+            if kind == "put":
+                _, partition, bucket, key, value, sync = op
+                model[(bucket, key)] = (partition, value)
+                await store.put(partition, bucket, key, value, sync=sync)
+            elif kind == "put_many":
+                for partition, bucket, key, value in op[1]:
+                    model[(bucket, key)] = (partition, value)
+                await store.put_many(op[1], sync=True)
+            elif kind == "remove":
+                _, partition, bucket, key, conditional = op
+                held = model.get((bucket, key))
+                item = (partition, bucket, key) + ((held[1] if held else b"?",) if conditional else ())
+                removed = await store.remove([item], sync=True)
+                assert removed == (held is not None and held[0] == partition)
+                if removed:
+                    del model[(bucket, key)]
+            elif kind == "compact":
+                await store.compact(force=True)
+            else:
+                store = await opened(disk, **options)
+            assert contents(store) == model
+        assert roots(store) == expected_roots(model, store)
+        again = await opened(disk, **options)
+        assert contents(again) == model and roots(again) == expected_roots(model, again)
+        assert again.stats()["bytes_live"] == store.stats()["bytes_live"]
+
+    trio.run(run)
