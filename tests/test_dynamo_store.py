@@ -11,6 +11,7 @@ import struct
 
 import pytest
 import trio
+import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -278,6 +279,129 @@ async def test_concurrent_synced_puts_share_syncs(tmp_path, kind: str, autojump_
             assert contents(again) == contents(store)
     finally:
         disk.close()
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_cancelled_writes_leave_the_store_agreeing_with_its_log(seed: int, autojump_clock) -> None:
+    """A put cancelled part-way (a request that timed out) may or may not be
+    in the log, but the store says what its log says, and goes on working."""
+    rng = random.Random(seed)
+    disk = SimDisk(random.Random(seed))
+    store = await opened(disk, file_bytes_max=1000)
+
+    async def writer(task: int) -> None:
+        for n in range(1000):
+            key = b"%d-%d" % (task, n % 3)
+            if n % 5 == 4:
+                await store.remove([(task, b"b", key)], sync=rng.random() < 0.5)
+            else:
+                await store.put(task, b"b", key, b"v%d" % n, sync=rng.random() < 0.5)
+
+    async with trio.open_nursery() as nursery:
+        for task in range(4):
+            nursery.start_soon(writer, task)
+        await trio.sleep(rng.uniform(0.001, 0.02))
+        nursery.cancel_scope.cancel()
+    assert store.stats()["puts"] > 0
+    assert contents(store) == contents(await opened(disk, file_bytes_max=1000))
+    await store.put(9, b"b", b"after", b"still works", sync=True)
+    again = await opened(disk)
+    assert contents(again) == contents(store) and again.get(b"b", b"after") == b"still works"
+
+
+async def test_waiting_writes_complete_when_their_leader_is_cancelled(autojump_clock) -> None:
+    disk = SimDisk(random.Random(5), DiskFaults(torn_garble=1.0))
+    store = await opened(disk)
+    await store.put(0, b"b", b"first", b"x", sync=True)
+    done: list[bytes] = []
+
+    async def put(key: bytes, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        with trio.CancelScope() as scope:
+            task_status.started(scope)
+            await store.put(0, b"b", key, b"value of " + key, sync=True)
+            done.append(key)
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            leader = await nursery.start(put, b"leader")  # its append is under way: it leads
+            for n in range(10):
+                nursery.start_soon(put, b"k%d" % n)
+            await trio.sleep(0.00001)  # they queue behind the leader's append
+            assert len(done) == 0
+            leader.cancel()
+    assert sorted(done) == sorted(b"k%d" % n for n in range(10))
+    disk.crash()  # each was acknowledged as synced
+    again = await opened(disk)
+    for key in done:
+        assert again.get(b"b", key) == b"value of " + key
+
+
+class _GatedDisk(MemoryDisk):
+    """A disk whose appends, once written, wait for the test to let them
+    return while `hold` is set (a slow disk under the test's control)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold = False
+        self.waiting: trio.lowlevel.Task | None = None  # the task of the append held now
+        self._released = trio.Event()
+
+    async def append(self, name: str, data: bytes, *, sync: bool = True) -> int:
+        offset = await super().append(name, data, sync=sync)
+        if self.hold:
+            self.waiting = trio.lowlevel.current_task()
+            await self._released.wait()
+        return offset
+
+    def release(self) -> None:
+        """Let the append held now return; later ones wait again while `hold`."""
+        self._released.set()
+        self._released = trio.Event()
+
+
+@pytest.mark.parametrize("stage", ["roll", "sync"])
+async def test_a_cancelled_leader_hands_its_batch_on(stage: str) -> None:
+    """A leader takes the queued writes of others, then is cancelled: before
+    it appends them (while its roll syncs the full file), or after, while it
+    syncs them. The next leader writes, or syncs, them."""
+    disk = _GatedDisk()
+    store = await opened(disk, file_bytes_max=1)  # every batch starts a new file
+    await store.put(0, b"b", b"first", b"x", sync=True)
+    done: list[bytes] = []
+    scopes: dict[trio.lowlevel.Task, tuple[bytes, trio.CancelScope]] = {}
+
+    async def put(key: bytes) -> None:
+        with trio.CancelScope() as scope:
+            scopes[trio.lowlevel.current_task()] = (key, scope)
+            await store.put(0, b"b", key, b"value of " + key, sync=key != b"busy")
+            done.append(key)
+
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            disk.hold = True
+            nursery.start_soon(put, b"busy")  # leads; its roll waits on the disk
+            await trio.testing.wait_all_tasks_blocked()
+            for n in range(6):
+                nursery.start_soon(put, b"k%d" % n)  # they queue behind it
+            await trio.testing.wait_all_tasks_blocked()
+            while b"busy" not in done:  # "busy" finishes, and one of the others leads with all the rest
+                disk.release()
+                await trio.testing.wait_all_tasks_blocked()
+            # The new leader is held in its roll's sync; past the roll's header
+            # and its own append, it is held in the batch's sync.
+            for _ in range(3 if stage == "sync" else 0):
+                disk.release()
+                await trio.testing.wait_all_tasks_blocked()
+            assert done == [b"busy"]
+            assert disk.waiting is not None
+            cancelled, scope = scopes[disk.waiting]
+            scope.cancel()
+            await trio.testing.wait_all_tasks_blocked()
+            disk.hold = False
+            disk.release()
+    assert sorted(done) == sorted([b"busy"] + [b"k%d" % n for n in range(6) if b"k%d" % n != cancelled])
+    assert contents(store) == contents(await opened(disk))
+    assert store.get(b"b", cancelled) == (b"value of " + cancelled if stage == "sync" else None)
 
 
 async def test_merkle_trees_depend_on_contents_not_on_order() -> None:

@@ -607,6 +607,9 @@ class DynamoStore:
         try:
             while any(w.state is not _State.DONE for w in own):
                 batch = self._take_batch()
+                # A write not done is queued, or appended and awaiting a sync:
+                # the leader before this one put back what it did not write.
+                assert batch or self._need_sync, "a write is neither queued nor written"
                 if batch:
                     async with self._append_lock:  # compaction's roll and snapshot hold it too
                         self._check_writable()
