@@ -15,21 +15,21 @@ import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cluster import codec
 from cluster.disk import MemoryDisk, OsDisk
 from cluster.sim.disk import DiskFaults, SimDisk
-from kv.dynamo import store as store_module
+from kv.dynamo import store_log
 from kv.dynamo.interface import BUCKET_BYTES_MAX, KEY_BYTES_MAX
 from kv.dynamo.merkle import MerkleTree
 from kv.dynamo.store import (
-    META_NAME,
-    OBJECT_BYTES_MAX,
+    META_BYTES_MAX,
     CorruptStore,
     DynamoStore,
-    log_name,
     merkle_key,
     object_digest,
     split_merkle_key,
 )
+from kv.dynamo.store_log import META_NAME, OBJECT_BYTES_MAX, log_name
 
 Contents = dict[tuple[bytes, bytes], tuple[int, bytes]]
 
@@ -148,7 +148,7 @@ async def test_a_torn_tail_is_cut_and_what_came_before_kept(tail: str) -> None:
     if tail == "garbage":
         torn = b"\x00\x00\x01\x00garbage"
     else:
-        record = store_module.frame(store_module.codec.encode((store_module.PUT, 1, b"b", b"k9", b"v9" * 50)))
+        record = store_log.put_record(1, b"b", b"k9", b"v9" * 50)[1]
         torn = record[: len(record) // 2]
     disk.files[name] += torn
     again = await opened(disk)
@@ -194,7 +194,7 @@ async def test_a_damaged_record_mid_file_stops_the_replay_of_that_file(caplog) -
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="kv.dynamo.store"):
         again = await opened(disk, file_bytes_max=100)
-    lost = {store_module.codec.decode(bytes(disk.files[victim][o + 8 : o + n]))[3] for o, n in frames[1:]}
+    lost = {codec.decode(bytes(disk.files[victim][o + 8 : o + n]))[3] for o, n in frames[1:]}
     expected = {k: v for k, v in contents(store).items() if k[1] not in lost}
     assert contents(again) == expected and len(expected) < len(contents(store))
     assert again.get(b"b", b"k0") == b"k0 in the newest file"  # the later files were replayed
@@ -635,7 +635,7 @@ async def test_the_metadata_slot(autojump_clock) -> None:
     with pytest.raises(CorruptStore):
         await third.load_meta()
     with pytest.raises(ValueError):
-        await third.save_meta(bytes(store_module.META_BYTES_MAX + 1))
+        await third.save_meta(bytes(META_BYTES_MAX + 1))
 
 
 # -- a model test ------------------------------------------------------------------------

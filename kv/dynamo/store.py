@@ -7,32 +7,12 @@ their durability is Dynamo's own: a put is synced only when the request's
 `dw` asks (`sync=True`), and concurrent synced puts share one sync (group
 commit, as `journal/` does).
 
-Files (all on one `cluster.disk.Disk`, which may hold other parts' files)
---------------------------------------------------------------------------
-`dynamo-<seq>.log`  the log, in numbered files read in order. Each starts
-                    with a header record (written and synced when the file
-                    is made, so no record ever follows an unsynced header);
-                    the newest is the active file that puts append to, and a
-                    new one starts once it passes `file_bytes_max`.
-`dynamo-<seq>.compacting`  compaction's output while it is being written.
-`dynamo-meta`       the node's metadata slot (ring, bucket props), replaced
-                    whole through `dynamo-meta.tmp`.
-
-A record is a frame `u32 length | u32 crc32c(body) | body`, the body msgpack
-(`cluster.codec`):
-
-    (HEADER, seq, base)                   first in every file; `base`: the file is
-                                          a compaction's output and holds the whole
-                                          state as of its end (earlier files are void)
-    (PUT, partition, bucket, key, object) the copy of (bucket, key) is now `object`
-    (REMOVE, bucket, key)                 no copy of (bucket, key) any more
-
-The partition is the caller's (the ring's) number for the key, kept with the
-record so that `load()` rebuilds `keys_in(partition)` and the per-partition
-Merkle trees. A record is bounded (`OBJECT_BYTES_MAX`, Riak's 50 MB object
-plus room for clocks and metadata; the bucket and key bounds of
-`interface`), and a bigger one is refused with ValueError before anything
-is written; `load()` treats a frame claiming more as garbage.
+The log's files and records are `kv.dynamo.store_log`'s: numbered log
+files, each opened by a header record, holding framed, checksummed PUT and
+REMOVE records that carry the key's partition (the ring's number for it),
+so that `load()` rebuilds `keys_in(partition)` and the per-partition Merkle
+trees. A copy bigger than `store_log.OBJECT_BYTES_MAX` is refused with
+ValueError before anything is written.
 
 Memory
 ------
@@ -76,16 +56,24 @@ no record in the output: nothing before it is read any more.
 
 Concurrency
 -----------
-All methods may be called from several trio tasks at once. Appends hold one
-lock, so a record is never interleaved with another, and the key directory
-changes in the order of the log. A synced write appends, then waits for a
-sync that started after its append: one task syncs everything appended so
-far while the others wait, and a waiter finds its record covered when its
-turn comes. A cancelled append has still written its bytes (every `Disk`
-writes them before its first checkpoint, or cannot be cancelled), so the key
-directory takes the record too; a task that is already cancelled never
-starts an append (the simulator's crash cancels a node's tasks, and a dead
-node must not write).
+All methods may be called from several trio tasks at once. Writes queue up,
+and whichever caller finds nobody writing leads: it builds the records of
+everything queued (a conditional removal checks the copy as the records
+before it leave it), appends them in one write under the append lock (so a
+record is never interleaved with another, and the key directory changes in
+the order of the log), and then, if any of them asked, syncs once for all of
+them (group commit). Callers queued meanwhile wait; the leader stops once
+its own writes are done and the next waiter leads. A leader cancelled before
+it appends puts its batch back at the head of the queue; one cancelled while
+it syncs leaves the appended writes to be synced by the next leader.
+
+A cancelled append has still written its bytes (every `Disk` writes them
+before its first checkpoint, or cannot be cancelled), so the key directory
+takes the records too; a task that is already cancelled never starts an
+append (the simulator's crash cancels a node's tasks, and a dead node must
+not write). A failed append or sync (an OSError) stops all writing: after a
+failed fsync what the file holds is unknown, as PostgreSQL assumes too; a
+restart reloads from the log.
 """
 
 from __future__ import annotations
@@ -93,28 +81,32 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
-import struct
 from collections.abc import Callable, Iterable, Sequence
 
-import crc32c
 import trio
 
 from cluster import codec
 from cluster.disk import Disk
 from kv.dynamo import merkle
-from kv.dynamo.interface import BUCKET_BYTES_MAX, KEY_BYTES_MAX, VALUE_BYTES_MAX
+from kv.dynamo.store_log import (
+    COMPACTING_SUFFIX,
+    HEADER,
+    META_NAME,
+    META_TMP_NAME,
+    PUT,
+    REMOVE,
+    check_bytes,
+    compacting_name,
+    frame,
+    log_name,
+    put_record,
+    scan_file,
+    seq_of,
+    unframe,
+)
 
 log = logging.getLogger(__name__)
 
-_frame_header = struct.Struct(">II")
-FRAME_HEADER_BYTES = _frame_header.size
-# An object is Riak's 50 MB value limit plus its clock, siblings' metadata
-# and vtags: 1 MiB of room is far more than those take (clocks are pruned).
-OBJECT_BYTES_MAX = VALUE_BYTES_MAX + 1024 * 1024
-# A PUT body's msgpack overhead beyond the three byte strings: the tuple,
-# the record type, the partition and three bin headers fit in 32 bytes.
-_PUT_OVERHEAD_BYTES = 32
-RECORD_BYTES_MAX = OBJECT_BYTES_MAX + BUCKET_BYTES_MAX + KEY_BYTES_MAX + _PUT_OVERHEAD_BYTES
 # The metadata slot holds a ring and bucket properties: 16 MiB is thousands
 # of buckets; a bigger slot is a bug, not metadata.
 META_BYTES_MAX = 16 * 1024 * 1024
@@ -127,20 +119,8 @@ COMPACT_LOG_BYTES_MIN = 4 * 1024 * 1024
 # One append of a batch or of compaction output: bounded so that puts wait
 # for at most one such write while a big batch or a compaction runs.
 WRITE_CHUNK_BYTES = 4 * 1024 * 1024
-# How much `load()` reads at a time (a frame may be bigger; it is read whole).
-LOAD_CHUNK_BYTES = 8 * 1024 * 1024
 # The object digest in the Merkle trees: 128 bits, as merkle.HASH_BYTES.
 DIGEST_BYTES = 16
-
-HEADER = 0
-PUT = 1
-REMOVE = 2
-
-_LOG_PREFIX = "dynamo-"
-_LOG_SUFFIX = ".log"
-_COMPACTING_SUFFIX = ".compacting"
-META_NAME = "dynamo-meta"
-META_TMP_NAME = "dynamo-meta.tmp"
 
 # (bucket, key) -> (partition, object bytes, frame bytes of its PUT record)
 _Entry = tuple[int, bytes, int]
@@ -175,26 +155,6 @@ class CorruptStore(Exception):
     """Stored bytes that are damaged where no torn write can be (the metadata slot)."""
 
 
-def log_name(seq: int) -> str:
-    return f"{_LOG_PREFIX}{seq:010d}{_LOG_SUFFIX}"
-
-
-def _compacting_name(seq: int) -> str:
-    return f"{_LOG_PREFIX}{seq:010d}{_COMPACTING_SUFFIX}"
-
-
-def _seq_of(name: str, suffix: str) -> int | None:
-    if name.startswith(_LOG_PREFIX) and name.endswith(suffix):
-        digits = name[len(_LOG_PREFIX) : -len(suffix)]
-        if digits.isdigit():
-            return int(digits)
-    return None
-
-
-def frame(body: bytes) -> bytes:
-    return _frame_header.pack(len(body), crc32c.crc32c(body)) + body
-
-
 def merkle_key(bucket: bytes, key: bytes) -> bytes:
     """The key of (bucket, key) in a partition's Merkle tree: the bucket
     length-prefixed, so that no two (bucket, key) pairs share one."""
@@ -212,104 +172,6 @@ def split_merkle_key(tree_key: bytes) -> tuple[bytes, bytes]:
 def object_digest(obj: bytes) -> bytes:
     """The digest of a copy in the Merkle trees: equal objects, equal digests."""
     return hashlib.blake2b(obj, digest_size=DIGEST_BYTES, person=b"dynamo-object").digest()
-
-
-def _check_bytes(name: str, value: object, bytes_max: int) -> None:
-    if not isinstance(value, bytes):
-        raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
-    if len(value) > bytes_max:
-        raise ValueError(f"{name} of {len(value)} bytes exceeds the store's limit of {bytes_max}")
-
-
-def _put_op(partition: int, bucket: bytes, key: bytes, obj: bytes) -> _Op:
-    if isinstance(partition, bool) or not isinstance(partition, int) or partition < 0:
-        raise ValueError(f"partition must be a non-negative integer, not {partition!r}")
-    _check_bytes("bucket", bucket, BUCKET_BYTES_MAX)
-    _check_bytes("key", key, KEY_BYTES_MAX)
-    _check_bytes("object", obj, OBJECT_BYTES_MAX)
-    record = (PUT, partition, bucket, key, obj)
-    body = codec.encode(record)
-    assert len(body) <= RECORD_BYTES_MAX, len(body)
-    return record, frame(body)
-
-
-def _well_formed(record: object, *, header: bool) -> bool:
-    """Whether a decoded body is a record of the kind expected next (the
-    header first, key records after it)."""
-    if not isinstance(record, tuple) or not record:
-        return False
-    if header:
-        return len(record) == 3 and record[0] == HEADER and isinstance(record[1], int)
-    if record[0] == PUT:
-        return (
-            len(record) == 5
-            and isinstance(record[1], int)
-            and all(isinstance(field, bytes) for field in record[2:])
-        )
-    if record[0] == REMOVE:
-        return len(record) == 3 and isinstance(record[1], bytes) and isinstance(record[2], bytes)
-    return False
-
-
-class _FileScan:
-    """What `load()` found in one log file."""
-
-    def __init__(self) -> None:
-        self.records: list[tuple[tuple, int]] = []  # (record, its frame's bytes)
-        self.good_bytes = 0  # where the good frames end
-        self.file_bytes = 0
-        self.header: tuple | None = None
-
-
-async def _scan(disk: Disk, name: str, *, header_only: bool = False) -> _FileScan:
-    """The records of one log file up to its first bad frame, read in chunks."""
-    scan = _FileScan()
-    buffer = bytearray()
-    base = 0  # file offset of buffer[0]
-    position = 0  # parse position in buffer
-    eof = False
-    while True:
-        if len(buffer) - position >= FRAME_HEADER_BYTES:
-            length, checksum = _frame_header.unpack_from(buffer, position)
-            if length > RECORD_BYTES_MAX:
-                break  # garbage where a length should be
-            end = position + FRAME_HEADER_BYTES + length
-            if end <= len(buffer):
-                body = bytes(buffer[position + FRAME_HEADER_BYTES : end])
-                if crc32c.crc32c(body) != checksum:
-                    break
-                try:
-                    record = codec.decode(body)
-                except Exception:
-                    break  # a checksummed body that is not a record: written by a bug, never torn
-                if not _well_formed(record, header=scan.header is None):
-                    break
-                if scan.header is None:
-                    scan.header = record
-                    if header_only:
-                        scan.good_bytes = base + end
-                        return scan
-                else:
-                    scan.records.append((record, end - position))
-                position = end
-                scan.good_bytes = base + end
-                continue
-        if eof:
-            break
-        # Drop what was parsed and read on.
-        del buffer[:position]
-        base += position
-        position = 0
-        chunk = await disk.read_at(name, base + len(buffer), LOAD_CHUNK_BYTES)
-        if not chunk:
-            eof = True
-        buffer += chunk
-    scan.file_bytes = base + len(buffer)
-    if not eof:
-        # Stopped early: find where the file ends without reading it all.
-        while chunk := await disk.read_at(name, scan.file_bytes, LOAD_CHUNK_BYTES):
-            scan.file_bytes += len(chunk)
-    return scan
 
 
 class DynamoStore:
@@ -472,15 +334,15 @@ class DynamoStore:
             raise RuntimeError("the store is loaded already")
         names = await self.disk.names()
         for name in names:
-            if _seq_of(name, _COMPACTING_SUFFIX) is not None or name == META_TMP_NAME:
+            if seq_of(name, COMPACTING_SUFFIX) is not None or name == META_TMP_NAME:
                 await self.disk.remove(name)  # an unfinished compaction or metadata save
-        seqs = sorted(s for s in (_seq_of(n, _LOG_SUFFIX) for n in names) if s is not None)
+        seqs = sorted(s for s in (seq_of(n) for n in names) if s is not None)
         if seqs:
             self._next_seq = seqs[-1] + 1
         # The newest base file voids every file before it.
         start = 0
         for index in range(len(seqs) - 1, -1, -1):
-            head = await _scan(self.disk, log_name(seqs[index]), header_only=True)
+            head = await scan_file(self.disk, log_name(seqs[index]), header_only=True)
             if head.header is not None and head.header[2]:
                 start = index
                 break
@@ -490,7 +352,7 @@ class DynamoStore:
         for index, seq in enumerate(seqs):
             name = log_name(seq)
             newest = index == len(seqs) - 1
-            scan = await _scan(self.disk, name)
+            scan = await scan_file(self.disk, name)
             for record, frame_bytes in scan.records:
                 self._apply(record, frame_bytes)
             self._counters["records_loaded"] += len(scan.records)
@@ -528,13 +390,13 @@ class DynamoStore:
     async def put(self, partition: int, bucket: bytes, key: bytes, obj: bytes, *, sync: bool) -> None:
         """Replace the copy of (bucket, key), which the ring places in
         `partition`; with sync=True it is durable when this returns."""
-        op = _put_op(partition, bucket, key, obj)
+        op = put_record(partition, bucket, key, obj)
         await self._commit([_Write(lambda _: [op], sync, len(op[1]))])
 
     async def put_many(self, items: Iterable[tuple[int, bytes, bytes, bytes]], *, sync: bool) -> None:
         """`put` for each (partition, bucket, key, object), all checked before
         any is written; with sync=True all are durable when this returns."""
-        ops = [_put_op(*item) for item in items]
+        ops = [put_record(*item) for item in items]
         writes = [
             _Write(lambda _, chunk=chunk: chunk, sync, sum(len(f) for _, f in chunk))
             for chunk in _chunks(ops)
@@ -781,9 +643,9 @@ class DynamoStore:
                 # The state as of file base_seq's end; later writes go to later files.
                 snapshot = [(p, b, k, o) for (b, k), (p, o, _) in self._keys.items()]
             for name in await self.disk.names():
-                if _seq_of(name, _COMPACTING_SUFFIX) is not None:
+                if seq_of(name, COMPACTING_SUFFIX) is not None:
                     await self.disk.remove(name)  # an earlier attempt that failed part-way
-            tmp = _compacting_name(base_seq)
+            tmp = compacting_name(base_seq)
             pending = [frame(codec.encode((HEADER, base_seq, True)))]
             pending_bytes = len(pending[0])
             written = 0
@@ -818,7 +680,7 @@ class DynamoStore:
 
     async def save_meta(self, data: bytes) -> None:
         """Replace the metadata slot with `data`, durably and atomically."""
-        _check_bytes("metadata", data, META_BYTES_MAX)
+        check_bytes("metadata", data, META_BYTES_MAX)
         async with self._meta_lock:
             if META_TMP_NAME in await self.disk.names():
                 await self.disk.remove(META_TMP_NAME)
@@ -830,12 +692,9 @@ class DynamoStore:
         if META_NAME not in await self.disk.names():
             return None
         raw = await self.disk.read(META_NAME)
-        if len(raw) >= FRAME_HEADER_BYTES:
-            length, checksum = _frame_header.unpack_from(raw)
-            body = raw[FRAME_HEADER_BYTES:]
-            if length == len(body) and crc32c.crc32c(body) == checksum:
-                return body
-        # Written whole and swapped in by replace: a bad slot is damage, not a torn write.
+        body = unframe(raw)
+        if body is not None:
+            return body
         raise CorruptStore(f"{META_NAME}: the metadata slot is damaged ({len(raw)} bytes)")
 
 
