@@ -52,7 +52,9 @@ away from, and swaps that in over `dynamo-<N>.log` with `Disk.replace`; then
 it removes the files before N. A crash while writing leaves the old files
 whole (the `.compacting` file is removed by `load()`); after the replace,
 file N's base header voids whatever older files a crash kept. Removals need
-no record in the output: nothing before it is read any more.
+no record in the output: nothing before it is read any more. The store runs
+no task of its own: `compaction_due()` says when the log holds more than
+twice the live bytes, and the node calls `compact()` from one of its tasks.
 
 Concurrency
 -----------
@@ -110,8 +112,9 @@ log = logging.getLogger(__name__)
 # The metadata slot holds a ring and bucket properties: 16 MiB is thousands
 # of buckets; a bigger slot is a bug, not metadata.
 META_BYTES_MAX = 16 * 1024 * 1024
-# Why 128 MiB per log file: a file is read whole-chunkwise at load and
-# rolled without a pause; smaller files only add headers and names.
+# Why 128 MiB per log file: rolling to a new file costs a sync and a header,
+# so it should be rare; compaction rewrites the whole log anyway, so smaller
+# files would buy nothing.
 FILE_BYTES_MAX = 128 * 1024 * 1024
 # Compaction waits until the log is past this size (and more than twice the
 # live bytes): rewriting a small log saves nothing worth a rewrite.
