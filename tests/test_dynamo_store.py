@@ -202,6 +202,66 @@ async def test_a_damaged_record_mid_file_stops_the_replay_of_that_file(caplog) -
     assert any("damaged record" in r.getMessage() for r in caplog.records)
 
 
+async def test_a_file_without_a_valid_header() -> None:
+    """The newest file's header is synced before anything follows it, so a
+    newest file holding no more than a torn header goes. Any other file
+    without a valid header is damage: skipped with its records (and kept),
+    while the files after it are still read and appends go to a new file."""
+    disk = MemoryDisk()
+    store = await opened(disk, file_bytes_max=60)
+    for n in range(6):
+        await store.put(0, b"b", b"k%d" % n, b"value %d" % n + b"." * 20, sync=True)
+    held = contents(store)
+    names = sorted(disk.files)
+    assert len(names) == 3
+    torn = log_name(len(names) + 1)
+    disk.files[torn] = bytearray(b"\x00\x00\x00\x05\x01")  # the start of a header, torn by a crash
+    again = await opened(disk, file_bytes_max=60)
+    assert contents(again) == held and torn not in disk.files
+
+    def keys_of(name: str) -> set[bytes]:
+        frames = frames_of(bytes(disk.files[name]))[1:]
+        return {codec.decode(bytes(disk.files[name][o + 8 : o + n]))[3] for o, n in frames}
+
+    in_middle, in_newest = keys_of(names[1]), keys_of(names[2])
+    disk.files[names[1]][5] ^= 0xFF  # an older file's header
+    disk.files[names[2]][5] ^= 0xFF  # the newest file's, with records after it
+    third = await opened(disk, file_bytes_max=60)
+    assert contents(third) == {k: v for k, v in held.items() if k[1] not in in_middle | in_newest}
+    assert third.stats()["damaged_files"] == 2 and names[2] in disk.files
+    await third.put(0, b"b", b"after", b"v", sync=True)
+    assert len(disk.files) == 4  # a new active file
+    assert (await opened(disk)).get(b"b", b"after") == b"v"
+
+
+class _DiskThatFailsAppends(MemoryDisk):
+    """A disk that, once armed, writes half of an append and then fails (a full disk)."""
+
+    armed = False
+
+    async def append(self, name: str, data: bytes, *, sync: bool = True) -> int:
+        if self.armed and data:
+            await super().append(name, data[: len(data) // 2], sync=False)
+            raise OSError(28, "No space left on device")
+        return await super().append(name, data, sync=sync)
+
+
+async def test_a_failed_append_is_cut_and_stops_writing() -> None:
+    disk = _DiskThatFailsAppends()
+    store = await opened(disk)
+    await store.put(0, b"b", b"k", b"v", sync=True)
+    files = {n: bytes(d) for n, d in disk.files.items()}
+    disk.armed = True
+    with pytest.raises(OSError):
+        await store.put(0, b"b", b"k2", b"v2" * 100, sync=True)
+    assert {n: bytes(d) for n, d in disk.files.items()} == files  # the half record is cut
+    assert store.get(b"b", b"k2") is None
+    disk.armed = False
+    with pytest.raises(RuntimeError, match="stopped writing"):
+        await store.put(0, b"b", b"k3", b"v3", sync=True)
+    assert contents(await opened(disk)) == {(b"b", b"k"): (0, b"v")}
+
+
 def _snapshot(disk: SimDisk) -> dict[str, bytes]:
     return {name: bytes(data) for name, data in disk.files.items()}
 

@@ -361,13 +361,14 @@ class DynamoStore:
             self._counters["records_loaded"] += len(scan.records)
             lost = scan.file_bytes - scan.good_bytes
             if scan.header is None or scan.header[1] != seq:
-                if newest:
-                    # Its header never became durable, so nothing was ever appended after it.
-                    log.warning("%s: no valid header; removing the file (%d bytes)", name, scan.file_bytes)
+                if newest and scan.file_bytes <= len(_header_frame(seq)):
+                    # A crash while the file was made: nothing follows a header until it is synced.
+                    log.warning("%s: a torn header; removing the file (%d bytes)", name, scan.file_bytes)
                     self._counters["torn_bytes_cut"] += scan.file_bytes
                     await self.disk.remove(name)
                 else:
-                    log.warning("%s: no valid header; skipping the file", name)
+                    # Damage, not a torn write: kept as evidence; appends go to a new file.
+                    log.warning("%s: no valid header; skipping the file (%d bytes)", name, scan.file_bytes)
                     self._counters["damaged_files"] += 1
                     self._file_bytes[seq] = scan.file_bytes
                 continue
@@ -593,7 +594,7 @@ class DynamoStore:
         if self._active is not None:
             await self._sync_file(self._active)
         seq = self._next_seq
-        header = frame(codec.encode((HEADER, seq, False)))
+        header = _header_frame(seq)
         await trio.lowlevel.checkpoint_if_cancelled()
         # Counted before the append: a cancelled append has still written the header.
         self._next_seq += 1
@@ -699,6 +700,10 @@ class DynamoStore:
         if body is not None:
             return body
         raise CorruptStore(f"{META_NAME}: the metadata slot is damaged ({len(raw)} bytes)")
+
+
+def _header_frame(seq: int) -> bytes:
+    return frame(codec.encode((HEADER, seq, False)))
 
 
 def _chunks(ops: list[_Op]) -> Iterable[list[_Op]]:
