@@ -105,7 +105,7 @@ async def _fill(store: DynamoStore) -> None:
         [(1, b"b", b"k2", b"v2"), (2, b"b", b"k3", b"v3"), (2, b"c", b"k1", b"\x00" * 1000)], sync=True
     )
     await store.put(1, b"b", b"k1", b"v1 again", sync=True)
-    assert await store.remove([(2, b"b", b"k3")], sync=True) == 1
+    assert await store.remove([(b"b", b"k3")], sync=True) == 1
 
 
 @pytest.mark.parametrize("kind", ["os", "memory"])
@@ -353,7 +353,7 @@ async def test_cancelled_writes_leave_the_store_agreeing_with_its_log(seed: int,
         for n in range(1000):
             key = b"%d-%d" % (task, n % 3)
             if n % 5 == 4:
-                await store.remove([(task, b"b", key)], sync=rng.random() < 0.5)
+                await store.remove([(b"b", key)], sync=rng.random() < 0.5)
             else:
                 await store.put(task, b"b", key, b"v%d" % n, sync=rng.random() < 0.5)
 
@@ -477,7 +477,7 @@ async def test_merkle_trees_depend_on_contents_not_on_order() -> None:
                 await store.put(partition, bucket, key, b"older " + obj, sync=False)
             if rng.random() < 0.2:  # a copy that comes and goes
                 await store.put(partition, bucket, b"gone " + key, obj, sync=False)
-                await store.remove([(partition, bucket, b"gone " + key)], sync=False)
+                await store.remove([(bucket, b"gone " + key)], sync=False)
             await store.put(partition, bucket, key, obj, sync=False)
         stores.append(store)
     a, b = stores
@@ -495,7 +495,7 @@ async def test_compaction_keeps_every_copy_and_shrinks_the_log() -> None:
     for round_ in range(20):
         for n in range(20):
             await store.put(n % 3, b"b", b"k%d" % n, b"round %d " % round_ + b"." * 50, sync=False)
-    await store.remove([(n % 3, b"b", b"k%d" % n) for n in range(5)], sync=True)
+    await store.remove([(b"b", b"k%d" % n) for n in range(5)], sync=True)
     before, before_roots = contents(store), roots(store)
     log_before = store.stats()["bytes_log"]
     assert store.compaction_due() and store.stats()["files"] > 3
@@ -527,7 +527,7 @@ async def test_puts_during_compaction_survive(autojump_clock) -> None:
         while compacting:
             key = b"k%d" % (n % 70)
             if n % 7 == 3 and (b"b", key) in model:
-                await store.remove([(0, b"b", key)], sync=False)
+                await store.remove([(b"b", key)], sync=False)
                 del model[(b"b", key)]
             else:
                 await store.put(0, b"b", key, b"new %d" % n, sync=n % 10 == 0)
@@ -558,7 +558,7 @@ async def test_a_crash_at_any_moment_of_a_compaction_loses_nothing(seed: int, au
     for n in range(120):
         key = b"k%d" % (n % 30)
         if n % 9 == 0 and (b"b", key) in model:
-            await store.remove([(1, b"b", key)], sync=True)
+            await store.remove([(b"b", key)], sync=True)
             del model[(b"b", key)]
         else:
             await store.put(1, b"b", key, b"v%d" % n, sync=True)
@@ -595,7 +595,7 @@ async def test_a_compaction_cut_short_after_its_replace_voids_the_older_files() 
     for n in range(20):
         await store.put(0, b"b", b"k%d" % n, b"value %d" % n + b"." * 40, sync=True)
     # Removed copies live on in the older files: replaying those would bring them back.
-    await store.remove([(0, b"b", b"k%d" % n) for n in range(0, 20, 2)], sync=True)
+    await store.remove([(b"b", b"k%d" % n) for n in range(0, 20, 2)], sync=True)
     model = contents(store)
     files_before = len(disk.files)
     disk.armed = True
@@ -617,22 +617,22 @@ async def test_remove() -> None:
     empty_root = MerkleTree().root()
     removed = await store.remove(
         [
-            (1, b"b", b"k1"),
-            (1, b"b", b"k1"),  # twice: one removal
-            (1, b"b", b"missing"),
-            (3, b"c", b"k1"),  # held under another partition: kept
-            (1, b"b", b"k2", b"not v2"),  # the copy changed since: kept
+            (b"b", b"k1"),
+            (b"b", b"k1"),  # twice: one removal
+            (b"b", b"missing"),
+            (b"b", b"k2", b"not v2"),  # the copy changed since: kept
         ],
         sync=True,
     )
     assert removed == 1
     assert contents(store) == {(b"b", b"k2"): (1, b"v2"), (b"c", b"k1"): (2, b"v3")}
-    assert await store.remove([(1, b"b", b"k2", b"v2"), (2, b"c", b"k1")], sync=True) == 2
+    assert await store.remove([(b"b", b"k2", b"v2"), (b"c", b"k1")], sync=True) == 2
     assert store.partitions() == set() and store.buckets() == [] and store.stats()["bytes_live"] == 0
     assert store.tree(1).root() == empty_root
     assert contents(await opened(disk)) == {}
-    with pytest.raises(ValueError):
-        await store.remove([(1, b"b")], sync=True)
+    for bad in [(b"b",), (b"b", "k"), (1, b"b", b"k")]:
+        with pytest.raises(ValueError):
+            await store.remove([bad], sync=True)  # type: ignore[list-item]
 
 
 async def test_oversize_and_malformed_writes_leave_the_store_untouched() -> None:
@@ -708,7 +708,7 @@ operations = st.lists(
     st.one_of(
         st.tuples(st.just("put"), partitions, buckets, keys, values, st.booleans()),
         st.tuples(st.just("put_many"), st.lists(st.tuples(partitions, buckets, keys, values), max_size=5)),
-        st.tuples(st.just("remove"), partitions, buckets, keys, st.booleans()),
+        st.tuples(st.just("remove"), buckets, keys, st.sampled_from(["any", "if unchanged", "if stale"])),
         st.tuples(st.just("compact")),
         st.tuples(st.just("restart")),
     ),
@@ -735,11 +735,14 @@ def test_the_store_behaves_like_a_dict(ops: list[tuple]) -> None:
                     model[(bucket, key)] = (partition, value)
                 await store.put_many(op[1], sync=True)
             elif kind == "remove":
-                _, partition, bucket, key, conditional = op
+                _, bucket, key, condition = op
                 held = model.get((bucket, key))
-                item = (partition, bucket, key) + ((held[1] if held else b"?",) if conditional else ())
+                if condition == "any":
+                    item: tuple = (bucket, key)
+                else:
+                    item = (bucket, key, held[1] if held and condition == "if unchanged" else b"stale")
                 removed = await store.remove([item], sync=True)
-                assert removed == (held is not None and held[0] == partition)
+                assert removed == (held is not None and (condition != "if stale" or held[1] == b"stale"))
                 if removed:
                     del model[(bucket, key)]
             elif kind == "compact":

@@ -408,31 +408,26 @@ class DynamoStore:
         await self._commit(writes)
 
     async def remove(
-        self,
-        items: Iterable[tuple[int, bytes, bytes] | tuple[int, bytes, bytes, bytes]],
-        *,
-        sync: bool = True,
+        self, items: Iterable[tuple[bytes, bytes] | tuple[bytes, bytes, bytes]], *, sync: bool = True
     ) -> int:
-        """Drop copies: each item is (partition, bucket, key), or (partition,
-        bucket, key, object) to drop it only if the copy is still `object`
-        (a handoff that sent a copy must not drop a newer write that arrived
-        meanwhile). A copy held under another partition is kept. Returns how
-        many were dropped; with sync=True their removal is durable on return."""
+        """Drop copies (after a handoff): each item is (bucket, key), or
+        (bucket, key, object) to drop the copy only if it is still `object`,
+        checked when the removal is written (a handoff that sent a copy must
+        not drop a newer write that arrived meanwhile). Returns how many
+        were dropped; with sync=True their removal is durable on return."""
         wanted = [tuple(item) for item in items]
         for item in wanted:
-            if len(item) not in (3, 4):
-                raise ValueError(f"a removal is (partition, bucket, key[, object]), not {item!r}")
+            if len(item) not in (2, 3) or not all(isinstance(part, bytes) for part in item):
+                raise ValueError(f"a removal is (bucket, key[, object]) of bytes, not {item!r}")
 
         def build(lookup: _Lookup) -> list[_Op]:
             ops: list[_Op] = []
             dropped: set[tuple[bytes, bytes]] = set()
             for item in wanted:
-                partition, bucket, key = item[:3]
+                bucket, key = item[:2]
                 entry = lookup(bucket, key)
-                if entry is None or entry[0] != partition or (len(item) == 4 and entry[1] != item[3]):
-                    continue
-                if (bucket, key) in dropped:
-                    continue  # named twice: one removal
+                if entry is None or (len(item) == 3 and entry[1] != item[2]) or (bucket, key) in dropped:
+                    continue  # not held, changed since, or named twice
                 dropped.add((bucket, key))
                 record = (REMOVE, bucket, key)
                 ops.append((record, frame(codec.encode(record))))
