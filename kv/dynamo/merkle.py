@@ -141,7 +141,9 @@ class MerkleTree:
 
     def __init__(self, *, fanout: int = FANOUT_DEFAULT, levels: int = LEVELS_DEFAULT) -> None:
         if fanout < 2 or levels < 1:
-            raise ValueError(f"a tree needs fanout >= 2 and levels >= 1, not fanout {fanout}, levels {levels}")
+            raise ValueError(
+                f"a tree needs fanout >= 2 and levels >= 1, not fanout {fanout}, levels {levels}"
+            )
         if fanout**levels > SEGMENTS_MAX:
             raise ValueError(f"fanout {fanout} ** levels {levels} exceeds {SEGMENTS_MAX} segments")
         self.fanout = fanout
@@ -158,12 +160,18 @@ class MerkleTree:
         for _ in range(levels):
             empty_by_level.append(_inner_hash([empty_by_level[-1]] * fanout))
         empty_by_level.reverse()
-        self._hashes: list[list[bytes]] = [[empty_by_level[level]] * fanout**level for level in range(levels + 1)]
+        self._hashes: list[list[bytes]] = [
+            [empty_by_level[level]] * fanout**level for level in range(levels + 1)
+        ]
         self._dirty: set[int] = set()
 
     @classmethod
     def build(
-        cls, pairs: Iterable[tuple[bytes, bytes]], *, fanout: int = FANOUT_DEFAULT, levels: int = LEVELS_DEFAULT
+        cls,
+        pairs: Iterable[tuple[bytes, bytes]],
+        *,
+        fanout: int = FANOUT_DEFAULT,
+        levels: int = LEVELS_DEFAULT,
     ) -> MerkleTree:
         """A tree over `pairs` (key, digest); a key given twice keeps its last digest."""
         tree = cls(fanout=fanout, levels=levels)
@@ -353,7 +361,12 @@ def _entries(value: Any) -> tuple[tuple[int, tuple[tuple[bytes, bytes], ...]], .
     if not isinstance(value, tuple):
         raise MerkleError(f"expected a tuple of segment entries, got {value!r:.80}")
     for entry in value:
-        ok = isinstance(entry, tuple) and len(entry) == 2 and type(entry[0]) is int and isinstance(entry[1], tuple)
+        ok = (
+            isinstance(entry, tuple)
+            and len(entry) == 2
+            and type(entry[0]) is int
+            and isinstance(entry[1], tuple)
+        )
         if not ok or not all(
             isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], bytes) and isinstance(p[1], bytes)
             for p in entry[1]
@@ -404,10 +417,14 @@ def respond(tree: MerkleTree, request: Request) -> Reply:
         )
     if isinstance(request, HashesRequest):
         if len(request.ids) > HASHES_PER_MESSAGE_MAX:
-            raise MerkleError(f"{len(request.ids)} node ids in one request, more than {HASHES_PER_MESSAGE_MAX}")
+            raise MerkleError(
+                f"{len(request.ids)} node ids in one request, more than {HASHES_PER_MESSAGE_MAX}"
+            )
         return Hashes(request.partition, request.level, tree.node_hashes(request.level, request.ids))
     if len(request.segments) > SEGMENTS_PER_MESSAGE_MAX:
-        raise MerkleError(f"{len(request.segments)} segments in one request, more than {SEGMENTS_PER_MESSAGE_MAX}")
+        raise MerkleError(
+            f"{len(request.segments)} segments in one request, more than {SEGMENTS_PER_MESSAGE_MAX}"
+        )
     entries = []
     keys = 0
     for index in request.segments:
@@ -485,10 +502,16 @@ class Exchange:
         self.messages_received += 1
         self.bytes_received += len(encode_message(reply))
         if isinstance(request, HashesRequest):
-            if not isinstance(reply, Hashes) or reply.level != request.level or len(reply.hashes) != len(request.ids):
+            if (
+                not isinstance(reply, Hashes)
+                or reply.level != request.level
+                or len(reply.hashes) != len(request.ids)
+            ):
                 raise MerkleError(f"{reply!r:.80} does not answer {request!r:.80}")
             local = self._tree.node_hashes(request.level, request.ids)
-            self._differing.extend(node for node, a, b in zip(request.ids, local, reply.hashes, strict=True) if a != b)
+            self._differing.extend(
+                node for node, a, b in zip(request.ids, local, reply.hashes, strict=True) if a != b
+            )
         else:
             if not isinstance(reply, Segments):
                 raise MerkleError(f"{reply!r:.80} does not answer {request!r:.80}")
@@ -554,7 +577,9 @@ class TokenBucket:
     most."""
 
     def __init__(self, rate_per_s: int | float | Fraction, burst: int, now_ns: int) -> None:
-        rate = Fraction(rate_per_s).limit_denominator(_NS_PER_S) if isinstance(rate_per_s, float) else rate_per_s
+        rate = (
+            Fraction(rate_per_s).limit_denominator(_NS_PER_S) if isinstance(rate_per_s, float) else rate_per_s
+        )
         if not rate > 0:
             raise ValueError(f"rate_per_s must be positive, not {rate_per_s}")
         if burst < 1:

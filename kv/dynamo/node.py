@@ -563,12 +563,11 @@ class DynamoNode:
                         delivered = False
                 if not delivered:
                     continue
-                # Drop only the copies that did not change while they were sent.
-                gone = [(b, k) for b, k, data in batch if self.store.get(b, k) == data]
-                if gone:
-                    await self.store.remove(gone, sync=True)
-                    dropped += len(gone)
-                    self.counters["handoff_keys_dropped"] += len(gone)
+                # Drop only the copies that did not change while they were sent (the store
+                # checks when it writes the removal: a write may be queued before it).
+                gone = await self.store.remove(batch, sync=True)
+                dropped += gone
+                self.counters["handoff_keys_dropped"] += gone
         return dropped
 
     # -- anti-entropy -------------------------------------------------------------------
