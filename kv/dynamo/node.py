@@ -115,6 +115,7 @@ class NodeConfig:
     aae_keys_per_s: float = 1_000.0
     aae_burst: int = 2_000
     call_timeout_s: float = 2.0
+    compaction_check_s: float = 10.0
     rng_seed: int | None = None
     members: tuple[str, ...] = field(default_factory=tuple)  # the ring's first members (config)
     endpoint: tuple[str, int] | None = None  # where this node is served (a cluster's storage process)
@@ -178,6 +179,7 @@ class DynamoNode:
             nursery.start_soon(self._handoff_loop)
             nursery.start_soon(self._aae_loop)
             nursery.start_soon(self._meta_loop)
+            nursery.start_soon(self._compaction_loop)
             task_status.started(self)
 
     def _apply_meta(self, meta: bytes) -> None:
@@ -189,6 +191,14 @@ class DynamoNode:
                 self.bucket_props[bucket] = (version, props)
         except (ValueError, TypeError) as exc:
             log.warning("%s: the saved ring and bucket properties do not decode (%s); starting from the configuration", self.name, exc)
+
+    async def _compaction_loop(self) -> None:
+        """Rewrite the store's log once it holds more than twice the live bytes
+        (puts go on meanwhile: the store rolls to a new file first)."""
+        while True:
+            await trio.sleep(self.config.compaction_check_s)
+            if self.store.compaction_due():
+                await self.store.compact()
 
     async def _meta_loop(self) -> None:
         """Persist the ring and bucket properties when they change (one write at a time)."""
