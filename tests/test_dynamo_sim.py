@@ -260,7 +260,7 @@ def test_the_staleness_check_catches_r_plus_w_at_most_n() -> None:
     def run(seed: int) -> list[str]:
         async def body(s: Simulation):
             world = await start_world(s)
-            await workload(world, random.Random(seed), clients=3, ops=12, r=1, w=1, dw=0)
+            await workload(world, random.Random(seed), clients=4, ops=30, r=1, w=1, dw=0)
             return check_reads_see_acknowledged_writes(world.history)
 
         return sim.run(seed, body)
