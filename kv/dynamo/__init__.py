@@ -15,7 +15,9 @@ side and the simulator all stand on the same code. Modules:
     quorum  when one read or write is done: Riak's r/pr/notfound_ok/basic_quorum,
             w/dw/pw, coordinator failover, read-repair targets
     interface  the seams: node messages, bucket properties, request options, errors
-    store   a node's own copies: a Bitcask-style log on a Disk, per-partition trees
+    store   a node's own copies: a Bitcask-style log on a Disk (group commit,
+            compaction), per-partition Merkle trees, the node's metadata slot
+    store_log  the log's files and framed records
     node    a Dynamo node (beside each storage node): reads, writes, gossip,
             handoff, anti-entropy
     service the coordinator a front end runs over the nodes
