@@ -27,14 +27,13 @@ from __future__ import annotations
 import multiprocessing
 import random
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
 from bench import dynamodb as ddb_bench
-from bench.dynamodb import Result, _cpu_seconds
+from bench.dynamodb import Result
 from bench.servers import DsqlServer
 from kv.dynamo.client import DynamoClient
 
@@ -79,68 +78,18 @@ def _dynamo_worker(workload: str, url: str, seconds: float, warmup: float, seed:
     client = DynamoClient(url)
     rng = random.Random(seed)
     bucket = _bucket(workload)
-    ops, sequence, latencies = 0, 0, []
-    start = time.perf_counter()
-    measure_from, stop = start + warmup, start + warmup + seconds
-    while True:
-        now = time.perf_counter()
-        if now >= stop:
-            break
+    sequence = 0
+
+    def operation() -> None:
+        nonlocal sequence
         if workload.startswith("dynamo_put"):
             sequence += 1
             client.put(bucket, f"w{seed}-{sequence}", VALUE, content_type="application/octet-stream")
         else:
             client.get(bucket, f"k{rng.randrange(PRELOAD_KEYS)}")
-        done = time.perf_counter()
-        if now >= measure_from:
-            ops += 1
-            latencies.append(done - now)
-    queue.put((ops, latencies))
+
+    ddb_bench.timed_loop(operation, seconds, warmup, queue)
     client.close()
-
-
-def _ddb_worker(workload: str, url: str, seconds: float, warmup: float, seed: int, queue: Any) -> None:
-    if workload != "ddb_get_item_strong":
-        ddb_bench._worker(workload, url, seconds, warmup, seed, queue)
-        return
-    client = ddb_bench.boto3_client(url)
-    rng = random.Random(seed)
-    ops, latencies = 0, []
-    start = time.perf_counter()
-    measure_from, stop = start + warmup, start + warmup + seconds
-    while True:
-        now = time.perf_counter()
-        if now >= stop:
-            break
-        key = {"pk": {"S": f"p{rng.randrange(ddb_bench.PARTITIONS)}"},
-               "sk": {"N": str(rng.randrange(ddb_bench.ITEMS_PER_PARTITION))}}  # fmt: skip
-        client.get_item(TableName=ddb_bench.TABLE, Key=key, ConsistentRead=True)
-        done = time.perf_counter()
-        if now >= measure_from:
-            ops += 1
-            latencies.append(done - now)
-    queue.put((ops, latencies))
-
-
-def _measure(target: Any, workload: str, url: str, pid: int | None, clients: int, seconds: float, warmup: float) -> Result:
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    processes = [context.Process(target=target, args=(workload, url, seconds, warmup, 1000 + i, queue))
-                 for i in range(clients)]  # fmt: skip
-    for process in processes:
-        process.start()
-    time.sleep(warmup)
-    cpu_before = _cpu_seconds(pid)
-    time.sleep(seconds)
-    cpu_after = _cpu_seconds(pid)
-    result = Result(seconds=seconds, server_cpu_s=cpu_after - cpu_before)
-    for _ in processes:
-        ops, latencies = queue.get(timeout=seconds + warmup + 120)
-        result.ops += ops
-        result.latencies += latencies
-    for process in processes:
-        process.join(timeout=30)
-    return result
 
 
 def run(*, seconds: float, warmup: float, clients: int, console: Any) -> dict[str, Result]:
@@ -160,8 +109,9 @@ def run(*, seconds: float, warmup: float, clients: int, console: Any) -> dict[st
                 dynamo = name.startswith("dynamo")
                 url = server.dynamo_url if dynamo else server.dynamodb_url
                 with console.status(f"{name} ({warmup:g} s warm-up, {seconds:g} s measured)"):
-                    results[name] = _measure(_dynamo_worker if dynamo else _ddb_worker, name, url, server.pid,
-                                             clients, seconds, warmup)  # fmt: skip
+                    results[name] = ddb_bench.run_workload(
+                        name, url, server.pid, clients, seconds, warmup, worker=_dynamo_worker if dynamo else ddb_bench.boto3_worker
+                    )
         finally:
             server.stop()
     return results

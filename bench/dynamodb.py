@@ -140,10 +140,9 @@ def _item(pk: str, sk: int) -> dict[str, Any]:
     }
 
 
-def _worker(workload: str, url: str, seconds: float, warmup: float, seed: int, queue: Any) -> None:
-    client = boto3_client(url)
-    rng = random.Random(seed)
-    sequence = 0
+def timed_loop(operation: Any, seconds: float, warmup: float, queue: Any) -> None:
+    """Call `operation()` back to back for `warmup` + `seconds`; put (ops, latencies) of the
+    measured part on `queue`."""
     ops = 0
     latencies: list[float] = []
     start = time.perf_counter()
@@ -153,23 +152,35 @@ def _worker(workload: str, url: str, seconds: float, warmup: float, seed: int, q
         now = time.perf_counter()
         if now >= stop:
             break
+        operation()
+        done = time.perf_counter()
+        if now >= measure_from:
+            ops += 1
+            latencies.append(done - now)
+    queue.put((ops, latencies))
+
+
+def boto3_worker(workload: str, url: str, seconds: float, warmup: float, seed: int, queue: Any) -> None:
+    client = boto3_client(url)
+    rng = random.Random(seed)
+    sequence = 0
+
+    def operation() -> None:
+        nonlocal sequence
         if workload == "ddb_put_item":
             sequence += 1
             client.put_item(TableName=TABLE, Item=_item(f"w{seed}-{rng.randrange(PARTITIONS)}", 1_000_000 + sequence))
-        elif workload == "ddb_get_item":
+        elif workload in ("ddb_get_item", "ddb_get_item_strong"):
             key = {"pk": {"S": f"p{rng.randrange(PARTITIONS)}"}, "sk": {"N": str(rng.randrange(ITEMS_PER_PARTITION))}}
-            client.get_item(TableName=TABLE, Key=key)
+            client.get_item(TableName=TABLE, Key=key, ConsistentRead=workload == "ddb_get_item_strong")
         else:
             client.query(
                 TableName=TABLE,
                 KeyConditionExpression="pk = :p",
                 ExpressionAttributeValues={":p": {"S": f"p{rng.randrange(PARTITIONS)}"}},
             )
-        done = time.perf_counter()
-        if now >= measure_from:
-            ops += 1
-            latencies.append(done - now)
-    queue.put((ops, latencies))
+
+    timed_loop(operation, seconds, warmup, queue)
 
 
 def _cpu_seconds(pid: int | None) -> float:
@@ -215,11 +226,16 @@ class Result:
         }
 
 
-def run_workload(workload: str, url: str, server_pid: int | None, clients: int, seconds: float, warmup: float) -> Result:
+def run_workload(
+    workload: str, url: str, server_pid: int | None, clients: int, seconds: float, warmup: float,
+    worker: Any = boto3_worker,
+) -> Result:  # fmt: skip
+    """`clients` processes each running `worker(workload, url, seconds, warmup, seed, queue)`;
+    their operations and latencies, and the server's CPU time meanwhile."""
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     processes = [
-        context.Process(target=_worker, args=(workload, url, seconds, warmup, 1000 + i, queue)) for i in range(clients)
+        context.Process(target=worker, args=(workload, url, seconds, warmup, 1000 + i, queue)) for i in range(clients)
     ]
     for process in processes:
         process.start()

@@ -1,28 +1,13 @@
-"""Serving the DynamoDB endpoint: hypercorn on trio, inside `dsql serve`.
-
-hypercorn speaks HTTP/1.1 (keep-alive, chunked bodies, pipelining) and hands
-each request to the ASGI app in `http`; everything runs in the caller's trio
-nursery, beside the PostgreSQL endpoint and the cluster's parts.
-"""
+"""Serving the DynamoDB endpoint (`kv.dynamodb.http`) inside `dsql serve` and every QP of a
+cluster: hypercorn on trio, as `cluster.asgi` serves every KV endpoint."""
 
 from __future__ import annotations
 
-import logging
-from functools import partial
-
 import trio
-from hypercorn.config import Config
-from hypercorn.trio import serve as hypercorn_serve
 
+from cluster.asgi import serve_asgi
 from kv.dynamodb.http import DynamoDBApp
 
-log = logging.getLogger(__name__)
-_HYPERCORN_LOG = logging.getLogger("kv.dynamodb.hypercorn")
-_HYPERCORN_LOG.setLevel(logging.WARNING)
-
-# Idle keep-alive connections are closed after this long (boto3 pools and
-# reuses its connections, so this only bounds what idle clients hold).
-KEEP_ALIVE_S = 75.0
 # Largest request head hypercorn buffers (DynamoDB caps headers at 16 KB).
 HEADER_BYTES_MAX = 64 * 1024
 
@@ -30,23 +15,8 @@ HEADER_BYTES_MAX = 64 * 1024
 async def serve(
     app: DynamoDBApp, host: str, port: int, *, fd: int | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serve `app` on host:port (0: any free port); reports the bound port through `task_status`.
-
-    With `fd`, serve on that listening socket instead (hypercorn takes it
-    over): a query processor of a cluster binds the port with SO_REUSEPORT
-    itself, so that every QP on a host shares it."""
-    config = Config()
-    config.bind = [f"fd://{fd}"] if fd is not None else [f"{host}:{port}"]
-    config.include_server_header = False  # DynamoDB-compatible endpoints send none
-    config.accesslog = None
-    config.keep_alive_timeout = KEEP_ALIVE_S
-    config.h11_max_incomplete_size = HEADER_BYTES_MAX
-    config.graceful_timeout = 2.0
-    # hypercorn's own messages go through our logging (its default adds a
-    # second stderr handler); its "Running on" line is left to `dsql serve`.
-    config.errorlog = _HYPERCORN_LOG
-    async with trio.open_nursery() as nursery:
-        binds = await nursery.start(partial(hypercorn_serve, app, config, mode="asgi"))
-        bound = int(binds[0].rsplit(":", 1)[1])
-        task_status.started(bound)
+) -> None:  # fmt: skip
+    """Serve `app` on host:port (0: any free port) or on the listening socket `fd`
+    (a QP's SO_REUSEPORT port); reports the bound port through `task_status`."""
+    await serve_asgi(app, host, port, fd=fd, header_bytes_max=HEADER_BYTES_MAX, log_name="kv.dynamodb.hypercorn",
+                     task_status=task_status)  # fmt: skip
