@@ -536,7 +536,10 @@ def test_writes_never_succeed_short_of_w_and_always_decide(run):
         if fails[i]:
             target = write.coordinate_failed(target.node)
         else:
-            replicas = [t.node for t in write.coordinated(target.node, VERSIONS[0], durable[i])]
+            # As the service does: the coordinator appends unsynced and syncs while the replicas store.
+            replicas = [t.node for t in write.coordinated(target.node, VERSIONS[0], False)]
+            if target.node in write.syncing:
+                replicas.append(target.node)
             break
     assert len(coordinators) == len(set(coordinators)), "each target coordinates at most once"
     for i in order:
@@ -544,7 +547,9 @@ def test_writes_never_succeed_short_of_w_and_always_decide(run):
         if node not in replicas:
             continue
         before = write.outcome
-        if fails[i]:
+        if node in write.syncing:
+            write.synced(node) if durable[i] else write.sync_failed(node)
+        elif fails[i]:
             write.failed(node)
         else:
             write.reply(node, durable[i])
@@ -561,3 +566,31 @@ def test_writes_never_succeed_short_of_w_and_always_decide(run):
     assert write.complete or write.outcome is not None
     if write.complete:
         assert write.outcome is not None, "every target answered: the write is decided"
+
+
+def test_the_coordinators_sync_runs_beside_the_replicas_and_counts_toward_dw():
+    targets = [Target(0, "a", None), Target(1, "b", None), Target(2, "c", None)]
+    write = WriteQuorum(targets, w=2, dw=2)
+    coordinator = write.next_coordinator()
+    assert coordinator is not None and coordinator.node == "a"
+    replicas = write.coordinated("a", VERSIONS[0], False)  # appended, not yet synced
+    assert [t.node for t in replicas] == ["b", "c"] and write.syncing == {"a"}
+    write.reply("b", True)
+    assert write.outcome is None, "w is met, but only one durable copy"
+    write.synced("a")
+    assert isinstance(write.outcome, WriteDone)
+    assert not write.complete, "c has not answered yet"
+
+
+def test_a_failed_coordinator_sync_can_leave_dw_unsatisfied():
+    targets = [Target(0, "a", None), Target(1, "b", None), Target(2, "c", None)]
+    write = WriteQuorum(targets, w=2, dw=2)
+    write.next_coordinator()
+    write.coordinated("a", VERSIONS[0], False)
+    write.reply("b", True)
+    write.failed("c")
+    assert write.outcome is None, "the coordinator's sync may still make dw"
+    write.sync_failed("a")
+    assert isinstance(write.outcome, QuorumUnsatisfied) and str(write.outcome) == "DW-value unsatisfied: 1/2"
+    with pytest.raises(ValueError):
+        write.synced("a")

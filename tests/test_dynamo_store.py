@@ -756,3 +756,19 @@ def test_the_store_behaves_like_a_dict(ops: list[tuple]) -> None:
         assert again.stats()["bytes_live"] == store.stats()["bytes_live"]
 
     trio.run(run)
+
+
+async def test_sync_makes_earlier_unsynced_puts_durable(autojump_clock) -> None:
+    disk = SimDisk(random.Random(11))
+    store = await opened(disk)
+    await store.sync()  # nothing written yet: nothing to do
+    for n in range(20):
+        await store.put(n % 4, b"b", b"k%d" % n, b"v%d" % n, sync=False)
+    syncs_before = store.stats()["syncs"]
+    async with trio.open_nursery() as nursery:
+        for _ in range(8):
+            nursery.start_soon(store.sync)
+    assert 1 <= store.stats()["syncs"] - syncs_before < 8, "concurrent syncs share one"
+    disk.crash()
+    again = await opened(disk)
+    assert contents(again) == contents(store), "every put before the sync survives the crash"

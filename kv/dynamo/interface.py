@@ -13,6 +13,7 @@ Two seams meet here.
       Store        merge a coordinated object into the local copy
                    (a replica write, a read repair, a handoff)          -> Stored
       StoreMany    Store for many keys of one partition (handoff, AAE)  -> Stored
+      Sync         make every write the node took so far durable        -> Stored
       ListKeys     the live keys of a bucket held here                  -> Keys
       Gossip       exchange ring and bucket properties (§4.8)           -> GossipState
       Join/Leave   change the ring's membership through this node       -> GossipState
@@ -261,6 +262,12 @@ class Stored(msgspec.Struct, frozen=True):
 
     object: bytes | None
     durable: bool
+
+
+@message(wire_ids.DYNAMO_SYNC)
+class Sync(msgspec.Struct, frozen=True):
+    """Sync the node's store: a coordinator's write is appended unsynced and made durable by
+    this while the other replicas store it (one sync's latency for `dw`, not two in a row)."""
 
 
 @message(wire_ids.DYNAMO_LIST_KEYS)

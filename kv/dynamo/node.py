@@ -79,6 +79,7 @@ from kv.dynamo.interface import (
     Store,
     Stored,
     StoreMany,
+    Sync,
 )
 from kv.dynamo.objects import (
     NewContent,
@@ -381,6 +382,10 @@ class DynamoNode:
             if data is not None:
                 await self.store.put(self.partition(bucket, key), bucket, key, data, sync=True)
         return Stored(None, request.durable)
+
+    async def rpc_sync(self, request: Sync) -> Stored:
+        await self.store.sync()
+        return Stored(None, True)
 
     async def rpc_list_keys(self, request: ListKeys) -> Keys:
         """The live keys of a bucket held here; ListKeys(b"") lists the buckets instead."""

@@ -32,7 +32,8 @@ Writes (`WriteQuorum`) follow Riak's put FSM (riak_kv_put_core). The first
 target coordinates: it applies the client's write to its own copy and is
 the actor that increments the vector clock (§4.4; Riak's coordinating
 vnode), and its stored object is then sent to the other targets, which
-merge it. If the coordinator fails, the next target not yet tried takes its
+merge it; when the write wants durability the coordinator syncs while they
+store (`synced`), so a `dw` write waits for one sync's time, not two. If the coordinator fails, the next target not yet tried takes its
 place (a write is applied at most once per target). A write is done when
 `w` targets stored it, `dw` of them durably (fsynced: the node replies
 with `durable`) and `pw` of them are primaries. As in Riak, `w` is raised
@@ -192,6 +193,7 @@ class WriteQuorum:
         self.object: StoredObject | None = None
         self.stored: set[str] = set()
         self.durable: set[str] = set()
+        self.syncing: set[str] = set()  # stored, and asked to sync (the coordinator)
         self.failures: set[str] = set()
         self.outcome: WriteDone | QuorumUnsatisfied | None = None
         primaries = sum(self._primary.values())
@@ -217,13 +219,32 @@ class WriteQuorum:
         return None
 
     def coordinated(self, node: str, obj: StoredObject, durable: bool) -> list[Target]:
-        """The coordinator stored `obj`; returns the targets to send it to."""
+        """The coordinator stored `obj`; returns the targets to send it to. A
+        coordinator that stored it without syncing (so that its sync runs in
+        parallel with the replicas') counts toward dw once `synced`."""
         if node != self.coordinator or self.object is not None:
             raise ValueError(f"{node!r} is not this write's pending coordinator")
         self.object = obj
         self._untried = []
+        if not durable and self.dw > 0:
+            self.syncing.add(node)
         self._count(node, durable)
         return [t for t in self.targets if t.node != node and t.node not in self.failures]
+
+    def synced(self, node: str) -> None:
+        """The coordinator's sync is done: its copy counts toward dw."""
+        if node not in self.syncing:
+            raise ValueError(f"{node!r} was not asked to sync")
+        self.syncing.discard(node)
+        self.durable.add(node)
+        self._decide()
+
+    def sync_failed(self, node: str) -> None:
+        """The coordinator's sync did not answer: its copy may not be durable."""
+        if node not in self.syncing:
+            raise ValueError(f"{node!r} was not asked to sync")
+        self.syncing.discard(node)
+        self._decide()
 
     def coordinate_failed(self, node: str) -> Target | None:
         """The coordinator failed before storing anything; the next one to try, if any."""
@@ -250,7 +271,8 @@ class WriteQuorum:
 
     @property
     def complete(self) -> bool:
-        return len(self.stored) + len(self.failures) == len(self.targets)
+        """Every target answered, and the coordinator's sync (if asked) too."""
+        return len(self.stored) + len(self.failures) == len(self.targets) and not self.syncing
 
     def _count(self, node: str, durable: bool) -> None:
         self.stored.add(node)
@@ -273,5 +295,5 @@ class WriteQuorum:
             self.outcome = QuorumUnsatisfied("PW", primary_stored, self.pw)
         elif len(self.stored) + len(pending) < self.w:
             self.outcome = QuorumUnsatisfied("W", len(self.stored), self.w)
-        elif len(self.durable) + len(pending) < self.dw:
+        elif len(self.durable) + len(pending) + len(self.syncing) < self.dw:
             self.outcome = QuorumUnsatisfied("DW", len(self.durable), self.dw)

@@ -63,6 +63,7 @@ from kv.dynamo.interface import (
     SetProps,
     SiblingLimit,
     Store,
+    Sync,
     check_quorum,
     props_with,
     resolve_quorum,
@@ -402,13 +403,25 @@ class DynamoService:
                 if write.outcome is not None:
                     decided.set()
 
+            async def sync(node: str) -> None:
+                try:
+                    await self._call(node, "sync", Sync())
+                except NODE_ERRORS as exc:
+                    self._mark(node, exc)
+                    write.sync_failed(node)
+                else:
+                    write.synced(node)
+                if write.outcome is not None:
+                    decided.set()
+
             async def coordinate() -> None:
                 target = write.next_coordinator()
                 while target is not None:
+                    # Appended, not synced: the coordinator syncs (`Sync`) while the replicas store.
                     request = Coordinate(
                         bucket, key, content.value, content.content_type, content.user_meta,
                         None if context is None else context.encode(), delete, props.allow_mult,
-                        write.durable_wanted, target.hint,
+                        False, target.hint,
                     )  # fmt: skip
                     try:
                         reply = await self._call(target.node, "coordinate", request)
@@ -423,6 +436,8 @@ class DynamoService:
                         continue
                     for replica in write.coordinated(target.node, obj, reply.durable):
                         nursery.start_soon(replicate, replica, reply.object)
+                    if target.node in write.syncing:
+                        nursery.start_soon(sync, target.node)
                     break
                 if write.outcome is not None:
                     decided.set()

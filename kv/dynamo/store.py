@@ -144,14 +144,18 @@ class _Write:
     (a conditional removal checks the copy there); `size` is how many bytes
     they take, known beforehand (removals are small: 0)."""
 
-    __slots__ = ("build", "sync", "size", "ops", "state")
+    __slots__ = ("build", "sync", "size", "ops", "state", "barrier")
 
-    def __init__(self, build: Callable[[_Lookup], list[_Op]], sync: bool, size: int) -> None:
+    def __init__(
+        self, build: Callable[[_Lookup], list[_Op]], sync: bool, size: int, *, barrier: bool = False
+    ) -> None:
         self.build = build
         self.sync = sync
         self.size = size
         self.ops: list[_Op] = []
         self.state = _State.QUEUED
+        # A barrier writes nothing and waits for a sync that covers every write before it.
+        self.barrier = barrier
 
 
 class CorruptStore(Exception):
@@ -407,6 +411,17 @@ class DynamoStore:
         ]
         await self._commit(writes)
 
+    async def sync(self) -> None:
+        """Make every write appended before this call durable, sharing the
+        sync with concurrent synced writes (group commit). A coordinator's
+        write is appended unsynced and made durable by this while the other
+        replicas store it, so that a `dw` write waits for one sync in parallel,
+        not two in a row."""
+        self._check_writable()
+        if self._active is None and not self._queue:
+            return  # nothing was ever written
+        await self._commit([_Write(lambda _: [], True, 0, barrier=True)])
+
     async def remove(
         self, items: Iterable[tuple[bytes, bytes] | tuple[bytes, bytes, bytes]], *, sync: bool = True
     ) -> int:
@@ -535,7 +550,7 @@ class DynamoStore:
 
     def _appended_batch(self, batch: list[_Write]) -> None:
         for w in batch:
-            if w.sync and w.ops:
+            if w.sync and (w.ops or w.barrier):
                 w.state = _State.APPENDED
                 self._need_sync.append(w)
             else:
