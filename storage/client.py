@@ -28,10 +28,16 @@ Each call names its read policy:
   (DynamoDB's default reads). Replicas are asked in turn, moving on only when
   one fails; an eventual scan stays on one replica where it can, so its pages
   come from one replica's history, which only moves forward.
-- `LEADER`: reserved for DynamoDB's ConsistentRead, which reads the item's
-  leader replica in DynamoDB. Storage replicas have no leader yet, so for now
-  it is `STRONG` as of the given τ, or as of now (the client's clock) when τ is
-  None, which sees every write acknowledged before the call.
+- `LEADER`: DynamoDB's ConsistentRead, which DynamoDB serves from the
+  item's leader replica only. A shard's leader is the first storage node of
+  its placement (placement is data, so every process agrees on it); the read
+  is as of the given τ, or as of now (the client's clock) when τ is None,
+  which sees every write acknowledged before the call. When the leader does
+  not answer within `LEADER_READ_S`, the read fails with `LeaderUnavailable`
+  (naming the shard and the node) and does not try another replica: the
+  caller waits for a new leader (`storage.placement.with_leader_moved`,
+  which the DynamoDB front end commits after a failover delay), as DynamoDB
+  is unavailable for strong reads until its replica group elects one.
 
 When every host of a shard fails, the client raises `StorageUnavailable`
 (the last replica's own, or one naming the last failure), which each caller
@@ -83,6 +89,20 @@ _REPLICA_FAILURES = (StorageUnavailable, Unreachable, RemoteError, WrongShard)
 # Asking a storage node for the placement: bounded, so a read that triggers a
 # refresh is never held long by a node that does not answer.
 PLACEMENT_QUERY_S = 0.5
+# How long a LEADER read waits for the shard's leader replica before it reports it unavailable.
+LEADER_READ_S = 2.0
+
+
+class LeaderUnavailable(StorageUnavailable):
+    """A LEADER read's shard leader did not answer (local to this process, never sent):
+    `start` names the shard by the key it begins at, `node` is the leader asked."""
+
+    def __init__(self, message: str, start: bytes = b"", node: int = -1) -> None:
+        super().__init__(message, start, node)
+        self.start, self.node = start, node
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class _PlacementStale(Exception):
@@ -235,15 +255,35 @@ class StorageClient:
             self._suspect_until[node] = self._monotonic() + SUSPECT_FOR_S
         raise AssertionError("unreachable: the last host's answer is returned or raised")
 
-    async def _strong_key(self, key: bytes, method: str, request: Any) -> Any:
-        """`_strong` over the hosts of the shard holding `key`, asked again with
-        the newest placement if every host it knew has given the shard away."""
+    async def _strong_key(self, key: bytes, method: str, request: Any, *, leader: bool = False) -> Any:
+        """`_strong` over the hosts of the shard holding `key` (only its leader
+        if `leader`), asked again with the newest placement if every host it
+        knew has given the shard away."""
         while True:
             version = self.placement.version
+            shard = self.ranges.owner(key)
             try:
-                return await self._strong(self._hosts[self.ranges.owner(key)], method, request)
+                if leader:
+                    return await self._leader(shard, method, request)
+                return await self._strong(self._hosts[shard], method, request)
             except _PlacementStale:
                 await self._learn_newer(version)
+
+    async def _leader(self, shard: int, method: str, request: Any) -> Any:
+        """A strong read of the shard's leader replica alone (LEADER)."""
+        node = self._hosts[shard][0]
+        try:
+            with trio.fail_after(LEADER_READ_S):
+                return await self._node(node).call(method, request)
+        except WrongShard:
+            self._stale = True
+            raise _PlacementStale() from None
+        except (*_REPLICA_FAILURES, trio.TooSlowError) as exc:
+            start = self.ranges.bounds(shard)[0]
+            raise LeaderUnavailable(
+                f"the leader of shard [{start.hex() or '-'}...), storage node {node}, did not answer: "
+                f"{type(exc).__name__}", start, node,
+            ) from None
 
     async def _learn_newer(self, version: int) -> None:
         """Refresh the placement after every host of a shard refused it; if no node
@@ -308,13 +348,16 @@ class StorageClient:
         want_newer = newer is not None
         if self._stale:
             await self.refresh_placement()
+        leader = policy is LEADER
         if len(keys) == 1:  # the common case: no grouping
             key = keys[0]
-            reply: Values = await self._strong_key(key, "get", Get((key,), tau, catalog_version, want_newer))
+            reply: Values = await self._strong_key(key, "get", Get((key,), tau, catalog_version, want_newer),
+                                                   leader=leader)  # fmt: skip
             if want_newer and reply.newer:
                 newer.extend(reply.newer)
             return list(reply.values)
-        return await self._get_groups(keys, lambda group: Get(group, tau, catalog_version, want_newer), newer=newer)
+        return await self._get_groups(keys, lambda group: Get(group, tau, catalog_version, want_newer), newer=newer,
+                                      leader=leader)  # fmt: skip
 
     async def get_latest(self, keys: Sequence[bytes]) -> list[Any]:
         """`get(keys, policy=EVENTUAL)`."""
@@ -322,16 +365,17 @@ class StorageClient:
 
     async def _get_groups(
         self, keys: Sequence[bytes], request: Callable[[tuple[bytes, ...]], Any], *, eventual: bool = False,
-        newer: list[bytes] | None = None,
+        newer: list[bytes] | None = None, leader: bool = False,
     ) -> list[Any]:
-        """One request per set of hosts (shards hosted alike share it)."""
+        """One request per set of hosts (shards hosted alike share it; with
+        `leader`, per shard, to its leader)."""
         if self._stale:
             await self.refresh_placement()
         groups: dict[tuple[int, ...], list[int]] = {}
         owner = self.ranges.owner
         hosts_of = self._hosts
         for i, key in enumerate(keys):
-            groups.setdefault(hosts_of[owner(key)], []).append(i)
+            groups.setdefault((owner(key),) if leader else hosts_of[owner(key)], []).append(i)
         out: list[Any] = [None] * len(keys)
         version = self.placement.version
         for hosts, indexes in groups.items():
@@ -339,12 +383,14 @@ class StorageClient:
             try:
                 if eventual:
                     reply = await self._eventual(self._order(hosts), "get_latest", message)
+                elif leader:
+                    reply = await self._leader(hosts[0], "get", message)  # `hosts` is (shard,) here
                 else:
                     reply = await self._strong(hosts, "get", message)
             except _PlacementStale:
                 # The placement moved under this group: read its keys anew, by the newest placement.
                 await self._learn_newer(version)
-                values = await self._get_groups(message.keys, request, eventual=eventual, newer=newer)
+                values = await self._get_groups(message.keys, request, eventual=eventual, newer=newer, leader=leader)
                 for i, value in zip(indexes, values, strict=True):
                     out[i] = value
                 continue
@@ -404,6 +450,8 @@ class StorageClient:
                 if eventual:
                     order = [n for n in preference if n in hosts] or list(self._order(hosts))
                     page: ScanPage = await self._eventual(order, "scan", request)
+                elif policy is LEADER:
+                    page = await self._leader(shard, "scan", request)
                 else:
                     page = await self._strong(hosts, "scan", request)
             except _PlacementStale:

@@ -110,6 +110,17 @@ def without_replica(placement: Placement, shard: int, node: int) -> Placement:
     return _next(placement, shard, tuple(n for n in hosts if n != node), None, None)
 
 
+def with_leader_moved(placement: Placement, shard: int, node: int) -> Placement:
+    """The next placement: `node`, the leader of `shard` (its first host), moves to the
+    end of the shard's hosts, so the next host leads (DynamoDB's strong reads go to the
+    leader; a leader that stopped answering is replaced this way). Unchanged if `node`
+    no longer leads the shard or is its only host."""
+    hosts = placement.shard_hosts[shard]
+    if hosts[0] != node or len(hosts) == 1:
+        return placement
+    return _next(placement, shard, (*hosts[1:], node), None, None)
+
+
 def with_endpoint(placement: Placement, node: int, endpoint: tuple[str, int]) -> Placement:
     """The next placement: `node` (a storage node added to the cluster) listens at `endpoint`."""
     return Placement(placement.version + 1, placement.shard_hosts, _endpoints(placement, node, endpoint),

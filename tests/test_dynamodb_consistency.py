@@ -2,7 +2,12 @@
 
 - With one storage replica held back (the `--dynamodb-test-hooks` pause), an
   eventually consistent read can return the old item, and a strongly
-  consistent one never does.
+  consistent one never does: strong reads go to each shard's leader replica
+  (storage node 0 of the embedded server until a failover), eventual ones
+  to any replica.
+- With the leader held back, strong reads fail (500) until a new leader is
+  chosen, a few seconds later, while eventual reads go on; then they answer
+  with the newest item again.
 - Writes to one item from many clients are atomic: no lost updates, and a
   conditional put is won exactly once.
 - Concurrent TransactWriteItems on overlapping items never both commit (each
@@ -20,7 +25,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
-from dynamodb_support import client, create_table, error_code, hook
+from dynamodb_support import client, create_table, error_code, hook, start_dsql
 
 pytest_plugins = ["dynamodb_servers"]
 
@@ -51,7 +56,7 @@ def test_eventual_reads_can_be_stale_strong_reads_never(ddb_server, ddb, ddb_tab
     while not all(ddb.get_item(TableName=ddb_table_name, Key=key).get("Item", {}).get("version") == {"N": "1"} for _ in range(4)):
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    assert hook(ddb_server, "replicas/0/pause")["paused"] is True
+    assert hook(ddb_server, "replicas/1/pause")["paused"] is True  # a follower: the leader is node 0
     try:
         ddb.put_item(TableName=ddb_table_name, Item={**key, "version": {"N": "2"}})
         eventual = [ddb.get_item(TableName=ddb_table_name, Key=key)["Item"]["version"]["N"] for _ in range(20)]
@@ -64,7 +69,7 @@ def test_eventual_reads_can_be_stale_strong_reads_never(ddb_server, ddb, ddb_tab
         batch = ddb.batch_get_item(RequestItems={ddb_table_name: {"Keys": [key], "ConsistentRead": True}})
         transact = ddb.transact_get_items(TransactItems=[{"Get": {"TableName": ddb_table_name, "Key": key}}])
     finally:
-        hook(ddb_server, "replicas/0/resume")
+        hook(ddb_server, "replicas/1/resume")
     assert "1" in eventual, "a held-back replica should have answered an eventual read with the old item"
     assert "2" in eventual, "the other replica has the new item"
     assert set(strong) == {"2"}
@@ -189,3 +194,38 @@ def test_transfers_keep_the_total(ddb_server, ddb, ddb_table_name):
     final = ddb.scan(TableName=ddb_table_name, ConsistentRead=True)["Items"]
     assert sum(int(i["balance"]["N"]) for i in final) == accounts * initial
     assert all(int(i["balance"]["N"]) >= 0 for i in final)
+
+
+def test_strong_reads_wait_for_a_new_leader_when_theirs_stops_and_eventual_reads_go_on(tmp_path):
+    server = start_dsql(tmp_path / "leader")
+    try:
+        ddb = client(server.dynamodb_url, retries={"mode": "standard", "max_attempts": 1})
+        create_table(ddb, "LeaderLoss")
+        key = {"pk": {"S": "item"}, "sk": {"S": "1"}}
+        ddb.put_item(TableName="LeaderLoss", Item={**key, "version": {"N": "1"}})
+        assert ddb.get_item(TableName="LeaderLoss", Key=key, ConsistentRead=True)["Item"]["version"] == {"N": "1"}
+        assert hook(server, "replicas/0/pause")["paused"] is True  # the embedded server's leader
+        ddb.put_item(TableName="LeaderLoss", Item={**key, "version": {"N": "2"}})
+        lost_at = time.monotonic()
+        refused = 0
+        while True:
+            try:
+                item = ddb.get_item(TableName="LeaderLoss", Key=key, ConsistentRead=True)["Item"]
+            except ClientError as exc:
+                assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 500, exc.response
+                assert "leader" in exc.response["Error"]["Message"]
+                refused += 1
+                # Eventual reads are answered meanwhile (by the follower, or the paused leader's old state).
+                assert ddb.get_item(TableName="LeaderLoss", Key=key)["Item"]["version"]["N"] in ("1", "2")
+                assert time.monotonic() - lost_at < 60, "no new leader within a minute"
+                continue
+            break
+        assert refused >= 1, "strong reads were refused while the shard had no leader"
+        assert item["version"] == {"N": "2"}, "the new leader serves the newest item"
+        assert time.monotonic() - lost_at >= 2.0, "a leader is replaced only after it stayed silent for a while"
+        # The old leader, released, follows: strong reads stay on the new one and stay fresh.
+        hook(server, "replicas/0/resume")
+        ddb.put_item(TableName="LeaderLoss", Item={**key, "version": {"N": "3"}})
+        assert ddb.get_item(TableName="LeaderLoss", Key=key, ConsistentRead=True)["Item"]["version"] == {"N": "3"}
+    finally:
+        server.stop()

@@ -51,11 +51,21 @@ from storage.placement import (
     plan_spread,
     shard_map,
     split_shard,
+    with_leader_moved,
     with_replica,
     without_replica,
 )
 
 REPLICAS = 2
+
+
+def test_a_leader_that_stopped_moves_to_the_end_of_its_shards_hosts():
+    placement = Placement(4, ((0, 1, 2), (1, 2, 0)), (), (b"\x03",))
+    moved = with_leader_moved(placement, 0, 0)
+    assert moved.version == 5 and moved.shard_hosts == ((1, 2, 0), (1, 2, 0))
+    assert with_leader_moved(moved, 0, 0) is moved, "a node that no longer leads is not moved again"
+    single = Placement(1, ((3,),), (), ())
+    assert with_leader_moved(single, 0, 3) is single, "a lone replica stays the leader"
 
 
 def test_plans_keep_replicas_distinct_and_drain_everything():

@@ -33,7 +33,7 @@ from kv.dynamodb.expr_parser import Placeholders, parse_condition
 from kv.dynamodb.items import projection_of, require_expressions
 from kv.dynamodb.schema import IndexSchema, TableSchema
 from storage import keys
-from storage.client import EVENTUAL, STRONG
+from storage.client import EVENTUAL, LEADER
 
 if TYPE_CHECKING:
     from kv.dynamodb.service import DynamoDBService
@@ -284,7 +284,7 @@ async def read_page(
         # Ask storage for no more rows than the page can use.
         page_rows = min(limit, PAGE_ROWS_MAX) if limit is not None else PAGE_ROWS_MAX
         pages = service.storage.scan(
-            start, end, tau, policy=STRONG if consistent else EVENTUAL, reverse=not forward, filter_tree=scan_filter,
+            start, end, tau, policy=LEADER if consistent else EVENTUAL, reverse=not forward, filter_tree=scan_filter,
             page_rows=page_rows,
         )
         async with contextlib.aclosing(pages):
@@ -316,7 +316,7 @@ async def read_page(
 async def _base_item(service: DynamoDBService, target: Target, entry: Item, tau: int | None) -> Item:
     """An LSI entry with the table's attributes it does not project (fetched from the item)."""
     key = itemkeys.storage_key(target.table, entry)
-    (stored,) = await service.storage.get([key], tau, policy=EVENTUAL if tau is None else STRONG)
+    (stored,) = await service.storage.get([key], tau, policy=EVENTUAL if tau is None else LEADER)
     return entry if stored is None else stored[2]
 
 

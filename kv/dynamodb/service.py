@@ -25,9 +25,10 @@ from cluster.transport import InProcessTransport
 from kv.dynamodb import batch, control, items, partiql, query, transact
 from kv.dynamodb.catalog import Catalog
 from kv.dynamodb.errors import DynamoError, internal
+from kv.dynamodb.leaders import LeaderFailover
 from kv.dynamodb.maintenance import Maintenance
 from kv.dynamodb.txn import Committer, KeyLocks
-from storage.client import StorageClient
+from storage.client import LeaderUnavailable, StorageClient
 from storage.interface import StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -96,12 +97,18 @@ class DynamoDBService:
         self.catalog = Catalog(self.storage, self.committer)
         self.item_locks = KeyLocks()
         self.maintenance = Maintenance(self, ttl_interval_s=ttl_interval_s, reaper_interval_s=reaper_interval_s)
+        # ConsistentRead goes to each shard's leader replica; one that stops answering is replaced.
+        self.leaders = LeaderFailover(topology, transport, clock, self.storage)
         self.requests = 0
         self.errors = 0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Background work (TTL, reaping, backfills); the service answers requests without it too."""
-        await self.maintenance.run(task_status=task_status)
+        """Background work (TTL, reaping, backfills, replacing strong-read leaders that stopped
+        answering); the service answers requests without it too."""
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.leaders.run)
+            await nursery.start(self.maintenance.run)
+            task_status.started()
 
     async def handle(self, operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
         """Run one operation; raises DynamoError with what the client should see."""
@@ -114,6 +121,11 @@ class DynamoDBService:
         except DynamoError:
             self.errors += 1
             raise
+        except LeaderUnavailable as exc:
+            # DynamoDB answers strong reads only from a replica group's leader: none until a new one leads.
+            self.errors += 1
+            self.leaders.report(exc.start, exc.node)
+            raise internal(f"strongly consistent reads are unavailable until a new leader is chosen: {exc}") from None
         except StorageUnavailable as exc:
             self.errors += 1
             raise internal(f"storage unavailable: {exc}") from None
