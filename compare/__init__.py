@@ -1,0 +1,9 @@
+"""`dsql compare`: the same workloads through Dynamo, DynamoDB and DSQL, under the same faults.
+
+Issue 12 builds it in steps. Modules, as they come:
+
+    designs   the three designs behind one small asynchronous interface (asyncio: asyncpg
+              needs it), so a scenario is written once and run against each
+    register  the register workload: clients reading and writing a few keys, recorded as a
+              Jepsen-style history (checker.history) for the checkers
+"""
