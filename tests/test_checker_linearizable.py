@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checker import linearizable
-from checker.history import History, HistoryError, Op, OpType, read_jsonl
+from checker.__main__ import main
+from checker.history import History, HistoryError, Op, OpType, read_jsonl, write_jsonl
 from checker.linearizable import UNKNOWN, cas_register, check, register, sibling_register
 
 DATA = Path(__file__).parent / "data" / "linearizable"
@@ -402,3 +403,18 @@ def test_unknown_key_makes_overall_unknown_and_false_wins() -> None:
     bad = build(("invoke", 100, "read", ("easy", None)), ("ok", 100, ("easy", 5)))
     shifted = [Op(op.process, op.type, op.f, op.value, op.time_ns, op.index + len(ops)) for op in bad]
     assert check(ops + shifted, cas_register(0), keyed=True, max_steps=1000).valid is False
+
+
+# ---------------------------------------------------------------------------------------------
+# Re-checking a saved history from the command line
+
+
+def test_command_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["linearizable", str(DATA / "knossos-bad-bad-analysis.jsonl"), "--initial", "0"]) == 1
+    assert "NOT LINEARIZABLE" in capsys.readouterr().out
+    assert main(["linearizable", str(DATA / "porcupine-etcd_002.jsonl")]) == 0
+    assert "linearizable (cas-register): linearizable" in capsys.readouterr().out
+    saved = tmp_path / "hard.jsonl"
+    write_jsonl(adversarial(22), saved)
+    assert main(["linearizable", str(saved), "--time-limit", "0.3"]) == 3
+    assert "UNKNOWN" in capsys.readouterr().out
