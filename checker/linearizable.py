@@ -274,18 +274,23 @@ class LinearizableResult:
 
 
 def _op_text(c: Completed) -> str:
-    value = c.value if c.type is OpType.OK else c.invoke.value
-    return f"{{process {c.process}, {c.type}, op {c.invoke.index}: {c.f} {value!r}}}"
+    if c.f == "read":
+        what = f"read {c.value!r}" if c.type is OpType.OK else "read"
+    elif c.f == "cas":
+        expected, new = c.invoke.value
+        failed = " (compare failed)" if c.type is OpType.OK and c.value is False else ""
+        what = f"cas {expected!r} -> {new!r}{failed}"
+    else:
+        what = f"{c.f} {c.invoke.value!r}"
+    return f"{{process {c.process}, {c.type}, op {c.invoke.index}: {what}}}"
 
 
 def _explain_failure(k: KeyVerdict) -> str:
     failure = k.failure
     assert failure is not None
     could = " or ".join(repr(s) for s in failure.states)
-    if len(failure.states) >= FAILURE_STATES_MAX:
-        could += " (among others)"
-    lines = [f"key {k.key!r}: {_op_text(failure.op)} cannot be linearized: "
-             f"the register could only hold {could} then"]
+    could = f"hold {could}, among others," if len(failure.states) >= FAILURE_STATES_MAX else f"only hold {could}"
+    lines = [f"key {k.key!r}: {_op_text(failure.op)} cannot be linearized: the register could {could} then"]
     if failure.previous_ok is not None:
         lines.append(f"last ok before it: {_op_text(failure.previous_ok)}")
     prefix = failure.linearized[-RENDER_CASES_MAX:]

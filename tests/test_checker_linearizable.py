@@ -114,7 +114,9 @@ def test_cas_chains() -> None:
     # A cas that swapped from a value the register did not hold.
     assert verdict(build(*chain, cas(1, 1, 3), ok(1))) is False
     # ok(False): the comparison failed, which is legal only if the register did not hold 1.
-    assert verdict(build(*chain, cas(1, 2, 3), ok(1, False), read(2), ok(2, 2))) is False
+    failed_compare = check(build(*chain, cas(1, 2, 3), ok(1, False), read(2), ok(2, 2)), cas_register(0))
+    assert failed_compare.valid is False
+    assert "cas 2 -> 3 (compare failed)} cannot be linearized" in failed_compare.render()
     assert verdict(build(*chain, cas(1, 1, 3), ok(1, False), read(2), ok(2, 2))) is True
     # Two concurrent cas(0, x) cannot both succeed.
     racing = [write(1, 0), ok(1), cas(2, 0, 1), cas(3, 0, 2), ok(2), ok(3)]
@@ -214,6 +216,9 @@ def test_stale_reads_are_counted() -> None:
     stale = [(s.read.invoke.index, s.value, s.newer.invoke.value) for s in result.stale_reads]
     assert stale == [(4, 1, 2), (10, 0, 3)]
     assert "stale-reads 2" in result.render() and "stale read:" in result.render()
+    # The newest completed write (3, overlapping 1) is not newer than 1; the one before is.
+    overlapping = build(write(1, 1), write(5, 3), ok(1), write(1, 2), ok(1), ok(5), read(2), ok(2, 1))
+    assert [s.newer.invoke.value for s in check(overlapping, cas_register(0)).stale_reads] == [2]
     # Linearizable histories have none, and a value an info write wrote is never called stale.
     assert check(build(write(1, 1), ok(1), read(2), ok(2, 1)), cas_register(0)).stale_reads == []
     maybe = build(write(1, 1), ("info", 1), write(5, 2), ok(5), read(2), ok(2, 1))
