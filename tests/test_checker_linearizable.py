@@ -311,7 +311,7 @@ def register_runs(draw: st.DrawFn) -> list[Op]:
     instant 10 * i, and its invocation and completion are drawn around that instant, so the
     operations overlap at random but the run is linearizable by construction. Some writes
     time out (info, completion or not), and some fail without taking effect."""
-    n = draw(st.integers(1, 14))
+    n = draw(st.integers(1, 30))
     state = 0
     events: list[tuple[int, int, str, Any, str]] = []  # (time, process, type, value, f)
     next_value = itertools.count(1)
