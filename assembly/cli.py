@@ -55,6 +55,8 @@ from assembly.placement import PlacementDriver, split_loop
 from cluster import heap, metrics, stallwatch
 from cluster.dirlock import DirectoryInUse
 from cluster.topology import RangeMap, Topology, default_splits
+from compare import options as compare_options
+from compare.cluster import ClusterFailed
 from kv.dynamo.http import DynamoApp
 from kv.dynamo.server import serve as serve_riak
 from kv.dynamo.service import DynamoService
@@ -158,6 +160,13 @@ def _add_cluster_commands(sub: argparse._SubParsersAction) -> None:
     node.add_argument("--role", required=True, choices=ROLE_KINDS, help="which role")
     node.add_argument("--id", type=int, required=True, help="which one of that role (0-based)")
     node.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+
+    compare = sub.add_parser("compare", help="Dynamo, DynamoDB and DSQL: the same workloads under the same faults",
+                             formatter_class=_HelpWithDefaults,
+                             description="Run the same workloads through Dynamo, DynamoDB and DSQL on a cluster "
+                             "of network-namespace hosts, inject the same faults, check every history.")
+    compare_options.add_arguments(compare)
+    compare.add_argument("--log-level", default="WARNING", help=argparse.SUPPRESS)
 
     cluster = sub.add_parser("cluster", help="a local cluster: every role its own process",
                              description="Start, inspect and break a cluster of dsql processes on this "
@@ -542,6 +551,16 @@ def main(argv: list[str] | None = None) -> int:
         except BrokenPipeError:  # `dsql cluster status | head`: the reader left; nothing is wrong
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
+    if args.command == "compare":
+        # Imported here: the clients a comparison drives (asyncpg, boto3) are heavy, and no
+        # other command needs them.
+        from compare import run as compare_run
+
+        try:
+            return compare_run.main(args)
+        except ClusterFailed as exc:
+            print(f"dsql compare: {exc}", file=sys.stderr)
+            return 1
     if args.command == "serve":
         try:
             trio.run(serve, args)

@@ -6,4 +6,8 @@ Issue 12 builds it in steps. Modules, as they come:
               needs it), so a scenario is written once and run against each
     register  the register workload: clients reading and writing a few keys, recorded as a
               Jepsen-style history (checker.history) for the checkers
+    cluster   the cluster a comparison runs on and its faults (`dsql cluster` as a user runs it)
+    scenarios workload x fault schedule (register under a partition)
+    run       `dsql compare`: every scenario on every design, checked, summarised, saved
+    options   its command line
 """

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-
-from assembly.config import ClusterSpec
 
 PORT, DYNAMODB_PORT, DYNAMO_PORT = 5432, 8000, 8098
 UP_TIMEOUT_S = 300.0
@@ -55,9 +54,11 @@ class Endpoint:
 
 
 class CompareCluster:
+    """A cluster in `directory`, read from its cluster.toml (this package runs no part itself)."""
+
     def __init__(self, directory: str | Path) -> None:
         self.dir = str(Path(directory).resolve())
-        self.spec: ClusterSpec | None = None
+        self.spec: dict | None = None
 
     def cli(self, *args: str, timeout_s: float = FAULT_TIMEOUT_S) -> str:
         command = [sys.executable, "-m", "assembly.cli", "cluster", *args, "--dir", self.dir]
@@ -72,11 +73,12 @@ class CompareCluster:
             "--port", str(PORT), "--dynamodb-port", str(DYNAMODB_PORT), "--dynamo-port", str(DYNAMO_PORT),
             "--detach", timeout_s=UP_TIMEOUT_S,
         )  # fmt: skip
-        self.spec = ClusterSpec.load(self.dir)
+        self.adopt()
 
     def adopt(self) -> None:
         """Use a cluster already running in the directory."""
-        self.spec = ClusterSpec.load(self.dir)
+        with open(Path(self.dir, "cluster.toml"), "rb") as f:
+            self.spec = tomllib.load(f)
 
     def down(self) -> None:
         if Path(self.dir, "cluster.toml").exists():
@@ -84,14 +86,13 @@ class CompareCluster:
 
     def endpoints(self) -> list[Endpoint]:
         assert self.spec is not None, "up() or adopt() first"
-        return [
-            Endpoint(role.name, self.spec.host_of(role).name, self.spec.host_of(role).address)
-            for role in self.spec.of_kind("qp")
-        ]
+        hosts = self.spec["hosts"]
+        qps = sorted((r for r in self.spec["roles"] if r["kind"] == "qp"), key=lambda r: r["id"])
+        return [Endpoint(f"qp-{r['id']}", hosts[r["host"]]["name"], hosts[r["host"]]["address"]) for r in qps]
 
     def hosts(self) -> list[str]:
         assert self.spec is not None
-        return [host.name for host in self.spec.hosts]
+        return [host["name"] for host in self.spec["hosts"]]
 
     # -- faults -----------------------------------------------------------------------
 

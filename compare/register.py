@@ -25,8 +25,11 @@ PROCESSES_PER_CLIENT = 1_000  # a client's process ids: client * this + restarts
 async def run_register(
     designs: list[Design], *, keys: int, ops_per_client: int, seed: int, history: History | None = None,
     write_ratio: float = 0.5, pause_s: float = 0.0, stop: Callable[[], bool] = lambda: False,
+    key_prefix: str = "r",
 ) -> History:  # fmt: skip
-    """Run `ops_per_client` operations on each design (one per client), all at once."""
+    """Run `ops_per_client` operations on each design (one per client), all at once, on keys
+    `key_prefix` + a number: a run's keys must be new to the store, as its checker assumes
+    every register starts empty (designs may share a table or bucket)."""
     history = history if history is not None else History()
     await designs[0].setup()
 
@@ -36,7 +39,7 @@ async def run_register(
         for n in range(ops_per_client):
             if stop():
                 return
-            key = f"r{rng.randrange(keys)}"
+            key = f"{key_prefix}{rng.randrange(keys)}"
             if rng.random() < write_ratio:
                 value = (index + 1) * 1_000_000 + n
                 handle = history.invoke(process, "write", (key, value))

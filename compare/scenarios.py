@@ -38,6 +38,10 @@ class Run:
     marks: dict[str, int] = field(default_factory=dict)  # fault name -> monotonic ns
 
 
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name)
+
+
 async def register_partition(
     cluster: CompareCluster, name: str, factory: DesignFactory, *, schedule: Schedule = Schedule(),
     clients_per_qp: int = 2, keys: int = 3, seed: int = 1, cut: tuple[str, ...] = ("h1", "h2"),
@@ -64,7 +68,7 @@ async def register_partition(
         await asyncio.gather(
             faults(),
             run_register(designs, keys=keys, ops_per_client=1_000_000, seed=seed, history=history,
-                         pause_s=0.05, stop=lambda: done),
+                         pause_s=0.05, stop=lambda: done, key_prefix=f"{_slug(name)}-{time.time_ns()}-"),
         )  # fmt: skip
     finally:
         if "heal" not in run.marks:

@@ -44,7 +44,7 @@ def test_the_register_workload_runs_the_same_on_every_design(server, name):
 
     async def main():
         try:
-            return await run_register(designs, keys=3, ops_per_client=15, seed=7)
+            return await run_register(designs, keys=3, ops_per_client=15, seed=7, key_prefix=f"{name}-r")
         finally:
             for design in designs:
                 await design.close()
