@@ -9,6 +9,8 @@ re-checked anywhere.
 - ``checker.bank``: bank totals and overdrafts;
 - ``checker.durability``: acknowledged writes present after recovery;
 - ``checker.list_append``: Elle's list-append checker for (strong) snapshot isolation;
+- ``checker.linearizable``: Wing & Gong / Porcupine-style linearizability of register
+  histories (register, cas-register, sibling-register), with per-key budgets and stale reads;
 - ``checker.report``: the result every checker returns, and its rendering;
 - ``checker.testing``: an in-memory transactional store with switchable bugs, to prove each
   check can fail.
