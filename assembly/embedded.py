@@ -304,8 +304,8 @@ class EmbeddedCluster:
         """Start a new Dynamo node and join it to the ring through a running member."""
         n = max([*self._dynamo_running, len(self._dynamo_members) - 1]) + 1
         node = await self.start_dynamo_node(n)
-        member = next(iter(self.dynamo_nodes.values()))
-        await member.rpc_join(Join(node.name))
+        member = next(name for name in (m.name for m in self.dynamo_nodes.values()) if name != node.name)
+        await self.transport.connect(member).call("join", Join(node.name))
         return n
 
     def storage_client(self) -> StorageClient:
