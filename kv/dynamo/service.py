@@ -158,10 +158,13 @@ class DynamoService:
         for node in candidates:
             try:
                 state = await self._call(node, "gossip", Gossip(None, ()))
+                self._learn(state.ring, state.buckets, state.endpoints)
             except NODE_ERRORS:
                 self.down.add(node)
                 continue
-            self._learn(state.ring, state.buckets, state.endpoints)
+            except (ValueError, TypeError) as exc:  # a view this build cannot read: ask another
+                log.warning("dynamo: %s sent a ring or properties that do not decode: %s", node, exc)
+                continue
             return True
         return False
 
