@@ -164,8 +164,8 @@ class Node:
             self.topology.dynamo_address(self.role.id), self.transport, self.clock, DynamoStore(dynamo_disk),
             NodeConfig(members=members, endpoint=(self.host.address, self.role.port)),
         )  # fmt: skip
+        await nursery.start(dynamo.run)  # its store loaded before it serves a request
         self.transport.serve(dynamo.name, dynamo)
-        await nursery.start(dynamo.run)
         if dynamo.name not in dynamo.ring.members:
             nursery.start_soon(dynamo.join_through, members)
 

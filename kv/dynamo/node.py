@@ -152,7 +152,7 @@ class DynamoNode:
         self.rng = random.Random(self.config.rng_seed)
         self.counters: dict[str, int] = {
             "vnode_gets": 0, "vnode_puts": 0, "coordinated_puts": 0, "hinted_puts": 0,
-            "handoff_keys_sent": 0, "handoff_keys_dropped": 0, "read_repairs_received": 0,
+            "handoff_keys_sent": 0, "handoff_keys_dropped": 0,
             "aae_exchanges": 0, "aae_keys_repaired": 0, "gossip_rounds": 0, "key_epochs": 0,
         }  # fmt: skip
         self._aae_next = 0
