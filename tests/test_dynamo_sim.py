@@ -31,8 +31,9 @@ a node that coordinated a write without a local copy of the key restarted
 its actor's counter, so that a later write's clock dominated an
 acknowledged write nobody saw and erased it: after its disk was lost, and
 as a fallback that handed the key home and dropped its copy (no data loss
-needed; seeds 657 and 814 of the random runs found it by themselves). The
-node now writes as a key epoch (`DynamoNode._actor_for`).
+needed; seeds 657 and 814 of the random runs found it by themselves, with
+the memory-only store of the time). The node now writes as a key epoch
+(`DynamoNode._actor_for`); the two deterministic tests fail without it.
 
 A failing seed replays from its number: `_run_faulty(seed)`.
 """
@@ -408,7 +409,7 @@ def test_under_faults_nothing_is_invented_or_lost_and_replicas_converge(first: i
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("first", range(40, 1040, 100))
+@pytest.mark.parametrize("first", range(40, 640, 100))
 def test_under_faults_many_seeds(first: int) -> None:
     for seed in range(first, first + 100):
         world, _final, problems = _run_faulty(seed)
