@@ -64,7 +64,9 @@ class CompareCluster:
         command = [sys.executable, "-m", "assembly.cli", "cluster", *args, "--dir", self.dir]
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
         if done.returncode != 0:
-            raise ClusterFailed(f"dsql cluster {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+            raise ClusterFailed(
+                f"dsql cluster {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}"
+            )
         return done.stdout
 
     def up(self, *, hosts: int = 5, storage_nodes: int = 5) -> None:

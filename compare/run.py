@@ -34,7 +34,9 @@ from rich.table import Table
 from checker import linearizable
 from checker.history import OpType, pair
 from compare.cluster import CompareCluster
-from compare.designs import DsqlDesign, DynamoDBDesign, DynamoDesign
+from compare.dsql_design import DsqlDesign
+from compare.dynamo_design import DynamoDesign
+from compare.dynamodb_design import DynamoDBDesign
 from compare.options import SCENARIOS
 from compare.scenarios import DesignFactory, Run, Schedule, register_partition
 
@@ -73,7 +75,9 @@ def analyse(run: Run, scenario: str) -> Outcome:
     cut, healed = run.marks.get("partition"), run.marks.get("heal")
     for op in done:
         at = op.invoke.time_ns
-        phase = "before" if cut is None or at < cut else "during" if healed is None or at < healed else "after"
+        phase = (
+            "before" if cut is None or at < cut else "during" if healed is None or at < healed else "after"
+        )
         counts = outcome.ops.setdefault(phase, {})
         name = f"{op.f} {op.type.value}"
         counts[name] = counts.get(name, 0) + 1
@@ -137,7 +141,9 @@ def main(args: argparse.Namespace) -> int:
     scenarios = args.scenario or list(SCENARIOS)
     unknown = [s for s in scenarios if s not in SCENARIOS]
     if unknown:
-        console.print(f"dsql compare: unknown scenario(s) {', '.join(unknown)}; built so far: {', '.join(SCENARIOS)}")
+        console.print(
+            f"dsql compare: unknown scenario(s) {', '.join(unknown)}; built so far: {', '.join(SCENARIOS)}"
+        )
         return 2
     cluster = CompareCluster(args.cluster or out / "cluster")
     started = time.monotonic()

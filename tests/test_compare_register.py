@@ -15,7 +15,9 @@ import pytest
 
 from bench.servers import DsqlServer
 from checker.history import OpType, pair
-from compare.designs import DsqlDesign, DynamoDBDesign, DynamoDesign
+from compare.dsql_design import DsqlDesign
+from compare.dynamo_design import DynamoDesign
+from compare.dynamodb_design import DynamoDBDesign
 from compare.register import run_register
 
 DESIGNS = {
@@ -55,7 +57,9 @@ def test_the_register_workload_runs_the_same_on_every_design(server, name):
     failed = [(op.invoke.f, op.completion.error) for op in done if op.type is not OpType.OK]
     # DSQL's optimistic concurrency refuses one of two concurrent writes of a key (40001, OC000),
     # recorded as a failed write; nothing else may fail without a fault.
-    unexpected = [(f, error) for f, error in failed if not (name == "dsql" and f == "write" and "OC000" in error)]
+    unexpected = [
+        (f, error) for f, error in failed if not (name == "dsql" and f == "write" and "OC000" in error)
+    ]
     assert unexpected == [], f"{designs[0].name}: operations failed with no fault: {unexpected}"
     written: dict[str, set[int]] = {}
     for op in done:
@@ -65,4 +69,6 @@ def test_the_register_workload_runs_the_same_on_every_design(server, name):
     assert reads and any(op.completion.value[1] for op in reads), "some read saw a value"
     for op in reads:
         key, seen = op.completion.value
-        assert set(seen) <= written.get(key, set()), f"{designs[0].name}: read {seen} of {key}, never written there"
+        assert set(seen) <= written.get(key, set()), (
+            f"{designs[0].name}: read {seen} of {key}, never written there"
+        )
