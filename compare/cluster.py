@@ -92,6 +92,16 @@ class CompareCluster:
         qps = sorted((r for r in self.spec["roles"] if r["kind"] == "qp"), key=lambda r: r["id"])
         return [Endpoint(f"qp-{r['id']}", hosts[r["host"]]["name"], hosts[r["host"]]["address"]) for r in qps]
 
+    def describe(self, azs: dict[str, tuple[str, ...]]) -> dict[str, object]:
+        """Hosts, the roles on each and the AZs, for the report."""
+        assert self.spec is not None
+        hosts = self.spec["hosts"]
+        roles: dict[str, list[str]] = {host["name"]: [] for host in hosts}
+        for role in self.spec["roles"]:
+            roles[hosts[role["host"]]["name"]].append(f"{role['kind']}-{role['id']}")
+        return {"hosts": roles, "azs": {name: list(members) for name, members in azs.items()},
+                "dir": self.dir}
+
     def hosts(self) -> list[str]:
         assert self.spec is not None
         return [host["name"] for host in self.spec["hosts"]]

@@ -17,7 +17,7 @@ import random
 from collections.abc import Callable
 
 from checker.history import History
-from compare.designs import Design, Indeterminate, Refused
+from compare.designs import Design, Indeterminate, Refused, bounded
 
 PROCESSES_PER_CLIENT = 1_000  # a client's process ids: client * this + restarts
 
@@ -44,7 +44,7 @@ async def run_register(
                 value = (index + 1) * 1_000_000 + n
                 handle = history.invoke(process, "write", (key, value))
                 try:
-                    await design.write(key, value)
+                    await bounded(design.write(key, value), writes=True)
                 except Refused as exc:
                     handle.fail(str(exc))
                 except Indeterminate as exc:
@@ -55,7 +55,7 @@ async def run_register(
             else:
                 handle = history.invoke(process, "read", (key, None))
                 try:
-                    seen = await design.read(key)
+                    seen = await bounded(design.read(key), writes=False)
                 except (Refused, Indeterminate) as exc:
                     handle.fail(str(exc))  # a read changes nothing
                 else:

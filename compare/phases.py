@@ -1,0 +1,112 @@
+"""Running a scenario: every design's clients at once, through one schedule of faults.
+
+A scenario is a workload and a list of `Phase`s. Each phase starts with an
+action on the cluster (cut hosts off, delay them, kill a host, heal) and
+lasts a number of seconds; the clients of every design run throughout, so
+each design meets the same fault at the same moment (the comparison's
+premise: the same faults). Clients of a design are spread over the query
+processors (a client of each design beside each QP), as users of one
+service would be.
+
+`run_phased` bounds everything: a fault action that fails ends the
+scenario (the cluster is healed in any case), clients are told to stop when
+the last phase ends and are then given `DRAIN_S` to finish the operation
+they are in (each call is bounded by the designs' own timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from compare.cluster import CompareCluster, Endpoint
+from compare.designs import Design
+
+DRAIN_S = 15.0
+DesignFactory = Callable[[Endpoint], Design]
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str  # short, for tables and plots: "before", "partition", ...
+    seconds: float
+    fault: str  # what happens at its start, for people ("" for nothing)
+    act: Callable[[CompareCluster], None] | None = None
+
+
+@dataclass
+class Context:
+    """What every scenario is given."""
+
+    cluster: CompareCluster
+    seed: int
+    quick: bool
+    out: Path
+    console: Console
+    run_id: str = field(default_factory=lambda: str(time.time_ns()))
+
+    def key_prefix(self, scenario: str, design: str) -> str:
+        """Keys new to the store for this run, scenario and design."""
+        slug = "".join(c if c.isalnum() else "-" for c in design)
+        return f"{scenario}-{slug}-{self.run_id}-"
+
+
+@dataclass
+class Schedule:
+    """When a scenario ran and when each of its phases began (monotonic ns)."""
+
+    start_ns: int = 0
+    end_ns: int = 0
+    marks: list[tuple[str, int]] = field(default_factory=list)  # (phase, when its fault began)
+    applied: list[tuple[str, int]] = field(default_factory=list)  # (phase, when its fault was in place)
+
+    def phase_starts_s(self) -> list[tuple[str, float]]:
+        return [(name, round((at - self.start_ns) / 1e9, 2)) for name, at in self.marks]
+
+    def applied_s(self) -> dict[str, float]:
+        return {name: round((at - self.start_ns) / 1e9, 2) for name, at in self.applied}
+
+
+async def run_phased(ctx: Context, scenario: str, phases: Sequence[Phase],
+                     clients: Callable[[Callable[[], bool]], Awaitable[object]]) -> Schedule:  # fmt: skip
+    """Run `clients(stop)` (every design's clients) through `phases`; heal the cluster after."""
+    schedule = Schedule(start_ns=time.monotonic_ns())
+    stopping = False
+    workload = asyncio.ensure_future(clients(lambda: stopping))
+    total = sum(p.seconds for p in phases)
+    try:
+        for phase in phases:
+            with ctx.console.status(f"{scenario}: {phase.name}" + (f" ({phase.fault})" if phase.fault else "")
+                                    + f", {phase.seconds:g} s of {total:g}"):  # fmt: skip
+                # A phase begins when its fault starts being applied (cutting hosts off or
+                # restarting processes takes seconds); operations in that window count in it.
+                begun = time.monotonic_ns()
+                schedule.marks.append((phase.name, begun))
+                if phase.act is not None:
+                    await asyncio.to_thread(phase.act, ctx.cluster)
+                schedule.applied.append((phase.name, time.monotonic_ns()))
+                await asyncio.sleep(max(0.0, phase.seconds - (time.monotonic_ns() - begun) / 1e9 / 2))
+                if workload.done():
+                    break  # the clients failed: their exception is raised below
+    finally:
+        stopping = True
+        schedule.end_ns = time.monotonic_ns()
+        try:
+            with ctx.console.status(f"{scenario}: the clients finish their last operations"):
+                await asyncio.wait_for(workload, DRAIN_S)
+        finally:
+            await asyncio.to_thread(ctx.cluster.heal)
+    return schedule
+
+
+async def close_all(designs: Sequence[Design]) -> None:
+    for design in designs:
+        try:
+            await design.close()
+        except Exception:  # noqa: BLE001 -- closing is best effort; the run's figures are already taken
+            pass
