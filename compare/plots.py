@@ -192,7 +192,7 @@ def latency_plots(scenario: ScenarioResult, out: Path) -> list[str]:
     One panel per operation ("read", "write", "transfer"...): their latencies
     differ by design, and mixing them in one bar would hide that.
     """
-    designs = [d for d in scenario.designs if d.latency]
+    designs = [d for d in scenario.designs if any(p.n for by_f in d.latency.values() for p in by_f.values())]
     if not designs:
         return []
     phases = [name for name, _ in scenario.phases]
@@ -263,8 +263,8 @@ def series_plots(scenario: ScenarioResult, out: Path) -> list[str]:
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # copies, counts: no "2.5 copies"
         expected = next((d.metrics["expected_total"] for d in scenario.designs
                          if "expected_total" in d.metrics), None)  # fmt: skip
-        if name == "total" and expected is not None:
-            ax.axhline(float(expected), color="#222222", lw=1.0, ls="--", zorder=2 + len(designs),
+        if name == "total" and expected is not None:  # on top, with gaps the lines beneath show through
+            ax.axhline(float(expected), color="#222222", lw=1.0, ls=(0, (4, 4)), zorder=3 + len(designs),
                        label=f"expected ({expected:g})")  # fmt: skip
         low, high = ax.get_ylim()
         ax.set_ylim(low, high + (high - low) * 0.12)  # headroom for the phase names

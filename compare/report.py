@@ -274,6 +274,8 @@ def _figures(names: list[str], out: Path, alt_prefix: str) -> str:
 def _claims(results: Results, out: Path) -> str:
     scenario_names = {s.name for s in results.scenarios}
     parts = ['<h2 id="claims">The claims</h2>']
+    if not results.claims:
+        parts.append('<p class="dim">No claim was judged in this run.</p>')
     for claim in results.claims:
         css = VERDICT_CLASSES.get(claim.verdict, "unmeasured")
         evidence = []

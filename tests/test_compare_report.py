@@ -230,3 +230,21 @@ def test_chromium_check_fails_on_a_missing_plot(chromium: WebDriver, built: Path
     assert {image["src"] for image in images} - set(missing) == {
         p.name for p in broken.glob("*.png") if p.name != SCREENSHOT
     }, "every other plot still loads"
+
+
+def test_a_run_with_nothing_in_it_still_makes_a_page(tmp_path: Path) -> None:
+    page = report.write_report(Results(seed=1, quick=True, started_at="2026-12-05T00:00:00Z"), tmp_path)
+    text = page.read_text(encoding="utf-8")
+    assert "No claim was judged" in text and "Not recorded in this run" in text
+    assert list(tmp_path.glob("*.png")) == []
+
+
+def test_latency_without_a_successful_operation_draws_no_latency_plot(tmp_path: Path) -> None:
+    data = json.loads(FIXTURE.read_text())
+    scenario = data["scenarios"][3]  # host-loss
+    for design in scenario["designs"]:
+        for by_f in design["latency"].values():
+            for percentiles in by_f.values():
+                percentiles["n"] = 0
+    names = plots.latency_plots(Results.from_dict(data).scenarios[3], tmp_path)
+    assert names == [] and list(tmp_path.iterdir()) == []
