@@ -55,6 +55,20 @@ def fill(result: DesignResult, done: Sequence[Completed], phases: Sequence[tuple
     result.latency = {phase: {f: percentiles(values) for f, values in by_f.items()}
                       for phase, by_f in latencies.items()}  # fmt: skip
     result.metrics["blocked_s"] = {phase: round(seconds, 2) for phase, seconds in blocked.items()}
+    # Throughput per phase and the longest any operation invoked in it waited: a design that
+    # answers every operation, but only after the fault is over, shows here and not in its
+    # success rate.
+    bounds = [*(start for _, start in phases[1:]), end_ns]
+    throughput, longest = {}, {}
+    for (phase, start), stop in zip(phases, bounds, strict=True):
+        seconds = max(1e-9, (stop - start) / 1e9)
+        throughput[phase] = round(sum(n for k, n in result.ops.get(phase, {}).items() if k.endswith(" ok")) / seconds, 1)
+    for op in done:
+        phase = phase_of(op.invoke.time_ns, phases)
+        ended = op.completion.time_ns if op.completion is not None else end_ns
+        longest[phase] = max(longest.get(phase, 0.0), round((ended - op.invoke.time_ns) / 1e9, 2))
+    result.metrics["ok_per_s"] = throughput
+    result.metrics["longest_wait_s"] = longest
     result.series["ok_per_s"] = [[round(i * BUCKET_S, 2), n / BUCKET_S] for i, n in enumerate(ok_rate)]
     result.series["fail_per_s"] = [[round(i * BUCKET_S, 2), n / BUCKET_S] for i, n in enumerate(fail_rate)]
 
@@ -66,6 +80,14 @@ def success_rate(result: DesignResult, phase: str) -> float | None:
     if not total:
         return None
     return sum(n for name, n in counts.items() if name.endswith(" ok")) / total
+
+
+def throughput_kept(result: DesignResult, phase: str, baseline: str) -> float | None:
+    """Successful operations per second in `phase` as a share of those in `baseline`."""
+    rates = result.metrics.get("ok_per_s", {})
+    if not rates.get(baseline):
+        return None
+    return rates.get(phase, 0.0) / rates[baseline]
 
 
 def merged_latency(result: DesignResult, phase: str) -> Percentiles | None:

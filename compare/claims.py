@@ -16,12 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from compare.analysis import success_rate
+from compare.analysis import success_rate, throughput_kept
 from compare.designs import FEATURES
+from compare.plots import plot_file
 from compare.results import Claim, DesignResult, Results, ScenarioResult
 
 STRONG = ("dynamodb strong", "dsql")
-AVAILABLE = 0.95  # the share of operations that must succeed for a design to count as available
+# A design counts as available through a fault when at least this share of the operations
+# invoked during it succeeded, at no less than this share of its throughput before the fault.
+AVAILABLE = 0.95
+THROUGHPUT_KEPT = 0.5
 
 
 def _scenario(results: Results, name: str) -> ScenarioResult | None:
@@ -46,7 +50,7 @@ def _verdict(points: Iterable[bool | None]) -> str:
 
 
 def _plots(scenario: str, *kinds: str) -> list[str]:
-    return [f"{scenario}-{kind}.png" for kind in kinds]
+    return [plot_file(scenario, kind) for kind in kinds]
 
 
 def _count(d: DesignResult | None, key: str) -> int | None:
@@ -240,20 +244,23 @@ def _availability(results: Results) -> Claim:
     az, loss = _scenario(results, "az"), _scenario(results, "host-loss")
     points: list[bool | None] = []
     parts = []
-    for scenario, phase in ((az, "AZ c lost"), (loss, "host killed")):
+    for scenario, phase, baseline in ((az, "AZ c lost", "latency"), (loss, "host killed", "before")):
         for name in STRONG:
             d = _design(scenario, name)
             rate = None if d is None else success_rate(d, phase)
-            if rate is None:
+            kept = None if d is None else throughput_kept(d, phase, baseline)
+            if rate is None or kept is None:
                 continue
-            blocked = d.metrics.get("blocked_s", {}).get(phase, 0)
-            parts.append(f"{name}, {phase}: {rate:.1%} of operations succeeded ({blocked} s of client time blocked)")
-            points.append(rate >= AVAILABLE)
+            wait = d.metrics.get("longest_wait_s", {}).get(phase, 0)
+            parts.append(f"{name}, {phase}: {rate:.1%} of operations succeeded, at {kept:.0%} of the throughput "
+                         f"before, the longest wait {wait} s")  # fmt: skip
+            points.append(rate >= AVAILABLE and kept >= THROUGHPUT_KEPT)
     return Claim(
         "availability", "availability and latency",
         "Strongly consistent systems stay available through host and whole-AZ failures.",
         ("; ".join(parts) + ".") if parts else "The az and host-loss scenarios did not run.",
-        # Holds when DSQL and DynamoDB strong each completed at least 95% of operations while a host or AZ was lost.
+        # Holds when DSQL and DynamoDB strong each kept 95% success and half their throughput while a host or AZ
+        # was lost.
         _verdict(points), [f"az/{n}" for n in STRONG] + [f"host-loss/{n}" for n in STRONG],
         _plots("az", "timeline", "latency") + _plots("host-loss", "timeline"),
     )  # fmt: skip

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from checker import bank as bank_checker
 from checker import linearizable
@@ -275,13 +276,11 @@ async def list_append(ctx: Context) -> ScenarioResult:
 
 
 def _kill_host(cluster: CompareCluster) -> None:
-    for role in LOST_HOST_ROLES:
-        cluster.kill(role)
+    _each(cluster.kill, LOST_HOST_ROLES)
 
 
 def _restart_host(cluster: CompareCluster) -> None:
-    for role in LOST_HOST_ROLES:
-        cluster.restart(role)
+    _each(cluster.restart, LOST_HOST_ROLES)
 
 
 async def host_loss(ctx: Context) -> ScenarioResult:
@@ -376,9 +375,15 @@ async def _read_back(designs: Sequence[Design], history: History) -> dict[str, o
 # -- AZ latency and loss ----------------------------------------------------------------
 
 
+def _each(action: Callable[[str], object], items: Sequence[str]) -> None:
+    """`action` on every item at once (each is a `dsql cluster` command of its own)."""
+    with ThreadPoolExecutor(len(items)) as pool:
+        for done in [pool.submit(action, item) for item in items]:
+            done.result()
+
+
 def _delay_all(cluster: CompareCluster) -> None:
-    for host in cluster.hosts():
-        cluster.cli("delay", host, f"{CROSS_AZ_MS:g}")
+    _each(lambda host: cluster.cli("delay", host, f"{CROSS_AZ_MS:g}"), cluster.hosts())
 
 
 def _lose_az(cluster: CompareCluster) -> None:
