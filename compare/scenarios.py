@@ -80,7 +80,7 @@ def _clients(ctx: Context, factories: dict[str, DesignFactory], per_qp: int) -> 
     return {name: [factory(e) for e in endpoints for _ in range(per_qp)] for name, factory in factories.items()}
 
 
-def _design_result(name: str, designs: Sequence[Design], history: History, schedule: Schedule) -> DesignResult:
+def design_result(name: str, designs: Sequence[Design], history: History, schedule: Schedule) -> DesignResult:
     result = DesignResult(name, designs[0].family)
     fill(result, pair(history.ops), schedule.marks, schedule.start_ns, schedule.end_ns)
     expressed = Expressed()
@@ -139,7 +139,7 @@ async def register(ctx: Context) -> ScenarioResult:
 
 
 def _check_register(name: str, designs: Sequence[Design], history: History, schedule: Schedule) -> DesignResult:
-    result = _design_result(name, designs, history, schedule)
+    result = design_result(name, designs, history, schedule)
     done = pair(history.ops)
     result.metrics["sibling_reads"] = sum(1 for op in done if op.f == "read" and op.type is OpType.OK
                                           and len(op.completion.value[1]) > 1)  # fmt: skip
@@ -203,7 +203,7 @@ async def bank(ctx: Context) -> ScenarioResult:
                               "every account (70% transfers)", phases[1].fault, schedule.phase_starts_s(),
                               (schedule.end_ns - schedule.start_ns) / 1e9)  # fmt: skip
     for name, clients_ in designs.items():
-        result = _design_result(name, clients_, histories[name], schedule)
+        result = design_result(name, clients_, histories[name], schedule)
         done = pair(histories[name].ops)
         checked = bank_checker.check(histories[name].ops, total, accounts[name])
         reads = [op for op in done if op.f == "read" and op.type is OpType.OK]
@@ -259,7 +259,7 @@ async def list_append(ctx: Context) -> ScenarioResult:
                               phases[1].fault, schedule.phase_starts_s(),
                               (schedule.end_ns - schedule.start_ns) / 1e9)  # fmt: skip
     for name, clients_ in designs.items():
-        result = _design_result(name, clients_, histories[name], schedule)
+        result = design_result(name, clients_, histories[name], schedule)
         with ctx.console.status(f"list-append: checking {name}'s history (Elle's graph)"):
             checked = await asyncio.to_thread(list_append_checker.check, histories[name].ops, True)
         result.metrics["anomalies"] = {kind: len(found) for kind, found in sorted(checked.anomalies.items())}
@@ -334,7 +334,7 @@ async def host_loss(ctx: Context) -> ScenarioResult:
                               phases[1].fault, schedule.phase_starts_s(),
                               (schedule.end_ns - schedule.start_ns) / 1e9)  # fmt: skip
     for name, clients_ in designs.items():
-        result = _design_result(name, clients_, histories[name], schedule)
+        result = design_result(name, clients_, histories[name], schedule)
         result.metrics.update(finals[name])
         histories[name].dump(ctx.out / f"host-loss-{_slug(name)}.jsonl")
         scenario.designs.append(result)
@@ -425,7 +425,7 @@ async def az(ctx: Context) -> ScenarioResult:
                                   p.fault for p in phases), schedule.phase_starts_s(),
                               (schedule.end_ns - schedule.start_ns) / 1e9)  # fmt: skip
     for name, clients_ in designs.items():
-        result = _design_result(name, clients_, histories[name], schedule)
+        result = design_result(name, clients_, histories[name], schedule)
         histories[name].dump(ctx.out / f"az-{_slug(name)}.jsonl")
         scenario.designs.append(result)
     return scenario
