@@ -13,16 +13,13 @@ import json
 import re
 import shutil
 import struct
-import time
 from collections.abc import Iterator
 from html import escape
 from pathlib import Path
-from typing import Any
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
+from support.chromium import SCREEN, ChromiumMissing, headless_chromium, not_loaded, open_and_list_images
 
 from compare import plots, report
 from compare.results import Results
@@ -151,54 +148,15 @@ def test_main_without_results_says_so(tmp_path: Path, capsys: pytest.CaptureFixt
 
 # --- headless Chromium ---------------------------------------------------------------------------------
 
-CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
-CHROMEDRIVER = ("chromedriver",)
-SCREEN = (1280, 900)
-IMAGES_SETTLE_S = 30.0  # every <img> reports complete (loaded or broken) well before this on a loaded CI box
-
-
-def _which(names: tuple[str, ...]) -> str | None:
-    return next((path for path in map(shutil.which, names) if path), None)
-
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[WebDriver]:
     """One headless Chromium for the module's slow tests (starting it costs seconds)."""
-    browser, driver_path = _which(CHROMIUM), _which(CHROMEDRIVER)
-    if browser is None or driver_path is None:  # CI installs both (.ci/run); a silent skip would hide it
-        pytest.fail("headless Chromium is needed: apt-get install chromium chromium-driver", pytrace=False)
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--allow-file-access-from-files", f"--window-size={SCREEN[0]},{SCREEN[1]}"):  # fmt: skip
-        options.add_argument(argument)
-    # An explicit driver path: selenium then never fetches a driver from the network.
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": SCREEN[0], "height": SCREEN[1], "deviceScaleFactor": 1, "mobile": False})  # fmt: skip
-    yield driver
-    driver.quit()
-
-
-def open_and_list_images(driver: WebDriver, page: Path) -> list[dict[str, Any]]:
-    """Open `page` and return, from inside it, each <img>'s src, whether it loaded, and its claim if any."""
-    driver.get(page.resolve().as_uri())
-    script = """return Array.from(document.images).map(img => ({
-        src: img.getAttribute('src'), complete: img.complete, width: img.naturalWidth,
-        claim: (img.closest('article.claim') || {}).id || null}));"""
-    deadline = time.monotonic() + IMAGES_SETTLE_S
-    while True:
-        ready = driver.execute_script("return document.readyState") == "complete"
-        images = driver.execute_script(script)
-        if ready and all(image["complete"] for image in images):
-            return images
-        if time.monotonic() > deadline:
-            return images
-        time.sleep(0.1)
-
-
-def not_loaded(images: list[dict[str, Any]]) -> list[str]:
-    return [image["src"] for image in images if not (image["complete"] and image["width"] > 0)]
+    try:
+        with headless_chromium() as driver:
+            yield driver
+    except ChromiumMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.mark.slow
