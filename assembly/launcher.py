@@ -472,7 +472,7 @@ def restart(directory: str, name: str, *, wait: bool = True, wipe_dynamo: bool =
     spec = ClusterSpec.load(directory)
     role = resolve_role(spec, name)
     if wipe_dynamo and role.kind != "storage":
-        raise LauncherError(f"--wipe-dynamo: {role.name} is not a storage node (only those hold Dynamo copies)")
+        raise LauncherError(f"--wipe-dynamo needs a storage node (they hold the Dynamo data), not {role.name}")
     if supervisor_pid(spec) is None:
         raise LauncherError(f"no supervisor runs in {spec.dir}: start the cluster with `dsql cluster up`")
     old = pid_of(spec, role)

@@ -22,6 +22,8 @@ import trio
 from test_cluster import LocalCluster
 
 from assembly.embedded import ClusterConfig, EmbeddedCluster, dynamo_address
+from cluster import codec
+from kv.dynamo import node as node_module
 from kv.dynamo.copies import build_report
 from kv.dynamo.http import DynamoApp
 from kv.dynamo.interface import (
@@ -200,7 +202,7 @@ def test_the_report_counts_undecodable_copies_apart_and_keeps_unreachable_and_tr
 # -- bounded holdings --------------------------------------------------------------------------------
 
 
-async def test_holdings_come_in_pages_that_end_at_the_limit(riak):
+async def test_holdings_come_in_pages_that_end_at_the_limit(riak, monkeypatch):
     keys = sorted(b"page-%02d" % i for i in range(25))
     for key in keys:
         await riak.service.put(BUCKET, key, NewContent(b"v"), None, PutOptions(w=3))
@@ -223,6 +225,15 @@ async def test_holdings_come_in_pages_that_end_at_the_limit(riak):
     assert [k for page in pages for k in page] == held and all(len(p) <= 4 for p in pages)
     # A limit above the maximum is the maximum; bad paging is refused.
     assert not (await conn.call("holdings", Holdings(BUCKET, None, HOLDINGS_ITEMS_MAX + 1))).more
+    # A page also ends at HOLDINGS_BYTES_MAX of objects (here: two objects' worth), never empty.
+    size = len((await conn.call("holdings", Holdings(BUCKET, None, 1))).items[0][2])
+    monkeypatch.setattr(node_module, "HOLDINGS_BYTES_MAX", 2 * size)
+    two = await conn.call("holdings", Holdings(BUCKET))
+    assert [k for _b, k, _d in two.items] == held[:2] and two.more
+    monkeypatch.setattr(node_module, "HOLDINGS_BYTES_MAX", 1)
+    one = await conn.call("holdings", Holdings(BUCKET))
+    assert [k for _b, k, _d in one.items] == held[:1] and one.more
+    monkeypatch.undo()
     for bad in (Holdings(BUCKET, (BUCKET,), 1), Holdings(BUCKET, None, -1), Holdings(b"", None, 1)):
         with pytest.raises(NodeBadRequest):
             await conn.call("holdings", bad)
@@ -289,7 +300,13 @@ async def test_the_setting_survives_a_restart_and_its_interval_can_be_set(nurser
     reply = await aae(riak, {"enabled": True, "interval_s": 0.02})
     assert reply.json()["interval_s"] == {dynamo_address(n): 0.02 for n in range(5)}
     await aae(riak, {"enabled": False})  # a newer setting: interval back to each node's own
-    await trio.sleep(0.1)  # the node saves its ring and settings in the background
+    version = riak.node(1).aae.version
+
+    async def saved() -> bool:  # the node saves its ring and settings in the background
+        meta = await riak.node(1).store.load_meta()
+        return meta is not None and len(codec.decode(meta)) == 4 and codec.decode(meta)[3][0] == version
+
+    await eventually(saved, "node 1 saves the setting with its ring")
     await riak.cluster.stop_dynamo_node(1)
     await riak.cluster.start_dynamo_node(1)
     assert riak.node(1).aae == riak.node(2).aae and not riak.node(1).aae.enabled, "read back from its disk"
@@ -355,6 +372,8 @@ def test_restart_wipe_dynamo_loses_the_copies_and_anti_entropy_brings_them_back(
             assert http.put("/dsql/aae", json={"enabled": False}).status_code == 200
             assert http.get("/dsql/copies/unread?keys=false").json()["totals"]["min_up_to_date"] == 3
 
+            refused = cluster.cli("restart", "qp-0", "--wipe-dynamo", check=False)
+            assert refused.returncode == 2 and "needs a storage node" in refused.stderr
             storage_data = cluster_dir / "data" / "storage-2"
             kept = sorted(p.name for p in storage_data.iterdir())
             cluster.cli("restart", "storage-2", "--wipe-dynamo")

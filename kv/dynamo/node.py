@@ -548,7 +548,8 @@ class DynamoNode:
             peer = self.rng.choice(peers)
             state = self._gossip_state()
             try:
-                reply = await self._call(peer, "gossip", Gossip(state.ring, state.buckets, state.endpoints, state.aae))
+                gossip = Gossip(state.ring, state.buckets, state.endpoints, state.aae)
+                reply = await self._call(peer, "gossip", gossip)
                 self._merge_gossip(reply.ring, reply.buckets, reply.aae)
                 self._learn_endpoints(reply.endpoints)
                 self.counters["gossip_rounds"] += 1
