@@ -484,6 +484,7 @@ def restart(directory: str, name: str, *, wait: bool = True, wipe_dynamo: bool =
         while alive(old):
             time.sleep(0.02)
     if wipe_dynamo:
+        set_want(spec, role, "down")  # also when it was not running: the supervisor must not start it mid-wipe
         _wipe(spec.dynamo_data_dir(role))
     set_want(spec, role, "up")
     if wait:
