@@ -208,6 +208,9 @@ def _add_cluster_commands(sub: argparse._SubParsersAction) -> None:
                        ("resume", "continue a paused role (SIGCONT)"),
                        ("restart", "start a role again (killing it first if it runs) and wait until it serves")):
         command(name, text).add_argument("role", help="qp-0, adjudicator-1, journal-2, storage-0, journal-leader ...")
+    commands.choices["restart"].add_argument(
+        "--wipe-dynamo", action="store_true",
+        help="storage-N only: delete its Dynamo data (not its DSQL data) before it starts, as a lost disk")
     part = command("partition", "cut HOSTS off from the others (or from --from HOSTS): needs --hosts")
     part.add_argument("hosts", nargs="+", help="hosts as h0/h1/..., or a role on the host (qp-0, journal-leader)")
     part.add_argument("--from", dest="from_hosts", nargs="+", default=None, help="cut off only from these")
@@ -519,7 +522,9 @@ def _cluster_command(args: argparse.Namespace) -> int:
             rows = probe.status(spec)
             print(json.dumps(rows, indent=2) if args.json else probe.render(spec, rows), end="" if not args.json else "\n")
             return 0
-        if what in ("kill", "pause", "resume", "restart"):
+        if what == "restart":
+            return launcher.restart(args.dir, args.role, wipe_dynamo=args.wipe_dynamo)
+        if what in ("kill", "pause", "resume"):
             return getattr(launcher, what)(args.dir, args.role)
         if what == "partition":
             return launcher.partition(args.dir, args.hosts, args.from_hosts)

@@ -227,6 +227,10 @@ class ClusterSpec:
     def data_dir(self, role: RoleSpec) -> str:
         return os.path.join(self.dir, "data", role.name)
 
+    def dynamo_data_dir(self, role: RoleSpec) -> str:
+        """A storage node's Dynamo copies, beside (not inside) its DSQL data: either can be lost alone."""
+        return self.data_dir(role) + "-dynamo"
+
     def log_path(self, role: RoleSpec) -> str:
         return os.path.join(self.dir, "logs", f"{role.name}.log")
 

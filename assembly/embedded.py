@@ -20,6 +20,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 
 import trio
@@ -299,6 +300,16 @@ class EmbeddedCluster:
         if self.config.data_dir is not None:
             disk.close()
         del self.dynamo_nodes[n]
+
+    def wipe_dynamo_node(self, n: int) -> None:
+        """Lose stopped Dynamo node n's disk, as a host whose disk is replaced: started again,
+        it has the same name and no copies, ring or settings (gossip brings those back)."""
+        if n in self._dynamo_running:
+            raise ValueError(f"Dynamo node {n} is running: stop it before wiping its disk")
+        if self.config.data_dir is None:
+            self._dynamo_memory.pop(n, None)
+        else:
+            shutil.rmtree(os.path.join(self.config.data_dir, f"dynamo-{n}"), ignore_errors=True)
 
     async def add_dynamo_node(self) -> int:
         """Start a new Dynamo node and join it to the ring through a running member."""

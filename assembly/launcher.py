@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -60,6 +61,7 @@ from assembly.runfiles import (
     want_of,
     write,
 )
+from cluster.dirlock import DirectoryInUse, lock_directory
 from cluster.transport import RemoteError, Unreachable
 from kv.dynamo.interface import Leave
 from storage.placement import SPLIT_CHECK_S, SPLIT_KEYS
@@ -70,6 +72,8 @@ CRASH_LOOP_S = 2.0
 RESTART_PAUSE_S = 1.0
 STOP_GRACE_S = 15.0
 READY_TIMEOUT_S = 90.0
+# How long `restart --wipe-dynamo` waits for a killed process to let go of its Dynamo directory.
+WIPE_LOCK_WAIT_S = 10.0
 
 
 class LauncherError(Exception):
@@ -461,9 +465,14 @@ def kill(directory: str, name: str) -> int:
     return 0
 
 
-def restart(directory: str, name: str, *, wait: bool = True) -> int:
+def restart(directory: str, name: str, *, wait: bool = True, wipe_dynamo: bool = False) -> int:
+    """Start a role again (killing it first). `wipe_dynamo`: a storage node's Dynamo store is
+    deleted while the process is down, so its Dynamo node comes back under the same name with
+    no copies, ring or settings, as a host whose disk was replaced; its DSQL data stays."""
     spec = ClusterSpec.load(directory)
     role = resolve_role(spec, name)
+    if wipe_dynamo and role.kind != "storage":
+        raise LauncherError(f"--wipe-dynamo needs a storage node (they hold the Dynamo data), not {role.name}")
     if supervisor_pid(spec) is None:
         raise LauncherError(f"no supervisor runs in {spec.dir}: start the cluster with `dsql cluster up`")
     old = pid_of(spec, role)
@@ -474,11 +483,36 @@ def restart(directory: str, name: str, *, wait: bool = True) -> int:
             os.kill(old, signal.SIGKILL)
         while alive(old):
             time.sleep(0.02)
+    if wipe_dynamo:
+        set_want(spec, role, "down")  # also when it was not running: the supervisor must not start it mid-wipe
+        _wipe(spec.dynamo_data_dir(role))
     set_want(spec, role, "up")
     if wait:
         wait_ready(spec, [role], READY_TIMEOUT_S, not_pid={role.name: old} if old else None)
     print(f"dsql cluster: restarted {role.name} (pid {pid_of(spec, role)})", flush=True)
     return 0
+
+
+def _wipe(directory: str) -> None:
+    """Delete a directory no process holds (its lock proves it), as a disk lost."""
+    if not os.path.isdir(directory):
+        return
+    # A killed process's leader thread is a zombie (not alive) a moment before its other threads
+    # are gone and its files closed: the lock stays held for that moment.
+    deadline = time.monotonic() + WIPE_LOCK_WAIT_S
+    while True:
+        try:
+            lock = lock_directory(directory)
+            break
+        except DirectoryInUse:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    try:
+        shutil.rmtree(directory)
+    finally:
+        lock.release()
+    print(f"dsql cluster: deleted {directory}", flush=True)
 
 
 def pause(directory: str, name: str) -> int:

@@ -155,7 +155,7 @@ class Node:
         with heap.loading():  # a checkpoint of millions of rows (cluster/heap.py)
             await nursery.start(node.run)
         # Dynamo's copies on this storage node: their own store, beside the checkpoints.
-        dynamo_disk = OsDisk(self.spec.data_dir(self.role) + "-dynamo")
+        dynamo_disk = OsDisk(self.spec.dynamo_data_dir(self.role))
         self._close.append(dynamo_disk.close)
         # The ring starts with the cluster's first storage nodes (the same on every node, so
         # every node starts from the same ring); one added later joins it (§4.8: an explicit join).

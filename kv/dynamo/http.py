@@ -19,6 +19,12 @@ What it serves (Riak's `riak_kv_web` routes, its `riak_kv_wm_*` resources):
 and each bucket path again under /types/default/... (Riak 2's bucket types;
 only "default" exists here, any other type is 404 "Unknown bucket type: T").
 
+dsql's own extensions, not Riak's (kv/dynamo/dsql_routes.py documents them):
+
+    GET      /dsql/copies/B        each key's up-to-date copies, per node (JSON)
+    GET|PUT  /dsql/aae             active anti-entropy on every node; PUT
+                                   {"enabled": false} switches it off (400 for a bad body)
+
 Riak's rules kept here (from riak_kv_wm_object.erl and friends):
 
 * Every answer carrying an object (200, 300, a returnbody) has its
@@ -70,6 +76,7 @@ from urllib.parse import parse_qsl, quote, unquote_to_bytes
 import msgspec
 import trio
 
+from kv.dynamo import dsql_routes
 from kv.dynamo.interface import (
     BUCKET_BYTES_MAX,
     KEY_BYTES_MAX,
@@ -144,6 +151,8 @@ ALLOWED = {
     "buckets": ("HEAD", "GET"),
     "ping": ("HEAD", "GET"),
     "stats": ("HEAD", "GET"),
+    "dsql_copies": ("HEAD", "GET"),
+    "dsql_aae": ("HEAD", "GET", "PUT"),
 }
 
 
@@ -158,6 +167,10 @@ def route(raw_path: bytes) -> Route | None:
         return Route("ping", None)
     if parts == [b"stats"]:
         return Route("stats", None)
+    if parts == [b"dsql", b"aae"]:
+        return Route("dsql_aae", None)
+    if len(parts) == 3 and parts[:2] == [b"dsql", b"copies"]:
+        return Route("dsql_copies", None, parts[2])
     bucket_type = None
     if len(parts) >= 3 and parts[0] == b"types" and parts[2] == b"buckets":
         bucket_type = parts[1].decode("utf-8", "replace")
@@ -491,6 +504,12 @@ class DynamoApp:
             return Answer(200, _json({"buckets": [_text(b) for b in buckets]}), [(b"content-type", b"application/json")])
         if target.resource == "props":
             return await self._props(request, target, receive)
+        if target.resource == "dsql_copies":
+            assert target.bucket is not None
+            body = await dsql_routes.copies_json(self.service, target.bucket, request.query)
+            return Answer(200, body, [(b"content-type", b"application/json")])
+        if target.resource == "dsql_aae":
+            return await self._aae(request, receive)
         if target.resource == "keys" and request.method != "POST":
             if request.query.get("keys") != "true":
                 return Answer(200, b"{}", [(b"content-type", b"application/json")])
@@ -668,6 +687,19 @@ class DynamoApp:
             raise HttpError(415, "bucket properties must be sent as application/json\n")
         await self.service.set_bucket_props(target.bucket, document["props"])
         return Answer(204)
+
+    async def _aae(self, request: Request, receive: Receive) -> Answer:
+        if request.method == "PUT":
+            try:
+                raw = await self._read_body(request, receive, PROPS_BYTES_MAX)
+            except BodyTooLarge:
+                raise HttpError(413, f"the body is limited to {PROPS_BYTES_MAX} bytes\n") from None
+            enabled, interval_s = dsql_routes.parse_aae_body(raw)
+            settings, unreachable = await self.service.set_aae(enabled, interval_s)
+        else:
+            settings, unreachable = await self.service.aae_settings()
+        body = dsql_routes.aae_json(settings, unreachable)
+        return Answer(200, body, [(b"content-type", b"application/json")])
 
     # -- streams ---------------------------------------------------------------------------
 

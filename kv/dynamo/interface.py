@@ -18,9 +18,12 @@ Two seams meet here.
       Gossip       exchange ring and bucket properties (§4.8)           -> GossipState
       Join/Leave   change the ring's membership through this node       -> GossipState
       AaeMessage   one step of a Merkle exchange of a partition (§4.7)  -> AaeReply
-      Holdings     which keys of which partitions this node holds,
-                   with their clocks (tests and `dsql compare` count
-                   copies with it)                                      -> HoldingsReply
+      Holdings     the copies this node holds (encoded objects), a page
+                   of at most HOLDINGS_ITEMS_MAX / HOLDINGS_BYTES_MAX at
+                   a time (tests and `dsql compare` count copies with
+                   it: `DynamoService.copies`)                          -> HoldingsReply
+      AaeSwitch    anti-entropy on or off (and its interval), cluster-
+                   wide: a dsql observation hook, not Riak's API        -> AaeSetting
       NodeStats    this node's counters                                 -> NodeStatsReply
 
   Objects travel as `objects.encode_object` bytes, vector clocks as their
@@ -280,6 +283,47 @@ class Keys(msgspec.Struct, frozen=True):
     keys: tuple[bytes, ...]
 
 
+@message(wire_ids.DYNAMO_AAE_SETTING)
+class AaeSetting(msgspec.Struct, frozen=True):
+    """Whether active anti-entropy runs, cluster-wide, and how often a node starts an exchange.
+
+    Gossiped with the ring (the highest `version` wins, as bucket properties), so a node that
+    restarts, loses its disk or joins takes the cluster's setting from its first gossip round.
+    `version` 0 is a node's own default (enabled, its configured interval), which any set
+    setting overrides. `interval_s` 0 means the node's configured `aae_interval_s`."""
+
+    version: int = 0
+    enabled: bool = True
+    interval_s: float = 0.0
+
+
+AAE_INTERVAL_S_MAX = 3600.0  # an hour between exchanges is as good as off; past it is a typo
+
+
+def check_aae_setting(setting: object) -> AaeSetting:
+    """`setting` if it is a well-formed AaeSetting, else ValueError (a node answers NodeBadRequest)."""
+    if not isinstance(setting, AaeSetting):
+        raise ValueError("an anti-entropy setting is (version, enabled, interval_s)")
+    if isinstance(setting.version, bool) or not isinstance(setting.version, int) or setting.version < 0:
+        raise ValueError("the setting's version must be a non-negative integer")
+    if not isinstance(setting.enabled, bool):
+        raise ValueError("enabled must be true or false")
+    interval = setting.interval_s
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)):
+        raise ValueError("interval_s must be a number of seconds")
+    if not 0 <= interval <= AAE_INTERVAL_S_MAX:
+        raise ValueError(f"interval_s must be a number of seconds from 0 to {AAE_INTERVAL_S_MAX:g}")
+    return setting
+
+
+@message(wire_ids.DYNAMO_AAE_SWITCH)
+class AaeSwitch(msgspec.Struct, frozen=True):
+    """Adopt `setting` if it is newer than the node's (None: just asking); the reply is the
+    node's setting afterwards."""
+
+    setting: AaeSetting | None = None
+
+
 @message(wire_ids.DYNAMO_GOSSIP)
 class Gossip(msgspec.Struct, frozen=True):
     """The sender's ring (`Ring.encode()`) and bucket properties; the reply
@@ -290,6 +334,7 @@ class Gossip(msgspec.Struct, frozen=True):
     # Where members are served, (name, host, port): a node added to a running cluster is in
     # nobody's address book until gossip brings its endpoint.
     endpoints: tuple[tuple[str, str, int], ...] = ()
+    aae: AaeSetting | None = None  # None: a sender that does not gossip it (a coordinator asking)
 
 
 @message(wire_ids.DYNAMO_GOSSIP_STATE)
@@ -297,6 +342,7 @@ class GossipState(msgspec.Struct, frozen=True):
     ring: bytes
     buckets: tuple[tuple[bytes, int, BucketProps], ...]
     endpoints: tuple[tuple[str, str, int], ...] = ()
+    aae: AaeSetting | None = None
 
 
 @message(wire_ids.DYNAMO_JOIN)
@@ -329,16 +375,31 @@ class AaeReply(msgspec.Struct, frozen=True):
     message: bytes
 
 
+# A page of holdings: one reply carries at most this many copies, and stops adding copies
+# once it holds HOLDINGS_BYTES_MAX of objects (at least one copy, so a page always moves on).
+# 5000 copies of small objects is a fraction of a second of the node's time; 8 MiB keeps one
+# reply well under the transport's frame limit.
+HOLDINGS_ITEMS_MAX = 5000
+HOLDINGS_BYTES_MAX = 8 * 1024 * 1024
+
+
 @message(wire_ids.DYNAMO_HOLDINGS)
 class Holdings(msgspec.Struct, frozen=True):
+    """The copies held of `bucket` (None: of every bucket), in (bucket, key) order, starting
+    after `after` (a previous page's last (bucket, key)); `limit` 0 means HOLDINGS_ITEMS_MAX."""
+
     bucket: bytes | None = None
+    after: tuple[bytes, bytes] | None = None
+    limit: int = 0
 
 
 @message(wire_ids.DYNAMO_HOLDINGS_REPLY)
 class HoldingsReply(msgspec.Struct, frozen=True):
-    """(bucket, key, encoded object) of every copy held, primary or hinted."""
+    """(bucket, key, encoded object) of the copies held, primary or hinted; `more`: the page
+    stopped at a limit and the next starts after the last item."""
 
     items: tuple[tuple[bytes, bytes, bytes], ...]
+    more: bool = False
 
 
 @message(wire_ids.DYNAMO_NODE_STATS)

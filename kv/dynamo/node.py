@@ -35,7 +35,13 @@ What it serves (interface.py lists the messages):
   repairs each differing key on both sides by reconciling the two copies.
   A token bucket bounds the keys repaired per second, so anti-entropy stays
   in the background; it is what fixes keys that nobody reads (read repair
-  only fixes what is read).
+  only fixes what is read). It can be switched off, or made more frequent,
+  cluster-wide (`AaeSwitch`, a dsql hook for `dsql compare`, not Riak's
+  API): the `AaeSetting` travels with gossip (newest version wins) and is
+  saved with the ring, so a node that restarts, joins or lost its disk
+  follows the cluster's setting; a node starts no exchange before its first
+  gossip round with a peer, so one that lost its disk (and with it the
+  saved setting) does not repair against a switch it has not heard of.
 
 Every background loop is bounded (one exchange or one handoff batch at a
 time, with deadlines on every call) and runs in the node's nursery, so
@@ -44,6 +50,7 @@ stopping the node cancels them.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import random
 import zlib
@@ -57,8 +64,12 @@ from cluster.clock import Clock
 from cluster.transport import RemoteError, Unreachable
 from kv.dynamo import merkle
 from kv.dynamo.interface import (
+    HOLDINGS_BYTES_MAX,
+    HOLDINGS_ITEMS_MAX,
     AaeMessage,
     AaeReply,
+    AaeSetting,
+    AaeSwitch,
     BucketProps,
     Coordinate,
     Fetch,
@@ -80,6 +91,7 @@ from kv.dynamo.interface import (
     Stored,
     StoreMany,
     Sync,
+    check_aae_setting,
 )
 from kv.dynamo.objects import (
     NewContent,
@@ -128,6 +140,10 @@ def _check_name(what: str, value: object, limit: int) -> bytes:
     return value
 
 
+def _aae_order(setting: AaeSetting) -> tuple[int, bool, float]:
+    return setting.version, setting.enabled, setting.interval_s
+
+
 def _props_version(entry: tuple[int, BucketProps]) -> tuple[int, bytes]:
     return entry[0], codec.encode(entry[1])
 
@@ -166,6 +182,9 @@ class DynamoNode:
         self._positions_of: Ring | None = None
         self._aae_bucket: merkle.TokenBucket | None = None
         self._meta_dirty = trio.Event()
+        self.aae = AaeSetting()
+        self._aae_changed = trio.Event()
+        self._heard_peer = trio.Event()
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -185,11 +204,13 @@ class DynamoNode:
 
     def _apply_meta(self, meta: bytes) -> None:
         try:
-            ring_bytes, buckets, was_member = codec.decode(meta)
+            ring_bytes, buckets, was_member, *rest = codec.decode(meta)
             self._was_member = bool(was_member)
             self.ring = merge_rings(self.ring, Ring.decode(ring_bytes))
             for bucket, version, props in buckets:
                 self.bucket_props[bucket] = (version, props)
+            if rest:  # meta saved before the anti-entropy setting existed has three items
+                self.aae = check_aae_setting(AaeSetting(*rest[0]))
         except (ValueError, TypeError) as exc:
             log.warning("%s: the saved ring and bucket properties do not decode (%s); starting from the configuration", self.name, exc)
 
@@ -208,7 +229,8 @@ class DynamoNode:
             self._meta_dirty = trio.Event()
             buckets = tuple((b, v, p) for b, (v, p) in sorted(self.bucket_props.items()))
             self._was_member = self._was_member or self.name in self.ring.members
-            await self.store.save_meta(codec.encode((self.ring.encode(), buckets, self._was_member)))
+            aae = (self.aae.version, self.aae.enabled, self.aae.interval_s)
+            await self.store.save_meta(codec.encode((self.ring.encode(), buckets, self._was_member, aae)))
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -232,7 +254,7 @@ class DynamoNode:
     def _gossip_state(self) -> GossipState:
         buckets = tuple((b, v, p) for b, (v, p) in sorted(self.bucket_props.items()))
         endpoints = tuple((node, host, port) for node, (host, port) in sorted(self.endpoints.items()))
-        return GossipState(self.ring.encode(), buckets, endpoints)
+        return GossipState(self.ring.encode(), buckets, endpoints, self.aae)
 
     def _learn_endpoints(self, endpoints: Iterable[tuple[str, str, int]]) -> None:
         for item in endpoints:
@@ -246,8 +268,16 @@ class DynamoNode:
                 self.endpoints[node] = (host, port)
                 self.transport.learn_address(node, (host, port))
 
-    def _merge_gossip(self, ring_bytes: bytes | None, buckets: Iterable[tuple[bytes, int, BucketProps]]) -> None:
+    def _merge_gossip(
+        self, ring_bytes: bytes | None, buckets: Iterable[tuple[bytes, int, BucketProps]],
+        aae: AaeSetting | None = None,
+    ) -> None:  # fmt: skip
         changed = False
+        if aae is not None:
+            try:
+                check_aae_setting(aae)
+            except ValueError as exc:
+                raise NodeBadRequest(f"gossiped anti-entropy setting: {exc}") from None
         if ring_bytes is not None:
             try:
                 theirs = Ring.decode(ring_bytes)
@@ -271,6 +301,8 @@ class DynamoNode:
                     continue
                 self.bucket_props[bucket] = (version, props)
                 changed = True
+        if aae is not None and self._adopt_aae(aae):
+            changed = True
         if changed:
             self._meta_dirty.set()
 
@@ -398,13 +430,34 @@ class DynamoNode:
         return Keys(tuple(sorted(keys)))
 
     async def rpc_holdings(self, request: Holdings) -> HoldingsReply:
-        items = []
+        """One page of the copies held, in (bucket, key) order (see `Holdings`)."""
+        if request.bucket is not None:
+            _check_name("bucket", request.bucket, 255)
+        after = request.after
+        if after is not None and not (
+            isinstance(after, tuple) and len(after) == 2 and all(isinstance(part, bytes) for part in after)
+        ):  # fmt: skip
+            raise NodeBadRequest("after is the (bucket, key) a page ended with")
+        if isinstance(request.limit, bool) or not isinstance(request.limit, int) or not 0 <= request.limit:
+            raise NodeBadRequest("limit must be a non-negative integer")
+        limit = min(request.limit or HOLDINGS_ITEMS_MAX, HOLDINGS_ITEMS_MAX)
+        items: list[tuple[bytes, bytes, bytes]] = []
+        size = 0
         buckets = [request.bucket] if request.bucket is not None else self.store.buckets()
         for bucket in buckets:
-            for key in self.store.bucket_keys(bucket):
+            if after is not None and bucket < after[0]:
+                continue
+            keys = self.store.bucket_keys(bucket)  # sorted
+            start = bisect.bisect_right(keys, after[1]) if after is not None and bucket == after[0] else 0
+            for key in keys[start:]:
                 data = self.store.get(bucket, key)
-                if data is not None:
-                    items.append((bucket, key, data))
+                if data is None:
+                    continue
+                if len(items) >= limit or (items and size + len(data) > HOLDINGS_BYTES_MAX):
+                    return HoldingsReply(tuple(items), more=True)
+                items.append((bucket, key, data))
+                size += len(data)
+            await trio.lowlevel.checkpoint_if_cancelled()
         return HoldingsReply(tuple(items))
 
     async def rpc_node_stats(self, request: NodeStats) -> NodeStatsReply:
@@ -428,7 +481,9 @@ class DynamoNode:
         if not isinstance(request.buckets, tuple) or not isinstance(request.endpoints, tuple):
             raise NodeBadRequest("buckets and endpoints must be lists")
         self._learn_endpoints(request.endpoints)
-        self._merge_gossip(request.ring, request.buckets)
+        self._merge_gossip(request.ring, request.buckets, request.aae)
+        if request.aae is not None:  # a peer's gossip, with its setting (a coordinator only asks)
+            self._heard_peer.set()
         return self._gossip_state()
 
     async def rpc_join(self, request: Join) -> GossipState:
@@ -457,7 +512,8 @@ class DynamoNode:
                     log.info("%s: joining the ring through %s failed: %r", self.name, member, exc)
                     continue
                 self._learn_endpoints(state.endpoints)
-                self._merge_gossip(state.ring, state.buckets)
+                self._merge_gossip(state.ring, state.buckets, state.aae)
+                self._heard_peer.set()
                 break
             else:
                 await trio.sleep(retry_s)
@@ -492,10 +548,12 @@ class DynamoNode:
             peer = self.rng.choice(peers)
             state = self._gossip_state()
             try:
-                reply = await self._call(peer, "gossip", Gossip(state.ring, state.buckets, state.endpoints))
-                self._merge_gossip(reply.ring, reply.buckets)
+                gossip = Gossip(state.ring, state.buckets, state.endpoints, state.aae)
+                reply = await self._call(peer, "gossip", gossip)
+                self._merge_gossip(reply.ring, reply.buckets, reply.aae)
                 self._learn_endpoints(reply.endpoints)
                 self.counters["gossip_rounds"] += 1
+                self._heard_peer.set()
             except (Unreachable, trio.TooSlowError, RemoteError, NodeBadRequest) as exc:
                 log.debug("%s: gossip with %s failed: %r", self.name, peer, exc)
 
@@ -601,9 +659,40 @@ class DynamoNode:
             if self.name in (node for _i, node in self.ring.preference_list(self.ring.partition_start(p), n_val))
         ]  # fmt: skip
 
+    def _adopt_aae(self, setting: AaeSetting) -> bool:
+        """Take `setting` if it is newer than this node's (ties: the larger, the same on every
+        node); True when it changed anything."""
+        mine = self.aae
+        if _aae_order(setting) <= _aae_order(mine):
+            return False
+        if (setting.enabled, setting.interval_s) != (mine.enabled, mine.interval_s):
+            log.info("%s: anti-entropy %s (interval %s)", self.name, "on" if setting.enabled else "off",
+                     f"{setting.interval_s:g} s" if setting.interval_s else "configured")  # fmt: skip
+        self.aae = setting
+        self._aae_changed.set()
+        return True
+
+    async def rpc_aae_switch(self, request: AaeSwitch) -> AaeSetting:
+        if request.setting is not None:
+            try:
+                check_aae_setting(request.setting)
+            except ValueError as exc:
+                raise NodeBadRequest(str(exc)) from None
+            if self._adopt_aae(request.setting):
+                self._meta_dirty.set()
+        return self.aae
+
     async def _aae_loop(self) -> None:
+        await self._heard_peer.wait()
         while True:
-            await trio.sleep(self.config.aae_interval_s)
+            interval_s = self.aae.interval_s or self.config.aae_interval_s
+            with trio.move_on_after(interval_s):
+                await self._aae_changed.wait()
+            if self._aae_changed.is_set():  # a new setting: wait its interval from now
+                self._aae_changed = trio.Event()
+                continue
+            if not self.aae.enabled:
+                continue
             try:
                 await self.aae_once()
             except (Unreachable, trio.TooSlowError, RemoteError, NodeBadRequest) as exc:

@@ -29,6 +29,11 @@ the vector clock as its own actor; its stored object is then sent to the
 other targets (`Store`). Deletes are tombstone writes; a delete without a
 causal context first reads the key (quorum `rw`) to take its clock, and
 answers "not found" without writing when nobody has it, as Riak's does.
+
+Two observation hooks of dsql's own, not Riak's, serve `dsql compare`:
+`copies` counts each key's up-to-date copies from every node's holdings
+(kv/dynamo/copies.py says what is counted), and `aae_settings`/`set_aae`
+read and switch active anti-entropy on every ring member (`AaeSwitch`).
 """
 
 from __future__ import annotations
@@ -42,9 +47,12 @@ from typing import Any
 import trio
 
 from cluster.transport import RemoteError, Unreachable
+from kv.dynamo.copies import CopiesReport, build_report
 from kv.dynamo.interface import (
     BUCKET_BYTES_MAX,
     KEY_BYTES_MAX,
+    AaeSetting,
+    AaeSwitch,
     BucketProps,
     Coordinate,
     DeleteOptions,
@@ -52,6 +60,7 @@ from kv.dynamo.interface import (
     Fetch,
     GetOptions,
     Gossip,
+    Holdings,
     InvalidRequest,
     Join,
     ListKeys,
@@ -64,6 +73,7 @@ from kv.dynamo.interface import (
     SiblingLimit,
     Store,
     Sync,
+    check_aae_setting,
     check_quorum,
     props_with,
     resolve_quorum,
@@ -79,6 +89,13 @@ log = logging.getLogger(__name__)
 NODE_ERRORS = (Unreachable, trio.TooSlowError, RemoteError, NodeBadRequest)
 REQUEST_TIMEOUT_S = 10.0  # Riak's default is 60 s; a request that cannot finish in 10 is reported
 LATENCY_SAMPLES = 2048
+# Copies one node may contribute to one copies report (pages of interface.HOLDINGS_ITEMS_MAX):
+# past it the report says "truncated" rather than holding a whole large bucket in memory.
+COPIES_PER_NODE_MAX = 200_000
+# A holdings page reads up to HOLDINGS_BYTES_MAX of objects: more than a quorum call's timeout.
+HOLDINGS_CALL_TIMEOUT_S = 10.0
+# Each member's anti-entropy setting, and the members that did not answer.
+AaeSettings = tuple[dict[str, AaeSetting], list[str]]
 
 
 class _Latencies:
@@ -530,6 +547,83 @@ class DynamoService:
                     nursery.start_soon(ask, node)
         out.update(totals)
         return out
+
+    # -- observation hooks (dsql's, not Riak's) -----------------------------------------------
+
+    async def _ask_members(self, method: str, request) -> tuple[dict[str, Any], list[str]]:
+        """`request` to every ring member at once: the replies by node, and the nodes that gave none."""
+        replies: dict[str, Any] = {}
+        unreachable: list[str] = []
+
+        async def ask(node: str) -> None:
+            try:
+                replies[node] = await self._call(node, method, request)
+            except NODE_ERRORS as exc:
+                self._mark(node, exc)
+                unreachable.append(node)
+
+        async with trio.open_nursery() as nursery:
+            for node in self._ring().members:
+                nursery.start_soon(ask, node)
+        return replies, sorted(unreachable)
+
+    async def copies(self, bucket: bytes, *, copies_per_node_max: int = COPIES_PER_NODE_MAX) -> CopiesReport:
+        """Every ring member's copies of `bucket`, counted per key (kv/dynamo/copies.py)."""
+        _check_bucket(bucket)
+        await self.refresh()  # the ring as the nodes have it now: primaries are judged by it
+        ring = self._ring()
+        props = await self.bucket_props(bucket)
+        holdings: dict[str, list[tuple[bytes, bytes]]] = {}
+        unreachable: list[str] = []
+        truncated = False
+
+        async def gather(node: str) -> None:
+            nonlocal truncated
+            items: list[tuple[bytes, bytes]] = []
+            after = None
+            try:
+                while True:
+                    timeout_s = max(self.call_timeout_s, HOLDINGS_CALL_TIMEOUT_S)
+                    reply = await self._call(node, "holdings", Holdings(bucket, after), timeout_s=timeout_s)
+                    items.extend((key, data) for _bucket, key, data in reply.items)
+                    if len(items) >= copies_per_node_max and (reply.more or len(items) > copies_per_node_max):
+                        del items[copies_per_node_max:]
+                        truncated = True
+                        break
+                    if not reply.more or not reply.items:
+                        break
+                    after = (bucket, reply.items[-1][1])
+            except NODE_ERRORS as exc:  # a node that stops answering midway holds nothing we can count
+                self._mark(node, exc)
+                unreachable.append(node)
+                return
+            holdings[node] = items
+
+        async with trio.open_nursery() as nursery:
+            for node in ring.members:
+                nursery.start_soon(gather, node)
+        return build_report(bucket, props.n_val, ring, holdings, unreachable, truncated)
+
+    async def aae_settings(self) -> AaeSettings:
+        """Each member's anti-entropy setting, and the members that did not answer."""
+        return await self._ask_members("aae_switch", AaeSwitch(None))
+
+    async def set_aae(self, enabled: bool, interval_s: float = 0.0) -> AaeSettings:
+        """Switch active anti-entropy on or off on every member (interval 0: each node's configured one).
+
+        The setting's version is above every member's, so it wins wherever gossip meets an
+        older one; a member that did not answer takes it from gossip."""
+        try:
+            check_aae_setting(AaeSetting(0, enabled, interval_s))
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+        current, _ = await self.aae_settings()
+        version = max([time.time_ns(), *(setting.version + 1 for setting in current.values())])
+        setting = AaeSetting(version, enabled, interval_s)
+        replies, unreachable = await self._ask_members("aae_switch", AaeSwitch(setting))
+        if not replies:
+            raise RequestTimeout("switching anti-entropy (no node reachable)")
+        return replies, unreachable
 
     # -- membership (admin) ------------------------------------------------------------------
 
