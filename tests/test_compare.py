@@ -27,9 +27,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.chromium import ChromiumMissing, headless_chromium, not_loaded, open_and_list_images
 
 from assembly import hosts as host_network
-from support.chromium import ChromiumMissing, headless_chromium, not_loaded, open_and_list_images
 
 pytestmark = pytest.mark.slow
 
