@@ -61,32 +61,50 @@ class CopiesSample:
         }
 
 
-def shard_copies(spec: ClusterSpec, rows: list[dict[str, Any]]) -> dict[bytes, int]:
+def shard_copies(
+    spec: ClusterSpec, rows: list[dict[str, Any]], lag_ms_max: float | None = None
+) -> dict[bytes, int]:
     """Per shard of the newest shard map (keyed by the key it begins at), how many
     live storage nodes serve it: hold it copied and caught up. `rows` are
     `probe.status` rows (or `dsql cluster status --json`'s); rows of other
-    roles are ignored, so the full status does as well as the storage-only one."""
+    roles are ignored, so the full status does as well as the storage-only one.
+
+    `lag_ms_max`: also leave out nodes whose watermark is further behind than
+    that. A node's "caught up" is set once, when it first reaches the journal's
+    end; a node that answers this process but is cut off from the journal (a
+    partition between hosts does not cut the machine's own namespace off)
+    still says so while its watermark stops. The watermark moves on even with
+    no writes (closed timestamps), so on a healthy cluster the lag stays in
+    the tens of ms. None (the default) counts as `dsql cluster status` does."""
+    if lag_ms_max is not None:
+        rows = [row for row in rows if row["kind"] != "storage" or _within(row, lag_ms_max)]
     return {entry["start"]: len(entry["serving"]) for entry in probe.shard_replicas(spec, rows)}
 
 
-def sample(directory: str) -> CopiesSample:
+def _within(row: dict[str, Any], lag_ms_max: float) -> bool:
+    lag = row.get("watermark_lag_ms")
+    return lag is not None and lag <= lag_ms_max
+
+
+def sample(directory: str, lag_ms_max: float | None = None) -> CopiesSample:
     """Ask the storage nodes of the cluster in `directory` once (blocking; from
     asyncio, run it with `asyncio.to_thread`). The cluster's description is read
-    again each time, so storage nodes added meanwhile are counted."""
+    again each time, so storage nodes added meanwhile are counted. `lag_ms_max`:
+    as for `shard_copies`."""
     spec = ClusterSpec.load(directory)
     at_s = time.time()
     rows = probe.status(spec, kinds=("storage",))
     unanswered = tuple(row["name"] for row in rows if not row["answers"])
-    return CopiesSample(at_s, shard_copies(spec, rows), unanswered)
+    return CopiesSample(at_s, shard_copies(spec, rows, lag_ms_max), unanswered)
 
 
-def samples(directory: str, every_s: float) -> Iterator[CopiesSample]:
+def samples(directory: str, every_s: float, lag_ms_max: float | None = None) -> Iterator[CopiesSample]:
     """A sample every `every_s` seconds (or as soon as the last one is done, if it took longer)."""
     if every_s < EVERY_S_MIN:
         raise ValueError(f"--every {every_s}: at least {EVERY_S_MIN} s")
     next_s = time.monotonic()
     while True:
-        yield sample(directory)
+        yield sample(directory, lag_ms_max)
         next_s = max(next_s + every_s, time.monotonic())
         time.sleep(max(0.0, next_s - time.monotonic()))
 
@@ -101,9 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=float, default=None, metavar="S",
                         help="sample every S seconds until interrupted (default: once)")  # fmt: skip
     parser.add_argument("--samples", type=int, default=None, metavar="N", help="stop after N samples")
+    parser.add_argument("--lag-ms-max", type=float, default=None, metavar="MS",
+                        help="count no node whose watermark is more than MS behind (default: no bound, "
+                        "as dsql cluster status)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
-        stream = samples(args.dir, args.every) if args.every is not None else iter([sample(args.dir)])
+        if args.every is not None:
+            stream = samples(args.dir, args.every, args.lag_ms_max)
+        else:
+            stream = iter([sample(args.dir, args.lag_ms_max)])
         for n, one in enumerate(stream, start=1):
             print(json.dumps(one.to_json()), flush=True)
             if args.samples is not None and n >= args.samples:

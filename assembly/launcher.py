@@ -442,10 +442,13 @@ def drain(directory: str, name: str) -> int:
                 print(f"dsql cluster: {member} did not take the leave ({exc!r}); trying another", flush=True)
         return moves
 
+    started_s = time.monotonic()
     moves = placement.run(spec, drain_and_leave)
+    took_s = time.monotonic() - started_s
     if lost:
-        print(f"dsql cluster: {role.name} (lost) replaced: {len(moves)} shard replicas copied from surviving "
-              "replicas to other nodes; it holds none now and left the Dynamo ring", flush=True)  # fmt: skip
+        print(f"dsql cluster: {role.name} (lost) replaced in {took_s:.1f} s: {len(moves)} shard replicas copied "
+              "from surviving replicas to other nodes; it holds none now and left the Dynamo ring",
+              flush=True)  # fmt: skip
     else:
         print(f"dsql cluster: {role.name} drained ({len(moves)} replicas moved) and left the Dynamo ring; "
               "it holds none now", flush=True)  # fmt: skip

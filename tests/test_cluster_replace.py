@@ -105,6 +105,12 @@ def test_shard_copies_counts_only_live_caught_up_replicas(tmp_path: Path) -> Non
         {"name": "qp-0", "kind": "qp", "answers": True, "sessions": 0},  # other roles are ignored
     ]
     assert copies.shard_copies(spec, rows) == {b"": 2, b"\x02": 1, b"\x03": 2}
+    # A node whose watermark stopped (cut off from the journal) counts only without a lag bound.
+    rows[0] = rows[0] | {"watermark_lag_ms": 5000.0}
+    rows[2] = rows[2] | {"watermark_lag_ms": 20.0}
+    assert copies.shard_copies(spec, rows) == {b"": 2, b"\x02": 1, b"\x03": 2}
+    assert copies.shard_copies(spec, rows, lag_ms_max=1000) == {b"": 1, b"\x02": 0, b"\x03": 1}
+    rows[0] = rows[0] | {"watermark_lag_ms": 5.0}
     # A node that has not applied the newest split holds the whole, which serves both halves.
     rows[3] = storage(3, shards=[0], splits=[], placement_version=6)
     assert copies.shard_copies(spec, rows) == {b"": 3, b"\x02": 2, b"\x03": 3}
