@@ -216,8 +216,15 @@ def _add_cluster_commands(sub: argparse._SubParsersAction) -> None:
     part.add_argument("--from", dest="from_hosts", nargs="+", default=None, help="cut off only from these")
     command("heal", "remove every partition and delay")
     command("add-storage", "add a storage node to the running cluster and move its share of shard replicas onto it")
-    command("drain", "move every shard replica off a storage node (never fewer serving replicas than before)"
-            ).add_argument("role", help="storage-N")
+    drain = command("drain", "move every shard replica off a storage node, or replace a lost one "
+                    "(never fewer serving replicas than before)")
+    drain.description = ("Move every shard replica off a storage node: each shard first gets a replica on "
+                         "another live node, and the drained node leaves its hosts only once that one has copied "
+                         "the shard and caught up. A lost node (killed and never restarted, or answering nothing) "
+                         "is replaced the same way, its shards' new replicas copied from the surviving ones, 4 at a "
+                         "time. Run again after being cut short, it finishes the moves it began. Refused (exit 2) "
+                         "when no live node lacks a shard (add-storage first) or no replica of a shard survives.")
+    drain.add_argument("role", help="storage-N")
     delay = command("delay", "delay every packet a host sends by MS milliseconds (tc netem; 0 removes it)")
     delay.add_argument("host", help="h0/h1/... or a role on the host")
     delay.add_argument("ms", type=float)

@@ -74,6 +74,11 @@ STOP_GRACE_S = 15.0
 READY_TIMEOUT_S = 90.0
 # How long `restart --wipe-dynamo` waits for a killed process to let go of its Dynamo directory.
 WIPE_LOCK_WAIT_S = 10.0
+# A lost storage node's shards are re-copied this many at a time: each is short of a
+# copy until its new replica has caught up, so they are not done one by one; and a
+# few only, since each copy reads from a surviving replica that also serves clients
+# and every move commits twice on the one placement key (moves at once conflict there).
+DRAIN_LOST_MOVES_AT_ONCE = 4
 
 
 class LauncherError(Exception):
@@ -410,15 +415,25 @@ def add_storage(directory: str) -> int:
 
 
 def drain(directory: str, name: str) -> int:
-    """Move every replica off a storage node (it keeps running, holding nothing)."""
+    """Move every replica off a storage node: a live one keeps running, holding
+    nothing; a lost one (killed and never restarted, or cut off: it answers
+    nothing) is replaced, each of its shards getting a new replica copied from
+    a surviving one before the lost node leaves that shard's hosts."""
     spec = ClusterSpec.load(directory)
     role = resolve_role(spec, name)
     if role.kind != "storage":
         raise LauncherError(f"{role.name} is not a storage node")
     topology = spec.topology()
+    lost = False
 
     async def drain_and_leave(driver: placement.PlacementDriver) -> list:
-        moves = await driver.drain(role.id, storage_ids(spec))
+        nonlocal lost
+        lost = not await driver.answering([role.id])
+        if lost:
+            print(f"dsql cluster: {role.name} does not answer: its shards get new replicas copied from the "
+                  f"surviving ones, {DRAIN_LOST_MOVES_AT_ONCE} at a time", flush=True)  # fmt: skip
+        moves = await driver.drain(role.id, storage_ids(spec), replicas=spec.replicas,
+                                   moves_at_once=DRAIN_LOST_MOVES_AT_ONCE if lost else 1)  # fmt: skip
         # Its Dynamo node leaves the ring too: the nodes that take its partitions get its copies
         # by handoff, and until then those keys have fewer than N copies in place.
         others = [topology.dynamo_address(r.id) for r in spec.of_kind("storage") if r.id != role.id]
@@ -431,9 +446,16 @@ def drain(directory: str, name: str) -> int:
                 print(f"dsql cluster: {member} did not take the leave ({exc!r}); trying another", flush=True)
         return moves
 
+    started_s = time.monotonic()
     moves = placement.run(spec, drain_and_leave)
-    print(f"dsql cluster: {role.name} drained ({len(moves)} replicas moved) and left the Dynamo ring; "
-          "it holds none now", flush=True)  # fmt: skip
+    took_s = time.monotonic() - started_s
+    if lost:
+        print(f"dsql cluster: {role.name} (lost) replaced in {took_s:.1f} s: {len(moves)} shard replicas copied "
+              "from surviving replicas to other nodes; it holds none now and left the Dynamo ring",
+              flush=True)  # fmt: skip
+    else:
+        print(f"dsql cluster: {role.name} drained ({len(moves)} replicas moved) and left the Dynamo ring; "
+              "it holds none now", flush=True)  # fmt: skip
     return 0
 
 

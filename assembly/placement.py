@@ -6,7 +6,9 @@ key, through an adjudicator and the journal, so two drivers at once conflict
 instead of overwriting each other), waits until the new node reports the
 shard copied and caught up, and only then commits the placement without the
 old replica. The copies that serve a shard therefore never number fewer than
-before the move. `dsql cluster add-storage` and `dsql cluster drain` use it;
+before the move. `dsql cluster add-storage` and `dsql cluster drain` use it (drain also
+replaces a lost node: its shards get new replicas copied from the surviving
+ones, several at once, and the lost node leaves their hosts after);
 it runs wherever a transport reaches the cluster (the CLI's own process, or
 one process for the embedded tests).
 
@@ -54,6 +56,7 @@ from storage.placement import (
     with_endpoint,
     with_replica,
     without_replica,
+    without_source,
 )
 
 log = logging.getLogger(__name__)
@@ -109,7 +112,8 @@ class PlacementDriver:
             try:
                 await self.adjudicators.commit(tau, placement_record(new), [PLACEMENT_KEY])
             except CommitConflict:
-                await trio.sleep(0.05)
+                # Jittered: moves made at once conflict on the placement key, and would again in step.
+                await trio.sleep(0.05 * random.uniform(0.5, 1.5))
                 continue
             self.storage.apply_placement(new)
             return new
@@ -151,8 +155,8 @@ class PlacementDriver:
         start = shard if isinstance(shard, bytes) else shard_map(placement).bounds(shard)[0]
         name = f"shard [{start.hex() or '-'}...)"
         if target not in placement.hosts(_index(placement, start)):
-            self._progress(f"{name}: copying to storage-{target}")
             placement = await self.change(lambda p: with_replica(p, _index(p, start), target))
+            self._progress(f"{name}: copying to storage-{target}")  # said once committed: it is
         await self.wait_ready(start, target, placement.version)
         placement, _ = await self.current()
         if source in placement.hosts(_index(placement, start)):
@@ -210,24 +214,67 @@ class PlacementDriver:
                 return reply.key
         return None
 
-    async def drain(self, node: int, nodes: list[int]) -> list[tuple[int, int, int]]:
-        """Move every replica off `node` onto the other `nodes`; returns the moves made.
+    async def answering(self, nodes: list[int]) -> list[int]:
+        """The nodes of `nodes` that answer a status request within `STATUS_TIMEOUT_S` (all asked at once)."""
+        answered: set[int] = set()
+
+        async def ask(node: int) -> None:
+            with trio.move_on_after(STATUS_TIMEOUT_S):
+                try:
+                    await self.status(node)
+                except Exception as exc:  # noqa: BLE001 - a lost or partitioned node; it is left out
+                    log.info("storage-%d does not answer: %s", node, exc)
+                    return
+                answered.add(node)
+
+        async with trio.open_nursery() as nursery:
+            for node in nodes:
+                nursery.start_soon(ask, node)
+        return [n for n in nodes if n in answered]
+
+    async def drain(
+        self, node: int, nodes: list[int], *, replicas: int | None = None, moves_at_once: int = 1
+    ) -> list[tuple[int, int, int]]:
+        """Move every replica off `node` onto the other `nodes` that answer; returns the moves made.
+
+        `node` itself need not answer (a lost host): each new replica copies
+        from a surviving one, and only then is `node` taken out of the shard's
+        hosts. `replicas`: the copies a shard should have (a drain run again
+        after being cut short then finishes the moves it began; see
+        `plan_drain`). `moves_at_once`: moves made concurrently (a lost node's
+        shards are short of a copy until theirs is done).
 
         Planned again until the node holds nothing: a shard that splits while it
         moves leaves its other half where it was."""
+        assert moves_at_once >= 1
+        limiter = trio.CapacityLimiter(moves_at_once)
         made: list[tuple[int, int, int]] = []
         for _ in range(DRAIN_ROUNDS):
             placement, _ = await self.current()
-            moves = plan_drain(placement, node, nodes)
-            if not moves:
+            if not placement.shards_of(node):
                 if not made:
                     self._progress(f"storage-{node} holds no replica")
                 return made
+            answering = await self.answering(sorted({*nodes, node}))
+            live = [n for n in answering if n != node]
+            # A live node being drained is itself a source for its shards' new replicas; a lost one is not.
+            if node not in answering and (stranded := without_source(placement, node, live)):
+                raise PlacementInvalid(
+                    f"shards {stranded} have no live replica besides storage-{node}: nothing to copy them from "
+                    f"(restart a node that holds them)"
+                )
+            moves = plan_drain(placement, node, live, replicas)
             starts = shard_map(placement)
-            for shard, source, target in moves:
-                await self.move(starts.bounds(shard)[0], source, target)  # by key: a split may come meanwhile
+            async with trio.open_nursery() as nursery:
+                for shard, source, target in moves:
+                    # By the key the shard begins at: a split may come meanwhile.
+                    nursery.start_soon(self._move_limited, limiter, starts.bounds(shard)[0], source, target)
             made += moves
         raise RuntimeError(f"storage-{node} still holds replicas after {DRAIN_ROUNDS} rounds of moves")
+
+    async def _move_limited(self, limiter: trio.CapacityLimiter, start: bytes, source: int, target: int) -> None:
+        async with limiter:
+            await self.move(start, source, target)
 
     async def add_node(self, node: int, nodes: list[int], endpoint: tuple[str, int]) -> list[tuple[int, int, int]]:
         """A storage node just added: make its address known, then give it its share."""
@@ -276,9 +323,25 @@ async def _run(spec: ClusterSpec, action: Callable[[PlacementDriver], Awaitable[
         install(transport, routes)
         nursery.start_soon(routes.run)
         driver = PlacementDriver(topology, transport, clock, progress=_print)
-        result = await action(driver)
+        try:
+            result = await action(driver)
+        except Exception as exc:  # noqa: BLE001 - raised below, outside the nursery
+            # Raised from inside the nursery it would reach the CLI wrapped in an
+            # exception group, and a refusal (PlacementInvalid) would print as a traceback.
+            failure: Exception | None = _single(exc)
+        else:
+            failure = None
         nursery.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
     return result
+
+
+def _single(exc: Exception) -> Exception:
+    """The one exception inside nested groups of one (trio wraps what a nursery's tasks raise)."""
+    while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _print(message: str) -> None:

@@ -8,6 +8,7 @@ partitioned away) is reported as such rather than waited for.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 import trio
@@ -25,8 +26,9 @@ from storage.interface import NodeStatus
 STATUS_TIMEOUT_S = 1.5
 
 
-async def _ask_all(spec: ClusterSpec) -> dict[str, list[PartStatus | None]]:
-    """role name -> the status of each logical address it serves (None: no answer)."""
+async def _ask_all(spec: ClusterSpec, kinds: Collection[str] | None = None) -> dict[str, list[PartStatus | None]]:
+    """role name -> the status of each logical address it serves (None: no answer), for
+    the roles of `kinds` (default: every role)."""
     transport = TcpTransport(spec.address_book())
     answers: dict[str, list[PartStatus | None]] = {}
 
@@ -40,7 +42,7 @@ async def _ask_all(spec: ClusterSpec) -> dict[str, list[PartStatus | None]]:
     async with trio.open_nursery() as outer:
         await outer.start(transport.run)
         async with trio.open_nursery() as nursery:
-            for role in spec.roles:
+            for role in _roles(spec, kinds):
                 addresses = [spec.status_address(role)]
                 slot: list[PartStatus | None] = [None] * len(addresses)
                 answers[role.name] = slot
@@ -50,12 +52,14 @@ async def _ask_all(spec: ClusterSpec) -> dict[str, list[PartStatus | None]]:
     return answers
 
 
-def status(spec: ClusterSpec) -> list[dict[str, Any]]:
-    """One row per role: name, kind, host, pid, state, and what the role says of itself."""
-    answers = trio.run(_ask_all, spec)
+def status(spec: ClusterSpec, kinds: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """One row per role (of `kinds`, default every role): name, kind, host, pid, state,
+    and what the role says of itself. Asking the storage nodes only is what
+    assembly/copies.py does to count shard copies often."""
+    answers = trio.run(_ask_all, spec, kinds)
     now_ns = time.time_ns()
     rows = []
-    for role in spec.roles:
+    for role in _roles(spec, kinds):
         replies = answers.get(role.name, [])
         answered = [r for r in replies if r is not None]
         row: dict[str, Any] = {
@@ -68,6 +72,10 @@ def status(spec: ClusterSpec) -> list[dict[str, Any]]:
             row.update(_detail(role, answered, now_ns))
         rows.append(row)
     return rows
+
+
+def _roles(spec: ClusterSpec, kinds: Collection[str] | None) -> list[RoleSpec]:
+    return list(spec.roles) if kinds is None else [role for role in spec.roles if role.kind in kinds]
 
 
 def _detail(role: RoleSpec, replies: list[Any], now_ns: int) -> dict[str, Any]:

@@ -22,7 +22,11 @@ Dynamo does not):
    the old node, which drops its copy.
 
 `plan_drain` and `plan_spread` choose the moves that empty a node or give a
-new one its share; assembly/placement.py carries them out.
+new one its share; assembly/placement.py carries them out. Draining a lost
+node (one that answers nothing) is the same two steps: the new replica copies
+from a surviving one (a node filling a shard asks each other host in turn),
+and the lost node is then taken out of the shard's hosts; it was serving
+nothing already, so the serving copies go from R-1 back to R and never lower.
 
 The placement also holds the shard map (its split keys). A shard that grows
 past a size splits in two at a key near its middle (`split_shard`): both
@@ -149,24 +153,46 @@ def load(placement: Placement, nodes: list[int]) -> Counter[int]:
     return counts
 
 
-def plan_drain(placement: Placement, node: int, nodes: list[int]) -> list[tuple[int, int, int]]:
+def plan_drain(
+    placement: Placement, node: int, nodes: list[int], replicas: int | None = None
+) -> list[tuple[int, int, int]]:
     """Moves (shard, from, to) that take every replica off `node`, each to the
-    least-loaded node of `nodes` that does not hold that shard yet."""
+    least-loaded node of `nodes` that does not hold that shard yet.
+
+    `nodes` are the nodes that may take a replica: the live ones, when `node` is
+    a lost host being replaced. With `replicas` (the copies a shard should
+    have) given, a shard whose other hosts in `nodes` already number that many
+    gets no new one: its move goes to the one of them added last (a drain cut
+    short after adding it, run again, waits for that copy and finishes the
+    move rather than adding another, or failing for want of a free node)."""
     targets = [n for n in nodes if n != node]
     counts = load(placement, targets)
     moves = []
     for shard in placement.shards_of(node):
         hosts = placement.shard_hosts[shard]
+        kept = [n for n in hosts if n != node and n in counts]
+        if replicas is not None and len(kept) >= replicas:
+            moves.append((shard, node, kept[-1]))  # `with_replica` appends: the last is the newest
+            continue
         free = [n for n in targets if n not in hosts]
         if not free:
             raise PlacementInvalid(
-                f"shard {shard} has replicas on every other node ({', '.join(map(str, hosts))}): "
-                f"add a storage node before draining storage-{node}"
+                f"shard {shard} has replicas on every other live storage node ({', '.join(map(str, hosts))}): "
+                f"add a storage node (dsql cluster add-storage) before draining storage-{node}"
             )
         target = min(free, key=lambda n: (counts[n], n))
         counts[target] += 1
         moves.append((shard, node, target))
     return moves
+
+
+def without_source(placement: Placement, node: int, live: list[int]) -> list[int]:
+    """The shards of `node` (a lost one) that no node of `live` holds: nothing is left to copy them from."""
+    stranded = []
+    for shard in placement.shards_of(node):
+        if not any(n in live for n in placement.shard_hosts[shard] if n != node):
+            stranded.append(shard)
+    return stranded
 
 
 def plan_spread(placement: Placement, node: int, nodes: list[int]) -> list[tuple[int, int, int]]:
