@@ -54,6 +54,9 @@ WIPED = "storage-3"  # its Dynamo node loses its disk in unread-keys
 LOST = "storage-4"  # lost for good in unread-keys
 ADDED_THEN = "storage-0"  # drained in scaling, after a node is added
 HTTP_TIMEOUT_S = 5.0
+# A replica whose watermark is further behind than this is not up to date (a cut-off node still
+# answers and says it is caught up; only its watermark stops).
+LAG_MS_MAX = 2000
 
 
 class Sampler:
@@ -97,7 +100,8 @@ class Sampler:
                 await asyncio.sleep(max(0.0, SAMPLE_S - (time.monotonic() - asked)))
 
     def _groups(self) -> None:
-        command = [sys.executable, "-m", "assembly.copies", "--dir", self.ctx.cluster.dir, "--every", str(SAMPLE_S)]
+        command = [sys.executable, "-m", "assembly.copies", "--dir", self.ctx.cluster.dir, "--every", str(SAMPLE_S),
+                   "--lag-ms-max", str(LAG_MS_MAX)]
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as sampler:
             try:
                 assert sampler.stdout is not None
@@ -142,6 +146,11 @@ async def _write_cold_keys(ctx: Context, bucket: str, count: int) -> None:
                 raise RuntimeError(f"could not write cold key k{i} of {bucket}")
 
         await asyncio.gather(*(put(i) for i in range(count)))
+
+
+def _settled(series: Sequence[Sequence[float]], value: float, samples: int = 4) -> bool:
+    """The last `samples` samples all equal `value`."""
+    return len(series) >= samples and all(v == value for _, v in series[-samples:])
 
 
 def _min_after(series: Sequence[Sequence[float]], from_s: float) -> float | None:
@@ -247,18 +256,18 @@ async def unread_keys(ctx: Context) -> ScenarioResult:
     await asyncio.to_thread(_aae, ctx.cluster, False)
     with ctx.console.status(f"unread-keys: writing {cold} keys to Dynamo with W = 3, anti-entropy off"):
         await _write_cold_keys(ctx, bucket, cold)
-    watch_on_s = 30.0 if ctx.quick else 90.0
-    groups_s = 20.0 if ctx.quick else 60.0
+    watch_on_s = 40.0 if ctx.quick else 90.0  # at most: the phase ends once every key has its copies
+    groups_s = 8.0 if ctx.quick else 15.0  # after the drain command, which returns once copies are made
+    sampler = Sampler(ctx, bucket, time.monotonic_ns())
     phases = [
         Phase("before", 2 * s, "anti-entropy off on every Dynamo node"),
         Phase("disk lost, AAE off", 8 * s, f"{WIPED}'s Dynamo node restarted with an empty disk",
               lambda c: c.cli("restart", WIPED, "--wipe-dynamo", timeout_s=300)),
         Phase("AAE on", watch_on_s, f"anti-entropy on (an exchange every {AAE_INTERVAL_S:g} s per node)",
-              lambda c: _aae(c, True, AAE_INTERVAL_S)),
+              lambda c: _aae(c, True, AAE_INTERVAL_S), until=lambda: _settled(sampler.dynamo_below, 0)),
         Phase("node lost", groups_s, f"{LOST} killed for good, its shards re-replicated (dsql cluster drain)",
               lambda c: (c.kill(LOST), c.cli("drain", LOST, timeout_s=300))),
     ]  # fmt: skip
-    sampler = Sampler(ctx, bucket, time.monotonic_ns())
 
     async def idle(stop: Callable[[], bool]) -> None:
         while not stop():  # no client: nobody reads these keys

@@ -28,6 +28,7 @@ from compare.cluster import CompareCluster, Endpoint
 from compare.designs import Design
 
 DRAIN_S = 15.0
+UNTIL_CHECK_S = 0.25
 DesignFactory = Callable[[Endpoint], Design]
 
 
@@ -37,6 +38,9 @@ class Phase:
     seconds: float
     fault: str  # what happens at its start, for people ("" for nothing)
     act: Callable[[CompareCluster], None] | None = None
+    # Ends the phase early once true (checked every `UNTIL_CHECK_S`): a phase that waits for
+    # something to happen (copies restored) lasts `seconds` at most.
+    until: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -90,7 +94,13 @@ async def run_phased(ctx: Context, scenario: str, phases: Sequence[Phase],
                 if phase.act is not None:
                     await asyncio.to_thread(phase.act, ctx.cluster)
                 schedule.applied.append((phase.name, time.monotonic_ns()))
-                await asyncio.sleep(max(0.0, phase.seconds - (time.monotonic_ns() - begun) / 1e9 / 2))
+                ends = begun / 1e9 + phase.seconds
+                if phase.until is None:
+                    # A slow fault action eats into its phase, but leaves it half its length at least.
+                    await asyncio.sleep(max(phase.seconds / 2, ends - time.monotonic_ns() / 1e9))
+                else:
+                    while time.monotonic_ns() / 1e9 < ends and not phase.until():
+                        await asyncio.sleep(UNTIL_CHECK_S)
                 if workload.done():
                     break  # the clients failed: their exception is raised below
     finally:

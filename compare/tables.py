@@ -35,13 +35,15 @@ def scenario_table(scenario: ScenarioResult) -> Table:
     table.add_column("found")
     for d in scenario.designs:
         cells = []
-        for phase in phases:
+        for phase in phases if d.ops else ():
             counts = d.ops.get(phase, {})
             ok = sum(n for k, n in counts.items() if k.endswith(" ok"))
             fail = sum(n for k, n in counts.items() if k.endswith(" fail"))
             info = sum(n for k, n in counts.items() if k.endswith(" info"))
             p99 = max((p.p99_ms for p in d.latency.get(phase, {}).values()), default=None)
             cells.append(f"{ok}/{fail}/{info}" + (f", {p99:.0f} ms" if p99 is not None else ""))
+        if not d.ops:  # a design observed, not driven (copies per shard): no operations to count
+            cells = ["-"] * len(phases)
         table.add_row(d.design, *cells, _headline(d.metrics) or (d.error or ""))
     return table
 
