@@ -93,14 +93,16 @@ class CompareCluster:
         return [Endpoint(f"qp-{r['id']}", hosts[r["host"]]["name"], hosts[r["host"]]["address"]) for r in qps]
 
     def describe(self, azs: dict[str, tuple[str, ...]]) -> dict[str, object]:
-        """Hosts, the roles on each and the AZs, for the report."""
+        """Hosts with their AZ and roles, and the AZs, for the report."""
         assert self.spec is not None
         hosts = self.spec["hosts"]
+        az_of = {host: name for name, members in azs.items() for host in members}
         roles: dict[str, list[str]] = {host["name"]: [] for host in hosts}
         for role in self.spec["roles"]:
             roles[hosts[role["host"]]["name"]].append(f"{role['kind']}-{role['id']}")
-        return {"hosts": roles, "azs": {name: list(members) for name, members in azs.items()},
-                "dir": self.dir}
+        return {"hosts": [{"name": name, "az": f"az-{az_of.get(name, '?')}", "roles": held}
+                          for name, held in roles.items()],
+                "azs": [f"az-{name}: {', '.join(members)}" for name, members in azs.items()]}  # fmt: skip
 
     def hosts(self) -> list[str]:
         assert self.spec is not None

@@ -285,13 +285,12 @@ async def unread_keys(ctx: Context) -> ScenarioResult:
         await asyncio.to_thread(_aae, ctx.cluster, True)
     _rebase(sampler, schedule)
     starts = dict(schedule.phase_starts_s())
-    applied = schedule.applied_s()
     scenario = ScenarioResult(
         "unread-keys", "Keys nobody reads after a copy is lost: anti-entropy and re-replication",
         f"{cold} keys written once to Dynamo (W = 3) and never read", "; then ".join(p.fault for p in phases),
         schedule.phase_starts_s(), (schedule.end_ns - schedule.start_ns) / 1e9,
     )  # fmt: skip
-    lost_at, on_at = applied["disk lost, AAE off"], starts["AAE on"]
+    lost_at, on_at = starts["disk lost, AAE off"], starts["AAE on"]
     off_window = [[t, v] for t, v in sampler.dynamo_primaries if t < on_at]
     off = DesignResult("dynamo, anti-entropy off", "dynamo")
     off.series["copies_min"] = off_window

@@ -66,14 +66,14 @@ class Schedule:
 
     start_ns: int = 0
     end_ns: int = 0
-    marks: list[tuple[str, int]] = field(default_factory=list)  # (phase, when its fault began)
-    applied: list[tuple[str, int]] = field(default_factory=list)  # (phase, when its fault was in place)
+    marks: list[tuple[str, int]] = field(default_factory=list)  # (phase, when its fault was in place)
+    requested: list[tuple[str, int]] = field(default_factory=list)  # (phase, when its fault was asked for)
 
     def phase_starts_s(self) -> list[tuple[str, float]]:
         return [(name, round((at - self.start_ns) / 1e9, 2)) for name, at in self.marks]
 
-    def applied_s(self) -> dict[str, float]:
-        return {name: round((at - self.start_ns) / 1e9, 2) for name, at in self.applied}
+    def requested_s(self) -> dict[str, float]:
+        return {name: round((at - self.start_ns) / 1e9, 2) for name, at in self.requested}
 
 
 async def run_phased(ctx: Context, scenario: str, phases: Sequence[Phase],
@@ -87,17 +87,17 @@ async def run_phased(ctx: Context, scenario: str, phases: Sequence[Phase],
         for phase in phases:
             with ctx.console.status(f"{scenario}: {phase.name}" + (f" ({phase.fault})" if phase.fault else "")
                                     + f", {phase.seconds:g} s of {total:g}"):  # fmt: skip
-                # A phase begins when its fault starts being applied (cutting hosts off or
-                # restarting processes takes seconds); operations in that window count in it.
-                begun = time.monotonic_ns()
-                schedule.marks.append((phase.name, begun))
+                # A phase begins when its fault is in place (cutting hosts off or restarting
+                # processes takes seconds, during which the previous state still holds), and
+                # then lasts its length.
+                schedule.requested.append((phase.name, time.monotonic_ns()))
                 if phase.act is not None:
                     await asyncio.to_thread(phase.act, ctx.cluster)
-                schedule.applied.append((phase.name, time.monotonic_ns()))
+                begun = time.monotonic_ns()
+                schedule.marks.append((phase.name, begun))
                 ends = begun / 1e9 + phase.seconds
                 if phase.until is None:
-                    # A slow fault action eats into its phase, but leaves it half its length at least.
-                    await asyncio.sleep(max(phase.seconds / 2, ends - time.monotonic_ns() / 1e9))
+                    await asyncio.sleep(phase.seconds)
                 else:
                     while time.monotonic_ns() / 1e9 < ends and not phase.until():
                         await asyncio.sleep(UNTIL_CHECK_S)

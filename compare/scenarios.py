@@ -390,18 +390,13 @@ def _lose_az(cluster: CompareCluster) -> None:
     cluster.partition(list(AZS["c"]))
 
 
-def _az_back(cluster: CompareCluster) -> None:
-    cluster.heal()
-    _delay_all(cluster)
-
-
 async def az(ctx: Context) -> ScenarioResult:
     s = 1.0 if ctx.quick else 2.5
     phases = [
         Phase("latency", 4 * s, f"every host's packets delayed {CROSS_AZ_MS:g} ms (AZs a={{h0,h3}} "
                                 "b={h1,h4} c={h2})", _delay_all),
         Phase("AZ c lost", 6 * s, "AZ c (h2) cut off from the others", _lose_az),
-        Phase("AZ c back", 4 * s, "AZ c back (the delays stay)", _az_back),
+        Phase("healed", 4 * s, "AZ c back, the delays removed", CompareCluster.heal),
     ]  # fmt: skip
     factories = {"dynamo (3,2,2)": DYNAMO_322, "dynamo (3,1,1)": DYNAMO_311, "dynamodb eventual": DYNAMODB_EVENTUAL,
                  "dynamodb strong": DYNAMODB_STRONG, "dsql": DSQL}  # fmt: skip
