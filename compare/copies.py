@@ -183,9 +183,9 @@ async def scaling(ctx: Context) -> ScenarioResult:
     phases = [
         Phase("before", 3 * s, ""),
         Phase("node added", 4 * s, "a storage node (and Dynamo node) added: dsql cluster add-storage",
-              lambda c: c.cli("add-storage", timeout_s=300)),
+              lambda c: c.cli("add-storage", timeout_s=300), begins_when_asked=True),
         Phase("node drained", 4 * s, f"{ADDED_THEN} (and its Dynamo node) drained: dsql cluster drain",
-              lambda c: c.cli("drain", ADDED_THEN, timeout_s=300)),
+              lambda c: c.cli("drain", ADDED_THEN, timeout_s=300), begins_when_asked=True),
         Phase("after", 6 * s, ""),
     ]  # fmt: skip
     factories = {"dynamo (3,2,2)": DYNAMO_322, "dynamodb strong": DYNAMODB_STRONG, "dsql": DSQL}
@@ -243,7 +243,7 @@ def _rebase(sampler: Sampler, schedule: Schedule) -> None:
     """Sample times as seconds since the schedule began (the samplers began a little earlier)."""
     shift = (schedule.start_ns - sampler.start_ns) / 1e9
     for series in (sampler.dynamo, sampler.dynamo_primaries, sampler.dynamo_below, sampler.groups):
-        series[:] = [[round(t - shift, 2), v] for t, v in series if t - shift >= -1.0]
+        series[:] = [[round(t - shift, 2), v] for t, v in series if t - shift >= 0.0]
 
 
 # -- unread keys ------------------------------------------------------------------------
@@ -262,11 +262,11 @@ async def unread_keys(ctx: Context) -> ScenarioResult:
     phases = [
         Phase("before", 2 * s, "anti-entropy off on every Dynamo node"),
         Phase("disk lost, AAE off", 8 * s, f"{WIPED}'s Dynamo node restarted with an empty disk",
-              lambda c: c.cli("restart", WIPED, "--wipe-dynamo", timeout_s=300)),
+              lambda c: c.cli("restart", WIPED, "--wipe-dynamo", timeout_s=300), begins_when_asked=True),
         Phase("AAE on", watch_on_s, f"anti-entropy on (an exchange every {AAE_INTERVAL_S:g} s per node)",
               lambda c: _aae(c, True, AAE_INTERVAL_S), until=lambda: _settled(sampler.dynamo_below, 0)),
         Phase("node lost", groups_s, f"{LOST} killed for good, its shards re-replicated (dsql cluster drain)",
-              lambda c: (c.kill(LOST), c.cli("drain", LOST, timeout_s=300))),
+              lambda c: (c.kill(LOST), c.cli("drain", LOST, timeout_s=300)), begins_when_asked=True),
     ]  # fmt: skip
 
     async def idle(stop: Callable[[], bool]) -> None:
@@ -290,23 +290,26 @@ async def unread_keys(ctx: Context) -> ScenarioResult:
         f"{cold} keys written once to Dynamo (W = 3) and never read", "; then ".join(p.fault for p in phases),
         schedule.phase_starts_s(), (schedule.end_ns - schedule.start_ns) / 1e9,
     )  # fmt: skip
-    lost_at, on_at = starts["disk lost, AAE off"], starts["AAE on"]
-    off_window = [[t, v] for t, v in sampler.dynamo_primaries if t < on_at]
+    # A window ends when the next fault was asked for (killing the lost node also kills its Dynamo
+    # node, long before the drain that follows returns) and starts when its own was in place.
+    asked = schedule.requested_s()
+    lost_at, on_at, off_until, on_until = starts["disk lost, AAE off"], starts["AAE on"], asked["AAE on"], asked["node lost"]
+    off_window = [[t, v] for t, v in sampler.dynamo_primaries if t < off_until]
     off = DesignResult("dynamo, anti-entropy off", "dynamo")
     off.series["copies_min"] = off_window
-    off.series["keys_below_n"] = [[t, v] for t, v in sampler.dynamo_below if t < on_at]
-    below_at_end = next((v for t, v in reversed(sampler.dynamo_below) if t < on_at), None)
-    off.metrics.update({"keys": cold, "watched_s": round(on_at - lost_at, 1), "keys_below_n_at_end": below_at_end,
+    off.series["keys_below_n"] = [[t, v] for t, v in sampler.dynamo_below if t < off_until]
+    below_at_end = next((v for t, v in reversed(sampler.dynamo_below) if t < off_until), None)
+    off.metrics.update({"keys": cold, "watched_s": round(off_until - lost_at, 1), "keys_below_n_at_end": below_at_end,
                         "min_copies": _min_after(off_window, lost_at)})  # fmt: skip
     on = DesignResult("dynamo, anti-entropy on", "dynamo")
-    on_window = [[t, v] for t, v in sampler.dynamo_primaries if on_at <= t < starts["node lost"]]
+    on_window = [[t, v] for t, v in sampler.dynamo_primaries if on_at <= t < on_until]
     on.series["copies_min"] = on_window
-    on.series["keys_below_n"] = [[t, v] for t, v in sampler.dynamo_below if on_at <= t < starts["node lost"]]
+    on.series["keys_below_n"] = [[t, v] for t, v in sampler.dynamo_below if on_at <= t < on_until]
     on.metrics.update({"keys": cold, "seconds_to_full_copies": _recovered_at(on_window, on_at, lambda v: v >= N),
                        "min_copies": _min_after(on_window, on_at)})  # fmt: skip
     groups = DesignResult(REPLICA_GROUPS, "dsql")
     groups.series["copies_min"] = sampler.groups
-    lost = starts["node lost"]
+    lost = starts["node lost"]  # the node is killed as the phase begins; the drain then re-replicates
     groups.metrics.update({"seconds_to_full_copies": _recovered_at(sampler.groups, lost, lambda v: v >= N),
                            "min_copies": _min_after(sampler.groups, lost)})  # fmt: skip
     scenario.designs.extend([off, on, groups])

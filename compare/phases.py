@@ -41,6 +41,9 @@ class Phase:
     # Ends the phase early once true (checked every `UNTIL_CHECK_S`): a phase that waits for
     # something to happen (copies restored) lasts `seconds` at most.
     until: Callable[[], bool] | None = None
+    # The phase begins when its action is asked for, not when it returns: for actions whose
+    # effect unfolds while they run (adding or draining a node returns once replicas moved).
+    begins_when_asked: bool = False
 
 
 @dataclass
@@ -88,16 +91,20 @@ async def run_phased(ctx: Context, scenario: str, phases: Sequence[Phase],
             with ctx.console.status(f"{scenario}: {phase.name}" + (f" ({phase.fault})" if phase.fault else "")
                                     + f", {phase.seconds:g} s of {total:g}"):  # fmt: skip
                 # A phase begins when its fault is in place (cutting hosts off or restarting
-                # processes takes seconds, during which the previous state still holds), and
-                # then lasts its length.
-                schedule.requested.append((phase.name, time.monotonic_ns()))
+                # processes takes seconds, during which the previous state still holds), or
+                # when asked for (`begins_when_asked`), and lasts its length (or the action's).
+                asked = time.monotonic_ns()
+                schedule.requested.append((phase.name, asked))
+                if phase.begins_when_asked:
+                    schedule.marks.append((phase.name, asked))
                 if phase.act is not None:
                     await asyncio.to_thread(phase.act, ctx.cluster)
-                begun = time.monotonic_ns()
-                schedule.marks.append((phase.name, begun))
+                begun = asked if phase.begins_when_asked else time.monotonic_ns()
+                if not phase.begins_when_asked:
+                    schedule.marks.append((phase.name, begun))
                 ends = begun / 1e9 + phase.seconds
                 if phase.until is None:
-                    await asyncio.sleep(phase.seconds)
+                    await asyncio.sleep(max(0.0, ends - time.monotonic_ns() / 1e9))
                 else:
                     while time.monotonic_ns() / 1e9 < ends and not phase.until():
                         await asyncio.sleep(UNTIL_CHECK_S)

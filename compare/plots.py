@@ -62,13 +62,16 @@ DESIGN_COLOURS = {
 _SPARE_COLOURS = ("#66a61e", "#e6ab02", "#666666", "#8c510a", "#01665e", "#c51b7d", "#4d4d4d", "#b2182b")
 
 SERIES_TITLES = {
-    "copies_min": "Minimum up-to-date copies of any key",
+    "copies_min": "Minimum up-to-date copies of any key (on its preference list, for Dynamo)",
+    "copies_min_anywhere": "Minimum up-to-date copies of any key, on any node",
+    "keys_below_n": "Keys with fewer than N = 3 up-to-date copies",
     "total": "Bank total (sum of all balances read)",
     "stale_per_s": "Stale reads per second",
     "siblings_per_s": "Reads that returned siblings, per second",
     "lag_ms": "Replica lag (ms)",
 }
-SERIES_YLABELS = {"copies_min": "copies", "total": "total", "lag_ms": "ms"}
+SERIES_YLABELS = {"copies_min": "copies", "copies_min_anywhere": "copies", "keys_below_n": "keys", "total": "total",
+                  "lag_ms": "ms"}  # fmt: skip
 
 _PLAIN = FuncFormatter(lambda value, _: f"{value:g}")
 # Minor ticks of a log axis: label 2, 3 and 5 of each decade only, so labels never collide.
