@@ -16,7 +16,7 @@ import random
 from collections.abc import Callable, Sequence
 
 from checker.history import History
-from compare.designs import Design, Indeterminate, Refused, bounded
+from compare.designs import Design, perform
 
 PROCESSES_PER_CLIENT = 1_000
 
@@ -36,16 +36,8 @@ async def run_list_append(
             for _ in range(rng.randint(1, 4)):
                 key = rng.choice(list(keys))
                 mops.append(("append", key, next(counters[key])) if rng.random() < 0.5 else ("r", key, None))
-            handle = history.invoke(process, "txn", tuple(mops))
-            try:
-                done = await bounded(design.txn(mops), writes=True)
-            except Refused as exc:
-                handle.fail(str(exc))
-            except Indeterminate as exc:
-                handle.info(str(exc))
-                process += 1
-            else:
-                handle.ok(done)
+            process = await perform(history, process, "txn", tuple(mops), design.txn(mops), writes=True,
+                                    completed=lambda done: done)  # fmt: skip
             await asyncio.sleep(rng.uniform(0, pause_s))
 
     await asyncio.gather(*(client(i, d) for i, d in enumerate(designs)))

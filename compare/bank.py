@@ -17,7 +17,7 @@ import random
 from collections.abc import Callable, Sequence
 
 from checker.history import History
-from compare.designs import Design, Indeterminate, Refused, bounded
+from compare.designs import Design, perform
 
 PROCESSES_PER_CLIENT = 1_000
 
@@ -33,26 +33,13 @@ async def run_bank(
         process = index * PROCESSES_PER_CLIENT
         while not stop():
             if rng.random() < read_ratio:
-                handle = history.invoke(process, "read", None)
-                try:
-                    balances = await bounded(design.read_accounts(accounts), writes=False)
-                except (Refused, Indeterminate) as exc:
-                    handle.fail(str(exc))  # a read changes nothing
-                else:
-                    handle.ok(balances)
+                process = await perform(history, process, "read", None, design.read_accounts(accounts), writes=False,
+                                        completed=lambda balances: balances)  # fmt: skip
             else:
                 source, target = rng.sample(list(accounts), 2)
                 amount = rng.randint(1, max_amount)
-                handle = history.invoke(process, "transfer", (source, target, amount))
-                try:
-                    await bounded(design.transfer(source, target, amount), writes=True)
-                except Refused as exc:
-                    handle.fail(str(exc))
-                except Indeterminate as exc:
-                    handle.info(str(exc))
-                    process += 1  # Jepsen: the old process may still be running
-                else:
-                    handle.ok()
+                process = await perform(history, process, "transfer", (source, target, amount),
+                                        design.transfer(source, target, amount), writes=True)  # fmt: skip
             await asyncio.sleep(rng.uniform(0, pause_s))
 
     await asyncio.gather(*(client(i, d) for i, d in enumerate(designs)))

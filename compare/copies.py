@@ -40,10 +40,11 @@ import httpx
 
 from checker.history import History
 from compare.cluster import CompareCluster
-from compare.phases import Context, Phase, Schedule, close_all, run_phased
+from compare.designs import Design
+from compare.phases import Context, Fleet, Phase, Schedule, run_phased
 from compare.register import run_register
 from compare.results import DesignResult, ScenarioResult
-from compare.scenarios import DSQL, DYNAMO_322, DYNAMODB_STRONG, design_result
+from compare.scenarios import DSQL, DYNAMO_322, DYNAMODB_STRONG, design_result, scenario_result
 
 SAMPLE_S = 0.5
 N = 3
@@ -189,39 +190,29 @@ async def scaling(ctx: Context) -> ScenarioResult:
         Phase("after", 6 * s, ""),
     ]  # fmt: skip
     factories = {"dynamo (3,2,2)": DYNAMO_322, "dynamodb strong": DYNAMODB_STRONG, "dsql": DSQL}
-    endpoints = ctx.cluster.endpoints()
-    designs = {name: [factory(e) for e in endpoints] for name, factory in factories.items()}
-    histories = {name: History() for name in designs}
-    for clients_ in designs.values():
+    fleet = Fleet.of(ctx, factories, per_qp=1)
+    for clients_ in fleet.designs.values():
         await clients_[0].setup()
     sampler = Sampler(ctx, bucket, time.monotonic_ns())
 
-    async def clients(stop: Callable[[], bool]) -> None:
-        await asyncio.gather(*(
-            run_register(clients_, keys=10, ops_per_client=10**9, seed=ctx.seed, history=histories[name],
-                         pause_s=0.1, stop=stop, key_prefix=ctx.key_prefix("scaling", name))
-            for name, clients_ in designs.items()))  # fmt: skip
+    async def work(name: str, clients: list[Design], history: History, stop: Callable[[], bool]) -> None:
+        await run_register(clients, keys=10, ops_per_client=10**9, seed=ctx.seed, history=history, pause_s=0.1,
+                           stop=stop, key_prefix=ctx.key_prefix("scaling", name))  # fmt: skip
 
     sampling = asyncio.ensure_future(sampler.run())
     try:
         await asyncio.sleep(1.0)
         sampler.start_ns = time.monotonic_ns()
-        schedule = await run_phased(ctx, "scaling", phases, clients)
-        await asyncio.sleep(SAMPLE_S * 2)
+        schedule = await fleet.run(ctx, "scaling", phases, work, then=lambda: asyncio.sleep(SAMPLE_S * 2))
     finally:
         sampler.stop()
         await asyncio.wait_for(sampling, 30)
-        for clients_ in designs.values():
-            await close_all(clients_)
     _rebase(sampler, schedule)
-    scenario = ScenarioResult(
-        "scaling", "Scaling out and in under load: copies per key",
-        f"{cold} keys written once to Dynamo (W = 3) and watched; 2 clients per design read and write 10 "
-        "other keys throughout", "; then ".join(p.fault for p in phases if p.fault), schedule.phase_starts_s(),
-        (schedule.end_ns - schedule.start_ns) / 1e9,
-    )  # fmt: skip
-    for name, clients_ in designs.items():
-        result = design_result(name, clients_, histories[name], schedule)
+    scenario = scenario_result("scaling", "Scaling out and in under load: copies per key",
+                               f"{cold} keys written once to Dynamo (W = 3) and watched; 2 clients per design read "
+                               "and write 10 other keys throughout", phases, schedule)  # fmt: skip
+    for name, clients_ in fleet.designs.items():
+        result = design_result(name, clients_, fleet.histories[name], schedule)
         if name == "dynamo (3,2,2)":
             result.series["copies_min"] = sampler.dynamo_primaries
             result.series["copies_min_anywhere"] = sampler.dynamo
@@ -285,11 +276,8 @@ async def unread_keys(ctx: Context) -> ScenarioResult:
         await asyncio.to_thread(_aae, ctx.cluster, True)
     _rebase(sampler, schedule)
     starts = dict(schedule.phase_starts_s())
-    scenario = ScenarioResult(
-        "unread-keys", "Keys nobody reads after a copy is lost: anti-entropy and re-replication",
-        f"{cold} keys written once to Dynamo (W = 3) and never read", "; then ".join(p.fault for p in phases),
-        schedule.phase_starts_s(), (schedule.end_ns - schedule.start_ns) / 1e9,
-    )  # fmt: skip
+    scenario = scenario_result("unread-keys", "Keys nobody reads after a copy is lost: anti-entropy and re-replication",
+                               f"{cold} keys written once to Dynamo (W = 3) and never read", phases, schedule)
     # A window ends when the next fault was asked for (killing the lost node also kills its Dynamo
     # node, long before the drain that follows returns) and starts when its own was in place.
     asked = schedule.requested_s()

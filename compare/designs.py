@@ -36,8 +36,10 @@ workload makes unique per write, so a read names the write it saw).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
+
+from checker.history import History
 
 T = TypeVar("T")
 
@@ -126,6 +128,31 @@ async def bounded(operation: Awaitable[T], *, writes: bool) -> T:
         if writes:
             raise Indeterminate(f"no answer within the client's deadline of {DEADLINE_S:g} s") from None
         raise Refused(f"no answer within the client's deadline of {DEADLINE_S:g} s") from None
+
+
+async def perform(history: History, process: int, f: str, value: Any, operation: Awaitable[Any], *,
+                  writes: bool, completed: Callable[[Any], Any] | None = None) -> int:
+    """Run `operation` as `process`'s next operation in `history`, within the client's deadline:
+    `ok` (its value `completed(result)`, or the invocation's), `fail` when refused (or a read
+    that did not answer), `info` when a write's outcome is unknown. Returns the process to use
+    next: a new one after `info` (Jepsen's rule: the old one may still be running)."""
+    handle = history.invoke(process, f, value)
+    try:
+        result = await bounded(operation, writes=writes)
+    except Refused as exc:
+        handle.fail(str(exc))
+    except Indeterminate as exc:
+        if not writes:  # a read changes nothing: it certainly did not happen
+            handle.fail(str(exc))
+            return process
+        handle.info(str(exc))
+        return process + 1
+    else:
+        if completed is None:
+            handle.ok()
+        else:
+            handle.ok(completed(result))
+    return process
 
 
 def merge_lists(lists: Sequence[Sequence[int]]) -> tuple[int, ...]:

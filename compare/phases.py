@@ -24,6 +24,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from checker.history import History
 from compare.cluster import CompareCluster, Endpoint
 from compare.designs import Design
 
@@ -121,9 +122,40 @@ async def run_phased(ctx: Context, scenario: str, phases: Sequence[Phase],
     return schedule
 
 
-async def close_all(designs: Sequence[Design]) -> None:
-    for design in designs:
+Work = Callable[[str, list[Design], History, Callable[[], bool]], Awaitable[object]]
+
+
+@dataclass
+class Fleet:
+    """Every design's clients in a scenario (one list per design), and each design's history."""
+
+    designs: dict[str, list[Design]]
+    histories: dict[str, History]
+
+    @classmethod
+    def of(cls, ctx: Context, factories: dict[str, DesignFactory], per_qp: int) -> Fleet:
+        """`per_qp` clients of each design beside each query processor."""
+        endpoints = ctx.cluster.endpoints()
+        designs = {name: [factory(e) for e in endpoints for _ in range(per_qp)] for name, factory in factories.items()}
+        for name, clients in designs.items():
+            for design in clients:
+                design.name = name  # a variant's name as the scenario calls it
+        return cls(designs, {name: History() for name in designs})
+
+    async def run(self, ctx: Context, scenario: str, phases: Sequence[Phase], work: Work,
+                  then: Callable[[], Awaitable[object]] | None = None) -> Schedule:  # fmt: skip
+        """`work(name, clients, history, stop)` for every design at once through `phases`; then
+        `then()` (final reads) while the clients are still connected; then every client closed."""
         try:
-            await design.close()
-        except Exception:  # noqa: BLE001 -- closing is best effort; the run's figures are already taken
-            pass
+            schedule = await run_phased(ctx, scenario, phases, lambda stop: asyncio.gather(*(
+                work(name, clients, self.histories[name], stop) for name, clients in self.designs.items())))  # fmt: skip
+            if then is not None:
+                await then()
+            return schedule
+        finally:
+            for clients in self.designs.values():
+                for design in clients:
+                    try:
+                        await design.close()
+                    except Exception:  # noqa: BLE001 -- best effort: the run's figures are already taken
+                        pass

@@ -17,7 +17,7 @@ import random
 from collections.abc import Callable
 
 from checker.history import History
-from compare.designs import Design, Indeterminate, Refused, bounded
+from compare.designs import Design, perform
 
 PROCESSES_PER_CLIENT = 1_000  # a client's process ids: client * this + restarts
 
@@ -42,24 +42,10 @@ async def run_register(
             key = f"{key_prefix}{rng.randrange(keys)}"
             if rng.random() < write_ratio:
                 value = (index + 1) * 1_000_000 + n
-                handle = history.invoke(process, "write", (key, value))
-                try:
-                    await bounded(design.write(key, value), writes=True)
-                except Refused as exc:
-                    handle.fail(str(exc))
-                except Indeterminate as exc:
-                    handle.info(str(exc))
-                    process += 1
-                else:
-                    handle.ok()
+                process = await perform(history, process, "write", (key, value), design.write(key, value), writes=True)
             else:
-                handle = history.invoke(process, "read", (key, None))
-                try:
-                    seen = await bounded(design.read(key), writes=False)
-                except (Refused, Indeterminate) as exc:
-                    handle.fail(str(exc))  # a read changes nothing
-                else:
-                    handle.ok((key, seen))
+                process = await perform(history, process, "read", (key, None), design.read(key), writes=False,
+                                        completed=lambda seen, key=key: (key, seen))  # fmt: skip
             if pause_s:
                 await asyncio.sleep(rng.uniform(0, pause_s))
 

@@ -37,11 +37,11 @@ from compare.analysis import fill
 from compare.appends import run_list_append
 from compare.bank import run_bank
 from compare.cluster import CompareCluster
-from compare.designs import Design, Expressed, Indeterminate, Refused, bounded
+from compare.designs import Design, Expressed, Indeterminate, Refused, perform
 from compare.dsql_design import DsqlDesign
 from compare.dynamo_design import DynamoDesign
 from compare.dynamodb_design import DynamoDBDesign
-from compare.phases import Context, DesignFactory, Phase, Schedule, close_all, run_phased
+from compare.phases import Context, DesignFactory, Fleet, Phase, Schedule
 from compare.register import run_register
 from compare.results import DesignResult, ScenarioResult
 
@@ -75,9 +75,10 @@ def _phases_partition(ctx: Context) -> list[Phase]:
     ]
 
 
-def _clients(ctx: Context, factories: dict[str, DesignFactory], per_qp: int) -> dict[str, list[Design]]:
-    endpoints = ctx.cluster.endpoints()
-    return {name: [factory(e) for e in endpoints for _ in range(per_qp)] for name, factory in factories.items()}
+def scenario_result(name: str, title: str, workload: str, phases: Sequence[Phase], schedule: Schedule) -> ScenarioResult:
+    """A scenario's result with its faults and phases as they happened (its designs to be added)."""
+    return ScenarioResult(name, title, workload, "; then ".join(p.fault for p in phases if p.fault),
+                          schedule.phase_starts_s(), (schedule.end_ns - schedule.start_ns) / 1e9)  # fmt: skip
 
 
 def design_result(name: str, designs: Sequence[Design], history: History, schedule: Schedule) -> DesignResult:
@@ -90,12 +91,25 @@ def design_result(name: str, designs: Sequence[Design], history: History, schedu
     return result
 
 
-async def _setup(designs: dict[str, list[Design]], method: str, *args: object) -> None:
-    for clients in designs.values():
+async def _setup(fleet: Fleet, method: str, *args: object) -> None:
+    for clients in fleet.designs.values():
         await getattr(clients[0], method)(*args)
 
 
 # -- register ---------------------------------------------------------------------------
+
+
+async def _registers(ctx: Context, scenario: str, phases: Sequence[Phase], factories: dict[str, DesignFactory], *,
+                     per_qp: int, keys: int, pause_s: float) -> tuple[Fleet, Schedule]:  # fmt: skip
+    """The register workload on every design through `phases`."""
+    fleet = Fleet.of(ctx, factories, per_qp=per_qp)
+    await _setup(fleet, "setup")
+
+    async def work(name: str, clients: list[Design], history: History, stop: Callable[[], bool]) -> None:
+        await run_register(clients, keys=keys, ops_per_client=10**9, seed=ctx.seed, history=history,
+                           pause_s=pause_s, stop=stop, key_prefix=ctx.key_prefix(scenario, name))  # fmt: skip
+
+    return fleet, await fleet.run(ctx, scenario, phases, work)
 
 
 async def register(ctx: Context) -> ScenarioResult:
@@ -109,26 +123,11 @@ async def register(ctx: Context) -> ScenarioResult:
     ]  # fmt: skip
     factories = {"dynamo (3,2,2)": DYNAMO_322, "dynamo (3,1,1)": DYNAMO_311, "dynamodb eventual": DYNAMODB_EVENTUAL,
                  "dynamodb strong": DYNAMODB_STRONG, "dsql": DSQL}  # fmt: skip
-    designs = _clients(ctx, factories, per_qp=2)
-    histories = {name: History() for name in designs}
-    await _setup(designs, "setup")
-
-    async def clients(stop: Callable[[], bool]) -> None:
-        await asyncio.gather(*(
-            run_register(clients_, keys=3, ops_per_client=10**9, seed=ctx.seed, history=histories[name],
-                         pause_s=0.05, stop=stop, key_prefix=ctx.key_prefix("register", name))
-            for name, clients_ in designs.items()))  # fmt: skip
-
-    try:
-        schedule = await run_phased(ctx, "register", phases, clients)
-    finally:
-        for clients_ in designs.values():
-            await close_all(clients_)
-    scenario = ScenarioResult("register", "Registers under a lagging replica and a partition",
-                              "4 clients per design read and write 3 keys (a new value on each write)",
-                              "; then ".join(p.fault for p in phases if p.fault), schedule.phase_starts_s(),
-                              (schedule.end_ns - schedule.start_ns) / 1e9)  # fmt: skip
-    for name, clients_ in designs.items():
+    fleet, schedule = await _registers(ctx, "register", phases, factories, per_qp=2, keys=3, pause_s=0.05)
+    scenario = scenario_result("register", "Registers under a lagging replica and a partition",
+                               "4 clients per design read and write 3 keys (a new value on each write)", phases, schedule)
+    histories = fleet.histories
+    for name, clients_ in fleet.designs.items():
         with ctx.console.status(f"register: checking {name}'s history for linearizability"):
             result = await asyncio.to_thread(_check_register, name, clients_, histories[name], schedule)
         history_file = ctx.out / f"register-{_slug(name)}.jsonl"
@@ -177,32 +176,27 @@ async def bank(ctx: Context) -> ScenarioResult:
     factories = {"dynamo (3,2,2)": DYNAMO_322,
                  "dynamodb single-item": lambda e: DynamoDBDesign(e.dynamodb_url, consistent=True),
                  "dynamodb transact": DYNAMODB_TRANSACT, "dsql": DSQL}  # fmt: skip
-    designs = _clients(ctx, factories, per_qp=2)
-    for name, clients_ in designs.items():
-        for design in clients_:
-            design.name = name
-    accounts = {name: [f"{ctx.key_prefix('bank', name)}{i}" for i in range(ACCOUNTS)] for name in designs}
-    histories = {name: History() for name in designs}
-    for name, clients_ in designs.items():
+    fleet = Fleet.of(ctx, factories, per_qp=2)
+    accounts = {name: [f"{ctx.key_prefix('bank', name)}{i}" for i in range(ACCOUNTS)] for name in fleet.designs}
+    for name, clients_ in fleet.designs.items():
         await clients_[0].setup_bank(accounts[name], BALANCE)
+    finals: dict[str, dict[str, int] | None] = {}
 
-    async def clients(stop: Callable[[], bool]) -> None:
-        await asyncio.gather(*(run_bank(clients_, accounts=accounts[name], seed=ctx.seed, history=histories[name],
-                                        stop=stop) for name, clients_ in designs.items()))  # fmt: skip
+    async def work(name: str, clients: list[Design], history: History, stop: Callable[[], bool]) -> None:
+        await run_bank(clients, accounts=accounts[name], seed=ctx.seed, history=history, stop=stop)
 
-    try:
-        schedule = await run_phased(ctx, "bank", phases, clients)
+    async def final_reads() -> None:
         await asyncio.sleep(1.0)  # let the last writes settle before the final read
-        finals = {name: await _final_accounts(clients_[0], accounts[name]) for name, clients_ in designs.items()}
-    finally:
-        for clients_ in designs.values():
-            await close_all(clients_)
+        for name, clients_ in fleet.designs.items():
+            finals[name] = await _final_accounts(clients_[0], accounts[name])
+
+    schedule = await fleet.run(ctx, "bank", phases, work, then=final_reads)
     total = ACCOUNTS * BALANCE
-    scenario = ScenarioResult("bank", "Bank transfers under a partition",
-                              f"4 clients per design move money among {ACCOUNTS} accounts of {BALANCE} and read "
-                              "every account (70% transfers)", phases[1].fault, schedule.phase_starts_s(),
-                              (schedule.end_ns - schedule.start_ns) / 1e9)  # fmt: skip
-    for name, clients_ in designs.items():
+    scenario = scenario_result("bank", "Bank transfers under a partition",
+                               f"4 clients per design move money among {ACCOUNTS} accounts of {BALANCE} and read "
+                               "every account (70% transfers)", phases, schedule)  # fmt: skip
+    histories = fleet.histories
+    for name, clients_ in fleet.designs.items():
         result = design_result(name, clients_, histories[name], schedule)
         done = pair(histories[name].ops)
         checked = bank_checker.check(histories[name].ops, total, accounts[name])
@@ -240,25 +234,19 @@ LIST_KEYS = 6
 async def list_append(ctx: Context) -> ScenarioResult:
     phases = _phases_partition(ctx)
     factories = {"dynamo (3,2,2)": DYNAMO_322, "dynamodb transact": DYNAMODB_TRANSACT, "dsql": DSQL}
-    designs = _clients(ctx, factories, per_qp=2)
-    keys = {name: [f"{ctx.key_prefix('lists', name)}{i}" for i in range(LIST_KEYS)] for name in designs}
-    histories = {name: History() for name in designs}
-    await _setup(designs, "setup_lists")
+    fleet = Fleet.of(ctx, factories, per_qp=2)
+    keys = {name: [f"{ctx.key_prefix('lists', name)}{i}" for i in range(LIST_KEYS)] for name in fleet.designs}
+    await _setup(fleet, "setup_lists")
 
-    async def clients(stop: Callable[[], bool]) -> None:
-        await asyncio.gather(*(run_list_append(clients_, keys=keys[name], seed=ctx.seed, history=histories[name],
-                                               stop=stop) for name, clients_ in designs.items()))  # fmt: skip
+    async def work(name: str, clients: list[Design], history: History, stop: Callable[[], bool]) -> None:
+        await run_list_append(clients, keys=keys[name], seed=ctx.seed, history=history, stop=stop)
 
-    try:
-        schedule = await run_phased(ctx, "list-append", phases, clients)
-    finally:
-        for clients_ in designs.values():
-            await close_all(clients_)
-    scenario = ScenarioResult("list-append", "Elle's list-append transactions under a partition",
-                              f"4 clients per design run transactions of 1-4 reads and appends on {LIST_KEYS} keys",
-                              phases[1].fault, schedule.phase_starts_s(),
-                              (schedule.end_ns - schedule.start_ns) / 1e9)  # fmt: skip
-    for name, clients_ in designs.items():
+    schedule = await fleet.run(ctx, "list-append", phases, work)
+    scenario = scenario_result("list-append", "Elle's list-append transactions under a partition",
+                               f"4 clients per design run transactions of 1-4 reads and appends on {LIST_KEYS} keys",
+                               phases, schedule)  # fmt: skip
+    histories = fleet.histories
+    for name, clients_ in fleet.designs.items():
         result = design_result(name, clients_, histories[name], schedule)
         with ctx.console.status(f"list-append: checking {name}'s history (Elle's graph)"):
             checked = await asyncio.to_thread(list_append_checker.check, histories[name].ops, True)
@@ -292,48 +280,34 @@ async def host_loss(ctx: Context) -> ScenarioResult:
     ]  # fmt: skip
     factories = {"dynamo (3,2,2)": DYNAMO_322, "dynamo (3,1,1)": DYNAMO_311, "dynamodb strong": DYNAMODB_STRONG,
                  "dsql": DSQL}  # fmt: skip
-    designs = _clients(ctx, factories, per_qp=2)
-    histories = {name: History() for name in designs}
-    await _setup(designs, "setup")
+    fleet = Fleet.of(ctx, factories, per_qp=2)
+    await _setup(fleet, "setup")
+    finals: dict[str, dict[str, object]] = {}
 
-    async def writer(name: str, index: int, design: Design, stop: Callable[[], bool]) -> None:
+    async def writer(name: str, index: int, design: Design, history: History, stop: Callable[[], bool]) -> None:
         prefix = ctx.key_prefix("host-loss", name)
         rng = random.Random(ctx.seed * 31 + index)
         process, n = index * 1000, 0
         while not stop():
             n += 1
             key = f"{prefix}{index}-{n}"
-            handle = histories[name].invoke(process, "write", (key, n))
-            try:
-                await bounded(design.write(key, n), writes=True)
-            except Refused as exc:
-                handle.fail(str(exc))
-            except Indeterminate as exc:
-                handle.info(str(exc))
-                process += 1
-            else:
-                handle.ok()
+            process = await perform(history, process, "write", (key, n), design.write(key, n), writes=True)
             await asyncio.sleep(rng.uniform(0, 0.03))
 
-    async def clients(stop: Callable[[], bool]) -> None:
-        await asyncio.gather(*(writer(name, i, d, stop) for name, clients_ in designs.items()
-                               for i, d in enumerate(clients_)))  # fmt: skip
+    async def work(name: str, clients: list[Design], history: History, stop: Callable[[], bool]) -> None:
+        await asyncio.gather(*(writer(name, i, d, history, stop) for i, d in enumerate(clients)))
 
-    try:
-        schedule = await run_phased(ctx, "host-loss", phases, clients)
-        finals = {}
-        for name, clients_ in designs.items():
+    async def read_back() -> None:
+        for name, clients_ in fleet.designs.items():
             with ctx.console.status(f"host-loss: reading back every write {name} acknowledged"):
-                finals[name] = await _read_back(clients_, histories[name])
-    finally:
-        for clients_ in designs.values():
-            await close_all(clients_)
-    scenario = ScenarioResult("host-loss", "A host killed mid-write (kill -9), then restarted",
-                              "4 clients per design write new keys as fast as they can; afterwards every "
-                              "acknowledged write is read back (Dynamo with R = 3)",
-                              phases[1].fault, schedule.phase_starts_s(),
-                              (schedule.end_ns - schedule.start_ns) / 1e9)  # fmt: skip
-    for name, clients_ in designs.items():
+                finals[name] = await _read_back(clients_, fleet.histories[name])
+
+    schedule = await fleet.run(ctx, "host-loss", phases, work, then=read_back)
+    scenario = scenario_result("host-loss", "A host killed mid-write (kill -9), then restarted",
+                               "4 clients per design write new keys as fast as they can; afterwards every "
+                               "acknowledged write is read back (Dynamo with R = 3)", phases, schedule)  # fmt: skip
+    histories = fleet.histories
+    for name, clients_ in fleet.designs.items():
         result = design_result(name, clients_, histories[name], schedule)
         result.metrics.update(finals[name])
         histories[name].dump(ctx.out / f"host-loss-{_slug(name)}.jsonl")
@@ -400,26 +374,11 @@ async def az(ctx: Context) -> ScenarioResult:
     ]  # fmt: skip
     factories = {"dynamo (3,2,2)": DYNAMO_322, "dynamo (3,1,1)": DYNAMO_311, "dynamodb eventual": DYNAMODB_EVENTUAL,
                  "dynamodb strong": DYNAMODB_STRONG, "dsql": DSQL}  # fmt: skip
-    designs = _clients(ctx, factories, per_qp=1)
-    histories = {name: History() for name in designs}
-    await _setup(designs, "setup")
-
-    async def clients(stop: Callable[[], bool]) -> None:
-        await asyncio.gather(*(
-            run_register(clients_, keys=20, ops_per_client=10**9, seed=ctx.seed, history=histories[name],
-                         pause_s=0.02, stop=stop, key_prefix=ctx.key_prefix("az", name))
-            for name, clients_ in designs.items()))  # fmt: skip
-
-    try:
-        schedule = await run_phased(ctx, "az", phases, clients)
-    finally:
-        for clients_ in designs.values():
-            await close_all(clients_)
-    scenario = ScenarioResult("az", "Latency across AZs, and the loss of one AZ",
-                              "1 client per design and QP reads and writes 20 keys", "; then ".join(
-                                  p.fault for p in phases), schedule.phase_starts_s(),
-                              (schedule.end_ns - schedule.start_ns) / 1e9)  # fmt: skip
-    for name, clients_ in designs.items():
+    fleet, schedule = await _registers(ctx, "az", phases, factories, per_qp=1, keys=20, pause_s=0.02)
+    scenario = scenario_result("az", "Latency across AZs, and the loss of one AZ",
+                               "1 client per design and QP reads and writes 20 keys", phases, schedule)
+    histories = fleet.histories
+    for name, clients_ in fleet.designs.items():
         result = design_result(name, clients_, histories[name], schedule)
         histories[name].dump(ctx.out / f"az-{_slug(name)}.jsonl")
         scenario.designs.append(result)
