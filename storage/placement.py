@@ -114,15 +114,22 @@ def without_replica(placement: Placement, shard: int, node: int) -> Placement:
     return _next(placement, shard, tuple(n for n in hosts if n != node), None, None)
 
 
-def with_leader_moved(placement: Placement, shard: int, node: int) -> Placement:
+def with_leader_moved(placement: Placement, shard: int, node: int, successor: int | None = None) -> Placement:
     """The next placement: `node`, the leader of `shard` (its first host), moves to the
     end of the shard's hosts, so the next host leads (DynamoDB's strong reads go to the
-    leader; a leader that stopped answering is replaced this way). Unchanged if `node`
-    no longer leads the shard or is its only host."""
+    leader; a leader that stopped answering is replaced this way), or `successor` if given
+    (a host of the shard known to be caught up: a leader must not be one that is behind).
+    Unchanged if `node` no longer leads the shard, is its only host, or `successor` is
+    not another of its hosts."""
     hosts = placement.shard_hosts[shard]
     if hosts[0] != node or len(hosts) == 1:
         return placement
-    return _next(placement, shard, (*hosts[1:], node), None, None)
+    if successor is None:
+        return _next(placement, shard, (*hosts[1:], node), None, None)
+    if successor == node or successor not in hosts:
+        return placement
+    others = tuple(h for h in hosts[1:] if h != successor)
+    return _next(placement, shard, (successor, *others, node), None, None)
 
 
 def with_endpoint(placement: Placement, node: int, endpoint: tuple[str, int]) -> Placement:

@@ -66,6 +66,10 @@ def test_a_leader_that_stopped_moves_to_the_end_of_its_shards_hosts():
     assert with_leader_moved(moved, 0, 0) is moved, "a node that no longer leads is not moved again"
     single = Placement(1, ((3,),), (), ())
     assert with_leader_moved(single, 0, 3) is single, "a lone replica stays the leader"
+    chosen = with_leader_moved(placement, 0, 0, successor=2)
+    assert chosen.shard_hosts[0] == (2, 1, 0), "the caught-up successor leads, the old leader goes last"
+    assert with_leader_moved(placement, 0, 0, successor=5) is placement, "a successor must be a host of the shard"
+    assert with_leader_moved(placement, 0, 0, successor=0) is placement
 
 
 def test_plans_keep_replicas_distinct_and_drain_everything():

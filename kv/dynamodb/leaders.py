@@ -5,11 +5,14 @@ group only, and while a group has no leader (its host was lost, until the
 group elects another) strong reads fail and eventual reads go on. dsql does
 the same: a shard's leader is the first storage node of its placement
 (`storage.client.LEADER` reads go there alone), and this front end replaces a
-leader that stopped answering by committing the next placement with that
-node moved to the end of the shard's hosts (`storage.placement.
-with_leader_moved`): a read-modify-write of the placement key, so two front
-ends that both see the loss commit one change between them, and every
-process learns the new leader as it learns any placement.
+leader that stopped answering by committing the next placement with another
+host of the shard first, one that serves a strong read as of now (so not a
+replica that was cut off and is still catching up after a partition heals),
+and the old leader last (`storage.placement.with_leader_moved`): a
+read-modify-write of the placement key, so two front ends that both see the
+loss commit one change between them, and every process learns the new
+leader as it learns any placement. While no other host can serve either,
+the leader stays and strong reads keep failing: there is no one to elect.
 
 The failover is deliberately not instant: a leader is replaced only after it
 has failed to answer for `FAILOVER_S` and a probe (a strong read as of now,
@@ -95,25 +98,52 @@ class LeaderFailover:
         shard = ranges.owner(start)
         return ranges.bounds(shard)[0] == start and placement.shard_hosts[shard][0] == node
 
-    async def _replace(self, start: bytes, node: int) -> None:
-        """Probe the leader once more with a strong read as of now; if it still cannot answer
-        one (down, cut off, or too far behind to serve now), commit the next leader."""
+    async def _answers_now(self, start: bytes, node: int) -> bool:
+        """Whether `node` serves a strong read of the shard as of now within `PROBE_S` (a node that
+        is down, cut off, or too far behind the journal to serve now does not)."""
         with trio.move_on_after(PROBE_S):
             try:
-                probe = Get((start,), self.clock.now().latest)  # a key of the shard it leads
+                probe = Get((start,), self.clock.now().latest)  # a key of the shard
                 await self.transport.connect(self.topology.storage_address(node)).call("get", probe)
-            except Exception:  # noqa: BLE001 - any failure to answer confirms it
-                pass
-            else:
-                del self.suspects[(start, node)]  # it answers again: it stays the leader
-                return
+            except Exception:  # noqa: BLE001 - any failure to answer counts as not answering
+                return False
+            return True
+        return False
+
+    async def _caught_up_successor(self, start: bytes, node: int) -> int | None:
+        """The first other host of the shard, in placement order, that answers a strong read as
+        of now: after a partition heals, the replicas that were cut off are behind, and a
+        leader chosen among them would only fail again (a Raft leader must be up to date too)."""
+        placement = self.storage.placement
+        shard = shard_map(placement).owner(start)
+        candidates = [host for host in placement.shard_hosts[shard] if host != node]
+        answered: dict[int, bool] = {}
+
+        async def probe(host: int) -> None:
+            answered[host] = await self._answers_now(start, host)
+
+        async with trio.open_nursery() as nursery:
+            for host in candidates:
+                nursery.start_soon(probe, host)
+        return next((host for host in candidates if answered.get(host)), None)
+
+    async def _replace(self, start: bytes, node: int) -> None:
+        """Probe the leader once more with a strong read as of now; if it still cannot answer
+        one (down, cut off, or too far behind to serve now), commit as the next leader the
+        first other host that can."""
+        if await self._answers_now(start, node):
+            del self.suspects[(start, node)]  # it answers again: it stays the leader
+            return
+        successor = await self._caught_up_successor(start, node)
+        if successor is None:
+            return  # no other replica can serve now either: keep the suspicion, look again later
         for _ in range(CHANGE_ATTEMPTS):
             tau = self.clock.now().latest
             try:
                 (value,) = await self.storage.get([PLACEMENT_KEY], tau, policy=STRONG)
                 current = initial_placement(self.topology) if value is None else decode_placement(value)
                 shard = shard_map(current).owner(start)
-                new = with_leader_moved(current, shard, node)
+                new = with_leader_moved(current, shard, node, successor)
                 if new is current:
                     self.storage.apply_placement(current)
                     break
