@@ -19,9 +19,9 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/dsql serve $(ARGS)
 
-## Install everything and run the whole test suite (slow tests included).
+## Install everything and run the whole test suite (slow tests included); the 20 slowest are listed.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q --durations=20 $(ARGS)
 
 ## The quick subset, for use while working.
 test-quick: $(STAMP)

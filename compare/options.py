@@ -15,7 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1, help="the workloads' random seed")
     parser.add_argument("--out", default="compare-out", help="where results.json, the histories, the plots and "
                                                              "index.html go")
-    parser.add_argument("--cluster", default=None, help="use the cluster running in this directory "
-                                                        "(`dsql cluster up --hosts 5 --dir DIR`)")
+    parser.add_argument("--cluster", default=None,
+                        help="use the cluster running in this directory (`dsql cluster up --hosts 5 --storage-nodes 5 "
+                             "--dir DIR`); scaling and unread-keys change it: they add a storage node, drain one, "
+                             "wipe one's Dynamo disk and kill another for good")  # fmt: skip
     parser.add_argument("--report-only", action="store_true",
                         help="redraw OUT/index.html and the plots from OUT/results.json; run nothing")
