@@ -185,6 +185,10 @@ def _header(results: Results) -> str:
         + '<a href="#programming-model">Programming model</a></nav>',
         _verdicts_at_a_glance(results),
     ]
+    if results.failed:
+        parts.append('<p class="meta"><span class="bad">Scenarios that did not finish</span> (their claims are '
+                     "judged without them): " + "; ".join(f"<b>{_e(name)}</b>: {_e(why)}"
+                                                          for name, why in results.failed.items()) + "</p>")  # fmt: skip
     return "\n".join(parts)
 
 

@@ -89,6 +89,7 @@ class Results:
     claims: list[Claim] = field(default_factory=list)
     # one row per design family: feature -> how it was expressed in this run (from DesignResult.expresses)
     programming_model: list[dict[str, str]] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # scenario -> why it did not finish
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, default=str)

@@ -39,16 +39,24 @@ assert tuple(SCENARIOS) == SCENARIO_NAMES, "compare.options names the scenarios 
 THREADS = 64
 
 
-async def run_scenarios(ctx: Context, names: list[str]) -> list[ScenarioResult]:
+async def run_scenarios(ctx: Context, names: list[str]) -> tuple[list[ScenarioResult], dict[str, str]]:
+    """Each scenario in turn; one that fails is reported and the next one runs (the cluster is
+    healed after every scenario, whatever happened)."""
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(THREADS, thread_name_prefix="compare"))
-    found = []
+    found, failed = [], {}
     for name in names:
         started = time.monotonic()
-        scenario = await SCENARIOS[name](ctx)
+        try:
+            scenario = await SCENARIOS[name](ctx)
+        except Exception as exc:  # noqa: BLE001 -- a scenario's failure is a finding to report, not the end
+            failed[name] = f"{type(exc).__name__}: {exc}"
+            ctx.console.print(f"[bold red]{name} failed[/bold red] after {time.monotonic() - started:.0f} s: "
+                              f"{failed[name]}")  # fmt: skip
+            continue
         ctx.console.print(f"[bold]{name}[/bold] done in {time.monotonic() - started:.0f} s")
         ctx.console.print(scenario_table(scenario))
         found.append(scenario)
-    return found
+    return found, failed
 
 
 def main(args: argparse.Namespace) -> int:
@@ -56,6 +64,9 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.report_only:
+        if not (out / "results.json").exists():
+            console.print(f"dsql compare: no {out / 'results.json'} to draw a report from")
+            return 2
         results = Results.load(out / "results.json")
         console.print(f"dsql compare: report in {report.write_report(results, out)}")
         return 0
@@ -76,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         results.cluster = cluster.describe(AZS)
         ctx = Context(cluster, args.seed, args.quick, out, console)
-        results.scenarios = asyncio.run(run_scenarios(ctx, names))
+        results.scenarios, results.failed = asyncio.run(run_scenarios(ctx, names))
     finally:
         if not args.cluster:
             with console.status("stopping the cluster"):
@@ -89,4 +100,7 @@ def main(args: argparse.Namespace) -> int:
     page = report.write_report(results, out)
     console.print(f"dsql compare: {len(results.scenarios)} scenarios in {results.seconds:.0f} s; "
                   f"results in {out / 'results.json'}, report in {page}")  # fmt: skip
+    if results.failed:
+        console.print(f"dsql compare: {len(results.failed)} scenario(s) failed: {', '.join(results.failed)}")
+        return 1
     return 0

@@ -118,9 +118,11 @@ def test_run_texts_are_escaped_everywhere(tmp_path: Path) -> None:
     data["claims"][0]["quote"] = evil
     data["claims"][0]["plots"].append("never-drawn.png")
     data["programming_model"][0]["conditional writes"] = evil
+    data["failed"] = {"az": f"TimeoutError: {evil}"}
     page = report.write_report(Results.from_dict(data), tmp_path).read_text(encoding="utf-8")
     assert "<script" not in page
-    assert page.count(escape(evil)) >= 5
+    assert page.count(escape(evil)) >= 6
+    assert "Scenarios that did not finish" in page and "<b>az</b>: TimeoutError: &lt;script&gt;" in page
     assert "read returned &lt;script&gt;" in page and "run broke: &lt;script&gt;" in page
     # a plot a claim names but nobody drew is said so, not shown as a broken image
     assert 'src="never-drawn.png"' not in page and "never-drawn.png was not drawn" in page
