@@ -62,9 +62,9 @@ DESIGN_COLOURS = {
 _SPARE_COLOURS = ("#66a61e", "#e6ab02", "#666666", "#8c510a", "#01665e", "#c51b7d", "#4d4d4d", "#b2182b")
 
 SERIES_TITLES = {
-    "copies_min": "Minimum up-to-date copies of any key (on its preference list, for Dynamo)",
-    "copies_min_anywhere": "Minimum up-to-date copies of any key, on any node",
-    "keys_below_n": "Keys with fewer than N = 3 up-to-date copies",
+    "copies_min": "Fewest up-to-date copies of a key",
+    "copies_min_anywhere": "Fewest up-to-date copies of a key, any node",
+    "keys_below_n": "Keys short of N = 3 up-to-date copies",
     "total": "Bank total (sum of all balances read)",
     "stale_per_s": "Stale reads per second",
     "siblings_per_s": "Reads that returned siblings, per second",
