@@ -136,7 +136,7 @@ def _metric_html(name: str, value: Any) -> str:
     if name in BAD_WHEN_POSITIVE and isinstance(value, int | float) and not isinstance(value, bool):
         return f'{_e(_label(name))}: <span class="{"bad" if value > 0 else "good"}">{shown}</span>'
     if isinstance(value, dict | list):
-        shown = _e(", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else value)
+        shown = _e(", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else value) or "none"
     # A unit in the name ("unavailable_s") reads better after the value ("unavailable: 3.4 s").
     for suffix, unit in UNIT_SUFFIXES.items():
         if name.endswith(suffix) and isinstance(value, int | float) and not isinstance(value, bool):
