@@ -78,6 +78,9 @@ from storage.placement import shard_map
 # another: far above a healthy replica's apply lag (milliseconds), short
 # enough that a held-back replica costs a client well under a second.
 STRONG_READ_FAILOVER_S = 0.25
+# The same for an eventual read (which does not wait for any τ: a healthy replica
+# answers in milliseconds).
+EVENTUAL_READ_FAILOVER_S = 0.25
 # A replica that missed that deadline (or failed) is asked last for this long.
 SUSPECT_FOR_S = 5.0
 
@@ -295,15 +298,26 @@ class StorageClient:
     async def _eventual(self, order: Sequence[int], method: str, request: Any) -> Any:
         # Replicas that are all still catching up (a cluster just started, or every
         # replica of a shard restarted) are asked again shortly, within a bound.
+        # A replica that does not answer at once (cut off, paused) is given
+        # EVENTUAL_READ_FAILOVER_S before the next is asked, and then asked last for a
+        # while: an eventual read is what stays cheap and available when a host is lost.
         deadline = self._monotonic() + CATCH_UP_WAIT_S
+        last = len(order) - 1
+        last_error: Exception = StorageUnavailable("no storage node holds the shard")
         while True:
             catching_up = wrong_shard = 0
-            for node in order:
+            for attempt, node in enumerate(order):
                 try:
-                    return await self._node(node).call(method, request)
+                    if attempt == last:  # the last one is waited for as long as the node itself allows
+                        return await self._node(node).call(method, request)
+                    with trio.move_on_after(EVENTUAL_READ_FAILOVER_S):
+                        return await self._node(node).call(method, request)
+                    self._suspect_until[node] = self._monotonic() + SUSPECT_FOR_S
+                    last_error = StorageUnavailable(f"storage node {node} did not answer within "
+                                                    f"{EVENTUAL_READ_FAILOVER_S:g} s")  # fmt: skip
                 except CatchingUp as exc:
                     catching_up += 1
-                    last_error: Exception = exc
+                    last_error = exc
                 except WrongShard as exc:
                     self._stale = True
                     wrong_shard += 1

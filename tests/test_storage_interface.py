@@ -296,6 +296,35 @@ async def test_eventual_reads_can_be_stale_strong_reads_never_and_fail_over(clus
     assert await client.get([key], policy=LEADER) == [(2,)]
 
 
+class _Silent:
+    """A peer that never answers: a host cut off by a partition (not refused, not slow: silent)."""
+
+    async def call(self, method, request):
+        await trio.sleep_forever()
+
+
+class _CutOff:
+    """The cluster's own transport, but storage node `node` is cut off from this client."""
+
+    def __init__(self, transport, address: str) -> None:
+        self.transport, self.address = transport, address
+
+    def connect(self, address: str):
+        return _Silent() if address == self.address else self.transport.connect(address)
+
+
+async def test_eventual_reads_do_not_wait_on_a_replica_that_is_cut_off(cluster):
+    key = sql_key(16385, 1)
+    await commit(cluster, [(key, (1,))])
+    await caught_up(cluster.storage_client(), key, (1,))
+    client = StorageClient(cluster.topology, _CutOff(cluster.transport, cluster.topology.storage_address(0)),
+                           clock=cluster.clock)  # fmt: skip
+    with trio.fail_after(5):  # without a bound per replica, a read that asks node 0 first waits forever
+        eventual = [(await client.get([key], policy=EVENTUAL))[0] for _ in range(6)]
+    assert eventual == [(1,)] * 6
+    assert client.suspects() == {0}, "the silent replica is asked last for a while"
+
+
 async def test_hosts_per_shard_are_obeyed(cluster, monkeypatch):
     monkeypatch.setattr(storage_node, "READ_WAIT_TIMEOUT_S", 0.5)
     client = cluster.storage_client()
