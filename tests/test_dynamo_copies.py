@@ -364,6 +364,12 @@ def test_restart_wipe_dynamo_loses_the_copies_and_anti_entropy_brings_them_back(
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=30) as http:
+            # The QP's coordinator may have started before the storage nodes' Dynamo nodes and
+            # believe one down until its next probe (a second): w=3 waits for all three.
+            deadline = time.monotonic() + 30
+            while (stats := http.get("/stats").json())["nodes_down"] or stats["ring_members"] != 3:
+                assert time.monotonic() < deadline, stats
+                time.sleep(0.2)
             keys = [f"k{i}" for i in range(30)]
             for key in keys:
                 reply = http.put(f"/buckets/unread/keys/{key}?w=3", content=key.encode(),
