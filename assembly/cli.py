@@ -262,7 +262,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 async def _serve_cluster(cluster: EmbeddedCluster, args: argparse.Namespace) -> None:
     from pgwire.server import serve as serve_pgwire
-    from qp.server import QueryProcessor
+    from qp.frontend.server import QueryProcessor
 
     security = _security(args)
     limits = _server_limits(args)
@@ -450,7 +450,7 @@ def _server_limits(args: argparse.Namespace):
 
 def _configure_settings(pairs: list[str]) -> None:
     from qp.errors import SqlError
-    from qp.settings import configure_defaults
+    from qp.frontend.settings import configure_defaults
 
     overrides = {}
     for pair in pairs:

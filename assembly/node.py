@@ -9,7 +9,7 @@ names every other role's process. Nothing else differs from `dsql serve`.
 Query processors share the client ports: each binds them with SO_REUSEPORT,
 and the kernel spreads new connections over the processes on a host. A
 CancelRequest may therefore land on a QP that does not hold the session; the
-PID names its QP (`qp.server.PID_QP_SHIFT`), and the request is forwarded.
+PID names its QP (`qp.frontend.server.PID_QP_SHIFT`), and the request is forwarded.
 
 Once it serves, a node prints one line (`dsql node NAME ready ...`) and
 writes `run/NAME.ready` (its PID) under the cluster's directory, which is
@@ -47,9 +47,9 @@ from kv.dynamo.store import DynamoStore
 from kv.dynamodb import DynamoDBApp, DynamoDBService
 from kv.dynamodb.server import serve as serve_http
 from pgwire.server import serve_listeners
-from qp.cluster_views import Member
+from qp.frontend.server import QueryProcessor
 from qp.interface import QpStatus
-from qp.server import QueryProcessor
+from qp.pgcatalog.cluster_views import Member
 from storage.node import StorageNode
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from assembly.config import ClusterSpec, RoleSpec
 from cluster.tcp import TcpTransport
 from cluster.topology import RangeMap
 from journal.interface import JournalStatus
-from qp.cluster_views import PartStatus, part_status
 from qp.interface import QpStatus
+from qp.pgcatalog.cluster_views import PartStatus, part_status
 from storage.interface import NodeStatus
 
 STATUS_TIMEOUT_S = 1.5
@@ -79,7 +79,7 @@ def _roles(spec: ClusterSpec, kinds: Collection[str] | None) -> list[RoleSpec]:
 
 
 def _detail(role: RoleSpec, replies: list[Any], now_ns: int) -> dict[str, Any]:
-    # Each reply is the type its kind answers (qp.cluster_views.part_status checks);
+    # Each reply is the type its kind answers (qp.pgcatalog.cluster_views.part_status checks);
     # an adjudicator role's status address is its process's.
     if role.kind == "journal":
         reply: JournalStatus = replies[0]

@@ -29,7 +29,7 @@ and the rest of the connection runs inside TLS; `require_tls` refuses
 clients that do not ask for it, as a ``hostssl``-only pg_hba.conf would.
 Authentication is ``trust`` (any user name; a name that is not a role acts
 as the bootstrap superuser, for local development) or ``scram-sha-256``
-(`qp.scram`, with channel binding over TLS). Either way a role that may
+(`qp.frontend.scram`, with channel binding over TLS). Either way a role that may
 not log in is refused with 28000, after authentication, as in PostgreSQL.
 """
 
@@ -46,8 +46,9 @@ from typing import Any
 
 import trio
 
-from qp import api, scram, stack
+from qp import api, stack
 from qp.errors import SqlError
+from qp.frontend import scram
 
 from . import messages as m
 from .connection import (

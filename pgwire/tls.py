@@ -21,7 +21,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from qp.scram import tls_server_end_point
+from qp.frontend.scram import tls_server_end_point
 
 CERT_FILE = "server.crt"
 KEY_FILE = "server.key"

@@ -4,7 +4,7 @@ they speak the PostgreSQL protocol, qp/api.py is that seam).
 A QP process serves `QpService` (assembly/node.py): `cancel(process_id,
 secret_key)`, a CancelRequest forwarded by the QP that received it, and
 `status() -> QpStatus`, read by `dsql cluster status` (assembly/probe.py) and
-sys.cluster_nodes (qp/cluster_views.py). The reply's number is in
+sys.cluster_nodes (qp/pgcatalog/cluster_views.py). The reply's number is in
 `cluster.wire_ids`.
 """
 

@@ -31,7 +31,7 @@ journal positions, catalog versions and placement (`NodeStateQuery`).
 
 `newer` (in Get and Scan) asks the node for the keys it returns that have a
 version committed after τ: the QP dooms a transaction that writes one of them
-at the statement rather than at COMMIT (qp/txn.py).
+at the statement rather than at COMMIT (qp/txn/transaction.py).
 
 Why msgspec Structs and not frozen dataclasses, measured (one core of the
 2-core machine, both carried by `cluster.codec` as an EXT_MESSAGE of (id,

@@ -27,7 +27,7 @@ from cluster.keyspace import NS_DYNAMODB, NS_SQL, NS_SYSTEM  # noqa: F401 - part
 
 PRIMARY_INDEX_ID = 1
 # Index id 0 of a table holds one key: its schema stamp, rewritten by every DDL
-# on the table. Writers of the table depend on it (see qp/catalog.py).
+# on the table. Writers of the table depend on it (see qp/catalog/stored.py).
 SCHEMA_STAMP_INDEX_ID = 0
 
 TAG_FALSE = 0x10

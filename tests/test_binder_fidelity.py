@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from pglast.parser import parse_sql_json
 
-from qp.binder.recursion import order_recursive_list
+from qp.bind.recursion import order_recursive_list
 from qp.errors import SqlError
 
 pytestmark = pytest.mark.timeout(120)

@@ -33,7 +33,7 @@ from assembly import probe
 from assembly.config import ClusterSpec
 from assembly.runfiles import pid_of
 from checker import list_append
-from qp.server import PID_QP_SHIFT
+from qp.frontend.server import PID_QP_SHIFT
 
 pytestmark = pytest.mark.slow
 

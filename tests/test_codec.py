@@ -1,4 +1,4 @@
-"""Every SQL value survives the wire encoding between parts (cluster.codec + qp.wire).
+"""Every SQL value survives the wire encoding between parts (cluster.codec + qp.types.wire).
 
 Rows cross the transport, the journal and checkpoints as msgpack; a value
 that came back as another type (an interval as a plain tuple, a jsonb array
@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-import qp.wire  # noqa: F401  (registers jsonb and interval)
+import qp.types.wire  # noqa: F401  (registers jsonb and interval)
 from cluster import codec
 from qp.types import Interval, Jsonb
 

@@ -543,7 +543,7 @@ def test_set_inside_a_block_applies_to_the_open_transaction(dsql_server, names):
 
 def test_server_wide_defaults_are_validated_and_used_by_new_sessions():
     """`configure_defaults` is how `dsql serve` flags set server-wide defaults."""
-    from qp import settings
+    from qp.frontend import settings
 
     saved = dict(settings.DEFAULTS)
     try:

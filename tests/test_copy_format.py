@@ -1,5 +1,5 @@
-"""COPY's formats without a server: options and encoders (qp/copy_format.py), the
-text/CSV/binary parsers (qp/copy_parse.py).
+"""COPY's formats without a server: options and encoders (qp/frontend/copy_format.py), the
+text/CSV/binary parsers (qp/frontend/copy_parse.py).
 
 Every parser case is also fed one byte at a time, because CopyData messages may
 split a line anywhere (pgbench sends one message per line, psql and psycopg
@@ -13,7 +13,8 @@ import struct
 
 import pytest
 
-from qp.copy_format import (
+from qp.errors import SqlError
+from qp.frontend.copy_format import (
     DEFAULT,
     CopyOptions,
     binary_header,
@@ -22,9 +23,8 @@ from qp.copy_format import (
     parse_options,
     row_encoder,
 )
-from qp.copy_parse import BinaryParser, CsvParser, TextParser
-from qp.errors import SqlError
-from qp.parse import parse
+from qp.frontend.copy_parse import BinaryParser, CsvParser, TextParser
+from qp.parse.parser import parse
 
 
 def options(sql_options: str = "", *, is_from: bool = True) -> CopyOptions:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import trio
 
 from assembly.embedded import ClusterConfig, EmbeddedCluster
-from qp.server import QueryProcessor
+from qp.frontend.server import QueryProcessor
 from storage import keys
 from storage import node as storage_node
 

@@ -31,10 +31,9 @@ from pglast import ast, parse_sql
 from pglast.enums import A_Expr_Kind, BoolExprType, NullTestType, SQLValueFunctionOp
 from psycopg import pq
 
-from qp.context import EvalContext
 from qp.errors import SqlError
+from qp.frontend.settings import zoneinfo_for
 from qp.functions import resolve_function, resolve_operator
-from qp.settings import zoneinfo_for
 from qp.types import (
     BOOL,
     INT4,
@@ -50,6 +49,7 @@ from qp.types import (
     resolve_type_name,
     text_encoder,
 )
+from qp.types.context import EvalContext
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 

@@ -2,7 +2,7 @@
 
 The job's record holds its steps and a lease the running QP renews; a QP that
 finds the lease stale (its owner died) claims the job and runs it again from
-the start (qp/jobs.py).
+the start (qp/ddl/jobs.py).
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ from __future__ import annotations
 import pytest
 
 from assembly.embedded import ClusterConfig, EmbeddedCluster
-from qp import session as qp_session
 from qp.errors import SqlError
-from qp.server import QueryProcessor
+from qp.frontend import session as qp_session
+from qp.frontend.server import QueryProcessor
 
 
 async def _sql(session, sql: str) -> list:

@@ -13,8 +13,7 @@ import json
 import pytest
 from pglast.parser import parse_sql_json
 
-from qp.catalog import CatalogSnapshot, CheckDef, ColumnDef, IndexDef, TableDef
-from qp.context import EvalContext
+from qp.catalog.stored import CatalogSnapshot, CheckDef, ColumnDef, IndexDef, TableDef
 from qp.errors import SqlError
 from qp.functions.catalog import _size_pretty
 from qp.functions.registry import FUNCTIONS
@@ -23,6 +22,7 @@ from qp.pgcatalog.model import model_for, search_path_of
 from qp.pgcatalog.names import qualified_name, regclass_name, regclass_oid
 from qp.pgcatalog.ruleutils import expression_text
 from qp.types import BOOL, INT4, INT8, NUMERIC, TEXT, VARCHAR, numeric_typmod
+from qp.types.context import EvalContext
 
 
 def tree(expression: str) -> str:

@@ -23,7 +23,7 @@ import psycopg
 import pytest
 
 from bench.servers import DsqlServer, ServerError
-from qp import scram
+from qp.frontend import scram
 
 PASSWORD = "s3cret pass"
 TLS_SERVER_ARGS = ["--auth", "scram-sha-256", "--tls-self-signed"]

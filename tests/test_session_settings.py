@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg import pq
 
-from qp.setting_stack import SettingStack
+from qp.frontend.setting_stack import SettingStack
 
 pytestmark = pytest.mark.timeout(120)
 

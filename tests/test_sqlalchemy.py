@@ -13,7 +13,7 @@ transaction), as it would for any application.
 The engines keep their defaults otherwise: SQLAlchemy's psycopg 3 dialect
 looks hstore up with psycopg's TypeInfo.fetch inside a transaction, which
 psycopg wraps in a SAVEPOINT (dsql has savepoints though DSQL has not; see
-qp/savepoints.py), and the sync scenarios use `begin_nested()` too.
+qp/frontend/savepoints.py), and the sync scenarios use `begin_nested()` too.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Time zones as PostgreSQL reads tzdata (qp/timezones.py): the reader on its
+"""Time zones as PostgreSQL reads tzdata (qp/types/timezones.py): the reader on its
 own, then expressions in several session zones compared with a live
 PostgreSQL (the harness's `pg`).
 """
@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from test_functions_harness import PG, assert_same, pg_fixture  # noqa: F401  (pg_fixture provides the "pg" fixture)
 
-from qp.settings import normalize
-from qp.timezones import _days_from_civil, pg_tzset, pg_tzset_offset
+from qp.frontend.settings import normalize
+from qp.types.timezones import _days_from_civil, pg_tzset, pg_tzset_offset
 
 
 def _utc(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> int:

@@ -78,7 +78,7 @@ from journal.paxos import Bug as PaxosBug
 from journal.replica import JournalReplica
 from journal.sim import replica_config
 from qp.errors import SqlError
-from qp.server import QueryProcessor
+from qp.frontend.server import QueryProcessor
 from storage import keys
 from storage.interface import StorageUnavailable
 from storage.node import StorageNode

@@ -1,6 +1,6 @@
 """Clients of the simulated cluster: a bank and a list-append workload in SQL, and their histories.
 
-Both workloads run SQL through real QP sessions (`qp.server.QueryProcessor`
+Both workloads run SQL through real QP sessions (`qp.frontend.server.QueryProcessor`
 and its `Session`, the interface pgwire drives) opened on a simulated QP
 host, one transaction at a time per client process, as a Jepsen client
 would over a connection:

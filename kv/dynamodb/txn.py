@@ -1,7 +1,7 @@
 """DynamoDB writes as one-shot transactions on the adjudicator/journal path.
 
 Every write, from one PutItem to a 100-action TransactWriteItems, is the
-same shape as a SQL transaction (see qp/txn.py), compressed into one
+same shape as a SQL transaction (see qp/txn/transaction.py), compressed into one
 request:
 
   1. τ_start = now().latest;

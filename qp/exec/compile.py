@@ -22,10 +22,10 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from qp import expr as E
-from qp.context import EvalContext
+from qp.bind import expr as E
 from qp.errors import SqlError
 from qp.stack import stack_depth_exceeded
+from qp.types.context import EvalContext
 
 
 class ExecFrame:

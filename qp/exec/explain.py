@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qp import expr as E
+from qp.bind import expr as E
 
 _OPERATORS = {"=", "<>", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "^", "||", "~~", "!~~", "~~*", "!~~*",
               "~", "!~", "~*", "!~*", "@>", "<@", "&&", "->", "->>", "#>", "#>>", "?", "&", "|", "#", "<<", ">>"}

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from cluster.timeslice import checkpoint_if_due
-from qp import expr as E
+from qp.bind import expr as E
 from qp.errors import SqlError
 from qp.exec.compile import (
     DeferredError,

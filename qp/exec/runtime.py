@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from qp.context import EvalContext
 from qp.exec.compile import ExecFrame
+from qp.types.context import EvalContext
 
 # A statement's scan cache is dropped (not grown) past this many rows.
 SCAN_CACHE_ROWS_MAX = 200_000

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cluster.timeslice import checkpoint_if_due
-from qp import expr as E
+from qp.bind import expr as E
 from qp.errors import SqlError
 from qp.exec.compile import Layout, compile_row
 from qp.exec.operators import BATCH_ROWS, Operator, collect, sort_rows_async

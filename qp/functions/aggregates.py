@@ -18,13 +18,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from qp.context import EvalContext
 from qp.errors import SqlError
 from qp.functions.dt_ops import interval_div, interval_pl
 from qp.functions.json import to_json_text, to_json_value
 from qp.functions.numeric_math import num_add, num_div, num_mul, num_sub
 from qp.functions.registry import register_aggregate
 from qp.types import core as C
+from qp.types.context import EvalContext
 from qp.types.core import (
     BOOL,
     BYTEA,

@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from qp.context import EvalContext
 from qp.errors import SqlError
 from qp.functions.dt_ops import interval_um
 from qp.functions.numeric_math import num_add
 from qp.functions.registry import register_function, register_operator
 from qp.types import core as C
+from qp.types.context import EvalContext
 from qp.types.core import BOOL, INT4, INT8, INTERVAL, NUMERIC, TEXT, TIMESTAMP, TIMESTAMPTZ, SqlType, array_of
 from qp.types.datetime import timestamp_pl_interval, timestamptz_pl_interval
 from qp.types.keys import group_key

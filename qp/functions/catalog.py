@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from qp.context import EvalContext
 from qp.errors import SqlError
 from qp.functions.registry import register_function
+from qp.types.context import EvalContext
 from qp.types.core import (
     BOOL,
     CHAR,
@@ -114,7 +114,7 @@ def _userbyid(ctx: EvalContext, oid: int) -> str:
     from qp.pgcatalog import oids
 
     if ctx.catalog is not None:
-        from qp.roles import visible_roles
+        from qp.ddl.roles import visible_roles
 
         for role in visible_roles(ctx.catalog, ctx.session_user or ctx.user):
             if role.oid == oid:

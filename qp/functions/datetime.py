@@ -16,13 +16,12 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from qp.context import EvalContext
 from qp.errors import SqlError
 from qp.functions.dt_extract import _unit, isoweek_monday
 from qp.functions.registry import register_function
 from qp.functions.util import ascii_lower
-from qp.timezones import Zone, pg_tzset, pg_tzset_offset
 from qp.types import core as C
+from qp.types.context import EvalContext
 from qp.types.core import (
     DATE,
     FLOAT8,
@@ -66,6 +65,7 @@ from qp.types.dt_parse import (
     decode_timezone,
     lookup_abbrev,
 )
+from qp.types.timezones import Zone, pg_tzset, pg_tzset_offset
 
 INF = math.inf
 

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from qp.context import EvalContext
 from qp.errors import SqlError
 from qp.functions.numeric_math import num_div
 from qp.functions.registry import register_function
 from qp.types import core as C
+from qp.types.context import EvalContext
 from qp.types.core import (
     DATE,
     FLOAT8,

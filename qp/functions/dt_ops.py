@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 
-from qp.context import EvalContext
 from qp.errors import SqlError
 from qp.functions.registry import register_operator
 from qp.types import core as C
+from qp.types.context import EvalContext
 from qp.types.core import DATE, FLOAT8, INT4, INTERVAL, TIME, TIMESTAMP, TIMESTAMPTZ, USECS_PER_DAY, Interval
 from qp.types.datetime import (
     DATE_END,

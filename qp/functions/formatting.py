@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from qp.context import EvalContext
 from qp.errors import SqlError
 from qp.functions.dt_extract import isoweek, isoyear, j2day
 from qp.functions.registry import register_function
+from qp.types.context import EvalContext
 from qp.types.core import (
     DATE,
     INTERVAL,

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from qp.context import EvalContext
 from qp.errors import SqlError
 from qp.functions.registry import register_function, register_operator
 from qp.types import core as C
+from qp.types.context import EvalContext
 from qp.types.core import BOOL, INT4, JSON, JSONB, TEXT, Jsonb, SqlType, array_of, record_type
 from qp.types.datetime import (
     date_out,

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from qp.context import EvalContext
 from qp.errors import SqlError
 from qp.functions import numeric_math as NM
 from qp.functions.registry import register_function
 from qp.types import core as C
+from qp.types.context import EvalContext
 from qp.types.core import FLOAT4, FLOAT8, INT2, INT4, INT8, NUMERIC, SqlType
 from qp.types.keys import sort_key
 from qp.types.numeric import (

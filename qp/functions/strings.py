@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from qp.context import EvalContext
 from qp.errors import SqlError
 from qp.functions.registry import register_function
 from qp.functions.util import ascii_lower, ascii_upper, text_of
 from qp.types import core as C
 from qp.types.casts import find_cast
+from qp.types.context import EvalContext
 from qp.types.core import BOOL, BPCHAR, BYTEA, INT4, INT8, NAME, TEXT, SqlType, array_of
 
 TEXT_ARRAY = array_of(TEXT)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from qp.context import EvalContext
+from qp.types.context import EvalContext
 from qp.types.core import SqlType
 from qp.types.text_io import text_out
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from qp.catalog import TableDef
+from qp.catalog.stored import TableDef
 from qp.errors import SqlError
 from qp.functions import resolve_function, resolve_operator
-from qp.parse import node_body, node_kind, string_list
+from qp.parse.parser import node_body, node_kind, string_list
 from qp.types import (
     BOOL,
     DATE,

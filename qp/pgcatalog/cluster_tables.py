@@ -2,7 +2,7 @@
 tablespaces, settings, activity, prepared statements and cursors.
 
 dsql has one database (`postgres`) and the schemas pg_catalog, public and
-information_schema. Roles are the catalog's (qp/roles.py): `admin` (oid 10,
+information_schema. Roles are the catalog's (qp/ddl/roles.py): `admin` (oid 10,
 shown under a trust-mode session's own name when that name is no role), the
 created ones, and PostgreSQL's predefined roles. Those rows depend on the
 session, so these relations are rebuilt for each scan (they are a few rows each).
@@ -10,11 +10,11 @@ session, so these relations are rebuilt for each scan (they are a few rows each)
 
 from __future__ import annotations
 
-from qp.activity import State
+from qp.ddl.roles import session_role
+from qp.frontend.activity import State
+from qp.frontend.settings import DEFAULTS, READ_ONLY
 from qp.pgcatalog import oids
 from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
-from qp.roles import session_role
-from qp.settings import DEFAULTS, READ_ONLY
 
 SESSION = Lifetime.SESSION
 STATIC = Lifetime.STATIC
@@ -59,8 +59,8 @@ def pg_tablespace(src: Source) -> list[tuple]:
 
 def _roles(src: Source) -> list[tuple]:
     """(oid, name, super, inherit, createrole, createdb, canlogin, replication, bypassrls, connlimit,
-    password, valid until) per role: the roles of the catalog (qp/roles.py) and the predefined ones."""
-    from qp.roles import session_role, visible_roles
+    password, valid until) per role: the roles of the catalog (qp/ddl/roles.py) and the predefined ones."""
+    from qp.ddl.roles import session_role, visible_roles
 
     catalog, user = src.model.snapshot, session_user(src)
     see_passwords = session_role(catalog, user).superuser  # PostgreSQL keeps pg_authid to superusers
@@ -179,7 +179,7 @@ def _vartype(value: str) -> str:
     query_start:timestamptz state_change:timestamptz wait_event_type:text wait_event:text state:text
     backend_xid:xid backend_xmin:xid query_id:int8 query:text backend_type:text""", lifetime=SESSION)
 def pg_stat_activity(src: Source) -> list[tuple]:
-    """The client sessions of this process, from each one's `Activity` (qp/activity.py).
+    """The client sessions of this process, from each one's `Activity` (qp/frontend/activity.py).
 
     dsql does not gather activity across processes, runs no background
     processes PostgreSQL would list, and has no transaction ids or query ids
@@ -233,7 +233,7 @@ def pg_prepared_statements(src: Source) -> list[tuple]:
     name:text statement:text is_holdable:bool is_binary:bool is_scrollable:bool
     creation_time:timestamptz""", lifetime=SESSION)
 def pg_cursors(src: Source) -> list[tuple]:
-    """The session's DECLAREd cursors (`Session.cursors`, qp/cursors.py)."""
+    """The session's DECLAREd cursors (`Session.cursors`, qp/frontend/cursors.py)."""
     cursors = getattr(src.session, "cursors", None)
     return sorted(cursors.pg_cursors_rows()) if cursors is not None else []
 

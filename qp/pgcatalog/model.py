@@ -1,6 +1,6 @@
 """One catalog snapshot seen as PostgreSQL's catalogs see it.
 
-dsql's catalog (`qp.catalog.CatalogSnapshot`) holds tables with their
+dsql's catalog (`qp.catalog.stored.CatalogSnapshot`) holds tables with their
 columns, indexes and checks inside them. PostgreSQL spreads the same facts
 over pg_class (tables *and* indexes), pg_attribute (columns of both),
 pg_index, pg_constraint and pg_attrdef, each row with an oid. A
@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from qp.catalog import (
+from qp.catalog.stored import (
     CatalogSnapshot,
     CheckDef,
     ForeignKeyDef,

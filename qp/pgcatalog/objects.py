@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 
-from qp.catalog import IndexState
+from qp.catalog.stored import IndexState
 from qp.pgcatalog import oids
 from qp.pgcatalog.builtins import OPCLASS_FOR_TYPE, type_collation, type_facts
 from qp.pgcatalog.model import RelationInfo

@@ -29,9 +29,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from qp.catalog import TableDef
+from qp.catalog.stored import TableDef
 from qp.functions.strings import quote_ident
-from qp.parse import node_body, node_kind, string_list
+from qp.parse.parser import node_body, node_kind, string_list
 from qp.pgcatalog.analyze import (
     Analyzer,
     Array,

@@ -3,7 +3,7 @@
 PostgreSQL computes this from the search_path setting each time it changes
 (namespace.c's recomputeNamespacePath), and dsql follows it step by step:
 
-- the setting is a list of names (`qp.settings.split_identifier_list`);
+- the setting is a list of names (`qp.frontend.settings.split_identifier_list`);
   `"$user"` stands for the schema named after the current user, if there is
   one; names of schemas that do not exist are skipped, as are repeats and
   `pg_temp` (dsql has no temporary tables);
@@ -29,8 +29,8 @@ from functools import lru_cache
 from typing import Any
 
 from qp.errors import SqlError
+from qp.frontend.settings import DEFAULTS, split_identifier_list
 from qp.pgcatalog import oids
-from qp.settings import DEFAULTS, split_identifier_list
 
 USER_SCHEMA = "public"  # where dsql keeps every user object
 # Schemas whose objects are the system's: nothing may be created in them

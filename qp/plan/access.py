@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from qp import expr as E
-from qp.catalog import TableDef, key_kind
+from qp.bind import expr as E
+from qp.catalog.stored import TableDef, key_kind
 from qp.exec.compile import Layout, compile_scalar
 from qp.exec.operators import IndexScan, ScanSpec, SublinkSlots, TableScan
 from storage import keys

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from qp import expr as E
-from qp.binder.query import BoundRecursive, BoundSelect, CteDef, FromWorkTable
-from qp.binder.walk import from_items, nested_queries, own_exprs
+from qp.bind import expr as E
+from qp.bind.query import BoundRecursive, BoundSelect, CteDef, FromWorkTable
+from qp.bind.walk import from_items, nested_queries, own_exprs
 
 
 def must_materialize(cte: CteDef) -> bool:

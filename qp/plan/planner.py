@@ -24,8 +24,8 @@ import itertools
 from dataclasses import replace
 from typing import Any
 
-from qp import expr as E
-from qp.binder.query import (
+from qp.bind import expr as E
+from qp.bind.query import (
     BoundRecursive,
     BoundSelect,
     BoundSetOp,
@@ -407,7 +407,7 @@ _synthetic_cids = itertools.count(1 << 40)  # identities the planner invents (ne
 
 def _extract_set_returning(exprs: list[E.Expr]) -> tuple[list[E.Call], list[int], list[E.Expr]]:
     """Replace each set-returning call in `exprs` by a column its ProjectSet will fill."""
-    from qp.binder.expressions import SetReturning
+    from qp.bind.expressions import SetReturning
 
     calls: list[E.Call] = []
     cids: list[int] = []

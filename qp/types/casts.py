@@ -17,9 +17,9 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from qp.context import EvalContext
 from qp.errors import SqlError
 from qp.types import core as C
+from qp.types.context import EvalContext
 from qp.types.core import SqlType, format_type
 from qp.types.datetime import (
     USECS_PER_DAY,

@@ -15,7 +15,6 @@ from datetime import date as _pydate
 from functools import lru_cache
 
 from qp.errors import SqlError
-from qp.timezones import Zone
 from qp.types.core import (
     DATE_NEG_INF,
     DATE_POS_INF,
@@ -33,6 +32,7 @@ from qp.types.core import (
     Interval,
     interval_typmod_parts,
 )
+from qp.types.timezones import Zone
 
 POSTGRES_EPOCH_JDATE = 2451545
 UNIX_EPOCH_JDATE = 2440588
@@ -136,7 +136,7 @@ def is_finite_date(d: int) -> bool:
 
 
 # --- time zones ------------------------------------------------------------------
-# Zones (qp.timezones.Zone) work on whole seconds since 1970, as
+# Zones (qp.types.timezones.Zone) work on whole seconds since 1970, as
 # PostgreSQL's do: an instant's fractional second never changes its offset.
 
 _UNIX_SECS_2000 = -UNIX_EPOCH_US // USECS_PER_SEC  # 946684800: 2000-01-01 in Unix seconds

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 
 from qp.errors import SqlError
-from qp.timezones import Zone
 from qp.types.core import DATE_NEG_INF, DATE_POS_INF, TS_NEG_INF, TS_POS_INF, USECS_PER_DAY
 from qp.types.datetime import (
     DATE_END,
@@ -36,6 +35,7 @@ from qp.types.dt_parse import (
     decode_datetime,
     dt_error,
 )
+from qp.types.timezones import Zone
 
 # --- the input functions ---------------------------------------------------------
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 
 from qp.errors import SqlError
-from qp.timezones import Zone, pg_tzset
 from qp.types.core import USECS_PER_DAY
 from qp.types.datetime import (
     POSTGRES_EPOCH_JDATE,
@@ -23,6 +22,7 @@ from qp.types.datetime import (
     local_offset,
     utc_to_local,
 )
+from qp.types.timezones import Zone, pg_tzset
 from qp.types.tz_abbrevs import DYNAMIC, FIXED
 
 # field-type codes of ParseDateTime

@@ -16,9 +16,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from qp.context import EvalContext
 from qp.errors import SqlError
 from qp.types import core as C
+from qp.types.context import EvalContext
 from qp.types.core import SqlType, format_type
 from qp.types.datetime import (
     date_out,

@@ -1,0 +1,325 @@
+"""Foreign keys and constraint validation.
+
+Enforcement follows DSQL (shared/research/dsql.md §2.2):
+- A child row written with a non-NULL key needs its parent to exist in the
+  transaction's snapshot (plus its own writes); the parent row's key is then
+  held KEY SHARE until commit, so a concurrent delete of the parent and this
+  insert never both commit (the adjudicator's share keys).
+- Deleting a parent row, or changing its referenced key, looks for children
+  (through an index on the child's key columns when there is one, else with a
+  filtered scan pushed down to storage) and applies the action: NO ACTION and
+  RESTRICT fail with 23503; CASCADE deletes or updates the children (their
+  rows count toward the transaction's row limit, as in DSQL); SET NULL and
+  SET DEFAULT rewrite the children's key columns.
+Parent rows are shared by their row key, so any concurrent write of the
+parent row conflicts, not only changes to its key columns: stricter than
+DSQL's KEY SHARE, never weaker.
+
+Adding a CHECK or FOREIGN KEY to a table with rows is online, like an index
+build: the constraint is first added NOT VALID (every writer enforces it from
+then on), then the existing rows are checked at a later snapshot, then it is
+marked valid. `validate_rows` is that middle step; VALIDATE CONSTRAINT runs it
+for a constraint added NOT VALID.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cluster.timeslice import checkpoint_if_due
+from qp.catalog.stored import (
+    FK_CASCADE,
+    FK_NO_ACTION,
+    FK_RESTRICT,
+    FK_SET_DEFAULT,
+    FK_SET_NULL,
+    CatalogSnapshot,
+    ForeignKeyDef,
+    TableDef,
+    key_kind,
+)
+from qp.errors import SqlError, foreign_key_violation
+from qp.parse.parser import string_list
+from qp.types import text_encoder
+from storage import keys
+
+_ACTIONS = {"a": FK_NO_ACTION, "r": FK_RESTRICT, "c": FK_CASCADE, "n": FK_SET_NULL, "d": FK_SET_DEFAULT}
+# Bound on how deep ON DELETE CASCADE may recurse through tables (a cycle of
+# cascades is finite because rows disappear, but a bound keeps a bad schema
+# from recursing without end).
+CASCADE_DEPTH_MAX = 32
+
+
+def foreign_key_from(con: dict, table: TableDef, column_index: int | None, catalog: CatalogSnapshot,
+                     name: str) -> ForeignKeyDef:
+    """A FOREIGN KEY / REFERENCES constraint of `table`, checked against the referenced table."""
+    if con.get("initdeferred"):
+        raise SqlError("0A000", "INITIALLY DEFERRED foreign keys are not supported")
+    if con.get("fk_matchtype", "s") == "p":
+        raise SqlError("0A000", "MATCH PARTIAL is not implemented")
+    pk_table = con["pktable"]
+    if pk_table.get("schemaname") not in (None, "public"):
+        raise SqlError("3F000", f'schema "{pk_table["schemaname"]}" does not exist')
+    ref_name = pk_table["relname"]
+    ref = table if ref_name == table.name else catalog.find_table(ref_name)
+    if ref is None:
+        raise SqlError("42P01", f'relation "{ref_name}" does not exist')
+    if column_index is not None:
+        columns = (column_index,)
+    else:
+        columns = tuple(_position(table, n) for n in string_list(con.get("fk_attrs")))
+    ref_names = string_list(con.get("pk_attrs"))
+    if ref_names:
+        ref_columns = tuple(_position(ref, n) for n in ref_names)
+    else:
+        primary = ref.primary_index
+        if primary is None:
+            raise SqlError("42830", f'there is no primary key for referenced table "{ref.name}"')
+        ref_columns = primary.columns
+    if len(columns) != len(ref_columns):
+        raise SqlError("42830", "number of referencing and referenced columns for foreign key disagree")
+    if ref.unique_index_on(ref_columns) is None:
+        raise SqlError(
+            "42830", f'there is no unique constraint matching given keys for referenced table "{ref.name}"'
+        )
+    for mine, theirs in zip(columns, ref_columns, strict=True):
+        a, b = table.columns[mine], ref.columns[theirs]
+        if key_kind(a.type) is None or key_kind(a.type) != key_kind(b.type):
+            from qp.types import format_type
+
+            raise SqlError(
+                "42804",
+                f'foreign key constraint "{name}" cannot be implemented',
+                detail=f'Key columns "{a.name}" and "{b.name}" are of incompatible types: '
+                f"{format_type(a.type)} and {format_type(b.type)}.",
+            )
+    return ForeignKeyDef(
+        name,
+        columns,
+        ref.oid,
+        ref_columns,
+        on_delete=_ACTIONS[con.get("fk_del_action", "a")],
+        on_update=_ACTIONS[con.get("fk_upd_action", "a")],
+        match_full=con.get("fk_matchtype", "s") == "f",
+        validated=not con.get("skip_validation"),
+    )
+
+
+def _position(table: TableDef, name: str) -> int:
+    index = table.column_index(name)
+    if index is None:
+        raise SqlError("42703", f'column "{name}" referenced in foreign key constraint does not exist')
+    return index
+
+
+def parent_lookup_key(parent: TableDef, fk: ForeignKeyDef, values: tuple) -> bytes:
+    """The key that holds the parent row with referenced values `values`:
+    its row key when the reference is the physical primary key, else the
+    unique index entry."""
+    if parent.pk is not None and tuple(parent.pk) == tuple(fk.ref_columns):
+        row = [None] * len(parent.columns)
+        for i, v in zip(fk.ref_columns, values, strict=True):
+            row[i] = v
+        return parent.row_key(tuple(row))
+    index = parent.unique_index_on(fk.ref_columns)
+    assert index is not None
+    ordered = {c: v for c, v in zip(fk.ref_columns, values, strict=True)}
+    encoded = keys.encode_values(parent.index_encoders(index), [ordered[c] for c in index.columns])
+    return parent.index_prefix(index) + encoded
+
+
+def _key_values(fk: ForeignKeyDef, row: tuple, table: TableDef) -> tuple | None:
+    """The child's key values, or None if the row references nothing (NULLs)."""
+    values = tuple(row[i] if i < len(row) else None for i in fk.columns)
+    nulls = sum(v is None for v in values)
+    if nulls == 0:
+        return values
+    if fk.match_full and nulls != len(values):
+        raise foreign_key_violation(
+            f'insert or update on table "{table.name}" violates foreign key constraint "{fk.name}"',
+            "MATCH FULL does not allow mixing of null and nonnull key values.", table.schema, table.name, fk.name,
+            routine="RI_FKey_check",
+        )
+    return None
+
+
+def _key_text(table: TableDef, columns: tuple[int, ...], values: tuple, ctx) -> str:
+    names = ", ".join(table.columns[i].name for i in columns)
+    shown = ", ".join(
+        "null" if v is None else text_encoder(table.columns[i].type, ctx)(v).decode()
+        for i, v in zip(columns, values, strict=True)
+    )
+    return f"Key ({names})=({shown})"
+
+
+async def check_parents(txn, catalog: CatalogSnapshot, table: TableDef, rows: list[tuple], ctx,
+                        old_rows: list[tuple | None] | None = None) -> None:
+    """Every foreign key of `table` holds for `rows` (new versions of rows)."""
+    for fk in table.foreign_keys:
+        parent = table if fk.ref_oid == table.oid else catalog.by_oid.get(fk.ref_oid)
+        if parent is None:
+            continue  # the parent was dropped with CASCADE in this transaction's catalog
+        wanted: dict[bytes, tuple] = {}
+        for i, row in enumerate(rows):
+            values = _key_values(fk, row, table)
+            if values is None:
+                continue
+            if old_rows is not None and old_rows[i] is not None and _key_values(fk, old_rows[i], table) == values:
+                continue  # the reference did not change (PostgreSQL skips the check too)
+            wanted.setdefault(parent_lookup_key(parent, fk, values), values)
+        if not wanted:
+            continue
+        lookup = list(wanted)
+        found = await txn.get(lookup)
+        for key, hit in zip(lookup, found, strict=True):
+            if hit is None:
+                values = wanted[key]
+                raise foreign_key_violation(
+                    f'insert or update on table "{table.name}" violates foreign key constraint "{fk.name}"',
+                    f'{_key_text(table, fk.columns, values, ctx)} is not present in table "{parent.name}".',
+                    table.schema, table.name, fk.name,
+                )
+            # KEY SHARE: the parent row (found by its row key, or through its
+            # unique index, whose entry holds the row key) must survive commit.
+            txn.share(key)
+            if key != hit and isinstance(hit, bytes):
+                txn.share(hit)
+
+
+async def referencing_rows(txn, child: TableDef, fk: ForeignKeyDef, values: tuple) -> list[tuple[bytes, tuple]]:
+    """The child rows whose key columns equal `values` (key, full row)."""
+    width = len(child.columns)
+    index = next(
+        (ix for ix in child.secondary_indexes
+         if ix.state == "public" and tuple(ix.columns[: len(fk.columns)]) == tuple(fk.columns)),
+        None,
+    )
+    out: list[tuple[bytes, tuple]] = []
+    if index is not None:
+        prefix = child.index_prefix(index) + keys.encode_values(child.index_encoders(index)[: len(values)], values)
+        row_keys = []
+        async for page in txn.scan(prefix, keys.prefix_end(prefix)):
+            row_keys += [v for _, v in page]
+        rows = await txn.get(row_keys) if row_keys else []
+        for key, row in zip(row_keys, rows, strict=True):
+            if row is not None:
+                out.append((key, tuple(row) + (None,) * (width - len(row))))
+        return out
+    tree = ("and", *[("cmp", "=", i, v) for i, v in zip(fk.columns, values, strict=True)])
+    async for page in txn.scan(child.primary_prefix, child.primary_end, filter_tree=tree):
+        out += [(k, tuple(r) + (None,) * (width - len(r))) for k, r in page]
+    return out
+
+
+async def enforce_children(txn, catalog: CatalogSnapshot, table: TableDef, writer_for, old: tuple,
+                           new: tuple | None, frame, depth: int = 0) -> None:
+    """Apply the foreign keys that reference `table` to a deleted (`new` None)
+    or updated row. `writer_for(table)` gives the RowWriter of a table."""
+    ctx = frame.ctx
+    if depth > CASCADE_DEPTH_MAX:
+        raise SqlError("54001", "foreign key cascades nest too deeply")
+    for child, fk in catalog.referencing.get(table.oid, ()):
+        old_values = tuple(old[i] if i < len(old) else None for i in fk.ref_columns)
+        if any(v is None for v in old_values):
+            continue
+        if new is not None:
+            new_values = tuple(new[i] for i in fk.ref_columns)
+            if new_values == old_values:
+                continue
+        action = fk.on_delete if new is None else fk.on_update
+        children = await referencing_rows(txn, child, fk, old_values)
+        if child.oid == table.oid:
+            children = [(k, r) for k, r in children if r != old]  # a row referencing itself
+        if not children:
+            continue
+        if action in (FK_NO_ACTION, FK_RESTRICT):
+            raise foreign_key_violation(
+                f'update or delete on table "{table.name}" violates foreign key constraint "{fk.name}" '
+                f'on table "{child.name}"',
+                f'{_key_text(table, fk.ref_columns, old_values, ctx)} is still referenced from table "{child.name}".',
+                child.schema, child.name, fk.name,
+            )
+        writer = writer_for(child)
+        for key, row in children:
+            if action == FK_CASCADE and new is None:
+                await writer.delete_row(txn, key, row, frame, depth + 1)
+                continue
+            updated = list(row)
+            for i, ref_i in zip(fk.columns, fk.ref_columns, strict=True):
+                if action == FK_CASCADE:
+                    updated[i] = new[ref_i]
+                elif action == FK_SET_NULL:
+                    updated[i] = None
+                else:
+                    updated[i] = writer.default_value(i, ctx)
+            await writer.update_row(txn, key, row, tuple(updated), frame, depth + 1)
+
+
+async def validate_rows(txn, catalog: CatalogSnapshot, table: TableDef, constraint: Any, ctx, bc, *,
+                        start: bytes | None = None, limit: int = 0) -> bytes | None:
+    """Check the existing rows of `table` against a CHECK or FOREIGN KEY (or the
+    NOT NULL of a new primary key's columns); raises the violation.
+
+    With `limit`, checks at most that many rows from `start` and returns the key
+    to go on from (None when the table is done): a table of millions of rows is
+    validated in batches, each at a snapshot of its own (the constraint is
+    enforced by writers already, so rows changed after a batch's snapshot were
+    checked when they were written), so no snapshot outlives storage's retention."""
+    from qp.catalog.stored import CheckDef
+
+    width = len(table.columns)
+    check_fn = None
+    if isinstance(constraint, CheckDef):
+        from qp.bind.context import QueryLevel
+        from qp.bind.expressions import ExprBinder
+        from qp.ddl.statements import _table_scope
+        from qp.exec.compile import ExecFrame, Layout, compile_scalar
+
+        scope = _table_scope(table, bc)
+        expr = ExprBinder(bc, scope, QueryLevel(what="check constraints")).bind_bool(json.loads(constraint.sql), "CHECK")
+        layout = Layout([c.expr.cid for c in scope.items[0].columns])
+        fn = compile_scalar(expr, layout)
+        live = table.live_columns
+        frame = ExecFrame(ctx=ctx)
+
+        def check_fn(row: tuple) -> bool:
+            return fn(tuple(row[i] for i in live), frame) is not False
+
+    seen = 0
+    last: bytes | None = None
+    async for page in txn.scan(start or table.primary_prefix, table.primary_end, limit=limit):
+        await checkpoint_if_due()  # (cluster/timeslice.py) tables of millions of rows
+        seen += len(page)
+        last = page[-1][0] if page else last
+        rows = [tuple(r) + (None,) * (width - len(r)) for _, r in page]
+        if check_fn is not None:
+            for row in rows:
+                if not check_fn(row):
+                    raise SqlError(
+                        "23514", f'check constraint "{constraint.name}" of relation "{table.name}" is violated by some row',
+                        schema_name=table.schema, table_name=table.name, constraint_name=constraint.name,
+                        routine="ATRewriteTable",
+                    )
+        elif isinstance(constraint, ForeignKeyDef):
+            probe = TableDef(table.oid, table.name, table.columns, table.pk, table.indexes, table.checks,
+                             (constraint,), table.schema, table.next_index_id, table.key_id)
+            try:
+                await check_parents(txn, catalog, probe, rows, ctx)
+            except SqlError as exc:
+                raise foreign_key_violation(
+                    f'insert or update on table "{table.name}" violates foreign key constraint "{constraint.name}"',
+                    exc.detail, table.schema, table.name, constraint.name,
+                ) from None
+        else:  # the NOT NULL of the columns `constraint` (a tuple) names
+            for row in rows:
+                for i in constraint:
+                    if row[i] is None:
+                        raise SqlError(
+                            "23502", f'column "{table.columns[i].name}" of relation "{table.name}" contains null values',
+                            schema_name=table.schema, table_name=table.name, column_name=table.columns[i].name,
+                            routine="ATRewriteTable",
+                        )
+    if limit and seen >= limit and last is not None:
+        return last + b"\x00"
+    return None

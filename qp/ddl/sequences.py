@@ -1,0 +1,226 @@
+"""Sequences, identity columns and serial, with DSQL's CACHE rules.
+
+A sequence's state is one row (the next value no session has been given),
+advanced a block of CACHE values at a time by a transaction of its own
+through the adjudicators and journal. Each session hands out the values of
+its block in order. So:
+- with CACHE 1 every nextval is a committed transaction: values are ordered
+  across sessions, as uncached PostgreSQL sequences;
+- with a large CACHE (DSQL requires CACHE = 1 or >= 65536), sessions draw
+  from disjoint blocks: values are unique but not ordered across sessions,
+  and a session's unused block is skipped when it ends (gaps).
+nextval is never rolled back (its allocation committed on its own), as in
+PostgreSQL. `serial` columns get an implicit sequence with CACHE 65536.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from typing import Any
+
+import trio
+
+from qp.catalog.stored import CatalogSnapshot, SequenceDef
+from qp.errors import SqlError
+from qp.parse.parser import string_list
+
+DSQL_CACHE_MIN = 65536
+SERIAL_CACHE = DSQL_CACHE_MIN
+_BOUNDS = {21: (-(2**15), 2**15 - 1), 23: (-(2**31), 2**31 - 1), 20: (-(2**63), 2**63 - 1)}
+_TYPE_NAMES = {21: "smallint", 23: "integer", 20: "bigint"}
+ALLOCATION_RETRIES_MAX = 50
+ALLOCATION_BACKOFF_S = 0.001
+
+
+def _number(arg: dict | None) -> int | None:
+    if arg is None:
+        return None
+    if "Integer" in arg:
+        return arg["Integer"].get("ival", 0)
+    if "Float" in arg:
+        return int(arg["Float"]["fval"])
+    if "A_Const" in arg:
+        const = arg["A_Const"]
+        if "ival" in const:
+            return const["ival"].get("ival", 0)
+        if "fval" in const:
+            return int(const["fval"]["fval"])
+    raise SqlError("42601", "sequence options take numbers")
+
+
+def sequence_options(options: list, *, name: str, oid: int, type_oid: int = 20, require_cache: bool = True,
+                     base: SequenceDef | None = None) -> tuple[SequenceDef, int | None, list[str] | None]:
+    """A SequenceDef from CREATE/ALTER SEQUENCE or identity options.
+
+    Returns (definition, RESTART value or None, OWNED BY names or None)."""
+    values: dict[str, Any] = {}
+    restart: int | None = None
+    owned: list[str] | None = None
+    for option in options or ():
+        elem = option["DefElem"]
+        key = elem["defname"]
+        arg = elem.get("arg")
+        if key in values:
+            raise SqlError("42601", "conflicting or redundant options")
+        if key == "as":
+            from qp.types import resolve_type_name
+
+            t = resolve_type_name(string_list(arg["TypeName"]["names"]), [], 0)
+            if t.oid not in _BOUNDS:
+                raise SqlError("22023", "sequence type must be smallint, integer, or bigint")
+            values["as"] = t.oid
+        elif key in ("increment", "minvalue", "maxvalue", "start", "cache"):
+            values[key] = _number(arg)
+        elif key == "cycle":
+            values["cycle"] = bool(arg is None or arg.get("Boolean", {}).get("boolval", False))
+        elif key == "restart":
+            restart = _number(arg) if arg is not None else -1
+            values[key] = True
+        elif key == "owned_by":
+            owned = string_list(arg["List"]["items"] if "List" in arg else arg)
+        elif key == "sequence_name":
+            continue
+        else:
+            raise SqlError("42601", f'option "{key}" not recognized')
+    type_oid = values.get("as", base.type_oid if base else type_oid)
+    low, high = _BOUNDS[type_oid]
+    increment = values.get("increment", base.increment if base else 1)
+    if increment == 0:
+        raise SqlError("22023", "INCREMENT must not be zero")
+    min_value = values.get("minvalue", base.min_value if base and "as" not in values else (1 if increment > 0 else low))
+    max_value = values.get("maxvalue", base.max_value if base and "as" not in values else (high if increment > 0 else -1))
+    if min_value is None:
+        min_value = 1 if increment > 0 else low
+    if max_value is None:
+        max_value = high if increment > 0 else -1
+    if not low <= min_value <= high or not low <= max_value <= high:
+        raise SqlError("22023", f'MINVALUE/MAXVALUE out of range for sequence data type {_TYPE_NAMES[type_oid]}')
+    if min_value >= max_value:
+        raise SqlError("22023", f"MINVALUE ({min_value}) must be less than MAXVALUE ({max_value})")
+    start = values.get("start", base.start if base else (min_value if increment > 0 else max_value))
+    if not min_value <= start <= max_value:
+        raise SqlError("22023", f"START value ({start}) cannot be {'less' if start < min_value else 'greater'} than "
+                                f"{'MINVALUE' if start < min_value else 'MAXVALUE'} ({min_value if start < min_value else max_value})")
+    cache = values.get("cache", base.cache if base else None)
+    if cache is None:
+        if require_cache:
+            # DSQL's own rule and wording.
+            raise SqlError(
+                "0A000",
+                "CREATE SEQUENCE is not supported without an explicit cache size. please define CACHE greater "
+                f"than or equal to {DSQL_CACHE_MIN} or equal to 1",
+            )
+        cache = SERIAL_CACHE
+    if cache != 1 and cache < DSQL_CACHE_MIN:
+        raise SqlError("0A000", f"CACHE must be equal to 1 or greater than or equal to {DSQL_CACHE_MIN}")
+    cycle = values.get("cycle", base.cycle if base else False)
+    definition = SequenceDef(oid, name, type_oid, start, increment, min_value, max_value, cache, cycle,
+                             base.owned_by if base else None)
+    return definition, restart, owned
+
+
+class SessionSequences:
+    """One session's cached blocks, currval and lastval."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[int, list[int]] = {}  # oid -> [next value, last value of the block]
+        self.current: dict[int, int] = {}
+        self.last: int | None = None
+
+    async def nextval(self, session, catalog: CatalogSnapshot, oid: int) -> int:
+        sequence = catalog.sequences_by_oid.get(oid)
+        if sequence is None:
+            raise SqlError("42P01", f"relation with OID {oid} does not exist")
+        block = self.blocks.get(oid)
+        if block is None or _past(sequence, block[0], block[1]):
+            block = self.blocks[oid] = list(await _allocate(session, sequence))
+        value = block[0]
+        block[0] += sequence.increment
+        self.current[oid] = value
+        self.last = value
+        return value
+
+    def currval(self, catalog: CatalogSnapshot, oid: int) -> int:
+        if oid not in self.current:
+            sequence = catalog.sequences_by_oid.get(oid)
+            name = sequence.name if sequence else str(oid)
+            raise SqlError("55000", f'currval of sequence "{name}" is not yet defined in this session')
+        return self.current[oid]
+
+    def lastval(self) -> int:
+        if self.last is None:
+            raise SqlError("55000", "lastval is not yet defined in this session")
+        return self.last
+
+    async def setval(self, session, catalog: CatalogSnapshot, oid: int, value: int, is_called: bool) -> int:
+        sequence = catalog.sequences_by_oid.get(oid)
+        if sequence is None:
+            raise SqlError("42P01", f"relation with OID {oid} does not exist")
+        if not sequence.min_value <= value <= sequence.max_value:
+            raise SqlError("22003", f'setval: value {value} is out of bounds for sequence "{sequence.name}" '
+                                    f"({sequence.min_value}..{sequence.max_value})")
+        await _write_state(session, sequence, value + sequence.increment if is_called else value)
+        self.blocks.pop(oid, None)
+        if is_called:
+            self.current[oid] = value
+            self.last = value
+        return value
+
+    def forget(self, oid: int) -> None:
+        self.blocks.pop(oid, None)
+
+
+def _past(sequence: SequenceDef, value: int, block_end: int) -> bool:
+    return value > block_end if sequence.increment > 0 else value < block_end
+
+
+async def _allocate(session, sequence: SequenceDef) -> tuple[int, int]:
+    """Take the next block of the sequence in a transaction of its own."""
+    for attempt in range(ALLOCATION_RETRIES_MAX):
+        txn = session._new_txn()
+        txn.begin_snapshot()
+        (state,) = await txn.get([sequence.state_key], catalog_check=False)
+        value = sequence.start if state is None else state
+        step = sequence.increment
+        if (step > 0 and value > sequence.max_value) or (step < 0 and value < sequence.min_value):
+            if not sequence.cycle:
+                bound = sequence.max_value if step > 0 else sequence.min_value
+                raise SqlError("2200H", f'nextval: reached {"maximum" if step > 0 else "minimum"} value of sequence '
+                                        f'"{sequence.name}" ({bound})')
+            value = sequence.min_value if step > 0 else sequence.max_value
+        end = value + step * (sequence.cache - 1)
+        end = min(end, sequence.max_value) if step > 0 else max(end, sequence.min_value)
+        try:
+            # put() already fails when the read saw a newer version (another session's block).
+            txn.put(sequence.state_key, end + step)
+            await txn.commit()
+        except SqlError as exc:
+            if exc.sqlstate == "40001":
+                # Another session took a block first: read again, after a little jitter so
+                # that sessions which all start at once do not keep colliding.
+                await trio.sleep(random.uniform(0, ALLOCATION_BACKOFF_S * (attempt + 1)))
+                continue
+            raise
+        return value, end
+    raise SqlError("40001", "change conflicts with another transaction (OC000)",
+                   detail=f'too much contention on sequence "{sequence.name}"')
+
+
+async def _write_state(session, sequence: SequenceDef, next_value: int) -> None:
+    for attempt in range(ALLOCATION_RETRIES_MAX):
+        txn = session._new_txn()
+        txn.begin_snapshot()
+        try:
+            txn.put(sequence.state_key, next_value)
+            await txn.commit()
+            return
+        except SqlError as exc:
+            if exc.sqlstate != "40001":
+                raise
+            await trio.sleep(random.uniform(0, ALLOCATION_BACKOFF_S * (attempt + 1)))
+    raise SqlError("40001", "change conflicts with another transaction (OC000)")
+
+
+def with_owner(sequence: SequenceDef, table_oid: int, column: int) -> SequenceDef:
+    return replace(sequence, owned_by=(table_oid, column))

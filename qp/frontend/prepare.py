@@ -1,0 +1,180 @@
+"""Preparing a statement: classify it, bind it, plan it, describe its result.
+
+The result (`Prepared`) is what a named or unnamed prepared statement holds:
+its parameter types (declared or inferred), its RowDescription, and its plan
+for the catalog version and the search path it was bound under (a plan is
+bound again when either differs, as PostgreSQL's plan cache re-plans when the
+search_path changes). Utility statements (BEGIN, SET, SHOW, ...) and DDL are
+carried unbound; the session runs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from qp.api import Column
+from qp.bind.context import BindContext
+from qp.bind.dml import bind_insert, bind_modify
+from qp.bind.query import QueryBinder
+from qp.catalog.stored import CatalogSnapshot
+from qp.errors import SqlError
+from qp.parse.parser import Statement
+from qp.pgcatalog.search_path import SearchPath, session_search_path
+from qp.plan.planner import Planner
+from qp.types import TEXT, SqlType, type_by_oid
+from qp.types.context import EvalContext
+
+QUERY_KINDS = {"SelectStmt"}
+DML_KINDS = {"InsertStmt": "insert", "UpdateStmt": "update", "DeleteStmt": "delete", "TruncateStmt": "truncate"}
+DDL_KINDS = {"CreateStmt", "DropStmt", "IndexStmt", "AlterTableStmt", "RenameStmt", "ViewStmt",
+             "CreateSeqStmt", "AlterSeqStmt", "CreateSchemaStmt", "CreateRoleStmt", "AlterRoleStmt",
+             "DropRoleStmt"}
+UTILITY_KINDS = {"TransactionStmt", "VariableSetStmt", "VariableShowStmt", "DiscardStmt", "DeallocateStmt",
+                 "ListenStmt", "UnlistenStmt", "NotifyStmt", "ClosePortalStmt", "ExplainStmt", "CheckPointStmt",
+                 "VacuumStmt", "PrepareStmt", "ExecuteStmt", "LoadStmt", "DeclareCursorStmt", "FetchStmt",
+                 "CallStmt"}
+
+# DSQL names unsupported statements by their parse node: "unsupported statement: Truncate".
+_UNSUPPORTED_NAMES = {
+    "CreatedbStmt": "CreateDatabase", "DropdbStmt": "DropDatabase",
+    "CreateExtensionStmt": "CreateExtension", "CreateEnumStmt": "CreateEnum", "CreateTrigStmt": "CreateTrigger",
+    "CreatePolicyStmt": "CreatePolicy", "CreateFunctionStmt": "CreateFunction", "DoStmt": "Do",
+    "CopyStmt": "Copy", "GrantStmt": "Grant", "GrantRoleStmt": "GrantRole", "AlterRoleSetStmt": "AlterRoleSet",
+    "CommentStmt": "Comment", "LockStmt": "Lock",
+    "ReindexStmt": "Reindex", "ClusterStmt": "Cluster", "CreateTableAsStmt": "CreateTableAs",
+    "RefreshMatViewStmt": "RefreshMatView", "MergeStmt": "Merge",
+    "CreateDomainStmt": "CreateDomain", "CompositeTypeStmt": "CompositeType", "AlterSystemStmt": "AlterSystem",
+}
+
+
+@dataclass
+class Prepared:
+    statement: Statement | None
+    kind: str  # query | insert | update | delete | ddl | utility | empty
+    param_types: list[SqlType] = field(default_factory=list)
+    columns: list[Column] | None = None
+    result_types: list[SqlType] = field(default_factory=list)
+    plan: Any = None
+    catalog_version: int | None = None
+    declared_oids: list[int] = field(default_factory=list)
+    catalog: CatalogSnapshot | None = None  # what the plan was bound against
+    search_path: SearchPath | None = None  # what its unqualified names were resolved along
+
+    @property
+    def param_oids(self) -> list[int]:
+        return [t.oid for t in self.param_types]
+
+    def planned_for(self, catalog: CatalogSnapshot, eval_ctx: EvalContext) -> bool:
+        """Whether the plan may run against `catalog` in a session with this context."""
+        return (self.plan is not None and self.catalog_version == catalog.version
+                and self.search_path == session_search_path(eval_ctx))
+
+
+def classify(statement: Statement | None) -> str:
+    if statement is None:
+        return "empty"
+    kind = statement.kind
+    if kind in QUERY_KINDS:
+        return "query"
+    if kind in DML_KINDS:
+        return DML_KINDS[kind]
+    if kind in DDL_KINDS:
+        return "ddl"
+    if kind in UTILITY_KINDS:
+        return "utility"
+    if kind == "CopyStmt":
+        return "copy"  # run by qp/frontend/copy.py, streaming its data through the session's events
+    name = _UNSUPPORTED_NAMES.get(kind, kind.removesuffix("Stmt"))
+    raise SqlError("0A000", f"unsupported statement: {name}")
+
+
+def declared_types(oids: list[int]) -> list[SqlType | None]:
+    out: list[SqlType | None] = []
+    for oid in oids:
+        if oid == 0:
+            out.append(None)
+            continue
+        try:
+            out.append(type_by_oid(oid))
+        except SqlError:
+            raise SqlError("42704", f"type with OID {oid} does not exist") from None
+    return out
+
+
+def prepare(
+    statement: Statement | None,
+    catalog: CatalogSnapshot,
+    eval_ctx: EvalContext,
+    declared_oids: list[int] | None = None,
+    *,
+    special_relations=None,
+) -> Prepared:
+    kind = classify(statement)
+    declared = declared_oids or []
+    prepared = Prepared(statement, kind, declared_oids=list(declared))
+    if kind == "empty":
+        return prepared
+    if kind in ("ddl", "utility", "copy"):
+        prepared.param_types = [t or TEXT for t in declared_types(declared)]
+        if statement.kind == "VariableShowStmt":
+            from qp.frontend.settings import show_name
+
+            name = statement.body.get("name", "")
+            prepared.columns = [Column(show_name(name) or name.lower(), TEXT.oid, -1)]
+            if name.lower() == "all":
+                prepared.columns = [Column("name", 25, -1), Column("setting", 25, -1), Column("description", 25, -1)]
+        elif statement.kind == "ExplainStmt":
+            prepared.columns = [Column("QUERY PLAN", TEXT.oid, -1)]
+        elif statement.asynchronous:  # DSQL's ASYNC DDL answers with the job's id
+            prepared.columns = [Column("job_id", TEXT.oid, -1)]
+        elif statement.kind == "CallStmt":
+            prepared.columns = [Column("wait_for_job", 16, 1)]
+        return prepared
+    # Literals are converted while binding; reg* ones ('t'::regclass) look names up in this catalog.
+    eval_ctx.catalog = catalog
+    bc = BindContext(catalog, eval_ctx, declared_types(declared), resolve_special_relation=special_relations)
+    prepared.catalog_version = catalog.version
+    prepared.catalog = catalog
+    prepared.search_path = session_search_path(eval_ctx)
+    node = statement.node
+    if kind == "query":
+        query = QueryBinder(bc).bind_query(node)
+        prepared.plan = Planner().plan_query(query)
+        types = query.output_types()
+        prepared.result_types = types
+        prepared.columns = [Column(n, t.oid, t.typlen, t.typmod) for n, t in zip(query.names, types, strict=True)]
+    elif kind == "truncate":
+        from qp.bind.dml import target_context
+
+        for relation in statement.body.get("relations", ()):
+            target_context(bc, relation["RangeVar"])  # the tables must exist (42P01) now
+        prepared.plan = statement.body
+    elif kind == "insert":
+        plan = bind_insert(bc, statement.body)
+        prepared.plan = plan
+        prepared.columns = plan.columns
+        prepared.result_types = [e.type for e in plan.returning.exprs] if plan.returning else []
+    else:
+        plan = bind_modify(bc, statement.body, kind)
+        prepared.plan = plan
+        prepared.columns = plan.columns
+        prepared.result_types = [e.type for e in plan.returning.exprs] if plan.returning else []
+    prepared.param_types = bc.final_param_types()
+    return prepared
+
+
+def explain_lines(prepared: Prepared) -> list[str]:
+    plan = prepared.plan
+    if plan is None:
+        return [f"{prepared.kind.upper()}"]
+    if hasattr(plan, "explain"):
+        return plan.explain()
+    source = getattr(plan, "scan", None) or getattr(plan, "source", None)
+    head = {"insert": "Insert", "update": "Update", "delete": "Delete"}.get(prepared.kind, prepared.kind)
+    table = plan.tc.table.name if hasattr(plan, "tc") else ""
+    lines = [f"{head} on {table}", "  Writes: buffered in the transaction until COMMIT"]
+    if source is not None and hasattr(source, "explain"):
+        lines += ["  ->  " + line if i == 0 else "      " + line for i, line in enumerate(source.explain())]
+    return lines
+

@@ -1,0 +1,217 @@
+"""The query processor as a process-level service: sessions and the catalog cache.
+
+One `QueryProcessor` serves every connection of a process. It owns what
+sessions share: the storage client, the route to the adjudicators, the clock,
+and the catalog cache (immutable snapshots by version, so a session can keep
+using the one its transaction started with while others load newer ones).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from cluster.clock import Clock
+from cluster.topology import Topology
+from cluster.transport import InProcessTransport
+from qp import api
+from qp.bind.dml import set_rowid_qp
+from qp.catalog.stored import NEXT_OID_KEY, RELATION_PREFIX, VERSION_KEY, CatalogSnapshot
+from qp.ddl import jobs, roles
+from qp.errors import SqlError
+from qp.pgcatalog.cluster_views import Member, embedded_members
+from storage import keys
+from storage.client import StorageClient
+
+log = logging.getLogger(__name__)
+
+CATALOG_SNAPSHOTS_KEPT = 8
+SESSIONS_MAX = 10_000  # DSQL's per-cluster connection limit
+# A backend PID names its query processor: pid = qp index << PID_QP_SHIFT | n,
+# so a CancelRequest that lands on another QP (they share one port with
+# SO_REUSEPORT) is forwarded to the one whose session it names. PIDs stay
+# positive int32s, as clients expect, for up to 256 QPs.
+PID_QP_SHIFT = 22
+PID_FIRST = 1000
+QP_INDEX_MAX = 255
+
+
+class QueryProcessor:
+    def __init__(
+        self, clock: Clock, topology: Topology, transport: InProcessTransport, *, index: int = 0,
+        members: list[Member] | None = None, rng: random.Random | None = None,
+    ) -> None:
+        """`index` names this QP among the cluster's (PIDs and hidden row ids carry it);
+        `members` are the cluster's parts (sys.cluster_nodes); `rng` makes the sessions'
+        cancel keys (by default from `secrets`): the simulator passes a seeded one, so
+        that a run is a function of its seed."""
+        assert 0 <= index <= QP_INDEX_MAX, index
+        self.index = index
+        # The cluster's parts, for sys.cluster_nodes and sys.shards (qp/pgcatalog/cluster_views.py).
+        self.address = f"qp/{index}"
+        self.members = members if members is not None else [
+            *embedded_members(topology), Member(f"qp-{index}", "qp", "local", self.address)
+        ]
+        set_rowid_qp(index)
+        self.clock = clock
+        self._rng = rng
+        self.topology = topology
+        self.transport = transport
+        self.storage = StorageClient(topology, transport)
+        self._catalogs: dict[int, CatalogSnapshot] = {}
+        self.latest_catalog: CatalogSnapshot | None = None
+        self.sessions: dict[int, Any] = {}
+        self._pids = itertools.count(PID_FIRST)
+        # Set by a QP process that has peers: forwards a cancel meant for another QP.
+        self.forward_cancel: Callable[[int, int, int], None] | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The QP's own background work: resuming jobs whose QP stopped (qp/ddl/jobs.py)."""
+        await jobs.resume_orphans(self, task_status=task_status)
+
+    # -- SessionFactory ----------------------------------------------------------
+
+    async def open_session(self, startup: dict[str, str], client: api.ClientAddress | None = None):
+        from qp.frontend.session import Session
+
+        if len(self.sessions) >= SESSIONS_MAX:
+            raise SqlError("53300", "Unable to accept connection, too many open connections.", severity="FATAL")
+        database = startup.get("database") or startup.get("user") or "postgres"
+        if database != "postgres":
+            raise SqlError("3D000", f'database "{database}" does not exist', severity="FATAL")
+        await self._check_connection_limit(startup.get("user", ""))
+        secret_key = self._rng.getrandbits(31) if self._rng is not None else secrets.randbits(31)
+        session = Session(self, self._next_pid(), secret_key, startup)
+        session.activity.client = client
+        self.sessions[session.process_id] = session
+        return session
+
+    async def find_role(self, user: str):
+        """The role `user` names, from the newest committed catalog (for authentication)."""
+        from qp import api
+        from qp.ddl import roles
+        from qp.txn.transaction import Transaction
+
+        txn = Transaction(self.clock, self.storage, self.topology, self.transport, read_only=True)
+        txn.begin_snapshot()
+        role = roles.find_role(await self.load_catalog(txn), user)
+        if role is None:
+            return None
+        valid_until = None if role.valid_until is None else role.valid_until + 946_684_800_000_000
+        return api.LoginRole(role.name, role.login, role.password, valid_until)
+
+    async def set_bootstrap_password(self, password: str) -> None:
+        """Give the predefined `admin` role this password (a DDL transaction; a no-op if it has it)."""
+        from qp.ddl import statements as ddl
+        from qp.txn.transaction import Transaction
+
+        for _ in range(100):  # retried on conflicts with concurrent DDL
+            txn = Transaction(self.clock, self.storage, self.topology, self.transport)
+            txn.begin_snapshot()
+            catalog = txn.catalog = await self.load_catalog(txn)
+            txn.catalog_validated = True
+            if not await ddl.set_bootstrap_password(txn, catalog, password):
+                return
+            try:
+                await txn.commit()
+                return
+            except SqlError as exc:
+                if exc.sqlstate != "40001":
+                    raise
+
+    def _next_pid(self) -> int:
+        n = next(self._pids)
+        if n >= 1 << PID_QP_SHIFT:  # after four million sessions, start again
+            self._pids = itertools.count(PID_FIRST + 1)
+            n = PID_FIRST
+        return self.index << PID_QP_SHIFT | n
+
+    def cancel(self, process_id: int, secret_key: int) -> None:
+        owner = process_id >> PID_QP_SHIFT
+        if owner != self.index:
+            if self.forward_cancel is not None:
+                self.forward_cancel(owner, process_id, secret_key)
+            return
+        session = self.sessions.get(process_id)
+        if session is not None and session.secret_key == secret_key:
+            session.cancel()
+
+    def signal_backend(self, process_id: int, terminate: bool, sender: str) -> bool:
+        """pg_cancel_backend / pg_terminate_backend, with PostgreSQL's permission rules
+        (pg_signal_backend): a superuser may signal anyone; another role only
+        sessions of its own role, never a superuser's. False if there is no such session."""
+        session = self.sessions.get(process_id)
+        if session is None:
+            return False
+        if not self._is_superuser(sender):
+            what = "terminate process" if terminate else "cancel query"
+            if self._is_superuser(session.user):
+                noun = "terminate processes" if terminate else "cancel queries"
+                raise SqlError("42501", f"permission denied to {what}", detail=f"Only roles with the SUPERUSER "
+                               f"attribute may {noun} of roles with the SUPERUSER attribute.")
+            if session.user != sender:
+                detail = ("Only roles with privileges of the role whose process is being terminated or with "
+                          'privileges of the "pg_signal_backend" role may terminate this process.') if terminate \
+                    else ("Only roles with privileges of the role whose query is being canceled or with "
+                          'privileges of the "pg_signal_backend" role may cancel this query.')
+                raise SqlError("42501", f"permission denied to {what}", detail=detail)
+        if terminate:
+            session.terminate()
+        else:
+            session.cancel()
+        return True
+
+    def _is_superuser(self, user: str) -> bool:
+        role = roles.find_role(self.catalog_guess(), user)
+        return role is None or role.superuser  # no such role: trust auth's bootstrap superuser
+
+    async def _check_connection_limit(self, user: str) -> None:
+        """A role's CONNECTION LIMIT, as PostgreSQL applies it (superusers are exempt)."""
+        from qp.txn.transaction import Transaction
+
+        catalog = self.latest_catalog
+        if catalog is None:
+            txn = Transaction(self.clock, self.storage, self.topology, self.transport, read_only=True)
+            txn.begin_snapshot()
+            catalog = await self.load_catalog(txn)
+        role = roles.find_role(catalog, user)
+        if role is None or role.superuser or role.connection_limit < 0:
+            return
+        if sum(1 for s in self.sessions.values() if s.user == user) >= role.connection_limit:
+            raise SqlError("53300", f'too many connections for role "{user}"', severity="FATAL")
+
+    def session_closed(self, session) -> None:
+        self.sessions.pop(session.process_id, None)
+
+    # -- catalog -------------------------------------------------------------------
+
+    async def load_catalog(self, txn) -> CatalogSnapshot:
+        """The catalog as of the transaction's τ_start (cached by version)."""
+        version, next_oid = await txn.get([VERSION_KEY, NEXT_OID_KEY], catalog_check=False)
+        version = version or 0
+        cached = self._catalogs.get(version)
+        if cached is not None:
+            return cached
+        rows: list = []
+        async for page in txn.scan(RELATION_PREFIX, keys.prefix_end(RELATION_PREFIX), catalog_check=False):
+            rows += page
+        snapshot = CatalogSnapshot.from_rows(version, rows, next_oid or 16384)
+        self._catalogs[version] = snapshot
+        if self.latest_catalog is None or version > self.latest_catalog.version:
+            self.latest_catalog = snapshot
+        while len(self._catalogs) > CATALOG_SNAPSHOTS_KEPT:
+            del self._catalogs[min(self._catalogs)]
+        return snapshot
+
+    def catalog_guess(self) -> CatalogSnapshot:
+        """The newest catalog this process knows (validated by storage on use)."""
+        if self.latest_catalog is None:
+            self.latest_catalog = CatalogSnapshot(version=0)
+            self._catalogs[0] = self.latest_catalog
+        return self.latest_catalog

@@ -1,0 +1,1 @@
+"""Transactions in the query processor: a snapshot, buffered writes, and the commit."""

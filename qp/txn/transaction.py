@@ -1,0 +1,435 @@
+"""A transaction in the QP: its snapshot, its buffered writes, its commit.
+
+- Snapshot: τ_start is taken at the first statement that needs one; every
+  storage read is as of τ_start (storage waits for its watermark), so the
+  transaction sees exactly the commits with τ_commit ≤ τ_start.
+- Writes never leave the QP before COMMIT. They sit in `WriteBuffer`
+  (key → post-image, None for a delete), and every read merges them over
+  what storage returns, so a transaction reads its own writes. Savepoints
+  are positions in the buffer's undo log (kept only while one is open).
+- COMMIT of a transaction that wrote nothing and locked nothing does
+  nothing. Otherwise the write set (plus keys locked FOR UPDATE, plus the
+  schema keys of the tables written, as check-only keys) goes to the
+  adjudicator that owns the first key; it commits through the journal and
+  returns τ_commit; the QP then waits until τ_commit is certainly in the past
+  before acknowledging (commit wait; see cluster/clock.py for why).
+
+DSQL's limits are enforced here: 3,000 modified rows and 10 MiB of
+modified data (at the statement that crosses them, and the commit payload
+again at COMMIT) and 300 s of age. The row and byte limits are per
+transaction (`rows_max`, `bytes_max`); sessions set them from their
+`dsql.transaction_rows_max` / `dsql.transaction_bytes_max` settings.
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_left
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from adjudicator.client import AdjudicatorClient
+from adjudicator.interface import CommitConflict, TransactionTooOld
+from cluster import codec, metrics
+from cluster.clock import Clock
+from cluster.topology import Topology
+from cluster.transport import InProcessTransport, RemoteError, ReplyLost, Unreachable
+from journal.errors import AppendUncertain
+from journal.interface import CommitRecord
+from qp.catalog.stored import CatalogSnapshot
+from qp.errors import (
+    SqlError,
+    change_conflict,
+    schema_conflict,
+    transaction_bytes_exceeded,
+    transaction_rows_exceeded,
+)
+from qp.types import wire  # noqa: F401 (registers jsonb and interval for the wire)
+from storage import keys as storage_keys
+from storage.client import StorageClient
+from storage.interface import CatalogChanged, HistoryGone, StorageUnavailable
+from storage.mvcc import keep_where_true, project
+
+ROWS_PER_TRANSACTION_MAX = 3000
+BYTES_PER_TRANSACTION_MAX = 10 * 1024 * 1024
+AGE_MAX_NS = 300 * 1_000_000_000
+
+
+def outcome_unknown(detail: str) -> SqlError:
+    """A COMMIT that may or may not have taken effect (PostgreSQL's 08007): never
+    reported as a failure, which a client would retry, nor as a success."""
+    return SqlError(
+        "08007", "transaction resolution unknown: the commit may or may not have been applied",
+        detail=detail, hint="Read the rows the transaction wrote to learn whether it committed.",
+    )
+
+
+class StaleCatalog(Exception):
+    """Storage reports another catalog version as of τ_start than the one planned with."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(version)
+        self.version = version
+
+
+_ABSENT = object()  # undo log: the key was not in the buffer before
+
+
+class WriteBuffer:
+    """Post-images by key, with the keys kept sorted for merging into scans.
+
+    While a savepoint is open (`undo` is a list), every put first logs what
+    it replaces, so ROLLBACK TO SAVEPOINT can put the buffer back as it was;
+    without savepoints the log is None and a put costs one extra test.
+    """
+
+    __slots__ = ("values", "_sorted", "_dirty", "undo")
+
+    def __init__(self) -> None:
+        self.values: dict[bytes, Any] = {}
+        self._sorted: list[bytes] = []
+        self._dirty = False
+        self.undo: list[tuple[bytes, Any]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def put(self, key: bytes, value: Any) -> None:
+        if self.undo is not None:
+            self.undo.append((key, self.values.get(key, _ABSENT)))
+        if key not in self.values:
+            if self._dirty or (self._sorted and key < self._sorted[-1]):
+                self._dirty = True
+            else:
+                self._sorted.append(key)
+        self.values[key] = value
+
+    def undo_to(self, mark: int) -> None:
+        """Take back every put logged after position `mark` of the undo log."""
+        undo = self.undo
+        assert undo is not None and 0 <= mark <= len(undo), (mark, undo is None)
+        values = self.values
+        removed = False
+        for key, before in reversed(undo[mark:]):
+            if before is _ABSENT:
+                values.pop(key, None)
+                removed = True
+            else:
+                values[key] = before
+        del undo[mark:]
+        if removed:
+            self._dirty = True  # _sorted may name removed keys: rebuilt from `values` on next use
+
+    def keys_in(self, start: bytes, end: bytes | None) -> list[bytes]:
+        if self._dirty:
+            self._sorted = sorted(self.values)
+            self._dirty = False
+        keys = self._sorted
+        lo = bisect_left(keys, start)
+        hi = len(keys) if end is None else bisect_left(keys, end)
+        return keys[lo:hi]
+
+    def has_keys_in(self, start: bytes, end: bytes | None) -> bool:
+        if not self.values:
+            return False
+        return bool(self.keys_in(start, end))
+
+
+@dataclass(frozen=True, slots=True)
+class SavepointState:
+    """What a transaction had written when a savepoint was taken."""
+
+    undo_mark: int  # length of the buffer's undo log
+    rows_modified: int
+    bytes_modified: int
+    ddl_count: int
+    dml_count: int
+    catalog_version_written: int | None
+    dropped_ranges: int  # how many key ranges the transaction had dropped
+
+
+class Transaction:
+    def __init__(
+        self,
+        clock: Clock,
+        storage: StorageClient,
+        topology: Topology,
+        transport: InProcessTransport,
+        *,
+        read_only: bool = False,
+        explicit: bool = False,
+        adjudicators: AdjudicatorClient | None = None,
+    ) -> None:
+        self.clock = clock
+        self.storage = storage
+        self.topology = topology
+        self.transport = transport
+        self.adjudicators = adjudicators  # made at COMMIT if not given
+        self.read_only = read_only
+        self.explicit = explicit
+        self.tau_start: int | None = None
+        self.catalog: CatalogSnapshot | None = None
+        self.buffer = WriteBuffer()
+        self.locks: set[bytes] = set()
+        self.checks: set[bytes] = set()
+        self.shares: set[bytes] = set()  # KEY SHARE: foreign keys' parent rows
+        self.rows_modified = 0
+        self.bytes_modified = 0
+        self.catalog_version_written: int | None = None
+        # Key ranges this transaction's DDL abandons (qp/ddl/statements.py); they travel in
+        # the commit record and storage reclaims them (storage/node.py).
+        self.dropped_ranges: list[tuple[bytes, bytes]] = []
+        self.rows_max = ROWS_PER_TRANSACTION_MAX
+        self.bytes_max = BYTES_PER_TRANSACTION_MAX
+        self.committed = False  # set by a successful commit() (read-only ones included)
+        self.ddl_count = 0
+        self.dml_count = 0
+        # True once storage has confirmed `catalog` is the version as of τ_start.
+        self.catalog_validated = False
+        # Keys read here that storage says have a version committed after
+        # τ_start. Writing, locking or depending on one of them dooms the
+        # transaction (the adjudicator would refuse it), so that is refused
+        # at the statement: conflicts surface "by COMMIT at the latest", and
+        # a doomed transaction stops spending work.
+        self.newer: set[bytes] = set()
+
+    # -- snapshot ---------------------------------------------------------------
+
+    def begin_snapshot(self) -> int:
+        if self.tau_start is None:
+            self.tau_start = self.clock.now().latest
+        return self.tau_start
+
+    @property
+    def catalog_version(self) -> int | None:
+        return self.catalog.version if self.catalog is not None else None
+
+    def check_age(self) -> None:
+        if self.tau_start is not None:
+            age = self.clock.latest() - self.tau_start
+            if age > AGE_MAX_NS:
+                raise SqlError(
+                    "54000",
+                    "transaction age limit of 300s exceeded",
+                    detail=f"Current transaction age {age // 1_000_000_000}s exceeds 300s",
+                )
+
+    # -- reads (storage merged with the buffer) ---------------------------------------
+
+    async def get(self, keys: list[bytes], catalog_check: bool = True) -> list[Any]:
+        tau = self.begin_snapshot()
+        buffered = self.buffer.values
+        missing = [k for k in keys if k not in buffered] if buffered else keys
+        fetched: dict[bytes, Any] = {}
+        if missing:
+            version = self._check_version(catalog_check)
+            newer: list[bytes] = []
+            values = await self._storage_call(self.storage.get(missing, tau, version, newer=newer))
+            if newer:
+                self.newer.update(newer)
+            if version is not None:
+                self.catalog_validated = True
+            fetched = dict(zip(missing, values, strict=True))
+        return [buffered[k] if k in buffered else fetched.get(k) for k in keys]
+
+    async def scan(
+        self,
+        start: bytes,
+        end: bytes | None,
+        *,
+        filter_tree: Any = None,
+        projection: tuple[int, ...] | None = None,
+        reverse: bool = False,
+        limit: int = 0,
+        catalog_check: bool = True,
+    ) -> AsyncIterator[list[tuple[bytes, Any]]]:
+        """Pages of (key, value) in key order, the transaction's writes included."""
+        tau = self.begin_snapshot()
+        version = self._check_version(catalog_check)
+        newer: list[bytes] = []
+        pages = self.storage.scan(
+            start, end, tau, version, limit=0 if self.buffer.has_keys_in(start, end) else limit,
+            reverse=reverse, filter_tree=filter_tree, projection=projection, newer=newer,
+        )
+        if not self.buffer.has_keys_in(start, end):
+            try:
+                async for page in pages:
+                    if version is not None:
+                        self.catalog_validated = True
+                    if newer:
+                        self.newer.update(newer)
+                        newer.clear()
+                    yield page
+            except (CatalogChanged, StorageUnavailable, Unreachable, RemoteError) as exc:
+                raise self._map_storage_error(exc) from None
+            if version is not None:
+                self.catalog_validated = True
+            return
+        # Some keys of this range were written here: take storage's answer
+        # whole, then lay the buffer over it.
+        rows: dict[bytes, Any] = {}
+        try:
+            async for page in pages:
+                rows.update(page)
+        except (CatalogChanged, StorageUnavailable, Unreachable, RemoteError) as exc:
+            raise self._map_storage_error(exc) from None
+        self.newer.update(newer)
+        if version is not None:
+            self.catalog_validated = True
+        keep = keep_where_true(filter_tree) if filter_tree is not None else None
+        for key in self.buffer.keys_in(start, end):
+            value = self.buffer.values[key]
+            if value is None or (keep is not None and not keep(value)):
+                rows.pop(key, None)
+            else:
+                rows[key] = value if projection is None else project(value, projection, max(projection, default=-1) + 1)
+        ordered = sorted(rows.items(), reverse=reverse)
+        if limit:
+            ordered = ordered[:limit]
+        for i in range(0, len(ordered), 10_000):
+            yield ordered[i : i + 10_000]
+
+    def _check_version(self, catalog_check: bool) -> int | None:
+        return self.catalog_version if catalog_check else None
+
+    async def _storage_call(self, awaitable):
+        try:
+            return await awaitable
+        except (CatalogChanged, StorageUnavailable, Unreachable, RemoteError) as exc:
+            raise self._map_storage_error(exc) from None
+
+    def _map_storage_error(self, exc: Exception) -> Exception:
+        if isinstance(exc, CatalogChanged):
+            return StaleCatalog(exc.version)
+        if isinstance(exc, HistoryGone):
+            # Every replica asked holds the data only from a later τ (restarted from
+            # checkpoints cut after this snapshot): PostgreSQL's error for a snapshot
+            # whose old versions are gone. A new transaction reads fine.
+            return SqlError("72000", "snapshot too old", detail=str(exc))
+        return SqlError("XX000", "server unavailable", detail=str(exc))
+
+    # -- writes ----------------------------------------------------------------------
+
+    def put(self, key: bytes, value: Any) -> None:
+        if key in self.newer:
+            raise self._doomed(key)
+        self.buffer.put(key, value)
+
+    def count_rows(self, rows: int, nbytes: int) -> None:
+        self.rows_modified += rows
+        self.bytes_modified += nbytes
+        if self.rows_modified > self.rows_max:
+            raise transaction_rows_exceeded(self.rows_max)
+        if self.bytes_modified > self.bytes_max:
+            # Refused at the statement rather than only at COMMIT, so that a
+            # bulk load (COPY, INSERT ... SELECT) stops before it buffers more.
+            raise self._size_error(self.bytes_modified)
+
+    def lock(self, key: bytes) -> None:
+        if key in self.newer:
+            raise self._doomed(key)
+        self.locks.add(key)
+
+    def depend_on(self, key: bytes) -> None:
+        if key in self.newer:
+            raise self._doomed(key)
+        self.checks.add(key)
+
+    def drop_ranges(self, ranges: list[tuple[bytes, bytes]]) -> None:
+        """Key ranges no table uses any more once this commits (a dropped table or index)."""
+        self.dropped_ranges += ranges
+
+    def share(self, key: bytes) -> None:
+        if key in self.newer:
+            raise self._doomed(key)
+        self.shares.add(key)
+
+    def _doomed(self, key: bytes) -> SqlError:
+        """The error COMMIT would give: `key` was committed after τ_start by someone else."""
+        return schema_conflict() if storage_keys.is_schema_key(key) else change_conflict()
+
+    # -- savepoints -------------------------------------------------------------------
+    #
+    # Nothing leaves the QP before COMMIT, so a savepoint is a position in the
+    # buffer's undo log plus the counters that go with the buffer. Keys locked
+    # FOR UPDATE or KEY SHARE and keys read stay in their sets after ROLLBACK
+    # TO SAVEPOINT: that can only make the conflict check stricter.
+
+    def savepoint(self) -> SavepointState:
+        """The state ROLLBACK TO SAVEPOINT goes back to; starts the undo log if needed."""
+        if self.buffer.undo is None:
+            self.buffer.undo = []
+        return SavepointState(len(self.buffer.undo), self.rows_modified, self.bytes_modified,
+                              self.ddl_count, self.dml_count, self.catalog_version_written,
+                              len(self.dropped_ranges))
+
+    def rollback_to(self, state: SavepointState) -> None:
+        """Forget every write (and DDL or DML statement) since `state` was taken."""
+        self.buffer.undo_to(state.undo_mark)
+        self.rows_modified, self.bytes_modified = state.rows_modified, state.bytes_modified
+        self.ddl_count, self.dml_count = state.ddl_count, state.dml_count
+        self.catalog_version_written = state.catalog_version_written
+        del self.dropped_ranges[state.dropped_ranges:]
+
+    def savepoints_closed(self) -> None:
+        """No savepoint is open any more: puts stop logging."""
+        self.buffer.undo = None
+
+    @property
+    def has_writes(self) -> bool:
+        return bool(self.buffer.values or self.locks)
+
+    # -- commit ------------------------------------------------------------------------
+
+    async def commit(self) -> int | None:
+        """Make the writes durable and visible; returns τ_commit (None if read-only)."""
+        if not self.has_writes:
+            self.committed = True
+            return None
+        assert self.tau_start is not None
+        self.check_age()
+        writes = list(self.buffer.values.items())
+        payload = CommitRecord(writes, self.catalog_version_written, self.dropped_ranges).encode()
+        if len(payload) > self.bytes_max:
+            raise self._size_error(len(payload))
+        write_keys = tuple(self.buffer.values) + tuple(k for k in self.locks if k not in self.buffer.values)
+        written = self.buffer.values
+        checks = tuple(k for k in self.checks if k not in written and k not in self.locks)
+        shares = tuple(k for k in self.shares if k not in written and k not in self.locks)
+        adjudicators = self.adjudicators or AdjudicatorClient(self.topology, self.transport)
+        started = time.perf_counter()
+        try:
+            tau_commit = await adjudicators.commit(self.tau_start, payload, write_keys, checks, shares)
+        except CommitConflict as exc:
+            raise (schema_conflict() if exc.schema else change_conflict()) from None
+        except TransactionTooOld as exc:
+            raise SqlError(
+                "54000",
+                "transaction age limit of 300s exceeded",
+                detail=f"Current transaction age {exc.age_ns // 1_000_000_000}s exceeds 300s",
+            ) from None
+        except (AppendUncertain, ReplyLost) as exc:
+            raise outcome_unknown(str(exc)) from None
+        except (Unreachable, RemoteError) as exc:
+            raise SqlError("XX000", "server unavailable", detail=str(exc)) from None
+        # Commit wait: acknowledge only once τ_commit is certainly past, so
+        # any transaction that starts after this returns sees the commit.
+        self.clock.observe(tau_commit)
+        await self.clock.wait_until_past(tau_commit)
+        self.committed = True
+        metrics.COMMIT_SECONDS.labels(api="sql").observe(time.perf_counter() - started)
+        return tau_commit
+
+    def _size_error(self, nbytes: int) -> SqlError:
+        # DSQL's wording names the limit in (binary) megabytes: "10mb" for 10 MiB.
+        limit_kb = self.bytes_max // 1024
+        limit = f"{self.bytes_max // (1024 * 1024)}mb" if self.bytes_max % (1024 * 1024) == 0 else f"{limit_kb}kb"
+        return transaction_bytes_exceeded(
+            limit, f"Current transaction size {nbytes // 1024}kb exceeds {limit_kb}kb", self.bytes_max
+        )
+
+
+def encoded_size(value: Any) -> int:
+    return len(codec.encode(value))
+
