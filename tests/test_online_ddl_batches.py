@@ -14,7 +14,7 @@ import pytest
 
 from assembly.embedded import ClusterConfig, EmbeddedCluster
 from qp.errors import SqlError
-from qp.frontend import session as qp_session
+from qp.ddl import online as qp_online
 from qp.frontend.server import QueryProcessor
 
 
@@ -24,8 +24,8 @@ async def _sql(session, sql: str) -> list:
 
 @pytest.fixture
 async def session(nursery, monkeypatch):
-    monkeypatch.setattr(qp_session, "VALIDATE_BATCH_ROWS", 7)
-    monkeypatch.setattr(qp_session, "INDEX_BACKFILL_BATCH_ROWS", 5)
+    monkeypatch.setattr(qp_online, "VALIDATE_BATCH_ROWS", 7)
+    monkeypatch.setattr(qp_online, "INDEX_BACKFILL_BATCH_ROWS", 5)
     cluster = await nursery.start(EmbeddedCluster(ClusterConfig()).run)
     qp = QueryProcessor(cluster.clock, cluster.topology, cluster.transport)
     return await qp.open_session({"user": "postgres", "database": "postgres"})

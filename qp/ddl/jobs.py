@@ -9,7 +9,8 @@ transactions of its own as it moves through submitted → processing →
 completed | failed, so every session (and a later QP process) sees it.
 Finished jobs disappear from sys.jobs after 30 minutes, as in DSQL. The work
 itself is the same online build the synchronous statements run (qp/ddl/statements.py),
-run by a system task of this QP process on a session of its own.
+run by a system task of this QP process, its transactions through the
+transaction service (qp/txn/service.py).
 
 A job outlives the QP that started it. Its record holds the work to do (the
 follow-up steps, plain data) and a lease: the owning QP's index and a
@@ -32,7 +33,9 @@ from typing import Any
 
 import trio
 
+from qp.ddl import online
 from qp.errors import SqlError
+from qp.txn.transaction import Transaction
 from qp.types import OID, TEXT, TIMESTAMPTZ
 from storage import keys
 
@@ -59,34 +62,27 @@ def _job_key(job_id: str) -> bytes:
     return JOB_PREFIX + job_id.encode()
 
 
-def _now_us(session) -> int:
-    return (session.qp.clock.now().latest - _PG_EPOCH_NS) // 1000
+def _now_us(qp) -> int:
+    return (qp.clock.now().latest - _PG_EPOCH_NS) // 1000
 
 
-async def _write(session, job_id: str, record: dict) -> None:
-    for _ in range(STATUS_RETRIES_MAX):
-        txn = session._new_txn()
-        txn.begin_snapshot()
+async def _write(qp, job_id: str, record: dict) -> None:
+    async def put(txn: Transaction) -> None:
         txn.put(_job_key(job_id), record)
-        try:
-            await txn.commit()
-            return
-        except SqlError as exc:
-            if exc.sqlstate != "40001":
-                raise
-    raise SqlError("40001", "change conflicts with another transaction (OC000)")
+
+    await qp.txns.run(put, attempts=STATUS_RETRIES_MAX)
 
 
-async def submit(session, job_type: str, object_id: int, object_name: str, followups: list[tuple]) -> str:
-    """Record a job and start it in the background; returns its id."""
+async def submit(qp, job_type: str, object_id: int, object_name: str, followups: list[tuple]) -> str:
+    """Record a job and start it in the background on query processor `qp`; returns its id."""
     job_id = new_job_id()
-    now = _now_us(session)
+    now = _now_us(qp)
     record = {"job_id": job_id, "status": "submitted", "details": None, "job_type": job_type,
               "class_id": PG_CLASS_OID, "object_id": object_id, "object_name": object_name,
               "start_time": now, "update_time": now, "followups": [list(step) for step in followups],
-              "owner": session.qp.index, "heartbeat_us": now}
-    await _write(session, job_id, record)
-    trio.lowlevel.spawn_system_task(_run, session.qp, job_id, name=f"job {job_id}")
+              "owner": qp.index, "heartbeat_us": now}
+    await _write(qp, job_id, record)
+    trio.lowlevel.spawn_system_task(_run, qp, job_id, name=f"job {job_id}")
     return job_id
 
 
@@ -94,43 +90,35 @@ class LeaseLost(Exception):
     """Another QP owns the job now (this one was taken for dead)."""
 
 
-async def _update_owned(worker, job_id: str, **changes) -> dict:
+async def _update_owned(qp, job_id: str, **changes) -> dict:
     """Read the job's record and rewrite it with `changes`, if this QP still owns it."""
-    for _ in range(STATUS_RETRIES_MAX):
-        txn = worker._new_txn()
-        txn.begin_snapshot()
+
+    async def update(txn: Transaction) -> dict:
         (record,) = await txn.get([_job_key(job_id)], catalog_check=False)
-        if record is None or record.get("owner", worker.qp.index) != worker.qp.index:
+        if record is None or record.get("owner", qp.index) != qp.index:
             raise LeaseLost(job_id)
-        record = {**record, **changes, "heartbeat_us": _now_us(worker)}
+        record = {**record, **changes, "heartbeat_us": _now_us(qp)}
         txn.put(_job_key(job_id), record)
-        try:
-            await txn.commit()
-            return record
-        except SqlError as exc:
-            if exc.sqlstate != "40001":
-                raise
-    raise SqlError("40001", "change conflicts with another transaction (OC000)")
+        return record
+
+    return await qp.txns.run(update, attempts=STATUS_RETRIES_MAX)
 
 
-async def _heartbeat(worker, job_id: str) -> None:
+async def _heartbeat(qp, job_id: str) -> None:
     while True:
         await trio.sleep(HEARTBEAT_S)
-        await _update_owned(worker, job_id)
+        await _update_owned(qp, job_id)
 
 
 async def _run(qp, job_id: str) -> None:
-    from qp.frontend.session import Session
-
-    worker = Session(qp, 0, 0, {"user": "dsql_jobs"})
     try:
-        record = await _update_owned(worker, job_id, status="processing", update_time=_now_us(worker))
+        record = await _update_owned(qp, job_id, status="processing", update_time=_now_us(qp))
         followups = [tuple(step) for step in record.get("followups", ())]
         failure: SqlError | None = None
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_heartbeat, worker, job_id)
+            nursery.start_soon(_heartbeat, qp, job_id)
             try:
-                await worker._run_followups(followups)
+                await online.run_followups(qp.txns, qp.job_context(), followups)
             except SqlError as exc:
                 failure = exc
             nursery.cancel_scope.cancel()
@@ -138,9 +126,9 @@ async def _run(qp, job_id: str) -> None:
             details = failure.message if not failure.detail else f"{failure.message}: {failure.detail}"
             if failure.sqlstate == "40001":
                 details = "the object was dropped or changed while the job ran"
-            await _update_owned(worker, job_id, status="failed", details=details, update_time=_now_us(worker))
+            await _update_owned(qp, job_id, status="failed", details=details, update_time=_now_us(qp))
             return
-        await _update_owned(worker, job_id, status="completed", update_time=_now_us(worker))
+        await _update_owned(qp, job_id, status="completed", update_time=_now_us(qp))
     except* LeaseLost:
         log.info("background job %s: another query processor took it over", job_id)
     except* Exception:
@@ -150,65 +138,63 @@ async def _run(qp, job_id: str) -> None:
 
 async def resume_orphans(qp, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     """Run by every QP: claim and run jobs whose QP stopped renewing their lease."""
-    from qp.frontend.session import Session
-
-    worker = Session(qp, 0, 0, {"user": "dsql_jobs"})
     task_status.started()
     while True:
         try:
-            await _claim_orphans(worker)
+            await _claim_orphans(qp)
         except Exception:  # noqa: BLE001 - storage unreachable now: try again next round
             log.info("looking for orphaned jobs failed", exc_info=True)
         await trio.sleep(ORPHAN_CHECK_S)
 
 
-async def _claim_orphans(worker) -> None:
-    txn = worker._new_txn(read_only=True)
-    records = await read_jobs(worker, txn)
-    stale_before = _now_us(worker) - int(STALE_S * 1_000_000)
+async def _claim_orphans(qp) -> None:
+    records = await read_jobs(qp, qp.txns.begin(read_only=True))
+    stale_before = _now_us(qp) - int(STALE_S * 1_000_000)
     for record in records:
         if record["status"] not in ("submitted", "processing") or record.get("heartbeat_us", 0) > stale_before:
             continue
         job_id = record["job_id"]
-        claim = worker._new_txn()
-        claim.begin_snapshot()
-        (current,) = await claim.get([_job_key(job_id)], catalog_check=False)
-        if current is None or current.get("heartbeat_us", 0) > stale_before or current["status"] not in (
-            "submitted", "processing"
-        ):
-            continue
-        if "followups" not in current:  # written by an older dsql: nothing to resume from
-            claim.put(_job_key(job_id), {**current, "status": "failed", "update_time": _now_us(worker),
-                                         "details": "the query processor running the job stopped"})  # fmt: skip
-        else:
-            claim.put(_job_key(job_id), {**current, "owner": worker.qp.index, "heartbeat_us": _now_us(worker)})
+
+        async def claim(txn: Transaction, job_id: str = job_id) -> dict | None:
+            (current,) = await txn.get([_job_key(job_id)], catalog_check=False)
+            if current is None or current.get("heartbeat_us", 0) > stale_before or current["status"] not in (
+                "submitted", "processing"
+            ):
+                return None
+            if "followups" not in current:  # written by an older dsql: nothing to resume from
+                txn.put(_job_key(job_id), {**current, "status": "failed", "update_time": _now_us(qp),
+                                           "details": "the query processor running the job stopped"})  # fmt: skip
+            else:
+                txn.put(_job_key(job_id), {**current, "owner": qp.index, "heartbeat_us": _now_us(qp)})
+            return current
+
         try:
-            await claim.commit()
+            current = await qp.txns.run(claim, attempts=1)
         except SqlError as exc:
             if exc.sqlstate == "40001":
                 continue  # another QP claimed it first
             raise
-        if "followups" in current:
+        if current is not None and "followups" in current:
             log.info("resuming background job %s, abandoned by query processor %s", job_id, current.get("owner"))
-            trio.lowlevel.spawn_system_task(_run, worker.qp, job_id, name=f"job {job_id}")
+            trio.lowlevel.spawn_system_task(_run, qp, job_id, name=f"job {job_id}")
 
 
-async def read_jobs(session, txn) -> list[dict]:
+async def read_jobs(qp, txn) -> list[dict]:
     txn.begin_snapshot()
     records = []
     async for page in txn.scan(JOB_PREFIX, keys.prefix_end(JOB_PREFIX), catalog_check=False):
         records += [value for _, value in page]
-    now = _now_us(session)
+    now = _now_us(qp)
     return [
         r for r in records
         if r["status"] in ("submitted", "processing") or now - r["update_time"] < FINISHED_JOB_TTL_US
     ]
 
 
-async def wait_for_job(session, job_id: str) -> bool:
+async def wait_for_job(qp, job_id: str) -> bool:
     """Block until the job ends; True if it completed, False if it failed."""
     while True:
-        txn = session._new_txn(read_only=True)
+        txn = qp.txns.begin(read_only=True)
         txn.begin_snapshot()
         (record,) = await txn.get([_job_key(job_id)], catalog_check=False)
         if record is None:
@@ -228,6 +214,6 @@ class JobsRelation:
                ("object_id", OID), ("object_name", TEXT), ("start_time", TIMESTAMPTZ), ("update_time", TIMESTAMPTZ)]
 
     async def rows(self, rc: Any) -> list[tuple]:
-        records = await read_jobs(rc.session, rc.txn)
+        records = await read_jobs(rc.session.qp, rc.txn)
         records.sort(key=lambda r: r["start_time"])
         return [tuple(r[c] for c, _ in self.columns) for r in records]

@@ -15,15 +15,13 @@ PostgreSQL. `serial` columns get an implicit sequence with CACHE 65536.
 
 from __future__ import annotations
 
-import random
 from dataclasses import replace
 from typing import Any
-
-import trio
 
 from qp.catalog.stored import CatalogSnapshot, SequenceDef
 from qp.errors import SqlError
 from qp.parse.parser import string_list
+from qp.txn.transaction import Transaction
 
 DSQL_CACHE_MIN = 65536
 SERIAL_CACHE = DSQL_CACHE_MIN
@@ -176,10 +174,11 @@ def _past(sequence: SequenceDef, value: int, block_end: int) -> bool:
 
 
 async def _allocate(session, sequence: SequenceDef) -> tuple[int, int]:
-    """Take the next block of the sequence in a transaction of its own."""
-    for attempt in range(ALLOCATION_RETRIES_MAX):
-        txn = session._new_txn()
-        txn.begin_snapshot()
+    """Take the next block of the sequence in a transaction of its own. When another
+    session took a block first (40001), read again after a little jitter, so that
+    sessions which all start at once do not keep colliding."""
+
+    async def take(txn: Transaction) -> tuple[int, int]:
         (state,) = await txn.get([sequence.state_key], catalog_check=False)
         value = sequence.start if state is None else state
         step = sequence.increment
@@ -191,35 +190,23 @@ async def _allocate(session, sequence: SequenceDef) -> tuple[int, int]:
             value = sequence.min_value if step > 0 else sequence.max_value
         end = value + step * (sequence.cache - 1)
         end = min(end, sequence.max_value) if step > 0 else max(end, sequence.min_value)
-        try:
-            # put() already fails when the read saw a newer version (another session's block).
-            txn.put(sequence.state_key, end + step)
-            await txn.commit()
-        except SqlError as exc:
-            if exc.sqlstate == "40001":
-                # Another session took a block first: read again, after a little jitter so
-                # that sessions which all start at once do not keep colliding.
-                await trio.sleep(random.uniform(0, ALLOCATION_BACKOFF_S * (attempt + 1)))
-                continue
-            raise
+        # put() already fails when the read saw a newer version (another session's block).
+        txn.put(sequence.state_key, end + step)
         return value, end
-    raise SqlError("40001", "change conflicts with another transaction (OC000)",
-                   detail=f'too much contention on sequence "{sequence.name}"')
+
+    def contended() -> SqlError:
+        return SqlError("40001", "change conflicts with another transaction (OC000)",
+                        detail=f'too much contention on sequence "{sequence.name}"')
+
+    return await session.qp.txns.run(take, attempts=ALLOCATION_RETRIES_MAX, backoff_s=ALLOCATION_BACKOFF_S,
+                                     exhausted=contended)  # fmt: skip
 
 
 async def _write_state(session, sequence: SequenceDef, next_value: int) -> None:
-    for attempt in range(ALLOCATION_RETRIES_MAX):
-        txn = session._new_txn()
-        txn.begin_snapshot()
-        try:
-            txn.put(sequence.state_key, next_value)
-            await txn.commit()
-            return
-        except SqlError as exc:
-            if exc.sqlstate != "40001":
-                raise
-            await trio.sleep(random.uniform(0, ALLOCATION_BACKOFF_S * (attempt + 1)))
-    raise SqlError("40001", "change conflicts with another transaction (OC000)")
+    async def write(txn: Transaction) -> None:
+        txn.put(sequence.state_key, next_value)
+
+    await session.qp.txns.run(write, attempts=ALLOCATION_RETRIES_MAX, backoff_s=ALLOCATION_BACKOFF_S)
 
 
 def with_owner(sequence: SequenceDef, table_oid: int, column: int) -> SequenceDef:

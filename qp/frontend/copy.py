@@ -346,21 +346,14 @@ class CopyFrom:
 
     async def _insert_batch(self, rows: list[tuple]) -> None:
         session = self.session
-        for attempt in range(1, BATCH_ATTEMPTS + 1):
-            txn = session._new_txn()
-            txn.begin_snapshot()
-            catalog = await session.qp.load_catalog(txn)
-            txn.catalog, txn.catalog_validated = catalog, True
-            if catalog.version != self.target.catalog_version:
-                self._rebind(catalog)
-            try:
-                await self._insert(txn, rows)
-                await session._commit(txn)
-                return
-            except SqlError as exc:
-                if exc.sqlstate != "40001" or attempt == BATCH_ATTEMPTS:
-                    raise
-                log.debug("COPY batch conflicted (%s); retrying", exc.message)
+
+        async def insert(txn: Any) -> None:
+            if txn.catalog.version != self.target.catalog_version:
+                self._rebind(txn.catalog)
+            await self._insert(txn, rows)
+
+        await session.qp.txns.run(insert, attempts=BATCH_ATTEMPTS, with_catalog=True,
+                                  limits=transaction_limits(session.settings))  # fmt: skip
 
     def _rebind(self, catalog: CatalogSnapshot) -> None:
         """The table changed between batches: go on only if the COPY's columns did not."""

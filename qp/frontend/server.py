@@ -22,16 +22,19 @@ from cluster.topology import Topology
 from cluster.transport import InProcessTransport
 from qp import api
 from qp.bind.dml import set_rowid_qp
-from qp.catalog.stored import NEXT_OID_KEY, RELATION_PREFIX, VERSION_KEY, CatalogSnapshot
+from qp.catalog.cache import CatalogCache
+from qp.catalog.stored import CatalogSnapshot
 from qp.ddl import jobs, roles
+from qp.ddl import statements as ddl
 from qp.errors import SqlError
+from qp.frontend.session import Session
 from qp.pgcatalog.cluster_views import Member, embedded_members
-from storage import keys
+from qp.txn.service import TransactionService
+from qp.types.context import EvalContext
 from storage.client import StorageClient
 
 log = logging.getLogger(__name__)
 
-CATALOG_SNAPSHOTS_KEPT = 8
 SESSIONS_MAX = 10_000  # DSQL's per-cluster connection limit
 # A backend PID names its query processor: pid = qp index << PID_QP_SHIFT | n,
 # so a CancelRequest that lands on another QP (they share one port with
@@ -64,8 +67,8 @@ class QueryProcessor:
         self.topology = topology
         self.transport = transport
         self.storage = StorageClient(topology, transport)
-        self._catalogs: dict[int, CatalogSnapshot] = {}
-        self.latest_catalog: CatalogSnapshot | None = None
+        self.catalogs = CatalogCache()
+        self.txns = TransactionService(clock, self.storage, topology, transport, self.catalogs)
         self.sessions: dict[int, Any] = {}
         self._pids = itertools.count(PID_FIRST)
         # Set by a QP process that has peers: forwards a cancel meant for another QP.
@@ -78,8 +81,6 @@ class QueryProcessor:
     # -- SessionFactory ----------------------------------------------------------
 
     async def open_session(self, startup: dict[str, str], client: api.ClientAddress | None = None):
-        from qp.frontend.session import Session
-
         if len(self.sessions) >= SESSIONS_MAX:
             raise SqlError("53300", "Unable to accept connection, too many open connections.", severity="FATAL")
         database = startup.get("database") or startup.get("user") or "postgres"
@@ -92,13 +93,13 @@ class QueryProcessor:
         self.sessions[session.process_id] = session
         return session
 
+    def job_context(self) -> EvalContext:
+        """What a background job's expressions read: a fresh session's context (qp/ddl/jobs.py)."""
+        return Session(self, 0, 0, {"user": "dsql_jobs"}).ctx
+
     async def find_role(self, user: str):
         """The role `user` names, from the newest committed catalog (for authentication)."""
-        from qp import api
-        from qp.ddl import roles
-        from qp.txn.transaction import Transaction
-
-        txn = Transaction(self.clock, self.storage, self.topology, self.transport, read_only=True)
+        txn = self.txns.begin(read_only=True)
         txn.begin_snapshot()
         role = roles.find_role(await self.load_catalog(txn), user)
         if role is None:
@@ -108,22 +109,11 @@ class QueryProcessor:
 
     async def set_bootstrap_password(self, password: str) -> None:
         """Give the predefined `admin` role this password (a DDL transaction; a no-op if it has it)."""
-        from qp.ddl import statements as ddl
-        from qp.txn.transaction import Transaction
 
-        for _ in range(100):  # retried on conflicts with concurrent DDL
-            txn = Transaction(self.clock, self.storage, self.topology, self.transport)
-            txn.begin_snapshot()
-            catalog = txn.catalog = await self.load_catalog(txn)
-            txn.catalog_validated = True
-            if not await ddl.set_bootstrap_password(txn, catalog, password):
-                return
-            try:
-                await txn.commit()
-                return
-            except SqlError as exc:
-                if exc.sqlstate != "40001":
-                    raise
+        async def set_password(txn) -> None:
+            await ddl.set_bootstrap_password(txn, txn.catalog, password)
+
+        await self.txns.run(set_password, with_catalog=True)
 
     def _next_pid(self) -> int:
         n = next(self._pids)
@@ -173,11 +163,9 @@ class QueryProcessor:
 
     async def _check_connection_limit(self, user: str) -> None:
         """A role's CONNECTION LIMIT, as PostgreSQL applies it (superusers are exempt)."""
-        from qp.txn.transaction import Transaction
-
         catalog = self.latest_catalog
         if catalog is None:
-            txn = Transaction(self.clock, self.storage, self.topology, self.transport, read_only=True)
+            txn = self.txns.begin(read_only=True)
             txn.begin_snapshot()
             catalog = await self.load_catalog(txn)
         role = roles.find_role(catalog, user)
@@ -192,26 +180,13 @@ class QueryProcessor:
     # -- catalog -------------------------------------------------------------------
 
     async def load_catalog(self, txn) -> CatalogSnapshot:
-        """The catalog as of the transaction's τ_start (cached by version)."""
-        version, next_oid = await txn.get([VERSION_KEY, NEXT_OID_KEY], catalog_check=False)
-        version = version or 0
-        cached = self._catalogs.get(version)
-        if cached is not None:
-            return cached
-        rows: list = []
-        async for page in txn.scan(RELATION_PREFIX, keys.prefix_end(RELATION_PREFIX), catalog_check=False):
-            rows += page
-        snapshot = CatalogSnapshot.from_rows(version, rows, next_oid or 16384)
-        self._catalogs[version] = snapshot
-        if self.latest_catalog is None or version > self.latest_catalog.version:
-            self.latest_catalog = snapshot
-        while len(self._catalogs) > CATALOG_SNAPSHOTS_KEPT:
-            del self._catalogs[min(self._catalogs)]
-        return snapshot
+        """The catalog as of the transaction's τ_start (qp/catalog/cache.py)."""
+        return await self.catalogs.load(txn)
 
     def catalog_guess(self) -> CatalogSnapshot:
         """The newest catalog this process knows (validated by storage on use)."""
-        if self.latest_catalog is None:
-            self.latest_catalog = CatalogSnapshot(version=0)
-            self._catalogs[0] = self.latest_catalog
-        return self.latest_catalog
+        return self.catalogs.guess()
+
+    @property
+    def latest_catalog(self) -> CatalogSnapshot | None:
+        return self.catalogs.latest

@@ -22,7 +22,7 @@ cancel lands, and result rows are encoded and streamed in chunks that check
 for it too. pg_terminate_backend() ends the connection (FATAL 57P01) through
 the callback pgwire registers. COMMIT is never interrupted halfway: its
 adjudication and journal append run shielded, bounded by
-`COMMIT_OUTCOME_WAIT_S`, and a commit whose outcome cannot be known is
+`qp.txn.service.COMMIT_OUTCOME_WAIT_S`, and a commit whose outcome cannot be known is
 reported as such (08007), never as cancelled.
 
 Catalog staleness: a statement is bound against the newest catalog this
@@ -45,10 +45,10 @@ from cluster.timeslice import checkpoint_if_due
 from qp import api
 from qp.api import Column, CommandComplete, DataRows, EmptyQuery, Notice, ParameterStatus, RowDescription
 from qp.bind.dml import run_insert, run_modify, run_truncate
+from qp.ddl import online
 from qp.ddl.statements import (
     alter_sequence,
     alter_table,
-    backfill_batch,
     create_index,
     create_sequence,
     create_table,
@@ -88,7 +88,7 @@ from qp.frontend.settings import (
 )
 from qp.parse.parser import Statement, parse
 from qp.pgcatalog.cluster_views import SYS_RELATIONS as SYS_CLUSTER_RELATIONS
-from qp.txn.transaction import StaleCatalog, Transaction, outcome_unknown
+from qp.txn.transaction import StaleCatalog, Transaction
 from qp.types import binary_decoder, binary_encoder, text_decoder, text_encoder
 from qp.types.context import EvalContext
 
@@ -97,15 +97,6 @@ log = logging.getLogger(__name__)
 # Codes that may mean "the catalog this statement was bound with is stale".
 _UNDEFINED = {"42P01", "42703", "42704", "42883", "42P07", "42710"}
 PREPARED_STATEMENTS_MAX = 10_000
-INDEX_BACKFILL_BATCH_ROWS = 1000
-# Rows validated per read-only snapshot (a few seconds of work at most, far
-# inside storage's five-minute retention of old versions).
-VALIDATE_BATCH_ROWS = 100_000
-FINISH_ATTEMPTS_MAX = 100  # publishing an online change, against concurrent DDL
-# A COMMIT runs shielded from cancels and timeouts (see the module docstring);
-# this bounds it. The journal gives up on an append well before (12 s), so
-# reaching it means something is badly wrong, and the outcome is unknown.
-COMMIT_OUTCOME_WAIT_S = 30.0
 # Settings that describe the open transaction: any SET of them is undone at its end.
 _TRANSACTION_SETTINGS = frozenset({"transaction_read_only", "transaction_isolation", "transaction_deferrable"})
 _LIMIT_SETTINGS = frozenset({"dsql.transaction_rows_max", "dsql.transaction_bytes_max"})
@@ -656,10 +647,8 @@ class Session:
     # -- running statements ----------------------------------------------------------------
 
     def _new_txn(self, *, read_only: bool = False, explicit: bool = False) -> Transaction:
-        qp = self.qp
-        txn = Transaction(qp.clock, qp.storage, qp.topology, qp.transport, read_only=read_only, explicit=explicit)
-        txn.rows_max, txn.bytes_max = transaction_limits(self.settings)  # dsql.transaction_*_max
-        return txn
+        # dsql.transaction_*_max
+        return self.qp.txns.begin(read_only=read_only, explicit=explicit, limits=transaction_limits(self.settings))
 
     def _copy(self, prepared: Prepared, tail: list) -> AsyncIterator[api.Event]:
         """COPY (qp/frontend/copy.py): its streamed events; its CommandComplete goes to `tail`."""
@@ -792,22 +781,8 @@ class Session:
             self.activity.transaction_started(now_us)
 
     async def _commit(self, txn: Transaction) -> None:
-        """Commit, shielded from cancels and timeouts (PostgreSQL holds interrupts
-        here too): once adjudication starts, the client hears the real outcome."""
-        with trio.move_on_after(COMMIT_OUTCOME_WAIT_S) as scope:
-            scope.shield = True
-            await txn.commit()
-            if txn.catalog_version_written is not None:
-                # Our own DDL: later transactions of this process bind against it.
-                fresh = self._new_txn(read_only=True)
-                try:
-                    await self.qp.load_catalog(fresh)
-                except SqlError:
-                    log.warning("catalog reload after DDL failed; the next statement reloads it")
-            return
-        if txn.committed:
-            return  # only the catalog reload ran out of time
-        raise outcome_unknown(f"COMMIT did not finish within {COMMIT_OUTCOME_WAIT_S:g} s")
+        """Commit, shielded from cancels and timeouts (qp/txn/service.py)."""
+        await self.qp.txns.commit(txn)
 
     # -- DDL ------------------------------------------------------------------------------------
 
@@ -871,95 +846,14 @@ class Session:
                 if step == "revalidate":
                     self.txn = None  # nothing to commit: the statement only started a job
                 object_id = result.object_id or table_oid
-                job_id = await jobs.submit(self, job_type, object_id, name, result.followups)
+                job_id = await jobs.submit(self.qp, job_type, object_id, name, result.followups)
                 events += [RowDescription([Column("job_id", 25, -1)]), DataRows([[job_id.encode()]])]
             else:
-                await self._run_followups(result.followups)
+                await online.run_followups(self.qp.txns, self.ctx, result.followups)
         elif statement.asynchronous:
             raise SqlError("0A000", "ASYNC is supported for CREATE INDEX and ALTER TABLE ... VALIDATE CONSTRAINT")
         events.append(CommandComplete(result.tag))
         return events
-
-    async def _run_followups(self, followups: list[tuple]) -> None:
-        """Validate and build what an online DDL added; publish it, or take it back."""
-        from qp.ddl.statements import finish_constraint
-
-        table_oid, name = followups[0][1], followups[0][2]
-        failure: SqlError | None = None
-        for step in followups:
-            try:
-                if step[0] == "build_index":
-                    await self._build_index(step[1], step[2])
-                elif step[0] in ("validate", "revalidate"):
-                    await self._validate(step[1], step[2])
-            except SqlError as exc:
-                failure = exc
-                break
-        if failure is not None and followups[0][0] == "revalidate":
-            raise failure  # VALIDATE CONSTRAINT failed: the constraint stays as it was (NOT VALID)
-        for attempt in range(FINISH_ATTEMPTS_MAX):  # retried on conflicts with concurrent DDL
-            txn = self._new_txn()
-            txn.begin_snapshot()
-            catalog = await self.qp.load_catalog(txn)
-            if catalog.by_oid.get(table_oid) is None:
-                break
-            try:
-                await finish_constraint(txn, catalog, table_oid, name, failed=failure is not None)
-                await self._commit(txn)
-                break
-            except SqlError as exc:
-                if exc.sqlstate != "40001" or attempt == FINISH_ATTEMPTS_MAX - 1:
-                    raise
-                await trio.sleep(0.001 * (attempt + 1))
-        if failure is not None:
-            raise failure
-
-    async def _validate(self, table_oid: int, name: str) -> None:
-        """Check existing rows against a constraint writers already enforce, in
-        batches of `VALIDATE_BATCH_ROWS`, each at a snapshot of its own."""
-        from qp.bind.context import BindContext
-        from qp.catalog.stored import IndexDef
-        from qp.ddl.constraints import validate_rows
-
-        start: bytes | None = None
-        while True:
-            txn = self._new_txn(read_only=True)
-            txn.begin_snapshot()
-            catalog = await self.qp.load_catalog(txn)
-            txn.catalog, txn.catalog_validated = catalog, True
-            table = catalog.by_oid.get(table_oid)
-            constraint = table.constraint_named(name) if table is not None else None
-            if constraint is None:
-                raise SqlError("40001", "schema has been updated by another transaction (OC001)")
-            if isinstance(constraint, IndexDef):
-                constraint = constraint.columns  # a new primary key: its columns must hold no NULLs
-            start = await validate_rows(txn, catalog, table, constraint, self.ctx, BindContext(catalog, self.ctx),
-                                        start=start, limit=VALIDATE_BATCH_ROWS)
-            if start is None:
-                return
-
-    async def _build_index(self, table_oid: int, index_name: str) -> None:
-        start: bytes | None = None
-        while True:
-            txn = self._new_txn()
-            txn.begin_snapshot()
-            catalog = await self.qp.load_catalog(txn)
-            txn.catalog = catalog
-            table = catalog.by_oid.get(table_oid)
-            index = table.index_named(index_name) if table is not None else None
-            if index is None:
-                raise SqlError("40001", "schema has been updated by another transaction (OC001)")
-            try:
-                resume = await backfill_batch(txn, table, index, start or table.primary_prefix,
-                                              INDEX_BACKFILL_BATCH_ROWS, self.ctx)
-                await txn.commit()
-            except SqlError as exc:
-                if exc.sqlstate == "40001":
-                    continue  # a row changed under the batch: read it again
-                raise
-            if resume is None:
-                return
-            start = resume
 
     # -- utility statements --------------------------------------------------------------------
 
@@ -1098,7 +992,7 @@ class Session:
             job_id = params[arg["ParamRef"]["number"] - 1]
         else:
             raise SqlError("42883", "procedure sys.wait_for_job takes one job id (text)")
-        done = await jobs.wait_for_job(self, str(job_id))
+        done = await jobs.wait_for_job(self.qp, str(job_id))
         return [RowDescription([Column("wait_for_job", 16, 1)]), DataRows([[b"t" if done else b"f"]]),
                 CommandComplete("CALL")]
 
