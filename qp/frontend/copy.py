@@ -89,7 +89,7 @@ async def run_copy(session: Any, statement: Statement, tail: list[api.Event]) ->
     transaction (if any) has committed."""
     if session.failed:
         raise in_failed_transaction()
-    session._refresh_statement_time()
+    session.runner.refresh_statement_time()
     body = statement.body
     if body.get("filename") is not None or body.get("is_program"):
         direction = "from" if body.get("is_from") else "to"
@@ -178,11 +178,11 @@ async def _start_copy_from(session: Any, body: dict, opts: CopyOptions) -> CopyF
         raise SqlError("25006", "cannot execute COPY FROM in a read-only transaction")
     if batch_rows:
         # Batches are transactions of their own; the session's transaction is left alone.
-        probe = session._new_txn(read_only=True)
+        probe = session.new_txn(read_only=True)
         catalog = await session.catalog_for(probe)
         txn = None
     else:
-        txn = session._current_txn()
+        txn = session.current_txn()
         txn.check_age()
         if txn.ddl_count:
             raise SqlError("0A000", "ddl and dml are not supported in the same transaction")
@@ -228,13 +228,13 @@ class CopyFrom:
     # -- api.CopySink --
 
     async def data(self, data: bytes) -> None:
-        self.session._check_interrupts()  # a cancel or timeout while the client was sending
+        self.session.check_interrupts()  # a cancel or timeout while the client was sending
         self._take(self._parse(self.parser.feed, data))
         while len(self.pending) >= self.flush_rows:
             await self._flush(self.flush_rows)
 
     async def done(self) -> None:
-        self.session._check_interrupts()
+        self.session.check_interrupts()
         self._take(self._parse(self.parser.finish))
         while self.pending:
             await self._flush(self.flush_rows)
@@ -323,9 +323,9 @@ class CopyFrom:
         line = self.pending_last_line if not self.pending else None
         try:
             if self.txn is not None:
-                await self.session._guarded(self._insert(self.txn, rows))
+                await self.session.guarded(self._insert(self.txn, rows))
             else:
-                await self.session._guarded(self._insert_batch(rows))
+                await self.session.guarded(self._insert_batch(rows))
         except SqlError as exc:
             if exc.context is None:
                 exc.context = self._context(line if line is not None else self.parser.line_no)
@@ -376,13 +376,13 @@ async def _copy_to(session: Any, statement: Statement, body: dict, opts: CopyOpt
         query = Statement(body["query"], statement.text, statement.location, source=statement.source)
     else:
         query = await _table_query(session, body)
-    prepared = session._prepare_unbound(query)
+    prepared = session.runner.prepare_unbound(query)
     if prepared.kind not in ("query", "insert", "update", "delete"):
         raise SqlError("0A000", "COPY query must be a SELECT, VALUES or a DML statement with RETURNING")
     if prepared.kind != "query" and not query.body.get("returningList") and not query.body.get("returningClause"):
         raise SqlError("0A000", "COPY query must have a RETURNING clause")
     fmt = api.FORMAT_BINARY if opts.binary else api.FORMAT_TEXT
-    events = await session._guarded(session._run(prepared, (), [fmt]))
+    events = await session.guarded(session.runner.run(prepared, (), [fmt]))
     names: list[str] = []
     results: ResultRows | None = None
     for event in events:
@@ -401,7 +401,7 @@ async def _copy_to(session: Any, statement: Statement, body: dict, opts: CopyOpt
     elif opts.header:
         first.append(header_line(opts, names))
     for start in range(0, count, OUT_ROWS_PER_EVENT):
-        session._check_interrupts()
+        session.check_interrupts()
         chunk = [encode(r) for r in results.encode(start, start + OUT_ROWS_PER_EVENT)]
         if first and opts.binary:
             chunk[0], first = first[0] + chunk[0], []
@@ -421,7 +421,7 @@ async def _table_query(session: Any, body: dict) -> Statement:
     """`SELECT <columns> FROM <table>` for COPY <table> [(columns)] TO STDOUT."""
     relation = body["relation"]
     name, schema = relation["relname"], relation.get("schemaname")
-    txn = session._current_txn()
+    txn = session.current_txn()
     catalog = await session.catalog_for(txn)
     if catalog.find_view(name, schema) is not None:
         raise SqlError("42809", f'cannot copy from view "{name}"', hint="Try the COPY (SELECT ...) TO variant.")

@@ -288,7 +288,7 @@ async def prepare_cursor_statement(session: Any, statement: Statement, param_oid
     prepared = Prepared(statement, "utility", declared_oids=list(param_oids))
     if statement.kind == "DeclareCursorStmt":
         query = Statement(statement.body["query"], statement.text, statement.location, source=statement.source)
-        bound = await session._bind_checked(query, param_oids)
+        bound = await session.runner.bind_checked(query, param_oids)
         prepared.param_types = bound.param_types
         return prepared
     from qp.frontend.prepare import declared_types
@@ -333,7 +333,7 @@ async def _protocol_portal(session: Any, body: dict, name: str, kind: str) -> li
         del session.portals[name]
         return [CommandComplete("CLOSE CURSOR")]
     if portal.rows is None:  # bound but not executed yet: run it now, as Execute would
-        await session._run(portal.prepared, portal.params, portal.formats, portal)
+        await session.runner.run(portal.prepared, portal.params, portal.formats, portal)
     rows = portal.rows or []
     direction, count = body.get("direction", "FETCH_FORWARD"), body.get("howMany", 0)
     if direction == "FETCH_FORWARD" and count < 0:
@@ -370,7 +370,7 @@ async def _declare(session: Any, statement: Statement, portal: Any) -> list[api.
     param_oids = portal.prepared.param_oids if portal is not None else []
     query = Prepared(Statement(body["query"], statement.text, statement.location, source=statement.source), "query",
                      declared_oids=list(param_oids))
-    txn = session._current_txn()
+    txn = session.current_txn()
     txn.check_age()
     if txn.read_only and query.statement.body.get("lockingClause"):
         raise SqlError("25006", "cannot execute SELECT FOR UPDATE in a read-only transaction")
@@ -397,7 +397,7 @@ async def _materialize(session: Any, prepared: Prepared, params: tuple, txn: Any
     """
     txn.begin_snapshot()
     for _ in range(3):
-        bound = await session._bound_for(prepared, txn, False)
+        bound = await session.runner.bound_for(prepared, txn, False)
         session.ctx.catalog = txn.catalog
         rc = RunContext(txn, ExecFrame(params, (), session.ctx), StatementCaches(), session)
         try:

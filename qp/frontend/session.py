@@ -1,5 +1,10 @@
 """A client session: transaction state, statements, portals, settings.
 
+The session holds the state and answers pgwire's calls (`api.Session`); how a
+statement runs is the statement runner's (qp/frontend/runner.py), utility
+statements are qp/frontend/utility.py's, and transactions are opened and
+committed by the QP's transaction service (qp/txn/service.py).
+
 Transaction states follow PostgreSQL (what ReadyForQuery reports):
 - IDLE: no transaction. A statement runs in an implicit transaction, which
   commits when the statement (simple protocol: the whole query string;
@@ -25,16 +30,16 @@ adjudication and journal append run shielded, bounded by
 `qp.txn.service.COMMIT_OUTCOME_WAIT_S`, and a commit whose outcome cannot be known is
 reported as such (08007), never as cancelled.
 
-Catalog staleness: a statement is bound against the newest catalog this
-process knows. Storage refuses a read whose catalog version differs from the
-one as of τ_start; if that happens before the transaction has read anything,
-the session loads the catalog as of τ_start and runs the statement again;
-afterwards it is a conflict with a concurrent DDL (OC001).
+Catalog staleness (qp/frontend/runner.py): a statement is bound against the
+newest catalog this process knows. Storage refuses a read whose catalog
+version differs from the one as of τ_start; if that happens before the
+transaction has read anything, the runner loads the catalog as of τ_start
+and runs the statement again; afterwards it is a conflict with a concurrent
+DDL (OC001).
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -43,37 +48,15 @@ import trio
 
 from cluster.timeslice import checkpoint_if_due
 from qp import api
-from qp.api import Column, CommandComplete, DataRows, EmptyQuery, Notice, ParameterStatus, RowDescription
-from qp.bind.dml import run_insert, run_modify, run_truncate
-from qp.ddl import online
-from qp.ddl.statements import (
-    alter_sequence,
-    alter_table,
-    create_index,
-    create_sequence,
-    create_table,
-    create_view,
-    drop,
-    rename,
-    role_ddl,
-    role_tag,
-    truncate_swap,
-)
-from qp.errors import SqlError, cached_plan_changed, in_failed_transaction, position_in, schema_conflict
-from qp.exec.compile import ExecFrame
-from qp.exec.operators import collect
-from qp.exec.runtime import RunContext, StatementCaches
+from qp.api import Column, CommandComplete, DataRows, EmptyQuery, ParameterStatus
+from qp.ddl.sequences import SessionSequences
+from qp.errors import SqlError, in_failed_transaction, position_in
 from qp.frontend.activity import Activity
-from qp.frontend.prepare import Prepared, explain_lines, prepare
+from qp.frontend.cursors import Cursors
+from qp.frontend.prepare import Prepared
 from qp.frontend.results import CHUNK_ROWS, ResultRows
+from qp.frontend.runner import StatementRunner, ends_block, expand_formats
 from qp.frontend.savepoints import Savepoint
-from qp.frontend.session_settings import (
-    refuse_characteristics,
-    run_set,
-    run_show,
-    set_characteristics,
-    transaction_characteristics,
-)
 from qp.frontend.setting_stack import SettingStack
 from qp.frontend.settings import (
     DEFAULTS,
@@ -87,12 +70,9 @@ from qp.frontend.settings import (
     zoneinfo_for,
 )
 from qp.parse.parser import Statement, parse
-from qp.pgcatalog.cluster_views import SYS_RELATIONS as SYS_CLUSTER_RELATIONS
-from qp.txn.transaction import StaleCatalog, Transaction
-from qp.types import binary_decoder, binary_encoder, text_decoder, text_encoder
+from qp.txn.transaction import Transaction
+from qp.types import binary_decoder, text_decoder
 from qp.types.context import EvalContext
-
-log = logging.getLogger(__name__)
 
 # Codes that may mean "the catalog this statement was bound with is stale".
 _UNDEFINED = {"42P01", "42703", "42704", "42883", "42P07", "42710"}
@@ -143,8 +123,8 @@ class Session:
         self._settings_touched = False  # REPORTED values may differ from the last ParameterStatus sent
         self._reported: dict[str, str] = {}
         self.savepoints: list[Savepoint] = []  # open savepoints of the block, oldest first
-        self._xact_open = False  # a transaction (block or implicit) has started and not ended
-        self._implicit_block = False  # a simple query of several statements (PostgreSQL's implicit block)
+        self.xact_open = False  # a transaction (block or implicit) has started and not ended
+        self.implicit_block = False  # a simple query of several statements (PostgreSQL's implicit block)
         self.txn: Transaction | None = None
         self.block = False  # explicit BEGIN
         self.failed = False
@@ -161,12 +141,9 @@ class Session:
         self._on_terminate: Callable[[], None] | None = None
         self.ctx = EvalContext()
         self.activity = Activity(qp.clock)  # what pg_stat_activity shows (qp/frontend/activity.py)
-        from qp.ddl.sequences import SessionSequences
-
         self.sequences = SessionSequences()
-        from qp.frontend.cursors import Cursors
-
         self.cursors = Cursors(self)  # DECLARE'd cursors (qp/frontend/cursors.py); pg_cursors reads them
+        self.runner = StatementRunner(self)  # how its statements run (qp/frontend/runner.py)
         self._refresh_ctx()
 
     def _startup_setting(self, name: str, value: str) -> None:
@@ -201,12 +178,12 @@ class Session:
         if canonical is None:
             raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
         value = normalize(canonical, value)
-        self._change_setting(canonical, value, local=is_local)
+        self.change_setting(canonical, value, local=is_local)
         return value
 
     # -- settings, transactionally (qp/frontend/setting_stack.py) --------------------------------
 
-    def _change_setting(self, name: str, value: str, *, local: bool = False) -> None:
+    def change_setting(self, name: str, value: str, *, local: bool = False) -> None:
         """SET (or SET LOCAL) one setting in the open transaction, which may undo it."""
         if name in _TRANSACTION_SETTINGS:
             local = True  # they describe the transaction: its end puts them back
@@ -234,9 +211,9 @@ class Session:
             changed |= self.setting_stack.end(each, commit)
         self._settings_changed(changed)
 
-    def _transaction_ended(self, commit: bool) -> None:
+    def transaction_ended(self, commit: bool) -> None:
         """The transaction (a block or an implicit one) is over: keep or undo what it SET."""
-        self._xact_open = False
+        self.xact_open = False
         self.activity.transaction_ended()
         self.end_setting_levels(1, commit)
         if self.savepoints:
@@ -277,32 +254,32 @@ class Session:
         if not statements:
             yield EmptyQuery()
             return
-        self._implicit_block = len(statements) > 1
+        self.implicit_block = len(statements) > 1
         try:
             for i, statement in enumerate(statements):
                 # statement_timeout applies to each statement of the string (PostgreSQL 13+).
                 self._statement_started()
                 try:
-                    prepared = self._prepare_unbound(statement)
+                    prepared = self.runner.prepare_unbound(statement)
                     if prepared.kind == "copy":  # streams: CopyIn/OutResponse now, CommandComplete in events
                         events = []
-                        async for event in self._copy(prepared, events):
+                        async for event in self.runner.copy(prepared, events):
                             yield event
                     else:
-                        events = await self._guarded(self._run(prepared, (), None))
+                        events = await self.guarded(self.runner.run(prepared, (), None))
                     if i == len(statements) - 1 and not self.block and self.txn is not None:
                         # The implicit transaction of a query string commits before
                         # the last CommandComplete, so a failed commit is reported
                         # instead of it (as PostgreSQL does).
                         txn, self.txn = self.txn, None
-                        await self._guarded(self._commit(txn))
+                        await self.guarded(self.commit(txn))
                     if i == len(statements) - 1 and not self.block:
-                        self._transaction_ended(commit=True)
+                        self.transaction_ended(commit=True)
                     for event in events:
                         if type(event) is not ResultRows:
                             yield event
                         elif len(event) <= CHUNK_ROWS:  # one chunk: no stream needed
-                            self._check_interrupts()
+                            self.check_interrupts()
                             yield DataRows(event.encode())
                         else:
                             async for chunk in self._stream_rows(event, 0, len(event)):
@@ -320,7 +297,7 @@ class Session:
         if len(statements) > 1:
             raise SqlError("42601", "cannot insert multiple commands into a prepared statement")
         statement = statements[0] if statements else None
-        if self.failed and not _ends_block(Prepared(statement, "utility")):
+        if self.failed and not ends_block(Prepared(statement, "utility")):
             raise in_failed_transaction()
         try:
             if name and name in self.statements:
@@ -328,7 +305,7 @@ class Session:
             if len(self.statements) >= PREPARED_STATEMENTS_MAX:
                 raise SqlError("54000", "too many prepared statements")
             self._statement_started()
-            prepared = await self._guarded(self._prepare_for_describe(statement, param_oids))
+            prepared = await self.guarded(self.runner.prepare_for_describe(statement, param_oids))
         except BaseException as exc:
             _give_position(exc, statement)
             await self._after_error()
@@ -359,7 +336,7 @@ class Session:
     def _bind(self, portal: str, statement: str, param_formats: list[int], params: list[bytes | None],
               result_formats: list[int]) -> None:
         prepared = self._statement(statement)
-        if self.failed and not _ends_block(prepared):
+        if self.failed and not ends_block(prepared):
             raise in_failed_transaction()
         if len(params) != len(prepared.param_types):
             raise SqlError(
@@ -389,7 +366,7 @@ class Session:
         columns = prepared.columns
         if columns is not None and len(result_formats) not in (0, 1, len(columns)):
             raise SqlError("08P01", f"bind message has {len(result_formats)} result formats but query has {len(columns)} columns")
-        formats = _expand_formats(result_formats, len(columns) if columns else 0)
+        formats = expand_formats(result_formats, len(columns) if columns else 0)
         described = [Column(c.name, c.type_oid, c.type_len, c.type_mod, c.table_oid, c.column_number, f)
                      for c, f in zip(columns, formats, strict=True)] if columns is not None else None
         self.portals[portal] = Portal(prepared, tuple(values), formats, described)
@@ -406,13 +383,13 @@ class Session:
         try:
             if portal.prepared.kind == "copy" and portal.rows is None:
                 portal.rows, tail = [], []
-                async for event in self._copy(portal.prepared, tail):
+                async for event in self.runner.copy(portal.prepared, tail):
                     yield event
                 portal.tag = tail[-1].tag if tail else None
             if portal.rows is None:
-                if self.failed and not _ends_block(portal.prepared):
+                if self.failed and not ends_block(portal.prepared):
                     raise in_failed_transaction()
-                events = await self._guarded(self._run(portal.prepared, portal.params, portal.formats, portal))
+                events = await self.guarded(self.runner.run(portal.prepared, portal.params, portal.formats, portal))
                 for event in events:
                     yield event
             rows = portal.rows or []
@@ -425,7 +402,7 @@ class Session:
                 if type(rows) is not ResultRows:
                     yield DataRows(rows[start:stop])
                 elif stop - start <= CHUNK_ROWS:
-                    self._check_interrupts()
+                    self.check_interrupts()
                     yield DataRows(rows.encode(start, stop))
                 else:
                     async for event in self._stream_rows(rows, start, stop):
@@ -454,25 +431,25 @@ class Session:
         if self.txn is not None and not self.block and not self.failed:
             txn = self.txn
             self.txn = None
-            self._drop_portals()
+            self.drop_portals()
             if txn.has_writes:
                 try:
-                    await self._guarded(self._commit(txn))
+                    await self.guarded(self.commit(txn))
                 except BaseException:
-                    self._transaction_ended(commit=False)
+                    self.transaction_ended(commit=False)
                     raise
         elif not self.block:
             self.txn = None
-            self._drop_portals()
+            self.drop_portals()
         if not self.block:
-            self._transaction_ended(commit=True)
+            self.transaction_ended(commit=True)
 
     def mark_failed(self) -> None:
         if self.block:
-            self._block_failed()
+            self.block_failed()
         else:
             self.txn = None
-            self._transaction_ended(commit=False)
+            self.transaction_ended(commit=False)
 
     def cancel(self) -> None:
         """A CancelRequest or pg_cancel_backend(): stop the running statement, if any (57014)."""
@@ -532,12 +509,12 @@ class Session:
             return SqlError("57014", "canceling statement due to user request")
         return SqlError("57014", "canceling statement due to statement timeout")
 
-    def _check_interrupts(self) -> None:
+    def check_interrupts(self) -> None:
         """Between chunks of output, where no cancel scope runs."""
         if self._interrupt is not None or trio.current_time() >= self._deadline:
             raise self._interrupted()
 
-    async def _guarded(self, awaitable):
+    async def guarded(self, awaitable):
         """Run one unit of work so that a cancel or the statement's timeout interrupts it (57014)."""
         if self._interrupt is not None:
             awaitable.close()
@@ -553,25 +530,25 @@ class Session:
     async def _stream_rows(self, rows: ResultRows, start: int, stop: int) -> AsyncIterator[DataRows]:
         """Result rows start..stop for pgwire, encoded a chunk at a time."""
         for encoded in rows.chunks(start, stop):
-            self._check_interrupts()
+            self.check_interrupts()
             yield DataRows(encoded)
             await checkpoint_if_due()
 
     async def _after_error(self) -> None:
         if self.block:
-            self._block_failed()
+            self.block_failed()
         else:
             self.txn = None
-            self._drop_portals()
-            self._transaction_ended(commit=False)
+            self.drop_portals()
+            self.transaction_ended(commit=False)
 
-    def _block_failed(self) -> None:
+    def block_failed(self) -> None:
         """An error inside a block: PostgreSQL aborts the innermost (sub)transaction
         at once, so what it SET is undone now, before ROLLBACK [TO SAVEPOINT]."""
         self.failed = True
         self.end_setting_levels(len(self.savepoints) + 1, commit=False)
 
-    def _drop_portals(self) -> None:
+    def drop_portals(self) -> None:
         self.portals = {name: p for name, p in self.portals.items() if p.rows is None and not p.done}
 
     def _statement(self, name: str) -> Prepared:
@@ -586,432 +563,33 @@ class Session:
             raise SqlError("34000", f'portal "{name}" does not exist')
         return portal
 
-    # -- preparing ---------------------------------------------------------------------
-
-    def _prepare_unbound(self, statement: Statement) -> Prepared:
-        from qp.frontend.prepare import classify
-
-        return Prepared(statement, classify(statement))
-
-    async def _prepare_for_describe(self, statement: Statement | None, param_oids: list[int]) -> Prepared:
-        """Bind a statement for Parse: its parameter and result types are needed now."""
-        from qp.frontend.prepare import classify
-
-        kind = classify(statement)
-        if kind in ("query", "insert", "update", "delete"):
-            return await self._bind_checked(statement, param_oids)
-        if statement.kind in ("DeclareCursorStmt", "FetchStmt"):
-            from qp.frontend.cursors import prepare_cursor_statement
-
-            return await prepare_cursor_statement(self, statement, param_oids)
-        return prepare(statement, self.qp.catalog_guess(), self.ctx, param_oids)
-
-    async def _bind_checked(self, statement: Statement, param_oids: list[int],
-                            txn: Transaction | None = None) -> Prepared:
-        """Bind against the newest catalog; if a name is missing, make sure the catalog is current."""
-        catalog = txn.catalog if txn is not None and txn.catalog is not None else self.qp.catalog_guess()
-        try:
-            return prepare(statement, catalog, self.ctx, param_oids, special_relations=self._special_relation)
-        except SqlError as exc:
-            if exc.sqlstate not in _UNDEFINED or (txn is not None and txn.catalog_validated):
-                raise
-            probe = txn or self._new_txn(read_only=True)
-            fresh = await self.qp.load_catalog(probe)
-            if fresh.version == catalog.version:
-                raise
-            if txn is not None:
-                txn.catalog = fresh
-                txn.catalog_validated = True
-            return prepare(statement, fresh, self.ctx, param_oids, special_relations=self._special_relation)
-
-    def _special_relation(self, schema: str | None, name: str):
-        if schema == "sys" and name == "jobs":
-            from qp.ddl.jobs import JobsRelation
-
-            return JobsRelation()
-        if schema == "sys" and name in SYS_CLUSTER_RELATIONS:
-            return SYS_CLUSTER_RELATIONS[name]()
-        from qp.pgcatalog import resolve_relation
-
-        return resolve_relation(schema, name)
+    # -- the transaction -------------------------------------------------------------------
 
     async def catalog_for(self, txn: Transaction):
-        """The catalog as of the transaction's snapshot, confirmed by storage
-        (a statement that reads only system views still sees committed DDL)."""
-        if txn.catalog is None or not txn.catalog_validated:
-            txn.begin_snapshot()
-            txn.catalog = await self.qp.load_catalog(txn)
-            txn.catalog_validated = True
-        return txn.catalog
+        """The catalog as of the transaction's snapshot, confirmed by storage (qp/frontend/runner.py)."""
+        return await self.runner.catalog_for(txn)
 
-    # -- running statements ----------------------------------------------------------------
-
-    def _new_txn(self, *, read_only: bool = False, explicit: bool = False) -> Transaction:
-        # dsql.transaction_*_max
+    def new_txn(self, *, read_only: bool = False, explicit: bool = False) -> Transaction:
+        """A transaction with this session's limits (dsql.transaction_rows_max / _bytes_max)."""
         return self.qp.txns.begin(read_only=read_only, explicit=explicit, limits=transaction_limits(self.settings))
 
-    def _copy(self, prepared: Prepared, tail: list) -> AsyncIterator[api.Event]:
-        """COPY (qp/frontend/copy.py): its streamed events; its CommandComplete goes to `tail`."""
-        from qp.frontend.copy import run_copy
-
-        return run_copy(self, prepared.statement, tail)
-
-    def _current_txn(self) -> Transaction:
+    def current_txn(self) -> Transaction:
+        """The open transaction, or a new implicit one."""
         if self.txn is None:
             read_only = self.settings.get("default_transaction_read_only") == "on"
-            self.txn = self._new_txn(read_only=read_only)
+            self.txn = self.new_txn(read_only=read_only)
         return self.txn
 
-    async def _run(self, prepared: Prepared, params: tuple, formats: list[int] | None,
-                   portal: Portal | None = None) -> list[api.Event]:
-        """Run one statement. Without a portal, returns all its events; with one,
-        leaves rows and the command tag on the portal and returns the rest."""
-        self._refresh_statement_time()
-        kind = prepared.kind
-        if self.failed and not _ends_block(prepared):
-            raise in_failed_transaction()
-        if kind == "empty":
-            events: list[api.Event] = [EmptyQuery()]
-        elif kind == "utility":
-            events = await self._utility(prepared.statement, portal, params)
-        else:
-            txn = self._current_txn()
-            txn.check_age()
-            if kind == "ddl":
-                events = await self._ddl(prepared.statement, txn)
-            else:
-                events = await self._dml_or_query(prepared, params, formats, txn, portal is not None)
-        if portal is None:
-            return events
-        portal.tag = _take_tag(events)
-        portal.rows = _take_rows(events)
-        return [e for e in events
-                if not isinstance(e, (CommandComplete, DataRows, ResultRows, RowDescription, EmptyQuery))]
-
-    async def _dml_or_query(self, prepared: Prepared, params: tuple, formats: list[int] | None,
-                            txn: Transaction, described: bool) -> list[api.Event]:
-        kind = prepared.kind
-        if txn.read_only and kind == "query" and prepared.statement.body.get("lockingClause"):
-            raise SqlError("25006", "cannot execute SELECT FOR UPDATE in a read-only transaction")
-        if kind in ("insert", "update", "delete", "truncate"):
-            if txn.read_only:
-                raise SqlError("25006", f"cannot execute {kind.upper()} in a read-only transaction")
-            if kind == "truncate" and not (self.block or self._implicit_block or txn.dml_count or txn.ddl_count):
-                # Outside a block TRUNCATE is PostgreSQL's catalog swap (instant,
-                # any size); inside one, a transactional delete (see qp/bind/dml.py).
-                return await self._ddl(prepared.statement, txn)
-            if txn.ddl_count:
-                raise SqlError("0A000", "ddl and dml are not supported in the same transaction")
-        txn.begin_snapshot()
-        for _ in range(3):
-            bound = await self._bound_for(prepared, txn, described)
-            try:
-                return await self._execute_bound(bound, params, formats, txn)
-            except StaleCatalog:
-                if txn.catalog_validated:
-                    raise schema_conflict() from None
-                txn.catalog = await self.qp.load_catalog(txn)
-                txn.catalog_validated = True
-        raise schema_conflict()
-
-    async def _bound_for(self, prepared: Prepared, txn: Transaction, described: bool) -> Prepared:
-        """`prepared`, bound and planned against the transaction's catalog."""
-        catalog = txn.catalog or self.qp.catalog_guess()
-        if not prepared.planned_for(catalog, self.ctx):
-            bound = await self._bind_checked(prepared.statement, prepared.declared_oids, txn)
-            if described and prepared.columns is not None and (
-                bound.columns is None
-                or [(c.name, c.type_oid) for c in bound.columns] != [(c.name, c.type_oid) for c in prepared.columns]
-            ):
-                raise cached_plan_changed()
-            prepared.plan, prepared.catalog_version = bound.plan, bound.catalog_version
-            prepared.result_types, prepared.catalog = bound.result_types, bound.catalog
-            prepared.search_path = bound.search_path
-            if prepared.columns is None or not described:
-                prepared.columns = bound.columns
-        if txn.catalog is None:
-            txn.catalog = prepared.catalog
-        return prepared
-
-    async def _execute_bound(self, prepared: Prepared, params: tuple, formats: list[int] | None,
-                             txn: Transaction) -> list[api.Event]:
-        frame = ExecFrame(params, (), self.ctx)
-        self.ctx.catalog = txn.catalog
-        rc = RunContext(txn, frame, StatementCaches(), self)
-        kind = prepared.kind
-        if kind == "query":
-            rows = await collect(prepared.plan, rc)
-            tag = f"SELECT {len(rows)}"
-        elif kind == "insert":
-            count, rows = await run_insert(prepared.plan, rc)
-            tag = f"INSERT 0 {count}"
-            txn.dml_count += 1
-        elif kind == "truncate":
-            from qp.bind.context import BindContext
-
-            await run_truncate(BindContext(txn.catalog, self.ctx), prepared.plan, rc)
-            rows, tag = [], "TRUNCATE TABLE"
-            txn.dml_count += 1
-        else:
-            count, rows = await run_modify(prepared.plan, rc)
-            tag = f"{kind.upper()} {count}"
-            txn.dml_count += 1
-        # What functions warned about (pg_cancel_backend of an unknown PID...) goes first.
-        notices: list[api.Event] = [Notice(message, code, severity) for severity, code, message in self.ctx.notices]
-        self.ctx.notices.clear()
-        columns = prepared.columns
-        if columns is None:
-            return [*notices, CommandComplete(tag)]
-        fmts = formats if formats is not None else [0] * len(columns)
-        encoders = [
-            binary_encoder(t) if f == 1 else text_encoder(t, self.ctx)
-            for t, f in zip(prepared.result_types, _expand_formats(fmts, len(columns)), strict=True)
-        ]
-        return [*notices, RowDescription(columns), ResultRows(rows, encoders), CommandComplete(tag)]
-
-    def _refresh_statement_time(self) -> None:
-        now_us = (self.qp.clock.now().latest // 1000) - 946_684_800_000_000
-        self.ctx.statement_timestamp_us = now_us
-        if not self._xact_open:
-            # now() is the start of the transaction: BEGIN's time in a block
-            # (PostgreSQL's rule; DSQL documents nothing else), else the first
-            # statement of the implicit transaction.
-            self._xact_open = True
-            self.ctx.transaction_timestamp_us = now_us
-            self.activity.transaction_started(now_us)
-
-    async def _commit(self, txn: Transaction) -> None:
+    async def commit(self, txn: Transaction) -> None:
         """Commit, shielded from cancels and timeouts (qp/txn/service.py)."""
         await self.qp.txns.commit(txn)
 
-    # -- DDL ------------------------------------------------------------------------------------
-
-    async def _ddl(self, statement: Statement, txn: Transaction) -> list[api.Event]:
-        if txn.read_only:
-            raise SqlError("25006", f"cannot execute {_ddl_tag(statement)} in a read-only transaction")
-        if txn.dml_count:
-            raise SqlError("0A000", "ddl and dml are not supported in the same transaction")
-        if txn.ddl_count:
-            raise SqlError("0A000", "multiple ddl statements are not supported in a transaction")
-        txn.begin_snapshot()
-        catalog = await self.qp.load_catalog(txn)
-        txn.catalog = catalog
-        txn.catalog_validated = True
-        from qp.bind.context import BindContext
-
-        # Views may read the system catalogs (CREATE VIEW ... FROM pg_class).
-        bc = BindContext(catalog, self.ctx, resolve_special_relation=self._special_relation)
-        kind = statement.kind
-        body = statement.body
-        if kind == "CreateStmt":
-            result = await create_table(body, txn, catalog, bc)
-        elif kind == "DropStmt":
-            result = await drop(body, txn, catalog, bc)
-        elif kind == "IndexStmt":
-            # CONCURRENTLY changes nothing: every index is built online.
-            result = await create_index(body, txn, catalog, bc)
-        elif kind == "AlterTableStmt":
-            result = await alter_table(body, txn, catalog, bc, asynchronous=statement.asynchronous)
-        elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
-            result = await role_ddl(statement, txn, catalog, self.user, self.ctx)
-        elif kind == "RenameStmt":
-            result = await rename(body, txn, catalog, bc)
-        elif kind == "CreateSeqStmt":
-            result = await create_sequence(body, txn, catalog, bc)
-        elif kind == "ViewStmt":
-            result = await create_view(body, txn, catalog, bc, statement.text)
-        elif kind == "AlterSeqStmt":
-            result = await alter_sequence(body, txn, catalog, bc)
-            self.sequences.forget(result.sequence_oid)  # this session's cached block is stale now
-        elif kind in ("CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt"):
-            result = await role_ddl(statement, txn, catalog, self.user, self.ctx)
-        elif kind == "TruncateStmt":
-            result = await truncate_swap(body, txn, catalog, bc)
-        else:
-            raise SqlError("0A000", f"unsupported statement: {kind.removesuffix('Stmt')}")
-        events: list[api.Event] = [Notice(n) for n in result.notices]
-        if result.followups:
-            # Online changes commit their first step now, then run the rest in
-            # transactions of their own (see qp/ddl/statements.py) — here, or as a
-            # background job for DSQL's ASYNC forms.
-            if self.block:
-                raise SqlError("0A000", f"{_ddl_tag(statement)} of this kind cannot run inside a transaction block")
-            self.txn = None
-            await self._commit(txn)
-            if statement.asynchronous:
-                from qp.ddl import jobs
-
-                step, table_oid, name = result.followups[0]
-                job_type = "INDEX_BUILD" if step == "build_index" else "VALIDATE_CONSTRAINT"
-                if step == "revalidate":
-                    self.txn = None  # nothing to commit: the statement only started a job
-                object_id = result.object_id or table_oid
-                job_id = await jobs.submit(self.qp, job_type, object_id, name, result.followups)
-                events += [RowDescription([Column("job_id", 25, -1)]), DataRows([[job_id.encode()]])]
-            else:
-                await online.run_followups(self.qp.txns, self.ctx, result.followups)
-        elif statement.asynchronous:
-            raise SqlError("0A000", "ASYNC is supported for CREATE INDEX and ALTER TABLE ... VALIDATE CONSTRAINT")
-        events.append(CommandComplete(result.tag))
-        return events
-
-    # -- utility statements --------------------------------------------------------------------
-
-    async def _utility(self, statement: Statement, portal: Portal | None, params: tuple = ()) -> list[api.Event]:
-        kind = statement.kind
-        body = statement.body
-        if kind == "TransactionStmt":
-            return await self._transaction_statement(body)
-        if self.failed:
-            raise in_failed_transaction()
-        if kind == "VariableSetStmt":
-            return self._set(body)
-        if kind == "VariableShowStmt":
-            return self._show(body.get("name", ""))
-        if kind == "DiscardStmt":
-            if self.block:
-                raise SqlError("25001", "DISCARD ALL cannot run inside a transaction block")
-            self.statements.clear()
-            self.portals.clear()
-            self.cursors.clear()
-            self._reset_all()
-            return [CommandComplete("DISCARD ALL")]
-        if kind == "DeallocateStmt":
-            name = body.get("name")
-            if name is None or body.get("isall"):
-                self.statements = {k: v for k, v in self.statements.items() if k == ""}
-                return [CommandComplete("DEALLOCATE ALL")]
-            if name not in self.statements:
-                raise SqlError("26000", f'prepared statement "{name}" does not exist')
-            del self.statements[name]
-            return [CommandComplete("DEALLOCATE")]
-        if kind == "UnlistenStmt":
-            return [CommandComplete("UNLISTEN")]
-        if kind == "VacuumStmt":
-            # Nothing to do: old versions are collected continuously (DSQL has
-            # no VACUUM either); accepted so that tools such as pgbench run.
-            return [CommandComplete("VACUUM" if body.get("is_vacuumcmd") else "ANALYZE")]
-        if kind == "CheckPointStmt":
-            return [CommandComplete("CHECKPOINT")]
-        if kind in ("DeclareCursorStmt", "FetchStmt", "ClosePortalStmt"):
-            from qp.frontend.cursors import run_cursor_statement
-
-            return await run_cursor_statement(self, statement, portal)
-        if kind == "ExplainStmt":
-            return await self._explain(body)
-        if kind == "CallStmt":
-            return await self._call(body, params)
-        raise SqlError("0A000", f"unsupported statement: {kind.removesuffix('Stmt')}")
-
-    async def _transaction_statement(self, body: dict) -> list[api.Event]:
-        kind = body.get("kind")
-        if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
-            tag = "BEGIN" if kind == "TRANS_STMT_BEGIN" else "START TRANSACTION"
-            if self.failed:
-                raise in_failed_transaction()
-            options = transaction_characteristics(body.get("options", ()))
-            events: list[api.Event] = []
-            if self.block:
-                events.append(Notice("there is already a transaction in progress", "25001", "WARNING"))
-            else:
-                refuse_characteristics(options)  # before the block exists: a refused BEGIN starts none
-                self.block = True
-                if self.txn is None:
-                    read_only = self.settings.get("transaction_read_only") == "on"  # default_transaction_read_only
-                    self.txn = self._new_txn(read_only=read_only, explicit=True)
-                self.txn.explicit = True
-            self._transaction_options(options)  # PostgreSQL applies them even to a block already open
-            return [*events, CommandComplete(tag)]
-        if kind == "TRANS_STMT_COMMIT":
-            if body.get("chain"):
-                raise SqlError("0A000", "COMMIT AND CHAIN is not supported")
-            txn, failed, was_block = self.txn, self.failed, self.block
-            self.txn, self.block, self.failed = None, False, False
-            self._drop_portals()
-            if failed or txn is None:
-                self._transaction_ended(commit=not failed)
-                events = [] if was_block else [Notice("there is no transaction in progress", "25P01", "WARNING")]
-                return [*events, CommandComplete("ROLLBACK" if failed else "COMMIT")]
-            # Outside a block this commits the implicit transaction (what came
-            # before it in the same query string), as PostgreSQL does.
-            try:
-                await self._commit(txn)
-            except BaseException:
-                self._transaction_ended(commit=False)
-                raise
-            self._transaction_ended(commit=True)
-            if not was_block:
-                return [Notice("there is no transaction in progress", "25P01", "WARNING"), CommandComplete("COMMIT")]
-            return [CommandComplete("COMMIT")]
-        if kind == "TRANS_STMT_ROLLBACK":
-            if body.get("chain"):
-                raise SqlError("0A000", "ROLLBACK AND CHAIN is not supported")
-            was_block = self.block
-            self.txn, self.block, self.failed = None, False, False
-            self._drop_portals()
-            self._transaction_ended(commit=False)
-            if not was_block:
-                return [Notice("there is no transaction in progress", "25P01", "WARNING"), CommandComplete("ROLLBACK")]
-            return [CommandComplete("ROLLBACK")]
-        if kind in ("TRANS_STMT_SAVEPOINT", "TRANS_STMT_RELEASE", "TRANS_STMT_ROLLBACK_TO"):
-            from qp.frontend.savepoints import run_savepoint_statement
-
-            return run_savepoint_statement(self, kind, body.get("savepoint_name", ""))
-        raise SqlError("0A000", "two-phase commit is not supported")
-
-    def _transaction_options(self, options: list[tuple[str, str]]) -> None:
-        """BEGIN's options, applied to the open transaction (qp/frontend/session_settings.py)."""
-        set_characteristics(self, options)
-
-    def _set(self, body: dict) -> list[api.Event]:
-        return run_set(self, body)  # qp/frontend/session_settings.py
-
-    def _reset_all(self) -> None:
+    def reset_all(self) -> None:
         """RESET ALL (and DISCARD ALL): every changeable setting back to its value at startup."""
         for key, value in self.reset_values.items():
             if key in READ_ONLY or key in _NOT_RESET_BY_ALL or self.settings.get(key) == value:
                 continue
-            self._change_setting(key, value)
-
-    def _show(self, name: str) -> list[api.Event]:
-        return run_show(self, name)  # qp/frontend/session_settings.py
-
-    async def _call(self, body: dict, params: tuple) -> list[api.Event]:
-        from qp.ddl import jobs
-        from qp.parse.parser import string_list
-
-        call = body["funccall"]
-        names = string_list(call.get("funcname"))
-        if names != ["sys", "wait_for_job"]:
-            raise SqlError("42883", f"procedure {'.'.join(names)} does not exist")
-        args = call.get("args", ())
-        arg = args[0] if len(args) == 1 else {}
-        if "A_Const" in arg and "sval" in arg["A_Const"]:
-            job_id = arg["A_Const"]["sval"].get("sval", "")
-        elif "ParamRef" in arg and 0 < arg["ParamRef"].get("number", 0) <= len(params):
-            job_id = params[arg["ParamRef"]["number"] - 1]
-        else:
-            raise SqlError("42883", "procedure sys.wait_for_job takes one job id (text)")
-        done = await jobs.wait_for_job(self.qp, str(job_id))
-        return [RowDescription([Column("wait_for_job", 16, 1)]), DataRows([[b"t" if done else b"f"]]),
-                CommandComplete("CALL")]
-
-    async def _explain(self, body: dict) -> list[api.Event]:
-        for option in body.get("options", ()):
-            name = option["DefElem"].get("defname")
-            if name in ("analyze",):
-                raise SqlError("0A000", "EXPLAIN ANALYZE is not supported yet")
-        query_node = body["query"]
-        kind = next(iter(query_node))
-        statement = Statement(query_node, "", 0)
-        if kind not in ("SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt"):
-            raise SqlError("0A000", f"EXPLAIN of {kind.removesuffix('Stmt')} is not supported")
-        txn = self._current_txn()
-        txn.begin_snapshot()
-        prepared = await self._bind_checked(statement, [], txn)
-        lines = explain_lines(prepared)
-        return [RowDescription([Column("QUERY PLAN", 25, -1)]), DataRows([[line.encode()] for line in lines]),
-                CommandComplete("EXPLAIN")]
+            self.change_setting(key, value)
 
 
 def _give_position(error: BaseException, statement: Statement | None) -> None:
@@ -1043,61 +621,3 @@ def _parse_options(options: str) -> list[tuple[str, str]]:
             out.append((name.replace("-", "_"), value))
         i += 1
     return out
-
-
-def _expand_formats(formats: list[int], n: int) -> list[int]:
-    if not formats:
-        return [0] * n
-    if len(formats) == 1:
-        return [formats[0]] * n
-    return list(formats)
-
-
-def _ends_block(prepared: Prepared) -> bool:
-    statement = prepared.statement
-    if statement is None or statement.kind != "TransactionStmt":
-        return False
-    return statement.body.get("kind") in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_ROLLBACK_TO")
-
-
-def _take_tag(events: list) -> str | None:
-    for event in events:
-        if isinstance(event, CommandComplete):
-            return event.tag
-    return None
-
-
-def _take_rows(events: list) -> list | ResultRows:
-    """A portal's rows: encoded already, or values still to encode (ResultRows)."""
-    rows: list = []
-    for event in events:
-        if isinstance(event, ResultRows):
-            return event
-        if isinstance(event, DataRows):
-            rows += event.rows
-    return rows
-
-
-def _ddl_tag(statement: Statement) -> str:
-    body = statement.body
-    kind = statement.kind
-    if kind == "CreateStmt":
-        return "CREATE TABLE"
-    if kind == "IndexStmt":
-        return "CREATE INDEX"
-    if kind == "DropStmt":
-        return "DROP " + body.get("removeType", "OBJECT_TABLE").removeprefix("OBJECT_")
-    if kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
-        return "ALTER ROLE"
-    if kind in ("AlterTableStmt", "RenameStmt"):
-        return "ALTER TABLE"
-    if kind == "CreateSeqStmt":
-        return "CREATE SEQUENCE"
-    if kind == "ViewStmt":
-        return "CREATE VIEW"
-    if kind == "AlterSeqStmt":
-        return "ALTER SEQUENCE"
-    if kind in ("CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt"):
-        return role_tag(statement)
-    return kind.removesuffix("Stmt").upper()
-

@@ -71,11 +71,11 @@ def run_set(session: Any, body: dict) -> list[api.Event]:
             for setting, value in transaction_characteristics(body.get("args", ())):
                 if setting == "transaction_isolation":
                     refuse_isolation(value)
-                session._change_setting(TRANSACTION_DEFAULTS[setting], value)
+                session.change_setting(TRANSACTION_DEFAULTS[setting], value)
             return [CommandComplete("SET")]
         raise SqlError("0A000", f"SET {name} is not supported")
     if kind == "VAR_RESET_ALL":
-        session._reset_all()
+        session.reset_all()
         return [CommandComplete("RESET")]
     canonical = canonical_name(name)
     if canonical is None:
@@ -94,10 +94,10 @@ def run_set(session: Any, body: dict) -> list[api.Event]:
     else:
         value = normalize(canonical, value)
     local = bool(body.get("is_local"))
-    if local and not session.block and not session._implicit_block:
+    if local and not session.block and not session.implicit_block:
         # PostgreSQL warns, then applies it to the statement's own transaction (no effect).
         events.append(Notice("SET LOCAL can only be used in transaction blocks", "25P01", "WARNING"))
-    session._change_setting(canonical, value, local=local)
+    session.change_setting(canonical, value, local=local)
     events.append(CommandComplete("RESET" if kind == "VAR_RESET" else "SET"))
     return events
 
@@ -149,7 +149,7 @@ def set_characteristics(session: Any, pairs: list[tuple[str, str]]) -> None:
     """Apply BEGIN's or SET TRANSACTION's options to the open transaction, one by
     one as PostgreSQL does (an error leaves the earlier ones applied)."""
     for name, value in pairs:
-        session._change_setting(name, _characteristic(session, name, value))
+        session.change_setting(name, _characteristic(session, name, value))
 
 
 def _characteristic(session: Any, name: str, value: str) -> str:
@@ -187,7 +187,7 @@ def _characteristic(session: Any, name: str, value: str) -> str:
 def _outside_block_warning(session: Any, what: str) -> list[api.Event]:
     """PostgreSQL's WarnNoTransactionBlock: the statement affects only its own
     transaction when run outside a block (an implicit one of several statements counts)."""
-    if session.block or session._implicit_block:
+    if session.block or session.implicit_block:
         return []
     return [Notice(f"{what} can only be used in transaction blocks", "25P01", "WARNING")]
 

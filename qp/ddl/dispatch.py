@@ -1,0 +1,86 @@
+"""Which DDL statement runs which catalog change: the dispatch from a parse tree to qp/ddl.
+
+The runner (qp/frontend/runner.py) checks the transaction rules first (one DDL
+per transaction, no DDL with DML, not in a read-only transaction) and runs what
+a result asks for afterwards (online follow-ups, background jobs).
+"""
+
+from __future__ import annotations
+
+from qp.bind.context import BindContext
+from qp.catalog.stored import CatalogSnapshot
+from qp.ddl.statements import (
+    DdlResult,
+    alter_sequence,
+    alter_table,
+    create_index,
+    create_sequence,
+    create_table,
+    create_view,
+    drop,
+    rename,
+    role_ddl,
+    role_tag,
+    truncate_swap,
+)
+from qp.errors import SqlError
+from qp.parse.parser import Statement
+from qp.txn.transaction import Transaction
+
+
+async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapshot, bc: BindContext,
+                  user: str) -> DdlResult:  # fmt: skip
+    """Apply one DDL statement to `txn`, against `catalog`, as `user`."""
+    kind = statement.kind
+    body = statement.body
+    if kind == "CreateStmt":
+        result = await create_table(body, txn, catalog, bc)
+    elif kind == "DropStmt":
+        result = await drop(body, txn, catalog, bc)
+    elif kind == "IndexStmt":
+        # CONCURRENTLY changes nothing: every index is built online.
+        result = await create_index(body, txn, catalog, bc)
+    elif kind == "AlterTableStmt":
+        result = await alter_table(body, txn, catalog, bc, asynchronous=statement.asynchronous)
+    elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
+        result = await role_ddl(statement, txn, catalog, user, bc.eval_ctx)
+    elif kind == "RenameStmt":
+        result = await rename(body, txn, catalog, bc)
+    elif kind == "CreateSeqStmt":
+        result = await create_sequence(body, txn, catalog, bc)
+    elif kind == "ViewStmt":
+        result = await create_view(body, txn, catalog, bc, statement.text)
+    elif kind == "AlterSeqStmt":
+        result = await alter_sequence(body, txn, catalog, bc)
+    elif kind in ("CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt"):
+        result = await role_ddl(statement, txn, catalog, user, bc.eval_ctx)
+    elif kind == "TruncateStmt":
+        result = await truncate_swap(body, txn, catalog, bc)
+    else:
+        raise SqlError("0A000", f"unsupported statement: {kind.removesuffix('Stmt')}")
+    return result
+
+
+def ddl_tag(statement: Statement) -> str:
+    """The command tag a DDL statement's errors name (PostgreSQL's CreateCommandTag)."""
+    body = statement.body
+    kind = statement.kind
+    if kind == "CreateStmt":
+        return "CREATE TABLE"
+    if kind == "IndexStmt":
+        return "CREATE INDEX"
+    if kind == "DropStmt":
+        return "DROP " + body.get("removeType", "OBJECT_TABLE").removeprefix("OBJECT_")
+    if kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
+        return "ALTER ROLE"
+    if kind in ("AlterTableStmt", "RenameStmt"):
+        return "ALTER TABLE"
+    if kind == "CreateSeqStmt":
+        return "CREATE SEQUENCE"
+    if kind == "ViewStmt":
+        return "CREATE VIEW"
+    if kind == "AlterSeqStmt":
+        return "ALTER SEQUENCE"
+    if kind in ("CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt"):
+        return role_tag(statement)
+    return kind.removesuffix("Stmt").upper()
