@@ -5,7 +5,9 @@ The checks and their messages follow DynamoDB's (see
 [a-zA-Z0-9_.-], a HASH key and an optional RANGE key, attribute definitions
 covering exactly the key attributes of the table and its indexes, billing
 mode and throughput that agree, at most 5 LSIs (which need the table's
-range key and share its hash key) and 20 GSIs.
+range key and share its hash key) and 20 GSIs, whose partition and sort
+keys may each be made of up to 4 attributes (multi-attribute keys: all HASH
+elements first, then the RANGE ones, no attribute twice).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ NAME_LENGTH_MIN = 3
 NAME_LENGTH_MAX = 255
 LSI_MAX = 5
 GSI_MAX = 20
+# A GSI's partition key and its sort key may each be made of up to 4 attributes
+# (DynamoDB's multi-attribute keys, Developer Guide "GSI.MultiAttributeKeys").
+GSI_KEY_ATTRIBUTES_MAX = 4
 NON_KEY_ATTRIBUTES_MAX = 100  # across all of a table's indexes
 KEY_TYPES = ("S", "N", "B")
 PROJECTION_TYPES = ("ALL", "KEYS_ONLY", "INCLUDE")
@@ -83,6 +88,52 @@ def _key_schema(raw: Any, where: str) -> tuple[str, str | None]:
     return names[0][0], None
 
 
+def _gsi_key_schema(raw: Any, where: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A GSI's KeySchema: 1 to 4 HASH elements, then 0 to 4 RANGE elements, all distinct.
+
+    With one element of each kind this is `_key_schema`, messages included."""
+    two_hashes = isinstance(raw, list) and len(raw) == 2 and all(
+        isinstance(e, dict) and e.get("KeyType") == "HASH" for e in raw
+    )
+    if not isinstance(raw, list) or (len(raw) <= 2 and not two_hashes):
+        hash_key, range_key = _key_schema(raw, where)
+        return (hash_key,), (() if range_key is None else (range_key,))
+    elements = []
+    for i, element in enumerate(raw, 1):
+        if not isinstance(element, dict) or not isinstance(element.get("AttributeName"), str):
+            raise validation(
+                f"1 validation error detected: Value null at '{where}.{i}.member.attributeName' failed to satisfy "
+                "constraint: Member must not be null"
+            )
+        key_type = element.get("KeyType")
+        if key_type not in ("HASH", "RANGE"):
+            raise validation(
+                f"1 validation error detected: Value '{key_type}' at '{where}.{i}.member.keyType' failed to "
+                "satisfy constraint: Member must satisfy enum value set: [HASH, RANGE]"
+            )
+        elements.append((element["AttributeName"], key_type))
+    if elements[0][1] != "HASH":
+        raise validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type")
+    hashes = tuple(name for name, kind in elements if kind == "HASH")
+    ranges = tuple(name for name, kind in elements if kind == "RANGE")
+    if [kind for _, kind in elements] != ["HASH"] * len(hashes) + ["RANGE"] * len(ranges):
+        raise validation("Invalid KeySchema: All HASH KeySchemaElements must come before all RANGE KeySchemaElements")
+    if len(hashes) > GSI_KEY_ATTRIBUTES_MAX:
+        raise validation(
+            f"Invalid KeySchema: The number of HASH KeySchemaElements exceeds the limit of {GSI_KEY_ATTRIBUTES_MAX}"
+        )
+    if len(ranges) > GSI_KEY_ATTRIBUTES_MAX:
+        raise validation(
+            f"Invalid KeySchema: The number of RANGE KeySchemaElements exceeds the limit of {GSI_KEY_ATTRIBUTES_MAX}"
+        )
+    seen: set[str] = set()
+    for name, _ in elements:
+        if name in seen:
+            raise validation(f"Invalid KeySchema: Duplicate attribute name in KeySchema: {name}")
+        seen.add(name)
+    return hashes, ranges
+
+
 def _projection(raw: Any) -> tuple[str, tuple[str, ...]]:
     if not isinstance(raw, dict):
         raise validation(
@@ -132,7 +183,12 @@ def index_from_request(
     if not isinstance(raw, dict):
         raise validation("Invalid index definition")
     name = check_table_name(raw.get("IndexName"), "indexName")
-    hash_key, range_key = _key_schema(raw.get("KeySchema"), "keySchema")
+    if kind == "GSI":
+        hash_keys, range_keys = _gsi_key_schema(raw.get("KeySchema"), "keySchema")
+    else:
+        hash_key, range_key = _key_schema(raw.get("KeySchema"), "keySchema")
+        hash_keys, range_keys = (hash_key,), (() if range_key is None else (range_key,))
+    hash_key, range_key = hash_keys[0], (range_keys[0] if range_keys else None)
     projection_type, non_key = _projection(raw.get("Projection"))
     provisioned = None
     if kind == "GSI":
@@ -169,6 +225,8 @@ def index_from_request(
         projection_type=projection_type,
         non_key_attributes=non_key,
         provisioned=provisioned,
+        hash_keys=hash_keys,
+        range_keys=range_keys,
     )
 
 
