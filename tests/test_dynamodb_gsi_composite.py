@@ -535,6 +535,20 @@ def test_random_items_match_a_model(ddb, ddb_table_name):
         lambda: ddb.scan(TableName=ddb_table_name, IndexName=INDEX, Select="COUNT")["Count"],
         lambda count: count == len(indexed),
     )
+    # A Scan of the index, paged, gives every indexed item once.
+    scanned, start = [], None
+    while True:
+        page = ddb.scan(
+            TableName=ddb_table_name,
+            IndexName=INDEX,
+            Limit=9,
+            **({"ExclusiveStartKey": start} if start else {}),
+        )
+        scanned += [i["id"]["S"] for i in page["Items"]]
+        start = page.get("LastEvaluatedKey")
+        if start is None:
+            break
+    assert sorted(scanned) == sorted(i["id"] for i in indexed)
     ops = ["=", "<", "<=", ">", ">=", "BETWEEN", "begins_with"]
     for _ in range(60):
         h1, h2 = rng.choice(["a", "b"]), rng.choice([1, 2])
