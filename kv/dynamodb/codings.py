@@ -109,8 +109,9 @@ def choose_response_coding(accept_encoding: str | None) -> str | None:
         if coding == "*":
             star = q if star is None else max(star, q)
         elif coding in SUPPORTED:
-            earlier = explicit.get(coding)
-            explicit[coding] = (q if earlier is None else max(earlier[0], q), position if earlier is None else earlier[1])
+            # Named twice: the best q counts, at the first position.
+            best, first = explicit.get(coding, (q, position))
+            explicit[coding] = (max(best, q), first)
     # Rank: higher q, then named explicitly, then named earlier (`*` in SUPPORTED order).
     candidates = []
     for order, coding in enumerate(SUPPORTED):
