@@ -9,7 +9,7 @@ corrupt bodies, CORS, Accept-Encoding choices), what the Alternator suite
 recorded running against DynamoDB itself (scylladb test/alternator/:
 test_compressed_request.py, test_compressed_response.py, test_cors.py,
 test_tag.py, test_limits.py). Where moto implements a feature (tags), the
-same calls are also compared with moto.
+same calls are compared with moto in test_dynamodb_differential.py.
 """
 
 from __future__ import annotations
@@ -333,23 +333,6 @@ def test_tag_resource_arns(ddb_server, ddb, ddb_names):
         Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(51)],
     )  # fmt: skip
     expect_error("ResourceNotFoundException", ddb.describe_table, TableName=other)
-
-
-def test_tags_match_moto(ddb, moto, ddb_names):
-    """The same tag calls against moto and dsql give the same tags (moto implements tagging).
-
-    Not compared: tagging a key again, which moto records as a second tag with the
-    same key, where DynamoDB updates the value (Tag, API reference); test_tag_limits
-    checks that against the documentation."""
-    results = []
-    for c in (ddb, client(moto.url)):
-        name = ddb_names("m")
-        arn = create_table(c, name)["TableDescription"]["TableArn"]
-        c.tag_resource(ResourceArn=arn, Tags=[{"Key": f"k{i}", "Value": f"v{i}"} for i in range(25)])
-        c.tag_resource(ResourceArn=arn, Tags=[{"Key": "new", "Value": "later"}])
-        c.untag_resource(ResourceArn=arn, TagKeys=["k1", "k2", "absent"])
-        results.append(_tags(c, arn))
-    assert results[0] == results[1]
 
 
 # -- key and item limits ---------------------------------------------------------------------------------
