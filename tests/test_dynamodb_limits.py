@@ -573,6 +573,8 @@ def test_decode_request_members_and_limits():
     body = b'{"TableName": "t"}' * 10
     assert codings.decode_request(gzip.compress(body[:7]) + gzip.compress(body[7:]), "gzip", 1000) == body
     assert codings.decode_request(zlib.compress(body), " Deflate ", 1000) == body
+    raw_deflate = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    assert codings.decode_request(raw_deflate.compress(body) + raw_deflate.flush(), "deflate", 1000) == body
     assert codings.decode_request(body, "identity", 1000) == body
     with pytest.raises(codings.PayloadTooLarge):
         codings.decode_request(gzip.compress(body), "gzip", len(body) - 1)

@@ -6,7 +6,8 @@ recorded by the Alternator suite (scylladb test/alternator/
 test_compressed_request.py, run against DynamoDB): a body that does not
 decompress (corrupt, truncated, empty) gets a 500 InternalServerError, an
 unknown coding also a 500, and a gzip body may be several gzip members one
-after the other (RFC 1952 allows it). Junk after a valid member, which
+after the other (RFC 1952 allows it). "deflate" is the zlib format (RFC
+9110) or, as some clients send it, raw deflate data. Junk after a valid member, which
 DynamoDB silently ignores (that suite records it as a DynamoDB bug), is
 refused here like any other corrupt body.
 
@@ -33,6 +34,7 @@ SUPPORTED = ("gzip", "deflate")  # in the order `*` prefers them
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 _ZLIB_WBITS = zlib.MAX_WBITS
+_RAW_DEFLATE_WBITS = -zlib.MAX_WBITS
 
 
 class PayloadTooLarge(Exception):
@@ -51,7 +53,13 @@ def decode_request(raw: bytes, encoding: str, body_bytes_max: int) -> bytes:
         return raw
     if encoding not in SUPPORTED:
         raise DynamoError("InternalServerError", f"Unsupported Content-Encoding: {encoding}", status=500)
-    wbits = _GZIP_WBITS if encoding == "gzip" else _ZLIB_WBITS
+    if encoding == "deflate" and raw[:1] and (raw[0] & 0x0F != 8 or int.from_bytes(raw[:2], "big") % 31):
+        # Not a zlib header: some clients send "deflate" as raw RFC 1951 data.
+        return _decode_stream(raw, _RAW_DEFLATE_WBITS, encoding, body_bytes_max)
+    return _decode_stream(raw, _GZIP_WBITS if encoding == "gzip" else _ZLIB_WBITS, encoding, body_bytes_max)
+
+
+def _decode_stream(raw: bytes, wbits: int, encoding: str, body_bytes_max: int) -> bytes:
     out: list[bytes] = []
     size = 0
     rest = raw
@@ -68,7 +76,7 @@ def decode_request(raw: bytes, encoding: str, body_bytes_max: int) -> bytes:
         if not decoder.eof:
             raise _undecodable(encoding)  # truncated, or empty
         rest = decoder.unused_data
-        if not rest or encoding != "gzip":
+        if not rest or wbits != _GZIP_WBITS:
             break
     if rest:
         raise _undecodable(encoding)  # junk after the zlib stream
