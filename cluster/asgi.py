@@ -11,13 +11,38 @@ QP on a host shares the port.
 
 from __future__ import annotations
 
+import http
 import logging
+import types
 from functools import partial
 from typing import Any
 
+import h11
+import hypercorn.protocol.h11 as hypercorn_h11
 import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
+
+
+def _response_with_reason(**fields: Any) -> h11.Response:
+    """h11's Response with the status's standard reason phrase when none is given."""
+    if not fields.get("reason"):
+        try:
+            fields["reason"] = http.HTTPStatus(fields["status_code"]).phrase
+        except ValueError:
+            pass  # a status without a standard phrase keeps an empty one
+    return h11.Response(**fields)
+
+
+# hypercorn writes "HTTP/1.1 400 " with an empty reason phrase (ASGI has no way
+# to give one), while DynamoDB, like most servers, sends "400 Bad Request" and
+# some clients log or show it. hypercorn's HTTP/1.1 protocol module builds its
+# responses through its module-level name `h11`; giving it a copy of h11 whose
+# `Response` fills in the phrase changes nothing else (events stay h11's own).
+_h11_with_reasons = types.ModuleType("h11")
+_h11_with_reasons.__dict__.update(vars(h11))
+_h11_with_reasons.Response = _response_with_reason  # type: ignore[attr-defined]
+hypercorn_h11.h11 = _h11_with_reasons  # type: ignore[attr-defined]
 
 # Idle keep-alive connections are closed after this long (SDKs and httpx pool and
 # reuse their connections, so this only bounds what idle clients hold).

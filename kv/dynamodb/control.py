@@ -21,10 +21,14 @@ from kv.dynamodb.schema import TableSchema
 from kv.dynamodb.table_requests import (
     GSI_MAX,
     KEY_TYPES,
+    TABLE_NAME_PATTERN,
     already_exists,
+    check_key_attribute_name,
     check_projected_count,
     check_stream,
     check_table_name,
+    check_tag_count,
+    check_tag_key,
     check_tags,
     index_from_request,
     table_from_request,
@@ -160,7 +164,7 @@ async def update_table(service: DynamoDBService, request: dict[str, Any]) -> dic
                 f"1 validation error detected: Value '{kind}' at 'attributeDefinitions.member.attributeType' "
                 "failed to satisfy constraint: Member must satisfy enum value set: [B, N, S]"
             )
-        new_types[definition["AttributeName"]] = kind
+        new_types[check_key_attribute_name(definition["AttributeName"], "attributeDefinitions.member.attributeName")] = kind
     creates = [u["Create"] for u in updates or [] if isinstance(u, dict) and "Create" in u]
     deletes = [u["Delete"] for u in updates or [] if isinstance(u, dict) and "Delete" in u]
     changes = [u["Update"] for u in updates or [] if isinstance(u, dict) and "Update" in u]
@@ -314,30 +318,46 @@ async def describe_time_to_live(service: DynamoDBService, request: dict[str, Any
 
 # -- tags -------------------------------------------------------------------------------------------
 
+TAGS_PAGE_MAX = 10  # ListTagsOfResource pages this many (DynamoDB documents paging but no size)
 
-def _table_of_arn(service: DynamoDBService, arn: Any) -> str:
-    if not isinstance(arn, str) or ":table/" not in arn:
+
+def _table_of_arn(arn: Any, operation: str) -> str:
+    """The table name in a table ARN. Something that is no ARN at all is refused as
+    DynamoDB's IAM check refuses it; the ARN of an index (or anything but a table)
+    with DynamoDB's ValidationException (both as recorded by the Alternator suite's
+    test_tag.py, run against DynamoDB)."""
+    if not isinstance(arn, str) or not arn:
+        raise validation(
+            "1 validation error detected: Value null at 'resourceArn' failed to satisfy constraint: Member must not be null"
+        )
+    if not arn.startswith("arn:"):
+        raise DynamoError("AccessDeniedException", f"User is not authorized to perform: dynamodb:{operation} on resource: {arn}")
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[2] != "dynamodb" or not parts[5].startswith("table/") or "/" in parts[5][6:]:
         raise validation(f"Invalid TableArn: Invalid ResourceArn provided as input {arn}")
-    return arn.split(":table/", 1)[1].split("/", 1)[0]
+    return parts[5][6:]
 
 
-async def _tagged_table(service: DynamoDBService, arn: Any) -> TableSchema:
-    name = _table_of_arn(service, arn)
-    table = await service.catalog.find(name)
+async def _tagged_table(service: DynamoDBService, arn: Any, operation: str) -> TableSchema:
+    name = _table_of_arn(arn, operation)
+    table = await service.catalog.find(name) if TABLE_NAME_PATTERN.fullmatch(name) else None
     if table is None or table.arn != arn:
         raise not_found(f"Requested resource not found: ResourcArn: {arn} not found")
     return table
 
 
 async def tag_resource(service: DynamoDBService, request: dict[str, Any]) -> None:
-    table = await _tagged_table(service, request.get("ResourceArn"))
-    new_tags = check_tags(request.get("Tags") or [])
+    raw = request.get("Tags")
+    if not isinstance(raw, list) or not raw:
+        raise validation("1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null"
+                         if raw is None else "One or more parameter values were invalid: Tags cannot be empty")  # fmt: skip
+    new_tags = check_tags(raw)
+    table = await _tagged_table(service, request.get("ResourceArn"), "TagResource")
 
     def change(current: TableSchema) -> tuple[TableSchema | None, list[tuple[bytes, Any]]]:
         tags = dict(current.tags)
-        tags.update(new_tags)
-        if len(tags) > 50:
-            raise validation("One or more parameter values were invalid: The number of tags exceeds the limit of 50")
+        tags.update(new_tags)  # a key already there takes the new value
+        check_tag_count(len(tags))
         return current.changed(tags=tuple(tags.items())), []
 
     await modify_table(service, table.name, change)
@@ -345,10 +365,14 @@ async def tag_resource(service: DynamoDBService, request: dict[str, Any]) -> Non
 
 
 async def untag_resource(service: DynamoDBService, request: dict[str, Any]) -> None:
-    table = await _tagged_table(service, request.get("ResourceArn"))
-    removing = set(request.get("TagKeys") or [])
+    keys = request.get("TagKeys")
+    if not isinstance(keys, list):
+        raise validation("1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null")
+    removing = {check_tag_key(key, f"tagKeys.{i}.member") for i, key in enumerate(keys, 1)}
+    table = await _tagged_table(service, request.get("ResourceArn"), "UntagResource")
 
     def change(current: TableSchema) -> tuple[TableSchema | None, list[tuple[bytes, Any]]]:
+        # Keys the table does not have are no error (DynamoDB, per test_tag.py).
         return current.changed(tags=tuple((k, v) for k, v in current.tags if k not in removing)), []
 
     await modify_table(service, table.name, change)
@@ -356,8 +380,18 @@ async def untag_resource(service: DynamoDBService, request: dict[str, Any]) -> N
 
 
 async def list_tags_of_resource(service: DynamoDBService, request: dict[str, Any]) -> dict[str, Any]:
-    table = await _tagged_table(service, request.get("ResourceArn"))
-    return {"Tags": [{"Key": k, "Value": v} for k, v in table.tags]}
+    """The table's tags in key order, TAGS_PAGE_MAX a page; NextToken is the last key given."""
+    table = await _tagged_table(service, request.get("ResourceArn"), "ListTagsOfResource")
+    after = request.get("NextToken")
+    if after is not None and (not isinstance(after, str) or not after):
+        raise validation("Invalid NextToken")
+    tags = sorted(table.tags)
+    if after is not None:
+        tags = [(k, v) for k, v in tags if k > after]
+    out: dict[str, Any] = {"Tags": [{"Key": k, "Value": v} for k, v in tags[:TAGS_PAGE_MAX]]}
+    if len(tags) > TAGS_PAGE_MAX:
+        out["NextToken"] = tags[TAGS_PAGE_MAX - 1][0]
+    return out
 
 
 # -- the rest of the control plane clients ask for ---------------------------------------------------

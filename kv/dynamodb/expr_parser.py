@@ -53,6 +53,27 @@ from kv.dynamodb.reserved import is_reserved
 EXPRESSION_BYTES_MAX = 4096  # each expression string (Developer Guide quotas)
 IN_OPERANDS_MAX = 100
 PLACEHOLDER_BYTES_MAX = 255
+SUBSTITUTIONS_BYTES_MAX = 2 * 1024 * 1024  # all ExpressionAttributeNames and -Values of a request together
+
+
+def _check_token(token: Any, parameter: str) -> None:
+    """A #name or :value token is at most 255 bytes, the # or : included (Developer Guide quotas)."""
+    if isinstance(token, str) and len(token.encode()) > PLACEHOLDER_BYTES_MAX:
+        raise validation(
+            f"{parameter} contains invalid key: the key exceeds the maximum length of {PLACEHOLDER_BYTES_MAX} bytes; "
+            f"key: {token[:32]}..."
+        )
+
+
+# At most 300 operators in an expression (Developer Guide quotas; DynamoDB applies it to
+# condition expressions too: "The expression contains too many operators; operator count: 301").
+OPERATORS_MAX = 300
+_OPERATOR_WORDS = frozenset({"AND", "OR", "NOT", "BETWEEN", "IN"})
+# Parentheses and nested function calls deeper than this are refused before Python's
+# recursion limit is anywhere near: the parser recurses a few frames per level, and a
+# 4 KB expression could otherwise nest 2000 deep. DynamoDB accepts 149 levels of
+# "a<b or (...)" (the Alternator suite's test_limits.py), which fits.
+NESTING_MAX = 160
 
 CONDITION_FUNCTIONS = frozenset({"attribute_exists", "attribute_not_exists", "attribute_type", "begins_with", "contains"})
 UPDATE_FUNCTIONS = frozenset({"if_not_exists", "list_append"})
@@ -98,6 +119,15 @@ class Placeholders:
                 raise validation("ExpressionAttributeValues must be a map")
             if not raw_values:
                 raise validation("ExpressionAttributeValues must not be empty")
+        total = 0  # bytes of all substitutions, tokens included
+        for token, name in (names or {}).items():
+            _check_token(token, "ExpressionAttributeNames")
+            if not isinstance(name, str):
+                raise validation("ExpressionAttributeNames must map names to strings")
+            av.check_attribute_name(name)
+            total += len(token.encode()) + len(name.encode())
+        for token in raw_values or {}:
+            _check_token(token, "ExpressionAttributeValues")
         converted = {}
         for token, wire in (raw_values or {}).items():
             try:
@@ -106,6 +136,12 @@ class Placeholders:
                 if exc.type_name != "ValidationException":
                     raise
                 raise validation(f"ExpressionAttributeValues contains invalid value: {exc.message} for key {token}") from None
+        total += sum(len(token.encode()) + av.size(value) for token, value in converted.items())
+        if total > SUBSTITUTIONS_BYTES_MAX:
+            raise validation(
+                "ExpressionAttributeNames and ExpressionAttributeValues together exceed the maximum size of 2 MB; "
+                f"size: {total}"
+            )
         return cls(names=dict(names or {}), values=converted)
 
     def check_all_used(self) -> None:
@@ -157,8 +193,29 @@ class _Parser:
         self.kind = kind
         self.placeholders = placeholders
         self.tokens = tokenize(text, kind)
+        self._check_operator_count()
         self.pos = 0
+        self.depth = 0
         self._last_paren: Any = None
+
+    def _check_operator_count(self) -> None:
+        """Refuse more than OPERATORS_MAX operators, counted on the tokens before any
+        parsing, so a long chain of them is refused without being parsed."""
+        count = 0
+        for tok in self.tokens:
+            if tok.kind == "op" and tok.text in COMPARATORS | {"+", "-"}:
+                count += 1
+            elif tok.kind == "name" and tok.text.upper() in _OPERATOR_WORDS:
+                count += 1
+        # The AND of "x BETWEEN a AND b" belongs to the BETWEEN.
+        count -= sum(1 for tok in self.tokens if tok.kind == "name" and tok.text.upper() == "BETWEEN")
+        if count > OPERATORS_MAX:
+            raise invalid_expression(self.kind, f"The expression contains too many operators; operator count: {count}")
+
+    def _nest(self) -> None:
+        self.depth += 1
+        if self.depth > NESTING_MAX:
+            raise self.error(f"The expression is nested too deeply; nesting levels exceed {NESTING_MAX}")
 
     # -- token helpers -----------------------------------------------------------------------
 
@@ -265,6 +322,13 @@ class _Parser:
         return None
 
     def condition_operand(self) -> Operand:
+        self._nest()
+        try:
+            return self._condition_operand()
+        finally:
+            self.depth -= 1
+
+    def _condition_operand(self) -> Operand:
         tok = self.tok
         if tok.kind == "colon":
             self.advance()
@@ -289,11 +353,15 @@ class _Parser:
     # -- conditions -----------------------------------------------------------------------------
 
     def condition(self) -> Condition:
-        left = self.and_condition()
-        while self.is_keyword("OR"):
-            self.advance()
-            left = Or(left, self.and_condition())
-        return left
+        self._nest()
+        try:
+            left = self.and_condition()
+            while self.is_keyword("OR"):
+                self.advance()
+                left = Or(left, self.and_condition())
+            return left
+        finally:
+            self.depth -= 1
 
     def and_condition(self) -> Condition:
         left = self.not_condition()
@@ -476,6 +544,13 @@ class _Parser:
         return left
 
     def set_operand(self) -> Operand:
+        self._nest()
+        try:
+            return self._set_operand()
+        finally:
+            self.depth -= 1
+
+    def _set_operand(self) -> Operand:
         tok = self.tok
         if tok.kind == "colon":
             self.advance()
@@ -532,16 +607,28 @@ def type_name(kind: str) -> str:
     return _TYPE_NAMES.get(kind, kind)
 
 
+def _too_deep(kind: str) -> DynamoError:
+    # A backstop behind NESTING_MAX: a nesting the guards did not foresee is still a
+    # client's bad expression, not a server fault.
+    return invalid_expression(kind, "The expression is nested too deeply")
+
+
 def parse_condition(text: Any, placeholders: Placeholders, kind: str = "ConditionExpression") -> Condition:
     parser = _Parser(text, kind, placeholders)
-    condition = parser.condition()
+    try:
+        condition = parser.condition()
+    except RecursionError:
+        raise _too_deep(kind) from None
     parser.expect_end()
     return condition
 
 
 def parse_update(text: Any, placeholders: Placeholders) -> Update:
     parser = _Parser(text, "UpdateExpression", placeholders)
-    update = parser.update()
+    try:
+        update = parser.update()
+    except RecursionError:
+        raise _too_deep("UpdateExpression") from None
     check_overlaps(update.paths(), "UpdateExpression")
     return update
 

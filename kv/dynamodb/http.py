@@ -2,15 +2,20 @@
 
     POST /   X-Amz-Target: DynamoDB_20120810.<Operation>   body: JSON   ->  200 JSON
     GET  /   health check: 200 "healthy: <host>"
+    OPTIONS  CORS preflight: 200, empty (see `cors`)
 
 Every answer is `application/x-amz-json-1.0` with an `x-amzn-RequestId`
-and an `x-amz-crc32` computed over the exact bytes sent (responses are
-never compressed, so the CRC botocore checks is the CRC of what it reads; a
-wrong CRC would make it retry). Errors are DynamoDB's
+and an `x-amz-crc32` computed over the exact bytes sent (a wrong CRC would
+make botocore retry). Errors are DynamoDB's
 `{"__type": ..., "message": ...}` with the status botocore expects: 400
 for the client's mistakes, 413 past the 16 MB body limit, 500 for our own
 faults (which SDKs retry). Request bodies may be gzip- or
-deflate-compressed. No `Server` header is sent.
+deflate-compressed, and responses are when the client accepts it (see
+`codings`). No `Server` header is sent.
+
+DescribeEndpoints is answered here rather than by the service: the address
+to give is the one the client reached (its Host header), since a client
+doing endpoint discovery sends its next requests there.
 
 Optional pieces: SigV4 verification (`sigv4`) and, only when `dsql serve
 --dynamodb-test-hooks` turns them on, the `/_dsql/test/...` paths that hold
@@ -29,6 +34,7 @@ from typing import Any
 
 import trio
 
+from kv.dynamodb import codings, cors
 from kv.dynamodb.errors import DynamoError, internal, serialization
 from kv.dynamodb.service import DynamoDBService
 from kv.dynamodb.sigv4 import SigV4Verifier
@@ -43,14 +49,14 @@ BODY_BYTES_MAX = 16 * 1024 * 1024  # DynamoDB's request size limit; 413 above it
 # instead of a broken connection; past it the connection is simply closed.
 DRAIN_BYTES_MAX = 64 * 1024 * 1024
 TEST_HOOK_PREFIX = "/_dsql/test/"
+ENDPOINT_CACHE_MINUTES = 1440  # what DynamoDB's DescribeEndpoints answers
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-class PayloadTooLarge(Exception):
-    pass
+PayloadTooLarge = codings.PayloadTooLarge
 
 
 class ReplicaControl:
@@ -86,6 +92,23 @@ def _json_body(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def _host(scope: Scope) -> str:
+    return next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+
+
+class _Responder:
+    """The ASGI `send` of one request, with what every answer to it carries:
+    extra headers (CORS) and the coding the client accepts."""
+
+    def __init__(self, send: Send, extra: list[tuple[bytes, bytes]], coding: str | None) -> None:
+        self._send = send
+        self.extra = extra
+        self.coding = coding
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        await self._send(message)
+
+
 class DynamoDBApp:
     def __init__(
         self,
@@ -108,9 +131,16 @@ class DynamoDBApp:
             return
         method = scope["method"]
         path = scope["path"]
+        # Headers every answer to this request carries (CORS), and how it may be compressed.
+        extra = cors.response_headers(method, scope["headers"])
+        accept = next((v.decode("latin-1") for k, v in reversed(scope["headers"]) if k == b"accept-encoding"), None)
+        send = _Responder(send, extra, codings.choose_response_coding(accept))
+        if method == "OPTIONS":
+            await self._drain(receive)
+            await self._send(send, 200, b"")
+            return
         if method == "GET" and path == "/":
-            host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
-            await self._send(send, 200, f"healthy: {host}".encode(), b"text/plain; charset=utf-8")
+            await self._send(send, 200, f"healthy: {_host(scope)}".encode(), b"text/plain; charset=utf-8")
             return
         if self.hooks is not None and path.startswith(TEST_HOOK_PREFIX):
             await self._drain(receive)
@@ -127,6 +157,9 @@ class DynamoDBApp:
             return
         try:
             response = await self._handle(scope, raw)
+        except PayloadTooLarge:
+            await self._error(send, DynamoError("PayloadTooLarge", "Request size exceeds the maximum allowed size", status=413))
+            return
         except DynamoError as exc:
             await self._error(send, exc)
             return
@@ -158,23 +191,12 @@ class DynamoDBApp:
             raise serialization() from None
         if not isinstance(request, dict):
             raise serialization("Start of structure or map found where not expected")
+        if operation == "DescribeEndpoints":
+            return {"Endpoints": [{"Address": _host(scope), "CachePeriodInMinutes": ENDPOINT_CACHE_MINUTES}]}
         return await self.service.handle(operation, request)
 
     def _decode(self, raw: bytes, encoding: str) -> bytes:
-        encoding = encoding.strip().lower()
-        if encoding in ("", "identity"):
-            return raw
-        if encoding not in ("gzip", "deflate"):
-            # DynamoDB answers an unknown Content-Encoding with a 500 (Alternator's finding).
-            raise DynamoError("InternalServerError", f"Unsupported Content-Encoding: {encoding}", status=500)
-        decoder = zlib.decompressobj(wbits=47)  # 32+15: gzip or zlib header, detected
-        try:
-            body = decoder.decompress(raw, self.body_bytes_max + 1)
-        except zlib.error:
-            raise serialization("Invalid compressed request body") from None
-        if len(body) > self.body_bytes_max:
-            raise DynamoError("PayloadTooLarge", "Request size exceeds the maximum allowed size", status=413)
-        return body
+        return codings.decode_request(raw, encoding, self.body_bytes_max)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         declared = 0
@@ -214,18 +236,19 @@ class DynamoDBApp:
         await self._send(send, exc.status, _json_body(exc.body()))
 
     async def _send(self, send: Send, status: int, body: bytes, content_type: bytes = CONTENT_TYPE) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", content_type),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"x-amzn-requestid", _request_id().encode()),
-                    (b"x-amz-crc32", str(zlib.crc32(body)).encode()),
-                ],
-            }
-        )
+        headers = [(b"content-type", content_type)]
+        coding = None
+        if isinstance(send, _Responder):
+            headers += send.extra
+            body, coding = codings.encode_response(body, send.coding)
+        if coding is not None:
+            headers.append((b"content-encoding", coding.encode()))
+        headers += [
+            (b"content-length", str(len(body)).encode()),
+            (b"x-amzn-requestid", _request_id().encode()),
+            (b"x-amz-crc32", str(zlib.crc32(body)).encode()),  # of the bytes sent, compressed or not
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -127,26 +127,27 @@ def projected(table: TableSchema, index: IndexSchema, item: Item) -> Item:
 
 
 def entry_key(table: TableSchema, index: IndexSchema, item: Item) -> bytes | None:
-    """The storage key of `item`'s entry in `index`, or None if the item is not in it."""
-    hash_value = item.get(index.hash_key)
-    if hash_value is None:
-        return None
-    range_value = None
-    if index.range_key is not None:
-        range_value = item.get(index.range_key)
-        if range_value is None:
-            return None
+    """The storage key of `item`'s entry in `index`, or None if the item is not in it.
+
+    A multi-attribute partition key is the concatenation of its attributes'
+    encodings (each self-delimiting, so the parts cannot run together), and so
+    is a multi-attribute sort key, which therefore orders entries by its first
+    attribute, then its second, and so on, each by its own type. With one
+    attribute each this is the single-attribute layout, unchanged."""
+    names = index.key_names
+    values = [item.get(name) for name in names]
+    if any(value is None for value in values):
+        return None  # sparse: an item lacking any index key attribute is not in the index
     # A value of the wrong type never reaches here for new writes (check_item);
     # entries are skipped rather than mis-keyed if older data disagrees.
     types = table.attribute_types
-    if av.kind_of(hash_value) != types[index.hash_key] or (
-        range_value is not None and av.kind_of(range_value) != types[index.range_key]
-    ):
+    if any(av.kind_of(value) != types[name] for name, value in zip(names, values, strict=True)):
         return None
     encode = keycodec.encode_key_value
-    key = keycodec.partition_prefix(table.table_id, index.number, encode(hash_value))
-    if range_value is not None:
-        key += encode(range_value)
+    hash_count = len(index.hash_keys)
+    partition = b"".join(encode(value) for value in values[:hash_count])
+    key = keycodec.partition_prefix(table.table_id, index.number, partition)
+    key += b"".join(encode(value) for value in values[hash_count:])
     if index.kind == "GSI":
         key += encode(item[table.hash_key])
     if table.range_key is not None:

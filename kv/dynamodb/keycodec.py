@@ -5,7 +5,9 @@
     GSI entry   0x03 | h' | table_id u32 | index_no | gsi_pk | gsi_sk | pk | sk
 
 `h` is a 4-byte hash of (table id, encoded partition key) and `h'` the same
-of the GSI's partition key. The hash comes first so that a table's
+of the GSI's partition key. A GSI key made of several attributes (DynamoDB's
+multi-attribute keys) is the concatenation of their encodings, in KeySchema
+order, for gsi_pk and for gsi_sk alike (see `itemkeys.entry_key`). The hash comes first so that a table's
 partitions spread evenly over the range shards that split the 0x03 space by
 its next four bytes (hash partitioning riding on range sharding, as
 DynamoDB's own partitions are hash ranges). Everything with one partition key

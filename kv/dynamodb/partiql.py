@@ -120,7 +120,9 @@ async def _select(
     target = Target(table, index)
     # Partitions named by an equality or IN on the partition key make a Query.
     partitions: list[dict[str, Any]] | None = None
-    for part in conjuncts(statement.condition):
+    # (An index whose partition key has several attributes is scanned: the
+    # statement's filter still selects the right items.)
+    for part in conjuncts(statement.condition) if len(target.hash_keys) == 1 else ():
         if isinstance(part, Compare) and part.op == "=" and isinstance(part.left, PathRef) and part.left.path == (
             target.hash_key,
         ) and isinstance(part.right, Value):

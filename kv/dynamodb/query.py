@@ -56,6 +56,12 @@ class Target:
         self.number = 0 if index is None else index.number
         self.hash_key = table.hash_key if index is None else index.hash_key
         self.range_key = table.range_key if index is None else index.range_key
+        # A GSI's keys may be made of several attributes each (multi-attribute keys).
+        if index is not None:
+            self.hash_keys, self.range_keys = index.hash_keys, index.range_keys
+        else:
+            self.hash_keys = (table.hash_key,)
+            self.range_keys = () if table.range_key is None else (table.range_key,)
 
     @property
     def key_names(self) -> tuple[str, ...]:
@@ -140,11 +146,9 @@ def _key_attribute(operand: Any) -> str | None:
     return None
 
 
-def key_range(target: Target, condition: Condition) -> tuple[dict[str, Any], tuple[bytes, bytes]]:
-    """The partition key value and the [start, end) storage range a key condition selects."""
-    hash_value: dict[str, Any] | None = None
-    sort: tuple[str, list[dict[str, Any]]] | None = None
-    seen: set[str] = set()
+def _key_conditions(target: Target, condition: Condition) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """Each key attribute's condition (operator, operands), checked one by one."""
+    conditions: dict[str, tuple[str, list[dict[str, Any]]]] = {}
     types = target.table.attribute_types
     for part in _flatten(condition):
         if isinstance(part, Compare):
@@ -179,24 +183,46 @@ def key_range(target: Target, condition: Condition) -> tuple[dict[str, Any], tup
             raise invalid_expression(
                 "KeyConditionExpression", f"Invalid operator used in KeyConditionExpression: {operator}"
             )
-        if name in seen:
+        if name in conditions:
             raise validation("KeyConditionExpressions must only contain one condition per key")
-        seen.add(name)
-        if name not in (target.hash_key, target.range_key):
-            raise validation(f"Query condition missed key schema element: {target.hash_key}" if target.hash_key not in seen else "Query key condition not supported")
+        if name not in target.hash_keys and name not in target.range_keys:
+            missing = [h for h in target.hash_keys if h not in conditions]
+            raise validation(
+                f"Query condition missed key schema element: {missing[0]}" if missing else "Query key condition not supported"
+            )
         for value in operands:
             if av.kind_of(value) != types[name]:
                 raise invalid_params("Condition parameter type does not match schema type")
-        if name == target.hash_key:
-            if op != "=":
-                raise validation("Query key condition not supported")
-            hash_value = operands[0]
-        else:
-            sort = (op, operands)
-    if hash_value is None:
-        raise validation(f"Query condition missed key schema element: {target.hash_key}")
-    encoded = keycodec.encode_key_value(hash_value)
-    prefix = keycodec.partition_prefix(target.table.table_id, target.number, encoded)
+        if name in target.hash_keys and op != "=":
+            raise validation("Query key condition not supported")
+        conditions[name] = (op, operands)
+    return conditions
+
+
+def key_range(target: Target, condition: Condition) -> tuple[dict[str, dict[str, Any]], tuple[bytes, bytes]]:
+    """The partition key values (by attribute) and the [start, end) storage range a key condition selects.
+
+    Every partition key attribute needs an equality. Sort key attributes are
+    used left to right without gaps (DynamoDB's rule for multi-attribute keys,
+    which a single sort key meets trivially): equalities on a prefix of them,
+    and any other comparison only on the last one used. The equalities extend
+    the storage prefix, and the last comparison bounds the range within it."""
+    conditions = _key_conditions(target, condition)
+    for name in target.hash_keys:
+        if name not in conditions:
+            raise validation(f"Query condition missed key schema element: {name}")
+    used = [name for name in target.range_keys if name in conditions]
+    if used != list(target.range_keys[: len(used)]):
+        skipped = next(name for name in target.range_keys if name not in conditions)
+        raise validation(f"Query condition missed key schema element: {skipped}")
+    if any(conditions[name][0] != "=" for name in used[:-1]):
+        raise validation("Query key condition not supported")
+    hash_values = {name: conditions[name][1][0] for name in target.hash_keys}
+    encode = keycodec.encode_key_value
+    partition = b"".join(encode(hash_values[name]) for name in target.hash_keys)
+    prefix = keycodec.partition_prefix(target.table.table_id, target.number, partition)
+    sort = conditions[used[-1]] if used else None
+    prefix += b"".join(encode(conditions[name][1][0]) for name in used[:-1])
     start, end = prefix, keys.prefix_end(prefix)
     if sort is not None:
         op, operands = sort
@@ -204,7 +230,7 @@ def key_range(target: Target, condition: Condition) -> tuple[dict[str, Any], tup
             bound = prefix + keycodec.encode_prefix_value(operands[0])
             start, end = bound, keys.prefix_end(bound)
         else:
-            first = prefix + keycodec.encode_key_value(operands[0])
+            first = prefix + encode(operands[0])
             if op == "=":
                 start, end = first, keys.prefix_end(first)
             elif op == "<":
@@ -224,14 +250,14 @@ def key_range(target: Target, condition: Condition) -> tuple[dict[str, Any], tup
                         f"upper bound operand: AttributeValue: {av.describe(operands[1])}",
                     )
                 start = first
-                end = keys.prefix_end(prefix + keycodec.encode_key_value(operands[1]))
-    return hash_value, (start, end)
+                end = keys.prefix_end(prefix + encode(operands[1]))
+    return hash_values, (start, end)
 
 
 # -- the page loop ------------------------------------------------------------------------------------
 
 
-def _exclusive_start(target: Target, raw: Any, hash_value: dict[str, Any] | None) -> bytes | None:
+def _exclusive_start(target: Target, raw: Any, hash_values: dict[str, dict[str, Any]] | None) -> bytes | None:
     if raw is None:
         return None
     if not isinstance(raw, dict) or not raw:
@@ -243,7 +269,7 @@ def _exclusive_start(target: Target, raw: Any, hash_value: dict[str, Any] | None
     for name in names:
         if av.kind_of(start[name]) != target.table.attribute_types[name]:
             raise validation("The provided starting key is invalid: The provided key element does not match the schema")
-    if hash_value is not None and not av.equal(start[target.hash_key], hash_value):
+    if hash_values is not None and not all(av.equal(start[n], v) for n, v in hash_values.items()):
         raise validation("The provided starting key is outside query boundaries based on provided conditions")
     return target.storage_key(start)
 
@@ -375,15 +401,15 @@ async def query(service: DynamoDBService, request: dict[str, Any]) -> dict[str, 
     table = await service.catalog.get(request.get("TableName"))
     target = _target(table, request, consistent)
     select = _select(request, target, projection)
-    hash_value, (start, end) = key_range(target, key_condition)
+    hash_values, (start, end) = key_range(target, key_condition)
     if filter_condition is not None:
-        key_attrs = {target.hash_key, target.range_key} - {None}
+        key_attrs = set(target.hash_keys) | set(target.range_keys)
         used = _paths_in(filter_condition) & key_attrs
         if used:
             raise validation(
                 f"Filter Expression can only contain non-primary key attributes: Primary key attribute: {sorted(used)[0]}"
             )
-    after = _exclusive_start(target, request.get("ExclusiveStartKey"), hash_value)
+    after = _exclusive_start(target, request.get("ExclusiveStartKey"), hash_values)
     scan_filter = None  # a Query's prefix holds only this table's keys
     response = await read_page(
         service, target, start, end,

@@ -21,6 +21,11 @@ INDEX_NUMBER_MAX = 255  # index numbers are one byte of the storage key
 
 @dataclass(frozen=True)
 class IndexSchema:
+    """One LSI or GSI. A GSI's partition and sort keys may each be made of up to
+    four attributes (DynamoDB's multi-attribute keys): `hash_keys` and
+    `range_keys` list them in KeySchema order, and `hash_key`/`range_key` are
+    their first attributes (all an LSI or a single-attribute GSI has)."""
+
     name: str
     number: int
     kind: str  # "GSI" or "LSI"
@@ -30,16 +35,29 @@ class IndexSchema:
     non_key_attributes: tuple[str, ...] = ()
     status: str = "ACTIVE"  # GSIs: CREATING while backfilling, then ACTIVE
     provisioned: tuple[int, int] | None = None
+    hash_keys: tuple[str, ...] = ()  # () means (hash_key,)
+    range_keys: tuple[str, ...] = ()  # () means (range_key,) or no sort key
+
+    def __post_init__(self) -> None:
+        if not self.hash_keys:
+            object.__setattr__(self, "hash_keys", (self.hash_key,))
+        if not self.range_keys and self.range_key is not None:
+            object.__setattr__(self, "range_keys", (self.range_key,))
+        assert self.hash_keys[0] == self.hash_key
+        assert self.range_keys[:1] == (() if self.range_key is None else (self.range_key,))
 
     @property
     def key_names(self) -> tuple[str, ...]:
-        return (self.hash_key,) if self.range_key is None else (self.hash_key, self.range_key)
+        return self.hash_keys + self.range_keys
+
+    @property
+    def composite(self) -> bool:
+        return len(self.hash_keys) > 1 or len(self.range_keys) > 1
 
     def key_schema(self) -> list[dict[str, str]]:
-        out = [{"AttributeName": self.hash_key, "KeyType": "HASH"}]
-        if self.range_key is not None:
-            out.append({"AttributeName": self.range_key, "KeyType": "RANGE"})
-        return out
+        return [{"AttributeName": n, "KeyType": "HASH"} for n in self.hash_keys] + [
+            {"AttributeName": n, "KeyType": "RANGE"} for n in self.range_keys
+        ]
 
     def projection(self) -> dict[str, Any]:
         out: dict[str, Any] = {"ProjectionType": self.projection_type}
@@ -58,6 +76,8 @@ class IndexSchema:
             "non_key": list(self.non_key_attributes),
             "status": self.status,
             "provisioned": list(self.provisioned) if self.provisioned else None,
+            # Only multi-attribute keys add these, so records of other indexes keep their old shape.
+            **({"hash_keys": list(self.hash_keys), "range_keys": list(self.range_keys)} if self.composite else {}),
         }
 
     @classmethod
@@ -72,6 +92,8 @@ class IndexSchema:
             non_key_attributes=tuple(r["non_key"]),
             status=r["status"],
             provisioned=tuple(r["provisioned"]) if r["provisioned"] else None,
+            hash_keys=tuple(r.get("hash_keys", ())),
+            range_keys=tuple(r.get("range_keys", ())),
         )
 
 

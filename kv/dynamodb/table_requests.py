@@ -5,7 +5,9 @@ The checks and their messages follow DynamoDB's (see
 [a-zA-Z0-9_.-], a HASH key and an optional RANGE key, attribute definitions
 covering exactly the key attributes of the table and its indexes, billing
 mode and throughput that agree, at most 5 LSIs (which need the table's
-range key and share its hash key) and 20 GSIs.
+range key and share its hash key) and 20 GSIs, whose partition and sort
+keys may each be made of up to 4 attributes (multi-attribute keys: all HASH
+elements first, then the RANGE ones, no attribute twice).
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ from kv.dynamodb.schema import IndexSchema, TableSchema
 TABLE_NAME_PATTERN = re.compile(r"[a-zA-Z0-9_.-]+")
 NAME_LENGTH_MIN = 3
 NAME_LENGTH_MAX = 255
+KEY_ATTRIBUTE_NAME_MAX = 255  # key attribute names, of tables and indexes alike
 LSI_MAX = 5
 GSI_MAX = 20
+# A GSI's partition key and its sort key may each be made of up to 4 attributes
+# (DynamoDB's multi-attribute keys, Developer Guide "GSI.MultiAttributeKeys").
+GSI_KEY_ATTRIBUTES_MAX = 4
 NON_KEY_ATTRIBUTES_MAX = 100  # across all of a table's indexes
 KEY_TYPES = ("S", "N", "B")
 PROJECTION_TYPES = ("ALL", "KEYS_ONLY", "INCLUDE")
@@ -51,6 +57,18 @@ def check_table_name(name: Any, field_name: str = "tableName") -> str:
     return name
 
 
+def check_key_attribute_name(name: str, where: str) -> str:
+    """Key attribute names (and so attribute definitions) are at most 255 characters:
+    DynamoDB refuses 256, for tables and indexes alike (the Alternator suite's
+    test_limits.py, run against DynamoDB)."""
+    if len(name) > KEY_ATTRIBUTE_NAME_MAX:
+        raise validation(
+            f"1 validation error detected: Value '{name}' at '{where}' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {KEY_ATTRIBUTE_NAME_MAX}"
+        )
+    return name
+
+
 def _key_schema(raw: Any, where: str) -> tuple[str, str | None]:
     if not isinstance(raw, list) or not raw:
         raise validation(
@@ -71,7 +89,7 @@ def _key_schema(raw: Any, where: str) -> tuple[str, str | None]:
                 f"1 validation error detected: Value '{key_type}' at '{where}.{i}.member.keyType' failed to "
                 "satisfy constraint: Member must satisfy enum value set: [HASH, RANGE]"
             )
-        names.append((element["AttributeName"], key_type))
+        names.append((check_key_attribute_name(element["AttributeName"], f"{where}.{i}.member.attributeName"), key_type))
     if names[0][1] != "HASH":
         raise validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type")
     if len(names) == 2:
@@ -81,6 +99,52 @@ def _key_schema(raw: Any, where: str) -> tuple[str, str | None]:
             raise validation("Both the Hash Key and the Range Key element in the KeySchema have the same name")
         return names[0][0], names[1][0]
     return names[0][0], None
+
+
+def _gsi_key_schema(raw: Any, where: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A GSI's KeySchema: 1 to 4 HASH elements, then 0 to 4 RANGE elements, all distinct.
+
+    With one element of each kind this is `_key_schema`, messages included."""
+    two_hashes = isinstance(raw, list) and len(raw) == 2 and all(
+        isinstance(e, dict) and e.get("KeyType") == "HASH" for e in raw
+    )
+    if not isinstance(raw, list) or (len(raw) <= 2 and not two_hashes):
+        hash_key, range_key = _key_schema(raw, where)
+        return (hash_key,), (() if range_key is None else (range_key,))
+    elements = []
+    for i, element in enumerate(raw, 1):
+        if not isinstance(element, dict) or not isinstance(element.get("AttributeName"), str):
+            raise validation(
+                f"1 validation error detected: Value null at '{where}.{i}.member.attributeName' failed to satisfy "
+                "constraint: Member must not be null"
+            )
+        key_type = element.get("KeyType")
+        if key_type not in ("HASH", "RANGE"):
+            raise validation(
+                f"1 validation error detected: Value '{key_type}' at '{where}.{i}.member.keyType' failed to "
+                "satisfy constraint: Member must satisfy enum value set: [HASH, RANGE]"
+            )
+        elements.append((check_key_attribute_name(element["AttributeName"], f"{where}.{i}.member.attributeName"), key_type))
+    if elements[0][1] != "HASH":
+        raise validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type")
+    hashes = tuple(name for name, kind in elements if kind == "HASH")
+    ranges = tuple(name for name, kind in elements if kind == "RANGE")
+    if [kind for _, kind in elements] != ["HASH"] * len(hashes) + ["RANGE"] * len(ranges):
+        raise validation("Invalid KeySchema: All HASH KeySchemaElements must come before all RANGE KeySchemaElements")
+    if len(hashes) > GSI_KEY_ATTRIBUTES_MAX:
+        raise validation(
+            f"Invalid KeySchema: The number of HASH KeySchemaElements exceeds the limit of {GSI_KEY_ATTRIBUTES_MAX}"
+        )
+    if len(ranges) > GSI_KEY_ATTRIBUTES_MAX:
+        raise validation(
+            f"Invalid KeySchema: The number of RANGE KeySchemaElements exceeds the limit of {GSI_KEY_ATTRIBUTES_MAX}"
+        )
+    seen: set[str] = set()
+    for name, _ in elements:
+        if name in seen:
+            raise validation(f"Invalid KeySchema: Duplicate attribute name in KeySchema: {name}")
+        seen.add(name)
+    return hashes, ranges
 
 
 def _projection(raw: Any) -> tuple[str, tuple[str, ...]]:
@@ -132,7 +196,12 @@ def index_from_request(
     if not isinstance(raw, dict):
         raise validation("Invalid index definition")
     name = check_table_name(raw.get("IndexName"), "indexName")
-    hash_key, range_key = _key_schema(raw.get("KeySchema"), "keySchema")
+    if kind == "GSI":
+        hash_keys, range_keys = _gsi_key_schema(raw.get("KeySchema"), "keySchema")
+    else:
+        hash_key, range_key = _key_schema(raw.get("KeySchema"), "keySchema")
+        hash_keys, range_keys = (hash_key,), (() if range_key is None else (range_key,))
+    hash_key, range_key = hash_keys[0], (range_keys[0] if range_keys else None)
     projection_type, non_key = _projection(raw.get("Projection"))
     provisioned = None
     if kind == "GSI":
@@ -169,6 +238,8 @@ def index_from_request(
         projection_type=projection_type,
         non_key_attributes=non_key,
         provisioned=provisioned,
+        hash_keys=hash_keys,
+        range_keys=range_keys,
     )
 
 
@@ -195,7 +266,7 @@ def table_from_request(
             )
         if definition["AttributeName"] in types:
             raise invalid_params(f"Duplicate AttributeName in AttributeDefinitions: {definition['AttributeName']}")
-        types[definition["AttributeName"]] = kind
+        types[check_key_attribute_name(definition["AttributeName"], f"attributeDefinitions.{i}.member.attributeName")] = kind
     billing = request.get("BillingMode", "PROVISIONED")
     if billing not in BILLING_MODES:
         raise validation(
@@ -328,15 +399,63 @@ def check_stream(raw: Any) -> dict[str, Any] | None:
     return {"StreamEnabled": True, "StreamViewType": view}
 
 
-def check_tags(raw: Any) -> tuple[tuple[str, str], ...]:
+# Tag limits (Developer Guide, "Tagging restrictions in DynamoDB"; API reference, Tag).
+TAGS_MAX = 50
+TAG_KEY_CHARS_MAX = 128
+TAG_VALUE_CHARS_MAX = 256
+TAG_RESERVED_PREFIX = "aws:"  # AWS-assigned tags; users cannot set them (in any case)
+_TAG_PUNCTUATION = frozenset("+-=._:/")  # besides letters, digits and white space
+
+
+def _tag_text_ok(text: str) -> bool:
+    return all(ch.isalnum() or ch.isspace() or ch in _TAG_PUNCTUATION for ch in text)
+
+
+def check_tag_key(key: Any, where: str) -> str:
+    if not isinstance(key, str):
+        raise validation(f"1 validation error detected: Value null at '{where}' failed to satisfy constraint: Member must not be null")
+    if not 1 <= len(key) <= TAG_KEY_CHARS_MAX:
+        bound = "greater than or equal to 1" if not key else f"less than or equal to {TAG_KEY_CHARS_MAX}"
+        raise validation(
+            f"1 validation error detected: Value '{key}' at '{where}' failed to satisfy constraint: "
+            f"Member must have length {bound}"
+        )
+    if key.lower().startswith(TAG_RESERVED_PREFIX):
+        raise validation(f"One or more parameter values were invalid: Tag keys starting with '{TAG_RESERVED_PREFIX}' are reserved for AWS use: {key}")
+    if not _tag_text_ok(key):
+        raise validation(f"One or more parameter values were invalid: Invalid characters in tag key: {key}")
+    return key
+
+
+def check_tags(raw: Any, where: str = "tags") -> tuple[tuple[str, str], ...]:
+    """A `Tags` list: each key and value within its limits; a key given twice keeps its last value."""
     if not isinstance(raw, list):
-        raise validation("Invalid Tags")
-    tags = []
-    for tag in raw:
-        if not isinstance(tag, dict) or not isinstance(tag.get("Key"), str) or not isinstance(tag.get("Value"), str):
-            raise validation("Invalid Tag")
-        tags.append((tag["Key"], tag["Value"]))
-    return tuple(tags)
+        raise validation(f"1 validation error detected: Value null at '{where}' failed to satisfy constraint: Member must not be null")
+    tags: dict[str, str] = {}
+    for i, tag in enumerate(raw, 1):
+        if not isinstance(tag, dict):
+            raise validation(f"1 validation error detected: Value null at '{where}.{i}.member' failed to satisfy constraint: Member must not be null")
+        key = check_tag_key(tag.get("Key"), f"{where}.{i}.member.key")
+        value = tag.get("Value")
+        if not isinstance(value, str):
+            raise validation(
+                f"1 validation error detected: Value null at '{where}.{i}.member.value' failed to satisfy constraint: Member must not be null"
+            )
+        if len(value) > TAG_VALUE_CHARS_MAX:
+            raise validation(
+                f"1 validation error detected: Value '{value}' at '{where}.{i}.member.value' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {TAG_VALUE_CHARS_MAX}"
+            )
+        if not _tag_text_ok(value):
+            raise validation(f"One or more parameter values were invalid: Invalid characters in tag value: {value}")
+        tags[key] = value
+    check_tag_count(len(tags))
+    return tuple(tags.items())
+
+
+def check_tag_count(count: int) -> None:
+    if count > TAGS_MAX:
+        raise validation(f"One or more parameter values were invalid: The number of tags exceeds the limit of {TAGS_MAX}")
 
 
 def already_exists(name: str) -> Exception:

@@ -26,6 +26,7 @@ from kv.dynamodb.errors import invalid_params, serialization, validation
 
 NESTING_DEPTH_MAX = 32
 ITEM_SIZE_MAX = 400 * 1024
+ATTRIBUTE_NAME_BYTES_MAX = 65535
 
 SCALAR_TYPES = ("S", "N", "B")
 SET_TYPES = ("SS", "NS", "BS")
@@ -128,10 +129,21 @@ def _binary(body: Any) -> bytes:
         raise serialization(f"Base64 encoded length is expected a multiple of 4 bytes but found: {len(body)}") from None
 
 
+def check_attribute_name(name: str) -> str:
+    """An attribute name: at most 65535 bytes (DynamoDB documents "64 KB" and refuses
+    65536, as the Alternator suite's test_limits.py recorded)."""
+    if len(name.encode()) > ATTRIBUTE_NAME_BYTES_MAX:
+        raise validation(
+            "One or more parameter values were invalid: Attribute name exceeds the maximum length of "
+            f"{ATTRIBUTE_NAME_BYTES_MAX} bytes; attribute name: {name[:32]}..."
+        )
+    return name
+
+
 def item_from_wire(item: Any, what: str = "Item") -> Item:
     if not isinstance(item, dict):
         raise serialization(f"Start of structure or map found where not expected ({what})")
-    return {name: from_wire(v) for name, v in item.items()}
+    return {check_attribute_name(name): from_wire(v) for name, v in item.items()}
 
 
 # -- out -----------------------------------------------------------------------------------------------
