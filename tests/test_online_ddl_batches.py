@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 
 from assembly.embedded import ClusterConfig, EmbeddedCluster
-from qp.errors import SqlError
 from qp.ddl import online as qp_online
+from qp.errors import SqlError
 from qp.frontend.server import QueryProcessor
 
 
