@@ -15,9 +15,9 @@ from pglast.parser import parse_sql_json
 
 from qp.catalog.stored import CatalogSnapshot, CheckDef, ColumnDef, IndexDef, TableDef
 from qp.errors import SqlError
-from qp.functions.catalog import _size_pretty
 from qp.functions.registry import FUNCTIONS
 from qp.pgcatalog import REGISTRY, builtins, oids, search_path
+from qp.pgcatalog.functions import _size_pretty
 from qp.pgcatalog.model import model_for, search_path_of
 from qp.pgcatalog.names import qualified_name, regclass_name, regclass_oid
 from qp.pgcatalog.ruleutils import expression_text

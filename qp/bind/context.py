@@ -17,7 +17,7 @@ from qp.bind import expr as E
 from qp.bind.collation import Collations
 from qp.catalog.stored import CatalogSnapshot
 from qp.errors import SqlError
-from qp.types import UNKNOWN, SqlType
+from qp.types import TEXT, UNKNOWN, SqlType
 from qp.types.context import EvalContext
 
 
@@ -128,6 +128,4 @@ class BindContext:
         self.param_types[index] = t
 
     def final_param_types(self) -> list[SqlType]:
-        from qp.types import TEXT
-
         return [TEXT if t is None or t == UNKNOWN else t for t in self.param_types]

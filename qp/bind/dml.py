@@ -26,7 +26,7 @@ from cluster.timeslice import checkpoint_if_due
 from qp.api import Column
 from qp.bind import expr as E
 from qp.bind.context import BindContext, QueryLevel
-from qp.bind.expressions import ExprBinder, coerce, resolve_unknown
+from qp.bind.expressions import _SEQUENCE_FUNCTIONS, ExprBinder, coerce, resolve_unknown
 from qp.bind.query import BoundSelect, FromJoin, FromTable, QueryBinder, figure_colname
 from qp.bind.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog.stored import ColumnDef, IndexDef, TableDef
@@ -34,13 +34,13 @@ from qp.ddl.constraints import check_parents, enforce_children
 from qp.errors import SqlError, check_violation, locate, not_null_violation, unique_violation
 from qp.exec.append import Append
 from qp.exec.compile import ExecFrame, Layout, compile_predicate, compile_row, compile_scalar
-from qp.exec.operators import Operator, SublinkSlots, collect
+from qp.exec.operators import FilterProject, OneRow, Operator, SublinkSlots, ValuesOp, collect
 from qp.exec.runtime import RunContext
 from qp.parse.parser import node_kind, node_location
 from qp.pgcatalog.search_path import USER_SCHEMA, lookup_schema
 from qp.plan.planner import Planner
 from qp.txn.transaction import encoded_size
-from qp.types import UNKNOWN, text_encoder
+from qp.types import INT8, OID, UNKNOWN, text_encoder
 from storage import keys as storage_keys
 
 KEY_BYTES_MAX = 1024  # DSQL: primary and secondary index keys are at most 1 KiB
@@ -354,7 +354,6 @@ def _bind_insert_source(bc: BindContext, tc: TableContext, select: dict | None, 
                         ctes: dict, named_at: list | None = None):
     table = tc.table
     if select is None:  # DEFAULT VALUES
-        from qp.exec.operators import OneRow
 
         return OneRow(), []
     body = select["SelectStmt"]
@@ -376,7 +375,6 @@ def _bind_insert_source(bc: BindContext, tc: TableContext, select: dict | None, 
                 row.append(_assign(binder.bind(item), column, bc, item))
             rows.append(row)
         positions = positions[: len(lists[0])]
-        from qp.exec.operators import ValuesOp
 
         cids = [bc.new_cid() for _ in positions]
         planner = Planner()
@@ -417,7 +415,6 @@ def _bind_insert_source(bc: BindContext, tc: TableContext, select: dict | None, 
         else:
             casts.append(_assign(E.ColumnRef(cid, t), column, bc, node))
     if any(not isinstance(c, E.ColumnRef) for c in casts):
-        from qp.exec.operators import FilterProject
 
         op = FilterProject(op, None, casts, [bc.new_cid() for _ in casts], SublinkSlots([]))
     return op, positions
@@ -732,8 +729,6 @@ def _bind_set_exprs(bc, table: TableDef, targets: list, binder: ExprBinder) -> t
         column = table.columns[index]
         if node_kind(value) == "SetToDefault":
             if column.sequence_oid is not None:
-                from qp.bind.expressions import _SEQUENCE_FUNCTIONS
-                from qp.types import INT8, OID
 
                 expr: E.Expr = E.AsyncCall("nextval", _SEQUENCE_FUNCTIONS["nextval"],
                                            (E.Const(column.sequence_oid, OID),), INT8)

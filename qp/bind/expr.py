@@ -12,7 +12,7 @@ mutates them afterwards.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from qp.types import BOOL, SqlType
@@ -338,7 +338,6 @@ def and_all(parts: list[Expr]) -> Expr | None:
 
 def map_children(e: Expr, fn) -> Expr:
     """A copy of `e` with `fn` applied to each direct child (same node if nothing changed)."""
-    from dataclasses import replace
 
     if isinstance(e, (Call,)):
         args = tuple(fn(a) for a in e.args)

@@ -15,18 +15,23 @@ from typing import Any
 
 from qp.bind import expr as E
 from qp.bind.collation import check_collatable, resolve_collation
-from qp.bind.context import AggCall, BindContext, QueryLevel
+from qp.bind.context import AggCall, BindContext, QueryLevel, WindowCall
 from qp.bind.scope import Scope
 from qp.errors import SqlError, locate
+from qp.exec.compile import ExecFrame, Layout, compile_scalar
+from qp.exec.windows import DEFAULT_FRAME, RANKING, WINDOW_ONLY, Frame, check_frame
 from qp.functions import is_aggregate, resolve_aggregate, resolve_function, resolve_operator
 from qp.functions.waiting import ASYNC_FUNCTIONS
 from qp.parse.parser import node_body, node_kind, node_location, string_list
 from qp.pgcatalog.search_path import STORED_DEFINITION_PATH, USER_SCHEMA, session_search_path
 from qp.types import (
     BOOL,
+    FLOAT8,
     INT4,
     INT8,
+    NAME,
     NUMERIC,
+    OID,
     TEXT,
     UNKNOWN,
     SqlType,
@@ -35,6 +40,7 @@ from qp.types import (
     find_cast,
     format_type,
     resolve_type_name,
+    sort_key,
     text_decoder,
 )
 
@@ -75,7 +81,6 @@ def fold(expr: E.Expr, bc: BindContext) -> E.Expr:
     """
     if isinstance(expr, E.Const) or not E.is_constant(expr):
         return expr
-    from qp.exec.compile import ExecFrame, Layout, compile_scalar
 
     try:
         value = compile_scalar(expr, Layout([]))((), ExecFrame(ctx=bc.eval_ctx))
@@ -356,7 +361,6 @@ class ExprBinder:
     def b_SQLValueFunction(self, n: dict) -> E.Expr:
         op = n.get("op", "")
         if op in _SVF_CONTEXT:
-            from qp.types import NAME
 
             return E.ContextValue(_SVF_CONTEXT[op], NAME)
         if op == "SVFOP_CURRENT_SCHEMA":
@@ -563,7 +567,6 @@ class ExprBinder:
         op = "greatest" if n.get("op") == "IS_GREATEST" else "least"
         args = [self.bind(a) for a in n.get("args", ())]
         common = common_type([a.type for a in args], op.upper())
-        from qp.types import sort_key
 
         return fold(E.MinMax(op, tuple(coerce(a, common, self.bc) for a in args), sort_key(common), common), self.bc)
 
@@ -630,8 +633,6 @@ class ExprBinder:
         return E.AsyncCall(name, _SEQUENCE_FUNCTIONS[name], tuple(args), INT8)
 
     def _sequence_oid(self, arg: E.Expr) -> E.Expr:
-        from qp.types import OID
-
         if isinstance(arg, E.Const) and isinstance(arg.value, str):
             name = arg.value
             parts = [p.strip('"') for p in name.split(".")]
@@ -805,9 +806,6 @@ class ExprBinder:
                          row=True)
 
     def _window(self, name: str, n: dict, star: bool) -> E.Expr:
-        from qp.bind.context import WindowCall
-        from qp.exec.windows import DEFAULT_FRAME, RANKING, WINDOW_ONLY, Frame, check_frame
-
         level = self.level
         if level.in_aggregate:
             raise SqlError("42803", "aggregate function calls cannot contain window function calls")
@@ -882,7 +880,6 @@ class ExprBinder:
 
     def _window_function(self, name: str, args: list[E.Expr]):
         """The signature of a pure window function: (marker, return type, coerced args)."""
-        from qp.types import FLOAT8
 
         counts = {"row_number": (0,), "rank": (0,), "dense_rank": (0,), "percent_rank": (0,), "cume_dist": (0,),
                   "ntile": (1,), "lag": (1, 2, 3), "lead": (1, 2, 3), "first_value": (1,), "last_value": (1,),

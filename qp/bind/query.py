@@ -655,7 +655,6 @@ class QueryBinder:
         for col in range(width):
             t = common_type([r[col].type for r in rows], "VALUES")
             if t == UNKNOWN:
-                from qp.types import TEXT
 
                 t = TEXT
             types.append(t)
@@ -684,7 +683,6 @@ class QueryBinder:
         for a, b in zip(lt, rt, strict=True):
             t = common_type([a, b], op.upper())
             if t == UNKNOWN:
-                from qp.types import TEXT
 
                 t = TEXT
             types.append(t)

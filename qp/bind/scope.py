@@ -227,3 +227,16 @@ def _as_outer(found: E.Expr, inner: Scope, depth: int) -> E.Expr:
         scope.outer_refs.add(found.cid)
         scope = scope.parent
     return E.OuterRef(found.cid, found.type, found.name)
+
+
+def table_scope(table: Any, bc: Any) -> Scope:
+    """The scope of one table's live columns, as a constraint or a DDL expression
+    sees them (`table`: a catalog TableDef; `bc`: the BindContext that numbers columns)."""
+    columns = []
+    for i, column in enumerate(table.columns):
+        if column.dropped:
+            continue
+        cid = bc.new_cid(column.name)
+        columns.append(ScopeColumn(column.name, E.ColumnRef(cid, column.type, column.name), table_oid=table.oid,
+                                   attnum=i + 1))  # fmt: skip
+    return Scope(items=[RangeItem(table.name, columns, table)])

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from qp.errors import SqlError
-from qp.types import SqlType, type_by_oid
+from qp.types import SqlType, format_type, type_by_oid
 from storage import keys
 
 CATALOG_PREFIX = keys.CATALOG_PREFIX
@@ -511,7 +511,6 @@ class CatalogSnapshot:
 def require_key_type(column: ColumnDef, what: str) -> str:
     kind = key_kind(column.type)
     if kind is None:
-        from qp.types import format_type
 
         raise SqlError(
             "0A000", f'{what} on column "{column.name}" of type {format_type(column.type)} is not supported'

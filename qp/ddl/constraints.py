@@ -28,6 +28,9 @@ import json
 from typing import Any
 
 from cluster.timeslice import checkpoint_if_due
+from qp.bind.context import QueryLevel
+from qp.bind.expressions import ExprBinder
+from qp.bind.scope import table_scope
 from qp.catalog.stored import (
     FK_CASCADE,
     FK_NO_ACTION,
@@ -35,13 +38,15 @@ from qp.catalog.stored import (
     FK_SET_DEFAULT,
     FK_SET_NULL,
     CatalogSnapshot,
+    CheckDef,
     ForeignKeyDef,
     TableDef,
     key_kind,
 )
 from qp.errors import SqlError, foreign_key_violation
+from qp.exec.compile import ExecFrame, Layout, compile_scalar
 from qp.parse.parser import string_list
-from qp.types import text_encoder
+from qp.types import format_type, text_encoder
 from storage import keys
 
 _ACTIONS = {"a": FK_NO_ACTION, "r": FK_RESTRICT, "c": FK_CASCADE, "n": FK_SET_NULL, "d": FK_SET_DEFAULT}
@@ -86,7 +91,6 @@ def foreign_key_from(con: dict, table: TableDef, column_index: int | None, catal
     for mine, theirs in zip(columns, ref_columns, strict=True):
         a, b = table.columns[mine], ref.columns[theirs]
         if key_kind(a.type) is None or key_kind(a.type) != key_kind(b.type):
-            from qp.types import format_type
 
             raise SqlError(
                 "42804",
@@ -266,17 +270,11 @@ async def validate_rows(txn, catalog: CatalogSnapshot, table: TableDef, constrai
     validated in batches, each at a snapshot of its own (the constraint is
     enforced by writers already, so rows changed after a batch's snapshot were
     checked when they were written), so no snapshot outlives storage's retention."""
-    from qp.catalog.stored import CheckDef
 
     width = len(table.columns)
     check_fn = None
     if isinstance(constraint, CheckDef):
-        from qp.bind.context import QueryLevel
-        from qp.bind.expressions import ExprBinder
-        from qp.ddl.statements import _table_scope
-        from qp.exec.compile import ExecFrame, Layout, compile_scalar
-
-        scope = _table_scope(table, bc)
+        scope = table_scope(table, bc)
         expr = ExprBinder(bc, scope, QueryLevel(what="check constraints")).bind_bool(json.loads(constraint.sql), "CHECK")
         layout = Layout([c.expr.cid for c in scope.items[0].columns])
         fn = compile_scalar(expr, layout)

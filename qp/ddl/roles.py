@@ -26,6 +26,7 @@ from qp.catalog.stored import BOOTSTRAP_SUPERUSER, BOOTSTRAP_SUPERUSER_OID, Cata
 from qp.errors import SqlError
 from qp.frontend import scram
 from qp.types import TIMESTAMPTZ, TS_POS_INF
+from qp.types.text_io import text_decoder
 
 NAME_BYTES_MAX = 63
 _RESERVED = ("public", "none")
@@ -115,7 +116,6 @@ def _apply_options(role: RoleDef, options: list, ctx, notices: list[str], *, cre
                 raise SqlError("22023", f"invalid connection limit: {limit}")
             changes["connection_limit"] = limit
         elif name == "validUntil":
-            from qp.types.text_io import text_decoder
 
             value = text_decoder(TIMESTAMPTZ, ctx)(arg["String"]["sval"])
             changes["valid_until"] = None if value == TS_POS_INF else value

@@ -22,6 +22,7 @@ from qp.catalog.stored import CatalogSnapshot, SequenceDef
 from qp.errors import SqlError
 from qp.parse.parser import string_list
 from qp.txn.transaction import Transaction
+from qp.types import resolve_type_name
 
 DSQL_CACHE_MIN = 65536
 SERIAL_CACHE = DSQL_CACHE_MIN
@@ -62,7 +63,6 @@ def sequence_options(options: list, *, name: str, oid: int, type_oid: int = 20, 
         if key in values:
             raise SqlError("42601", "conflicting or redundant options")
         if key == "as":
-            from qp.types import resolve_type_name
 
             t = resolve_type_name(string_list(arg["TypeName"]["names"]), [], 0)
             if t.oid not in _BOUNDS:

@@ -35,8 +35,10 @@ from cluster.timeslice import checkpoint_if_due
 from qp.bind import expr as E
 from qp.bind.collation import check_collatable, resolve_collation
 from qp.bind.context import BindContext, QueryLevel
+from qp.bind.dml import truncate_targets
 from qp.bind.expressions import ExprBinder, coerce
-from qp.bind.scope import RangeItem, Scope, ScopeColumn
+from qp.bind.query import QueryBinder
+from qp.bind.scope import Scope, table_scope
 from qp.catalog.stored import (
     FIRST_USER_OID,
     NEXT_OID_KEY,
@@ -51,13 +53,14 @@ from qp.catalog.stored import (
     ViewDef,
     require_key_type,
 )
-from qp.ddl.constraints import foreign_key_from
+from qp.ddl import roles
+from qp.ddl.constraints import foreign_key_from, validate_rows
 from qp.ddl.naming import check_column, choose_name, constraint_names, name_addition
 from qp.ddl.sequences import sequence_options, with_owner
 from qp.errors import SqlError
 from qp.parse.parser import node_kind, string_list
 from qp.pgcatalog.search_path import USER_SCHEMA, creation_schema, session_search_path
-from qp.types import format_type, resolve_type_name
+from qp.types import format_type, resolve_type_name, text_encoder
 from storage import keys
 
 COLUMNS_PER_TABLE_MAX = 255
@@ -356,7 +359,7 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
     # Bind defaults and checks now, so a bad one fails CREATE TABLE (as in PG).
     table = TableDef(oid=oid, name=name, columns=tuple(columns), pk=pk, schema=schema,
                      key_id=keys.table_key_id_for(oid))
-    scope = _table_scope(table, bc)
+    scope = table_scope(table, bc)
     for column in columns:
         if column.default_sql is not None:
             binder = ExprBinder(bc, Scope(), QueryLevel(what="DEFAULT expressions"))
@@ -477,17 +480,6 @@ def _column_names_in(node: Any) -> list[str]:
 
     walk(node)
     return out
-
-
-def _table_scope(table: TableDef, bc: BindContext) -> Scope:
-    columns = []
-    for i, column in enumerate(table.columns):
-        if column.dropped:
-            continue
-        cid = bc.new_cid(column.name)
-        columns.append(ScopeColumn(column.name, E.ColumnRef(cid, column.type, column.name), table_oid=table.oid,
-                                   attnum=i + 1))
-    return Scope(items=[RangeItem(table.name, columns, table)])
 
 
 # -- DROP ------------------------------------------------------------------------------------
@@ -642,15 +634,12 @@ async def create_index(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
 
 async def backfill_batch(txn, table: TableDef, index: IndexDef, start: bytes, batch_rows: int, frame_ctx) -> bytes | None:
     """Write the index entries of up to `batch_rows` rows from `start`; returns where to resume."""
-    from qp.bind.dml import RowWriter  # noqa: F401 (kept for symmetry with DML's key rules)
 
     resume = None
     count = 0
     width = len(table.columns)
 
     def duplicated(row: tuple) -> SqlError:
-        from qp.types import text_encoder
-
         names = ", ".join(table.columns[i].name for i in index.columns)
         values = ", ".join(text_encoder(table.columns[i].type, frame_ctx)(row[i]).decode() for i in index.columns)
         return SqlError("23505", f'could not create unique index "{index.name}"',
@@ -695,8 +684,6 @@ async def backfill_batch(txn, table: TableDef, index: IndexDef, start: bytes, ba
 # -- views ------------------------------------------------------------------------------------------
 
 async def create_view(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext, sql: str) -> DdlResult:
-    from qp.bind.query import QueryBinder
-
     relation = body["view"]
     name = _check_name(relation["relname"])
     if relation.get("relpersistence") == "t":
@@ -753,7 +740,6 @@ async def truncate_swap(body: dict, txn, catalog: CatalogSnapshot, bc: BindConte
     snapshots still see the rows. The old range's versions are left to
     storage, as a dropped table's are.
     """
-    from qp.bind.dml import truncate_targets
 
     targets = truncate_targets(bc, body)
     version, next_oid = await _catalog_counters(txn)
@@ -957,7 +943,6 @@ async def alter_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext
                     continue
                 # Writers already enforce it, so one pass over the rows at this
                 # snapshot covers every row it has not seen.
-                from qp.ddl.constraints import validate_rows
 
                 await validate_rows(txn, catalog, table, constraint, bc.eval_ctx, bc)
                 table = _set_validated(table, constraint.name)
@@ -1022,7 +1007,7 @@ def _add_constraint(table: TableDef, con: dict, catalog: CatalogSnapshot, bc: Bi
                         next_index_id=table.next_index_id + 1)
         return table, next_oid + 1
     if contype == "CONSTR_CHECK":
-        scope = _table_scope(table, bc)
+        scope = table_scope(table, bc)
         ExprBinder(bc, scope, QueryLevel(what="check constraints")).bind_bool(con["raw_expr"], "CHECK")
         if not name:
             used = [n for n in _column_names_in(con["raw_expr"]) if table.column_index(n) is not None]
@@ -1265,7 +1250,6 @@ def role_tag(statement) -> str:
 
 async def role_ddl(statement, txn, catalog: CatalogSnapshot, user: str, ctx) -> DdlResult:
     """CREATE/ALTER/DROP ROLE and ALTER ROLE ... RENAME (see qp/ddl/roles.py)."""
-    from qp.ddl import roles
 
     kind, body = statement.kind, statement.body
     if kind == "CreateRoleStmt":
@@ -1281,7 +1265,6 @@ async def role_ddl(statement, txn, catalog: CatalogSnapshot, user: str, ctx) -> 
 
 async def set_bootstrap_password(txn, catalog: CatalogSnapshot, password: str) -> bool:
     """Write `admin`'s password into `txn`; False if it already has this one (nothing written)."""
-    from qp.ddl import roles
 
     roles.set_bootstrap_password(catalog, txn, password, await _catalog_counters(txn), _bump_version)
     return txn.catalog_version_written is not None

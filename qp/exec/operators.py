@@ -37,9 +37,10 @@ from qp.exec.compile import (
     compile_row,
     compile_scalar,
 )
+from qp.exec.explain import expr_text, filter_text, render
 from qp.exec.runtime import SCAN_CACHE_ROWS_MAX, RunContext
-from qp.types import group_key
-from storage.mvcc import project
+from qp.types import group_key, sort_key
+from storage.mvcc import keep_where_true, project
 
 BATCH_ROWS = 1024
 
@@ -57,8 +58,6 @@ class Operator:
         return []
 
     def explain(self) -> list[str]:
-        from qp.exec.explain import render
-
         return render(self)
 
 
@@ -377,8 +376,6 @@ class FilterProject(Operator):
         return "Project"
 
     def details(self) -> list[str]:
-        from qp.exec.explain import expr_text
-
         out = []
         if self.predicate_expr is not None:
             out.append(f"Filter: {expr_text(self.predicate_expr)}")
@@ -895,8 +892,6 @@ class HashJoin(Operator):
         return {"inner": "Hash Join", "left": "Hash Left Join", "full": "Hash Full Join"}[self.kind]
 
     def details(self) -> list[str]:
-        from qp.exec.explain import expr_text
-
         conds = [f"({expr_text(a)} = {expr_text(b)})" for a, b in zip(self.left_keys, self.right_keys, strict=True)]
         out = [f"Hash Cond: {' AND '.join(conds)}"]
         if self.residual_expr is not None:
@@ -966,8 +961,6 @@ class NestedLoopJoin(Operator):
         return {"inner": "Nested Loop", "left": "Nested Loop Left Join", "full": "Nested Loop Full Join"}[self.kind]
 
     def details(self) -> list[str]:
-        from qp.exec.explain import expr_text
-
         return [f"Join Filter: {expr_text(self.condition)}"] if self.condition is not None else []
 
 class LateralJoin(Operator):
@@ -1035,8 +1028,6 @@ class LateralJoin(Operator):
         return "Nested Loop Left Join" if self.kind == "left" else "Nested Loop"
 
     def details(self) -> list[str]:
-        from qp.exec.explain import expr_text
-
         out = [f"Lateral: {len(self.lateral)} column(s) of the left side, right side run per row"]
         if self.condition is not None:
             out.append(f"Join Filter: {expr_text(self.condition)}")
@@ -1059,7 +1050,6 @@ class HashAggregate(Operator):
         # group values, then each aggregate's arguments and FILTER.
         inputs: list[E.Expr] = list(group_exprs)
         self._arg_slices: list[tuple[int, int, int | None, list[tuple[int, Any, bool, bool]]]] = []
-        from qp.types import sort_key
 
         for agg in aggregates:
             start = len(inputs)
@@ -1234,7 +1224,6 @@ class TableScan(Operator):
             values = await txn.get(keys)
             pairs = [(k, v) for k, v in zip(keys, values, strict=True) if v is not None]
             if spec.filter_template is not None:
-                from storage.mvcc import keep_where_true
 
                 keep = keep_where_true(_instantiate(spec.filter_template, rc.frame))
                 pairs = [(k, v) for k, v in pairs if keep(v)]
@@ -1316,8 +1305,6 @@ class TableScan(Operator):
         return f"{self.access} on {self.table.name}"
 
     def details(self) -> list[str]:
-        from qp.exec.explain import expr_text, filter_text
-
         names = [c.name for c in self.table.columns]
         out = []
         if self.access != "Full Scan":
@@ -1374,8 +1361,6 @@ class IndexScan(Operator):
         return f"Index Scan using {self.index.name} on {self.table.name}"
 
     def details(self) -> list[str]:
-        from qp.exec.explain import expr_text
-
         names = [c.name for c in self.table.columns]
         out = [f"Index Cond on: {', '.join(names[i] for i in self.index.columns)}",
                f"Projections: {', '.join(names[i] for i in self.projection) or '(none)'}"]

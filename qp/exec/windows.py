@@ -31,6 +31,7 @@ from qp.errors import SqlError
 from qp.exec.compile import Layout, compile_row
 from qp.exec.operators import BATCH_ROWS, Operator, collect, sort_rows_async
 from qp.exec.runtime import RunContext
+from qp.types import group_key, sort_key
 
 # frameOptions bits (PostgreSQL's parsenodes.h)
 FRAME_RANGE = 0x2
@@ -100,7 +101,6 @@ class WindowAgg(Operator):
             if call.filter is not None:
                 exprs.append(call.filter)
             offsets = [e for e in (call.frame.start_offset, call.frame.end_offset) if e is not None]
-            from qp.types import group_key, sort_key
 
             self._plans.append((
                 compile_row(exprs, layout),

@@ -41,11 +41,11 @@ from qp.errors import SqlError, schema_conflict
 from qp.exec.compile import ExecFrame
 from qp.exec.operators import collect
 from qp.exec.runtime import RunContext, StatementCaches
-from qp.frontend.prepare import Prepared
+from qp.frontend.prepare import Prepared, declared_types
 from qp.frontend.results import ResultRows
 from qp.parse.parser import Statement
 from qp.txn.transaction import StaleCatalog
-from qp.types import SqlType, binary_encoder, text_encoder
+from qp.types import TEXT, SqlType, binary_encoder, text_encoder
 
 # DeclareCursorStmt.options bits (PostgreSQL's CURSOR_OPT_*).
 CURSOR_OPT_BINARY = 0x0001
@@ -291,8 +291,6 @@ async def prepare_cursor_statement(session: Any, statement: Statement, param_oid
         bound = await session.runner.bind_checked(query, param_oids)
         prepared.param_types = bound.param_types
         return prepared
-    from qp.frontend.prepare import declared_types
-    from qp.types import TEXT
 
     prepared.param_types = [t or TEXT for t in declared_types(param_oids)]
     body = statement.body

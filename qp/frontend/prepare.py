@@ -15,10 +15,11 @@ from typing import Any
 
 from qp.api import Column
 from qp.bind.context import BindContext
-from qp.bind.dml import bind_insert, bind_modify
+from qp.bind.dml import bind_insert, bind_modify, target_context
 from qp.bind.query import QueryBinder
 from qp.catalog.stored import CatalogSnapshot
 from qp.errors import SqlError
+from qp.frontend.settings import show_name
 from qp.parse.parser import Statement
 from qp.pgcatalog.search_path import SearchPath, session_search_path
 from qp.plan.planner import Planner
@@ -118,7 +119,6 @@ def prepare(
     if kind in ("ddl", "utility", "copy"):
         prepared.param_types = [t or TEXT for t in declared_types(declared)]
         if statement.kind == "VariableShowStmt":
-            from qp.frontend.settings import show_name
 
             name = statement.body.get("name", "")
             prepared.columns = [Column(show_name(name) or name.lower(), TEXT.oid, -1)]
@@ -145,7 +145,6 @@ def prepare(
         prepared.result_types = types
         prepared.columns = [Column(n, t.oid, t.typlen, t.typmod) for n, t in zip(query.names, types, strict=True)]
     elif kind == "truncate":
-        from qp.bind.dml import target_context
 
         for relation in statement.body.get("relations", ()):
             target_context(bc, relation["RangeVar"])  # the tables must exist (42P01) now

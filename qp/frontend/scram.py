@@ -32,6 +32,8 @@ import stringprep
 import unicodedata
 from dataclasses import dataclass
 
+from cryptography import x509
+
 MECHANISM = "SCRAM-SHA-256"
 MECHANISM_PLUS = "SCRAM-SHA-256-PLUS"
 ITERATIONS_DEFAULT = 4096  # PostgreSQL's scram_iterations default
@@ -253,7 +255,6 @@ def _decode(data: bytes) -> str:
 
 def tls_server_end_point(certificate_der: bytes) -> bytes:
     """RFC 5929 channel binding data: the certificate's hash, with MD5 and SHA-1 raised to SHA-256."""
-    from cryptography import x509
 
     algorithm = x509.load_der_x509_certificate(certificate_der).signature_hash_algorithm
     name = algorithm.name if algorithm is not None else "sha256"

@@ -70,6 +70,7 @@ from qp.frontend.settings import (
     zoneinfo_for,
 )
 from qp.parse.parser import Statement, parse
+from qp.pgcatalog.names import reg_input, reg_output
 from qp.txn.transaction import Transaction
 from qp.types import binary_decoder, text_decoder
 from qp.types.context import EvalContext
@@ -166,6 +167,7 @@ class Session:
         ctx.setting_default = {"server_version": DEFAULTS["server_version"], "server_version_full": VERSION_STRING}
         ctx.backend_pid = self.process_id
         ctx.set_config = self._set_config
+        ctx.reg_output, ctx.reg_input = reg_output, reg_input
         ctx.signal_backend = self._signal_backend
 
     def _signal_backend(self, pid: int, terminate: bool) -> bool:

@@ -2,14 +2,14 @@
 
 `registry` holds the catalog and the overload resolution; the other modules
 register implementations by theme when imported (below, so that importing
-`qp.functions` gives the full catalog). The engine uses only the names in
+`qp.functions` gives the full catalog; the functions that read the system
+catalogs register with `qp.pgcatalog`, in qp/pgcatalog/functions.py). The engine uses only the names in
 __all__ (see qp/types/CONTRACT.md).
 """
 
 from qp.functions import (  # noqa: F401  (imported for their registrations)
     aggregates,
     arrays,
-    catalog,
     datetime,
     dt_extract,
     dt_ops,

@@ -21,7 +21,7 @@ from typing import Any
 from qp.errors import SqlError
 from qp.functions.dt_ops import interval_div, interval_pl
 from qp.functions.json import to_json_text, to_json_value
-from qp.functions.numeric_math import num_add, num_div, num_mul, num_sub
+from qp.functions.numeric_math import _round_to, _work_ctx, num_add, num_div, num_mul, num_sub
 from qp.functions.registry import register_aggregate
 from qp.types import core as C
 from qp.types.context import EvalContext
@@ -39,12 +39,11 @@ from qp.types.core import (
     NUMERIC,
     TEXT,
     Interval,
-    Jsonb,
     SqlType,
 )
-from qp.types.json import encode_json_string, make_object
+from qp.types.json import Jsonb, encode_json_string, make_object
 from qp.types.keys import sort_key
-from qp.types.numeric import D_NAN, D_ZERO, DEC, dscale, select_div_scale, to_float4
+from qp.types.numeric import D_NAN, D_ZERO, DEC, div_round, dscale, select_div_scale, to_float4
 from qp.types.text_io import text_out
 
 _DEFAULT_CTX = EvalContext()
@@ -244,10 +243,8 @@ class NumStats(_Acc):
             return Decimal(0)
         den = Decimal(n * (n - 1) if sample else n * n)
         rs = select_div_scale(num, den)
-        from qp.types.numeric import div_round
         var = div_round(num, den, rs)
         if self.mode.startswith("stddev"):
-            from qp.functions.numeric_math import _round_to, _work_ctx
             ctx = _work_ctx(max(var.adjusted() // 2 + 1, 1) + rs + 10)
             return _round_to(ctx.sqrt(var), rs)
         return var

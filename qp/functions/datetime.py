@@ -46,6 +46,7 @@ from qp.types.datetime import (
     days_in_month,
     fields_to_ts,
     interval_justify_hours,
+    interval_out,
     interval_parts,
     is_finite_date,
     is_finite_ts,
@@ -529,7 +530,6 @@ def zone_for_trunc(name: str) -> Zone:
 def _interval_offset(iv: Interval) -> int:
     """timezone(interval, ...): seconds east, whole seconds (PG truncates the rest)."""
     if iv[0] or iv[1]:
-        from qp.types.datetime import interval_out
         raise SqlError("22023", f'interval time zone "{interval_out(iv)}" must not include months or days')
     return _trunc_div(iv[2], 1000000)
 

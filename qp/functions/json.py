@@ -21,7 +21,7 @@ from qp.errors import SqlError
 from qp.functions.registry import register_function, register_operator
 from qp.types import core as C
 from qp.types.context import EvalContext
-from qp.types.core import BOOL, INT4, JSON, JSONB, TEXT, Jsonb, SqlType, array_of, record_type
+from qp.types.core import BOOL, INT4, JSON, JSONB, TEXT, SqlType, array_of, record_type
 from qp.types.datetime import (
     date_out,
     format_offset,
@@ -29,7 +29,9 @@ from qp.types.datetime import (
     utc_offset,
 )
 from qp.types.json import (
+    Jsonb,
     encode_json_string,
+    json_to_python,
     jsonb_cmp,
     jsonb_out,
     jsonb_pretty,
@@ -132,7 +134,6 @@ def _guess_json(ctx: EvalContext, x: Any) -> Any:
 
 
 def _json_to_jsonb(s: str) -> Any:
-    from qp.types.json import json_to_python
     return json_to_python(s)
 
 

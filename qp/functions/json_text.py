@@ -15,7 +15,14 @@ from qp.errors import SqlError
 from qp.functions.json import EACH_JSON, EACH_TEXT, TEXT_ARRAY
 from qp.functions.registry import register_function, register_operator
 from qp.types.core import INT4, JSON, TEXT
-from qp.types.json import encode_json_string, jsonb_out, jsonb_typeof, validate_json
+from qp.types.json import (
+    encode_json_string,
+    json_ordered_pairs,
+    json_to_python,
+    jsonb_out,
+    jsonb_typeof,
+    validate_json,
+)
 
 _DEC = _json.JSONDecoder(parse_float=Decimal, parse_int=Decimal)
 _WS = " \t\n\r"
@@ -126,7 +133,6 @@ register_function("json_extract_path_text", [JSON, TEXT_ARRAY], TEXT, lambda s, 
 
 
 def json_typeof(s: str) -> str:
-    from qp.types.json import json_to_python
     return jsonb_typeof(json_to_python(s))
 
 
@@ -174,8 +180,6 @@ register_function("json_strip_nulls", [JSON], JSON, lambda s: _json_strip(s))
 
 
 def _json_strip(s: str) -> str:
-    from qp.types.json import json_ordered_pairs
-
     def walk(v: Any) -> str:
         if isinstance(v, list) and type(v).__name__ == "_Pairs":
             return "{" + ",".join(encode_json_string(k) + ":" + walk(x) for k, x in v if x is not None) + "}"

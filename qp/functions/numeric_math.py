@@ -28,6 +28,7 @@ from qp.types.numeric import (
     div_round,
     dscale,
     nbase_weight_first,
+    round_scale,
     select_div_scale,
 )
 
@@ -337,7 +338,6 @@ def _power_special(a: Decimal, b: Decimal) -> Decimal:
 
 
 def num_round(a: Decimal, scale: int = 0) -> Decimal:
-    from qp.types.numeric import round_scale
     return round_scale(a, scale)
 
 

@@ -22,6 +22,7 @@ from qp.types import core as C
 from qp.types.casts import find_cast
 from qp.types.context import EvalContext
 from qp.types.core import BOOL, BPCHAR, BYTEA, INT4, INT8, NAME, TEXT, SqlType, array_of
+from qp.types.text_io import parse_bytea
 
 TEXT_ARRAY = array_of(TEXT)
 
@@ -500,7 +501,6 @@ def _decode(s: str, fmt: str) -> bytes:
                            hint="Input data is missing padding, is truncated, or is otherwise corrupted.") \
                 from None
     if f == "escape":
-        from qp.types.text_io import parse_bytea
         if s.startswith("\\x"):
             return s.encode()
         return parse_bytea(s)

@@ -16,6 +16,7 @@ Layout:
   cluster_tables.py     namespaces, database, roles, settings, activity, prepared statements
   views.py              pg_tables, pg_indexes, ...
   information_schema.py the SQL standard's views
+  functions.py          the functions that read the catalogs (pg_get_indexdef, to_regclass, ...)
   definitions.py        pg_get_indexdef / pg_get_constraintdef / pg_get_expr text
   analyze.py            stored expressions typed as PostgreSQL's parser types them
   ruleutils.py          expressions and view queries printed as PostgreSQL's ruleutils prints them
@@ -28,6 +29,7 @@ from __future__ import annotations
 from qp.pgcatalog import (  # noqa: F401  (imported for their registrations)
     builtin_tables,
     cluster_tables,
+    functions,
     information_schema,
     objects,
     views,

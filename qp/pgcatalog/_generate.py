@@ -20,6 +20,7 @@ import psycopg
 
 from qp.functions.registry import AGGREGATES, FUNCTIONS, OPERATORS
 from qp.types import core as C
+from qp.types.casts import _CASTS
 
 OUT = Path(__file__).with_name("builtin_data.py")
 
@@ -72,7 +73,6 @@ def main(dsn: str) -> None:
                     " WHERE oprname = %s AND oprleft = %s AND oprright = %s", (name, left, right)).fetchone()
                 if row is not None:
                     operators[f"{name}({left},{right})"] = tuple(row)
-        from qp.types.casts import _CASTS
 
         casts = {}
         for source, target in sorted(_CASTS):

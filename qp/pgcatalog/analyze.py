@@ -33,6 +33,7 @@ from qp.types import (
     TIMESTAMPTZ,
     UNKNOWN,
     SqlType,
+    array_of,
     common_type,
     resolve_type_name,
     text_decoder,
@@ -291,7 +292,6 @@ class Analyzer:
         if common == UNKNOWN:
             common = TEXT
         elements = [self.coerce(i, common) for i in items]
-        from qp.types import array_of
 
         array = Array(array_of(common), elements)
         return self._array_op(op, left, array, op != "<>")
@@ -388,8 +388,6 @@ class Analyzer:
         return Case(common, arg, whens, self.coerce(default, common))
 
     def _A_ArrayExpr(self, n: dict) -> Node:
-        from qp.types import array_of
-
         elements = [self.analyze(e) for e in n.get("elements", ())]
         common = self._common(elements, "ARRAY")
         return Array(array_of(common), [self.coerce(e, common) for e in elements])

@@ -6,6 +6,7 @@ pg_enum and pg_aggregate. Their rows never change while a process runs
 from __future__ import annotations
 
 from qp.pgcatalog import builtins, oids
+from qp.pgcatalog.builtin_data import CASTS
 from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
 
 STATIC = Lifetime.STATIC
@@ -107,7 +108,6 @@ def pg_aggregate(src: Source) -> list[tuple]:
                  relkind="r")
 def pg_cast(src: Source) -> list[tuple]:
     """The casts dsql has that PostgreSQL lists (others are I/O conversions, which pg_cast omits)."""
-    from qp.pgcatalog.builtin_data import CASTS
 
     return sorted((oid, source, target, func, context, method)
                   for (source, target), (oid, func, context, method) in CASTS.items())

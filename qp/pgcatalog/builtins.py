@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
+from qp.functions.registry import AGGREGATES, FUNCTIONS, OPERATORS
 from qp.pgcatalog import builtin_data as D
 from qp.pgcatalog import oids
 from qp.types import core as C
@@ -111,7 +112,6 @@ class ProcInfo:
 @cache
 def procs() -> tuple[ProcInfo, ...]:
     """Every function and aggregate dsql has (plus the types' I/O functions), with oids."""
-    from qp.functions.registry import AGGREGATES, FUNCTIONS
 
     found: list[ProcInfo] = []
     unnumbered: list[tuple[str, tuple[int, ...], object, str]] = []
@@ -191,8 +191,6 @@ def proc_rows() -> list[tuple]:
 
 @cache
 def operator_rows() -> tuple[tuple, ...]:
-    from qp.functions.registry import OPERATORS
-
     rows: dict[int, tuple] = {}
     unnumbered = []
     for (name, kind), defs in sorted(OPERATORS.items()):

@@ -10,7 +10,7 @@ session, so these relations are rebuilt for each scan (they are a few rows each)
 
 from __future__ import annotations
 
-from qp.ddl.roles import session_role
+from qp.ddl.roles import session_role, visible_roles
 from qp.frontend.activity import State
 from qp.frontend.settings import DEFAULTS, READ_ONLY
 from qp.pgcatalog import oids
@@ -60,7 +60,6 @@ def pg_tablespace(src: Source) -> list[tuple]:
 def _roles(src: Source) -> list[tuple]:
     """(oid, name, super, inherit, createrole, createdb, canlogin, replication, bypassrls, connlimit,
     password, valid until) per role: the roles of the catalog (qp/ddl/roles.py) and the predefined ones."""
-    from qp.ddl.roles import session_role, visible_roles
 
     catalog, user = src.model.snapshot, session_user(src)
     see_passwords = session_role(catalog, user).superuser  # PostgreSQL keeps pg_authid to superusers

@@ -14,6 +14,7 @@ from typing import Any
 
 from qp.functions.strings import quote_ident
 from qp.pgcatalog.model import CatalogModel, ConstraintInfo, RelationInfo, search_path_of
+from qp.pgcatalog.names import regclass_name as name_of
 from qp.pgcatalog.ruleutils import expression_text, view_query_text
 from qp.pgcatalog.search_path import SearchPath
 
@@ -68,8 +69,6 @@ def constraint_definition(model: CatalogModel, constraint: ConstraintInfo, prett
 
 
 def regclass_name(model: CatalogModel, oid: int, search_path: SearchPath) -> str:
-    from qp.pgcatalog.names import regclass_name as name_of
-
     return name_of(model, oid, search_path)
 
 

@@ -28,7 +28,9 @@ from qp.catalog.stored import (
     TableDef,
     ViewDef,
 )
+from qp.functions.strings import quote_ident
 from qp.pgcatalog import oids
+from qp.pgcatalog.registry import REGISTRY
 from qp.pgcatalog.search_path import SearchPath, session_search_path
 from qp.types import BOOL, INT8, SqlType, type_by_oid
 
@@ -163,7 +165,6 @@ def system_relations() -> list[RelationInfo]:
     """pg_class entries for the system relations themselves (pg_catalog.pg_class, ...)."""
     global _SYSTEM_RELATIONS
     if _SYSTEM_RELATIONS is None:
-        from qp.pgcatalog.relation import REGISTRY
 
         out = []
         for (schema, name), relation in sorted(REGISTRY.items(), key=lambda kv: kv[1].oid):
@@ -248,8 +249,6 @@ def _attribute(attnum: int, column: Any, sequences: dict[int, SequenceDef]) -> A
 
 
 def _nextval_tree(sequence: SequenceDef) -> dict:
-    from qp.functions.strings import quote_ident
-
     name = f"{quote_ident(sequence.schema)}.{quote_ident(sequence.name)}"
     regclass = {"TypeCast": {"arg": {"A_Const": {"sval": {"sval": name}}},
                              "typeName": {"names": [{"String": {"sval": "regclass"}}]}}}

@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from qp.pgcatalog.model import model_for
+from qp.pgcatalog.registry import REGISTRY
 from qp.types import (
     BOOL,
     BYTEA,
@@ -134,8 +136,6 @@ class SystemRelation:
         return [("tableoid", OID)] if self.relkind == "r" else []
 
     async def rows(self, rc) -> list[tuple]:
-        from qp.pgcatalog.model import model_for
-
         session = rc.session
         snapshot = await session.catalog_for(rc.txn)
         # Functions evaluated in the same statement (pg_get_indexdef, regclass
@@ -165,7 +165,6 @@ class SystemRelation:
 
 
 # (schema, name) -> relation; filled by the modules that define relations.
-REGISTRY: dict[tuple[str, str], SystemRelation] = {}
 
 
 def system_relation(schema: str, name: str, oid: int, columns: str, *, lifetime: Lifetime = Lifetime.CATALOG,

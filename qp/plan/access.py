@@ -20,7 +20,7 @@ from typing import Any
 
 from qp.bind import expr as E
 from qp.catalog.stored import TableDef, key_kind
-from qp.exec.compile import Layout, compile_scalar
+from qp.exec.compile import Layout, compile_scalar, has_sublinks
 from qp.exec.operators import IndexScan, ScanSpec, SublinkSlots, TableScan
 from storage import keys
 
@@ -261,7 +261,6 @@ def plan_table(
     `conjuncts`); the operator outputs those columns plus what its own
     residual filter reads, so columns used only to find rows are not fetched.
     """
-    from qp.exec.compile import has_sublinks
 
     later = [c for c in conjuncts if has_sublinks([c])]
     conjuncts = [c for c in conjuncts if not has_sublinks([c])]

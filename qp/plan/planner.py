@@ -25,6 +25,7 @@ from dataclasses import replace
 from typing import Any
 
 from qp.bind import expr as E
+from qp.bind.expressions import SetReturning
 from qp.bind.query import (
     BoundRecursive,
     BoundSelect,
@@ -63,6 +64,7 @@ from qp.exec.operators import (
     VirtualScan,
     WorkTableScan,
 )
+from qp.exec.windows import WindowAgg
 from qp.plan.access import plan_table
 from qp.plan.ctes import foreign_work_tables, is_volatile, must_materialize
 from qp.types import UNKNOWN, group_key, sort_key
@@ -157,8 +159,6 @@ class Planner:
         return op
 
     def _windows(self, op: Operator, windows: list) -> Operator:
-        from qp.exec.windows import WindowAgg
-
         inputs = [e for w in windows for e in (*w.args, *w.partition, *(o[0] for o in w.order))]
         if has_sublinks(inputs):
             raise SqlError("0A000", "subqueries inside window function calls are not supported")
@@ -407,7 +407,6 @@ _synthetic_cids = itertools.count(1 << 40)  # identities the planner invents (ne
 
 def _extract_set_returning(exprs: list[E.Expr]) -> tuple[list[E.Call], list[int], list[E.Expr]]:
     """Replace each set-returning call in `exprs` by a column its ProjectSet will fill."""
-    from qp.bind.expressions import SetReturning
 
     calls: list[E.Call] = []
     cids: list[int] = []

@@ -54,7 +54,6 @@ from qp.types.core import (
     VARCHAR,
     VOID,
     Interval,
-    Jsonb,
     SqlType,
     array_of,
     format_type,
@@ -64,6 +63,7 @@ from qp.types.core import (
     resolve_type_name,
     type_by_oid,
 )
+from qp.types.json import Jsonb
 from qp.types.keys import group_key, sort_key
 from qp.types.text_io import text_decoder, text_encoder, text_out, to_text
 

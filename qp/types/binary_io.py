@@ -17,8 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from qp.errors import SqlError
-from qp.types.core import Interval, Jsonb, SqlType, format_type
-from qp.types.json import jsonb_out, parse_jsonb, validate_json
+from qp.types.casts import typmod_coercion
+from qp.types.core import _BASE_BY_OID, Interval, SqlType, format_type
+from qp.types.json import Jsonb, jsonb_out, parse_jsonb, validate_json
 from qp.types.numeric import D_INF, D_NAN, D_NINF, DEC, normalize_scale
 
 _I2 = struct.Struct("!h")
@@ -245,7 +246,6 @@ def make_array_recv(t: SqlType) -> Callable[[bytes], list]:
         if ndim < 0 or ndim > 6:
             raise SqlError("22P03", f"invalid number of dimensions: {ndim}")
         if oid != elem_oid:
-            from qp.types.core import _BASE_BY_OID
             got = _BASE_BY_OID.get(oid)
             raise SqlError("42804", f"binary data has array element type {oid} "
                            f"({format_type(got) if got else '???'}) instead of expected "
@@ -315,7 +315,6 @@ def binary_decoder(t: SqlType) -> Callable[[bytes], Any]:
         if f is None:
             raise SqlError("0A000", f"binary input of type {format_type(t)} is not supported")
     if t.typmod >= 0:
-        from qp.types.casts import typmod_coercion
         coerce = typmod_coercion(t, False)
         if coerce is not None:
             recv = f

@@ -36,6 +36,11 @@ class EvalContext:
     # The catalog snapshot of the running statement (qp.catalog.stored.CatalogSnapshot),
     # for functions that name relations (regclass output, pg_get_indexdef, ...).
     catalog: object = None
+    # reg* values named from `catalog` (qp.pgcatalog.names.reg_output / reg_input, set by
+    # the session: this library sits below the catalogs): (type oid, catalog, value, ctx)
+    # -> text or oid, None to let the library print or parse it.
+    reg_output: Callable[[int, object, int, EvalContext], str | None] | None = None
+    reg_input: Callable[[int, object, str, EvalContext], int | None] | None = None
     # The session's process id (pg_backend_pid) and its set_config(name, value,
     # is_local) -> value, which changes a setting as SET does.
     backend_pid: int = 0

@@ -1,5 +1,5 @@
 """SQL types: their identity (oid, typmod), names, and the value classes
-that have no natural Python equivalent (`Interval`, `Jsonb`).
+that have no natural Python equivalent (`Interval`; `Jsonb` is qp/types/json.py's).
 
 This module owns what a type *is*: the pg_type facts the resolver and the
 wire protocol need (oid, typlen, category, preferred flag, array type),
@@ -12,7 +12,6 @@ can import it without cycles.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from qp.errors import SqlError
 
@@ -496,47 +495,3 @@ class Interval:
         return (Interval, (self.months, self.days, self.micros))
 
 
-class Jsonb:
-    """A jsonb value: plain Python JSON (dict, list, str, bool, None for JSON
-    null, Decimal for numbers). Objects keep jsonb's key order (shorter keys
-    first, then bytewise) and have no duplicate keys; equality and hashing
-    are jsonb's (1.0 = 1, true is not 1)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Jsonb):
-            return NotImplemented
-        from qp.types.json import jsonb_cmp
-        return jsonb_cmp(self.value, other.value) == 0
-
-    def __ne__(self, other: object) -> bool:
-        r = self.__eq__(other)
-        return r if r is NotImplemented else not r
-
-    def __lt__(self, other: Jsonb) -> bool:
-        from qp.types.json import jsonb_cmp
-        return jsonb_cmp(self.value, other.value) < 0
-
-    def __le__(self, other: Jsonb) -> bool:
-        from qp.types.json import jsonb_cmp
-        return jsonb_cmp(self.value, other.value) <= 0
-
-    def __gt__(self, other: Jsonb) -> bool:
-        from qp.types.json import jsonb_cmp
-        return jsonb_cmp(self.value, other.value) > 0
-
-    def __ge__(self, other: Jsonb) -> bool:
-        from qp.types.json import jsonb_cmp
-        return jsonb_cmp(self.value, other.value) >= 0
-
-    def __hash__(self) -> int:
-        from qp.types.json import jsonb_hash_key
-        return hash(jsonb_hash_key(self.value))
-
-    def __repr__(self) -> str:
-        from qp.types.json import jsonb_out
-        return f"Jsonb({jsonb_out(self.value)!r})"

@@ -19,7 +19,6 @@ from typing import Any
 
 from qp.errors import SqlError
 from qp.stack import check_json_text, stack_depth_exceeded
-from qp.types.core import Jsonb
 from qp.types.numeric import normalize_scale, numeric_out
 
 try:  # the C-accelerated string escaper (same escapes as PG's escape_json)
@@ -318,3 +317,42 @@ def to_jsonb_value(v: Any) -> Any:
     if isinstance(v, float):
         return Decimal(repr(v))
     return v
+
+
+class Jsonb:
+    """A jsonb value: plain Python JSON (dict, list, str, bool, None for JSON
+    null, Decimal for numbers). Objects keep jsonb's key order (shorter keys
+    first, then bytewise) and have no duplicate keys; equality and hashing
+    are jsonb's (1.0 = 1, true is not 1)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Jsonb):
+            return NotImplemented
+        return jsonb_cmp(self.value, other.value) == 0
+
+    def __ne__(self, other: object) -> bool:
+        r = self.__eq__(other)
+        return r if r is NotImplemented else not r
+
+    def __lt__(self, other: Jsonb) -> bool:
+        return jsonb_cmp(self.value, other.value) < 0
+
+    def __le__(self, other: Jsonb) -> bool:
+        return jsonb_cmp(self.value, other.value) <= 0
+
+    def __gt__(self, other: Jsonb) -> bool:
+        return jsonb_cmp(self.value, other.value) > 0
+
+    def __ge__(self, other: Jsonb) -> bool:
+        return jsonb_cmp(self.value, other.value) >= 0
+
+    def __hash__(self) -> int:
+        return hash(jsonb_hash_key(self.value))
+
+    def __repr__(self) -> str:
+        return f"Jsonb({jsonb_out(self.value)!r})"

@@ -14,12 +14,13 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from qp.errors import SqlError
 from qp.types import core as C
 from qp.types.context import EvalContext
-from qp.types.core import SqlType, format_type
+from qp.types.core import SqlType, format_type, resolve_type_name
 from qp.types.datetime import (
     date_out,
     interval_out,
@@ -148,7 +149,6 @@ def make_record_out(fields: list[Callable[[Any], str]] | None, ctx: EvalContext)
 
 def _guess_out(x: Any, ctx: EvalContext) -> str:
     """Output of a value in a record whose field types are unknown."""
-    from decimal import Decimal
     if isinstance(x, bool):
         return _bool_out(x)
     if isinstance(x, int):
@@ -235,11 +235,9 @@ def _reg_out(oid: int, ctx: EvalContext) -> Callable[[Any], str]:
 
     def out(v: int) -> str:
         catalog = ctx.catalog
-        if catalog is None or v == 0:
+        if catalog is None or v == 0 or ctx.reg_output is None:
             return static(v)
-        from qp.pgcatalog.names import reg_output
-
-        name = reg_output(oid, catalog, v, ctx)
+        name = ctx.reg_output(oid, catalog, v, ctx)
         return static(v) if name is None else name
     return out
 
@@ -252,11 +250,9 @@ def _reg_in(oid: int, ctx: EvalContext) -> Callable[[str], int]:
     def parse(s: str) -> int:
         t = s.strip()
         catalog = ctx.catalog
-        if catalog is None or t.isdigit() or t == "-" or oid == 2206:
+        if catalog is None or t.isdigit() or t == "-" or oid == 2206 or ctx.reg_input is None:
             return static(s)
-        from qp.pgcatalog.names import reg_input
-
-        found = reg_input(oid, catalog, t, ctx)
+        found = ctx.reg_input(oid, catalog, t, ctx)
         return static(s) if found is None else found
     return parse
 
@@ -430,7 +426,6 @@ def _parse_regnum(typename: str) -> Callable[[str], int]:
 def parse_regtype(s: str) -> int:
     """regtypein for the built-in types: 'integer', 'character varying(10)',
     'pg_catalog.int4', 'text[]', '"char"' (typmods are ignored, as in PG)."""
-    from qp.types.core import resolve_type_name
     text = s.strip()
     dims = 0
     while text.endswith("[]"):

@@ -3,8 +3,9 @@ sizes, privileges, descriptions, and the session facts clients ask for.
 
 They read the statement's catalog snapshot (`EvalContext.catalog`, set by
 the session before a statement runs and by every scan of a system relation)
-through `qp.pgcatalog`'s model, imported when first called: `qp.pgcatalog`
-imports this library, not the other way round.
+through `qp.pgcatalog`'s model. They register with the function library
+when `qp.pgcatalog` is imported (the binder imports it), so that library
+itself stays free of catalog state.
 
 Answers follow PostgreSQL 16 where dsql has the same objects. Where it has
 none: privileges are always granted (one superuser), publications,
@@ -17,10 +18,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import pglast.keywords as K
+
+from qp.ddl.roles import visible_roles
 from qp.errors import SqlError
 from qp.functions.registry import register_function
+from qp.functions.strings import quote_ident
+from qp.pgcatalog import builtin_data, oids
+from qp.pgcatalog.builtins import proc_by_oid
+from qp.pgcatalog.definitions import (
+    constraint_definition,
+    index_definition,
+    stored_expression,
+    view_definition,
+)
+from qp.pgcatalog.model import model_for, search_path_of
+from qp.pgcatalog.names import namespace_oid, proc_oid, qualified_name, regclass_oid
+from qp.pgcatalog.objects import DESCRIPTIONS, SHARED_DESCRIPTIONS
+from qp.pgcatalog.search_path import SearchPath
 from qp.types.context import EvalContext
 from qp.types.core import (
     BOOL,
@@ -44,9 +61,7 @@ from qp.types.core import (
     record_type,
     type_by_oid,
 )
-
-if TYPE_CHECKING:
-    from qp.pgcatalog.search_path import SearchPath
+from qp.types.text_io import parse_regtype
 
 PAGE_BYTES = 8192
 
@@ -59,16 +74,12 @@ def _type(oid: int) -> SqlType | None:
 
 
 def _model(ctx: EvalContext):
-    from qp.pgcatalog.model import model_for
-
     if ctx.catalog is None:
         raise SqlError("XX000", "no catalog snapshot for this statement")
     return model_for(ctx.catalog)
 
 
 def _path(ctx: EvalContext) -> SearchPath:
-    from qp.pgcatalog.model import search_path_of
-
     return search_path_of(ctx)
 
 
@@ -88,14 +99,10 @@ def _table_is_visible(ctx: EvalContext, oid: int) -> bool | None:
 
 
 def _type_is_visible(ctx: EvalContext, oid: int) -> bool | None:
-    from qp.pgcatalog import builtin_data
-
     return True if oid in builtin_data.TYPES else None
 
 
 def _function_is_visible(ctx: EvalContext, oid: int) -> bool | None:
-    from qp.pgcatalog.builtins import proc_by_oid
-
     return True if oid in proc_by_oid() else None
 
 
@@ -111,10 +118,7 @@ for _what in ("opfamily", "conversion", "statistics_obj", "ts_parser", "ts_dict"
 
 
 def _userbyid(ctx: EvalContext, oid: int) -> str:
-    from qp.pgcatalog import oids
-
     if ctx.catalog is not None:
-        from qp.ddl.roles import visible_roles
 
         for role in visible_roles(ctx.catalog, ctx.session_user or ctx.user):
             if role.oid == oid:
@@ -141,14 +145,10 @@ _reg("current_schema", [], NAME, lambda ctx: _path(ctx).current_schema, strict=F
 
 
 def _to_regclass(ctx: EvalContext, text: str) -> int | None:
-    from qp.pgcatalog.names import regclass_oid
-
     return regclass_oid(_model(ctx), text, _path(ctx), missing_ok=True)
 
 
 def _to_regtype(ctx: EvalContext, text: str) -> int | None:
-    from qp.types.text_io import parse_regtype
-
     try:
         return parse_regtype(text)
     except SqlError:
@@ -156,14 +156,10 @@ def _to_regtype(ctx: EvalContext, text: str) -> int | None:
 
 
 def _to_regnamespace(ctx: EvalContext, text: str) -> int | None:
-    from qp.pgcatalog.names import namespace_oid
-
     return namespace_oid(text, missing_ok=True)
 
 
 def _to_regproc(ctx: EvalContext, text: str) -> int | None:
-    from qp.pgcatalog.names import proc_oid
-
     return proc_oid(text, missing_ok=True)
 
 
@@ -197,8 +193,6 @@ _reg("format_type", [OID, INT4], TEXT, _format_type, strict=False)
 
 
 def _indexdef(ctx: EvalContext, oid: int, column: int = 0, pretty: bool = False) -> str | None:
-    from qp.pgcatalog.definitions import index_definition
-
     model = _model(ctx)
     relation = model.relation(oid)
     if relation is None or relation.index is None:
@@ -207,25 +201,18 @@ def _indexdef(ctx: EvalContext, oid: int, column: int = 0, pretty: bool = False)
 
 
 def _constraintdef(ctx: EvalContext, oid: int, pretty: bool = False) -> str | None:
-    from qp.pgcatalog.definitions import constraint_definition
-
     model = _model(ctx)
     constraint = model.constraint_by_oid.get(oid)
     return None if constraint is None else constraint_definition(model, constraint, pretty, ctx)
 
 
 def _get_expr(ctx: EvalContext, tree: str, relation: int, pretty: bool = False) -> str | None:
-    from qp.pgcatalog.definitions import stored_expression
-
     return stored_expression(_model(ctx), tree, relation, pretty, ctx)
 
 
 def _viewdef(ctx: EvalContext, view: Any, pretty: bool = False) -> str | None:
-    from qp.pgcatalog.definitions import view_definition
-
     model = _model(ctx)
     if isinstance(view, str):
-        from qp.pgcatalog.names import regclass_oid
 
         oid = regclass_oid(model, view, _path(ctx), missing_ok=False)
     else:
@@ -256,8 +243,6 @@ _reg("pg_get_statisticsobjdef", [OID], TEXT, lambda ctx, oid: None)
 def _serial_sequence(ctx: EvalContext, table: str, column: str) -> str | None:
     """pg_get_serial_sequence: the sequence a serial or identity column uses,
     schema-qualified (PostgreSQL's format), or NULL."""
-    from qp.functions.strings import quote_ident
-    from qp.pgcatalog.names import qualified_name, regclass_oid
 
     model = _model(ctx)
     oid = regclass_oid(model, table, _path(ctx), missing_ok=False)
@@ -276,8 +261,6 @@ _reg("pg_get_serial_sequence", [TEXT, TEXT], TEXT, _serial_sequence)
 
 
 def _function_arguments(ctx: EvalContext, oid: int) -> str | None:
-    from qp.pgcatalog.builtins import proc_by_oid
-
     proc = proc_by_oid().get(oid)
     if proc is None:
         return None
@@ -288,8 +271,6 @@ def _function_arguments(ctx: EvalContext, oid: int) -> str | None:
 
 
 def _function_result(ctx: EvalContext, oid: int) -> str | None:
-    from qp.pgcatalog.builtins import proc_by_oid
-
     proc = proc_by_oid().get(oid)
     if proc is None:
         return None
@@ -310,8 +291,6 @@ _CATALOG_OIDS = {"pg_namespace": 2615, "pg_class": 1259, "pg_proc": 1255, "pg_ty
 
 
 def _obj_description(ctx: EvalContext, oid: int, catalog: str | None = None) -> str | None:
-    from qp.pgcatalog.objects import DESCRIPTIONS
-
     classoid = _CATALOG_OIDS.get(catalog) if catalog is not None else None
     for objoid, cls, subid, text in DESCRIPTIONS:
         if objoid == oid and subid == 0 and (classoid is None or cls == classoid):
@@ -320,8 +299,6 @@ def _obj_description(ctx: EvalContext, oid: int, catalog: str | None = None) -> 
 
 
 def _shobj_description(ctx: EvalContext, oid: int, catalog: str) -> str | None:
-    from qp.pgcatalog.objects import SHARED_DESCRIPTIONS
-
     for objoid, _, text in SHARED_DESCRIPTIONS:
         if objoid == oid:
             return text
@@ -535,8 +512,6 @@ _KEYWORD_ROW = record_type([("word", TEXT), ("catcode", CHAR), ("barelabel", BOO
 
 
 def _keywords() -> Iterator[tuple]:
-    import pglast.keywords as K
-
     rows = []
     for attr, code, description in _KEYWORD_KINDS:
         for word in getattr(K, attr):
