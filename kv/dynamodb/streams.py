@@ -237,7 +237,9 @@ class RecordBatch:
         self.tie = int.from_bytes(os.urandom(6), "big")
         self.stamped: list[tuple[bytes, bytes, Any]] = []
 
-    def add(self, table: TableSchema, old: Item | None, new: Item | None, *, by_service: bool = False) -> None:
+    def add(
+        self, table: TableSchema, old: Item | None, new: Item | None, *, by_service: bool = False
+    ) -> None:
         """The record of one item change (nothing if the table has no stream or nothing changed)."""
         spec = enabled_stream(table)
         if spec is None:

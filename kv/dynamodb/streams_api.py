@@ -168,7 +168,9 @@ async def _stream_and_trim(service: DynamoDBService, arn: str, tau: int) -> tupl
     return stream, trimmed or 0
 
 
-def _string(request: dict[str, Any], field: str, length: tuple[int, int], *, required: bool = True) -> str | None:
+def _string(
+    request: dict[str, Any], field: str, length: tuple[int, int], *, required: bool = True
+) -> str | None:
     value = request.get(field)
     if value is None:
         if required:
@@ -338,7 +340,9 @@ async def get_shard_iterator(service: DynamoDBService, request: dict[str, Any]) 
         after = max(first - 1, min(streams.last_sequence_at(now), last))
     else:
         if not first <= seq <= last:
-            raise validation(f"Invalid SequenceNumber {raw_seq} for shard {shard_id}: not within the shard's range")
+            raise validation(
+                f"Invalid SequenceNumber {raw_seq} for shard {shard_id}: not within the shard's range"
+            )
         after = seq - 1 if kind == "AT_SEQUENCE_NUMBER" else seq
         if after < trimmed:
             raise _trimmed()
@@ -355,7 +359,9 @@ async def get_records(service: DynamoDBService, request: dict[str, Any]) -> dict
     arn, k, after, issued_ns = decode_iterator(iterator)
     tau_read = service.committer.begin()
     if tau_read - issued_ns > ITERATOR_LIFETIME_NS:
-        raise DynamoError("ExpiredIteratorException", "Iterator expired. The iterator was created more than 15 minutes ago.")
+        raise DynamoError(
+            "ExpiredIteratorException", "Iterator expired. The iterator was created more than 15 minutes ago."
+        )
     stream, trimmed = await _stream_and_trim(service, arn, tau_read)
     if after < trimmed:
         raise _trimmed()
@@ -396,7 +402,9 @@ async def get_records(service: DynamoDBService, request: dict[str, Any]) -> dict
     return response
 
 
-def _wire_record(service: DynamoDBService, stream: Stream, seq: int, stored: dict[str, Any]) -> dict[str, Any]:
+def _wire_record(
+    service: DynamoDBService, stream: Stream, seq: int, stored: dict[str, Any]
+) -> dict[str, Any]:
     tau, _, _ = streams.position(seq)
     body: dict[str, Any] = {
         "ApproximateCreationDateTime": float(tau // 10**9),
@@ -457,7 +465,9 @@ async def trim_once(service: DynamoDBService) -> int:
     return deleted
 
 
-async def _delete(service: DynamoDBService, doomed: list[bytes], stream_id: bytes | None, marker: int) -> None:
+async def _delete(
+    service: DynamoDBService, doomed: list[bytes], stream_id: bytes | None, marker: int
+) -> None:
     """Delete `doomed` and raise the stream's trim point to `marker` (never lower it: two
     processes may trim at once, and the later commit must not undo the earlier's point)."""
 
