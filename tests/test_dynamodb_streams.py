@@ -850,7 +850,7 @@ class Consumer:
 @pytest.mark.slow
 def test_consumer_sees_every_acknowledged_change_once_in_order(ddb_server, ddb, ddb_names):
     table, ttl_table = ddb_names("hot"), ddb_names("ttl")
-    with stream_settings(ddb_server, shard_seconds=2):  # several shards during the run
+    with stream_settings(ddb_server, shard_seconds=0.5):  # several shards during the run
         arn = stream_table(ddb, table, "NEW_AND_OLD_IMAGES")
         ttl_arn = stream_table(ddb, ttl_table, "KEYS_ONLY")
     ddb.update_time_to_live(
@@ -861,7 +861,7 @@ def test_consumer_sees_every_acknowledged_change_once_in_order(ddb_server, ddb, 
     stop = threading.Event()
     reader = threading.Thread(target=consumer.poll_until, args=(stop,))
     reader.start()
-    writers = [threading.Thread(target=workload.run, args=(t, 60)) for t in range(6)]
+    writers = [threading.Thread(target=workload.run, args=(t, 100)) for t in range(6)]
     for w in writers:
         w.start()
     for w in writers:

@@ -165,7 +165,7 @@ async def _stream_and_trim(service: DynamoDBService, arn: str, tau: int) -> tupl
     if stream.expired(tau, service.stream_retention_ns):
         raise _not_found(f"Requested resource not found: Stream: {arn} not found")
     (trimmed,) = await service.storage.get([streams.trim_key(stream.stream_id)], tau)
-    return stream, trimmed or 0
+    return stream, int(trimmed or 0)
 
 
 def _string(
@@ -476,7 +476,8 @@ async def _delete(
         writes: list[tuple[bytes, Any]] = [(key, None) for key in doomed]
         if stream_id is not None:
             (current,) = await service.storage.get([streams.trim_key(stream_id)], tau_start)
-            writes.append((streams.trim_key(stream_id), max(marker, current or 0)))
+            # A decimal string: sequence numbers are wider than the codec's 64-bit integers.
+            writes.append((streams.trim_key(stream_id), str(max(marker, int(current or 0)))))
         await service.committer.commit(tau_start, writes, [key for key, _ in writes])
 
     await with_retries(attempt, service.rng)
