@@ -18,6 +18,8 @@ import contextlib
 import json
 import random
 import struct
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -32,6 +34,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from dynamodb_support import CREDENTIALS, client, create_table, error_code, start_dsql
 
+from bench.servers import free_port, port_answers_http
 from kv.dynamodb.streams_api import encode_iterator
 
 pytest_plugins = ["dynamodb_servers"]
@@ -932,3 +935,62 @@ def test_consumer_sees_every_acknowledged_change_once_in_order(ddb_server, ddb, 
             assert r["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
     inserts = [r["dynamodb"]["Keys"]["pk"]["S"] for r in ttl_records if r["eventName"] == "INSERT"]
     assert sorted(inserts) == sorted(workload.ttl_keys)
+
+
+# -- the same in a cluster of processes -----------------------------------------------------------------------------
+
+DSQL = [sys.executable, "-m", "assembly.cli"]
+
+
+@pytest.mark.slow
+def test_streams_in_a_cluster(tmp_path):
+    """`dsql cluster`: several QP processes share the DynamoDB port, so a stream's writes, iterators
+    and reads land on different processes; the records are the same as in the embedded server."""
+    port = free_port()
+    directory = str(tmp_path / "cluster")
+    up = [
+        *DSQL,
+        "cluster",
+        "up",
+        "--port",
+        "0",
+        "--dynamodb-port",
+        str(port),
+        "--dynamo-port",
+        "0",
+        "--detach",
+    ]
+    subprocess.run([*up, "--dir", directory], check=True, capture_output=True, timeout=180)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while port_answers_http("127.0.0.1", port) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        ddb, ddbs = client(url), streams_client(url)
+        arn = stream_table(ddb, "ClusterStream", "NEW_AND_OLD_IMAGES")
+        expected: dict[str, list[int]] = defaultdict(list)
+        for n in range(40):
+            pk = f"k{n % 4}"
+            # A fresh client (a new connection, often to another QP process) for every write.
+            client(url).put_item(TableName="ClusterStream", Item=item(pk, 0, n=n))
+            expected[pk].append(n)
+        records = []
+        (shard,) = shards(ddbs, arn)
+        iterator = ddbs.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            page = streams_client(url).get_records(
+                ShardIterator=iterator, Limit=3
+            )  # iterators move between processes
+            records += page["Records"]
+            iterator = page.get("NextShardIterator") if page["Records"] else None
+        assert [seq(r) for r in records] == sorted(seq(r) for r in records)
+        seen: dict[str, list[int]] = defaultdict(list)
+        for r in records:
+            seen[r["dynamodb"]["Keys"]["pk"]["S"]].append(int(r["dynamodb"]["NewImage"]["n"]["N"]))
+        assert seen == expected
+        assert [r["eventName"] for r in records[:4]] == ["INSERT"] * 4
+        assert all(r["eventName"] == "MODIFY" for r in records[4:])
+    finally:
+        subprocess.run([*DSQL, "cluster", "down", "--dir", directory], capture_output=True, timeout=120)
