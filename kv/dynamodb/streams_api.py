@@ -60,6 +60,9 @@ STREAM_ARN_LENGTH = (37, 1024)
 SHARD_ID_LENGTH = (28, 65)
 ITERATOR_LENGTH = (1, 2048)
 TRIM_BATCH_KEYS = 200  # record keys per trimming transaction: bounded commits
+# Record keys one trimming pass deletes per stream at most, so a pass holds a bounded list in
+# memory; a larger backlog (a retention just shortened) goes over the next passes.
+TRIM_PASS_KEYS_MAX = 20_000
 SCAN_PAGE_ROWS = 200
 ITERATOR_TYPES = ("TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
 SERVICE_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
@@ -449,7 +452,7 @@ async def trim_once(service: DynamoDBService) -> int:
         start = streams.record_prefix(stream.stream_id)
         end = keys.prefix_end(start) if gone else streams.key_at_tau(stream.stream_id, horizon)
         doomed: list[bytes] = []
-        pages = service.storage.scan(start, end, now)
+        pages = service.storage.scan(start, end, now, limit=TRIM_PASS_KEYS_MAX)
         async with contextlib.aclosing(pages):
             async for page in pages:
                 doomed += [key for key, _ in page]
@@ -460,7 +463,7 @@ async def trim_once(service: DynamoDBService) -> int:
             marker = streams.sequence(streams.position_of(batch[-1]))
             await _delete(service, batch, stream.stream_id, marker)
             deleted += len(batch)
-        if gone:
+        if gone and len(doomed) < TRIM_PASS_KEYS_MAX:
             await _delete(service, [info_key, streams.trim_key(stream.stream_id)], None, 0)
     return deleted
 
