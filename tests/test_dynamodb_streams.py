@@ -32,7 +32,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from dynamodb_support import CREDENTIALS, client, create_table, error_code, start_dsql
+from dynamodb_support import CREDENTIALS, client, create_table, error_code, eventually, start_dsql
 
 from bench.servers import free_port, port_answers_http
 from kv.dynamodb.streams_api import encode_iterator
@@ -191,7 +191,12 @@ def test_disable_and_reenable_gives_a_new_stream(ddb, ddbs, ddb_table_name):
         TableName=ddb_table_name,
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )
+    before_disable = read_stream(ddbs, first)
     ddb.update_table(TableName=ddb_table_name, StreamSpecification={"StreamEnabled": False})
+    # The stream ends at the disabling commit: what a reader saw before is still there, inside the last shard.
+    assert read_stream(ddbs, first) == before_disable
+    (closed,) = ddbs.describe_stream(StreamArn=first)["StreamDescription"]["Shards"]
+    assert all(seq(r) <= int(closed["SequenceNumberRange"]["EndingSequenceNumber"]) for r in before_disable)
     table = ddb.describe_table(TableName=ddb_table_name)["Table"]
     assert "StreamSpecification" not in table
     assert table["LatestStreamArn"] == first  # the latest stream, now disabled, is still readable
@@ -212,7 +217,16 @@ def test_disable_and_reenable_gives_a_new_stream(ddb, ddbs, ddb_table_name):
     old = ddbs.describe_stream(StreamArn=first)["StreamDescription"]
     assert old["StreamStatus"] == "DISABLED"
     assert all("EndingSequenceNumber" in s["SequenceNumberRange"] for s in old["Shards"])  # closed
-    assert ddbs.describe_stream(StreamArn=second)["StreamDescription"]["StreamStatus"] == "ENABLED"
+    # ENABLING until every process knows of the stream (DynamoDB, too, shows ENABLING for a while).
+    assert ddbs.describe_stream(StreamArn=second)["StreamDescription"]["StreamStatus"] in (
+        "ENABLING",
+        "ENABLED",
+    )
+    status = eventually(
+        lambda: ddbs.describe_stream(StreamArn=second)["StreamDescription"]["StreamStatus"],
+        lambda got: got == "ENABLED",
+    )
+    assert status == "ENABLED"
     listed = ddbs.list_streams(TableName=ddb_table_name)["Streams"]
     assert [s["StreamArn"] for s in listed] == [first, second]
     assert all(s["TableName"] == ddb_table_name for s in listed)

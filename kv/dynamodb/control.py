@@ -94,7 +94,10 @@ async def modify_table(
     name: str,
     change: Callable[[TableSchema], tuple[TableSchema | None, list[tuple[bytes, Any]]]],
 ) -> tuple[TableSchema, TableSchema | None]:
-    """Apply `change` to the table's current record in one transaction; returns (before, after)."""
+    """Apply `change` to the table's current record in one transaction; returns (before, after).
+
+    A change that ends the table's stream also marks the stream's end at the commit's own τ
+    (see streams.end_mark)."""
     key = cat.table_key(name)
 
     async def attempt() -> tuple[TableSchema, TableSchema | None]:
@@ -105,7 +108,12 @@ async def modify_table(
         before = TableSchema.from_record(record)
         after, extra = change(before)
         writes = [(key, None if after is None else after.to_record()), *extra]
-        await service.committer.commit(tau_start, writes, [k for k, _ in writes])
+        ending = streams.enabled_stream(before)
+        stamped = []
+        if ending is not None and (after is None or after.stream is None or after.stream.get("id") != ending["id"]
+                                   or not after.stream.get("StreamEnabled")):  # fmt: skip
+            stamped.append(streams.end_mark(bytes.fromhex(ending["id"])))
+        await service.committer.commit(tau_start, writes, [k for k, _ in writes], stamped=stamped)
         return before, after
 
     before, after = await with_retries(attempt, service.rng)
@@ -275,7 +283,10 @@ async def update_table(service: DynamoDBService, request: dict[str, Any]) -> dic
                     checked["StreamViewType"], service.clock.now().latest, service.stream_shard_ns, previous
                 )
                 arn = streams.stream_arn(table.arn, new_stream["label"])
-                extra.append((streams.info_key(arn), streams.info_record(table, new_stream)))
+                # Processes that cached the table without its stream write no records until
+                # they re-read it, within catalog.CACHE_TTL_S: the stream is ENABLING until then.
+                ready_ns = new_stream["created_ns"] + round((cat.CACHE_TTL_S + 0.5) * 1e9)
+                extra.append((streams.info_key(arn), streams.info_record(table, new_stream, ready_ns=ready_ns)))
         return (
             table.changed(
                 indexes=tuple(indexes),

@@ -55,6 +55,7 @@ from storage import keys
 RECORD_PREFIX = PREFIX + b"stream-rec/"
 INFO_PREFIX = PREFIX + b"stream-info/"
 TRIM_PREFIX = PREFIX + b"stream-trim/"
+END_PREFIX = PREFIX + b"stream-end/"
 
 STREAM_ID_BYTES = 16
 TIE_MAX = (1 << 48) - 1
@@ -151,6 +152,27 @@ def trim_key(stream_id: bytes) -> bytes:
     return TRIM_PREFIX + stream_id
 
 
+def end_mark(stream_id: bytes) -> tuple[bytes, bytes, Any]:
+    """The stamped write that ends a stream at the τ of the commit that disables it.
+
+    The end must be that commit's τ exactly: a reader that read before the disable
+    committed may already have returned records up to its own τ_read < τ_commit, and
+    every later reader must agree that those records are in the stream (and that a
+    stale writer's records after τ_commit are not)."""
+    return (END_PREFIX + stream_id, b"", True)
+
+
+def end_range(stream_id: bytes) -> tuple[bytes, bytes]:
+    prefix = END_PREFIX + stream_id
+    return prefix, keys.prefix_end(prefix)
+
+
+def end_of(key: bytes) -> int:
+    """The τ an end mark was stamped with."""
+    (tau,) = _TAU.unpack_from(key, len(key) - _TAU.size)
+    return tau
+
+
 def info_range() -> tuple[bytes, bytes]:
     return INFO_PREFIX, keys.prefix_end(INFO_PREFIX)
 
@@ -197,9 +219,16 @@ def _label_ns(label: str) -> int:
     return round(parsed.timestamp() * 1000) * 1_000_000
 
 
-def info_record(table: TableSchema, spec: dict[str, Any], disabled_ns: int | None = None) -> dict[str, Any]:
-    """A stream's description record (`info_key`), which outlives the table's use of the stream."""
+def info_record(
+    table: TableSchema, spec: dict[str, Any], disabled_ns: int | None = None, ready_ns: int | None = None
+) -> dict[str, Any]:
+    """A stream's description record (`info_key`), which outlives the table's use of the stream.
+
+    `ready_ns`: until then the stream is ENABLING. A stream enabled on an existing table gets
+    records from every writer only once every process has re-read the table's metadata
+    (catalog.CACHE_TTL_S); DynamoDB likewise shows ENABLING for a while."""
     return {
+        "ready_ns": spec["created_ns"] if ready_ns is None else ready_ns,
         "arn": stream_arn(table.arn, spec["label"]),
         "id": spec["id"],
         "label": spec["label"],

@@ -35,7 +35,7 @@ import hashlib
 import re
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from kv.dynamodb import params, streams
@@ -95,6 +95,7 @@ class Stream:
     created_ns: int
     shard_ns: int
     disabled_ns: int | None
+    ready_ns: int = 0  # ENABLING before this (streams.info_record)
 
     @classmethod
     def from_record(cls, r: dict[str, Any]) -> Stream:
@@ -108,7 +109,13 @@ class Stream:
             created_ns=r["created_ns"],
             shard_ns=r["shard_ns"],
             disabled_ns=r["disabled_ns"],
+            ready_ns=r.get("ready_ns", 0),
         )
+
+    def status(self, now_ns: int) -> str:
+        if self.disabled_ns is not None:
+            return "DISABLED"
+        return "ENABLING" if now_ns < self.ready_ns else "ENABLED"
 
     def shard_start(self, k: int) -> int:
         return self.created_ns + k * self.shard_ns
@@ -168,6 +175,13 @@ async def _stream_and_trim(service: DynamoDBService, arn: str, tau: int) -> tupl
     if stream.expired(tau, service.stream_retention_ns):
         raise _not_found(f"Requested resource not found: Stream: {arn} not found")
     (trimmed,) = await service.storage.get([streams.trim_key(stream.stream_id)], tau)
+    if stream.disabled_ns is not None:
+        # Where the stream really ends: the disabling commit's τ (streams.end_mark), which
+        # every reader agrees on, rather than the time the description record noted.
+        low, high = streams.end_range(stream.stream_id)
+        async for page in service.storage.scan(low, high, tau, limit=1):
+            for key, _ in page:
+                stream = replace(stream, disabled_ns=streams.end_of(key))
     return stream, int(trimmed or 0)
 
 
@@ -258,7 +272,7 @@ async def describe_stream(service: DynamoDBService, request: dict[str, Any]) -> 
     description: dict[str, Any] = {
         "StreamArn": stream.arn,
         "StreamLabel": stream.label,
-        "StreamStatus": "ENABLED" if stream.disabled_ns is None else "DISABLED",
+        "StreamStatus": stream.status(tau),
         "StreamViewType": stream.view,
         "CreationRequestDateTime": stream.created_ns / 1e9,
         "TableName": stream.table,
@@ -464,7 +478,11 @@ async def trim_once(service: DynamoDBService) -> int:
             await _delete(service, batch, stream.stream_id, marker)
             deleted += len(batch)
         if gone and len(doomed) < TRIM_PASS_KEYS_MAX:
-            await _delete(service, [info_key, streams.trim_key(stream.stream_id)], None, 0)
+            low, high = streams.end_range(stream.stream_id)
+            ends: list[bytes] = []
+            async for page in service.storage.scan(low, high, now):
+                ends += [key for key, _ in page]
+            await _delete(service, [info_key, streams.trim_key(stream.stream_id), *ends], None, 0)
     return deleted
 
 
