@@ -503,6 +503,15 @@ def test_shard_lineage(ddb_server, ddb, ddbs, ddb_table_name):
         )
         assert start < end < int(child["SequenceNumberRange"]["StartingSequenceNumber"])
     assert "ParentShardId" not in listed[0]
+    # ShardFilter CHILD_SHARDS: the child of a closed shard; of the last one, none or (if it has
+    # closed since, shards lasting a second here) the one child it has now.
+    children = ddbs.describe_stream(
+        StreamArn=arn, ShardFilter={"Type": "CHILD_SHARDS", "ShardId": listed[0]["ShardId"]}
+    )
+    assert [c["ShardId"] for c in children["StreamDescription"]["Shards"]] == [listed[1]["ShardId"]]
+    open_shard = {"Type": "CHILD_SHARDS", "ShardId": listed[-1]["ShardId"]}
+    later = ddbs.describe_stream(StreamArn=arn, ShardFilter=open_shard)["StreamDescription"]["Shards"]
+    assert len(later) <= 1 and all(c["ParentShardId"] == listed[-1]["ShardId"] for c in later)
     # Paging through the shards, two at a time.
     paged: list[str] = []
     start_id = None
@@ -546,11 +555,18 @@ def test_iterator_types(ddb, ddbs, ddb_table_name):
     arn = stream_table(ddb, ddb_table_name, "KEYS_ONLY")
     for n in range(5):
         ddb.put_item(TableName=ddb_table_name, Item=item("k", n))
+        if n == 2:
+            # A moment between the third and fourth writes (a second apart, should a client
+            # send whole seconds): commit wait puts every acknowledged write before it.
+            time.sleep(1.1)
+            between = time.time()
     (shard,) = shards(ddbs, arn)
     shard_id = shard["ShardId"]
 
-    def iterator(kind: str, number: str | None = None) -> str:
-        kwargs = {"SequenceNumber": number} if number else {}
+    def iterator(kind: str, number: str | None = None, at: float | None = None) -> str:
+        kwargs: dict[str, Any] = {"SequenceNumber": number} if number else {}
+        if at is not None:
+            kwargs["Timestamp"] = at
         return ddbs.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType=kind, **kwargs)[
             "ShardIterator"
         ]
@@ -562,6 +578,14 @@ def test_iterator_types(ddb, ddbs, ddb_table_name):
     after, _ = read_shard(ddbs, iterator("AFTER_SEQUENCE_NUMBER", third))
     assert [seq(r) for r in at] == [seq(r) for r in everything[2:]]
     assert [seq(r) for r in after] == [seq(r) for r in everything[3:]]
+    # AT_TIMESTAMP: the first record at or after the time (API_streams_GetShardIterator); before the
+    # stream's first record it is TRIM_HORIZON; a time in the future is refused.
+    at_time, _ = read_shard(ddbs, iterator("AT_TIMESTAMP", at=between))
+    assert [int(r["dynamodb"]["Keys"]["sk"]["N"]) for r in at_time] == [3, 4]
+    early, _ = read_shard(ddbs, iterator("AT_TIMESTAMP", at=between - 3600))
+    assert [seq(r) for r in early] == [seq(r) for r in everything]
+    expect_error("ValidationException", iterator, "AT_TIMESTAMP", at=time.time() + 3600)
+    expect_error("ValidationException", iterator, "AT_TIMESTAMP")
     latest = iterator("LATEST")
     assert ddbs.get_records(ShardIterator=latest)["Records"] == []
     ddb.put_item(TableName=ddb_table_name, Item=item("k", 5))

@@ -64,7 +64,8 @@ TRIM_BATCH_KEYS = 200  # record keys per trimming transaction: bounded commits
 # memory; a larger backlog (a retention just shortened) goes over the next passes.
 TRIM_PASS_KEYS_MAX = 20_000
 SCAN_PAGE_ROWS = 200
-ITERATOR_TYPES = ("TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
+ITERATOR_TYPES = ("TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "AT_TIMESTAMP")
+SHARD_FILTER_TYPES = ("CHILD_SHARDS",)
 SERVICE_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
 
 _SHARD_ID = re.compile(r"shardId-(\d{20})-([0-9a-f]{8})")
@@ -262,6 +263,18 @@ async def describe_stream(service: DynamoDBService, request: dict[str, Any]) -> 
     tau = service.committer.begin()
     stream, _ = await _stream_and_trim(service, arn, tau)
     shard_numbers = stream.shard_range(tau, service.stream_retention_ns)
+    shard_filter = request.get("ShardFilter")
+    if shard_filter is not None:
+        # ShardFilter {Type: CHILD_SHARDS, ShardId: parent}: the shards whose parent that is.
+        if not isinstance(shard_filter, dict):
+            raise validation("Invalid ShardFilter")
+        params.enum(shard_filter, "Type", SHARD_FILTER_TYPES, "CHILD_SHARDS")
+        parent_id = _string(shard_filter, "ShardId", SHARD_ID_LENGTH)
+        assert parent_id is not None
+        parent = stream.shard_number(parent_id)
+        if parent is None:
+            raise _not_found(f"Requested resource not found: Shard does not exist: {parent_id}")
+        shard_numbers = range(parent + 1, parent + 2) if parent + 1 in shard_numbers else range(0)
     if start_shard is not None:
         after = stream.shard_number(start_shard)
         # An id that is not this stream's (or is already gone) starts from the beginning,
@@ -339,6 +352,13 @@ async def get_shard_iterator(service: DynamoDBService, request: dict[str, Any]) 
         seq = _sequence_number(raw_seq)
     elif raw_seq is not None:
         raise validation(f"Must not specify a SequenceNumber when using ShardIteratorType {kind}")
+    raw_time = request.get("Timestamp")
+    if kind == "AT_TIMESTAMP":
+        if not isinstance(raw_time, (int, float)) or isinstance(raw_time, bool):
+            raise validation("Must specify a Timestamp when using ShardIteratorType AT_TIMESTAMP")
+        at_ns = round(raw_time * 1e9)
+    elif raw_time is not None:
+        raise validation(f"Must not specify a Timestamp when using ShardIteratorType {kind}")
     tau = service.committer.begin()
     stream, trimmed = await _stream_and_trim(service, arn, tau)
     k = stream.shard_number(shard_id)
@@ -355,6 +375,13 @@ async def get_shard_iterator(service: DynamoDBService, request: dict[str, Any]) 
         now = service.clock.now().latest
         await service.clock.wait_until_past(now)
         after = max(first - 1, min(streams.last_sequence_at(now), last))
+    elif kind == "AT_TIMESTAMP":
+        # The first record created at or after the timestamp (by its commit time, which
+        # ApproximateCreationDateTime shows rounded down to the second); before the trim
+        # horizon this is TRIM_HORIZON; a timestamp in the future is refused.
+        if at_ns > service.clock.now().latest:
+            raise validation(f"The Timestamp {raw_time} is in the future")
+        after = min(max(first - 1, trimmed, streams.first_sequence_at(at_ns) - 1), last)
     else:
         if not first <= seq <= last:
             raise validation(
