@@ -57,7 +57,8 @@ async def create_table(service: DynamoDBService, request: dict[str, Any]) -> dic
         if proposed.stream is not None:
             spec = streams.new_stream(proposed.stream["StreamViewType"], tau_start, service.stream_shard_ns, None)
             schema = replace(schema, stream=spec)
-            writes = [(key, schema.to_record()), writes[1], (streams.info_key(streams.stream_arn(schema.arn, spec["label"])), streams.info_record(schema, spec))]
+            info_key = streams.info_key(streams.stream_arn(schema.arn, spec["label"]))
+            writes = [(key, schema.to_record()), writes[1], (info_key, streams.info_record(schema, spec))]
         await service.committer.commit(tau_start, writes, [k for k, _ in writes])
         return schema
 
