@@ -33,6 +33,7 @@ shard replicas on storage nodes (storage/placement.py).
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -143,6 +144,12 @@ class CommitRecord(msgspec.Struct, frozen=True):
     # every storage node applies whether or not it holds the key it is
     # written under; None for every other commit.
     placement: bytes | None = None
+    # Writes whose key holds the commit's own timestamp, which nobody knows
+    # until the adjudicators have chosen it (FoundationDB's versionstamped
+    # keys): (prefix, suffix, value) is written by storage under
+    # `stamped_key(prefix, τ_commit, suffix)`. DynamoDB Streams records use
+    # them, so that their key order is the commit order.
+    stamped: list[tuple[bytes, bytes, Any]] | tuple[tuple[bytes, bytes, Any], ...] = ()
 
     def encode(self) -> bytes:
         record: dict[str, Any] = {"w": self.writes, "cv": self.catalog_version}
@@ -152,9 +159,21 @@ class CommitRecord(msgspec.Struct, frozen=True):
             record["lz"] = list(self.lease)
         if self.placement is not None:
             record["pl"] = self.placement
+        if self.stamped:
+            record["st"] = list(self.stamped)
         return codec.encode(record)
 
     @classmethod
     def decode(cls, payload: bytes) -> CommitRecord:
         record = codec.decode(payload)
-        return cls(record["w"], record.get("cv"), record.get("rd", ()), record.get("lz"), record.get("pl"))
+        return cls(
+            record["w"], record.get("cv"), record.get("rd", ()), record.get("lz"), record.get("pl"), record.get("st", ())
+        )
+
+
+_TAU = struct.Struct(">Q")
+
+
+def stamped_key(prefix: bytes, tau_commit: int, suffix: bytes) -> bytes:
+    """The key a stamped write lands under: the commit's τ, big-endian, between prefix and suffix."""
+    return prefix + _TAU.pack(tau_commit) + suffix

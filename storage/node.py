@@ -66,7 +66,7 @@ from cluster.topology import RangeMap, Topology
 from cluster.transport import InProcessTransport, Peer, RemoteError, Unreachable
 from journal.client import JournalClient
 from journal.errors import JournalUnavailable, PositionCompacted
-from journal.interface import CommitRecord
+from journal.interface import CommitRecord, stamped_key
 from storage.interface import (
     CatalogChanged,
     CatchingUp,
@@ -563,6 +563,11 @@ class StorageNode:
         owner = self.ranges.owner
         shards = self.shards
         for key, value in record.writes:
+            store = shards[owner(key)]
+            if store is not None:
+                store.apply(key, tau, value)
+        for prefix, suffix, value in record.stamped:
+            key = stamped_key(prefix, tau, suffix)
             store = shards[owner(key)]
             if store is not None:
                 store.apply(key, tau, value)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kv.dynamodb import itemkeys, params
+from kv.dynamodb import itemkeys, params, streams
 from kv.dynamodb import values as av
 from kv.dynamodb.errors import validation
 from kv.dynamodb.expr_eval import project
@@ -148,7 +148,9 @@ async def batch_write_item(service: DynamoDBService, request: dict[str, Any]) ->
                 raise _duplicates()
             seen.add(key)
 
-    need_old = [op[1] for op in operations if op[0].indexes or consumed != "NONE"]
+    need_old = [
+        op[1] for op in operations if op[0].indexes or consumed != "NONE" or streams.needs_old_image(op[0])
+    ]
 
     async def attempt() -> dict[bytes, Any]:
         tau_start = service.committer.begin()
@@ -156,10 +158,12 @@ async def batch_write_item(service: DynamoDBService, request: dict[str, Any]) ->
         if need_old:
             old = dict(zip(need_old, await service.storage.get(need_old, tau_start), strict=True))
         writes: list[tuple[bytes, Any]] = []
+        records = streams.RecordBatch()
         for table, key, item, _ in operations:
             writes.append((key, None if item is None else (table.table_id, 0, item)))
             writes += itemkeys.entry_changes(table, stored_item(old.get(key)), item)
-        await service.committer.commit(tau_start, writes, [k for k, _ in writes])
+            records.add(table, stored_item(old.get(key)), item)
+        await service.committer.commit(tau_start, writes, [k for k, _ in writes], stamped=records.stamped)
         return old
 
     old = await with_retries(attempt, service.rng)

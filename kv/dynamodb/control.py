@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from kv.dynamodb import catalog as cat
-from kv.dynamodb import params
+from kv.dynamodb import params, streams
 from kv.dynamodb.errors import DynamoError, in_use, invalid_params, not_found, table_not_found, validation
 from kv.dynamodb.schema import TableSchema
 from kv.dynamodb.table_requests import (
@@ -57,11 +57,13 @@ async def create_table(service: DynamoDBService, request: dict[str, Any]) -> dic
             raise already_exists(name)
         table_id = next_id or 1
         schema = replace(proposed, table_id=table_id)
-        await service.committer.commit(
-            tau_start,
-            [(key, schema.to_record()), (cat.NEXT_TABLE_ID_KEY, table_id + 1)],
-            [key, cat.NEXT_TABLE_ID_KEY],
-        )
+        writes = [(key, schema.to_record()), (cat.NEXT_TABLE_ID_KEY, table_id + 1)]
+        if proposed.stream is not None:
+            spec = streams.new_stream(proposed.stream["StreamViewType"], tau_start, service.stream_shard_ns, None)
+            schema = replace(schema, stream=spec)
+            info_key = streams.info_key(streams.stream_arn(schema.arn, spec["label"]))
+            writes = [(key, schema.to_record()), writes[1], (info_key, streams.info_record(schema, spec))]
+        await service.committer.commit(tau_start, writes, [k for k, _ in writes])
         return schema
 
     if len(await service.catalog.list_tables(eventual=True)) >= TABLES_MAX:
@@ -97,7 +99,10 @@ async def modify_table(
     name: str,
     change: Callable[[TableSchema], tuple[TableSchema | None, list[tuple[bytes, Any]]]],
 ) -> tuple[TableSchema, TableSchema | None]:
-    """Apply `change` to the table's current record in one transaction; returns (before, after)."""
+    """Apply `change` to the table's current record in one transaction; returns (before, after).
+
+    A change that ends the table's stream also marks the stream's end at the commit's own τ
+    (see streams.end_mark)."""
     key = cat.table_key(name)
 
     async def attempt() -> tuple[TableSchema, TableSchema | None]:
@@ -108,12 +113,26 @@ async def modify_table(
         before = TableSchema.from_record(record)
         after, extra = change(before)
         writes = [(key, None if after is None else after.to_record()), *extra]
-        await service.committer.commit(tau_start, writes, [k for k, _ in writes])
+        ending = streams.enabled_stream(before)
+        stamped = []
+        if ending is not None and (after is None or after.stream is None or after.stream.get("id") != ending["id"]
+                                   or not after.stream.get("StreamEnabled")):  # fmt: skip
+            stamped.append(streams.end_mark(bytes.fromhex(ending["id"])))
+        await service.committer.commit(tau_start, writes, [k for k, _ in writes], stamped=stamped)
         return before, after
 
     before, after = await with_retries(attempt, service.rng)
     service.catalog.remember(after, name)
     return before, after
+
+
+def _disable_stream(service: DynamoDBService, table: TableSchema) -> list[tuple[bytes, Any]]:
+    """The write that ends the table's enabled stream now (none if it has none)."""
+    spec = streams.enabled_stream(table)
+    if spec is None:
+        return []
+    arn = streams.stream_arn(table.arn, spec["label"])
+    return [(streams.info_key(arn), streams.info_record(table, spec, disabled_ns=service.clock.now().latest))]
 
 
 async def delete_table(service: DynamoDBService, request: dict[str, Any]) -> dict[str, Any]:
@@ -125,7 +144,10 @@ async def delete_table(service: DynamoDBService, request: dict[str, Any]) -> dic
                 "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first."
             )
         marker = {"table_id": table.table_id, "index": cat.WHOLE_TABLE, "at": time.time(), "name": table.name}
-        return None, [(cat.dropped_key(table.table_id, cat.WHOLE_TABLE), marker)]
+        extra: list[tuple[bytes, Any]] = [(cat.dropped_key(table.table_id, cat.WHOLE_TABLE), marker)]
+        # The table's stream ends with it, and stays readable for the retention period.
+        extra += _disable_stream(service, table)
+        return None, extra
 
     before, _ = await modify_table(service, name, change)
     service.maintenance.forget_counts(before.table_id)
@@ -250,11 +272,26 @@ async def update_table(service: DynamoDBService, request: dict[str, Any]) -> dic
         new_stream = table.stream
         if stream is not None:
             checked = check_stream(stream)
-            if checked is not None and table.stream:
+            enabled = bool(table.stream and table.stream.get("StreamEnabled"))
+            if checked is not None and enabled:
                 raise validation(f"Table already has an enabled stream: {table.arn}")
-            if checked is None and not table.stream:
+            if checked is None and not enabled:
                 raise validation("Table already has no stream enabled")  # DynamoDB: "Stream already disabled"
-            new_stream = checked
+            if checked is None:
+                assert table.stream is not None
+                extra += _disable_stream(service, table)
+                new_stream = {**table.stream, "StreamEnabled": False}
+            else:
+                # Enabling (again) makes a new stream, with its own label and ARN.
+                previous = table.stream.get("label") if table.stream else None
+                new_stream = streams.new_stream(
+                    checked["StreamViewType"], service.clock.now().latest, service.stream_shard_ns, previous
+                )
+                arn = streams.stream_arn(table.arn, new_stream["label"])
+                # Processes that cached the table without its stream write no records until
+                # they re-read it, within catalog.CACHE_TTL_S: the stream is ENABLING until then.
+                ready_ns = new_stream["created_ns"] + round((cat.CACHE_TTL_S + 0.5) * 1e9)
+                extra.append((streams.info_key(arn), streams.info_record(table, new_stream, ready_ns=ready_ns)))
         return (
             table.changed(
                 indexes=tuple(indexes),

@@ -1,6 +1,7 @@
 """DynamoDB's JSON 1.0 protocol over HTTP/1.1, as an ASGI application.
 
     POST /   X-Amz-Target: DynamoDB_20120810.<Operation>   body: JSON   ->  200 JSON
+    POST /   X-Amz-Target: DynamoDBStreams_20120810.<Operation>  (the Streams API)
     GET  /   health check: 200 "healthy: <host>"
     OPTIONS  CORS preflight: 200, empty (see `cors`)
 
@@ -20,7 +21,9 @@ doing endpoint discovery sends its next requests there.
 Optional pieces: SigV4 verification (`sigv4`) and, only when `dsql serve
 --dynamodb-test-hooks` turns them on, the `/_dsql/test/...` paths that hold
 back and release a storage replica, which the strong-versus-eventual tests
-use. DynamoDB clients never send anything there.
+use, and `/_dsql/test/streams/config?shard_seconds=&retention_seconds=` and
+`/_dsql/test/streams/trim`, which let the Streams tests see shards close and
+records trimmed in seconds. DynamoDB clients never send anything there.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import urllib.parse
 import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -42,6 +46,7 @@ from kv.dynamodb.sigv4 import SigV4Verifier
 log = logging.getLogger(__name__)
 
 TARGET_PREFIX = "DynamoDB_20120810."
+STREAMS_TARGET_PREFIX = "DynamoDBStreams_20120810."  # the DynamoDB Streams API, on the same endpoint
 CONTENT_TYPE = b"application/x-amz-json-1.0"
 BODY_BYTES_MAX = 16 * 1024 * 1024  # DynamoDB's request size limit; 413 above it
 # A body over the limit is still read (and dropped) up to this much, so that a
@@ -144,7 +149,10 @@ class DynamoDBApp:
             return
         if self.hooks is not None and path.startswith(TEST_HOOK_PREFIX):
             await self._drain(receive)
-            status, payload = self.hooks.handle(method, path)
+            if path.startswith(TEST_HOOK_PREFIX + "streams/"):
+                status, payload = await self._streams_hook(method, path, scope.get("query_string", b""))
+            else:
+                status, payload = self.hooks.handle(method, path)
             await self._send(send, status, _json_body(payload))
             return
         if method != "POST" or path != "/":
@@ -171,6 +179,26 @@ class DynamoDBApp:
             return
         await self._send(send, 200, b"" if response is None else _json_body(response))
 
+    async def _streams_hook(self, method: str, path: str, query: bytes) -> tuple[int, dict[str, Any]]:
+        """Test hooks for streams: shorter shards and retention for new streams, and a trim pass now."""
+        action = path[len(TEST_HOOK_PREFIX + "streams/") :].strip("/")
+        service = self.service
+        if method != "POST":
+            return 404, {"error": "unknown test hook"}
+        if action == "config":
+            settings = urllib.parse.parse_qs(query.decode("latin-1"))
+            try:
+                if "shard_seconds" in settings:
+                    service.stream_shard_ns = max(1, round(float(settings["shard_seconds"][0]) * 1000)) * 1_000_000
+                if "retention_seconds" in settings:
+                    service.stream_retention_ns = round(float(settings["retention_seconds"][0]) * 1e9)
+            except ValueError:
+                return 400, {"error": "bad number"}
+            return 200, {"shard_ns": service.stream_shard_ns, "retention_ns": service.stream_retention_ns}
+        if action == "trim":
+            return 200, {"trimmed": await service.maintenance.trim_streams()}
+        return 404, {"error": "unknown test hook"}
+
     async def _handle(self, scope: Scope, raw: bytes) -> dict[str, Any] | None:
         headers: dict[str, list[str]] = {}
         for name, value in scope["headers"]:
@@ -182,18 +210,19 @@ class DynamoDBApp:
             )  # fmt: skip
         body = self._decode(raw, headers.get("content-encoding", [""])[0])
         target = headers.get("x-amz-target", [""])[0]
-        if not target.startswith(TARGET_PREFIX):
+        streams = target.startswith(STREAMS_TARGET_PREFIX)
+        if not streams and not target.startswith(TARGET_PREFIX):
             raise DynamoError("UnknownOperationException", "An unknown operation was requested.")
-        operation = target[len(TARGET_PREFIX) :]
+        operation = target[len(STREAMS_TARGET_PREFIX if streams else TARGET_PREFIX) :]
         try:
             request = json.loads(body) if body else {}
         except (ValueError, UnicodeDecodeError):
             raise serialization() from None
         if not isinstance(request, dict):
             raise serialization("Start of structure or map found where not expected")
-        if operation == "DescribeEndpoints":
+        if operation == "DescribeEndpoints" and not streams:
             return {"Endpoints": [{"Address": _host(scope), "CachePeriodInMinutes": ENDPOINT_CACHE_MINUTES}]}
-        return await self.service.handle(operation, request)
+        return await self.service.handle(operation, request, streams=streams)
 
     def _decode(self, raw: bytes, encoding: str) -> bytes:
         return codings.decode_request(raw, encoding, self.body_bytes_max)

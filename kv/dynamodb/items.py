@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kv.dynamodb import itemkeys, legacy, params
+from kv.dynamodb import itemkeys, legacy, params, streams
 from kv.dynamodb import values as av
 from kv.dynamodb.errors import condition_failed, validation
 from kv.dynamodb.expr_ast import Condition, Path, Update
@@ -97,7 +97,9 @@ async def write_one(
     need_old: bool,
 ) -> Any:
     """Read (if needed), decide, commit: one item, retried until it wins its commit."""
-    need_old = need_old or bool(table.indexes)
+    # Index entries to replace, or a stream record (INSERT or MODIFY, the old image, no record
+    # for a change that changes nothing), need the item the write replaces.
+    need_old = need_old or bool(table.indexes) or streams.needs_old_image(table)
 
     async def attempt() -> Any:
         tau_start = service.committer.begin()
@@ -112,7 +114,9 @@ async def write_one(
             (storage_key, None if new is None else (table.table_id, 0, new))
         ]
         writes += itemkeys.entry_changes(table, old, new)
-        await service.committer.commit(tau_start, writes, [key for key, _ in writes])
+        records = streams.RecordBatch()
+        records.add(table, old, new)
+        await service.committer.commit(tau_start, writes, [key for key, _ in writes], stamped=records.stamped)
         return result
 
     async with service.item_locks.hold(storage_key):
@@ -297,7 +301,13 @@ async def delete_item(service: DynamoDBService, request: dict[str, Any]) -> dict
         raise validation("1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null")
     key = itemkeys.key_from_request(table, request["Key"])
     storage_key = itemkeys.storage_key(table, key)
-    need_old = condition is not None or return_values == "ALL_OLD" or consumed != "NONE" or bool(table.indexes)
+    need_old = (
+        condition is not None
+        or return_values == "ALL_OLD"
+        or consumed != "NONE"
+        or bool(table.indexes)
+        or streams.needs_old_image(table)
+    )
 
     def decide(old: Item | None) -> tuple[Any, Any]:
         if condition is not None and not evaluate(condition, old):

@@ -34,7 +34,7 @@ import trio
 
 from cluster.timeslice import checkpoint_if_due
 from kv.dynamodb import catalog as cat
-from kv.dynamodb import itemkeys, keycodec
+from kv.dynamodb import itemkeys, keycodec, streams, streams_api
 from kv.dynamodb import values as av
 from kv.dynamodb.control import modify_table
 from kv.dynamodb.errors import DynamoError
@@ -71,6 +71,7 @@ class Maintenance:
         self._counts: dict[int, tuple[dict[int, tuple[int, int]], float, float]] = {}
         self.expired = 0
         self.reaped = 0
+        self.trimmed = 0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -78,6 +79,7 @@ class Maintenance:
             nursery.start_soon(self._loop, self.ttl_interval_s, self.expire_once)
             nursery.start_soon(self._loop, self.reaper_interval_s, self.reap_once)
             nursery.start_soon(self._loop, self.reaper_interval_s, self.resume_backfills)
+            nursery.start_soon(self._loop, self.reaper_interval_s, self.trim_streams)
             task_status.started()
 
     async def _loop(self, interval_s: float, work) -> None:
@@ -127,6 +129,7 @@ class Maintenance:
             stored = await service.storage.get(keys, tau_start)
             now = time.time()
             writes: list[tuple[bytes, Any]] = []
+            records = streams.RecordBatch()
             count = 0
             for key, value in zip(keys, stored, strict=True):
                 item = value[2] if value is not None else None
@@ -135,11 +138,21 @@ class Maintenance:
                 count += 1
                 writes.append((key, None))
                 writes += itemkeys.entry_changes(table, item, None)
+                # A TTL deletion is the service's, not a user's: its REMOVE record says so.
+                records.add(table, item, None, by_service=True)
             if writes:
-                await service.committer.commit(tau_start, writes, [k for k, _ in writes])
+                await service.committer.commit(tau_start, writes, [k for k, _ in writes], stamped=records.stamped)
             return count
 
         return await with_retries(attempt, service.rng)
+
+    # -- stream retention -----------------------------------------------------------------------------
+
+    async def trim_streams(self) -> int:
+        """Delete stream records past the retention period (see streams_api); returns how many."""
+        trimmed = await streams_api.trim_once(self.service)
+        self.trimmed += trimmed
+        return trimmed
 
     # -- reaping dropped tables and indexes -------------------------------------------------------
 

@@ -263,9 +263,16 @@ class TableSchema:
                     entry["Backfilling"] = True
                 described.append(entry)
             out["GlobalSecondaryIndexes"] = described
-        if self.stream and self.stream.get("StreamEnabled"):
-            out["StreamSpecification"] = dict(self.stream)
-            label = _stream_label(self.created)
+        if self.stream:
+            # `stream` also keeps the stream's id, label and shard timing (see
+            # kv/dynamodb/streams.py); after a disable it keeps the label, and
+            # DescribeTable still names the latest stream, which stays readable.
+            if self.stream.get("StreamEnabled"):
+                out["StreamSpecification"] = {
+                    "StreamEnabled": True,
+                    "StreamViewType": self.stream["StreamViewType"],
+                }
+            label = self.stream.get("label") or _stream_label(self.created)
             out["LatestStreamLabel"] = label
             out["LatestStreamArn"] = f"{self.arn}/stream/{label}"
         if self.table_class != "STANDARD":

@@ -22,7 +22,7 @@ import trio
 from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport
-from kv.dynamodb import batch, control, items, partiql, query, transact
+from kv.dynamodb import batch, control, items, partiql, query, streams_api, transact
 from kv.dynamodb.catalog import Catalog
 from kv.dynamodb.errors import DynamoError, internal
 from kv.dynamodb.leaders import LeaderFailover
@@ -71,6 +71,14 @@ OPERATIONS: dict[str, Handler] = {
     "ExecuteTransaction": partiql.execute_transaction,
 }
 
+# The DynamoDB Streams API (X-Amz-Target: DynamoDBStreams_20120810.<Operation>) on the same endpoint.
+STREAM_OPERATIONS: dict[str, Handler] = {
+    "ListStreams": streams_api.list_streams,
+    "DescribeStream": streams_api.describe_stream,
+    "GetShardIterator": streams_api.get_shard_iterator,
+    "GetRecords": streams_api.get_records,
+}
+
 
 class DynamoDBService:
     def __init__(
@@ -84,6 +92,8 @@ class DynamoDBService:
         rng: random.Random | None = None,
         ttl_interval_s: float = 1.0,
         reaper_interval_s: float = 2.0,
+        stream_shard_s: float = streams_api.SHARD_S_DEFAULT,
+        stream_retention_s: float = streams_api.RETENTION_S_DEFAULT,
     ) -> None:
         self.clock = clock
         self.topology = topology
@@ -91,6 +101,10 @@ class DynamoDBService:
         self.region = region
         self.account = account
         self.rng = rng or random.Random()
+        # How long each new stream shard stays open (whole milliseconds: shard ids carry
+        # its start in milliseconds), and how long stream records are kept.
+        self.stream_shard_ns = max(1, round(stream_shard_s * 1000)) * 1_000_000
+        self.stream_retention_ns = round(stream_retention_s * 1e9)
         # Strong reads fail over from a held-back replica; eventual ones do not wait (storage/client.py).
         self.storage = StorageClient(topology, transport, clock=clock, page_rows=SCAN_PAGE_ROWS)
         self.committer = Committer(clock, topology, transport)
@@ -110,10 +124,12 @@ class DynamoDBService:
             await nursery.start(self.maintenance.run)
             task_status.started()
 
-    async def handle(self, operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
-        """Run one operation; raises DynamoError with what the client should see."""
+    async def handle(
+        self, operation: str, request: dict[str, Any], *, streams: bool = False
+    ) -> dict[str, Any] | None:
+        """Run one operation (of the Streams API if `streams`); raises DynamoError with what the client should see."""
         self.requests += 1
-        handler = OPERATIONS.get(operation)
+        handler = (STREAM_OPERATIONS if streams else OPERATIONS).get(operation)
         if handler is None:
             raise DynamoError("UnknownOperationException", "An unknown operation was requested.")
         try:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from kv.dynamodb import catalog as cat
-from kv.dynamodb import itemkeys, params
+from kv.dynamodb import itemkeys, params, streams
 from kv.dynamodb import values as av
 from kv.dynamodb.errors import DynamoError, validation
 from kv.dynamodb.expr_ast import Condition, Path, Update
@@ -218,6 +218,7 @@ async def run_write_transaction(
         writes: list[tuple[bytes, Any]] = []
         owner: dict[bytes, int] = {}
         checks: list[bytes] = []
+        records = streams.RecordBatch()  # the items' stream records, in request order
         for n, (action, old, new) in enumerate(zip(actions, olds, news, strict=True)):
             if action.kind == "ConditionCheck":
                 checks.append(action.storage_key)
@@ -231,6 +232,7 @@ async def run_write_transaction(
                 continue
             item_write = (action.storage_key, None if new is None else (action.table.table_id, 0, new))
             changes = [item_write, *itemkeys.entry_changes(action.table, old, new)]
+            records.add(action.table, old, new)
             for key, _ in changes:
                 owner[key] = n
             writes += changes
@@ -239,7 +241,7 @@ async def run_write_transaction(
         if not writes:
             return None  # only checks, all of which held at τ_start: nothing to commit
         try:
-            await service.committer.commit(tau_start, writes, [k for k, _ in writes], checks)
+            await service.committer.commit(tau_start, writes, [k for k, _ in writes], checks, records.stamped)
         except Conflict as exc:
             if token_key is not None and exc.key == token_key:
                 raise _TokenBusy() from None

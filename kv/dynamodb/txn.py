@@ -91,10 +91,13 @@ class Committer:
         writes: list[tuple[bytes, Any]],
         write_keys: list[bytes],
         check_keys: list[bytes] | tuple[bytes, ...] = (),
+        stamped: list[tuple[bytes, bytes, Any]] | tuple[tuple[bytes, bytes, Any], ...] = (),
     ) -> int:
-        """Commit post-images `writes` (value None deletes); returns τ_commit after commit wait."""
+        """Commit post-images `writes` (value None deletes) and `stamped` writes (stream
+        records, keyed by τ_commit: see journal.interface.CommitRecord); returns τ_commit
+        after commit wait."""
         assert write_keys, "a commit must write or lock at least one key"
-        payload = CommitRecord(writes).encode()
+        payload = CommitRecord(writes, stamped=stamped).encode()
         if len(payload) > PAYLOAD_BYTES_MAX:
             raise validation("Transaction request size exceeded the maximum allowed size")
         started = time.perf_counter()
