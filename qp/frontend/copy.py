@@ -38,9 +38,7 @@ from typing import Any
 from cluster.timeslice import checkpoint_if_due
 from qp import api
 from qp.bind.context import BindContext
-from qp.bind.dml import _DEFAULT_MARK as DEFAULT_MARK  # what INSERT's VALUES use for DEFAULT
-from qp.bind.dml import InsertPlan, RowWriter, run_insert, target_context
-from qp.bind.dml import _bind_defaults as bind_defaults  # INSERT's defaults, identity and serial columns
+from qp.bind.dml import DEFAULT_MARK, bind_defaults, target_context  # DEFAULT, INSERT's defaults
 from qp.catalog.stored import CatalogSnapshot, TableDef
 from qp.errors import (
     TRANSACTION_ROWS_EXCEEDED,
@@ -50,6 +48,7 @@ from qp.errors import (
     schema_conflict,
 )
 from qp.exec.compile import ExecFrame
+from qp.exec.dml import InsertPlan, RowWriter, run_insert
 from qp.exec.operators import Operator
 from qp.exec.runtime import RunContext, StatementCaches
 from qp.frontend.copy_format import (
@@ -66,6 +65,7 @@ from qp.frontend.copy_parse import BinaryParser, CsvParser, Record, TextParser, 
 from qp.frontend.results import ResultRows
 from qp.frontend.settings import transaction_limits
 from qp.parse.parser import Statement, parse
+from qp.plan.dml import plan_defaults
 from qp.types import binary_decoder, text_decoder
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ def _bind_target(session: Any, catalog: CatalogSnapshot, body: dict) -> _Target:
     columns = [table.columns[i] for i in positions]
     plan = InsertPlan(
         tc=tc, writer=RowWriter(bc, tc), target_positions=positions, source=_RowsSource([]),
-        defaults=bind_defaults(bc, tc, positions), on_conflict=None, arbiter=(), update_set=[],
+        defaults=plan_defaults(bind_defaults(bc, tc)), on_conflict=None, arbiter=(), update_set=[],
         update_where=None, returning=None, returning_fn=None,
     )
     return _Target(table, [c.name for c in columns], [c.type for c in columns], plan, catalog.version)

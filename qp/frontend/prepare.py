@@ -22,6 +22,7 @@ from qp.errors import SqlError
 from qp.frontend.settings import show_name
 from qp.parse.parser import Statement
 from qp.pgcatalog.search_path import SearchPath, session_search_path
+from qp.plan.dml import plan_insert, plan_modify
 from qp.plan.planner import Planner
 from qp.types import TEXT, SqlType, type_by_oid
 from qp.types.context import EvalContext
@@ -150,12 +151,12 @@ def prepare(
             target_context(bc, relation["RangeVar"])  # the tables must exist (42P01) now
         prepared.plan = statement.body
     elif kind == "insert":
-        plan = bind_insert(bc, statement.body)
+        plan = plan_insert(bc, bind_insert(bc, statement.body))
         prepared.plan = plan
         prepared.columns = plan.columns
         prepared.result_types = [e.type for e in plan.returning.exprs] if plan.returning else []
     else:
-        plan = bind_modify(bc, statement.body, kind)
+        plan = plan_modify(bc, bind_modify(bc, statement.body, kind))
         prepared.plan = plan
         prepared.columns = plan.columns
         prepared.result_types = [e.type for e in plan.returning.exprs] if plan.returning else []

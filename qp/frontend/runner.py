@@ -26,12 +26,12 @@ from collections.abc import AsyncIterator
 from qp import api
 from qp.api import Column, CommandComplete, DataRows, EmptyQuery, Notice, RowDescription
 from qp.bind.context import BindContext
-from qp.bind.dml import run_insert, run_modify, run_truncate
 from qp.ddl import jobs, online
 from qp.ddl.dispatch import ddl_tag, run_ddl
 from qp.ddl.jobs import JobsRelation
 from qp.errors import SqlError, cached_plan_changed, in_failed_transaction, schema_conflict
 from qp.exec.compile import ExecFrame
+from qp.exec.dml import run_insert, run_modify, run_truncate
 from qp.exec.operators import collect
 from qp.exec.runtime import RunContext, StatementCaches
 from qp.frontend.copy import run_copy

@@ -21,12 +21,12 @@ from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport
 from qp import api
-from qp.bind.dml import set_rowid_qp
 from qp.catalog.cache import CatalogCache
 from qp.catalog.stored import CatalogSnapshot
 from qp.ddl import jobs, roles
 from qp.ddl import statements as ddl
 from qp.errors import SqlError
+from qp.exec.dml import set_rowid_qp
 from qp.frontend.session import Session
 from qp.pgcatalog.cluster_views import Member, embedded_members
 from qp.txn.service import TransactionService

@@ -1,0 +1,467 @@
+"""INSERT, UPDATE and DELETE, run: rows checked and applied to the write buffer.
+
+A DML statement first reads everything it needs (the source rows, the rows
+to change, existing keys), then computes the new rows, then buffers all its
+writes. Reading before writing gives PostgreSQL's statement semantics (a
+statement does not see its own changes, so `INSERT INTO t SELECT * FROM t`
+copies each row once).
+
+For every changed row the statement buffers the row's post-image under its
+primary key and the entries of every index. Those keys are the write set
+the adjudicator checks at COMMIT: two transactions that insert one primary
+key, or one value of a unique index, conflict there even though neither saw
+the other. Uniqueness against committed data is checked here, against the
+snapshot and the transaction's own writes (23505).
+
+The plans come from qp/plan/dml.py (`InsertPlan`, `ModifyPlan` are defined
+here: they are what this module runs); TRUNCATE inside a block is a delete
+of every row (`run_truncate`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from cluster.timeslice import checkpoint_if_due
+from qp.api import Column
+from qp.bind.context import BindContext, QueryLevel
+from qp.bind.dml import DEFAULT_MARK, Returning, TableContext, truncate_targets
+from qp.bind.expressions import ExprBinder, coerce
+from qp.bind.query import QueryBinder
+from qp.bind.scope import Scope
+from qp.catalog.stored import IndexDef, TableDef
+from qp.ddl.constraints import check_parents, enforce_children
+from qp.errors import SqlError, check_violation, not_null_violation, unique_violation
+from qp.exec.compile import ExecFrame, Layout, compile_scalar
+from qp.exec.operators import Operator, SublinkSlots, collect
+from qp.exec.runtime import RunContext
+from qp.txn.transaction import encoded_size
+from qp.types import text_encoder
+from storage import keys as storage_keys
+
+KEY_BYTES_MAX = 1024  # DSQL: primary and secondary index keys are at most 1 KiB
+ROW_BYTES_MAX = 2 * 1024 * 1024
+
+_rowid_counter = itertools.count()
+_EPOCH_2020_MS = 1_577_836_800_000
+# Hidden row ids are unique across query processors: milliseconds since 2020
+# (38 bits until 2028, 41 bits for 70 years), the QP's index (8 bits) and a
+# counter (14 bits: 16,384 rows per millisecond per QP, far above what one
+# process inserts), 63 bits in all. Two QPs never share an index, and one QP's
+# ids only grow (the counter's wrap lands in a later millisecond).
+_ROWID_COUNTER_BITS = 14
+_ROWID_QP_BITS = 8
+_rowid_qp = 0
+
+
+def set_rowid_qp(index: int) -> None:
+    """The index of the query processor this process runs (qp.frontend.server.QueryProcessor sets it)."""
+    global _rowid_qp
+    assert 0 <= index < 1 << _ROWID_QP_BITS, index
+    _rowid_qp = index
+
+
+def new_rowid() -> int:
+    """A unique hidden row id (see above)."""
+    ms = time.time_ns() // 1_000_000 - _EPOCH_2020_MS
+    return (
+        (((ms << _ROWID_QP_BITS) | _rowid_qp) << _ROWID_COUNTER_BITS)
+        | (next(_rowid_counter) & ((1 << _ROWID_COUNTER_BITS) - 1))
+    )
+
+
+class RowWriter:
+    """Checks constraints and buffers a table's rows and index entries.
+
+    `insert_rows`, `update_row` and `delete_row` also enforce foreign keys on
+    both sides (see qp/ddl/constraints.py); cascades reach other tables through
+    `writer_for`, which shares one writer per table within a statement.
+    """
+
+    def __init__(self, bc: BindContext, tc: TableContext, writers: dict | None = None) -> None:
+        self.table = tc.table
+        self.tc = tc
+        self.bc = bc
+        self.writers = writers if writers is not None else {}
+        self.writers.setdefault(tc.table.oid, self)
+        self._defaults: dict[int, Any] = {}
+        table = tc.table
+        self.layout = Layout([c for c in tc.cids if c is not None])
+        live = [i for i, c in enumerate(tc.cids) if c is not None]
+        self.live_positions = live
+        # CHECK constraints, bound over the table's columns.
+        checks = []
+        binder = ExprBinder(bc, tc.scope, QueryLevel(what="check constraints"))
+        for check in table.checks:
+            expr = binder.bind_bool(json.loads(check.sql), "CHECK")
+            checks.append((check.name, compile_scalar(expr, self.layout)))
+        self.checks = checks
+        self.not_null = [i for i, c in enumerate(table.columns) if c.not_null and not c.dropped]
+
+    def _live(self, row: tuple) -> tuple:
+        return tuple(row[i] for i in self.live_positions)
+
+    def validate(self, row: tuple, frame) -> None:
+        table = self.table
+        for i in self.not_null:
+            if row[i] is None:
+                raise not_null_violation(
+                    table.schema, table.name, table.columns[i].name, f"Failing row contains {self.describe(row, frame)}."
+                )
+        if self.checks:
+            live = self._live(row)
+            for name, fn in self.checks:
+                # A CHECK fails only when FALSE: NULL (unknown) passes.
+                if fn(live, frame) is False:
+                    raise check_violation(
+                        table.schema, table.name, name, f"Failing row contains {self.describe(row, frame)}."
+                    )
+
+    def describe(self, row: tuple, frame) -> str:
+        parts = []
+        for i in self.live_positions:
+            value = row[i]
+            if value is None:
+                parts.append("null")
+            else:
+                parts.append(text_encoder(self.table.columns[i].type, frame.ctx)(value).decode())
+        return "(" + ", ".join(parts) + ")"
+
+    def key_text(self, columns: tuple[int, ...], row: tuple, frame) -> str:
+        names = ", ".join(self.table.columns[i].name for i in columns)
+        values = ", ".join(
+            "null" if row[i] is None else text_encoder(self.table.columns[i].type, frame.ctx)(row[i]).decode()
+            for i in columns
+        )
+        return f"Key ({names})=({values})"
+
+    def row_key(self, row: tuple) -> bytes:
+        table = self.table
+        key = table.row_key(row) if table.pk is not None else table.rowid_key(new_rowid())
+        if len(key) > KEY_BYTES_MAX:
+            raise SqlError("54000", "key size too large")
+        return key
+
+    def index_entries(self, row: tuple, row_key: bytes) -> list[tuple[IndexDef, bytes]]:
+        out = []
+        for index in self.table.secondary_indexes:
+            entry = self.table.index_entry_key(index, row, row_key)
+            if len(entry) > KEY_BYTES_MAX:
+                raise SqlError("54000", "key size too large")
+            out.append((index, entry))
+        return out
+
+    # -- row operations, with foreign keys ------------------------------------------
+
+    def writer_for(self, table: TableDef) -> RowWriter:
+        writer = self.writers.get(table.oid)
+        if writer is None:
+            scope = Scope()
+            item = QueryBinder(self.bc)._bind_range_var({"relname": table.name, "schemaname": table.schema}, scope)
+            writer = RowWriter(self.bc, TableContext(table, scope, item.cids, table.name), self.writers)
+        return writer
+
+    def default_value(self, index: int, ctx) -> Any:
+        column = self.table.columns[index]
+        if column.sequence_oid is not None:
+            raise SqlError("0A000", "ON DELETE/UPDATE SET DEFAULT to a serial or identity column is not supported")
+        if column.default_sql is None:
+            return None
+        fn = self._defaults.get(index)
+        if fn is None:
+            binder = ExprBinder(self.bc, Scope(), QueryLevel(what="DEFAULT"))
+            expr = coerce(binder.bind(json.loads(column.default_sql)), column.type, self.bc, "assignment", column.name)
+            fn = self._defaults[index] = compile_scalar(expr, Layout([]))
+        return fn((), ExecFrame(ctx=ctx))
+
+    # Foreign keys are checked after the rows are buffered, so that a row
+    # may reference another row of the same statement (PostgreSQL checks at
+    # the end of the statement); a failure fails the statement, and with it
+    # the transaction, so nothing partial is ever committed.
+
+    async def insert_rows(self, txn, keyed_rows: list[tuple[bytes, tuple]], frame) -> None:
+        for key, row in keyed_rows:
+            _buffer_row(txn, self, key, row)
+        if self.table.foreign_keys:
+            await check_parents(txn, self.bc.catalog, self.table, [r for _, r in keyed_rows], frame.ctx)
+
+    async def update_row(self, txn, key: bytes, old: tuple, new: tuple, frame, depth: int = 0) -> bytes:
+        if depth:
+            self.validate(new, frame)
+        new_key = await _apply_update(txn, self, key, old, new, frame)
+        if self.table.foreign_keys:
+            await check_parents(txn, self.bc.catalog, self.table, [new], frame.ctx, [old])
+        if self.bc.catalog.referencing.get(self.table.oid):
+            # After the parent's own write, so ON UPDATE CASCADE children find the new key.
+            await enforce_children(txn, self.bc.catalog, self.table, self.writer_for, old, new, frame, depth)
+        return new_key
+
+    async def delete_row(self, txn, key: bytes, row: tuple, frame, depth: int = 0) -> None:
+        if self.bc.catalog.referencing.get(self.table.oid):
+            await enforce_children(txn, self.bc.catalog, self.table, self.writer_for, row, None, frame, depth)
+        txn.put(key, None)
+        for _, entry in self.index_entries(row, key):
+            txn.put(entry, None)
+        txn.count_rows(1, len(key))
+
+
+# -- INSERT ----------------------------------------------------------------------------------
+
+@dataclass
+class InsertPlan:
+    tc: TableContext
+    writer: RowWriter
+    target_positions: list[int]  # table column index for each source column
+    source: Operator
+    defaults: list[tuple[int, Any]]  # (column index, compiled default or None)
+    on_conflict: str | None  # None | "nothing" | "update"
+    arbiter: tuple[IndexDef, ...]  # unique indexes (the primary first) that ON CONFLICT covers
+    update_set: list[tuple[int, Any]]  # DO UPDATE: (column index, compiled fn over old+excluded)
+    update_where: Any
+    returning: Returning | None
+    returning_fn: Any
+    ignored_positions: set[int] = field(default_factory=set)  # OVERRIDING USER VALUE
+
+    @property
+    def columns(self) -> list[Column] | None:
+        return self.returning.columns if self.returning else None
+
+
+async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]]:
+    txn = rc.txn
+    frame = rc.frame
+    table = plan.tc.table
+    writer = plan.writer
+    source_rows = await collect(plan.source, rc)
+    width = len(table.columns)
+    new_rows: list[tuple] = []
+    for src in source_rows:
+        row: list[Any] = [None] * width
+        given = set()
+        for pos, value in zip(plan.target_positions, src, strict=False):
+            if value is DEFAULT_MARK or pos in plan.ignored_positions:
+                continue
+            row[pos] = value
+            given.add(pos)
+        for pos, default in plan.defaults:
+            if pos in given or default is None:
+                continue
+            if type(default) is tuple:  # a serial or identity column
+                row[pos] = await rc.session.sequences.nextval(rc.session, writer.bc.catalog, default[1])
+            else:
+                row[pos] = default((), frame)
+        new_rows.append(tuple(row))
+    for row in new_rows:
+        writer.validate(row, frame)
+    keys = [writer.row_key(row) for row in new_rows]
+    existing = await txn.get(keys) if table.pk is not None else [None] * len(keys)
+    primary = next((ix for ix in table.indexes if ix.index_id == storage_keys.PRIMARY_INDEX_ID), None)
+    arbiter = {ix.oid for ix in plan.arbiter}
+    written: set[bytes] = set()
+    returning_rows: list[tuple] = []
+    inserted: list[tuple] = []
+    affected = 0
+    for row, key, current in zip(new_rows, keys, existing, strict=True):
+        await checkpoint_if_due()  # (cluster/timeslice.py) rows_max may be raised to millions
+        if key in written:
+            current = txn.buffer.values.get(key)  # inserted earlier by this statement
+        conflict = (primary, key, current) if current is not None else await _unique_conflict(txn, writer, row, key)
+        if conflict is not None:
+            index, existing_key, existing_row = conflict
+            if plan.on_conflict is None or index is None or index.oid not in arbiter:
+                columns = index.columns if index is not None else (table.pk or ())
+                name = index.name if index is not None else _primary_key_name(table)
+                raise unique_violation(table.schema, table.name, name, writer.key_text(columns, row, frame))
+            if plan.on_conflict == "nothing":
+                continue
+            if existing_key in written:
+                raise SqlError(
+                    "21000",
+                    "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                    hint="Ensure that no rows proposed for insertion within the same command have duplicate "
+                    "constrained values.",
+                )
+            combined = writer._live(existing_row) + writer._live(row)
+            if plan.update_where is not None and not plan.update_where(combined, frame):
+                continue
+            updated = list(existing_row)
+            for pos, fn in plan.update_set:
+                updated[pos] = fn(combined, frame)
+            updated_row = tuple(updated)
+            writer.validate(updated_row, frame)
+            new_key = await writer.update_row(txn, existing_key, existing_row, updated_row, frame)
+            written.add(new_key)
+            affected += 1
+            if plan.returning is not None:
+                returning_rows.append(plan.returning_fn(writer._live(updated_row), frame))
+            continue
+        _buffer_row(txn, writer, key, row)
+        inserted.append(row)
+        written.add(key)
+        affected += 1
+        if plan.returning is not None:
+            returning_rows.append(plan.returning_fn(writer._live(row), frame))
+    if inserted and table.foreign_keys:  # at the end of the statement, as PostgreSQL does
+        await check_parents(txn, writer.bc.catalog, table, inserted, frame.ctx)
+    txn.depend_on(table.schema_key)
+    return affected, returning_rows
+
+
+async def _unique_conflict(txn, writer: RowWriter, row: tuple, key: bytes):
+    """(index, key, row) of an existing row holding one of `row`'s unique values, if any."""
+    for index, entry in writer.index_entries(row, key):
+        if not index.unique or any(row[i] is None for i in index.columns):
+            continue
+        (other_key,) = await txn.get([entry])
+        if other_key is not None and other_key != key:
+            (other,) = await txn.get([other_key])
+            if other is not None:
+                return index, other_key, other
+    return None
+
+
+def _buffer_row(txn, writer: RowWriter, key: bytes, row: tuple) -> None:
+    nbytes = encoded_size(row)
+    if nbytes > ROW_BYTES_MAX:
+        raise SqlError("54000", "maximum row size exceeded")
+    txn.count_rows(1, nbytes + len(key))
+    txn.put(key, row)
+    for _, entry in writer.index_entries(row, key):
+        txn.put(entry, key)
+
+
+async def _apply_update(txn, writer: RowWriter, old_key: bytes, old_row: tuple, new_row: tuple, frame) -> bytes:
+    """Buffer the change of one row; returns its (possibly new) key."""
+    table = writer.table
+    new_key = table.row_key(new_row) if table.pk is not None else old_key
+    if len(new_key) > KEY_BYTES_MAX:
+        raise SqlError("54000", "key size too large")
+    if new_key != old_key:
+        (existing,) = await txn.get([new_key])
+        if existing is not None:
+            raise unique_violation(
+                table.schema, table.name, _primary_key_name(table), writer.key_text(table.pk, new_row, frame)
+            )
+        txn.put(old_key, None)
+    old_entries = dict((ix.oid, e) for ix, e in writer.index_entries(old_row, old_key))
+    for index, entry in writer.index_entries(new_row, new_key):
+        before = old_entries.get(index.oid)
+        if before == entry and new_key == old_key:
+            continue
+        if before is not None and before != entry:
+            txn.put(before, None)
+        if index.unique and not any(new_row[i] is None for i in index.columns):
+            (other,) = await txn.get([entry])
+            if other is not None and other != old_key:
+                (other_row,) = await txn.get([other])
+                if other_row is not None:
+                    raise unique_violation(
+                        table.schema, table.name, index.name, writer.key_text(index.columns, new_row, frame)
+                    )
+        txn.put(entry, new_key)
+    nbytes = encoded_size(new_row)
+    if nbytes > ROW_BYTES_MAX:
+        raise SqlError("54000", "maximum row size exceeded")
+    txn.count_rows(1, nbytes + len(new_key))
+    txn.put(new_key, new_row)
+    return new_key
+
+
+# -- UPDATE and DELETE ---------------------------------------------------------------------
+
+@dataclass
+class ModifyPlan:
+    kind: str  # "update" | "delete"
+    tc: TableContext
+    writer: RowWriter
+    scan: Operator  # the target's columns and row key, joined with FROM/USING items if any
+    column_positions: list[int | None]  # for each table column, its position in the scan's rows
+    key_position: int
+    set_positions: list[int]  # table columns that SET assigns, in order
+    set_fn: Any  # row, frame -> new values for set_positions
+    slots: SublinkSlots
+    returning: Returning | None
+    returning_fn: Any
+
+    @property
+    def columns(self) -> list[Column] | None:
+        return self.returning.columns if self.returning else None
+
+
+def _primary_key_name(table: TableDef) -> str:
+    """The primary key constraint's name (its index's: CONSTRAINT x PRIMARY KEY names both)."""
+    index = table.primary_index
+    return index.name if index is not None else f"{table.name}_pkey"
+
+
+async def run_modify(plan: ModifyPlan, rc: RunContext) -> tuple[int, list[tuple]]:
+    txn = rc.txn
+    frame = rc.frame
+    table = plan.tc.table
+    writer = plan.writer
+    column_positions = plan.column_positions
+    matches = await collect(plan.scan, rc)  # everything is read before anything is written
+    returning_rows = []
+    seen: set[bytes] = set()
+    for match in matches:
+        await checkpoint_if_due()
+        key = match[plan.key_position]
+        if key in seen:
+            continue  # joined to several FROM rows: the first one counts, as in PostgreSQL
+        seen.add(key)
+        old_row = tuple(match[p] if p is not None else None for p in column_positions)
+        if plan.kind == "delete":
+            await writer.delete_row(txn, key, old_row, frame)
+            if plan.returning_fn is not None:
+                returning_rows.append(plan.returning_fn(match, frame))
+            continue
+        new = list(old_row)
+        if plan.set_fn is not None:
+            if plan.slots:
+                frame.subs = await plan.slots.evaluate(match, rc)
+            for pos, value in zip(plan.set_positions, plan.set_fn(match, frame), strict=True):
+                new[pos] = value
+        new_row = tuple(new)
+        writer.validate(new_row, frame)
+        await writer.update_row(txn, key, old_row, new_row, frame)
+        if plan.returning_fn is not None:
+            after = list(match)
+            for pos, p in enumerate(column_positions):
+                if p is not None:
+                    after[p] = new_row[pos]
+            returning_rows.append(plan.returning_fn(tuple(after), frame))
+    txn.depend_on(table.schema_key)
+    return len(seen), returning_rows
+
+
+# -- TRUNCATE -------------------------------------------------------------------------------
+
+async def run_truncate(bc: BindContext, body: dict, rc: RunContext) -> int:
+    """TRUNCATE inside a transaction block: a transactional delete of every row (and index entry).
+
+    DSQL has no TRUNCATE; PostgreSQL's is a catalog swap, which dsql does
+    outside a block (`qp.ddl.statements.truncate_swap`). Inside one it is DML, so it
+    mixes with other DML, obeys snapshot isolation (a concurrent writer of the
+    table conflicts) and the transaction's row limit like any DELETE.
+    """
+    tables = truncate_targets(bc, body)
+    txn = rc.txn
+    count = 0
+    for tc in tables:
+        table = tc.table
+        writer = RowWriter(bc, tc)
+        async for page in txn.scan(table.primary_prefix, table.primary_end):
+            await checkpoint_if_due()
+            for key, row in page:
+                row = tuple(row) + (None,) * (len(table.columns) - len(row))
+                txn.put(key, None)  # no foreign-key actions: every referencing table is truncated too
+                for _, entry in writer.index_entries(row, key):
+                    txn.put(entry, None)
+                txn.count_rows(1, len(key))
+                count += 1
+        txn.depend_on(table.schema_key)
+    return count
