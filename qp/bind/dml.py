@@ -44,7 +44,9 @@ def target_context(bc: BindContext, relation: dict, ctes: dict | None = None) ->
     binder = QueryBinder(bc)
     schema = lookup_schema(relation.get("schemaname"), bc.eval_ctx)  # public, if the search path reaches it
     if schema == USER_SCHEMA and bc.catalog.find_view(relation["relname"]) is not None:
-        raise SqlError("0A000", f'cannot change view "{relation["relname"]}": views are read-only (as in DSQL)')
+        raise SqlError(
+            "0A000", f'cannot change view "{relation["relname"]}": views are read-only (as in DSQL)'
+        )
     # The target is always a table, even one a WITH query's name would hide.
     item = binder._bind_range_var(relation, scope)
     scope.inherited_ctes = ctes or {}
@@ -61,10 +63,14 @@ class Returning:
     columns: list[Column]
 
 
-def bind_returning(bc: BindContext, tc: TableContext, nodes: list, extra_scope: Scope | None = None) -> Returning | None:
+def bind_returning(
+    bc: BindContext, tc: TableContext, nodes: list, extra_scope: Scope | None = None
+) -> Returning | None:
     if not nodes:
         return None
-    binder = ExprBinder(bc, extra_scope or tc.scope, QueryLevel(what="RETURNING"), QueryBinder(bc)._subquery_binder)
+    binder = ExprBinder(
+        bc, extra_scope or tc.scope, QueryLevel(what="RETURNING"), QueryBinder(bc)._subquery_binder
+    )
     exprs, names = [], []
     for node in nodes:
         res = node["ResTarget"]
@@ -130,6 +136,7 @@ class BoundModify:
 
 # -- INSERT ----------------------------------------------------------------------------------
 
+
 def bind_insert(bc: BindContext, body: dict) -> BoundInsert:
     ctes = QueryBinder(bc).bind_with(body.get("withClause"))
     tc = target_context(bc, body["relation"], ctes)
@@ -157,14 +164,20 @@ def bind_insert(bc: BindContext, body: dict) -> BoundInsert:
     # OVERRIDING SYSTEM VALUE; OVERRIDING USER VALUE ignores given values.
     for pos in list(positions):
         column = table.columns[pos]
-        if column.identity == "a" and override != "OVERRIDING_SYSTEM_VALUE" and override != "OVERRIDING_USER_VALUE":
+        if (
+            column.identity == "a"
+            and override != "OVERRIDING_SYSTEM_VALUE"
+            and override != "OVERRIDING_USER_VALUE"
+        ):
             raise SqlError(
                 "428C9",
                 f'cannot insert a non-DEFAULT value into column "{column.name}"',
                 detail=f'Column "{column.name}" is an identity column defined as GENERATED ALWAYS.',
                 hint="Use OVERRIDING SYSTEM VALUE to override.",
             )
-    ignored = {pos for pos in positions if override == "OVERRIDING_USER_VALUE" and table.columns[pos].identity}
+    ignored = {
+        pos for pos in positions if override == "OVERRIDING_USER_VALUE" and table.columns[pos].identity
+    }
     bound = BoundInsert(tc, positions, source, bind_defaults(bc, tc), ignored_positions=ignored)
     if "onConflictClause" in body:
         _bind_on_conflict(bc, tc, body["onConflictClause"], bound)
@@ -189,19 +202,31 @@ def locate_any(error: SqlError, location: int | None) -> SqlError:
     return error
 
 
-def _bind_insert_source(bc: BindContext, tc: TableContext, select: dict | None, positions: list[int],
-                        ctes: dict, named_at: list | None = None) -> tuple[InsertSource, list[int]]:
+def _bind_insert_source(
+    bc: BindContext,
+    tc: TableContext,
+    select: dict | None,
+    positions: list[int],
+    ctes: dict,
+    named_at: list | None = None,
+) -> tuple[InsertSource, list[int]]:
     table = tc.table
     if select is None:  # DEFAULT VALUES
         return None, []
     body = select["SelectStmt"]
     if "valuesLists" in body and not any(k in body for k in ("sortClause", "limitCount", "withClause")):
-        binder = ExprBinder(bc, Scope(inherited_ctes=ctes), QueryLevel(what="VALUES"), QueryBinder(bc)._subquery_binder)
-        lists = [row_node["List"]["items"] if "List" in row_node else row_node for row_node in body["valuesLists"]]
+        binder = ExprBinder(
+            bc, Scope(inherited_ctes=ctes), QueryLevel(what="VALUES"), QueryBinder(bc)._subquery_binder
+        )
+        lists = [
+            row_node["List"]["items"] if "List" in row_node else row_node for row_node in body["valuesLists"]
+        ]
         for items in lists:  # row by row, as PostgreSQL checks each row when it reaches it
             if len(items) != len(lists[0]):
                 raise SqlError("42601", "VALUES lists must all be the same length")
-            _check_insert_width(len(items), positions, named_at, lambda i, items=items: node_location(items[i]))
+            _check_insert_width(
+                len(items), positions, named_at, lambda i, items=items: node_location(items[i])
+            )
         rows = []
         for items in lists:
             row = []
@@ -216,8 +241,11 @@ def _bind_insert_source(bc: BindContext, tc: TableContext, select: dict | None, 
         return InsertValues(rows, [bc.new_cid() for _ in positions]), positions
     # A plain SELECT's string literals stay untyped, so that they take the
     # columns' types as in VALUES (PostgreSQL: INSERT ... SELECT '5' into an int).
-    plain = body.get("op", "SETOP_NONE") == "SETOP_NONE" and "valuesLists" not in body and not any(
-        body.get(k) for k in ("sortClause", "groupClause", "distinctClause", "havingClause"))
+    plain = (
+        body.get("op", "SETOP_NONE") == "SETOP_NONE"
+        and "valuesLists" not in body
+        and not any(body.get(k) for k in ("sortClause", "groupClause", "distinctClause", "havingClause"))
+    )
     query = QueryBinder(bc).bind_query(select, None, ctes, keep_unknown=plain)
     if plain and isinstance(query, BoundSelect):
         targets = []
@@ -229,12 +257,18 @@ def _bind_insert_source(bc: BindContext, tc: TableContext, select: dict | None, 
         query.targets = targets
     types = query.output_types()
     select_targets = [t["ResTarget"].get("val") for t in body.get("targetList", ())]
-    _check_insert_width(len(types), positions, named_at,
-                        lambda i: node_location(select_targets[i]) if i < len(select_targets) else None)
+    _check_insert_width(
+        len(types),
+        positions,
+        named_at,
+        lambda i: node_location(select_targets[i]) if i < len(select_targets) else None,
+    )
     positions = positions[: len(types)]
     target_nodes = [t["ResTarget"].get("val") for t in body.get("targetList", ())]
-    if any(isinstance(n, dict) and node_kind(n) == "ColumnRef" and "A_Star" in n["ColumnRef"]["fields"][-1]
-           for n in target_nodes):
+    if any(
+        isinstance(n, dict) and node_kind(n) == "ColumnRef" and "A_Star" in n["ColumnRef"]["fields"][-1]
+        for n in target_nodes
+    ):
         target_nodes = []  # `*` expands: the nodes no longer line up with the columns
     casts = []
     for i, (cid, t, pos) in enumerate(zip(query.target_cids, types, positions, strict=True)):
@@ -277,7 +311,9 @@ def _bind_on_conflict(bc: BindContext, tc: TableContext, clause: dict, plan: Bou
         if "conname" in infer:
             arbiter = [ix for ix in uniques if ix.name == infer["conname"]]
             if not arbiter:
-                raise SqlError("42704", f'constraint "{infer["conname"]}" for table "{table.name}" does not exist')
+                raise SqlError(
+                    "42704", f'constraint "{infer["conname"]}" for table "{table.name}" does not exist'
+                )
         else:
             if "whereClause" in infer:
                 raise SqlError("0A000", "ON CONFLICT with a partial index predicate is not supported")
@@ -291,11 +327,14 @@ def _bind_on_conflict(bc: BindContext, tc: TableContext, clause: dict, plan: Bou
             arbiter = [ix for ix in uniques if set(ix.columns) == cols]
             if not arbiter:
                 raise SqlError(
-                    "42P10", "there is no unique or exclusion constraint matching the ON CONFLICT specification"
+                    "42P10",
+                    "there is no unique or exclusion constraint matching the ON CONFLICT specification",
                 )
     else:
         if action == "ONCONFLICT_UPDATE":
-            raise SqlError("42601", "ON CONFLICT DO UPDATE requires inference specification or constraint name")
+            raise SqlError(
+                "42601", "ON CONFLICT DO UPDATE requires inference specification or constraint name"
+            )
         arbiter = uniques
     plan.arbiter = tuple(arbiter)
     if action == "ONCONFLICT_NOTHING":
@@ -305,10 +344,16 @@ def _bind_on_conflict(bc: BindContext, tc: TableContext, clause: dict, plan: Bou
     # SET and WHERE see the existing row (the table's name) and EXCLUDED.
     scope = Scope(items=list(tc.scope.items))
     excluded_cids = [bc.new_cid(c.name) if not c.dropped else None for c in table.columns]
-    scope.items.append(RangeItem("excluded", [
-        ScopeColumn(c.name, E.ColumnRef(cid, c.type, c.name))
-        for c, cid in zip(table.columns, excluded_cids, strict=True) if cid is not None
-    ]))
+    scope.items.append(
+        RangeItem(
+            "excluded",
+            [
+                ScopeColumn(c.name, E.ColumnRef(cid, c.type, c.name))
+                for c, cid in zip(table.columns, excluded_cids, strict=True)
+                if cid is not None
+            ],
+        )
+    )
     binder = ExprBinder(bc, scope, QueryLevel(what="ON CONFLICT DO UPDATE"))
     plan.update_cids = [c for c in tc.cids if c is not None] + [c for c in excluded_cids if c is not None]
     positions, exprs = _bind_set_exprs(bc, table, clause.get("targetList", ()), binder)
@@ -320,6 +365,7 @@ def _bind_on_conflict(bc: BindContext, tc: TableContext, clause: dict, plan: Bou
 
 
 # -- UPDATE and DELETE ---------------------------------------------------------------------
+
 
 def bind_modify(bc: BindContext, body: dict, kind: str) -> BoundModify:
     if "whereClause" in body and node_kind(body["whereClause"]) == "CurrentOfExpr":
@@ -346,8 +392,11 @@ def bind_modify(bc: BindContext, body: dict, kind: str) -> BoundModify:
 
 
 def _target_not_lateral(alias: str) -> SqlError:
-    return SqlError("42P01", f'invalid reference to FROM-clause entry for table "{alias}"',
-                    hint=f'There is an entry for table "{alias}", but it cannot be referenced from this part of the query.')
+    return SqlError(
+        "42P01",
+        f'invalid reference to FROM-clause entry for table "{alias}"',
+        hint=f'There is an entry for table "{alias}", but it cannot be referenced from this part of the query.',
+    )
 
 
 def _bind_set_exprs(bc, table: TableDef, targets: list, binder: ExprBinder) -> tuple[list[int], list[E.Expr]]:
@@ -370,16 +419,19 @@ def _bind_set_exprs(bc, table: TableDef, targets: list, binder: ExprBinder) -> t
         column = table.columns[index]
         if node_kind(value) == "SetToDefault":
             if column.sequence_oid is not None:
-
-                expr: E.Expr = E.AsyncCall("nextval", _SEQUENCE_FUNCTIONS["nextval"],
-                                           (E.Const(column.sequence_oid, OID),), INT8)
+                expr: E.Expr = E.AsyncCall(
+                    "nextval", _SEQUENCE_FUNCTIONS["nextval"], (E.Const(column.sequence_oid, OID),), INT8
+                )
             elif column.default_sql is None:
                 expr = E.Const(None, column.type)
             else:
                 expr = ExprBinder(bc, Scope(), QueryLevel()).bind(json.loads(column.default_sql))
         elif column.identity == "a":
-            raise SqlError("428C9", f'column "{name}" can only be updated to DEFAULT',
-                           detail=f'Column "{name}" is an identity column defined as GENERATED ALWAYS.')
+            raise SqlError(
+                "428C9",
+                f'column "{name}" can only be updated to DEFAULT',
+                detail=f'Column "{name}" is an identity column defined as GENERATED ALWAYS.',
+            )
         else:
             expr = binder.bind(value)
         positions.append(index)
@@ -397,6 +449,7 @@ def _assign(expr: E.Expr, column: ColumnDef, bc: BindContext, node: dict) -> E.E
 
 
 # -- TRUNCATE -------------------------------------------------------------------------------
+
 
 def truncate_targets(bc: BindContext, body: dict) -> list:
     """The tables a TRUNCATE empties: those named, and with CASCADE those referencing them."""
@@ -416,7 +469,8 @@ def truncate_targets(bc: BindContext, body: dict) -> list:
                 continue
             if not cascade:
                 raise SqlError(
-                    "0A000", "cannot truncate a table referenced in a foreign key constraint",
+                    "0A000",
+                    "cannot truncate a table referenced in a foreign key constraint",
                     detail=f'Table "{child.name}" references "{tables[i].table.name}".',
                     hint=f'Truncate table "{child.name}" at the same time, or use TRUNCATE ... CASCADE.',
                 )

@@ -9,20 +9,12 @@ from __future__ import annotations
 
 from qp.bind.context import BindContext
 from qp.catalog.stored import CatalogSnapshot
-from qp.ddl.statements import (
-    DdlResult,
-    alter_sequence,
-    alter_table,
-    create_index,
-    create_sequence,
-    create_table,
-    create_view,
-    drop,
-    rename,
-    role_ddl,
-    role_tag,
-    truncate_swap,
-)
+from qp.ddl.common import DdlResult
+from qp.ddl.indexes import create_index
+from qp.ddl.role_statements import role_ddl, role_tag
+from qp.ddl.sequence_statements import alter_sequence, create_sequence
+from qp.ddl.tables import alter_table, create_table, drop, rename, truncate_swap
+from qp.ddl.views import create_view
 from qp.errors import SqlError
 from qp.parse.parser import Statement
 from qp.txn.transaction import Transaction

@@ -8,7 +8,7 @@ A job's record lives in storage under the system key space, written by small
 transactions of its own as it moves through submitted → processing →
 completed | failed, so every session (and a later QP process) sees it.
 Finished jobs disappear from sys.jobs after 30 minutes, as in DSQL. The work
-itself is the same online build the synchronous statements run (qp/ddl/statements.py),
+itself is the same online build the synchronous statements run (qp/ddl/online.py),
 run by a system task of this QP process, its transactions through the
 transaction service (qp/txn/service.py).
 

@@ -2,8 +2,8 @@
 their first commit, in transactions of their own.
 
 A new index or constraint is first published as "being built" (writers
-maintain and enforce it from then on; qp/ddl/statements.py). Then the rows
-that existed before are checked (`validate`, read-only, in batches of
+maintain and enforce it from then on; qp/ddl/indexes.py, qp/ddl/tables.py).
+Then the rows that existed before are checked (`validate`, read-only, in batches of
 `VALIDATE_BATCH_ROWS`, each at a snapshot of its own) or given their index
 entries (`build_index`, `INDEX_BACKFILL_BATCH_ROWS` per transaction; a batch
 that meets a concurrent writer is read again). Finally the change is
@@ -18,7 +18,8 @@ from __future__ import annotations
 from qp.bind.context import BindContext
 from qp.catalog.stored import IndexDef
 from qp.ddl.constraints import validate_rows
-from qp.ddl.statements import backfill_batch, finish_constraint
+from qp.ddl.indexes import backfill_batch
+from qp.ddl.tables import finish_constraint
 from qp.errors import SqlError, schema_conflict
 from qp.txn.service import TransactionService
 from qp.txn.transaction import Transaction

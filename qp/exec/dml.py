@@ -68,9 +68,8 @@ def set_rowid_qp(index: int) -> None:
 def new_rowid() -> int:
     """A unique hidden row id (see above)."""
     ms = time.time_ns() // 1_000_000 - _EPOCH_2020_MS
-    return (
-        (((ms << _ROWID_QP_BITS) | _rowid_qp) << _ROWID_COUNTER_BITS)
-        | (next(_rowid_counter) & ((1 << _ROWID_COUNTER_BITS) - 1))
+    return (((ms << _ROWID_QP_BITS) | _rowid_qp) << _ROWID_COUNTER_BITS) | (
+        next(_rowid_counter) & ((1 << _ROWID_COUNTER_BITS) - 1)
     )
 
 
@@ -110,7 +109,10 @@ class RowWriter:
         for i in self.not_null:
             if row[i] is None:
                 raise not_null_violation(
-                    table.schema, table.name, table.columns[i].name, f"Failing row contains {self.describe(row, frame)}."
+                    table.schema,
+                    table.name,
+                    table.columns[i].name,
+                    f"Failing row contains {self.describe(row, frame)}.",
                 )
         if self.checks:
             live = self._live(row)
@@ -161,20 +163,26 @@ class RowWriter:
         writer = self.writers.get(table.oid)
         if writer is None:
             scope = Scope()
-            item = QueryBinder(self.bc)._bind_range_var({"relname": table.name, "schemaname": table.schema}, scope)
+            item = QueryBinder(self.bc)._bind_range_var(
+                {"relname": table.name, "schemaname": table.schema}, scope
+            )
             writer = RowWriter(self.bc, TableContext(table, scope, item.cids, table.name), self.writers)
         return writer
 
     def default_value(self, index: int, ctx) -> Any:
         column = self.table.columns[index]
         if column.sequence_oid is not None:
-            raise SqlError("0A000", "ON DELETE/UPDATE SET DEFAULT to a serial or identity column is not supported")
+            raise SqlError(
+                "0A000", "ON DELETE/UPDATE SET DEFAULT to a serial or identity column is not supported"
+            )
         if column.default_sql is None:
             return None
         fn = self._defaults.get(index)
         if fn is None:
             binder = ExprBinder(self.bc, Scope(), QueryLevel(what="DEFAULT"))
-            expr = coerce(binder.bind(json.loads(column.default_sql)), column.type, self.bc, "assignment", column.name)
+            expr = coerce(
+                binder.bind(json.loads(column.default_sql)), column.type, self.bc, "assignment", column.name
+            )
             fn = self._defaults[index] = compile_scalar(expr, Layout([]))
         return fn((), ExecFrame(ctx=ctx))
 
@@ -210,6 +218,7 @@ class RowWriter:
 
 
 # -- INSERT ----------------------------------------------------------------------------------
+
 
 @dataclass
 class InsertPlan:
@@ -269,7 +278,9 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
         await checkpoint_if_due()  # (cluster/timeslice.py) rows_max may be raised to millions
         if key in written:
             current = txn.buffer.values.get(key)  # inserted earlier by this statement
-        conflict = (primary, key, current) if current is not None else await _unique_conflict(txn, writer, row, key)
+        conflict = (
+            (primary, key, current) if current is not None else await _unique_conflict(txn, writer, row, key)
+        )
         if conflict is not None:
             index, existing_key, existing_row = conflict
             if plan.on_conflict is None or index is None or index.oid not in arbiter:
@@ -334,7 +345,9 @@ def _buffer_row(txn, writer: RowWriter, key: bytes, row: tuple) -> None:
         txn.put(entry, key)
 
 
-async def _apply_update(txn, writer: RowWriter, old_key: bytes, old_row: tuple, new_row: tuple, frame) -> bytes:
+async def _apply_update(
+    txn, writer: RowWriter, old_key: bytes, old_row: tuple, new_row: tuple, frame
+) -> bytes:
     """Buffer the change of one row; returns its (possibly new) key."""
     table = writer.table
     new_key = table.row_key(new_row) if table.pk is not None else old_key
@@ -372,6 +385,7 @@ async def _apply_update(txn, writer: RowWriter, old_key: bytes, old_row: tuple, 
 
 
 # -- UPDATE and DELETE ---------------------------------------------------------------------
+
 
 @dataclass
 class ModifyPlan:
@@ -440,11 +454,12 @@ async def run_modify(plan: ModifyPlan, rc: RunContext) -> tuple[int, list[tuple]
 
 # -- TRUNCATE -------------------------------------------------------------------------------
 
+
 async def run_truncate(bc: BindContext, body: dict, rc: RunContext) -> int:
     """TRUNCATE inside a transaction block: a transactional delete of every row (and index entry).
 
     DSQL has no TRUNCATE; PostgreSQL's is a catalog swap, which dsql does
-    outside a block (`qp.ddl.statements.truncate_swap`). Inside one it is DML, so it
+    outside a block (`qp.ddl.tables.truncate_swap`). Inside one it is DML, so it
     mixes with other DML, obeys snapshot isolation (a concurrent writer of the
     table conflicts) and the transaction's row limit like any DELETE.
     """

@@ -260,7 +260,7 @@ class StatementRunner:
         events: list[api.Event] = [Notice(n) for n in result.notices]
         if result.followups:
             # Online changes commit their first step now, then run the rest in
-            # transactions of their own (see qp/ddl/statements.py) — here, or as a
+            # transactions of their own (see qp/ddl/online.py) — here, or as a
             # background job for DSQL's ASYNC forms.
             if self.session.block:
                 raise SqlError(

@@ -23,8 +23,7 @@ from cluster.transport import InProcessTransport
 from qp import api
 from qp.catalog.cache import CatalogCache
 from qp.catalog.stored import CatalogSnapshot
-from qp.ddl import jobs, roles
-from qp.ddl import statements as ddl
+from qp.ddl import jobs, role_statements, roles
 from qp.errors import SqlError
 from qp.exec.dml import set_rowid_qp
 from qp.frontend.session import Session
@@ -111,7 +110,7 @@ class QueryProcessor:
         """Give the predefined `admin` role this password (a DDL transaction; a no-op if it has it)."""
 
         async def set_password(txn) -> None:
-            await ddl.set_bootstrap_password(txn, txn.catalog, password)
+            await role_statements.set_bootstrap_password(txn, txn.catalog, password)
 
         await self.txns.run(set_password, with_catalog=True)
 

@@ -177,7 +177,7 @@ class Transaction:
         self.rows_modified = 0
         self.bytes_modified = 0
         self.catalog_version_written: int | None = None
-        # Key ranges this transaction's DDL abandons (qp/ddl/statements.py); they travel in
+        # Key ranges this transaction's DDL abandons (qp/ddl/common.py); they travel in
         # the commit record and storage reclaims them (storage/node.py).
         self.dropped_ranges: list[tuple[bytes, bytes]] = []
         self.rows_max = ROWS_PER_TRANSACTION_MAX

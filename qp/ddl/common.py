@@ -1,0 +1,267 @@
+"""What the DDL statements share: the result of one, the catalog's counters and how a change
+is written, name and column checks, and DSQL's limits on tables, columns and indexes.
+
+A DDL statement reads the catalog as of its transaction's τ_start, builds new descriptors,
+and writes them (with a bumped catalog version) into the transaction's buffer; the commit
+goes through the adjudicators like any other, so DDL is transactional and two concurrent
+DDLs conflict (OC001). DSQL's rules apply: one DDL statement per transaction, and no DDL
+and DML in one transaction (checked by the statement runner).
+
+Dropping a table or index removes its descriptor; its keys are never reused (object ids
+only grow), so the rows left behind are unreachable (storage reclaims their ranges).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from qp.bind.collation import check_collatable, resolve_collation
+from qp.bind.context import BindContext
+from qp.catalog.stored import (
+    FIRST_USER_OID,
+    NEXT_OID_KEY,
+    VERSION_KEY,
+    CatalogSnapshot,
+    ColumnDef,
+    TableDef,
+)
+from qp.errors import SqlError
+from qp.parse.parser import string_list
+from qp.pgcatalog.search_path import USER_SCHEMA, creation_schema, session_search_path
+from qp.types import format_type, resolve_type_name
+from storage import keys
+
+COLUMNS_PER_TABLE_MAX = 255
+
+
+COLUMNS_PER_KEY_MAX = 8
+
+
+INDEXES_PER_TABLE_MAX = 24
+
+
+TABLES_MAX = 1000
+
+
+NAME_BYTES_MAX = 63
+
+
+class DdlResult:
+    """What a DDL statement did, and what must run after it commits.
+
+    `followups` are the later steps of online changes, run by the session in
+    their own transactions: ("build_index", table oid, index name) and
+    ("validate", table oid, constraint name) (which also covers NOT NULL of a
+    new primary key's columns)."""
+
+    def __init__(
+        self,
+        tag: str,
+        notices: list[str] | None = None,
+        build_index: tuple[int, str] | None = None,
+        followups: list[tuple] | None = None,
+    ) -> None:
+        self.tag = tag
+        self.notices = notices or []
+        self.followups = list(followups or [])
+        if build_index is not None:
+            self.followups.append(("build_index", *build_index))
+        self.sequence_oid: int | None = None
+        self.object_id: int | None = None  # the index a build job is about
+        self.build_index = build_index  # (table oid, index name): run the online build after commit
+
+
+async def catalog_counters(txn) -> tuple[int, int]:
+    version, next_oid = await txn.get([VERSION_KEY, NEXT_OID_KEY], catalog_check=False)
+    return version or 0, next_oid or FIRST_USER_OID
+
+
+def write_catalog(
+    txn,
+    version: int,
+    next_oid: int | None,
+    changes: list[tuple[TableDef, dict | None]],
+    catalog: CatalogSnapshot,
+) -> None:
+    """Write changed descriptors (None drops), their schema stamps, and the next catalog version.
+
+    Key ranges the change abandons (a dropped table's or index's, a truncated
+    table's old range) go with the commit as dropped ranges: storage removes
+    their keys once no snapshot can read them any more (storage/node.py)."""
+    for table, record in changes:
+        txn.put(table.descriptor_key, record)
+        txn.put(table.schema_key, version + 1)
+        txn.drop_ranges(
+            abandoned_ranges(catalog.by_oid.get(table.oid), table if record is not None else None)
+        )
+    bump_version(txn, version, next_oid)
+
+
+def abandoned_ranges(old: TableDef | None, new: TableDef | None) -> list[tuple[bytes, bytes]]:
+    """The key ranges of `old` that `new` (None: the table is dropped) no longer uses."""
+    if old is None:
+        return []
+    if new is None or new.key_id != old.key_id:
+        return [keys.table_range(old.key_id)]
+    kept = {ix.index_id for ix in new.indexes}
+    return [
+        keys.index_range(old.key_id, ix.index_id)
+        for ix in old.indexes
+        if ix.index_id not in kept and ix.index_id != keys.PRIMARY_INDEX_ID
+    ]
+
+
+def distinct_index_constraints(constraints: list[list]) -> list[tuple[str | None, tuple[int, ...], bool]]:
+    """PostgreSQL's transformIndexConstraints: the primary key first, then the others
+    in order, each dropped if an earlier one has the same columns (in the same
+    order), handing its name to that one if it had none."""
+    primary = next((c for c in constraints if c[2]), None)
+    final = [list(primary)] if primary is not None else []
+    for constraint in constraints:
+        if constraint is primary:
+            continue
+        for prior in final:
+            if tuple(prior[1]) == tuple(constraint[1]):
+                if prior[0] is None:
+                    prior[0] = constraint[0]
+                break
+        else:
+            final.append(list(constraint))
+    return [(n, tuple(cols), is_primary) for n, cols, is_primary in final]
+
+
+def check_name(name: str) -> str:
+    if len(name.encode()) > NAME_BYTES_MAX:
+        # PostgreSQL truncates identifiers to 63 bytes with a NOTICE; we refuse
+        # rather than silently rename.
+        raise SqlError("42622", f'identifier "{name}" is too long (at most {NAME_BYTES_MAX} bytes)')
+    return name
+
+
+# The columns PostgreSQL gives every table (heap.c's SysAtt): a user column may
+# not take their names, which clients can select from any PostgreSQL table.
+SYSTEM_COLUMN_NAMES = frozenset({"tableoid", "cmax", "xmax", "cmin", "xmin", "ctid"})
+
+
+def check_not_system_column(name: str) -> None:
+    if name in SYSTEM_COLUMN_NAMES:
+        raise SqlError("42701", f'column name "{name}" conflicts with a system column name')
+
+
+def check_collation(column_def: dict, column_type: Any) -> None:
+    """A column's COLLATE clause: an existing collation (all sort as C) on a collatable type."""
+    clause = column_def.get("collClause")
+    if clause is None:
+        return
+    location = clause.get("location")
+    try:
+        check_collatable(column_type, unknown_ok=False)
+        name = resolve_collation(string_list(clause.get("collname")))
+    except SqlError as exc:
+        exc.location = location
+        raise
+    if name not in ("default", "C"):
+        # dsql keeps no collation per column. "C" and the default sort the same and never
+        # conflict (the default yields to any other); two different non-default column
+        # collations meeting in a comparison are an error in PostgreSQL that dsql could not see.
+        raise SqlError(
+            "0A000",
+            f'column collation "{name}" is not supported: dsql columns use the default '
+            'collation (C); use COLLATE "C" or none',
+        )
+
+
+def schema_of(relation: dict) -> str | None:
+    """The schema a statement names (None: unqualified); dsql's objects are all in public."""
+    schema = relation.get("schemaname")
+    if schema not in (None, USER_SCHEMA):
+        raise SqlError("3F000", f'schema "{schema}" does not exist')
+    return schema
+
+
+def search_schema(schema: str | None, bc: BindContext | None) -> str | None:
+    """Where to find an existing object named `[schema.]name`: its schema, or for an
+    unqualified name public if the session's search path reaches it, else None
+    (nothing is found, as PostgreSQL finds nothing outside the path)."""
+    if schema is not None or bc is None:
+        return schema or USER_SCHEMA
+    return session_search_path(bc.eval_ctx).user_schema
+
+
+def creation_schema_of(relation: dict, bc: BindContext | None) -> str:
+    """The schema CREATE puts a relation in: the one named, else the search path's first
+    (3F000 when it has none); dsql creates only in public."""
+    if bc is None:
+        return schema_of(relation) or USER_SCHEMA
+    return creation_schema(relation.get("schemaname"), relation["relname"], bc.eval_ctx)
+
+
+SERIAL_TYPES = {
+    "serial": "int4",
+    "serial4": "int4",
+    "bigserial": "int8",
+    "serial8": "int8",
+    "smallserial": "int2",
+    "serial2": "int2",
+}
+
+
+def resolve_column_type(type_name: dict):
+    """A column's type, and whether it was written as serial (an integer filled from a sequence)."""
+    names = string_list(type_name.get("names"))
+    if len(names) == 1 and names[0] in SERIAL_TYPES and not type_name.get("arrayBounds"):
+        return resolve_type_name([SERIAL_TYPES[names[0]]], [], 0), True
+    typmods = []
+    for mod in type_name.get("typmods", ()):
+        const = mod.get("A_Const", {})
+        if "ival" not in const:
+            raise SqlError("42601", "type modifiers must be simple constants")
+        typmods.append(const["ival"].get("ival", 0))
+    dims = len(type_name.get("arrayBounds", ()))
+    t = resolve_type_name(names, typmods, dims)
+    if t.category == "P" or t.oid in (2249, 2278, 705):
+        raise SqlError("42P16", f"column cannot be of type {format_type(t)}")
+    if t.is_array:
+        raise SqlError("0A000", "array columns are not supported (DSQL: arrays are runtime-only types)")
+    return t, False
+
+
+def column_names_in(node: Any) -> list[str]:
+    out: list[str] = []
+
+    def walk(n: Any) -> None:
+        if isinstance(n, dict):
+            if "ColumnRef" in n:
+                fields = string_list(n["ColumnRef"].get("fields"))
+                if fields:
+                    out.append(fields[-1])
+            for v in n.values():
+                walk(v)
+        elif isinstance(n, list):
+            for v in n:
+                walk(v)
+
+    walk(node)
+    return out
+
+
+def bump_version(txn, version: int, next_oid: int | None) -> None:
+    txn.put(VERSION_KEY, version + 1)
+    if next_oid is not None:
+        txn.put(NEXT_OID_KEY, next_oid)
+    txn.catalog_version_written = version + 1
+    txn.ddl_count += 1
+
+
+def existing_column(table: TableDef, name: str) -> int:
+    index = table.column_index(name)
+    if index is None:
+        raise SqlError("42703", f'column "{name}" of relation "{table.name}" does not exist')
+    return index
+
+
+def set_column(table: TableDef, index: int, column: ColumnDef) -> TableDef:
+    columns = list(table.columns)
+    columns[index] = column
+    return replace(table, columns=tuple(columns))

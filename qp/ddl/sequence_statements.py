@@ -1,0 +1,131 @@
+"""CREATE, ALTER and DROP SEQUENCE (the values themselves are qp/ddl/sequences.py's)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from qp.bind.context import BindContext
+from qp.catalog.stored import (
+    NEXT_OID_KEY,
+    VERSION_KEY,
+    CatalogSnapshot,
+)
+from qp.ddl.common import (
+    DdlResult,
+    catalog_counters,
+    check_name,
+    creation_schema_of,
+    schema_of,
+    search_schema,
+)
+from qp.ddl.sequences import sequence_options, with_owner
+from qp.errors import SqlError
+from qp.parse.parser import string_list
+from qp.pgcatalog.search_path import USER_SCHEMA
+
+
+async def create_sequence(
+    body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None
+) -> DdlResult:
+    relation = body["sequence"]
+    name = check_name(relation["relname"])
+    if relation.get("relpersistence") == "t":
+        raise SqlError("0A000", "TEMPORARY sequences are not supported")
+    schema = creation_schema_of(relation, bc)
+    if catalog.relation_name_taken(name, schema):
+        if body.get("if_not_exists"):
+            return DdlResult("CREATE SEQUENCE", [f'relation "{name}" already exists, skipping'])
+        raise SqlError("42P07", f'relation "{name}" already exists')
+    version, next_oid = await catalog_counters(txn)
+    oid = max(next_oid, catalog.next_oid)
+    definition, _, owned = sequence_options(body.get("options", []), name=name, oid=oid)
+    if owned and owned != ["none"]:
+        definition = _owner(definition, owned, catalog, bc)
+    txn.put(definition.descriptor_key, definition.to_record())
+    txn.put(VERSION_KEY, version + 1)
+    txn.put(NEXT_OID_KEY, oid + 1)
+    txn.catalog_version_written = version + 1
+    txn.ddl_count += 1
+    return DdlResult("CREATE SEQUENCE")
+
+
+def _owner(definition, owned: list[str], catalog: CatalogSnapshot, bc: BindContext | None):
+    if len(owned) < 2:
+        raise SqlError(
+            "42601", "invalid OWNED BY option", hint="Specify OWNED BY table.column or OWNED BY NONE."
+        )
+    where = search_schema(owned[-3] if len(owned) > 2 else None, bc)
+    table = catalog.find_table(owned[-2], where) if where == USER_SCHEMA else None
+    if table is None:
+        raise SqlError("42P01", f'relation "{owned[-2]}" does not exist')
+    column = table.column_index(owned[-1])
+    if column is None:
+        raise SqlError("42703", f'column "{owned[-1]}" of relation "{table.name}" does not exist')
+    return with_owner(definition, table.oid, column)
+
+
+async def alter_sequence(
+    body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None
+) -> DdlResult:
+    relation = body["sequence"]
+    where = search_schema(schema_of(relation), bc)
+    sequence = catalog.find_sequence(relation["relname"], where) if where else None
+    if sequence is None:
+        if body.get("missing_ok"):
+            return DdlResult("ALTER SEQUENCE", [f'relation "{relation["relname"]}" does not exist, skipping'])
+        raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
+    definition, restart, owned = sequence_options(
+        body.get("options", []), name=sequence.name, oid=sequence.oid, base=sequence
+    )
+    if owned is not None:
+        definition = (
+            replace(definition, owned_by=None)
+            if owned == ["none"]
+            else _owner(definition, owned, catalog, bc)
+        )
+    version, _ = await catalog_counters(txn)
+    txn.put(definition.descriptor_key, definition.to_record())
+    if restart is not None:
+        txn.put(definition.state_key, definition.start if restart == -1 else restart)
+    txn.put(VERSION_KEY, version + 1)
+    txn.catalog_version_written = version + 1
+    txn.ddl_count += 1
+    result = DdlResult("ALTER SEQUENCE")
+    result.sequence_oid = sequence.oid
+    return result
+
+
+async def drop_sequences(
+    body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None
+) -> DdlResult:
+    notices = []
+    dropping = []
+    for obj in body.get("objects", ()):
+        names = string_list(obj["List"]["items"]) if "List" in obj else string_list([obj])
+        where = search_schema(None, bc) if len(names) == 1 else names[-2]
+        sequence = catalog.find_sequence(names[-1], where) if where == USER_SCHEMA else None
+        if sequence is None:
+            if body.get("missing_ok"):
+                notices.append(f'sequence "{names[-1]}" does not exist, skipping')
+                continue
+            raise SqlError("42P01", f'sequence "{names[-1]}" does not exist')
+        for table in catalog.tables.values():
+            for column in table.columns:
+                if column.sequence_oid == sequence.oid and not column.dropped:
+                    raise SqlError(
+                        "2BP01",
+                        f"cannot drop sequence {sequence.name} because other objects depend on it",
+                        detail=f"default value for column {column.name} of table {table.name} depends on sequence "
+                        f"{sequence.name}",
+                        hint="Use DROP ... CASCADE to drop the dependent objects too.",
+                    )
+        dropping.append(sequence)
+    if dropping:
+        version, _ = await catalog_counters(txn)
+        for sequence in dropping:
+            txn.put(sequence.descriptor_key, None)
+            txn.put(sequence.state_key, None)
+        txn.put(VERSION_KEY, version + 1)
+        txn.catalog_version_written = version + 1
+        txn.ddl_count += 1
+    return DdlResult("DROP SEQUENCE", notices)
