@@ -175,6 +175,7 @@ def bind_insert(bc: BindContext, body: dict) -> BoundInsert:
                 detail=f'Column "{column.name}" is an identity column defined as GENERATED ALWAYS.',
                 hint="Use OVERRIDING SYSTEM VALUE to override.",
             )
+    _refuse_generated_targets(table, positions, source)
     ignored = {
         pos for pos in positions if override == "OVERRIDING_USER_VALUE" and table.columns[pos].identity
     }
@@ -183,6 +184,23 @@ def bind_insert(bc: BindContext, body: dict) -> BoundInsert:
         _bind_on_conflict(bc, tc, body["onConflictClause"], bound)
     bound.returning = bind_returning(bc, tc, _returning_nodes(body))
     return bound
+
+
+def _refuse_generated_targets(table: TableDef, positions: list[int], source: InsertSource) -> None:
+    """A generated column takes only DEFAULT (PostgreSQL's rewriter: in every VALUES row)."""
+    for i, pos in enumerate(positions):
+        column = table.columns[pos]
+        if column.generated is None:
+            continue
+        if isinstance(source, InsertValues) and all(
+            isinstance(row[i], E.Const) and row[i].value is DEFAULT_MARK for row in source.rows
+        ):
+            continue
+        raise SqlError(
+            "428C9",
+            f'cannot insert a non-DEFAULT value into column "{column.name}"',
+            detail=f'Column "{column.name}" is a generated column.',
+        )
 
 
 def _check_insert_width(width: int, positions: list[int], named_at: list | None, expression_at=None) -> None:
@@ -426,11 +444,13 @@ def _bind_set_exprs(bc, table: TableDef, targets: list, binder: ExprBinder) -> t
                 expr = E.Const(None, column.type)
             else:
                 expr = ExprBinder(bc, Scope(), QueryLevel()).bind(json.loads(column.default_sql))
-        elif column.identity == "a":
+        elif column.identity == "a" or column.generated is not None:
+            what = "a generated column" if column.generated is not None else (
+                "an identity column defined as GENERATED ALWAYS")  # fmt: skip
             raise SqlError(
                 "428C9",
                 f'column "{name}" can only be updated to DEFAULT',
-                detail=f'Column "{name}" is an identity column defined as GENERATED ALWAYS.',
+                detail=f'Column "{name}" is {what}.',
             )
         else:
             expr = binder.bind(value)

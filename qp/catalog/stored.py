@@ -91,6 +91,9 @@ class ColumnDef:
     # columns ("a" GENERATED ALWAYS, "d" BY DEFAULT).
     sequence_oid: int | None = None
     identity: str | None = None
+    # GENERATED ALWAYS AS (expr) STORED: the expression's parse tree, as JSON.
+    # Computed by every INSERT and UPDATE (qp/exec/dml.py) and never a target.
+    generated: str | None = None
 
 
 @dataclass(frozen=True)
@@ -257,8 +260,7 @@ class TableDef:
             "schema": self.schema,
             "key_id": self.key_id,
             "columns": [
-                [c.name, c.type.oid, c.type.typmod, c.not_null, c.default_sql, c.dropped, c.sequence_oid, c.identity]
-                for c in self.columns
+                _column_record(c) for c in self.columns
             ],
             "pk": list(self.pk) if self.pk is not None else None,
             "indexes": [
@@ -300,6 +302,15 @@ class TableDef:
             next_index_id=record["next_index_id"],
             kind=record.get("kind", "table"),
         )
+
+
+def _column_record(c: ColumnDef) -> list:
+    """A column as a list; fields added later go at the end, and only when set,
+    so catalogs written before them read back with their defaults."""
+    record = [c.name, c.type.oid, c.type.typmod, c.not_null, c.default_sql, c.dropped, c.sequence_oid, c.identity]
+    if c.generated is not None:
+        record.append(c.generated)
+    return record
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,8 @@ from qp.ddl.common import (
     write_catalog,
 )
 from qp.ddl.constraints import foreign_key_from, validate_rows
+from qp.ddl.generated import check_generation_expressions, generation_dependents
+from qp.ddl.like import LIKE_TYPE_KEY, expand_like
 from qp.ddl.naming import check_column, choose_name, constraint_names, name_addition
 from qp.ddl.sequence_statements import drop_sequences
 from qp.ddl.sequences import sequence_options, with_owner
@@ -88,16 +90,21 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
     table_constraints: list[dict] = []
     foreign: list[tuple[dict, int | None]] = []
     sequenced: list[tuple[int, tuple | None]] = []  # serial and identity columns
-    for element in body.get("tableElts", ()):
+    elements, like_indexes = expand_like(body.get("tableElts", ()), catalog, bc)
+    for element in elements:
         kind = node_kind(element)
         if kind == "ColumnDef":
             cd = element["ColumnDef"]
             col_name = check_name(cd["colname"])
             if any(c.name == col_name for c in columns):
                 raise SqlError("42701", f'column "{col_name}" specified more than once')
-            col_type, serial = resolve_column_type(cd["typeName"])
-            check_collation(cd, col_type)
+            if LIKE_TYPE_KEY in cd:  # copied by LIKE
+                col_type, serial = cd[LIKE_TYPE_KEY], False
+            else:
+                col_type, serial = resolve_column_type(cd["typeName"])
+                check_collation(cd, col_type)
             default = None
+            generated = None
             identity = None
             index = len(columns)
             if cd.get("is_not_null"):
@@ -110,6 +117,8 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
                 elif contype == "CONSTR_NULL":
                     not_null.discard(index)
                 elif contype == "CONSTR_DEFAULT":
+                    if generated is not None:
+                        raise _both("default", col_name, name, con)
                     default = con["raw_expr"]
                 elif contype == "CONSTR_PRIMARY":
                     if pk is not None:
@@ -123,9 +132,15 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
                 elif contype == "CONSTR_IDENTITY":
                     if serial or identity is not None:
                         raise SqlError("42601", f'multiple identity specifications for column "{col_name}"')
+                    if generated is not None:
+                        raise _both("identity", col_name, name, con)
                     identity = (con.get("generated_when", "a"), con.get("options", []))
                 elif contype == "CONSTR_GENERATED":
-                    raise SqlError("0A000", "generated columns are not supported yet")
+                    if default is not None:
+                        raise _both("default", col_name, name, con)
+                    if serial or identity is not None:
+                        raise _both("identity", col_name, name, con)
+                    generated = con["raw_expr"]
                 elif contype == "CONSTR_FOREIGN":
                     foreign.append((con, index))
                 elif contype in (
@@ -153,12 +168,11 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
                     False,
                     json.dumps(default) if default else None,
                     identity=identity[0] if identity else None,
+                    generated=json.dumps(generated) if generated is not None else None,
                 )
             )
         elif kind == "Constraint":
             table_constraints.append(element["Constraint"])
-        elif kind == "TableLikeClause":
-            raise SqlError("0A000", "CREATE TABLE ... LIKE is not supported yet")
         else:
             raise SqlError("0A000", f"{kind} in CREATE TABLE is not supported")
     for column in columns:  # after the duplicate check, as PostgreSQL's CheckAttributeNamesTypes
@@ -237,6 +251,7 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
             if any(isinstance(n, (E.ColumnRef, E.OuterRef)) for n in E.walk(expr)):
                 raise SqlError("0A000", "cannot use column reference in DEFAULT expression")
             coerce(expr, column.type, bc, "assignment", column.name)
+    check_generation_expressions(table, bc)
     check_defs = []
     for con_name, raw in checks:
         binder = ExprBinder(bc, scope, QueryLevel(what="check constraints"))
@@ -286,6 +301,13 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
             )
             next_index_id += 1
         next_oid += 1
+    for index_columns, unique in like_indexes:  # plain indexes copied by LIKE ... INCLUDING INDEXES
+        index_name = choose_name(name, name_addition(index_columns), "idx", relation_taken)
+        new_relations.add(index_name)
+        cols = tuple(positions[c] for c in index_columns)
+        indexes.append(IndexDef(next_oid, index_name, next_index_id, cols, unique, False, IndexState.PUBLIC, False))
+        next_index_id += 1
+        next_oid += 1
     table = replace(table, indexes=tuple(indexes), next_index_id=next_index_id, checks=tuple(check_defs))
     fks = []
     for con, column_index in foreign:
@@ -322,6 +344,13 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
     for sequence in sequences:
         txn.put(sequence.descriptor_key, sequence.to_record())
     return DdlResult("CREATE TABLE")
+
+
+def _both(what: str, column: str, table: str, con: dict) -> SqlError:
+    """A column with a generation expression and a default or an identity (PostgreSQL's parse-time error)."""
+    error = SqlError("42601", f'both {what} and generation expression specified for column "{column}" of table "{table}"')
+    error.location = con.get("location")
+    return error
 
 
 async def drop(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None) -> DdlResult:
@@ -709,16 +738,39 @@ def _alter_one(
             raise SqlError("42703", f'column "{name}" of relation "{table.name}" does not exist')
         if table.pk is not None and index in table.pk:
             raise SqlError("0A000", "dropping a primary key column is not supported")
-        if len(table.live_columns) == 1:
+        dependents = [c for c in generation_dependents(table, name) if c != name]
+        if dependents and cmd.get("behavior") != "DROP_CASCADE":
+            raise SqlError(
+                "2BP01",
+                f"cannot drop column {name} of table {table.name} because other objects depend on it",
+                detail=f"column {dependents[0]} of table {table.name} depends on column {name} of table {table.name}",
+                hint="Use DROP ... CASCADE to drop the dependent objects too.",
+            )
+        if len(table.live_columns) <= 1 + len(dependents):
             raise SqlError("0A000", "cannot drop the last column of a table")
+        for dependent in dependents:  # CASCADE: the generated columns reading it go too
+            table = _alter_one(table, {"subtype": "AT_DropColumn", "name": dependent}, catalog, bc, notices)
         columns = list(table.columns)
-        columns[index] = replace(columns[index], dropped=True, not_null=False, default_sql=None)
+        columns[index] = replace(columns[index], dropped=True, not_null=False, default_sql=None, generated=None)
         indexes = tuple(ix for ix in table.indexes if index not in ix.columns)
         checks = tuple(c for c in table.checks if name not in column_names_in(json.loads(c.sql)))
         return replace(table, columns=tuple(columns), indexes=indexes, checks=checks)
+    if subtype == "AT_DropExpression":
+        index = existing_column(table, name)
+        column = table.columns[index]
+        if column.generated is None:
+            message = f'column "{name}" of relation "{table.name}" is not a stored generated column'
+            if cmd.get("missing_ok"):
+                notices.append(message + ", skipping")
+                return table
+            raise SqlError("55000", message)
+        # The stored values stay; the column just stops being computed.
+        return set_column(table, index, replace(column, generated=None))
     if subtype == "AT_ColumnDefault":
         index = existing_column(table, name)
         column = table.columns[index]
+        if column.generated is not None:
+            raise SqlError("42601", f'column "{name}" of relation "{table.name}" is a generated column')
         default = cmd.get("def")
         if default is None:
             return set_column(table, index, replace(column, default_sql=None))
@@ -790,7 +842,12 @@ async def rename(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | No
                 replace(c, sql=json.dumps(_rename_refs(json.loads(c.sql), old, new_name)))
                 for c in table.checks
             )
-            table = replace(table, checks=checks)
+            renamed = tuple(
+                replace(c, generated=json.dumps(_rename_refs(json.loads(c.generated), old, new_name)))
+                if c.generated is not None else c
+                for c in table.columns
+            )  # fmt: skip
+            table = replace(table, checks=checks, columns=renamed)
     elif kind == "OBJECT_INDEX":
         found = catalog.indexes_by_name.get((where, relation["relname"])) if where else None
         if found is None:

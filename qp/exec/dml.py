@@ -100,6 +100,24 @@ class RowWriter:
             checks.append((check.name, compile_scalar(expr, self.layout)))
         self.checks = checks
         self.not_null = [i for i, c in enumerate(table.columns) if c.not_null and not c.dropped]
+        # Generated columns, computed from the other columns of each new row.
+        generated = []
+        binder = ExprBinder(bc, tc.scope, QueryLevel(what="column generation expressions"))
+        for i, column in enumerate(table.columns):
+            if column.generated is not None and not column.dropped:
+                expr = coerce(binder.bind(json.loads(column.generated)), column.type, bc, "assignment", column.name)
+                generated.append((i, compile_scalar(expr, self.layout)))
+        self.generated = generated
+
+    def compute_generated(self, row: tuple, frame) -> tuple:
+        """`row` with its generated columns computed (before any constraint is checked, as in PostgreSQL)."""
+        if not self.generated:
+            return row
+        live = self._live(row)
+        out = list(row)
+        for i, fn in self.generated:
+            out[i] = fn(live, frame)
+        return tuple(out)
 
     def _live(self, row: tuple) -> tuple:
         return tuple(row[i] for i in self.live_positions)
@@ -199,6 +217,7 @@ class RowWriter:
 
     async def update_row(self, txn, key: bytes, old: tuple, new: tuple, frame, depth: int = 0) -> bytes:
         if depth:
+            new = self.compute_generated(new, frame)
             self.validate(new, frame)
         new_key = await _apply_update(txn, self, key, old, new, frame)
         if self.table.foreign_keys:
@@ -263,7 +282,7 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
                 row[pos] = await rc.session.sequences.nextval(rc.session, writer.bc.catalog, default[1])
             else:
                 row[pos] = default((), frame)
-        new_rows.append(tuple(row))
+        new_rows.append(writer.compute_generated(tuple(row), frame))
     for row in new_rows:
         writer.validate(row, frame)
     keys = [writer.row_key(row) for row in new_rows]
@@ -302,7 +321,7 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
             updated = list(existing_row)
             for pos, fn in plan.update_set:
                 updated[pos] = fn(combined, frame)
-            updated_row = tuple(updated)
+            updated_row = writer.compute_generated(tuple(updated), frame)
             writer.validate(updated_row, frame)
             new_key = await writer.update_row(txn, existing_key, existing_row, updated_row, frame)
             written.add(new_key)
@@ -439,7 +458,7 @@ async def run_modify(plan: ModifyPlan, rc: RunContext) -> tuple[int, list[tuple]
                 frame.subs = await plan.slots.evaluate(match, rc)
             for pos, value in zip(plan.set_positions, plan.set_fn(match, frame), strict=True):
                 new[pos] = value
-        new_row = tuple(new)
+        new_row = writer.compute_generated(tuple(new), frame)
         writer.validate(new_row, frame)
         await writer.update_row(txn, key, old_row, new_row, frame)
         if plan.returning_fn is not None:

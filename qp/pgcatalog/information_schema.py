@@ -71,9 +71,11 @@ def columns(src: Source) -> list[tuple]:
             if a.dropped:
                 continue
             t = a.type
-            default = None
+            default = generation = None
             if a.default_sql is not None:
                 default = stored_expression(model, default_tree(a.attnum, a.default_sql), r.oid, False, src.ctx)
+            if a.generated:
+                default, generation = None, default
             out.append((
                 DB, r.schema, r.name, a.name, a.attnum,
                 default, _yes(not a.not_null), _data_type(t), _char_max_length(t),
@@ -83,7 +85,7 @@ def columns(src: Source) -> list[tuple]:
                 None, None, None, None, DB,
                 "pg_catalog", t.name, None, None, None,
                 None, str(a.attnum), "NO", *_identity(model, a),
-                "NEVER", None,
+                "ALWAYS" if a.generated else "NEVER", generation,
                 updatable,
             ))
     return out

@@ -50,6 +50,7 @@ class Attribute:
     dropped: bool = False
     identity: str = ""  # attidentity: 'a' (ALWAYS), 'd' (BY DEFAULT) or ''
     sequence_oid: int | None = None  # serial and identity columns
+    generated: str = ""  # attgenerated: 's' (STORED, its expression in default_sql) or ''
 
 
 @dataclass(eq=False)
@@ -244,8 +245,12 @@ def _attribute(attnum: int, column: Any, sequences: dict[int, SequenceDef]) -> A
         sequence = sequences.get(sequence_oid)
         if sequence is not None:
             default_sql = json.dumps(_nextval_tree(sequence))
+    generated = ""
+    if getattr(column, "generated", None) is not None and not column.dropped:
+        # PostgreSQL keeps a generation expression where a default would be (pg_attrdef).
+        default_sql, generated = column.generated, "s"
     return Attribute(attnum, column.name, column.type, column.not_null, default_sql, column.dropped, identity,
-                     sequence_oid)
+                     sequence_oid, generated)
 
 
 def _nextval_tree(sequence: SequenceDef) -> dict:
