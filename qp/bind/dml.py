@@ -17,6 +17,7 @@ from qp.api import Column
 from qp.bind import expr as E
 from qp.bind.context import BindContext, QueryLevel
 from qp.bind.expressions import _SEQUENCE_FUNCTIONS, ExprBinder, coerce, resolve_unknown
+from qp.bind.index_exprs import bind_index_exprs
 from qp.bind.query import BoundSelect, FromJoin, FromTable, QueryBinder, figure_colname
 from qp.bind.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog.stored import ColumnDef, IndexDef, TableDef
@@ -342,7 +343,7 @@ def _bind_on_conflict(bc: BindContext, tc: TableContext, clause: dict, plan: Bou
                 if index is None:
                     raise SqlError("42703", f'column "{name}" does not exist')
                 cols.add(index)
-            arbiter = [ix for ix in uniques if set(ix.columns) == cols]
+            arbiter = [ix for ix in uniques if ix.plain and set(ix.columns) == cols]
             if not arbiter:
                 raise SqlError(
                     "42P10",
@@ -404,7 +405,8 @@ def bind_modify(bc: BindContext, body: dict, kind: str) -> BoundModify:
         set_binder = ExprBinder(bc, tc.scope, QueryLevel(what="UPDATE"), qb._subquery_binder)
         set_positions, set_exprs = _bind_set_exprs(bc, table, body.get("targetList", ()), set_binder)
     returning = bind_returning(bc, tc, _returning_nodes(body))
-    target = FromTable(table, tc.alias, tc.cids, with_key=True, all_columns=True)
+    target = FromTable(table, tc.alias, tc.cids, with_key=True, all_columns=True,
+                       index_exprs=bind_index_exprs(bc, table, tc.cids))  # fmt: skip
     tree = target if extra is None else FromJoin("inner", target, extra, None)
     return BoundModify(kind, tc, tree, where, set_positions, set_exprs, returning)
 

@@ -21,6 +21,7 @@ from qp.bind import expr as E
 from qp.bind.collation import setop_collations
 from qp.bind.context import AggCall, BindContext, QueryLevel  # noqa: F401 (AggCall: part of BoundSelect)
 from qp.bind.expressions import ExprBinder, SetReturning, assert_no_sets, coerce, resolve_unknown
+from qp.bind.index_exprs import bind_index_exprs
 from qp.bind.recursion import order_recursive_list
 from qp.bind.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog.stored import TableDef
@@ -54,6 +55,8 @@ class FromTable:
     for_update: bool = False
     with_key: bool = False  # DML targets: the row key as a pseudo-column (cid -oid)
     all_columns: bool = False
+    # Partial and expression indexes, bound over `cids` (qp/bind/index_exprs.py).
+    index_exprs: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -884,7 +887,7 @@ class QueryBinder:
             columns.append(ScopeColumn(shown, E.ColumnRef(cid, column.type, shown), table_oid=table.oid, attnum=attnum))
         scope.items.append(RangeItem(alias, columns, table))
         scope.item_named(alias)
-        return FromTable(table, alias, cids)
+        return FromTable(table, alias, cids, index_exprs=bind_index_exprs(self.bc, table, cids))
 
     def _bind_view(self, view: Any, alias_node: dict | None, alias: str, scope: Scope) -> FromSubquery:
         """A view is its query, bound afresh where it is named (it sees no outer query)."""

@@ -26,6 +26,7 @@ tells it when the version it planned with is not the one as of its τ.
 
 from __future__ import annotations
 
+import json
 import struct
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -106,6 +107,46 @@ class IndexDef:
     primary: bool = False
     state: str = IndexState.PUBLIC
     constraint: bool = False  # created by a PRIMARY KEY / UNIQUE constraint
+    # INCLUDE (...) columns: shown by the catalogs only, since every index entry
+    # leads to the whole row anyway.
+    include: tuple[int, ...] = ()
+    nulls_not_distinct: bool = False  # NULLS NOT DISTINCT: a NULL collides with a NULL
+    # A partial index (WHERE ...): the predicate's parse tree, as JSON; only rows
+    # for which it is true have entries (and are unique among themselves).
+    predicate: str | None = None
+    # Expression keys: for each key, (parse tree as JSON, type oid, typmod, text
+    # as pg_get_indexdef prints it pretty), or None where the key is the column
+    # `columns[k]` (-1 for an expression key). Writers compute the values
+    # (qp/exec/index_keys.py).
+    expressions: tuple[tuple[str, int, int] | None, ...] = ()
+
+    @property
+    def plain(self) -> bool:
+        """Keys that are columns and an entry for every row: what the planner,
+        ON CONFLICT inference and foreign keys know how to use."""
+        return self.predicate is None and not any(self.expressions)
+
+    def key_type(self, table: TableDef, k: int) -> SqlType:
+        expression = self.expressions[k] if k < len(self.expressions) else None
+        if expression is not None:
+            return type_by_oid(expression[1]).with_typmod(expression[2])
+        return table.columns[self.columns[k]].type
+
+
+def looks_like_function(tree: str) -> bool:
+    """Whether an index expression (its parse tree as JSON) reads as a function call:
+    PostgreSQL prints it bare in CREATE INDEX and names its index column after the
+    function; anything else is parenthesized and named "expr"."""
+    return next(iter(json.loads(tree)), "") in ("FuncCall", "CoalesceExpr", "MinMaxExpr", "SQLValueFunction")
+
+
+def key_text(tree: str, text: str) -> str:
+    """An expression key as pg_get_indexdef and "Key (...)" messages show it."""
+    return text if looks_like_function(tree) else f"({text})"
+
+
+def expression_key_name(tree: str, text: str) -> str:
+    return text.split("(", 1)[0] if looks_like_function(tree) else "expr"
 
 
 @dataclass(frozen=True)
@@ -194,17 +235,19 @@ class TableDef:
         return keys.table_prefix(self.key_id, index.index_id)
 
     def index_encoders(self, index: IndexDef) -> tuple:
-        return tuple(keys.encoder_for(key_kind(self.columns[i].type)) for i in index.columns)
+        return tuple(keys.encoder_for(key_kind(index.key_type(self, k))) for k in range(len(index.columns)))
 
-    def index_entry_key(self, index: IndexDef, row: tuple, row_key: bytes) -> bytes:
-        """The index entry of a row. Unique indexes key on the values alone
-        (so two rows with one value collide, in storage and at the adjudicator),
-        except when a value is NULL: NULLs are distinct, so the row key makes
-        the entry unique."""
-        values = [row[i] for i in index.columns]
+    def index_entry_key(self, index: IndexDef, row: tuple, row_key: bytes, values: list | None = None) -> bytes:
+        """The index entry of a row (`values`: its key values, when they are
+        not plain columns). Unique indexes key on the values alone (so two rows
+        with one value collide, in storage and at the adjudicator), except when
+        a value is NULL: NULLs are distinct, so the row key makes the entry
+        unique, unless the index says NULLS NOT DISTINCT."""
+        if values is None:
+            values = [row[i] for i in index.columns]
         encoded = keys.encode_values(self.index_encoders(index), values)
         prefix = self.index_prefix(index)
-        if index.unique and None not in values:
+        if index.unique and (index.nulls_not_distinct or None not in values):
             return prefix + encoded
         return prefix + encoded + row_key[len(self.primary_prefix) :]
 
@@ -228,7 +271,12 @@ class TableDef:
     def unique_index_on(self, columns: tuple[int, ...]) -> IndexDef | None:
         """A unique index whose key is exactly `columns` (in any order)."""
         for index in self.indexes:
-            if index.unique and set(index.columns) == set(columns) and len(index.columns) == len(columns):
+            if (
+                index.unique
+                and index.plain
+                and set(index.columns) == set(columns)
+                and len(index.columns) == len(columns)
+            ):
                 return index
         return None
 
@@ -263,10 +311,7 @@ class TableDef:
                 _column_record(c) for c in self.columns
             ],
             "pk": list(self.pk) if self.pk is not None else None,
-            "indexes": [
-                [ix.oid, ix.name, ix.index_id, list(ix.columns), ix.unique, ix.primary, ix.state, ix.constraint]
-                for ix in self.indexes
-            ],
+            "indexes": [_index_record(ix) for ix in self.indexes],
             "checks": [[c.name, c.sql, c.validated] for c in self.checks],
             "foreign_keys": [
                 [fk.name, list(fk.columns), fk.ref_oid, list(fk.ref_columns), fk.on_delete, fk.on_update,
@@ -281,10 +326,7 @@ class TableDef:
         columns = tuple(
             ColumnDef(name, type_by_oid(oid).with_typmod(typmod), *rest) for name, oid, typmod, *rest in record["columns"]
         )
-        indexes = tuple(
-            IndexDef(oid, name, index_id, tuple(cols), unique, primary, state, constraint)
-            for oid, name, index_id, cols, unique, primary, state, constraint in record["indexes"]
-        )
+        indexes = tuple(_index_from_record(r) for r in record["indexes"])
         pk = record["pk"]
         return TableDef(
             oid=record["oid"],
@@ -311,6 +353,36 @@ def _column_record(c: ColumnDef) -> list:
     if c.generated is not None:
         record.append(c.generated)
     return record
+
+
+def _index_record(ix: IndexDef) -> list:
+    """An index as a list; the fields added later go in a trailing dict, and only
+    when set, so catalogs written before them read back with their defaults."""
+    record: list = [ix.oid, ix.name, ix.index_id, list(ix.columns), ix.unique, ix.primary, ix.state, ix.constraint]
+    extra: dict = {}
+    if ix.include:
+        extra["include"] = list(ix.include)
+    if ix.nulls_not_distinct:
+        extra["nulls_not_distinct"] = True
+    if ix.predicate is not None:
+        extra["predicate"] = ix.predicate
+    if any(ix.expressions):
+        extra["expressions"] = [list(e) if e is not None else None for e in ix.expressions]
+    if extra:
+        record.append(extra)
+    return record
+
+
+def _index_from_record(record: list) -> IndexDef:
+    oid, name, index_id, cols, unique, primary, state, constraint, *rest = record
+    extra = rest[0] if rest else {}
+    return IndexDef(
+        oid, name, index_id, tuple(cols), unique, primary, state, constraint,
+        include=tuple(extra.get("include", ())),
+        nulls_not_distinct=extra.get("nulls_not_distinct", False),
+        predicate=extra.get("predicate"),
+        expressions=tuple(tuple(e) if e is not None else None for e in extra.get("expressions", ())),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

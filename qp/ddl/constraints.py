@@ -196,7 +196,7 @@ async def referencing_rows(txn, child: TableDef, fk: ForeignKeyDef, values: tupl
     width = len(child.columns)
     index = next(
         (ix for ix in child.secondary_indexes
-         if ix.state == "public" and tuple(ix.columns[: len(fk.columns)]) == tuple(fk.columns)),
+         if ix.state == "public" and ix.plain and tuple(ix.columns[: len(fk.columns)]) == tuple(fk.columns)),
         None,
     )
     out: list[tuple[bytes, tuple]] = []

@@ -16,6 +16,7 @@ from dataclasses import replace
 from cluster.timeslice import checkpoint_if_due
 from qp.bind.collation import check_collatable, resolve_collation
 from qp.bind.context import BindContext
+from qp.bind.query import figure_colname
 from qp.catalog.stored import (
     CatalogSnapshot,
     IndexDef,
@@ -33,8 +34,10 @@ from qp.ddl.common import (
     search_schema,
     write_catalog,
 )
+from qp.ddl.index_exprs import index_expression, index_predicate
 from qp.ddl.naming import choose_name, name_addition
 from qp.errors import SqlError
+from qp.exec.index_keys import IndexKeys
 from qp.parse.parser import string_list
 from qp.types import text_encoder
 
@@ -49,28 +52,49 @@ async def create_index(
         raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
     if body.get("accessMethod", "btree") not in ("btree", "btree_index"):
         raise SqlError("0A000", "USING not supported for CREATE INDEX")
-    if "whereClause" in body:
-        raise SqlError("0A000", "partial indexes are not supported yet")
-    if body.get("nulls_not_distinct"):
-        raise SqlError("0A000", "NULLS NOT DISTINCT is not supported yet")
     columns: list[int] = []
+    expressions: list[tuple | None] = []
+    key_names: list[str] = []  # for the index's default name
     for elem_node in body.get("indexParams", ()):
         elem = elem_node["IndexElem"]
-        if "expr" in elem:
-            raise SqlError("0A000", "expression indexes are not supported yet")
         if elem.get("ordering", "SORTBY_DEFAULT") not in ("SORTBY_DEFAULT", "SORTBY_ASC") or elem.get(
             "nulls_ordering", "SORTBY_NULLS_DEFAULT"
         ) not in ("SORTBY_NULLS_DEFAULT", "SORTBY_NULLS_LAST"):
             raise SqlError("0A000", "specifying sort order not supported for index keys")
-        name = elem["name"]
-        position = table.column_index(name)
-        if position is None:
-            raise SqlError("42703", f'column "{name}" does not exist')
+        if "expr" in elem:
+            expression = index_expression(table, elem["expr"], bc)
+            if isinstance(expression, int):  # a parenthesized column is that column
+                position = expression
+            else:
+                columns.append(-1)
+                expressions.append(expression)
+                key_names.append(figure_colname(elem["expr"]).replace("?column?", "expr"))
+                continue
+        else:
+            name = elem["name"]
+            position = table.column_index(name)
+            if position is None:
+                raise SqlError("42703", f'column "{name}" does not exist')
         if elem.get("collation"):  # every collation sorts as C: only checked
             check_collatable(table.columns[position].type, unknown_ok=False)
             resolve_collation(string_list(elem["collation"]))
         require_key_type(table.columns[position], "an index")
         columns.append(position)
+        expressions.append(None)
+        key_names.append(table.columns[position].name)
+    include: list[int] = []
+    for elem_node in body.get("indexIncludingParams", ()):
+        elem = elem_node["IndexElem"]
+        if "expr" in elem:
+            raise SqlError("0A000", "expressions are not supported in included columns")
+        position = table.column_index(elem["name"])
+        if position is None:
+            raise SqlError("42703", f'column "{elem["name"]}" does not exist')
+        include.append(position)
+        key_names.append(table.columns[position].name)  # PostgreSQL names an index after all its columns
+    predicate = None
+    if "whereClause" in body:
+        predicate = index_predicate(table, body["whereClause"], bc)
     if len(columns) > COLUMNS_PER_KEY_MAX:
         raise SqlError("54011", f"more than {COLUMNS_PER_KEY_MAX} column keys in an index are not supported")
     if len(table.secondary_indexes) >= INDEXES_PER_TABLE_MAX:
@@ -85,7 +109,7 @@ async def create_index(
     else:
         index_name = choose_name(
             table.name,
-            name_addition(table.columns[i].name for i in columns),
+            name_addition(key_names),
             "idx",
             lambda c: catalog.relation_name_taken(c, table.schema),
         )
@@ -99,6 +123,10 @@ async def create_index(
         bool(body.get("unique")),
         False,
         IndexState.WRITE_ONLY,
+        include=tuple(include),
+        nulls_not_distinct=bool(body.get("nulls_not_distinct")),
+        predicate=predicate,
+        expressions=tuple(expressions) if any(expressions) else (),
     )
     updated = replace(table, indexes=table.indexes + (index,), next_index_id=table.next_index_id + 1)
     write_catalog(txn, version, oid + 1, [(updated, updated.to_record())], catalog)
@@ -115,34 +143,39 @@ async def backfill_batch(
     resume = None
     count = 0
     width = len(table.columns)
+    index_keys = IndexKeys(table, BindContext(txn.catalog, frame_ctx))
 
-    def duplicated(row: tuple) -> SqlError:
-        names = ", ".join(table.columns[i].name for i in index.columns)
-        values = ", ".join(
-            text_encoder(table.columns[i].type, frame_ctx)(row[i]).decode() for i in index.columns
+    def duplicated(values: list) -> SqlError:
+        text = ", ".join(
+            "null" if v is None else text_encoder(index.key_type(table, k), frame_ctx)(v).decode()
+            for k, v in enumerate(values)
         )
         return SqlError(
             "23505",
             f'could not create unique index "{index.name}"',
-            detail=f"Key ({names})=({values}) is duplicated.",
+            detail=f"Key ({index_keys.key_names(index)})=({text}) is duplicated.",
         )
 
     async for page in txn.scan(start, table.primary_end, limit=batch_rows):
         await checkpoint_if_due()  # (cluster/timeslice.py) a batch is many rows of work
-        entries: list[tuple[bytes, bytes, tuple]] = []
+        entries: list[tuple[bytes, bytes, list]] = []
         for row_key, row in page:
+            txn.depend_on(row_key)  # a row changed concurrently makes the batch retry
             if len(row) < width:
                 row = row + (None,) * (width - len(row))  # rows from before ADD COLUMN
-            entries.append((table.index_entry_key(index, row, row_key), row_key, row))
+            values = index_keys.values(index, row)
+            if values is not None:  # else a partial index leaves the row out
+                entries.append((table.index_entry_key(index, row, row_key, values), row_key, values))
+            resume = row_key
         if index.unique:
             # One read for the whole page: entries already there (written by
             # concurrent writers while the index is write-only, or by an
             # earlier batch) that point at another live row are duplicates.
-            checked = [(e, k, r) for e, k, r in entries if not any(r[i] is None for i in index.columns)]
+            checked = [(e, k, v) for e, k, v in entries if index.nulls_not_distinct or None not in v]
             seen: dict[bytes, bytes] = {}
-            for entry, row_key, row in checked:
+            for entry, row_key, values in checked:
                 if seen.setdefault(entry, row_key) != row_key:
-                    raise duplicated(row)
+                    raise duplicated(values)
             await checkpoint_if_due()
             existing = await txn.get([e for e, _, _ in checked]) if checked else []
             clashes = [
@@ -157,9 +190,7 @@ async def backfill_batch(
                         raise duplicated(row)
         for entry, row_key, _ in entries:
             txn.put(entry, row_key)
-            txn.depend_on(row_key)
-            count += 1
-            resume = row_key
+        count += len(page)
     txn.depend_on(table.schema_key)
     if count < batch_rows or resume is None:
         return None

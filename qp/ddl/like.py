@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from qp.bind.context import BindContext
-from qp.catalog.stored import CatalogSnapshot, TableDef
+from qp.catalog.stored import CatalogSnapshot, IndexDef, TableDef, expression_key_name
 from qp.ddl.common import schema_of, search_schema
 from qp.errors import SqlError
 from qp.parse.parser import node_kind
@@ -31,11 +31,11 @@ LIKE_GENERATED, LIKE_IDENTITY, LIKE_INDEXES, LIKE_STATISTICS, LIKE_STORAGE = 16,
 
 def expand_like(
     elements: list, catalog: CatalogSnapshot, bc: BindContext
-) -> tuple[list, list[tuple[list[str], bool]]]:
+) -> tuple[list, list[tuple[TableDef, IndexDef]]]:
     """`elements` with each LIKE clause replaced by what it copies, and the
-    column names and uniqueness of each plain index INCLUDING INDEXES copies."""
+    source table and index of each index INCLUDING INDEXES copies that backs no constraint."""
     out: list = []
-    plain_indexes: list[tuple[list[str], bool]] = []
+    plain_indexes: list[tuple[TableDef, IndexDef]] = []
     for element in elements:
         if node_kind(element) != "TableLikeClause":
             out.append(element)
@@ -105,13 +105,19 @@ def _copy_table(table: TableDef, options: int, catalog: CatalogSnapshot) -> tupl
     plain_indexes = []
     if options & LIKE_INDEXES:
         for index in table.indexes:
-            names = [{"String": {"sval": table.columns[i].name}} for i in index.columns]
             if index.constraint:
                 contype = "CONSTR_PRIMARY" if index.primary else "CONSTR_UNIQUE"
-                table_constraints.append({"Constraint": {"contype": contype, "keys": names}})
+                constraint = {
+                    "contype": contype,
+                    "keys": [{"String": {"sval": table.columns[i].name}} for i in index.columns],
+                    "including": [{"String": {"sval": table.columns[i].name}} for i in index.include],
+                    "nulls_not_distinct": index.nulls_not_distinct,
+                }
+                table_constraints.append({"Constraint": constraint})
             else:
-                # An index that backs no constraint stays an index, unique or not.
-                plain_indexes.append(([table.columns[i].name for i in index.columns], index.unique))
+                # An index that backs no constraint stays an index (its expressions and
+                # predicate name columns, which the copy has under the same names).
+                plain_indexes.append((table, index))
     return columns, table_constraints, plain_indexes
 
 
@@ -132,3 +138,8 @@ def _identity(column: Any, catalog: CatalogSnapshot) -> dict:
     return {
         "Constraint": {"contype": "CONSTR_IDENTITY", "generated_when": column.identity, "options": options}
     }
+
+
+def like_key_name(index: IndexDef, k: int) -> str:
+    """The name an expression key gives an index's default name: the function's, else "expr"."""
+    return expression_key_name(index.expressions[k][0], index.expressions[k][3])

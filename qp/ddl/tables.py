@@ -50,7 +50,8 @@ from qp.ddl.common import (
 )
 from qp.ddl.constraints import foreign_key_from, validate_rows
 from qp.ddl.generated import check_generation_expressions, generation_dependents
-from qp.ddl.like import LIKE_TYPE_KEY, expand_like
+from qp.ddl.index_exprs import index_reads_column, index_with_renamed_column
+from qp.ddl.like import LIKE_TYPE_KEY, expand_like, like_key_name
 from qp.ddl.naming import check_column, choose_name, constraint_names, name_addition
 from qp.ddl.sequence_statements import drop_sequences
 from qp.ddl.sequences import sequence_options, with_owner
@@ -90,6 +91,7 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
     table_constraints: list[dict] = []
     foreign: list[tuple[dict, int | None]] = []
     sequenced: list[tuple[int, tuple | None]] = []  # serial and identity columns
+    index_options: dict[tuple[int, ...], tuple[bool, tuple[int, ...]]] = {}  # NULLS NOT DISTINCT, INCLUDE
     elements, like_indexes = expand_like(body.get("tableElts", ()), catalog, bc)
     for element in elements:
         kind = node_kind(element)
@@ -127,6 +129,8 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
                     index_constraints.append([con.get("conname"), pk, True])
                 elif contype == "CONSTR_UNIQUE":
                     index_constraints.append([con.get("conname"), (index,), False])
+                    if con.get("nulls_not_distinct"):
+                        index_options[(index,)] = (True, ())
                 elif contype == "CONSTR_CHECK":
                     checks.append((con.get("conname"), con["raw_expr"]))
                 elif contype == "CONSTR_IDENTITY":
@@ -208,8 +212,13 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
             raise SqlError("0A000", "exclusion constraints are not supported")
         else:
             raise SqlError("0A000", f"table constraint {contype} is not supported")
-        if con.get("including"):
-            pass  # INCLUDE columns: every index here covers the whole row anyway
+        if contype in ("CONSTR_PRIMARY", "CONSTR_UNIQUE") and (con.get("including") or con.get("nulls_not_distinct")):
+            including = []
+            for included in string_list(con.get("including")):
+                if included not in positions:
+                    raise SqlError("42703", f'column "{included}" named in key does not exist')
+                including.append(positions[included])
+            index_options[key_columns(con)] = (bool(con.get("nulls_not_distinct")), tuple(including))
     if pk is not None:
         if len(pk) > COLUMNS_PER_KEY_MAX:
             raise SqlError(
@@ -276,8 +285,9 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
             raise SqlError(
                 "54011", f"more than {COLUMNS_PER_KEY_MAX} column keys in an index are not supported"
             )
+        nulls_not_distinct, including = index_options.get(cols, (False, ()))
         if con_name is None:
-            addition = None if primary else name_addition(columns[i].name for i in cols)
+            addition = None if primary else name_addition(columns[i].name for i in (*cols, *including))
             con_name = choose_name(
                 name,
                 addition,
@@ -291,21 +301,25 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
         new_relations.add(con_name)
         own_constraints.add(con_name)
         schema_constraints.add(con_name)
+        options = {"include": including, "nulls_not_distinct": nulls_not_distinct}
         if primary:
-            indexes.append(
-                IndexDef(next_oid, con_name, keys.PRIMARY_INDEX_ID, cols, True, True, IndexState.PUBLIC, True)
-            )
+            indexes.append(IndexDef(next_oid, con_name, keys.PRIMARY_INDEX_ID, cols, True, True,
+                                    IndexState.PUBLIC, True, **options))  # fmt: skip
         else:
-            indexes.append(
-                IndexDef(next_oid, con_name, next_index_id, cols, True, False, IndexState.PUBLIC, True)
-            )
+            indexes.append(IndexDef(next_oid, con_name, next_index_id, cols, True, False,
+                                    IndexState.PUBLIC, True, **options))  # fmt: skip
             next_index_id += 1
         next_oid += 1
-    for index_columns, unique in like_indexes:  # plain indexes copied by LIKE ... INCLUDING INDEXES
-        index_name = choose_name(name, name_addition(index_columns), "idx", relation_taken)
+    for source, index in like_indexes:  # indexes copied by LIKE ... INCLUDING INDEXES
+        source_names = [source.columns[p].name if p >= 0 else None for p in index.columns]
+        cols = tuple(positions[c] if c is not None else -1 for c in source_names)
+        include = tuple(positions[source.columns[p].name] for p in index.include)
+        key_names = [c if c is not None else like_key_name(index, k) for k, c in enumerate(source_names)]
+        key_names += [source.columns[p].name for p in index.include]
+        index_name = choose_name(name, name_addition(key_names), "idx", relation_taken)
         new_relations.add(index_name)
-        cols = tuple(positions[c] for c in index_columns)
-        indexes.append(IndexDef(next_oid, index_name, next_index_id, cols, unique, False, IndexState.PUBLIC, False))
+        indexes.append(replace(index, oid=next_oid, name=index_name, index_id=next_index_id, columns=cols,
+                               include=include, state=IndexState.PUBLIC, constraint=False))  # fmt: skip
         next_index_id += 1
         next_oid += 1
     table = replace(table, indexes=tuple(indexes), next_index_id=next_index_id, checks=tuple(check_defs))
@@ -595,9 +609,11 @@ def _add_constraint(
             "pkey" if primary else "key",
             relation=True,
         )
+        include = tuple(existing_column(table, c) for c in string_list(con.get("including")))
         index = IndexDef(
-            next_oid, index_name, table.next_index_id, cols, True, primary, IndexState.WRITE_ONLY, True
-        )
+            next_oid, index_name, table.next_index_id, cols, True, primary, IndexState.WRITE_ONLY, True,
+            include=include, nulls_not_distinct=bool(con.get("nulls_not_distinct")),
+        )  # fmt: skip
         columns = list(table.columns)
         if primary:
             for i in cols:  # enforced by writers from now on; existing rows are checked next
@@ -752,7 +768,11 @@ def _alter_one(
             table = _alter_one(table, {"subtype": "AT_DropColumn", "name": dependent}, catalog, bc, notices)
         columns = list(table.columns)
         columns[index] = replace(columns[index], dropped=True, not_null=False, default_sql=None, generated=None)
-        indexes = tuple(ix for ix in table.indexes if index not in ix.columns)
+        indexes = tuple(
+            ix
+            for ix in table.indexes
+            if index not in ix.columns and index not in ix.include and not index_reads_column(ix, name)
+        )
         checks = tuple(c for c in table.checks if name not in column_names_in(json.loads(c.sql)))
         return replace(table, columns=tuple(columns), indexes=indexes, checks=checks)
     if subtype == "AT_DropExpression":
@@ -848,6 +868,10 @@ async def rename(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | No
                 for c in table.columns
             )  # fmt: skip
             table = replace(table, checks=checks, columns=renamed)
+            table = replace(table, indexes=tuple(
+                index_with_renamed_column(table, ix, lambda tree: _rename_refs(tree, old, new_name), bc.eval_ctx)
+                for ix in table.indexes
+            ))  # fmt: skip
     elif kind == "OBJECT_INDEX":
         found = catalog.indexes_by_name.get((where, relation["relname"])) if where else None
         if found is None:

@@ -37,6 +37,7 @@ from qp.catalog.stored import IndexDef, TableDef
 from qp.ddl.constraints import check_parents, enforce_children
 from qp.errors import SqlError, check_violation, not_null_violation, unique_violation
 from qp.exec.compile import ExecFrame, Layout, compile_scalar
+from qp.exec.index_keys import IndexKeys
 from qp.exec.operators import Operator, SublinkSlots, collect
 from qp.exec.runtime import RunContext
 from qp.txn.transaction import encoded_size
@@ -108,6 +109,7 @@ class RowWriter:
                 expr = coerce(binder.bind(json.loads(column.generated)), column.type, bc, "assignment", column.name)
                 generated.append((i, compile_scalar(expr, self.layout)))
         self.generated = generated
+        self.index_keys = IndexKeys(table, bc)
 
     def compute_generated(self, row: tuple, frame) -> tuple:
         """`row` with its generated columns computed (before any constraint is checked, as in PostgreSQL)."""
@@ -166,14 +168,25 @@ class RowWriter:
             raise SqlError("54000", "key size too large")
         return key
 
-    def index_entries(self, row: tuple, row_key: bytes) -> list[tuple[IndexDef, bytes]]:
+    def index_entries(self, row: tuple, row_key: bytes) -> list[tuple[IndexDef, bytes, list]]:
+        """(index, entry, key values) for each index the row has an entry in."""
         out = []
         for index in self.table.secondary_indexes:
-            entry = self.table.index_entry_key(index, row, row_key)
+            values = self.index_keys.values(index, row)
+            if values is None:
+                continue  # a partial index that leaves this row out
+            entry = self.table.index_entry_key(index, row, row_key, values)
             if len(entry) > KEY_BYTES_MAX:
                 raise SqlError("54000", "key size too large")
-            out.append((index, entry))
+            out.append((index, entry, values))
         return out
+
+    def index_key_text(self, index: IndexDef, values: list, frame) -> str:
+        text = ", ".join(
+            "null" if v is None else text_encoder(index.key_type(self.table, k), frame.ctx)(v).decode()
+            for k, v in enumerate(values)
+        )
+        return f"Key ({self.index_keys.key_names(index)})=({text})"
 
     # -- row operations, with foreign keys ------------------------------------------
 
@@ -231,7 +244,7 @@ class RowWriter:
         if self.bc.catalog.referencing.get(self.table.oid):
             await enforce_children(txn, self.bc.catalog, self.table, self.writer_for, row, None, frame, depth)
         txn.put(key, None)
-        for _, entry in self.index_entries(row, key):
+        for _, entry, _ in self.index_entries(row, key):
             txn.put(entry, None)
         txn.count_rows(1, len(key))
 
@@ -303,9 +316,13 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
         if conflict is not None:
             index, existing_key, existing_row = conflict
             if plan.on_conflict is None or index is None or index.oid not in arbiter:
-                columns = index.columns if index is not None else (table.pk or ())
+                if index is not None and index.index_id != storage_keys.PRIMARY_INDEX_ID:
+                    values = writer.index_keys.values(index, row) or []
+                    detail = writer.index_key_text(index, values, frame)
+                else:
+                    detail = writer.key_text(index.columns if index is not None else (table.pk or ()), row, frame)
                 name = index.name if index is not None else _primary_key_name(table)
-                raise unique_violation(table.schema, table.name, name, writer.key_text(columns, row, frame))
+                raise unique_violation(table.schema, table.name, name, detail)
             if plan.on_conflict == "nothing":
                 continue
             if existing_key in written:
@@ -343,8 +360,8 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
 
 async def _unique_conflict(txn, writer: RowWriter, row: tuple, key: bytes):
     """(index, key, row) of an existing row holding one of `row`'s unique values, if any."""
-    for index, entry in writer.index_entries(row, key):
-        if not index.unique or any(row[i] is None for i in index.columns):
+    for index, entry, values in writer.index_entries(row, key):
+        if not index.unique or (not index.nulls_not_distinct and None in values):
             continue
         (other_key,) = await txn.get([entry])
         if other_key is not None and other_key != key:
@@ -360,7 +377,7 @@ def _buffer_row(txn, writer: RowWriter, key: bytes, row: tuple) -> None:
         raise SqlError("54000", "maximum row size exceeded")
     txn.count_rows(1, nbytes + len(key))
     txn.put(key, row)
-    for _, entry in writer.index_entries(row, key):
+    for _, entry, _ in writer.index_entries(row, key):
         txn.put(entry, key)
 
 
@@ -379,20 +396,23 @@ async def _apply_update(
                 table.schema, table.name, _primary_key_name(table), writer.key_text(table.pk, new_row, frame)
             )
         txn.put(old_key, None)
-    old_entries = dict((ix.oid, e) for ix, e in writer.index_entries(old_row, old_key))
-    for index, entry in writer.index_entries(new_row, new_key):
+    old_entries = {ix.oid: e for ix, e, _ in writer.index_entries(old_row, old_key)}
+    new_entries = writer.index_entries(new_row, new_key)
+    for index_oid in old_entries.keys() - {ix.oid for ix, _, _ in new_entries}:
+        txn.put(old_entries[index_oid], None)  # the new row falls out of a partial index
+    for index, entry, values in new_entries:
         before = old_entries.get(index.oid)
         if before == entry and new_key == old_key:
             continue
         if before is not None and before != entry:
             txn.put(before, None)
-        if index.unique and not any(new_row[i] is None for i in index.columns):
+        if index.unique and (index.nulls_not_distinct or None not in values):
             (other,) = await txn.get([entry])
             if other is not None and other != old_key:
                 (other_row,) = await txn.get([other])
                 if other_row is not None:
                     raise unique_violation(
-                        table.schema, table.name, index.name, writer.key_text(index.columns, new_row, frame)
+                        table.schema, table.name, index.name, writer.index_key_text(index, values, frame)
                     )
         txn.put(entry, new_key)
     nbytes = encoded_size(new_row)
@@ -493,7 +513,7 @@ async def run_truncate(bc: BindContext, body: dict, rc: RunContext) -> int:
             for key, row in page:
                 row = tuple(row) + (None,) * (len(table.columns) - len(row))
                 txn.put(key, None)  # no foreign-key actions: every referencing table is truncated too
-                for _, entry in writer.index_entries(row, key):
+                for _, entry, _ in writer.index_entries(row, key):
                     txn.put(entry, None)
                 txn.count_rows(1, len(key))
                 count += 1

@@ -1362,7 +1362,10 @@ class IndexScan(Operator):
 
     def details(self) -> list[str]:
         names = [c.name for c in self.table.columns]
-        out = [f"Index Cond on: {', '.join(names[i] for i in self.index.columns)}",
+        expressions = self.index.expressions
+        keys = [expressions[k][3] if k < len(expressions) and expressions[k] else names[i]
+                for k, i in enumerate(self.index.columns)]  # fmt: skip
+        out = [f"Index Cond on: {', '.join(keys)}",
                f"Projections: {', '.join(names[i] for i in self.projection) or '(none)'}"]
         if self.residual_expr is not None:
             out.append(f"Filter: {expr_text(self.residual_expr)}")

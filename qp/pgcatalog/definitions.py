@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from qp.catalog.stored import key_text
 from qp.functions.strings import quote_ident
 from qp.pgcatalog.model import CatalogModel, ConstraintInfo, RelationInfo, search_path_of
 from qp.pgcatalog.names import regclass_name as name_of
@@ -20,21 +21,39 @@ from qp.pgcatalog.search_path import SearchPath
 
 
 def index_definition(model: CatalogModel, relation: RelationInfo, column: int, pretty: bool,
-                     search_path: SearchPath | None) -> str:
+                     search_path: SearchPath | None, ctx: Any = None) -> str:
     """pg_get_indexdef(index, column, pretty): the whole CREATE INDEX for column
     0, else that key column's name ('' past the last one)."""
     index, table = relation.index, relation.table
     assert index is not None and table is not None
-    names = [quote_ident(table.columns[p].name) for p in index.columns]
+    # An expression key is parenthesized unless it reads as a function call.
+    names = [
+        quote_ident(table.columns[p].name) if (expression := _expression(index, k)) is None
+        else key_text(expression[0], expression_text(table, expression[0], pretty, ctx))
+        for k, p in enumerate(index.columns)
+    ]  # fmt: skip
+    included = [quote_ident(table.columns[p].name) for p in index.include]
     if column > 0:
-        return names[column - 1] if column <= len(names) else ""
+        every = names + included
+        return every[column - 1] if column <= len(every) else ""
     table_relation = model.relation(table.oid)
     table_name = quote_ident(table.name)
     if not (pretty and search_path is not None and table_relation is not None
             and model.is_visible(table_relation, search_path)):
         table_name = f"{quote_ident(table.schema)}.{table_name}"
     unique = "UNIQUE " if index.unique else ""
-    return f"CREATE {unique}INDEX {quote_ident(index.name)} ON {table_name} USING btree ({', '.join(names)})"
+    text = f"CREATE {unique}INDEX {quote_ident(index.name)} ON {table_name} USING btree ({', '.join(names)})"
+    if included:
+        text += f" INCLUDE ({', '.join(included)})"
+    if index.nulls_not_distinct:
+        text += " NULLS NOT DISTINCT"
+    if index.predicate is not None:
+        text += f" WHERE {expression_text(table, index.predicate, pretty, ctx)}"
+    return text
+
+
+def _expression(index, k: int):
+    return index.expressions[k] if k < len(index.expressions) else None
 
 
 _FK_ACTIONS = {"r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
@@ -44,7 +63,14 @@ def constraint_definition(model: CatalogModel, constraint: ConstraintInfo, prett
     table = constraint.table
     columns = ", ".join(quote_ident(table.columns[a - 1].name) for a in constraint.attnums)
     if constraint.contype in ("p", "u"):
-        return f"{'PRIMARY KEY' if constraint.contype == 'p' else 'UNIQUE'} ({columns})"
+        index = constraint.index
+        kind = "PRIMARY KEY" if constraint.contype == "p" else "UNIQUE"
+        if index is not None and index.nulls_not_distinct:
+            kind += " NULLS NOT DISTINCT"
+        text = f"{kind} ({columns})"
+        if index is not None and index.include:
+            text += f" INCLUDE ({', '.join(quote_ident(table.columns[p].name) for p in index.include)})"
+        return text
     if constraint.contype == "f":
         fk, referenced = constraint.foreign_key, constraint.referenced
         assert fk is not None

@@ -197,7 +197,7 @@ def _indexdef(ctx: EvalContext, oid: int, column: int = 0, pretty: bool = False)
     relation = model.relation(oid)
     if relation is None or relation.index is None:
         return None
-    return index_definition(model, relation, column, pretty, _path(ctx))
+    return index_definition(model, relation, column, pretty, _path(ctx), ctx)
 
 
 def _constraintdef(ctx: EvalContext, oid: int, pretty: bool = False) -> str | None:

@@ -27,6 +27,7 @@ from qp.catalog.stored import (
     SequenceDef,
     TableDef,
     ViewDef,
+    expression_key_name,
 )
 from qp.functions.strings import quote_ident
 from qp.pgcatalog import oids
@@ -198,10 +199,7 @@ def _build(snapshot: CatalogSnapshot) -> CatalogModel:
                 oid = oids.derived_oid("attrdef", table.oid, str(attribute.attnum), taken)
                 model.defaults.append(DefaultInfo(oid, table, attribute.attnum, attribute.default_sql))
         for index in table.indexes:
-            index_attributes = tuple(
-                Attribute(i, table.columns[position].name, table.columns[position].type)
-                for i, position in enumerate(index.columns, start=1)
-            )
+            index_attributes = _index_attributes(table, index)
             relations.append(RelationInfo(index.oid, index.name, namespace, "i", index_attributes, table=table,
                                           index=index))
             if index.constraint and index.state == IndexState.PUBLIC:
@@ -251,6 +249,21 @@ def _attribute(attnum: int, column: Any, sequences: dict[int, SequenceDef]) -> A
         default_sql, generated = column.generated, "s"
     return Attribute(attnum, column.name, column.type, column.not_null, default_sql, column.dropped, identity,
                      sequence_oid, generated)
+
+
+def _index_attributes(table: TableDef, index: IndexDef) -> tuple[Attribute, ...]:
+    """An index's columns: its keys (an expression key named as PostgreSQL names
+    it: the function's name, else "expr"), then its INCLUDE columns."""
+    out = []
+    for k, position in enumerate(index.columns):
+        expression = index.expressions[k] if k < len(index.expressions) else None
+        if expression is None:
+            out.append(Attribute(k + 1, table.columns[position].name, table.columns[position].type))
+        else:
+            out.append(Attribute(k + 1, expression_key_name(expression[0], expression[3]), index.key_type(table, k)))
+    for position in index.include:
+        out.append(Attribute(len(out) + 1, table.columns[position].name, table.columns[position].type))
+    return tuple(out)
 
 
 def _nextval_tree(sequence: SequenceDef) -> dict:

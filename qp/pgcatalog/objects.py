@@ -123,14 +123,19 @@ def pg_index(src: Source) -> list[tuple]:
         index, table = r.index, r.table
         if index is None or table is None:
             continue
-        types = [table.columns[p].type for p in index.columns]
-        n = len(index.columns)
+        keys = len(index.columns)
+        types = [index.key_type(table, k) for k in range(keys)]
+        n = keys + len(index.include)
+        expressions = [e for e in index.expressions if e is not None]
+        # indexprs/indpred: dsql's trees (as adbin's), readable by pg_get_expr.
+        indexprs = json.dumps({"dsql_index_exprs": True, "trees": [json.loads(e[0]) for e in expressions]})
+        indpred = check_tree(index.predicate) if index.predicate is not None else None
         out.append((
-            r.oid, table.oid, n, n, index.unique, False,
+            r.oid, table.oid, n, keys, index.unique, index.nulls_not_distinct,
             index.primary, False, True, False, index.state == IndexState.PUBLIC,
-            False, True, True, False, [p + 1 for p in index.columns],
-            [type_collation(t.oid) for t in types], [OPCLASS_FOR_TYPE.get(t.oid, 0) for t in types], [0] * n,
-            None, None,
+            False, True, True, False, [p + 1 for p in (*index.columns, *index.include)],
+            [type_collation(t.oid) for t in types], [OPCLASS_FOR_TYPE.get(t.oid, 0) for t in types], [0] * keys,
+            indexprs if expressions else None, indpred,
         ))
     return out
 

@@ -27,7 +27,7 @@ def pg_tables(src: Source) -> list[tuple]:
     schemaname:name tablename:name indexname:name tablespace:name indexdef:text""", lifetime=Lifetime.CATALOG)
 def pg_indexes(src: Source) -> list[tuple]:
     model = src.model
-    return [(r.schema, r.table.name, r.name, None, index_definition(model, r, 0, False, None))
+    return [(r.schema, r.table.name, r.name, None, index_definition(model, r, 0, False, None, src.ctx))
             for r in model.relations if r.relkind == "i" and r.table is not None]
 
 

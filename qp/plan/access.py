@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qp.bind import expr as E
+from qp.bind.index_exprs import same_shape
 from qp.catalog.stored import TableDef, key_kind
 from qp.exec.compile import Layout, compile_scalar, has_sublinks
 from qp.exec.operators import IndexScan, ScanSpec, SublinkSlots, TableScan
@@ -253,6 +254,7 @@ def plan_table(
     outer_positions: dict[int, int] | None,
     with_key: bool = False,
     all_columns: bool = False,
+    index_exprs: dict | None = None,
 ):
     """The operator that reads `table` under `conjuncts`, and the conjuncts it left
     for the caller (those with subqueries, which need a per-row filter above).
@@ -304,7 +306,12 @@ def plan_table(
     for index in table.secondary_indexes:
         if index.state != "public":
             continue
-        plan = match_index(index.columns, bounds)
+        if index.plain:
+            plan = match_index(index.columns, bounds)
+        else:
+            plan = match_special_index(index, (index_exprs or {}).get(index.oid), table, cids, conjuncts, bounds)
+            if plan is None:
+                continue
         if not plan.eq and plan.lower is None and plan.upper is None:
             continue
         score = (index.unique and len(plan.eq) == len(index.columns), len(plan.eq),
@@ -346,3 +353,39 @@ def _with_pushdown(table: TableDef, cids, conjuncts: list[E.Expr], spec: ScanSpe
     if trees:
         spec.filter_template = trees[0] if len(trees) == 1 else ("and", *trees)
     return spec, rest
+
+
+def match_special_index(index, bound, table: TableDef, cids, conjuncts: list[E.Expr],
+                        bounds: list[Bound]) -> KeyPlan | None:  # fmt: skip
+    """How a partial or expression index serves `conjuncts`, or None if it cannot.
+
+    A partial index holds only the rows its predicate accepts, so it is usable
+    only when every conjunct of the predicate is one of the query's conjuncts
+    (the simple case of "the WHERE implies the predicate"). An expression key
+    is bound by a comparison of the same expression with a value.
+    """
+    if bound is None:
+        return None
+    if bound.predicate is not None and not all(
+        any(same_shape(part, conj) for conj in conjuncts) for part in bound.predicate
+    ):
+        return None
+    table_cids = {cid for cid in cids if cid is not None}
+    key_positions = []
+    key_bounds = list(bounds)
+    for k, position in enumerate(index.columns):
+        key = bound.keys[k] if k < len(bound.keys) else None
+        if key is None:
+            key_positions.append(position)
+            continue
+        synthetic = -1000 - k  # never a column position
+        key_positions.append(synthetic)
+        for conj in conjuncts:
+            if not (isinstance(conj, E.Call) and conj.name in _FLIP and len(conj.args) == 2):
+                continue
+            left, right = conj.args
+            for side, value, op in ((left, right, conj.name), (right, left, _FLIP[conj.name])):
+                if same_shape(side, key) and _independent(value, table_cids) and _comparable(key.type, value.type):
+                    key_bounds.append(Bound(synthetic, op, value, conj))
+                    break
+    return match_index(tuple(key_positions), key_bounds)

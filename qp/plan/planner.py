@@ -218,7 +218,8 @@ class Planner:
             # What the rest of the query reads; the scan adds what its own filter reads.
             needed = needed | _refs(rest)
             options = {"for_update": tree.for_update, "outer_positions": self.outer_positions,
-                       "with_key": tree.with_key, "all_columns": tree.all_columns}
+                       "with_key": tree.with_key, "all_columns": tree.all_columns,
+                       "index_exprs": tree.index_exprs}
             if "access_paths" not in self.rules:
                 op, later = plan_table(tree.table, tree.cids, [], needed, **options)
                 return op, rest + mine
