@@ -76,6 +76,7 @@ def schema(p: str) -> list[str]:
         f"c text GENERATED ALWAYS AS (lower(v) || 'x') STORED, v text)",
         f"CREATE INDEX {p}_gen_lower ON {p}_gen (lower(v), (a + 1)) WHERE a > 0",
         f"CREATE UNIQUE INDEX {p}_gen_a ON {p}_gen (a) INCLUDE (v) NULLS NOT DISTINCT",
+        f"ALTER TABLE {p}_plain ADD CONSTRAINT {p}_plain_a_check CHECK (a > 0) NOT VALID",
     ]
 
 

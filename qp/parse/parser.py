@@ -49,6 +49,9 @@ class Statement:
 _cache: OrderedDict[str, list[Statement]] = OrderedDict()
 
 
+_UNSUPPORTED_ATTRIBUTE = re.compile(r"constraints cannot be marked (DEFERRABLE|INITIALLY DEFERRED|NOT VALID|NO INHERIT)")
+
+
 def parse(sql: str) -> list[Statement]:
     """Statements of a query string; an empty list for an empty query."""
     cached = _cache.get(sql)
@@ -64,7 +67,9 @@ def parse(sql: str) -> list[Statement]:
         if message == "stack depth limit exceeded":  # the parser's own check_stack_depth
             raise stack_depth_exceeded() from None
         position = location + 1 if isinstance(location, int) else None
-        raise SqlError("42601", str(message), position=position) from None
+        # gram.y's processCASbits refuses constraint attributes as not supported, not as syntax.
+        code = "0A000" if _UNSUPPORTED_ATTRIBUTE.search(str(message)) else "42601"
+        raise SqlError(code, str(message), position=position) from None
     check_parse_tree(tree_json)  # before anything recurses over the tree (qp/stack.py)
     tree = json.loads(tree_json)
     if "\\v" in sql:
