@@ -30,6 +30,7 @@ import json
 import struct
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from qp.errors import SqlError
 from qp.types import SqlType, format_type, type_by_oid
@@ -95,6 +96,10 @@ class ColumnDef:
     # GENERATED ALWAYS AS (expr) STORED: the expression's parse tree, as JSON.
     # Computed by every INSERT and UPDATE (qp/exec/dml.py) and never a target.
     generated: str | None = None
+    # ADD COLUMN ... DEFAULT (PostgreSQL 11's "missing value"): the default as it
+    # was when the column was added, which rows written before then (stored
+    # shorter than the table) read in this column; None: they read NULL.
+    missing: Any = None
 
 
 @dataclass(frozen=True)
@@ -211,6 +216,21 @@ class TableDef:
         return tuple(keys.encoder_for(key_kind(self.columns[i].type)) for i in self.pk)
 
     @cached_property
+    def missing_values(self) -> tuple | None:
+        """What a row stored before each column was added reads there (None: all NULL)."""
+        if all(c.missing is None for c in self.columns):
+            return None
+        return tuple(c.missing for c in self.columns)
+
+    def pad_row(self, row: tuple) -> tuple:
+        """A stored row at the table's width: rows written before ADD COLUMN are shorter."""
+        width = len(self.columns)
+        if len(row) >= width:
+            return tuple(row)
+        missing = self.missing_values
+        return tuple(row) + (missing[len(row) :] if missing is not None else (None,) * (width - len(row)))
+
+    @cached_property
     def live_columns(self) -> tuple[int, ...]:
         return tuple(i for i, c in enumerate(self.columns) if not c.dropped)
 
@@ -323,9 +343,7 @@ class TableDef:
 
     @staticmethod
     def from_record(record: dict) -> TableDef:
-        columns = tuple(
-            ColumnDef(name, type_by_oid(oid).with_typmod(typmod), *rest) for name, oid, typmod, *rest in record["columns"]
-        )
+        columns = tuple(_column_from_record(c) for c in record["columns"])
         indexes = tuple(_index_from_record(r) for r in record["indexes"])
         pk = record["pk"]
         return TableDef(
@@ -347,12 +365,24 @@ class TableDef:
 
 
 def _column_record(c: ColumnDef) -> list:
-    """A column as a list; fields added later go at the end, and only when set,
-    so catalogs written before them read back with their defaults."""
-    record = [c.name, c.type.oid, c.type.typmod, c.not_null, c.default_sql, c.dropped, c.sequence_oid, c.identity]
+    """A column as a list; the fields added later go in a trailing dict, and only
+    when set, so catalogs written before them read back with their defaults."""
+    record: list = [c.name, c.type.oid, c.type.typmod, c.not_null, c.default_sql, c.dropped, c.sequence_oid,
+                    c.identity]  # fmt: skip
+    extra = {}
     if c.generated is not None:
-        record.append(c.generated)
+        extra["generated"] = c.generated
+    if c.missing is not None:
+        extra["missing"] = c.missing
+    if extra:
+        record.append(extra)
     return record
+
+
+def _column_from_record(record: list) -> ColumnDef:
+    name, oid, typmod, *rest = record
+    extra = rest.pop() if rest and isinstance(rest[-1], dict) else {}
+    return ColumnDef(name, type_by_oid(oid).with_typmod(typmod), *rest, **extra)
 
 
 def _index_record(ix: IndexDef) -> list:

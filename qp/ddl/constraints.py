@@ -48,6 +48,7 @@ from qp.exec.compile import ExecFrame, Layout, compile_scalar
 from qp.parse.parser import string_list
 from qp.types import format_type, text_encoder
 from storage import keys
+from storage.mvcc import keep_where_true
 
 _ACTIONS = {"a": FK_NO_ACTION, "r": FK_RESTRICT, "c": FK_CASCADE, "n": FK_SET_NULL, "d": FK_SET_DEFAULT}
 # Bound on how deep ON DELETE CASCADE may recurse through tables (a cycle of
@@ -193,7 +194,6 @@ async def check_parents(txn, catalog: CatalogSnapshot, table: TableDef, rows: li
 
 async def referencing_rows(txn, child: TableDef, fk: ForeignKeyDef, values: tuple) -> list[tuple[bytes, tuple]]:
     """The child rows whose key columns equal `values` (key, full row)."""
-    width = len(child.columns)
     index = next(
         (ix for ix in child.secondary_indexes
          if ix.state == "public" and ix.plain and tuple(ix.columns[: len(fk.columns)]) == tuple(fk.columns)),
@@ -208,11 +208,17 @@ async def referencing_rows(txn, child: TableDef, fk: ForeignKeyDef, values: tupl
         rows = await txn.get(row_keys) if row_keys else []
         for key, row in zip(row_keys, rows, strict=True):
             if row is not None:
-                out.append((key, tuple(row) + (None,) * (width - len(row))))
+                out.append((key, child.pad_row(row)))
         return out
     tree = ("and", *[("cmp", "=", i, v) for i, v in zip(fk.columns, values, strict=True)])
+    if any(child.columns[i].missing is not None for i in fk.columns):
+        # Storage reads NULL where rows from before ADD COLUMN ... DEFAULT hold its value.
+        keep = keep_where_true(tree)
+        async for page in txn.scan(child.primary_prefix, child.primary_end):
+            out += [(k, row) for k, r in page if keep(row := child.pad_row(r))]
+        return out
     async for page in txn.scan(child.primary_prefix, child.primary_end, filter_tree=tree):
-        out += [(k, tuple(r) + (None,) * (width - len(r))) for k, r in page]
+        out += [(k, child.pad_row(r)) for k, r in page]
     return out
 
 
@@ -271,7 +277,6 @@ async def validate_rows(txn, catalog: CatalogSnapshot, table: TableDef, constrai
     enforced by writers already, so rows changed after a batch's snapshot were
     checked when they were written), so no snapshot outlives storage's retention."""
 
-    width = len(table.columns)
     check_fn = None
     if isinstance(constraint, CheckDef):
         scope = table_scope(table, bc)
@@ -290,7 +295,7 @@ async def validate_rows(txn, catalog: CatalogSnapshot, table: TableDef, constrai
         await checkpoint_if_due()  # (cluster/timeslice.py) tables of millions of rows
         seen += len(page)
         last = page[-1][0] if page else last
-        rows = [tuple(r) + (None,) * (width - len(r)) for _, r in page]
+        rows = [table.pad_row(r) for _, r in page]
         if check_fn is not None:
             for row in rows:
                 if not check_fn(row):

@@ -142,7 +142,6 @@ async def backfill_batch(
 
     resume = None
     count = 0
-    width = len(table.columns)
     index_keys = IndexKeys(table, BindContext(txn.catalog, frame_ctx))
 
     def duplicated(values: list) -> SqlError:
@@ -161,8 +160,7 @@ async def backfill_batch(
         entries: list[tuple[bytes, bytes, list]] = []
         for row_key, row in page:
             txn.depend_on(row_key)  # a row changed concurrently makes the batch retry
-            if len(row) < width:
-                row = row + (None,) * (width - len(row))  # rows from before ADD COLUMN
+            row = table.pad_row(row)  # rows from before ADD COLUMN are shorter
             values = index_keys.values(index, row)
             if values is not None:  # else a partial index leaves the row out
                 entries.append((table.index_entry_key(index, row, row_key, values), row_key, values))

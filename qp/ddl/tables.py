@@ -52,6 +52,7 @@ from qp.ddl.constraints import foreign_key_from, validate_rows
 from qp.ddl.generated import check_generation_expressions, generation_dependents
 from qp.ddl.index_exprs import index_reads_column, index_with_renamed_column
 from qp.ddl.like import LIKE_TYPE_KEY, expand_like, like_key_name
+from qp.ddl.missing import added_column_default
 from qp.ddl.naming import check_column, choose_name, constraint_names, name_addition
 from qp.ddl.sequence_statements import drop_sequences
 from qp.ddl.sequences import sequence_options, with_owner
@@ -724,16 +725,15 @@ def _alter_one(
                 notices.append(f'column "{col_name}" of relation "{table.name}" already exists, skipping')
                 return table
             raise SqlError("42701", f'column "{col_name}" of relation "{table.name}" already exists')
-        if cd.get("constraints") or cd.get("is_not_null"):
-            # DSQL adds bare columns only; existing rows are not rewritten.
-            raise SqlError("0A000", "ALTER TABLE ADD COLUMN with constraint not supported")
         if len(table.live_columns) >= COLUMNS_PER_TABLE_MAX:
             raise SqlError("54011", f"tables can have at most {COLUMNS_PER_TABLE_MAX} columns")
         col_type, serial = resolve_column_type(cd["typeName"])
         if serial:
             raise SqlError("0A000", "ALTER TABLE ADD COLUMN with constraint not supported")
         check_collation(cd, col_type)
-        column = ColumnDef(col_name, col_type)
+        # DSQL adds bare columns only; a DEFAULT is dsql's extension (qp/ddl/missing.py).
+        default_sql, missing, not_null = added_column_default(cd, col_type, col_name, bc)
+        column = ColumnDef(col_name, col_type, not_null, default_sql, missing=missing)
         return replace(table, columns=table.columns + (column,))
     if subtype in ("AT_DropColumn", "AT_AlterColumnType") and catalog.dependent_views(table.oid):
         view = catalog.dependent_views(table.oid)[0]

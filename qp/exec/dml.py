@@ -315,6 +315,7 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
         )
         if conflict is not None:
             index, existing_key, existing_row = conflict
+            existing_row = table.pad_row(existing_row)  # it may be from before ADD COLUMN
             if plan.on_conflict is None or index is None or index.oid not in arbiter:
                 if index is not None and index.index_id != storage_keys.PRIMARY_INDEX_ID:
                     values = writer.index_keys.values(index, row) or []
@@ -511,7 +512,7 @@ async def run_truncate(bc: BindContext, body: dict, rc: RunContext) -> int:
         async for page in txn.scan(table.primary_prefix, table.primary_end):
             await checkpoint_if_due()
             for key, row in page:
-                row = tuple(row) + (None,) * (len(table.columns) - len(row))
+                row = table.pad_row(row)
                 txn.put(key, None)  # no foreign-key actions: every referencing table is truncated too
                 for _, entry, _ in writer.index_entries(row, key):
                     txn.put(entry, None)

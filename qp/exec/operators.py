@@ -1214,9 +1214,20 @@ class TableScan(Operator):
             self._residual = None
 
     async def _pages(self, rc: RunContext) -> AsyncIterator[list[tuple[bytes, Any]]]:
+        if self.table.missing_values is None:
+            async for page in self._stored_pages(rc):
+                yield page
+            return
+        # Rows stored before ADD COLUMN ... DEFAULT read its missing value, which
+        # storage does not know: it sends whole rows, projected here.
+        projection = self.projection
+        async for page in self._stored_pages(rc, whole_rows=True):
+            yield [(k, tuple(self.table.pad_row(v)[i] for i in projection)) for k, v in page]
+
+    async def _stored_pages(self, rc: RunContext, whole_rows: bool = False) -> AsyncIterator[list[tuple[bytes, Any]]]:
         txn = rc.txn
         spec = self.spec
-        projection = self.projection
+        projection = self.projection if not whole_rows else None
         if spec.keys_fn is not None:
             keys = spec.keys_fn(rc.frame)
             if not keys:
@@ -1227,7 +1238,9 @@ class TableScan(Operator):
 
                 keep = keep_where_true(_instantiate(spec.filter_template, rc.frame))
                 pairs = [(k, v) for k, v in pairs if keep(v)]
-            if pairs:
+            if pairs and projection is None:
+                yield pairs
+            elif pairs:
                 width = max(projection) + 1 if projection else 0
                 yield [(k, project(v, projection, width)) for k, v in pairs]
             return
@@ -1350,6 +1363,8 @@ class IndexScan(Operator):
                         continue
                     if self.lock:
                         txn.lock(key)
+                    if self.table.missing_values is not None:  # rows from before ADD COLUMN ... DEFAULT
+                        row = self.table.pad_row(row)
                     projected = project(row, projection, width)
                     out.append(projected + (key,) if self.with_key else projected)
                 if self._residual is not None:

@@ -52,6 +52,7 @@ class Attribute:
     identity: str = ""  # attidentity: 'a' (ALWAYS), 'd' (BY DEFAULT) or ''
     sequence_oid: int | None = None  # serial and identity columns
     generated: str = ""  # attgenerated: 's' (STORED, its expression in default_sql) or ''
+    has_missing: bool = False  # atthasmissing: ADD COLUMN ... DEFAULT gave old rows a value
 
 
 @dataclass(eq=False)
@@ -247,8 +248,9 @@ def _attribute(attnum: int, column: Any, sequences: dict[int, SequenceDef]) -> A
     if getattr(column, "generated", None) is not None and not column.dropped:
         # PostgreSQL keeps a generation expression where a default would be (pg_attrdef).
         default_sql, generated = column.generated, "s"
+    has_missing = getattr(column, "missing", None) is not None and not column.dropped
     return Attribute(attnum, column.name, column.type, column.not_null, default_sql, column.dropped, identity,
-                     sequence_oid, generated)
+                     sequence_oid, generated, has_missing)
 
 
 def _index_attributes(table: TableDef, index: IndexDef) -> tuple[Attribute, ...]:

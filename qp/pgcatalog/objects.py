@@ -98,7 +98,7 @@ def pg_attribute(src: Source) -> list[tuple]:
             out.append((
                 r.oid, name, type_oid, -1, t.typlen, a.attnum, 1 if t.is_array else 0,
                 -1, t.typmod, facts.byval, facts.align, facts.storage, "",
-                a.not_null, a.default_sql is not None, False, a.identity, a.generated, a.dropped,
+                a.not_null, a.default_sql is not None, a.has_missing, a.identity, a.generated, a.dropped,
                 True, 0, collation, None, None, None,
                 None,
             ))

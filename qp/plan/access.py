@@ -217,6 +217,8 @@ def pushdown_tree(table: TableDef, cids: list[int | None], conj: E.Expr) -> Any:
             for col_side, val_side, op in ((left, right, e.name), (right, left, _FLIP[e.name])):
                 if not isinstance(col_side, E.ColumnRef) or col_side.cid not in positions:
                     continue
+                if table.columns[positions[col_side.cid]].missing is not None:
+                    return None  # storage would read NULL where old rows hold the missing value
                 oid = col_side.type.oid
                 allowed = _PUSHABLE_EQUALITY if op == "=" else _PUSHABLE_ORDER
                 if oid not in allowed or val_side.type.oid != oid:
@@ -229,7 +231,8 @@ def pushdown_tree(table: TableDef, cids: list[int | None], conj: E.Expr) -> Any:
                     return ("and", ("null", positions[col_side.cid]), ("notnull", positions[col_side.cid]))
                 return ("cmp", "=" if op == "=" else op, positions[col_side.cid], operand)
             return None
-        if isinstance(e, E.IsNull) and isinstance(e.arg, E.ColumnRef) and e.arg.cid in positions:
+        if (isinstance(e, E.IsNull) and isinstance(e.arg, E.ColumnRef) and e.arg.cid in positions
+                and table.columns[positions[e.arg.cid]].missing is None):  # fmt: skip
             return ("notnull" if e.negated else "null", positions[e.arg.cid])
         if isinstance(e, E.BoolOp):
             parts = [build(a) for a in e.args]
