@@ -313,10 +313,14 @@ def bind_defaults(bc: BindContext, tc: TableContext) -> list[tuple[int, Any]]:
         if column.sequence_oid is not None:
             out.append((i, ("nextval", column.sequence_oid)))
             continue
-        if column.default_sql is None:
+        default_sql = column.default_sql
+        if default_sql is None and column.domain_oid is not None:  # a domain's default stands in for the column's
+            domain = bc.catalog.domains_by_oid.get(column.domain_oid)
+            default_sql = domain.default_sql if domain is not None else None
+        if default_sql is None:
             out.append((i, None))
             continue
-        expr = coerce(binder.bind(json.loads(column.default_sql)), column.type, bc, "assignment", column.name)
+        expr = coerce(binder.bind(json.loads(default_sql)), column.type, bc, "assignment", column.name)
         out.append((i, expr))
     return out
 

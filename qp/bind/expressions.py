@@ -16,6 +16,7 @@ from typing import Any
 from qp.bind import expr as E
 from qp.bind.collation import check_collatable, resolve_collation
 from qp.bind.context import AggCall, BindContext, QueryLevel, WindowCall
+from qp.bind.domains import domain_in, domain_named
 from qp.bind.scope import Scope
 from qp.errors import SqlError, locate
 from qp.exec.compile import ExecFrame, Layout, compile_scalar
@@ -317,6 +318,9 @@ class ExprBinder:
         return E.Param(index, declared)
 
     def b_TypeCast(self, n: dict) -> E.Expr:
+        domain = domain_named(self.bc, n["typeName"])
+        if domain is not None:  # the base type's cast, then the domain's constraints
+            return domain_in(type(self), self.bc, domain, coerce(self.bind(n["arg"]), domain.base_type, self.bc, "explicit"))
         target = self.type_name(n["typeName"])
         source = n["arg"]
         if node_kind(source) == "A_ArrayExpr" and not node_body(source).get("elements") and target.is_array:

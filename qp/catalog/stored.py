@@ -100,6 +100,7 @@ class ColumnDef:
     # was when the column was added, which rows written before then (stored
     # shorter than the table) read in this column; None: they read NULL.
     missing: Any = None
+    domain_oid: int | None = None  # a column of a domain type: `type` is its base type
 
 
 @dataclass(frozen=True)
@@ -374,6 +375,8 @@ def _column_record(c: ColumnDef) -> list:
         extra["generated"] = c.generated
     if c.missing is not None:
         extra["missing"] = c.missing
+    if c.domain_oid is not None:
+        extra["domain_oid"] = c.domain_oid
     if extra:
         record.append(extra)
     return record
@@ -447,6 +450,46 @@ class ViewDef:
     def from_record(record: dict) -> ViewDef:
         return ViewDef(record["oid"], record["name"], record["query"], record["sql"],
                        tuple(tuple(c) for c in record["columns"]), tuple(record["depends_on"]), record["schema"])
+
+
+@dataclass(frozen=True)
+class DomainDef:
+    """A domain (CREATE DOMAIN): a base type with NOT NULL, a default and CHECKs.
+
+    Values of the domain are values of the base type (clients see the base
+    type, as PostgreSQL sends it); its constraints are checked wherever a value
+    becomes the domain's: a cast to it, and a column of it on INSERT and UPDATE
+    (qp/bind/domains.py). CHECKs keep their parse trees, VALUE naming the value."""
+
+    oid: int
+    name: str
+    base_oid: int
+    base_typmod: int
+    not_null: bool = False
+    default_sql: str | None = None
+    checks: tuple[CheckDef, ...] = ()
+    schema: str = DEFAULT_SCHEMA
+    kind: str = "domain"
+
+    @cached_property
+    def descriptor_key(self) -> bytes:
+        return relation_key(self.oid)
+
+    @property
+    def base_type(self) -> SqlType:
+        return type_by_oid(self.base_oid).with_typmod(self.base_typmod)
+
+    def to_record(self) -> dict:
+        return {"kind": "domain", "oid": self.oid, "name": self.name, "schema": self.schema,
+                "base_oid": self.base_oid, "base_typmod": self.base_typmod, "not_null": self.not_null,
+                "default_sql": self.default_sql, "checks": [[c.name, c.sql] for c in self.checks]}  # fmt: skip
+
+    @staticmethod
+    def from_record(record: dict) -> DomainDef:
+        return DomainDef(
+            record["oid"], record["name"], record["base_oid"], record["base_typmod"], record["not_null"],
+            record["default_sql"], tuple(CheckDef(name, sql) for name, sql in record["checks"]), record["schema"],
+        )  # fmt: skip
 
 
 SEQUENCE_STATE_PREFIX = keys.NS_SYSTEM + b"seq/"
@@ -550,6 +593,7 @@ class CatalogSnapshot:
     sequences: dict[tuple[str, str], SequenceDef] = field(default_factory=dict)
     views: dict[tuple[str, str], ViewDef] = field(default_factory=dict)
     roles: dict[str, RoleDef] = field(default_factory=dict)
+    domains: dict[tuple[str, str], DomainDef] = field(default_factory=dict)
     next_oid: int = FIRST_USER_OID
     # Per-snapshot caches of things derived from descriptors (bound defaults,
     # compiled checks); keyed by table oid. Safe because the snapshot never changes.
@@ -597,6 +641,10 @@ class CatalogSnapshot:
         return self.sequences.get((schema or DEFAULT_SCHEMA, name))
 
     @cached_property
+    def domains_by_oid(self) -> dict[int, DomainDef]:
+        return {d.oid: d for d in self.domains.values()}
+
+    @cached_property
     def sequences_by_oid(self) -> dict[int, SequenceDef]:
         return {s.oid: s for s in self.sequences.values()}
 
@@ -611,6 +659,10 @@ class CatalogSnapshot:
             if record.get("kind") == "view":
                 view = ViewDef.from_record(record)
                 snapshot.views[(view.schema, view.name)] = view
+                continue
+            if record.get("kind") == "domain":
+                domain = DomainDef.from_record(record)
+                snapshot.domains[(domain.schema, domain.name)] = domain
                 continue
             if record.get("kind") == "role":
                 role = RoleDef.from_record(record)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from qp.bind.context import BindContext
 from qp.catalog.stored import CatalogSnapshot
 from qp.ddl.common import DdlResult
+from qp.ddl.domains import create_domain, drop_domains
 from qp.ddl.indexes import create_index
 from qp.ddl.role_statements import role_ddl, role_tag
 from qp.ddl.sequence_statements import alter_sequence, create_sequence
@@ -27,6 +28,10 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
     body = statement.body
     if kind == "CreateStmt":
         result = await create_table(body, txn, catalog, bc)
+    elif kind == "CreateDomainStmt":
+        result = await create_domain(body, txn, catalog, bc)
+    elif kind == "DropStmt" and body.get("removeType") == "OBJECT_DOMAIN":
+        result = await drop_domains(body, txn, catalog)
     elif kind == "DropStmt":
         result = await drop(body, txn, catalog, bc)
     elif kind == "IndexStmt":
@@ -61,6 +66,8 @@ def ddl_tag(statement: Statement) -> str:
         return "CREATE TABLE"
     if kind == "IndexStmt":
         return "CREATE INDEX"
+    if kind == "CreateDomainStmt":
+        return "CREATE DOMAIN"
     if kind == "DropStmt":
         return "DROP " + body.get("removeType", "OBJECT_TABLE").removeprefix("OBJECT_")
     if kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":

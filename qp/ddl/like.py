@@ -23,6 +23,7 @@ from qp.parse.parser import node_kind
 from qp.types import type_by_oid
 
 LIKE_TYPE_KEY = "dsql_like_type"  # a copied ColumnDef's SqlType, already resolved
+LIKE_DOMAIN_KEY = "dsql_like_domain"  # and its domain's oid, if it is of a domain
 
 # pg_nodes.h's CREATE_TABLE_LIKE_* bits
 LIKE_COMMENTS, LIKE_COMPRESSION, LIKE_CONSTRAINTS, LIKE_DEFAULTS = 1, 2, 4, 8
@@ -89,7 +90,9 @@ def _copy_table(table: TableDef, options: int, catalog: CatalogSnapshot) -> tupl
             constraints.append(
                 {"Constraint": {"contype": "CONSTR_DEFAULT", "raw_expr": json.loads(column.default_sql)}}
             )
-        columns.append(_column(column.name, column.type, constraints))
+        copied = _column(column.name, column.type, constraints)
+        copied["ColumnDef"][LIKE_DOMAIN_KEY] = column.domain_oid
+        columns.append(copied)
     table_constraints = []
     if options & LIKE_CONSTRAINTS:
         for check in table.checks:

@@ -15,6 +15,7 @@ from typing import Any
 from qp.bind import expr as E
 from qp.bind.context import BindContext, QueryLevel
 from qp.bind.dml import truncate_targets
+from qp.bind.domains import domain_named
 from qp.bind.expressions import ExprBinder, coerce
 from qp.bind.scope import Scope, table_scope
 from qp.catalog.stored import (
@@ -51,7 +52,7 @@ from qp.ddl.common import (
 from qp.ddl.constraints import foreign_key_from, validate_rows
 from qp.ddl.generated import check_generation_expressions, generation_dependents
 from qp.ddl.index_exprs import index_reads_column, index_with_renamed_column
-from qp.ddl.like import LIKE_TYPE_KEY, expand_like, like_key_name
+from qp.ddl.like import LIKE_DOMAIN_KEY, LIKE_TYPE_KEY, expand_like, like_key_name
 from qp.ddl.missing import added_column_default
 from qp.ddl.naming import check_column, choose_name, constraint_names, name_addition
 from qp.ddl.sequence_statements import drop_sequences
@@ -101,8 +102,11 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
             col_name = check_name(cd["colname"])
             if any(c.name == col_name for c in columns):
                 raise SqlError("42701", f'column "{col_name}" specified more than once')
+            domain = domain_named(bc, cd["typeName"]) if "typeName" in cd else None
             if LIKE_TYPE_KEY in cd:  # copied by LIKE
                 col_type, serial = cd[LIKE_TYPE_KEY], False
+            elif domain is not None:  # a column of a domain is of its base type, checked by writers
+                col_type, serial = domain.base_type, False
             else:
                 col_type, serial = resolve_column_type(cd["typeName"])
                 check_collation(cd, col_type)
@@ -174,6 +178,7 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
                     json.dumps(default) if default else None,
                     identity=identity[0] if identity else None,
                     generated=json.dumps(generated) if generated is not None else None,
+                    domain_oid=domain.oid if domain is not None else cd.get(LIKE_DOMAIN_KEY),
                 )
             )
         elif kind == "Constraint":
@@ -727,6 +732,8 @@ def _alter_one(
             raise SqlError("42701", f'column "{col_name}" of relation "{table.name}" already exists')
         if len(table.live_columns) >= COLUMNS_PER_TABLE_MAX:
             raise SqlError("54011", f"tables can have at most {COLUMNS_PER_TABLE_MAX} columns")
+        if domain_named(bc, cd["typeName"]) is not None:
+            raise SqlError("0A000", "ALTER TABLE ADD COLUMN of a domain type is not supported")
         col_type, serial = resolve_column_type(cd["typeName"])
         if serial:
             raise SqlError("0A000", "ALTER TABLE ADD COLUMN with constraint not supported")

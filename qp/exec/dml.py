@@ -28,8 +28,10 @@ from typing import Any
 
 from cluster.timeslice import checkpoint_if_due
 from qp.api import Column
+from qp.bind import expr as E
 from qp.bind.context import BindContext, QueryLevel
 from qp.bind.dml import DEFAULT_MARK, Returning, TableContext, truncate_targets
+from qp.bind.domains import domain_in
 from qp.bind.expressions import ExprBinder, coerce
 from qp.bind.query import QueryBinder
 from qp.bind.scope import Scope
@@ -110,6 +112,15 @@ class RowWriter:
                 generated.append((i, compile_scalar(expr, self.layout)))
         self.generated = generated
         self.index_keys = IndexKeys(table, bc)
+        # Columns of a domain type: the domain's NOT NULL and CHECKs, over the column.
+        domains = []
+        for i, column in enumerate(table.columns):
+            domain = bc.catalog.domains_by_oid.get(column.domain_oid) if column.domain_oid is not None else None
+            if domain is not None and not column.dropped:
+                cid = tc.cids[i]
+                checked = domain_in(ExprBinder, bc, domain, E.ColumnRef(cid, column.type, column.name))
+                domains.append(compile_scalar(checked, self.layout))
+        self.domains = domains
 
     def compute_generated(self, row: tuple, frame) -> tuple:
         """`row` with its generated columns computed (before any constraint is checked, as in PostgreSQL)."""
@@ -126,6 +137,10 @@ class RowWriter:
 
     def validate(self, row: tuple, frame) -> None:
         table = self.table
+        if self.domains:  # first, as PostgreSQL coerces a value to the domain before it checks the row
+            live = self._live(row)
+            for fn in self.domains:
+                fn(live, frame)
         for i in self.not_null:
             if row[i] is None:
                 raise not_null_violation(

@@ -31,7 +31,7 @@ QUERY_KINDS = {"SelectStmt"}
 DML_KINDS = {"InsertStmt": "insert", "UpdateStmt": "update", "DeleteStmt": "delete", "TruncateStmt": "truncate"}
 DDL_KINDS = {"CreateStmt", "DropStmt", "IndexStmt", "AlterTableStmt", "RenameStmt", "ViewStmt",
              "CreateSeqStmt", "AlterSeqStmt", "CreateSchemaStmt", "CreateRoleStmt", "AlterRoleStmt",
-             "DropRoleStmt"}
+             "DropRoleStmt", "CreateDomainStmt"}
 UTILITY_KINDS = {"TransactionStmt", "VariableSetStmt", "VariableShowStmt", "DiscardStmt", "DeallocateStmt",
                  "ListenStmt", "UnlistenStmt", "NotifyStmt", "ClosePortalStmt", "ExplainStmt", "CheckPointStmt",
                  "VacuumStmt", "PrepareStmt", "ExecuteStmt", "LoadStmt", "DeclareCursorStmt", "FetchStmt",
@@ -46,7 +46,7 @@ _UNSUPPORTED_NAMES = {
     "CommentStmt": "Comment", "LockStmt": "Lock",
     "ReindexStmt": "Reindex", "ClusterStmt": "Cluster", "CreateTableAsStmt": "CreateTableAs",
     "RefreshMatViewStmt": "RefreshMatView", "MergeStmt": "Merge",
-    "CreateDomainStmt": "CreateDomain", "CompositeTypeStmt": "CompositeType", "AlterSystemStmt": "AlterSystem",
+    "CompositeTypeStmt": "CompositeType", "AlterSystemStmt": "AlterSystem",
 }
 
 

@@ -1,0 +1,131 @@
+"""Domains: CREATE DOMAIN and DROP DOMAIN.
+
+A domain is a catalog record of its own (qp/catalog/stored.py, DomainDef); its
+constraints are checked where values meet it (qp/bind/domains.py). Its CHECKs
+and default are bound here once, so that a bad one fails CREATE DOMAIN as in
+PostgreSQL. A domain in use by a column cannot be dropped: DROP DOMAIN ...
+CASCADE, which would drop those columns, is refused instead (0A000).
+"""
+
+from __future__ import annotations
+
+import json
+
+from qp.bind import expr as E
+from qp.bind.context import BindContext, QueryLevel
+from qp.bind.domains import domain_in
+from qp.bind.expressions import ExprBinder, coerce
+from qp.bind.scope import Scope
+from qp.catalog.stored import CatalogSnapshot, CheckDef, DomainDef
+from qp.ddl.common import DdlResult, bump_version, catalog_counters, check_name, resolve_column_type
+from qp.errors import SqlError
+from qp.parse.parser import string_list
+from qp.pgcatalog.search_path import USER_SCHEMA
+
+
+def _schema_and_name(names: list[str]) -> tuple[str, str]:
+    if len(names) == 1:
+        return USER_SCHEMA, names[0]
+    if names[0] != USER_SCHEMA:
+        raise SqlError("3F000", f'schema "{names[0]}" does not exist')
+    return names[0], names[-1]
+
+
+async def create_domain(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
+    schema, name = _schema_and_name(string_list(body["domainname"]))
+    check_name(name)
+    if (
+        (schema, name) in catalog.domains
+        or (schema, name) in catalog.tables
+        or (schema, name) in catalog.views
+    ):
+        raise SqlError("42710", f'type "{name}" already exists')
+    base, serial = resolve_column_type(body["typeName"])
+    if serial:
+        raise SqlError("42704", f'type "{string_list(body["typeName"]["names"])[-1]}" does not exist')
+    not_null = False
+    default = None
+    raw_checks: list[tuple[str | None, dict]] = []
+    for node in body.get("constraints", ()):
+        con = node["Constraint"]
+        contype = con.get("contype")
+        if contype == "CONSTR_NOTNULL":
+            not_null = True
+        elif contype == "CONSTR_NULL":
+            not_null = False
+        elif contype == "CONSTR_DEFAULT":
+            if default is not None:
+                raise SqlError("42601", "multiple default expressions")
+            default = con["raw_expr"]
+        elif contype == "CONSTR_CHECK":
+            raw_checks.append((con.get("conname"), con["raw_expr"]))
+        else:
+            raise SqlError(
+                "0A000", f"{contype.removeprefix('CONSTR_').lower()} constraints on domains are not supported"
+            )
+    version, next_oid = await catalog_counters(txn)
+    oid = max(next_oid, catalog.next_oid)
+    checks: list[CheckDef] = []
+    taken: set[str] = set()
+    for con_name, raw in raw_checks:
+        if con_name is None:
+            # PostgreSQL's ChooseConstraintName: <domain>_check, then _check1, ...
+            con_name, n = f"{name}_check", 0
+            while con_name in taken:
+                n += 1
+                con_name = f"{name}_check{n}"
+        elif con_name in taken:
+            raise SqlError("42710", f'constraint "{con_name}" for domain "{name}" already exists')
+        taken.add(con_name)
+        checks.append(CheckDef(con_name, json.dumps(raw)))
+    domain = DomainDef(oid, name, base.oid, base.typmod, not_null, None, tuple(checks), schema)
+    # Bind the checks (each a boolean over VALUE) and the default now, so bad ones fail here.
+    domain_in(ExprBinder, bc, domain, E.Const(None, base))
+    if default is not None:
+        binder = ExprBinder(bc, Scope(), QueryLevel(what="DEFAULT expressions"))
+        coerce(binder.bind(default), base, bc, "assignment")
+        domain = DomainDef(
+            oid, name, base.oid, base.typmod, not_null, json.dumps(default), tuple(checks), schema
+        )
+    txn.put(domain.descriptor_key, domain.to_record())
+    bump_version(txn, version, oid + 1)
+    return DdlResult("CREATE DOMAIN")
+
+
+async def drop_domains(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
+    notices = []
+    dropped = []
+    for node in body.get("objects", ()):
+        names = string_list(node["TypeName"]["names"])
+        schema, name = _schema_and_name(names)
+        domain = catalog.domains.get((schema, name))
+        if domain is None:
+            if body.get("missing_ok"):
+                notices.append(f'type "{name}" does not exist, skipping')
+                continue
+            raise SqlError("42704", f'type "{name}" does not exist')
+        users = [
+            (t, c)
+            for t in catalog.tables.values()
+            for c in t.columns
+            if c.domain_oid == domain.oid and not c.dropped
+        ]
+        if users:
+            if body.get("behavior") == "DROP_CASCADE":
+                raise SqlError(
+                    "0A000", "DROP DOMAIN ... CASCADE of a domain that columns use is not supported"
+                )
+            table, column = users[0]
+            raise SqlError(
+                "2BP01",
+                f"cannot drop type {name} because other objects depend on it",
+                detail=f"column {column.name} of table {table.name} depends on type {name}",
+                hint="Use DROP ... CASCADE to drop the dependent objects too.",
+            )
+        dropped.append(domain)
+    if dropped:
+        version, _ = await catalog_counters(txn)
+        for domain in dropped:
+            txn.put(domain.descriptor_key, None)
+        bump_version(txn, version, None)
+    return DdlResult("DROP DOMAIN", notices)
