@@ -77,6 +77,9 @@ def schema(p: str) -> list[str]:
         f"CREATE INDEX {p}_gen_lower ON {p}_gen (lower(v), (a + 1)) WHERE a > 0",
         f"CREATE UNIQUE INDEX {p}_gen_a ON {p}_gen (a) INCLUDE (v) NULLS NOT DISTINCT",
         f"ALTER TABLE {p}_plain ADD CONSTRAINT {p}_plain_a_check CHECK (a > 0) NOT VALID",
+        f"COMMENT ON TABLE {p}_plain IS 'plain rows'",
+        f"COMMENT ON COLUMN {p}_plain.b IS 'the b'",
+        f"COMMENT ON INDEX {p}_items_price_idx IS 'by price'",
     ]
 
 

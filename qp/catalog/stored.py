@@ -77,6 +77,12 @@ def relation_key(oid: int) -> bytes:
     return RELATION_PREFIX + struct.pack(">I", oid)
 
 
+def comment_key(oid: int, subid: int) -> bytes:
+    """Where COMMENT ON keeps an object's comment (subid: a column's number, else 0).
+    Beside the object's own descriptor, so the catalog reads both in one scan."""
+    return relation_key(oid) + b"/comment/" + struct.pack(">I", subid)
+
+
 class IndexState:
     WRITE_ONLY = "write_only"  # maintained by writers, not yet used by reads (being built)
     PUBLIC = "public"
@@ -594,6 +600,7 @@ class CatalogSnapshot:
     views: dict[tuple[str, str], ViewDef] = field(default_factory=dict)
     roles: dict[str, RoleDef] = field(default_factory=dict)
     domains: dict[tuple[str, str], DomainDef] = field(default_factory=dict)
+    comments: dict[tuple[int, int], str] = field(default_factory=dict)  # (oid, subid) -> COMMENT ON text
     next_oid: int = FIRST_USER_OID
     # Per-snapshot caches of things derived from descriptors (bound defaults,
     # compiled checks); keyed by table oid. Safe because the snapshot never changes.
@@ -659,6 +666,9 @@ class CatalogSnapshot:
             if record.get("kind") == "view":
                 view = ViewDef.from_record(record)
                 snapshot.views[(view.schema, view.name)] = view
+                continue
+            if record.get("kind") == "comment":
+                snapshot.comments[(record["oid"], record["subid"])] = record["text"]
                 continue
             if record.get("kind") == "domain":
                 domain = DomainDef.from_record(record)

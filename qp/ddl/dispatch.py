@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from qp.bind.context import BindContext
 from qp.catalog.stored import CatalogSnapshot
+from qp.ddl.comments import comment_on
 from qp.ddl.common import DdlResult
 from qp.ddl.domains import create_domain, drop_domains
 from qp.ddl.indexes import create_index
@@ -28,6 +29,8 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
     body = statement.body
     if kind == "CreateStmt":
         result = await create_table(body, txn, catalog, bc)
+    elif kind == "CommentStmt":
+        result = await comment_on(body, txn, catalog, bc)
     elif kind == "CreateDomainStmt":
         result = await create_domain(body, txn, catalog, bc)
     elif kind == "DropStmt" and body.get("removeType") == "OBJECT_DOMAIN":
@@ -68,6 +71,8 @@ def ddl_tag(statement: Statement) -> str:
         return "CREATE INDEX"
     if kind == "CreateDomainStmt":
         return "CREATE DOMAIN"
+    if kind == "CommentStmt":
+        return "COMMENT"
     if kind == "DropStmt":
         return "DROP " + body.get("removeType", "OBJECT_TABLE").removeprefix("OBJECT_")
     if kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":

@@ -31,7 +31,7 @@ QUERY_KINDS = {"SelectStmt"}
 DML_KINDS = {"InsertStmt": "insert", "UpdateStmt": "update", "DeleteStmt": "delete", "TruncateStmt": "truncate"}
 DDL_KINDS = {"CreateStmt", "DropStmt", "IndexStmt", "AlterTableStmt", "RenameStmt", "ViewStmt",
              "CreateSeqStmt", "AlterSeqStmt", "CreateSchemaStmt", "CreateRoleStmt", "AlterRoleStmt",
-             "DropRoleStmt", "CreateDomainStmt"}
+             "DropRoleStmt", "CreateDomainStmt", "CommentStmt"}
 UTILITY_KINDS = {"TransactionStmt", "VariableSetStmt", "VariableShowStmt", "DiscardStmt", "DeallocateStmt",
                  "ListenStmt", "UnlistenStmt", "NotifyStmt", "ClosePortalStmt", "ExplainStmt", "CheckPointStmt",
                  "VacuumStmt", "PrepareStmt", "ExecuteStmt", "LoadStmt", "DeclareCursorStmt", "FetchStmt",
@@ -43,7 +43,7 @@ _UNSUPPORTED_NAMES = {
     "CreateExtensionStmt": "CreateExtension", "CreateEnumStmt": "CreateEnum", "CreateTrigStmt": "CreateTrigger",
     "CreatePolicyStmt": "CreatePolicy", "CreateFunctionStmt": "CreateFunction", "DoStmt": "Do",
     "CopyStmt": "Copy", "GrantStmt": "Grant", "GrantRoleStmt": "GrantRole", "AlterRoleSetStmt": "AlterRoleSet",
-    "CommentStmt": "Comment", "LockStmt": "Lock",
+    "LockStmt": "Lock",
     "ReindexStmt": "Reindex", "ClusterStmt": "Cluster", "CreateTableAsStmt": "CreateTableAs",
     "RefreshMatViewStmt": "RefreshMatView", "MergeStmt": "Merge",
     "CompositeTypeStmt": "CompositeType", "AlterSystemStmt": "AlterSystem",

@@ -36,7 +36,7 @@ from qp.pgcatalog.definitions import (
 )
 from qp.pgcatalog.model import model_for, search_path_of
 from qp.pgcatalog.names import namespace_oid, proc_oid, qualified_name, regclass_oid
-from qp.pgcatalog.objects import DESCRIPTIONS, SHARED_DESCRIPTIONS
+from qp.pgcatalog.objects import DESCRIPTIONS, SHARED_DESCRIPTIONS, user_descriptions
 from qp.pgcatalog.search_path import SearchPath
 from qp.types.context import EvalContext
 from qp.types.core import (
@@ -292,7 +292,7 @@ _CATALOG_OIDS = {"pg_namespace": 2615, "pg_class": 1259, "pg_proc": 1255, "pg_ty
 
 def _obj_description(ctx: EvalContext, oid: int, catalog: str | None = None) -> str | None:
     classoid = _CATALOG_OIDS.get(catalog) if catalog is not None else None
-    for objoid, cls, subid, text in DESCRIPTIONS:
+    for objoid, cls, subid, text in (*DESCRIPTIONS, *_user_descriptions(ctx)):
         if objoid == oid and subid == 0 and (classoid is None or cls == classoid):
             return text
     return None
@@ -307,7 +307,18 @@ def _shobj_description(ctx: EvalContext, oid: int, catalog: str) -> str | None:
 
 _reg("obj_description", [OID, NAME], TEXT, _obj_description)
 _reg("obj_description", [OID], TEXT, _obj_description)
-_reg("col_description", [OID, INT4], TEXT, lambda ctx, oid, column: None)  # dsql has no COMMENT ON
+def _col_description(ctx: EvalContext, oid: int, column: int) -> str | None:
+    for objoid, _, subid, text in _user_descriptions(ctx):
+        if objoid == oid and subid == column and column != 0:
+            return text
+    return None
+
+
+def _user_descriptions(ctx: EvalContext) -> list[tuple]:
+    return user_descriptions(_model(ctx)) if ctx.catalog is not None else []
+
+
+_reg("col_description", [OID, INT4], TEXT, _col_description)
 _reg("shobj_description", [OID, NAME], TEXT, _shobj_description)
 
 # -- encodings --------------------------------------------------------------------------------------

@@ -230,7 +230,20 @@ SHARED_DESCRIPTIONS = (
 @system_relation("pg_catalog", "pg_description", 2609, "objoid:oid classoid:oid objsubid:int4 description:text",
                  relkind="r")
 def pg_description(src: Source) -> list[tuple]:
-    return list(DESCRIPTIONS)
+    return list(DESCRIPTIONS) + user_descriptions(src.model)
+
+
+def user_descriptions(model) -> list[tuple]:
+    """COMMENT ON's comments (pg_class objects and their columns), for objects that exist."""
+    out = []
+    for (oid, subid), text in model.snapshot.comments.items():
+        relation = model.relation(oid)
+        if relation is None:
+            continue
+        if subid and (subid > len(relation.attributes) or relation.attributes[subid - 1].dropped):
+            continue
+        out.append((oid, PG_CLASS_OID, subid, text))
+    return out
 
 
 @system_relation("pg_catalog", "pg_shdescription", 2396, "objoid:oid classoid:oid description:text", relkind="r")
