@@ -80,6 +80,7 @@ def schema(p: str) -> list[str]:
         f"COMMENT ON TABLE {p}_plain IS 'plain rows'",
         f"COMMENT ON COLUMN {p}_plain.b IS 'the b'",
         f"COMMENT ON INDEX {p}_items_price_idx IS 'by price'",
+        f"CREATE STATISTICS {p}_gen_stat (ndistinct) ON a, v FROM {p}_gen",
     ]
 
 

@@ -498,6 +498,34 @@ class DomainDef:
         )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class StatisticsDef:
+    """An extended statistics object (CREATE STATISTICS): which columns of a table
+    it covers and which kinds it asks for ('d' ndistinct, 'f' dependencies, 'm'
+    mcv). Kept and shown (pg_statistic_ext); ANALYZE decides what it gathers."""
+
+    oid: int
+    name: str
+    table_oid: int
+    columns: tuple[int, ...]  # positions in the table
+    kinds: tuple[str, ...]
+    schema: str = DEFAULT_SCHEMA
+    kind: str = "statistics"
+
+    @cached_property
+    def descriptor_key(self) -> bytes:
+        return relation_key(self.oid)
+
+    def to_record(self) -> dict:
+        return {"kind": "statistics", "oid": self.oid, "name": self.name, "schema": self.schema,
+                "table_oid": self.table_oid, "columns": list(self.columns), "kinds": list(self.kinds)}  # fmt: skip
+
+    @staticmethod
+    def from_record(record: dict) -> StatisticsDef:
+        return StatisticsDef(record["oid"], record["name"], record["table_oid"], tuple(record["columns"]),
+                             tuple(record["kinds"]), record["schema"])  # fmt: skip
+
+
 SEQUENCE_STATE_PREFIX = keys.NS_SYSTEM + b"seq/"
 
 
@@ -601,6 +629,7 @@ class CatalogSnapshot:
     roles: dict[str, RoleDef] = field(default_factory=dict)
     domains: dict[tuple[str, str], DomainDef] = field(default_factory=dict)
     comments: dict[tuple[int, int], str] = field(default_factory=dict)  # (oid, subid) -> COMMENT ON text
+    statistics: dict[tuple[str, str], StatisticsDef] = field(default_factory=dict)
     next_oid: int = FIRST_USER_OID
     # Per-snapshot caches of things derived from descriptors (bound defaults,
     # compiled checks); keyed by table oid. Safe because the snapshot never changes.
@@ -647,6 +676,16 @@ class CatalogSnapshot:
     def find_sequence(self, name: str, schema: str | None = None) -> SequenceDef | None:
         return self.sequences.get((schema or DEFAULT_SCHEMA, name))
 
+    def live_statistics(self) -> list[tuple[StatisticsDef, TableDef]]:
+        """Statistics objects whose table and columns still exist (PostgreSQL drops
+        them with either), each with its table."""
+        out = []
+        for stats in self.statistics.values():
+            table = self.by_oid.get(stats.table_oid)
+            if table is not None and not any(table.columns[i].dropped for i in stats.columns):
+                out.append((stats, table))
+        return out
+
     @cached_property
     def domains_by_oid(self) -> dict[int, DomainDef]:
         return {d.oid: d for d in self.domains.values()}
@@ -666,6 +705,10 @@ class CatalogSnapshot:
             if record.get("kind") == "view":
                 view = ViewDef.from_record(record)
                 snapshot.views[(view.schema, view.name)] = view
+                continue
+            if record.get("kind") == "statistics":
+                stats = StatisticsDef.from_record(record)
+                snapshot.statistics[(stats.schema, stats.name)] = stats
                 continue
             if record.get("kind") == "comment":
                 snapshot.comments[(record["oid"], record["subid"])] = record["text"]

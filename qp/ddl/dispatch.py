@@ -15,6 +15,7 @@ from qp.ddl.domains import create_domain, drop_domains
 from qp.ddl.indexes import create_index
 from qp.ddl.role_statements import role_ddl, role_tag
 from qp.ddl.sequence_statements import alter_sequence, create_sequence
+from qp.ddl.statistics import create_statistics, drop_statistics
 from qp.ddl.tables import alter_table, create_table, drop, rename, truncate_swap
 from qp.ddl.views import create_view
 from qp.errors import SqlError
@@ -29,6 +30,10 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
     body = statement.body
     if kind == "CreateStmt":
         result = await create_table(body, txn, catalog, bc)
+    elif kind == "CreateStatsStmt":
+        result = await create_statistics(body, txn, catalog, bc)
+    elif kind == "DropStmt" and body.get("removeType") == "OBJECT_STATISTIC_EXT":
+        result = await drop_statistics(body, txn, catalog)
     elif kind == "CommentStmt":
         result = await comment_on(body, txn, catalog, bc)
     elif kind == "CreateDomainStmt":
@@ -73,6 +78,10 @@ def ddl_tag(statement: Statement) -> str:
         return "CREATE DOMAIN"
     if kind == "CommentStmt":
         return "COMMENT"
+    if kind == "CreateStatsStmt":
+        return "CREATE STATISTICS"
+    if kind == "DropStmt" and body.get("removeType") == "OBJECT_STATISTIC_EXT":
+        return "DROP STATISTICS"
     if kind == "DropStmt":
         return "DROP " + body.get("removeType", "OBJECT_TABLE").removeprefix("OBJECT_")
     if kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":

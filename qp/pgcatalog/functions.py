@@ -31,6 +31,7 @@ from qp.pgcatalog.builtins import proc_by_oid
 from qp.pgcatalog.definitions import (
     constraint_definition,
     index_definition,
+    regclass_name,
     stored_expression,
     view_definition,
 )
@@ -236,8 +237,32 @@ _reg("pg_get_triggerdef", [OID], TEXT, lambda ctx, oid: None)
 _reg("pg_get_triggerdef", [OID, BOOL], TEXT, lambda ctx, oid, pretty: None)
 _reg("pg_get_ruledef", [OID], TEXT, lambda ctx, oid: None)
 _reg("pg_get_ruledef", [OID, BOOL], TEXT, lambda ctx, oid, pretty: None)
-_reg("pg_get_statisticsobjdef_columns", [OID], TEXT, lambda ctx, oid: None)
-_reg("pg_get_statisticsobjdef", [OID], TEXT, lambda ctx, oid: None)
+def _statistics(ctx: EvalContext, oid: int):
+    for stats, table in (ctx.catalog.live_statistics() if ctx.catalog is not None else ()):
+        if stats.oid == oid:
+            return stats, table
+    return None, None
+
+
+def _statisticsobjdef_columns(ctx: EvalContext, oid: int) -> str | None:
+    stats, table = _statistics(ctx, oid)
+    return None if stats is None else ", ".join(quote_ident(table.columns[p].name) for p in stats.columns)
+
+
+def _statisticsobjdef(ctx: EvalContext, oid: int) -> str | None:
+    """PostgreSQL's text: the kinds only when not all of them."""
+    stats, table = _statistics(ctx, oid)
+    if stats is None:
+        return None
+    kinds = {"d": "ndistinct", "f": "dependencies", "m": "mcv"}
+    listed = "" if set(stats.kinds) == set(kinds) else f" ({', '.join(kinds[k] for k in stats.kinds)})"
+    table_name = regclass_name(_model(ctx), table.oid, _path(ctx))
+    return (f"CREATE STATISTICS {quote_ident(stats.schema)}.{quote_ident(stats.name)}{listed} "
+            f"ON {_statisticsobjdef_columns(ctx, oid)} FROM {table_name}")  # fmt: skip
+
+
+_reg("pg_get_statisticsobjdef_columns", [OID], TEXT, _statisticsobjdef_columns)
+_reg("pg_get_statisticsobjdef", [OID], TEXT, _statisticsobjdef)
 
 
 def _serial_sequence(ctx: EvalContext, table: str, column: str) -> str | None:

@@ -268,9 +268,15 @@ system_relation("pg_catalog", "pg_trigger", 2620, """
     oid:oid tgrelid:oid tgparentid:oid tgname:name tgfoid:oid tgtype:int2 tgenabled:char tgisinternal:bool
     tgconstrrelid:oid tgconstrindid:oid tgconstraint:oid tgdeferrable:bool tginitdeferred:bool tgnargs:int2
     tgattr:int2vector tgargs:bytea tgqual:pg_node_tree tgoldtable:name tgnewtable:name""", relkind="r")(empty)
-system_relation("pg_catalog", "pg_statistic_ext", 3381, """
+@system_relation("pg_catalog", "pg_statistic_ext", 3381, """
     oid:oid stxrelid:oid stxname:name stxnamespace:oid stxowner:oid stxstattarget:int4 stxkeys:int2vector
-    stxkind:char[] stxexprs:pg_node_tree""", relkind="r")(empty)
+    stxkind:char[] stxexprs:pg_node_tree""", relkind="r")
+def pg_statistic_ext(src: Source) -> list[tuple]:
+    return [
+        (s.oid, table.oid, s.name, oids.NAMESPACE_OIDS.get(s.schema, oids.PUBLIC_NAMESPACE), oids.BOOTSTRAP_SUPERUSER,
+         -1, [p + 1 for p in s.columns], list(s.kinds), None)
+        for s, table in sorted(src.model.snapshot.live_statistics(), key=lambda st: st[0].oid)
+    ]  # fmt: skip
 system_relation("pg_catalog", "pg_publication", 6104, """
     oid:oid pubname:name pubowner:oid puballtables:bool pubinsert:bool pubupdate:bool pubdelete:bool
     pubtruncate:bool pubviaroot:bool""", relkind="r")(empty)

@@ -1,0 +1,97 @@
+"""CREATE STATISTICS and DROP STATISTICS: extended statistics objects, kept and shown.
+
+DSQL accepts CREATE/ALTER/DROP STATISTICS. dsql keeps the object (which
+columns of which table, which kinds) and shows it in pg_statistic_ext and
+psql's \\d; gathering is ANALYZE's business. A statistics object goes with its
+table or with any of its columns, as in PostgreSQL: the catalog shows only
+those whose table and columns exist (CatalogSnapshot.live_statistics).
+"""
+
+from __future__ import annotations
+
+from qp.bind.context import BindContext
+from qp.catalog.stored import CatalogSnapshot, StatisticsDef
+from qp.ddl.common import DdlResult, bump_version, catalog_counters, check_name, schema_of, search_schema
+from qp.ddl.naming import choose_name, name_addition
+from qp.errors import SqlError
+from qp.parse.parser import string_list
+from qp.pgcatalog.search_path import USER_SCHEMA
+
+_KINDS = {"ndistinct": "d", "dependencies": "f", "mcv": "m"}
+
+
+async def create_statistics(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
+    relations = body.get("relations", ())
+    if len(relations) != 1 or "RangeVar" not in relations[0]:
+        raise SqlError("0A000", "only a single relation is allowed in CREATE STATISTICS")
+    relation = relations[0]["RangeVar"]
+    where = search_schema(schema_of(relation), bc)
+    table = catalog.find_table(relation["relname"], where) if where else None
+    if table is None:
+        raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
+    columns: list[int] = []
+    for elem_node in body.get("exprs", ()):
+        elem = elem_node["StatsElem"]
+        if "expr" in elem:
+            raise SqlError("0A000", "statistics on expressions are not supported")
+        position = table.column_index(elem["name"])
+        if position is None:
+            raise SqlError("42703", f'column "{elem["name"]}" does not exist')
+        if position in columns:
+            raise SqlError("42701", "duplicate column name in statistics definition")
+        columns.append(position)
+    if len(columns) < 2:
+        raise SqlError("42P17", "extended statistics require at least 2 columns")
+    kinds = []
+    for kind in string_list(body.get("stat_types")):
+        if kind not in _KINDS:
+            raise SqlError("42601", f'unrecognized statistics kind "{kind}"')
+        kinds.append(_KINDS[kind])
+    kinds = [k for k in "dfm" if k in kinds] or ["d", "f", "m"]
+    live = {(s.schema, s.name) for s, _ in catalog.live_statistics()}
+    names = string_list(body.get("defnames"))
+    if names:
+        name = check_name(names[-1])
+        if len(names) == 2 and names[0] != USER_SCHEMA:
+            raise SqlError("3F000", f'schema "{names[0]}" does not exist')
+        if (table.schema, name) in live:
+            if body.get("if_not_exists"):
+                return DdlResult(
+                    "CREATE STATISTICS", [f'statistics object "{name}" already exists, skipping']
+                )
+            raise SqlError("42710", f'statistics object "{name}" already exists')
+    else:
+        name = choose_name(table.name, name_addition(table.columns[i].name for i in columns), "stat",
+                           lambda c: (table.schema, c) in live)  # fmt: skip
+    version, next_oid = await catalog_counters(txn)
+    oid = max(next_oid, catalog.next_oid)
+    stale = catalog.statistics.get((table.schema, name))
+    if stale is not None:  # an object left behind by a dropped table or column
+        txn.put(stale.descriptor_key, None)
+    stats = StatisticsDef(oid, name, table.oid, tuple(columns), tuple(kinds), table.schema)
+    txn.put(stats.descriptor_key, stats.to_record())
+    bump_version(txn, version, oid + 1)
+    return DdlResult("CREATE STATISTICS")
+
+
+async def drop_statistics(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
+    notices = []
+    dropped = []
+    live = {(s.schema, s.name): s for s, _ in catalog.live_statistics()}
+    for node in body.get("objects", ()):
+        names = string_list(node["List"]["items"])
+        if len(names) == 2 and names[0] != USER_SCHEMA:
+            raise SqlError("3F000", f'schema "{names[0]}" does not exist')
+        stats = live.get((USER_SCHEMA, names[-1]))
+        if stats is None:
+            if body.get("missing_ok"):
+                notices.append(f'statistics object "{".".join(names)}" does not exist, skipping')
+                continue
+            raise SqlError("42704", f'statistics object "{".".join(names)}" does not exist')
+        dropped.append(stats)
+    if dropped:
+        version, _ = await catalog_counters(txn)
+        for stats in dropped:
+            txn.put(stats.descriptor_key, None)
+        bump_version(txn, version, None)
+    return DdlResult("DROP STATISTICS", notices)
