@@ -96,7 +96,7 @@ class AdjudicatorClient:
         deadline ends it): a caller whose client hung up still finishes a
         write it started. The caller still commit-waits on the result.
         """
-        index = self.coordinator_for(write_keys)
+        index = self.coordinator_for(write_keys or share_keys)
         request = Commit(tau_start, payload, tuple(write_keys), tuple(check_keys), tuple(share_keys))
         coordinator = self.peer(index)
         with trio.CancelScope(shield=shield) as scope:

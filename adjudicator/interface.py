@@ -141,13 +141,14 @@ class Commit(msgspec.Struct, frozen=True):
     """Commit a transaction whose post-images are `payload` (a journal
     `CommitRecord`, opaque here) if none of its keys conflicts.
 
-    `write_keys` are the keys written or locked FOR UPDATE (at least one);
-    `check_keys` must merely be unchanged since τ_start; `share_keys` are held
-    KEY SHARE (adjudicator/conflicts.py)."""
+    `write_keys` are the keys written or locked FOR UPDATE; `check_keys` must
+    merely be unchanged since τ_start; `share_keys` are held KEY SHARE
+    (adjudicator/conflicts.py). A commit writes, locks or shares at least one
+    key (a transaction that only read FOR KEY SHARE has share keys alone)."""
 
     tau_start: Natural
     payload: bytes
-    write_keys: Annotated[Keys, msgspec.Meta(min_length=1)]
+    write_keys: Keys
     check_keys: Keys = ()
     share_keys: Keys = ()
 
@@ -249,9 +250,12 @@ def checked(request: object, cls: type[R]) -> R:
         raise ValueError(f"expected a {cls.__name__} request, got {type(request).__name__}")
     try:
         # builtin_types: bytes must be bytes (else msgspec takes a str as base64).
-        return msgspec.convert(msgspec.structs.asdict(request), cls, builtin_types=(bytes, bytearray))  # type: ignore[arg-type]
+        copy = msgspec.convert(msgspec.structs.asdict(request), cls, builtin_types=(bytes, bytearray))  # type: ignore[arg-type]
     except msgspec.ValidationError as exc:
         raise ValueError(f"malformed {cls.__name__} request: {exc}") from None
+    if isinstance(copy, Commit) and not copy.write_keys and not copy.share_keys:
+        raise ValueError("malformed Commit request: no key to write, lock or share - at `$.write_keys`")
+    return copy
 
 
 class AdjudicatorService(Protocol):

@@ -119,7 +119,7 @@ def test_an_unknown_adjudicator_message_id_is_refused_by_the_codec():
         (Commit(-1, PAYLOAD, (KEY,)), Commit, r"Expected `int` >= 0 - at `\$.tau_start`"),
         (Commit(True, PAYLOAD, (KEY,)), Commit, r"Expected `int`, got `bool` - at `\$.tau_start`"),
         (Commit(TAU, "text", (KEY,)), Commit, r"Expected `bytes`, got `str` - at `\$.payload`"),
-        (Commit(TAU, PAYLOAD, ()), Commit, r"length >= 1 - at `\$.write_keys`"),
+        (Commit(TAU, PAYLOAD, ()), Commit, r"no key to write, lock or share - at `\$.write_keys`"),
         (Commit(TAU, PAYLOAD, (KEY, 7)), Commit, r"Expected `bytes`, got `int` - at `\$.write_keys\[1\]`"),
         (Commit(TAU, PAYLOAD, [KEY]), Commit, None),  # a list is a sequence of keys too
         (Commit(TAU, PAYLOAD, (KEY,), share_keys=(None,)), Commit, r"at `\$.share_keys\[0\]`"),

@@ -52,7 +52,7 @@ class FromTable:
     table: TableDef
     alias: str
     cids: list[int | None]  # per table column (None: dropped)
-    for_update: bool = False
+    for_update: bool | str = False  # True: FOR UPDATE; "share": FOR KEY SHARE
     with_key: bool = False  # DML targets: the row key as a pseudo-column (cid -oid)
     all_columns: bool = False
     # Partial and expression indexes, bound over `cids` (qp/bind/index_exprs.py).
@@ -633,10 +633,11 @@ class QueryBinder:
                 error = SqlError("0A000", f"FOR {strength} cannot be applied to {what}")
             error.location = relation.get("location")  # PostgreSQL points at the name
             raise error
-        if marked and strength != "UPDATE":
-            raise SqlError("0A000", f"SELECT ... FOR {strength} is not supported (only FOR UPDATE is)")
-        for table in marked:
-            table.for_update = True
+        if marked and strength not in ("UPDATE", "KEY SHARE"):
+            # DSQL: FOR SHARE and FOR NO KEY UPDATE are not supported.
+            raise SqlError("0A000", f"SELECT ... FOR {strength} is not supported (only FOR UPDATE and FOR KEY SHARE are)")
+        for table in marked:  # a table named by two clauses takes the stronger lock
+            table.for_update = True if strength == "UPDATE" or table.for_update is True else "share"
 
     # -- VALUES ----------------------------------------------------------------
 

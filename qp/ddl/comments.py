@@ -17,7 +17,12 @@ from qp.errors import SqlError
 from qp.parse.parser import string_list
 from qp.pgcatalog.search_path import USER_SCHEMA
 
-_KINDS = {"OBJECT_TABLE": "table", "OBJECT_VIEW": "view", "OBJECT_SEQUENCE": "sequence", "OBJECT_INDEX": "index"}
+_KINDS = {
+    "OBJECT_TABLE": "table",
+    "OBJECT_VIEW": "view",
+    "OBJECT_SEQUENCE": "sequence",
+    "OBJECT_INDEX": "index",
+}
 
 
 async def comment_on(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:

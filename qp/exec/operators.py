@@ -1285,8 +1285,9 @@ class TableScan(Operator):
         async for page in pages:
             await checkpoint_if_due()
             if lock:
+                hold = rc.txn.share if lock == "share" else rc.txn.lock
                 for key, _ in page:
-                    rc.txn.lock(key)
+                    hold(key)
             rows = [v + (k,) for k, v in page] if with_key else [v for _, v in page]
             if residual is not None:
                 if self.sublinks:
@@ -1327,7 +1328,9 @@ class TableScan(Operator):
         out.append(f"Projections: {', '.join(names[i] for i in self.projection) or '(none)'}")
         if self.residual_expr is not None:
             out.append(f"Filter: {expr_text(self.residual_expr)}")
-        if self.lock:
+        if self.lock == "share":
+            out.append("Lock: FOR KEY SHARE (read keys are shared until commit)")
+        elif self.lock:
             out.append("Lock: FOR UPDATE (read keys join the write set)")
         return out
 
@@ -1361,7 +1364,9 @@ class IndexScan(Operator):
                 for key, row in zip(row_keys, rows, strict=True):
                     if row is None:
                         continue
-                    if self.lock:
+                    if self.lock == "share":
+                        txn.share(key)
+                    elif self.lock:
                         txn.lock(key)
                     if self.table.missing_values is not None:  # rows from before ADD COLUMN ... DEFAULT
                         row = self.table.pad_row(row)

@@ -378,7 +378,9 @@ class Transaction:
 
     @property
     def has_writes(self) -> bool:
-        return bool(self.buffer.values or self.locks)
+        """Whether COMMIT must go to the adjudicators: writes, or keys locked
+        FOR UPDATE or shared FOR KEY SHARE (which bind only if adjudicated)."""
+        return bool(self.buffer.values or self.locks or self.shares)
 
     # -- commit ------------------------------------------------------------------------
 

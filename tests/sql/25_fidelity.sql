@@ -280,7 +280,7 @@ SELECT * FROM (VALUES (1)) v(x) FOR UPDATE;
 SELECT * FROM fid_fu FOR UPDATE OF nosuch;
 SELECT row_number() OVER () FROM fid_fu FOR UPDATE;
 SELECT generate_series(1, 2) FROM fid_fu FOR UPDATE;
--- DSQL locks rows only FOR UPDATE; the other strengths stay refused where there is a row to lock.
+-- DSQL locks rows only FOR UPDATE and FOR KEY SHARE; FOR SHARE stays refused where there is a row to lock.
 -- @dsql-error 0A000
 SELECT * FROM fid_fu FOR SHARE;
 DROP TABLE fid_fu;

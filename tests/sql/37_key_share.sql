@@ -1,0 +1,28 @@
+-- SELECT ... FOR KEY SHARE: the rows PostgreSQL returns (conflicts are tested
+-- in test_key_share.py); FOR SHARE and FOR NO KEY UPDATE are refused, as DSQL
+-- refuses them.
+
+CREATE TABLE ks (id int PRIMARY KEY, v int);
+INSERT INTO ks VALUES (1, 10), (2, 20), (3, 30);
+SELECT * FROM ks WHERE id = 2 FOR KEY SHARE;
+SELECT v FROM ks WHERE v > 10 ORDER BY v FOR KEY SHARE;
+SELECT a.id, b.v FROM ks a JOIN ks b ON b.id = a.id FOR KEY SHARE OF a;
+SELECT * FROM ks FOR KEY SHARE OF ks FOR UPDATE OF ks;
+SELECT * FROM ks FOR KEY SHARE NOWAIT;
+SELECT * FROM (SELECT * FROM ks WHERE id < 3) s FOR KEY SHARE;
+SELECT count(*) FROM ks FOR KEY SHARE;
+SELECT * FROM ks FOR KEY SHARE OF nosuch;
+BEGIN;
+SELECT v FROM ks WHERE id = 1 FOR KEY SHARE;
+UPDATE ks SET v = 11 WHERE id = 1;
+COMMIT;
+SELECT * FROM ks ORDER BY id;
+BEGIN READ ONLY;
+SELECT * FROM ks WHERE id = 1 FOR KEY SHARE;
+ROLLBACK;
+-- DSQL refuses FOR SHARE and FOR NO KEY UPDATE
+-- @dsql-error 0A000
+SELECT * FROM ks FOR SHARE;
+-- @dsql-error 0A000
+SELECT * FROM ks WHERE id = 1 FOR NO KEY UPDATE;
+DROP TABLE ks;
