@@ -581,3 +581,25 @@ def test_psql_backslash_copy_both_ways(dsql_server, names, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout == "2\n3\n"
     assert target.read_text() == "1\ta\n2\tb,c\n3\t\\N\n"
+
+
+def test_copy_computes_generated_columns_and_refuses_them_as_targets(pg_server, dsql_server, names):
+    """Generated columns are left out of COPY's default column list (both ways), computed on
+    COPY FROM, and refused when named (42P10), as in PostgreSQL."""
+    table = names("gen")
+    setup = [f"CREATE TABLE {table} (a int, b int GENERATED ALWAYS AS (a * 2) STORED, c text)"]
+    pg, dsql = on_both(pg_server, dsql_server, setup)
+    with pg, dsql:
+        data = b"1\tx\n2\t\\N\n"
+        assert copy_in(dsql, f"COPY {table} FROM STDIN", data) == copy_in(pg, f"COPY {table} FROM STDIN", data)
+        assert rows(dsql, table) == rows(pg, table) == [("1", "2", "x"), ("2", "4", None)]
+        assert copy_out(dsql, f"COPY {table} TO STDOUT") == copy_out(pg, f"COPY {table} TO STDOUT")
+        for sql in (f"COPY {table} (a, b) FROM STDIN",):
+            assert copy_in(dsql, sql, b"3\t6\n") == copy_in(pg, sql, b"3\t6\n")
+            assert copy_in(dsql, sql, b"3\t6\n")[1] == "42P10"
+        for conn in (pg, dsql):
+            with pytest.raises(psycopg.Error) as info:
+                copy_out(conn, f"COPY {table} (b) TO STDOUT")
+            assert info.value.diag.sqlstate == "42P10"
+        for conn in (pg, dsql):
+            conn.execute(f"DROP TABLE {table}")

@@ -156,9 +156,10 @@ def _bind_target(session: Any, catalog: CatalogSnapshot, body: dict) -> _Target:
                 raise SqlError("42703", f'column "{name}" of relation "{table.name}" does not exist')
             if index in positions:
                 raise SqlError("42701", f'column "{name}" specified more than once')
+            _refuse_generated(table, index)
             positions.append(index)
-    else:
-        positions = list(table.live_columns)
+    else:  # generated columns are computed, never copied (PostgreSQL's CopyGetAttnums)
+        positions = [i for i in table.live_columns if table.columns[i].generated is None]
     columns = [table.columns[i] for i in positions]
     plan = InsertPlan(
         tc=tc, writer=RowWriter(bc, tc), target_positions=positions, source=_RowsSource([]),
@@ -166,6 +167,13 @@ def _bind_target(session: Any, catalog: CatalogSnapshot, body: dict) -> _Target:
         update_where=None, returning=None, returning_fn=None,
     )
     return _Target(table, [c.name for c in columns], [c.type for c in columns], plan, catalog.version)
+
+
+def _refuse_generated(table: Any, index: int) -> None:
+    column = table.columns[index]
+    if column.generated is not None:
+        raise SqlError("42P10", f'column "{column.name}" is a generated column',
+                       detail="Generated columns cannot be used in COPY.")  # fmt: skip
 
 
 async def _start_copy_from(session: Any, body: dict, opts: CopyOptions) -> CopyFrom:
@@ -434,8 +442,9 @@ async def _table_query(session: Any, body: dict) -> Statement:
                 raise SqlError("42703", f'column "{column}" of relation "{table.name}" does not exist')
             if column in seen:
                 raise SqlError("42701", f'column "{column}" specified more than once')
+            _refuse_generated(table, table.column_index(column))
             seen.add(column)
-        names = names or [table.columns[i].name for i in table.live_columns]
+        names = names or [table.columns[i].name for i in table.live_columns if table.columns[i].generated is None]
     source = (_quote_identifier(schema) + "." if schema else "") + _quote_identifier(name)
     columns = ", ".join(_quote_identifier(n) for n in names) if names else "*"
     return parse(f"SELECT {columns} FROM {source}")[0]
