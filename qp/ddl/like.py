@@ -24,6 +24,7 @@ from qp.types import type_by_oid
 
 LIKE_TYPE_KEY = "dsql_like_type"  # a copied ColumnDef's SqlType, already resolved
 LIKE_DOMAIN_KEY = "dsql_like_domain"  # and its domain's oid, if it is of a domain
+LIKE_COMMENT_KEY = "dsql_like_comment"  # and its comment, with INCLUDING COMMENTS
 
 # pg_nodes.h's CREATE_TABLE_LIKE_* bits
 LIKE_COMMENTS, LIKE_COMPRESSION, LIKE_CONSTRAINTS, LIKE_DEFAULTS = 1, 2, 4, 8
@@ -62,13 +63,16 @@ def _copy(relation: dict, options: int, catalog: CatalogSnapshot, bc: BindContex
         # A view has columns and nothing else to copy.
         columns = [_column(column_name, type_by_oid(oid).with_typmod(typmod), [])
                    for column_name, oid, typmod in view.columns]  # fmt: skip
+        if options & LIKE_COMMENTS:
+            for attnum, column in enumerate(columns, start=1):
+                column["ColumnDef"][LIKE_COMMENT_KEY] = catalog.comments.get((view.oid, attnum))
         return columns, [], []
     return _copy_table(table, options, catalog)
 
 
 def _copy_table(table: TableDef, options: int, catalog: CatalogSnapshot) -> tuple[list, list, list]:
     columns = []
-    for column in table.columns:
+    for position, column in enumerate(table.columns):
         if column.dropped:
             continue
         constraints: list[dict] = []
@@ -92,6 +96,8 @@ def _copy_table(table: TableDef, options: int, catalog: CatalogSnapshot) -> tupl
             )
         copied = _column(column.name, column.type, constraints)
         copied["ColumnDef"][LIKE_DOMAIN_KEY] = column.domain_oid
+        if options & LIKE_COMMENTS:
+            copied["ColumnDef"][LIKE_COMMENT_KEY] = catalog.comments.get((table.oid, position + 1))
         columns.append(copied)
     table_constraints = []
     if options & LIKE_CONSTRAINTS:

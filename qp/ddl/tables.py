@@ -26,6 +26,7 @@ from qp.catalog.stored import (
     IndexDef,
     IndexState,
     TableDef,
+    comment_key,
     require_key_type,
 )
 from qp.ddl.common import (
@@ -52,7 +53,7 @@ from qp.ddl.common import (
 from qp.ddl.constraints import foreign_key_from, validate_rows
 from qp.ddl.generated import check_generation_expressions, generation_dependents
 from qp.ddl.index_exprs import index_reads_column, index_with_renamed_column
-from qp.ddl.like import LIKE_DOMAIN_KEY, LIKE_TYPE_KEY, expand_like, like_key_name
+from qp.ddl.like import LIKE_COMMENT_KEY, LIKE_DOMAIN_KEY, LIKE_TYPE_KEY, expand_like, like_key_name
 from qp.ddl.missing import added_column_default
 from qp.ddl.naming import check_column, choose_name, constraint_names, name_addition
 from qp.ddl.sequence_statements import drop_sequences
@@ -94,6 +95,7 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
     foreign: list[tuple[dict, int | None]] = []
     sequenced: list[tuple[int, tuple | None]] = []  # serial and identity columns
     index_options: dict[tuple[int, ...], tuple[bool, tuple[int, ...]]] = {}  # NULLS NOT DISTINCT, INCLUDE
+    like_comments: dict[int, str] = {}  # column position -> comment LIKE ... INCLUDING COMMENTS copies
     elements, like_indexes = expand_like(body.get("tableElts", ()), catalog, bc)
     for element in elements:
         kind = node_kind(element)
@@ -103,6 +105,8 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
             if any(c.name == col_name for c in columns):
                 raise SqlError("42701", f'column "{col_name}" specified more than once')
             domain = domain_named(bc, cd["typeName"]) if "typeName" in cd else None
+            if cd.get(LIKE_COMMENT_KEY):
+                like_comments[len(columns)] = cd[LIKE_COMMENT_KEY]
             if LIKE_TYPE_KEY in cd:  # copied by LIKE
                 col_type, serial = cd[LIKE_TYPE_KEY], False
             elif domain is not None:  # a column of a domain is of its base type, checked by writers
@@ -363,6 +367,8 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
     write_catalog(txn, version, next_oid, [(table, table.to_record())], catalog)
     for sequence in sequences:
         txn.put(sequence.descriptor_key, sequence.to_record())
+    for position, text in like_comments.items():
+        txn.put(comment_key(oid, position + 1), {"kind": "comment", "oid": oid, "subid": position + 1, "text": text})
     return DdlResult("CREATE TABLE")
 
 

@@ -29,6 +29,11 @@ COMMENT ON TABLE cm_v IS 'x';
 COMMENT ON INDEX cm_t IS 'x';
 COMMENT ON VIEW cm_t IS 'x';
 COMMENT ON COLUMN cm_t.id IS 'key';
+CREATE TABLE cm_like (LIKE cm_t INCLUDING COMMENTS);
+CREATE TABLE cm_like2 (LIKE cm_t);
+SELECT col_description('cm_like'::regclass, 1), col_description('cm_like'::regclass, 2), col_description('cm_like2'::regclass, 1);
+DROP TABLE cm_like;
+DROP TABLE cm_like2;
 
 -- views: rename, replace
 ALTER VIEW cm_v RENAME TO cm_v2;
