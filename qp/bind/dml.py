@@ -17,7 +17,7 @@ from qp.api import Column
 from qp.bind import expr as E
 from qp.bind.context import BindContext, QueryLevel
 from qp.bind.expressions import _SEQUENCE_FUNCTIONS, ExprBinder, coerce, resolve_unknown
-from qp.bind.index_exprs import bind_index_exprs
+from qp.bind.index_exprs import bind_index_exprs, same_shape
 from qp.bind.query import BoundSelect, FromJoin, FromTable, QueryBinder, figure_colname
 from qp.bind.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog.stored import ColumnDef, IndexDef, TableDef
@@ -338,16 +338,7 @@ def _bind_on_conflict(bc: BindContext, tc: TableContext, clause: dict, plan: Bou
                     "42704", f'constraint "{infer["conname"]}" for table "{table.name}" does not exist'
                 )
         else:
-            if "whereClause" in infer:
-                raise SqlError("0A000", "ON CONFLICT with a partial index predicate is not supported")
-            cols = set()
-            for elem in infer.get("indexElems", ()):
-                name = elem["IndexElem"].get("name")
-                index = table.column_index(name) if name else None
-                if index is None:
-                    raise SqlError("42703", f'column "{name}" does not exist')
-                cols.add(index)
-            arbiter = [ix for ix in uniques if ix.plain and set(ix.columns) == cols]
+            arbiter = _infer_arbiters(bc, tc, infer, uniques)
             if not arbiter:
                 raise SqlError(
                     "42P10",
@@ -385,6 +376,49 @@ def _bind_on_conflict(bc: BindContext, tc: TableContext, clause: dict, plan: Bou
     plan.update_set = list(zip(positions, exprs, strict=True))
     if "whereClause" in clause:
         plan.update_where = binder.bind_bool(clause["whereClause"], "WHERE")
+
+
+def _infer_arbiters(bc: BindContext, tc: TableContext, infer: dict, uniques: list[IndexDef]) -> list[IndexDef]:
+    """PostgreSQL's infer_arbiter_indexes: the unique indexes whose key columns and
+    expressions are those named, and whose predicate, if partial, the inference
+    WHERE includes (conjunct by conjunct, the simple case of implication)."""
+    table = tc.table
+    binder = ExprBinder(bc, tc.scope, QueryLevel(what="index expressions"))
+    cols: set[int] = set()
+    exprs: list[E.Expr] = []
+    for elem_node in infer.get("indexElems", ()):
+        elem = elem_node["IndexElem"]
+        if "expr" in elem:
+            expr = binder.bind(elem["expr"])
+            position = tc.cids.index(expr.cid) if isinstance(expr, E.ColumnRef) and expr.cid in tc.cids else None
+            if position is None:
+                exprs.append(expr)
+            else:
+                cols.add(position)
+            continue
+        name = elem.get("name")
+        index = table.column_index(name) if name else None
+        if index is None:
+            raise SqlError("42703", f'column "{name}" does not exist')
+        cols.add(index)
+    where = E.conjuncts(binder.bind_bool(infer["whereClause"], "WHERE")) if "whereClause" in infer else []
+    bound = bind_index_exprs(bc, table, tc.cids)
+    arbiters = []
+    for index in uniques:
+        if {c for c in index.columns if c >= 0} != cols:
+            continue
+        parts = bound.get(index.oid)
+        keys = [k for k in parts.keys if k is not None] if parts is not None else []
+        if index.expressions and parts is None:
+            continue  # an index being built
+        if len(keys) != len(exprs) or not all(any(same_shape(k, e) for e in exprs) for k in keys):
+            continue
+        if index.predicate is not None and (
+            parts is None or not all(any(same_shape(p, w) for w in where) for p in parts.predicate or ())
+        ):
+            continue
+        arbiters.append(index)
+    return arbiters
 
 
 # -- UPDATE and DELETE ---------------------------------------------------------------------
