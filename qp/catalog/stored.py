@@ -77,6 +77,18 @@ def relation_key(oid: int) -> bytes:
     return RELATION_PREFIX + struct.pack(">I", oid)
 
 
+# What follows a row key to name its "key stamp": a key that is never stored,
+# only adjudicated. FOR KEY SHARE shares it; whatever DSQL says conflicts with
+# KEY SHARE (DELETE, an UPDATE of key columns, FOR UPDATE) locks it; an UPDATE
+# of other columns leaves it alone, so it does not conflict with a key share.
+# 0x01 is no key encoding's tag (storage/keys.py), so no row key has this form.
+KEY_STAMP_SUFFIX = b"\x01key"
+
+
+def key_stamp(row_key: bytes) -> bytes:
+    return row_key + KEY_STAMP_SUFFIX
+
+
 def comment_key(oid: int, subid: int) -> bytes:
     """Where COMMENT ON keeps an object's comment (subid: a column's number, else 0).
     Beside the object's own descriptor, so the catalog reads both in one scan."""
@@ -254,6 +266,16 @@ class TableDef:
             value = row[pk[0]]
             return self.primary_prefix + self.pk_encoders[0](value)
         return self.primary_prefix + b"".join(enc(row[i]) for enc, i in zip(self.pk_encoders, pk, strict=True))
+
+    @cached_property
+    def key_columns(self) -> frozenset[int]:
+        """DSQL's key columns: those of the primary key and of unique indexes that
+        are neither partial nor on expressions (what FOR KEY SHARE protects)."""
+        out = set(self.pk or ())
+        for index in self.indexes:
+            if index.unique and index.plain:
+                out.update(index.columns)
+        return frozenset(out)
 
     def rowid_key(self, rowid: int) -> bytes:
         return self.primary_prefix + keys.encode_int(rowid)

@@ -11,9 +11,9 @@ Enforcement follows DSQL (shared/research/dsql.md §2.2):
   RESTRICT fail with 23503; CASCADE deletes or updates the children (their
   rows count toward the transaction's row limit, as in DSQL); SET NULL and
   SET DEFAULT rewrite the children's key columns.
-Parent rows are shared by their row key, so any concurrent write of the
-parent row conflicts, not only changes to its key columns: stricter than
-DSQL's KEY SHARE, never weaker.
+Parent rows are shared by their key stamp, as SELECT ... FOR KEY SHARE shares
+them: a concurrent delete of the parent or change of its key columns
+conflicts, an update of its other columns does not (DSQL's KEY SHARE).
 
 Adding a CHECK or FOREIGN KEY to a table with rows is online, like an index
 build: the constraint is first added NOT VALID (every writer enforces it from
@@ -42,6 +42,7 @@ from qp.catalog.stored import (
     ForeignKeyDef,
     TableDef,
     key_kind,
+    key_stamp,
 )
 from qp.errors import SqlError, foreign_key_violation
 from qp.exec.compile import ExecFrame, Layout, compile_scalar
@@ -186,10 +187,9 @@ async def check_parents(txn, catalog: CatalogSnapshot, table: TableDef, rows: li
                     table.schema, table.name, fk.name,
                 )
             # KEY SHARE: the parent row (found by its row key, or through its
-            # unique index, whose entry holds the row key) must survive commit.
-            txn.share(key)
-            if key != hit and isinstance(hit, bytes):
-                txn.share(hit)
+            # unique index, whose entry holds the row key) keeps its key until
+            # commit: its key stamp is shared (qp/catalog/stored.py, key_stamp).
+            txn.share(key_stamp(hit if key != hit and isinstance(hit, bytes) else key))
 
 
 async def referencing_rows(txn, child: TableDef, fk: ForeignKeyDef, values: tuple) -> list[tuple[bytes, tuple]]:

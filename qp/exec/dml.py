@@ -35,7 +35,7 @@ from qp.bind.domains import domain_in
 from qp.bind.expressions import ExprBinder, coerce
 from qp.bind.query import QueryBinder
 from qp.bind.scope import Scope
-from qp.catalog.stored import IndexDef, TableDef
+from qp.catalog.stored import IndexDef, TableDef, key_stamp
 from qp.ddl.constraints import check_parents, enforce_children
 from qp.errors import SqlError, check_violation, not_null_violation, unique_violation
 from qp.exec.compile import ExecFrame, Layout, compile_scalar
@@ -259,6 +259,7 @@ class RowWriter:
         if self.bc.catalog.referencing.get(self.table.oid):
             await enforce_children(txn, self.bc.catalog, self.table, self.writer_for, row, None, frame, depth)
         txn.put(key, None)
+        txn.lock(key_stamp(key))  # conflicts with a concurrent FOR KEY SHARE of the row
         for _, entry, _ in self.index_entries(row, key):
             txn.put(entry, None)
         txn.count_rows(1, len(key))
@@ -405,6 +406,8 @@ async def _apply_update(
     new_key = table.row_key(new_row) if table.pk is not None else old_key
     if len(new_key) > KEY_BYTES_MAX:
         raise SqlError("54000", "key size too large")
+    if new_key != old_key or any(old_row[i] != new_row[i] for i in table.key_columns):
+        txn.lock(key_stamp(old_key))  # a key change conflicts with a concurrent FOR KEY SHARE
     if new_key != old_key:
         (existing,) = await txn.get([new_key])
         if existing is not None:

@@ -27,6 +27,7 @@ from typing import Any
 
 from cluster.timeslice import checkpoint_if_due
 from qp.bind import expr as E
+from qp.catalog.stored import key_stamp
 from qp.errors import SqlError
 from qp.exec.compile import (
     DeferredError,
@@ -1285,9 +1286,7 @@ class TableScan(Operator):
         async for page in pages:
             await checkpoint_if_due()
             if lock:
-                hold = rc.txn.share if lock == "share" else rc.txn.lock
-                for key, _ in page:
-                    hold(key)
+                _hold_rows(rc.txn, lock, [key for key, _ in page])
             rows = [v + (k,) for k, v in page] if with_key else [v for _, v in page]
             if residual is not None:
                 if self.sublinks:
@@ -1334,6 +1333,18 @@ class TableScan(Operator):
             out.append("Lock: FOR UPDATE (read keys join the write set)")
         return out
 
+def _hold_rows(txn, lock: bool | str, keys: list[bytes]) -> None:
+    """FOR KEY SHARE shares each row's key stamp; FOR UPDATE locks the row and its
+    stamp, so it conflicts with writes and with key shares (qp/catalog/stored.py)."""
+    if lock == "share":
+        for key in keys:
+            txn.share(key_stamp(key))
+        return
+    for key in keys:
+        txn.lock(key)
+        txn.lock(key_stamp(key))
+
+
 class IndexScan(Operator):
     """Rows found through a secondary index: index range scan, then row reads."""
 
@@ -1364,10 +1375,8 @@ class IndexScan(Operator):
                 for key, row in zip(row_keys, rows, strict=True):
                     if row is None:
                         continue
-                    if self.lock == "share":
-                        txn.share(key)
-                    elif self.lock:
-                        txn.lock(key)
+                    if self.lock:
+                        _hold_rows(txn, self.lock, [key])
                     if self.table.missing_values is not None:  # rows from before ADD COLUMN ... DEFAULT
                         row = self.table.pad_row(row)
                     projected = project(row, projection, width)
