@@ -532,6 +532,7 @@ class StatisticsDef:
     columns: tuple[int, ...]  # positions in the table
     kinds: tuple[str, ...]
     schema: str = DEFAULT_SCHEMA
+    target: int = -1  # ALTER STATISTICS ... SET STATISTICS (stxstattarget; -1: the default)
     kind: str = "statistics"
 
     @cached_property
@@ -540,12 +541,13 @@ class StatisticsDef:
 
     def to_record(self) -> dict:
         return {"kind": "statistics", "oid": self.oid, "name": self.name, "schema": self.schema,
-                "table_oid": self.table_oid, "columns": list(self.columns), "kinds": list(self.kinds)}  # fmt: skip
+                "table_oid": self.table_oid, "columns": list(self.columns), "kinds": list(self.kinds),
+                "target": self.target}  # fmt: skip
 
     @staticmethod
     def from_record(record: dict) -> StatisticsDef:
         return StatisticsDef(record["oid"], record["name"], record["table_oid"], tuple(record["columns"]),
-                             tuple(record["kinds"]), record["schema"])  # fmt: skip
+                             tuple(record["kinds"]), record["schema"], record.get("target", -1))  # fmt: skip
 
 
 SEQUENCE_STATE_PREFIX = keys.NS_SYSTEM + b"seq/"

@@ -15,7 +15,7 @@ from qp.ddl.domains import create_domain, drop_domains
 from qp.ddl.indexes import create_index
 from qp.ddl.role_statements import role_ddl, role_tag
 from qp.ddl.sequence_statements import alter_sequence, create_sequence
-from qp.ddl.statistics import create_statistics, drop_statistics
+from qp.ddl.statistics import alter_statistics, create_statistics, drop_statistics
 from qp.ddl.tables import alter_table, create_table, drop, rename, truncate_swap
 from qp.ddl.views import create_view
 from qp.errors import SqlError
@@ -49,6 +49,8 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
         result = await alter_table(body, txn, catalog, bc, asynchronous=statement.asynchronous)
     elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
         result = await role_ddl(statement, txn, catalog, user, bc.eval_ctx)
+    elif kind == "AlterStatsStmt" or (kind == "RenameStmt" and body.get("renameType") == "OBJECT_STATISTIC_EXT"):
+        result = await alter_statistics(body, txn, catalog)
     elif kind == "RenameStmt":
         result = await rename(body, txn, catalog, bc)
     elif kind == "CreateSeqStmt":
@@ -86,6 +88,8 @@ def ddl_tag(statement: Statement) -> str:
         return "DROP " + body.get("removeType", "OBJECT_TABLE").removeprefix("OBJECT_")
     if kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
         return "ALTER ROLE"
+    if kind == "AlterStatsStmt" or (kind == "RenameStmt" and body.get("renameType") == "OBJECT_STATISTIC_EXT"):
+        return "ALTER STATISTICS"
     if kind in ("AlterTableStmt", "RenameStmt"):
         return "ALTER TABLE"
     if kind == "CreateSeqStmt":

@@ -9,6 +9,8 @@ those whose table and columns exist (CatalogSnapshot.live_statistics).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from qp.bind.context import BindContext
 from qp.catalog.stored import CatalogSnapshot, StatisticsDef
 from qp.ddl.common import DdlResult, bump_version, catalog_counters, check_name, schema_of, search_schema
@@ -72,6 +74,42 @@ async def create_statistics(body: dict, txn, catalog: CatalogSnapshot, bc: BindC
     txn.put(stats.descriptor_key, stats.to_record())
     bump_version(txn, version, oid + 1)
     return DdlResult("CREATE STATISTICS")
+
+
+def _find(names: list[str], catalog: CatalogSnapshot) -> StatisticsDef | None:
+    if len(names) == 2 and names[0] != USER_SCHEMA:
+        raise SqlError("3F000", f'schema "{names[0]}" does not exist')
+    live = {(s.schema, s.name): s for s, _ in catalog.live_statistics()}
+    return live.get((USER_SCHEMA, names[-1]))
+
+
+async def alter_statistics(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
+    """ALTER STATISTICS name RENAME TO new / SET STATISTICS n."""
+    rename = "newname" in body
+    names = string_list(body["object"]["List"]["items"] if rename else body["defnames"])
+    stats = _find(names, catalog)
+    if stats is None:
+        if body.get("missing_ok"):
+            return DdlResult(
+                "ALTER STATISTICS", [f'statistics object "{".".join(names)}" does not exist, skipping']
+            )
+        raise SqlError("42704", f'statistics object "{".".join(names)}" does not exist')
+    if rename:
+        new_name = check_name(body["newname"])
+        if _find([new_name], catalog) is not None:
+            raise SqlError(
+                "42710", f'statistics object "{new_name}" already exists in schema "{stats.schema}"'
+            )
+        stats = replace(stats, name=new_name)
+    else:
+        target = body.get("stxstattarget", {}).get("Integer", {}).get("ival", -1)
+        if target < -1:
+            raise SqlError("22023", f"statistics target {target} is too low")
+        stats = replace(stats, target=min(target, 10000))
+    version, _ = await catalog_counters(txn)
+    txn.put(stats.descriptor_key, stats.to_record())
+    bump_version(txn, version, None)
+    return DdlResult("ALTER STATISTICS")
 
 
 async def drop_statistics(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:

@@ -274,7 +274,7 @@ system_relation("pg_catalog", "pg_trigger", 2620, """
 def pg_statistic_ext(src: Source) -> list[tuple]:
     return [
         (s.oid, table.oid, s.name, oids.NAMESPACE_OIDS.get(s.schema, oids.PUBLIC_NAMESPACE), oids.BOOTSTRAP_SUPERUSER,
-         -1, [p + 1 for p in s.columns], list(s.kinds), None)
+         s.target, [p + 1 for p in s.columns], list(s.kinds), None)
         for s, table in sorted(src.model.snapshot.live_statistics(), key=lambda st: st[0].oid)
     ]  # fmt: skip
 system_relation("pg_catalog", "pg_publication", 6104, """
