@@ -81,6 +81,9 @@ def schema(p: str) -> list[str]:
         f"COMMENT ON COLUMN {p}_plain.b IS 'the b'",
         f"COMMENT ON INDEX {p}_items_price_idx IS 'by price'",
         f"CREATE STATISTICS {p}_gen_stat (ndistinct) ON a, v FROM {p}_gen",
+        f"CREATE DOMAIN {p}_pos AS int CHECK (VALUE > 0)",
+        f"CREATE DOMAIN {p}_code AS varchar(5) NOT NULL DEFAULT 'x'",
+        f"CREATE TABLE {p}_dom (a {p}_pos, c {p}_code, t text)",
     ]
 
 
@@ -102,6 +105,8 @@ def drop(server, p: str, dbname: str | None = None) -> None:
                           f"DROP TABLE IF EXISTS {p}_items", f"DROP TABLE IF EXISTS {p}_plain",
                           f"DROP TABLE IF EXISTS {p}_ser", f"DROP TABLE IF EXISTS {p}_ident",
                           f"DROP TABLE IF EXISTS {p}_gen",
+                          f"DROP TABLE IF EXISTS {p}_dom", f"DROP DOMAIN IF EXISTS {p}_pos",
+                          f"DROP DOMAIN IF EXISTS {p}_code",
                           f"DROP SEQUENCE IF EXISTS {p}_seq"):
             session.execute(statement)
 
@@ -125,7 +130,8 @@ def prefix(pg_server, dsql_server):
 
 @pytest.mark.parametrize("command", [
     r"\d {p}_items", r"\d {p}_plain", r"\d {p}_child", r"\d {p}_ser", r"\d {p}_ident", r"\d {p}_seq",
-    r"\d {p}_ser_id_seq", r"\d {p}_gen", r"\d+ {p}_gen", r"\d {p}_gen_lower", r"\d {p}_gen_a", r"\d {p}_items_pkey", r"\d {p}_items_note_idx", r"\d {p}_items_price_idx",
+    r"\d {p}_ser_id_seq", r"\d {p}_gen", r"\d+ {p}_gen", r"\d {p}_gen_lower", r"\d {p}_gen_a",
+    r"\d {p}_dom", r"\d+ {p}_dom", r"\dD {p}*", r"\d {p}_items_pkey", r"\d {p}_items_note_idx", r"\d {p}_items_price_idx",
     r"\d+ {p}_items", r"\d+ {p}_plain", r"\d {p}_v", r"\d+ {p}_v", r"\d {p}_*", r"\dt {p}*", r"\dt+ {p}*",
     r"\di {p}*", r"\di+ {p}*", r"\dv {p}*", r"\ds {p}*", r"\d+ {p}_items_pkey", r"\dp {p}_items", r"\dd {p}*",
     r"\z {p}*",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from qp.pgcatalog import builtins, oids
 from qp.pgcatalog.builtin_data import CASTS
 from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
+from qp.pgcatalog.ruleutils import expression_text
 
 STATIC = Lifetime.STATIC
 
@@ -18,9 +19,16 @@ STATIC = Lifetime.STATIC
     typarray:oid typinput:regproc typoutput:regproc typreceive:regproc typsend:regproc typmodin:regproc
     typmodout:regproc typanalyze:regproc typalign:char typstorage:char typnotnull:bool typbasetype:oid
     typtypmod:int4 typndims:int4 typcollation:oid typdefaultbin:pg_node_tree typdefault:text
-    typacl:aclitem[]""", lifetime=STATIC, relkind="r")
+    typacl:aclitem[]""", lifetime=Lifetime.CATALOG, relkind="r")
 def pg_type(src: Source) -> list[tuple]:
-    return builtins.type_rows()
+    # CATALOG, not STATIC: user domains are types too.
+    def default_text(domain) -> str | None:
+        if domain.default_sql is None:
+            return None
+        return expression_text(None, domain.default_sql, False, src.ctx, target=domain.base_type)
+
+    domains = sorted(src.model.snapshot.domains.values(), key=lambda d: d.oid)
+    return builtins.type_rows() + builtins.domain_type_rows(domains, default_text)
 
 
 @system_relation("pg_catalog", "pg_proc", 1255, """

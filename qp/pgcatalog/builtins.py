@@ -93,6 +93,31 @@ def type_rows() -> list[tuple]:
     return out
 
 
+DOMAIN_IN, DOMAIN_RECV = 2597, 2598  # PostgreSQL's domain_in / domain_recv
+
+
+def domain_type_rows(domains: list, default_text) -> list[tuple]:
+    """pg_type rows of user domains (typtype 'd'): the base type's storage, its output
+    and send functions, domain_in / domain_recv for input (as PostgreSQL gives them);
+    `default_text(domain)` is typdefault."""
+    out = []
+    for domain in domains:
+        base = D.TYPES.get(domain.base_oid)
+        if base is None:
+            continue
+        (_, typlen, byval, _, category, _, delim, _, _, align, storage, collation,
+         _, typoutput, _, typsend, _, _, _, _) = base
+        namespace = oids.NAMESPACE_OIDS.get(domain.schema, oids.PUBLIC_NAMESPACE)
+        default = default_text(domain)
+        out.append((
+            domain.oid, domain.name, namespace, oids.BOOTSTRAP_SUPERUSER, typlen, byval, "d", category,
+            False, True, delim, 0, 0, 0, 0, DOMAIN_IN, typoutput, DOMAIN_RECV, typsend,
+            0, 0, 0, align, storage, domain.not_null, domain.base_oid, domain.base_typmod, 0, collation,
+            None, default, None,
+        ))
+    return out
+
+
 # -- pg_proc ---------------------------------------------------------------------------------------
 
 

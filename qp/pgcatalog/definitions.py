@@ -14,7 +14,7 @@ from typing import Any
 
 from qp.catalog.stored import key_text
 from qp.functions.strings import quote_ident
-from qp.pgcatalog.model import CatalogModel, ConstraintInfo, RelationInfo, search_path_of
+from qp.pgcatalog.model import DOMAIN_VALUE_NAME, CatalogModel, ConstraintInfo, RelationInfo, search_path_of
 from qp.pgcatalog.names import regclass_name as name_of
 from qp.pgcatalog.ruleutils import expression_text, view_query_text
 from qp.pgcatalog.search_path import SearchPath
@@ -89,6 +89,8 @@ def constraint_definition(model: CatalogModel, constraint: ConstraintInfo, prett
     else:
         assert constraint.check is not None
         text = f"CHECK ({expression_text(table, constraint.check.sql, pretty, ctx)})"
+        if constraint.domain is not None:
+            text = text.replace(DOMAIN_VALUE_NAME, "VALUE")
     if not constraint.validated:
         text += " NOT VALID"
     return text

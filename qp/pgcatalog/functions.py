@@ -100,7 +100,12 @@ def _table_is_visible(ctx: EvalContext, oid: int) -> bool | None:
 
 
 def _type_is_visible(ctx: EvalContext, oid: int) -> bool | None:
-    return True if oid in builtin_data.TYPES else None
+    if oid in builtin_data.TYPES:
+        return True
+    domain = ctx.catalog.domains_by_oid.get(oid) if ctx.catalog is not None else None
+    if domain is None:
+        return None
+    return domain.schema in _path(ctx).searched
 
 
 def _function_is_visible(ctx: EvalContext, oid: int) -> bool | None:
@@ -177,7 +182,8 @@ def _format_type(ctx: EvalContext, oid: int | None, typmod: int | None) -> str |
         return None
     t = _type(oid)
     if t is None:
-        return "???"
+        domain = ctx.catalog.domains_by_oid.get(oid) if ctx.catalog is not None else None
+        return quote_ident(domain.name) if domain is not None else "???"
     if typmod is None:
         if oid == 1042:
             return "character"

@@ -76,13 +76,15 @@ def columns(src: Source) -> list[tuple]:
                 default = stored_expression(model, default_tree(a.attnum, a.default_sql), r.oid, False, src.ctx)
             if a.generated:
                 default, generation = None, default
+            domain = model.snapshot.domains_by_oid.get(a.domain_oid) if a.domain_oid else None
+            domain_names = (DB, domain.schema, domain.name) if domain is not None else (None, None, None)
             out.append((
                 DB, r.schema, r.name, a.name, a.attnum,
                 default, _yes(not a.not_null), _data_type(t), _char_max_length(t),
                 _char_octet_length(t), _numeric_precision(t), _numeric_radix(t), _numeric_scale(t),
                 _datetime_precision(t), None, None, None,
                 None, None, None, None,
-                None, None, None, None, DB,
+                None, *domain_names, DB,
                 "pg_catalog", t.name, None, None, None,
                 None, str(a.attnum), "NO", *_identity(model, a),
                 "ALWAYS" if a.generated else "NEVER", generation,

@@ -21,6 +21,8 @@ from typing import Any
 from qp.catalog.stored import (
     CatalogSnapshot,
     CheckDef,
+    ColumnDef,
+    DomainDef,
     ForeignKeyDef,
     IndexDef,
     IndexState,
@@ -53,6 +55,7 @@ class Attribute:
     sequence_oid: int | None = None  # serial and identity columns
     generated: str = ""  # attgenerated: 's' (STORED, its expression in default_sql) or ''
     has_missing: bool = False  # atthasmissing: ADD COLUMN ... DEFAULT gave old rows a value
+    domain_oid: int | None = None  # a column of a domain: atttypid (its values are of `type`)
 
 
 @dataclass(eq=False)
@@ -87,6 +90,9 @@ class ConstraintInfo:
     foreign_key: ForeignKeyDef | None = None
     referenced: TableDef | None = None
     ref_attnums: tuple[int, ...] = ()
+    # A domain's CHECK: `table` is a stand-in whose one column is the domain's VALUE
+    # (DOMAIN_VALUE_NAME in the check's tree), so the expression prints as a table's would.
+    domain: DomainDef | None = None
 
     @property
     def validated(self) -> bool:
@@ -113,6 +119,7 @@ class CatalogModel:
     by_name: dict[tuple[int, str], RelationInfo] = field(default_factory=dict)
     constraints: list[ConstraintInfo] = field(default_factory=list)
     constraint_by_oid: dict[int, ConstraintInfo] = field(default_factory=dict)
+    domain_constraints: list[ConstraintInfo] = field(default_factory=list)
     defaults: list[DefaultInfo] = field(default_factory=list)
     # Rows of CATALOG-lifetime relations, keyed by (schema, name).
     rows: dict[tuple[str, str], list[tuple]] = field(default_factory=dict)
@@ -231,8 +238,37 @@ def _build(snapshot: CatalogSnapshot) -> CatalogModel:
     model.relations = relations
     model.by_oid = {r.oid: r for r in relations}
     model.by_name = {(r.namespace, r.name): r for r in relations}
-    model.constraint_by_oid = {c.oid: c for c in model.constraints}
+    model.domain_constraints = _domain_constraints(snapshot, taken)
+    model.constraint_by_oid = {c.oid: c for c in (*model.constraints, *model.domain_constraints)}
     return model
+
+
+DOMAIN_VALUE_NAME = "dsql_domain_value"  # VALUE in a domain check, while it is printed
+
+
+def _domain_constraints(snapshot: CatalogSnapshot, taken: set[int]) -> list[ConstraintInfo]:
+    out = []
+    for domain in sorted(snapshot.domains.values(), key=lambda d: d.oid):
+        stand_in = TableDef(0, domain.name, (ColumnDef(DOMAIN_VALUE_NAME, domain.base_type),), None,
+                            schema=domain.schema)  # fmt: skip
+        for check in domain.checks:
+            tree = _rename_value(json.loads(check.sql))
+            oid = oids.derived_oid("constraint", domain.oid, check.name, taken)
+            out.append(ConstraintInfo(oid, check.name, "c", stand_in, check=CheckDef(check.name, json.dumps(tree)),
+                                      domain=domain))  # fmt: skip
+    return out
+
+
+def _rename_value(node: Any) -> Any:
+    if isinstance(node, dict):
+        if "ColumnRef" in node and [f.get("String", {}).get("sval") for f in node["ColumnRef"].get("fields", [])] == [
+            "value"
+        ]:
+            return {"ColumnRef": {**node["ColumnRef"], "fields": [{"String": {"sval": DOMAIN_VALUE_NAME}}]}}
+        return {k: _rename_value(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rename_value(v) for v in node]
+    return node
 
 
 def _attribute(attnum: int, column: Any, sequences: dict[int, SequenceDef]) -> Attribute:
@@ -250,7 +286,7 @@ def _attribute(attnum: int, column: Any, sequences: dict[int, SequenceDef]) -> A
         default_sql, generated = column.generated, "s"
     has_missing = getattr(column, "missing", None) is not None and not column.dropped
     return Attribute(attnum, column.name, column.type, column.not_null, default_sql, column.dropped, identity,
-                     sequence_oid, generated, has_missing)
+                     sequence_oid, generated, has_missing, getattr(column, "domain_oid", None))
 
 
 def _index_attributes(table: TableDef, index: IndexDef) -> tuple[Attribute, ...]:

@@ -91,13 +91,13 @@ def pg_attribute(src: Source) -> list[tuple]:
             if a.dropped:
                 name, type_oid, collation = f"........pg.dropped.{a.attnum}........", 0, 0
             else:
-                name, type_oid, collation = a.name, t.oid, type_collation(t.oid)
+                name, type_oid, collation = a.name, a.domain_oid or t.oid, type_collation(t.oid)
                 if r.system is not None and r.relkind == "r" and collation == oids.DEFAULT_COLLATION:
                     # PostgreSQL's catalogs collate their text columns as "C"; aclitem has no collation.
                     collation = 0 if a.name in r.system.stand_ins else oids.C_COLLATION
             out.append((
                 r.oid, name, type_oid, -1, t.typlen, a.attnum, 1 if t.is_array else 0,
-                -1, t.typmod, facts.byval, facts.align, facts.storage, "",
+                -1, -1 if a.domain_oid else t.typmod, facts.byval, facts.align, facts.storage, "",
                 a.not_null, a.default_sql is not None, a.has_missing, a.identity, a.generated, a.dropped,
                 True, 0, collation, None, None, None,
                 None,
@@ -163,6 +163,16 @@ def pg_constraint(src: Source) -> list[tuple]:
             match, True, 0, c.contype != "c", list(c.attnums), confkey,
             None, None, None, None, None,
             conbin,
+        ))
+    for c in src.model.domain_constraints:
+        assert c.domain is not None and c.check is not None
+        namespace = oids.NAMESPACE_OIDS.get(c.domain.schema, oids.PUBLIC_NAMESPACE)
+        out.append((
+            c.oid, c.name, namespace, "c", False, False, True,
+            0, c.domain.oid, 0, 0, 0, " ", " ",
+            " ", True, 0, False, None, None,
+            None, None, None, None, None,
+            check_tree(c.check.sql),
         ))
     return out
 

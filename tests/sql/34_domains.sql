@@ -33,7 +33,12 @@ UPDATE dom_t SET qty = qty + 10 RETURNING id, qty;
 INSERT INTO dom_t (id, qty, c) SELECT 4, 2, 'ZZ';
 INSERT INTO dom_t (id, qty, c) SELECT 5, 0, 'ZZ';
 SELECT id, qty, c FROM dom_t WHERE qty > 11 ORDER BY id;
-SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'dom_t' ORDER BY ordinal_position;
+SELECT column_name, data_type, character_maximum_length, domain_name, udt_name FROM information_schema.columns
+  WHERE table_name = 'dom_t' ORDER BY ordinal_position;
+SELECT attname, format_type(atttypid, atttypmod), atttypmod FROM pg_attribute
+  WHERE attrelid = 'dom_t'::regclass AND attnum > 0 ORDER BY attnum;
+SELECT typname, typtype, format_type(typbasetype, typtypmod), typnotnull, typdefault FROM pg_type
+  WHERE typname IN ('posint', 'code') ORDER BY typname;
 
 DROP DOMAIN posint;
 DROP DOMAIN no_such;
