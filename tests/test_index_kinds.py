@@ -1,6 +1,6 @@
 """Partial and expression indexes in plans: the planner reads them where it may, never where it may not.
 
-The differential corpus (tests/sql/31_index_kinds.sql) proves the rows are
+The differential corpus (tests/sql/41_index_kinds.sql) proves the rows are
 PostgreSQL's whether or not an index is read; these tests prove the indexes
 are read at all: a partial index only when the query's conditions include its
 predicate, an expression index only for a condition on its expression. They
