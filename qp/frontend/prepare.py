@@ -19,9 +19,13 @@ from qp.bind.dml import bind_insert, bind_modify
 from qp.bind.query import QueryBinder
 from qp.catalog.stored import CatalogSnapshot
 from qp.errors import SqlError
+from qp.exec.explain import render
+from qp.exec.instrument import actual_text
 from qp.parse.parser import Statement
 from qp.pgcatalog.search_path import SearchPath, session_search_path
+from qp.plan.cost import estimate_operator
 from qp.plan.planner import Planner
+from qp.plan.stats import EMPTY_STATS, StatsCache
 from qp.types import TEXT, SqlType, type_by_oid
 from qp.types.context import EvalContext
 
@@ -109,6 +113,7 @@ def prepare(
     declared_oids: list[int] | None = None,
     *,
     special_relations=None,
+    stats: StatsCache = EMPTY_STATS,
 ) -> Prepared:
     kind = classify(statement)
     declared = declared_oids or []
@@ -140,7 +145,7 @@ def prepare(
     node = statement.node
     if kind == "query":
         query = QueryBinder(bc).bind_query(node)
-        prepared.plan = Planner().plan_query(query)
+        prepared.plan = Planner(stats=stats).plan_query(query)
         types = query.output_types()
         prepared.result_types = types
         prepared.columns = [Column(n, t.oid, t.typlen, t.typmod) for n, t in zip(query.names, types, strict=True)]
@@ -164,17 +169,36 @@ def prepare(
     return prepared
 
 
-def explain_lines(prepared: Prepared) -> list[str]:
+def explain_lines(prepared: Prepared, *, costs: bool = False, actual: dict | None = None,
+                  timing: bool = True) -> list[str]:
+    """EXPLAIN's lines: with `costs`, each operator's estimated rows (PostgreSQL's
+    `rows=N`; dsql has no cost units to show beside it); with `actual` (the
+    counters of qp/exec/instrument.py), what each operator did."""
     plan = prepared.plan
     if plan is None:
         return [f"{prepared.kind.upper()}"]
+
+    def suffix(node) -> str:
+        out = f"  (rows={round(estimate_operator(node))})" if costs else ""
+        if actual is not None:
+            out += " " + actual_text(actual.get(id(node)), timing)
+        return out
+
     if hasattr(plan, "explain"):
-        return plan.explain()
+        return render(plan, suffix)
     source = getattr(plan, "scan", None) or getattr(plan, "source", None)
     head = {"insert": "Insert", "update": "Update", "delete": "Delete"}.get(prepared.kind, prepared.kind)
     table = plan.tc.table.name if hasattr(plan, "tc") else ""
     lines = [f"{head} on {table}", "  Writes: buffered in the transaction until COMMIT"]
     if source is not None and hasattr(source, "explain"):
-        lines += ["  ->  " + line if i == 0 else "      " + line for i, line in enumerate(source.explain())]
+        lines += ["  ->  " + line if i == 0 else "      " + line for i, line in enumerate(render(source, suffix))]
     return lines
 
+
+def explained_operators(prepared: Prepared):
+    """The operator tree EXPLAIN ANALYZE instruments (a DML statement's row source)."""
+    plan = prepared.plan
+    if hasattr(plan, "explain"):
+        return plan
+    source = getattr(plan, "scan", None) or getattr(plan, "source", None)
+    return source if source is not None and hasattr(source, "explain") else None

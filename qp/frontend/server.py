@@ -26,6 +26,7 @@ from qp.catalog.stored import NEXT_OID_KEY, RELATION_PREFIX, VERSION_KEY, Catalo
 from qp.ddl import jobs, roles
 from qp.errors import SqlError
 from qp.pgcatalog.cluster_views import Member, embedded_members
+from qp.plan.stats import StatsCache
 from storage import keys
 from storage.client import StorageClient
 
@@ -66,6 +67,7 @@ class QueryProcessor:
         self.storage = StorageClient(topology, transport)
         self._catalogs: dict[int, CatalogSnapshot] = {}
         self.latest_catalog: CatalogSnapshot | None = None
+        self.table_stats = StatsCache()  # what ANALYZE measured, for the planner (qp/plan/stats.py)
         self.sessions: dict[int, Any] = {}
         self._pids = itertools.count(PID_FIRST)
         # Set by a QP process that has peers: forwards a cancel meant for another QP.

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -45,6 +46,7 @@ from cluster.timeslice import checkpoint_if_due
 from qp import api
 from qp.api import Column, CommandComplete, DataRows, EmptyQuery, Notice, ParameterStatus, RowDescription
 from qp.bind.dml import run_insert, run_modify, run_truncate
+from qp.ddl.analyze import analyze as analyze_tables
 from qp.ddl.statements import (
     alter_sequence,
     alter_table,
@@ -61,10 +63,12 @@ from qp.ddl.statements import (
 )
 from qp.errors import SqlError, cached_plan_changed, in_failed_transaction, position_in, schema_conflict
 from qp.exec.compile import ExecFrame
+from qp.exec.instrument import instrument
 from qp.exec.operators import collect
 from qp.exec.runtime import RunContext, StatementCaches
 from qp.frontend.activity import Activity
-from qp.frontend.prepare import Prepared, explain_lines, prepare
+from qp.frontend.explain_options import explain_options
+from qp.frontend.prepare import Prepared, explain_lines, explained_operators, prepare
 from qp.frontend.results import CHUNK_ROWS, ResultRows
 from qp.frontend.savepoints import Savepoint
 from qp.frontend.session_settings import (
@@ -619,8 +623,12 @@ class Session:
                             txn: Transaction | None = None) -> Prepared:
         """Bind against the newest catalog; if a name is missing, make sure the catalog is current."""
         catalog = txn.catalog if txn is not None and txn.catalog is not None else self.qp.catalog_guess()
+        stats = self.qp.table_stats
+        if stats.due(self.qp.clock.latest()):  # other QPs' ANALYZE (qp/plan/stats.py)
+            await stats.refresh(self._new_txn(read_only=True), self.qp.clock.latest())
         try:
-            return prepare(statement, catalog, self.ctx, param_oids, special_relations=self._special_relation)
+            return prepare(statement, catalog, self.ctx, param_oids, special_relations=self._special_relation,
+                           stats=stats)
         except SqlError as exc:
             if exc.sqlstate not in _UNDEFINED or (txn is not None and txn.catalog_validated):
                 raise
@@ -631,7 +639,8 @@ class Session:
             if txn is not None:
                 txn.catalog = fresh
                 txn.catalog_validated = True
-            return prepare(statement, fresh, self.ctx, param_oids, special_relations=self._special_relation)
+            return prepare(statement, fresh, self.ctx, param_oids, special_relations=self._special_relation,
+                           stats=stats)
 
     def _special_relation(self, schema: str | None, name: str):
         if schema == "sys" and name == "jobs":
@@ -994,8 +1003,11 @@ class Session:
         if kind == "UnlistenStmt":
             return [CommandComplete("UNLISTEN")]
         if kind == "VacuumStmt":
-            # Nothing to do: old versions are collected continuously (DSQL has
+            # VACUUM has nothing to do: old versions are collected continuously (DSQL has
             # no VACUUM either); accepted so that tools such as pgbench run.
+            if not body.get("is_vacuumcmd") or any(o["DefElem"].get("defname") == "analyze"
+                                                   for o in body.get("options", ())):
+                await analyze_tables(self, body)
             return [CommandComplete("VACUUM" if body.get("is_vacuumcmd") else "ANALYZE")]
         if kind == "CheckPointStmt":
             return [CommandComplete("CHECKPOINT")]
@@ -1103,10 +1115,7 @@ class Session:
                 CommandComplete("CALL")]
 
     async def _explain(self, body: dict) -> list[api.Event]:
-        for option in body.get("options", ()):
-            name = option["DefElem"].get("defname")
-            if name in ("analyze",):
-                raise SqlError("0A000", "EXPLAIN ANALYZE is not supported yet")
+        options = explain_options(body.get("options", ()))
         query_node = body["query"]
         kind = next(iter(query_node))
         statement = Statement(query_node, "", 0)
@@ -1114,8 +1123,21 @@ class Session:
             raise SqlError("0A000", f"EXPLAIN of {kind.removesuffix('Stmt')} is not supported")
         txn = self._current_txn()
         txn.begin_snapshot()
+        planning_started = time.perf_counter()
         prepared = await self._bind_checked(statement, [], txn)
-        lines = explain_lines(prepared)
+        if not options.analyze:
+            lines = explain_lines(prepared, costs=options.costs)
+        else:  # run it (a write stays in the transaction, as PostgreSQL's does)
+            planning_s = time.perf_counter() - planning_started
+            counters = instrument(explained_operators(prepared), options.timing)
+            if txn.read_only and prepared.kind != "query":
+                raise SqlError("25006", f"cannot execute {prepared.kind.upper()} in a read-only transaction")
+            executing_started = time.perf_counter()
+            await self._execute_bound(prepared, (), None, txn)
+            execution_s = time.perf_counter() - executing_started
+            lines = explain_lines(prepared, costs=options.costs, actual=counters, timing=options.timing)
+            if options.summary:
+                lines += [f"Planning Time: {planning_s * 1000:.3f} ms", f"Execution Time: {execution_s * 1000:.3f} ms"]
         return [RowDescription([Column("QUERY PLAN", 25, -1)]), DataRows([[line.encode()] for line in lines]),
                 CommandComplete("EXPLAIN")]
 

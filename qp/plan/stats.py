@@ -1,0 +1,142 @@
+"""Table statistics: what ANALYZE measures and the planner's estimates read.
+
+Per table a row count, and per column the null fraction, the number of
+distinct values (in PostgreSQL's convention: a positive count, or minus a
+fraction of the rows when it grows with the table) and the average width.
+
+Where they live: one record per table at `sys/stats/<oid>` in storage,
+beside the catalog but outside `sys/cat/`, so writing statistics neither
+bumps the catalog version (cached plans and concurrent DDL are left alone)
+nor counts as a schema conflict. Every QP keeps them in a `StatsCache` that it
+refreshes from storage at most every `STATS_REFRESH_NS` of its clock (a scan of the
+small `sys/stats/` range); the QP that runs ANALYZE updates its own cache at
+once.
+
+Tables never analyzed have no record: the planner then assumes
+`DEFAULT_TABLE_ROWS` rows and PostgreSQL's default of 200 distinct values per
+column (fewer if the table is assumed smaller; as many as rows for a
+single-column primary key or unique index), the way PostgreSQL plans with
+its defaults before the first ANALYZE.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from storage import keys
+
+STATS_PREFIX = keys.NS_SYSTEM + b"stats/"
+# How stale another QP's ANALYZE may look here: statistics steer plans, never
+# results, so a second of delay costs nothing but saves a storage scan per statement.
+STATS_REFRESH_NS = 1_000_000_000
+# Rows a table is assumed to hold before its first ANALYZE. PostgreSQL assumes
+# ten pages of a never-vacuumed table, a few hundred to a few thousand rows.
+DEFAULT_TABLE_ROWS = 1000.0
+# PostgreSQL's DEFAULT_NUM_DISTINCT: distinct values of a column it knows nothing about.
+DEFAULT_NUM_DISTINCT = 200.0
+
+
+def stats_key(oid: int) -> bytes:
+    return STATS_PREFIX + struct.pack(">I", oid)
+
+
+@dataclass(frozen=True)
+class ColumnStats:
+    null_frac: float
+    n_distinct: float  # > 0: a count; < 0: minus the fraction of rows (PostgreSQL's stadistinct)
+    avg_width: int
+
+    def distinct_count(self, rows: float) -> float:
+        """The estimated number of distinct non-null values in `rows` rows."""
+        return self.n_distinct if self.n_distinct >= 0 else -self.n_distinct * rows
+
+
+@dataclass(frozen=True)
+class TableStats:
+    oid: int
+    reltuples: float
+    columns: dict[str, ColumnStats] = field(default_factory=dict)  # by column name
+    analyzed_at_us: int = 0  # wall clock, microseconds since 1970
+
+    def to_record(self) -> dict:
+        return {
+            "oid": self.oid, "reltuples": self.reltuples, "analyzed_at_us": self.analyzed_at_us,
+            "columns": [[name, c.null_frac, c.n_distinct, c.avg_width] for name, c in self.columns.items()],
+        }
+
+    @staticmethod
+    def from_record(record: dict) -> TableStats:
+        columns = {name: ColumnStats(float(nf), float(nd), int(w)) for name, nf, nd, w in record["columns"]}
+        return TableStats(int(record["oid"]), float(record["reltuples"]), columns, int(record["analyzed_at_us"]))
+
+
+class StatsCache:
+    """One QP's copy of every table's statistics, refreshed from storage now and then."""
+
+    def __init__(self, refresh_ns: int = STATS_REFRESH_NS) -> None:
+        self._by_oid: dict[int, TableStats] = {}
+        self._refresh_ns = refresh_ns
+        self._loaded_at_ns: int | None = None  # the QP clock's time of the last refresh
+
+    def get(self, oid: int) -> TableStats | None:
+        return self._by_oid.get(oid)
+
+    def put(self, stats: TableStats) -> None:
+        """Statistics this QP has just written (its own ANALYZE)."""
+        self._by_oid[stats.oid] = stats
+
+    def all(self) -> list[TableStats]:
+        return list(self._by_oid.values())
+
+    def due(self, now_ns: int) -> bool:
+        return self._loaded_at_ns is None or now_ns - self._loaded_at_ns >= self._refresh_ns
+
+    async def refresh(self, txn: Any, now_ns: int) -> None:
+        """Read every table's statistics as of `txn`'s snapshot (the QP clock's
+        time is passed in, so a simulated clock keeps runs reproducible)."""
+        self._loaded_at_ns = now_ns
+        fresh: dict[int, TableStats] = {}
+        async for page in txn.scan(STATS_PREFIX, keys.prefix_end(STATS_PREFIX), catalog_check=False):
+            for _, value in page:
+                if isinstance(value, dict):
+                    stats = TableStats.from_record(value)
+                    fresh[stats.oid] = stats
+        # A newer local ANALYZE than the snapshot read wins (it is not visible there yet).
+        for oid, mine in self._by_oid.items():
+            theirs = fresh.get(oid)
+            if theirs is None or theirs.analyzed_at_us < mine.analyzed_at_us:
+                fresh[oid] = mine
+        self._by_oid = fresh
+
+
+EMPTY_STATS = StatsCache()  # for planners given no statistics: every table is never analyzed
+
+
+def estimate_n_distinct(sample_rows: int, null_count: int, counts: dict[Any, int], total_rows: float) -> float:
+    """PostgreSQL's stadistinct from a sample (analyze.c, compute_scalar_stats).
+
+    `counts` maps each non-null value seen to how often; Haas and Stokes'
+    Duj1 estimator scales what the sample saw to the table, and an estimate
+    above a tenth of the rows becomes a negative fraction (it grows with the table).
+    """
+    nonnull = sample_rows - null_count
+    if nonnull <= 0:
+        return 0.0
+    null_frac = null_count / sample_rows
+    d = len(counts)
+    multiple = sum(1 for c in counts.values() if c > 1)
+    if multiple == 0:
+        return -1.0 * (1.0 - null_frac)  # no value repeats: assume a unique column
+    if multiple == d:
+        n_distinct = float(d)  # every value seen twice or more: assume these are all of them
+    else:
+        f1 = d - multiple
+        n = float(nonnull)
+        big_n = total_rows * (1.0 - null_frac)
+        estimate = (n * d) / ((n - f1) + f1 * n / big_n) if big_n > 0 else 0.0
+        n_distinct = float(int(min(max(estimate, d), big_n) + 0.5))
+    if total_rows > 0 and n_distinct > 0.1 * total_rows:
+        return -(n_distinct / total_rows)
+    return n_distinct
