@@ -65,7 +65,9 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-def measure(table: TableDef, sample: list[tuple], total_rows: int, names: list[str] | None) -> dict[str, ColumnStats]:
+def measure(
+    table: TableDef, sample: list[tuple], total_rows: int, names: list[str] | None
+) -> dict[str, ColumnStats]:
     """Per-column statistics from a sample of a table's stored rows."""
     out: dict[str, ColumnStats] = {}
     for position, column in enumerate(table.columns):

@@ -47,7 +47,9 @@ def instrument(op: Any, timing: bool = True) -> dict[int, Counters]:
     return counters
 
 
-async def _counted(batches: AsyncIterator[list[tuple]], c: Counters, timing: bool) -> AsyncIterator[list[tuple]]:
+async def _counted(
+    batches: AsyncIterator[list[tuple]], c: Counters, timing: bool
+) -> AsyncIterator[list[tuple]]:
     c.loops += 1
     it = batches.__aiter__()
     first = True

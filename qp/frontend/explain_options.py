@@ -30,13 +30,15 @@ def _boolean(name: str, arg: dict | None) -> bool:
     if arg is None:
         return True
     value = next(iter(arg.values()))
-    text = str(value.get("sval", value.get("ival", value.get("boolval", ""))) if isinstance(value, dict) else value)
+    text = str(
+        value.get("sval", value.get("ival", value.get("boolval", ""))) if isinstance(value, dict) else value
+    )
     text = text.lower()
     if text in _TRUE:
         return True
     if text in _FALSE:
         return False
-    raise SqlError("22023", f'{name} requires a Boolean value')
+    raise SqlError("22023", f"{name} requires a Boolean value")
 
 
 def explain_options(items) -> ExplainOptions:

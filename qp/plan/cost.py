@@ -50,11 +50,17 @@ def table_rows(table: Any, stats: StatsCache) -> float:
     return max(found.reltuples, 1.0) if found is not None else DEFAULT_TABLE_ROWS
 
 
-def table_columns(table: Any, cids: list[int | None], relation: int, stats: StatsCache) -> dict[int, ColumnInfo]:
+def table_columns(
+    table: Any, cids: list[int | None], relation: int, stats: StatsCache
+) -> dict[int, ColumnInfo]:
     """Statistics of a table's columns by column identity."""
     found = stats.get(table.oid)
     rows = table_rows(table, stats)
-    unique = {index.columns[0] for index in table.indexes if getattr(index, "unique", False) and len(index.columns) == 1}
+    unique = {
+        index.columns[0]
+        for index in table.indexes
+        if getattr(index, "unique", False) and len(index.columns) == 1
+    }
     if table.pk is not None and len(table.pk) == 1:
         unique.add(table.pk[0])
     out: dict[int, ColumnInfo] = {}

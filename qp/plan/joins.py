@@ -105,8 +105,9 @@ def flatten(tree: Any, leaves: list[Any], conditions: list[E.Expr]) -> None:
         leaves.append(tree)
 
 
-def plan_join_graph(hooks: PlannerHooks, stats: StatsCache, tree: FromJoin, conjuncts: list[E.Expr],
-                    needed: set[int]) -> tuple[Any, list[E.Expr]] | None:
+def plan_join_graph(
+    hooks: PlannerHooks, stats: StatsCache, tree: FromJoin, conjuncts: list[E.Expr], needed: set[int]
+) -> tuple[Any, list[E.Expr]] | None:
     """An operator joining the inner-join tree `tree` in the cheapest order found,
     and the conjuncts it could not place; None when the tree cannot be reordered."""
     trees: list[Any] = []
@@ -337,7 +338,11 @@ def _build(hooks: PlannerHooks, leaves: list[Leaf], predicates: list[Predicate],
         # in a single table's index instead of the table being read whole.
         for outer_plan, inner_plan in ((plan.right, plan.left), (plan.left, plan.right)):
             inner = leaves[inner_plan.leaf] if inner_plan.leaf is not None else None
-            if inner is None or not isinstance(inner.tree, FromTable) or not _index_join_pays(outer_plan.rows, inner):
+            if (
+                inner is None
+                or not isinstance(inner.tree, FromTable)
+                or not _index_join_pays(outer_plan.rows, inner)
+            ):
                 continue
             outer = _build(hooks, leaves, predicates, outer_plan)
             op = hooks.index_join(outer, inner.tree, inner.local, conds, inner.op)

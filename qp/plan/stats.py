@@ -62,14 +62,18 @@ class TableStats:
 
     def to_record(self) -> dict:
         return {
-            "oid": self.oid, "reltuples": self.reltuples, "analyzed_at_us": self.analyzed_at_us,
+            "oid": self.oid,
+            "reltuples": self.reltuples,
+            "analyzed_at_us": self.analyzed_at_us,
             "columns": [[name, c.null_frac, c.n_distinct, c.avg_width] for name, c in self.columns.items()],
         }
 
     @staticmethod
     def from_record(record: dict) -> TableStats:
         columns = {name: ColumnStats(float(nf), float(nd), int(w)) for name, nf, nd, w in record["columns"]}
-        return TableStats(int(record["oid"]), float(record["reltuples"]), columns, int(record["analyzed_at_us"]))
+        return TableStats(
+            int(record["oid"]), float(record["reltuples"]), columns, int(record["analyzed_at_us"])
+        )
 
 
 class StatsCache:
@@ -114,7 +118,9 @@ class StatsCache:
 EMPTY_STATS = StatsCache()  # for planners given no statistics: every table is never analyzed
 
 
-def estimate_n_distinct(sample_rows: int, null_count: int, counts: dict[Any, int], total_rows: float) -> float:
+def estimate_n_distinct(
+    sample_rows: int, null_count: int, counts: dict[Any, int], total_rows: float
+) -> float:
     """PostgreSQL's stadistinct from a sample (analyze.c, compute_scalar_stats).
 
     `counts` maps each non-null value seen to how often; Haas and Stokes'
