@@ -7,8 +7,7 @@ Rules, in the order they apply:
    comma join with `a.x = b.y` in WHERE becomes a hash join), and never
    below the null-extended side of an outer join.
 2. The inner joins of a FROM are ordered by estimated cost (joins.py,
-   rule "join_order"; an index nested-loop join where it pays, rule
-   "index_join"). Joins with equality conditions become hash joins; others nested loops.
+   rule "join_order"). Joins with equality conditions become hash joins; others nested loops.
    A join whose right side reads its left side's columns (LATERAL, or a
    function in FROM) is a nested loop that runs the right side once per
    left row, with those columns as outer values.
@@ -72,7 +71,7 @@ from qp.plan.joins import PlannerHooks, plan_join_graph
 from qp.plan.stats import EMPTY_STATS, StatsCache
 from qp.types import UNKNOWN, group_key, sort_key
 
-DEFAULT_RULES = frozenset({"pushdown", "hash_join", "access_paths", "join_order", "index_join"})
+DEFAULT_RULES = frozenset({"pushdown", "hash_join", "access_paths", "join_order"})
 
 _INT_FAMILY = frozenset({20, 21, 23})
 
