@@ -19,6 +19,7 @@ the same statistics (and EXPLAIN the same plan) every time.
 from __future__ import annotations
 
 import random
+import struct
 from typing import Any
 
 from qp.catalog.stored import TableDef
@@ -48,13 +49,16 @@ def _targets(catalog: Any, body: dict) -> list[tuple[TableDef, list[str] | None]
 
 
 def _width(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value.encode()) + 1  # PostgreSQL counts the varlena header
-    if isinstance(value, (bytes, bytearray)):
-        return len(value) + 1
+    if isinstance(value, (str, bytes, bytearray)):  # PostgreSQL counts a short value's 1-byte header
+        return (len(value.encode()) if isinstance(value, str) else len(value)) + 1
     if isinstance(value, bool):
         return 1
     return 4 if isinstance(value, int) and -(1 << 31) <= value < 1 << 31 else 8
+
+
+def _float4(value: float) -> float:
+    """PostgreSQL keeps these figures as float4 (real): the same rounding here."""
+    return struct.unpack("<f", struct.pack("<f", value))[0]
 
 
 def _hashable(value: Any) -> Any:
@@ -87,8 +91,8 @@ def measure(
         n = len(sample)
         nonnull = n - nulls
         out[column.name] = ColumnStats(
-            null_frac=nulls / n if n else 0.0,
-            n_distinct=estimate_n_distinct(n, nulls, counts, float(total_rows)),
+            null_frac=_float4(nulls / n if n else 0.0),
+            n_distinct=_float4(estimate_n_distinct(n, nulls, counts, float(total_rows))),
             avg_width=round(widths / nonnull) if nonnull else 0,
         )
     return out

@@ -30,6 +30,7 @@ from qp.pgcatalog import (  # noqa: F401  (imported for their registrations)
     cluster_tables,
     information_schema,
     objects,
+    statistics,
     views,
 )
 from qp.pgcatalog.relation import REGISTRY, SystemRelation
