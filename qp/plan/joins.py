@@ -35,19 +35,18 @@ from typing import Any
 from qp.bind import expr as E
 from qp.bind.query import FromJoin, FromTable
 from qp.plan import cost
+from qp.plan.index_join import lookup_columns
 from qp.plan.stats import StatsCache
 
 # DPsub visits 3^n (subset, split) pairs: 59,049 for 10 relations, a few tens
 # of milliseconds in Python; 12 would be half a million. Above this, greedy.
 DP_RELATIONS_MAX = 10
-# An index nested-loop join pays a storage read per batch of outer rows; it
-# is chosen only when the outer side is expected to be this small or smaller
-# than the inner table by this factor, since a hash join reads the inner
-# table once in big pages.
+# A batched index nested-loop join reads the inner table by key, a batch of
+# outer rows per storage round trip (exec/index_join.py): it costs about
+# INDEX_LOOKUP_COST scanned rows per outer row, and is not considered for
+# outer sides above INDEX_JOIN_OUTER_ROWS_MAX rows, where estimates that are
+# off would cost many round trips while a hash join reads the inner table once.
 INDEX_JOIN_OUTER_ROWS_MAX = 5000.0
-INDEX_JOIN_RATIO_MIN = 4.0
-# Relative cost of one index lookup (a point read batched with others) to one
-# row read by a scan.
 INDEX_LOOKUP_COST = 2.0
 
 
@@ -73,6 +72,7 @@ class Leaf:
     op: Any = None
     rows: float = 1.0  # after its own filters
     base_rows: float = 1.0  # what a scan of it reads
+    lookup: set[int] = field(default_factory=set)  # columns an index join can bind first
 
 
 @dataclass
@@ -81,6 +81,7 @@ class Predicate:
     mask: int  # the leaves it reads
     equi: bool  # a column-to-column equality usable as a hash key
     selectivity: float = 1.0
+    lookup_mask: int = 0  # leaves this equality can look up by index, given the others
 
 
 @dataclass
@@ -92,7 +93,8 @@ class Plan:
     cost: float
     leaf: int | None = None
     left: Plan | None = None
-    right: Plan | None = None
+    right: Plan | None = None  # with method "index", the table looked up
+    method: str = "hash"  # hash | index | loop
 
 
 def flatten(tree: Any, leaves: list[Any], conditions: list[E.Expr]) -> None:
@@ -113,7 +115,7 @@ def plan_join_graph(
     trees: list[Any] = []
     conditions: list[E.Expr] = []
     flatten(tree, trees, conditions)
-    leaves = [Leaf(t, hooks.tree_cids(t)) for t in trees]
+    leaves = [Leaf(t, hooks.tree_cids(t), lookup=lookup_columns(t) if hooks.index_join else set()) for t in trees]
     everything = set().union(*(leaf.cids for leaf in leaves))
     if any(hooks.lateral_refs(leaf.tree) & everything for leaf in leaves):
         return None
@@ -131,7 +133,7 @@ def plan_join_graph(
         if mask & (mask - 1) == 0:
             leaves[mask.bit_length() - 1 if mask else 0].local.append(c)
         else:
-            predicates.append(Predicate(c, mask, _is_equi(c, leaves, mask)))
+            predicates.append(Predicate(c, mask, _is_equi(c, leaves, mask), lookup_mask=_lookup_mask(c, leaves)))
     join_reads = hooks.refs([p.expr for p in predicates]) | hooks.refs(above)
     columns: dict[int, cost.ColumnInfo] = {}
     for i, leaf in enumerate(leaves):
@@ -164,6 +166,20 @@ def _is_equi(c: E.Expr, leaves: list[Leaf], mask: int) -> bool:
     return bool(a) and bool(b) and not (a & b)
 
 
+def _lookup_mask(c: E.Expr, leaves: list[Leaf]) -> int:
+    """The leaves whose index this equality can probe with values of the other leaves."""
+    if not (isinstance(c, E.Call) and c.name == "=" and len(c.args) == 2):
+        return 0
+    mask = 0
+    for column, value in ((c.args[0], c.args[1]), (c.args[1], c.args[0])):
+        if not isinstance(column, E.ColumnRef):
+            continue
+        for i, leaf in enumerate(leaves):
+            if column.cid in leaf.lookup and not (E.column_refs(value) & leaf.cids):
+                mask |= 1 << i
+    return mask
+
+
 def order(leaves: list[Leaf], predicates: list[Predicate]) -> Plan:
     """The cheapest join order found: DP for small graphs, greedy above."""
     singles = [Plan(1 << i, leaf.rows, leaf.rows, leaf=i) for i, leaf in enumerate(leaves)]
@@ -183,7 +199,7 @@ def order(leaves: list[Leaf], predicates: list[Predicate]) -> Plan:
     out = plans[0]
     for p in plans[1:]:
         rows = out.rows * p.rows
-        out = Plan(out.mask | p.mask, rows, out.cost + p.cost + rows, left=out, right=p)
+        out = Plan(out.mask | p.mask, rows, out.cost + p.cost + rows, left=out, right=p, method="loop")
     return out
 
 
@@ -210,10 +226,22 @@ class _Cardinality:
         return found
 
 
-def _join_cost(left: Plan, right: Plan, out_rows: float, hashable: bool) -> float:
-    if hashable:
-        return left.cost + right.cost + left.rows + right.rows + out_rows
-    return left.cost + right.cost + left.rows * right.rows + out_rows
+def _join(a: Plan, b: Plan, mask: int, rows: float, connecting: list[Predicate]) -> Plan:
+    """The cheapest way to join `a` and `b`: hash, index lookups into one of them, or a loop."""
+    if any(p.equi for p in connecting):
+        big, small = (a, b) if a.rows >= b.rows else (b, a)
+        best = Plan(mask, rows, a.cost + b.cost + a.rows + b.rows + rows, left=big, right=small, method="hash")
+    else:
+        best = Plan(mask, rows, a.cost + b.cost + a.rows * b.rows + rows, left=a, right=b, method="loop")
+    for outer, inner in ((a, b), (b, a)):
+        if inner.leaf is None or not any(p.lookup_mask >> inner.leaf & 1 for p in connecting):
+            continue
+        if outer.rows > INDEX_JOIN_OUTER_ROWS_MAX:
+            continue
+        total = outer.cost + outer.rows * INDEX_LOOKUP_COST + rows
+        if total < best.cost:
+            best = Plan(mask, rows, total, left=outer, right=inner, method="index")
+    return best
 
 
 def _connecting(predicates: list[Predicate], a: int, b: int) -> list[Predicate]:
@@ -291,12 +319,9 @@ def _dp(members: list[Plan], component: int, predicates: list[Predicate], estima
                         gmask = global_of[mask] = to_global(mask)
                     connecting = _connecting(predicates, a.mask, b.mask)
                     if connecting:
-                        rows = estimator.rows(gmask)
-                        hashable = any(p.equi for p in connecting)
-                        total = _join_cost(a, b, rows, hashable)
-                        if chosen is None or total < chosen.cost:
-                            left, right = (a, b) if a.rows >= b.rows else (b, a)
-                            chosen = Plan(gmask, rows, total, left=left, right=right)
+                        joined = _join(a, b, gmask, estimator.rows(gmask), connecting)
+                        if chosen is None or joined.cost < chosen.cost:
+                            chosen = joined
             sub = (sub - 1) & mask
         best[mask] = chosen
     result = best[size - 1]
@@ -317,12 +342,10 @@ def _greedy(members: list[Plan], predicates: list[Predicate], estimator: _Cardin
                     continue
                 rows = estimator.rows(a.mask | b.mask)
                 if chosen is None or rows < chosen[0]:
-                    chosen = (rows, i, j, any(p.equi for p in connecting))
+                    chosen = (rows, i, j, connecting)
         assert chosen is not None, "a connected component always has a connected pair"
-        rows, i, j, hashable = chosen
-        a, b = plans[i], plans[j]
-        left, right = (a, b) if a.rows >= b.rows else (b, a)
-        joined = Plan(a.mask | b.mask, rows, _join_cost(a, b, rows, hashable), left=left, right=right)
+        rows, i, j, connecting = chosen
+        joined = _join(plans[i], plans[j], plans[i].mask | plans[j].mask, rows, connecting)
         plans = [p for n, p in enumerate(plans) if n not in (i, j)] + [joined]
     return plans[0]
 
@@ -332,32 +355,16 @@ def _build(hooks: PlannerHooks, leaves: list[Leaf], predicates: list[Predicate],
         return leaves[plan.leaf].op
     assert plan.left is not None and plan.right is not None
     conds = [p.expr for p in _connecting(predicates, plan.left.mask, plan.right.mask)]
+    left = _build(hooks, leaves, predicates, plan.left)
     op = None
-    if hooks.index_join is not None:
-        # A batched index nested-loop join: a small outer side looks its keys up
-        # in a single table's index instead of the table being read whole.
-        for outer_plan, inner_plan in ((plan.right, plan.left), (plan.left, plan.right)):
-            inner = leaves[inner_plan.leaf] if inner_plan.leaf is not None else None
-            if (
-                inner is None
-                or not isinstance(inner.tree, FromTable)
-                or not _index_join_pays(outer_plan.rows, inner)
-            ):
-                continue
-            outer = _build(hooks, leaves, predicates, outer_plan)
-            op = hooks.index_join(outer, inner.tree, inner.local, conds, inner.op)
-            if op is not None:
-                break
+    if plan.method == "index" and hooks.index_join is not None:
+        inner = leaves[plan.right.leaf]
+        op = hooks.index_join(left, inner.tree, inner.local, conds)
     if op is None:
-        left = _build(hooks, leaves, predicates, plan.left)
         right = _build(hooks, leaves, predicates, plan.right)
         op = hooks.join("inner", left, right, conds, set(left.cids), set(right.cids))
     op.plan_rows = plan.rows
     return op
-
-
-def _index_join_pays(outer_rows: float, inner: Leaf) -> bool:
-    return outer_rows <= INDEX_JOIN_OUTER_ROWS_MAX and outer_rows * INDEX_JOIN_RATIO_MIN <= inner.base_rows
 
 
 __all__ = ["DP_RELATIONS_MAX", "PlannerHooks", "plan_join_graph"]

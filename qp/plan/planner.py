@@ -7,7 +7,8 @@ Rules, in the order they apply:
    comma join with `a.x = b.y` in WHERE becomes a hash join), and never
    below the null-extended side of an outer join.
 2. The inner joins of a FROM are ordered by estimated cost (joins.py,
-   rule "join_order"). Joins with equality conditions become hash joins; others nested loops.
+   rule "join_order"; batched index nested-loop joins where they pay, rule
+   "index_join"). Joins with equality conditions become hash joins; others nested loops.
    A join whose right side reads its left side's columns (LATERAL, or a
    function in FROM) is a nested loop that runs the right side once per
    left row, with those columns as outer values.
@@ -67,11 +68,12 @@ from qp.exec.operators import (
 from qp.plan.access import plan_table
 from qp.plan.cost import scan_rows
 from qp.plan.ctes import foreign_work_tables, is_volatile, must_materialize
+from qp.plan.index_join import plan_index_join
 from qp.plan.joins import PlannerHooks, plan_join_graph
 from qp.plan.stats import EMPTY_STATS, StatsCache
 from qp.types import UNKNOWN, group_key, sort_key
 
-DEFAULT_RULES = frozenset({"pushdown", "hash_join", "access_paths", "join_order"})
+DEFAULT_RULES = frozenset({"pushdown", "hash_join", "access_paths", "join_order", "index_join"})
 
 _INT_FAMILY = frozenset({20, 21, 23})
 
@@ -256,9 +258,13 @@ class Planner:
         raise SqlError("0A000", f"cannot plan FROM item {type(tree).__name__}")
 
     def _join_hooks(self) -> PlannerHooks:
+        index_join = None
+        if "index_join" in self.rules:
+            def index_join(outer: Operator, tree: FromTable, local: list, conds: list) -> Operator | None:
+                return plan_index_join(outer, tree, local, conds, self.outer_positions)
         return PlannerHooks(self._plan_from, self._filter, self._join, _refs,
                             lambda e, cids: _refs_within(e, cids, self.outer_positions), _tree_cids, lateral_refs,
-                            None)
+                            index_join)
 
     def _plan_join(self, j: FromJoin, conjuncts: list[E.Expr], needed: set[int]) -> tuple[Operator, list[E.Expr]]:
         left_cids, right_cids = _tree_cids(j.left), _tree_cids(j.right)
