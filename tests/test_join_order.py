@@ -129,6 +129,45 @@ def test_explain_analyze_runs_dml_inside_the_transaction(conn, three_tables):
     assert conn.execute("SELECT count(*) FROM jt_tiny").fetchone()[0] == 4  # and undone with it
 
 
+def test_batched_index_join_for_a_small_outer_side(conn, three_tables):
+    """A filtered outer side looks its keys up in the inner table's primary key,
+    in batches; DSQL's setting switches the rule off (a hash join then)."""
+    conn.execute("ANALYZE jt_big, jt_mid, jt_tiny")
+    sql = "SELECT t.id, b.v FROM jt_tiny t JOIN jt_big b ON b.id = t.k * 10"
+    lines = plan(conn, "EXPLAIN " + sql)
+    assert any("Nested Loop (Batched Join)" in line for line in lines), lines
+    assert any("Inner: jt_big by jt_big_pkey (id = (k * 10))" in line for line in lines), lines
+    analyzed = plan(conn, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + sql)
+    assert any(line.endswith("Nested Loop (Batched Join) (actual rows=3 loops=1)") for line in analyzed), (
+        analyzed
+    )
+    assert sorted(conn.execute(sql).fetchall()) == [(1, 10), (2, 20), (3, 30)]
+    conn.execute("SET dsql.enable_batched_nestloop = off")
+    try:
+        lines = plan(conn, "EXPLAIN " + sql)
+        assert not any("Batched" in line for line in lines) and any("Hash Join" in line for line in lines), (
+            lines
+        )
+        assert sorted(conn.execute(sql).fetchall()) == [(1, 10), (2, 20), (3, 30)]
+    finally:
+        conn.execute("RESET dsql.enable_batched_nestloop")
+    with pytest.raises(psycopg.errors.InvalidParameterValue):
+        conn.execute("SET dsql.enable_batched_nestloop = maybe")
+
+
+def test_batched_index_join_sees_the_transactions_writes(conn, three_tables):
+    conn.execute("ANALYZE jt_big, jt_mid, jt_tiny")
+    sql = "SELECT t.id, b.v FROM jt_tiny t JOIN jt_big b ON b.id = t.k * 10"
+    assert any("Batched" in line for line in plan(conn, "EXPLAIN " + sql))
+    conn.execute("BEGIN")
+    try:
+        conn.execute("UPDATE jt_big SET v = -1 WHERE id = 20")
+        conn.execute("DELETE FROM jt_big WHERE id = 30")
+        assert sorted(conn.execute(sql).fetchall()) == [(1, 10), (2, -1)]
+    finally:
+        conn.execute("ROLLBACK")
+
+
 def test_analyze_refuses_unknown_names(conn, three_tables):
     with pytest.raises(psycopg.errors.UndefinedTable):
         conn.execute("ANALYZE jt_nosuch")

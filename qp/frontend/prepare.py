@@ -24,7 +24,7 @@ from qp.exec.instrument import actual_text
 from qp.parse.parser import Statement
 from qp.pgcatalog.search_path import SearchPath, session_search_path
 from qp.plan.cost import estimate_operator
-from qp.plan.planner import Planner
+from qp.plan.planner import DEFAULT_RULES, Planner
 from qp.plan.stats import EMPTY_STATS, StatsCache
 from qp.types import TEXT, SqlType, type_by_oid
 from qp.types.context import EvalContext
@@ -114,6 +114,7 @@ def prepare(
     *,
     special_relations=None,
     stats: StatsCache = EMPTY_STATS,
+    rules: frozenset[str] = DEFAULT_RULES,
 ) -> Prepared:
     kind = classify(statement)
     declared = declared_oids or []
@@ -145,7 +146,7 @@ def prepare(
     node = statement.node
     if kind == "query":
         query = QueryBinder(bc).bind_query(node)
-        prepared.plan = Planner(stats=stats).plan_query(query)
+        prepared.plan = Planner(rules=rules, stats=stats).plan_query(query)
         types = query.output_types()
         prepared.result_types = types
         prepared.columns = [Column(n, t.oid, t.typlen, t.typmod) for n, t in zip(query.names, types, strict=True)]

@@ -92,6 +92,7 @@ from qp.frontend.settings import (
 )
 from qp.parse.parser import Statement, parse
 from qp.pgcatalog.cluster_views import SYS_RELATIONS as SYS_CLUSTER_RELATIONS
+from qp.plan.planner import DEFAULT_RULES
 from qp.txn.transaction import StaleCatalog, Transaction, outcome_unknown
 from qp.types import binary_decoder, binary_encoder, text_decoder, text_encoder
 from qp.types.context import EvalContext
@@ -99,6 +100,7 @@ from qp.types.context import EvalContext
 log = logging.getLogger(__name__)
 
 # Codes that may mean "the catalog this statement was bound with is stale".
+NO_BATCHED_JOINS = DEFAULT_RULES - {"index_join"}  # SET dsql.enable_batched_nestloop = off
 _UNDEFINED = {"42P01", "42703", "42704", "42883", "42P07", "42710"}
 PREPARED_STATEMENTS_MAX = 10_000
 INDEX_BACKFILL_BATCH_ROWS = 1000
@@ -626,9 +628,10 @@ class Session:
         stats = self.qp.table_stats
         if stats.due(self.qp.clock.latest()):  # other QPs' ANALYZE (qp/plan/stats.py)
             await stats.refresh(self._new_txn(read_only=True), self.qp.clock.latest())
+        rules = DEFAULT_RULES if self.settings.get("dsql.enable_batched_nestloop") != "off" else NO_BATCHED_JOINS
         try:
             return prepare(statement, catalog, self.ctx, param_oids, special_relations=self._special_relation,
-                           stats=stats)
+                           stats=stats, rules=rules)
         except SqlError as exc:
             if exc.sqlstate not in _UNDEFINED or (txn is not None and txn.catalog_validated):
                 raise
@@ -640,7 +643,7 @@ class Session:
                 txn.catalog = fresh
                 txn.catalog_validated = True
             return prepare(statement, fresh, self.ctx, param_oids, special_relations=self._special_relation,
-                           stats=stats)
+                           stats=stats, rules=rules)
 
     def _special_relation(self, schema: str | None, name: str):
         if schema == "sys" and name == "jobs":

@@ -83,6 +83,33 @@ SELECT count(*) FROM (SELECT customer_id, count(*) AS n FROM jo_orders GROUP BY 
   JOIN jo_nation n ON n.id = c.nation_id WHERE s.n > 4;
 SELECT c.id FROM jo_customer c JOIN jo_nation n ON n.id = c.nation_id JOIN jo_region r ON r.id = n.region_id
   WHERE c.id < 40 AND EXISTS (SELECT 1 FROM jo_orders o WHERE o.customer_id = c.id AND o.total > 45);
+-- batched index nested-loop joins (a small outer side looks its keys up):
+-- a secondary index with many rows per key, a primary-key prefix, a full
+-- composite key, NULL keys, expression keys, a residual condition, int8 and
+-- text keys, duplicate outer keys, and the transaction's own writes
+CREATE TABLE jo_wide (id bigint PRIMARY KEY, customer_id bigint, note text);
+CREATE TABLE jo_code (code text PRIMARY KEY, label text);
+INSERT INTO jo_wide SELECT g, g % 121 + 1, 'w' || g FROM generate_series(1, 300) g;
+INSERT INTO jo_code VALUES ('auto', 'cars'), ('home', 'houses'), ('boat', 'ships');
+CREATE INDEX jo_wide_customer ON jo_wide (customer_id);
+SELECT c.id, o.id, o.total FROM jo_customer c JOIN jo_orders o ON o.customer_id = c.id WHERE c.id IN (1, 2, 3, 121);
+SELECT o.id, i.line, i.qty FROM jo_orders o JOIN jo_item i ON i.order_id = o.id WHERE o.id < 5;
+SELECT o.id, i.line FROM jo_orders o JOIN jo_item i ON i.order_id = o.id AND i.line = o.total % 3 + 1 WHERE o.id BETWEEN 10 AND 20;
+SELECT c.id, n.name FROM jo_customer c JOIN jo_nation n ON n.id = c.nation_id WHERE c.id > 115;
+SELECT c.id, n.name FROM jo_customer c JOIN jo_nation n ON n.id = c.id % 12 + 1 AND n.name <> 'nation3' WHERE c.id < 8;
+SELECT c.id, w.id, w.note FROM jo_customer c JOIN jo_wide w ON w.id = c.id WHERE c.id < 6;
+SELECT c.id, w.id FROM jo_customer c JOIN jo_wide w ON w.customer_id = c.id WHERE c.segment = 'auto' AND c.id < 20;
+SELECT c.id, k.label FROM jo_customer c JOIN jo_code k ON k.code = c.segment WHERE c.id < 10;
+SELECT count(*), count(DISTINCT n.id) FROM jo_customer c JOIN jo_nation n ON n.id = c.nation_id JOIN jo_region r ON r.id = n.region_id;
+SELECT t.k, o.id FROM jo_tiny t JOIN jo_orders o ON o.id = t.k * 100 JOIN jo_item i ON i.order_id = o.id AND i.line = t.k;
+BEGIN;
+INSERT INTO jo_orders VALUES (1001, 3, 'open', 1);
+DELETE FROM jo_orders WHERE id = 3;
+SELECT c.id, o.id FROM jo_customer c JOIN jo_orders o ON o.customer_id = c.id WHERE c.id IN (3, 4);
+SELECT o.id, c.id FROM jo_tiny t JOIN jo_orders o ON o.id IN (1001, 3) AND o.id % 2 = t.k % 2 JOIN jo_customer c ON c.id = o.customer_id;
+ROLLBACK;
+DROP TABLE jo_wide;
+DROP TABLE jo_code;
 -- errors and ANALYZE's arguments
 ANALYZE jo_nosuch;
 ANALYZE jo_region (nosuch);
