@@ -306,6 +306,14 @@ def _dp(members: list[Plan], component: int, predicates: list[Predicate], estima
         if mask & (mask - 1) == 0:
             continue
         low = mask & -mask
+        reach = low  # is `mask` connected? Grow from one leaf along the graph's edges.
+        while True:
+            grown = reach | (near[reach] & mask)
+            if grown == reach:
+                break
+            reach = grown
+        if reach != mask:
+            continue  # a disconnected subset has no plan: skip its 2^|mask| splits
         chosen: Plan | None = None
         # Splits (sub, mask ^ sub) with `low` in sub, so each pair is seen once.
         sub = (mask - 1) & mask
