@@ -41,9 +41,18 @@ LOOKUP_BATCH_ROWS = 1000
 class IndexNestedLoopJoin(Operator):
     """Inner join of `outer` with `table`, found through `index` (None: the primary key)."""
 
-    def __init__(self, outer: Operator, table: Any, index: Any, key_exprs: list[E.Expr], projection: tuple[int, ...],
-                 inner_cids: list[int], residual: E.Expr | None, outer_positions: dict[int, int] | None = None,
-                 key_texts: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        outer: Operator,
+        table: Any,
+        index: Any,
+        key_exprs: list[E.Expr],
+        projection: tuple[int, ...],
+        inner_cids: list[int],
+        residual: E.Expr | None,
+        outer_positions: dict[int, int] | None = None,
+        key_texts: list[str] | None = None,
+    ) -> None:
         self.kind = "inner"
         self.outer = outer
         self.table = table
@@ -72,8 +81,10 @@ class IndexNestedLoopJoin(Operator):
         """The inner rows (projected) of each key."""
         txn, projection, width = rc.txn, self.projection, self._width
         found: dict[tuple, list[tuple]] = {}
-        encoded = [self._prefix + b"".join(enc(v) for enc, v in zip(self._encoders, key, strict=True))
-                   for key in batch_keys]
+        encoded = [
+            self._prefix + b"".join(enc(v) for enc, v in zip(self._encoders, key, strict=True))
+            for key in batch_keys
+        ]
         if self._point:
             rows = await txn.get(encoded)
             for key, row in zip(batch_keys, rows, strict=True):
@@ -129,11 +140,18 @@ class IndexNestedLoopJoin(Operator):
 
     def details(self) -> list[str]:
         names = [c.name for c in self.table.columns]
-        via = self.index.name if self.index is not None else (
-            self.table.primary_index.name if self.table.primary_index is not None else "row id")
-        bound = ", ".join(f"{names[c]} = {t}" for c, t in zip(self._key_columns(), self.key_texts, strict=False))
-        out = [f"Inner: {self.table.name} by {via} ({bound}), {LOOKUP_BATCH_ROWS} outer rows per lookup",
-               f"Projections: {', '.join(names[i] for i in self.projection) or '(none)'}"]
+        via = (
+            self.index.name
+            if self.index is not None
+            else (self.table.primary_index.name if self.table.primary_index is not None else "row id")
+        )
+        bound = ", ".join(
+            f"{names[c]} = {t}" for c, t in zip(self._key_columns(), self.key_texts, strict=False)
+        )
+        out = [
+            f"Inner: {self.table.name} by {via} ({bound}), {LOOKUP_BATCH_ROWS} outer rows per lookup",
+            f"Projections: {', '.join(names[i] for i in self.projection) or '(none)'}",
+        ]
         if self.residual_expr is not None:
             out.append(f"Join Filter: {expr_text(self.residual_expr)}")
         return out

@@ -38,7 +38,9 @@ def _key_compatible(column_oid: int, value_oid: int) -> bool:
 
 
 def _volatile(e: E.Expr) -> bool:
-    return any(isinstance(n, E.AsyncCall) or (isinstance(n, E.Call) and n.volatility == "v") for n in E.walk(e))
+    return any(
+        isinstance(n, E.AsyncCall) or (isinstance(n, E.Call) and n.volatility == "v") for n in E.walk(e)
+    )
 
 
 def _access_paths(table: Any) -> list[tuple[Any, tuple[int, ...]]]:
@@ -50,20 +52,27 @@ def _access_paths(table: Any) -> list[tuple[Any, tuple[int, ...]]]:
     return paths
 
 
-def lookup_columns(tree: Any) -> set[int]:
-    """The columns of a FROM table an index join could bind first (for the orderer's costs)."""
+def lookup_columns(tree: Any) -> dict[int, bool]:
+    """The columns of a FROM table an index join could bind first, each with
+    whether binding it alone makes a point read (a one-column primary key)
+    rather than a range scan per key (for the orderer's costs)."""
     if not isinstance(tree, FromTable) or tree.for_update or tree.with_key:
-        return set()
-    out = set()
-    for _, columns in _access_paths(tree.table):
+        return {}
+    out: dict[int, bool] = {}
+    for index, columns in _access_paths(tree.table):
         cid = tree.cids[columns[0]] if columns[0] < len(tree.cids) else None
         if cid is not None and _indexable(tree.table.columns[columns[0]].type.oid):
-            out.add(cid)
+            out[cid] = out.get(cid, False) or (index is None and len(columns) == 1)
     return out
 
 
-def plan_index_join(outer: Operator, tree: FromTable, local: list[E.Expr], conds: list[E.Expr],
-                    outer_positions: dict[int, int]) -> Operator | None:
+def plan_index_join(
+    outer: Operator,
+    tree: FromTable,
+    local: list[E.Expr],
+    conds: list[E.Expr],
+    outer_positions: dict[int, int],
+) -> Operator | None:
     """A batched index nested-loop join of `outer` with the table `tree`, or None."""
     if tree.for_update or tree.with_key or has_sublinks(local + conds):
         return None
@@ -102,5 +111,14 @@ def plan_index_join(outer: Operator, tree: FromTable, local: list[E.Expr], conds
     residual = E.and_all(local + [c for c in conds if not any(c is u for u in used_conjuncts)])
     projection = tuple(i for i, cid in enumerate(tree.cids) if cid is not None)
     inner_cids = [tree.cids[i] for i in projection]
-    return IndexNestedLoopJoin(outer, table, index, key_exprs, projection, inner_cids, residual, outer_positions,
-                               [expr_text(e) for e in key_exprs])
+    return IndexNestedLoopJoin(
+        outer,
+        table,
+        index,
+        key_exprs,
+        projection,
+        inner_cids,
+        residual,
+        outer_positions,
+        [expr_text(e) for e in key_exprs],
+    )

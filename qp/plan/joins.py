@@ -42,12 +42,14 @@ from qp.plan.stats import StatsCache
 # of milliseconds in Python; 12 would be half a million. Above this, greedy.
 DP_RELATIONS_MAX = 10
 # A batched index nested-loop join reads the inner table by key, a batch of
-# outer rows per storage round trip (exec/index_join.py): it costs about
-# INDEX_LOOKUP_COST scanned rows per outer row, and is not considered for
-# outer sides above INDEX_JOIN_OUTER_ROWS_MAX rows, where estimates that are
-# off would cost many round trips while a hash join reads the inner table once.
+# outer rows at a time (exec/index_join.py). Costs per outer row, in rows a
+# scan reads (measured on the embedded server: a scan reads a row in ~1.6 µs,
+# a batch of point reads costs ~2 µs a key, a range scan per key ~0.24 ms).
+# Outer sides above INDEX_JOIN_OUTER_ROWS_MAX rows are left to hash joins,
+# where an estimate that is off would cost many round trips.
 INDEX_JOIN_OUTER_ROWS_MAX = 5000.0
-INDEX_LOOKUP_COST = 2.0
+INDEX_POINT_COST = 2.0
+INDEX_RANGE_COST = 150.0
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class Leaf:
     op: Any = None
     rows: float = 1.0  # after its own filters
     base_rows: float = 1.0  # what a scan of it reads
-    lookup: set[int] = field(default_factory=set)  # columns an index join can bind first
+    lookup: dict[int, bool] = field(default_factory=dict)  # columns an index join can bind first: point read?
 
 
 @dataclass
@@ -82,6 +84,7 @@ class Predicate:
     equi: bool  # a column-to-column equality usable as a hash key
     selectivity: float = 1.0
     lookup_mask: int = 0  # leaves this equality can look up by index, given the others
+    point_mask: int = 0  # of those, the leaves where that lookup is a point read
 
 
 @dataclass
@@ -115,7 +118,9 @@ def plan_join_graph(
     trees: list[Any] = []
     conditions: list[E.Expr] = []
     flatten(tree, trees, conditions)
-    leaves = [Leaf(t, hooks.tree_cids(t), lookup=lookup_columns(t) if hooks.index_join else set()) for t in trees]
+    leaves = [
+        Leaf(t, hooks.tree_cids(t), lookup=lookup_columns(t) if hooks.index_join else {}) for t in trees
+    ]
     everything = set().union(*(leaf.cids for leaf in leaves))
     if any(hooks.lateral_refs(leaf.tree) & everything for leaf in leaves):
         return None
@@ -133,7 +138,10 @@ def plan_join_graph(
         if mask & (mask - 1) == 0:
             leaves[mask.bit_length() - 1 if mask else 0].local.append(c)
         else:
-            predicates.append(Predicate(c, mask, _is_equi(c, leaves, mask), lookup_mask=_lookup_mask(c, leaves)))
+            lookup, point = _lookup_masks(c, leaves)
+            predicates.append(
+                Predicate(c, mask, _is_equi(c, leaves, mask), lookup_mask=lookup, point_mask=point)
+            )
     join_reads = hooks.refs([p.expr for p in predicates]) | hooks.refs(above)
     columns: dict[int, cost.ColumnInfo] = {}
     for i, leaf in enumerate(leaves):
@@ -166,18 +174,21 @@ def _is_equi(c: E.Expr, leaves: list[Leaf], mask: int) -> bool:
     return bool(a) and bool(b) and not (a & b)
 
 
-def _lookup_mask(c: E.Expr, leaves: list[Leaf]) -> int:
-    """The leaves whose index this equality can probe with values of the other leaves."""
+def _lookup_masks(c: E.Expr, leaves: list[Leaf]) -> tuple[int, int]:
+    """The leaves whose index this equality can probe with values of the other
+    leaves, and those among them where the probe is a point read."""
     if not (isinstance(c, E.Call) and c.name == "=" and len(c.args) == 2):
-        return 0
-    mask = 0
+        return 0, 0
+    lookup = point = 0
     for column, value in ((c.args[0], c.args[1]), (c.args[1], c.args[0])):
         if not isinstance(column, E.ColumnRef):
             continue
         for i, leaf in enumerate(leaves):
             if column.cid in leaf.lookup and not (E.column_refs(value) & leaf.cids):
-                mask |= 1 << i
-    return mask
+                lookup |= 1 << i
+                if leaf.lookup[column.cid]:
+                    point |= 1 << i
+    return lookup, point
 
 
 def order(leaves: list[Leaf], predicates: list[Predicate]) -> Plan:
@@ -230,7 +241,9 @@ def _join(a: Plan, b: Plan, mask: int, rows: float, connecting: list[Predicate])
     """The cheapest way to join `a` and `b`: hash, index lookups into one of them, or a loop."""
     if any(p.equi for p in connecting):
         big, small = (a, b) if a.rows >= b.rows else (b, a)
-        best = Plan(mask, rows, a.cost + b.cost + a.rows + b.rows + rows, left=big, right=small, method="hash")
+        best = Plan(
+            mask, rows, a.cost + b.cost + a.rows + b.rows + rows, left=big, right=small, method="hash"
+        )
     else:
         best = Plan(mask, rows, a.cost + b.cost + a.rows * b.rows + rows, left=a, right=b, method="loop")
     for outer, inner in ((a, b), (b, a)):
@@ -238,7 +251,8 @@ def _join(a: Plan, b: Plan, mask: int, rows: float, connecting: list[Predicate])
             continue
         if outer.rows > INDEX_JOIN_OUTER_ROWS_MAX:
             continue
-        total = outer.cost + outer.rows * INDEX_LOOKUP_COST + rows
+        point = any(p.point_mask >> inner.leaf & 1 for p in connecting)
+        total = outer.cost + outer.rows * (INDEX_POINT_COST if point else INDEX_RANGE_COST) + rows
         if total < best.cost:
             best = Plan(mask, rows, total, left=outer, right=inner, method="index")
     return best

@@ -95,6 +95,8 @@ CREATE INDEX jo_wide_customer ON jo_wide (customer_id);
 SELECT c.id, o.id, o.total FROM jo_customer c JOIN jo_orders o ON o.customer_id = c.id WHERE c.id IN (1, 2, 3, 121);
 SELECT o.id, i.line, i.qty FROM jo_orders o JOIN jo_item i ON i.order_id = o.id WHERE o.id < 5;
 SELECT o.id, i.line FROM jo_orders o JOIN jo_item i ON i.order_id = o.id AND i.line = o.total % 3 + 1 WHERE o.id BETWEEN 10 AND 20;
+SELECT o.id, i.line, i.qty FROM jo_orders o JOIN jo_item i ON i.order_id = o.id WHERE o.id IN (1, 2, 3, 599);
+SELECT o.id, i.line FROM jo_orders o JOIN jo_item i ON i.order_id = o.id AND i.line = o.total % 3 + 1 WHERE o.id IN (10, 11, 12, 13);
 SELECT c.id, n.name FROM jo_customer c JOIN jo_nation n ON n.id = c.nation_id WHERE c.id > 115;
 SELECT c.id, n.name FROM jo_customer c JOIN jo_nation n ON n.id = c.id % 12 + 1 AND n.name <> 'nation3' WHERE c.id < 8;
 SELECT c.id, w.id, w.note FROM jo_customer c JOIN jo_wide w ON w.id = c.id WHERE c.id < 6;
