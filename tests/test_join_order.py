@@ -10,13 +10,14 @@ The pure parts (the n_distinct estimator, the orderer) are tested without a serv
 from __future__ import annotations
 
 import re
+import time
 
 import psycopg
 import pytest
 
 from qp.plan import joins
 from qp.plan.joins import Leaf, Predicate, order
-from qp.plan.stats import estimate_n_distinct
+from qp.plan.stats import STATS_REFRESH_S, estimate_n_distinct
 
 ACTUAL_NO_TIMING = re.compile(r"^\s*(->  )?\S.* \(actual rows=\d+ loops=\d+\)$")
 ACTUAL_TIMED = re.compile(r"\(actual time=\d+\.\d{3}\.\.\d+\.\d{3} rows=\d+ loops=\d+\)$")
@@ -166,6 +167,33 @@ def test_batched_index_join_sees_the_transactions_writes(conn, three_tables):
         assert sorted(conn.execute(sql).fetchall()) == [(1, 10), (2, -1)]
     finally:
         conn.execute("ROLLBACK")
+
+
+def test_statistics_are_durable_and_read_back_by_a_new_process(start_dsql):
+    """ANALYZE writes storage; a QP that did not run it (here: the same server
+    after a restart) reads the statistics back in the background, and plans by them."""
+    server = start_dsql()
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE jt_kept (id int PRIMARY KEY, k int)")
+        conn.execute("INSERT INTO jt_kept SELECT g, g % 7 FROM generate_series(1, 700) g")
+        conn.execute("ANALYZE jt_kept")
+        before = conn.execute(
+            "SELECT attname, n_distinct FROM pg_stats WHERE tablename = 'jt_kept'"
+        ).fetchall()
+    assert sorted(before) == [("id", -1.0), ("k", 7.0)]
+    server.restart()
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        for _ in range(100):  # the background refresh runs every STATS_REFRESH_S
+            reltuples = conn.execute("SELECT reltuples FROM pg_class WHERE relname = 'jt_kept'").fetchone()[0]
+            if reltuples != -1:
+                break
+            time.sleep(STATS_REFRESH_S / 10)
+        assert reltuples == 700
+        after = conn.execute(
+            "SELECT attname, n_distinct FROM pg_stats WHERE tablename = 'jt_kept'"
+        ).fetchall()
+        assert sorted(after) == sorted(before)
+        assert any("(rows=100)" in line for line in plan(conn, "EXPLAIN SELECT * FROM jt_kept WHERE k = 3"))
 
 
 def test_analyze_refuses_unknown_names(conn, three_tables):

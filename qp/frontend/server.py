@@ -26,7 +26,8 @@ from qp.catalog.stored import NEXT_OID_KEY, RELATION_PREFIX, VERSION_KEY, Catalo
 from qp.ddl import jobs, roles
 from qp.errors import SqlError
 from qp.pgcatalog.cluster_views import Member, embedded_members
-from qp.plan.stats import StatsCache
+from qp.plan.stats import STATS_REFRESH_S, StatsCache
+from qp.txn.transaction import Transaction
 from storage import keys
 from storage.client import StorageClient
 
@@ -74,8 +75,21 @@ class QueryProcessor:
         self.forward_cancel: Callable[[int, int, int], None] | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """The QP's own background work: resuming jobs whose QP stopped (qp/ddl/jobs.py)."""
-        await jobs.resume_orphans(self, task_status=task_status)
+        """The QP's own background work: resuming jobs whose QP stopped (qp/ddl/jobs.py),
+        and reading what other QPs' ANALYZE wrote (qp/plan/stats.py)."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._refresh_stats)
+            await jobs.resume_orphans(self, task_status=task_status)
+
+    async def _refresh_stats(self) -> None:
+        """Off the statement path, so a slow or unreachable storage never delays a bind."""
+        while True:
+            try:
+                reader = Transaction(self.clock, self.storage, self.topology, self.transport, read_only=True)
+                await self.table_stats.refresh(reader)
+            except Exception:  # noqa: BLE001 - storage unreachable now: the planner keeps what it has
+                log.info("reading table statistics failed", exc_info=True)
+            await trio.sleep(STATS_REFRESH_S)
 
     # -- SessionFactory ----------------------------------------------------------
 

@@ -625,9 +625,7 @@ class Session:
                             txn: Transaction | None = None) -> Prepared:
         """Bind against the newest catalog; if a name is missing, make sure the catalog is current."""
         catalog = txn.catalog if txn is not None and txn.catalog is not None else self.qp.catalog_guess()
-        stats = self.qp.table_stats
-        if stats.due(self.qp.clock.latest()):  # other QPs' ANALYZE (qp/plan/stats.py)
-            await stats.refresh(self._new_txn(read_only=True), self.qp.clock.latest())
+        stats = self.qp.table_stats  # kept fresh by the QP's background task
         rules = DEFAULT_RULES if self.settings.get("dsql.enable_batched_nestloop") != "off" else NO_BATCHED_JOINS
         try:
             return prepare(statement, catalog, self.ctx, param_oids, special_relations=self._special_relation,

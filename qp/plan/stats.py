@@ -8,7 +8,8 @@ Where they live: one record per table at `sys/stats/<oid>` in storage,
 beside the catalog but outside `sys/cat/`, so writing statistics neither
 bumps the catalog version (cached plans and concurrent DDL are left alone)
 nor counts as a schema conflict. Every QP keeps them in a `StatsCache` that it
-refreshes from storage at most every `STATS_REFRESH_NS` of its clock (a scan of the
+refreshes from storage every `STATS_REFRESH_S` in the background
+(qp/frontend/server.py) (a scan of the
 small `sys/stats/` range); the QP that runs ANALYZE updates its own cache at
 once.
 
@@ -29,8 +30,8 @@ from storage import keys
 
 STATS_PREFIX = keys.NS_SYSTEM + b"stats/"
 # How stale another QP's ANALYZE may look here: statistics steer plans, never
-# results, so a second of delay costs nothing but saves a storage scan per statement.
-STATS_REFRESH_NS = 1_000_000_000
+# results, so a second of delay costs nothing, and one small scan a second is cheap.
+STATS_REFRESH_S = 1.0
 # Rows a table is assumed to hold before its first ANALYZE. PostgreSQL assumes
 # ten pages of a never-vacuumed table, a few hundred to a few thousand rows.
 DEFAULT_TABLE_ROWS = 1000.0
@@ -79,10 +80,8 @@ class TableStats:
 class StatsCache:
     """One QP's copy of every table's statistics, refreshed from storage now and then."""
 
-    def __init__(self, refresh_ns: int = STATS_REFRESH_NS) -> None:
+    def __init__(self) -> None:
         self._by_oid: dict[int, TableStats] = {}
-        self._refresh_ns = refresh_ns
-        self._loaded_at_ns: int | None = None  # the QP clock's time of the last refresh
 
     def get(self, oid: int) -> TableStats | None:
         return self._by_oid.get(oid)
@@ -94,13 +93,8 @@ class StatsCache:
     def all(self) -> list[TableStats]:
         return list(self._by_oid.values())
 
-    def due(self, now_ns: int) -> bool:
-        return self._loaded_at_ns is None or now_ns - self._loaded_at_ns >= self._refresh_ns
-
-    async def refresh(self, txn: Any, now_ns: int) -> None:
-        """Read every table's statistics as of `txn`'s snapshot (the QP clock's
-        time is passed in, so a simulated clock keeps runs reproducible)."""
-        self._loaded_at_ns = now_ns
+    async def refresh(self, txn: Any) -> None:
+        """Read every table's statistics as of `txn`'s snapshot."""
         fresh: dict[int, TableStats] = {}
         async for page in txn.scan(STATS_PREFIX, keys.prefix_end(STATS_PREFIX), catalog_check=False):
             for _, value in page:
