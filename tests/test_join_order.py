@@ -15,9 +15,13 @@ import time
 import psycopg
 import pytest
 
+from qp.catalog.stored import CatalogSnapshot
+from qp.frontend.prepare import Prepared
+from qp.pgcatalog.search_path import session_search_path
 from qp.plan import joins
 from qp.plan.joins import Leaf, Predicate, order
-from qp.plan.stats import STATS_REFRESH_S, estimate_n_distinct
+from qp.plan.stats import STATS_REFRESH_S, StatsCache, TableStats, estimate_n_distinct
+from qp.types.context import EvalContext
 
 ACTUAL_NO_TIMING = re.compile(r"^\s*(->  )?\S.* \(actual rows=\d+ loops=\d+\)$")
 ACTUAL_TIMED = re.compile(r"\(actual time=\d+\.\d{3}\.\.\d+\.\d{3} rows=\d+ loops=\d+\)$")
@@ -233,6 +237,25 @@ def test_n_distinct_estimator_follows_postgres():
     counts = {i: 1 for i in range(500)} | {1000 + i: 5 for i in range(100)}
     estimate = estimate_n_distinct(1000, 0, counts, 1_000_000.0)
     assert estimate > 600 and estimate != -1.0
+
+
+def test_plans_are_made_again_after_analyze():
+    """A prepared statement's plan is kept until the statistics it was estimated from change."""
+    ctx = EvalContext()
+    stats = StatsCache()
+    prepared = Prepared(
+        None,
+        "query",
+        plan=object(),
+        catalog_version=3,
+        search_path=session_search_path(ctx),
+        stats=stats,
+        stats_version=stats.version,
+    )
+    catalog = CatalogSnapshot(version=3)
+    assert prepared.planned_for(catalog, ctx)
+    stats.put(TableStats(16384, 10.0))
+    assert not prepared.planned_for(catalog, ctx)
 
 
 def _chain(sizes: list[float]) -> tuple[list[Leaf], list[Predicate]]:

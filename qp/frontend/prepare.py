@@ -64,15 +64,19 @@ class Prepared:
     declared_oids: list[int] = field(default_factory=list)
     catalog: CatalogSnapshot | None = None  # what the plan was bound against
     search_path: SearchPath | None = None  # what its unqualified names were resolved along
+    stats: StatsCache | None = None  # the statistics the plan's estimates came from
+    stats_version: int = 0  # their version then
 
     @property
     def param_oids(self) -> list[int]:
         return [t.oid for t in self.param_types]
 
     def planned_for(self, catalog: CatalogSnapshot, eval_ctx: EvalContext) -> bool:
-        """Whether the plan may run against `catalog` in a session with this context."""
+        """Whether the plan may run against `catalog` in a session with this context
+        (and the statistics have not changed since it was made)."""
         return (self.plan is not None and self.catalog_version == catalog.version
-                and self.search_path == session_search_path(eval_ctx))
+                and self.search_path == session_search_path(eval_ctx)
+                and (self.stats is None or self.stats.version == self.stats_version))
 
 
 def classify(statement: Statement | None) -> str:
@@ -141,6 +145,7 @@ def prepare(
     eval_ctx.catalog = catalog
     bc = BindContext(catalog, eval_ctx, declared_types(declared), resolve_special_relation=special_relations)
     prepared.catalog_version = catalog.version
+    prepared.stats, prepared.stats_version = stats, stats.version
     prepared.catalog = catalog
     prepared.search_path = session_search_path(eval_ctx)
     node = statement.node

@@ -748,6 +748,7 @@ class Session:
             prepared.plan, prepared.catalog_version = bound.plan, bound.catalog_version
             prepared.result_types, prepared.catalog = bound.result_types, bound.catalog
             prepared.search_path = bound.search_path
+            prepared.stats, prepared.stats_version = bound.stats, bound.stats_version
             if prepared.columns is None or not described:
                 prepared.columns = bound.columns
         if txn.catalog is None:

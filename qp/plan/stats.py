@@ -82,6 +82,9 @@ class StatsCache:
 
     def __init__(self) -> None:
         self._by_oid: dict[int, TableStats] = {}
+        # Bumped whenever what the cache holds changes, so plans made before are
+        # made again (PostgreSQL re-plans cached plans after ANALYZE too).
+        self.version = 0
 
     def get(self, oid: int) -> TableStats | None:
         return self._by_oid.get(oid)
@@ -89,6 +92,7 @@ class StatsCache:
     def put(self, stats: TableStats) -> None:
         """Statistics this QP has just written (its own ANALYZE)."""
         self._by_oid[stats.oid] = stats
+        self.version += 1
 
     def all(self) -> list[TableStats]:
         return list(self._by_oid.values())
@@ -106,6 +110,10 @@ class StatsCache:
             theirs = fresh.get(oid)
             if theirs is None or theirs.analyzed_at_us < mine.analyzed_at_us:
                 fresh[oid] = mine
+        if {o: s.analyzed_at_us for o, s in fresh.items()} != {
+            o: s.analyzed_at_us for o, s in self._by_oid.items()
+        }:
+            self.version += 1
         self._by_oid = fresh
 
 
