@@ -226,6 +226,26 @@ def test_ten_table_join_completes(conn):
             conn.execute(f"DROP TABLE {name}")
 
 
+def test_twelve_relations_are_ordered_greedily_without_cross_products(conn):
+    """Above DP_RELATIONS_MAX the greedy orderer runs; a connected graph still gets
+    no join without a condition."""
+    names = [f"jt_g{i}" for i in range(12)]
+    for name in names:
+        conn.execute(f"CREATE TABLE {name} (id int PRIMARY KEY, next_id int)")
+        conn.execute(f"INSERT INTO {name} SELECT g, g % 50 + 1 FROM generate_series(1, 50) g")
+    try:
+        where = " AND ".join(f"{names[i]}.next_id = {names[i + 1]}.id" for i in range(11))
+        sql = f"SELECT count(*) FROM {', '.join(reversed(names))} WHERE {where}"
+        lines = plan(conn, "EXPLAIN (COSTS OFF) " + sql)
+        joins_seen = [line for line in lines if "Join" in line]
+        assert len(joins_seen) == 11, lines
+        assert not any(line.strip().endswith("Nested Loop") for line in lines), lines  # no bare cross product
+        assert conn.execute(sql).fetchone()[0] == 50
+    finally:
+        for name in names:
+            conn.execute(f"DROP TABLE {name}")
+
+
 # -- pure parts ---------------------------------------------------------------------
 
 

@@ -58,6 +58,12 @@ SELECT count(*) FROM jo_tiny t JOIN jo_region r ON r.id = t.k JOIN jo_nation n O
   JOIN jo_supplier s ON s.id = p.supplier_id JOIN jo_tag g ON g.part_id = p.id LEFT JOIN jo_note x ON x.customer_id = c.id;
 SELECT o.id, i.line FROM jo_orders o JOIN jo_item i ON i.order_id = o.id JOIN jo_part p ON p.id = i.part_id JOIN jo_customer c ON c.id = o.customer_id
   WHERE c.segment = 'auto' AND p.kind = 'kind3' AND o.total < 10 ORDER BY o.id, i.line;
+-- twelve relations: above the DP's limit, ordered greedily
+SELECT count(*), sum(i2.qty) FROM jo_item i2, jo_nation n2, jo_orders o, jo_region r2, jo_part p, jo_customer c, jo_tiny t,
+  jo_supplier s, jo_nation n, jo_region r, jo_orders o2, jo_tag g
+  WHERE o.customer_id = c.id AND c.nation_id = n.id AND n.region_id = r.id AND r.id = t.k AND o2.id = o.id
+    AND i2.order_id = o2.id AND p.id = i2.part_id AND s.id = p.supplier_id AND n2.id = s.nation_id AND r2.id = n2.region_id
+    AND g.part_id = p.id AND g.tag = 'tag2';
 -- the same after ANALYZE (estimates change, results must not)
 ANALYZE;
 ANALYZE jo_orders (customer_id, status);
