@@ -9,9 +9,10 @@ and never one round trip per outer row:
 
 - every column of the primary key bound: one batched point read (`txn.get`)
   of all the batch's keys;
-- a prefix of the primary key: one key-range scan per distinct key;
-- a prefix of a secondary index: one range scan of the index per distinct
-  key, then one batched point read of the rows it names.
+- a prefix of the primary key: one key-range scan per distinct key, up to
+  `LOOKUP_SCANS_IN_FLIGHT` of them at once;
+- a prefix of a secondary index: the same range scans of the index, then one
+  batched point read of all the rows they name.
 
 The inner table's own conditions and the join's other conditions are a
 residual filter on the joined row. Inner joins only: the planner uses this
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+
+import trio
 
 from cluster.timeslice import checkpoint_if_due
 from qp.bind import expr as E
@@ -36,6 +39,10 @@ from storage.mvcc import project
 # thousand keys keep a point-read request well under the transport's message
 # bound while amortising the round trip.
 LOOKUP_BATCH_ROWS = 1000
+# Range scans (key prefixes, secondary indexes) in flight at once for one batch:
+# enough to overlap the storage round trips, few enough not to crowd out other
+# sessions' requests.
+LOOKUP_SCANS_IN_FLIGHT = 16
 
 
 class IndexNestedLoopJoin(Operator):
@@ -91,16 +98,38 @@ class IndexNestedLoopJoin(Operator):
                 if row is not None:
                     found[key] = [project(row, projection, width)]
             return found
-        for key, start in zip(batch_keys, encoded, strict=True):
-            end = keys.prefix_end(start)
-            async for page in txn.scan(start, end):
-                if self.index is None:
-                    rows = [v for _, v in page]
-                else:  # index entries name their rows' keys
-                    rows = [r for r in await txn.get([v for _, v in page]) if r is not None]
-                if rows:
-                    found.setdefault(key, []).extend(project(r, projection, width) for r in rows)
-            await checkpoint_if_due()
+        # One range scan per distinct key, LOOKUP_SCANS_IN_FLIGHT at a time; a secondary
+        # index's entries name rows, which are then read in one batched point read.
+        found_keys: dict[tuple, list] = {}
+        work = iter(zip(batch_keys, encoded, strict=True))
+        failures: list[Exception] = []
+
+        async with trio.open_nursery() as nursery:
+
+            async def scan_keys() -> None:
+                try:
+                    for key, start in work:  # shared: each key is taken by one worker
+                        async for page in txn.scan(start, keys.prefix_end(start)):
+                            found_keys.setdefault(key, []).extend(v for _, v in page)
+                        await checkpoint_if_due()
+                except Exception as exc:  # noqa: BLE001 - raised below as itself, not in an exception group
+                    failures.append(exc)
+                    nursery.cancel_scope.cancel()
+
+            for _ in range(min(LOOKUP_SCANS_IN_FLIGHT, len(batch_keys))):
+                nursery.start_soon(scan_keys)
+        if failures:
+            raise failures[0]
+        if self.index is None:  # primary-key ranges: the values are the rows
+            for key, rows in found_keys.items():
+                found[key] = [project(r, projection, width) for r in rows]
+            return found
+        row_keys = [k for ks in found_keys.values() for k in ks]
+        rows_by_key = dict(zip(row_keys, await txn.get(row_keys), strict=True)) if row_keys else {}
+        for key, ks in found_keys.items():
+            rows = [rows_by_key[k] for k in ks if rows_by_key.get(k) is not None]
+            if rows:
+                found[key] = [project(r, projection, width) for r in rows]
         return found
 
     async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
