@@ -28,6 +28,7 @@ written-order join (`None` from `plan_join_graph`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -316,7 +317,7 @@ def _dp(members: list[Plan], component: int, predicates: list[Predicate], estima
     for j, m in enumerate(members):
         best[1 << j] = m
     global_of: dict[int, int] = {}
-    for mask in sorted(range(1, size), key=lambda m: bin(m).count("1")):
+    for mask in _by_size(k):
         if mask & (mask - 1) == 0:
             continue
         low = mask & -mask
@@ -349,6 +350,12 @@ def _dp(members: list[Plan], component: int, predicates: list[Predicate], estima
     result = best[size - 1]
     assert result is not None, "a connected component has a plan"
     return result
+
+
+@functools.cache
+def _by_size(k: int) -> tuple[int, ...]:
+    """The non-empty subsets of k leaves, smaller ones first (the order DP builds them in)."""
+    return tuple(sorted(range(1, 1 << k), key=lambda m: bin(m).count("1")))
 
 
 def _greedy(members: list[Plan], predicates: list[Predicate], estimator: _Cardinality) -> Plan:
