@@ -176,7 +176,7 @@ def prepare(
 
 
 def explain_lines(prepared: Prepared, *, costs: bool = False, actual: dict | None = None,
-                  timing: bool = True) -> list[str]:
+                  timing: bool = True, execution_s: float = 0.0) -> list[str]:
     """EXPLAIN's lines: with `costs`, each operator's estimated rows (PostgreSQL's
     `rows=N`; dsql has no cost units to show beside it); with `actual` (the
     counters of qp/exec/instrument.py), what each operator did."""
@@ -195,7 +195,12 @@ def explain_lines(prepared: Prepared, *, costs: bool = False, actual: dict | Non
     source = getattr(plan, "scan", None) or getattr(plan, "source", None)
     head = {"insert": "Insert", "update": "Update", "delete": "Delete"}.get(prepared.kind, prepared.kind)
     table = plan.tc.table.name if hasattr(plan, "tc") else ""
-    lines = [f"{head} on {table}", "  Writes: buffered in the transaction until COMMIT"]
+    # The write itself returns no rows to a parent (PostgreSQL's rows=0 on its ModifyTable line).
+    title = f"{head} on {table}" + ("  (rows=0)" if costs else "")
+    if actual is not None:
+        ms = execution_s * 1000
+        title += f" (actual time={ms:.3f}..{ms:.3f} rows=0 loops=1)" if timing else " (actual rows=0 loops=1)"
+    lines = [title, "  Writes: buffered in the transaction until COMMIT"]
     if source is not None and hasattr(source, "explain"):
         lines += ["  ->  " + line if i == 0 else "      " + line for i, line in enumerate(render(source, suffix))]
     return lines

@@ -1137,7 +1137,8 @@ class Session:
             executing_started = time.perf_counter()
             await self._execute_bound(prepared, (), None, txn)
             execution_s = time.perf_counter() - executing_started
-            lines = explain_lines(prepared, costs=options.costs, actual=counters, timing=options.timing)
+            lines = explain_lines(prepared, costs=options.costs, actual=counters, timing=options.timing,
+                                  execution_s=execution_s)
             if options.summary:
                 lines += [f"Planning Time: {planning_s * 1000:.3f} ms", f"Execution Time: {execution_s * 1000:.3f} ms"]
         return [RowDescription([Column("QUERY PLAN", 25, -1)]), DataRows([[line.encode()] for line in lines]),
