@@ -79,6 +79,20 @@ def test_explain_order_follows_statistics(conn, three_tables):
     assert conn.execute(QUERY).fetchone()[0] == 270
 
 
+def test_range_estimates_follow_the_histogram(conn, three_tables):
+    conn.execute("ANALYZE jt_big")
+
+    def estimate(where: str) -> int:
+        lines = plan(conn, f"EXPLAIN SELECT * FROM jt_big WHERE {where}")
+        return int(re.search(r"Scan on jt_big  \(rows=(\d+)\)", "\n".join(lines)).group(1))
+
+    assert 250 <= estimate("v <= 300") <= 350  # v runs 1..3000
+    assert 2650 <= estimate("v > 300") <= 2750
+    assert 80 <= estimate("v BETWEEN 1001 AND 1100") <= 120  # one range, not two independent bounds
+    assert 80 <= estimate("v > 1000 AND v <= 1100 AND v < 2000") <= 120
+    assert estimate("v < 0") <= 5
+
+
 def test_explain_costs_off_hides_estimates(conn, three_tables):
     with_costs = plan(conn, "EXPLAIN " + QUERY)
     assert all("(rows=" in line for line in with_costs if "Scan on" in line or "Join" in line), with_costs

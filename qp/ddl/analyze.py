@@ -6,7 +6,8 @@ each table once in key order, keep a uniform random sample of at most
 default_statistics_target of 100) and count every row, so the row count is
 exact and the per-column figures come from the sample: the null fraction,
 the number of distinct values by PostgreSQL's estimator
-(qp/plan/stats.py) and the average width. Naming columns measures only those
+(qp/plan/stats.py), the average width and a histogram of 100 equal-frequency
+buckets (for range estimates). Naming columns measures only those
 and keeps what an earlier ANALYZE found for the others, as PostgreSQL does.
 
 The read runs in its own read-only transaction (a fresh snapshot), the write
@@ -24,7 +25,7 @@ from typing import Any
 
 from qp.catalog.stored import TableDef
 from qp.errors import SqlError
-from qp.plan.stats import ColumnStats, TableStats, estimate_n_distinct, stats_key
+from qp.plan.stats import ColumnStats, TableStats, estimate_n_distinct, histogram_of, stats_key
 
 SAMPLE_ROWS_MAX = 30_000
 WRITE_ATTEMPTS_MAX = 10  # conflicts come only from another ANALYZE of the same table
@@ -80,11 +81,13 @@ def measure(
         nulls = 0
         widths = 0
         counts: dict[Any, int] = {}
+        present: list[Any] = []
         for row in sample:
             value = row[position] if position < len(row) else None
             if value is None:
                 nulls += 1
                 continue
+            present.append(value)
             widths += _width(value)
             key = _hashable(value)
             counts[key] = counts.get(key, 0) + 1
@@ -94,6 +97,7 @@ def measure(
             null_frac=_float4(nulls / n if n else 0.0),
             n_distinct=_float4(estimate_n_distinct(n, nulls, counts, float(total_rows))),
             avg_width=round(widths / nonnull) if nonnull else 0,
+            histogram=histogram_of(present),
         )
     return out
 

@@ -8,7 +8,10 @@ dsql's statistics hold (row counts, null fractions, distinct values):
 - `a.x = b.y` across relations: 1 / max(n_distinct(a.x), n_distinct(b.y)),
   each count clamped to its relation's estimated rows (eqjoinsel without
   most-common values);
-- `<`, `<=`, `>`, `>=`: 1/3 (DEFAULT_INEQ_SEL); `<>`: 1 minus equality;
+- `<`, `<=`, `>`, `>=` against a constant: the histogram's fraction (ANALYZE's
+  100 buckets, interpolated), a lower and an upper bound on one column
+  combined as one range; 1/3 (DEFAULT_INEQ_SEL) without a histogram;
+  `<>`: 1 minus equality;
   `IN (…)`: the sum of its equalities; `IS NULL`: null_frac;
   LIKE and other matches 0.005 (DEFAULT_MATCH_SEL); anything else 1/3;
 - AND multiplies, OR adds minus the product, NOT complements.
@@ -20,12 +23,11 @@ every pair it tests.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from qp.bind import expr as E
-from qp.plan.stats import DEFAULT_NUM_DISTINCT, DEFAULT_TABLE_ROWS, StatsCache
+from qp.plan.stats import DEFAULT_NUM_DISTINCT, DEFAULT_TABLE_ROWS, ColumnStats, StatsCache
 
 DEFAULT_EQ_SEL = 0.005  # PostgreSQL's DEFAULT_EQ_SEL
 DEFAULT_INEQ_SEL = 1.0 / 3.0  # DEFAULT_INEQ_SEL
@@ -33,6 +35,9 @@ DEFAULT_MATCH_SEL = 0.005  # DEFAULT_MATCH_SEL (LIKE, regular expressions)
 DEFAULT_OTHER_ROWS = 1000.0  # a function or subquery in FROM (PostgreSQL assumes 1,000 rows of a function)
 
 _INEQUALITIES = frozenset({"<", "<=", ">", ">="})
+_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+DEFAULT_RANGE_INEQ_SEL = 0.005  # PostgreSQL's DEFAULT_RANGE_INEQ_SEL
+RANGE_SEL_MIN = 1e-4  # an empty-looking range still keeps a few rows' worth
 _MATCHES = frozenset({"~~", "!~~", "~~*", "!~~*", "~", "!~", "~*", "!~*"})
 
 
@@ -43,6 +48,7 @@ class ColumnInfo:
     relation: int  # which relation (leaf) it belongs to
     n_distinct: float
     null_frac: float
+    stats: ColumnStats | None = None  # what ANALYZE found (its histogram), if anything
 
 
 def table_rows(table: Any, stats: StatsCache) -> float:
@@ -69,7 +75,7 @@ def table_columns(
             continue
         column = found.columns.get(table.columns[position].name) if found is not None else None
         if column is not None:
-            out[cid] = ColumnInfo(relation, max(column.distinct_count(rows), 1.0), column.null_frac)
+            out[cid] = ColumnInfo(relation, max(column.distinct_count(rows), 1.0), column.null_frac, column)
         elif position in unique:
             out[cid] = ColumnInfo(relation, rows, 0.0)
         else:
@@ -80,10 +86,65 @@ def table_columns(
 def scan_rows(table: Any, cids: list[int | None], conjuncts: list[E.Expr], stats: StatsCache) -> float:
     """Rows of `table` that pass `conjuncts` (its own filters)."""
     columns = table_columns(table, cids, 0, stats)
-    rows = table_rows(table, stats)
+    return max(table_rows(table, stats) * conjunction_selectivity(conjuncts, columns), 1.0)
+
+
+def conjunction_selectivity(
+    conjuncts: list[E.Expr], columns: dict[int, ColumnInfo], rows_of: dict[int, float] | None = None
+) -> float:
+    """The fraction of rows for which every conjunct is true.
+
+    Independent conjuncts multiply; a lower and an upper bound on one column
+    (`x > a AND x < b`, BETWEEN) are one range, hi + lo - 1 of it, as
+    PostgreSQL's clauselist_selectivity combines them (DEFAULT_RANGE_INEQ_SEL
+    when either side has no histogram to go by).
+    """
+    out = 1.0
+    ranges: dict[int, dict[bool, float | None]] = {}  # cid -> {is upper bound: fraction inside}
     for c in conjuncts:
-        rows *= selectivity(c, columns)
-    return max(rows, 1.0)
+        bound = _range_bound(c, columns)
+        if bound is None:
+            out *= selectivity(c, columns, rows_of)
+            continue
+        cid, is_upper, fraction = bound
+        sides = ranges.setdefault(cid, {})
+        if is_upper in sides:  # two bounds on one side: the tighter one
+            earlier = sides[is_upper]
+            sides[is_upper] = None if earlier is None or fraction is None else min(earlier, fraction)
+        else:
+            sides[is_upper] = fraction
+    for cid, sides in ranges.items():
+        null_frac = columns[cid].null_frac
+        if len(sides) == 1:
+            (one,) = sides.values()
+            out *= DEFAULT_INEQ_SEL if one is None else one * (1.0 - null_frac)
+            continue
+        lower, upper = sides[False], sides[True]
+        if lower is None or upper is None:
+            out *= DEFAULT_RANGE_INEQ_SEL
+        else:
+            out *= max(lower + upper - 1.0, RANGE_SEL_MIN) * (1.0 - null_frac)
+    return out
+
+
+def _range_bound(c: E.Expr, columns: dict[int, ColumnInfo]) -> tuple[int, bool, float | None] | None:
+    """For `column <op> constant`: the column, whether it bounds from above, and the
+    fraction of non-null values inside the bound (None: no histogram to tell)."""
+    if not (isinstance(c, E.Call) and c.name in _INEQUALITIES and len(c.args) == 2):
+        return None
+    op = c.name
+    column, value = c.args
+    if not isinstance(column, E.ColumnRef):
+        column, value, op = value, column, _FLIPPED[op]
+    if not isinstance(column, E.ColumnRef) or column.cid not in columns or not isinstance(value, E.Const):
+        return None
+    if value.value is None:
+        return None
+    stats = columns[column.cid].stats
+    below = stats.fraction_below(value.value, inclusive=op in ("<=", ">")) if stats is not None else None
+    if op in ("<", "<="):
+        return column.cid, True, below
+    return column.cid, False, None if below is None else 1.0 - below
 
 
 def _column(e: E.Expr, columns: dict[int, ColumnInfo]) -> ColumnInfo | None:
@@ -116,9 +177,9 @@ def selectivity(e: E.Expr, columns: dict[int, ColumnInfo], rows_of: dict[int, fl
     if isinstance(e, E.Const):
         return 1.0 if e.value is True else 0.0
     if isinstance(e, E.BoolOp):
-        parts = [selectivity(a, columns, rows_of) for a in e.args]
         if e.op == "and":
-            return math.prod(parts)
+            return conjunction_selectivity(list(e.args), columns, rows_of)
+        parts = [selectivity(a, columns, rows_of) for a in e.args]
         out = 0.0
         for s in parts:
             out = out + s - out * s
@@ -140,7 +201,9 @@ def selectivity(e: E.Expr, columns: dict[int, ColumnInfo], rows_of: dict[int, fl
         if e.name == "<>":
             return 1.0 - _equality(e.args[0], e.args[1], columns, rows_of)
         if e.name in _INEQUALITIES:
-            return DEFAULT_INEQ_SEL
+            if _range_bound(e, columns) is None:
+                return DEFAULT_INEQ_SEL
+            return conjunction_selectivity([e], columns, rows_of)
         if e.name in _MATCHES:
             return DEFAULT_MATCH_SEL
     return DEFAULT_INEQ_SEL

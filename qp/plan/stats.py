@@ -43,15 +43,69 @@ def stats_key(oid: int) -> bytes:
     return STATS_PREFIX + struct.pack(">I", oid)
 
 
+HISTOGRAM_BUCKETS = 100  # PostgreSQL's default_statistics_target
+HISTOGRAM_TEXT_MAX = 200  # characters: at most ~20 kB of bounds per text column
+
+
 @dataclass(frozen=True)
 class ColumnStats:
     null_frac: float
     n_distinct: float  # > 0: a count; < 0: minus the fraction of rows (PostgreSQL's stadistinct)
     avg_width: int
+    # Equal-frequency bucket bounds of the sorted non-null sample (integers, floats or
+    # text only), for range estimates; the planner's alone (pg_stats shows NULL).
+    histogram: tuple = ()
 
     def distinct_count(self, rows: float) -> float:
         """The estimated number of distinct non-null values in `rows` rows."""
         return self.n_distinct if self.n_distinct >= 0 else -self.n_distinct * rows
+
+    def fraction_below(self, value: Any, inclusive: bool) -> float | None:
+        """Of the non-null values, the fraction below `value` (or at it, if
+        `inclusive`), from the histogram; None without one or for a value of another kind."""
+        bounds = self.histogram
+        if len(bounds) < 2 or not _same_kind(bounds[0], value):
+            return None
+        if value < bounds[0]:
+            return 0.0
+        if value > bounds[-1] or (inclusive and value == bounds[-1]):
+            return 1.0
+        buckets = len(bounds) - 1
+        # The bucket holding `value`, then (for numbers) a linear position inside it.
+        low, high = 0, buckets
+        while low < high:
+            mid = (low + high) // 2
+            if bounds[mid + 1] < value or (inclusive and bounds[mid + 1] == value):
+                low = mid + 1
+            else:
+                high = mid
+        start, end = bounds[low], bounds[min(low + 1, buckets)]
+        inside = 0.5
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and end != start:
+            inside = min(max((value - start) / (end - start), 0.0), 1.0)
+        return min((low + inside) / buckets, 1.0)
+
+
+def _same_kind(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return False
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return True
+    return isinstance(a, str) and isinstance(b, str)
+
+
+def histogram_of(values: list[Any]) -> tuple:
+    """HISTOGRAM_BUCKETS + 1 bounds of the sorted non-null values of one column
+    (fewer for fewer values); none for kinds whose Python order is not SQL's."""
+    # A float NaN has no place in an order; long texts would bloat the record
+    # (PostgreSQL leaves values over 1 kB out of its statistics too).
+    values = [v for v in values if v == v and not (isinstance(v, str) and len(v) > HISTOGRAM_TEXT_MAX)]
+    if len(values) < 2 or not _same_kind(values[0], values[0]):
+        return ()
+    ordered = sorted(values)
+    n = len(ordered)
+    count = min(HISTOGRAM_BUCKETS + 1, n)
+    return tuple(ordered[(i * (n - 1)) // (count - 1)] for i in range(count))
 
 
 @dataclass(frozen=True)
@@ -66,12 +120,20 @@ class TableStats:
             "oid": self.oid,
             "reltuples": self.reltuples,
             "analyzed_at_us": self.analyzed_at_us,
-            "columns": [[name, c.null_frac, c.n_distinct, c.avg_width] for name, c in self.columns.items()],
+            "columns": [
+                [name, c.null_frac, c.n_distinct, c.avg_width, list(c.histogram)]
+                for name, c in self.columns.items()
+            ],
         }
 
     @staticmethod
     def from_record(record: dict) -> TableStats:
-        columns = {name: ColumnStats(float(nf), float(nd), int(w)) for name, nf, nd, w in record["columns"]}
+        columns = {
+            entry[0]: ColumnStats(
+                float(entry[1]), float(entry[2]), int(entry[3]), tuple(entry[4]) if len(entry) > 4 else ()
+            )
+            for entry in record["columns"]
+        }
         return TableStats(
             int(record["oid"]), float(record["reltuples"]), columns, int(record["analyzed_at_us"])
         )
