@@ -99,8 +99,8 @@ from qp.types.context import EvalContext
 
 log = logging.getLogger(__name__)
 
-# Codes that may mean "the catalog this statement was bound with is stale".
 NO_BATCHED_JOINS = DEFAULT_RULES - {"index_join"}  # SET dsql.enable_batched_nestloop = off
+# Codes that may mean "the catalog this statement was bound with is stale".
 _UNDEFINED = {"42P01", "42703", "42704", "42883", "42P07", "42710"}
 PREPARED_STATEMENTS_MAX = 10_000
 INDEX_BACKFILL_BATCH_ROWS = 1000
