@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -63,12 +62,11 @@ from qp.ddl.statements import (
 )
 from qp.errors import SqlError, cached_plan_changed, in_failed_transaction, position_in, schema_conflict
 from qp.exec.compile import ExecFrame
-from qp.exec.instrument import instrument
 from qp.exec.operators import collect
 from qp.exec.runtime import RunContext, StatementCaches
 from qp.frontend.activity import Activity
-from qp.frontend.explain_options import explain_options
-from qp.frontend.prepare import Prepared, explain_lines, explained_operators, prepare
+from qp.frontend.explain import run_explain
+from qp.frontend.prepare import Prepared, prepare
 from qp.frontend.results import CHUNK_ROWS, ResultRows
 from qp.frontend.savepoints import Savepoint
 from qp.frontend.session_settings import (
@@ -1117,32 +1115,7 @@ class Session:
                 CommandComplete("CALL")]
 
     async def _explain(self, body: dict) -> list[api.Event]:
-        options = explain_options(body.get("options", ()))
-        query_node = body["query"]
-        kind = next(iter(query_node))
-        statement = Statement(query_node, "", 0)
-        if kind not in ("SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt"):
-            raise SqlError("0A000", f"EXPLAIN of {kind.removesuffix('Stmt')} is not supported")
-        txn = self._current_txn()
-        txn.begin_snapshot()
-        planning_started = time.perf_counter()
-        prepared = await self._bind_checked(statement, [], txn)
-        if not options.analyze:
-            lines = explain_lines(prepared, costs=options.costs)
-        else:  # run it (a write stays in the transaction, as PostgreSQL's does)
-            planning_s = time.perf_counter() - planning_started
-            counters = instrument(explained_operators(prepared), options.timing)
-            if txn.read_only and prepared.kind != "query":
-                raise SqlError("25006", f"cannot execute {prepared.kind.upper()} in a read-only transaction")
-            executing_started = time.perf_counter()
-            await self._execute_bound(prepared, (), None, txn)
-            execution_s = time.perf_counter() - executing_started
-            lines = explain_lines(prepared, costs=options.costs, actual=counters, timing=options.timing,
-                                  execution_s=execution_s)
-            if options.summary:
-                lines += [f"Planning Time: {planning_s * 1000:.3f} ms", f"Execution Time: {execution_s * 1000:.3f} ms"]
-        return [RowDescription([Column("QUERY PLAN", 25, -1)]), DataRows([[line.encode()] for line in lines]),
-                CommandComplete("EXPLAIN")]
+        return await run_explain(self, body)
 
 
 def _give_position(error: BaseException, statement: Statement | None) -> None:
