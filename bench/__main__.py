@@ -28,6 +28,9 @@ to another storage node (copy, then drop) and splitting a shard take, by size.
 `dynamo` (bench/dynamo.py): Dynamo's put and get at (3,2,2) and (3,1,1) through
 its Riak HTTP API, beside DynamoDB PutItem/GetItem on the same durable server.
 
+`joins` (bench/joins.py): a 10-table join over a few thousand rows per table,
+after ANALYZE, on dsql and PostgreSQL, and the ratio of their times.
+
 `stall` (bench/stall.py): `SELECT 1` latency while another connection runs a
 CPU-bound query, and the journal elections dsql logged meanwhile.
 """
@@ -48,6 +51,7 @@ from rich.table import Table
 from bench import cluster as cluster_bench
 from bench import dynamo as dynamo_bench
 from bench import dynamodb as ddb_bench
+from bench import joins as joins_bench
 from bench import journal as journal_bench
 from bench import replica_move as move_bench
 from bench.pgbench import PGBENCH_WORKLOADS, run_pgbench_workload
@@ -74,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=max(Console().width, 130))
     known = [*WORKLOADS, *PGBENCH_WORKLOADS, "stall"]
     every = [*known, *ddb_bench.WORKLOADS, *journal_bench.WORKLOADS, *cluster_bench.WORKLOADS,
-             *move_bench.WORKLOADS, *dynamo_bench.WORKLOADS]
+             *move_bench.WORKLOADS, *dynamo_bench.WORKLOADS, *joins_bench.WORKLOADS]
     requested = [n for n in args.only.split(",") if n] or every
     unknown = [n for n in requested if n not in every]
     if unknown:
@@ -105,6 +109,13 @@ def main(argv: list[str] | None = None) -> int:
         RESULTS_DIR.mkdir(exist_ok=True)
         path = RESULTS_DIR / f"bench-dynamo-{time.strftime('%Y%m%d-%H%M%S')}.json"
         path.write_text(json.dumps({k: v.as_dict() for k, v in dynamo_results.items()}, indent=2))
+    if any(n in joins_bench.WORKLOADS for n in requested):
+        joins_result = joins_bench.run(console)
+        joins_bench.print_table(console, joins_result)
+        RESULTS_DIR.mkdir(exist_ok=True)
+        path = RESULTS_DIR / f"bench-joins-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        path.write_text(json.dumps({"dsql_s": joins_result.dsql_s, "postgres_s": joins_result.postgres_s,
+                                    "ratio": joins_result.ratio, "answer": list(joins_result.answer)}, indent=2))
     if any(n in move_bench.WORKLOADS for n in requested):
         move_bench.print_table(console, move_bench.run(console=console))
     if any(n in cluster_bench.WORKLOADS for n in requested):

@@ -74,3 +74,18 @@ def test_dsql_pass_rate(dsql_server) -> None:
     )
     if details:
         print(f"first failures (rate above the floor):\n{details}")
+
+
+def test_a_file_stops_when_its_time_budget_is_spent(pg_server, tmp_path: Path) -> None:
+    path = tmp_path / "budget.test"
+    path.write_text(
+        "statement ok\nCREATE TABLE budget_t (a INTEGER)\n\n"
+        "statement ok\nINSERT INTO budget_t VALUES (1)\n\n"
+        "query I nosort\nSELECT a FROM budget_t\n----\n1\n"
+    )
+    whole = run_file(path, pg_server.dsn)
+    assert (whole.run, whole.passed, whole.not_run) == (3, 3, 0), whole.failures
+    spent = run_file(path, pg_server.dsn, budget_s=0.0)
+    assert (spent.run, spent.passed, spent.failed, spent.not_run) == (3, 0, 3, 3)
+    assert "time budget" in spent.failures[0] and "time budget spent" in spent.summary()
+

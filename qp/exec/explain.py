@@ -10,6 +10,7 @@ projects, and the filters the QP applies itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from qp.bind import expr as E
@@ -18,11 +19,12 @@ _OPERATORS = {"=", "<>", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "^", "||
               "~", "!~", "~*", "!~*", "@>", "<@", "&&", "->", "->>", "#>", "#>>", "?", "&", "|", "#", "<<", ">>"}
 
 
-def render(op: Any) -> list[str]:
+def render(op: Any, suffix: Callable[[Any], str] | None = None) -> list[str]:
+    """The tree's lines; `suffix(node)` is appended to each title (estimates, actual figures)."""
     lines: list[str] = []
 
     def visit(node: Any, indent: int, child: bool) -> None:
-        title = node.title()
+        title = node.title() + (suffix(node) if suffix is not None else "")
         lines.append((" " * (indent - 4) + "->  " if child else " " * indent) + title)
         for detail in node.details():
             lines.append(" " * (indent + 2) + detail)

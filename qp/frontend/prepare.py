@@ -19,11 +19,15 @@ from qp.bind.dml import bind_insert, bind_modify, target_context
 from qp.bind.query import QueryBinder
 from qp.catalog.stored import CatalogSnapshot
 from qp.errors import SqlError
+from qp.exec.explain import render
+from qp.exec.instrument import actual_text
 from qp.frontend.settings import show_name
 from qp.parse.parser import Statement
 from qp.pgcatalog.search_path import SearchPath, session_search_path
+from qp.plan.cost import estimate_operator
 from qp.plan.dml import plan_insert, plan_modify
-from qp.plan.planner import Planner
+from qp.plan.planner import DEFAULT_RULES, Planner
+from qp.plan.stats import EMPTY_STATS, StatsCache
 from qp.types import TEXT, SqlType, type_by_oid
 from qp.types.context import EvalContext
 
@@ -63,15 +67,19 @@ class Prepared:
     declared_oids: list[int] = field(default_factory=list)
     catalog: CatalogSnapshot | None = None  # what the plan was bound against
     search_path: SearchPath | None = None  # what its unqualified names were resolved along
+    stats: StatsCache | None = None  # the statistics the plan's estimates came from
+    stats_version: int = 0  # their version then
 
     @property
     def param_oids(self) -> list[int]:
         return [t.oid for t in self.param_types]
 
     def planned_for(self, catalog: CatalogSnapshot, eval_ctx: EvalContext) -> bool:
-        """Whether the plan may run against `catalog` in a session with this context."""
+        """Whether the plan may run against `catalog` in a session with this context
+        (and the statistics have not changed since it was made)."""
         return (self.plan is not None and self.catalog_version == catalog.version
-                and self.search_path == session_search_path(eval_ctx))
+                and self.search_path == session_search_path(eval_ctx)
+                and (self.stats is None or self.stats.version == self.stats_version))
 
 
 def classify(statement: Statement | None) -> str:
@@ -112,6 +120,8 @@ def prepare(
     declared_oids: list[int] | None = None,
     *,
     special_relations=None,
+    stats: StatsCache = EMPTY_STATS,
+    rules: frozenset[str] = DEFAULT_RULES,
 ) -> Prepared:
     kind = classify(statement)
     declared = declared_oids or []
@@ -137,12 +147,13 @@ def prepare(
     eval_ctx.catalog = catalog
     bc = BindContext(catalog, eval_ctx, declared_types(declared), resolve_special_relation=special_relations)
     prepared.catalog_version = catalog.version
+    prepared.stats, prepared.stats_version = stats, stats.version
     prepared.catalog = catalog
     prepared.search_path = session_search_path(eval_ctx)
     node = statement.node
     if kind == "query":
         query = QueryBinder(bc).bind_query(node)
-        prepared.plan = Planner().plan_query(query)
+        prepared.plan = Planner(rules=rules, stats=stats).plan_query(query)
         types = query.output_types()
         prepared.result_types = types
         prepared.columns = [Column(n, t.oid, t.typlen, t.typmod) for n, t in zip(query.names, types, strict=True)]
@@ -165,17 +176,41 @@ def prepare(
     return prepared
 
 
-def explain_lines(prepared: Prepared) -> list[str]:
+def explain_lines(prepared: Prepared, *, costs: bool = False, actual: dict | None = None,
+                  timing: bool = True, execution_s: float = 0.0) -> list[str]:
+    """EXPLAIN's lines: with `costs`, each operator's estimated rows (PostgreSQL's
+    `rows=N`; dsql has no cost units to show beside it); with `actual` (the
+    counters of qp/exec/instrument.py), what each operator did."""
     plan = prepared.plan
     if plan is None:
         return [f"{prepared.kind.upper()}"]
+
+    def suffix(node) -> str:
+        out = f"  (rows={round(estimate_operator(node))})" if costs else ""
+        if actual is not None:
+            out += " " + actual_text(actual.get(id(node)), timing)
+        return out
+
     if hasattr(plan, "explain"):
-        return plan.explain()
+        return render(plan, suffix)
     source = getattr(plan, "scan", None) or getattr(plan, "source", None)
     head = {"insert": "Insert", "update": "Update", "delete": "Delete"}.get(prepared.kind, prepared.kind)
     table = plan.tc.table.name if hasattr(plan, "tc") else ""
-    lines = [f"{head} on {table}", "  Writes: buffered in the transaction until COMMIT"]
+    # The write itself returns no rows to a parent (PostgreSQL's rows=0 on its ModifyTable line).
+    title = f"{head} on {table}" + ("  (rows=0)" if costs else "")
+    if actual is not None:
+        ms = execution_s * 1000
+        title += f" (actual time={ms:.3f}..{ms:.3f} rows=0 loops=1)" if timing else " (actual rows=0 loops=1)"
+    lines = [title, "  Writes: buffered in the transaction until COMMIT"]
     if source is not None and hasattr(source, "explain"):
-        lines += ["  ->  " + line if i == 0 else "      " + line for i, line in enumerate(source.explain())]
+        lines += ["  ->  " + line if i == 0 else "      " + line for i, line in enumerate(render(source, suffix))]
     return lines
 
+
+def explained_operators(prepared: Prepared):
+    """The operator tree EXPLAIN ANALYZE instruments (a DML statement's row source)."""
+    plan = prepared.plan
+    if hasattr(plan, "explain"):
+        return plan
+    source = getattr(plan, "scan", None) or getattr(plan, "source", None)
+    return source if source is not None and hasattr(source, "explain") else None

@@ -42,12 +42,14 @@ from qp.frontend.utility import run_utility
 from qp.parse.parser import Statement
 from qp.pgcatalog import resolve_relation
 from qp.pgcatalog.cluster_views import SYS_RELATIONS as SYS_CLUSTER_RELATIONS
+from qp.plan.planner import DEFAULT_RULES
 from qp.txn.transaction import StaleCatalog, Transaction
 from qp.types import binary_encoder, text_encoder
 
 # Codes that may mean "the catalog this statement was bound with is stale".
 _UNDEFINED = {"42P01", "42703", "42704", "42883", "42P07", "42710"}
 STALE_CATALOG_ATTEMPTS = 3
+NO_BATCHED_JOINS = DEFAULT_RULES - {"index_join"}  # SET dsql.enable_batched_nestloop = off
 
 
 class StatementRunner:
@@ -72,9 +74,13 @@ class StatementRunner:
     ) -> Prepared:
         """Bind against the newest catalog; if a name is missing, make sure the catalog is current."""
         catalog = txn.catalog if txn is not None and txn.catalog is not None else self.qp.catalog_guess()
+        stats = self.qp.table_stats  # kept fresh by the QP's background task
+        batched = self.session.settings.get("dsql.enable_batched_nestloop") != "off"
+        rules = DEFAULT_RULES if batched else NO_BATCHED_JOINS
         try:
             return prepare(
-                statement, catalog, self.session.ctx, param_oids, special_relations=self.special_relation
+                statement, catalog, self.session.ctx, param_oids, special_relations=self.special_relation,
+                stats=stats, rules=rules,
             )
         except SqlError as exc:
             if exc.sqlstate not in _UNDEFINED or (txn is not None and txn.catalog_validated):
@@ -87,7 +93,8 @@ class StatementRunner:
                 txn.catalog = fresh
                 txn.catalog_validated = True
             return prepare(
-                statement, fresh, self.session.ctx, param_oids, special_relations=self.special_relation
+                statement, fresh, self.session.ctx, param_oids, special_relations=self.special_relation,
+                stats=stats, rules=rules,
             )
 
     def special_relation(self, schema: str | None, name: str):
@@ -161,7 +168,7 @@ class StatementRunner:
         for _ in range(STALE_CATALOG_ATTEMPTS):
             bound = await self.bound_for(prepared, txn, described)
             try:
-                return await self._execute_bound(bound, params, formats, txn)
+                return await self.execute_bound(bound, params, formats, txn)
             except StaleCatalog:
                 if txn.catalog_validated:
                     raise schema_conflict() from None
@@ -187,13 +194,14 @@ class StatementRunner:
             prepared.plan, prepared.catalog_version = bound.plan, bound.catalog_version
             prepared.result_types, prepared.catalog = bound.result_types, bound.catalog
             prepared.search_path = bound.search_path
+            prepared.stats, prepared.stats_version = bound.stats, bound.stats_version
             if prepared.columns is None or not described:
                 prepared.columns = bound.columns
         if txn.catalog is None:
             txn.catalog = prepared.catalog
         return prepared
 
-    async def _execute_bound(
+    async def execute_bound(
         self, prepared: Prepared, params: tuple, formats: list[int] | None, txn: Transaction
     ) -> list[api.Event]:
         frame = ExecFrame(params, (), self.session.ctx)

@@ -28,6 +28,7 @@ from qp.errors import SqlError
 from qp.exec.dml import set_rowid_qp
 from qp.frontend.session import Session
 from qp.pgcatalog.cluster_views import Member, embedded_members
+from qp.plan.stats import STATS_REFRESH_S, StatsCache
 from qp.txn.service import TransactionService
 from qp.types.context import EvalContext
 from storage.client import StorageClient
@@ -68,14 +69,27 @@ class QueryProcessor:
         self.storage = StorageClient(topology, transport)
         self.catalogs = CatalogCache()
         self.txns = TransactionService(clock, self.storage, topology, transport, self.catalogs)
+        self.table_stats = StatsCache()  # what ANALYZE measured, for the planner (qp/plan/stats.py)
         self.sessions: dict[int, Any] = {}
         self._pids = itertools.count(PID_FIRST)
         # Set by a QP process that has peers: forwards a cancel meant for another QP.
         self.forward_cancel: Callable[[int, int, int], None] | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """The QP's own background work: resuming jobs whose QP stopped (qp/ddl/jobs.py)."""
-        await jobs.resume_orphans(self, task_status=task_status)
+        """The QP's own background work: resuming jobs whose QP stopped (qp/ddl/jobs.py),
+        and reading what other QPs' ANALYZE wrote (qp/plan/stats.py)."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._refresh_stats)
+            await jobs.resume_orphans(self, task_status=task_status)
+
+    async def _refresh_stats(self) -> None:
+        """Off the statement path, so a slow or unreachable storage never delays a bind."""
+        while True:
+            try:
+                await self.table_stats.refresh(self.txns.begin(read_only=True))
+            except Exception:  # noqa: BLE001 - storage unreachable now: the planner keeps what it has
+                log.info("reading table statistics failed", exc_info=True)
+            await trio.sleep(STATS_REFRESH_S)
 
     # -- SessionFactory ----------------------------------------------------------
 

@@ -95,6 +95,8 @@ DEFAULTS: dict[str, str] = {
     "dsql.transaction_rows_max": "3000",
     "dsql.transaction_bytes_max": str(10 * 1024 * 1024),
     "dsql.copy_batch_rows": "0",
+    # DSQL's switch for batched index nested-loop joins (qp/plan/index_join.py).
+    "dsql.enable_batched_nestloop": "on",
 }
 
 # -- DSQL limits -------------------------------------------------------------------
@@ -242,6 +244,11 @@ def normalize(name: str, value: str) -> str:
     """Validate a new value; returns it as SHOW will print it."""
     if name in READ_ONLY:
         raise SqlError("55P02", f'parameter "{name}" cannot be changed')
+    if name == "dsql.enable_batched_nestloop":
+        flag = value.strip("'\"").lower()
+        if flag in ("on", "true", "yes", "1", "off", "false", "no", "0"):
+            return "on" if flag in ("on", "true", "yes", "1") else "off"
+        raise SqlError("22023", f'parameter "{name}" requires a Boolean value')
     if name == "client_encoding":
         cleaned = value.strip("'\"").upper().replace("-", "").replace("_", "")
         if cleaned not in ("UTF8", "UNICODE"):

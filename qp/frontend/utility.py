@@ -12,9 +12,10 @@ from __future__ import annotations
 from qp import api
 from qp.api import Column, CommandComplete, DataRows, Notice, RowDescription
 from qp.ddl import jobs
+from qp.ddl.analyze import analyze as analyze_tables
 from qp.errors import SqlError, in_failed_transaction
 from qp.frontend.cursors import run_cursor_statement
-from qp.frontend.prepare import explain_lines
+from qp.frontend.explain import run_explain
 from qp.frontend.savepoints import run_savepoint_statement
 from qp.frontend.session_settings import (
     refuse_characteristics,
@@ -58,8 +59,12 @@ async def run_utility(session, statement: Statement, portal=None, params: tuple 
     if kind == "UnlistenStmt":
         return [CommandComplete("UNLISTEN")]
     if kind == "VacuumStmt":
-        # Nothing to do: old versions are collected continuously (DSQL has
+        # VACUUM has nothing to do: old versions are collected continuously (DSQL has
         # no VACUUM either); accepted so that tools such as pgbench run.
+        if not body.get("is_vacuumcmd") or any(
+            o["DefElem"].get("defname") == "analyze" for o in body.get("options", ())
+        ):
+            await analyze_tables(session, body)
         return [CommandComplete("VACUUM" if body.get("is_vacuumcmd") else "ANALYZE")]
     if kind == "CheckPointStmt":
         return [CommandComplete("CHECKPOINT")]
@@ -157,21 +162,4 @@ async def _call(session, body: dict, params: tuple) -> list[api.Event]:
 
 
 async def _explain(session, body: dict) -> list[api.Event]:
-    for option in body.get("options", ()):
-        name = option["DefElem"].get("defname")
-        if name in ("analyze",):
-            raise SqlError("0A000", "EXPLAIN ANALYZE is not supported yet")
-    query_node = body["query"]
-    kind = next(iter(query_node))
-    statement = Statement(query_node, "", 0)
-    if kind not in ("SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt"):
-        raise SqlError("0A000", f"EXPLAIN of {kind.removesuffix('Stmt')} is not supported")
-    txn = session.current_txn()
-    txn.begin_snapshot()
-    prepared = await session.runner.bind_checked(statement, [], txn)
-    lines = explain_lines(prepared)
-    return [
-        RowDescription([Column("QUERY PLAN", 25, -1)]),
-        DataRows([[line.encode()] for line in lines]),
-        CommandComplete("EXPLAIN"),
-    ]
+    return await run_explain(session, body)  # qp/frontend/explain.py

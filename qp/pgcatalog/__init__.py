@@ -32,6 +32,7 @@ from qp.pgcatalog import (  # noqa: F401  (imported for their registrations)
     functions,
     information_schema,
     objects,
+    statistics,
     views,
 )
 from qp.pgcatalog.relation import REGISTRY, SystemRelation

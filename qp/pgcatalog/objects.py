@@ -18,7 +18,8 @@ from qp.catalog.stored import IndexState
 from qp.pgcatalog import oids
 from qp.pgcatalog.builtins import OPCLASS_FOR_TYPE, type_collation, type_facts
 from qp.pgcatalog.model import RelationInfo
-from qp.pgcatalog.relation import Source, empty, system_relation
+from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
+from qp.pgcatalog.statistics import reltuples_by_oid
 
 PG_CLASS_OID = 1259
 PG_NAMESPACE_OID = 2615
@@ -48,10 +49,23 @@ def check_tree(sql: str) -> str:
     relisshared:bool relpersistence:char relkind:char relnatts:int2 relchecks:int2 relhasrules:bool
     relhastriggers:bool relhassubclass:bool relrowsecurity:bool relforcerowsecurity:bool relispopulated:bool
     relreplident:char relispartition:bool relrewrite:oid relfrozenxid:xid relminmxid:xid relacl:aclitem[]
-    reloptions:text[] relpartbound:pg_node_tree""", relkind="r")
+    reloptions:text[] relpartbound:pg_node_tree""", relkind="r", lifetime=Lifetime.SESSION)
 def pg_class(src: Source) -> list[tuple]:
-    referenced = {c.referenced.oid for c in src.model.constraints if c.referenced is not None}
-    return [_class_row(r, referenced) for r in src.model.relations]
+    # Built once per catalog version; reltuples comes from ANALYZE, which does
+    # not change the catalog version, so it is patched in at each scan.
+    base = src.model.rows.get(_PG_CLASS_BASE)
+    if base is None:
+        referenced = {c.referenced.oid for c in src.model.constraints if c.referenced is not None}
+        base = src.model.rows[_PG_CLASS_BASE] = [_class_row(r, referenced) for r in src.model.relations]
+    reltuples = reltuples_by_oid(src)
+    if not reltuples:
+        return base
+    return [row[:_RELTUPLES] + (reltuples[row[0]],) + row[_RELTUPLES + 1 :] if row[0] in reltuples else row
+            for row in base]
+
+
+_PG_CLASS_BASE = ("dsql", "pg_class without reltuples")
+_RELTUPLES = 10  # reltuples' position in a pg_class row
 
 
 def _class_row(r: RelationInfo, referenced: set[int]) -> tuple:

@@ -6,7 +6,9 @@ Rules, in the order they apply:
    join's condition when it spans both sides of an inner join (so a
    comma join with `a.x = b.y` in WHERE becomes a hash join), and never
    below the null-extended side of an outer join.
-2. Joins with equality conditions become hash joins; others nested loops.
+2. The inner joins of a FROM are ordered by estimated cost (joins.py,
+   rule "join_order"; batched index nested-loop joins where they pay, rule
+   "index_join"). Joins with equality conditions become hash joins; others nested loops.
    A join whose right side reads its left side's columns (LATERAL, or a
    function in FROM) is a nested loop that runs the right side once per
    left row, with those columns as outer values.
@@ -66,25 +68,30 @@ from qp.exec.operators import (
 )
 from qp.exec.windows import WindowAgg
 from qp.plan.access import plan_table
+from qp.plan.cost import scan_rows
 from qp.plan.ctes import foreign_work_tables, is_volatile, must_materialize
+from qp.plan.index_join import plan_index_join
+from qp.plan.joins import PlannerHooks, plan_join_graph
+from qp.plan.stats import EMPTY_STATS, StatsCache
 from qp.types import UNKNOWN, group_key, sort_key
 
-DEFAULT_RULES = frozenset({"pushdown", "hash_join", "access_paths"})
+DEFAULT_RULES = frozenset({"pushdown", "hash_join", "access_paths", "join_order", "index_join"})
 
 _INT_FAMILY = frozenset({20, 21, 23})
 
 
 class Planner:
     def __init__(self, outer_positions: dict[int, int] | None = None, rules: frozenset[str] = DEFAULT_RULES,
-                 cte_plans: dict[int, Operator] | None = None) -> None:
+                 cte_plans: dict[int, Operator] | None = None, stats: StatsCache = EMPTY_STATS) -> None:
         self.outer_positions = outer_positions or {}
         self.rules = rules
+        self.stats = stats  # table statistics for the join orderer's estimates
         # Plans of materialized WITH queries, by definition: planned once per statement.
         self.cte_plans: dict[int, Operator] = cte_plans if cte_plans is not None else {}
 
     def _nested(self, outer_positions: dict[int, int]) -> Planner:
         """A planner for a query nested in this one (a subquery, a LATERAL item)."""
-        return Planner(outer_positions, self.rules, self.cte_plans)
+        return Planner(outer_positions, self.rules, self.cte_plans, self.stats)
 
     # -- queries -------------------------------------------------------------------
 
@@ -226,8 +233,13 @@ class Planner:
             op, later = plan_table(tree.table, tree.cids, mine, needed, **options)
             if later:
                 op = self._filter(op, E.and_all(later))
+            op.plan_rows = scan_rows(tree.table, tree.cids, mine, self.stats)  # for EXPLAIN and join order
             return op, rest
         if isinstance(tree, FromJoin):
+            if tree.kind == "inner" and {"pushdown", "join_order"} <= self.rules:
+                ordered = plan_join_graph(self._join_hooks(), self.stats, tree, conjuncts, needed)
+                if ordered is not None:
+                    return ordered
             return self._plan_join(tree, conjuncts, needed)
         if isinstance(tree, FromSubquery):
             if tree.cte_def is not None and must_materialize(tree.cte_def):
@@ -245,6 +257,15 @@ class Planner:
         if isinstance(tree, FromWorkTable):
             return WorkTableScan(tree.work, list(tree.cids)), conjuncts
         raise SqlError("0A000", f"cannot plan FROM item {type(tree).__name__}")
+
+    def _join_hooks(self) -> PlannerHooks:
+        index_join = None
+        if "index_join" in self.rules:
+            def index_join(outer: Operator, tree: FromTable, local: list, conds: list) -> Operator | None:
+                return plan_index_join(outer, tree, local, conds, self.outer_positions)
+        return PlannerHooks(self._plan_from, self._filter, self._join, _refs,
+                            lambda e, cids: _refs_within(e, cids, self.outer_positions), _tree_cids, lateral_refs,
+                            index_join)
 
     def _plan_join(self, j: FromJoin, conjuncts: list[E.Expr], needed: set[int]) -> tuple[Operator, list[E.Expr]]:
         left_cids, right_cids = _tree_cids(j.left), _tree_cids(j.right)

@@ -37,6 +37,9 @@ ENGINE = "postgresql"
 BOOL_OID = 16
 FAILURES_KEPT = 5
 STATEMENT_TIMEOUT_S = 30.0
+# A file that takes longer than this stops: its remaining records count as failed
+# ("not run"), so one slow file (a 13-table join planned badly) cannot stall a run.
+FILE_BUDGET_S = 600.0
 
 _HASH_LINE = re.compile(r"^(\d+) values hashing to ([0-9a-f]{32})$")
 _CREATE_TABLE = re.compile(
@@ -206,6 +209,7 @@ class FileResult:
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)  # the first few, for debugging
     failed: int = 0
+    not_run: int = 0  # records left when the file's time budget was spent
 
     @property
     def rate(self) -> float:
@@ -215,6 +219,7 @@ class FileResult:
         return (
             f"{self.path.name}: {self.passed}/{self.run} records passed ({self.rate:.1%}), "
             f"{self.skipped} skipped, {self.seconds:.1f} s"
+            + (f", {self.not_run} not run (time budget spent)" if self.not_run else "")
         )
 
 
@@ -286,9 +291,10 @@ CONNECT_FAILURES_MAX = 3  # after this many failed reconnects in a row the serve
 
 def run_file(
     path: Path, dsn: str, *, engine: str = ENGINE, timeout_s: float = STATEMENT_TIMEOUT_S,
-    failures_kept: int = FAILURES_KEPT,
+    failures_kept: int = FAILURES_KEPT, budget_s: float = FILE_BUDGET_S,
 ) -> FileResult:  # fmt: skip
-    """Run every record of one file; records that could not run (server gone) count as failed."""
+    """Run every record of one file; records that could not run (server gone, or the
+    file's time budget of `budget_s` spent) count as failed."""
     records = parse(path.read_text(encoding="utf-8"), path.name)
     tables, views = tables_created(records)
     to_run = runnable(records, engine)
@@ -313,6 +319,10 @@ def run_file(
         except ConnectionLost:
             pass  # reported by the first record
         for record in to_run:
+            if time.monotonic() - started > budget_s:
+                outcome.not_run += 1
+                fail(record, f"not run: the file's time budget of {budget_s:g} s is spent")
+                continue
             if connect_failures >= CONNECT_FAILURES_MAX:
                 fail(record, "not run: the server does not accept connections")
                 continue
