@@ -11,6 +11,7 @@ tests/sql/30_join_order.sql.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 import trio
@@ -23,6 +24,7 @@ from qp.exec.compile import ExecFrame
 from qp.exec.index_join import IndexNestedLoopJoin
 from qp.exec.operators import Operator
 from qp.exec.runtime import RunContext, StatementCaches
+from qp.plan import index_join as plan_index_join_module
 from qp.types import INT4
 
 TABLE = TableDef(
@@ -111,3 +113,33 @@ def test_a_storage_error_in_concurrent_scans_comes_out_as_itself():
     with pytest.raises(SqlError) as caught:
         join([(k,) for k in range(40)], TABLE.indexes[0], txn)
     assert caught.value.sqlstate == "40001"
+
+
+def test_rows_from_before_add_column_default_read_its_missing_value():
+    """A row stored before ADD COLUMN ... DEFAULT is shorter than the table: the join
+    reads the column's missing value there, not NULL (qp/ddl/missing.py)."""
+    table = replace(TABLE, columns=(*TABLE.columns, ColumnDef("added", INT4, missing=42)))
+    txn = FakeTxn([(1, 1), (2, 2)])  # stored with two columns
+    op = IndexNestedLoopJoin(
+        Rows([(1,), (2,)]), table, None, [E.ColumnRef(OUTER_CID, INT4)], (0, 2), INNER_CIDS, None
+    )
+    rc = RunContext(txn, ExecFrame(), StatementCaches())
+
+    async def collect() -> list[tuple]:
+        out: list[tuple] = []
+        async for batch in op.run(rc):
+            out += batch
+        return out
+
+    assert sorted(trio.run(collect)) == [(1, 1, 42), (2, 2, 42)]
+
+
+def test_partial_and_expression_indexes_are_no_lookup_paths():
+    partial = IndexDef(oid=16402, name="p", index_id=3, columns=(1,), predicate='{"A_Const": {}}')
+    expression = IndexDef(oid=16403, name="e", index_id=4, columns=(-1,),
+                          expressions=(('{"FuncCall": {}}', 23, -1, "abs(k)"),))  # fmt: skip
+    table = replace(TABLE, indexes=(*TABLE.indexes, partial, expression))
+    assert [ix.name if ix is not None else None for ix, _ in plan_index_join_module._access_paths(table)] == [
+        None,
+        "inner_t_k",
+    ]

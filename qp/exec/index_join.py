@@ -33,7 +33,7 @@ from qp.exec.explain import expr_text
 from qp.exec.operators import BATCH_ROWS, Operator
 from qp.exec.runtime import RunContext
 from storage import keys
-from storage.mvcc import project
+from storage.mvcc import project as project_row
 
 # Outer rows per storage round trip. DSQL batches outer rows the same way; a
 # thousand keys keep a point-read request well under the transport's message
@@ -84,9 +84,17 @@ class IndexNestedLoopJoin(Operator):
             self._point = False
         self._width = max(projection) + 1 if projection else 0
 
+    def _project(self, row: tuple) -> tuple:
+        """A stored row's projected columns; rows from before ADD COLUMN ... DEFAULT
+        read its missing value (TableDef.pad_row), which storage does not know."""
+        if self.table.missing_values is not None:
+            padded = self.table.pad_row(row)
+            return tuple(padded[i] for i in self.projection)
+        return project_row(row, self.projection, self._width)
+
     async def _lookup(self, rc: RunContext, batch_keys: list[tuple]) -> dict[tuple, list[tuple]]:
         """The inner rows (projected) of each key."""
-        txn, projection, width = rc.txn, self.projection, self._width
+        txn, project = rc.txn, self._project
         found: dict[tuple, list[tuple]] = {}
         encoded = [
             self._prefix + b"".join(enc(v) for enc, v in zip(self._encoders, key, strict=True))
@@ -96,7 +104,7 @@ class IndexNestedLoopJoin(Operator):
             rows = await txn.get(encoded)
             for key, row in zip(batch_keys, rows, strict=True):
                 if row is not None:
-                    found[key] = [project(row, projection, width)]
+                    found[key] = [project(row)]
             return found
         # One range scan per distinct key, LOOKUP_SCANS_IN_FLIGHT at a time; a secondary
         # index's entries name rows, which are then read in one batched point read.
@@ -122,14 +130,14 @@ class IndexNestedLoopJoin(Operator):
             raise failures[0]
         if self.index is None:  # primary-key ranges: the values are the rows
             for key, rows in found_keys.items():
-                found[key] = [project(r, projection, width) for r in rows]
+                found[key] = [project(r) for r in rows]
             return found
         row_keys = [k for ks in found_keys.values() for k in ks]
         rows_by_key = dict(zip(row_keys, await txn.get(row_keys), strict=True)) if row_keys else {}
         for key, ks in found_keys.items():
             rows = [rows_by_key[k] for k in ks if rows_by_key.get(k) is not None]
             if rows:
-                found[key] = [project(r, projection, width) for r in rows]
+                found[key] = [project(r) for r in rows]
         return found
 
     async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:

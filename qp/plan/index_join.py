@@ -48,7 +48,10 @@ def _access_paths(table: Any) -> list[tuple[Any, tuple[int, ...]]]:
     paths: list[tuple[Any, tuple[int, ...]]] = []
     if table.pk is not None:
         paths.append((None, tuple(table.pk)))
-    paths += [(ix, tuple(ix.columns)) for ix in table.secondary_indexes if ix.state == IndexState.PUBLIC]
+    # Partial and expression indexes do not hold every row by its columns' values.
+    paths += [
+        (ix, tuple(ix.columns)) for ix in table.secondary_indexes if ix.state == IndexState.PUBLIC and ix.plain
+    ]
     return paths
 
 

@@ -55,6 +55,12 @@ SELECT id FROM ik WHERE n = 2 AND status = 'open';
 SELECT id FROM ik WHERE n = 1 AND status = 'open';
 DELETE FROM ik WHERE id = 9;
 SELECT id FROM ik WHERE n = 2 AND status = 'open';
+-- a join on the column of a partial index must not read it (it misses rows)
+CREATE TABLE ik_keys (k int PRIMARY KEY);
+INSERT INTO ik_keys VALUES (2), (4);
+SELECT ik.id FROM ik_keys JOIN ik ON ik.n = ik_keys.k WHERE ik.id < 30;
+SELECT ik.id FROM ik_keys JOIN ik ON lower(ik.name) = 'name' || ik_keys.k WHERE ik.id < 50;
+DROP TABLE ik_keys;
 CREATE TABLE pu (id int PRIMARY KEY, k int, active bool);
 CREATE UNIQUE INDEX pu_k_active ON pu (k) WHERE active;
 INSERT INTO pu VALUES (1, 10, true), (2, 10, false), (3, 10, false);

@@ -38,6 +38,11 @@ SELECT n FROM acd WHERE id = 1;
 -- indexes and constraints built after the column see the missing value
 CREATE INDEX acd_n ON acd (n);
 SELECT count(*) FROM acd WHERE n = 7;
+CREATE TABLE acd_keys (k int PRIMARY KEY, tag text);
+INSERT INTO acd_keys VALUES (1, 'a'), (2, 'b'), (103, 'c');
+SELECT acd_keys.tag, acd.n, acd.label FROM acd_keys JOIN acd ON acd.id = acd_keys.k;
+SELECT count(*) FROM acd_keys JOIN acd ON acd.n = acd_keys.k + 6;
+DROP TABLE acd_keys;
 CREATE UNIQUE INDEX acd_label ON acd (label);
 ALTER TABLE acd ADD CONSTRAINT acd_n_small CHECK (n < 5);
 ALTER TABLE acd ADD CONSTRAINT acd_n_big CHECK (n > 5 OR n IS NULL);
