@@ -15,7 +15,7 @@ from typing import Any
 
 from qp.bind import expr as E
 from qp.bind.collation import check_collatable, resolve_collation
-from qp.bind.context import AggCall, BindContext, QueryLevel, WindowCall
+from qp.bind.context import AggCall, BindContext, GroupingCall, QueryLevel, WindowCall
 from qp.bind.scope import Scope
 from qp.errors import SqlError, locate
 from qp.exec.compile import ExecFrame, Layout, compile_scalar
@@ -669,6 +669,23 @@ class ExprBinder:
             raise SqlError("0A000", "VARIADIC calls are not supported")
         args = [self.bind(a) for a in n.get("args", ())]
         return self.call_function(name, args)
+
+    def b_GroupingFunc(self, n: dict) -> E.Expr:
+        """GROUPING(args): recorded at this level, checked and computed with its
+        grouping (qp/bind/grouping_sets.py); read here as a column."""
+        level = self.level
+        here = n.get("location")
+        if not level.agg_allowed or level.in_aggregate:
+            what = "arguments of aggregates" if level.in_aggregate else level.what
+            raise self._at(SqlError("42803", f"grouping operations are not allowed in {what}"), here)
+        args = tuple(resolve_unknown(self.bind(a), self.bc) for a in n.get("args", ()))
+        if any(isinstance(x, E.OuterRef) for a in args for x in E.walk(a)):
+            raise SqlError("0A000", "GROUPING() over an outer query's columns is not supported")
+        if len(args) > 31:
+            raise self._at(SqlError("54011", "GROUPING must have fewer than 32 arguments"), here)
+        cid = self.bc.new_cid("grouping")
+        level.groupings.append(GroupingCall(cid, args, here))
+        return E.ColumnRef(cid, INT4, "grouping")
 
     def _aggregate(self, name: str, n: dict, star: bool) -> E.Expr:
         """An aggregate call, computed at the query level its arguments come from.

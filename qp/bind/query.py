@@ -19,8 +19,10 @@ from typing import Any
 
 from qp.bind import expr as E
 from qp.bind.collation import setop_collations
-from qp.bind.context import AggCall, BindContext, QueryLevel  # noqa: F401 (AggCall: part of BoundSelect)
+from qp.bind.context import AggCall, BindContext, GroupingCall, QueryLevel  # noqa: F401 (AggCall: part of BoundSelect)
 from qp.bind.expressions import ExprBinder, SetReturning, assert_no_sets, coerce, resolve_unknown
+from qp.bind.grouping_sets import distinct_sets as distinct_grouping_sets
+from qp.bind.grouping_sets import flatten as flatten_grouping_sets
 from qp.bind.recursion import order_recursive_list
 from qp.bind.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog.stored import TableDef
@@ -175,6 +177,9 @@ class BoundSelect(BoundQueryBase):
     aggregated: bool = False
     has_srf: bool = False
     windows: list = field(default_factory=list)  # WindowCall, computed after grouping
+    # GROUPING SETS / ROLLUP / CUBE: each set as indexes into group_exprs (None: one set of all).
+    grouping_sets: list[tuple[int, ...]] | None = None
+    groupings: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)  # GROUPING(): (cid, positions)
 
     def output_types(self) -> list[SqlType]:
         return [t.type for t in self.targets]
@@ -392,9 +397,9 @@ class QueryBinder:
         level.agg_allowed = False
         level.window_allowed = False
         level.what = "GROUP BY"
-        for item in body.get("groupClause", ()):
-            if node_kind(item) in ("GroupingSet",):
-                raise SqlError("0A000", "GROUPING SETS, ROLLUP and CUBE are not supported")
+        group_nodes, grouping_sets = flatten_grouping_sets(body.get("groupClause", []))
+        node_positions: list[int] = []  # per group node: its index in query.group_exprs
+        for item in group_nodes:
             expr = self._group_item(item, raw_targets, query.names, binder)
             if any(isinstance(n, SetReturning) for n in E.walk(expr)):
                 raise SqlError("0A000", "set-returning functions are not allowed in GROUP BY")
@@ -404,6 +409,11 @@ class QueryBinder:
                 raise SqlError("42P20", "window functions are not allowed in GROUP BY")  # GROUP BY 1 naming one
             if expr not in query.group_exprs:
                 query.group_exprs.append(expr)
+            node_positions.append(query.group_exprs.index(expr))
+        if grouping_sets is not None:
+            query.grouping_sets = [tuple(node_positions[i] for i in s) for s in grouping_sets]
+            if body.get("groupDistinct"):
+                query.grouping_sets = distinct_grouping_sets(query.grouping_sets)
 
         level.agg_allowed = True
         if "havingClause" in body:
@@ -419,11 +429,14 @@ class QueryBinder:
         level.agg_allowed = False
         level.window_allowed = False
 
-        query.aggregated = bool(level.aggregates or query.group_exprs or query.having is not None)
+        query.aggregated = bool(level.aggregates or query.group_exprs or query.having is not None
+                                or query.grouping_sets is not None or level.groupings)
+        if level.groupings and query.grouping_sets is None:
+            query.grouping_sets = [tuple(range(len(query.group_exprs)))]
         query.aggregates = level.aggregates
         query.windows = level.windows
         if query.aggregated:
-            self._apply_grouping(query, raw_targets, order_items)
+            self._apply_grouping(query, raw_targets, order_items, level.groupings)
         else:
             query.targets = raw_targets
 
@@ -511,7 +524,9 @@ class QueryBinder:
         assert_no_sets(expr)
         return None, expr, desc, nulls_first
 
-    def _apply_grouping(self, query: BoundSelect, raw_targets: list[E.Expr], order_items: list) -> None:
+    def _apply_grouping(
+        self, query: BoundSelect, raw_targets: list[E.Expr], order_items: list, groupings: list[GroupingCall]
+    ) -> None:
         bc = self.bc
         group_map: list[tuple[E.Expr, int]] = []
         for expr in query.group_exprs:
@@ -521,6 +536,10 @@ class QueryBinder:
         # Window calls run after grouping: their results are available to the
         # select list, and their inputs are rewritten like it.
         available = set(query.group_cids) | {a.cid for a in query.aggregates} | {w.cid for w in query.windows}
+        for call in groupings:
+            positions = tuple(_grouping_position(arg, query.group_exprs, call.location) for arg in call.args)
+            query.groupings.append((call.cid, positions))
+            available.add(call.cid)
 
         def rewrite(e: E.Expr) -> E.Expr:
             for g, cid in group_map:
@@ -1102,6 +1121,13 @@ class _BlockedItem(RangeItem):
         raise self.error(self.alias)
 
 
+def _grouping_position(arg: E.Expr, group_exprs: list[E.Expr], location: int | None) -> int:
+    if arg in group_exprs:
+        return group_exprs.index(arg)
+    error = SqlError("42803", "arguments to GROUPING must be grouping expressions of the associated query level")
+    raise locate(error, location)
+
+
 def _distinct_on_not_leading(query: BoundSelect) -> int | None:
     """PostgreSQL's transformDistinctOnClause: the ORDER BY items that are DISTINCT ON
     expressions come before any other (or the row kept per group would be arbitrary).
@@ -1247,6 +1273,8 @@ def _figure(node: dict | None, sublink_names: dict | None = None) -> tuple[str |
         return name, strength
     if kind == "A_ArrayExpr":
         return "array", 2
+    if kind == "GroupingFunc":
+        return "grouping", 2
     if kind == "RowExpr":
         return "row", 2
     if kind == "CoalesceExpr":
