@@ -32,6 +32,7 @@ class AggCall:
     order: tuple  # ((expr, desc, nulls_first), ...)
     star: bool
     type: SqlType
+    direct: int = 0  # WITHIN GROUP: how many of args are direct (per-group) arguments
 
 
 @dataclass

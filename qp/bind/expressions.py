@@ -21,6 +21,7 @@ from qp.errors import SqlError, locate
 from qp.exec.compile import ExecFrame, Layout, compile_scalar
 from qp.exec.windows import DEFAULT_FRAME, RANKING, WINDOW_ONLY, Frame, check_frame
 from qp.functions import is_aggregate, resolve_aggregate, resolve_function, resolve_operator
+from qp.functions.ordered_set import is_ordered_set_aggregate, resolve_within_group
 from qp.functions.waiting import ASYNC_FUNCTIONS
 from qp.parse.parser import node_body, node_kind, node_location, string_list
 from qp.pgcatalog.search_path import STORED_DEFINITION_PATH, USER_SCHEMA, session_search_path
@@ -657,7 +658,11 @@ class ExprBinder:
         name = names[-1]
         star = bool(n.get("agg_star"))
         if n.get("agg_within_group"):
-            raise SqlError("0A000", f"ordered-set aggregate {name}() (WITHIN GROUP) is not supported")
+            if "over" in n:
+                raise SqlError("0A000", f"OVER is not supported for ordered-set aggregate {name}")
+            return self._aggregate(name, n, star)
+        if is_ordered_set_aggregate(name):
+            raise SqlError("42809", f"WITHIN GROUP is required for ordered-set aggregate {name}")
         if "over" in n:
             return self._window(name, n, star)
         if is_aggregate(name):
@@ -765,9 +770,20 @@ class ExprBinder:
                     error = SqlError("42P10", "in an aggregate with DISTINCT, ORDER BY expressions must appear "
                                               "in argument list")
                     raise locate(error, node_location(sort_node["SortBy"]["node"]))
-        resolved, args = self._resolve_aggregate(name, args, star)
+        direct = 0
+        if n.get("agg_within_group"):
+            # Direct arguments, then the sorted ones: the accumulator reads both (qp/functions/ordered_set.py).
+            direct = len(args)
+            sorted_args = [e for e, _, _ in order]
+            spec = [(desc, nulls_first) for _, desc, nulls_first in order]
+            resolved, types = resolve_within_group(name, [a.type for a in args], [a.type for a in sorted_args], spec)
+            args = [resolve_unknown(coerce(a, t, self.bc), self.bc) for a, t in zip(args + sorted_args, types, strict=True)]
+        else:
+            resolved, args = self._resolve_aggregate(name, args, star)
         cid = self.bc.new_cid(name)
-        call = AggCall(cid, name, resolved, tuple(args), distinct, filter_expr, order, star, resolved.return_type)
+        call = AggCall(
+            cid, name, resolved, tuple(args), distinct, filter_expr, order, star, resolved.return_type, direct
+        )
         owner_level.aggregates.append(call)
         owner.agg_cids.add(cid)
         if isinstance(here, int):

@@ -558,6 +558,9 @@ class QueryBinder:
                         raise SqlError("42803", f'subquery uses ungrouped column "{bc.cid_names.get(cid, "?")}" from outer query')
             return E.map_children(e, rewrite)
 
+        for agg in query.aggregates:
+            for direct in agg.args[: agg.direct]:
+                rewrite(direct)  # direct arguments are per group: only grouped columns (42803 otherwise)
         query.targets = [rewrite(t) for t in raw_targets]
         if query.having is not None:
             query.having = rewrite(query.having)
