@@ -16,6 +16,7 @@ from typing import Any
 from qp.bind import expr as E
 from qp.bind.collation import check_collatable, resolve_collation
 from qp.bind.context import AggCall, BindContext, GroupingCall, QueryLevel, WindowCall
+from qp.bind.rows import RowBinding, is_row_node
 from qp.bind.scope import Scope
 from qp.errors import SqlError, locate
 from qp.exec.compile import ExecFrame, Layout, compile_scalar
@@ -33,6 +34,7 @@ from qp.types import (
     NAME,
     NUMERIC,
     OID,
+    RECORD,
     TEXT,
     UNKNOWN,
     SqlType,
@@ -145,8 +147,8 @@ def _is_const(e: E.Expr, value: object) -> bool:
 def coerce(expr: E.Expr, target: SqlType, bc: BindContext, context: str = "implicit", what: str = "") -> E.Expr:
     """Convert `expr` to type `target` (with its typmod), or fail as PG does."""
     source = expr.type
-    if source == target:
-        return expr
+    if source == target or target == RECORD and source.oid == RECORD.oid:
+        return expr  # a row keeps its fields' names and types where any record is expected
     if isinstance(expr, E.Param) and source == UNKNOWN:
         bc.set_param_type(expr.index, target.base)
         param = E.Param(expr.index, target.base)
@@ -225,7 +227,7 @@ def resolve_unknown(expr: E.Expr, bc: BindContext) -> E.Expr:
     return expr
 
 
-class ExprBinder:
+class ExprBinder(RowBinding):
     def __init__(self, bc: BindContext, scope: Scope, level: QueryLevel, bind_subquery=None) -> None:
         self.bc = bc
         self.scope = scope
@@ -397,6 +399,9 @@ class ExprBinder:
         names = string_list(n.get("name"))
         op = names[-1] if names else ""
         if kind == "AEXPR_OP":
+            row = self.row_operator(op, n.get("lexpr"), n["rexpr"])
+            if row is not None:
+                return row
             left = self.bind(n["lexpr"]) if "lexpr" in n else None
             right = self.bind(n["rexpr"])
             return self.operator(op, left, right)
@@ -409,6 +414,9 @@ class ExprBinder:
             right = self.bind(n["rexpr"])
             return self.operator(op, left, right)
         if kind in ("AEXPR_DISTINCT", "AEXPR_NOT_DISTINCT"):
+            row = self.row_distinct(n["lexpr"], n["rexpr"], kind == "AEXPR_NOT_DISTINCT")
+            if row is not None:
+                return row
             left, right = self._pair(n)
             left, right, eq = self._comparable(left, right)
             return E.DistinctFrom(left, right, eq.impl, negated=(kind == "AEXPR_NOT_DISTINCT"))
@@ -452,8 +460,11 @@ class ExprBinder:
         return between(low, high)
 
     def _in_list(self, n: dict, negated: bool) -> E.Expr:
-        arg = self.bind(n["lexpr"])
         items_nodes = n["rexpr"]["List"]["items"] if "List" in n["rexpr"] else n["rexpr"]
+        row = self.row_in_list(n["lexpr"], items_nodes, negated)
+        if row is not None:
+            return row
+        arg = self.bind(n["lexpr"])
         items = [self.bind(i) for i in items_nodes]
         common = common_type([arg.type, *[i.type for i in items]], "IN")
         arg = coerce(arg, common, self.bc)
@@ -498,7 +509,11 @@ class ExprBinder:
 
     def b_NullTest(self, n: dict) -> E.Expr:
         arg = self.bind(n["arg"])
-        return fold(E.IsNull(arg, negated=(n.get("nulltesttype") == "IS_NOT_NULL")), self.bc)
+        negated = n.get("nulltesttype") == "IS_NOT_NULL"
+        return fold(self.row_null_test(arg, negated) or E.IsNull(arg, negated=negated), self.bc)
+
+    def row_item(self, item: E.Expr) -> E.Expr:
+        return resolve_unknown(item, self.bc)
 
     def b_BooleanTest(self, n: dict) -> E.Expr:
         test = n.get("booltesttype", "IS_TRUE")
@@ -586,6 +601,9 @@ class ExprBinder:
     def b_A_Indirection(self, n: dict) -> E.Expr:
         arg = self.bind(n["arg"])
         for step in n.get("indirection", ()):
+            if "String" in step:
+                arg = self.row_field(arg, step["String"]["sval"])
+                continue
             if "A_Indices" not in step or step["A_Indices"].get("is_slice") or not arg.type.is_array:
                 raise SqlError("0A000", "this kind of subscript or field selection is not supported")
             index = coerce(self.bind(step["A_Indices"]["uidx"]), INT4, self.bc)
@@ -971,7 +989,9 @@ class ExprBinder:
             if len(columns) != 1:
                 raise SqlError("42601", "subquery must return only one column")
             return E.SubLink("array", query, array_of(columns[0]), correlated=correlated)
-        if link in ("ANY_SUBLINK", "ALL_SUBLINK") and len(columns) > 1:
+        if link == "ROWCOMPARE_SUBLINK":
+            return self.row_compare_sublink(n, query, correlated)
+        if link in ("ANY_SUBLINK", "ALL_SUBLINK") and (len(columns) > 1 or is_row_node(n.get("testexpr"))):
             return self._row_sublink(n, query, columns, correlated, link == "ALL_SUBLINK")
         if link in ("ANY_SUBLINK", "ALL_SUBLINK"):
             test = self.bind(n["testexpr"])

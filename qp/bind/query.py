@@ -1015,6 +1015,8 @@ class QueryBinder:
             for key in blocked:
                 del self.lateral_blocked[key]
         left_items, right_items = scope.items[before:middle], scope.items[middle:]
+        for item in (left_items if kind in ("right", "full") else []) + (right_items if kind in ("left", "full") else []):
+            item.nullable = True
         # What each side offers the join: a nested join's own output (its USING
         # columns merged), or a relation's columns.
         left_out = self._side_columns(left, left_items)

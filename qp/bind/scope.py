@@ -14,6 +14,7 @@ from typing import Any
 
 from qp.bind import expr as E
 from qp.errors import SqlError
+from qp.types import record_type
 
 
 @dataclass
@@ -35,6 +36,7 @@ class RangeItem:
     table: object = None  # TableDef for base tables
     # Names hidden from unqualified lookup because JOIN USING merged them.
     merged_away: set[str] = field(default_factory=set)
+    nullable: bool = False  # on the null-extended side of an outer join
 
     def find(self, name: str) -> ScopeColumn | None:
         found = [column for column in self.columns if column.name == name and not column.whole_row]
@@ -127,6 +129,24 @@ class Scope:
             depth += 1
         return None
 
+    def whole_row(self, alias: str) -> E.Expr | None:
+        """A FROM item's name alone: its whole row, a record of its columns."""
+        scope: Scope | None = self
+        while scope is not None:
+            item = scope.item_named(alias)
+            if item is not None:
+                if item.nullable:
+                    # PostgreSQL's whole row of a null-extended row is NULL, not a row of NULLs.
+                    raise SqlError("0A000", f'whole-row reference "{alias}" to the nullable side of an outer join '
+                                            "is not supported")
+                break
+            scope = scope.parent
+        columns = self.star_of(alias)
+        if columns is None:
+            return None
+        items = tuple(e for _, e in columns)
+        return E.RowExpr(items, record_type([(n, e.type) for n, e in columns]))
+
     def lookup(self, names: list[str]) -> E.Expr:
         """The expression a (possibly qualified) column name denotes."""
         scope: Scope | None = self
@@ -145,9 +165,9 @@ class Scope:
                 raise self._missing_entry(qualifier)
             raise SqlError("42703", f"column {'.'.join(names[-2:])} does not exist")
         name = names[-1]
-        if self._has_alias_anywhere(name):
-            # A FROM item's name alone is its whole row, a record: dsql has no record values.
-            raise SqlError("0A000", f'whole-row reference "{name}" is not supported')
+        whole_row = self.whole_row(name)
+        if whole_row is not None:
+            return whole_row
         owner = next((item for item in self._invisible_items() if item.find(name) is not None), None)
         if owner is not None:
             raise SqlError("42703", f'column "{name}" does not exist',

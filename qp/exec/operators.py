@@ -161,7 +161,7 @@ async def run_sublink(link: E.SubLink, plan: Operator, outer: tuple, test: Any, 
                 break
         if len(rows) > 1:
             raise SqlError("21000", "more than one row returned by a subquery used as an expression")
-        result = rows[0][0] if rows else None
+        result = (tuple(rows[0]) if link.row else rows[0][0]) if rows else None  # row: (a, b) = (SELECT x, y)
     elif link.kind == "array":
         result = [r[0] for r in await collect(plan, sub_rc)]
     else:
