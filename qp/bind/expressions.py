@@ -591,7 +591,10 @@ class ExprBinder(RowBinding):
         if not items:
             raise SqlError("42P18", "cannot determine type of empty array")
         if any(i.type.is_array for i in items):
-            raise SqlError("0A000", "multidimensional arrays are not supported")
+            # ARRAY[[1, 2], [3, 4]]: the sub-arrays are the next dimension.
+            common = common_type([i.type for i in items], "ARRAY")
+            items = [coerce(i, common, self.bc) for i in items]
+            return fold(E.Call("array", _multidimensional_array, tuple(items), common, strict=False), self.bc)
         common = common_type([i.type for i in items], "ARRAY")
         if common == UNKNOWN:
             common = TEXT
@@ -600,15 +603,17 @@ class ExprBinder(RowBinding):
 
     def b_A_Indirection(self, n: dict) -> E.Expr:
         arg = self.bind(n["arg"])
+        indexes: list[E.Expr] = []
         for step in n.get("indirection", ()):
             if "String" in step:
+                arg = _subscripted(arg, indexes)
                 arg = self.row_field(arg, step["String"]["sval"])
                 continue
             if "A_Indices" not in step or step["A_Indices"].get("is_slice") or not arg.type.is_array:
                 raise SqlError("0A000", "this kind of subscript or field selection is not supported")
-            index = coerce(self.bind(step["A_Indices"]["uidx"]), INT4, self.bc)
-            arg = E.Call("[]", _subscript, (arg, index), arg.type.elem)
-        return arg
+            # a[i][j]: all subscripts apply together (a 2-D array's a[i] alone is NULL).
+            indexes.append(coerce(self.bind(step["A_Indices"]["uidx"]), INT4, self.bc))
+        return _subscripted(arg, indexes)
 
     # -- functions ------------------------------------------------------------------
 
@@ -625,6 +630,11 @@ class ExprBinder(RowBinding):
             if target is not None:
                 return coerce(args[0], target, self.bc, "explicit")
         resolved = resolve_function(name, [a.type for a in args])
+        if resolved.return_type == RECORD:
+            # json_to_record and the like: only a column definition list in FROM gives their rows a shape.
+            raise SqlError("0A000", f"could not determine row type for result of {name}",
+                           hint="Provide a non-null record argument, or call the function in the FROM clause "
+                                "using a column definition list.")
         if resolved.returns_set:
             if not self.level.srf_allowed:
                 raise SqlError("0A000", f"set-returning function {name}() is not supported here")
@@ -1106,10 +1116,43 @@ def _compose_cast(compare, cast_fn, bc):
     return compare_after_cast
 
 
-def _subscript(array: list, index: int) -> Any:
-    if 1 <= index <= len(array):
-        return array[index - 1]
-    return None
+def _subscript(array: list, *indexes: int) -> Any:
+    """array[i][j]...: the element, or NULL if an index is NULL or out of range or
+    the number of subscripts is not the array's number of dimensions."""
+    value: Any = array
+    for index in indexes:
+        if type(value) is not list or index is None or not 1 <= index <= len(value):
+            return None
+        value = value[index - 1]
+    return None if type(value) is list else value
+
+
+def _subscripted(arg: E.Expr, indexes: list[E.Expr]) -> E.Expr:
+    if not indexes:
+        return arg
+    assert arg.type.elem is not None
+    call = E.Call("[]", _subscript, (arg, *indexes), arg.type.elem, strict=False)
+    indexes.clear()
+    return call
+
+
+def _multidimensional_array(*items: list | None) -> list:
+    """ARRAY[sub, sub, ...]: the sub-arrays must have the same dimensions; NULL
+    or empty ones make an empty array only if all are (ExecEvalArrayExpr)."""
+    present = [item for item in items if item]
+    if not present:
+        return []
+    if len(present) != len(items) or len({repr(_dimensions(item)) for item in present}) != 1:
+        raise SqlError("2202E", "multidimensional arrays must have array expressions with matching dimensions")
+    return list(present)
+
+
+def _dimensions(value: list) -> list[int]:
+    out = []
+    while type(value) is list:
+        out.append(len(value))
+        value = value[0] if value else None
+    return out
 
 
 def assert_no_sets(expr: E.Expr) -> None:

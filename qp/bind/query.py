@@ -28,9 +28,10 @@ from qp.bind.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog.stored import TableDef
 from qp.errors import SqlError, locate
 from qp.functions import resolve_function
+from qp.functions.json_records import RECORD_FUNCTIONS, row_builder
 from qp.parse.parser import node_body, node_kind, node_location, string_list
 from qp.pgcatalog.search_path import STORED_DEFINITION_PATH, USER_SCHEMA, session_search_path
-from qp.types import INT8, TEXT, UNKNOWN, SqlType, common_type, format_type
+from qp.types import INT8, RECORD, TEXT, UNKNOWN, SqlType, common_type, format_type, record_type
 
 # Set-returning functions whose one result column is a named OUT parameter
 # (pg_proc.proargnames): in FROM, the column takes that name even under an alias.
@@ -964,12 +965,11 @@ class QueryBinder:
         lateral_refs = frozenset(outside.outer_refs - lateral.outer_refs)
         resolved = resolve_function(name, [a.type for a in args])
         args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
-        call = E.Call(name, resolved.impl, tuple(args), resolved.return_type, resolved.strict,
-                      resolved.needs_context, resolved.volatility)
+        rtype, impl = self._column_definitions(name, resolved, body.get("coldeflist"), binder)
+        call = E.Call(name, impl, tuple(args), rtype, resolved.strict, resolved.needs_context, resolved.volatility)
         alias_node = body.get("alias")
         alias = alias_node["aliasname"] if alias_node else name
         colnames = string_list((alias_node or {}).get("colnames"))
-        rtype = resolved.return_type
         if rtype.fields:
             out = [(n, t) for n, t in rtype.fields]
         else:  # one column: its OUT parameter's name if it has one, else the alias or function name
@@ -988,6 +988,26 @@ class QueryBinder:
         scope.items.append(RangeItem(alias, columns))
         scope.item_named(alias)
         return FromFunction(call, cids, alias, bool(body.get("ordinality")), lateral_refs)
+
+    def _column_definitions(self, name: str, resolved: Any, coldefs: list | None, binder: ExprBinder):
+        """A function returning `record` in FROM takes its columns from the column
+        definition list (`AS t(a int, b text)`): the row type and the implementation
+        that builds such rows (qp/functions/json_records.py)."""
+        rtype = resolved.return_type
+        if rtype.oid != RECORD.oid or rtype.fields:
+            if coldefs:
+                raise SqlError("42601", 'a column definition list is only allowed for functions returning "record"')
+            return rtype, resolved.impl
+        if not coldefs:
+            raise SqlError("42601", 'a column definition list is required for functions returning "record"')
+        if name not in RECORD_FUNCTIONS:
+            raise SqlError("0A000", f"column definition lists are not supported for {name}()")
+        columns = []
+        for node in coldefs:
+            definition = node["ColumnDef"]
+            columns.append((definition["colname"], binder.type_name(definition["typeName"])))
+        build, produce = row_builder(columns), resolved.impl
+        return record_type(columns), lambda *args: map(build, produce(*args))
 
     def _bind_join(self, body: dict, scope: Scope, binder: ExprBinder) -> FromJoin:
         kind = {"JOIN_INNER": "inner", "JOIN_LEFT": "left", "JOIN_RIGHT": "right", "JOIN_FULL": "full"}.get(

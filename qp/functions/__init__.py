@@ -16,6 +16,7 @@ from qp.functions import (  # noqa: F401  (imported for their registrations)
     formatting,
     formatting_num,
     json,
+    json_records,
     json_text,
     math,
     operators,
