@@ -18,6 +18,7 @@ from qp.functions import (  # noqa: F401  (imported for their registrations)
     json,
     json_records,
     json_text,
+    jsonpath,
     math,
     operators,
     patterns,
