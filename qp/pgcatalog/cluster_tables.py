@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from qp.ddl.roles import session_role, visible_roles
 from qp.frontend.activity import State
+from qp.frontend.planner_settings import planner_facts, planner_setting_value
 from qp.frontend.settings import DEFAULTS, READ_ONLY
 from qp.pgcatalog import oids
 from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
@@ -156,11 +157,18 @@ def pg_settings(src: Source) -> list[tuple]:
     for name in sorted(settings, key=str.lower):
         value = settings[name]
         default = DEFAULTS.get(name)
-        category, description, vartype, unit = _SETTING_FACTS.get(name, ("Ungrouped", None, _vartype(value), None))
+        planner = planner_facts(name)
+        if planner is not None:
+            category, vartype, unit = planner
+            description = None
+        else:
+            category, description, vartype, unit = _SETTING_FACTS.get(name, ("Ungrouped", None, _vartype(value), None))
         context = "internal" if name in READ_ONLY else "user"
         source = "default" if value == default else "session"
-        out.append((name, _setting_value(name, value), unit, category, description, None, context, vartype, source,
-                    None, None, None, default, default, None, None, False))
+        boot = planner_setting_value(name, default) if default is not None else None
+        setting = planner_setting_value(name, _setting_value(name, value))
+        out.append((name, setting, unit, category, description, None, context, vartype, source,
+                    None, None, None, boot, boot, None, None, False))
     return out
 
 
