@@ -61,9 +61,9 @@ SELECT datname, numbackends >= 0, xact_commit >= 0, xact_rollback >= 0, blks_rea
 SELECT count(*) FROM pg_stat_database WHERE datname IS NULL;
 SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'pg_stat_database'::regclass AND attnum > 0 ORDER BY attnum;
 
-SELECT pg_get_functiondef('lower(text)'::regprocedure);
-SELECT pg_get_functiondef('abs(integer)'::regprocedure);
-SELECT pg_get_functiondef('now()'::regprocedure);
-SELECT pg_get_functiondef('generate_series(integer, integer)'::regprocedure);
-SELECT pg_get_functiondef('sum(integer)'::regprocedure);
-SELECT pg_get_functiondef(0);
+SELECT pg_get_functiondef('lower'::regproc), pg_get_functiondef('now'::regproc), pg_get_functiondef('pg_sleep'::regproc);
+SELECT pg_get_functiondef(p.oid) FROM pg_proc AS p WHERE p.proname IN ('abs', 'generate_series', 'concat', 'to_char', 'jsonb_build_object', 'random', 'int4in')
+    AND p.prokind = 'f' AND p.oid < 16384 ORDER BY 1;
+SELECT pg_get_functiondef('sum'::regproc);
+SELECT pg_get_functiondef(p.oid) FROM pg_proc AS p WHERE p.proname = 'count' AND p.pronargs = 0;
+SELECT pg_get_functiondef(0), pg_get_functiondef(999999999);
