@@ -56,7 +56,14 @@ SELECT (1, 2) = (SELECT 1);
 SELECT (1, 2) = (SELECT 1, 2, 3);
 SELECT x, (SELECT row_to_json(o) FROM rw AS i WHERE i.id = o.x) FROM rw2 AS o ORDER BY x;
 SELECT rw2::text, rw::text FROM rw2 JOIN rw ON rw.id = rw2.x ORDER BY x;
--- the whole row of a null-extended side is NULL in PostgreSQL; dsql refuses it
+-- the whole row of a null-extended side is NULL, not a row of NULLs
+CREATE TABLE rw3 (k text, n int, PRIMARY KEY (n));
+INSERT INTO rw3 VALUES (NULL, 1), ('b', 3);
+SELECT rw.id, rw3::text, rw3 IS NULL, row_to_json(rw3) FROM rw LEFT JOIN rw3 ON rw3.n = rw.id ORDER BY rw.id;
+SELECT rw3.n, rw::text FROM rw RIGHT JOIN rw3 ON rw3.n = rw.id + 10 ORDER BY rw3.n;
+SELECT coalesce(rw.id, -1), rw3::text FROM rw FULL JOIN rw3 ON rw3.n = rw.id AND rw.id > 1 ORDER BY 1, 2;
+DROP TABLE rw3;
+-- a table without a primary key cannot tell a row of NULLs from a missing row
 -- @dsql-error 0A000
 SELECT rw2::text FROM rw LEFT JOIN rw2 ON rw2.x = rw.id;
 SELECT id FROM rw WHERE EXISTS (SELECT 1 FROM rw2 WHERE (rw2.x, rw2.y) = (rw.a, rw.b)) ORDER BY id;
