@@ -301,6 +301,11 @@ class ExprBinder(RowBinding):
 
     def b_ColumnRef(self, n: dict) -> E.Expr:
         names = string_list(n.get("fields"))
+        if len(names) == 2 and names[1] == "*":
+            # t.* inside an expression is t's whole row (a select list's own t.* is expanded before).
+            row = self.scope.whole_row(names[0])
+            if row is not None:
+                return row
         if "*" in names:
             raise SqlError("0A000", "a row reference (*) is not supported in this position")
         if self.level.what == "DEFAULT expressions":

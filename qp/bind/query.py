@@ -1274,6 +1274,8 @@ def _figure(node: dict | None, sublink_names: dict | None = None) -> tuple[str |
     body = node_body(node)
     if kind == "ColumnRef":
         names = string_list(body.get("fields"))
+        if len(names) >= 2 and names[-1] == "*":
+            return names[-2], 2  # t.* in an expression: t's whole row, named after t
         return (names[-1] if names and names[-1] != "*" else None), 2
     if kind == "A_Indirection":
         name, strength = _figure(body.get("arg"), sublink_names)

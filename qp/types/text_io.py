@@ -33,7 +33,7 @@ from qp.types.datetime import (
 )
 from qp.types.dt_input import parse_date, parse_time, parse_timestamp
 from qp.types.dt_interval import parse_interval
-from qp.types.json import jsonb_out, parse_jsonb, validate_json
+from qp.types.json import Jsonb, jsonb_out, parse_jsonb, validate_json
 from qp.types.numeric import (
     make_float_out,
     make_numeric_typmod_applier,
@@ -159,7 +159,7 @@ def _guess_out(x: Any, ctx: EvalContext) -> str:
         return make_float_out(False, ctx.extra_float_digits)(x)
     if isinstance(x, bytes):
         return bytea_escape_out(x) if ctx.settings.get("bytea_output") == "escape" else _bytea_out(x)
-    if isinstance(x, C.Jsonb):
+    if isinstance(x, Jsonb):
         return jsonb_out(x.value)
     if isinstance(x, C.Interval):
         return interval_out(x)

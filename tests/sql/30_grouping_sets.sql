@@ -54,6 +54,11 @@ SELECT region, sum(amount), rank() OVER (ORDER BY sum(amount) DESC NULLS LAST) F
 SELECT region, product, count(*) FROM gs_sales GROUP BY ROLLUP (region, product) ORDER BY 1, 2 LIMIT 4;
 SELECT * FROM (SELECT region, sum(amount) AS s FROM gs_sales GROUP BY ROLLUP (region)) AS t WHERE s > 5 ORDER BY 1;
 SELECT region, product, year, count(*) FROM gs_sales WHERE amount > 3 GROUP BY GROUPING SETS ((region, product), (year)) ORDER BY 1, 2, 3;
+SELECT region, product, count(*) FROM gs_sales GROUP BY GROUPING SETS ((region, product), (region)) HAVING product IS NULL ORDER BY 1, 2, 3;
+SELECT region, mode() WITHIN GROUP (ORDER BY product), percentile_disc(0.5) WITHIN GROUP (ORDER BY amount) FROM gs_sales GROUP BY GROUPING SETS ((region), ()) ORDER BY 1, 2;
+-- GROUPING() of an outer query's column inside a subquery is refused
+-- @dsql-error 0A000
+SELECT region, (SELECT GROUPING(gs_sales.region)) FROM gs_sales GROUP BY ROLLUP (region);
 
 -- empty input: only the empty grouping set gives a row
 SELECT a, b, count(*), sum(b) FROM gs_empty GROUP BY ROLLUP (a, b);

@@ -38,6 +38,8 @@ SELECT g FROM osa GROUP BY g HAVING percentile_cont(0.5) WITHIN GROUP (ORDER BY 
 SELECT g, percentile_cont(0.5) WITHIN GROUP (ORDER BY x) AS median FROM osa GROUP BY g ORDER BY median NULLS FIRST, g;
 SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x + 0.5) FROM osa;
 SELECT g, percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM osa GROUP BY ROLLUP (g) ORDER BY g;
+SELECT g, percentile_disc(CASE g WHEN 'a' THEN 0.25 ELSE 0.75 END) WITHIN GROUP (ORDER BY x) FROM osa GROUP BY g ORDER BY g;
+SELECT mode() WITHIN GROUP (ORDER BY t) FILTER (WHERE id > 2) FROM osa;
 
 -- hypothetical-set aggregates
 SELECT rank(2) WITHIN GROUP (ORDER BY x), dense_rank(2) WITHIN GROUP (ORDER BY x), percent_rank(2) WITHIN GROUP (ORDER BY x), cume_dist(2) WITHIN GROUP (ORDER BY x) FROM osa;
@@ -62,5 +64,6 @@ SELECT percentile_cont(x) WITHIN GROUP (ORDER BY x) FROM osa;
 SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM osa WHERE percentile_cont(0.5) WITHIN GROUP (ORDER BY x) > 1;
 SELECT percentile_cont('x') WITHIN GROUP (ORDER BY x) FROM osa;
 SELECT upper('a') WITHIN GROUP (ORDER BY x) FROM osa;
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) OVER () FROM osa;
 
 DROP TABLE osa;

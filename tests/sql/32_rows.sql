@@ -74,6 +74,11 @@ SELECT DISTINCT (a, d) FROM rw ORDER BY 1;
 SELECT ROW(a, d), count(*) FROM rw GROUP BY ROW(a, d) ORDER BY 1;
 SELECT rw2::text FROM rw2 ORDER BY rw2 DESC;
 SELECT (a, b) FROM rw ORDER BY (a, b) NULLS FIRST;
+SELECT rw2.*::text, row_to_json(rw2.*) FROM rw2 ORDER BY x;
+SELECT ROW(1, 2) UNION SELECT ROW(1, 3) ORDER BY 1;
+SELECT ARRAY(SELECT ROW(x, y) FROM rw2 ORDER BY x);
+SELECT count(*) FILTER (WHERE rw2 IS NOT NULL), count(*) FILTER (WHERE rw2 IS NULL) FROM rw2;
+SELECT x FROM rw2 WHERE ROW(x, y) = ANY (ARRAY[ROW(1, 'x'::text), ROW(3, 'a b'::text)]) ORDER BY x;
 
 -- field selection
 SELECT (rw2).x, (rw2).y FROM rw2 ORDER BY 1;
