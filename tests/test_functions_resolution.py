@@ -138,14 +138,6 @@ def test_aggregate_resolution() -> None:
 # additions missing from the PG 15 server the tests run against.
 NOT_IN_PG15_CATALOG = {"current_timestamp", "current_date", "localtimestamp", "localtime", "current_user",
                        "session_user", "current_schema", "random_normal"}
-# dsql has no jsonpath type: the SQL/JSON path functions and operators take the
-# path as text (qp/functions/jsonpath.py); otherwise their signatures are PostgreSQL's.
-PATH_AS_TEXT = {"jsonb_path_exists", "jsonb_path_match", "jsonb_path_query", "jsonb_path_query_array",
-                "jsonb_path_query_first", "@?", "@@"}
-
-
-def _path_as_jsonpath(name: str, sig: str) -> str:
-    return sig.replace("jsonb,text", "jsonb,jsonpath", 1) if name in PATH_AS_TEXT else sig
 
 
 def _pg_sig(t) -> str:
@@ -168,7 +160,7 @@ def test_functions_exist_in_postgres_catalog(pg: PG) -> None:
             continue
         assert name in names, name
         for fd in defs:
-            sig = _path_as_jsonpath(name, ",".join(_pg_sig(t) for t in fd.args))
+            sig = ",".join(_pg_sig(t) for t in fd.args)
             if (name, sig) not in catalog:
                 missing.append(f"{name}({sig})")
     assert not missing, missing
@@ -183,8 +175,6 @@ def test_operators_exist_in_postgres_catalog(pg: PG) -> None:
         for fd in defs:
             left = "" if kind == "l" else _pg_sig(fd.args[0])
             right = _pg_sig(fd.args[-1])
-            if name in PATH_AS_TEXT and left == "jsonb" and right == "text":
-                right = "jsonpath"
             if (name, kind, left, right, _pg_sig(fd.ret)) not in catalog:
                 missing.append(f"{left} {name} {right}")
     assert not missing, missing

@@ -16,10 +16,11 @@ from pglast.parser import parse_sql_json
 from qp.bind.grouping_sets import CUBE_ELEMENTS_MAX, distinct_sets, flatten, grouping_mask
 from qp.errors import SqlError
 from qp.frontend.planner_settings import normalize_planner, show_memory
-from qp.functions.jsonpath import jsonb_path_match, jsonb_path_query_array, parse_path
+from qp.functions.jsonpath import jsonb_path_match, jsonb_path_query_array
 from qp.functions.ordered_set import resolve_within_group
 from qp.types import FLOAT8, INT4, TEXT
 from qp.types.json import Jsonb
+from qp.types.jsonpath import jsonpath_in, parse_path
 
 
 def _group_clause(sql: str) -> list[dict]:
@@ -138,3 +139,10 @@ def test_cancel_request_stops_pg_sleep(dsql_server) -> None:
             await conn.close()
 
     assert asyncio.run(scenario()) == 42
+
+
+def test_jsonpath_text_is_normalized_as_postgresql_prints_it() -> None:
+    assert jsonpath_in("$.a[*] ? (@ > 1 && exists(@.b))") == '$."a"[*]?(@ > 1 && exists (@."b"))'
+    assert jsonpath_in("lax $.a - 1 - 2") == '(($."a" - 1) - 2)'
+    assert jsonpath_in("strict $x.size()") == 'strict $"x".size()'
+    assert jsonpath_in("- -1") == "1"

@@ -345,9 +345,6 @@ class ExprBinder(RowBinding):
         dims = len(tn.get("arrayBounds", ()))
         if tn.get("setof"):
             raise SqlError("0A000", "SETOF types are not supported here")
-        if names[-1] == "jsonpath":
-            # Paths are strings here (qp/functions/jsonpath.py): a literal works where PostgreSQL's does.
-            raise SqlError("0A000", "type jsonpath is not supported: write the path as a string literal")
         try:
             return resolve_type_name(names, typmods, dims)
         except SqlError as exc:

@@ -15,277 +15,21 @@ In lax mode arrays are unwrapped where an object or a scalar is expected and
 structural errors (a missing key, an index out of range) give an empty
 sequence; in strict mode they are errors. Predicates are three-valued (True,
 False, None for unknown): an error inside one makes it unknown. The path
-argument is typed text here: dsql has no jsonpath type, so `'...'::jsonpath`
-is refused while a literal path works as in PostgreSQL.
+argument is a jsonpath value (qp/types/jsonpath.py: its normalized text).
 """
 
 from __future__ import annotations
 
-import json as _json
-import re
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from typing import Any
 
 from qp.errors import SqlError
 from qp.functions.numeric_math import num_add, num_div, num_mod, num_mul, num_sub
 from qp.functions.registry import register_function, register_operator
-from qp.types.core import BOOL, JSONB, TEXT
+from qp.types.core import BOOL, JSONB, JSONPATH
 from qp.types.json import Jsonb
-
-PATH_CACHE_ENTRIES_MAX = 512  # distinct path texts kept parsed (a statement usually has one)
-
-_TOKEN = re.compile(
-    r"""
-    \s*(?:
-      (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-    | (?P<string>"(?:[^"\\]|\\.)*")
-    | (?P<var>\$(?:[A-Za-z_][A-Za-z_0-9]*|"(?:[^"\\]|\\.)*")?)
-    | (?P<ident>[A-Za-z_][A-Za-z_0-9]*)
-    | (?P<op>\*\*|==|!=|<>|<=|>=|&&|\|\||[@.\[\](),?*<>!+\-/%])
-    )""",
-    re.VERBOSE,
-)
-
-_UNSUPPORTED_METHODS = {
-    "datetime",
-    "keyvalue",
-    "bigint",
-    "boolean",
-    "date",
-    "decimal",
-    "integer",
-    "number",
-    "string",
-    "time",
-    "time_tz",
-    "timestamp",
-    "timestamp_tz",
-}
-_METHODS = {"size", "type", "abs", "floor", "ceiling", "double"}
-
-
-def _syntax_error(near: str | None) -> SqlError:
-    if near is None:
-        return SqlError("42601", "syntax error at end of jsonpath input")
-    return SqlError("42601", f'syntax error at or near "{near}" of jsonpath input')
-
-
-def _unsupported(what: str) -> SqlError:
-    return SqlError("0A000", f"jsonpath {what} is not supported")
-
-
-def _tokens(text: str) -> list[tuple[str, str]]:
-    out = []
-    position = 0
-    while True:
-        while position < len(text) and text[position].isspace():
-            position += 1
-        if position >= len(text):
-            return out
-        match = _TOKEN.match(text, position)
-        if match is None or match.end() == position:
-            raise _syntax_error(text[position])
-        kind = match.lastgroup
-        assert kind is not None
-        out.append((kind, match.group(kind)))
-        position = match.end()
-
-
-class _Parser:
-    """Recursive descent over jsonpath_gram.y's precedence: || < && < ! < comparison < + - < * / % < unary < accessors."""
-
-    def __init__(self, text: str) -> None:
-        self.tokens = _tokens(text)
-        self.position = 0
-        self.in_filter = 0
-        self.in_subscript = 0
-
-    def peek(self, offset: int = 0) -> tuple[str, str] | None:
-        index = self.position + offset
-        return self.tokens[index] if index < len(self.tokens) else None
-
-    def take(self) -> tuple[str, str]:
-        token = self.peek()
-        if token is None:
-            raise _syntax_error(None)
-        self.position += 1
-        return token
-
-    def accept(self, value: str) -> bool:
-        token = self.peek()
-        if token is not None and token[1] == value and token[0] in ("op", "ident"):
-            self.position += 1
-            return True
-        return False
-
-    def expect(self, value: str) -> None:
-        if not self.accept(value):
-            token = self.peek()
-            raise _syntax_error(token[1] if token else None)
-
-    def parse(self) -> tuple[bool, tuple]:
-        strict = False
-        if self.peek() in (("ident", "strict"), ("ident", "lax")):
-            strict = self.take()[1] == "strict"
-        tree = self.or_expr()
-        if self.peek() is not None:
-            raise _syntax_error(self.peek()[1])  # type: ignore[index]
-        return strict, tree
-
-    def or_expr(self) -> tuple:
-        left = self.and_expr()
-        while self.accept("||"):
-            left = ("or", left, self.and_expr())
-        return left
-
-    def and_expr(self) -> tuple:
-        left = self.not_expr()
-        while self.accept("&&"):
-            left = ("and", left, self.not_expr())
-        return left
-
-    def not_expr(self) -> tuple:
-        if self.accept("!"):
-            self.expect("(")
-            inner = self.or_expr()
-            self.expect(")")
-            return ("not", inner)
-        return self.comparison()
-
-    def comparison(self) -> tuple:
-        if self.peek() == ("ident", "exists") and self.peek(1) == ("op", "("):
-            self.take()
-            self.take()
-            inner = self.or_expr()
-            self.expect(")")
-            return ("exists", inner)
-        left = self.additive()
-        token = self.peek()
-        if token is not None and token[0] == "op" and token[1] in ("==", "!=", "<>", "<", "<=", ">", ">="):
-            self.take()
-            op = "!=" if token[1] == "<>" else token[1]
-            return ("cmp", op, left, self.additive())
-        if token == ("ident", "starts"):
-            self.take()
-            self.expect("with")
-            right = self.additive()
-            return ("starts", left, right)
-        if token == ("ident", "like_regex"):
-            raise _unsupported("like_regex")
-        if token == ("ident", "is"):
-            self.take()
-            self.expect("unknown")
-            return ("is_unknown", left)
-        return left
-
-    def additive(self) -> tuple:
-        left = self.multiplicative()
-        while self.peek() in (("op", "+"), ("op", "-")):
-            op = self.take()[1]
-            left = ("arith", op, left, self.multiplicative())
-        return left
-
-    def multiplicative(self) -> tuple:
-        left = self.unary()
-        while self.peek() in (("op", "*"), ("op", "/"), ("op", "%")):
-            op = self.take()[1]
-            left = ("arith", op, left, self.unary())
-        return left
-
-    def unary(self) -> tuple:
-        if self.peek() in (("op", "-"), ("op", "+")):
-            op = self.take()[1]
-            return ("unary", op, self.unary())
-        return self.accessors(self.primary())
-
-    def primary(self) -> tuple:
-        kind, value = self.take()
-        if kind == "var":
-            if value == "$":
-                return ("root",)
-            name = value[1:]
-            return ("var", _json.loads(name) if name.startswith('"') else name)
-        if kind == "op" and value == "@":
-            if not self.in_filter:
-                raise SqlError("42601", "@ is not allowed in root expressions")
-            return ("current",)
-        if kind == "op" and value == "(":
-            inner = self.or_expr()
-            self.expect(")")
-            return inner
-        if kind == "number":
-            return ("literal", Decimal(value))
-        if kind == "string":
-            return ("literal", _json.loads(value))
-        if kind == "ident" and value in ("true", "false", "null"):
-            return ("literal", {"true": True, "false": False, "null": None}[value])
-        if kind == "ident" and value == "last":
-            if not self.in_subscript:
-                raise SqlError("42601", "LAST is allowed only in array subscripts")
-            return ("last",)
-        raise _syntax_error(value)
-
-    def accessors(self, node: tuple) -> tuple:
-        while True:
-            token = self.peek()
-            if token == ("op", "."):
-                self.take()
-                kind, value = self.take()
-                if kind == "op" and value == "*":
-                    node = ("any_member", node)
-                elif kind == "op" and value == "**":
-                    raise _unsupported("recursive wildcard accessor .**")
-                elif kind == "string":
-                    node = ("member", node, _json.loads(value))
-                elif kind == "ident" and self.peek() == ("op", "("):
-                    self.take()
-                    self.expect(")")
-                    if value in _METHODS:
-                        node = ("method", value, node)
-                    elif value in _UNSUPPORTED_METHODS:
-                        raise _unsupported(f"item method .{value}()")
-                    else:
-                        raise _syntax_error("(")
-                elif kind in ("ident", "number"):
-                    node = ("member", node, value)
-                else:
-                    raise _syntax_error(value)
-            elif token == ("op", "["):
-                self.take()
-                if self.accept("*"):
-                    self.expect("]")
-                    node = ("any_element", node)
-                    continue
-                self.in_subscript += 1
-                subscripts = []
-                while True:
-                    low = self.or_expr()
-                    high = self.or_expr() if self.accept("to") else None
-                    subscripts.append((low, high))
-                    if not self.accept(","):
-                        break
-                self.in_subscript -= 1
-                self.expect("]")
-                node = ("elements", node, tuple(subscripts))
-            elif token == ("op", "?"):
-                self.take()
-                self.expect("(")
-                self.in_filter += 1
-                predicate = self.or_expr()
-                self.in_filter -= 1
-                self.expect(")")
-                node = ("filter", node, predicate)
-            else:
-                return node
-
-
-@lru_cache(maxsize=PATH_CACHE_ENTRIES_MAX)
-def parse_path(text: str) -> tuple[bool, tuple]:
-    """(strict, tree) for a jsonpath text; 42601 for a syntax error."""
-    return _Parser(text).parse()
-
+from qp.types.jsonpath import parse_path
 
 _PREDICATES = frozenset({"or", "and", "not", "exists", "cmp", "starts", "is_unknown"})
 
@@ -378,7 +122,7 @@ def _evaluate(node: tuple, ctx: _Context, current: Any, last: int | None = None)
         return out
     if kind == "method":
         return _method(node, ctx, current, last)
-    raise _unsupported(kind)
+    raise SqlError("0A000", f"jsonpath {kind} is not supported")
 
 
 def _unwrapped(items: list, ctx: _Context) -> Iterator[Any]:
@@ -626,9 +370,13 @@ for _name, _impl, _ret, _srf in (
     ("jsonb_path_query_array", jsonb_path_query_array, JSONB, False),
     ("jsonb_path_query_first", jsonb_path_query_first, JSONB, False),
 ):
-    register_function(_name, [JSONB, TEXT], _ret, _impl, srf=_srf)
-    register_function(_name, [JSONB, TEXT, JSONB], _ret, _impl, srf=_srf)
-    register_function(_name, [JSONB, TEXT, JSONB, BOOL], _ret, _impl, srf=_srf)
+    register_function(_name, [JSONB, JSONPATH], _ret, _impl, srf=_srf)
+    register_function(_name, [JSONB, JSONPATH, JSONB], _ret, _impl, srf=_srf)
+    register_function(_name, [JSONB, JSONPATH, JSONB, BOOL], _ret, _impl, srf=_srf)
 
-register_operator("@?", JSONB, TEXT, BOOL, lambda target, path: jsonb_path_exists(target, path, None, True))
-register_operator("@@", JSONB, TEXT, BOOL, lambda target, path: jsonb_path_match(target, path, None, True))
+register_operator(
+    "@?", JSONB, JSONPATH, BOOL, lambda target, path: jsonb_path_exists(target, path, None, True)
+)
+register_operator(
+    "@@", JSONB, JSONPATH, BOOL, lambda target, path: jsonb_path_match(target, path, None, True)
+)

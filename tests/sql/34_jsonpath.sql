@@ -37,6 +37,15 @@ SELECT jsonb_path_query_array('[{"k": 1}, {"k": 2}]', '$[*] ? (@.k == $"key")', 
 SELECT jsonb_path_exists('{"a": 1}', 'strict $.b', '{}', true), jsonb_path_match('1', '$', '{}', true);
 SELECT jsonb_path_query_first('[]', '$[0]'), jsonb_path_query_array('{}', '$.nope');
 
+-- jsonpath values: normalized text, binary in the extended protocol
+SELECT '$.a[*] ? (@ > 1 && exists(@.b))'::jsonpath, 'strict $."a b"[1 to 2, last]'::jsonpath, '$x.size()'::jsonpath;
+SELECT '$.a + 1 * 2'::jsonpath, '($.a + 1) * 2'::jsonpath, '-$.a'::jsonpath, '- -1'::jsonpath, '$.a - 1 - 2'::jsonpath;
+SELECT '$ ? (!(@ == 1) || @ starts with "x")'::jsonpath, '$.a ? ((@ > 1) is unknown)'::jsonpath, '$.a > 1'::jsonpath;
+SELECT pg_typeof('$'::jsonpath), '$.a'::jsonpath::text, jsonb_path_query_array('[1, 2]', p) FROM (SELECT '$[*] ? (@ > 1)'::jsonpath AS p) AS s;
+SELECT ARRAY['$.a'::jsonpath, '$.b'::jsonpath];
+SELECT '{"a": 1}'::jsonb @? 'a'::text;
+SELECT '$.a +'::jsonpath;
+
 -- errors
 SELECT jsonb_path_query('1', 'strict $.a');
 SELECT jsonb_path_query('{}', 'strict $.a');
@@ -62,6 +71,4 @@ SELECT jsonb_path_query('{"a": {"b": 1}}', '$.**');
 SELECT jsonb_path_query('["abc"]', '$[*] ? (@ like_regex "^a")');
 -- @dsql-error 0A000
 SELECT jsonb_path_query('"2024-01-01"', '$.datetime()');
--- @dsql-error 0A000
-SELECT '$.a'::jsonpath;
 DROP TABLE jp;
