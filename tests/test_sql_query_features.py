@@ -1,5 +1,5 @@
 """Units of the query-side features of issue 13 (the differential corpus
-tests/sql/30_* to 35_* checks them against PostgreSQL end to end): grouping
+tests/sql/31_* to 36_* checks them against PostgreSQL end to end): grouping
 set expansion, ordered-set accumulators, the jsonpath parser and evaluator,
 planner settings, and that pg_sleep yields to a cancel request."""
 
