@@ -409,6 +409,10 @@ class ExprBinder(RowBinding):
                 return row
             left = self.bind(n["lexpr"]) if "lexpr" in n else None
             right = self.bind(n["rexpr"])
+            if left is not None:
+                records = self.compare_records(op, left, right)
+                if records is not None:
+                    return records
             return self.operator(op, left, right)
         if kind in ("AEXPR_LIKE", "AEXPR_ILIKE"):
             left = self.bind(n["lexpr"])

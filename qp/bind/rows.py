@@ -147,6 +147,17 @@ class RowBinding:
             return E.Call(f"row {op}", _lexicographic(op), tuple(equal + ordered), BOOL, strict=False)
         raise SqlError("42883", f"operator {op} is not supported for row expressions")
 
+    def compare_records(self, op: str, left: E.Expr, right: E.Expr) -> E.Expr | None:
+        """record op record when both shapes are known (whole rows, row values): field by
+        field, as PostgreSQL's record comparisons do (None: not two such records)."""
+        if op not in ("=", "<>", *_ORDERING_OPERATORS):
+            return None
+        if left.type.oid != RECORD.oid or right.type.oid != RECORD.oid or not left.type.fields or not right.type.fields:
+            return None
+        if len(left.type.fields) != len(right.type.fields):
+            raise SqlError("42804", "cannot compare record types with different numbers of columns")
+        return self.compare_rows(op, _fields_of(left), _fields_of(right))
+
     def row_compare_sublink(self, n: dict, query: Any, correlated: bool) -> E.Expr:
         """(a, b) op (SELECT x, y ...): the subquery's one row (NULL if none) compared pairwise."""
         left = [self.bind(a) for a in _row_items(n["testexpr"])]
@@ -212,3 +223,10 @@ class RowBinding:
                     return arg.items[position]
                 return E.Call(f".{name}", _field(position), (arg,), field_type)
         raise SqlError("42703", f'column "{name}" not found in data type record')
+
+
+def _fields_of(row: E.Expr) -> list[E.Expr]:
+    if isinstance(row, E.RowExpr):
+        return list(row.items)
+    assert row.type.fields is not None
+    return [E.Call(f".{name}", _field(i), (row,), t) for i, (name, t) in enumerate(row.type.fields)]

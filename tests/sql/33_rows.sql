@@ -69,6 +69,11 @@ SELECT rw2::text FROM rw LEFT JOIN rw2 ON rw2.x = rw.id;
 SELECT id FROM rw WHERE EXISTS (SELECT 1 FROM rw2 WHERE (rw2.x, rw2.y) = (rw.a, rw.b)) ORDER BY id;
 SELECT id, (a, c) = (1, 1.5) FROM rw ORDER BY id;
 
+SELECT a.x, b.x, a < b, a = b, a >= b, a <> b FROM rw2 AS a, rw2 AS b ORDER BY 1, 2;
+SELECT rw2::text FROM rw2 WHERE rw2 = ROW(1, 'x'::text);
+SELECT rw2 = ROW(1) FROM rw2;
+SELECT t = t, t < t FROM (SELECT 1 AS x, 'a' AS y) AS t;
+
 -- whole rows in grouping, ordering and DISTINCT
 SELECT DISTINCT (a, d) FROM rw ORDER BY 1;
 SELECT ROW(a, d), count(*) FROM rw GROUP BY ROW(a, d) ORDER BY 1;
