@@ -13,7 +13,9 @@ lexicographically: the first pair that is not equal decides, and a NULL in a
 pair reached first makes the result NULL. A row compared with a subquery
 reads the subquery's one row (NULL if none, 21000 if several). IN lists and
 IS [NOT] DISTINCT FROM are rewritten into the pairwise parse nodes and bound
-as such. `RowBinding` is a mixin of the expression binder: it calls only the
+as such. Two record values that are not both row constructors (whole rows,
+say) compare as PostgreSQL's record_eq/record_cmp do instead: NULL fields
+equal each other and sort above any value. `RowBinding` is a mixin of the expression binder: it calls only the
 binder's own `bind` and `operator`.
 """
 
@@ -24,7 +26,7 @@ from typing import Any
 from qp.bind import expr as E
 from qp.errors import SqlError
 from qp.parse.parser import node_body, node_kind, string_list
-from qp.types import BOOL, RECORD, SqlType, record_type
+from qp.types import BOOL, RECORD, SqlType, format_type, record_type, sort_key
 
 _ORDERING_OPERATORS = ("<", "<=", ">", ">=")
 
@@ -148,15 +150,33 @@ class RowBinding:
         raise SqlError("42883", f"operator {op} is not supported for row expressions")
 
     def compare_records(self, op: str, left: E.Expr, right: E.Expr) -> E.Expr | None:
-        """record op record when both shapes are known (whole rows, row values): field by
-        field, as PostgreSQL's record comparisons do (None: not two such records)."""
+        """record op record when both shapes are known (whole rows, row values), as
+        PostgreSQL's record_eq/record_cmp: field by field in each type's order, where,
+        unlike between two row constructors, NULL fields are equal to each other and
+        above any value (None: not two such records)."""
         if op not in ("=", "<>", *_ORDERING_OPERATORS):
             return None
-        if left.type.oid != RECORD.oid or right.type.oid != RECORD.oid or not left.type.fields or not right.type.fields:
+        if (
+            left.type.oid != RECORD.oid
+            or right.type.oid != RECORD.oid
+            or not left.type.fields
+            or not right.type.fields
+        ):
             return None
         if len(left.type.fields) != len(right.type.fields):
             raise SqlError("42804", "cannot compare record types with different numbers of columns")
-        return self.compare_rows(op, _fields_of(left), _fields_of(right))
+        keys = []
+        for position, ((_, a), (_, b)) in enumerate(
+            zip(left.type.fields, right.type.fields, strict=True), start=1
+        ):
+            if a.base != b.base:
+                raise SqlError(
+                    "42804",
+                    f"cannot compare dissimilar column types {format_type(a)} and "
+                    f"{format_type(b)} at record column {position}",
+                )
+            keys.append(sort_key(a))
+        return E.Call(f"record {op}", _record_comparison(op, keys), (left, right), BOOL)
 
     def row_compare_sublink(self, n: dict, query: Any, correlated: bool) -> E.Expr:
         """(a, b) op (SELECT x, y ...): the subquery's one row (NULL if none) compared pairwise."""
@@ -225,8 +245,18 @@ class RowBinding:
         raise SqlError("42703", f'column "{name}" not found in data type record')
 
 
-def _fields_of(row: E.Expr) -> list[E.Expr]:
-    if isinstance(row, E.RowExpr):
-        return list(row.items)
-    assert row.type.fields is not None
-    return [E.Call(f".{name}", _field(i), (row,), t) for i, (name, t) in enumerate(row.type.fields)]
+def _record_comparison(op: str, keys: list):
+    def key(value: tuple) -> tuple:
+        return tuple(
+            (1,) if x is None else (0, x if k is None else k(x)) for k, x in zip(keys, value, strict=True)
+        )
+
+    compare = {
+        "=": lambda a, b: a == b,
+        "<>": lambda a, b: a != b,
+        "<": lambda a, b: a < b,
+        "<=": lambda a, b: a <= b,
+        ">": lambda a, b: a > b,
+        ">=": lambda a, b: a >= b,
+    }[op]
+    return lambda left, right: compare(key(left), key(right))
