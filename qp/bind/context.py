@@ -32,6 +32,16 @@ class AggCall:
     order: tuple  # ((expr, desc, nulls_first), ...)
     star: bool
     type: SqlType
+    direct: int = 0  # WITHIN GROUP: how many of args are direct (per-group) arguments
+
+
+@dataclass
+class GroupingCall:
+    """GROUPING(args): computed by the aggregation from the row's grouping set."""
+
+    cid: int
+    args: tuple[E.Expr, ...]
+    location: int | None = None
 
 
 @dataclass
@@ -53,6 +63,7 @@ class WindowCall:
 class QueryLevel:
     aggregates: list[AggCall] = field(default_factory=list)
     windows: list[WindowCall] = field(default_factory=list)
+    groupings: list[GroupingCall] = field(default_factory=list)
     agg_allowed: bool = False  # select list, HAVING, ORDER BY
     window_allowed: bool = False
     what: str = "WHERE"  # the clause being bound, for error messages

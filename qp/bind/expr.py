@@ -208,6 +208,18 @@ class ArrayExpr(Expr):
 
 
 @dataclass(frozen=True, slots=True)
+class RowExpr(Expr):
+    """ROW(a, b), (a, b) or a whole-row reference: a record value (a tuple) of
+    a type whose fields say each item's name and type."""
+
+    items: tuple[Expr, ...]
+    type: SqlType
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.items
+
+
+@dataclass(frozen=True, slots=True)
 class AnyAll(Expr):
     """x op ANY/ALL (array)."""
 
@@ -358,7 +370,7 @@ def map_children(e: Expr, fn) -> Expr:
         return replace(e, whens=whens, default=default)
     if isinstance(e, InList):
         return replace(e, arg=fn(e.arg), items=tuple(fn(i) for i in e.items))
-    if isinstance(e, ArrayExpr):
+    if isinstance(e, (ArrayExpr, RowExpr)):
         return replace(e, items=tuple(fn(i) for i in e.items))
     if isinstance(e, AnyAll):
         return replace(e, arg=fn(e.arg), array=fn(e.array))

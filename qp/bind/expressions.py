@@ -15,13 +15,15 @@ from typing import Any
 
 from qp.bind import expr as E
 from qp.bind.collation import check_collatable, resolve_collation
-from qp.bind.context import AggCall, BindContext, QueryLevel, WindowCall
+from qp.bind.context import AggCall, BindContext, GroupingCall, QueryLevel, WindowCall
 from qp.bind.domains import domain_in, domain_named
+from qp.bind.rows import RowBinding, is_row_node
 from qp.bind.scope import Scope
 from qp.errors import SqlError, locate
 from qp.exec.compile import ExecFrame, Layout, compile_scalar
 from qp.exec.windows import DEFAULT_FRAME, RANKING, WINDOW_ONLY, Frame, check_frame
 from qp.functions import is_aggregate, resolve_aggregate, resolve_function, resolve_operator
+from qp.functions.ordered_set import is_ordered_set_aggregate, resolve_within_group
 from qp.functions.waiting import ASYNC_FUNCTIONS
 from qp.parse.parser import node_body, node_kind, node_location, string_list
 from qp.pgcatalog.search_path import STORED_DEFINITION_PATH, USER_SCHEMA, session_search_path
@@ -33,6 +35,7 @@ from qp.types import (
     NAME,
     NUMERIC,
     OID,
+    RECORD,
     TEXT,
     UNKNOWN,
     SqlType,
@@ -145,8 +148,8 @@ def _is_const(e: E.Expr, value: object) -> bool:
 def coerce(expr: E.Expr, target: SqlType, bc: BindContext, context: str = "implicit", what: str = "") -> E.Expr:
     """Convert `expr` to type `target` (with its typmod), or fail as PG does."""
     source = expr.type
-    if source == target:
-        return expr
+    if source == target or target == RECORD and source.oid == RECORD.oid:
+        return expr  # a row keeps its fields' names and types where any record is expected
     if isinstance(expr, E.Param) and source == UNKNOWN:
         bc.set_param_type(expr.index, target.base)
         param = E.Param(expr.index, target.base)
@@ -225,7 +228,7 @@ def resolve_unknown(expr: E.Expr, bc: BindContext) -> E.Expr:
     return expr
 
 
-class ExprBinder:
+class ExprBinder(RowBinding):
     def __init__(self, bc: BindContext, scope: Scope, level: QueryLevel, bind_subquery=None) -> None:
         self.bc = bc
         self.scope = scope
@@ -299,6 +302,11 @@ class ExprBinder:
 
     def b_ColumnRef(self, n: dict) -> E.Expr:
         names = string_list(n.get("fields"))
+        if len(names) == 2 and names[1] == "*":
+            # t.* inside an expression is t's whole row (a select list's own t.* is expanded before).
+            row = self.scope.whole_row(names[0])
+            if row is not None:
+                return row
         if "*" in names:
             raise SqlError("0A000", "a row reference (*) is not supported in this position")
         if self.level.what == "DEFAULT expressions":
@@ -400,8 +408,15 @@ class ExprBinder:
         names = string_list(n.get("name"))
         op = names[-1] if names else ""
         if kind == "AEXPR_OP":
+            row = self.row_operator(op, n.get("lexpr"), n["rexpr"])
+            if row is not None:
+                return row
             left = self.bind(n["lexpr"]) if "lexpr" in n else None
             right = self.bind(n["rexpr"])
+            if left is not None:
+                records = self.compare_records(op, left, right)
+                if records is not None:
+                    return records
             return self.operator(op, left, right)
         if kind in ("AEXPR_LIKE", "AEXPR_ILIKE"):
             left = self.bind(n["lexpr"])
@@ -412,6 +427,9 @@ class ExprBinder:
             right = self.bind(n["rexpr"])
             return self.operator(op, left, right)
         if kind in ("AEXPR_DISTINCT", "AEXPR_NOT_DISTINCT"):
+            row = self.row_distinct(n["lexpr"], n["rexpr"], kind == "AEXPR_NOT_DISTINCT")
+            if row is not None:
+                return row
             left, right = self._pair(n)
             left, right, eq = self._comparable(left, right)
             return E.DistinctFrom(left, right, eq.impl, negated=(kind == "AEXPR_NOT_DISTINCT"))
@@ -455,8 +473,11 @@ class ExprBinder:
         return between(low, high)
 
     def _in_list(self, n: dict, negated: bool) -> E.Expr:
-        arg = self.bind(n["lexpr"])
         items_nodes = n["rexpr"]["List"]["items"] if "List" in n["rexpr"] else n["rexpr"]
+        row = self.row_in_list(n["lexpr"], items_nodes, negated)
+        if row is not None:
+            return row
+        arg = self.bind(n["lexpr"])
         items = [self.bind(i) for i in items_nodes]
         common = common_type([arg.type, *[i.type for i in items]], "IN")
         arg = coerce(arg, common, self.bc)
@@ -501,7 +522,11 @@ class ExprBinder:
 
     def b_NullTest(self, n: dict) -> E.Expr:
         arg = self.bind(n["arg"])
-        return fold(E.IsNull(arg, negated=(n.get("nulltesttype") == "IS_NOT_NULL")), self.bc)
+        negated = n.get("nulltesttype") == "IS_NOT_NULL"
+        return fold(self.row_null_test(arg, negated) or E.IsNull(arg, negated=negated), self.bc)
+
+    def row_item(self, item: E.Expr) -> E.Expr:
+        return resolve_unknown(item, self.bc)
 
     def b_BooleanTest(self, n: dict) -> E.Expr:
         test = n.get("booltesttype", "IS_TRUE")
@@ -579,7 +604,10 @@ class ExprBinder:
         if not items:
             raise SqlError("42P18", "cannot determine type of empty array")
         if any(i.type.is_array for i in items):
-            raise SqlError("0A000", "multidimensional arrays are not supported")
+            # ARRAY[[1, 2], [3, 4]]: the sub-arrays are the next dimension.
+            common = common_type([i.type for i in items], "ARRAY")
+            items = [coerce(i, common, self.bc) for i in items]
+            return fold(E.Call("array", _multidimensional_array, tuple(items), common, strict=False), self.bc)
         common = common_type([i.type for i in items], "ARRAY")
         if common == UNKNOWN:
             common = TEXT
@@ -588,12 +616,17 @@ class ExprBinder:
 
     def b_A_Indirection(self, n: dict) -> E.Expr:
         arg = self.bind(n["arg"])
+        indexes: list[E.Expr] = []
         for step in n.get("indirection", ()):
+            if "String" in step:
+                arg = _subscripted(arg, indexes)
+                arg = self.row_field(arg, step["String"]["sval"])
+                continue
             if "A_Indices" not in step or step["A_Indices"].get("is_slice") or not arg.type.is_array:
                 raise SqlError("0A000", "this kind of subscript or field selection is not supported")
-            index = coerce(self.bind(step["A_Indices"]["uidx"]), INT4, self.bc)
-            arg = E.Call("[]", _subscript, (arg, index), arg.type.elem)
-        return arg
+            # a[i][j]: all subscripts apply together (a 2-D array's a[i] alone is NULL).
+            indexes.append(coerce(self.bind(step["A_Indices"]["uidx"]), INT4, self.bc))
+        return _subscripted(arg, indexes)
 
     # -- functions ------------------------------------------------------------------
 
@@ -610,6 +643,11 @@ class ExprBinder:
             if target is not None:
                 return coerce(args[0], target, self.bc, "explicit")
         resolved = resolve_function(name, [a.type for a in args])
+        if resolved.return_type == RECORD:
+            # json_to_record and the like: only a column definition list in FROM gives their rows a shape.
+            raise SqlError("0A000", f"could not determine row type for result of {name}",
+                           hint="Provide a non-null record argument, or call the function in the FROM clause "
+                                "using a column definition list.")
         if resolved.returns_set:
             if not self.level.srf_allowed:
                 raise SqlError("0A000", f"set-returning function {name}() is not supported here")
@@ -661,7 +699,11 @@ class ExprBinder:
         name = names[-1]
         star = bool(n.get("agg_star"))
         if n.get("agg_within_group"):
-            raise SqlError("0A000", f"ordered-set aggregate {name}() (WITHIN GROUP) is not supported")
+            if "over" in n:
+                raise SqlError("0A000", f"OVER is not supported for ordered-set aggregate {name}")
+            return self._aggregate(name, n, star)
+        if is_ordered_set_aggregate(name):
+            raise SqlError("42809", f"WITHIN GROUP is required for ordered-set aggregate {name}")
         if "over" in n:
             return self._window(name, n, star)
         if is_aggregate(name):
@@ -673,6 +715,23 @@ class ExprBinder:
             raise SqlError("0A000", "VARIADIC calls are not supported")
         args = [self.bind(a) for a in n.get("args", ())]
         return self.call_function(name, args)
+
+    def b_GroupingFunc(self, n: dict) -> E.Expr:
+        """GROUPING(args): recorded at this level, checked and computed with its
+        grouping (qp/bind/grouping_sets.py); read here as a column."""
+        level = self.level
+        here = n.get("location")
+        if not level.agg_allowed or level.in_aggregate:
+            what = "arguments of aggregates" if level.in_aggregate else level.what
+            raise self._at(SqlError("42803", f"grouping operations are not allowed in {what}"), here)
+        args = tuple(resolve_unknown(self.bind(a), self.bc) for a in n.get("args", ()))
+        if any(isinstance(x, E.OuterRef) for a in args for x in E.walk(a)):
+            raise SqlError("0A000", "GROUPING() over an outer query's columns is not supported")
+        if len(args) > 31:
+            raise self._at(SqlError("54011", "GROUPING must have fewer than 32 arguments"), here)
+        cid = self.bc.new_cid("grouping")
+        level.groupings.append(GroupingCall(cid, args, here))
+        return E.ColumnRef(cid, INT4, "grouping")
 
     def _aggregate(self, name: str, n: dict, star: bool) -> E.Expr:
         """An aggregate call, computed at the query level its arguments come from.
@@ -752,9 +811,20 @@ class ExprBinder:
                     error = SqlError("42P10", "in an aggregate with DISTINCT, ORDER BY expressions must appear "
                                               "in argument list")
                     raise locate(error, node_location(sort_node["SortBy"]["node"]))
-        resolved, args = self._resolve_aggregate(name, args, star)
+        direct = 0
+        if n.get("agg_within_group"):
+            # Direct arguments, then the sorted ones: the accumulator reads both (qp/functions/ordered_set.py).
+            direct = len(args)
+            sorted_args = [e for e, _, _ in order]
+            spec = [(desc, nulls_first) for _, desc, nulls_first in order]
+            resolved, types = resolve_within_group(name, [a.type for a in args], [a.type for a in sorted_args], spec)
+            args = [resolve_unknown(coerce(a, t, self.bc), self.bc) for a, t in zip(args + sorted_args, types, strict=True)]
+        else:
+            resolved, args = self._resolve_aggregate(name, args, star)
         cid = self.bc.new_cid(name)
-        call = AggCall(cid, name, resolved, tuple(args), distinct, filter_expr, order, star, resolved.return_type)
+        call = AggCall(
+            cid, name, resolved, tuple(args), distinct, filter_expr, order, star, resolved.return_type, direct
+        )
         owner_level.aggregates.append(call)
         owner.agg_cids.add(cid)
         if isinstance(here, int):
@@ -942,7 +1012,9 @@ class ExprBinder:
             if len(columns) != 1:
                 raise SqlError("42601", "subquery must return only one column")
             return E.SubLink("array", query, array_of(columns[0]), correlated=correlated)
-        if link in ("ANY_SUBLINK", "ALL_SUBLINK") and len(columns) > 1:
+        if link == "ROWCOMPARE_SUBLINK":
+            return self.row_compare_sublink(n, query, correlated)
+        if link in ("ANY_SUBLINK", "ALL_SUBLINK") and (len(columns) > 1 or is_row_node(n.get("testexpr"))):
             return self._row_sublink(n, query, columns, correlated, link == "ALL_SUBLINK")
         if link in ("ANY_SUBLINK", "ALL_SUBLINK"):
             test = self.bind(n["testexpr"])
@@ -1057,10 +1129,43 @@ def _compose_cast(compare, cast_fn, bc):
     return compare_after_cast
 
 
-def _subscript(array: list, index: int) -> Any:
-    if 1 <= index <= len(array):
-        return array[index - 1]
-    return None
+def _subscript(array: list, *indexes: int) -> Any:
+    """array[i][j]...: the element, or NULL if an index is NULL or out of range or
+    the number of subscripts is not the array's number of dimensions."""
+    value: Any = array
+    for index in indexes:
+        if type(value) is not list or index is None or not 1 <= index <= len(value):
+            return None
+        value = value[index - 1]
+    return None if type(value) is list else value
+
+
+def _subscripted(arg: E.Expr, indexes: list[E.Expr]) -> E.Expr:
+    if not indexes:
+        return arg
+    assert arg.type.elem is not None
+    call = E.Call("[]", _subscript, (arg, *indexes), arg.type.elem, strict=False)
+    indexes.clear()
+    return call
+
+
+def _multidimensional_array(*items: list | None) -> list:
+    """ARRAY[sub, sub, ...]: the sub-arrays must have the same dimensions; NULL
+    or empty ones make an empty array only if all are (ExecEvalArrayExpr)."""
+    present = [item for item in items if item]
+    if not present:
+        return []
+    if len(present) != len(items) or len({repr(_dimensions(item)) for item in present}) != 1:
+        raise SqlError("2202E", "multidimensional arrays must have array expressions with matching dimensions")
+    return list(present)
+
+
+def _dimensions(value: list) -> list[int]:
+    out = []
+    while type(value) is list:
+        out.append(len(value))
+        value = value[0] if value else None
+    return out
 
 
 def assert_no_sets(expr: E.Expr) -> None:

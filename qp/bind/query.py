@@ -19,17 +19,20 @@ from typing import Any
 
 from qp.bind import expr as E
 from qp.bind.collation import setop_collations
-from qp.bind.context import AggCall, BindContext, QueryLevel  # noqa: F401 (AggCall: part of BoundSelect)
+from qp.bind.context import AggCall, BindContext, GroupingCall, QueryLevel  # noqa: F401 (AggCall: part of BoundSelect)
 from qp.bind.expressions import ExprBinder, SetReturning, assert_no_sets, coerce, resolve_unknown
+from qp.bind.grouping_sets import distinct_sets as distinct_grouping_sets
+from qp.bind.grouping_sets import flatten as flatten_grouping_sets
 from qp.bind.index_exprs import bind_index_exprs
 from qp.bind.recursion import order_recursive_list
 from qp.bind.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog.stored import TableDef
 from qp.errors import SqlError, locate
 from qp.functions import resolve_function
+from qp.functions.json_records import RECORD_FUNCTIONS, row_builder
 from qp.parse.parser import node_body, node_kind, node_location, string_list
 from qp.pgcatalog.search_path import STORED_DEFINITION_PATH, USER_SCHEMA, session_search_path
-from qp.types import INT8, TEXT, UNKNOWN, SqlType, common_type, format_type
+from qp.types import INT8, RECORD, TEXT, UNKNOWN, SqlType, common_type, format_type, record_type
 
 # Set-returning functions whose one result column is a named OUT parameter
 # (pg_proc.proargnames): in FROM, the column takes that name even under an alias.
@@ -178,6 +181,9 @@ class BoundSelect(BoundQueryBase):
     aggregated: bool = False
     has_srf: bool = False
     windows: list = field(default_factory=list)  # WindowCall, computed after grouping
+    # GROUPING SETS / ROLLUP / CUBE: each set as indexes into group_exprs (None: one set of all).
+    grouping_sets: list[tuple[int, ...]] | None = None
+    groupings: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)  # GROUPING(): (cid, positions)
 
     def output_types(self) -> list[SqlType]:
         return [t.type for t in self.targets]
@@ -395,9 +401,9 @@ class QueryBinder:
         level.agg_allowed = False
         level.window_allowed = False
         level.what = "GROUP BY"
-        for item in body.get("groupClause", ()):
-            if node_kind(item) in ("GroupingSet",):
-                raise SqlError("0A000", "GROUPING SETS, ROLLUP and CUBE are not supported")
+        group_nodes, grouping_sets = flatten_grouping_sets(body.get("groupClause", []))
+        node_positions: list[int] = []  # per group node: its index in query.group_exprs
+        for item in group_nodes:
             expr = self._group_item(item, raw_targets, query.names, binder)
             if any(isinstance(n, SetReturning) for n in E.walk(expr)):
                 raise SqlError("0A000", "set-returning functions are not allowed in GROUP BY")
@@ -407,6 +413,11 @@ class QueryBinder:
                 raise SqlError("42P20", "window functions are not allowed in GROUP BY")  # GROUP BY 1 naming one
             if expr not in query.group_exprs:
                 query.group_exprs.append(expr)
+            node_positions.append(query.group_exprs.index(expr))
+        if grouping_sets is not None:
+            query.grouping_sets = [tuple(node_positions[i] for i in s) for s in grouping_sets]
+            if body.get("groupDistinct"):
+                query.grouping_sets = distinct_grouping_sets(query.grouping_sets)
 
         level.agg_allowed = True
         if "havingClause" in body:
@@ -422,11 +433,14 @@ class QueryBinder:
         level.agg_allowed = False
         level.window_allowed = False
 
-        query.aggregated = bool(level.aggregates or query.group_exprs or query.having is not None)
+        query.aggregated = bool(level.aggregates or query.group_exprs or query.having is not None
+                                or query.grouping_sets is not None or level.groupings)
+        if level.groupings and query.grouping_sets is None:
+            query.grouping_sets = [tuple(range(len(query.group_exprs)))]
         query.aggregates = level.aggregates
         query.windows = level.windows
         if query.aggregated:
-            self._apply_grouping(query, raw_targets, order_items)
+            self._apply_grouping(query, raw_targets, order_items, level.groupings)
         else:
             query.targets = raw_targets
 
@@ -514,7 +528,9 @@ class QueryBinder:
         assert_no_sets(expr)
         return None, expr, desc, nulls_first
 
-    def _apply_grouping(self, query: BoundSelect, raw_targets: list[E.Expr], order_items: list) -> None:
+    def _apply_grouping(
+        self, query: BoundSelect, raw_targets: list[E.Expr], order_items: list, groupings: list[GroupingCall]
+    ) -> None:
         bc = self.bc
         group_map: list[tuple[E.Expr, int]] = []
         for expr in query.group_exprs:
@@ -524,6 +540,10 @@ class QueryBinder:
         # Window calls run after grouping: their results are available to the
         # select list, and their inputs are rewritten like it.
         available = set(query.group_cids) | {a.cid for a in query.aggregates} | {w.cid for w in query.windows}
+        for call in groupings:
+            positions = tuple(_grouping_position(arg, query.group_exprs, call.location) for arg in call.args)
+            query.groupings.append((call.cid, positions))
+            available.add(call.cid)
 
         def rewrite(e: E.Expr) -> E.Expr:
             for g, cid in group_map:
@@ -542,6 +562,9 @@ class QueryBinder:
                         raise SqlError("42803", f'subquery uses ungrouped column "{bc.cid_names.get(cid, "?")}" from outer query')
             return E.map_children(e, rewrite)
 
+        for agg in query.aggregates:
+            for direct in agg.args[: agg.direct]:
+                rewrite(direct)  # direct arguments are per group: only grouped columns (42803 otherwise)
         query.targets = [rewrite(t) for t in raw_targets]
         if query.having is not None:
             query.having = rewrite(query.having)
@@ -946,12 +969,11 @@ class QueryBinder:
         lateral_refs = frozenset(outside.outer_refs - lateral.outer_refs)
         resolved = resolve_function(name, [a.type for a in args])
         args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
-        call = E.Call(name, resolved.impl, tuple(args), resolved.return_type, resolved.strict,
-                      resolved.needs_context, resolved.volatility)
+        rtype, impl = self._column_definitions(name, resolved, body.get("coldeflist"), binder)
+        call = E.Call(name, impl, tuple(args), rtype, resolved.strict, resolved.needs_context, resolved.volatility)
         alias_node = body.get("alias")
         alias = alias_node["aliasname"] if alias_node else name
         colnames = string_list((alias_node or {}).get("colnames"))
-        rtype = resolved.return_type
         if rtype.fields:
             out = [(n, t) for n, t in rtype.fields]
         else:  # one column: its OUT parameter's name if it has one, else the alias or function name
@@ -970,6 +992,26 @@ class QueryBinder:
         scope.items.append(RangeItem(alias, columns))
         scope.item_named(alias)
         return FromFunction(call, cids, alias, bool(body.get("ordinality")), lateral_refs)
+
+    def _column_definitions(self, name: str, resolved: Any, coldefs: list | None, binder: ExprBinder):
+        """A function returning `record` in FROM takes its columns from the column
+        definition list (`AS t(a int, b text)`): the row type and the implementation
+        that builds such rows (qp/functions/json_records.py)."""
+        rtype = resolved.return_type
+        if rtype.oid != RECORD.oid or rtype.fields:
+            if coldefs:
+                raise SqlError("42601", 'a column definition list is only allowed for functions returning "record"')
+            return rtype, resolved.impl
+        if not coldefs:
+            raise SqlError("42601", 'a column definition list is required for functions returning "record"')
+        if name not in RECORD_FUNCTIONS:
+            raise SqlError("0A000", f"column definition lists are not supported for {name}()")
+        columns = []
+        for node in coldefs:
+            definition = node["ColumnDef"]
+            columns.append((definition["colname"], binder.type_name(definition["typeName"])))
+        build, produce = row_builder(columns), resolved.impl
+        return record_type(columns), lambda *args: map(build, produce(*args))
 
     def _bind_join(self, body: dict, scope: Scope, binder: ExprBinder) -> FromJoin:
         kind = {"JOIN_INNER": "inner", "JOIN_LEFT": "left", "JOIN_RIGHT": "right", "JOIN_FULL": "full"}.get(
@@ -997,6 +1039,8 @@ class QueryBinder:
             for key in blocked:
                 del self.lateral_blocked[key]
         left_items, right_items = scope.items[before:middle], scope.items[middle:]
+        for item in (left_items if kind in ("right", "full") else []) + (right_items if kind in ("left", "full") else []):
+            item.nullable = True
         # What each side offers the join: a nested join's own output (its USING
         # columns merged), or a relation's columns.
         left_out = self._side_columns(left, left_items)
@@ -1104,6 +1148,13 @@ class _BlockedItem(RangeItem):
         if super().find(name) is None:
             return None
         raise self.error(self.alias)
+
+
+def _grouping_position(arg: E.Expr, group_exprs: list[E.Expr], location: int | None) -> int:
+    if arg in group_exprs:
+        return group_exprs.index(arg)
+    error = SqlError("42803", "arguments to GROUPING must be grouping expressions of the associated query level")
+    raise locate(error, location)
 
 
 def _distinct_on_not_leading(query: BoundSelect) -> int | None:
@@ -1227,6 +1278,8 @@ def _figure(node: dict | None, sublink_names: dict | None = None) -> tuple[str |
     body = node_body(node)
     if kind == "ColumnRef":
         names = string_list(body.get("fields"))
+        if len(names) >= 2 and names[-1] == "*":
+            return names[-2], 2  # t.* in an expression: t's whole row, named after t
         return (names[-1] if names and names[-1] != "*" else None), 2
     if kind == "A_Indirection":
         name, strength = _figure(body.get("arg"), sublink_names)
@@ -1251,6 +1304,8 @@ def _figure(node: dict | None, sublink_names: dict | None = None) -> tuple[str |
         return name, strength
     if kind == "A_ArrayExpr":
         return "array", 2
+    if kind == "GroupingFunc":
+        return "grouping", 2
     if kind == "RowExpr":
         return "row", 2
     if kind == "CoalesceExpr":

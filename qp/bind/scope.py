@@ -14,6 +14,7 @@ from typing import Any
 
 from qp.bind import expr as E
 from qp.errors import SqlError
+from qp.types import record_type
 
 
 @dataclass
@@ -35,6 +36,7 @@ class RangeItem:
     table: object = None  # TableDef for base tables
     # Names hidden from unqualified lookup because JOIN USING merged them.
     merged_away: set[str] = field(default_factory=set)
+    nullable: bool = False  # on the null-extended side of an outer join
 
     def find(self, name: str) -> ScopeColumn | None:
         found = [column for column in self.columns if column.name == name and not column.whole_row]
@@ -127,6 +129,33 @@ class Scope:
             depth += 1
         return None
 
+    def whole_row(self, alias: str) -> E.Expr | None:
+        """A FROM item's name alone: its whole row, a record of its columns."""
+        scope: Scope | None = self
+        item = None
+        while scope is not None:
+            item = scope.item_named(alias)
+            if item is not None:
+                break
+            scope = scope.parent
+        columns = self.star_of(alias)
+        if columns is None or item is None:
+            return None
+        row = E.RowExpr(tuple(e for _, e in columns), record_type([(n, e.type) for n, e in columns]))
+        if not item.nullable:
+            return row
+        # PostgreSQL's whole row of a null-extended row is NULL, not a row of NULLs: a
+        # table's row was null-extended exactly when its (never NULL) primary key is NULL.
+        table = item.table
+        pk = getattr(table, "pk", None)
+        names = {c.name for c in item.columns}
+        if not pk or len(columns) != len([c for c in item.columns if not c.hidden]) or len(names) != len(item.columns):
+            raise SqlError("0A000", f'whole-row reference "{alias}" to the nullable side of an outer join is not '
+                                    "supported here")
+        keys = {name: e for name, e in columns}
+        guard = tuple(keys[c.name] for c in item.columns if c.attnum - 1 in pk)
+        return E.Call("whole row", _null_extended(len(guard)), (*guard, row), row.type, strict=False)
+
     def lookup(self, names: list[str]) -> E.Expr:
         """The expression a (possibly qualified) column name denotes."""
         scope: Scope | None = self
@@ -145,9 +174,9 @@ class Scope:
                 raise self._missing_entry(qualifier)
             raise SqlError("42703", f"column {'.'.join(names[-2:])} does not exist")
         name = names[-1]
-        if self._has_alias_anywhere(name):
-            # A FROM item's name alone is its whole row, a record: dsql has no record values.
-            raise SqlError("0A000", f'whole-row reference "{name}" is not supported')
+        whole_row = self.whole_row(name)
+        if whole_row is not None:
+            return whole_row
         owner = next((item for item in self._invisible_items() if item.find(name) is not None), None)
         if owner is not None:
             raise SqlError("42703", f'column "{name}" does not exist',
@@ -240,3 +269,14 @@ def table_scope(table: Any, bc: Any) -> Scope:
         columns.append(ScopeColumn(column.name, E.ColumnRef(cid, column.type, column.name), table_oid=table.oid,
                                    attnum=i + 1))  # fmt: skip
     return Scope(items=[RangeItem(table.name, columns, table)])
+
+
+def _null_extended(key_count: int):
+    """(key..., row) -> NULL when every key column is NULL (the outer join added the row), else the row."""
+
+    def whole_row(*values):
+        if all(v is None for v in values[:key_count]):
+            return None
+        return values[key_count]
+
+    return whole_row

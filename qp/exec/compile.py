@@ -249,6 +249,9 @@ class _Codegen:
     def gen_ArrayExpr(self, e: E.ArrayExpr) -> str:
         return f"[{', '.join(self.gen(i) for i in e.items)}]"
 
+    def gen_RowExpr(self, e: E.RowExpr) -> str:
+        return f"({''.join(self.gen(i) + ', ' for i in e.items)})"
+
     def gen_AnyAll(self, e: E.AnyAll) -> str:
         fn = self.func(_any_all(e.op, e.all))
         return f"{fn}({self.gen(e.arg)}, {self.gen(e.array)})"

@@ -162,7 +162,7 @@ async def run_sublink(link: E.SubLink, plan: Operator, outer: tuple, test: Any, 
                 break
         if len(rows) > 1:
             raise SqlError("21000", "more than one row returned by a subquery used as an expression")
-        result = rows[0][0] if rows else None
+        result = (tuple(rows[0]) if link.row else rows[0][0]) if rows else None  # row: (a, b) = (SELECT x, y)
     elif link.kind == "array":
         result = [r[0] for r in await collect(plan, sub_rc)]
     else:
@@ -1071,21 +1071,11 @@ class HashAggregate(Operator):
                                for agg in aggregates]
 
     async def run(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
-        frame = rc.frame
         groups: dict[tuple, list] = {}
         originals: dict[tuple, tuple] = {}
-        ngroup, slices, aggs = self._ngroup, self._arg_slices, self.aggregates
+        ngroup, aggs = self._ngroup, self.aggregates
         group_fns = self._group_fns
-        needs_state = any(a.distinct or a.order for a in aggs)
-        async for batch in self.child.run(rc):
-            if self.sublinks:
-                values_batch = []
-                for row in batch:
-                    await checkpoint_if_due()
-                    frame.subs = await self.sublinks.evaluate(row, rc)
-                    values_batch.append(self._inputs(row, frame))
-            else:
-                values_batch = self._inputs(batch, frame)
+        async for values_batch in self._input_values(rc):
             for values in values_batch:
                 raw_key = values[:ngroup]
                 key = tuple(
@@ -1095,52 +1085,75 @@ class HashAggregate(Operator):
                 if state is None:
                     state = groups[key] = [self._new_state(a) for a in aggs]
                     originals[key] = raw_key
-                for i, agg in enumerate(aggs):
-                    start, stop, filter_pos, order_keys = slices[i]
-                    if filter_pos is not None and values[filter_pos] is not True:
-                        continue
-                    args = values[start:stop]
-                    if not agg.star and None in args and getattr(agg.resolved, "strict", True):
-                        continue
-                    if needs_state and (agg.distinct or agg.order):
-                        acc, seen, pending = state[i]
-                        if agg.distinct:
-                            key_fn = self._distinct_keys[i]
-                            dkey = args if key_fn is None else key_fn(args)
-                            if dkey in seen:
-                                continue
-                            seen.add(dkey)
-                        if agg.order:
-                            pending.append((tuple(values[p] for p, _, _, _ in order_keys), args))
-                            continue
-                        acc.step(*args)
-                    else:
-                        state[i].step(*args)
+                self._accumulate(state, values)
         if not groups and ngroup == 0:
             groups[()] = [self._new_state(a) for a in aggs]
             originals[()] = ()
         out = []
         for key, state in groups.items():
-            results = []
-            for i, agg in enumerate(aggs):
-                acc = state[i]
-                if agg.distinct or agg.order:
-                    acc, _, pending = acc
-                    if agg.order:
-                        # Feed the aggregate in its ORDER BY order.
-                        keys = [(j, fn, desc, nf) for j, (_, fn, desc, nf) in enumerate(slices[i][3])]
-                        ordered = [(*order_values, args) for order_values, args in pending]
-                        await sort_rows_async(ordered, keys)
-                        for entry in ordered:
-                            acc.step(*entry[-1])
-                results.append(acc.final())
-            out.append(tuple(originals[key]) + tuple(results))
+            out.append(tuple(originals[key]) + await self._results(state))
             if len(out) >= BATCH_ROWS:
                 yield out
                 out = []
                 await checkpoint_if_due()
         if out:
             yield out
+
+    async def _input_values(self, rc: RunContext) -> AsyncIterator[list[tuple]]:
+        """Per input batch, each row's group values then aggregate inputs."""
+        frame = rc.frame
+        async for batch in self.child.run(rc):
+            if self.sublinks:
+                values_batch = []
+                for row in batch:
+                    await checkpoint_if_due()
+                    frame.subs = await self.sublinks.evaluate(row, rc)
+                    values_batch.append(self._inputs(row, frame))
+                yield values_batch
+            else:
+                yield self._inputs(batch, frame)
+
+    def _accumulate(self, state: list, values: tuple) -> None:
+        """Feed one input row (its computed inputs) to a group's aggregate states."""
+        slices = self._arg_slices
+        for i, agg in enumerate(self.aggregates):
+            start, stop, filter_pos, order_keys = slices[i]
+            if filter_pos is not None and values[filter_pos] is not True:
+                continue
+            args = values[start:stop]
+            if not agg.star and None in args and getattr(agg.resolved, "strict", True):
+                continue
+            if agg.distinct or agg.order:
+                acc, seen, pending = state[i]
+                if agg.distinct:
+                    key_fn = self._distinct_keys[i]
+                    dkey = args if key_fn is None else key_fn(args)
+                    if dkey in seen:
+                        continue
+                    seen.add(dkey)
+                if agg.order:
+                    pending.append((tuple(values[p] for p, _, _, _ in order_keys), args))
+                    continue
+                acc.step(*args)
+            else:
+                state[i].step(*args)
+
+    async def _results(self, state: list) -> tuple:
+        """A group's aggregate results."""
+        results = []
+        for i, agg in enumerate(self.aggregates):
+            acc = state[i]
+            if agg.distinct or agg.order:
+                acc, _, pending = acc
+                if agg.order:
+                    # Feed the aggregate in its ORDER BY order.
+                    keys = [(j, fn, desc, nf) for j, (_, fn, desc, nf) in enumerate(self._arg_slices[i][3])]
+                    ordered = [(*order_values, args) for order_values, args in pending]
+                    await sort_rows_async(ordered, keys)
+                    for entry in ordered:
+                        acc.step(*entry[-1])
+            results.append(acc.final())
+        return tuple(results)
 
     def _new_state(self, agg) -> Any:
         acc = agg.resolved.make()

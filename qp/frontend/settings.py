@@ -18,6 +18,7 @@ import functools
 import re
 
 from qp.errors import SqlError
+from qp.frontend.planner_settings import PLANNER_DEFAULTS, PLANNER_SETTINGS, normalize_planner
 from qp.types.dt_interval import parse_interval
 from qp.types.timezones import UTC, Zone, pg_tzset, pg_tzset_offset
 
@@ -98,6 +99,7 @@ DEFAULTS: dict[str, str] = {
     # DSQL's switch for batched index nested-loop joins (qp/plan/index_join.py).
     "dsql.enable_batched_nestloop": "on",
 }
+DEFAULTS.update(PLANNER_DEFAULTS)  # accepted and shown, not used (planner_settings.py)
 
 # -- DSQL limits -------------------------------------------------------------------
 #
@@ -308,6 +310,8 @@ def normalize(name: str, value: str) -> str:
         return _bool(name, value)
     if name in LIMIT_SETTINGS:
         return _limit(name, value)
+    if name in PLANNER_SETTINGS:
+        return normalize_planner(name, value)
     if name in DURATION_SETTINGS:
         return _show_ms(_duration_ms(name, value))
     if name == "scram_iterations":

@@ -525,17 +525,21 @@ _reg("array_agg", [C.ANYARRAY], C.ANYARRAY, ArrayAgg, strict=False)
 
 
 class JsonAgg(_Acc):
-    __slots__ = ("items", "conv", "ctx", "binary")
+    __slots__ = ("items", "conv", "ctx", "binary", "structured")
 
     def __init__(self, argtypes: list[SqlType], rettype: SqlType, ctx: EvalContext) -> None:
         self.items: list[Any] = []
         self.binary = rettype.oid == JSONB.oid
         self.conv = to_json_value(argtypes[0]) if self.binary else to_json_text(argtypes[0])
         self.ctx = ctx
+        # json_agg_transfn starts each array or row value after the first on a new line.
+        self.structured = argtypes[0].is_array or argtypes[0].oid == C.RECORD.oid
 
     def step(self, v: Any) -> None:
         if v is None:
             self.items.append(None if self.binary else "null")
+        elif self.structured and self.items and not self.binary:
+            self.items.append("\n " + self.conv(self.ctx, v))
         else:
             self.items.append(self.conv(self.ctx, v))
 

@@ -191,6 +191,26 @@ def _to_json_factory(args: list[SqlType], ret: SqlType) -> Callable[..., Any]:
 register_function("to_jsonb", [C.ANYELEMENT], JSONB, factory=_to_jsonb_factory, ctx=True, volatility="s")
 register_function("to_json", [C.ANYELEMENT], JSON, factory=_to_json_factory, ctx=True, volatility="s")
 register_function("row_to_json", [C.RECORD], JSON, factory=_to_json_factory, ctx=True, volatility="s")
+
+
+def _row_to_json_pretty_factory(args: list[SqlType], ret: SqlType) -> Callable[..., Any]:
+    plain = to_json_text(args[0])
+
+    def row_to_json(ctx: EvalContext, v: tuple, pretty: bool) -> str:
+        text = plain(ctx, v)
+        if not pretty or args[0].fields is None:
+            return text
+        # composite_to_json's pretty form: each field after the first on its own line.
+        convs = [to_json_text(ft) for _, ft in args[0].fields]
+        parts = [encode_json_string(n) + ":" + ("null" if x is None else f(ctx, x))
+                 for (n, _), f, x in zip(args[0].fields, convs, v, strict=False)]
+        return "{" + ",\n ".join(parts) + "}"
+
+    return row_to_json
+
+
+register_function("row_to_json", [C.RECORD, BOOL], JSON, factory=_row_to_json_pretty_factory, ctx=True,
+                  volatility="s")
 register_function("array_to_json", [C.ANYARRAY], JSON, factory=_to_json_factory, ctx=True, volatility="s")
 
 

@@ -309,8 +309,8 @@ def _resolve_poly(decl: tuple[SqlType, ...], actual: list[SqlType], ret: SqlType
 
     args = []
     for d, a in zip(decl, actual, strict=False):
-        if d.oid == C.ANY.oid:
-            args.append(a)
+        if d.oid == C.ANY.oid or d.oid == C.RECORD.oid and a.oid == C.RECORD.oid:
+            args.append(a)  # "any", and a record argument keeps its fields (row_to_json names them)
         else:
             args.append(subst(d))
     rt = subst(ret) if ret.oid in C.POLYMORPHIC else ret

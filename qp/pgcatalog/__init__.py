@@ -29,6 +29,7 @@ from __future__ import annotations
 from qp.pgcatalog import (  # noqa: F401  (imported for their registrations)
     builtin_tables,
     cluster_tables,
+    functiondef,
     functions,
     information_schema,
     objects,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from qp.ddl.roles import session_role, visible_roles
 from qp.frontend.activity import State
+from qp.frontend.planner_settings import planner_facts, planner_setting_value
 from qp.frontend.settings import DEFAULTS, READ_ONLY
 from qp.pgcatalog import oids
 from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
@@ -156,11 +157,18 @@ def pg_settings(src: Source) -> list[tuple]:
     for name in sorted(settings, key=str.lower):
         value = settings[name]
         default = DEFAULTS.get(name)
-        category, description, vartype, unit = _SETTING_FACTS.get(name, ("Ungrouped", None, _vartype(value), None))
+        planner = planner_facts(name)
+        if planner is not None:
+            category, vartype, unit = planner
+            description = None
+        else:
+            category, description, vartype, unit = _SETTING_FACTS.get(name, ("Ungrouped", None, _vartype(value), None))
         context = "internal" if name in READ_ONLY else "user"
         source = "default" if value == default else "session"
-        out.append((name, _setting_value(name, value), unit, category, description, None, context, vartype, source,
-                    None, None, None, default, default, None, None, False))
+        boot = planner_setting_value(name, default) if default is not None else None
+        setting = planner_setting_value(name, _setting_value(name, value))
+        out.append((name, setting, unit, category, description, None, context, vartype, source,
+                    None, None, None, boot, boot, None, None, False))
     return out
 
 
@@ -211,6 +219,27 @@ def pg_stat_activity(src: Source) -> list[tuple]:
             None, None, None, activity.query, "client backend",
         ))  # fmt: skip
     return out
+
+
+@system_relation("pg_catalog", "pg_stat_database", 12266, """
+    datid:oid datname:name numbackends:int4 xact_commit:int8 xact_rollback:int8 blks_read:int8 blks_hit:int8
+    tup_returned:int8 tup_fetched:int8 tup_inserted:int8 tup_updated:int8 tup_deleted:int8 conflicts:int8
+    temp_files:int8 temp_bytes:int8 deadlocks:int8 checksum_failures:int8 checksum_last_failure:timestamptz
+    blk_read_time:float8 blk_write_time:float8 session_time:float8 active_time:float8
+    idle_in_transaction_time:float8 sessions:int8 sessions_abandoned:int8 sessions_fatal:int8
+    sessions_killed:int8 stats_reset:timestamptz""", lifetime=SESSION)
+def pg_stat_database(src: Source) -> list[tuple]:
+    """PostgreSQL's columns, one row for shared objects (datid 0) and one for the database.
+
+    numbackends counts this process's client sessions (as pg_stat_activity lists
+    them); dsql keeps no cumulative statistics, so the counters and times read 0,
+    as right after pg_stat_reset(); there are no data checksums (NULL, as with
+    checksums disabled) and no reset time.
+    """
+    qp = getattr(src.session, "qp", None)
+    backends = len(getattr(qp, "sessions", {})) if qp is not None else 1
+    counters = (0,) * 13 + (None, None, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0, 0, None)
+    return [(0, None, 0, *counters), (oids.DATABASE_OID, oids.DATABASE_NAME, backends, *counters)]
 
 
 @system_relation("pg_catalog", "pg_prepared_statements", 12095, """

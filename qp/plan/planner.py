@@ -44,6 +44,7 @@ from qp.errors import SqlError
 from qp.exec.append import Append
 from qp.exec.compile import Layout, compile_row, compile_scalar, has_sublinks
 from qp.exec.cte_scan import CteScan
+from qp.exec.grouping_sets import GroupingSetsAggregate
 from qp.exec.operators import (
     Distinct,
     Empty,
@@ -112,7 +113,7 @@ class Planner:
     def _plan_select(self, q: BoundSelect) -> Operator:
         conjuncts = E.conjuncts(q.where)
         needed = referenced_cids(q, include_where=False)
-        if q.aggregated and not q.group_exprs and not q.aggregates:
+        if q.aggregated and not q.group_exprs and not q.aggregates and q.grouping_sets is None:
             # HAVING alone: one group whatever the input, and nothing reads its rows,
             # so (as in PostgreSQL's plan) FROM and WHERE are never run.
             op: Operator = Empty([])
@@ -134,10 +135,14 @@ class Planner:
             if slots:
                 group_exprs = exprs[: len(group_exprs)]
                 aggregates = _replace_agg_inputs(aggregates, exprs[len(group_exprs):])
-            op = HashAggregate(
-                op, group_exprs, q.group_cids, aggregates,
-                [group_key(e.type) for e in group_exprs], self.outer_positions, slots,
-            )
+            group_fns = [group_key(e.type) for e in group_exprs]
+            if q.grouping_sets is not None:
+                op = GroupingSetsAggregate(
+                    op, group_exprs, q.group_cids, aggregates, group_fns, q.grouping_sets, q.groupings,
+                    self.outer_positions, slots,
+                )
+            else:
+                op = HashAggregate(op, group_exprs, q.group_cids, aggregates, group_fns, self.outer_positions, slots)
             if q.having is not None:
                 op = self._filter(op, q.having)
         if q.windows:

@@ -33,6 +33,7 @@ from qp.types.core import (
     INTERVAL,
     JSON,
     JSONB,
+    JSONPATH,
     NAME,
     NUMERIC,
     OID,
@@ -70,7 +71,7 @@ from qp.types.text_io import text_decoder, text_encoder, text_out, to_text
 __all__ = [
     "ANY", "ANYARRAY", "ANYCOMPATIBLE", "ANYCOMPATIBLEARRAY", "ANYCOMPATIBLENONARRAY", "ANYELEMENT",
     "ANYNONARRAY", "BOOL", "BPCHAR", "BYTEA", "CHAR", "CSTRING", "DATE", "DATE_NEG_INF", "DATE_POS_INF",
-    "FLOAT4", "FLOAT8", "INT2", "INT2VECTOR", "INT4", "INT8", "INTERNAL", "INTERVAL", "JSON", "JSONB",
+    "FLOAT4", "FLOAT8", "INT2", "INT2VECTOR", "INT4", "INT8", "INTERNAL", "INTERVAL", "JSON", "JSONB", "JSONPATH",
     "NAME", "NUMERIC", "OID", "OIDVECTOR", "RECORD", "REGCLASS", "REGNAMESPACE", "REGPROC", "REGTYPE",
     "TEXT", "TIME", "TIMESTAMP", "TIMESTAMPTZ", "TRIGGER", "TS_NEG_INF", "TS_POS_INF", "UNKNOWN", "UUID",
     "VARCHAR", "VOID", "Cast", "Interval", "Jsonb", "SqlType", "array_of", "binary_decoder",

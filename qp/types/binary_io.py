@@ -20,6 +20,7 @@ from qp.errors import SqlError
 from qp.types.casts import typmod_coercion
 from qp.types.core import _BASE_BY_OID, Interval, SqlType, format_type
 from qp.types.json import Jsonb, jsonb_out, parse_jsonb, validate_json
+from qp.types.jsonpath import jsonpath_in
 from qp.types.numeric import D_INF, D_NAN, D_NINF, DEC, normalize_scale
 
 _I2 = struct.Struct("!h")
@@ -170,8 +171,16 @@ _ENC: dict[int, Callable[[Any], bytes]] = {
     1186: _interval_send,
     2950: lambda v: v.bytes,
     3802: _jsonb_send,
+    4072: lambda v: b"\x01" + v.encode(),  # jsonpath_send: a version byte, then the text
     2278: lambda v: b"",
 }
+
+
+def _jsonpath_recv(b: bytes) -> str:
+    if not b or b[0] != 1:
+        raise SqlError("22P03", f"unsupported jsonpath version number: {b[0] if b else 0}")
+    return jsonpath_in(_text_recv(b[1:]))
+
 
 _DEC: dict[int, Callable[[bytes], Any]] = {
     16: _bool_recv, 17: bytes, 18: _char_recv,
@@ -184,6 +193,7 @@ _DEC: dict[int, Callable[[bytes], Any]] = {
     114: lambda b: validate_json(_text_recv(b)),
     1082: _unpacker(_I4), 1083: _unpacker(_I8), 1114: _unpacker(_I8), 1184: _unpacker(_I8),
     1186: _interval_recv, 2950: _uuid_recv, 3802: _jsonb_recv, 2278: lambda b: None,
+    4072: _jsonpath_recv,
 }
 
 

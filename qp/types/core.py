@@ -109,6 +109,7 @@ REGCLASS = _t(2205, "regclass", 4, "N", False, 2210)
 REGTYPE = _t(2206, "regtype", 4, "N", False, 2211)
 UUID = _t(2950, "uuid", 16, "U", False, 2951)
 JSONB = _t(3802, "jsonb", -1, "U", False, 3807)
+JSONPATH = _t(4072, "jsonpath", -1, "U", False, 4073)
 REGNAMESPACE = _t(4089, "regnamespace", 4, "N", False, 4090)
 # The system catalogs' stored expressions (pg_attrdef.adbin, ...): text that
 # only the catalog functions read (pg_get_expr), as in PostgreSQL.

@@ -143,4 +143,8 @@ def group_key(t: SqlType) -> Callable[[Any], Hashable] | None:
         return _bpchar_key
     if oid == 3802:
         return lambda j: jsonb_hash_key(j.value)
+    if oid == 2249 and t.fields is not None:
+        fields = [group_key(ft) for _, ft in t.fields]
+        if any(fields):
+            return lambda v: tuple(x if x is None or k is None else k(x) for k, x in zip(fields, v, strict=False))
     return None

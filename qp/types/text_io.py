@@ -33,7 +33,8 @@ from qp.types.datetime import (
 )
 from qp.types.dt_input import parse_date, parse_time, parse_timestamp
 from qp.types.dt_interval import parse_interval
-from qp.types.json import jsonb_out, parse_jsonb, validate_json
+from qp.types.json import Jsonb, jsonb_out, parse_jsonb, validate_json
+from qp.types.jsonpath import jsonpath_in
 from qp.types.numeric import (
     make_float_out,
     make_numeric_typmod_applier,
@@ -159,7 +160,7 @@ def _guess_out(x: Any, ctx: EvalContext) -> str:
         return make_float_out(False, ctx.extra_float_digits)(x)
     if isinstance(x, bytes):
         return bytea_escape_out(x) if ctx.settings.get("bytea_output") == "escape" else _bytea_out(x)
-    if isinstance(x, C.Jsonb):
+    if isinstance(x, Jsonb):
         return jsonb_out(x.value)
     if isinstance(x, C.Interval):
         return interval_out(x)
@@ -262,7 +263,7 @@ _OUT: dict[int, Callable[[Any], str]] = {
     25: str, 26: str, 114: str, 705: str, 1042: str, 1043: str, 1700: numeric_out,
     1082: date_out, 1083: time_out, 1114: timestamp_out, 1186: interval_out, 2205: _regoid_out,
     2206: _regtype_out, 4089: _regnamespace_out, 2950: _uuid_out, 3802: lambda j: jsonb_out(j.value),
-    2278: _void_out, 2275: str, 194: str,
+    2278: _void_out, 2275: str, 194: str, 4072: str,
 }
 
 _INT_ENC = b"%d".__mod__
@@ -530,6 +531,7 @@ _IN: dict[int, Callable[[str], Any]] = {
     700: parse_float4, 701: parse_float8, 705: str, 2950: parse_uuid, 3802: parse_jsonb,
     24: _parse_regnum("regproc"), 2205: _parse_regnum("regclass"), 2206: _parse_regnum("regtype"),
     4089: _parse_regnum("regnamespace"), 2278: lambda s: None, 2275: str, 194: _node_tree_in,
+    4072: jsonpath_in,
 }
 
 

@@ -1,0 +1,33 @@
+"""pg_get_functiondef(oid) for built-in functions.
+
+The text of each built-in that dsql has under PostgreSQL's oid is PostgreSQL's
+own (functiondef_data.py, generated from the reference server), because it
+shows pg_proc facts dsql does not model (the C symbol, PARALLEL, SUPPORT,
+argument names and defaults). As in PostgreSQL, an aggregate is an error
+(42809) and an oid that names no function gives NULL. A built-in that exists
+only in dsql (numbered by builtins.py) has no PostgreSQL text to show, so it
+is refused with 0A000 rather than given an invented one.
+"""
+
+from __future__ import annotations
+
+from qp.errors import SqlError
+from qp.functions.registry import register_function
+from qp.pgcatalog.builtins import proc_by_oid
+from qp.pgcatalog.functiondef_data import FUNCTION_DEFINITIONS
+from qp.types import OID, TEXT
+
+
+def pg_get_functiondef(oid: int) -> str | None:
+    text = FUNCTION_DEFINITIONS.get(oid)
+    if text is not None:
+        return text
+    proc = proc_by_oid().get(oid)
+    if proc is None:
+        return None
+    if proc.kind == "a":
+        raise SqlError("42809", f'"{proc.name}" is an aggregate function')
+    raise SqlError("0A000", f"pg_get_functiondef() of dsql's own built-in {proc.name}() is not supported")
+
+
+register_function("pg_get_functiondef", [OID], TEXT, pg_get_functiondef, volatility="s")
