@@ -17,7 +17,8 @@ from collections.abc import AsyncIterator, Callable
 from cluster.timeslice import checkpoint_if_due
 from qp.bind import expr as E
 from qp.bind.grouping_sets import grouping_mask
-from qp.exec.operators import BATCH_ROWS, HashAggregate, SublinkSlots
+from qp.exec.aggregate import HashAggregate
+from qp.exec.operators import BATCH_ROWS, SublinkSlots
 from qp.exec.runtime import RunContext
 
 

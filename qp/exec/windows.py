@@ -29,8 +29,9 @@ from cluster.timeslice import checkpoint_if_due
 from qp.bind import expr as E
 from qp.errors import SqlError
 from qp.exec.compile import Layout, compile_row
-from qp.exec.operators import BATCH_ROWS, Operator, collect, sort_rows_async
+from qp.exec.operators import BATCH_ROWS, Operator, collect
 from qp.exec.runtime import RunContext
+from qp.exec.sort import sort_rows_async
 from qp.types import group_key, sort_key
 
 # frameOptions bits (PostgreSQL's parsenodes.h)

@@ -22,7 +22,8 @@ from qp.bind import expr as E
 from qp.bind.index_exprs import same_shape
 from qp.catalog.stored import TableDef, key_kind
 from qp.exec.compile import Layout, compile_scalar, has_sublinks
-from qp.exec.operators import IndexScan, ScanSpec, SublinkSlots, TableScan
+from qp.exec.operators import SublinkSlots
+from qp.exec.scans import IndexScan, ScanSpec, TableScan
 from storage import keys
 
 _FLIP = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}

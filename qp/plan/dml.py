@@ -20,7 +20,9 @@ from qp.errors import SqlError
 from qp.exec.append import Append
 from qp.exec.compile import Layout, compile_predicate, compile_row, compile_scalar
 from qp.exec.dml import InsertPlan, ModifyPlan, RowWriter
-from qp.exec.operators import FilterProject, OneRow, Operator, SublinkSlots, ValuesOp
+from qp.exec.operators import Operator, SublinkSlots
+from qp.exec.project import FilterProject
+from qp.exec.scans import OneRow, ValuesOp
 from qp.plan.planner import Planner
 
 

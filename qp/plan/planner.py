@@ -41,32 +41,17 @@ from qp.bind.query import (
     FromWorkTable,
 )
 from qp.errors import SqlError
+from qp.exec.aggregate import HashAggregate
 from qp.exec.append import Append
 from qp.exec.compile import Layout, compile_row, compile_scalar, has_sublinks
 from qp.exec.cte_scan import CteScan
 from qp.exec.grouping_sets import GroupingSetsAggregate
-from qp.exec.operators import (
-    Distinct,
-    Empty,
-    FilterProject,
-    FunctionScan,
-    HashAggregate,
-    HashJoin,
-    LateralJoin,
-    Limit,
-    NestedLoopJoin,
-    OneRow,
-    Operator,
-    ProjectSet,
-    RecursiveUnion,
-    Rename,
-    SetOperation,
-    Sort,
-    SublinkSlots,
-    ValuesOp,
-    VirtualScan,
-    WorkTableScan,
-)
+from qp.exec.joins import HashJoin, LateralJoin, NestedLoopJoin
+from qp.exec.operators import Operator, SublinkSlots
+from qp.exec.project import FilterProject, ProjectSet, Rename
+from qp.exec.scans import Empty, FunctionScan, OneRow, ValuesOp, VirtualScan
+from qp.exec.setops import RecursiveUnion, SetOperation, WorkTableScan
+from qp.exec.sort import Distinct, Limit, Sort
 from qp.exec.windows import WindowAgg
 from qp.plan.access import plan_table
 from qp.plan.cost import scan_rows
