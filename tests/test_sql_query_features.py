@@ -146,3 +146,23 @@ def test_jsonpath_text_is_normalized_as_postgresql_prints_it() -> None:
     assert jsonpath_in("lax $.a - 1 - 2") == '(($."a" - 1) - 2)'
     assert jsonpath_in("strict $x.size()") == 'strict $"x".size()'
     assert jsonpath_in("- -1") == "1"
+
+
+def test_statements_dsql_lacks_are_refused_not_answered(dsql_server) -> None:
+    # SELECT ... INTO creates a table in PostgreSQL: answering its rows would be a wrong answer.
+    async def scenario() -> list[str]:
+        conn = await asyncpg.connect(dsql_server.dsn)
+        codes = []
+        try:
+            for sql in ("SELECT 1 AS a INTO select_into_t", "CREATE TABLE ctas_t AS SELECT 1 AS a",
+                        "CREATE SCHEMA refused_s", "CREATE TEMP TABLE temp_t (a int)"):  # fmt: skip
+                with pytest.raises(asyncpg.PostgresError) as caught:
+                    await conn.execute(sql)
+                codes.append(caught.value.sqlstate)
+            assert await conn.fetchval("SELECT count(*) FROM pg_class WHERE relname = 'select_into_t'") == 0
+        finally:
+            await conn.close()
+        return codes
+
+    assert asyncio.run(scenario()) == ["0A000"] * 4
+

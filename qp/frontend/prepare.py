@@ -87,6 +87,8 @@ def classify(statement: Statement | None) -> str:
         return "empty"
     kind = statement.kind
     if kind in QUERY_KINDS:
+        if statement.body.get("intoClause") is not None:  # SELECT ... INTO creates a table in PostgreSQL
+            raise SqlError("0A000", "unsupported statement: SelectInto")
         return "query"
     if kind in DML_KINDS:
         return DML_KINDS[kind]
