@@ -149,20 +149,58 @@ def test_jsonpath_text_is_normalized_as_postgresql_prints_it() -> None:
 
 
 def test_statements_dsql_lacks_are_refused_not_answered(dsql_server) -> None:
-    # SELECT ... INTO creates a table in PostgreSQL: answering its rows would be a wrong answer.
     async def scenario() -> list[str]:
         conn = await asyncpg.connect(dsql_server.dsn)
         codes = []
         try:
-            for sql in ("SELECT 1 AS a INTO select_into_t", "CREATE TABLE ctas_t AS SELECT 1 AS a",
-                        "CREATE SCHEMA refused_s", "CREATE TEMP TABLE temp_t (a int)"):  # fmt: skip
+            for sql in ("CREATE SCHEMA refused_s", "CREATE TEMP TABLE temp_t (a int)",
+                        "SELECT 1 AS a INTO TEMP temp_into_t", "CREATE MATERIALIZED VIEW mv_t AS SELECT 1"):  # fmt: skip
                 with pytest.raises(asyncpg.PostgresError) as caught:
                     await conn.execute(sql)
                 codes.append(caught.value.sqlstate)
-            assert await conn.fetchval("SELECT count(*) FROM pg_class WHERE relname = 'select_into_t'") == 0
+            assert await conn.fetchval("SELECT count(*) FROM pg_class WHERE relname LIKE '%temp%t'") == 0
         finally:
             await conn.close()
         return codes
 
     assert asyncio.run(scenario()) == ["0A000"] * 4
 
+
+def test_create_table_as_is_one_transaction_within_dsqls_rules(dsql_server) -> None:
+    """CREATE TABLE AS / SELECT INTO (an extension): the table and its rows commit together,
+    count as the transaction's DDL and obey DSQL's row limit; a failure leaves no table."""
+
+    async def scenario() -> None:
+        conn = await asyncpg.connect(dsql_server.dsn)
+        try:
+            assert await conn.execute("CREATE TABLE ctas_rows AS SELECT g AS n FROM generate_series(1, 50) AS g") \
+                == "SELECT 50"  # fmt: skip
+            await conn.execute("SET dsql.transaction_rows_max = 20")
+            with pytest.raises(asyncpg.PostgresError) as caught:
+                await conn.execute("SELECT n INTO ctas_over FROM ctas_rows")
+            assert caught.value.sqlstate == "54000"
+            await conn.execute("RESET dsql.transaction_rows_max")
+            assert await conn.fetchval("SELECT count(*) FROM pg_class WHERE relname = 'ctas_over'") == 0
+            # DSQL's one-DDL, no-DDL-with-DML rules hold for it as for any DDL.
+            await conn.execute("BEGIN")
+            await conn.execute("INSERT INTO ctas_rows VALUES (51)")
+            with pytest.raises(asyncpg.PostgresError) as caught:
+                await conn.execute("CREATE TABLE ctas_mixed AS SELECT 1 AS a")
+            assert caught.value.sqlstate == "0A000"
+            await conn.execute("ROLLBACK")
+            # Another session sees the table with its rows, or nothing.
+            await conn.execute("BEGIN")
+            assert await conn.execute("CREATE TABLE ctas_block AS SELECT n FROM ctas_rows WHERE n <= 3") == "SELECT 3"
+            other = await asyncpg.connect(dsql_server.dsn)
+            try:
+                assert await other.fetchval("SELECT count(*) FROM pg_class WHERE relname = 'ctas_block'") == 0
+                await conn.execute("COMMIT")
+                assert await other.fetchval("SELECT sum(n) FROM ctas_block") == 6
+            finally:
+                await other.close()
+            await conn.execute("DROP TABLE ctas_block")
+            await conn.execute("DROP TABLE ctas_rows")
+        finally:
+            await conn.close()
+
+    asyncio.run(scenario())

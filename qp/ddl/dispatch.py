@@ -74,6 +74,10 @@ def ddl_tag(statement: Statement) -> str:
     kind = statement.kind
     if kind == "CreateStmt":
         return "CREATE TABLE"
+    if kind == "CreateTableAsStmt":
+        return "CREATE TABLE AS"
+    if kind == "SelectStmt":
+        return "SELECT INTO"
     if kind == "IndexStmt":
         return "CREATE INDEX"
     if kind == "CreateDomainStmt":

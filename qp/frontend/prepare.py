@@ -36,7 +36,7 @@ DML_KINDS = {"InsertStmt": "insert", "UpdateStmt": "update", "DeleteStmt": "dele
 DDL_KINDS = {"CreateStmt", "DropStmt", "IndexStmt", "AlterTableStmt", "RenameStmt", "ViewStmt",
              "CreateSeqStmt", "AlterSeqStmt", "CreateSchemaStmt", "CreateRoleStmt", "AlterRoleStmt",
              "DropRoleStmt", "CreateDomainStmt", "CommentStmt",
-             "CreateStatsStmt", "AlterStatsStmt"}
+             "CreateStatsStmt", "AlterStatsStmt", "CreateTableAsStmt"}
 UTILITY_KINDS = {"TransactionStmt", "VariableSetStmt", "VariableShowStmt", "DiscardStmt", "DeallocateStmt",
                  "ListenStmt", "UnlistenStmt", "NotifyStmt", "ClosePortalStmt", "ExplainStmt", "CheckPointStmt",
                  "VacuumStmt", "PrepareStmt", "ExecuteStmt", "LoadStmt", "DeclareCursorStmt", "FetchStmt",
@@ -87,8 +87,8 @@ def classify(statement: Statement | None) -> str:
         return "empty"
     kind = statement.kind
     if kind in QUERY_KINDS:
-        if statement.body.get("intoClause") is not None:  # SELECT ... INTO creates a table in PostgreSQL
-            raise SqlError("0A000", "unsupported statement: SelectInto")
+        if statement.body.get("intoClause") is not None:  # SELECT ... INTO: CREATE TABLE AS
+            return "ddl"
         return "query"
     if kind in DML_KINDS:
         return DML_KINDS[kind]

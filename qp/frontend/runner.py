@@ -27,6 +27,7 @@ from qp import api
 from qp.api import Column, CommandComplete, DataRows, EmptyQuery, Notice, RowDescription
 from qp.bind.context import BindContext
 from qp.ddl import jobs, online
+from qp.ddl.create_table_as import create_table_as
 from qp.ddl.dispatch import ddl_tag, run_ddl
 from qp.ddl.jobs import JobsRelation
 from qp.errors import SqlError, cached_plan_changed, in_failed_transaction, schema_conflict
@@ -262,7 +263,10 @@ class StatementRunner:
         txn.catalog_validated = True
         # Views may read the system catalogs (CREATE VIEW ... FROM pg_class).
         bc = BindContext(catalog, self.session.ctx, resolve_special_relation=self.special_relation)
-        result = await run_ddl(statement, txn, catalog, bc, self.session.user)
+        if statement.kind in ("CreateTableAsStmt", "SelectStmt"):  # SELECT ... INTO: CREATE TABLE AS
+            result = await create_table_as(statement, txn, catalog, bc, self.session)
+        else:
+            result = await run_ddl(statement, txn, catalog, bc, self.session.user)
         if statement.kind == "AlterSeqStmt":
             self.session.sequences.forget(result.sequence_oid)  # this session's cached block is stale now
         events: list[api.Event] = [Notice(n) for n in result.notices]
