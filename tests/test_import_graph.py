@@ -13,6 +13,8 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+from checker.graph import strongly_connected
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("adjudicator", "assembly", "bench", "checker", "cluster", "compare", "journal", "kv", "pgwire", "qp",
             "storage")  # fmt: skip
@@ -88,48 +90,9 @@ def import_graph(modules: dict[str, Path]) -> tuple[dict[str, set[str]], list[tu
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected components with more than one module (Tarjan, iteratively)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found = []
-    counter = 0
-    for start in sorted(graph):
-        if start in index:
-            continue
-        work = [(start, iter(sorted(graph.get(start, ()))))]
-        index[start] = low[start] = counter
-        counter += 1
-        stack.append(start)
-        on_stack.add(start)
-        while work:
-            node, children = work[-1]
-            child = next(children, None)
-            if child is not None:
-                if child not in index:
-                    index[child] = low[child] = counter
-                    counter += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(graph.get(child, ())))))
-                elif child in on_stack:
-                    low[node] = min(low[node], index[child])
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                if len(component) > 1:
-                    found.append(sorted(component))
-    return found
+    """The strongly connected components with more than one module (checker.graph's Tarjan)."""
+    components = strongly_connected(sorted(graph), lambda module: sorted(graph.get(module, ())))
+    return sorted(sorted(component) for component in components if len(component) > 1)
 
 
 def test_no_import_cycles_among_the_projects_modules() -> None:
