@@ -165,12 +165,12 @@ def prepare(
             target_context(bc, relation["RangeVar"])  # the tables must exist (42P01) now
         prepared.plan = statement.body
     elif kind == "insert":
-        plan = plan_insert(bc, bind_insert(bc, statement.body))
+        plan = plan_insert(bc, bind_insert(bc, statement.body), Planner(rules=rules, stats=stats))
         prepared.plan = plan
         prepared.columns = plan.columns
         prepared.result_types = [e.type for e in plan.returning.exprs] if plan.returning else []
     else:
-        plan = plan_modify(bc, bind_modify(bc, statement.body, kind))
+        plan = plan_modify(bc, bind_modify(bc, statement.body, kind), Planner(rules=rules, stats=stats))
         prepared.plan = plan
         prepared.columns = plan.columns
         prepared.result_types = [e.type for e in plan.returning.exprs] if plan.returning else []

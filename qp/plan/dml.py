@@ -26,11 +26,12 @@ from qp.exec.scans import OneRow, ValuesOp
 from qp.plan.planner import Planner
 
 
-def plan_insert(bc: BindContext, bound: BoundInsert) -> InsertPlan:
+def plan_insert(bc: BindContext, bound: BoundInsert, planner: Planner | None = None) -> InsertPlan:
+    """`planner` (the session's rules and statistics) plans the source; a default one if None."""
     tc = bound.tc
     writer = RowWriter(bc, tc)
     plan = InsertPlan(
-        tc, writer, bound.target_positions, plan_insert_source(bound.source),
+        tc, writer, bound.target_positions, plan_insert_source(bound.source, planner or Planner()),
         plan_defaults(bound.defaults), bound.on_conflict, bound.arbiter, [], None, bound.returning, None,
         bound.ignored_positions,
     )  # fmt: skip
@@ -44,11 +45,10 @@ def plan_insert(bc: BindContext, bound: BoundInsert) -> InsertPlan:
     return plan
 
 
-def plan_insert_source(source: InsertSource) -> Operator:
+def plan_insert_source(source: InsertSource, planner: Planner) -> Operator:
     """The operator that produces an INSERT's source rows."""
     if source is None:  # DEFAULT VALUES
         return OneRow()
-    planner = Planner()
     if isinstance(source, InsertValues):
         prepared = [planner.prepare_sublinks(row, []) for row in source.rows]
         if len(prepared) > 1 and any(slots for _, slots in prepared):
@@ -67,11 +67,12 @@ def plan_defaults(defaults: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
     return [(pos, compile_scalar(d, Layout([])) if isinstance(d, E.Expr) else d) for pos, d in defaults]
 
 
-def plan_modify(bc: BindContext, bound: BoundModify) -> ModifyPlan:
+def plan_modify(bc: BindContext, bound: BoundModify, planner: Planner | None = None) -> ModifyPlan:
+    """`planner` (the session's rules and statistics) reads the target; a default one if None."""
     tc: TableContext = bound.tc
     table = tc.table
     returning = bound.returning
-    planner = Planner()
+    planner = planner or Planner()
     needed = referenced_cids_of([bound.where, *bound.set_exprs, *(returning.exprs if returning else [])]) | {
         c for c in tc.cids if c is not None
     }
