@@ -9,8 +9,8 @@ against one server, then the other. Throughput is counted after a warm-up;
 latencies are per call, client-side. Each server's CPU time during the
 measurement is read from /proc, so the table also shows what one operation
 costs the server, which on a small machine is the fairer figure: boto3
-itself costs about a millisecond of CPU per call, and client and server
-share the cores.
+itself costs about a millisecond of CPU per call (the client CPU column
+shows it), and client and server share the cores.
 
 dsql runs durable by default (every commit fsynced by its journal), moto
 keeps everything in memory; `--ddb-memory` runs `dsql serve --memory` for a
@@ -141,23 +141,26 @@ def _item(pk: str, sk: int) -> dict[str, Any]:
 
 
 def timed_loop(operation: Any, seconds: float, warmup: float, queue: Any) -> None:
-    """Call `operation()` back to back for `warmup` + `seconds`; put (ops, latencies) of the
-    measured part on `queue`."""
+    """Call `operation()` back to back for `warmup` + `seconds`; put (ops, latencies, CPU seconds
+    of this client process) of the measured part on `queue`."""
     ops = 0
     latencies: list[float] = []
     start = time.perf_counter()
     measure_from = start + warmup
     stop = measure_from + seconds
+    cpu_from = None
     while True:
         now = time.perf_counter()
         if now >= stop:
             break
+        if cpu_from is None and now >= measure_from:
+            cpu_from = time.process_time()
         operation()
         done = time.perf_counter()
         if now >= measure_from:
             ops += 1
             latencies.append(done - now)
-    queue.put((ops, latencies))
+    queue.put((ops, latencies, time.process_time() - (cpu_from or time.process_time())))
 
 
 def boto3_worker(workload: str, url: str, seconds: float, warmup: float, seed: int, queue: Any) -> None:
@@ -200,6 +203,7 @@ class Result:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     server_cpu_s: float = 0.0
+    client_cpu_s: float = 0.0  # of every client process together
 
     @property
     def ops_per_s(self) -> float:
@@ -215,6 +219,10 @@ class Result:
     def cpu_ms_per_op(self) -> float:
         return self.server_cpu_s * 1000 / self.ops if self.ops else float("nan")
 
+    @property
+    def client_cpu_ms_per_op(self) -> float:
+        return self.client_cpu_s * 1000 / self.ops if self.ops else float("nan")
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "ops": self.ops,
@@ -223,6 +231,7 @@ class Result:
             "p50_ms": self.percentile_ms(0.5),
             "p99_ms": self.percentile_ms(0.99),
             "server_cpu_ms_per_op": self.cpu_ms_per_op,
+            "client_cpu_ms_per_op": self.client_cpu_ms_per_op,
         }
 
 
@@ -245,9 +254,10 @@ def run_workload(
     cpu_after = _cpu_seconds(server_pid)
     result = Result(seconds=seconds, server_cpu_s=cpu_after - cpu_before)
     for _ in processes:
-        ops, latencies = queue.get(timeout=seconds + warmup + 120)
+        ops, latencies, client_cpu_s = queue.get(timeout=seconds + warmup + 120)
         result.ops += ops
         result.latencies += latencies
+        result.client_cpu_s += client_cpu_s
     for process in processes:
         process.join(timeout=30)
     return result
@@ -313,6 +323,7 @@ def print_table(
     table.add_column("dsql p50 / p99 ms", justify="right")
     table.add_column("moto p50 / p99 ms", justify="right")
     table.add_column("server CPU ms/op dsql / moto", justify="right")
+    table.add_column("client CPU ms/op dsql / moto", justify="right")
     for name, by_server in results.items():
         d, m = by_server["dsql"], by_server["moto"]
         ratio = d.ops_per_s / m.ops_per_s if m.ops_per_s else float("nan")
@@ -324,5 +335,6 @@ def print_table(
             f"{d.percentile_ms(0.5):.2f} / {d.percentile_ms(0.99):.2f}",
             f"{m.percentile_ms(0.5):.2f} / {m.percentile_ms(0.99):.2f}",
             f"{d.cpu_ms_per_op:.2f} / {m.cpu_ms_per_op:.2f}",
+            f"{d.client_cpu_ms_per_op:.2f} / {m.client_cpu_ms_per_op:.2f}",
         )
     console.print(table)

@@ -1,10 +1,12 @@
-"""Serving an ASGI application over HTTP/1.1 with hypercorn on trio: the KV endpoints' server.
+"""Serving an ASGI application over HTTP/1.1 with hypercorn on trio: Dynamo's Riak endpoint.
 
-The DynamoDB endpoint (`kv.dynamodb.server`) and Dynamo's Riak endpoint
-(`kv.dynamo.server`) are ASGI apps served the same way: hypercorn speaks
-HTTP/1.1 (keep-alive, chunked bodies, pipelining) and hands each request to
-the app; everything runs in the caller's trio nursery, beside the PostgreSQL
-endpoint and the cluster's parts. A query processor of a cluster binds each
+Dynamo's Riak endpoint (`kv.dynamo.server`) is an ASGI app served here:
+hypercorn speaks HTTP/1.1 (keep-alive, chunked bodies, pipelining) and hands
+each request to the app; everything runs in the caller's trio nursery, beside
+the PostgreSQL endpoint and the cluster's parts. The DynamoDB endpoint's app
+is served by `kv.dynamodb.server` instead, whose lighter HTTP path answers in
+the connection's own task (hypercorn's per-request machinery was most of a
+GetItem's server CPU, bench/README.md). A query processor of a cluster binds each
 port itself with SO_REUSEPORT and passes the socket in (`fd`), so that every
 QP on a host shares the port.
 """

@@ -32,6 +32,9 @@ EXPONENT_MIN = -130
 _ARITHMETIC = decimal.Context(prec=400, Emax=999_999, Emin=-999_999, traps=[decimal.InvalidOperation])
 
 _LITERAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# An integer already in canonical form (no sign but a minus, no leading zeros, at most 38 digits,
+# so within every limit): most numbers in requests are, and need no Decimal to check.
+_CANONICAL_INTEGER = re.compile(r"-?[1-9][0-9]{0,37}|0")
 
 
 def parse(text: str) -> Decimal:
@@ -74,6 +77,8 @@ def canonical(value: Decimal) -> str:
 
 def normalize(text: str) -> str:
     """Parse and canonicalise a Number string from a request."""
+    if isinstance(text, str) and _CANONICAL_INTEGER.fullmatch(text):
+        return text
     return canonical(parse(text))
 
 
