@@ -37,9 +37,7 @@ CHUNK_LINE_BYTES_MAX = 1024
 
 _REASONS = {status.value: status.phrase.encode() for status in http.HTTPStatus}
 _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
-# A control character anywhere in a head (tab, CR and LF aside): 400; so is a CR not before an LF.
-_HEAD_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_TARGET_BAD = re.compile(rb"[\x00-\x20\x7f]")
+_FIELD_VALUE = re.compile(rb"[^\x00-\x08\x0a-\x1f\x7f]*")  # visible characters, blanks, obs-text
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;.*)?")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")  # the empty line that ends a head, CRLF or bare LF
 _VERSIONS = {b"HTTP/1.1": "1.1", b"HTTP/1.0": "1.0"}
@@ -98,19 +96,14 @@ class RequestReader:
         buffer = self._buffer
         while buffer[:2] == b"\r\n" or buffer[:1] == b"\n":  # empty lines before a request line
             del buffer[: 2 if buffer[:1] == b"\r" else 1]
-        # The common case in C: a CRLF CRLF with no bare-LF line end before it; else the regex.
-        end = buffer.find(b"\r\n\r\n")
-        if end >= 0 and buffer.find(b"\n\n", 0, end + 2) < 0 and buffer.find(b"\n\r\n", 0, end + 2) < 0:
-            head_end, body_start = end, end + 4
-        else:
-            match = _HEAD_END.search(buffer)
-            if match is None:
-                if len(buffer) > self.head_bytes_max:
-                    raise ProtocolError(431, "request head too large")
-                if self.closed and buffer:
-                    raise ProtocolError(400, "connection closed in the middle of a request head")
-                return None
-            head_end, body_start = match.span()
+        end = _HEAD_END.search(buffer)
+        if end is None:
+            if len(buffer) > self.head_bytes_max:
+                raise ProtocolError(431, "request head too large")
+            if self.closed and buffer:
+                raise ProtocolError(400, "connection closed in the middle of a request head")
+            return None
+        head_end, body_start = end.span()
         if head_end > self.head_bytes_max:
             raise ProtocolError(431, "request head too large")
         head = bytes(buffer[:head_end])
@@ -203,8 +196,6 @@ class RequestReader:
 
 
 def _parse_head(head: bytes) -> Request:
-    if _HEAD_CONTROL.search(head) is not None or head.count(b"\r") != head.count(b"\r\n"):
-        raise ProtocolError(400, "illegal character in the request head")
     lines = head.split(b"\n")
     request_line = lines[0].rstrip(b"\r")
     parts = request_line.split(b" ")
@@ -216,19 +207,22 @@ def _parse_head(head: bytes) -> Request:
         if re.fullmatch(rb"HTTP/[0-9]\.[0-9]", version):
             raise ProtocolError(505, "HTTP version not supported")
         raise ProtocolError(400, "malformed request line")
-    if _TARGET_BAD.search(target) is not None:
+    if any(b < 0x21 or b == 0x7F for b in target):
         raise ProtocolError(400, "malformed request target")
     headers: list[tuple[bytes, bytes]] = []
     content_length: int | None = None
     transfer_encoding = connection = expect = None
     host = False
-    token = _TOKEN.fullmatch
-    for line in lines[1:]:
-        # (A folded line starts with a blank, which no token holds: refused here too.)
+    for raw in lines[1:]:
+        line = raw[:-1] if raw[-1:] == b"\r" else raw
+        if line[:1] in (b" ", b"\t"):
+            raise ProtocolError(400, "obsolete line folding is not accepted")
         name, colon, value = line.partition(b":")
-        if not colon or token(name) is None:
+        if not colon or not _TOKEN.fullmatch(name):
             raise ProtocolError(400, "malformed header field")
-        value = value.strip(b" \t\r")  # the head was checked for stray CRs and control characters
+        value = value.strip(b" \t")
+        if not _FIELD_VALUE.fullmatch(value):
+            raise ProtocolError(400, "illegal character in a header field value")
         name = name.lower()
         headers.append((name, value))
         if name == b"content-length":
