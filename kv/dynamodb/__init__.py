@@ -4,7 +4,6 @@ boto3, the AWS CLI and PynamoDB talk to it unchanged (DynamoDB's JSON 1.0
 protocol over HTTP). Module map:
 
     http, server      the ASGI app (protocol, errors, CRC, health, limits) and its server on trio
-    http1             HTTP/1.1 requests in, answers out (sans I/O), for `server`
     sigv4             AWS Signature Version 4 verification (off unless enforced)
     service           the operation table and what requests share
     control           CreateTable, DescribeTable, UpdateTable, DeleteTable, TTL, tags
