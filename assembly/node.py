@@ -215,7 +215,7 @@ class Node:
         if self.spec.dynamodb_port:
             service = DynamoDBService(self.clock, self.topology, self.transport)
             await nursery.start(service.run)
-            ddb_fd = reuseport_socket(client_host, self.spec.dynamodb_port).detach()  # hypercorn owns it now
+            ddb_fd = reuseport_socket(client_host, self.spec.dynamodb_port).detach()  # the server owns it now
             self.endpoints["dynamodb"] = await nursery.start(
                 partial(serve_http, DynamoDBApp(service), client_host, self.spec.dynamodb_port, fd=ddb_fd)
             )
