@@ -109,7 +109,12 @@ class LeaderUnavailable(StorageUnavailable):
 
 
 class _PlacementStale(Exception):
-    """Every host this client knows for a shard answered `WrongShard`."""
+    """Every host this client knows for a shard answered `WrongShard`, or none answered at all
+    (`unavailable`: the error to raise if no newer placement names other hosts)."""
+
+    def __init__(self, unavailable: StorageUnavailable | None = None) -> None:
+        super().__init__()
+        self.unavailable = unavailable
 
 
 class ReadPolicy(enum.Enum):
@@ -246,7 +251,10 @@ class StorageClient:
                     self._stale = True
                     raise _PlacementStale() from None
                 except _REPLICA_FAILURES as exc:
-                    raise _unavailable(exc) from None
+                    # No host this client knows answered: the shard may have moved to other
+                    # nodes while nobody asked these (a drain, then these lost). The caller
+                    # asks for the newest placement once before giving up.
+                    raise _PlacementStale(_unavailable(exc)) from None
             try:
                 with trio.move_on_after(STRONG_READ_FAILOVER_S):
                     return await self._node(node).call(method, request)
@@ -269,8 +277,8 @@ class StorageClient:
                 if leader:
                     return await self._leader(shard, method, request)
                 return await self._strong(self._hosts[shard], method, request)
-            except _PlacementStale:
-                await self._learn_newer(version)
+            except _PlacementStale as stale:
+                await self._learn_newer(version, stale.unavailable)
 
     async def _leader(self, shard: int, method: str, request: Any) -> Any:
         """A strong read of the shard's leader replica alone (LEADER)."""
@@ -288,11 +296,14 @@ class StorageClient:
                 f"{type(exc).__name__}", start, node,
             ) from None
 
-    async def _learn_newer(self, version: int) -> None:
-        """Refresh the placement after every host of a shard refused it; if no node
-        knows a placement newer than `version`, no replica can serve the read."""
+    async def _learn_newer(self, version: int, unavailable: StorageUnavailable | None = None) -> None:
+        """Refresh the placement after every host of a shard refused it (or none
+        answered: `unavailable`); if no node knows a placement newer than `version`,
+        no replica can serve the read."""
         await self.refresh_placement(force=True)
         if self.placement.version <= version:
+            if unavailable is not None:
+                raise unavailable
             raise StorageUnavailable(f"no storage node holds the shard any more (placement {version}), as they say")
 
     async def _eventual(self, order: Sequence[int], method: str, request: Any) -> Any:
@@ -401,9 +412,9 @@ class StorageClient:
                     reply = await self._leader(hosts[0], "get", message)  # `hosts` is (shard,) here
                 else:
                     reply = await self._strong(hosts, "get", message)
-            except _PlacementStale:
+            except _PlacementStale as stale:
                 # The placement moved under this group: read its keys anew, by the newest placement.
-                await self._learn_newer(version)
+                await self._learn_newer(version, stale.unavailable)
                 values = await self._get_groups(message.keys, request, eventual=eventual, newer=newer, leader=leader)
                 for i, value in zip(indexes, values, strict=True):
                     out[i] = value
@@ -468,8 +479,8 @@ class StorageClient:
                     page = await self._leader(shard, "scan", request)
                 else:
                     page = await self._strong(hosts, "scan", request)
-            except _PlacementStale:
-                await self._learn_newer(version)
+            except _PlacementStale as stale:
+                await self._learn_newer(version, stale.unavailable)
                 continue
             if want_newer and page.newer:
                 newer.extend(page.newer)
