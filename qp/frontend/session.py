@@ -75,8 +75,6 @@ from qp.txn.transaction import Transaction
 from qp.types import binary_decoder, text_decoder
 from qp.types.context import EvalContext
 
-# Codes that may mean "the catalog this statement was bound with is stale".
-_UNDEFINED = {"42P01", "42703", "42704", "42883", "42P07", "42710"}
 PREPARED_STATEMENTS_MAX = 10_000
 # Settings that describe the open transaction: any SET of them is undone at its end.
 _TRANSACTION_SETTINGS = frozenset({"transaction_read_only", "transaction_isolation", "transaction_deferrable"})
