@@ -33,6 +33,16 @@ def three_hosts(tmp_path: Path):
     cluster = LocalCluster(tmp_path / "cluster")
     try:
         cluster.up("--hosts", "3", "--dynamo-port", str(PORT))
+        spec = cluster.spec
+        assert spec is not None
+        for qp in [role.name for role in spec.roles if role.name.startswith("qp-")]:
+            # Each QP's coordinator may have started before the storage nodes' Dynamo nodes and
+            # believe one down until its next probe (a second): the tests start with the ring whole.
+            def whole(qp: str = qp) -> bool:
+                stats = json.loads(curl(_url(spec, qp, "/stats"))[2])
+                return int(stats["ring_members"]) == 3 and int(stats["nodes_down"]) == 0
+
+            _eventually(whole, f"{qp}'s coordinator sees the three Dynamo nodes up")
         yield cluster
     finally:
         if Path(cluster.dir, "cluster.toml").exists():
