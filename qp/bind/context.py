@@ -94,6 +94,9 @@ class BindContext:
         # (COALESCE, CASE, AND, OR): folding errors wait until then.
         self.lenient = 0
         self.view_depth = 0
+        # The search paths of the views being expanded, innermost last
+        # (qp.pgcatalog.search_path.binding_path).
+        self.definition_paths: list = []
         # Where each string literal of the statement is (byte offsets), for
         # the error position of one its type rejects; by id, with the literal kept.
         self._literal_locations: dict[int, tuple[E.Const, int]] = {}

@@ -23,7 +23,7 @@ from qp.bind.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog.stored import ColumnDef, IndexDef, TableDef
 from qp.errors import SqlError, locate
 from qp.parse.parser import node_kind, node_location
-from qp.pgcatalog.search_path import USER_SCHEMA, lookup_schema
+from qp.pgcatalog.search_path import binding_path, first_schema
 from qp.types import INT8, OID, UNKNOWN
 
 # What a VALUES row holds for DEFAULT, until the row is built (COPY's DEFAULT too).
@@ -43,8 +43,9 @@ class TableContext:
 def target_context(bc: BindContext, relation: dict, ctes: dict | None = None) -> TableContext:
     scope = Scope()
     binder = QueryBinder(bc)
-    schema = lookup_schema(relation.get("schemaname"), bc.eval_ctx)  # public, if the search path reaches it
-    if schema == USER_SCHEMA and bc.catalog.find_view(relation["relname"]) is not None:
+    name = relation["relname"]
+    schema = relation.get("schemaname") or first_schema(binding_path(bc), lambda s: bc.catalog.relation_name_taken(name, s))
+    if schema is not None and bc.catalog.find_view(name, schema) is not None:
         raise SqlError(
             "0A000", f'cannot change view "{relation["relname"]}": views are read-only (as in DSQL)'
         )

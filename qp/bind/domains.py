@@ -19,7 +19,7 @@ from qp.catalog.stored import DomainDef
 from qp.errors import SqlError
 from qp.exec.compile import ExecFrame, Layout, compile_scalar
 from qp.parse.parser import string_list
-from qp.pgcatalog.search_path import USER_SCHEMA
+from qp.pgcatalog.search_path import binding_path, first_schema
 
 
 def domain_named(bc: BindContext, type_name: dict) -> DomainDef | None:
@@ -28,7 +28,9 @@ def domain_named(bc: BindContext, type_name: dict) -> DomainDef | None:
         return None
     names = string_list(type_name.get("names"))
     if len(names) == 1:
-        return bc.catalog.domains.get((USER_SCHEMA, names[0]))
+        domains = bc.catalog.domains
+        schema = first_schema(binding_path(bc), lambda s: (s, names[0]) in domains)
+        return domains.get((schema, names[0])) if schema is not None else None
     if len(names) == 2 and names[0] != "pg_catalog":
         return bc.catalog.domains.get((names[0], names[1]))
     return None

@@ -26,7 +26,8 @@ from qp.functions import is_aggregate, resolve_aggregate, resolve_function, reso
 from qp.functions.ordered_set import is_ordered_set_aggregate, resolve_within_group
 from qp.functions.waiting import ASYNC_FUNCTIONS
 from qp.parse.parser import node_body, node_kind, node_location, string_list
-from qp.pgcatalog.search_path import STORED_DEFINITION_PATH, USER_SCHEMA, session_search_path
+from qp.pgcatalog.names import qualified_name
+from qp.pgcatalog.search_path import binding_path, check_schema, first_schema
 from qp.types import (
     BOOL,
     FLOAT8,
@@ -677,16 +678,17 @@ class ExprBinder(RowBinding):
     def _sequence_oid(self, arg: E.Expr) -> E.Expr:
         if isinstance(arg, E.Const) and isinstance(arg.value, str):
             name = arg.value
-            parts = [p.strip('"') for p in name.split(".")]
-            schema = parts[0] if len(parts) == 2 else None
+            parts = qualified_name(name)
+            schema = parts[-2] if len(parts) >= 2 else None
+            catalog = self.bc.catalog
             if schema is None:
-                path = STORED_DEFINITION_PATH if self.bc.view_depth else session_search_path(self.bc.eval_ctx)
-                schema = path.user_schema
-            if schema != USER_SCHEMA:
-                raise SqlError("42P01", f'relation "{name}" does not exist')
-            sequence = self.bc.catalog.find_sequence(parts[-1] if len(parts) < 2 else parts[1])
+                schema = first_schema(binding_path(self.bc), lambda s: catalog.relation_name_taken(parts[-1], s))
+            else:
+                check_schema(catalog, schema)
+            sequence = catalog.find_sequence(parts[-1], schema) if schema is not None else None
             if sequence is None:
-                raise SqlError("42P01", f'relation "{name}" does not exist')
+                shown = ".".join(parts[-2:])
+                raise SqlError("42P01", f'relation "{shown}" does not exist')
             return E.Const(sequence.oid, OID)
         if isinstance(arg, E.Const) and arg.value is None:
             return E.Const(None, OID)

@@ -31,7 +31,7 @@ from qp.errors import SqlError, locate
 from qp.functions import resolve_function
 from qp.functions.json_records import RECORD_FUNCTIONS, row_builder
 from qp.parse.parser import node_body, node_kind, node_location, string_list
-from qp.pgcatalog.search_path import STORED_DEFINITION_PATH, USER_SCHEMA, session_search_path
+from qp.pgcatalog.search_path import binding_path, definition_path
 from qp.types import INT8, RECORD, TEXT, UNKNOWN, SqlType, common_type, format_type, record_type
 
 # Set-returning functions whose one result column is a named OUT parameter
@@ -870,24 +870,21 @@ class QueryBinder:
             return item
         table = None
         # An unqualified name is looked up along the session's search path (the
-        # system schemas hold system relations, public the user's), or in a
-        # view's query along the path stored definitions use; a qualified one
-        # in its schema only.
+        # system schemas hold system relations, the others the user's), or in a
+        # view's query along the path of its CREATE; a qualified one in its
+        # schema only.
         if schema is not None:
             schemas: tuple[str, ...] = (schema,)
-        elif self.bc.view_depth:
-            schemas = STORED_DEFINITION_PATH.searched
         else:
-            schemas = session_search_path(self.bc.eval_ctx).searched
+            schemas = binding_path(self.bc).searched
         for candidate in schemas:
-            if candidate == USER_SCHEMA:
-                table = self.bc.catalog.find_table(name)
-                if table is not None:
-                    break
-                view = self.bc.catalog.find_view(name)
-                if view is not None:
-                    return self._bind_view(view, alias_node, alias, scope)
-            elif self.bc.resolve_special_relation is not None:
+            table = self.bc.catalog.find_table(name, candidate)
+            if table is not None:
+                break
+            view = self.bc.catalog.find_view(name, candidate)
+            if view is not None:
+                return self._bind_view(view, alias_node, alias, scope)
+            if self.bc.resolve_special_relation is not None and candidate not in self.bc.catalog.schemas:
                 relation = self.bc.resolve_special_relation(candidate, name)
                 if relation is not None:
                     return self._virtual_item(relation, alias_node, alias, scope)
@@ -910,12 +907,13 @@ class QueryBinder:
             cids.append(cid)
             columns.append(ScopeColumn(shown, E.ColumnRef(cid, column.type, shown), table_oid=table.oid, attnum=attnum))
         scope.items.append(RangeItem(alias, columns, table))
-        scope.item_named(alias)
+        scope.item_named(alias, adding=True)
         return FromTable(table, alias, cids, index_exprs=bind_index_exprs(self.bc, table, cids))
 
     def _bind_view(self, view: Any, alias_node: dict | None, alias: str, scope: Scope) -> FromSubquery:
         """A view is its query, bound afresh where it is named (it sees no outer query)."""
         self.bc.view_depth += 1
+        self.bc.definition_paths.append(definition_path(view.search_path, self.bc.catalog))
         try:
             if self.bc.view_depth > VIEW_NESTING_MAX:
                 raise SqlError("42P17", f'infinite recursion detected in rules for relation "{view.name}"')
@@ -926,6 +924,7 @@ class QueryBinder:
             raise
         finally:
             self.bc.view_depth -= 1
+            self.bc.definition_paths.pop()
         query.names = list(view.column_names) + list(query.names[len(view.column_names):])
         self.bc.tables_read.add(view.oid)
         return self._subquery_item(query, alias_node, alias, scope)

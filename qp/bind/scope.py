@@ -107,9 +107,20 @@ class Scope:
     def all_ctes(self) -> dict:
         return {**self.inherited_ctes, **self.ctes}
 
-    def item_named(self, alias: str) -> RangeItem | None:
+    def item_named(self, alias: str, schema: str | None = None, adding: bool = False) -> RangeItem | None:
+        """The FROM item named `alias` (in `schema`, for `schema.alias.column`).
+
+        Two tables of one name in different schemas may both be named by it,
+        unaliased (PostgreSQL's checkNameSpaceConflicts); only a reference by
+        that name alone is then ambiguous."""
         inner = [item for item in self.items[self.names_from:] if item.alias == alias]
+        if schema is not None:
+            inner = [item for item in inner if _unaliased_table(item) and item.table.schema == schema]
         if len(inner) > 1:
+            if all(_unaliased_table(item) for item in inner) and len({item.table.oid for item in inner}) == len(inner):
+                if adding:
+                    return inner[-1]
+                raise SqlError("42P09", f'table reference "{alias}" is ambiguous')
             raise SqlError("42712", f'table name "{alias}" specified more than once')
         if inner:
             return inner[0]
@@ -237,13 +248,18 @@ class Scope:
         if len(names) > 3:
             raise SqlError("42601", f"improper qualified name (too many dotted names): {'.'.join(names)}")
         alias, name = names[-2], names[-1]
-        item = self.item_named(alias)
+        item = self.item_named(alias, names[0] if len(names) == 3 else None)
         if item is None:
             return None
         column = item.find(name)
         if column is None:
             raise SqlError("42703", f"column {alias}.{name} does not exist")
         return column.expr
+
+
+def _unaliased_table(item: RangeItem) -> bool:
+    table = item.table
+    return table is not None and hasattr(table, "schema") and item.alias == table.name
 
 
 def _as_outer(found: E.Expr, inner: Scope, depth: int) -> E.Expr:

@@ -460,6 +460,9 @@ class ViewDef:
     columns: tuple[tuple[str, int, int], ...]  # (name, type oid, typmod)
     depends_on: tuple[int, ...] = ()
     schema: str = DEFAULT_SCHEMA
+    # The schemas its unqualified names were looked up in at CREATE (None: made
+    # before dsql kept it; such views read public, where all objects were then).
+    search_path: tuple[str, ...] | None = None
     kind: str = "view"
 
     @cached_property
@@ -471,13 +474,18 @@ class ViewDef:
         return [c[0] for c in self.columns]
 
     def to_record(self) -> dict:
-        return {"kind": "view", "oid": self.oid, "name": self.name, "schema": self.schema, "query": self.query,
-                "sql": self.sql, "columns": [list(c) for c in self.columns], "depends_on": list(self.depends_on)}
+        record = {"kind": "view", "oid": self.oid, "name": self.name, "schema": self.schema, "query": self.query,
+                  "sql": self.sql, "columns": [list(c) for c in self.columns], "depends_on": list(self.depends_on)}
+        if self.search_path is not None:
+            record["search_path"] = list(self.search_path)
+        return record
 
     @staticmethod
     def from_record(record: dict) -> ViewDef:
+        path = record.get("search_path")
         return ViewDef(record["oid"], record["name"], record["query"], record["sql"],
-                       tuple(tuple(c) for c in record["columns"]), tuple(record["depends_on"]), record["schema"])
+                       tuple(tuple(c) for c in record["columns"]), tuple(record["depends_on"]), record["schema"],
+                       tuple(path) if path is not None else None)
 
 
 @dataclass(frozen=True)
@@ -599,6 +607,31 @@ class SequenceDef:
         )
 
 
+@dataclass(frozen=True)
+class SchemaDef:
+    """A schema made by CREATE SCHEMA. The system's schemas (pg_catalog,
+    information_schema, pg_toast) and `public` are not stored: they always
+    exist, with PostgreSQL's fixed oids (qp/pgcatalog/oids.py). Objects name
+    their schema by name (`TableDef.schema`, ...), so renaming a schema
+    rewrites the descriptors of what it holds (qp/ddl/schemas.py)."""
+
+    oid: int
+    name: str
+    owner: str  # the owning role's name
+    kind: str = "schema"
+
+    @cached_property
+    def descriptor_key(self) -> bytes:
+        return relation_key(self.oid)
+
+    def to_record(self) -> dict:
+        return {"kind": "schema", "oid": self.oid, "name": self.name, "owner": self.owner}
+
+    @staticmethod
+    def from_record(record: dict) -> SchemaDef:
+        return SchemaDef(record["oid"], record["name"], record["owner"])
+
+
 BOOTSTRAP_SUPERUSER_OID = 10  # PostgreSQL's oid for the role initdb creates
 BOOTSTRAP_SUPERUSER = "admin"  # DSQL's predefined role
 
@@ -654,6 +687,7 @@ class CatalogSnapshot:
     domains: dict[tuple[str, str], DomainDef] = field(default_factory=dict)
     comments: dict[tuple[int, int], str] = field(default_factory=dict)  # (oid, subid) -> COMMENT ON text
     statistics: dict[tuple[str, str], StatisticsDef] = field(default_factory=dict)
+    schemas: dict[str, SchemaDef] = field(default_factory=dict)  # CREATE SCHEMA's, by name
     next_oid: int = FIRST_USER_OID
     # Per-snapshot caches of things derived from descriptors (bound defaults,
     # compiled checks); keyed by table oid. Safe because the snapshot never changes.
@@ -740,6 +774,10 @@ class CatalogSnapshot:
             if record.get("kind") == "domain":
                 domain = DomainDef.from_record(record)
                 snapshot.domains[(domain.schema, domain.name)] = domain
+                continue
+            if record.get("kind") == "schema":
+                schema = SchemaDef.from_record(record)
+                snapshot.schemas[schema.name] = schema
                 continue
             if record.get("kind") == "role":
                 role = RoleDef.from_record(record)

@@ -25,6 +25,7 @@ from typing import Any
 
 from qp.catalog.stored import TableDef
 from qp.errors import SqlError
+from qp.pgcatalog.search_path import relation_schema
 from qp.plan.stats import ColumnStats, TableStats, estimate_n_distinct, histogram_of, stats_key
 from qp.txn.transaction import Transaction
 
@@ -32,16 +33,18 @@ SAMPLE_ROWS_MAX = 30_000
 WRITE_ATTEMPTS_MAX = 10  # conflicts come only from another ANALYZE of the same table
 
 
-def _targets(catalog: Any, body: dict) -> list[tuple[TableDef, list[str] | None]]:
+def _targets(catalog: Any, body: dict, ctx: Any = None) -> list[tuple[TableDef, list[str] | None]]:
     relations = body.get("rels") or []
     if not relations:
         return [(t, None) for t in sorted(catalog.tables.values(), key=lambda t: t.oid) if t.kind == "table"]
     out = []
     for item in relations:
         relation = item["VacuumRelation"]["relation"]
-        table = catalog.find_table(relation["relname"], relation.get("schemaname"))
+        schema = relation_schema(catalog, ctx, relation.get("schemaname"), relation["relname"])
+        table = catalog.find_table(relation["relname"], schema) if schema else None
         if table is None:
-            raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
+            shown = f'{relation["schemaname"]}.{relation["relname"]}' if relation.get("schemaname") else relation["relname"]
+            raise SqlError("42P01", f'relation "{shown}" does not exist')
         names = [c["String"]["sval"] for c in item["VacuumRelation"].get("va_cols", [])] or None
         for name in names or []:
             if table.column_index(name) is None:
@@ -125,7 +128,7 @@ async def analyze(session: Any, body: dict) -> None:
     reader = session.new_txn(read_only=True)
     catalog = await session.catalog_for(reader)
     cache = session.qp.table_stats
-    for table, names in _targets(catalog, body):
+    for table, names in _targets(catalog, body, session.ctx):
         sample, total = await sample_table(reader, table)
         columns = measure(table, sample, total, names)
         previous = cache.get(table.oid)

@@ -15,7 +15,7 @@ from qp.catalog.stored import CatalogSnapshot, comment_key
 from qp.ddl.common import DdlResult, bump_version, catalog_counters, search_schema
 from qp.errors import SqlError
 from qp.parse.parser import string_list
-from qp.pgcatalog.search_path import USER_SCHEMA
+from qp.pgcatalog.search_path import schema_oids
 
 _KINDS = {
     "OBJECT_TABLE": "table",
@@ -36,6 +36,14 @@ async def comment_on(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext)
         if kind == "index" or table is None and kind != "view":
             raise SqlError("42809", f'"{relation[-1]}" is not a table, view or composite type')
         subid = _column_number(catalog, oid, column, relation[-1])
+    elif objtype == "OBJECT_SCHEMA":
+        name = body["object"]["String"]["sval"]
+        schema = catalog.schemas.get(name)
+        if schema is None:
+            if name in schema_oids(catalog):
+                raise SqlError("0A000", f"COMMENT ON SCHEMA {name} is not supported: dsql's built-in schemas are fixed")
+            raise SqlError("3F000", f'schema "{name}" does not exist')
+        oid, subid = schema.oid, 0
     elif objtype in _KINDS:
         oid, kind, _ = _relation(names, catalog, bc)
         if kind != _KINDS[objtype]:
@@ -57,11 +65,10 @@ async def comment_on(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext)
 
 def _relation(names: list[str], catalog: CatalogSnapshot, bc: BindContext):
     """(oid, kind, table or None) of the relation `names` names."""
-    if len(names) > 2 or (len(names) == 2 and names[0] != USER_SCHEMA):
-        raise SqlError("3F000", f'schema "{names[0]}" does not exist') if len(names) == 2 else SqlError(
-            "42601", "improper relation name (too many dotted names)")  # fmt: skip
+    if len(names) > 2:
+        raise SqlError("42601", "improper relation name (too many dotted names)")
     name = names[-1]
-    schema = search_schema(names[0] if len(names) == 2 else None, bc)
+    schema = search_schema(names[0] if len(names) == 2 else None, bc, name)
     if schema is not None:
         if (schema, name) in catalog.tables:
             table = catalog.tables[(schema, name)]

@@ -13,6 +13,7 @@ only grow), so the rows left behind are unreachable (storage reclaims their rang
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -28,7 +29,14 @@ from qp.catalog.stored import (
 )
 from qp.errors import SqlError
 from qp.parse.parser import string_list
-from qp.pgcatalog.search_path import USER_SCHEMA, creation_schema, session_search_path
+from qp.pgcatalog.search_path import (
+    USER_SCHEMA,
+    check_schema,
+    creation_schema,
+    first_schema,
+    schema_oids,
+    session_search_path,
+)
 from qp.types import format_type, resolve_type_name
 from storage import keys
 
@@ -173,28 +181,44 @@ def check_collation(column_def: dict, column_type: Any) -> None:
 
 
 def schema_of(relation: dict) -> str | None:
-    """The schema a statement names (None: unqualified); dsql's objects are all in public."""
-    schema = relation.get("schemaname")
-    if schema not in (None, USER_SCHEMA):
-        raise SqlError("3F000", f'schema "{schema}" does not exist')
-    return schema
+    """The schema a statement names (None: unqualified)."""
+    return relation.get("schemaname")
 
 
-def search_schema(schema: str | None, bc: BindContext | None) -> str | None:
-    """Where to find an existing object named `[schema.]name`: its schema, or for an
-    unqualified name public if the session's search path reaches it, else None
-    (nothing is found, as PostgreSQL finds nothing outside the path)."""
-    if schema is not None or bc is None:
+def search_schema(schema: str | None, bc: BindContext | None, name: str | None = None,
+                  holds: Callable[[str], bool] | None = None, *, missing_ok: bool = False) -> str | None:
+    """Where to find an existing object named `[schema.]name`: its schema (3F000 when
+    there is none such), or for an unqualified name the first schema along the
+    session's search path that `holds` one of that name (default: any relation), else
+    None (nothing is found, as PostgreSQL finds nothing outside the path). With
+    `missing_ok`, a schema that does not exist finds nothing instead of 3F000, as
+    the IF EXISTS forms want."""
+    if bc is None:
         return schema or USER_SCHEMA
-    return session_search_path(bc.eval_ctx).user_schema
+    if schema is not None:
+        if missing_ok and schema not in schema_oids(bc.catalog):
+            return None
+        return check_schema(bc.catalog, schema)
+    path = session_search_path(bc.eval_ctx, bc.catalog)
+    if holds is None:
+        if name is None:
+            return path.current_schema
+        return first_schema(path, lambda candidate: bc.catalog.relation_name_taken(name, candidate))
+    return first_schema(path, holds)
+
+
+def relation_display(relation: dict) -> str:
+    """A RangeVar's name as PostgreSQL's errors print it: qualified as written."""
+    schema = relation.get("schemaname")
+    return f'{schema}.{relation["relname"]}' if schema else relation["relname"]
 
 
 def creation_schema_of(relation: dict, bc: BindContext | None) -> str:
     """The schema CREATE puts a relation in: the one named, else the search path's first
-    (3F000 when it has none); dsql creates only in public."""
+    (3F000 when it has none)."""
     if bc is None:
         return schema_of(relation) or USER_SCHEMA
-    return creation_schema(relation.get("schemaname"), relation["relname"], bc.eval_ctx)
+    return creation_schema(relation.get("schemaname"), relation["relname"], bc.eval_ctx, bc.catalog)
 
 
 SERIAL_TYPES = {

@@ -44,6 +44,7 @@ from qp.catalog.stored import (
     key_kind,
     key_stamp,
 )
+from qp.ddl.common import search_schema
 from qp.errors import SqlError, foreign_key_violation
 from qp.exec.compile import ExecFrame, Layout, compile_scalar
 from qp.parse.parser import string_list
@@ -59,19 +60,24 @@ CASCADE_DEPTH_MAX = 32
 
 
 def foreign_key_from(con: dict, table: TableDef, column_index: int | None, catalog: CatalogSnapshot,
-                     name: str) -> ForeignKeyDef:
+                     name: str, bc: Any = None) -> ForeignKeyDef:
     """A FOREIGN KEY / REFERENCES constraint of `table`, checked against the referenced table."""
     if con.get("initdeferred"):
         raise SqlError("0A000", "INITIALLY DEFERRED foreign keys are not supported")
     if con.get("fk_matchtype", "s") == "p":
         raise SqlError("0A000", "MATCH PARTIAL is not implemented")
     pk_table = con["pktable"]
-    if pk_table.get("schemaname") not in (None, "public"):
-        raise SqlError("3F000", f'schema "{pk_table["schemaname"]}" does not exist')
     ref_name = pk_table["relname"]
-    ref = table if ref_name == table.name else catalog.find_table(ref_name)
+    schema = pk_table.get("schemaname")
+    if bc is not None:
+        # The table being created or altered is found first where it is (or will be).
+        holds = lambda s: (s, ref_name) == (table.schema, table.name) or catalog.relation_name_taken(ref_name, s)  # noqa: E731
+        schema = search_schema(schema, bc, ref_name, holds)
+    ref = table if (schema or table.schema, ref_name) == (table.schema, table.name) else catalog.find_table(
+        ref_name, schema) if schema else None  # fmt: skip
     if ref is None:
-        raise SqlError("42P01", f'relation "{ref_name}" does not exist')
+        shown = f"{pk_table['schemaname']}.{ref_name}" if pk_table.get("schemaname") else ref_name
+        raise SqlError("42P01", f'relation "{shown}" does not exist')
     if column_index is not None:
         columns = (column_index,)
     else:

@@ -14,6 +14,7 @@ from qp.ddl.common import DdlResult
 from qp.ddl.domains import create_domain, drop_domains
 from qp.ddl.indexes import create_index
 from qp.ddl.role_statements import role_ddl, role_tag
+from qp.ddl.schemas import alter_schema_owner, create_schema, drop_schemas, rename_schema
 from qp.ddl.sequence_statements import alter_sequence, create_sequence
 from qp.ddl.statistics import alter_statistics, create_statistics, drop_statistics
 from qp.ddl.tables import alter_table, create_table, drop, rename, truncate_swap
@@ -33,14 +34,14 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
     elif kind == "CreateStatsStmt":
         result = await create_statistics(body, txn, catalog, bc)
     elif kind == "DropStmt" and body.get("removeType") == "OBJECT_STATISTIC_EXT":
-        result = await drop_statistics(body, txn, catalog)
+        result = await drop_statistics(body, txn, catalog, bc)
     elif kind == "CommentStmt":
         result = await comment_on(body, txn, catalog, bc)
     elif kind == "CreateDomainStmt":
         result = await create_domain(body, txn, catalog, bc)
     elif kind == "DropStmt" and body.get("removeType") == "OBJECT_DOMAIN":
-        result = await drop_domains(body, txn, catalog)
-    elif kind == "DropStmt":
+        result = await drop_domains(body, txn, catalog, bc)
+    elif kind == "DropStmt" and body.get("removeType") != "OBJECT_SCHEMA":
         result = await drop(body, txn, catalog, bc)
     elif kind == "IndexStmt":
         # CONCURRENTLY changes nothing: every index is built online.
@@ -50,8 +51,8 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
     elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
         result = await role_ddl(statement, txn, catalog, user, bc.eval_ctx)
     elif kind == "AlterStatsStmt" or (kind == "RenameStmt" and body.get("renameType") == "OBJECT_STATISTIC_EXT"):
-        result = await alter_statistics(body, txn, catalog)
-    elif kind == "RenameStmt":
+        result = await alter_statistics(body, txn, catalog, bc)
+    elif kind == "RenameStmt" and body.get("renameType") != "OBJECT_SCHEMA":
         result = await rename(body, txn, catalog, bc)
     elif kind == "CreateSeqStmt":
         result = await create_sequence(body, txn, catalog, bc)
@@ -63,6 +64,19 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
         result = await role_ddl(statement, txn, catalog, user, bc.eval_ctx)
     elif kind == "TruncateStmt":
         result = await truncate_swap(body, txn, catalog, bc)
+    elif kind == "CreateSchemaStmt":
+
+        async def run_element(element_kind: str, element: dict, current: CatalogSnapshot, element_bc: BindContext):
+            nested = Statement({element_kind: element}, statement.text, statement.location, source=statement.source)
+            return await run_ddl(nested, txn, current, element_bc, user)
+
+        result = await create_schema(body, txn, catalog, bc, user, run_element)
+    elif kind == "DropStmt" and body.get("removeType") == "OBJECT_SCHEMA":
+        result = await drop_schemas(body, txn, catalog, bc)
+    elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_SCHEMA":
+        result = await rename_schema(body, txn, catalog)
+    elif kind == "AlterOwnerStmt" and body.get("objectType") == "OBJECT_SCHEMA":
+        result = await alter_schema_owner(body, txn, catalog, user)
     else:
         raise SqlError("0A000", f"unsupported statement: {kind.removesuffix('Stmt')}")
     return result
@@ -90,6 +104,10 @@ def ddl_tag(statement: Statement) -> str:
         return "DROP STATISTICS"
     if kind == "DropStmt":
         return "DROP " + body.get("removeType", "OBJECT_TABLE").removeprefix("OBJECT_")
+    if kind == "CreateSchemaStmt":
+        return "CREATE SCHEMA"
+    if (kind == "RenameStmt" and body.get("renameType") == "OBJECT_SCHEMA") or kind == "AlterOwnerStmt":
+        return "ALTER " + body.get("objectType", "OBJECT_SCHEMA").removeprefix("OBJECT_")
     if kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
         return "ALTER ROLE"
     if kind == "AlterStatsStmt" or (kind == "RenameStmt" and body.get("renameType") == "OBJECT_STATISTIC_EXT"):

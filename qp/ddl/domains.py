@@ -17,22 +17,35 @@ from qp.bind.domains import domain_in
 from qp.bind.expressions import ExprBinder, coerce
 from qp.bind.scope import Scope
 from qp.catalog.stored import CatalogSnapshot, CheckDef, DomainDef
-from qp.ddl.common import DdlResult, bump_version, catalog_counters, check_name, resolve_column_type
+from qp.ddl.common import (
+    DdlResult,
+    bump_version,
+    catalog_counters,
+    check_name,
+    resolve_column_type,
+    search_schema,
+)
 from qp.errors import SqlError
 from qp.parse.parser import string_list
-from qp.pgcatalog.search_path import USER_SCHEMA
+from qp.pgcatalog.search_path import USER_SCHEMA, creation_schema
 
 
-def _schema_and_name(names: list[str]) -> tuple[str, str]:
-    if len(names) == 1:
-        return USER_SCHEMA, names[0]
-    if names[0] != USER_SCHEMA:
-        raise SqlError("3F000", f'schema "{names[0]}" does not exist')
-    return names[0], names[-1]
+def _schema_and_name(names: list[str], catalog: CatalogSnapshot, bc: BindContext | None,
+                     creating: bool = False) -> tuple[str, str]:
+    """(schema, name) of a domain: the schema named, else where CREATE puts it or
+    the first schema along the search path that has a domain of that name."""
+    name = names[-1]
+    if creating:
+        if bc is None:
+            return names[0] if len(names) == 2 else USER_SCHEMA, name
+        return creation_schema(names[0] if len(names) == 2 else None, name, bc.eval_ctx, catalog), name
+    schema = search_schema(names[0] if len(names) == 2 else None, bc, name,
+                           lambda s: (s, name) in catalog.domains)  # fmt: skip
+    return schema or USER_SCHEMA, name
 
 
 async def create_domain(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
-    schema, name = _schema_and_name(string_list(body["domainname"]))
+    schema, name = _schema_and_name(string_list(body["domainname"]), catalog, bc, creating=True)
     check_name(name)
     if (
         (schema, name) in catalog.domains
@@ -92,12 +105,12 @@ async def create_domain(body: dict, txn, catalog: CatalogSnapshot, bc: BindConte
     return DdlResult("CREATE DOMAIN")
 
 
-async def drop_domains(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
+async def drop_domains(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None) -> DdlResult:
     notices = []
     dropped = []
     for node in body.get("objects", ()):
         names = string_list(node["TypeName"]["names"])
-        schema, name = _schema_and_name(names)
+        schema, name = _schema_and_name(names, catalog, bc)
         domain = catalog.domains.get((schema, name))
         if domain is None:
             if body.get("missing_ok"):

@@ -30,6 +30,7 @@ from qp.ddl.common import (
     DdlResult,
     catalog_counters,
     check_name,
+    relation_display,
     schema_of,
     search_schema,
     write_catalog,
@@ -46,10 +47,10 @@ async def create_index(
     body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None, *, asynchronous: bool = False
 ) -> DdlResult:
     relation = body["relation"]
-    where = search_schema(schema_of(relation), bc)
+    where = search_schema(schema_of(relation), bc, relation["relname"])
     table = catalog.find_table(relation["relname"], where) if where else None
     if table is None:
-        raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
+        raise SqlError("42P01", f'relation "{relation_display(relation)}" does not exist')
     if body.get("accessMethod", "btree") not in ("btree", "btree_index"):
         raise SqlError("0A000", "USING not supported for CREATE INDEX")
     columns: list[int] = []

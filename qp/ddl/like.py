@@ -17,7 +17,7 @@ from typing import Any
 
 from qp.bind.context import BindContext
 from qp.catalog.stored import CatalogSnapshot, IndexDef, TableDef, expression_key_name
-from qp.ddl.common import schema_of, search_schema
+from qp.ddl.common import relation_display, schema_of, search_schema
 from qp.errors import SqlError
 from qp.parse.parser import node_kind
 from qp.types import type_by_oid
@@ -52,12 +52,12 @@ def expand_like(
 
 def _copy(relation: dict, options: int, catalog: CatalogSnapshot, bc: BindContext) -> tuple[list, list, list]:
     name = relation["relname"]
-    where = search_schema(schema_of(relation), bc)
+    where = search_schema(schema_of(relation), bc, name)
     table = catalog.find_table(name, where) if where else None
     if table is None:
         view = catalog.find_view(name, where) if where else None
         if view is None:
-            error = SqlError("42P01", f'relation "{name}" does not exist')
+            error = SqlError("42P01", f'relation "{relation_display(relation)}" does not exist')
             error.location = relation.get("location")
             raise error
         # A view has columns and nothing else to copy.

@@ -15,13 +15,14 @@ from qp.ddl.common import (
     catalog_counters,
     check_name,
     creation_schema_of,
+    relation_display,
     schema_of,
     search_schema,
 )
 from qp.ddl.sequences import sequence_options, with_owner
 from qp.errors import SqlError
 from qp.parse.parser import string_list
-from qp.pgcatalog.search_path import USER_SCHEMA
+from qp.pgcatalog.search_path import schema_oids
 
 
 async def create_sequence(
@@ -39,6 +40,7 @@ async def create_sequence(
     version, next_oid = await catalog_counters(txn)
     oid = max(next_oid, catalog.next_oid)
     definition, _, owned = sequence_options(body.get("options", []), name=name, oid=oid)
+    definition = replace(definition, schema=schema)
     if owned and owned != ["none"]:
         definition = _owner(definition, owned, catalog, bc)
     txn.put(definition.descriptor_key, definition.to_record())
@@ -54,10 +56,10 @@ def _owner(definition, owned: list[str], catalog: CatalogSnapshot, bc: BindConte
         raise SqlError(
             "42601", "invalid OWNED BY option", hint="Specify OWNED BY table.column or OWNED BY NONE."
         )
-    where = search_schema(owned[-3] if len(owned) > 2 else None, bc)
-    table = catalog.find_table(owned[-2], where) if where == USER_SCHEMA else None
+    where = search_schema(owned[-3] if len(owned) > 2 else None, bc, owned[-2])
+    table = catalog.find_table(owned[-2], where) if where else None
     if table is None:
-        raise SqlError("42P01", f'relation "{owned[-2]}" does not exist')
+        raise SqlError("42P01", f'relation "{".".join(owned[:-1])}" does not exist')
     column = table.column_index(owned[-1])
     if column is None:
         raise SqlError("42703", f'column "{owned[-1]}" of relation "{table.name}" does not exist')
@@ -68,15 +70,16 @@ async def alter_sequence(
     body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None
 ) -> DdlResult:
     relation = body["sequence"]
-    where = search_schema(schema_of(relation), bc)
+    where = search_schema(schema_of(relation), bc, relation["relname"], missing_ok=body.get("missing_ok", False))
     sequence = catalog.find_sequence(relation["relname"], where) if where else None
     if sequence is None:
         if body.get("missing_ok"):
-            return DdlResult("ALTER SEQUENCE", [f'relation "{relation["relname"]}" does not exist, skipping'])
-        raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
+            return DdlResult("ALTER SEQUENCE", [f'relation "{relation_display(relation)}" does not exist, skipping'])
+        raise SqlError("42P01", f'relation "{relation_display(relation)}" does not exist')
     definition, restart, owned = sequence_options(
         body.get("options", []), name=sequence.name, oid=sequence.oid, base=sequence
     )
+    definition = replace(definition, schema=sequence.schema)
     if owned is not None:
         definition = (
             replace(definition, owned_by=None)
@@ -102,13 +105,17 @@ async def drop_sequences(
     dropping = []
     for obj in body.get("objects", ()):
         names = string_list(obj["List"]["items"]) if "List" in obj else string_list([obj])
-        where = search_schema(None, bc) if len(names) == 1 else names[-2]
-        sequence = catalog.find_sequence(names[-1], where) if where == USER_SCHEMA else None
+        missing_ok = body.get("missing_ok", False)
+        if len(names) > 1 and missing_ok and names[-2] not in schema_oids(catalog):
+            notices.append(f'schema "{names[-2]}" does not exist, skipping')
+            continue
+        where = search_schema(names[-2] if len(names) > 1 else None, bc, names[-1])
+        sequence = catalog.find_sequence(names[-1], where) if where else None
         if sequence is None:
-            if body.get("missing_ok"):
-                notices.append(f'sequence "{names[-1]}" does not exist, skipping')
+            if missing_ok:
+                notices.append(f'sequence "{".".join(names[-2:])}" does not exist, skipping')
                 continue
-            raise SqlError("42P01", f'sequence "{names[-1]}" does not exist')
+            raise SqlError("42P01", f'sequence "{".".join(names[-2:])}" does not exist')
         for table in catalog.tables.values():
             for column in table.columns:
                 if column.sequence_oid == sequence.oid and not column.dropped:

@@ -13,11 +13,18 @@ from dataclasses import replace
 
 from qp.bind.context import BindContext
 from qp.catalog.stored import CatalogSnapshot, StatisticsDef
-from qp.ddl.common import DdlResult, bump_version, catalog_counters, check_name, schema_of, search_schema
+from qp.ddl.common import (
+    DdlResult,
+    bump_version,
+    catalog_counters,
+    check_name,
+    relation_display,
+    schema_of,
+    search_schema,
+)
 from qp.ddl.naming import choose_name, name_addition
 from qp.errors import SqlError
 from qp.parse.parser import string_list
-from qp.pgcatalog.search_path import USER_SCHEMA
 
 _KINDS = {"ndistinct": "d", "dependencies": "f", "mcv": "m"}
 
@@ -27,10 +34,10 @@ async def create_statistics(body: dict, txn, catalog: CatalogSnapshot, bc: BindC
     if len(relations) != 1 or "RangeVar" not in relations[0]:
         raise SqlError("0A000", "only a single relation is allowed in CREATE STATISTICS")
     relation = relations[0]["RangeVar"]
-    where = search_schema(schema_of(relation), bc)
+    where = search_schema(schema_of(relation), bc, relation["relname"])
     table = catalog.find_table(relation["relname"], where) if where else None
     if table is None:
-        raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
+        raise SqlError("42P01", f'relation "{relation_display(relation)}" does not exist')
     columns: list[int] = []
     for elem_node in body.get("exprs", ()):
         elem = elem_node["StatsElem"]
@@ -54,40 +61,45 @@ async def create_statistics(body: dict, txn, catalog: CatalogSnapshot, bc: BindC
     names = string_list(body.get("defnames"))
     if names:
         name = check_name(names[-1])
-        if len(names) == 2 and names[0] != USER_SCHEMA:
-            raise SqlError("3F000", f'schema "{names[0]}" does not exist')
-        if (table.schema, name) in live:
+        # A statistics object goes in the schema named, else in its table's
+        # (PostgreSQL: the table's namespace, whatever the search path).
+        schema = search_schema(names[0], bc) if len(names) == 2 else table.schema
+        if (schema, name) in live:
             if body.get("if_not_exists"):
                 return DdlResult(
                     "CREATE STATISTICS", [f'statistics object "{name}" already exists, skipping']
                 )
             raise SqlError("42710", f'statistics object "{name}" already exists')
     else:
+        schema = table.schema
         name = choose_name(table.name, name_addition(table.columns[i].name for i in columns), "stat",
                            lambda c: (table.schema, c) in live)  # fmt: skip
     version, next_oid = await catalog_counters(txn)
     oid = max(next_oid, catalog.next_oid)
-    stale = catalog.statistics.get((table.schema, name))
+    stale = catalog.statistics.get((schema, name))
     if stale is not None:  # an object left behind by a dropped table or column
         txn.put(stale.descriptor_key, None)
-    stats = StatisticsDef(oid, name, table.oid, tuple(columns), tuple(kinds), table.schema)
+    stats = StatisticsDef(oid, name, table.oid, tuple(columns), tuple(kinds), schema)
     txn.put(stats.descriptor_key, stats.to_record())
     bump_version(txn, version, oid + 1)
     return DdlResult("CREATE STATISTICS")
 
 
-def _find(names: list[str], catalog: CatalogSnapshot) -> StatisticsDef | None:
-    if len(names) == 2 and names[0] != USER_SCHEMA:
-        raise SqlError("3F000", f'schema "{names[0]}" does not exist')
+def _find(names: list[str], catalog: CatalogSnapshot, bc: BindContext | None) -> StatisticsDef | None:
+    """The statistics object `[schema.]name` names (along the search path when unqualified)."""
     live = {(s.schema, s.name): s for s, _ in catalog.live_statistics()}
-    return live.get((USER_SCHEMA, names[-1]))
+    if len(names) > 2:
+        raise SqlError("42601", f"improper qualified name (too many dotted names): {'.'.join(names)}")
+    where = search_schema(names[0] if len(names) == 2 else None, bc, names[-1],
+                          lambda schema: (schema, names[-1]) in live)  # fmt: skip
+    return live.get((where, names[-1])) if where else None
 
 
-async def alter_statistics(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
+async def alter_statistics(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None) -> DdlResult:
     """ALTER STATISTICS name RENAME TO new / SET STATISTICS n."""
     rename = "newname" in body
     names = string_list(body["object"]["List"]["items"] if rename else body["defnames"])
-    stats = _find(names, catalog)
+    stats = _find(names, catalog, bc)
     if stats is None:
         if body.get("missing_ok"):
             return DdlResult(
@@ -96,7 +108,7 @@ async def alter_statistics(body: dict, txn, catalog: CatalogSnapshot) -> DdlResu
         raise SqlError("42704", f'statistics object "{".".join(names)}" does not exist')
     if rename:
         new_name = check_name(body["newname"])
-        if _find([new_name], catalog) is not None:
+        if (stats.schema, new_name) in {(s.schema, s.name) for s, _ in catalog.live_statistics()}:
             raise SqlError(
                 "42710", f'statistics object "{new_name}" already exists in schema "{stats.schema}"'
             )
@@ -112,15 +124,12 @@ async def alter_statistics(body: dict, txn, catalog: CatalogSnapshot) -> DdlResu
     return DdlResult("ALTER STATISTICS")
 
 
-async def drop_statistics(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
+async def drop_statistics(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None) -> DdlResult:
     notices = []
     dropped = []
-    live = {(s.schema, s.name): s for s, _ in catalog.live_statistics()}
     for node in body.get("objects", ()):
         names = string_list(node["List"]["items"])
-        if len(names) == 2 and names[0] != USER_SCHEMA:
-            raise SqlError("3F000", f'schema "{names[0]}" does not exist')
-        stats = live.get((USER_SCHEMA, names[-1]))
+        stats = _find(names, catalog, bc)
         if stats is None:
             if body.get("missing_ok"):
                 notices.append(f'statistics object "{".".join(names)}" does not exist, skipping')

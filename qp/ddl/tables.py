@@ -44,6 +44,7 @@ from qp.ddl.common import (
     creation_schema_of,
     distinct_index_constraints,
     existing_column,
+    relation_display,
     resolve_column_type,
     schema_of,
     search_schema,
@@ -61,6 +62,7 @@ from qp.ddl.sequences import sequence_options, with_owner
 from qp.ddl.views import drop_views, views_to_drop
 from qp.errors import SqlError
 from qp.parse.parser import node_kind, string_list
+from qp.pgcatalog.search_path import schema_oids
 from storage import keys
 
 
@@ -345,7 +347,7 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
             raise SqlError("42710", f'constraint "{con_name}" for relation "{name}" already exists')
         own_constraints.add(con_name)
         schema_constraints.add(con_name)
-        fk = foreign_key_from(con, table, column_index, catalog, con_name)
+        fk = foreign_key_from(con, table, column_index, catalog, con_name, bc)
         fks.append(replace(fk, validated=True))  # a new table has no rows to check
     table = replace(table, foreign_keys=tuple(fks))
     # Each serial or identity column gets a sequence of its own, owned by it.
@@ -360,7 +362,7 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
             type_oid=column.type.oid,
             require_cache=identity is not None,
         )
-        sequences.append(with_owner(definition, oid, column_index))
+        sequences.append(replace(with_owner(definition, oid, column_index), schema=schema))
         columns[column_index] = replace(column, sequence_oid=next_oid)
         next_oid += 1
     table = replace(table, columns=tuple(columns))
@@ -396,12 +398,13 @@ async def drop(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None
         names = string_list(obj["List"]["items"]) if "List" in obj else string_list([obj])
         name = names[-1]
         schema = names[-2] if len(names) > 1 else None
-        if schema not in (None, "public"):
+        if schema is not None and schema not in schema_oids(catalog):
             if body.get("missing_ok"):
                 notices.append(f'schema "{schema}" does not exist, skipping')
                 continue
             raise SqlError("3F000", f'schema "{schema}" does not exist')
-        where = search_schema(schema, bc)
+        where = search_schema(schema, bc, name)
+        shown = ".".join(names[-2:])
         if kind == "OBJECT_TABLE":
             table = catalog.find_table(name, where) if where else None
             if table is None or table.oid in changed_tables:
@@ -410,9 +413,9 @@ async def drop(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None
                         "42809", f'"{name}" is not a table', hint="Use DROP INDEX to remove an index."
                     )
                 if body.get("missing_ok"):
-                    notices.append(f'table "{name}" does not exist, skipping')
+                    notices.append(f'table "{shown}" does not exist, skipping')
                     continue
-                raise SqlError("42P01", f'table "{name}" does not exist')
+                raise SqlError("42P01", f'table "{shown}" does not exist')
             changes.append((table, None))
             changed_tables[table.oid] = table
         else:
@@ -423,9 +426,9 @@ async def drop(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None
                         "42809", f'"{name}" is not an index', hint="Use DROP TABLE to remove a table."
                     )
                 if body.get("missing_ok"):
-                    notices.append(f'index "{name}" does not exist, skipping')
+                    notices.append(f'index "{shown}" does not exist, skipping')
                     continue
-                raise SqlError("42704", f'index "{name}" does not exist')
+                raise SqlError("42704", f'index "{shown}" does not exist')
             table, index = found
             table = changed_tables.get(table.oid, table)
             if index.constraint:
@@ -511,14 +514,14 @@ async def alter_table(
     body: dict, txn, catalog: CatalogSnapshot, bc: BindContext, asynchronous: bool = False
 ) -> DdlResult:
     relation = body["relation"]
-    where = search_schema(schema_of(relation), bc)
+    where = search_schema(schema_of(relation), bc, relation["relname"], missing_ok=body.get("missing_ok", False))
     if body.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
         raise SqlError("0A000", "ALTER of this object type is not supported")
     table = catalog.find_table(relation["relname"], where) if where else None
     if table is None:
         if body.get("missing_ok"):
-            return DdlResult("ALTER TABLE", [f'relation "{relation["relname"]}" does not exist, skipping'])
-        raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
+            return DdlResult("ALTER TABLE", [f'relation "{relation_display(relation)}" does not exist, skipping'])
+        raise SqlError("42P01", f'relation "{relation_display(relation)}" does not exist')
     notices: list[str] = []
     followups: list[tuple] = []
     version, next_oid = await catalog_counters(txn)
@@ -651,7 +654,7 @@ def _add_constraint(
         return replace(table, checks=table.checks + (check,)), next_oid
     if contype == "CONSTR_FOREIGN":
         fk_name = name or fresh_name(name_addition(string_list(con.get("fk_attrs"))), "fkey")
-        fk = replace(foreign_key_from(con, table, None, catalog, fk_name), validated=False)
+        fk = replace(foreign_key_from(con, table, None, catalog, fk_name, bc), validated=False)
         if not con.get("skip_validation"):
             followups.append(("validate", table.oid, fk_name))
         return replace(table, foreign_keys=table.foreign_keys + (fk,)), next_oid
@@ -830,12 +833,13 @@ async def rename(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | No
     kind = body.get("renameType")
     relation = body.get("relation")
     new_name = check_name(body["newname"])
-    where = search_schema(schema_of(relation), bc) if relation is not None else None
+    where = (search_schema(schema_of(relation), bc, relation["relname"], missing_ok=body.get("missing_ok", False))
+             if relation is not None else None)  # fmt: skip
     if kind == "OBJECT_VIEW":
         view = catalog.find_view(relation["relname"], where) if where else None
         if view is None:
-            raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
-        if catalog.relation_name_taken(new_name):
+            raise SqlError("42P01", f'relation "{relation_display(relation)}" does not exist')
+        if catalog.relation_name_taken(new_name, view.schema):
             raise SqlError("42P07", f'relation "{new_name}" already exists')
         version, _ = await catalog_counters(txn)
         txn.put(view.descriptor_key, replace(view, name=new_name).to_record())
@@ -846,9 +850,9 @@ async def rename(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | No
         if table is None:
             if body.get("missing_ok"):
                 return DdlResult(
-                    "ALTER TABLE", [f'relation "{relation["relname"]}" does not exist, skipping']
+                    "ALTER TABLE", [f'relation "{relation_display(relation)}" does not exist, skipping']
                 )
-            raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
+            raise SqlError("42P01", f'relation "{relation_display(relation)}" does not exist')
         if catalog.dependent_views(table.oid):
             view = catalog.dependent_views(table.oid)[0]
             # Views name their tables and columns and are bound again where they
@@ -888,8 +892,8 @@ async def rename(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | No
     elif kind == "OBJECT_INDEX":
         found = catalog.indexes_by_name.get((where, relation["relname"])) if where else None
         if found is None:
-            raise SqlError("42P01", f'relation "{relation["relname"]}" does not exist')
-        if catalog.relation_name_taken(new_name):
+            raise SqlError("42P01", f'relation "{relation_display(relation)}" does not exist')
+        if catalog.relation_name_taken(new_name, where):
             raise SqlError("42P07", f'relation "{new_name}" already exists')
         table, index = found
         table = replace(

@@ -22,7 +22,7 @@ from qp.ddl.common import (
 )
 from qp.errors import SqlError
 from qp.parse.parser import string_list
-from qp.pgcatalog.search_path import USER_SCHEMA
+from qp.pgcatalog.search_path import schema_oids, session_search_path
 
 
 async def create_view(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext, sql: str) -> DdlResult:
@@ -66,7 +66,10 @@ async def create_view(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext
     else:
         oid = max(next_oid, catalog.next_oid)
     depends = tuple(sorted(o for o in bc.tables_read if o != oid))
-    view = ViewDef(oid, name, json.dumps(query_node), sql, columns, depends, schema)
+    # The query's unqualified names are bound again wherever the view is used,
+    # along the path they were found on now (PostgreSQL binds them once, here).
+    path = session_search_path(bc.eval_ctx, catalog).explicit
+    view = ViewDef(oid, name, json.dumps(query_node), sql, columns, depends, schema, search_path=path)
     txn.put(view.descriptor_key, view.to_record())
     bump_version(txn, version, None if existing else oid + 1)
     return DdlResult("CREATE VIEW")
@@ -104,17 +107,22 @@ async def drop_views(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext 
     chosen: list[ViewDef] = []
     for obj in body.get("objects", ()):
         names = string_list(obj["List"]["items"]) if "List" in obj else string_list([obj])
-        where = search_schema(None, bc) if len(names) == 1 else names[-2]
-        view = catalog.find_view(names[-1], where) if where == USER_SCHEMA else None
+        missing_ok = body.get("missing_ok", False)
+        if len(names) > 1 and missing_ok and names[-2] not in schema_oids(catalog):
+            notices.append(f'schema "{names[-2]}" does not exist, skipping')
+            continue
+        where = search_schema(names[-2] if len(names) > 1 else None, bc, names[-1])
+        shown = ".".join(names[-2:])
+        view = catalog.find_view(names[-1], where) if where else None
         if view is None:
-            if where == USER_SCHEMA and catalog.find_table(names[-1], where) is not None:
+            if where and catalog.find_table(names[-1], where) is not None:
                 raise SqlError(
                     "42809", f'"{names[-1]}" is not a view', hint="Use DROP TABLE to remove a table."
                 )
-            if body.get("missing_ok"):
-                notices.append(f'view "{names[-1]}" does not exist, skipping')
+            if missing_ok:
+                notices.append(f'view "{shown}" does not exist, skipping')
                 continue
-            raise SqlError("42P01", f'view "{names[-1]}" does not exist')
+            raise SqlError("42P01", f'view "{shown}" does not exist')
         chosen.append(view)
     what = {v.oid: f"view {v.name}" for v in chosen}
     chosen += views_to_drop(

@@ -65,6 +65,7 @@ from qp.frontend.copy_parse import BinaryParser, CsvParser, Record, TextParser, 
 from qp.frontend.results import ResultRows
 from qp.frontend.settings import transaction_limits
 from qp.parse.parser import Statement, parse
+from qp.pgcatalog.search_path import relation_schema
 from qp.plan.dml import plan_defaults
 from qp.types import binary_decoder, text_decoder
 
@@ -139,7 +140,8 @@ class _Target:
 
 def _bind_target(session: Any, catalog: CatalogSnapshot, body: dict) -> _Target:
     relation = body["relation"]
-    if catalog.find_view(relation["relname"], relation.get("schemaname")) is not None:
+    schema = relation_schema(catalog, session.ctx, relation.get("schemaname"), relation["relname"])
+    if schema is not None and catalog.find_view(relation["relname"], schema) is not None:
         raise SqlError(
             "42809", f'cannot copy to view "{relation["relname"]}"',
             hint="To enable copying to a view, provide an INSTEAD OF INSERT trigger.",
@@ -431,7 +433,8 @@ async def _table_query(session: Any, body: dict) -> Statement:
     name, schema = relation["relname"], relation.get("schemaname")
     txn = session.current_txn()
     catalog = await session.catalog_for(txn)
-    if catalog.find_view(name, schema) is not None:
+    schema = relation_schema(catalog, session.ctx, schema, name) or schema
+    if schema is not None and catalog.find_view(name, schema) is not None:
         raise SqlError("42809", f'cannot copy from view "{name}"', hint="Try the COPY (SELECT ...) TO variant.")
     table = catalog.find_table(name, schema)
     names = [n.get("String", {}).get("sval", "") for n in body.get("attlist", ())]

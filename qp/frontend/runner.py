@@ -269,7 +269,7 @@ class StatementRunner:
             result = await run_ddl(statement, txn, catalog, bc, self.session.user)
         if statement.kind == "AlterSeqStmt":
             self.session.sequences.forget(result.sequence_oid)  # this session's cached block is stale now
-        events: list[api.Event] = [Notice(n) for n in result.notices]
+        events: list[api.Event] = [n if isinstance(n, Notice) else Notice(n) for n in result.notices]
         if result.followups:
             # Online changes commit their first step now, then run the rest in
             # transactions of their own (see qp/ddl/online.py) — here, or as a

@@ -9,6 +9,7 @@ from qp.pgcatalog import builtins, oids
 from qp.pgcatalog.builtin_data import CASTS
 from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
 from qp.pgcatalog.ruleutils import expression_text
+from qp.pgcatalog.search_path import schema_oids
 
 STATIC = Lifetime.STATIC
 
@@ -28,7 +29,8 @@ def pg_type(src: Source) -> list[tuple]:
         return expression_text(None, domain.default_sql, False, src.ctx, target=domain.base_type)
 
     domains = sorted(src.model.snapshot.domains.values(), key=lambda d: d.oid)
-    return builtins.type_rows() + builtins.domain_type_rows(domains, default_text)
+    namespaces = schema_oids(src.model.snapshot)
+    return builtins.type_rows() + builtins.domain_type_rows(domains, default_text, namespaces)
 
 
 @system_relation("pg_catalog", "pg_proc", 1255, """

@@ -96,7 +96,7 @@ def type_rows() -> list[tuple]:
 DOMAIN_IN, DOMAIN_RECV = 2597, 2598  # PostgreSQL's domain_in / domain_recv
 
 
-def domain_type_rows(domains: list, default_text) -> list[tuple]:
+def domain_type_rows(domains: list, default_text, namespaces: dict[str, int] | None = None) -> list[tuple]:
     """pg_type rows of user domains (typtype 'd'): the base type's storage, its output
     and send functions, domain_in / domain_recv for input (as PostgreSQL gives them);
     `default_text(domain)` is typdefault."""
@@ -107,7 +107,7 @@ def domain_type_rows(domains: list, default_text) -> list[tuple]:
             continue
         (_, typlen, byval, _, category, _, delim, _, _, align, storage, collation,
          _, typoutput, _, typsend, _, _, _, _) = base
-        namespace = oids.NAMESPACE_OIDS.get(domain.schema, oids.PUBLIC_NAMESPACE)
+        namespace = (namespaces or oids.NAMESPACE_OIDS).get(domain.schema, oids.PUBLIC_NAMESPACE)
         default = default_text(domain)
         out.append((
             domain.oid, domain.name, namespace, oids.BOOTSTRAP_SUPERUSER, typlen, byval, "d", category,

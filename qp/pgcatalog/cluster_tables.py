@@ -27,16 +27,24 @@ def session_user(src: Source) -> str:
 
 
 @system_relation("pg_catalog", "pg_namespace", 2615, "oid:oid nspname:name nspowner:oid nspacl:aclitem[]",
-                 lifetime=STATIC, relkind="r")
+                 lifetime=Lifetime.CATALOG, relkind="r")
 def pg_namespace(src: Source) -> list[tuple]:
     owner = oids.BOOTSTRAP_SUPERUSER
+    snapshot = src.model.snapshot
     return [
         (oids.PG_CATALOG_NAMESPACE, "pg_catalog", owner, None),
         (oids.PG_TOAST_NAMESPACE, "pg_toast", owner, None),
         (oids.PUBLIC_NAMESPACE, "public", oids.PG_DATABASE_OWNER,
          ["pg_database_owner=UC/pg_database_owner", "=U/pg_database_owner"]),
         (oids.INFORMATION_SCHEMA_NAMESPACE, "information_schema", owner, None),
-    ]
+    ] + [(schema.oid, schema.name, schema_owner_oid(snapshot, schema), None)
+         for schema in sorted(snapshot.schemas.values(), key=lambda s: s.oid)]
+
+
+def schema_owner_oid(snapshot, schema) -> int:
+    """nspowner of a CREATE SCHEMA schema: its owner role's oid."""
+    role = snapshot.roles.get(schema.owner)
+    return role.oid if role is not None else oids.BOOTSTRAP_SUPERUSER
 
 
 @system_relation("pg_catalog", "pg_database", 1262, """

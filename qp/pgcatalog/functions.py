@@ -162,7 +162,7 @@ def _to_regtype(ctx: EvalContext, text: str) -> int | None:
 
 
 def _to_regnamespace(ctx: EvalContext, text: str) -> int | None:
-    return namespace_oid(text, missing_ok=True)
+    return namespace_oid(text, missing_ok=True, snapshot=ctx.catalog)
 
 
 def _to_regproc(ctx: EvalContext, text: str) -> int | None:

@@ -166,8 +166,11 @@ def _datetime_precision(t: SqlType) -> int | None:
 def schemata(src: Source) -> list[tuple]:
     me = session_user(src)
     owners = {"public": "pg_database_owner"}
-    return [(DB, name, owners.get(name, me), None, None, None, None)
-            for name in ("pg_catalog", "pg_toast", "public", "information_schema")]
+    # The bootstrap superuser shows under a trust-mode session's own name (as in pg_roles).
+    owners.update({s.name: s.owner if s.owner in src.model.snapshot.roles else me
+                   for s in src.model.snapshot.schemas.values()})  # fmt: skip
+    names = ["pg_catalog", "pg_toast", "public", "information_schema", *src.model.snapshot.schemas]
+    return [(DB, name, owners.get(name, me), None, None, None, None) for name in names]
 
 
 _CONSTRAINT_TYPES = {"p": "PRIMARY KEY", "u": "UNIQUE", "c": "CHECK", "f": "FOREIGN KEY"}

@@ -34,7 +34,7 @@ from qp.catalog.stored import (
 from qp.functions.strings import quote_ident
 from qp.pgcatalog import oids
 from qp.pgcatalog.registry import REGISTRY
-from qp.pgcatalog.search_path import SearchPath, session_search_path
+from qp.pgcatalog.search_path import SearchPath, schema_oids, session_search_path
 from qp.types import BOOL, INT8, SqlType, type_by_oid
 
 _MODEL_KEY = "pgcatalog.model"
@@ -72,10 +72,11 @@ class RelationInfo:
     system: Any = None  # qp.pgcatalog.relation.SystemRelation
     sequence: SequenceDef | None = None
     view: ViewDef | None = None
+    schema_name: str | None = None  # a user object's schema (system relations: from `namespace`)
 
     @property
     def schema(self) -> str:
-        return oids.NAMESPACE_NAMES[self.namespace]
+        return self.schema_name or oids.NAMESPACE_NAMES[self.namespace]
 
 
 @dataclass(eq=False)
@@ -132,7 +133,7 @@ class CatalogModel:
     def lookup(self, name: str, schema: str | None, search_path: SearchPath) -> RelationInfo | None:
         """The relation `name` names: in `schema`, or the first match along the search path."""
         if schema is not None:
-            nsp = oids.NAMESPACE_OIDS.get(schema)
+            nsp = schema_oids(self.snapshot).get(schema)
             return None if nsp is None else self.by_name.get((nsp, name))
         for nsp in search_path.namespace_oids():
             found = self.by_name.get((nsp, name))
@@ -197,11 +198,12 @@ def _build(snapshot: CatalogSnapshot) -> CatalogModel:
     relations = list(system_relations())
     taken: set[int] = set()
     sequences = snapshot.sequences_by_oid
+    namespaces = schema_oids(snapshot)
     for table in sorted(snapshot.tables.values(), key=lambda t: t.oid):
-        namespace = oids.NAMESPACE_OIDS.get(table.schema, oids.PUBLIC_NAMESPACE)
+        namespace = namespaces.get(table.schema, oids.PUBLIC_NAMESPACE)
         attributes = tuple(_attribute(attnum, column, sequences) for attnum, column in enumerate(table.columns, start=1))
         relations.append(RelationInfo(table.oid, table.name, namespace, RELKINDS.get(table.kind, "r"), attributes,
-                                      table=table))
+                                      table=table, schema_name=table.schema))
         for attribute in attributes:
             if attribute.default_sql is not None:
                 oid = oids.derived_oid("attrdef", table.oid, str(attribute.attnum), taken)
@@ -209,7 +211,7 @@ def _build(snapshot: CatalogSnapshot) -> CatalogModel:
         for index in table.indexes:
             index_attributes = _index_attributes(table, index)
             relations.append(RelationInfo(index.oid, index.name, namespace, "i", index_attributes, table=table,
-                                          index=index))
+                                          index=index, schema_name=table.schema))
             if index.constraint and index.state == IndexState.PUBLIC:
                 contype = "p" if index.primary else "u"
                 oid = oids.derived_oid("constraint", table.oid, index.name, taken)
@@ -227,14 +229,15 @@ def _build(snapshot: CatalogSnapshot) -> CatalogModel:
                 oid, fk.name, "f", table, index=key, attnums=tuple(p + 1 for p in fk.columns), foreign_key=fk,
                 referenced=referenced, ref_attnums=tuple(p + 1 for p in fk.ref_columns)))
     for sequence in sorted(snapshot.sequences.values(), key=lambda q: q.oid):
-        namespace = oids.NAMESPACE_OIDS.get(sequence.schema, oids.PUBLIC_NAMESPACE)
+        namespace = namespaces.get(sequence.schema, oids.PUBLIC_NAMESPACE)
         relations.append(RelationInfo(sequence.oid, sequence.name, namespace, "S", SEQUENCE_ATTRIBUTES,
-                                      sequence=sequence))
+                                      sequence=sequence, schema_name=sequence.schema))
     for view in sorted(snapshot.views.values(), key=lambda v: v.oid):
-        namespace = oids.NAMESPACE_OIDS.get(view.schema, oids.PUBLIC_NAMESPACE)
+        namespace = namespaces.get(view.schema, oids.PUBLIC_NAMESPACE)
         attributes = tuple(Attribute(attnum, name, type_by_oid(type_oid).with_typmod(typmod))
                            for attnum, (name, type_oid, typmod) in enumerate(view.columns, start=1))
-        relations.append(RelationInfo(view.oid, view.name, namespace, "v", attributes, view=view))
+        relations.append(RelationInfo(view.oid, view.name, namespace, "v", attributes, view=view,
+                                      schema_name=view.schema))
     model.relations = relations
     model.by_oid = {r.oid: r for r in relations}
     model.by_name = {(r.namespace, r.name): r for r in relations}

@@ -18,7 +18,7 @@ from qp.errors import SqlError
 from qp.functions.strings import quote_ident
 from qp.pgcatalog import builtins, oids
 from qp.pgcatalog.model import CatalogModel, model_for, search_path_of
-from qp.pgcatalog.search_path import SearchPath
+from qp.pgcatalog.search_path import SearchPath, schema_names, schema_oids
 
 REGPROC, REGCLASS, REGTYPE, REGNAMESPACE = 24, 2205, 2206, 4089
 
@@ -28,7 +28,8 @@ def reg_output(type_oid: int, snapshot: Any, value: int, ctx: Any) -> str | None
     if type_oid == REGCLASS:
         return regclass_name(model_for(snapshot), value, search_path_of(ctx))
     if type_oid == REGNAMESPACE:
-        return oids.NAMESPACE_NAMES.get(value)
+        name = schema_names(snapshot).get(value)
+        return None if name is None else quote_ident(name)
     if type_oid == REGPROC:
         proc = builtins.proc_by_oid().get(value)
         return None if proc is None else quote_ident(proc.name)
@@ -40,7 +41,7 @@ def reg_input(type_oid: int, snapshot: Any, text: str, ctx: Any) -> int | None:
     if type_oid == REGCLASS:
         return regclass_oid(model_for(snapshot), text, search_path_of(ctx), missing_ok=False)
     if type_oid == REGNAMESPACE:
-        return namespace_oid(text, missing_ok=False)
+        return namespace_oid(text, missing_ok=False, snapshot=snapshot)
     if type_oid == REGPROC:
         return proc_oid(text, missing_ok=False)
     return None
@@ -69,19 +70,19 @@ def regclass_oid(model: CatalogModel, text: str, search_path: SearchPath, missin
     if relation is None:
         if missing_ok:
             return None
-        if schema is not None and schema not in oids.NAMESPACE_OIDS:
+        if schema is not None and schema not in schema_oids(model.snapshot):
             raise SqlError("3F000", f'schema "{schema}" does not exist')
         shown = f"{schema}.{name}" if schema else name
         raise SqlError("42P01", f'relation "{shown}" does not exist')
     return relation.oid
 
 
-def namespace_oid(text: str, missing_ok: bool) -> int | None:
+def namespace_oid(text: str, missing_ok: bool, snapshot: Any = None) -> int | None:
     stripped = text.strip()
     if stripped.isdigit():
         return int(stripped)
     parts = qualified_name(stripped)
-    oid = oids.NAMESPACE_OIDS.get(parts[0]) if len(parts) == 1 else None
+    oid = schema_oids(snapshot).get(parts[0]) if len(parts) == 1 else None
     if oid is None and not missing_ok:
         raise SqlError("3F000", f'schema "{parts[-1]}" does not exist')
     return oid

@@ -19,6 +19,7 @@ from qp.pgcatalog import oids
 from qp.pgcatalog.builtins import OPCLASS_FOR_TYPE, type_collation, type_facts
 from qp.pgcatalog.model import RelationInfo
 from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
+from qp.pgcatalog.search_path import schema_oids
 from qp.pgcatalog.statistics import reltuples_by_oid
 
 PG_CLASS_OID = 1259
@@ -163,7 +164,7 @@ def pg_index(src: Source) -> list[tuple]:
 def pg_constraint(src: Source) -> list[tuple]:
     out = []
     for c in src.model.constraints:
-        namespace = oids.NAMESPACE_OIDS.get(c.table.schema, oids.PUBLIC_NAMESPACE)
+        namespace = schema_oids(src.model.snapshot).get(c.table.schema, oids.PUBLIC_NAMESPACE)
         conbin = check_tree(c.check.sql) if c.check is not None else None
         fk = c.foreign_key
         if fk is not None:
@@ -180,7 +181,7 @@ def pg_constraint(src: Source) -> list[tuple]:
         ))
     for c in src.model.domain_constraints:
         assert c.domain is not None and c.check is not None
-        namespace = oids.NAMESPACE_OIDS.get(c.domain.schema, oids.PUBLIC_NAMESPACE)
+        namespace = schema_oids(src.model.snapshot).get(c.domain.schema, oids.PUBLIC_NAMESPACE)
         out.append((
             c.oid, c.name, namespace, "c", False, False, True,
             0, c.domain.oid, 0, 0, 0, " ", " ",
@@ -260,7 +261,11 @@ def pg_description(src: Source) -> list[tuple]:
 def user_descriptions(model) -> list[tuple]:
     """COMMENT ON's comments (pg_class objects and their columns), for objects that exist."""
     out = []
+    schemas = {s.oid for s in model.snapshot.schemas.values()}
     for (oid, subid), text in model.snapshot.comments.items():
+        if oid in schemas:  # COMMENT ON SCHEMA
+            out.append((oid, PG_NAMESPACE_OID, 0, text))
+            continue
         relation = model.relation(oid)
         if relation is None:
             continue
@@ -297,7 +302,8 @@ system_relation("pg_catalog", "pg_trigger", 2620, """
     stxkind:char[] stxexprs:pg_node_tree""", relkind="r")
 def pg_statistic_ext(src: Source) -> list[tuple]:
     return [
-        (s.oid, table.oid, s.name, oids.NAMESPACE_OIDS.get(s.schema, oids.PUBLIC_NAMESPACE), oids.BOOTSTRAP_SUPERUSER,
+        (s.oid, table.oid, s.name, schema_oids(src.model.snapshot).get(s.schema, oids.PUBLIC_NAMESPACE),
+         oids.BOOTSTRAP_SUPERUSER,
          s.target, [p + 1 for p in s.columns], list(s.kinds), None)
         for s, table in sorted(src.model.snapshot.live_statistics(), key=lambda st: st[0].oid)
     ]  # fmt: skip

@@ -1,0 +1,327 @@
+"""CREATE SCHEMA (with its nested elements), DROP SCHEMA and ALTER SCHEMA.
+
+A schema is a catalog record (`SchemaDef`) like a table's; the objects in it
+name it by name. The system's schemas and `public` are not stored and always
+exist (qp/pgcatalog/search_path.py's `schema_oids`).
+
+CREATE SCHEMA runs its nested elements in the same transaction, in the order
+PostgreSQL's transformCreateSchemaStmt gives them (sequences, tables, views,
+indexes, grants), each against the catalog as the elements before it left it
+in the transaction's buffer, and with the new schema first on the search path
+(PostgreSQL pushes it for the elements). Each element goes through the same
+dispatch as the statement would on its own (`run_element`), so what an element
+supports is what the statement supports.
+
+DROP SCHEMA ... CASCADE drops what the schema holds through the statements that
+drop each kind (DROP TABLE's path removes the rows' key ranges), one kind after
+the other against the catalog as the previous step left it. RESTRICT refuses a
+schema that holds anything, listing it as PostgreSQL's dependency report does.
+
+Every step bumps the catalog version, so a concurrent DDL (say, a CREATE TABLE
+in the schema being dropped) conflicts with it at commit (OC001).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+from qp.api import Notice
+from qp.bind.context import BindContext
+from qp.catalog.stored import (
+    BOOTSTRAP_SUPERUSER,
+    NEXT_OID_KEY,
+    RELATION_PREFIX,
+    VERSION_KEY,
+    CatalogSnapshot,
+    SchemaDef,
+    comment_key,
+)
+from qp.ddl.common import NAME_BYTES_MAX, DdlResult, bump_version, catalog_counters
+from qp.ddl.domains import drop_domains
+from qp.ddl.roles import find_role, session_role
+from qp.ddl.statistics import drop_statistics
+from qp.ddl.tables import drop
+from qp.errors import SqlError
+from qp.frontend.settings import DEFAULTS
+from qp.functions.strings import quote_ident
+from qp.pgcatalog import oids
+from qp.pgcatalog.search_path import USER_SCHEMA
+from storage import keys
+
+# DSQL: "more than 10 schemas not allowed". dsql counts the schemas objects can
+# be created in: public and CREATE SCHEMA's (the system's, pg_catalog,
+# information_schema and pg_toast, are not the user's and do not count).
+SCHEMAS_MAX = 10
+
+# PostgreSQL's transformCreateSchemaStmt: the elements run grouped by kind, in this order.
+_ELEMENT_ORDER = ("CreateSeqStmt", "CreateStmt", "ViewStmt", "IndexStmt", "CreateTrigStmt", "GrantStmt")
+# Where each element names the object it creates (the schema it may qualify it with).
+_ELEMENT_RELATION = {"CreateSeqStmt": "sequence", "CreateStmt": "relation", "ViewStmt": "view",
+                     "IndexStmt": None, "CreateTrigStmt": None, "GrantStmt": None}  # fmt: skip
+_SYSTEM_SCHEMAS = ("pg_catalog", "pg_toast", "information_schema")
+
+RunElement = Callable[[str, dict, CatalogSnapshot, BindContext], Awaitable[DdlResult]]
+
+
+async def read_catalog(txn) -> CatalogSnapshot:
+    """The catalog as this transaction's buffer has it (its own DDL included).
+    Never cached: what it holds is not committed."""
+    version, next_oid = await txn.get([VERSION_KEY, NEXT_OID_KEY], catalog_check=False)
+    rows: list = []
+    async for page in txn.scan(RELATION_PREFIX, keys.prefix_end(RELATION_PREFIX), catalog_check=False):
+        rows += page
+    return CatalogSnapshot.from_rows(version or 0, rows, next_oid or 0)
+
+
+def _role_name(spec: dict, catalog: CatalogSnapshot, user: str) -> tuple[str, str]:
+    """(the name the role goes by, the role recorded as owner) of an AUTHORIZATION role spec."""
+    kind = spec.get("roletype", "ROLESPEC_CSTRING")
+    if kind == "ROLESPEC_CSTRING":
+        role = find_role(catalog, spec["rolename"])
+        if role is None:
+            raise SqlError("42704", f'role "{spec["rolename"]}" does not exist')
+        return role.name, role.name
+    if kind == "ROLESPEC_PUBLIC":
+        raise SqlError("42704", 'role "public" does not exist')
+    role = session_role(catalog, user)  # CURRENT_USER, CURRENT_ROLE, SESSION_USER
+    # A trust-mode session whose name is no role acts as the bootstrap superuser:
+    # the schema is named after the session's user and owned by that role.
+    return role.name, (role.name if find_role(catalog, user) is not None else BOOTSTRAP_SUPERUSER)
+
+
+def _check_schema_name(name: str) -> str:
+    if len(name.encode()) > NAME_BYTES_MAX:
+        raise SqlError("42622", f'schema name "{name}" is too long')
+    if name.startswith("pg_"):
+        raise SqlError("42939", f'unacceptable schema name "{name}"',
+                       detail='The prefix "pg_" is reserved for system schemas.')  # fmt: skip
+    return name
+
+
+def schema_exists(catalog: CatalogSnapshot, name: str) -> bool:
+    return name in catalog.schemas or name in oids.NAMESPACE_OIDS
+
+
+async def create_schema(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext, user: str,
+                        run_element: RunElement) -> DdlResult:  # fmt: skip
+    """CREATE SCHEMA [IF NOT EXISTS] name [AUTHORIZATION role] [elements...]."""
+    owner_spec = body.get("authrole")
+    if owner_spec is not None:
+        role_name, owner = _role_name(owner_spec, catalog, user)
+    else:
+        role_name, owner = _role_name({"roletype": "ROLESPEC_CURRENT_USER"}, catalog, user)
+    name = body.get("schemaname") or role_name
+    if schema_exists(catalog, name):
+        if body.get("if_not_exists"):
+            return DdlResult("CREATE SCHEMA", [f'schema "{name}" already exists, skipping'])
+        raise SqlError("42P06", f'schema "{name}" already exists')
+    _check_schema_name(name)
+    if len(catalog.schemas) + 1 >= SCHEMAS_MAX:  # + 1: public
+        raise SqlError("54000", f"more than {SCHEMAS_MAX} schemas not allowed")
+    elements = _ordered_elements(body.get("schemaElts", ()), name)
+    version, next_oid = await catalog_counters(txn)
+    oid = max(next_oid, catalog.next_oid)
+    schema = SchemaDef(oid, name, owner)
+    txn.put(schema.descriptor_key, schema.to_record())
+    bump_version(txn, version, oid + 1)
+    result = DdlResult("CREATE SCHEMA")
+    if not elements:
+        return result
+    settings = bc.eval_ctx.settings
+    saved = settings.get("search_path")
+    # The elements see the new schema first, then the session's path (PostgreSQL
+    # pushes an override path for them).
+    settings["search_path"] = f"{quote_ident(name)}, {saved if saved is not None else _default_path()}"
+    try:
+        for kind, element in elements:
+            current = await read_catalog(txn)
+            element_bc = BindContext(
+                current, bc.eval_ctx, resolve_special_relation=bc.resolve_special_relation
+            )
+            done = await run_element(kind, element, current, element_bc)
+            result.notices += done.notices
+            result.followups += done.followups
+    finally:
+        if saved is None:
+            settings.pop("search_path", None)
+        else:
+            settings["search_path"] = saved
+    return result
+
+
+def _default_path() -> str:
+    return DEFAULTS["search_path"]
+
+
+def _ordered_elements(nodes: Any, schema: str) -> list[tuple[str, dict]]:
+    """The elements as (kind, body) in PostgreSQL's order, each object placed in `schema`
+    (42P15 when an element names another schema)."""
+    grouped: dict[str, list[dict]] = {kind: [] for kind in _ELEMENT_ORDER}
+    for node in nodes:
+        ((kind, element),) = node.items()
+        if kind not in grouped:
+            raise SqlError("42601", "unrecognized node type in CREATE SCHEMA")
+        field = _ELEMENT_RELATION[kind]
+        if kind == "IndexStmt":
+            field = "relation"  # an index goes in its table's schema
+        if field is not None:
+            relation = dict(element[field])
+            named = relation.get("schemaname")
+            if named is not None and named != schema:
+                raise SqlError("42P15", f"CREATE specifies a schema ({named}) different from the one being "
+                                        f"created ({schema})")  # fmt: skip
+            relation["schemaname"] = schema
+            element = {**element, field: relation}
+        grouped[kind].append(element)
+    return [(kind, element) for kind in _ELEMENT_ORDER for element in grouped[kind]]
+
+
+# -- DROP SCHEMA ------------------------------------------------------------------------------------
+
+
+def _contents(catalog: CatalogSnapshot, schema: str) -> list[tuple[int, str, str]]:
+    """What `schema` holds, as (oid, kind, name) in creation (oid) order: what PostgreSQL's
+    dependency report lists (indexes and owned sequences go with their tables)."""
+    tables = {t.oid for t in catalog.tables.values()}
+    out = [(t.oid, "table", t.name) for t in catalog.tables.values() if t.schema == schema]
+    out += [(v.oid, "view", v.name) for v in catalog.views.values() if v.schema == schema]
+    out += [(q.oid, "sequence", q.name) for q in catalog.sequences.values()
+            if q.schema == schema and not (q.owned_by and q.owned_by[0] in tables)]  # fmt: skip
+    out += [(d.oid, "type", d.name) for d in catalog.domains.values() if d.schema == schema]
+    out += [(s.oid, "statistics object", s.name) for s, _ in catalog.live_statistics() if s.schema == schema]
+    return sorted(out)
+
+
+async def drop_schemas(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
+    """DROP SCHEMA [IF EXISTS] name [, ...] [CASCADE | RESTRICT]."""
+    notices: list[Any] = []
+    names = []
+    for node in body.get("objects", ()):
+        name = node["String"]["sval"]
+        if name in _SYSTEM_SCHEMAS:
+            raise SqlError(
+                "2BP01", f"cannot drop schema {name} because it is required by the database system"
+            )
+        if name == USER_SCHEMA:
+            raise SqlError("0A000", "DROP SCHEMA public is not supported: dsql keeps schema public always")
+        if name not in catalog.schemas:
+            if body.get("missing_ok"):
+                notices.append(f'schema "{name}" does not exist, skipping')
+                continue
+            raise SqlError("3F000", f'schema "{name}" does not exist')
+        if name not in names:
+            names.append(name)
+    if not names:
+        return DdlResult("DROP SCHEMA", notices)
+    contents = [(oid, kind, f"{quote_ident(schema)}.{quote_ident(obj)}", schema)
+                for schema in names for oid, kind, obj in _contents(catalog, schema)]  # fmt: skip
+    cascade = body.get("behavior") == "DROP_CASCADE"
+    if contents and not cascade:
+        lines = [f"{kind} {shown} depends on schema {schema}" for _, kind, shown, schema in contents]
+        raise SqlError(
+            "2BP01",
+            f"cannot drop schema {names[0]} because other objects depend on it",
+            detail="\n".join(lines),
+            hint="Use DROP ... CASCADE to drop the dependent objects too.",
+        )
+    if contents:
+        lines = [f"drop cascades to {kind} {shown}" for _, kind, shown, _ in contents]
+        if len(lines) == 1:
+            notices.append(lines[0])
+        else:
+            notices.append(Notice(f"drop cascades to {len(lines)} other objects", detail="\n".join(lines)))
+        current = catalog
+        for step in ("table", "view", "sequence", "statistics object", "type"):
+            targets = [(schema, obj) for schema in names for oid, kind, obj in _contents(current, schema)
+                       if kind == step]  # fmt: skip
+            if targets:
+                await _drop_kind(step, targets, txn, current, bc)
+                current = await read_catalog(txn)
+    version, _ = await catalog_counters(txn)
+    for name in names:
+        schema = catalog.schemas[name]
+        txn.put(schema.descriptor_key, None)
+        txn.put(comment_key(schema.oid, 0), None)
+    bump_version(txn, version, None)
+    return DdlResult("DROP SCHEMA", notices)
+
+
+_DROP_TYPES = {"table": "OBJECT_TABLE", "view": "OBJECT_VIEW", "sequence": "OBJECT_SEQUENCE",
+               "statistics object": "OBJECT_STATISTIC_EXT", "type": "OBJECT_DOMAIN"}  # fmt: skip
+
+
+async def _drop_kind(kind: str, targets: list[tuple[str, str]], txn, catalog: CatalogSnapshot,
+                     bc: BindContext) -> None:  # fmt: skip
+    """Drop `targets` (schema, name) of one kind through that kind's own DROP, with CASCADE."""
+    step_bc = BindContext(catalog, bc.eval_ctx, resolve_special_relation=bc.resolve_special_relation)
+    lists = [{"List": {"items": [{"String": {"sval": s}}, {"String": {"sval": n}}]}} for s, n in targets]
+    if kind == "type":
+        # Domains are dropped by DROP DOMAIN (qp/ddl/domains.py), which refuses a
+        # domain still in use by a column of a table in another schema.
+        objects = [
+            {"TypeName": {"names": [{"String": {"sval": s}}, {"String": {"sval": n}}]}} for s, n in targets
+        ]
+        drop_body = {"objects": objects, "removeType": _DROP_TYPES[kind], "behavior": "DROP_CASCADE"}
+        await drop_domains(drop_body, txn, catalog, step_bc)
+        return
+    drop_body = {"objects": lists, "removeType": _DROP_TYPES[kind], "behavior": "DROP_CASCADE"}
+    if kind == "statistics object":
+        await drop_statistics(drop_body, txn, catalog, step_bc)
+    else:
+        await drop(drop_body, txn, catalog, step_bc)
+
+
+# -- ALTER SCHEMA -----------------------------------------------------------------------------------
+
+
+async def rename_schema(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
+    """ALTER SCHEMA name RENAME TO new: the schema's record and those of every object in it."""
+    name, new_name = body["subname"], body["newname"]
+    schema = _user_schema(catalog, name)
+    if schema_exists(catalog, new_name):
+        raise SqlError("42P06", f'schema "{new_name}" already exists')
+    _check_schema_name(new_name)
+    version, _ = await catalog_counters(txn)
+    txn.put(schema.descriptor_key, replace(schema, name=new_name).to_record())
+    for group in (catalog.tables, catalog.views, catalog.sequences, catalog.domains, catalog.statistics):
+        for obj in group.values():
+            if obj.schema == name:
+                txn.put(obj.descriptor_key, replace(obj, schema=new_name).to_record())
+    for table in catalog.tables.values():
+        if table.schema == name:
+            txn.put(table.schema_key, version + 1)  # its writers planned against the old name
+    for view in catalog.views.values():
+        if view.search_path and name in view.search_path:
+            path = tuple(new_name if s == name else s for s in view.search_path)
+            txn.put(
+                view.descriptor_key,
+                replace(
+                    view, search_path=path, schema=new_name if view.schema == name else view.schema
+                ).to_record(),
+            )
+    bump_version(txn, version, None)
+    return DdlResult("ALTER SCHEMA")
+
+
+async def alter_schema_owner(body: dict, txn, catalog: CatalogSnapshot, user: str) -> DdlResult:
+    """ALTER SCHEMA name OWNER TO role."""
+    name = body["object"]["String"]["sval"]
+    schema = _user_schema(catalog, name)
+    _, owner = _role_name(body["newowner"], catalog, user)
+    version, _ = await catalog_counters(txn)
+    txn.put(schema.descriptor_key, replace(schema, owner=owner).to_record())
+    bump_version(txn, version, None)
+    return DdlResult("ALTER SCHEMA")
+
+
+def _user_schema(catalog: CatalogSnapshot, name: str) -> SchemaDef:
+    schema = catalog.schemas.get(name)
+    if schema is None:
+        if name in oids.NAMESPACE_OIDS:
+            raise SqlError(
+                "0A000", f"ALTER SCHEMA {name} is not supported: dsql's built-in schemas are fixed"
+            )
+        raise SqlError("3F000", f'schema "{name}" does not exist')
+    return schema
