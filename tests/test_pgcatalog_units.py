@@ -13,7 +13,7 @@ import json
 import pytest
 from pglast.parser import parse_sql_json
 
-from qp.catalog.stored import CatalogSnapshot, CheckDef, ColumnDef, IndexDef, TableDef
+from qp.catalog.stored import CatalogSnapshot, CheckDef, ColumnDef, IndexDef, SchemaDef, TableDef
 from qp.errors import SqlError
 from qp.functions.registry import FUNCTIONS
 from qp.pgcatalog import REGISTRY, builtins, oids, search_path
@@ -131,7 +131,18 @@ def test_search_path_resolution(setting, user, searched, explicit):
     path = search_path.resolve(setting, user)
     assert (path.searched, path.explicit) == (searched, explicit)
     assert path.current_schema == (explicit[0] if explicit else None)
-    assert path.user_schema == ("public" if "public" in searched else None)
+    assert path.namespace_oids() == [oids.NAMESPACE_OIDS[name] for name in searched]
+
+
+def test_search_path_with_created_schemas():
+    """CREATE SCHEMA's schemas exist for the path (a snapshot's), in path order, with their oids."""
+    snapshot = CatalogSnapshot(version=1)
+    snapshot.schemas["app"] = SchemaDef(16400, "app", "admin")
+    path = search_path.resolve('app, nosuch, "$user", public', "postgres", snapshot)
+    assert path.searched == ("pg_catalog", "app", "public")
+    assert path.namespace_oids() == [oids.PG_CATALOG_NAMESPACE, 16400, oids.PUBLIC_NAMESPACE]
+    assert search_path.resolve("app", "postgres").searched == ("pg_catalog",)  # no catalog: no such schema
+    assert search_path.first_schema(path, lambda schema: schema == "public") == "public"
 
 
 def test_creation_schema():
