@@ -173,4 +173,6 @@ def test_schemas_survive_a_restart(private_servers):
         session.execute("SET search_path = audit, app")
         assert session.scalar("SELECT 'items'::regclass::text") == "items"  # audit's: first on the path
         assert session.scalar("SELECT 'app.items'::regclass::text") == "app.items"
-        assert session.scalar("SELECT obj_description('app'::regnamespace, 'pg_namespace')") == "the application"
+        assert (
+            session.scalar("SELECT obj_description('app'::regnamespace, 'pg_namespace')") == "the application"
+        )
