@@ -181,7 +181,7 @@ class Scope:
             depth += 1
         if len(names) >= 2:
             qualifier = names[-2]
-            if not self._has_alias_anywhere(qualifier):
+            if len(names) == 3 or not self._has_alias_anywhere(qualifier):  # schema.table.column: no such table
                 raise self._missing_entry(qualifier)
             raise SqlError("42703", f"column {'.'.join(names[-2:])} does not exist")
         name = names[-1]

@@ -845,6 +845,18 @@ async def rename(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | No
         txn.put(view.descriptor_key, replace(view, name=new_name).to_record())
         bump_version(txn, version, None)
         return DdlResult("ALTER VIEW")
+    if kind == "OBJECT_SEQUENCE":
+        sequence = catalog.find_sequence(relation["relname"], where) if where else None
+        if sequence is None:
+            if body.get("missing_ok"):
+                return DdlResult("ALTER SEQUENCE", [f'relation "{relation_display(relation)}" does not exist, skipping'])
+            raise SqlError("42P01", f'relation "{relation_display(relation)}" does not exist')
+        if catalog.relation_name_taken(new_name, sequence.schema):
+            raise SqlError("42P07", f'relation "{new_name}" already exists')
+        version, _ = await catalog_counters(txn)
+        txn.put(sequence.descriptor_key, replace(sequence, name=new_name).to_record())
+        bump_version(txn, version, None)
+        return DdlResult("ALTER SEQUENCE")
     if kind in ("OBJECT_TABLE", "OBJECT_COLUMN"):
         table = catalog.find_table(relation["relname"], where) if where else None
         if table is None:

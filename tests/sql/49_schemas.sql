@@ -154,6 +154,71 @@ SELECT count(*) FROM pg_namespace WHERE nspname = 'sg';
 DROP SCHEMA se, sa CASCADE;
 SELECT count(*) FROM pg_namespace WHERE nspname IN ('sa', 'se');
 
+-- Every kind of object by its qualified name: rename, truncate, drop.
+CREATE SCHEMA sk;
+CREATE TABLE sk.k (id int PRIMARY KEY, v int);
+CREATE INDEX k_v ON sk.k (w);
+ALTER TABLE sk.k RENAME COLUMN v TO w;
+CREATE VIEW sk.kv AS SELECT * FROM sk.k;
+CREATE SEQUENCE sk.ks CACHE 1;
+CREATE DOMAIN sk.kd AS text;
+CREATE STATISTICS sk.kst ON id, w FROM sk.k;
+INSERT INTO sk.k VALUES (1, 1), (2, 2);
+ALTER INDEX sk.k_v RENAME TO k_v2;
+ALTER VIEW sk.kv RENAME TO kv2;
+ALTER SEQUENCE sk.ks RENAME TO ks2;
+ALTER STATISTICS sk.kst RENAME TO kst2;
+SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'sk' ORDER BY 1;
+SELECT * FROM sk.kv2 ORDER BY id;
+TRUNCATE sk.k;
+SELECT count(*) FROM sk.k;
+SELECT 1 AS one INTO sk.si;
+SELECT * FROM sk.si;
+SELECT sk.k.w FROM sk.k;
+SELECT nope.k.w FROM sk.k;
+SELECT k.w FROM sk.k;
+SET search_path = sk;
+SELECT 'x'::kd, nextval('ks2');
+DROP INDEX k_v2;
+DROP STATISTICS kst2;
+RESET search_path;
+DROP VIEW sk.kv2;
+DROP SEQUENCE sk.ks2;
+DROP DOMAIN sk.kd;
+DROP TABLE sk.si;
+DROP VIEW IF EXISTS nope.v;
+DROP SEQUENCE IF EXISTS nope.s;
+DROP INDEX IF EXISTS nope.i;
+DROP SCHEMA sk;
+DROP TABLE sk.k;
+DROP SCHEMA sk;
+
+-- Two tables named alike: qualified references tell them apart, a bare one is ambiguous.
+CREATE SCHEMA sm;
+CREATE SCHEMA sn;
+CREATE TABLE sm.t (id int);
+CREATE TABLE sn.t (id int);
+INSERT INTO sm.t VALUES (1);
+INSERT INTO sn.t VALUES (1), (2);
+SELECT sm.t.id, sn.t.id FROM sm.t, sn.t ORDER BY 2;
+SELECT t.id FROM sm.t, sn.t;
+SELECT count(*) FROM sm.t, sn.t WHERE sm.t.id = sn.t.id;
+SELECT * FROM sm.t, sm.t;
+DROP SCHEMA sm, sn;
+DROP SCHEMA sm, sn CASCADE;
+
+-- Schemas named after and owned by roles.
+CREATE ROLE schema_owner_role;
+CREATE SCHEMA AUTHORIZATION schema_owner_role;
+CREATE SCHEMA so AUTHORIZATION schema_owner_role;
+CREATE SCHEMA sp AUTHORIZATION no_such_role;
+SELECT nspname, pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname IN ('schema_owner_role', 'so') ORDER BY 1;
+SELECT schema_name, schema_owner FROM information_schema.schemata WHERE schema_name IN ('schema_owner_role', 'so') ORDER BY 1;
+ALTER SCHEMA so RENAME TO schema_owner_role;
+ALTER SCHEMA so OWNER TO no_such_role;
+DROP SCHEMA so, schema_owner_role;
+DROP ROLE schema_owner_role;
+
 -- DSQL allows 10 schemas, public included.
 CREATE SCHEMA l1;
 CREATE SCHEMA l2;
