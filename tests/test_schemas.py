@@ -153,11 +153,15 @@ def private_servers(pg_server, tmp_path_factory):
 
 @pytest.mark.parametrize("command", [
     r"\dn", r"\dn+", r"\dn a*", r"\dt app.*", r"\dt *.items", r"\d app.items", r"\d audit.items",
-    r"\dv app.*", r"\di app.*",
+    r"\dv app.*", r"\di app.*", r"\d app.names", r"\d+ app.names", r"\dt", r"\d app.items_name",
+    r"\ds app.*", r"\dT app.*", r"\z app.*",
 ])  # fmt: skip
 def test_psql_describes_schemas_as_postgres(private_servers, command):
     pg_server, dbname, dsql = private_servers
-    assert output(dsql, command) == output(pg_server, command, dbname=dbname)
+    # The reference is PostgreSQL 15, whose pg_get_viewdef qualifies a single-table
+    # view's columns; 16 (which dsql answers as) does not (see test_psql_meta.py).
+    expected = output(pg_server, command, dbname=dbname).replace("SELECT items.name", "SELECT name")
+    assert output(dsql, command) == expected
 
 
 def test_schemas_survive_a_restart(private_servers):
