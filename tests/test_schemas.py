@@ -180,3 +180,39 @@ def test_schemas_survive_a_restart(private_servers):
         assert (
             session.scalar("SELECT obj_description('app'::regnamespace, 'pg_namespace')") == "the application"
         )
+
+
+def test_copy_names_tables_by_schema_and_along_the_path(private_servers):
+    """COPY FROM/TO a qualified table, and an unqualified one found along the search path."""
+    pg_server, dbname, dsql = private_servers
+    for server, db in ((pg_server, dbname), (dsql, None)):
+        output(server, "COPY audit.log FROM STDIN", dbname=db, stdin="1\n2\n\\.\n")
+        output(server, "SET search_path = audit", "COPY log FROM STDIN", dbname=db, stdin="3\n\\.\n")
+    command = "COPY (SELECT n FROM audit.log ORDER BY n) TO STDOUT"
+    assert output(dsql, command) == output(pg_server, command, dbname=dbname) == "1\n2\n3\n"
+    path_copy = ("SET search_path = audit, app", "COPY log TO STDOUT")
+    assert sorted(output(dsql, *path_copy).split()) == sorted(
+        output(pg_server, *path_copy, dbname=dbname).split()
+    )
+    for server, db in ((pg_server, dbname), (dsql, None)):
+        output(server, "DELETE FROM audit.log", dbname=db)
+
+
+def test_a_schema_named_after_the_user_comes_first_on_the_default_path(dsql_server):
+    with Session(dsql_server.dsn, timeout_s=STATEMENT_TIMEOUT_S) as session:
+        user = session.scalar("SELECT current_user")
+        session.execute("CREATE SCHEMA AUTHORIZATION CURRENT_USER")
+        try:
+            assert session.scalar("SELECT current_schema()") == user
+            assert session.scalar("SELECT current_schemas(false)::text") == f"{{{user},public}}"
+            session.execute("CREATE TABLE mine_first (x int)")
+            assert (
+                session.scalar(
+                    "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE c.relname = 'mine_first'"
+                )
+                == user
+            )
+        finally:
+            session.execute(f'DROP SCHEMA "{user}" CASCADE')
+        assert session.scalar("SELECT current_schema()") == "public"
