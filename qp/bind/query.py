@@ -906,7 +906,7 @@ class QueryBinder:
             cid = self.bc.new_cid(shown)
             cids.append(cid)
             columns.append(ScopeColumn(shown, E.ColumnRef(cid, column.type, shown), table_oid=table.oid, attnum=attnum))
-        scope.items.append(RangeItem(alias, columns, table))
+        scope.items.append(RangeItem(alias, columns, table, schema=table.schema if alias_node is None else None))
         scope.item_named(alias, adding=True)
         return FromTable(table, alias, cids, index_exprs=bind_index_exprs(self.bc, table, cids))
 
@@ -927,7 +927,10 @@ class QueryBinder:
             self.bc.definition_paths.pop()
         query.names = list(view.column_names) + list(query.names[len(view.column_names):])
         self.bc.tables_read.add(view.oid)
-        return self._subquery_item(query, alias_node, alias, scope)
+        item = self._subquery_item(query, alias_node, alias, scope)
+        if alias_node is None:
+            scope.items[-1].schema = view.schema  # `schema.view.column` names its columns
+        return item
 
     def _virtual_item(self, relation: Any, alias_node: dict | None, alias: str, scope: Scope) -> FromVirtual:
         colnames = string_list((alias_node or {}).get("colnames"))
@@ -943,7 +946,8 @@ class QueryBinder:
             cid = self.bc.new_cid(name)
             cids.append(cid)
             columns.append(ScopeColumn(name, E.ColumnRef(cid, typ, name), hidden=True))
-        scope.items.append(RangeItem(alias, columns))
+        unaliased_schema = getattr(relation, "schema", None) if alias_node is None else None
+        scope.items.append(RangeItem(alias, columns, schema=unaliased_schema))
         return FromVirtual(relation, cids, alias)
 
     def _bind_range_function(self, body: dict, scope: Scope, binder: ExprBinder) -> FromFunction:

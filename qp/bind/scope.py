@@ -37,6 +37,8 @@ class RangeItem:
     # Names hidden from unqualified lookup because JOIN USING merged them.
     merged_away: set[str] = field(default_factory=set)
     nullable: bool = False  # on the null-extended side of an outer join
+    # The schema of a relation named without an alias: `schema.name.column` refers to it.
+    schema: str | None = None
 
     def find(self, name: str) -> ScopeColumn | None:
         found = [column for column in self.columns if column.name == name and not column.whole_row]
@@ -115,7 +117,7 @@ class Scope:
         that name alone is then ambiguous."""
         inner = [item for item in self.items[self.names_from:] if item.alias == alias]
         if schema is not None:
-            inner = [item for item in inner if _unaliased_table(item) and item.table.schema == schema]
+            inner = [item for item in inner if item.schema == schema]
         if len(inner) > 1:
             if all(_unaliased_table(item) for item in inner) and len({item.table.oid for item in inner}) == len(inner):
                 if adding:
@@ -258,8 +260,7 @@ class Scope:
 
 
 def _unaliased_table(item: RangeItem) -> bool:
-    table = item.table
-    return table is not None and hasattr(table, "schema") and item.alias == table.name
+    return item.schema is not None and item.table is not None
 
 
 def _as_outer(found: E.Expr, inner: Scope, depth: int) -> E.Expr:

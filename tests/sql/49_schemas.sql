@@ -83,6 +83,7 @@ SELECT * FROM sa.ser ORDER BY id;
 SELECT schemaname, sequencename FROM pg_sequences WHERE schemaname = 'sa' ORDER BY 2;
 CREATE VIEW sa.v AS SELECT id, v FROM sa.t;
 SELECT * FROM sa.v ORDER BY id;
+SELECT sa.v.id FROM sa.v ORDER BY 1;
 SET search_path = sb;
 CREATE VIEW vb AS SELECT id, w FROM t;
 SELECT * FROM vb ORDER BY id;
@@ -204,6 +205,8 @@ SELECT sm.t.id, sn.t.id FROM sm.t, sn.t ORDER BY 2;
 SELECT t.id FROM sm.t, sn.t;
 SELECT count(*) FROM sm.t, sn.t WHERE sm.t.id = sn.t.id;
 SELECT * FROM sm.t, sm.t;
+SELECT pg_catalog.pg_namespace.nspname FROM pg_catalog.pg_namespace WHERE pg_catalog.pg_namespace.nspname = 'sm';
+SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE pg_catalog.n.nspname = 'sm';
 DROP SCHEMA sm, sn;
 DROP SCHEMA sm, sn CASCADE;
 
