@@ -66,11 +66,14 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
         result = await truncate_swap(body, txn, catalog, bc)
     elif kind == "CreateSchemaStmt":
 
-        async def run_element(element_kind: str, element: dict, current: CatalogSnapshot, element_bc: BindContext):
-            nested = Statement({element_kind: element}, statement.text, statement.location, source=statement.source)
+        async def run_element(element_kind: str, element: dict, current: CatalogSnapshot, element_bc: BindContext,
+                              text: str) -> DdlResult:  # fmt: skip
+            nested = Statement({element_kind: element}, text, statement.location, source=statement.source)
             return await run_ddl(nested, txn, current, element_bc, user)
 
-        result = await create_schema(body, txn, catalog, bc, user, run_element)
+        source = statement.source or statement.text
+        end = (statement.location if statement.source else 0) + len(statement.text.encode())
+        result = await create_schema(body, txn, catalog, bc, user, run_element, source, end)
     elif kind == "DropStmt" and body.get("removeType") == "OBJECT_SCHEMA":
         result = await drop_schemas(body, txn, catalog, bc)
     elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_SCHEMA":

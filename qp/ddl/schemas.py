@@ -23,6 +23,7 @@ in the schema being dropped) conflicts with it at commit (OC001).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -62,7 +63,8 @@ _ELEMENT_RELATION = {"CreateSeqStmt": "sequence", "CreateStmt": "relation", "Vie
                      "IndexStmt": None, "CreateTrigStmt": None, "GrantStmt": None}  # fmt: skip
 _SYSTEM_SCHEMAS = ("pg_catalog", "pg_toast", "information_schema")
 
-RunElement = Callable[[str, dict, CatalogSnapshot, BindContext], Awaitable[DdlResult]]
+# (kind, element's parse tree, catalog, bind context, element's text) -> its result
+RunElement = Callable[[str, dict, CatalogSnapshot, BindContext, str], Awaitable[DdlResult]]
 
 
 async def read_catalog(txn) -> CatalogSnapshot:
@@ -105,8 +107,9 @@ def schema_exists(catalog: CatalogSnapshot, name: str) -> bool:
 
 
 async def create_schema(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext, user: str,
-                        run_element: RunElement) -> DdlResult:  # fmt: skip
-    """CREATE SCHEMA [IF NOT EXISTS] name [AUTHORIZATION role] [elements...]."""
+                        run_element: RunElement, source: str = "", end: int = 0) -> DdlResult:  # fmt: skip
+    """CREATE SCHEMA [IF NOT EXISTS] name [AUTHORIZATION role] [elements...]; `source` is the
+    query string the statement came in, which ends at byte `end` of it."""
     owner_spec = body.get("authrole")
     if owner_spec is not None:
         role_name, owner = _role_name(owner_spec, catalog, user)
@@ -120,7 +123,7 @@ async def create_schema(body: dict, txn, catalog: CatalogSnapshot, bc: BindConte
     _check_schema_name(name)
     if len(catalog.schemas) + 1 >= SCHEMAS_MAX:  # + 1: public
         raise SqlError("54000", f"more than {SCHEMAS_MAX} schemas not allowed")
-    elements = _ordered_elements(body.get("schemaElts", ()), name)
+    elements = _ordered_elements(body.get("schemaElts", ()), name, source.encode(), end)
     version, next_oid = await catalog_counters(txn)
     oid = max(next_oid, catalog.next_oid)
     schema = SchemaDef(oid, name, owner)
@@ -135,12 +138,12 @@ async def create_schema(body: dict, txn, catalog: CatalogSnapshot, bc: BindConte
     # pushes an override path for them).
     settings["search_path"] = f"{quote_ident(name)}, {saved if saved is not None else _default_path()}"
     try:
-        for kind, element in elements:
+        for kind, element, text in elements:
             current = await read_catalog(txn)
             element_bc = BindContext(
                 current, bc.eval_ctx, resolve_special_relation=bc.resolve_special_relation
             )
-            done = await run_element(kind, element, current, element_bc)
+            done = await run_element(kind, element, current, element_bc, text)
             result.notices += done.notices
             result.followups += done.followups
     finally:
@@ -155,11 +158,17 @@ def _default_path() -> str:
     return DEFAULTS["search_path"]
 
 
-def _ordered_elements(nodes: Any, schema: str) -> list[tuple[str, dict]]:
-    """The elements as (kind, body) in PostgreSQL's order, each object placed in `schema`
-    (42P15 when an element names another schema)."""
-    grouped: dict[str, list[dict]] = {kind: [] for kind in _ELEMENT_ORDER}
-    for node in nodes:
+def _ordered_elements(nodes: Any, schema: str, source: bytes, end: int) -> list[tuple[str, dict, str]]:
+    """The elements as (kind, body, text) in PostgreSQL's order, each object placed in
+    `schema` (42P15 when an element names another schema). `text` is the element's own
+    source (a view keeps it), cut from `source` (the query string, of which the statement
+    ends at byte `end`) between the keyword that starts it and the next element's."""
+    nodes = list(nodes)
+    starts = [_element_start(node, source) for node in nodes]
+    texts = [source[start:stop].decode(errors="replace").strip()
+             for start, stop in zip(starts, [*starts[1:], end][: len(starts)], strict=True)]  # fmt: skip
+    grouped: dict[str, list[tuple[dict, str]]] = {kind: [] for kind in _ELEMENT_ORDER}
+    for node, text in zip(nodes, texts, strict=True):
         ((kind, element),) = node.items()
         if kind not in grouped:
             raise SqlError("42601", "unrecognized node type in CREATE SCHEMA")
@@ -174,8 +183,38 @@ def _ordered_elements(nodes: Any, schema: str) -> list[tuple[str, dict]]:
                                         f"created ({schema})")  # fmt: skip
             relation["schemaname"] = schema
             element = {**element, field: relation}
-        grouped[kind].append(element)
-    return [(kind, element) for kind in _ELEMENT_ORDER for element in grouped[kind]]
+        grouped[kind].append((element, text))
+    return [(kind, element, text) for kind in _ELEMENT_ORDER for element, text in grouped[kind]]
+
+
+_ELEMENT_KEYWORD = re.compile(rb"(?i)\b(create|grant)\b")
+
+
+def _element_start(node: Any, source: bytes) -> int:
+    """Where an element starts: its CREATE or GRANT, the last before its first location."""
+    first = _first_location(node)
+    if first is None:
+        return 0
+    found = [m.start() for m in _ELEMENT_KEYWORD.finditer(source, 0, first)]
+    return found[-1] if found else 0
+
+
+def _first_location(node: Any) -> int | None:
+    found: list[int] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            location = value.get("location")
+            if isinstance(location, int) and location >= 0:
+                found.append(location)
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(node)
+    return min(found) if found else None
 
 
 # -- DROP SCHEMA ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from qp.functions.strings import quote_ident
 from qp.pgcatalog.model import DOMAIN_VALUE_NAME, CatalogModel, ConstraintInfo, RelationInfo, search_path_of
 from qp.pgcatalog.names import regclass_name as name_of
 from qp.pgcatalog.ruleutils import expression_text, view_query_text
-from qp.pgcatalog.search_path import SearchPath
+from qp.pgcatalog.search_path import SearchPath, definition_path
 
 
 def index_definition(model: CatalogModel, relation: RelationInfo, column: int, pretty: bool,
@@ -126,15 +126,40 @@ def view_definition(model: CatalogModel, relation: RelationInfo, ctx: Any, prett
     if view is None:
         return None
     path = search_path_of(ctx)
+    # The query's names mean what they meant at CREATE VIEW (along its path); one the
+    # reader's path would not find is printed qualified, as ruleutils.c's
+    # generate_relation_name does.
+    defined = definition_path(view.search_path, model.snapshot)
+    query = json.loads(view.query)
+    for range_var in _range_vars(query):
+        if range_var.get("schemaname") is None:
+            found = model.lookup(range_var["relname"], None, defined)
+            if found is not None and model.lookup(found.name, None, path) is not found:
+                range_var["schemaname"] = found.schema
 
     def columns_of(schema: str | None, name: str):
-        found = model.lookup(name, schema, path)
+        found = model.lookup(name, schema, defined)
         if found is None:
             return None
         return {a.name: a.type for a in found.attributes if not a.dropped}
 
-    text = view_query_text(view.query, columns_of, [a.name for a in relation.attributes], ctx, pretty)
+    text = view_query_text(json.dumps(query), columns_of, [a.name for a in relation.attributes], ctx, pretty)
     return text if text is not None else " " + _query_part(view.sql).rstrip().rstrip(";") + ";"
+
+
+def _range_vars(node: Any) -> list[dict]:
+    """The RangeVars of a query's FROM clauses (where a relation is named)."""
+    found: list[dict] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "RangeVar":
+                found.append(value)
+            else:
+                found += _range_vars(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _range_vars(value)
+    return found
 
 
 _VIEW_HEAD = re.compile(
