@@ -1130,7 +1130,7 @@ class QueryBinder:
             for item in scope.items:
                 out += [(c.name, c.expr) for c in item.columns if not c.hidden and c.name not in item.merged_away]
             return out
-        columns = scope.star_of(names[-2])
+        columns = scope.star_of(names[-2], names[-3] if len(names) == 3 else None)
         if columns is None:
             raise SqlError("42P01", f'missing FROM-clause entry for table "{names[-2]}"')
         return columns

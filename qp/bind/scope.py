@@ -128,13 +128,13 @@ class Scope:
             return inner[0]
         return next((item for item in self.items[: self.names_from] if item.alias == alias), None)
 
-    def star_of(self, alias: str) -> list[tuple[str, E.Expr]] | None:
-        """`alias.*`: the columns of the FROM item named `alias` here or in an enclosing
-        query (a LATERAL item's `left.*`), as this scope reads them."""
+    def star_of(self, alias: str, schema: str | None = None) -> list[tuple[str, E.Expr]] | None:
+        """`alias.*` (`schema.alias.*`): the columns of the FROM item named `alias` here or in
+        an enclosing query (a LATERAL item's `left.*`), as this scope reads them."""
         scope: Scope | None = self
         depth = 0
         while scope is not None:
-            item = scope.item_named(alias)
+            item = scope.item_named(alias, schema)
             if item is not None:
                 columns = [(c.name, c.expr) for c in item.columns if not c.hidden]
                 return columns if depth == 0 else [(n, _as_outer(e, self, depth)) for n, e in columns]

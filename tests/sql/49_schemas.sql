@@ -194,6 +194,23 @@ DROP SCHEMA sk;
 DROP TABLE sk.k;
 DROP SCHEMA sk;
 
+-- DML across schemas.
+CREATE SCHEMA sq;
+CREATE SCHEMA sr;
+CREATE TABLE sq.t (id int PRIMARY KEY, v int);
+CREATE TABLE sr.t (id int PRIMARY KEY, v int);
+INSERT INTO sq.t VALUES (1, 10), (2, 20);
+INSERT INTO sr.t SELECT id, v * 100 FROM sq.t;
+INSERT INTO sq.t VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET v = sq.t.v + 1 RETURNING *;
+UPDATE sq.t SET v = sr.t.v FROM sr.t WHERE sq.t.id = sr.t.id AND sr.t.id = 2 RETURNING sq.t.id, sq.t.v;
+DELETE FROM sr.t USING sq.t WHERE sr.t.id = sq.t.id AND sq.t.v = 11 RETURNING sr.t.*;
+WITH t AS (SELECT 42 AS v) SELECT t.v, (SELECT count(*) FROM sq.t) FROM t;
+SELECT s.nspname, count(*) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+  WHERE s.nspname IN ('sq', 'sr') GROUP BY 1 ORDER BY 1;
+SELECT table_schema, table_name, constraint_type FROM information_schema.table_constraints
+  WHERE table_schema IN ('sq', 'sr') AND constraint_type = 'PRIMARY KEY' ORDER BY 1;
+DROP SCHEMA sq, sr CASCADE;
+
 -- Two tables named alike: qualified references tell them apart, a bare one is ambiguous.
 CREATE SCHEMA sm;
 CREATE SCHEMA sn;
