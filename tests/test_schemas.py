@@ -17,6 +17,7 @@ import re
 import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 import trio
 from support.pgsession import Session, SqlError
@@ -221,3 +222,29 @@ def test_a_schema_named_after_the_user_comes_first_on_the_default_path(dsql_serv
         finally:
             session.execute(f'DROP SCHEMA "{user}" CASCADE')
         assert session.scalar("SELECT current_schema()") == "public"
+
+
+def test_a_prepared_statement_follows_the_path_and_the_schemas(dsql_server):
+    """A named prepared statement is bound again when the search path changes, and when
+    a schema the path names comes into existence (as PostgreSQL re-plans)."""
+    suffix = uuid.uuid4().hex[:6]
+    qa, qb, qc = f"qa_{suffix}", f"qb_{suffix}", f"qc_{suffix}"
+    with psycopg.connect(dsql_server.dsn, autocommit=True) as conn:
+        try:
+            for schema, value in ((qa, 1), (qb, 2)):
+                conn.execute(f"CREATE SCHEMA {schema}")
+                conn.execute(f"CREATE TABLE {schema}.pt (v int)")
+                conn.execute(f"INSERT INTO {schema}.pt VALUES ({value})")
+            query = "SELECT v FROM pt"
+            conn.execute(f"SET search_path = {qc}, {qa}")
+            assert conn.execute(query, prepare=True).fetchall() == [(1,)]
+            assert conn.execute(query, prepare=True).fetchall() == [(1,)]  # now a named statement
+            conn.execute(f"SET search_path = {qb}")
+            assert conn.execute(query, prepare=True).fetchall() == [(2,)]
+            conn.execute(f"SET search_path = {qc}, {qa}")
+            conn.execute(f"CREATE SCHEMA {qc} CREATE TABLE pt (v int)")
+            conn.execute(f"INSERT INTO {qc}.pt VALUES (3)")
+            assert conn.execute(query, prepare=True).fetchall() == [(3,)]
+        finally:
+            conn.execute("RESET search_path")
+            conn.execute(f"DROP SCHEMA IF EXISTS {qa}, {qb}, {qc} CASCADE")
