@@ -49,7 +49,9 @@ class Statement:
 _cache: OrderedDict[str, list[Statement]] = OrderedDict()
 
 
-_UNSUPPORTED_ATTRIBUTE = re.compile(r"constraints cannot be marked (DEFERRABLE|INITIALLY DEFERRED|NOT VALID|NO INHERIT)")
+# The grammar's errors that PostgreSQL reports as feature_not_supported (gram.y), not as syntax errors.
+_UNSUPPORTED_ATTRIBUTE = re.compile(r"constraints cannot be marked (DEFERRABLE|INITIALLY DEFERRED|NOT VALID|NO INHERIT)"
+                                    r"|CREATE SCHEMA IF NOT EXISTS cannot include schema elements")
 
 
 def parse(sql: str) -> list[Statement]:

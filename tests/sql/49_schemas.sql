@@ -148,6 +148,7 @@ SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.rel
 INSERT INTO se.et VALUES (1, 'one');
 SELECT * FROM se.ev;
 SELECT nextval('se.es');
+CREATE SCHEMA IF NOT EXISTS sf CREATE TABLE t (x int);
 CREATE SCHEMA sf CREATE TABLE sa.wrong (x int);
 SELECT count(*) FROM pg_namespace WHERE nspname = 'sf';
 CREATE SCHEMA sg CREATE TABLE gt (x int) CREATE TABLE gt (y int);

@@ -62,6 +62,8 @@ EXACT_SQLSTATES = frozenset(
         "22023",  # invalid_parameter_value
         "25001",  # active_sql_transaction
         "3F000",  # invalid_schema_name
+        "42P06",  # duplicate_schema
+        "2BP01",  # dependent_objects_still_exist
         "42501",  # insufficient_privilege
         "55000",  # object_not_in_prerequisite_state
     }
