@@ -14,7 +14,7 @@ from qp.ddl.common import DdlResult
 from qp.ddl.domains import create_domain, drop_domains
 from qp.ddl.indexes import create_index
 from qp.ddl.role_statements import role_ddl, role_tag
-from qp.ddl.schemas import alter_schema_owner, create_schema, drop_schemas, rename_schema
+from qp.ddl.schemas import alter_schema_owner, create_schema, drop_schemas, rename_schema, set_schema
 from qp.ddl.sequence_statements import alter_sequence, create_sequence
 from qp.ddl.statistics import alter_statistics, create_statistics, drop_statistics
 from qp.ddl.tables import alter_table, create_table, drop, rename, truncate_swap
@@ -80,6 +80,8 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
         result = await rename_schema(body, txn, catalog)
     elif kind == "AlterOwnerStmt" and body.get("objectType") == "OBJECT_SCHEMA":
         result = await alter_schema_owner(body, txn, catalog, user)
+    elif kind == "AlterObjectSchemaStmt":
+        result = await set_schema(body, txn, catalog, bc)
     else:
         raise SqlError("0A000", f"unsupported statement: {kind.removesuffix('Stmt')}")
     return result
@@ -109,6 +111,8 @@ def ddl_tag(statement: Statement) -> str:
         return "DROP " + body.get("removeType", "OBJECT_TABLE").removeprefix("OBJECT_")
     if kind == "CreateSchemaStmt":
         return "CREATE SCHEMA"
+    if kind == "AlterObjectSchemaStmt":
+        return "ALTER " + body.get("objectType", "OBJECT_TABLE").removeprefix("OBJECT_")
     if (kind == "RenameStmt" and body.get("renameType") == "OBJECT_SCHEMA") or kind == "AlterOwnerStmt":
         return "ALTER " + body.get("objectType", "OBJECT_SCHEMA").removeprefix("OBJECT_")
     if kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":

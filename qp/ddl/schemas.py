@@ -39,7 +39,15 @@ from qp.catalog.stored import (
     SchemaDef,
     comment_key,
 )
-from qp.ddl.common import NAME_BYTES_MAX, DdlResult, bump_version, catalog_counters
+from qp.ddl.common import (
+    NAME_BYTES_MAX,
+    DdlResult,
+    bump_version,
+    catalog_counters,
+    relation_display,
+    search_schema,
+    write_catalog,
+)
 from qp.ddl.domains import drop_domains
 from qp.ddl.roles import find_role, session_role
 from qp.ddl.statistics import drop_statistics
@@ -364,3 +372,62 @@ def _user_schema(catalog: CatalogSnapshot, name: str) -> SchemaDef:
             )
         raise SqlError("3F000", f'schema "{name}" does not exist')
     return schema
+
+
+# -- ALTER TABLE / VIEW / SEQUENCE ... SET SCHEMA --------------------------------------------------
+
+_MOVABLE = {"OBJECT_TABLE": "table", "OBJECT_VIEW": "view", "OBJECT_SEQUENCE": "sequence"}
+
+
+async def set_schema(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
+    """ALTER TABLE | VIEW | SEQUENCE [IF EXISTS] name SET SCHEMA new: the object moves, a
+    table with its indexes and the sequences its columns own (PostgreSQL's
+    AlterTableNamespace). dsql's views name what they read, so an object a view reads
+    stays where it is (0A000), as it does for RENAME."""
+    kind = _MOVABLE.get(body.get("objectType", ""))
+    tag = f"ALTER {(kind or 'table').upper()}"
+    if kind is None:
+        what = body.get("objectType", "OBJECT_UNKNOWN").removeprefix("OBJECT_").replace("_", " ")
+        raise SqlError("0A000", f"ALTER {what} ... SET SCHEMA is not supported")
+    relation = body["relation"]
+    name, new_schema = relation["relname"], body["newschema"]
+    missing_ok = body.get("missing_ok", False)
+    where = search_schema(relation.get("schemaname"), bc, name, missing_ok=missing_ok)
+    found = {"table": catalog.find_table, "view": catalog.find_view, "sequence": catalog.find_sequence}[kind](
+        name, where) if where else None  # fmt: skip
+    shown = relation_display(relation)
+    if found is None:
+        if missing_ok:
+            return DdlResult(tag, [f'relation "{shown}" does not exist, skipping'])
+        raise SqlError("42P01", f'relation "{shown}" does not exist')
+    if new_schema in _SYSTEM_SCHEMAS:
+        raise SqlError("0A000", "cannot move objects into or out of system schemas")
+    if new_schema not in catalog.schemas and new_schema != USER_SCHEMA:
+        raise SqlError("3F000", f'schema "{new_schema}" does not exist')
+    if found.schema == new_schema:
+        raise SqlError("42710", f'{kind} "{name}" is already in schema "{new_schema}"')
+    views = catalog.dependent_views(found.oid)
+    if views:
+        raise SqlError("0A000", f"cannot move {kind} {name} while view {views[0].name} depends on it",
+                       hint="Drop the view first (DROP VIEW), then recreate it.")  # fmt: skip
+    if kind == "sequence" and found.owned_by is not None:
+        owner = catalog.by_oid.get(found.owned_by[0])
+        raise SqlError("0A000", "cannot move an owned sequence into another schema",
+                       detail=f'Sequence "{name}" is linked to table "{owner.name if owner else "?"}".')  # fmt: skip
+    moving = [found]
+    if kind == "table":
+        moving += [ix for ix in found.indexes]
+        moving += [q for q in catalog.sequences.values() if q.owned_by and q.owned_by[0] == found.oid]
+    for obj in moving:
+        if catalog.relation_name_taken(obj.name, new_schema):
+            raise SqlError("42P07", f'relation "{obj.name}" already exists in schema "{new_schema}"')
+    version, _ = await catalog_counters(txn)
+    if kind == "table":
+        moved = replace(found, schema=new_schema)
+        write_catalog(txn, version, None, [(moved, moved.to_record())], catalog)
+        for sequence in moving[1 + len(found.indexes) :]:
+            txn.put(sequence.descriptor_key, replace(sequence, schema=new_schema).to_record())
+    else:
+        txn.put(found.descriptor_key, replace(found, schema=new_schema).to_record())
+        bump_version(txn, version, None)
+    return DdlResult(tag)

@@ -36,7 +36,8 @@ DML_KINDS = {"InsertStmt": "insert", "UpdateStmt": "update", "DeleteStmt": "dele
 DDL_KINDS = {"CreateStmt", "DropStmt", "IndexStmt", "AlterTableStmt", "RenameStmt", "ViewStmt",
              "CreateSeqStmt", "AlterSeqStmt", "CreateSchemaStmt", "CreateRoleStmt", "AlterRoleStmt",
              "DropRoleStmt", "CreateDomainStmt", "CommentStmt",
-             "CreateStatsStmt", "AlterStatsStmt", "CreateTableAsStmt", "AlterOwnerStmt"}
+             "CreateStatsStmt", "AlterStatsStmt", "CreateTableAsStmt", "AlterOwnerStmt",
+             "AlterObjectSchemaStmt"}
 UTILITY_KINDS = {"TransactionStmt", "VariableSetStmt", "VariableShowStmt", "DiscardStmt", "DeallocateStmt",
                  "ListenStmt", "UnlistenStmt", "NotifyStmt", "ClosePortalStmt", "ExplainStmt", "CheckPointStmt",
                  "VacuumStmt", "PrepareStmt", "ExecuteStmt", "LoadStmt", "DeclareCursorStmt", "FetchStmt",

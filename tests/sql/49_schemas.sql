@@ -212,6 +212,33 @@ SELECT table_schema, table_name, constraint_type FROM information_schema.table_c
   WHERE table_schema IN ('sq', 'sr') AND constraint_type = 'PRIMARY KEY' ORDER BY 1;
 DROP SCHEMA sq, sr CASCADE;
 
+-- ALTER ... SET SCHEMA moves a table with its indexes and owned sequences.
+CREATE SCHEMA sx;
+CREATE SCHEMA sy;
+CREATE TABLE sx.mv (id serial PRIMARY KEY, v text UNIQUE);
+CREATE INDEX mv_v_idx ON sx.mv (v);
+INSERT INTO sx.mv (v) VALUES ('a');
+ALTER TABLE sx.mv SET SCHEMA sy;
+INSERT INTO sy.mv (v) VALUES ('b');
+SELECT * FROM sy.mv ORDER BY id;
+SELECT * FROM sx.mv;
+SELECT n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE n.nspname IN ('sx', 'sy') ORDER BY 1, 2;
+ALTER TABLE sy.mv SET SCHEMA nope;
+ALTER TABLE IF EXISTS sx.mv SET SCHEMA sy;
+ALTER TABLE sx.mv SET SCHEMA sy;
+CREATE TABLE sx.mv (x int);
+ALTER TABLE sx.mv SET SCHEMA sy;
+DROP TABLE sx.mv;
+ALTER SEQUENCE sy.mv_id_seq SET SCHEMA sx;
+CREATE SEQUENCE sy.free CACHE 1;
+ALTER SEQUENCE sy.free SET SCHEMA sx;
+SELECT nextval('sx.free');
+CREATE VIEW sy.mvv AS SELECT id FROM sy.mv;
+ALTER VIEW sy.mvv SET SCHEMA sx;
+SELECT * FROM sx.mvv ORDER BY id;
+DROP SCHEMA sx, sy CASCADE;
+
 -- Two tables named alike: qualified references tell them apart, a bare one is ambiguous.
 CREATE SCHEMA sm;
 CREATE SCHEMA sn;
