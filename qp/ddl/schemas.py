@@ -123,12 +123,11 @@ async def create_schema(body: dict, txn, catalog: CatalogSnapshot, bc: BindConte
         role_name, owner = _role_name(owner_spec, catalog, user)
     else:
         role_name, owner = _role_name({"roletype": "ROLESPEC_CURRENT_USER"}, catalog, user)
-    name = body.get("schemaname") or role_name
+    name = _check_schema_name(body.get("schemaname") or role_name)  # reserved names first, as PostgreSQL
     if schema_exists(catalog, name):
         if body.get("if_not_exists"):
             return DdlResult("CREATE SCHEMA", [f'schema "{name}" already exists, skipping'])
         raise SqlError("42P06", f'schema "{name}" already exists')
-    _check_schema_name(name)
     if len(catalog.schemas) + 1 >= SCHEMAS_MAX:  # + 1: public
         raise SqlError("54000", f"more than {SCHEMAS_MAX} schemas not allowed")
     elements = _ordered_elements(body.get("schemaElts", ()), name, source.encode(), end)

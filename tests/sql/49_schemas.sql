@@ -6,6 +6,8 @@ CREATE SCHEMA sa;
 CREATE SCHEMA sa;
 CREATE SCHEMA IF NOT EXISTS sa;
 CREATE SCHEMA pg_mine;
+CREATE SCHEMA pg_catalog;
+CREATE SCHEMA IF NOT EXISTS pg_catalog;
 CREATE SCHEMA public;
 CREATE SCHEMA IF NOT EXISTS sb;
 SELECT nspname FROM pg_namespace WHERE nspname IN ('sa', 'sb', 'public') ORDER BY nspname;
