@@ -54,7 +54,7 @@ async def create_table_as(statement: Statement, txn: Transaction, catalog: Catal
         if "SelectStmt" not in body["query"]:
             raise SqlError("0A000", "CREATE TABLE AS EXECUTE is not supported")
     into, query = into_clause(statement)
-    if into.get("onCommit", "ONCOMMIT_NOOP") != "ONCOMMIT_NOOP":
+    if into["rel"].get("relpersistence") != "t" and into.get("onCommit", "ONCOMMIT_NOOP") != "ONCOMMIT_NOOP":
         raise SqlError("42P16", "ON COMMIT can only be used on temporary tables")
     bound = QueryBinder(bc).bind_query(query)
     names = list(bound.names)

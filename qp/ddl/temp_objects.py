@@ -1,0 +1,138 @@
+"""DDL on temporary objects: which statements are, and how they run (see qp/txn/temp_store.py).
+
+A DDL statement works on temporary objects when it creates one (`CREATE TEMP ...`, a
+view over a temporary relation) or names one (ALTER, DROP, CREATE INDEX ON, COMMENT
+ON...). Such a statement runs through the same DDL code as any other, with the
+transaction in `temp_mode`: the catalog version and oid counter it reads and bumps are
+the session's own, so no other session sees a catalog change. It does not count as the
+transaction's one DDL statement either: it touches nothing another session can see, so
+DSQL's rules (one DDL per transaction, no DDL with DML) have nothing to protect there.
+
+Online steps (an index built over existing rows, a constraint validated) run in the
+statement's own transaction (`SameTransaction`): nobody else can write a temporary table
+while they run, so there is nothing to wait for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from qp.catalog.stored import CatalogSnapshot
+from qp.catalog.temp_keys import is_temp_oid
+from qp.errors import SqlError
+from qp.parse.parser import Statement, string_list
+
+# ON COMMIT's parse-tree values, and what the session keeps of them.
+ON_COMMIT_ACTIONS = {"ONCOMMIT_DELETE_ROWS": "delete", "ONCOMMIT_DROP": "drop"}
+
+
+def _relation_is_temp(catalog: CatalogSnapshot, names: list[str]) -> bool:
+    """Whether `[schema.]name` names a temporary relation (or index) of the session."""
+    if not names:
+        return False
+    name = names[-1]
+    schema = names[-2] if len(names) > 1 else None
+    if schema is not None and schema.startswith("pg_temp"):
+        return True
+    if schema not in (None, "public"):
+        return False
+    for found in (catalog.find_table(name), catalog.find_view(name), catalog.find_sequence(name)):
+        if found is not None:
+            return is_temp_oid(found.oid)
+    index = catalog.indexes_by_name.get(("public", name))
+    return index is not None and is_temp_oid(index[0].oid)
+
+
+def name_taken(catalog: CatalogSnapshot, name: str, schema: str, txn: Any) -> bool:
+    """Whether CREATE of `name` collides: with a temporary relation only, for a temporary
+    one (it lives in its own schema, pg_temp, as in PostgreSQL), else with any."""
+    if not txn.temp_mode:
+        return catalog.relation_name_taken(name, schema)
+    return any(
+        found is not None and is_temp_oid(found.oid)
+        for found in (catalog.tables.get((schema, name)), catalog.views.get((schema, name)),
+                      catalog.sequences.get((schema, name)), (catalog.indexes_by_name.get((schema, name)) or [None])[0])
+    )  # fmt: skip
+
+
+def _range_var_names(relation: dict | None) -> list[str]:
+    if not relation:
+        return []
+    return [n for n in (relation.get("schemaname"), relation["relname"]) if n]
+
+
+def targets_temp(statement: Statement, catalog: CatalogSnapshot) -> bool:
+    """Whether a DDL statement creates or names temporary objects (and only those)."""
+    kind, body = statement.kind, statement.body
+    if kind == "CreateStmt":
+        return body["relation"].get("relpersistence") == "t"
+    if kind == "CreateTableAsStmt":
+        return body["into"]["rel"].get("relpersistence") == "t"
+    if kind == "SelectStmt":  # SELECT ... INTO
+        return body["intoClause"]["rel"].get("relpersistence") == "t"
+    if kind == "ViewStmt":
+        return body["view"].get("relpersistence") == "t"
+    if kind == "CreateSeqStmt":
+        return body["sequence"].get("relpersistence") == "t"
+    if kind in ("IndexStmt", "AlterTableStmt", "RenameStmt", "TruncateStmt"):
+        if kind == "TruncateStmt":
+            relations = [_range_var_names(r.get("RangeVar")) for r in body.get("relations", ())]
+        else:
+            relations = [_range_var_names(body.get("relation"))]
+        return _all_temp(catalog, relations)
+    if kind == "AlterSeqStmt":
+        return _relation_is_temp(catalog, _range_var_names(body.get("sequence")))
+    if kind == "DropStmt" and body.get("removeType") in (
+        "OBJECT_TABLE", "OBJECT_INDEX", "OBJECT_VIEW", "OBJECT_SEQUENCE",
+    ):  # fmt: skip
+        objects = body.get("objects", ())
+        return _all_temp(catalog, [string_list(o["List"]["items"]) if "List" in o else string_list([o])
+                                   for o in objects])  # fmt: skip
+    if kind == "CommentStmt" and body.get("objtype") in ("OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_SEQUENCE",
+                                                           "OBJECT_INDEX", "OBJECT_COLUMN"):  # fmt: skip
+        names = string_list(body["object"]["List"]["items"]) if "List" in body.get("object", {}) else []
+        if body.get("objtype") == "OBJECT_COLUMN":
+            names = names[:-1]
+        return _relation_is_temp(catalog, names)
+    return False
+
+
+def _all_temp(catalog: CatalogSnapshot, relations: list[list[str]]) -> bool:
+    temp = [_relation_is_temp(catalog, names) for names in relations if names]
+    if any(temp) and not all(temp):
+        raise SqlError("0A000", "a statement cannot name both temporary and permanent relations")
+    return bool(temp) and all(temp)
+
+
+def on_commit_action(statement: Statement) -> str | None:
+    """ON COMMIT DELETE ROWS / DROP of a CREATE TEMP TABLE (None: PRESERVE ROWS, the default)."""
+    body = statement.body
+    if statement.kind == "CreateStmt":
+        value = body.get("oncommit")
+    elif statement.kind == "CreateTableAsStmt":
+        value = body["into"].get("onCommit")
+    elif statement.kind == "SelectStmt":
+        value = body["intoClause"].get("onCommit")
+    else:
+        return None
+    return ON_COMMIT_ACTIONS.get(value or "")
+
+
+class SameTransaction:
+    """Stands for the transaction service while online steps of a temporary table's DDL
+    run: every step runs in the statement's own transaction, nothing is committed."""
+
+    def __init__(self, txn: Any, load_catalog: Callable[[Any], Awaitable[CatalogSnapshot]]) -> None:
+        self.txn = txn
+        self.load_catalog = load_catalog
+
+    async def run(self, body: Callable[[Any], Awaitable[Any]], *, with_catalog: bool = False, **_: Any) -> Any:
+        txn = self.txn
+        if with_catalog:
+            txn.catalog = await self.load_catalog(txn)
+        txn.temp_mode = True  # a step that publishes bumps the session's catalog version only
+        try:
+            return await body(txn)
+        finally:
+            txn.temp_mode = False
