@@ -209,6 +209,7 @@ async def _in_session(session, body):
     """A temporary sequence's state is the session's (qp/txn/temp_store.py): changed in a
     transaction of the session's own, which commits without leaving it."""
     txn = session.new_txn()
+    txn.begin_snapshot()
     result = await body(txn)
     await txn.commit()
     return result

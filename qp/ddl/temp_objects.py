@@ -27,10 +27,11 @@ from qp.parse.parser import Statement, string_list
 ON_COMMIT_ACTIONS = {"ONCOMMIT_DELETE_ROWS": "delete", "ONCOMMIT_DROP": "drop"}
 
 
-def _relation_is_temp(catalog: CatalogSnapshot, names: list[str]) -> bool:
-    """Whether `[schema.]name` names a temporary relation (or index) of the session."""
+def _relation_is_temp(catalog: CatalogSnapshot, names: list[str]) -> bool | None:
+    """Whether `[schema.]name` names a temporary relation (or index) of the session
+    (None: it names nothing, which the statement itself reports)."""
     if not names:
-        return False
+        return None
     name = names[-1]
     schema = names[-2] if len(names) > 1 else None
     if schema is not None and schema.startswith("pg_temp"):
@@ -41,7 +42,7 @@ def _relation_is_temp(catalog: CatalogSnapshot, names: list[str]) -> bool:
         if found is not None:
             return is_temp_oid(found.oid)
     index = catalog.indexes_by_name.get(("public", name))
-    return index is not None and is_temp_oid(index[0].oid)
+    return is_temp_oid(index[0].oid) if index is not None else None
 
 
 def name_taken(catalog: CatalogSnapshot, name: str, schema: str, txn: Any) -> bool:
@@ -82,7 +83,7 @@ def targets_temp(statement: Statement, catalog: CatalogSnapshot) -> bool:
             relations = [_range_var_names(body.get("relation"))]
         return _all_temp(catalog, relations)
     if kind == "AlterSeqStmt":
-        return _relation_is_temp(catalog, _range_var_names(body.get("sequence")))
+        return bool(_relation_is_temp(catalog, _range_var_names(body.get("sequence"))))
     if kind == "DropStmt" and body.get("removeType") in (
         "OBJECT_TABLE", "OBJECT_INDEX", "OBJECT_VIEW", "OBJECT_SEQUENCE",
     ):  # fmt: skip
@@ -94,12 +95,13 @@ def targets_temp(statement: Statement, catalog: CatalogSnapshot) -> bool:
         names = string_list(body["object"]["List"]["items"]) if "List" in body.get("object", {}) else []
         if body.get("objtype") == "OBJECT_COLUMN":
             names = names[:-1]
-        return _relation_is_temp(catalog, names)
+        return bool(_relation_is_temp(catalog, names))
     return False
 
 
 def _all_temp(catalog: CatalogSnapshot, relations: list[list[str]]) -> bool:
-    temp = [_relation_is_temp(catalog, names) for names in relations if names]
+    found = [_relation_is_temp(catalog, names) for names in relations]
+    temp = [t for t in found if t is not None]
     if any(temp) and not all(temp):
         raise SqlError("0A000", "a statement cannot name both temporary and permanent relations")
     return bool(temp) and all(temp)

@@ -101,7 +101,11 @@ class StatementRunner:
             )
 
     def catalog_guess(self):
-        """The newest catalog this process knows, with the session's temporary objects."""
+        """The newest catalog this process knows, with the session's temporary objects
+        (those the open transaction created too: a Parse in a block must find them)."""
+        txn = self.session.txn
+        if txn is not None and txn.catalog is not None and txn.catalog.overlay:
+            return txn.catalog
         return committed_overlay(self.qp.catalog_guess(), self.session.temp_store)
 
     def special_relation(self, schema: str | None, name: str):
