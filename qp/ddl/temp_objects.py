@@ -129,7 +129,9 @@ class SameTransaction:
         self.txn = txn
         self.load_catalog = load_catalog
 
-    async def run(self, body: Callable[[Any], Awaitable[Any]], *, with_catalog: bool = False, **_: Any) -> Any:
+    async def run(
+        self, body: Callable[[Any], Awaitable[Any]], *, with_catalog: bool = False, **_: Any
+    ) -> Any:
         txn = self.txn
         if with_catalog:
             txn.catalog = await self.load_catalog(txn)

@@ -92,7 +92,7 @@ class TempStore:
                 owner = record.get("owned_by") if isinstance(record, dict) else None
                 if record.get("kind") == "sequence" and owner and owner[0] == oid:
                     self.delete_range(key, keys.prefix_end(key))
-                    self.values.pop(SEQUENCE_STATE_PREFIX + key[len(RELATION_PREFIX):], None)
+                    self.values.pop(SEQUENCE_STATE_PREFIX + key[len(RELATION_PREFIX) :], None)
                     self._sorted = sorted(self.values)
 
     def delete_range(self, start: bytes, end: bytes) -> None:
