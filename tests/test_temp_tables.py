@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from assembly.embedded import ClusterConfig, EmbeddedCluster
-from qp.api import CommandComplete, DataRows
+from qp.api import CommandComplete, CopyInResponse, DataRows
 from qp.catalog.stored import VERSION_KEY
 from qp.catalog.temp_keys import is_temp_key
 from qp.errors import SqlError
@@ -183,3 +183,20 @@ async def test_a_closed_session_frees_its_temporary_tables(nursery) -> None:
     three = await qp.open_session({"user": "postgres", "database": "postgres"})
     assert (await _error(three, "SELECT * FROM tt")).sqlstate == "42P01"
     assert not three.temp_store
+
+
+async def test_batched_copy_and_analyze_keep_a_temporary_table_in_the_session(nursery) -> None:
+    cluster, qp, one, _ = await _start(nursery)
+    await _sql(one, "CREATE TEMP TABLE tt (a int PRIMARY KEY, b text)")
+    await _sql(one, "SET dsql.copy_batch_rows = 2")
+    tags = []
+    async for event in one.simple_query("COPY tt FROM STDIN"):  # as pgwire does: feed the sink
+        if isinstance(event, CopyInResponse):
+            await event.sink.data(b"1\tx\n2\ty\n3\tz\n")
+            await event.sink.done()
+        elif isinstance(event, CommandComplete):
+            tags.append(event.tag)
+    assert tags == ["COPY 3"]
+    assert await _rows(one, "SELECT count(*) FROM tt") == [["3"]]
+    await _sql(one, "ANALYZE tt")
+    assert not [key for key in _stored_keys(cluster) if is_temp_key(key)]
