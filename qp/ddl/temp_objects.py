@@ -15,13 +15,20 @@ while they run, so there is nothing to wait for.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from qp.catalog.stored import CatalogSnapshot
 from qp.catalog.temp_keys import is_temp_oid
 from qp.errors import SqlError
 from qp.parse.parser import Statement, string_list
+
+# pg_temp, and the pg_temp_N PostgreSQL names a session's temporary schema.
+_TEMP_SCHEMA = re.compile(r"pg_temp(_\d+)?")
+# Where a statement names the relation it creates: `pg_temp.x` there makes it temporary.
+_CREATED = {"CreateStmt": "relation", "ViewStmt": "view", "CreateSeqStmt": "sequence"}
 
 # ON COMMIT's parse-tree values, and what the session keeps of them.
 ON_COMMIT_ACTIONS = {"ONCOMMIT_DELETE_ROWS": "delete", "ONCOMMIT_DROP": "drop"}
@@ -105,6 +112,56 @@ def _all_temp(catalog: CatalogSnapshot, relations: list[list[str]]) -> bool:
     if any(temp) and not all(temp):
         raise SqlError("0A000", "a statement cannot name both temporary and permanent relations")
     return bool(temp) and all(temp)
+
+
+def without_pg_temp(statements: list[Statement]) -> list[Statement]:
+    """The statements with `pg_temp.` (or `pg_temp_N.`) taken off the names they use, and
+    what they create in it made temporary, as PostgreSQL does: a session's temporary
+    objects are looked up first, so the bare name finds them (parse trees are shared by
+    every session through the parser's cache, so this copies what it changes)."""
+    return [_unqualified(s) for s in statements]
+
+
+def _unqualified(statement: Statement) -> Statement:
+    node = _strip(statement.node)
+    if node is statement.node:
+        return statement
+    before, after = (
+        _created(statement.kind, statement.body),
+        _created(statement.kind, next(iter(node.values()))),
+    )
+    if before is not None and after is not None and before is not after:  # CREATE ... pg_temp.x
+        after["relpersistence"] = "t"
+    return replace(statement, node=node)
+
+
+def _created(kind: str, body: dict) -> dict | None:
+    """The RangeVar of the relation a statement creates, if it creates one."""
+    if kind in _CREATED:
+        return body.get(_CREATED[kind])
+    if kind == "CreateTableAsStmt":
+        return body["into"]["rel"]
+    if kind == "SelectStmt" and body.get("intoClause"):
+        return body["intoClause"]["rel"]
+    return None
+
+
+def _strip(node: Any) -> Any:
+    """`node` with pg_temp qualifiers removed (the same object when it has none)."""
+    if isinstance(node, dict):
+        schema = node.get("schemaname")
+        changed = {key: _strip(value) for key, value in node.items()}
+        if "relname" in node and isinstance(schema, str) and _TEMP_SCHEMA.fullmatch(schema):
+            del changed["schemaname"]
+            return changed
+        return changed if any(changed[k] is not node[k] for k in node) else node
+    if isinstance(node, list):
+        changed_list = [_strip(item) for item in node]
+        if (len(node) >= 2 and all(isinstance(i, dict) and "String" in i for i in node)
+                and _TEMP_SCHEMA.fullmatch(node[0]["String"].get("sval", ""))):  # fmt: skip
+            return changed_list[1:]  # a qualified name as a list: DROP TABLE pg_temp.t
+        return changed_list if any(a is not b for a, b in zip(changed_list, node, strict=True)) else node
+    return node
 
 
 def on_commit_action(statement: Statement) -> str | None:

@@ -50,6 +50,7 @@ from cluster.timeslice import checkpoint_if_due
 from qp import api
 from qp.api import Column, CommandComplete, DataRows, EmptyQuery, ParameterStatus
 from qp.ddl.sequences import SessionSequences
+from qp.ddl.temp_objects import without_pg_temp
 from qp.errors import SqlError, in_failed_transaction, position_in
 from qp.frontend.activity import Activity
 from qp.frontend.cursors import Cursors
@@ -318,10 +319,13 @@ class Session:
 
     async def _parsed(self, sql: str) -> list[Statement]:
         try:
-            return parse(sql)
+            statements = parse(sql)
         except BaseException:  # a statement that does not parse (42601, 54001) fails the block too
             await self._after_error()
             raise
+        if "pg_temp" in sql.lower():
+            statements = without_pg_temp(statements)  # temporary objects (qp/ddl/temp_objects.py)
+        return statements
 
     def describe_statement(self, name: str) -> api.StatementDescription:
         prepared = self._statement(name)
