@@ -133,6 +133,33 @@ SELECT setval('tmp_seq', 100);
 SELECT nextval('tmp_seq');
 DROP SEQUENCE tmp_seq;
 
+-- Foreign keys among temporary tables, never between a temporary and a permanent one.
+CREATE TEMP TABLE tmp_parent (id int PRIMARY KEY);
+CREATE TEMP TABLE tmp_child (id int PRIMARY KEY, p int REFERENCES tmp_parent (id));
+INSERT INTO tmp_parent VALUES (1);
+INSERT INTO tmp_child VALUES (1, 1);
+INSERT INTO tmp_child VALUES (2, 2);
+DELETE FROM tmp_parent;
+CREATE TEMP TABLE tmp_fk_bad (p int REFERENCES tmp_perm (a));
+CREATE TABLE tmp_fk_bad (p int REFERENCES tmp_parent (id));
+DROP TABLE tmp_child, tmp_parent;
+
+-- DSQL's limits count temporary rows like any others: 3,000 modified rows per transaction.
+CREATE TEMP TABLE tmp_big (x int);
+-- @dsql-error 54000
+INSERT INTO tmp_big SELECT g FROM generate_series(1, 3001) g;
+INSERT INTO tmp_big SELECT g FROM generate_series(1, 3000) g;
+SELECT count(*) FROM tmp_big;
+DROP TABLE tmp_big;
+
+-- Names qualified with pg_temp.
+CREATE TABLE pg_temp.tmp_q (b text);
+INSERT INTO pg_temp.tmp_q VALUES ('q');
+SELECT * FROM pg_temp.tmp_q;
+SELECT * FROM tmp_q;
+DROP TABLE pg_temp.tmp_q;
+SELECT * FROM tmp_q;
+
 -- Catalogs.
 SELECT relname, relpersistence, relkind FROM pg_class
  WHERE relname IN ('tmp_t', 'tmp_t_pkey', 'tmp_v', 'tmp_t_c_seq', 'tmp_perm') ORDER BY relname;
