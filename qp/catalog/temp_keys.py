@@ -27,6 +27,16 @@ TEMP_RELATIONS_START = RELATION_PREFIX + bytes([_TEMP_BYTE])
 TEMP_RELATIONS_END = keys.prefix_end(RELATION_PREFIX)
 
 
+# The session's temporary schema as the catalogs show it (PostgreSQL's pg_temp_N, one per
+# backend; here every session has its own under the same name, since none sees another's).
+TEMP_NAMESPACE_OID = TEMP_OID_BASE - 2
+TEMP_TOAST_NAMESPACE_OID = TEMP_OID_BASE - 1
+TEMP_SCHEMA_NAME = "pg_temp_3"
+TEMP_TOAST_SCHEMA_NAME = "pg_toast_temp_3"
+TEMP_SCHEMA_ALIASES = frozenset({"pg_temp", TEMP_SCHEMA_NAME})
+TEMP_NAMESPACE_NAMES = {TEMP_NAMESPACE_OID: TEMP_SCHEMA_NAME, TEMP_TOAST_NAMESPACE_OID: TEMP_TOAST_SCHEMA_NAME}
+
+
 def is_temp_oid(oid: int | None) -> bool:
     return oid is not None and oid >= TEMP_OID_BASE
 

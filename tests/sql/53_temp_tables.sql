@@ -160,9 +160,16 @@ SELECT * FROM tmp_q;
 DROP TABLE pg_temp.tmp_q;
 SELECT * FROM tmp_q;
 
--- Catalogs.
-SELECT relname, relpersistence, relkind FROM pg_class
+-- Catalogs: the session's temporary schema, pg_temp_N (N depends on the backend: not shown).
+SELECT relname, relpersistence, relkind, relnamespace = pg_my_temp_schema() AS in_temp,
+       pg_table_is_visible(oid) FROM pg_class
  WHERE relname IN ('tmp_t', 'tmp_t_pkey', 'tmp_v', 'tmp_t_c_seq', 'tmp_perm') ORDER BY relname;
+SELECT pg_my_temp_schema()::regnamespace::text LIKE 'pg\_temp\_%', pg_is_other_temp_schema(pg_my_temp_schema());
+SELECT n.nspname LIKE 'pg\_temp\_%' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relname = 'tmp_t';
+SELECT 'tmp_t'::regclass, 'pg_temp.tmp_t'::regclass;
+SELECT table_schema LIKE 'pg\_temp\_%', table_name, table_type FROM information_schema.tables
+ WHERE table_name IN ('tmp_t', 'tmp_v', 'tmp_perm') ORDER BY table_name;
 
 -- Dropping.
 DROP TABLE tmp_t;
