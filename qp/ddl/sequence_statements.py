@@ -30,7 +30,7 @@ async def create_sequence(
 ) -> DdlResult:
     relation = body["sequence"]
     name = check_name(relation["relname"])
-    schema = creation_schema_of(relation, bc)
+    schema = USER_SCHEMA if relation.get("relpersistence") == "t" else creation_schema_of(relation, bc)
     if name_taken(catalog, name, schema, txn):  # a TEMP one runs in temp_mode (qp/ddl/temp_objects.py)
         if body.get("if_not_exists"):
             return DdlResult("CREATE SEQUENCE", [f'relation "{name}" already exists, skipping'])

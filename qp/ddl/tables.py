@@ -62,6 +62,7 @@ from qp.ddl.temp_objects import name_taken
 from qp.ddl.views import drop_views, views_to_drop
 from qp.errors import SqlError
 from qp.parse.parser import node_kind, string_list
+from qp.pgcatalog.search_path import USER_SCHEMA
 from storage import keys
 
 
@@ -72,7 +73,8 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
         raise SqlError("42P16", "ON COMMIT can only be used on temporary tables")
     # A temporary table (qp/ddl/temp_objects.py) is made like any other: the statement
     # runs in temp_mode, so its oids are temporary ones and its keys the session's.
-    schema = creation_schema_of(relation, bc)
+    # A temporary table goes to the session's pg_temp whatever the search path says.
+    schema = USER_SCHEMA if relation.get("relpersistence") == "t" else creation_schema_of(relation, bc)
     for unsupported, message in (
         ("partspec", "PARTITION BY clause not supported for CREATE TABLE"),
         ("inhRelations", "INHERITS is not supported"),

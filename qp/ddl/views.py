@@ -30,7 +30,7 @@ from qp.pgcatalog.search_path import USER_SCHEMA
 async def create_view(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext, sql: str) -> DdlResult:
     relation = body["view"]
     name = check_name(relation["relname"])
-    schema = creation_schema_of(relation, bc)
+    schema = USER_SCHEMA if relation.get("relpersistence") == "t" else creation_schema_of(relation, bc)
     if body.get("withCheckOption", "NO_CHECK_OPTION") != "NO_CHECK_OPTION":
         raise SqlError("0A000", "WITH CHECK OPTION is not supported: views are read-only")
     query_node = body["query"]

@@ -171,6 +171,18 @@ SELECT * FROM tmp_q;
 DROP TABLE pg_temp.tmp_q;
 SELECT * FROM tmp_q;
 
+-- Temporary objects are found, and made, whatever the search path says.
+SET search_path = '';
+CREATE TEMP TABLE tmp_nopath (a int);
+INSERT INTO tmp_nopath VALUES (1);
+SELECT * FROM tmp_nopath;
+CREATE TEMP VIEW tmp_nopath_v AS SELECT a FROM tmp_nopath;
+SELECT * FROM tmp_nopath_v;
+SELECT * FROM tmp_perm;
+RESET search_path;
+DROP VIEW tmp_nopath_v;
+DROP TABLE tmp_nopath;
+
 -- Catalogs: the session's temporary schema, pg_temp_N (N depends on the backend: not shown).
 SELECT relname, relpersistence, relkind, relnamespace = pg_my_temp_schema() AS in_temp,
        pg_table_is_visible(oid) FROM pg_class
