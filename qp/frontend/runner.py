@@ -189,6 +189,9 @@ class StatementRunner:
 
     async def bound_for(self, prepared: Prepared, txn: Transaction, described: bool) -> Prepared:
         """`prepared`, bound and planned against the transaction's catalog."""
+        if txn.temp_catalog_stale:  # ROLLBACK TO may have taken back temporary DDL
+            txn.temp_catalog_stale = False
+            txn.catalog = await self.qp.load_catalog(txn)
         catalog = txn.catalog or self.catalog_guess()
         if not prepared.planned_for(catalog, self.session.ctx):
             bound = await self.bind_checked(prepared.statement, prepared.declared_oids, txn)

@@ -204,6 +204,9 @@ class Transaction:
         # Set while a DDL statement works on temporary objects: the catalog's version and
         # oid counter it reads and writes are the session's own (COUNTER_KEYS).
         self.temp_mode = False
+        # Set by ROLLBACK TO when `catalog` may show temporary objects the rollback took
+        # back: the statement runner builds it again from the buffer before binding.
+        self.temp_catalog_stale = False
 
     # -- snapshot ---------------------------------------------------------------
 
@@ -419,6 +422,8 @@ class Transaction:
         self.ddl_count, self.dml_count = state.ddl_count, state.dml_count
         self.catalog_version_written = state.catalog_version_written
         del self.dropped_ranges[state.dropped_ranges:]
+        if self.catalog is not None and self.catalog.overlay:
+            self.temp_catalog_stale = True
 
     def savepoints_closed(self) -> None:
         """No savepoint is open any more: puts stop logging."""
