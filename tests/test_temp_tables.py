@@ -200,3 +200,20 @@ async def test_batched_copy_and_analyze_keep_a_temporary_table_in_the_session(nu
     assert await _rows(one, "SELECT count(*) FROM tt") == [["3"]]
     await _sql(one, "ANALYZE tt")
     assert not [key for key in _stored_keys(cluster) if is_temp_key(key)]
+
+
+async def test_a_transaction_that_loses_a_conflict_keeps_none_of_its_temporary_writes(nursery) -> None:
+    _, _, one, two = await _start(nursery)
+    await _sql(one, "CREATE TABLE perm (a int PRIMARY KEY, v int)")
+    await _sql(one, "INSERT INTO perm VALUES (1, 0)")
+    await _sql(one, "CREATE TEMP TABLE tt (a int)")
+    await _sql(one, "BEGIN")
+    await _sql(one, "INSERT INTO tt VALUES (1)")
+    await _sql(one, "CREATE TEMP TABLE made_in_loser (a int)")
+    await _sql(one, "UPDATE perm SET v = 1 WHERE a = 1")
+    await _sql(two, "UPDATE perm SET v = 2 WHERE a = 1")  # commits first
+    error = await _error(one, "COMMIT")
+    assert error.sqlstate == "40001"
+    assert await _rows(one, "SELECT count(*) FROM tt") == [["0"]]
+    assert (await _error(one, "SELECT * FROM made_in_loser")).sqlstate == "42P01"
+    assert await _rows(one, "SELECT v FROM perm") == [["2"]]

@@ -106,6 +106,15 @@ def targets_temp(statement: Statement, catalog: CatalogSnapshot) -> bool:
     return False
 
 
+def writes_only_temp(statement: Statement, catalog: CatalogSnapshot) -> bool:
+    """Whether an INSERT, UPDATE or DELETE writes a temporary table only: PostgreSQL lets
+    a read-only transaction do that (nothing another session can see changes)."""
+    body = statement.body
+    if statement.kind not in ("InsertStmt", "UpdateStmt", "DeleteStmt") or body.get("withClause"):
+        return False
+    return bool(_relation_is_temp(catalog, _range_var_names(body.get("relation"))))
+
+
 def _all_temp(catalog: CatalogSnapshot, relations: list[list[str]]) -> bool:
     found = [_relation_is_temp(catalog, names) for names in relations]
     temp = [t for t in found if t is not None]

@@ -31,7 +31,7 @@ from qp.ddl import jobs, online
 from qp.ddl.create_table_as import create_table_as
 from qp.ddl.dispatch import ddl_tag, run_ddl
 from qp.ddl.jobs import JobsRelation
-from qp.ddl.temp_objects import SameTransaction, on_commit_action, targets_temp
+from qp.ddl.temp_objects import SameTransaction, on_commit_action, targets_temp, writes_only_temp
 from qp.errors import SqlError, cached_plan_changed, in_failed_transaction, schema_conflict
 from qp.exec.compile import ExecFrame
 from qp.exec.dml import run_insert, run_modify, run_truncate
@@ -165,7 +165,7 @@ class StatementRunner:
         if txn.read_only and kind == "query" and prepared.statement.body.get("lockingClause"):
             raise SqlError("25006", "cannot execute SELECT FOR UPDATE in a read-only transaction")
         if kind in ("insert", "update", "delete", "truncate"):
-            if txn.read_only:
+            if txn.read_only and not writes_only_temp(prepared.statement, txn.catalog or self.catalog_guess()):
                 raise SqlError("25006", f"cannot execute {kind.upper()} in a read-only transaction")
             if kind == "truncate" and not (
                 self.session.block or self.session.implicit_block or txn.dml_count or txn.ddl_count

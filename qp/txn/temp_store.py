@@ -38,7 +38,9 @@ class TempStore:
     def __init__(self) -> None:
         self.values: dict[bytes, Any] = {}
         self._sorted: list[bytes] = []
-        self.generation = 0  # bumped by every change, so catalog overlays know when to rebuild
+        # Bumped by every change of a temporary descriptor (not of rows), so that catalog
+        # overlays, and the plans made with them, are built again only when one changes.
+        self.generation = 0
         self.overlay_cache: Any = None  # (base, generation, snapshot): qp/catalog/temp_overlay.py
         # ON COMMIT DELETE ROWS / DROP of temporary tables, by oid (PRESERVE ROWS is not kept).
         self.on_commit: dict[int, str] = {}
@@ -66,8 +68,9 @@ class TempStore:
                 if key not in self.values:
                     insort(self._sorted, key)
                 self.values[key] = value
+        if any(key.startswith(RELATION_PREFIX) for key, _ in writes):
+            self.generation += 1
         self._on_commit()
-        self.generation += 1
 
     def _on_commit(self) -> None:
         """ON COMMIT DELETE ROWS empties its table at every commit; ON COMMIT DROP drops
@@ -87,10 +90,13 @@ class TempStore:
                     insort(self._sorted, stamp)
                 continue
             del self.on_commit[oid]
+            self.generation += 1
             self.delete_range(descriptor, keys.prefix_end(descriptor))  # with its comments
             for key, record in self.items_in(RELATION_PREFIX, keys.prefix_end(RELATION_PREFIX)):
-                owner = record.get("owned_by") if isinstance(record, dict) else None
-                if record.get("kind") == "sequence" and owner and owner[0] == oid:
+                if not isinstance(record, dict) or record.get("kind") != "sequence":
+                    continue
+                owner = record.get("owned_by")
+                if owner and owner[0] == oid:
                     self.delete_range(key, keys.prefix_end(key))
                     self.values.pop(SEQUENCE_STATE_PREFIX + key[len(RELATION_PREFIX) :], None)
                     self._sorted = sorted(self.values)
@@ -101,7 +107,6 @@ class TempStore:
         for key in self._sorted[lo:hi]:
             del self.values[key]
         del self._sorted[lo:hi]
-        self.generation += 1
 
     def clear(self) -> None:
         """DISCARD TEMP: every temporary object of the session is gone."""

@@ -109,6 +109,18 @@ COMMIT;
 SELECT * FROM tmp_sp1, tmp_sp2;
 DROP TABLE tmp_sp1, tmp_sp2;
 
+-- A read-only transaction may write temporary tables (nothing others see), not create them.
+BEGIN READ ONLY;
+INSERT INTO tmp_blk VALUES (10);
+UPDATE tmp_blk SET x = 11 WHERE x = 10;
+SELECT * FROM tmp_blk ORDER BY x;
+DELETE FROM tmp_blk WHERE x = 11;
+INSERT INTO tmp_perm VALUES (10, 'read only');
+ROLLBACK;
+BEGIN READ ONLY;
+CREATE TEMP TABLE tmp_ro (x int);
+ROLLBACK;
+
 -- ON COMMIT.
 CREATE TEMP TABLE tmp_del (x int) ON COMMIT DELETE ROWS;
 INSERT INTO tmp_del VALUES (1);
