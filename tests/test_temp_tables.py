@@ -17,6 +17,7 @@ from qp.catalog.stored import VERSION_KEY
 from qp.catalog.temp_keys import is_temp_key
 from qp.errors import SqlError
 from qp.frontend.server import QueryProcessor
+from qp.txn import temp_store
 
 
 async def _sql(session, sql: str) -> list:
@@ -217,3 +218,20 @@ async def test_a_transaction_that_loses_a_conflict_keeps_none_of_its_temporary_w
     assert await _rows(one, "SELECT count(*) FROM tt") == [["0"]]
     assert (await _error(one, "SELECT * FROM made_in_loser")).sqlstate == "42P01"
     assert await _rows(one, "SELECT v FROM perm") == [["2"]]
+
+
+async def test_a_session_s_temporary_tables_have_a_bound(nursery, monkeypatch) -> None:
+    _, _, one, _ = await _start(nursery)
+    monkeypatch.setattr(temp_store, "TEMP_KEYS_MAX", 50)
+    await _sql(one, "CREATE TABLE perm (a int PRIMARY KEY)")
+    await _sql(one, "CREATE TEMP TABLE tt (a int PRIMARY KEY)")
+    await _sql(one, "INSERT INTO tt SELECT g FROM generate_series(1, 30) g")
+    await _sql(one, "BEGIN")
+    await _sql(one, "INSERT INTO perm VALUES (1)")
+    await _sql(one, "INSERT INTO tt SELECT g FROM generate_series(31, 60) g")
+    assert (await _error(one, "COMMIT")).sqlstate == "53400"
+    assert await _rows(one, "SELECT count(*) FROM perm") == [["0"]]  # nothing of it committed
+    assert await _rows(one, "SELECT count(*) FROM tt") == [["30"]]
+    await _sql(one, "TRUNCATE tt")
+    await _sql(one, "INSERT INTO tt SELECT g FROM generate_series(1, 40) g")
+    assert await _rows(one, "SELECT count(*) FROM tt") == [["40"]]

@@ -27,7 +27,13 @@ from bisect import bisect_left, insort
 from typing import Any
 
 from qp.catalog.stored import RELATION_PREFIX, SEQUENCE_STATE_PREFIX, relation_key
+from qp.errors import SqlError
 from storage import keys
+
+# The store lives in the QP's memory: past this many keys (rows, index entries and
+# descriptors together; a few hundred MB of typical rows), a commit that would add more is
+# refused before anything of it is committed (53400, as PostgreSQL's temp_file_limit).
+TEMP_KEYS_MAX = 1_000_000
 
 
 class TempStore:
@@ -55,6 +61,16 @@ class TempStore:
         lo = bisect_left(self._sorted, start)
         hi = len(self._sorted) if end is None else bisect_left(self._sorted, end)
         return [(k, self.values[k]) for k in self._sorted[lo:hi]]
+
+    def check_room(self, writes: list[tuple[bytes, Any]]) -> None:
+        """Refuse writes that would take the store past `TEMP_KEYS_MAX` keys."""
+        added = sum(1 for key, value in writes if value is not None and key not in self.values)
+        if len(self.values) + added > TEMP_KEYS_MAX:
+            raise SqlError(
+                "53400",
+                f"temporary tables of this session would hold more than {TEMP_KEYS_MAX} keys",
+                hint="Drop or truncate temporary tables no longer needed.",
+            )
 
     def apply(self, writes: list[tuple[bytes, Any]], dropped: list[tuple[bytes, bytes]]) -> None:
         """A committed transaction's temporary writes (None deletes) and abandoned ranges."""

@@ -454,6 +454,7 @@ class Transaction:
             temp_writes = [(k, v) for k, v in writes if is_temp_key(k)]
             temp_dropped = [r for r in dropped if is_temp_key(r[0])]
             if temp_writes or temp_dropped:
+                self.temp.check_room(temp_writes)  # before anything commits, permanent writes included
                 writes = [(k, v) for k, v in writes if not is_temp_key(k)]
                 dropped = [r for r in dropped if not is_temp_key(r[0])]
                 if not writes and not self.locks and not self.shares:
