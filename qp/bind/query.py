@@ -28,6 +28,7 @@ from qp.bind.recursion import order_recursive_list
 from qp.bind.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog.stored import TableDef
 from qp.catalog.temp_keys import is_temp_oid
+from qp.catalog.temp_overlay import hidden_by_temp, hides_permanent
 from qp.errors import SqlError, locate
 from qp.functions import resolve_function
 from qp.functions.json_records import RECORD_FUNCTIONS, row_builder
@@ -880,10 +881,12 @@ class QueryBinder:
             schemas = STORED_DEFINITION_PATH.searched
         else:
             schemas = session_search_path(self.bc.eval_ctx).searched
-        if schema is None and self.bc.catalog.overlay:
+        if schema in (None, USER_SCHEMA) and self.bc.catalog.overlay and self._temp_named(name):
             # The session's temporary objects are searched first, whatever the path
             # (PostgreSQL's pg_temp); the catalog overlay keeps them under public's key.
-            schemas = (USER_SCHEMA, *schemas) if self._temp_named(name) else schemas
+            if schema is not None and hides_permanent(self.bc.catalog, schema, name):
+                raise hidden_by_temp(schema, name)
+            schemas = (USER_SCHEMA, *schemas)
         for candidate in schemas:
             if candidate == USER_SCHEMA:
                 table = self.bc.catalog.find_table(name)

@@ -20,12 +20,25 @@ from typing import TYPE_CHECKING, Any
 
 from qp.catalog.stored import CatalogSnapshot
 from qp.catalog.temp_keys import TEMP_RELATIONS_END, TEMP_RELATIONS_START
+from qp.errors import SqlError
 
 if TYPE_CHECKING:  # the catalog sits below transactions: it only reads through one
     from qp.txn.temp_store import TempStore
     from qp.txn.transaction import Transaction
 
 _overlay_serials = count(1)
+_HIDDEN = "temporary objects hide these (schema, name)"
+
+
+def hidden_by_temp(schema: str, name: str) -> SqlError:
+    """`schema.name` while a temporary object of the session is called `name`: the overlay
+    keeps the temporary one under public's key, so a permanent public.name it hides cannot
+    be reached by qualifying it; refused rather than answered with the temporary one."""
+    return SqlError(
+        "0A000",
+        f'"{schema}.{name}" cannot be used while a temporary relation "{name}" exists in this session',
+        hint=f'Drop the temporary relation, or use "{name}" for it.',
+    )
 
 
 def overlay(base: CatalogSnapshot, rows: list[tuple[bytes, Any]]) -> CatalogSnapshot:
@@ -46,7 +59,16 @@ def overlay(base: CatalogSnapshot, rows: list[tuple[bytes, Any]]) -> CatalogSnap
         next_oid=base.next_oid,
     )
     snapshot.overlay = next(_overlay_serials)
+    # Permanent objects the temporary ones hide (see hidden_by_temp).
+    snapshot.derived[_HIDDEN] = frozenset(
+        key for key in hidden if key in base.tables or key in base.views or key in base.sequences
+    )
     return snapshot
+
+
+def hides_permanent(catalog: CatalogSnapshot, schema: str, name: str) -> bool:
+    """Whether a temporary object of the session hides a permanent `schema.name`."""
+    return (schema, name) in catalog.derived.get(_HIDDEN, ())
 
 
 def committed_overlay(base: CatalogSnapshot, store: TempStore | None) -> CatalogSnapshot:

@@ -22,6 +22,7 @@ from typing import Any
 
 from qp.catalog.stored import CatalogSnapshot
 from qp.catalog.temp_keys import is_temp_oid
+from qp.catalog.temp_overlay import hidden_by_temp, hides_permanent
 from qp.errors import SqlError
 from qp.parse.parser import Statement, string_list
 
@@ -45,11 +46,16 @@ def _relation_is_temp(catalog: CatalogSnapshot, names: list[str]) -> bool | None
         return True
     if schema not in (None, "public"):
         return False
-    for found in (catalog.find_table(name), catalog.find_view(name), catalog.find_sequence(name)):
-        if found is not None:
-            return is_temp_oid(found.oid)
-    index = catalog.indexes_by_name.get(("public", name))
-    return is_temp_oid(index[0].oid) if index is not None else None
+    found = next((f for f in (catalog.find_table(name), catalog.find_view(name), catalog.find_sequence(name))
+                  if f is not None), None)  # fmt: skip
+    if found is None:
+        index = catalog.indexes_by_name.get(("public", name))
+        found = index[0] if index is not None else None
+    if found is None:
+        return None
+    if schema is not None and is_temp_oid(found.oid) and hides_permanent(catalog, schema, name):
+        raise hidden_by_temp(schema, name)
+    return is_temp_oid(found.oid)
 
 
 def name_taken(catalog: CatalogSnapshot, name: str, schema: str, txn: Any) -> bool:

@@ -61,6 +61,11 @@ SELECT a, b FROM tmp_t ORDER BY a;
 CREATE TEMP TABLE tmp_perm (z int);
 INSERT INTO tmp_perm VALUES (42);
 SELECT * FROM tmp_perm;
+-- PostgreSQL reads the permanent one here; dsql refuses while the temporary one hides it.
+-- @dsql-error 0A000
+SELECT * FROM public.tmp_perm ORDER BY a;
+-- @dsql-error 0A000
+DROP TABLE public.tmp_perm;
 DROP TABLE tmp_perm;
 SELECT * FROM tmp_perm ORDER BY a;
 
@@ -179,6 +184,16 @@ INSERT INTO tmp_child VALUES (2, 2);
 DELETE FROM tmp_parent;
 CREATE TEMP TABLE tmp_fk_bad (p int REFERENCES tmp_perm (a));
 CREATE TABLE tmp_fk_bad (p int REFERENCES tmp_parent (id));
+DROP TABLE tmp_child, tmp_parent;
+CREATE TEMP TABLE tmp_parent (id int PRIMARY KEY);
+CREATE TEMP TABLE tmp_child (id int PRIMARY KEY, p int REFERENCES tmp_parent (id) ON DELETE CASCADE);
+INSERT INTO tmp_parent VALUES (1), (2);
+INSERT INTO tmp_child VALUES (1, 1), (2, 2);
+DELETE FROM tmp_parent WHERE id = 1;
+SELECT * FROM tmp_child;
+TRUNCATE tmp_parent;
+TRUNCATE tmp_parent CASCADE;
+SELECT count(*) FROM tmp_child;
 DROP TABLE tmp_child, tmp_parent;
 
 -- DSQL's limits count temporary rows like any others: 3,000 modified rows per transaction.
