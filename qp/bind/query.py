@@ -27,6 +27,8 @@ from qp.bind.index_exprs import bind_index_exprs
 from qp.bind.recursion import order_recursive_list
 from qp.bind.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog.stored import TableDef
+from qp.catalog.temp_keys import is_temp_oid
+from qp.catalog.temp_overlay import hidden_by_temp, hides_permanent
 from qp.errors import SqlError, locate
 from qp.functions import resolve_function
 from qp.functions.json_records import RECORD_FUNCTIONS, row_builder
@@ -879,6 +881,12 @@ class QueryBinder:
             schemas = STORED_DEFINITION_PATH.searched
         else:
             schemas = session_search_path(self.bc.eval_ctx).searched
+        if schema in (None, USER_SCHEMA) and self.bc.catalog.overlay and self._temp_named(name):
+            # The session's temporary objects are searched first, whatever the path
+            # (PostgreSQL's pg_temp); the catalog overlay keeps them under public's key.
+            if schema is not None and hides_permanent(self.bc.catalog, schema, name):
+                raise hidden_by_temp(schema, name)
+            schemas = (USER_SCHEMA, *schemas)
         for candidate in schemas:
             if candidate == USER_SCHEMA:
                 table = self.bc.catalog.find_table(name)
@@ -929,6 +937,11 @@ class QueryBinder:
         query.names = list(view.column_names) + list(query.names[len(view.column_names):])
         self.bc.tables_read.add(view.oid)
         return self._subquery_item(query, alias_node, alias, scope)
+
+    def _temp_named(self, name: str) -> bool:
+        """Whether `name` is a temporary table or view of the session (qp/catalog/temp_overlay.py)."""
+        found = self.bc.catalog.find_table(name) or self.bc.catalog.find_view(name)
+        return found is not None and is_temp_oid(found.oid)
 
     def _virtual_item(self, relation: Any, alias_node: dict | None, alias: str, scope: Scope) -> FromVirtual:
         colnames = string_list((alias_node or {}).get("colnames"))

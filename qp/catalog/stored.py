@@ -655,6 +655,9 @@ class CatalogSnapshot:
     comments: dict[tuple[int, int], str] = field(default_factory=dict)  # (oid, subid) -> COMMENT ON text
     statistics: dict[tuple[str, str], StatisticsDef] = field(default_factory=dict)
     next_oid: int = FIRST_USER_OID
+    # 0 for a shared snapshot; a session's temporary objects laid over one get a
+    # serial number of their own (qp/catalog/temp_overlay.py).
+    overlay: int = 0
     # Per-snapshot caches of things derived from descriptors (bound defaults,
     # compiled checks); keyed by table oid. Safe because the snapshot never changes.
     derived: dict = field(default_factory=dict)

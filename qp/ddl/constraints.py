@@ -44,6 +44,7 @@ from qp.catalog.stored import (
     key_kind,
     key_stamp,
 )
+from qp.catalog.temp_keys import is_temp_oid
 from qp.errors import SqlError, foreign_key_violation
 from qp.exec.compile import ExecFrame, Layout, compile_scalar
 from qp.parse.parser import string_list
@@ -72,6 +73,9 @@ def foreign_key_from(con: dict, table: TableDef, column_index: int | None, catal
     ref = table if ref_name == table.name else catalog.find_table(ref_name)
     if ref is None:
         raise SqlError("42P01", f'relation "{ref_name}" does not exist')
+    if is_temp_oid(ref.oid) != is_temp_oid(table.oid):  # one lives in the session, the other does not
+        kind = "temporary" if is_temp_oid(table.oid) else "permanent"
+        raise SqlError("42P16", f"constraints on {kind} tables may reference only {kind} tables")
     if column_index is not None:
         columns = (column_index,)
     else:

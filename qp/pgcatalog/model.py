@@ -31,6 +31,7 @@ from qp.catalog.stored import (
     ViewDef,
     expression_key_name,
 )
+from qp.catalog.temp_keys import TEMP_NAMESPACE_OID, TEMP_SCHEMA_ALIASES, TEMP_SCHEMA_NAME, is_temp_oid
 from qp.functions.strings import quote_ident
 from qp.pgcatalog import oids
 from qp.pgcatalog.registry import REGISTRY
@@ -75,7 +76,7 @@ class RelationInfo:
 
     @property
     def schema(self) -> str:
-        return oids.NAMESPACE_NAMES[self.namespace]
+        return oids.NAMESPACE_NAMES.get(self.namespace) or TEMP_SCHEMA_NAME
 
 
 @dataclass(eq=False)
@@ -132,9 +133,9 @@ class CatalogModel:
     def lookup(self, name: str, schema: str | None, search_path: SearchPath) -> RelationInfo | None:
         """The relation `name` names: in `schema`, or the first match along the search path."""
         if schema is not None:
-            nsp = oids.NAMESPACE_OIDS.get(schema)
+            nsp = TEMP_NAMESPACE_OID if schema in TEMP_SCHEMA_ALIASES else oids.NAMESPACE_OIDS.get(schema)
             return None if nsp is None else self.by_name.get((nsp, name))
-        for nsp in search_path.namespace_oids():
+        for nsp in (TEMP_NAMESPACE_OID, *search_path.namespace_oids()):  # pg_temp first, as PostgreSQL
             found = self.by_name.get((nsp, name))
             if found is not None:
                 return found
@@ -192,13 +193,20 @@ SEQUENCE_ATTRIBUTES = (Attribute(1, "last_value", INT8, True), Attribute(2, "log
                        Attribute(3, "is_called", BOOL, True))
 
 
+def _namespace(relation: Any) -> int:
+    """A user relation's pg_namespace oid: its schema's, or the session's temporary schema."""
+    if is_temp_oid(relation.oid):
+        return TEMP_NAMESPACE_OID
+    return oids.NAMESPACE_OIDS.get(relation.schema, oids.PUBLIC_NAMESPACE)
+
+
 def _build(snapshot: CatalogSnapshot) -> CatalogModel:
     model = CatalogModel(snapshot)
     relations = list(system_relations())
     taken: set[int] = set()
     sequences = snapshot.sequences_by_oid
     for table in sorted(snapshot.tables.values(), key=lambda t: t.oid):
-        namespace = oids.NAMESPACE_OIDS.get(table.schema, oids.PUBLIC_NAMESPACE)
+        namespace = _namespace(table)
         attributes = tuple(_attribute(attnum, column, sequences) for attnum, column in enumerate(table.columns, start=1))
         relations.append(RelationInfo(table.oid, table.name, namespace, RELKINDS.get(table.kind, "r"), attributes,
                                       table=table))
@@ -227,11 +235,11 @@ def _build(snapshot: CatalogSnapshot) -> CatalogModel:
                 oid, fk.name, "f", table, index=key, attnums=tuple(p + 1 for p in fk.columns), foreign_key=fk,
                 referenced=referenced, ref_attnums=tuple(p + 1 for p in fk.ref_columns)))
     for sequence in sorted(snapshot.sequences.values(), key=lambda q: q.oid):
-        namespace = oids.NAMESPACE_OIDS.get(sequence.schema, oids.PUBLIC_NAMESPACE)
+        namespace = _namespace(sequence)
         relations.append(RelationInfo(sequence.oid, sequence.name, namespace, "S", SEQUENCE_ATTRIBUTES,
                                       sequence=sequence))
     for view in sorted(snapshot.views.values(), key=lambda v: v.oid):
-        namespace = oids.NAMESPACE_OIDS.get(view.schema, oids.PUBLIC_NAMESPACE)
+        namespace = _namespace(view)
         attributes = tuple(Attribute(attnum, name, type_by_oid(type_oid).with_typmod(typmod))
                            for attnum, (name, type_oid, typmod) in enumerate(view.columns, start=1))
         relations.append(RelationInfo(view.oid, view.name, namespace, "v", attributes, view=view))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from qp.catalog.temp_keys import TEMP_NAMESPACE_NAMES
 from qp.errors import SqlError
 from qp.functions.strings import quote_ident
 from qp.pgcatalog import builtins, oids
@@ -28,7 +29,7 @@ def reg_output(type_oid: int, snapshot: Any, value: int, ctx: Any) -> str | None
     if type_oid == REGCLASS:
         return regclass_name(model_for(snapshot), value, search_path_of(ctx))
     if type_oid == REGNAMESPACE:
-        return oids.NAMESPACE_NAMES.get(value)
+        return oids.NAMESPACE_NAMES.get(value) or TEMP_NAMESPACE_NAMES.get(value)
     if type_oid == REGPROC:
         proc = builtins.proc_by_oid().get(value)
         return None if proc is None else quote_ident(proc.name)
