@@ -153,8 +153,8 @@ def test_statements_dsql_lacks_are_refused_not_answered(dsql_server) -> None:
         conn = await asyncpg.connect(dsql_server.dsn)
         codes = []
         try:
-            for sql in ("CREATE TEMP TABLE temp_t (a int)",
-                        "SELECT 1 AS a INTO TEMP temp_into_t", "CREATE MATERIALIZED VIEW mv_t AS SELECT 1"):  # fmt: skip
+            # Temporary tables are an extension (tests/test_temp_tables.py); schemas are DSQL's.
+            for sql in ("CREATE MATERIALIZED VIEW mv_t AS SELECT 1",):
                 with pytest.raises(asyncpg.PostgresError) as caught:
                     await conn.execute(sql)
                 codes.append(caught.value.sqlstate)
@@ -163,7 +163,7 @@ def test_statements_dsql_lacks_are_refused_not_answered(dsql_server) -> None:
             await conn.close()
         return codes
 
-    assert asyncio.run(scenario()) == ["0A000"] * 3
+    assert asyncio.run(scenario()) == ["0A000"]
 
 
 def test_create_table_as_is_one_transaction_within_dsqls_rules(dsql_server) -> None:

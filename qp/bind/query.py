@@ -27,11 +27,13 @@ from qp.bind.index_exprs import bind_index_exprs
 from qp.bind.recursion import order_recursive_list
 from qp.bind.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog.stored import TableDef
+from qp.catalog.temp_keys import is_temp_oid
+from qp.catalog.temp_overlay import hidden_by_temp, hides_permanent
 from qp.errors import SqlError, locate
 from qp.functions import resolve_function
 from qp.functions.json_records import RECORD_FUNCTIONS, row_builder
 from qp.parse.parser import node_body, node_kind, node_location, string_list
-from qp.pgcatalog.search_path import binding_path, definition_path
+from qp.pgcatalog.search_path import USER_SCHEMA, binding_path, definition_path
 from qp.types import INT8, RECORD, TEXT, UNKNOWN, SqlType, common_type, format_type, record_type
 
 # Set-returning functions whose one result column is a named OUT parameter
@@ -877,6 +879,12 @@ class QueryBinder:
             schemas: tuple[str, ...] = (schema,)
         else:
             schemas = binding_path(self.bc).searched
+        if schema in (None, USER_SCHEMA) and self.bc.catalog.overlay and self._temp_named(name):
+            # The session's temporary objects are searched first, whatever the path
+            # (PostgreSQL's pg_temp); the catalog overlay keeps them under public's key.
+            if schema is not None and hides_permanent(self.bc.catalog, schema, name):
+                raise hidden_by_temp(schema, name)
+            schemas = (USER_SCHEMA, *schemas)
         for candidate in schemas:
             table = self.bc.catalog.find_table(name, candidate)
             if table is not None:
@@ -931,6 +939,11 @@ class QueryBinder:
         if alias_node is None:
             scope.items[-1].schema = view.schema  # `schema.view.column` names its columns
         return item
+
+    def _temp_named(self, name: str) -> bool:
+        """Whether `name` is a temporary table or view of the session (qp/catalog/temp_overlay.py)."""
+        found = self.bc.catalog.find_table(name) or self.bc.catalog.find_view(name)
+        return found is not None and is_temp_oid(found.oid)
 
     def _virtual_item(self, relation: Any, alias_node: dict | None, alias: str, scope: Scope) -> FromVirtual:
         colnames = string_list((alias_node or {}).get("colnames"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from qp.catalog.stored import NEXT_OID_KEY, RELATION_PREFIX, VERSION_KEY, CatalogSnapshot
-from storage import keys
+from qp.catalog.temp_keys import TEMP_RELATIONS_START
 
 if TYPE_CHECKING:  # the catalog sits below transactions: it only reads through one
     from qp.txn.transaction import Transaction
@@ -34,7 +34,8 @@ class CatalogCache:
         if cached is not None:
             return cached
         rows: list = []
-        async for page in txn.scan(RELATION_PREFIX, keys.prefix_end(RELATION_PREFIX), catalog_check=False):
+        # Up to the temporary descriptors: those are the session's (qp/catalog/temp_overlay.py).
+        async for page in txn.scan(RELATION_PREFIX, TEMP_RELATIONS_START, catalog_check=False):
             rows += page
         snapshot = CatalogSnapshot.from_rows(version, rows, next_oid or FIRST_USER_OID)
         self._snapshots[version] = snapshot

@@ -689,6 +689,9 @@ class CatalogSnapshot:
     statistics: dict[tuple[str, str], StatisticsDef] = field(default_factory=dict)
     schemas: dict[str, SchemaDef] = field(default_factory=dict)  # CREATE SCHEMA's, by name
     next_oid: int = FIRST_USER_OID
+    # 0 for a shared snapshot; a session's temporary objects laid over one get a
+    # serial number of their own (qp/catalog/temp_overlay.py).
+    overlay: int = 0
     # Per-snapshot caches of things derived from descriptors (bound defaults,
     # compiled checks); keyed by table oid. Safe because the snapshot never changes.
     derived: dict = field(default_factory=dict)

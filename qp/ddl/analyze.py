@@ -24,6 +24,7 @@ import struct
 from typing import Any
 
 from qp.catalog.stored import TableDef
+from qp.catalog.temp_keys import is_temp_oid
 from qp.errors import SqlError
 from qp.pgcatalog.search_path import relation_schema
 from qp.plan.stats import ColumnStats, TableStats, estimate_n_distinct, histogram_of, stats_key
@@ -129,6 +130,10 @@ async def analyze(session: Any, body: dict) -> None:
     catalog = await session.catalog_for(reader)
     cache = session.qp.table_stats
     for table, names in _targets(catalog, body, session.ctx):
+        if is_temp_oid(table.oid):
+            # Statistics are shared by every session of the QP and kept in storage, by oid;
+            # temporary oids repeat from session to session, so a temporary table has none.
+            continue
         sample, total = await sample_table(reader, table)
         columns = measure(table, sample, total, names)
         previous = cache.get(table.oid)

@@ -44,6 +44,7 @@ from qp.catalog.stored import (
     key_kind,
     key_stamp,
 )
+from qp.catalog.temp_keys import is_temp_oid
 from qp.ddl.common import search_schema
 from qp.errors import SqlError, foreign_key_violation
 from qp.exec.compile import ExecFrame, Layout, compile_scalar
@@ -78,6 +79,9 @@ def foreign_key_from(con: dict, table: TableDef, column_index: int | None, catal
     if ref is None:
         shown = f"{pk_table['schemaname']}.{ref_name}" if pk_table.get("schemaname") else ref_name
         raise SqlError("42P01", f'relation "{shown}" does not exist')
+    if is_temp_oid(ref.oid) != is_temp_oid(table.oid):  # one lives in the session, the other does not
+        kind = "temporary" if is_temp_oid(table.oid) else "permanent"
+        raise SqlError("42P16", f"constraints on {kind} tables may reference only {kind} tables")
     if column_index is not None:
         columns = (column_index,)
     else:

@@ -19,6 +19,7 @@ from qp.bind.context import BindContext
 from qp.bind.dml import bind_insert
 from qp.bind.query import QueryBinder
 from qp.catalog.stored import RELATION_PREFIX, CatalogSnapshot, TableDef
+from qp.catalog.temp_keys import is_temp_oid
 from qp.ddl.common import DdlResult
 from qp.ddl.tables import create_table
 from qp.errors import SqlError
@@ -54,7 +55,7 @@ async def create_table_as(statement: Statement, txn: Transaction, catalog: Catal
         if "SelectStmt" not in body["query"]:
             raise SqlError("0A000", "CREATE TABLE AS EXECUTE is not supported")
     into, query = into_clause(statement)
-    if into.get("onCommit", "ONCOMMIT_NOOP") != "ONCOMMIT_NOOP":
+    if into["rel"].get("relpersistence") != "t" and into.get("onCommit", "ONCOMMIT_NOOP") != "ONCOMMIT_NOOP":
         raise SqlError("42P16", "ON COMMIT can only be used on temporary tables")
     bound = QueryBinder(bc).bind_query(query)
     names = list(bound.names)
@@ -74,6 +75,8 @@ async def create_table_as(statement: Statement, txn: Transaction, catalog: Catal
     with_table = replace(catalog, tables={**catalog.tables, (table.schema, table.name): table}, derived={})
     insert_bc = BindContext(with_table, bc.eval_ctx, resolve_special_relation=bc.resolve_special_relation)
     target = {"relname": table.name, "schemaname": table.schema}
+    if is_temp_oid(table.oid):  # found first by its bare name, in the session's pg_temp
+        del target["schemaname"]  # (public.name would be refused if a permanent one is hidden)
     plan = plan_insert(insert_bc, bind_insert(insert_bc, {"relation": target, "selectStmt": query}))
     rc = RunContext(txn, ExecFrame((), (), session.ctx), StatementCaches(), session)
     count, _ = await run_insert(plan, rc)

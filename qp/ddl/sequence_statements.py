@@ -20,6 +20,7 @@ from qp.ddl.common import (
     search_schema,
 )
 from qp.ddl.sequences import sequence_options, with_owner
+from qp.ddl.temp_objects import name_taken
 from qp.errors import SqlError
 from qp.parse.parser import string_list
 from qp.pgcatalog.search_path import schema_oids
@@ -30,10 +31,8 @@ async def create_sequence(
 ) -> DdlResult:
     relation = body["sequence"]
     name = check_name(relation["relname"])
-    if relation.get("relpersistence") == "t":
-        raise SqlError("0A000", "TEMPORARY sequences are not supported")
-    schema = creation_schema_of(relation, bc)
-    if catalog.relation_name_taken(name, schema):
+    schema = USER_SCHEMA if relation.get("relpersistence") == "t" else creation_schema_of(relation, bc)
+    if name_taken(catalog, name, schema, txn):  # a TEMP one runs in temp_mode (qp/ddl/temp_objects.py)
         if body.get("if_not_exists"):
             return DdlResult("CREATE SEQUENCE", [f'relation "{name}" already exists, skipping'])
         raise SqlError("42P07", f'relation "{name}" already exists')

@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from qp.catalog.stored import CatalogSnapshot, SequenceDef
+from qp.catalog.temp_keys import is_temp_oid
 from qp.errors import SqlError
 from qp.parse.parser import string_list
 from qp.txn.transaction import Transaction
@@ -198,14 +199,28 @@ async def _allocate(session, sequence: SequenceDef) -> tuple[int, int]:
         return SqlError("40001", "change conflicts with another transaction (OC000)",
                         detail=f'too much contention on sequence "{sequence.name}"')
 
+    if is_temp_oid(sequence.oid):
+        return await _in_session(session, take)
     return await session.qp.txns.run(take, attempts=ALLOCATION_RETRIES_MAX, backoff_s=ALLOCATION_BACKOFF_S,
                                      exhausted=contended)  # fmt: skip
+
+
+async def _in_session(session, body):
+    """A temporary sequence's state is the session's (qp/txn/temp_store.py): changed in a
+    transaction of the session's own, which commits without leaving it."""
+    txn = session.new_txn()
+    txn.begin_snapshot()
+    result = await body(txn)
+    await txn.commit()
+    return result
 
 
 async def _write_state(session, sequence: SequenceDef, next_value: int) -> None:
     async def write(txn: Transaction) -> None:
         txn.put(sequence.state_key, next_value)
 
+    if is_temp_oid(sequence.oid):
+        return await _in_session(session, write)
     await session.qp.txns.run(write, attempts=ALLOCATION_RETRIES_MAX, backoff_s=ALLOCATION_BACKOFF_S)
 
 

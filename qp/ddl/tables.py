@@ -59,19 +59,23 @@ from qp.ddl.missing import added_column_default
 from qp.ddl.naming import check_column, choose_name, constraint_names, name_addition
 from qp.ddl.sequence_statements import drop_sequences
 from qp.ddl.sequences import sequence_options, with_owner
+from qp.ddl.temp_objects import name_taken
 from qp.ddl.views import drop_views, views_to_drop
 from qp.errors import SqlError
 from qp.parse.parser import node_kind, string_list
-from qp.pgcatalog.search_path import schema_oids
+from qp.pgcatalog.search_path import USER_SCHEMA, schema_oids
 from storage import keys
 
 
 async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
     relation = body["relation"]
     name = check_name(relation["relname"])
-    if relation.get("relpersistence") == "t":
-        raise SqlError("0A000", "TEMPORARY or TEMP table not supported")
-    schema = creation_schema_of(relation, bc)
+    if relation.get("relpersistence") != "t" and body.get("oncommit", "ONCOMMIT_NOOP") != "ONCOMMIT_NOOP":
+        raise SqlError("42P16", "ON COMMIT can only be used on temporary tables")
+    # A temporary table (qp/ddl/temp_objects.py) is made like any other: the statement
+    # runs in temp_mode, so its oids are temporary ones and its keys the session's.
+    # A temporary table goes to the session's pg_temp whatever the search path says.
+    schema = USER_SCHEMA if relation.get("relpersistence") == "t" else creation_schema_of(relation, bc)
     for unsupported, message in (
         ("partspec", "PARTITION BY clause not supported for CREATE TABLE"),
         ("inhRelations", "INHERITS is not supported"),
@@ -80,7 +84,7 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
     ):
         if body.get(unsupported):
             raise SqlError("0A000", message)
-    if catalog.relation_name_taken(name, schema):
+    if name_taken(catalog, name, schema, txn):
         if body.get("if_not_exists"):
             return DdlResult("CREATE TABLE", [f'relation "{name}" already exists, skipping'])
         raise SqlError("42P07", f'relation "{name}" already exists')

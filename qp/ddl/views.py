@@ -12,6 +12,7 @@ from qp.catalog.stored import (
     CatalogSnapshot,
     ViewDef,
 )
+from qp.catalog.temp_keys import is_temp_oid
 from qp.ddl.common import (
     DdlResult,
     bump_version,
@@ -20,6 +21,7 @@ from qp.ddl.common import (
     creation_schema_of,
     search_schema,
 )
+from qp.ddl.temp_objects import name_taken
 from qp.errors import SqlError
 from qp.parse.parser import string_list
 from qp.pgcatalog.search_path import schema_oids, session_search_path
@@ -28,9 +30,7 @@ from qp.pgcatalog.search_path import schema_oids, session_search_path
 async def create_view(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext, sql: str) -> DdlResult:
     relation = body["view"]
     name = check_name(relation["relname"])
-    if relation.get("relpersistence") == "t":
-        raise SqlError("0A000", "TEMPORARY or TEMP view not supported")
-    schema = creation_schema_of(relation, bc)
+    schema = USER_SCHEMA if relation.get("relpersistence") == "t" else creation_schema_of(relation, bc)
     if body.get("withCheckOption", "NO_CHECK_OPTION") != "NO_CHECK_OPTION":
         raise SqlError("0A000", "WITH CHECK OPTION is not supported: views are read-only")
     query_node = body["query"]
@@ -45,10 +45,17 @@ async def create_view(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext
         raise SqlError("42701", f'column "{duplicate}" specified more than once')
     types = query.output_types()
     columns = tuple((n, t.oid, t.typmod) for n, t in zip(names, types, strict=True))
+    notices = []
+    if not txn.temp_mode and any(is_temp_oid(oid) for oid in bc.tables_read):
+        # PostgreSQL makes a view over a temporary relation temporary itself.
+        txn.temp_mode = True
+        notices.append(f'view "{name}" will be a temporary view')
     existing = catalog.find_view(name, schema)
+    if existing is not None and txn.temp_mode and not is_temp_oid(existing.oid):
+        existing = None  # a temporary view hides a permanent one of the same name
     if existing is not None and not body.get("replace"):
         raise SqlError("42P07", f'relation "{name}" already exists')
-    if existing is None and catalog.relation_name_taken(name, schema):
+    if existing is None and name_taken(catalog, name, schema, txn):
         raise SqlError(
             "42P07" if not body.get("replace") else "42809",
             f'relation "{name}" already exists' if not body.get("replace") else f'"{name}" is not a view',
@@ -72,7 +79,7 @@ async def create_view(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext
     view = ViewDef(oid, name, json.dumps(query_node), sql, columns, depends, schema, search_path=path)
     txn.put(view.descriptor_key, view.to_record())
     bump_version(txn, version, None if existing else oid + 1)
-    return DdlResult("CREATE VIEW")
+    return DdlResult("CREATE VIEW", notices)
 
 
 def views_to_drop(

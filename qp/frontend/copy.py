@@ -40,6 +40,7 @@ from qp import api
 from qp.bind.context import BindContext
 from qp.bind.dml import DEFAULT_MARK, bind_defaults, target_context  # DEFAULT, INSERT's defaults
 from qp.catalog.stored import CatalogSnapshot, TableDef
+from qp.catalog.temp_keys import is_temp_oid
 from qp.errors import (
     TRANSACTION_ROWS_EXCEEDED,
     SqlError,
@@ -362,6 +363,15 @@ class CopyFrom:
                 self._rebind(txn.catalog)
             await self._insert(txn, rows)
 
+        if is_temp_oid(self.target.table.oid):
+            # A temporary table's rows stay in the session: a transaction of its own that
+            # commits without leaving it (qp/txn/temp_store.py), and nothing to retry.
+            txn = session.new_txn()
+            txn.begin_snapshot()
+            txn.catalog = await session.qp.load_catalog(txn)
+            await insert(txn)
+            await session.commit(txn)
+            return
         await session.qp.txns.run(insert, attempts=BATCH_ATTEMPTS, with_catalog=True,
                                   limits=transaction_limits(session.settings))  # fmt: skip
 

@@ -79,6 +79,7 @@ class Prepared:
         """Whether the plan may run against `catalog` in a session with this context
         (and the statistics have not changed since it was made)."""
         return (self.plan is not None and self.catalog_version == catalog.version
+                and self.catalog is not None and self.catalog.overlay == catalog.overlay
                 and self.search_path == session_search_path(eval_ctx, catalog)
                 and (self.stats is None or self.stats.version == self.stats_version))
 

@@ -26,10 +26,12 @@ from collections.abc import AsyncIterator
 from qp import api
 from qp.api import Column, CommandComplete, DataRows, EmptyQuery, Notice, RowDescription
 from qp.bind.context import BindContext
+from qp.catalog.temp_overlay import committed_overlay
 from qp.ddl import jobs, online
 from qp.ddl.create_table_as import create_table_as
 from qp.ddl.dispatch import ddl_tag, run_ddl
 from qp.ddl.jobs import JobsRelation
+from qp.ddl.temp_objects import SameTransaction, on_commit_action, targets_temp, writes_only_temp
 from qp.errors import SqlError, cached_plan_changed, in_failed_transaction, schema_conflict
 from qp.exec.compile import ExecFrame
 from qp.exec.dml import run_insert, run_modify, run_truncate
@@ -58,6 +60,13 @@ class StatementRunner:
         self.session = session
         self.qp = session.qp
 
+    def planner_rules(self) -> frozenset[str]:
+        """The planner rules this session leaves on (dsql.enable_batched_nestloop, dsql.planner_rules_off)."""
+        settings = self.session.settings
+        rules = DEFAULT_RULES if settings.get("dsql.enable_batched_nestloop") != "off" else NO_BATCHED_JOINS
+        off = settings.get("dsql.planner_rules_off")
+        return rules - frozenset(off.split(",")) if off else rules
+
     def prepare_unbound(self, statement: Statement) -> Prepared:
         return Prepared(statement, classify(statement))
 
@@ -68,16 +77,15 @@ class StatementRunner:
             return await self.bind_checked(statement, param_oids)
         if statement.kind in ("DeclareCursorStmt", "FetchStmt"):
             return await prepare_cursor_statement(self.session, statement, param_oids)
-        return prepare(statement, self.qp.catalog_guess(), self.session.ctx, param_oids)
+        return prepare(statement, self.catalog_guess(), self.session.ctx, param_oids)
 
     async def bind_checked(
         self, statement: Statement, param_oids: list[int], txn: Transaction | None = None
     ) -> Prepared:
         """Bind against the newest catalog; if a name is missing, make sure the catalog is current."""
-        catalog = txn.catalog if txn is not None and txn.catalog is not None else self.qp.catalog_guess()
+        catalog = txn.catalog if txn is not None and txn.catalog is not None else self.catalog_guess()
         stats = self.qp.table_stats  # kept fresh by the QP's background task
-        batched = self.session.settings.get("dsql.enable_batched_nestloop") != "off"
-        rules = DEFAULT_RULES if batched else NO_BATCHED_JOINS
+        rules = self.planner_rules()
         try:
             return prepare(
                 statement, catalog, self.session.ctx, param_oids, special_relations=self.special_relation,
@@ -88,7 +96,7 @@ class StatementRunner:
                 raise
             probe = txn or self.session.new_txn(read_only=True)
             fresh = await self.qp.load_catalog(probe)
-            if fresh.version == catalog.version:
+            if fresh.version == catalog.version and fresh.overlay == catalog.overlay:
                 raise
             if txn is not None:
                 txn.catalog = fresh
@@ -97,6 +105,14 @@ class StatementRunner:
                 statement, fresh, self.session.ctx, param_oids, special_relations=self.special_relation,
                 stats=stats, rules=rules,
             )
+
+    def catalog_guess(self):
+        """The newest catalog this process knows, with the session's temporary objects
+        (those the open transaction created too: a Parse in a block must find them)."""
+        txn = self.session.txn
+        if txn is not None and txn.catalog is not None and txn.catalog.overlay:
+            return txn.catalog
+        return committed_overlay(self.qp.catalog_guess(), self.session.temp_store)
 
     def special_relation(self, schema: str | None, name: str):
         if schema == "sys" and name == "jobs":
@@ -155,7 +171,7 @@ class StatementRunner:
         if txn.read_only and kind == "query" and prepared.statement.body.get("lockingClause"):
             raise SqlError("25006", "cannot execute SELECT FOR UPDATE in a read-only transaction")
         if kind in ("insert", "update", "delete", "truncate"):
-            if txn.read_only:
+            if txn.read_only and not writes_only_temp(prepared.statement, txn.catalog or self.catalog_guess()):
                 raise SqlError("25006", f"cannot execute {kind.upper()} in a read-only transaction")
             if kind == "truncate" and not (
                 self.session.block or self.session.implicit_block or txn.dml_count or txn.ddl_count
@@ -179,7 +195,10 @@ class StatementRunner:
 
     async def bound_for(self, prepared: Prepared, txn: Transaction, described: bool) -> Prepared:
         """`prepared`, bound and planned against the transaction's catalog."""
-        catalog = txn.catalog or self.qp.catalog_guess()
+        if txn.temp_catalog_stale:  # ROLLBACK TO may have taken back temporary DDL
+            txn.temp_catalog_stale = False
+            txn.catalog = await self.qp.load_catalog(txn)
+        catalog = txn.catalog or self.catalog_guess()
         if not prepared.planned_for(catalog, self.session.ctx):
             bound = await self.bind_checked(prepared.statement, prepared.declared_oids, txn)
             if (
@@ -239,6 +258,13 @@ class StatementRunner:
         ]
         return [*notices, RowDescription(columns), ResultRows(rows, encoders), CommandComplete(tag)]
 
+    def _check_ddl_allowed(self, txn: Transaction, ddl_count: int | None = None) -> None:
+        """DSQL's rules: one DDL statement per transaction, and no DDL with DML."""
+        if txn.dml_count:
+            raise SqlError("0A000", "ddl and dml are not supported in the same transaction")
+        if (txn.ddl_count if ddl_count is None else ddl_count):
+            raise SqlError("0A000", "multiple ddl statements are not supported in a transaction")
+
     def refresh_statement_time(self) -> None:
         now_us = (self.qp.clock.now().latest // 1000) - 946_684_800_000_000
         self.session.ctx.statement_timestamp_us = now_us
@@ -253,20 +279,46 @@ class StatementRunner:
     async def _ddl(self, statement: Statement, txn: Transaction) -> list[api.Event]:
         if txn.read_only:
             raise SqlError("25006", f"cannot execute {ddl_tag(statement)} in a read-only transaction")
-        if txn.dml_count:
-            raise SqlError("0A000", "ddl and dml are not supported in the same transaction")
-        if txn.ddl_count:
-            raise SqlError("0A000", "multiple ddl statements are not supported in a transaction")
         txn.begin_snapshot()
         catalog = await self.qp.load_catalog(txn)
+        # DDL on temporary objects touches nothing another session sees: DSQL's
+        # one-DDL and no-DDL-with-DML rules do not apply (qp/ddl/temp_objects.py).
+        temp = targets_temp(statement, catalog)
+        if not temp and statement.kind != "ViewStmt":  # a view over a temporary table is one too
+            self._check_ddl_allowed(txn)
         txn.catalog = catalog
         txn.catalog_validated = True
         # Views may read the system catalogs (CREATE VIEW ... FROM pg_class).
         bc = BindContext(catalog, self.session.ctx, resolve_special_relation=self.special_relation)
-        if statement.kind in ("CreateTableAsStmt", "SelectStmt"):  # SELECT ... INTO: CREATE TABLE AS
-            result = await create_table_as(statement, txn, catalog, bc, self.session)
-        else:
-            result = await run_ddl(statement, txn, catalog, bc, self.session.user)
+        counted = (txn.ddl_count, txn.catalog_version_written)
+        txn.temp_mode = temp
+        try:
+            if statement.kind in ("CreateTableAsStmt", "SelectStmt"):  # SELECT ... INTO: CREATE TABLE AS
+                result = await create_table_as(statement, txn, catalog, bc, self.session)
+            else:
+                result = await run_ddl(statement, txn, catalog, bc, self.session.user)
+            temp = txn.temp_mode  # CREATE VIEW sets it for a view over a temporary relation
+        finally:
+            txn.temp_mode = False
+        if temp:
+            txn.ddl_count, txn.catalog_version_written = counted
+            txn.catalog = await self.qp.load_catalog(txn)  # later statements see the change
+            action = on_commit_action(statement)
+            if action is not None:
+                into = statement.body.get("relation") or _into_relation(statement)
+                table = txn.catalog.find_table(into["relname"])
+                if table is not None:
+                    self.session.temp_store.on_commit[table.oid] = action
+            if result.followups:
+                if statement.asynchronous:
+                    raise SqlError("0A000", "ASYNC is not supported for temporary tables")
+                await online.run_followups(SameTransaction(txn, self.qp.load_catalog), self.session.ctx,
+                                           result.followups)  # fmt: skip
+                txn.ddl_count, txn.catalog_version_written = counted
+                txn.catalog = await self.qp.load_catalog(txn)
+                result.followups = []
+        elif statement.kind == "ViewStmt":
+            self._check_ddl_allowed(txn, counted[0])
         if statement.kind == "AlterSeqStmt":
             self.session.sequences.forget(result.sequence_oid)  # this session's cached block is stale now
         events: list[api.Event] = [n if isinstance(n, Notice) else Notice(n) for n in result.notices]
@@ -296,6 +348,11 @@ class StatementRunner:
             )
         events.append(CommandComplete(result.tag))
         return events
+
+
+def _into_relation(statement: Statement) -> dict:
+    body = statement.body
+    return (body["into"] if statement.kind == "CreateTableAsStmt" else body["intoClause"])["rel"]
 
 
 def expand_formats(formats: list[int], n: int) -> list[int]:

@@ -23,6 +23,7 @@ from cluster.transport import InProcessTransport
 from qp import api
 from qp.catalog.cache import CatalogCache
 from qp.catalog.stored import CatalogSnapshot
+from qp.catalog.temp_overlay import with_temp
 from qp.ddl import jobs, role_statements, roles
 from qp.errors import SqlError
 from qp.exec.dml import set_rowid_qp
@@ -193,8 +194,9 @@ class QueryProcessor:
     # -- catalog -------------------------------------------------------------------
 
     async def load_catalog(self, txn) -> CatalogSnapshot:
-        """The catalog as of the transaction's τ_start (qp/catalog/cache.py)."""
-        return await self.catalogs.load(txn)
+        """The catalog as of the transaction's τ_start (qp/catalog/cache.py), with the
+        temporary objects of the transaction's session (qp/catalog/temp_overlay.py)."""
+        return await with_temp(await self.catalogs.load(txn), txn)
 
     def catalog_guess(self) -> CatalogSnapshot:
         """The newest catalog this process knows (validated by storage on use)."""

@@ -50,6 +50,7 @@ from cluster.timeslice import checkpoint_if_due
 from qp import api
 from qp.api import Column, CommandComplete, DataRows, EmptyQuery, ParameterStatus
 from qp.ddl.sequences import SessionSequences
+from qp.ddl.temp_objects import without_pg_temp
 from qp.errors import SqlError, in_failed_transaction, position_in
 from qp.frontend.activity import Activity
 from qp.frontend.cursors import Cursors
@@ -71,6 +72,7 @@ from qp.frontend.settings import (
 )
 from qp.parse.parser import Statement, parse
 from qp.pgcatalog.names import reg_input, reg_output
+from qp.txn.temp_store import TempStore
 from qp.txn.transaction import Transaction
 from qp.types import binary_decoder, text_decoder
 from qp.types.context import EvalContext
@@ -125,6 +127,7 @@ class Session:
         self.xact_open = False  # a transaction (block or implicit) has started and not ended
         self.implicit_block = False  # a simple query of several statements (PostgreSQL's implicit block)
         self.txn: Transaction | None = None
+        self.temp_store = TempStore()  # temporary tables, views and sequences: gone with the session
         self.block = False  # explicit BEGIN
         self.failed = False
         self.block_read_only = False
@@ -316,10 +319,13 @@ class Session:
 
     async def _parsed(self, sql: str) -> list[Statement]:
         try:
-            return parse(sql)
+            statements = parse(sql)
         except BaseException:  # a statement that does not parse (42601, 54001) fails the block too
             await self._after_error()
             raise
+        if "pg_temp" in sql.lower():
+            statements = without_pg_temp(statements)  # temporary objects (qp/ddl/temp_objects.py)
+        return statements
 
     def describe_statement(self, name: str) -> api.StatementDescription:
         prepared = self._statement(name)
@@ -571,7 +577,9 @@ class Session:
 
     def new_txn(self, *, read_only: bool = False, explicit: bool = False) -> Transaction:
         """A transaction with this session's limits (dsql.transaction_rows_max / _bytes_max)."""
-        return self.qp.txns.begin(read_only=read_only, explicit=explicit, limits=transaction_limits(self.settings))
+        txn = self.qp.txns.begin(read_only=read_only, explicit=explicit, limits=transaction_limits(self.settings))
+        txn.temp = self.temp_store
+        return txn
 
     def current_txn(self) -> Transaction:
         """The open transaction, or a new implicit one."""

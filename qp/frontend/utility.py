@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from qp import api
 from qp.api import Column, CommandComplete, DataRows, Notice, RowDescription
+from qp.catalog.temp_keys import is_temp_key
 from qp.ddl import jobs
 from qp.ddl.analyze import analyze as analyze_tables
 from qp.errors import SqlError, in_failed_transaction
@@ -39,6 +40,9 @@ async def run_utility(session, statement: Statement, portal=None, params: tuple 
         return run_set(session, body)
     if kind == "VariableShowStmt":
         return run_show(session, body.get("name", ""))
+    if kind == "DiscardStmt" and body.get("target") == "DISCARD_TEMP":
+        discard_temp(session)
+        return [CommandComplete("DISCARD TEMP")]
     if kind == "DiscardStmt":
         if session.block:
             raise SqlError("25001", "DISCARD ALL cannot run inside a transaction block")
@@ -46,6 +50,7 @@ async def run_utility(session, statement: Statement, portal=None, params: tuple 
         session.portals.clear()
         session.cursors.clear()
         session.reset_all()
+        discard_temp(session)
         return [CommandComplete("DISCARD ALL")]
     if kind == "DeallocateStmt":
         name = body.get("name")
@@ -163,3 +168,14 @@ async def _call(session, body: dict, params: tuple) -> list[api.Event]:
 
 async def _explain(session, body: dict) -> list[api.Event]:
     return await run_explain(session, body)  # qp/frontend/explain.py
+
+
+def discard_temp(session) -> None:
+    """DISCARD TEMP: drop every temporary object of the session, its transaction's new
+    ones included (qp/txn/temp_store.py)."""
+    session.temp_store.clear()
+    txn = session.txn
+    if txn is not None:
+        for key in [k for k in txn.buffer.values if is_temp_key(k)]:
+            txn.buffer.put(key, None)
+        txn.catalog, txn.catalog_validated = None, False

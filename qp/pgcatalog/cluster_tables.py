@@ -10,6 +10,7 @@ session, so these relations are rebuilt for each scan (they are a few rows each)
 
 from __future__ import annotations
 
+from qp.catalog.temp_keys import TEMP_NAMESPACE_NAMES
 from qp.ddl.roles import session_role, visible_roles
 from qp.frontend.activity import State
 from qp.frontend.planner_settings import planner_facts, planner_setting_value
@@ -37,6 +38,8 @@ def pg_namespace(src: Source) -> list[tuple]:
         (oids.PUBLIC_NAMESPACE, "public", oids.PG_DATABASE_OWNER,
          ["pg_database_owner=UC/pg_database_owner", "=U/pg_database_owner"]),
         (oids.INFORMATION_SCHEMA_NAMESPACE, "information_schema", owner, None),
+        # Every session's temporary schema, under one name: a session sees only its own objects.
+        *((oid, name, owner, None) for oid, name in TEMP_NAMESPACE_NAMES.items()),
     ] + [(schema.oid, schema.name, schema_owner_oid(snapshot, schema), None)
          for schema in sorted(snapshot.schemas.values(), key=lambda s: s.oid)]
 

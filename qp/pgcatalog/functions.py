@@ -22,6 +22,7 @@ from typing import Any
 
 import pglast.keywords as K
 
+from qp.catalog.temp_keys import TEMP_NAMESPACE_OID
 from qp.ddl.roles import visible_roles
 from qp.errors import SqlError
 from qp.functions.registry import register_function
@@ -527,7 +528,8 @@ register_function("pg_terminate_backend", [INT4], BOOL,
                   lambda ctx, pid: _signal_backend(ctx, pid, terminate=True), ctx=True, volatility="v")
 register_function("pg_terminate_backend", [INT4, INT8], BOOL,
                   lambda ctx, pid, timeout: _signal_backend(ctx, pid, timeout, terminate=True), ctx=True, volatility="v")
-register_function("pg_my_temp_schema", [], OID, lambda: 0, volatility="s")
+register_function("pg_my_temp_schema", [], OID, lambda ctx: TEMP_NAMESPACE_OID
+                  if getattr(getattr(ctx, "catalog", None), "overlay", 0) else 0, ctx=True, volatility="s")
 register_function("pg_is_other_temp_schema", [OID], BOOL, lambda oid: False, volatility="s")
 register_function("pg_jit_available", [], BOOL, lambda: False, volatility="v")
 # Advisory locks do not exist in DSQL; asyncpg's pool reset calls this one. A void

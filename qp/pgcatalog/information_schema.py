@@ -13,6 +13,7 @@ constraints named `<nsp oid>_<rel oid>_<attnum>_not_null`.
 
 from __future__ import annotations
 
+from qp.catalog.temp_keys import is_temp_oid
 from qp.pgcatalog import oids
 from qp.pgcatalog.cluster_tables import session_user
 from qp.pgcatalog.definitions import constraint_definition, stored_expression, view_definition
@@ -43,7 +44,8 @@ def _listed(r: RelationInfo) -> bool:
     user_defined_type_name:name is_insertable_into:varchar is_typed:varchar commit_action:varchar""",
                  lifetime=CATALOG)
 def tables(src: Source) -> list[tuple]:
-    return [(DB, r.schema, r.name, _TABLE_KINDS[r.relkind], None, None, None, None, None,
+    return [(DB, r.schema, r.name, "LOCAL TEMPORARY" if is_temp_oid(r.oid) else _TABLE_KINDS[r.relkind], None,
+             None, None, None, None,
              _yes(r.relkind in ("r", "p") and r.system is None), "NO", None)
             for r in src.model.relations if _listed(r)]
 

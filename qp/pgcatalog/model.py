@@ -31,6 +31,7 @@ from qp.catalog.stored import (
     ViewDef,
     expression_key_name,
 )
+from qp.catalog.temp_keys import TEMP_NAMESPACE_OID, TEMP_SCHEMA_ALIASES, TEMP_SCHEMA_NAME, is_temp_oid
 from qp.functions.strings import quote_ident
 from qp.pgcatalog import oids
 from qp.pgcatalog.registry import REGISTRY
@@ -76,6 +77,8 @@ class RelationInfo:
 
     @property
     def schema(self) -> str:
+        if self.namespace == TEMP_NAMESPACE_OID:
+            return TEMP_SCHEMA_NAME
         return self.schema_name or oids.NAMESPACE_NAMES[self.namespace]
 
 
@@ -133,9 +136,9 @@ class CatalogModel:
     def lookup(self, name: str, schema: str | None, search_path: SearchPath) -> RelationInfo | None:
         """The relation `name` names: in `schema`, or the first match along the search path."""
         if schema is not None:
-            nsp = schema_oids(self.snapshot).get(schema)
+            nsp = TEMP_NAMESPACE_OID if schema in TEMP_SCHEMA_ALIASES else schema_oids(self.snapshot).get(schema)
             return None if nsp is None else self.by_name.get((nsp, name))
-        for nsp in search_path.namespace_oids():
+        for nsp in (TEMP_NAMESPACE_OID, *search_path.namespace_oids()):  # pg_temp first, as PostgreSQL
             found = self.by_name.get((nsp, name))
             if found is not None:
                 return found
@@ -193,6 +196,14 @@ SEQUENCE_ATTRIBUTES = (Attribute(1, "last_value", INT8, True), Attribute(2, "log
                        Attribute(3, "is_called", BOOL, True))
 
 
+def _namespace(relation: Any, namespaces: dict[str, int]) -> int:
+    """A user relation's pg_namespace oid: its schema's (`namespaces`: the snapshot's, by
+    name), or the session's temporary schema."""
+    if is_temp_oid(relation.oid):
+        return TEMP_NAMESPACE_OID
+    return namespaces.get(relation.schema, oids.PUBLIC_NAMESPACE)
+
+
 def _build(snapshot: CatalogSnapshot) -> CatalogModel:
     model = CatalogModel(snapshot)
     relations = list(system_relations())
@@ -200,7 +211,7 @@ def _build(snapshot: CatalogSnapshot) -> CatalogModel:
     sequences = snapshot.sequences_by_oid
     namespaces = schema_oids(snapshot)
     for table in sorted(snapshot.tables.values(), key=lambda t: t.oid):
-        namespace = namespaces.get(table.schema, oids.PUBLIC_NAMESPACE)
+        namespace = _namespace(table, namespaces)
         attributes = tuple(_attribute(attnum, column, sequences) for attnum, column in enumerate(table.columns, start=1))
         relations.append(RelationInfo(table.oid, table.name, namespace, RELKINDS.get(table.kind, "r"), attributes,
                                       table=table, schema_name=table.schema))
@@ -229,11 +240,11 @@ def _build(snapshot: CatalogSnapshot) -> CatalogModel:
                 oid, fk.name, "f", table, index=key, attnums=tuple(p + 1 for p in fk.columns), foreign_key=fk,
                 referenced=referenced, ref_attnums=tuple(p + 1 for p in fk.ref_columns)))
     for sequence in sorted(snapshot.sequences.values(), key=lambda q: q.oid):
-        namespace = namespaces.get(sequence.schema, oids.PUBLIC_NAMESPACE)
+        namespace = _namespace(sequence, namespaces)
         relations.append(RelationInfo(sequence.oid, sequence.name, namespace, "S", SEQUENCE_ATTRIBUTES,
                                       sequence=sequence, schema_name=sequence.schema))
     for view in sorted(snapshot.views.values(), key=lambda v: v.oid):
-        namespace = namespaces.get(view.schema, oids.PUBLIC_NAMESPACE)
+        namespace = _namespace(view, namespaces)
         attributes = tuple(Attribute(attnum, name, type_by_oid(type_oid).with_typmod(typmod))
                            for attnum, (name, type_oid, typmod) in enumerate(view.columns, start=1))
         relations.append(RelationInfo(view.oid, view.name, namespace, "v", attributes, view=view,

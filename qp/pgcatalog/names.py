@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from qp.catalog.temp_keys import TEMP_NAMESPACE_NAMES
 from qp.errors import SqlError
 from qp.functions.strings import quote_ident
 from qp.pgcatalog import builtins, oids
@@ -28,7 +29,7 @@ def reg_output(type_oid: int, snapshot: Any, value: int, ctx: Any) -> str | None
     if type_oid == REGCLASS:
         return regclass_name(model_for(snapshot), value, search_path_of(ctx))
     if type_oid == REGNAMESPACE:
-        name = schema_names(snapshot).get(value)
+        name = schema_names(snapshot).get(value) or TEMP_NAMESPACE_NAMES.get(value)
         return None if name is None else quote_ident(name)
     if type_oid == REGPROC:
         proc = builtins.proc_by_oid().get(value)

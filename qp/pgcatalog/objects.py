@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 
 from qp.catalog.stored import IndexState
+from qp.catalog.temp_keys import is_temp_oid
 from qp.pgcatalog import oids
 from qp.pgcatalog.builtins import OPCLASS_FOR_TYPE, type_collation, type_facts
 from qp.pgcatalog.model import RelationInfo
@@ -84,7 +85,7 @@ def _class_row(r: RelationInfo, referenced: set[int]) -> tuple:
     return (
         r.oid, r.name, r.namespace, 0, 0, oids.BOOTSTRAP_SUPERUSER, relam, r.oid if has_storage else 0,
         0, 0, -1.0, 0, 0, has_index,
-        shared, "p", kind, len(r.attributes), checks, rules,
+        shared, "t" if is_temp_oid(r.oid) else "p", kind, len(r.attributes), checks, rules,
         triggers, False, False, False, True,
         "d" if kind == "r" else "n", False, 0, 0, 0, None,
         None, None,

@@ -6,7 +6,8 @@ PostgreSQL computes this from the search_path setting each time it changes
 - the setting is a list of names (`qp.frontend.settings.split_identifier_list`);
   `"$user"` stands for the schema named after the current user, if there is
   one; names of schemas that do not exist are skipped, as are repeats and
-  `pg_temp` (dsql has no temporary tables);
+  `pg_temp` (a session's temporary objects are searched first wherever it is named:
+  qp/catalog/temp_overlay.py);
 - the schemas left are the *explicit* path: `current_schemas(false)`, whose
   first one is `current_schema` and where CREATE puts an unqualified name
   (none left: `current_schema` is NULL and CREATE fails with 3F000);

@@ -14,6 +14,10 @@
   returns τ_commit; the QP then waits until τ_commit is certainly in the past
   before acknowledging (commit wait; see cluster/clock.py for why).
 
+Keys of temporary objects (qp/txn/temp_store.py) are buffered like any
+other but read from, and committed to, the session's `temp` store: they
+never reach storage, the adjudicators or the journal.
+
 DSQL's limits are enforced here: 3,000 modified rows and 10 MiB of
 modified data (at the statement that crosses them, and the commit payload
 again at COMMIT) and 300 s of age. The row and byte limits are per
@@ -38,6 +42,7 @@ from cluster.transport import InProcessTransport, RemoteError, ReplyLost, Unreac
 from journal.errors import AppendUncertain
 from journal.interface import CommitRecord
 from qp.catalog.stored import CatalogSnapshot
+from qp.catalog.temp_keys import COUNTER_KEYS, TEMP_NEXT_OID_KEY, TEMP_OID_BASE, is_temp_key
 from qp.errors import (
     SqlError,
     change_conflict,
@@ -45,6 +50,7 @@ from qp.errors import (
     transaction_bytes_exceeded,
     transaction_rows_exceeded,
 )
+from qp.txn.temp_store import TempStore
 from qp.types import wire  # noqa: F401 (registers jsonb and interval for the wire)
 from storage import keys as storage_keys
 from storage.client import StorageClient
@@ -193,6 +199,14 @@ class Transaction:
         # at the statement: conflicts surface "by COMMIT at the latest", and
         # a doomed transaction stops spending work.
         self.newer: set[bytes] = set()
+        # The session's temporary objects (None: a system transaction, which has none).
+        self.temp: TempStore | None = None
+        # Set while a DDL statement works on temporary objects: the catalog's version and
+        # oid counter it reads and writes are the session's own (COUNTER_KEYS).
+        self.temp_mode = False
+        # Set by ROLLBACK TO when `catalog` may show temporary objects the rollback took
+        # back: the statement runner builds it again from the buffer before binding.
+        self.temp_catalog_stale = False
 
     # -- snapshot ---------------------------------------------------------------
 
@@ -219,9 +233,16 @@ class Transaction:
 
     async def get(self, keys: list[bytes], catalog_check: bool = True) -> list[Any]:
         tau = self.begin_snapshot()
+        if self.temp_mode:
+            keys = [COUNTER_KEYS.get(k, k) for k in keys]
         buffered = self.buffer.values
         missing = [k for k in keys if k not in buffered] if buffered else keys
         fetched: dict[bytes, Any] = {}
+        if self.temp is not None and any(is_temp_key(k) for k in missing):
+            fetched = {k: self.temp.get(k) for k in missing if is_temp_key(k)}
+            if fetched.get(TEMP_NEXT_OID_KEY, 0) is None:
+                fetched[TEMP_NEXT_OID_KEY] = TEMP_OID_BASE
+            missing = [k for k in missing if not is_temp_key(k)]
         if missing:
             version = self._check_version(catalog_check)
             newer: list[bytes] = []
@@ -230,7 +251,7 @@ class Transaction:
                 self.newer.update(newer)
             if version is not None:
                 self.catalog_validated = True
-            fetched = dict(zip(missing, values, strict=True))
+            fetched.update(zip(missing, values, strict=True))
         return [buffered[k] if k in buffered else fetched.get(k) for k in keys]
 
     async def scan(
@@ -246,6 +267,11 @@ class Transaction:
     ) -> AsyncIterator[list[tuple[bytes, Any]]]:
         """Pages of (key, value) in key order, the transaction's writes included."""
         tau = self.begin_snapshot()
+        if self.temp is not None and is_temp_key(start):
+            # A temporary table's range (or the temporary descriptors): all in the session.
+            for page in self._scan_temp(start, end, filter_tree, projection, reverse, limit):
+                yield page
+            return
         version = self._check_version(catalog_check)
         newer: list[bytes] = []
         pages = self.storage.scan(
@@ -290,6 +316,23 @@ class Transaction:
         for i in range(0, len(ordered), 10_000):
             yield ordered[i : i + 10_000]
 
+    def _scan_temp(self, start: bytes, end: bytes | None, filter_tree: Any, projection: tuple[int, ...] | None,
+                   reverse: bool, limit: int) -> list[list[tuple[bytes, Any]]]:  # fmt: skip
+        assert self.temp is not None
+        rows = dict(self.temp.items_in(start, end))
+        for key in self.buffer.keys_in(start, end):
+            rows[key] = self.buffer.values[key]
+        keep = keep_where_true(filter_tree) if filter_tree is not None else None
+        width = max(projection, default=-1) + 1 if projection is not None else 0
+        ordered = [
+            (key, value if projection is None else project(value, projection, width))
+            for key, value in sorted(rows.items(), reverse=reverse)
+            if value is not None and (keep is None or keep(value))
+        ]
+        if limit:
+            ordered = ordered[:limit]
+        return [ordered[i : i + 10_000] for i in range(0, len(ordered), 10_000)]
+
     def _check_version(self, catalog_check: bool) -> int | None:
         return self.catalog_version if catalog_check else None
 
@@ -312,6 +355,8 @@ class Transaction:
     # -- writes ----------------------------------------------------------------------
 
     def put(self, key: bytes, value: Any) -> None:
+        if self.temp_mode:
+            key = COUNTER_KEYS.get(key, key)
         if key in self.newer:
             raise self._doomed(key)
         self.buffer.put(key, value)
@@ -327,11 +372,15 @@ class Transaction:
             raise self._size_error(self.bytes_modified)
 
     def lock(self, key: bytes) -> None:
+        if self.temp is not None and is_temp_key(key):
+            return  # no other session can touch a temporary row
         if key in self.newer:
             raise self._doomed(key)
         self.locks.add(key)
 
     def depend_on(self, key: bytes) -> None:
+        if self.temp is not None and is_temp_key(key):
+            return
         if key in self.newer:
             raise self._doomed(key)
         self.checks.add(key)
@@ -341,6 +390,8 @@ class Transaction:
         self.dropped_ranges += ranges
 
     def share(self, key: bytes) -> None:
+        if self.temp is not None and is_temp_key(key):
+            return
         if key in self.newer:
             raise self._doomed(key)
         self.shares.add(key)
@@ -371,6 +422,8 @@ class Transaction:
         self.ddl_count, self.dml_count = state.ddl_count, state.dml_count
         self.catalog_version_written = state.catalog_version_written
         del self.dropped_ranges[state.dropped_ranges:]
+        if self.catalog is not None and self.catalog.overlay:
+            self.temp_catalog_stale = True
 
     def savepoints_closed(self) -> None:
         """No savepoint is open any more: puts stop logging."""
@@ -392,11 +445,28 @@ class Transaction:
         assert self.tau_start is not None
         self.check_age()
         writes = list(self.buffer.values.items())
-        payload = CommitRecord(writes, self.catalog_version_written, self.dropped_ranges).encode()
+        dropped = self.dropped_ranges
+        temp_writes: list[tuple[bytes, Any]] = []
+        temp_dropped: list[tuple[bytes, bytes]] = []
+        # A temporary key must never reach storage: only a session's transactions write them.
+        assert self.temp is not None or not any(is_temp_key(k) for k in self.buffer.values), "temp key outside a session"
+        if self.temp is not None:
+            temp_writes = [(k, v) for k, v in writes if is_temp_key(k)]
+            temp_dropped = [r for r in dropped if is_temp_key(r[0])]
+            if temp_writes or temp_dropped:
+                self.temp.check_room(temp_writes)  # before anything commits, permanent writes included
+                writes = [(k, v) for k, v in writes if not is_temp_key(k)]
+                dropped = [r for r in dropped if not is_temp_key(r[0])]
+                if not writes and not self.locks and not self.shares:
+                    # Only temporary keys: nothing for the adjudicators or the journal.
+                    self.temp.apply(temp_writes, temp_dropped)
+                    self.committed = True
+                    return None
+        payload = CommitRecord(writes, self.catalog_version_written, dropped).encode()
         if len(payload) > self.bytes_max:
             raise self._size_error(len(payload))
-        write_keys = tuple(self.buffer.values) + tuple(k for k in self.locks if k not in self.buffer.values)
-        written = self.buffer.values
+        written = dict(writes) if temp_writes else self.buffer.values
+        write_keys = tuple(written) + tuple(k for k in self.locks if k not in written)
         checks = tuple(k for k in self.checks if k not in written and k not in self.locks)
         shares = tuple(k for k in self.shares if k not in written and k not in self.locks)
         adjudicators = self.adjudicators or AdjudicatorClient(self.topology, self.transport)
@@ -419,6 +489,9 @@ class Transaction:
         # any transaction that starts after this returns sees the commit.
         self.clock.observe(tau_commit)
         await self.clock.wait_until_past(tau_commit)
+        if temp_writes or temp_dropped:
+            assert self.temp is not None
+            self.temp.apply(temp_writes, temp_dropped)
         self.committed = True
         metrics.COMMIT_SECONDS.labels(api="sql").observe(time.perf_counter() - started)
         return tau_commit
