@@ -23,7 +23,7 @@ from qp.ddl.sequences import sequence_options, with_owner
 from qp.ddl.temp_objects import name_taken
 from qp.errors import SqlError
 from qp.parse.parser import string_list
-from qp.pgcatalog.search_path import schema_oids
+from qp.pgcatalog.search_path import USER_SCHEMA, schema_oids
 
 
 async def create_sequence(

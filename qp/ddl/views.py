@@ -24,7 +24,7 @@ from qp.ddl.common import (
 from qp.ddl.temp_objects import name_taken
 from qp.errors import SqlError
 from qp.parse.parser import string_list
-from qp.pgcatalog.search_path import schema_oids, session_search_path
+from qp.pgcatalog.search_path import USER_SCHEMA, schema_oids, session_search_path
 
 
 async def create_view(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext, sql: str) -> DdlResult:
