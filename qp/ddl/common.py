@@ -36,6 +36,7 @@ from qp.pgcatalog.search_path import (
     first_schema,
     schema_oids,
     session_search_path,
+    temp_relation_named,
 )
 from qp.types import format_type, resolve_type_name
 from storage import keys
@@ -203,6 +204,8 @@ def search_schema(schema: str | None, bc: BindContext | None, name: str | None =
     if holds is None:
         if name is None:
             return path.current_schema
+        if temp_relation_named(bc.catalog, name):
+            return USER_SCHEMA
         return first_schema(path, lambda candidate: bc.catalog.relation_name_taken(name, candidate))
     return first_schema(path, holds)
 

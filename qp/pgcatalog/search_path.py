@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from qp.catalog.temp_keys import is_temp_oid
 from qp.errors import SqlError
 from qp.frontend.settings import DEFAULTS, split_identifier_list
 from qp.pgcatalog import oids
@@ -151,11 +152,27 @@ def first_schema(path: SearchPath, holds: Callable[[str], bool]) -> str | None:
     return None
 
 
+def temp_relation_named(catalog: Any, name: str) -> bool:
+    """Whether `name` is one of the session's temporary relations (or indexes): those are
+    found first whatever the path (PostgreSQL's pg_temp), kept under public's key by the
+    catalog overlay (qp/catalog/temp_overlay.py)."""
+    if catalog is None or not getattr(catalog, "overlay", None):
+        return False
+    found = (catalog.find_table(name, USER_SCHEMA) or catalog.find_view(name, USER_SCHEMA)
+             or catalog.find_sequence(name, USER_SCHEMA))  # fmt: skip
+    if found is None:
+        index = catalog.indexes_by_name.get((USER_SCHEMA, name))
+        found = index[0] if index is not None else None
+    return found is not None and is_temp_oid(found.oid)
+
+
 def relation_schema(catalog: Any, ctx: Any, schema: str | None, name: str) -> str | None:
     """The schema of the user relation `[schema.]name`: `schema` (3F000 if there is
     no such), else the first along the session's path with a relation so named."""
     if schema is not None:
         return check_schema(catalog, schema)
+    if temp_relation_named(catalog, name):
+        return USER_SCHEMA
     path = session_search_path(ctx, catalog)
     return first_schema(path, lambda candidate: catalog.relation_name_taken(name, candidate))
 

@@ -269,6 +269,22 @@ ALTER SCHEMA so OWNER TO no_such_role;
 DROP SCHEMA so, schema_owner_role;
 DROP ROLE schema_owner_role;
 
+-- Temporary tables come first whatever the path, also when it names only a created schema.
+CREATE SCHEMA stt;
+SET search_path = stt;
+CREATE TABLE tt (a int);
+CREATE TEMP TABLE tt (a int, b text);
+INSERT INTO tt VALUES (1, 'temp');
+CREATE INDEX tt_a ON tt (a);
+SELECT * FROM tt;
+SELECT count(*) FROM stt.tt;
+ALTER TABLE tt ADD COLUMN c int;
+DROP INDEX tt_a;
+DROP TABLE tt;
+SELECT * FROM tt;
+RESET search_path;
+DROP SCHEMA stt CASCADE;
+
 -- DSQL allows 10 schemas, public included.
 CREATE SCHEMA l1;
 CREATE SCHEMA l2;
