@@ -22,7 +22,7 @@ import pytest
 import trio
 from support.pgsession import Session, SqlError
 from test_ddl_reclaim import _keys_in, _settled, _sql
-from test_psql_meta import output
+from test_psql_meta import output, psql
 
 from assembly.embedded import ClusterConfig, EmbeddedCluster
 from bench.servers import DsqlServer
@@ -248,3 +248,18 @@ def test_a_prepared_statement_follows_the_path_and_the_schemas(dsql_server):
         finally:
             conn.execute("RESET search_path")
             conn.execute(f"DROP SCHEMA IF EXISTS {qa}, {qb}, {qc} CASCADE")
+
+
+def test_drop_schema_reports_what_it_holds_as_postgres(private_servers):
+    """RESTRICT's error and CASCADE's notice list the schema's objects, as psql shows them."""
+    pg_server, dbname, dsql = private_servers
+    setup = ("CREATE SCHEMA dropme", "CREATE TABLE dropme.t (id int PRIMARY KEY)",
+             "CREATE VIEW dropme.v AS SELECT id FROM dropme.t", "CREATE SEQUENCE dropme.s CACHE 1")  # fmt: skip
+    texts = {}
+    for name, server, db in (("postgres", pg_server, dbname), ("dsql", dsql, None)):
+        output(server, *setup, dbname=db)
+        refused = psql(server, "DROP SCHEMA dropme", dbname=db)
+        dropped = psql(server, "DROP SCHEMA dropme CASCADE", dbname=db)
+        texts[name] = (refused.returncode, refused.stderr, dropped.returncode, dropped.stdout, dropped.stderr)
+    assert texts["dsql"] == texts["postgres"]
+    assert "drop cascades to 3 other objects" in texts["dsql"][4]
