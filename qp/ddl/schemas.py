@@ -39,6 +39,7 @@ from qp.catalog.stored import (
     SchemaDef,
     comment_key,
 )
+from qp.catalog.temp_keys import TEMP_RELATIONS_START
 from qp.ddl.common import (
     NAME_BYTES_MAX,
     DdlResult,
@@ -57,7 +58,6 @@ from qp.frontend.settings import DEFAULTS
 from qp.functions.strings import quote_ident
 from qp.pgcatalog import oids
 from qp.pgcatalog.search_path import USER_SCHEMA
-from storage import keys
 
 # DSQL: "more than 10 schemas not allowed". dsql counts the schemas objects can
 # be created in: public and CREATE SCHEMA's (the system's, pg_catalog,
@@ -80,7 +80,8 @@ async def read_catalog(txn) -> CatalogSnapshot:
     Never cached: what it holds is not committed."""
     version, next_oid = await txn.get([VERSION_KEY, NEXT_OID_KEY], catalog_check=False)
     rows: list = []
-    async for page in txn.scan(RELATION_PREFIX, keys.prefix_end(RELATION_PREFIX), catalog_check=False):
+    # Up to the temporary descriptors, as qp/catalog/cache.py reads it: those are the session's.
+    async for page in txn.scan(RELATION_PREFIX, TEMP_RELATIONS_START, catalog_check=False):
         rows += page
     return CatalogSnapshot.from_rows(version or 0, rows, next_oid or 0)
 
