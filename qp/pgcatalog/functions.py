@@ -39,7 +39,7 @@ from qp.pgcatalog.definitions import (
 from qp.pgcatalog.model import model_for, search_path_of
 from qp.pgcatalog.names import namespace_oid, proc_oid, qualified_name, regclass_oid
 from qp.pgcatalog.objects import DESCRIPTIONS, SHARED_DESCRIPTIONS, user_descriptions
-from qp.pgcatalog.search_path import SearchPath
+from qp.pgcatalog.search_path import SearchPath, first_schema
 from qp.types.context import EvalContext
 from qp.types.core import (
     BOOL,
@@ -106,7 +106,9 @@ def _type_is_visible(ctx: EvalContext, oid: int) -> bool | None:
     domain = ctx.catalog.domains_by_oid.get(oid) if ctx.catalog is not None else None
     if domain is None:
         return None
-    return domain.schema in _path(ctx).searched
+    # Visible: the type its bare name finds along the path (the first schema with one so named).
+    domains = ctx.catalog.domains
+    return first_schema(_path(ctx), lambda schema: (schema, domain.name) in domains) == domain.schema
 
 
 def _function_is_visible(ctx: EvalContext, oid: int) -> bool | None:
