@@ -107,6 +107,13 @@ CREATE STATISTICS sa.st ON id, v FROM sa.t;
 SELECT stxname, stxnamespace::regnamespace::text FROM pg_statistic_ext WHERE stxname = 'st';
 COMMENT ON TABLE sa.t IS 'table t of sa';
 COMMENT ON SCHEMA sa IS 'schema a';
+COMMENT ON COLUMN sa.t.v IS 'the v of sa.t';
+COMMENT ON VIEW sa.v IS 'view of sa';
+COMMENT ON SEQUENCE sa.seq IS 'seq of sa';
+COMMENT ON TABLE nope.t IS 'x';
+COMMENT ON SCHEMA nope IS 'x';
+SELECT col_description('sa.t'::regclass, 2), obj_description('sa.v'::regclass, 'pg_class'),
+  obj_description('sa.seq'::regclass, 'pg_class');
 SELECT obj_description('sa.t'::regclass, 'pg_class');
 SELECT d.description FROM pg_description d JOIN pg_namespace n ON n.oid = d.objoid WHERE n.nspname = 'sa';
 ANALYZE sa.t;
