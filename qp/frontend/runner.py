@@ -182,6 +182,8 @@ class StatementRunner:
             if txn.ddl_count:
                 raise SqlError("0A000", "ddl and dml are not supported in the same transaction")
         txn.begin_snapshot()
+        if prepared.kind == "query" and not (self.session.block or self.session.implicit_block):
+            txn.track_newer = False  # a lone query writes nothing after its reads
         for _ in range(STALE_CATALOG_ATTEMPTS):
             bound = await self.bound_for(prepared, txn, described)
             try:
