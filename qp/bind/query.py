@@ -964,13 +964,22 @@ class QueryBinder:
         lateral.agg_error = "functions in FROM"
         outside = Scope(parent=lateral, inherited_ctes=scope.all_ctes())
         inner = ExprBinder(self.bc, outside, QueryLevel(what="functions in FROM"), self._subquery_binder)
-        args = [inner.bind(a) for a in fc.get("args", ())]
+        routine = inner.user_routine(fc)  # a user function (qp/bind/routines.py), run by the scan
+        if routine is not None:
+            if body.get("coldeflist"):
+                raise SqlError("42601", 'a column definition list is only allowed for functions returning "record"')
+            call = inner.routine_in_from(*routine)
+            rtype, returns_set = call.type, True
+        else:
+            args = [inner.bind(a) for a in fc.get("args", ())]
+            resolved = resolve_function(name, [a.type for a in args])
+            args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
+            rtype, impl = self._column_definitions(name, resolved, body.get("coldeflist"), binder)
+            call = E.Call(name, impl, tuple(args), rtype, resolved.strict, resolved.needs_context,
+                          resolved.volatility)  # fmt: skip
+            returns_set = resolved.returns_set
         scope.outer_refs |= lateral.outer_refs
         lateral_refs = frozenset(outside.outer_refs - lateral.outer_refs)
-        resolved = resolve_function(name, [a.type for a in args])
-        args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
-        rtype, impl = self._column_definitions(name, resolved, body.get("coldeflist"), binder)
-        call = E.Call(name, impl, tuple(args), rtype, resolved.strict, resolved.needs_context, resolved.volatility)
         alias_node = body.get("alias")
         alias = alias_node["aliasname"] if alias_node else name
         colnames = string_list((alias_node or {}).get("colnames"))
@@ -982,7 +991,7 @@ class QueryBinder:
             out.append(("ordinality", INT8))
         _check_alias_count(alias, len(out), colnames)
         names = [colnames[i] if i < len(colnames) else n for i, (n, _) in enumerate(out)]
-        if not resolved.returns_set:
+        if not returns_set:
             raise SqlError("0A000", f"function {name}() in FROM must return a set")
         cids = [self.bc.new_cid(n) for n in names]
         columns = [ScopeColumn(n, E.ColumnRef(c, t, n)) for n, c, (_, t) in zip(names, cids, out, strict=True)]
