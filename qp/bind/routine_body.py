@@ -78,15 +78,23 @@ def check_result(function: FunctionDef, last: BoundBodyStatement | None, returns
         return
     shown = format_type(type_by_oid(function.return_oid))
     if last is None or not returns_rows:
-        raise SqlError("42P13", f"return type mismatch in function declared to return {shown}",
-                       detail="Function's final statement must be SELECT or INSERT/UPDATE/DELETE RETURNING.")
+        raise SqlError(
+            "42P13",
+            f"return type mismatch in function declared to return {shown}",
+            detail="Function's final statement must be SELECT or INSERT/UPDATE/DELETE RETURNING.",
+        )
     types = last.output_types
     if rtype.oid == RECORD.oid and rtype.fields:
         wanted = [t for _, t in rtype.fields]
         if len(types) != len(wanted):
-            detail = "Final statement returns too many columns." if len(types) > len(wanted) else \
-                "Final statement returns too few columns."
-            raise SqlError("42P13", f"return type mismatch in function declared to return {shown}", detail=detail)
+            detail = (
+                "Final statement returns too many columns."
+                if len(types) > len(wanted)
+                else "Final statement returns too few columns."
+            )
+            raise SqlError(
+                "42P13", f"return type mismatch in function declared to return {shown}", detail=detail
+            )
         for got, want in zip(types, wanted, strict=True):
             if got.oid != want.oid and not can_coerce(got, want, "assignment"):
                 raise SqlError("42P13", f"return type mismatch in function declared to return {shown}",
@@ -98,5 +106,8 @@ def check_result(function: FunctionDef, last: BoundBodyStatement | None, returns
         raise SqlError("42P13", f"return type mismatch in function declared to return {shown}", detail=detail)
     got = types[0]
     if got.oid != rtype.oid and got.oid != 705 and not can_coerce(got, rtype, "assignment"):
-        raise SqlError("42P13", f"return type mismatch in function declared to return {shown}",
-                       detail=f"Actual return type is {format_type(got)}.")
+        raise SqlError(
+            "42P13",
+            f"return type mismatch in function declared to return {shown}",
+            detail=f"Actual return type is {format_type(got)}.",
+        )

@@ -208,7 +208,11 @@ def _inlinable_body(function: FunctionDef) -> dict | None:
         return None
     body = node_body(statements[0])
     allowed = {"targetList", "limitOption", "op"}
-    if set(body) - allowed or body.get("op", "SETOP_NONE") != "SETOP_NONE" or len(body.get("targetList", ())) != 1:
+    if (
+        set(body) - allowed
+        or body.get("op", "SETOP_NONE") != "SETOP_NONE"
+        or len(body.get("targetList", ())) != 1
+    ):
         return None
     return node_body(body["targetList"][0]).get("val")
 
@@ -224,7 +228,9 @@ class RoutineBinding:
     def bind(self, node: dict) -> E.Expr:  # pragma: no cover - the binder's
         raise NotImplementedError
 
-    def coerce_to(self, expr: E.Expr, target: SqlType, context: str = "implicit") -> E.Expr:  # pragma: no cover
+    def coerce_to(
+        self, expr: E.Expr, target: SqlType, context: str = "implicit"
+    ) -> E.Expr:  # pragma: no cover
         raise NotImplementedError
 
     def user_routine(self, call: dict) -> tuple[FunctionDef, list[E.Expr]] | None:
@@ -276,11 +282,15 @@ class RoutineBinding:
                 raise SqlError("0A000", f"set-returning functions are not allowed in {self.level.what}")
             self.level.has_srf = True
             impl = RoutineImpl(function, self.bc.catalog, rows=True)
-            return E.SetReturning(E.Call(function.name, impl, tuple(args), rtype, False, False, function.volatility))
+            return E.SetReturning(
+                E.Call(function.name, impl, tuple(args), rtype, False, False, function.volatility)
+            )
         inlined = self._inline(function, args, rtype)
         if inlined is not None:
             return inlined
-        return E.AsyncCall(function.name, RoutineImpl(function, self.bc.catalog, rows=False), tuple(args), rtype)
+        return E.AsyncCall(
+            function.name, RoutineImpl(function, self.bc.catalog, rows=False), tuple(args), rtype
+        )
 
     def routine_in_from(self, function: FunctionDef, args: list[E.Expr]) -> E.Call:
         """A user function in FROM: a call whose rows the function scan awaits."""

@@ -60,7 +60,9 @@ def _parameters(body: dict) -> tuple[list[tuple[str, str, int]], list[str]]:
             raise SqlError("0A000", "VARIADIC parameters are not supported")
         t = _type(p["argType"])
         if t.category == "P" and t.oid not in (RECORD.oid,):
-            raise SqlError("0A000", f"SQL functions with arguments of type {format_type(t)} are not supported")
+            raise SqlError(
+                "0A000", f"SQL functions with arguments of type {format_type(t)} are not supported"
+            )
         name = p.get("name", "")
         if name and any(q[0] == name and (q[1] in ("i", "b")) == (mode in ("i", "b")) for q in params):
             raise SqlError("42P13", f'parameter name "{name}" used more than once')
@@ -122,7 +124,12 @@ async def create_function(body: dict, txn, catalog: CatalogSnapshot, bc: BindCon
         return_oid = outputs[0][2] if len(outputs) == 1 else RECORD.oid
     else:
         rtype = _type(return_node)
-        if outputs and len(outputs) == 1 and rtype.oid != outputs[0][2] and not any(p[1] == "t" for p in params):
+        if (
+            outputs
+            and len(outputs) == 1
+            and rtype.oid != outputs[0][2]
+            and not any(p[1] == "t" for p in params)
+        ):
             raise SqlError("42P13", f"function result type must be {format_type(type_by_oid(outputs[0][2]))} "
                                     "because of OUT parameters")  # fmt: skip
         if len(outputs) > 1 and rtype.oid != RECORD.oid:
@@ -184,7 +191,9 @@ def _check_replace(old: FunctionDef, new: FunctionDef) -> None:
     if old.return_oid != new.return_oid or old.returns_set != new.returns_set:
         raise SqlError("42P13", "cannot change return type of existing function",
                        hint=f"Use DROP FUNCTION {shown} first.")  # fmt: skip
-    if old.return_oid == RECORD.oid and [(p[0], p[2]) for p in old.outputs] != [(p[0], p[2]) for p in new.outputs]:
+    if old.return_oid == RECORD.oid and [(p[0], p[2]) for p in old.outputs] != [
+        (p[0], p[2]) for p in new.outputs
+    ]:
         raise SqlError("42P13", "cannot change return type of existing function",
                        detail="Row type defined by OUT parameters is different.",
                        hint=f"Use DROP FUNCTION {shown} first.")  # fmt: skip
@@ -236,7 +245,7 @@ def _find(catalog: CatalogSnapshot, owa: dict, what: str, missing_ok: bool = Fal
         if not candidates:
             if missing_ok:
                 return None
-            raise SqlError("42883", f"could not find a function named \"{name}\"")
+            raise SqlError("42883", f'could not find a function named "{name}"')
         return candidates[0]
     types = []
     for node in owa.get("objfuncargs", ()):
@@ -261,8 +270,13 @@ async def drop_functions(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult
         function = _find(catalog, owa, what, missing_ok=bool(body.get("missing_ok")))
         if function is None:
             names = string_list(owa.get("objname"))
-            shown = names[-1] if owa.get("args_unspecified") else signature_text(
-                names[-1], [_type(n["FunctionParameter"]["argType"]) for n in owa.get("objfuncargs", ())])
+            shown = (
+                names[-1]
+                if owa.get("args_unspecified")
+                else signature_text(
+                    names[-1], [_type(n["FunctionParameter"]["argType"]) for n in owa.get("objfuncargs", ())]
+                )
+            )
             notices.append(f"{what} {shown} does not exist, skipping")
             continue
         dropped.append(function)

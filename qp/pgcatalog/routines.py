@@ -95,8 +95,11 @@ def functiondef(function: FunctionDef, ctx: Any) -> str:
     if words:
         lines.append(" " + " ".join(words))
     if function.sql_body is not None:
-        raise SqlError("0A000", "pg_get_functiondef() of a function with a SQL-standard body (RETURN, BEGIN "
-                                "ATOMIC) is not supported")
+        raise SqlError(
+            "0A000",
+            "pg_get_functiondef() of a function with a SQL-standard body (RETURN, BEGIN "
+            "ATOMIC) is not supported",
+        )
     lines.append(f"AS $function${function.src}$function$")
     return "\n".join(lines) + "\n"
 
@@ -104,4 +107,3 @@ def functiondef(function: FunctionDef, ctx: Any) -> str:
 def find_function(snapshot: Any, oid: int) -> FunctionDef | None:
     functions = getattr(snapshot, "functions", None)
     return functions.get(oid) if functions else None
-
