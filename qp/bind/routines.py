@@ -256,6 +256,7 @@ class RoutineBinding:
         if found is None:
             return None
         function, positions, declared = found
+        self.bc.tables_read.add(function.oid)  # a view that calls it depends on it (DROP FUNCTION: 2BP01)
         ordered: list[E.Expr | None] = [None] * len(function.inputs)
         for arg, position, t in zip(args, positions, declared, strict=True):
             ordered[position] = self.coerce_to(arg, t)

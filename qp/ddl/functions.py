@@ -234,7 +234,9 @@ def _check_body(function: FunctionDef, bc: BindContext) -> None:
 # -- finding a function by its signature ---------------------------------------------
 
 
-def _find(catalog: CatalogSnapshot, owa: dict, what: str, missing_ok: bool = False) -> FunctionDef | None:
+def find_function(
+    catalog: CatalogSnapshot, owa: dict, what: str, missing_ok: bool = False
+) -> FunctionDef | None:
     """The function an ObjectWithArgs names (42883 if none, 42725 if it is ambiguous)."""
     schema, name = _schema_and_name(string_list(owa.get("objname")))
     candidates = catalog.functions_by_name.get((schema, name), [])
@@ -267,7 +269,7 @@ async def drop_functions(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult
     notices, dropped = [], []
     for node in body.get("objects", ()):
         owa = node["ObjectWithArgs"]
-        function = _find(catalog, owa, what, missing_ok=bool(body.get("missing_ok")))
+        function = find_function(catalog, owa, what, missing_ok=bool(body.get("missing_ok")))
         if function is None:
             names = string_list(owa.get("objname"))
             shown = (
@@ -280,21 +282,76 @@ async def drop_functions(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult
             notices.append(f"{what} {shown} does not exist, skipping")
             continue
         dropped.append(function)
+    views = []
+    for function in dropped:
+        shown = signature_text(function.name, [type_by_oid(o) for o in function.input_oids])
+        dependents = [(f"view {v.name}", v) for v in catalog.dependent_views(function.oid) if v not in views]
+        dependents += [(what, None) for what in _default_users(catalog, function)]
+        if not dependents:
+            continue
+        if body.get("behavior") != "DROP_CASCADE":
+            raise SqlError("2BP01", f"cannot drop function {shown} because other objects depend on it",
+                           detail="\n".join(f"{what} depends on function {shown}" for what, _ in dependents),
+                           hint="Use DROP ... CASCADE to drop the dependent objects too.")  # fmt: skip
+        if any(view is None for _, view in dependents):
+            raise SqlError(
+                "0A000", "DROP FUNCTION ... CASCADE of a function that column defaults use is not supported"
+            )
+        for what, view in dependents:
+            notices.append(f"drop cascades to {what}")
+            views.append(view)
+    if any(catalog.dependent_views(view.oid) for view in views):
+        raise SqlError(
+            "0A000", "DROP FUNCTION ... CASCADE through views that other views use is not supported"
+        )
     if dropped:
         version, _ = await catalog_counters(txn)
         for function in dropped:
             txn.put(function.descriptor_key, None)
+        for view in views:
+            txn.put(view.descriptor_key, None)
         bump_version(txn, version, None)
     tag = "DROP ROUTINE" if body.get("removeType") == "OBJECT_ROUTINE" else "DROP FUNCTION"
     return DdlResult(tag, notices)
 
 
+def _default_users(catalog: CatalogSnapshot, function: FunctionDef) -> list[str]:
+    """The column defaults and generated columns that call a function of this name
+    (PostgreSQL records these in pg_depend; dsql reads them from the stored trees)."""
+    out = []
+    for table in sorted(catalog.tables.values(), key=lambda t: t.oid):
+        for column in table.columns:
+            if column.dropped:
+                continue
+            for tree, what in ((column.default_sql, "default value"), (column.generated, "generated column")):
+                if tree and _calls(json.loads(tree), function):
+                    out.append(
+                        f"{what} for column {column.name} of table {table.name}"
+                        if what == "default value"
+                        else f"column {column.name} of table {table.name}"
+                    )
+    return out
+
+
+def _calls(node: object, function: FunctionDef) -> bool:
+    if isinstance(node, dict):
+        call = node.get("FuncCall")
+        if isinstance(call, dict):
+            names = string_list(call.get("funcname"))
+            if names and names[-1] == function.name and len(call.get("args", ())) <= len(function.inputs):
+                return True
+        return any(_calls(v, function) for v in node.values())
+    if isinstance(node, list):
+        return any(_calls(v, function) for v in node)
+    return False
+
+
 async def alter_function(kind: str, body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
     """ALTER FUNCTION / ROUTINE: RENAME TO, OWNER TO, SET SCHEMA and the options."""
     if kind == "AlterFunctionStmt":
-        function = _find(catalog, body["func"], "function")
+        function = find_function(catalog, body["func"], "function")
     else:
-        function = _find(catalog, body["object"]["ObjectWithArgs"], "function")
+        function = find_function(catalog, body["object"]["ObjectWithArgs"], "function")
     assert function is not None
     changes: dict = {}
     if kind == "AlterFunctionStmt":

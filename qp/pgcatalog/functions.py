@@ -110,6 +110,8 @@ def _type_is_visible(ctx: EvalContext, oid: int) -> bool | None:
 
 
 def _function_is_visible(ctx: EvalContext, oid: int) -> bool | None:
+    if find_function(ctx.catalog, oid) is not None:
+        return True  # every user function is in public, which is on the path
     return True if oid in proc_by_oid() else None
 
 

@@ -22,6 +22,7 @@ from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
 from qp.pgcatalog.statistics import reltuples_by_oid
 
 PG_CLASS_OID = 1259
+PG_PROC_OID = 1255
 PG_NAMESPACE_OID = 2615
 PG_CONSTRAINT_OID = 2606
 PG_ATTRDEF_OID = 2604
@@ -261,6 +262,9 @@ def user_descriptions(model) -> list[tuple]:
     """COMMENT ON's comments (pg_class objects and their columns), for objects that exist."""
     out = []
     for (oid, subid), text in model.snapshot.comments.items():
+        if oid in model.snapshot.functions:  # COMMENT ON FUNCTION
+            out.append((oid, PG_PROC_OID, 0, text))
+            continue
         relation = model.relation(oid)
         if relation is None:
             continue

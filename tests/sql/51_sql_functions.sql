@@ -87,6 +87,23 @@ SELECT pg_get_function_arguments('greet'::regproc), pg_get_function_result('rows
 SELECT 'add_pos'::regproc, 'add_pos'::regproc::oid = (SELECT oid FROM pg_proc WHERE proname = 'add_pos');
 SELECT 'ovl'::regproc;
 
+-- comments, definitions, dependencies
+COMMENT ON FUNCTION add_pos(int, int) IS 'adds two';
+SELECT obj_description('add_pos'::regproc, 'pg_proc');
+COMMENT ON FUNCTION add_pos(int, text) IS 'nope';
+SELECT pg_get_functiondef('greet'::regproc);
+SELECT pg_get_functiondef('strict_inc'::regproc);
+CREATE VIEW fn_v AS SELECT id, add_one(id) AS next, qty_of(id) AS q FROM fn_t;
+SELECT * FROM fn_v ORDER BY id;
+DROP FUNCTION qty_of(int);
+CREATE TABLE fn_d (id int PRIMARY KEY, v int DEFAULT add_one(41));
+INSERT INTO fn_d (id) VALUES (1);
+SELECT * FROM fn_d;
+DROP FUNCTION add_one(int);
+DROP TABLE fn_d;
+DROP FUNCTION qty_of(int) CASCADE;
+SELECT count(*) FROM pg_views WHERE viewname = 'fn_v';
+
 -- ALTER and DROP
 ALTER FUNCTION twice(int) RENAME TO double_it;
 SELECT double_it(4);
@@ -100,7 +117,7 @@ DROP FUNCTION IF EXISTS ovl(bigint);
 DROP FUNCTION ovl(int), ovl(text);
 DROP FUNCTION ovl;
 DROP ROUTINE double_it(int);
-DROP FUNCTION add_one(int), add_pos(int, int), qty_of(int), names_upto(int), rows_upto(int), greet(text, text),
+DROP FUNCTION add_one(int), add_pos(int, int), names_upto(int), rows_upto(int), greet(text, text),
   strict_inc(int), lenient_inc(int), first_name(), no_row(), two_steps(int), out_pair(int), fact(int),
   forever(int), divide(int, int), add_row(int, text), stable_ins(int);
 SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace;
