@@ -510,13 +510,14 @@ class DomainDef:
     def to_record(self) -> dict:
         return {"kind": "domain", "oid": self.oid, "name": self.name, "schema": self.schema,
                 "base_oid": self.base_oid, "base_typmod": self.base_typmod, "not_null": self.not_null,
-                "default_sql": self.default_sql, "checks": [[c.name, c.sql] for c in self.checks]}  # fmt: skip
+                "default_sql": self.default_sql,
+                "checks": [[c.name, c.sql] if c.validated else [c.name, c.sql, False] for c in self.checks]}  # fmt: skip
 
     @staticmethod
     def from_record(record: dict) -> DomainDef:
         return DomainDef(
             record["oid"], record["name"], record["base_oid"], record["base_typmod"], record["not_null"],
-            record["default_sql"], tuple(CheckDef(name, sql) for name, sql in record["checks"]), record["schema"],
+            record["default_sql"], tuple(CheckDef(*c) for c in record["checks"]), record["schema"],
         )  # fmt: skip
 
 

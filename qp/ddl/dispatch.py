@@ -11,6 +11,7 @@ from qp.bind.context import BindContext
 from qp.catalog.stored import CatalogSnapshot
 from qp.ddl.comments import comment_on
 from qp.ddl.common import DdlResult
+from qp.ddl.domain_alter import alter_domain, domain_owner, rename_domain
 from qp.ddl.domains import create_domain, drop_domains
 from qp.ddl.functions import alter_function, create_function, drop_functions
 from qp.ddl.indexes import create_index
@@ -41,6 +42,12 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
         result = await create_domain(body, txn, catalog, bc)
     elif kind == "DropStmt" and body.get("removeType") == "OBJECT_DOMAIN":
         result = await drop_domains(body, txn, catalog)
+    elif kind == "AlterDomainStmt":
+        result = await alter_domain(body, txn, catalog, bc)
+    elif kind == "RenameStmt" and body.get("renameType") in ("OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT"):
+        result = await rename_domain(body, txn, catalog)
+    elif kind == "AlterOwnerStmt" and body.get("objectType") == "OBJECT_DOMAIN":
+        result = await domain_owner(body, txn, catalog)
     elif kind == "CreateFunctionStmt":
         result = await create_function(body, txn, catalog, bc, user)
     elif kind == "DropStmt" and body.get("removeType") in _ROUTINE_OBJECTS:
@@ -104,6 +111,10 @@ def ddl_tag(statement: Statement) -> str:
         return "CREATE DOMAIN"
     if kind == "CommentStmt":
         return "COMMENT"
+    if kind == "AlterDomainStmt" or body.get("renameType") in ("OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT") or (
+        kind == "AlterOwnerStmt" and body.get("objectType") == "OBJECT_DOMAIN"
+    ):
+        return "ALTER DOMAIN"
     if kind == "CreateFunctionStmt":
         return "CREATE PROCEDURE" if body.get("is_procedure") else "CREATE FUNCTION"
     if kind == "DropStmt" and body.get("removeType") in _ROUTINE_OBJECTS:

@@ -183,7 +183,7 @@ def pg_constraint(src: Source) -> list[tuple]:
         assert c.domain is not None and c.check is not None
         namespace = oids.NAMESPACE_OIDS.get(c.domain.schema, oids.PUBLIC_NAMESPACE)
         out.append((
-            c.oid, c.name, namespace, "c", False, False, True,
+            c.oid, c.name, namespace, "c", False, False, c.validated,
             0, c.domain.oid, 0, 0, 0, " ", " ",
             " ", True, 0, False, None, None,
             None, None, None, None, None,
