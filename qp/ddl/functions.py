@@ -106,6 +106,30 @@ def _options(body: dict) -> dict:
 async def create_function(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext, user: str) -> DdlResult:
     if body.get("is_procedure"):
         raise SqlError("0A000", "CREATE PROCEDURE is not supported")
+    try:
+        return await _create_function(body, txn, catalog, bc, user)
+    except SqlError as exc:
+        row_type = exc.sqlstate == "42704" and any(
+            catalog.find_table(name) is not None or catalog.find_view(name) is not None
+            for name in _type_names(body)
+        )
+        if row_type:  # a table's row type as a parameter or result: composite values are not modelled
+            raise SqlError(
+                "0A000", "functions taking or returning a table's row type are not supported"
+            ) from None
+        raise
+
+
+def _type_names(body: dict) -> list[str]:
+    nodes = [body.get("returnType") or {}] + [
+        p["FunctionParameter"]["argType"] for p in body.get("parameters", ())
+    ]
+    return [string_list(n.get("names"))[-1] for n in nodes if n.get("names")]
+
+
+async def _create_function(
+    body: dict, txn, catalog: CatalogSnapshot, bc: BindContext, user: str
+) -> DdlResult:
     schema, name = _schema_and_name(string_list(body["funcname"]))
     check_name(name)
     options = _options(body)

@@ -87,6 +87,40 @@ SELECT pg_get_function_arguments('greet'::regproc), pg_get_function_result('rows
 SELECT 'add_pos'::regproc, 'add_pos'::regproc::oid = (SELECT oid FROM pg_proc WHERE proname = 'add_pos');
 SELECT 'ovl'::regproc;
 
+-- calls everywhere a value goes
+CREATE FUNCTION sub_q(id int) RETURNS int LANGUAGE sql AS $$ SELECT count(*)::int FROM fn_t t WHERE t.id < sub_q.id AND id > 0 $$;
+CREATE FUNCTION shadow(qty int) RETURNS int LANGUAGE sql AS $$ SELECT max(qty) FROM fn_t WHERE qty < shadow.qty $$;
+CREATE FUNCTION nested(x int) RETURNS int LANGUAGE sql AS $$ SELECT add_pos(add_one(x), sub_q(x)) $$;
+CREATE FUNCTION nothing() RETURNS void LANGUAGE sql AS $$ SELECT 1 $$;
+CREATE FUNCTION empty_set() RETURNS SETOF int LANGUAGE sql AS $$ SELECT 1 WHERE false $$;
+CREATE FUNCTION in_sub(x int) RETURNS bool LANGUAGE sql AS $$ SELECT x IN (SELECT id FROM fn_t WHERE qty IS NOT NULL) $$;
+SELECT sub_q(3), shadow(15), nested(2), nothing(), in_sub(1), in_sub(3);
+SELECT id, empty_set() FROM fn_t;
+SELECT sum(qty_of(id)), max(add_one(id)) FROM fn_t;
+SELECT add_one(qty) % 2 AS k, count(*) FROM fn_t GROUP BY add_one(qty) % 2 ORDER BY 1;
+SELECT id FROM fn_t ORDER BY twice(id) DESC;
+INSERT INTO fn_t VALUES (add_one(20), greet('x'), qty_of(1));
+UPDATE fn_t SET qty = add_one(qty) WHERE id = qty_of(1) + 11 RETURNING id, qty;
+DELETE FROM fn_t WHERE id = add_pos(10, 11) RETURNING name;
+SELECT (SELECT add_one(max(id)) FROM fn_t), EXISTS (SELECT 1 FROM names_upto(1));
+CREATE TABLE fn_c (a int CHECK (add_one(a) > 1));
+INSERT INTO fn_c VALUES (1);
+INSERT INTO fn_c VALUES (0);
+DROP TABLE fn_c;
+-- @dsql-error 0A000
+CREATE FUNCTION var_sum(VARIADIC xs int[]) RETURNS int LANGUAGE sql AS $$ SELECT sum(x)::int FROM unnest(xs) x $$;
+-- @dsql-error 0A000
+CREATE FUNCTION poly(x anyelement) RETURNS anyelement LANGUAGE sql AS $$ SELECT x $$;
+-- @dsql-error 0A000
+CREATE FUNCTION row_of(i int) RETURNS fn_t LANGUAGE sql AS $$ SELECT * FROM fn_t WHERE id = i $$;
+-- @dsql-error 0A000
+CREATE FUNCTION makes_table() RETURNS void LANGUAGE sql AS $$ CREATE TABLE fn_never (a int) $$;
+DROP FUNCTION IF EXISTS var_sum(int[]), poly(anyelement), row_of(int), makes_table();
+ALTER FUNCTION nothing() SET SCHEMA public;
+ALTER FUNCTION nothing() OWNER TO no_such_role;
+ALTER FUNCTION no_such() STABLE;
+DROP FUNCTION sub_q(int), shadow(int), nested(int), nothing(), empty_set(), in_sub(int);
+
 -- comments, definitions, dependencies
 COMMENT ON FUNCTION add_pos(int, int) IS 'adds two';
 SELECT obj_description('add_pos'::regproc, 'pg_proc');
