@@ -343,7 +343,16 @@ class RoutineBinding:
                 return replacement[e.cid]
             return E.map_children(e, substitute)
 
-        return substitute(expr)
+        inlined = substitute(expr)
+        if function.volatility != "i":
+            # What the body computes may be immutable, but the call is what its
+            # declaration says (generated columns and index keys refuse it, folding skips it).
+            inlined = E.Call(function.name, _same, (inlined,), rtype, False, False, function.volatility)
+        return inlined
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 class RoutineImpl:
