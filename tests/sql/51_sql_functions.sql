@@ -19,7 +19,7 @@ CREATE FUNCTION no_row() RETURNS int LANGUAGE sql AS $$ SELECT qty FROM fn_t WHE
 CREATE FUNCTION ovl(x int) RETURNS text LANGUAGE sql AS $$ SELECT 'int' $$;
 CREATE FUNCTION ovl(x text) RETURNS text LANGUAGE sql AS $$ SELECT 'text' $$;
 CREATE FUNCTION ovl(x numeric) RETURNS text LANGUAGE sql AS $$ SELECT 'numeric' $$;
-CREATE FUNCTION two_steps(x int) RETURNS int BEGIN ATOMIC SELECT 1; SELECT x + 10; END;
+CREATE FUNCTION two_steps(x int) RETURNS int LANGUAGE sql AS $$ SELECT 1; SELECT x + 10 $$;
 CREATE FUNCTION out_pair(x int, OUT doubled int, OUT label text) LANGUAGE sql AS $$ SELECT x * 2, 'n' || x $$;
 CREATE FUNCTION fact(n int) RETURNS numeric LANGUAGE sql AS $$ SELECT CASE WHEN n <= 1 THEN 1 ELSE n * fact(n - 1) END $$;
 CREATE FUNCTION forever(n int) RETURNS int LANGUAGE sql AS $$ SELECT forever(n + 1) $$;
