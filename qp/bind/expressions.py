@@ -321,7 +321,7 @@ class ExprBinder(RowBinding, RoutineBinding):
             try:
                 return self.scope.lookup(names)
             except SqlError as exc:
-                param = frame_name(self.bc, names) if exc.sqlstate in ("42703", "42P01") else None
+                param = frame_name(self.bc, names, self.scope) if exc.sqlstate in ("42703", "42P01") else None
                 if param is None:
                     raise
                 return param
@@ -331,7 +331,7 @@ class ExprBinder(RowBinding, RoutineBinding):
         index = n.get("number", 0) - 1
         if index < 0:
             raise SqlError("42P02", "there is no parameter $0")
-        param = frame_param(self.bc, index)  # $n of a function body
+        param = frame_param(self.bc, index, self.scope)  # $n of a function body
         if param is not None:
             return param
         declared = self.bc.param_type(index)

@@ -45,10 +45,27 @@ from qp.types import RECORD, UNKNOWN, SqlType, format_type, record_type, type_by
 
 @dataclass
 class RoutineFrame:
-    """What a function body's parameters stand for while it is bound."""
+    """What a function body's parameters stand for while it is bound.
+
+    With `barrier` (a body inlined as a subquery in FROM), the arguments are the
+    caller's expressions (outer references only): each level of the body between
+    a reference and the barrier, the body's parent scope, records what they read,
+    as a correlated reference would."""
 
     function: FunctionDef
     args: list[E.Expr]
+    barrier: Scope | None = None
+
+    def seen_from(self, arg: E.Expr, scope: Scope | None) -> E.Expr:
+        if self.barrier is None:
+            return arg
+        refs = {n.cid for n in E.walk(arg) if isinstance(n, (E.ColumnRef, E.OuterRef))}
+        assert not any(isinstance(n, E.ColumnRef) for n in E.walk(arg)), "FROM arguments are outer references"
+        level = scope
+        while level is not None and level is not self.barrier:
+            level.outer_refs |= refs
+            level = level.parent
+        return arg
 
 
 def body_statements(function: FunctionDef) -> list[dict]:
@@ -70,17 +87,17 @@ def signature_text(name: str, types: list[SqlType]) -> str:
     return f"{name}({', '.join(format_type(t.base) for t in types)})"
 
 
-def frame_param(bc: BindContext, index: int) -> E.Expr | None:
-    """`$n` inside a function body (None outside one)."""
+def frame_param(bc: BindContext, index: int, scope: Scope | None = None) -> E.Expr | None:
+    """`$n` inside a function body (None outside one), read from `scope`."""
     if not bc.routine_frames:
         return None
     frame = bc.routine_frames[-1]
     if 0 <= index < len(frame.args):
-        return frame.args[index]
+        return frame.seen_from(frame.args[index], scope)
     raise SqlError("42P02", f"there is no parameter ${index + 1}")
 
 
-def frame_name(bc: BindContext, names: list[str]) -> E.Expr | None:
+def frame_name(bc: BindContext, names: list[str], scope: Scope | None = None) -> E.Expr | None:
     """A parameter named in a function body (`a`, or `f.a`), when no column has that name."""
     if not bc.routine_frames:
         return None
@@ -91,7 +108,7 @@ def frame_name(bc: BindContext, names: list[str]) -> E.Expr | None:
         return None
     for (name, _, _), arg in zip(frame.function.inputs, frame.args, strict=True):
         if name and name == names[-1]:
-            return arg
+            return frame.seen_from(arg, scope)
     return None
 
 
@@ -215,6 +232,23 @@ def _inlinable_body(function: FunctionDef) -> dict | None:
     ):
         return None
     return node_body(body["targetList"][0]).get("val")
+
+
+def inlinable_set_body(function: FunctionDef, args: list[E.Expr]) -> dict | None:
+    """The one SELECT of a set-returning function PostgreSQL's inline_set_returning_function
+    would put in FROM as a subquery: not VOLATILE, not STRICT, not SECURITY DEFINER, a
+    TABLE / OUT result, arguments without side effects."""
+    if not function.returns_set or function.volatility == "v" or function.strict or function.security_definer:
+        return None
+    if not result_type(function).fields or any(is_volatile_expr(a) for a in args):
+        return None
+    statements = body_statements(function)
+    if len(statements) != 1 or node_kind(statements[0]) != "SelectStmt":
+        return None
+    body = node_body(statements[0])
+    if body.get("intoClause") or body.get("lockingClause"):
+        return None
+    return statements[0]
 
 
 class RoutineBinding:
