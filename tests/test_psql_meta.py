@@ -140,7 +140,7 @@ def prefix(pg_server, dsql_server):
     r"\d {p}_dom", r"\d+ {p}_dom", r"\dD {p}*", r"\d {p}_items_pkey", r"\d {p}_items_note_idx", r"\d {p}_items_price_idx",
     r"\d+ {p}_items", r"\d+ {p}_plain", r"\d {p}_v", r"\d+ {p}_v", r"\d {p}_*", r"\dt {p}*", r"\dt+ {p}*",
     r"\di {p}*", r"\di+ {p}*", r"\dv {p}*", r"\ds {p}*", r"\d+ {p}_items_pkey", r"\dp {p}_items", r"\dd {p}*",
-    r"\z {p}*", r"\df {p}*", r"\sf {p}_add", r"\sf {p}_rows", r"\df {p}_out",
+    r"\z {p}*", r"\df {p}*", r"\df+ {p}*", r"\sf {p}_add", r"\sf {p}_rows", r"\df {p}_out",
 ])
 def test_describe_matches_postgres(pg_server, dsql_server, prefix, command):
     command = command.format(p=prefix)

@@ -35,4 +35,13 @@ def pg_get_functiondef(ctx: EvalContext, oid: int) -> str | None:
     raise SqlError("0A000", f"pg_get_functiondef() of dsql's own built-in {proc.name}() is not supported")
 
 
+def pg_get_function_sqlbody(ctx: EvalContext, oid: int) -> str | None:
+    """A SQL-standard body's text (psql's \\df+ and \\sf read it); NULL for `AS '...'` bodies."""
+    user = find_function(ctx.catalog, oid)
+    if user is not None and user.sql_body is not None:
+        raise SqlError("0A000", "pg_get_function_sqlbody() of a function with a SQL-standard body is not supported")
+    return None
+
+
 register_function("pg_get_functiondef", [OID], TEXT, pg_get_functiondef, volatility="s", ctx=True)
+register_function("pg_get_function_sqlbody", [OID], TEXT, pg_get_function_sqlbody, volatility="s", ctx=True)
