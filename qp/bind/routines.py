@@ -127,6 +127,8 @@ def _call_positions(function: FunctionDef, positional: int, named: list[str]) ->
     call does not fit the function (too many arguments, an unknown or repeated
     name, a parameter left without a value or DEFAULT)."""
     inputs = function.inputs
+    if function.variadic and not named and positional >= len(inputs):
+        return list(range(len(inputs) - 1)) + [len(inputs) - 1] * (positional - len(inputs) + 1)
     if positional > len(inputs):
         return None
     positions = list(range(positional))
@@ -167,7 +169,7 @@ def resolve_routine(
         positions = _call_positions(function, positional, named)
         if positions is None:
             continue
-        declared = tuple(type_by_oid(function.inputs[i][2]) for i in positions)
+        declared = tuple(_declared(function, i) for i in positions)
         if len(positions) == len(function.inputs) and tuple(t.oid for t in declared) in builtin_signatures:
             continue  # pg_catalog comes first on the path: the built-in hides it
         fd = FuncDef(name, declared, type_by_oid(function.return_oid), _no_user_impl)
@@ -190,6 +192,14 @@ def resolve_routine(
         return None
     function, positions = chosen[id(fd)]
     return function, positions, list(declared)
+
+
+def _declared(function: FunctionDef, index: int) -> SqlType:
+    """A parameter's type as a call's argument sees it (a VARIADIC one: its element type)."""
+    t = type_by_oid(function.inputs[index][2])
+    if function.inputs[index][1] == "v" and t.elem is not None:
+        return t.elem
+    return t
 
 
 def is_volatile_expr(expr: E.Expr) -> bool:
@@ -292,8 +302,15 @@ class RoutineBinding:
         function, positions, declared = found
         self.bc.tables_read.add(function.oid)  # a view that calls it depends on it (DROP FUNCTION: 2BP01)
         ordered: list[E.Expr | None] = [None] * len(function.inputs)
+        variadic: list[E.Expr] = []
         for arg, position, t in zip(args, positions, declared, strict=True):
-            ordered[position] = self.coerce_to(arg, t)
+            if function.variadic and position == len(function.inputs) - 1:
+                variadic.append(self.coerce_to(arg, t))  # the trailing arguments make the array
+            else:
+                ordered[position] = self.coerce_to(arg, t)
+        if variadic:
+            array_type = type_by_oid(function.inputs[-1][2])
+            ordered[-1] = E.ArrayExpr(tuple(variadic), array_type)
         first_default = len(function.inputs) - len(function.defaults)
         for i, value in enumerate(ordered):
             if value is None:

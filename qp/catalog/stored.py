@@ -557,7 +557,7 @@ class FunctionDef:
 
     `params` lists every declared parameter as (name, mode, type oid), modes
     being pg_proc.proargmodes' letters (i in, o out, b inout, t a TABLE column);
-    the inputs (i, b) make the signature. `defaults` holds the parse trees (as
+    the inputs (i, b, v: VARIADIC) make the signature. `defaults` holds the parse trees (as
     JSON) of the trailing inputs' DEFAULTs. The body is kept as text (`src`,
     prosrc) for the `AS '...'` form, or as the SQL-standard body's parse trees
     (`sql_body`: a JSON list of statements; a RETURN is a one-item SELECT).
@@ -585,7 +585,12 @@ class FunctionDef:
 
     @property
     def inputs(self) -> tuple[tuple[str, str, int], ...]:
-        return tuple(p for p in self.params if p[1] in ("i", "b"))
+        return tuple(p for p in self.params if p[1] in ("i", "b", "v"))
+
+    @property
+    def variadic(self) -> bool:
+        """The last input is VARIADIC (an array the call's trailing arguments fill)."""
+        return bool(self.params) and any(p[1] == "v" for p in self.params)
 
     @property
     def input_oids(self) -> tuple[int, ...]:

@@ -56,21 +56,23 @@ def _parameters(body: dict) -> tuple[list[tuple[str, str, int]], list[str]]:
     for node in body.get("parameters", ()):
         p = node["FunctionParameter"]
         mode = _MODES[p.get("mode", "FUNC_PARAM_DEFAULT")]
-        if mode == "v":
-            raise SqlError("0A000", "VARIADIC parameters are not supported")
         t = _type(p["argType"])
+        if mode == "v" and not t.is_array:
+            raise SqlError("42P13", "VARIADIC parameter must be an array")
         if t.category == "P" and t.oid not in (RECORD.oid,):
             raise SqlError(
                 "0A000", f"SQL functions with arguments of type {format_type(t)} are not supported"
             )
         name = p.get("name", "")
-        if name and any(q[0] == name and (q[1] in ("i", "b")) == (mode in ("i", "b")) for q in params):
+        if any(q[1] == "v" for q in params) and mode != "o":
+            raise SqlError("42P13", "VARIADIC parameter must be the last input parameter")
+        if name and any(q[0] == name and (q[1] in ("i", "b", "v")) == (mode in ("i", "b", "v")) for q in params):
             raise SqlError("42P13", f'parameter name "{name}" used more than once')
         if "defexpr" in p:
-            if mode not in ("i", "b"):
+            if mode not in ("i", "b", "v"):
                 raise SqlError("42P13", "only input parameters can have default values")
             defaults.append(json.dumps(p["defexpr"]))
-        elif defaults and mode in ("i", "b"):
+        elif defaults and mode in ("i", "b", "v"):
             raise SqlError("42P13", "input parameters after one with a default value must also have defaults")
         params.append((name, mode, t.oid))
     return params, defaults
@@ -173,7 +175,7 @@ async def _create_function(
             raise SqlError("42P13", "no function body specified")
         src = options["as"][0]
     version, next_oid = await catalog_counters(txn)
-    input_oids = tuple(p[2] for p in params if p[1] in ("i", "b"))
+    input_oids = tuple(p[2] for p in params if p[1] in ("i", "b", "v"))
     existing = next(
         (f for f in catalog.functions_by_name.get((schema, name), ()) if f.input_oids == input_oids), None
     )

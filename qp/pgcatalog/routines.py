@@ -38,13 +38,20 @@ def proc_rows(snapshot: CatalogSnapshot) -> list[tuple]:
         all_in = all(p[1] == "i" for p in f.params)
         out.append((
             f.oid, f.name, PUBLIC_NAMESPACE_OID, owner_oid(snapshot, f.owner), SQL_LANGUAGE_OID, 100.0,
-            1000.0 if f.returns_set else 0.0, 0, 0, "f", f.security_definer, False, f.strict, f.returns_set,
+            1000.0 if f.returns_set else 0.0, _variadic_oid(f), 0, "f", f.security_definer, False, f.strict, f.returns_set,
             f.volatility, f.parallel, len(f.inputs), len(f.defaults), f.return_oid, list(f.input_oids),
             None if all_in else [p[2] for p in f.params], None if all_in else [p[1] for p in f.params],
             [p[0] for p in f.params] if _named(f) else None, None, None, f.src, None,
             None, None, None,
         ))  # fmt: skip
     return out
+
+
+def _variadic_oid(function: FunctionDef) -> int:
+    if not function.variadic:
+        return 0
+    elem = type_by_oid(function.inputs[-1][2]).elem
+    return elem.oid if elem is not None else 0
 
 
 def _default_text(function: FunctionDef, index: int, ctx: Any) -> str | None:
@@ -63,7 +70,7 @@ def function_arguments(function: FunctionDef, ctx: Any, identity: bool = False) 
         if mode == "t" or identity and mode == "o":
             continue
         text = _MODE_WORDS[mode] + (quote_ident(name) + " " if name else "") + format_type(type_by_oid(oid))
-        if mode in ("i", "b"):
+        if mode in ("i", "b", "v"):
             if not identity:
                 default = _default_text(function, input_index, ctx)
                 if default is not None:

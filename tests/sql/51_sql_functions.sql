@@ -114,15 +114,21 @@ CREATE TABLE fn_c (a int CHECK (add_one(a) > 1));
 INSERT INTO fn_c VALUES (1);
 INSERT INTO fn_c VALUES (0);
 DROP TABLE fn_c;
--- @dsql-error 0A000
 CREATE FUNCTION var_sum(VARIADIC xs int[]) RETURNS int LANGUAGE sql AS $$ SELECT sum(x)::int FROM unnest(xs) x $$;
+CREATE FUNCTION var_cat(sep text, VARIADIC parts text[]) RETURNS text LANGUAGE sql AS $$ SELECT array_to_string(parts, sep) $$;
+SELECT var_sum(1), var_sum(1, 2, 3), var_cat('-', 'a', 'b', 'c'), var_cat(',', 'x');
+SELECT var_sum();
+SELECT var_sum(1, 'x');
+SELECT pg_get_function_arguments('var_cat'::regproc), provariadic::regtype FROM pg_proc WHERE proname = 'var_cat';
+CREATE FUNCTION bad_var(VARIADIC xs int) RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
 -- @dsql-error 0A000
 CREATE FUNCTION poly(x anyelement) RETURNS anyelement LANGUAGE sql AS $$ SELECT x $$;
 -- @dsql-error 0A000
 CREATE FUNCTION row_of(i int) RETURNS fn_t LANGUAGE sql AS $$ SELECT * FROM fn_t WHERE id = i $$;
 -- @dsql-error 0A000
 CREATE FUNCTION makes_table() RETURNS void LANGUAGE sql AS $$ CREATE TABLE fn_never (a int) $$;
-DROP FUNCTION IF EXISTS var_sum(int[]), poly(anyelement), row_of(int), makes_table();
+DROP FUNCTION var_sum(int[]), var_cat(text, VARIADIC text[]);
+DROP FUNCTION IF EXISTS poly(anyelement), row_of(int), makes_table();
 ALTER FUNCTION nothing() SET SCHEMA public;
 ALTER FUNCTION nothing() OWNER TO no_such_role;
 ALTER FUNCTION no_such() STABLE;
