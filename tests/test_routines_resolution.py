@@ -22,7 +22,9 @@ def _catalog(*functions: FunctionDef) -> CatalogSnapshot:
     return CatalogSnapshot(version=1, functions={f.oid: f for f in functions})
 
 
-def _f(oid: int, name: str, params: list[tuple[str, str, int]], ret: int = 23, defaults: int = 0) -> FunctionDef:
+def _f(
+    oid: int, name: str, params: list[tuple[str, str, int]], ret: int = 23, defaults: int = 0
+) -> FunctionDef:
     return FunctionDef(oid, name, tuple(params), ret, src="SELECT 1", defaults=(_DEFAULT,) * defaults)
 
 
