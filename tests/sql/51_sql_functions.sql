@@ -143,7 +143,7 @@ SELECT pg_get_functiondef('strict_inc'::regproc);
 CREATE VIEW fn_v AS SELECT id, add_one(id) AS next, qty_of(id) AS q FROM fn_t;
 SELECT * FROM fn_v ORDER BY id;
 DROP FUNCTION qty_of(int);
-CREATE TABLE fn_d (id int PRIMARY KEY, v int DEFAULT add_one(41));
+CREATE TABLE fn_d (id int PRIMARY KEY, v int DEFAULT add_one(41), w int DEFAULT qty_of(2) + 1);
 INSERT INTO fn_d (id) VALUES (1);
 SELECT * FROM fn_d;
 DROP FUNCTION add_one(int);
