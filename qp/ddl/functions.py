@@ -66,7 +66,9 @@ def _parameters(body: dict) -> tuple[list[tuple[str, str, int]], list[str]]:
         name = p.get("name", "")
         if any(q[1] == "v" for q in params) and mode != "o":
             raise SqlError("42P13", "VARIADIC parameter must be the last input parameter")
-        if name and any(q[0] == name and (q[1] in ("i", "b", "v")) == (mode in ("i", "b", "v")) for q in params):
+        if name and any(
+            q[0] == name and (q[1] in ("i", "b", "v")) == (mode in ("i", "b", "v")) for q in params
+        ):
             raise SqlError("42P13", f'parameter name "{name}" used more than once')
         if "defexpr" in p:
             if mode not in ("i", "b", "v"):
@@ -119,6 +121,10 @@ async def create_function(body: dict, txn, catalog: CatalogSnapshot, bc: BindCon
             raise SqlError(
                 "0A000", "functions taking or returning a table's row type are not supported"
             ) from None
+        if exc.sqlstate == "42704" and any(
+            (USER_SCHEMA, name) in catalog.domains for name in _type_names(body)
+        ):
+            raise SqlError("0A000", "functions taking or returning a domain type are not supported") from None
         raise
 
 
@@ -280,7 +286,12 @@ def find_function(
         p = node["FunctionParameter"]
         if _MODES[p.get("mode", "FUNC_PARAM_DEFAULT")] in ("o", "t"):
             continue  # OUT parameters are not part of the signature
-        types.append(_type(p["argType"]))
+        try:
+            types.append(_type(p["argType"]))
+        except SqlError as exc:
+            if missing_ok and exc.sqlstate == "42704":
+                return None  # DROP ... IF EXISTS: its notice names the missing type
+            raise
     oids = tuple(t.oid for t in types)
     for function in candidates:
         if function.input_oids == oids:
@@ -298,14 +309,18 @@ async def drop_functions(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult
         function = find_function(catalog, owa, what, missing_ok=bool(body.get("missing_ok")))
         if function is None:
             names = string_list(owa.get("objname"))
-            shown = (
-                names[-1]
-                if owa.get("args_unspecified")
-                else signature_text(
-                    names[-1], [_type(n["FunctionParameter"]["argType"]) for n in owa.get("objfuncargs", ())]
+            try:
+                shown = (
+                    names[-1]
+                    if owa.get("args_unspecified")
+                    else signature_text(
+                        names[-1],
+                        [_type(n["FunctionParameter"]["argType"]) for n in owa.get("objfuncargs", ())],
+                    )
                 )
-            )
-            notices.append(f"{what} {shown} does not exist, skipping")
+                notices.append(f"{what} {shown} does not exist, skipping")
+            except SqlError as exc:
+                notices.append(f"{exc.message}, skipping")
             continue
         dropped.append(function)
     views = []

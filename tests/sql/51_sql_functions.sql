@@ -125,6 +125,11 @@ CREATE FUNCTION bad_var(VARIADIC xs int) RETURNS int LANGUAGE sql AS $$ SELECT 1
 CREATE FUNCTION poly(x anyelement) RETURNS anyelement LANGUAGE sql AS $$ SELECT x $$;
 -- @dsql-error 0A000
 CREATE FUNCTION row_of(i int) RETURNS fn_t LANGUAGE sql AS $$ SELECT * FROM fn_t WHERE id = i $$;
+CREATE DOMAIN fn_pos AS int CHECK (VALUE > 0);
+-- @dsql-error 0A000
+CREATE FUNCTION dom_arg(x fn_pos) RETURNS int LANGUAGE sql AS $$ SELECT x $$;
+DROP FUNCTION IF EXISTS dom_arg(fn_pos);
+DROP DOMAIN fn_pos;
 -- @dsql-error 0A000
 CREATE FUNCTION makes_table() RETURNS void LANGUAGE sql AS $$ CREATE TABLE fn_never (a int) $$;
 DROP FUNCTION var_sum(int[]), var_cat(text, VARIADIC text[]);
