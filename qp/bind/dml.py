@@ -304,7 +304,8 @@ def _bind_insert_source(
 
 def bind_defaults(bc: BindContext, tc: TableContext) -> list[tuple[int, Any]]:
     """Default values for the columns an INSERT leaves out (or writes DEFAULT into):
-    (column index, a bound expression, ("nextval", sequence oid) or None)."""
+    (column index, a bound expression, ("nextval", sequence oid), ("await", a bound
+    expression that calls a SQL function's body) or None)."""
     out = []
     binder = ExprBinder(bc, Scope(), QueryLevel(what="DEFAULT"))
     for i, column in enumerate(tc.table.columns):
@@ -321,6 +322,9 @@ def bind_defaults(bc: BindContext, tc: TableContext) -> list[tuple[int, Any]]:
             out.append((i, None))
             continue
         expr = coerce(binder.bind(json.loads(default_sql)), column.type, bc, "assignment", column.name)
+        if any(isinstance(n, E.AsyncCall) for n in E.walk(expr)):
+            out.append((i, ("await", expr)))  # a SQL function's body runs per row (qp/exec/async_values.py)
+            continue
         out.append((i, expr))
     return out
 

@@ -25,6 +25,7 @@ from qp.bind.grouping_sets import distinct_sets as distinct_grouping_sets
 from qp.bind.grouping_sets import flatten as flatten_grouping_sets
 from qp.bind.index_exprs import bind_index_exprs
 from qp.bind.recursion import order_recursive_list
+from qp.bind.routines import RoutineFrame, inlinable_set_body, result_type
 from qp.bind.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog.stored import TableDef
 from qp.catalog.temp_keys import is_temp_oid
@@ -960,7 +961,7 @@ class QueryBinder:
         scope.items.append(RangeItem(alias, columns))
         return FromVirtual(relation, cids, alias)
 
-    def _bind_range_function(self, body: dict, scope: Scope, binder: ExprBinder) -> FromFunction:
+    def _bind_range_function(self, body: dict, scope: Scope, binder: ExprBinder) -> FromFunction | FromSubquery:
         functions = body.get("functions", ())
         if len(functions) != 1 or body.get("is_rowsfrom"):
             raise SqlError("0A000", "ROWS FROM with several functions is not supported")
@@ -977,13 +978,25 @@ class QueryBinder:
         lateral.agg_error = "functions in FROM"
         outside = Scope(parent=lateral, inherited_ctes=scope.all_ctes())
         inner = ExprBinder(self.bc, outside, QueryLevel(what="functions in FROM"), self._subquery_binder)
-        args = [inner.bind(a) for a in fc.get("args", ())]
+        routine = inner.user_routine(fc)  # a user function (qp/bind/routines.py), run by the scan
+        if routine is not None:
+            if body.get("coldeflist"):
+                raise SqlError("42601", 'a column definition list is only allowed for functions returning "record"')
+            inlined = self._inline_set_function(*routine, body, scope, lateral)
+            if inlined is not None:
+                return inlined
+            call = inner.routine_in_from(*routine)
+            rtype, returns_set = call.type, True
+        else:
+            args = [inner.bind(a) for a in fc.get("args", ())]
+            resolved = resolve_function(name, [a.type for a in args])
+            args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
+            rtype, impl = self._column_definitions(name, resolved, body.get("coldeflist"), binder)
+            call = E.Call(name, impl, tuple(args), rtype, resolved.strict, resolved.needs_context,
+                          resolved.volatility)  # fmt: skip
+            returns_set = resolved.returns_set
         scope.outer_refs |= lateral.outer_refs
         lateral_refs = frozenset(outside.outer_refs - lateral.outer_refs)
-        resolved = resolve_function(name, [a.type for a in args])
-        args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
-        rtype, impl = self._column_definitions(name, resolved, body.get("coldeflist"), binder)
-        call = E.Call(name, impl, tuple(args), rtype, resolved.strict, resolved.needs_context, resolved.volatility)
         alias_node = body.get("alias")
         alias = alias_node["aliasname"] if alias_node else name
         colnames = string_list((alias_node or {}).get("colnames"))
@@ -995,7 +1008,7 @@ class QueryBinder:
             out.append(("ordinality", INT8))
         _check_alias_count(alias, len(out), colnames)
         names = [colnames[i] if i < len(colnames) else n for i, (n, _) in enumerate(out)]
-        if not resolved.returns_set:
+        if not returns_set:
             raise SqlError("0A000", f"function {name}() in FROM must return a set")
         cids = [self.bc.new_cid(n) for n in names]
         columns = [ScopeColumn(n, E.ColumnRef(c, t, n)) for n, c, (_, t) in zip(names, cids, out, strict=True)]
@@ -1005,6 +1018,33 @@ class QueryBinder:
         scope.items.append(RangeItem(alias, columns))
         scope.item_named(alias)
         return FromFunction(call, cids, alias, bool(body.get("ordinality")), lateral_refs)
+
+    def _inline_set_function(self, function: Any, args: list[E.Expr], body: dict, scope: Scope,
+                             lateral: Scope) -> FromSubquery | None:  # fmt: skip
+        """A user function's one SELECT as a LATERAL subquery in FROM, where PostgreSQL
+        inlines it (qp/bind/routines.py): its parameters stand for the arguments."""
+        node = inlinable_set_body(function, args)
+        if node is None or body.get("ordinality") or function.oid in self.bc.inlining:
+            return None
+        barrier = Scope()  # the body sees none of the caller's names, only its parameters
+        self.bc.inlining.add(function.oid)
+        self.bc.routine_frames.append(RoutineFrame(function, list(args), barrier))
+        self.bc.view_depth += 1
+        try:
+            query = self.bind_query(node, barrier)
+        except SqlError:
+            return None  # run by the function scan instead, which raises what it raises
+        finally:
+            self.bc.view_depth -= 1
+            self.bc.routine_frames.pop()
+            self.bc.inlining.discard(function.oid)
+        fields = result_type(function).fields
+        if [t.oid for t in query.output_types()] != [t.oid for _, t in fields]:
+            return None
+        query.names = [n for n, _ in fields]
+        alias_node = body.get("alias")
+        alias = alias_node["aliasname"] if alias_node else function.name
+        return self._subquery_item(query, alias_node, alias, scope, lateral)
 
     def _column_definitions(self, name: str, resolved: Any, coldefs: list | None, binder: ExprBinder):
         """A function returning `record` in FROM takes its columns from the column

@@ -11,7 +11,9 @@ from qp.bind.context import BindContext
 from qp.catalog.stored import CatalogSnapshot
 from qp.ddl.comments import comment_on
 from qp.ddl.common import DdlResult
+from qp.ddl.domain_alter import alter_domain, domain_owner, rename_domain
 from qp.ddl.domains import create_domain, drop_domains
+from qp.ddl.functions import alter_function, create_function, drop_functions
 from qp.ddl.indexes import create_index
 from qp.ddl.role_statements import role_ddl, role_tag
 from qp.ddl.sequence_statements import alter_sequence, create_sequence
@@ -40,6 +42,20 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
         result = await create_domain(body, txn, catalog, bc)
     elif kind == "DropStmt" and body.get("removeType") == "OBJECT_DOMAIN":
         result = await drop_domains(body, txn, catalog)
+    elif kind == "AlterDomainStmt":
+        result = await alter_domain(body, txn, catalog, bc)
+    elif kind == "RenameStmt" and body.get("renameType") in ("OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT"):
+        result = await rename_domain(body, txn, catalog)
+    elif kind == "AlterOwnerStmt" and body.get("objectType") == "OBJECT_DOMAIN":
+        result = await domain_owner(body, txn, catalog)
+    elif kind == "CreateFunctionStmt":
+        result = await create_function(body, txn, catalog, bc, user)
+    elif kind == "DropStmt" and body.get("removeType") in _ROUTINE_OBJECTS:
+        if body.get("removeType") == "OBJECT_PROCEDURE":
+            raise SqlError("0A000", "DROP PROCEDURE is not supported")
+        result = await drop_functions(body, txn, catalog)
+    elif _names_routine(kind, body):
+        result = await alter_function(kind, body, txn, catalog, bc)
     elif kind == "DropStmt":
         result = await drop(body, txn, catalog, bc)
     elif kind == "IndexStmt":
@@ -68,6 +84,17 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
     return result
 
 
+_ROUTINE_OBJECTS = ("OBJECT_FUNCTION", "OBJECT_ROUTINE", "OBJECT_PROCEDURE")
+
+
+def _names_routine(kind: str, body: dict) -> bool:
+    """ALTER FUNCTION / ROUTINE in any of its statement forms."""
+    if kind == "AlterFunctionStmt":
+        return True
+    objtype = body.get("renameType") or body.get("objectType")
+    return kind in ("RenameStmt", "AlterOwnerStmt", "AlterObjectSchemaStmt") and objtype in _ROUTINE_OBJECTS
+
+
 def ddl_tag(statement: Statement) -> str:
     """The command tag a DDL statement's errors name (PostgreSQL's CreateCommandTag)."""
     body = statement.body
@@ -84,6 +111,17 @@ def ddl_tag(statement: Statement) -> str:
         return "CREATE DOMAIN"
     if kind == "CommentStmt":
         return "COMMENT"
+    if kind == "AlterDomainStmt" or body.get("renameType") in ("OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT") or (
+        kind == "AlterOwnerStmt" and body.get("objectType") == "OBJECT_DOMAIN"
+    ):
+        return "ALTER DOMAIN"
+    if kind == "CreateFunctionStmt":
+        return "CREATE PROCEDURE" if body.get("is_procedure") else "CREATE FUNCTION"
+    if kind == "DropStmt" and body.get("removeType") in _ROUTINE_OBJECTS:
+        return "DROP " + body["removeType"].removeprefix("OBJECT_")
+    if _names_routine(kind, body):
+        objtype = body.get("objtype") or body.get("renameType") or body.get("objectType") or ""
+        return "ALTER ROUTINE" if objtype == "OBJECT_ROUTINE" else "ALTER FUNCTION"
     if kind == "CreateStatsStmt":
         return "CREATE STATISTICS"
     if kind == "DropStmt" and body.get("removeType") == "OBJECT_STATISTIC_EXT":

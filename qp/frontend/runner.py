@@ -41,6 +41,7 @@ from qp.frontend.copy import run_copy
 from qp.frontend.cursors import prepare_cursor_statement
 from qp.frontend.prepare import Prepared, classify, prepare
 from qp.frontend.results import ResultRows
+from qp.frontend.routines import run_routine
 from qp.frontend.utility import run_utility
 from qp.parse.parser import Statement
 from qp.pgcatalog import resolve_relation
@@ -129,6 +130,10 @@ class StatementRunner:
             txn.catalog = await self.qp.load_catalog(txn)
             txn.catalog_validated = True
         return txn.catalog
+
+    async def run_routine(self, rc: RunContext, function, catalog, values: tuple, rows: bool):
+        """A SQL function's body, run within the calling statement (qp/frontend/routines.py)."""
+        return await run_routine(self.session, rc, function, catalog, values, rows)
 
     def copy(self, prepared: Prepared, tail: list) -> AsyncIterator[api.Event]:
         """COPY (qp/frontend/copy.py): its streamed events; its CommandComplete goes to `tail`."""

@@ -5,7 +5,7 @@ pg_enum and pg_aggregate. Their rows never change while a process runs
 
 from __future__ import annotations
 
-from qp.pgcatalog import builtins, oids
+from qp.pgcatalog import builtins, oids, routines
 from qp.pgcatalog.builtin_data import CASTS
 from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
 from qp.pgcatalog.ruleutils import expression_text
@@ -37,9 +37,9 @@ def pg_type(src: Source) -> list[tuple]:
     proretset:bool provolatile:char proparallel:char pronargs:int2 pronargdefaults:int2 prorettype:oid
     proargtypes:oidvector proallargtypes:oid[] proargmodes:char[] proargnames:text[]
     proargdefaults:pg_node_tree protrftypes:oid[] prosrc:text probin:text prosqlbody:pg_node_tree
-    proconfig:text[] proacl:aclitem[]""", lifetime=STATIC, relkind="r")
+    proconfig:text[] proacl:aclitem[]""", relkind="r")
 def pg_proc(src: Source) -> list[tuple]:
-    return builtins.proc_rows()
+    return builtins.proc_rows() + routines.proc_rows(src.model.snapshot)  # built-ins, then the user's
 
 
 @system_relation("pg_catalog", "pg_operator", 2617, """

@@ -39,6 +39,7 @@ from qp.pgcatalog.definitions import (
 from qp.pgcatalog.model import model_for, search_path_of
 from qp.pgcatalog.names import namespace_oid, proc_oid, qualified_name, regclass_oid
 from qp.pgcatalog.objects import DESCRIPTIONS, SHARED_DESCRIPTIONS, user_descriptions
+from qp.pgcatalog.routines import find_function, function_arguments, function_result
 from qp.pgcatalog.search_path import SearchPath
 from qp.types.context import EvalContext
 from qp.types.core import (
@@ -110,6 +111,8 @@ def _type_is_visible(ctx: EvalContext, oid: int) -> bool | None:
 
 
 def _function_is_visible(ctx: EvalContext, oid: int) -> bool | None:
+    if find_function(ctx.catalog, oid) is not None:
+        return True  # every user function is in public, which is on the path
     return True if oid in proc_by_oid() else None
 
 
@@ -167,7 +170,7 @@ def _to_regnamespace(ctx: EvalContext, text: str) -> int | None:
 
 
 def _to_regproc(ctx: EvalContext, text: str) -> int | None:
-    return proc_oid(text, missing_ok=True)
+    return proc_oid(text, missing_ok=True, snapshot=ctx.catalog)
 
 
 _reg("to_regclass", [TEXT], REGCLASS, _to_regclass)
@@ -292,7 +295,10 @@ def _serial_sequence(ctx: EvalContext, table: str, column: str) -> str | None:
 _reg("pg_get_serial_sequence", [TEXT, TEXT], TEXT, _serial_sequence)
 
 
-def _function_arguments(ctx: EvalContext, oid: int) -> str | None:
+def _function_arguments(ctx: EvalContext, oid: int, identity: bool = False) -> str | None:
+    user = find_function(ctx.catalog, oid)
+    if user is not None:  # a CREATE FUNCTION's (qp/pgcatalog/routines.py)
+        return function_arguments(user, ctx, identity)
     proc = proc_by_oid().get(oid)
     if proc is None:
         return None
@@ -303,6 +309,9 @@ def _function_arguments(ctx: EvalContext, oid: int) -> str | None:
 
 
 def _function_result(ctx: EvalContext, oid: int) -> str | None:
+    user = find_function(ctx.catalog, oid)
+    if user is not None:
+        return function_result(user)
     proc = proc_by_oid().get(oid)
     if proc is None:
         return None
@@ -312,7 +321,7 @@ def _function_result(ctx: EvalContext, oid: int) -> str | None:
 
 
 _reg("pg_get_function_arguments", [OID], TEXT, _function_arguments)
-_reg("pg_get_function_identity_arguments", [OID], TEXT, _function_arguments)
+_reg("pg_get_function_identity_arguments", [OID], TEXT, lambda ctx, oid: _function_arguments(ctx, oid, True))
 _reg("pg_get_function_result", [OID], TEXT, _function_result)
 
 

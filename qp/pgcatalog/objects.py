@@ -23,6 +23,7 @@ from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
 from qp.pgcatalog.statistics import reltuples_by_oid
 
 PG_CLASS_OID = 1259
+PG_PROC_OID = 1255
 PG_NAMESPACE_OID = 2615
 PG_CONSTRAINT_OID = 2606
 PG_ATTRDEF_OID = 2604
@@ -183,7 +184,7 @@ def pg_constraint(src: Source) -> list[tuple]:
         assert c.domain is not None and c.check is not None
         namespace = oids.NAMESPACE_OIDS.get(c.domain.schema, oids.PUBLIC_NAMESPACE)
         out.append((
-            c.oid, c.name, namespace, "c", False, False, True,
+            c.oid, c.name, namespace, "c", False, False, c.validated,
             0, c.domain.oid, 0, 0, 0, " ", " ",
             " ", True, 0, False, None, None,
             None, None, None, None, None,
@@ -262,6 +263,9 @@ def user_descriptions(model) -> list[tuple]:
     """COMMENT ON's comments (pg_class objects and their columns), for objects that exist."""
     out = []
     for (oid, subid), text in model.snapshot.comments.items():
+        if oid in model.snapshot.functions:  # COMMENT ON FUNCTION
+            out.append((oid, PG_PROC_OID, 0, text))
+            continue
         relation = model.relation(oid)
         if relation is None:
             continue
