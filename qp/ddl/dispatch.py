@@ -12,6 +12,15 @@ from qp.catalog.stored import CatalogSnapshot
 from qp.ddl.comments import comment_on
 from qp.ddl.common import DdlResult
 from qp.ddl.domains import create_domain, drop_domains
+from qp.ddl.grants import (
+    after_ddl,
+    alter_default_privileges,
+    change_owner_of,
+    check_ownership,
+    grant_revoke,
+    grant_role,
+    is_owner_change,
+)
 from qp.ddl.indexes import create_index
 from qp.ddl.role_statements import role_ddl, role_tag
 from qp.ddl.sequence_statements import alter_sequence, create_sequence
@@ -25,10 +34,26 @@ from qp.txn.transaction import Transaction
 
 async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapshot, bc: BindContext,
                   user: str) -> DdlResult:  # fmt: skip
-    """Apply one DDL statement to `txn`, against `catalog`, as `user`."""
+    """Apply one DDL statement to `txn`, against `catalog`, as `user` (the current user)."""
+    check_ownership(statement, catalog, bc, user)  # 42501 unless the user owns what it changes
+    result = await _run(statement, txn, catalog, bc, user)
+    after_ddl(txn, catalog, user)  # owners of what it created (qp/ddl/grants.py)
+    return result
+
+
+async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot, bc: BindContext,
+               user: str) -> DdlResult:  # fmt: skip
     kind = statement.kind
     body = statement.body
-    if kind == "CreateStmt":
+    if kind == "GrantStmt":
+        result = await grant_revoke(body, txn, catalog, bc, user)
+    elif kind == "GrantRoleStmt":
+        result = await grant_role(body, txn, catalog, user)
+    elif kind == "AlterDefaultPrivilegesStmt":
+        result = await alter_default_privileges(body, txn, catalog, user)
+    elif kind == "AlterTableStmt" and is_owner_change(body):
+        result = await change_owner_of(body, txn, catalog, bc, user)
+    elif kind == "CreateStmt":
         result = await create_table(body, txn, catalog, bc)
     elif kind == "CreateStatsStmt":
         result = await create_statistics(body, txn, catalog, bc)
@@ -74,6 +99,10 @@ def ddl_tag(statement: Statement) -> str:
     kind = statement.kind
     if kind == "CreateStmt":
         return "CREATE TABLE"
+    if kind in ("GrantStmt", "GrantRoleStmt"):
+        return ("GRANT" if body.get("is_grant") else "REVOKE") + (" ROLE" if kind == "GrantRoleStmt" else "")
+    if kind == "AlterDefaultPrivilegesStmt":
+        return "ALTER DEFAULT PRIVILEGES"
     if kind == "CreateTableAsStmt":
         return "CREATE TABLE AS"
     if kind == "SelectStmt":

@@ -36,7 +36,8 @@ DML_KINDS = {"InsertStmt": "insert", "UpdateStmt": "update", "DeleteStmt": "dele
 DDL_KINDS = {"CreateStmt", "DropStmt", "IndexStmt", "AlterTableStmt", "RenameStmt", "ViewStmt",
              "CreateSeqStmt", "AlterSeqStmt", "CreateSchemaStmt", "CreateRoleStmt", "AlterRoleStmt",
              "DropRoleStmt", "CreateDomainStmt", "CommentStmt",
-             "CreateStatsStmt", "AlterStatsStmt", "CreateTableAsStmt"}
+             "CreateStatsStmt", "AlterStatsStmt", "CreateTableAsStmt",
+             "GrantStmt", "GrantRoleStmt", "AlterDefaultPrivilegesStmt"}
 UTILITY_KINDS = {"TransactionStmt", "VariableSetStmt", "VariableShowStmt", "DiscardStmt", "DeallocateStmt",
                  "ListenStmt", "UnlistenStmt", "NotifyStmt", "ClosePortalStmt", "ExplainStmt", "CheckPointStmt",
                  "VacuumStmt", "PrepareStmt", "ExecuteStmt", "LoadStmt", "DeclareCursorStmt", "FetchStmt",
@@ -47,7 +48,7 @@ _UNSUPPORTED_NAMES = {
     "CreatedbStmt": "CreateDatabase", "DropdbStmt": "DropDatabase",
     "CreateExtensionStmt": "CreateExtension", "CreateEnumStmt": "CreateEnum", "CreateTrigStmt": "CreateTrigger",
     "CreatePolicyStmt": "CreatePolicy", "CreateFunctionStmt": "CreateFunction", "DoStmt": "Do",
-    "CopyStmt": "Copy", "GrantStmt": "Grant", "GrantRoleStmt": "GrantRole", "AlterRoleSetStmt": "AlterRoleSet",
+    "CopyStmt": "Copy", "AlterRoleSetStmt": "AlterRoleSet",
     "LockStmt": "Lock",
     "ReindexStmt": "Reindex", "ClusterStmt": "Cluster", "CreateTableAsStmt": "CreateTableAs",
     "RefreshMatViewStmt": "RefreshMatView", "MergeStmt": "Merge",

@@ -266,10 +266,10 @@ class StatementRunner:
         if statement.kind in ("CreateTableAsStmt", "SelectStmt"):  # SELECT ... INTO: CREATE TABLE AS
             result = await create_table_as(statement, txn, catalog, bc, self.session)
         else:
-            result = await run_ddl(statement, txn, catalog, bc, self.session.user)
+            result = await run_ddl(statement, txn, catalog, bc, self.session.ctx.user)  # the current user (SET ROLE)
         if statement.kind == "AlterSeqStmt":
             self.session.sequences.forget(result.sequence_oid)  # this session's cached block is stale now
-        events: list[api.Event] = [Notice(n) for n in result.notices]
+        events: list[api.Event] = [n if isinstance(n, Notice) else Notice(n) for n in result.notices]
         if result.followups:
             # Online changes commit their first step now, then run the rest in
             # transactions of their own (see qp/ddl/online.py) — here, or as a

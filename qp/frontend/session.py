@@ -53,6 +53,7 @@ from qp.ddl.sequences import SessionSequences
 from qp.errors import SqlError, in_failed_transaction, position_in
 from qp.frontend.activity import Activity
 from qp.frontend.cursors import Cursors
+from qp.frontend.identity import current_user
 from qp.frontend.prepare import Prepared
 from qp.frontend.results import CHUNK_ROWS, ResultRows
 from qp.frontend.runner import StatementRunner, ends_block, expand_formats
@@ -80,7 +81,7 @@ PREPARED_STATEMENTS_MAX = 10_000
 _TRANSACTION_SETTINGS = frozenset({"transaction_read_only", "transaction_isolation", "transaction_deferrable"})
 _LIMIT_SETTINGS = frozenset({"dsql.transaction_rows_max", "dsql.transaction_bytes_max"})
 # RESET ALL leaves these alone (PostgreSQL's GUC_NO_RESET_ALL).
-_NOT_RESET_BY_ALL = _TRANSACTION_SETTINGS | {"session_authorization"}
+_NOT_RESET_BY_ALL = _TRANSACTION_SETTINGS | {"session_authorization", "role"}
 
 
 @dataclass
@@ -158,8 +159,8 @@ class Session:
         ctx.timezone = self.settings["TimeZone"]
         ctx.tzinfo = zoneinfo_for(ctx.timezone)
         ctx.database = "postgres"
-        ctx.user = self.user
-        ctx.session_user = self.user
+        ctx.user = current_user(self)  # SET ROLE's, else the session user (qp/frontend/identity.py)
+        ctx.session_user = self.settings.get("session_authorization", self.user)
         ctx.extra_float_digits = int(self.settings.get("extra_float_digits", "1"))
         ctx.settings = {k.lower(): v for k, v in self.settings.items()}
         ctx.setting_default = {"server_version": DEFAULTS["server_version"], "server_version_full": VERSION_STRING}
