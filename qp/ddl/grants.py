@@ -156,6 +156,11 @@ def check_ownership(statement, catalog: CatalogSnapshot, bc: BindContext, user: 
         if body.get("objtype") == "OBJECT_COLUMN":
             names = names[:-1]
         targets.append((names, None))
+    elif kind == "TruncateStmt":  # TRUNCATE needs its privilege, not ownership
+        for relation in body.get("relations", ()):
+            found = find_relation(catalog, _rangevar_names(relation), bc)
+            if found is not None and found[1] == "table":
+                require(catalog, role, _relation_privs(catalog, found), "D", found[2])
     elif kind == "CreateStatsStmt":
         for relation in body.get("relations", ()):
             if "RangeVar" in relation:

@@ -29,6 +29,7 @@ from qp.bind.context import BindContext
 from qp.ddl import jobs, online
 from qp.ddl.create_table_as import create_table_as
 from qp.ddl.dispatch import ddl_tag, run_ddl
+from qp.ddl.grants import after_ddl
 from qp.ddl.jobs import JobsRelation
 from qp.errors import SqlError, cached_plan_changed, in_failed_transaction, schema_conflict
 from qp.exec.compile import ExecFrame
@@ -194,7 +195,7 @@ class StatementRunner:
                 raise cached_plan_changed()
             prepared.plan, prepared.catalog_version = bound.plan, bound.catalog_version
             prepared.result_types, prepared.catalog = bound.result_types, bound.catalog
-            prepared.search_path = bound.search_path
+            prepared.search_path, prepared.role = bound.search_path, bound.role
             prepared.stats, prepared.stats_version = bound.stats, bound.stats_version
             if prepared.columns is None or not described:
                 prepared.columns = bound.columns
@@ -265,6 +266,7 @@ class StatementRunner:
         bc = BindContext(catalog, self.session.ctx, resolve_special_relation=self.special_relation)
         if statement.kind in ("CreateTableAsStmt", "SelectStmt"):  # SELECT ... INTO: CREATE TABLE AS
             result = await create_table_as(statement, txn, catalog, bc, self.session)
+            after_ddl(txn, catalog, self.session.ctx.user)  # its owner (qp/ddl/grants.py)
         else:
             result = await run_ddl(statement, txn, catalog, bc, self.session.ctx.user)  # the current user (SET ROLE)
         if statement.kind == "AlterSeqStmt":

@@ -15,6 +15,7 @@ from qp.frontend.activity import State
 from qp.frontend.planner_settings import planner_facts, planner_setting_value
 from qp.frontend.settings import DEFAULTS, READ_ONLY
 from qp.pgcatalog import oids
+from qp.pgcatalog.privileges import namespace_row
 from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
 
 SESSION = Lifetime.SESSION
@@ -27,14 +28,13 @@ def session_user(src: Source) -> str:
 
 
 @system_relation("pg_catalog", "pg_namespace", 2615, "oid:oid nspname:name nspowner:oid nspacl:aclitem[]",
-                 lifetime=STATIC, relkind="r")
+                 lifetime=Lifetime.CATALOG, relkind="r")
 def pg_namespace(src: Source) -> list[tuple]:
     owner = oids.BOOTSTRAP_SUPERUSER
     return [
         (oids.PG_CATALOG_NAMESPACE, "pg_catalog", owner, None),
         (oids.PG_TOAST_NAMESPACE, "pg_toast", owner, None),
-        (oids.PUBLIC_NAMESPACE, "public", oids.PG_DATABASE_OWNER,
-         ["pg_database_owner=UC/pg_database_owner", "=U/pg_database_owner"]),
+        (oids.PUBLIC_NAMESPACE, "public", *namespace_row(src.model.snapshot, oids.PUBLIC_NAMESPACE)),
         (oids.INFORMATION_SCHEMA_NAMESPACE, "information_schema", owner, None),
     ]
 

@@ -1,0 +1,105 @@
+"""Privilege checks of a statement, made once when it is bound (PostgreSQL's ExecCheckPermissions).
+
+While binding, every table and view a statement names is noted with the
+privilege it needs (SELECT, unless it is the statement's target) and the role
+that needs it: the current user, or inside a view the view's owner (a view
+reads its tables with its owner's rights, as in PostgreSQL). After binding,
+`check_statement` adds what the statement does to its target (INSERT, UPDATE,
+DELETE, TRUNCATE; SELECT too when it reads the target's rows: a WHERE,
+RETURNING, ON CONFLICT) and raises PostgreSQL's 42501 for the first privilege
+missing.
+
+A prepared statement keeps its plan only for the catalog version and the role
+it was checked for (qp/frontend/prepare.py), so a GRANT, a REVOKE (both bump the
+catalog version) or a SET ROLE makes it bound and checked again. The checks
+themselves are cached per snapshot and role (qp/catalog/privcheck.py).
+Sequence functions check at run time, since their argument may be computed.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any
+
+from qp.catalog.privcheck import is_superuser, object_privs, require, role_oid
+from qp.catalog.stored import CatalogSnapshot
+from qp.errors import SqlError
+
+_NEEDS = "privilege_needs"
+_ACTING = "privilege_role"
+
+
+def note_read(bc: Any, oid: int, kind: str, name: str) -> None:
+    """A relation the statement reads (SELECT), as whoever reads it now."""
+    needs = bc.__dict__.setdefault(_NEEDS, [])
+    needs.append((oid, kind, name, "r", getattr(bc, _ACTING, None)))
+
+
+@contextmanager
+def as_owner_of_view(bc: Any, view_oid: int):
+    """While a view's query is bound, its relations are read with its owner's rights."""
+    saved = getattr(bc, _ACTING, None)
+    setattr(bc, _ACTING, object_privs(bc.catalog, view_oid, "view").owner)
+    try:
+        yield
+    finally:
+        setattr(bc, _ACTING, saved)
+
+
+_TARGET_LETTER = {"insert": "a", "update": "w", "delete": "d"}
+
+
+def check_statement(bc: Any, kind: str, body: dict, target: Any = None) -> None:
+    """42501 unless the current user (and each view's owner) holds what the statement needs."""
+    catalog: CatalogSnapshot = bc.catalog
+    role = role_oid(catalog, bc.eval_ctx.user)
+    needs = list(bc.__dict__.get(_NEEDS, ()))
+    if target is not None:
+        # The target was noted as read when it was bound; what it needs is decided here.
+        for i, need in enumerate(needs):
+            if need[0] == target.oid and need[4] is None:
+                del needs[i]
+                break
+        letter = _TARGET_LETTER[kind]
+        needs.insert(0, (target.oid, "table", target.name, letter, None))
+        if _reads_target(kind, body):
+            needs.append((target.oid, "table", target.name, "r", None))
+        conflict = body.get("onConflictClause")
+        if conflict is not None and conflict.get("action") == "ONCONFLICT_UPDATE":
+            needs.append((target.oid, "table", target.name, "w", None))
+    for oid, obj_kind, name, letters, acting in needs:
+        who = role if acting is None else acting
+        if is_superuser(catalog, who):
+            continue
+        require(catalog, who, object_privs(catalog, oid, obj_kind), letters, name)
+
+
+def _reads_target(kind: str, body: dict) -> bool:
+    if body.get("returningList"):
+        return True
+    if kind == "insert":
+        return body.get("onConflictClause") is not None
+    return bool(body.get("whereClause") or body.get("fromClause") or body.get("usingClause"))
+
+
+def check_truncate(catalog: CatalogSnapshot, user: str, tables: list) -> None:
+    role = role_oid(catalog, user)
+    if is_superuser(catalog, role):
+        return
+    for table in tables:
+        require(catalog, role, object_privs(catalog, table.oid, "table"), "D", table.name)
+
+
+# What each sequence function needs: nextval USAGE or UPDATE, currval SELECT or
+# USAGE, setval UPDATE (PostgreSQL's).
+_SEQUENCE_LETTERS = {"nextval": "Uw", "currval": "rU", "lastval": "rU", "setval": "w"}
+
+
+def check_sequence(catalog: CatalogSnapshot, user: str, oid: int, function: str) -> None:
+    role = role_oid(catalog, user)
+    if is_superuser(catalog, role):
+        return
+    sequence = catalog.sequences_by_oid.get(oid)
+    if sequence is None:
+        raise SqlError("42P01", f"could not open relation with OID {oid}")
+    require(catalog, role, object_privs(catalog, oid, "sequence"), _SEQUENCE_LETTERS[function], sequence.name)
