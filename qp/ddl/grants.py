@@ -402,7 +402,9 @@ async def grant_revoke(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
         if not available & set(letters):
             have, options = held(catalog, role, privs)
             if not have and not options:
-                raise SqlError("42501", f"permission denied for {KIND_WORD[kind]} {name}")
+                # GRANT ON [TABLE] names every relation a table, as PostgreSQL's message does.
+                word = "table" if kind == "view" else KIND_WORD[kind]
+                raise SqlError("42501", f"permission denied for {word} {name}")
         this = ordered(set(letters) & available)
         if is_grant and not this:
             notices.append(Notice(f'no privileges were granted for "{name}"', "01007", "WARNING"))

@@ -99,10 +99,15 @@ def pg_user(src: Source) -> list[tuple]:
 
 @system_relation("pg_catalog", "pg_auth_members", 1261, """
     oid:oid roleid:oid member:oid grantor:oid admin_option:bool inherit_option:bool set_option:bool""",
-                 lifetime=STATIC, relkind="r")
+                 lifetime=Lifetime.CATALOG, relkind="r")
 def pg_auth_members(src: Source) -> list[tuple]:
-    return [(6301 + i, role, member, oids.BOOTSTRAP_SUPERUSER, False, True, True)
-            for i, (member, role) in enumerate(oids.PREDEFINED_MEMBERSHIPS)]
+    predefined = [(6301 + i, role, member, oids.BOOTSTRAP_SUPERUSER, False, True, True)
+                  for i, (member, role) in enumerate(oids.PREDEFINED_MEMBERSHIPS)]
+    # GRANT role TO role (qp/ddl/grants.py); a membership has no oid of its own, so one is derived.
+    taken: set[int] = set()
+    granted = [(oids.derived_oid("membership", m.role, str(m.member), taken), m.role, m.member, m.grantor, m.admin, m.inherit, m.set)
+               for m in src.model.snapshot.privileges.memberships]
+    return predefined + sorted(granted, key=lambda row: (row[1], row[2]))
 
 
 # -- the session ------------------------------------------------------------------------------------

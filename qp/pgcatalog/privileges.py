@@ -29,7 +29,7 @@ from qp.functions.registry import register_function
 from qp.pgcatalog import oids
 from qp.pgcatalog.model import RelationInfo, model_for, search_path_of
 from qp.pgcatalog.names import regclass_oid
-from qp.pgcatalog.relation import Source, system_relation
+from qp.pgcatalog.relation import Lifetime, Source, system_relation
 from qp.types import BOOL, NAME, OID, TEXT
 from qp.types.context import EvalContext
 from qp.types.core import CHAR, INT2, array_of, record_type
@@ -254,3 +254,51 @@ def _acldefault(ctx: EvalContext, kind: str, owner: int) -> list[str]:
 
 
 register_function("acldefault", [CHAR, OID], array_of(TEXT), _acldefault, ctx=True, volatility="i")
+
+
+# -- information_schema.table_privileges, role_table_grants ------------------------------------------------
+
+_TABLE_PRIVILEGE_ORDER = "arwdDxt"
+
+
+def _table_grants(src: Source, *, public_too: bool) -> list[tuple]:
+    """One row per (grantor, grantee, table, privilege) the current user may see: where it
+    holds the grantor's or the grantee's privileges (or, for table_privileges, PUBLIC is the grantee)."""
+    catalog = src.model.snapshot
+    user = src.ctx.user if src.ctx is not None else getattr(getattr(src.session, "ctx", None), "user", "admin")
+    me = role_oid(catalog, user)
+    mine = None if is_superuser(catalog, me) else roles_of(catalog, me)
+    out = []
+    for r in src.model.relations:
+        if r.system is not None or r.relkind not in ("r", "v"):
+            continue
+        privs = _relation_privs(catalog, r)
+        owner_roles = privs.owner
+        for item in privs.effective_acl:
+            visible = mine is None or item.grantor in mine or item.grantee in mine or (
+                public_too and item.grantee == PUBLIC_OID)
+            if not visible:
+                continue
+            grantee = "PUBLIC" if item.grantee == PUBLIC_OID else role_name_of(catalog, item.grantee)
+            owns = item.grantee != PUBLIC_OID and owner_roles in roles_of(catalog, item.grantee)
+            for letter in _TABLE_PRIVILEGE_ORDER:
+                if letter not in item.privileges:
+                    continue
+                grantable = "YES" if letter in item.grant_options or owns else "NO"
+                out.append((role_name_of(catalog, item.grantor), grantee, oids.DATABASE_NAME, r.schema, r.name,
+                            LETTER_NAMES[letter], grantable, "YES" if letter == "r" else "NO"))
+    return out
+
+
+@system_relation("information_schema", "table_privileges", 13520, """
+    grantor:name grantee:name table_catalog:name table_schema:name table_name:name privilege_type:varchar
+    is_grantable:varchar with_hierarchy:varchar""", lifetime=Lifetime.SESSION)
+def table_privileges(src: Source) -> list[tuple]:
+    return _table_grants(src, public_too=True)
+
+
+@system_relation("information_schema", "role_table_grants", 13521, """
+    grantor:name grantee:name table_catalog:name table_schema:name table_name:name privilege_type:varchar
+    is_grantable:varchar with_hierarchy:varchar""", lifetime=Lifetime.SESSION)
+def role_table_grants(src: Source) -> list[tuple]:
+    return _table_grants(src, public_too=False)
