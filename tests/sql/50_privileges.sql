@@ -14,7 +14,7 @@ CREATE TABLE pv_t (a int PRIMARY KEY, b text);
 RESET ROLE;
 SELECT current_user = session_user AS back;
 GRANT CREATE ON SCHEMA public TO pv_alice, pv_bob;
-SELECT nspname, pg_get_userbyid(nspowner), nspacl FROM pg_namespace WHERE nspname = 'public';
+SELECT nspname, pg_get_userbyid(nspowner), nspacl::text[] FROM pg_namespace WHERE nspname = 'public';
 SELECT has_schema_privilege('pv_alice', 'public', 'CREATE'), has_schema_privilege('pv_carol', 'public', 'CREATE'),
        has_schema_privilege('pv_carol', 'public', 'USAGE');
 
@@ -24,7 +24,7 @@ CREATE TABLE pv_t (a int PRIMARY KEY, b text);
 INSERT INTO pv_t VALUES (1, 'x'), (2, 'y'), (3, 'z');
 CREATE VIEW pv_v AS SELECT a FROM pv_t WHERE a > 1;
 CREATE SEQUENCE pv_s CACHE 1;
-SELECT relname, pg_get_userbyid(relowner), relacl FROM pg_class WHERE relname LIKE 'pv_%' ORDER BY relname;
+SELECT relname, pg_get_userbyid(relowner), relacl::text[] FROM pg_class WHERE relname LIKE 'pv_%' ORDER BY relname;
 SELECT has_table_privilege('pv_t', 'SELECT'), has_table_privilege('pv_bob', 'pv_t', 'SELECT');
 
 -- The owner grants; the grants show as aclitems.
@@ -32,7 +32,7 @@ GRANT SELECT ON pv_t TO pv_bob WITH GRANT OPTION;
 GRANT INSERT, UPDATE ON TABLE pv_t TO pv_bob;
 GRANT SELECT ON pv_v TO pv_team;
 GRANT USAGE ON SEQUENCE pv_s TO pv_bob;
-SELECT relname, relacl FROM pg_class WHERE relname LIKE 'pv_%' ORDER BY relname;
+SELECT relname, relacl::text[] FROM pg_class WHERE relname LIKE 'pv_%' ORDER BY relname;
 SELECT grantor, grantee, table_name, privilege_type, is_grantable, with_hierarchy
   FROM information_schema.table_privileges WHERE table_name LIKE 'pv_%' ORDER BY 1, 2, 3, 4;
 SELECT pg_get_userbyid(a.grantor), pg_get_userbyid(a.grantee), a.privilege_type, a.is_grantable
@@ -80,12 +80,12 @@ SET ROLE pv_carol;
 SELECT count(*) FROM pv_t;
 SELECT count(*) FROM pv_v;
 RESET ROLE;
-SELECT relacl FROM pg_class WHERE relname = 'pv_t';
+SELECT relacl::text[] FROM pg_class WHERE relname = 'pv_t';
 SET ROLE pv_alice;
 REVOKE GRANT OPTION FOR SELECT ON pv_t FROM pv_bob;
 REVOKE SELECT ON pv_t FROM pv_bob;
 REVOKE GRANT OPTION FOR SELECT ON pv_t FROM pv_bob CASCADE;
-SELECT relacl FROM pg_class WHERE relname = 'pv_t';
+SELECT relacl::text[] FROM pg_class WHERE relname = 'pv_t';
 SELECT has_table_privilege('pv_bob', 'pv_t', 'SELECT'), has_table_privilege('pv_bob', 'pv_t', 'SELECT WITH GRANT OPTION'),
        has_table_privilege('pv_carol', 'pv_t', 'select'), has_table_privilege('pv_bob', 'pv_t', 'insert, delete');
 SELECT has_table_privilege('pv_bob', 'pv_t', 'frob');
@@ -148,7 +148,7 @@ SELECT current_user = session_user AS back;
 
 -- ALTER ... OWNER TO: the new owner takes the old owner's grants.
 ALTER TABLE pv_t OWNER TO pv_carol;
-SELECT pg_get_userbyid(relowner), relacl FROM pg_class WHERE relname = 'pv_t';
+SELECT pg_get_userbyid(relowner), relacl::text[] FROM pg_class WHERE relname = 'pv_t';
 ALTER TABLE pv_t OWNER TO pv_nobody;
 SET ROLE pv_alice;
 ALTER TABLE pv_t OWNER TO pv_alice;
@@ -159,23 +159,23 @@ ALTER TABLE pv_t OWNER TO pv_alice;
 
 -- ALL TABLES IN SCHEMA, and PUBLIC.
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO PUBLIC;
-SELECT relname, relacl FROM pg_class WHERE relname LIKE 'pv_%' AND relkind IN ('r', 'v') ORDER BY relname;
+SELECT relname, relacl::text[] FROM pg_class WHERE relname LIKE 'pv_%' AND relkind IN ('r', 'v') ORDER BY relname;
 SET ROLE pv_carol;
 SELECT count(*) FROM pv_t;
 RESET ROLE;
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC;
-SELECT relname, relacl FROM pg_class WHERE relname LIKE 'pv_%' AND relkind IN ('r', 'v') ORDER BY relname;
+SELECT relname, relacl::text[] FROM pg_class WHERE relname LIKE 'pv_%' AND relkind IN ('r', 'v') ORDER BY relname;
 
 -- ALTER DEFAULT PRIVILEGES: applied to what the role creates afterwards.
 SET ROLE pv_alice;
 ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO pv_bob;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT INSERT ON TABLES TO pv_team;
 ALTER DEFAULT PRIVILEGES REVOKE USAGE ON SEQUENCES FROM pv_alice;
-SELECT pg_get_userbyid(defaclrole), defaclnamespace = 'public'::regnamespace AS in_public, defaclobjtype, defaclacl
+SELECT pg_get_userbyid(defaclrole), defaclnamespace = 'public'::regnamespace AS in_public, defaclobjtype, defaclacl::text[]
   FROM pg_default_acl ORDER BY defaclobjtype, in_public;
 CREATE TABLE pv_u (a int);
 CREATE SEQUENCE pv_s2 CACHE 1;
-SELECT relname, relacl FROM pg_class WHERE relname IN ('pv_u', 'pv_s2') ORDER BY relname;
+SELECT relname, relacl::text[] FROM pg_class WHERE relname IN ('pv_u', 'pv_s2') ORDER BY relname;
 ALTER DEFAULT PRIVILEGES FOR ROLE pv_bob GRANT SELECT ON TABLES TO pv_alice;
 ALTER DEFAULT PRIVILEGES REVOKE SELECT ON TABLES FROM pv_bob;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE INSERT ON TABLES FROM pv_team;
@@ -189,7 +189,7 @@ DROP SEQUENCE pv_s;
 DROP TABLE pv_t;
 RESET ROLE;
 REVOKE CREATE ON SCHEMA public FROM pv_alice, pv_bob;
-SELECT nspname, pg_get_userbyid(nspowner), nspacl FROM pg_namespace WHERE nspname = 'public';
+SELECT nspname, pg_get_userbyid(nspowner), nspacl::text[] FROM pg_namespace WHERE nspname = 'public';
 DROP ROLE pv_alice;
 DROP ROLE pv_bob;
 DROP ROLE pv_carol;
