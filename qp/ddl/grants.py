@@ -134,6 +134,8 @@ _DROP_KINDS = {"OBJECT_TABLE": "table", "OBJECT_VIEW": "view", "OBJECT_SEQUENCE"
 
 def check_ownership(statement, catalog: CatalogSnapshot, bc: BindContext, user: str) -> None:
     """42501 unless the current user owns what the statement alters, drops or comments on."""
+    if statement.kind == "DropRoleStmt":
+        check_role_dependents(statement.body, catalog)
     role = role_oid(catalog, user)
     if is_superuser(catalog, role):
         return
@@ -156,6 +158,8 @@ def check_ownership(statement, catalog: CatalogSnapshot, bc: BindContext, user: 
         if body.get("objtype") == "OBJECT_COLUMN":
             names = names[:-1]
         targets.append((names, None))
+    elif kind == "DropRoleStmt":
+        pass  # qp/ddl/roles.py decides who may drop a role; `check_role_dependents` what depends on it
     elif kind == "TruncateStmt":  # TRUNCATE needs its privilege, not ownership
         for relation in body.get("relations", ()):
             found = find_relation(catalog, _rangevar_names(relation), bc)
@@ -182,6 +186,38 @@ def _check_domain_owner(catalog: CatalogSnapshot, role: int, names: list[str], b
     domain = catalog.domains.get((search_schema(names[-2] if len(names) > 1 else None, bc), names[-1]))
     if domain is not None:
         require_owner(catalog, role, object_privs(catalog, domain.oid, "domain"), names[-1])
+
+
+def check_role_dependents(body: dict, catalog: CatalogSnapshot) -> None:
+    """2BP01 when a role to drop owns objects or holds privileges (PostgreSQL's shared dependencies)."""
+    for node in body.get("roles", ()):
+        spec = node["RoleSpec"]
+        role = role_named(catalog, spec.get("rolename") or "")
+        if role is None:
+            continue
+        details = []
+        for oid, kind, name in _named_objects(catalog):
+            privs = object_privs(catalog, oid, kind)
+            word = KIND_WORD[kind]
+            if privs.owner == role.oid:
+                details.append(f"owner of {word} {name}")
+            elif any(role.oid in (item.grantee, item.grantor) for item in privs.acl or ()):
+                details.append(f"privileges for {word} {name}")
+        for entry in catalog.privileges.default_acls:
+            if entry.role == role.oid or any(item.grantee == role.oid for item in entry.acl):
+                details.append(f"default privileges for role {role_name_of(catalog, entry.role)}")
+        if details:
+            raise SqlError("2BP01", f'role "{role.name}" cannot be dropped because some objects depend on it',
+                           detail="\n".join(details))  # fmt: skip
+
+
+def _named_objects(catalog: CatalogSnapshot) -> list[tuple[int, str, str]]:
+    out = [(t.oid, "table", t.name) for t in catalog.tables.values()]
+    out += [(v.oid, "view", v.name) for v in catalog.views.values()]
+    out += [(s.oid, "sequence", s.name) for s in catalog.sequences.values()]
+    out += [(d.oid, "domain", d.name) for d in catalog.domains.values()]
+    out.append((PUBLIC_NAMESPACE, "schema", "public"))
+    return out
 
 
 # -- owners of new objects, after a DDL statement ------------------------------------------------------
@@ -349,6 +385,9 @@ def _targets(body: dict, catalog: CatalogSnapshot, bc: BindContext) -> list[tupl
         else:
             names = _rangevar_names(node)
             found = find_relation(catalog, names, bc)
+            special = bc.resolve_special_relation if found is None else None
+            if special is not None and special(names[-2] if len(names) > 1 else "pg_catalog", names[-1]) is not None:
+                raise SqlError("0A000", "GRANT and REVOKE on system catalogs are not supported")
             if found is None or found[1] == "index":
                 qualified = ".".join(names)
                 if found is not None:
