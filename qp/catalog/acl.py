@@ -120,7 +120,9 @@ class ObjectPrivs:
 
     @staticmethod
     def from_record(record: dict) -> ObjectPrivs:
-        return ObjectPrivs(record["oid"], record["objkind"], record["owner"], acl_from_record(record.get("acl")))
+        return ObjectPrivs(
+            record["oid"], record["objkind"], record["owner"], acl_from_record(record.get("acl"))
+        )
 
 
 @dataclass(frozen=True)
@@ -238,7 +240,9 @@ def privileges_held(acl: tuple[AclItem, ...], roles: frozenset[int]) -> tuple[se
     return privs, options
 
 
-def grant(acl: tuple[AclItem, ...], grantee: int, grantor: int, letters: str, with_option: bool) -> tuple[AclItem, ...]:
+def grant(
+    acl: tuple[AclItem, ...], grantee: int, grantor: int, letters: str, with_option: bool
+) -> tuple[AclItem, ...]:
     """Add privileges (and their grant options) to the (grantee, grantor) item."""
     out = list(acl)
     for i, item in enumerate(out):

@@ -133,6 +133,8 @@ def is_owner(catalog: CatalogSnapshot, role: int, privs: ObjectPrivs) -> bool:
     return is_superuser(catalog, role) or privs.owner in roles_of(catalog, role)
 
 
-def require_owner(catalog: CatalogSnapshot, role: int, privs: ObjectPrivs, name: str, word: str | None = None) -> None:
+def require_owner(
+    catalog: CatalogSnapshot, role: int, privs: ObjectPrivs, name: str, word: str | None = None
+) -> None:
     if not is_owner(catalog, role, privs):
         raise SqlError("42501", f"must be owner of {word or KIND_WORD[privs.kind]} {name}")

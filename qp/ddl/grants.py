@@ -361,12 +361,20 @@ def _targets(body: dict, catalog: CatalogSnapshot, bc: BindContext) -> list[tupl
         for schema in string_list(body.get("objects")):
             schema_oid(catalog, schema)
             if kind == "table":
-                out += [(t.oid, "table", t.name) for (s, _), t in sorted(catalog.tables.items()) if s == schema]
+                out += [
+                    (t.oid, "table", t.name) for (s, _), t in sorted(catalog.tables.items()) if s == schema
+                ]
                 out += [(v.oid, "view", v.name) for (s, _), v in sorted(catalog.views.items()) if s == schema]
             elif kind == "sequence":
-                out += [(q.oid, "sequence", q.name) for (s, _), q in sorted(catalog.sequences.items()) if s == schema]
+                out += [
+                    (q.oid, "sequence", q.name)
+                    for (s, _), q in sorted(catalog.sequences.items())
+                    if s == schema
+                ]
             else:
-                raise SqlError("0A000", "GRANT ... ON ALL ... IN SCHEMA is supported for tables and sequences")
+                raise SqlError(
+                    "0A000", "GRANT ... ON ALL ... IN SCHEMA is supported for tables and sequences"
+                )
         return out
     for node in body.get("objects", ()):
         if kind == "schema":
@@ -376,7 +384,9 @@ def _targets(body: dict, catalog: CatalogSnapshot, bc: BindContext) -> list[tupl
             names = string_list(node["List"]["items"]) if "List" in node else string_list(node.get("names"))
             if "TypeName" in node:
                 names = string_list(node["TypeName"]["names"])
-            domain = catalog.domains.get((search_schema(names[-2] if len(names) > 1 else None, bc), names[-1]))
+            domain = catalog.domains.get(
+                (search_schema(names[-2] if len(names) > 1 else None, bc), names[-1])
+            )
             if domain is None:
                 if kind == "type":
                     raise SqlError("0A000", "GRANT and REVOKE on built-in types are not supported")
@@ -386,7 +396,10 @@ def _targets(body: dict, catalog: CatalogSnapshot, bc: BindContext) -> list[tupl
             names = _rangevar_names(node)
             found = find_relation(catalog, names, bc)
             special = bc.resolve_special_relation if found is None else None
-            if special is not None and special(names[-2] if len(names) > 1 else "pg_catalog", names[-1]) is not None:
+            if (
+                special is not None
+                and special(names[-2] if len(names) > 1 else "pg_catalog", names[-1]) is not None
+            ):
                 raise SqlError("0A000", "GRANT and REVOKE on system catalogs are not supported")
             if found is None or found[1] == "index":
                 qualified = ".".join(names)
@@ -484,7 +497,9 @@ async def change_owner_of(body: dict, txn, catalog: CatalogSnapshot, bc: BindCon
                              [f'relation "{names[-1]}" does not exist, skipping'])  # fmt: skip
         raise SqlError("42P01", f'relation "{".".join(names)}" does not exist')
     if found[1] == "index":
-        raise SqlError("0A000", "ALTER INDEX ... OWNER TO is not supported: an index belongs to its table's owner")
+        raise SqlError(
+            "0A000", "ALTER INDEX ... OWNER TO is not supported: an index belongs to its table's owner"
+        )
     spec = body["cmds"][-1]["AlterTableCmd"]["newowner"]
     new_owner = _grantees(catalog, [{"RoleSpec": spec}], user)[0]
     role = role_oid(catalog, user)
@@ -493,7 +508,9 @@ async def change_owner_of(body: dict, txn, catalog: CatalogSnapshot, bc: BindCon
     if new_owner != privs.owner:
         if not is_superuser(catalog, role):
             require_owner(catalog, role, privs, names[-1])
-            if new_owner not in roles_of(catalog, role) and new_owner not in catalog.privileges.member_of(role):
+            if new_owner not in roles_of(catalog, role) and new_owner not in catalog.privileges.member_of(
+                role
+            ):
                 raise SqlError("42501", f'must be able to SET ROLE "{role_name_of(catalog, new_owner)}"')
             require(catalog, new_owner, object_privs(catalog, PUBLIC_NAMESPACE, "schema"), "C", "public")
         changed = [(found[0], privs)]
@@ -535,7 +552,7 @@ async def grant_role(body: dict, txn, catalog: CatalogSnapshot, user: str) -> Dd
     version, _ = await catalog_counters(txn)
     members = _grantees(catalog, body.get("grantee_roles", ()), user)
     if PUBLIC_OID in members:
-        raise SqlError("0LP01", "role \"public\" cannot have explicit members")
+        raise SqlError("0LP01", 'role "public" cannot have explicit members')
     memberships = {(m.role, m.member): m for m in catalog.privileges.memberships}
     for node in body.get("granted_roles", ()):
         name = node["AccessPriv"]["priv_name"]
@@ -544,8 +561,11 @@ async def grant_role(body: dict, txn, catalog: CatalogSnapshot, user: str) -> Dd
             raise SqlError("42704", f'role "{name}" does not exist')
         if not superuser and not catalog.privileges.admin_of(actor, granted.oid):
             verb = "grant" if is_grant else "revoke"
-            raise SqlError("42501", f'permission denied to {verb} role "{name}"',
-                           detail=f'Only roles with the ADMIN option on role "{name}" may {verb} this role.')
+            raise SqlError(
+                "42501",
+                f'permission denied to {verb} role "{name}"',
+                detail=f'Only roles with the ADMIN option on role "{name}" may {verb} this role.',
+            )
         if granted.oid == 10 and is_grant:
             raise SqlError("0LP01", f'role "{name}" cannot be granted to other roles')  # DSQL: admin is fixed
         for member in members:
@@ -556,12 +576,22 @@ async def grant_role(body: dict, txn, catalog: CatalogSnapshot, user: str) -> Dd
                 if member == granted.oid or member in catalog.privileges.member_of(granted.oid):
                     raise SqlError("0LP01", f'role "{name}" is a member of role "{member_name}"')
                 if existing is not None and not options:
-                    notices.append(Notice(f'role "{member_name}" has already been granted membership in role '
-                                          f'"{name}" by role "{role_name_of(catalog, existing.grantor)}"'))
+                    notices.append(
+                        Notice(
+                            f'role "{member_name}" has already been granted membership in role '
+                            f'"{name}" by role "{role_name_of(catalog, existing.grantor)}"'
+                        )
+                    )
                     continue
                 base = existing or Membership(granted.oid, member, grantor)
-                changed = Membership(base.role, base.member, base.grantor, options.get("admin", base.admin),
-                                     options.get("inherit", base.inherit), options.get("set", base.set))
+                changed = Membership(
+                    base.role,
+                    base.member,
+                    base.grantor,
+                    options.get("admin", base.admin),
+                    options.get("inherit", base.inherit),
+                    options.get("set", base.set),
+                )
                 txn.put(key, changed.to_record())
             else:
                 if existing is None:
@@ -570,10 +600,14 @@ async def grant_role(body: dict, txn, catalog: CatalogSnapshot, user: str) -> Dd
                                           "WARNING"))  # fmt: skip
                     continue
                 if options:  # REVOKE ADMIN/INHERIT/SET OPTION FOR: only that option goes
-                    changed = Membership(existing.role, existing.member, existing.grantor,
-                                         existing.admin and "admin" not in options,
-                                         existing.inherit and "inherit" not in options,
-                                         existing.set and "set" not in options)
+                    changed = Membership(
+                        existing.role,
+                        existing.member,
+                        existing.grantor,
+                        existing.admin and "admin" not in options,
+                        existing.inherit and "inherit" not in options,
+                        existing.set and "set" not in options,
+                    )
                     txn.put(key, changed.to_record())
                 else:
                     txn.put(key, None)
@@ -645,4 +679,3 @@ def acl_text(catalog: CatalogSnapshot, acl) -> list[str] | None:
     if acl is None:
         return None
     return [item.text(lambda oid: role_name_of(catalog, oid)) for item in acl]
-

@@ -68,8 +68,14 @@ def namespace_row(catalog: CatalogSnapshot, oid: int) -> tuple[int, list[str] | 
     return privs.owner, acl_text(catalog, privs.acl)
 
 
-@system_relation("pg_catalog", "pg_default_acl", 826, """
-    oid:oid defaclrole:oid defaclnamespace:oid defaclobjtype:char defaclacl:aclitem[]""", relkind="r")
+@system_relation(
+    "pg_catalog",
+    "pg_default_acl",
+    826,
+    """
+    oid:oid defaclrole:oid defaclnamespace:oid defaclobjtype:char defaclacl:aclitem[]""",
+    relkind="r",
+)
 def pg_default_acl(src: Source) -> list[tuple]:
     catalog = src.model.snapshot
     return [(d.oid, d.role, d.namespace, d.objtype, acl_text(catalog, d.acl))
@@ -114,11 +120,15 @@ def _answer(ctx: EvalContext, role: int, privs, wanted: list[tuple[str, bool]]) 
 
 def _relation(ctx: EvalContext, table: Any) -> RelationInfo | None:
     model = model_for(ctx.catalog)
-    oid = table if isinstance(table, int) else regclass_oid(model, table, search_path_of(ctx), missing_ok=False)
+    oid = (
+        table if isinstance(table, int) else regclass_oid(model, table, search_path_of(ctx), missing_ok=False)
+    )
     return model.relation(oid)
 
 
-def _table_privilege(ctx: EvalContext, who: Any, table: Any, text: str, *, sequence: bool = False) -> bool | None:
+def _table_privilege(
+    ctx: EvalContext, who: Any, table: Any, text: str, *, sequence: bool = False
+) -> bool | None:
     r = _relation(ctx, table)
     if r is None:
         return None
@@ -265,7 +275,9 @@ def _table_grants(src: Source, *, public_too: bool) -> list[tuple]:
     """One row per (grantor, grantee, table, privilege) the current user may see: where it
     holds the grantor's or the grantee's privileges (or, for table_privileges, PUBLIC is the grantee)."""
     catalog = src.model.snapshot
-    user = src.ctx.user if src.ctx is not None else getattr(getattr(src.session, "ctx", None), "user", "admin")
+    user = (
+        src.ctx.user if src.ctx is not None else getattr(getattr(src.session, "ctx", None), "user", "admin")
+    )
     me = role_oid(catalog, user)
     mine = None if is_superuser(catalog, me) else roles_of(catalog, me)
     out = []
@@ -275,8 +287,12 @@ def _table_grants(src: Source, *, public_too: bool) -> list[tuple]:
         privs = _relation_privs(catalog, r)
         owner_roles = privs.owner
         for item in privs.effective_acl:
-            visible = mine is None or item.grantor in mine or item.grantee in mine or (
-                public_too and item.grantee == PUBLIC_OID)
+            visible = (
+                mine is None
+                or item.grantor in mine
+                or item.grantee in mine
+                or (public_too and item.grantee == PUBLIC_OID)
+            )
             if not visible:
                 continue
             grantee = "PUBLIC" if item.grantee == PUBLIC_OID else role_name_of(catalog, item.grantee)
@@ -285,20 +301,42 @@ def _table_grants(src: Source, *, public_too: bool) -> list[tuple]:
                 if letter not in item.privileges:
                     continue
                 grantable = "YES" if letter in item.grant_options or owns else "NO"
-                out.append((role_name_of(catalog, item.grantor), grantee, oids.DATABASE_NAME, r.schema, r.name,
-                            LETTER_NAMES[letter], grantable, "YES" if letter == "r" else "NO"))
+                out.append(
+                    (
+                        role_name_of(catalog, item.grantor),
+                        grantee,
+                        oids.DATABASE_NAME,
+                        r.schema,
+                        r.name,
+                        LETTER_NAMES[letter],
+                        grantable,
+                        "YES" if letter == "r" else "NO",
+                    )
+                )
     return out
 
 
-@system_relation("information_schema", "table_privileges", 13520, """
+@system_relation(
+    "information_schema",
+    "table_privileges",
+    13520,
+    """
     grantor:name grantee:name table_catalog:name table_schema:name table_name:name privilege_type:varchar
-    is_grantable:varchar with_hierarchy:varchar""", lifetime=Lifetime.SESSION)
+    is_grantable:varchar with_hierarchy:varchar""",
+    lifetime=Lifetime.SESSION,
+)
 def table_privileges(src: Source) -> list[tuple]:
     return _table_grants(src, public_too=True)
 
 
-@system_relation("information_schema", "role_table_grants", 13521, """
+@system_relation(
+    "information_schema",
+    "role_table_grants",
+    13521,
+    """
     grantor:name grantee:name table_catalog:name table_schema:name table_name:name privilege_type:varchar
-    is_grantable:varchar with_hierarchy:varchar""", lifetime=Lifetime.SESSION)
+    is_grantable:varchar with_hierarchy:varchar""",
+    lifetime=Lifetime.SESSION,
+)
 def role_table_grants(src: Source) -> list[tuple]:
     return _table_grants(src, public_too=False)
