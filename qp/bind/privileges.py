@@ -21,18 +21,23 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any
 
-from qp.catalog.privcheck import is_superuser, object_privs, require, role_oid
+from qp.catalog.privcheck import is_superuser, object_privs, require, require_schema_usage, role_oid
 from qp.catalog.stored import CatalogSnapshot
 from qp.errors import SqlError
 
 _NEEDS = "privilege_needs"
+_SCHEMAS = "privilege_schemas"
 _ACTING = "privilege_role"
 
 
-def note_read(bc: Any, oid: int, kind: str, name: str) -> None:
-    """A relation the statement reads (SELECT), as whoever reads it now."""
-    needs = bc.__dict__.setdefault(_NEEDS, [])
-    needs.append((oid, kind, name, "r", getattr(bc, _ACTING, None)))
+def note_read(
+    bc: Any, oid: int, kind: str, name: str, schema: str = "public", qualified: bool = False
+) -> None:
+    """A relation the statement reads (SELECT), as whoever reads it now, and the schema
+    it was found in (USAGE)."""
+    acting = getattr(bc, _ACTING, None)
+    bc.__dict__.setdefault(_NEEDS, []).append((oid, kind, name, "r", acting))
+    bc.__dict__.setdefault(_SCHEMAS, []).append((schema, name, qualified, acting))
 
 
 @contextmanager
@@ -67,6 +72,8 @@ def check_statement(bc: Any, kind: str, body: dict, target: Any = None) -> None:
         conflict = body.get("onConflictClause")
         if conflict is not None and conflict.get("action") == "ONCONFLICT_UPDATE":
             needs.append((target.oid, "table", target.name, "w", None))
+    for schema, name, qualified, acting in bc.__dict__.get(_SCHEMAS, ()):
+        require_schema_usage(catalog, role if acting is None else acting, schema, name, qualified)
     for oid, obj_kind, name, letters, acting in needs:
         who = role if acting is None else acting
         if is_superuser(catalog, who):

@@ -896,7 +896,7 @@ class QueryBinder:
             qualified = f"{schema}.{name}" if schema else name
             raise locate(SqlError("42P01", f'relation "{qualified}" does not exist'), body.get("location"))
         self.bc.tables_read.add(table.oid)
-        note_read(self.bc, table.oid, "table", table.name)  # SELECT, checked after binding
+        note_read(self.bc, table.oid, "table", table.name, table.schema, schema is not None)  # checked after binding
         colnames = string_list((alias_node or {}).get("colnames"))
         _check_alias_count(alias, len(table.live_columns), colnames)
         cids: list[int | None] = []
@@ -918,7 +918,7 @@ class QueryBinder:
     def _bind_view(self, view: Any, alias_node: dict | None, alias: str, scope: Scope) -> FromSubquery:
         """A view is its query, bound afresh where it is named (it sees no outer query)."""
         self.bc.view_depth += 1
-        note_read(self.bc, view.oid, "view", view.name)
+        note_read(self.bc, view.oid, "view", view.name, view.schema)
         try:
             if self.bc.view_depth > VIEW_NESTING_MAX:
                 raise SqlError("42P17", f'infinite recursion detected in rules for relation "{view.name}"')

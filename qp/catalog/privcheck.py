@@ -24,6 +24,7 @@ from qp.errors import SqlError
 # qp/pgcatalog reads this module): the public schema and its owner since 15.
 PUBLIC_NAMESPACE = 2200
 PG_DATABASE_OWNER = 6171
+SCHEMA_OIDS = {"public": PUBLIC_NAMESPACE, "pg_catalog": 11, "information_schema": 13000}
 _CACHE_KEY = "privileges"
 
 
@@ -138,3 +139,28 @@ def require_owner(
 ) -> None:
     if not is_owner(catalog, role, privs):
         raise SqlError("42501", f"must be owner of {word or KIND_WORD[privs.kind]} {name}")
+
+
+def schema_oid(catalog: CatalogSnapshot, name: str) -> int:
+    """A schema's oid (3F000 if there is none): a fixed one, or one CREATE SCHEMA made
+    (a catalog with `schemas`, name -> descriptor with an `oid`)."""
+    if name in SCHEMA_OIDS:
+        return SCHEMA_OIDS[name]
+    made = getattr(catalog, "schemas", {}).get(name)
+    if made is not None:
+        return made.oid
+    raise SqlError("3F000", f'schema "{name}" does not exist')
+
+
+def require_schema_usage(
+    catalog: CatalogSnapshot, role: int, schema: str, relation: str, qualified: bool
+) -> None:
+    """USAGE on the schema of a relation a statement names: without it, a qualified name is
+    42501 and an unqualified one is not found at all (the search path skips the schema)."""
+    if schema in ("pg_catalog", "information_schema") or is_superuser(catalog, role):
+        return
+    if has_privilege(catalog, role, object_privs(catalog, schema_oid(catalog, schema), "schema"), "U"):
+        return
+    if qualified:
+        raise SqlError("42501", f"permission denied for schema {schema}")
+    raise SqlError("42P01", f'relation "{relation}" does not exist')

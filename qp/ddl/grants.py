@@ -56,7 +56,9 @@ from qp.catalog.privcheck import (
     role_named,
     role_oid,
     roles_of,
+    schema_oid,
 )
+from qp.catalog.privcheck import SCHEMA_OIDS as _SCHEMA_OIDS
 from qp.catalog.stored import RELATION_PREFIX, CatalogSnapshot, relation_key
 from qp.ddl.common import DdlResult, bump_version, catalog_counters, search_schema
 from qp.errors import SqlError
@@ -66,20 +68,9 @@ _DESCRIPTOR_KEY_BYTES = len(RELATION_PREFIX) + 4
 # Descriptor kinds that are owned objects (a record's "kind" -> ACL kind).
 _OWNED_KINDS = {"table": "table", "view": "view", "sequence": "sequence", "domain": "domain", "schema": "schema",
                 "function": "function"}  # fmt: skip
-_SCHEMA_OIDS = {"public": PUBLIC_NAMESPACE, "pg_catalog": 11, "information_schema": 13000}
 
 
 # -- naming objects ------------------------------------------------------------------------------------
-
-
-def schema_oid(catalog: CatalogSnapshot, name: str) -> int:
-    """A schema's oid (3F000 if there is none): public's fixed one, or one CREATE SCHEMA made."""
-    if name in _SCHEMA_OIDS:
-        return _SCHEMA_OIDS[name]
-    made = getattr(catalog, "schemas", {}).get(name)
-    if made is not None:
-        return made.oid
-    raise SqlError("3F000", f'schema "{name}" does not exist')
 
 
 def schema_name(catalog: CatalogSnapshot, oid: int) -> str | None:
@@ -134,9 +125,10 @@ _DROP_KINDS = {"OBJECT_TABLE": "table", "OBJECT_VIEW": "view", "OBJECT_SEQUENCE"
 
 def check_ownership(statement, catalog: CatalogSnapshot, bc: BindContext, user: str) -> None:
     """42501 unless the current user owns what the statement alters, drops or comments on."""
-    if statement.kind == "DropRoleStmt":
-        check_role_dependents(statement.body, catalog)
     role = role_oid(catalog, user)
+    actor = role_named(catalog, user)
+    if statement.kind == "DropRoleStmt" and (actor is None or actor.superuser or actor.createrole):
+        check_role_dependents(statement.body, catalog)  # (who may drop roles at all: qp/ddl/roles.py)
     if is_superuser(catalog, role):
         return
     kind, body = statement.kind, statement.body
