@@ -70,6 +70,18 @@ ALTER TABLE pv_t RENAME TO pv_t2;
 ALTER TABLE pv_t OWNER TO pv_bob;
 -- A foreign key needs REFERENCES on the table it references.
 CREATE TABLE pv_child (id int PRIMARY KEY, a int REFERENCES pv_t (a));
+-- USAGE on the schema: without it an unqualified name is not found, a qualified one is refused.
+RESET ROLE;
+REVOKE USAGE ON SCHEMA public FROM PUBLIC;
+SET ROLE pv_bob;
+SELECT count(*) FROM pv_t;
+SELECT count(*) FROM public.pv_t;
+INSERT INTO public.pv_t VALUES (6, 's');
+RESET ROLE;
+GRANT USAGE ON SCHEMA public TO PUBLIC;
+SELECT nspacl::text[] FROM pg_namespace WHERE nspname = 'public';
+SET ROLE pv_bob;
+SELECT count(*) FROM public.pv_t;
 
 -- Grant options: pv_bob passes SELECT on; what it does not hold it cannot grant.
 GRANT SELECT ON pv_t TO pv_carol;
