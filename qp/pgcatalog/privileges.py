@@ -109,6 +109,8 @@ def _user(ctx: EvalContext, who: Any) -> int:
         return who
     role = role_named(catalog, who)
     if role is None:
+        if who in (ctx.user, ctx.session_user):  # a trust-mode session's own name: the bootstrap role
+            return role_oid(catalog, who)
         raise SqlError("42704", f'role "{who}" does not exist')
     return role.oid
 
