@@ -13,9 +13,8 @@ refused rather than stored in a form nothing here could check.
 
 Role attributes follow PostgreSQL 16's rules for who may change what
 (superusers anything; CREATEROLE roles other non-superusers; everyone their
-own password). Object privileges (GRANT/REVOKE) are not implemented, and
-every role that can log in may read and write every table: that is refused
-loudly (GRANT is 0A000) rather than accepted and ignored.
+own password). Owners, object privileges and role membership are
+qp/catalog/acl.py's and qp/ddl/grants.py's.
 """
 
 from __future__ import annotations
