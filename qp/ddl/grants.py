@@ -241,8 +241,9 @@ def after_ddl(txn, catalog: CatalogSnapshot, user: str) -> None:
         kind = _OWNED_KINDS.get(record.get("kind"))
         if kind is None:
             continue
-        if not superuser:
+        if not superuser and kind == "table":
             _check_references(catalog, role, record)
+            _check_domains(catalog, role, record)
         if oid in known:
             continue
         namespace = PUBLIC_NAMESPACE
@@ -254,6 +255,17 @@ def after_ddl(txn, catalog: CatalogSnapshot, user: str) -> None:
         acl = created_acl(catalog, role, namespace, kind)
         if role != 10 or acl is not None:
             txn.put(privs_key(key), ObjectPrivs(oid, kind, role, acl).to_record())
+
+
+def _check_domains(catalog: CatalogSnapshot, role: int, record: dict) -> None:
+    """A new column of a domain type needs USAGE on the domain ("permission denied for type d")."""
+    old = catalog.by_oid.get(record.get("oid"))
+    had = {c.name for c in old.columns} if old is not None else set()
+    for column in record.get("columns", ()) or ():
+        extra = column[-1] if isinstance(column[-1], dict) else {}
+        domain = catalog.domains_by_oid.get(extra.get("domain_oid"))
+        if domain is not None and column[0] not in had:
+            require(catalog, role, object_privs(catalog, domain.oid, "domain"), "U", domain.name)
 
 
 def _check_references(catalog: CatalogSnapshot, role: int, record: dict) -> None:

@@ -62,6 +62,12 @@ def with_owner(row: tuple, catalog: CatalogSnapshot, r: RelationInfo) -> tuple:
     return row[:_RELOWNER] + (privs.owner,) + row[_RELOWNER + 1 : _RELACL] + (acl,) + row[_RELACL + 1 :]
 
 
+def with_type_owner(row: tuple, catalog: CatalogSnapshot) -> tuple:
+    """A domain's pg_type row with its owner (typowner, 4th) and ACL (typacl, last)."""
+    privs = object_privs(catalog, row[0], "domain")
+    return row[:3] + (privs.owner,) + row[4:-1] + (acl_text(catalog, privs.acl),)
+
+
 def namespace_row(catalog: CatalogSnapshot, oid: int) -> tuple[int, list[str] | None]:
     """(nspowner, nspacl) of a schema dsql keeps privileges for."""
     privs = object_privs(catalog, oid, "schema")

@@ -206,3 +206,28 @@ DROP ROLE pv_alice;
 DROP ROLE pv_bob;
 DROP ROLE pv_carol;
 DROP ROLE pv_team;
+
+-- Domains: USAGE to use one in a column, owners and ACLs in pg_type.
+CREATE ROLE pv_d1;
+CREATE ROLE pv_d2;
+GRANT CREATE ON SCHEMA public TO pv_d1, pv_d2;
+SET ROLE pv_d1;
+CREATE DOMAIN pv_pos AS int CHECK (VALUE > 0);
+SELECT typname, pg_get_userbyid(typowner), typacl::text[] FROM pg_type WHERE typname = 'pv_pos';
+REVOKE USAGE ON DOMAIN pv_pos FROM PUBLIC;
+SELECT typname, pg_get_userbyid(typowner), typacl::text[] FROM pg_type WHERE typname = 'pv_pos';
+SET ROLE pv_d2;
+CREATE TABLE pv_dt (a pv_pos);
+DROP DOMAIN pv_pos;
+SET ROLE pv_d1;
+GRANT USAGE ON TYPE pv_pos TO pv_d2;
+GRANT USAGE ON DOMAIN pv_pos TO pv_d2;
+SET ROLE pv_d2;
+CREATE TABLE pv_dt (a pv_pos);
+DROP TABLE pv_dt;
+SET ROLE pv_d1;
+DROP DOMAIN pv_pos;
+RESET ROLE;
+REVOKE CREATE ON SCHEMA public FROM pv_d1, pv_d2;
+DROP ROLE pv_d1;
+DROP ROLE pv_d2;
