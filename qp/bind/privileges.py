@@ -82,11 +82,35 @@ def check_statement(bc: Any, kind: str, body: dict, target: Any = None) -> None:
 
 
 def _reads_target(kind: str, body: dict) -> bool:
-    if body.get("returningList"):
+    """Whether the statement reads a column of its target, which needs SELECT (PostgreSQL
+    checks per column: `UPDATE t SET b = 'x' WHERE true` needs none, `SET b = b` does).
+    Any column reference counts, a conservative reading when FROM names other tables."""
+    if _references_columns(body.get("returningList")):
         return True
     if kind == "insert":
-        return body.get("onConflictClause") is not None
-    return bool(body.get("whereClause") or body.get("fromClause") or body.get("usingClause"))
+        conflict = body.get("onConflictClause")
+        if conflict is None:
+            return False
+        return bool(conflict.get("infer")) or _references_columns(
+            [conflict.get("targetList"), conflict.get("whereClause")], skip="excluded"
+        )
+    targets = body.get("targetList") if kind == "update" else None
+    return _references_columns([body.get("whereClause"), targets])
+
+
+def _references_columns(node: Any, skip: str | None = None) -> bool:
+    """Whether a parse tree holds a column reference (other than `skip.column`)."""
+    if isinstance(node, dict):
+        ref = node.get("ColumnRef")
+        if ref is not None:
+            fields = ref.get("fields", ())
+            first = fields[0].get("String", {}).get("sval") if fields else None
+            if not (skip is not None and len(fields) == 2 and first == skip):
+                return True
+        return any(_references_columns(v, skip) for v in node.values())
+    if isinstance(node, list):
+        return any(_references_columns(v, skip) for v in node)
+    return False
 
 
 def check_truncate(catalog: CatalogSnapshot, user: str, tables: list) -> None:

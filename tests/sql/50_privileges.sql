@@ -231,3 +231,21 @@ RESET ROLE;
 REVOKE CREATE ON SCHEMA public FROM pv_d1, pv_d2;
 DROP ROLE pv_d1;
 DROP ROLE pv_d2;
+
+-- SELECT is needed only when a statement reads the target's columns.
+CREATE ROLE pv_w;
+CREATE TABLE pv_wt (a int PRIMARY KEY, b text);
+GRANT INSERT, UPDATE, DELETE ON pv_wt TO pv_w;
+SET ROLE pv_w;
+UPDATE pv_wt SET b = 'x';
+UPDATE pv_wt SET b = b;
+INSERT INTO pv_wt VALUES (1, 'a') ON CONFLICT DO NOTHING;
+INSERT INTO pv_wt VALUES (1, 'a') ON CONFLICT (a) DO NOTHING;
+INSERT INTO pv_wt VALUES (1, 'a') ON CONFLICT (a) DO UPDATE SET b = 'c';
+INSERT INTO pv_wt SELECT 2, 'b';
+DELETE FROM pv_wt;
+DELETE FROM pv_wt WHERE true;
+UPDATE pv_wt SET b = 'x' WHERE false;
+RESET ROLE;
+DROP TABLE pv_wt;
+DROP ROLE pv_w;
