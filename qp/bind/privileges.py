@@ -40,6 +40,14 @@ def note_read(
     bc.__dict__.setdefault(_SCHEMAS, []).append((schema, name, qualified, acting))
 
 
+def forget_target_read(bc: Any, table: Any) -> None:
+    """A DML target was noted as read when its name was bound; what it needs is decided
+    by `check_statement` from what the statement does (its schema's USAGE stays)."""
+    needs = bc.__dict__.get(_NEEDS, [])
+    if table is not None and needs and needs[-1][0] == table.oid:
+        needs.pop()
+
+
 @contextmanager
 def as_owner_of_view(bc: Any, view_oid: int):
     """While a view's query is bound, its relations are read with its owner's rights."""
@@ -60,11 +68,6 @@ def check_statement(bc: Any, kind: str, body: dict, target: Any = None) -> None:
     role = role_oid(catalog, bc.eval_ctx.user)
     needs = list(bc.__dict__.get(_NEEDS, ()))
     if target is not None:
-        # The target was noted as read when it was bound; what it needs is decided here.
-        for i, need in enumerate(needs):
-            if need[0] == target.oid and need[4] is None:
-                del needs[i]
-                break
         letter = _TARGET_LETTER[kind]
         needs.insert(0, (target.oid, "table", target.name, letter, None))
         if _reads_target(kind, body):

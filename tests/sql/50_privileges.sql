@@ -249,3 +249,20 @@ UPDATE pv_wt SET b = 'x' WHERE false;
 RESET ROLE;
 DROP TABLE pv_wt;
 DROP ROLE pv_w;
+
+-- A serial column's default needs USAGE on its sequence; an identity column's does not.
+CREATE ROLE pv_q;
+CREATE TABLE pv_qs (id serial PRIMARY KEY, b text);
+CREATE TABLE pv_qi (id int GENERATED ALWAYS AS IDENTITY (CACHE 1) PRIMARY KEY, b text);
+ALTER SEQUENCE pv_qs_id_seq CACHE 1;
+GRANT INSERT ON pv_qs, pv_qi TO pv_q;
+SET ROLE pv_q;
+INSERT INTO pv_qs (b) VALUES ('x');
+INSERT INTO pv_qi (b) VALUES ('x');
+RESET ROLE;
+GRANT USAGE ON SEQUENCE pv_qs_id_seq TO pv_q;
+SET ROLE pv_q;
+INSERT INTO pv_qs (b) VALUES ('x');
+RESET ROLE;
+DROP TABLE pv_qs, pv_qi;
+DROP ROLE pv_q;
