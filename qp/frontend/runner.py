@@ -49,7 +49,7 @@ from qp.txn.transaction import StaleCatalog, Transaction
 from qp.types import binary_encoder, text_encoder
 
 # Codes that may mean "the catalog this statement was bound with is stale".
-_UNDEFINED = {"42P01", "42703", "42704", "42883", "42P07", "42710"}
+_UNDEFINED = {"42P01", "42703", "42704", "42883", "42P07", "42710", "42501"}  # 42501: a GRANT it has not seen
 STALE_CATALOG_ATTEMPTS = 3
 NO_BATCHED_JOINS = DEFAULT_RULES - {"index_join"}  # SET dsql.enable_batched_nestloop = off
 

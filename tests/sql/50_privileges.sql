@@ -169,6 +169,25 @@ ALTER SEQUENCE pv_s OWNER TO pv_bob;
 RESET ROLE;
 ALTER TABLE pv_t OWNER TO pv_alice;
 
+-- A superuser gives objects away; the owner's grants go with them.
+ALTER VIEW pv_v OWNER TO pv_bob;
+ALTER SEQUENCE pv_s OWNER TO pv_bob;
+SELECT relname, pg_get_userbyid(relowner), relacl::text[] FROM pg_class WHERE relname IN ('pv_v', 'pv_s') ORDER BY 1;
+ALTER VIEW pv_v OWNER TO pv_alice;
+ALTER SEQUENCE pv_s OWNER TO pv_alice;
+SELECT acldefault('r', oid)::text[], acldefault('s', oid)::text[], acldefault('n', oid)::text[] FROM pg_roles
+ WHERE rolname = 'pv_alice';
+SET ROLE pv_alice;
+SELECT grantor, grantee, table_name, privilege_type, is_grantable
+  FROM information_schema.role_table_grants WHERE table_name LIKE 'pv_%' ORDER BY 1, 2, 3, 4;
+SET ROLE pv_carol;
+SELECT grantor, grantee, table_name, privilege_type FROM information_schema.role_table_grants
+ WHERE table_name LIKE 'pv_%' ORDER BY 1, 2, 3, 4;
+RESET ROLE;
+GRANT SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO pv_carol;
+SELECT relname, relacl::text[] FROM pg_class WHERE relname = 'pv_s';
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM pv_carol;
+
 -- ALL TABLES IN SCHEMA, and PUBLIC.
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO PUBLIC;
 SELECT relname, relacl::text[] FROM pg_class WHERE relname LIKE 'pv_%' AND relkind IN ('r', 'v') ORDER BY relname;
