@@ -245,3 +245,27 @@ def test_a_catalog_written_before_owners_reads_as_owned_by_admin() -> None:
                          "acl": [[ALICE, 10, "r", ""]]}])  # fmt: skip
     assert has_privilege(granted, ALICE, object_privs(granted, table.oid, "table"), "r")
     assert not has_privilege(granted, ALICE, object_privs(granted, table.oid, "table"), "a")
+
+
+def test_createrole_follows_postgresql_16(dsql_server, names) -> None:
+    """PostgreSQL 16 (which dsql reports; the reference server is 15): a CREATEROLE role
+    gets ADMIN OPTION on the roles it creates, and needs it to put them in other roles."""
+    p = names
+    _admin(dsql_server, f"CREATE ROLE {p}_mgr CREATEROLE LOGIN", f"CREATE ROLE {p}_other")
+    try:
+        with psycopg.connect(dsql_server.dsn, user=f"{p}_mgr", autocommit=True) as mgr:
+            mgr.execute(f"CREATE ROLE {p}_made")
+            assert _sqlstate(mgr, f"CREATE ROLE {p}_in IN ROLE {p}_other") == "42501"
+            assert _sqlstate(mgr, f"GRANT {p}_made TO {p}_other") == "ok"
+            assert _sqlstate(mgr, f"GRANT {p}_other TO {p}_made") == "42501"
+            rows = mgr.execute(
+                "SELECT pg_get_userbyid(roleid), pg_get_userbyid(member), admin_option, inherit_option, set_option "
+                f"FROM pg_auth_members WHERE pg_get_userbyid(roleid) = '{p}_made' ORDER BY 2"
+            ).fetchall()
+        assert rows == [
+            (f"{p}_made", f"{p}_mgr", True, False, False),
+            (f"{p}_made", f"{p}_other", False, True, True),
+        ]
+    finally:
+        _admin(dsql_server, f"DROP ROLE IF EXISTS {p}_made", f"DROP ROLE IF EXISTS {p}_other",
+               f"DROP ROLE IF EXISTS {p}_mgr")  # fmt: skip

@@ -285,3 +285,15 @@ INSERT INTO pv_qs (b) VALUES ('x');
 RESET ROLE;
 DROP TABLE pv_qs, pv_qi;
 DROP ROLE pv_q;
+
+-- CREATE ROLE's IN ROLE, ROLE and ADMIN are memberships like GRANT's.
+CREATE ROLE pv_r1;
+CREATE ROLE pv_r2 IN ROLE pv_r1;
+CREATE ROLE pv_r3 ROLE pv_r2 ADMIN pv_r1;
+CREATE ROLE pv_r4 IN ROLE pv_nobody;
+SELECT pg_get_userbyid(roleid), pg_get_userbyid(member), admin_option FROM pg_auth_members
+ WHERE pg_get_userbyid(roleid) LIKE 'pv_r%' ORDER BY 1, 2;
+SELECT pg_has_role('pv_r2', 'pv_r1', 'USAGE'), pg_has_role('pv_r1', 'pv_r3', 'USAGE WITH ADMIN OPTION');
+DROP ROLE pv_r3;
+DROP ROLE pv_r2;
+DROP ROLE pv_r1;
