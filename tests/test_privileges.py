@@ -269,3 +269,31 @@ def test_createrole_follows_postgresql_16(dsql_server, names) -> None:
     finally:
         _admin(dsql_server, f"DROP ROLE IF EXISTS {p}_made", f"DROP ROLE IF EXISTS {p}_other",
                f"DROP ROLE IF EXISTS {p}_mgr")  # fmt: skip
+
+
+def test_no_way_around_set_role_rules(pg_server, dsql_server, names) -> None:
+    """A login role cannot become a superuser role by SET ROLE, set_config('role'),
+    SET SESSION AUTHORIZATION or a startup option; DISCARD ALL resets the identity."""
+    p = names
+    results = {}
+    for label, server in _both(pg_server, dsql_server):
+        _admin(server, f"CREATE ROLE {p}_low LOGIN", f"CREATE ROLE {p}_boss SUPERUSER")
+        try:
+            with psycopg.connect(server.dsn, user=f"{p}_low", autocommit=True) as conn:
+                seen = [
+                    _sqlstate(conn, f"SELECT set_config('role', '{p}_boss', false)"),
+                    _sqlstate(conn, f"SET ROLE {p}_boss"),
+                    _sqlstate(conn, f"SET SESSION AUTHORIZATION {p}_boss"),
+                    _sqlstate(conn, f"SET ROLE {p}_low"),
+                    _sqlstate(conn, "DISCARD ALL"),
+                    conn.execute("SELECT current_user, session_user").fetchone(),
+                ]
+            with pytest.raises(psycopg.OperationalError) as refused:
+                psycopg.connect(server.dsn, user=f"{p}_low", options=f"-c role={p}_boss").close()
+            seen.append("permission denied to set role" in str(refused.value))
+            results[label] = seen
+        finally:
+            _admin(server, f"DROP ROLE IF EXISTS {p}_low", f"DROP ROLE IF EXISTS {p}_boss")
+    low = f"{p}_low"
+    assert results["postgres"] == ["42501", "42501", "42501", "ok", "ok", (low, low), True]
+    assert results["dsql"] == results["postgres"]

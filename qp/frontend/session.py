@@ -53,7 +53,7 @@ from qp.ddl.sequences import SessionSequences
 from qp.errors import SqlError, in_failed_transaction, position_in
 from qp.frontend.activity import Activity
 from qp.frontend.cursors import Cursors
-from qp.frontend.identity import current_user
+from qp.frontend.identity import IDENTITY_SETTINGS, current_user, set_identity
 from qp.frontend.prepare import Prepared
 from qp.frontend.results import CHUNK_ROWS, ResultRows
 from qp.frontend.runner import StatementRunner, ends_block, expand_formats
@@ -152,6 +152,14 @@ class Session:
             raise SqlError("42704", f'unrecognized configuration parameter "{name}"', severity="FATAL")
         if canonical == "default_transaction_read_only" and normalize(canonical, value) == "on":
             raise SqlError("0A000", f'setting configuration parameter "{name}" not supported', severity="FATAL")
+        if canonical == "session_authorization" and value != self.user:
+            raise SqlError("0A000", f'setting configuration parameter "{name}" not supported', severity="FATAL")
+        if canonical == "role":  # checked like SET ROLE: no way around the rules at startup
+            try:
+                self.settings[canonical] = set_identity(self, canonical, "VAR_SET_VALUE", value)
+            except SqlError as exc:
+                raise SqlError(exc.sqlstate, exc.message, severity="FATAL") from None
+            return
         self.settings[canonical] = normalize(canonical, value)
 
     def _refresh_ctx(self) -> None:
@@ -178,7 +186,10 @@ class Session:
         canonical = canonical_name(name)
         if canonical is None:
             raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
-        value = normalize(canonical, value)
+        if canonical in IDENTITY_SETTINGS:  # set_config('role', ...) is SET ROLE, with its checks
+            value = set_identity(self, canonical, "VAR_SET_VALUE", value)
+        else:
+            value = normalize(canonical, value)
         self.change_setting(canonical, value, local=is_local)
         return value
 
