@@ -453,7 +453,18 @@ async def grant_revoke(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
     version, _ = await catalog_counters(txn)
     for oid, kind, name in _targets(body, catalog, bc):
         privs = object_privs(catalog, oid, kind)
-        letters, said_all = _letters(body.get("privileges"), "table" if kind == "view" else kind)
+        if kind == "sequence" and body.get("objtype") == "OBJECT_TABLE":
+            # GRANT ... ON [TABLE] a sequence: table privileges, of which it keeps its own, with a warning.
+            letters, said_all = _letters(body.get("privileges"), "table")
+            letters = KIND_ALL["sequence"] if said_all else letters
+            if set(letters) - set(KIND_ALL["sequence"]):
+                notices.append(Notice(f'sequence "{name}" only supports USAGE, SELECT, and UPDATE privileges',
+                                      "01007", "WARNING"))  # fmt: skip
+                letters = ordered(set(letters) & set(KIND_ALL["sequence"]))
+                if not letters:
+                    continue
+        else:
+            letters, said_all = _letters(body.get("privileges"), "table" if kind == "view" else kind)
         grantor, available = _grantor(catalog, role, privs)
         if not available & set(letters):
             have, options = held(catalog, role, privs)

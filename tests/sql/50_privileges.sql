@@ -297,3 +297,22 @@ SELECT pg_has_role('pv_r2', 'pv_r1', 'USAGE'), pg_has_role('pv_r1', 'pv_r3', 'US
 DROP ROLE pv_r3;
 DROP ROLE pv_r2;
 DROP ROLE pv_r1;
+
+-- GRANT ON [TABLE] a sequence keeps the sequence's privileges, with a warning.
+CREATE ROLE pv_g;
+CREATE SEQUENCE pv_gs CACHE 1;
+CREATE TABLE pv_gt (a int);
+GRANT INSERT ON pv_gs TO pv_g;
+GRANT INSERT, SELECT ON pv_gs TO pv_g;
+GRANT ALL ON pv_gs TO pv_g;
+GRANT INSERT ON SEQUENCE pv_gs TO pv_g;
+GRANT USAGE ON pv_gt TO pv_g;
+GRANT ALL ON SEQUENCE pv_gs TO pv_g;
+SELECT relname, array_length(relacl, 1) FROM pg_class WHERE relname IN ('pv_gs', 'pv_gt') ORDER BY 1;
+SELECT has_sequence_privilege('pv_g', 'pv_gs', 'USAGE'), has_table_privilege('pv_g', 'pv_gt', 'INSERT');
+REVOKE ALL ON pv_gs FROM pv_g;
+GRANT SELECT ON pv_gs, pv_gt TO pv_g;
+REVOKE ALL ON pv_gs, pv_gt FROM pv_g;
+DROP SEQUENCE pv_gs;
+DROP TABLE pv_gt;
+DROP ROLE pv_g;
