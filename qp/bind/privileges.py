@@ -75,6 +75,8 @@ def check_statement(bc: Any, kind: str, body: dict, target: Any = None) -> None:
         conflict = body.get("onConflictClause")
         if conflict is not None and conflict.get("action") == "ONCONFLICT_UPDATE":
             needs.append((target.oid, "table", target.name, "w", None))
+    if kind == "query" and body.get("lockingClause"):
+        needs += _locked(catalog, body)
     for schema, name, qualified, acting in bc.__dict__.get(_SCHEMAS, ()):
         require_schema_usage(catalog, role if acting is None else acting, schema, name, qualified)
     for oid, obj_kind, name, letters, acting in needs:
@@ -82,6 +84,37 @@ def check_statement(bc: Any, kind: str, body: dict, target: Any = None) -> None:
         if is_superuser(catalog, who):
             continue
         require(catalog, who, object_privs(catalog, oid, obj_kind), letters, name)
+
+
+def _locked(catalog: CatalogSnapshot, body: dict) -> list[tuple]:
+    """SELECT ... FOR UPDATE/SHARE needs UPDATE on each table of its FROM that it locks
+    (all, or those FOR ... OF names), not on those of its subqueries."""
+    named: set[str] = set()
+    every = False
+    for clause in body.get("lockingClause", ()):
+        rels = clause.get("LockingClause", {}).get("lockedRels") or []
+        if not rels:
+            every = True
+        named |= {r.get("RangeVar", {}).get("relname", "") for r in rels}
+    out = []
+    for rv in _from_tables(body.get("fromClause") or []):
+        alias = (rv.get("alias") or {}).get("aliasname") or rv["relname"]
+        if not every and alias not in named:
+            continue
+        table = catalog.find_table(rv["relname"], rv.get("schemaname"))
+        if table is not None:
+            out.append((table.oid, "table", table.name, "w", None))
+    return out
+
+
+def _from_tables(items: list) -> list[dict]:
+    out = []
+    for item in items:
+        if "RangeVar" in item:
+            out.append(item["RangeVar"])
+        elif "JoinExpr" in item:
+            out += _from_tables([item["JoinExpr"].get("larg", {}), item["JoinExpr"].get("rarg", {})])
+    return out
 
 
 def _reads_target(kind: str, body: dict) -> bool:

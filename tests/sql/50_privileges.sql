@@ -316,3 +316,26 @@ REVOKE ALL ON pv_gs, pv_gt FROM pv_g;
 DROP SEQUENCE pv_gs;
 DROP TABLE pv_gt;
 DROP ROLE pv_g;
+
+-- SELECT ... FOR UPDATE/SHARE needs UPDATE on the tables it locks.
+CREATE ROLE pv_l;
+CREATE TABLE pv_lt (a int PRIMARY KEY);
+CREATE TABLE pv_lu (a int PRIMARY KEY);
+GRANT SELECT ON pv_lt, pv_lu TO pv_l;
+SET ROLE pv_l;
+SELECT * FROM pv_lt FOR UPDATE;
+SELECT * FROM pv_lt FOR KEY SHARE;
+RESET ROLE;
+GRANT DELETE ON pv_lt TO pv_l;
+SET ROLE pv_l;
+SELECT * FROM pv_lt FOR UPDATE;
+RESET ROLE;
+GRANT UPDATE ON pv_lt TO pv_l;
+SET ROLE pv_l;
+SELECT * FROM pv_lt FOR UPDATE;
+SELECT * FROM pv_lt, pv_lu FOR UPDATE OF pv_lt;
+SELECT * FROM pv_lt, pv_lu FOR UPDATE;
+SELECT * FROM pv_lt WHERE a IN (SELECT a FROM pv_lu) FOR UPDATE;
+RESET ROLE;
+DROP TABLE pv_lt, pv_lu;
+DROP ROLE pv_l;
