@@ -59,6 +59,13 @@ class StatementRunner:
         self.session = session
         self.qp = session.qp
 
+    def planner_rules(self) -> frozenset[str]:
+        """The planner rules this session leaves on (dsql.enable_batched_nestloop, dsql.planner_rules_off)."""
+        settings = self.session.settings
+        rules = DEFAULT_RULES if settings.get("dsql.enable_batched_nestloop") != "off" else NO_BATCHED_JOINS
+        off = settings.get("dsql.planner_rules_off")
+        return rules - frozenset(off.split(",")) if off else rules
+
     def prepare_unbound(self, statement: Statement) -> Prepared:
         return Prepared(statement, classify(statement))
 
@@ -77,8 +84,7 @@ class StatementRunner:
         """Bind against the newest catalog; if a name is missing, make sure the catalog is current."""
         catalog = txn.catalog if txn is not None and txn.catalog is not None else self.qp.catalog_guess()
         stats = self.qp.table_stats  # kept fresh by the QP's background task
-        batched = self.session.settings.get("dsql.enable_batched_nestloop") != "off"
-        rules = DEFAULT_RULES if batched else NO_BATCHED_JOINS
+        rules = self.planner_rules()
         try:
             return prepare(
                 statement, catalog, self.session.ctx, param_oids, special_relations=self.special_relation,

@@ -19,6 +19,7 @@ import re
 
 from qp.errors import SqlError
 from qp.frontend.planner_settings import PLANNER_DEFAULTS, PLANNER_SETTINGS, normalize_planner
+from qp.plan.rule_names import ALL_RULE_NAMES
 from qp.types.dt_interval import parse_interval
 from qp.types.timezones import UTC, Zone, pg_tzset, pg_tzset_offset
 
@@ -99,6 +100,8 @@ DEFAULTS: dict[str, str] = {
     "dsql.copy_batch_rows": "0",
     # DSQL's switch for batched index nested-loop joins (qp/plan/index_join.py).
     "dsql.enable_batched_nestloop": "on",
+    # Planner rules switched off, to bisect a wrong result (qp/plan/rule_names.py).
+    "dsql.planner_rules_off": "",
 }
 DEFAULTS.update(PLANNER_DEFAULTS)  # accepted and shown, not used (planner_settings.py)
 
@@ -252,6 +255,14 @@ def normalize(name: str, value: str) -> str:
         if flag in ("on", "true", "yes", "1", "off", "false", "no", "0"):
             return "on" if flag in ("on", "true", "yes", "1") else "off"
         raise SqlError("22023", f'parameter "{name}" requires a Boolean value')
+    if name == "dsql.planner_rules_off":
+        names = [n.strip().lower() for n in value.strip("'\"").split(",") if n.strip()]
+        unknown = [n for n in names if n not in ALL_RULE_NAMES]
+        if unknown:
+            raise SqlError("22023", f'invalid value for parameter "{name}": "{value}"',
+                           detail=f'Unrecognized planner rule: "{unknown[0]}".',
+                           hint=f"Rules: {', '.join(sorted(ALL_RULE_NAMES))}.")
+        return ",".join(dict.fromkeys(names))
     if name == "client_encoding":
         cleaned = value.strip("'\"").upper().replace("-", "").replace("_", "")
         if cleaned not in ("UTF8", "UNICODE"):

@@ -76,9 +76,7 @@ def plan_modify(bc: BindContext, bound: BoundModify, planner: Planner | None = N
     needed = referenced_cids_of([bound.where, *bound.set_exprs, *(returning.exprs if returning else [])]) | {
         c for c in tc.cids if c is not None
     }
-    scan, leftover = planner._plan_from(bound.tree, E.conjuncts(bound.where), needed)
-    if leftover:
-        scan = planner._filter(scan, E.and_all(leftover))
+    scan = planner.plan_source(bound.tree, E.conjuncts(bound.where), needed)
     positions = {cid: i for i, cid in enumerate(scan.cids)}
     column_positions = [positions.get(cid) if cid is not None else None for cid in tc.cids]
     exprs, slots = planner.prepare_sublinks(bound.set_exprs, scan.cids)

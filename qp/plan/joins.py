@@ -22,8 +22,9 @@ relations, and building that order from the planner's operators.
   one side is a single table with an index on the join columns and the other
   side is small; otherwise a nested loop.
 
-A FROM with LATERAL references between its items is left to the planner's
-written-order join (`None` from `plan_join_graph`).
+The graph comes from the rewrite rule `join_order` (qp/plan/rules.py), which
+leaves a FROM with LATERAL references between its items as written; this
+module is physical planning: it orders, costs and builds.
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qp.bind import expr as E
-from qp.bind.query import FromJoin, FromTable
+from qp.bind.query import FromTable
 from qp.plan import cost
 from qp.plan.index_join import lookup_columns
+from qp.plan.logical import JoinGraph, Scan, node_cids
 from qp.plan.stats import StatsCache
 
 # DPsub visits 3^n (subset, split) pairs: 59,049 for 10 relations, a few tens
@@ -55,27 +57,32 @@ INDEX_RANGE_COST = 40.0
 
 @dataclass(frozen=True)
 class PlannerHooks:
-    """What the join orderer needs of the planner (passed in: no import cycle)."""
+    """What the join orderer needs of the physical planner (passed in: no import cycle)."""
 
-    plan_from: Callable[[Any, list[E.Expr], set[int]], tuple[Any, list[E.Expr]]]
+    plan_node: Callable[[Any, set[int]], Any]  # a logical node's operator, given what is read above it
     filter: Callable[[Any, E.Expr], Any]
     join: Callable[..., Any]
     refs: Callable[[list[E.Expr]], set[int]]
     refs_within: Callable[[E.Expr, Any], bool]
-    tree_cids: Callable[[Any], set[int]]
-    lateral_refs: Callable[[Any], set[int]]
     index_join: Callable[..., Any] | None  # None: the index_join rule is off
 
 
 @dataclass
 class Leaf:
-    tree: Any
+    node: Any  # a logical node (qp/plan/logical.py)
     cids: set[int]
     local: list[E.Expr] = field(default_factory=list)
     op: Any = None
     rows: float = 1.0  # after its own filters
     base_rows: float = 1.0  # what a scan of it reads
     lookup: dict[int, bool] = field(default_factory=dict)  # columns an index join can bind first: point read?
+
+    @property
+    def table_item(self) -> FromTable | None:
+        """The FROM table this leaf scans, if it is a table scan."""
+        if isinstance(self.node, Scan) and isinstance(self.node.item, FromTable):
+            return self.node.item
+        return None
 
 
 @dataclass
@@ -101,33 +108,19 @@ class Plan:
     method: str = "hash"  # hash | index | loop
 
 
-def flatten(tree: Any, leaves: list[Any], conditions: list[E.Expr]) -> None:
-    """The leaves and ON conjuncts of a tree of inner joins."""
-    if isinstance(tree, FromJoin) and tree.kind == "inner":
-        flatten(tree.left, leaves, conditions)
-        flatten(tree.right, leaves, conditions)
-        conditions += E.conjuncts(tree.condition)
-    else:
-        leaves.append(tree)
-
-
 def plan_join_graph(
-    hooks: PlannerHooks, stats: StatsCache, tree: FromJoin, conjuncts: list[E.Expr], needed: set[int]
-) -> tuple[Any, list[E.Expr]] | None:
-    """An operator joining the inner-join tree `tree` in the cheapest order found,
-    and the conjuncts it could not place; None when the tree cannot be reordered."""
-    trees: list[Any] = []
-    conditions: list[E.Expr] = []
-    flatten(tree, trees, conditions)
-    leaves = [
-        Leaf(t, hooks.tree_cids(t), lookup=lookup_columns(t) if hooks.index_join else {}) for t in trees
-    ]
+    hooks: PlannerHooks, stats: StatsCache, graph: JoinGraph, needed: set[int]
+) -> tuple[Any, list[E.Expr]]:
+    """An operator joining the relations of `graph` in the cheapest order found,
+    and the predicates it could not place (they read columns from outside it)."""
+    leaves = [Leaf(leaf, node_cids(leaf)) for leaf in graph.leaves]
+    if hooks.index_join:
+        for leaf in leaves:
+            leaf.lookup = lookup_columns(leaf.table_item)
     everything = set().union(*(leaf.cids for leaf in leaves))
-    if any(hooks.lateral_refs(leaf.tree) & everything for leaf in leaves):
-        return None
     above: list[E.Expr] = []
     predicates: list[Predicate] = []
-    for c in conjuncts + conditions:
+    for c in graph.predicates:
         if not hooks.refs_within(c, everything):
             above.append(c)
             continue
@@ -137,6 +130,7 @@ def plan_join_graph(
             if reads & leaf.cids:
                 mask |= 1 << i
         if mask & (mask - 1) == 0:
+            # One leaf's alone (the pushdown rule was off): it filters that leaf.
             leaves[mask.bit_length() - 1 if mask else 0].local.append(c)
         else:
             lookup, point = _lookup_masks(c, leaves)
@@ -146,13 +140,14 @@ def plan_join_graph(
     join_reads = hooks.refs([p.expr for p in predicates]) | hooks.refs(above)
     columns: dict[int, cost.ColumnInfo] = {}
     for i, leaf in enumerate(leaves):
-        op, rest = hooks.plan_from(leaf.tree, leaf.local, needed | join_reads)
-        if rest:
-            op = hooks.filter(op, E.and_all(rest))
+        op = hooks.plan_node(leaf.node, needed | join_reads | hooks.refs(leaf.local))
+        if leaf.local:
+            op = hooks.filter(op, E.and_all(leaf.local))
         leaf.op = op
-        if isinstance(leaf.tree, FromTable):
-            table_columns = cost.table_columns(leaf.tree.table, leaf.tree.cids, i, stats)
-            leaf.base_rows = cost.table_rows(leaf.tree.table, stats)
+        table = leaf.table_item
+        if table is not None and not leaf.local:
+            table_columns = cost.table_columns(table.table, table.cids, i, stats)
+            leaf.base_rows = cost.table_rows(table.table, stats)
             rows = op.plan_rows
             columns.update(table_columns)
         else:
@@ -388,7 +383,9 @@ def _build(hooks: PlannerHooks, leaves: list[Leaf], predicates: list[Predicate],
     op = None
     if plan.method == "index" and hooks.index_join is not None:
         inner = leaves[plan.right.leaf]
-        op = hooks.index_join(left, inner.tree, inner.local, conds)
+        table = inner.table_item
+        if table is not None and not inner.local:
+            op = hooks.index_join(left, table, inner.node.filters, conds)
     if op is None:
         right = _build(hooks, leaves, predicates, plan.right)
         op = hooks.join("inner", left, right, conds, set(left.cids), set(right.cids))

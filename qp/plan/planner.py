@@ -1,23 +1,24 @@
-"""The planner: bound queries to trees of physical operators.
+"""Physical planning: logical plans and bound queries to trees of operators.
 
-Rules, in the order they apply:
-1. WHERE is split into conjuncts and each is pushed as deep as it can go:
-   into a table's access path when it mentions only that table, into a
-   join's condition when it spans both sides of an inner join (so a
-   comma join with `a.x = b.y` in WHERE becomes a hash join), and never
-   below the null-extended side of an outer join.
-2. The inner joins of a FROM are ordered by estimated cost (joins.py,
-   rule "join_order"; batched index nested-loop joins where they pay, rule
-   "index_join"). Joins with equality conditions become hash joins; others nested loops.
-   A join whose right side reads its left side's columns (LATERAL, or a
-   function in FROM) is a nested loop that runs the right side once per
-   left row, with those columns as outer values.
-3. Aggregation, HAVING, the select list (with set-returning functions if
-   any), DISTINCT, ORDER BY, DISTINCT ON, LIMIT, in SQL's order.
+A statement's FROM and WHERE become a logical plan (qp/plan/logical.py), the
+rewrite rules (qp/plan/rules.py: prune_outputs, join_order, pushdown)
+transform it, and `plan_node` chooses an operator for each node:
+1. A table's filters become its access path (qp/plan/access.py, physical
+   rule "access_paths"): key lookups, ranges, storage-side filters.
+2. A join graph is ordered by estimated cost (qp/plan/joins.py); joins with
+   equality conditions become hash joins (rule "hash_join"), or batched
+   index nested-loop joins where they pay (rule "index_join"); others
+   nested loops. A join whose right side reads its left side's columns
+   (LATERAL, or a function in FROM) is a nested loop that runs the right
+   side once per left row, with those columns as outer values.
+3. Above the FROM: aggregation, HAVING, the select list (with set-returning
+   functions if any), DISTINCT, ORDER BY, DISTINCT ON, LIMIT, in SQL's order,
+   straight from the bound query.
 4. Every subquery inside an expression gets its own plan; correlated ones
    receive the enclosing row's columns they read as `outer` values.
 
-Each rule can be switched off (`Planner.rules`) to bisect a wrong result.
+Each rule, rewrite or physical, can be switched off (`Planner.rules`,
+`SET dsql.planner_rules_off`) to bisect a wrong result.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from qp.bind.query import (
     BoundSetOp,
     BoundValues,
     FromFunction,
-    FromJoin,
     FromSubquery,
     FromTable,
     FromVirtual,
@@ -58,10 +58,25 @@ from qp.plan.cost import scan_rows
 from qp.plan.ctes import foreign_work_tables, is_volatile, must_materialize
 from qp.plan.index_join import plan_index_join
 from qp.plan.joins import PlannerHooks, plan_join_graph
+from qp.plan.logical import (
+    Filter,
+    Join,
+    JoinGraph,
+    Node,
+    Scan,
+    calls_volatile,
+    logical_from,
+    node_cids,
+    node_lateral_refs,
+    referenced_cids,
+    refs,
+    refs_within,
+)
+from qp.plan.rules import ALL_RULES, RewriteContext, rewrite
 from qp.plan.stats import EMPTY_STATS, StatsCache
 from qp.types import UNKNOWN, group_key, sort_key
 
-DEFAULT_RULES = frozenset({"pushdown", "hash_join", "access_paths", "join_order", "index_join"})
+DEFAULT_RULES = ALL_RULES
 
 _INT_FAMILY = frozenset({20, 21, 23})
 
@@ -102,14 +117,12 @@ class Planner:
             # HAVING alone: one group whatever the input, and nothing reads its rows,
             # so (as in PostgreSQL's plan) FROM and WHERE are never run.
             op: Operator = Empty([])
-            leftover: list[E.Expr] = []
         elif q.from_ is None:
             op = OneRow()
-            leftover = conjuncts
+            if conjuncts:
+                op = self._filter(op, E.and_all(conjuncts))
         else:
-            op, leftover = self._plan_from(q.from_, conjuncts, needed)
-        if leftover:
-            op = self._filter(op, E.and_all(leftover))
+            op = self.plan_source(q.from_, conjuncts, needed)
         if q.aggregated:
             group_exprs, agg_exprs = list(q.group_exprs), []
             aggregates = [_guarded_by_filter(agg) for agg in q.aggregates]
@@ -205,139 +218,101 @@ class Planner:
             op = Limit(op, q.limit, q.offset, self.outer_positions)
         return op
 
-    # -- FROM --------------------------------------------------------------------------
+    # -- FROM: logical plan, rewrites, physical plan ----------------------------------------
 
-    def _plan_from(self, tree: Any, conjuncts: list[E.Expr], needed: set[int]) -> tuple[Operator, list[E.Expr]]:
-        """An operator for `tree` that applies as many of `conjuncts` as it can; the rest are returned."""
-        if isinstance(tree, FromTable):
-            mine = [c for c in conjuncts if _refs_within(c, tree.cids, self.outer_positions)]
-            rest = [c for c in conjuncts if c not in mine]
-            # What the rest of the query reads; the scan adds what its own filter reads.
-            needed = needed | _refs(rest)
-            options = {"for_update": tree.for_update, "outer_positions": self.outer_positions,
-                       "with_key": tree.with_key, "all_columns": tree.all_columns,
-                       "index_exprs": tree.index_exprs}
+    def plan_source(self, tree: Any, conjuncts: list[E.Expr], needed: set[int]) -> Operator:
+        """An operator for the FROM tree `tree` filtered by the WHERE `conjuncts`.
+
+        `needed` is what the rest of the statement reads of its rows (not counting
+        `conjuncts`), so columns used only to find rows are not fetched.
+        """
+        node = logical_from(tree, conjuncts)
+        context = RewriteContext(frozenset(self.outer_positions), frozenset(needed | refs(conjuncts)))
+        return self.plan_node(rewrite(node, self.rules, context), needed)
+
+    def plan_node(self, node: Node, needed: set[int]) -> Operator:
+        """The physical operator for a logical node (qp/plan/logical.py)."""
+        if isinstance(node, Filter):
+            op = self.plan_node(node.input, needed | refs(node.predicates))
+            return self._filter(op, E.and_all(node.predicates)) if node.predicates else op
+        if isinstance(node, Scan):
+            op = self._plan_scan(node, needed)
+            return self._filter(op, E.and_all(node.filters)) if node.filters and not isinstance(
+                node.item, FromTable) else op
+        if isinstance(node, JoinGraph):
+            op, above = plan_join_graph(self._join_hooks(), self.stats, node, needed)
+            return self._filter(op, E.and_all(above)) if above else op
+        lateral = node_lateral_refs(node.right) & node_cids(node.left)
+        if lateral:
+            return self._plan_lateral_join(node, needed, sorted(lateral))
+        needed = needed | refs(node.conditions)
+        left = self.plan_node(node.left, needed)
+        right = self.plan_node(node.right, needed)
+        kind = node.kind
+        if kind == "right":
+            left, right = right, left
+            kind = "left"
+        return self._join(kind, left, right, node.conditions, set(left.cids), set(right.cids))
+
+    def _plan_scan(self, node: Scan, needed: set[int]) -> Operator:
+        """A FROM item's operator; a table's filters become its access path where they can."""
+        item = node.item
+        if isinstance(item, FromTable):
+            options = {"for_update": item.for_update, "outer_positions": self.outer_positions,
+                       "with_key": item.with_key, "all_columns": item.all_columns,
+                       "index_exprs": item.index_exprs}
             if "access_paths" not in self.rules:
-                op, later = plan_table(tree.table, tree.cids, [], needed, **options)
-                return op, rest + mine
-            op, later = plan_table(tree.table, tree.cids, mine, needed, **options)
+                op, _ = plan_table(item.table, item.cids, [], needed | refs(node.filters), **options)
+                op.plan_rows = scan_rows(item.table, item.cids, [], self.stats)
+                if node.filters:
+                    op = self._filter(op, E.and_all(node.filters))
+                    op.plan_rows = scan_rows(item.table, item.cids, node.filters, self.stats)
+                return op
+            op, later = plan_table(item.table, item.cids, node.filters, needed, **options)
             if later:
                 op = self._filter(op, E.and_all(later))
-            op.plan_rows = scan_rows(tree.table, tree.cids, mine, self.stats)  # for EXPLAIN and join order
-            return op, rest
-        if isinstance(tree, FromJoin):
-            if tree.kind == "inner" and {"pushdown", "join_order"} <= self.rules:
-                ordered = plan_join_graph(self._join_hooks(), self.stats, tree, conjuncts, needed)
-                if ordered is not None:
-                    return ordered
-            return self._plan_join(tree, conjuncts, needed)
-        if isinstance(tree, FromSubquery):
-            if tree.cte_def is not None and must_materialize(tree.cte_def):
-                return self._cte_scan(tree), conjuncts
-            query = _prune_outputs(tree.query, tree.cids, needed | _refs(conjuncts))
-            if "pushdown" in self.rules:
-                query, conjuncts = _push_into_subquery(query, tree.cids, conjuncts)
-            sub = self._nested(self.outer_positions).plan_query(query)
-            return Rename(sub, list(tree.cids)), conjuncts
-        if isinstance(tree, FromFunction):
-            record = bool(tree.call.type.fields)
-            return FunctionScan(tree.call, list(tree.cids), tree.ordinality, record, self.outer_positions), conjuncts
-        if isinstance(tree, FromVirtual):
-            return VirtualScan(tree.relation, list(tree.cids)), conjuncts
-        if isinstance(tree, FromWorkTable):
-            return WorkTableScan(tree.work, list(tree.cids)), conjuncts
-        raise SqlError("0A000", f"cannot plan FROM item {type(tree).__name__}")
+            op.plan_rows = scan_rows(item.table, item.cids, node.filters, self.stats)  # for EXPLAIN, join order
+            return op
+        if isinstance(item, FromSubquery):
+            if item.cte_def is not None and must_materialize(item.cte_def):
+                return self._cte_scan(item)
+            sub = self._nested(self.outer_positions).plan_query(node.subquery)
+            return Rename(sub, list(item.cids))
+        if isinstance(item, FromFunction):
+            record = bool(item.call.type.fields)
+            return FunctionScan(item.call, list(item.cids), item.ordinality, record, self.outer_positions)
+        if isinstance(item, FromVirtual):
+            return VirtualScan(item.relation, list(item.cids))
+        if isinstance(item, FromWorkTable):
+            return WorkTableScan(item.work, list(item.cids))
+        raise SqlError("0A000", f"cannot plan FROM item {type(item).__name__}")
 
     def _join_hooks(self) -> PlannerHooks:
         index_join = None
         if "index_join" in self.rules:
             def index_join(outer: Operator, tree: FromTable, local: list, conds: list) -> Operator | None:
                 return plan_index_join(outer, tree, local, conds, self.outer_positions)
-        return PlannerHooks(self._plan_from, self._filter, self._join, _refs,
-                            lambda e, cids: _refs_within(e, cids, self.outer_positions), _tree_cids, lateral_refs,
-                            index_join)
+        return PlannerHooks(self.plan_node, self._filter, self._join, refs,
+                            lambda e, cids: refs_within(e, cids, self.outer_positions), index_join)
 
-    def _plan_join(self, j: FromJoin, conjuncts: list[E.Expr], needed: set[int]) -> tuple[Operator, list[E.Expr]]:
-        left_cids, right_cids = _tree_cids(j.left), _tree_cids(j.right)
-        lateral = lateral_refs(j.right) & left_cids
-        if lateral:
-            return self._plan_lateral_join(j, conjuncts, needed, left_cids, sorted(lateral))
-        on = E.conjuncts(j.condition)
-        kind = j.kind
-        pushdown = "pushdown" in self.rules
-        to_left: list[E.Expr] = []
-        to_right: list[E.Expr] = []
-        join_conds: list[E.Expr] = []
-        above: list[E.Expr] = []
-        for c in conjuncts:  # from WHERE (or an enclosing inner join)
-            if pushdown and kind in ("inner", "left") and _refs_within(c, left_cids, self.outer_positions):
-                to_left.append(c)
-            elif pushdown and kind in ("inner", "right") and _refs_within(c, right_cids, self.outer_positions):
-                to_right.append(c)
-            elif pushdown and kind == "inner" and _refs_within(c, left_cids | right_cids, self.outer_positions):
-                join_conds.append(c)
-            else:
-                above.append(c)
-        for c in on:
-            if pushdown and kind in ("inner", "right") and _refs_within(c, left_cids, self.outer_positions):
-                to_left.append(c)
-            elif pushdown and kind in ("inner", "left") and _refs_within(c, right_cids, self.outer_positions):
-                to_right.append(c)
-            else:
-                join_conds.append(c)
-        # Each side must also output what the join's own condition and the
-        # other side's conditions read.
-        needed = needed | _refs(join_conds) | _refs(above)
-        left, left_rest = self._plan_from(j.left, to_left, needed | _refs(to_right))
-        right, right_rest = self._plan_from(j.right, to_right, needed | _refs(to_left))
-        if left_rest:
-            left = self._filter(left, E.and_all(left_rest))
-        if right_rest:
-            right = self._filter(right, E.and_all(right_rest))
-        if kind == "right":
-            left, right = right, left
-            left_cids, right_cids = right_cids, left_cids
-            kind = "left"
-        op = self._join(kind, left, right, join_conds, set(left.cids), set(right.cids))
-        return op, above
-
-    def _plan_lateral_join(self, j: FromJoin, conjuncts: list[E.Expr], needed: set[int], left_cids: set[int],
-                           lateral: list[int]) -> tuple[Operator, list[E.Expr]]:
+    def _plan_lateral_join(self, node: Join, needed: set[int], lateral: list[int]) -> Operator:
         """The right side reads `lateral` columns of the left: run it once per left row."""
-        if j.kind not in ("inner", "left"):  # the binder refuses such references
+        if node.kind not in ("inner", "left"):  # the binder refuses such references
             raise SqlError("42P10", "a LATERAL reference needs an INNER or LEFT join")
-        to_left: list[E.Expr] = []
-        to_right: list[E.Expr] = []
-        above: list[E.Expr] = []
-        right_cids = _tree_cids(j.right)
-        for c in conjuncts:  # WHERE conjuncts on one side alone filter that side first
-            if "pushdown" in self.rules and _refs_within(c, left_cids, self.outer_positions):
-                to_left.append(c)
-            elif ("pushdown" in self.rules and j.kind == "inner" and not has_sublinks([c])
-                  and _refs_within(c, right_cids, self.outer_positions)):
-                to_right.append(c)
-            else:
-                above.append(c)
-        conds = E.conjuncts(j.condition)
-        needed = needed | _refs(conds) | _refs(above)
-        left, left_rest = self._plan_from(j.left, to_left, needed | set(lateral))
-        if left_rest:
-            left = self._filter(left, E.and_all(left_rest))
+        needed = needed | refs(node.conditions)
+        left = self.plan_node(node.left, needed | set(lateral))
         # The right side sees this level's outer values where they were, then
         # the lateral columns after them.
         positions = dict(self.outer_positions)
         for cid in lateral:
             positions[cid] = len(positions)
-        right_planner = self._nested(positions)
-        right, right_rest = right_planner._plan_from(j.right, to_right, needed)
-        if right_rest:
-            right = right_planner._filter(right, E.and_all(right_rest))
-        cond = E.and_all(conds)
+        right = self._nested(positions).plan_node(node.right, needed)
+        cond = E.and_all(node.conditions)
         slots = SublinkSlots([])
         if cond is not None and has_sublinks([cond]):
             exprs, slots = self.prepare_sublinks([cond], left.cids + right.cids)
             cond = exprs[0]
-        return LateralJoin(j.kind, left, right, lateral, cond, slots, self.outer_positions), above
+        return LateralJoin(node.kind, left, right, lateral, cond, slots, self.outer_positions)
 
     def _join(self, kind: str, left: Operator, right: Operator, conds: list[E.Expr],
               left_cids: set[int], right_cids: set[int]) -> Operator:
@@ -446,7 +421,7 @@ def _guarded_by_filter(agg: Any) -> Any:
     disagree with itself).
     """
     condition = agg.filter
-    if condition is None or has_sublinks([condition]) or _calls_volatile(condition):
+    if condition is None or has_sublinks([condition]) or calls_volatile(condition):
         return agg
 
     def guarded(e: E.Expr) -> E.Expr:
@@ -456,73 +431,6 @@ def _guarded_by_filter(agg: Any) -> Any:
 
     return replace(agg, args=tuple(guarded(a) for a in agg.args),
                    order=tuple((guarded(e), desc, nulls_first) for e, desc, nulls_first in agg.order))
-
-
-def _calls_volatile(e: E.Expr) -> bool:
-    """Whether `e` calls a volatile function, in its subqueries too."""
-    for node in E.walk(e):
-        if isinstance(node, E.AsyncCall) or (isinstance(node, E.Call) and node.volatility == "v"):
-            return True
-        if isinstance(node, E.SubLink) and is_volatile(node.query):
-            return True
-    return False
-
-
-def _prune_outputs(query: Any, cids: list[int], needed: set[int]) -> Any:
-    """A FROM subquery without the outputs nothing above reads (they become NULLs).
-
-    PostgreSQL's remove_unused_subquery_outputs: besides saving the work, an
-    unread column is never evaluated, so its errors never happen
-    (`SELECT a FROM (SELECT a, (SELECT b FROM many_rows) AS b FROM t) s` returns
-    rows). Outputs that sort, DISTINCT, set-returning functions and volatile
-    expressions stay, as there.
-    """
-    if not isinstance(query, BoundSelect) or query.distinct or query.distinct_on is not None or query.has_srf:
-        return query
-    sorted_by = {key.cid for key in query.order_by}
-    targets = list(query.targets)
-    for i, (cid, target, target_cid) in enumerate(zip(cids, query.targets, query.target_cids, strict=True)):
-        if cid in needed or target_cid in sorted_by or isinstance(target, E.Const) or _calls_volatile(target):
-            continue
-        targets[i] = E.Const(None, target.type)
-    if all(a is b for a, b in zip(targets, query.targets, strict=True)):
-        return query
-    return replace(query, targets=targets)
-
-
-def _push_into_subquery(query: Any, cids: list[int], conjuncts: list[E.Expr]) -> tuple[Any, list[E.Expr]]:
-    """WHERE conjuncts on a FROM subquery's outputs, moved into its own WHERE.
-
-    PostgreSQL's set_subquery_pathlist pushes such quals down (where they can use
-    the subquery's indexes), so its select list is computed only for the rows that
-    pass them: `SELECT * FROM (SELECT x, 1/x AS r FROM t) s WHERE x <> 0` does not
-    divide by zero. As there, only into a plain SELECT (no aggregation, window,
-    DISTINCT, LIMIT or set-returning function) and only conjuncts without
-    subqueries, over outputs that call nothing volatile. Returns the new query and
-    the conjuncts left for above it.
-    """
-    if (not isinstance(query, BoundSelect) or query.aggregated or query.windows or query.distinct
-            or query.distinct_on is not None or query.has_srf or query.limit is not None or query.offset is not None):
-        return query, conjuncts
-    outputs = dict(zip(cids, query.targets, strict=True))
-    pushed: list[E.Expr] = []
-    rest: list[E.Expr] = []
-
-    def substitute(e: E.Expr) -> E.Expr:
-        if isinstance(e, E.ColumnRef):
-            return outputs[e.cid]
-        return E.map_children(e, substitute)
-
-    for c in conjuncts:
-        reads = E.column_refs(c)
-        if (reads and reads <= outputs.keys() and not has_sublinks([c]) and not _calls_volatile(c)
-                and not any(has_sublinks([outputs[cid]]) or _calls_volatile(outputs[cid]) for cid in reads)):
-            pushed.append(substitute(c))
-        else:
-            rest.append(c)
-    if not pushed:
-        return query, conjuncts
-    return replace(query, where=E.and_all([*E.conjuncts(query.where), *pushed])), rest
 
 
 def _replace_agg_inputs(aggregates: list, exprs: list[E.Expr]) -> list:
@@ -563,116 +471,12 @@ def _equi_pair(c: E.Expr, left: set[int], right: set[int]) -> tuple[E.Expr, E.Ex
     return None
 
 
-def _refs_within(e: E.Expr, cids: Any, outer: Any = ()) -> bool:
-    """Whether `e` reads only the columns `cids` (and values of enclosing queries)."""
-    allowed = {c for c in cids if c is not None}
-    for node in E.walk(e):
-        if isinstance(node, E.ColumnRef) and node.cid not in allowed:
-            return False
-        if isinstance(node, E.SubLink):
-            if any(c not in allowed and c not in outer for c in node.query.outer_refs):
-                return False
-    return True
-
-
-def lateral_refs(tree: Any) -> set[int]:
-    """Columns from outside `tree` (to its left) that LATERAL items inside it read."""
-    if isinstance(tree, (FromSubquery, FromFunction)):
-        return set(tree.lateral_refs)
-    if isinstance(tree, FromJoin):
-        return lateral_refs(tree.left) | (lateral_refs(tree.right) - _tree_cids(tree.left))
-    return set()
-
-
-def _tree_cids(tree: Any) -> set[int]:
-    if isinstance(tree, FromTable):
-        return {c for c in tree.cids if c is not None}
-    if isinstance(tree, (FromSubquery, FromFunction, FromVirtual, FromWorkTable)):
-        return set(tree.cids)
-    if isinstance(tree, FromJoin):
-        return _tree_cids(tree.left) | _tree_cids(tree.right)
-    return set()
-
-
 def _is_identity(exprs: list[E.Expr], input_cids: list[int], out_cids: list[int]) -> bool:
     return (
         len(exprs) == len(input_cids)
         and all(isinstance(e, E.ColumnRef) and e.cid == c for e, c in zip(exprs, input_cids, strict=True))
         and list(out_cids) == list(input_cids)
     )
-
-
-def _refs(exprs: list[E.Expr]) -> set[int]:
-    out: set[int] = set()
-    for e in exprs:
-        for node in E.walk(e):
-            if isinstance(node, (E.ColumnRef, E.OuterRef)):
-                out.add(node.cid)
-            elif isinstance(node, E.SubLink):
-                out |= referenced_cids(node.query) | node.query.outer_refs
-    return out
-
-
-def referenced_cids(q: Any, include_where: bool = True) -> set[int]:
-    """Every column identity a query (and its subqueries) reads, for column pruning.
-
-    `include_where=False` leaves out the top level's WHERE: the planner adds
-    back whatever of it is not consumed by an access path.
-    """
-    out: set[int] = set()
-    top = q
-
-    def exprs_of(query: Any):
-        if isinstance(query, BoundSelect):
-            where = query.where if (include_where or query is not top) else None
-            yield from (where, query.having, *query.targets, *query.hidden, *query.group_exprs)
-            for window in query.windows:
-                yield from (*window.args, *window.partition, *(o[0] for o in window.order), window.filter)
-            for agg in query.aggregates:
-                yield from agg.args
-                yield agg.filter
-                yield from (o[0] for o in agg.order)
-            yield from _join_conditions(query.from_)
-            yield query.limit
-            yield query.offset
-        elif isinstance(query, BoundValues):
-            for row in query.rows:
-                yield from row
-        elif isinstance(query, (BoundSetOp, BoundRecursive)):
-            yield from exprs_of(query.left)
-            yield from exprs_of(query.right)
-
-    def visit(query: Any) -> None:
-        for e in exprs_of(query):
-            if e is None:
-                continue
-            for node in E.walk(e):
-                if isinstance(node, (E.ColumnRef, E.OuterRef)):
-                    out.add(node.cid)
-                elif isinstance(node, E.SubLink):
-                    out.update(node.query.outer_refs)
-                    visit(node.query)
-        if isinstance(query, BoundSelect):
-            _visit_from(query.from_)
-
-    def _visit_from(tree: Any) -> None:
-        if isinstance(tree, FromSubquery):
-            out.update(tree.query.outer_refs)
-        elif isinstance(tree, FromFunction):
-            out.update(tree.lateral_refs)
-        elif isinstance(tree, FromJoin):
-            _visit_from(tree.left)
-            _visit_from(tree.right)
-
-    visit(q)
-    return out
-
-
-def _join_conditions(tree: Any):
-    if isinstance(tree, FromJoin):
-        yield tree.condition
-        yield from _join_conditions(tree.left)
-        yield from _join_conditions(tree.right)
 
 
 def plan_empty(cids: list[int]) -> Operator:

@@ -238,14 +238,19 @@ WITH x AS (SELECT 1), x AS (SELECT 2) SELECT 1;
 WITH bf_t AS (SELECT 42) INSERT INTO bf_t (x) SELECT 200 FROM bf_t;
 SELECT x FROM bf_t WHERE x = 200;
 DELETE FROM bf_t WHERE x = 200;
+-- Unread subquery outputs are never computed (PostgreSQL's remove_unused_subquery_outputs).
+-- @needs-rule prune_outputs
 SELECT q1 FROM (SELECT x AS q1, (SELECT y FROM bf_t) AS many FROM bf_t) ss ORDER BY 1;
+-- @needs-rule prune_outputs
 SELECT q1 FROM (SELECT x AS q1, 1 / (x - 1) AS z FROM bf_t) ss ORDER BY 1;
 SELECT z FROM (SELECT x AS q1, 1 / (x - 1) AS z FROM bf_t) ss;
 SELECT sum(1 / (x - 1)) FILTER (WHERE x > 1) FROM bf_t;
 SELECT array_agg(1 / (x - 1) ORDER BY 1 / (x - 1)) FILTER (WHERE x > 1) FROM bf_t;
 SELECT 1 AS one FROM bf_t WHERE 1 / (x - 1) = 1 HAVING 1 < 2;
 -- WHERE conditions on a FROM subquery filter its rows before its select list is computed.
+-- @needs-rule pushdown
 SELECT * FROM (SELECT x, 1 / (x - 1) AS r FROM bf_t) s WHERE x <> 1 ORDER BY x;
+-- @needs-rule pushdown
 SELECT * FROM bf_t a JOIN LATERAL (SELECT a.x + b.x AS w, 1 / (b.x - 1) AS z FROM bf_t b) s ON true
 WHERE s.w > 12 ORDER BY 1, 5;
 -- RETURNING * is every FROM entry; s.* is s's.

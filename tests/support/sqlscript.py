@@ -21,6 +21,10 @@ legitimate differences; each should carry a comment saying why:
     characters, that class).
 ``-- @skip-pg``
     Not run on PostgreSQL; dsql must succeed.
+``-- @needs-rule NAME[,NAME]``
+    The answer depends on a planner rewrite PostgreSQL also makes (an unread
+    subquery output never evaluated, a filter applied before a select list):
+    left out when that planner rule is switched off.
 
 Both kinds are skipped on both sides when the "server under test" is itself
 PostgreSQL (the self-check that proves scripts and runner sound).
@@ -75,7 +79,7 @@ TYPE_NAMES = {
     1000: "bool[]", 1005: "int2[]", 1007: "int4[]", 1009: "text[]", 1016: "int8[]", 1231: "numeric[]",
 }  # fmt: skip
 
-ANNOTATIONS = ("dsql-error", "skip-pg")
+ANNOTATIONS = ("dsql-error", "skip-pg", "needs-rule")
 DIFF_LINES_MAX = 40
 
 
@@ -90,6 +94,7 @@ class Statement:
     ordered: bool
     dsql_error: str | None = None  # "" = any error; else a SQLSTATE or a two-character class
     skip_pg: bool = False
+    needs_rules: frozenset[str] = frozenset()  # planner rules this statement's answer depends on
 
     @property
     def pg_only_skip(self) -> bool:
@@ -190,6 +195,7 @@ def _make_statement(text: str, gap_start: int, start: int, end: int, name: str) 
         ordered=has_top_level_order_by(sql),
         dsql_error=notes.get("dsql-error"),
         skip_pg="skip-pg" in notes,
+        needs_rules=frozenset(n for n in notes.get("needs-rule", "").split(",") if n),
     )
 
 
