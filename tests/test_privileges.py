@@ -297,3 +297,28 @@ def test_no_way_around_set_role_rules(pg_server, dsql_server, names) -> None:
     low = f"{p}_low"
     assert results["postgres"] == ["42501", "42501", "42501", "ok", "ok", (low, low), True]
     assert results["dsql"] == results["postgres"]
+
+
+def test_is_superuser_follows_the_current_user(pg_server, dsql_server, names) -> None:
+    """`is_superuser` (a reported setting) says whether the current role is a superuser."""
+    p = names
+    results = {}
+    for label, server in _both(pg_server, dsql_server):
+        _admin(server, f"CREATE ROLE {p}_plain LOGIN")
+        try:
+            with psycopg.connect(server.dsn, autocommit=True) as conn:
+                seen = [conn.execute("SHOW is_superuser").fetchone()[0]]
+                conn.execute(f"SET ROLE {p}_plain")
+                seen += [
+                    conn.execute("SHOW is_superuser").fetchone()[0],
+                    conn.info.parameter_status("is_superuser"),
+                ]
+                conn.execute("RESET ROLE")
+                seen.append(conn.execute("SHOW is_superuser").fetchone()[0])
+            with psycopg.connect(server.dsn, user=f"{p}_plain") as conn:
+                seen.append(conn.info.parameter_status("is_superuser"))
+            results[label] = seen
+        finally:
+            _admin(server, f"DROP ROLE IF EXISTS {p}_plain")
+    assert results["postgres"] == ["on", "off", "off", "on", "off"]
+    assert results["dsql"] == results["postgres"]

@@ -61,6 +61,11 @@ def _settable(catalog, role: int) -> frozenset[int]:
     return frozenset(seen)
 
 
+def superuser_setting(catalog, user: str) -> str:
+    """The reported `is_superuser`: whether the current user is one (psql's `=#` prompt)."""
+    return "on" if is_superuser(catalog, role_oid(catalog, user)) else "off"
+
+
 def current_user(session: Any) -> str:
     role = session.settings.get("role", "none")
     return session.settings.get("session_authorization", session.user) if role == "none" else role

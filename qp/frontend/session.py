@@ -53,7 +53,7 @@ from qp.ddl.sequences import SessionSequences
 from qp.errors import SqlError, in_failed_transaction, position_in
 from qp.frontend.activity import Activity
 from qp.frontend.cursors import Cursors
-from qp.frontend.identity import IDENTITY_SETTINGS, current_user, set_identity
+from qp.frontend.identity import IDENTITY_SETTINGS, current_user, set_identity, superuser_setting
 from qp.frontend.prepare import Prepared
 from qp.frontend.results import CHUNK_ROWS, ResultRows
 from qp.frontend.runner import StatementRunner, ends_block, expand_formats
@@ -169,6 +169,7 @@ class Session:
         ctx.database = "postgres"
         ctx.user = current_user(self)  # SET ROLE's, else the session user (qp/frontend/identity.py)
         ctx.session_user = self.settings.get("session_authorization", self.user)
+        self.settings["is_superuser"] = superuser_setting(self.qp.catalog_guess(), ctx.user)  # reported
         ctx.extra_float_digits = int(self.settings.get("extra_float_digits", "1"))
         ctx.settings = {k.lower(): v for k, v in self.settings.items()}
         ctx.setting_default = {"server_version": DEFAULTS["server_version"], "server_version_full": VERSION_STRING}
