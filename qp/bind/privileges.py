@@ -149,12 +149,21 @@ def _references_columns(node: Any, skip: str | None = None) -> bool:
     return False
 
 
-def check_truncate(catalog: CatalogSnapshot, user: str, tables: list) -> None:
+def check_truncate(catalog: CatalogSnapshot, user: str, tables: list, cascade: bool = False) -> None:
+    """TRUNCATE needs its privilege on every table it empties (with CASCADE, those that
+    reference them too)."""
     role = role_oid(catalog, user)
     if is_superuser(catalog, role):
         return
-    for table in tables:
+    todo, seen = list(tables), set()
+    while todo:
+        table = todo.pop(0)
+        if table.oid in seen:
+            continue
+        seen.add(table.oid)
         require(catalog, role, object_privs(catalog, table.oid, "table"), "D", table.name)
+        if cascade:
+            todo += [child for child, _ in catalog.referencing.get(table.oid, ())]
 
 
 # What each sequence function needs: nextval USAGE or UPDATE, currval SELECT or

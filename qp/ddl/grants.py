@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from qp.api import Notice
 from qp.bind.context import BindContext
+from qp.bind.privileges import check_truncate
 from qp.catalog.acl import (
     DEFAULT_ACL_KINDS,
     DEFAULT_ACL_LETTER_OF_KIND,
@@ -153,10 +154,12 @@ def check_ownership(statement, catalog: CatalogSnapshot, bc: BindContext, user: 
     elif kind == "DropRoleStmt":
         pass  # qp/ddl/roles.py decides who may drop a role; `check_role_dependents` what depends on it
     elif kind == "TruncateStmt":  # TRUNCATE needs its privilege, not ownership
+        tables = []
         for relation in body.get("relations", ()):
             found = find_relation(catalog, _rangevar_names(relation), bc)
             if found is not None and found[1] == "table":
-                require(catalog, role, _relation_privs(catalog, found), "D", found[2])
+                tables.append(catalog.by_oid[found[0]])
+        check_truncate(catalog, user, tables, body.get("behavior") == "DROP_CASCADE")
     elif kind == "CreateStatsStmt":
         for relation in body.get("relations", ()):
             if "RangeVar" in relation:

@@ -168,7 +168,7 @@ def prepare(
 
         tables = [target_context(bc, relation["RangeVar"]).table  # the tables must exist (42P01) now
                   for relation in statement.body.get("relations", ())]  # fmt: skip
-        check_truncate(catalog, eval_ctx.user, tables)
+        check_truncate(catalog, eval_ctx.user, tables, statement.body.get("behavior") == "DROP_CASCADE")
         prepared.plan = statement.body
     elif kind == "insert":
         plan = plan_insert(bc, bind_insert(bc, statement.body), Planner(rules=rules, stats=stats))

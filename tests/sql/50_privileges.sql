@@ -339,3 +339,21 @@ SELECT * FROM pv_lt WHERE a IN (SELECT a FROM pv_lu) FOR UPDATE;
 RESET ROLE;
 DROP TABLE pv_lt, pv_lu;
 DROP ROLE pv_l;
+
+-- TRUNCATE ... CASCADE needs TRUNCATE on the tables it cascades to.
+CREATE ROLE pv_tr;
+CREATE TABLE pv_p (a int PRIMARY KEY);
+CREATE TABLE pv_c (a int REFERENCES pv_p (a));
+GRANT TRUNCATE ON pv_p TO pv_tr;
+SET ROLE pv_tr;
+TRUNCATE pv_p CASCADE;
+BEGIN;
+TRUNCATE pv_p CASCADE;
+ROLLBACK;
+RESET ROLE;
+GRANT TRUNCATE ON pv_c TO pv_tr;
+SET ROLE pv_tr;
+TRUNCATE pv_p CASCADE;
+RESET ROLE;
+DROP TABLE pv_c, pv_p;
+DROP ROLE pv_tr;
