@@ -12,16 +12,9 @@ from qp.catalog.stored import CatalogSnapshot
 from qp.ddl.comments import comment_on
 from qp.ddl.common import DdlResult
 from qp.ddl.domains import create_domain, drop_domains
-from qp.ddl.grants import (
-    after_ddl,
-    alter_default_privileges,
-    change_owner_of,
-    check_ownership,
-    grant_revoke,
-    grant_role,
-    is_owner_change,
-)
+from qp.ddl.grants import alter_default_privileges, change_owner_of, grant_revoke, grant_role, is_owner_change
 from qp.ddl.indexes import create_index
+from qp.ddl.ownership import after_ddl, check_ownership
 from qp.ddl.role_statements import role_ddl, role_tag
 from qp.ddl.sequence_statements import alter_sequence, create_sequence
 from qp.ddl.statistics import alter_statistics, create_statistics, drop_statistics
@@ -37,7 +30,7 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
     """Apply one DDL statement to `txn`, against `catalog`, as `user` (the current user)."""
     check_ownership(statement, catalog, bc, user)  # 42501 unless the user owns what it changes
     result = await _run(statement, txn, catalog, bc, user)
-    after_ddl(txn, catalog, user)  # owners of what it created (qp/ddl/grants.py)
+    after_ddl(txn, catalog, user)  # owners of what it created (qp/ddl/ownership.py)
     return result
 
 

@@ -29,8 +29,8 @@ from qp.bind.context import BindContext
 from qp.ddl import jobs, online
 from qp.ddl.create_table_as import create_table_as
 from qp.ddl.dispatch import ddl_tag, run_ddl
-from qp.ddl.grants import after_ddl
 from qp.ddl.jobs import JobsRelation
+from qp.ddl.ownership import after_ddl
 from qp.errors import SqlError, cached_plan_changed, in_failed_transaction, schema_conflict
 from qp.exec.compile import ExecFrame
 from qp.exec.dml import run_insert, run_modify, run_truncate
@@ -272,7 +272,7 @@ class StatementRunner:
         bc = BindContext(catalog, self.session.ctx, resolve_special_relation=self.special_relation)
         if statement.kind in ("CreateTableAsStmt", "SelectStmt"):  # SELECT ... INTO: CREATE TABLE AS
             result = await create_table_as(statement, txn, catalog, bc, self.session)
-            after_ddl(txn, catalog, self.session.ctx.user)  # its owner (qp/ddl/grants.py)
+            after_ddl(txn, catalog, self.session.ctx.user)  # its owner (qp/ddl/ownership.py)
         else:
             result = await run_ddl(statement, txn, catalog, bc, self.session.ctx.user)  # the current user (SET ROLE)
         if statement.kind == "AlterSeqStmt":
