@@ -20,8 +20,9 @@ Role memberships (GRANT role TO role) are `Membership` records; a member with
 INHERIT holds the privileges of the roles it belongs to (`inherited_roles`).
 Default privileges (ALTER DEFAULT PRIVILEGES) are `DefaultAcl` records.
 Nothing here touches storage or a session: the DDL that writes records is
-qp/ddl/grants.py; the checks made when a statement is bound are
-qp/bind/privileges.py's.
+qp/ddl/grants.py (the statements) and qp/ddl/ownership.py (owners of new
+objects); who may do what is qp/catalog/privcheck.py's; the checks made when a
+statement is bound are qp/bind/privileges.py's.
 """
 
 from __future__ import annotations
