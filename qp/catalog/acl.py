@@ -82,6 +82,12 @@ def _quote_role(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def sorted_acl(acl: tuple[AclItem, ...]) -> tuple[AclItem, ...]:
+    """PostgreSQL's aclitemsort: by grantee (PUBLIC first), then grantor. Default
+    privileges are kept sorted, and compared sorted with the defaults."""
+    return tuple(sorted(acl, key=lambda item: (item.grantee, item.grantor)))
+
+
 def default_acl(kind: str, owner: int) -> tuple[AclItem, ...]:
     """acldefault(kind, owner): what an object's NULL ACL means."""
     items = []

@@ -31,6 +31,7 @@ from qp.catalog.acl import (
     privs_key,
     revoke,
     revoke_cascade,
+    sorted_acl,
 )
 from qp.catalog.privcheck import (
     PUBLIC_NAMESPACE,
@@ -414,7 +415,7 @@ async def alter_default_privileges(body: dict, txn, catalog: CatalogSnapshot, us
                     acl = grant(acl, grantee, role, letters, with_option)
                 else:
                     acl, _ = revoke(acl, grantee, role, letters, options_only=with_option)
-            if entry is None and acl == start:
+            if entry is None and sorted_acl(acl) == sorted_acl(start):
                 continue
             if entry is None:
                 oid = next_oid
@@ -423,7 +424,8 @@ async def alter_default_privileges(body: dict, txn, catalog: CatalogSnapshot, us
             else:
                 oid = entry.oid
             key = relation_key(oid)
-            if acl == start:
+            acl = sorted_acl(acl)
+            if acl == sorted_acl(start):
                 txn.put(key, None)  # back to the defaults: no entry (as PostgreSQL removes it)
             else:
                 txn.put(key, DefaultAcl(oid, role, namespace, letter, acl).to_record())

@@ -30,6 +30,7 @@ from qp.catalog.acl import (
     grant,
     membership_key,
     privs_key,
+    sorted_acl,
 )
 from qp.catalog.privcheck import (
     PUBLIC_NAMESPACE,
@@ -279,6 +280,5 @@ def created_acl(catalog: CatalogSnapshot, owner: int, namespace: int, kind: str)
         acl = grant(acl, item.grantee, item.grantor, item.privileges, False)
         if item.grant_options:
             acl = grant(acl, item.grantee, item.grantor, item.grant_options, True)
-    if kind in ("view",) and acl == default_acl("table", owner):
-        return None
-    return None if acl == default_acl(kind, owner) else acl
+    defaults = default_acl("table" if kind == "view" else kind, owner)
+    return None if sorted_acl(acl) == sorted_acl(defaults) else acl
