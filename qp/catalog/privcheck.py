@@ -34,6 +34,8 @@ def role_named(catalog: CatalogSnapshot, name: str) -> RoleDef | None:
             if role.oid == BOOTSTRAP_SUPERUSER_OID:
                 return role
         return RoleDef(BOOTSTRAP_SUPERUSER_OID, BOOTSTRAP_SUPERUSER, login=True, superuser=True)
+    if name == "pg_database_owner":  # the predefined role that owns public (whoever owns the database)
+        return RoleDef(PG_DATABASE_OWNER, name)
     return catalog.roles.get(name)
 
 

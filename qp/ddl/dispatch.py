@@ -12,7 +12,14 @@ from qp.catalog.stored import CatalogSnapshot
 from qp.ddl.comments import comment_on
 from qp.ddl.common import DdlResult
 from qp.ddl.domains import create_domain, drop_domains
-from qp.ddl.grants import alter_default_privileges, change_owner_of, grant_revoke, grant_role, is_owner_change
+from qp.ddl.grants import (
+    alter_default_privileges,
+    alter_owner,
+    change_owner_of,
+    grant_revoke,
+    grant_role,
+    is_owner_change,
+)
 from qp.ddl.indexes import create_index
 from qp.ddl.ownership import after_ddl, check_ownership
 from qp.ddl.role_statements import role_ddl, role_tag
@@ -44,6 +51,8 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
         result = await grant_role(body, txn, catalog, user)
     elif kind == "AlterDefaultPrivilegesStmt":
         result = await alter_default_privileges(body, txn, catalog, user)
+    elif kind == "AlterOwnerStmt":
+        result = await alter_owner(body, txn, catalog, bc, user)
     elif kind == "AlterTableStmt" and is_owner_change(body):
         result = await change_owner_of(body, txn, catalog, bc, user)
     elif kind == "CreateStmt":
@@ -96,6 +105,8 @@ def ddl_tag(statement: Statement) -> str:
         return ("GRANT" if body.get("is_grant") else "REVOKE") + (" ROLE" if kind == "GrantRoleStmt" else "")
     if kind == "AlterDefaultPrivilegesStmt":
         return "ALTER DEFAULT PRIVILEGES"
+    if kind == "AlterOwnerStmt":
+        return "ALTER " + body.get("objectType", "OBJECT_").removeprefix("OBJECT_").replace("_", " ")
     if kind == "CreateTableAsStmt":
         return "CREATE TABLE AS"
     if kind == "SelectStmt":

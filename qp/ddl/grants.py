@@ -34,7 +34,6 @@ from qp.catalog.acl import (
     sorted_acl,
 )
 from qp.catalog.privcheck import (
-    PUBLIC_NAMESPACE,
     held,
     is_superuser,
     object_privs,
@@ -264,13 +263,7 @@ async def change_owner_of(body: dict, txn, catalog: CatalogSnapshot, bc: BindCon
     privs = relation_privs(catalog, found)
     version, _ = await catalog_counters(txn)
     if new_owner != privs.owner:
-        if not is_superuser(catalog, role):
-            require_owner(catalog, role, privs, names[-1])
-            if new_owner not in roles_of(catalog, role) and new_owner not in catalog.privileges.member_of(
-                role
-            ):
-                raise SqlError("42501", f'must be able to SET ROLE "{role_name_of(catalog, new_owner)}"')
-            require(catalog, new_owner, object_privs(catalog, PUBLIC_NAMESPACE, "schema"), "C", "public")
+        _may_give_away(catalog, role, privs, names[-1], new_owner, names[-2] if len(names) > 1 else "public")
         changed = [(found[0], privs)]
         if found[1] == "table":  # sequences owned by its columns follow the table (PostgreSQL)
             for sequence in catalog.sequences.values():
@@ -281,6 +274,46 @@ async def change_owner_of(body: dict, txn, catalog: CatalogSnapshot, bc: BindCon
             txn.put(privs_key(relation_key(oid)), moved.to_record())
     bump_version(txn, version, None)
     return DdlResult("ALTER " + {"OBJECT_VIEW": "VIEW", "OBJECT_SEQUENCE": "SEQUENCE"}.get(objtype, "TABLE"))
+
+
+def _may_give_away(catalog: CatalogSnapshot, role: int, privs: ObjectPrivs, name: str, new_owner: int,
+                   schema: str | None) -> None:  # fmt: skip
+    """PostgreSQL's rules for OWNER TO: a superuser may; otherwise the owner, able to
+    SET ROLE to the new owner, which must be able to create in the object's schema."""
+    if is_superuser(catalog, role):
+        return
+    require_owner(catalog, role, privs, name)
+    if new_owner not in catalog.privileges.member_of(role):
+        raise SqlError("42501", f'must be able to SET ROLE "{role_name_of(catalog, new_owner)}"')
+    if schema is not None:
+        require(catalog, new_owner, object_privs(catalog, schema_oid(catalog, schema), "schema"), "C", schema)
+
+
+async def alter_owner(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext, user: str) -> DdlResult:
+    """ALTER DOMAIN / TYPE / SCHEMA ... OWNER TO role."""
+    objtype = body.get("objectType", "")
+    word = objtype.removeprefix("OBJECT_")
+    if objtype == "OBJECT_SCHEMA":
+        name = body["object"]["String"]["sval"]
+        privs, schema = object_privs(catalog, schema_oid(catalog, name), "schema"), None
+    elif objtype in ("OBJECT_DOMAIN", "OBJECT_TYPE"):
+        names = string_list(body["object"]["List"]["items"])
+        name = names[-1]
+        schema = search_schema(names[-2] if len(names) > 1 else None, bc)
+        domain = catalog.domains.get((schema, name))
+        if domain is None:
+            raise SqlError("42704", f'type "{".".join(names)}" does not exist')
+        privs = object_privs(catalog, domain.oid, "domain")
+    else:
+        raise SqlError("0A000", f"ALTER {word.replace('_', ' ')} ... OWNER TO is not supported")
+    new_owner = _grantees(catalog, [{"RoleSpec": body["newowner"]}], user)[0]
+    version, _ = await catalog_counters(txn)
+    if new_owner != privs.owner:
+        _may_give_away(catalog, role_oid(catalog, user), privs, name, new_owner, schema)
+        moved = ObjectPrivs(privs.oid, privs.kind, new_owner, change_owner(privs.acl, privs.owner, new_owner))
+        txn.put(privs_key(relation_key(privs.oid)), moved.to_record())
+    bump_version(txn, version, None)
+    return DdlResult("ALTER " + word)
 
 
 def is_owner_change(body: dict) -> bool:
