@@ -18,6 +18,7 @@ from qp.bind import expr as E
 from qp.bind.context import BindContext, QueryLevel
 from qp.bind.expressions import _SEQUENCE_FUNCTIONS, ExprBinder, coerce, resolve_unknown
 from qp.bind.index_exprs import bind_index_exprs, same_shape
+from qp.bind.privileges import forget_target_read
 from qp.bind.query import BoundSelect, FromJoin, FromTable, QueryBinder, figure_colname
 from qp.bind.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog.stored import ColumnDef, IndexDef, TableDef
@@ -50,6 +51,7 @@ def target_context(bc: BindContext, relation: dict, ctes: dict | None = None) ->
         )
     # The target is always a table, even one a WITH query's name would hide.
     item = binder._bind_range_var(relation, scope)
+    forget_target_read(bc, getattr(item, "table", None))  # what the target needs is the statement's
     scope.inherited_ctes = ctes or {}
     if not isinstance(item, FromTable):
         raise SqlError("42809", f'cannot change relation "{relation["relname"]}"')

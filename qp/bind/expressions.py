@@ -17,6 +17,7 @@ from qp.bind import expr as E
 from qp.bind.collation import check_collatable, resolve_collation
 from qp.bind.context import AggCall, BindContext, GroupingCall, QueryLevel, WindowCall
 from qp.bind.domains import domain_in, domain_named
+from qp.bind.privileges import check_sequence
 from qp.bind.routines import RoutineBinding, frame_name, frame_param
 from qp.bind.rows import RowBinding, is_row_node
 from qp.bind.scope import Scope
@@ -1056,13 +1057,17 @@ class ExprBinder(RowBinding, RoutineBinding):
 async def _nextval(rc, oid):
     if oid is None:
         return None
-    return await rc.session.sequences.nextval(rc.session, await rc.session.catalog_for(rc.txn), oid)
+    catalog = await rc.session.catalog_for(rc.txn)
+    check_sequence(catalog, rc.session.ctx.user, oid, "nextval")
+    return await rc.session.sequences.nextval(rc.session, catalog, oid)
 
 
 async def _currval(rc, oid):
     if oid is None:
         return None
-    return rc.session.sequences.currval(await rc.session.catalog_for(rc.txn), oid)
+    catalog = await rc.session.catalog_for(rc.txn)
+    check_sequence(catalog, rc.session.ctx.user, oid, "currval")
+    return rc.session.sequences.currval(catalog, oid)
 
 
 async def _lastval(rc):
@@ -1073,6 +1078,7 @@ async def _setval(rc, oid, value, is_called=True):
     if oid is None or value is None:
         return None
     catalog = await rc.session.catalog_for(rc.txn)
+    check_sequence(catalog, rc.session.ctx.user, oid, "setval")
     return await rc.session.sequences.setval(rc.session, catalog, oid, value, is_called is not False)
 
 

@@ -24,6 +24,7 @@ from qp.bind.expressions import ExprBinder, SetReturning, assert_no_sets, coerce
 from qp.bind.grouping_sets import distinct_sets as distinct_grouping_sets
 from qp.bind.grouping_sets import flatten as flatten_grouping_sets
 from qp.bind.index_exprs import bind_index_exprs
+from qp.bind.privileges import as_owner_of_view, note_read
 from qp.bind.recursion import order_recursive_list
 from qp.bind.routines import RoutineFrame, inlinable_set_body, result_type
 from qp.bind.scope import RangeItem, Scope, ScopeColumn
@@ -904,6 +905,7 @@ class QueryBinder:
             qualified = f"{schema}.{name}" if schema else name
             raise locate(SqlError("42P01", f'relation "{qualified}" does not exist'), body.get("location"))
         self.bc.tables_read.add(table.oid)
+        note_read(self.bc, table.oid, "table", table.name, table.schema, schema is not None)  # checked after binding
         colnames = string_list((alias_node or {}).get("colnames"))
         _check_alias_count(alias, len(table.live_columns), colnames)
         cids: list[int | None] = []
@@ -925,10 +927,12 @@ class QueryBinder:
     def _bind_view(self, view: Any, alias_node: dict | None, alias: str, scope: Scope) -> FromSubquery:
         """A view is its query, bound afresh where it is named (it sees no outer query)."""
         self.bc.view_depth += 1
+        note_read(self.bc, view.oid, "view", view.name, view.schema)
         try:
             if self.bc.view_depth > VIEW_NESTING_MAX:
                 raise SqlError("42P17", f'infinite recursion detected in rules for relation "{view.name}"')
-            query = self.bind_query(json.loads(view.query))
+            with as_owner_of_view(self.bc, view.oid):  # its tables are read with its owner's rights
+                query = self.bind_query(json.loads(view.query))
         except SqlError as exc:
             if exc.location is None:
                 exc.location = -1  # its locations are in the view's text, not this statement's

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from qp.catalog.acl import RECORD_KINDS as PRIVILEGE_RECORD_KINDS
+from qp.catalog.acl import PrivilegeState
 from qp.errors import SqlError
 from qp.types import SqlType, format_type, type_by_oid
 from storage import keys
@@ -735,6 +737,8 @@ class CatalogSnapshot:
     # 0 for a shared snapshot; a session's temporary objects laid over one get a
     # serial number of their own (qp/catalog/temp_overlay.py).
     overlay: int = 0
+    # Owners, ACLs, role memberships and default ACLs (qp/catalog/acl.py).
+    privileges: PrivilegeState = field(default_factory=lambda: PrivilegeState({}, [], []))
     # Per-snapshot caches of things derived from descriptors (bound defaults,
     # compiled checks); keyed by table oid. Safe because the snapshot never changes.
     derived: dict = field(default_factory=dict)
@@ -820,6 +824,9 @@ class CatalogSnapshot:
             if record.get("kind") == "statistics":
                 stats = StatisticsDef.from_record(record)
                 snapshot.statistics[(stats.schema, stats.name)] = stats
+                continue
+            if record.get("kind") in PRIVILEGE_RECORD_KINDS:
+                snapshot.privileges.add_record(record)
                 continue
             if record.get("kind") == "comment":
                 snapshot.comments[(record["oid"], record["subid"])] = record["text"]

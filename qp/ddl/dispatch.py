@@ -14,7 +14,16 @@ from qp.ddl.common import DdlResult
 from qp.ddl.domain_alter import alter_domain, domain_owner, rename_domain
 from qp.ddl.domains import create_domain, drop_domains
 from qp.ddl.functions import alter_function, create_function, drop_functions
+from qp.ddl.grants import (
+    alter_default_privileges,
+    alter_owner,
+    change_owner_of,
+    grant_revoke,
+    grant_role,
+    is_owner_change,
+)
 from qp.ddl.indexes import create_index
+from qp.ddl.ownership import after_ddl, check_ownership
 from qp.ddl.role_statements import role_ddl, role_tag
 from qp.ddl.sequence_statements import alter_sequence, create_sequence
 from qp.ddl.statistics import alter_statistics, create_statistics, drop_statistics
@@ -27,10 +36,28 @@ from qp.txn.transaction import Transaction
 
 async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapshot, bc: BindContext,
                   user: str) -> DdlResult:  # fmt: skip
-    """Apply one DDL statement to `txn`, against `catalog`, as `user`."""
+    """Apply one DDL statement to `txn`, against `catalog`, as `user` (the current user)."""
+    check_ownership(statement, catalog, bc, user)  # 42501 unless the user owns what it changes
+    result = await _run(statement, txn, catalog, bc, user)
+    after_ddl(txn, catalog, user)  # owners of what it created (qp/ddl/ownership.py)
+    return result
+
+
+async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot, bc: BindContext,
+               user: str) -> DdlResult:  # fmt: skip
     kind = statement.kind
     body = statement.body
-    if kind == "CreateStmt":
+    if kind == "GrantStmt":
+        result = await grant_revoke(body, txn, catalog, bc, user)
+    elif kind == "GrantRoleStmt":
+        result = await grant_role(body, txn, catalog, user)
+    elif kind == "AlterDefaultPrivilegesStmt":
+        result = await alter_default_privileges(body, txn, catalog, user)
+    elif kind == "AlterOwnerStmt":
+        result = await alter_owner(body, txn, catalog, bc, user)
+    elif kind == "AlterTableStmt" and is_owner_change(body):
+        result = await change_owner_of(body, txn, catalog, bc, user)
+    elif kind == "CreateStmt":
         result = await create_table(body, txn, catalog, bc)
     elif kind == "CreateStatsStmt":
         result = await create_statistics(body, txn, catalog, bc)
@@ -101,6 +128,12 @@ def ddl_tag(statement: Statement) -> str:
     kind = statement.kind
     if kind == "CreateStmt":
         return "CREATE TABLE"
+    if kind in ("GrantStmt", "GrantRoleStmt"):
+        return ("GRANT" if body.get("is_grant") else "REVOKE") + (" ROLE" if kind == "GrantRoleStmt" else "")
+    if kind == "AlterDefaultPrivilegesStmt":
+        return "ALTER DEFAULT PRIVILEGES"
+    if kind == "AlterOwnerStmt":
+        return "ALTER " + body.get("objectType", "OBJECT_").removeprefix("OBJECT_").replace("_", " ")
     if kind == "CreateTableAsStmt":
         return "CREATE TABLE AS"
     if kind == "SelectStmt":

@@ -33,6 +33,7 @@ from qp.bind.context import BindContext, QueryLevel
 from qp.bind.dml import DEFAULT_MARK, Returning, TableContext, truncate_targets
 from qp.bind.domains import domain_in
 from qp.bind.expressions import ExprBinder, coerce
+from qp.bind.privileges import check_sequence
 from qp.bind.query import QueryBinder
 from qp.bind.scope import Scope
 from qp.catalog.stored import IndexDef, TableDef, key_stamp
@@ -311,6 +312,8 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
             if type(default) is tuple and default[0] == "await":  # it calls a SQL function's body
                 row[pos] = await evaluate_async(default[1], rc)
             elif type(default) is tuple:  # a serial or identity column
+                if table.columns[pos].identity is None:  # serial: nextval needs USAGE (an identity's does not)
+                    check_sequence(writer.bc.catalog, rc.session.ctx.user, default[1], "nextval")
                 row[pos] = await rc.session.sequences.nextval(rc.session, writer.bc.catalog, default[1])
             else:
                 row[pos] = default((), frame)

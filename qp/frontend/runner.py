@@ -32,6 +32,7 @@ from qp.ddl.create_table_as import create_table_as
 from qp.ddl.dispatch import ddl_tag, run_ddl
 from qp.ddl.jobs import JobsRelation
 from qp.ddl.temp_objects import SameTransaction, on_commit_action, targets_temp, writes_only_temp
+from qp.ddl.ownership import after_ddl
 from qp.errors import SqlError, cached_plan_changed, in_failed_transaction, schema_conflict
 from qp.exec.compile import ExecFrame
 from qp.exec.dml import run_insert, run_modify, run_truncate
@@ -51,7 +52,7 @@ from qp.txn.transaction import StaleCatalog, Transaction
 from qp.types import binary_encoder, text_encoder
 
 # Codes that may mean "the catalog this statement was bound with is stale".
-_UNDEFINED = {"42P01", "42703", "42704", "42883", "42P07", "42710"}
+_UNDEFINED = {"42P01", "42703", "42704", "42883", "42P07", "42710", "42501"}  # 42501: a GRANT it has not seen
 STALE_CATALOG_ATTEMPTS = 3
 NO_BATCHED_JOINS = DEFAULT_RULES - {"index_join"}  # SET dsql.enable_batched_nestloop = off
 
@@ -220,7 +221,7 @@ class StatementRunner:
                 raise cached_plan_changed()
             prepared.plan, prepared.catalog_version = bound.plan, bound.catalog_version
             prepared.result_types, prepared.catalog = bound.result_types, bound.catalog
-            prepared.search_path = bound.search_path
+            prepared.search_path, prepared.role = bound.search_path, bound.role
             prepared.stats, prepared.stats_version = bound.stats, bound.stats_version
             if prepared.columns is None or not described:
                 prepared.columns = bound.columns
@@ -302,8 +303,10 @@ class StatementRunner:
         try:
             if statement.kind in ("CreateTableAsStmt", "SelectStmt"):  # SELECT ... INTO: CREATE TABLE AS
                 result = await create_table_as(statement, txn, catalog, bc, self.session)
+                after_ddl(txn, catalog, self.session.ctx.user)  # its owner (qp/ddl/ownership.py)
             else:
-                result = await run_ddl(statement, txn, catalog, bc, self.session.user)
+                # As the current user (SET ROLE), who owns what it creates.
+                result = await run_ddl(statement, txn, catalog, bc, self.session.ctx.user)
             temp = txn.temp_mode  # CREATE VIEW sets it for a view over a temporary relation
         finally:
             txn.temp_mode = False
@@ -328,7 +331,7 @@ class StatementRunner:
             self._check_ddl_allowed(txn, counted[0])
         if statement.kind == "AlterSeqStmt":
             self.session.sequences.forget(result.sequence_oid)  # this session's cached block is stale now
-        events: list[api.Event] = [Notice(n) for n in result.notices]
+        events: list[api.Event] = [n if isinstance(n, Notice) else Notice(n) for n in result.notices]
         if result.followups:
             # Online changes commit their first step now, then run the rest in
             # transactions of their own (see qp/ddl/online.py) — here, or as a

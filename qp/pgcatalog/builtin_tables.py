@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from qp.pgcatalog import builtins, oids, routines
 from qp.pgcatalog.builtin_data import CASTS
+from qp.pgcatalog.privileges import with_type_owner
 from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
 from qp.pgcatalog.ruleutils import expression_text
 
@@ -28,7 +29,9 @@ def pg_type(src: Source) -> list[tuple]:
         return expression_text(None, domain.default_sql, False, src.ctx, target=domain.base_type)
 
     domains = sorted(src.model.snapshot.domains.values(), key=lambda d: d.oid)
-    return builtins.type_rows() + builtins.domain_type_rows(domains, default_text)
+    snapshot = src.model.snapshot
+    return builtins.type_rows() + [with_type_owner(row, snapshot)
+                                   for row in builtins.domain_type_rows(domains, default_text)]  # fmt: skip
 
 
 @system_relation("pg_catalog", "pg_proc", 1255, """

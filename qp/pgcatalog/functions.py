@@ -45,7 +45,6 @@ from qp.types.context import EvalContext
 from qp.types.core import (
     BOOL,
     CHAR,
-    INT2,
     INT4,
     INT8,
     NAME,
@@ -491,23 +490,15 @@ def _size_pretty(size: int | Decimal) -> str:
 register_function("pg_size_pretty", [INT8], TEXT, _size_pretty)
 register_function("pg_size_pretty", [NUMERIC], TEXT, _size_pretty)
 
-# -- privileges: one superuser has them all ---------------------------------------------------------
+# -- privileges of objects dsql keeps no ACL for (the rest: qp/pgcatalog/privileges.py) ----------------
 
-for _name, _objects in (("has_table_privilege", (TEXT, OID)), ("has_schema_privilege", (TEXT, OID)),
-                        ("has_database_privilege", (TEXT, OID)), ("has_sequence_privilege", (TEXT, OID)),
+for _name, _objects in (("has_database_privilege", (TEXT, OID)),
                         ("has_function_privilege", (TEXT, OID)), ("has_tablespace_privilege", (TEXT, OID)),
-                        ("has_language_privilege", (TEXT, OID)), ("has_any_column_privilege", (TEXT, OID))):
+                        ("has_language_privilege", (TEXT, OID))):
     for _object in _objects:
         register_function(_name, [_object, TEXT], BOOL, lambda *a: True, volatility="s")
         register_function(_name, [NAME, _object, TEXT], BOOL, lambda *a: True, volatility="s")
         register_function(_name, [OID, _object, TEXT], BOOL, lambda *a: True, volatility="s")
-for _object in (TEXT, OID):
-    register_function("has_column_privilege", [_object, TEXT, TEXT], BOOL, lambda *a: True, volatility="s")
-    register_function("has_column_privilege", [_object, INT2, TEXT], BOOL, lambda *a: True, volatility="s")
-    register_function("has_column_privilege", [NAME, _object, TEXT, TEXT], BOOL, lambda *a: True, volatility="s")
-register_function("pg_has_role", [NAME, TEXT], BOOL, lambda *a: True, volatility="s")
-register_function("pg_has_role", [NAME, NAME, TEXT], BOOL, lambda *a: True, volatility="s")
-register_function("pg_has_role", [OID, TEXT], BOOL, lambda *a: True, volatility="s")
 
 # -- the session and the server ---------------------------------------------------------------------
 

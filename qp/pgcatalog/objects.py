@@ -19,6 +19,7 @@ from qp.catalog.temp_keys import is_temp_oid
 from qp.pgcatalog import oids
 from qp.pgcatalog.builtins import OPCLASS_FOR_TYPE, type_collation, type_facts
 from qp.pgcatalog.model import RelationInfo
+from qp.pgcatalog.privileges import with_owner
 from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
 from qp.pgcatalog.statistics import reltuples_by_oid
 
@@ -58,7 +59,9 @@ def pg_class(src: Source) -> list[tuple]:
     base = src.model.rows.get(_PG_CLASS_BASE)
     if base is None:
         referenced = {c.referenced.oid for c in src.model.constraints if c.referenced is not None}
-        base = src.model.rows[_PG_CLASS_BASE] = [_class_row(r, referenced) for r in src.model.relations]
+        snapshot = src.model.snapshot
+        base = src.model.rows[_PG_CLASS_BASE] = [with_owner(_class_row(r, referenced), snapshot, r)
+                                                 for r in src.model.relations]  # fmt: skip
     reltuples = reltuples_by_oid(src)
     if not reltuples:
         return base
@@ -320,8 +323,6 @@ system_relation("pg_catalog", "pg_event_trigger", 3466, """
                 relkind="r")(empty)
 system_relation("pg_catalog", "pg_init_privs", 3394, """
     objoid:oid classoid:oid objsubid:int4 privtype:char initprivs:aclitem[]""", relkind="r")(empty)
-system_relation("pg_catalog", "pg_default_acl", 826, """
-    oid:oid defaclrole:oid defaclnamespace:oid defaclobjtype:char defaclacl:aclitem[]""", relkind="r")(empty)
 system_relation("pg_catalog", "pg_seclabel", 3596, """
     objoid:oid classoid:oid objsubid:int4 provider:text label:text""", relkind="r")(empty)
 system_relation("pg_catalog", "pg_db_role_setting", 2964, "setdatabase:oid setrole:oid setconfig:text[]",
