@@ -42,6 +42,10 @@ STORAGE_READS = Counter(
     "dsql_storage_reads_total", "Reads served by a storage replica, by kind (get, get_latest, scan page)",
     ["node", "kind"], registry=REGISTRY,
 )  # fmt: skip
+STORAGE_CLOSES = Counter(
+    "dsql_storage_journal_closes_total", "Closes a storage replica asked of a journal for strong reads ahead of it",
+    ["node"], registry=REGISTRY,
+)  # fmt: skip
 REPLICA_LAG_SECONDS = Gauge(
     "dsql_replica_lag_seconds", "How far a storage replica's watermark is behind now",
     ["node"], registry=REGISTRY,

@@ -182,6 +182,7 @@ class StorageNode:
         self._reads_get = reads.labels(node=f"storage-{node_id}", kind="get")
         self._reads_latest = reads.labels(node=f"storage-{node_id}", kind="get_latest")
         self._reads_scan = reads.labels(node=f"storage-{node_id}", kind="scan_page")
+        self._closes_asked = metrics.STORAGE_CLOSES.labels(node=f"storage-{node_id}")
         self.name = topology.storage_address(node_id)
         self.topology = topology
         self.clock = clock
@@ -219,6 +220,12 @@ class StorageNode:
         self._pending: list[deque[tuple[int, int, bytes]]] = [deque() for _ in range(count)]
         self.closed = [0] * count  # closed timestamp, per journal
         self._closes_waiting: list[list[tuple[int, int]]] = [[] for _ in range(count)]
+        # Strong reads ahead of the watermark ask each lagging journal to close
+        # their τ through one closer task per journal (`_closer`): the largest τ
+        # wanted, the last τ asked for, and the closer's wake-up.
+        self._close_wanted = [0] * count
+        self._close_asked = [0] * count
+        self._close_requested = [trio.Event() for _ in range(count)]
         self.watermark = 0
         # False from a start until a poll of every journal has come back short
         # (the backlog that piled up while the node was down is read): until
@@ -257,6 +264,7 @@ class StorageNode:
                 self._nursery = nursery
                 for j in range(len(self._journals)):
                     nursery.start_soon(self._subscribe, j)
+                    nursery.start_soon(self._closer, j)
                 nursery.start_soon(self._gc_loop)
                 nursery.start_soon(self._checkpoint_loop)
                 for shard, store in enumerate(self.shards):
@@ -440,17 +448,36 @@ class StorageNode:
 
     async def _wait_watermark(self, tau: int) -> None:
         if not self.paused:
-            # Usually enough: an idle journal closes τ at once.
+            # Usually enough: an idle journal closes τ at once (one round trip).
             for j, closed in enumerate(self.closed):
-                if closed < tau:
-                    await self._request_close(j, tau)
-            if self.watermark >= tau:
-                return
+                if closed < tau and tau > self._close_wanted[j]:
+                    self._close_wanted[j] = tau
+                    self._close_requested[j].set()
         with trio.move_on_after(READ_WAIT_TIMEOUT_S):
             while self.watermark < tau:
                 await self._advanced.wait()
             return
         raise StorageUnavailable(f"storage node {self.node_id} did not reach τ {tau} in time")
+
+    async def _closer(self, j: int) -> None:
+        """Ask journal j to close the largest τ strong reads wait for.
+
+        One close is in flight per journal, and the journals are asked in
+        parallel: reads that arrive while a close is out ride the next one,
+        which asks for the largest τ any of them wants, so a burst of reads
+        costs a round trip or two per journal, not one per read. A close
+        that fails (no leader during an election) is not retried until a
+        read wants a later τ: reads then wait for the subscription, as they
+        would for a journal that answered with a smaller closed τ.
+        """
+        while True:
+            tau = self._close_wanted[j]
+            if tau <= max(self.closed[j], self._close_asked[j]):
+                await self._close_requested[j].wait()
+                self._close_requested[j] = trio.Event()
+                continue
+            self._close_asked[j] = tau
+            await self._request_close(j, tau)
 
     async def _request_close(self, j: int, tau: int) -> None:
         try:
@@ -460,6 +487,7 @@ class StorageNode:
             # subscription instead, and fails only past its own timeout.
             log.info("storage node %d: close(%d) on journal %d failed: %s", self.node_id, tau, j, exc)
             return
+        self._closes_asked.inc()
         if self._received[j] >= position:
             self._advance(j, closed_tau)
         else:

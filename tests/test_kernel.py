@@ -15,6 +15,7 @@ from adjudicator.client import AdjudicatorClient
 from adjudicator.interface import CommitConflict
 from adjudicator.role import encode_commit_payload
 from assembly.embedded import ClusterConfig, EmbeddedCluster
+from cluster import metrics
 from storage import keys
 
 
@@ -118,3 +119,32 @@ async def test_restart_keeps_acknowledged_commits(tmp_path):
         cluster = await start(nursery, data_dir)
         assert await cluster.storage_client().get([key], cluster.clock.latest(), None) == [(99,)]
         nursery.cancel_scope.cancel()
+
+
+async def test_a_burst_of_strong_reads_shares_its_journal_closes(nursery):
+    """Strong reads ahead of a replica's watermark ask the journal to close their τ;
+    a burst of them shares one close in flight per journal (the largest τ wanted)
+    instead of sending one each, and every read still sees the committed row."""
+    cluster = await start(nursery)
+    client = cluster.storage_client()
+    key = sql_key(16385, 42)
+    await commit(cluster, cluster.clock.latest(), [(key, (42, "x"))])
+    closes = metrics.STORAGE_CLOSES
+
+    def asked() -> float:
+        return sum(sample.value for metric in closes.collect() for sample in metric.samples
+                   if sample.name.endswith("_total"))
+
+    before = asked()
+    reads = 60
+    answers: list = []
+
+    async def read() -> None:
+        answers.append(await client.get([key], cluster.clock.latest(), None))
+
+    async with trio.open_nursery() as burst:
+        for _ in range(reads):
+            burst.start_soon(read)
+    assert answers == [[(42, "x")]] * reads
+    sent = asked() - before
+    assert 0 < sent <= 4 * cluster.topology.journal_count, sent

@@ -84,6 +84,11 @@ def schema(p: str) -> list[str]:
         f"CREATE DOMAIN {p}_pos AS int CHECK (VALUE > 0)",
         f"CREATE DOMAIN {p}_code AS varchar(5) NOT NULL DEFAULT 'x'",
         f"CREATE TABLE {p}_dom (a {p}_pos, c {p}_code, t text)",
+        f"CREATE FUNCTION {p}_add(a int, b int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT a + b $$",
+        f"CREATE FUNCTION {p}_rows(n int) RETURNS TABLE(x int, y text) LANGUAGE sql STABLE STRICT "
+        f"AS $$ SELECT n, 'a' $$",
+        f"CREATE FUNCTION {p}_out(n int, OUT d int, INOUT t text) LANGUAGE sql AS $$ SELECT n * 2, t $$",
+        f"COMMENT ON FUNCTION {p}_add(int, int) IS 'adds'",
     ]
 
 
@@ -107,7 +112,8 @@ def drop(server, p: str, dbname: str | None = None) -> None:
                           f"DROP TABLE IF EXISTS {p}_gen",
                           f"DROP TABLE IF EXISTS {p}_dom", f"DROP DOMAIN IF EXISTS {p}_pos",
                           f"DROP DOMAIN IF EXISTS {p}_code",
-                          f"DROP SEQUENCE IF EXISTS {p}_seq"):
+                          f"DROP SEQUENCE IF EXISTS {p}_seq",
+                          f"DROP FUNCTION IF EXISTS {p}_add(int, int), {p}_rows(int), {p}_out(int, text)"):
             session.execute(statement)
 
 
@@ -134,7 +140,7 @@ def prefix(pg_server, dsql_server):
     r"\d {p}_dom", r"\d+ {p}_dom", r"\dD {p}*", r"\d {p}_items_pkey", r"\d {p}_items_note_idx", r"\d {p}_items_price_idx",
     r"\d+ {p}_items", r"\d+ {p}_plain", r"\d {p}_v", r"\d+ {p}_v", r"\d {p}_*", r"\dt {p}*", r"\dt+ {p}*",
     r"\di {p}*", r"\di+ {p}*", r"\dv {p}*", r"\ds {p}*", r"\d+ {p}_items_pkey", r"\dp {p}_items", r"\dd {p}*",
-    r"\z {p}*",
+    r"\z {p}*", r"\df {p}*", r"\df+ {p}*", r"\sf {p}_add", r"\sf {p}_rows", r"\df {p}_out",
 ])
 def test_describe_matches_postgres(pg_server, dsql_server, prefix, command):
     command = command.format(p=prefix)

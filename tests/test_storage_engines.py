@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from storage.lmdb_store import LmdbVersionStore, decode_key, encode_key, open_environment
 from storage.mvcc import VersionStore, keep_where_true
+from tests.test_storage import _paged
 
 KEYS = [b"k", b"k\x00", b"k\x00\x00", b"k\x00\x01", b"k\x01", b"ka", b"kab", b"k\xff", b"kb\x00z", b"kz"]
 
@@ -63,20 +64,6 @@ def _run(ops, stores) -> None:
                     pass
 
 
-def _paged_scan(store, tau, *, limit, examine, reverse, keep) -> list:
-    out: list = []
-    start, end = b"k", b"l"
-    while True:
-        pairs, resume = store.scan(start, end, tau, limit=limit, reverse=reverse, keep=keep, examine=examine)
-        out += pairs
-        if resume is None:
-            return out
-        if reverse:
-            end = resume
-        else:
-            start = resume + b"\x00"
-
-
 def _pages(read, count: int) -> list:
     out, after = [], None
     while True:
@@ -96,7 +83,7 @@ def _answers(store, taus: list[int], piece: int) -> dict:
             newer: list[bytes] = []
             out[f"scan{tau}{reverse}"] = store.scan(b"k", b"l", tau, reverse=reverse, newer=newer)
             out[f"newer-list{tau}{reverse}"] = newer
-            out[f"paged{tau}{reverse}"] = _paged_scan(
+            out[f"paged{tau}{reverse}"] = _paged(
                 store, tau, limit=piece, examine=piece + 1, reverse=reverse, keep=keep
             )
         out[f"items{tau}"] = _pages(lambda after, n, t=tau: store.items_as_of(t, after, n), piece)

@@ -108,6 +108,11 @@ class BindContext:
         self.sublink_names: dict[int, tuple[dict, str]] = {}
         # Explicit COLLATE clauses seen so far, for PostgreSQL's conflict rules.
         self.collations = Collations()
+        # While a user function's body is bound: what its parameters stand for
+        # (qp/bind/routines.py), innermost last; and the functions being inlined
+        # (a function met again inside its own body is run, not inlined).
+        self.routine_frames: list = []
+        self.inlining: set[int] = set()
 
     def note_literal(self, literal: E.Const, location: int | None) -> None:
         if location is not None and self.view_depth == 0:

@@ -18,6 +18,7 @@ from qp.bind import expr as E
 from qp.bind.context import BindContext, QueryLevel
 from qp.bind.expressions import _SEQUENCE_FUNCTIONS, ExprBinder, coerce, resolve_unknown
 from qp.bind.index_exprs import bind_index_exprs, same_shape
+from qp.bind.privileges import forget_target_read
 from qp.bind.query import BoundSelect, FromJoin, FromTable, QueryBinder, figure_colname
 from qp.bind.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog.stored import ColumnDef, IndexDef, TableDef
@@ -51,6 +52,7 @@ def target_context(bc: BindContext, relation: dict, ctes: dict | None = None) ->
         )
     # The target is always a table, even one a WITH query's name would hide.
     item = binder._bind_range_var(relation, scope)
+    forget_target_read(bc, getattr(item, "table", None))  # what the target needs is the statement's
     scope.inherited_ctes = ctes or {}
     if not isinstance(item, FromTable):
         raise SqlError("42809", f'cannot change relation "{relation["relname"]}"')
@@ -305,7 +307,8 @@ def _bind_insert_source(
 
 def bind_defaults(bc: BindContext, tc: TableContext) -> list[tuple[int, Any]]:
     """Default values for the columns an INSERT leaves out (or writes DEFAULT into):
-    (column index, a bound expression, ("nextval", sequence oid) or None)."""
+    (column index, a bound expression, ("nextval", sequence oid), ("await", a bound
+    expression that calls a SQL function's body) or None)."""
     out = []
     binder = ExprBinder(bc, Scope(), QueryLevel(what="DEFAULT"))
     for i, column in enumerate(tc.table.columns):
@@ -322,6 +325,9 @@ def bind_defaults(bc: BindContext, tc: TableContext) -> list[tuple[int, Any]]:
             out.append((i, None))
             continue
         expr = coerce(binder.bind(json.loads(default_sql)), column.type, bc, "assignment", column.name)
+        if any(isinstance(n, E.AsyncCall) for n in E.walk(expr)):
+            out.append((i, ("await", expr)))  # a SQL function's body runs per row (qp/exec/async_values.py)
+            continue
         out.append((i, expr))
     return out
 

@@ -17,6 +17,8 @@ from qp.bind import expr as E
 from qp.bind.collation import check_collatable, resolve_collation
 from qp.bind.context import AggCall, BindContext, GroupingCall, QueryLevel, WindowCall
 from qp.bind.domains import domain_in, domain_named
+from qp.bind.privileges import check_sequence
+from qp.bind.routines import RoutineBinding, frame_name, frame_param
 from qp.bind.rows import RowBinding, is_row_node
 from qp.bind.scope import Scope
 from qp.errors import SqlError, locate
@@ -27,7 +29,7 @@ from qp.functions.ordered_set import is_ordered_set_aggregate, resolve_within_gr
 from qp.functions.waiting import ASYNC_FUNCTIONS
 from qp.parse.parser import node_body, node_kind, node_location, string_list
 from qp.pgcatalog.names import qualified_name
-from qp.pgcatalog.search_path import binding_path, check_schema, first_schema
+from qp.pgcatalog.search_path import USER_SCHEMA, binding_path, check_schema, first_schema
 from qp.types import (
     BOOL,
     FLOAT8,
@@ -229,7 +231,7 @@ def resolve_unknown(expr: E.Expr, bc: BindContext) -> E.Expr:
     return expr
 
 
-class ExprBinder(RowBinding):
+class ExprBinder(RowBinding, RoutineBinding):
     def __init__(self, bc: BindContext, scope: Scope, level: QueryLevel, bind_subquery=None) -> None:
         self.bc = bc
         self.scope = scope
@@ -253,6 +255,9 @@ class ExprBinder(RowBinding):
             if exc.location is None and self.bc.view_depth == 0:
                 locate(exc, body.get("location"))
             raise
+
+    def coerce_to(self, expr: E.Expr, target: SqlType, context: str = "implicit") -> E.Expr:
+        return coerce(expr, target, self.bc, context)
 
     def bind_bool(self, node: dict, clause: str) -> E.Expr:
         expr = self.bind(node)
@@ -314,12 +319,23 @@ class ExprBinder(RowBinding):
             error = SqlError("0A000", "cannot use column reference in DEFAULT expression")
             error.location = n.get("location")
             raise error
+        if self.bc.routine_frames:  # in a function body, a column wins over a parameter of that name
+            try:
+                return self.scope.lookup(names)
+            except SqlError as exc:
+                param = frame_name(self.bc, names, self.scope) if exc.sqlstate in ("42703", "42P01") else None
+                if param is None:
+                    raise
+                return param
         return self.scope.lookup(names)
 
     def b_ParamRef(self, n: dict) -> E.Expr:
         index = n.get("number", 0) - 1
         if index < 0:
             raise SqlError("42P02", "there is no parameter $0")
+        param = frame_param(self.bc, index, self.scope)  # $n of a function body
+        if param is not None:
+            return param
         declared = self.bc.param_type(index)
         if declared is None or declared == UNKNOWN:
             self.bc.note_param(index)
@@ -696,7 +712,7 @@ class ExprBinder(RowBinding):
 
     def b_FuncCall(self, n: dict) -> E.Expr:
         names = string_list(n.get("funcname"))
-        if len(names) > 1 and names[0] not in ("pg_catalog",):
+        if len(names) > 1 and names[0] not in ("pg_catalog", USER_SCHEMA):
             raise SqlError("42883", f"function {'.'.join(names)} does not exist")
         name = names[-1]
         star = bool(n.get("agg_star"))
@@ -713,6 +729,11 @@ class ExprBinder(RowBinding):
         if star or n.get("agg_distinct") or "agg_filter" in n or "agg_order" in n:
             raise SqlError("42809", f"{name}(*) specified, but {name} is not an aggregate function" if star
                            else f"DISTINCT/ORDER BY/FILTER specified, but {name} is not an aggregate function")
+        routine = self.user_routine(n)  # a user function's (qp/bind/routines.py)?
+        if routine is not None:
+            return self.routine_expr(*routine)
+        if len(names) > 1 and names[0] == USER_SCHEMA:
+            raise SqlError("42883", f"function {'.'.join(names)} does not exist")
         if n.get("func_variadic"):
             raise SqlError("0A000", "VARIADIC calls are not supported")
         args = [self.bind(a) for a in n.get("args", ())]
@@ -1038,13 +1059,17 @@ class ExprBinder(RowBinding):
 async def _nextval(rc, oid):
     if oid is None:
         return None
-    return await rc.session.sequences.nextval(rc.session, await rc.session.catalog_for(rc.txn), oid)
+    catalog = await rc.session.catalog_for(rc.txn)
+    check_sequence(catalog, rc.session.ctx.user, oid, "nextval")
+    return await rc.session.sequences.nextval(rc.session, catalog, oid)
 
 
 async def _currval(rc, oid):
     if oid is None:
         return None
-    return rc.session.sequences.currval(await rc.session.catalog_for(rc.txn), oid)
+    catalog = await rc.session.catalog_for(rc.txn)
+    check_sequence(catalog, rc.session.ctx.user, oid, "currval")
+    return rc.session.sequences.currval(catalog, oid)
 
 
 async def _lastval(rc):
@@ -1055,6 +1080,7 @@ async def _setval(rc, oid, value, is_called=True):
     if oid is None or value is None:
         return None
     catalog = await rc.session.catalog_for(rc.txn)
+    check_sequence(catalog, rc.session.ctx.user, oid, "setval")
     return await rc.session.sequences.setval(rc.session, catalog, oid, value, is_called is not False)
 
 

@@ -24,7 +24,9 @@ from qp.bind.expressions import ExprBinder, SetReturning, assert_no_sets, coerce
 from qp.bind.grouping_sets import distinct_sets as distinct_grouping_sets
 from qp.bind.grouping_sets import flatten as flatten_grouping_sets
 from qp.bind.index_exprs import bind_index_exprs
+from qp.bind.privileges import as_owner_of_view, note_read
 from qp.bind.recursion import order_recursive_list
+from qp.bind.routines import RoutineFrame, inlinable_set_body, result_type
 from qp.bind.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog.stored import TableDef
 from qp.catalog.temp_keys import is_temp_oid
@@ -900,6 +902,7 @@ class QueryBinder:
             qualified = f"{schema}.{name}" if schema else name
             raise locate(SqlError("42P01", f'relation "{qualified}" does not exist'), body.get("location"))
         self.bc.tables_read.add(table.oid)
+        note_read(self.bc, table.oid, "table", table.name, table.schema, schema is not None)  # checked after binding
         colnames = string_list((alias_node or {}).get("colnames"))
         _check_alias_count(alias, len(table.live_columns), colnames)
         cids: list[int | None] = []
@@ -922,10 +925,12 @@ class QueryBinder:
         """A view is its query, bound afresh where it is named (it sees no outer query)."""
         self.bc.view_depth += 1
         self.bc.definition_paths.append(definition_path(view.search_path, self.bc.catalog))
+        note_read(self.bc, view.oid, "view", view.name, view.schema)
         try:
             if self.bc.view_depth > VIEW_NESTING_MAX:
                 raise SqlError("42P17", f'infinite recursion detected in rules for relation "{view.name}"')
-            query = self.bind_query(json.loads(view.query))
+            with as_owner_of_view(self.bc, view.oid):  # its tables are read with its owner's rights
+                query = self.bind_query(json.loads(view.query))
         except SqlError as exc:
             if exc.location is None:
                 exc.location = -1  # its locations are in the view's text, not this statement's
@@ -963,7 +968,7 @@ class QueryBinder:
         scope.items.append(RangeItem(alias, columns, schema=unaliased_schema))
         return FromVirtual(relation, cids, alias)
 
-    def _bind_range_function(self, body: dict, scope: Scope, binder: ExprBinder) -> FromFunction:
+    def _bind_range_function(self, body: dict, scope: Scope, binder: ExprBinder) -> FromFunction | FromSubquery:
         functions = body.get("functions", ())
         if len(functions) != 1 or body.get("is_rowsfrom"):
             raise SqlError("0A000", "ROWS FROM with several functions is not supported")
@@ -980,13 +985,25 @@ class QueryBinder:
         lateral.agg_error = "functions in FROM"
         outside = Scope(parent=lateral, inherited_ctes=scope.all_ctes())
         inner = ExprBinder(self.bc, outside, QueryLevel(what="functions in FROM"), self._subquery_binder)
-        args = [inner.bind(a) for a in fc.get("args", ())]
+        routine = inner.user_routine(fc)  # a user function (qp/bind/routines.py), run by the scan
+        if routine is not None:
+            if body.get("coldeflist"):
+                raise SqlError("42601", 'a column definition list is only allowed for functions returning "record"')
+            inlined = self._inline_set_function(*routine, body, scope, lateral)
+            if inlined is not None:
+                return inlined
+            call = inner.routine_in_from(*routine)
+            rtype, returns_set = call.type, True
+        else:
+            args = [inner.bind(a) for a in fc.get("args", ())]
+            resolved = resolve_function(name, [a.type for a in args])
+            args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
+            rtype, impl = self._column_definitions(name, resolved, body.get("coldeflist"), binder)
+            call = E.Call(name, impl, tuple(args), rtype, resolved.strict, resolved.needs_context,
+                          resolved.volatility)  # fmt: skip
+            returns_set = resolved.returns_set
         scope.outer_refs |= lateral.outer_refs
         lateral_refs = frozenset(outside.outer_refs - lateral.outer_refs)
-        resolved = resolve_function(name, [a.type for a in args])
-        args = [coerce(a, t, self.bc) for a, t in zip(args, resolved.arg_types, strict=True)]
-        rtype, impl = self._column_definitions(name, resolved, body.get("coldeflist"), binder)
-        call = E.Call(name, impl, tuple(args), rtype, resolved.strict, resolved.needs_context, resolved.volatility)
         alias_node = body.get("alias")
         alias = alias_node["aliasname"] if alias_node else name
         colnames = string_list((alias_node or {}).get("colnames"))
@@ -998,7 +1015,7 @@ class QueryBinder:
             out.append(("ordinality", INT8))
         _check_alias_count(alias, len(out), colnames)
         names = [colnames[i] if i < len(colnames) else n for i, (n, _) in enumerate(out)]
-        if not resolved.returns_set:
+        if not returns_set:
             raise SqlError("0A000", f"function {name}() in FROM must return a set")
         cids = [self.bc.new_cid(n) for n in names]
         columns = [ScopeColumn(n, E.ColumnRef(c, t, n)) for n, c, (_, t) in zip(names, cids, out, strict=True)]
@@ -1008,6 +1025,33 @@ class QueryBinder:
         scope.items.append(RangeItem(alias, columns))
         scope.item_named(alias)
         return FromFunction(call, cids, alias, bool(body.get("ordinality")), lateral_refs)
+
+    def _inline_set_function(self, function: Any, args: list[E.Expr], body: dict, scope: Scope,
+                             lateral: Scope) -> FromSubquery | None:  # fmt: skip
+        """A user function's one SELECT as a LATERAL subquery in FROM, where PostgreSQL
+        inlines it (qp/bind/routines.py): its parameters stand for the arguments."""
+        node = inlinable_set_body(function, args)
+        if node is None or body.get("ordinality") or function.oid in self.bc.inlining:
+            return None
+        barrier = Scope()  # the body sees none of the caller's names, only its parameters
+        self.bc.inlining.add(function.oid)
+        self.bc.routine_frames.append(RoutineFrame(function, list(args), barrier))
+        self.bc.view_depth += 1
+        try:
+            query = self.bind_query(node, barrier)
+        except SqlError:
+            return None  # run by the function scan instead, which raises what it raises
+        finally:
+            self.bc.view_depth -= 1
+            self.bc.routine_frames.pop()
+            self.bc.inlining.discard(function.oid)
+        fields = result_type(function).fields
+        if [t.oid for t in query.output_types()] != [t.oid for _, t in fields]:
+            return None
+        query.names = [n for n, _ in fields]
+        alias_node = body.get("alias")
+        alias = alias_node["aliasname"] if alias_node else function.name
+        return self._subquery_item(query, alias_node, alias, scope, lateral)
 
     def _column_definitions(self, name: str, resolved: Any, coldefs: list | None, binder: ExprBinder):
         """A function returning `record` in FROM takes its columns from the column

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from qp.catalog.acl import RECORD_KINDS as PRIVILEGE_RECORD_KINDS
+from qp.catalog.acl import PrivilegeState
 from qp.errors import SqlError
 from qp.types import SqlType, format_type, type_by_oid
 from storage import keys
@@ -518,13 +520,14 @@ class DomainDef:
     def to_record(self) -> dict:
         return {"kind": "domain", "oid": self.oid, "name": self.name, "schema": self.schema,
                 "base_oid": self.base_oid, "base_typmod": self.base_typmod, "not_null": self.not_null,
-                "default_sql": self.default_sql, "checks": [[c.name, c.sql] for c in self.checks]}  # fmt: skip
+                "default_sql": self.default_sql,
+                "checks": [[c.name, c.sql] if c.validated else [c.name, c.sql, False] for c in self.checks]}  # fmt: skip
 
     @staticmethod
     def from_record(record: dict) -> DomainDef:
         return DomainDef(
             record["oid"], record["name"], record["base_oid"], record["base_typmod"], record["not_null"],
-            record["default_sql"], tuple(CheckDef(name, sql) for name, sql in record["checks"]), record["schema"],
+            record["default_sql"], tuple(CheckDef(*c) for c in record["checks"]), record["schema"],
         )  # fmt: skip
 
 
@@ -556,6 +559,81 @@ class StatisticsDef:
     def from_record(record: dict) -> StatisticsDef:
         return StatisticsDef(record["oid"], record["name"], record["table_oid"], tuple(record["columns"]),
                              tuple(record["kinds"]), record["schema"], record.get("target", -1))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    """A function written in SQL (CREATE FUNCTION ... LANGUAGE sql), as pg_proc keeps it.
+
+    `params` lists every declared parameter as (name, mode, type oid), modes
+    being pg_proc.proargmodes' letters (i in, o out, b inout, t a TABLE column);
+    the inputs (i, b, v: VARIADIC) make the signature. `defaults` holds the parse trees (as
+    JSON) of the trailing inputs' DEFAULTs. The body is kept as text (`src`,
+    prosrc) for the `AS '...'` form, or as the SQL-standard body's parse trees
+    (`sql_body`: a JSON list of statements; a RETURN is a one-item SELECT).
+    Functions are keyed by oid: one name may have several (overloading)."""
+
+    oid: int
+    name: str
+    params: tuple[tuple[str, str, int], ...]
+    return_oid: int
+    returns_set: bool = False
+    src: str = ""
+    sql_body: str | None = None
+    defaults: tuple[str, ...] = ()
+    volatility: str = "v"  # provolatile: i, s, v
+    strict: bool = False
+    parallel: str = "u"  # proparallel: s, r, u
+    security_definer: bool = False
+    owner: str = "admin"
+    schema: str = DEFAULT_SCHEMA
+    kind: str = "function"
+
+    @cached_property
+    def descriptor_key(self) -> bytes:
+        return relation_key(self.oid)
+
+    @property
+    def inputs(self) -> tuple[tuple[str, str, int], ...]:
+        return tuple(p for p in self.params if p[1] in ("i", "b", "v"))
+
+    @property
+    def variadic(self) -> bool:
+        """The last input is VARIADIC (an array the call's trailing arguments fill)."""
+        return bool(self.params) and any(p[1] == "v" for p in self.params)
+
+    @property
+    def input_oids(self) -> tuple[int, ...]:
+        return tuple(p[2] for p in self.inputs)
+
+    @property
+    def outputs(self) -> tuple[tuple[str, str, int], ...]:
+        return tuple(p for p in self.params if p[1] in ("o", "b", "t"))
+
+    def to_record(self) -> dict:
+        record = {"kind": "function", "oid": self.oid, "name": self.name, "schema": self.schema,
+                  "params": [list(p) for p in self.params], "return_oid": self.return_oid,
+                  "returns_set": self.returns_set, "src": self.src, "volatility": self.volatility,
+                  "strict": self.strict, "owner": self.owner}  # fmt: skip
+        if self.sql_body is not None:
+            record["sql_body"] = self.sql_body
+        if self.defaults:
+            record["defaults"] = list(self.defaults)
+        if self.parallel != "u":
+            record["parallel"] = self.parallel
+        if self.security_definer:
+            record["security_definer"] = True
+        return record
+
+    @staticmethod
+    def from_record(record: dict) -> FunctionDef:
+        return FunctionDef(
+            record["oid"], record["name"], tuple(tuple(p) for p in record["params"]), record["return_oid"],
+            record.get("returns_set", False), record.get("src", ""), record.get("sql_body"),
+            tuple(record.get("defaults", ())), record.get("volatility", "v"), record.get("strict", False),
+            record.get("parallel", "u"), record.get("security_definer", False), record.get("owner", "admin"),
+            record.get("schema", DEFAULT_SCHEMA),
+        )  # fmt: skip
 
 
 SEQUENCE_STATE_PREFIX = keys.NS_SYSTEM + b"seq/"
@@ -688,10 +766,13 @@ class CatalogSnapshot:
     comments: dict[tuple[int, int], str] = field(default_factory=dict)  # (oid, subid) -> COMMENT ON text
     statistics: dict[tuple[str, str], StatisticsDef] = field(default_factory=dict)
     schemas: dict[str, SchemaDef] = field(default_factory=dict)  # CREATE SCHEMA's, by name
+    functions: dict[int, FunctionDef] = field(default_factory=dict)  # by oid: names are overloaded
     next_oid: int = FIRST_USER_OID
     # 0 for a shared snapshot; a session's temporary objects laid over one get a
     # serial number of their own (qp/catalog/temp_overlay.py).
     overlay: int = 0
+    # Owners, ACLs, role memberships and default ACLs (qp/catalog/acl.py).
+    privileges: PrivilegeState = field(default_factory=lambda: PrivilegeState({}, [], []))
     # Per-snapshot caches of things derived from descriptors (bound defaults,
     # compiled checks); keyed by table oid. Safe because the snapshot never changes.
     derived: dict = field(default_factory=dict)
@@ -752,6 +833,13 @@ class CatalogSnapshot:
         return {d.oid: d for d in self.domains.values()}
 
     @cached_property
+    def functions_by_name(self) -> dict[tuple[str, str], list[FunctionDef]]:
+        out: dict[tuple[str, str], list[FunctionDef]] = {}
+        for function in sorted(self.functions.values(), key=lambda f: f.oid):
+            out.setdefault((function.schema, function.name), []).append(function)
+        return out
+
+    @cached_property
     def sequences_by_oid(self) -> dict[int, SequenceDef]:
         return {s.oid: s for s in self.sequences.values()}
 
@@ -771,6 +859,9 @@ class CatalogSnapshot:
                 stats = StatisticsDef.from_record(record)
                 snapshot.statistics[(stats.schema, stats.name)] = stats
                 continue
+            if record.get("kind") in PRIVILEGE_RECORD_KINDS:
+                snapshot.privileges.add_record(record)
+                continue
             if record.get("kind") == "comment":
                 snapshot.comments[(record["oid"], record["subid"])] = record["text"]
                 continue
@@ -781,6 +872,10 @@ class CatalogSnapshot:
             if record.get("kind") == "schema":
                 schema = SchemaDef.from_record(record)
                 snapshot.schemas[schema.name] = schema
+                continue
+            if record.get("kind") == "function":
+                function = FunctionDef.from_record(record)
+                snapshot.functions[function.oid] = function
                 continue
             if record.get("kind") == "role":
                 role = RoleDef.from_record(record)

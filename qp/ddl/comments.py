@@ -13,6 +13,7 @@ from __future__ import annotations
 from qp.bind.context import BindContext
 from qp.catalog.stored import CatalogSnapshot, comment_key
 from qp.ddl.common import DdlResult, bump_version, catalog_counters, search_schema
+from qp.ddl.functions import find_function
 from qp.errors import SqlError
 from qp.parse.parser import string_list
 from qp.pgcatalog.search_path import schema_oids
@@ -44,6 +45,8 @@ async def comment_on(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext)
                 raise SqlError("0A000", f"COMMENT ON SCHEMA {name} is not supported: dsql's built-in schemas are fixed")
             raise SqlError("3F000", f'schema "{name}" does not exist')
         oid, subid = schema.oid, 0
+    elif objtype in ("OBJECT_FUNCTION", "OBJECT_ROUTINE"):
+        oid, subid = find_function(catalog, body["object"]["ObjectWithArgs"], "function").oid, 0
     elif objtype in _KINDS:
         oid, kind, _ = _relation(names, catalog, bc)
         if kind != _KINDS[objtype]:

@@ -11,10 +11,21 @@ from qp.bind.context import BindContext
 from qp.catalog.stored import CatalogSnapshot
 from qp.ddl.comments import comment_on
 from qp.ddl.common import DdlResult
+from qp.ddl.domain_alter import alter_domain, domain_owner, rename_domain
 from qp.ddl.domains import create_domain, drop_domains
+from qp.ddl.functions import alter_function, create_function, drop_functions
+from qp.ddl.grants import (
+    alter_default_privileges,
+    alter_owner,
+    change_owner_of,
+    grant_revoke,
+    grant_role,
+    is_owner_change,
+)
 from qp.ddl.indexes import create_index
+from qp.ddl.ownership import after_ddl, check_ownership
 from qp.ddl.role_statements import role_ddl, role_tag
-from qp.ddl.schemas import alter_schema_owner, create_schema, drop_schemas, rename_schema, set_schema
+from qp.ddl.schemas import create_schema, drop_schemas, rename_schema, set_schema
 from qp.ddl.sequence_statements import alter_sequence, create_sequence
 from qp.ddl.statistics import alter_statistics, create_statistics, drop_statistics
 from qp.ddl.tables import alter_table, create_table, drop, rename, truncate_swap
@@ -26,10 +37,29 @@ from qp.txn.transaction import Transaction
 
 async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapshot, bc: BindContext,
                   user: str) -> DdlResult:  # fmt: skip
-    """Apply one DDL statement to `txn`, against `catalog`, as `user`."""
+    """Apply one DDL statement to `txn`, against `catalog`, as `user` (the current user)."""
+    check_ownership(statement, catalog, bc, user)  # 42501 unless the user owns what it changes
+    result = await _run(statement, txn, catalog, bc, user)
+    if statement.kind != "CreateSchemaStmt":  # the schema and each of its elements had theirs
+        after_ddl(txn, catalog, user)  # owners of what it created (qp/ddl/ownership.py)
+    return result
+
+
+async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot, bc: BindContext,
+               user: str) -> DdlResult:  # fmt: skip
     kind = statement.kind
     body = statement.body
-    if kind == "CreateStmt":
+    if kind == "GrantStmt":
+        result = await grant_revoke(body, txn, catalog, bc, user)
+    elif kind == "GrantRoleStmt":
+        result = await grant_role(body, txn, catalog, user)
+    elif kind == "AlterDefaultPrivilegesStmt":
+        result = await alter_default_privileges(body, txn, catalog, user)
+    elif kind == "AlterOwnerStmt" and not _names_routine(kind, body):  # ALTER FUNCTION's: below
+        result = await alter_owner(body, txn, catalog, bc, user)
+    elif kind == "AlterTableStmt" and is_owner_change(body):
+        result = await change_owner_of(body, txn, catalog, bc, user)
+    elif kind == "CreateStmt":
         result = await create_table(body, txn, catalog, bc)
     elif kind == "CreateStatsStmt":
         result = await create_statistics(body, txn, catalog, bc)
@@ -41,6 +71,20 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
         result = await create_domain(body, txn, catalog, bc)
     elif kind == "DropStmt" and body.get("removeType") == "OBJECT_DOMAIN":
         result = await drop_domains(body, txn, catalog, bc)
+    elif kind == "AlterDomainStmt":
+        result = await alter_domain(body, txn, catalog, bc)
+    elif kind == "RenameStmt" and body.get("renameType") in ("OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT"):
+        result = await rename_domain(body, txn, catalog)
+    elif kind == "AlterOwnerStmt" and body.get("objectType") == "OBJECT_DOMAIN":
+        result = await domain_owner(body, txn, catalog)
+    elif kind == "CreateFunctionStmt":
+        result = await create_function(body, txn, catalog, bc, user)
+    elif kind == "DropStmt" and body.get("removeType") in _ROUTINE_OBJECTS:
+        if body.get("removeType") == "OBJECT_PROCEDURE":
+            raise SqlError("0A000", "DROP PROCEDURE is not supported")
+        result = await drop_functions(body, txn, catalog)
+    elif _names_routine(kind, body):
+        result = await alter_function(kind, body, txn, catalog, bc)
     elif kind == "DropStmt" and body.get("removeType") != "OBJECT_SCHEMA":
         result = await drop(body, txn, catalog, bc)
     elif kind == "IndexStmt":
@@ -73,18 +117,30 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
 
         source = statement.source or statement.text
         end = (statement.location if statement.source else 0) + len(statement.text.encode())
-        result = await create_schema(body, txn, catalog, bc, user, run_element, source, end)
+        def schema_created() -> None:  # its owner, before its elements run (each then has its own)
+            after_ddl(txn, catalog, user)
+
+        result = await create_schema(body, txn, catalog, bc, user, run_element, source, end, schema_created)
     elif kind == "DropStmt" and body.get("removeType") == "OBJECT_SCHEMA":
         result = await drop_schemas(body, txn, catalog, bc)
     elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_SCHEMA":
         result = await rename_schema(body, txn, catalog)
-    elif kind == "AlterOwnerStmt" and body.get("objectType") == "OBJECT_SCHEMA":
-        result = await alter_schema_owner(body, txn, catalog, user)
     elif kind == "AlterObjectSchemaStmt":
         result = await set_schema(body, txn, catalog, bc)
     else:
         raise SqlError("0A000", f"unsupported statement: {kind.removesuffix('Stmt')}")
     return result
+
+
+_ROUTINE_OBJECTS = ("OBJECT_FUNCTION", "OBJECT_ROUTINE", "OBJECT_PROCEDURE")
+
+
+def _names_routine(kind: str, body: dict) -> bool:
+    """ALTER FUNCTION / ROUTINE in any of its statement forms."""
+    if kind == "AlterFunctionStmt":
+        return True
+    objtype = body.get("renameType") or body.get("objectType")
+    return kind in ("RenameStmt", "AlterOwnerStmt", "AlterObjectSchemaStmt") and objtype in _ROUTINE_OBJECTS
 
 
 def ddl_tag(statement: Statement) -> str:
@@ -93,6 +149,12 @@ def ddl_tag(statement: Statement) -> str:
     kind = statement.kind
     if kind == "CreateStmt":
         return "CREATE TABLE"
+    if kind in ("GrantStmt", "GrantRoleStmt"):
+        return ("GRANT" if body.get("is_grant") else "REVOKE") + (" ROLE" if kind == "GrantRoleStmt" else "")
+    if kind == "AlterDefaultPrivilegesStmt":
+        return "ALTER DEFAULT PRIVILEGES"
+    if kind == "AlterOwnerStmt":
+        return "ALTER " + body.get("objectType", "OBJECT_").removeprefix("OBJECT_").replace("_", " ")
     if kind == "CreateTableAsStmt":
         return "CREATE TABLE AS"
     if kind == "SelectStmt":
@@ -103,6 +165,17 @@ def ddl_tag(statement: Statement) -> str:
         return "CREATE DOMAIN"
     if kind == "CommentStmt":
         return "COMMENT"
+    if kind == "AlterDomainStmt" or body.get("renameType") in ("OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT") or (
+        kind == "AlterOwnerStmt" and body.get("objectType") == "OBJECT_DOMAIN"
+    ):
+        return "ALTER DOMAIN"
+    if kind == "CreateFunctionStmt":
+        return "CREATE PROCEDURE" if body.get("is_procedure") else "CREATE FUNCTION"
+    if kind == "DropStmt" and body.get("removeType") in _ROUTINE_OBJECTS:
+        return "DROP " + body["removeType"].removeprefix("OBJECT_")
+    if _names_routine(kind, body):
+        objtype = body.get("objtype") or body.get("renameType") or body.get("objectType") or ""
+        return "ALTER ROUTINE" if objtype == "OBJECT_ROUTINE" else "ALTER FUNCTION"
     if kind == "CreateStatsStmt":
         return "CREATE STATISTICS"
     if kind == "DropStmt" and body.get("removeType") == "OBJECT_STATISTIC_EXT":

@@ -18,6 +18,7 @@ from __future__ import annotations
 from qp.bind.context import BindContext
 from qp.catalog.stored import IndexDef
 from qp.ddl.constraints import validate_rows
+from qp.ddl.domain_alter import validate_domain
 from qp.ddl.indexes import backfill_batch
 from qp.ddl.tables import finish_constraint
 from qp.errors import SqlError, schema_conflict
@@ -35,6 +36,9 @@ _GONE = object()  # what a step returns when its object was dropped under it
 
 async def run_followups(txns: TransactionService, ctx: EvalContext, followups: list[tuple]) -> None:
     """Validate and build what an online DDL added; publish it, or take it back."""
+    if followups[0][0] == "validate_domain":  # ALTER DOMAIN (qp/ddl/domain_alter.py)
+        await validate_domain(txns, ctx, followups[0])
+        return
     table_oid, name = followups[0][1], followups[0][2]
     failure: SqlError | None = None
     for step in followups:

@@ -13,16 +13,22 @@ refused rather than stored in a form nothing here could check.
 
 Role attributes follow PostgreSQL 16's rules for who may change what
 (superusers anything; CREATEROLE roles other non-superusers; everyone their
-own password). Object privileges (GRANT/REVOKE) are not implemented, and
-every role that can log in may read and write every table: that is refused
-loudly (GRANT is 0A000) rather than accepted and ignored.
+own password). Owners, object privileges and role membership are
+qp/catalog/acl.py's, qp/ddl/grants.py's and qp/ddl/ownership.py's.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from qp.catalog.stored import BOOTSTRAP_SUPERUSER, BOOTSTRAP_SUPERUSER_OID, CatalogSnapshot, RoleDef
+from qp.catalog.acl import Membership, membership_key
+from qp.catalog.stored import (
+    BOOTSTRAP_SUPERUSER,
+    BOOTSTRAP_SUPERUSER_OID,
+    CatalogSnapshot,
+    RoleDef,
+    relation_key,
+)
 from qp.errors import SqlError
 from qp.frontend import scram
 from qp.types import TIMESTAMPTZ, TS_POS_INF
@@ -121,6 +127,8 @@ def _apply_options(role: RoleDef, options: list, ctx, notices: list[str], *, cre
             changes["valid_until"] = None if value == TS_POS_INF else value
         elif name == "sysid" and creating:
             notices.append("SYSID can no longer be specified")
+        elif name in ("addroleto", "rolemembers", "adminmembers") and creating:
+            continue  # memberships, written by create_role
         elif name in ("addroleto", "rolemembers", "adminmembers"):
             raise SqlError("0A000", "role membership (IN ROLE, ROLE, ADMIN) is not supported")
         else:
@@ -153,8 +161,36 @@ async def create_role(body: dict, txn, catalog: CatalogSnapshot, user: str, ctx,
     actor = session_role(catalog, user)
     _may_manage(actor, None, role.superuser, "create", name)
     txn.put(role.descriptor_key, role.to_record())
+    _memberships(body.get("options", []), role, actor, catalog, txn)
     bump(txn, version, oid + 1)
     return notices
+
+
+def _memberships(options: list, role: RoleDef, actor: RoleDef, catalog: CatalogSnapshot, txn) -> None:
+    """CREATE ROLE's IN ROLE, ROLE and ADMIN, as GRANT role TO role would write them; and as
+    PostgreSQL 16 does, a creator that is no superuser gets ADMIN OPTION on the new role."""
+    grantor = BOOTSTRAP_SUPERUSER_OID if actor.superuser else actor.oid
+    out: list[Membership] = []
+    for option in options:
+        element = option["DefElem"]
+        kind = element["defname"]
+        if kind not in ("addroleto", "rolemembers", "adminmembers"):
+            continue
+        for item in element["arg"]["List"]["items"]:
+            other_name = _spec_name(item["RoleSpec"], actor.name)
+            other = find_role(catalog, other_name)
+            if other is None:
+                raise SqlError("42704", f'role "{other_name}" does not exist')
+            if kind == "addroleto":
+                if not actor.superuser and not catalog.privileges.admin_of(actor.oid, other.oid):
+                    raise SqlError("42501", f'permission denied to grant role "{other_name}"')
+                out.append(Membership(other.oid, role.oid, grantor))
+            else:
+                out.append(Membership(role.oid, other.oid, grantor, admin=kind == "adminmembers"))
+    if not actor.superuser:
+        out.append(Membership(role.oid, actor.oid, BOOTSTRAP_SUPERUSER_OID, admin=True, inherit=False, set=False))
+    for m in out:
+        txn.put(membership_key(relation_key(m.role), m.member), m.to_record())
 
 
 async def alter_role(body: dict, txn, catalog: CatalogSnapshot, user: str, ctx, counters, bump) -> list[str]:

@@ -116,9 +116,11 @@ def schema_exists(catalog: CatalogSnapshot, name: str) -> bool:
 
 
 async def create_schema(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext, user: str,
-                        run_element: RunElement, source: str = "", end: int = 0) -> DdlResult:  # fmt: skip
+                        run_element: RunElement, source: str = "", end: int = 0,
+                        created: Callable[[], None] | None = None) -> DdlResult:  # fmt: skip
     """CREATE SCHEMA [IF NOT EXISTS] name [AUTHORIZATION role] [elements...]; `source` is the
-    query string the statement came in, which ends at byte `end` of it."""
+    query string the statement came in, which ends at byte `end` of it; `created` runs once
+    the schema's record is written, before the elements."""
     owner_spec = body.get("authrole")
     if owner_spec is not None:
         role_name, owner = _role_name(owner_spec, catalog, user)
@@ -137,6 +139,8 @@ async def create_schema(body: dict, txn, catalog: CatalogSnapshot, bc: BindConte
     schema = SchemaDef(oid, name, owner)
     txn.put(schema.descriptor_key, schema.to_record())
     bump_version(txn, version, oid + 1)
+    if created is not None:
+        created()
     result = DdlResult("CREATE SCHEMA")
     if not elements:
         return result
@@ -348,17 +352,6 @@ async def rename_schema(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
                     view, search_path=path, schema=new_name if view.schema == name else view.schema
                 ).to_record(),
             )
-    bump_version(txn, version, None)
-    return DdlResult("ALTER SCHEMA")
-
-
-async def alter_schema_owner(body: dict, txn, catalog: CatalogSnapshot, user: str) -> DdlResult:
-    """ALTER SCHEMA name OWNER TO role."""
-    name = body["object"]["String"]["sval"]
-    schema = _user_schema(catalog, name)
-    _, owner = _role_name(body["newowner"], catalog, user)
-    version, _ = await catalog_counters(txn)
-    txn.put(schema.descriptor_key, replace(schema, owner=owner).to_record())
     bump_version(txn, version, None)
     return DdlResult("ALTER SCHEMA")
 

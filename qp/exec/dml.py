@@ -33,11 +33,13 @@ from qp.bind.context import BindContext, QueryLevel
 from qp.bind.dml import DEFAULT_MARK, Returning, TableContext, truncate_targets
 from qp.bind.domains import domain_in
 from qp.bind.expressions import ExprBinder, coerce
+from qp.bind.privileges import check_sequence
 from qp.bind.query import QueryBinder
 from qp.bind.scope import Scope
 from qp.catalog.stored import IndexDef, TableDef, key_stamp
 from qp.ddl.constraints import check_parents, enforce_children
 from qp.errors import SqlError, check_violation, not_null_violation, unique_violation
+from qp.exec.async_values import evaluate as evaluate_async
 from qp.exec.compile import ExecFrame, Layout, compile_scalar
 from qp.exec.index_keys import IndexKeys
 from qp.exec.operators import Operator, SublinkSlots, collect
@@ -307,7 +309,11 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
         for pos, default in plan.defaults:
             if pos in given or default is None:
                 continue
-            if type(default) is tuple:  # a serial or identity column
+            if type(default) is tuple and default[0] == "await":  # it calls a SQL function's body
+                row[pos] = await evaluate_async(default[1], rc)
+            elif type(default) is tuple:  # a serial or identity column
+                if table.columns[pos].identity is None:  # serial: nextval needs USAGE (an identity's does not)
+                    check_sequence(writer.bc.catalog, rc.session.ctx.user, default[1], "nextval")
                 row[pos] = await rc.session.sequences.nextval(rc.session, writer.bc.catalog, default[1])
             else:
                 row[pos] = default((), frame)

@@ -50,6 +50,8 @@ def expr_text(e: E.Expr | None, names: dict[int, str] | None = None) -> str:
         return str(e.value)
     if isinstance(e, E.Param):
         return f"${e.index + 1}"
+    if isinstance(e, E.AsyncCall):  # nextval(), a SQL function's body run per row
+        return f"{e.name}({', '.join(expr_text(a, names) for a in e.args)})"
     if isinstance(e, E.Call):
         args = [expr_text(a, names) for a in e.args]
         if e.name in _OPERATORS and len(args) == 2:

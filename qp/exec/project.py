@@ -151,7 +151,10 @@ class ProjectSet(Operator):
                     if call.strict and any(a is None for a in args):
                         sets.append(())
                         continue
-                    sets.append(call.impl(rc.ctx, *args) if call.needs_context else call.impl(*args))
+                    if getattr(call.impl, "wants_run_context", False):  # a user function (qp/bind/routines.py)
+                        sets.append(await call.impl(rc, *args))
+                    else:
+                        sets.append(call.impl(rc.ctx, *args) if call.needs_context else call.impl(*args))
                 # Lockstep, shorter results padded with NULL; consumed lazily, so
                 # a set of millions streams in batches like any other input.
                 combos = zip(sets[0]) if len(sets) == 1 else itertools.zip_longest(*sets)

@@ -101,7 +101,10 @@ class FunctionScan(Operator):
             return
         if self.call.needs_context:
             args = (rc.ctx, *args)
-        results = iter(self.call.impl(*args))
+        if getattr(self.call.impl, "wants_run_context", False):  # a user function's body (qp/bind/routines.py)
+            results = iter(await self.call.impl(rc, *args))
+        else:
+            results = iter(self.call.impl(*args))
         record, ordinality = self.record, self.ordinality
         n = 0
         # Unlike a projection, a function in FROM fails as soon as any of its first

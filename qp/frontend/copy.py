@@ -39,6 +39,7 @@ from cluster.timeslice import checkpoint_if_due
 from qp import api
 from qp.bind.context import BindContext
 from qp.bind.dml import DEFAULT_MARK, bind_defaults, target_context  # DEFAULT, INSERT's defaults
+from qp.bind.privileges import check_statement
 from qp.catalog.stored import CatalogSnapshot, TableDef
 from qp.catalog.temp_keys import is_temp_oid
 from qp.errors import (
@@ -150,6 +151,7 @@ def _bind_target(session: Any, catalog: CatalogSnapshot, body: dict) -> _Target:
     bc = BindContext(catalog, session.ctx)
     tc = target_context(bc, relation)
     table = tc.table
+    check_statement(bc, "insert", {}, table)  # COPY FROM needs INSERT (42501)
     names = [n.get("String", {}).get("sval", "") for n in body.get("attlist", ())]
     if names:
         positions = []

@@ -16,6 +16,7 @@ from typing import Any
 from qp.api import Column
 from qp.bind.context import BindContext
 from qp.bind.dml import bind_insert, bind_modify, target_context
+from qp.bind.privileges import check_statement, check_truncate
 from qp.bind.query import QueryBinder
 from qp.catalog.stored import CatalogSnapshot
 from qp.errors import SqlError
@@ -36,8 +37,9 @@ DML_KINDS = {"InsertStmt": "insert", "UpdateStmt": "update", "DeleteStmt": "dele
 DDL_KINDS = {"CreateStmt", "DropStmt", "IndexStmt", "AlterTableStmt", "RenameStmt", "ViewStmt",
              "CreateSeqStmt", "AlterSeqStmt", "CreateSchemaStmt", "CreateRoleStmt", "AlterRoleStmt",
              "DropRoleStmt", "CreateDomainStmt", "CommentStmt",
-             "CreateStatsStmt", "AlterStatsStmt", "CreateTableAsStmt", "AlterOwnerStmt",
-             "AlterObjectSchemaStmt"}
+             "CreateStatsStmt", "AlterStatsStmt", "CreateTableAsStmt", "CreateFunctionStmt", "AlterFunctionStmt",
+             "AlterOwnerStmt", "AlterObjectSchemaStmt", "AlterDomainStmt",
+             "GrantStmt", "GrantRoleStmt", "AlterDefaultPrivilegesStmt"}
 UTILITY_KINDS = {"TransactionStmt", "VariableSetStmt", "VariableShowStmt", "DiscardStmt", "DeallocateStmt",
                  "ListenStmt", "UnlistenStmt", "NotifyStmt", "ClosePortalStmt", "ExplainStmt", "CheckPointStmt",
                  "VacuumStmt", "PrepareStmt", "ExecuteStmt", "LoadStmt", "DeclareCursorStmt", "FetchStmt",
@@ -47,8 +49,8 @@ UTILITY_KINDS = {"TransactionStmt", "VariableSetStmt", "VariableShowStmt", "Disc
 _UNSUPPORTED_NAMES = {
     "CreatedbStmt": "CreateDatabase", "DropdbStmt": "DropDatabase",
     "CreateExtensionStmt": "CreateExtension", "CreateEnumStmt": "CreateEnum", "CreateTrigStmt": "CreateTrigger",
-    "CreatePolicyStmt": "CreatePolicy", "CreateFunctionStmt": "CreateFunction", "DoStmt": "Do",
-    "CopyStmt": "Copy", "GrantStmt": "Grant", "GrantRoleStmt": "GrantRole", "AlterRoleSetStmt": "AlterRoleSet",
+    "CreatePolicyStmt": "CreatePolicy", "DoStmt": "Do",
+    "CopyStmt": "Copy", "AlterRoleSetStmt": "AlterRoleSet",
     "LockStmt": "Lock",
     "ReindexStmt": "Reindex", "ClusterStmt": "Cluster", "CreateTableAsStmt": "CreateTableAs",
     "RefreshMatViewStmt": "RefreshMatView", "MergeStmt": "Merge",
@@ -70,6 +72,7 @@ class Prepared:
     search_path: SearchPath | None = None  # what its unqualified names were resolved along
     stats: StatsCache | None = None  # the statistics the plan's estimates came from
     stats_version: int = 0  # their version then
+    role: str | None = None  # the current user its privileges were checked for (qp/bind/privileges.py)
 
     @property
     def param_oids(self) -> list[int]:
@@ -80,7 +83,7 @@ class Prepared:
         (and the statistics have not changed since it was made)."""
         return (self.plan is not None and self.catalog_version == catalog.version
                 and self.catalog is not None and self.catalog.overlay == catalog.overlay
-                and self.search_path == session_search_path(eval_ctx, catalog)
+                and self.search_path == session_search_path(eval_ctx, catalog) and self.role == eval_ctx.user
                 and (self.stats is None or self.stats.version == self.stats_version))
 
 
@@ -154,25 +157,30 @@ def prepare(
     prepared.stats, prepared.stats_version = stats, stats.version
     prepared.catalog = catalog
     prepared.search_path = session_search_path(eval_ctx)
+    prepared.role = eval_ctx.user
     node = statement.node
     if kind == "query":
         query = QueryBinder(bc).bind_query(node)
+        check_statement(bc, kind, statement.body)
         prepared.plan = Planner(rules=rules, stats=stats).plan_query(query)
         types = query.output_types()
         prepared.result_types = types
         prepared.columns = [Column(n, t.oid, t.typlen, t.typmod) for n, t in zip(query.names, types, strict=True)]
     elif kind == "truncate":
 
-        for relation in statement.body.get("relations", ()):
-            target_context(bc, relation["RangeVar"])  # the tables must exist (42P01) now
+        tables = [target_context(bc, relation["RangeVar"]).table  # the tables must exist (42P01) now
+                  for relation in statement.body.get("relations", ())]  # fmt: skip
+        check_truncate(catalog, eval_ctx.user, tables, statement.body.get("behavior") == "DROP_CASCADE")
         prepared.plan = statement.body
     elif kind == "insert":
         plan = plan_insert(bc, bind_insert(bc, statement.body), Planner(rules=rules, stats=stats))
+        check_statement(bc, kind, statement.body, plan.tc.table)
         prepared.plan = plan
         prepared.columns = plan.columns
         prepared.result_types = [e.type for e in plan.returning.exprs] if plan.returning else []
     else:
         plan = plan_modify(bc, bind_modify(bc, statement.body, kind), Planner(rules=rules, stats=stats))
+        check_statement(bc, kind, statement.body, plan.tc.table)
         prepared.plan = plan
         prepared.columns = plan.columns
         prepared.result_types = [e.type for e in plan.returning.exprs] if plan.returning else []

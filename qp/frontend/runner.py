@@ -31,6 +31,7 @@ from qp.ddl import jobs, online
 from qp.ddl.create_table_as import create_table_as
 from qp.ddl.dispatch import ddl_tag, run_ddl
 from qp.ddl.jobs import JobsRelation
+from qp.ddl.ownership import after_ddl
 from qp.ddl.temp_objects import SameTransaction, on_commit_action, targets_temp, writes_only_temp
 from qp.errors import SqlError, cached_plan_changed, in_failed_transaction, schema_conflict
 from qp.exec.compile import ExecFrame
@@ -41,6 +42,7 @@ from qp.frontend.copy import run_copy
 from qp.frontend.cursors import prepare_cursor_statement
 from qp.frontend.prepare import Prepared, classify, prepare
 from qp.frontend.results import ResultRows
+from qp.frontend.routines import run_routine
 from qp.frontend.utility import run_utility
 from qp.parse.parser import Statement
 from qp.pgcatalog import resolve_relation
@@ -50,7 +52,7 @@ from qp.txn.transaction import StaleCatalog, Transaction
 from qp.types import binary_encoder, text_encoder
 
 # Codes that may mean "the catalog this statement was bound with is stale".
-_UNDEFINED = {"42P01", "42703", "42704", "42883", "42P07", "42710"}
+_UNDEFINED = {"42P01", "42703", "42704", "42883", "42P07", "42710", "42501"}  # 42501: a GRANT it has not seen
 STALE_CATALOG_ATTEMPTS = 3
 NO_BATCHED_JOINS = DEFAULT_RULES - {"index_join"}  # SET dsql.enable_batched_nestloop = off
 
@@ -130,6 +132,10 @@ class StatementRunner:
             txn.catalog_validated = True
         return txn.catalog
 
+    async def run_routine(self, rc: RunContext, function, catalog, values: tuple, rows: bool):
+        """A SQL function's body, run within the calling statement (qp/frontend/routines.py)."""
+        return await run_routine(self.session, rc, function, catalog, values, rows)
+
     def copy(self, prepared: Prepared, tail: list) -> AsyncIterator[api.Event]:
         """COPY (qp/frontend/copy.py): its streamed events; its CommandComplete goes to `tail`."""
         return run_copy(self.session, prepared.statement, tail)
@@ -182,6 +188,8 @@ class StatementRunner:
             if txn.ddl_count:
                 raise SqlError("0A000", "ddl and dml are not supported in the same transaction")
         txn.begin_snapshot()
+        if prepared.kind == "query" and not (self.session.block or self.session.implicit_block):
+            txn.track_newer = False  # a lone query writes nothing after its reads
         for _ in range(STALE_CATALOG_ATTEMPTS):
             bound = await self.bound_for(prepared, txn, described)
             try:
@@ -213,7 +221,7 @@ class StatementRunner:
                 raise cached_plan_changed()
             prepared.plan, prepared.catalog_version = bound.plan, bound.catalog_version
             prepared.result_types, prepared.catalog = bound.result_types, bound.catalog
-            prepared.search_path = bound.search_path
+            prepared.search_path, prepared.role = bound.search_path, bound.role
             prepared.stats, prepared.stats_version = bound.stats, bound.stats_version
             if prepared.columns is None or not described:
                 prepared.columns = bound.columns
@@ -295,8 +303,10 @@ class StatementRunner:
         try:
             if statement.kind in ("CreateTableAsStmt", "SelectStmt"):  # SELECT ... INTO: CREATE TABLE AS
                 result = await create_table_as(statement, txn, catalog, bc, self.session)
+                after_ddl(txn, catalog, self.session.ctx.user)  # its owner (qp/ddl/ownership.py)
             else:
-                result = await run_ddl(statement, txn, catalog, bc, self.session.user)
+                # As the current user (SET ROLE), who owns what it creates.
+                result = await run_ddl(statement, txn, catalog, bc, self.session.ctx.user)
             temp = txn.temp_mode  # CREATE VIEW sets it for a view over a temporary relation
         finally:
             txn.temp_mode = False

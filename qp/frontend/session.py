@@ -54,6 +54,7 @@ from qp.ddl.temp_objects import without_pg_temp
 from qp.errors import SqlError, in_failed_transaction, position_in
 from qp.frontend.activity import Activity
 from qp.frontend.cursors import Cursors
+from qp.frontend.identity import IDENTITY_SETTINGS, current_user, set_identity, superuser_setting
 from qp.frontend.prepare import Prepared
 from qp.frontend.results import CHUNK_ROWS, ResultRows
 from qp.frontend.runner import StatementRunner, ends_block, expand_formats
@@ -82,7 +83,7 @@ PREPARED_STATEMENTS_MAX = 10_000
 _TRANSACTION_SETTINGS = frozenset({"transaction_read_only", "transaction_isolation", "transaction_deferrable"})
 _LIMIT_SETTINGS = frozenset({"dsql.transaction_rows_max", "dsql.transaction_bytes_max"})
 # RESET ALL leaves these alone (PostgreSQL's GUC_NO_RESET_ALL).
-_NOT_RESET_BY_ALL = _TRANSACTION_SETTINGS | {"session_authorization"}
+_NOT_RESET_BY_ALL = _TRANSACTION_SETTINGS | {"session_authorization", "role"}
 
 
 @dataclass
@@ -154,6 +155,14 @@ class Session:
             raise SqlError("42704", f'unrecognized configuration parameter "{name}"', severity="FATAL")
         if canonical == "default_transaction_read_only" and normalize(canonical, value) == "on":
             raise SqlError("0A000", f'setting configuration parameter "{name}" not supported', severity="FATAL")
+        if canonical == "session_authorization" and value != self.user:
+            raise SqlError("0A000", f'setting configuration parameter "{name}" not supported', severity="FATAL")
+        if canonical == "role":  # checked like SET ROLE: no way around the rules at startup
+            try:
+                self.settings[canonical] = set_identity(self, canonical, "VAR_SET_VALUE", value)
+            except SqlError as exc:
+                raise SqlError(exc.sqlstate, exc.message, severity="FATAL") from None
+            return
         self.settings[canonical] = normalize(canonical, value)
 
     def _refresh_ctx(self) -> None:
@@ -161,8 +170,9 @@ class Session:
         ctx.timezone = self.settings["TimeZone"]
         ctx.tzinfo = zoneinfo_for(ctx.timezone)
         ctx.database = "postgres"
-        ctx.user = self.user
-        ctx.session_user = self.user
+        ctx.user = current_user(self)  # SET ROLE's, else the session user (qp/frontend/identity.py)
+        ctx.session_user = self.settings.get("session_authorization", self.user)
+        self.settings["is_superuser"] = superuser_setting(self.qp.catalog_guess(), ctx.user)  # reported
         ctx.extra_float_digits = int(self.settings.get("extra_float_digits", "1"))
         ctx.settings = {k.lower(): v for k, v in self.settings.items()}
         ctx.setting_default = {"server_version": DEFAULTS["server_version"], "server_version_full": VERSION_STRING}
@@ -180,7 +190,10 @@ class Session:
         canonical = canonical_name(name)
         if canonical is None:
             raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
-        value = normalize(canonical, value)
+        if canonical in IDENTITY_SETTINGS:  # set_config('role', ...) is SET ROLE, with its checks
+            value = set_identity(self, canonical, "VAR_SET_VALUE", value)
+        else:
+            value = normalize(canonical, value)
         self.change_setting(canonical, value, local=is_local)
         return value
 

@@ -37,6 +37,7 @@ from typing import Any
 from qp import api
 from qp.api import Column, CommandComplete, DataRows, Notice, RowDescription
 from qp.errors import SqlError
+from qp.frontend.identity import IDENTITY_SETTINGS, set_identity
 from qp.frontend.settings import (
     READ_ONLY,
     TRANSACTION_DEFAULTS,
@@ -91,6 +92,8 @@ def run_set(session: Any, body: dict) -> list[api.Event]:
         value = set_value(body.get("args", ()), quote=canonical in _LIST_QUOTE)
     if canonical in TRANSACTION_DEFAULTS:
         value = _characteristic(session, canonical, value)
+    elif canonical in IDENTITY_SETTINGS:
+        value = set_identity(session, canonical, kind, value)
     else:
         value = normalize(canonical, value)
     local = bool(body.get("is_local"))

@@ -58,6 +58,7 @@ DEFAULTS: dict[str, str] = {
     "standard_conforming_strings": "on",
     "is_superuser": "on",
     "session_authorization": "postgres",
+    "role": "none",  # SET ROLE (qp/frontend/identity.py)
     "default_transaction_read_only": "off",
     "transaction_read_only": "off",
     "in_hot_standby": "off",

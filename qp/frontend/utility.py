@@ -51,6 +51,8 @@ async def run_utility(session, statement: Statement, portal=None, params: tuple 
         session.cursors.clear()
         session.reset_all()
         discard_temp(session)
+        session.change_setting("session_authorization", session.user)  # SET SESSION AUTHORIZATION DEFAULT
+        session.change_setting("role", "none")
         return [CommandComplete("DISCARD ALL")]
     if kind == "DeallocateStmt":
         name = body.get("name")

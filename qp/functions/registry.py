@@ -29,7 +29,8 @@ from qp.types.casts import can_coerce, common_type, find_cast
 from qp.types.core import SqlType, array_of, format_type
 
 __all__ = ["Resolved", "ResolvedAggregate", "FuncDef", "AggDef", "register_function", "register_operator",
-           "register_aggregate", "resolve_function", "resolve_operator", "resolve_aggregate", "is_aggregate"]
+           "register_aggregate", "resolve_function", "resolve_operator", "resolve_aggregate", "is_aggregate",
+           "select_candidates"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +372,13 @@ def _resolve(defs: list[FuncDef], actual: list[SqlType], is_operator: bool) -> t
         return matching, False
     survivors = _select_candidate(actual, matching)
     return survivors, len(survivors) > 1
+
+
+def select_candidates(defs: list[FuncDef], actual: list[SqlType]) -> tuple[list, bool]:
+    """PostgreSQL's choice among `defs` for arguments of these types: (survivors as
+    (FuncDef, declared types), ambiguous?). For candidates from outside the registry
+    (user functions, qp/bind/routines.py), resolved with the built-ins' rules."""
+    return _resolve(defs, actual, False)
 
 
 def _type_list(types: list[SqlType]) -> str:

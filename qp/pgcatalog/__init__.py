@@ -33,6 +33,7 @@ from qp.pgcatalog import (  # noqa: F401  (imported for their registrations)
     functions,
     information_schema,
     objects,
+    privileges,
     statistics,
     views,
 )

@@ -5,8 +5,9 @@ pg_enum and pg_aggregate. Their rows never change while a process runs
 
 from __future__ import annotations
 
-from qp.pgcatalog import builtins, oids
+from qp.pgcatalog import builtins, oids, routines
 from qp.pgcatalog.builtin_data import CASTS
+from qp.pgcatalog.privileges import with_type_owner
 from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
 from qp.pgcatalog.ruleutils import expression_text
 from qp.pgcatalog.search_path import schema_oids
@@ -29,8 +30,10 @@ def pg_type(src: Source) -> list[tuple]:
         return expression_text(None, domain.default_sql, False, src.ctx, target=domain.base_type)
 
     domains = sorted(src.model.snapshot.domains.values(), key=lambda d: d.oid)
-    namespaces = schema_oids(src.model.snapshot)
-    return builtins.type_rows() + builtins.domain_type_rows(domains, default_text, namespaces)
+    snapshot = src.model.snapshot
+    namespaces = schema_oids(snapshot)
+    return builtins.type_rows() + [with_type_owner(row, snapshot)
+                                   for row in builtins.domain_type_rows(domains, default_text, namespaces)]  # fmt: skip
 
 
 @system_relation("pg_catalog", "pg_proc", 1255, """
@@ -39,9 +42,9 @@ def pg_type(src: Source) -> list[tuple]:
     proretset:bool provolatile:char proparallel:char pronargs:int2 pronargdefaults:int2 prorettype:oid
     proargtypes:oidvector proallargtypes:oid[] proargmodes:char[] proargnames:text[]
     proargdefaults:pg_node_tree protrftypes:oid[] prosrc:text probin:text prosqlbody:pg_node_tree
-    proconfig:text[] proacl:aclitem[]""", lifetime=STATIC, relkind="r")
+    proconfig:text[] proacl:aclitem[]""", relkind="r")
 def pg_proc(src: Source) -> list[tuple]:
-    return builtins.proc_rows()
+    return builtins.proc_rows() + routines.proc_rows(src.model.snapshot)  # built-ins, then the user's
 
 
 @system_relation("pg_catalog", "pg_operator", 2617, """

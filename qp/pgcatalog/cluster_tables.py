@@ -16,6 +16,7 @@ from qp.frontend.activity import State
 from qp.frontend.planner_settings import planner_facts, planner_setting_value
 from qp.frontend.settings import DEFAULTS, READ_ONLY
 from qp.pgcatalog import oids
+from qp.pgcatalog.privileges import namespace_row
 from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
 
 SESSION = Lifetime.SESSION
@@ -35,19 +36,21 @@ def pg_namespace(src: Source) -> list[tuple]:
     return [
         (oids.PG_CATALOG_NAMESPACE, "pg_catalog", owner, None),
         (oids.PG_TOAST_NAMESPACE, "pg_toast", owner, None),
-        (oids.PUBLIC_NAMESPACE, "public", oids.PG_DATABASE_OWNER,
-         ["pg_database_owner=UC/pg_database_owner", "=U/pg_database_owner"]),
+        (oids.PUBLIC_NAMESPACE, "public", *namespace_row(src.model.snapshot, oids.PUBLIC_NAMESPACE)),
         (oids.INFORMATION_SCHEMA_NAMESPACE, "information_schema", owner, None),
         # Every session's temporary schema, under one name: a session sees only its own objects.
         *((oid, name, owner, None) for oid, name in TEMP_NAMESPACE_NAMES.items()),
-    ] + [(schema.oid, schema.name, schema_owner_oid(snapshot, schema), None)
+    ] + [(schema.oid, schema.name, *_created_namespace_row(snapshot, schema))
          for schema in sorted(snapshot.schemas.values(), key=lambda s: s.oid)]
 
 
-def schema_owner_oid(snapshot, schema) -> int:
-    """nspowner of a CREATE SCHEMA schema: its owner role's oid."""
+def _created_namespace_row(snapshot, schema) -> tuple[int, list[str] | None]:
+    """(nspowner, nspacl) of a CREATE SCHEMA schema: from its privileges once it has any
+    (qp/ddl/ownership.py, GRANT, ALTER SCHEMA ... OWNER TO), else its AUTHORIZATION role."""
+    if schema.oid in snapshot.privileges.objects:
+        return namespace_row(snapshot, schema.oid)
     role = snapshot.roles.get(schema.owner)
-    return role.oid if role is not None else oids.BOOTSTRAP_SUPERUSER
+    return (role.oid if role is not None else oids.BOOTSTRAP_SUPERUSER), None
 
 
 @system_relation("pg_catalog", "pg_database", 1262, """
@@ -110,10 +113,15 @@ def pg_user(src: Source) -> list[tuple]:
 
 @system_relation("pg_catalog", "pg_auth_members", 1261, """
     oid:oid roleid:oid member:oid grantor:oid admin_option:bool inherit_option:bool set_option:bool""",
-                 lifetime=STATIC, relkind="r")
+                 lifetime=Lifetime.CATALOG, relkind="r")
 def pg_auth_members(src: Source) -> list[tuple]:
-    return [(6301 + i, role, member, oids.BOOTSTRAP_SUPERUSER, False, True, True)
-            for i, (member, role) in enumerate(oids.PREDEFINED_MEMBERSHIPS)]
+    predefined = [(6301 + i, role, member, oids.BOOTSTRAP_SUPERUSER, False, True, True)
+                  for i, (member, role) in enumerate(oids.PREDEFINED_MEMBERSHIPS)]
+    # GRANT role TO role (qp/ddl/grants.py); a membership has no oid of its own, so one is derived.
+    taken: set[int] = set()
+    granted = [(oids.derived_oid("membership", m.role, str(m.member), taken), m.role, m.member, m.grantor, m.admin, m.inherit, m.set)
+               for m in src.model.snapshot.privileges.memberships]
+    return predefined + sorted(granted, key=lambda row: (row[1], row[2]))
 
 
 # -- the session ------------------------------------------------------------------------------------

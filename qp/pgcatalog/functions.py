@@ -39,12 +39,12 @@ from qp.pgcatalog.definitions import (
 from qp.pgcatalog.model import model_for, search_path_of
 from qp.pgcatalog.names import namespace_oid, proc_oid, qualified_name, regclass_oid
 from qp.pgcatalog.objects import DESCRIPTIONS, SHARED_DESCRIPTIONS, user_descriptions
+from qp.pgcatalog.routines import find_function, function_arguments, function_result
 from qp.pgcatalog.search_path import SearchPath, first_schema
 from qp.types.context import EvalContext
 from qp.types.core import (
     BOOL,
     CHAR,
-    INT2,
     INT4,
     INT8,
     NAME,
@@ -112,6 +112,8 @@ def _type_is_visible(ctx: EvalContext, oid: int) -> bool | None:
 
 
 def _function_is_visible(ctx: EvalContext, oid: int) -> bool | None:
+    if find_function(ctx.catalog, oid) is not None:
+        return True  # every user function is in public, which is on the path
     return True if oid in proc_by_oid() else None
 
 
@@ -169,7 +171,7 @@ def _to_regnamespace(ctx: EvalContext, text: str) -> int | None:
 
 
 def _to_regproc(ctx: EvalContext, text: str) -> int | None:
-    return proc_oid(text, missing_ok=True)
+    return proc_oid(text, missing_ok=True, snapshot=ctx.catalog)
 
 
 _reg("to_regclass", [TEXT], REGCLASS, _to_regclass)
@@ -294,7 +296,10 @@ def _serial_sequence(ctx: EvalContext, table: str, column: str) -> str | None:
 _reg("pg_get_serial_sequence", [TEXT, TEXT], TEXT, _serial_sequence)
 
 
-def _function_arguments(ctx: EvalContext, oid: int) -> str | None:
+def _function_arguments(ctx: EvalContext, oid: int, identity: bool = False) -> str | None:
+    user = find_function(ctx.catalog, oid)
+    if user is not None:  # a CREATE FUNCTION's (qp/pgcatalog/routines.py)
+        return function_arguments(user, ctx, identity)
     proc = proc_by_oid().get(oid)
     if proc is None:
         return None
@@ -305,6 +310,9 @@ def _function_arguments(ctx: EvalContext, oid: int) -> str | None:
 
 
 def _function_result(ctx: EvalContext, oid: int) -> str | None:
+    user = find_function(ctx.catalog, oid)
+    if user is not None:
+        return function_result(user)
     proc = proc_by_oid().get(oid)
     if proc is None:
         return None
@@ -314,7 +322,7 @@ def _function_result(ctx: EvalContext, oid: int) -> str | None:
 
 
 _reg("pg_get_function_arguments", [OID], TEXT, _function_arguments)
-_reg("pg_get_function_identity_arguments", [OID], TEXT, _function_arguments)
+_reg("pg_get_function_identity_arguments", [OID], TEXT, lambda ctx, oid: _function_arguments(ctx, oid, True))
 _reg("pg_get_function_result", [OID], TEXT, _function_result)
 
 
@@ -484,23 +492,15 @@ def _size_pretty(size: int | Decimal) -> str:
 register_function("pg_size_pretty", [INT8], TEXT, _size_pretty)
 register_function("pg_size_pretty", [NUMERIC], TEXT, _size_pretty)
 
-# -- privileges: one superuser has them all ---------------------------------------------------------
+# -- privileges of objects dsql keeps no ACL for (the rest: qp/pgcatalog/privileges.py) ----------------
 
-for _name, _objects in (("has_table_privilege", (TEXT, OID)), ("has_schema_privilege", (TEXT, OID)),
-                        ("has_database_privilege", (TEXT, OID)), ("has_sequence_privilege", (TEXT, OID)),
+for _name, _objects in (("has_database_privilege", (TEXT, OID)),
                         ("has_function_privilege", (TEXT, OID)), ("has_tablespace_privilege", (TEXT, OID)),
-                        ("has_language_privilege", (TEXT, OID)), ("has_any_column_privilege", (TEXT, OID))):
+                        ("has_language_privilege", (TEXT, OID))):
     for _object in _objects:
         register_function(_name, [_object, TEXT], BOOL, lambda *a: True, volatility="s")
         register_function(_name, [NAME, _object, TEXT], BOOL, lambda *a: True, volatility="s")
         register_function(_name, [OID, _object, TEXT], BOOL, lambda *a: True, volatility="s")
-for _object in (TEXT, OID):
-    register_function("has_column_privilege", [_object, TEXT, TEXT], BOOL, lambda *a: True, volatility="s")
-    register_function("has_column_privilege", [_object, INT2, TEXT], BOOL, lambda *a: True, volatility="s")
-    register_function("has_column_privilege", [NAME, _object, TEXT, TEXT], BOOL, lambda *a: True, volatility="s")
-register_function("pg_has_role", [NAME, TEXT], BOOL, lambda *a: True, volatility="s")
-register_function("pg_has_role", [NAME, NAME, TEXT], BOOL, lambda *a: True, volatility="s")
-register_function("pg_has_role", [OID, TEXT], BOOL, lambda *a: True, volatility="s")
 
 # -- the session and the server ---------------------------------------------------------------------
 

@@ -268,7 +268,7 @@ def _domain_constraints(snapshot: CatalogSnapshot, taken: set[int]) -> list[Cons
         for check in domain.checks:
             tree = _rename_value(json.loads(check.sql))
             oid = oids.derived_oid("constraint", domain.oid, check.name, taken)
-            out.append(ConstraintInfo(oid, check.name, "c", stand_in, check=CheckDef(check.name, json.dumps(tree)),
+            out.append(ConstraintInfo(oid, check.name, "c", stand_in, check=CheckDef(check.name, json.dumps(tree), check.validated),
                                       domain=domain))  # fmt: skip
     return out
 

@@ -19,6 +19,7 @@ from qp.errors import SqlError
 from qp.functions.strings import quote_ident
 from qp.pgcatalog import builtins, oids
 from qp.pgcatalog.model import CatalogModel, model_for, search_path_of
+from qp.pgcatalog.routines import find_function
 from qp.pgcatalog.search_path import SearchPath, schema_names, schema_oids
 
 REGPROC, REGCLASS, REGTYPE, REGNAMESPACE = 24, 2205, 2206, 4089
@@ -32,6 +33,9 @@ def reg_output(type_oid: int, snapshot: Any, value: int, ctx: Any) -> str | None
         name = schema_names(snapshot).get(value) or TEMP_NAMESPACE_NAMES.get(value)
         return None if name is None else quote_ident(name)
     if type_oid == REGPROC:
+        user = find_function(snapshot, value)
+        if user is not None:
+            return quote_ident(user.name)
         proc = builtins.proc_by_oid().get(value)
         return None if proc is None else quote_ident(proc.name)
     return None
@@ -44,7 +48,7 @@ def reg_input(type_oid: int, snapshot: Any, text: str, ctx: Any) -> int | None:
     if type_oid == REGNAMESPACE:
         return namespace_oid(text, missing_ok=False, snapshot=snapshot)
     if type_oid == REGPROC:
-        return proc_oid(text, missing_ok=False)
+        return proc_oid(text, missing_ok=False, snapshot=snapshot)
     return None
 
 
@@ -89,11 +93,16 @@ def namespace_oid(text: str, missing_ok: bool, snapshot: Any = None) -> int | No
     return oid
 
 
-def proc_oid(text: str, missing_ok: bool) -> int | None:
+def proc_oid(text: str, missing_ok: bool, snapshot: Any = None) -> int | None:
     stripped = text.strip()
     if stripped.isdigit():
         return int(stripped)
     parts = qualified_name(stripped)
+    user = getattr(snapshot, "functions_by_name", {}).get(("public", parts[-1])) if snapshot is not None else None
+    if user and (len(parts) == 1 or parts[0] == "public"):  # CREATE FUNCTION's, found along the path
+        if len(user) > 1 and not missing_ok:
+            raise SqlError("42725", f'more than one function named "{stripped}"')
+        return user[0].oid if len(user) == 1 else None
     if len(parts) == 2 and parts[0] != "pg_catalog" or len(parts) > 2:
         if missing_ok:
             return None

@@ -19,11 +19,13 @@ from qp.catalog.temp_keys import is_temp_oid
 from qp.pgcatalog import oids
 from qp.pgcatalog.builtins import OPCLASS_FOR_TYPE, type_collation, type_facts
 from qp.pgcatalog.model import RelationInfo
+from qp.pgcatalog.privileges import with_owner
 from qp.pgcatalog.relation import Lifetime, Source, empty, system_relation
 from qp.pgcatalog.search_path import schema_oids
 from qp.pgcatalog.statistics import reltuples_by_oid
 
 PG_CLASS_OID = 1259
+PG_PROC_OID = 1255
 PG_NAMESPACE_OID = 2615
 PG_CONSTRAINT_OID = 2606
 PG_ATTRDEF_OID = 2604
@@ -58,7 +60,9 @@ def pg_class(src: Source) -> list[tuple]:
     base = src.model.rows.get(_PG_CLASS_BASE)
     if base is None:
         referenced = {c.referenced.oid for c in src.model.constraints if c.referenced is not None}
-        base = src.model.rows[_PG_CLASS_BASE] = [_class_row(r, referenced) for r in src.model.relations]
+        snapshot = src.model.snapshot
+        base = src.model.rows[_PG_CLASS_BASE] = [with_owner(_class_row(r, referenced), snapshot, r)
+                                                 for r in src.model.relations]  # fmt: skip
     reltuples = reltuples_by_oid(src)
     if not reltuples:
         return base
@@ -184,7 +188,7 @@ def pg_constraint(src: Source) -> list[tuple]:
         assert c.domain is not None and c.check is not None
         namespace = schema_oids(src.model.snapshot).get(c.domain.schema, oids.PUBLIC_NAMESPACE)
         out.append((
-            c.oid, c.name, namespace, "c", False, False, True,
+            c.oid, c.name, namespace, "c", False, False, c.validated,
             0, c.domain.oid, 0, 0, 0, " ", " ",
             " ", True, 0, False, None, None,
             None, None, None, None, None,
@@ -267,6 +271,9 @@ def user_descriptions(model) -> list[tuple]:
         if oid in schemas:  # COMMENT ON SCHEMA
             out.append((oid, PG_NAMESPACE_OID, 0, text))
             continue
+        if oid in model.snapshot.functions:  # COMMENT ON FUNCTION
+            out.append((oid, PG_PROC_OID, 0, text))
+            continue
         relation = model.relation(oid)
         if relation is None:
             continue
@@ -322,8 +329,6 @@ system_relation("pg_catalog", "pg_event_trigger", 3466, """
                 relkind="r")(empty)
 system_relation("pg_catalog", "pg_init_privs", 3394, """
     objoid:oid classoid:oid objsubid:int4 privtype:char initprivs:aclitem[]""", relkind="r")(empty)
-system_relation("pg_catalog", "pg_default_acl", 826, """
-    oid:oid defaclrole:oid defaclnamespace:oid defaclobjtype:char defaclacl:aclitem[]""", relkind="r")(empty)
 system_relation("pg_catalog", "pg_seclabel", 3596, """
     objoid:oid classoid:oid objsubid:int4 provider:text label:text""", relkind="r")(empty)
 system_relation("pg_catalog", "pg_db_role_setting", 2964, "setdatabase:oid setrole:oid setconfig:text[]",

@@ -199,6 +199,10 @@ class Transaction:
         # at the statement: conflicts surface "by COMMIT at the latest", and
         # a doomed transaction stops spending work.
         self.newer: set[bytes] = set()
+        # Whether reads collect `newer` (keys committed after τ_start): only a writer
+        # uses them, to fail at the statement instead of at COMMIT. Read-only
+        # transactions, and a lone query outside a block, skip that work.
+        self.track_newer = not read_only
         # The session's temporary objects (None: a system transaction, which has none).
         self.temp: TempStore | None = None
         # Set while a DDL statement works on temporary objects: the catalog's version and
@@ -245,7 +249,7 @@ class Transaction:
             missing = [k for k in missing if not is_temp_key(k)]
         if missing:
             version = self._check_version(catalog_check)
-            newer: list[bytes] = []
+            newer: list[bytes] | None = [] if self.track_newer else None
             values = await self._storage_call(self.storage.get(missing, tau, version, newer=newer))
             if newer:
                 self.newer.update(newer)
@@ -273,7 +277,7 @@ class Transaction:
                 yield page
             return
         version = self._check_version(catalog_check)
-        newer: list[bytes] = []
+        newer: list[bytes] | None = [] if self.track_newer else None
         pages = self.storage.scan(
             start, end, tau, version, limit=0 if self.buffer.has_keys_in(start, end) else limit,
             reverse=reverse, filter_tree=filter_tree, projection=projection, newer=newer,
@@ -300,7 +304,8 @@ class Transaction:
                 rows.update(page)
         except (CatalogChanged, StorageUnavailable, Unreachable, RemoteError) as exc:
             raise self._map_storage_error(exc) from None
-        self.newer.update(newer)
+        if newer:
+            self.newer.update(newer)
         if version is not None:
             self.catalog_validated = True
         keep = keep_where_true(filter_tree) if filter_tree is not None else None
