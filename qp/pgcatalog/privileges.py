@@ -30,6 +30,7 @@ from qp.pgcatalog import oids
 from qp.pgcatalog.model import RelationInfo, model_for, search_path_of
 from qp.pgcatalog.names import regclass_oid
 from qp.pgcatalog.relation import Lifetime, Source, system_relation
+from qp.pgcatalog.search_path import schema_oids
 from qp.types import BOOL, NAME, OID, TEXT
 from qp.types.context import EvalContext
 from qp.types.core import CHAR, INT2, array_of, record_type
@@ -151,17 +152,18 @@ def _table_privilege(
 
 
 def _schema_privilege(ctx: EvalContext, who: Any, schema: Any, text: str) -> bool | None:
+    namespaces = schema_oids(ctx.catalog)  # the system's and CREATE SCHEMA's
     if isinstance(schema, int):
         oid = schema
-        if oid not in oids.NAMESPACE_NAMES:
+        if oid not in namespaces.values():
             return None
     else:
-        oid = oids.NAMESPACE_OIDS.get(schema)
+        oid = namespaces.get(schema)
         if oid is None:
             raise SqlError("3F000", f'schema "{schema}" does not exist')
     role = _user(ctx, who)
     wanted = _wanted(text, "schema")
-    if oid != PUBLIC_NAMESPACE:  # the system schemas: USAGE for everyone, CREATE for superusers
+    if oid in oids.NAMESPACE_NAMES and oid != PUBLIC_NAMESPACE:  # the system schemas: USAGE for everyone, CREATE for superusers
         return is_superuser(ctx.catalog, role) or any(letter == "U" and not o for letter, o in wanted)
     return _answer(ctx, role, object_privs(ctx.catalog, oid, "schema"), wanted)
 

@@ -168,6 +168,15 @@ CREATE SCHEMA sf CREATE TABLE sa.wrong (x int);
 SELECT count(*) FROM pg_namespace WHERE nspname = 'sf';
 CREATE SCHEMA sg CREATE TABLE gt (x int) CREATE TABLE gt (y int);
 SELECT count(*) FROM pg_namespace WHERE nspname = 'sg';
+CREATE ROLE schema_grant_reader;
+CREATE SCHEMA sgr CREATE TABLE gt (a int) GRANT SELECT ON gt TO schema_grant_reader CREATE SEQUENCE gs CACHE 1;
+SELECT c.relname, c.relacl IS NULL FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE n.nspname = 'sgr' ORDER BY 1;
+SELECT has_table_privilege('schema_grant_reader', 'sgr.gt', 'SELECT'), has_table_privilege('schema_grant_reader', 'sgr.gt', 'INSERT');
+GRANT USAGE ON SCHEMA sgr TO schema_grant_reader;
+SELECT has_schema_privilege('schema_grant_reader', 'sgr', 'USAGE'), has_schema_privilege('schema_grant_reader', 'sgr', 'CREATE');
+DROP SCHEMA sgr CASCADE;
+DROP ROLE schema_grant_reader;
 DROP SCHEMA se, sa CASCADE;
 SELECT count(*) FROM pg_namespace WHERE nspname IN ('sa', 'se');
 
