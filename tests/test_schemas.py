@@ -78,8 +78,8 @@ def test_a_schema_drop_loses_to_a_table_created_in_it_first(dsql_server, schema_
 
 
 def test_nested_elements_run_in_one_transaction(dsql_server, schema_name):
-    """An element that fails (GRANT, until it is supported, or a duplicate table)
-    leaves nothing behind: not the schema, not the elements before it."""
+    """An element that fails (here a duplicate table) leaves nothing behind: not the
+    schema, not the elements before it."""
     s = schema_name
     with Session(dsql_server.dsn, timeout_s=STATEMENT_TIMEOUT_S) as session:
         with pytest.raises(SqlError):
