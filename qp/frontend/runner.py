@@ -31,8 +31,8 @@ from qp.ddl import jobs, online
 from qp.ddl.create_table_as import create_table_as
 from qp.ddl.dispatch import ddl_tag, run_ddl
 from qp.ddl.jobs import JobsRelation
-from qp.ddl.temp_objects import SameTransaction, on_commit_action, targets_temp, writes_only_temp
 from qp.ddl.ownership import after_ddl
+from qp.ddl.temp_objects import SameTransaction, on_commit_action, targets_temp, writes_only_temp
 from qp.errors import SqlError, cached_plan_changed, in_failed_transaction, schema_conflict
 from qp.exec.compile import ExecFrame
 from qp.exec.dml import run_insert, run_modify, run_truncate
