@@ -18,6 +18,15 @@ SET ROLE fp_owner;
 REVOKE EXECUTE ON FUNCTION fp_add(int, int) FROM PUBLIC;
 SELECT proname, proacl::text[] FROM pg_proc WHERE proname = 'fp_add';
 RESET ROLE;
+SELECT has_function_privilege('fp_user', 'fp_add(integer, integer)', 'EXECUTE'),
+       has_function_privilege('fp_user', 'fp_twice(int)', 'execute'),
+       has_function_privilege('fp_owner', 'public.fp_add(int,int)', 'EXECUTE WITH GRANT OPTION'),
+       has_function_privilege('fp_user', (SELECT oid FROM pg_proc WHERE proname = 'fp_add'), 'EXECUTE'),
+       has_function_privilege('fp_user', 'lower(text)', 'EXECUTE'),
+       has_function_privilege('pg_catalog.upper(text)', 'EXECUTE');
+SELECT has_function_privilege('no_such_function(int)', 'EXECUTE');
+SELECT has_function_privilege('fp_user', 'fp_add(text)', 'EXECUTE');
+SELECT has_function_privilege('fp_user', 'fp_add(integer, integer)', 'SELECT');
 SET ROLE fp_user;
 SELECT fp_add(1, 2);
 SELECT fp_twice(5);
