@@ -277,16 +277,18 @@ def test_plans_are_made_again_after_analyze():
     """A prepared statement's plan is kept until the statistics it was estimated from change."""
     ctx = EvalContext()
     stats = StatsCache()
+    catalog = CatalogSnapshot(version=3)
     prepared = Prepared(
         None,
         "query",
         plan=object(),
         catalog_version=3,
+        catalog=catalog,
         search_path=session_search_path(ctx),
         stats=stats,
         stats_version=stats.version,
+        role=ctx.user,
     )
-    catalog = CatalogSnapshot(version=3)
     assert prepared.planned_for(catalog, ctx)
     stats.put(TableStats(16384, 10.0))
     assert not prepared.planned_for(catalog, ctx)

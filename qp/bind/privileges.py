@@ -40,6 +40,11 @@ def note_read(
     bc.__dict__.setdefault(_SCHEMAS, []).append((schema, name, qualified, acting))
 
 
+def note_execute(bc: Any, oid: int, name: str) -> None:
+    """A user function the statement calls: EXECUTE on it (PUBLIC has it by default)."""
+    bc.__dict__.setdefault(_NEEDS, []).append((oid, "function", name, "X", getattr(bc, _ACTING, None)))
+
+
 def forget_target_read(bc: Any, table: Any) -> None:
     """A DML target was noted as read when its name was bound; what it needs is decided
     by `check_statement` from what the statement does (its schema's USAGE stays)."""

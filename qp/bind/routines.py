@@ -34,6 +34,7 @@ from typing import Any
 
 from qp.bind import expr as E
 from qp.bind.context import BindContext, QueryLevel
+from qp.bind.privileges import note_execute
 from qp.bind.scope import Scope
 from qp.catalog.stored import CatalogSnapshot, FunctionDef
 from qp.errors import SqlError
@@ -301,6 +302,7 @@ class RoutineBinding:
             return None
         function, positions, declared = found
         self.bc.tables_read.add(function.oid)  # a view that calls it depends on it (DROP FUNCTION: 2BP01)
+        note_execute(self.bc, function.oid, function.name)
         ordered: list[E.Expr | None] = [None] * len(function.inputs)
         variadic: list[E.Expr] = []
         for arg, position, t in zip(args, positions, declared, strict=True):

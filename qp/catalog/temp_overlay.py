@@ -15,9 +15,11 @@ descriptors or the transaction's buffered ones change.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
+from qp.catalog.acl import PrivilegeState
 from qp.catalog.stored import CatalogSnapshot
 from qp.catalog.temp_keys import TEMP_RELATIONS_END, TEMP_RELATIONS_START
 from qp.errors import SqlError
@@ -47,16 +49,19 @@ def overlay(base: CatalogSnapshot, rows: list[tuple[bytes, Any]]) -> CatalogSnap
         return base
     temp = CatalogSnapshot.from_rows(base.version, rows, base.next_oid)
     hidden = {*temp.tables, *temp.views, *temp.sequences}
-    snapshot = CatalogSnapshot(
-        version=base.version,
+    # Everything else (roles, domains, functions, ...) is the shared snapshot's; the
+    # temporary objects' owners and ACLs are kept in the session's store beside them.
+    privileges = base.privileges
+    snapshot = replace(
+        base,
         tables={**{k: v for k, v in base.tables.items() if k not in hidden}, **temp.tables},
         sequences={**{k: v for k, v in base.sequences.items() if k not in hidden}, **temp.sequences},
         views={**{k: v for k, v in base.views.items() if k not in hidden}, **temp.views},
-        roles=base.roles,
-        domains=base.domains,
         comments={**base.comments, **temp.comments},
         statistics={**base.statistics, **temp.statistics},
-        next_oid=base.next_oid,
+        privileges=PrivilegeState({**privileges.objects, **temp.privileges.objects}, privileges.memberships,
+                                  privileges.default_acls),  # fmt: skip
+        derived={},
     )
     snapshot.overlay = next(_overlay_serials)
     # Permanent objects the temporary ones hide (see hidden_by_temp).

@@ -11,7 +11,7 @@ from qp.bind.context import BindContext
 from qp.catalog.stored import CatalogSnapshot
 from qp.ddl.comments import comment_on
 from qp.ddl.common import DdlResult
-from qp.ddl.domain_alter import alter_domain, domain_owner, rename_domain
+from qp.ddl.domain_alter import alter_domain, rename_domain
 from qp.ddl.domains import create_domain, drop_domains
 from qp.ddl.functions import alter_function, create_function, drop_functions
 from qp.ddl.grants import (
@@ -75,8 +75,6 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
         result = await alter_domain(body, txn, catalog, bc)
     elif kind == "RenameStmt" and body.get("renameType") in ("OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT"):
         result = await rename_domain(body, txn, catalog)
-    elif kind == "AlterOwnerStmt" and body.get("objectType") == "OBJECT_DOMAIN":
-        result = await domain_owner(body, txn, catalog)
     elif kind == "CreateFunctionStmt":
         result = await create_function(body, txn, catalog, bc, user)
     elif kind == "DropStmt" and body.get("removeType") in _ROUTINE_OBJECTS:

@@ -170,16 +170,6 @@ async def rename_domain(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
     return DdlResult("ALTER DOMAIN")
 
 
-async def domain_owner(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
-    domain = _domain(catalog, string_list(body["object"]["List"]["items"]))
-    role = body["newowner"].get("rolename")
-    if role is None or role not in catalog.roles and role != "admin":
-        raise SqlError("42704", f'role "{role}" does not exist')
-    version, _ = await catalog_counters(txn)
-    _write(txn, version, catalog, domain, False)  # dsql shows every object as the admin's
-    return DdlResult("ALTER DOMAIN")
-
-
 def _validated(domain: DomainDef, name: str | None) -> DomainDef:
     if name is None:
         return domain

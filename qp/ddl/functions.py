@@ -388,7 +388,7 @@ def _calls(node: object, function: FunctionDef) -> bool:
 
 
 async def alter_function(kind: str, body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
-    """ALTER FUNCTION / ROUTINE: RENAME TO, OWNER TO, SET SCHEMA and the options."""
+    """ALTER FUNCTION / ROUTINE: RENAME TO, SET SCHEMA and the options (OWNER TO: qp/ddl/grants.py)."""
     if kind == "AlterFunctionStmt":
         function = find_function(catalog, body["func"], "function")
     else:
@@ -419,11 +419,6 @@ async def alter_function(kind: str, body: dict, txn, catalog: CatalogSnapshot, b
             shown = signature_text(new_name, [type_by_oid(o) for o in function.input_oids])
             raise SqlError("42723", f'function {shown} already exists in schema "{function.schema}"')
         changes["name"] = new_name
-    elif kind == "AlterOwnerStmt":
-        role = body["newowner"].get("rolename")
-        if role is None or role not in catalog.roles and role != "admin":
-            raise SqlError("42704", f'role "{role}" does not exist')
-        changes["owner"] = role
     else:  # AlterObjectSchemaStmt
         schema = body.get("newschema")
         if schema != USER_SCHEMA:

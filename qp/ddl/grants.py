@@ -10,6 +10,8 @@ statement are qp/ddl/ownership.py's.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from qp.api import Notice
 from qp.bind.context import BindContext
 from qp.catalog.acl import (
@@ -47,6 +49,7 @@ from qp.catalog.privcheck import (
 )
 from qp.catalog.stored import CatalogSnapshot, relation_key
 from qp.ddl.common import DdlResult, bump_version, catalog_counters, search_schema
+from qp.ddl.functions import find_function
 from qp.ddl.ownership import find_relation, rangevar_names, relation_privs
 from qp.errors import SqlError
 from qp.parse.parser import string_list
@@ -93,11 +96,30 @@ def _grantees(catalog: CatalogSnapshot, specs: list, user: str) -> list[int]:
     return out
 
 
+def _function_targets(body: dict, catalog: CatalogSnapshot) -> list[tuple[int, str, str]]:
+    """(oid, "function", name) of each function a GRANT names (or every one of a schema's)."""
+    if body.get("targtype") == "ACL_TARGET_ALL_IN_SCHEMA":
+        out = []
+        for schema in string_list(body.get("objects")):
+            schema_oid(catalog, schema)
+            out += [(f.oid, "function", f.name) for (s, _), fs in sorted(catalog.functions_by_name.items())
+                    if s == schema for f in fs]  # fmt: skip
+        return out
+    out = []
+    for node in body.get("objects", ()):
+        function = find_function(catalog, node["ObjectWithArgs"], "function")
+        assert function is not None
+        out.append((function.oid, "function", function.name))
+    return out
+
+
 def _targets(body: dict, catalog: CatalogSnapshot, bc: BindContext) -> list[tuple[int, str, str]]:
     """(oid, ACL kind, name) of each object a GRANT names."""
     objtype = body.get("objtype")
-    if objtype == "OBJECT_FUNCTION" or objtype == "OBJECT_PROCEDURE" or objtype == "OBJECT_ROUTINE":
-        raise SqlError("0A000", "GRANT and REVOKE on functions are not supported")
+    if objtype == "OBJECT_PROCEDURE":
+        raise SqlError("0A000", "GRANT and REVOKE on procedures are not supported")
+    if objtype in ("OBJECT_FUNCTION", "OBJECT_ROUTINE"):
+        return _function_targets(body, catalog)
     if objtype not in _OBJTYPES:
         what = (objtype or "").removeprefix("OBJECT_").lower().replace("_", " ")
         raise SqlError("0A000", f"GRANT and REVOKE on {what} objects are not supported")
@@ -304,6 +326,11 @@ async def alter_owner(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext
         if domain is None:
             raise SqlError("42704", f'type "{".".join(names)}" does not exist')
         privs = object_privs(catalog, domain.oid, "domain")
+    elif objtype in ("OBJECT_FUNCTION", "OBJECT_ROUTINE"):
+        function = find_function(catalog, body["object"]["ObjectWithArgs"], "function")
+        assert function is not None
+        name, schema = function.name, function.schema
+        privs = object_privs(catalog, function.oid, "function")
     else:
         raise SqlError("0A000", f"ALTER {word.replace('_', ' ')} ... OWNER TO is not supported")
     new_owner = _grantees(catalog, [{"RoleSpec": body["newowner"]}], user)[0]
@@ -312,6 +339,9 @@ async def alter_owner(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext
         _may_give_away(catalog, role_oid(catalog, user), privs, name, new_owner, schema)
         moved = ObjectPrivs(privs.oid, privs.kind, new_owner, change_owner(privs.acl, privs.owner, new_owner))
         txn.put(privs_key(relation_key(privs.oid)), moved.to_record())
+        if privs.kind == "function":  # pg_proc.proowner reads the descriptor's owner
+            renamed = replace(function, owner=role_name_of(catalog, new_owner))
+            txn.put(renamed.descriptor_key, renamed.to_record())
     bump_version(txn, version, None)
     return DdlResult("ALTER " + word)
 

@@ -45,6 +45,7 @@ from qp.catalog.privcheck import (
 )
 from qp.catalog.stored import RELATION_PREFIX, CatalogSnapshot, relation_key
 from qp.ddl.common import search_schema
+from qp.ddl.functions import find_function
 from qp.errors import SqlError
 from qp.parse.parser import string_list
 
@@ -133,6 +134,11 @@ def check_ownership(statement, catalog: CatalogSnapshot, bc: BindContext, user: 
             if found is not None and found[1] == "table":
                 tables.append(catalog.by_oid[found[0]])
         check_truncate(catalog, user, tables, body.get("behavior") == "DROP_CASCADE")
+    elif _names_function(kind, body):
+        for owa in _functions_named(kind, body):
+            function = find_function(catalog, owa, "function", missing_ok=True)
+            if function is not None:
+                require_owner(catalog, role, object_privs(catalog, function.oid, "function"), function.name)
     elif kind == "CreateStatsStmt":
         for relation in body.get("relations", ()):
             if "RangeVar" in relation:
@@ -146,6 +152,26 @@ def check_ownership(statement, catalog: CatalogSnapshot, bc: BindContext, user: 
         if word is None and found[1] == "index":
             word = "index"
         require_owner(catalog, role, relation_privs(catalog, found), names[-1], word)
+
+
+_FUNCTION_OBJECTS = ("OBJECT_FUNCTION", "OBJECT_ROUTINE")
+
+
+def _names_function(kind: str, body: dict) -> bool:
+    """DROP / ALTER / COMMENT ON FUNCTION (or ROUTINE), which need the function's owner."""
+    if kind == "AlterFunctionStmt":
+        return True
+    objtype = body.get("removeType") or body.get("renameType") or body.get("objectType") or body.get("objtype")
+    return kind in ("DropStmt", "RenameStmt", "AlterObjectSchemaStmt", "CommentStmt") and objtype in _FUNCTION_OBJECTS
+
+
+def _functions_named(kind: str, body: dict) -> list[dict]:
+    if kind == "AlterFunctionStmt":
+        return [body["func"]]
+    if kind == "DropStmt":
+        return [item["ObjectWithArgs"] for item in body.get("objects", ()) if "ObjectWithArgs" in item]
+    node = body.get("object", {})
+    return [node["ObjectWithArgs"]] if "ObjectWithArgs" in node else []
 
 
 def _check_domain_owner(catalog: CatalogSnapshot, role: int, names: list[str], bc) -> None:
@@ -184,6 +210,7 @@ def _named_objects(catalog: CatalogSnapshot) -> list[tuple[int, str, str]]:
     out += [(v.oid, "view", v.name) for v in catalog.views.values()]
     out += [(s.oid, "sequence", s.name) for s in catalog.sequences.values()]
     out += [(d.oid, "domain", d.name) for d in catalog.domains.values()]
+    out += [(f.oid, "function", f.name) for fs in catalog.functions_by_name.values() for f in fs]
     out.append((PUBLIC_NAMESPACE, "schema", "public"))
     return out
 
@@ -196,6 +223,7 @@ def _known_oids(catalog: CatalogSnapshot) -> set[int]:
     known |= {v.oid for v in catalog.views.values()}
     known |= {s.oid for s in catalog.sequences.values()}
     known |= {d.oid for d in catalog.domains.values()}
+    known |= {f.oid for fs in catalog.functions_by_name.values() for f in fs}
     known |= {s.oid for s in getattr(catalog, "schemas", {}).values()}
     return known
 

@@ -495,7 +495,7 @@ register_function("pg_size_pretty", [NUMERIC], TEXT, _size_pretty)
 # -- privileges of objects dsql keeps no ACL for (the rest: qp/pgcatalog/privileges.py) ----------------
 
 for _name, _objects in (("has_database_privilege", (TEXT, OID)),
-                        ("has_function_privilege", (TEXT, OID)), ("has_tablespace_privilege", (TEXT, OID)),
+                        ("has_tablespace_privilege", (TEXT, OID)),
                         ("has_language_privilege", (TEXT, OID))):
     for _object in _objects:
         register_function(_name, [_object, TEXT], BOOL, lambda *a: True, volatility="s")

@@ -25,13 +25,13 @@ from qp.catalog.privcheck import (
 )
 from qp.catalog.stored import CatalogSnapshot
 from qp.errors import SqlError
-from qp.functions.registry import register_function
+from qp.functions.registry import AGGREGATES, FUNCTIONS, register_function
 from qp.pgcatalog import oids
 from qp.pgcatalog.model import RelationInfo, model_for, search_path_of
 from qp.pgcatalog.names import regclass_oid
 from qp.pgcatalog.relation import Lifetime, Source, system_relation
 from qp.pgcatalog.search_path import schema_oids
-from qp.types import BOOL, NAME, OID, TEXT
+from qp.types import BOOL, NAME, OID, TEXT, format_type, resolve_type_name, type_by_oid
 from qp.types.context import EvalContext
 from qp.types.core import CHAR, INT2, array_of, record_type
 
@@ -168,6 +168,44 @@ def _schema_privilege(ctx: EvalContext, who: Any, schema: Any, text: str) -> boo
     return _answer(ctx, role, object_privs(ctx.catalog, oid, "schema"), wanted)
 
 
+def _function_privilege(ctx: EvalContext, who: Any, function: Any, text: str) -> bool | None:
+    """EXECUTE on a user function (by oid, or by its signature as text: `f(integer, text)`);
+    built-in functions are everyone's, as PostgreSQL grants them to PUBLIC."""
+    catalog = ctx.catalog
+    wanted = _wanted(text, "function")
+    role = _user(ctx, who)
+    found = catalog.functions.get(function) if isinstance(function, int) else _function_named(catalog, function)
+    if found is None:
+        if isinstance(function, str) and function.partition("(")[0].split(".")[-1].strip().lower() not in FUNCTIONS | AGGREGATES:
+            raise SqlError("42883", f'function "{function}" does not exist')
+        return True  # a built-in: PUBLIC may execute it
+    return _answer(ctx, role, object_privs(catalog, found.oid, "function"), wanted)
+
+
+def _function_named(catalog: CatalogSnapshot, signature: str) -> Any:
+    """The user function `signature` names (PostgreSQL's regprocedure input), or None."""
+    name, _, rest = signature.partition("(")
+    names = [n.strip().strip('"') for n in name.split(".")]
+    if len(names) > 1 and names[0] != "public":
+        return None
+    candidates = catalog.functions_by_name.get(("public", names[-1]), ())
+    wanted = [a.strip() for a in rest.rstrip().removesuffix(")").split(",") if a.strip()]
+    for candidate in candidates:
+        shown = [format_type(type_by_oid(oid)) for oid in candidate.input_oids]
+        if [_canonical_type(a) for a in wanted] == shown:
+            return candidate
+    if candidates:
+        raise SqlError("42883", f'function "{signature}" does not exist')
+    return None
+
+
+def _canonical_type(text: str) -> str:
+    try:
+        return format_type(resolve_type_name([text.lower()], [], 0))
+    except SqlError:
+        return text
+
+
 def _register_three(name: str, impl, objects=(TEXT, OID)) -> None:
     """name(object, privs), name(user name, object, privs), name(user oid, object, privs)."""
     for obj in objects:
@@ -181,6 +219,7 @@ _register_three("has_table_privilege", _table_privilege)
 _register_three("has_sequence_privilege",
                 lambda ctx, w, t, p: _table_privilege(ctx, w, t, p, sequence=True))  # fmt: skip
 _register_three("has_schema_privilege", _schema_privilege)
+_register_three("has_function_privilege", _function_privilege)
 _register_three("has_any_column_privilege", _table_privilege)
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from qp.catalog.privcheck import object_privs, role_name_of
 from qp.catalog.stored import CatalogSnapshot, FunctionDef
 from qp.errors import SqlError
 from qp.functions.strings import quote_ident
-from qp.pgcatalog import oids
 from qp.pgcatalog.ruleutils import expression_text
 from qp.types import format_type, type_by_oid
 
@@ -23,9 +23,11 @@ _VOLATILITY_WORDS = {"i": "IMMUTABLE", "s": "STABLE", "v": ""}
 _PARALLEL_WORDS = {"s": "PARALLEL SAFE", "r": "PARALLEL RESTRICTED", "u": ""}
 
 
-def owner_oid(snapshot: CatalogSnapshot, name: str) -> int:
-    role = snapshot.roles.get(name)
-    return role.oid if role is not None else oids.BOOTSTRAP_SUPERUSER
+def _acl_text(snapshot: CatalogSnapshot, acl) -> list[str] | None:
+    """proacl: the aclitems as text (as qp/pgcatalog/privileges.py shows relacl)."""
+    if acl is None:
+        return None
+    return [item.text(lambda oid: role_name_of(snapshot, oid)) for item in acl]
 
 
 def _named(function: FunctionDef) -> bool:
@@ -36,13 +38,14 @@ def proc_rows(snapshot: CatalogSnapshot) -> list[tuple]:
     out = []
     for f in sorted(snapshot.functions.values(), key=lambda f: f.oid):
         all_in = all(p[1] == "i" for p in f.params)
+        privs = object_privs(snapshot, f.oid, "function")  # owner and ACL (qp/catalog/acl.py)
         out.append((
-            f.oid, f.name, PUBLIC_NAMESPACE_OID, owner_oid(snapshot, f.owner), SQL_LANGUAGE_OID, 100.0,
+            f.oid, f.name, PUBLIC_NAMESPACE_OID, privs.owner, SQL_LANGUAGE_OID, 100.0,
             1000.0 if f.returns_set else 0.0, _variadic_oid(f), 0, "f", f.security_definer, False, f.strict, f.returns_set,
             f.volatility, f.parallel, len(f.inputs), len(f.defaults), f.return_oid, list(f.input_oids),
             None if all_in else [p[2] for p in f.params], None if all_in else [p[1] for p in f.params],
             [p[0] for p in f.params] if _named(f) else None, None, None, f.src, None,
-            None, None, None,
+            None, None, _acl_text(snapshot, privs.acl),
         ))  # fmt: skip
     return out
 
