@@ -55,7 +55,7 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
         result = await grant_role(body, txn, catalog, user)
     elif kind == "AlterDefaultPrivilegesStmt":
         result = await alter_default_privileges(body, txn, catalog, user)
-    elif kind == "AlterOwnerStmt" and not _names_routine(kind, body):  # ALTER FUNCTION's: below
+    elif kind == "AlterOwnerStmt":
         result = await alter_owner(body, txn, catalog, bc, user)
     elif kind == "AlterTableStmt" and is_owner_change(body):
         result = await change_owner_of(body, txn, catalog, bc, user)
@@ -115,6 +115,7 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
 
         source = statement.source or statement.text
         end = (statement.location if statement.source else 0) + len(statement.text.encode())
+
         def schema_created() -> None:  # its owner, before its elements run (each then has its own)
             after_ddl(txn, catalog, user)
 
