@@ -28,6 +28,7 @@ from qp.functions import is_aggregate, resolve_aggregate, resolve_function, reso
 from qp.functions.ordered_set import is_ordered_set_aggregate, resolve_within_group
 from qp.functions.waiting import ASYNC_FUNCTIONS
 from qp.parse.parser import node_body, node_kind, node_location, string_list
+from qp.parse.unsupported import syntax_words
 from qp.pgcatalog.names import qualified_name
 from qp.pgcatalog.search_path import USER_SCHEMA, binding_path, check_schema, first_schema
 from qp.types import (
@@ -242,7 +243,7 @@ class ExprBinder(RowBinding, RoutineBinding):
         kind = node_kind(node)
         method = getattr(self, "b_" + kind, None)
         if method is None:
-            raise SqlError("0A000", f"{kind} expressions are not supported")
+            raise SqlError("0A000", f"{syntax_words(kind)} is not supported")
         body = node_body(node)
         try:
             result = method(body)
@@ -462,7 +463,7 @@ class ExprBinder(RowBinding, RoutineBinding):
             return self._any_all(n, op, kind == "AEXPR_OP_ALL")
         if kind in ("AEXPR_BETWEEN", "AEXPR_NOT_BETWEEN", "AEXPR_BETWEEN_SYM", "AEXPR_NOT_BETWEEN_SYM"):
             return self._between(n, kind)
-        raise SqlError("0A000", f"operator form {kind} is not supported")
+        raise SqlError("0A000", f"{syntax_words(kind)} is not supported here")
 
     def _pair(self, n: dict) -> tuple[E.Expr, E.Expr]:
         return self.bind(n["lexpr"]), self.bind(n["rexpr"])

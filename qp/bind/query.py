@@ -35,6 +35,7 @@ from qp.errors import SqlError, locate
 from qp.functions import resolve_function
 from qp.functions.json_records import RECORD_FUNCTIONS, row_builder
 from qp.parse.parser import node_body, node_kind, node_location, string_list
+from qp.parse.unsupported import syntax_words
 from qp.pgcatalog.search_path import USER_SCHEMA, binding_path, definition_path
 from qp.types import INT8, RECORD, TEXT, UNKNOWN, SqlType, common_type, format_type, record_type
 
@@ -801,7 +802,7 @@ class QueryBinder:
             return self._subquery_item(query, body.get("alias"), alias, scope)
         if kind == "RangeFunction":
             return self._bind_range_function(body, scope, binder)
-        raise SqlError("0A000", f"{kind} in FROM is not supported")
+        raise SqlError("0A000", f"{syntax_words(kind)} in FROM is not supported")
 
     def _lateral_scope(self, scope: Scope) -> Scope:
         """What a LATERAL item sees: the FROM items to its left, then the enclosing queries.

@@ -32,6 +32,7 @@ from qp.ddl.tables import alter_table, create_table, drop, rename, truncate_swap
 from qp.ddl.views import create_view
 from qp.errors import SqlError
 from qp.parse.parser import Statement
+from qp.parse.unsupported import unsupported_statement
 from qp.txn.transaction import Transaction
 
 
@@ -127,7 +128,7 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
     elif kind == "AlterObjectSchemaStmt":
         result = await set_schema(body, txn, catalog, bc)
     else:
-        raise SqlError("0A000", f"unsupported statement: {kind.removesuffix('Stmt')}")
+        raise unsupported_statement(kind)
     return result
 
 

@@ -63,6 +63,7 @@ from qp.ddl.temp_objects import name_taken
 from qp.ddl.views import drop_views, views_to_drop
 from qp.errors import SqlError
 from qp.parse.parser import node_kind, string_list
+from qp.parse.unsupported import syntax_words
 from qp.pgcatalog.search_path import USER_SCHEMA, schema_oids
 from storage import keys
 
@@ -194,7 +195,7 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
         elif kind == "Constraint":
             table_constraints.append(element["Constraint"])
         else:
-            raise SqlError("0A000", f"{kind} in CREATE TABLE is not supported")
+            raise SqlError("0A000", f"{syntax_words(kind)} in CREATE TABLE is not supported")
     for column in columns:  # after the duplicate check, as PostgreSQL's CheckAttributeNamesTypes
         check_not_system_column(column.name)
     if not columns:

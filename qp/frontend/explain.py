@@ -25,6 +25,7 @@ from qp.errors import SqlError
 from qp.exec.instrument import instrument
 from qp.frontend.prepare import explain_lines, explained_operators
 from qp.parse.parser import Statement
+from qp.parse.unsupported import command_words
 
 EXPLAINABLE = ("SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt")
 
@@ -86,7 +87,7 @@ async def run_explain(session: Any, body: dict) -> list[api.Event]:
     query_node = body["query"]
     kind = next(iter(query_node))
     if kind not in EXPLAINABLE:
-        raise SqlError("0A000", f"EXPLAIN of {kind.removesuffix('Stmt')} is not supported")
+        raise SqlError("0A000", f"EXPLAIN of {command_words(kind)} is not supported")
     txn = session.current_txn()
     txn.begin_snapshot()
     planning_started = time.perf_counter()

@@ -24,6 +24,7 @@ from qp.exec.explain import render
 from qp.exec.instrument import actual_text
 from qp.frontend.settings import show_name
 from qp.parse.parser import Statement
+from qp.parse.unsupported import unsupported_statement
 from qp.pgcatalog.search_path import SearchPath, session_search_path
 from qp.plan.cost import estimate_operator
 from qp.plan.dml import plan_insert, plan_modify
@@ -44,19 +45,6 @@ UTILITY_KINDS = {"TransactionStmt", "VariableSetStmt", "VariableShowStmt", "Disc
                  "ListenStmt", "UnlistenStmt", "NotifyStmt", "ClosePortalStmt", "ExplainStmt", "CheckPointStmt",
                  "VacuumStmt", "PrepareStmt", "ExecuteStmt", "LoadStmt", "DeclareCursorStmt", "FetchStmt",
                  "CallStmt"}
-
-# DSQL names unsupported statements by their parse node: "unsupported statement: Truncate".
-_UNSUPPORTED_NAMES = {
-    "CreatedbStmt": "CreateDatabase", "DropdbStmt": "DropDatabase",
-    "CreateExtensionStmt": "CreateExtension", "CreateEnumStmt": "CreateEnum", "CreateTrigStmt": "CreateTrigger",
-    "CreatePolicyStmt": "CreatePolicy", "DoStmt": "Do",
-    "CopyStmt": "Copy", "AlterRoleSetStmt": "AlterRoleSet",
-    "LockStmt": "Lock",
-    "ReindexStmt": "Reindex", "ClusterStmt": "Cluster", "CreateTableAsStmt": "CreateTableAs",
-    "RefreshMatViewStmt": "RefreshMatView", "MergeStmt": "Merge",
-    "CompositeTypeStmt": "CompositeType", "AlterSystemStmt": "AlterSystem",
-}
-
 
 @dataclass
 class Prepared:
@@ -103,8 +91,7 @@ def classify(statement: Statement | None) -> str:
         return "utility"
     if kind == "CopyStmt":
         return "copy"  # run by qp/frontend/copy.py, streaming its data through the session's events
-    name = _UNSUPPORTED_NAMES.get(kind, kind.removesuffix("Stmt"))
-    raise SqlError("0A000", f"unsupported statement: {name}")
+    raise unsupported_statement(kind)
 
 
 def declared_types(oids: list[int]) -> list[SqlType | None]:

@@ -26,6 +26,7 @@ from qp.frontend.session_settings import (
     transaction_characteristics,
 )
 from qp.parse.parser import Statement, string_list
+from qp.parse.unsupported import unsupported_statement
 
 
 async def run_utility(session, statement: Statement, portal=None, params: tuple = ()) -> list[api.Event]:
@@ -81,7 +82,7 @@ async def run_utility(session, statement: Statement, portal=None, params: tuple 
         return await _explain(session, body)
     if kind == "CallStmt":
         return await _call(session, body, params)
-    raise SqlError("0A000", f"unsupported statement: {kind.removesuffix('Stmt')}")
+    raise unsupported_statement(kind)
 
 
 async def _transaction_statement(session, body: dict) -> list[api.Event]:
