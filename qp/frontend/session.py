@@ -71,6 +71,7 @@ from qp.frontend.settings import (
     transaction_limits,
     zoneinfo_for,
 )
+from qp.frontend.statement_cache import StatementCache, cacheable
 from qp.parse.parser import Statement, parse
 from qp.pgcatalog.names import reg_input, reg_output
 from qp.txn.temp_store import TempStore
@@ -133,6 +134,10 @@ class Session:
         self.failed = False
         self.block_read_only = False
         self.statements: dict[str, Prepared] = {}
+        # Statements run before, by their text (qp/frontend/statement_cache.py), and the
+        # count of setting changes that keeps them apart.
+        self.statement_cache = StatementCache()
+        self.settings_generation = 0
         self.portals: dict[str, Portal] = {}
         # Interrupts (see the module docstring): the running statement's cancel
         # scope and deadline, whether a statement is running (a cancel outside one
@@ -210,6 +215,8 @@ class Session:
         if not names:
             return
         self._settings_touched = True
+        if names - _TRANSACTION_SETTINGS - _LIMIT_SETTINGS:
+            self.settings_generation += 1  # statements read under other settings are not reused
         txn = self.txn
         if txn is not None:
             if "transaction_read_only" in names:
@@ -266,7 +273,10 @@ class Session:
 
     async def simple_query(self, sql: str) -> AsyncIterator[api.Event]:
         self.activity.running(sql)
-        statements = await self._parsed(sql)
+        generation = self.settings_generation
+        statements = self.statement_cache.get(("text", sql, generation))
+        if statements is None:
+            statements = await self._parsed(sql)
         if not statements:
             yield EmptyQuery()
             return
@@ -276,13 +286,17 @@ class Session:
                 # statement_timeout applies to each statement of the string (PostgreSQL 13+).
                 self._statement_started()
                 try:
-                    prepared = self.runner.prepare_unbound(statement)
+                    key = ("simple", sql, i, generation)
+                    prepared = self.statement_cache.get(key) or self.runner.prepare_unbound(statement)
                     if prepared.kind == "copy":  # streams: CopyIn/OutResponse now, CommandComplete in events
                         events = []
                         async for event in self.runner.copy(prepared, events):
                             yield event
                     else:
                         events = await self.guarded(self.runner.run(prepared, (), None))
+                        if cacheable(prepared) and generation == self.settings_generation:
+                            self.statement_cache.put(("text", sql, generation), statements)
+                            self.statement_cache.put(key, prepared)
                     if i == len(statements) - 1 and not self.block and self.txn is not None:
                         # The implicit transaction of a query string commits before
                         # the last CommandComplete, so a failed commit is reported
@@ -321,7 +335,12 @@ class Session:
             if len(self.statements) >= PREPARED_STATEMENTS_MAX:
                 raise SqlError("54000", "too many prepared statements")
             self._statement_started()
-            prepared = await self.guarded(self.runner.prepare_for_describe(statement, param_oids))
+            key = ("parse", sql, tuple(param_oids), self.settings_generation)
+            prepared = self.statement_cache.get(key) if not name else None
+            if prepared is None or not prepared.planned_for(self.runner.catalog_guess(), self.ctx):
+                prepared = await self.guarded(self.runner.prepare_for_describe(statement, param_oids))
+                if not name and cacheable(prepared):
+                    self.statement_cache.put(key, prepared)
         except BaseException as exc:
             _give_position(exc, statement)
             await self._after_error()
