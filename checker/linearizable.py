@@ -177,6 +177,9 @@ class Failure:
     previous_ok: Completed | None
     linearized: tuple[Completed, ...]
     states: tuple[Any, ...]
+    # The writes (whatever their outcome, ``fail`` included) of the values ``op`` returned:
+    # where what it saw came from, the first thing to look at in a failure.
+    sources: tuple[Completed, ...] = ()
 
 
 @dataclass(slots=True)
@@ -297,6 +300,9 @@ def _explain_failure(k: KeyVerdict) -> str:
     shown = " -> ".join(_op_text(c) for c in prefix)
     more = f"({len(failure.linearized) - len(prefix)} earlier) ... " if len(failure.linearized) > len(prefix) else ""
     lines.append(f"longest linearizable prefix ({len(failure.linearized)} ops): {more}{shown or 'empty'}")
+    for source in failure.sources:
+        error = f" ({source.completion.error})" if source.completion.error else ""
+        lines.append(f"what it read was written by: {_op_text(source)}{error}")
     return "\n".join(lines)
 
 
@@ -445,6 +451,7 @@ def _check_key(key: Any, all_ops: list[Completed], model: Model, order: str,
         if not stack:
             verdict.valid = False
             verdict.failure = _failure(ops, events, node_op, deepest, deepest_stack, deepest_states)
+            verdict.failure = dataclasses.replace(verdict.failure, sources=_sources(verdict.failure.op, all_ops, model))
             break
         top, state = stack.pop()
         linearized &= ~(1 << node_op[top])
@@ -492,6 +499,21 @@ def _failure(ops: list[Completed], events: list[tuple[Any, int, int]], node_op: 
         if ret:
             previous_ok = ops[i]
     return Failure(failing, previous_ok, tuple(ops[node_op[n]] for n in stack), tuple(states))
+
+
+def _sources(op: Completed, all_ops: list[Completed], model: Model) -> tuple[Completed, ...]:
+    """The writes, of any outcome, of the values the read `op` returned."""
+    if op.f not in model.reads or op.type is not OpType.OK:
+        return ()
+    seen = op.value
+    values = list(seen) if isinstance(seen, tuple | list | set | frozenset) else [seen]
+    found = []
+    for c in all_ops:
+        if c.f == "write" and c.invoke.value in values:
+            found.append(c)
+        elif c.f == "cas" and c.invoke.value[1] in values:
+            found.append(c)
+    return tuple(found)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ class DynamoDBDesign:
         self.name = "dynamodb transact" if transactions else "dynamodb strong" if consistent else "dynamodb eventual"
         self.consistent = consistent
         self.transactions = transactions
-        config = Config(retries={"mode": "standard", "max_attempts": 1}, read_timeout=timeout_s,
+        config = Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=timeout_s,
                         connect_timeout=timeout_s)  # fmt: skip
         self.client = boto3.client("dynamodb", endpoint_url=url, config=config, **_CREDENTIALS)
         self.expressed = Expressed()

@@ -89,6 +89,30 @@ def test_read_of_a_value_never_written_is_not_linearizable() -> None:
     assert "NOT LINEARIZABLE" in text and "read 7" in text and "could only hold 1" in text
 
 
+def test_a_failure_names_the_writes_of_what_the_read_saw() -> None:
+    # A write reported failed whose value is read later: the explanation shows where the
+    # value came from (the refused write), the first clue to a server that acknowledged a
+    # refusal and applied the write anyway.
+    ops = build(write(1, 5), ("fail", 1), write(2, 1), ok(2), read(3), ok(3, 5))
+    result = check(ops, cas_register(0))
+    assert result.valid is False
+    assert [c.invoke.index for c in result.keys[None].failure.sources] == [0]
+    assert "what it read was written by: {process 1, fail, op 0: write 5}" in result.render()
+
+
+def test_a_write_of_unknown_outcome_may_take_effect_after_later_writes() -> None:
+    # The shape of a register history from `dsql compare`: a write times out (info), its
+    # client goes on as a new process, and the old value surfaces after two newer writes.
+    # Linearizable: the info write may take effect at any time after its invocation.
+    ops = build(write(1, 269), ("info", 1), write(2, 284), ok(2), read(2), ok(2, 284),
+                write(3, 311), ok(3), read(3), ok(3, 311), read(3), ok(3, 269))  # fmt: skip
+    assert verdict(ops) is True
+    # Refused instead of unknown, the same value cannot appear.
+    refused = build(write(1, 269), ("fail", 1), write(2, 284), ok(2), read(2), ok(2, 284),
+                    write(3, 311), ok(3), read(3), ok(3, 311), read(3), ok(3, 269))  # fmt: skip
+    assert verdict(refused) is False
+
+
 def test_concurrent_writes_must_take_one_order_for_every_reader() -> None:
     # Writes of 1 and 2 overlap; later reads may see either order, but not both.
     writes = [write(1, 1), write(2, 2), ok(1), ok(2)]

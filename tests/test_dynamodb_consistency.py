@@ -199,7 +199,7 @@ def test_transfers_keep_the_total(ddb_server, ddb, ddb_table_name):
 def test_strong_reads_wait_for_a_new_leader_when_theirs_stops_and_eventual_reads_go_on(tmp_path):
     server = start_dsql(tmp_path / "leader")
     try:
-        ddb = client(server.dynamodb_url, retries={"mode": "standard", "max_attempts": 1})
+        ddb = client(server.dynamodb_url, retries={"mode": "standard", "total_max_attempts": 1})
         create_table(ddb, "LeaderLoss")
         key = {"pk": {"S": "item"}, "sk": {"S": "1"}}
         ddb.put_item(TableName="LeaderLoss", Item={**key, "version": {"N": "1"}})

@@ -417,8 +417,8 @@ def _substitute_back(value: Any, table: str) -> Any:
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_same_answers_as_moto(scenario: Scenario, ddb_server, moto, ddb_table_name):
-    dsql_client = client(ddb_server.dynamodb_url, parameter_validation=False, retries={"max_attempts": 1})
-    moto_client = client(moto.url, parameter_validation=False, retries={"max_attempts": 1})
+    dsql_client = client(ddb_server.dynamodb_url, parameter_validation=False, retries={"total_max_attempts": 1})
+    moto_client = client(moto.url, parameter_validation=False, retries={"total_max_attempts": 1})
     arns = {}
     for spec in scenario.tables:
         for c in (dsql_client, moto_client):
@@ -484,8 +484,8 @@ def _stream_records(streams_client: Any, arn: str) -> list[dict[str, Any]]:
 def test_streams_same_records_as_moto(view, ddb_server, moto, ddb_table_name):
     answers = {}
     for name, url in (("dsql", ddb_server.dynamodb_url), ("moto", moto.url)):
-        c = client(url, retries={"max_attempts": 1})
-        s = boto3.client("dynamodbstreams", endpoint_url=url, config=Config(retries={"max_attempts": 1}), **CREDENTIALS)
+        c = client(url, retries={"total_max_attempts": 1})
+        s = boto3.client("dynamodbstreams", endpoint_url=url, config=Config(retries={"total_max_attempts": 1}), **CREDENTIALS)
         table = {**_substitute(base_table(), ddb_table_name),
                  "StreamSpecification": {"StreamEnabled": True, "StreamViewType": view}}  # fmt: skip
         arn = c.create_table(**table)["TableDescription"]["LatestStreamArn"]

@@ -143,7 +143,7 @@ def test_responses_are_compressed_when_accepted(ddb_server, ddb, ddb_table_name)
     response, headers, body = raw_request(ddb_server, "POST", "GetItem", get)
     assert "content-encoding" not in headers and int(headers["x-amz-crc32"]) == zlib.crc32(body)
     # boto3 asking for gzip (a before-parse hook decompresses) gets the item, CRC checked, no retries.
-    c = client(ddb_server.dynamodb_url, retries={"mode": "standard", "max_attempts": 1})
+    c = client(ddb_server.dynamodb_url, retries={"mode": "standard", "total_max_attempts": 1})
     seen: list[str | None] = []
     c.meta.events.register(
         "before-call", lambda params, **_: params["headers"].update({"Accept-Encoding": "gzip"})

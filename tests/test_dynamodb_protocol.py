@@ -169,7 +169,7 @@ def test_sigv4_enforced(signed_server):
 
     def make(key, secret, region="us-east-1"):
         return boto3.client("dynamodb", endpoint_url=url, region_name=region, aws_access_key_id=key,
-                            aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}))  # fmt: skip
+                            aws_secret_access_key=secret, config=Config(retries={"total_max_attempts": 1}))  # fmt: skip
 
     assert "TableNames" in make("AKIDGOOD", "goodsecret").list_tables()
     assert "TableNames" in make("other", "second", region="eu-west-1").list_tables()

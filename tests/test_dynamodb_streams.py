@@ -753,7 +753,7 @@ class Workload:
 
     def run(self, thread: int, operations: int) -> None:
         rng = random.Random(thread)
-        ddb = client(self.url, retries={"mode": "standard", "max_attempts": 1})
+        ddb = client(self.url, retries={"mode": "standard", "total_max_attempts": 1})
         try:
             for n in range(operations):
                 self._one(ddb, rng, thread, n)
