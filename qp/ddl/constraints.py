@@ -29,6 +29,7 @@ from typing import Any
 
 from cluster.timeslice import checkpoint_if_due
 from qp.bind.context import QueryLevel
+from qp.bind.ddl.names import search_schema
 from qp.bind.expressions import ExprBinder
 from qp.bind.scope import table_scope
 from qp.catalog.stored import (
@@ -45,7 +46,6 @@ from qp.catalog.stored import (
     key_stamp,
 )
 from qp.catalog.temp_keys import is_temp_oid
-from qp.ddl.common import search_schema
 from qp.errors import SqlError, foreign_key_violation
 from qp.exec.compile import ExecFrame, Layout, compile_scalar
 from qp.parse.parser import string_list

@@ -13,18 +13,12 @@ import json
 
 from qp.bind import expr as E
 from qp.bind.context import BindContext, QueryLevel
+from qp.bind.ddl.names import check_name, resolve_column_type, search_schema
 from qp.bind.domains import domain_in
 from qp.bind.expressions import ExprBinder, coerce
 from qp.bind.scope import Scope
 from qp.catalog.stored import CatalogSnapshot, CheckDef, DomainDef
-from qp.ddl.common import (
-    DdlResult,
-    bump_version,
-    catalog_counters,
-    check_name,
-    resolve_column_type,
-    search_schema,
-)
+from qp.ddl.common import DdlResult, bump_version, catalog_counters
 from qp.errors import SqlError
 from qp.parse.parser import string_list
 from qp.pgcatalog.search_path import USER_SCHEMA, creation_schema

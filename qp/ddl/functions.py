@@ -18,10 +18,11 @@ import json
 from dataclasses import replace
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.names import check_name
 from qp.bind.routine_body import bind_body_statement, body_context, check_result
 from qp.bind.routines import signature_text
 from qp.catalog.stored import CatalogSnapshot, FunctionDef
-from qp.ddl.common import DdlResult, bump_version, catalog_counters, check_name
+from qp.ddl.common import DdlResult, bump_version, catalog_counters
 from qp.errors import SqlError
 from qp.parse.parser import node_body, node_kind, parse, string_list
 from qp.pgcatalog.search_path import USER_SCHEMA

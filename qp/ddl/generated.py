@@ -15,10 +15,10 @@ from typing import Any
 
 from qp.bind import expr as E
 from qp.bind.context import BindContext, QueryLevel
+from qp.bind.ddl.names import column_names_in
 from qp.bind.expressions import ExprBinder, coerce
 from qp.bind.scope import table_scope
 from qp.catalog.stored import TableDef
-from qp.ddl.common import column_names_in
 from qp.errors import SqlError
 
 WHAT = "column generation expressions"

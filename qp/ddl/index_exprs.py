@@ -16,10 +16,10 @@ from typing import Any
 
 from qp.bind import expr as E
 from qp.bind.context import BindContext, QueryLevel
+from qp.bind.ddl.names import column_names_in
 from qp.bind.expressions import ExprBinder
 from qp.bind.scope import table_scope
 from qp.catalog.stored import IndexDef, TableDef, key_kind
-from qp.ddl.common import column_names_in
 from qp.errors import SqlError
 from qp.pgcatalog.ruleutils import expression_text
 from qp.types import format_type

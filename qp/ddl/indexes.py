@@ -16,6 +16,7 @@ from dataclasses import replace
 from cluster.timeslice import checkpoint_if_due
 from qp.bind.collation import check_collatable, resolve_collation
 from qp.bind.context import BindContext
+from qp.bind.ddl.names import check_name, relation_display, schema_of, search_schema
 from qp.bind.query import figure_colname
 from qp.catalog.stored import (
     CatalogSnapshot,
@@ -29,10 +30,6 @@ from qp.ddl.common import (
     INDEXES_PER_TABLE_MAX,
     DdlResult,
     catalog_counters,
-    check_name,
-    relation_display,
-    schema_of,
-    search_schema,
     write_catalog,
 )
 from qp.ddl.index_exprs import index_expression, index_predicate

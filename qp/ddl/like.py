@@ -16,8 +16,8 @@ import json
 from typing import Any
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.names import relation_display, schema_of, search_schema
 from qp.catalog.stored import CatalogSnapshot, IndexDef, TableDef, expression_key_name
-from qp.ddl.common import relation_display, schema_of, search_schema
 from qp.errors import SqlError
 from qp.parse.parser import node_kind
 from qp.types import type_by_oid

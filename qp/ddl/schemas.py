@@ -30,6 +30,7 @@ from typing import Any
 
 from qp.api import Notice
 from qp.bind.context import BindContext
+from qp.bind.ddl.names import NAME_BYTES_MAX, relation_display, search_schema
 from qp.catalog.stored import (
     BOOTSTRAP_SUPERUSER,
     NEXT_OID_KEY,
@@ -40,15 +41,7 @@ from qp.catalog.stored import (
     comment_key,
 )
 from qp.catalog.temp_keys import TEMP_RELATIONS_START
-from qp.ddl.common import (
-    NAME_BYTES_MAX,
-    DdlResult,
-    bump_version,
-    catalog_counters,
-    relation_display,
-    search_schema,
-    write_catalog,
-)
+from qp.ddl.common import DdlResult, bump_version, catalog_counters, write_catalog
 from qp.ddl.domains import drop_domains
 from qp.ddl.roles import find_role, session_role
 from qp.ddl.statistics import drop_statistics

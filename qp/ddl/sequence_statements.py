@@ -5,20 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.names import check_name, creation_schema_of, relation_display, schema_of, search_schema
 from qp.catalog.stored import (
     NEXT_OID_KEY,
     VERSION_KEY,
     CatalogSnapshot,
 )
-from qp.ddl.common import (
-    DdlResult,
-    catalog_counters,
-    check_name,
-    creation_schema_of,
-    relation_display,
-    schema_of,
-    search_schema,
-)
+from qp.ddl.common import DdlResult, catalog_counters
 from qp.ddl.sequences import sequence_options, with_owner
 from qp.ddl.temp_objects import name_taken
 from qp.errors import SqlError

@@ -12,16 +12,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.names import check_name, relation_display, schema_of, search_schema
 from qp.catalog.stored import CatalogSnapshot, StatisticsDef
-from qp.ddl.common import (
-    DdlResult,
-    bump_version,
-    catalog_counters,
-    check_name,
-    relation_display,
-    schema_of,
-    search_schema,
-)
+from qp.ddl.common import DdlResult, bump_version, catalog_counters
 from qp.ddl.naming import choose_name, name_addition
 from qp.errors import SqlError
 from qp.parse.parser import string_list

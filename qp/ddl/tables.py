@@ -14,6 +14,20 @@ from typing import Any
 
 from qp.bind import expr as E
 from qp.bind.context import BindContext, QueryLevel
+from qp.bind.ddl.names import (
+    SYSTEM_COLUMN_NAMES,
+    check_collation,
+    check_name,
+    check_not_system_column,
+    column_names_in,
+    creation_schema_of,
+    distinct_index_constraints,
+    existing_column,
+    relation_display,
+    resolve_column_type,
+    schema_of,
+    search_schema,
+)
 from qp.bind.dml import truncate_targets
 from qp.bind.domains import domain_named
 from qp.bind.expressions import ExprBinder, coerce
@@ -32,22 +46,10 @@ from qp.catalog.stored import (
 from qp.ddl.common import (
     COLUMNS_PER_KEY_MAX,
     COLUMNS_PER_TABLE_MAX,
-    SYSTEM_COLUMN_NAMES,
     TABLES_MAX,
     DdlResult,
     bump_version,
     catalog_counters,
-    check_collation,
-    check_name,
-    check_not_system_column,
-    column_names_in,
-    creation_schema_of,
-    distinct_index_constraints,
-    existing_column,
-    relation_display,
-    resolve_column_type,
-    schema_of,
-    search_schema,
     set_column,
     write_catalog,
 )

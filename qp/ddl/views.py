@@ -7,20 +7,14 @@ from __future__ import annotations
 import json
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.names import check_name, creation_schema_of, search_schema
 from qp.bind.query import QueryBinder
 from qp.catalog.stored import (
     CatalogSnapshot,
     ViewDef,
 )
 from qp.catalog.temp_keys import is_temp_oid
-from qp.ddl.common import (
-    DdlResult,
-    bump_version,
-    catalog_counters,
-    check_name,
-    creation_schema_of,
-    search_schema,
-)
+from qp.ddl.common import DdlResult, bump_version, catalog_counters
 from qp.ddl.temp_objects import name_taken
 from qp.errors import SqlError
 from qp.parse.parser import string_list
