@@ -8,6 +8,9 @@ a result asks for afterwards (online follow-ups, background jobs).
 from __future__ import annotations
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.dispatch import bind_ddl
+from qp.bind.ddl.sequences import BoundAlterSequence, BoundCreateSequence, BoundDropSequences
+from qp.bind.ddl.skip import SkipDdl
 from qp.catalog.stored import CatalogSnapshot
 from qp.ddl.comments import comment_on
 from qp.ddl.common import DdlResult
@@ -26,9 +29,10 @@ from qp.ddl.indexes import create_index
 from qp.ddl.ownership import after_ddl, check_ownership
 from qp.ddl.role_statements import role_ddl, role_tag
 from qp.ddl.schemas import create_schema, drop_schemas, rename_schema, set_schema
-from qp.ddl.sequence_statements import alter_sequence, create_sequence
+from qp.ddl.sequence_statements import apply_alter_sequence, apply_create_sequence, apply_drop_sequences
 from qp.ddl.statistics import alter_statistics, create_statistics, drop_statistics
 from qp.ddl.tables import alter_table, create_table, drop, rename, truncate_swap
+from qp.ddl.temp_objects import name_taken
 from qp.ddl.views import create_view
 from qp.errors import SqlError
 from qp.parse.parser import Statement
@@ -40,10 +44,28 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
                   user: str) -> DdlResult:  # fmt: skip
     """Apply one DDL statement to `txn`, against `catalog`, as `user` (the current user)."""
     check_ownership(statement, catalog, bc, user)  # 42501 unless the user owns what it changes
-    result = await _run(statement, txn, catalog, bc, user)
+    bound = bind_ddl(statement, catalog, bc, lambda name, schema: name_taken(catalog, name, schema, txn))
+    if bound is None:  # a kind still analysed here, from its parse tree
+        result = await _run(statement, txn, catalog, bc, user)
+    else:
+        result = await apply_ddl(bound, txn, catalog)
     if statement.kind != "CreateSchemaStmt":  # the schema and each of its elements had theirs
         after_ddl(txn, catalog, user)  # owners of what it created (qp/ddl/ownership.py)
     return result
+
+
+async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot) -> DdlResult:
+    """Write what a bound DDL statement decided into `txn`."""
+    match bound:
+        case SkipDdl():
+            return DdlResult(bound.tag, list(bound.notices))
+        case BoundCreateSequence():
+            return await apply_create_sequence(bound, txn, catalog)
+        case BoundAlterSequence():
+            return await apply_alter_sequence(bound, txn)
+        case BoundDropSequences():
+            return await apply_drop_sequences(bound, txn)
+    raise AssertionError(f"no way to apply {type(bound).__name__}")
 
 
 async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot, bc: BindContext,
@@ -97,12 +119,8 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
         result = await alter_statistics(body, txn, catalog, bc)
     elif kind == "RenameStmt" and body.get("renameType") != "OBJECT_SCHEMA":
         result = await rename(body, txn, catalog, bc)
-    elif kind == "CreateSeqStmt":
-        result = await create_sequence(body, txn, catalog, bc)
     elif kind == "ViewStmt":
         result = await create_view(body, txn, catalog, bc, statement.text)
-    elif kind == "AlterSeqStmt":
-        result = await alter_sequence(body, txn, catalog, bc)
     elif kind in ("CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt"):
         result = await role_ddl(statement, txn, catalog, user, bc.eval_ctx)
     elif kind == "TruncateStmt":

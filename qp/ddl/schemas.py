@@ -31,6 +31,7 @@ from typing import Any
 from qp.api import Notice
 from qp.bind.context import BindContext
 from qp.bind.ddl.names import NAME_BYTES_MAX, relation_display, search_schema
+from qp.bind.ddl.sequences import bind_drop_sequences
 from qp.catalog.stored import (
     BOOTSTRAP_SUPERUSER,
     NEXT_OID_KEY,
@@ -44,6 +45,7 @@ from qp.catalog.temp_keys import TEMP_RELATIONS_START
 from qp.ddl.common import DdlResult, bump_version, catalog_counters, write_catalog
 from qp.ddl.domains import drop_domains
 from qp.ddl.roles import find_role, session_role
+from qp.ddl.sequence_statements import apply_drop_sequences
 from qp.ddl.statistics import drop_statistics
 from qp.ddl.tables import drop
 from qp.errors import SqlError
@@ -313,6 +315,8 @@ async def _drop_kind(kind: str, targets: list[tuple[str, str]], txn, catalog: Ca
     drop_body = {"objects": lists, "removeType": _DROP_TYPES[kind], "behavior": "DROP_CASCADE"}
     if kind == "statistics object":
         await drop_statistics(drop_body, txn, catalog, step_bc)
+    elif kind == "sequence":
+        await apply_drop_sequences(bind_drop_sequences(drop_body, catalog, step_bc), txn)
     else:
         await drop(drop_body, txn, catalog, step_bc)
 

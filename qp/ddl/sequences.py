@@ -15,108 +15,13 @@ PostgreSQL. `serial` columns get an implicit sequence with CACHE 65536.
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
-
 from qp.catalog.stored import CatalogSnapshot, SequenceDef
 from qp.catalog.temp_keys import is_temp_oid
 from qp.errors import SqlError
-from qp.parse.parser import string_list
 from qp.txn.transaction import Transaction
-from qp.types import resolve_type_name
 
-DSQL_CACHE_MIN = 65536
-SERIAL_CACHE = DSQL_CACHE_MIN
-_BOUNDS = {21: (-(2**15), 2**15 - 1), 23: (-(2**31), 2**31 - 1), 20: (-(2**63), 2**63 - 1)}
-_TYPE_NAMES = {21: "smallint", 23: "integer", 20: "bigint"}
 ALLOCATION_RETRIES_MAX = 50
 ALLOCATION_BACKOFF_S = 0.001
-
-
-def _number(arg: dict | None) -> int | None:
-    if arg is None:
-        return None
-    if "Integer" in arg:
-        return arg["Integer"].get("ival", 0)
-    if "Float" in arg:
-        return int(arg["Float"]["fval"])
-    if "A_Const" in arg:
-        const = arg["A_Const"]
-        if "ival" in const:
-            return const["ival"].get("ival", 0)
-        if "fval" in const:
-            return int(const["fval"]["fval"])
-    raise SqlError("42601", "sequence options take numbers")
-
-
-def sequence_options(options: list, *, name: str, oid: int, type_oid: int = 20, require_cache: bool = True,
-                     base: SequenceDef | None = None) -> tuple[SequenceDef, int | None, list[str] | None]:
-    """A SequenceDef from CREATE/ALTER SEQUENCE or identity options.
-
-    Returns (definition, RESTART value or None, OWNED BY names or None)."""
-    values: dict[str, Any] = {}
-    restart: int | None = None
-    owned: list[str] | None = None
-    for option in options or ():
-        elem = option["DefElem"]
-        key = elem["defname"]
-        arg = elem.get("arg")
-        if key in values:
-            raise SqlError("42601", "conflicting or redundant options")
-        if key == "as":
-
-            t = resolve_type_name(string_list(arg["TypeName"]["names"]), [], 0)
-            if t.oid not in _BOUNDS:
-                raise SqlError("22023", "sequence type must be smallint, integer, or bigint")
-            values["as"] = t.oid
-        elif key in ("increment", "minvalue", "maxvalue", "start", "cache"):
-            values[key] = _number(arg)
-        elif key == "cycle":
-            values["cycle"] = bool(arg is None or arg.get("Boolean", {}).get("boolval", False))
-        elif key == "restart":
-            restart = _number(arg) if arg is not None else -1
-            values[key] = True
-        elif key == "owned_by":
-            owned = string_list(arg["List"]["items"] if "List" in arg else arg)
-        elif key == "sequence_name":
-            continue
-        else:
-            raise SqlError("42601", f'option "{key}" not recognized')
-    type_oid = values.get("as", base.type_oid if base else type_oid)
-    low, high = _BOUNDS[type_oid]
-    increment = values.get("increment", base.increment if base else 1)
-    if increment == 0:
-        raise SqlError("22023", "INCREMENT must not be zero")
-    min_value = values.get("minvalue", base.min_value if base and "as" not in values else (1 if increment > 0 else low))
-    max_value = values.get("maxvalue", base.max_value if base and "as" not in values else (high if increment > 0 else -1))
-    if min_value is None:
-        min_value = 1 if increment > 0 else low
-    if max_value is None:
-        max_value = high if increment > 0 else -1
-    if not low <= min_value <= high or not low <= max_value <= high:
-        raise SqlError("22023", f'MINVALUE/MAXVALUE out of range for sequence data type {_TYPE_NAMES[type_oid]}')
-    if min_value >= max_value:
-        raise SqlError("22023", f"MINVALUE ({min_value}) must be less than MAXVALUE ({max_value})")
-    start = values.get("start", base.start if base else (min_value if increment > 0 else max_value))
-    if not min_value <= start <= max_value:
-        raise SqlError("22023", f"START value ({start}) cannot be {'less' if start < min_value else 'greater'} than "
-                                f"{'MINVALUE' if start < min_value else 'MAXVALUE'} ({min_value if start < min_value else max_value})")
-    cache = values.get("cache", base.cache if base else None)
-    if cache is None:
-        if require_cache:
-            # DSQL's own rule and wording.
-            raise SqlError(
-                "0A000",
-                "CREATE SEQUENCE is not supported without an explicit cache size. please define CACHE greater "
-                f"than or equal to {DSQL_CACHE_MIN} or equal to 1",
-            )
-        cache = SERIAL_CACHE
-    if cache != 1 and cache < DSQL_CACHE_MIN:
-        raise SqlError("0A000", f"CACHE must be equal to 1 or greater than or equal to {DSQL_CACHE_MIN}")
-    cycle = values.get("cycle", base.cycle if base else False)
-    definition = SequenceDef(oid, name, type_oid, start, increment, min_value, max_value, cache, cycle,
-                             base.owned_by if base else None)
-    return definition, restart, owned
 
 
 class SessionSequences:
@@ -222,7 +127,3 @@ async def _write_state(session, sequence: SequenceDef, next_value: int) -> None:
     if is_temp_oid(sequence.oid):
         return await _in_session(session, write)
     await session.qp.txns.run(write, attempts=ALLOCATION_RETRIES_MAX, backoff_s=ALLOCATION_BACKOFF_S)
-
-
-def with_owner(sequence: SequenceDef, table_oid: int, column: int) -> SequenceDef:
-    return replace(sequence, owned_by=(table_oid, column))

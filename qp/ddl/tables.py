@@ -28,6 +28,7 @@ from qp.bind.ddl.names import (
     schema_of,
     search_schema,
 )
+from qp.bind.ddl.sequences import sequence_options, with_owner
 from qp.bind.dml import truncate_targets
 from qp.bind.domains import domain_named
 from qp.bind.expressions import ExprBinder, coerce
@@ -59,8 +60,6 @@ from qp.ddl.index_exprs import index_reads_column, index_with_renamed_column
 from qp.ddl.like import LIKE_COMMENT_KEY, LIKE_DOMAIN_KEY, LIKE_TYPE_KEY, expand_like, like_key_name
 from qp.ddl.missing import added_column_default
 from qp.ddl.naming import check_column, choose_name, constraint_names, name_addition
-from qp.ddl.sequence_statements import drop_sequences
-from qp.ddl.sequences import sequence_options, with_owner
 from qp.ddl.temp_objects import name_taken
 from qp.ddl.views import drop_views, views_to_drop
 from qp.errors import SqlError
@@ -390,8 +389,6 @@ def _both(what: str, column: str, table: str, con: dict) -> SqlError:
 
 async def drop(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None) -> DdlResult:
     kind = body.get("removeType")
-    if kind == "OBJECT_SEQUENCE":
-        return await drop_sequences(body, txn, catalog, bc)
     if kind == "OBJECT_VIEW":
         return await drop_views(body, txn, catalog, bc)
     if kind not in ("OBJECT_TABLE", "OBJECT_INDEX"):

@@ -1,0 +1,34 @@
+"""Which binder analyses which DDL statement: a parse tree to its typed bound statement.
+
+`bind_ddl` resolves what a statement names against the catalog snapshot and the session's
+search path, checks everything the user can get wrong (raising the SQLSTATE PostgreSQL
+raises), and returns a frozen bound statement that qp/ddl/dispatch.py applies to the
+transaction. Nothing here reads storage or writes the transaction.
+
+Statement kinds whose analysis has not moved here yet return None, and qp/ddl runs them
+from their parse trees as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from qp.bind.context import BindContext
+from qp.bind.ddl.sequences import bind_alter_sequence, bind_create_sequence, bind_drop_sequences
+from qp.catalog.stored import CatalogSnapshot
+from qp.parse.parser import Statement
+
+NameTaken = Callable[[str, str], bool]  # (name, schema) -> a relation of that name is in the way
+
+
+def bind_ddl(statement: Statement, catalog: CatalogSnapshot, bc: BindContext, name_taken: NameTaken) -> object | None:
+    """The bound form of DDL `statement`, or None while its kind is still analysed in qp/ddl."""
+    kind = statement.kind
+    body = statement.body
+    if kind == "CreateSeqStmt":
+        return bind_create_sequence(body, catalog, bc, name_taken)
+    if kind == "AlterSeqStmt":
+        return bind_alter_sequence(body, catalog, bc)
+    if kind == "DropStmt" and body.get("removeType") == "OBJECT_SEQUENCE":
+        return bind_drop_sequences(body, catalog, bc)
+    return None
