@@ -44,7 +44,7 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
                   user: str) -> DdlResult:  # fmt: skip
     """Apply one DDL statement to `txn`, against `catalog`, as `user` (the current user)."""
     check_ownership(statement, catalog, bc, user)  # 42501 unless the user owns what it changes
-    bound = bind_ddl(statement, catalog, bc, lambda name, schema: name_taken(catalog, name, schema, txn))
+    bound = bind_ddl(statement, catalog, bc, user, lambda name, schema: name_taken(catalog, name, schema, txn))
     if bound is None:  # a kind still analysed here, from its parse tree
         result = await _run(statement, txn, catalog, bc, user)
     else:
@@ -59,12 +59,25 @@ async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot) -
     match bound:
         case SkipDdl():
             return DdlResult(bound.tag, list(bound.notices))
+        # -- sequences
         case BoundCreateSequence():
             return await apply_create_sequence(bound, txn, catalog)
         case BoundAlterSequence():
             return await apply_alter_sequence(bound, txn)
         case BoundDropSequences():
             return await apply_drop_sequences(bound, txn)
+
+        # -- tables, constraints, indexes, views
+
+        # (tables group: end)
+
+        # -- privileges, owners, roles, schemas
+
+        # (privileges group: end)
+
+        # -- functions, domains, comments, statistics
+
+        # (functions group: end)
     raise AssertionError(f"no way to apply {type(bound).__name__}")
 
 

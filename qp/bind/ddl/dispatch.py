@@ -21,14 +21,30 @@ from qp.parse.parser import Statement
 NameTaken = Callable[[str, str], bool]  # (name, schema) -> a relation of that name is in the way
 
 
-def bind_ddl(statement: Statement, catalog: CatalogSnapshot, bc: BindContext, name_taken: NameTaken) -> object | None:
-    """The bound form of DDL `statement`, or None while its kind is still analysed in qp/ddl."""
+def bind_ddl(statement: Statement, catalog: CatalogSnapshot, bc: BindContext, user: str,
+             name_taken: NameTaken) -> object | None:  # fmt: skip
+    """The bound form of DDL `statement` run by `user` (the current user), or None while its
+    kind is still analysed in qp/ddl. What applying it needs of the statement (its text,
+    ASYNC, the user) the bound statement carries."""
     kind = statement.kind
     body = statement.body
+    # -- sequences
     if kind == "CreateSeqStmt":
         return bind_create_sequence(body, catalog, bc, name_taken)
     if kind == "AlterSeqStmt":
         return bind_alter_sequence(body, catalog, bc)
     if kind == "DropStmt" and body.get("removeType") == "OBJECT_SEQUENCE":
         return bind_drop_sequences(body, catalog, bc)
+
+    # -- tables, constraints, indexes, views
+
+    # (tables group: end)
+
+    # -- privileges, owners, roles, schemas
+
+    # (privileges group: end)
+
+    # -- functions, domains, comments, statistics
+
+    # (functions group: end)
     return None
