@@ -130,7 +130,10 @@ class VersionStore:
         versions = self._versions.get(key)
         if versions is None:
             return None
-        for i in range(len(versions) - 1, -1, -1):
+        version = versions[-1]  # most reads want the newest version: no loop for them
+        if version[0] <= tau:
+            return version[1]
+        for i in range(len(versions) - 2, -1, -1):
             version = versions[i]
             if version[0] <= tau:
                 return version[1]
@@ -167,12 +170,16 @@ class VersionStore:
             examined += 1
             last = key
             versions = versions_of[key]
-            value = None
-            for i in range(len(versions) - 1, -1, -1):
-                version = versions[i]
-                if version[0] <= tau:
-                    value = version[1]
-                    break
+            version = versions[-1]
+            if version[0] <= tau:  # the newest version is the one: no loop
+                value = version[1]
+            else:
+                value = None
+                for i in range(len(versions) - 2, -1, -1):
+                    version = versions[i]
+                    if version[0] <= tau:
+                        value = version[1]
+                        break
             if value is None or (keep is not None and not keep(value)):
                 continue
             if newer is not None and versions[-1][0] > tau:
@@ -355,6 +362,19 @@ def project(row: tuple, projection: tuple[int, ...], width_needed: int) -> tuple
     if len(row) >= width_needed:
         return tuple([row[i] for i in projection])
     return tuple([row[i] if i < len(row) else None for i in projection])
+
+
+def projector(projection: tuple[int, ...]) -> Callable[[tuple], tuple]:
+    """`project` for one projection, made once: a C itemgetter for rows that hold every
+    column it names, `project` itself for the short rows of before an ADD COLUMN."""
+    width = max(projection) + 1 if projection else 0
+    if not projection:
+        return lambda row: ()
+    if len(projection) == 1:
+        (only,) = projection
+        return lambda row: (row[only],) if len(row) > only else (None,)
+    get = operator.itemgetter(*projection)
+    return lambda row: get(row) if len(row) >= width else project(row, projection, width)
 
 
 def keep_where_true(tree: Any) -> Callable[[Any], bool]:

@@ -92,7 +92,7 @@ from storage.interface import (
     WrongShard,
 )
 from storage.lease_record import LeaseClaim, LeaseState, lease_key, next_lease_state
-from storage.mvcc import VersionStore, keep_where_true, project
+from storage.mvcc import VersionStore, keep_where_true, projector
 from storage.placement import decode_placement, encode_placement, initial_placement, shard_map
 
 log = logging.getLogger(__name__)
@@ -371,8 +371,8 @@ class StorageNode:
                                    newer=stale, examine=SCAN_EXAMINE_MAX)
         projection = request.projection
         if projection is not None:
-            width = max(projection) + 1 if projection else 0
-            pairs = [(key, project(row, projection, width)) for key, row in pairs]
+            take = projector(projection)
+            pairs = [(key, take(row)) for key, row in pairs]
         return ScanPage(pairs, resume, stale or ())
 
     async def rpc_status(self, request: Status) -> NodeStatus:

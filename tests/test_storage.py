@@ -22,7 +22,7 @@ from adjudicator.role import encode_commit_payload
 from cluster import codec, timeslice
 from cluster.disk import OsDisk
 from storage import node as storage_node
-from storage.mvcc import VersionStore, keep_where_true
+from storage.mvcc import VersionStore, keep_where_true, project, projector
 from tests.test_kernel import commit, sql_key, start
 
 
@@ -258,3 +258,13 @@ async def test_a_checkpoint_after_a_drop_leaves_the_range_out(tmp_path) -> None:
         assert await cluster.storage_client().get([k for k, _ in rows[:5]], cluster.clock.latest(), None) == [None] * 5
         assert _keys_of(cluster) == len(cluster.storage_nodes)  # only the one row of table 16385, on each node
         nursery.cancel_scope.cancel()
+
+
+@given(
+    row=st.lists(st.integers(), max_size=6).map(tuple),
+    projection=st.lists(st.integers(min_value=0, max_value=7), max_size=5).map(tuple),
+)
+def test_a_projector_takes_what_project_takes(row: tuple, projection: tuple) -> None:
+    """`projector` (an itemgetter for full rows) answers as `project` does, short rows included."""
+    width = max(projection) + 1 if projection else 0
+    assert projector(projection)(row) == project(row, projection, width)

@@ -33,7 +33,7 @@ from qp.exec.explain import expr_text
 from qp.exec.operators import BATCH_ROWS, Operator
 from qp.exec.runtime import RunContext
 from storage import keys
-from storage.mvcc import project as project_row
+from storage.mvcc import projector
 
 # Outer rows per storage round trip. DSQL batches outer rows the same way; a
 # thousand keys keep a point-read request well under the transport's message
@@ -82,7 +82,7 @@ class IndexNestedLoopJoin(Operator):
             self._prefix = table.index_prefix(index)
             self._encoders = list(table.index_encoders(index))[: len(key_exprs)]
             self._point = False
-        self._width = max(projection) + 1 if projection else 0
+        self._take = projector(projection)
 
     def _project(self, row: tuple) -> tuple:
         """A stored row's projected columns; rows from before ADD COLUMN ... DEFAULT
@@ -90,22 +90,27 @@ class IndexNestedLoopJoin(Operator):
         if self.table.missing_values is not None:
             padded = self.table.pad_row(row)
             return tuple(padded[i] for i in self.projection)
-        return project_row(row, self.projection, self._width)
+        return self._take(row)
+
+    async def _point_lookup(self, rc: RunContext, batch_keys: list[tuple]) -> dict[tuple, tuple]:
+        """The inner row (projected) of each key that has one: the whole primary key is bound."""
+        prefix, encoders, project = self._prefix, self._encoders, self._project
+        if len(encoders) == 1:
+            (encode,) = encoders
+            encoded = [prefix + encode(key[0]) for key in batch_keys]
+        else:
+            encoded = [prefix + b"".join(enc(v) for enc, v in zip(encoders, key, strict=True)) for key in batch_keys]
+        rows = await rc.txn.get(encoded)
+        return {key: project(row) for key, row in zip(batch_keys, rows, strict=True) if row is not None}
 
     async def _lookup(self, rc: RunContext, batch_keys: list[tuple]) -> dict[tuple, list[tuple]]:
-        """The inner rows (projected) of each key."""
+        """The inner rows (projected) of each key: a prefix of the key or an index is bound."""
         txn, project = rc.txn, self._project
         found: dict[tuple, list[tuple]] = {}
         encoded = [
             self._prefix + b"".join(enc(v) for enc, v in zip(self._encoders, key, strict=True))
             for key in batch_keys
         ]
-        if self._point:
-            rows = await txn.get(encoded)
-            for key, row in zip(batch_keys, rows, strict=True):
-                if row is not None:
-                    found[key] = [project(row)]
-            return found
         # One range scan per distinct key, LOOKUP_SCANS_IN_FLIGHT at a time; a secondary
         # index's entries name rows, which are then read in one batched point read.
         found_keys: dict[tuple, list] = {}
@@ -148,7 +153,18 @@ class IndexNestedLoopJoin(Operator):
         async def flush(rows: list[tuple]) -> list[tuple]:
             row_keys = [key_of(row, frame) for row in rows]
             distinct = list(dict.fromkeys(k for k in row_keys if None not in k))
-            found = await self._lookup(rc, distinct) if distinct else {}
+            if not distinct:
+                return []
+            if self._point:  # at most one inner row per key: no list per key to walk
+                single = await self._point_lookup(rc, distinct)
+                get = single.get
+                joined = [
+                    row + inner for row, key in zip(rows, row_keys, strict=True) if (inner := get(key)) is not None
+                ]
+                if residual is None:
+                    return joined
+                return [combined for combined in joined if residual(combined, frame)]
+            found = await self._lookup(rc, distinct)
             out = []
             for row, key in zip(rows, row_keys, strict=True):
                 for inner in found.get(key, ()):

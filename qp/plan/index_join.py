@@ -75,8 +75,11 @@ def plan_index_join(
     local: list[E.Expr],
     conds: list[E.Expr],
     outer_positions: dict[int, int],
+    keep: set[int] | None = None,
 ) -> Operator | None:
-    """A batched index nested-loop join of `outer` with the table `tree`, or None."""
+    """A batched index nested-loop join of `outer` with the table `tree`, or None. Of the
+    inner table's columns it gives those in `keep` (None: every referenced one) and those
+    its residual filter reads."""
     if tree.for_update or tree.with_key or has_sublinks(local + conds):
         return None
     table = tree.table
@@ -112,7 +115,10 @@ def plan_index_join(
     key_exprs = [bound[p][0] for p in used]
     used_conjuncts = [bound[p][1] for p in used]
     residual = E.and_all(local + [c for c in conds if not any(c is u for u in used_conjuncts)])
-    projection = tuple(i for i, cid in enumerate(tree.cids) if cid is not None)
+    wanted = None if keep is None else keep | (E.column_refs(residual) if residual is not None else set())
+    projection = tuple(
+        i for i, cid in enumerate(tree.cids) if cid is not None and (wanted is None or cid in wanted)
+    )
     inner_cids = [tree.cids[i] for i in projection]
     return IndexNestedLoopJoin(
         outer,

@@ -160,7 +160,10 @@ def plan_join_graph(
     for p in predicates:
         p.selectivity = cost.selectivity(p.expr, columns, rows_of)
     best = order(leaves, predicates)
-    return _build(hooks, leaves, predicates, best), above
+    # What an index join's inner table must give of its rows: what is read above the
+    # graph and by its predicates (as a scan of the same table would be asked for).
+    keep = needed | join_reads
+    return _build(hooks, leaves, predicates, best, keep), above
 
 
 def _is_equi(c: E.Expr, leaves: list[Leaf], mask: int) -> bool:
@@ -374,20 +377,20 @@ def _greedy(members: list[Plan], predicates: list[Predicate], estimator: _Cardin
     return plans[0]
 
 
-def _build(hooks: PlannerHooks, leaves: list[Leaf], predicates: list[Predicate], plan: Plan) -> Any:
+def _build(hooks: PlannerHooks, leaves: list[Leaf], predicates: list[Predicate], plan: Plan, keep: set[int]) -> Any:
     if plan.leaf is not None:
         return leaves[plan.leaf].op
     assert plan.left is not None and plan.right is not None
     conds = [p.expr for p in _connecting(predicates, plan.left.mask, plan.right.mask)]
-    left = _build(hooks, leaves, predicates, plan.left)
+    left = _build(hooks, leaves, predicates, plan.left, keep)
     op = None
     if plan.method == "index" and hooks.index_join is not None:
         inner = leaves[plan.right.leaf]
         table = inner.table_item
         if table is not None and not inner.local:
-            op = hooks.index_join(left, table, inner.node.filters, conds)
+            op = hooks.index_join(left, table, inner.node.filters, conds, keep)
     if op is None:
-        right = _build(hooks, leaves, predicates, plan.right)
+        right = _build(hooks, leaves, predicates, plan.right, keep)
         op = hooks.join("inner", left, right, conds, set(left.cids), set(right.cids))
     op.plan_rows = plan.rows
     return op

@@ -290,8 +290,9 @@ class Planner:
     def _join_hooks(self) -> PlannerHooks:
         index_join = None
         if "index_join" in self.rules:
-            def index_join(outer: Operator, tree: FromTable, local: list, conds: list) -> Operator | None:
-                return plan_index_join(outer, tree, local, conds, self.outer_positions)
+            def index_join(outer: Operator, tree: FromTable, local: list, conds: list,
+                           keep: set[int]) -> Operator | None:  # fmt: skip
+                return plan_index_join(outer, tree, local, conds, self.outer_positions, keep)
         return PlannerHooks(self.plan_node, self._filter, self._join, refs,
                             lambda e, cids: refs_within(e, cids, self.outer_positions), index_join)
 

@@ -255,6 +255,8 @@ class Transaction:
                 self.newer.update(newer)
             if version is not None:
                 self.catalog_validated = True
+            if missing is keys:  # nothing buffered, nothing temporary: storage answered every key
+                return list(values)
             fetched.update(zip(missing, values, strict=True))
         return [buffered[k] if k in buffered else fetched.get(k) for k in keys]
 
