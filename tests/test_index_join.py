@@ -74,10 +74,12 @@ class FakeTxn:
         yield sorted((k, v) for k, v in self.data.items() if start <= k < end)
 
 
-def join(outer_rows: list[tuple], index, txn: FakeTxn) -> list[tuple]:
+def join(outer_rows: list[tuple], index, txn: FakeTxn, *, by_column: bool = True) -> list[tuple]:
     op = IndexNestedLoopJoin(
         Rows(outer_rows), TABLE, index, [E.ColumnRef(OUTER_CID, INT4)], (0, 1), INNER_CIDS, None
     )
+    if not by_column:  # the path of keys computed by an expression (tuples of key values)
+        op._key_position = None
     rc = RunContext(txn, ExecFrame(), StatementCaches())
 
     async def collect() -> list[tuple]:
@@ -96,6 +98,10 @@ def test_primary_key_lookups_are_one_point_read_per_batch():
     assert sorted(got) == sorted((k, k, k % 3) for (k,) in outer if k is not None and k <= 3000)
     batches = -(-len(outer) // index_join.LOOKUP_BATCH_ROWS)
     assert txn.gets == batches and txn.scans == 0
+    # Keys computed by an expression take the general path: the same rows, as many reads.
+    general = FakeTxn([(i, i % 3) for i in range(1, 3001)])
+    assert sorted(join(outer, None, general, by_column=False)) == sorted(got)
+    assert general.gets == batches
 
 
 def test_secondary_index_lookups_scan_each_distinct_key_once_and_read_rows_together():

@@ -22,6 +22,7 @@ operator where the outer side is small (qp/plan/joins.py).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from operator import itemgetter
 from typing import Any
 
 import trio
@@ -83,6 +84,15 @@ class IndexNestedLoopJoin(Operator):
             self._encoders = list(table.index_encoders(index))[: len(key_exprs)]
             self._point = False
         self._take = projector(projection)
+        # One key column taken as is from the outer row (the usual `a.x = b.id`): keys are
+        # its values themselves, not 1-tuples, read with a C itemgetter rather than a
+        # compiled expression per row.
+        only = key_exprs[0] if len(key_exprs) == 1 else None
+        self._key_position: int | None = (
+            outer.cids.index(only.cid)
+            if self._point and isinstance(only, E.ColumnRef) and only.cid in outer.cids
+            else None
+        )
 
     def _project(self, row: tuple) -> tuple:
         """A stored row's projected columns; rows from before ADD COLUMN ... DEFAULT
@@ -92,10 +102,14 @@ class IndexNestedLoopJoin(Operator):
             return tuple(padded[i] for i in self.projection)
         return self._take(row)
 
-    async def _point_lookup(self, rc: RunContext, batch_keys: list[tuple]) -> dict[tuple, tuple]:
-        """The inner row (projected) of each key that has one: the whole primary key is bound."""
+    async def _point_lookup(self, rc: RunContext, batch_keys: list, scalar: bool = False) -> dict[Any, tuple]:
+        """The inner row (projected) of each key that has one: the whole primary key is bound.
+        With `scalar`, each key is the value of the one key column rather than a tuple."""
         prefix, encoders, project = self._prefix, self._encoders, self._project
-        if len(encoders) == 1:
+        if scalar:
+            (encode,) = encoders
+            encoded = [prefix + encode(key) for key in batch_keys]
+        elif len(encoders) == 1:
             (encode,) = encoders
             encoded = [prefix + encode(key[0]) for key in batch_keys]
         else:
@@ -150,7 +164,26 @@ class IndexNestedLoopJoin(Operator):
         key_of, residual = self._key, self._residual
         pending: list[tuple] = []
 
+        position = self._key_position
+
+        async def flush_by_column(rows: list[tuple]) -> list[tuple]:
+            row_keys = list(map(itemgetter(position), rows))
+            distinct = list(dict.fromkeys(row_keys))
+            if None in distinct:  # NULL joins nothing
+                distinct.remove(None)
+            if not distinct:
+                return []
+            single = await self._point_lookup(rc, distinct, scalar=True)
+            joined = [
+                row + inner for row, inner in zip(rows, map(single.get, row_keys), strict=True) if inner is not None
+            ]
+            if residual is None:
+                return joined
+            return [combined for combined in joined if residual(combined, frame)]
+
         async def flush(rows: list[tuple]) -> list[tuple]:
+            if position is not None:
+                return await flush_by_column(rows)
             row_keys = [key_of(row, frame) for row in rows]
             distinct = list(dict.fromkeys(k for k in row_keys if None not in k))
             if not distinct:
