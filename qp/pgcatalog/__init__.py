@@ -34,6 +34,7 @@ from qp.pgcatalog import (  # noqa: F401  (imported for their registrations)
     information_schema,
     objects,
     privileges,
+    routine_views,
     statistics,
     views,
 )
