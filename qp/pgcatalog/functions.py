@@ -37,7 +37,7 @@ from qp.pgcatalog.definitions import (
     view_definition,
 )
 from qp.pgcatalog.model import model_for, search_path_of
-from qp.pgcatalog.names import namespace_oid, proc_oid, qualified_name, regclass_oid
+from qp.pgcatalog.names import namespace_oid, proc_oid, procedure_oid, qualified_name, regclass_oid
 from qp.pgcatalog.objects import DESCRIPTIONS, SHARED_DESCRIPTIONS, user_descriptions
 from qp.pgcatalog.routines import find_function, function_arguments, function_result
 from qp.pgcatalog.search_path import SearchPath, first_schema
@@ -54,6 +54,7 @@ from qp.types.core import (
     REGCLASS,
     REGNAMESPACE,
     REGPROC,
+    REGPROCEDURE,
     REGTYPE,
     TEXT,
     VOID,
@@ -178,6 +179,14 @@ _reg("to_regclass", [TEXT], REGCLASS, _to_regclass)
 _reg("to_regtype", [TEXT], REGTYPE, _to_regtype)
 _reg("to_regnamespace", [TEXT], REGNAMESPACE, _to_regnamespace)
 _reg("to_regproc", [TEXT], REGPROC, _to_regproc)
+
+
+def _to_regprocedure(ctx: EvalContext, text: str) -> int | None:
+    """NULL for no such function; a type that does not exist is an error (PostgreSQL 15's rule)."""
+    return procedure_oid(text, missing_ok=True, snapshot=ctx.catalog, search_path=search_path_of(ctx))
+
+
+_reg("to_regprocedure", [TEXT], REGPROCEDURE, _to_regprocedure)
 
 
 def _format_type(ctx: EvalContext, oid: int | None, typmod: int | None) -> str | None:

@@ -21,8 +21,10 @@ from qp.pgcatalog import builtins, oids
 from qp.pgcatalog.model import CatalogModel, model_for, search_path_of
 from qp.pgcatalog.routines import find_function
 from qp.pgcatalog.search_path import SearchPath, schema_names, schema_oids
+from qp.types import format_type, type_by_oid
+from qp.types.text_io import parse_regtype
 
-REGPROC, REGCLASS, REGTYPE, REGNAMESPACE = 24, 2205, 2206, 4089
+REGPROC, REGPROCEDURE, REGCLASS, REGTYPE, REGNAMESPACE = 24, 2202, 2205, 2206, 4089
 
 
 def reg_output(type_oid: int, snapshot: Any, value: int, ctx: Any) -> str | None:
@@ -38,6 +40,8 @@ def reg_output(type_oid: int, snapshot: Any, value: int, ctx: Any) -> str | None
             return quote_ident(user.name)
         proc = builtins.proc_by_oid().get(value)
         return None if proc is None else quote_ident(proc.name)
+    if type_oid == REGPROCEDURE:
+        return regprocedure_text(snapshot, value, search_path_of(ctx))
     return None
 
 
@@ -49,6 +53,8 @@ def reg_input(type_oid: int, snapshot: Any, text: str, ctx: Any) -> int | None:
         return namespace_oid(text, missing_ok=False, snapshot=snapshot)
     if type_oid == REGPROC:
         return proc_oid(text, missing_ok=False, snapshot=snapshot)
+    if type_oid == REGPROCEDURE:
+        return procedure_oid(text, missing_ok=False, snapshot=snapshot, search_path=search_path_of(ctx))
     return None
 
 
@@ -115,6 +121,66 @@ def proc_oid(text: str, missing_ok: bool, snapshot: Any = None) -> int | None:
     if not found:
         raise SqlError("42883", f'function "{stripped}" does not exist')
     raise SqlError("42725", f'more than one function named "{stripped}"')
+
+
+def regprocedure_text(snapshot: Any, oid: int, search_path: SearchPath) -> str | None:
+    """regprocedureout: `name(type,type)`, the name qualified when the path does not find it
+    (a user function outside the path), None for an oid no function has."""
+    user = find_function(snapshot, oid)
+    if user is not None:
+        schema = getattr(user, "schema", "public")
+        prefix = "" if schema in search_path.searched else quote_ident(schema) + "."
+        name, args = prefix + quote_ident(user.name), user.input_oids
+    else:
+        proc = builtins.proc_by_oid().get(oid)
+        if proc is None:
+            return None
+        name, args = quote_ident(proc.name), proc.arg_types
+    return f"{name}({','.join(format_type(type_by_oid(a)) for a in args)})"
+
+
+def procedure_oid(text: str, missing_ok: bool, snapshot: Any = None, search_path: SearchPath | None = None) -> int | None:
+    """regprocedurein: the function `name(type, ...)` names, by its exact argument types."""
+    stripped = text.strip()
+    if stripped.isdigit():
+        return int(stripped)
+    name_text, paren, rest = stripped.partition("(")
+    if not paren or not rest.rstrip().endswith(")"):
+        raise SqlError("22P02", "expected a left parenthesis" if not paren else "expected a right parenthesis")
+    parts = qualified_name(name_text)
+    schema, name = (parts[-2], parts[-1]) if len(parts) >= 2 else (None, parts[0])
+    args = tuple(parse_regtype(a) for a in _split_arguments(rest.rstrip()[:-1]))
+    if schema is None or schema == "public":
+        for candidate in getattr(snapshot, "functions_by_name", {}).get(("public", name), ()) if snapshot else ():
+            visible = schema is not None or search_path is None or "public" in search_path.searched
+            if visible and tuple(candidate.input_oids) == args:
+                return candidate.oid
+    if schema in (None, "pg_catalog"):
+        for proc in builtins.procs_by_name().get(name, []):
+            if tuple(proc.arg_types) == args:
+                return proc.oid
+    if missing_ok:
+        return None
+    if schema is not None and schema not in schema_oids(snapshot):
+        raise SqlError("3F000", f'schema "{schema}" does not exist')
+    raise SqlError("42883", f'function "{stripped}" does not exist')
+
+
+def _split_arguments(text: str) -> list[str]:
+    """The argument types of a signature, split at the commas outside parentheses."""
+    if not text.strip():
+        return []
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(text[start:i])
+            start = i + 1
+    out.append(text[start:])
+    return [a.strip() for a in out]
 
 
 def qualified_name(text: str) -> list[str]:
