@@ -378,5 +378,16 @@ def projector(projection: tuple[int, ...]) -> Callable[[tuple], tuple]:
 
 
 def keep_where_true(tree: Any) -> Callable[[Any], bool]:
+    if tree[0] == "cmp":  # the usual pushed-down filter, `column op constant`: one call per row, not two
+        _, op, index, constant = tree
+        compare = _COMPARATORS[op]
+
+        def keep(row: Any) -> bool:
+            if index >= len(row):
+                return False
+            value = row[index]
+            return value is not None and compare(value, constant) is True
+
+        return keep
     predicate = compile_filter(tree)
     return lambda row: predicate(row) is True

@@ -22,7 +22,7 @@ from adjudicator.role import encode_commit_payload
 from cluster import codec, timeslice
 from cluster.disk import OsDisk
 from storage import node as storage_node
-from storage.mvcc import VersionStore, keep_where_true, project, projector
+from storage.mvcc import VersionStore, compile_filter, keep_where_true, project, projector
 from tests.test_kernel import commit, sql_key, start
 
 
@@ -268,3 +268,15 @@ def test_a_projector_takes_what_project_takes(row: tuple, projection: tuple) -> 
     """`projector` (an itemgetter for full rows) answers as `project` does, short rows included."""
     width = max(projection) + 1 if projection else 0
     assert projector(projection)(row) == project(row, projection, width)
+
+
+@given(
+    op=st.sampled_from(["=", "<>", "<", "<=", ">", ">="]),
+    index=st.integers(min_value=0, max_value=4),
+    constant=st.integers(-3, 3),
+    row=st.lists(st.one_of(st.none(), st.integers(-3, 3)), max_size=5).map(tuple),
+)
+def test_a_comparison_filter_keeps_what_the_general_filter_calls_true(op, index, constant, row) -> None:
+    """keep_where_true's one-call form for `column op constant` answers as compile_filter does."""
+    tree = ("cmp", op, index, constant)
+    assert keep_where_true(tree)(row) == (compile_filter(tree)(row) is True)
