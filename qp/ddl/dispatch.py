@@ -11,6 +11,14 @@ from qp.bind.context import BindContext
 from qp.bind.ddl.dispatch import bind_ddl
 from qp.bind.ddl.sequences import BoundAlterSequence, BoundCreateSequence, BoundDropSequences
 from qp.bind.ddl.skip import SkipDdl
+from qp.bind.ddl.tables import (
+    BoundDropRelations,
+    BoundRenameDescriptor,
+    BoundRenameTable,
+    BoundTruncate,
+    unsupported_drop,
+)
+from qp.bind.ddl.views import BoundDropViews
 from qp.catalog.stored import CatalogSnapshot
 from qp.ddl.comments import comment_on
 from qp.ddl.common import DdlResult
@@ -31,9 +39,9 @@ from qp.ddl.role_statements import role_ddl, role_tag
 from qp.ddl.schemas import create_schema, drop_schemas, rename_schema, set_schema
 from qp.ddl.sequence_statements import apply_alter_sequence, apply_create_sequence, apply_drop_sequences
 from qp.ddl.statistics import alter_statistics, create_statistics, drop_statistics
-from qp.ddl.tables import alter_table, create_table, drop, rename, truncate_swap
+from qp.ddl.tables import alter_table, apply_drop_relations, apply_rename, apply_truncate, create_table
 from qp.ddl.temp_objects import name_taken
-from qp.ddl.views import create_view
+from qp.ddl.views import apply_drop_views, create_view
 from qp.errors import SqlError
 from qp.parse.parser import Statement
 from qp.parse.unsupported import unsupported_statement
@@ -68,6 +76,14 @@ async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot) -
             return await apply_drop_sequences(bound, txn)
 
         # -- tables, constraints, indexes, views
+        case BoundDropRelations():
+            return await apply_drop_relations(bound, txn, catalog)
+        case BoundDropViews():
+            return await apply_drop_views(bound, txn)
+        case BoundRenameTable() | BoundRenameDescriptor():
+            return await apply_rename(bound, txn, catalog)
+        case BoundTruncate():
+            return await apply_truncate(bound, txn, catalog)
 
         # (tables group: end)
 
@@ -120,7 +136,7 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
     elif _names_routine(kind, body):
         result = await alter_function(kind, body, txn, catalog, bc)
     elif kind == "DropStmt" and body.get("removeType") != "OBJECT_SCHEMA":
-        result = await drop(body, txn, catalog, bc)
+        raise unsupported_drop(body)
     elif kind == "IndexStmt":
         # CONCURRENTLY changes nothing: every index is built online.
         result = await create_index(body, txn, catalog, bc)
@@ -131,13 +147,11 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
     elif kind == "AlterStatsStmt" or (kind == "RenameStmt" and body.get("renameType") == "OBJECT_STATISTIC_EXT"):
         result = await alter_statistics(body, txn, catalog, bc)
     elif kind == "RenameStmt" and body.get("renameType") != "OBJECT_SCHEMA":
-        result = await rename(body, txn, catalog, bc)
+        raise SqlError("0A000", "this kind of RENAME is not supported")
     elif kind == "ViewStmt":
         result = await create_view(body, txn, catalog, bc, statement.text)
     elif kind in ("CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt"):
         result = await role_ddl(statement, txn, catalog, user, bc.eval_ctx)
-    elif kind == "TruncateStmt":
-        result = await truncate_swap(body, txn, catalog, bc)
     elif kind == "CreateSchemaStmt":
 
         async def run_element(element_kind: str, element: dict, current: CatalogSnapshot, element_bc: BindContext,

@@ -1,5 +1,6 @@
-"""Tables: CREATE TABLE, ALTER TABLE (columns, constraints, VALIDATE), RENAME, DROP and
-TRUNCATE outside a block (PostgreSQL's catalog swap).
+"""Tables: CREATE TABLE, ALTER TABLE (columns, constraints, VALIDATE), and applying what
+qp/bind/ddl/tables.py bound of RENAME, DROP TABLE / INDEX and TRUNCATE outside a block
+(PostgreSQL's catalog swap).
 
 ADD CONSTRAINT (PRIMARY KEY, UNIQUE, CHECK, FOREIGN KEY) is online: the constraint is
 added NOT VALID or write-only, existing rows are validated in transactions of their own
@@ -10,11 +11,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any
 
 from qp.bind import expr as E
 from qp.bind.context import BindContext, QueryLevel
-from qp.bind.ddl.index_exprs import index_reads_column, index_with_renamed_column
+from qp.bind.ddl.index_exprs import index_reads_column
 from qp.bind.ddl.names import (
     SYSTEM_COLUMN_NAMES,
     check_collation,
@@ -31,7 +31,7 @@ from qp.bind.ddl.names import (
 )
 from qp.bind.ddl.naming import check_column, choose_name, constraint_names, name_addition
 from qp.bind.ddl.sequences import sequence_options, with_owner
-from qp.bind.dml import truncate_targets
+from qp.bind.ddl.tables import BoundDropRelations, BoundRenameDescriptor, BoundRenameTable, BoundTruncate
 from qp.bind.domains import domain_named
 from qp.bind.expressions import ExprBinder, coerce
 from qp.bind.scope import Scope, table_scope
@@ -61,11 +61,10 @@ from qp.ddl.generated import check_generation_expressions, generation_dependents
 from qp.ddl.like import LIKE_COMMENT_KEY, LIKE_DOMAIN_KEY, LIKE_TYPE_KEY, expand_like, like_key_name
 from qp.ddl.missing import added_column_default
 from qp.ddl.temp_objects import name_taken
-from qp.ddl.views import drop_views, views_to_drop
 from qp.errors import SqlError
 from qp.parse.parser import node_kind, string_list
 from qp.parse.unsupported import syntax_words
-from qp.pgcatalog.search_path import USER_SCHEMA, schema_oids
+from qp.pgcatalog.search_path import USER_SCHEMA
 from storage import keys
 
 
@@ -387,107 +386,20 @@ def _both(what: str, column: str, table: str, con: dict) -> SqlError:
     return error
 
 
-async def drop(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None) -> DdlResult:
-    kind = body.get("removeType")
-    if kind == "OBJECT_VIEW":
-        return await drop_views(body, txn, catalog, bc)
-    if kind not in ("OBJECT_TABLE", "OBJECT_INDEX"):
-        what = (kind or "OBJECT_UNKNOWN").removeprefix("OBJECT_").lower()
-        raise SqlError("0A000", f"DROP {what.upper()} is not supported")
-    noun = "table" if kind == "OBJECT_TABLE" else "index"
-    notices = []
-    changes: list[tuple[TableDef, dict | None]] = []
-    changed_tables: dict[int, TableDef] = {}
-    for obj in body.get("objects", ()):
-        names = string_list(obj["List"]["items"]) if "List" in obj else string_list([obj])
-        name = names[-1]
-        schema = names[-2] if len(names) > 1 else None
-        if schema is not None and schema not in schema_oids(catalog):
-            if body.get("missing_ok"):
-                notices.append(f'schema "{schema}" does not exist, skipping')
-                continue
-            raise SqlError("3F000", f'schema "{schema}" does not exist')
-        where = search_schema(schema, bc, name)
-        shown = ".".join(names[-2:])
-        if kind == "OBJECT_TABLE":
-            table = catalog.find_table(name, where) if where else None
-            if table is None or table.oid in changed_tables:
-                if where and catalog.indexes_by_name.get((where, name)) and table is None:
-                    raise SqlError(
-                        "42809", f'"{name}" is not a table', hint="Use DROP INDEX to remove an index."
-                    )
-                if body.get("missing_ok"):
-                    notices.append(f'table "{shown}" does not exist, skipping')
-                    continue
-                raise SqlError("42P01", f'table "{shown}" does not exist')
-            changes.append((table, None))
-            changed_tables[table.oid] = table
-        else:
-            found = catalog.indexes_by_name.get((where, name)) if where else None
-            if found is None:
-                if where and catalog.find_table(name, where) is not None:
-                    raise SqlError(
-                        "42809", f'"{name}" is not an index', hint="Use DROP TABLE to remove a table."
-                    )
-                if body.get("missing_ok"):
-                    notices.append(f'index "{shown}" does not exist, skipping')
-                    continue
-                raise SqlError("42704", f'index "{shown}" does not exist')
-            table, index = found
-            table = changed_tables.get(table.oid, table)
-            if index.constraint:
-                constraint = index.name  # a constraint and its index share their name
-                raise SqlError(
-                    "2BP01",
-                    f"cannot drop index {index.name} because constraint {constraint} on table {table.name} requires it",
-                    hint=f"You can drop constraint {constraint} on table {table.name} instead.",
-                )
-            table = replace(table, indexes=tuple(ix for ix in table.indexes if ix.oid != index.oid))
-            changed_tables[table.oid] = table
-            changes = [(t, v) for t, v in changes if t.oid != table.oid]
-            changes.append((table, table.to_record()))
-    dropped = {t.oid for t, v in changes if v is None}
-    views = views_to_drop(
-        catalog,
-        dropped,
-        body.get("behavior") == "DROP_CASCADE",
-        {oid: f"table {catalog.by_oid[oid].name}" for oid in dropped},
-        notices,
-    )
-    for view in views:
+async def apply_drop_relations(bound: BoundDropRelations, txn, catalog: CatalogSnapshot) -> DdlResult:
+    for view in bound.views:
         txn.put(view.descriptor_key, None)
-    for oid in list(dropped):
-        for child, fk in catalog.referencing.get(oid, ()):
-            if child.oid in dropped:
-                continue
-            parent_name = catalog.by_oid[oid].name
-            if body.get("behavior") != "DROP_CASCADE":
-                raise SqlError(
-                    "2BP01",
-                    f"cannot drop table {parent_name} because other objects depend on it",
-                    detail=f"constraint {fk.name} on table {child.name} depends on table {parent_name}",
-                    hint="Use DROP ... CASCADE to drop the dependent objects too.",
-                )
-            notices.append(f"drop cascades to constraint {fk.name} on table {child.name}")
-            current = changed_tables.get(child.oid, child)
-            current = replace(
-                current, foreign_keys=tuple(f for f in current.foreign_keys if f.name != fk.name)
-            )
-            changed_tables[child.oid] = current
-            changes = [(t, v) for t, v in changes if t.oid != child.oid]
-            changes.append((current, current.to_record()))
-    if changes or views:
+    if bound.changes or bound.views:
         version, _ = await catalog_counters(txn)
+        changes = [(table, None if dropped else table.to_record()) for table, dropped in bound.changes]
         write_catalog(txn, version, None, changes, catalog)
-        for sequence in catalog.sequences.values():  # sequences owned by dropped tables go with them
-            if sequence.owned_by and sequence.owned_by[0] in dropped:
-                txn.put(sequence.descriptor_key, None)
-                txn.put(sequence.state_key, None)
-    tag = "DROP TABLE" if noun == "table" else "DROP INDEX"
-    return DdlResult(tag, notices)
+        for sequence in bound.sequences:
+            txn.put(sequence.descriptor_key, None)
+            txn.put(sequence.state_key, None)
+    return DdlResult(bound.tag, list(bound.notices))
 
 
-async def truncate_swap(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
+async def apply_truncate(bound: BoundTruncate, txn, catalog: CatalogSnapshot) -> DdlResult:
     """TRUNCATE outside a transaction block: each table moves to a new, empty key range.
 
     PostgreSQL's TRUNCATE gives a table a new relfilenode; here the table gets
@@ -499,13 +411,10 @@ async def truncate_swap(body: dict, txn, catalog: CatalogSnapshot, bc: BindConte
     snapshots still see the rows. The old range's versions are left to
     storage, as a dropped table's are.
     """
-
-    targets = truncate_targets(bc, body)
     version, next_oid = await catalog_counters(txn)
     next_oid = max(next_oid, catalog.next_oid)
     changes = []
-    for tc in targets:
-        table = tc.table
+    for table in bound.tables:
         txn.put(table.schema_key, version + 1)  # the old stamp: writers of the old range conflict
         moved = replace(table, key_id=keys.table_key_id_for(next_oid))
         next_oid += 1  # key ids come from oids, so no table ever had this one
@@ -833,104 +742,12 @@ def _alter_one(
     raise SqlError("0A000", f"ALTER TABLE {subtype.removeprefix('AT_')} is not supported yet")
 
 
-async def rename(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None) -> DdlResult:
-    kind = body.get("renameType")
-    relation = body.get("relation")
-    new_name = check_name(body["newname"])
-    where = (search_schema(schema_of(relation), bc, relation["relname"], missing_ok=body.get("missing_ok", False))
-             if relation is not None else None)  # fmt: skip
-    if kind == "OBJECT_VIEW":
-        view = catalog.find_view(relation["relname"], where) if where else None
-        if view is None:
-            raise SqlError("42P01", f'relation "{relation_display(relation)}" does not exist')
-        if catalog.relation_name_taken(new_name, view.schema):
-            raise SqlError("42P07", f'relation "{new_name}" already exists')
-        version, _ = await catalog_counters(txn)
-        txn.put(view.descriptor_key, replace(view, name=new_name).to_record())
-        bump_version(txn, version, None)
-        return DdlResult("ALTER VIEW")
-    if kind == "OBJECT_SEQUENCE":
-        sequence = catalog.find_sequence(relation["relname"], where) if where else None
-        if sequence is None:
-            if body.get("missing_ok"):
-                return DdlResult("ALTER SEQUENCE", [f'relation "{relation_display(relation)}" does not exist, skipping'])
-            raise SqlError("42P01", f'relation "{relation_display(relation)}" does not exist')
-        if catalog.relation_name_taken(new_name, sequence.schema):
-            raise SqlError("42P07", f'relation "{new_name}" already exists')
-        version, _ = await catalog_counters(txn)
-        txn.put(sequence.descriptor_key, replace(sequence, name=new_name).to_record())
-        bump_version(txn, version, None)
-        return DdlResult("ALTER SEQUENCE")
-    if kind in ("OBJECT_TABLE", "OBJECT_COLUMN"):
-        table = catalog.find_table(relation["relname"], where) if where else None
-        if table is None:
-            if body.get("missing_ok"):
-                return DdlResult(
-                    "ALTER TABLE", [f'relation "{relation_display(relation)}" does not exist, skipping']
-                )
-            raise SqlError("42P01", f'relation "{relation_display(relation)}" does not exist')
-        if catalog.dependent_views(table.oid):
-            view = catalog.dependent_views(table.oid)[0]
-            # Views name their tables and columns and are bound again where they
-            # are used, so a rename would break them (PostgreSQL would follow it).
-            raise SqlError(
-                "0A000",
-                f"cannot rename {table.name} or its columns while view {view.name} depends on it",
-                hint="Drop the view first (DROP VIEW), then recreate it.",
-            )
-        if kind == "OBJECT_TABLE":
-            if catalog.relation_name_taken(new_name, table.schema):
-                raise SqlError("42P07", f'relation "{new_name}" already exists')
-            table = replace(table, name=new_name)
-        else:
-            old = body["subname"]
-            if old in SYSTEM_COLUMN_NAMES:
-                raise SqlError("0A000", f'cannot rename system column "{old}"')
-            index = existing_column(table, old)
-            check_not_system_column(new_name)
-            if table.column_index(new_name) is not None:
-                raise SqlError("42701", f'column "{new_name}" of relation "{table.name}" already exists')
-            table = set_column(table, index, replace(table.columns[index], name=new_name))
-            checks = tuple(
-                replace(c, sql=json.dumps(_rename_refs(json.loads(c.sql), old, new_name)))
-                for c in table.checks
-            )
-            renamed = tuple(
-                replace(c, generated=json.dumps(_rename_refs(json.loads(c.generated), old, new_name)))
-                if c.generated is not None else c
-                for c in table.columns
-            )  # fmt: skip
-            table = replace(table, checks=checks, columns=renamed)
-            table = replace(table, indexes=tuple(
-                index_with_renamed_column(table, ix, lambda tree: _rename_refs(tree, old, new_name), bc.eval_ctx)
-                for ix in table.indexes
-            ))  # fmt: skip
-    elif kind == "OBJECT_INDEX":
-        found = catalog.indexes_by_name.get((where, relation["relname"])) if where else None
-        if found is None:
-            raise SqlError("42P01", f'relation "{relation_display(relation)}" does not exist')
-        if catalog.relation_name_taken(new_name, where):
-            raise SqlError("42P07", f'relation "{new_name}" already exists')
-        table, index = found
-        table = replace(
-            table,
-            indexes=tuple(replace(ix, name=new_name) if ix.oid == index.oid else ix for ix in table.indexes),
-        )
-    else:
-        raise SqlError("0A000", "this kind of RENAME is not supported")
+async def apply_rename(bound: BoundRenameTable | BoundRenameDescriptor, txn,
+                       catalog: CatalogSnapshot) -> DdlResult:  # fmt: skip
     version, _ = await catalog_counters(txn)
-    write_catalog(txn, version, None, [(table, table.to_record())], catalog)
-    return DdlResult("ALTER TABLE" if kind != "OBJECT_INDEX" else "ALTER INDEX")
-
-
-def _rename_refs(node: Any, old: str, new: str) -> Any:
-    if isinstance(node, dict):
-        if "ColumnRef" in node:
-            fields = node["ColumnRef"].get("fields", [])
-            if fields and fields[-1].get("String", {}).get("sval") == old:
-                fields = [*fields[:-1], {"String": {"sval": new}}]
-                return {"ColumnRef": {**node["ColumnRef"], "fields": fields}}
-        return {k: _rename_refs(v, old, new) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_rename_refs(v, old, new) for v in node]
-    return node
+    if isinstance(bound, BoundRenameDescriptor):
+        txn.put(bound.descriptor.descriptor_key, bound.descriptor.to_record())
+        bump_version(txn, version, None)
+    else:
+        write_catalog(txn, version, None, [(bound.table, bound.table.to_record())], catalog)
+    return DdlResult(bound.tag)

@@ -1,5 +1,5 @@
-"""Views: CREATE [OR REPLACE] VIEW and DROP VIEW, with the dependencies that keep a
-view's tables and the views built on it from disappearing under it.
+"""Views: CREATE [OR REPLACE] VIEW, and DROP VIEW applied (qp/bind/ddl/views.py binds it, with
+the dependencies that keep a view's tables and the views built on it from disappearing under it).
 """
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 
 from qp.bind.context import BindContext
-from qp.bind.ddl.names import check_name, creation_schema_of, search_schema
+from qp.bind.ddl.names import check_name, creation_schema_of
+from qp.bind.ddl.views import BoundDropViews
 from qp.bind.query import QueryBinder
 from qp.catalog.stored import (
     CatalogSnapshot,
@@ -18,7 +19,7 @@ from qp.ddl.common import DdlResult, bump_version, catalog_counters
 from qp.ddl.temp_objects import name_taken
 from qp.errors import SqlError
 from qp.parse.parser import string_list
-from qp.pgcatalog.search_path import USER_SCHEMA, schema_oids, session_search_path
+from qp.pgcatalog.search_path import USER_SCHEMA, session_search_path
 
 
 async def create_view(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext, sql: str) -> DdlResult:
@@ -76,62 +77,10 @@ async def create_view(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext
     return DdlResult("CREATE VIEW", notices)
 
 
-def views_to_drop(
-    catalog: CatalogSnapshot, oids: set[int], cascade: bool, what: dict[int, str], notices: list[str]
-) -> list[ViewDef]:
-    """Views that depend on `oids` (transitively): refused unless CASCADE."""
-    out: list[ViewDef] = []
-    pending = list(oids)
-    seen = set(oids)
-    while pending:
-        oid = pending.pop()
-        for view in catalog.dependent_views(oid):
-            if view.oid in seen:
-                continue
-            if not cascade:
-                raise SqlError(
-                    "2BP01",
-                    f"cannot drop {what[oid]} because other objects depend on it",
-                    detail=f"view {view.name} depends on {what[oid]}",
-                    hint="Use DROP ... CASCADE to drop the dependent objects too.",
-                )
-            notices.append(f"drop cascades to view {view.name}")
-            seen.add(view.oid)
-            what[view.oid] = f"view {view.name}"
-            out.append(view)
-            pending.append(view.oid)
-    return out
-
-
-async def drop_views(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext | None = None) -> DdlResult:
-    notices: list[str] = []
-    chosen: list[ViewDef] = []
-    for obj in body.get("objects", ()):
-        names = string_list(obj["List"]["items"]) if "List" in obj else string_list([obj])
-        missing_ok = body.get("missing_ok", False)
-        if len(names) > 1 and missing_ok and names[-2] not in schema_oids(catalog):
-            notices.append(f'schema "{names[-2]}" does not exist, skipping')
-            continue
-        where = search_schema(names[-2] if len(names) > 1 else None, bc, names[-1])
-        shown = ".".join(names[-2:])
-        view = catalog.find_view(names[-1], where) if where else None
-        if view is None:
-            if where and catalog.find_table(names[-1], where) is not None:
-                raise SqlError(
-                    "42809", f'"{names[-1]}" is not a view', hint="Use DROP TABLE to remove a table."
-                )
-            if missing_ok:
-                notices.append(f'view "{shown}" does not exist, skipping')
-                continue
-            raise SqlError("42P01", f'view "{shown}" does not exist')
-        chosen.append(view)
-    what = {v.oid: f"view {v.name}" for v in chosen}
-    chosen += views_to_drop(
-        catalog, {v.oid for v in chosen}, body.get("behavior") == "DROP_CASCADE", what, notices
-    )
-    if chosen:
+async def apply_drop_views(bound: BoundDropViews, txn) -> DdlResult:
+    if bound.views:
         version, _ = await catalog_counters(txn)
-        for view in chosen:
+        for view in bound.views:
             txn.put(view.descriptor_key, None)
         bump_version(txn, version, None)
-    return DdlResult("DROP VIEW", notices)
+    return DdlResult("DROP VIEW", list(bound.notices))

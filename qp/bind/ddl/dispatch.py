@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 from qp.bind.context import BindContext
 from qp.bind.ddl.sequences import bind_alter_sequence, bind_create_sequence, bind_drop_sequences
+from qp.bind.ddl.tables import RENAMED_OBJECTS, bind_drop_relations, bind_rename, bind_truncate
+from qp.bind.ddl.views import bind_drop_views
 from qp.catalog.stored import CatalogSnapshot
 from qp.parse.parser import Statement
 
@@ -37,6 +39,14 @@ def bind_ddl(statement: Statement, catalog: CatalogSnapshot, bc: BindContext, us
         return bind_drop_sequences(body, catalog, bc)
 
     # -- tables, constraints, indexes, views
+    if kind == "DropStmt" and body.get("removeType") in ("OBJECT_TABLE", "OBJECT_INDEX"):
+        return bind_drop_relations(body, catalog, bc)
+    if kind == "DropStmt" and body.get("removeType") == "OBJECT_VIEW":
+        return bind_drop_views(body, catalog, bc)
+    if kind == "RenameStmt" and body.get("renameType") in RENAMED_OBJECTS:
+        return bind_rename(body, catalog, bc)
+    if kind == "TruncateStmt":
+        return bind_truncate(body, bc)
 
     # (tables group: end)
 
