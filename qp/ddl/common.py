@@ -1,5 +1,5 @@
 """What the DDL statements share: the result of one, the catalog's counters and how a change
-is written, name and column checks, and DSQL's limits on tables, columns and indexes.
+is written (DSQL's limits on tables, columns and indexes are qp/bind/ddl/limits.py's).
 
 A DDL statement reads the catalog as of its transaction's τ_start, builds new descriptors,
 and writes them (with a bumped catalog version) into the transaction's buffer; the commit
@@ -24,17 +24,6 @@ from qp.catalog.stored import (
     TableDef,
 )
 from storage import keys
-
-COLUMNS_PER_TABLE_MAX = 255
-
-
-COLUMNS_PER_KEY_MAX = 8
-
-
-INDEXES_PER_TABLE_MAX = 24
-
-
-TABLES_MAX = 1000
 
 
 class DdlResult:

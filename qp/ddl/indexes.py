@@ -17,6 +17,7 @@ from cluster.timeslice import checkpoint_if_due
 from qp.bind.collation import check_collatable, resolve_collation
 from qp.bind.context import BindContext
 from qp.bind.ddl.index_exprs import index_expression, index_predicate
+from qp.bind.ddl.limits import COLUMNS_PER_KEY_MAX, INDEXES_PER_TABLE_MAX
 from qp.bind.ddl.names import check_name, relation_display, schema_of, search_schema
 from qp.bind.ddl.naming import choose_name, name_addition
 from qp.bind.query import figure_colname
@@ -28,8 +29,6 @@ from qp.catalog.stored import (
     require_key_type,
 )
 from qp.ddl.common import (
-    COLUMNS_PER_KEY_MAX,
-    INDEXES_PER_TABLE_MAX,
     DdlResult,
     catalog_counters,
     write_catalog,

@@ -15,6 +15,7 @@ from dataclasses import replace
 from qp.bind import expr as E
 from qp.bind.context import BindContext, QueryLevel
 from qp.bind.ddl.index_exprs import index_reads_column
+from qp.bind.ddl.limits import COLUMNS_PER_KEY_MAX, COLUMNS_PER_TABLE_MAX, TABLES_MAX
 from qp.bind.ddl.names import (
     SYSTEM_COLUMN_NAMES,
     check_collation,
@@ -47,9 +48,6 @@ from qp.catalog.stored import (
     require_key_type,
 )
 from qp.ddl.common import (
-    COLUMNS_PER_KEY_MAX,
-    COLUMNS_PER_TABLE_MAX,
-    TABLES_MAX,
     DdlResult,
     bump_version,
     catalog_counters,
