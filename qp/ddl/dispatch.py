@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from qp.bind.context import BindContext
 from qp.bind.ddl.dispatch import bind_ddl
+from qp.bind.ddl.indexes import BoundCreateIndex
 from qp.bind.ddl.sequences import BoundAlterSequence, BoundCreateSequence, BoundDropSequences
 from qp.bind.ddl.skip import SkipDdl
 from qp.bind.ddl.tables import (
@@ -33,7 +34,7 @@ from qp.ddl.grants import (
     grant_role,
     is_owner_change,
 )
-from qp.ddl.indexes import create_index
+from qp.ddl.indexes import apply_create_index
 from qp.ddl.ownership import after_ddl, check_ownership
 from qp.ddl.role_statements import role_ddl, role_tag
 from qp.ddl.schemas import create_schema, drop_schemas, rename_schema, set_schema
@@ -84,6 +85,8 @@ async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot) -
             return await apply_rename(bound, txn, catalog)
         case BoundTruncate():
             return await apply_truncate(bound, txn, catalog)
+        case BoundCreateIndex():
+            return await apply_create_index(bound, txn, catalog)
 
         # (tables group: end)
 
@@ -137,9 +140,6 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
         result = await alter_function(kind, body, txn, catalog, bc)
     elif kind == "DropStmt" and body.get("removeType") != "OBJECT_SCHEMA":
         raise unsupported_drop(body)
-    elif kind == "IndexStmt":
-        # CONCURRENTLY changes nothing: every index is built online.
-        result = await create_index(body, txn, catalog, bc)
     elif kind == "AlterTableStmt":
         result = await alter_table(body, txn, catalog, bc, asynchronous=statement.asynchronous)
     elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":

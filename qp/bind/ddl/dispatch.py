@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.indexes import bind_create_index
 from qp.bind.ddl.sequences import bind_alter_sequence, bind_create_sequence, bind_drop_sequences
 from qp.bind.ddl.tables import RENAMED_OBJECTS, bind_drop_relations, bind_rename, bind_truncate
 from qp.bind.ddl.views import bind_drop_views
@@ -47,6 +48,8 @@ def bind_ddl(statement: Statement, catalog: CatalogSnapshot, bc: BindContext, us
         return bind_rename(body, catalog, bc)
     if kind == "TruncateStmt":
         return bind_truncate(body, bc)
+    if kind == "IndexStmt":
+        return bind_create_index(body, catalog, bc)
 
     # (tables group: end)
 
