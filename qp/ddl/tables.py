@@ -14,7 +14,10 @@ from dataclasses import replace
 
 from qp.bind import expr as E
 from qp.bind.context import BindContext, QueryLevel
+from qp.bind.ddl.constraints import foreign_key_from
+from qp.bind.ddl.generated import check_generation_expressions, generation_dependents
 from qp.bind.ddl.index_exprs import index_reads_column
+from qp.bind.ddl.like import LIKE_COMMENT_KEY, LIKE_DOMAIN_KEY, LIKE_TYPE_KEY, expand_like, like_key_name
 from qp.bind.ddl.limits import COLUMNS_PER_KEY_MAX, COLUMNS_PER_TABLE_MAX, TABLES_MAX
 from qp.bind.ddl.names import (
     SYSTEM_COLUMN_NAMES,
@@ -54,9 +57,7 @@ from qp.ddl.common import (
     set_column,
     write_catalog,
 )
-from qp.ddl.constraints import foreign_key_from, validate_rows
-from qp.ddl.generated import check_generation_expressions, generation_dependents
-from qp.ddl.like import LIKE_COMMENT_KEY, LIKE_DOMAIN_KEY, LIKE_TYPE_KEY, expand_like, like_key_name
+from qp.ddl.constraints import validate_rows
 from qp.ddl.missing import added_column_default
 from qp.ddl.temp_objects import name_taken
 from qp.errors import SqlError
