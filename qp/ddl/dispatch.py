@@ -8,6 +8,7 @@ a result asks for afterwards (online follow-ups, background jobs).
 from __future__ import annotations
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.create_table import BoundCreateTable
 from qp.bind.ddl.dispatch import bind_ddl
 from qp.bind.ddl.indexes import BoundCreateIndex
 from qp.bind.ddl.sequences import BoundAlterSequence, BoundCreateSequence, BoundDropSequences
@@ -40,7 +41,13 @@ from qp.ddl.role_statements import role_ddl, role_tag
 from qp.ddl.schemas import create_schema, drop_schemas, rename_schema, set_schema
 from qp.ddl.sequence_statements import apply_alter_sequence, apply_create_sequence, apply_drop_sequences
 from qp.ddl.statistics import alter_statistics, create_statistics, drop_statistics
-from qp.ddl.tables import alter_table, apply_drop_relations, apply_rename, apply_truncate, create_table
+from qp.ddl.tables import (
+    alter_table,
+    apply_create_table,
+    apply_drop_relations,
+    apply_rename,
+    apply_truncate,
+)
 from qp.ddl.temp_objects import name_taken
 from qp.ddl.views import apply_drop_views, create_view
 from qp.errors import SqlError
@@ -87,6 +94,8 @@ async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot) -
             return await apply_truncate(bound, txn, catalog)
         case BoundCreateIndex():
             return await apply_create_index(bound, txn, catalog)
+        case BoundCreateTable():
+            return await apply_create_table(bound, txn, catalog)
 
         # (tables group: end)
 
@@ -114,8 +123,6 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
         result = await alter_owner(body, txn, catalog, bc, user)
     elif kind == "AlterTableStmt" and is_owner_change(body):
         result = await change_owner_of(body, txn, catalog, bc, user)
-    elif kind == "CreateStmt":
-        result = await create_table(body, txn, catalog, bc)
     elif kind == "CreateStatsStmt":
         result = await create_statistics(body, txn, catalog, bc)
     elif kind == "DropStmt" and body.get("removeType") == "OBJECT_STATISTIC_EXT":

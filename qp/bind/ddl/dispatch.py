@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.create_table import bind_create_table
 from qp.bind.ddl.indexes import bind_create_index
 from qp.bind.ddl.sequences import bind_alter_sequence, bind_create_sequence, bind_drop_sequences
 from qp.bind.ddl.tables import RENAMED_OBJECTS, bind_drop_relations, bind_rename, bind_truncate
@@ -50,6 +51,8 @@ def bind_ddl(statement: Statement, catalog: CatalogSnapshot, bc: BindContext, us
         return bind_truncate(body, bc)
     if kind == "IndexStmt":
         return bind_create_index(body, catalog, bc)
+    if kind == "CreateStmt":
+        return bind_create_table(body, catalog, bc, name_taken)
 
     # (tables group: end)
 
