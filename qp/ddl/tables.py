@@ -19,6 +19,7 @@ from qp.bind.ddl.create_table import BoundCreateTable
 from qp.bind.ddl.generated import generation_dependents
 from qp.bind.ddl.index_exprs import index_reads_column
 from qp.bind.ddl.limits import COLUMNS_PER_KEY_MAX, COLUMNS_PER_TABLE_MAX
+from qp.bind.ddl.missing import added_column_default
 from qp.bind.ddl.names import (
     SYSTEM_COLUMN_NAMES,
     check_collation,
@@ -55,7 +56,6 @@ from qp.ddl.common import (
     write_catalog,
 )
 from qp.ddl.constraints import validate_rows
-from qp.ddl.missing import added_column_default
 from qp.errors import SqlError
 from qp.parse.parser import string_list
 from storage import keys
