@@ -13,14 +13,11 @@ only grow), so the rows left behind are unreachable (storage reclaims their rang
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from qp.catalog.stored import (
     FIRST_USER_OID,
     NEXT_OID_KEY,
     VERSION_KEY,
     CatalogSnapshot,
-    ColumnDef,
     TableDef,
 )
 from storage import keys
@@ -97,9 +94,3 @@ def bump_version(txn, version: int, next_oid: int | None) -> None:
         txn.put(NEXT_OID_KEY, next_oid)
     txn.catalog_version_written = version + 1
     txn.ddl_count += 1
-
-
-def set_column(table: TableDef, index: int, column: ColumnDef) -> TableDef:
-    columns = list(table.columns)
-    columns[index] = column
-    return replace(table, columns=tuple(columns))

@@ -8,6 +8,7 @@ a result asks for afterwards (online follow-ups, background jobs).
 from __future__ import annotations
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.alter_table import BoundAlterTable
 from qp.bind.ddl.create_table import BoundCreateTable
 from qp.bind.ddl.dispatch import bind_ddl
 from qp.bind.ddl.indexes import BoundCreateIndex
@@ -42,7 +43,7 @@ from qp.ddl.schemas import create_schema, drop_schemas, rename_schema, set_schem
 from qp.ddl.sequence_statements import apply_alter_sequence, apply_create_sequence, apply_drop_sequences
 from qp.ddl.statistics import alter_statistics, create_statistics, drop_statistics
 from qp.ddl.tables import (
-    alter_table,
+    apply_alter_table,
     apply_create_table,
     apply_drop_relations,
     apply_rename,
@@ -96,6 +97,8 @@ async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot) -
             return await apply_create_index(bound, txn, catalog)
         case BoundCreateTable():
             return await apply_create_table(bound, txn, catalog)
+        case BoundAlterTable():
+            return await apply_alter_table(bound, txn, catalog)
 
         # (tables group: end)
 
@@ -147,8 +150,6 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
         result = await alter_function(kind, body, txn, catalog, bc)
     elif kind == "DropStmt" and body.get("removeType") != "OBJECT_SCHEMA":
         raise unsupported_drop(body)
-    elif kind == "AlterTableStmt":
-        result = await alter_table(body, txn, catalog, bc, asynchronous=statement.asynchronous)
     elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
         result = await role_ddl(statement, txn, catalog, user, bc.eval_ctx)
     elif kind == "AlterStatsStmt" or (kind == "RenameStmt" and body.get("renameType") == "OBJECT_STATISTIC_EXT"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.alter_table import bind_alter_table, changes_owner_only
 from qp.bind.ddl.create_table import bind_create_table
 from qp.bind.ddl.indexes import bind_create_index
 from qp.bind.ddl.sequences import bind_alter_sequence, bind_create_sequence, bind_drop_sequences
@@ -53,6 +54,8 @@ def bind_ddl(statement: Statement, catalog: CatalogSnapshot, bc: BindContext, us
         return bind_create_index(body, catalog, bc)
     if kind == "CreateStmt":
         return bind_create_table(body, catalog, bc, name_taken)
+    if kind == "AlterTableStmt" and not changes_owner_only(body):  # OWNER TO: the privileges group's
+        return bind_alter_table(body, catalog, bc, statement.asynchronous)
 
     # (tables group: end)
 
