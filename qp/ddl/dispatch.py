@@ -21,7 +21,7 @@ from qp.bind.ddl.tables import (
     BoundTruncate,
     unsupported_drop,
 )
-from qp.bind.ddl.views import BoundDropViews
+from qp.bind.ddl.views import BoundCreateView, BoundDropViews
 from qp.catalog.stored import CatalogSnapshot
 from qp.ddl.comments import comment_on
 from qp.ddl.common import DdlResult
@@ -50,7 +50,7 @@ from qp.ddl.tables import (
     apply_truncate,
 )
 from qp.ddl.temp_objects import name_taken
-from qp.ddl.views import apply_drop_views, create_view
+from qp.ddl.views import apply_create_view, apply_drop_views
 from qp.errors import SqlError
 from qp.parse.parser import Statement
 from qp.parse.unsupported import unsupported_statement
@@ -99,6 +99,8 @@ async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot) -
             return await apply_create_table(bound, txn, catalog)
         case BoundAlterTable():
             return await apply_alter_table(bound, txn, catalog)
+        case BoundCreateView():
+            return await apply_create_view(bound, txn, catalog)
 
         # (tables group: end)
 
@@ -156,8 +158,6 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
         result = await alter_statistics(body, txn, catalog, bc)
     elif kind == "RenameStmt" and body.get("renameType") != "OBJECT_SCHEMA":
         raise SqlError("0A000", "this kind of RENAME is not supported")
-    elif kind == "ViewStmt":
-        result = await create_view(body, txn, catalog, bc, statement.text)
     elif kind in ("CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt"):
         result = await role_ddl(statement, txn, catalog, user, bc.eval_ctx)
     elif kind == "CreateSchemaStmt":

@@ -19,7 +19,7 @@ from qp.bind.ddl.create_table import bind_create_table
 from qp.bind.ddl.indexes import bind_create_index
 from qp.bind.ddl.sequences import bind_alter_sequence, bind_create_sequence, bind_drop_sequences
 from qp.bind.ddl.tables import RENAMED_OBJECTS, bind_drop_relations, bind_rename, bind_truncate
-from qp.bind.ddl.views import bind_drop_views
+from qp.bind.ddl.views import bind_create_view, bind_drop_views
 from qp.catalog.stored import CatalogSnapshot
 from qp.parse.parser import Statement
 
@@ -54,6 +54,8 @@ def bind_ddl(statement: Statement, catalog: CatalogSnapshot, bc: BindContext, us
         return bind_create_index(body, catalog, bc)
     if kind == "CreateStmt":
         return bind_create_table(body, catalog, bc, name_taken)
+    if kind == "ViewStmt":
+        return bind_create_view(body, catalog, bc, statement.text)
     if kind == "AlterTableStmt" and not changes_owner_only(body):  # OWNER TO: the privileges group's
         return bind_alter_table(body, catalog, bc, statement.asynchronous)
 
