@@ -20,6 +20,7 @@ from qp.bind.ddl.tables import (
     BoundRenameTable,
     BoundTruncate,
     unsupported_drop,
+    unsupported_rename,
 )
 from qp.bind.ddl.views import BoundCreateView, BoundDropViews
 from qp.catalog.stored import CatalogSnapshot
@@ -157,7 +158,7 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
     elif kind == "AlterStatsStmt" or (kind == "RenameStmt" and body.get("renameType") == "OBJECT_STATISTIC_EXT"):
         result = await alter_statistics(body, txn, catalog, bc)
     elif kind == "RenameStmt" and body.get("renameType") != "OBJECT_SCHEMA":
-        raise SqlError("0A000", "this kind of RENAME is not supported")
+        raise unsupported_rename(body, catalog, bc)
     elif kind in ("CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt"):
         result = await role_ddl(statement, txn, catalog, user, bc.eval_ctx)
     elif kind == "CreateSchemaStmt":

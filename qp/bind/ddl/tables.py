@@ -219,6 +219,17 @@ def bind_rename(body: dict, catalog: CatalogSnapshot,
     raise SqlError("0A000", "this kind of RENAME is not supported")
 
 
+def unsupported_rename(body: dict, catalog: CatalogSnapshot, bc: BindContext | None) -> SqlError:
+    """RENAME of a kind dsql does not have (a constraint's, a trigger's...): its error, after
+    the checks every RENAME makes first (the new name's length, the relation's schema)."""
+    assert body.get("renameType") not in RENAMED_OBJECTS
+    try:
+        bind_rename(body, catalog, bc)
+    except SqlError as error:
+        return error
+    raise AssertionError("bind_rename accepted a kind it does not rename")
+
+
 def _renamed_column(table: TableDef, old: str, new_name: str, bc: BindContext | None) -> TableDef:
     if old in SYSTEM_COLUMN_NAMES:
         raise SqlError("0A000", f'cannot rename system column "{old}"')
