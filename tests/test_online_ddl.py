@@ -148,3 +148,22 @@ def test_validate_constraint_async(conn, table_name):
 def test_wait_for_unknown_job(conn):
     with pytest.raises(psycopg.errors.UndefinedObject):
         conn.execute("CALL sys.wait_for_job('nosuchjob')")
+
+
+def test_constraint_indexes_take_the_oids_after_the_counter(conn, table_name):
+    """ALTER TABLE ADD CONSTRAINT is bound with its indexes' oids numbered from a placeholder
+    and applied where the catalog's counter is: each index gets a fresh oid of its own, and
+    the next object gets the oid after them."""
+    conn.execute(f"CREATE TABLE {table_name} (id int PRIMARY KEY, a int, b int)")
+    conn.execute(f"ALTER TABLE {table_name} ADD CONSTRAINT {ix(table_name, 'a')} UNIQUE (a), "
+                 f"ADD CONSTRAINT {ix(table_name, 'b')} UNIQUE (b)")  # fmt: skip
+    conn.execute(f"CREATE INDEX {ix(table_name, 'ab')} ON {table_name} (a, b)")
+    oids = [row[0] for row in conn.execute(
+        "SELECT c.oid::int FROM pg_class c WHERE c.relname IN (%s, %s, %s) ORDER BY c.oid",
+        (ix(table_name, "a"), ix(table_name, "b"), ix(table_name, "ab"))).fetchall()]  # fmt: skip
+    table_oid = conn.execute("SELECT %s::regclass::oid::int", (table_name,)).fetchone()[0]
+    assert len(oids) == 3 and oids[0] > table_oid and oids == [oids[0], oids[0] + 1, oids[0] + 2]
+    conn.execute(f"INSERT INTO {table_name} VALUES (1, 1, 1)")
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        conn.execute(f"INSERT INTO {table_name} VALUES (2, 1, 2)")
+    conn.execute(f"DROP TABLE {table_name}")

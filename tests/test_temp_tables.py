@@ -235,3 +235,21 @@ async def test_a_session_s_temporary_tables_have_a_bound(nursery, monkeypatch) -
     await _sql(one, "TRUNCATE tt")
     await _sql(one, "INSERT INTO tt SELECT g FROM generate_series(1, 40) g")
     assert await _rows(one, "SELECT count(*) FROM tt") == [["40"]]
+
+
+async def test_a_temporary_table_after_others_gets_its_oids_where_the_counter_is(nursery) -> None:
+    # CREATE TABLE is bound with its oids numbered from a placeholder (past every temporary
+    # table's oid) and applied where the session's counter is: here past the first table's
+    # index and sequence too, so the self-reference, the serial column's sequence and its
+    # owner move with it.
+    _, _, one, _ = await _start(nursery)
+    await _sql(one, "CREATE TEMP TABLE first_t (a serial PRIMARY KEY, b int UNIQUE)")
+    await _sql(one, "CREATE TEMP TABLE tree (id serial PRIMARY KEY, parent int REFERENCES tree ON DELETE CASCADE)")
+    await _sql(one, "INSERT INTO tree (parent) VALUES (NULL)")
+    await _sql(one, "INSERT INTO tree (parent) VALUES (1), (1)")
+    assert (await _error(one, "INSERT INTO tree (parent) VALUES (99)")).sqlstate == "23503"
+    assert await _rows(one, "SELECT confrelid = conrelid FROM pg_constraint WHERE conname = 'tree_parent_fkey'") \
+        == [["t"]]  # fmt: skip
+    assert await _rows(one, "SELECT pg_get_serial_sequence('tree', 'id') IS NOT NULL") == [["t"]]
+    await _sql(one, "DELETE FROM tree WHERE id = 1")
+    assert await _rows(one, "SELECT count(*) FROM tree") == [["0"]]

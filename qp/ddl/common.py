@@ -1,5 +1,5 @@
 """What the DDL statements share: the result of one, the catalog's counters and how a change
-is written, name and column checks, and DSQL's limits on tables, columns and indexes.
+is written (DSQL's limits on tables, columns and indexes are qp/bind/ddl/limits.py's).
 
 A DDL statement reads the catalog as of its transaction's τ_start, builds new descriptors,
 and writes them (with a bumped catalog version) into the transaction's buffer; the commit
@@ -13,28 +13,14 @@ only grow), so the rows left behind are unreachable (storage reclaims their rang
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from qp.catalog.stored import (
     FIRST_USER_OID,
     NEXT_OID_KEY,
     VERSION_KEY,
     CatalogSnapshot,
-    ColumnDef,
     TableDef,
 )
 from storage import keys
-
-COLUMNS_PER_TABLE_MAX = 255
-
-
-COLUMNS_PER_KEY_MAX = 8
-
-
-INDEXES_PER_TABLE_MAX = 24
-
-
-TABLES_MAX = 1000
 
 
 class DdlResult:
@@ -108,9 +94,3 @@ def bump_version(txn, version: int, next_oid: int | None) -> None:
         txn.put(NEXT_OID_KEY, next_oid)
     txn.catalog_version_written = version + 1
     txn.ddl_count += 1
-
-
-def set_column(table: TableDef, index: int, column: ColumnDef) -> TableDef:
-    columns = list(table.columns)
-    columns[index] = column
-    return replace(table, columns=tuple(columns))

@@ -16,12 +16,15 @@ from dataclasses import replace
 from typing import Any
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.create_table import bind_create_table
+from qp.bind.ddl.skip import SkipDdl
 from qp.bind.dml import bind_insert
 from qp.bind.query import QueryBinder
 from qp.catalog.stored import RELATION_PREFIX, CatalogSnapshot, TableDef
 from qp.catalog.temp_keys import is_temp_oid
 from qp.ddl.common import DdlResult
-from qp.ddl.tables import create_table
+from qp.ddl.tables import apply_create_table
+from qp.ddl.temp_objects import name_taken
 from qp.errors import SqlError
 from qp.exec.compile import ExecFrame
 from qp.exec.dml import run_insert
@@ -65,8 +68,13 @@ async def create_table_as(statement: Statement, txn: Transaction, catalog: Catal
     names[: len(given)] = given
     relation = into["rel"]
     columns = [_column_def(name, t) for name, t in zip(names, bound.output_types(), strict=True)]
-    created = await create_table({"relation": relation, "tableElts": columns,
-                                  "if_not_exists": body.get("if_not_exists", False)}, txn, catalog, bc)  # fmt: skip
+    bound_table = bind_create_table({"relation": relation, "tableElts": columns,
+                                     "if_not_exists": body.get("if_not_exists", False)}, catalog, bc,
+                                    lambda name, schema: name_taken(catalog, name, schema, txn))  # fmt: skip
+    if isinstance(bound_table, SkipDdl):  # IF NOT EXISTS, and it does
+        created = DdlResult(bound_table.tag, list(bound_table.notices))
+    else:
+        created = await apply_create_table(bound_table, txn, catalog)
     if into.get("skipData") or not any(key.startswith(RELATION_PREFIX) for key in txn.buffer.values):
         return DdlResult("CREATE TABLE AS", created.notices)  # WITH NO DATA, or IF NOT EXISTS and it does
     table = _new_table(txn, relation["relname"])

@@ -8,9 +8,21 @@ a result asks for afterwards (online follow-ups, background jobs).
 from __future__ import annotations
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.alter_table import BoundAlterTable
+from qp.bind.ddl.create_table import BoundCreateTable
 from qp.bind.ddl.dispatch import bind_ddl
+from qp.bind.ddl.indexes import BoundCreateIndex
 from qp.bind.ddl.sequences import BoundAlterSequence, BoundCreateSequence, BoundDropSequences
 from qp.bind.ddl.skip import SkipDdl
+from qp.bind.ddl.tables import (
+    BoundDropRelations,
+    BoundRenameDescriptor,
+    BoundRenameTable,
+    BoundTruncate,
+    unsupported_drop,
+    unsupported_rename,
+)
+from qp.bind.ddl.views import BoundCreateView, BoundDropViews
 from qp.catalog.stored import CatalogSnapshot
 from qp.ddl.comments import comment_on
 from qp.ddl.common import DdlResult
@@ -25,15 +37,21 @@ from qp.ddl.grants import (
     grant_role,
     is_owner_change,
 )
-from qp.ddl.indexes import create_index
+from qp.ddl.indexes import apply_create_index
 from qp.ddl.ownership import after_ddl, check_ownership
 from qp.ddl.role_statements import role_ddl, role_tag
 from qp.ddl.schemas import create_schema, drop_schemas, rename_schema, set_schema
 from qp.ddl.sequence_statements import apply_alter_sequence, apply_create_sequence, apply_drop_sequences
 from qp.ddl.statistics import alter_statistics, create_statistics, drop_statistics
-from qp.ddl.tables import alter_table, create_table, drop, rename, truncate_swap
+from qp.ddl.tables import (
+    apply_alter_table,
+    apply_create_table,
+    apply_drop_relations,
+    apply_rename,
+    apply_truncate,
+)
 from qp.ddl.temp_objects import name_taken
-from qp.ddl.views import create_view
+from qp.ddl.views import apply_create_view, apply_drop_views
 from qp.errors import SqlError
 from qp.parse.parser import Statement
 from qp.parse.unsupported import unsupported_statement
@@ -68,6 +86,22 @@ async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot) -
             return await apply_drop_sequences(bound, txn)
 
         # -- tables, constraints, indexes, views
+        case BoundDropRelations():
+            return await apply_drop_relations(bound, txn, catalog)
+        case BoundDropViews():
+            return await apply_drop_views(bound, txn)
+        case BoundRenameTable() | BoundRenameDescriptor():
+            return await apply_rename(bound, txn, catalog)
+        case BoundTruncate():
+            return await apply_truncate(bound, txn, catalog)
+        case BoundCreateIndex():
+            return await apply_create_index(bound, txn, catalog)
+        case BoundCreateTable():
+            return await apply_create_table(bound, txn, catalog)
+        case BoundAlterTable():
+            return await apply_alter_table(bound, txn, catalog)
+        case BoundCreateView():
+            return await apply_create_view(bound, txn, catalog)
 
         # (tables group: end)
 
@@ -95,8 +129,6 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
         result = await alter_owner(body, txn, catalog, bc, user)
     elif kind == "AlterTableStmt" and is_owner_change(body):
         result = await change_owner_of(body, txn, catalog, bc, user)
-    elif kind == "CreateStmt":
-        result = await create_table(body, txn, catalog, bc)
     elif kind == "CreateStatsStmt":
         result = await create_statistics(body, txn, catalog, bc)
     elif kind == "DropStmt" and body.get("removeType") == "OBJECT_STATISTIC_EXT":
@@ -120,24 +152,15 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
     elif _names_routine(kind, body):
         result = await alter_function(kind, body, txn, catalog, bc)
     elif kind == "DropStmt" and body.get("removeType") != "OBJECT_SCHEMA":
-        result = await drop(body, txn, catalog, bc)
-    elif kind == "IndexStmt":
-        # CONCURRENTLY changes nothing: every index is built online.
-        result = await create_index(body, txn, catalog, bc)
-    elif kind == "AlterTableStmt":
-        result = await alter_table(body, txn, catalog, bc, asynchronous=statement.asynchronous)
+        raise unsupported_drop(body)
     elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
         result = await role_ddl(statement, txn, catalog, user, bc.eval_ctx)
     elif kind == "AlterStatsStmt" or (kind == "RenameStmt" and body.get("renameType") == "OBJECT_STATISTIC_EXT"):
         result = await alter_statistics(body, txn, catalog, bc)
     elif kind == "RenameStmt" and body.get("renameType") != "OBJECT_SCHEMA":
-        result = await rename(body, txn, catalog, bc)
-    elif kind == "ViewStmt":
-        result = await create_view(body, txn, catalog, bc, statement.text)
+        raise unsupported_rename(body, catalog, bc)
     elif kind in ("CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt"):
         result = await role_ddl(statement, txn, catalog, user, bc.eval_ctx)
-    elif kind == "TruncateStmt":
-        result = await truncate_swap(body, txn, catalog, bc)
     elif kind == "CreateSchemaStmt":
 
         async def run_element(element_kind: str, element: dict, current: CatalogSnapshot, element_bc: BindContext,

@@ -32,6 +32,8 @@ from qp.api import Notice
 from qp.bind.context import BindContext
 from qp.bind.ddl.names import NAME_BYTES_MAX, relation_display, search_schema
 from qp.bind.ddl.sequences import bind_drop_sequences
+from qp.bind.ddl.tables import bind_drop_relations
+from qp.bind.ddl.views import bind_drop_views
 from qp.catalog.stored import (
     BOOTSTRAP_SUPERUSER,
     NEXT_OID_KEY,
@@ -47,7 +49,8 @@ from qp.ddl.domains import drop_domains
 from qp.ddl.roles import find_role, session_role
 from qp.ddl.sequence_statements import apply_drop_sequences
 from qp.ddl.statistics import drop_statistics
-from qp.ddl.tables import drop
+from qp.ddl.tables import apply_drop_relations
+from qp.ddl.views import apply_drop_views
 from qp.errors import SqlError
 from qp.frontend.settings import DEFAULTS
 from qp.functions.strings import quote_ident
@@ -317,8 +320,10 @@ async def _drop_kind(kind: str, targets: list[tuple[str, str]], txn, catalog: Ca
         await drop_statistics(drop_body, txn, catalog, step_bc)
     elif kind == "sequence":
         await apply_drop_sequences(bind_drop_sequences(drop_body, catalog, step_bc), txn)
+    elif kind == "view":
+        await apply_drop_views(bind_drop_views(drop_body, catalog, step_bc), txn)
     else:
-        await drop(drop_body, txn, catalog, step_bc)
+        await apply_drop_relations(bind_drop_relations(drop_body, catalog, step_bc), txn, catalog)
 
 
 # -- ALTER SCHEMA -----------------------------------------------------------------------------------

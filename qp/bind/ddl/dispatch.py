@@ -14,7 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.alter_table import bind_alter_table, changes_owner_only
+from qp.bind.ddl.create_table import bind_create_table
+from qp.bind.ddl.indexes import bind_create_index
 from qp.bind.ddl.sequences import bind_alter_sequence, bind_create_sequence, bind_drop_sequences
+from qp.bind.ddl.tables import RENAMED_OBJECTS, bind_drop_relations, bind_rename, bind_truncate
+from qp.bind.ddl.views import bind_create_view, bind_drop_views
 from qp.catalog.stored import CatalogSnapshot
 from qp.parse.parser import Statement
 
@@ -37,6 +42,22 @@ def bind_ddl(statement: Statement, catalog: CatalogSnapshot, bc: BindContext, us
         return bind_drop_sequences(body, catalog, bc)
 
     # -- tables, constraints, indexes, views
+    if kind == "DropStmt" and body.get("removeType") in ("OBJECT_TABLE", "OBJECT_INDEX"):
+        return bind_drop_relations(body, catalog, bc)
+    if kind == "DropStmt" and body.get("removeType") == "OBJECT_VIEW":
+        return bind_drop_views(body, catalog, bc)
+    if kind == "RenameStmt" and body.get("renameType") in RENAMED_OBJECTS:
+        return bind_rename(body, catalog, bc)
+    if kind == "TruncateStmt":
+        return bind_truncate(body, bc)
+    if kind == "IndexStmt":
+        return bind_create_index(body, catalog, bc)
+    if kind == "CreateStmt":
+        return bind_create_table(body, catalog, bc, name_taken)
+    if kind == "ViewStmt":
+        return bind_create_view(body, catalog, bc, statement.text)
+    if kind == "AlterTableStmt" and not changes_owner_only(body):  # OWNER TO: the privileges group's
+        return bind_alter_table(body, catalog, bc, statement.asynchronous)
 
     # (tables group: end)
 

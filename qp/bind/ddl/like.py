@@ -6,7 +6,7 @@ with INCLUDING DEFAULTS, GENERATED, IDENTITY, CONSTRAINTS (checks) and INDEXES
 a second way to build a table, the clause is expanded here into the parse
 nodes CREATE TABLE already understands (ColumnDef and Constraint elements, a
 column's resolved type under `LIKE_TYPE_KEY`), so every check and every name
-choice of qp/ddl/tables.py applies to copied parts as to written ones. Plain
+choice of qp/bind/ddl/create_table.py applies to copied parts as to written ones. Plain
 indexes come back apart: CREATE TABLE names and adds them after its own.
 """
 
