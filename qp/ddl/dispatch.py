@@ -8,11 +8,13 @@ a result asks for afterwards (online follow-ups, background jobs).
 from __future__ import annotations
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.comments import BoundComment
 from qp.bind.ddl.dispatch import bind_ddl
 from qp.bind.ddl.sequences import BoundAlterSequence, BoundCreateSequence, BoundDropSequences
 from qp.bind.ddl.skip import SkipDdl
+from qp.bind.ddl.statistics import BoundAlterStatistics, BoundCreateStatistics, BoundDropStatistics
 from qp.catalog.stored import CatalogSnapshot
-from qp.ddl.comments import comment_on
+from qp.ddl.comments import apply_comment
 from qp.ddl.common import DdlResult
 from qp.ddl.domain_alter import alter_domain, rename_domain
 from qp.ddl.domains import create_domain, drop_domains
@@ -30,7 +32,7 @@ from qp.ddl.ownership import after_ddl, check_ownership
 from qp.ddl.role_statements import role_ddl, role_tag
 from qp.ddl.schemas import create_schema, drop_schemas, rename_schema, set_schema
 from qp.ddl.sequence_statements import apply_alter_sequence, apply_create_sequence, apply_drop_sequences
-from qp.ddl.statistics import alter_statistics, create_statistics, drop_statistics
+from qp.ddl.statistics import apply_alter_statistics, apply_create_statistics, apply_drop_statistics
 from qp.ddl.tables import alter_table, create_table, drop, rename, truncate_swap
 from qp.ddl.temp_objects import name_taken
 from qp.ddl.views import create_view
@@ -76,6 +78,14 @@ async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot) -
         # (privileges group: end)
 
         # -- functions, domains, comments, statistics
+        case BoundComment():
+            return await apply_comment(bound, txn)
+        case BoundCreateStatistics():
+            return await apply_create_statistics(bound, txn, catalog)
+        case BoundAlterStatistics():
+            return await apply_alter_statistics(bound, txn)
+        case BoundDropStatistics():
+            return await apply_drop_statistics(bound, txn)
 
         # (functions group: end)
     raise AssertionError(f"no way to apply {type(bound).__name__}")
@@ -97,12 +107,6 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
         result = await change_owner_of(body, txn, catalog, bc, user)
     elif kind == "CreateStmt":
         result = await create_table(body, txn, catalog, bc)
-    elif kind == "CreateStatsStmt":
-        result = await create_statistics(body, txn, catalog, bc)
-    elif kind == "DropStmt" and body.get("removeType") == "OBJECT_STATISTIC_EXT":
-        result = await drop_statistics(body, txn, catalog, bc)
-    elif kind == "CommentStmt":
-        result = await comment_on(body, txn, catalog, bc)
     elif kind == "CreateDomainStmt":
         result = await create_domain(body, txn, catalog, bc)
     elif kind == "DropStmt" and body.get("removeType") == "OBJECT_DOMAIN":
@@ -128,8 +132,6 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
         result = await alter_table(body, txn, catalog, bc, asynchronous=statement.asynchronous)
     elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
         result = await role_ddl(statement, txn, catalog, user, bc.eval_ctx)
-    elif kind == "AlterStatsStmt" or (kind == "RenameStmt" and body.get("renameType") == "OBJECT_STATISTIC_EXT"):
-        result = await alter_statistics(body, txn, catalog, bc)
     elif kind == "RenameStmt" and body.get("renameType") != "OBJECT_SCHEMA":
         result = await rename(body, txn, catalog, bc)
     elif kind == "ViewStmt":

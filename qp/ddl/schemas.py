@@ -32,6 +32,7 @@ from qp.api import Notice
 from qp.bind.context import BindContext
 from qp.bind.ddl.names import NAME_BYTES_MAX, relation_display, search_schema
 from qp.bind.ddl.sequences import bind_drop_sequences
+from qp.bind.ddl.statistics import bind_drop_statistics
 from qp.catalog.stored import (
     BOOTSTRAP_SUPERUSER,
     NEXT_OID_KEY,
@@ -46,7 +47,7 @@ from qp.ddl.common import DdlResult, bump_version, catalog_counters, write_catal
 from qp.ddl.domains import drop_domains
 from qp.ddl.roles import find_role, session_role
 from qp.ddl.sequence_statements import apply_drop_sequences
-from qp.ddl.statistics import drop_statistics
+from qp.ddl.statistics import apply_drop_statistics
 from qp.ddl.tables import drop
 from qp.errors import SqlError
 from qp.frontend.settings import DEFAULTS
@@ -314,7 +315,7 @@ async def _drop_kind(kind: str, targets: list[tuple[str, str]], txn, catalog: Ca
         return
     drop_body = {"objects": lists, "removeType": _DROP_TYPES[kind], "behavior": "DROP_CASCADE"}
     if kind == "statistics object":
-        await drop_statistics(drop_body, txn, catalog, step_bc)
+        await apply_drop_statistics(bind_drop_statistics(drop_body, catalog, step_bc), txn)
     elif kind == "sequence":
         await apply_drop_sequences(bind_drop_sequences(drop_body, catalog, step_bc), txn)
     else:

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.comments import bind_comment
 from qp.bind.ddl.sequences import bind_alter_sequence, bind_create_sequence, bind_drop_sequences
+from qp.bind.ddl.statistics import bind_alter_statistics, bind_create_statistics, bind_drop_statistics
 from qp.catalog.stored import CatalogSnapshot
 from qp.parse.parser import Statement
 
@@ -45,6 +47,14 @@ def bind_ddl(statement: Statement, catalog: CatalogSnapshot, bc: BindContext, us
     # (privileges group: end)
 
     # -- functions, domains, comments, statistics
+    if kind == "CommentStmt":
+        return bind_comment(body, catalog, bc)
+    if kind == "CreateStatsStmt":
+        return bind_create_statistics(body, catalog, bc)
+    if kind == "DropStmt" and body.get("removeType") == "OBJECT_STATISTIC_EXT":
+        return bind_drop_statistics(body, catalog, bc)
+    if kind == "AlterStatsStmt" or (kind == "RenameStmt" and body.get("renameType") == "OBJECT_STATISTIC_EXT"):
+        return bind_alter_statistics(body, catalog, bc)
 
     # (functions group: end)
     return None
