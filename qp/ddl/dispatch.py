@@ -10,14 +10,16 @@ from __future__ import annotations
 from qp.bind.context import BindContext
 from qp.bind.ddl.comments import BoundComment
 from qp.bind.ddl.dispatch import bind_ddl
+from qp.bind.ddl.domain_alter import BoundAlterDomain
+from qp.bind.ddl.domains import BoundCreateDomain, BoundDropDomains
 from qp.bind.ddl.sequences import BoundAlterSequence, BoundCreateSequence, BoundDropSequences
 from qp.bind.ddl.skip import SkipDdl
 from qp.bind.ddl.statistics import BoundAlterStatistics, BoundCreateStatistics, BoundDropStatistics
 from qp.catalog.stored import CatalogSnapshot
 from qp.ddl.comments import apply_comment
 from qp.ddl.common import DdlResult
-from qp.ddl.domain_alter import alter_domain, rename_domain
-from qp.ddl.domains import create_domain, drop_domains
+from qp.ddl.domain_alter import apply_alter_domain
+from qp.ddl.domains import apply_create_domain, apply_drop_domains
 from qp.ddl.functions import alter_function, create_function, drop_functions
 from qp.ddl.grants import (
     alter_default_privileges,
@@ -86,6 +88,12 @@ async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot) -
             return await apply_alter_statistics(bound, txn)
         case BoundDropStatistics():
             return await apply_drop_statistics(bound, txn)
+        case BoundCreateDomain():
+            return await apply_create_domain(bound, txn, catalog)
+        case BoundDropDomains():
+            return await apply_drop_domains(bound, txn)
+        case BoundAlterDomain():
+            return await apply_alter_domain(bound, txn)
 
         # (functions group: end)
     raise AssertionError(f"no way to apply {type(bound).__name__}")
@@ -107,14 +115,6 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
         result = await change_owner_of(body, txn, catalog, bc, user)
     elif kind == "CreateStmt":
         result = await create_table(body, txn, catalog, bc)
-    elif kind == "CreateDomainStmt":
-        result = await create_domain(body, txn, catalog, bc)
-    elif kind == "DropStmt" and body.get("removeType") == "OBJECT_DOMAIN":
-        result = await drop_domains(body, txn, catalog, bc)
-    elif kind == "AlterDomainStmt":
-        result = await alter_domain(body, txn, catalog, bc)
-    elif kind == "RenameStmt" and body.get("renameType") in ("OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT"):
-        result = await rename_domain(body, txn, catalog)
     elif kind == "CreateFunctionStmt":
         result = await create_function(body, txn, catalog, bc, user)
     elif kind == "DropStmt" and body.get("removeType") in _ROUTINE_OBJECTS:

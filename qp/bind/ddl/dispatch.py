@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 from qp.bind.context import BindContext
 from qp.bind.ddl.comments import bind_comment
+from qp.bind.ddl.domain_alter import bind_alter_domain, bind_rename_domain
+from qp.bind.ddl.domains import bind_create_domain, bind_drop_domains
 from qp.bind.ddl.sequences import bind_alter_sequence, bind_create_sequence, bind_drop_sequences
 from qp.bind.ddl.statistics import bind_alter_statistics, bind_create_statistics, bind_drop_statistics
 from qp.catalog.stored import CatalogSnapshot
@@ -55,6 +57,14 @@ def bind_ddl(statement: Statement, catalog: CatalogSnapshot, bc: BindContext, us
         return bind_drop_statistics(body, catalog, bc)
     if kind == "AlterStatsStmt" or (kind == "RenameStmt" and body.get("renameType") == "OBJECT_STATISTIC_EXT"):
         return bind_alter_statistics(body, catalog, bc)
+    if kind == "CreateDomainStmt":
+        return bind_create_domain(body, catalog, bc)
+    if kind == "DropStmt" and body.get("removeType") == "OBJECT_DOMAIN":
+        return bind_drop_domains(body, catalog, bc)
+    if kind == "AlterDomainStmt":
+        return bind_alter_domain(body, catalog, bc)
+    if kind == "RenameStmt" and body.get("renameType") in ("OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT"):
+        return bind_rename_domain(body, catalog)
 
     # (functions group: end)
     return None
