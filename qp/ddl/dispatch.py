@@ -12,6 +12,13 @@ from qp.bind.ddl.comments import BoundComment
 from qp.bind.ddl.dispatch import bind_ddl
 from qp.bind.ddl.domain_alter import BoundAlterDomain
 from qp.bind.ddl.domains import BoundCreateDomain, BoundDropDomains
+from qp.bind.ddl.functions import (
+    ROUTINE_OBJECTS,
+    BoundAlterFunction,
+    BoundCreateFunction,
+    BoundDropFunctions,
+    names_routine,
+)
 from qp.bind.ddl.sequences import BoundAlterSequence, BoundCreateSequence, BoundDropSequences
 from qp.bind.ddl.skip import SkipDdl
 from qp.bind.ddl.statistics import BoundAlterStatistics, BoundCreateStatistics, BoundDropStatistics
@@ -20,7 +27,7 @@ from qp.ddl.comments import apply_comment
 from qp.ddl.common import DdlResult
 from qp.ddl.domain_alter import apply_alter_domain
 from qp.ddl.domains import apply_create_domain, apply_drop_domains
-from qp.ddl.functions import alter_function, create_function, drop_functions
+from qp.ddl.functions import apply_alter_function, apply_create_function, apply_drop_functions
 from qp.ddl.grants import (
     alter_default_privileges,
     alter_owner,
@@ -38,7 +45,6 @@ from qp.ddl.statistics import apply_alter_statistics, apply_create_statistics, a
 from qp.ddl.tables import alter_table, create_table, drop, rename, truncate_swap
 from qp.ddl.temp_objects import name_taken
 from qp.ddl.views import create_view
-from qp.errors import SqlError
 from qp.parse.parser import Statement
 from qp.parse.unsupported import unsupported_statement
 from qp.txn.transaction import Transaction
@@ -94,6 +100,12 @@ async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot) -
             return await apply_drop_domains(bound, txn)
         case BoundAlterDomain():
             return await apply_alter_domain(bound, txn)
+        case BoundCreateFunction():
+            return await apply_create_function(bound, txn, catalog)
+        case BoundDropFunctions():
+            return await apply_drop_functions(bound, txn)
+        case BoundAlterFunction():
+            return await apply_alter_function(bound, txn)
 
         # (functions group: end)
     raise AssertionError(f"no way to apply {type(bound).__name__}")
@@ -115,14 +127,6 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
         result = await change_owner_of(body, txn, catalog, bc, user)
     elif kind == "CreateStmt":
         result = await create_table(body, txn, catalog, bc)
-    elif kind == "CreateFunctionStmt":
-        result = await create_function(body, txn, catalog, bc, user)
-    elif kind == "DropStmt" and body.get("removeType") in _ROUTINE_OBJECTS:
-        if body.get("removeType") == "OBJECT_PROCEDURE":
-            raise SqlError("0A000", "DROP PROCEDURE is not supported")
-        result = await drop_functions(body, txn, catalog)
-    elif _names_routine(kind, body):
-        result = await alter_function(kind, body, txn, catalog, bc)
     elif kind == "DropStmt" and body.get("removeType") != "OBJECT_SCHEMA":
         result = await drop(body, txn, catalog, bc)
     elif kind == "IndexStmt":
@@ -165,17 +169,6 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
     return result
 
 
-_ROUTINE_OBJECTS = ("OBJECT_FUNCTION", "OBJECT_ROUTINE", "OBJECT_PROCEDURE")
-
-
-def _names_routine(kind: str, body: dict) -> bool:
-    """ALTER FUNCTION / ROUTINE in any of its statement forms."""
-    if kind == "AlterFunctionStmt":
-        return True
-    objtype = body.get("renameType") or body.get("objectType")
-    return kind in ("RenameStmt", "AlterOwnerStmt", "AlterObjectSchemaStmt") and objtype in _ROUTINE_OBJECTS
-
-
 def ddl_tag(statement: Statement) -> str:
     """The command tag a DDL statement's errors name (PostgreSQL's CreateCommandTag)."""
     body = statement.body
@@ -204,9 +197,9 @@ def ddl_tag(statement: Statement) -> str:
         return "ALTER DOMAIN"
     if kind == "CreateFunctionStmt":
         return "CREATE PROCEDURE" if body.get("is_procedure") else "CREATE FUNCTION"
-    if kind == "DropStmt" and body.get("removeType") in _ROUTINE_OBJECTS:
+    if kind == "DropStmt" and body.get("removeType") in ROUTINE_OBJECTS:
         return "DROP " + body["removeType"].removeprefix("OBJECT_")
-    if _names_routine(kind, body):
+    if names_routine(kind, body):
         objtype = body.get("objtype") or body.get("renameType") or body.get("objectType") or ""
         return "ALTER ROUTINE" if objtype == "OBJECT_ROUTINE" else "ALTER FUNCTION"
     if kind == "CreateStatsStmt":

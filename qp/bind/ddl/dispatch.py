@@ -17,6 +17,13 @@ from qp.bind.context import BindContext
 from qp.bind.ddl.comments import bind_comment
 from qp.bind.ddl.domain_alter import bind_alter_domain, bind_rename_domain
 from qp.bind.ddl.domains import bind_create_domain, bind_drop_domains
+from qp.bind.ddl.functions import (
+    ROUTINE_OBJECTS,
+    bind_alter_function,
+    bind_create_function,
+    bind_drop_functions,
+    names_routine,
+)
 from qp.bind.ddl.sequences import bind_alter_sequence, bind_create_sequence, bind_drop_sequences
 from qp.bind.ddl.statistics import bind_alter_statistics, bind_create_statistics, bind_drop_statistics
 from qp.catalog.stored import CatalogSnapshot
@@ -65,6 +72,12 @@ def bind_ddl(statement: Statement, catalog: CatalogSnapshot, bc: BindContext, us
         return bind_alter_domain(body, catalog, bc)
     if kind == "RenameStmt" and body.get("renameType") in ("OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT"):
         return bind_rename_domain(body, catalog)
+    if kind == "CreateFunctionStmt":
+        return bind_create_function(body, catalog, bc, user)
+    if kind == "DropStmt" and body.get("removeType") in ROUTINE_OBJECTS:
+        return bind_drop_functions(body, catalog)  # DROP PROCEDURE: 0A000
+    if names_routine(kind, body) and kind != "AlterOwnerStmt":  # OWNER TO: the privileges group's
+        return bind_alter_function(kind, body, catalog)
 
     # (functions group: end)
     return None
