@@ -1,5 +1,5 @@
 """SQL functions beyond what the differential scripts can say (qp/bind/routines.py,
-qp/frontend/routines.py, qp/ddl/functions.py).
+qp/frontend/routines.py, qp/bind/ddl/functions.py, qp/ddl/functions.py).
 
 The scripts split statements at semicolons, so a `BEGIN ATOMIC ... END` body is
 compared here, on dsql and on PostgreSQL, statement by statement. The rest are

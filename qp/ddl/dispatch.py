@@ -9,11 +9,22 @@ from __future__ import annotations
 
 from qp.bind.context import BindContext
 from qp.bind.ddl.alter_table import BoundAlterTable
+from qp.bind.ddl.comments import BoundComment
 from qp.bind.ddl.create_table import BoundCreateTable
 from qp.bind.ddl.dispatch import bind_ddl
+from qp.bind.ddl.domain_alter import BoundAlterDomain
+from qp.bind.ddl.domains import BoundCreateDomain, BoundDropDomains
+from qp.bind.ddl.functions import (
+    ROUTINE_OBJECTS,
+    BoundAlterFunction,
+    BoundCreateFunction,
+    BoundDropFunctions,
+    names_routine,
+)
 from qp.bind.ddl.indexes import BoundCreateIndex
 from qp.bind.ddl.sequences import BoundAlterSequence, BoundCreateSequence, BoundDropSequences
 from qp.bind.ddl.skip import SkipDdl
+from qp.bind.ddl.statistics import BoundAlterStatistics, BoundCreateStatistics, BoundDropStatistics
 from qp.bind.ddl.tables import (
     BoundDropRelations,
     BoundRenameDescriptor,
@@ -24,11 +35,11 @@ from qp.bind.ddl.tables import (
 )
 from qp.bind.ddl.views import BoundCreateView, BoundDropViews
 from qp.catalog.stored import CatalogSnapshot
-from qp.ddl.comments import comment_on
+from qp.ddl.comments import apply_comment
 from qp.ddl.common import DdlResult
-from qp.ddl.domain_alter import alter_domain, rename_domain
-from qp.ddl.domains import create_domain, drop_domains
-from qp.ddl.functions import alter_function, create_function, drop_functions
+from qp.ddl.domain_alter import apply_alter_domain
+from qp.ddl.domains import apply_create_domain, apply_drop_domains
+from qp.ddl.functions import apply_alter_function, apply_create_function, apply_drop_functions
 from qp.ddl.grants import (
     alter_default_privileges,
     alter_owner,
@@ -42,7 +53,7 @@ from qp.ddl.ownership import after_ddl, check_ownership
 from qp.ddl.role_statements import role_ddl, role_tag
 from qp.ddl.schemas import create_schema, drop_schemas, rename_schema, set_schema
 from qp.ddl.sequence_statements import apply_alter_sequence, apply_create_sequence, apply_drop_sequences
-from qp.ddl.statistics import alter_statistics, create_statistics, drop_statistics
+from qp.ddl.statistics import apply_alter_statistics, apply_create_statistics, apply_drop_statistics
 from qp.ddl.tables import (
     apply_alter_table,
     apply_create_table,
@@ -52,7 +63,6 @@ from qp.ddl.tables import (
 )
 from qp.ddl.temp_objects import name_taken
 from qp.ddl.views import apply_create_view, apply_drop_views
-from qp.errors import SqlError
 from qp.parse.parser import Statement
 from qp.parse.unsupported import unsupported_statement
 from qp.txn.transaction import Transaction
@@ -110,6 +120,26 @@ async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot) -
         # (privileges group: end)
 
         # -- functions, domains, comments, statistics
+        case BoundComment():
+            return await apply_comment(bound, txn)
+        case BoundCreateStatistics():
+            return await apply_create_statistics(bound, txn, catalog)
+        case BoundAlterStatistics():
+            return await apply_alter_statistics(bound, txn)
+        case BoundDropStatistics():
+            return await apply_drop_statistics(bound, txn)
+        case BoundCreateDomain():
+            return await apply_create_domain(bound, txn, catalog)
+        case BoundDropDomains():
+            return await apply_drop_domains(bound, txn)
+        case BoundAlterDomain():
+            return await apply_alter_domain(bound, txn)
+        case BoundCreateFunction():
+            return await apply_create_function(bound, txn, catalog)
+        case BoundDropFunctions():
+            return await apply_drop_functions(bound, txn)
+        case BoundAlterFunction():
+            return await apply_alter_function(bound, txn)
 
         # (functions group: end)
     raise AssertionError(f"no way to apply {type(bound).__name__}")
@@ -129,34 +159,10 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
         result = await alter_owner(body, txn, catalog, bc, user)
     elif kind == "AlterTableStmt" and is_owner_change(body):
         result = await change_owner_of(body, txn, catalog, bc, user)
-    elif kind == "CreateStatsStmt":
-        result = await create_statistics(body, txn, catalog, bc)
-    elif kind == "DropStmt" and body.get("removeType") == "OBJECT_STATISTIC_EXT":
-        result = await drop_statistics(body, txn, catalog, bc)
-    elif kind == "CommentStmt":
-        result = await comment_on(body, txn, catalog, bc)
-    elif kind == "CreateDomainStmt":
-        result = await create_domain(body, txn, catalog, bc)
-    elif kind == "DropStmt" and body.get("removeType") == "OBJECT_DOMAIN":
-        result = await drop_domains(body, txn, catalog, bc)
-    elif kind == "AlterDomainStmt":
-        result = await alter_domain(body, txn, catalog, bc)
-    elif kind == "RenameStmt" and body.get("renameType") in ("OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT"):
-        result = await rename_domain(body, txn, catalog)
-    elif kind == "CreateFunctionStmt":
-        result = await create_function(body, txn, catalog, bc, user)
-    elif kind == "DropStmt" and body.get("removeType") in _ROUTINE_OBJECTS:
-        if body.get("removeType") == "OBJECT_PROCEDURE":
-            raise SqlError("0A000", "DROP PROCEDURE is not supported")
-        result = await drop_functions(body, txn, catalog)
-    elif _names_routine(kind, body):
-        result = await alter_function(kind, body, txn, catalog, bc)
     elif kind == "DropStmt" and body.get("removeType") != "OBJECT_SCHEMA":
         raise unsupported_drop(body)
     elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
         result = await role_ddl(statement, txn, catalog, user, bc.eval_ctx)
-    elif kind == "AlterStatsStmt" or (kind == "RenameStmt" and body.get("renameType") == "OBJECT_STATISTIC_EXT"):
-        result = await alter_statistics(body, txn, catalog, bc)
     elif kind == "RenameStmt" and body.get("renameType") != "OBJECT_SCHEMA":
         raise unsupported_rename(body, catalog, bc)
     elif kind in ("CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt"):
@@ -184,17 +190,6 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
     else:
         raise unsupported_statement(kind)
     return result
-
-
-_ROUTINE_OBJECTS = ("OBJECT_FUNCTION", "OBJECT_ROUTINE", "OBJECT_PROCEDURE")
-
-
-def _names_routine(kind: str, body: dict) -> bool:
-    """ALTER FUNCTION / ROUTINE in any of its statement forms."""
-    if kind == "AlterFunctionStmt":
-        return True
-    objtype = body.get("renameType") or body.get("objectType")
-    return kind in ("RenameStmt", "AlterOwnerStmt", "AlterObjectSchemaStmt") and objtype in _ROUTINE_OBJECTS
 
 
 def ddl_tag(statement: Statement) -> str:
@@ -225,9 +220,9 @@ def ddl_tag(statement: Statement) -> str:
         return "ALTER DOMAIN"
     if kind == "CreateFunctionStmt":
         return "CREATE PROCEDURE" if body.get("is_procedure") else "CREATE FUNCTION"
-    if kind == "DropStmt" and body.get("removeType") in _ROUTINE_OBJECTS:
+    if kind == "DropStmt" and body.get("removeType") in ROUTINE_OBJECTS:
         return "DROP " + body["removeType"].removeprefix("OBJECT_")
-    if _names_routine(kind, body):
+    if names_routine(kind, body):
         objtype = body.get("objtype") or body.get("renameType") or body.get("objectType") or ""
         return "ALTER ROUTINE" if objtype == "OBJECT_ROUTINE" else "ALTER FUNCTION"
     if kind == "CreateStatsStmt":

@@ -1,4 +1,5 @@
-"""ALTER DOMAIN: defaults, NOT NULL, CHECK constraints, names and owner.
+"""ALTER DOMAIN applied: defaults, NOT NULL, CHECK constraints, names and owner
+(qp/bind/ddl/domain_alter.py binds them; OWNER TO is qp/ddl/grants.py's).
 
 Changes that only describe the domain (SET/DROP DEFAULT, DROP NOT NULL, DROP
 CONSTRAINT, RENAME, OWNER TO, ADD CONSTRAINT ... NOT VALID) are one catalog
@@ -16,167 +17,37 @@ VALIDATE CONSTRAINT runs the same check for a NOT VALID constraint.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 from cluster.timeslice import checkpoint_if_due
 from qp.bind import expr as E
-from qp.bind.context import BindContext, QueryLevel
-from qp.bind.ddl.names import check_name
+from qp.bind.context import BindContext
+from qp.bind.ddl.domain_alter import BoundAlterDomain, domain_users, validated
 from qp.bind.domains import domain_in
-from qp.bind.expressions import ExprBinder, coerce
-from qp.bind.scope import Scope
-from qp.catalog.stored import CatalogSnapshot, CheckDef, DomainDef
+from qp.bind.expressions import ExprBinder
+from qp.catalog.stored import DomainDef, TableDef
 from qp.ddl.common import DdlResult, bump_version, catalog_counters
 from qp.errors import SqlError
-from qp.parse.parser import string_list
-from qp.pgcatalog.search_path import USER_SCHEMA
 from qp.txn.service import TransactionService
 from qp.types.context import EvalContext
 
 VALIDATE_BATCH_ROWS = 100_000  # as qp/ddl/online.py's, for the same reason
 
 
-def _domain(catalog: CatalogSnapshot, names: list[str]) -> DomainDef:
-    if len(names) == 2 and names[0] != USER_SCHEMA:
-        raise SqlError("3F000", f'schema "{names[0]}" does not exist')
-    domain = catalog.domains.get((USER_SCHEMA, names[-1]))
-    if domain is None:
-        if (USER_SCHEMA, names[-1]) in catalog.tables or names[-1] in ("int4", "integer", "text"):
-            raise SqlError("42809", f'"{names[-1]}" is not a domain')
-        raise SqlError("42704", f'type "{names[-1]}" does not exist')
-    return domain
-
-
-def users(catalog: CatalogSnapshot, domain_oid: int) -> list[tuple]:
-    """(table, column position) of every live column of the domain."""
-    return [
-        (table, i)
-        for table in sorted(catalog.tables.values(), key=lambda t: t.oid)
-        for i, column in enumerate(table.columns)
-        if column.domain_oid == domain_oid and not column.dropped
-    ]
-
-
-def _write(txn, version: int, catalog: CatalogSnapshot, domain: DomainDef, stamp_tables: bool) -> None:
-    txn.put(domain.descriptor_key, domain.to_record())
-    if stamp_tables:  # writers planned against the old domain must not commit after this
-        for table in {t.oid: t for t, _ in users(catalog, domain.oid)}.values():
-            txn.put(table.schema_key, version + 1)
-    bump_version(txn, version, None)
-
-
-async def alter_domain(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
-    domain = _domain(catalog, string_list(body["typeName"]))
-    subtype = body.get("subtype")
+async def apply_alter_domain(bound: BoundAlterDomain, txn) -> DdlResult:
+    """ALTER DOMAIN in any of its forms, RENAME included: the domain written as binding left it."""
     version, _ = await catalog_counters(txn)
-    followups: list[tuple] = []
-    if subtype == "T":  # SET DEFAULT / DROP DEFAULT
-        default = body.get("def")
-        if default is not None:
-            binder = ExprBinder(bc, Scope(), QueryLevel(what="DEFAULT expressions"))
-            coerce(binder.bind(default), domain.base_type, bc, "assignment")
-        domain = replace(domain, default_sql=json.dumps(default) if default is not None else None)
-        _write(txn, version, catalog, domain, False)
-    elif subtype == "N":  # DROP NOT NULL
-        _write(txn, version, catalog, replace(domain, not_null=False), False)
-    elif subtype == "O":  # SET NOT NULL
-        if not domain.not_null:
-            _write(txn, version, catalog, replace(domain, not_null=True), True)
-            if users(catalog, domain.oid):
-                followups.append(("validate_domain", domain.oid, None, True))
-        else:
-            _write(txn, version, catalog, domain, False)
-    elif subtype == "C":  # ADD CONSTRAINT
-        con = body["def"]["Constraint"]
-        if con.get("contype") != "CONSTR_CHECK":
-            what = con.get("contype", "").removeprefix("CONSTR_").lower()
-            raise SqlError("0A000", f"{what} constraints on domains are not supported")
-        name = con.get("conname")
-        taken = {c.name for c in domain.checks}
-        if name is None:
-            name, n = f"{domain.name}_check", 0
-            while name in taken:
-                n += 1
-                name = f"{domain.name}_check{n}"
-        elif name in taken:
-            raise SqlError("42710", f'constraint "{name}" for domain "{domain.name}" already exists')
-        check_name(name)
-        not_valid = bool(con.get("skip_validation"))
-        check = CheckDef(name, json.dumps(con["raw_expr"]), validated=not_valid is False)
-        domain = replace(domain, checks=(*domain.checks, check))
-        domain_in(ExprBinder, bc, domain, E.Const(None, domain.base_type))  # a bad CHECK fails here
-        if not not_valid and users(catalog, domain.oid):
-            check = replace(check, validated=False)  # until the rows are checked
-            domain = replace(domain, checks=(*domain.checks[:-1], check))
-            followups.append(("validate_domain", domain.oid, name, True))
-        _write(txn, version, catalog, domain, True)
-    elif subtype == "X":  # DROP CONSTRAINT
-        name = body["name"]
-        if name not in {c.name for c in domain.checks}:
-            if body.get("missing_ok"):
-                return DdlResult("ALTER DOMAIN",
-                                 [f'constraint "{name}" of domain "{domain.name}" does not exist, skipping'])  # fmt: skip
-            raise SqlError("42704", f'constraint "{name}" of domain "{domain.name}" does not exist')
-        _write(txn, version, catalog, replace(domain, checks=tuple(c for c in domain.checks if c.name != name)),
-               False)  # fmt: skip
-    elif subtype == "V":  # VALIDATE CONSTRAINT
-        name = body["name"]
-        check = next((c for c in domain.checks if c.name == name), None)
-        if check is None:
-            raise SqlError("42704", f'constraint "{name}" of domain "{domain.name}" does not exist')
-        if not check.validated and users(catalog, domain.oid):
-            followups.append(("validate_domain", domain.oid, name, False))
-        elif not check.validated:
-            _write(txn, version, catalog, _validated(domain, name), False)
-        if not followups and check.validated:
-            return DdlResult("ALTER DOMAIN")
-        if (
-            followups
-        ):  # nothing changes until the rows are checked: a catalog write starts the statement's DDL
-            _write(txn, version, catalog, domain, False)
-    else:
-        raise SqlError("0A000", "this form of ALTER DOMAIN is not supported")
+    _write(txn, version, bound.definition, bound.stamped_tables)
     result = DdlResult("ALTER DOMAIN")
-    result.followups = followups
+    result.followups = list(bound.followups)
     return result
 
 
-async def rename_domain(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
-    """ALTER DOMAIN ... RENAME TO / RENAME CONSTRAINT ... TO."""
-    domain = _domain(catalog, string_list(body["object"]["List"]["items"]))
-    new = body["newname"]
-    check_name(new)
-    version, _ = await catalog_counters(txn)
-    if body.get("renameType") == "OBJECT_DOMCONSTRAINT":
-        old = body["subname"]
-        if old not in {c.name for c in domain.checks}:
-            raise SqlError("42704", f'constraint "{old}" for domain "{domain.name}" does not exist')
-        if new in {c.name for c in domain.checks}:
-            raise SqlError("42710", f'constraint "{new}" for domain "{domain.name}" already exists')
-        checks = tuple(replace(c, name=new) if c.name == old else c for c in domain.checks)
-        _write(txn, version, catalog, replace(domain, checks=checks), False)
-        return DdlResult("ALTER DOMAIN")
-    if (
-        (domain.schema, new) in catalog.domains
-        or (domain.schema, new) in catalog.tables
-        or (
-            domain.schema,
-            new,
-        )
-        in catalog.views
-    ):
-        raise SqlError("42710", f'type "{new}" already exists')
-    _write(txn, version, catalog, replace(domain, name=new), False)
-    return DdlResult("ALTER DOMAIN")
-
-
-def _validated(domain: DomainDef, name: str | None) -> DomainDef:
-    if name is None:
-        return domain
-    return replace(
-        domain, checks=tuple(replace(c, validated=True) if c.name == name else c for c in domain.checks)
-    )
+def _write(txn, version: int, domain: DomainDef, stamped_tables: tuple[TableDef, ...] = ()) -> None:
+    txn.put(domain.descriptor_key, domain.to_record())
+    for table in stamped_tables:  # writers planned against the old domain must not commit after this
+        txn.put(table.schema_key, version + 1)
+    bump_version(txn, version, None)
 
 
 async def validate_domain(txns: TransactionService, ctx: EvalContext, step: tuple) -> None:
@@ -195,7 +66,7 @@ async def validate_domain(txns: TransactionService, ctx: EvalContext, step: tupl
         if domain is None:
             return
         if failure is None:
-            changed = _validated(domain, name)
+            changed = validated(domain, name)
         elif name is None:
             changed = replace(domain, not_null=False)
         else:
@@ -211,7 +82,7 @@ async def validate_domain(txns: TransactionService, ctx: EvalContext, step: tupl
         if changed == domain:
             return
         version, _ = await catalog_counters(txn)
-        _write(txn, version, catalog, changed, False)
+        _write(txn, version, changed)
 
     await txns.run(publish, with_catalog=True)
     if failure is not None:
@@ -228,7 +99,7 @@ async def _check_rows(txns: TransactionService, ctx: EvalContext, domain_oid: in
             domain, not_null=name is None, checks=tuple(c for c in domain.checks if c.name == name)
         )
         check = domain_in(ExprBinder, BindContext(catalog, ctx), only, E.Const(None, domain.base_type)).impl
-        for table, position in users(catalog, domain_oid)[index:]:
+        for table, position in domain_users(catalog, domain_oid)[index:]:
             seen, last = 0, None
             async for page in txn.scan(
                 start[0] or table.primary_prefix, table.primary_end, limit=VALIDATE_BATCH_ROWS

@@ -30,8 +30,10 @@ from typing import Any
 
 from qp.api import Notice
 from qp.bind.context import BindContext
+from qp.bind.ddl.domains import bind_drop_domains
 from qp.bind.ddl.names import NAME_BYTES_MAX, relation_display, search_schema
 from qp.bind.ddl.sequences import bind_drop_sequences
+from qp.bind.ddl.statistics import bind_drop_statistics
 from qp.bind.ddl.tables import bind_drop_relations
 from qp.bind.ddl.views import bind_drop_views
 from qp.catalog.stored import (
@@ -45,10 +47,10 @@ from qp.catalog.stored import (
 )
 from qp.catalog.temp_keys import TEMP_RELATIONS_START
 from qp.ddl.common import DdlResult, bump_version, catalog_counters, write_catalog
-from qp.ddl.domains import drop_domains
+from qp.ddl.domains import apply_drop_domains
 from qp.ddl.roles import find_role, session_role
 from qp.ddl.sequence_statements import apply_drop_sequences
-from qp.ddl.statistics import drop_statistics
+from qp.ddl.statistics import apply_drop_statistics
 from qp.ddl.tables import apply_drop_relations
 from qp.ddl.views import apply_drop_views
 from qp.errors import SqlError
@@ -307,17 +309,17 @@ async def _drop_kind(kind: str, targets: list[tuple[str, str]], txn, catalog: Ca
     step_bc = BindContext(catalog, bc.eval_ctx, resolve_special_relation=bc.resolve_special_relation)
     lists = [{"List": {"items": [{"String": {"sval": s}}, {"String": {"sval": n}}]}} for s, n in targets]
     if kind == "type":
-        # Domains are dropped by DROP DOMAIN (qp/ddl/domains.py), which refuses a
+        # Domains are dropped by DROP DOMAIN (qp/bind/ddl/domains.py), which refuses a
         # domain still in use by a column of a table in another schema.
         objects = [
             {"TypeName": {"names": [{"String": {"sval": s}}, {"String": {"sval": n}}]}} for s, n in targets
         ]
         drop_body = {"objects": objects, "removeType": _DROP_TYPES[kind], "behavior": "DROP_CASCADE"}
-        await drop_domains(drop_body, txn, catalog, step_bc)
+        await apply_drop_domains(bind_drop_domains(drop_body, catalog, step_bc), txn)
         return
     drop_body = {"objects": lists, "removeType": _DROP_TYPES[kind], "behavior": "DROP_CASCADE"}
     if kind == "statistics object":
-        await drop_statistics(drop_body, txn, catalog, step_bc)
+        await apply_drop_statistics(bind_drop_statistics(drop_body, catalog, step_bc), txn)
     elif kind == "sequence":
         await apply_drop_sequences(bind_drop_sequences(drop_body, catalog, step_bc), txn)
     elif kind == "view":

@@ -15,9 +15,20 @@ from collections.abc import Callable
 
 from qp.bind.context import BindContext
 from qp.bind.ddl.alter_table import bind_alter_table, changes_owner_only
+from qp.bind.ddl.comments import bind_comment
 from qp.bind.ddl.create_table import bind_create_table
+from qp.bind.ddl.domain_alter import bind_alter_domain, bind_rename_domain
+from qp.bind.ddl.domains import bind_create_domain, bind_drop_domains
+from qp.bind.ddl.functions import (
+    ROUTINE_OBJECTS,
+    bind_alter_function,
+    bind_create_function,
+    bind_drop_functions,
+    names_routine,
+)
 from qp.bind.ddl.indexes import bind_create_index
 from qp.bind.ddl.sequences import bind_alter_sequence, bind_create_sequence, bind_drop_sequences
+from qp.bind.ddl.statistics import bind_alter_statistics, bind_create_statistics, bind_drop_statistics
 from qp.bind.ddl.tables import RENAMED_OBJECTS, bind_drop_relations, bind_rename, bind_truncate
 from qp.bind.ddl.views import bind_create_view, bind_drop_views
 from qp.catalog.stored import CatalogSnapshot
@@ -66,6 +77,28 @@ def bind_ddl(statement: Statement, catalog: CatalogSnapshot, bc: BindContext, us
     # (privileges group: end)
 
     # -- functions, domains, comments, statistics
+    if kind == "CommentStmt":
+        return bind_comment(body, catalog, bc)
+    if kind == "CreateStatsStmt":
+        return bind_create_statistics(body, catalog, bc)
+    if kind == "DropStmt" and body.get("removeType") == "OBJECT_STATISTIC_EXT":
+        return bind_drop_statistics(body, catalog, bc)
+    if kind == "AlterStatsStmt" or (kind == "RenameStmt" and body.get("renameType") == "OBJECT_STATISTIC_EXT"):
+        return bind_alter_statistics(body, catalog, bc)
+    if kind == "CreateDomainStmt":
+        return bind_create_domain(body, catalog, bc)
+    if kind == "DropStmt" and body.get("removeType") == "OBJECT_DOMAIN":
+        return bind_drop_domains(body, catalog, bc)
+    if kind == "AlterDomainStmt":
+        return bind_alter_domain(body, catalog, bc)
+    if kind == "RenameStmt" and body.get("renameType") in ("OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT"):
+        return bind_rename_domain(body, catalog)
+    if kind == "CreateFunctionStmt":
+        return bind_create_function(body, catalog, bc, user)
+    if kind == "DropStmt" and body.get("removeType") in ROUTINE_OBJECTS:
+        return bind_drop_functions(body, catalog)  # DROP PROCEDURE: 0A000
+    if names_routine(kind, body) and kind != "AlterOwnerStmt":  # OWNER TO: alter_owner (qp/ddl/grants.py)
+        return bind_alter_function(kind, body, catalog)
 
     # (functions group: end)
     return None
