@@ -31,6 +31,7 @@ from typing import Any
 from qp.api import Notice
 from qp.bind.context import BindContext
 from qp.bind.ddl.names import NAME_BYTES_MAX, relation_display, search_schema
+from qp.bind.ddl.roles import find_role, session_role
 from qp.bind.ddl.sequences import bind_drop_sequences
 from qp.catalog.stored import (
     BOOTSTRAP_SUPERUSER,
@@ -44,7 +45,6 @@ from qp.catalog.stored import (
 from qp.catalog.temp_keys import TEMP_RELATIONS_START
 from qp.ddl.common import DdlResult, bump_version, catalog_counters, write_catalog
 from qp.ddl.domains import drop_domains
-from qp.ddl.roles import find_role, session_role
 from qp.ddl.sequence_statements import apply_drop_sequences
 from qp.ddl.statistics import drop_statistics
 from qp.ddl.tables import drop
