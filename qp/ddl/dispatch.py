@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from qp.bind.context import BindContext
 from qp.bind.ddl.dispatch import bind_ddl
+from qp.bind.ddl.roles import BoundAlterRole, BoundCreateRole, BoundDropRoles, BoundRenameRole
 from qp.bind.ddl.sequences import BoundAlterSequence, BoundCreateSequence, BoundDropSequences
 from qp.bind.ddl.skip import SkipDdl
 from qp.catalog.stored import CatalogSnapshot
@@ -27,7 +28,13 @@ from qp.ddl.grants import (
 )
 from qp.ddl.indexes import create_index
 from qp.ddl.ownership import after_ddl, check_ownership
-from qp.ddl.role_statements import role_ddl, role_tag
+from qp.ddl.role_statements import (
+    apply_alter_role,
+    apply_create_role,
+    apply_drop_roles,
+    apply_rename_role,
+    role_tag,
+)
 from qp.ddl.schemas import create_schema, drop_schemas, rename_schema, set_schema
 from qp.ddl.sequence_statements import apply_alter_sequence, apply_create_sequence, apply_drop_sequences
 from qp.ddl.statistics import alter_statistics, create_statistics, drop_statistics
@@ -72,6 +79,14 @@ async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot) -
         # (tables group: end)
 
         # -- privileges, owners, roles, schemas
+        case BoundCreateRole():
+            return await apply_create_role(bound, txn, catalog)
+        case BoundAlterRole():
+            return await apply_alter_role(bound, txn)
+        case BoundDropRoles():
+            return await apply_drop_roles(bound, txn)
+        case BoundRenameRole():
+            return await apply_rename_role(bound, txn)
 
         # (privileges group: end)
 
@@ -126,16 +141,12 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
         result = await create_index(body, txn, catalog, bc)
     elif kind == "AlterTableStmt":
         result = await alter_table(body, txn, catalog, bc, asynchronous=statement.asynchronous)
-    elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
-        result = await role_ddl(statement, txn, catalog, user, bc.eval_ctx)
     elif kind == "AlterStatsStmt" or (kind == "RenameStmt" and body.get("renameType") == "OBJECT_STATISTIC_EXT"):
         result = await alter_statistics(body, txn, catalog, bc)
     elif kind == "RenameStmt" and body.get("renameType") != "OBJECT_SCHEMA":
         result = await rename(body, txn, catalog, bc)
     elif kind == "ViewStmt":
         result = await create_view(body, txn, catalog, bc, statement.text)
-    elif kind in ("CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt"):
-        result = await role_ddl(statement, txn, catalog, user, bc.eval_ctx)
     elif kind == "TruncateStmt":
         result = await truncate_swap(body, txn, catalog, bc)
     elif kind == "CreateSchemaStmt":

@@ -103,7 +103,7 @@ def check_ownership(statement, catalog: CatalogSnapshot, bc: BindContext, user: 
     role = role_oid(catalog, user)
     actor = role_named(catalog, user)
     if statement.kind == "DropRoleStmt" and (actor is None or actor.superuser or actor.createrole):
-        check_role_dependents(statement.body, catalog)  # (who may drop roles at all: qp/ddl/roles.py)
+        check_role_dependents(statement.body, catalog)  # (who may drop roles at all: qp/bind/ddl/roles.py)
     if is_superuser(catalog, role):
         return
     kind, body = statement.kind, statement.body
@@ -126,7 +126,7 @@ def check_ownership(statement, catalog: CatalogSnapshot, bc: BindContext, user: 
             names = names[:-1]
         targets.append((names, None))
     elif kind == "DropRoleStmt":
-        pass  # qp/ddl/roles.py decides who may drop a role; `check_role_dependents` what depends on it
+        pass  # qp/bind/ddl/roles.py decides who may drop a role; `check_role_dependents` what depends on it
     elif kind == "TruncateStmt":  # TRUNCATE needs its privilege, not ownership
         tables = []
         for relation in body.get("relations", ()):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.roles import bind_alter_role, bind_create_role, bind_drop_roles, bind_rename_role
 from qp.bind.ddl.sequences import bind_alter_sequence, bind_create_sequence, bind_drop_sequences
 from qp.catalog.stored import CatalogSnapshot
 from qp.parse.parser import Statement
@@ -41,6 +42,14 @@ def bind_ddl(statement: Statement, catalog: CatalogSnapshot, bc: BindContext, us
     # (tables group: end)
 
     # -- privileges, owners, roles, schemas
+    if kind == "CreateRoleStmt":
+        return bind_create_role(body, catalog, user, bc.eval_ctx)
+    if kind == "AlterRoleStmt":
+        return bind_alter_role(body, catalog, user, bc.eval_ctx)
+    if kind == "DropRoleStmt":
+        return bind_drop_roles(body, catalog, user)
+    if kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
+        return bind_rename_role(body, catalog, user)
 
     # (privileges group: end)
 
