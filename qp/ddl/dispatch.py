@@ -10,6 +10,7 @@ from __future__ import annotations
 from qp.bind.context import BindContext
 from qp.bind.ddl.dispatch import bind_ddl
 from qp.bind.ddl.roles import BoundAlterRole, BoundCreateRole, BoundDropRoles, BoundRenameRole
+from qp.bind.ddl.schemas import BoundCreateSchema, BoundDropSchemas, BoundRenameSchema, BoundSetSchema
 from qp.bind.ddl.sequences import BoundAlterSequence, BoundCreateSequence, BoundDropSequences
 from qp.bind.ddl.skip import SkipDdl
 from qp.catalog.stored import CatalogSnapshot
@@ -35,7 +36,7 @@ from qp.ddl.role_statements import (
     apply_rename_role,
     role_tag,
 )
-from qp.ddl.schemas import create_schema, drop_schemas, rename_schema, set_schema
+from qp.ddl.schemas import apply_create_schema, apply_drop_schemas, apply_rename_schema, apply_set_schema
 from qp.ddl.sequence_statements import apply_alter_sequence, apply_create_sequence, apply_drop_sequences
 from qp.ddl.statistics import alter_statistics, create_statistics, drop_statistics
 from qp.ddl.tables import alter_table, create_table, drop, rename, truncate_swap
@@ -55,14 +56,15 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
     if bound is None:  # a kind still analysed here, from its parse tree
         result = await _run(statement, txn, catalog, bc, user)
     else:
-        result = await apply_ddl(bound, txn, catalog)
+        result = await apply_ddl(bound, txn, catalog, bc)
     if statement.kind != "CreateSchemaStmt":  # the schema and each of its elements had theirs
         after_ddl(txn, catalog, user)  # owners of what it created (qp/ddl/ownership.py)
     return result
 
 
-async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot) -> DdlResult:
-    """Write what a bound DDL statement decided into `txn`."""
+async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
+    """Write what a bound DDL statement decided into `txn` (`bc`: for the statements a
+    statement runs in turn, CREATE SCHEMA's elements and DROP SCHEMA CASCADE's drops)."""
     match bound:
         case SkipDdl():
             return DdlResult(bound.tag, list(bound.notices))
@@ -87,6 +89,14 @@ async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot) -
             return await apply_drop_roles(bound, txn)
         case BoundRenameRole():
             return await apply_rename_role(bound, txn)
+        case BoundRenameSchema():
+            return await apply_rename_schema(bound, txn, catalog)
+        case BoundSetSchema():
+            return await apply_set_schema(bound, txn, catalog)
+        case BoundCreateSchema():
+            return await _apply_create_schema(bound, txn, catalog, bc)
+        case BoundDropSchemas():
+            return await apply_drop_schemas(bound, txn, catalog, bc)
 
         # (privileges group: end)
 
@@ -149,29 +159,24 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
         result = await create_view(body, txn, catalog, bc, statement.text)
     elif kind == "TruncateStmt":
         result = await truncate_swap(body, txn, catalog, bc)
-    elif kind == "CreateSchemaStmt":
-
-        async def run_element(element_kind: str, element: dict, current: CatalogSnapshot, element_bc: BindContext,
-                              text: str) -> DdlResult:  # fmt: skip
-            nested = Statement({element_kind: element}, text, statement.location, source=statement.source)
-            return await run_ddl(nested, txn, current, element_bc, user)
-
-        source = statement.source or statement.text
-        end = (statement.location if statement.source else 0) + len(statement.text.encode())
-
-        def schema_created() -> None:  # its owner, before its elements run (each then has its own)
-            after_ddl(txn, catalog, user)
-
-        result = await create_schema(body, txn, catalog, bc, user, run_element, source, end, schema_created)
-    elif kind == "DropStmt" and body.get("removeType") == "OBJECT_SCHEMA":
-        result = await drop_schemas(body, txn, catalog, bc)
-    elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_SCHEMA":
-        result = await rename_schema(body, txn, catalog)
-    elif kind == "AlterObjectSchemaStmt":
-        result = await set_schema(body, txn, catalog, bc)
     else:
         raise unsupported_statement(kind)
     return result
+
+
+async def _apply_create_schema(bound: BoundCreateSchema, txn: Transaction, catalog: CatalogSnapshot,
+                               bc: BindContext) -> DdlResult:  # fmt: skip
+    """CREATE SCHEMA: its record, then each element as a statement of its own (run_ddl)."""
+
+    async def run_element(element_kind: str, element: dict, current: CatalogSnapshot, element_bc: BindContext,
+                          text: str) -> DdlResult:  # fmt: skip
+        nested = Statement({element_kind: element}, text, bound.location, source=bound.source)
+        return await run_ddl(nested, txn, current, element_bc, bound.user)
+
+    def schema_created() -> None:  # its owner, before its elements run (each then has its own)
+        after_ddl(txn, catalog, bound.user)
+
+    return await apply_create_schema(bound, txn, catalog, bc, run_element, schema_created)
 
 
 _ROUTINE_OBJECTS = ("OBJECT_FUNCTION", "OBJECT_ROUTINE", "OBJECT_PROCEDURE")

@@ -1,4 +1,5 @@
-"""CREATE SCHEMA (with its nested elements), DROP SCHEMA and ALTER SCHEMA.
+"""CREATE SCHEMA (with its nested elements), DROP SCHEMA, ALTER SCHEMA ... RENAME and ALTER
+... SET SCHEMA applied: what qp/bind/ddl/schemas.py bound, written to the transaction.
 
 A schema is a catalog record (`SchemaDef`) like a table's; the objects in it
 name it by name. The system's schemas and `public` are not stored and always
@@ -25,21 +26,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
 
-from qp.api import Notice
 from qp.bind.context import BindContext
-from qp.bind.ddl.names import relation_display, search_schema
 from qp.bind.ddl.schemas import (
-    MOVABLE,
-    SCHEMAS_MAX,
-    SYSTEM_SCHEMAS,
-    authorization_role,
-    check_schema_name,
-    ordered_elements,
+    BoundCreateSchema,
+    BoundDropSchemas,
+    BoundRenameSchema,
+    BoundSetSchema,
     schema_contents,
-    schema_exists,
-    user_schema,
 )
 from qp.bind.ddl.sequences import bind_drop_sequences
 from qp.catalog.stored import (
@@ -56,10 +50,8 @@ from qp.ddl.domains import drop_domains
 from qp.ddl.sequence_statements import apply_drop_sequences
 from qp.ddl.statistics import drop_statistics
 from qp.ddl.tables import drop
-from qp.errors import SqlError
 from qp.frontend.settings import DEFAULTS
 from qp.functions.strings import quote_ident
-from qp.pgcatalog.search_path import USER_SCHEMA
 
 # (kind, element's parse tree, catalog, bind context, element's text) -> its result
 RunElement = Callable[[str, dict, CatalogSnapshot, BindContext, str], Awaitable[DdlResult]]
@@ -76,42 +68,28 @@ async def read_catalog(txn) -> CatalogSnapshot:
     return CatalogSnapshot.from_rows(version or 0, rows, next_oid or 0)
 
 
-async def create_schema(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext, user: str,
-                        run_element: RunElement, source: str = "", end: int = 0,
-                        created: Callable[[], None] | None = None) -> DdlResult:  # fmt: skip
-    """CREATE SCHEMA [IF NOT EXISTS] name [AUTHORIZATION role] [elements...]; `source` is the
-    query string the statement came in, which ends at byte `end` of it; `created` runs once
-    the schema's record is written, before the elements."""
-    owner_spec = body.get("authrole")
-    if owner_spec is not None:
-        role_name, owner = authorization_role(owner_spec, catalog, user)
-    else:
-        role_name, owner = authorization_role({"roletype": "ROLESPEC_CURRENT_USER"}, catalog, user)
-    name = check_schema_name(body.get("schemaname") or role_name)  # reserved names first, as PostgreSQL
-    if schema_exists(catalog, name):
-        if body.get("if_not_exists"):
-            return DdlResult("CREATE SCHEMA", [f'schema "{name}" already exists, skipping'])
-        raise SqlError("42P06", f'schema "{name}" already exists')
-    if len(catalog.schemas) + 1 >= SCHEMAS_MAX:  # + 1: public
-        raise SqlError("54000", f"more than {SCHEMAS_MAX} schemas not allowed")
-    elements = ordered_elements(body.get("schemaElts", ()), name, source.encode(), end)
+async def apply_create_schema(bound: BoundCreateSchema, txn, catalog: CatalogSnapshot, bc: BindContext,
+                              run_element: RunElement, created: Callable[[], None] | None = None) -> DdlResult:  # fmt: skip
+    """Write the schema's record, then run its elements (each through `run_element`, against
+    the catalog the ones before it left, with the schema first on the search path); `created`
+    runs once the schema's record is written, before the elements."""
     version, next_oid = await catalog_counters(txn)
     oid = max(next_oid, catalog.next_oid)
-    schema = SchemaDef(oid, name, owner)
+    schema = SchemaDef(oid, bound.name, bound.owner)
     txn.put(schema.descriptor_key, schema.to_record())
     bump_version(txn, version, oid + 1)
     if created is not None:
         created()
     result = DdlResult("CREATE SCHEMA")
-    if not elements:
+    if not bound.elements:
         return result
     settings = bc.eval_ctx.settings
     saved = settings.get("search_path")
     # The elements see the new schema first, then the session's path (PostgreSQL
     # pushes an override path for them).
-    settings["search_path"] = f"{quote_ident(name)}, {saved if saved is not None else _default_path()}"
+    settings["search_path"] = f"{quote_ident(bound.name)}, {saved if saved is not None else _default_path()}"
     try:
-        for kind, element, text in elements:
+        for kind, element, text in bound.elements:
             current = await read_catalog(txn)
             element_bc = BindContext(
                 current, bc.eval_ctx, resolve_special_relation=bc.resolve_special_relation
@@ -134,44 +112,10 @@ def _default_path() -> str:
 # -- DROP SCHEMA ------------------------------------------------------------------------------------
 
 
-async def drop_schemas(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
-    """DROP SCHEMA [IF EXISTS] name [, ...] [CASCADE | RESTRICT]."""
-    notices: list[Any] = []
-    names = []
-    for node in body.get("objects", ()):
-        name = node["String"]["sval"]
-        if name in SYSTEM_SCHEMAS:
-            raise SqlError(
-                "2BP01", f"cannot drop schema {name} because it is required by the database system"
-            )
-        if name == USER_SCHEMA:
-            raise SqlError("0A000", "DROP SCHEMA public is not supported: dsql keeps schema public always")
-        if name not in catalog.schemas:
-            if body.get("missing_ok"):
-                notices.append(f'schema "{name}" does not exist, skipping')
-                continue
-            raise SqlError("3F000", f'schema "{name}" does not exist')
-        if name not in names:
-            names.append(name)
-    if not names:
-        return DdlResult("DROP SCHEMA", notices)
-    contents = [(oid, kind, f"{quote_ident(schema)}.{quote_ident(obj)}", schema)
-                for schema in names for oid, kind, obj in schema_contents(catalog, schema)]  # fmt: skip
-    cascade = body.get("behavior") == "DROP_CASCADE"
-    if contents and not cascade:
-        lines = [f"{kind} {shown} depends on schema {schema}" for _, kind, shown, schema in contents]
-        raise SqlError(
-            "2BP01",
-            f"cannot drop schema {names[0]} because other objects depend on it",
-            detail="\n".join(lines),
-            hint="Use DROP ... CASCADE to drop the dependent objects too.",
-        )
-    if contents:
-        lines = [f"drop cascades to {kind} {shown}" for _, kind, shown, _ in contents]
-        if len(lines) == 1:
-            notices.append(lines[0])
-        else:
-            notices.append(Notice(f"drop cascades to {len(lines)} other objects", detail="\n".join(lines)))
+async def apply_drop_schemas(bound: BoundDropSchemas, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
+    """Drop what the schemas hold (CASCADE), kind after kind, then the schemas."""
+    names = [schema.name for schema in bound.schemas]
+    if bound.cascade:
         current = catalog
         for step in ("table", "view", "sequence", "statistics object", "type"):
             targets = [(schema, obj) for schema in names for oid, kind, obj in schema_contents(current, schema)
@@ -180,12 +124,11 @@ async def drop_schemas(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
                 await _drop_kind(step, targets, txn, current, bc)
                 current = await read_catalog(txn)
     version, _ = await catalog_counters(txn)
-    for name in names:
-        schema = catalog.schemas[name]
+    for schema in bound.schemas:
         txn.put(schema.descriptor_key, None)
         txn.put(comment_key(schema.oid, 0), None)
     bump_version(txn, version, None)
-    return DdlResult("DROP SCHEMA", notices)
+    return DdlResult("DROP SCHEMA", list(bound.notices))
 
 
 _DROP_TYPES = {"table": "OBJECT_TABLE", "view": "OBJECT_VIEW", "sequence": "OBJECT_SEQUENCE",
@@ -218,13 +161,9 @@ async def _drop_kind(kind: str, targets: list[tuple[str, str]], txn, catalog: Ca
 # -- ALTER SCHEMA -----------------------------------------------------------------------------------
 
 
-async def rename_schema(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
-    """ALTER SCHEMA name RENAME TO new: the schema's record and those of every object in it."""
-    name, new_name = body["subname"], body["newname"]
-    schema = user_schema(catalog, name)
-    if schema_exists(catalog, new_name):
-        raise SqlError("42P06", f'schema "{new_name}" already exists')
-    check_schema_name(new_name)
+async def apply_rename_schema(bound: BoundRenameSchema, txn, catalog: CatalogSnapshot) -> DdlResult:
+    """The schema's record and those of every object in it (and of views whose search path names it)."""
+    schema, name, new_name = bound.schema, bound.schema.name, bound.new_name
     version, _ = await catalog_counters(txn)
     txn.put(schema.descriptor_key, replace(schema, name=new_name).to_record())
     for group in (catalog.tables, catalog.views, catalog.sequences, catalog.domains, catalog.statistics):
@@ -249,55 +188,16 @@ async def rename_schema(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
 
 # -- ALTER TABLE / VIEW / SEQUENCE ... SET SCHEMA --------------------------------------------------
 
-async def set_schema(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
-    """ALTER TABLE | VIEW | SEQUENCE [IF EXISTS] name SET SCHEMA new: the object moves, a
-    table with its indexes and the sequences its columns own (PostgreSQL's
-    AlterTableNamespace). dsql's views name what they read, so an object a view reads
-    stays where it is (0A000), as it does for RENAME."""
-    kind = MOVABLE.get(body.get("objectType", ""))
-    tag = f"ALTER {(kind or 'table').upper()}"
-    if kind is None:
-        what = body.get("objectType", "OBJECT_UNKNOWN").removeprefix("OBJECT_").replace("_", " ")
-        raise SqlError("0A000", f"ALTER {what} ... SET SCHEMA is not supported")
-    relation = body["relation"]
-    name, new_schema = relation["relname"], body["newschema"]
-    missing_ok = body.get("missing_ok", False)
-    where = search_schema(relation.get("schemaname"), bc, name, missing_ok=missing_ok)
-    found = {"table": catalog.find_table, "view": catalog.find_view, "sequence": catalog.find_sequence}[kind](
-        name, where) if where else None  # fmt: skip
-    shown = relation_display(relation)
-    if found is None:
-        if missing_ok:
-            return DdlResult(tag, [f'relation "{shown}" does not exist, skipping'])
-        raise SqlError("42P01", f'relation "{shown}" does not exist')
-    if new_schema in SYSTEM_SCHEMAS:
-        raise SqlError("0A000", "cannot move objects into or out of system schemas")
-    if new_schema not in catalog.schemas and new_schema != USER_SCHEMA:
-        raise SqlError("3F000", f'schema "{new_schema}" does not exist')
-    if found.schema == new_schema:
-        raise SqlError("42710", f'{kind} "{name}" is already in schema "{new_schema}"')
-    views = catalog.dependent_views(found.oid)
-    if views:
-        raise SqlError("0A000", f"cannot move {kind} {name} while view {views[0].name} depends on it",
-                       hint="Drop the view first (DROP VIEW), then recreate it.")  # fmt: skip
-    if kind == "sequence" and found.owned_by is not None:
-        owner = catalog.by_oid.get(found.owned_by[0])
-        raise SqlError("0A000", "cannot move an owned sequence into another schema",
-                       detail=f'Sequence "{name}" is linked to table "{owner.name if owner else "?"}".')  # fmt: skip
-    moving = [found]
-    if kind == "table":
-        moving += [ix for ix in found.indexes]
-        moving += [q for q in catalog.sequences.values() if q.owned_by and q.owned_by[0] == found.oid]
-    for obj in moving:
-        if catalog.relation_name_taken(obj.name, new_schema):
-            raise SqlError("42P07", f'relation "{obj.name}" already exists in schema "{new_schema}"')
+async def apply_set_schema(bound: BoundSetSchema, txn, catalog: CatalogSnapshot) -> DdlResult:
+    """The object moves: a table with its indexes (in its descriptor) and the sequences its columns own."""
+    kind, found, new_schema = bound.kind, bound.found, bound.new_schema
     version, _ = await catalog_counters(txn)
     if kind == "table":
         moved = replace(found, schema=new_schema)
         write_catalog(txn, version, None, [(moved, moved.to_record())], catalog)
-        for sequence in moving[1 + len(found.indexes) :]:
+        for sequence in bound.owned_sequences:
             txn.put(sequence.descriptor_key, replace(sequence, schema=new_schema).to_record())
     else:
         txn.put(found.descriptor_key, replace(found, schema=new_schema).to_record())
         bump_version(txn, version, None)
-    return DdlResult(tag)
+    return DdlResult(f"ALTER {kind.upper()}")

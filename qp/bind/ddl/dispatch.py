@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from qp.bind.context import BindContext
 from qp.bind.ddl.roles import bind_alter_role, bind_create_role, bind_drop_roles, bind_rename_role
+from qp.bind.ddl.schemas import bind_create_schema, bind_drop_schemas, bind_rename_schema, bind_set_schema
 from qp.bind.ddl.sequences import bind_alter_sequence, bind_create_sequence, bind_drop_sequences
 from qp.catalog.stored import CatalogSnapshot
 from qp.parse.parser import Statement
@@ -50,6 +51,15 @@ def bind_ddl(statement: Statement, catalog: CatalogSnapshot, bc: BindContext, us
         return bind_drop_roles(body, catalog, user)
     if kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
         return bind_rename_role(body, catalog, user)
+    if kind == "RenameStmt" and body.get("renameType") == "OBJECT_SCHEMA":
+        return bind_rename_schema(body, catalog)
+    if kind == "AlterObjectSchemaStmt" and body.get("objectType") not in ("OBJECT_FUNCTION", "OBJECT_ROUTINE",
+                                                                         "OBJECT_PROCEDURE"):  # fmt: skip
+        return bind_set_schema(body, catalog, bc)
+    if kind == "CreateSchemaStmt":
+        return bind_create_schema(statement, catalog, user)
+    if kind == "DropStmt" and body.get("removeType") == "OBJECT_SCHEMA":
+        return bind_drop_schemas(body, catalog)
 
     # (privileges group: end)
 

@@ -1,22 +1,36 @@
 """Schemas as analysis sees them: which names a schema may take, which exist, what a schema
-holds, and how CREATE SCHEMA's nested elements are ordered and placed in it.
+holds, and how CREATE SCHEMA's nested elements are ordered and placed in it; and CREATE
+SCHEMA, DROP SCHEMA, ALTER SCHEMA ... RENAME and ALTER TABLE | VIEW | SEQUENCE ... SET SCHEMA
+bound to typed statements.
 
 A schema is a catalog record (`SchemaDef`) like a table's; the objects in it
 name it by name. The system's schemas and `public` are not stored and always
 exist (qp/pgcatalog/search_path.py's `schema_oids`). qp/ddl/schemas.py writes
 what CREATE, DROP and ALTER SCHEMA change.
+
+Two parts stay with the transaction (qp/ddl/schemas.py): CREATE SCHEMA's elements are
+each bound and applied in turn against the catalog the elements before them left in
+the transaction's buffer, and DROP SCHEMA ... CASCADE drops what the schema holds one
+kind after the other, each step against the catalog the step before it left.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from qp.bind.ddl.names import NAME_BYTES_MAX
+from qp.api import Notice
+from qp.bind.context import BindContext
+from qp.bind.ddl.names import NAME_BYTES_MAX, relation_display, search_schema
 from qp.bind.ddl.roles import find_role, session_role
-from qp.catalog.stored import BOOTSTRAP_SUPERUSER, CatalogSnapshot, SchemaDef
+from qp.bind.ddl.skip import SkipDdl
+from qp.catalog.stored import BOOTSTRAP_SUPERUSER, CatalogSnapshot, SchemaDef, SequenceDef, TableDef, ViewDef
 from qp.errors import SqlError
+from qp.functions.strings import quote_ident
+from qp.parse.parser import Statement
 from qp.pgcatalog import oids
+from qp.pgcatalog.search_path import USER_SCHEMA
 
 # DSQL: "more than 10 schemas not allowed". dsql counts the schemas objects can
 # be created in: public and CREATE SCHEMA's (the system's, pg_catalog,
@@ -144,3 +158,167 @@ def user_schema(catalog: CatalogSnapshot, name: str) -> SchemaDef:
             )
         raise SqlError("3F000", f'schema "{name}" does not exist')
     return schema
+
+
+# -- the statements ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BoundCreateSchema:
+    """CREATE SCHEMA: the schema's name and owner (its oid is allocated when applied), and its
+    elements as (kind, parse tree, text) in the order they run, each placed in the schema; they
+    run as `user` (the current user) and are located in the statement's `source` at `location`."""
+
+    name: str
+    owner: str
+    elements: tuple[tuple[str, dict, str], ...]
+    user: str
+    location: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class BoundDropSchemas:
+    """DROP SCHEMA: the schemas found (each once, in the order named), whether CASCADE drops
+    what they hold, and the notices (IF EXISTS skips, what the cascade drops)."""
+
+    schemas: tuple[SchemaDef, ...]
+    cascade: bool
+    notices: tuple[str | Notice, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BoundRenameSchema:
+    """ALTER SCHEMA ... RENAME TO: the schema and its new name."""
+
+    schema: SchemaDef
+    new_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class BoundSetSchema:
+    """ALTER TABLE | VIEW | SEQUENCE ... SET SCHEMA: the object (of `kind`), where it goes, and
+    the sequences its columns own, which go with a table (its indexes are in its descriptor)."""
+
+    kind: str
+    found: TableDef | ViewDef | SequenceDef
+    new_schema: str
+    owned_sequences: tuple[SequenceDef, ...]
+
+
+def bind_create_schema(statement: Statement, catalog: CatalogSnapshot, user: str) -> BoundCreateSchema | SkipDdl:
+    """CREATE SCHEMA [IF NOT EXISTS] name [AUTHORIZATION role] [elements...] as `user`."""
+    body = statement.body
+    source = statement.source or statement.text  # the query string the statement came in
+    end = (statement.location if statement.source else 0) + len(statement.text.encode())  # its end, in bytes
+    owner_spec = body.get("authrole")
+    if owner_spec is not None:
+        role_name, owner = authorization_role(owner_spec, catalog, user)
+    else:
+        role_name, owner = authorization_role({"roletype": "ROLESPEC_CURRENT_USER"}, catalog, user)
+    name = check_schema_name(body.get("schemaname") or role_name)  # reserved names first, as PostgreSQL
+    if schema_exists(catalog, name):
+        if body.get("if_not_exists"):
+            return SkipDdl("CREATE SCHEMA", (f'schema "{name}" already exists, skipping',))
+        raise SqlError("42P06", f'schema "{name}" already exists')
+    if len(catalog.schemas) + 1 >= SCHEMAS_MAX:  # + 1: public
+        raise SqlError("54000", f"more than {SCHEMAS_MAX} schemas not allowed")
+    elements = ordered_elements(body.get("schemaElts", ()), name, source.encode(), end)
+    return BoundCreateSchema(name, owner, tuple(elements), user, statement.location, statement.source)
+
+
+def bind_drop_schemas(body: dict, catalog: CatalogSnapshot) -> BoundDropSchemas | SkipDdl:
+    """DROP SCHEMA [IF EXISTS] name [, ...] [CASCADE | RESTRICT]."""
+    notices: list[str | Notice] = []
+    names: list[str] = []
+    for node in body.get("objects", ()):
+        name = node["String"]["sval"]
+        if name in SYSTEM_SCHEMAS:
+            raise SqlError(
+                "2BP01", f"cannot drop schema {name} because it is required by the database system"
+            )
+        if name == USER_SCHEMA:
+            raise SqlError("0A000", "DROP SCHEMA public is not supported: dsql keeps schema public always")
+        if name not in catalog.schemas:
+            if body.get("missing_ok"):
+                notices.append(f'schema "{name}" does not exist, skipping')
+                continue
+            raise SqlError("3F000", f'schema "{name}" does not exist')
+        if name not in names:
+            names.append(name)
+    if not names:
+        return SkipDdl("DROP SCHEMA", tuple(str(notice) for notice in notices))  # IF EXISTS skips only
+    contents = [(oid, kind, f"{quote_ident(schema)}.{quote_ident(obj)}", schema)
+                for schema in names for oid, kind, obj in schema_contents(catalog, schema)]  # fmt: skip
+    cascade = body.get("behavior") == "DROP_CASCADE"
+    if contents and not cascade:
+        lines = [f"{kind} {shown} depends on schema {schema}" for _, kind, shown, schema in contents]
+        raise SqlError(
+            "2BP01",
+            f"cannot drop schema {names[0]} because other objects depend on it",
+            detail="\n".join(lines),
+            hint="Use DROP ... CASCADE to drop the dependent objects too.",
+        )
+    if contents:
+        lines = [f"drop cascades to {kind} {shown}" for _, kind, shown, _ in contents]
+        if len(lines) == 1:
+            notices.append(lines[0])
+        else:
+            notices.append(Notice(f"drop cascades to {len(lines)} other objects", detail="\n".join(lines)))
+    return BoundDropSchemas(tuple(catalog.schemas[name] for name in names), bool(contents), tuple(notices))
+
+
+def bind_rename_schema(body: dict, catalog: CatalogSnapshot) -> BoundRenameSchema:
+    """ALTER SCHEMA name RENAME TO new."""
+    name, new_name = body["subname"], body["newname"]
+    schema = user_schema(catalog, name)
+    if schema_exists(catalog, new_name):
+        raise SqlError("42P06", f'schema "{new_name}" already exists')
+    check_schema_name(new_name)
+    return BoundRenameSchema(schema, new_name)
+
+
+def bind_set_schema(body: dict, catalog: CatalogSnapshot, bc: BindContext | None) -> BoundSetSchema | SkipDdl:
+    """ALTER TABLE | VIEW | SEQUENCE [IF EXISTS] name SET SCHEMA new: the object moves, a
+    table with its indexes and the sequences its columns own (PostgreSQL's
+    AlterTableNamespace). dsql's views name what they read, so an object a view reads
+    stays where it is (0A000), as it does for RENAME."""
+    kind = MOVABLE.get(body.get("objectType", ""))
+    tag = f"ALTER {(kind or 'table').upper()}"
+    if kind is None:
+        what = body.get("objectType", "OBJECT_UNKNOWN").removeprefix("OBJECT_").replace("_", " ")
+        raise SqlError("0A000", f"ALTER {what} ... SET SCHEMA is not supported")
+    relation = body["relation"]
+    name, new_schema = relation["relname"], body["newschema"]
+    missing_ok = body.get("missing_ok", False)
+    where = search_schema(relation.get("schemaname"), bc, name, missing_ok=missing_ok)
+    found = {"table": catalog.find_table, "view": catalog.find_view, "sequence": catalog.find_sequence}[kind](
+        name, where) if where else None  # fmt: skip
+    shown = relation_display(relation)
+    if found is None:
+        if missing_ok:
+            return SkipDdl(tag, (f'relation "{shown}" does not exist, skipping',))
+        raise SqlError("42P01", f'relation "{shown}" does not exist')
+    if new_schema in SYSTEM_SCHEMAS:
+        raise SqlError("0A000", "cannot move objects into or out of system schemas")
+    if new_schema not in catalog.schemas and new_schema != USER_SCHEMA:
+        raise SqlError("3F000", f'schema "{new_schema}" does not exist')
+    if found.schema == new_schema:
+        raise SqlError("42710", f'{kind} "{name}" is already in schema "{new_schema}"')
+    views = catalog.dependent_views(found.oid)
+    if views:
+        raise SqlError("0A000", f"cannot move {kind} {name} while view {views[0].name} depends on it",
+                       hint="Drop the view first (DROP VIEW), then recreate it.")  # fmt: skip
+    if kind == "sequence" and found.owned_by is not None:
+        owner = catalog.by_oid.get(found.owned_by[0])
+        raise SqlError("0A000", "cannot move an owned sequence into another schema",
+                       detail=f'Sequence "{name}" is linked to table "{owner.name if owner else "?"}".')  # fmt: skip
+    owned: list[SequenceDef] = []
+    moving: list[Any] = [found]
+    if kind == "table":
+        owned = [q for q in catalog.sequences.values() if q.owned_by and q.owned_by[0] == found.oid]
+        moving += [*found.indexes, *owned]
+    for obj in moving:
+        if catalog.relation_name_taken(obj.name, new_schema):
+            raise SqlError("42P07", f'relation "{obj.name}" already exists in schema "{new_schema}"')
+    return BoundSetSchema(kind, found, new_schema, tuple(owned))
