@@ -20,7 +20,7 @@ import pytest
 from psycopg.types import TypeInfo
 from support.pgsession import Session
 
-from qp.ddl.naming import check_column, choose_name, make_object_name, name_addition
+from qp.bind.ddl.naming import check_column, choose_name, make_object_name, name_addition
 from qp.frontend.setting_stack import SettingStack
 from qp.txn.transaction import WriteBuffer
 
@@ -255,7 +255,7 @@ def test_scram_iterations_is_reported_and_used(dsql_server, names) -> None:
             conn.execute(f"DROP ROLE {role}")
 
 
-# -- default names (qp/ddl/naming.py) ------------------------------------------------------------
+# -- default names (qp/bind/ddl/naming.py) ------------------------------------------------------------
 
 
 def test_object_names_are_cut_like_postgres() -> None:

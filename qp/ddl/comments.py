@@ -11,10 +11,10 @@ comments of objects that exist.
 from __future__ import annotations
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.functions import find_function
 from qp.bind.ddl.names import search_schema
 from qp.catalog.stored import CatalogSnapshot, comment_key
 from qp.ddl.common import DdlResult, bump_version, catalog_counters
-from qp.ddl.functions import find_function
 from qp.errors import SqlError
 from qp.parse.parser import string_list
 from qp.pgcatalog.search_path import schema_oids

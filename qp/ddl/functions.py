@@ -18,6 +18,14 @@ import json
 from dataclasses import replace
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.functions import (
+    PARALLEL,
+    PARAMETER_MODES,
+    VOLATILITY,
+    find_function,
+    function_schema_and_name,
+    parameter_type,
+)
 from qp.bind.ddl.names import check_name
 from qp.bind.routine_body import bind_body_statement, body_context, check_result
 from qp.bind.routines import signature_text
@@ -26,29 +34,7 @@ from qp.ddl.common import DdlResult, bump_version, catalog_counters
 from qp.errors import SqlError
 from qp.parse.parser import node_body, node_kind, parse, string_list
 from qp.pgcatalog.search_path import USER_SCHEMA
-from qp.types import RECORD, SqlType, format_type, resolve_type_name, type_by_oid
-
-_MODES = {"FUNC_PARAM_IN": "i", "FUNC_PARAM_DEFAULT": "i", "FUNC_PARAM_OUT": "o", "FUNC_PARAM_INOUT": "b",
-          "FUNC_PARAM_VARIADIC": "v", "FUNC_PARAM_TABLE": "t"}  # fmt: skip
-_VOLATILITY = {"immutable": "i", "stable": "s", "volatile": "v"}
-_PARALLEL = {"safe": "s", "restricted": "r", "unsafe": "u"}
-
-
-def _schema_and_name(names: list[str]) -> tuple[str, str]:
-    if len(names) == 1:
-        return USER_SCHEMA, names[0]
-    if len(names) > 2:
-        raise SqlError("42601", f"improper qualified name (too many dotted names): {'.'.join(names)}")
-    if names[0] != USER_SCHEMA:
-        raise SqlError("3F000", f'schema "{names[0]}" does not exist')
-    return names[0], names[1]
-
-
-def _type(type_name: dict) -> SqlType:
-    names = string_list(type_name.get("names"))
-    if type_name.get("pct_type"):
-        raise SqlError("0A000", "%TYPE references are not supported")
-    return resolve_type_name(names, [], len(type_name.get("arrayBounds", ())))
+from qp.types import RECORD, format_type, type_by_oid
 
 
 def _parameters(body: dict) -> tuple[list[tuple[str, str, int]], list[str]]:
@@ -56,8 +42,8 @@ def _parameters(body: dict) -> tuple[list[tuple[str, str, int]], list[str]]:
     defaults: list[str] = []
     for node in body.get("parameters", ()):
         p = node["FunctionParameter"]
-        mode = _MODES[p.get("mode", "FUNC_PARAM_DEFAULT")]
-        t = _type(p["argType"])
+        mode = PARAMETER_MODES[p.get("mode", "FUNC_PARAM_DEFAULT")]
+        t = parameter_type(p["argType"])
         if mode == "v" and not t.is_array:
             raise SqlError("42P13", "VARIADIC parameter must be an array")
         if t.category == "P" and t.oid not in (RECORD.oid,):
@@ -90,11 +76,11 @@ def _options(body: dict) -> dict:
         if name == "language":
             options["language"] = arg["String"]["sval"].lower()
         elif name == "volatility":
-            options["volatility"] = _VOLATILITY[arg["String"]["sval"]]
+            options["volatility"] = VOLATILITY[arg["String"]["sval"]]
         elif name == "strict":
             options["strict"] = bool(arg.get("Boolean", {}).get("boolval"))
         elif name == "parallel":
-            options["parallel"] = _PARALLEL.get(arg["String"]["sval"], "u")
+            options["parallel"] = PARALLEL.get(arg["String"]["sval"], "u")
         elif name == "security":
             options["definer"] = bool(arg.get("Boolean", {}).get("boolval"))
         elif name == "as":
@@ -139,7 +125,7 @@ def _type_names(body: dict) -> list[str]:
 async def _create_function(
     body: dict, txn, catalog: CatalogSnapshot, bc: BindContext, user: str
 ) -> DdlResult:
-    schema, name = _schema_and_name(string_list(body["funcname"]))
+    schema, name = function_schema_and_name(string_list(body["funcname"]))
     check_name(name)
     options = _options(body)
     language = options["language"] or ("sql" if "sql_body" in body else None)
@@ -156,7 +142,7 @@ async def _create_function(
             raise SqlError("42P13", "function result type must be specified")
         return_oid = outputs[0][2] if len(outputs) == 1 else RECORD.oid
     else:
-        rtype = _type(return_node)
+        rtype = parameter_type(return_node)
         if (
             outputs
             and len(outputs) == 1
@@ -264,44 +250,6 @@ def _check_body(function: FunctionDef, bc: BindContext) -> None:
     check_result(function, last, returns_rows)
 
 
-# -- finding a function by its signature ---------------------------------------------
-
-
-def find_function(
-    catalog: CatalogSnapshot, owa: dict, what: str, missing_ok: bool = False
-) -> FunctionDef | None:
-    """The function an ObjectWithArgs names (42883 if none, 42725 if it is ambiguous)."""
-    schema, name = _schema_and_name(string_list(owa.get("objname")))
-    candidates = catalog.functions_by_name.get((schema, name), [])
-    if owa.get("args_unspecified"):
-        if len(candidates) > 1:
-            raise SqlError("42725", f'function name "{name}" is not unique',
-                           hint="Specify the argument list to select the function unambiguously.")  # fmt: skip
-        if not candidates:
-            if missing_ok:
-                return None
-            raise SqlError("42883", f'could not find a function named "{name}"')
-        return candidates[0]
-    types = []
-    for node in owa.get("objfuncargs", ()):
-        p = node["FunctionParameter"]
-        if _MODES[p.get("mode", "FUNC_PARAM_DEFAULT")] in ("o", "t"):
-            continue  # OUT parameters are not part of the signature
-        try:
-            types.append(_type(p["argType"]))
-        except SqlError as exc:
-            if missing_ok and exc.sqlstate == "42704":
-                return None  # DROP ... IF EXISTS: its notice names the missing type
-            raise
-    oids = tuple(t.oid for t in types)
-    for function in candidates:
-        if function.input_oids == oids:
-            return function
-    if missing_ok:
-        return None
-    raise SqlError("42883", f"{what} {signature_text(name, types)} does not exist")
-
-
 async def drop_functions(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
     what = "function"
     notices, dropped = [], []
@@ -316,7 +264,7 @@ async def drop_functions(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult
                     if owa.get("args_unspecified")
                     else signature_text(
                         names[-1],
-                        [_type(n["FunctionParameter"]["argType"]) for n in owa.get("objfuncargs", ())],
+                        [parameter_type(n["FunctionParameter"]["argType"]) for n in owa.get("objfuncargs", ())],
                     )
                 )
                 notices.append(f"{what} {shown} does not exist, skipping")
@@ -401,11 +349,11 @@ async def alter_function(kind: str, body: dict, txn, catalog: CatalogSnapshot, b
             d = node["DefElem"]
             name, arg = d["defname"], d.get("arg", {})
             if name == "volatility":
-                changes["volatility"] = _VOLATILITY[arg["String"]["sval"]]
+                changes["volatility"] = VOLATILITY[arg["String"]["sval"]]
             elif name == "strict":
                 changes["strict"] = bool(arg.get("Boolean", {}).get("boolval"))
             elif name == "parallel":
-                changes["parallel"] = _PARALLEL.get(arg["String"]["sval"], "u")
+                changes["parallel"] = PARALLEL.get(arg["String"]["sval"], "u")
             elif name == "security":
                 changes["security_definer"] = bool(arg.get("Boolean", {}).get("boolval"))
             elif name in ("cost", "rows", "leakproof"):

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from qp.api import Notice
 from qp.bind.context import BindContext
+from qp.bind.ddl.functions import find_function
 from qp.bind.ddl.names import search_schema
 from qp.catalog.acl import (
     DEFAULT_ACL_KINDS,
@@ -50,7 +51,6 @@ from qp.catalog.privcheck import (
 )
 from qp.catalog.stored import CatalogSnapshot, relation_key
 from qp.ddl.common import DdlResult, bump_version, catalog_counters
-from qp.ddl.functions import find_function
 from qp.ddl.ownership import find_relation, rangevar_names, relation_privs
 from qp.errors import SqlError
 from qp.parse.parser import string_list

@@ -17,6 +17,7 @@ from cluster.timeslice import checkpoint_if_due
 from qp.bind.collation import check_collatable, resolve_collation
 from qp.bind.context import BindContext
 from qp.bind.ddl.names import check_name, relation_display, schema_of, search_schema
+from qp.bind.ddl.naming import choose_name, name_addition
 from qp.bind.query import figure_colname
 from qp.catalog.stored import (
     CatalogSnapshot,
@@ -33,7 +34,6 @@ from qp.ddl.common import (
     write_catalog,
 )
 from qp.ddl.index_exprs import index_expression, index_predicate
-from qp.ddl.naming import choose_name, name_addition
 from qp.errors import SqlError
 from qp.exec.index_keys import IndexKeys
 from qp.parse.parser import string_list

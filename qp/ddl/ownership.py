@@ -21,6 +21,7 @@ may do what is qp/catalog/privcheck.py's.
 from __future__ import annotations
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.functions import find_function
 from qp.bind.ddl.names import search_schema
 from qp.bind.privileges import check_truncate
 from qp.catalog.acl import (
@@ -45,7 +46,6 @@ from qp.catalog.privcheck import (
     schema_oid,
 )
 from qp.catalog.stored import RELATION_PREFIX, CatalogSnapshot, relation_key
-from qp.ddl.functions import find_function
 from qp.errors import SqlError
 from qp.parse.parser import string_list
 

@@ -13,9 +13,9 @@ from dataclasses import replace
 
 from qp.bind.context import BindContext
 from qp.bind.ddl.names import check_name, relation_display, schema_of, search_schema
+from qp.bind.ddl.naming import choose_name, name_addition
 from qp.catalog.stored import CatalogSnapshot, StatisticsDef
 from qp.ddl.common import DdlResult, bump_version, catalog_counters
-from qp.ddl.naming import choose_name, name_addition
 from qp.errors import SqlError
 from qp.parse.parser import string_list
 

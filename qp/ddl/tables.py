@@ -28,6 +28,7 @@ from qp.bind.ddl.names import (
     schema_of,
     search_schema,
 )
+from qp.bind.ddl.naming import check_column, choose_name, constraint_names, name_addition
 from qp.bind.ddl.sequences import sequence_options, with_owner
 from qp.bind.dml import truncate_targets
 from qp.bind.domains import domain_named
@@ -59,7 +60,6 @@ from qp.ddl.generated import check_generation_expressions, generation_dependents
 from qp.ddl.index_exprs import index_reads_column, index_with_renamed_column
 from qp.ddl.like import LIKE_COMMENT_KEY, LIKE_DOMAIN_KEY, LIKE_TYPE_KEY, expand_like, like_key_name
 from qp.ddl.missing import added_column_default
-from qp.ddl.naming import check_column, choose_name, constraint_names, name_addition
 from qp.ddl.temp_objects import name_taken
 from qp.ddl.views import drop_views, views_to_drop
 from qp.errors import SqlError
@@ -250,7 +250,7 @@ async def create_table(body: dict, txn, catalog: CatalogSnapshot, bc: BindContex
     version, next_oid = await catalog_counters(txn)
     oid = max(next_oid, catalog.next_oid)
     next_oid = oid + 1
-    # Names are chosen in PostgreSQL's order (qp/ddl/naming.py): sequences of serial
+    # Names are chosen in PostgreSQL's order (qp/bind/ddl/naming.py): sequences of serial
     # and identity columns, checks, the index-backed constraints (the primary
     # key first), then foreign keys; each avoids what exists by then.
     new_relations = {name}
@@ -601,7 +601,7 @@ def _add_constraint(
     )
 
     def fresh_name(name2: str | None, label: str, *, relation: bool = False) -> str:
-        """PostgreSQL's default name (qp/ddl/naming.py); index-backed ones avoid relations too."""
+        """PostgreSQL's default name (qp/bind/ddl/naming.py); index-backed ones avoid relations too."""
 
         def taken(candidate: str) -> bool:
             return candidate in schema_constraints or (
