@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from qp.bind.context import BindContext
 from qp.bind.ddl.dispatch import bind_ddl
+from qp.bind.ddl.grants import is_owner_change
+from qp.bind.ddl.ownership import check_ownership
 from qp.bind.ddl.roles import BoundAlterRole, BoundCreateRole, BoundDropRoles, BoundRenameRole
 from qp.bind.ddl.schemas import BoundCreateSchema, BoundDropSchemas, BoundRenameSchema, BoundSetSchema
 from qp.bind.ddl.sequences import BoundAlterSequence, BoundCreateSequence, BoundDropSequences
@@ -25,10 +27,9 @@ from qp.ddl.grants import (
     change_owner_of,
     grant_revoke,
     grant_role,
-    is_owner_change,
 )
 from qp.ddl.indexes import create_index
-from qp.ddl.ownership import after_ddl, check_ownership
+from qp.ddl.ownership import after_ddl
 from qp.ddl.role_statements import (
     apply_alter_role,
     apply_create_role,
