@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from qp.bind.context import BindContext
 from qp.bind.ddl.dispatch import bind_ddl
-from qp.bind.ddl.grants import is_owner_change
+from qp.bind.ddl.grants import (
+    BoundAlterDefaultPrivileges,
+    BoundChangeOwner,
+    BoundGrantRevoke,
+    BoundGrantRole,
+)
 from qp.bind.ddl.ownership import check_ownership
 from qp.bind.ddl.roles import BoundAlterRole, BoundCreateRole, BoundDropRoles, BoundRenameRole
 from qp.bind.ddl.schemas import BoundCreateSchema, BoundDropSchemas, BoundRenameSchema, BoundSetSchema
@@ -22,11 +27,10 @@ from qp.ddl.domain_alter import alter_domain, rename_domain
 from qp.ddl.domains import create_domain, drop_domains
 from qp.ddl.functions import alter_function, create_function, drop_functions
 from qp.ddl.grants import (
-    alter_default_privileges,
-    alter_owner,
-    change_owner_of,
-    grant_revoke,
-    grant_role,
+    apply_alter_default_privileges,
+    apply_change_owner,
+    apply_grant_revoke,
+    apply_grant_role,
 )
 from qp.ddl.indexes import create_index
 from qp.ddl.ownership import after_ddl
@@ -82,6 +86,14 @@ async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot, b
         # (tables group: end)
 
         # -- privileges, owners, roles, schemas
+        case BoundGrantRevoke():
+            return await apply_grant_revoke(bound, txn)
+        case BoundGrantRole():
+            return await apply_grant_role(bound, txn)
+        case BoundAlterDefaultPrivileges():
+            return await apply_alter_default_privileges(bound, txn, catalog)
+        case BoundChangeOwner():
+            return await apply_change_owner(bound, txn)
         case BoundCreateRole():
             return await apply_create_role(bound, txn, catalog)
         case BoundAlterRole():
@@ -111,17 +123,7 @@ async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot,
                user: str) -> DdlResult:  # fmt: skip
     kind = statement.kind
     body = statement.body
-    if kind == "GrantStmt":
-        result = await grant_revoke(body, txn, catalog, bc, user)
-    elif kind == "GrantRoleStmt":
-        result = await grant_role(body, txn, catalog, user)
-    elif kind == "AlterDefaultPrivilegesStmt":
-        result = await alter_default_privileges(body, txn, catalog, user)
-    elif kind == "AlterOwnerStmt":
-        result = await alter_owner(body, txn, catalog, bc, user)
-    elif kind == "AlterTableStmt" and is_owner_change(body):
-        result = await change_owner_of(body, txn, catalog, bc, user)
-    elif kind == "CreateStmt":
+    if kind == "CreateStmt":
         result = await create_table(body, txn, catalog, bc)
     elif kind == "CreateStatsStmt":
         result = await create_statistics(body, txn, catalog, bc)

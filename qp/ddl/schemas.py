@@ -69,7 +69,8 @@ async def read_catalog(txn) -> CatalogSnapshot:
 
 
 async def apply_create_schema(bound: BoundCreateSchema, txn, catalog: CatalogSnapshot, bc: BindContext,
-                              run_element: RunElement, created: Callable[[], None] | None = None) -> DdlResult:  # fmt: skip
+                              run_element: RunElement,
+                              created: Callable[[], None] | None = None) -> DdlResult:  # fmt: skip
     """Write the schema's record, then run its elements (each through `run_element`, against
     the catalog the ones before it left, with the schema first on the search path); `created`
     runs once the schema's record is written, before the elements."""

@@ -14,6 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qp.bind.context import BindContext
+from qp.bind.ddl.grants import (
+    bind_alter_default_privileges,
+    bind_alter_owner,
+    bind_change_owner_of,
+    bind_grant_revoke,
+    bind_grant_role,
+    is_owner_change,
+)
 from qp.bind.ddl.roles import bind_alter_role, bind_create_role, bind_drop_roles, bind_rename_role
 from qp.bind.ddl.schemas import bind_create_schema, bind_drop_schemas, bind_rename_schema, bind_set_schema
 from qp.bind.ddl.sequences import bind_alter_sequence, bind_create_sequence, bind_drop_sequences
@@ -43,6 +51,16 @@ def bind_ddl(statement: Statement, catalog: CatalogSnapshot, bc: BindContext, us
     # (tables group: end)
 
     # -- privileges, owners, roles, schemas
+    if kind == "GrantStmt":
+        return bind_grant_revoke(body, catalog, bc, user)
+    if kind == "GrantRoleStmt":
+        return bind_grant_role(body, catalog, user)
+    if kind == "AlterDefaultPrivilegesStmt":
+        return bind_alter_default_privileges(body, catalog, user)
+    if kind == "AlterOwnerStmt":
+        return bind_alter_owner(body, catalog, bc, user)
+    if kind == "AlterTableStmt" and is_owner_change(body):
+        return bind_change_owner_of(body, catalog, bc, user)
     if kind == "CreateRoleStmt":
         return bind_create_role(body, catalog, user, bc.eval_ctx)
     if kind == "AlterRoleStmt":
