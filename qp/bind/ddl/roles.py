@@ -16,7 +16,7 @@ refused rather than stored in a form nothing here could check.
 Role attributes follow PostgreSQL 16's rules for who may change what
 (superusers anything; CREATEROLE roles other non-superusers; everyone their
 own password). Owners, object privileges and role membership are
-qp/catalog/acl.py's, qp/ddl/grants.py's and qp/ddl/ownership.py's.
+qp/catalog/acl.py's, qp/bind/ddl/grants.py's and qp/bind/ddl/ownership.py's.
 """
 
 from __future__ import annotations
