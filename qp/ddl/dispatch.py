@@ -21,7 +21,16 @@ from qp.bind.ddl.functions import (
     BoundDropFunctions,
     names_routine,
 )
+from qp.bind.ddl.grants import (
+    BoundAlterDefaultPrivileges,
+    BoundChangeOwner,
+    BoundGrantRevoke,
+    BoundGrantRole,
+)
 from qp.bind.ddl.indexes import BoundCreateIndex
+from qp.bind.ddl.ownership import check_ownership
+from qp.bind.ddl.roles import BoundAlterRole, BoundCreateRole, BoundDropRoles, BoundRenameRole
+from qp.bind.ddl.schemas import BoundCreateSchema, BoundDropSchemas, BoundRenameSchema, BoundSetSchema
 from qp.bind.ddl.sequences import BoundAlterSequence, BoundCreateSequence, BoundDropSequences
 from qp.bind.ddl.skip import SkipDdl
 from qp.bind.ddl.statistics import BoundAlterStatistics, BoundCreateStatistics, BoundDropStatistics
@@ -41,17 +50,21 @@ from qp.ddl.domain_alter import apply_alter_domain
 from qp.ddl.domains import apply_create_domain, apply_drop_domains
 from qp.ddl.functions import apply_alter_function, apply_create_function, apply_drop_functions
 from qp.ddl.grants import (
-    alter_default_privileges,
-    alter_owner,
-    change_owner_of,
-    grant_revoke,
-    grant_role,
-    is_owner_change,
+    apply_alter_default_privileges,
+    apply_change_owner,
+    apply_grant_revoke,
+    apply_grant_role,
 )
 from qp.ddl.indexes import apply_create_index
-from qp.ddl.ownership import after_ddl, check_ownership
-from qp.ddl.role_statements import role_ddl, role_tag
-from qp.ddl.schemas import create_schema, drop_schemas, rename_schema, set_schema
+from qp.ddl.ownership import after_ddl
+from qp.ddl.role_statements import (
+    apply_alter_role,
+    apply_create_role,
+    apply_drop_roles,
+    apply_rename_role,
+    role_tag,
+)
+from qp.ddl.schemas import apply_create_schema, apply_drop_schemas, apply_rename_schema, apply_set_schema
 from qp.ddl.sequence_statements import apply_alter_sequence, apply_create_sequence, apply_drop_sequences
 from qp.ddl.statistics import apply_alter_statistics, apply_create_statistics, apply_drop_statistics
 from qp.ddl.tables import (
@@ -76,14 +89,15 @@ async def run_ddl(statement: Statement, txn: Transaction, catalog: CatalogSnapsh
     if bound is None:  # a kind still analysed here, from its parse tree
         result = await _run(statement, txn, catalog, bc, user)
     else:
-        result = await apply_ddl(bound, txn, catalog)
+        result = await apply_ddl(bound, txn, catalog, bc)
     if statement.kind != "CreateSchemaStmt":  # the schema and each of its elements had theirs
         after_ddl(txn, catalog, user)  # owners of what it created (qp/ddl/ownership.py)
     return result
 
 
-async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot) -> DdlResult:
-    """Write what a bound DDL statement decided into `txn`."""
+async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
+    """Write what a bound DDL statement decided into `txn` (`bc`: for the statements a
+    statement runs in turn, CREATE SCHEMA's elements and DROP SCHEMA CASCADE's drops)."""
     match bound:
         case SkipDdl():
             return DdlResult(bound.tag, list(bound.notices))
@@ -116,6 +130,30 @@ async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot) -
         # (tables group: end)
 
         # -- privileges, owners, roles, schemas
+        case BoundGrantRevoke():
+            return await apply_grant_revoke(bound, txn)
+        case BoundGrantRole():
+            return await apply_grant_role(bound, txn)
+        case BoundAlterDefaultPrivileges():
+            return await apply_alter_default_privileges(bound, txn, catalog)
+        case BoundChangeOwner():
+            return await apply_change_owner(bound, txn)
+        case BoundCreateRole():
+            return await apply_create_role(bound, txn, catalog)
+        case BoundAlterRole():
+            return await apply_alter_role(bound, txn)
+        case BoundDropRoles():
+            return await apply_drop_roles(bound, txn)
+        case BoundRenameRole():
+            return await apply_rename_role(bound, txn)
+        case BoundRenameSchema():
+            return await apply_rename_schema(bound, txn, catalog)
+        case BoundSetSchema():
+            return await apply_set_schema(bound, txn, catalog)
+        case BoundCreateSchema():
+            return await _apply_create_schema(bound, txn, catalog, bc)
+        case BoundDropSchemas():
+            return await apply_drop_schemas(bound, txn, catalog, bc)
 
         # (privileges group: end)
 
@@ -147,49 +185,30 @@ async def apply_ddl(bound: object, txn: Transaction, catalog: CatalogSnapshot) -
 
 async def _run(statement: Statement, txn: Transaction, catalog: CatalogSnapshot, bc: BindContext,
                user: str) -> DdlResult:  # fmt: skip
+    """What no binder took: DROP and RENAME of kinds dsql does not have, and other statements
+    it does not support, each refused in PostgreSQL's words."""
     kind = statement.kind
     body = statement.body
-    if kind == "GrantStmt":
-        result = await grant_revoke(body, txn, catalog, bc, user)
-    elif kind == "GrantRoleStmt":
-        result = await grant_role(body, txn, catalog, user)
-    elif kind == "AlterDefaultPrivilegesStmt":
-        result = await alter_default_privileges(body, txn, catalog, user)
-    elif kind == "AlterOwnerStmt":
-        result = await alter_owner(body, txn, catalog, bc, user)
-    elif kind == "AlterTableStmt" and is_owner_change(body):
-        result = await change_owner_of(body, txn, catalog, bc, user)
-    elif kind == "DropStmt" and body.get("removeType") != "OBJECT_SCHEMA":
+    if kind == "DropStmt":
         raise unsupported_drop(body)
-    elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
-        result = await role_ddl(statement, txn, catalog, user, bc.eval_ctx)
-    elif kind == "RenameStmt" and body.get("renameType") != "OBJECT_SCHEMA":
+    if kind == "RenameStmt":
         raise unsupported_rename(body, catalog, bc)
-    elif kind in ("CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt"):
-        result = await role_ddl(statement, txn, catalog, user, bc.eval_ctx)
-    elif kind == "CreateSchemaStmt":
+    raise unsupported_statement(kind)
 
-        async def run_element(element_kind: str, element: dict, current: CatalogSnapshot, element_bc: BindContext,
-                              text: str) -> DdlResult:  # fmt: skip
-            nested = Statement({element_kind: element}, text, statement.location, source=statement.source)
-            return await run_ddl(nested, txn, current, element_bc, user)
 
-        source = statement.source or statement.text
-        end = (statement.location if statement.source else 0) + len(statement.text.encode())
+async def _apply_create_schema(bound: BoundCreateSchema, txn: Transaction, catalog: CatalogSnapshot,
+                               bc: BindContext) -> DdlResult:  # fmt: skip
+    """CREATE SCHEMA: its record, then each element as a statement of its own (run_ddl)."""
 
-        def schema_created() -> None:  # its owner, before its elements run (each then has its own)
-            after_ddl(txn, catalog, user)
+    async def run_element(element_kind: str, element: dict, current: CatalogSnapshot, element_bc: BindContext,
+                          text: str) -> DdlResult:  # fmt: skip
+        nested = Statement({element_kind: element}, text, bound.location, source=bound.source)
+        return await run_ddl(nested, txn, current, element_bc, bound.user)
 
-        result = await create_schema(body, txn, catalog, bc, user, run_element, source, end, schema_created)
-    elif kind == "DropStmt" and body.get("removeType") == "OBJECT_SCHEMA":
-        result = await drop_schemas(body, txn, catalog, bc)
-    elif kind == "RenameStmt" and body.get("renameType") == "OBJECT_SCHEMA":
-        result = await rename_schema(body, txn, catalog)
-    elif kind == "AlterObjectSchemaStmt":
-        result = await set_schema(body, txn, catalog, bc)
-    else:
-        raise unsupported_statement(kind)
-    return result
+    def schema_created() -> None:  # its owner, before its elements run (each then has its own)
+        after_ddl(txn, catalog, bound.user)
+
+    return await apply_create_schema(bound, txn, catalog, bc, run_element, schema_created)
 
 
 def ddl_tag(statement: Statement) -> str:

@@ -1,4 +1,5 @@
-"""CREATE SCHEMA (with its nested elements), DROP SCHEMA and ALTER SCHEMA.
+"""CREATE SCHEMA (with its nested elements), DROP SCHEMA, ALTER SCHEMA ... RENAME and ALTER
+... SET SCHEMA applied: what qp/bind/ddl/schemas.py bound, written to the transaction.
 
 A schema is a catalog record (`SchemaDef`) like a table's; the objects in it
 name it by name. The system's schemas and `public` are not stored and always
@@ -23,21 +24,23 @@ in the schema being dropped) conflicts with it at commit (OC001).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
 
-from qp.api import Notice
 from qp.bind.context import BindContext
 from qp.bind.ddl.domains import bind_drop_domains
-from qp.bind.ddl.names import NAME_BYTES_MAX, relation_display, search_schema
+from qp.bind.ddl.schemas import (
+    BoundCreateSchema,
+    BoundDropSchemas,
+    BoundRenameSchema,
+    BoundSetSchema,
+    schema_contents,
+)
 from qp.bind.ddl.sequences import bind_drop_sequences
 from qp.bind.ddl.statistics import bind_drop_statistics
 from qp.bind.ddl.tables import bind_drop_relations
 from qp.bind.ddl.views import bind_drop_views
 from qp.catalog.stored import (
-    BOOTSTRAP_SUPERUSER,
     NEXT_OID_KEY,
     RELATION_PREFIX,
     VERSION_KEY,
@@ -48,28 +51,12 @@ from qp.catalog.stored import (
 from qp.catalog.temp_keys import TEMP_RELATIONS_START
 from qp.ddl.common import DdlResult, bump_version, catalog_counters, write_catalog
 from qp.ddl.domains import apply_drop_domains
-from qp.ddl.roles import find_role, session_role
 from qp.ddl.sequence_statements import apply_drop_sequences
 from qp.ddl.statistics import apply_drop_statistics
 from qp.ddl.tables import apply_drop_relations
 from qp.ddl.views import apply_drop_views
-from qp.errors import SqlError
 from qp.frontend.settings import DEFAULTS
 from qp.functions.strings import quote_ident
-from qp.pgcatalog import oids
-from qp.pgcatalog.search_path import USER_SCHEMA
-
-# DSQL: "more than 10 schemas not allowed". dsql counts the schemas objects can
-# be created in: public and CREATE SCHEMA's (the system's, pg_catalog,
-# information_schema and pg_toast, are not the user's and do not count).
-SCHEMAS_MAX = 10
-
-# PostgreSQL's transformCreateSchemaStmt: the elements run grouped by kind, in this order.
-_ELEMENT_ORDER = ("CreateSeqStmt", "CreateStmt", "ViewStmt", "IndexStmt", "CreateTrigStmt", "GrantStmt")
-# Where each element names the object it creates (the schema it may qualify it with).
-_ELEMENT_RELATION = {"CreateSeqStmt": "sequence", "CreateStmt": "relation", "ViewStmt": "view",
-                     "IndexStmt": None, "CreateTrigStmt": None, "GrantStmt": None}  # fmt: skip
-_SYSTEM_SCHEMAS = ("pg_catalog", "pg_toast", "information_schema")
 
 # (kind, element's parse tree, catalog, bind context, element's text) -> its result
 RunElement = Callable[[str, dict, CatalogSnapshot, BindContext, str], Awaitable[DdlResult]]
@@ -86,71 +73,29 @@ async def read_catalog(txn) -> CatalogSnapshot:
     return CatalogSnapshot.from_rows(version or 0, rows, next_oid or 0)
 
 
-def _role_name(spec: dict, catalog: CatalogSnapshot, user: str) -> tuple[str, str]:
-    """(the name the role goes by, the role recorded as owner) of an AUTHORIZATION role spec."""
-    kind = spec.get("roletype", "ROLESPEC_CSTRING")
-    if kind == "ROLESPEC_CSTRING":
-        role = find_role(catalog, spec["rolename"])
-        if role is None:
-            raise SqlError("42704", f'role "{spec["rolename"]}" does not exist')
-        return role.name, role.name
-    if kind == "ROLESPEC_PUBLIC":
-        raise SqlError("42704", 'role "public" does not exist')
-    role = session_role(catalog, user)  # CURRENT_USER, CURRENT_ROLE, SESSION_USER
-    # A trust-mode session whose name is no role acts as the bootstrap superuser:
-    # the schema is named after the session's user and owned by that role.
-    return role.name, (role.name if find_role(catalog, user) is not None else BOOTSTRAP_SUPERUSER)
-
-
-def _check_schema_name(name: str) -> str:
-    if len(name.encode()) > NAME_BYTES_MAX:
-        raise SqlError("42622", f'schema name "{name}" is too long')
-    if name.startswith("pg_"):
-        raise SqlError("42939", f'unacceptable schema name "{name}"',
-                       detail='The prefix "pg_" is reserved for system schemas.')  # fmt: skip
-    return name
-
-
-def schema_exists(catalog: CatalogSnapshot, name: str) -> bool:
-    return name in catalog.schemas or name in oids.NAMESPACE_OIDS
-
-
-async def create_schema(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext, user: str,
-                        run_element: RunElement, source: str = "", end: int = 0,
-                        created: Callable[[], None] | None = None) -> DdlResult:  # fmt: skip
-    """CREATE SCHEMA [IF NOT EXISTS] name [AUTHORIZATION role] [elements...]; `source` is the
-    query string the statement came in, which ends at byte `end` of it; `created` runs once
-    the schema's record is written, before the elements."""
-    owner_spec = body.get("authrole")
-    if owner_spec is not None:
-        role_name, owner = _role_name(owner_spec, catalog, user)
-    else:
-        role_name, owner = _role_name({"roletype": "ROLESPEC_CURRENT_USER"}, catalog, user)
-    name = _check_schema_name(body.get("schemaname") or role_name)  # reserved names first, as PostgreSQL
-    if schema_exists(catalog, name):
-        if body.get("if_not_exists"):
-            return DdlResult("CREATE SCHEMA", [f'schema "{name}" already exists, skipping'])
-        raise SqlError("42P06", f'schema "{name}" already exists')
-    if len(catalog.schemas) + 1 >= SCHEMAS_MAX:  # + 1: public
-        raise SqlError("54000", f"more than {SCHEMAS_MAX} schemas not allowed")
-    elements = _ordered_elements(body.get("schemaElts", ()), name, source.encode(), end)
+async def apply_create_schema(bound: BoundCreateSchema, txn, catalog: CatalogSnapshot, bc: BindContext,
+                              run_element: RunElement,
+                              created: Callable[[], None] | None = None) -> DdlResult:  # fmt: skip
+    """Write the schema's record, then run its elements (each through `run_element`, against
+    the catalog the ones before it left, with the schema first on the search path); `created`
+    runs once the schema's record is written, before the elements."""
     version, next_oid = await catalog_counters(txn)
     oid = max(next_oid, catalog.next_oid)
-    schema = SchemaDef(oid, name, owner)
+    schema = SchemaDef(oid, bound.name, bound.owner)
     txn.put(schema.descriptor_key, schema.to_record())
     bump_version(txn, version, oid + 1)
     if created is not None:
         created()
     result = DdlResult("CREATE SCHEMA")
-    if not elements:
+    if not bound.elements:
         return result
     settings = bc.eval_ctx.settings
     saved = settings.get("search_path")
     # The elements see the new schema first, then the session's path (PostgreSQL
     # pushes an override path for them).
-    settings["search_path"] = f"{quote_ident(name)}, {saved if saved is not None else _default_path()}"
+    settings["search_path"] = f"{quote_ident(bound.name)}, {saved if saved is not None else _default_path()}"
     try:
-        for kind, element, text in elements:
+        for kind, element, text in bound.elements:
             current = await read_catalog(txn)
             element_bc = BindContext(
                 current, bc.eval_ctx, resolve_special_relation=bc.resolve_special_relation
@@ -170,133 +115,26 @@ def _default_path() -> str:
     return DEFAULTS["search_path"]
 
 
-def _ordered_elements(nodes: Any, schema: str, source: bytes, end: int) -> list[tuple[str, dict, str]]:
-    """The elements as (kind, body, text) in PostgreSQL's order, each object placed in
-    `schema` (42P15 when an element names another schema). `text` is the element's own
-    source (a view keeps it), cut from `source` (the query string, of which the statement
-    ends at byte `end`) between the keyword that starts it and the next element's."""
-    nodes = list(nodes)
-    starts = [_element_start(node, source) for node in nodes]
-    texts = [source[start:stop].decode(errors="replace").strip()
-             for start, stop in zip(starts, [*starts[1:], end][: len(starts)], strict=True)]  # fmt: skip
-    grouped: dict[str, list[tuple[dict, str]]] = {kind: [] for kind in _ELEMENT_ORDER}
-    for node, text in zip(nodes, texts, strict=True):
-        ((kind, element),) = node.items()
-        if kind not in grouped:
-            raise SqlError("42601", "unrecognized node type in CREATE SCHEMA")
-        field = _ELEMENT_RELATION[kind]
-        if kind == "IndexStmt":
-            field = "relation"  # an index goes in its table's schema
-        if field is not None:
-            relation = dict(element[field])
-            named = relation.get("schemaname")
-            if named is not None and named != schema:
-                raise SqlError("42P15", f"CREATE specifies a schema ({named}) different from the one being "
-                                        f"created ({schema})")  # fmt: skip
-            relation["schemaname"] = schema
-            element = {**element, field: relation}
-        grouped[kind].append((element, text))
-    return [(kind, element, text) for kind in _ELEMENT_ORDER for element, text in grouped[kind]]
-
-
-_ELEMENT_KEYWORD = re.compile(rb"(?i)\b(create|grant)\b")
-
-
-def _element_start(node: Any, source: bytes) -> int:
-    """Where an element starts: its CREATE or GRANT, the last before its first location."""
-    first = _first_location(node)
-    if first is None:
-        return 0
-    found = [m.start() for m in _ELEMENT_KEYWORD.finditer(source, 0, first)]
-    return found[-1] if found else 0
-
-
-def _first_location(node: Any) -> int | None:
-    found: list[int] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, dict):
-            location = value.get("location")
-            if isinstance(location, int) and location >= 0:
-                found.append(location)
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-
-    walk(node)
-    return min(found) if found else None
-
-
 # -- DROP SCHEMA ------------------------------------------------------------------------------------
 
 
-def _contents(catalog: CatalogSnapshot, schema: str) -> list[tuple[int, str, str]]:
-    """What `schema` holds, as (oid, kind, name) in creation (oid) order: what PostgreSQL's
-    dependency report lists (indexes and owned sequences go with their tables)."""
-    tables = {t.oid for t in catalog.tables.values()}
-    out = [(t.oid, "table", t.name) for t in catalog.tables.values() if t.schema == schema]
-    out += [(v.oid, "view", v.name) for v in catalog.views.values() if v.schema == schema]
-    out += [(q.oid, "sequence", q.name) for q in catalog.sequences.values()
-            if q.schema == schema and not (q.owned_by and q.owned_by[0] in tables)]  # fmt: skip
-    out += [(d.oid, "type", d.name) for d in catalog.domains.values() if d.schema == schema]
-    out += [(s.oid, "statistics object", s.name) for s, _ in catalog.live_statistics() if s.schema == schema]
-    return sorted(out)
-
-
-async def drop_schemas(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
-    """DROP SCHEMA [IF EXISTS] name [, ...] [CASCADE | RESTRICT]."""
-    notices: list[Any] = []
-    names = []
-    for node in body.get("objects", ()):
-        name = node["String"]["sval"]
-        if name in _SYSTEM_SCHEMAS:
-            raise SqlError(
-                "2BP01", f"cannot drop schema {name} because it is required by the database system"
-            )
-        if name == USER_SCHEMA:
-            raise SqlError("0A000", "DROP SCHEMA public is not supported: dsql keeps schema public always")
-        if name not in catalog.schemas:
-            if body.get("missing_ok"):
-                notices.append(f'schema "{name}" does not exist, skipping')
-                continue
-            raise SqlError("3F000", f'schema "{name}" does not exist')
-        if name not in names:
-            names.append(name)
-    if not names:
-        return DdlResult("DROP SCHEMA", notices)
-    contents = [(oid, kind, f"{quote_ident(schema)}.{quote_ident(obj)}", schema)
-                for schema in names for oid, kind, obj in _contents(catalog, schema)]  # fmt: skip
-    cascade = body.get("behavior") == "DROP_CASCADE"
-    if contents and not cascade:
-        lines = [f"{kind} {shown} depends on schema {schema}" for _, kind, shown, schema in contents]
-        raise SqlError(
-            "2BP01",
-            f"cannot drop schema {names[0]} because other objects depend on it",
-            detail="\n".join(lines),
-            hint="Use DROP ... CASCADE to drop the dependent objects too.",
-        )
-    if contents:
-        lines = [f"drop cascades to {kind} {shown}" for _, kind, shown, _ in contents]
-        if len(lines) == 1:
-            notices.append(lines[0])
-        else:
-            notices.append(Notice(f"drop cascades to {len(lines)} other objects", detail="\n".join(lines)))
+async def apply_drop_schemas(bound: BoundDropSchemas, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
+    """Drop what the schemas hold (CASCADE), kind after kind, then the schemas."""
+    names = [schema.name for schema in bound.schemas]
+    if bound.cascade:
         current = catalog
         for step in ("table", "view", "sequence", "statistics object", "type"):
-            targets = [(schema, obj) for schema in names for oid, kind, obj in _contents(current, schema)
+            targets = [(schema, obj) for schema in names for oid, kind, obj in schema_contents(current, schema)
                        if kind == step]  # fmt: skip
             if targets:
                 await _drop_kind(step, targets, txn, current, bc)
                 current = await read_catalog(txn)
     version, _ = await catalog_counters(txn)
-    for name in names:
-        schema = catalog.schemas[name]
+    for schema in bound.schemas:
         txn.put(schema.descriptor_key, None)
         txn.put(comment_key(schema.oid, 0), None)
     bump_version(txn, version, None)
-    return DdlResult("DROP SCHEMA", notices)
+    return DdlResult("DROP SCHEMA", list(bound.notices))
 
 
 _DROP_TYPES = {"table": "OBJECT_TABLE", "view": "OBJECT_VIEW", "sequence": "OBJECT_SEQUENCE",
@@ -331,13 +169,9 @@ async def _drop_kind(kind: str, targets: list[tuple[str, str]], txn, catalog: Ca
 # -- ALTER SCHEMA -----------------------------------------------------------------------------------
 
 
-async def rename_schema(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
-    """ALTER SCHEMA name RENAME TO new: the schema's record and those of every object in it."""
-    name, new_name = body["subname"], body["newname"]
-    schema = _user_schema(catalog, name)
-    if schema_exists(catalog, new_name):
-        raise SqlError("42P06", f'schema "{new_name}" already exists')
-    _check_schema_name(new_name)
+async def apply_rename_schema(bound: BoundRenameSchema, txn, catalog: CatalogSnapshot) -> DdlResult:
+    """The schema's record and those of every object in it (and of views whose search path names it)."""
+    schema, name, new_name = bound.schema, bound.schema.name, bound.new_name
     version, _ = await catalog_counters(txn)
     txn.put(schema.descriptor_key, replace(schema, name=new_name).to_record())
     for group in (catalog.tables, catalog.views, catalog.sequences, catalog.domains, catalog.statistics):
@@ -360,71 +194,18 @@ async def rename_schema(body: dict, txn, catalog: CatalogSnapshot) -> DdlResult:
     return DdlResult("ALTER SCHEMA")
 
 
-def _user_schema(catalog: CatalogSnapshot, name: str) -> SchemaDef:
-    schema = catalog.schemas.get(name)
-    if schema is None:
-        if name in oids.NAMESPACE_OIDS:
-            raise SqlError(
-                "0A000", f"ALTER SCHEMA {name} is not supported: dsql's built-in schemas are fixed"
-            )
-        raise SqlError("3F000", f'schema "{name}" does not exist')
-    return schema
-
-
 # -- ALTER TABLE / VIEW / SEQUENCE ... SET SCHEMA --------------------------------------------------
 
-_MOVABLE = {"OBJECT_TABLE": "table", "OBJECT_VIEW": "view", "OBJECT_SEQUENCE": "sequence"}
-
-
-async def set_schema(body: dict, txn, catalog: CatalogSnapshot, bc: BindContext) -> DdlResult:
-    """ALTER TABLE | VIEW | SEQUENCE [IF EXISTS] name SET SCHEMA new: the object moves, a
-    table with its indexes and the sequences its columns own (PostgreSQL's
-    AlterTableNamespace). dsql's views name what they read, so an object a view reads
-    stays where it is (0A000), as it does for RENAME."""
-    kind = _MOVABLE.get(body.get("objectType", ""))
-    tag = f"ALTER {(kind or 'table').upper()}"
-    if kind is None:
-        what = body.get("objectType", "OBJECT_UNKNOWN").removeprefix("OBJECT_").replace("_", " ")
-        raise SqlError("0A000", f"ALTER {what} ... SET SCHEMA is not supported")
-    relation = body["relation"]
-    name, new_schema = relation["relname"], body["newschema"]
-    missing_ok = body.get("missing_ok", False)
-    where = search_schema(relation.get("schemaname"), bc, name, missing_ok=missing_ok)
-    found = {"table": catalog.find_table, "view": catalog.find_view, "sequence": catalog.find_sequence}[kind](
-        name, where) if where else None  # fmt: skip
-    shown = relation_display(relation)
-    if found is None:
-        if missing_ok:
-            return DdlResult(tag, [f'relation "{shown}" does not exist, skipping'])
-        raise SqlError("42P01", f'relation "{shown}" does not exist')
-    if new_schema in _SYSTEM_SCHEMAS:
-        raise SqlError("0A000", "cannot move objects into or out of system schemas")
-    if new_schema not in catalog.schemas and new_schema != USER_SCHEMA:
-        raise SqlError("3F000", f'schema "{new_schema}" does not exist')
-    if found.schema == new_schema:
-        raise SqlError("42710", f'{kind} "{name}" is already in schema "{new_schema}"')
-    views = catalog.dependent_views(found.oid)
-    if views:
-        raise SqlError("0A000", f"cannot move {kind} {name} while view {views[0].name} depends on it",
-                       hint="Drop the view first (DROP VIEW), then recreate it.")  # fmt: skip
-    if kind == "sequence" and found.owned_by is not None:
-        owner = catalog.by_oid.get(found.owned_by[0])
-        raise SqlError("0A000", "cannot move an owned sequence into another schema",
-                       detail=f'Sequence "{name}" is linked to table "{owner.name if owner else "?"}".')  # fmt: skip
-    moving = [found]
-    if kind == "table":
-        moving += [ix for ix in found.indexes]
-        moving += [q for q in catalog.sequences.values() if q.owned_by and q.owned_by[0] == found.oid]
-    for obj in moving:
-        if catalog.relation_name_taken(obj.name, new_schema):
-            raise SqlError("42P07", f'relation "{obj.name}" already exists in schema "{new_schema}"')
+async def apply_set_schema(bound: BoundSetSchema, txn, catalog: CatalogSnapshot) -> DdlResult:
+    """The object moves: a table with its indexes (in its descriptor) and the sequences its columns own."""
+    kind, found, new_schema = bound.kind, bound.found, bound.new_schema
     version, _ = await catalog_counters(txn)
     if kind == "table":
         moved = replace(found, schema=new_schema)
         write_catalog(txn, version, None, [(moved, moved.to_record())], catalog)
-        for sequence in moving[1 + len(found.indexes) :]:
+        for sequence in bound.owned_sequences:
             txn.put(sequence.descriptor_key, replace(sequence, schema=new_schema).to_record())
     else:
         txn.put(found.descriptor_key, replace(found, schema=new_schema).to_record())
         bump_version(txn, version, None)
-    return DdlResult(tag)
+    return DdlResult(f"ALTER {kind.upper()}")

@@ -21,10 +21,11 @@ from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport
 from qp import api
+from qp.bind.ddl import roles
 from qp.catalog.cache import CatalogCache
 from qp.catalog.stored import CatalogSnapshot
 from qp.catalog.temp_overlay import with_temp
-from qp.ddl import jobs, role_statements, roles
+from qp.ddl import jobs, role_statements
 from qp.errors import SqlError
 from qp.exec.dml import set_rowid_qp
 from qp.frontend.session import Session

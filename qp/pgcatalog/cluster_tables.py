@@ -2,7 +2,7 @@
 tablespaces, settings, activity, prepared statements and cursors.
 
 dsql has one database (`postgres`) and the schemas pg_catalog, public and
-information_schema. Roles are the catalog's (qp/ddl/roles.py): `admin` (oid 10,
+information_schema. Roles are the catalog's (qp/bind/ddl/roles.py): `admin` (oid 10,
 shown under a trust-mode session's own name when that name is no role), the
 created ones, and PostgreSQL's predefined roles. Those rows depend on the
 session, so these relations are rebuilt for each scan (they are a few rows each).
@@ -10,8 +10,8 @@ session, so these relations are rebuilt for each scan (they are a few rows each)
 
 from __future__ import annotations
 
+from qp.bind.ddl.roles import session_role, visible_roles
 from qp.catalog.temp_keys import TEMP_NAMESPACE_NAMES
-from qp.ddl.roles import session_role, visible_roles
 from qp.frontend.activity import State
 from qp.frontend.planner_settings import planner_facts, planner_setting_value
 from qp.frontend.settings import DEFAULTS, READ_ONLY
@@ -74,7 +74,7 @@ def pg_tablespace(src: Source) -> list[tuple]:
 
 def _roles(src: Source) -> list[tuple]:
     """(oid, name, super, inherit, createrole, createdb, canlogin, replication, bypassrls, connlimit,
-    password, valid until) per role: the roles of the catalog (qp/ddl/roles.py) and the predefined ones."""
+    password, valid until) per role: the roles of the catalog (qp/bind/ddl/roles.py) and the predefined ones."""
 
     catalog, user = src.model.snapshot, session_user(src)
     see_passwords = session_role(catalog, user).superuser  # PostgreSQL keeps pg_authid to superusers

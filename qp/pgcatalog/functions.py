@@ -22,8 +22,8 @@ from typing import Any
 
 import pglast.keywords as K
 
+from qp.bind.ddl.roles import visible_roles
 from qp.catalog.temp_keys import TEMP_NAMESPACE_OID
-from qp.ddl.roles import visible_roles
 from qp.errors import SqlError
 from qp.functions.registry import register_function
 from qp.functions.strings import quote_ident

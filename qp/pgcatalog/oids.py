@@ -36,7 +36,7 @@ NAMESPACE_NAMES = {oid: name for name, oid in NAMESPACE_OIDS.items()}
 
 # -- roles, database, tablespaces ------------------------------------------------------------------
 
-# The bootstrap superuser, `admin` (qp/ddl/roles.py), the owner of everything. A
+# The bootstrap superuser, `admin` (qp/bind/ddl/roles.py), the owner of everything. A
 # trust-mode session whose user name is no role acts as it and sees it under
 # its own name, so `\du`, `\dt`'s Owner and pg_get_userbyid agree with it.
 BOOTSTRAP_SUPERUSER = 10

@@ -1,5 +1,5 @@
 -- Owners, GRANT/REVOKE with enforcement, role membership, SET ROLE and ALTER DEFAULT
--- PRIVILEGES (qp/catalog/acl.py, qp/ddl/grants.py, qp/bind/privileges.py). The script runs
+-- PRIVILEGES (qp/catalog/acl.py, qp/bind/ddl/grants.py, qp/bind/privileges.py). The script runs
 -- as the bootstrap superuser and switches identity with SET ROLE; it shows created roles'
 -- names only (the bootstrap user is "postgres" on one side and "admin" on the other).
 CREATE ROLE pv_alice;

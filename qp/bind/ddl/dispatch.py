@@ -26,7 +26,17 @@ from qp.bind.ddl.functions import (
     bind_drop_functions,
     names_routine,
 )
+from qp.bind.ddl.grants import (
+    bind_alter_default_privileges,
+    bind_alter_owner,
+    bind_change_owner_of,
+    bind_grant_revoke,
+    bind_grant_role,
+    is_owner_change,
+)
 from qp.bind.ddl.indexes import bind_create_index
+from qp.bind.ddl.roles import bind_alter_role, bind_create_role, bind_drop_roles, bind_rename_role
+from qp.bind.ddl.schemas import bind_create_schema, bind_drop_schemas, bind_rename_schema, bind_set_schema
 from qp.bind.ddl.sequences import bind_alter_sequence, bind_create_sequence, bind_drop_sequences
 from qp.bind.ddl.statistics import bind_alter_statistics, bind_create_statistics, bind_drop_statistics
 from qp.bind.ddl.tables import RENAMED_OBJECTS, bind_drop_relations, bind_rename, bind_truncate
@@ -73,6 +83,33 @@ def bind_ddl(statement: Statement, catalog: CatalogSnapshot, bc: BindContext, us
     # (tables group: end)
 
     # -- privileges, owners, roles, schemas
+    if kind == "GrantStmt":
+        return bind_grant_revoke(body, catalog, bc, user)
+    if kind == "GrantRoleStmt":
+        return bind_grant_role(body, catalog, user)
+    if kind == "AlterDefaultPrivilegesStmt":
+        return bind_alter_default_privileges(body, catalog, user)
+    if kind == "AlterOwnerStmt":
+        return bind_alter_owner(body, catalog, bc, user)
+    if kind == "AlterTableStmt" and is_owner_change(body):
+        return bind_change_owner_of(body, catalog, bc, user)
+    if kind == "CreateRoleStmt":
+        return bind_create_role(body, catalog, user, bc.eval_ctx)
+    if kind == "AlterRoleStmt":
+        return bind_alter_role(body, catalog, user, bc.eval_ctx)
+    if kind == "DropRoleStmt":
+        return bind_drop_roles(body, catalog, user)
+    if kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
+        return bind_rename_role(body, catalog, user)
+    if kind == "RenameStmt" and body.get("renameType") == "OBJECT_SCHEMA":
+        return bind_rename_schema(body, catalog)
+    if kind == "AlterObjectSchemaStmt" and body.get("objectType") not in ("OBJECT_FUNCTION", "OBJECT_ROUTINE",
+                                                                         "OBJECT_PROCEDURE"):  # fmt: skip
+        return bind_set_schema(body, catalog, bc)
+    if kind == "CreateSchemaStmt":
+        return bind_create_schema(statement, catalog, user)
+    if kind == "DropStmt" and body.get("removeType") == "OBJECT_SCHEMA":
+        return bind_drop_schemas(body, catalog)
 
     # (privileges group: end)
 

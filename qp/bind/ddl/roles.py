@@ -1,4 +1,6 @@
-"""Roles: CREATE/ALTER/DROP ROLE (and USER), and who a session is.
+"""Roles as analysis sees them: who a session is, the role a name or role spec names, and
+CREATE/ALTER/DROP ROLE (and USER) and ALTER ROLE ... RENAME bound: names, options and
+passwords checked, who may manage whom decided; qp/ddl/role_statements.py writes the result.
 
 Roles are catalog records (`qp.catalog.stored.RoleDef`), written by DDL
 transactions like every other descriptor, so they are transactional,
@@ -14,21 +16,15 @@ refused rather than stored in a form nothing here could check.
 Role attributes follow PostgreSQL 16's rules for who may change what
 (superusers anything; CREATEROLE roles other non-superusers; everyone their
 own password). Owners, object privileges and role membership are
-qp/catalog/acl.py's, qp/ddl/grants.py's and qp/ddl/ownership.py's.
+qp/catalog/acl.py's, qp/bind/ddl/grants.py's and qp/bind/ddl/ownership.py's.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from qp.catalog.acl import Membership, membership_key
-from qp.catalog.stored import (
-    BOOTSTRAP_SUPERUSER,
-    BOOTSTRAP_SUPERUSER_OID,
-    CatalogSnapshot,
-    RoleDef,
-    relation_key,
-)
+from qp.catalog.acl import Membership
+from qp.catalog.stored import BOOTSTRAP_SUPERUSER, BOOTSTRAP_SUPERUSER_OID, CatalogSnapshot, RoleDef
 from qp.errors import SqlError
 from qp.frontend import scram
 from qp.types import TIMESTAMPTZ, TS_POS_INF
@@ -62,10 +58,10 @@ def session_role(catalog: CatalogSnapshot, user: str) -> RoleDef:
     return role
 
 
-# -- statements -----------------------------------------------------------------------------------------
+# -- the rules ----------------------------------------------------------------------------------------------
 
 
-def _name(name: str) -> str:
+def check_role_name(name: str) -> str:
     if len(name.encode()) > NAME_BYTES_MAX:
         raise SqlError("42622", f'role name "{name}" is too long')
     if name in _RESERVED or name.startswith("pg_"):
@@ -74,7 +70,7 @@ def _name(name: str) -> str:
     return name
 
 
-def _spec_name(spec: dict, user: str) -> str:
+def role_spec_name(spec: dict, user: str) -> str:
     kind = spec.get("roletype")
     if kind == "ROLESPEC_CSTRING":
         return spec["rolename"]
@@ -99,7 +95,7 @@ def _password(value: str | None, notices: list[str], iterations: int = scram.ITE
     return scram.make_verifier(value, iterations=iterations)
 
 
-def _apply_options(role: RoleDef, options: list, ctx, notices: list[str], *, creating: bool) -> RoleDef:
+def _with_options(role: RoleDef, options: list, ctx, notices: list[str], *, creating: bool) -> RoleDef:
     changes: dict = {}
     seen: set[str] = set()
     flags = {"canlogin": "login", "superuser": "superuser", "createdb": "createdb", "createrole": "createrole",
@@ -149,24 +145,60 @@ def _may_manage(actor: RoleDef, target: RoleDef | None, changes_superuser: bool,
                        detail=f"Only roles with the CREATEROLE attribute may {verb} roles.")
 
 
-async def create_role(body: dict, txn, catalog: CatalogSnapshot, user: str, ctx, counters, bump) -> list[str]:
-    name = _name(body["role"])
+# -- the statements --------------------------------------------------------------------------------------
+
+NEW_ROLE = 0  # in BoundCreateRole.memberships: the role being created, whose oid is allocated on apply
+
+
+@dataclass(frozen=True, slots=True)
+class BoundCreateRole:
+    """CREATE ROLE / USER: the role to store (oid 0 until applied), the memberships its IN ROLE,
+    ROLE and ADMIN options and its creator's ADMIN OPTION write (NEW_ROLE: the new role)."""
+
+    role: RoleDef
+    memberships: tuple[Membership, ...]
+    notices: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BoundAlterRole:
+    """ALTER ROLE: the role as it becomes."""
+
+    role: RoleDef
+    notices: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BoundDropRoles:
+    """DROP ROLE: the roles found, and a notice for each IF EXISTS that found none."""
+
+    roles: tuple[RoleDef, ...]
+    notices: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BoundRenameRole:
+    """ALTER ROLE ... RENAME TO: the role under its new name."""
+
+    role: RoleDef
+
+
+def bind_create_role(body: dict, catalog: CatalogSnapshot, user: str, ctx) -> BoundCreateRole:
+    """CREATE ROLE / USER as `user`; `ctx` (the session's EvalContext) reads VALID UNTIL and
+    has the session's scram_iterations."""
+    name = check_role_name(body["role"])
     if find_role(catalog, name) is not None:
         raise SqlError("42710", f'role "{name}" already exists')
     notices: list[str] = []
-    version, next_oid = await counters(txn)
-    oid = max(next_oid, catalog.next_oid)
-    role = RoleDef(oid, name, login=body.get("stmt_type") == "ROLESTMT_USER")
-    role = _apply_options(role, body.get("options", []), ctx, notices, creating=True)
+    role = RoleDef(NEW_ROLE, name, login=body.get("stmt_type") == "ROLESTMT_USER")
+    role = _with_options(role, body.get("options", []), ctx, notices, creating=True)
     actor = session_role(catalog, user)
     _may_manage(actor, None, role.superuser, "create", name)
-    txn.put(role.descriptor_key, role.to_record())
-    _memberships(body.get("options", []), role, actor, catalog, txn)
-    bump(txn, version, oid + 1)
-    return notices
+    memberships = _memberships(body.get("options", []), role, actor, catalog)
+    return BoundCreateRole(role, memberships, tuple(notices))
 
 
-def _memberships(options: list, role: RoleDef, actor: RoleDef, catalog: CatalogSnapshot, txn) -> None:
+def _memberships(options: list, role: RoleDef, actor: RoleDef, catalog: CatalogSnapshot) -> tuple[Membership, ...]:
     """CREATE ROLE's IN ROLE, ROLE and ADMIN, as GRANT role TO role would write them; and as
     PostgreSQL 16 does, a creator that is no superuser gets ADMIN OPTION on the new role."""
     grantor = BOOTSTRAP_SUPERUSER_OID if actor.superuser else actor.oid
@@ -177,7 +209,7 @@ def _memberships(options: list, role: RoleDef, actor: RoleDef, catalog: CatalogS
         if kind not in ("addroleto", "rolemembers", "adminmembers"):
             continue
         for item in element["arg"]["List"]["items"]:
-            other_name = _spec_name(item["RoleSpec"], actor.name)
+            other_name = role_spec_name(item["RoleSpec"], actor.name)
             other = find_role(catalog, other_name)
             if other is None:
                 raise SqlError("42704", f'role "{other_name}" does not exist')
@@ -189,30 +221,26 @@ def _memberships(options: list, role: RoleDef, actor: RoleDef, catalog: CatalogS
                 out.append(Membership(role.oid, other.oid, grantor, admin=kind == "adminmembers"))
     if not actor.superuser:
         out.append(Membership(role.oid, actor.oid, BOOTSTRAP_SUPERUSER_OID, admin=True, inherit=False, set=False))
-    for m in out:
-        txn.put(membership_key(relation_key(m.role), m.member), m.to_record())
+    return tuple(out)
 
 
-async def alter_role(body: dict, txn, catalog: CatalogSnapshot, user: str, ctx, counters, bump) -> list[str]:
-    name = _spec_name(body["role"], user)
+def bind_alter_role(body: dict, catalog: CatalogSnapshot, user: str, ctx) -> BoundAlterRole:
+    name = role_spec_name(body["role"], user)
     role = find_role(catalog, name)
     if role is None:
         raise SqlError("42704", f'role "{name}" does not exist')
     notices: list[str] = []
-    changed = _apply_options(role, body.get("options", []), ctx, notices, creating=False)
+    changed = _with_options(role, body.get("options", []), ctx, notices, creating=False)
     actor = session_role(catalog, user)
     only_password = all(o["DefElem"]["defname"] == "password" for o in body.get("options", []))
     if not (only_password and actor.name == role.name):
         _may_manage(actor, role, changed.superuser != role.superuser, "alter", name)
     if role.oid == BOOTSTRAP_SUPERUSER_OID and not only_password:
         raise SqlError("0A000", f'role "{name}" is predefined; only its password can be changed')
-    version, _ = await counters(txn)
-    txn.put(changed.descriptor_key, changed.to_record())
-    bump(txn, version, None)
-    return notices
+    return BoundAlterRole(changed, tuple(notices))
 
 
-async def drop_roles(body: dict, txn, catalog: CatalogSnapshot, user: str, counters, bump) -> list[str]:
+def bind_drop_roles(body: dict, catalog: CatalogSnapshot, user: str) -> BoundDropRoles:
     notices: list[str] = []
     actor = session_role(catalog, user)
     if not (actor.superuser or actor.createrole):
@@ -220,7 +248,7 @@ async def drop_roles(body: dict, txn, catalog: CatalogSnapshot, user: str, count
                        detail="Only roles with the CREATEROLE attribute may drop roles.")
     dropping: list[RoleDef] = []
     for spec in body.get("roles", ()):
-        name = _spec_name(spec["RoleSpec"], user)
+        name = role_spec_name(spec["RoleSpec"], user)
         role = find_role(catalog, name)
         if role is None:
             if body.get("missing_ok"):
@@ -233,17 +261,12 @@ async def drop_roles(body: dict, txn, catalog: CatalogSnapshot, user: str, count
             raise SqlError("55006", f"cannot drop role {name} because it is required by the database system")
         _may_manage(actor, role, False, "drop", name)
         dropping.append(role)
-    if dropping:
-        version, _ = await counters(txn)
-        for role in dropping:
-            txn.put(role.descriptor_key, None)
-        bump(txn, version, None)
-    return notices
+    return BoundDropRoles(tuple(dropping), tuple(notices))
 
 
-async def rename_role(body: dict, txn, catalog: CatalogSnapshot, user: str, counters, bump) -> list[str]:
+def bind_rename_role(body: dict, catalog: CatalogSnapshot, user: str) -> BoundRenameRole:
     old = body["subname"]
-    new = _name(body["newname"])
+    new = check_role_name(body["newname"])
     role = find_role(catalog, old)
     if role is None:
         raise SqlError("42704", f'role "{old}" does not exist')
@@ -254,23 +277,7 @@ async def rename_role(body: dict, txn, catalog: CatalogSnapshot, user: str, coun
     if find_role(catalog, new) is not None:
         raise SqlError("42710", f'role "{new}" already exists')
     _may_manage(session_role(catalog, user), role, False, "rename", old)
-    version, _ = await counters(txn)
-    txn.put(role.descriptor_key, replace(role, name=new).to_record())
-    bump(txn, version, None)
-    return []
-
-
-def set_bootstrap_password(catalog: CatalogSnapshot, txn, password: str, counters_value: tuple[int, int], bump) -> None:
-    """Give `admin` a password (from `dsql serve`'s configuration), unless it already has this one."""
-    role = bootstrap_role(catalog)
-    current = scram.parse_verifier(role.password) if role.password else None
-    if current is not None:
-        again = scram.make_verifier(password, iterations=current.iterations, salt=current.salt)
-        if again == role.password:
-            return
-    version, _ = counters_value
-    txn.put(role.descriptor_key, replace(role, password=scram.make_verifier(password)).to_record())
-    bump(txn, version, None)
+    return BoundRenameRole(replace(role, name=new))
 
 
 def visible_roles(catalog: CatalogSnapshot, user: str) -> list[RoleDef]:
