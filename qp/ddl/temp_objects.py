@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
+from qp.bind.ddl.names import relation_name_taken
 from qp.catalog.stored import CatalogSnapshot
 from qp.catalog.temp_keys import is_temp_oid
 from qp.catalog.temp_overlay import hidden_by_temp, hides_permanent
@@ -59,15 +60,8 @@ def _relation_is_temp(catalog: CatalogSnapshot, names: list[str]) -> bool | None
 
 
 def name_taken(catalog: CatalogSnapshot, name: str, schema: str, txn: Any) -> bool:
-    """Whether CREATE of `name` collides: with a temporary relation only, for a temporary
-    one (it lives in its own schema, pg_temp, as in PostgreSQL), else with any."""
-    if not txn.temp_mode:
-        return catalog.relation_name_taken(name, schema)
-    return any(
-        found is not None and is_temp_oid(found.oid)
-        for found in (catalog.tables.get((schema, name)), catalog.views.get((schema, name)),
-                      catalog.sequences.get((schema, name)), (catalog.indexes_by_name.get((schema, name)) or [None])[0])
-    )  # fmt: skip
+    """Whether CREATE of `name` collides, in the transaction's temp mode (qp/bind/ddl/names.py)."""
+    return relation_name_taken(catalog, name, schema, txn.temp_mode)
 
 
 def _range_var_names(relation: dict | None) -> list[str]:

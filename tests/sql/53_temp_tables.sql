@@ -67,6 +67,16 @@ SELECT * FROM public.tmp_perm ORDER BY a;
 -- @dsql-error 0A000
 DROP TABLE public.tmp_perm;
 DROP TABLE tmp_perm;
+-- A permanent relation named as a temporary one: PostgreSQL makes it beside the temporary
+-- one (in public); dsql refuses, as the temporary one would hide it.
+CREATE TEMP TABLE tmp_only (z int);
+-- @dsql-error 0A000
+CREATE TABLE public.tmp_only (a int);
+-- @dsql-error 0A000
+CREATE SEQUENCE tmp_only CACHE 1;
+-- @dsql-error 0A000
+CREATE VIEW public.tmp_only AS SELECT 1 AS one;
+DROP TABLE tmp_only;
 SELECT * FROM tmp_perm ORDER BY a;
 
 -- CREATE TABLE AS, SELECT INTO.

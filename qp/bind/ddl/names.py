@@ -14,7 +14,9 @@ from typing import Any
 
 from qp.bind.collation import check_collatable, resolve_collation
 from qp.bind.context import BindContext
-from qp.catalog.stored import TableDef
+from qp.catalog.stored import CatalogSnapshot, TableDef
+from qp.catalog.temp_keys import is_temp_oid
+from qp.catalog.temp_overlay import hidden_by_temp
 from qp.errors import SqlError
 from qp.parse.parser import string_list
 from qp.pgcatalog.search_path import (
@@ -198,3 +200,20 @@ def existing_column(table: TableDef, name: str) -> int:
     if index is None:
         raise SqlError("42703", f'column "{name}" of relation "{table.name}" does not exist')
     return index
+
+
+def relation_name_taken(catalog: CatalogSnapshot, name: str, schema: str, temporary: bool) -> bool:
+    """Whether CREATE of relation `name` in `schema` collides. A temporary one lives in its own
+    schema (pg_temp, as in PostgreSQL), so only a temporary relation is in its way. A permanent
+    one collides with any relation; but where the session's temporary relation of that name
+    stands (the overlay keeps it under public's key), a permanent one could not be reached once
+    made: that is refused (0A000), as reading `public.name` is, not reported as a duplicate."""
+    found = next((f for f in (catalog.tables.get((schema, name)), catalog.views.get((schema, name)),
+                              catalog.sequences.get((schema, name)),
+                              (catalog.indexes_by_name.get((schema, name)) or [None])[0]) if f is not None),
+                 None)  # fmt: skip
+    if temporary:
+        return found is not None and is_temp_oid(found.oid)
+    if found is not None and is_temp_oid(found.oid):
+        raise hidden_by_temp(schema, name)
+    return catalog.relation_name_taken(name, schema)

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 
 from qp.bind.context import BindContext
-from qp.bind.ddl.names import check_name, creation_schema_of, search_schema
+from qp.bind.ddl.names import check_name, creation_schema_of, relation_name_taken, search_schema
 from qp.bind.query import QueryBinder
 from qp.catalog.stored import CatalogSnapshot, ViewDef
 from qp.catalog.temp_keys import is_temp_oid
@@ -67,7 +67,7 @@ def bind_create_view(body: dict, catalog: CatalogSnapshot, bc: BindContext, sql:
         existing = None  # a temporary view hides a permanent one of the same name
     if existing is not None and not body.get("replace"):
         raise SqlError("42P07", f'relation "{name}" already exists')
-    if existing is None and _name_taken(catalog, name, schema, temporary):
+    if existing is None and relation_name_taken(catalog, name, schema, temporary):
         raise SqlError(
             "42P07" if not body.get("replace") else "42809",
             f'relation "{name}" already exists' if not body.get("replace") else f'"{name}" is not a view',
@@ -87,19 +87,6 @@ def bind_create_view(body: dict, catalog: CatalogSnapshot, bc: BindContext, sql:
     path = session_search_path(bc.eval_ctx, catalog).explicit
     view = ViewDef(oid, name, json.dumps(query_node), sql, columns, depends, schema, search_path=path)
     return BoundCreateView(view, existing is not None, made_temporary, tuple(notices))
-
-
-def _name_taken(catalog: CatalogSnapshot, name: str, schema: str, temporary: bool) -> bool:
-    """Whether CREATE of `name` collides: with a temporary relation only, for a temporary
-    one (it lives in its own schema, pg_temp, as in PostgreSQL), else with any (as
-    qp/ddl/temp_objects.py's name_taken, for the temp mode binding decided)."""
-    if not temporary:
-        return catalog.relation_name_taken(name, schema)
-    return any(
-        found is not None and is_temp_oid(found.oid)
-        for found in (catalog.tables.get((schema, name)), catalog.views.get((schema, name)),
-                      catalog.sequences.get((schema, name)), (catalog.indexes_by_name.get((schema, name)) or [None])[0])
-    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
