@@ -94,6 +94,14 @@ def _grantees(catalog: CatalogSnapshot, specs: list, user: str) -> list[int]:
     return out
 
 
+def _granted_by(catalog: CatalogSnapshot, body: dict, user: str) -> int | None:
+    """The role GRANTED BY names (42704 when there is none such), or None without the clause."""
+    spec = body.get("grantor")
+    if not spec:
+        return None
+    return _grantees(catalog, [spec if "RoleSpec" in spec else {"RoleSpec": spec}], user)[0]
+
+
 def _function_targets(body: dict, catalog: CatalogSnapshot) -> list[tuple[int, str, str]]:
     """(oid, "function", name) of each function a GRANT names (or every one of a schema's)."""
     if body.get("targtype") == "ACL_TARGET_ALL_IN_SCHEMA":
@@ -264,9 +272,10 @@ def bind_grant_revoke(body: dict, catalog: CatalogSnapshot, bc: BindContext, use
     """GRANT / REVOKE privileges ON objects, as `user`."""
     is_grant = bool(body.get("is_grant"))
     tag = "GRANT" if is_grant else "REVOKE"
-    if body.get("grantor"):
-        raise SqlError("0A000", "GRANTED BY is not supported")
     role = role_oid(catalog, user)
+    granted_by = _granted_by(catalog, body, user)
+    if granted_by is not None and granted_by != role:  # PostgreSQL 15 takes GRANTED BY as the standard's syntax only
+        raise SqlError("0A000", "grantor must be current user")
     grantees = _grantees(catalog, body.get("grantees", ()), user)
     with_option = bool(body.get("grant_option"))
     if is_grant and with_option and PUBLIC_OID in grantees:
@@ -390,8 +399,7 @@ def bind_grant_role(body: dict, catalog: CatalogSnapshot, user: str) -> BoundGra
     """GRANT / REVOKE role TO role, as `user`."""
     is_grant = bool(body.get("is_grant"))
     tag = "GRANT ROLE" if is_grant else "REVOKE ROLE"
-    if body.get("grantor"):
-        raise SqlError("0A000", "GRANTED BY is not supported")
+    granted_by = _granted_by(catalog, body, user)  # recorded by GRANT (any role, as PostgreSQL 15); REVOKE ignores it
     options = {}
     for node in body.get("opt", ()):
         element = node["DefElem"]
@@ -401,7 +409,7 @@ def bind_grant_role(body: dict, catalog: CatalogSnapshot, user: str) -> BoundGra
         options[element["defname"]] = value
     actor = role_oid(catalog, user)
     superuser = is_superuser(catalog, actor)
-    grantor = 10 if superuser else actor
+    grantor = granted_by if granted_by is not None else 10 if superuser else actor
     notices: list[Notice] = []
     writes: list[tuple[int, int, Membership | None]] = []
     members = _grantees(catalog, body.get("grantee_roles", ()), user)
