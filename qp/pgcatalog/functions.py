@@ -37,7 +37,14 @@ from qp.pgcatalog.definitions import (
     view_definition,
 )
 from qp.pgcatalog.model import model_for, search_path_of
-from qp.pgcatalog.names import namespace_oid, proc_oid, procedure_oid, qualified_name, regclass_oid
+from qp.pgcatalog.names import (
+    namespace_oid,
+    proc_oid,
+    procedure_oid,
+    qualified_name,
+    regclass_oid,
+    role_oid_of,
+)
 from qp.pgcatalog.objects import DESCRIPTIONS, SHARED_DESCRIPTIONS, user_descriptions
 from qp.pgcatalog.routines import find_function, function_arguments, function_result
 from qp.pgcatalog.search_path import SearchPath, first_schema
@@ -55,6 +62,7 @@ from qp.types.core import (
     REGNAMESPACE,
     REGPROC,
     REGPROCEDURE,
+    REGROLE,
     REGTYPE,
     TEXT,
     VOID,
@@ -187,6 +195,13 @@ def _to_regprocedure(ctx: EvalContext, text: str) -> int | None:
 
 
 _reg("to_regprocedure", [TEXT], REGPROCEDURE, _to_regprocedure)
+
+
+def _to_regrole(ctx: EvalContext, text: str) -> int | None:
+    return role_oid_of(text, missing_ok=True, snapshot=ctx.catalog)
+
+
+_reg("to_regrole", [TEXT], REGROLE, _to_regrole)
 
 
 def _format_type(ctx: EvalContext, oid: int | None, typmod: int | None) -> str | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from qp.catalog.privcheck import role_name_of, role_named
 from qp.catalog.temp_keys import TEMP_NAMESPACE_NAMES
 from qp.errors import SqlError
 from qp.functions.strings import quote_ident
@@ -24,7 +25,7 @@ from qp.pgcatalog.search_path import SearchPath, schema_names, schema_oids
 from qp.types import format_type, type_by_oid
 from qp.types.text_io import parse_regtype
 
-REGPROC, REGPROCEDURE, REGCLASS, REGTYPE, REGNAMESPACE = 24, 2202, 2205, 2206, 4089
+REGPROC, REGPROCEDURE, REGCLASS, REGTYPE, REGNAMESPACE, REGROLE = 24, 2202, 2205, 2206, 4089, 4096
 
 
 def reg_output(type_oid: int, snapshot: Any, value: int, ctx: Any) -> str | None:
@@ -42,6 +43,9 @@ def reg_output(type_oid: int, snapshot: Any, value: int, ctx: Any) -> str | None
         return None if proc is None else quote_ident(proc.name)
     if type_oid == REGPROCEDURE:
         return regprocedure_text(snapshot, value, search_path_of(ctx))
+    if type_oid == REGROLE:
+        name = role_name_of(snapshot, value)
+        return None if name == str(value) else quote_ident(name)
     return None
 
 
@@ -55,6 +59,8 @@ def reg_input(type_oid: int, snapshot: Any, text: str, ctx: Any) -> int | None:
         return proc_oid(text, missing_ok=False, snapshot=snapshot)
     if type_oid == REGPROCEDURE:
         return procedure_oid(text, missing_ok=False, snapshot=snapshot, search_path=search_path_of(ctx))
+    if type_oid == REGROLE:
+        return role_oid_of(text, missing_ok=False, snapshot=snapshot)
     return None
 
 
@@ -181,6 +187,22 @@ def _split_arguments(text: str) -> list[str]:
             start = i + 1
     out.append(text[start:])
     return [a.strip() for a in out]
+
+
+def role_oid_of(text: str, missing_ok: bool, snapshot: Any = None) -> int | None:
+    """regrolein: the role a name names (one identifier, folded as the parser folds it)."""
+    stripped = text.strip()
+    if stripped.isdigit():
+        return int(stripped)
+    parts = qualified_name(stripped)
+    if len(parts) != 1:
+        raise SqlError("42602", "invalid name syntax")
+    role = role_named(snapshot, parts[0]) if snapshot is not None else None
+    if role is not None:
+        return role.oid
+    if missing_ok:
+        return None
+    raise SqlError("42704", f'role "{parts[0]}" does not exist')
 
 
 def qualified_name(text: str) -> list[str]:

@@ -162,7 +162,7 @@ _ENC: dict[int, Callable[[Any], bytes]] = {
     17: bytes,
     18: _char_send,
     20: _I8.pack, 21: _I2.pack, 23: _I4.pack, 26: _U4.pack, 24: _U4.pack, 2205: _U4.pack,
-    2206: _U4.pack, 4089: _U4.pack, 2202: _U4.pack,
+    2206: _U4.pack, 4089: _U4.pack, 2202: _U4.pack, 4096: _U4.pack,
     700: _F4.pack, 701: _F8.pack,
     1700: numeric_send,
     25: str.encode, 1043: str.encode, 1042: str.encode, 19: str.encode, 705: str.encode,
@@ -185,7 +185,7 @@ def _jsonpath_recv(b: bytes) -> str:
 _DEC: dict[int, Callable[[bytes], Any]] = {
     16: _bool_recv, 17: bytes, 18: _char_recv,
     20: _unpacker(_I8), 21: _unpacker(_I2), 23: _unpacker(_I4), 26: _unpacker(_U4),
-    24: _unpacker(_U4), 2202: _unpacker(_U4), 2205: _unpacker(_U4), 2206: _unpacker(_U4), 4089: _unpacker(_U4),
+    24: _unpacker(_U4), 2202: _unpacker(_U4), 2205: _unpacker(_U4), 4096: _unpacker(_U4), 2206: _unpacker(_U4), 4089: _unpacker(_U4),
     700: _unpacker(_F4), 701: _unpacker(_F8),
     1700: numeric_recv,
     25: _text_recv, 1043: _text_recv, 1042: _text_recv, 19: _text_recv, 705: _text_recv,

@@ -162,7 +162,7 @@ def _reg(src: int | tuple, dst: int | tuple, ctxc: str, fn: Callable[[Any, EvalC
             _CASTS[(s, d)] = (ctxc, fn)
 
 
-_REGS = (24, 2202, 2205, 2206, 4089)
+_REGS = (24, 2202, 2205, 2206, 4089, 4096)
 _reg(16, 23, "e", _f(int))
 _reg(16, (25, 1042, 1043), "a", lambda v, ctx: "true" if v else "false")
 _reg(18, 23, "e", _char_to_int)
@@ -189,7 +189,7 @@ _reg(23, (26,) + _REGS, "i", _f(lambda v: v & 0xFFFFFFFF))
 _reg(23, 700, "i", _int_to_float4)
 _reg(23, 701, "i", _f(float))
 _reg(23, 1700, "i", _f(Decimal))
-for _r in (24, 26, 2202, 2205, 2206, 4089):
+for _r in (24, 26, 2202, 2205, 2206, 4089, 4096):
     _reg(_r, 20, "a", _identity)
     _reg(_r, 23, "a", _oid_to_int4)
     _reg(_r, tuple(x for x in (26,) + _REGS if x != _r), "i", _identity)

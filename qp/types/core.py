@@ -112,6 +112,7 @@ UUID = _t(2950, "uuid", 16, "U", False, 2951)
 JSONB = _t(3802, "jsonb", -1, "U", False, 3807)
 JSONPATH = _t(4072, "jsonpath", -1, "U", False, 4073)
 REGNAMESPACE = _t(4089, "regnamespace", 4, "N", False, 4090)
+REGROLE = _t(4096, "regrole", 4, "N", False, 4097)
 # The system catalogs' stored expressions (pg_attrdef.adbin, ...): text that
 # only the catalog functions read (pg_get_expr), as in PostgreSQL.
 PG_NODE_TREE = _t(194, "pg_node_tree", -1, "Z", False, 0)

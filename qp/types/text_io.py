@@ -178,7 +178,7 @@ def text_out(t: SqlType, ctx: EvalContext | None = None) -> Callable[[Any], str]
         if oid in (22, 30):
             return lambda v: " ".join(str(x) for x in v)
         elem = t.elem
-        plain = elem.oid in (16, 20, 21, 23, 26, 700, 701, 1700, 24, 2202, 2205, 2206, 4089, 1082, 2950)
+        plain = elem.oid in (16, 20, 21, 23, 26, 700, 701, 1700, 24, 2202, 2205, 2206, 4089, 4096, 1082, 2950)
         return make_array_out(text_out(elem, ctx), plain)
     if oid in _REG_OIDS:
         return _reg_out(oid, ctx)
@@ -202,7 +202,7 @@ def text_out(t: SqlType, ctx: EvalContext | None = None) -> Callable[[Any], str]
 # name the built-in types and schemas (what pg_typeof() returns), print '-'
 # for 0, and fall back to the number (the engine may override these).
 _NAMESPACES = {11: "pg_catalog", 2200: "public", 99: "pg_toast", 13207: "information_schema"}
-_REG_OIDS = frozenset({24, 2202, 2205, 2206, 4089})
+_REG_OIDS = frozenset({24, 2202, 2205, 2206, 4089, 4096})
 
 
 def regtype_name(oid: int) -> str | None:
@@ -262,7 +262,7 @@ _OUT: dict[int, Callable[[Any], str]] = {
     16: _bool_out, 17: _bytea_out, 18: char_out, 19: str, 20: str, 21: str, 23: str, 24: _regoid_out,
     25: str, 26: str, 114: str, 705: str, 1042: str, 1043: str, 1700: numeric_out,
     1082: date_out, 1083: time_out, 1114: timestamp_out, 1186: interval_out, 2202: _regoid_out, 2205: _regoid_out,
-    2206: _regtype_out, 4089: _regnamespace_out, 2950: _uuid_out, 3802: lambda j: jsonb_out(j.value),
+    2206: _regtype_out, 4089: _regnamespace_out, 4096: _regoid_out, 2950: _uuid_out, 3802: lambda j: jsonb_out(j.value),
     2278: _void_out, 2275: str, 194: str, 4072: str,
 }
 
@@ -530,7 +530,7 @@ _IN: dict[int, Callable[[str], Any]] = {
     21: parse_int2, 23: parse_int4, 25: str, 26: parse_oid, 114: validate_json,
     700: parse_float4, 701: parse_float8, 705: str, 2950: parse_uuid, 3802: parse_jsonb,
     24: _parse_regnum("regproc"), 2202: _parse_regnum("regprocedure"), 2205: _parse_regnum("regclass"), 2206: _parse_regnum("regtype"),
-    4089: _parse_regnum("regnamespace"), 2278: lambda s: None, 2275: str, 194: _node_tree_in,
+    4089: _parse_regnum("regnamespace"), 4096: _parse_regnum("regrole"), 2278: lambda s: None, 2275: str, 194: _node_tree_in,
     4072: jsonpath_in,
 }
 
