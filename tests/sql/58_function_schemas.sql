@@ -1,0 +1,161 @@
+-- SQL functions in any schema: CREATE qualified or into the search path's creation schema,
+-- calls qualified or resolved along the path (an earlier schema's function hides a later
+-- one's with the same argument types; pg_catalog keeps its place), DROP / ALTER / COMMENT /
+-- GRANT by qualified or path-resolved names, the catalogs that show a function's schema,
+-- and DROP SCHEMA with functions in it (qp/bind/ddl/functions.py, qp/bind/routines.py).
+
+CREATE SCHEMA fs_a;
+CREATE SCHEMA fs_b;
+CREATE FUNCTION fs_a.f(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 1';
+CREATE FUNCTION fs_b.f(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 100';
+CREATE FUNCTION fs_b.g(x text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'b:' || x $$;
+CREATE FUNCTION fs_a.f(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 2';
+CREATE OR REPLACE FUNCTION fs_a.f(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 1';
+CREATE FUNCTION fs_nope.f(x int) RETURNS int LANGUAGE sql AS 'SELECT x';
+CREATE FUNCTION a.b.c.f(x int) RETURNS int LANGUAGE sql AS 'SELECT x';
+-- dsql keeps its system schemas to itself (PostgreSQL lets a superuser add to pg_catalog).
+-- @dsql-error 0A000
+CREATE FUNCTION pg_catalog.fs_sys(x int) RETURNS int LANGUAGE sql AS 'SELECT x';
+-- @dsql-error 0A000
+CREATE FUNCTION information_schema.fs_sys(x int) RETURNS int LANGUAGE sql AS 'SELECT x';
+
+-- Qualified calls.
+SELECT fs_a.f(1), fs_b.f(1), fs_b.g('x');
+SELECT fs_a.g('x');
+SELECT fs_nope.f(1);
+SELECT f(1);
+
+-- Unqualified calls go along the path; the first schema's function hides the later one's.
+SET search_path = fs_a, fs_b;
+SELECT f(1), g('y');
+SET search_path = fs_b, fs_a;
+SELECT f(1), g('y');
+SELECT * FROM f(5);
+-- Overloads in different schemas are all candidates.
+CREATE FUNCTION fs_a.f(x text) RETURNS text LANGUAGE sql AS $$ SELECT 'a-text:' || x $$;
+SELECT f(1), f('t'::text), f(2.0::int);
+-- CREATE without a schema puts the function in the first schema of the path.
+CREATE FUNCTION h() RETURNS text LANGUAGE sql AS $$ SELECT 'h' $$;
+SELECT n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  WHERE p.proname IN ('f', 'g', 'h') ORDER BY 1, 2, p.oid;
+SELECT fs_b.h();
+SELECT fs_a.h();
+-- A built-in keeps its place: before the path unless the path names pg_catalog later.
+CREATE FUNCTION fs_a.lower(x text) RETURNS text LANGUAGE sql AS $$ SELECT 'mine' $$;
+SET search_path = fs_a;
+SELECT lower('ABC'), fs_a.lower('ABC');
+SET search_path = fs_a, pg_catalog;
+SELECT lower('ABC');
+SET search_path = nope_schema;
+CREATE FUNCTION nowhere() RETURNS int LANGUAGE sql AS 'SELECT 1';
+SELECT f(1);
+RESET search_path;
+
+-- regproc, regprocedure and pg_function_is_visible qualify what the path does not find.
+SELECT 'fs_a.f(int)'::regprocedure::text, 'fs_b.f(integer)'::regprocedure::text, 'fs_b.g'::regproc::text;
+SELECT 'fs_a.f'::regproc;
+SET search_path = fs_b, fs_a;
+SELECT 'f(int)'::regprocedure::text, 'fs_a.f(int)'::regprocedure::text, 'f(text)'::regprocedure::text,
+       'g'::regproc::text, 'h'::regproc::text;
+SELECT to_regprocedure('f(int)')::text, to_regproc('g')::text, to_regproc('f') IS NULL;
+SELECT p.oid::regprocedure::text, pg_function_is_visible(p.oid) FROM pg_proc p
+  JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname IN ('fs_a', 'fs_b') ORDER BY 1;
+RESET search_path;
+SELECT p.oid::regprocedure::text, p.oid::regproc::text, pg_function_is_visible(p.oid) FROM pg_proc p
+  JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname IN ('fs_a', 'fs_b') ORDER BY 1;
+SELECT pg_get_functiondef('fs_b.g(text)'::regprocedure);
+SELECT pg_get_function_identity_arguments('fs_a.f(text)'::regprocedure);
+
+-- information_schema shows the schema.
+SELECT routine_schema, routine_name, data_type FROM information_schema.routines
+  WHERE routine_schema LIKE 'fs\_%' ORDER BY 1, 2, 3;
+SELECT routine_schema, routine_name, grantee, privilege_type FROM information_schema.routine_privileges
+  WHERE routine_schema LIKE 'fs\_%' AND grantee = 'PUBLIC' ORDER BY 1, 2;
+
+-- COMMENT, ALTER, RENAME, SET SCHEMA by qualified and path-resolved names.
+COMMENT ON FUNCTION fs_b.g(text) IS 'the g of b';
+SELECT obj_description('fs_b.g(text)'::regprocedure, 'pg_proc');
+COMMENT ON FUNCTION g(text) IS 'not on the path';
+SET search_path = fs_b;
+COMMENT ON FUNCTION g(text) IS 'found on the path';
+SELECT obj_description('fs_b.g(text)'::regprocedure, 'pg_proc');
+ALTER FUNCTION g(text) STABLE;
+ALTER FUNCTION fs_a.f(int) IMMUTABLE;
+SELECT p.oid::regprocedure::text, provolatile FROM pg_proc p WHERE proname IN ('f', 'g') ORDER BY 1;
+ALTER FUNCTION fs_a.f(text) RENAME TO f2;
+ALTER FUNCTION fs_b.f(int) RENAME TO f;
+SELECT fs_a.f2('r');
+ALTER FUNCTION fs_b.h() SET SCHEMA fs_a;
+ALTER FUNCTION fs_a.f2(text) SET SCHEMA fs_b;
+ALTER FUNCTION fs_a.f(int) SET SCHEMA fs_b;
+ALTER FUNCTION fs_b.f2(text) SET SCHEMA fs_nope;
+ALTER FUNCTION fs_b.f2(text) SET SCHEMA pg_toast;
+SELECT f2('moved'), fs_b.f2('q');
+SELECT n.nspname, p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  WHERE n.nspname IN ('fs_a', 'fs_b') ORDER BY 1, 2;
+RESET search_path;
+ALTER FUNCTION fs_nope.f(int) STABLE;
+ALTER FUNCTION f(int) STABLE;
+
+-- Views calling a schema's function; DROP FUNCTION by qualified and path names.
+CREATE VIEW fs_v AS SELECT fs_a.f(10) AS v;
+SELECT * FROM fs_v;
+SET search_path = fs_a, fs_b;
+CREATE FUNCTION fs_b.k() RETURNS int LANGUAGE sql AS 'SELECT 7';
+DROP FUNCTION k();
+SELECT fs_b.k();
+DROP FUNCTION fs_b.k;
+DROP FUNCTION IF EXISTS fs_b.k();
+DROP FUNCTION IF EXISTS fs_nope.k();
+DROP FUNCTION fs_nope.k();
+RESET search_path;
+DROP FUNCTION f(int);
+
+-- Privileges: USAGE on the schema to call, CREATE to create, GRANT ON ALL FUNCTIONS IN SCHEMA.
+CREATE ROLE fs_user;
+CREATE SCHEMA fs_c;
+CREATE FUNCTION fs_c.c1(x int) RETURNS int LANGUAGE sql AS 'SELECT x * 3';
+CREATE FUNCTION fs_c.c2() RETURNS int LANGUAGE sql AS 'SELECT 4';
+SET ROLE fs_user;
+SELECT fs_c.c1(1);
+CREATE FUNCTION fs_c.mine() RETURNS int LANGUAGE sql AS 'SELECT 1';
+SET search_path = fs_c, public;
+SELECT c2();
+RESET ROLE;
+GRANT USAGE ON SCHEMA fs_c TO fs_user;
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA fs_c FROM PUBLIC;
+SET ROLE fs_user;
+SELECT fs_c.c1(1);
+RESET ROLE;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA fs_c TO fs_user;
+REVOKE EXECUTE ON FUNCTION c2() FROM fs_user;
+SET ROLE fs_user;
+SELECT fs_c.c1(1), c1(2);
+SELECT c2();
+RESET ROLE;
+GRANT CREATE ON SCHEMA fs_c TO fs_user;
+SET ROLE fs_user;
+CREATE FUNCTION mine() RETURNS int LANGUAGE sql AS 'SELECT 1';
+SELECT n.nspname, pg_get_userbyid(p.proowner) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  WHERE p.proname = 'mine';
+RESET ROLE;
+RESET search_path;
+SELECT has_function_privilege('fs_user', 'fs_c.c1(int)', 'EXECUTE'),
+       has_function_privilege('fs_user', 'fs_c.c2()', 'EXECUTE');
+ALTER FUNCTION fs_c.c2() OWNER TO fs_user;
+SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'c2';
+
+-- DROP SCHEMA sees the functions: RESTRICT refuses (2BP01), CASCADE drops them.
+DROP SCHEMA fs_c;
+DROP SCHEMA fs_c CASCADE;
+SELECT count(*) FROM pg_proc WHERE proname IN ('c1', 'c2', 'mine');
+ALTER SCHEMA fs_b RENAME TO fs_b2;
+SELECT fs_b2.g('renamed');
+SELECT n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  WHERE n.nspname IN ('fs_a', 'fs_b2') ORDER BY 1, 2;
+DROP SCHEMA fs_a;
+DROP SCHEMA fs_a CASCADE;
+SELECT * FROM fs_v;
+DROP SCHEMA fs_b2 CASCADE;
+SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname LIKE 'fs\_%';
+DROP ROLE fs_user;
