@@ -25,14 +25,13 @@ from qp.bind.context import BindContext
 from qp.bind.ddl.names import NAME_BYTES_MAX, relation_display, search_schema
 from qp.bind.ddl.roles import find_role, session_role
 from qp.bind.ddl.skip import SkipDdl
-from qp.bind.routines import signature_text
 from qp.catalog.stored import BOOTSTRAP_SUPERUSER, CatalogSnapshot, SchemaDef, SequenceDef, TableDef, ViewDef
 from qp.errors import SqlError
 from qp.functions.strings import quote_ident
 from qp.parse.parser import Statement
 from qp.pgcatalog import oids
 from qp.pgcatalog.search_path import USER_SCHEMA
-from qp.types import type_by_oid
+from qp.types import format_type, type_by_oid
 
 # DSQL: "more than 10 schemas not allowed". dsql counts the schemas objects can
 # be created in: public and CREATE SCHEMA's (the system's, pg_catalog,
@@ -148,8 +147,9 @@ def schema_contents(catalog: CatalogSnapshot, schema: str) -> list[tuple[int, st
             if q.schema == schema and not (q.owned_by and q.owned_by[0] in tables)]  # fmt: skip
     out += [(d.oid, "type", d.name) for d in catalog.domains.values() if d.schema == schema]
     out += [(s.oid, "statistics object", s.name) for s, _ in catalog.live_statistics() if s.schema == schema]
-    # A function by its signature, its name quoted already (PostgreSQL's "function s.f(integer)").
-    out += [(f.oid, "function", signature_text(quote_ident(f.name), [type_by_oid(o) for o in f.input_oids]))
+    # A function by its signature, its name quoted already, as getObjectDescription prints it
+    # (format_procedure: "function s.f(integer,text)", no spaces).
+    out += [(f.oid, "function", f"{quote_ident(f.name)}({','.join(format_type(type_by_oid(o)) for o in f.input_oids)})")
             for f in catalog.functions.values() if f.schema == schema]  # fmt: skip
     return sorted(out)
 
