@@ -147,7 +147,8 @@ def find_function(
         if not candidates:
             if missing_ok:
                 return None
-            raise SqlError("42883", f'could not find a function named "{name}"')
+            shown = name if schema is None else f"{schema}.{name}"
+            raise SqlError("42883", f'could not find a function named "{shown}"')
         return candidates[0]
     types = []
     for node in owa.get("objfuncargs", ()):
@@ -307,8 +308,7 @@ def _bind_create_function(body: dict, catalog: CatalogSnapshot, bc: BindContext,
         (f for f in catalog.functions_by_name.get((schema, name), ()) if f.input_oids == input_oids), None
     )
     if existing is not None and not body.get("replace"):
-        shown = signature_text(name, [type_by_oid(o) for o in input_oids])
-        raise SqlError("42723", f"function {shown} already exists with same argument types")
+        raise SqlError("42723", f'function "{name}" already exists with same argument types')
     oid = existing.oid if existing is not None else 0  # allocated when it is applied
     function = FunctionDef(
         oid, name, tuple(params), return_oid, returns_set, src, sql_body, tuple(defaults), options["volatility"],
@@ -504,6 +504,8 @@ def bind_alter_function(kind: str, body: dict, catalog: CatalogSnapshot, bc: Bin
             raise SqlError("42723", f'function {shown} already exists in schema "{function.schema}"')
         changes["name"] = new_name
     else:  # AlterObjectSchemaStmt
+        if body.get("newschema") == "pg_toast":  # PostgreSQL's CheckSetNamespace
+            raise SqlError("0A000", "cannot move objects into or out of TOAST schema")
         schema = creation_function_schema(body.get("newschema"), bc)
         if schema != function.schema:
             if any(f.input_oids == function.input_oids

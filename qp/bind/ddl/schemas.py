@@ -253,11 +253,21 @@ def bind_drop_schemas(body: dict, catalog: CatalogSnapshot) -> BoundDropSchemas 
             names.append(name)
     if not names:
         return SkipDdl("DROP SCHEMA", tuple(str(notice) for notice in notices))  # IF EXISTS skips only
-    contents = [(oid, kind, f"{quote_ident(schema)}.{obj if kind == 'function' else quote_ident(obj)}", schema)
-                for schema in names for oid, kind, obj in schema_contents(catalog, schema)]  # fmt: skip
+    contents: list[tuple[int, str, str, str]] = []  # (oid, kind, shown, what it depends on)
+    for schema in names:
+        for oid, kind, obj in schema_contents(catalog, schema):
+            shown = f"{quote_ident(schema)}.{obj if kind == 'function' else quote_ident(obj)}"
+            contents.append((oid, kind, shown, f"schema {schema}"))
+            if kind == "function":  # a view elsewhere that calls it goes with it (pg_depend)
+                for view in catalog.dependent_views(oid):
+                    if view.schema not in names:
+                        # getObjectDescription qualifies a view its name alone would not find;
+                        # public is on every default path.
+                        name = view.name if view.schema == USER_SCHEMA else f"{view.schema}.{view.name}"
+                        contents.append((view.oid, "view", name, f"function {shown}"))
     cascade = body.get("behavior") == "DROP_CASCADE"
     if contents and not cascade:
-        lines = [f"{kind} {shown} depends on schema {schema}" for _, kind, shown, schema in contents]
+        lines = [f"{kind} {shown} depends on {on}" for _, kind, shown, on in contents]
         raise SqlError(
             "2BP01",
             f"cannot drop schema {names[0]} because other objects depend on it",
