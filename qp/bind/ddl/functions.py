@@ -15,14 +15,17 @@ qp/ddl/functions.py writes what binding decided.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 
 from qp.bind.context import BindContext
 from qp.bind.ddl.names import check_name
 from qp.bind.routine_body import bind_body_statement, body_context, check_result
 from qp.bind.routines import signature_text
+from qp.catalog.privcheck import is_superuser, object_privs, require, role_oid, schema_oid
 from qp.catalog.stored import CatalogSnapshot, FunctionDef, ViewDef
 from qp.errors import SqlError
+from qp.frontend.settings import DEFAULTS, split_identifier_list
 from qp.parse.parser import node_body, node_kind, parse, string_list
 from qp.pgcatalog.search_path import USER_SCHEMA, check_schema, schema_oids, session_search_path
 from qp.types import RECORD, SqlType, format_type, resolve_type_name, type_by_oid
@@ -36,6 +39,7 @@ PARALLEL = {"safe": "s", "restricted": "r", "unsafe": "u"}
 # Schemas whose contents are the system's: dsql lets no user function in (PostgreSQL lets a
 # superuser add to pg_catalog; dsql's built-ins are fixed).
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+TEMP_SCHEMA = re.compile(r"pg_temp(_\d+)?")  # a session's temporary schema, by any of its names
 
 
 def function_names(names: list[str]) -> tuple[str | None, str]:
@@ -49,9 +53,16 @@ def creation_function_schema(schema: str | None, bc: BindContext) -> str:
     """The schema CREATE FUNCTION (or SET SCHEMA) puts a function in: the one named, else the
     search path's creation schema (PostgreSQL's QualifiedNameGetCreationNamespace)."""
     if schema is None:
-        schema = session_search_path(bc.eval_ctx, bc.catalog).current_schema
+        settings = getattr(bc.eval_ctx, "settings", None) or {}
+        listed = split_identifier_list(settings.get("search_path", DEFAULTS["search_path"])) or []
+        if listed and TEMP_SCHEMA.fullmatch(listed[0]):
+            schema = listed[0]  # PostgreSQL creates in the session's temporary schema
+        else:
+            schema = session_search_path(bc.eval_ctx, bc.catalog).current_schema
         if schema is None:
             raise SqlError("3F000", "no schema has been selected to create in")
+    if TEMP_SCHEMA.fullmatch(schema):
+        raise SqlError("0A000", "temporary functions are not supported")
     if schema in SYSTEM_SCHEMAS:
         raise SqlError("0A000", f'dsql does not create functions in system schema "{schema}"')
     return check_schema(bc.catalog, schema)
@@ -471,6 +482,13 @@ def _calls(node: object, function: FunctionDef) -> bool:
     return False
 
 
+def _require_create(catalog: CatalogSnapshot, bc: BindContext, schema: str) -> None:
+    """42501 unless the current user may create in `schema` (a superuser always may)."""
+    role = role_oid(catalog, bc.eval_ctx.user)
+    if not is_superuser(catalog, role):
+        require(catalog, role, object_privs(catalog, schema_oid(catalog, schema), "schema"), "C", schema)
+
+
 def bind_alter_function(kind: str, body: dict, catalog: CatalogSnapshot, bc: BindContext) -> BoundAlterFunction:
     """ALTER FUNCTION / ROUTINE: RENAME TO, SET SCHEMA and the options (OWNER TO: qp/ddl/grants.py)."""
     if kind == "AlterFunctionStmt":
@@ -498,6 +516,7 @@ def bind_alter_function(kind: str, body: dict, catalog: CatalogSnapshot, bc: Bin
     elif kind == "RenameStmt":
         new_name = body["newname"]
         check_name(new_name)
+        _require_create(catalog, bc, function.schema)  # AlterObjectRename_internal's
         if any(f.input_oids == function.input_oids for f in catalog.functions_by_name.get(
                 (function.schema, new_name), ())):  # fmt: skip
             shown = signature_text(new_name, [type_by_oid(o) for o in function.input_oids])
@@ -507,6 +526,7 @@ def bind_alter_function(kind: str, body: dict, catalog: CatalogSnapshot, bc: Bin
         if body.get("newschema") == "pg_toast":  # PostgreSQL's CheckSetNamespace
             raise SqlError("0A000", "cannot move objects into or out of TOAST schema")
         schema = creation_function_schema(body.get("newschema"), bc)
+        _require_create(catalog, bc, schema)  # LookupCreationNamespace's
         if schema != function.schema:
             if any(f.input_oids == function.input_oids
                    for f in catalog.functions_by_name.get((schema, function.name), ())):  # fmt: skip
