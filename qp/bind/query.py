@@ -26,7 +26,7 @@ from qp.bind.grouping_sets import flatten as flatten_grouping_sets
 from qp.bind.index_exprs import bind_index_exprs
 from qp.bind.privileges import as_owner_of_view, note_read
 from qp.bind.recursion import order_recursive_list
-from qp.bind.routines import RoutineFrame, inlinable_set_body, result_type
+from qp.bind.routines import RoutineFrame, body_path, inlinable_set_body, result_type
 from qp.bind.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog.stored import TableDef
 from qp.catalog.temp_keys import is_temp_oid
@@ -1038,11 +1038,13 @@ class QueryBinder:
         self.bc.inlining.add(function.oid)
         self.bc.routine_frames.append(RoutineFrame(function, list(args), barrier))
         self.bc.view_depth += 1
+        self.bc.definition_paths.append(body_path(self.bc))
         try:
             query = self.bind_query(node, barrier)
         except SqlError:
             return None  # run by the function scan instead, which raises what it raises
         finally:
+            self.bc.definition_paths.pop()
             self.bc.view_depth -= 1
             self.bc.routine_frames.pop()
             self.bc.inlining.discard(function.oid)

@@ -41,7 +41,7 @@ from qp.catalog.stored import CatalogSnapshot, FunctionDef
 from qp.errors import SqlError
 from qp.functions.registry import FUNCTIONS, FuncDef, select_candidates
 from qp.parse.parser import node_body, node_kind, parse, string_list
-from qp.pgcatalog.search_path import SearchPath, binding_path, check_schema
+from qp.pgcatalog.search_path import SearchPath, binding_path, check_schema, session_search_path
 from qp.types import RECORD, UNKNOWN, SqlType, format_type, record_type, type_by_oid
 
 
@@ -87,6 +87,13 @@ def result_type(function: FunctionDef) -> SqlType:
 
 def signature_text(name: str, types: list[SqlType]) -> str:
     return f"{name}({', '.join(format_type(t.base) for t in types)})"
+
+
+def body_path(bc: BindContext) -> SearchPath:
+    """What a function body's unqualified names resolve along when it is inlined: the
+    session's path, even inside a view (PostgreSQL inlines a body when it plans the query,
+    under the search path of that moment, as a body that runs is bound when it runs)."""
+    return session_search_path(bc.eval_ctx, bc.catalog)
 
 
 def frame_param(bc: BindContext, index: int, scope: Scope | None = None) -> E.Expr | None:
@@ -402,6 +409,7 @@ class RoutineBinding:
         self.bc.inlining.add(function.oid)
         self.bc.routine_frames.append(RoutineFrame(function, list(placeholders)))
         self.bc.view_depth += 1
+        self.bc.definition_paths.append(body_path(self.bc))
         try:
             expr = binder.bind(node)
             if expr.type == UNKNOWN:
@@ -411,6 +419,7 @@ class RoutineBinding:
         except SqlError:
             return None  # run it instead: the error (if any) is raised where PostgreSQL raises it
         finally:
+            self.bc.definition_paths.pop()
             self.bc.view_depth -= 1
             self.bc.routine_frames.pop()
             self.bc.inlining.discard(function.oid)
