@@ -97,6 +97,35 @@ RESET search_path;
 ALTER FUNCTION fs_nope.f(int) STABLE;
 ALTER FUNCTION f(int) STABLE;
 
+-- A body's unqualified names resolve along the caller's path when it runs or is
+-- inlined, even in a view (whose own names resolve along its CREATE's path).
+CREATE SCHEMA fs_e;
+CREATE FUNCTION fs_e.inner1(x int) RETURNS int LANGUAGE sql AS 'SELECT x * 10';
+SET search_path = fs_e;
+CREATE FUNCTION outer1(x int) RETURNS int LANGUAGE sql AS 'SELECT inner1(x) + 2';
+CREATE FUNCTION outer_set(x int) RETURNS TABLE (a int) LANGUAGE sql STABLE AS 'SELECT inner1(x)';
+CREATE FUNCTION outer_run(x int) RETURNS int LANGUAGE sql STRICT AS 'SELECT inner1(x) + 3';
+CREATE VIEW fs_ev AS SELECT outer1(5) AS v, outer_run(5) AS r;
+CREATE VIEW fs_ev2 AS SELECT * FROM outer_set(5);
+SELECT * FROM fs_ev, fs_ev2;
+RESET search_path;
+SELECT * FROM fs_e.fs_ev;
+SELECT * FROM fs_e.fs_ev2;
+SELECT fs_e.outer_run(1);
+SET search_path = fs_e;
+SELECT * FROM fs_e.fs_ev, fs_e.fs_ev2;
+SELECT outer_run(1);
+RESET search_path;
+SELECT fs_e.outer_run(1);
+DROP SCHEMA fs_e CASCADE;
+-- A function in the session's temporary schema would be temporary: dsql has none.
+-- @dsql-error 0A000
+CREATE FUNCTION pg_temp.fs_tf() RETURNS int LANGUAGE sql AS 'SELECT 1';
+SET search_path = pg_temp, public;
+-- @dsql-error 0A000
+CREATE FUNCTION fs_tf() RETURNS int LANGUAGE sql AS 'SELECT 1';
+RESET search_path;
+
 -- Views calling a schema's function; DROP FUNCTION by qualified and path names.
 CREATE VIEW fs_v AS SELECT fs_a.f(10) AS v;
 SELECT * FROM fs_v;
@@ -144,6 +173,26 @@ SELECT has_function_privilege('fs_user', 'fs_c.c1(int)', 'EXECUTE'),
        has_function_privilege('fs_user', 'fs_c.c2()', 'EXECUTE');
 ALTER FUNCTION fs_c.c2() OWNER TO fs_user;
 SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'c2';
+
+-- RENAME needs CREATE on the function's schema, SET SCHEMA on the new one (owners too).
+CREATE SCHEMA fs_d;
+GRANT USAGE ON SCHEMA fs_d TO fs_user;
+SET ROLE fs_user;
+ALTER FUNCTION fs_c.c2() SET SCHEMA fs_d;
+RESET ROLE;
+REVOKE CREATE ON SCHEMA fs_c FROM fs_user;
+SET ROLE fs_user;
+ALTER FUNCTION fs_c.c2() RENAME TO c3;
+ALTER FUNCTION fs_c.c2() STABLE;
+RESET ROLE;
+GRANT CREATE ON SCHEMA fs_d TO fs_user;
+GRANT CREATE ON SCHEMA fs_c TO fs_user;
+SET ROLE fs_user;
+ALTER FUNCTION fs_c.c2() RENAME TO c3;
+ALTER FUNCTION fs_c.c3() SET SCHEMA fs_d;
+SELECT fs_d.c3();
+RESET ROLE;
+DROP SCHEMA fs_d CASCADE;
 
 -- DROP SCHEMA sees the functions: RESTRICT refuses (2BP01), CASCADE drops them.
 DROP SCHEMA fs_c;
