@@ -1,8 +1,12 @@
 """User functions (CREATE FUNCTION ... LANGUAGE sql) where a statement calls them.
 
 Resolution is PostgreSQL's (parse_func.c): the candidates are the functions
-of that name, each seen with the declared types of the arguments the call
-gives (named arguments matched by name, missing trailing ones taken from
+of that name in the schema the call names (3F000 if there is none such, 42501
+without USAGE on it), or else along the search path, where an earlier schema's
+function hides a later one's with the same argument types, schemas without
+USAGE are skipped and pg_catalog's built-ins keep their place (namespace.c's
+FuncnameGetCandidates). Each candidate is seen with the declared types of the
+arguments the call gives (named arguments matched by name, missing trailing ones taken from
 DEFAULTs), and the registry's overload rules choose among them and the
 built-ins of that name (qp/functions/registry.py), so implicit casts and
 unknown literals resolve as they do for built-ins.
@@ -21,8 +25,9 @@ A call then becomes one of two things:
   statement runner executes as sub-statements of the caller's transaction, with
   the argument values as the body's parameters (qp/frontend/routines.py).
 
-While a body is bound, `bc.routine_frames` holds what its `$n` and parameter
-names stand for; a column of a FROM item wins over a parameter of the same
+A body's own unqualified names resolve along the caller's search path
+(`body_path`), inlined or run, also inside a view. While a body is bound,
+`bc.routine_frames` holds what its `$n` and parameter names stand for; a column of a FROM item wins over a parameter of the same
 name, as in PostgreSQL.
 """
 

@@ -129,6 +129,12 @@ RESET search_path;
 -- Views calling a schema's function; DROP FUNCTION by qualified and path names.
 CREATE VIEW fs_v AS SELECT fs_a.f(10) AS v;
 SELECT * FROM fs_v;
+-- dsql's views name the functions they call: moving or renaming one they call is refused.
+-- @dsql-error 0A000
+ALTER FUNCTION fs_a.f(int) SET SCHEMA fs_b;
+-- @dsql-error 0A000
+ALTER FUNCTION fs_a.f(int) RENAME TO f_renamed;
+SELECT * FROM fs_v;
 SET search_path = fs_a, fs_b;
 CREATE FUNCTION fs_b.k() RETURNS int LANGUAGE sql AS 'SELECT 7';
 DROP FUNCTION k();

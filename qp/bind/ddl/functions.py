@@ -497,6 +497,14 @@ def bind_alter_function(kind: str, body: dict, catalog: CatalogSnapshot, bc: Bin
         function = find_function(catalog, body["object"]["ObjectWithArgs"], "function", bc=bc)
     assert function is not None
     changes: dict = {}
+    views = catalog.dependent_views(function.oid)
+    if kind in ("RenameStmt", "AlterObjectSchemaStmt") and views:
+        # Views name the functions they call and are bound again where they are used, so a
+        # new name or schema would break them (PostgreSQL would follow the function's oid).
+        shown = signature_text(function.name, [type_by_oid(o) for o in function.input_oids])
+        verb = "rename" if kind == "RenameStmt" else "move"
+        raise SqlError("0A000", f"cannot {verb} function {shown} while view {views[0].name} depends on it",
+                       hint="Drop the view first (DROP VIEW), then recreate it.")  # fmt: skip
     if kind == "AlterFunctionStmt":
         for node in body.get("actions", ()):
             d = node["DefElem"]
