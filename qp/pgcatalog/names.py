@@ -121,6 +121,8 @@ def proc_oid(text: str, missing_ok: bool, snapshot: Any = None, search_path: Sea
     if len(parts) == 2 and parts[0] != "pg_catalog" or len(parts) > 2:
         if missing_ok:
             return None
+        if len(parts) == 2 and parts[0] not in schema_oids(snapshot):
+            raise SqlError("3F000", f'schema "{parts[0]}" does not exist')
         raise SqlError("42883", f'function "{stripped}" does not exist')
     found = builtins.procs_by_name().get(parts[-1], [])
     if len(found) == 1:

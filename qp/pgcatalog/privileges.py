@@ -188,6 +188,8 @@ def _function_named(catalog: CatalogSnapshot, signature: str, path: SearchPath) 
     name, _, rest = signature.partition("(")
     names = [n.strip().strip('"') for n in name.split(".")]
     if len(names) > 1:
+        if names[0] not in schema_oids(catalog):
+            raise SqlError("3F000", f'schema "{names[0]}" does not exist')
         candidates = catalog.functions_by_name.get((names[0], names[-1]), ())
     else:
         candidates = [f for schema in path.searched for f in catalog.functions_by_name.get((schema, names[-1]), ())]

@@ -54,6 +54,11 @@ RESET search_path;
 -- regproc, regprocedure and pg_function_is_visible qualify what the path does not find.
 SELECT 'fs_a.f(int)'::regprocedure::text, 'fs_b.f(integer)'::regprocedure::text, 'fs_b.g'::regproc::text;
 SELECT 'fs_a.f'::regproc;
+SELECT 'fs_nope.f'::regproc;
+SELECT 'fs_nope.f(int)'::regprocedure;
+SELECT to_regproc('fs_nope.f') IS NULL, to_regprocedure('fs_nope.f(int)') IS NULL, to_regproc('fs_a.nope') IS NULL;
+SELECT has_function_privilege('fs_nope.f(int)', 'EXECUTE');
+SELECT has_function_privilege('fs_a.nope(int)', 'EXECUTE');
 SET search_path = fs_b, fs_a;
 SELECT 'f(int)'::regprocedure::text, 'fs_a.f(int)'::regprocedure::text, 'f(text)'::regprocedure::text,
        'g'::regproc::text, 'h'::regproc::text;
