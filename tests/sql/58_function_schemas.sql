@@ -205,6 +205,21 @@ SELECT fs_d.c3();
 RESET ROLE;
 DROP SCHEMA fs_d CASCADE;
 
+-- A column default elsewhere that calls a schema's function depends on it: RESTRICT lists
+-- it; CASCADE would drop the default, which dsql does not do (0A000).
+CREATE SCHEMA fs_f;
+CREATE FUNCTION fs_f.seven() RETURNS int LANGUAGE sql AS 'SELECT 7';
+CREATE FUNCTION public.seven() RETURNS int LANGUAGE sql AS 'SELECT 8';
+CREATE TABLE fs_uses (id int, v int DEFAULT fs_f.seven(), w int DEFAULT public.seven());
+INSERT INTO fs_uses (id) VALUES (1);
+SELECT * FROM fs_uses;
+DROP SCHEMA fs_f;
+-- @dsql-error 0A000
+DROP SCHEMA fs_f CASCADE;
+DROP TABLE fs_uses;
+DROP SCHEMA fs_f CASCADE;
+DROP FUNCTION public.seven();
+
 -- DROP SCHEMA sees the functions: RESTRICT refuses (2BP01), CASCADE drops them.
 DROP SCHEMA fs_c;
 DROP SCHEMA fs_c CASCADE;

@@ -429,7 +429,7 @@ def bind_drop_functions(body: dict, catalog: CatalogSnapshot, bc: BindContext) -
     for function in dropped:
         shown = signature_text(function.name, [type_by_oid(o) for o in function.input_oids])
         dependents = [(f"view {v.name}", v) for v in catalog.dependent_views(function.oid) if v not in views]
-        dependents += [(what, None) for what in _default_users(catalog, function)]
+        dependents += [(what, None) for what in default_users(catalog, function)]
         if not dependents:
             continue
         if body.get("behavior") != "DROP_CASCADE":
@@ -451,7 +451,7 @@ def bind_drop_functions(body: dict, catalog: CatalogSnapshot, bc: BindContext) -
     return BoundDropFunctions(tag, tuple(dropped), tuple(views), tuple(notices))
 
 
-def _default_users(catalog: CatalogSnapshot, function: FunctionDef) -> list[str]:
+def default_users(catalog: CatalogSnapshot, function: FunctionDef) -> list[str]:
     """The column defaults and generated columns that call a function of this name
     (PostgreSQL records these in pg_depend; dsql reads them from the stored trees)."""
     out = []
@@ -474,7 +474,8 @@ def _calls(node: object, function: FunctionDef) -> bool:
         call = node.get("FuncCall")
         if isinstance(call, dict):
             names = string_list(call.get("funcname"))
-            if names and names[-1] == function.name and len(call.get("args", ())) <= len(function.inputs):
+            same_schema = len(names) < 2 or names[-2] == function.schema  # unqualified: by name alone
+            if names and names[-1] == function.name and same_schema and len(call.get("args", ())) <= len(function.inputs):
                 return True
         return any(_calls(v, function) for v in node.values())
     if isinstance(node, list):

@@ -22,6 +22,7 @@ from typing import Any
 
 from qp.api import Notice
 from qp.bind.context import BindContext
+from qp.bind.ddl.functions import default_users
 from qp.bind.ddl.names import NAME_BYTES_MAX, relation_display, search_schema
 from qp.bind.ddl.roles import find_role, session_role
 from qp.bind.ddl.skip import SkipDdl
@@ -259,6 +260,12 @@ def bind_drop_schemas(body: dict, catalog: CatalogSnapshot) -> BoundDropSchemas 
             shown = f"{quote_ident(schema)}.{obj if kind == 'function' else quote_ident(obj)}"
             contents.append((oid, kind, shown, f"schema {schema}"))
             if kind == "function":  # a view elsewhere that calls it goes with it (pg_depend)
+                function = catalog.functions[oid]
+                for what in default_users(catalog, function):
+                    if body.get("behavior") == "DROP_CASCADE":
+                        raise SqlError("0A000", "DROP SCHEMA ... CASCADE of a function that column defaults use "
+                                                "is not supported")  # fmt: skip
+                    contents.append((0, what, "", f"function {shown}"))
                 for view in catalog.dependent_views(oid):
                     if view.schema not in names:
                         # getObjectDescription qualifies a view its name alone would not find;
@@ -267,7 +274,7 @@ def bind_drop_schemas(body: dict, catalog: CatalogSnapshot) -> BoundDropSchemas 
                         contents.append((view.oid, "view", name, f"function {shown}"))
     cascade = body.get("behavior") == "DROP_CASCADE"
     if contents and not cascade:
-        lines = [f"{kind} {shown} depends on {on}" for _, kind, shown, on in contents]
+        lines = [f"{kind} {shown}".rstrip() + f" depends on {on}" for _, kind, shown, on in contents]
         raise SqlError(
             "2BP01",
             f"cannot drop schema {names[0]} because other objects depend on it",
