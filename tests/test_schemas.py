@@ -132,6 +132,13 @@ SETUP = [
     "SET search_path = nested",
     "CREATE VIEW nested.nv2 AS SELECT name FROM ni",
     "RESET search_path",
+    "CREATE FUNCTION app.add1(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x + 1'",
+    "CREATE FUNCTION audit.tag(t text, n int DEFAULT 1) RETURNS text LANGUAGE sql AS $$ SELECT t || n $$",
+    "CREATE FUNCTION audit.add1(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 10'",
+    "SET search_path = audit",
+    "CREATE FUNCTION pairs(n int) RETURNS TABLE (a int, b text) LANGUAGE sql STABLE AS 'SELECT n, n::text'",
+    "RESET search_path",
+    "COMMENT ON FUNCTION audit.tag(text, int) IS 'tags'",
 ]
 
 
@@ -161,6 +168,8 @@ def private_servers(pg_server, tmp_path_factory):
     r"\dn", r"\dn+", r"\dn a*", r"\dt app.*", r"\dt *.items", r"\d app.items", r"\d audit.items",
     r"\dv app.*", r"\di app.*", r"\d app.names", r"\d+ app.names", r"\dt", r"\d app.items_name",
     r"\ds app.*", r"\dT app.*", r"\z app.*", r"\d+ nested.nv", r"\d+ nested.nv2",
+    r"\df", r"\df app.*", r"\df *.add1", r"\df audit.*", r"\df+ audit.*", r"\df+ app.add1", r"\sf app.add1",
+    r"\sf audit.tag", r"\sf+ audit.pairs", r"\df audit.ta*",
 ])  # fmt: skip
 def test_psql_describes_schemas_as_postgres(private_servers, command):
     pg_server, dbname, dsql = private_servers
@@ -254,7 +263,8 @@ def test_drop_schema_reports_what_it_holds_as_postgres(private_servers):
     """RESTRICT's error and CASCADE's notice list the schema's objects, as psql shows them."""
     pg_server, dbname, dsql = private_servers
     setup = ("CREATE SCHEMA dropme", "CREATE TABLE dropme.t (id int PRIMARY KEY)",
-             "CREATE VIEW dropme.v AS SELECT id FROM dropme.t", "CREATE SEQUENCE dropme.s CACHE 1")  # fmt: skip
+             "CREATE VIEW dropme.v AS SELECT id FROM dropme.t", "CREATE SEQUENCE dropme.s CACHE 1",
+             "CREATE FUNCTION dropme.f(x int, y text) RETURNS int LANGUAGE sql AS 'SELECT x'")  # fmt: skip
     texts = {}
     for name, server, db in (("postgres", pg_server, dbname), ("dsql", dsql, None)):
         output(server, *setup, dbname=db)
@@ -262,4 +272,5 @@ def test_drop_schema_reports_what_it_holds_as_postgres(private_servers):
         dropped = psql(server, "DROP SCHEMA dropme CASCADE", dbname=db)
         texts[name] = (refused.returncode, refused.stderr, dropped.returncode, dropped.stdout, dropped.stderr)
     assert texts["dsql"] == texts["postgres"]
-    assert "drop cascades to 3 other objects" in texts["dsql"][4]
+    assert "drop cascades to 4 other objects" in texts["dsql"][4]
+    assert "function dropme.f(integer,text) depends on schema dropme" in texts["dsql"][1]

@@ -30,7 +30,7 @@ from qp.functions.waiting import ASYNC_FUNCTIONS
 from qp.parse.parser import node_body, node_kind, node_location, string_list
 from qp.parse.unsupported import syntax_words
 from qp.pgcatalog.names import qualified_name
-from qp.pgcatalog.search_path import USER_SCHEMA, binding_path, check_schema, first_schema
+from qp.pgcatalog.search_path import binding_path, check_schema, first_schema
 from qp.types import (
     BOOL,
     FLOAT8,
@@ -713,8 +713,13 @@ class ExprBinder(RowBinding, RoutineBinding):
 
     def b_FuncCall(self, n: dict) -> E.Expr:
         names = string_list(n.get("funcname"))
-        if len(names) > 1 and names[0] not in ("pg_catalog", USER_SCHEMA):
+        if len(names) > 2:
             raise SqlError("42883", f"function {'.'.join(names)} does not exist")
+        if len(names) == 2 and names[0] != "pg_catalog":  # a user schema holds no built-in or aggregate
+            routine = self.user_routine(n)
+            if routine is None:
+                raise SqlError("42883", f"function {'.'.join(names)} does not exist")
+            return self.routine_expr(*routine)
         name = names[-1]
         star = bool(n.get("agg_star"))
         if n.get("agg_within_group"):
@@ -733,8 +738,6 @@ class ExprBinder(RowBinding, RoutineBinding):
         routine = self.user_routine(n)  # a user function's (qp/bind/routines.py)?
         if routine is not None:
             return self.routine_expr(*routine)
-        if len(names) > 1 and names[0] == USER_SCHEMA:
-            raise SqlError("42883", f"function {'.'.join(names)} does not exist")
         if n.get("func_variadic"):
             raise SqlError("0A000", "VARIADIC calls are not supported")
         args = [self.bind(a) for a in n.get("args", ())]

@@ -21,7 +21,15 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any
 
-from qp.catalog.privcheck import is_superuser, object_privs, require, require_schema_usage, role_oid
+from qp.catalog.privcheck import (
+    has_privilege,
+    is_superuser,
+    object_privs,
+    require,
+    require_schema_usage,
+    role_oid,
+    schema_oid,
+)
 from qp.catalog.stored import CatalogSnapshot
 from qp.errors import SqlError
 
@@ -43,6 +51,25 @@ def note_read(
 def note_execute(bc: Any, oid: int, name: str) -> None:
     """A user function the statement calls: EXECUTE on it (PUBLIC has it by default)."""
     bc.__dict__.setdefault(_NEEDS, []).append((oid, "function", name, "X", getattr(bc, _ACTING, None)))
+
+
+def note_schema_usage(bc: Any, schema: str, name: str) -> None:
+    """A schema a qualified name names (a function's): USAGE on it, 42501 without."""
+    bc.__dict__.setdefault(_SCHEMAS, []).append((schema, name, True, getattr(bc, _ACTING, None)))
+
+
+def schema_usable(bc: Any, schema: str) -> bool:
+    """Whether whoever binds now (the current user, or a view's owner) has USAGE on `schema`:
+    an unqualified name is not looked for in a schema without it (PostgreSQL leaves such
+    schemas out of the effective search path)."""
+    if schema in ("pg_catalog", "information_schema"):
+        return True
+    catalog = bc.catalog
+    acting = getattr(bc, _ACTING, None)
+    role = role_oid(catalog, bc.eval_ctx.user) if acting is None else acting
+    if is_superuser(catalog, role):
+        return True
+    return has_privilege(catalog, role, object_privs(catalog, schema_oid(catalog, schema), "schema"), "U")
 
 
 def forget_target_read(bc: Any, table: Any) -> None:

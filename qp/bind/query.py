@@ -26,7 +26,7 @@ from qp.bind.grouping_sets import flatten as flatten_grouping_sets
 from qp.bind.index_exprs import bind_index_exprs
 from qp.bind.privileges import as_owner_of_view, note_read
 from qp.bind.recursion import order_recursive_list
-from qp.bind.routines import RoutineFrame, inlinable_set_body, result_type
+from qp.bind.routines import RoutineFrame, body_path, inlinable_set_body, result_type
 from qp.bind.scope import RangeItem, Scope, ScopeColumn
 from qp.catalog.stored import TableDef
 from qp.catalog.temp_keys import is_temp_oid
@@ -987,6 +987,7 @@ class QueryBinder:
         outside = Scope(parent=lateral, inherited_ctes=scope.all_ctes())
         inner = ExprBinder(self.bc, outside, QueryLevel(what="functions in FROM"), self._subquery_binder)
         routine = inner.user_routine(fc)  # a user function (qp/bind/routines.py), run by the scan
+        out_name = None
         if routine is not None:
             if body.get("coldeflist"):
                 raise SqlError("42601", 'a column definition list is only allowed for functions returning "record"')
@@ -995,6 +996,8 @@ class QueryBinder:
                 return inlined
             call = inner.routine_in_from(*routine)
             rtype, returns_set = call.type, True
+            outputs = routine[0].outputs
+            out_name = outputs[0][0] if len(outputs) == 1 and outputs[0][0] else None  # TABLE (a int)
         else:
             args = [inner.bind(a) for a in fc.get("args", ())]
             resolved = resolve_function(name, [a.type for a in args])
@@ -1011,7 +1014,7 @@ class QueryBinder:
         if rtype.fields:
             out = [(n, t) for n, t in rtype.fields]
         else:  # one column: its OUT parameter's name if it has one, else the alias or function name
-            out = [(_OUT_COLUMN_NAMES.get(name) or (alias if alias_node else name), rtype)]
+            out = [(_OUT_COLUMN_NAMES.get(name) or out_name or (alias if alias_node else name), rtype)]
         if body.get("ordinality"):
             out.append(("ordinality", INT8))
         _check_alias_count(alias, len(out), colnames)
@@ -1038,11 +1041,13 @@ class QueryBinder:
         self.bc.inlining.add(function.oid)
         self.bc.routine_frames.append(RoutineFrame(function, list(args), barrier))
         self.bc.view_depth += 1
+        self.bc.definition_paths.append(body_path(self.bc))
         try:
             query = self.bind_query(node, barrier)
         except SqlError:
             return None  # run by the function scan instead, which raises what it raises
         finally:
+            self.bc.definition_paths.pop()
             self.bc.view_depth -= 1
             self.bc.routine_frames.pop()
             self.bc.inlining.discard(function.oid)

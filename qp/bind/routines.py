@@ -1,8 +1,12 @@
 """User functions (CREATE FUNCTION ... LANGUAGE sql) where a statement calls them.
 
 Resolution is PostgreSQL's (parse_func.c): the candidates are the functions
-of that name, each seen with the declared types of the arguments the call
-gives (named arguments matched by name, missing trailing ones taken from
+of that name in the schema the call names (3F000 if there is none such, 42501
+without USAGE on it), or else along the search path, where an earlier schema's
+function hides a later one's with the same argument types, schemas without
+USAGE are skipped and pg_catalog's built-ins keep their place (namespace.c's
+FuncnameGetCandidates). Each candidate is seen with the declared types of the
+arguments the call gives (named arguments matched by name, missing trailing ones taken from
 DEFAULTs), and the registry's overload rules choose among them and the
 built-ins of that name (qp/functions/registry.py), so implicit casts and
 unknown literals resolve as they do for built-ins.
@@ -21,26 +25,28 @@ A call then becomes one of two things:
   statement runner executes as sub-statements of the caller's transaction, with
   the argument values as the body's parameters (qp/frontend/routines.py).
 
-While a body is bound, `bc.routine_frames` holds what its `$n` and parameter
-names stand for; a column of a FROM item wins over a parameter of the same
+A body's own unqualified names resolve along the caller's search path
+(`body_path`), inlined or run, also inside a view. While a body is bound,
+`bc.routine_frames` holds what its `$n` and parameter names stand for; a column of a FROM item wins over a parameter of the same
 name, as in PostgreSQL.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from qp.bind import expr as E
 from qp.bind.context import BindContext, QueryLevel
-from qp.bind.privileges import note_execute
+from qp.bind.privileges import note_execute, note_schema_usage, schema_usable
 from qp.bind.scope import Scope
 from qp.catalog.stored import CatalogSnapshot, FunctionDef
 from qp.errors import SqlError
 from qp.functions.registry import FUNCTIONS, FuncDef, select_candidates
 from qp.parse.parser import node_body, node_kind, parse, string_list
-from qp.pgcatalog.search_path import USER_SCHEMA
+from qp.pgcatalog.search_path import SearchPath, binding_path, check_schema, session_search_path
 from qp.types import RECORD, UNKNOWN, SqlType, format_type, record_type, type_by_oid
 
 
@@ -88,6 +94,13 @@ def signature_text(name: str, types: list[SqlType]) -> str:
     return f"{name}({', '.join(format_type(t.base) for t in types)})"
 
 
+def body_path(bc: BindContext) -> SearchPath:
+    """What a function body's unqualified names resolve along when it is inlined: the
+    session's path, even inside a view (PostgreSQL inlines a body when it plans the query,
+    under the search path of that moment, as a body that runs is bound when it runs)."""
+    return session_search_path(bc.eval_ctx, bc.catalog)
+
+
 def frame_param(bc: BindContext, index: int, scope: Scope | None = None) -> E.Expr | None:
     """`$n` inside a function body (None outside one), read from `scope`."""
     if not bc.routine_frames:
@@ -113,14 +126,29 @@ def frame_name(bc: BindContext, names: list[str], scope: Scope | None = None) ->
     return None
 
 
-def user_functions(catalog: CatalogSnapshot, names: list[str]) -> list[FunctionDef]:
+def user_functions(
+    catalog: CatalogSnapshot, names: list[str], path: SearchPath, usable: Callable[[str], bool] | None = None
+) -> list[FunctionDef]:
+    """The user functions a call's name may mean: those of the schema it names, or those
+    along the search path (FuncnameGetCandidates: a later schema's function hidden by an
+    earlier one's with the same argument types; schemas not `usable` left out)."""
     if not catalog.functions:
         return []
     if len(names) == 2:
         if names[0] == "pg_catalog":
             return []
         return catalog.functions_by_name.get((names[0], names[1]), [])
-    return catalog.functions_by_name.get((USER_SCHEMA, names[-1]), [])
+    out: list[FunctionDef] = []
+    seen: set[tuple[int, ...]] = set()
+    for schema in path.searched:
+        found = catalog.functions_by_name.get((schema, names[-1]))
+        if not found or (usable is not None and not usable(schema)):
+            continue
+        for function in found:
+            if function.input_oids not in seen:
+                seen.add(function.input_oids)
+                out.append(function)
+    return out
 
 
 def _call_positions(function: FunctionDef, positional: int, named: list[str]) -> list[int] | None:
@@ -149,33 +177,41 @@ def _no_user_impl(*_: Any) -> Any:
 
 
 def resolve_routine(
-    catalog: CatalogSnapshot, names: list[str], arg_types: list[SqlType], named: list[str]
+    catalog: CatalogSnapshot, names: list[str], arg_types: list[SqlType], named: list[str],
+    path: SearchPath, functions: list[FunctionDef],
 ) -> tuple[FunctionDef, list[int], list[SqlType]] | None:
-    """The user function a call resolves to, with each argument's parameter and
-    declared type; None when the call is a built-in's (or no user function has
-    that name). Raises PostgreSQL's 42883 / 42725."""
-    functions = user_functions(catalog, names)
+    """The user function a call resolves to among `functions` (`user_functions`'), with each
+    argument's parameter and declared type; None when the call is a built-in's (or no user
+    function has that name). Raises PostgreSQL's 42883 / 42725."""
     if not functions:
         return None
     name = names[-1]
     positional = len(arg_types) - len(named)
-    defs: list[FuncDef] = []
-    chosen: dict[int, tuple[FunctionDef, list[int]]] = {}
-    builtin_signatures = set()
+    builtins: set[tuple[int, ...]] = set()
     if len(names) == 1 and not named:
-        for builtin in FUNCTIONS.get(name, ()):
-            builtin_signatures.add(tuple(t.oid for t in builtin.args))
-            defs.append(builtin)
+        builtins = {tuple(t.oid for t in builtin.args) for builtin in FUNCTIONS.get(name, ())}
+    # pg_catalog keeps its place on the path: a built-in hides a user function with its
+    # argument types in a later schema, and one in an earlier schema hides the built-in.
+    catalog_at = path.searched.index("pg_catalog") if "pg_catalog" in path.searched else -1
+    hidden: set[tuple[int, ...]] = set()
+    user_defs: list[FuncDef] = []
+    chosen: dict[int, tuple[FunctionDef, list[int]]] = {}
     for function in functions:
         positions = _call_positions(function, positional, named)
         if positions is None:
             continue
         declared = tuple(_declared(function, i) for i in positions)
-        if len(positions) == len(function.inputs) and tuple(t.oid for t in declared) in builtin_signatures:
-            continue  # pg_catalog comes first on the path: the built-in hides it
+        signature = tuple(t.oid for t in declared)
+        if len(positions) == len(function.inputs) and signature in builtins:
+            at = path.searched.index(function.schema) if function.schema in path.searched else len(path.searched)
+            if at > catalog_at:
+                continue  # the built-in hides it
+            hidden.add(signature)
         fd = FuncDef(name, declared, type_by_oid(function.return_oid), _no_user_impl)
         chosen[id(fd)] = (function, positions)
-        defs.append(fd)
+        user_defs.append(fd)
+    defs = [b for b in FUNCTIONS.get(name, ()) if builtins and tuple(t.oid for t in b.args) not in hidden]
+    defs += user_defs
     found, ambiguous = select_candidates(defs, arg_types)
     shown = signature_text(name if len(names) == 1 else ".".join(names), arg_types)
     if ambiguous:
@@ -282,7 +318,20 @@ class RoutineBinding:
         """A FuncCall node that calls a user function: the function and its arguments
         (coerced, in parameter order, DEFAULTs filled in); None for a built-in's call."""
         names = string_list(call.get("funcname"))
-        if not user_functions(self.bc.catalog, names):
+        in_user_schema = len(names) == 2 and names[0] != "pg_catalog"
+        if in_user_schema:
+            check_schema(self.bc.catalog, names[0])
+        elif not self.bc.catalog.functions:
+            return None
+        path = binding_path(self.bc)
+        functions = user_functions(self.bc.catalog, names, path, lambda schema: schema_usable(self.bc, schema))
+        if not functions:
+            if in_user_schema:  # no built-in lives outside pg_catalog
+                shown = signature_text(".".join(names), [self.bind(a).type for a in call.get("args", ())
+                                                         if node_kind(a) != "NamedArgExpr"])  # fmt: skip
+                raise SqlError("42883", f"function {shown} does not exist",
+                               hint="No function matches the given name and argument types. You might need to "
+                                    "add explicit type casts.")  # fmt: skip
             return None
         if call.get("agg_star") or call.get("agg_distinct") or "over" in call or call.get("agg_within_group"):
             return None  # the built-in path names the error
@@ -297,10 +346,12 @@ class RoutineBinding:
                 raise SqlError("42601", "positional argument cannot follow named argument")
             else:
                 args.append(self.bind(node))
-        found = resolve_routine(self.bc.catalog, names, [a.type for a in args], named)
+        found = resolve_routine(self.bc.catalog, names, [a.type for a in args], named, path, functions)
         if found is None:
             return None
         function, positions, declared = found
+        if len(names) == 2:
+            note_schema_usage(self.bc, function.schema, function.name)
         self.bc.tables_read.add(function.oid)  # a view that calls it depends on it (DROP FUNCTION: 2BP01)
         note_execute(self.bc, function.oid, function.name)
         ordered: list[E.Expr | None] = [None] * len(function.inputs)
@@ -363,6 +414,7 @@ class RoutineBinding:
         self.bc.inlining.add(function.oid)
         self.bc.routine_frames.append(RoutineFrame(function, list(placeholders)))
         self.bc.view_depth += 1
+        self.bc.definition_paths.append(body_path(self.bc))
         try:
             expr = binder.bind(node)
             if expr.type == UNKNOWN:
@@ -372,6 +424,7 @@ class RoutineBinding:
         except SqlError:
             return None  # run it instead: the error (if any) is raised where PostgreSQL raises it
         finally:
+            self.bc.definition_paths.pop()
             self.bc.view_depth -= 1
             self.bc.routine_frames.pop()
             self.bc.inlining.discard(function.oid)

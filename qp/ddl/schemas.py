@@ -29,6 +29,7 @@ from dataclasses import replace
 
 from qp.bind.context import BindContext
 from qp.bind.ddl.domains import bind_drop_domains
+from qp.bind.ddl.functions import BoundDropFunctions
 from qp.bind.ddl.schemas import (
     BoundCreateSchema,
     BoundDropSchemas,
@@ -46,11 +47,13 @@ from qp.catalog.stored import (
     VERSION_KEY,
     CatalogSnapshot,
     SchemaDef,
+    ViewDef,
     comment_key,
 )
 from qp.catalog.temp_keys import TEMP_RELATIONS_START
 from qp.ddl.common import DdlResult, bump_version, catalog_counters, write_catalog
 from qp.ddl.domains import apply_drop_domains
+from qp.ddl.functions import apply_drop_functions
 from qp.ddl.sequence_statements import apply_drop_sequences
 from qp.ddl.statistics import apply_drop_statistics
 from qp.ddl.tables import apply_drop_relations
@@ -123,7 +126,11 @@ async def apply_drop_schemas(bound: BoundDropSchemas, txn, catalog: CatalogSnaps
     names = [schema.name for schema in bound.schemas]
     if bound.cascade:
         current = catalog
-        for step in ("table", "view", "sequence", "statistics object", "type"):
+        for step in ("table", "view", "function", "sequence", "statistics object", "type"):
+            if step == "function":  # by oid: a function's name alone does not say which it is
+                await _drop_functions(names, txn, current)
+                current = await read_catalog(txn)
+                continue
             targets = [(schema, obj) for schema in names for oid, kind, obj in schema_contents(current, schema)
                        if kind == step]  # fmt: skip
             if targets:
@@ -139,6 +146,17 @@ async def apply_drop_schemas(bound: BoundDropSchemas, txn, catalog: CatalogSnaps
 
 _DROP_TYPES = {"table": "OBJECT_TABLE", "view": "OBJECT_VIEW", "sequence": "OBJECT_SEQUENCE",
                "statistics object": "OBJECT_STATISTIC_EXT", "type": "OBJECT_DOMAIN"}  # fmt: skip
+
+
+async def _drop_functions(names: list[str], txn, catalog: CatalogSnapshot) -> None:
+    """The schemas' functions, with the views elsewhere that call them (CASCADE)."""
+    functions = tuple(f for f in sorted(catalog.functions.values(), key=lambda f: f.oid) if f.schema in names)
+    if not functions:
+        return
+    views: list[ViewDef] = []
+    for function in functions:
+        views += [v for v in catalog.dependent_views(function.oid) if v not in views]
+    await apply_drop_functions(BoundDropFunctions("DROP FUNCTION", functions, tuple(views), ()), txn)
 
 
 async def _drop_kind(kind: str, targets: list[tuple[str, str]], txn, catalog: CatalogSnapshot,
@@ -174,7 +192,8 @@ async def apply_rename_schema(bound: BoundRenameSchema, txn, catalog: CatalogSna
     schema, name, new_name = bound.schema, bound.schema.name, bound.new_name
     version, _ = await catalog_counters(txn)
     txn.put(schema.descriptor_key, replace(schema, name=new_name).to_record())
-    for group in (catalog.tables, catalog.views, catalog.sequences, catalog.domains, catalog.statistics):
+    for group in (catalog.tables, catalog.views, catalog.sequences, catalog.domains, catalog.statistics,
+                  catalog.functions):  # fmt: skip
         for obj in group.values():
             if obj.schema == name:
                 txn.put(obj.descriptor_key, replace(obj, schema=new_name).to_record())

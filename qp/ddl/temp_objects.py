@@ -132,6 +132,8 @@ def without_pg_temp(statements: list[Statement]) -> list[Statement]:
 
 
 def _unqualified(statement: Statement) -> Statement:
+    if statement.kind == "CreateFunctionStmt":
+        return statement  # CREATE FUNCTION pg_temp.f would be temporary: binding refuses it
     node = _strip(statement.node)
     if node is statement.node:
         return statement

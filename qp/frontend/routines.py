@@ -29,6 +29,7 @@ from qp.exec.compile import ExecFrame
 from qp.exec.dml import run_insert, run_modify
 from qp.exec.operators import collect
 from qp.exec.runtime import RunContext, StatementCaches
+from qp.pgcatalog.search_path import SearchPath, session_search_path
 from qp.plan.dml import plan_insert, plan_modify
 from qp.plan.planner import DEFAULT_RULES, Planner
 from qp.stack import stack_depth_exceeded
@@ -38,16 +39,17 @@ from qp.types import RECORD, VOID, find_cast
 # frames (the caller's operators, the body's plan); PostgreSQL's 2 MB stack allows
 # a few hundred levels of SQL functions, and this stays well inside both.
 ROUTINE_DEPTH_MAX = 100
-# Bodies kept bound and planned, by (catalog version, function oid).
+# Bodies kept bound and planned, by (catalog version, function oid, search path): a body's
+# unqualified names resolve along the caller's path, as PostgreSQL's do when it runs.
 PLAN_CACHE_ENTRIES_MAX = 256
 
 _depth: ContextVar[int] = ContextVar("routine_depth", default=0)
-_plans: OrderedDict[tuple[int, int], list] = OrderedDict()
+_plans: OrderedDict[tuple[int, int, SearchPath], list] = OrderedDict()
 
 
 def _planned_body(function: FunctionDef, catalog: CatalogSnapshot, rc: RunContext, special_relation) -> list:
     """(kind, plan, casts of the result columns) for each statement of the body."""
-    key = (catalog.version, function.oid)
+    key = (catalog.version, function.oid, session_search_path(rc.ctx, catalog))
     cached = _plans.get(key)
     if cached is not None:
         _plans.move_to_end(key)

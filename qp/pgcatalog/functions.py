@@ -46,7 +46,7 @@ from qp.pgcatalog.names import (
     role_oid_of,
 )
 from qp.pgcatalog.objects import DESCRIPTIONS, SHARED_DESCRIPTIONS, user_descriptions
-from qp.pgcatalog.routines import find_function, function_arguments, function_result
+from qp.pgcatalog.routines import find_function, function_arguments, function_result, function_visible
 from qp.pgcatalog.search_path import SearchPath, first_schema
 from qp.types.context import EvalContext
 from qp.types.core import (
@@ -121,8 +121,9 @@ def _type_is_visible(ctx: EvalContext, oid: int) -> bool | None:
 
 
 def _function_is_visible(ctx: EvalContext, oid: int) -> bool | None:
-    if find_function(ctx.catalog, oid) is not None:
-        return True  # every user function is in public, which is on the path
+    user = find_function(ctx.catalog, oid)
+    if user is not None:
+        return function_visible(ctx.catalog, _path(ctx), user)
     return True if oid in proc_by_oid() else None
 
 
@@ -180,7 +181,7 @@ def _to_regnamespace(ctx: EvalContext, text: str) -> int | None:
 
 
 def _to_regproc(ctx: EvalContext, text: str) -> int | None:
-    return proc_oid(text, missing_ok=True, snapshot=ctx.catalog)
+    return proc_oid(text, missing_ok=True, snapshot=ctx.catalog, search_path=search_path_of(ctx))
 
 
 _reg("to_regclass", [TEXT], REGCLASS, _to_regclass)

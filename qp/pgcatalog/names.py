@@ -20,7 +20,7 @@ from qp.errors import SqlError
 from qp.functions.strings import quote_ident
 from qp.pgcatalog import builtins, oids
 from qp.pgcatalog.model import CatalogModel, model_for, search_path_of
-from qp.pgcatalog.routines import find_function
+from qp.pgcatalog.routines import find_function, function_visible, path_functions
 from qp.pgcatalog.search_path import SearchPath, schema_names, schema_oids
 from qp.types import format_type, type_by_oid
 from qp.types.text_io import parse_regtype
@@ -37,8 +37,11 @@ def reg_output(type_oid: int, snapshot: Any, value: int, ctx: Any) -> str | None
         return None if name is None else quote_ident(name)
     if type_oid == REGPROC:
         user = find_function(snapshot, value)
-        if user is not None:
-            return quote_ident(user.name)
+        if user is not None:  # regprocout: qualified unless the bare name finds it alone
+            found = path_functions(snapshot, search_path_of(ctx), user.name)
+            if len(found) == 1 and found[0][0] == user.oid:
+                return quote_ident(user.name)
+            return f"{quote_ident(user.schema)}.{quote_ident(user.name)}"
         proc = builtins.proc_by_oid().get(value)
         return None if proc is None else quote_ident(proc.name)
     if type_oid == REGPROCEDURE:
@@ -56,7 +59,7 @@ def reg_input(type_oid: int, snapshot: Any, text: str, ctx: Any) -> int | None:
     if type_oid == REGNAMESPACE:
         return namespace_oid(text, missing_ok=False, snapshot=snapshot)
     if type_oid == REGPROC:
-        return proc_oid(text, missing_ok=False, snapshot=snapshot)
+        return proc_oid(text, missing_ok=False, snapshot=snapshot, search_path=search_path_of(ctx))
     if type_oid == REGPROCEDURE:
         return procedure_oid(text, missing_ok=False, snapshot=snapshot, search_path=search_path_of(ctx))
     if type_oid == REGROLE:
@@ -105,19 +108,27 @@ def namespace_oid(text: str, missing_ok: bool, snapshot: Any = None) -> int | No
     return oid
 
 
-def proc_oid(text: str, missing_ok: bool, snapshot: Any = None) -> int | None:
+def proc_oid(text: str, missing_ok: bool, snapshot: Any = None, search_path: SearchPath | None = None) -> int | None:
     stripped = text.strip()
     if stripped.isdigit():
         return int(stripped)
     parts = qualified_name(stripped)
-    user = getattr(snapshot, "functions_by_name", {}).get(("public", parts[-1])) if snapshot is not None else None
-    if user and (len(parts) == 1 or parts[0] == "public"):  # CREATE FUNCTION's, found along the path
+    by_name = getattr(snapshot, "functions_by_name", None) or {}
+    if len(parts) == 2 and parts[0] != "pg_catalog" and parts[0] in schema_oids(snapshot):
+        user = [f.oid for f in by_name.get((parts[0], parts[1]), ())]  # CREATE FUNCTION's, in that schema
+    elif len(parts) == 1 and search_path is not None and by_name:
+        user = [oid for oid, _ in path_functions(snapshot, search_path, parts[0])]  # along the path
+    else:
+        user = [f.oid for f in by_name.get(("public", parts[-1]), ())] if len(parts) == 1 else []
+    if user:
         if len(user) > 1 and not missing_ok:
             raise SqlError("42725", f'more than one function named "{stripped}"')
-        return user[0].oid if len(user) == 1 else None
+        return user[0] if len(user) == 1 else None
     if len(parts) == 2 and parts[0] != "pg_catalog" or len(parts) > 2:
         if missing_ok:
             return None
+        if len(parts) == 2 and parts[0] not in schema_oids(snapshot):
+            raise SqlError("3F000", f'schema "{parts[0]}" does not exist')
         raise SqlError("42883", f'function "{stripped}" does not exist')
     found = builtins.procs_by_name().get(parts[-1], [])
     if len(found) == 1:
@@ -134,8 +145,8 @@ def regprocedure_text(snapshot: Any, oid: int, search_path: SearchPath) -> str |
     (a user function outside the path), None for an oid no function has."""
     user = find_function(snapshot, oid)
     if user is not None:
-        schema = getattr(user, "schema", "public")
-        prefix = "" if schema in search_path.searched else quote_ident(schema) + "."
+        visible = function_visible(snapshot, search_path, user)
+        prefix = "" if visible else quote_ident(user.schema) + "."
         name, args = prefix + quote_ident(user.name), user.input_oids
     else:
         proc = builtins.proc_by_oid().get(oid)
@@ -156,12 +167,16 @@ def procedure_oid(text: str, missing_ok: bool, snapshot: Any = None, search_path
     parts = qualified_name(name_text)
     schema, name = (parts[-2], parts[-1]) if len(parts) >= 2 else (None, parts[0])
     args = tuple(parse_regtype(a) for a in _split_arguments(rest.rstrip()[:-1]))
-    if schema is None or schema == "public":
-        for candidate in getattr(snapshot, "functions_by_name", {}).get(("public", name), ()) if snapshot else ():
-            visible = schema is not None or search_path is None or "public" in search_path.searched
-            if visible and tuple(candidate.input_oids) == args:
+    by_name = getattr(snapshot, "functions_by_name", None) or {}
+    if schema is None and search_path is not None:
+        for oid, found_args in path_functions(snapshot, search_path, name):  # built-ins where pg_catalog is
+            if found_args == args:
+                return oid
+    elif schema is not None and schema != "pg_catalog":
+        for candidate in by_name.get((schema, name), ()):
+            if tuple(candidate.input_oids) == args:
                 return candidate.oid
-    if schema in (None, "pg_catalog"):
+    if schema == "pg_catalog" or (schema is None and search_path is None):
         for proc in builtins.procs_by_name().get(name, []):
             if tuple(proc.arg_types) == args:
                 return proc.oid

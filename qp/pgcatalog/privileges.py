@@ -30,7 +30,7 @@ from qp.pgcatalog import oids
 from qp.pgcatalog.model import RelationInfo, model_for, search_path_of
 from qp.pgcatalog.names import regclass_oid
 from qp.pgcatalog.relation import Lifetime, Source, system_relation
-from qp.pgcatalog.search_path import schema_oids
+from qp.pgcatalog.search_path import SearchPath, schema_oids, session_search_path
 from qp.types import BOOL, NAME, OID, TEXT, format_type, resolve_type_name, type_by_oid
 from qp.types.context import EvalContext
 from qp.types.core import CHAR, INT2, array_of, record_type
@@ -174,7 +174,7 @@ def _function_privilege(ctx: EvalContext, who: Any, function: Any, text: str) ->
     catalog = ctx.catalog
     wanted = _wanted(text, "function")
     role = _user(ctx, who)
-    found = catalog.functions.get(function) if isinstance(function, int) else _function_named(catalog, function)
+    found = catalog.functions.get(function) if isinstance(function, int) else _function_named(catalog, function, session_search_path(ctx))
     if found is None:
         if isinstance(function, str) and function.partition("(")[0].split(".")[-1].strip().lower() not in FUNCTIONS | AGGREGATES:
             raise SqlError("42883", f'function "{function}" does not exist')
@@ -182,13 +182,17 @@ def _function_privilege(ctx: EvalContext, who: Any, function: Any, text: str) ->
     return _answer(ctx, role, object_privs(catalog, found.oid, "function"), wanted)
 
 
-def _function_named(catalog: CatalogSnapshot, signature: str) -> Any:
-    """The user function `signature` names (PostgreSQL's regprocedure input), or None."""
+def _function_named(catalog: CatalogSnapshot, signature: str, path: SearchPath) -> Any:
+    """The user function `signature` names (PostgreSQL's regprocedure input): in the schema
+    it names, else the first along the path with those argument types; or None."""
     name, _, rest = signature.partition("(")
     names = [n.strip().strip('"') for n in name.split(".")]
-    if len(names) > 1 and names[0] != "public":
-        return None
-    candidates = catalog.functions_by_name.get(("public", names[-1]), ())
+    if len(names) > 1:
+        if names[0] not in schema_oids(catalog):
+            raise SqlError("3F000", f'schema "{names[0]}" does not exist')
+        candidates = catalog.functions_by_name.get((names[0], names[-1]), ())
+    else:
+        candidates = [f for schema in path.searched for f in catalog.functions_by_name.get((schema, names[-1]), ())]
     wanted = [a.strip() for a in rest.rstrip().removesuffix(")").split(",") if a.strip()]
     for candidate in candidates:
         shown = [format_type(type_by_oid(oid)) for oid in candidate.input_oids]

@@ -167,10 +167,9 @@ def _grants(catalog: CatalogSnapshot, mine: frozenset[int] | None, privs: Any, l
                  lifetime=Lifetime.SESSION)  # fmt: skip
 def routine_privileges(src: Source) -> list[tuple]:
     catalog, _, mine = _me(src)
-    namespaces = _namespace_names(catalog)
     out = []
     for f in sorted(catalog.functions.values(), key=lambda f: f.oid):  # the built-ins' are the bootstrap user's
-        schema = namespaces.get(routines.PUBLIC_NAMESPACE_OID)
+        schema = f.schema
         for grantor, grantee, grantable in _grants(catalog, mine, object_privs(catalog, f.oid, "function"), "X"):
             out.append((grantor, grantee, DB, schema, _specific_name(f.name, f.oid), DB, schema, f.name, "EXECUTE",
                         grantable))  # fmt: skip

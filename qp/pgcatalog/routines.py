@@ -2,7 +2,10 @@
 
 pg_proc rows, and the text of pg_get_function_arguments / _identity_arguments /
 _result and pg_get_functiondef, in the forms PostgreSQL's ruleutils.c prints
-(which is what psql's \\df and \\sf read).
+(which is what psql's \\df and \\sf read); and which functions a name finds along
+the search path (`path_functions`, `function_visible`), as namespace.c's
+FuncnameGetCandidates and FunctionIsVisible decide for the reg* types and
+pg_function_is_visible.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from qp.catalog.privcheck import object_privs, role_name_of
 from qp.catalog.stored import CatalogSnapshot, FunctionDef
 from qp.errors import SqlError
 from qp.functions.strings import quote_ident
+from qp.pgcatalog import builtins
 from qp.pgcatalog.ruleutils import expression_text
+from qp.pgcatalog.search_path import SearchPath, schema_oids
 from qp.types import format_type, type_by_oid
 
 SQL_LANGUAGE_OID = 14  # pg_language's "sql"
@@ -36,11 +41,12 @@ def _named(function: FunctionDef) -> bool:
 
 def proc_rows(snapshot: CatalogSnapshot) -> list[tuple]:
     out = []
+    namespaces = schema_oids(snapshot)
     for f in sorted(snapshot.functions.values(), key=lambda f: f.oid):
         all_in = all(p[1] == "i" for p in f.params)
         privs = object_privs(snapshot, f.oid, "function")  # owner and ACL (qp/catalog/acl.py)
         out.append((
-            f.oid, f.name, PUBLIC_NAMESPACE_OID, privs.owner, SQL_LANGUAGE_OID, 100.0,
+            f.oid, f.name, namespaces.get(f.schema, PUBLIC_NAMESPACE_OID), privs.owner, SQL_LANGUAGE_OID, 100.0,
             1000.0 if f.returns_set else 0.0, _variadic_oid(f), 0, "f", f.security_definer, False, f.strict, f.returns_set,
             f.volatility, f.parallel, len(f.inputs), len(f.defaults), f.return_oid, list(f.input_oids),
             None if all_in else [p[2] for p in f.params], None if all_in else [p[1] for p in f.params],
@@ -117,3 +123,31 @@ def functiondef(function: FunctionDef, ctx: Any) -> str:
 def find_function(snapshot: Any, oid: int) -> FunctionDef | None:
     functions = getattr(snapshot, "functions", None)
     return functions.get(oid) if functions else None
+
+
+def path_functions(snapshot: Any, path: SearchPath, name: str) -> list[tuple[int, tuple[int, ...]]]:
+    """(oid, argument type oids) of every function `name` finds along the path, built-ins
+    where pg_catalog is on it, a later schema's hidden by an earlier one's with the same
+    argument types (FuncnameGetCandidates)."""
+    by_name = getattr(snapshot, "functions_by_name", None) or {}
+    out: list[tuple[int, tuple[int, ...]]] = []
+    seen: set[tuple[int, ...]] = set()
+    for schema in path.searched:
+        if schema == "pg_catalog":
+            found = [(p.oid, tuple(p.arg_types)) for p in builtins.procs_by_name().get(name, ())]
+        else:
+            found = [(f.oid, tuple(f.input_oids)) for f in by_name.get((schema, name), ())]
+        for oid, args in found:
+            if args not in seen:
+                seen.add(args)
+                out.append((oid, args))
+    return out
+
+
+def function_visible(snapshot: Any, path: SearchPath, function: FunctionDef) -> bool:
+    """FunctionIsVisible: its schema is on the path and its name with its argument types
+    finds it there, not a function of an earlier schema."""
+    if function.schema not in path.searched:
+        return False
+    return any(oid == function.oid for oid, args in path_functions(snapshot, path, function.name)
+               if args == tuple(function.input_oids))  # fmt: skip

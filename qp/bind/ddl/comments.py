@@ -52,7 +52,7 @@ def bind_comment(body: dict, catalog: CatalogSnapshot, bc: BindContext) -> Bound
             raise SqlError("3F000", f'schema "{name}" does not exist')
         oid, subid = schema.oid, 0
     elif objtype in ("OBJECT_FUNCTION", "OBJECT_ROUTINE"):
-        oid, subid = find_function(catalog, body["object"]["ObjectWithArgs"], "function").oid, 0
+        oid, subid = find_function(catalog, body["object"]["ObjectWithArgs"], "function", bc=bc).oid, 0
     elif objtype in _KINDS:
         oid, kind, _ = _relation(names, catalog, bc)
         if kind != _KINDS[objtype]:

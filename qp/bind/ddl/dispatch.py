@@ -133,9 +133,9 @@ def bind_ddl(statement: Statement, catalog: CatalogSnapshot, bc: BindContext, us
     if kind == "CreateFunctionStmt":
         return bind_create_function(body, catalog, bc, user)
     if kind == "DropStmt" and body.get("removeType") in ROUTINE_OBJECTS:
-        return bind_drop_functions(body, catalog)  # DROP PROCEDURE: 0A000
+        return bind_drop_functions(body, catalog, bc)  # DROP PROCEDURE: 0A000
     if names_routine(kind, body) and kind != "AlterOwnerStmt":  # OWNER TO: alter_owner (qp/ddl/grants.py)
-        return bind_alter_function(kind, body, catalog)
+        return bind_alter_function(kind, body, catalog, bc)
 
     # (functions group: end)
     return None

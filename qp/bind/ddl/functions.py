@@ -6,23 +6,28 @@ as PostgreSQL checks it with check_function_bodies on: every statement is bound
 (qp/bind/routine_body.py), so an unknown table or column fails the CREATE, and the last
 statement must yield the declared result (42P13). DSQL accepts only LANGUAGE sql and no
 procedures: other languages, CREATE PROCEDURE and DROP PROCEDURE are refused with 0A000.
-DSQL keeps user functions in the one user schema (`function_schema_and_name`).
+A function lives in any user schema: CREATE puts an unqualified name in the search path's
+creation schema (`creation_function_schema`), and DDL that names an existing function finds
+it as PostgreSQL's LookupFuncName does (`find_function`: qualified, or along the path).
 qp/ddl/functions.py writes what binding decided.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 
 from qp.bind.context import BindContext
 from qp.bind.ddl.names import check_name
 from qp.bind.routine_body import bind_body_statement, body_context, check_result
 from qp.bind.routines import signature_text
+from qp.catalog.privcheck import is_superuser, object_privs, require, role_oid, schema_oid
 from qp.catalog.stored import CatalogSnapshot, FunctionDef, ViewDef
 from qp.errors import SqlError
+from qp.frontend.settings import DEFAULTS, split_identifier_list
 from qp.parse.parser import node_body, node_kind, parse, string_list
-from qp.pgcatalog.search_path import USER_SCHEMA
+from qp.pgcatalog.search_path import USER_SCHEMA, check_schema, schema_oids, session_search_path
 from qp.types import RECORD, SqlType, format_type, resolve_type_name, type_by_oid
 
 PARAMETER_MODES = {"FUNC_PARAM_IN": "i", "FUNC_PARAM_DEFAULT": "i", "FUNC_PARAM_OUT": "o", "FUNC_PARAM_INOUT": "b",
@@ -31,14 +36,61 @@ VOLATILITY = {"immutable": "i", "stable": "s", "volatile": "v"}
 PARALLEL = {"safe": "s", "restricted": "r", "unsafe": "u"}
 
 
-def function_schema_and_name(names: list[str]) -> tuple[str, str]:
-    if len(names) == 1:
-        return USER_SCHEMA, names[0]
+# Schemas whose contents are the system's: dsql lets no user function in (PostgreSQL lets a
+# superuser add to pg_catalog; dsql's built-ins are fixed).
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+TEMP_SCHEMA = re.compile(r"pg_temp(_\d+)?")  # a session's temporary schema, by any of its names
+
+
+def function_names(names: list[str]) -> tuple[str | None, str]:
+    """(schema or None, name) of a function's possibly qualified name."""
     if len(names) > 2:
         raise SqlError("42601", f"improper qualified name (too many dotted names): {'.'.join(names)}")
-    if names[0] != USER_SCHEMA:
-        raise SqlError("3F000", f'schema "{names[0]}" does not exist')
-    return names[0], names[1]
+    return (names[0], names[1]) if len(names) == 2 else (None, names[0])
+
+
+def creation_function_schema(schema: str | None, bc: BindContext) -> str:
+    """The schema CREATE FUNCTION (or SET SCHEMA) puts a function in: the one named, else the
+    search path's creation schema (PostgreSQL's QualifiedNameGetCreationNamespace)."""
+    if schema is None:
+        settings = getattr(bc.eval_ctx, "settings", None) or {}
+        listed = split_identifier_list(settings.get("search_path", DEFAULTS["search_path"])) or []
+        if listed and TEMP_SCHEMA.fullmatch(listed[0]):
+            schema = listed[0]  # PostgreSQL creates in the session's temporary schema
+        else:
+            schema = session_search_path(bc.eval_ctx, bc.catalog).current_schema
+        if schema is None:
+            raise SqlError("3F000", "no schema has been selected to create in")
+    if TEMP_SCHEMA.fullmatch(schema):
+        raise SqlError("0A000", "temporary functions are not supported")
+    if schema in SYSTEM_SCHEMAS:
+        raise SqlError("0A000", f'dsql does not create functions in system schema "{schema}"')
+    return check_schema(bc.catalog, schema)
+
+
+def lookup_schemas(schema: str | None, bc: BindContext | None, missing_ok: bool = False) -> tuple[str, ...]:
+    """The schemas an existing function's name is looked for in: the one named (3F000 if
+    there is none such, nothing with `missing_ok`), else the session's search path."""
+    if schema is not None:
+        if schema not in schema_oids(bc.catalog if bc is not None else None) and missing_ok:
+            return ()
+        return (check_schema(bc.catalog, schema),) if bc is not None else (schema,)
+    if bc is None:
+        return ("pg_catalog", USER_SCHEMA)
+    return session_search_path(bc.eval_ctx, bc.catalog).searched
+
+
+def path_candidates(catalog: CatalogSnapshot, schemas: tuple[str, ...], name: str) -> list[FunctionDef]:
+    """The functions of that name along `schemas`, a later schema's hidden by an earlier one's
+    with the same argument types (FuncnameGetCandidates)."""
+    out: list[FunctionDef] = []
+    seen: set[tuple[int, ...]] = set()
+    for schema in schemas:
+        for function in catalog.functions_by_name.get((schema, name), ()):
+            if function.input_oids not in seen:
+                seen.add(function.input_oids)
+                out.append(function)
+    return out
 
 
 def parameter_type(type_name: dict) -> SqlType:
@@ -93,11 +145,12 @@ def names_routine(kind: str, body: dict) -> bool:
 
 
 def find_function(
-    catalog: CatalogSnapshot, owa: dict, what: str, missing_ok: bool = False
+    catalog: CatalogSnapshot, owa: dict, what: str, missing_ok: bool = False, bc: BindContext | None = None
 ) -> FunctionDef | None:
-    """The function an ObjectWithArgs names (42883 if none, 42725 if it is ambiguous)."""
-    schema, name = function_schema_and_name(string_list(owa.get("objname")))
-    candidates = catalog.functions_by_name.get((schema, name), [])
+    """The function an ObjectWithArgs names, qualified or found along the session's search
+    path (42883 if none, 42725 if it is ambiguous)."""
+    schema, name = function_names(string_list(owa.get("objname")))
+    candidates = path_candidates(catalog, lookup_schemas(schema, bc, missing_ok), name)
     if owa.get("args_unspecified"):
         if len(candidates) > 1:
             raise SqlError("42725", f'function name "{name}" is not unique',
@@ -105,7 +158,8 @@ def find_function(
         if not candidates:
             if missing_ok:
                 return None
-            raise SqlError("42883", f'could not find a function named "{name}"')
+            shown = name if schema is None else f"{schema}.{name}"
+            raise SqlError("42883", f'could not find a function named "{shown}"')
         return candidates[0]
     types = []
     for node in owa.get("objfuncargs", ()):
@@ -124,7 +178,8 @@ def find_function(
             return function
     if missing_ok:
         return None
-    raise SqlError("42883", f"{what} {signature_text(name, types)} does not exist")
+    shown = name if schema is None else f"{schema}.{name}"
+    raise SqlError("42883", f"{what} {signature_text(shown, types)} does not exist")
 
 
 # -- CREATE FUNCTION ----------------------------------------------------------------------------
@@ -216,7 +271,8 @@ def _type_names(body: dict) -> list[str]:
 
 
 def _bind_create_function(body: dict, catalog: CatalogSnapshot, bc: BindContext, user: str) -> BoundCreateFunction:
-    schema, name = function_schema_and_name(string_list(body["funcname"]))
+    schema, name = function_names(string_list(body["funcname"]))
+    schema = creation_function_schema(schema, bc)
     check_name(name)
     options = _options(body)
     language = options["language"] or ("sql" if "sql_body" in body else None)
@@ -263,8 +319,7 @@ def _bind_create_function(body: dict, catalog: CatalogSnapshot, bc: BindContext,
         (f for f in catalog.functions_by_name.get((schema, name), ()) if f.input_oids == input_oids), None
     )
     if existing is not None and not body.get("replace"):
-        shown = signature_text(name, [type_by_oid(o) for o in input_oids])
-        raise SqlError("42723", f"function {shown} already exists with same argument types")
+        raise SqlError("42723", f'function "{name}" already exists with same argument types')
     oid = existing.oid if existing is not None else 0  # allocated when it is applied
     function = FunctionDef(
         oid, name, tuple(params), return_oid, returns_set, src, sql_body, tuple(defaults), options["volatility"],
@@ -343,16 +398,19 @@ def _check_body(function: FunctionDef, bc: BindContext) -> None:
 # -- DROP FUNCTION / ROUTINE and ALTER FUNCTION / ROUTINE -----------------------------------------
 
 
-def bind_drop_functions(body: dict, catalog: CatalogSnapshot) -> BoundDropFunctions:
+def bind_drop_functions(body: dict, catalog: CatalogSnapshot, bc: BindContext) -> BoundDropFunctions:
     if body.get("removeType") == "OBJECT_PROCEDURE":
         raise SqlError("0A000", "DROP PROCEDURE is not supported")
     what = "function"
     notices, dropped = [], []
     for node in body.get("objects", ()):
         owa = node["ObjectWithArgs"]
-        function = find_function(catalog, owa, what, missing_ok=bool(body.get("missing_ok")))
+        function = find_function(catalog, owa, what, missing_ok=bool(body.get("missing_ok")), bc=bc)
         if function is None:
             names = string_list(owa.get("objname"))
+            if len(names) == 2 and names[0] not in schema_oids(catalog):
+                notices.append(f'schema "{names[0]}" does not exist, skipping')
+                continue
             try:
                 shown = (
                     names[-1]
@@ -371,7 +429,7 @@ def bind_drop_functions(body: dict, catalog: CatalogSnapshot) -> BoundDropFuncti
     for function in dropped:
         shown = signature_text(function.name, [type_by_oid(o) for o in function.input_oids])
         dependents = [(f"view {v.name}", v) for v in catalog.dependent_views(function.oid) if v not in views]
-        dependents += [(what, None) for what in _default_users(catalog, function)]
+        dependents += [(what, None) for what in default_users(catalog, function)]
         if not dependents:
             continue
         if body.get("behavior") != "DROP_CASCADE":
@@ -393,7 +451,7 @@ def bind_drop_functions(body: dict, catalog: CatalogSnapshot) -> BoundDropFuncti
     return BoundDropFunctions(tag, tuple(dropped), tuple(views), tuple(notices))
 
 
-def _default_users(catalog: CatalogSnapshot, function: FunctionDef) -> list[str]:
+def default_users(catalog: CatalogSnapshot, function: FunctionDef) -> list[str]:
     """The column defaults and generated columns that call a function of this name
     (PostgreSQL records these in pg_depend; dsql reads them from the stored trees)."""
     out = []
@@ -416,7 +474,8 @@ def _calls(node: object, function: FunctionDef) -> bool:
         call = node.get("FuncCall")
         if isinstance(call, dict):
             names = string_list(call.get("funcname"))
-            if names and names[-1] == function.name and len(call.get("args", ())) <= len(function.inputs):
+            same_schema = len(names) < 2 or names[-2] == function.schema  # unqualified: by name alone
+            if names and names[-1] == function.name and same_schema and len(call.get("args", ())) <= len(function.inputs):
                 return True
         return any(_calls(v, function) for v in node.values())
     if isinstance(node, list):
@@ -424,14 +483,29 @@ def _calls(node: object, function: FunctionDef) -> bool:
     return False
 
 
-def bind_alter_function(kind: str, body: dict, catalog: CatalogSnapshot) -> BoundAlterFunction:
+def _require_create(catalog: CatalogSnapshot, bc: BindContext, schema: str) -> None:
+    """42501 unless the current user may create in `schema` (a superuser always may)."""
+    role = role_oid(catalog, bc.eval_ctx.user)
+    if not is_superuser(catalog, role):
+        require(catalog, role, object_privs(catalog, schema_oid(catalog, schema), "schema"), "C", schema)
+
+
+def bind_alter_function(kind: str, body: dict, catalog: CatalogSnapshot, bc: BindContext) -> BoundAlterFunction:
     """ALTER FUNCTION / ROUTINE: RENAME TO, SET SCHEMA and the options (OWNER TO: qp/ddl/grants.py)."""
     if kind == "AlterFunctionStmt":
-        function = find_function(catalog, body["func"], "function")
+        function = find_function(catalog, body["func"], "function", bc=bc)
     else:
-        function = find_function(catalog, body["object"]["ObjectWithArgs"], "function")
+        function = find_function(catalog, body["object"]["ObjectWithArgs"], "function", bc=bc)
     assert function is not None
     changes: dict = {}
+    views = catalog.dependent_views(function.oid)
+    if kind in ("RenameStmt", "AlterObjectSchemaStmt") and views:
+        # Views name the functions they call and are bound again where they are used, so a
+        # new name or schema would break them (PostgreSQL would follow the function's oid).
+        shown = signature_text(function.name, [type_by_oid(o) for o in function.input_oids])
+        verb = "rename" if kind == "RenameStmt" else "move"
+        raise SqlError("0A000", f"cannot {verb} function {shown} while view {views[0].name} depends on it",
+                       hint="Drop the view first (DROP VIEW), then recreate it.")  # fmt: skip
     if kind == "AlterFunctionStmt":
         for node in body.get("actions", ()):
             d = node["DefElem"]
@@ -451,15 +525,23 @@ def bind_alter_function(kind: str, body: dict, catalog: CatalogSnapshot) -> Boun
     elif kind == "RenameStmt":
         new_name = body["newname"]
         check_name(new_name)
+        _require_create(catalog, bc, function.schema)  # AlterObjectRename_internal's
         if any(f.input_oids == function.input_oids for f in catalog.functions_by_name.get(
                 (function.schema, new_name), ())):  # fmt: skip
             shown = signature_text(new_name, [type_by_oid(o) for o in function.input_oids])
             raise SqlError("42723", f'function {shown} already exists in schema "{function.schema}"')
         changes["name"] = new_name
     else:  # AlterObjectSchemaStmt
-        schema = body.get("newschema")
-        if schema != USER_SCHEMA:
-            raise SqlError("3F000", f'schema "{schema}" does not exist')
+        if body.get("newschema") == "pg_toast":  # PostgreSQL's CheckSetNamespace
+            raise SqlError("0A000", "cannot move objects into or out of TOAST schema")
+        schema = creation_function_schema(body.get("newschema"), bc)
+        _require_create(catalog, bc, schema)  # LookupCreationNamespace's
+        if schema != function.schema:
+            if any(f.input_oids == function.input_oids
+                   for f in catalog.functions_by_name.get((schema, function.name), ())):  # fmt: skip
+                shown = signature_text(function.name, [type_by_oid(o) for o in function.input_oids])
+                raise SqlError("42723", f'function {shown} already exists in schema "{schema}"')
+            changes["schema"] = schema
     record = function.to_record()
     record.update({k: v for k, v in changes.items()})
     if "security_definer" in changes:

@@ -102,7 +102,7 @@ def _granted_by(catalog: CatalogSnapshot, body: dict, user: str) -> int | None:
     return _grantees(catalog, [spec if "RoleSpec" in spec else {"RoleSpec": spec}], user)[0]
 
 
-def _function_targets(body: dict, catalog: CatalogSnapshot) -> list[tuple[int, str, str]]:
+def _function_targets(body: dict, catalog: CatalogSnapshot, bc: BindContext) -> list[tuple[int, str, str]]:
     """(oid, "function", name) of each function a GRANT names (or every one of a schema's)."""
     if body.get("targtype") == "ACL_TARGET_ALL_IN_SCHEMA":
         out = []
@@ -113,7 +113,7 @@ def _function_targets(body: dict, catalog: CatalogSnapshot) -> list[tuple[int, s
         return out
     out = []
     for node in body.get("objects", ()):
-        function = find_function(catalog, node["ObjectWithArgs"], "function")
+        function = find_function(catalog, node["ObjectWithArgs"], "function", bc=bc)
         assert function is not None
         out.append((function.oid, "function", function.name))
     return out
@@ -125,7 +125,7 @@ def _targets(body: dict, catalog: CatalogSnapshot, bc: BindContext) -> list[tupl
     if objtype == "OBJECT_PROCEDURE":
         raise SqlError("0A000", "GRANT and REVOKE on procedures are not supported")
     if objtype in ("OBJECT_FUNCTION", "OBJECT_ROUTINE"):
-        return _function_targets(body, catalog)
+        return _function_targets(body, catalog, bc)
     if objtype not in _OBJTYPES:
         what = (objtype or "").removeprefix("OBJECT_").lower().replace("_", " ")
         raise SqlError("0A000", f"GRANT and REVOKE on {what} objects are not supported")
@@ -378,7 +378,7 @@ def bind_alter_owner(body: dict, catalog: CatalogSnapshot, bc: BindContext, user
             raise SqlError("42704", f'type "{".".join(names)}" does not exist')
         privs = object_privs(catalog, domain.oid, "domain")
     elif objtype in ("OBJECT_FUNCTION", "OBJECT_ROUTINE"):
-        function = find_function(catalog, body["object"]["ObjectWithArgs"], "function")
+        function = find_function(catalog, body["object"]["ObjectWithArgs"], "function", bc=bc)
         assert function is not None
         name, schema = function.name, function.schema
         privs = object_privs(catalog, function.oid, "function")

@@ -111,7 +111,7 @@ def check_ownership(statement, catalog: CatalogSnapshot, bc: BindContext, user: 
         check_truncate(catalog, user, tables, body.get("behavior") == "DROP_CASCADE")
     elif _names_function(kind, body):
         for owa in _functions_named(kind, body):
-            function = find_function(catalog, owa, "function", missing_ok=True)
+            function = find_function(catalog, owa, "function", missing_ok=True, bc=bc)
             if function is not None:
                 require_owner(catalog, role, object_privs(catalog, function.oid, "function"), function.name)
     elif kind == "CreateStatsStmt":

@@ -22,6 +22,7 @@ from typing import Any
 
 from qp.api import Notice
 from qp.bind.context import BindContext
+from qp.bind.ddl.functions import default_users
 from qp.bind.ddl.names import NAME_BYTES_MAX, relation_display, search_schema
 from qp.bind.ddl.roles import find_role, session_role
 from qp.bind.ddl.skip import SkipDdl
@@ -31,6 +32,7 @@ from qp.functions.strings import quote_ident
 from qp.parse.parser import Statement
 from qp.pgcatalog import oids
 from qp.pgcatalog.search_path import USER_SCHEMA
+from qp.types import format_type, type_by_oid
 
 # DSQL: "more than 10 schemas not allowed". dsql counts the schemas objects can
 # be created in: public and CREATE SCHEMA's (the system's, pg_catalog,
@@ -146,6 +148,10 @@ def schema_contents(catalog: CatalogSnapshot, schema: str) -> list[tuple[int, st
             if q.schema == schema and not (q.owned_by and q.owned_by[0] in tables)]  # fmt: skip
     out += [(d.oid, "type", d.name) for d in catalog.domains.values() if d.schema == schema]
     out += [(s.oid, "statistics object", s.name) for s, _ in catalog.live_statistics() if s.schema == schema]
+    # A function by its signature, its name quoted already, as getObjectDescription prints it
+    # (format_procedure: "function s.f(integer,text)", no spaces).
+    out += [(f.oid, "function", f"{quote_ident(f.name)}({','.join(format_type(type_by_oid(o)) for o in f.input_oids)})")
+            for f in catalog.functions.values() if f.schema == schema]  # fmt: skip
     return sorted(out)
 
 
@@ -248,11 +254,27 @@ def bind_drop_schemas(body: dict, catalog: CatalogSnapshot) -> BoundDropSchemas 
             names.append(name)
     if not names:
         return SkipDdl("DROP SCHEMA", tuple(str(notice) for notice in notices))  # IF EXISTS skips only
-    contents = [(oid, kind, f"{quote_ident(schema)}.{quote_ident(obj)}", schema)
-                for schema in names for oid, kind, obj in schema_contents(catalog, schema)]  # fmt: skip
+    contents: list[tuple[int, str, str, str]] = []  # (oid, kind, shown, what it depends on)
+    for schema in names:
+        for oid, kind, obj in schema_contents(catalog, schema):
+            shown = f"{quote_ident(schema)}.{obj if kind == 'function' else quote_ident(obj)}"
+            contents.append((oid, kind, shown, f"schema {schema}"))
+            if kind == "function":  # a view elsewhere that calls it goes with it (pg_depend)
+                function = catalog.functions[oid]
+                for what in default_users(catalog, function):
+                    if body.get("behavior") == "DROP_CASCADE":
+                        raise SqlError("0A000", "DROP SCHEMA ... CASCADE of a function that column defaults use "
+                                                "is not supported")  # fmt: skip
+                    contents.append((0, what, "", f"function {shown}"))
+                for view in catalog.dependent_views(oid):
+                    if view.schema not in names:
+                        # getObjectDescription qualifies a view its name alone would not find;
+                        # public is on every default path.
+                        name = view.name if view.schema == USER_SCHEMA else f"{view.schema}.{view.name}"
+                        contents.append((view.oid, "view", name, f"function {shown}"))
     cascade = body.get("behavior") == "DROP_CASCADE"
     if contents and not cascade:
-        lines = [f"{kind} {shown} depends on schema {schema}" for _, kind, shown, schema in contents]
+        lines = [f"{kind} {shown}".rstrip() + f" depends on {on}" for _, kind, shown, on in contents]
         raise SqlError(
             "2BP01",
             f"cannot drop schema {names[0]} because other objects depend on it",
