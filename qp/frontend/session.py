@@ -185,6 +185,7 @@ class Session:
         ctx.set_config = self._set_config
         ctx.reg_output, ctx.reg_input = reg_output, reg_input
         ctx.signal_backend = self._signal_backend
+        self.fast_path = self.settings.get("dsql.fast_path") != "off"  # qp/exec/fast_path.py
 
     def _signal_backend(self, pid: int, terminate: bool) -> bool:
         """pg_cancel_backend / pg_terminate_backend from this session (False: no such backend)."""
@@ -512,13 +513,18 @@ class Session:
 
     def idle_limit(self) -> tuple[float, SqlError] | None:
         """How long pgwire may wait for the next command in this state, and the FATAL error then."""
+        # Asked before every message: the error is made only when there is a limit.
         if self.transaction_status is api.TransactionStatus.IDLE:
             seconds = duration_s(self.settings, "idle_session_timeout")
+            if seconds <= 0:
+                return None
             error = SqlError("57P05", "terminating connection due to idle-session timeout", severity="FATAL")
         else:
             seconds = duration_s(self.settings, "idle_in_transaction_session_timeout")
+            if seconds <= 0:
+                return None
             error = SqlError("25P03", "terminating connection due to idle-in-transaction timeout", severity="FATAL")
-        return (seconds, error) if seconds > 0 else None
+        return seconds, error
 
     async def close(self) -> None:
         self.txn = None
