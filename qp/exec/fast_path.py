@@ -39,10 +39,12 @@ from storage.mvcc import keep_where_true, project
 class PointGet:
     """The rows of a plain primary-key point get (`TableScan` with access "Point Get")."""
 
-    __slots__ = ("keys_fn", "filter_template", "projection", "width", "pad", "with_key")
+    __slots__ = ("prefix", "parts", "filter_template", "projection", "width", "pad", "with_key")
 
     def __init__(self, scan: TableScan) -> None:
-        self.keys_fn = scan.spec.keys_fn
+        builder = scan.spec.keys_fn.__self__  # qp.plan.access._KeyBuilder, with no IN list
+        self.prefix = builder.prefix
+        self.parts = list(zip(builder.eq_fns, builder.encoders, strict=False))  # (value fn, key encoder)
         self.filter_template = scan.spec.filter_template
         self.projection = scan.projection
         self.width = max(scan.projection) + 1 if scan.projection else 0
@@ -52,13 +54,16 @@ class PointGet:
 
     async def rows(self, txn, frame: ExecFrame) -> list[tuple]:
         """What the scan would yield, as one list (TableScan._stored_pages and run)."""
-        keys = self.keys_fn(frame)
-        if not keys:
+        key = self.prefix  # the key _KeyBuilder.keys makes: a NULL part matches nothing
+        for fn, encode in self.parts:
+            value = fn((), frame)
+            if value is None:
+                return []
+            key += encode(value)
+        (value,) = await txn.get([key])
+        if value is None:
             return []
-        values = await txn.get(keys)
-        pairs = [(k, v) for k, v in zip(keys, values, strict=True) if v is not None]
-        if not pairs:
-            return []
+        pairs = [(key, value)]
         if self.filter_template is not None:
             keep = keep_where_true(_instantiate(self.filter_template, frame))
             pairs = [(k, v) for k, v in pairs if keep(v)]

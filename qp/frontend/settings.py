@@ -390,7 +390,10 @@ def _show_ms(ms: int) -> str:
 
 def duration_s(settings: dict[str, str], name: str) -> float:
     """A timeout setting in seconds (0: no limit), from its SHOW form."""
-    return _duration_ms(name, settings.get(name, "0")) / 1000
+    value = settings.get(name, "0")
+    if value == "0":  # the default, read before every statement and message
+        return 0.0
+    return _duration_ms(name, value) / 1000
 
 
 def _limit(name: str, value: str) -> str:
