@@ -18,9 +18,10 @@ own key functions (so a parameter's coercion and its errors are the same), the
 read is the transaction's (its buffered writes, snapshot, catalog check and
 conflict bookkeeping are the same), and the write goes through the same row
 writer (constraints, index entries, foreign keys, the schema-key dependency).
-Anything else — an IN list, a residual filter, FOR UPDATE, a subquery, a
-temporary table, a join, a table written under ADD COLUMN ... DEFAULT with
-missing values — is not a fast plan, and the statement runs the general path.
+Rows stored before an ADD COLUMN ... DEFAULT read its value as the scan pads
+them. Anything else — an IN list, a residual filter, FOR UPDATE, a subquery in
+SET, a temporary table, a join, an aggregate or an expression in the select
+list — is not a fast plan, and the statement runs the general path.
 `SET dsql.fast_path = off` turns the fast paths off (qp/frontend/runner.py).
 """
 
