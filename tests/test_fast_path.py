@@ -30,6 +30,8 @@ from hypothesis import strategies as st
 from support.names import unique_name
 
 from assembly.embedded import ClusterConfig, EmbeddedCluster
+from qp.api import DataRows
+from qp.errors import SqlError
 from qp.exec.fast_path import PointGet, PointModify
 from qp.frontend.server import QueryProcessor
 
@@ -416,6 +418,65 @@ async def test_the_shapes_that_take_a_fast_path(nursery) -> None:
     assert await fast_kind("SELECT v FROM kv WHERE id = $1", [b"1"]) is None
     await simple("RESET dsql.fast_path")
     assert await fast_kind("SELECT v FROM kv WHERE id = $1", [b"1"]) is PointGet
+
+
+async def test_a_stale_catalog_is_retried_the_same_way(nursery) -> None:
+    """Another query processor's DDL: this one's newest catalog is stale, storage refuses the
+    read (StaleCatalog), and the runner loads the catalog and binds again, on both paths."""
+    cluster = await nursery.start(EmbeddedCluster(ClusterConfig()).run)
+    here = QueryProcessor(cluster.clock, cluster.topology, cluster.transport, index=0)
+    there = QueryProcessor(cluster.clock, cluster.topology, cluster.transport, index=1)
+    ddl = await there.open_session({"user": "postgres", "database": "postgres"})
+    async for _ in ddl.simple_query("CREATE TABLE st (id int PRIMARY KEY, v int)"):
+        pass
+    async for _ in ddl.simple_query("INSERT INTO st VALUES (1, 1), (2, 2)"):
+        pass
+    loads = 0
+    load_catalog = here.load_catalog
+
+    async def counting_load(txn):
+        nonlocal loads
+        loads += 1
+        return await load_catalog(txn)
+
+    here.load_catalog = counting_load
+
+    async def execute(session, name: str, params: list[bytes | None]) -> tuple:
+        try:
+            await session.bind("", name, [], params, [])
+            rows = [[None if v is None else bytes(v) for v in row]
+                    async for event in session.execute("", 0) if isinstance(event, DataRows)
+                    for row in event.rows]  # fmt: skip
+            await session.sync()
+            return ("ok", rows)
+        except SqlError as exc:
+            await session.sync()
+            return ("error", exc.sqlstate, exc.message)
+
+    results = {}
+    for mode in ("on", "off"):
+        session = await here.open_session({"user": "postgres", "database": "postgres",
+                                           "options": f"-c dsql.fast_path={mode}"})  # fmt: skip
+        async for _ in session.simple_query("SELECT count(*) FROM st"):  # this QP learns the catalog
+            pass
+        await session.parse("sel", "SELECT v FROM st WHERE id = $1", [])
+        await session.parse("star", "SELECT * FROM st WHERE id = $1", [])
+        await session.parse("upd", "UPDATE st SET v = v + 1 WHERE id = $1 RETURNING v", [])
+        steps = [await execute(session, "sel", [b"1"]), await execute(session, "star", [b"1"])]
+        async for _ in ddl.simple_query(f"ALTER TABLE st ADD COLUMN w_{mode} int"):
+            pass
+        before = loads
+        steps += [await execute(session, "upd", [b"2"]), await execute(session, "sel", [b"1"]),
+                  await execute(session, "star", [b"1"]), await execute(session, "sel", [None])]  # fmt: skip
+        assert loads > before, mode  # the stale catalog was found and loaded again
+        async for _ in ddl.simple_query(f"ALTER TABLE st DROP COLUMN w_{mode}"):
+            pass
+        async for _ in ddl.simple_query("UPDATE st SET v = 2 WHERE id = 2"):
+            pass
+        results[mode] = steps
+    assert results["on"] == results["off"]
+    assert results["on"][2] == ("ok", [[b"3"]])
+    assert results["on"][4] == ("error", "0A000", "cached plan must not change result type")
 
 
 # -- property: random schemas, rows and statements --------------------------------------------------
