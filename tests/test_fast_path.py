@@ -420,6 +420,42 @@ async def test_the_shapes_that_take_a_fast_path(nursery) -> None:
     assert await fast_kind("SELECT v FROM kv WHERE id = $1", [b"1"]) is PointGet
 
 
+async def test_parameters_and_results_follow_the_settings(nursery) -> None:
+    """A prepared statement keeps its parameter decoders and result encoders; a SET that
+    changes how a timestamptz is read and written is followed at the next Bind."""
+    cluster = await nursery.start(EmbeddedCluster(ClusterConfig()).run)
+    qp = QueryProcessor(cluster.clock, cluster.topology, cluster.transport)
+
+    async def simple(session, sql: str) -> None:
+        async for _ in session.simple_query(sql):
+            pass
+
+    async def execute(session, params: list[bytes]) -> list[list[str]]:
+        await session.bind("", "s", [], params, [])
+        rows = [[bytes(v).decode() for v in row]
+                async for event in session.execute("", 0) if isinstance(event, DataRows)
+                for row in event.rows]  # fmt: skip
+        await session.sync()
+        return rows
+
+    results = {}
+    for mode in ("on", "off"):
+        session = await qp.open_session({"user": "postgres", "database": "postgres",
+                                         "options": f"-c dsql.fast_path={mode}"})  # fmt: skip
+        if mode == "on":
+            await simple(session, "CREATE TABLE ts (t timestamptz PRIMARY KEY, n int)")
+            await simple(session, "INSERT INTO ts VALUES ('2024-06-01 12:00+00', 1), ('2024-06-01 16:00+00', 2)")
+        await session.parse("s", "SELECT t, n FROM ts WHERE t = $1", [])
+        await simple(session, "SET TimeZone = 'UTC'")
+        steps = [await execute(session, [b"2024-06-01 12:00"]), await execute(session, [b"2024-06-01 12:00"])]
+        await simple(session, "SET TimeZone = 'America/New_York'")
+        steps += [await execute(session, [b"2024-06-01 12:00"]), await execute(session, [b"2024-06-01 12:00"])]
+        results[mode] = steps
+    assert results["on"] == results["off"]
+    assert results["on"][1] == [["2024-06-01 12:00:00+00", "1"]]
+    assert results["on"][3] == [["2024-06-01 12:00:00-04", "2"]]
+
+
 async def test_a_stale_catalog_is_retried_the_same_way(nursery) -> None:
     """Another query processor's DDL: this one's newest catalog is stale, storage refuses the
     read (StaleCatalog), and the runner loads the catalog and binds again, on both paths."""

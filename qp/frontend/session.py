@@ -386,16 +386,23 @@ class Session:
         if len(param_formats) not in (0, 1, len(params)):
             raise SqlError("08P01", f"bind message has {len(param_formats)} parameter formats but {len(params)} parameters")
         values = []
+        # Decoders are made as a parameter of each format first arrives, and kept with the
+        # statement under the settings they were made with (text input reads DateStyle...).
+        memo = prepared.memo
+        kept = memo.get("decoders")
+        if kept is None or kept[0] != self.settings_generation:
+            kept = memo["decoders"] = (self.settings_generation, {})
+        decoders = kept[1]
         for i, (raw, t) in enumerate(zip(params, prepared.param_types, strict=True)):
             if raw is None:
                 values.append(None)
                 continue
             fmt = param_formats[0] if len(param_formats) == 1 else (param_formats[i] if param_formats else 0)
             try:
-                if fmt == 1:
-                    values.append(binary_decoder(t)(raw))
-                else:
-                    values.append(text_decoder(t, self.ctx)(raw.decode("utf-8")))
+                decode = decoders.get((i, fmt))
+                if decode is None:
+                    decode = decoders[(i, fmt)] = binary_decoder(t) if fmt == 1 else text_decoder(t, self.ctx)
+                values.append(decode(raw) if fmt == 1 else decode(raw.decode("utf-8")))
             except UnicodeDecodeError:
                 raise SqlError("22021", "invalid byte sequence for encoding \"UTF8\"") from None
             except SqlError:
@@ -406,8 +413,13 @@ class Session:
         if columns is not None and len(result_formats) not in (0, 1, len(columns)):
             raise SqlError("08P01", f"bind message has {len(result_formats)} result formats but query has {len(columns)} columns")
         formats = expand_formats(result_formats, len(columns) if columns else 0)
-        described = [Column(c.name, c.type_oid, c.type_len, c.type_mod, c.table_oid, c.column_number, f)
-                     for c, f in zip(columns, formats, strict=True)] if columns is not None else None
+        kept = memo.get("described")
+        if kept is not None and kept[0] is columns and kept[1] == formats:
+            described = kept[2]
+        else:
+            described = [Column(c.name, c.type_oid, c.type_len, c.type_mod, c.table_oid, c.column_number, f)
+                         for c, f in zip(columns, formats, strict=True)] if columns is not None else None
+            memo["described"] = (columns, formats, described)
         self.portals[portal] = Portal(prepared, tuple(values), formats, described)
 
     def describe_portal(self, portal: str) -> list[Column] | None:
