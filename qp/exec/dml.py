@@ -478,12 +478,9 @@ def _primary_key_name(table: TableDef) -> str:
 
 async def run_modify(plan: ModifyPlan, rc: RunContext) -> tuple[int, list[tuple]]:
     txn = rc.txn
-    frame = rc.frame
     table = plan.tc.table
-    writer = plan.writer
-    column_positions = plan.column_positions
     matches = await collect(plan.scan, rc)  # everything is read before anything is written
-    returning_rows = []
+    returning_rows: list[tuple] = []
     seen: set[bytes] = set()
     for match in matches:
         await checkpoint_if_due()
@@ -491,29 +488,40 @@ async def run_modify(plan: ModifyPlan, rc: RunContext) -> tuple[int, list[tuple]
         if key in seen:
             continue  # joined to several FROM rows: the first one counts, as in PostgreSQL
         seen.add(key)
-        old_row = tuple(match[p] if p is not None else None for p in column_positions)
-        if plan.kind == "delete":
-            await writer.delete_row(txn, key, old_row, frame)
-            if plan.returning_fn is not None:
-                returning_rows.append(plan.returning_fn(match, frame))
-            continue
-        new = list(old_row)
-        if plan.set_fn is not None:
-            if plan.slots:
-                frame.subs = await plan.slots.evaluate(match, rc)
-            for pos, value in zip(plan.set_positions, plan.set_fn(match, frame), strict=True):
-                new[pos] = value
-        new_row = writer.compute_generated(tuple(new), frame)
-        writer.validate(new_row, frame)
-        await writer.update_row(txn, key, old_row, new_row, frame)
-        if plan.returning_fn is not None:
-            after = list(match)
-            for pos, p in enumerate(column_positions):
-                if p is not None:
-                    after[p] = new_row[pos]
-            returning_rows.append(plan.returning_fn(tuple(after), frame))
+        await modify_row(plan, rc, key, match, returning_rows)
     txn.depend_on(table.schema_key)
     return len(seen), returning_rows
+
+
+async def modify_row(plan: ModifyPlan, rc: RunContext, key: bytes, match: tuple, returning_rows: list) -> None:
+    """Delete or update the row `match` (a row of the plan's scan) stored under `key`;
+    its RETURNING row, if any, goes to `returning_rows`. The fast path of a single-row
+    UPDATE or DELETE (qp/exec/fast_path.py) runs this too."""
+    txn = rc.txn
+    frame = rc.frame
+    writer = plan.writer
+    column_positions = plan.column_positions
+    old_row = tuple(match[p] if p is not None else None for p in column_positions)
+    if plan.kind == "delete":
+        await writer.delete_row(txn, key, old_row, frame)
+        if plan.returning_fn is not None:
+            returning_rows.append(plan.returning_fn(match, frame))
+        return
+    new = list(old_row)
+    if plan.set_fn is not None:
+        if plan.slots:
+            frame.subs = await plan.slots.evaluate(match, rc)
+        for pos, value in zip(plan.set_positions, plan.set_fn(match, frame), strict=True):
+            new[pos] = value
+    new_row = writer.compute_generated(tuple(new), frame)
+    writer.validate(new_row, frame)
+    await writer.update_row(txn, key, old_row, new_row, frame)
+    if plan.returning_fn is not None:
+        after = list(match)
+        for pos, p in enumerate(column_positions):
+            if p is not None:
+                after[p] = new_row[pos]
+        returning_rows.append(plan.returning_fn(tuple(after), frame))
 
 
 # -- TRUNCATE -------------------------------------------------------------------------------

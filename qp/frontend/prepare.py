@@ -61,6 +61,10 @@ class Prepared:
     stats: StatsCache | None = None  # the statistics the plan's estimates came from
     stats_version: int = 0  # their version then
     role: str | None = None  # the current user its privileges were checked for (qp/bind/privileges.py)
+    # What is derived from the plan and kept while it is (emptied when it is bound again):
+    # its fast plan (qp/exec/fast_path.py), its result encoders, the last catalog it was
+    # checked against (qp/frontend/runner.py).
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def param_oids(self) -> list[int]:
@@ -69,10 +73,21 @@ class Prepared:
     def planned_for(self, catalog: CatalogSnapshot, eval_ctx: EvalContext) -> bool:
         """Whether the plan may run against `catalog` in a session with this context
         (and the statistics have not changed since it was made)."""
-        return (self.plan is not None and self.catalog_version == catalog.version
+        if self.plan is None or (self.stats is not None and self.stats.version != self.stats_version):
+            return False
+        # The search path is resolved from the setting, the user and the catalog's schemas:
+        # the same three as last time give the same answer without resolving it again.
+        settings = eval_ctx.settings
+        seen = (settings.get("search_path") if settings else None, eval_ctx.user)
+        checked = self.memo.get("planned_for")
+        if checked is not None and checked[0] is catalog and checked[1] == seen:
+            return True
+        fits = (self.catalog_version == catalog.version
                 and self.catalog is not None and self.catalog.overlay == catalog.overlay
-                and self.search_path == session_search_path(eval_ctx, catalog) and self.role == eval_ctx.user
-                and (self.stats is None or self.stats.version == self.stats_version))
+                and self.search_path == session_search_path(eval_ctx, catalog) and self.role == eval_ctx.user)
+        if fits:
+            self.memo["planned_for"] = (catalog, seen)
+        return fits
 
 
 def classify(statement: Statement | None) -> str:

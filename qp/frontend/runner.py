@@ -36,6 +36,7 @@ from qp.ddl.temp_objects import SameTransaction, on_commit_action, targets_temp,
 from qp.errors import SqlError, cached_plan_changed, in_failed_transaction, schema_conflict
 from qp.exec.compile import ExecFrame
 from qp.exec.dml import run_insert, run_modify, run_truncate
+from qp.exec.fast_path import fast_plan
 from qp.exec.operators import collect
 from qp.exec.runtime import RunContext, StatementCaches
 from qp.frontend.copy import run_copy
@@ -55,6 +56,7 @@ from qp.types import binary_encoder, text_encoder
 _UNDEFINED = {"42P01", "42703", "42704", "42883", "42P07", "42710", "42501"}  # 42501: a GRANT it has not seen
 STALE_CATALOG_ATTEMPTS = 3
 NO_BATCHED_JOINS = DEFAULT_RULES - {"index_join"}  # SET dsql.enable_batched_nestloop = off
+_UNSET = object()
 
 
 class StatementRunner:
@@ -193,6 +195,9 @@ class StatementRunner:
         for _ in range(STALE_CATALOG_ATTEMPTS):
             bound = await self.bound_for(prepared, txn, described)
             try:
+                fast = self.fast_plan(bound)
+                if fast is not None:
+                    return await self.execute_fast(bound, fast, params, formats, txn)
                 return await self.execute_bound(bound, params, formats, txn)
             except StaleCatalog:
                 if txn.catalog_validated:
@@ -220,6 +225,7 @@ class StatementRunner:
             ):
                 raise cached_plan_changed()
             prepared.plan, prepared.catalog_version = bound.plan, bound.catalog_version
+            prepared.memo.clear()  # what was derived from the old plan
             prepared.result_types, prepared.catalog = bound.result_types, bound.catalog
             prepared.search_path, prepared.role = bound.search_path, bound.role
             prepared.stats, prepared.stats_version = bound.stats, bound.stats_version
@@ -251,19 +257,60 @@ class StatementRunner:
             count, rows = await run_modify(prepared.plan, rc)
             tag = f"{kind.upper()} {count}"
             txn.dml_count += 1
+        return self._result_events(prepared, rows, tag, formats, txn)
+
+    def fast_plan(self, prepared: Prepared):
+        """The statement's fast plan (qp/exec/fast_path.py), made once per plan; None
+        when the general path runs it (or `SET dsql.fast_path = off`)."""
+        if not self.session.fast_path:
+            return None
+        memo = prepared.memo
+        found = memo.get("fast", _UNSET)
+        if found is _UNSET:
+            found = memo["fast"] = fast_plan(prepared.kind, prepared.plan)
+        return found
+
+    async def execute_fast(
+        self, prepared: Prepared, fast, params: tuple, formats: list[int] | None, txn: Transaction
+    ) -> list[api.Event]:
+        """`execute_bound` for a statement with a fast plan: the same events, no operator tree."""
+        ctx = self.session.ctx
+        frame = ExecFrame(params, (), ctx)
+        ctx.catalog = txn.catalog
+        kind = prepared.kind
+        if kind == "query":
+            rows = await fast.rows(txn, frame)
+            tag = f"SELECT {len(rows)}"
+        else:
+            count, rows = await fast.run(txn, frame, self.session)
+            tag = f"{kind.upper()} {count}"
+            txn.dml_count += 1
+        return self._result_events(prepared, rows, tag, formats, txn)
+
+    def _result_events(
+        self, prepared: Prepared, rows: list, tag: str, formats: list[int] | None, txn: Transaction
+    ) -> list[api.Event]:
+        ctx = self.session.ctx
         # What functions warned about (pg_cancel_backend of an unknown PID...) goes first.
-        notices: list[api.Event] = [
-            Notice(message, code, severity) for severity, code, message in self.session.ctx.notices
-        ]
-        self.session.ctx.notices.clear()
+        notices: list[api.Event] = [Notice(message, code, severity) for severity, code, message in ctx.notices]
+        ctx.notices.clear()
         columns = prepared.columns
         if columns is None:
             return [*notices, CommandComplete(tag)]
-        fmts = formats if formats is not None else [0] * len(columns)
-        encoders = [
-            binary_encoder(t) if f == 1 else text_encoder(t, self.session.ctx)
-            for t, f in zip(prepared.result_types, expand_formats(fmts, len(columns)), strict=True)
-        ]
+        # The encoders depend on the result types, the formats and the session's settings
+        # (DateStyle, TimeZone, extra_float_digits...); reg* output reads ctx.catalog when called.
+        key = (None if formats is None else tuple(formats), self.session.settings_generation)
+        memo = prepared.memo
+        cached = memo.get("encoders")
+        if cached is not None and cached[0] == key:
+            encoders = cached[1]
+        else:
+            fmts = formats if formats is not None else [0] * len(columns)
+            encoders = [
+                binary_encoder(t) if f == 1 else text_encoder(t, ctx)
+                for t, f in zip(prepared.result_types, expand_formats(fmts, len(columns)), strict=True)
+            ]
+            memo["encoders"] = (key, encoders)
         return [*notices, RowDescription(columns), ResultRows(rows, encoders), CommandComplete(tag)]
 
     def _check_ddl_allowed(self, txn: Transaction, ddl_count: int | None = None) -> None:

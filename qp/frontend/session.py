@@ -185,6 +185,7 @@ class Session:
         ctx.set_config = self._set_config
         ctx.reg_output, ctx.reg_input = reg_output, reg_input
         ctx.signal_backend = self._signal_backend
+        self.fast_path = self.settings.get("dsql.fast_path") != "off"  # qp/exec/fast_path.py
 
     def _signal_backend(self, pid: int, terminate: bool) -> bool:
         """pg_cancel_backend / pg_terminate_backend from this session (False: no such backend)."""
@@ -385,16 +386,23 @@ class Session:
         if len(param_formats) not in (0, 1, len(params)):
             raise SqlError("08P01", f"bind message has {len(param_formats)} parameter formats but {len(params)} parameters")
         values = []
+        # Decoders are made as a parameter of each format first arrives, and kept with the
+        # statement under the settings they were made with (text input reads DateStyle...).
+        memo = prepared.memo
+        kept = memo.get("decoders")
+        if kept is None or kept[0] != self.settings_generation:
+            kept = memo["decoders"] = (self.settings_generation, {})
+        decoders = kept[1]
         for i, (raw, t) in enumerate(zip(params, prepared.param_types, strict=True)):
             if raw is None:
                 values.append(None)
                 continue
             fmt = param_formats[0] if len(param_formats) == 1 else (param_formats[i] if param_formats else 0)
             try:
-                if fmt == 1:
-                    values.append(binary_decoder(t)(raw))
-                else:
-                    values.append(text_decoder(t, self.ctx)(raw.decode("utf-8")))
+                decode = decoders.get((i, fmt))
+                if decode is None:
+                    decode = decoders[(i, fmt)] = binary_decoder(t) if fmt == 1 else text_decoder(t, self.ctx)
+                values.append(decode(raw) if fmt == 1 else decode(raw.decode("utf-8")))
             except UnicodeDecodeError:
                 raise SqlError("22021", "invalid byte sequence for encoding \"UTF8\"") from None
             except SqlError:
@@ -405,8 +413,13 @@ class Session:
         if columns is not None and len(result_formats) not in (0, 1, len(columns)):
             raise SqlError("08P01", f"bind message has {len(result_formats)} result formats but query has {len(columns)} columns")
         formats = expand_formats(result_formats, len(columns) if columns else 0)
-        described = [Column(c.name, c.type_oid, c.type_len, c.type_mod, c.table_oid, c.column_number, f)
-                     for c, f in zip(columns, formats, strict=True)] if columns is not None else None
+        kept = memo.get("described")
+        if kept is not None and kept[0] is columns and kept[1] == formats:
+            described = kept[2]
+        else:
+            described = [Column(c.name, c.type_oid, c.type_len, c.type_mod, c.table_oid, c.column_number, f)
+                         for c, f in zip(columns, formats, strict=True)] if columns is not None else None
+            memo["described"] = (columns, formats, described)
         self.portals[portal] = Portal(prepared, tuple(values), formats, described)
 
     def describe_portal(self, portal: str) -> list[Column] | None:
@@ -512,13 +525,18 @@ class Session:
 
     def idle_limit(self) -> tuple[float, SqlError] | None:
         """How long pgwire may wait for the next command in this state, and the FATAL error then."""
+        # Asked before every message: the error is made only when there is a limit.
         if self.transaction_status is api.TransactionStatus.IDLE:
             seconds = duration_s(self.settings, "idle_session_timeout")
+            if seconds <= 0:
+                return None
             error = SqlError("57P05", "terminating connection due to idle-session timeout", severity="FATAL")
         else:
             seconds = duration_s(self.settings, "idle_in_transaction_session_timeout")
+            if seconds <= 0:
+                return None
             error = SqlError("25P03", "terminating connection due to idle-in-transaction timeout", severity="FATAL")
-        return (seconds, error) if seconds > 0 else None
+        return seconds, error
 
     async def close(self) -> None:
         self.txn = None

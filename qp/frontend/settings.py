@@ -102,6 +102,10 @@ DEFAULTS: dict[str, str] = {
     "dsql.enable_batched_nestloop": "on",
     # Planner rules switched off, to bisect a wrong result (qp/plan/rule_names.py).
     "dsql.planner_rules_off": "",
+    # The statement fast paths (qp/exec/fast_path.py): a prepared primary-key point get and a
+    # single-row UPDATE/DELETE by primary key skip the operator tree; `off` runs them through
+    # the general path, to compare the two.
+    "dsql.fast_path": "on",
 }
 DEFAULTS.update(PLANNER_DEFAULTS)  # accepted and shown, not used (planner_settings.py)
 
@@ -250,7 +254,7 @@ def normalize(name: str, value: str) -> str:
     """Validate a new value; returns it as SHOW will print it."""
     if name in READ_ONLY:
         raise SqlError("55P02", f'parameter "{name}" cannot be changed')
-    if name == "dsql.enable_batched_nestloop":
+    if name in ("dsql.enable_batched_nestloop", "dsql.fast_path"):
         flag = value.strip("'\"").lower()
         if flag in ("on", "true", "yes", "1", "off", "false", "no", "0"):
             return "on" if flag in ("on", "true", "yes", "1") else "off"
@@ -386,7 +390,10 @@ def _show_ms(ms: int) -> str:
 
 def duration_s(settings: dict[str, str], name: str) -> float:
     """A timeout setting in seconds (0: no limit), from its SHOW form."""
-    return _duration_ms(name, settings.get(name, "0")) / 1000
+    value = settings.get(name, "0")
+    if value == "0":  # the default, read before every statement and message
+        return 0.0
+    return _duration_ms(name, value) / 1000
 
 
 def _limit(name: str, value: str) -> str:
