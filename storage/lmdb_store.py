@@ -5,9 +5,11 @@ ordered key-value engine, so a node holds more than memory and restarts
 without loading anything. bench/storage_engines.py chose LMDB (reads 3x
 faster from Python than RocksDB, reopen in no time). This module is the
 engine: the same operations as `storage.mvcc.VersionStore`, with the same
-answers (tests/test_storage_engines.py runs one suite over both). Wiring it
-into the storage node (the applied journal position committed with the data,
-checkpoints gone) is the next step.
+answers (tests/test_storage_engines.py runs one suite over both). A storage
+node keeps all its stores in one environment and writes through one long
+write transaction that storage/lmdb_engine.py commits with the node's
+journal positions (`engine=`); standing alone, a store writes in its own
+transactions.
 
 Layout, one LMDB database per store:
 
@@ -19,8 +21,10 @@ inverted τ puts a key's newest version first, so "the newest version at or
 below τ" is one cursor seek. A value of None (encoded as msgpack nil) is a
 deletion, as in VersionStore.
 
-Writes go in the caller's batch (`with store.batch():`, one LMDB write
-transaction) or one transaction each; reads see the open batch's writes.
+Standing alone, writes go in the caller's batch (`with store.batch():`, one
+LMDB write transaction) or one transaction each; reads see the open batch's
+writes. With an engine, every read and write goes through the engine's open
+transaction, and the engine decides when it commits.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import lmdb
 
@@ -64,24 +68,46 @@ def _value(raw: bytes) -> Any:
     return None if raw == _NIL else codec.decode(raw)
 
 
+class TransactionSource(Protocol):
+    """What owns the write transaction every store of a node goes through."""
+
+    @property
+    def txn(self) -> lmdb.Transaction: ...
+
+
 class LmdbVersionStore:
     """One shard replica's versions in one database of an LMDB environment."""
 
-    def __init__(self, env: lmdb.Environment, name: bytes, *, filling: bool = False, floor: int = 0) -> None:
+    def __init__(
+        self,
+        env: lmdb.Environment,
+        name: bytes,
+        *,
+        filling: bool = False,
+        floor: int = 0,
+        engine: TransactionSource | None = None,
+        key_count: int | None = None,
+    ) -> None:
+        """`key_count`: how many keys the store holds, as last recorded (None: counted now)."""
         self.env = env
-        self.db = env.open_db(name)
+        self.name = name
+        self._engine = engine
+        self.db = env.open_db(name, txn=engine.txn if engine is not None else None)
         self.gc_horizon = 0
         self.filling = filling  # as VersionStore's (a replica being copied keeps deletions)
         self.floor = floor
         self.durable = True
         self._txn: lmdb.Transaction | None = None
+        # Kept as keys come and go, so that a node's status does not walk millions of keys.
+        self.key_count = self.count_range() if key_count is None else key_count
 
     # -- transactions ---------------------------------------------------------------------
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Every write inside is one LMDB write transaction, committed at the end."""
-        if self._txn is not None:
+        """Every write inside is one LMDB write transaction, committed at the end
+        (with an engine: its transaction, committed when the engine commits)."""
+        if self._txn is not None or self._engine is not None:
             yield
             return
         self._txn = self.env.begin(db=self.db, write=True)
@@ -89,27 +115,42 @@ class LmdbVersionStore:
             yield
         except BaseException:
             self._txn.abort()
+            self._txn = None
+            self.key_count = self.count_range()  # as it was before the batch
             raise
         else:
             self._txn.commit()
         finally:
             self._txn = None
 
+    def _open_txn(self) -> lmdb.Transaction | None:
+        """The transaction every call goes through, if one is open (the engine's or a batch's)."""
+        if self._engine is not None:
+            return self._engine.txn
+        return self._txn
+
     @contextmanager
     def _write(self) -> Iterator[lmdb.Transaction]:
-        if self._txn is not None:
-            yield self._txn
+        txn = self._open_txn()
+        if txn is not None:
+            yield txn
             return
         with self.env.begin(db=self.db, write=True) as txn:
             yield txn
 
     @contextmanager
     def _read(self) -> Iterator[lmdb.Transaction]:
-        if self._txn is not None:
-            yield self._txn
+        txn = self._open_txn()
+        if txn is not None:
+            yield txn
             return
         with self.env.begin(db=self.db) as txn:
             yield txn
+
+    def destroy(self) -> None:
+        """Remove the store's database with everything in it (a replica no shard uses any more)."""
+        with self._write() as txn:
+            txn.drop(self.db, delete=True)
 
     # -- sizes ------------------------------------------------------------------------------
 
@@ -119,23 +160,27 @@ class LmdbVersionStore:
             return txn.stat(self.db)["entries"]
 
     def __len__(self) -> int:
-        return self.count_range()
+        return self.key_count
 
     # -- writes ---------------------------------------------------------------------------
 
     def apply(self, key: bytes, tau: int, value: Any) -> None:
         prefix = encode_key(key)
         with self._write() as txn:
-            if value is None and not self.filling and not _has_versions(txn.cursor(), prefix):
-                return  # nothing older to hide: no tombstone needed
-            txn.put(_entry(prefix, tau), codec.encode(value))
+            if not _has_versions(txn.cursor(db=self.db), prefix):
+                if value is None and not self.filling:
+                    return  # nothing older to hide: no tombstone needed
+                txn.put(_entry(prefix, tau), codec.encode(value), db=self.db)
+                self.key_count += 1
+                return
+            txn.put(_entry(prefix, tau), codec.encode(value), db=self.db)
             self._collect(txn, prefix, several_only=True)
 
     def _collect(self, txn: lmdb.Transaction, prefix: bytes, *, several_only: bool = False) -> None:
         """Drop the versions of one key that no snapshot at or above the GC horizon reads:
         those older than its newest version at or below the horizon, and that one too
         if it is a deletion with nothing newer (as VersionStore does)."""
-        cursor = txn.cursor()
+        cursor = txn.cursor(db=self.db)
         if not cursor.set_range(prefix):
             return
         chain = []  # (entry, τ, raw), newest first
@@ -153,7 +198,9 @@ class LmdbVersionStore:
         if below == 0 and chain[0][2] == _NIL:
             doomed.append(chain[0][0])
         for entry in doomed:
-            txn.delete(entry)
+            txn.delete(entry, db=self.db)
+        if len(doomed) == len(chain):
+            self.key_count -= 1
 
     def collect_all(self) -> None:
         after = None
@@ -170,49 +217,58 @@ class LmdbVersionStore:
     def drop_range(self, start: bytes, end: bytes, count: int) -> bool:
         keys = self._keys_in(start, end, count)
         with self._write() as txn:
-            cursor = txn.cursor()
+            cursor = txn.cursor(db=self.db)
             for key in keys:
                 prefix = encode_key(key)
                 if cursor.set_range(prefix):
                     while cursor.key().startswith(prefix) and len(cursor.key()) == len(prefix) + 8:
                         if not cursor.delete():
                             break
+        self.key_count -= len(keys)
         return len(keys) < count
 
     def merge_older(self, key: bytes, older: tuple[Version, ...]) -> None:
-        prefix = encode_key(key)
-        with self._write() as txn:
-            for tau, value in older:
-                txn.put(_entry(prefix, tau), codec.encode(value))
+        self._put_chain(encode_key(key), older)
 
     def load(self, items) -> None:
-        with self._write() as txn:
-            for key, tau, value in items:
-                txn.put(_entry(encode_key(key), tau), codec.encode(value))
+        for key, tau, value in items:
+            self._put_chain(encode_key(key), ((tau, value),))
 
     def load_versions(self, versions: dict[bytes, tuple[Version, ...]]) -> None:
+        for key, chain in versions.items():
+            self._put_chain(encode_key(key), chain)
+
+    def _put_chain(self, prefix: bytes, chain: tuple[Version, ...]) -> None:
+        if not chain:
+            return
         with self._write() as txn:
-            for key, chain in versions.items():
-                prefix = encode_key(key)
-                for tau, value in chain:
-                    txn.put(_entry(prefix, tau), codec.encode(value))
+            if not _has_versions(txn.cursor(db=self.db), prefix):
+                self.key_count += 1
+            for tau, value in chain:
+                txn.put(_entry(prefix, tau), codec.encode(value), db=self.db)
 
     # -- reads ----------------------------------------------------------------------------
 
     def get(self, key: bytes, tau: int) -> Any:
+        txn = self._open_txn()  # a storage node's reads: no context manager per read
+        if txn is None:
+            with self.env.begin(db=self.db) as txn:
+                return self._get(txn, key, tau)
+        return self._get(txn, key, tau)
+
+    def _get(self, txn: lmdb.Transaction, key: bytes, tau: int) -> Any:
         prefix = encode_key(key)
-        with self._read() as txn:
-            cursor = txn.cursor()
-            if not cursor.set_range(_entry(prefix, tau)):
-                return None
-            entry = cursor.key()
-            if entry.startswith(prefix) and len(entry) == len(prefix) + 8:
-                return _value(cursor.value())
+        cursor = txn.cursor(db=self.db)
+        if not cursor.set_range(_entry(prefix, tau)):
             return None
+        entry = cursor.key()
+        if entry.startswith(prefix) and len(entry) == len(prefix) + 8:
+            return _value(cursor.value())
+        return None
 
     def newer_than(self, key: bytes, tau: int) -> bool:
         with self._read() as txn:
-            return _has_newer(txn, encode_key(key), tau)
+            return _has_newer(txn.cursor(db=self.db), encode_key(key), tau)
 
     def scan(
         self,
@@ -386,9 +442,8 @@ def _has_versions(cursor: lmdb.Cursor, prefix: bytes) -> bool:
     return entry.startswith(prefix) and len(entry) == len(prefix) + 8
 
 
-def _has_newer(txn: lmdb.Transaction, prefix: bytes, tau: int) -> bool:
+def _has_newer(cursor: lmdb.Cursor, prefix: bytes, tau: int) -> bool:
     """Whether the key has a version after τ (its newest entry comes first)."""
-    cursor = txn.cursor()
     if not cursor.set_range(prefix):
         return False
     entry = cursor.key()
