@@ -43,6 +43,7 @@ Version = tuple[int, Any]
 _TERMINATOR = b"\x00\x01"
 _TAU = struct.Struct(">Q")
 _TAU_MAX = (1 << 64) - 1
+_OLDEST = b"\xff" * 8  # the inverted τ of τ 0: after every entry of a key
 _NIL = codec.encode(None)
 
 
@@ -98,6 +99,8 @@ class LmdbVersionStore:
         self.floor = floor
         self.durable = True
         self._txn: lmdb.Transaction | None = None
+        self._cursor_txn: lmdb.Transaction | None = None
+        self._cached_cursor: lmdb.Cursor | None = None
         # Kept as keys come and go, so that a node's status does not walk millions of keys.
         self.key_count = self.count_range() if key_count is None else key_count
 
@@ -165,7 +168,23 @@ class LmdbVersionStore:
     # -- writes ---------------------------------------------------------------------------
 
     def apply(self, key: bytes, tau: int, value: Any) -> None:
-        prefix = encode_key(key)
+        prefix = key.replace(b"\x00", b"\x00\xff") + _TERMINATOR
+        cursor = self._cursor()
+        if cursor is not None:  # a storage node's writes: C calls on one cursor
+            if not (cursor.set_range(prefix) and cursor.key().startswith(prefix)):
+                if value is None and not self.filling:
+                    return  # nothing older to hide: no tombstone needed
+                cursor.put(prefix + _TAU.pack(_TAU_MAX - tau), codec.encode(value))
+                self.key_count += 1
+                return
+            cursor.put(prefix + _TAU.pack(_TAU_MAX - tau), codec.encode(value))
+            # As VersionStore: collect once the key's oldest version is at or below the
+            # horizon. Its oldest entry is the last one (τ inverted): just before where
+            # the entry of τ 0 would go.
+            positioned = cursor.prev() if cursor.set_range(prefix + _OLDEST) else cursor.last()
+            if positioned and _TAU_MAX - _TAU.unpack_from(cursor.key(), len(prefix))[0] <= self.gc_horizon:
+                self._collect(self._engine.txn, prefix, several_only=True)  # type: ignore[union-attr]
+            return
         with self._write() as txn:
             if not _has_versions(txn.cursor(db=self.db), prefix):
                 if value is None and not self.filling:
@@ -249,12 +268,29 @@ class LmdbVersionStore:
 
     # -- reads ----------------------------------------------------------------------------
 
+    def _cursor(self) -> lmdb.Cursor | None:
+        """With an engine, this store's cursor in the engine's transaction, made once per
+        transaction (LMDB keeps a write transaction's cursors valid through its writes)."""
+        engine = self._engine
+        if engine is None:
+            return None
+        txn = engine._txn  # the engine's open transaction, without the property's call
+        if txn is None or txn is not self._cursor_txn:
+            txn = self._cursor_txn = engine.txn
+            self._cached_cursor = txn.cursor(db=self.db)
+        return self._cached_cursor
+
     def get(self, key: bytes, tau: int) -> Any:
-        txn = self._open_txn()  # a storage node's reads: no context manager per read
-        if txn is None:
-            with self.env.begin(db=self.db) as txn:
+        cursor = self._cursor()
+        if cursor is None:
+            with self._read() as txn:
                 return self._get(txn, key, tau)
-        return self._get(txn, key, tau)
+        # A storage node's reads, inlined: the newest version at or below τ is one seek.
+        prefix = key.replace(b"\x00", b"\x00\xff") + _TERMINATOR
+        if cursor.set_range(prefix + _TAU.pack(_TAU_MAX - tau)) and cursor.key().startswith(prefix):
+            raw = cursor.value()
+            return None if raw == _NIL else codec.decode(raw)
+        return None
 
     def _get(self, txn: lmdb.Transaction, key: bytes, tau: int) -> Any:
         prefix = encode_key(key)
@@ -267,6 +303,9 @@ class LmdbVersionStore:
         return None
 
     def newer_than(self, key: bytes, tau: int) -> bool:
+        cursor = self._cursor()
+        if cursor is not None:
+            return _has_newer(cursor, encode_key(key), tau)
         with self._read() as txn:
             return _has_newer(txn.cursor(db=self.db), encode_key(key), tau)
 
@@ -283,6 +322,12 @@ class LmdbVersionStore:
         examine: int = 0,
     ) -> tuple[list[tuple[bytes, Any]], bytes | None]:
         """As VersionStore.scan: live pairs of [start, end) as of τ, paged."""
+        if not reverse:
+            cursor = self._cursor()
+            if cursor is not None:
+                return self._scan_forward(cursor, start, end, tau, limit, keep, newer, examine)
+            with self._read() as txn:
+                return self._scan_forward(txn.cursor(db=self.db), start, end, tau, limit, keep, newer, examine)
         out: list[tuple[bytes, Any]] = []
         examined = 0
         last: bytes | None = None
@@ -304,6 +349,58 @@ class LmdbVersionStore:
                 out.append((key, value))
                 if limit and len(out) >= limit:
                     return out, key
+        return out, None
+
+    def _scan_forward(
+        self,
+        cursor: lmdb.Cursor,
+        start: bytes,
+        end: bytes | None,
+        tau: int,
+        limit: int,
+        keep: Callable[[Any], bool] | None,
+        newer: list[bytes] | None,
+        examine: int,
+    ) -> tuple[list[tuple[bytes, Any]], bytes | None]:
+        """`scan` forwards, entry by entry on one cursor (the scan of every table read and
+        index build): a key's versions come newest first, so its version as of τ is the
+        first entry whose inverted τ is at or above τ's; the rest of its entries are passed."""
+        out: list[tuple[bytes, Any]] = []
+        if not cursor.set_range(encode_key(start)):
+            return out, None
+        end_prefix = None if end is None else encode_key(end)
+        inverted = _TAU_MAX - tau
+        unpack = _TAU.unpack_from
+        decode = codec.decode
+        examined = 0
+        current = b""  # the encoded key being walked ("" before the first: no key encodes to it)
+        taken = False  # its version as of τ is found (or passed)
+        newest_after = False  # its newest version is after τ
+        for entry, raw in cursor.iternext():
+            cut = len(entry) - 8
+            if entry[:cut] != current:
+                if end_prefix is not None and entry[:cut] >= end_prefix:
+                    break
+                if examined == examine and examine:
+                    return out, decode_key(current)  # resume after the last key looked at
+                examined += 1
+                current = entry[:cut]
+                taken = False
+                newest_after = unpack(entry, cut)[0] < inverted
+            if taken or unpack(entry, cut)[0] < inverted:
+                continue
+            taken = True
+            if raw == _NIL:
+                continue
+            value = decode(raw)
+            if keep is not None and not keep(value):
+                continue
+            key = decode_key(current)
+            if newer is not None and newest_after:
+                newer.append(key)
+            out.append((key, value))
+            if limit and len(out) >= limit:
+                return out, key
         return out, None
 
     def latest_items(self) -> Iterator[tuple[bytes, int, Any]]:
