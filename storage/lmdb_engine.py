@@ -77,10 +77,12 @@ class LmdbEngine:
         return LmdbVersionStore(self.env, name, filling=filling, floor=floor, engine=self)
 
     def open_store(
-        self, name: bytes, *, filling: bool = False, floor: int = 0, key_count: int | None = None
+        self, name: bytes, *, filling: bool = False, floor: int = 0, key_count: int | None = None,
+        bucket_extra: int | None = None,
     ) -> LmdbVersionStore:
-        """A store the state names, with the key count recorded beside it."""
-        return LmdbVersionStore(self.env, name, filling=filling, floor=floor, engine=self, key_count=key_count)
+        """A store the state names, with the counts recorded beside it (None: counted now)."""
+        return LmdbVersionStore(self.env, name, filling=filling, floor=floor, engine=self, key_count=key_count,
+                                bucket_extra=bucket_extra)
 
     def discard(self, store: LmdbVersionStore) -> None:
         """Drop a store no shard uses any more (in the open transaction)."""

@@ -326,7 +326,8 @@ class StorageNode:
                 shards.append(None)
             else:
                 assert isinstance(store, LmdbVersionStore)
-                shards.append([store.name, 0 if store.filling else store.floor, store.filling, store.key_count])
+                shards.append([store.name, 0 if store.filling else store.floor, store.filling, store.key_count,
+                               store.bucket_extra])
         return {
             "applied": list(self.applied),
             "applied_tau": self.applied_tau,
@@ -359,10 +360,11 @@ class StorageNode:
             if entry is None:
                 shards.append(None)
                 continue
-            name, floor, filling, keys = entry
+            name, floor, filling, keys, extra = entry
             store = opened.get(name)
             if store is None:
-                store = opened[name] = self.engine.open_store(name, floor=floor, filling=filling, key_count=keys)
+                store = opened[name] = self.engine.open_store(name, floor=floor, filling=filling, key_count=keys,
+                                                              bucket_extra=extra)
             shards.append(store)
         self._to_clear = [(opened[name], start, end) for name, start, end in state["to_clear"] if name in opened]
         for store in opened.values():

@@ -61,6 +61,8 @@ def _paged(store: VersionStore, tau: int, *, limit: int, examine: int, reverse: 
         out += pairs
         if resume is None:
             return out
+        # Each page must move on (a store that resumes behind itself would loop here).
+        assert (resume < end) if reverse else (resume >= start), (start, end, resume)
         if reverse:
             end = resume
         else:
