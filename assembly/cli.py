@@ -99,8 +99,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address of the PostgreSQL endpoint")
     serve.add_argument("--port", type=int, default=5432, help="port of the PostgreSQL endpoint (0: any free port)")
     where = serve.add_mutually_exclusive_group()
-    where.add_argument("--data-dir", default="./data", help="where the journal and checkpoints live")
+    where.add_argument("--data-dir", default="./data", help="where the journals and the storage nodes' data live")
     where.add_argument("--memory", action="store_true", help="keep nothing on disk (data is lost on exit)")
+    serve.add_argument("--storage-engine", choices=("lmdb", "checkpoints"), default="lmdb",
+                       help="with --data-dir, where storage nodes keep their replicas: lmdb (on disk, resumed "
+                            "at a start without loading anything) or checkpoints (in memory, loaded whole "
+                            "from a checkpoint at a start; what the simulator runs)")
     serve.add_argument("--journals", type=int, default=1,
                        help="number of Multi-Paxos journals; adjudicators spread commits over them")
     serve.add_argument("--journal-replicas", type=int, default=3,
@@ -238,7 +242,7 @@ async def serve(args: argparse.Namespace) -> None:
         raise ConfigError(f"--dynamo-nodes {args.dynamo_nodes}: at least 1 while --dynamo-port serves Dynamo")
     config = ClusterConfig(
         data_dir=None if args.memory else args.data_dir, clock_error_ns=args.clock_error_ns, topology=topology,
-        dynamo_nodes=args.dynamo_nodes,
+        dynamo_nodes=args.dynamo_nodes, storage_engine=args.storage_engine,
     )  # fmt: skip
     try:
         # The first thing to touch the data dir: it is locked before anything in it is opened.

@@ -37,6 +37,8 @@ from kv.dynamo.interface import Join
 from kv.dynamo.node import DynamoNode, NodeConfig
 from kv.dynamo.store import DynamoStore
 from storage.client import StorageClient
+from storage.lmdb_engine import ENGINE_DIR as STORAGE_ENGINE_DIR
+from storage.lmdb_engine import LmdbEngine
 from storage.node import StorageNode
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,11 @@ class ClusterConfig:
     # so that sloppy quorum has nodes to fall back on) and their ring's size.
     dynamo_nodes: int = 5
     dynamo: NodeConfig = field(default_factory=NodeConfig)
+    # With a data dir, where storage nodes keep their replicas: "lmdb" (on disk,
+    # committed with the journal positions; storage/lmdb_engine.py) or
+    # "checkpoints" (in memory, with checkpoints written now and then and loaded
+    # whole at a start: what the simulator runs, kept to compare against).
+    storage_engine: str = "lmdb"
 
 
 def journal_replica_config(config: ClusterConfig, replicas: int) -> ReplicaConfig:
@@ -133,6 +140,8 @@ class EmbeddedCluster:
     """Journals, adjudicators and storage nodes, wired on one transport."""
 
     def __init__(self, config: ClusterConfig) -> None:
+        if config.storage_engine not in ("lmdb", "checkpoints"):
+            raise ValueError(f"storage_engine {config.storage_engine!r}: lmdb or checkpoints")
         self.config = config
         self.topology = config.topology
         self.clock = Clock(config.clock_error_ns)
@@ -149,8 +158,10 @@ class EmbeddedCluster:
             if config.data_dir is not None:
                 check_layout(config.data_dir, topo)
             self._make_journals(config)
+            self._engines: list[LmdbEngine] = []
             self.storage_nodes = [
-                StorageNode(n, topo, self.transport, self.clock, self._storage_disk(config, n))
+                StorageNode(n, topo, self.transport, self.clock, self._storage_disk(config, n),
+                            engine=self._storage_engine(config, n))
                 for n in range(topo.storage_node_count)
             ]
         except BaseException:
@@ -194,9 +205,19 @@ class EmbeddedCluster:
                 )
             self.journal_replicas.append(replicas)
 
+    def _storage_engine(self, config: ClusterConfig, node: int) -> LmdbEngine | None:
+        """A storage node's replicas on disk: LMDB in `<data dir>/storage-N/versions`
+        (None in memory mode, where the journals forget everything at exit too)."""
+        if config.data_dir is None or config.storage_engine == "checkpoints":
+            return None
+        engine = LmdbEngine(os.path.join(config.data_dir, f"storage-{node}", STORAGE_ENGINE_DIR))
+        self._engines.append(engine)
+        return engine
+
     def _storage_disk(self, config: ClusterConfig, node: int) -> Disk | None:
-        """A storage node's checkpoints: in `<data dir>/storage-N` (None in memory
-        mode, where the journals forget everything at exit too)."""
+        """A storage node's directory, `<data dir>/storage-N`, locked while the node
+        runs; it holds the node's LMDB environment and, from an older version, a
+        checkpoint the node moves into it (None in memory mode)."""
         if config.data_dir is None:
             return None
         directory = os.path.join(config.data_dir, f"storage-{node}")
@@ -234,6 +255,8 @@ class EmbeddedCluster:
 
         `run` ends with it; a caller that made a cluster and never ran it calls it.
         """
+        for engine in getattr(self, "_engines", ()):
+            engine.close()  # what was not committed is replayed from the journals
         for disk in self._disks:
             disk.close()
         for _scope, _ended, disk in getattr(self, "_dynamo_running", {}).values():

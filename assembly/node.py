@@ -50,6 +50,8 @@ from pgwire.server import serve_listeners
 from qp.frontend.server import QueryProcessor
 from qp.interface import QpStatus
 from qp.pgcatalog.cluster_views import Member
+from storage.lmdb_engine import ENGINE_DIR as STORAGE_ENGINE_DIR
+from storage.lmdb_engine import LmdbEngine
 from storage.node import StorageNode
 
 log = logging.getLogger(__name__)
@@ -143,12 +145,15 @@ class Node:
         await nursery.start(replica.run)
 
     async def _start_storage(self, nursery: trio.Nursery) -> None:
-        disk = OsDisk(self.spec.data_dir(self.role))  # its checkpoints; locks the directory first
+        disk = OsDisk(self.spec.data_dir(self.role))  # locks the directory first
         self._close.append(disk.close)
+        # Its replicas and journal positions, in LMDB inside the locked directory.
+        engine = LmdbEngine(os.path.join(self.spec.data_dir(self.role), STORAGE_ENGINE_DIR))
+        self._close.append(engine.close)
         # A node added to the running cluster starts from a peer's positions, not the journals' beginning.
         joined = self.role.id >= self.spec.initial_storage_count
         node = StorageNode(self.role.id, self.topology, self.transport, self.clock, disk, join=joined,
-                           copy_keys_per_s=self.spec.copy_keys_per_s)  # fmt: skip
+                           copy_keys_per_s=self.spec.copy_keys_per_s, engine=engine)  # fmt: skip
         self._storage = node
         metrics.watch_replica_lag(self.role.name, lambda: node.watermark)
         self.transport.serve(self.topology.storage_address(self.role.id), node)

@@ -31,6 +31,10 @@ its Riak HTTP API, beside DynamoDB PutItem/GetItem on the same durable server.
 `joins` (bench/joins.py): a 10-table join over a few thousand rows per table,
 after ANALYZE, on dsql and PostgreSQL, and the ratio of their times.
 
+`storage` (bench/storage_node.py): storage nodes on LMDB beside the in-memory
+engine with checkpoints: `pgbench -i -s N` (`--storage-scale`), memory while
+loading, select-only, restart to the first answer, data on disk.
+
 `stall` (bench/stall.py): `SELECT 1` latency while another connection runs a
 CPU-bound query, and the journal elections dsql logged meanwhile.
 """
@@ -54,6 +58,7 @@ from bench import dynamodb as ddb_bench
 from bench import joins as joins_bench
 from bench import journal as journal_bench
 from bench import replica_move as move_bench
+from bench import storage_node as storage_bench
 from bench.pgbench import PGBENCH_WORKLOADS, run_pgbench_workload
 from bench.servers import DsqlServer, PostgresServer
 from bench.stall import elections, run_stall
@@ -69,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--only", default="", help="comma-separated workload names")
     parser.add_argument("--ddb-clients", type=int, default=4, help="boto3 client processes for the ddb_* workloads")
+    parser.add_argument("--storage-scale", type=int, default=8,
+                        help="storage: the pgbench scale loaded into each storage engine (100: 10 million rows)")
     parser.add_argument("--ddb-memory", action="store_true", help="ddb_* workloads: dsql serve --memory, as moto keeps no files")
     return parser
 
@@ -78,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=max(Console().width, 130))
     known = [*WORKLOADS, *PGBENCH_WORKLOADS, "stall"]
     every = [*known, *ddb_bench.WORKLOADS, *journal_bench.WORKLOADS, *cluster_bench.WORKLOADS,
-             *move_bench.WORKLOADS, *dynamo_bench.WORKLOADS, *joins_bench.WORKLOADS]
+             *move_bench.WORKLOADS, *dynamo_bench.WORKLOADS, *joins_bench.WORKLOADS, *storage_bench.WORKLOADS]
     requested = [n for n in args.only.split(",") if n] or every
     unknown = [n for n in requested if n not in every]
     if unknown:
@@ -116,6 +123,13 @@ def main(argv: list[str] | None = None) -> int:
         path = RESULTS_DIR / f"bench-joins-{time.strftime('%Y%m%d-%H%M%S')}.json"
         path.write_text(json.dumps({"dsql_s": joins_result.dsql_s, "postgres_s": joins_result.postgres_s,
                                     "ratio": joins_result.ratio, "answer": list(joins_result.answer)}, indent=2))
+    if any(n in storage_bench.WORKLOADS for n in requested):
+        storage_results = storage_bench.run(scale=args.storage_scale, clients=args.connections, seconds=args.seconds,
+                                            console=console)  # fmt: skip
+        storage_bench.print_table(console, storage_results, args.storage_scale, args.connections, args.seconds)
+        RESULTS_DIR.mkdir(exist_ok=True)
+        path = RESULTS_DIR / f"bench-storage-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        path.write_text(json.dumps({k: vars(v) for k, v in storage_results.items()}, indent=2))
     if any(n in move_bench.WORKLOADS for n in requested):
         move_bench.print_table(console, move_bench.run(console=console))
     if any(n in cluster_bench.WORKLOADS for n in requested):

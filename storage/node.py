@@ -41,11 +41,23 @@ keeps one store for both halves. A node added to a running cluster, or one
 the journal has left behind (compacted past its position), starts from a
 peer's positions and copies its shards.
 
-Durability belongs to the journal; a node keeps only checkpoints (on the
-`Disk` it is given, written whole and then swapped in by `Disk.replace`, so a
-crash leaves the old one or the new one), so that a restart loads the newest versions and replays the journal from the positions
-the checkpoint records instead of from the beginning. After a checkpoint is
-on disk the node tells each journal, which may then drop older segments.
+Durability belongs to the journal; what a node keeps only spares it
+replaying the journal from the beginning. Two engines:
+
+- LMDB (storage/lmdb_engine.py; a server with a data dir): every replica is a
+  database of one environment, written through one open transaction that is
+  committed every fraction of a second with the journal positions it
+  reflects. A start reads those positions and goes on: nothing is loaded,
+  every version is still there, and what was applied after the last commit is
+  replayed. Nothing is ever written twice (no checkpoints).
+- Memory (the simulator, `--memory`, `--storage-engine checkpoints`): the
+  replicas are `VersionStore`s, and with a `Disk` the node writes checkpoints
+  (written whole and then swapped in by `Disk.replace`, so a crash leaves the
+  old one or the new one); a start loads the newest versions and replays the
+  journal from the positions the checkpoint records.
+
+Once positions are durable the node tells each journal, which may then drop
+older segments.
 """
 
 from __future__ import annotations
@@ -92,10 +104,15 @@ from storage.interface import (
     WrongShard,
 )
 from storage.lease_record import LeaseClaim, LeaseState, lease_key, next_lease_state
+from storage.lmdb_engine import LmdbEngine
+from storage.lmdb_store import LmdbVersionStore
 from storage.mvcc import VersionStore, keep_where_true, projector
 from storage.placement import decode_placement, encode_placement, initial_placement, shard_map
 
 log = logging.getLogger(__name__)
+
+# A shard replica's versions: in memory (`--memory`, the simulator) or in LMDB.
+Store = VersionStore | LmdbVersionStore
 
 # Bounds and their reasons:
 # A read waits this long for the watermark before failing: far longer than any
@@ -149,6 +166,16 @@ _PEER_FAILURES = (StorageUnavailable, Unreachable, RemoteError, WrongShard)
 # The floor of a replica still being copied: above every τ, so that every read
 # of it is refused (`CatchingUp`) until the copy is done.
 _FILLING_FLOOR = 1 << 64
+# A node on LMDB (storage/lmdb_engine.py) commits what it applied, with its
+# journal positions, this often when anything changed (one fdatasync each,
+# ~0.5 ms here): a crash replays at most this much of the journal.
+COMMIT_INTERVAL_S = 0.2
+# ... and at once past this many versions written since the last commit, so an
+# open transaction's dirty pages (kept in memory until it commits) stay bounded
+# during a bulk load.
+COMMIT_VERSIONS = 20_000
+# The journals are told what is committed (and may drop older segments) at most this often.
+RELEASE_INTERVAL_S = 5.0
 
 
 class StorageNode:
@@ -165,10 +192,16 @@ class StorageNode:
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
         checkpoint_records: int = CHECKPOINT_RECORDS,
         checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S,
+        engine: LmdbEngine | None = None,
     ) -> None:
-        """`disk` holds this node's checkpoints (None: the node keeps none, as
-        with journals in memory). The clock, the monotonic time source and the
-        disk are the caller's, so the simulator can run the node on its own.
+        """`engine`: the node keeps its replicas and its journal positions in LMDB
+        (storage/lmdb_engine.py), committed together, and resumes from them when it
+        starts; `disk` then only holds an older version's checkpoint, read once into
+        the engine. Without an engine the replicas are in memory and `disk` holds
+        the node's checkpoints (None: the node keeps none, as with journals in
+        memory; the simulator gives a simulated disk). The clock, the monotonic time
+        source and the disk are the caller's, so the simulator can run the node on
+        its own.
 
         `join`: the node was added to a running cluster; with no checkpoint of
         its own it starts from a peer's journal positions (`NodeStateQuery`)
@@ -187,6 +220,7 @@ class StorageNode:
         self.topology = topology
         self.clock = clock
         self.disk = disk
+        self.engine = engine
         self._monotonic_ns = monotonic_ns
         self._checkpoint_records = checkpoint_records
         self._checkpoint_interval_s = checkpoint_interval_s
@@ -199,10 +233,11 @@ class StorageNode:
         self.ranges = shard_map(self.placement)  # the shard map as of the last applied record
         # Key ranges to remove, a piece at a time, from stores still serving other
         # shards: a shard split in two shares its store, and one half may move away.
-        self._to_clear: list[tuple[VersionStore, bytes, bytes | None]] = []
-        self.shards: list[VersionStore | None] = [
-            VersionStore() if i in hosted else None for i in range(len(self.ranges))
-        ]
+        self._to_clear: list[tuple[Store, bytes, bytes | None]] = []
+        self.shards: list[Store | None] = [None] * len(self.ranges)
+        restored = None if engine is None else engine.read_state()
+        if restored is None:
+            self.shards = [self._new_store() if i in hosted else None for i in range(len(self.ranges))]
         self._peers: dict[int, Peer] = {}
         # Shards being copied from a peer: the task doing it, by shard.
         self._fills: dict[int, trio.CancelScope] = {}
@@ -246,16 +281,142 @@ class StorageNode:
         self.paused = False  # tests hold a replica back to show stale eventual reads
         self._unpaused = trio.Event()
         self._unpaused.set()
+        # On LMDB: versions written since the last commit, and the positions last committed.
+        self._unsaved_versions = 0
+        self._committed = list(self.applied)
+        self.restored = False
+        if restored is not None:
+            self._restore(restored)
 
     def _monotonic_s(self) -> float:
         return self._monotonic_ns() / 1e9
 
+    # -- stores ------------------------------------------------------------
+
+    def _new_store(self, *, filling: bool = False, floor: int = 0) -> Store:
+        if self.engine is not None:
+            return self.engine.new_store(filling=filling, floor=floor)
+        return VersionStore(filling=filling, floor=floor)
+
+    def _filling_store(self) -> Store:
+        return self._new_store(filling=True, floor=_FILLING_FLOOR)
+
+    def _discard_unused(self, *stores: Store | None) -> None:
+        """Drop the stores no shard uses any more, with their pending range clears
+        (on LMDB their databases go in the open transaction; in memory they are garbage)."""
+        if self.engine is None:
+            return
+        for store in {id(s): s for s in stores if s is not None}.values():
+            if not self._in_use(store):
+                self._to_clear = [c for c in self._to_clear if c[0] is not store]
+                self.engine.discard(store)  # type: ignore[arg-type]
+                self._unsaved_versions += 1
+
+    def _in_use(self, store: Store) -> bool:
+        """Whether a shard still has the store (a sweep that yielded checks before going on)."""
+        return any(s is store for s in self.shards)
+
+    # -- the node's state in LMDB -------------------------------------------
+
+    def _engine_state(self) -> dict:
+        """What a restart resumes from, committed with the data it describes."""
+        shards: list[list | None] = []
+        for store in self.shards:
+            if store is None:
+                shards.append(None)
+            else:
+                assert isinstance(store, LmdbVersionStore)
+                shards.append([store.name, 0 if store.filling else store.floor, store.filling, store.key_count,
+                               store.bucket_extra])
+        return {
+            "applied": list(self.applied),
+            "applied_tau": self.applied_tau,
+            "catalog_versions": [list(v) for v in self.catalog_versions],
+            "placement": encode_placement(self.placement),
+            "dropped_ranges": [list(d) for d in self.dropped_ranges],
+            "to_clear": [[store.name, start, end] for store, start, end in self._to_clear],  # type: ignore[union-attr]
+            "shards": shards,
+        }
+
+    def _restore(self, state: dict) -> None:
+        """Resume from the state the engine last committed: nothing is loaded, the
+        stores are the environment's databases. A replica that was still being copied
+        is copied again from the start (its database is dropped)."""
+        assert self.engine is not None
+        if len(state["applied"]) != len(self.applied):
+            raise RuntimeError("this storage node's data was written for a different number of journals")
+        self.applied = list(state["applied"])
+        self._received = list(self.applied)
+        self._committed = list(self.applied)
+        self.applied_tau = state["applied_tau"]
+        self.catalog_versions = [tuple(v) for v in state["catalog_versions"]]  # type: ignore[misc]
+        self.placement = decode_placement(state["placement"])
+        self.ranges = shard_map(self.placement)
+        self._learn_endpoints(self.placement)
+        self.dropped_ranges = [tuple(d) for d in state["dropped_ranges"]]  # type: ignore[misc]
+        opened: dict[bytes, LmdbVersionStore] = {}
+        shards: list[Store | None] = []
+        for entry in state["shards"]:
+            if entry is None:
+                shards.append(None)
+                continue
+            name, floor, filling, keys, extra = entry
+            store = opened.get(name)
+            if store is None:
+                store = opened[name] = self.engine.open_store(name, floor=floor, filling=filling, key_count=keys,
+                                                              bucket_extra=extra)
+            shards.append(store)
+        self._to_clear = [(opened[name], start, end) for name, start, end in state["to_clear"] if name in opened]
+        for store in opened.values():
+            if store.filling:
+                self.engine.discard(store)
+        self.shards = [self._filling_store() if s is not None and s.filling else s for s in shards]
+        self.restored = True
+        log.info("storage node %d resumes from its store at positions %s", self.node_id, self.applied)
+
+    def _commit(self) -> None:
+        """Commit what was applied, with the positions it reflects (LMDB only)."""
+        assert self.engine is not None
+        self.engine.commit(self._engine_state())
+        self._since_checkpoint = 0
+        self._unsaved_versions = 0
+        self._committed = list(self.applied)
+        self._last_checkpoint_s = self._monotonic_s()
+        for store in self.shards:
+            if store is not None and not store.filling:
+                store.durable = True
+
+    def _commit_if_large(self) -> None:
+        if self.engine is not None and self._unsaved_versions >= COMMIT_VERSIONS:
+            self._commit()
+
+    async def _commit_loop(self) -> None:
+        """Commit often (each commit is cheap), and tell the journals what is
+        committed now and then, after which they may drop what is older."""
+        released = list(self._committed)
+        last_release = self._monotonic_s()
+        while True:
+            await trio.sleep(COMMIT_INTERVAL_S)
+            if self._since_checkpoint or self._unsaved_versions or self._checkpoint_soon:
+                self._checkpoint_soon = False
+                self._commit()
+            if self._committed != released and self._monotonic_s() - last_release >= RELEASE_INTERVAL_S:
+                released = list(self._committed)
+                last_release = self._monotonic_s()
+                for j, journal in enumerate(self._journals):
+                    await journal.checkpointed(self.name, released[j])
+
     # -- lifecycle ---------------------------------------------------------
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        loaded = False
-        if self.disk is not None:
+        loaded = self.restored
+        if self.disk is not None and not loaded:
             loaded = await self._load_checkpoint()
+            if loaded and self.engine is not None:
+                # An older version's checkpoint, now in the engine: the file goes.
+                self._commit()
+                await self.disk.remove(CHECKPOINT_FILE)
+                log.info("storage node %d moved its checkpoint into LMDB", self.node_id)
         if self._join and not loaded:
             await self._start_from_peer()
         started = False
@@ -266,7 +427,7 @@ class StorageNode:
                     nursery.start_soon(self._subscribe, j)
                     nursery.start_soon(self._closer, j)
                 nursery.start_soon(self._gc_loop)
-                nursery.start_soon(self._checkpoint_loop)
+                nursery.start_soon(self._checkpoint_loop if self.engine is None else self._commit_loop)
                 for shard, store in enumerate(self.shards):
                     if store is not None and store.filling:
                         self._start_fill(shard)
@@ -327,7 +488,7 @@ class StorageNode:
             out.append(store.get(key, 1 << 63))
         return Values(out)
 
-    def _store_within(self, start: bytes, end: bytes | None, *, exact: bool = False) -> VersionStore:
+    def _store_within(self, start: bytes, end: bytes | None, *, exact: bool = False) -> Store:
         """The store of the shard [start, end) lies in (`exact`: that is), or
         `WrongShard` if it crosses a shard's end here or is not held here: the
         caller knows another shard map or placement."""
@@ -346,7 +507,7 @@ class StorageNode:
         if not self.caught_up:
             raise CatchingUp(f"storage node {self.node_id} is catching up with the journals")
 
-    def _unreadable(self, store: VersionStore, tau: int) -> StorageUnavailable:
+    def _unreadable(self, store: Store, tau: int) -> StorageUnavailable:
         if store.filling:
             return CatchingUp(f"storage node {self.node_id} is still copying this shard from another replica")
         return HistoryGone(f"storage node {self.node_id} holds this shard's versions from τ {store.floor}, not {tau}")
@@ -388,10 +549,18 @@ class StorageNode:
             caught_up=self.caught_up,
             unsaved=tuple(i for i, s in enumerate(self.shards) if s is not None and not s.filling and not s.durable),
             splits=self.ranges.splits,
-            shard_keys=tuple(s.count_range(*self.ranges.bounds(i)) for i, s in enumerate(self.shards) if s is not None),
+            shard_keys=tuple(self._shard_keys(i, s) for i, s in enumerate(self.shards) if s is not None),
         )
 
-    def _stores(self) -> list[VersionStore]:
+    def _shard_keys(self, shard: int, store: Store) -> int:
+        """The keys of one shard: the store's count when the shard has it alone (LMDB
+        keeps it as keys come and go), else a walk of the shard's range."""
+        alone = sum(1 for s in self.shards if s is store) == 1 and not any(c[0] is store for c in self._to_clear)
+        if isinstance(store, LmdbVersionStore) and alone:
+            return len(store)
+        return store.count_range(*self.ranges.bounds(shard))
+
+    def _stores(self) -> list[Store]:
         """Each store once (the halves of a split shard share one)."""
         return list({id(s): s for s in self.shards if s is not None}.values())
 
@@ -521,6 +690,7 @@ class StorageNode:
             self._apply(tau, payload)
             self.applied[best] = position
             self._since_checkpoint += 1
+            self._commit_if_large()
 
     # -- applying the journals ---------------------------------------------
 
@@ -564,6 +734,7 @@ class StorageNode:
                 else:
                     self._apply(tau, payload)
                     self.applied[j] = position
+                    self._commit_if_large()
             if not merged:
                 self._since_checkpoint += len(records)
             if not self.caught_up and len(records) < POLL_RECORDS_MAX:
@@ -590,6 +761,7 @@ class StorageNode:
         record = CommitRecord.decode(payload)
         owner = self.ranges.owner
         shards = self.shards
+        self._unsaved_versions += len(record.writes) + len(record.stamped)
         for key, value in record.writes:
             store = shards[owner(key)]
             if store is not None:
@@ -626,7 +798,7 @@ class StorageNode:
             if shard in mine and store is None:
                 log.info("storage node %d: takes a replica of shard %d (placement %d)", self.node_id, shard,
                          placement.version)
-                self.shards[shard] = VersionStore(filling=True, floor=_FILLING_FLOOR)
+                self.shards[shard] = self._filling_store()
                 if self._nursery is not None:
                     self._start_fill(shard)
             elif shard not in mine and store is not None:
@@ -640,6 +812,7 @@ class StorageNode:
                 fill = self._fills.pop(shard, None)
                 if fill is not None:
                     fill.cancel()
+                self._discard_unused(store)
 
     def _split(self, splits: tuple[bytes, ...]) -> None:
         """Split shards in place at each new split key (shards only ever split).
@@ -691,16 +864,17 @@ class StorageNode:
         with scope:
             try:
                 while True:
-                    store = VersionStore(filling=True, floor=_FILLING_FLOOR)
-                    self.shards[shard] = store  # records from here on are applied to it
+                    store = self._filling_store()
+                    replaced, self.shards[shard] = self.shards[shard], store  # records from here on go to it
+                    self._discard_unused(replaced)
                     tau = self.applied_tau
                     started = self._monotonic_s()
                     floor = await self._copy_shard(shard, tau, store)
                     if floor is not None:
                         store.floor = floor
                         store.filling = False
-                        # Durable once a checkpoint holds it: one is written at once.
-                        store.durable = self.disk is None
+                        # Durable once a checkpoint (on LMDB: a commit) holds it: one comes at once.
+                        store.durable = self.disk is None and self.engine is None
                         self._checkpoint_soon = True
                         log.info("storage node %d: shard %d copied as of τ %d (%d keys) in %.1f s", self.node_id,
                                  shard, tau, len(store), self._monotonic_s() - started)
@@ -710,7 +884,7 @@ class StorageNode:
                 if self._fills.get(shard) is scope:
                     del self._fills[shard]
 
-    async def _copy_shard(self, shard: int, tau: int, store: VersionStore) -> int | None:
+    async def _copy_shard(self, shard: int, tau: int, store: Store) -> int | None:
         """Copy the versions at or below τ into `store`; returns the lowest τ it can
         serve reads at, or None if no replica could give the whole copy."""
         sources = [n for n in self.placement.hosts(shard) if n != self.node_id]
@@ -739,6 +913,8 @@ class StorageNode:
                 continue
             for key, versions in piece.chains:
                 store.merge_older(key, tuple(map(tuple, versions)))
+            self._unsaved_versions += len(piece.chains)
+            self._commit_if_large()
             floor = max(floor, piece.floor)
             if piece.resume is None:
                 return floor
@@ -787,9 +963,10 @@ class StorageNode:
         self.ranges = shard_map(state.placement)
         self._learn_endpoints(state.placement)
         mine = set(state.placement.shards_of(self.node_id))
-        self.shards = [
-            VersionStore(filling=True, floor=_FILLING_FLOOR) if s in mine else None for s in range(len(self.ranges))
-        ]
+        old = [*self.shards, *(c[0] for c in self._to_clear)]
+        self.shards, self._to_clear = [None] * len(self.ranges), []
+        self._discard_unused(*old)
+        self.shards = [self._filling_store() if s in mine else None for s in range(len(self.ranges))]
         self.caught_up = False
         self._drained = [False] * count
         self._since_checkpoint += 1
@@ -815,11 +992,14 @@ class StorageNode:
             for store in self._stores():
                 # A replica being copied keeps everything until the copy is done: a
                 # deletion it holds may hide a version still on its way.
-                if not store.filling and horizon > store.gc_horizon:
+                if not store.filling and horizon > store.gc_horizon and self._in_use(store):
                     store.gc_horizon = horizon
                     after = None
                     while sweep and (after := store.collect_some(after, SWEEP_KEYS)) is not None:
+                        self._unsaved_versions += 1
                         await checkpoint_if_due()
+                        if not self._in_use(store):
+                            break  # its shard went meanwhile (on LMDB: its database too)
             if sweep:
                 last_sweep = self._monotonic_s()
             versions = self.catalog_versions
@@ -827,10 +1007,16 @@ class StorageNode:
                 del versions[0]
             await self._reclaim_dropped(horizon)
             while self._to_clear:
-                store, start, end = self._to_clear[0]
+                entry = self._to_clear[0]
+                store, start, end = entry
                 while not store.drop_range(start, end, SWEEP_KEYS):  # type: ignore[arg-type]
+                    self._unsaved_versions += 1
                     await checkpoint_if_due()
-                self._to_clear.pop(0)
+                    if not self._to_clear or self._to_clear[0] is not entry:
+                        break  # the store went meanwhile, with its clears
+                else:
+                    self._to_clear.pop(0)
+                    self._unsaved_versions += 1
 
     async def _reclaim_dropped(self, horizon: int) -> None:
         """Remove the keys of ranges dropped at or below the horizon (no snapshot reads them)."""
@@ -839,9 +1025,11 @@ class StorageNode:
         for drop in [d for d in self.dropped_ranges if d[0] <= horizon]:
             _, start, end = drop
             for store in self._stores():
-                while not store.drop_range(start, end, SWEEP_KEYS):
+                while self._in_use(store) and not store.drop_range(start, end, SWEEP_KEYS):
+                    self._unsaved_versions += 1
                     await checkpoint_if_due()
             self.dropped_ranges.remove(drop)
+            self._unsaved_versions += 1
 
     # -- checkpoints -------------------------------------------------------
 
@@ -866,7 +1054,15 @@ class StorageNode:
         The store is read a piece at a time as of that record's τ, encoded and
         written (by a worker thread) as it goes, while the node keeps applying
         newer records: versions at or below the cut stay until the GC horizon
-        passes it, so the pieces add up to the store as it was at the cut."""
+        passes it, so the pieces add up to the store as it was at the cut.
+
+        On LMDB a checkpoint is a commit (what `_commit_loop` does every fraction
+        of a second), after which the journals are told at once."""
+        if self.engine is not None:
+            self._commit()
+            for j, journal in enumerate(self._journals):
+                await journal.checkpointed(self.name, self._committed[j])
+            return
         if self.disk is None:
             # Nothing to write, and nothing to replay after a restart (the
             # journals are in memory too): the journals may forget what has
@@ -990,9 +1186,10 @@ class StorageNode:
         mine = set(self.placement.shards_of(self.node_id))
         complete = set(header.get("complete", mine))
         cut = header.get("cut") or 0
+        old, self.shards = self.shards, [None] * len(self.ranges)
+        self._discard_unused(*old)  # on LMDB: the empty stores a new node begins with
         self.shards = [
-            None if s not in mine else VersionStore(floor=cut) if s in complete
-            else VersionStore(filling=True, floor=_FILLING_FLOOR)
+            None if s not in mine else self._new_store(floor=cut) if s in complete else self._filling_store()
             for s in range(len(self.ranges))
         ]
         newest = 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import shutil
 
 import pytest
 import trio
@@ -43,6 +44,7 @@ from storage import keys
 from storage import node as storage_node
 from storage.client import EVENTUAL
 from storage.interface import Get, GetLatest, HistoryGone, Placement, Status
+from storage.lmdb_engine import ENGINE_DIR as STORAGE_ENGINE_DIR
 from storage.mvcc import VersionStore
 from storage.node import StorageNode
 from storage.placement import (
@@ -216,7 +218,7 @@ async def test_a_node_joins_and_another_drains_under_load_with_two_replicas_serv
 
 
 async def test_a_replica_loaded_from_a_checkpoint_refuses_reads_below_its_cut(nursery, tmp_path):
-    config = ClusterConfig(data_dir=str(tmp_path))
+    config = ClusterConfig(data_dir=str(tmp_path), storage_engine="checkpoints")
     async with trio.open_nursery() as first:
         cluster = await first.start(EmbeddedCluster(config).run)
         adjudicators = AdjudicatorClient(cluster.topology, cluster.transport)
@@ -243,8 +245,9 @@ async def test_a_replica_loaded_from_a_checkpoint_refuses_reads_below_its_cut(nu
     assert await client.get([key], tau_two) == [("two",)]
 
 
+@pytest.mark.parametrize("engine", ["lmdb", "checkpoints"])
 async def test_a_replica_that_lost_its_disk_after_the_journal_moved_on_copies_from_a_peer(
-    nursery, tmp_path, monkeypatch
+    nursery, tmp_path, monkeypatch, engine
 ):
     # Small journal segments, so that the checkpoints below let the journal drop its beginning.
     def small_segments(config, replicas):
@@ -252,7 +255,7 @@ async def test_a_replica_that_lost_its_disk_after_the_journal_moved_on_copies_fr
 
     real_replica_config = embedded.journal_replica_config
     monkeypatch.setattr(embedded, "journal_replica_config", small_segments)
-    config = ClusterConfig(data_dir=str(tmp_path))
+    config = ClusterConfig(data_dir=str(tmp_path), storage_engine=engine)
     written: dict[bytes, tuple] = {}
     async with trio.open_nursery() as first:
         cluster = await first.start(EmbeddedCluster(config).run)
@@ -274,7 +277,10 @@ async def test_a_replica_that_lost_its_disk_after_the_journal_moved_on_copies_fr
                     break
                 await trio.sleep(0.01)
         first.cancel_scope.cancel()
-    os.remove(tmp_path / "storage-1" / storage_node.CHECKPOINT_FILE)  # a new disk
+    if engine == "lmdb":  # a new disk
+        shutil.rmtree(tmp_path / "storage-1" / STORAGE_ENGINE_DIR)
+    else:
+        os.remove(tmp_path / "storage-1" / storage_node.CHECKPOINT_FILE)
 
     cluster = await nursery.start(EmbeddedCluster(config).run)
     node = cluster.storage_nodes[1]
@@ -346,7 +352,7 @@ async def test_a_shard_that_grows_splits_in_place_and_reads_follow(nursery):
 
 
 async def test_split_halves_share_a_store_until_a_restart_gives_each_its_own(nursery, tmp_path):
-    config = ClusterConfig(data_dir=str(tmp_path))
+    config = ClusterConfig(data_dir=str(tmp_path), storage_engine="checkpoints")
     prefix = keys.table_prefix(keys.table_key_id_for(16391), 1)
     rows = {prefix + i.to_bytes(4, "big"): (i,) for i in range(120)}
     async with trio.open_nursery() as first:

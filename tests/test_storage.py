@@ -7,6 +7,9 @@ that cutting the work into pieces changes no answer: paged scans return what
 one unbounded scan returns, a piecewise checkpoint is the store as of its cut
 even while newer records are applied between the pieces, and a restart from
 it (or from a checkpoint in the first, single-map format) loses nothing.
+
+Checkpoints are what a node keeps with its replicas in memory (the simulator,
+`--storage-engine checkpoints`); tests/test_storage_lmdb.py covers nodes on LMDB.
 """
 
 from __future__ import annotations
@@ -19,11 +22,18 @@ from hypothesis import strategies as st
 
 from adjudicator.client import AdjudicatorClient
 from adjudicator.role import encode_commit_payload
+from assembly.embedded import ClusterConfig, EmbeddedCluster
 from cluster import codec, timeslice
 from cluster.disk import OsDisk
 from storage import node as storage_node
 from storage.mvcc import VersionStore, compile_filter, keep_where_true, project, projector
-from tests.test_kernel import commit, sql_key, start
+from tests.test_kernel import commit, sql_key
+
+
+async def start(nursery, data_dir=None):
+    """An embedded cluster whose storage nodes keep their replicas in memory, with checkpoints."""
+    config = ClusterConfig(data_dir=data_dir, storage_engine="checkpoints")
+    return await nursery.start(EmbeddedCluster(config).run)
 
 
 def _store(versions: dict[int, list[tuple[int, int | None]]]) -> VersionStore:
@@ -51,6 +61,8 @@ def _paged(store: VersionStore, tau: int, *, limit: int, examine: int, reverse: 
         out += pairs
         if resume is None:
             return out
+        # Each page must move on (a store that resumes behind itself would loop here).
+        assert (resume < end) if reverse else (resume >= start), (start, end, resume)
         if reverse:
             end = resume
         else:

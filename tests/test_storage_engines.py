@@ -17,20 +17,39 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from storage.lmdb_engine import LmdbEngine
 from storage.lmdb_store import LmdbVersionStore, decode_key, encode_key, open_environment
 from storage.mvcc import VersionStore, keep_where_true
 from tests.test_storage import _paged
 
-KEYS = [b"k", b"k\x00", b"k\x00\x00", b"k\x00\x01", b"k\x01", b"ka", b"kab", b"k\xff", b"kb\x00z", b"kz"]
+# Keys whose escaped form passes 400 bytes live in buckets (storage/lmdb_store.py): long keys
+# around a bucket's boundaries, short keys equal to and just past its prefix, and a prefix cut
+# before an escaped 0x00.
+_A398, _A399 = b"a" * 398, b"a" * 399
+KEYS = [b"k", b"k\x00", b"k\x00\x00", b"k\x00\x01", b"k\x01", b"ka", b"kab", b"k\xff", b"kb\x00z", b"kz",
+        b"k" + _A398, b"k" + _A399, b"k" + _A398 + b"b", b"k" + _A399 + b"\x00", b"k" + _A399 + b"\x01",
+        b"k" + _A399 + b"b" * 600, b"k" + _A398 + b"\x00", b"k" + _A398 + b"\x00\x00z", b"k" + _A399 + b"\x00"
+        + b"\x00" * 300]
 
 _ops = st.lists(
     st.one_of(
         st.tuples(st.just("apply"), st.integers(0, len(KEYS) - 1), st.one_of(st.none(), st.integers(0, 9))),
         st.tuples(st.just("horizon"), st.integers(0, 40), st.integers(1, 4)),
         st.tuples(st.just("drop"), st.integers(0, len(KEYS) - 1), st.integers(0, len(KEYS) - 1)),
+        st.tuples(st.just("commit")),
+        st.tuples(st.just("raise"), st.integers(0, 40)),  # the horizon moves; no sweep (applies collect)
     ),
     max_size=60,
 )
+
+
+@pytest.fixture(scope="module")
+def engine():
+    """A storage node's engine: its stores write through one transaction it commits."""
+    with tempfile.TemporaryDirectory(prefix="dsql-lmdb-engine-") as path:
+        engine = LmdbEngine(path, map_size=1 << 30)
+        yield engine
+        engine.close()
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +63,16 @@ def environment():
 _names = iter(range(1 << 30))
 
 
-def _run(ops, stores) -> None:
+def _run(ops, stores, engine=None) -> None:
     tau = 0
     for op in ops:
-        if op[0] == "apply":
+        if op[0] == "commit":
+            if engine is not None:
+                engine.commit({})
+        elif op[0] == "raise":
+            for store in stores:
+                store.gc_horizon = max(store.gc_horizon, min(op[1], tau))
+        elif op[0] == "apply":
             tau += 1
             for store in stores:
                 store.apply(KEYS[op[1]], tau, None if op[2] is None else (op[1], op[2]))
@@ -86,6 +111,12 @@ def _answers(store, taus: list[int], piece: int) -> dict:
             out[f"paged{tau}{reverse}"] = _paged(
                 store, tau, limit=piece, examine=piece + 1, reverse=reverse, keep=keep
             )
+            # One page as a node serves it, resume key included: bounded by the keys
+            # examined (the filter rejects most rows) or by the rows returned.
+            for limit, examine in ((piece + 1, piece), (piece, piece + 1)):
+                out[f"page{tau}{reverse}{limit}"] = store.scan(
+                    b"k", b"l", tau, limit=limit, examine=examine, reverse=reverse, keep=keep
+                )
         out[f"items{tau}"] = _pages(lambda after, n, t=tau: store.items_as_of(t, after, n), piece)
         out[f"chains{tau}"] = _pages(
             lambda after, n, t=tau: store.chains_as_of(t, after, n, b"k\x00", b"kz"), piece
@@ -100,12 +131,42 @@ def _answers(store, taus: list[int], piece: int) -> dict:
 @example(
     [("apply", 2, 1), ("apply", 2, 3), ("apply", 2, 4), ("horizon", 2, 2)], [1, 3], 2
 )  # older versions go
-def test_lmdb_answers_as_the_memory_store_does(environment, ops, taus, piece) -> None:
+@example(
+    [("apply", 9, 1), ("apply", 9, 2), ("apply", 9, 3), ("raise", 2), ("apply", 9, 4)], [4], 1
+)  # an apply collects what the raised horizon left behind, on the last key too
+def test_lmdb_answers_as_the_memory_store_does(environment, engine, ops, taus, piece) -> None:
     memory = VersionStore()
     lmdb_store = LmdbVersionStore(environment, b"s%d" % next(_names))
-    _run(ops, [memory, lmdb_store])
-    assert _answers(lmdb_store, taus, piece) == _answers(memory, taus, piece)
-    assert lmdb_store.version_count == memory.version_count
+    node_store = engine.new_store()  # as a storage node's: through the engine's transaction and cursor
+    _run(ops, [memory, lmdb_store, node_store], engine)
+    expected = _answers(memory, taus, piece)
+    assert _answers(lmdb_store, taus, piece) == expected
+    assert _answers(node_store, taus, piece) == expected
+    assert lmdb_store.version_count == node_store.version_count == memory.version_count
+    engine.commit({})
+    reopened = engine.open_store(node_store.name, key_count=node_store.key_count,
+                                 bucket_extra=node_store.bucket_extra)
+    assert _answers(reopened, taus, piece) == expected
+    recounted = engine.open_store(node_store.name)  # counted by walking: the same figures
+    assert (recounted.key_count, recounted.version_count) == (len(memory), memory.version_count)
+
+
+def test_every_key_at_once_long_ones_in_their_buckets(environment, engine) -> None:
+    """Every key of KEYS, with versions, deletions and a raised horizon: both LMDB stores
+    answer as the memory store (order across buckets and the keys beside them)."""
+    ops = [("apply", i, i % 7) for i in range(len(KEYS))]
+    ops += [("apply", i, None if i % 3 == 0 else 9) for i in range(len(KEYS)) if i % 2 == 0]
+    ops += [("raise", len(KEYS) + 3), *[("apply", i, 5) for i in range(0, len(KEYS), 3)], ("commit",)]
+    memory = VersionStore()
+    lmdb_store = LmdbVersionStore(environment, b"s%d" % next(_names))
+    node_store = engine.new_store()
+    _run(ops, [memory, lmdb_store, node_store], engine)
+    taus = [1, len(KEYS), 2 * len(KEYS), 100]
+    for piece in (1, 3):
+        expected = _answers(memory, taus, piece)
+        assert _answers(lmdb_store, taus, piece) == expected
+        assert _answers(node_store, taus, piece) == expected
+    assert lmdb_store.version_count == node_store.version_count == memory.version_count
 
 
 @given(st.binary(max_size=12), st.binary(max_size=12))

@@ -1,0 +1,188 @@
+"""`storage`: storage nodes on LMDB beside the in-memory engine with checkpoints (issue 14, item 6).
+
+The same durable `dsql serve` twice, once per storage engine
+(`--storage-engine checkpoints` keeps replicas in Python dicts and writes
+checkpoints; `lmdb`, the default, keeps them on disk, committed with the
+journal positions), and PostgreSQL 15 for reference, each on a fresh data
+directory, in one run:
+
+- `pgbench -i -s SCALE` (dsql: COPY committed every 1,000 rows), timed, with the
+  server's peak RSS and anonymous memory sampled while it loads;
+- pgbench select-only, prepared, 8 clients (a primary-key point read each);
+- a restart (SIGINT, then start again) timed to the first answered query,
+  and the server's RSS after it;
+- the data directory's size.
+
+`python -m bench --only storage [--storage-scale N]`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.pgbench import DSQL_INIT_OPTIONS, benchmark, initialize
+from bench.servers import DsqlServer, PostgresServer
+
+WORKLOADS = ("storage",)
+ENGINES = {"memory + checkpoints": "checkpoints", "LMDB": "lmdb"}
+
+
+@dataclass
+class Figures:
+    load_s: float = 0.0
+    load_peak_rss_mb: float = 0.0
+    load_peak_anon_mb: float = 0.0
+    select_only_tps: float = 0.0
+    restart_s: float = 0.0
+    rss_after_restart_mb: float = 0.0
+    disk_mb: float = 0.0
+
+
+def _memory_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, RssAnon) of a process in MB, from /proc (0 once it is gone)."""
+    rss = anon = 0.0
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1]) / 1024
+                elif line.startswith("RssAnon:"):
+                    anon = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return rss, anon
+
+
+class _PeakMemory:
+    """Samples a process's memory every 0.2 s in a thread; keeps the peaks."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.rss = self.anon = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            rss, anon = _memory_mb(self.pid)
+            self.rss, self.anon = max(self.rss, rss), max(self.anon, anon)
+
+    def __enter__(self) -> _PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _disk_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+
+
+def _first_answer_s(server, started: float) -> float:
+    """Seconds from `started` until the server answers a read of the loaded data."""
+    argv = ["psql", *server.psql_args(), "-Atc", "SELECT abalance FROM pgbench_accounts WHERE aid = 1"]
+    while True:
+        done = subprocess.run(argv, capture_output=True, text=True, env={"PGSSLMODE": "disable", "PATH": "/usr/bin"})
+        if done.returncode == 0 and done.stdout.strip() == "0":
+            return time.perf_counter() - started
+        if time.perf_counter() - started > 300:
+            raise RuntimeError(f"no answer 300 s after the restart: {done.stderr}")
+        time.sleep(0.05)
+
+
+def _measure_dsql(root: Path, engine: str, scale: int, clients: int, seconds: float, console: Console) -> Figures:
+    figures = Figures()
+    data_dir = root / f"dsql-{engine}"
+    server = DsqlServer(data_dir, extra_args=["--storage-engine", engine])
+    with console.status(f"starting dsql ({engine})"):
+        server.start()
+    try:
+        assert server.pid is not None
+        with console.status(f"pgbench -i -s {scale} on dsql ({engine})"), _PeakMemory(server.pid) as peak:
+            started = time.perf_counter()
+            done = initialize(server, scale=scale, pgoptions=DSQL_INIT_OPTIONS)
+            figures.load_s = time.perf_counter() - started
+        if done.returncode != 0:
+            raise RuntimeError(f"pgbench -i failed on dsql ({engine}):\n{done.stderr}\n{server.log_tail()}")
+        figures.load_peak_rss_mb, figures.load_peak_anon_mb = peak.rss, peak.anon
+        with console.status(f"select-only on dsql ({engine})"):
+            report, _ = benchmark(server, builtin="select-only", mode="prepared", clients=clients, seconds=seconds)
+            figures.select_only_tps = report.tps
+        with console.status(f"restarting dsql ({engine})"):
+            server.stop()
+            started = time.perf_counter()
+            server.start()
+            figures.restart_s = _first_answer_s(server, started)
+            assert server.pid is not None
+            figures.rss_after_restart_mb = _memory_mb(server.pid)[0]
+    finally:
+        server.stop()
+    figures.disk_mb = _disk_mb(data_dir)
+    console.print(f"dsql ({engine}): {figures}")
+    return figures
+
+
+def _measure_postgres(scale: int, clients: int, seconds: float, console: Console) -> Figures:
+    figures = Figures()
+    server = PostgresServer(durable=True)
+    with console.status("starting PostgreSQL"):
+        server.start()
+    try:
+        with console.status(f"pgbench -i -s {scale} on PostgreSQL"):
+            started = time.perf_counter()
+            done = initialize(server, scale=scale)
+            figures.load_s = time.perf_counter() - started
+        if done.returncode != 0:
+            raise RuntimeError(f"pgbench -i failed on PostgreSQL:\n{done.stderr}")
+        with console.status("select-only on PostgreSQL"):
+            report, _ = benchmark(server, builtin="select-only", mode="prepared", clients=clients, seconds=seconds)
+            figures.select_only_tps = report.tps
+        figures.disk_mb = _disk_mb(server.data_dir)
+    finally:
+        server.stop()
+    console.print(f"PostgreSQL: {figures}")
+    return figures
+
+
+def run(*, scale: int, clients: int, seconds: float, console: Console) -> dict[str, Figures]:
+    results: dict[str, Figures] = {}
+    with tempfile.TemporaryDirectory(prefix="dsql-bench-storage-") as root:
+        for label, engine in ENGINES.items():
+            results[label] = _measure_dsql(Path(root), engine, scale, clients, seconds, console)
+    results["PostgreSQL 15"] = _measure_postgres(scale, clients, seconds, console)
+    return results
+
+
+def print_table(console: Console, results: dict[str, Figures], scale: int, clients: int, seconds: float) -> None:
+    table = Table(title=f"storage engines: pgbench scale {scale} ({scale * 100_000:,} accounts), "
+                        f"select-only with {clients} clients for {seconds:g} s")
+    for column in ("server", "pgbench -i s", "peak RSS / anon MB while loading", "select-only tps",
+                   "restart to first answer s", "RSS after restart MB", "data dir MB"):
+        table.add_column(column, justify="left" if column == "server" else "right")
+    postgres = results.get("PostgreSQL 15")
+    for label, f in results.items():
+        is_postgres = label == "PostgreSQL 15"
+        load = f"{f.load_s:.1f}"
+        tps = f"{f.select_only_tps:,.0f}"
+        if postgres and not is_postgres and postgres.load_s and postgres.select_only_tps:
+            load += f" ({f.load_s / postgres.load_s:.1f}×)"
+            tps += f" ({f.select_only_tps / postgres.select_only_tps:.2f}×)"
+        table.add_row(
+            label, load,
+            "" if is_postgres else f"{f.load_peak_rss_mb:,.0f} / {f.load_peak_anon_mb:,.0f}",
+            tps,
+            "" if is_postgres else f"{f.restart_s:.2f}",
+            "" if is_postgres else f"{f.rss_after_restart_mb:,.0f}",
+            f"{f.disk_mb:,.0f}",
+        )  # fmt: skip
+    console.print(table)
