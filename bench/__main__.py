@@ -35,6 +35,9 @@ after ANALYZE, on dsql and PostgreSQL, and the ratio of their times.
 engine with checkpoints: `pgbench -i -s N` (`--storage-scale`), memory while
 loading, select-only, restart to the first answer, data on disk.
 
+`commit_path` (bench/commit.py): update transactions and TPC-B at scale 8
+beside PostgreSQL, with the journal replicas' syncs per commit.
+
 `stall` (bench/stall.py): `SELECT 1` latency while another connection runs a
 CPU-bound query, and the journal elections dsql logged meanwhile.
 """
@@ -53,6 +56,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import cluster as cluster_bench
+from bench import commit as commit_bench
 from bench import dynamo as dynamo_bench
 from bench import dynamodb as ddb_bench
 from bench import joins as joins_bench
@@ -85,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=max(Console().width, 130))
     known = [*WORKLOADS, *PGBENCH_WORKLOADS, "stall"]
     every = [*known, *ddb_bench.WORKLOADS, *journal_bench.WORKLOADS, *cluster_bench.WORKLOADS,
-             *move_bench.WORKLOADS, *dynamo_bench.WORKLOADS, *joins_bench.WORKLOADS, *storage_bench.WORKLOADS]
+             *move_bench.WORKLOADS, *dynamo_bench.WORKLOADS, *joins_bench.WORKLOADS, *storage_bench.WORKLOADS,
+             *commit_bench.WORKLOADS]
     requested = [n for n in args.only.split(",") if n] or every
     unknown = [n for n in requested if n not in every]
     if unknown:
@@ -132,6 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(json.dumps({k: vars(v) for k, v in storage_results.items()}, indent=2))
     if any(n in move_bench.WORKLOADS for n in requested):
         move_bench.print_table(console, move_bench.run(console=console))
+    if any(n in commit_bench.WORKLOADS for n in requested):
+        commit_results = commit_bench.run(seconds=args.seconds, warmup=args.warmup, clients=args.connections,
+                                          console=console)  # fmt: skip
+        commit_bench.print_table(console, commit_results, args.connections, args.seconds)
+        RESULTS_DIR.mkdir(exist_ok=True)
+        path = RESULTS_DIR / f"bench-commit-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        path.write_text(json.dumps({k: {**vars(v), "ratio": v.ratio} for k, v in commit_results.items()}, indent=2))
     if any(n in cluster_bench.WORKLOADS for n in requested):
         cluster_results = cluster_bench.run(
             seconds=args.seconds, warmup=args.warmup, clients=args.connections, console=console
