@@ -336,11 +336,67 @@ class LmdbVersionStore:
             pass
 
     def collect_some(self, after: bytes | None, count: int) -> bytes | None:
-        keys = self._keys_after(after, count)
+        """Sweep up to `count` keys past `after`. The walk reads only entry keys (and a
+        lone version's value, to see a deletion): most keys hold one live version and
+        cost a slice and a compare; only those with something to drop are collected."""
+        horizon = self.gc_horizon
+        doomed: list[bytes] = []  # keys with versions to drop
+        seen = 0
+        last_encoded = b""  # the last key counted: its encoded prefix, or
+        last_long: bytes | None = None  # itself, if it was a bucket's
         with self._write() as txn:
-            for key in keys:
+            cursor = txn.cursor(db=self.db)
+            if cursor.set_range(b"" if after is None else _position(after)):
+                current = b""  # the encoded key being walked
+                entries = 0
+                oldest = 0
+                lone_deletion = False
+                for entry in cursor.iternext(values=False):
+                    if _is_bucket(entry):
+                        for key, chain in _bucket_items(cursor.value()):
+                            if after is not None and key <= after:
+                                continue
+                            if current:
+                                if entries and oldest <= horizon and (entries > 1 or lone_deletion):
+                                    doomed.append(decode_key(current))
+                                current, entries = b"", 0
+                            if seen == count:
+                                break
+                            seen += 1
+                            last_encoded, last_long = b"", key
+                            if self._survivors(chain) != chain:
+                                doomed.append(key)
+                        if seen == count:
+                            break
+                        continue
+                    cut = len(entry) - 8
+                    if entry[:cut] != current:
+                        if current and entries and oldest <= horizon and (entries > 1 or lone_deletion):
+                            doomed.append(decode_key(current))
+                        key_prefix = entry[:cut]
+                        if after is not None and decode_key(key_prefix) == after:
+                            current, entries = b"", 0
+                            continue
+                        if seen == count:
+                            current, entries = b"", 0
+                            break
+                        seen += 1
+                        current, entries = key_prefix, 0
+                        last_encoded, last_long = key_prefix, None
+                        lone_deletion = cursor.value() == _NIL
+                    elif not current:
+                        continue  # more entries of `after` itself
+                    entries += 1
+                    oldest = _TAU_MAX - _TAU.unpack_from(entry, cut)[0]
+                    if entries > 1:
+                        lone_deletion = False
+                if current and entries and oldest <= horizon and (entries > 1 or lone_deletion):
+                    doomed.append(decode_key(current))
+            for key in doomed:
                 self._collect(txn, key)
-        return keys[-1] if len(keys) == count else None
+        if seen < count:
+            return None
+        return last_long if last_long is not None else decode_key(last_encoded)
 
     def drop_range(self, start: bytes, end: bytes, count: int) -> bool:
         keys = self._keys_in(start, end, count)

@@ -157,6 +157,7 @@ def test_every_key_at_once_long_ones_in_their_buckets(environment, engine) -> No
     ops = [("apply", i, i % 7) for i in range(len(KEYS))]
     ops += [("apply", i, None if i % 3 == 0 else 9) for i in range(len(KEYS)) if i % 2 == 0]
     ops += [("raise", len(KEYS) + 3), *[("apply", i, 5) for i in range(0, len(KEYS), 3)], ("commit",)]
+    ops += [*[("apply", i, 6) for i in range(1, len(KEYS), 2)], ("horizon", 2 * len(KEYS) + 10, 1)]
     memory = VersionStore()
     lmdb_store = LmdbVersionStore(environment, b"s%d" % next(_names))
     node_store = engine.new_store()
