@@ -26,7 +26,14 @@ from qp.txn.service import TransactionService
 from qp.txn.transaction import Transaction
 from qp.types.context import EvalContext
 
-INDEX_BACKFILL_BATCH_ROWS = 1000
+# Rows per backfill transaction: each is a commit (adjudicator, journal, storage), so the
+# batch is large; a batch also stops after a page once its entries reach
+# INDEX_BACKFILL_BATCH_BYTES (well inside a transaction's 10 MiB), and a batch that meets a
+# concurrent writer (40001) is retried at a quarter of its size, down to
+# INDEX_BACKFILL_MIN_ROWS, so a busy table still makes progress.
+INDEX_BACKFILL_BATCH_ROWS = 20_000
+INDEX_BACKFILL_BATCH_BYTES = 4 * 1024 * 1024
+INDEX_BACKFILL_MIN_ROWS = 1000
 # Rows validated per read-only snapshot (a few seconds of work at most, far
 # inside storage's five-minute retention of old versions).
 VALIDATE_BATCH_ROWS = 100_000
@@ -85,13 +92,20 @@ async def validate(txns: TransactionService, ctx: EvalContext, table_oid: int, n
 async def build_index(txns: TransactionService, ctx: EvalContext, table_oid: int, index_name: str) -> None:
     """Write the index entries of existing rows, a batch per transaction."""
 
+    rows = INDEX_BACKFILL_BATCH_ROWS
+    tried: bytes | None = None  # where the last attempt began: begun there again, it conflicted
+
     async def batch(txn: Transaction) -> bytes | object | None:
+        nonlocal rows, tried
         table = txn.catalog.by_oid.get(table_oid)
         index = table.index_named(index_name) if table is not None else None
         if index is None:
             return _GONE
-        return await backfill_batch(txn, table, index, start or table.primary_prefix,
-                                    INDEX_BACKFILL_BATCH_ROWS, ctx)  # fmt: skip
+        first = start or table.primary_prefix
+        if tried == first:
+            rows = max(min(INDEX_BACKFILL_MIN_ROWS, INDEX_BACKFILL_BATCH_ROWS), rows // 4)
+        tried = first
+        return await backfill_batch(txn, table, index, first, rows, ctx, max_bytes=INDEX_BACKFILL_BATCH_BYTES)
 
     start: bytes | None = None
     while (start := await txns.run(batch, with_catalog=True)) is not None:
