@@ -256,3 +256,40 @@ async def test_index_build_batches_by_size(nursery, monkeypatch, duplicate):
     with pytest.raises(SqlError) as caught:
         await _sql(session, "INSERT INTO bw_t VALUES (5001, repeat('x', 200) || '400')")
     assert caught.value.sqlstate == "23505"
+
+
+def _records(data: bytes, cuts: list[int], plain: bool, header: bool = False) -> tuple:
+    from qp.frontend.copy_format import parse_options
+    from qp.frontend.copy_parse import TextParser
+
+    opts = parse_options([], is_from=True)
+    opts.header = header
+    parser = TextParser(opts, ["a", "b", "c"])
+    if not plain:
+        parser.reader._plain_lines = list  # the byte-rule reader alone: the reference
+    out = []
+    try:
+        start = 0
+        for cut in [*cuts, len(data)]:
+            out += parser.feed(data[start:cut])
+            start = cut
+        out += parser.finish()
+    except Exception as exc:  # noqa: BLE001 - the error is part of what is compared
+        return [(r.line_no, r.fields, r.line) for r in out], (type(exc).__name__, str(exc), getattr(exc, "context", None))
+    return [(r.line_no, r.fields, r.line) for r in out], None
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_text_lines_split_at_once_as_byte_by_byte(seed):
+    """COPY text input split a chunk at a time (lines without a backslash or CR) gives the
+    records, line numbers and errors the byte-rule reader gives, however the data is cut."""
+    import random
+
+    rng = random.Random(seed)
+    pieces = [b"1\tx\t2", b"", b"\\N\t\\N\t3", b"a\\tb\tc\td", b"4\t5", b"\\.", b"x\ry", b"7\t8\t9", b"\t\t"]
+    lines = [rng.choice(pieces) for _ in range(rng.randint(0, 12))]
+    newline = rng.choice([b"\n", b"\n", b"\n", b"\r\n"])
+    data = newline.join(lines) + (newline if rng.random() < 0.7 else b"")
+    cuts = sorted(rng.sample(range(len(data) + 1), min(len(data), rng.randint(0, 6))))
+    header = rng.random() < 0.2
+    assert _records(data, cuts, True, header) == _records(data, cuts, False, header)
