@@ -117,13 +117,16 @@ class _LineReader:
         pgbench and most loaders send): split at once, the same lines `_next_line` finds one at
         a time. Anything else (CSV, an escape, the end marker, CR) goes the byte-rule way."""
         buf = self.buf
-        if self.csv or self.ended or self._scan or self.eol not in (None, _EOL_LF):
+        if self.csv or self.ended or self.eol not in (None, _EOL_LF):
             return []
         end = buf.rfind(b"\n")
         if end < 0 or buf.find(b"\\", 0, end) >= 0 or buf.find(b"\r", 0, end) >= 0:
             return []
         chunk = bytes(buf[:end])
         del buf[: end + 1]
+        # (In text, a partial line's scan state is only where to resume: bytes without a
+        # special one before it; the line now ends inside the chunk taken.)
+        self._scan = 0
         self.eol = _EOL_LF
         first = self.line_no + 1
         parts = chunk.split(b"\n")
