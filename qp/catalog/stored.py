@@ -286,7 +286,21 @@ class TableDef:
         return keys.table_prefix(self.key_id, index.index_id)
 
     def index_encoders(self, index: IndexDef) -> tuple:
-        return tuple(keys.encoder_for(key_kind(index.key_type(self, k))) for k in range(len(index.columns)))
+        return self._index_key_parts(index)[1]
+
+    @cached_property
+    def _index_parts(self) -> dict:
+        return {}
+
+    def _index_key_parts(self, index: IndexDef) -> tuple[bytes, tuple]:
+        """(prefix, key encoders) of one of this table's indexes, made once per table
+        version: bulk paths (COPY, index builds) ask for them once per row."""
+        cache = self._index_parts
+        parts = cache.get(id(index))
+        if parts is None or parts[0] is not index:  # (the index is kept: its id is not reused)
+            encoders = tuple(keys.encoder_for(key_kind(index.key_type(self, k))) for k in range(len(index.columns)))
+            parts = cache[id(index)] = (index, keys.table_prefix(self.key_id, index.index_id), encoders)
+        return parts[1], parts[2]
 
     def index_entry_key(self, index: IndexDef, row: tuple, row_key: bytes, values: list | None = None) -> bytes:
         """The index entry of a row (`values`: its key values, when they are
@@ -296,13 +310,13 @@ class TableDef:
         unique, unless the index says NULLS NOT DISTINCT."""
         if values is None:
             values = [row[i] for i in index.columns]
-        encoded = keys.encode_values(self.index_encoders(index), values)
-        prefix = self.index_prefix(index)
+        prefix, encoders = self._index_key_parts(index)
+        encoded = keys.encode_values(encoders, values)
         if index.unique and (index.nulls_not_distinct or None not in values):
             return prefix + encoded
         return prefix + encoded + row_key[len(self.primary_prefix) :]
 
-    @property
+    @cached_property
     def secondary_indexes(self) -> tuple[IndexDef, ...]:
         """Indexes with entries of their own: all but the physical primary key.
 

@@ -45,12 +45,17 @@ async def apply_create_index(bound: BoundCreateIndex, txn, catalog: CatalogSnaps
 
 
 async def backfill_batch(
-    txn, table: TableDef, index: IndexDef, start: bytes, batch_rows: int, frame_ctx
+    txn, table: TableDef, index: IndexDef, start: bytes, batch_rows: int, frame_ctx, max_bytes: int = 0
 ) -> bytes | None:
-    """Write the index entries of up to `batch_rows` rows from `start`; returns where to resume."""
+    """Write the index entries of up to `batch_rows` rows from `start` (and, with `max_bytes`,
+    stop at the row that brings the entries written to that many bytes); returns where
+    to resume. A page at a time: one scan page in, one read for its unique entries, one batch
+    of entries out."""
 
     resume = None
     count = 0
+    written_bytes = 0
+    full = False
     index_keys = IndexKeys(table, BindContext(txn.catalog, frame_ctx))
 
     def duplicated(values: list) -> SqlError:
@@ -64,16 +69,24 @@ async def backfill_batch(
             detail=f"Key ({index_keys.key_names(index)})=({text}) is duplicated.",
         )
 
-    async for page in txn.scan(start, table.primary_end, limit=batch_rows):
+    depend_on, pad_row, index_values, entry_key = txn.depend_on, table.pad_row, index_keys.values, table.index_entry_key
+    pages = txn.scan(start, table.primary_end, limit=batch_rows)
+    async for page in pages:
         await checkpoint_if_due()  # (cluster/timeslice.py) a batch is many rows of work
         entries: list[tuple[bytes, bytes, list]] = []
         for row_key, row in page:
-            txn.depend_on(row_key)  # a row changed concurrently makes the batch retry
-            row = table.pad_row(row)  # rows from before ADD COLUMN are shorter
-            values = index_keys.values(index, row)
+            depend_on(row_key)  # a row changed concurrently makes the batch retry
+            row = pad_row(row)  # rows from before ADD COLUMN are shorter
+            values = index_values(index, row)
             if values is not None:  # else a partial index leaves the row out
-                entries.append((table.index_entry_key(index, row, row_key, values), row_key, values))
+                entry = entry_key(index, row, row_key, values)
+                entries.append((entry, row_key, values))
+                written_bytes += len(entry) + len(row_key)
             resume = row_key
+            count += 1
+            if max_bytes and written_bytes >= max_bytes:
+                full = True  # the rest of the page goes to the next batch
+                break
         if index.unique:
             # One read for the whole page: entries already there (written by
             # concurrent writers while the index is write-only, or by an
@@ -95,10 +108,13 @@ async def backfill_batch(
                 for (_, row), other_row in zip(clashes, others, strict=True):
                     if other_row is not None:
                         raise duplicated(row)
+        put = txn.put
         for entry, row_key, _ in entries:
-            txn.put(entry, row_key)
-        count += len(page)
+            put(entry, row_key)
+        if full:
+            await pages.aclose()
+            break
     txn.depend_on(table.schema_key)
-    if count < batch_rows or resume is None:
+    if resume is None or (count < batch_rows and not full):
         return None
     return resume + b"\x00"

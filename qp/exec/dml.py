@@ -322,6 +322,8 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
         writer.validate(row, frame)
     keys = [writer.row_key(row) for row in new_rows]
     existing = await txn.get(keys) if table.pk is not None else [None] * len(keys)
+    if plan.on_conflict is None and getattr(rc.session, "bulk_path", True):
+        return await _insert_batched(plan, rc, new_rows, keys, existing)
     primary = next((ix for ix in table.indexes if ix.index_id == storage_keys.PRIMARY_INDEX_ID), None)
     arbiter = {ix.oid for ix in plan.arbiter}
     written: set[bytes] = set()
@@ -379,6 +381,104 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
         await check_parents(txn, writer.bc.catalog, table, inserted, frame.ctx)
     txn.depend_on(table.schema_key)
     return affected, returning_rows
+
+
+class _Deferred:
+    """An error computing one row's index entries, raised when the loop reaches that row
+    (as the row-at-a-time path raises it: after the earlier rows' conflicts)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: SqlError) -> None:
+        self.error = error
+
+
+async def _insert_batched(plan: InsertPlan, rc: RunContext, new_rows: list[tuple], keys: list[bytes],
+                          existing: list) -> tuple[int, list[tuple]]:
+    """The rest of `run_insert` without ON CONFLICT, a batch at a time: every row's index
+    entries computed once, the unique entries of all rows read in one storage round trip
+    and the rows they point at in one more (`_unique_conflict` reads them a row at a time),
+    then the rows checked in order and buffered. Same rows, same errors in the same order:
+    an entry or row written earlier by this statement is taken from what it wrote."""
+    txn = rc.txn
+    frame = rc.frame
+    table = plan.tc.table
+    writer = plan.writer
+    entries: list[Any] = []
+    probe: dict[bytes, None] = {}
+    has_secondary = bool(table.secondary_indexes)
+    for row, key in zip(new_rows, keys, strict=True):
+        if not has_secondary:
+            entries.append(())
+            continue
+        try:
+            row_entries = writer.index_entries(row, key)
+        except SqlError as exc:
+            entries.append(_Deferred(exc))
+            continue
+        entries.append(row_entries)
+        for index, entry, values in row_entries:
+            if index.unique and (index.nulls_not_distinct or None not in values):
+                probe[entry] = None
+    pointed: dict[bytes, Any] = {}
+    stored: dict[bytes, Any] = {}
+    if probe:
+        pointed = dict(zip(probe, await txn.get(list(probe)), strict=True))
+        others = [k for k in dict.fromkeys(pointed.values()) if k is not None]
+        if others:
+            stored = dict(zip(others, await txn.get(others), strict=True))
+    written: set[bytes] = set()
+    written_entries: dict[bytes, bytes] = {}
+    returning_rows: list[tuple] = []
+    inserted: list[tuple] = []
+    returning_fn = plan.returning_fn if plan.returning is not None else None
+    buffered = txn.buffer.values
+    for n, (row, key, current, row_entries) in enumerate(zip(new_rows, keys, existing, entries, strict=True)):
+        if not n & 63:
+            await checkpoint_if_due()  # (cluster/timeslice.py) rows_max may be raised to millions
+        if key in written:
+            current = buffered.get(key)  # inserted earlier by this statement
+        if current is not None:
+            index = next((ix for ix in table.indexes if ix.index_id == storage_keys.PRIMARY_INDEX_ID), None)
+            raise _duplicate(writer, table, index, row, frame)
+        if type(row_entries) is _Deferred:
+            raise row_entries.error
+        for index, entry, values in row_entries:
+            if not index.unique or (not index.nulls_not_distinct and None in values):
+                continue
+            other_key = written_entries[entry] if entry in written_entries else pointed[entry]
+            if other_key is not None and other_key != key:
+                other = buffered.get(other_key) if other_key in written else stored[other_key]
+                if other is not None:
+                    raise _duplicate(writer, table, index, row, frame)
+        nbytes = encoded_size(row)
+        if nbytes > ROW_BYTES_MAX:
+            raise SqlError("54000", "maximum row size exceeded")
+        txn.count_rows(1, nbytes + len(key))
+        txn.put(key, row)
+        for _, entry, _ in row_entries:
+            txn.put(entry, key)
+            written_entries[entry] = key
+        inserted.append(row)
+        written.add(key)
+        if returning_fn is not None:
+            returning_rows.append(returning_fn(writer._live(row), frame))
+    if inserted and table.foreign_keys:  # at the end of the statement, as PostgreSQL does
+        await check_parents(txn, writer.bc.catalog, table, inserted, frame.ctx)
+    txn.depend_on(table.schema_key)
+    return len(inserted), returning_rows
+
+
+def _duplicate(writer: RowWriter, table: TableDef, index: IndexDef | None, row: tuple, frame) -> SqlError:
+    """23505 for `row` against `index` (None: a primary key without an index of its own), as
+    `run_insert` words it."""
+    if index is not None and index.index_id != storage_keys.PRIMARY_INDEX_ID:
+        values = writer.index_keys.values(index, row) or []
+        detail = writer.index_key_text(index, values, frame)
+    else:
+        detail = writer.key_text(index.columns if index is not None else (table.pk or ()), row, frame)
+    name = index.name if index is not None else _primary_key_name(table)
+    return unique_violation(table.schema, table.name, name, detail)
 
 
 async def _unique_conflict(txn, writer: RowWriter, row: tuple, key: bytes):

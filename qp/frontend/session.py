@@ -186,6 +186,7 @@ class Session:
         ctx.reg_output, ctx.reg_input = reg_output, reg_input
         ctx.signal_backend = self._signal_backend
         self.fast_path = self.settings.get("dsql.fast_path") != "off"  # qp/exec/fast_path.py
+        self.bulk_path = self.settings.get("dsql.bulk_path") != "off"  # qp/exec/dml.py
 
     def _signal_backend(self, pid: int, terminate: bool) -> bool:
         """pg_cancel_backend / pg_terminate_backend from this session (False: no such backend)."""
