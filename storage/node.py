@@ -537,6 +537,10 @@ class StorageNode:
         return ScanPage(pairs, resume, stale or ())
 
     async def rpc_status(self, request: Status) -> NodeStatus:
+        shard_keys = []
+        for i, s in enumerate(self.shards):
+            if s is not None:
+                shard_keys.append(await self._shard_keys(i, s))
         return NodeStatus(
             node=self.node_id,
             watermark=self.watermark,
@@ -549,16 +553,34 @@ class StorageNode:
             caught_up=self.caught_up,
             unsaved=tuple(i for i, s in enumerate(self.shards) if s is not None and not s.filling and not s.durable),
             splits=self.ranges.splits,
-            shard_keys=tuple(self._shard_keys(i, s) for i, s in enumerate(self.shards) if s is not None),
+            shard_keys=tuple(shard_keys),
         )
 
-    def _shard_keys(self, shard: int, store: Store) -> int:
+    async def _shard_keys(self, shard: int, store: Store) -> int:
         """The keys of one shard: the store's count when the shard has it alone (LMDB
-        keeps it as keys come and go), else a walk of the shard's range."""
+        keeps it as keys come and go), else a count of the shard's range (in memory a
+        bisection; on LMDB a walk, a piece at a time so the thread is never held)."""
         alone = sum(1 for s in self.shards if s is store) == 1 and not any(c[0] is store for c in self._to_clear)
-        if isinstance(store, LmdbVersionStore) and alone:
+        if isinstance(store, VersionStore):
+            return store.count_range(*self.ranges.bounds(shard))
+        if alone:
             return len(store)
-        return store.count_range(*self.ranges.bounds(shard))
+        count = 0
+        async for keys in self._walk_keys(store, *self.ranges.bounds(shard)):
+            count += len(keys)
+        return count
+
+    async def _walk_keys(self, store: Store, lo: bytes, hi: bytes | None):
+        """The keys of [lo, hi) of an LMDB store, `SWEEP_KEYS` at a time, yielding the thread between pieces."""
+        start = lo
+        while True:
+            keys = store._keys_in(start, hi, SWEEP_KEYS)  # type: ignore[union-attr,arg-type]
+            if keys:
+                yield keys
+            if len(keys) < SWEEP_KEYS:
+                return
+            start = keys[-1] + b"\x00"
+            await checkpoint_if_due()
 
     def _stores(self) -> list[Store]:
         """Each store once (the halves of a split shard share one)."""
@@ -569,7 +591,21 @@ class StorageNode:
         store = self._store_within(request.start, request.end, exact=True)
         if store.filling:
             raise self._unreadable(store, 1 << 63)
-        return SplitPointReply(store.middle_key(request.start, request.end))
+        if isinstance(store, VersionStore):
+            return SplitPointReply(store.middle_key(request.start, request.end))
+        # LMDB has no positions by rank: count, then walk to the middle, a piece at a time
+        # (a shard of a million keys took the thread for seconds in one call).
+        total = 0
+        async for keys in self._walk_keys(store, request.start, request.end):
+            total += len(keys)
+        if total < 2:
+            return SplitPointReply(None)
+        seen = 0
+        async for keys in self._walk_keys(store, request.start, request.end):
+            if seen + len(keys) > total // 2:
+                return SplitPointReply(keys[total // 2 - seen])
+            seen += len(keys)
+        return SplitPointReply(None)  # the range shrank meanwhile: no split this time
 
     async def rpc_placement(self, request: PlacementQuery) -> Placement:
         return self.placement
