@@ -154,11 +154,13 @@ def _measure_postgres(scale: int, clients: int, seconds: float, console: Console
     return figures
 
 
-def run(*, scale: int, clients: int, seconds: float, console: Console) -> dict[str, Figures]:
+def run(*, scale: int, clients: int, seconds: float, console: Console,
+        engines: list[str] | None = None) -> dict[str, Figures]:
     results: dict[str, Figures] = {}
     with tempfile.TemporaryDirectory(prefix="dsql-bench-storage-") as root:
         for label, engine in ENGINES.items():
-            results[label] = _measure_dsql(Path(root), engine, scale, clients, seconds, console)
+            if engines is None or engine in engines:
+                results[label] = _measure_dsql(Path(root), engine, scale, clients, seconds, console)
     results["PostgreSQL 15"] = _measure_postgres(scale, clients, seconds, console)
     return results
 
