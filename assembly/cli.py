@@ -272,6 +272,9 @@ async def _serve_cluster(cluster: EmbeddedCluster, args: argparse.Namespace) -> 
             await nursery.start(cluster.run)
         for n, node in enumerate(cluster.storage_nodes):
             metrics.watch_replica_lag(f"storage-{n}", partial(getattr, node, "watermark"))
+        for replicas in cluster.journal_replicas:
+            for replica in replicas:
+                metrics.watch_journal_replica(replica.name, partial(getattr, replica, "fsyncs"), replica.leads)
         if args.metrics_port is not None:
             try:
                 metrics_port = metrics.serve(args.host, args.metrics_port)

@@ -31,6 +31,9 @@ its Riak HTTP API, beside DynamoDB PutItem/GetItem on the same durable server.
 `joins` (bench/joins.py): a 10-table join over a few thousand rows per table,
 after ANALYZE, on dsql and PostgreSQL, and the ratio of their times.
 
+`commit_path` (bench/commit.py): update transactions and TPC-B at scale 8
+beside PostgreSQL, with the journal replicas' syncs per commit.
+
 `stall` (bench/stall.py): `SELECT 1` latency while another connection runs a
 CPU-bound query, and the journal elections dsql logged meanwhile.
 """
@@ -49,6 +52,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import cluster as cluster_bench
+from bench import commit as commit_bench
 from bench import dynamo as dynamo_bench
 from bench import dynamodb as ddb_bench
 from bench import joins as joins_bench
@@ -78,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=max(Console().width, 130))
     known = [*WORKLOADS, *PGBENCH_WORKLOADS, "stall"]
     every = [*known, *ddb_bench.WORKLOADS, *journal_bench.WORKLOADS, *cluster_bench.WORKLOADS,
-             *move_bench.WORKLOADS, *dynamo_bench.WORKLOADS, *joins_bench.WORKLOADS]
+             *move_bench.WORKLOADS, *dynamo_bench.WORKLOADS, *joins_bench.WORKLOADS, *commit_bench.WORKLOADS]
     requested = [n for n in args.only.split(",") if n] or every
     unknown = [n for n in requested if n not in every]
     if unknown:
@@ -118,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
                                     "ratio": joins_result.ratio, "answer": list(joins_result.answer)}, indent=2))
     if any(n in move_bench.WORKLOADS for n in requested):
         move_bench.print_table(console, move_bench.run(console=console))
+    if any(n in commit_bench.WORKLOADS for n in requested):
+        commit_results = commit_bench.run(seconds=args.seconds, warmup=args.warmup, clients=args.connections,
+                                          console=console)  # fmt: skip
+        commit_bench.print_table(console, commit_results, args.connections, args.seconds)
+        RESULTS_DIR.mkdir(exist_ok=True)
+        path = RESULTS_DIR / f"bench-commit-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        path.write_text(json.dumps({k: {**vars(v), "ratio": v.ratio} for k, v in commit_results.items()}, indent=2))
     if any(n in cluster_bench.WORKLOADS for n in requested):
         cluster_results = cluster_bench.run(
             seconds=args.seconds, warmup=args.warmup, clients=args.connections, console=console

@@ -52,6 +52,23 @@ REPLICA_LAG_SECONDS = Gauge(
 )  # fmt: skip
 
 
+JOURNAL_SYNCS = Gauge(
+    "dsql_journal_syncs", "Batches a journal replica has written and synced (one fsync each) since it started",
+    ["replica"], registry=REGISTRY,
+)  # fmt: skip
+JOURNAL_LEADER = Gauge(
+    "dsql_journal_leader", "1 while this journal replica leads its journal, else 0",
+    ["replica"], registry=REGISTRY,
+)  # fmt: skip
+
+
+def watch_journal_replica(replica: str, syncs: Callable[[], int], leads: Callable[[], bool]) -> None:
+    """Report a journal replica's syncs and whether it leads (read when scraped): syncs per
+    commit, leader and followers apart, is what group commit is judged by."""
+    JOURNAL_SYNCS.labels(replica=replica).set_function(syncs)
+    JOURNAL_LEADER.labels(replica=replica).set_function(lambda: 1.0 if leads() else 0.0)
+
+
 def watch_replica_lag(node: str, watermark_ns: Callable[[], int]) -> None:
     """Report a storage replica's lag (read from its watermark when scraped)."""
 

@@ -374,6 +374,10 @@ class JournalReplica:
             segments=len(self.segments.segments),
         )
 
+    def leads(self) -> bool:
+        """Whether this replica is its journal's leader now (for metrics)."""
+        return self.core is not None and self.core.role is Role.LEADER
+
     def _ready_core(self) -> PaxosCore:
         if self.core is None:
             raise NotLeader(-1, "replica is recovering")
