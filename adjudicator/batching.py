@@ -24,6 +24,11 @@ answer: one can be refused or void while the others are chosen. A batch
 whose fate is unknown (a timeout, a lost reply) is uncertain for each of its
 commits at that commit's own tau_max, as a lone append would be.
 
+Time: a commit's time in the queue counts against its journal append's
+timeout (a request goes with the earliest deadline of its commits), so a
+commit takes no longer to be answered, one way or the other, than a lone
+append would: the participants' holds (leases.py) are sized by that.
+
 Cancellation: a queued commit whose caller is cancelled leaves the queue (it
 was never sent; its caller treats it as uncertain anyway, role.py). Once sent
 it cannot be recalled: the request runs shielded, because its other commits
@@ -53,10 +58,11 @@ _QUEUED, _TURN, _SENT, _DONE = range(4)
 class _Commit:
     """One commit's append, queued or in flight."""
 
-    __slots__ = ("append", "state", "outcome", "event")
+    __slots__ = ("append", "deadline", "state", "outcome", "event")
 
-    def __init__(self, payload: bytes, tau_min: int, tau_max: int) -> None:
+    def __init__(self, payload: bytes, tau_min: int, tau_max: int, deadline: float) -> None:
         self.append = (payload, tau_min, tau_max)
+        self.deadline = deadline  # as a lone append's: its time in the queue counts
         self.state = _QUEUED
         self.outcome: tuple[int, int] | JournalUnavailable | None = None
         self.event = trio.Event()  # set once: its turn to send, or its answer
@@ -78,7 +84,7 @@ class CommitBatcher:
 
     async def append(self, payload: bytes, tau_min: int, tau_max: int = 0) -> tuple[int, int]:
         """(position, τ) once the record is chosen; raises as `JournalClient.append` does."""
-        commit = _Commit(payload, tau_min, tau_max)
+        commit = _Commit(payload, tau_min, tau_max, trio.current_time() + self.journal.append_timeout_s)
         self._queue.append(commit)
         if self._sending < self.depth:
             self._sending += 1
@@ -135,7 +141,9 @@ class CommitBatcher:
         self.appends += len(batch)
         try:
             with trio.CancelScope(shield=True):  # the other commits of the batch wait on it
-                outcomes: list = await self.journal.append_batch([c.append for c in batch])
+                outcomes: list = await self.journal.append_batch(
+                    [c.append for c in batch], deadline=min(c.deadline for c in batch)
+                )
         except Exception as exc:  # noqa: BLE001 - append_batch answers per append; anything else is a bug
             outcomes = [AppendUncertain(c.append[2], f"batch append failed: {exc!r}") for c in batch]
         for commit, outcome in zip(batch, outcomes, strict=True):

@@ -143,7 +143,7 @@ class JournalClient:
                 raise AppendUncertain(tau_max, f"append to {self.addresses[target]} timed out")
 
     async def append_batch(
-        self, appends: Sequence[tuple[bytes, int, int]]
+        self, appends: Sequence[tuple[bytes, int, int]], *, deadline: float | None = None
     ) -> list[tuple[int, int] | JournalUnavailable]:
         """Append several records in one request, each as `append` would: (payload,
         tau_min, tau_max) each; one answer each, in order: (position, τ) once chosen,
@@ -152,11 +152,14 @@ class JournalClient:
 
         The appends the leader did not take (NotLeader: a leader change) go again to
         the leader it names, as a lone append would; every other answer is final.
+        `deadline` (trio time) replaces the append timeout's (for appends that waited
+        to be sent: their time counts from when they were made).
         """
         started = time.perf_counter()
         results: list[tuple[int, int] | JournalUnavailable | None] = [None] * len(appends)
         pending = list(range(len(appends)))
-        deadline = trio.current_time() + self.append_timeout_s
+        if deadline is None:
+            deadline = trio.current_time() + self.append_timeout_s
         target = self.leader
         tries = 0
         while pending:

@@ -19,6 +19,8 @@ REQUEST_S = 0.01
 
 
 class FakeJournal:
+    append_timeout_s = 12.0
+
     def __init__(self) -> None:
         self.requests: list[list[bytes]] = []
         self.in_flight = 0
@@ -27,7 +29,8 @@ class FakeJournal:
         self.refuse: set[bytes] = set()
         self.fail_whole = False
 
-    async def append_batch(self, appends):
+    async def append_batch(self, appends, *, deadline=None):
+        assert deadline is not None and deadline > trio.current_time()
         self.requests.append([payload for payload, _, _ in appends])
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
@@ -170,8 +173,8 @@ async def test_a_turn_handed_to_a_cancelled_caller_passes_on(autojump_clock) -> 
 
     answer = journal.append_batch
 
-    async def answer_then_cancel_a(appends):
-        out = await answer(appends)
+    async def answer_then_cancel_a(appends, *, deadline=None):
+        out = await answer(appends, deadline=deadline)
         if appends[0][0] == b"first":
             # "a" is cancelled just before the first request's sender hands it the turn.
             scopes[b"a"].cancel()

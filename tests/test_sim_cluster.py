@@ -99,7 +99,8 @@ def test_an_injected_bug_is_caught(bug: Bug) -> None:
 
 
 def test_histories_have_the_checkers_shape() -> None:
-    result = run_seed(3)
+    # A seed whose run has operations in doubt (info), whose shape is checked too.
+    result = run_seed(1)
     assert result.ok, result.report()
     for op in result.bank_history + result.list_history:
         assert set(op) == {"process", "type", "f", "value", "time_ns"}
