@@ -1,5 +1,5 @@
 """Statement fast paths: a primary-key point get and a single-row UPDATE/DELETE by
-primary key, run without the operator tree.
+primary key (or by a unique index, every column bound), run without the operator tree.
 
 The planner already turns `SELECT cols FROM t WHERE pk = $1` (every primary-key
 column bound by equality) into a `TableScan` whose access path is a point get,
@@ -33,7 +33,7 @@ from qp.catalog.temp_keys import is_temp_oid
 from qp.exec.compile import ExecFrame
 from qp.exec.dml import ModifyPlan, modify_row
 from qp.exec.runtime import RunContext, StatementCaches
-from qp.exec.scans import TableScan, _instantiate
+from qp.exec.scans import IndexScan, TableScan, _instantiate
 from storage.mvcc import keep_where_true, project
 
 
@@ -53,6 +53,11 @@ class PointGet:
         self.pad = scan.table.pad_row if scan.table.missing_values is not None else None
         self.with_key = scan.with_key
 
+    async def _stored(self, txn, key: bytes) -> tuple[bytes, Any] | None:
+        """The (row key, row) the point get reads, or None."""
+        (value,) = await txn.get([key])
+        return None if value is None else (key, value)
+
     async def rows(self, txn, frame: ExecFrame) -> list[tuple]:
         """What the scan would yield, as one list (TableScan._stored_pages and run)."""
         key = self.prefix  # the key _KeyBuilder.keys makes: a NULL part matches nothing
@@ -61,10 +66,10 @@ class PointGet:
             if value is None:
                 return []
             key += encode(value)
-        (value,) = await txn.get([key])
-        if value is None:
+        stored = await self._stored(txn, key)
+        if stored is None:
             return []
-        pairs = [(key, value)]
+        pairs = [stored]
         if self.filter_template is not None:
             keep = keep_where_true(_instantiate(self.filter_template, frame))
             pairs = [(k, v) for k, v in pairs if keep(v)]
@@ -76,6 +81,36 @@ class PointGet:
         if self.with_key:
             return [v + (k,) for k, v in rows]
         return [v for _, v in rows]
+
+
+class IndexPointGet(PointGet):
+    """The row of a plain point get through a unique index, every column bound by
+    equality (`IndexScan`; e.g. a primary key added by ALTER TABLE ADD PRIMARY KEY,
+    which stays a unique index over rows keyed by their hidden row id).
+
+    A unique index keys an entry on its values alone when none is NULL
+    (`TableDef.index_entry_key`), so the entry is one `txn.get`, its value the row's
+    key, and the row a second one: the index scan reads the same two keys through a
+    range scan, its pages and an operator. A NULL parameter matches nothing, as there."""
+
+    __slots__ = ()
+
+    def __init__(self, scan: IndexScan) -> None:
+        builder = scan.range_fn.__self__  # qp.plan.access._KeyBuilder
+        self.prefix = builder.prefix
+        self.parts = list(zip(builder.eq_fns, builder.encoders, strict=False))
+        self.filter_template = None
+        self.projection = scan.projection
+        self.width = max(scan.projection) + 1 if scan.projection else 0
+        self.pad = scan.table.pad_row if scan.table.missing_values is not None else None
+        self.with_key = scan.with_key
+
+    async def _stored(self, txn, key: bytes) -> tuple[bytes, Any] | None:
+        (row_key,) = await txn.get([key])
+        if row_key is None:
+            return None
+        (value,) = await txn.get([row_key])
+        return None if value is None else (row_key, value)
 
 
 class PointModify:
@@ -101,8 +136,26 @@ class PointModify:
         return len(matches), returning_rows
 
 
+def _index_point_get(scan: IndexScan) -> IndexPointGet | None:
+    """An IndexPointGet for `scan` if it reads one entry of a unique index by equality
+    on all its columns, with nothing else to do, else None."""
+    index, table = scan.index, scan.table
+    builder = getattr(scan.range_fn, "__self__", None)
+    if builder is None or not index.unique or not index.plain or index.predicate is not None:
+        return None
+    if len(builder.eq_fns) != len(index.columns) or any(builder.eq_in) or builder.lower or builder.upper:
+        return None
+    if scan.residual_expr is not None or scan.lock or scan.reverse:
+        return None
+    if is_temp_oid(table.oid) or getattr(table, "kind", "table") != "table":
+        return None
+    return IndexPointGet(scan)
+
+
 def _point_get(scan: Any) -> PointGet | None:
     """A PointGet for `scan` if it is a plain point get of one key, else None."""
+    if type(scan) is IndexScan:
+        return _index_point_get(scan)
     if type(scan) is not TableScan or scan.access != "Point Get":
         return None
     spec = scan.spec
