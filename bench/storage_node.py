@@ -6,8 +6,10 @@ checkpoints; `lmdb`, the default, keeps them on disk, committed with the
 journal positions), and PostgreSQL 15 for reference, each on a fresh data
 directory, in one run:
 
-- `pgbench -i -s SCALE` (dsql: COPY committed every 1,000 rows), timed, with the
-  server's peak RSS and anonymous memory sampled while it loads;
+- pgbench's tables and rows at SCALE (`load`: `pgbench -i -I dt`, its rows by
+  COPY statements of 100,000 rows in autocommit, dsql committing every 1,000,
+  then `pgbench -i -I vpf`), timed, with the server's peak RSS and anonymous
+  memory sampled while it loads;
 - pgbench select-only, prepared, 8 clients (a primary-key point read each);
 - a restart (SIGINT, then start again) timed to the first answered query,
   and the server's RSS after it;
@@ -88,6 +90,44 @@ def _disk_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
 
 
+# The rows pgbench -i generates are loaded by COPY statements of this many rows, each
+# in autocommit: `pgbench -i` COPYs inside one block (BEGIN; TRUNCATE; COPY ...; COMMIT),
+# and at scale 100 that block outlives DSQL's 300 s transaction age limit (dsql's COPY
+# commits every 1,000 rows with dsql.copy_batch_rows, but the block's own TRUNCATE still
+# commits at its end, and is refused: 54000).
+COPY_ROWS = 100_000
+
+
+def _copy(conn, table: str, rows) -> None:
+    with conn.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+        for row in rows:
+            copy.write(row)
+
+
+def load(server, scale: int, *, dsql: bool, progress=None) -> None:
+    """pgbench -i's tables and rows (`-I dt`, the same rows as its client-side
+    generation, then `-I vpf`), the rows COPYed `COPY_ROWS` at a time in autocommit."""
+    import psycopg
+
+    done = initialize(server, scale=scale, steps="dt")
+    if done.returncode != 0:
+        raise RuntimeError(f"pgbench -i -I dt failed:\n{done.stderr}")
+    options = {"options": f"{DSQL_INIT_OPTIONS}"} if dsql else {}
+    with psycopg.connect(server.dsn, autocommit=True, **options) as conn:
+        _copy(conn, "pgbench_branches", (f"{b}\t0\t\n" for b in range(1, scale + 1)))
+        _copy(conn, "pgbench_tellers", (f"{t}\t{(t - 1) // 10 + 1}\t0\t\n" for t in range(1, 10 * scale + 1)))
+        accounts = 100_000 * scale
+        for first in range(0, accounts, COPY_ROWS):
+            lines = "".join(f"{a}\t{(a - 1) // 100_000 + 1}\t0\t\n"
+                            for a in range(first + 1, min(first + COPY_ROWS, accounts) + 1))  # fmt: skip
+            _copy(conn, "pgbench_accounts", [lines])
+            if progress is not None:
+                progress(min(first + COPY_ROWS, accounts), accounts)
+    done = initialize(server, scale=scale, steps="vpf", pgoptions=DSQL_INIT_OPTIONS if dsql else "")
+    if done.returncode != 0:
+        raise RuntimeError(f"pgbench -i -I vpf failed:\n{done.stderr}")
+
+
 def _first_answer_s(server, started: float) -> float:
     """Seconds from `started` until the server answers a read of the loaded data."""
     argv = ["psql", *server.psql_args(), "-Atc", "SELECT abalance FROM pgbench_accounts WHERE aid = 1"]
@@ -108,12 +148,19 @@ def _measure_dsql(root: Path, engine: str, scale: int, clients: int, seconds: fl
         server.start()
     try:
         assert server.pid is not None
-        with console.status(f"pgbench -i -s {scale} on dsql ({engine})"), _PeakMemory(server.pid) as peak:
+        with console.status(f"loading pgbench scale {scale} into dsql ({engine})") as status, \
+                _PeakMemory(server.pid) as peak:
             started = time.perf_counter()
-            done = initialize(server, scale=scale, pgoptions=DSQL_INIT_OPTIONS)
+
+            def progress(done: int, total: int) -> None:
+                status.update(f"loading pgbench scale {scale} into dsql ({engine}): {done:,} of {total:,} accounts, "
+                              f"{time.perf_counter() - started:.0f} s, RSS {peak.rss:,.0f} MB")  # fmt: skip
+
+            try:
+                load(server, scale, dsql=True, progress=progress)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}\n{server.log_tail()}") from None
             figures.load_s = time.perf_counter() - started
-        if done.returncode != 0:
-            raise RuntimeError(f"pgbench -i failed on dsql ({engine}):\n{done.stderr}\n{server.log_tail()}")
         figures.load_peak_rss_mb, figures.load_peak_anon_mb = peak.rss, peak.anon
         with console.status(f"select-only on dsql ({engine})"):
             report, _ = benchmark(server, builtin="select-only", mode="prepared", clients=clients, seconds=seconds)
@@ -138,12 +185,10 @@ def _measure_postgres(scale: int, clients: int, seconds: float, console: Console
     with console.status("starting PostgreSQL"):
         server.start()
     try:
-        with console.status(f"pgbench -i -s {scale} on PostgreSQL"):
+        with console.status(f"loading pgbench scale {scale} into PostgreSQL"):
             started = time.perf_counter()
-            done = initialize(server, scale=scale)
+            load(server, scale, dsql=False)
             figures.load_s = time.perf_counter() - started
-        if done.returncode != 0:
-            raise RuntimeError(f"pgbench -i failed on PostgreSQL:\n{done.stderr}")
         with console.status("select-only on PostgreSQL"):
             report, _ = benchmark(server, builtin="select-only", mode="prepared", clients=clients, seconds=seconds)
             figures.select_only_tps = report.tps
@@ -168,7 +213,7 @@ def run(*, scale: int, clients: int, seconds: float, console: Console,
 def print_table(console: Console, results: dict[str, Figures], scale: int, clients: int, seconds: float) -> None:
     table = Table(title=f"storage engines: pgbench scale {scale} ({scale * 100_000:,} accounts), "
                         f"select-only with {clients} clients for {seconds:g} s")
-    for column in ("server", "pgbench -i s", "peak RSS / anon MB while loading", "select-only tps",
+    for column in ("server", "load s", "peak RSS / anon MB while loading", "select-only tps",
                    "restart to first answer s", "RSS after restart MB", "data dir MB"):
         table.add_column(column, justify="left" if column == "server" else "right")
     postgres = results.get("PostgreSQL 15")
