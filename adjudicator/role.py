@@ -102,6 +102,10 @@ TRANSACTION_AGE_MAX_NS = 300 * 1_000_000_000
 HISTORY_MARGIN_NS = 10 * 1_000_000_000
 FORGET_INTERVAL_S = 5.0
 FORGET_PIECE = 4096  # keys forgotten between scheduler turns (cluster/timeslice.py)
+# Commits remembered at most (conflicts.py `forget_oldest`): ~200 bytes each, so about
+# 200 MB; a bulk load passes it in under a minute, and only writers older than what is
+# kept then conflict for it.
+HISTORY_ENTRIES_MAX = 1_000_000
 # How long a writer of dependency keys waits for in-flight readers of them
 # (commits already past their check; they finish within a journal append).
 READERS_WAIT_MAX_S = 2.0
@@ -212,6 +216,12 @@ class Adjudicator:
             # In pieces: a bulk load leaves millions of keys to forget at once.
             while self.table.forget_some(horizon, FORGET_PIECE)[1]:
                 await checkpoint_if_due()
+            if self.table.recorded > HISTORY_ENTRIES_MAX:
+                while self.table.forget_oldest(HISTORY_ENTRIES_MAX, FORGET_PIECE):
+                    await checkpoint_if_due()
+                log.info("adjudicator %d: conflict history capped at %d commits; writers that started "
+                         "%.1f s ago or earlier conflict", self.index, HISTORY_ENTRIES_MAX,
+                         (self.clock.latest() - self.table.floor) / 1e9)  # fmt: skip
 
     def _require_started(self) -> None:
         if not self.incarnation or self._crashed:

@@ -74,6 +74,8 @@ class ReplicaConfig:
     # Records kept in memory for subscribers; older ones come from disk.
     # (Each replica keeps its own; subscribers mostly read from the leader.)
     memory_records_max: int = 100_000
+    # And at most this much payload (a bulk load's records are ~50 KB each).
+    memory_bytes_max: int = 32 << 20
     # A read returns at most this many records, and past the first record at
     # most this many bytes of payload, so one reply stays bounded: encoding and
     # decoding it is work done in one go (2,000 records of 1,000-row COPY
@@ -213,7 +215,8 @@ class JournalReplica:
         self._segment_max_slot = dict(recovered.segment_max_slot)
         self._locations = dict(recovered.locations)
         chosen_locations = {slot: location for slot, _, location in recovered.chosen}
-        self.log = ChosenLog(recovered.base_position, recovered.base_tau, self.config.memory_records_max)
+        self.log = ChosenLog(recovered.base_position, recovered.base_tau, self.config.memory_records_max,
+                             self.config.memory_bytes_max)
         self.core = PaxosCore(self.index, self.config.paxos, recovered, self._now())
         self._locations.update(chosen_locations)
         # Values accepted but not yet known chosen may be chosen later with
