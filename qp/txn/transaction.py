@@ -232,9 +232,9 @@ class Transaction:
         once, as Spanner's reads wait for their timestamp, closes it; every later read
         of the transaction is at the same τ. Free when the clock's error bound is 0
         (the embedded server's): τ_start is already past when the read returns."""
-        self._start_past = True
         if not self.clock.is_past(tau):
             await self.clock.wait_until_past(tau)
+        self._start_past = True  # (not before: a cancelled wait is waited again)
 
     @property
     def catalog_version(self) -> int | None:
