@@ -20,6 +20,8 @@ directory, in one run:
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import tempfile
 import threading
@@ -46,6 +48,10 @@ class Figures:
     restart_s: float = 0.0
     rss_after_restart_mb: float = 0.0
     disk_mb: float = 0.0
+    # Under a memory limit (--storage-memory-limit-mb): the cgroup's peak usage (the
+    # server's memory and its files' page cache) and how often it reached the limit.
+    limit_peak_mb: float = 0.0
+    limit_hits: int = 0
 
 
 def _memory_mb(pid: int) -> tuple[float, float]:
@@ -84,6 +90,47 @@ class _PeakMemory:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class MemoryLimit:
+    """A cgroup (v1 memory controller) that holds the server to `limit_mb`: its own
+    memory and the page cache of its files count against the limit, and the kernel
+    takes cached pages back at the limit, so a server whose data outgrows the limit
+    keeps working while its anonymous memory fits, and is killed (OOM) if not."""
+
+    ROOT = Path("/sys/fs/cgroup/memory")
+
+    def __init__(self, limit_mb: int) -> None:
+        self.limit_mb = limit_mb
+        self.path = self.ROOT / f"dsql-bench-{os.getpid()}"
+
+    @classmethod
+    def available(cls) -> bool:
+        return (cls.ROOT / "cgroup.procs").exists() and os.access(cls.ROOT, os.W_OK)
+
+    def __enter__(self) -> MemoryLimit:
+        self.path.mkdir(exist_ok=True)
+        (self.path / "memory.limit_in_bytes").write_text(str(self.limit_mb << 20))
+        # What the server allocated before it joined (its start) moves with it.
+        (self.path / "memory.move_charge_at_immigrate").write_text("3")
+        return self
+
+    def hold(self, pid: int) -> None:
+        (self.path / "cgroup.procs").write_text(str(pid))
+
+    def peak_mb(self) -> float:
+        return int((self.path / "memory.max_usage_in_bytes").read_text()) / (1 << 20)
+
+    def hits(self) -> int:
+        """How often usage reached the limit (and the kernel reclaimed pages)."""
+        return int((self.path / "memory.failcnt").read_text())
+
+    def __exit__(self, *exc) -> None:
+        for pid in (self.path / "cgroup.procs").read_text().split():
+            with contextlib.suppress(OSError):
+                (self.ROOT / "cgroup.procs").write_text(pid)
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
 
 
 def _disk_mb(path: Path) -> float:
@@ -140,7 +187,8 @@ def _first_answer_s(server, started: float) -> float:
         time.sleep(0.05)
 
 
-def _measure_dsql(root: Path, engine: str, scale: int, clients: int, seconds: float, console: Console) -> Figures:
+def _measure_dsql(root: Path, engine: str, scale: int, clients: int, seconds: float, console: Console,
+                  limit: MemoryLimit | None = None) -> Figures:
     figures = Figures()
     data_dir = root / f"dsql-{engine}"
     server = DsqlServer(data_dir, extra_args=["--storage-engine", engine])
@@ -148,6 +196,8 @@ def _measure_dsql(root: Path, engine: str, scale: int, clients: int, seconds: fl
         server.start()
     try:
         assert server.pid is not None
+        if limit is not None:
+            limit.hold(server.pid)
         with console.status(f"loading pgbench scale {scale} into dsql ({engine})") as status, \
                 _PeakMemory(server.pid) as peak:
             started = time.perf_counter()
@@ -169,12 +219,16 @@ def _measure_dsql(root: Path, engine: str, scale: int, clients: int, seconds: fl
             server.stop()
             started = time.perf_counter()
             server.start()
-            figures.restart_s = _first_answer_s(server, started)
             assert server.pid is not None
+            if limit is not None:
+                limit.hold(server.pid)
+            figures.restart_s = _first_answer_s(server, started)
             figures.rss_after_restart_mb = _memory_mb(server.pid)[0]
     finally:
         server.stop()
     figures.disk_mb = _disk_mb(data_dir)
+    if limit is not None:
+        figures.limit_peak_mb, figures.limit_hits = limit.peak_mb(), limit.hits()
     console.print(f"dsql ({engine}): {figures}")
     return figures
 
@@ -200,12 +254,15 @@ def _measure_postgres(scale: int, clients: int, seconds: float, console: Console
 
 
 def run(*, scale: int, clients: int, seconds: float, console: Console,
-        engines: list[str] | None = None) -> dict[str, Figures]:
+        engines: list[str] | None = None, memory_limit_mb: int = 0) -> dict[str, Figures]:
     results: dict[str, Figures] = {}
+    if memory_limit_mb and not MemoryLimit.available():
+        raise RuntimeError(f"no writable cgroup v1 memory controller at {MemoryLimit.ROOT} for the memory limit")
     with tempfile.TemporaryDirectory(prefix="dsql-bench-storage-") as root:
         for label, engine in ENGINES.items():
             if engines is None or engine in engines:
-                results[label] = _measure_dsql(Path(root), engine, scale, clients, seconds, console)
+                with MemoryLimit(memory_limit_mb) if memory_limit_mb else contextlib.nullcontext() as limit:
+                    results[label] = _measure_dsql(Path(root), engine, scale, clients, seconds, console, limit)
     results["PostgreSQL 15"] = _measure_postgres(scale, clients, seconds, console)
     return results
 
@@ -213,8 +270,12 @@ def run(*, scale: int, clients: int, seconds: float, console: Console,
 def print_table(console: Console, results: dict[str, Figures], scale: int, clients: int, seconds: float) -> None:
     table = Table(title=f"storage engines: pgbench scale {scale} ({scale * 100_000:,} accounts), "
                         f"select-only with {clients} clients for {seconds:g} s")
-    for column in ("server", "load s", "peak RSS / anon MB while loading", "select-only tps",
-                   "restart to first answer s", "RSS after restart MB", "data dir MB"):
+    limited = any(f.limit_peak_mb for f in results.values())
+    columns = ["server", "load s", "peak RSS / anon MB while loading", "select-only tps",
+               "restart to first answer s", "RSS after restart MB", "data dir MB"]
+    if limited:
+        columns.append("memory limit: peak MB (times reached)")
+    for column in columns:
         table.add_column(column, justify="left" if column == "server" else "right")
     postgres = results.get("PostgreSQL 15")
     for label, f in results.items():
@@ -231,5 +292,6 @@ def print_table(console: Console, results: dict[str, Figures], scale: int, clien
             "" if is_postgres else f"{f.restart_s:.2f}",
             "" if is_postgres else f"{f.rss_after_restart_mb:,.0f}",
             f"{f.disk_mb:,.0f}",
+            *([f"{f.limit_peak_mb:,.0f} ({f.limit_hits:,})" if f.limit_peak_mb else ""] if limited else []),
         )  # fmt: skip
     console.print(table)
