@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 
 import trio
 
@@ -210,6 +211,7 @@ class Adjudicator:
         self._crashed = True
 
     async def _forget_loop(self) -> None:
+        self._capped_logged = -math.inf
         while True:
             await trio.sleep(FORGET_INTERVAL_S)
             horizon = self.clock.latest() - TRANSACTION_AGE_MAX_NS - HISTORY_MARGIN_NS
@@ -219,6 +221,9 @@ class Adjudicator:
             if self.table.recorded > HISTORY_ENTRIES_MAX:
                 while self.table.forget_oldest(HISTORY_ENTRIES_MAX, FORGET_PIECE):
                     await checkpoint_if_due()
+                if trio.current_time() - self._capped_logged < 60:
+                    continue  # a bulk load caps it every few seconds: said once a minute
+                self._capped_logged = trio.current_time()
                 log.info("adjudicator %d: conflict history capped at %d commits; writers that started "
                          "%.1f s ago or earlier conflict", self.index, HISTORY_ENTRIES_MAX,
                          (self.clock.latest() - self.table.floor) / 1e9)  # fmt: skip
