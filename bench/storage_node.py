@@ -102,7 +102,11 @@ class MemoryLimit:
 
     def __init__(self, limit_mb: int) -> None:
         self.limit_mb = limit_mb
-        self.path = self.ROOT / f"dsql-bench-{os.getpid()}"
+        # Made inside this process's own memory cgroup, which it goes back to after a start.
+        own = next(line.split(":", 2)[2].strip() for line in Path("/proc/self/cgroup").read_text().splitlines()
+                   if line.split(":", 2)[1] == "memory")  # fmt: skip
+        self.home = self.ROOT / own.lstrip("/")
+        self.path = self.home / f"dsql-bench-{os.getpid()}"
 
     @classmethod
     def available(cls) -> bool:
@@ -111,12 +115,17 @@ class MemoryLimit:
     def __enter__(self) -> MemoryLimit:
         self.path.mkdir(exist_ok=True)
         (self.path / "memory.limit_in_bytes").write_text(str(self.limit_mb << 20))
-        # What the server allocated before it joined (its start) moves with it.
-        (self.path / "memory.move_charge_at_immigrate").write_text("3")
         return self
 
-    def hold(self, pid: int) -> None:
-        (self.path / "cgroup.procs").write_text(str(pid))
+    @contextlib.contextmanager
+    def starting(self):
+        """Inside, this process is in the cgroup, so a server it starts is born in it
+        (all its memory counts, from its first allocation), and leaves it after."""
+        (self.path / "cgroup.procs").write_text(str(os.getpid()))
+        try:
+            yield
+        finally:
+            (self.home / "cgroup.procs").write_text(str(os.getpid()))
 
     def peak_mb(self) -> float:
         return int((self.path / "memory.max_usage_in_bytes").read_text()) / (1 << 20)
@@ -128,7 +137,7 @@ class MemoryLimit:
     def __exit__(self, *exc) -> None:
         for pid in (self.path / "cgroup.procs").read_text().split():
             with contextlib.suppress(OSError):
-                (self.ROOT / "cgroup.procs").write_text(pid)
+                (self.home / "cgroup.procs").write_text(pid)
         with contextlib.suppress(OSError):
             self.path.rmdir()
 
@@ -195,12 +204,10 @@ def _measure_dsql(root: Path, engine: str, scale: int, clients: int, seconds: fl
     figures = Figures()
     data_dir = root / f"dsql-{engine}"
     server = DsqlServer(data_dir, extra_args=["--storage-engine", engine])
-    with console.status(f"starting dsql ({engine})"):
+    with console.status(f"starting dsql ({engine})"), limit.starting() if limit else contextlib.nullcontext():
         server.start()
     try:
         assert server.pid is not None
-        if limit is not None:
-            limit.hold(server.pid)
         with console.status(f"loading pgbench scale {scale} into dsql ({engine})") as status, \
                 _PeakMemory(server.pid) as peak:
             started = time.perf_counter()
@@ -221,10 +228,9 @@ def _measure_dsql(root: Path, engine: str, scale: int, clients: int, seconds: fl
         with console.status(f"restarting dsql ({engine})"):
             server.stop()
             started = time.perf_counter()
-            server.start()
+            with limit.starting() if limit else contextlib.nullcontext():
+                server.start()
             assert server.pid is not None
-            if limit is not None:
-                limit.hold(server.pid)
             figures.restart_s = _first_answer_s(server, started)
             figures.rss_after_restart_mb = _memory_mb(server.pid)[0]
     finally:
