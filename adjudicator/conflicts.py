@@ -31,10 +31,14 @@ commit happened. A transaction older than the floor conflicts on every key;
 such a transaction has outlived the age limit anyway. History is bounded in
 size too (`forget_oldest`): a bulk load writes tens of thousands of keys a
 second, and five minutes of them would hold gigabytes, so past a number of
-entries the oldest go and the floor rises to them; then a writer older than
-the floor fails with a conflict (40001) even though it is within the age limit,
-which is safe (a conflict is always a correct answer) and rare (it needs a
-transaction older than the history kept under a heavy write load). A new adjudicator (a
+entries the oldest go. What they said is kept per *group* of keys (the first
+`GROUP_BYTES` bytes: for SQL a table's rows, one of its indexes, or its schema
+stamp): the group's floor rises to the τ of each key forgotten in it, and a
+writer older than the floor of the group of a key it writes or checks fails
+with a conflict (40001) though within the age limit. That is safe (a conflict
+is always a correct answer) and narrow: it takes a transaction older than the
+history kept, writing where a bulk load wrote (a load's enclosing block, whose
+own keys are its tables' schema stamps, keeps its answer). A new adjudicator (a
 restart, later a failover) knows nothing of earlier commits, so it starts
 with a floor at or above every τ they can have (role.py and recovery.py
 choose it).
@@ -48,6 +52,10 @@ import enum
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+# Keys are grouped by this many leading bytes for the floors of forgotten history:
+# namespace, table key id and index id for SQL keys (storage/keys.py).
+GROUP_BYTES = 7
 
 
 class ConflictKind(enum.Enum):
@@ -74,6 +82,9 @@ class ConflictTable:
         # (τ, key) of every recorded commit and share, in the order recorded (τ
         # mostly rising): what forget_before walks instead of the whole table.
         self._recorded: deque[tuple[int, bytes, bool]] = deque()
+        # Per key group (GROUP_BYTES), the highest τ of a commit or share `forget_oldest`
+        # forgot there: a writer older than it conflicts on the group's keys.
+        self._group_floors: dict[bytes, int] = {}
 
     def __len__(self) -> int:
         return len(self._last_commit)
@@ -87,11 +98,13 @@ class ConflictTable:
         last = self._last_commit
         shared = self._last_share
         floor = self.floor
-        if tau_start < floor:
-            # Older than the history kept: what it would conflict with may be forgotten
-            # (a share recorded after it, on a key whose last commit is still known).
+        groups = self._group_floors
+        if groups:
+            # Older than the history kept for a key's group: what it would conflict with
+            # may be forgotten (a share after it, on a key whose last commit is still known).
             for key in (*writes, *checks):
-                return Conflict(key, ConflictKind.COMMITTED)
+                if groups.get(key[:GROUP_BYTES], 0) > tau_start:
+                    return Conflict(key, ConflictKind.COMMITTED)
         for key in writes:
             if last.get(key, floor) > tau_start or shared.get(key, 0) > tau_start:
                 return Conflict(key, ConflictKind.COMMITTED)
@@ -198,23 +211,31 @@ class ConflictTable:
 
     def forget_oldest(self, keep: int, limit: int) -> bool:
         """Drop the oldest recorded commits and shares until at most `keep` remain,
-        looking at no more than `limit`; the floor rises to the newest τ dropped.
-        Returns whether more remain to drop."""
-        recorded, last, shared = self._recorded, self._last_commit, self._last_share
-        floor = self.floor
+        looking at no more than `limit`; a key's last commit (or share) forgotten raises
+        its group's floor to it (one already superseded forgets nothing). Returns
+        whether more remain to drop."""
+        recorded, last, shared, groups = self._recorded, self._last_commit, self._last_share, self._group_floors
         looked = 0
         while len(recorded) > keep:
             if looked == limit:
-                self.floor = floor
                 return True
             tau, key, share = recorded.popleft()
             looked += 1
-            floor = max(floor, tau)
             table = shared if share else last
             if table.get(key) == tau:
                 del table[key]
-        self.floor = floor
+                group = key[:GROUP_BYTES]
+                if groups.get(group, 0) < tau:
+                    groups[group] = tau
         return False
+
+    def group_floor(self, key: bytes) -> int:
+        """The floor of `key`'s group: a writer of it older than this conflicts (0: none)."""
+        return self._group_floors.get(key[:GROUP_BYTES], 0)
+
+    def group_floor_max(self) -> int:
+        """The highest floor of a key group (0: none; `forget_oldest`)."""
+        return max(self._group_floors.values(), default=0)
 
     @property
     def recorded(self) -> int:
@@ -242,4 +263,6 @@ class ConflictTable:
         # recorded out of τ order may outlive the horizon a little: harmless,
         # as such old transactions conflict on every key.)
         self.floor = horizon
+        if self._group_floors:  # those at or below the floor say nothing more than it
+            self._group_floors = {g: t for g, t in self._group_floors.items() if t > horizon}
         return dropped, False

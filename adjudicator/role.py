@@ -104,8 +104,8 @@ HISTORY_MARGIN_NS = 10 * 1_000_000_000
 FORGET_INTERVAL_S = 5.0
 FORGET_PIECE = 4096  # keys forgotten between scheduler turns (cluster/timeslice.py)
 # Commits remembered at most (conflicts.py `forget_oldest`): ~200 bytes each, so about
-# 200 MB; a bulk load passes it in under a minute, and only writers older than what is
-# kept then conflict for it.
+# 200 MB; a bulk load passes it in under a minute, and then only writers older than what
+# is kept, of keys in the groups the load wrote, conflict for it.
 HISTORY_ENTRIES_MAX = 1_000_000
 # How long a writer of dependency keys waits for in-flight readers of them
 # (commits already past their check; they finish within a journal append).
@@ -224,9 +224,9 @@ class Adjudicator:
                 if trio.current_time() - self._capped_logged < 60:
                     continue  # a bulk load caps it every few seconds: said once a minute
                 self._capped_logged = trio.current_time()
-                log.info("adjudicator %d: conflict history capped at %d commits; writers that started "
-                         "%.1f s ago or earlier conflict", self.index, HISTORY_ENTRIES_MAX,
-                         (self.clock.latest() - self.table.floor) / 1e9)  # fmt: skip
+                log.info("adjudicator %d: conflict history capped at %d commits; writers of the busiest "
+                         "keys that started %.1f s ago or earlier conflict", self.index, HISTORY_ENTRIES_MAX,
+                         (self.clock.latest() - self.table.group_floor_max()) / 1e9)  # fmt: skip
 
     def _require_started(self) -> None:
         if not self.incarnation or self._crashed:

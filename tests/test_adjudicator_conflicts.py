@@ -168,17 +168,22 @@ def test_history_bounded_in_size_never_lets_a_conflict_pass(commits, keep, piece
             truth = max(writes.get(key, 0), shares.get(key, 0)) > tau_start
             conflict = table.check(tau_start, (key,), ()) is not None
             assert conflict or not truth, (key, tau_start)  # never a missed conflict
-            if tau_start >= table.floor:
+            if tau_start >= table.group_floor(key):
                 assert conflict == truth, (key, tau_start)
 
 
-def test_a_capped_history_refuses_writers_older_than_its_floor() -> None:
+def test_a_capped_history_refuses_only_old_writers_of_the_groups_it_forgot() -> None:
+    rows = [b"\x02TTTT\x00\x01" + bytes([i]) for i in range(4)]  # one table's rows: one group
+    stamp = b"\x02TTTT\x00\x00"  # its schema stamp: another group
     table = ConflictTable(floor=0)
-    committed(table, 1, 10, 20, writes=[K])
-    committed(table, 2, 25, 30, shares=[L])
-    committed(table, 3, 35, 40, writes=[L])
-    assert not table.forget_oldest(1, 10)
-    assert table.floor == 30 and table.recorded == 1
-    assert table.prepare(4, 29, (b"other",), ()) is not None  # older than what is kept
-    assert table.prepare(5, 30, (K,), ()) is None  # K's commit at 20 was seen
-    assert table.prepare(6, 35, (L,), ()) is not None  # L's commit at 40 is still known
+    committed(table, 1, 5, 10, writes=[stamp])
+    committed(table, 2, 15, 20, writes=rows[:2])
+    committed(table, 3, 25, 30, writes=[rows[0]])  # supersedes its commit at 20
+    committed(table, 4, 35, 40, writes=rows[2:])
+    assert not table.forget_oldest(3, 10)  # forgets the stamp's 10, rows[0]'s 20 (superseded), rows[1]'s 20
+    assert table.recorded == 3
+    assert table.group_floor(rows[3]) == 20 and table.group_floor(stamp) == 10
+    assert table.prepare(5, 19, (rows[3],), ()) is not None  # older than its group's history
+    assert table.prepare(6, 20, (rows[1],), ()) is None  # rows[1]'s commit at 20 was seen
+    assert table.prepare(7, 12, (stamp,), ()) is None  # an old block writing the stamp: still exact
+    assert table.prepare(8, 35, (rows[2],), ()) is not None  # rows[2]'s commit at 40 is still known
