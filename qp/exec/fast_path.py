@@ -53,14 +53,23 @@ class PointGet:
         self.pad = scan.table.pad_row if scan.table.missing_values is not None else None
         self.with_key = scan.with_key
 
-    async def rows(self, txn, frame: ExecFrame) -> list[tuple]:
-        """What the scan would yield, as one list (TableScan._stored_pages and run)."""
-        key = self.prefix  # the key _KeyBuilder.keys makes: a NULL part matches nothing
+    def key(self, frame: ExecFrame) -> bytes | None:
+        """The key _KeyBuilder.keys makes (None: a NULL part, which matches nothing)."""
+        key = self.prefix
         for fn, encode in self.parts:
             value = fn((), frame)
             if value is None:
-                return []
+                return None
             key += encode(value)
+        return key
+
+    async def rows(self, txn, frame: ExecFrame, key: Any = False) -> list[tuple]:
+        """What the scan would yield, as one list (TableScan._stored_pages and run);
+        `key`, if given, is `self.key(frame)` already computed."""
+        if key is False:
+            key = self.key(frame)
+        if key is None:
+            return []
         (value,) = await txn.get([key])
         if value is None:
             return []
@@ -90,8 +99,24 @@ class PointModify:
         self.schema_key = plan.tc.table.schema_key
 
     async def run(self, txn, frame: ExecFrame, session: Any) -> tuple[int, list[tuple]]:
-        """(rows changed, RETURNING rows), as qp.exec.dml.run_modify gives them."""
-        matches = await self.get.rows(txn, frame)
+        """(rows changed, RETURNING rows), as qp.exec.dml.run_modify gives them.
+
+        With hot rows on (qp/txn/intents.py) the row's key is claimed before it is read:
+        the statement queues behind an older writer of the row on this QP, and reads
+        the row after that writer's commit (the transaction's snapshot refreshed past
+        it); a row storage says was committed after the snapshot is read again after a
+        refresh rather than failing the write (qp/txn/transaction.py)."""
+        if txn.intents is None:
+            matches = await self.get.rows(txn, frame)
+        else:
+            key = self.get.key(frame)
+            if key is not None:
+                await txn.before_write(key)
+            # Only a first read of the row may be taken back: one the client saw stays.
+            first_read = key is not None and txn.reads is not None and key not in txn.reads
+            matches = await self.get.rows(txn, frame, key)
+            if first_read and key in txn.newer and await txn.after_newer([key]):
+                matches = await self.get.rows(txn, frame, key)
         returning_rows: list[tuple] = []
         if matches:
             rc = RunContext(txn, frame, StatementCaches(), session)
