@@ -42,17 +42,26 @@ RELEASED_WITHIN_S = WAIT_S_MAX / 2
 STILL_WAITING_S = 0.3
 
 
-def _connect(server, hot: bool = True) -> psycopg.Connection:
-    dsn = server.dsn if hot else f"{server.dsn}&options={quote('-c dsql.hot_row_wait=off')}"
+def _connect(server, hot: bool, general: bool) -> psycopg.Connection:
+    options = ("" if hot else " -c dsql.hot_row_wait=off") + (" -c dsql.fast_path=off" if general else "")
+    dsn = f"{server.dsn}&options={quote(options)}" if options else server.dsn
     return psycopg.connect(dsn, autocommit=True)
 
 
+@pytest.fixture(params=["pk", "pk-general", "index"])
+def variant(request) -> str:
+    """`pk`: a table keyed by id, the fast path; `pk-general`: the same through the
+    general path (a point get in the operator tree); `index`: a table keyed by a hidden
+    row id with a primary-key index added later (an index scan), as pgbench's are."""
+    return request.param
+
+
 @pytest.fixture
-def conns(dsql_server) -> Iterator[Callable[..., psycopg.Connection]]:
+def conns(dsql_server, variant) -> Iterator[Callable[..., psycopg.Connection]]:
     made: list[psycopg.Connection] = []
 
     def connect(hot: bool = True) -> psycopg.Connection:
-        conn = _connect(dsql_server, hot)
+        conn = _connect(dsql_server, hot, variant == "pk-general")
         made.append(conn)
         return conn
 
@@ -61,13 +70,12 @@ def conns(dsql_server) -> Iterator[Callable[..., psycopg.Connection]]:
         conn.close()
 
 
-@pytest.fixture(params=["pk", "index"])
-def table(request, dsql_server) -> Iterator[str]:
-    """A table (id, n) with rows 1..4 at 0: keyed by id (`pk`: the fast path), or keyed
-    by a hidden row id with a primary-key index added later (`index`: an index scan)."""
+@pytest.fixture
+def table(variant, dsql_server) -> Iterator[str]:
+    """A table (id, n) with rows 1..4 at 0 (see `variant`)."""
     name = unique_name("hot")
     with psycopg.connect(dsql_server.dsn, autocommit=True) as admin:
-        if request.param == "pk":
+        if variant != "index":
             admin.execute(f"CREATE TABLE {name} (id int PRIMARY KEY, n int)")
         else:
             admin.execute(f"CREATE TABLE {name} (id int NOT NULL, n int)")

@@ -210,7 +210,10 @@ class TableScan(Operator):
             keys = spec.keys_fn(rc.frame)
             if not keys:
                 return
-            values = await txn.get(keys)
+            if txn.intents is not None and rc.write_target is self:  # an UPDATE's or DELETE's rows
+                values = await _read_claimed(txn, keys)
+            else:
+                values = await txn.get(keys)
             pairs = [(k, v) for k, v in zip(keys, values, strict=True) if v is not None]
             if spec.filter_template is not None:
                 keep = keep_where_true(_instantiate(spec.filter_template, rc.frame))
