@@ -18,6 +18,52 @@ Keys of temporary objects (qp/txn/temp_store.py) are buffered like any
 other but read from, and committed to, the session's `temp` store: they
 never reach storage, the adjudicators or the journal.
 
+Hot rows (`dsql.hot_row_wait`, on by default; qp/txn/intents.py holds the intents):
+a writer of a row held by an older in-flight transaction of this QP waits for it,
+then *refreshes* — moves τ_start forward past the holder's commit — instead of
+losing at COMMIT; a write of a row storage reports committed after τ_start is
+refreshed past likewise (`before_write`, `after_newer`, `refresh`). Why that is
+correct, and what it rests on:
+
+- What it read. `reads` keeps every key read from storage and the value storage
+  gave (before the buffer is laid over it); `scans` keeps each range scan's
+  arguments and storage's whole answer. A refresh to τ_new reads every such key
+  at τ_new and runs every scan again at τ_new; if all answers are equal, a
+  transaction that began at τ_new and ran the same statements would have seen
+  exactly what this one saw, so its results, its buffered writes and everything
+  the client was told stay valid: the transaction *is* that one. Any difference,
+  a scan abandoned before its end (its unseen part is unknown), or more than
+  `REFRESH_KEYS_MAX` keys and rows to check: 40001 at once (cheap and early).
+- What it wrote. Keys written, locked, shared or depended on without being read
+  (blind writes, schema keys, key stamps) are read at the old and the new τ and
+  must be equal too. The adjudicator then checks the write set from τ_new: a
+  commit of those keys in (τ_old, τ_new] is no conflict, which is right because
+  the transaction is now one that started after it (first committer wins holds
+  with the new τ_start). The buffer itself is untouched.
+- `newer` held keys committed after τ_old; it is replaced by what the refresh's
+  reads report after τ_new. A key taken back by `after_newer` (read for the
+  first time by the statement that writes it, not yet used) leaves `reads` and is
+  read again at τ_new; a key the client saw earlier is compared like any other.
+- The catalog. The re-reads carry the catalog version the transaction planned
+  with (storage refuses them if the version as of τ_new differs: OC001), and the
+  catalog's version key is compared like a read key; catalog rows scanned by a
+  catalog load change only with that key, so they are not kept as scans.
+  `catalog_validated` stays true: the version is confirmed as of τ_new.
+  A transaction that ran DDL (or drops ranges) is never refreshed.
+- Savepoints. ROLLBACK TO takes writes back but leaves reads and scans in place
+  (as locks stay): the refresh checks a superset of what matters, never less.
+- Age. `tau_first` keeps the first τ_start: the 300 s limit counts from it, and
+  it orders waits (wait-die), so a refresh never makes a transaction younger.
+  now() and transaction_timestamp() are the session's, taken at the first
+  statement, and do not move.
+- Temporary tables live in the session, outside τ: their keys are neither
+  recorded nor compared, and never claimed.
+- Read-only transactions and lone queries never write, so they keep nothing.
+- τ_new is the waited-for holder's τ_commit (every commit acknowledged before
+  this transaction began is at or below it, so strong consistency holds, and
+  storage has it applied or nearly), or the clock's latest after a commit
+  storage reported. Nothing here weakens a check: the adjudicator still decides.
+
 DSQL's limits are enforced here: 3,000 modified rows and 10 MiB of
 modified data (at the statement that crosses them, and the commit payload
 again at COMMIT) and 300 s of age. The row and byte limits are per
