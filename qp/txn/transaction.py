@@ -53,7 +53,8 @@ correct, and what it rests on:
 - Savepoints. ROLLBACK TO takes writes back but leaves reads and scans in place
   (as locks stay): the refresh checks a superset of what matters, never less.
 - Age. `tau_first` keeps the first τ_start: the 300 s limit counts from it, and
-  it orders waits (wait-die), so a refresh never makes a transaction younger.
+  it orders the queue on a row (oldest first), so a refresh never makes a
+  transaction younger.
   now() and transaction_timestamp() are the session's, taken at the first
   statement, and do not move.
 - Temporary tables live in the session, outside τ: their keys are neither
@@ -114,7 +115,7 @@ AGE_MAX_NS = 300 * 1_000_000_000
 # costs more than the retry it saves, and the transaction fails with 40001 instead.
 REFRESH_KEYS_MAX = 1000
 _CATALOG_END = storage_keys.prefix_end(CATALOG_PREFIX)
-_sequence = itertools.count()  # wait-die ties between transactions with one τ_start
+_sequence = itertools.count()  # queue order between transactions with one τ_start
 
 
 def outcome_unknown(detail: str) -> SqlError:
@@ -286,6 +287,7 @@ class Transaction:
         # refresh compares: every key read from storage -> the value storage gave.
         self.intents: IntentTable | None = None
         self.intent_keys: list[bytes] = []  # the keys this transaction holds in `intents`
+        self.intent_waiting: Any = None  # the intent entry it is queued on, while it waits
         self.intent_age: tuple[int, int] = (1 << 62, next(_sequence))  # first τ_start: never changes
         self.reads: dict[bytes, Any] | None = None
         self.refresh_refused: str | None = None  # why a refresh cannot be done, if it cannot
