@@ -30,9 +30,11 @@ from urllib.parse import quote
 
 import psycopg
 import pytest
+import trio
+import trio.testing
 from support.names import unique_name
 
-from qp.txn.intents import WAIT_S_MAX
+from qp.txn.intents import WAIT_S_MAX, IntentTable
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -310,3 +312,56 @@ def test_hot_row_wait_setting(conns) -> None:
     assert conn.execute("SHOW dsql.hot_row_wait").fetchone() == ("off",)
     with pytest.raises(psycopg.errors.InvalidParameterValue):
         conn.execute("SET dsql.hot_row_wait = maybe")
+
+
+# -- the intent table alone (qp/txn/intents.py), with fake transactions under trio -----------------
+
+
+class _Txn:
+    def __init__(self, age: int) -> None:
+        self.intent_age = (age, 0)
+        self.intent_keys: list[bytes] = []
+        self.intent_waiting = None
+
+
+async def test_intent_table_hands_a_key_to_the_oldest_waiter() -> None:
+    table = IntentTable()
+    holder, young, old = _Txn(1), _Txn(30), _Txn(20)
+    assert (await table.claim(b"k", holder)).held
+    claims: dict[str, object] = {}
+    async with trio.open_nursery() as nursery:
+
+        async def claim(name: str, txn: _Txn) -> None:
+            claims[name] = await table.claim(b"k", txn)
+
+        nursery.start_soon(claim, "young", young)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(claim, "old", old)
+        await trio.testing.wait_all_tasks_blocked()
+        table.release(holder, 123)  # committed at 123: the oldest waiter gets the key
+        await trio.testing.wait_all_tasks_blocked()
+        assert table.holder(b"k") is old and "young" not in claims
+        table.release(old, None)
+    assert claims["old"].held and claims["old"].tau_committed == 123
+    assert claims["young"].held and table.holder(b"k") is young
+    table.release(young, None)
+    assert len(table) == 0 and young.intent_keys == []
+
+
+async def test_intent_table_refuses_a_wait_that_closes_a_cycle_and_bounds_every_wait() -> None:
+    table = IntentTable(wait_s_max=0.05)
+    a, b = _Txn(1), _Txn(2)
+    assert (await table.claim(b"x", a)).held and (await table.claim(b"y", b)).held
+    async with trio.open_nursery() as nursery:
+        outcome: list = []
+
+        async def a_wants_y() -> None:
+            outcome.append(await table.claim(b"y", a))
+
+        nursery.start_soon(a_wants_y)
+        await trio.testing.wait_all_tasks_blocked()
+        cycle = await table.claim(b"x", b)  # b waits for a, which waits for b: refused at once
+        assert not cycle.held and not cycle.waited
+    timed_out = outcome[0]  # nobody released y: a's wait ran out at the bound
+    assert not timed_out.held and timed_out.waited
+    assert table.holder(b"y") is b and a.intent_waiting is None

@@ -27,7 +27,7 @@ Rules:
   was wait-die, waiting only for an older holder; measured on TPC-B at scale 1
   it left the older writers that found a younger holder of the branch row to
   lose at COMMIT, 0.1-0.15 retries per commit, each a whole transaction's work
-  on a CPU-bound server. `policy="wait-die"` keeps it, for comparison.)
+  on a CPU-bound server; bench/README.md has the figures.)
 - Age (a transaction's *first* τ_start, which a refresh does not change, so a
   transaction never gets younger) orders the queue on a key: the oldest
   waiter gets it first.
@@ -95,10 +95,8 @@ class Claim:
 class IntentTable:
     """key -> the in-flight transaction of this QP that claimed it (see the module docstring)."""
 
-    def __init__(self, wait_s_max: float = WAIT_S_MAX, policy: str = "no-cycle") -> None:
-        assert policy in ("no-cycle", "wait-die"), policy
+    def __init__(self, wait_s_max: float = WAIT_S_MAX) -> None:
         self.wait_s_max = wait_s_max
-        self.policy = policy
         self._entries: dict[bytes, _Entry] = {}
 
     def __len__(self) -> int:
@@ -132,10 +130,6 @@ class IntentTable:
             entry.holder = txn
             txn.intent_keys.append(key)
             return Claim(True, False, None)
-        if self.policy == "wait-die":
-            if age_of(holder) < age_of(txn):
-                return await self._wait(key, entry, txn)
-            return Claim(False, False, None)  # a younger holder: proceed optimistically
         if self._closes_cycle(txn, holder):
             metrics.HOT_ROW_WAITS.labels(outcome="cycle").inc()
             return Claim(False, False, None)  # proceed optimistically
