@@ -292,6 +292,7 @@ class Transaction:
         self.reads: dict[bytes, Any] | None = None
         self.refresh_refused: str | None = None  # why a refresh cannot be done, if it cannot
         self.scans: list[ScanRecord] = []  # storage's answers to this transaction's range scans
+        self.scanned: dict[tuple, ScanRecord] = {}  # the unfiltered ones by their arguments
         self.scanned_rows = 0
         self.catalog_scanned = False  # read the catalog's rows: the version key must not change
         self.tau_first: int | None = None  # the first τ_start: the age limit counts from it
@@ -376,9 +377,13 @@ class Transaction:
         if self.reads is not None and self.track_newer and self.refresh_refused is None:
             if start.startswith(CATALOG_PREFIX) and end is not None and end <= _CATALOG_END:
                 self.catalog_scanned = True  # its rows change only with the version key
-            else:
+            elif filter_tree is not None or (start, end, version, storage_limit, reverse, projection) not in self.scanned:
                 record = ScanRecord(start, end, version, storage_limit, reverse, filter_tree, projection)
                 self.scans.append(record)
+                if filter_tree is None:
+                    # The same scan again (an UPDATE's and a SELECT's index lookup of one key)
+                    # answers the same at this τ: it is checked once.
+                    self.scanned[(start, end, version, storage_limit, reverse, projection)] = record
         newer: list[bytes] | None = [] if self.track_newer else None
         pages = self.storage.scan(
             start, end, tau, version, limit=storage_limit,
@@ -437,6 +442,7 @@ class Transaction:
         if self.scanned_rows > REFRESH_KEYS_MAX:
             self.refresh_refused = f"more than {REFRESH_KEYS_MAX} rows scanned"
             self.scans.clear()
+            self.scanned.clear()
             return
         record.rows += page
 
@@ -625,7 +631,13 @@ class Transaction:
             k for k in {*self.buffer.values, *self.locks, *self.checks, *self.shares}
             if k not in reads and (temp is None or not is_temp_key(k))
         ] if refusal is None else []  # fmt: skip
-        if refusal is None and self.catalog is not None and VERSION_KEY not in reads:
+        version = self.catalog_version
+        if version is not None and self.catalog_validated:
+            # Catalog keys and schema stamps change only in DDL, which bumps the catalog's
+            # version: confirmed as of τ_old (catalog_validated) and checked by storage as
+            # of τ_new on the reads below, the same version means none of them changed.
+            blind = [k for k in blind if not storage_keys.is_schema_key(k)]
+        elif refusal is None and self.catalog is not None and VERSION_KEY not in reads:
             blind.append(VERSION_KEY)  # the catalog it planned with, whatever else it read
         if refusal is None and len(reads) + len(blind) + self.scanned_rows > REFRESH_KEYS_MAX:
             refusal = f"more than {REFRESH_KEYS_MAX} keys to check"
@@ -640,6 +652,9 @@ class Transaction:
         tau_new = tau_min if tau_min > tau_old else self.clock.now().latest
         read_keys = list(reads)
         keys = read_keys + blind
+        probe = not keys and version is not None
+        if probe:  # nothing else to read: the version key alone carries the catalog check
+            keys = [VERSION_KEY]
         newer: list[bytes] = []
         results: dict[Any, Any] = {}
 
@@ -665,7 +680,7 @@ class Transaction:
 
         async with trio.open_nursery() as nursery:  # every read at once: one round trip
             if keys:
-                nursery.start_soon(read, "new", keys, tau_new, self.catalog_version, newer)
+                nursery.start_soon(read, "new", keys, tau_new, version, newer)
             if blind:
                 nursery.start_soon(read, "old", blind, tau_old, None, None)
             for record in self.scans:
@@ -676,9 +691,9 @@ class Transaction:
                 raise schema_conflict()
             if isinstance(exc, Exception):
                 raise self._map_storage_error(exc)
-        new = results.get("new", [])
+        new = results.get("new", []) if not probe else []
         old = [reads[k] for k in read_keys] + results.get("old", [])
-        for key, before, after in zip(keys, old, new, strict=True):
+        for key, before, after in zip(keys if not probe else [], old, new, strict=True):
             if before != after:
                 metrics.HOT_ROW_REFRESHES.labels(outcome="changed").inc()
                 raise self._doomed(key)
