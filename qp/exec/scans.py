@@ -339,19 +339,26 @@ def _hold_rows(txn, lock: bool | str, keys: list[bytes]) -> None:
 CLAIM_ROWS_MAX = 4
 
 
-async def _claimed_pages(txn, pages: AsyncIterator) -> AsyncIterator[list]:
+class _Entries(list):
+    """A page of index entries, and whether its rows are claimed before they are read."""
+
+    claimable = False
+
+
+async def _claimed_pages(pages: AsyncIterator) -> AsyncIterator[_Entries]:
     """The index entries of a write target, read to their end before any row is claimed
-    (so a refresh finds the index scan complete and can run it again); one page, or the
-    pages as they come when there are more entries than are claimed."""
-    collected: list = []
+    (so that a refresh finds the index scan complete and can run it again): one claimable
+    page, or, past CLAIM_ROWS_MAX entries, the pages as they come, none claimed."""
+    collected = _Entries()
     async for page in pages:
         collected += page
         if len(collected) > CLAIM_ROWS_MAX:
             yield collected
             async for more in pages:
-                yield more
+                yield _Entries(more)
             return
     if collected:
+        collected.claimable = True
         yield collected
 
 
@@ -359,7 +366,7 @@ async def _read_claimed(txn, row_keys: list[bytes]) -> list:
     """Read rows an UPDATE or DELETE will write: claimed first (waiting for an older
     writer of this QP, refreshing past its commit), read again after a refresh if
     storage reports a commit after the snapshot (qp/txn/transaction.py)."""
-    if len(row_keys) > CLAIM_ROWS_MAX:
+    if len(row_keys) > CLAIM_ROWS_MAX:  # a point get of an IN list, say
         return await txn.get(row_keys)
     for key in row_keys:
         await txn.before_write(key)
@@ -408,11 +415,14 @@ class IndexScan(Operator):
         for start, end in self.range_fn(rc.frame):
             pages = txn.scan(start, end, reverse=self.reverse)
             if claim:
-                pages = _claimed_pages(txn, pages)
+                pages = _claimed_pages(pages)
             async for page in pages:
                 await checkpoint_if_due()
                 row_keys = [v for _, v in page]
-                rows = await txn.get(row_keys) if not claim else await _read_claimed(txn, row_keys)
+                if claim and page.claimable:
+                    rows = await _read_claimed(txn, row_keys)
+                else:
+                    rows = await txn.get(row_keys)
                 out = []
                 for key, row in zip(row_keys, rows, strict=True):
                     if row is None:

@@ -438,6 +438,8 @@ class Transaction:
 
     def _record(self, record: ScanRecord, page: list[tuple[bytes, Any]]) -> None:
         """Keep what storage answered to a scan, for a refresh to compare (up to a bound)."""
+        if self.refresh_refused is not None:
+            return  # past the bound: nothing is kept any more
         self.scanned_rows += len(page)
         if self.scanned_rows > REFRESH_KEYS_MAX:
             self.refresh_refused = f"more than {REFRESH_KEYS_MAX} rows scanned"
