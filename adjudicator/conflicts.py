@@ -28,7 +28,13 @@ dropped (a bounded number per call, oldest first: commits are also kept in
 the order they were recorded, so forgetting never walks the whole table)
 and remembered only as `floor`, the τ at or below which every dropped
 commit happened. A transaction older than the floor conflicts on every key;
-such a transaction has outlived the age limit anyway. A new adjudicator (a
+such a transaction has outlived the age limit anyway. History is bounded in
+size too (`forget_oldest`): a bulk load writes tens of thousands of keys a
+second, and five minutes of them would hold gigabytes, so past a number of
+entries the oldest go and the floor rises to them; then a writer older than
+the floor fails with a conflict (40001) even though it is within the age limit,
+which is safe (a conflict is always a correct answer) and rare (it needs a
+transaction older than the history kept under a heavy write load). A new adjudicator (a
 restart, later a failover) knows nothing of earlier commits, so it starts
 with a floor at or above every τ they can have (role.py and recovery.py
 choose it).
@@ -81,6 +87,11 @@ class ConflictTable:
         last = self._last_commit
         shared = self._last_share
         floor = self.floor
+        if tau_start < floor:
+            # Older than the history kept: what it would conflict with may be forgotten
+            # (a share recorded after it, on a key whose last commit is still known).
+            for key in (*writes, *checks):
+                return Conflict(key, ConflictKind.COMMITTED)
         for key in writes:
             if last.get(key, floor) > tau_start or shared.get(key, 0) > tau_start:
                 return Conflict(key, ConflictKind.COMMITTED)
@@ -184,6 +195,31 @@ class ConflictTable:
             dropped += count
             if not more:
                 return dropped
+
+    def forget_oldest(self, keep: int, limit: int) -> bool:
+        """Drop the oldest recorded commits and shares until at most `keep` remain,
+        looking at no more than `limit`; the floor rises to the newest τ dropped.
+        Returns whether more remain to drop."""
+        recorded, last, shared = self._recorded, self._last_commit, self._last_share
+        floor = self.floor
+        looked = 0
+        while len(recorded) > keep:
+            if looked == limit:
+                self.floor = floor
+                return True
+            tau, key, share = recorded.popleft()
+            looked += 1
+            floor = max(floor, tau)
+            table = shared if share else last
+            if table.get(key) == tau:
+                del table[key]
+        self.floor = floor
+        return False
+
+    @property
+    def recorded(self) -> int:
+        """Commits and shares remembered (superseded ones included): what `forget_oldest` bounds."""
+        return len(self._recorded)
 
     def forget_some(self, horizon: int, limit: int) -> tuple[int, bool]:
         """forget_before, looking at no more than `limit` recorded commits, oldest

@@ -219,6 +219,8 @@ class AdjudicatorStatus(msgspec.Struct, frozen=True):
     lease_refusals: int  # commits and prepares refused for want of lease
     epoch: int = 0
     deposed: bool = False
+    # Journal append requests made for commits (each carried one or more of them: batching.py).
+    append_batches: int = 0
 
 
 @message(wire_ids.ADJUDICATOR_PROCESS_STATUS)

@@ -8,7 +8,9 @@ A commit moves through named stages:
               are asked to `prepare` theirs, in parallel, with tau_max. Any
               conflict aborts everyone.
   journaling  the whole transaction is appended to one journal as one
-              record (the coordinator spreads its commits over the journals).
+              record (the coordinator spreads its commits over the journals;
+              the commits that reach this stage together travel as one
+              append request, each still its own record: batching.py).
               That append is the commit point: the journal's leader picks
               τ_commit > τ_start (above every earlier commit of these keys,
               which the checks guarantee were ≤ τ_start) and ≤ tau_max, and
@@ -48,9 +50,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 
 import trio
 
+from adjudicator.batching import DEPTH as BATCH_DEPTH
+from adjudicator.batching import CommitBatcher
 from adjudicator.conflicts import Conflict, ConflictKind, ConflictTable
 from adjudicator.interface import (
     ADJUDICATORS_MAX,
@@ -98,6 +103,10 @@ TRANSACTION_AGE_MAX_NS = 300 * 1_000_000_000
 HISTORY_MARGIN_NS = 10 * 1_000_000_000
 FORGET_INTERVAL_S = 5.0
 FORGET_PIECE = 4096  # keys forgotten between scheduler turns (cluster/timeslice.py)
+# Commits remembered at most (conflicts.py `forget_oldest`): ~200 bytes each, so about
+# 200 MB; a bulk load passes it in under a minute, and only writers older than what is
+# kept then conflict for it.
+HISTORY_ENTRIES_MAX = 1_000_000
 # How long a writer of dependency keys waits for in-flight readers of them
 # (commits already past their check; they finish within a journal append).
 READERS_WAIT_MAX_S = 2.0
@@ -137,13 +146,15 @@ class Adjudicator:
         lease_s: float | None = None,
         range_lease: RangeLease | None = None,
         routes: OwnerMap | None = None,
+        append_depth: int = BATCH_DEPTH,
     ) -> None:
         """`incarnation` counts this adjudicator's starts (1: the first ever); if None it
         is counted on `disk` when `run` starts (before that, calls are refused), or is
         1 without a disk (the embedded server, see recovery.py).
 
         With `range_lease` (a leased cluster, ownership.py) the lease's epoch is the
-        incarnation and its floor the conflict floor; `routes` then finds the peers."""
+        incarnation and its floor the conflict floor; `routes` then finds the peers.
+        `append_depth`: journal append requests in flight per journal (batching.py)."""
         assert topology.adjudicator_count <= ADJUDICATORS_MAX
         self.index = index
         self.topology = topology
@@ -154,6 +165,8 @@ class Adjudicator:
         self._journals = [
             JournalClient(transport, topology.journal_addresses(j)) for j in range(topology.journal_count)
         ]
+        # The commits that arrive together reach each journal as one request (batching.py).
+        self._batchers = [CommitBatcher(journal, depth=append_depth) for journal in self._journals]
         self._next_journal = topology.journal_for_adjudicator(index)
         self._peers = [transport.connect(topology.adjudicator_address(i)) for i in range(topology.adjudicator_count)]
         self._counter = itertools.count(1)
@@ -198,12 +211,22 @@ class Adjudicator:
         self._crashed = True
 
     async def _forget_loop(self) -> None:
+        self._capped_logged = -math.inf
         while True:
             await trio.sleep(FORGET_INTERVAL_S)
             horizon = self.clock.latest() - TRANSACTION_AGE_MAX_NS - HISTORY_MARGIN_NS
             # In pieces: a bulk load leaves millions of keys to forget at once.
             while self.table.forget_some(horizon, FORGET_PIECE)[1]:
                 await checkpoint_if_due()
+            if self.table.recorded > HISTORY_ENTRIES_MAX:
+                while self.table.forget_oldest(HISTORY_ENTRIES_MAX, FORGET_PIECE):
+                    await checkpoint_if_due()
+                if trio.current_time() - self._capped_logged < 60:
+                    continue  # a bulk load caps it every few seconds: said once a minute
+                self._capped_logged = trio.current_time()
+                log.info("adjudicator %d: conflict history capped at %d commits; writers that started "
+                         "%.1f s ago or earlier conflict", self.index, HISTORY_ENTRIES_MAX,
+                         (self.clock.latest() - self.table.floor) / 1e9)  # fmt: skip
 
     def _require_started(self) -> None:
         if not self.incarnation or self._crashed:
@@ -251,11 +274,11 @@ class Adjudicator:
             if by_owner:
                 await self._prepare_participants(txn_id, tau_start, bound, by_owner, to_decide, unsure)
             # Stage: journaling (the commit point).
-            journal = self._journals[self._next_journal]
-            self._next_journal = (self._next_journal + 1) % len(self._journals)
+            batcher = self._batchers[self._next_journal]
+            self._next_journal = (self._next_journal + 1) % len(self._batchers)
             uncertain_tau = bound
             try:
-                _, tau_commit = await journal.append(payload, tau_start + 1, bound)
+                _, tau_commit = await batcher.append(payload, tau_start + 1, bound)
             except AppendUncertain as exc:
                 uncertain_tau = exc.tau_bound or bound
                 raise
@@ -336,7 +359,12 @@ class Adjudicator:
             leases_expired=self.leases_expired, lease_refusals=self.lease_refusals,
             epoch=self.range_lease.epoch if self.range_lease else 0,
             deposed=bool(self.range_lease and self.range_lease.deposed),
+            append_batches=self.append_batches(),
         )  # fmt: skip
+
+    def append_batches(self) -> int:
+        """Journal append requests made for commits so far (each carried one or more)."""
+        return sum(b.batches for b in self._batchers)
 
     # -- internals ---------------------------------------------------------
 

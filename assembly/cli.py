@@ -279,6 +279,8 @@ async def _serve_cluster(cluster: EmbeddedCluster, args: argparse.Namespace) -> 
         for replicas in cluster.journal_replicas:
             for replica in replicas:
                 metrics.watch_journal_replica(replica.name, partial(getattr, replica, "fsyncs"), replica.leads)
+        for adjudicator in cluster.adjudicators:
+            metrics.watch_adjudicator(str(adjudicator.index), adjudicator.append_batches)
         if args.metrics_port is not None:
             try:
                 metrics_port = metrics.serve(args.host, args.metrics_port)

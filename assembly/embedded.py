@@ -78,7 +78,8 @@ def journal_replica_config(config: ClusterConfig, replicas: int) -> ReplicaConfi
         # The "disk" is memory too: smaller segments, so compaction frees
         # memory in smaller steps, and a small tail, since reading the disk
         # back costs no I/O.
-        return ReplicaConfig(paxos=paxos, segment_bytes_max=8 << 20, memory_records_max=20_000)
+        return ReplicaConfig(paxos=paxos, segment_bytes_max=8 << 20, memory_records_max=20_000,
+                             memory_bytes_max=16 << 20)
     return ReplicaConfig(paxos=paxos)
 
 

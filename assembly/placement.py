@@ -70,6 +70,9 @@ CHANGE_ATTEMPTS = 20
 # A drain plans again after each round of moves (splits meanwhile leave halves behind).
 DRAIN_ROUNDS = 10
 STATUS_TIMEOUT_S = 2.0
+# A split point may walk half a shard of a million keys on LMDB (yielding as it goes):
+# it gets longer than a status, or a large shard would be asked again and again.
+SPLIT_POINT_TIMEOUT_S = 60.0
 
 Progress = Callable[[str], None]
 T = TypeVar("T")
@@ -205,7 +208,7 @@ class PlacementDriver:
 
     async def _split_point(self, hosts: tuple[int, ...], start: bytes, end: bytes | None) -> bytes | None:
         for node in hosts:
-            with trio.move_on_after(STATUS_TIMEOUT_S):
+            with trio.move_on_after(SPLIT_POINT_TIMEOUT_S):
                 try:
                     reply = await self.storage._node(node).call("split_point", SplitPoint(start, end))
                 except Exception as exc:  # noqa: BLE001 - another replica may answer

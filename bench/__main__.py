@@ -87,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="storage: the pgbench scale loaded into each storage engine (100: 10 million rows)")
     parser.add_argument("--hot-row-modes", default="off,on",
                         help="hot_rows: the dsql.hot_row_wait values to run (default: none sent)")
+    parser.add_argument("--storage-engines", default="checkpoints,lmdb",
+                        help="storage: which engines to load (lmdb alone for scales that do not fit in memory)")
+    parser.add_argument("--storage-memory-limit-mb", type=int, default=0,
+                        help="storage: hold each dsql server to this much memory, page cache included (a cgroup)")
     parser.add_argument("--ddb-memory", action="store_true", help="ddb_* workloads: dsql serve --memory, as moto keeps no files")
     return parser
 
@@ -137,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
                                     "ratio": joins_result.ratio, "answer": list(joins_result.answer)}, indent=2))
     if any(n in storage_bench.WORKLOADS for n in requested):
         storage_results = storage_bench.run(scale=args.storage_scale, clients=args.connections, seconds=args.seconds,
-                                            console=console)  # fmt: skip
+                                            console=console, engines=args.storage_engines.split(","),
+                                            memory_limit_mb=args.storage_memory_limit_mb)  # fmt: skip
         storage_bench.print_table(console, storage_results, args.storage_scale, args.connections, args.seconds)
         RESULTS_DIR.mkdir(exist_ok=True)
         path = RESULTS_DIR / f"bench-storage-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -14,7 +14,9 @@ each run (one fdatasync each; scraped from the server's Prometheus metrics,
 `dsql_journal_syncs`) divided by the transactions committed meanwhile
 (`dsql_commit_seconds_count`): syncs per commit on the leader and on each
 follower, which is what group commit and the adjudicator's batching are
-judged by (issue 14, item 4). Below 1 means commits share a sync.
+judged by (issue 14, item 4). Below 1 means commits share a sync. Commits per
+append request is how many commits the adjudicators' batches carried
+(`dsql_adjudicator_append_batches`; "-" before they batched).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Figures:
     postgres_tps: float = 0.0
     commits: int = 0
     retries: int = 0
+    append_requests: int = 0  # journal append requests the adjudicators made (batches)
     # replica name -> (syncs during the run, leader at the end)
     syncs: dict[str, tuple[int, bool]] = field(default_factory=dict)
 
@@ -68,6 +71,8 @@ def _delta(before: dict, after: dict, figures: Figures) -> None:
     figures.commits = int(after.get(("dsql_commit_seconds_count", 'api="sql"'), 0)
                           - before.get(("dsql_commit_seconds_count", 'api="sql"'), 0))  # fmt: skip
     for (name, labels), value in after.items():
+        if name == "dsql_adjudicator_append_batches":
+            figures.append_requests += int(value - before.get((name, labels), 0))
         if name == "dsql_journal_syncs":
             replica = labels.split('"')[1]
             leads = after.get(("dsql_journal_leader", labels), 0) == 1
@@ -121,12 +126,13 @@ def run(*, seconds: float, warmup: float, clients: int, console: Console) -> dic
 def print_table(console: Console, results: dict[str, Figures], clients: int, seconds: float) -> None:
     table = Table(title=f"the commit path ({clients} connections, {seconds:g} s each)")
     for column in ("workload", "dsql tps", "PostgreSQL tps", "ratio", "dsql commits", "40001 retries",
-                   "syncs/commit leader", "syncs/commit followers"):  # fmt: skip
+                   "commits/append request", "syncs/commit leader", "syncs/commit followers"):  # fmt: skip
         table.add_column(column, justify="left" if column == "workload" else "right")
     for name, f in results.items():
         table.add_row(
             name, f"{f.dsql_tps:,.0f}", f"{f.postgres_tps:,.0f}", f"{f.ratio:.2f}×", f"{f.commits:,}",
-            f"{f.retries:,}", " ".join(f"{x:.3f}" for x in f.per_commit(True)),
+            f"{f.retries:,}", f"{f.commits / f.append_requests:.2f}" if f.append_requests else "-",
+            " ".join(f"{x:.3f}" for x in f.per_commit(True)),
             " ".join(f"{x:.3f}" for x in f.per_commit(False)),
         )  # fmt: skip
     console.print(table)

@@ -6,8 +6,10 @@ checkpoints; `lmdb`, the default, keeps them on disk, committed with the
 journal positions), and PostgreSQL 15 for reference, each on a fresh data
 directory, in one run:
 
-- `pgbench -i -s SCALE` (dsql: COPY committed every 1,000 rows), timed, with the
-  server's peak RSS and anonymous memory sampled while it loads;
+- pgbench's tables and rows at SCALE (`load`: `pgbench -i -I dt`, its rows by
+  COPY statements of 100,000 rows in autocommit, dsql committing every 1,000,
+  then `pgbench -i -I vpf`), timed, with the server's peak RSS and anonymous
+  memory sampled while it loads;
 - pgbench select-only, prepared, 8 clients (a primary-key point read each);
 - a restart (SIGINT, then start again) timed to the first answered query,
   and the server's RSS after it;
@@ -18,6 +20,8 @@ directory, in one run:
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import tempfile
 import threading
@@ -44,6 +48,10 @@ class Figures:
     restart_s: float = 0.0
     rss_after_restart_mb: float = 0.0
     disk_mb: float = 0.0
+    # Under a memory limit (--storage-memory-limit-mb): the cgroup's peak usage (the
+    # server's memory and its files' page cache) and how often it reached the limit.
+    limit_peak_mb: float = 0.0
+    limit_hits: int = 0
 
 
 def _memory_mb(pid: int) -> tuple[float, float]:
@@ -84,8 +92,87 @@ class _PeakMemory:
         self._thread.join()
 
 
+class MemoryLimit:
+    """A cgroup (v1 memory controller) that holds the server to `limit_mb`: its own
+    memory and the page cache of its files count against the limit, and the kernel
+    takes cached pages back at the limit, so a server whose data outgrows the limit
+    keeps working while its anonymous memory fits, and is killed (OOM) if not."""
+
+    ROOT = Path("/sys/fs/cgroup/memory")
+
+    def __init__(self, limit_mb: int) -> None:
+        self.limit_mb = limit_mb
+        self.path = self.ROOT / f"dsql-bench-{os.getpid()}"
+
+    @classmethod
+    def available(cls) -> bool:
+        return (cls.ROOT / "cgroup.procs").exists() and os.access(cls.ROOT, os.W_OK)
+
+    def __enter__(self) -> MemoryLimit:
+        self.path.mkdir(exist_ok=True)
+        (self.path / "memory.limit_in_bytes").write_text(str(self.limit_mb << 20))
+        # What the server allocated before it joined (its start) moves with it.
+        (self.path / "memory.move_charge_at_immigrate").write_text("3")
+        return self
+
+    def hold(self, pid: int) -> None:
+        (self.path / "cgroup.procs").write_text(str(pid))
+
+    def peak_mb(self) -> float:
+        return int((self.path / "memory.max_usage_in_bytes").read_text()) / (1 << 20)
+
+    def hits(self) -> int:
+        """How often usage reached the limit (and the kernel reclaimed pages)."""
+        return int((self.path / "memory.failcnt").read_text())
+
+    def __exit__(self, *exc) -> None:
+        for pid in (self.path / "cgroup.procs").read_text().split():
+            with contextlib.suppress(OSError):
+                (self.ROOT / "cgroup.procs").write_text(pid)
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
+
+
 def _disk_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+
+
+# The rows pgbench -i generates are loaded by COPY statements of this many rows, each
+# in autocommit: `pgbench -i` COPYs inside one block (BEGIN; TRUNCATE; COPY ...; COMMIT),
+# and at scale 100 that block outlives DSQL's 300 s transaction age limit (dsql's COPY
+# commits every 1,000 rows with dsql.copy_batch_rows, but the block's own TRUNCATE still
+# commits at its end, and is refused: 54000).
+COPY_ROWS = 100_000
+
+
+def _copy(conn, table: str, rows) -> None:
+    with conn.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+        for row in rows:
+            copy.write(row)
+
+
+def load(server, scale: int, *, dsql: bool, progress=None) -> None:
+    """pgbench -i's tables and rows (`-I dt`, the same rows as its client-side
+    generation, then `-I vpf`), the rows COPYed `COPY_ROWS` at a time in autocommit."""
+    import psycopg
+
+    done = initialize(server, scale=scale, steps="dt")
+    if done.returncode != 0:
+        raise RuntimeError(f"pgbench -i -I dt failed:\n{done.stderr}")
+    options = {"options": f"{DSQL_INIT_OPTIONS}"} if dsql else {}
+    with psycopg.connect(server.dsn, autocommit=True, **options) as conn:
+        _copy(conn, "pgbench_branches", (f"{b}\t0\t\n" for b in range(1, scale + 1)))
+        _copy(conn, "pgbench_tellers", (f"{t}\t{(t - 1) // 10 + 1}\t0\t\n" for t in range(1, 10 * scale + 1)))
+        accounts = 100_000 * scale
+        for first in range(0, accounts, COPY_ROWS):
+            lines = "".join(f"{a}\t{(a - 1) // 100_000 + 1}\t0\t\n"
+                            for a in range(first + 1, min(first + COPY_ROWS, accounts) + 1))  # fmt: skip
+            _copy(conn, "pgbench_accounts", [lines])
+            if progress is not None:
+                progress(min(first + COPY_ROWS, accounts), accounts)
+    done = initialize(server, scale=scale, steps="vpf", pgoptions=DSQL_INIT_OPTIONS if dsql else "")
+    if done.returncode != 0:
+        raise RuntimeError(f"pgbench -i -I vpf failed:\n{done.stderr}")
 
 
 def _first_answer_s(server, started: float) -> float:
@@ -100,7 +187,8 @@ def _first_answer_s(server, started: float) -> float:
         time.sleep(0.05)
 
 
-def _measure_dsql(root: Path, engine: str, scale: int, clients: int, seconds: float, console: Console) -> Figures:
+def _measure_dsql(root: Path, engine: str, scale: int, clients: int, seconds: float, console: Console,
+                  limit: MemoryLimit | None = None) -> Figures:
     figures = Figures()
     data_dir = root / f"dsql-{engine}"
     server = DsqlServer(data_dir, extra_args=["--storage-engine", engine])
@@ -108,12 +196,21 @@ def _measure_dsql(root: Path, engine: str, scale: int, clients: int, seconds: fl
         server.start()
     try:
         assert server.pid is not None
-        with console.status(f"pgbench -i -s {scale} on dsql ({engine})"), _PeakMemory(server.pid) as peak:
+        if limit is not None:
+            limit.hold(server.pid)
+        with console.status(f"loading pgbench scale {scale} into dsql ({engine})") as status, \
+                _PeakMemory(server.pid) as peak:
             started = time.perf_counter()
-            done = initialize(server, scale=scale, pgoptions=DSQL_INIT_OPTIONS)
+
+            def progress(done: int, total: int) -> None:
+                status.update(f"loading pgbench scale {scale} into dsql ({engine}): {done:,} of {total:,} accounts, "
+                              f"{time.perf_counter() - started:.0f} s, RSS {peak.rss:,.0f} MB")  # fmt: skip
+
+            try:
+                load(server, scale, dsql=True, progress=progress)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}\n{server.log_tail()}") from None
             figures.load_s = time.perf_counter() - started
-        if done.returncode != 0:
-            raise RuntimeError(f"pgbench -i failed on dsql ({engine}):\n{done.stderr}\n{server.log_tail()}")
         figures.load_peak_rss_mb, figures.load_peak_anon_mb = peak.rss, peak.anon
         with console.status(f"select-only on dsql ({engine})"):
             report, _ = benchmark(server, builtin="select-only", mode="prepared", clients=clients, seconds=seconds)
@@ -122,12 +219,16 @@ def _measure_dsql(root: Path, engine: str, scale: int, clients: int, seconds: fl
             server.stop()
             started = time.perf_counter()
             server.start()
-            figures.restart_s = _first_answer_s(server, started)
             assert server.pid is not None
+            if limit is not None:
+                limit.hold(server.pid)
+            figures.restart_s = _first_answer_s(server, started)
             figures.rss_after_restart_mb = _memory_mb(server.pid)[0]
     finally:
         server.stop()
     figures.disk_mb = _disk_mb(data_dir)
+    if limit is not None:
+        figures.limit_peak_mb, figures.limit_hits = limit.peak_mb(), limit.hits()
     console.print(f"dsql ({engine}): {figures}")
     return figures
 
@@ -138,12 +239,10 @@ def _measure_postgres(scale: int, clients: int, seconds: float, console: Console
     with console.status("starting PostgreSQL"):
         server.start()
     try:
-        with console.status(f"pgbench -i -s {scale} on PostgreSQL"):
+        with console.status(f"loading pgbench scale {scale} into PostgreSQL"):
             started = time.perf_counter()
-            done = initialize(server, scale=scale)
+            load(server, scale, dsql=False)
             figures.load_s = time.perf_counter() - started
-        if done.returncode != 0:
-            raise RuntimeError(f"pgbench -i failed on PostgreSQL:\n{done.stderr}")
         with console.status("select-only on PostgreSQL"):
             report, _ = benchmark(server, builtin="select-only", mode="prepared", clients=clients, seconds=seconds)
             figures.select_only_tps = report.tps
@@ -154,11 +253,16 @@ def _measure_postgres(scale: int, clients: int, seconds: float, console: Console
     return figures
 
 
-def run(*, scale: int, clients: int, seconds: float, console: Console) -> dict[str, Figures]:
+def run(*, scale: int, clients: int, seconds: float, console: Console,
+        engines: list[str] | None = None, memory_limit_mb: int = 0) -> dict[str, Figures]:
     results: dict[str, Figures] = {}
+    if memory_limit_mb and not MemoryLimit.available():
+        raise RuntimeError(f"no writable cgroup v1 memory controller at {MemoryLimit.ROOT} for the memory limit")
     with tempfile.TemporaryDirectory(prefix="dsql-bench-storage-") as root:
         for label, engine in ENGINES.items():
-            results[label] = _measure_dsql(Path(root), engine, scale, clients, seconds, console)
+            if engines is None or engine in engines:
+                with MemoryLimit(memory_limit_mb) if memory_limit_mb else contextlib.nullcontext() as limit:
+                    results[label] = _measure_dsql(Path(root), engine, scale, clients, seconds, console, limit)
     results["PostgreSQL 15"] = _measure_postgres(scale, clients, seconds, console)
     return results
 
@@ -166,8 +270,12 @@ def run(*, scale: int, clients: int, seconds: float, console: Console) -> dict[s
 def print_table(console: Console, results: dict[str, Figures], scale: int, clients: int, seconds: float) -> None:
     table = Table(title=f"storage engines: pgbench scale {scale} ({scale * 100_000:,} accounts), "
                         f"select-only with {clients} clients for {seconds:g} s")
-    for column in ("server", "pgbench -i s", "peak RSS / anon MB while loading", "select-only tps",
-                   "restart to first answer s", "RSS after restart MB", "data dir MB"):
+    limited = any(f.limit_peak_mb for f in results.values())
+    columns = ["server", "load s", "peak RSS / anon MB while loading", "select-only tps",
+               "restart to first answer s", "RSS after restart MB", "data dir MB"]
+    if limited:
+        columns.append("memory limit: peak MB (times reached)")
+    for column in columns:
         table.add_column(column, justify="left" if column == "server" else "right")
     postgres = results.get("PostgreSQL 15")
     for label, f in results.items():
@@ -184,5 +292,6 @@ def print_table(console: Console, results: dict[str, Figures], scale: int, clien
             "" if is_postgres else f"{f.restart_s:.2f}",
             "" if is_postgres else f"{f.rss_after_restart_mb:,.0f}",
             f"{f.disk_mb:,.0f}",
+            *([f"{f.limit_peak_mb:,.0f} ({f.limit_hits:,})" if f.limit_peak_mb else ""] if limited else []),
         )  # fmt: skip
     console.print(table)

@@ -70,6 +70,17 @@ JOURNAL_LEADER = Gauge(
 )  # fmt: skip
 
 
+ADJUDICATOR_APPEND_BATCHES = Gauge(
+    "dsql_adjudicator_append_batches", "Journal append requests an adjudicator made for commits (each one or more)",
+    ["adjudicator"], registry=REGISTRY,
+)  # fmt: skip
+
+
+def watch_adjudicator(adjudicator: str, append_batches: Callable[[], int]) -> None:
+    """Report an adjudicator's journal append requests (read when scraped): commits per request."""
+    ADJUDICATOR_APPEND_BATCHES.labels(adjudicator=adjudicator).set_function(append_batches)
+
+
 def watch_journal_replica(replica: str, syncs: Callable[[], int], leads: Callable[[], bool]) -> None:
     """Report a journal replica's syncs and whether it leads (read when scraped): syncs per
     commit, leader and followers apart, is what group commit is judged by."""

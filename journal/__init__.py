@@ -9,6 +9,10 @@ finds the leader and fails over):
       Returns once the record is chosen by a majority. The leader gives
       τ = max(tau_min, clock.latest, last τ + 1), so τ rises with position,
       and refuses (nothing appended) if τ would exceed tau_max (0: no bound).
+  append_batch(((payload, tau_min, tau_max), ...)) -> one result each
+      Several appends in one request, each exactly as `append` (its own
+      record, position, τ and answer; queued in order): an adjudicator's
+      commits that arrived together (adjudicator/batching.py).
   close(tau) -> (closed_tau, position)
       A promise that no record at or below closed_tau will follow position.
       Needs the leader's lease.

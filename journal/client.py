@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import trio
 
 from cluster import metrics
 from cluster.transport import InProcessTransport, RemoteError, Unreachable
-from journal.errors import AppendUncertain, JournalUnavailable, NotLeader
-from journal.interface import Append, Checkpointed, Close, JournalStatus, Read
+from journal.errors import AppendUncertain, JournalUnavailable, NotLeader, batch_outcome
+from journal.interface import Append, AppendBatch, Checkpointed, Close, JournalStatus, Read
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,94 @@ class JournalClient:
             if scope.cancelled_caught:
                 self.leader = self._next(target)  # the next append asks another replica who leads
                 raise AppendUncertain(tau_max, f"append to {self.addresses[target]} timed out")
+
+    async def append_batch(
+        self, appends: Sequence[tuple[bytes, int, int]], *, deadline: float | None = None
+    ) -> list[tuple[int, int] | JournalUnavailable]:
+        """Append several records in one request, each as `append` would: (payload,
+        tau_min, tau_max) each; one answer each, in order: (position, τ) once chosen,
+        or the error `append` would have raised for it (JournalUnavailable: certainly
+        not appended; AppendUncertain). Never raises those itself.
+
+        The appends the leader did not take (NotLeader: a leader change) go again to
+        the leader it names, as a lone append would; every other answer is final.
+        `deadline` (trio time) replaces the append timeout's (for appends that waited
+        to be sent: their time counts from when they were made).
+        """
+        started = time.perf_counter()
+        results: list[tuple[int, int] | JournalUnavailable | None] = [None] * len(appends)
+        pending = list(range(len(appends)))
+        if deadline is None:
+            deadline = trio.current_time() + self.append_timeout_s
+        target = self.leader
+        tries = 0
+        while pending:
+            remaining = deadline - trio.current_time()
+            if remaining <= 0:
+                for i in pending:
+                    results[i] = JournalUnavailable(f"no journal leader within {self.append_timeout_s:g} s")
+                break
+            batch = AppendBatch(tuple(appends[i] for i in pending))
+            retry: list[int] = []
+            hint = -1
+            with self._scope(min(remaining, APPEND_ATTEMPT_S)) as scope:
+                try:
+                    reply = await self._replicas[target].call("append_batch", batch)
+                except trio.Cancelled:
+                    self.leader = self._next(target)
+                    raise
+                except NotLeader as exc:  # refused whole (it was recovering): nothing appended
+                    retry, hint = pending, exc.leader
+                except AppendUncertain as exc:
+                    for i in pending:
+                        results[i] = AppendUncertain(appends[i][2], exc.detail)
+                    break
+                except JournalUnavailable as exc:
+                    for i in pending:
+                        results[i] = exc
+                    break
+                except Unreachable as exc:
+                    if type(exc) is not Unreachable:  # the reply was lost, not the request
+                        for i in pending:
+                            results[i] = AppendUncertain(appends[i][2], f"reply lost: {exc}")
+                        break
+                    retry = pending
+                except RemoteError as exc:
+                    for i in pending:
+                        results[i] = AppendUncertain(appends[i][2], f"replica failed: {exc}")
+                    break
+                else:
+                    if len(reply.results) != len(pending):
+                        for i in pending:
+                            results[i] = AppendUncertain(appends[i][2], "malformed batch reply")
+                        break
+                    for i, result in zip(pending, reply.results, strict=True):
+                        outcome = batch_outcome(result, appends[i][2])
+                        if isinstance(outcome, NotLeader):
+                            retry.append(i)
+                            hint = outcome.leader
+                        else:
+                            results[i] = outcome
+                    if len(retry) < len(pending):
+                        self.leader = target
+            if scope.cancelled_caught:
+                self.leader = self._next(target)  # the next append asks another replica who leads
+                for i in pending:
+                    results[i] = AppendUncertain(appends[i][2], f"append to {self.addresses[target]} timed out")
+                break
+            pending = retry
+            if pending:
+                tries += 1
+                if 0 <= hint < len(self._replicas) and hint != target:
+                    target = hint
+                else:
+                    target = self._next(target)
+                    if tries % len(self._replicas) == 0:
+                        await trio.sleep(NO_LEADER_BACKOFF_S)
+        elapsed = time.perf_counter() - started
+        for _ in appends:
+            metrics.JOURNAL_APPEND_SECONDS.observe(elapsed)
+        return results  # type: ignore[return-value]
 
     async def close(self, tau: int) -> tuple[int, int]:
         """(closed τ, position) from the leader; raises JournalUnavailable if none answers."""

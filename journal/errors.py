@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from cluster import wire_ids
 from cluster.transport import Unreachable, wire_error
+from journal.interface import APPENDED, NOT_LEADER, REFUSED, UNAVAILABLE, UNCERTAIN, VOID
 
 
 @wire_error(wire_ids.JOURNAL_UNAVAILABLE)
@@ -62,3 +63,40 @@ class PositionCompacted(Exception):
     def __init__(self, first_position: int) -> None:
         super().__init__(first_position)
         self.first_position = first_position
+
+
+def batch_result(result: tuple[int, int] | None, error: Exception | None, tau_max: int) -> tuple[int, int, int, str]:
+    """One append's answer as an `AppendedBatch` result: (outcome, a, b, detail)."""
+    if error is None:
+        assert result is not None
+        return (APPENDED, result[0], result[1], "")
+    detail = getattr(error, "detail", None) or str(error)
+    if isinstance(error, NotLeader):
+        return (NOT_LEADER, error.leader, 0, detail)
+    if isinstance(error, AppendUncertain):
+        return (UNCERTAIN, 0, error.tau_bound or tau_max, detail)
+    if isinstance(error, AppendRefused):
+        return (REFUSED, 0, 0, detail)
+    if isinstance(error, AppendVoid):
+        return (VOID, 0, 0, detail)
+    if isinstance(error, JournalUnavailable):
+        return (UNAVAILABLE, 0, 0, detail)
+    # Nothing else is given to an append's waiter; were it, nothing proves it was not appended.
+    return (UNCERTAIN, 0, tau_max, f"{type(error).__name__}: {detail}")
+
+
+def batch_outcome(result: tuple[int, int, int, str], tau_max: int) -> tuple[int, int] | JournalUnavailable:
+    """What an `AppendedBatch` result says: (position, τ), or the error a lone append would have raised."""
+    outcome, a, b, detail = result
+    if outcome == APPENDED:
+        return (a, b)
+    if outcome == NOT_LEADER:
+        return NotLeader(a, detail)
+    if outcome == REFUSED:
+        return AppendRefused(detail)
+    if outcome == VOID:
+        return AppendVoid(detail)
+    if outcome == UNAVAILABLE:
+        return JournalUnavailable(detail)
+    # UNCERTAIN, or a code this process does not know: it may be in the log.
+    return AppendUncertain(b or tau_max, detail)

@@ -5,6 +5,8 @@ The requests other parts make of a journal replica (journal/client.py is the
 caller; the replicas' Paxos messages among themselves are their own):
 
     Append        a record, to be given a τ in [tau_min, tau_max]   -> Appended
+    AppendBatch   several records, each as its own Append, in one    -> AppendedBatch
+                  request (an adjudicator's commits that arrived together)
     Close         promise no later record at or below τ             -> Closed
     Read          a subscriber's poll of the chosen log             -> Records
     Checkpointed  a subscriber has everything up to a position      -> None
@@ -59,6 +61,34 @@ class Appended(msgspec.Struct, frozen=True):
 
     position: int
     tau: int
+
+
+@message(wire_ids.JOURNAL_APPEND_BATCH)
+class AppendBatch(msgspec.Struct, frozen=True):
+    """Several appends in one request: (payload, tau_min, tau_max) each, exactly
+    as if each were its own `Append` (its own record, position and τ, its own
+    tau_max; one can be refused while the others are chosen), queued in this
+    order, so that their τ rise in it. Answered once every one is settled."""
+
+    appends: Sequence[tuple[bytes, int, int]]
+
+
+# What became of one append of a batch: AppendedBatch.results holds
+# (outcome, a, b, detail) per append, in order:
+APPENDED = 0  # chosen at position a, τ b
+REFUSED = 1  # AppendRefused: certainly not in the log
+VOID = 2  # AppendVoid: certainly not in the log
+UNCERTAIN = 3  # AppendUncertain: may be in the log, at a τ at most b
+UNAVAILABLE = 4  # JournalUnavailable (not sequenced in time): certainly not in the log
+NOT_LEADER = 5  # NotLeader: this replica does not sequence appends; a is the leader it knows (or -1)
+
+
+@message(wire_ids.JOURNAL_APPENDED_BATCH)
+class AppendedBatch(msgspec.Struct, frozen=True):
+    """One (outcome, a, b, detail) per append of an `AppendBatch`, in its order
+    (outcome codes above; `journal.errors.batch_outcome` reads one)."""
+
+    results: Sequence[tuple[int, int, int, str]]
 
 
 @message(wire_ids.JOURNAL_CLOSE)

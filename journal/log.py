@@ -2,7 +2,8 @@
 
 The Paxos core decides which value each slot holds; this module turns the
 chosen prefix into what `read` serves: records `(position, τ, payload)` with
-dense positions. Recent records stay in memory (`memory_records_max`);
+dense positions. Recent records stay in memory (`memory_records_max`, and
+`memory_bytes_max` of payload: a bulk load's records carry a thousand rows each);
 older ones are read back from the write-ahead files, so the module also
 keeps, per chosen slot, the position its records start at, the τ before it
 (to recompute which records are void) and where the frame holding its value
@@ -21,9 +22,12 @@ from journal.segments import Location
 
 
 class ChosenLog:
-    def __init__(self, first_position: int, last_tau: int, memory_records_max: int) -> None:
-        assert memory_records_max > 0
+    def __init__(self, first_position: int, last_tau: int, memory_records_max: int,
+                 memory_bytes_max: int = 1 << 62) -> None:
+        assert memory_records_max > 0 and memory_bytes_max > 0
         self.memory_records_max = memory_records_max
+        self.memory_bytes_max = memory_bytes_max
+        self._memory_bytes = 0  # payload bytes of `_records`
         self.first_position = first_position  # lowest position still readable
         self.end = first_position - 1  # last position (0: none yet)
         self.last_tau = last_tau  # τ of the record at `end` (or before the base)
@@ -64,12 +68,20 @@ class ChosenLog:
             if not self._records:
                 self._memory_base = effective[0][0]
             self._records.extend(effective)
+            self._memory_bytes += sum(len(r[2]) for r in effective)
             self.end = effective[-1][0]
             self.last_tau = effective[-1][1]
+            # Trimmed in steps of an eighth, so that the list is not cut at every slot.
             excess = len(self._records) - self.memory_records_max
-            if excess > self.memory_records_max // 8:
-                del self._records[:excess]
-                self._memory_base += excess
+            if excess > self.memory_records_max // 8 or self._memory_bytes > self.memory_bytes_max * 9 // 8:
+                records, cut = self._records, max(excess, 0)
+                left = self._memory_bytes - sum(len(r[2]) for r in records[:cut])
+                while left > self.memory_bytes_max and cut < len(records) - 1:
+                    left -= len(records[cut][2])
+                    cut += 1
+                del records[:cut]
+                self._memory_base += cut
+                self._memory_bytes = left
 
     def set_location(self, slot: int, location: Location) -> None:
         if self._slots and self._slots[0] <= slot <= self._slots[-1]:
@@ -136,12 +148,14 @@ class ChosenLog:
         del self._slot_tau_before[:index]
         if self._memory_base < self.first_position and self._records:
             cut = min(self.first_position - self._memory_base, len(self._records))
+            self._memory_bytes -= sum(len(r[2]) for r in self._records[:cut])
             del self._records[:cut]
             self._memory_base += cut
 
     def rebase(self, position: int, tau: int) -> None:
         """Start again at a peer's compaction point (everything before is gone)."""
         self._records = []
+        self._memory_bytes = 0
         self._slots, self._slot_first, self._slot_tau_before = [], [], []
         self._locations = {}
         self.first_position = self._memory_base = position

@@ -36,8 +36,19 @@ from cluster.clock import Clock
 from cluster.disk import Disk, MemoryDisk
 from cluster.transport import ReplyLost
 from journal import wal
-from journal.errors import AppendUncertain, JournalUnavailable, NotLeader, PositionCompacted
-from journal.interface import Append, Appended, Checkpointed, Close, Closed, JournalStatus, Read, Records
+from journal.errors import AppendUncertain, JournalUnavailable, NotLeader, PositionCompacted, batch_result
+from journal.interface import (
+    Append,
+    AppendBatch,
+    Appended,
+    AppendedBatch,
+    Checkpointed,
+    Close,
+    Closed,
+    JournalStatus,
+    Read,
+    Records,
+)
 from journal.log import ChosenLog
 from journal.messages import Learn, Message, Value, from_wire, value_bytes
 from journal.paxos import Now, Output, PaxosConfig, PaxosCore, Role
@@ -63,6 +74,8 @@ class ReplicaConfig:
     # Records kept in memory for subscribers; older ones come from disk.
     # (Each replica keeps its own; subscribers mostly read from the leader.)
     memory_records_max: int = 100_000
+    # And at most this much payload (a bulk load's records are ~50 KB each).
+    memory_bytes_max: int = 32 << 20
     # A read returns at most this many records, and past the first record at
     # most this many bytes of payload, so one reply stays bounded: encoding and
     # decoding it is work done in one go (2,000 records of 1,000-row COPY
@@ -85,11 +98,24 @@ class Observer(Protocol):
     def learned(self, replica: str, slot: int, value: Value) -> None: ...
 
 
-class _Waiter:
-    __slots__ = ("event", "result", "error", "deadline", "kind", "tau_max")
+class _Group:
+    """The appends of one `AppendBatch`: its caller wakes once, when the last is answered."""
 
-    def __init__(self, deadline: float, kind: str, tau_max: int = 0) -> None:
+    __slots__ = ("event", "unanswered")
+
+    def __init__(self, size: int) -> None:
         self.event = trio.Event()
+        self.unanswered = size
+
+
+class _Waiter:
+    __slots__ = ("event", "group", "answered", "result", "error", "deadline", "kind", "tau_max")
+
+    def __init__(self, deadline: float, kind: str, tau_max: int = 0, group: _Group | None = None) -> None:
+        # A lone request has its own event; one of a batch shares its group's.
+        self.event = trio.Event() if group is None else group.event
+        self.group = group
+        self.answered = False
         self.result: Any = None
         self.error: Exception | None = None
         self.deadline = deadline  # trio time after which the sweeper answers for the core
@@ -97,9 +123,17 @@ class _Waiter:
         self.tau_max = tau_max
 
     def answer(self, result: Any, error: Exception | None) -> None:
-        if not self.event.is_set():
-            self.result, self.error = result, error
+        if self.answered:
+            return
+        self.answered = True
+        self.result, self.error = result, error
+        group = self.group
+        if group is None:
             self.event.set()
+        else:
+            group.unanswered -= 1
+            if not group.unanswered:
+                group.event.set()
 
 
 class _DiskBatch:
@@ -181,7 +215,8 @@ class JournalReplica:
         self._segment_max_slot = dict(recovered.segment_max_slot)
         self._locations = dict(recovered.locations)
         chosen_locations = {slot: location for slot, _, location in recovered.chosen}
-        self.log = ChosenLog(recovered.base_position, recovered.base_tau, self.config.memory_records_max)
+        self.log = ChosenLog(recovered.base_position, recovered.base_tau, self.config.memory_records_max,
+                             self.config.memory_bytes_max)
         self.core = PaxosCore(self.index, self.config.paxos, recovered, self._now())
         self._locations.update(chosen_locations)
         # Values accepted but not yet known chosen may be chosen later with
@@ -266,6 +301,40 @@ class JournalReplica:
         position, tau = waiter.result
         self.clock.observe(tau)
         return Appended(position, tau)
+
+    async def rpc_append_batch(self, batch: AppendBatch) -> AppendedBatch:
+        """Each append of `batch` exactly as `rpc_append` takes one (queued in order,
+        so consecutive ones share a slot), answered together once all are settled."""
+        appends = batch.appends
+        core = self._ready_core()
+        if not appends:
+            return AppendedBatch(())
+        group = _Group(len(appends))
+        deadline = trio.current_time() + self.config.append_wait_s
+        now = self._now()
+        waiters: list[tuple[int, _Waiter]] = []
+        queued = False
+        for payload, tau_min, tau_max in appends:
+            request = next(self._requests)
+            waiter = self._waiters[request] = _Waiter(deadline, "append", tau_max, group)
+            waiters.append((request, waiter))
+            queued = core.submit(request, payload, tau_min, tau_max, now) or queued
+        if queued:
+            self._flush_needed.set()
+        self._dispatch()  # answers what the core refused at once
+        try:
+            await group.event.wait()
+        finally:
+            if not group.event.is_set():  # the caller was cancelled
+                for request, waiter in waiters:
+                    if not waiter.answered:
+                        self._expire(request, waiter)
+        results = []
+        for _, waiter in waiters:
+            if waiter.error is None:
+                self.clock.observe(waiter.result[1])
+            results.append(batch_result(waiter.result, waiter.error, waiter.tau_max))
+        return AppendedBatch(tuple(results))
 
     async def rpc_close(self, close: Close) -> Closed:
         tau = close.tau

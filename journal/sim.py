@@ -6,8 +6,9 @@
 
 One schedule (`run_schedule(seed)`): three replicas (real `JournalReplica`s
 on a `SimDisk`, talking over the `SimNetwork`) and a client host that never
-crashes. The client appends unique payloads from a few concurrent appenders,
-asks the leader to close timestamps, and follows the log as a subscriber
+crashes. The client appends unique payloads from a few concurrent appenders
+(one of them sends several at a time in one request, `append_batch`, as an
+adjudicator batches the commits that arrive together), asks the leader to close timestamps, and follows the log as a subscriber
 that checkpoints (so replicas compact). Meanwhile a nemesis, for a few
 simulated seconds, crashes replicas (any number at once; their disks keep
 only what was synced, sometimes with a torn tail), restarts them, partitions
@@ -72,6 +73,9 @@ SUBSCRIBER = "sim-reader"
 class ScheduleOptions:
     replicas: int = 3
     appenders: int = 3
+    # Appenders that send 1-4 appends at a time as one `append_batch` request
+    # (beside the `appenders`, which send one at a time).
+    batch_appenders: int = 1
     appends_per_appender: int = 5  # at least; appenders keep going through the fault phase
     fault_phase_s: float = 3.0
     settle_timeout_s: float = 40.0
@@ -251,7 +255,7 @@ async def _schedule(sim: Simulation, options: ScheduleOptions) -> Outcome:
     violations: list[str] = []
     deadline = sim.now + options.settle_timeout_s
     with trio.move_on_after(options.settle_timeout_s) as scope:
-        while work.appenders_done < options.appenders:
+        while work.appenders_done < options.appenders + options.batch_appenders:
             await trio.sleep(0.05)
     if scope.cancelled_caught:
         violations.append(f"liveness: appends still pending {options.settle_timeout_s:g} s after healing")
@@ -373,6 +377,8 @@ async def _client(env: NodeEnv, addresses: list[str], options: ScheduleOptions, 
     async with trio.open_nursery() as nursery:
         for a in range(options.appenders):
             nursery.start_soon(_appender, env, addresses, options, work, a)
+        for a in range(options.batch_appenders):
+            nursery.start_soon(_batch_appender, env, addresses, options, work, options.appenders + a)
         nursery.start_soon(_closer, env, addresses, work)
         nursery.start_soon(_reader, env, addresses, work)
 
@@ -401,6 +407,43 @@ async def _appender(env: NodeEnv, addresses: list[str], options: ScheduleOptions
             env.trace(f"append {payload!r} -> position {position} τ {tau}")
             if tau < tau_min:
                 work.violations.append(f"append {payload!r}: τ {tau} below tau_min {tau_min}")
+        await trio.sleep(env.rng.uniform(0, options.append_gap_max_s))
+    work.appenders_done += 1
+
+
+async def _batch_appender(env: NodeEnv, addresses: list[str], options: ScheduleOptions, work: Workload,
+                          a: int) -> None:  # fmt: skip
+    """Like `_appender`, several appends at a time in one request; now and then one of
+    them with a tau_max it may well not get (refused, while the others go on)."""
+    jc = JournalClient(env.transport, addresses, append_timeout_s=4.0)
+    i = -1
+    while not work.stop or i + 1 < options.appends_per_appender:
+        i += 1
+        tau_min = env.clock.latest()
+        appends = []
+        for k in range(env.rng.randint(1, 4)):
+            payload = f"{env.sim.seed}:{a}:{i}.{k}".encode()
+            work.proposed.add(payload)
+            tight = env.rng.random() < 0.1
+            appends.append((payload, tau_min, tau_min + (1 if tight else 5_000_000_000)))
+        results = await jc.append_batch(appends)
+        if len(results) != len(appends):
+            work.violations.append(f"append_batch of {len(appends)} answered {len(results)} times")
+        for (payload, _, tau_max), result in zip(appends, results, strict=False):
+            if isinstance(result, AppendUncertain):
+                work.uncertain.add(payload)
+                env.trace(f"append {payload!r} uncertain: {result}")
+                if result.tau_bound and result.tau_bound > tau_max:
+                    work.violations.append(f"uncertain bound {result.tau_bound} above tau_max {tau_max}")
+            elif isinstance(result, JournalUnavailable):
+                work.failed.add(payload)
+                env.trace(f"append {payload!r} failed: {result!r}")
+            else:
+                position, tau = result
+                work.acked[payload] = (position, tau)
+                env.trace(f"append {payload!r} -> position {position} τ {tau}")
+                if not tau_min <= tau <= tau_max:
+                    work.violations.append(f"append {payload!r}: τ {tau} outside [{tau_min}, {tau_max}]")
         await trio.sleep(env.rng.uniform(0, options.append_gap_max_s))
     work.appenders_done += 1
 

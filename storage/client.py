@@ -369,6 +369,7 @@ class StorageClient:
             return []
         if policy is EVENTUAL:
             return await self._get_groups(keys, lambda group: GetLatest(group), eventual=True)
+        now = tau is None
         tau = self._tau(tau, policy)
         want_newer = newer is not None
         if self._stale:
@@ -380,9 +381,24 @@ class StorageClient:
                                                    leader=leader)  # fmt: skip
             if want_newer and reply.newer:
                 newer.extend(reply.newer)
-            return list(reply.values)
-        return await self._get_groups(keys, lambda group: Get(group, tau, catalog_version, want_newer), newer=newer,
-                                      leader=leader)  # fmt: skip
+            values = list(reply.values)
+        else:
+            values = await self._get_groups(keys, lambda group: Get(group, tau, catalog_version, want_newer),
+                                            newer=newer, leader=leader)  # fmt: skip
+        if now:
+            await self._until_past(tau)
+        return values
+
+    async def _until_past(self, tau: int) -> None:
+        """A read "as of now" answers only once its τ is past in true time. Its τ is
+        the clock's `latest`, up to twice the error bound ahead of true time, and
+        storage may show a commit at or below it before that commit's own wait has
+        ended: a reader that answered at once could be followed by a reader whose
+        `latest` is below the commit and miss what the first one saw (a real-time
+        order violation). Free when the clock's error bound is 0."""
+        assert self.clock is not None
+        if not self.clock.is_past(tau):
+            await self.clock.wait_until_past(tau)
 
     async def get_latest(self, keys: Sequence[bytes]) -> list[Any]:
         """`get(keys, policy=EVENTUAL)`."""
@@ -450,6 +466,7 @@ class StorageClient:
         returned keys that have a version after τ."""
         eventual = policy is EVENTUAL
         read_tau = None if eventual else self._tau(tau, policy)
+        until_past = read_tau if tau is None and not eventual else None  # see `_until_past`
         rows_per_page = self.page_rows if page_rows is None else page_rows
         want_newer = newer is not None
         remaining = limit
@@ -485,6 +502,9 @@ class StorageClient:
             if want_newer and page.newer:
                 newer.extend(page.newer)
             await checkpoint_if_due()  # an in-process page is served in this task (cluster/timeslice.py)
+            if until_past is not None:  # an empty page is an answer too
+                await self._until_past(until_past)
+                until_past = None
             pairs = page.pairs
             if pairs:
                 yield list(pairs)

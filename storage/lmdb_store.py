@@ -41,6 +41,7 @@ transaction, and the engine decides when it commits.
 from __future__ import annotations
 
 import struct
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -143,6 +144,51 @@ class LmdbVersionStore:
             self._recount()
         else:
             self.key_count, self.bucket_extra = key_count, bucket_extra
+        # The halves of split shards share their store: the count is kept per piece
+        # between these cuts too (`cut`, `count_between`), so a half's size is known
+        # without walking it. Empty: one piece, `key_count`.
+        self._cuts: list[bytes] = []
+        self._cut_counts: list[int] = []
+
+    # -- counts per piece (split shards sharing the store) ----------------------------------
+
+    def cut(self, key: bytes, below: int | None = None) -> None:
+        """Keep the count of keys below and from `key` apart from here on. `below`:
+        the keys of the piece being cut that are below `key`, if known; else half
+        the piece's (a split point is its shard's middle key, `middle_key`)."""
+        if not self._cuts:
+            self._cut_counts = [self.key_count]
+        i = bisect_right(self._cuts, key)
+        if i and self._cuts[i - 1] == key:
+            return
+        whole = self._cut_counts[i]
+        lower = whole // 2 if below is None else max(0, min(whole, below))
+        self._cuts.insert(i, key)
+        self._cut_counts[i : i + 1] = [lower, whole - lower]
+
+    def cuts(self) -> tuple[list[bytes], list[int]]:
+        """The cuts and the count of each piece, to be recorded with the node's state."""
+        return list(self._cuts), list(self._cut_counts)
+
+    def restore_cuts(self, cuts: list[bytes], counts: list[int]) -> None:
+        assert len(counts) == len(cuts) + 1 and sum(counts) == self.key_count, "cut counts must add up"
+        self._cuts, self._cut_counts = list(cuts), list(counts)
+
+    def count_between(self, lo: bytes, hi: bytes | None) -> int | None:
+        """The keys of [lo, hi) from the counts kept, or None if `lo` or `hi` falls
+        inside a piece (the count would need a walk). The store is taken to hold no
+        key below its first cut's piece other than [lo, ...) when `lo` is below every
+        cut: the caller's range is the lowest user of the store."""
+        cuts = self._cuts
+        if not cuts:
+            return self.key_count
+        first = bisect_right(cuts, lo)
+        if first and cuts[first - 1] != lo:
+            return None
+        last = len(cuts) if hi is None else bisect_left(cuts, hi)
+        if hi is not None and last < len(cuts) and cuts[last] != hi:
+            return None
+        return sum(self._cut_counts[first : last + 1])
 
     def _recount(self) -> None:
         with self._read() as txn:
@@ -258,7 +304,11 @@ class LmdbVersionStore:
             for version in new:
                 if version not in present:
                     txn.put(_entry(prefix, version[0]), version[1], db=self.db)
-        self.key_count += (1 if new else 0) - (1 if old else 0)
+        delta = (1 if new else 0) - (1 if old else 0)
+        if delta:
+            self.key_count += delta
+            if self._cuts:
+                self._cut_counts[bisect_right(self._cuts, key)] += delta
 
     def _long_chain(self, txn: lmdb.Transaction, escaped: bytes, key: bytes) -> list[tuple[int, bytes]]:
         for other, chain in _bucket_items(txn.get(_bucket_key(escaped), db=self.db)):
@@ -305,6 +355,8 @@ class LmdbVersionStore:
                     return  # nothing older to hide: no tombstone needed
                 cursor.put(prefix + _TAU.pack(_TAU_MAX - tau), codec.encode(value))
                 self.key_count += 1
+                if self._cuts:
+                    self._cut_counts[bisect_right(self._cuts, key)] += 1
                 return
             cursor.put(prefix + _TAU.pack(_TAU_MAX - tau), codec.encode(value))
             # As VersionStore: collect once the key's oldest version is at or below the

@@ -336,7 +336,36 @@ class StorageNode:
             "dropped_ranges": [list(d) for d in self.dropped_ranges],
             "to_clear": [[store.name, start, end] for store, start, end in self._to_clear],  # type: ignore[union-attr]
             "shards": shards,
+            "cuts": [[store.name, *store.cuts()] for store in self._lmdb_stores() if store.cuts()[0]],
         }
+
+    def _lmdb_stores(self) -> list[LmdbVersionStore]:
+        stores = {id(s): s for s in [*self.shards, *(c[0] for c in self._to_clear)] if s is not None}
+        return [s for s in stores.values() if isinstance(s, LmdbVersionStore)]
+
+    def _cut_shared(self, opened: dict[bytes, LmdbVersionStore], shards: list[Store | None]) -> None:
+        """Cut each store used by more than one range at the bounds between them, with
+        each piece counted by a walk (once, for state recorded without the cuts)."""
+        users: dict[bytes, list[tuple[bytes, bytes | None]]] = {}
+        for shard, store in enumerate(shards):
+            if isinstance(store, LmdbVersionStore):
+                users.setdefault(store.name, []).append(self.ranges.bounds(shard))
+        for store, start, end in self._to_clear:
+            assert isinstance(store, LmdbVersionStore)
+            users.setdefault(store.name, []).append((start, end))
+        for name, ranges in users.items():
+            if len(ranges) < 2:
+                continue
+            store = opened[name]
+            lowest = min(start for start, _ in ranges)
+            bounds = sorted({b for r in ranges for b in r if b is not None and b != lowest})
+            counts, lo = [], lowest
+            for key in bounds:
+                counts.append(store.count_range(lo, key))
+                lo = key
+            counts.append(store.count_range(lo, None))
+            store.key_count = sum(counts)
+            store.restore_cuts(bounds, counts)
 
     def _restore(self, state: dict) -> None:
         """Resume from the state the engine last committed: nothing is loaded, the
@@ -367,6 +396,13 @@ class StorageNode:
                                                               bucket_extra=extra)
             shards.append(store)
         self._to_clear = [(opened[name], start, end) for name, start, end in state["to_clear"] if name in opened]
+        cuts = state.get("cuts")
+        if cuts is None:  # recorded before counts were kept per piece: counted once now
+            self._cut_shared(opened, shards)
+        else:
+            for name, keys, counts in cuts:
+                if name in opened:
+                    opened[name].restore_cuts(keys, counts)
         for store in opened.values():
             if store.filling:
                 self.engine.discard(store)
@@ -557,14 +593,15 @@ class StorageNode:
         )
 
     async def _shard_keys(self, shard: int, store: Store) -> int:
-        """The keys of one shard: the store's count when the shard has it alone (LMDB
-        keeps it as keys come and go), else a count of the shard's range (in memory a
-        bisection; on LMDB a walk, a piece at a time so the thread is never held)."""
-        alone = sum(1 for s in self.shards if s is store) == 1 and not any(c[0] is store for c in self._to_clear)
+        """The keys of one shard: in memory a bisection; on LMDB the count the store
+        keeps as keys come and go, per piece between the split keys of the shards
+        sharing it (`LmdbVersionStore.cut`), else a walk a piece at a time."""
         if isinstance(store, VersionStore):
             return store.count_range(*self.ranges.bounds(shard))
-        if alone:
-            return len(store)
+        assert isinstance(store, LmdbVersionStore)
+        counted = store.count_between(*self.ranges.bounds(shard))
+        if counted is not None:
+            return counted
         count = 0
         async for keys in self._walk_keys(store, *self.ranges.bounds(shard)):
             count += len(keys)
@@ -595,9 +632,11 @@ class StorageNode:
             return SplitPointReply(store.middle_key(request.start, request.end))
         # LMDB has no positions by rank: count, then walk to the middle, a piece at a time
         # (a shard of a million keys took the thread for seconds in one call).
-        total = 0
-        async for keys in self._walk_keys(store, request.start, request.end):
-            total += len(keys)
+        total = store.count_between(request.start, request.end)
+        if total is None:
+            total = 0
+            async for keys in self._walk_keys(store, request.start, request.end):
+                total += len(keys)
         if total < 2:
             return SplitPointReply(None)
         seen = 0
@@ -863,7 +902,10 @@ class StorageNode:
         assert set(self.ranges.splits) <= set(splits), "shards split, they never merge"
         for key in new:
             shard = self.ranges.owner(key)
-            self.shards.insert(shard + 1, self.shards[shard])
+            store = self.shards[shard]
+            if isinstance(store, LmdbVersionStore):
+                store.cut(key)  # the halves' sizes, kept from here on without walking
+            self.shards.insert(shard + 1, store)
             self.ranges = RangeMap(tuple(sorted((*self.ranges.splits, key))))
             log.info("storage node %d: shard %d split at %s", self.node_id, shard, key.hex())
         for scope in self._fills.values():

@@ -133,3 +133,52 @@ def test_forgetting_in_pieces_keeps_every_answer_for_young_snapshots(commits, ho
         key = b"k%d" % key_no
         for tau_start in range(horizon, 46):
             assert (table.last_commit(key) > tau_start) == (model.get(key, 0) > tau_start), (key, tau_start)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.integers(1, 40), st.booleans()), max_size=40),
+    st.integers(0, 12), st.integers(1, 5),
+)
+def test_history_bounded_in_size_never_lets_a_conflict_pass(commits, keep, piece) -> None:
+    """Commits and shares recorded in any τ order, then the oldest dropped until `keep`
+    remain: a writer conflicts whenever it would have with the whole history (dropping
+    may only add conflicts, for writers older than the risen floor), and one that
+    started at or after the floor sees exactly the conflicts it saw before."""
+    table = ConflictTable(floor=0)
+    writes: dict[bytes, int] = {}
+    shares: dict[bytes, int] = {}
+    for txn, (key_no, tau, share) in enumerate(commits, start=1):
+        key = b"k%d" % key_no
+        if max(writes.get(key, 0), shares.get(key, 0)) >= tau:
+            continue  # τ_commit always exceeds the key's last commit and share
+        if share:
+            assert table.prepare(txn, tau - 1, (), (), (key,)) is None
+            shares[key] = tau
+        else:
+            assert table.prepare(txn, tau - 1, (key,), ()) is None
+            writes[key] = tau
+        table.commit(txn, tau)
+    while table.forget_oldest(keep, piece):
+        pass
+    assert table.recorded <= keep
+    for key_no in range(6):
+        key = b"k%d" % key_no
+        for tau_start in range(0, 46):
+            truth = max(writes.get(key, 0), shares.get(key, 0)) > tau_start
+            conflict = table.check(tau_start, (key,), ()) is not None
+            assert conflict or not truth, (key, tau_start)  # never a missed conflict
+            if tau_start >= table.floor:
+                assert conflict == truth, (key, tau_start)
+
+
+def test_a_capped_history_refuses_writers_older_than_its_floor() -> None:
+    table = ConflictTable(floor=0)
+    committed(table, 1, 10, 20, writes=[K])
+    committed(table, 2, 25, 30, shares=[L])
+    committed(table, 3, 35, 40, writes=[L])
+    assert not table.forget_oldest(1, 10)
+    assert table.floor == 30 and table.recorded == 1
+    assert table.prepare(4, 29, (b"other",), ()) is not None  # older than what is kept
+    assert table.prepare(5, 30, (K,), ()) is None  # K's commit at 20 was seen
+    assert table.prepare(6, 35, (L,), ()) is not None  # L's commit at 40 is still known

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import trio
 
+from adjudicator.batching import CommitBatcher
 from adjudicator.client import AdjudicatorClient
 from adjudicator.interface import Commit, CommitConflict
 from adjudicator.role import Adjudicator, encode_commit_payload
@@ -79,6 +80,8 @@ async def test_a_journal_leader_dies_mid_workload_and_commits_go_on(nursery):
 class _Journal:
     """Stands in for a JournalClient: fails as told, else appends."""
 
+    append_timeout_s = 12.0
+
     def __init__(self) -> None:
         self.error: Exception | None = None
         self.tau = 0
@@ -88,6 +91,22 @@ class _Journal:
             raise self.error
         self.tau = max(tau_min, self.tau + 1)
         return 1, self.tau
+
+    async def append_batch(self, appends, *, deadline=None):
+        """As `JournalClient.append_batch`: one answer per append, errors returned, not raised."""
+        out = []
+        for payload, tau_min, tau_max in appends:
+            try:
+                out.append(await self.append(payload, tau_min, tau_max))
+            except Exception as exc:  # noqa: BLE001 - handed back as the client does
+                out.append(exc)
+        return out
+
+
+def _use(adjudicator: Adjudicator, journal: _Journal) -> None:
+    """The adjudicator's commits go to `journal` (through its batcher, as they go to a real one)."""
+    adjudicator._journals = [journal]
+    adjudicator._batchers = [CommitBatcher(journal)]
 
 
 def _owner_of(key: bytes, clock: Clock) -> Adjudicator:
@@ -100,7 +119,7 @@ async def test_an_uncertain_append_holds_its_keys_at_the_highest_tau_it_could_ha
     key = sql_key(16385, 1)
     adjudicator = _owner_of(key, clock)
     journal = _Journal()
-    adjudicator._journals = [journal]
+    _use(adjudicator, journal)
     payload = encode_commit_payload([(key, (1,))], None)
     bound = clock.latest() + 5_000_000_000
     journal.error = AppendUncertain(bound, "timed out")
@@ -127,7 +146,7 @@ async def test_a_definite_failure_releases_the_keys():
     key = sql_key(16385, 2)
     adjudicator = _owner_of(key, clock)
     journal = _Journal()
-    adjudicator._journals = [journal]
+    _use(adjudicator, journal)
     payload = encode_commit_payload([(key, (1,))], None)
     start = clock.latest()
     journal.error = JournalUnavailable("no leader")

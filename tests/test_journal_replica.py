@@ -20,6 +20,7 @@ from cluster.transport import InProcessTransport
 from journal.client import JournalClient
 from journal.errors import PositionCompacted
 from journal.interface import Read
+from journal.log import ChosenLog
 from journal.paxos import PaxosConfig
 from journal.replica import JournalReplica, ReplicaConfig
 
@@ -208,3 +209,18 @@ async def test_compaction_after_every_subscriber_checkpointed(nursery, tmp_path)
     replica = await r.start(i)
     assert replica.log.first_position > 1
     assert (await replica.rpc_read(Read("s1", 151, 1, 0))).records[0][2] == b"c150" + b"." * 100
+
+
+def test_the_chosen_log_keeps_a_bounded_payload_in_memory() -> None:
+    # A bulk load's records carry a thousand rows each: memory is bounded by bytes too.
+    log = ChosenLog(1, 0, memory_records_max=1000, memory_bytes_max=10_000)
+    for slot in range(1, 101):
+        log.append_slot(slot, slot, [(slot, slot, b"x" * 1000)], slot - 1, None)
+    in_memory = [p for p in range(1, 101) if log.memory_range(p, 1) is not None]
+    assert 10 <= len(in_memory) <= 11 and in_memory[-1] == 100  # the newest, ~10 KB of them
+    assert log.memory_range(100, 5) == [(100, 100, b"x" * 1000)]
+    log.drop_before(95)  # compaction drops what memory held below it too
+    assert [p for p in range(1, 101) if log.memory_range(p, 1) is not None] == list(range(95, 101))
+    for slot in range(101, 106):
+        log.append_slot(slot, slot, [(slot, slot, b"x" * 1000)], slot - 1, None)
+    assert [p for p in range(1, 106) if log.memory_range(p, 1) is not None] == list(range(95, 106))

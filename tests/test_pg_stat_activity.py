@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -50,9 +51,15 @@ def observe(dsn: str) -> dict[str, tuple[dict, dict]]:
     with sessions(dsn) as conns:
         pids = {name: conn.info.backend_pid for name, conn in conns.items()}
         query = f"SELECT {COMPARED}, {TIMES} FROM pg_stat_activity WHERE pid IN (%s, %s, %s, %s) ORDER BY pid"
-        cursor = conns["watcher"].execute(query, tuple(pids.values()))
-        names = [d.name for d in cursor.description]
-        rows = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+        for _ in range(50):
+            cursor = conns["watcher"].execute(query, tuple(pids.values()))
+            names = [d.name for d in cursor.description]
+            rows = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+            # A backend that has just answered is back waiting for its client a moment later
+            # (PostgreSQL shows no wait event until then; under load the moment grows).
+            if all(rows[pids[n]]["wait_event"] is not None for n in conns if n != "watcher"):
+                break
+            time.sleep(0.1)
         assert sorted(rows) == sorted(pids.values())
         out = {}
         for name, conn in conns.items():

@@ -118,7 +118,14 @@ async def test_a_checkpoint_of_the_memory_engine_moves_into_lmdb_once(tmp_path) 
         cluster.close()
 
 
-async def test_split_halves_keep_sharing_their_store_through_a_restart(nursery, tmp_path) -> None:
+@pytest.mark.parametrize("cuts_recorded", [True, False], ids=["cuts-recorded", "state-without-cuts"])
+async def test_split_halves_keep_sharing_their_store_through_a_restart(nursery, tmp_path, monkeypatch,
+                                                                       cuts_recorded) -> None:
+    if not cuts_recorded:
+        # State written before the halves' counts were recorded: a start counts them once.
+        engine_state = storage_node.StorageNode._engine_state
+        monkeypatch.setattr(storage_node.StorageNode, "_engine_state",
+                            lambda self: {k: v for k, v in engine_state(self).items() if k != "cuts"})
     config = _config(str(tmp_path))
     prefix = keys.table_prefix(keys.table_key_id_for(16391), 1)
     rows = {prefix + i.to_bytes(4, "big"): (i,) for i in range(120)}
@@ -138,8 +145,23 @@ async def test_split_halves_keep_sharing_their_store_through_a_restart(nursery, 
                     await trio.sleep(0.01)
         node = cluster.storage_nodes[0]
         lower = shard_map(placement).owner(prefix)
+        store = node.shards[lower]
+        bounds = [shard_map(placement).bounds(lower + i) for i in range(2)]
         halves = (await node.rpc_status(Status())).shard_keys
-        assert sum(halves[lower:lower + 2]) >= len(rows)
+        # Each half's size is kept, not walked, and it is the true count of its range.
+        assert halves[lower:lower + 2] == tuple(store.count_range(*b) for b in bounds)
+        assert sum(halves[lower:lower + 2]) == len(rows)
+        # Keys that come (and go) later are counted in their own half.
+        upper_keys = [k for k in rows if k >= bounds[1][0]]
+        more = [(k + b"+", (0,)) for k in upper_keys[:7]] + [(upper_keys[-1], None)]
+        tau = await adjudicators.commit(cluster.clock.now().latest, CommitRecord(more).encode(), [more[0][0]])
+        await cluster.clock.wait_until_past(tau)
+        with trio.fail_after(10):
+            while node.applied_tau < tau:
+                await trio.sleep(0.01)
+        halves = (await node.rpc_status(Status())).shard_keys
+        assert halves[lower:lower + 2] == tuple(store.count_range(*b) for b in bounds)
+        assert halves[lower + 1] == len(upper_keys) + 7  # the deletion keeps its key until collected
         await cluster.checkpoint()
         first.cancel_scope.cancel()
     cluster = await nursery.start(EmbeddedCluster(config).run)
@@ -148,7 +170,8 @@ async def test_split_halves_keep_sharing_their_store_through_a_restart(nursery, 
     assert status.splits == placement.splits and status.shard_keys == halves
     assert node.shards[lower] is node.shards[lower + 1], "the state names one database for both halves"
     tau = cluster.clock.now().latest
-    assert await cluster.storage_client().get(list(rows), tau) == list(rows.values())
+    expected = {**rows, **dict(more)}
+    assert await cluster.storage_client().get(list(expected), tau) == list(expected.values())
 
 
 async def test_a_dropped_range_is_reclaimed_on_lmdb_and_stays_gone_after_a_restart(tmp_path, monkeypatch) -> None:

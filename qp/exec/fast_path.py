@@ -1,5 +1,5 @@
 """Statement fast paths: a primary-key point get and a single-row UPDATE/DELETE by
-primary key, run without the operator tree.
+primary key (or by a unique index, every column bound), run without the operator tree.
 
 The planner already turns `SELECT cols FROM t WHERE pk = $1` (every primary-key
 column bound by equality) into a `TableScan` whose access path is a point get,
@@ -33,7 +33,7 @@ from qp.catalog.temp_keys import is_temp_oid
 from qp.exec.compile import ExecFrame
 from qp.exec.dml import ModifyPlan, modify_row
 from qp.exec.runtime import RunContext, StatementCaches
-from qp.exec.scans import TableScan, _instantiate
+from qp.exec.scans import IndexScan, TableScan, _instantiate, _read_claimed
 from storage.mvcc import keep_where_true, project
 
 
@@ -53,27 +53,24 @@ class PointGet:
         self.pad = scan.table.pad_row if scan.table.missing_values is not None else None
         self.with_key = scan.with_key
 
-    def key(self, frame: ExecFrame) -> bytes | None:
-        """The key _KeyBuilder.keys makes (None: a NULL part, which matches nothing)."""
-        key = self.prefix
+    async def _stored(self, txn, key: bytes, claim: bool) -> tuple[bytes, Any] | None:
+        """The (row key, row) the point get reads, or None; `claim`: the row is to be
+        written, and is claimed before it is read (hot rows: `_read_claimed`)."""
+        (value,) = await (_read_claimed(txn, [key]) if claim else txn.get([key]))
+        return None if value is None else (key, value)
+
+    async def rows(self, txn, frame: ExecFrame, claim: bool = False) -> list[tuple]:
+        """What the scan would yield, as one list (TableScan._stored_pages and run)."""
+        key = self.prefix  # the key _KeyBuilder.keys makes: a NULL part matches nothing
         for fn, encode in self.parts:
             value = fn((), frame)
             if value is None:
-                return None
+                return []
             key += encode(value)
-        return key
-
-    async def rows(self, txn, frame: ExecFrame, key: Any = False) -> list[tuple]:
-        """What the scan would yield, as one list (TableScan._stored_pages and run);
-        `key`, if given, is `self.key(frame)` already computed."""
-        if key is False:
-            key = self.key(frame)
-        if key is None:
+        stored = await self._stored(txn, key, claim)
+        if stored is None:
             return []
-        (value,) = await txn.get([key])
-        if value is None:
-            return []
-        pairs = [(key, value)]
+        pairs = [stored]
         if self.filter_template is not None:
             keep = keep_where_true(_instantiate(self.filter_template, frame))
             pairs = [(k, v) for k, v in pairs if keep(v)]
@@ -85,6 +82,36 @@ class PointGet:
         if self.with_key:
             return [v + (k,) for k, v in rows]
         return [v for _, v in rows]
+
+
+class IndexPointGet(PointGet):
+    """The row of a plain point get through a unique index, every column bound by
+    equality (`IndexScan`; e.g. a primary key added by ALTER TABLE ADD PRIMARY KEY,
+    which stays a unique index over rows keyed by their hidden row id).
+
+    A unique index keys an entry on its values alone when none is NULL
+    (`TableDef.index_entry_key`), so the entry is one `txn.get`, its value the row's
+    key, and the row a second one: the index scan reads the same two keys through a
+    range scan, its pages and an operator. A NULL parameter matches nothing, as there."""
+
+    __slots__ = ()
+
+    def __init__(self, scan: IndexScan) -> None:
+        builder = scan.range_fn.__self__  # qp.plan.access._KeyBuilder
+        self.prefix = builder.prefix
+        self.parts = list(zip(builder.eq_fns, builder.encoders, strict=False))
+        self.filter_template = None
+        self.projection = scan.projection
+        self.width = max(scan.projection) + 1 if scan.projection else 0
+        self.pad = scan.table.pad_row if scan.table.missing_values is not None else None
+        self.with_key = scan.with_key
+
+    async def _stored(self, txn, key: bytes, claim: bool) -> tuple[bytes, Any] | None:
+        (row_key,) = await txn.get([key])
+        if row_key is None:
+            return None
+        (value,) = await (_read_claimed(txn, [row_key]) if claim else txn.get([row_key]))
+        return None if value is None else (row_key, value)
 
 
 class PointModify:
@@ -101,22 +128,13 @@ class PointModify:
     async def run(self, txn, frame: ExecFrame, session: Any) -> tuple[int, list[tuple]]:
         """(rows changed, RETURNING rows), as qp.exec.dml.run_modify gives them.
 
-        With hot rows on (qp/txn/intents.py) the row's key is claimed before it is read:
-        the statement queues behind an older writer of the row on this QP, and reads
-        the row after that writer's commit (the transaction's snapshot refreshed past
-        it); a row storage says was committed after the snapshot is read again after a
-        refresh rather than failing the write (qp/txn/transaction.py)."""
-        if txn.intents is None:
-            matches = await self.get.rows(txn, frame)
-        else:
-            key = self.get.key(frame)
-            if key is not None:
-                await txn.before_write(key)
-            # Only a first read of the row may be taken back: one the client saw stays.
-            first_read = key is not None and txn.reads is not None and key not in txn.reads
-            matches = await self.get.rows(txn, frame, key)
-            if first_read and key in txn.newer and await txn.after_newer([key]):
-                matches = await self.get.rows(txn, frame, key)
+        With hot rows on (qp/txn/intents.py) the row's key is claimed before the row is
+        read (after its index entry, for a unique index): the statement queues behind
+        the in-flight writer of the row on this QP and reads the row after that writer's
+        commit (the transaction's snapshot refreshed past it); a row storage says was
+        committed after the snapshot is read again after a refresh rather than failing
+        the write (qp/exec/scans.py `_read_claimed`, qp/txn/transaction.py)."""
+        matches = await self.get.rows(txn, frame, txn.intents is not None)
         returning_rows: list[tuple] = []
         if matches:
             rc = RunContext(txn, frame, StatementCaches(), session)
@@ -126,8 +144,26 @@ class PointModify:
         return len(matches), returning_rows
 
 
+def _index_point_get(scan: IndexScan) -> IndexPointGet | None:
+    """An IndexPointGet for `scan` if it reads one entry of a unique index by equality
+    on all its columns, with nothing else to do, else None."""
+    index, table = scan.index, scan.table
+    builder = getattr(scan.range_fn, "__self__", None)
+    if builder is None or not index.unique or not index.plain or index.predicate is not None:
+        return None
+    if len(builder.eq_fns) != len(index.columns) or any(builder.eq_in) or builder.lower or builder.upper:
+        return None
+    if scan.residual_expr is not None or scan.lock or scan.reverse:
+        return None
+    if is_temp_oid(table.oid) or getattr(table, "kind", "table") != "table":
+        return None
+    return IndexPointGet(scan)
+
+
 def _point_get(scan: Any) -> PointGet | None:
     """A PointGet for `scan` if it is a plain point get of one key, else None."""
+    if type(scan) is IndexScan:
+        return _index_point_get(scan)
     if type(scan) is not TableScan or scan.access != "Point Get":
         return None
     spec = scan.spec
