@@ -15,9 +15,9 @@ connections to one `dsql serve` from threads, in an order the test fixes:
   next writer does not wait out the bound, `WAIT_S_MAX`);
 - `dsql.hot_row_wait = off` is today's optimistic behaviour: no wait, 40001 at COMMIT.
 
-Statements run prepared (the fast path, qp/exec/fast_path.py) on tables with a
-primary key, and through the general path (an index scan, qp/exec/scans.py) on a
-table whose primary key was added after it was created, as pgbench's are.
+Statements run prepared on tables with a primary key and on tables whose primary
+key was added after they were created (a unique index, as pgbench's), each through
+the fast path (qp/exec/fast_path.py) and through the general path (qp/exec/scans.py).
 """
 
 from __future__ import annotations
@@ -51,11 +51,12 @@ def _connect(server, hot: bool, general: bool) -> psycopg.Connection:
     return psycopg.connect(dsn, autocommit=True)
 
 
-@pytest.fixture(params=["pk", "pk-general", "index"])
+@pytest.fixture(params=["pk", "pk-general", "index", "index-general"])
 def variant(request) -> str:
     """`pk`: a table keyed by id, the fast path; `pk-general`: the same through the
     general path (a point get in the operator tree); `index`: a table keyed by a hidden
-    row id with a primary-key index added later (an index scan), as pgbench's are."""
+    row id with a primary-key index added later, as pgbench's are (the fast path's
+    unique-index point get); `index-general`: the same through an index scan."""
     return request.param
 
 
@@ -64,7 +65,7 @@ def conns(dsql_server, variant) -> Iterator[Callable[..., psycopg.Connection]]:
     made: list[psycopg.Connection] = []
 
     def connect(hot: bool = True) -> psycopg.Connection:
-        conn = _connect(dsql_server, hot, variant == "pk-general")
+        conn = _connect(dsql_server, hot, variant.endswith("-general"))
         made.append(conn)
         return conn
 
@@ -78,7 +79,7 @@ def table(variant, dsql_server) -> Iterator[str]:
     """A table (id, n) with rows 1..4 at 0 (see `variant`)."""
     name = unique_name("hot")
     with psycopg.connect(dsql_server.dsn, autocommit=True) as admin:
-        if variant != "index":
+        if not variant.startswith("index"):
             admin.execute(f"CREATE TABLE {name} (id int PRIMARY KEY, n int)")
         else:
             admin.execute(f"CREATE TABLE {name} (id int NOT NULL, n int)")
