@@ -8,7 +8,7 @@ directory, in one run:
 
 - pgbench's tables and rows at SCALE (`load`: `pgbench -i -I dt`, its rows by
   COPY statements of 100,000 rows in autocommit, dsql committing every 1,000,
-  then `pgbench -i -I vpf`), timed, with the server's peak RSS and anonymous
+  then `pgbench -i -I vp`: pgbench's default steps), timed, with the server's peak RSS and anonymous
   memory sampled while it loads;
 - pgbench select-only, prepared, 8 clients (a primary-key point read each);
 - a restart (SIGINT, then start again) timed to the first answered query,
@@ -32,7 +32,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.pgbench import DSQL_INIT_OPTIONS, benchmark, initialize
+from bench.pgbench import DSQL_INIT_OPTIONS, benchmark, initialize, run_pgbench
 from bench.servers import DsqlServer, PostgresServer
 
 WORKLOADS = ("storage",)
@@ -102,7 +102,11 @@ class MemoryLimit:
 
     def __init__(self, limit_mb: int) -> None:
         self.limit_mb = limit_mb
-        self.path = self.ROOT / f"dsql-bench-{os.getpid()}"
+        # Made inside this process's own memory cgroup, which it goes back to after a start.
+        own = next(line.split(":", 2)[2].strip() for line in Path("/proc/self/cgroup").read_text().splitlines()
+                   if line.split(":", 2)[1] == "memory")  # fmt: skip
+        self.home = self.ROOT / own.lstrip("/")
+        self.path = self.home / f"dsql-bench-{os.getpid()}"
 
     @classmethod
     def available(cls) -> bool:
@@ -111,12 +115,17 @@ class MemoryLimit:
     def __enter__(self) -> MemoryLimit:
         self.path.mkdir(exist_ok=True)
         (self.path / "memory.limit_in_bytes").write_text(str(self.limit_mb << 20))
-        # What the server allocated before it joined (its start) moves with it.
-        (self.path / "memory.move_charge_at_immigrate").write_text("3")
         return self
 
-    def hold(self, pid: int) -> None:
-        (self.path / "cgroup.procs").write_text(str(pid))
+    @contextlib.contextmanager
+    def starting(self):
+        """Inside, this process is in the cgroup, so a server it starts is born in it
+        (all its memory counts, from its first allocation), and leaves it after."""
+        (self.path / "cgroup.procs").write_text(str(os.getpid()))
+        try:
+            yield
+        finally:
+            (self.home / "cgroup.procs").write_text(str(os.getpid()))
 
     def peak_mb(self) -> float:
         return int((self.path / "memory.max_usage_in_bytes").read_text()) / (1 << 20)
@@ -128,7 +137,7 @@ class MemoryLimit:
     def __exit__(self, *exc) -> None:
         for pid in (self.path / "cgroup.procs").read_text().split():
             with contextlib.suppress(OSError):
-                (self.ROOT / "cgroup.procs").write_text(pid)
+                (self.home / "cgroup.procs").write_text(pid)
         with contextlib.suppress(OSError):
             self.path.rmdir()
 
@@ -153,7 +162,7 @@ def _copy(conn, table: str, rows) -> None:
 
 def load(server, scale: int, *, dsql: bool, progress=None) -> None:
     """pgbench -i's tables and rows (`-I dt`, the same rows as its client-side
-    generation, then `-I vpf`), the rows COPYed `COPY_ROWS` at a time in autocommit."""
+    generation, then `-I vp`), the rows COPYed `COPY_ROWS` at a time in autocommit."""
     import psycopg
 
     done = initialize(server, scale=scale, steps="dt")
@@ -170,9 +179,12 @@ def load(server, scale: int, *, dsql: bool, progress=None) -> None:
             _copy(conn, "pgbench_accounts", [lines])
             if progress is not None:
                 progress(min(first + COPY_ROWS, accounts), accounts)
-    done = initialize(server, scale=scale, steps="vpf", pgoptions=DSQL_INIT_OPTIONS if dsql else "")
+    # pgbench's default steps (no foreign keys): at scale 100 the primary key's build alone
+    # takes minutes on dsql.
+    done = run_pgbench(server, ["-i", "-s", str(scale), "-I", "vp"], pgoptions=DSQL_INIT_OPTIONS if dsql else "",
+                       timeout_s=max(600.0, 60.0 * scale))  # fmt: skip
     if done.returncode != 0:
-        raise RuntimeError(f"pgbench -i -I vpf failed:\n{done.stderr}")
+        raise RuntimeError(f"pgbench -i -I vp failed:\n{done.stderr}")
 
 
 def _first_answer_s(server, started: float) -> float:
@@ -192,12 +204,10 @@ def _measure_dsql(root: Path, engine: str, scale: int, clients: int, seconds: fl
     figures = Figures()
     data_dir = root / f"dsql-{engine}"
     server = DsqlServer(data_dir, extra_args=["--storage-engine", engine])
-    with console.status(f"starting dsql ({engine})"):
+    with console.status(f"starting dsql ({engine})"), limit.starting() if limit else contextlib.nullcontext():
         server.start()
     try:
         assert server.pid is not None
-        if limit is not None:
-            limit.hold(server.pid)
         with console.status(f"loading pgbench scale {scale} into dsql ({engine})") as status, \
                 _PeakMemory(server.pid) as peak:
             started = time.perf_counter()
@@ -218,10 +228,9 @@ def _measure_dsql(root: Path, engine: str, scale: int, clients: int, seconds: fl
         with console.status(f"restarting dsql ({engine})"):
             server.stop()
             started = time.perf_counter()
-            server.start()
+            with limit.starting() if limit else contextlib.nullcontext():
+                server.start()
             assert server.pid is not None
-            if limit is not None:
-                limit.hold(server.pid)
             figures.restart_s = _first_answer_s(server, started)
             figures.rss_after_restart_mb = _memory_mb(server.pid)[0]
     finally:

@@ -30,7 +30,9 @@ from cluster.transport import RemoteError, decode_error, encode_error, wire_erro
 from journal import interface as journal_interface
 from journal.interface import (
     Append,
+    AppendBatch,
     Appended,
+    AppendedBatch,
     Checkpointed,
     Close,
     Closed,
@@ -101,6 +103,9 @@ JOURNAL_MESSAGES = [
     Append(b"payload", 5, 9),
     Append(CommitRecord([(KEY, ROW)]).encode(), 5),
     Appended(3, 1_700_000_000_000_000_000),
+    AppendBatch([(b"one", 5, 9), (CommitRecord([(KEY, ROW)]).encode(), 6, 1 << 62)]),
+    AppendBatch([]),
+    AppendedBatch([(0, 3, 1_700_000_000_000_000_000, ""), (1, 0, 0, "τ would exceed tau_max")]),
     Close(7),
     Closed(7, 3),
     Read("storage-0", 1, 2000, 1.0),
