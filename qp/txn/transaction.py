@@ -59,7 +59,10 @@ correct, and what it rests on:
   statement, and do not move.
 - Temporary tables live in the session, outside τ: their keys are neither
   recorded nor compared, and never claimed.
-- Read-only transactions and lone queries never write, so they keep nothing.
+- Read-only transactions and lone queries never write, so they keep nothing; if a
+  lone query's transaction does go on to write (statements pipelined before one
+  Sync), or a transaction reads more than `REFRESH_KEYS_MAX` keys, its refresh is
+  refused (`refresh_refused`): 40001 rather than an unchecked read.
 - τ_new is the waited-for holder's τ_commit (every commit acknowledged before
   this transaction began is at or below it, so strong consistency holds, and
   storage has it applied or nearly), or the clock's latest after a commit
@@ -365,8 +368,8 @@ class Transaction:
                 self.newer.update(newer)
             if version is not None:
                 self.catalog_validated = True
-            if self.reads is not None and self.track_newer:  # a lone query is never refreshed
-                self.reads.update(zip(missing, values, strict=True))
+            if self.reads is not None and self.refresh_refused is None:
+                self._keep_reads(missing, values)
             if missing is keys:  # nothing buffered, nothing temporary: storage answered every key
                 return list(values)
             fetched.update(zip(missing, values, strict=True))
@@ -393,7 +396,11 @@ class Transaction:
         version = self._check_version(catalog_check)
         storage_limit = 0 if self.buffer.has_keys_in(start, end) else limit
         record: ScanRecord | None = None
-        if self.reads is not None and self.track_newer and self.refresh_refused is None:
+        if self.reads is not None and self.refresh_refused is None and not self.track_newer:
+            # A lone query keeps nothing; should its transaction go on to write (statements
+            # pipelined before one Sync), what it read cannot be checked.
+            self.refresh_refused = "a read was not kept"
+        if self.reads is not None and self.refresh_refused is None:
             if start.startswith(CATALOG_PREFIX) and end is not None and end <= _CATALOG_END:
                 self.catalog_scanned = True  # its rows change only with the version key
             elif filter_tree is not None or (start, end, version, storage_limit, reverse, projection) not in self.scanned:
@@ -460,6 +467,18 @@ class Transaction:
             ordered = ordered[:limit]
         for i in range(0, len(ordered), 10_000):
             yield ordered[i : i + 10_000]
+
+    def _keep_reads(self, keys: list[bytes], values: list[Any]) -> None:
+        """Keep what storage answered to a get, for a refresh to compare (up to a bound)."""
+        assert self.reads is not None
+        if not self.track_newer:
+            # A lone query keeps nothing; should its transaction go on to write (statements
+            # pipelined before one Sync), what it read cannot be checked.
+            self.refresh_refused = "a read was not kept"
+            return
+        self.reads.update(zip(keys, values, strict=True))
+        if len(self.reads) > REFRESH_KEYS_MAX:
+            self.refresh_refused = f"more than {REFRESH_KEYS_MAX} keys read"
 
     def _record(self, record: ScanRecord, page: list[tuple[bytes, Any]]) -> None:
         """Keep what storage answered to a scan, for a refresh to compare (up to a bound)."""
