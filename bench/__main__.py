@@ -38,6 +38,10 @@ loading, select-only, restart to the first answer, data on disk.
 `commit_path` (bench/commit.py): update transactions and TPC-B at scale 8
 beside PostgreSQL, with the journal replicas' syncs per commit.
 
+`hot_rows` (bench/hot_rows.py): TPC-B at scale 1 (one hot branch row), 1 and
+`--connections` clients, goodput and retries per commit with dsql.hot_row_wait
+off and on, beside PostgreSQL.
+
 `stall` (bench/stall.py): `SELECT 1` latency while another connection runs a
 CPU-bound query, and the journal elections dsql logged meanwhile.
 """
@@ -59,6 +63,7 @@ from bench import cluster as cluster_bench
 from bench import commit as commit_bench
 from bench import dynamo as dynamo_bench
 from bench import dynamodb as ddb_bench
+from bench import hot_rows as hot_bench
 from bench import joins as joins_bench
 from bench import journal as journal_bench
 from bench import replica_move as move_bench
@@ -80,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ddb-clients", type=int, default=4, help="boto3 client processes for the ddb_* workloads")
     parser.add_argument("--storage-scale", type=int, default=8,
                         help="storage: the pgbench scale loaded into each storage engine (100: 10 million rows)")
+    parser.add_argument("--hot-row-modes", default="off,on",
+                        help="hot_rows: the dsql.hot_row_wait values to run (default: none sent)")
     parser.add_argument("--storage-engines", default="checkpoints,lmdb",
                         help="storage: which engines to load (lmdb alone for scales that do not fit in memory)")
     parser.add_argument("--storage-memory-limit-mb", type=int, default=0,
@@ -94,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     known = [*WORKLOADS, *PGBENCH_WORKLOADS, "stall"]
     every = [*known, *ddb_bench.WORKLOADS, *journal_bench.WORKLOADS, *cluster_bench.WORKLOADS,
              *move_bench.WORKLOADS, *dynamo_bench.WORKLOADS, *joins_bench.WORKLOADS, *storage_bench.WORKLOADS,
-             *commit_bench.WORKLOADS]
+             *commit_bench.WORKLOADS, *hot_bench.WORKLOADS]
     requested = [n for n in args.only.split(",") if n] or every
     unknown = [n for n in requested if n not in every]
     if unknown:
@@ -149,6 +156,14 @@ def main(argv: list[str] | None = None) -> int:
         RESULTS_DIR.mkdir(exist_ok=True)
         path = RESULTS_DIR / f"bench-commit-{time.strftime('%Y%m%d-%H%M%S')}.json"
         path.write_text(json.dumps({k: {**vars(v), "ratio": v.ratio} for k, v in commit_results.items()}, indent=2))
+    if any(n in hot_bench.WORKLOADS for n in requested):
+        hot_runs = hot_bench.run(seconds=args.seconds, clients=args.connections,
+                                 modes=[m for m in args.hot_row_modes.split(",") if m], console=console)  # fmt: skip
+        hot_bench.print_table(console, hot_runs, args.seconds)
+        RESULTS_DIR.mkdir(exist_ok=True)
+        path = RESULTS_DIR / f"bench-hot-rows-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        path.write_text(json.dumps([{**vars(r), "retries_per_commit": r.retries_per_commit} for r in hot_runs],
+                                   indent=2))  # fmt: skip
     if any(n in cluster_bench.WORKLOADS for n in requested):
         cluster_results = cluster_bench.run(
             seconds=args.seconds, warmup=args.warmup, clients=args.connections, console=console

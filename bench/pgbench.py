@@ -97,14 +97,15 @@ def parse_report(text: str, latencies_ms: list[float] | None = None) -> PgbenchR
 
 
 def benchmark(server, *, builtin: str = "tpcb-like", mode: str = "simple", clients: int = 8, seconds: float = 10,
-              max_tries: int = 0, extra: list[str] | None = None) -> tuple[PgbenchReport, subprocess.CompletedProcess[str]]:
+              max_tries: int = 0, extra: list[str] | None = None, pgoptions: str = "",
+              ) -> tuple[PgbenchReport, subprocess.CompletedProcess[str]]:
     """One timed run (`-T seconds`) with a per-transaction log for latency percentiles."""
     with tempfile.TemporaryDirectory(prefix="dsql-pgbench-") as log_dir:
         args = [
             "-b", builtin, "-M", mode, "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(max(1, round(seconds))),
             f"--max-tries={max_tries}", "--failures-detailed", "-l", f"--log-prefix={log_dir}/tx", *(extra or []),
         ]
-        done = run_pgbench(server, args, timeout_s=seconds + RUN_OVERHEAD_S)
+        done = run_pgbench(server, args, pgoptions=pgoptions, timeout_s=seconds + RUN_OVERHEAD_S)
         latencies = []
         for path in Path(log_dir).glob("tx.*"):
             for line in path.read_text().splitlines():

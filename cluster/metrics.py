@@ -38,6 +38,14 @@ JOURNAL_APPEND_SECONDS = Histogram(
     "dsql_journal_append_seconds", "Journal append latency seen by an adjudicator (chosen by a majority)",
     buckets=_LATENCY_BUCKETS, registry=REGISTRY,
 )  # fmt: skip
+HOT_ROW_WAITS = Counter(
+    "dsql_hot_row_waits_total", "Writers that queued behind an older transaction's intent on a row "
+    "(qp/txn/intents.py), and those whose wait ran out", ["outcome"], registry=REGISTRY,
+)  # fmt: skip
+HOT_ROW_REFRESHES = Counter(
+    "dsql_hot_row_refreshes_total", "Read refreshes (a transaction's snapshot moved forward, qp/txn/transaction.py), "
+    "by outcome: ok, or the 40001 it gave instead", ["outcome"], registry=REGISTRY,
+)  # fmt: skip
 STORAGE_READS = Counter(
     "dsql_storage_reads_total", "Reads served by a storage replica, by kind (get, get_latest, scan page)",
     ["node", "kind"], registry=REGISTRY,

@@ -579,7 +579,11 @@ def _primary_key_name(table: TableDef) -> str:
 async def run_modify(plan: ModifyPlan, rc: RunContext) -> tuple[int, list[tuple]]:
     txn = rc.txn
     table = plan.tc.table
-    matches = await collect(plan.scan, rc)  # everything is read before anything is written
+    rc.write_target = plan.scan  # its rows are claimed before they are read (hot rows)
+    try:
+        matches = await collect(plan.scan, rc)  # everything is read before anything is written
+    finally:
+        rc.write_target = None
     returning_rows: list[tuple] = []
     seen: set[bytes] = set()
     for match in matches:

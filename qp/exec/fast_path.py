@@ -33,7 +33,7 @@ from qp.catalog.temp_keys import is_temp_oid
 from qp.exec.compile import ExecFrame
 from qp.exec.dml import ModifyPlan, modify_row
 from qp.exec.runtime import RunContext, StatementCaches
-from qp.exec.scans import IndexScan, TableScan, _instantiate
+from qp.exec.scans import IndexScan, TableScan, _instantiate, _read_claimed
 from storage.mvcc import keep_where_true, project
 
 
@@ -53,12 +53,13 @@ class PointGet:
         self.pad = scan.table.pad_row if scan.table.missing_values is not None else None
         self.with_key = scan.with_key
 
-    async def _stored(self, txn, key: bytes) -> tuple[bytes, Any] | None:
-        """The (row key, row) the point get reads, or None."""
-        (value,) = await txn.get([key])
+    async def _stored(self, txn, key: bytes, claim: bool) -> tuple[bytes, Any] | None:
+        """The (row key, row) the point get reads, or None; `claim`: the row is to be
+        written, and is claimed before it is read (hot rows: `_read_claimed`)."""
+        (value,) = await (_read_claimed(txn, [key]) if claim else txn.get([key]))
         return None if value is None else (key, value)
 
-    async def rows(self, txn, frame: ExecFrame) -> list[tuple]:
+    async def rows(self, txn, frame: ExecFrame, claim: bool = False) -> list[tuple]:
         """What the scan would yield, as one list (TableScan._stored_pages and run)."""
         key = self.prefix  # the key _KeyBuilder.keys makes: a NULL part matches nothing
         for fn, encode in self.parts:
@@ -66,7 +67,7 @@ class PointGet:
             if value is None:
                 return []
             key += encode(value)
-        stored = await self._stored(txn, key)
+        stored = await self._stored(txn, key, claim)
         if stored is None:
             return []
         pairs = [stored]
@@ -105,11 +106,11 @@ class IndexPointGet(PointGet):
         self.pad = scan.table.pad_row if scan.table.missing_values is not None else None
         self.with_key = scan.with_key
 
-    async def _stored(self, txn, key: bytes) -> tuple[bytes, Any] | None:
+    async def _stored(self, txn, key: bytes, claim: bool) -> tuple[bytes, Any] | None:
         (row_key,) = await txn.get([key])
         if row_key is None:
             return None
-        (value,) = await txn.get([row_key])
+        (value,) = await (_read_claimed(txn, [row_key]) if claim else txn.get([row_key]))
         return None if value is None else (row_key, value)
 
 
@@ -125,8 +126,15 @@ class PointModify:
         self.schema_key = plan.tc.table.schema_key
 
     async def run(self, txn, frame: ExecFrame, session: Any) -> tuple[int, list[tuple]]:
-        """(rows changed, RETURNING rows), as qp.exec.dml.run_modify gives them."""
-        matches = await self.get.rows(txn, frame)
+        """(rows changed, RETURNING rows), as qp.exec.dml.run_modify gives them.
+
+        With hot rows on (qp/txn/intents.py) the row's key is claimed before the row is
+        read (after its index entry, for a unique index): the statement queues behind
+        the in-flight writer of the row on this QP and reads the row after that writer's
+        commit (the transaction's snapshot refreshed past it); a row storage says was
+        committed after the snapshot is read again after a refresh rather than failing
+        the write (qp/exec/scans.py `_read_claimed`, qp/txn/transaction.py)."""
+        matches = await self.get.rows(txn, frame, txn.intents is not None)
         returning_rows: list[tuple] = []
         if matches:
             rc = RunContext(txn, frame, StatementCaches(), session)

@@ -40,7 +40,7 @@ class StatementCaches:
 
 
 class RunContext:
-    __slots__ = ("txn", "frame", "caches", "session", "in_subquery")
+    __slots__ = ("txn", "frame", "caches", "session", "in_subquery", "write_target")
 
     def __init__(self, txn: Any, frame: ExecFrame, caches: StatementCaches, session: Any = None,
                  in_subquery: bool = False) -> None:
@@ -49,6 +49,9 @@ class RunContext:
         self.caches = caches
         self.session = session
         self.in_subquery = in_subquery
+        # The scan whose rows an UPDATE or DELETE writes (qp/exec/dml.py run_modify): with
+        # hot rows on, it claims a row before reading it (qp/txn/intents.py).
+        self.write_target: Any = None
 
     @property
     def ctx(self) -> EvalContext:

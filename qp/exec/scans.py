@@ -210,7 +210,10 @@ class TableScan(Operator):
             keys = spec.keys_fn(rc.frame)
             if not keys:
                 return
-            values = await txn.get(keys)
+            if txn.intents is not None and rc.write_target is self:  # an UPDATE's or DELETE's rows
+                values = await _read_claimed(txn, keys)
+            else:
+                values = await txn.get(keys)
             pairs = [(k, v) for k, v in zip(keys, values, strict=True) if v is not None]
             if spec.filter_template is not None:
                 keep = keep_where_true(_instantiate(spec.filter_template, rc.frame))
@@ -330,6 +333,51 @@ def _hold_rows(txn, lock: bool | str, keys: list[bytes]) -> None:
         txn.lock(key_stamp(key))
 
 
+# An UPDATE or DELETE through an index claims its rows before reading them (hot rows,
+# qp/txn/intents.py) when the index finds at most this many: a point write (a unique
+# key). More rows are read and written optimistically, as with hot rows off.
+CLAIM_ROWS_MAX = 4
+
+
+class _Entries(list):
+    """A page of index entries, and whether its rows are claimed before they are read."""
+
+    claimable = False
+
+
+async def _claimed_pages(pages: AsyncIterator) -> AsyncIterator[_Entries]:
+    """The index entries of a write target, read to their end before any row is claimed
+    (so that a refresh finds the index scan complete and can run it again): one claimable
+    page, or, past CLAIM_ROWS_MAX entries, the pages as they come, none claimed."""
+    collected = _Entries()
+    async for page in pages:
+        collected += page
+        if len(collected) > CLAIM_ROWS_MAX:
+            yield collected
+            async for more in pages:
+                yield _Entries(more)
+            return
+    if collected:
+        collected.claimable = True
+        yield collected
+
+
+async def _read_claimed(txn, row_keys: list[bytes]) -> list:
+    """Read rows an UPDATE or DELETE will write: claimed first (waiting for an older
+    writer of this QP, refreshing past its commit), read again after a refresh if
+    storage reports a commit after the snapshot (qp/txn/transaction.py)."""
+    if len(row_keys) > CLAIM_ROWS_MAX:  # a point get of an IN list, say
+        return await txn.get(row_keys)
+    for key in row_keys:
+        await txn.before_write(key)
+    fresh = [k for k in row_keys if k not in txn.reads]
+    rows = await txn.get(row_keys)
+    stale = [k for k in fresh if k in txn.newer]
+    if stale and await txn.after_newer(stale):
+        rows = await txn.get(row_keys)
+    return rows
+
+
 class IndexScan(Operator):
     """Rows found through a secondary index: index range scan, then row reads."""
 
@@ -363,11 +411,18 @@ class IndexScan(Operator):
         txn = rc.txn
         projection = self.projection
         width = max(projection) + 1 if projection else 0
+        claim = txn.intents is not None and rc.write_target is self
         for start, end in self.range_fn(rc.frame):
-            async for page in txn.scan(start, end, reverse=self.reverse):
+            pages = txn.scan(start, end, reverse=self.reverse)
+            if claim:
+                pages = _claimed_pages(pages)
+            async for page in pages:
                 await checkpoint_if_due()
                 row_keys = [v for _, v in page]
-                rows = await txn.get(row_keys)
+                if claim and page.claimable:
+                    rows = await _read_claimed(txn, row_keys)
+                else:
+                    rows = await txn.get(row_keys)
                 out = []
                 for key, row in zip(row_keys, rows, strict=True):
                     if row is None:

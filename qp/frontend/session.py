@@ -129,6 +129,9 @@ class Session:
         self.xact_open = False  # a transaction (block or implicit) has started and not ended
         self.implicit_block = False  # a simple query of several statements (PostgreSQL's implicit block)
         self.txn: Transaction | None = None
+        # The last transaction that took part in hot-row intents: whatever ends the
+        # transaction (commit, rollback, an error, the connection closing) releases them.
+        self.intent_txn: Transaction | None = None
         self.temp_store = TempStore()  # temporary tables, views and sequences: gone with the session
         self.block = False  # explicit BEGIN
         self.failed = False
@@ -187,6 +190,7 @@ class Session:
         ctx.signal_backend = self._signal_backend
         self.fast_path = self.settings.get("dsql.fast_path") != "off"  # qp/exec/fast_path.py
         self.bulk_path = self.settings.get("dsql.bulk_path") != "off"  # qp/exec/dml.py
+        self.hot_row_wait = self.settings.get("dsql.hot_row_wait") != "off"  # qp/txn/intents.py
 
     def _signal_backend(self, pid: int, terminate: bool) -> bool:
         """pg_cancel_backend / pg_terminate_backend from this session (False: no such backend)."""
@@ -236,8 +240,17 @@ class Session:
             changed |= self.setting_stack.end(each, commit)
         self._settings_changed(changed)
 
+    def release_intents(self) -> None:
+        """Hand on the hot-row intents of the session's transaction (qp/txn/intents.py);
+        a committed one has released them already, with its τ_commit."""
+        txn = self.intent_txn
+        if txn is not None:
+            self.intent_txn = None
+            txn.end_intents(None)
+
     def transaction_ended(self, commit: bool) -> None:
         """The transaction (a block or an implicit one) is over: keep or undo what it SET."""
+        self.release_intents()
         self.xact_open = False
         self.activity.transaction_ended()
         self.end_setting_levels(1, commit)
@@ -540,6 +553,7 @@ class Session:
         return seconds, error
 
     async def close(self) -> None:
+        self.release_intents()
         self.txn = None
         self.qp.session_closed(self)
 
@@ -603,6 +617,7 @@ class Session:
         """An error inside a block: PostgreSQL aborts the innermost (sub)transaction
         at once, so what it SET is undone now, before ROLLBACK [TO SAVEPOINT]."""
         self.failed = True
+        self.release_intents()  # it cannot commit now; ROLLBACK TO may go on, without them
         self.end_setting_levels(len(self.savepoints) + 1, commit=False)
 
     def drop_portals(self) -> None:
@@ -626,17 +641,23 @@ class Session:
         """The catalog as of the transaction's snapshot, confirmed by storage (qp/frontend/runner.py)."""
         return await self.runner.catalog_for(txn)
 
-    def new_txn(self, *, read_only: bool = False, explicit: bool = False) -> Transaction:
-        """A transaction with this session's limits (dsql.transaction_rows_max / _bytes_max)."""
+    def new_txn(self, *, read_only: bool = False, explicit: bool = False, hot: bool = False) -> Transaction:
+        """A transaction with this session's limits (dsql.transaction_rows_max / _bytes_max);
+        `hot`: the session's own transaction, which takes part in hot-row intents if
+        dsql.hot_row_wait is on (not a side transaction of a temporary object)."""
         txn = self.qp.txns.begin(read_only=read_only, explicit=explicit, limits=transaction_limits(self.settings))
         txn.temp = self.temp_store
+        if hot and self.hot_row_wait and not read_only:
+            self.release_intents()  # a transaction left without an end (none should be)
+            txn.use_intents(self.qp.txns.intents)
+            self.intent_txn = txn
         return txn
 
     def current_txn(self) -> Transaction:
         """The open transaction, or a new implicit one."""
         if self.txn is None:
             read_only = self.settings.get("default_transaction_read_only") == "on"
-            self.txn = self.new_txn(read_only=read_only)
+            self.txn = self.new_txn(read_only=read_only, hot=True)
         return self.txn
 
     async def commit(self, txn: Transaction) -> None:

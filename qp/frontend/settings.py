@@ -109,6 +109,8 @@ DEFAULTS: dict[str, str] = {
     # The batched bulk path of INSERT and COPY (qp/exec/dml.py `_insert_batched`): `off` checks
     # and buffers the rows one at a time, the reference the tests compare it with.
     "dsql.bulk_path": "on",
+    # Writers of one row on this QP take turns and refresh their snapshot (qp/txn/intents.py).
+    "dsql.hot_row_wait": "on",
 }
 DEFAULTS.update(PLANNER_DEFAULTS)  # accepted and shown, not used (planner_settings.py)
 
@@ -257,7 +259,7 @@ def normalize(name: str, value: str) -> str:
     """Validate a new value; returns it as SHOW will print it."""
     if name in READ_ONLY:
         raise SqlError("55P02", f'parameter "{name}" cannot be changed')
-    if name in ("dsql.enable_batched_nestloop", "dsql.fast_path", "dsql.bulk_path"):
+    if name in ("dsql.enable_batched_nestloop", "dsql.fast_path", "dsql.bulk_path", "dsql.hot_row_wait"):
         flag = value.strip("'\"").lower()
         if flag in ("on", "true", "yes", "1", "off", "false", "no", "0"):
             return "on" if flag in ("on", "true", "yes", "1") else "off"

@@ -102,7 +102,7 @@ async def _transaction_statement(session, body: dict) -> list[api.Event]:
                 read_only = (
                     session.settings.get("transaction_read_only") == "on"
                 )  # default_transaction_read_only
-                session.txn = session.new_txn(read_only=read_only, explicit=True)
+                session.txn = session.new_txn(read_only=read_only, explicit=True, hot=True)
             session.txn.explicit = True
         set_characteristics(session, options)  # PostgreSQL applies them even to a block already open
         return [*events, CommandComplete(tag)]

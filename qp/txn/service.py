@@ -2,7 +2,8 @@
 the system transactions that must succeed despite concurrent writers.
 
 Sessions open their transactions here (`begin`) and commit them here
-(`commit`): a COMMIT runs shielded from cancels and timeouts (PostgreSQL holds
+(`commit`); the process's table of write intents on hot rows (qp/txn/intents.py)
+is kept here too, one per QP process: a COMMIT runs shielded from cancels and timeouts (PostgreSQL holds
 interrupts there too), so once adjudication starts the client hears the real
 outcome; it is bounded by `COMMIT_OUTCOME_WAIT_S`, past which the outcome is
 unknown (08007), never "cancelled". A transaction that changed the catalog
@@ -30,6 +31,7 @@ from cluster.topology import Topology
 from cluster.transport import InProcessTransport
 from qp.catalog.cache import CatalogCache
 from qp.errors import SqlError
+from qp.txn.intents import IntentTable
 from qp.txn.transaction import Transaction, outcome_unknown
 from storage.client import StorageClient
 
@@ -51,6 +53,9 @@ class TransactionService:
         self.topology = topology
         self.transport = transport
         self.catalogs = catalogs
+        # This QP's write intents on hot rows (qp/txn/intents.py): sessions with
+        # dsql.hot_row_wait on take part; system transactions never do.
+        self.intents = IntentTable()
 
     def begin(self, *, read_only: bool = False, explicit: bool = False,
               limits: tuple[int, int] | None = None) -> Transaction:  # fmt: skip

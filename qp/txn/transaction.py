@@ -18,6 +18,56 @@ Keys of temporary objects (qp/txn/temp_store.py) are buffered like any
 other but read from, and committed to, the session's `temp` store: they
 never reach storage, the adjudicators or the journal.
 
+Hot rows (`dsql.hot_row_wait`, on by default; qp/txn/intents.py holds the intents):
+a writer of a row held by an older in-flight transaction of this QP waits for it,
+then *refreshes* — moves τ_start forward past the holder's commit — instead of
+losing at COMMIT; a write of a row storage reports committed after τ_start is
+refreshed past likewise (`before_write`, `after_newer`, `refresh`). Why that is
+correct, and what it rests on:
+
+- What it read. `reads` keeps every key read from storage and the value storage
+  gave (before the buffer is laid over it); `scans` keeps each range scan's
+  arguments and storage's whole answer. A refresh to τ_new reads every such key
+  at τ_new and runs every scan again at τ_new; if all answers are equal, a
+  transaction that began at τ_new and ran the same statements would have seen
+  exactly what this one saw, so its results, its buffered writes and everything
+  the client was told stay valid: the transaction *is* that one. Any difference,
+  a scan abandoned before its end (its unseen part is unknown), or more than
+  `REFRESH_KEYS_MAX` keys and rows to check: 40001 at once (cheap and early).
+- What it wrote. Keys written, locked, shared or depended on without being read
+  (blind writes, schema keys, key stamps) are read at the old and the new τ and
+  must be equal too. The adjudicator then checks the write set from τ_new: a
+  commit of those keys in (τ_old, τ_new] is no conflict, which is right because
+  the transaction is now one that started after it (first committer wins holds
+  with the new τ_start). The buffer itself is untouched.
+- `newer` held keys committed after τ_old; it is replaced by what the refresh's
+  reads report after τ_new. A key taken back by `after_newer` (read for the
+  first time by the statement that writes it, not yet used) leaves `reads` and is
+  read again at τ_new; a key the client saw earlier is compared like any other.
+- The catalog. The re-reads carry the catalog version the transaction planned
+  with (storage refuses them if the version as of τ_new differs: OC001), and the
+  catalog's version key is compared like a read key; catalog rows scanned by a
+  catalog load change only with that key, so they are not kept as scans.
+  `catalog_validated` stays true: the version is confirmed as of τ_new.
+  A transaction that ran DDL (or drops ranges) is never refreshed.
+- Savepoints. ROLLBACK TO takes writes back but leaves reads and scans in place
+  (as locks stay): the refresh checks a superset of what matters, never less.
+- Age. `tau_first` keeps the first τ_start: the 300 s limit counts from it, and
+  it orders the queue on a row (oldest first), so a refresh never makes a
+  transaction younger.
+  now() and transaction_timestamp() are the session's, taken at the first
+  statement, and do not move.
+- Temporary tables live in the session, outside τ: their keys are neither
+  recorded nor compared, and never claimed.
+- Read-only transactions and lone queries never write, so they keep nothing; if a
+  lone query's transaction does go on to write (statements pipelined before one
+  Sync), or a transaction reads more than `REFRESH_KEYS_MAX` keys, its refresh is
+  refused (`refresh_refused`): 40001 rather than an unchecked read.
+- τ_new is the waited-for holder's τ_commit (every commit acknowledged before
+  this transaction began is at or below it, so strong consistency holds, and
+  storage has it applied or nearly), or the clock's latest after a commit
+  storage reported. Nothing here weakens a check: the adjudicator still decides.
+
 DSQL's limits are enforced here: 3,000 modified rows and 10 MiB of
 modified data (at the statement that crosses them, and the commit payload
 again at COMMIT) and 300 s of age. The row and byte limits are per
@@ -27,11 +77,14 @@ transaction (`rows_max`, `bytes_max`); sessions set them from their
 
 from __future__ import annotations
 
+import itertools
 import time
 from bisect import bisect_left
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import trio
 
 from adjudicator.client import AdjudicatorClient
 from adjudicator.interface import CommitConflict, TransactionTooOld
@@ -41,7 +94,7 @@ from cluster.topology import Topology
 from cluster.transport import InProcessTransport, RemoteError, ReplyLost, Unreachable
 from journal.errors import AppendUncertain
 from journal.interface import CommitRecord
-from qp.catalog.stored import CatalogSnapshot
+from qp.catalog.stored import CATALOG_PREFIX, VERSION_KEY, CatalogSnapshot
 from qp.catalog.temp_keys import COUNTER_KEYS, TEMP_NEXT_OID_KEY, TEMP_OID_BASE, is_temp_key
 from qp.errors import (
     SqlError,
@@ -50,6 +103,7 @@ from qp.errors import (
     transaction_bytes_exceeded,
     transaction_rows_exceeded,
 )
+from qp.txn.intents import IntentTable
 from qp.txn.temp_store import TempStore
 from qp.types import wire  # noqa: F401 (registers jsonb and interval for the wire)
 from storage import keys as storage_keys
@@ -60,6 +114,11 @@ from storage.mvcc import keep_where_true, project
 ROWS_PER_TRANSACTION_MAX = 3000
 BYTES_PER_TRANSACTION_MAX = 10 * 1024 * 1024
 AGE_MAX_NS = 300 * 1_000_000_000
+# A read refresh re-reads every key the transaction read or wrote: past this many it
+# costs more than the retry it saves, and the transaction fails with 40001 instead.
+REFRESH_KEYS_MAX = 1000
+_CATALOG_END = storage_keys.prefix_end(CATALOG_PREFIX)
+_sequence = itertools.count()  # queue order between transactions with one τ_start
 
 
 def outcome_unknown(detail: str) -> SqlError:
@@ -142,6 +201,21 @@ class WriteBuffer:
         return bool(self.keys_in(start, end))
 
 
+@dataclass(slots=True, eq=False)
+class ScanRecord:
+    """A range scan storage answered, for a read refresh to run again and compare."""
+
+    start: bytes
+    end: bytes | None
+    catalog_version: int | None
+    limit: int
+    reverse: bool
+    filter_tree: Any
+    projection: tuple[int, ...] | None
+    rows: list[tuple[bytes, Any]] = field(default_factory=list)
+    complete: bool = False  # read to its end (an abandoned scan saw an unknown part)
+
+
 @dataclass(frozen=True, slots=True)
 class SavepointState:
     """What a transaction had written when a savepoint was taken."""
@@ -212,12 +286,32 @@ class Transaction:
         # Set by ROLLBACK TO when `catalog` may show temporary objects the rollback took
         # back: the statement runner builds it again from the buffer before binding.
         self.temp_catalog_stale = False
+        # Hot rows (qp/txn/intents.py; `dsql.hot_row_wait`): the QP's intent table, or None
+        # (off: pure optimistic concurrency, nothing below is kept). `reads` is what a read
+        # refresh compares: every key read from storage -> the value storage gave.
+        self.intents: IntentTable | None = None
+        self.intent_keys: list[bytes] = []  # the keys this transaction holds in `intents`
+        self.intent_waiting: Any = None  # the intent entry it is queued on, while it waits
+        self.intent_age: tuple[int, int] = (1 << 62, next(_sequence))  # first τ_start: never changes
+        self.reads: dict[bytes, Any] | None = None
+        self.refresh_refused: str | None = None  # why a refresh cannot be done, if it cannot
+        self.scans: list[ScanRecord] = []  # storage's answers to this transaction's range scans
+        self.scanned: dict[tuple, ScanRecord] = {}  # the unfiltered ones by their arguments
+        self.scanned_rows = 0
+        self.catalog_scanned = False  # read the catalog's rows: the version key must not change
+        self.tau_first: int | None = None  # the first τ_start: the age limit counts from it
+
+    def use_intents(self, intents: IntentTable) -> None:
+        """Take part in hot-row waits and read refresh (a writing transaction only)."""
+        self.intents = intents
+        self.reads = {}
 
     # -- snapshot ---------------------------------------------------------------
 
     def begin_snapshot(self) -> int:
         if self.tau_start is None:
-            self.tau_start = self.clock.now().latest
+            self.tau_start = self.tau_first = self.clock.now().latest
+            self.intent_age = (self.tau_start, self.intent_age[1])
         return self.tau_start
 
     async def _until_start_past(self, tau: int) -> None:
@@ -241,8 +335,8 @@ class Transaction:
         return self.catalog.version if self.catalog is not None else None
 
     def check_age(self) -> None:
-        if self.tau_start is not None:
-            age = self.clock.latest() - self.tau_start
+        if self.tau_first is not None:
+            age = self.clock.latest() - self.tau_first
             if age > AGE_MAX_NS:
                 raise SqlError(
                     "54000",
@@ -274,6 +368,8 @@ class Transaction:
                 self.newer.update(newer)
             if version is not None:
                 self.catalog_validated = True
+            if self.reads is not None and self.refresh_refused is None:
+                self._keep_reads(missing, values)
             if missing is keys:  # nothing buffered, nothing temporary: storage answered every key
                 return list(values)
             fetched.update(zip(missing, values, strict=True))
@@ -298,9 +394,25 @@ class Transaction:
                 yield page
             return
         version = self._check_version(catalog_check)
+        storage_limit = 0 if self.buffer.has_keys_in(start, end) else limit
+        record: ScanRecord | None = None
+        if self.reads is not None and self.refresh_refused is None and not self.track_newer:
+            # A lone query keeps nothing; should its transaction go on to write (statements
+            # pipelined before one Sync), what it read cannot be checked.
+            self.refresh_refused = "a read was not kept"
+        if self.reads is not None and self.refresh_refused is None:
+            if start.startswith(CATALOG_PREFIX) and end is not None and end <= _CATALOG_END:
+                self.catalog_scanned = True  # its rows change only with the version key
+            elif filter_tree is not None or (start, end, version, storage_limit, reverse, projection) not in self.scanned:
+                record = ScanRecord(start, end, version, storage_limit, reverse, filter_tree, projection)
+                self.scans.append(record)
+                if filter_tree is None:
+                    # The same scan again (an UPDATE's and a SELECT's index lookup of one key)
+                    # answers the same at this τ: it is checked once.
+                    self.scanned[(start, end, version, storage_limit, reverse, projection)] = record
         newer: list[bytes] | None = [] if self.track_newer else None
         pages = self.storage.scan(
-            start, end, tau, version, limit=0 if self.buffer.has_keys_in(start, end) else limit,
+            start, end, tau, version, limit=storage_limit,
             reverse=reverse, filter_tree=filter_tree, projection=projection, newer=newer,
         )
         if not self.buffer.has_keys_in(start, end):
@@ -311,6 +423,8 @@ class Transaction:
                     if newer:
                         self.newer.update(newer)
                         newer.clear()
+                    if record is not None:
+                        self._record(record, page)
                     if not self._start_past:
                         await self._until_start_past(tau)
                     yield page
@@ -318,6 +432,8 @@ class Transaction:
                 raise self._map_storage_error(exc) from None
             if version is not None:
                 self.catalog_validated = True
+            if record is not None:
+                record.complete = True
             if not self._start_past:  # nothing found is an answer too
                 await self._until_start_past(tau)
             return
@@ -327,8 +443,12 @@ class Transaction:
         try:
             async for page in pages:
                 rows.update(page)
+                if record is not None:
+                    self._record(record, page)
         except (CatalogChanged, StorageUnavailable, Unreachable, RemoteError) as exc:
             raise self._map_storage_error(exc) from None
+        if record is not None:
+            record.complete = True
         if newer:
             self.newer.update(newer)
         if version is not None:
@@ -347,6 +467,30 @@ class Transaction:
             ordered = ordered[:limit]
         for i in range(0, len(ordered), 10_000):
             yield ordered[i : i + 10_000]
+
+    def _keep_reads(self, keys: list[bytes], values: list[Any]) -> None:
+        """Keep what storage answered to a get, for a refresh to compare (up to a bound)."""
+        assert self.reads is not None
+        if not self.track_newer:
+            # A lone query keeps nothing; should its transaction go on to write (statements
+            # pipelined before one Sync), what it read cannot be checked.
+            self.refresh_refused = "a read was not kept"
+            return
+        self.reads.update(zip(keys, values, strict=True))
+        if len(self.reads) > REFRESH_KEYS_MAX:
+            self.refresh_refused = f"more than {REFRESH_KEYS_MAX} keys read"
+
+    def _record(self, record: ScanRecord, page: list[tuple[bytes, Any]]) -> None:
+        """Keep what storage answered to a scan, for a refresh to compare (up to a bound)."""
+        if self.refresh_refused is not None:
+            return  # past the bound: nothing is kept any more
+        self.scanned_rows += len(page)
+        if self.scanned_rows > REFRESH_KEYS_MAX:
+            self.refresh_refused = f"more than {REFRESH_KEYS_MAX} rows scanned"
+            self.scans.clear()
+            self.scanned.clear()
+            return
+        record.rows += page
 
     def _scan_temp(self, start: bytes, end: bytes | None, filter_tree: Any, projection: tuple[int, ...] | None,
                    reverse: bool, limit: int) -> list[list[tuple[bytes, Any]]]:  # fmt: skip
@@ -392,6 +536,8 @@ class Transaction:
         if key in self.newer:
             raise self._doomed(key)
         self.buffer.put(key, value)
+        if self.intents is not None and (self.temp is None or not is_temp_key(key)):
+            self.intents.hold(key, self)
 
     def count_rows(self, rows: int, nbytes: int) -> None:
         self.rows_modified += rows
@@ -409,6 +555,8 @@ class Transaction:
         if key in self.newer:
             raise self._doomed(key)
         self.locks.add(key)
+        if self.intents is not None:
+            self.intents.hold(key, self)
 
     def depend_on(self, key: bytes) -> None:
         if self.temp is not None and is_temp_key(key):
@@ -467,10 +615,167 @@ class Transaction:
         FOR UPDATE or shared FOR KEY SHARE (which bind only if adjudicated)."""
         return bool(self.buffer.values or self.locks or self.shares)
 
+    # -- hot rows: intents and read refresh (see the module docstring) ----------------
+
+    async def before_write(self, key: bytes) -> None:
+        """About to read `key` in order to write it (an UPDATE or DELETE by primary key):
+        queue behind an older writer of it on this QP, and if that writer committed
+        after our snapshot, move the snapshot past its commit (or fail now, 40001)."""
+        intents = self.intents
+        if intents is None or key in self.buffer.values:
+            return
+        self.begin_snapshot()
+        claim = await intents.claim(key, self)
+        assert self.tau_start is not None
+        if claim.tau_committed is not None and claim.tau_committed > self.tau_start:
+            await self.refresh(claim.tau_committed)
+
+    async def after_newer(self, keys: list[bytes]) -> bool:
+        """`keys` were just read (for the first time) for a write and storage says they have
+        a commit after our snapshot: refresh past it (those reads are taken back, and the
+        caller reads the keys again). False if hot rows are off (the write then fails as
+        before)."""
+        if self.intents is None or self.reads is None:
+            return False
+        for key in keys:
+            self.reads.pop(key, None)
+            self.newer.discard(key)
+        await self.refresh(0)
+        return True
+
+    def refresh_refusal(self) -> str | None:
+        """Why this transaction's snapshot cannot be moved, or None if it can."""
+        if self.reads is None:
+            return "hot rows are off"
+        if self.refresh_refused is not None:
+            return self.refresh_refused
+        if self.ddl_count or self.catalog_version_written is not None or self.dropped_ranges:
+            return "the transaction changed the schema"
+        if self.catalog_scanned and VERSION_KEY not in self.reads:
+            return "the catalog was read without its version"
+        if any(not record.complete for record in self.scans):
+            return "a scan was not read to its end"
+        return None
+
+    async def refresh(self, tau_min: int) -> None:
+        """Move τ_start to a new τ ≥ `tau_min`, or raise 40001 (OC001 if the catalog changed).
+
+        Allowed only if everything this transaction has seen is the same at the new τ:
+        every key it read from storage has the same value there (re-read and compared),
+        every range it scanned gives the same rows (scanned again and compared), every
+        key it wrote, locked, shared or depends on without reading it has the same value
+        at the new τ as at the old one (read at both), and the catalog version as of the
+        new τ is the one it planned with (storage checks it on the re-reads). The
+        transaction is then exactly one that did all its reads at the new τ, so snapshot
+        isolation holds, and the adjudicator checks its keys from there.
+        """
+        refusal = self.refresh_refusal()
+        reads = self.reads
+        assert self.tau_start is not None
+        temp = self.temp
+        blind = [
+            k for k in {*self.buffer.values, *self.locks, *self.checks, *self.shares}
+            if k not in reads and (temp is None or not is_temp_key(k))
+        ] if refusal is None else []  # fmt: skip
+        version = self.catalog_version
+        if version is not None and self.catalog_validated:
+            # Catalog keys and schema stamps change only in DDL, which bumps the catalog's
+            # version: confirmed as of τ_old (catalog_validated) and checked by storage as
+            # of τ_new on the reads below, the same version means none of them changed.
+            blind = [k for k in blind if not storage_keys.is_schema_key(k)]
+        elif refusal is None and self.catalog is not None and VERSION_KEY not in reads:
+            blind.append(VERSION_KEY)  # the catalog it planned with, whatever else it read
+        if refusal is None and len(reads) + len(blind) + self.scanned_rows > REFRESH_KEYS_MAX:
+            refusal = f"more than {REFRESH_KEYS_MAX} keys to check"
+        if refusal is not None:
+            metrics.HOT_ROW_REFRESHES.labels(outcome="refused").inc()
+            raise change_conflict()
+        tau_old = self.tau_start
+        # After a wait, the holder's τ_commit: every commit acknowledged before this
+        # transaction began is at or below it (strong consistency holds), the holder's is
+        # included, and storage has it applied or nearly so. Otherwise (a commit storage
+        # reported, of unknown τ) the clock's latest, as a new transaction would take.
+        tau_new = tau_min if tau_min > tau_old else self.clock.now().latest
+        read_keys = list(reads)
+        keys = read_keys + blind
+        probe = not keys and version is not None
+        if probe:  # nothing else to read: the version key alone carries the catalog check
+            keys = [VERSION_KEY]
+        newer: list[bytes] = []
+        results: dict[Any, Any] = {}
+
+        async def read(name: str, keys: list[bytes], tau: int, version: int | None, newer: list | None) -> None:
+            try:
+                results[name] = await self.storage.get(keys, tau, version, newer=newer)
+            except (CatalogChanged, StorageUnavailable, Unreachable, RemoteError) as exc:
+                results[name] = exc  # raised below, outside the nursery (no exception group)
+
+        async def rescan(record: ScanRecord) -> None:
+            rows: list[tuple[bytes, Any]] = []
+            try:
+                async for page in self.storage.scan(
+                    record.start, record.end, tau_new, record.catalog_version, limit=record.limit,
+                    reverse=record.reverse, filter_tree=record.filter_tree, projection=record.projection,
+                    newer=newer,
+                ):
+                    rows += page
+            except (CatalogChanged, StorageUnavailable, Unreachable, RemoteError) as exc:
+                results[record] = exc
+                return
+            results[record] = rows
+
+        async with trio.open_nursery() as nursery:  # every read at once: one round trip
+            if keys:
+                nursery.start_soon(read, "new", keys, tau_new, version, newer)
+            if blind:
+                nursery.start_soon(read, "old", blind, tau_old, None, None)
+            for record in self.scans:
+                nursery.start_soon(rescan, record)
+        for exc in results.values():
+            if isinstance(exc, CatalogChanged):
+                metrics.HOT_ROW_REFRESHES.labels(outcome="catalog").inc()
+                raise schema_conflict()
+            if isinstance(exc, Exception):
+                raise self._map_storage_error(exc)
+        new = results.get("new", []) if not probe else []
+        old = [reads[k] for k in read_keys] + results.get("old", [])
+        for key, before, after in zip(keys if not probe else [], old, new, strict=True):
+            if before != after:
+                metrics.HOT_ROW_REFRESHES.labels(outcome="changed").inc()
+                raise self._doomed(key)
+        for record in self.scans:
+            if results[record] != record.rows:
+                metrics.HOT_ROW_REFRESHES.labels(outcome="changed").inc()
+                raise change_conflict()
+        # Now as if begun at τ_new: what storage reports newer is relative to it, and,
+        # as for any τ_start, nothing read at it answers before it is past in true time
+        # (a holder's τ_commit is, after its commit wait; the clock's latest may not be).
+        self._start_past = False
+        await self._until_start_past(tau_new)
+        self.tau_start = tau_new
+        self.newer = set(newer)
+        if self.catalog is not None:
+            self.catalog_validated = True  # checked as of τ_new with the reads above
+        metrics.HOT_ROW_REFRESHES.labels(outcome="ok").inc()
+
+    def end_intents(self, tau_commit: int | None) -> None:
+        """The transaction is over (committed at `tau_commit`, or not): waiters go on."""
+        if self.intent_keys and self.intents is not None:
+            self.intents.release(self, tau_commit)
+
     # -- commit ------------------------------------------------------------------------
 
     async def commit(self) -> int | None:
-        """Make the writes durable and visible; returns τ_commit (None if read-only)."""
+        """Make the writes durable and visible; returns τ_commit (None if read-only).
+        Whatever happens, the transaction's intents are released (qp/txn/intents.py)."""
+        tau_commit = None
+        try:
+            tau_commit = await self._commit()
+            return tau_commit
+        finally:
+            self.end_intents(tau_commit)
+
+    async def _commit(self) -> int | None:
         if not self.has_writes:
             self.committed = True
             return None
