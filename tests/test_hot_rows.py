@@ -46,7 +46,7 @@ STILL_WAITING_S = 0.3
 
 
 def _connect(server, hot: bool, general: bool) -> psycopg.Connection:
-    options = ("" if hot else " -c dsql.hot_row_wait=off") + (" -c dsql.fast_path=off" if general else "")
+    options = f" -c dsql.hot_row_wait={'on' if hot else 'off'}" + (" -c dsql.fast_path=off" if general else "")
     dsn = f"{server.dsn}&options={quote(options)}" if options else server.dsn
     return psycopg.connect(dsn, autocommit=True)
 
@@ -306,11 +306,19 @@ def test_hot_row_wait_off_is_optimistic(conns, table) -> None:
     assert _value(older, table, 1) == 1
 
 
+def test_hot_row_wait_is_off_unless_asked_for(dsql_server) -> None:
+    # Pure DSQL optimistic concurrency by default; the waits are an extension to ask for.
+    with psycopg.connect(dsql_server.dsn, autocommit=True) as conn:
+        assert conn.execute("SHOW dsql.hot_row_wait").fetchone() == ("off",)
+
+
 def test_hot_row_wait_setting(conns) -> None:
     conn = conns()
-    assert conn.execute("SHOW dsql.hot_row_wait").fetchone() == ("on",)
+    assert conn.execute("SHOW dsql.hot_row_wait").fetchone() == ("on",)  # as connected (-c)
     conn.execute("SET dsql.hot_row_wait = off")
     assert conn.execute("SHOW dsql.hot_row_wait").fetchone() == ("off",)
+    conn.execute("RESET dsql.hot_row_wait")
+    assert conn.execute("SHOW dsql.hot_row_wait").fetchone() == ("on",)  # the connection's own default
     with pytest.raises(psycopg.errors.InvalidParameterValue):
         conn.execute("SET dsql.hot_row_wait = maybe")
 
