@@ -291,6 +291,26 @@ def test_an_ended_transaction_releases_its_intents(conns, table, end: str) -> No
     assert _value(later, table, 1) == 2
 
 
+def test_a_block_that_goes_on_after_rollback_to_leaves_no_intent(conns, table) -> None:
+    # An error releases the block's intents (it cannot commit as it stands), but ROLLBACK TO
+    # SAVEPOINT lets it go on writing: those writes must not claim keys that nothing would
+    # release (found as each later writer of the rows waiting out the bound).
+    holder, later = conns(), conns()
+    holder.execute("BEGIN")
+    holder.execute("SAVEPOINT step")
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        holder.execute("SELECT 1 / 0")
+    holder.execute("ROLLBACK TO SAVEPOINT step")
+    holder.execute(f"UPDATE {table} SET n = n + 1 WHERE id = %s", (3,), prepare=True)
+    holder.execute("ROLLBACK")
+    later.execute("BEGIN")
+    started = time.monotonic()
+    later.execute(f"UPDATE {table} SET n = n + 1 WHERE id = %s", (3,), prepare=True)
+    assert time.monotonic() - started < RELEASED_WITHIN_S, "a rolled-back block's intent was left behind"
+    later.execute("COMMIT")
+    assert _value(later, table, 3) == 1
+
+
 def test_hot_row_wait_off_is_optimistic(conns, table) -> None:
     older, younger = conns(hot=False), conns(hot=False)
     assert younger.execute("SHOW dsql.hot_row_wait").fetchone() == ("off",)

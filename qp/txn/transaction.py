@@ -18,7 +18,7 @@ Keys of temporary objects (qp/txn/temp_store.py) are buffered like any
 other but read from, and committed to, the session's `temp` store: they
 never reach storage, the adjudicators or the journal.
 
-Hot rows (`dsql.hot_row_wait`, on by default; qp/txn/intents.py holds the intents):
+Hot rows (`dsql.hot_row_wait`, off unless a session asks for it; qp/txn/intents.py holds the intents):
 a writer of a row held by an older in-flight transaction of this QP waits for it,
 then *refreshes* — moves τ_start forward past the holder's commit — instead of
 losing at COMMIT; a write of a row storage reports committed after τ_start is
@@ -759,9 +759,13 @@ class Transaction:
         metrics.HOT_ROW_REFRESHES.labels(outcome="ok").inc()
 
     def end_intents(self, tau_commit: int | None) -> None:
-        """The transaction is over (committed at `tau_commit`, or not): waiters go on."""
-        if self.intent_keys and self.intents is not None:
-            self.intents.release(self, tau_commit)
+        """The transaction is over (committed at `tau_commit`, or not), or its block
+        failed: waiters go on, and it takes no part in intents from now on (a block
+        that failed can go on after ROLLBACK TO SAVEPOINT; what it writes then must not
+        claim keys that nothing would release)."""
+        intents, self.intents, self.reads = self.intents, None, None
+        if self.intent_keys and intents is not None:
+            intents.release(self, tau_commit)
 
     # -- commit ------------------------------------------------------------------------
 
