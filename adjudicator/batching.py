@@ -43,10 +43,15 @@ import trio
 from journal.client import JournalClient
 from journal.errors import AppendUncertain, JournalUnavailable
 
-# Requests in flight per journal. Two keep the journal's pipeline full (it
-# has two slots in flight: one syncing while the next fills) while the
-# commits that arrive meanwhile gather into the next batch.
-DEPTH = 2
+# Requests in flight per journal. Batching is for more committers than this:
+# below it every commit goes at once, and the journal leader's own group commit
+# packs what reaches it into slots. Two (the journal's own pipeline depth) was
+# measured costlier: a queued commit waits for a reply to travel back to the
+# adjudicator before it is sent, so the journal's slots held fewer records (1.6
+# against 2.7 a slot at 8 committers, syncs per commit 0.60 against 0.37) and the
+# per-slot work (accepts, disk writes, storage's reads of the log) grew, ~25 %
+# more server CPU per update transaction (bench/README.md, "commit path").
+DEPTH = 8
 # One batch at most: the journal cuts its slots at 4,096 records and 1 MB;
 # a batch past that is still correct, only it no longer shares one slot.
 RECORDS_MAX = 1024
