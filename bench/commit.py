@@ -22,10 +22,8 @@ append request is how many commits the adjudicators' batches carried
 from __future__ import annotations
 
 import asyncio
-import re
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,13 +31,12 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.pgbench import DSQL_INIT_OPTIONS, benchmark, initialize
-from bench.servers import DsqlServer, PostgresServer, free_port
+from bench.servers import DsqlServer, PostgresServer, free_port, scrape_metrics
 from bench.workloads import run_workload
 
 WORKLOADS = ("commit_path",)
 SCALE = 8
 
-_SAMPLE = re.compile(r'^(dsql_\w+)\{([^}]*)\} ([0-9.e+-]+)$', re.MULTILINE)
 
 
 @dataclass
@@ -59,12 +56,6 @@ class Figures:
     def per_commit(self, leader: bool) -> list[float]:
         return [s / self.commits if self.commits else float("nan")
                 for s, leads in self.syncs.values() if leads is leader]  # fmt: skip
-
-
-def _scrape(metrics_url: str) -> dict[tuple[str, str], float]:
-    with urllib.request.urlopen(metrics_url, timeout=10) as reply:
-        text = reply.read().decode()
-    return {(name, labels): float(value) for name, labels, value in _SAMPLE.findall(text)}
 
 
 def _delta(before: dict, after: dict, figures: Figures) -> None:
@@ -92,10 +83,10 @@ def run(*, seconds: float, warmup: float, clients: int, console: Console) -> dic
         try:
             for label, server in (("dsql", dsql), ("postgres", postgres)):
                 figures = results["update_txn"]
-                before = _scrape(metrics_url) if label == "dsql" else {}
+                before = scrape_metrics(metrics_url) if label == "dsql" else {}
                 result = asyncio.run(run_workload("update_txn", server.dsn, clients, seconds, warmup, console, label))
                 if label == "dsql":
-                    _delta(before, _scrape(metrics_url), figures)
+                    _delta(before, scrape_metrics(metrics_url), figures)
                     figures.dsql_tps, figures.retries = result.ops_per_s, result.retries
                 else:
                     figures.postgres_tps = result.ops_per_s
@@ -107,13 +98,13 @@ def run(*, seconds: float, warmup: float, clients: int, console: Console) -> dic
                 if done.returncode != 0:
                     raise RuntimeError(f"pgbench -i failed on {label}:\n{done.stderr}")
                 console.print(f"pgbench -i -s {SCALE} on {label}: {time.perf_counter() - started:.1f} s")
-                before = _scrape(metrics_url) if label == "dsql" else {}
+                before = scrape_metrics(metrics_url) if label == "dsql" else {}
                 with console.status(f"TPC-B on {label}"):
                     report, _ = benchmark(server, builtin="tpcb-like", mode="prepared", clients=clients,
                                           seconds=seconds)  # fmt: skip
                 console.print(f"TPC-B scale {SCALE} on {label}: {report.tps:,.0f} tps, {report.retries:,} retries")
                 if label == "dsql":
-                    _delta(before, _scrape(metrics_url), figures)
+                    _delta(before, scrape_metrics(metrics_url), figures)
                     figures.dsql_tps, figures.retries = report.tps, report.retries
                 else:
                     figures.postgres_tps = report.tps

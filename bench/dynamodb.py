@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.servers import ServerError, free_port, port_answers_http
+from bench.servers import ServerError, free_port, port_answers_http, process_cpu_seconds
 
 WORKLOADS = ("ddb_put_item", "ddb_get_item", "ddb_query")
 TABLE = "bench_items"
@@ -186,17 +186,6 @@ def boto3_worker(workload: str, url: str, seconds: float, warmup: float, seed: i
     timed_loop(operation, seconds, warmup, queue)
 
 
-def _cpu_seconds(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    # utime and stime are fields 14 and 15 of /proc/pid/stat (12 and 13 after the name).
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @dataclass
 class Result:
     ops: int = 0
@@ -249,9 +238,9 @@ def run_workload(
     for process in processes:
         process.start()
     time.sleep(warmup)
-    cpu_before = _cpu_seconds(server_pid)
+    cpu_before = process_cpu_seconds(server_pid)
     time.sleep(seconds)
-    cpu_after = _cpu_seconds(server_pid)
+    cpu_after = process_cpu_seconds(server_pid)
     result = Result(seconds=seconds, server_cpu_s=cpu_after - cpu_before)
     for _ in processes:
         ops, latencies, client_cpu_s = queue.get(timeout=seconds + warmup + 120)

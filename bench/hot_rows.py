@@ -22,7 +22,6 @@ its Prometheus metrics (`dsql_hot_row_waits_total`,
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +29,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.commit import _scrape
 from bench.pgbench import DSQL_INIT_OPTIONS, benchmark, initialize
-from bench.servers import DsqlServer, PostgresServer, free_port
+from bench.servers import DsqlServer, PostgresServer, free_port, process_cpu_seconds, scrape_metrics
 
 WORKLOADS = ("hot_rows",)
 SCALE = 1
@@ -65,13 +63,6 @@ def _hot_counters(before: dict, after: dict) -> dict[str, float]:
     return out
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds a process has used (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run(*, seconds: float, clients: int, modes: list[str], console: Console) -> list[Run]:
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="dsql-bench-hot-") as root:
@@ -92,17 +83,17 @@ def run(*, seconds: float, clients: int, modes: list[str], console: Console) -> 
             for name, server, mode in plan:
                 options = f"-c dsql.hot_row_wait={mode}" if mode not in (None, "default") else ""
                 for n in (1, clients):
-                    before = _scrape(metrics_url) if server is dsql else {}
-                    cpu_before = _cpu_s(dsql.pid) if server is dsql else 0.0
+                    before = scrape_metrics(metrics_url) if server is dsql else {}
+                    cpu_before = process_cpu_seconds(dsql.pid) if server is dsql else 0.0
                     with console.status(f"TPC-B scale {SCALE} on {name}, {n} clients"):
                         report, done = benchmark(server, builtin="tpcb-like", mode="prepared", clients=n,
                                                  seconds=seconds, pgoptions=options)  # fmt: skip
                     if report.processed == 0:
                         raise RuntimeError(f"pgbench failed on {name}:\n{report.output}")
-                    counters = _hot_counters(before, _scrape(metrics_url)) if server is dsql else {}
+                    counters = _hot_counters(before, scrape_metrics(metrics_url)) if server is dsql else {}
                     result = Run(name, n, report.tps, report.processed, report.retries, report.failed, counters)
                     if server is dsql:
-                        result.cpu_ms_per_commit = (_cpu_s(dsql.pid) - cpu_before) * 1000 / report.processed
+                        result.cpu_ms_per_commit = (process_cpu_seconds(dsql.pid) - cpu_before) * 1000 / report.processed
                     runs.append(result)
                     console.print(
                         f"{name}, {n} clients: {report.tps:,.0f} tps, {result.retries_per_commit:.2f} retries/commit, "

@@ -24,6 +24,7 @@ import contextlib
 import importlib.util
 import os
 import pwd
+import re
 import shlex
 import shutil
 import signal
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from psycopg import pq
@@ -516,3 +518,28 @@ class ExternalServer(_Endpoint):
     @property
     def running(self) -> bool:
         return port_accepts_postgres(self.host, self.port, self.user, self.dbname) is None
+
+
+# -- measuring a running server ------------------------------------------------------------------
+
+_METRIC_SAMPLE = re.compile(r'^(dsql_\w+)\{([^}]*)\} ([0-9.e+-]+)$', re.MULTILINE)
+
+
+def process_cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds a process has used (Linux /proc; 0 if it is gone): a server's
+    CPU per operation over a run is steadier than its throughput on a shared machine."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime and stime are fields 14 and 15 of /proc/pid/stat (12 and 13 after the name).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def scrape_metrics(metrics_url: str) -> dict[tuple[str, str], float]:
+    """A dsql server's labelled Prometheus samples: (name, labels) -> value."""
+    with urllib.request.urlopen(metrics_url, timeout=10) as reply:
+        text = reply.read().decode()
+    return {(name, labels): float(value) for name, labels, value in _METRIC_SAMPLE.findall(text)}
