@@ -326,10 +326,11 @@ def test_hot_row_wait_off_is_optimistic(conns, table) -> None:
     assert _value(older, table, 1) == 1
 
 
-def test_hot_row_wait_is_off_unless_asked_for(dsql_server) -> None:
-    # Pure DSQL optimistic concurrency by default; the waits are an extension to ask for.
+def test_hot_row_wait_is_on_unless_turned_off(dsql_server) -> None:
+    # Writers of a row take turns by default (as PostgreSQL's do); off is DSQL's pure
+    # optimistic concurrency.
     with psycopg.connect(dsql_server.dsn, autocommit=True) as conn:
-        assert conn.execute("SHOW dsql.hot_row_wait").fetchone() == ("off",)
+        assert conn.execute("SHOW dsql.hot_row_wait").fetchone() == ("on",)
 
 
 def test_hot_row_wait_setting(conns) -> None:

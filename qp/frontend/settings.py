@@ -110,7 +110,7 @@ DEFAULTS: dict[str, str] = {
     # and buffers the rows one at a time, the reference the tests compare it with.
     "dsql.bulk_path": "on",
     # Writers of one row on this QP take turns and refresh their snapshot (qp/txn/intents.py).
-    "dsql.hot_row_wait": "off",
+    "dsql.hot_row_wait": "on",
 }
 DEFAULTS.update(PLANNER_DEFAULTS)  # accepted and shown, not used (planner_settings.py)
 

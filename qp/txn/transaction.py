@@ -18,7 +18,7 @@ Keys of temporary objects (qp/txn/temp_store.py) are buffered like any
 other but read from, and committed to, the session's `temp` store: they
 never reach storage, the adjudicators or the journal.
 
-Hot rows (`dsql.hot_row_wait`, off unless a session asks for it; qp/txn/intents.py holds the intents):
+Hot rows (`dsql.hot_row_wait`, on unless a session turns it off; qp/txn/intents.py holds the intents):
 a writer of a row held by an older in-flight transaction of this QP waits for it,
 then *refreshes* — moves τ_start forward past the holder's commit — instead of
 losing at COMMIT; a write of a row storage reports committed after τ_start is
