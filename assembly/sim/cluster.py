@@ -60,6 +60,7 @@ from typing import Any
 
 import trio
 
+from adjudicator.batching import DEPTH as BATCH_DEPTH
 from adjudicator.client import AdjudicatorClient
 from adjudicator.conflicts import Conflict, ConflictKind, ConflictTable
 from adjudicator.interface import CommitConflict, TransactionTooOld
@@ -133,9 +134,10 @@ class RunOptions:
     # the nemesis moves replicas and splits shards.
     replicas: int = 0
     placement_changes: bool = False
-    # Journal append requests an adjudicator keeps in flight (adjudicator/batching.py);
-    # with one, the commits that arrive meanwhile always gather into batches.
-    append_depth: int = 2
+    # Journal append requests an adjudicator keeps in flight (adjudicator/batching.py):
+    # the production default, or one, with which the commits that arrive meanwhile
+    # always gather into batches.
+    append_depth: int = BATCH_DEPTH
 
 
 @dataclass
