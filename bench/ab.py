@@ -97,6 +97,11 @@ async def _measure(dsn: str, workload: str, seconds: float, pid: int) -> tuple[i
     return state["ops"], t1 - t0, cpu1 - cpu0
 
 
+async def _answers(dsn: str) -> None:
+    conn = await asyncio.wait_for(asyncpg.connect(dsn), 2)
+    await conn.close()
+
+
 def run_once(tree: Path, workload: str, seconds: float, scratch: Path) -> tuple[float, float]:
     """(operations per second, server CPU ms per operation) of one fresh server from `tree`."""
     data = scratch / "data"
@@ -112,7 +117,7 @@ def run_once(tree: Path, workload: str, seconds: float, scratch: Path) -> tuple[
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             try:
-                asyncio.run(asyncio.wait_for(asyncpg.connect(dsn), 2)).terminate()
+                asyncio.run(_answers(dsn))
                 break
             except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
                 if proc.poll() is not None or time.monotonic() > deadline:
