@@ -50,7 +50,8 @@ from journal.errors import AppendUncertain, JournalUnavailable
 # adjudicator before it is sent, so the journal's slots held fewer records (1.6
 # against 2.7 a slot at 8 committers, syncs per commit 0.60 against 0.37) and the
 # per-slot work (accepts, disk writes, storage's reads of the log) grew, ~25 %
-# more server CPU per update transaction (bench/README.md, "commit path").
+# more server CPU per update transaction (bench/README.md, "update transaction:
+# where 0.19× went").
 DEPTH = 8
 # One batch at most: the journal cuts its slots at 4,096 records and 1 MB;
 # a batch past that is still correct, only it no longer shares one slot.

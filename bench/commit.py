@@ -38,7 +38,6 @@ WORKLOADS = ("commit_path",)
 SCALE = 8
 
 
-
 @dataclass
 class Figures:
     dsql_tps: float = 0.0
