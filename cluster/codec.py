@@ -50,6 +50,8 @@ class UnknownMessage(ValueError):
 # Registered messages: class -> (id, its fields as a tuple), and id -> class.
 _message_fields: dict[type, tuple[int, Callable[[Any], tuple]]] = {}
 _message_classes: dict[int, type] = {}
+# The frozen ones among them (class -> its fields as a tuple): `shareable` looks inside these.
+_frozen_fields: dict[type, Callable[[Any], tuple]] = {}
 
 
 def register_message(message_id: int, cls: M) -> M:
@@ -73,7 +75,15 @@ def register_message(message_id: int, cls: M) -> M:
         raise TypeError(f"{cls.__qualname__} is neither a msgspec Struct nor a dataclass")
     _message_fields[cls] = (message_id, fields)
     _message_classes[message_id] = cls
+    if _is_frozen(cls):
+        _frozen_fields[cls] = fields
     return cls
+
+
+def _is_frozen(cls: type) -> bool:
+    if issubclass(cls, msgspec.Struct):
+        return bool(cls.__struct_config__.frozen)
+    return bool(cls.__dataclass_params__.frozen)  # type: ignore[attr-defined]
 
 
 def message(message_id: int) -> Callable[[M], M]:
@@ -150,6 +160,56 @@ def encode(obj: Any) -> bytes:
         return packers[depth].pack(obj)  # a failed pack leaves the packer empty (msgpack resets it)
     finally:
         local.depth = depth
+
+
+# Types whose values nobody can change and which decode as an equal value of
+# the same type: `shareable` passes them by reference. (A str only when ASCII:
+# one holding a lone surrogate cannot be encoded, and the check is cheap only
+# for ASCII. An int only within msgpack's range.)
+_IMMUTABLE_SCALARS = frozenset({type(None), bool, float, bytes, decimal.Decimal, uuid.UUID})
+# How many values `shareable` looks at before it gives up: past a few dozen,
+# msgpack's C encoder and decoder beat a walk in Python.
+SHAREABLE_BUDGET = 48
+_INT_MIN, _INT_END = -(1 << 63), 1 << 64
+
+
+def shareable(obj: Any) -> bool:
+    """True if `decode(encode(obj))` would be an equal value of the same types
+    throughout that nobody can change: then handing `obj` itself to another
+    part of this process is indistinguishable from handing it a copy.
+
+    Only small values qualify (see `SHAREABLE_BUDGET`): None, bool, int in
+    msgpack's range, float, ASCII str, bytes, Decimal, UUID, tuples of them
+    and frozen registered messages of them. Lists (which decode as tuples),
+    dicts, sets, mutable messages and the extension types of higher layers do
+    not: they take the codec round trip, which copies them (or raises, for
+    what the wire cannot carry)."""
+    budget = [SHAREABLE_BUDGET]
+    return _shareable(obj, budget)
+
+
+def _shareable(obj: Any, budget: list[int]) -> bool:
+    budget[0] -= 1
+    if budget[0] < 0:
+        return False
+    kind = type(obj)
+    if kind in _IMMUTABLE_SCALARS:
+        return True
+    if kind is int:
+        return _INT_MIN <= obj < _INT_END
+    if kind is str:
+        return obj.isascii()
+    if kind is tuple:
+        items = obj
+    else:
+        fields = _frozen_fields.get(kind)
+        if fields is None:
+            return False
+        items = fields(obj)
+    for item in items:
+        if not _shareable(item, budget):
+            return False
+    return True
 
 
 def decode(data: bytes) -> Any:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -269,7 +269,7 @@ class JournalReplica:
 
     # -- RPC interface -----------------------------------------------------
 
-    async def rpc_deliver(self, sender: int, messages: list) -> None:
+    async def rpc_deliver(self, sender: int, messages: Sequence) -> None:
         core = self.core
         if core is None:
             return  # still recovering; the sender retransmits
@@ -402,7 +402,7 @@ class JournalReplica:
             closed = chosen.last_tau
             if core.closed_position <= tail and core.closed_tau > closed:
                 closed = core.closed_tau
-        return Records(records, closed, tail)
+        return Records(tuple(records), closed, tail)
 
     async def rpc_checkpointed(self, checkpointed: Checkpointed) -> None:
         subscriber, position = checkpointed.subscriber, checkpointed.position
@@ -636,7 +636,7 @@ class JournalReplica:
             while box.messages:
                 messages, box.messages = box.messages, []
                 try:
-                    await target.call("deliver", self.index, [m.wire() for m in messages])
+                    await target.call("deliver", self.index, tuple([m.wire() for m in messages]))
                 except Exception as exc:  # noqa: BLE001 - any failure is a lost message
                     if self._trace is not None:
                         self._trace(f"{self.name}: to {peer} lost {len(messages)} ({type(exc).__name__})")

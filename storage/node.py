@@ -507,7 +507,7 @@ class StorageNode:
             out.append(store.get(key, tau))
             if newer and store.newer_than(key, tau):
                 stale.append(key)
-        return Values(out, stale)
+        return Values(tuple(out), tuple(stale))
 
     async def rpc_get_latest(self, request: GetLatest) -> Values:
         """Eventual read: the newest applied version, no waiting."""
@@ -522,7 +522,7 @@ class StorageNode:
             if store.filling:
                 raise self._unreadable(store, 1 << 63)
             out.append(store.get(key, 1 << 63))
-        return Values(out)
+        return Values(tuple(out))
 
     def _store_within(self, start: bytes, end: bytes | None, *, exact: bool = False) -> Store:
         """The store of the shard [start, end) lies in (`exact`: that is), or

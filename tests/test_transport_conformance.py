@@ -460,3 +460,21 @@ def test_tcp_to_a_second_process():
     assert echoed == (Decimal("2.50"), b"\x01", (1, (2,)))
     assert refused_args == ("far", 3)
     assert 4.0 < remaining <= 5.0, "the deadline crossed to the other process"
+
+
+@each_transport
+def test_what_the_wire_cannot_carry_fails_alike(kind):
+    # In process, small immutable values are handed over without a copy
+    # (cluster.codec.shareable); what msgpack cannot carry must still fail
+    # there as it does between processes.
+    async def scenario(h: Harness):
+        outcomes = []
+        for value in (2**64, -(2**63) - 1, "\ud800"):
+            try:
+                await h.peer().call("echo", value)
+                outcomes.append("sent")
+            except (TypeError, ValueError, OverflowError) as exc:
+                outcomes.append(type(exc).__name__)
+        return outcomes
+
+    assert run(kind, scenario) == ["TypeError", "TypeError", "UnicodeEncodeError"]
