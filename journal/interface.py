@@ -201,6 +201,27 @@ class CommitRecord(msgspec.Struct, frozen=True):
         )
 
 
+class EncodedRecord(msgspec.Struct):
+    """A `CommitRecord` as storage reads it: each value left in its wire
+    encoding (`msgspec.Raw`), to be stored as it is. A row is encoded once,
+    by the query processor, and decoded only when it is read."""
+
+    w: list[tuple[bytes, msgspec.Raw]]
+    cv: int | None = None
+    rd: list[tuple[bytes, bytes]] = []
+    lz: list[int] | None = None
+    pl: bytes | None = None
+    st: list[tuple[bytes, bytes, msgspec.Raw]] = []
+
+
+_encoded_records = msgspec.msgpack.Decoder(EncodedRecord)
+
+
+def decode_encoded(payload: bytes) -> EncodedRecord:
+    """The record `CommitRecord.encode` wrote, its values left encoded."""
+    return _encoded_records.decode(payload)
+
+
 _TAU = struct.Struct(">Q")
 
 

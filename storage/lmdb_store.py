@@ -346,19 +346,24 @@ class LmdbVersionStore:
     # -- writes ---------------------------------------------------------------------------
 
     def apply(self, key: bytes, tau: int, value: Any) -> None:
+        self.apply_encoded(key, tau, codec.encode(value))
+
+    def apply_encoded(self, key: bytes, tau: int, raw: bytes) -> None:
+        """`apply` of a value still in its wire encoding (as a journal record
+        carries it): stored as it is, never decoded here."""
         escaped = key.replace(b"\x00", b"\x00\xff")
         cursor = self._cursor()
         if cursor is not None and len(escaped) <= _LONG:  # a storage node's writes: C calls on one cursor
             prefix = escaped + _TERMINATOR
             if not (cursor.set_range(prefix) and cursor.key().startswith(prefix)):
-                if value is None and not self.filling:
+                if raw == _NIL and not self.filling:
                     return  # nothing older to hide: no tombstone needed
-                cursor.put(prefix + _TAU.pack(_TAU_MAX - tau), codec.encode(value))
+                cursor.put(prefix + _TAU.pack(_TAU_MAX - tau), raw)
                 self.key_count += 1
                 if self._cuts:
                     self._cut_counts[bisect_right(self._cuts, key)] += 1
                 return
-            cursor.put(prefix + _TAU.pack(_TAU_MAX - tau), codec.encode(value))
+            cursor.put(prefix + _TAU.pack(_TAU_MAX - tau), raw)
             # As VersionStore: collect once the key's oldest version is at or below the
             # horizon. Its oldest entry is the last one (τ inverted): just before where
             # the entry of τ 0 would go.
@@ -368,9 +373,9 @@ class LmdbVersionStore:
             return
         with self._write() as txn:
             old = self._chain(txn, key)
-            if not old and value is None and not self.filling:
+            if not old and raw == _NIL and not self.filling:
                 return  # nothing older to hide: no tombstone needed
-            new = sorted([*old, (tau, codec.encode(value))], reverse=True)
+            new = sorted([*old, (tau, raw)], reverse=True)
             if len(new) > 1 and new[-1][0] <= self.gc_horizon:
                 new = self._survivors(new)
             self._set_chain(txn, key, old, new)

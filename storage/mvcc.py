@@ -36,6 +36,8 @@ from typing import Any
 
 from sortedcontainers import SortedDict
 
+from cluster import codec
+
 Version = tuple[int, Any]
 
 
@@ -59,6 +61,10 @@ class VersionStore:
 
     def __len__(self) -> int:
         return len(self._versions)
+
+    def apply_encoded(self, key: bytes, tau: int, raw: bytes) -> None:
+        """`apply` of a value still in its wire encoding (as a journal record carries it)."""
+        self.apply(key, tau, codec.decode(raw))
 
     def apply(self, key: bytes, tau: int, value: Any) -> None:
         versions = self._versions.get(key)

@@ -78,7 +78,7 @@ from cluster.topology import RangeMap, Topology
 from cluster.transport import InProcessTransport, Peer, RemoteError, Unreachable
 from journal.client import JournalClient
 from journal.errors import JournalUnavailable, PositionCompacted
-from journal.interface import CommitRecord, stamped_key
+from journal.interface import decode_encoded, stamped_key
 from storage.interface import (
     CatalogChanged,
     CatchingUp,
@@ -833,29 +833,30 @@ class StorageNode:
 
     def _apply(self, tau: int, payload: bytes) -> None:
         self.applied_tau = tau  # records are applied in τ order (one journal, or merged)
-        record = CommitRecord.decode(payload)
+        # Values stay in the encoding the query processor gave them: stored as they are.
+        record = decode_encoded(payload)
         owner = self.ranges.owner
         shards = self.shards
-        self._unsaved_versions += len(record.writes) + len(record.stamped)
-        for key, value in record.writes:
+        self._unsaved_versions += len(record.w) + len(record.st)
+        for key, value in record.w:
             store = shards[owner(key)]
             if store is not None:
-                store.apply(key, tau, value)
-        for prefix, suffix, value in record.stamped:
+                store.apply_encoded(key, tau, bytes(value))
+        for prefix, suffix, value in record.st:
             key = stamped_key(prefix, tau, suffix)
             store = shards[owner(key)]
             if store is not None:
-                store.apply(key, tau, value)
-        for start, end in record.dropped_ranges:
+                store.apply_encoded(key, tau, bytes(value))
+        for start, end in record.rd:
             self.dropped_ranges.append((tau, start, end))
-        version = record.catalog_version
+        version = record.cv
         if version is not None:
             assert tau >= self.catalog_versions[-1][0]
             self.catalog_versions.append((tau, version))
-        if record.lease is not None:
-            self._apply_lease(tau, LeaseClaim(*record.lease))
-        if record.placement is not None:
-            self._set_placement(decode_placement(record.placement))
+        if record.lz is not None:
+            self._apply_lease(tau, LeaseClaim(*record.lz))
+        if record.pl is not None:
+            self._set_placement(decode_placement(record.pl))
 
     # -- placement: replicas that come and go --------------------------------
 
