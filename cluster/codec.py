@@ -184,32 +184,45 @@ def shareable(obj: Any) -> bool:
     dicts, sets, mutable messages and the extension types of higher layers do
     not: they take the codec round trip, which copies them (or raises, for
     what the wire cannot carry)."""
-    budget = [SHAREABLE_BUDGET]
-    return _shareable(obj, budget)
+    return _shareable(obj, SHAREABLE_BUDGET) >= 0
 
 
-def _shareable(obj: Any, budget: list[int]) -> bool:
-    budget[0] -= 1
-    if budget[0] < 0:
-        return False
+def _shareable(obj: Any, budget: int) -> int:
+    """The budget left after looking at `obj` and what it holds, or -1 if it is
+    not shareable or the budget ran out. (Leaves are checked in the loop: a
+    call per value would cost as much again.)"""
     kind = type(obj)
-    if kind in _IMMUTABLE_SCALARS:
-        return True
-    if kind is int:
-        return _INT_MIN <= obj < _INT_END
-    if kind is str:
-        return obj.isascii()
     if kind is tuple:
         items = obj
     else:
         fields = _frozen_fields.get(kind)
         if fields is None:
-            return False
+            if kind in _IMMUTABLE_SCALARS:
+                return budget - 1
+            if kind is int:
+                return budget - 1 if _INT_MIN <= obj < _INT_END else -1
+            if kind is str:
+                return budget - 1 if obj.isascii() else -1
+            return -1
         items = fields(obj)
+    budget -= 1 + len(items)
+    if budget < 0:
+        return -1
     for item in items:
-        if not _shareable(item, budget):
-            return False
-    return True
+        kind = type(item)
+        if kind is int:
+            if not _INT_MIN <= item < _INT_END:
+                return -1
+        elif kind in _IMMUTABLE_SCALARS:
+            pass
+        elif kind is str:
+            if not item.isascii():
+                return -1
+        else:
+            budget = _shareable(item, budget + 1)  # its 1 was counted above
+            if budget < 0:
+                return -1
+    return budget
 
 
 def decode(data: bytes) -> Any:
