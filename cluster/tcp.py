@@ -16,22 +16,27 @@ at most `FRAME_BYTES_MAX` bytes of body.
            counted by the server from when the request arrives
   reply    (call id, True, result) or (call id, False, (error class, args))
 Many calls share one connection per peer process, each answered by id, so a
-long poll never blocks another call; the server runs each request in a task
-of its own (at most `REQUESTS_PER_CONNECTION_MAX` at once per connection,
-after which it stops reading: back-pressure), as `InProcessTransport` does
-for the addresses this process serves (`cluster.transport` explains the
-semantics shared by every transport: callee tasks, deadlines, errors).
-A request whose deadline passes before its handler ends gets no reply.
+long poll never blocks another call. The server hands each request to the
+worker tasks of the address it names, as `InProcessTransport` runs calls
+made in the process (at most `REQUESTS_PER_CONNECTION_MAX` at once per
+connection, after which it stops reading: back-pressure); `cluster.transport`
+explains the semantics shared by every transport: callee tasks, deadlines,
+errors. A request whose deadline passes before its handler ends gets no
+reply. Neither side spends a task or a send per message: requests (and
+replies) queued in one scheduler turn go out together in one send, from one
+writer task per connection; at 8 concurrent callers that halves the CPU a
+call costs each side (bench/README, "cluster: cheaper remote calls").
 
 Errors cross as on the in-process transport (`@wire_error` classes are
 re-raised with their arguments, anything else as `RemoteError`), plus the
 transport's own:
-  Unreachable    no connection, or the request was not fully sent: the
-                 handler did not run
+  Unreachable    no connection, or it broke before the request was handed
+                 to the socket: the handler did not run
   FrameTooLarge  (an `Unreachable`) the request would exceed
                  `FRAME_BYTES_MAX`; nothing was sent and the connection
                  stays up (a reply too large comes back as `RemoteError`)
-  ReplyLost      the connection broke after the request was sent, or the
+  ReplyLost      the connection broke after the request was handed to the
+                 socket (whole or in part: the caller cannot tell), or the
                  address stopped being served during the call: the handler
                  may have run
 A frame that is too long or does not decode ends that connection only (its
@@ -43,6 +48,7 @@ calls); connection tasks live in that nursery.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import math
@@ -52,6 +58,7 @@ from typing import Any
 import trio
 
 from cluster import codec
+from cluster.timeslice import checkpoint_if_due
 from cluster.transport import (
     InProcessTransport,
     Peer,
@@ -79,11 +86,12 @@ class FrameTooLarge(Unreachable):
 
 
 class _Call:
-    __slots__ = ("done", "reply")
+    __slots__ = ("done", "reply", "sent")
 
     def __init__(self) -> None:
         self.done = trio.Event()
         self.reply: tuple | None = None
+        self.sent = False  # its request was handed to the socket: it may have run
 
 
 class _FrameReader:
@@ -115,14 +123,40 @@ def _frame(body: bytes) -> bytes:
 
 
 class _Connection:
-    """One client connection to a peer process, shared by every call to it."""
+    """One client connection to a peer process, shared by every call to it.
+
+    Callers queue their requests and park; one writer sends every request
+    queued since its last send at once, so calls made in the same scheduler
+    turn share a system call (and no caller waits for a lock)."""
 
     def __init__(self, stream: trio.SocketStream, endpoint: tuple[str, int]) -> None:
         self.stream = stream
         self.endpoint = endpoint
         self.calls: dict[int, _Call] = {}
-        self.send_lock = trio.Lock()
         self.broken = False
+        self._outbox: list[tuple[bytes, _Call]] = []
+        self._queued = trio.Event()
+
+    def send(self, frame: bytes, call: _Call) -> None:
+        self._outbox.append((frame, call))
+        self._queued.set()
+
+    async def write_loop(self) -> None:
+        try:
+            while not self.broken:
+                if not self._outbox:
+                    self._queued = trio.Event()
+                    await self._queued.wait()
+                    continue
+                batch, self._outbox = self._outbox, []
+                for _, call in batch:
+                    call.sent = True  # from here on the peer may get it, whole or not
+                await self.stream.send_all(batch[0][0] if len(batch) == 1 else b"".join(f for f, _ in batch))
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            log.debug("sending to %s:%d failed: %s", *self.endpoint, exc)
+        finally:
+            self.fail_all()
+            await trio.aclose_forcefully(self.stream)
 
     async def receive_loop(self) -> None:
         reader = _FrameReader(self.stream)
@@ -146,10 +180,69 @@ class _Connection:
             await trio.aclose_forcefully(self.stream)
 
     def fail_all(self) -> None:
+        """The connection is gone: every call waiting on it ends (reply None:
+        `ReplyLost` if its request was sent, `Unreachable` if not)."""
         self.broken = True
+        self._queued.set()  # the writer ends
+        self._outbox = []
         calls, self.calls = self.calls, {}
         for call in calls.values():
-            call.done.set()  # reply None: lost
+            call.done.set()
+
+
+class _Served:
+    """One connection this process serves: requests in flight, and the replies
+    waiting to go out.
+
+    A reply is queued by its handler's worker task (no task per request), and
+    one writer sends every reply queued since its last send at once, so
+    requests that finish in the same scheduler turn share a system call.
+    """
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.in_flight = 0
+        self.closed = False
+        self._outbox: list[bytes] = []
+        self._queued = trio.Event()
+        self._room: trio.Event | None = None
+
+    async def room_for_more(self) -> None:
+        while self.in_flight >= REQUESTS_PER_CONNECTION_MAX:
+            self._room = trio.Event()
+            await self._room.wait()
+
+    def reply(self, call_id: Any, method: str, outcome: tuple[bool, Any] | None) -> None:
+        """Queue the reply to one request (None: its deadline passed; nothing is sent)."""
+        self.in_flight -= 1
+        if self._room is not None:
+            self._room.set()
+            self._room = None
+        if outcome is None or self.closed:
+            return  # the caller has stopped waiting, or hears ReplyLost from its side
+        ok, value = outcome
+        try:
+            reply = codec.encode((call_id, True, value) if ok else (call_id, False, encode_error(value)))
+        except Exception as exc:  # noqa: BLE001 - a result the codec cannot carry
+            reply = codec.encode((call_id, False, encode_error(exc)))
+        if len(reply) > FRAME_BYTES_MAX:
+            error = RemoteError(f"a {method} reply of {len(reply)} bytes (at most {FRAME_BYTES_MAX})")
+            reply = codec.encode((call_id, False, encode_error(error)))
+        self._outbox.append(_frame(reply))
+        self._queued.set()
+
+    async def write_loop(self) -> None:
+        while True:
+            if not self._outbox:
+                self._queued = trio.Event()
+                await self._queued.wait()
+                continue
+            frames, self._outbox = self._outbox, []
+            try:
+                await self.stream.send_all(frames[0] if len(frames) == 1 else b"".join(frames))
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                self.closed = True  # the callers hear ReplyLost from their side
+                return
 
 
 class TcpTransport:
@@ -206,18 +299,14 @@ class TcpTransport:
         connection = await self._connection(endpoint)
         call = _Call()
         connection.calls[call_id] = call
-        try:
-            async with connection.send_lock:
-                await connection.stream.send_all(_frame(body))
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            connection.calls.pop(call_id, None)
-            self._drop(connection)
-            raise Unreachable(f"{address}: send failed: {exc}") from None
+        connection.send(_frame(body), call)
         try:
             await call.done.wait()
         finally:
             connection.calls.pop(call_id, None)
         if call.reply is None:
+            if not call.sent:
+                raise Unreachable(f"{address}: the connection broke before the {method} request was sent")
             raise ReplyLost(f"{address}: connection lost during {method}")
         ok, payload = call.reply
         if ok:
@@ -244,20 +333,21 @@ class TcpTransport:
             await trio.serve_listeners(self._serve_connection, listeners, handler_nursery=nursery)
 
     async def _serve_connection(self, stream: trio.SocketStream) -> None:
-        send_lock = trio.Lock()
-        limiter = trio.CapacityLimiter(REQUESTS_PER_CONNECTION_MAX)
+        served = _Served(stream)
         try:
             async with trio.open_nursery() as nursery:
-                await self._read_requests(stream, nursery, send_lock, limiter)
+                nursery.start_soon(served.write_loop)
+                await self._read_requests(served)
+                nursery.cancel_scope.cancel()  # the writer too: nothing more goes out
         finally:
+            served.closed = True
             await trio.aclose_forcefully(stream)
 
-    async def _read_requests(
-        self, stream: trio.SocketStream, nursery: trio.Nursery, send_lock: trio.Lock, limiter: trio.CapacityLimiter
-    ) -> None:
+    async def _read_requests(self, served: _Served) -> None:
         # Errors end this connection only; they must not escape into the
         # listener (and take the process down with it).
-        reader = _FrameReader(stream)
+        reader = _FrameReader(served.stream)
+        handle_soon = self._local.handle_soon
         try:
             while True:
                 body = await reader.next()
@@ -273,10 +363,11 @@ class TcpTransport:
                 except Exception as exc:  # noqa: BLE001 - a garbled request ends its connection
                     raise ValueError(f"undecodable request of {len(body)} bytes: {exc}") from None
                 deadline = math.inf if timeout is None else trio.current_time() + timeout
-                token = object()  # the limiter's borrower: one per request
-                await limiter.acquire_on_behalf_of(token)
-                nursery.start_soon(self._answer, stream, send_lock, limiter, token, call_id, address, method, args,
-                                   deadline)
+                if served.in_flight >= REQUESTS_PER_CONNECTION_MAX:
+                    await served.room_for_more()  # back-pressure: stop reading
+                served.in_flight += 1
+                handle_soon(address, method, args, deadline, functools.partial(served.reply, call_id, method))
+                await checkpoint_if_due()  # a buffer full of small requests is read in slices
         except ValueError as exc:
             log.warning("closing a connection that sent a bad frame: %s", exc)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
@@ -284,31 +375,8 @@ class TcpTransport:
         finally:
             # Close at once, not when the handlers in flight end: the peer
             # hears of it now (its calls on this connection get ReplyLost).
-            await trio.aclose_forcefully(stream)
-
-    async def _answer(
-        self, stream: trio.SocketStream, send_lock: trio.Lock, limiter: trio.CapacityLimiter, token: object,
-        call_id: Any, address: str, method: str, args: tuple, deadline: float,
-    ) -> None:  # fmt: skip
-        try:
-            outcome = await self._local.handle(address, method, args, deadline)
-            if outcome is None:
-                return  # cancelled by its deadline: the caller has stopped waiting
-            ok, value = outcome
-            try:
-                reply = codec.encode((call_id, True, value) if ok else (call_id, False, encode_error(value)))
-            except Exception as exc:  # noqa: BLE001 - a result the codec cannot carry
-                reply = codec.encode((call_id, False, encode_error(exc)))
-            if len(reply) > FRAME_BYTES_MAX:
-                error = RemoteError(f"a {method} reply of {len(reply)} bytes (at most {FRAME_BYTES_MAX})")
-                reply = codec.encode((call_id, False, encode_error(error)))
-            try:
-                async with send_lock:
-                    await stream.send_all(_frame(reply))
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                pass  # the caller is gone; it hears ReplyLost from its side
-        finally:
-            limiter.release_on_behalf_of(token)
+            served.closed = True
+            await trio.aclose_forcefully(served.stream)
 
     async def _connection(self, endpoint: tuple[str, int]) -> _Connection:
         connection = self._connections.get(endpoint)
@@ -329,11 +397,5 @@ class TcpTransport:
             connection = _Connection(stream, endpoint)
             self._connections[endpoint] = connection
             self._nursery.start_soon(connection.receive_loop)
+            self._nursery.start_soon(connection.write_loop)
             return connection
-
-    def _drop(self, connection: _Connection) -> None:
-        connection.fail_all()
-        if self._connections.get(connection.endpoint) is connection:
-            del self._connections[connection.endpoint]
-        if self._nursery is not None:
-            self._nursery.start_soon(trio.aclose_forcefully, connection.stream)

@@ -153,6 +153,32 @@ class _Job:
         return trio.lowlevel.Abort.SUCCEEDED
 
 
+class _ForwardedJob(_Job):
+    """A call that came from another process (`InProcessTransport.handle_soon`):
+    nobody parks for it; its outcome goes to a callback, in the worker's task."""
+
+    __slots__ = ("done",)
+
+    def __init__(self, fn: Callable[..., Any], args: tuple, deadline: float, done: Callable[[Any], None]) -> None:
+        self.fn = fn
+        self.args = args
+        self.deadline = deadline
+        self.encode = False
+        self.done = done
+        self.waiting = True
+
+    def answer(self, kind: int, value: Any) -> None:
+        if not self.waiting:
+            return
+        self.waiting = False
+        if kind == _RESULT:
+            self.done((True, value))
+        elif isinstance(value, _DeadlinePassed):
+            self.done(None)
+        else:
+            self.done((False, value))
+
+
 class _Worker:
     """A task that runs one served address's handlers, one call at a time.
 
@@ -246,7 +272,8 @@ class InProcessTransport:
         deadline = trio.current_effective_deadline()
         if deadline != _NO_DEADLINE and deadline <= trio.current_time():
             await trio.lowlevel.checkpoint()  # its time is up (or it is cancelled): send nothing
-        job = self._submit(endpoint, fn, args, deadline, self.encode_messages)
+        job = _Job(fn, args, deadline, self.encode_messages)
+        self._submit(endpoint, job)
         await trio.lowlevel.wait_task_rescheduled(job.abort)
         kind, value = job.reply
         if kind == _RESULT:
@@ -257,27 +284,23 @@ class InProcessTransport:
             raise _cross(value) from None
         raise value
 
-    async def handle(self, address: str, method: str, args: tuple, deadline: float) -> tuple[bool, Any] | None:
-        """Run a request that arrived from elsewhere (`cluster.tcp`) as a call here would run.
+    def handle_soon(self, address: str, method: str, args: tuple, deadline: float,
+                    done: Callable[[tuple[bool, Any] | None], None]) -> None:  # fmt: skip
+        """Run a request that arrived from elsewhere (`cluster.tcp`) as a call here
+        would run, and hand its outcome to `done` (called once, from a worker task).
 
-        (True, result) or (False, the exception to send back); None if the
-        handler was cancelled by `deadline` (a trio time), when the caller
-        has stopped waiting and nothing is to be sent.
+        The outcome is (True, result) or (False, the exception to send back);
+        None if the handler was cancelled by `deadline` (a trio time), when the
+        caller has stopped waiting and nothing is to be sent. Nobody parks for
+        the reply: a server process answers many requests without a task each.
         """
         try:
             endpoint, fn = self._lookup(address, method)
-            job = self._submit(endpoint, fn, args, deadline, False)
+            self._submit(endpoint, _ForwardedJob(fn, args, deadline, done))
         except (Unreachable, RemoteError) as exc:
-            return False, exc
+            done((False, exc))
         except RuntimeError as exc:  # not running yet: as if nothing served the address
-            return False, Unreachable(f"{address}: {exc}")
-        await trio.lowlevel.wait_task_rescheduled(job.abort)
-        kind, value = job.reply
-        if kind == _RESULT:
-            return True, value
-        if isinstance(value, _DeadlinePassed):
-            return None
-        return False, value
+            done((False, Unreachable(f"{address}: {exc}")))
 
     def _lookup(self, address: str, method: str) -> tuple[_Endpoint, Callable[..., Any]]:
         endpoint = self._endpoints.get(address)
@@ -288,14 +311,13 @@ class InProcessTransport:
             raise RemoteError(f"{address}: no method {method!r}")
         return endpoint, fn
 
-    def _submit(self, endpoint: _Endpoint, fn: Callable[..., Any], args: tuple, deadline: float, encode: bool) -> _Job:
-        """Hand a call to an idle worker of the endpoint, or to a new one; the caller then parks."""
+    def _submit(self, endpoint: _Endpoint, job: _Job) -> None:
+        """Hand a call to an idle worker of the endpoint, or to a new one (a caller then parks)."""
         nursery = self._nursery
         if nursery is None:
             if self._stopped:
                 raise Unreachable(f"{endpoint.address}: the transport has stopped")
             raise RuntimeError("InProcessTransport.run must be started before the first call")
-        job = _Job(fn, args, deadline, encode)
         if endpoint.idle:
             worker = endpoint.idle.pop()
             worker.job = job
@@ -307,7 +329,6 @@ class InProcessTransport:
             except RuntimeError:  # the nursery is closing: the transport is stopping
                 raise Unreachable(f"{endpoint.address}: the transport has stopped") from None
             endpoint.workers.add(worker)
-        return job
 
     async def _work(self, worker: _Worker) -> None:
         endpoint, scope = worker.endpoint, worker.scope

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.testing
 
 from cluster.tcp import TcpTransport
 from cluster.transport import RemoteError, ReplyLost, Unreachable, wire_error
@@ -121,3 +122,100 @@ async def test_a_frame_past_the_bound_ends_the_connection_not_the_server(nursery
     with pytest.raises((ReplyLost, Unreachable)):
         await peer.call("add", b"x" * 2000, b"")  # one past: the server drops the connection
     assert await peer.call("add", 1, 2) == 3, "a new connection works"
+
+
+async def test_calls_made_together_share_sends_both_ways(nursery, monkeypatch):
+    # One writer per connection sends what was queued since its last send: 200
+    # calls started in one scheduler turn must not cost 200 sends either way.
+    sends = []
+    original = trio.SocketStream.send_all
+
+    async def counting_send_all(self, data):
+        sends.append(len(data))
+        await original(self, data)
+
+    monkeypatch.setattr(trio.SocketStream, "send_all", counting_send_all)
+    _, client = await _pair(nursery, Service())
+    peer = client.connect("svc")
+    assert await peer.call("add", 0, 0) == 0  # the connection is up
+    sends.clear()
+    answers = {}
+
+    async def one(i):
+        answers[i] = await peer.call("add", i, 1)
+
+    async with trio.open_nursery() as calls:
+        for i in range(200):
+            calls.start_soon(one, i)
+    assert answers == {i: i + 1 for i in range(200)}
+    assert len(sends) < 100, f"{len(sends)} sends for 200 requests and 200 replies"
+
+
+async def test_a_connection_stops_reading_at_its_bound_of_requests_in_flight(nursery, monkeypatch):
+    import cluster.tcp as tcp
+
+    monkeypatch.setattr(tcp, "REQUESTS_PER_CONNECTION_MAX", 4)
+    service = Service()
+    _, client = await _pair(nursery, service)
+    peer = client.connect("svc")
+    running = []
+    release = trio.Event()
+
+    async def rpc_hold(i):
+        running.append(i)
+        await release.wait()
+        return i
+
+    service.rpc_hold = rpc_hold
+    answers = []
+
+    async def one(i):
+        answers.append(await peer.call("hold", i))
+
+    async with trio.open_nursery() as calls:
+        for i in range(10):
+            calls.start_soon(one, i)
+        with trio.fail_after(5):
+            while len(running) < 4:
+                await trio.sleep(0.01)
+        await trio.sleep(0.2)
+        assert len(running) == 4, "the server reads no request past its bound"
+        release.set()
+    assert sorted(answers) == list(range(10)), "then it reads the rest"
+
+
+async def test_a_broken_connection_tells_sent_requests_from_unsent_ones(nursery, monkeypatch):
+    # A request handed to the socket may have run (ReplyLost); one still queued
+    # behind it when the connection broke did not (Unreachable).
+    original = trio.SocketStream.send_all
+    stall = {"on": False}
+    stalled = trio.Event()
+
+    async def stalling_send_all(self, data):
+        if stall["on"]:
+            stalled.set()
+            await trio.sleep_forever()
+        await original(self, data)
+
+    monkeypatch.setattr(trio.SocketStream, "send_all", stalling_send_all)
+    _, client = await _pair(nursery, Service())
+    peer = client.connect("svc")
+    assert await peer.call("add", 1, 1) == 2
+    (connection,) = client._connections.values()
+    outcome = {}
+
+    async def call(name):
+        try:
+            outcome[name] = await peer.call("add", 2, 2)
+        except Exception as exc:  # noqa: BLE001 - what the caller hears is the point
+            outcome[name] = type(exc)
+
+    stall["on"] = True
+    async with trio.open_nursery() as calls:
+        calls.start_soon(call, "sent")
+        with trio.fail_after(5):
+            await stalled.wait()  # the writer holds the first request in its send
+        calls.start_soon(call, "queued")
+        await trio.testing.wait_all_tasks_blocked()
+        connection.fail_all()
+    assert outcome == {"sent": ReplyLost, "queued": Unreachable}
