@@ -42,6 +42,9 @@ beside PostgreSQL, with the journal replicas' syncs per commit.
 `--connections` clients, goodput and retries per commit with dsql.hot_row_wait
 off and on, beside PostgreSQL.
 
+`rpc` (bench/rpc.py): what a remote call costs over `cluster.tcp` between
+two processes, CPU per call on each side, at 1, 8 and 32 concurrent callers.
+
 `stall` (bench/stall.py): `SELECT 1` latency while another connection runs a
 CPU-bound query, and the journal elections dsql logged meanwhile.
 """
@@ -67,6 +70,7 @@ from bench import hot_rows as hot_bench
 from bench import joins as joins_bench
 from bench import journal as journal_bench
 from bench import replica_move as move_bench
+from bench import rpc as rpc_bench
 from bench import storage_node as storage_bench
 from bench.pgbench import PGBENCH_WORKLOADS, run_pgbench_workload
 from bench.servers import DsqlServer, PostgresServer
@@ -100,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=max(Console().width, 130))
     known = [*WORKLOADS, *PGBENCH_WORKLOADS, "stall"]
     every = [*known, *ddb_bench.WORKLOADS, *journal_bench.WORKLOADS, *cluster_bench.WORKLOADS,
-             *move_bench.WORKLOADS, *dynamo_bench.WORKLOADS, *joins_bench.WORKLOADS, *storage_bench.WORKLOADS,
-             *commit_bench.WORKLOADS, *hot_bench.WORKLOADS]
+             *move_bench.WORKLOADS, *rpc_bench.WORKLOADS, *dynamo_bench.WORKLOADS, *joins_bench.WORKLOADS,
+             *storage_bench.WORKLOADS, *commit_bench.WORKLOADS, *hot_bench.WORKLOADS]
     requested = [n for n in args.only.split(",") if n] or every
     unknown = [n for n in requested if n not in every]
     if unknown:
@@ -149,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(json.dumps({k: vars(v) for k, v in storage_results.items()}, indent=2))
     if any(n in move_bench.WORKLOADS for n in requested):
         move_bench.print_table(console, move_bench.run(console=console))
+    if any(n in rpc_bench.WORKLOADS for n in requested):
+        rpc_bench.main([])
     if any(n in commit_bench.WORKLOADS for n in requested):
         commit_results = commit_bench.run(seconds=args.seconds, warmup=args.warmup, clients=args.connections,
                                           console=console)  # fmt: skip
