@@ -212,13 +212,19 @@ class _Served:
             self._room = trio.Event()
             await self._room.wait()
 
-    def reply(self, call_id: Any, method: str, outcome: tuple[bool, Any] | None) -> None:
-        """Queue the reply to one request (None: its deadline passed; nothing is sent)."""
-        self.in_flight -= 1
+    def _release(self, count: int) -> None:
+        """`count` requests are done with: answered (their replies sent) or dropped."""
+        self.in_flight -= count
         if self._room is not None:
             self._room.set()
             self._room = None
+
+    def reply(self, call_id: Any, method: str, outcome: tuple[bool, Any] | None) -> None:
+        """Queue the reply to one request (None: its deadline passed; nothing is sent).
+        A request counts as in flight until its reply is sent, so a client that
+        stops reading replies stops the server reading its requests."""
         if outcome is None or self.closed:
+            self._release(1)
             return  # the caller has stopped waiting, or hears ReplyLost from its side
         ok, value = outcome
         try:
@@ -242,7 +248,10 @@ class _Served:
                 await self.stream.send_all(frames[0] if len(frames) == 1 else b"".join(frames))
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 self.closed = True  # the callers hear ReplyLost from their side
+                self._release(len(frames) + len(self._outbox))
+                self._outbox = []
                 return
+            self._release(len(frames))
 
 
 class TcpTransport:
