@@ -49,6 +49,7 @@ from typing import Any, Protocol
 import lmdb
 
 from cluster import codec
+from storage.garbage import GarbageQueue
 
 Version = tuple[int, Any]
 
@@ -144,6 +145,9 @@ class LmdbVersionStore:
             self._recount()
         else:
             self.key_count, self.bucket_extra = key_count, bucket_extra
+        # Keys with versions to collect once the horizon passes them (storage/garbage.py);
+        # what the store held when opened is owed to one full sweep.
+        self.garbage = GarbageQueue(untracked=self.key_count > 0)
         # The halves of split shards share their store: the count is kept per piece
         # between these cuts too (`cut`, `count_between`), so a half's size is known
         # without walking it. Empty: one piece, `key_count`.
@@ -364,6 +368,7 @@ class LmdbVersionStore:
                     self._cut_counts[bisect_right(self._cuts, key)] += 1
                 return
             cursor.put(prefix + _TAU.pack(_TAU_MAX - tau), raw)
+            self.garbage.add(tau, key)
             # As VersionStore: collect once the key's oldest version is at or below the
             # horizon. Its oldest entry is the last one (τ inverted): just before where
             # the entry of τ 0 would go.
@@ -375,6 +380,8 @@ class LmdbVersionStore:
             old = self._chain(txn, key)
             if not old and raw == _NIL and not self.filling:
                 return  # nothing older to hide: no tombstone needed
+            if old:
+                self.garbage.add(tau, key)
             new = sorted([*old, (tau, raw)], reverse=True)
             if len(new) > 1 and new[-1][0] <= self.gc_horizon:
                 new = self._survivors(new)
@@ -386,6 +393,12 @@ class LmdbVersionStore:
         kept = self._survivors(chain)
         if len(kept) != len(chain):
             self._set_chain(txn, key, chain, kept)
+
+    def collect_keys(self, keys: list[bytes]) -> None:
+        """Collect these keys' versions (those `GarbageQueue.ready` gave)."""
+        with self._write() as txn:
+            for key in keys:
+                self._collect(txn, key)
 
     def collect_all(self) -> None:
         after = None
@@ -463,13 +476,16 @@ class LmdbVersionStore:
         return len(keys) < count
 
     def merge_older(self, key: bytes, older: tuple[Version, ...]) -> None:
+        self.garbage.untracked = True
         self._put_chain(key, older)
 
     def load(self, items) -> None:
+        self.garbage.untracked = True
         for key, tau, value in items:
             self._put_chain(key, ((tau, value),))
 
     def load_versions(self, versions: dict[bytes, tuple[Version, ...]]) -> None:
+        self.garbage.untracked = True
         for key, chain in versions.items():
             self._put_chain(key, chain)
 

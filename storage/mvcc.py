@@ -37,6 +37,7 @@ from typing import Any
 from sortedcontainers import SortedDict
 
 from cluster import codec
+from storage.garbage import GarbageQueue
 
 Version = tuple[int, Any]
 
@@ -58,6 +59,8 @@ class VersionStore:
         # replay what came after the copy's τ, not what came before, so until a
         # checkpoint holds it a crash loses it (storage/node.py).
         self.durable = True
+        # Keys with versions to collect once the horizon passes them (storage/garbage.py).
+        self.garbage = GarbageQueue()
 
     def __len__(self) -> int:
         return len(self._versions)
@@ -76,6 +79,7 @@ class VersionStore:
             self._versions[key] = ((tau, value),)
             self.version_count += 1
             return
+        self.garbage.add(tau, key)
         if tau >= versions[-1][0]:
             versions = (*versions, (tau, value))
         else:
@@ -101,6 +105,15 @@ class VersionStore:
         if len(versions) == 1 and versions[0][1] is None and versions[0][0] <= horizon:
             del self._versions[key]
             self.version_count -= 1
+
+    def collect_keys(self, keys: list[bytes]) -> None:
+        """Collect these keys' versions (those `GarbageQueue.ready` gave)."""
+        versions_of = self._versions
+        horizon = self.gc_horizon
+        for key in keys:
+            versions = versions_of.get(key)
+            if versions is not None and versions[0][0] <= horizon and (len(versions) > 1 or versions[0][1] is None):
+                self._collect(key, versions)
 
     def collect_all(self) -> None:
         """A full sweep (tombstones and keys that stopped changing)."""
@@ -277,6 +290,7 @@ class VersionStore:
 
     def merge_older(self, key: bytes, older: tuple[Version, ...]) -> None:
         """Put a copied key's versions (all older than any applied here) before its own."""
+        self.garbage.untracked = True
         versions = self._versions.get(key)
         if versions is None:
             self._versions[key] = older
@@ -286,12 +300,14 @@ class VersionStore:
         self.version_count += len(older)
 
     def load(self, items) -> None:
+        self.garbage.untracked = True
         for key, tau, value in items:
             self._versions[key] = ((tau, value),)
         self.version_count = len(self._versions)
 
     def load_versions(self, versions: dict[bytes, tuple[Version, ...]]) -> None:
         """Add keys with their version lists in one go (a checkpoint's, into an empty store)."""
+        self.garbage.untracked = True
         self._versions.update(versions)
         self.version_count = len(self._versions)  # as load(): one version per key
 

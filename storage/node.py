@@ -143,6 +143,8 @@ CHECKPOINT_WRITE_BYTES = 4 * 1024 * 1024
 # limit plus a margin), then collected.
 RETENTION_NS = 310 * 1_000_000_000
 GC_INTERVAL_S = 1.0
+# At most one full sweep of a node's stores this often (only for what no garbage queue
+# holds: storage/garbage.py).
 FULL_SWEEP_INTERVAL_S = 60.0
 # Checkpoint after this many applied records or this long with changes.
 CHECKPOINT_RECORDS = 100_000
@@ -952,6 +954,7 @@ class StorageNode:
                     if floor is not None:
                         store.floor = floor
                         store.filling = False
+                        store.garbage.untracked = True  # copied versions: one full sweep finds their garbage
                         # Durable once a checkpoint (on LMDB: a commit) holds it: one comes at once.
                         store.durable = self.disk is None and self.engine is None
                         self._checkpoint_soon = True
@@ -1063,24 +1066,41 @@ class StorageNode:
             store.apply(key, tau, tuple(new))
 
     async def _gc_loop(self) -> None:
-        last_sweep = self._monotonic_s()
+        """Collect the versions no snapshot reads any more: the keys each store queued as
+        it applied writes (storage/garbage.py), and a full sweep only for what a queue
+        could not hold (at most one a `FULL_SWEEP_INTERVAL_S`)."""
+        last_sweep = -FULL_SWEEP_INTERVAL_S
         while True:
             await trio.sleep(GC_INTERVAL_S)
             horizon = self.watermark - RETENTION_NS
-            sweep = self._monotonic_s() - last_sweep > FULL_SWEEP_INTERVAL_S
+            sweep_allowed = self._monotonic_s() - last_sweep > FULL_SWEEP_INTERVAL_S
             for store in self._stores():
                 # A replica being copied keeps everything until the copy is done: a
                 # deletion it holds may hide a version still on its way.
-                if not store.filling and horizon > store.gc_horizon and self._in_use(store):
-                    store.gc_horizon = horizon
+                if store.filling:
+                    continue
+                garbage = store.garbage
+                if garbage.untracked:  # what it held before its queue: applied up to here
+                    garbage.untracked = False
+                    garbage.owe(max(self.watermark, self.applied_tau))
+                if horizon <= store.gc_horizon or not self._in_use(store):
+                    continue
+                store.gc_horizon = horizon
+                while keys := garbage.ready(horizon, SWEEP_KEYS):
+                    store.collect_keys(keys)
+                    self._unsaved_versions += 1
+                    await checkpoint_if_due()
+                    if not self._in_use(store):
+                        break  # its shard went meanwhile (on LMDB: its database too)
+                if sweep_allowed and garbage.sweep_due(horizon) and self._in_use(store):
+                    last_sweep = self._monotonic_s()
+                    garbage.sweep_started(horizon)
                     after = None
-                    while sweep and (after := store.collect_some(after, SWEEP_KEYS)) is not None:
+                    while (after := store.collect_some(after, SWEEP_KEYS)) is not None:
                         self._unsaved_versions += 1
                         await checkpoint_if_due()
                         if not self._in_use(store):
-                            break  # its shard went meanwhile (on LMDB: its database too)
-            if sweep:
-                last_sweep = self._monotonic_s()
+                            break
             versions = self.catalog_versions
             while len(versions) > 1 and versions[1][0] <= horizon:
                 del versions[0]

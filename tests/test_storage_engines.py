@@ -215,3 +215,89 @@ def test_a_failed_batch_leaves_nothing(tmp_path) -> None:
         raise RuntimeError("the journal record could not be applied")
     assert store.get(b"lost", 5) is None and store.get(b"kept", 5) == ("v",)
     env.close()
+
+
+# -- collection by the garbage queue (storage/garbage.py) --------------------------------------------
+
+_gc_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("apply"), st.integers(0, len(KEYS) - 1), st.one_of(st.none(), st.integers(0, 9))),
+        st.tuples(st.just("collect"), st.integers(0, 40), st.integers(1, 4)),
+    ),
+    max_size=60,
+)
+
+
+def _collect_as_a_node_does(store, horizon: int, piece: int) -> None:
+    """storage/node.py's GC pass for one store: the queued keys, then a sweep if one is owed."""
+    garbage = store.garbage
+    store.gc_horizon = horizon
+    while keys := garbage.ready(horizon, piece):
+        store.collect_keys(keys)
+    if garbage.sweep_due(horizon):
+        garbage.sweep_started(horizon)
+        after = None
+        while (after := store.collect_some(after, piece)) is not None:
+            pass
+
+
+def _run_gc(ops, queued, swept) -> None:
+    """The same writes on both; `queued` collects as a node does, `swept` by a full sweep each time."""
+    tau = 0
+    for op in ops:
+        if op[0] == "apply":
+            tau += 1
+            value = None if op[2] is None else (op[1], op[2])
+            for store in (queued, swept):
+                store.apply(KEYS[op[1]], tau, value)
+        else:
+            horizon = max(queued.gc_horizon, min(op[1], tau))
+            _collect_as_a_node_does(queued, horizon, op[2])
+            swept.gc_horizon = horizon
+            swept.collect_all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(_gc_ops, st.sampled_from([2, 1000]), st.lists(st.integers(0, 60), min_size=1, max_size=2))
+@example([("apply", 3, 1), ("apply", 3, 2), ("collect", 2, 1)], 1000, [2])  # the older version goes
+@example([("apply", 3, 1), ("apply", 3, None), ("collect", 2, 1)], 1000, [2])  # and a deletion, whole
+@example([("apply", 1, 1), ("apply", 2, 1), ("apply", 1, 2), ("apply", 2, 2), ("apply", 1, 3),
+          ("collect", 5, 1)], 2, [5])  # past the queue's bound: owed to a sweep
+@example([("apply", 1, 1), ("apply", 1, 2), ("apply", 1, 3), ("apply", 1, 4), ("apply", 2, 1), ("apply", 2, 2),
+          ("collect", 5, 1), ("collect", 6, 1)], 2, [6])  # a sweep at 5 leaves what was owed at 6 owed
+def test_the_garbage_queue_collects_what_a_full_sweep_does(engine, ops, bound, taus) -> None:
+    """Whatever the writes, collecting the keys a store queued as it applied them (and
+    sweeping only what the queue could not hold) leaves each engine exactly as a full
+    sweep of every key at the same horizons does."""
+    from unittest import mock
+
+    from storage import garbage
+
+    with mock.patch.object(garbage, "QUEUE_MAX", bound):
+        for make in (VersionStore, engine.new_store):  # on LMDB as a node's: through the engine's cursor
+            queued, swept = make(), make()
+            _run_gc(ops, queued, swept)
+            assert _answers(queued, taus, 2) == _answers(swept, taus, 2)
+            assert queued.version_count == swept.version_count
+            if bound > len(ops):
+                assert not queued.garbage.sweep_due(1 << 62), "nothing was owed: no sweep"
+
+
+def test_a_reopened_store_owes_one_sweep_of_what_it_held(engine) -> None:
+    """The queue starts empty when a store is opened again: its old garbage is owed to a
+    sweep as of what the node had applied, and once that sweep ran nothing more is owed."""
+    store = engine.new_store()
+    for tau, value in enumerate([(1,), (2,), (3,)], start=1):
+        store.apply(KEYS[4], tau, value)
+    engine.commit({})
+    reopened = engine.open_store(store.name, key_count=store.key_count, bucket_extra=store.bucket_extra)
+    assert reopened.garbage.untracked and len(reopened.garbage) == 0
+    reopened.garbage.untracked = False
+    reopened.garbage.owe(3)  # as the node does: everything it applied is at or below τ 3
+    _collect_as_a_node_does(reopened, 2, 1)
+    assert reopened.version_count == 3, "the sweep waits for the horizon to pass all it owes"
+    assert reopened.garbage.sweep_due(3)
+    _collect_as_a_node_does(reopened, 3, 1)
+    assert reopened.version_count == 1 and reopened.get(KEYS[4], 3) == (3,)
+    assert not reopened.garbage.sweep_due(1 << 62)
+    assert not engine.new_store().garbage.untracked, "a new, empty store owes nothing"
