@@ -231,6 +231,49 @@ def test_constraint_errors_name_their_objects_in_asyncpg_as_postgresql_does(pg_s
         assert ours == theirs, statement
 
 
+def _several_foreign_keys(server, a: str, b: str, child: str) -> list[tuple]:
+    statements = [
+        f"INSERT INTO {child} VALUES (4, 9, 9)",  # both keys broken: the first one's error
+        f"INSERT INTO {child} VALUES (5, 1, 8)",
+        f"INSERT INTO {child} VALUES (6, 1, 1), (7, 1, 7), (8, 6, 1)",  # the first row's, not the first key's
+        f"INSERT INTO {child} VALUES (9, 1, 1), (10, 5, 1), (11, 1, 4)",
+        f"UPDATE {child} SET b = 3 WHERE id = 1",
+        f"UPDATE {child} SET a = 3, b = 3 WHERE id = 1",
+    ]
+    out = []
+    with connect(server) as conn:
+        for table in (child, a, b):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(f"CREATE TABLE {a} (id int PRIMARY KEY)")
+        conn.execute(f"CREATE TABLE {b} (id int PRIMARY KEY)")
+        conn.execute(f"INSERT INTO {a} VALUES (1), (2)")
+        conn.execute(f"INSERT INTO {b} VALUES (1), (2)")
+        conn.execute(f"CREATE TABLE {child} (id int PRIMARY KEY, a int REFERENCES {a}, b int REFERENCES {b})")
+        conn.execute(f"INSERT INTO {child} VALUES (1, 1, 1), (2, 2, 2)")
+        try:
+            for sql in statements:
+                try:
+                    conn.execute(sql)
+                    out.append(("no error", sql))
+                except psycopg.Error as exc:
+                    out.append(_diag(exc))
+            out.append(conn.execute(f"SELECT * FROM {child} ORDER BY id").fetchall())
+        finally:
+            for table in (child, a, b):
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
+    return out
+
+
+def test_a_row_breaking_several_foreign_keys_is_reported_as_postgresql_does(pg_server, dsql_server):
+    """The parent keys of all of a table's foreign keys are read at once; the error is still
+    PostgreSQL's: the first row with a violation, and the first of its keys that has one."""
+    a, b, child = (unique_name(kind, prefix="ef") for kind in ("a", "b", "child"))
+    pg, dsql = run_on_both(pg_server, dsql_server, _several_foreign_keys, a, b, child)
+    assert pg[2][7] == f"{child}_b_fkey" and pg[3][7] == f"{child}_a_fkey", pg
+    assert pg[-1] == [(1, 1, 1), (2, 2, 2)]
+    assert dsql == pg
+
+
 # -- HINTs on DSQL's limits -----------------------------------------------------------------------------
 
 

@@ -77,6 +77,26 @@ INSERT INTO ac_nulls VALUES (NULL, 3);
 ALTER TABLE ac_nulls ADD CONSTRAINT ac_nulls_b_key UNIQUE (b);
 INSERT INTO ac_nulls VALUES (3, 2);
 
+-- A row with several foreign keys: one read for all of them; the violation reported is
+-- the first row's, and of its keys the first (PostgreSQL's after-row trigger order).
+CREATE TABLE fk2_a (id int PRIMARY KEY);
+CREATE TABLE fk2_b (id int PRIMARY KEY);
+INSERT INTO fk2_a VALUES (1), (2);
+INSERT INTO fk2_b VALUES (1), (2);
+CREATE TABLE fk2_child (id int PRIMARY KEY, a int REFERENCES fk2_a, b int REFERENCES fk2_b);
+INSERT INTO fk2_child VALUES (1, 1, 1), (2, 2, 1), (3, 1, 2);
+INSERT INTO fk2_child VALUES (4, 9, 9);
+INSERT INTO fk2_child VALUES (5, 1, 8);
+INSERT INTO fk2_child VALUES (6, 1, 1), (7, 1, 7), (8, 6, 1);
+INSERT INTO fk2_child VALUES (9, 1, 1), (10, 5, 1), (11, 1, 4);
+INSERT INTO fk2_child VALUES (12, NULL, 2), (13, 2, NULL);
+UPDATE fk2_child SET b = 3 WHERE id = 1;
+UPDATE fk2_child SET a = 2, b = 2 WHERE id = 3;
+SELECT * FROM fk2_child ORDER BY id;
+DROP TABLE fk2_child;
+DROP TABLE fk2_a;
+DROP TABLE fk2_b;
+
 DROP TABLE fk_child;
 DROP TABLE fk_cascade;
 DROP TABLE fk_setnull;
