@@ -60,6 +60,7 @@ import trio
 from cluster import codec
 from cluster.timeslice import checkpoint_if_due
 from cluster.transport import (
+    NOT_NOW,
     InProcessTransport,
     Peer,
     RemoteError,
@@ -281,6 +282,13 @@ class TcpTransport:
         """Add a part that joined after this process read its address book (a storage
         node added to a running cluster; its endpoint comes with the shard placement)."""
         self.addresses[address] = (str(endpoint[0]), int(endpoint[1]))
+
+    def call_now(self, address: str, method: str, args: tuple) -> Any:
+        """An address served in this process may answer at once (`InProcessTransport.call_now`);
+        one elsewhere never does."""
+        if self._local.serves(address):
+            return self._local.call_now(address, method, args)
+        return NOT_NOW
 
     async def call(self, address: str, method: str, args: tuple, deadline: float = math.inf) -> Any:
         self.calls += 1

@@ -15,7 +15,7 @@ all three:
   strings, bytes, tuples and frozen messages of them) is handed over as it
   is, since nobody can tell it from its copy. (The round trips were ~14 % of
   a point select's CPU; bench/README, "in-process calls without msgpack".)
-* A handler runs in a task of the callee, never in the caller's. A caller
+* A handler (`rpc_*`) runs in a task of the callee, never in the caller's. A caller
   that is cancelled stops waiting; the handler runs on to its end (nothing
   sent is un-sent, as over TCP) and its reply is dropped.
 * Deadlines travel in requests. A call made inside a cancel scope with a
@@ -29,6 +29,17 @@ all three:
   `deadline=` it gave passes. The handler sees `Cancelled` at the deadline;
   a handler cancelled so sends no reply, and a call whose deadline has
   already passed sends nothing.
+* A handler may also offer `now_<method>`: a plain function that answers at
+  once from what it holds, or returns `NOT_NOW` when it would have to wait.
+  `Peer.call_now` runs it in the caller's task when the address is served in
+  this process (no scheduler turn, no cancel scope: it can neither block nor be
+  cancelled halfway, so where it ran is invisible), with the same codec rule
+  and errors as a call; otherwise, or after `IMMEDIATE_MAX` answers in a row
+  with no call between (a call is a scheduler turn: a loop of reads still
+  yields), or when the caller's deadline has passed, it returns `NOT_NOW` and
+  the caller makes the call. A strong read from storage whose τ is already applied answers so
+  (most reads of a transaction after its first): two scheduler turns, a
+  worker and two cancel scopes less per read.
 * When a part stops serving an address (`unserve`: it stopped or crashed),
   calls to the address raise `Unreachable`, and calls in flight there raise
   `ReplyLost` (their handlers are cancelled).
@@ -110,9 +121,23 @@ wire_error(wire_ids.REPLY_LOST)(ReplyLost)
 
 
 _NO_DEADLINE = math.inf
+
+
+class _NotNow:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_NOW"
+
+
+# What `call_now` (and a `now_*` handler) returns when the answer needs a call.
+NOT_NOW: Any = _NotNow()
 # Idle workers kept per served address; more start when calls overlap, and
 # those beyond this many end once they have answered.
 IDLE_WORKERS_MAX = 16
+# Answers `call_now` gives in a row before it sends one call through a worker, so that
+# a loop of immediate reads yields to the scheduler now and then (~20 µs each).
+IMMEDIATE_MAX = 64
 
 # What a worker hands back: (kind, value).
 _RESULT = 0  # value: the handler's result, as it is (shareable, or the transport does not encode)
@@ -201,13 +226,20 @@ class _Worker:
 
 
 class _Endpoint:
-    __slots__ = ("address", "handler", "idle", "workers")
+    __slots__ = ("address", "handler", "idle", "now", "workers")
 
     def __init__(self, address: str, handler: Any) -> None:
         self.address = address
         self.handler = handler
         self.idle: list[_Worker] = []
         self.workers: set[_Worker] = set()
+        self.now: dict[str, Callable[..., Any] | None] = {}  # method -> its `now_` function, if any
+
+    def now_function(self, method: str) -> Callable[..., Any] | None:
+        fn = self.now.get(method, NOT_NOW)
+        if fn is NOT_NOW:
+            fn = self.now[method] = getattr(self.handler, "now_" + method, None)
+        return fn
 
 
 class InProcessTransport:
@@ -225,6 +257,7 @@ class InProcessTransport:
         self._stopped = False
         self.encode_messages = encode_messages
         self.calls = 0
+        self._immediate = 0  # `call_now` answers since the last call made through a worker
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Hold the nursery handlers run in, until cancelled (calls in flight then get `ReplyLost`)."""
@@ -268,12 +301,40 @@ class InProcessTransport:
                 return await self._call(endpoint, fn, args)
         return await self._call(endpoint, fn, args)
 
+    def call_now(self, address: str, method: str, args: tuple) -> Any:
+        """The handler's answer computed in the caller's task by its `now_<method>`, or
+        `NOT_NOW` (see the module's docstring): then `call` it."""
+        endpoint = self._endpoints.get(address)
+        if endpoint is None or self._nursery is None:
+            return NOT_NOW
+        fn = endpoint.now_function(method)
+        if fn is None or self._immediate >= IMMEDIATE_MAX:
+            return NOT_NOW
+        encode = self.encode_messages
+        deadline = trio.current_effective_deadline()
+        if deadline != _NO_DEADLINE and deadline <= trio.current_time():
+            return NOT_NOW  # its time is up: the call sends nothing
+        if encode and not codec.shareable(args):
+            args = codec.decode(codec.encode(args))
+        try:
+            value = fn(*args)
+        except Exception as exc:  # noqa: BLE001 - crosses to the caller like any error
+            raise _cross(exc) from None
+        if value is NOT_NOW:
+            return value
+        self.calls += 1
+        self._immediate += 1
+        if encode and not codec.shareable(value):
+            return codec.decode(codec.encode(value))
+        return value
+
     async def _call(self, endpoint: _Endpoint, fn: Callable[..., Any], args: tuple) -> Any:
         deadline = trio.current_effective_deadline()
         if deadline != _NO_DEADLINE and deadline <= trio.current_time():
             await trio.lowlevel.checkpoint()  # its time is up (or it is cancelled): send nothing
         job = _Job(fn, args, deadline, self.encode_messages)
         self._submit(endpoint, job)
+        self._immediate = 0
         await trio.lowlevel.wait_task_rescheduled(job.abort)
         kind, value = job.reply
         if kind == _RESULT:
@@ -412,3 +473,8 @@ class Peer:
         if deadline is None:
             return await self._transport.call(self.address, method, args)
         return await self._transport.call(self.address, method, args, deadline)
+
+    def call_now(self, method: str, *args: Any) -> Any:
+        """The answer at once, from the handler's `now_<method>` in this task, or `NOT_NOW`:
+        then `call`. (Only in process; other transports always say `NOT_NOW`.)"""
+        return self._transport.call_now(self.address, method, args)

@@ -57,7 +57,7 @@ import trio
 from cluster.clock import Clock
 from cluster.timeslice import checkpoint_if_due
 from cluster.topology import Topology
-from cluster.transport import InProcessTransport, Peer, RemoteError, Unreachable
+from cluster.transport import NOT_NOW, InProcessTransport, Peer, RemoteError, Unreachable
 from storage.interface import (
     CatchingUp,
     Get,
@@ -242,6 +242,15 @@ class StorageClient:
 
     async def _strong(self, hosts: tuple[int, ...], method: str, request: Any) -> Any:
         order = self._order(hosts)
+        # The first host may answer at once, in this task (a replica in this process
+        # that has applied τ: cluster/transport.py's `call_now`). Anything else, a
+        # failure included, goes the usual way, which handles it.
+        try:
+            value = self._node(order[0]).call_now(method, request)
+        except _REPLICA_FAILURES:
+            value = NOT_NOW
+        if value is not NOT_NOW:
+            return value
         last = len(order) - 1
         for attempt, node in enumerate(order):
             if attempt == last:  # the last one is waited for as long as the node itself allows

@@ -75,7 +75,7 @@ from cluster.clock import Clock
 from cluster.disk import Disk
 from cluster.timeslice import checkpoint_if_due
 from cluster.topology import RangeMap, Topology
-from cluster.transport import InProcessTransport, Peer, RemoteError, Unreachable
+from cluster.transport import NOT_NOW, InProcessTransport, Peer, RemoteError, Unreachable
 from journal.client import JournalClient
 from journal.errors import JournalUnavailable, PositionCompacted
 from journal.interface import decode_encoded, stamped_key
@@ -493,8 +493,22 @@ class StorageNode:
     async def rpc_get(self, request: Get) -> Values:
         """Values as of τ; with `newer`, also the keys that have a version after τ."""
         self._reads_get.inc()
+        await self._ready_for(request.tau, request.catalog_version)
+        return self._values(request)
+
+    def now_get(self, request: Get) -> Values:
+        """`rpc_get` when τ is already applied here (cluster/transport.py's `call_now`),
+        else NOT_NOW."""
         tau = request.tau
-        await self._ready_for(tau, request.catalog_version)
+        if self.watermark < tau:
+            return NOT_NOW
+        self._reads_get.inc()
+        if request.catalog_version is not None:
+            self._check_catalog(tau, request.catalog_version)
+        return self._values(request)
+
+    def _values(self, request: Get) -> Values:
+        tau = request.tau
         owner = self.ranges.owner
         shards = self.shards
         out = []
@@ -688,9 +702,12 @@ class StorageNode:
         if self.watermark < tau:
             await self._wait_watermark(tau)
         if catalog_version is not None:
-            current = self.catalog_version_at(tau)
-            if current != catalog_version:
-                raise CatalogChanged(current)
+            self._check_catalog(tau, catalog_version)
+
+    def _check_catalog(self, tau: int, catalog_version: int) -> None:
+        current = self.catalog_version_at(tau)
+        if current != catalog_version:
+            raise CatalogChanged(current)
 
     async def _wait_watermark(self, tau: int) -> None:
         if not self.paused:

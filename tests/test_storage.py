@@ -292,3 +292,51 @@ def test_a_comparison_filter_keeps_what_the_general_filter_calls_true(op, index,
     """keep_where_true's one-call form for `column op constant` answers as compile_filter does."""
     tree = ("cmp", op, index, constant)
     assert keep_where_true(tree)(row) == (compile_filter(tree)(row) is True)
+
+
+# -- immediate reads (cluster/transport.py's call_now) ----------------------------------------------
+
+
+async def _outcome(fn, request):
+    try:
+        result = fn(request)
+        if hasattr(result, "__await__"):
+            result = await result
+        return ("ok", result)
+    except Exception as exc:  # noqa: BLE001 - the errors are what is compared
+        return (type(exc).__name__, exc.args)
+
+
+async def test_an_immediate_read_answers_as_the_read_it_replaces(nursery) -> None:
+    """`now_get` (a strong read answered in the caller's task once τ is applied) gives what
+    `rpc_get` gives: the same values, the same newer keys, the same errors; ahead of the
+    watermark it says NOT_NOW, and the read it stands for waits and answers."""
+    from cluster.transport import NOT_NOW
+    from storage.interface import Get
+
+    cluster = await start(nursery)
+    keys_ = [sql_key(16385, i) for i in range(6)]
+    taus = [cluster.clock.latest()]
+    taus.append(await commit(cluster, cluster.clock.latest(), [(k, (1,)) for k in keys_]))
+    taus.append(await commit(cluster, cluster.clock.latest(), [(keys_[0], (2,)), (keys_[1], None)]))
+    taus += [taus[1] - 1, taus[2] + 1]
+    node = cluster.storage_nodes[0]
+    with trio.fail_after(20):
+        while node.watermark < max(taus):
+            await trio.sleep(0.01)
+    catalog = node.catalog_version_at(taus[2])
+    compared = 0
+    for tau in taus:
+        for chosen in (keys_[:1], keys_[:3], keys_, [sql_key(16385, 99)]):
+            for version in (None, catalog, catalog + 7):
+                for newer in (False, True):
+                    request = Get(tuple(chosen), tau, version, newer)
+                    now = await _outcome(node.now_get, request)
+                    assert now != ("ok", NOT_NOW)
+                    assert now == await _outcome(node.rpc_get, request), request
+                    compared += 1
+    assert compared == 5 * 4 * 3 * 2
+    ahead = Get((keys_[0],), cluster.clock.latest() + 10**9)
+    assert node.now_get(ahead) is NOT_NOW
+    with trio.fail_after(20):
+        assert (await node.rpc_get(ahead)).values == ((2,),)

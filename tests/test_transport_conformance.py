@@ -6,7 +6,8 @@ loopback in one process; a last case calls a second OS process. What they
 must agree on is `cluster.transport`'s docstring: values round-trip through
 the codec, errors cross as values, a handler runs in the callee's task (a
 cancelled caller leaves it running; a caller's deadline reaches it), a
-callee that stops mid-call is `ReplyLost`, and calls are independent. The
+callee that stops mid-call is `ReplyLost`, and calls are independent; an
+immediate answer (`call_now`, in process only) is the answer a call gives. The
 TCP-only cases are the frame's: oversize frames refused cleanly, a garbled
 frame closes only its connection.
 
@@ -34,7 +35,7 @@ import cluster.tcp as tcp
 from cluster import sim
 from cluster.sim import NodeEnv, Simulation
 from cluster.tcp import FrameTooLarge, TcpTransport
-from cluster.transport import InProcessTransport, Peer, RemoteError, ReplyLost, Unreachable
+from cluster.transport import NOT_NOW, InProcessTransport, Peer, RemoteError, ReplyLost, Unreachable
 
 TRANSPORTS = ["in-process", "sim", "tcp"]
 
@@ -161,6 +162,56 @@ def test_wire_errors_keep_their_class_and_arguments_and_others_are_remote_errors
     refused, bug = run(kind, scenario)
     assert type(refused) is Refused and refused.args == ("no", 7) and (refused.why, refused.code) == ("no", 7)
     assert type(bug) is RemoteError and "KeyError" in str(bug) and "oops" in str(bug)
+
+
+@each_transport
+def test_an_immediate_answer_is_the_answer_a_call_gives(kind):
+    """`call_now` answers in the caller's task only in process, and then exactly as a call
+    would (the codec's rule, errors as values); elsewhere, and whenever the handler has
+    no `now_` function or would have to wait, it says NOT_NOW and nothing ran."""
+    values = (1, "text ✓", b"\x00", (1, (2,)), [1, [2]], {"a": [1]})
+
+    async def scenario(h: Harness):
+        peer = h.peer()
+        now = peer.call_now("echo", *values)
+        called = await peer.call("echo", *values)
+        errors = []
+        for method, args in (("refuse", ("no", 7)), ("bug", ())):
+            try:
+                errors.append(peer.call_now(method, *args))
+            except Exception as exc:  # noqa: BLE001 - what crossed is the point
+                errors.append(exc)
+        others = (peer.call_now("later"), peer.call_now("remaining"), h.peer("nowhere").call_now("echo", 1))
+        return now, called, errors, others
+
+    now, called, errors, others = run(kind, scenario)
+    assert others == (NOT_NOW,) * 3
+    if kind == "in-process":
+        assert now == called == (1, "text ✓", b"\x00", (1, (2,)), (1, (2,)), {"a": (1,)})
+        assert type(errors[0]) is Refused and errors[0].args == ("no", 7)
+        assert type(errors[1]) is RemoteError and "KeyError" in str(errors[1])
+    else:
+        assert now is NOT_NOW and errors == [NOT_NOW, NOT_NOW]
+
+
+def test_immediate_answers_leave_the_scheduler_a_turn_and_respect_a_passed_deadline():
+    """In process: after IMMEDIATE_MAX answers in a row, `call_now` says NOT_NOW until a call
+    has gone through a worker (a scheduler turn); a caller whose deadline has passed gets
+    NOT_NOW, as a call in its place would send nothing."""
+    from cluster import transport as transport_module
+
+    async def scenario(h: Harness):
+        peer = h.peer()
+        answers = [peer.call_now("echo", i) for i in range(transport_module.IMMEDIATE_MAX + 1)]
+        assert await peer.call("echo", 0) == (0,)
+        after_a_call = peer.call_now("echo", 1)
+        with trio.CancelScope(deadline=trio.current_time() - 1):
+            late = peer.call_now("echo", 2)
+        return answers, after_a_call, late
+
+    answers, after_a_call, late = run("in-process", scenario)
+    assert answers[:-1] == [(i,) for i in range(transport_module.IMMEDIATE_MAX)] and answers[-1] is NOT_NOW
+    assert after_a_call == (1,) and late is NOT_NOW
 
 
 @each_transport

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from cluster import codec
-from cluster.transport import Peer, RemoteError, ReplyLost, Unreachable, decode_error, encode_error
+from cluster.transport import NOT_NOW, Peer, RemoteError, ReplyLost, Unreachable, decode_error, encode_error
 
 if TYPE_CHECKING:
     from cluster.sim.simulation import Simulation
@@ -248,6 +248,10 @@ class SimTransport:
 
     def learn_address(self, address: str, endpoint: tuple[str, int]) -> None:
         """Simulated hosts serve by name: nothing to learn."""
+
+    def call_now(self, address: str, method: str, args: tuple) -> Any:
+        """Never at once: every call crosses the simulated network, with its faults."""
+        return NOT_NOW
 
     async def call(self, address: str, method: str, args: tuple, deadline: float = math.inf) -> Any:
         return await self.network.call(self.host, address, method, args, deadline)

@@ -15,7 +15,7 @@ import sys
 import trio
 
 from cluster.tcp import TcpTransport
-from cluster.transport import wire_error
+from cluster.transport import NOT_NOW, wire_error
 
 
 @wire_error
@@ -39,6 +39,20 @@ class Service:
 
     async def rpc_echo(self, *values):
         return values
+
+    # Immediate answers (`Peer.call_now`), where the transport allows them.
+
+    def now_echo(self, *values):
+        return values
+
+    def now_refuse(self, why: str, code: int):
+        raise Refused(why, code)
+
+    def now_bug(self):
+        raise KeyError("oops")
+
+    def now_later(self):
+        return NOT_NOW  # it would have to wait: the caller is to call
 
     async def rpc_blob(self, size: int) -> bytes:
         return b"x" * size
