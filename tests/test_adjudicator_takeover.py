@@ -34,7 +34,7 @@ from assembly.embedded import ClusterConfig, EmbeddedCluster
 from bench.servers import free_port
 from cluster.clock import Clock
 from cluster.tcp import TcpTransport
-from cluster.transport import InProcessTransport, Peer, Unreachable
+from cluster.transport import NOT_NOW, InProcessTransport, Peer, Unreachable
 from journal.client import JournalClient
 from storage import keys
 from storage.lease_record import LeaseClaim, LeaseState, encode_lease_payload, next_lease_state
@@ -69,6 +69,11 @@ class Host:
         if self.cut or address.startswith(self.blocked):
             raise Unreachable(f"{address}: this host is cut off")
         return await self.inner.call(address, method, args)
+
+    def call_now(self, address: str, method: str, args: tuple) -> object:
+        if self.cut or address.startswith(self.blocked):
+            return NOT_NOW  # the call it stands for is refused
+        return self.inner.call_now(address, method, args)
 
     def partition(self) -> None:
         self.cut = True

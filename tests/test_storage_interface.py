@@ -26,7 +26,7 @@ from adjudicator.interface import Commit
 from assembly.embedded import ClusterConfig, EmbeddedCluster
 from cluster import codec, transport, wire_ids
 from cluster.tcp import TcpTransport
-from cluster.transport import RemoteError, decode_error, encode_error, wire_error
+from cluster.transport import NOT_NOW, RemoteError, decode_error, encode_error, wire_error
 from journal import interface as journal_interface
 from journal.interface import (
     Append,
@@ -328,6 +328,9 @@ class _Silent:
 
     async def call(self, method, request):
         await trio.sleep_forever()
+
+    def call_now(self, method, request):
+        return NOT_NOW
 
 
 class _CutOff:
