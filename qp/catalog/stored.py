@@ -145,6 +145,9 @@ class IndexDef:
     # `columns[k]` (-1 for an expression key). Writers compute the values
     # (qp/exec/index_keys.py).
     expressions: tuple[tuple[str, int, int] | None, ...] = ()
+    # A primary key being built: the columns whose NOT NULL came with it (taken back if
+    # the build fails). None: all of its columns (catalogs written before this field).
+    not_null_from_key: tuple[int, ...] | None = None
 
     @property
     def plain(self) -> bool:
@@ -445,6 +448,8 @@ def _index_record(ix: IndexDef) -> list:
         extra["predicate"] = ix.predicate
     if any(ix.expressions):
         extra["expressions"] = [list(e) if e is not None else None for e in ix.expressions]
+    if ix.not_null_from_key is not None:
+        extra["not_null_from_key"] = list(ix.not_null_from_key)
     if extra:
         record.append(extra)
     return record
@@ -459,6 +464,7 @@ def _index_from_record(record: list) -> IndexDef:
         nulls_not_distinct=extra.get("nulls_not_distinct", False),
         predicate=extra.get("predicate"),
         expressions=tuple(tuple(e) if e is not None else None for e in extra.get("expressions", ())),
+        not_null_from_key=tuple(extra["not_null_from_key"]) if "not_null_from_key" in extra else None,
     )  # fmt: skip
 
 

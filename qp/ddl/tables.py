@@ -104,9 +104,10 @@ async def finish_constraint(txn, catalog: CatalogSnapshot, table_oid: int, name:
     if failed:
         if isinstance(constraint, IndexDef):
             table = replace(table, indexes=tuple(ix for ix in table.indexes if ix.oid != constraint.oid))
-            if constraint.primary:  # the NOT NULL came with the key
+            if constraint.primary:  # the NOT NULL that came with the key goes with it
                 columns = list(table.columns)
-                for i in constraint.columns:
+                added = constraint.columns if constraint.not_null_from_key is None else constraint.not_null_from_key
+                for i in added:
                     columns[i] = replace(columns[i], not_null=False)
                 table = replace(table, columns=tuple(columns))
         elif isinstance(constraint, CheckDef):
@@ -117,7 +118,7 @@ async def finish_constraint(txn, catalog: CatalogSnapshot, table_oid: int, name:
         table = replace(
             table,
             indexes=tuple(
-                replace(ix, state=IndexState.PUBLIC) if ix.oid == constraint.oid else ix
+                replace(ix, state=IndexState.PUBLIC, not_null_from_key=None) if ix.oid == constraint.oid else ix
                 for ix in table.indexes
             ),
         )

@@ -97,6 +97,31 @@ DROP TABLE fk2_child;
 DROP TABLE fk2_a;
 DROP TABLE fk2_b;
 
+-- ADD PRIMARY KEY on columns that were NOT NULL already checks no row for NULLs, and a
+-- failed one leaves them NOT NULL (only the NOT NULL that came with the key goes).
+CREATE TABLE pk_nn (a int NOT NULL, b int);
+INSERT INTO pk_nn VALUES (1, 1), (1, 2);
+ALTER TABLE pk_nn ADD PRIMARY KEY (a);
+INSERT INTO pk_nn VALUES (NULL, 3);
+DELETE FROM pk_nn WHERE b = 2;
+ALTER TABLE pk_nn ADD PRIMARY KEY (a);
+INSERT INTO pk_nn VALUES (1, 5);
+INSERT INTO pk_nn VALUES (NULL, 6);
+SELECT * FROM pk_nn ORDER BY a;
+CREATE TABLE pk_mixed (a int NOT NULL, b int, c int);
+INSERT INTO pk_mixed VALUES (1, 1, 1), (1, 1, 2);
+ALTER TABLE pk_mixed ADD PRIMARY KEY (a, b);
+INSERT INTO pk_mixed VALUES (2, NULL, 3);
+INSERT INTO pk_mixed VALUES (NULL, 2, 4);
+SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = 'pk_mixed'::regclass AND attnum > 0 ORDER BY attnum;
+DELETE FROM pk_mixed WHERE c > 1;
+ALTER TABLE pk_mixed ADD PRIMARY KEY (a, b);
+SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = 'pk_mixed'::regclass AND attnum > 0 ORDER BY attnum;
+INSERT INTO pk_mixed VALUES (2, NULL, 3);
+SELECT a, b, c FROM pk_mixed ORDER BY c;
+DROP TABLE pk_nn;
+DROP TABLE pk_mixed;
+
 DROP TABLE fk_child;
 DROP TABLE fk_cascade;
 DROP TABLE fk_setnull;

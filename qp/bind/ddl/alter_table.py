@@ -210,13 +210,17 @@ def _add_constraint(
             relation=True,
         )
         include = tuple(existing_column(table, c) for c in string_list(con.get("including")))
+        # A primary key makes its columns NOT NULL: writers enforce it from now on, and the
+        # existing rows are checked next, unless every column was NOT NULL already (then
+        # writers always did; pgbench's ADD PRIMARY KEY then skips a scan of every row).
+        nullable = tuple(dict.fromkeys(i for i in cols if not table.columns[i].not_null)) if primary else None
         index = IndexDef(
             next_oid, index_name, table.next_index_id, cols, True, primary, IndexState.WRITE_ONLY, True,
-            include=include, nulls_not_distinct=bool(con.get("nulls_not_distinct")),
+            include=include, nulls_not_distinct=bool(con.get("nulls_not_distinct")), not_null_from_key=nullable,
         )  # fmt: skip
         columns = list(table.columns)
-        if primary:
-            for i in cols:  # enforced by writers from now on; existing rows are checked next
+        if nullable:
+            for i in nullable:
                 columns[i] = replace(columns[i], not_null=True)
             followups.append(("validate", table.oid, index_name))
         followups.append(("build_index", table.oid, index_name))
