@@ -37,9 +37,9 @@ all three:
   and errors as a call; otherwise, or after `IMMEDIATE_MAX` answers in a row
   with no call between (a call is a scheduler turn: a loop of reads still
   yields), or when the caller's deadline has passed, it returns `NOT_NOW` and
-  the caller makes the call. A strong read from storage whose τ is already applied answers so
-  (most reads of a transaction after its first): two scheduler turns, a
-  worker and two cancel scopes less per read.
+  the caller makes the call. A strong read from storage whose τ is already
+  applied answers so (most reads of a transaction after its first): two
+  scheduler turns, a worker and two cancel scopes less per read.
 * When a part stops serving an address (`unserve`: it stopped or crashed),
   calls to the address raise `Unreachable`, and calls in flight there raise
   `ReplyLost` (their handlers are cancelled).
@@ -132,11 +132,12 @@ class _NotNow:
 
 # What `call_now` (and a `now_*` handler) returns when the answer needs a call.
 NOT_NOW: Any = _NotNow()
+
 # Idle workers kept per served address; more start when calls overlap, and
 # those beyond this many end once they have answered.
 IDLE_WORKERS_MAX = 16
-# Answers `call_now` gives in a row before it sends one call through a worker, so that
-# a loop of immediate reads yields to the scheduler now and then (~20 µs each).
+# Answers `call_now` gives in a row (~20 µs each) before it leaves one to a call through a
+# worker, so that a loop of immediate reads still yields to the scheduler now and then.
 IMMEDIATE_MAX = 64
 
 # What a worker hands back: (kind, value).

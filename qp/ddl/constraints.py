@@ -103,7 +103,8 @@ async def check_parents(txn, catalog: CatalogSnapshot, table: TableDef, rows: li
     row references three tables: one round trip, not three). The violation reported is
     PostgreSQL's: the first row that has one, and of its foreign keys the first in the
     table's order (its checks are after-row triggers, queued row by row)."""
-    checks: list[tuple[int, ForeignKeyDef, TableDef, bytes, tuple]] = []  # (row, fk, parent, key, values)
+    checks: list[tuple[int, ForeignKeyDef, TableDef, bytes, tuple]] = []  # (order, fk, parent, key, values)
+    per_row = len(table.foreign_keys)
     for f, fk in enumerate(table.foreign_keys):
         parent = table if fk.ref_oid == table.oid else catalog.by_oid.get(fk.ref_oid)
         if parent is None:
@@ -114,7 +115,7 @@ async def check_parents(txn, catalog: CatalogSnapshot, table: TableDef, rows: li
                 continue
             if old_rows is not None and old_rows[i] is not None and _key_values(fk, old_rows[i], table) == values:
                 continue  # the reference did not change (PostgreSQL skips the check too)
-            checks.append((i * len(table.foreign_keys) + f, fk, parent, parent_lookup_key(parent, fk, values), values))
+            checks.append((i * per_row + f, fk, parent, parent_lookup_key(parent, fk, values), values))
     if not checks:
         return
     lookup = list(dict.fromkeys(check[3] for check in checks))
