@@ -79,6 +79,7 @@ from cluster.transport import NOT_NOW, InProcessTransport, Peer, RemoteError, Un
 from journal.client import JournalClient
 from journal.errors import JournalUnavailable, PositionCompacted
 from journal.interface import decode_encoded, stamped_key
+from storage.garbage import share_room
 from storage.interface import (
     CatalogChanged,
     CatchingUp,
@@ -1091,7 +1092,9 @@ class StorageNode:
             await trio.sleep(GC_INTERVAL_S)
             horizon = self.watermark - RETENTION_NS
             sweep_allowed = self._monotonic_s() - last_sweep > FULL_SWEEP_INTERVAL_S
-            for store in self._stores():
+            stores = self._stores()
+            share_room([store.garbage for store in stores])
+            for store in stores:
                 # A replica being copied keeps everything until the copy is done: a
                 # deletion it holds may hide a version still on its way.
                 if store.filling:

@@ -301,3 +301,22 @@ def test_a_reopened_store_owes_one_sweep_of_what_it_held(engine) -> None:
     assert reopened.version_count == 1 and reopened.get(KEYS[4], 3) == (3,)
     assert not reopened.garbage.sweep_due(1 << 62)
     assert not engine.new_store().garbage.untracked, "a new, empty store owes nothing"
+
+
+def test_a_node_shares_its_queue_room_among_its_stores() -> None:
+    """The queues of one node hold at most the node's total (a pass's writes aside), however
+    many stores it has, and a store that keeps being written gets most of it."""
+    from storage.garbage import GarbageQueue, share_room
+
+    queues = [GarbageQueue() for _ in range(4)]
+    tau = 0
+    for _ in range(12):  # GC passes, with writes to the first store only in between
+        share_room(queues, total=100)
+        for _ in range(60):
+            tau += 1
+            queues[0].add(tau, b"k%d" % tau)
+        assert sum(len(q) for q in queues) <= 100
+    assert len(queues[0]) > 90 and queues[0].sweep_due(tau), "past its share: owed to a sweep"
+    assert all(len(q) == 0 for q in queues[1:])
+    share_room(queues, total=100)
+    assert sum(q.limit for q in queues) <= 100
