@@ -163,10 +163,15 @@ def test_a_cancel_request_reaches_the_qp_that_holds_the_session(local_cluster: L
     local_cluster.up()
 
     # psycopg (sync) makes the cancel explicit: conn.cancel() sends the CancelRequest.
-    conns = [psycopg.connect(local_cluster.dsn, autocommit=True) for _ in range(8)]
+    # SO_REUSEPORT hashes each connection to a QP: open them until both QPs hold some (8 alone
+    # would all land on one QP once in 128 runs; 40 miss one QP with a chance of 2^-39).
+    conns: list[psycopg.Connection] = []
     try:
-        owners = {pid_owner(c.info.backend_pid) for c in conns}
-        assert owners == {0, 1}, f"8 connections all on one QP: {owners}"
+        owners: set[int] = set()
+        while len(conns) < 8 or (owners != {0, 1} and len(conns) < 40):
+            conns.append(psycopg.connect(local_cluster.dsn, autocommit=True))
+            owners.add(pid_owner(conns[-1].info.backend_pid))
+        assert owners == {0, 1}, f"{len(conns)} connections all on one QP: {owners}"
         errors: list[BaseException | None] = [None] * len(conns)
 
         def sleep(i: int) -> None:

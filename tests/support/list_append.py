@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 
@@ -148,8 +149,14 @@ async def _rollback_or_reconnect(conn: asyncpg.Connection, dsn: str, client: int
 
 
 async def run_workload(dsn: str, table: str, *, clients: int, seconds: float, seed: int,
-                       faults: Callable[[], object] | None = None) -> ListAppendRun:
-    """`clients` connections for `seconds` (and until `faults`, run in a thread, returns)."""
+                       faults: Callable[[], object] | None = None,
+                       also: Sequence[Callable[[ListAppendRun, asyncio.Event], Coroutine[Any, Any, None]]] = ()) -> ListAppendRun:
+    """`clients` connections for `seconds` (and until `faults`, run in a thread, returns).
+
+    `also` are more clients of the same history (a test's own, e.g. on another QP), run as tasks
+    beside the workers until the stop event is set; they record their transactions in
+    `run.history` themselves, with process numbers of their own and elements no worker appends
+    (the workers' are positive)."""
     run = ListAppendRun()
     stop = asyncio.Event()
     counters = {k: itertools.count(1) for k in range(KEYS)}
@@ -157,6 +164,7 @@ async def run_workload(dsn: str, table: str, *, clients: int, seconds: float, se
         asyncio.create_task(_worker(dsn, table, c, clients, seed * 1000 + c, stop, run, counters, faults is not None))
         for c in range(clients)
     ]
+    tasks += [asyncio.create_task(client(run, stop)) for client in also]
     if faults is not None:
         await asyncio.gather(asyncio.to_thread(faults), asyncio.sleep(seconds))
     else:
