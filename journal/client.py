@@ -21,7 +21,7 @@ from typing import Any
 import trio
 
 from cluster import metrics
-from cluster.transport import InProcessTransport, RemoteError, Unreachable
+from cluster.transport import NOT_NOW, InProcessTransport, RemoteError, Unreachable
 from journal.errors import AppendUncertain, JournalUnavailable, NotLeader, batch_outcome
 from journal.interface import Append, AppendBatch, Checkpointed, Close, JournalStatus, Read
 
@@ -264,6 +264,18 @@ class JournalClient:
                 last_error = TimeoutError(f"close at {self.addresses[target]} timed out")
                 target = self._next(target)
         raise JournalUnavailable(f"close({tau}) not answered: {last_error}")
+
+    def close_now(self, tau: int) -> tuple[int, int] | None:
+        """`close` answered at once by the leader in this process (cluster/transport.py's
+        `call_now`), or None: then `close`."""
+        try:
+            result = self._replicas[self.leader].call_now("close", Close(tau))
+        except (NotLeader, Unreachable, RemoteError):
+            return None
+        if result is NOT_NOW:
+            return None
+        self.reader = self.leader
+        return result.tau, result.position
 
     async def read(
         self, subscriber: str, from_position: int, max_records: int, wait_s: float

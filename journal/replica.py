@@ -15,7 +15,9 @@ The core (`journal.paxos`) decides; this module does the I/O it asks for:
   carries the monotonic clock (leases) and the bounded clock (τ).
 * Service. `append`, `close`, `read`, `checkpointed` and `status` are the
   journal's RPC interface (see `journal/__init__.py`); `deliver` carries
-  replica-to-replica messages.
+  replica-to-replica messages. A close an idle leader answers at once is also
+  offered to callers in this process as `now_close` (cluster/transport.py's
+  `call_now`), so a storage node's read needs no task switch for it.
 
 Clock, transport, disk and the monotonic time source are arguments, so the
 simulator runs this same shell on trio's MockClock with a faulty network
@@ -34,7 +36,7 @@ import trio
 
 from cluster.clock import Clock
 from cluster.disk import Disk, MemoryDisk
-from cluster.transport import ReplyLost
+from cluster.transport import NOT_NOW, ReplyLost
 from journal import wal
 from journal.errors import AppendUncertain, JournalUnavailable, NotLeader, PositionCompacted, batch_result
 from journal.interface import (
@@ -349,6 +351,25 @@ class JournalReplica:
             self._waiters.pop(request, None)
         if waiter.error is not None:
             raise waiter.error
+        closed, position = waiter.result
+        self.clock.observe(closed)
+        return Closed(closed, position)
+
+    def now_close(self, close: Close) -> Closed | object:
+        """`rpc_close` in the caller's task (cluster/transport.py's `call_now`) when the core
+        answers at once: a leader with nothing in flight. Anything else, a refusal included,
+        is `NOT_NOW`, and the caller's `close` handles it as before."""
+        core = self.core
+        if core is None or self._crashed or core.role is not Role.LEADER or core.inflight:
+            return NOT_NOW
+        request = next(self._requests)
+        waiter = self._waiters[request] = _Waiter(trio.current_time() + self.config.close_wait_s, "close")
+        core.close(request, close.tau, self._now())
+        self._dispatch()
+        if not waiter.answered:
+            return NOT_NOW  # the sweeper answers it and drops it
+        if waiter.error is not None:
+            return NOT_NOW
         closed, position = waiter.result
         self.clock.observe(closed)
         return Closed(closed, position)

@@ -52,7 +52,11 @@ async def test_commits_spread_over_two_journals_and_merge_by_tau(nursery, tmp_pa
         assert await client.get([key], taus[i], None) == [(i,)]
         assert await client.get([key], taus[i] - 1, None) == [(i - 1,)]
     for node in cluster.storage_nodes:
-        assert sum(node.applied) == sum(ends), "each node applied every record of both journals"
+        # A record above every τ read so far (an adjudicator's lease renewal) is applied once
+        # the other journal's heartbeats close its τ.
+        with trio.fail_after(5):
+            while sum(node.applied) < sum(ends):
+                await trio.sleep(0.01)
 
 
 async def test_a_journal_leader_dies_mid_workload_and_commits_go_on(nursery):

@@ -224,3 +224,50 @@ def test_the_chosen_log_keeps_a_bounded_payload_in_memory() -> None:
     for slot in range(101, 106):
         log.append_slot(slot, slot, [(slot, slot, b"x" * 1000)], slot - 1, None)
     assert [p for p in range(1, 106) if log.memory_range(p, 1) is not None] == list(range(95, 106))
+
+
+async def test_an_immediate_close_promises_what_a_close_promises(nursery, tmp_path):
+    """`close_now`, a close an idle leader in this process answers in the caller's task, gives
+    what `close` gives, and the promise holds: the next append takes the next position and a τ
+    above the closed one. A follower, a leader with records in flight and a killed leader say
+    NOT_NOW (the client's None), and the caller's `close` takes over."""
+    from cluster.transport import NOT_NOW
+    from journal.interface import Close
+
+    r = Replicas(nursery, str(tmp_path))
+    await r.start_all()
+    for i in range(5):
+        await r.client.append(b"a%d" % i, 0)
+    leader = r.leader()
+    assert leader >= 0 and r.client.leader == leader
+    tau = r.clock.latest()
+    answer = r.client.close_now(tau)
+    assert answer is not None
+    closed, position = answer
+    assert closed >= tau and position == 5
+    assert await r.client.close(tau) == (closed, position)
+    after = await r.client.append(b"b", 0)
+    assert after[0] == 6 and after[1] > closed
+    for i, replica in enumerate(r.replicas):
+        if i != leader:
+            assert replica.now_close(Close(r.clock.latest())) is NOT_NOW, "a follower"
+
+    # Records in flight: the promise would have to wait for them.
+    done = trio.Event()
+
+    async def append() -> None:
+        await r.client.append(b"c", 0)
+        done.set()
+
+    nursery.start_soon(append)
+    seen = 0
+    while not done.is_set():
+        if r.replicas[leader].core.inflight:
+            assert r.replicas[leader].now_close(Close(r.clock.latest())) is NOT_NOW
+            seen += 1
+        await trio.sleep(0)
+    assert seen, "the append was never seen in flight"
+    r.kill(leader)
+    assert r.client.close_now(r.clock.latest()) is None
+    closed, position = await r.client.close(r.clock.latest())  # a new leader answers
+    assert position == 7

@@ -340,3 +340,41 @@ async def test_an_immediate_read_answers_as_the_read_it_replaces(nursery) -> Non
     assert node.now_get(ahead) is NOT_NOW
     with trio.fail_after(20):
         assert (await node.rpc_get(ahead)).values == ((2,),)
+
+
+async def test_a_read_past_the_watermark_closes_its_tau_in_the_callers_task(nursery) -> None:
+    """An idle journal whose leader runs in this process closes a read's τ at once
+    (`JournalClient.close_now`), so `now_get` answers a τ the node had not reached: the values
+    `rpc_get` gives, the watermark past τ, and later commits above it. A paused node (or a τ the
+    leader's lease cannot cover) still says NOT_NOW."""
+    from cluster.transport import NOT_NOW
+    from storage.interface import Get
+
+    cluster = await start(nursery)
+    keys_ = [sql_key(16385, i) for i in range(4)]
+    await commit(cluster, cluster.clock.latest(), [(k, (i,)) for i, k in enumerate(keys_)])
+    node = cluster.storage_nodes[0]
+    answered = 0
+    for round_ in range(20):
+        # Nothing in flight: the journal is idle between the awaited commits.
+        tau = cluster.clock.latest()
+        assert node.watermark < tau
+        request = Get(tuple(keys_), tau, None, True)
+        now = await _outcome(node.now_get, request)
+        if now == ("ok", NOT_NOW):
+            # The last commit's record had not reached this node yet: the usual read waits.
+            now = await _outcome(node.rpc_get, request)
+        else:
+            answered += 1
+            assert node.watermark >= tau
+            assert now == await _outcome(node.rpc_get, request)
+        assert now[1].values == ((round_,), (1,), (2,), (3,))
+        later = await commit(cluster, cluster.clock.latest(), [(keys_[0], (round_ + 1,))])
+        assert later > tau, "a commit after the close takes a τ above it"
+    assert answered >= 10, f"only {answered} of 20 reads closed their τ at once"
+    node.pause()
+    try:
+        assert node.now_get(Get((keys_[0],), cluster.clock.latest())) is NOT_NOW
+    finally:
+        node.resume()
+    assert node.now_get(Get((keys_[0],), cluster.clock.latest() + 10**10)) is NOT_NOW, "ten seconds ahead"
