@@ -51,6 +51,9 @@ class ClusterConfig:
     clock_error_ns: int = 0
     heartbeat_interval_s: float = 0.01
     encode_messages: bool = True
+    # Handlers may answer in the caller's task (cluster/transport.py's `call_now`); off, every
+    # call goes through the transport's workers, as between processes.
+    immediate_calls: bool = True
     # A journal leader's lease. It must outlast twice the clock error bound
     # (a leader closes τ only within its lease, and τ runs up to `latest`),
     # so the configured value is raised to 2ε + 250 ms when needed.
@@ -146,7 +149,7 @@ class EmbeddedCluster:
         self.config = config
         self.topology = config.topology
         self.clock = Clock(config.clock_error_ns)
-        self.transport = InProcessTransport(encode_messages=config.encode_messages)
+        self.transport = InProcessTransport(encode_messages=config.encode_messages, immediate=config.immediate_calls)
         topo = self.topology
         self.journal_replicas: list[list[JournalReplica]] = []
         self._dynamo_memory: dict[int, MemoryDisk] = {}

@@ -54,6 +54,11 @@ STORAGE_CLOSES = Counter(
     "dsql_storage_journal_closes_total", "Closes a storage replica asked of a journal for strong reads ahead of it",
     ["node"], registry=REGISTRY,
 )  # fmt: skip
+STORAGE_CLOSES_AT_ONCE = Counter(
+    "dsql_storage_journal_closes_at_once_total",
+    "Closes a journal leader in the same process answered in a strong read's own task (no call)",
+    ["node"], registry=REGISTRY,
+)  # fmt: skip
 REPLICA_LAG_SECONDS = Gauge(
     "dsql_replica_lag_seconds", "How far a storage replica's watermark is behind now",
     ["node"], registry=REGISTRY,

@@ -252,11 +252,13 @@ class InProcessTransport:
     run with it on.
     """
 
-    def __init__(self, *, encode_messages: bool = True) -> None:
+    def __init__(self, *, encode_messages: bool = True, immediate: bool = True) -> None:
         self._endpoints: dict[str, _Endpoint] = {}
         self._nursery: trio.Nursery | None = None
         self._stopped = False
         self.encode_messages = encode_messages
+        # Off, `call_now` always says NOT_NOW, as a transport between processes does.
+        self.immediate = immediate
         self.calls = 0
         self._immediate = 0  # `call_now` answers since the last call made through a worker
 
@@ -306,7 +308,7 @@ class InProcessTransport:
         """The handler's answer computed in the caller's task by its `now_<method>`, or
         `NOT_NOW` (see the module's docstring): then `call` it."""
         endpoint = self._endpoints.get(address)
-        if endpoint is None or self._nursery is None:
+        if endpoint is None or self._nursery is None or not self.immediate:
             return NOT_NOW
         fn = endpoint.now_function(method)
         if fn is None or self._immediate >= IMMEDIATE_MAX:

@@ -222,6 +222,7 @@ class StorageNode:
         self._reads_latest = reads.labels(node=f"storage-{node_id}", kind="get_latest")
         self._reads_scan = reads.labels(node=f"storage-{node_id}", kind="scan_page")
         self._closes_asked = metrics.STORAGE_CLOSES.labels(node=f"storage-{node_id}")
+        self._closes_at_once = metrics.STORAGE_CLOSES_AT_ONCE.labels(node=f"storage-{node_id}")
         self.name = topology.storage_address(node_id)
         self.topology = topology
         self.clock = clock
@@ -738,7 +739,7 @@ class StorageNode:
             answer = self._journals[j].close_now(tau)
             if answer is None:
                 return False
-            self._closes_asked.inc()
+            self._closes_at_once.inc()
             closed_tau, position = answer
             if self._received[j] < position:
                 self._closes_waiting[j].append((position, closed_tau))  # the subscription brings it

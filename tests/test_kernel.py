@@ -9,6 +9,7 @@ durability across a restart from the data directory.
 
 from __future__ import annotations
 
+import pytest
 import trio
 
 from adjudicator.client import AdjudicatorClient
@@ -121,21 +122,23 @@ async def test_restart_keeps_acknowledged_commits(tmp_path):
         nursery.cancel_scope.cancel()
 
 
-async def test_a_burst_of_strong_reads_shares_its_journal_closes(nursery):
+def _total(counter) -> float:
+    return sum(sample.value for metric in counter.collect() for sample in metric.samples
+               if sample.name.endswith("_total"))  # fmt: skip
+
+
+@pytest.mark.parametrize("immediate", [False, True], ids=["calls", "at-once"])
+async def test_a_burst_of_strong_reads_shares_its_journal_closes(nursery, immediate):
     """Strong reads ahead of a replica's watermark ask the journal to close their τ;
     a burst of them shares one close in flight per journal (the largest τ wanted)
-    instead of sending one each, and every read still sees the committed row."""
-    cluster = await start(nursery)
+    instead of sending one each, and every read still sees the committed row. With
+    immediate answers (the journal leader in this process, idle), the reads close their τ
+    in their own tasks instead, and send no more calls."""
+    cluster = await nursery.start(EmbeddedCluster(ClusterConfig(immediate_calls=immediate)).run)
     client = cluster.storage_client()
     key = sql_key(16385, 42)
     await commit(cluster, cluster.clock.latest(), [(key, (42, "x"))])
-    closes = metrics.STORAGE_CLOSES
-
-    def asked() -> float:
-        return sum(sample.value for metric in closes.collect() for sample in metric.samples
-                   if sample.name.endswith("_total"))
-
-    before = asked()
+    before, at_once_before = _total(metrics.STORAGE_CLOSES), _total(metrics.STORAGE_CLOSES_AT_ONCE)
     reads = 60
     answers: list = []
 
@@ -146,5 +149,10 @@ async def test_a_burst_of_strong_reads_shares_its_journal_closes(nursery):
         for _ in range(reads):
             burst.start_soon(read)
     assert answers == [[(42, "x")]] * reads
-    sent = asked() - before
-    assert 0 < sent <= 4 * cluster.topology.journal_count, sent
+    sent = _total(metrics.STORAGE_CLOSES) - before
+    at_once = _total(metrics.STORAGE_CLOSES_AT_ONCE) - at_once_before
+    assert sent <= 4 * cluster.topology.journal_count, sent
+    if immediate:
+        assert at_once > 0, "no read closed its τ at once"
+    else:
+        assert sent > 0 and at_once == 0, (sent, at_once)

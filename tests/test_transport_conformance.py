@@ -197,7 +197,8 @@ def test_an_immediate_answer_is_the_answer_a_call_gives(kind):
 def test_immediate_answers_leave_the_scheduler_a_turn_and_respect_a_passed_deadline():
     """In process: after IMMEDIATE_MAX answers in a row, `call_now` says NOT_NOW until a call
     has gone through a worker (a scheduler turn); a caller whose deadline has passed gets
-    NOT_NOW, as a call in its place would send nothing."""
+    NOT_NOW, as a call in its place would send nothing; so does every caller of a transport
+    made with `immediate=False`."""
     from cluster import transport as transport_module
 
     async def scenario(h: Harness):
@@ -207,11 +208,13 @@ def test_immediate_answers_leave_the_scheduler_a_turn_and_respect_a_passed_deadl
         after_a_call = peer.call_now("echo", 1)
         with trio.CancelScope(deadline=trio.current_time() - 1):
             late = peer.call_now("echo", 2)
-        return answers, after_a_call, late
+        h.caller.immediate = False  # as between processes: every call through a worker
+        turned_off = peer.call_now("echo", 3)
+        return answers, after_a_call, late, turned_off
 
-    answers, after_a_call, late = run("in-process", scenario)
+    answers, after_a_call, late, turned_off = run("in-process", scenario)
     assert answers[:-1] == [(i,) for i in range(transport_module.IMMEDIATE_MAX)] and answers[-1] is NOT_NOW
-    assert after_a_call == (1,) and late is NOT_NOW
+    assert after_a_call == (1,) and late is NOT_NOW and turned_off is NOT_NOW
 
 
 @each_transport
