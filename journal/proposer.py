@@ -370,8 +370,11 @@ class Proposer:
     def _answer_close(self, request: int, closed: int) -> None:
         position = self.next_position - 1
         if closed > self.closed_tau:
+            # Not `closed_changed`: the asker has the answer, and waking every subscriber's
+            # long poll for each close (one per strong read ahead of the watermark) would
+            # cost each of them a read per read. They learn it with the next record or
+            # heartbeat.
             self.closed_tau, self.closed_position = closed, position
-            self.out.closed_changed = True
         self.out.resolved.append((request, (closed, position), None))
 
     def _heartbeat(self, now: Now) -> None:
