@@ -351,6 +351,19 @@ class PaxosCore(Proposer):
             self._answer_close(request, closed)
         self._finish(now)
 
+    def close_at_once(self, tau: int, now: Now) -> tuple[int, int] | None:
+        """What `close` would answer, when it answers at once (a leader with its lease and
+        nothing in flight), without a request or any output; else None and nothing changed.
+        (With nothing in flight nothing is queued either, and `_finish` has nothing to do.)"""
+        if self.role is not Role.LEADER or self.inflight:
+            return None
+        bound = self._close_bound(now)
+        if bound is None:
+            return None
+        closed = min(max(tau, self.last_tau), bound)
+        self.last_tau = max(self.last_tau, closed)
+        return closed, self._record_closed(closed)
+
     def abandon(self, request: int) -> tuple[str, int]:
         """The caller gave up waiting: ("queued", 0) if withdrawn, ("sequenced", τ) or ("unknown", 0)."""
         for i, item in enumerate(self.queue):

@@ -368,6 +368,11 @@ class Proposer:
         return max(bound, self.last_record_tau)
 
     def _answer_close(self, request: int, closed: int) -> None:
+        self.out.resolved.append((request, (closed, self._record_closed(closed)), None))
+
+    def _record_closed(self, closed: int) -> int:
+        """The position a close of `closed` promises (the log's end), kept as the closed
+        timestamp if it is the largest yet."""
         position = self.next_position - 1
         if closed > self.closed_tau:
             # Not `closed_changed`: the asker has the answer, and waking every subscriber's
@@ -375,7 +380,7 @@ class Proposer:
             # cost each of them a read per read. They learn it with the next record or
             # heartbeat.
             self.closed_tau, self.closed_position = closed, position
-        self.out.resolved.append((request, (closed, position), None))
+        return position
 
     def _heartbeat(self, now: Now) -> None:
         self.last_heartbeat_ns = now.mono_ns

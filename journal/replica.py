@@ -360,19 +360,13 @@ class JournalReplica:
         answers at once: a leader with nothing in flight. Anything else, a refusal included,
         is `NOT_NOW`, and the caller's `close` handles it as before."""
         core = self.core
-        if core is None or self._crashed or core.role is not Role.LEADER or core.inflight:
+        if core is None or self._crashed:
             return NOT_NOW
-        request = next(self._requests)
-        waiter = self._waiters[request] = _Waiter(trio.current_time() + self.config.close_wait_s, "close")
-        core.close(request, close.tau, self._now())
-        self._dispatch()
-        if not waiter.answered:
-            return NOT_NOW  # the sweeper answers it and drops it
-        if waiter.error is not None:
+        answer = core.close_at_once(close.tau, self._now())
+        if answer is None:
             return NOT_NOW
-        closed, position = waiter.result
-        self.clock.observe(closed)
-        return Closed(closed, position)
+        self.clock.observe(answer[0])
+        return Closed(*answer)
 
     def _expire(self, request: int, waiter: _Waiter) -> None:
         """Answer a waiter the core has not answered in time, with what is certain."""

@@ -257,14 +257,23 @@ def test_close_needs_the_lease_and_new_leaders_start_above_it():
     # Cut off from its followers, the leader's lease runs out and it stops closing.
     h.cut.update({(1, 0), (2, 0)})
     h.run(CONFIG.lease_ns // MS + 5)
+    assert h.cores[0].close_at_once(EPOCH, h.now()) is None
     h.cores[0].close(900, EPOCH, h.now())
     h._drain(0)
     assert isinstance(h.results[900], NotLeader), "without a lease a leader closes nothing"
     h.cut.clear()
     h.run(30)
-    h.cores[0].close(901, EPOCH + h.mono + 50 * MS, h.now())
+    assert h.cores[1].close_at_once(EPOCH, h.now()) is None, "a follower closes nothing"
+    # At once or through a request, a close answers the same (and moves the same state).
+    at_once = h.cores[0].close_at_once(EPOCH + h.mono + 40 * MS, h.now())
+    assert not h.cores[0].take_output(), "an immediate close leaves nothing for the shell"
+    h.cores[0].close(901, EPOCH + h.mono + 40 * MS, h.now())
     h._drain(0)
-    closed, position = h.results[901]
+    assert h.results[901] == at_once
+    assert (h.cores[0].closed_tau, h.cores[0].closed_position) == at_once
+    h.cores[0].close(902, EPOCH + h.mono + 50 * MS, h.now())
+    h._drain(0)
+    closed, position = h.results[902]
     assert closed >= EPOCH + h.mono
     h.down.add(0)
     h.run(700)
@@ -278,6 +287,9 @@ def test_close_answers_only_after_records_in_flight_are_chosen():
     h = Harness()
     h.run(30)
     h.append(b"x")  # in flight: nothing delivered yet
+    last_tau = h.cores[0].last_tau
+    assert h.cores[0].close_at_once(EPOCH + h.mono + 5 * MS, h.now()) is None
+    assert h.cores[0].last_tau == last_tau, "a close refused at once changes nothing"
     h.cores[0].close(77, EPOCH, h.now())
     h._drain(0)
     assert 77 not in h.results
