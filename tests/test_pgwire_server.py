@@ -277,6 +277,25 @@ async def test_large_results_are_written_past_the_high_water_mark(server: Runnin
     assert messages[-2:] == [m.CommandComplete("SELECT 30000"), m.ReadyForQuery(IDLE)]
 
 
+async def test_an_answer_larger_than_the_socket_takes_waits_for_its_reader_alone(server: Running) -> None:
+    """An answer the kernel cannot take at once goes out in part at once and the rest as the
+    client reads (the server writes what the socket takes directly, then waits in trio's
+    send_all); meanwhile other connections are answered, and every row arrives in order."""
+    rows = 1_000_000  # ~14 MB: past loopback's send and receive buffers together
+    slow = await server.connect()
+    await slow.send(m.Query(f"select generate_series(1, {rows})"))
+    await trio.sleep(0.5)  # the server writes until the socket is full, then waits
+    other = await server.connect()
+    with trio.fail_after(5):
+        await other.send(m.Query("select 1"))
+        assert types(await other.until_ready()) == ["RowDescription", "DataRow", "CommandComplete", "ReadyForQuery"]
+    with trio.fail_after(60):
+        messages = await slow.until_ready()
+    values = [int(x.values[0]) for x in messages if isinstance(x, m.DataRow)]
+    assert values == list(range(1, rows + 1))
+    assert messages[-2:] == [m.CommandComplete(f"SELECT {rows}"), m.ReadyForQuery(IDLE)]
+
+
 async def test_row_limits_suspend_the_portal(server: Running) -> None:
     client = await server.connect()
     await client.send(
