@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -601,25 +600,8 @@ class _Client:
         self._out.clear()
         self._out_bytes = 0
         self._sending = True
-        stream = self.stream
-        if type(stream) is trio.SocketStream:
-            # What the kernel's send buffer takes at once (all of it, for any answer that
-            # fits) goes out without trio's send_all, whose checkpoints reschedule the task
-            # once more per answer. Only this task writes to the socket, and only it closes
-            # it (`_finish`), so the descriptor is this connection's.
-            fd = stream.socket.fileno()
-            try:
-                sent = os.write(fd, data) if fd >= 0 else 0
-            except BlockingIOError:
-                sent = 0
-            except OSError as exc:  # EPIPE, ECONNRESET: SIGPIPE is ignored in Python
-                raise _ClientGone() from exc
-            if sent == len(data):
-                self._sending = False
-                return
-            data = memoryview(data)[sent:]
         try:
-            await stream.send_all(data)
+            await self.stream.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise _ClientGone() from exc
         self._sending = False
