@@ -742,7 +742,14 @@ class StorageNode:
             self._closes_at_once.inc()
             closed_tau, position = answer
             if self._received[j] < position:
-                self._closes_waiting[j].append((position, closed_tau))  # the subscription brings it
+                # The subscription brings the records; the promise waits for them. Reads keep
+                # coming meanwhile, so one entry per position: the list stays as short as the
+                # records in transit, however many reads ask.
+                waiting = self._closes_waiting[j]
+                if waiting and waiting[-1][0] == position:
+                    waiting[-1] = (position, max(closed_tau, waiting[-1][1]))
+                else:
+                    waiting.append((position, closed_tau))
                 return False
             self._advance(j, closed_tau)
         return self.watermark >= tau
