@@ -368,17 +368,22 @@ class Proposer:
         return max(bound, self.last_record_tau)
 
     def _answer_close(self, request: int, closed: int) -> None:
-        self.out.resolved.append((request, (closed, self._record_closed(closed)), None))
+        before = self.closed_tau
+        position = self._record_closed(closed)
+        if self.closed_tau > before:
+            # A close asked by a call (another process, or records in flight) tells every
+            # subscriber at once, as it always has: replicas that did not ask keep their
+            # watermarks fresh by it while records are in flight and heartbeats close nothing.
+            self.out.closed_changed = True
+        self.out.resolved.append((request, (closed, position), None))
 
     def _record_closed(self, closed: int) -> int:
         """The position a close of `closed` promises (the log's end), kept as the closed
-        timestamp if it is the largest yet."""
+        timestamp if it is the largest yet. (An immediate close, `close_at_once`, wakes no
+        subscriber: one per strong read would cost each of them a read per read; they learn
+        it with the next record or heartbeat.)"""
         position = self.next_position - 1
         if closed > self.closed_tau:
-            # Not `closed_changed`: the asker has the answer, and waking every subscriber's
-            # long poll for each close (one per strong read ahead of the watermark) would
-            # cost each of them a read per read. They learn it with the next record or
-            # heartbeat.
             self.closed_tau, self.closed_position = closed, position
         return position
 
