@@ -32,7 +32,11 @@ Phases and their transitions ("recv" is a message returned by next_event,
     any phase         send a FATAL ErrorResponse     -> CLOSED
 
 Outside COPY_IN, CopyData/CopyDone/CopyFail are dropped, as PostgreSQL does
-(they are what a client still sends after a COPY failed).
+(they are what a client still sends after a COPY failed). In COPY_IN, the
+CopyData messages that sit whole one after another in the input come out as
+one CopyData holding their bytes in order (up to `COPY_JOIN_BYTES`): COPY's
+data is a byte stream whose message boundaries mean nothing (PostgreSQL's
+CopyGetData reads it so too), and pgbench and psql send a message per row.
 
 Errors in the client's bytes raise `ProtocolViolation`, an `SqlError`:
 - FATAL, after which the phase is CLOSED and the server sends the error and
@@ -82,6 +86,9 @@ _LARGE_MESSAGE_TYPES = frozenset({b"Q", b"P", b"B", b"F", b"d", b"p"})
 
 # Authentication messages (passwords, SASL) are capped as in PostgreSQL (PG_MAX_AUTH_TOKEN_LENGTH).
 AUTH_MESSAGE_BYTES_MAX = 65_535
+
+# In COPY_IN, consecutive CopyData messages are joined up to about this many bytes of data.
+COPY_JOIN_BYTES = 256 * 1024
 
 # How much consumed input may sit at the front of the receive buffer before it is cut off.
 _COMPACT_BYTES = 64 * 1024
@@ -196,6 +203,10 @@ class ServerConnection:
             return self._next_startup_packet()
         if phase is Phase.AUTHENTICATING and self._auth_answer is None:
             raise LocalProtocolError("next_event() while authenticating without asking for a password")
+        if phase is Phase.COPY_IN:
+            joined = self._copy_data_run()
+            if joined is not None:
+                return joined
         while True:
             frame = self._next_frame()
             if frame is None:
@@ -209,8 +220,36 @@ class ServerConnection:
             if event is not None:
                 return event
 
+    def _copy_data_run(self) -> m.CopyData | None:
+        """The whole CopyData messages at the front of the input (and the Flush and Sync between
+        them, dropped), joined; None when there are none. Stops at anything else, and at what is
+        incomplete or of a length `_next_frame` refuses, which the general path then takes."""
+        buffer, pos, end = self._buffer, self._pos, len(self._buffer)
+        limit = self.message_bytes_max
+        parts = []
+        size = 0
+        while end - pos >= 5 and size < COPY_JOIN_BYTES:
+            type_byte = buffer[pos]
+            length = int.from_bytes(buffer[pos + 1 : pos + 5], "big", signed=True)
+            if type_byte == 0x64:  # b"d"
+                if length < 4 or length > limit or end - pos <= length:
+                    break
+                parts.append(buffer[pos + 5 : pos + 1 + length])
+                size += length - 4
+            elif type_byte not in (0x48, 0x53) or not 4 <= length <= SMALL_MESSAGE_BYTES_MAX or end - pos <= length:
+                break  # Flush and Sync are dropped in COPY_IN, as _on_message does
+            pos += 1 + length
+        if not parts:
+            return None
+        self._advance(pos - self._pos)
+        return m.CopyData(bytes(parts[0]) if len(parts) == 1 else b"".join(parts))
+
     def _consume(self, n: int) -> bytes:
         data = bytes(self._buffer[self._pos : self._pos + n])
+        self._advance(n)
+        return data
+
+    def _advance(self, n: int) -> None:
         self._pos += n
         if self._pos == len(self._buffer):
             self._buffer.clear()
@@ -218,7 +257,6 @@ class ServerConnection:
         elif self._pos > _COMPACT_BYTES:
             del self._buffer[: self._pos]
             self._pos = 0
-        return data
 
     def _next_startup_packet(self) -> m.FrontendMessage | ConnectionClosed | _NeedData:
         if self._refusal is not None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from pgwire import messages as m
 from pgwire.connection import (
+    COPY_JOIN_BYTES,
     NEED_DATA,
     SMALL_MESSAGE_BYTES_MAX,
     ConnectionClosed,
@@ -476,11 +477,57 @@ def test_copy_in_from_a_simple_query() -> None:
     conn.send(m.CopyInResponse(0, [0, 0]))
     assert conn.phase is Phase.COPY_IN
     conn.receive_data(wire(m.CopyData(b"1\tone\n"), m.Flush(), m.Sync(), m.CopyData(b"\\.\n"), m.CopyDone()))
-    assert drain(conn) == [m.CopyData(b"1\tone\n"), m.CopyData(b"\\.\n"), m.CopyDone()]
+    assert drain(conn) == [m.CopyData(b"1\tone\n\\.\n"), m.CopyDone()]  # joined, Flush and Sync dropped
     assert conn.phase is Phase.SIMPLE_QUERY
     conn.send(m.CommandComplete("COPY 1"))
     conn.send(m.ReadyForQuery(IDLE))
     assert conn.phase is Phase.READY
+
+
+def _copy_in_connection(**kwargs) -> ServerConnection:
+    conn = ready_connection(**kwargs)
+    conn.receive_data(wire(m.Query("copy t from stdin")))
+    conn.next_event()
+    conn.send(m.CopyInResponse(0, [0]))
+    return conn
+
+
+def test_copy_data_in_a_row_comes_out_joined() -> None:
+    conn = _copy_in_connection()
+    rows = [f"{i}\trow {i}\n".encode() for i in range(5)]
+    data = wire(*[m.CopyData(r) for r in rows], m.CopyDone())
+    conn.receive_data(data[:-10])  # the last row cut short
+    assert conn.next_event() == m.CopyData(b"".join(rows[:4]))
+    assert conn.next_event() is NEED_DATA
+    conn.receive_data(data[-10:])
+    assert drain(conn) == [m.CopyData(rows[4]), m.CopyDone()]
+    assert conn.phase is Phase.SIMPLE_QUERY
+
+
+def test_copy_data_joins_stop_at_other_messages_and_at_the_size_bound() -> None:
+    conn = _copy_in_connection()
+    big = b"x" * (COPY_JOIN_BYTES // 2 + 1)
+    conn.receive_data(wire(
+        m.CopyData(b"a"), m.CopyData(b"b"), m.Flush(), m.CopyData(b"c"), m.Sync(),
+        m.CopyData(big), m.CopyData(big), m.CopyData(b"d"), m.CopyDone(), m.Query("after"),
+    ))
+    assert drain(conn) == [
+        m.CopyData(b"abc" + big + big),  # Flush and Sync are dropped; a join ends past COPY_JOIN_BYTES
+        m.CopyData(b"d"),
+        m.CopyDone(),
+    ]
+    conn.send(m.CommandComplete("COPY 4"))
+    conn.send(m.ReadyForQuery(IDLE))
+    assert conn.next_event() == m.Query("after")
+
+
+def test_a_copy_data_of_a_refused_length_is_fatal_even_after_a_join() -> None:
+    conn = _copy_in_connection(message_bytes_max=SMALL_MESSAGE_BYTES_MAX)
+    too_long = b"d" + (SMALL_MESSAGE_BYTES_MAX + 1).to_bytes(4, "big")
+    conn.receive_data(wire(m.CopyData(b"a"), m.CopyData(b"b")) + too_long)
+    assert conn.next_event() == m.CopyData(b"ab")
+    error = violation(conn, b"")
+    assert (error.message, error.severity) == ("invalid message length", "FATAL")
 
 
 def test_copy_fail_and_unexpected_messages_end_copy_in() -> None:
