@@ -83,6 +83,10 @@ TEXT_IO = [
     "'\"char\"'::regtype", "'text[]'::regtype", "'pg_catalog.int8'::regtype", "0::regtype", "'nosuch'::regtype",
     "'public'::regnamespace", "11::regnamespace", "0::regclass", "1259::regclass::oid", "'23'::regtype",
     "pg_typeof(1)::text", "pg_typeof(1)::oid",
+    # digits that are not ASCII ones (Arabic-Indic three and four): PostgreSQL reads none of them
+    "'\u0663'::int4", "'\u0663\u0664'::int8", "'\u0663.5'::numeric", "'1e\u0663'::numeric",
+    "'\u0663'::float8", "'\u0663'::float4", "'\u0662\u0660\u0662\u0664-01-01'::date",
+    "'2024-01-01 \u0661\u0662:00'::timestamp", "'\u0663 days'::interval", "'[\u0661:1]={5}'::int[]",
 ]
 
 

@@ -39,9 +39,9 @@ from qp.types.timezones import Zone
 
 # --- the input functions ---------------------------------------------------------
 
-_ISO_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)")
+_ISO_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)", re.ASCII)
 _ISO_TS = re.compile(r"(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d)(?::(\d\d)(\.\d{1,6})?)?"
-                     r"(?:([+-])(\d\d)(?::?(\d\d))?|(Z))?")
+                     r"(?:([+-])(\d\d)(?::?(\d\d))?|(Z))?", re.ASCII)
 
 
 def _in_range_julian(y: int, m: int, d: int) -> bool:

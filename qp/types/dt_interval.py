@@ -293,7 +293,7 @@ def _decode_iso8601(s: str) -> _Acc:
     datepart = True
     havefield = False
     i = 0
-    num_re = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+    num_re = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
     while i < len(body):
         c = body[i]
         if c in "Tt":

@@ -47,7 +47,7 @@ _WS = " \t\n\r\v\f"
 
 _INT_RE = re.compile(
     r"[ \t\n\r\v\f]*([+-]?)(?:0[xX]((?:_?[0-9a-fA-F])+)|0[oO]((?:_?[0-7])+)|0[bB]((?:_?[01])+)"
-    r"|(\d(?:_?\d)*))[ \t\n\r\v\f]*\Z")
+    r"|([0-9](?:_?[0-9])*))[ \t\n\r\v\f]*\Z")  # ASCII digits only, as PostgreSQL ("٣" is not one)
 
 INT_RANGES = {"smallint": (INT2_MIN, INT2_MAX), "integer": (INT4_MIN, INT4_MAX),
               "bigint": (INT8_MIN, INT8_MAX)}
@@ -68,6 +68,16 @@ def make_int_parser(typename: str):
             raise SqlError("22003", f'value "{s}" is out of range for type {typename}')
         return v
 
+    def parse_column(values: tuple[str, ...]) -> list[int]:
+        """Many values at once (COPY): ValueError unless every one is a plain ASCII int in range."""
+        if not "".join(values).isascii():
+            raise ValueError("not ASCII")
+        out = list(map(int, values))
+        if out and (min(out) < lo or max(out) > hi):
+            raise ValueError("out of range")
+        return out
+
+    parse.column = parse_column  # type: ignore[attr-defined]
     return parse
 
 
@@ -117,10 +127,10 @@ INT_CHECKS = {21: check_int2, 23: check_int4, 20: check_int8}
 _NUM_RE = re.compile(
     r"[ \t\n\r\v\f]*([+-]?)(?:((?:\d(?:_?\d)*)?(?:\.(?:\d(?:_?\d)*)?)?)([eE][+-]?\d+)?"
     r"|0[xX]((?:_?[0-9a-fA-F])+)|0[oO]((?:_?[0-7])+)|0[bB]((?:_?[01])+)"
-    r"|(nan|inf|infinity))[ \t\n\r\v\f]*\Z", re.IGNORECASE)
+    r"|(nan|inf|infinity))[ \t\n\r\v\f]*\Z", re.IGNORECASE | re.ASCII)  # \d: ASCII digits only
 
 
-_PLAIN_NUM = re.compile(r"-?\d+(?:\.\d+)?")
+_PLAIN_NUM = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)
 _EXPONENT_MAX = (2**31 - 1) // 2  # set_var_from_str refuses exponents this large (INT_MAX / 2)
 
 
@@ -302,7 +312,7 @@ def check_numeric_range(d: Decimal) -> Decimal:
 _FLOAT_RE = re.compile(
     r"[ \t\n\r\v\f]*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan"
     r"|0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?)[ \t\n\r\v\f]*\Z",
-    re.IGNORECASE)
+    re.IGNORECASE | re.ASCII)
 _NONZERO_MANTISSA = re.compile(r"[1-9]")
 _F4 = struct.Struct("f")
 _U4 = struct.Struct("I")

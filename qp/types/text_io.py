@@ -637,8 +637,8 @@ def parse_array(s: str, elem_in: Callable[[str], Any], typename: str = "") -> li
     p.skip_ws()
     lower_bounds: list[int] = []
     if p.i < len(s) and s[p.i] == "[":
-        m = re.compile(r"(\[\s*([+-]?\d+)\s*(?::\s*([+-]?\d+)\s*)?\])+").match(s, p.i)
-        dims = re.findall(r"\[\s*([+-]?\d+)\s*(?::\s*([+-]?\d+)\s*)?\]", m.group(0)) if m else []
+        m = re.compile(r"(\[\s*([+-]?\d+)\s*(?::\s*([+-]?\d+)\s*)?\])+", re.ASCII).match(s, p.i)
+        dims = re.findall(r"\[\s*([+-]?\d+)\s*(?::\s*([+-]?\d+)\s*)?\]", m.group(0), re.ASCII) if m else []
         if m is None:
             raise p.fail('"[" must introduce explicitly-specified array dimensions.')
         p.i = m.end()
