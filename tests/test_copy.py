@@ -110,6 +110,32 @@ def test_copy_from_text_loads_what_postgres_loads(pg_server, dsql_server, names)
         assert dsql.execute(f"SELECT dflt FROM {table} WHERE id = 11").fetchone() == (7,)
 
 
+PLAIN_TABLE = "(id int PRIMARY KEY, s smallint, b bigint, name text, tag char(4), code varchar(5), score float8)"
+# No backslash anywhere: these lines are decoded a column at a time (qp/frontend/copy.py).
+PLAIN_ROWS = (
+    b"1\t+2\t 9223372036854775807 \tplain\tab\tabc\t1.5\n"
+    b"-2147483648\t-32768\t-9223372036854775808\t\xc3\xa9t\xc3\xa9\t\tz   \t-2.5e10\n"
+    b"2147483647\t32767\t0\t\t\xe2\x82\xac\t\tNaN\n"
+    b"0\t 7\t00012\ttwo words\tabcd\tabcde\tinfinity\n"
+)
+
+
+def test_plain_lines_load_what_postgres_loads(pg_server, dsql_server, names):
+    table = names("plain")
+    pg, dsql = on_both(pg_server, dsql_server, [f"CREATE TABLE {table} {PLAIN_TABLE}"])
+    with pg, dsql:
+        sql = f"COPY {table} FROM STDIN"
+        assert copy_in(dsql, sql, PLAIN_ROWS) == copy_in(pg, sql, PLAIN_ROWS) == ("ok", 4)
+        assert rows(dsql, table) == rows(pg, table)
+        # One line per CopyData message (pgbench), and lines cut anywhere.
+        more = b"".join(b"%d\t%d\t%d\tn%d\tt\tc\t%d.5\n" % (i, i, i * 1000, i, i) for i in range(10, 2010))
+        lines = more.splitlines(keepends=True)
+        assert copy_in(dsql, sql, lines[:1000]) == copy_in(pg, sql, more[: sum(map(len, lines[:1000]))]) == ("ok", 1000)
+        rest = b"".join(lines[1000:])
+        assert copy_in(dsql, sql, [rest[i : i + 777] for i in range(0, len(rest), 777)]) == copy_in(pg, sql, rest)
+        assert rows(dsql, table) == rows(pg, table)
+
+
 def test_copy_from_csv_and_old_style_options(pg_server, dsql_server, names):
     table = names("csv")
     pg, dsql = on_both(pg_server, dsql_server, [f"CREATE TABLE {table} (id int, a text, b text, c float8)"])
@@ -224,6 +250,17 @@ BAD_INPUT = [
     ("COPY {t} (a, b) FROM STDIN", b"20\t\xff\n"),  # invalid UTF-8
     ("COPY {t} (a, b) FROM STDIN", b"21\t\\xff\n"),
     ("COPY {t} (a, b) FROM STDIN", b"\n"),  # empty line: column a first
+    # Lines without a backslash are decoded a column at a time; a bad value among them is
+    # still reported with its own line and column.
+    ("COPY {t} FROM STDIN", b"30\tx\t2\tab\n31\tx\t2\tab\n3x\tx\t2\tab\n33\tx\t2\tab\n"),
+    ("COPY {t} FROM STDIN", b"32\tx\t2\tab\n99999999999\tx\t2\tab\n"),  # out of range for integer
+    ("COPY {t} FROM STDIN", "33\tx\t2\tab\n\u0663\u0664\tx\t2\tab\n".encode()),  # digits, but not ASCII ones
+    ("COPY {t} FROM STDIN", b"34\tx\t2\tab\n35\tx\tnot a number\tab\n"),
+    ("COPY {t} FROM STDIN", b"36\tx\t2\tab\n37\tx\t2\tabcdefgh\n"),  # char(5) too long, line 2
+    ("COPY {t} FROM STDIN", b"38\tx\t2\tab\n39\tx\t2\n40\tx\t2\tab\n"),  # missing data, line 2
+    ("COPY {t} FROM STDIN", b"41\tx\t2\tab\n42\tx\t2\tab\tzz\n"),  # extra data, line 2
+    ("COPY {t} (a, b) FROM STDIN", b"43\tx\n44\t\xff\n"),  # invalid UTF-8, line 2
+    ("COPY {t} FROM STDIN", b"45\tx\t2\tab\n46\tx\t\t\n"),  # an empty float, line 2
     ("COPY {t} (a, b) FROM STDIN (FORMAT csv)", b'16,"unterminated\n'),
     ("COPY {t} (a, b) FROM STDIN (FORMAT csv, HEADER match)", b"a,c\n15,x\n"),
     ("COPY {t} (a, b) FROM STDIN (FORMAT binary)", b"garbage"),

@@ -63,7 +63,14 @@ from qp.frontend.copy_format import (
     parse_options,
     row_encoder,
 )
-from qp.frontend.copy_parse import BinaryParser, CsvParser, Record, TextParser, missing_column_error
+from qp.frontend.copy_parse import (
+    BinaryParser,
+    CsvParser,
+    PlainRows,
+    Record,
+    TextParser,
+    missing_column_error,
+)
 from qp.frontend.results import ResultRows
 from qp.frontend.settings import transaction_limits
 from qp.parse.parser import Statement, parse
@@ -210,6 +217,16 @@ async def _start_copy_from(session: Any, body: dict, opts: CopyOptions) -> CopyF
     return CopyFrom(session, body, target, opts, txn, batch_rows)
 
 
+def _column_decoder(decode: Any) -> Any:
+    """A column's values (str, none NULL) -> their decoded list: the decoder's own `column`
+    form when it has one (a check over the whole column), else one call per value. Either
+    raises on a bad value; which one, and where, the row-at-a-time path then finds."""
+    column = getattr(decode, "column", None)
+    if column is not None:
+        return column
+    return lambda values: list(map(decode, values))
+
+
 class CopyFrom:
     """The `api.CopySink` of one COPY FROM STDIN: parses, decodes and loads rows as they arrive."""
 
@@ -231,6 +248,7 @@ class CopyFrom:
         else:
             self.parser = (CsvParser if opts.csv else TextParser)(opts, target.names)
             self.decoders = [text_decoder(t, session.ctx) for t in target.types]
+            self.column_decoders = [_column_decoder(decode) for decode in self.decoders]
         if txn is not None:
             txn.dml_count += 1  # a COPY is DML for DSQL's "no DDL with DML" rule
 
@@ -275,7 +293,17 @@ class CopyFrom:
                 exc.context = self._context(exc.context)
             raise
 
-    def _take(self, records: list) -> None:
+    def _take(self, records: list | PlainRows) -> None:
+        if type(records) is PlainRows:
+            try:
+                columns = zip(*records.fields, strict=True)
+                decoded = [decode(values) for decode, values in zip(self.column_decoders, columns, strict=True)]
+            except Exception:  # noqa: BLE001 (the row-at-a-time path below raises it with its row's context)
+                records = records.records()
+            else:
+                self.pending.extend(zip(*decoded, strict=True))
+                self.pending_last_line = records.last_line_no
+                return
         if not records:
             return
         names, decoders, pending = self.target.names, self.decoders, self.pending

@@ -112,16 +112,17 @@ class _LineReader:
             self.buf.clear()
         return out
 
-    def _plain_lines(self) -> list[tuple[int, bytes]]:
+    def plain_chunk(self) -> tuple[int, bytes] | None:
         """Text format, newline-terminated lines without a backslash or a carriage return (what
-        pgbench and most loaders send): split at once, the same lines `_next_line` finds one at
-        a time. Anything else (CSV, an escape, the end marker, CR) goes the byte-rule way."""
+        pgbench and most loaders send), taken at once: (the first one's number, the lines
+        joined by their newlines, the last one's left off); the same lines `_next_line` finds
+        one at a time. Anything else (CSV, an escape, the end marker, CR) goes the byte-rule way."""
         buf = self.buf
         if self.csv or self.ended or self.eol not in (None, _EOL_LF):
-            return []
+            return None
         end = buf.rfind(b"\n")
         if end < 0 or buf.find(b"\\", 0, end) >= 0 or buf.find(b"\r", 0, end) >= 0:
-            return []
+            return None
         chunk = bytes(buf[:end])
         del buf[: end + 1]
         # (In text, a partial line's scan state is only where to resume: bytes without a
@@ -129,8 +130,15 @@ class _LineReader:
         self._scan = 0
         self.eol = _EOL_LF
         first = self.line_no + 1
+        self.line_no += chunk.count(b"\n") + 1
+        return first, chunk
+
+    def _plain_lines(self) -> list[tuple[int, bytes]]:
+        plain = self.plain_chunk()
+        if plain is None:
+            return []
+        first, chunk = plain
         parts = chunk.split(b"\n")
-        self.line_no += len(parts)
         return list(zip(range(first, first + len(parts)), parts, strict=True))
 
     def _error(self, message: str, hint: str | None = None) -> SqlError:
@@ -304,6 +312,30 @@ def _text_tokens(delimiter: bytes) -> re.Pattern:
     return pattern
 
 
+@dataclass(slots=True)
+class PlainRows:
+    """Lines of text-format data that hold no backslash, so no escape, no NULL (whose
+    string has one) and no end marker, each with exactly the COPY's number of fields:
+    what `TextParser.feed` returns when that is all it read, for the caller to decode a
+    column at a time. `records()` gives the same rows as `Record`s, for the caller's
+    row-at-a-time path (which finds and reports the first bad value)."""
+
+    first_line_no: int
+    texts: list[str]
+    fields: list[list[str]]
+
+    @property
+    def last_line_no(self) -> int:
+        return self.first_line_no + len(self.texts) - 1
+
+    def __iter__(self):  # what a caller that takes a list of records sees
+        return iter(self.records())
+
+    def records(self) -> list[Record]:
+        first = self.first_line_no
+        return [Record(first + i, f, t) for i, (f, t) in enumerate(zip(self.fields, self.texts, strict=True))]
+
+
 class _FieldReader:
     """Shared by the text and CSV parsers: header handling and field-count checks."""
 
@@ -391,6 +423,38 @@ class TextParser(_FieldReader):
         self._tokens = _text_tokens(opts.delimiter.encode())
         self._null_bytes = opts.null.encode()
         self._default_bytes = opts.default.encode() if opts.default is not None else None
+
+    def feed(self, data: bytes) -> list[Record] | PlainRows:  # type: ignore[override]
+        reader = self.reader
+        reader.feed(data)
+        plain = reader.plain_chunk() if self._plain_rows_possible and not self.header_pending else None
+        if plain is None:
+            return self._records(reader.lines(final=False))
+        first, chunk = plain
+        rows = self._plain_rows(first, chunk)
+        rest = reader.lines(final=False)
+        if rows is not None and not rest:
+            return rows
+        if rows is not None:
+            return rows.records() + self._records(rest)
+        lines = chunk.split(b"\n")
+        return self._records(list(zip(range(first, first + len(lines)), lines, strict=True)) + rest)
+
+    @property
+    def _plain_rows_possible(self) -> bool:
+        """Lines without a backslash hold no NULL and no DEFAULT when their strings have one."""
+        return "\\" in self.null and (self.default is None or "\\" in self.default) and bool(self.columns)
+
+    def _plain_rows(self, first: int, chunk: bytes) -> PlainRows | None:
+        try:
+            texts = chunk.decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            return None  # the row-at-a-time path reports the line
+        delimiter, ncols = self.delimiter, len(self.columns)
+        fields = [text.split(delimiter) for text in texts]
+        if len(fields[0]) != ncols or len(set(map(len, fields))) != 1:
+            return None
+        return PlainRows(first, texts, fields)
 
     def _split(self, line: bytes, text: str, line_no: int) -> list:
         null, default = self.null, self.default
