@@ -70,3 +70,27 @@ async def test_a_foreign_key_and_a_primary_key_over_many_batches(session) -> Non
     await _sql(session, "ALTER TABLE vb_child ADD PRIMARY KEY (id, parent)")
     events = await _sql(session, "SELECT count(*) FROM vb_child")
     assert [e.rows for e in events if type(e).__name__ == "DataRows"] == [[[b"60"]]]
+
+
+async def test_rows_that_share_parents_are_checked_each(session) -> None:
+    """Parent keys are computed once per distinct value (qp/ddl/constraints.py); a missing
+    parent among many repeated ones is still found and named, by a new constraint and by an
+    INSERT's check."""
+    await _sql(session, "CREATE TABLE vb_few (id int PRIMARY KEY)")
+    await _sql(session, "INSERT INTO vb_few VALUES (1), (2), (3)")
+    await _sql(session, "CREATE TABLE vb_many (id int, parent int)")
+    await _sql(session, "INSERT INTO vb_many SELECT g, CASE WHEN g = 40 THEN 31 ELSE g % 3 + 1 END "
+                        "FROM generate_series(1, 90) g")
+    with pytest.raises(SqlError) as caught:
+        await _sql(session, "ALTER TABLE vb_many ADD CONSTRAINT vb_many_fk FOREIGN KEY (parent) REFERENCES vb_few (id)")
+    assert (caught.value.sqlstate, caught.value.detail) == (
+        "23503", 'Key (parent)=(31) is not present in table "vb_few".')
+    await _sql(session, "DELETE FROM vb_many WHERE id = 40")
+    await _sql(session, "ALTER TABLE vb_many ADD CONSTRAINT vb_many_fk FOREIGN KEY (parent) REFERENCES vb_few (id)")
+    with pytest.raises(SqlError) as caught:
+        await _sql(session, "INSERT INTO vb_many SELECT g, CASE WHEN g IN (150, 160) THEN g ELSE g % 3 + 1 END "
+                            "FROM generate_series(100, 200) g")
+    assert (caught.value.sqlstate, caught.value.detail) == (
+        "23503", 'Key (parent)=(150) is not present in table "vb_few".')
+    events = await _sql(session, "SELECT count(*), sum(parent) FROM vb_many")
+    assert [e.rows for e in events if type(e).__name__ == "DataRows"] == [[[b"89", b"178"]]]

@@ -109,13 +109,22 @@ async def check_parents(txn, catalog: CatalogSnapshot, table: TableDef, rows: li
         parent = table if fk.ref_oid == table.oid else catalog.by_oid.get(fk.ref_oid)
         if parent is None:
             continue  # the parent was dropped with CASCADE in this transaction's catalog
+        # Rows of a batch mostly reference few parents (800,000 pgbench accounts, 8 branches):
+        # the key of equal values is computed once. (Equal values find the same parent row.)
+        keys_by_values: dict[tuple, bytes] = {}
         for i, row in enumerate(rows):
             values = _key_values(fk, row, table)
             if values is None:
                 continue
             if old_rows is not None and old_rows[i] is not None and _key_values(fk, old_rows[i], table) == values:
                 continue  # the reference did not change (PostgreSQL skips the check too)
-            checks.append((i * per_row + f, fk, parent, parent_lookup_key(parent, fk, values), values))
+            try:
+                key = keys_by_values.get(values)
+                if key is None:
+                    key = keys_by_values[values] = parent_lookup_key(parent, fk, values)
+            except TypeError:  # an unhashable value (an array's list)
+                key = parent_lookup_key(parent, fk, values)
+            checks.append((i * per_row + f, fk, parent, key, values))
     if not checks:
         return
     lookup = list(dict.fromkeys(check[3] for check in checks))
