@@ -52,10 +52,13 @@ import enum
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 
 # Keys are grouped by this many leading bytes for the floors of forgotten history:
 # namespace, table key id and index id for SQL keys (storage/keys.py).
 GROUP_BYTES = 7
+_GROUP_OF = itemgetter(slice(0, GROUP_BYTES))
 
 
 class ConflictKind(enum.Enum):
@@ -94,6 +97,36 @@ class ConflictTable:
 
     def check(
         self, tau_start: int, writes: Iterable[bytes], checks: Iterable[bytes], txn_id: int = -1
+    ) -> Conflict | None:
+        writes = tuple(writes)
+        checks = tuple(checks)
+        if self._clear(tau_start, writes, checks):
+            return None
+        return self._first_conflict(tau_start, writes, checks, txn_id)
+
+    def _clear(self, tau_start: int, writes: tuple[bytes, ...], checks: tuple[bytes, ...]) -> bool:
+        """True when no key can conflict: each table looked up for all keys at once, in C
+        (a bulk load's commits carry thousands of keys). False says only "look closer":
+        `_first_conflict` finds the conflict, the first in the keys' order, if there is one."""
+        floor = self.floor
+        keys = writes + checks
+        if not keys:
+            return True
+        if self._group_floors and max(map(self._group_floors.get, map(_GROUP_OF, keys), repeat(0))) > tau_start:
+            return False
+        if max(map(self._last_commit.get, keys, repeat(floor))) > tau_start:
+            return False
+        if writes and self._last_share and max(map(self._last_share.get, writes, repeat(0))) > tau_start:
+            return False
+        # Any holder at all (even the transaction itself) sends it the long way.
+        if self._writer and any(map(self._writer.__contains__, keys)):
+            return False
+        if self._intents and any(map(self._intents.__contains__, keys)):
+            return False
+        return not (writes and self._readers and any(map(self._readers.__contains__, writes)))
+
+    def _first_conflict(
+        self, tau_start: int, writes: tuple[bytes, ...], checks: tuple[bytes, ...], txn_id: int
     ) -> Conflict | None:
         last = self._last_commit
         shared = self._last_share
@@ -159,8 +192,7 @@ class ConflictTable:
         conflict = self.check(tau_start, writes, checks + shares, txn_id)
         if conflict is not None:
             return conflict
-        for key in writes:
-            self._writer[key] = txn_id
+        self._writer.update(zip(writes, repeat(txn_id)))
         for key in checks + shares:
             self._readers.setdefault(key, set()).add(txn_id)
         self._held[txn_id] = (writes, checks, shares)
@@ -170,10 +202,11 @@ class ConflictTable:
         writes, _, shares = self._held[txn_id]
         last = self._last_commit
         recorded = self._recorded
-        for key in writes:
-            assert last.get(key, self.floor) < tau_commit, "τ_commit must exceed the key's last commit"
-            last[key] = tau_commit
-            recorded.append((tau_commit, key, False))
+        if writes:
+            assert max(map(last.get, writes, repeat(self.floor))) < tau_commit, \
+                "τ_commit must exceed the key's last commit"
+            last.update(zip(writes, repeat(tau_commit)))
+            recorded.extend(zip(repeat(tau_commit), writes, repeat(False)))
         shared = self._last_share
         for key in shares:
             if shared.get(key, 0) < tau_commit:

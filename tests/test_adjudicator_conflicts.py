@@ -187,3 +187,39 @@ def test_a_capped_history_refuses_only_old_writers_of_the_groups_it_forgot() -> 
     assert table.prepare(6, 20, (rows[1],), ()) is None  # rows[1]'s commit at 20 was seen
     assert table.prepare(7, 12, (stamp,), ()) is None  # an old block writing the stamp: still exact
     assert table.prepare(8, 35, (rows[2],), ()) is not None  # rows[2]'s commit at 40 is still known
+
+
+_KEYS = st.sampled_from([b"g1-----a", b"g1-----b", b"g2-----a", b"g2-----b", b"g3-----c"])
+_KEY_SETS = st.lists(_KEYS, max_size=3, unique=True).map(tuple)
+_STEPS = st.lists(
+    st.tuples(st.sampled_from(["prepare", "commit", "abort", "intend", "forget"]), _KEY_SETS, _KEY_SETS, _KEY_SETS,
+              st.integers(1, 30)),
+    max_size=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_STEPS, st.lists(st.tuples(st.integers(0, 31), _KEY_SETS, _KEY_SETS, st.integers(0, 12)), min_size=1,
+                        max_size=10))
+def test_the_whole_key_set_check_answers_as_the_key_by_key_one(steps, queries) -> None:
+    """`check` first looks every key up at once and takes the key-by-key way only when
+    something may conflict: over any history of prepares, commits, aborts, intents and
+    forgotten history, its answer (which key, what kind) is the key-by-key one's."""
+    table = ConflictTable(floor=0)
+    tau = 0
+    held: list[int] = []
+    for txn, (op, writes, checks, shares, tau_start) in enumerate(steps, start=1):
+        if op == "prepare":
+            if table.prepare(txn, tau_start, writes, checks, shares) is None:
+                held.append(txn)
+        elif op == "commit" and held:
+            tau = max(tau + 1, 31, *(table.last_commit(k) + 1 for k in table._held[held[0]][0]))
+            table.commit(held.pop(0), tau)
+        elif op == "abort" and held:
+            table.abort(held.pop())
+        elif op == "intend":
+            table.intend(txn, writes)
+        elif op == "forget":
+            table.forget_oldest(tau_start % 4, 2)
+    for tau_start, writes, checks, txn_id in queries:
+        assert table.check(tau_start, writes, checks, txn_id) == table._first_conflict(tau_start, writes, checks, txn_id)
