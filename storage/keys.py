@@ -127,6 +127,9 @@ KEY_KINDS = {
 
 def encode_values(encoders, values) -> bytes:
     """Concatenate the key encodings of `values` (None encodes as NULL)."""
+    if len(encoders) == 1 and len(values) == 1:  # most keys: one column, no generator
+        v = values[0]
+        return NULL_KEY if v is None else encoders[0](v)
     return b"".join(NULL_KEY if v is None else enc(v) for enc, v in zip(encoders, values, strict=False))
 
 

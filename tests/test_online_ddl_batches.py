@@ -94,3 +94,29 @@ async def test_rows_that_share_parents_are_checked_each(session) -> None:
         "23503", 'Key (parent)=(150) is not present in table "vb_few".')
     events = await _sql(session, "SELECT count(*), sum(parent) FROM vb_many")
     assert [e.rows for e in events if type(e).__name__ == "DataRows"] == [[[b"89", b"178"]]]
+
+
+@pytest.mark.parametrize("order", ["rising", "scattered"])
+async def test_a_unique_build_finds_duplicates_whatever_the_key_order(session, order) -> None:
+    """A batch reads the index span its entries cover when that span holds few entries
+    (keys that rise with the rows' order), else entry by entry (qp/ddl/indexes.py): either
+    way a duplicate in the same batch, in an earlier batch or in a later one is found, and
+    a clean table gets every entry."""
+    key = "g" if order == "rising" else "(g * 37) % 101"  # 37 is a unit mod 101: 101 distinct keys
+    for dup_of, dup_row in [(3, 4), (2, 60), (90, 95)]:
+        await _sql(session, "DROP TABLE IF EXISTS ub_t")
+        await _sql(session, "CREATE TABLE ub_t (id int, k int)")
+        await _sql(session, f"INSERT INTO ub_t SELECT g, {key} FROM generate_series(0, 100) g")
+        await _sql(session, f"UPDATE ub_t SET k = (SELECT k FROM ub_t WHERE id = {dup_of}) WHERE id = {dup_row}")
+        with pytest.raises(SqlError) as caught:
+            await _sql(session, "CREATE UNIQUE INDEX ub_k ON ub_t (k)")
+        assert caught.value.sqlstate == "23505", (order, dup_of, dup_row)
+    await _sql(session, "DROP TABLE ub_t")
+    await _sql(session, "CREATE TABLE ub_t (id int, k int)")
+    await _sql(session, f"INSERT INTO ub_t SELECT g, {key} FROM generate_series(0, 100) g")
+    await _sql(session, "CREATE UNIQUE INDEX ub_k ON ub_t (k)")
+    with pytest.raises(SqlError) as caught:
+        await _sql(session, "INSERT INTO ub_t VALUES (500, 50)")
+    assert caught.value.sqlstate == "23505"
+    events = await _sql(session, "SELECT count(*) FROM ub_t WHERE k BETWEEN 0 AND 100")
+    assert [e.rows for e in events if type(e).__name__ == "DataRows"] == [[[b"101"]]]
