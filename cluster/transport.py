@@ -15,6 +15,12 @@ all three:
   strings, bytes, tuples and frozen messages of them) is handed over as it
   is, since nobody can tell it from its copy. (The round trips were ~14 % of
   a point select's CPU; bench/README, "in-process calls without msgpack".)
+  A handler may also name methods whose replies it *hands over*
+  (`hands_over`: their replies are made for the call alone, and it keeps no
+  reference to them, as a storage node on LMDB decodes the rows it returns
+  from disk for each read): in process their replies reach the caller as they
+  are, uncopied, since no one else can see them change. (The copy was ~35 %
+  of a whole-table read's CPU: ANALYZE, index builds.)
 * A handler (`rpc_*`) runs in a task of the callee, never in the caller's. A caller
   that is cancelled stops waiting; the handler runs on to its end (nothing
   sent is un-sent, as over TCP) and its reply is dropped.
@@ -227,11 +233,13 @@ class _Worker:
 
 
 class _Endpoint:
-    __slots__ = ("address", "handler", "idle", "now", "workers")
+    __slots__ = ("address", "handed_over", "handler", "idle", "now", "workers")
 
     def __init__(self, address: str, handler: Any) -> None:
         self.address = address
         self.handler = handler
+        # Methods whose replies the handler hands over (see the module's docstring).
+        self.handed_over: frozenset[str] = frozenset(getattr(handler, "hands_over", ()))
         self.idle: list[_Worker] = []
         self.workers: set[_Worker] = set()
         self.now: dict[str, Callable[..., Any] | None] = {}  # method -> its `now_` function, if any
@@ -299,10 +307,11 @@ class InProcessTransport:
         endpoint, fn = self._lookup(address, method)
         if self.encode_messages and not codec.shareable(args):
             args = codec.decode(codec.encode(args))
+        encode = self.encode_messages and method not in endpoint.handed_over
         if deadline != _NO_DEADLINE:
             with trio.fail_at(deadline):
-                return await self._call(endpoint, fn, args)
-        return await self._call(endpoint, fn, args)
+                return await self._call(endpoint, fn, args, encode)
+        return await self._call(endpoint, fn, args, encode)
 
     def call_now(self, address: str, method: str, args: tuple) -> Any:
         """The handler's answer computed in the caller's task by its `now_<method>`, or
@@ -327,15 +336,16 @@ class InProcessTransport:
             return value
         self.calls += 1
         self._immediate += 1
-        if encode and not codec.shareable(value):
+        if encode and method not in endpoint.handed_over and not codec.shareable(value):
             return codec.decode(codec.encode(value))
         return value
 
-    async def _call(self, endpoint: _Endpoint, fn: Callable[..., Any], args: tuple) -> Any:
+    async def _call(self, endpoint: _Endpoint, fn: Callable[..., Any], args: tuple, encode: bool) -> Any:
+        """`encode`: copy the reply through the codec (not for a reply handed over)."""
         deadline = trio.current_effective_deadline()
         if deadline != _NO_DEADLINE and deadline <= trio.current_time():
             await trio.lowlevel.checkpoint()  # its time is up (or it is cancelled): send nothing
-        job = _Job(fn, args, deadline, self.encode_messages)
+        job = _Job(fn, args, deadline, encode)
         self._submit(endpoint, job)
         self._immediate = 0
         await trio.lowlevel.wait_task_rescheduled(job.abort)

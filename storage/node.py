@@ -228,6 +228,11 @@ class StorageNode:
         self.clock = clock
         self.disk = disk
         self.engine = engine
+        # On LMDB every value a read returns is decoded from disk for that read and held by
+        # nothing here: the transport may hand such replies over uncopied (cluster/transport.py).
+        # The in-memory engine's values are the stored objects themselves, so they are copied.
+        self.hands_over: frozenset[str] = frozenset({"get", "get_latest", "scan"}) if engine is not None \
+            else frozenset()
         self._monotonic_ns = monotonic_ns
         self._checkpoint_records = checkpoint_records
         self._checkpoint_interval_s = checkpoint_interval_s

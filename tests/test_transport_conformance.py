@@ -194,6 +194,30 @@ def test_an_immediate_answer_is_the_answer_a_call_gives(kind):
         assert now is NOT_NOW and errors == [NOT_NOW, NOT_NOW]
 
 
+@each_transport
+def test_a_reply_handed_over_is_the_handlers_own_object_in_process_and_a_copy_elsewhere(kind):
+    """A handler's `hands_over` methods make each reply for that call alone: in process the
+    caller gets that very object (a list stays a list, by call and by `call_now`); between
+    processes, and for any other method, it gets the codec's copy (sequences as tuples)."""
+
+    async def scenario(h: Harness):
+        peer = h.peer()
+        called = await peer.call("fresh", 1, "a")
+        made = h.service.last_fresh
+        now = peer.call_now("fresh", 2)
+        echoed = await peer.call("echo", [1])
+        return called, made, now, h.service.last_fresh, echoed
+
+    called, made, now, made_now, echoed = run(kind, scenario)
+    assert echoed == ((1,),), "an echo is copied: its list arrives as a tuple"
+    if kind == "in-process":
+        assert called is made and called == [1, "a", [2]]
+        assert now is made_now and now == [2, [1]]
+    else:
+        assert called is not made and called == (1, "a", (2,))
+        assert now is NOT_NOW
+
+
 def test_immediate_answers_leave_the_scheduler_a_turn_and_respect_a_passed_deadline():
     """In process: after IMMEDIATE_MAX answers in a row, `call_now` says NOT_NOW until a call
     has gone through a worker (a scheduler turn); a caller whose deadline has passed gets

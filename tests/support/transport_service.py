@@ -37,8 +37,21 @@ class Service:
     def entered(self, tag: str) -> trio.Event:
         return self.started.setdefault(tag, trio.Event())
 
+    # Replies of these methods are made for each call and kept by nobody here: in process
+    # the transport may hand them over uncopied (cluster/transport.py).
+    hands_over = frozenset({"fresh"})
+
     async def rpc_echo(self, *values):
         return values
+
+    async def rpc_fresh(self, *values):
+        """A new list of the values (what a storage node's read of LMDB returns, in kind)."""
+        self.last_fresh = [*values, [len(values)]]
+        return self.last_fresh
+
+    def now_fresh(self, *values):
+        self.last_fresh = [*values, [len(values)]]
+        return self.last_fresh
 
     # Immediate answers (`Peer.call_now`), where the transport allows them.
 
