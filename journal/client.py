@@ -270,7 +270,14 @@ class JournalClient:
         `call_now`), or None: then `close`."""
         try:
             result = self._replicas[self.leader].call_now("close", Close(tau))
-        except (NotLeader, Unreachable, RemoteError):
+        except NotLeader as exc:
+            # A follower: later reads ask the leader it names. (Nothing else would teach this
+            # client: its reads of records learn no leader, and its `close`s are rare once
+            # most reads close at once.)
+            if 0 <= exc.leader < len(self._replicas):
+                self.leader = exc.leader
+            return None
+        except (Unreachable, RemoteError):
             return None
         if result is NOT_NOW:
             return None

@@ -357,13 +357,16 @@ class JournalReplica:
 
     def now_close(self, close: Close) -> Closed | object:
         """`rpc_close` in the caller's task (cluster/transport.py's `call_now`) when the core
-        answers at once: a leader with nothing in flight. Anything else, a refusal included,
-        is `NOT_NOW`, and the caller's `close` handles it as before."""
+        answers at once: a leader with nothing in flight. A follower refuses as `close` does
+        (NotLeader with its hint: a caller that asked the wrong replica learns the leader);
+        anything else is `NOT_NOW`, and the caller's `close` handles it as before."""
         core = self.core
         if core is None or self._crashed:
             return NOT_NOW
         answer = core.close_at_once(close.tau, self._now())
         if answer is None:
+            if core.role is not Role.LEADER:
+                raise NotLeader(core.leader_hint, "not the leader")
             return NOT_NOW
         self.clock.observe(answer[0])
         return Closed(*answer)

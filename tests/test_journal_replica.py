@@ -18,7 +18,7 @@ from cluster.clock import Clock
 from cluster.disk import OsDisk
 from cluster.transport import InProcessTransport
 from journal.client import JournalClient
-from journal.errors import PositionCompacted
+from journal.errors import NotLeader, PositionCompacted
 from journal.interface import Read
 from journal.log import ChosenLog
 from journal.paxos import PaxosConfig
@@ -230,7 +230,8 @@ async def test_an_immediate_close_promises_what_a_close_promises(nursery, tmp_pa
     """`close_now`, a close an idle leader in this process answers in the caller's task, gives
     what `close` gives, and the promise holds: the next append takes the next position and a τ
     above the closed one. A follower, a leader with records in flight and a killed leader say
-    NOT_NOW (the client's None), and the caller's `close` takes over."""
+    NOT_NOW (the client's None), and the caller's `close` takes over; a follower refuses with
+    the leader's name, which the client then asks."""
     from cluster.transport import NOT_NOW
     from journal.interface import Close
 
@@ -250,7 +251,14 @@ async def test_an_immediate_close_promises_what_a_close_promises(nursery, tmp_pa
     assert after[0] == 6 and after[1] > closed
     for i, replica in enumerate(r.replicas):
         if i != leader:
-            assert replica.now_close(Close(r.clock.latest())) is NOT_NOW, "a follower"
+            with pytest.raises(NotLeader) as refused:
+                replica.now_close(Close(r.clock.latest()))
+            assert refused.value.leader == leader, "a follower names the leader"
+    # A client that thinks a follower leads learns the leader from its first immediate close.
+    r.client.leader = (leader + 1) % len(r.replicas)
+    assert r.client.close_now(r.clock.latest()) is None
+    assert r.client.leader == leader
+    assert r.client.close_now(r.clock.latest()) is not None
 
     # Records in flight: the promise would have to wait for them.
     done = trio.Event()
