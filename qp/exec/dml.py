@@ -298,6 +298,9 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
     source_rows = await collect(plan.source, rc)
     width = len(table.columns)
     new_rows: list[tuple] = []
+    if _rows_as_given(plan, writer, width, source_rows):
+        new_rows = source_rows
+        source_rows = []
     for src in source_rows:
         row: list[Any] = [None] * width
         given = set()
@@ -381,6 +384,18 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
         await check_parents(txn, writer.bc.catalog, table, inserted, frame.ctx)
     txn.depend_on(table.schema_key)
     return affected, returning_rows
+
+
+def _rows_as_given(plan: InsertPlan, writer: RowWriter, width: int, source_rows: list) -> bool:
+    """Whether the source's rows are the new rows as they are: a value for every column, in
+    the table's order, none DEFAULT, nothing to compute (what COPY into a table without
+    dropped or generated columns gives): then no default applies and no row is rebuilt."""
+    positions = plan.target_positions
+    if len(positions) != width or plan.ignored_positions or writer.generated:
+        return False
+    if any(pos != i for i, pos in enumerate(positions)):
+        return False
+    return all(type(src) is tuple and len(src) == width and DEFAULT_MARK not in src for src in source_rows)
 
 
 class _Deferred:
