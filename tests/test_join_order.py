@@ -328,3 +328,37 @@ def test_greedy_above_the_dp_limit_and_disconnected_graphs():
     predicates = [p for p in predicates if p.mask != 0b0110]
     best = order(leaves, predicates)
     assert sorted([best.left.mask, best.right.mask]) == [0b0011, 0b1100]
+
+
+@pytest.mark.parametrize("size, total", [(20, 200), (20, 20), (20, 7), (1, 50)])
+def test_analyzes_reservoir_samples_uniformly_whatever_the_pages(size, total):
+    """ANALYZE's sample (qp/ddl/analyze.py, Algorithm L, fed a page at a time): `size`
+    distinct items (all of them when fewer), each item kept about `size/total` of the time,
+    the early ones as often as the late ones, whatever the page sizes."""
+    import collections
+    import random
+
+    from qp.ddl.analyze import Reservoir
+
+    trials = 3000
+    counts: collections.Counter = collections.Counter()
+    for trial in range(trials):
+        reservoir = Reservoir(size, random.Random(trial))
+        pages = random.Random(-trial - 1)
+        position = 0
+        while position < total:
+            step = pages.randint(1, 37)
+            reservoir.add(list(range(position, min(total, position + step))))
+            position += step
+        assert reservoir.seen == total
+        assert sorted(reservoir.sample) == sorted(set(reservoir.sample)) and len(reservoir.sample) == min(size, total)
+        counts.update(reservoir.sample)
+    share = min(size, total) / total
+    expected = trials * share
+    spread = 5 * (trials * share * (1 - share)) ** 0.5 + 1  # five standard deviations
+    assert all(abs(counts[i] - expected) <= spread for i in range(total)), (expected, counts)
+    half = total // 2
+    if half:
+        early = sum(counts[i] for i in range(half)) / half
+        late = sum(counts[i] for i in range(total - half, total)) / half
+        assert abs(early - late) <= 0.1 * expected + 1, (early, late)

@@ -19,6 +19,7 @@ the same statistics (and EXPLAIN the same plan) every time.
 
 from __future__ import annotations
 
+import math
 import random
 import struct
 from typing import Any
@@ -107,21 +108,68 @@ def measure(
     return out
 
 
-async def sample_table(txn: Any, table: TableDef) -> tuple[list[tuple], int]:
-    """A uniform sample of at most SAMPLE_ROWS_MAX rows, and the number of rows."""
-    rng = random.Random(table.oid)
-    sample: list[tuple] = []
-    seen = 0
+async def sample_table(txn: Any, table: TableDef, size: int = SAMPLE_ROWS_MAX) -> tuple[list[tuple], int]:
+    """A uniform sample of at most `size` rows, and the number of rows."""
+    reservoir = Reservoir(size, random.Random(table.oid))
     async for page in txn.scan(table.primary_prefix, table.primary_end):
-        for _, row in page:
-            seen += 1
-            if len(sample) < SAMPLE_ROWS_MAX:
-                sample.append(row)
-            else:
-                slot = rng.randrange(seen)
-                if slot < SAMPLE_ROWS_MAX:
-                    sample[slot] = row
-    return sample, seen
+        reservoir.add([row for _, row in page] if reservoir.seen < size else _Rows(page))
+    return reservoir.sample, reservoir.seen
+
+
+class _Rows:
+    """A page's rows by position, without copying them out of the (key, row) pairs."""
+
+    __slots__ = ("page",)
+
+    def __init__(self, page: list) -> None:
+        self.page = page
+
+    def __len__(self) -> int:
+        return len(self.page)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.page[i][1]
+
+
+class Reservoir:
+    """A uniform random sample of `size` items from a stream seen a batch at a time, by
+    Li's Algorithm L (ACM TOMS 1994): past the first `size` items it draws how many to skip
+    before the next one replaces a random slot, so a batch costs work for the items it
+    keeps, not for each item (a table of a million rows keeps ~30,000 · ln(33) of them)."""
+
+    def __init__(self, size: int, rng: random.Random) -> None:
+        self.size = size
+        self.rng = rng
+        self.sample: list = []
+        self.seen = 0
+        self._w = 1.0
+        self._next = 0  # the index of the next item to take once the reservoir is full
+
+    def add(self, items: Any) -> None:
+        size, count = self.size, len(items)
+        start = 0
+        if len(self.sample) < size:
+            start = min(size - len(self.sample), count)
+            self.sample.extend(items[i] for i in range(start))
+            self.seen += start
+            if len(self.sample) == size and size:
+                self._w = math.exp(math.log(self._random()) / size)
+                self._next = self.seen + self._skip()
+        end = self.seen + count - start
+        while len(self.sample) == size and size and self._next < end:
+            self.sample[self.rng.randrange(size)] = items[start + self._next - self.seen]
+            self._w *= math.exp(math.log(self._random()) / size)
+            self._next += 1 + self._skip()
+        self.seen = end
+
+    def _random(self) -> float:
+        return self.rng.random() or 1e-300  # (random() may give 0.0; log needs more)
+
+    def _skip(self) -> int:
+        w = self._w
+        if w >= 1.0:
+            return 0
+        return math.floor(math.log(self._random()) / math.log1p(-w))
 
 
 async def analyze(session: Any, body: dict) -> None:
