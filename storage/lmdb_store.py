@@ -44,6 +44,7 @@ import struct
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from itertools import islice
 from typing import Any, Protocol
 
 import lmdb
@@ -716,6 +717,22 @@ class LmdbVersionStore:
                 if len(keys) == count:
                     break
         return keys
+
+    def entry_past(self, position: bytes | None, lo: bytes, skip: int) -> tuple[bytes | None, bytes | None]:
+        """(entry, key) of the version entry `skip` entries past the first at or after `position`
+        (an entry key; None: `lo`'s first), all in C: no key is decoded on the way. The key is
+        None where the entry is a bucket's (long keys), and both are None past the last entry.
+
+        With one version a key, the entry `n` past `lo`'s first is the key of rank `n`; with
+        more, it is a key of lower rank (a split point's walk takes it as near enough)."""
+        with self._read() as txn:
+            cursor = txn.cursor(db=self.db)
+            if not cursor.set_range(_position(lo) if position is None else position):
+                return None, None
+            entry = next(islice(cursor.iternext(keys=True, values=False), skip, None), None)
+        if entry is None:
+            return None, None
+        return entry, (None if _is_bucket(entry) else decode_key(_split(entry)[0]))
 
     def _keys_in(self, start: bytes, end: bytes, count: int) -> list[bytes]:
         keys = []

@@ -140,6 +140,8 @@ SCAN_EXAMINE_MAX = 4096
 # Keys per piece of a checkpoint or a GC sweep (a few ms each), between which
 # the node's other work runs (cluster/timeslice.py).
 SWEEP_KEYS = 4096
+# Entries a split point's walk skips in one call, between yields (~5 ms of C).
+SKIP_ENTRIES = 65536
 # A checkpoint is written and read this many bytes at a time (the disk's own
 # thread does the I/O).
 CHECKPOINT_WRITE_BYTES = 4 * 1024 * 1024
@@ -665,12 +667,33 @@ class StorageNode:
                 total += len(keys)
         if total < 2:
             return SplitPointReply(None)
-        seen = 0
+        key = await self._key_near_rank(store, request.start, request.end, total // 2)
+        if key is not None:
+            return SplitPointReply(key)
+        seen = 0  # a long key's bucket, or versions piled on the first key: walk key by key
         async for keys in self._walk_keys(store, request.start, request.end):
             if seen + len(keys) > total // 2:
                 return SplitPointReply(keys[total // 2 - seen])
             seen += len(keys)
         return SplitPointReply(None)  # the range shrank meanwhile: no split this time
+
+    async def _key_near_rank(self, store: LmdbVersionStore, lo: bytes, hi: bytes | None, rank: int) -> bytes | None:
+        """A key of [lo, hi) at `rank` or a little below (by as many versions as the keys before
+        it hold beyond their first), found by skipping entries in C a piece at a time; None when
+        that lands on the range's first key, outside the range or on a long key's bucket.
+        (Decoding every key on the way to the middle took ~5 % of an index build's time, for a
+        split point that need not be exact.)"""
+        entry, key = None, None
+        while True:
+            step = min(rank, SKIP_ENTRIES)
+            entry, key = store.entry_past(entry, lo, step)
+            rank -= step
+            if entry is None or rank == 0:
+                break
+            await checkpoint_if_due()
+        if key is None or key <= lo or (hi is not None and key >= hi) or key == store.entry_past(None, lo, 0)[1]:
+            return None  # (a split at the first key would leave the lower half empty)
+        return key
 
     async def rpc_placement(self, request: PlacementQuery) -> Placement:
         return self.placement

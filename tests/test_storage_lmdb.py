@@ -24,7 +24,7 @@ from cluster.topology import Topology
 from journal.interface import CommitRecord
 from storage import keys
 from storage import node as storage_node
-from storage.interface import Get, Status
+from storage.interface import Get, SplitPoint, Status
 from storage.lmdb_engine import ENGINE_DIR
 from storage.lmdb_store import LmdbVersionStore
 from storage.placement import shard_map
@@ -172,6 +172,69 @@ async def test_split_halves_keep_sharing_their_store_through_a_restart(nursery, 
     tau = cluster.clock.now().latest
     expected = {**rows, **dict(more)}
     assert await cluster.storage_client().get(list(expected), tau) == list(expected.values())
+
+
+async def test_a_split_point_skips_to_the_middle_and_walks_where_skipping_cannot_tell(nursery, tmp_path,
+                                                                                     monkeypatch) -> None:
+    """On LMDB the split point skips version entries without decoding them: with one version a
+    key that is the middle key a walk finds; with more it is a stored key inside the range at or
+    below the middle; and where it would land on the range's first key or on a long key's bucket,
+    the key-by-key walk answers as before."""
+    monkeypatch.setattr(storage_node, "SKIP_ENTRIES", 7)  # several pieces, and a remainder
+    cluster = await _start(nursery, _config(str(tmp_path)))
+    node = cluster.storage_nodes[0]
+    prefix = keys.table_prefix(keys.table_key_id_for(16392), 1)
+    rows = [(prefix + keys.encode_int(i), (i,)) for i in range(101)]
+    tau = await commit(cluster, cluster.clock.latest(), rows)
+    with trio.fail_after(10):
+        while node.applied_tau < tau:
+            await trio.sleep(0.01)
+    shard = node.ranges.owner(prefix)
+    start, end = node.ranges.bounds(shard)
+    store = node.shards[shard]
+
+    def stored() -> list[bytes]:
+        return store._keys_in(start, end, 1 << 20)
+
+    async def split_point() -> bytes | None:
+        return (await node.rpc_split_point(SplitPoint(start, end))).key
+
+    assert (await split_point()) == stored()[len(stored()) // 2]
+    # Ten more versions of each of the first 20 keys: below the middle, still a key inside.
+    for round_ in range(10):
+        tau = await commit(cluster, cluster.clock.latest(), [(k, (round_,)) for k, _ in rows[:20]])
+    with trio.fail_after(10):
+        while node.applied_tau < tau:
+            await trio.sleep(0.01)
+    key = await split_point()
+    assert key in stored() and start < key <= stored()[len(stored()) // 2]
+    assert key < rows[20][0]  # the 200 newer versions moved it down
+    # Versions piled on the range's first key: the skip lands on it, so the walk answers.
+    first = stored()[0]
+    for round_ in range(len(stored())):
+        tau = await commit(cluster, cluster.clock.latest(), [(first, (round_,))])
+    with trio.fail_after(10):
+        while node.applied_tau < tau:
+            await trio.sleep(0.01)
+    assert (await split_point()) == stored()[len(stored()) // 2]
+
+
+async def test_a_split_point_among_long_keys_is_walked(nursery, tmp_path) -> None:
+    """Long keys live in buckets, whose entries the skip does not decode: the walk answers."""
+    cluster = await _start(nursery, _config(str(tmp_path)))
+    node = cluster.storage_nodes[0]
+    prefix = keys.table_prefix(keys.table_key_id_for(16393), 1)
+    rows = [(prefix + bytes([i]) * 500, (i,)) for i in range(1, 200)]
+    tau = await commit(cluster, cluster.clock.latest(), rows)
+    with trio.fail_after(10):
+        while node.applied_tau < tau:
+            await trio.sleep(0.01)
+    shard = node.ranges.owner(prefix)
+    start, end = node.ranges.bounds(shard)
+    store = node.shards[shard]
+    stored = store._keys_in(start, end, 1 << 20)
+    assert store.entry_past(None, start, len(stored) // 2)[1] is None  # a bucket's entry
+    assert (await node.rpc_split_point(SplitPoint(start, end))).key == stored[len(stored) // 2]
 
 
 async def test_a_dropped_range_is_reclaimed_on_lmdb_and_stays_gone_after_a_restart(tmp_path, monkeypatch) -> None:
