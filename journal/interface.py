@@ -201,6 +201,51 @@ class CommitRecord(msgspec.Struct, frozen=True):
         )
 
 
+def encode_commit(
+    writes: list[tuple[bytes, Any]],
+    encoded: dict[bytes, bytes],
+    catalog_version: int | None = None,
+    dropped_ranges: list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...] = (),
+) -> bytes:
+    """`CommitRecord(writes, catalog_version, dropped_ranges).encode()`, the same bytes, with
+    the values `encoded` holds by key (their `codec.encode`, made once already, when the
+    query processor measured the row) spliced in instead of encoded again.
+
+    msgpack is context-free: a value encodes to the same bytes alone as inside the record,
+    so the record is its map header and "w", the writes' array (a pair's array header, the
+    key as bin, the value), then whatever follows "w" in a record without writes."""
+    if not encoded:
+        return CommitRecord(writes, catalog_version, dropped_ranges).encode()
+    rest = CommitRecord((), catalog_version, dropped_ranges).encode()
+    assert rest[1:4] == b"\xa1w\x90", rest[:4]  # a fixmap's header, "w", an empty array
+    parts = [rest[:3], _array_header(len(writes))]
+    encode = codec.encode
+    get = encoded.get
+    for key, value in writes:
+        raw = get(key)
+        if raw is None:
+            parts.append(encode((key, value)))
+        else:
+            size = len(key)
+            if size < 0x100:
+                parts.append(b"\x92\xc4" + size.to_bytes(1, "big") + key)
+            elif size < 0x10000:
+                parts.append(b"\x92\xc5" + size.to_bytes(2, "big") + key)
+            else:
+                parts.append(b"\x92\xc6" + size.to_bytes(4, "big") + key)
+            parts.append(raw)
+    parts.append(rest[4:])
+    return b"".join(parts)
+
+
+def _array_header(n: int) -> bytes:
+    if n < 16:
+        return bytes((0x90 | n,))
+    if n < 0x10000:
+        return b"\xdc" + n.to_bytes(2, "big")
+    return b"\xdd" + n.to_bytes(4, "big")
+
+
 class EncodedRecord(msgspec.Struct):
     """A `CommitRecord` as storage reads it: each value left in its wire
     encoding (`msgspec.Raw`), to be stored as it is. A row is encoded once,

@@ -44,7 +44,7 @@ from qp.exec.compile import ExecFrame, Layout, compile_scalar
 from qp.exec.index_keys import IndexKeys
 from qp.exec.operators import Operator, SublinkSlots, collect
 from qp.exec.runtime import RunContext
-from qp.txn.transaction import encoded_size
+from qp.txn.transaction import encoded
 from qp.types import text_encoder
 from storage import keys as storage_keys
 
@@ -466,11 +466,11 @@ async def _insert_batched(plan: InsertPlan, rc: RunContext, new_rows: list[tuple
                 other = buffered.get(other_key) if other_key in written else stored[other_key]
                 if other is not None:
                     raise _duplicate(writer, table, index, row, frame)
-        nbytes = encoded_size(row)
-        if nbytes > ROW_BYTES_MAX:
+        raw = encoded(row)
+        if len(raw) > ROW_BYTES_MAX:
             raise SqlError("54000", "maximum row size exceeded")
-        txn.count_rows(1, nbytes + len(key))
-        txn.put(key, row)
+        txn.count_rows(1, len(raw) + len(key))
+        txn.put(key, row, raw)
         for _, entry, _ in row_entries:
             txn.put(entry, key)
             written_entries[entry] = key
@@ -510,11 +510,11 @@ async def _unique_conflict(txn, writer: RowWriter, row: tuple, key: bytes):
 
 
 def _buffer_row(txn, writer: RowWriter, key: bytes, row: tuple) -> None:
-    nbytes = encoded_size(row)
-    if nbytes > ROW_BYTES_MAX:
+    raw = encoded(row)
+    if len(raw) > ROW_BYTES_MAX:
         raise SqlError("54000", "maximum row size exceeded")
-    txn.count_rows(1, nbytes + len(key))
-    txn.put(key, row)
+    txn.count_rows(1, len(raw) + len(key))
+    txn.put(key, row, raw)
     for _, entry, _ in writer.index_entries(row, key):
         txn.put(entry, key)
 
@@ -555,11 +555,11 @@ async def _apply_update(
                         table.schema, table.name, index.name, writer.index_key_text(index, values, frame)
                     )
         txn.put(entry, new_key)
-    nbytes = encoded_size(new_row)
-    if nbytes > ROW_BYTES_MAX:
+    raw = encoded(new_row)
+    if len(raw) > ROW_BYTES_MAX:
         raise SqlError("54000", "maximum row size exceeded")
-    txn.count_rows(1, nbytes + len(new_key))
-    txn.put(new_key, new_row)
+    txn.count_rows(1, len(raw) + len(new_key))
+    txn.put(new_key, new_row, raw)
     return new_key
 
 

@@ -93,7 +93,7 @@ from cluster.clock import Clock
 from cluster.topology import Topology
 from cluster.transport import InProcessTransport, RemoteError, ReplyLost, Unreachable
 from journal.errors import AppendUncertain
-from journal.interface import CommitRecord
+from journal.interface import encode_commit
 from qp.catalog.stored import CATALOG_PREFIX, VERSION_KEY, CatalogSnapshot
 from qp.catalog.temp_keys import COUNTER_KEYS, TEMP_NEXT_OID_KEY, TEMP_OID_BASE, is_temp_key
 from qp.errors import (
@@ -149,10 +149,15 @@ class WriteBuffer:
     without savepoints the log is None and a put costs one extra test.
     """
 
-    __slots__ = ("values", "_sorted", "_dirty", "undo")
+    __slots__ = ("values", "encoded", "_sorted", "_dirty", "undo")
 
     def __init__(self) -> None:
         self.values: dict[bytes, Any] = {}
+        # A value's `codec.encode`, where the writer made it already (to measure a row):
+        # the commit record splices it in rather than encoding the row a second time.
+        # Only ever the encoding of the value `values` holds now: a put without one, or
+        # an undo, drops it.
+        self.encoded: dict[bytes, bytes] = {}
         self._sorted: list[bytes] = []
         self._dirty = False
         self.undo: list[tuple[bytes, Any]] | None = None
@@ -160,9 +165,13 @@ class WriteBuffer:
     def __len__(self) -> int:
         return len(self.values)
 
-    def put(self, key: bytes, value: Any) -> None:
+    def put(self, key: bytes, value: Any, encoded: bytes | None = None) -> None:
         if self.undo is not None:
             self.undo.append((key, self.values.get(key, _ABSENT)))
+        if encoded is not None:
+            self.encoded[key] = encoded
+        elif self.encoded:
+            self.encoded.pop(key, None)
         if key not in self.values:
             if self._dirty or (self._sorted and key < self._sorted[-1]):
                 self._dirty = True
@@ -175,8 +184,10 @@ class WriteBuffer:
         undo = self.undo
         assert undo is not None and 0 <= mark <= len(undo), (mark, undo is None)
         values = self.values
+        encoded = self.encoded
         removed = False
         for key, before in reversed(undo[mark:]):
+            encoded.pop(key, None)  # what it held was the undone value's
             if before is _ABSENT:
                 values.pop(key, None)
                 removed = True
@@ -530,12 +541,13 @@ class Transaction:
 
     # -- writes ----------------------------------------------------------------------
 
-    def put(self, key: bytes, value: Any) -> None:
+    def put(self, key: bytes, value: Any, encoded: bytes | None = None) -> None:
+        """Buffer `value` under `key`; `encoded` is `codec.encode(value)` if the caller has it."""
         if self.temp_mode:
             key = COUNTER_KEYS.get(key, key)
         if key in self.newer:
             raise self._doomed(key)
-        self.buffer.put(key, value)
+        self.buffer.put(key, value, encoded)
         if self.intents is not None and (self.temp is None or not is_temp_key(key)):
             self.intents.hold(key, self)
 
@@ -803,7 +815,7 @@ class Transaction:
                     self.temp.apply(temp_writes, temp_dropped)
                     self.committed = True
                     return None
-        payload = CommitRecord(writes, self.catalog_version_written, dropped).encode()
+        payload = encode_commit(writes, self.buffer.encoded, self.catalog_version_written, dropped)
         if len(payload) > self.bytes_max:
             raise self._size_error(len(payload))
         written = dict(writes) if temp_writes else self.buffer.values
@@ -846,6 +858,7 @@ class Transaction:
         )
 
 
-def encoded_size(value: Any) -> int:
-    return len(codec.encode(value))
+def encoded(value: Any) -> bytes:
+    """`value` as a commit record carries it: measure it with len(), then hand it to `put`."""
+    return codec.encode(value)
 
