@@ -304,6 +304,15 @@ class PaxosCore(Proposer):
             self._retransmit(now)
         self._finish(now)
 
+    def idle(self) -> bool:
+        """Nothing for a tick to do soon but count down to an election or a heartbeat: a
+        follower, or a leader with nothing queued, in flight or owed to its followers (the
+        shell may tick it less often)."""
+        if self.role is Role.FOLLOWER:
+            return True
+        return (self.role is Role.LEADER and not self.queue and not self.inflight
+                and self.chosen_upto <= self.commit_sent)  # fmt: skip
+
     def submit(self, request: int, payload: bytes, tau_min: int, tau_max: int, now: Now) -> bool:
         """Queue an append; False (with the error in the output) if this replica cannot take it."""
         if self.role is not Role.LEADER:

@@ -137,6 +137,7 @@ def replica_config(replicas: int, bug: Bug) -> ReplicaConfig:
     return ReplicaConfig(
         paxos=paxos,
         tick_s=0.01,
+        idle_tick_s=0.01,
         append_wait_s=3.0,
         close_wait_s=1.0,
         memory_records_max=32,  # so subscribers also read from disk

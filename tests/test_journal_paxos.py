@@ -134,6 +134,42 @@ def test_a_leader_is_elected_and_appends_get_dense_positions_and_rising_tau():
         assert [p for p, _, _ in h.learned[i]] == list(range(1, 11)), f"replica {i} learns every slot"
 
 
+def test_a_core_is_idle_only_with_nothing_queued_in_flight_or_owed():
+    """`idle()` lets the shell tick less often: never while an append waits or is in flight,
+    while a commit notice is owed, or while a candidate campaigns."""
+    h = Harness()
+    h.run(30)
+    leader = h.leader()
+    assert all(core.idle() for core in h.cores), "a leader with nothing to do, and its followers"
+    core = h.cores[leader]
+    core.submit(1, b"queued", 0, 0, h.now())
+    assert not core.idle(), "queued"
+    core.flush(h.now())
+    h._drain(leader)
+    assert core.inflight and not core.idle(), "in flight"
+    h.deliver()
+    assert not core.inflight
+    assert core.idle() == (core.chosen_upto <= core.commit_sent)
+    h.run(1)
+    assert core.idle(), "chosen, and the followers told"
+    h.down.add(leader)
+    campaigned = False
+    for _ in range(600):  # a tick, then one message at a time: a campaign lasts a few messages
+        h.mono += MS
+        for i, other in enumerate(h.cores):
+            if i != leader:
+                other.on_tick(h.now())
+                h._drain(i)
+        while h.queue:
+            h.deliver(steps=1)
+            for i, other in enumerate(h.cores):
+                if i != leader and other.role is Role.CANDIDATE:
+                    campaigned = True
+                    assert not other.idle(), "a candidate's prepares are resent at the tick"
+    assert campaigned
+    assert h.leader() != leader
+
+
 def test_tau_respects_tau_min_and_tau_max():
     h = Harness()
     h.run(5)
