@@ -17,8 +17,7 @@ The core (`journal.paxos`) decides; this module does the I/O it asks for:
   journal's RPC interface (see `journal/__init__.py`); `deliver` carries
   replica-to-replica messages. A close an idle leader answers at once is also
   offered to callers in this process as `now_close` (cluster/transport.py's
-  `call_now`), so a storage node's read needs no task switch for it; a peer's
-  `deliver` runs so too (`now_deliver`).
+  `call_now`), so a storage node's read needs no task switch for it.
 
 Clock, transport, disk and the monotonic time source are arguments, so the
 simulator runs this same shell on trio's MockClock with a faulty network
@@ -277,18 +276,6 @@ class JournalReplica:
     # -- RPC interface -----------------------------------------------------
 
     async def rpc_deliver(self, sender: int, messages: Sequence) -> None:
-        self._deliver(sender, messages)
-
-    def now_deliver(self, sender: int, messages: Sequence) -> object:
-        """`rpc_deliver` in the sender's task (cluster/transport.py's `call_now`): it awaits
-        nothing, so a peer in this process takes its messages without a worker's two task
-        switches per delivery (heartbeats, accepts and their answers)."""
-        if self._crashed:
-            return NOT_NOW  # the call it stands for finds nobody serving
-        self._deliver(sender, messages)
-        return None
-
-    def _deliver(self, sender: int, messages: Sequence) -> None:
         core = self.core
         if core is None:
             return  # still recovering; the sender retransmits
@@ -672,9 +659,7 @@ class JournalReplica:
             while box.messages:
                 messages, box.messages = box.messages, []
                 try:
-                    wire = tuple([m.wire() for m in messages])
-                    if target.call_now("deliver", self.index, wire) is NOT_NOW:
-                        await target.call("deliver", self.index, wire)
+                    await target.call("deliver", self.index, tuple([m.wire() for m in messages]))
                 except Exception as exc:  # noqa: BLE001 - any failure is a lost message
                     if self._trace is not None:
                         self._trace(f"{self.name}: to {peer} lost {len(messages)} ({type(exc).__name__})")
