@@ -174,6 +174,13 @@ async def test_split_halves_keep_sharing_their_store_through_a_restart(nursery, 
     assert await cluster.storage_client().get(list(expected), tau) == list(expected.values())
 
 
+async def _committed_and_applied(cluster: EmbeddedCluster, node, writes) -> None:
+    tau = await commit(cluster, cluster.clock.latest(), writes)
+    with trio.fail_after(10):
+        while node.applied_tau < tau:
+            await trio.sleep(0.01)
+
+
 async def test_a_split_point_skips_to_the_middle_and_walks_where_skipping_cannot_tell(nursery, tmp_path,
                                                                                      monkeypatch) -> None:
     """On LMDB the split point skips version entries without decoding them: with one version a
@@ -185,10 +192,7 @@ async def test_a_split_point_skips_to_the_middle_and_walks_where_skipping_cannot
     node = cluster.storage_nodes[0]
     prefix = keys.table_prefix(keys.table_key_id_for(16392), 1)
     rows = [(prefix + keys.encode_int(i), (i,)) for i in range(101)]
-    tau = await commit(cluster, cluster.clock.latest(), rows)
-    with trio.fail_after(10):
-        while node.applied_tau < tau:
-            await trio.sleep(0.01)
+    await _committed_and_applied(cluster, node, rows)
     shard = node.ranges.owner(prefix)
     start, end = node.ranges.bounds(shard)
     store = node.shards[shard]
@@ -202,20 +206,14 @@ async def test_a_split_point_skips_to_the_middle_and_walks_where_skipping_cannot
     assert (await split_point()) == stored()[len(stored()) // 2]
     # Ten more versions of each of the first 20 keys: below the middle, still a key inside.
     for round_ in range(10):
-        tau = await commit(cluster, cluster.clock.latest(), [(k, (round_,)) for k, _ in rows[:20]])
-    with trio.fail_after(10):
-        while node.applied_tau < tau:
-            await trio.sleep(0.01)
+        await _committed_and_applied(cluster, node, [(k, (round_,)) for k, _ in rows[:20]])
     key = await split_point()
     assert key in stored() and start < key <= stored()[len(stored()) // 2]
     assert key < rows[20][0]  # the 200 newer versions moved it down
     # Versions piled on the range's first key: the skip lands on it, so the walk answers.
     first = stored()[0]
     for round_ in range(len(stored())):
-        tau = await commit(cluster, cluster.clock.latest(), [(first, (round_,))])
-    with trio.fail_after(10):
-        while node.applied_tau < tau:
-            await trio.sleep(0.01)
+        await _committed_and_applied(cluster, node, [(first, (round_,))])
     assert (await split_point()) == stored()[len(stored()) // 2]
 
 
@@ -225,10 +223,7 @@ async def test_a_split_point_among_long_keys_is_walked(nursery, tmp_path) -> Non
     node = cluster.storage_nodes[0]
     prefix = keys.table_prefix(keys.table_key_id_for(16393), 1)
     rows = [(prefix + bytes([i]) * 500, (i,)) for i in range(1, 200)]
-    tau = await commit(cluster, cluster.clock.latest(), rows)
-    with trio.fail_after(10):
-        while node.applied_tau < tau:
-            await trio.sleep(0.01)
+    await _committed_and_applied(cluster, node, rows)
     shard = node.ranges.owner(prefix)
     start, end = node.ranges.bounds(shard)
     store = node.shards[shard]
