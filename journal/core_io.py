@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+import msgspec
+
 from journal.messages import Message, Value
 
 NO_LEADER = -1
@@ -73,9 +75,9 @@ class PaxosConfig:
         assert self.heartbeat_ns * 4 <= self.lease_ns, "heartbeats must renew the lease well before it ends"
 
 
-@dataclass(frozen=True, slots=True)
-class Now:
-    """What the shell's clocks say: monotonic time for leases, the bounded clock for τ."""
+class Now(msgspec.Struct, frozen=True):
+    """What the shell's clocks say: monotonic time for leases, the bounded clock for τ.
+    (A msgspec Struct: made on every event the core handles, see cluster/clock.py.)"""
 
     mono_ns: int
     earliest: int
