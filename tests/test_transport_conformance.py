@@ -230,6 +230,8 @@ def test_immediate_answers_leave_the_scheduler_a_turn_and_respect_a_passed_deadl
         answers = [peer.call_now("echo", i) for i in range(transport_module.IMMEDIATE_MAX + 1)]
         assert await peer.call("echo", 0) == (0,)
         after_a_call = peer.call_now("echo", 1)
+        with pytest.raises(Refused):  # a handler that raised leaves the deadline looked at
+            peer.call_now("refuse", "no", 7)
         with trio.CancelScope(deadline=trio.current_time() - 1):
             late = peer.call_now("echo", 2)
         h.caller.immediate = False  # as between processes: every call through a worker
