@@ -37,6 +37,7 @@ if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
 from support import report  # noqa: E402
+from support import report as _summary  # noqa: E402 (hooks below name their argument `report`)
 from support.names import unique_name  # noqa: E402
 from support.pgsession import Session  # noqa: E402
 
@@ -151,8 +152,28 @@ def table_name(names: Callable[[str], str]) -> str:
     return names("t")
 
 
+_SUMMARY_SEEN: list[str] = []  # summary lines of every report this process saw, in order
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """Each phase's report carries the summary lines its phase added (support/report.py)."""
+    outcome = yield
+    if _summary.SUMMARY_LINES:
+        made = outcome.get_result()
+        made.user_properties.extend((_summary.PROPERTY, line) for line in _summary.SUMMARY_LINES)
+        _summary.SUMMARY_LINES.clear()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Every report reaches this hook once in the process that prints the summary: the only
+    one without xdist, the controller with it (a report comes back from its worker)."""
+    _SUMMARY_SEEN.extend(value for name, value in report.user_properties if name == _summary.PROPERTY)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if report.SUMMARY_LINES:
+    lines = _SUMMARY_SEEN + _summary.SUMMARY_LINES  # (and what was added outside any test)
+    if lines:
         terminalreporter.section("dsql test summary")
-        for line in report.SUMMARY_LINES:
+        for line in lines:
             terminalreporter.write_line(line)
