@@ -25,6 +25,10 @@ Scenarios:
   then anti-entropy is switched on; then a storage node is lost for good
   and its replica groups re-replicated. How long until every key has N
   copies again, each way.
+
+Both begin once every shard has N caught-up copies (or after
+`CAUGHT_UP_WAIT_S`): the scenario before may have healed a fault whose
+replicas are still catching up.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
+from assembly import copies as group_copies
 from checker.history import History
 from compare.cluster import CompareCluster
 from compare.designs import Design
@@ -55,6 +60,10 @@ WIPED = "storage-3"  # its Dynamo node loses its disk in unread-keys
 LOST = "storage-4"  # lost for good in unread-keys
 ADDED_THEN = "storage-0"  # drained in scaling, after a node is added
 HTTP_TIMEOUT_S = 5.0
+# How long a copy scenario waits, before it begins, for every shard to have N caught-up copies
+# (what the scenario before it left may still be catching up); past it, it begins regardless
+# and its samples show what it found.
+CAUGHT_UP_WAIT_S = 120.0
 # A replica whose watermark is further behind than this is not up to date (a cut-off node still
 # answers and says it is caught up; only its watermark stops).
 LAG_MS_MAX = 2000
@@ -149,6 +158,19 @@ async def _write_cold_keys(ctx: Context, bucket: str, count: int) -> None:
         await asyncio.gather(*(put(i) for i in range(count)))
 
 
+async def _groups_caught_up(ctx: Context, scenario: str) -> None:
+    """Wait (at most `CAUGHT_UP_WAIT_S`) until every shard has N live, caught-up copies, so a
+    scenario measures what its own changes do to the copies, not a replica still catching up
+    after the scenario before it healed its faults (slow on a machine that is busy besides)."""
+    deadline = time.monotonic() + CAUGHT_UP_WAIT_S
+    with ctx.console.status(f"{scenario}: waiting for every shard to have {N} caught-up copies"):
+        while time.monotonic() < deadline:
+            found = await asyncio.to_thread(group_copies.sample, str(ctx.cluster.dir), LAG_MS_MAX)
+            if found.copies and found.lowest >= N:
+                return
+            await asyncio.sleep(SAMPLE_S)
+
+
 def _settled(series: Sequence[Sequence[float]], value: float, samples: int = 4) -> bool:
     """The last `samples` samples all equal `value`."""
     return len(series) >= samples and all(v == value for _, v in series[-samples:])
@@ -181,6 +203,7 @@ async def scaling(ctx: Context) -> ScenarioResult:
     cold = COLD_KEYS_QUICK if ctx.quick else COLD_KEYS_FULL
     with ctx.console.status(f"scaling: writing {cold} keys to Dynamo with W = 3"):
         await _write_cold_keys(ctx, bucket, cold)
+    await _groups_caught_up(ctx, "scaling")
     phases = [
         Phase("before", 3 * s, ""),
         Phase("node added", 4 * s, "a storage node (and Dynamo node) added: dsql cluster add-storage",
@@ -247,6 +270,7 @@ async def unread_keys(ctx: Context) -> ScenarioResult:
     await asyncio.to_thread(_aae, ctx.cluster, False)
     with ctx.console.status(f"unread-keys: writing {cold} keys to Dynamo with W = 3, anti-entropy off"):
         await _write_cold_keys(ctx, bucket, cold)
+    await _groups_caught_up(ctx, "unread-keys")
     watch_on_s = 40.0 if ctx.quick else 90.0  # at most: the phase ends once every key has its copies
     groups_s = 8.0 if ctx.quick else 15.0  # after the drain command, which returns once copies are made
     sampler = Sampler(ctx, bucket, time.monotonic_ns())
