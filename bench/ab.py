@@ -1,6 +1,6 @@
 """Alternating A/B runs of commits: which commit made a workload slower?
 
-    python -m bench.ab [--workload update_txn|point_select] [--rounds 3] [--seconds 8] REV [REV ...]
+    python -m bench.ab [--workload update_txn|point_select|index_select] [--rounds 3] [--seconds 8] REV [REV ...]
 
 Each revision is exported (`git archive`) to a directory of its own and its
 `dsql serve` started from there with this checkout's virtualenv (so only
@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.servers import REPO_ROOT, free_port, process_cpu_seconds
-from bench.workloads import ROWS, WORKLOADS
+from bench.workloads import WORKLOADS, prepare, setup
 
 CONNECTIONS = 8
 WARMUP_S = 2.0
@@ -58,24 +58,14 @@ def export(rev: str, root: Path) -> Path:
 
 
 async def _measure(dsn: str, workload: str, seconds: float, pid: int) -> tuple[int, float, float]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("CREATE TABLE bench_kv (id int PRIMARY KEY, v int NOT NULL)")
-        for start in range(0, ROWS, 1000):
-            await conn.executemany("INSERT INTO bench_kv VALUES ($1, $2)",
-                                   [(i, 0) for i in range(start, min(start + 1000, ROWS))])  # fmt: skip
-    finally:
-        await conn.close()
+    await setup(dsn, workload)
     operation = WORKLOADS[workload]
     conns = [await asyncpg.connect(dsn) for _ in range(CONNECTIONS)]
     state = {"ops": 0, "measuring": False, "stop": False}
 
     async def worker(conn: asyncpg.Connection, seed: int) -> None:
         rng = random.Random(seed)
-        statements = {
-            "select": await conn.prepare("SELECT v FROM bench_kv WHERE id = $1"),
-            "update": await conn.prepare("UPDATE bench_kv SET v = v + 1 WHERE id = $1"),
-        }
+        statements = await prepare(conn, workload)
         while not state["stop"]:
             await operation(conn, statements, rng)
             if state["measuring"]:

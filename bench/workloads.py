@@ -8,6 +8,9 @@ retried from the start (DSQL's contract), and the retries are counted.
   key of 10,000 rows.
 - update_txn: `BEGIN; UPDATE bench_kv SET v = v + 1 WHERE id = $1; COMMIT`
   on a random key (a single-row read-write transaction).
+- index_select: `point_select` on `bench_kv_added`, whose primary key is added by
+  ALTER TABLE after the rows, as `pgbench -i` adds its keys: in dsql a unique index
+  over rows keyed by hidden row ids, so a read finds the index entry, then the row.
 """
 
 from __future__ import annotations
@@ -40,16 +43,21 @@ class Result:
         return {**asdict(self), "ops_per_s": self.ops_per_s}
 
 
-async def _setup(dsn: str) -> None:
+async def setup(dsn: str, name: str) -> None:
+    """The tables workload `name` reads (dropped and made anew)."""
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("DROP TABLE IF EXISTS bench_kv")
-        await conn.execute("CREATE TABLE bench_kv (id int PRIMARY KEY, v int NOT NULL)")
+        added = name == "index_select"
+        table = "bench_kv_added" if added else "bench_kv"
+        await conn.execute(f"DROP TABLE IF EXISTS {table}")
+        await conn.execute(f"CREATE TABLE {table} (id int {'NOT NULL' if added else 'PRIMARY KEY'}, v int NOT NULL)")
         # Batches stay under DSQL's 3,000-rows-per-transaction limit.
         for start in range(0, ROWS, 1000):
             await conn.executemany(
-                "INSERT INTO bench_kv VALUES ($1, $2)", [(i, 0) for i in range(start, min(start + 1000, ROWS))]
+                f"INSERT INTO {table} VALUES ($1, $2)", [(i, 0) for i in range(start, min(start + 1000, ROWS))]
             )
+        if added:
+            await conn.execute(f"ALTER TABLE {table} ADD PRIMARY KEY (id)")
     finally:
         await conn.close()
 
@@ -71,10 +79,13 @@ async def _update_txn(conn: asyncpg.Connection, statements: dict, rng: random.Ra
             retries += 1
 
 
-WORKLOADS = {"point_select": _point_select, "update_txn": _update_txn}
+WORKLOADS = {"point_select": _point_select, "update_txn": _update_txn, "index_select": _point_select}
 
 
-async def _prepare(conn: asyncpg.Connection) -> dict:
+async def prepare(conn: asyncpg.Connection, name: str) -> dict:
+    """The prepared statements workload `name`'s operation runs on `conn`."""
+    if name == "index_select":
+        return {"select": await conn.prepare("SELECT v FROM bench_kv_added WHERE id = $1")}
     return {
         "select": await conn.prepare("SELECT v FROM bench_kv WHERE id = $1"),
         "update": await conn.prepare("UPDATE bench_kv SET v = v + 1 WHERE id = $1"),
@@ -83,7 +94,7 @@ async def _prepare(conn: asyncpg.Connection) -> dict:
 
 async def run_workload(name: str, dsn: str, connections: int, seconds: float, warmup: float,
                        console: Console, label: str) -> Result:
-    await _setup(dsn)
+    await setup(dsn, name)
     operation = WORKLOADS[name]
     conns = [await asyncpg.connect(dsn) for _ in range(connections)]
     latencies: list[float] = []
@@ -94,7 +105,7 @@ async def run_workload(name: str, dsn: str, connections: int, seconds: float, wa
 
     async def worker(conn: asyncpg.Connection, seed: int) -> None:
         nonlocal measuring
-        statements = await _prepare(conn)
+        statements = await prepare(conn, name)
         rng = random.Random(seed)
         while True:
             t0 = time.perf_counter()

@@ -398,6 +398,29 @@ class StorageClient:
             await self._until_past(tau)
         return values
 
+    async def get_through(
+        self, key: bytes, tau: int, catalog_version: int | None = None, *, newer: list[bytes] | None = None,
+    ) -> tuple[Any, Any]:
+        """(value of `key`, value of the key that value is) as of τ, a strong read; the
+        second is None when the first is absent or not a key. A unique index entry's
+        value is its row's key: this is an index lookup, in one request when a replica
+        of the entry's shard holds the row's shard too (`Get.follow`), else in two.
+
+        `newer`, if given, receives those of the two keys that have a version after τ."""
+        if self._stale:
+            await self.refresh_placement()
+        reply: Values = await self._strong_key(key, "get", Get((key,), tau, catalog_version, newer is not None, True))
+        if newer is not None and reply.newer:
+            newer.extend(reply.newer)
+        values = reply.values
+        entry = values[0]
+        if len(values) == 2:
+            return entry, values[1]
+        if type(entry) is not bytes:
+            return entry, None
+        (row,) = await self.get([entry], tau, catalog_version, newer=newer)
+        return entry, row
+
     async def _until_past(self, tau: int) -> None:
         """A read "as of now" answers only once its τ is past in true time. Its τ is
         the clock's `latest`, up to twice the error bound ahead of true time, and

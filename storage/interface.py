@@ -75,12 +75,19 @@ class Get(msgspec.Struct, frozen=True):
     """Values of `keys` as of τ, once the node's watermark has reached τ.
 
     `catalog_version`, if not None, is the catalog the reader planned with;
-    the node refuses the read (`CatalogChanged`) if τ sees another."""
+    the node refuses the read (`CatalogChanged`) if τ sees another.
+
+    `follow` (one key): the key's value is itself a key (a unique index entry's value
+    is its row's key); if this node holds that key's shard, it reads that key too, as
+    of the same τ, and `Values.values` has two entries, else one (the caller reads
+    the second key where it lives). An index lookup by a unique key is then one
+    request, not two."""
 
     keys: tuple[bytes, ...]
     tau: int
     catalog_version: int | None = None
     newer: bool = False
+    follow: bool = False
 
 
 @message(wire_ids.STORAGE_GET_LATEST)

@@ -535,6 +535,15 @@ class StorageNode:
             out.append(store.get(key, tau))
             if newer and store.newer_than(key, tau):
                 stale.append(key)
+        if request.follow and type(out[0]) is bytes:
+            # The value is a key (the row a unique index entry points at): read it too
+            # when its shard is here and readable at τ; else the caller reads it.
+            key = out[0]
+            store = shards[owner(key)]
+            if store is not None and tau >= store.floor:
+                out.append(store.get(key, tau))
+                if newer and store.newer_than(key, tau):
+                    stale.append(key)
         return Values(tuple(out), tuple(stale))
 
     async def rpc_get_latest(self, request: GetLatest) -> Values:

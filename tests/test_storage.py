@@ -412,3 +412,54 @@ async def test_reads_waiting_for_records_in_transit_keep_one_promise_per_positio
             assert (await node.rpc_get(Get((key,), cluster.clock.latest()))).values == ((attempt,),)
         assert node._closes_waiting == [[]]
     assert in_transit > 0, "no read ever found the record on its way"
+
+
+async def test_an_index_lookup_is_one_request_where_a_replica_holds_entry_and_row(nursery) -> None:
+    """`Get.follow`: a key whose value is another key (a unique index entry and its row) is
+    read with that key in one request when the node asked holds both shards, and the caller
+    reads the row where it lives otherwise. `StorageClient.get_through` gives what two gets
+    give, newer keys included, for every pair of shards, on nodes that hold alternate shards."""
+    from cluster.topology import Topology
+    from storage.client import StorageClient
+    from storage.interface import Get
+
+    shards = len(Topology().shard_ranges)
+    topology = Topology(shard_hosts=tuple((s % 2,) for s in range(shards)))
+    cluster = await nursery.start(EmbeddedCluster(ClusterConfig(topology=topology, storage_engine="checkpoints")).run)
+    owner = topology.shard_ranges.owner
+    oids = {}
+    for oid in range(16385, 16385 + 64):
+        oids.setdefault(owner(sql_key(oid, 1)), oid)
+    assert len(oids) >= 4, oids  # SQL tables fall in four shards, on both nodes
+    pairs = [(a, b) for a in oids.values() for b in oids.values()]
+    writes = []
+    for n, (a, b) in enumerate(pairs):
+        writes += [(sql_key(a, n), sql_key(b, 10000 + n)), (sql_key(b, 10000 + n), (n, "row"))]
+        writes.append((sql_key(a, 1000 + n), sql_key(b, 20000 + n)))  # an entry whose row is absent
+    writes.append((sql_key(pairs[0][0], 2000), (7,)))  # a value that is not a key
+    tau = await commit(cluster, cluster.clock.latest(), writes)
+    # Newer versions of some rows after τ: both ways report them.
+    await commit(cluster, cluster.clock.latest(),
+                 [(sql_key(b, 10000 + n), (n, "new")) for n, (_, b) in enumerate(pairs) if n % 3 == 0])
+    client = StorageClient(cluster.topology, cluster.transport, clock=cluster.clock)
+    followed = 0
+    for n, (a, b) in enumerate(pairs):
+        for entry in (sql_key(a, n), sql_key(a, 1000 + n), sql_key(a, 3000 + n)):
+            newer_two: list[bytes] = []
+            (first,) = await client.get([entry], tau, newer=newer_two)
+            second = None
+            if type(first) is bytes:
+                (second,) = await client.get([first], tau, newer=newer_two)
+            newer_one: list[bytes] = []
+            assert await client.get_through(entry, tau, newer=newer_one) == (first, second)
+            assert sorted(newer_one) == sorted(newer_two)
+        node = cluster.storage_nodes[owner(sql_key(a, n)) % 2]
+        reply = await node.rpc_get(Get((sql_key(a, n),), tau, None, True, True))
+        row = sql_key(b, 10000 + n)
+        together = owner(sql_key(a, n)) % 2 == owner(row) % 2
+        assert len(reply.values) == (2 if together else 1)
+        assert reply.values[0] == row and (not together or reply.values[1] == (n, "row"))
+        assert (row in reply.newer) == (together and n % 3 == 0)
+        followed += together
+    assert 0 < followed < len(pairs)
+    assert await client.get_through(sql_key(pairs[0][0], 2000), tau) == ((7,), None)

@@ -107,6 +107,8 @@ class IndexPointGet(PointGet):
         self.with_key = scan.with_key
 
     async def _stored(self, txn, key: bytes, claim: bool) -> tuple[bytes, Any] | None:
+        if not claim:  # entry and row in one storage request where a replica holds both
+            return await txn.get_through(key)
         (row_key,) = await txn.get([key])
         if row_key is None:
             return None

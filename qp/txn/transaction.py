@@ -386,6 +386,37 @@ class Transaction:
             fetched.update(zip(missing, values, strict=True))
         return [buffered[k] if k in buffered else fetched.get(k) for k in keys]
 
+    async def get_through(self, key: bytes) -> tuple[bytes, Any] | None:
+        """(row key, row) of the unique index entry `key` (whose value is its row's key),
+        or None when either is absent: `get([key])` then `get([row key])`, with storage
+        asked once when the entry's replica holds the row too (`StorageClient.get_through`).
+        Reads, newer keys and the catalog check are kept as the two gets keep them."""
+        if self.buffer.values or self.temp_mode or (self.temp is not None and is_temp_key(key)):
+            # The transaction's own writes or the session's temporary keys answer here.
+            (row_key,) = await self.get([key])
+            if row_key is None:
+                return None
+            (value,) = await self.get([row_key])
+            return None if value is None else (row_key, value)
+        tau = self.begin_snapshot()
+        version = self.catalog_version
+        newer: list[bytes] | None = [] if self.track_newer else None
+        row_key, value = await self._storage_call(self.storage.get_through(key, tau, version, newer=newer))
+        if not self._start_past:
+            await self._until_start_past(tau)
+        if newer:
+            self.newer.update(newer)
+        if version is not None:
+            self.catalog_validated = True
+        if self.reads is not None and self.refresh_refused is None:
+            if row_key is None:
+                self._keep_reads([key], [None])
+            else:
+                self._keep_reads([key, row_key], [row_key, value])
+        if row_key is None or value is None:
+            return None
+        return row_key, value
+
     async def scan(
         self,
         start: bytes,
