@@ -2,13 +2,17 @@
 
 Debian's `chromium` and `chromium-driver` (.ci/run installs both) driven by
 selenium, with the driver's path given so selenium never downloads one.
-`open_and_list_images` asks the page itself which images loaded.
+`open_and_list_images` asks the page itself which images loaded. Chromium and
+its driver get a temporary directory of their own (TMPDIR, and the profile in it),
+removed after: Chromium leaves `org.chromium.Chromium.*` directories in its TMPDIR.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,18 +42,21 @@ def headless_chromium() -> Iterator[WebDriver]:
     browser, driver_path = _which(CHROMIUM), _which(CHROMEDRIVER)
     if browser is None or driver_path is None:  # CI installs both (.ci/run); a silent skip would hide it
         raise ChromiumMissing("headless Chromium is needed: apt-get install chromium chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--allow-file-access-from-files", f"--window-size={SCREEN[0]},{SCREEN[1]}"):  # fmt: skip
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": SCREEN[0], "height": SCREEN[1], "deviceScaleFactor": 1, "mobile": False})  # fmt: skip
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    with tempfile.TemporaryDirectory(prefix="dsql-chromium-") as scratch:
+        options = webdriver.ChromeOptions()
+        options.binary_location = browser
+        for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--allow-file-access-from-files", f"--window-size={SCREEN[0]},{SCREEN[1]}",
+                         f"--user-data-dir={scratch}/profile"):  # fmt: skip
+            options.add_argument(argument)
+        service = Service(executable_path=driver_path, env={**os.environ, "TMPDIR": scratch})
+        driver = webdriver.Chrome(options=options, service=service)
+        try:
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                   {"width": SCREEN[0], "height": SCREEN[1], "deviceScaleFactor": 1, "mobile": False})  # fmt: skip
+            yield driver
+        finally:
+            driver.quit()
 
 
 def open_and_list_images(driver: WebDriver, page: Path) -> list[dict[str, Any]]:
