@@ -2,6 +2,10 @@
 
     python -m bench.ab [--workload update_txn|point_select|index_select] [--rounds 3] [--seconds 8] REV [REV ...]
 
+A revision written REV+pure runs REV with DSQL_PURE_PYTHON=1: its Python sources
+where `make` would compile modules (build_native.py, which runs once per exported
+tree that has it, as `make` does).
+
 Each revision is exported (`git archive`) to a directory of its own and its
 `dsql serve` started from there with this checkout's virtualenv (so only
 revisions whose packages and dependencies match today's run). The revisions
@@ -44,7 +48,7 @@ START_TIMEOUT_S = 60.0
 
 
 def export(rev: str, root: Path) -> Path:
-    """The tree of `rev`, exported once under `root`."""
+    """The tree of `rev`, exported once under `root` (and its modules compiled, if it compiles any)."""
     commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", rev], check=True,
                             capture_output=True, text=True).stdout.strip()  # fmt: skip
     tree = root / commit
@@ -54,6 +58,8 @@ def export(rev: str, root: Path) -> Path:
         subprocess.run(["tar", "-x", "-C", str(tree)], stdin=archive.stdout, check=True)
         if archive.wait() != 0:
             raise RuntimeError(f"git archive {commit} failed")
+        if (tree / "build_native.py").exists():
+            subprocess.run([sys.executable, "build_native.py"], cwd=tree, check=True)
     return tree
 
 
@@ -92,15 +98,16 @@ async def _answers(dsn: str) -> None:
     await conn.close()
 
 
-def run_once(tree: Path, workload: str, seconds: float, scratch: Path) -> tuple[float, float]:
-    """(operations per second, server CPU ms per operation) of one fresh server from `tree`."""
+def run_once(tree: Path, workload: str, seconds: float, scratch: Path, *, pure: bool = False) -> tuple[float, float]:
+    """(operations per second, server CPU ms per operation) of one fresh server from `tree`
+    (`pure`: its Python sources, not its compiled modules)."""
     data = scratch / "data"
     shutil.rmtree(data, ignore_errors=True)
     port = free_port()
     argv = [sys.executable, "-m", "assembly.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
             "--data-dir", str(data), "--dynamodb-port", "0", "--dynamo-port", "0"]  # fmt: skip
     with open(scratch / "server.log", "ab") as log:
-        proc = subprocess.Popen(argv, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, stdout=log,
+        proc = subprocess.Popen(argv, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree), "DSQL_PURE_PYTHON": "1" if pure else "0"}, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     try:
@@ -136,10 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list[tuple[float, float]]] = {rev: [] for rev in args.revs}
     with tempfile.TemporaryDirectory(prefix="dsql-ab-") as tmp:
         root = Path(tmp)
-        trees = {rev: export(rev, root / "trees") for rev in args.revs}
+        trees = {rev: export(rev.removesuffix("+pure"), root / "trees") for rev in args.revs}
         for round_no in range(1, args.rounds + 1):
             for rev, tree in trees.items():
-                ops_s, cpu_ms = run_once(tree, args.workload, args.seconds, root)
+                ops_s, cpu_ms = run_once(tree, args.workload, args.seconds, root, pure=rev.endswith("+pure"))
                 runs[rev].append((ops_s, cpu_ms))
                 console.print(f"round {round_no} {rev} ({tree.name}): {ops_s:,.0f} ops/s, "
                               f"{cpu_ms:.3f} ms server CPU per operation")  # fmt: skip

@@ -12,6 +12,7 @@ Start the server inside a nursery:
     port = await nursery.start(pgwire.serve, factory, "127.0.0.1", 5432)
 """
 
+from . import _native  # noqa: F401 - first: it decides between the compiled modules and their sources
 from .connection import (
     NEED_DATA,
     ConnectionClosed,

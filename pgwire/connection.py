@@ -344,7 +344,7 @@ class ServerConnection:
         if phase is Phase.AUTHENTICATING:
             expected, self._auth_answer = self._auth_answer, None
             try:
-                return m.decode_password_message(body, expected)
+                return m.decode_password_message(body, expected)  # type: ignore[arg-type]
             except SqlError as exc:
                 raise self._fatal_close(_fatal(exc.message, sqlstate=exc.sqlstate)) from None
         if phase is Phase.COPY_IN:
@@ -398,7 +398,7 @@ class ServerConnection:
             if phase not in (Phase.AUTHENTICATING, Phase.SIMPLE_QUERY, Phase.SYNCING):
                 raise LocalProtocolError(f"ReadyForQuery in phase {phase.name}")
             self.phase = Phase.READY
-        elif cls is m.ErrorResponse:
+        elif isinstance(message, m.ErrorResponse):  # (its own class: `cls is`, typed for mypyc)
             if message.fatal:
                 self._close()
                 if self._legacy_errors:

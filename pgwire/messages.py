@@ -398,7 +398,7 @@ def decode_frontend(type_byte: bytes, body: bytes) -> FrontendMessage:
     if type_byte == b"X":
         return Terminate()  # PostgreSQL ignores a Terminate's body
     reader = _Reader(body)
-    message = _DECODERS[type_byte](reader)
+    message: FrontendMessage = _DECODERS[type_byte](reader)  # type: ignore[operator,assignment]
     reader.end()
     return message
 
