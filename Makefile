@@ -27,16 +27,14 @@ run: $(STAMP) $(NATIVE)
 # Test processes (pytest-xdist workers): one per core of the 2-core machines CI runs on.
 # TEST_WORKERS=0 runs every test in one process, in order.
 TEST_WORKERS ?= 2
-# Idle workers take tests queued for a busy one (the long real-process tests bunch up).
-TEST_DIST ?= worksteal
 
 ## Install everything and run the whole test suite (slow tests included); the 20 slowest are listed.
 test: $(STAMP) $(NATIVE)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist $(TEST_DIST) --durations=20 $(ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --durations=20 $(ARGS)
 
 ## The quick subset, for use while working.
 test-quick: $(STAMP) $(NATIVE)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist $(TEST_DIST) -m 'not slow' $(ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m 'not slow' $(ARGS)
 
 ## Benchmarks, side by side with a local PostgreSQL started for the run.
 bench: $(STAMP) $(NATIVE)
