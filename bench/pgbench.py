@@ -123,6 +123,7 @@ def benchmark(server, *, builtin: str = "tpcb-like", mode: str = "simple", clien
 PGBENCH_WORKLOADS = {
     "pgbench_tpcb_simple": ("tpcb-like", "simple"),
     "pgbench_tpcb_prepared": ("tpcb-like", "prepared"),
+    "pgbench_select_prepared": ("select-only", "prepared"),
 }
 
 

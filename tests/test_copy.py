@@ -425,7 +425,7 @@ async def test_copy_in_the_extended_protocol(dsql_server, names):
         conn.execute(f"CREATE TABLE {table} (a int, b text)")
     client = await RawClient.connect(dsql_server.port, user="postgres", database="postgres")
     try:
-        await client.send(m.Parse("", f"COPY {table} FROM STDIN", []), m.Bind("", "", [], [], []),
+        await client.send(m.Parse("", f"COPY {table} FROM STDIN", ()), m.Bind("", "", (), (), ()),
                           m.Describe("P", ""), m.Execute("", 0), m.Sync())
         replies = await client.until(m.CopyInResponse)
         assert [type(r) for r in replies] == [m.ParseComplete, m.BindComplete, m.NoData, m.CopyInResponse]
@@ -434,8 +434,8 @@ async def test_copy_in_the_extended_protocol(dsql_server, names):
         await client.send(m.CopyData(b"1\tx\n"), m.CopyData(b"2\ty\n"), m.CopyDone(), m.Sync())
         replies = await client.until_ready()
         assert m.CommandComplete("COPY 2") in replies
-        await client.send(m.Parse("", f"COPY (SELECT * FROM {table} ORDER BY a) TO STDOUT", []),
-                          m.Bind("", "", [], [], []), m.Execute("", 0), m.Sync())
+        await client.send(m.Parse("", f"COPY (SELECT * FROM {table} ORDER BY a) TO STDOUT", ()),
+                          m.Bind("", "", (), (), ()), m.Execute("", 0), m.Sync())
         replies = await client.until_ready()
         data = [r.data for r in replies if isinstance(r, m.CopyDataMessage)]
         assert isinstance(replies[2], m.CopyOutResponse)
