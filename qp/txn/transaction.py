@@ -375,12 +375,7 @@ class Transaction:
             values = await self._storage_call(self.storage.get(missing, tau, version, newer=newer))
             if not self._start_past:
                 await self._until_start_past(tau)
-            if newer:
-                self.newer.update(newer)
-            if version is not None:
-                self.catalog_validated = True
-            if self.reads is not None and self.refresh_refused is None:
-                self._keep_reads(missing, values)
+            self._answered(version, newer, missing, values)
             if missing is keys:  # nothing buffered, nothing temporary: storage answered every key
                 return list(values)
             fetched.update(zip(missing, values, strict=True))
@@ -404,15 +399,10 @@ class Transaction:
         row_key, value = await self._storage_call(self.storage.get_through(key, tau, version, newer=newer))
         if not self._start_past:
             await self._until_start_past(tau)
-        if newer:
-            self.newer.update(newer)
-        if version is not None:
-            self.catalog_validated = True
-        if self.reads is not None and self.refresh_refused is None:
-            if row_key is None:
-                self._keep_reads([key], [None])
-            else:
-                self._keep_reads([key, row_key], [row_key, value])
+        if row_key is None:
+            self._answered(version, newer, [key], [None])
+        else:
+            self._answered(version, newer, [key, row_key], [row_key, value])
         if row_key is None or value is None:
             return None
         return row_key, value
@@ -509,6 +499,16 @@ class Transaction:
             ordered = ordered[:limit]
         for i in range(0, len(ordered), 10_000):
             yield ordered[i : i + 10_000]
+
+    def _answered(self, version: int | None, newer: list[bytes] | None, keys: list[bytes], values: list[Any]) -> None:
+        """What a get keeps once storage answered `keys`: the keys with a version after the
+        snapshot, that the catalog was checked, and the values for a refresh."""
+        if newer:
+            self.newer.update(newer)
+        if version is not None:
+            self.catalog_validated = True
+        if self.reads is not None and self.refresh_refused is None:
+            self._keep_reads(keys, values)
 
     def _keep_reads(self, keys: list[bytes], values: list[Any]) -> None:
         """Keep what storage answered to a get, for a refresh to compare (up to a bound)."""
