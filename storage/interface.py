@@ -77,7 +77,7 @@ class Get(msgspec.Struct, frozen=True):
     `catalog_version`, if not None, is the catalog the reader planned with;
     the node refuses the read (`CatalogChanged`) if τ sees another.
 
-    `follow` (one key): the key's value is itself a key (a unique index entry's value
+    `follow` (with one key): the key's value is itself a key (a unique index entry's value
     is its row's key); if this node holds that key's shard, it reads that key too, as
     of the same τ, and `Values.values` has two entries, else one (the caller reads
     the second key where it lives). An index lookup by a unique key is then one

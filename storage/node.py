@@ -535,7 +535,7 @@ class StorageNode:
             out.append(store.get(key, tau))
             if newer and store.newer_than(key, tau):
                 stale.append(key)
-        if request.follow and type(out[0]) is bytes:
+        if request.follow and len(out) == 1 and type(out[0]) is bytes:
             # The value is a key (the row a unique index entry points at): read it too
             # when its shard is here and readable at τ; else the caller reads it.
             key = out[0]

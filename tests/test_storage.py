@@ -463,3 +463,9 @@ async def test_an_index_lookup_is_one_request_where_a_replica_holds_entry_and_ro
         followed += together
     assert 0 < followed < len(pairs)
     assert await client.get_through(sql_key(pairs[0][0], 2000), tau) == ((7,), None)
+    # `follow` means something with one key only: with none or two it changes nothing.
+    a, b = pairs[0]
+    node = cluster.storage_nodes[owner(sql_key(a, 0)) % 2]
+    assert (await node.rpc_get(Get((), tau, None, True, True))).values == ()
+    both = (sql_key(a, 0), sql_key(a, 1000))
+    assert (await node.rpc_get(Get(both, tau, None, False, True))).values == (sql_key(b, 10000), sql_key(b, 20000))

@@ -90,9 +90,11 @@ class IndexPointGet(PointGet):
     which stays a unique index over rows keyed by their hidden row id).
 
     A unique index keys an entry on its values alone when none is NULL
-    (`TableDef.index_entry_key`), so the entry is one `txn.get`, its value the row's
-    key, and the row a second one: the index scan reads the same two keys through a
-    range scan, its pages and an operator. A NULL parameter matches nothing, as there."""
+    (`TableDef.index_entry_key`), so the entry is one key, its value the row's key, and
+    both are read by one `txn.get_through` (one storage request where a replica holds
+    both; a row to be written is claimed first, so then two gets): the index scan reads
+    the same two keys through a range scan, its pages and an operator. A NULL parameter
+    matches nothing, as there."""
 
     __slots__ = ()
 
