@@ -395,3 +395,30 @@ async def test_intent_table_refuses_a_wait_that_closes_a_cycle_and_bounds_every_
     timed_out = outcome[0]  # nobody released y: a's wait ran out at the bound
     assert not timed_out.held and timed_out.waited
     assert table.holder(b"y") is b and a.intent_waiting is None
+
+
+async def test_a_key_handed_over_is_not_a_cycle_before_its_new_holder_runs() -> None:
+    # The bug TPC-B at scale 8 found: `release` hands the key to the oldest waiter, which
+    # runs later; until then the new holder still looked like a waiter on that very key,
+    # so the next writer of it followed holder -> its wait -> itself round and round, took
+    # the loop for a cycle, went on without waiting, and lost at COMMIT (OC000, "pending").
+    table = IntentTable()
+    holder, waiter, newcomer = _Txn(1), _Txn(2), _Txn(3)
+    assert (await table.claim(b"branch", holder)).held
+    claims: dict[str, object] = {}
+    async with trio.open_nursery() as nursery:
+
+        async def claim(name: str, txn: _Txn) -> None:
+            claims[name] = await table.claim(b"branch", txn)
+
+        nursery.start_soon(claim, "waiter", waiter)
+        await trio.testing.wait_all_tasks_blocked()
+        table.release(holder, 7)  # the waiter holds the key now, though its task has not run
+        assert table.holder(b"branch") is waiter and waiter.intent_waiting is None
+        nursery.start_soon(claim, "newcomer", newcomer)  # must queue behind the waiter
+        await trio.testing.wait_all_tasks_blocked()
+        assert "newcomer" not in claims and claims["waiter"].held
+        table.release(waiter, 9)
+    assert claims["newcomer"].held and claims["newcomer"].waited and claims["newcomer"].tau_committed == 9
+    table.release(newcomer, None)
+    assert len(table) == 0

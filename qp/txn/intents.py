@@ -141,8 +141,8 @@ class IntentTable:
             if holder is txn:
                 return True
             entry = holder.intent_waiting
-            if entry is None or entry.holder is None:
-                return False
+            if entry is None or entry.holder is None or entry.holder is holder:
+                return False  # the end of the chain: a holder that is running
             holder = entry.holder
         return True  # a chain this long: do not add to it
 
@@ -183,4 +183,8 @@ class IntentTable:
             entry.waiters.remove(oldest)
             entry.holder = oldest.txn
             oldest.txn.intent_keys.append(key)
+            # It waits no more, though its task runs later: a writer of the key that comes
+            # before then must see a holder that is running, not one waiting for itself
+            # (which `_closes_cycle` would take for a cycle).
+            oldest.txn.intent_waiting = None
             oldest.event.set()
