@@ -25,16 +25,18 @@ run: $(STAMP) $(NATIVE)
 	$(BIN)/dsql serve $(ARGS)
 
 # Test processes (pytest-xdist workers): one per core of the 2-core machines CI runs on.
-# TEST_WORKERS=0 runs every test in one process, in order.
+# TEST_WORKERS=0 runs every test in one process, in order. Workers take whole modules where a
+# module's fixtures are shared, single tests elsewhere, the longest first (tests/support/schedule.py).
 TEST_WORKERS ?= 2
+DIST = --longest-first
 
 ## Install everything and run the whole test suite (slow tests included); the 20 slowest are listed.
 test: $(STAMP) $(NATIVE)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --durations=20 $(ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(DIST) --durations=20 $(ARGS)
 
 ## The quick subset, for use while working.
 test-quick: $(STAMP) $(NATIVE)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m 'not slow' $(ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(DIST) -m 'not slow' $(ARGS)
 
 ## Benchmarks, side by side with a local PostgreSQL started for the run.
 bench: $(STAMP) $(NATIVE)

@@ -40,6 +40,13 @@ from support import report  # noqa: E402
 from support import report as _summary  # noqa: E402 (hooks below name their argument `report`)
 from support.names import unique_name  # noqa: E402
 from support.pgsession import Session  # noqa: E402
+from support.schedule import (  # noqa: E402
+    LongestFirstScheduling,
+    check_units,
+    fail_if_misplaced,
+    load_durations,
+    order_for_workers,
+)
 
 from bench.servers import DsqlServer, ExternalServer, PostgresServer, ServerError  # noqa: E402
 
@@ -150,6 +157,30 @@ def names(request: pytest.FixtureRequest) -> Callable[[str], str]:
 @pytest.fixture
 def table_name(names: Callable[[str], str]) -> str:
     return names("t")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--longest-first", action="store_true",
+        help="with -n: hand workers whole modules where a fixture is shared, single tests elsewhere, "
+        "the longest first (tests/support/schedule.py)",
+    )  # fmt: skip
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """The controller's scheduler under `--longest-first` (else xdist's own)."""
+    return LongestFirstScheduling(config, log) if config.getoption("longest_first") else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In an xdist worker under `--longest-first`: the units, the longest first."""
+    if config.getoption("longest_first") and hasattr(config, "workerinput"):
+        check_units(items)
+        order_for_workers(items, load_durations())
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    fail_if_misplaced(item)
 
 
 _SUMMARY_SEEN: list[str] = []  # summary lines of every report this process saw, in order
