@@ -354,19 +354,20 @@ class _Txn:
         self.intent_waiting = None
 
 
+async def _claim_into(claims: dict[str, object], name: str, table: IntentTable, key: bytes, txn: _Txn) -> None:
+    """`txn` claims `key` (in a task of its own: it may wait); the outcome lands in `claims[name]`."""
+    claims[name] = await table.claim(key, txn)
+
+
 async def test_intent_table_hands_a_key_to_the_oldest_waiter() -> None:
     table = IntentTable()
     holder, young, old = _Txn(1), _Txn(30), _Txn(20)
     assert (await table.claim(b"k", holder)).held
     claims: dict[str, object] = {}
     async with trio.open_nursery() as nursery:
-
-        async def claim(name: str, txn: _Txn) -> None:
-            claims[name] = await table.claim(b"k", txn)
-
-        nursery.start_soon(claim, "young", young)
+        nursery.start_soon(_claim_into, claims, "young", table, b"k", young)
         await trio.testing.wait_all_tasks_blocked()
-        nursery.start_soon(claim, "old", old)
+        nursery.start_soon(_claim_into, claims, "old", table, b"k", old)
         await trio.testing.wait_all_tasks_blocked()
         table.release(holder, 123)  # committed at 123: the oldest waiter gets the key
         await trio.testing.wait_all_tasks_blocked()
@@ -407,15 +408,11 @@ async def test_a_key_handed_over_is_not_a_cycle_before_its_new_holder_runs() -> 
     assert (await table.claim(b"branch", holder)).held
     claims: dict[str, object] = {}
     async with trio.open_nursery() as nursery:
-
-        async def claim(name: str, txn: _Txn) -> None:
-            claims[name] = await table.claim(b"branch", txn)
-
-        nursery.start_soon(claim, "waiter", waiter)
+        nursery.start_soon(_claim_into, claims, "waiter", table, b"branch", waiter)
         await trio.testing.wait_all_tasks_blocked()
         table.release(holder, 7)  # the waiter holds the key now, though its task has not run
         assert table.holder(b"branch") is waiter and waiter.intent_waiting is None
-        nursery.start_soon(claim, "newcomer", newcomer)  # must queue behind the waiter
+        nursery.start_soon(_claim_into, claims, "newcomer", table, b"branch", newcomer)  # queues behind it
         await trio.testing.wait_all_tasks_blocked()
         assert "newcomer" not in claims and claims["waiter"].held
         table.release(waiter, 9)
