@@ -17,8 +17,8 @@ worker busy for the last ten minutes of a run while the other sat idle. Here:
   (setup, call and teardown) and the mean of the others, which every test it does not name
   counts as; `python -m support.schedule JUNIT_XML` (from `tests/`) writes it from a run with
   `--junitxml`.
-- A module with a wide fixture that is missing from `WHOLE_MODULES` fails each of its tests
-  with a message saying so (`check_units`): the list cannot go stale unseen.
+- In a module with a wide fixture that is missing from `WHOLE_MODULES`, each test that takes
+  the fixture fails with a message saying so (`check_units`): the list cannot go stale unseen.
 
 The order changes nothing a test sees but which worker runs it and when; without xdist
 (`TEST_WORKERS=0`) or without `--longest-first` pytest's own order stands.
@@ -112,8 +112,8 @@ def wide_fixture(item: pytest.Item) -> str | None:
 
 
 def check_units(items: list[pytest.Item]) -> None:
-    """Fail every test of a module that shares a wide fixture but would be split into
-    single-test units (the failure names the fixture and the fix; `fail_if_misplaced`)."""
+    """Mark each test that takes a wide fixture in a module split into single-test units, to
+    fail at its setup naming the fixture and the fix (`fail_if_misplaced`)."""
     for item in items:
         module = item.nodeid.split("::", 1)[0]
         name = wide_fixture(item)
