@@ -42,6 +42,7 @@ import trio
 
 from journal.client import JournalClient
 from journal.errors import AppendUncertain, JournalUnavailable
+from journal.interface import size_allowance_s
 
 # Requests in flight per journal. Batching is for more committers than this:
 # below it every commit goes at once, and the journal leader's own group commit
@@ -90,7 +91,8 @@ class CommitBatcher:
 
     async def append(self, payload: bytes, tau_min: int, tau_max: int = 0) -> tuple[int, int]:
         """(position, τ) once the record is chosen; raises as `JournalClient.append` does."""
-        commit = _Commit(payload, tau_min, tau_max, trio.current_time() + self.journal.append_timeout_s)
+        deadline = trio.current_time() + self.journal.append_timeout_s + size_allowance_s(len(payload))
+        commit = _Commit(payload, tau_min, tau_max, deadline)
         self._queue.append(commit)
         if self._sending < self.depth:
             self._sending += 1

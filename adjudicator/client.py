@@ -35,6 +35,7 @@ from adjudicator.routing import OwnerMap, installed
 from cluster.topology import Topology
 from cluster.transport import Peer, Unreachable
 from journal.client import APPEND_TIMEOUT_S
+from journal.interface import size_allowance_s
 
 # Longer than the longest a healthy coordinator takes to answer: the journal
 # append's own timeout, a participant's wait for in-flight readers (2 s) and
@@ -100,7 +101,9 @@ class AdjudicatorClient:
         request = Commit(tau_start, payload, tuple(write_keys), tuple(check_keys), tuple(share_keys))
         coordinator = self.peer(index)
         with trio.CancelScope(shield=shield) as scope:
-            scope.deadline = trio.current_time() + (self.timeout_s if timeout_s is None else timeout_s)
+            if timeout_s is None:
+                timeout_s = self.timeout_s + size_allowance_s(len(payload))
+            scope.deadline = trio.current_time() + timeout_s
             if self.routes is None:
                 committed = await coordinator.call("commit", request)
             else:

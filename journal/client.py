@@ -23,7 +23,7 @@ import trio
 from cluster import metrics
 from cluster.transport import NOT_NOW, InProcessTransport, RemoteError, Unreachable
 from journal.errors import AppendUncertain, JournalUnavailable, NotLeader, batch_outcome
-from journal.interface import Append, AppendBatch, Checkpointed, Close, JournalStatus, Read
+from journal.interface import Append, AppendBatch, Checkpointed, Close, JournalStatus, Read, size_allowance_s
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +96,15 @@ class JournalClient:
         return result
 
     async def _append(self, payload: bytes, tau_min: int, tau_max: int) -> tuple[int, int]:
-        deadline = trio.current_time() + self.append_timeout_s
+        allowance = size_allowance_s(len(payload))
+        deadline = trio.current_time() + self.append_timeout_s + allowance
         target = self.leader
         tries = 0
         while True:
             remaining = deadline - trio.current_time()
             if remaining <= 0:
                 raise JournalUnavailable(f"no journal leader within {self.append_timeout_s:g} s")
-            with self._scope(min(remaining, APPEND_ATTEMPT_S)) as scope:
+            with self._scope(min(remaining, APPEND_ATTEMPT_S + allowance)) as scope:
                 try:
                     result = await self._replicas[target].call("append", Append(payload, tau_min, tau_max))
                 except trio.Cancelled:
@@ -158,8 +159,9 @@ class JournalClient:
         started = time.perf_counter()
         results: list[tuple[int, int] | JournalUnavailable | None] = [None] * len(appends)
         pending = list(range(len(appends)))
+        allowance = size_allowance_s(sum(len(payload) for payload, _, _ in appends))
         if deadline is None:
-            deadline = trio.current_time() + self.append_timeout_s
+            deadline = trio.current_time() + self.append_timeout_s + allowance
         target = self.leader
         tries = 0
         while pending:
@@ -171,7 +173,7 @@ class JournalClient:
             batch = AppendBatch(tuple(appends[i] for i in pending))
             retry: list[int] = []
             hint = -1
-            with self._scope(min(remaining, APPEND_ATTEMPT_S)) as scope:
+            with self._scope(min(remaining, APPEND_ATTEMPT_S + allowance)) as scope:
                 try:
                     reply = await self._replicas[target].call("append_batch", batch)
                 except trio.Cancelled:

@@ -52,6 +52,13 @@ class PaxosConfig:
     # Unacknowledged Accepts, Prepares and Learn requests are sent again
     # after this long (messages may be lost; in one process they never are).
     retransmit_ns: int = 50_000_000
+    # An Accept is first sent again only after the time its followers may need to write
+    # and sync it at a slow disk's pace (this many ns per MiB on top of `retransmit_ns`),
+    # and each further time after twice the wait before, up to `retransmit_max_ns`: an
+    # 11 MB slot (a 100,000-row COPY) was sent again every 50 ms while the followers were
+    # still syncing it, and under a loaded disk those copies were most of the leader's work.
+    retransmit_ns_per_mib: int = 50_000_000
+    retransmit_max_ns: int = 1_000_000_000
     # Slots in flight at once. Two keep the disks busy (one slot syncing,
     # the next filling); more only cost messages in one process.
     pipeline_slots_max: int = 2

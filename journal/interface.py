@@ -44,6 +44,18 @@ import msgspec
 from cluster import codec, wire_ids
 from cluster.codec import message
 
+# Every wait for an append to be chosen (the replica's, the journal client's, an
+# adjudicator's, a query processor's for its commit) is a fixed bound for a lost
+# majority or a hung peer plus this much per byte of payload: the followers copy and
+# sync what they accept, and a 100,000-row transaction (11 MB) could run past a bound
+# sized for commits of a few kilobytes on a loaded disk while nothing was wrong.
+APPEND_BYTES_PER_S = 1 << 20
+
+
+def size_allowance_s(payload_bytes: int) -> float:
+    """The extra time an append of `payload_bytes` is given to be chosen (see above)."""
+    return payload_bytes / APPEND_BYTES_PER_S
+
 
 @message(wire_ids.JOURNAL_APPEND)
 class Append(msgspec.Struct, frozen=True):

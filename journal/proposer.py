@@ -33,12 +33,13 @@ from journal.messages import (
 
 
 class Inflight:
-    __slots__ = ("value", "acks", "sent_ns")
+    __slots__ = ("value", "acks", "sent_ns", "wait_ns")
 
     def __init__(self, value: Value, sent_ns: int) -> None:
         self.value = value
         self.acks = 0  # bitmask of replicas
         self.sent_ns = sent_ns
+        self.wait_ns = 0  # before the next retransmission; 0 until first sent (`_send_accepts`)
 
 
 def _jitter(round_: int, replica: int, spread_ns: int) -> int:
@@ -263,10 +264,15 @@ class Proposer:
         stamp = now.mono_ns
         chunks: list[list[tuple[int, Value]]] = [[]]
         budget = self.config.message_bytes_max
+        config = self.config
         for slot in slots:
             inflight = self.inflight[slot]
             inflight.sent_ns = now.mono_ns
             size = value_bytes(inflight.value)
+            if not inflight.wait_ns:  # the first send; `_retransmit` doubles it for each next
+                inflight.wait_ns = min(
+                    config.retransmit_ns + (size * config.retransmit_ns_per_mib >> 20), config.retransmit_max_ns
+                )
             if chunks[-1] and size > budget:
                 chunks.append([])
                 budget = self.config.message_bytes_max
@@ -410,11 +416,12 @@ class Proposer:
     def _retransmit(self, now: Now) -> None:
         if not self.inflight:
             return
-        horizon = now.mono_ns - self.config.retransmit_ns
         by_peer: dict[int, list[int]] = {}
+        longest = self.config.retransmit_max_ns
         for slot, inflight in self.inflight.items():
-            if inflight.sent_ns > horizon:
+            if now.mono_ns - inflight.sent_ns < inflight.wait_ns:
                 continue
+            inflight.wait_ns = min(inflight.wait_ns * 2, longest)
             for peer in self.peers:
                 if not inflight.acks & (1 << peer):
                     by_peer.setdefault(peer, []).append(slot)

@@ -50,6 +50,7 @@ from journal.interface import (
     JournalStatus,
     Read,
     Records,
+    size_allowance_s,
 )
 from journal.log import ChosenLog
 from journal.messages import Learn, Message, Value, from_wire, value_bytes
@@ -291,7 +292,7 @@ class JournalReplica:
         # No cancel scope per call (they cost as much as the rest of an
         # append): the sweeper task answers waiters whose deadline passed.
         waiter = self._waiters[request] = _Waiter(
-            trio.current_time() + self.config.append_wait_s, "append", tau_max
+            trio.current_time() + self.config.append_wait_s + size_allowance_s(len(payload)), "append", tau_max
         )
         if core.submit(request, payload, tau_min, tau_max, self._now()):
             self._flush_needed.set()
@@ -316,7 +317,8 @@ class JournalReplica:
         if not appends:
             return AppendedBatch(())
         group = _Group(len(appends))
-        deadline = trio.current_time() + self.config.append_wait_s
+        deadline = (trio.current_time() + self.config.append_wait_s
+                    + size_allowance_s(sum(len(payload) for payload, _, _ in appends)))  # fmt: skip
         now = self._now()
         waiters: list[tuple[int, _Waiter]] = []
         queued = False

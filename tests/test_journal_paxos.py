@@ -47,6 +47,7 @@ class Harness:
         self.learned: list[list[tuple[int, int, bytes]]] = [[] for _ in range(n)]
         self.results: dict[int, object] = {}
         self.sent_before_sync: list = []
+        self.sent: list[tuple[int, int, object, int]] = []  # (sender, to, message, mono ns)
         recovered = recovered or [wal.Recovered() for _ in range(n)]
         self.cores = [PaxosCore(i, config, recovered[i], self.now()) for i in range(n)]
         for i in range(n):
@@ -60,6 +61,7 @@ class Harness:
     def _drain(self, i: int) -> None:
         out = self.cores[i].take_output()
         self.disks[i] += out.persist + out.persist_lazy
+        self.sent += [(i, to, message, self.mono) for to, message in out.send + out.send_after]
         for to, message in out.send:
             if isinstance(message, (Accepted, Promise)):
                 self.sent_before_sync.append(message)
@@ -540,3 +542,37 @@ def test_a_leader_nacked_by_a_stray_higher_ballot_campaigns_above_it_at_once():
     h.run(50)
     assert isinstance(h.results[request], tuple)
     assert h.cores[2].role is Role.FOLLOWER and h.cores[2].promised == h.cores[0].ballot
+
+
+@pytest.mark.parametrize("payload_bytes", [100, 2 << 20])
+def test_an_unacknowledged_accept_is_sent_again_ever_less_often_and_later_for_a_larger_value(payload_bytes):
+    """A follower still syncing a large slot gets no copy every retransmit interval: the first
+    comes after the time to write it at a slow disk's pace, and each next one twice as late."""
+    config = PaxosConfig(
+        replica_count=3, lease_ns=2_000 * MS, election_timeout_ns=2_200 * MS, heartbeat_ns=20 * MS,
+        slot_bytes_max=4 << 20, message_bytes_max=4 << 20,
+    )  # fmt: skip
+    h = Harness(config=config)
+    h.run(30)
+    assert h.leader() == 0
+    h.cut |= {(1, 0), (2, 0)}  # the followers get every Accept, the leader hears no answer
+    h.append(b"x" * payload_bytes)
+    slot = h.cores[0].next_slot - 1
+    started = h.mono
+    h.run(2_000)
+    sends = [at - started for sender, to, m, at in h.sent
+             if sender == 0 and to == 1 and isinstance(m, Accept) and any(s == slot for s, _ in m.slots)]  # fmt: skip
+    assert sends[0] == 0
+    gaps = [later - earlier for earlier, later in zip(sends, sends[1:], strict=False)]
+    wait = config.retransmit_ns + payload_bytes * config.retransmit_ns_per_mib // (1 << 20)
+    waits = []
+    for _ in gaps:
+        waits.append(wait)
+        wait = min(2 * wait, config.retransmit_max_ns)
+    # (Ticks are 1 ms apart, and a value is a few bytes more than its payload.)
+    assert all(0 <= gap - wait <= 2 * MS for gap, wait in zip(gaps, waits, strict=True)), (gaps, waits)
+    assert 2_000 * MS - sends[-1] < wait, "and no copy that was due is missing"
+    assert len(sends) == (6 if payload_bytes == 100 else 4)
+    h.cut.clear()
+    h.run(config.retransmit_max_ns // MS + 10)
+    assert h.cores[0].chosen_upto >= slot, "the next copy after the cut heals is acknowledged"

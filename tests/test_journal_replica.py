@@ -10,16 +10,19 @@ small memory tail make the disk paths run.
 from __future__ import annotations
 
 import os
+import random
+from collections.abc import Callable
 
 import pytest
 import trio
 
 from cluster.clock import Clock
-from cluster.disk import OsDisk
+from cluster.disk import Disk, OsDisk
+from cluster.sim.disk import DiskFaults, SimDisk
 from cluster.transport import InProcessTransport
 from journal.client import JournalClient
-from journal.errors import NotLeader, PositionCompacted
-from journal.interface import Read
+from journal.errors import AppendUncertain, NotLeader, PositionCompacted
+from journal.interface import Read, size_allowance_s
 from journal.log import ChosenLog
 from journal.paxos import PaxosConfig
 from journal.replica import JournalReplica, ReplicaConfig
@@ -37,9 +40,14 @@ ADDRESSES = [f"journal/0/{i}" for i in range(3)]
 
 
 class Replicas:
-    def __init__(self, nursery: trio.Nursery, root: str, subscribers: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, nursery: trio.Nursery, root: str, subscribers: tuple[str, ...] = (), *,
+        config: ReplicaConfig = CONFIG, disks: Callable[[int], Disk] | None = None,
+    ) -> None:  # fmt: skip
         self.nursery = nursery
         self.root = root
+        self.config = config
+        self.disks = disks or (lambda i: OsDisk(self.directory(i)))
         self.clock = Clock()
         self.transport = InProcessTransport()
         self.transport_running = False
@@ -53,8 +61,8 @@ class Replicas:
 
     async def start(self, i: int) -> JournalReplica:
         replica = JournalReplica(
-            0, i, ADDRESSES, self.transport, self.clock, OsDisk(self.directory(i)),
-            config=CONFIG, subscribers=self.subscribers,
+            0, i, ADDRESSES, self.transport, self.clock, self.disks(i),
+            config=self.config, subscribers=self.subscribers,
         )  # fmt: skip
         if not self.transport_running:  # the tasks the replicas' handlers run in
             await self.nursery.start(self.transport.run)
@@ -279,3 +287,37 @@ async def test_an_immediate_close_promises_what_a_close_promises(nursery, tmp_pa
     assert r.client.close_now(r.clock.latest()) is None
     closed, position = await r.client.close(r.clock.latest())  # a new leader answers
     assert position == 7
+
+
+@pytest.mark.parametrize("follower_bytes_per_s, chosen", [(2 << 20, True), (1 << 19, False)])
+async def test_a_large_append_has_time_to_be_synced_in_proportion_to_its_size(
+    nursery, tmp_path, follower_bytes_per_s, chosen
+):
+    """Followers that write at 2 MiB/s take half a second over a 1 MiB record: longer than the
+    replica's append wait (0.3 s here), which bounds a lost majority, but within what a record of
+    that size is given on top (`size_allowance_s`), so the append is chosen. At 0.5 MiB/s (2 s)
+    it is past that too, and the caller hears "uncertain" as before."""
+    config = ReplicaConfig(
+        paxos=PaxosConfig(
+            replica_count=3, lease_ns=2_800 * MS, election_timeout_ns=3_000 * MS, election_jitter_ns=50 * MS,
+            heartbeat_ns=10 * MS,
+        ),
+        append_wait_s=0.3,
+    )  # fmt: skip
+    rng = random.Random(14)
+    fast = DiskFaults(sync_latency_min_s=0.0001, sync_latency_max_s=0.0002)
+    slow = DiskFaults(sync_latency_min_s=0.0001, sync_latency_max_s=0.0002, write_bytes_per_s=follower_bytes_per_s)
+    r = Replicas(nursery, str(tmp_path), config=config, disks=lambda i: SimDisk(rng, fast if i == 0 else slow))
+    await r.start_all()
+    await r.wait_until(lambda: r.leader() == 0)
+    await r.client.append(b"small", r.clock.latest())
+    payload = b"x" * (1 << 20)
+    assert config.append_wait_s < (1 << 20) / follower_bytes_per_s
+    started = trio.current_time()
+    if chosen:
+        position, _ = await r.client.append(payload, r.clock.latest())
+        assert position == 2
+        assert trio.current_time() - started < config.append_wait_s + size_allowance_s(len(payload))
+    else:
+        with pytest.raises(AppendUncertain, match="not chosen in time"):
+            await r.client.append(payload, r.clock.latest())

@@ -23,6 +23,8 @@ import trio
 @dataclass(frozen=True)
 class DiskFaults:
     write_latency_s: float = 0.00005
+    # A write of n bytes takes n / this longer (0: no bandwidth limit).
+    write_bytes_per_s: float = 0.0
     sync_latency_min_s: float = 0.0001
     sync_latency_max_s: float = 0.002
     # On a crash, how often the kept unsynced prefix ends in garbage.
@@ -51,7 +53,8 @@ class SimDisk:
         buffer = self.files.setdefault(name, bytearray())
         offset = len(buffer)
         buffer += data
-        await trio.sleep(self.faults.write_latency_s)
+        faults = self.faults
+        await trio.sleep(faults.write_latency_s + (len(data) / faults.write_bytes_per_s if faults.write_bytes_per_s else 0))
         if sync:
             await trio.sleep(self._rng.uniform(self.faults.sync_latency_min_s, self.faults.sync_latency_max_s))
             # The file may have been truncated or removed meanwhile; sync what is there.
