@@ -165,6 +165,7 @@ BALANCES_SQL = (
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # seven minutes alone on CI's two cores, ten beside other heavy tests
 def test_scale_20_loads_runs_and_loads_again_on_the_same_data_dir(tmp_path_factory):
     """`pgbench -i -s 20` (2,000,000 accounts in 2,000 batched COPY transactions, then
     ADD PRIMARY KEY on each table: an online index build over two million rows), a
