@@ -147,6 +147,38 @@ def test_waiting_writer_sees_the_committed_write(conns, table) -> None:
     assert _value(older, table, 1) == 2  # no lost update: the waiter read the commit
 
 
+def test_a_waiting_writer_that_wrote_before_sees_the_committed_write(conns, table) -> None:
+    """The waiter's own earlier write is in its buffer: the row it waits for is still read
+    (again, after the wait) from storage, and its own write stays."""
+    older, younger = conns(), conns()
+    older.execute("BEGIN")
+    older.execute(f"UPDATE {table} SET n = n + 1 WHERE id = 1", prepare=True)
+    younger.execute("BEGIN")
+    younger.execute(f"UPDATE {table} SET n = n + 5 WHERE id = %s", (2,), prepare=True)
+    waiter = Background(younger, _increment(table, 1))
+    assert waiter.waiting()
+    older.execute("COMMIT")
+    assert waiter.result() == ("ok", None)
+    assert (_value(older, table, 1), _value(older, table, 2)) == (2, 5)
+
+
+def test_refresh_refused_when_the_row_to_write_was_read_before(conns, table) -> None:
+    """The waiter read the row (its old value) in an earlier statement: that read cannot be
+    taken back, so the older writer's commit makes the refresh fail (first committer wins)."""
+    older, younger = conns(), conns()
+    older.execute("BEGIN")
+    older.execute(f"UPDATE {table} SET n = n + 1 WHERE id = 1", prepare=True)
+    _begin_with_read(younger, table, 1)
+    waiter = Background(younger, lambda c: c.execute(f"UPDATE {table} SET n = n + 1 WHERE id = %s", (1,),
+                                                     prepare=True))  # fmt: skip
+    assert waiter.waiting()
+    older.execute("COMMIT")
+    outcome = waiter.result()
+    assert outcome[:2] == ("error", "40001"), outcome
+    younger.execute("ROLLBACK")
+    assert _value(older, table, 1) == 1
+
+
 def test_concurrent_increments_end_at_n(conns, table) -> None:
     clients, each = 6, 8
     retries = [0] * clients

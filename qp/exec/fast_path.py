@@ -92,7 +92,7 @@ class IndexPointGet(PointGet):
     A unique index keys an entry on its values alone when none is NULL
     (`TableDef.index_entry_key`), so the entry is one key, its value the row's key, and
     both are read by one `txn.get_through` (one storage request where a replica holds
-    both; a row to be written is claimed first, so then two gets): the index scan reads
+    both; `get_through_to_write` for a row to be written): the index scan reads
     the same two keys through a range scan, its pages and an operator. A NULL parameter
     matches nothing, as there."""
 
@@ -109,13 +109,9 @@ class IndexPointGet(PointGet):
         self.with_key = scan.with_key
 
     async def _stored(self, txn, key: bytes, claim: bool) -> tuple[bytes, Any] | None:
-        if not claim:  # entry and row in one storage request where a replica holds both
-            return await txn.get_through(key)
-        (row_key,) = await txn.get([key])
-        if row_key is None:
-            return None
-        (value,) = await (_read_claimed(txn, [row_key]) if claim else txn.get([row_key]))
-        return None if value is None else (row_key, value)
+        # Entry and row in one storage request where a replica holds both (a row to be
+        # written is claimed after it is read, and read again only if the claim waited).
+        return await (txn.get_through_to_write(key) if claim else txn.get_through(key))
 
 
 class PointModify:
@@ -133,11 +129,12 @@ class PointModify:
         """(rows changed, RETURNING rows), as qp.exec.dml.run_modify gives them.
 
         With hot rows on (qp/txn/intents.py) the row's key is claimed before the row is
-        read (after its index entry, for a unique index): the statement queues behind
-        the in-flight writer of the row on this QP and reads the row after that writer's
-        commit (the transaction's snapshot refreshed past it); a row storage says was
-        committed after the snapshot is read again after a refresh rather than failing
-        the write (qp/exec/scans.py `_read_claimed`, qp/txn/transaction.py)."""
+        used (before it is read by primary key; through a unique index, after entry and
+        row are read together, the row read again if the claim waited): the statement
+        queues behind the in-flight writer of the row on this QP and reads the row after
+        that writer's commit (the transaction's snapshot refreshed past it); a row storage
+        says was committed after the snapshot is read again after a refresh rather than
+        failing the write (qp/txn/transaction.py `get_to_write`, `get_through_to_write`)."""
         matches = await self.get.rows(txn, frame, txn.intents is not None)
         returning_rows: list[tuple] = []
         if matches:

@@ -368,14 +368,7 @@ async def _read_claimed(txn, row_keys: list[bytes]) -> list:
     storage reports a commit after the snapshot (qp/txn/transaction.py)."""
     if len(row_keys) > CLAIM_ROWS_MAX:  # a point get of an IN list, say
         return await txn.get(row_keys)
-    for key in row_keys:
-        await txn.before_write(key)
-    fresh = [k for k in row_keys if k not in txn.reads]
-    rows = await txn.get(row_keys)
-    stale = [k for k in fresh if k in txn.newer]
-    if stale and await txn.after_newer(stale):
-        rows = await txn.get(row_keys)
-    return rows
+    return await txn.get_to_write(row_keys)
 
 
 class IndexScan(Operator):

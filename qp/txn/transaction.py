@@ -386,13 +386,66 @@ class Transaction:
         or None when either is absent: `get([key])` then `get([row key])`, with storage
         asked once when the entry's replica holds the row too (`StorageClient.get_through`).
         Reads, newer keys and the catalog check are kept as the two gets keep them."""
-        if self.buffer.values or self.temp_mode or (self.temp is not None and is_temp_key(key)):
-            # The transaction's own writes or the session's temporary keys answer here.
+        found = await self._get_through(key)
+        if found is None:
+            return await self._get_then_get(key)
+        row_key, value, _ = found
+        return None if row_key is None or value is None else (row_key, value)
+
+    async def get_through_to_write(self, key: bytes) -> tuple[bytes, Any] | None:
+        """`get_through` for a row about to be written (an UPDATE or DELETE through a unique
+        index, hot rows on): the entry and the row in one request, then the row is claimed
+        (`before_write`). A row read for the first time by this statement is read again only
+        if the claim moved the snapshot past an older writer's commit (its first read is taken
+        back before the refresh, as `after_newer` takes one back) or storage reports a commit
+        of it after the snapshot; the claim-first order read the entry, then the row."""
+        found = await self._get_through(key) if self.intents is not None else None
+        if found is None:
             (row_key,) = await self.get([key])
             if row_key is None:
                 return None
-            (value,) = await self.get([row_key])
+            (value,) = await self.get_to_write([row_key])
             return None if value is None else (row_key, value)
+        row_key, value, fresh = found
+        if row_key is None:
+            return None
+        if await self.before_write(row_key, take_back=fresh):
+            if fresh:
+                (value,) = await self.get([row_key])
+        elif fresh and row_key in self.newer and await self.after_newer([row_key]):
+            (value,) = await self.get([row_key])
+        return None if value is None else (row_key, value)
+
+    async def get_to_write(self, keys: list[bytes]) -> list[Any]:
+        """`get(keys)` of rows an UPDATE or DELETE will write: each claimed first
+        (`before_write`: waiting for an older writer of this QP, refreshing past its
+        commit), read again after a refresh if storage reports a commit of one after the
+        snapshot (`after_newer`)."""
+        for key in keys:
+            await self.before_write(key)
+        reads = self.reads
+        fresh = [k for k in keys if k not in reads] if reads is not None else []
+        values = await self.get(keys)
+        stale = [k for k in fresh if k in self.newer]
+        if stale and await self.after_newer(stale):
+            values = await self.get(keys)
+        return values
+
+    async def _get_then_get(self, key: bytes) -> tuple[bytes, Any] | None:
+        (row_key,) = await self.get([key])
+        if row_key is None:
+            return None
+        (value,) = await self.get([row_key])
+        return None if value is None else (row_key, value)
+
+    async def _get_through(self, key: bytes) -> tuple[bytes | None, Any, bool] | None:
+        """(row key, row, whether this read the row from storage for the first time) through
+        the unique index entry `key` in one storage request, the row as this transaction sees
+        it (its own write of it, if any); None when the two gets must answer instead: the
+        entry is written by this transaction, or the keys are the session's temporary ones."""
+        buffered = self.buffer.values
+        if key in buffered or self.temp_mode or (self.temp is not None and is_temp_key(key)):
+            return None
         tau = self.begin_snapshot()
         version = self.catalog_version
         newer: list[bytes] | None = [] if self.track_newer else None
@@ -401,11 +454,17 @@ class Transaction:
             await self._until_start_past(tau)
         if row_key is None:
             self._answered(version, newer, [key], [None])
-        else:
-            self._answered(version, newer, [key, row_key], [row_key, value])
-        if row_key is None or value is None:
-            return None
-        return row_key, value
+            return None, None, False
+        if row_key in buffered:
+            # Written by this transaction: the buffer answers for the row, as `get` has it.
+            if newer:
+                newer = [k for k in newer if k != row_key]
+            self._answered(version, newer, [key], [row_key])
+            return row_key, buffered[row_key], False
+        reads = self.reads
+        fresh = reads is not None and row_key not in reads
+        self._answered(version, newer, [key, row_key], [row_key, value])
+        return row_key, value, fresh
 
     async def scan(
         self,
@@ -660,18 +719,26 @@ class Transaction:
 
     # -- hot rows: intents and read refresh (see the module docstring) ----------------
 
-    async def before_write(self, key: bytes) -> None:
+    async def before_write(self, key: bytes, *, take_back: bool = False) -> bool:
         """About to read `key` in order to write it (an UPDATE or DELETE by primary key):
         queue behind an older writer of it on this QP, and if that writer committed
-        after our snapshot, move the snapshot past its commit (or fail now, 40001)."""
+        after our snapshot, move the snapshot past its commit (or fail now, 40001).
+        True if it moved. `take_back`: `key` was just read for the first time, by the
+        statement that writes it and before the claim; a refresh takes that read back
+        (the caller reads the key again) rather than compare it."""
         intents = self.intents
         if intents is None or key in self.buffer.values:
-            return
+            return False
         self.begin_snapshot()
         claim = await intents.claim(key, self)
         assert self.tau_start is not None
         if claim.tau_committed is not None and claim.tau_committed > self.tau_start:
+            if take_back and self.reads is not None:
+                self.reads.pop(key, None)
+                self.newer.discard(key)
             await self.refresh(claim.tau_committed)
+            return True
+        return False
 
     async def after_newer(self, keys: list[bytes]) -> bool:
         """`keys` were just read (for the first time) for a write and storage says they have
