@@ -57,6 +57,7 @@ class PaxosConfig:
     # and each further time after twice the wait before, up to `retransmit_max_ns`: an
     # 11 MB slot (a 100,000-row COPY) was sent again every 50 ms while the followers were
     # still syncing it, and under a loaded disk those copies were most of the leader's work.
+    # A lagging replica's Learn requests that bring nothing back slow down the same way.
     retransmit_ns_per_mib: int = 50_000_000
     retransmit_max_ns: int = 1_000_000_000
     # Slots in flight at once. Two keep the disks busy (one slot syncing,

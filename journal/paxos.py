@@ -230,6 +230,10 @@ class PaxosCore(Proposer):
         self.last_heartbeat_ns = 0
         # -- catch-up --
         self.learn_requested_ns = -(1 << 62)
+        # Between requests that brought nothing: doubled each time, up to `retransmit_max_ns`
+        # (an answer is up to `message_bytes_max`; asked again every 50 ms, a peer busy with
+        # the first would be sent the same chunk over and over), back to `retransmit_ns` on progress.
+        self.learn_wait_ns = config.retransmit_ns
         # Replay the recovered chosen prefix (the shell publishes it from the
         # output like any other learned slots), then what was learned beyond it.
         for slot, value, _ in recovered.chosen:
@@ -585,9 +589,11 @@ class PaxosCore(Proposer):
                 self._persist(wal.learned_record(slot, value), slot)
             self._mark_chosen(slot, value)
         self._advance()
-        if self.chosen_upto > before and message.chosen_upto > self.chosen_upto:
-            self.learn_requested_ns = -(1 << 62)  # progress: ask for the next chunk at once
-            self._request_learn(sender, now)
+        if self.chosen_upto > before:
+            self.learn_requested_ns = -(1 << 62)  # progress: the next request may go at once
+            self.learn_wait_ns = self.config.retransmit_ns
+            if message.chosen_upto > self.chosen_upto:
+                self._request_learn(sender, now)
         if self.role is Role.CANDIDATE:
             self._maybe_lead(now)
 
@@ -609,8 +615,10 @@ class PaxosCore(Proposer):
     def _request_learn(self, target: int, now: Now) -> None:
         if target == NO_LEADER or target == self.me:
             return
-        if now.mono_ns - self.learn_requested_ns < self.config.retransmit_ns:
+        if now.mono_ns - self.learn_requested_ns < self.learn_wait_ns:
             return
+        if self.learn_requested_ns > -(1 << 62):  # asked before, and nothing came of it
+            self.learn_wait_ns = min(self.learn_wait_ns * 2, self.config.retransmit_max_ns)
         self.learn_requested_ns = now.mono_ns
         self._send(target, LearnRequest(self.chosen_upto + 1))
 

@@ -48,6 +48,7 @@ class Harness:
         self.results: dict[int, object] = {}
         self.sent_before_sync: list = []
         self.sent: list[tuple[int, int, object, int]] = []  # (sender, to, message, mono ns)
+        self.drop = lambda sender, to, message: False  # messages lost on the way
         recovered = recovered or [wal.Recovered() for _ in range(n)]
         self.cores = [PaxosCore(i, config, recovered[i], self.now()) for i in range(n)]
         for i in range(n):
@@ -86,7 +87,7 @@ class Harness:
             if not self.queue:
                 return
             sender, to, message = self.queue.popleft()
-            if to in self.down or sender in self.down or (sender, to) in self.cut:
+            if to in self.down or sender in self.down or (sender, to) in self.cut or self.drop(sender, to, message):
                 continue
             self.cores[to].on_message(sender, message, self.now())
             self._drain(to)
@@ -576,3 +577,29 @@ def test_an_unacknowledged_accept_is_sent_again_ever_less_often_and_later_for_a_
     h.cut.clear()
     h.run(config.retransmit_max_ns // MS + 10)
     assert h.cores[0].chosen_upto >= slot, "the next copy after the cut heals is acknowledged"
+
+
+def test_a_lagging_replica_asks_to_learn_ever_less_often_while_nothing_comes():
+    """A replica behind the chosen prefix asks the leader for what it missed; while no answer comes
+    (each is up to a 4 MB chunk, and a slow peer may still be busy with the last) it asks again
+    after 50, 100, 200 ... ms up to a second, not every 50 ms; and catches up once answers arrive."""
+    h = Harness()
+    h.run(30)
+    assert h.leader() == 0
+    h.down.add(2)
+    for i in range(5):
+        h.append(b"while 2 was down %d" % i)
+    h.run(30)
+    assert h.cores[0].chosen_upto > h.cores[2].chosen_upto
+    h.down.discard(2)
+    h.drop = lambda sender, to, message: isinstance(message, Learn)
+    started = len(h.sent)
+    h.run(2_000)
+    asked = [at for sender, to, m, at in h.sent[started:] if sender == 2 and isinstance(m, LearnRequest)]
+    gaps = [later - earlier for earlier, later in zip(asked, asked[1:], strict=False)]
+    waits = [min(CONFIG.retransmit_ns << k, CONFIG.retransmit_max_ns) for k in range(len(gaps))]
+    assert len(asked) == 6, asked
+    assert all(0 <= gap - wait <= 25 * MS for gap, wait in zip(gaps, waits, strict=True)), (gaps, waits)
+    h.drop = lambda sender, to, message: False
+    h.run(CONFIG.retransmit_max_ns // MS + 50)
+    assert h.cores[2].chosen_upto == h.cores[0].chosen_upto, "answers came: it caught up"
