@@ -135,6 +135,19 @@ def _begin_with_read(conn: psycopg.Connection, table: str, row: int) -> None:
     conn.execute(f"SELECT n FROM {table} WHERE id = %s", (row,), prepare=True)
 
 
+def _refused_after_the_wait(older: psycopg.Connection, younger: psycopg.Connection, table: str) -> tuple:
+    """`younger` updates row 1, which `older` holds: it waits, `older` commits, and the
+    waiter's refresh fails (40001 at the statement, not at COMMIT); its outcome."""
+    waiter = Background(younger, lambda c: c.execute(f"UPDATE {table} SET n = n + 1 WHERE id = %s", (1,),
+                                                     prepare=True))  # fmt: skip
+    assert waiter.waiting()
+    older.execute("COMMIT")
+    outcome = waiter.result()
+    assert outcome[:2] == ("error", "40001"), outcome
+    younger.execute("ROLLBACK")
+    return outcome
+
+
 def test_waiting_writer_sees_the_committed_write(conns, table) -> None:
     older, younger = conns(), conns()
     older.execute("BEGIN")
@@ -169,13 +182,7 @@ def test_refresh_refused_when_the_row_to_write_was_read_before(conns, table) -> 
     older.execute("BEGIN")
     older.execute(f"UPDATE {table} SET n = n + 1 WHERE id = 1", prepare=True)
     _begin_with_read(younger, table, 1)
-    waiter = Background(younger, lambda c: c.execute(f"UPDATE {table} SET n = n + 1 WHERE id = %s", (1,),
-                                                     prepare=True))  # fmt: skip
-    assert waiter.waiting()
-    older.execute("COMMIT")
-    outcome = waiter.result()
-    assert outcome[:2] == ("error", "40001"), outcome
-    younger.execute("ROLLBACK")
+    _refused_after_the_wait(older, younger, table)
     assert _value(older, table, 1) == 1
 
 
@@ -212,13 +219,7 @@ def test_refresh_refused_when_a_read_row_changed(conns, table) -> None:
     older.execute(f"UPDATE {table} SET n = n + 1 WHERE id = 1", prepare=True)
     _begin_with_read(younger, table, 2)
     other.execute(f"UPDATE {table} SET n = 100 WHERE id = 2")  # what the younger one read changes
-    waiter = Background(younger, lambda c: c.execute(f"UPDATE {table} SET n = n + 1 WHERE id = %s", (1,),
-                                                     prepare=True))  # fmt: skip
-    assert waiter.waiting()
-    older.execute("COMMIT")
-    outcome = waiter.result()
-    assert outcome[:2] == ("error", "40001"), outcome  # at the statement, not at COMMIT
-    younger.execute("ROLLBACK")
+    _refused_after_the_wait(older, younger, table)
     assert _value(older, table, 1) == 1
 
 
@@ -229,13 +230,7 @@ def test_refresh_refused_when_a_scanned_range_changed(conns, table) -> None:
     younger.execute("BEGIN")
     assert younger.execute(f"SELECT count(*) FROM {table} WHERE id >= 3").fetchone() == (2,)
     other.execute(f"INSERT INTO {table} VALUES (5, 0)")  # a new row in the range it scanned
-    waiter = Background(younger, lambda c: c.execute(f"UPDATE {table} SET n = n + 1 WHERE id = %s", (1,),
-                                                     prepare=True))  # fmt: skip
-    assert waiter.waiting()
-    older.execute("COMMIT")
-    outcome = waiter.result()
-    assert outcome[:2] == ("error", "40001"), outcome
-    younger.execute("ROLLBACK")
+    _refused_after_the_wait(older, younger, table)
 
 
 def test_refresh_after_an_unchanged_scan_commits(conns, table) -> None:
@@ -259,14 +254,8 @@ def test_refresh_refused_when_the_catalog_changed(conns, table) -> None:
     ddl_table = unique_name("hot_ddl")
     other.execute(f"CREATE TABLE {ddl_table} (id int PRIMARY KEY)")  # a new catalog version
     try:
-        waiter = Background(younger, lambda c: c.execute(f"UPDATE {table} SET n = n + 1 WHERE id = %s", (1,),
-                                                         prepare=True))  # fmt: skip
-        assert waiter.waiting()
-        older.execute("COMMIT")
-        outcome = waiter.result()
-        assert outcome[:2] == ("error", "40001"), outcome
+        outcome = _refused_after_the_wait(older, younger, table)
         assert "OC001" in outcome[2], outcome  # DSQL's schema conflict
-        younger.execute("ROLLBACK")
     finally:
         other.execute(f"DROP TABLE {ddl_table}")
 
