@@ -73,10 +73,15 @@ def parent_lookup_key(parent: TableDef, fk: ForeignKeyDef, values: tuple) -> byt
 
 def _key_values(fk: ForeignKeyDef, row: tuple, table: TableDef) -> tuple | None:
     """The child's key values, or None if the row references nothing (NULLs)."""
-    values = tuple(row[i] if i < len(row) else None for i in fk.columns)
-    nulls = sum(v is None for v in values)
-    if nulls == 0:
+    columns = fk.columns
+    if len(columns) == 1:  # the usual foreign key: no generator per row
+        (column,) = columns
+        value = row[column] if column < len(row) else None
+        return None if value is None else (value,)
+    values = tuple(row[i] if i < len(row) else None for i in columns)
+    if None not in values:
         return values
+    nulls = sum(v is None for v in values)
     if fk.match_full and nulls != len(values):
         raise foreign_key_violation(
             f'insert or update on table "{table.name}" violates foreign key constraint "{fk.name}"',
@@ -110,8 +115,9 @@ async def check_parents(txn, catalog: CatalogSnapshot, table: TableDef, rows: li
         if parent is None:
             continue  # the parent was dropped with CASCADE in this transaction's catalog
         # Rows of a batch mostly reference few parents (800,000 pgbench accounts, 8 branches):
-        # the key of equal values is computed once. (Equal values find the same parent row.)
-        keys_by_values: dict[tuple, bytes] = {}
+        # equal values find the same parent row, so they are checked once, as the first row
+        # holding them (the one whose violation PostgreSQL would report).
+        seen: set[tuple] = set()
         for i, row in enumerate(rows):
             values = _key_values(fk, row, table)
             if values is None:
@@ -119,12 +125,12 @@ async def check_parents(txn, catalog: CatalogSnapshot, table: TableDef, rows: li
             if old_rows is not None and old_rows[i] is not None and _key_values(fk, old_rows[i], table) == values:
                 continue  # the reference did not change (PostgreSQL skips the check too)
             try:
-                key = keys_by_values.get(values)
-                if key is None:
-                    key = keys_by_values[values] = parent_lookup_key(parent, fk, values)
-            except TypeError:  # an unhashable value (an array's list)
-                key = parent_lookup_key(parent, fk, values)
-            checks.append((i * per_row + f, fk, parent, key, values))
+                if values in seen:
+                    continue
+                seen.add(values)
+            except TypeError:  # an unhashable value (an array's list): checked row by row
+                pass
+            checks.append((i * per_row + f, fk, parent, parent_lookup_key(parent, fk, values), values))
     if not checks:
         return
     lookup = list(dict.fromkeys(check[3] for check in checks))
