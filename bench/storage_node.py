@@ -149,7 +149,7 @@ def _disk_mb(path: Path) -> float:
 # The rows pgbench -i generates are loaded by COPY statements of this many rows, each
 # in autocommit: `pgbench -i` COPYs inside one block (BEGIN; TRUNCATE; COPY ...; COMMIT),
 # and at scale 100 that block outlives DSQL's 300 s transaction age limit (dsql's COPY
-# commits every 1,000 rows with dsql.copy_batch_rows, but the block's own TRUNCATE still
+# commits every 3,000 rows with dsql.copy_batch_rows, but the block's own TRUNCATE still
 # commits at its end, and is refused: 54000).
 COPY_ROWS = 100_000
 

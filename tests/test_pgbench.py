@@ -2,7 +2,7 @@
 
 `pgbench -i -s 1` loads 100,000 accounts with COPY in one transaction, past
 DSQL's 3,000-row limit, so dsql refuses it by default (54000, checked here);
-with PGOPTIONS `-c dsql.copy_batch_rows=1000` the COPY commits every 1,000
+with PGOPTIONS `-c dsql.copy_batch_rows=3000` the COPY commits every 3,000
 rows, and server-side generation (`-I G`, one INSERT ... SELECT) runs with
 raised limits. The benchmark runs retry 40001 for as long as the run lasts
 (`--max-tries=0` with `-T`): tpcb-like updates the single branch row in
