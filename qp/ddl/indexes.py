@@ -72,8 +72,8 @@ async def backfill_batch(
 
     # No row is a check key of the batch: a row changed after the batch's τ_start
     # conflicts through the entries instead. Writers maintain the index from its
-    # publication on (the batch depends on the table's schema stamp, so a writer
-    # planned without the index conflicts through it), and a change that leaves an
+    # publication on (one that began before it depends on the table's schema stamp,
+    # which the publication wrote, so it cannot commit), and a change that leaves an
     # entry this batch computed from the old row wrong writes that entry's key: a
     # delete or a key change deletes it, a change of its values deletes it and
     # writes another, a unique entry's new row writes it (qp/exec/dml.py,
