@@ -213,7 +213,7 @@ def test_the_whole_key_set_check_answers_as_the_key_by_key_one(steps, queries) -
             if table.prepare(txn, tau_start, writes, checks, shares) is None:
                 held.append(txn)
         elif op == "commit" and held:
-            tau = max(tau + 1, 31, *(table.last_commit(k) + 1 for k in table._held[held[0]][0]))
+            tau = max(tau + 1, 31, *(table.last_commit(k) + 1 for k in table._held[held[0]][1]))
             table.commit(held.pop(0), tau)
         elif op == "abort" and held:
             table.abort(held.pop())

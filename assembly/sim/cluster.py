@@ -196,21 +196,14 @@ class _SkippingStorageNode(StorageNode):
 
 
 class _BlindConflictTable(ConflictTable):
-    """Bug.NO_CONFLICT_CHECK: a key committed after τ_start goes unnoticed."""
+    """Bug.NO_CONFLICT_CHECK: a key committed after τ_start goes unnoticed (and `commit`
+    then records the key's commit below its last one, overwriting it, as the bug would)."""
 
     def check(self, *args: Any, **kwargs: Any) -> Conflict | None:
         conflict = super().check(*args, **kwargs)
         if conflict is not None and conflict.kind is ConflictKind.COMMITTED:
             return None
         return conflict
-
-    def commit(self, txn_id: int, tau_commit: int) -> None:
-        # Blind to later commits, it may record one below a key's last (the table
-        # asserts it never does): forget the later one, as the bug would.
-        for key in self._held[txn_id][0]:
-            if self._last_commit.get(key, self.floor) >= tau_commit:
-                self._last_commit[key] = tau_commit - 1
-        super().commit(txn_id, tau_commit)
 
 
 class _ImpatientClock(Clock):
