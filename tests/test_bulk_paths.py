@@ -293,3 +293,35 @@ def test_text_lines_split_at_once_as_byte_by_byte(seed):
     cuts = sorted(rng.sample(range(len(data) + 1), min(len(data), rng.randint(0, 6))))
     header = rng.random() < 0.2
     assert _records(data, cuts, True, header) == _records(data, cuts, False, header)
+
+
+@pytest.mark.parametrize("qp_index", [0, 7, 255])
+def test_hidden_row_ids_are_unique_rising_and_keep_their_qp(monkeypatch, qp_index):
+    """Hidden row ids, given a batch at a time with one clock read each (qp/exec/dml.py
+    `new_rowids`): batches larger than a millisecond's 16,384 ids, and batches in the same
+    millisecond, never repeat an id, only rise, and keep the QP's index in every id (a
+    millisecond's ids spent go on in the next millisecond, never into another QP's)."""
+    import qp.exec.dml as dml
+
+    now = [1_700_000_000_000_000_000]  # the clock stands still: every batch in one millisecond
+    monkeypatch.setattr(dml.time, "time_ns", lambda: now[0])
+    monkeypatch.setattr(dml, "_rowid_next", {})  # (the ids given so far by this process's QPs)
+    was = dml._rowid_qp
+    dml.set_rowid_qp(qp_index)
+    try:
+        given: list[int] = []
+        for count in [1, 3, 16_383, 16_384, 40_000, 2, 0, 5]:
+            batch = dml.new_rowids(count)
+            assert len(batch) == count
+            given += batch
+        now[0] += 10 * 1_000_000  # 10 ms later: the ids go on from the later millisecond
+        later = dml.new_rowids(3)
+        given += later
+        assert given == sorted(set(given))
+        qp_of = [(i >> dml._ROWID_COUNTER_BITS) & ((1 << dml._ROWID_QP_BITS) - 1) for i in given]
+        assert set(qp_of) == {qp_index}
+        assert max(given) < 1 << 63
+        ms_of_later = later[0] >> (dml._ROWID_QP_BITS + dml._ROWID_COUNTER_BITS)
+        assert ms_of_later == now[0] // 1_000_000 - dml._EPOCH_2020_MS
+    finally:
+        dml.set_rowid_qp(was)

@@ -282,8 +282,8 @@ class TableDef:
                 out.update(index.columns)
         return frozenset(out)
 
-    def rowid_key(self, rowid: int) -> bytes:
-        return self.primary_prefix + keys.encode_int(rowid)
+    def rowid_keys(self, rowids: list[int]) -> list[bytes]:
+        return list(map(self.primary_prefix.__add__, map(keys.encode_int, rowids)))
 
     def index_prefix(self, index: IndexDef) -> bytes:
         return keys.table_prefix(self.key_id, index.index_id)

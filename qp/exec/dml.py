@@ -20,7 +20,6 @@ of every row (`run_truncate`).
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from dataclasses import dataclass, field
@@ -51,16 +50,19 @@ from storage import keys as storage_keys
 KEY_BYTES_MAX = 1024  # DSQL: primary and secondary index keys are at most 1 KiB
 ROW_BYTES_MAX = 2 * 1024 * 1024
 
-_rowid_counter = itertools.count()
 _EPOCH_2020_MS = 1_577_836_800_000
 # Hidden row ids are unique across query processors: milliseconds since 2020
 # (38 bits until 2028, 41 bits for 70 years), the QP's index (8 bits) and a
-# counter (14 bits: 16,384 rows per millisecond per QP, far above what one
-# process inserts), 63 bits in all. Two QPs never share an index, and one QP's
-# ids only grow (the counter's wrap lands in a later millisecond).
+# counter (14 bits: 16,384 rows per millisecond per QP), 63 bits in all. Two QPs
+# never share an index, and one QP's ids only grow: a millisecond whose counter
+# is spent lends the next one's ids, so the time in an id could run ahead of
+# the clock, but only while rows come faster than 16,384 a millisecond (far
+# above what one process inserts: a restart cannot land inside such a lead).
 _ROWID_COUNTER_BITS = 14
 _ROWID_QP_BITS = 8
+_ROWID_BLOCK = 1 << _ROWID_COUNTER_BITS
 _rowid_qp = 0
+_rowid_next: dict[int, int] = {}  # QP index -> the next id it may give (absent: none given yet)
 
 
 def set_rowid_qp(index: int) -> None:
@@ -70,12 +72,27 @@ def set_rowid_qp(index: int) -> None:
     _rowid_qp = index
 
 
-def new_rowid() -> int:
-    """A unique hidden row id (see above)."""
+def _rowid_block(ms: int) -> int:
+    """The first id of millisecond `ms`'s block of this QP."""
+    return ((ms << _ROWID_QP_BITS) | _rowid_qp) << _ROWID_COUNTER_BITS
+
+
+def new_rowids(count: int) -> list[int]:
+    """`count` unique hidden row ids, rising (see above): one clock read for them all."""
     ms = time.time_ns() // 1_000_000 - _EPOCH_2020_MS
-    return (((ms << _ROWID_QP_BITS) | _rowid_qp) << _ROWID_COUNTER_BITS) | (
-        next(_rowid_counter) & ((1 << _ROWID_COUNTER_BITS) - 1)
-    )
+    start = max(_rowid_next.get(_rowid_qp, 0), _rowid_block(ms))
+    out: list[int] = []
+    while count:
+        # Take what is left of `start`'s millisecond, then go on in the next one.
+        block_end = (start | (_ROWID_BLOCK - 1)) + 1
+        take = min(count, block_end - start)
+        out.extend(range(start, start + take))
+        count -= take
+        start += take
+        if start == block_end:
+            start = _rowid_block(((block_end - 1) >> (_ROWID_QP_BITS + _ROWID_COUNTER_BITS)) + 1)
+    _rowid_next[_rowid_qp] = start
+    return out
 
 
 class RowWriter:
@@ -178,12 +195,18 @@ class RowWriter:
         )
         return f"Key ({names})=({values})"
 
-    def row_key(self, row: tuple) -> bytes:
+    def row_keys(self, rows: list[tuple]) -> list[bytes]:
+        """The storage keys of new rows: their primary keys, or fresh hidden row ids."""
         table = self.table
-        key = table.row_key(row) if table.pk is not None else table.rowid_key(new_rowid())
-        if len(key) > KEY_BYTES_MAX:
-            raise SqlError("54000", "key size too large")
-        return key
+        if table.pk is None:
+            return table.rowid_keys(new_rowids(len(rows)))
+        keys = []
+        for row in rows:
+            key = table.row_key(row)
+            if len(key) > KEY_BYTES_MAX:
+                raise SqlError("54000", "key size too large")
+            keys.append(key)
+        return keys
 
     def index_entries(self, row: tuple, row_key: bytes) -> list[tuple[IndexDef, bytes, list]]:
         """(index, entry, key values) for each index the row has an entry in."""
@@ -323,7 +346,7 @@ async def run_insert(plan: InsertPlan, rc: RunContext) -> tuple[int, list[tuple]
         new_rows.append(writer.compute_generated(tuple(row), frame))
     for row in new_rows:
         writer.validate(row, frame)
-    keys = [writer.row_key(row) for row in new_rows]
+    keys = writer.row_keys(new_rows)
     existing = await txn.get(keys) if table.pk is not None else [None] * len(keys)
     if plan.on_conflict is None and getattr(rc.session, "bulk_path", True):
         return await _insert_batched(plan, rc, new_rows, keys, existing)
