@@ -107,7 +107,10 @@ def make_network(tmp_path):
     made: list[hosts.HostNetwork] = []
 
     def make(count: int = 3) -> hosts.HostNetwork:
-        network = hosts.HostNetwork.create(unique_name(), count, str(tmp_path / f"net{len(made)}"))
+        # Each network's state in a directory of its own name: two made at once from
+        # threads must not share one (a count of those made so far would).
+        name = unique_name()
+        network = hosts.HostNetwork.create(name, count, str(tmp_path / name))
         made.append(network)
         return network
 
